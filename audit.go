@@ -1,0 +1,149 @@
+package lockbox
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"time"
+)
+
+// Audit operations (SPEC §7). Stable: customers filter on them.
+const (
+	OpRequestCreated         = "request.created"
+	OpRequestReviewed        = "request.reviewed"
+	OpRequestApproved        = "request.approved"
+	OpRequestDenied          = "request.denied"
+	OpRequestCanceled        = "request.canceled"
+	OpRequestExpired         = "request.expired"
+	OpRequestActivated       = "request.activated"
+	OpRequestCompleted       = "request.completed"
+	OpRequestRevoked         = "request.revoked"
+	OpRequestDecisionRefused = "request.decision_refused"
+	OpOperatorAction         = "operator.action"
+	OpOperatorActionBlocked  = "operator.action_blocked"
+	OpSettingsUpdated        = "settings.updated"
+	OpRoleAssigned           = "role.assigned"
+	OpRoleRemoved            = "role.removed"
+	OpWebhookCreated         = "webhook.created"
+	OpWebhookDeleted         = "webhook.deleted"
+
+	// Provider log operations.
+	OpTenantCreated         = "tenant.created"
+	OpStaffAdded            = "staff.added"
+	OpServiceAccountCreated = "service_account.created"
+	OpServiceUpdated        = "service.updated"
+)
+
+// Record types (SPEC §7).
+const (
+	RecordLockboxRequest  = "LockboxRequest"
+	RecordLockboxDecision = "LockboxDecision"
+	RecordOperatorAction  = "OperatorAction"
+	RecordTenantAdmin     = "TenantAdmin"
+	RecordProviderAdmin   = "ProviderAdmin"
+)
+
+// Actor types.
+const (
+	ActorTenantUser       = "tenant_user"
+	ActorProviderStaff    = "provider_staff"
+	ActorProviderOperator = "provider_operator"
+	ActorServiceAccount   = "service_account"
+	ActorSystem           = "system"
+)
+
+// Results.
+const (
+	ResultSucceeded = "Succeeded"
+	ResultFailed    = "Failed"
+)
+
+// AuditRecord is one entry of a tenant's append-only audit log. Its
+// canonical encoding (Canonical) is the Merkle leaf: once appended, those
+// exact bytes are what customers verify.
+type AuditRecord struct {
+	ID         string         `json:"id"`
+	Index      int64          `json:"index"`
+	Time       time.Time      `json:"time"`
+	Tenant     string         `json:"tenant"`
+	RecordType string         `json:"record_type"`
+	Operation  string         `json:"operation"`
+	UserID     string         `json:"user_id"`
+	ActorType  string         `json:"actor_type"`
+	ClientIP   string         `json:"client_ip"`
+	RequestID  string         `json:"request_id"`
+	Result     string         `json:"result"`
+	AuditData  map[string]any `json:"audit_data"`
+}
+
+// canonicalRecord fixes the field order and the time format of the leaf.
+type canonicalRecord struct {
+	ID         string         `json:"id"`
+	Index      int64          `json:"index"`
+	Time       string         `json:"time"`
+	Tenant     string         `json:"tenant"`
+	RecordType string         `json:"record_type"`
+	Operation  string         `json:"operation"`
+	UserID     string         `json:"user_id"`
+	ActorType  string         `json:"actor_type"`
+	ClientIP   string         `json:"client_ip"`
+	RequestID  string         `json:"request_id"`
+	Result     string         `json:"result"`
+	AuditData  map[string]any `json:"audit_data"`
+}
+
+// AuditTimeFormat is RFC 3339 in UTC with exactly three fractional digits,
+// so equal instants always encode to equal bytes.
+const AuditTimeFormat = "2006-01-02T15:04:05.000Z"
+
+// Canonical returns the record's canonical JSON: fields in the order above,
+// object keys of audit_data sorted, no HTML escaping, no insignificant
+// whitespace, no trailing newline. The same record always yields the same bytes.
+func (r *AuditRecord) Canonical() ([]byte, error) {
+	data := r.AuditData
+	if data == nil {
+		data = map[string]any{}
+	}
+	c := canonicalRecord{
+		ID: r.ID, Index: r.Index, Time: r.Time.UTC().Format(AuditTimeFormat), Tenant: r.Tenant,
+		RecordType: r.RecordType, Operation: r.Operation, UserID: r.UserID, ActorType: r.ActorType,
+		ClientIP: r.ClientIP, RequestID: r.RequestID, Result: r.Result, AuditData: data,
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// LeafHash is the RFC 6962 leaf hash of canonical record bytes:
+// SHA-256(0x00 || data).
+func LeafHash(canonical []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte{0})
+	h.Write(canonical)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// ParseAuditRecord decodes canonical bytes back into a record.
+func ParseAuditRecord(b []byte) (*AuditRecord, error) {
+	var c canonicalRecord
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&c); err != nil {
+		return nil, err
+	}
+	t, err := time.Parse(AuditTimeFormat, c.Time)
+	if err != nil {
+		return nil, err
+	}
+	return &AuditRecord{
+		ID: c.ID, Index: c.Index, Time: t, Tenant: c.Tenant, RecordType: c.RecordType,
+		Operation: c.Operation, UserID: c.UserID, ActorType: c.ActorType, ClientIP: c.ClientIP,
+		RequestID: c.RequestID, Result: c.Result, AuditData: c.AuditData,
+	}, nil
+}

@@ -1,0 +1,34 @@
+package lockbox
+
+import "context"
+
+type contextKey int
+
+const (
+	userContextKey contextKey = iota + 1
+	clientIPContextKey
+)
+
+// NewContextWithUser returns a context carrying the authenticated principal.
+// Every service method reads the actor from here, never from its arguments,
+// so no entry point can act as someone it did not authenticate.
+func NewContextWithUser(ctx context.Context, u *User) context.Context {
+	return context.WithValue(ctx, userContextKey, u)
+}
+
+// UserFromContext returns the principal in ctx, or nil when anonymous.
+func UserFromContext(ctx context.Context) *User {
+	u, _ := ctx.Value(userContextKey).(*User)
+	return u
+}
+
+// NewContextWithClientIP records the caller's address for audit records.
+func NewContextWithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPContextKey, ip)
+}
+
+// ClientIPFromContext returns the caller's address, or "" when unknown.
+func ClientIPFromContext(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPContextKey).(string)
+	return ip
+}

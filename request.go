@@ -1,0 +1,172 @@
+package lockbox
+
+import (
+	"context"
+	"time"
+	"unicode/utf8"
+)
+
+// Status is where an access request is in its lifecycle (SPEC §3).
+type Status string
+
+const (
+	StatusPendingReview Status = "pending_review"
+	StatusPending       Status = "pending"
+	StatusApproved      Status = "approved"
+	StatusActive        Status = "active"
+	StatusCompleted     Status = "completed"
+	StatusDenied        Status = "denied"
+	StatusCanceled      Status = "canceled"
+	StatusExpired       Status = "expired"
+	StatusRevoked       Status = "revoked"
+)
+
+// Statuses lists every status in lifecycle order.
+var Statuses = []Status{StatusPendingReview, StatusPending, StatusApproved, StatusActive,
+	StatusCompleted, StatusDenied, StatusCanceled, StatusExpired, StatusRevoked}
+
+// Terminal reports whether no further transition can leave s.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusCompleted, StatusDenied, StatusCanceled, StatusExpired, StatusRevoked:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, x := range Statuses {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Limits of SPEC §3. Durations are plain elapsed time: no calendar arithmetic.
+const (
+	ReviewTTL              = 12 * time.Hour
+	MinAccessDuration      = time.Minute
+	MaxAccessDuration      = 4 * time.Hour
+	MaxServiceRequestLen   = 64
+	MaxReasonLen           = 2000
+	MaxCommentLen          = 1000
+	MaxStartTimeAhead      = 30 * 24 * time.Hour
+	DefaultRequestPageSize = 100
+	MaxRequestPageSize     = 1000
+)
+
+// AccessRequest is an operator's request for time-boxed access to one
+// tenant's content.
+type AccessRequest struct {
+	ID              string     `json:"id"`
+	Reference       string     `json:"reference"`
+	Tenant          string     `json:"tenant"`
+	Service         string     `json:"service"`
+	ServiceRequest  string     `json:"service_request"`
+	Reason          string     `json:"reason"`
+	Operations      []string   `json:"operations"`
+	DurationMinutes int        `json:"duration_minutes"`
+	StartTime       *time.Time `json:"start_time"`
+	Status          Status     `json:"status"`
+	RequestedBy     string     `json:"requested_by"`
+	CreatedAt       time.Time  `json:"created_at"`
+	ExpiresAt       time.Time  `json:"expires_at"`
+	ReviewedBy      *string    `json:"reviewed_by"`
+	ReviewedAt      *time.Time `json:"reviewed_at"`
+	ReviewComment   *string    `json:"review_comment"`
+	DecidedBy       *string    `json:"decided_by"`
+	DecidedAt       *time.Time `json:"decided_at"`
+	DecisionComment *string    `json:"decision_comment"`
+	AccessStartsAt  *time.Time `json:"access_starts_at"`
+	AccessEndsAt    *time.Time `json:"access_ends_at"`
+	EndedAt         *time.Time `json:"ended_at"`
+	// Version increases with every change; clients send it back (If-Match)
+	// to act only on the state they saw.
+	Version int `json:"version"`
+
+	// RequesterID is the requester's stable user id: separation of duties
+	// compares ids, never addresses, so an alias cannot pass as someone else.
+	RequesterID string `json:"-"`
+	// TenantVisible is set once the request has reached the tenant
+	// (pending, or system-approved); provider-internal steps stay hidden.
+	TenantVisible bool `json:"-"`
+}
+
+// Duration is the approved access duration.
+func (r *AccessRequest) Duration() time.Duration {
+	return time.Duration(r.DurationMinutes) * time.Minute
+}
+
+// Clone returns a deep copy, so a caller can change it without aliasing.
+func (r *AccessRequest) Clone() *AccessRequest {
+	c := *r
+	c.Operations = append([]string(nil), r.Operations...)
+	return &c
+}
+
+// NewRequest is an operator's input to file a request.
+type NewRequest struct {
+	Tenant          string     `json:"tenant"`
+	Service         string     `json:"service"`
+	ServiceRequest  string     `json:"service_request"`
+	Reason          string     `json:"reason"`
+	Operations      []string   `json:"operations,omitempty"`
+	DurationMinutes int        `json:"duration_minutes"`
+	StartTime       *time.Time `json:"start_time,omitempty"`
+}
+
+// RequestFilter narrows a request listing. Results are newest first.
+type RequestFilter struct {
+	Tenant       string
+	Status       []Status
+	Service      string
+	CreatedAfter *time.Time
+	Limit        int
+	Cursor       string
+}
+
+// RequestPage is one page of a listing; NextCursor is "" on the last page.
+type RequestPage struct {
+	Requests   []*AccessRequest `json:"requests"`
+	NextCursor string           `json:"next_cursor,omitempty"`
+}
+
+// Decision is the body of a decision call.
+type Decision struct {
+	Comment string `json:"comment,omitempty"`
+	// IfVersion, when non-zero, makes the call succeed only if the request
+	// is still at that version (HTTP If-Match): the caller acts on what it saw.
+	IfVersion int `json:"-"`
+}
+
+// RequestService is the access-request workflow. Every method authorizes the
+// caller in the context; a request the caller may not see answers ENOTFOUND.
+type RequestService interface {
+	// CreateRequest files a request (operator). EINVALID on a bad field.
+	CreateRequest(ctx context.Context, in NewRequest) (*AccessRequest, error)
+	// GetRequest finds a request by id or reference. ENOTFOUND when missing
+	// or not visible to the caller.
+	GetRequest(ctx context.Context, idOrRef string) (*AccessRequest, error)
+	// ListRequests lists what the caller may see.
+	ListRequests(ctx context.Context, f RequestFilter) (*RequestPage, error)
+	// Act applies a person's event (review, approve, deny, cancel, revoke,
+	// complete). ECONFLICT when the request's state does not allow it (the
+	// refusal is audited); EFORBIDDEN when the caller's role does not.
+	Act(ctx context.Context, idOrRef string, ev Event, d Decision) (*AccessRequest, error)
+}
+
+// ValidText checks a bounded free-text field.
+func ValidText(field, s string, max int, required bool) error {
+	if required && s == "" {
+		return Errorf(EINVALID, "%s is required.", field)
+	}
+	if !utf8.ValidString(s) {
+		return Errorf(EINVALID, "%s must be valid UTF-8 text.", field)
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return Errorf(EINVALID, "%s is %d characters long; the limit is %d.", field, n, max)
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+package lockbox
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence port. Each backend (sqlite, postgres) implements
+// it with the same behaviour, proven by the storetest conformance suite.
+// Stores hold no business rules: the workflow services decide, stores keep.
+type Store interface {
+	// Update runs fn in one read-write transaction and commits when fn
+	// returns nil. A request read with Tx.GetRequest inside Update is locked
+	// until the transaction ends, so decisions on one request serialize
+	// across goroutines and server replicas.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the database answers (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is the set of operations inside one transaction. Times passed in are
+// the caller's clock: stores never read their own clock.
+type Tx interface {
+	// InsertRequest stores a new request. ECONFLICT when the id or reference
+	// is taken.
+	InsertRequest(ctx context.Context, r *AccessRequest) error
+	// GetRequest finds a request by id or reference (ENOTFOUND) and, inside
+	// Update, locks it.
+	GetRequest(ctx context.Context, idOrRef string) (*AccessRequest, error)
+	// UpdateRequest writes r's mutable fields if the stored version is still
+	// prevVersion; ECONFLICT otherwise.
+	UpdateRequest(ctx context.Context, r *AccessRequest, prevVersion int) error
+	// ListRequests returns requests matching q, newest first (created_at,
+	// then id, descending), at most q.Limit of them.
+	ListRequests(ctx context.Context, q RequestQuery) ([]*AccessRequest, error)
+	// DueRequests returns the ids of non-terminal requests with a deadline at
+	// or before now (decision deadline, access start, access end), in id
+	// order after afterID, at most limit of them.
+	DueRequests(ctx context.Context, now time.Time, afterID string, limit int) ([]string, error)
+	// NextDue returns the earliest such deadline after now, or zero if none.
+	NextDue(ctx context.Context, now time.Time) (time.Time, error)
+
+	InsertTenant(ctx context.Context, t *Tenant, s Settings) error // ECONFLICT when taken
+	GetTenant(ctx context.Context, name string) (*Tenant, error)   // ENOTFOUND
+	ListTenants(ctx context.Context) ([]*Tenant, error)
+	GetSettings(ctx context.Context, tenant string) (*Settings, error) // ENOTFOUND
+	UpdateSettings(ctx context.Context, tenant string, s Settings) error
+
+	// InsertUser stores an account; ECONFLICT when the email is taken.
+	InsertUser(ctx context.Context, u *User, passwordHash string) error
+	// GetUserByEmail returns the user and their password hash; ENOTFOUND.
+	GetUserByEmail(ctx context.Context, email string) (*User, string, error)
+	GetUserByID(ctx context.Context, id string) (*User, error) // ENOTFOUND
+	// ListUsers lists a tenant's users, or provider staff when tenant is ""
+	// (service accounts excluded), ordered by email.
+	ListUsers(ctx context.Context, tenant string) ([]*User, error)
+	UpdateUserRoles(ctx context.Context, id string, roles []Role) error
+	DeleteUser(ctx context.Context, id string) error
+
+	// InsertToken stores a bearer token's hash. expiresAt zero: never expires.
+	InsertToken(ctx context.Context, hash []byte, userID string, expiresAt time.Time) error
+	// UserByToken resolves a token hash valid at now; ENOTFOUND otherwise.
+	UserByToken(ctx context.Context, hash []byte, now time.Time) (*User, error)
+	DeleteUserTokens(ctx context.Context, userID string) error
+
+	PutService(ctx context.Context, s *Service) error
+	GetService(ctx context.Context, name string) (*Service, error) // ENOTFOUND
+	ListServices(ctx context.Context) ([]*Service, error)
+
+	// AppendAudit appends rec to the log named rec.Tenant (ProviderLog for
+	// the provider's own log), assigning rec.Index as the next index of that
+	// log: indexes are gap-free from 0 and appends to one log serialize.
+	AppendAudit(ctx context.Context, rec *AuditRecord) error
+	// AuditRecords returns a log's records with start <= index < end.
+	AuditRecords(ctx context.Context, log string, start, end int64) ([]*AuditRecord, error)
+	// AuditSize returns the number of records in a log.
+	AuditSize(ctx context.Context, log string) (int64, error)
+}
+
+// RequestQuery is what the store filters on. Visibility constraints are
+// set by the workflow service from authz, never by a client.
+type RequestQuery struct {
+	Tenant        string
+	Statuses      []Status
+	Service       string
+	CreatedAfter  *time.Time
+	RequesterID   string // only this requester's requests, when set
+	TenantVisible bool   // only requests that have reached the tenant
+	// Before is the keyset cursor: only rows strictly older than
+	// (BeforeCreatedAt, BeforeID) in (created_at desc, id desc) order.
+	BeforeCreatedAt *time.Time
+	BeforeID        string
+	Limit           int
+}

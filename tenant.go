@@ -1,0 +1,146 @@
+package lockbox
+
+import (
+	"context"
+	"regexp"
+	"time"
+)
+
+// Tenant is one customer organisation.
+type Tenant struct {
+	Name        string    `json:"name"`
+	DisplayName string    `json:"display_name"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// ProviderLog is the name of the provider's own audit log (staff, tenants,
+// services). It is reserved: no tenant can take it.
+const ProviderLog = "provider"
+
+var tenantNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$`)
+
+// ValidateTenantName checks a tenant's short name (its URL path segment).
+func ValidateTenantName(s string) error {
+	if !tenantNameRE.MatchString(s) {
+		return Errorf(EINVALID, "Tenant name %q must be 2–63 lower-case letters, digits or hyphens, not starting or ending with a hyphen.", s)
+	}
+	if s == ProviderLog {
+		return Errorf(EINVALID, "Tenant name %q is reserved.", s)
+	}
+	return nil
+}
+
+// Settings are a tenant's Lockbox settings (SPEC §4).
+type Settings struct {
+	RequireApproval             bool     `json:"require_approval"`
+	RequestTTLMinutes           int      `json:"request_ttl_minutes"`
+	MaxAccessMinutes            int      `json:"max_access_minutes"`
+	NotifyEmails                []string `json:"notify_emails"`
+	ReminderMinutesBeforeExpiry int      `json:"reminder_minutes_before_expiry"`
+}
+
+// DefaultSettings are a new tenant's settings.
+func DefaultSettings() Settings {
+	return Settings{
+		RequireApproval:             true,
+		RequestTTLMinutes:           720,
+		MaxAccessMinutes:            240,
+		NotifyEmails:                []string{},
+		ReminderMinutesBeforeExpiry: 120,
+	}
+}
+
+// RequestTTL is how long approvers have to decide.
+func (s Settings) RequestTTL() time.Duration {
+	return time.Duration(s.RequestTTLMinutes) * time.Minute
+}
+
+// SettingsPatch changes some settings; nil fields stay as they are.
+type SettingsPatch struct {
+	RequireApproval             *bool     `json:"require_approval,omitempty"`
+	RequestTTLMinutes           *int      `json:"request_ttl_minutes,omitempty"`
+	MaxAccessMinutes            *int      `json:"max_access_minutes,omitempty"`
+	NotifyEmails                *[]string `json:"notify_emails,omitempty"`
+	ReminderMinutesBeforeExpiry *int      `json:"reminder_minutes_before_expiry,omitempty"`
+}
+
+// Apply returns s with p applied, or EINVALID naming the first bad value.
+func (s Settings) Apply(p SettingsPatch) (Settings, error) {
+	out := s
+	out.NotifyEmails = append([]string{}, s.NotifyEmails...)
+	if p.RequireApproval != nil {
+		out.RequireApproval = *p.RequireApproval
+	}
+	if err := setInt(&out.RequestTTLMinutes, p.RequestTTLMinutes, "request_ttl_minutes", 60, 10080); err != nil {
+		return s, err
+	}
+	if err := setInt(&out.MaxAccessMinutes, p.MaxAccessMinutes, "max_access_minutes", 1, 240); err != nil {
+		return s, err
+	}
+	if err := setInt(&out.ReminderMinutesBeforeExpiry, p.ReminderMinutesBeforeExpiry, "reminder_minutes_before_expiry", 0, 720); err != nil {
+		return s, err
+	}
+	if p.NotifyEmails != nil {
+		emails, err := normalizeEmails(*p.NotifyEmails)
+		if err != nil {
+			return s, err
+		}
+		out.NotifyEmails = emails
+	}
+	return out, nil
+}
+
+func setInt(dst *int, v *int, name string, lo, hi int) error {
+	if v == nil {
+		return nil
+	}
+	if *v < lo || *v > hi {
+		return Errorf(EINVALID, "%s must be between %d and %d; got %d.", name, lo, hi, *v)
+	}
+	*dst = *v
+	return nil
+}
+
+func normalizeEmails(in []string) ([]string, error) {
+	if len(in) > 20 {
+		return nil, Errorf(EINVALID, "notify_emails holds at most 20 addresses; got %d.", len(in))
+	}
+	out := []string{}
+	seen := map[string]bool{}
+	for _, e := range in {
+		e = NormalizeEmail(e)
+		if !ValidEmail(e) {
+			return nil, Errorf(EINVALID, "notify_emails: %q is not an email address.", e)
+		}
+		if !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// NewTenant onboards a tenant with its first global admin.
+type NewTenant struct {
+	Name        string  `json:"name"`
+	DisplayName string  `json:"display_name,omitempty"`
+	Admin       NewUser `json:"admin"`
+}
+
+// TenantCreated is the result of onboarding: the tenant and its first admin
+// (with the initial password when none was given, shown once).
+type TenantCreated struct {
+	Tenant *Tenant `json:"tenant"`
+	Admin  *User   `json:"admin"`
+}
+
+// TenantService onboards tenants (provider_admin) and manages their
+// Lockbox settings (the tenant's global_admin and lockbox_approver).
+type TenantService interface {
+	// CreateTenant: provider_admin. ECONFLICT when the name is taken.
+	CreateTenant(ctx context.Context, in NewTenant) (*TenantCreated, error)
+	ListTenants(ctx context.Context) ([]*Tenant, error)
+	// GetSettings, UpdateSettings: ENOTFOUND for another tenant.
+	GetSettings(ctx context.Context, tenant string) (*Settings, error)
+	UpdateSettings(ctx context.Context, tenant string, p SettingsPatch) (*Settings, error)
+}

@@ -1,0 +1,164 @@
+package lockbox
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Role is what a user may do. Provider roles and tenant roles are disjoint:
+// a user belongs to the provider (Tenant == "") or to exactly one tenant.
+type Role string
+
+const (
+	RoleOperator        Role = "operator"
+	RoleSupportManager  Role = "support_manager"
+	RoleProviderAdmin   Role = "provider_admin"
+	RoleServiceAccount  Role = "service_account"
+	RoleGlobalAdmin     Role = "global_admin"
+	RoleLockboxApprover Role = "lockbox_approver"
+	RoleAuditReader     Role = "audit_reader"
+)
+
+// ProviderRoles are the roles a provider staff member may hold.
+var ProviderRoles = []Role{RoleOperator, RoleSupportManager, RoleProviderAdmin}
+
+// TenantRoles are the roles a tenant user may hold.
+var TenantRoles = []Role{RoleGlobalAdmin, RoleLockboxApprover, RoleAuditReader}
+
+// User is an authenticated principal: provider staff, a provider service
+// account, or a tenant user.
+type User struct {
+	ID             string    `json:"id"`
+	Email          string    `json:"email"`
+	Name           string    `json:"name,omitempty"`
+	Tenant         string    `json:"tenant,omitempty"`
+	Roles          []Role    `json:"roles"`
+	ServiceAccount bool      `json:"service_account,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	// InitialPassword is set only in the response that creates the account
+	// when no password was given: it is shown once and stored hashed.
+	InitialPassword string `json:"initial_password,omitempty"`
+}
+
+// System is the principal of background workers. It is never authenticated
+// from outside and never appears as a human decider.
+var System = &User{ID: "system", Email: "Lockbox System"}
+
+// HasRole reports whether u holds any of the roles.
+func (u *User) HasRole(roles ...Role) bool {
+	if u == nil {
+		return false
+	}
+	for _, r := range roles {
+		if slices.Contains(u.Roles, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsProvider reports whether u is provider staff or a provider service account.
+func (u *User) IsProvider() bool { return u != nil && u.Tenant == "" && u != System }
+
+// IsTenantApprover reports whether u may decide requests of tenant t.
+func (u *User) IsTenantApprover(t string) bool {
+	return u != nil && u.Tenant == t && u.HasRole(RoleGlobalAdmin, RoleLockboxApprover)
+}
+
+var emailRE = regexp.MustCompile(`^[^@\s<>()",;:\\\[\]]{1,64}@[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$`)
+
+// NormalizeEmail lower-cases and trims an address so that aliases differing in
+// case are the same account (and so the same person for separation of duties).
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// ValidEmail reports whether s looks like a deliverable address.
+func ValidEmail(s string) bool { return len(s) <= 254 && emailRE.MatchString(s) }
+
+// ValidateRoles checks that roles are known, not repeated, and all of the
+// population (provider or tenant) given.
+func ValidateRoles(roles []Role, tenant bool) error {
+	allowed := ProviderRoles
+	if tenant {
+		allowed = TenantRoles
+	}
+	if len(roles) == 0 {
+		return Errorf(EINVALID, "At least one role is required (one of %s).", joinRoles(allowed))
+	}
+	seen := map[Role]bool{}
+	for _, r := range roles {
+		if !slices.Contains(allowed, r) {
+			return Errorf(EINVALID, "Unknown role %q; use one of %s.", r, joinRoles(allowed))
+		}
+		if seen[r] {
+			return Errorf(EINVALID, "Role %q is listed twice.", r)
+		}
+		seen[r] = true
+	}
+	return nil
+}
+
+func joinRoles(rs []Role) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+// NewUser is the input to create a user.
+type NewUser struct {
+	Email    string `json:"email"`
+	Name     string `json:"name,omitempty"`
+	Roles    []Role `json:"roles"`
+	Password string `json:"password,omitempty"`
+}
+
+// UserUpdate changes a user's roles.
+type UserUpdate struct {
+	Roles []Role `json:"roles"`
+}
+
+// ServiceAccount is a data-plane service's identity. Token is set only in
+// the response that creates it: it is stored hashed and never shown again.
+type ServiceAccount struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Token     string    `json:"token,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Session is a bearer token issued to a user.
+type Session struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AccountService manages authentication, provider staff, service accounts
+// and tenant users. Every method authorizes the caller in the context.
+type AccountService interface {
+	// Login checks a password and issues a bearer token. EUNAUTHENTICATED on
+	// any mismatch (unknown email and wrong password look the same);
+	// ERATELIMITED after too many failures for one account.
+	Login(ctx context.Context, email, password string) (*Session, error)
+	// Authenticate resolves a bearer token to its user; EUNAUTHENTICATED when
+	// unknown or expired.
+	Authenticate(ctx context.Context, token string) (*User, error)
+	// Me returns the caller.
+	Me(ctx context.Context) (*User, error)
+
+	// ListStaff, AddStaff: provider_admin only.
+	ListStaff(ctx context.Context) ([]*User, error)
+	AddStaff(ctx context.Context, in NewUser) (*User, error)
+	// CreateServiceAccount: provider_admin only. The token is in the result, once.
+	CreateServiceAccount(ctx context.Context, name string) (*ServiceAccount, error)
+
+	// Tenant users: global_admin of that tenant (list: approvers too).
+	// Another tenant's users answer ENOTFOUND.
+	ListTenantUsers(ctx context.Context, tenant string) ([]*User, error)
+	AddTenantUser(ctx context.Context, tenant string, in NewUser) (*User, error)
+	UpdateTenantUser(ctx context.Context, tenant, email string, upd UserUpdate) (*User, error)
+	RemoveTenantUser(ctx context.Context, tenant, email string) error
+}
