@@ -82,6 +82,10 @@ type AccessRequest struct {
 	AccessStartsAt  *time.Time `json:"access_starts_at"`
 	AccessEndsAt    *time.Time `json:"access_ends_at"`
 	EndedAt         *time.Time `json:"ended_at"`
+	// EndedBy and EndComment record who canceled, revoked or completed the
+	// request (the system when a deadline ended it).
+	EndedBy    *string `json:"ended_by"`
+	EndComment *string `json:"end_comment"`
 	// Version increases with every change; clients send it back (If-Match)
 	// to act only on the state they saw.
 	Version int `json:"version"`

@@ -63,7 +63,7 @@ func Next(s Status, ev Event) (Status, error) {
 	if to, ok := transitions[s][ev]; ok {
 		return to, nil
 	}
-	return "", Errorf(ECONFLICT, "A request that is %s cannot be %s.", s, eventVerb(ev))
+	return "", Errorf(ECONFLICT, "A request that is %s cannot be %s.", s, ev.Verb())
 }
 
 // AuditOperation is the audit operation recorded when ev succeeds.
@@ -91,7 +91,8 @@ func (ev Event) AuditOperation() string {
 	return "request." + string(ev)
 }
 
-func eventVerb(ev Event) string {
+// Verb is the past participle of ev, for messages ("approved").
+func (ev Event) Verb() string {
 	switch ev {
 	case EventReviewApprove:
 		return "approved in review"

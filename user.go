@@ -45,7 +45,7 @@ type User struct {
 
 // System is the principal of background workers. It is never authenticated
 // from outside and never appears as a human decider.
-var System = &User{ID: "system", Email: "Lockbox System"}
+var System = &User{ID: "system", Email: "system"}
 
 // HasRole reports whether u holds any of the roles.
 func (u *User) HasRole(roles ...Role) bool {

@@ -1,8 +1,232 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
 
-// newServeCmd is replaced by the real server wiring.
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/server"
+	"github.com/lockboxhq/lockbox/sqlite"
+)
+
+// serverConfig is everything `lockbox serve` is configured with. Flags and
+// environment are parsed into it here and nowhere else.
+type serverConfig struct {
+	Listen     string
+	Database   string
+	Dev        bool
+	LogFormat  string
+	WorkerPoll time.Duration
+	// PasswordMemoryKiB lowers password hashing cost in tests (0 = default).
+	PasswordMemoryKiB uint32
+}
+
 func newServeCmd() *cobra.Command {
-	return &cobra.Command{Use: "serve", Short: "Run the Lockbox server"}
+	var cfg serverConfig
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Lockbox server (HTTP API and background workers)",
+		Long: `Run the Lockbox server: the HTTP JSON API and the deadline worker.
+
+Every flag can also be set from the environment:
+  LOCKBOX_LISTEN      --listen     address to listen on (default 127.0.0.1:8080)
+  LOCKBOX_DATABASE    --database   SQLite file path (default ./lockbox-data/lockbox.db)
+  LOCKBOX_DEV         --dev        dev mode: throwaway database, seeded accounts, dev clock
+  LOCKBOX_LOG_FORMAT  --log-format text or json (default: text on a terminal, else json)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", envOr("LOCKBOX_LISTEN", "127.0.0.1:8080"), "address to listen on")
+	f.StringVar(&cfg.Database, "database", os.Getenv("LOCKBOX_DATABASE"), "SQLite database file (default ./lockbox-data/lockbox.db; in --dev a throwaway one)")
+	f.BoolVar(&cfg.Dev, "dev", os.Getenv("LOCKBOX_DEV") == "true" || os.Getenv("LOCKBOX_DEV") == "1", "dev mode: throwaway database, seeded accounts, dev clock endpoint")
+	f.StringVar(&cfg.LogFormat, "log-format", os.Getenv("LOCKBOX_LOG_FORMAT"), "log format: text or json")
+	f.DurationVar(&cfg.WorkerPoll, "worker-poll", time.Second, "how often the deadline worker looks for work created by other replicas")
+	return cmd
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// serve runs the server until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg serverConfig, stderr io.Writer) error {
+	rs, err := startServer(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	rs.logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return rs.Close(shutdownCtx)
+}
+
+// runningServer is a started server; tests start it on 127.0.0.1:0.
+type runningServer struct {
+	url      string
+	http     *http.Server
+	store    *sqlite.Store
+	service  *approval.Service
+	logger   *slog.Logger
+	stopWork context.CancelFunc
+	workDone chan struct{}
+	cleanup  func()
+}
+
+// URL is the server's base URL.
+func (rs *runningServer) URL() string { return rs.url }
+
+func startServer(ctx context.Context, cfg serverConfig, stderr io.Writer) (*runningServer, error) {
+	logger := newLogger(cfg.LogFormat, stderr)
+	dbPath, cleanup, err := databasePath(cfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	rs := &runningServer{store: store, logger: logger, cleanup: cleanup, workDone: make(chan struct{})}
+	if err := rs.start(ctx, cfg, dbPath, stderr); err != nil {
+		store.Close()
+		cleanup()
+		return nil, err
+	}
+	return rs, nil
+}
+
+func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath string, stderr io.Writer) error {
+	var clock lockbox.Clock = lockbox.SystemClock{}
+	var devClock *lockbox.OffsetClock
+	if cfg.Dev {
+		devClock = lockbox.NewOffsetClock()
+		clock = devClock
+	}
+	rs.service = approval.New(rs.store, clock, approval.Options{Logger: rs.logger, PasswordMemoryKiB: cfg.PasswordMemoryKiB})
+	if err := rs.seed(ctx, cfg, stderr); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	rs.url = "http://" + ln.Addr().String()
+	h := (&server.Server{
+		Requests: rs.service, Accounts: rs.service, Tenants: rs.service, Catalog: rs.service,
+		Ready: rs.store.Ping, DevClock: devClock, Logger: rs.logger,
+	}).Handler()
+	rs.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(rs.logger.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := rs.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			rs.logger.Error("http server stopped", "err", err)
+		}
+	}()
+	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	rs.stopWork = stop
+	go func() {
+		defer close(rs.workDone)
+		rs.service.RunWorker(workCtx, cfg.WorkerPoll)
+	}()
+	rs.logger.Info("lockbox listening", "url", rs.url, "database", dbPath, "dev", cfg.Dev)
+	if cfg.Dev {
+		printDevBanner(stderr, rs.url, dbPath)
+	}
+	return nil
+}
+
+// seed creates the dev accounts, or on a fresh production database the
+// bootstrap admin, printing its one-time password.
+func (rs *runningServer) seed(ctx context.Context, cfg serverConfig, stderr io.Writer) error {
+	if cfg.Dev {
+		if err := rs.service.SeedDev(ctx); err != nil {
+			return fmt.Errorf("seed dev accounts: %w", err)
+		}
+		return nil
+	}
+	pw, err := rs.service.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if pw != "" {
+		// Printed once, to the terminal, never to the log.
+		fmt.Fprintf(stderr, "\nFirst start: created provider admin admin@localhost with one-time password\n\n    %s\n\nSign in with `lockbox login --server URL --email admin@localhost` and add staff.\n\n", pw)
+	}
+	return nil
+}
+
+// Close stops accepting requests, lets in-flight ones finish, stops the
+// worker and closes the database.
+func (rs *runningServer) Close(ctx context.Context) error {
+	err := rs.http.Shutdown(ctx)
+	rs.stopWork()
+	<-rs.workDone
+	err = errors.Join(err, rs.store.Close())
+	rs.cleanup()
+	return err
+}
+
+func databasePath(cfg serverConfig) (string, func(), error) {
+	if cfg.Database != "" {
+		return cfg.Database, func() {}, nil
+	}
+	if !cfg.Dev {
+		return filepath.Join("lockbox-data", "lockbox.db"), func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "lockbox-dev-*")
+	if err != nil {
+		return "", nil, err
+	}
+	return filepath.Join(dir, "lockbox.db"), func() { os.RemoveAll(dir) }, nil
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			format = "text"
+		}
+	}
+	if strings.EqualFold(format, "text") {
+		return slog.New(slog.NewTextHandler(w, nil))
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+func printDevBanner(w io.Writer, url, dbPath string) {
+	fmt.Fprintf(w, `
+Lockbox dev server on %s (throwaway database %s)
+Every account's password is %q:
+  provider  admin@provider.test (provider_admin)   operator@provider.test, operator2@provider.test (operator)
+            manager@provider.test (support_manager)  service account token %q
+  contoso   admin@contoso.test (global_admin)  approver@contoso.test (lockbox_approver)  auditor@contoso.test (audit_reader)
+  fabrikam  admin@fabrikam.test (global_admin)
+Sign in:  LOCKBOX_PASSWORD=%s lockbox login --server %s --email operator@provider.test
+Dev clock: curl -X POST %s/v1/dev/clock -d '{"advance":"12h1m"}' -H "Authorization: Bearer $TOKEN"
+
+`, url, dbPath, approval.DevPassword, approval.DevServiceToken, approval.DevPassword, url, url)
 }

@@ -1,0 +1,330 @@
+package approval
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// Login checks a password and issues a bearer token.
+func (s *Service) Login(ctx context.Context, email, password string) (*lockbox.Session, error) {
+	email = lockbox.NormalizeEmail(email)
+	now := s.now()
+	if !s.logins.allowed(email, now) {
+		return nil, lockbox.Errorf(lockbox.ERATELIMITED, "Too many failed sign-ins for this account; wait a minute and try again.")
+	}
+	var u *lockbox.User
+	var hash string
+	err := s.store.View(ctx, func(tx lockbox.Tx) error {
+		var err error
+		u, hash, err = tx.GetUserByEmail(ctx, email)
+		return err
+	})
+	if err != nil && lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
+		return nil, err
+	}
+	if u == nil || hash == "" {
+		checkPassword(s.dummyHash, password)
+		s.logins.failed(email, now)
+		return nil, errBadLogin()
+	}
+	if !checkPassword(hash, password) {
+		s.logins.failed(email, now)
+		return nil, errBadLogin()
+	}
+	return s.issueToken(ctx, u, now.Add(s.opts.SessionTTL))
+}
+
+func errBadLogin() error {
+	return lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Wrong email or password.")
+}
+
+func (s *Service) issueToken(ctx context.Context, u *lockbox.User, expires time.Time) (*lockbox.Session, error) {
+	token := randomSecret("lbt_", 32)
+	err := s.store.Update(ctx, func(tx lockbox.Tx) error {
+		return tx.InsertToken(ctx, tokenHash(token), u.ID, expires)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &lockbox.Session{Token: token, ExpiresAt: expires}, nil
+}
+
+// Authenticate resolves a bearer token to its user.
+func (s *Service) Authenticate(ctx context.Context, token string) (*lockbox.User, error) {
+	if token == "" {
+		return nil, lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Sign in first.")
+	}
+	var u *lockbox.User
+	err := s.store.View(ctx, func(tx lockbox.Tx) error {
+		var err error
+		u, err = tx.UserByToken(ctx, tokenHash(token), s.now())
+		return err
+	})
+	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+		return nil, lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Your session is invalid or has expired; sign in again.")
+	}
+	return u, err
+}
+
+// Me returns the caller.
+func (s *Service) Me(ctx context.Context) (*lockbox.User, error) {
+	return actor(ctx)
+}
+
+// ListStaff lists provider staff.
+func (s *Service) ListStaff(ctx context.Context) ([]*lockbox.User, error) {
+	return s.listUsers(ctx, lockbox.PermManageStaff, "")
+}
+
+func (s *Service) listUsers(ctx context.Context, p lockbox.Permission, tenant string) ([]*lockbox.User, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, p, tenant); err != nil {
+		return nil, err
+	}
+	var out []*lockbox.User
+	err = s.store.View(ctx, func(tx lockbox.Tx) error {
+		if tenant != "" {
+			if _, err := tx.GetTenant(ctx, tenant); err != nil {
+				return err
+			}
+		}
+		out, err = tx.ListUsers(ctx, tenant)
+		return err
+	})
+	return out, err
+}
+
+// AddStaff creates a provider staff account.
+func (s *Service) AddStaff(ctx context.Context, in lockbox.NewUser) (*lockbox.User, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermManageStaff, ""); err != nil {
+		return nil, err
+	}
+	var out *lockbox.User
+	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
+		now := s.now()
+		out, err = s.insertUser(ctx, tx, "", in, now)
+		if err != nil {
+			return err
+		}
+		rec := newRecord(ctx, u, lockbox.ProviderLog, lockbox.RecordProviderAdmin, lockbox.OpStaffAdded, now)
+		rec.AuditData = map[string]any{"email": out.Email, "roles": out.Roles}
+		return appendAudit(ctx, tx, rec)
+	})
+	return out, err
+}
+
+// insertUser validates and stores a new account. With no password given it
+// generates one and returns it once in InitialPassword.
+func (s *Service) insertUser(ctx context.Context, tx lockbox.Tx, tenant string, in lockbox.NewUser, now time.Time) (*lockbox.User, error) {
+	email := lockbox.NormalizeEmail(in.Email)
+	if !lockbox.ValidEmail(email) {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "%q is not an email address.", in.Email)
+	}
+	if err := lockbox.ValidateRoles(in.Roles, tenant != ""); err != nil {
+		return nil, err
+	}
+	if err := lockbox.ValidText("name", in.Name, 200, false); err != nil {
+		return nil, err
+	}
+	pw, initial := in.Password, ""
+	if pw == "" {
+		pw = randomSecret("", 18)
+		initial = pw
+	} else if len(pw) < 8 || len(pw) > 256 {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "A password must be 8 to 256 characters long.")
+	}
+	nu := &lockbox.User{ID: newID(), Email: email, Name: in.Name, Tenant: tenant,
+		Roles: slices.Clone(in.Roles), CreatedAt: now}
+	if err := tx.InsertUser(ctx, nu, s.hashPassword(pw)); lockbox.ErrorCode(err) == lockbox.ECONFLICT {
+		return nil, lockbox.Errorf(lockbox.ECONFLICT, "An account with email %s already exists.", email)
+	} else if err != nil {
+		return nil, err
+	}
+	out := *nu
+	out.InitialPassword = initial
+	return &out, nil
+}
+
+// CreateServiceAccount creates a data-plane service identity.
+func (s *Service) CreateServiceAccount(ctx context.Context, name string) (*lockbox.ServiceAccount, error) {
+	return s.createServiceAccount(ctx, name, randomSecret("lbs_", 32))
+}
+
+func (s *Service) createServiceAccount(ctx context.Context, name, token string) (*lockbox.ServiceAccount, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermManageStaff, ""); err != nil {
+		return nil, err
+	}
+	if err := lockbox.ValidateTenantName(name); err != nil {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "Service account name %q must be 2–63 lower-case letters, digits or hyphens.", name)
+	}
+	var out *lockbox.ServiceAccount
+	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
+		now := s.now()
+		sa := &lockbox.User{ID: newID(), Email: "service:" + name, Name: name,
+			Roles: []lockbox.Role{lockbox.RoleServiceAccount}, ServiceAccount: true, CreatedAt: now}
+		if err := tx.InsertUser(ctx, sa, ""); lockbox.ErrorCode(err) == lockbox.ECONFLICT {
+			return lockbox.Errorf(lockbox.ECONFLICT, "Service account %s already exists.", name)
+		} else if err != nil {
+			return err
+		}
+		if err := tx.InsertToken(ctx, tokenHash(token), sa.ID, time.Time{}); err != nil {
+			return err
+		}
+		rec := newRecord(ctx, u, lockbox.ProviderLog, lockbox.RecordProviderAdmin, lockbox.OpServiceAccountCreated, now)
+		rec.AuditData = map[string]any{"name": name}
+		out = &lockbox.ServiceAccount{ID: sa.ID, Name: name, Token: token, CreatedAt: now}
+		return appendAudit(ctx, tx, rec)
+	})
+	return out, err
+}
+
+// ListTenantUsers lists a tenant's users.
+func (s *Service) ListTenantUsers(ctx context.Context, tenant string) ([]*lockbox.User, error) {
+	return s.listUsers(ctx, lockbox.PermReadTenantUsers, tenant)
+}
+
+// AddTenantUser adds a user to the caller's tenant (global_admin only).
+func (s *Service) AddTenantUser(ctx context.Context, tenant string, in lockbox.NewUser) (*lockbox.User, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermWriteTenantUsers, tenant); err != nil {
+		return nil, err
+	}
+	var out *lockbox.User
+	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
+		if _, err := tx.GetTenant(ctx, tenant); err != nil {
+			return err
+		}
+		now := s.now()
+		if out, err = s.insertUser(ctx, tx, tenant, in, now); err != nil {
+			return err
+		}
+		return auditRoles(ctx, tx, u, tenant, out.Email, out.Roles, nil, now)
+	})
+	return out, err
+}
+
+// auditRoles writes one role.assigned or role.removed record per role change.
+func auditRoles(ctx context.Context, tx lockbox.Tx, u *lockbox.User, tenant, email string, added, removed []lockbox.Role, now time.Time) error {
+	write := func(op string, r lockbox.Role) error {
+		rec := newRecord(ctx, u, tenant, lockbox.RecordTenantAdmin, op, now)
+		rec.AuditData = map[string]any{"target_user": email, "role": string(r)}
+		return appendAudit(ctx, tx, rec)
+	}
+	for _, r := range added {
+		if err := write(lockbox.OpRoleAssigned, r); err != nil {
+			return err
+		}
+	}
+	for _, r := range removed {
+		if err := write(lockbox.OpRoleRemoved, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UpdateTenantUser replaces a tenant user's roles.
+func (s *Service) UpdateTenantUser(ctx context.Context, tenant, email string, upd lockbox.UserUpdate) (*lockbox.User, error) {
+	if err := lockbox.ValidateRoles(upd.Roles, true); err != nil {
+		return nil, err
+	}
+	var out *lockbox.User
+	err := s.changeTenantUser(ctx, tenant, email, func(tx lockbox.Tx, target *lockbox.User) ([]lockbox.Role, []lockbox.Role, error) {
+		added, removed := diffRoles(target.Roles, upd.Roles)
+		if err := tx.UpdateUserRoles(ctx, target.ID, upd.Roles); err != nil {
+			return nil, nil, err
+		}
+		target.Roles = slices.Clone(upd.Roles)
+		out = target
+		return added, removed, nil
+	})
+	return out, err
+}
+
+// RemoveTenantUser deletes a tenant user and their sessions.
+func (s *Service) RemoveTenantUser(ctx context.Context, tenant, email string) error {
+	return s.changeTenantUser(ctx, tenant, email, func(tx lockbox.Tx, target *lockbox.User) ([]lockbox.Role, []lockbox.Role, error) {
+		if err := tx.DeleteUser(ctx, target.ID); err != nil {
+			return nil, nil, err
+		}
+		removed := target.Roles
+		target.Roles = nil
+		return nil, removed, nil
+	})
+}
+
+// changeTenantUser authorizes the caller, finds the target in the tenant,
+// applies change, refuses to leave the tenant without a global admin, and
+// audits the role changes.
+func (s *Service) changeTenantUser(ctx context.Context, tenant, email string,
+	change func(lockbox.Tx, *lockbox.User) (added, removed []lockbox.Role, err error)) error {
+	u, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermWriteTenantUsers, tenant); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx lockbox.Tx) error {
+		target, _, err := tx.GetUserByEmail(ctx, lockbox.NormalizeEmail(email))
+		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND || (err == nil && target.Tenant != tenant) {
+			return lockbox.Errorf(lockbox.ENOTFOUND, "User %s not found in tenant %s.", email, tenant)
+		} else if err != nil {
+			return err
+		}
+		added, removed, err := change(tx, target)
+		if err != nil {
+			return err
+		}
+		if err := requireGlobalAdmin(ctx, tx, tenant); err != nil {
+			return err
+		}
+		return auditRoles(ctx, tx, u, tenant, target.Email, added, removed, s.now())
+	})
+}
+
+// requireGlobalAdmin refuses a change that leaves a tenant with no global
+// admin: nobody could manage its approvers again, and the provider may not.
+func requireGlobalAdmin(ctx context.Context, tx lockbox.Tx, tenant string) error {
+	users, err := tx.ListUsers(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if u.HasRole(lockbox.RoleGlobalAdmin) {
+			return nil
+		}
+	}
+	return lockbox.Errorf(lockbox.ECONFLICT, "Tenant %s must keep at least one global admin.", tenant)
+}
+
+func diffRoles(old, updated []lockbox.Role) (added, removed []lockbox.Role) {
+	for _, r := range updated {
+		if !slices.Contains(old, r) {
+			added = append(added, r)
+		}
+	}
+	for _, r := range old {
+		if !slices.Contains(updated, r) {
+			removed = append(removed, r)
+		}
+	}
+	return added, removed
+}

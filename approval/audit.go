@@ -1,0 +1,62 @@
+package approval
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lockboxhq/lockbox"
+)
+
+// newRecord starts an audit record for actor u at now in log.
+func newRecord(ctx context.Context, u *lockbox.User, log, recordType, op string, now time.Time) *lockbox.AuditRecord {
+	return &lockbox.AuditRecord{
+		ID:         newID(),
+		Time:       now,
+		Tenant:     log,
+		RecordType: recordType,
+		Operation:  op,
+		UserID:     u.Email,
+		ActorType:  actorType(u),
+		ClientIP:   lockbox.ClientIPFromContext(ctx),
+		Result:     lockbox.ResultSucceeded,
+		AuditData:  map[string]any{},
+	}
+}
+
+func actorType(u *lockbox.User) string {
+	switch {
+	case u == lockbox.System:
+		return lockbox.ActorSystem
+	case u.Tenant != "":
+		return lockbox.ActorTenantUser
+	case u.ServiceAccount:
+		return lockbox.ActorServiceAccount
+	default:
+		return lockbox.ActorProviderStaff
+	}
+}
+
+func appendAudit(ctx context.Context, tx lockbox.Tx, rec *lockbox.AuditRecord) error {
+	if err := tx.AppendAudit(ctx, rec); err != nil {
+		return fmt.Errorf("append audit %s: %w", rec.Operation, err)
+	}
+	return nil
+}
+
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		// NewV7 fails only when the system's random source does.
+		panic(fmt.Sprintf("uuid: %v", err))
+	}
+	return id.String()
+}
+
+func timeString(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}

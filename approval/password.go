@@ -1,0 +1,98 @@
+package approval
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/time/rate"
+)
+
+// hashPassword returns an argon2id PHC string.
+func (s *Service) hashPassword(pw string) string {
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	m, t := s.opts.PasswordMemoryKiB, s.opts.PasswordTime
+	key := argon2.IDKey([]byte(pw), salt, t, m, 1, 32)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=1$%s$%s", argon2.Version, m, t, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// checkPassword reports whether pw matches a PHC string from hashPassword.
+func checkPassword(phc, pw string) bool {
+	parts := strings.Split(phc, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+		return false
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// randomSecret returns n random bytes, base64url-encoded, with a prefix that
+// makes leaked secrets easy to recognise and scan for.
+func randomSecret(prefix string, n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// tokenHash is how bearer tokens are stored: a leaked database holds no
+// usable token. Tokens are 256-bit random, so a fast hash is enough.
+func tokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// loginLimiter limits failed password attempts per account, so a password
+// cannot be guessed online however many clients try.
+type loginLimiter struct {
+	mu      sync.Mutex
+	burst   int
+	refill  time.Duration
+	perUser map[string]*rate.Limiter
+}
+
+func newLoginLimiter(burst int, refill time.Duration) *loginLimiter {
+	return &loginLimiter{burst: burst, refill: refill, perUser: map[string]*rate.Limiter{}}
+}
+
+func (l *loginLimiter) limiter(email string) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.perUser[email]
+	if !ok {
+		if len(l.perUser) > 100_000 {
+			// Bound memory under a spray of made-up addresses.
+			clear(l.perUser)
+		}
+		lim = rate.NewLimiter(rate.Every(l.refill), l.burst)
+		l.perUser[email] = lim
+	}
+	return lim
+}
+
+// allowed reports whether email may try a password now, without spending.
+func (l *loginLimiter) allowed(email string, now time.Time) bool {
+	return l.limiter(email).TokensAt(now) >= 1
+}
+
+// failed spends one attempt for email.
+func (l *loginLimiter) failed(email string, now time.Time) {
+	l.limiter(email).AllowN(now, 1)
+}

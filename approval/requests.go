@@ -1,0 +1,401 @@
+package approval
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// CreateRequest files an access request in pending_review.
+func (s *Service) CreateRequest(ctx context.Context, in lockbox.NewRequest) (*lockbox.AccessRequest, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.AuthorizeCreate(u); err != nil {
+		return nil, err
+	}
+	if err := validateNewRequest(in); err != nil {
+		return nil, err
+	}
+	var out *lockbox.AccessRequest
+	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
+		now := s.now()
+		r, err := s.buildRequest(ctx, tx, u, in, now)
+		if err != nil {
+			return err
+		}
+		if err := insertWithReference(ctx, tx, r); err != nil {
+			return err
+		}
+		rec := newRecord(ctx, u, r.Tenant, lockbox.RecordLockboxRequest, lockbox.OpRequestCreated, now)
+		rec.RequestID = r.ID
+		rec.AuditData = map[string]any{
+			"reference": r.Reference, "service": r.Service, "service_request": r.ServiceRequest,
+			"reason": r.Reason, "operations": r.Operations, "duration_minutes": r.DurationMinutes,
+			"start_time": timeString(r.StartTime), "expires_at": r.ExpiresAt.Format(time.RFC3339),
+		}
+		out = r
+		return appendAudit(ctx, tx, rec)
+	})
+	return out, err
+}
+
+func validateNewRequest(in lockbox.NewRequest) error {
+	if in.Tenant == "" {
+		return lockbox.Errorf(lockbox.EINVALID, "tenant is required.")
+	}
+	if in.Service == "" {
+		return lockbox.Errorf(lockbox.EINVALID, "service is required.")
+	}
+	if err := lockbox.ValidText("service_request", in.ServiceRequest, lockbox.MaxServiceRequestLen, true); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.ServiceRequest) != in.ServiceRequest {
+		return lockbox.Errorf(lockbox.EINVALID, "service_request must not start or end with spaces.")
+	}
+	if err := lockbox.ValidText("reason", in.Reason, lockbox.MaxReasonLen, true); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return lockbox.Errorf(lockbox.EINVALID, "reason is required.")
+	}
+	d := time.Duration(in.DurationMinutes) * time.Minute
+	if d < lockbox.MinAccessDuration || d > lockbox.MaxAccessDuration {
+		return lockbox.Errorf(lockbox.EINVALID, "duration_minutes must be between 1 and 240 (4 hours); got %d.", in.DurationMinutes)
+	}
+	return nil
+}
+
+// buildRequest checks the request against the tenant and the catalog and
+// fills in the server-side fields.
+func (s *Service) buildRequest(ctx context.Context, tx lockbox.Tx, u *lockbox.User, in lockbox.NewRequest, now time.Time) (*lockbox.AccessRequest, error) {
+	settings, err := tx.GetSettings(ctx, in.Tenant)
+	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "Tenant %q does not exist.", in.Tenant)
+	} else if err != nil {
+		return nil, err
+	}
+	if in.DurationMinutes > settings.MaxAccessMinutes {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "Tenant %s allows access of at most %d minutes; %d were requested.", in.Tenant, settings.MaxAccessMinutes, in.DurationMinutes)
+	}
+	ops, err := s.checkOperations(ctx, tx, in.Service, in.Operations)
+	if err != nil {
+		return nil, err
+	}
+	start, err := checkStart(in.StartTime, now)
+	if err != nil {
+		return nil, err
+	}
+	return &lockbox.AccessRequest{
+		ID: newID(), Tenant: in.Tenant, Service: in.Service, ServiceRequest: in.ServiceRequest,
+		Reason: in.Reason, Operations: ops, DurationMinutes: in.DurationMinutes, StartTime: start,
+		Status: lockbox.StatusPendingReview, RequestedBy: u.Email, RequesterID: u.ID,
+		CreatedAt: now, ExpiresAt: now.Add(lockbox.ReviewTTL), Version: 1,
+	}, nil
+}
+
+func (s *Service) checkOperations(ctx context.Context, tx lockbox.Tx, service string, ops []string) ([]string, error) {
+	svc, err := tx.GetService(ctx, service)
+	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "Service %q is not in the services catalog.", service)
+	} else if err != nil {
+		return nil, err
+	}
+	if len(ops) == 0 {
+		return slices.Clone(svc.Operations), nil
+	}
+	var out []string
+	for _, op := range ops {
+		if !slices.Contains(svc.Operations, op) {
+			return nil, lockbox.Errorf(lockbox.EINVALID, "Operation %q is not a pre-approved operation of service %s.", op, service)
+		}
+		if !slices.Contains(out, op) {
+			out = append(out, op)
+		}
+	}
+	return out, nil
+}
+
+// checkStart accepts a start time up to five minutes in the past (clock skew
+// between an operator's machine and the server) and at most 30 days ahead.
+func checkStart(start *time.Time, now time.Time) (*time.Time, error) {
+	if start == nil {
+		return nil, nil
+	}
+	t := start.UTC().Truncate(time.Microsecond)
+	if t.Before(now.Add(-5 * time.Minute)) {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "start_time %s is in the past.", t.Format(time.RFC3339))
+	}
+	if t.After(now.Add(lockbox.MaxStartTimeAhead)) {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "start_time may be at most 30 days ahead.")
+	}
+	return &t, nil
+}
+
+// insertWithReference gives r a fresh reference code, retrying the rare
+// collision (40 random bits per code).
+func insertWithReference(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRequest) error {
+	var err error
+	for range 5 {
+		r.Reference = newReference()
+		if err = tx.InsertRequest(ctx, r); lockbox.ErrorCode(err) != lockbox.ECONFLICT {
+			return err
+		}
+	}
+	return fmt.Errorf("no free reference code after 5 tries: %w", err)
+}
+
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// newReference returns "LB-" and 8 Crockford base32 characters.
+func newReference() string {
+	var b [8]byte
+	rand.Read(b[:])
+	out := []byte("LB-")
+	for _, c := range b {
+		out = append(out, crockford[c%32])
+	}
+	return string(out)
+}
+
+// GetRequest returns a request the caller may see, with any deadline that
+// has passed already applied, so nothing looks alive after its deadline.
+func (s *Service) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessRequest, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var r *lockbox.AccessRequest
+	err = s.store.View(ctx, func(tx lockbox.Tx) error {
+		r, err = tx.GetRequest(ctx, idOrRef)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !lockbox.CanSeeRequest(u, r) {
+		return nil, notFound(idOrRef)
+	}
+	if due(r, s.now()) {
+		if err := s.settleOne(ctx, r.ID); err != nil {
+			return nil, err
+		}
+		return s.GetRequest(ctx, idOrRef)
+	}
+	return r, nil
+}
+
+func notFound(idOrRef string) error {
+	return lockbox.Errorf(lockbox.ENOTFOUND, "Request %q not found.", idOrRef)
+}
+
+// ListRequests lists what the caller may see, newest first.
+func (s *Service) ListRequests(ctx context.Context, f lockbox.RequestFilter) (*lockbox.RequestPage, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q, err := requestQuery(u, f)
+	if err != nil {
+		return nil, err
+	}
+	// Materialize passed deadlines first, so a status filter is exact even
+	// when the worker is behind.
+	if err := s.SettleDue(ctx); err != nil {
+		return nil, err
+	}
+	var rs []*lockbox.AccessRequest
+	err = s.store.View(ctx, func(tx lockbox.Tx) error {
+		rs, err = tx.ListRequests(ctx, q)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	page := &lockbox.RequestPage{Requests: rs}
+	if len(rs) > q.Limit-1 {
+		page.Requests = rs[:q.Limit-1]
+		page.NextCursor = encodeCursor(page.Requests[len(page.Requests)-1])
+	}
+	return page, nil
+}
+
+// requestQuery turns a client's filter into a store query constrained to
+// what u may see (the same rule as CanSeeRequest).
+func requestQuery(u *lockbox.User, f lockbox.RequestFilter) (lockbox.RequestQuery, error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = lockbox.DefaultRequestPageSize
+	}
+	if limit < 1 || limit > lockbox.MaxRequestPageSize {
+		return lockbox.RequestQuery{}, lockbox.Errorf(lockbox.EINVALID, "limit must be between 1 and %d.", lockbox.MaxRequestPageSize)
+	}
+	for _, st := range f.Status {
+		if !st.Valid() {
+			return lockbox.RequestQuery{}, lockbox.Errorf(lockbox.EINVALID, "Unknown status %q.", st)
+		}
+	}
+	// One extra row tells whether there is a next page.
+	q := lockbox.RequestQuery{Tenant: f.Tenant, Statuses: f.Status, Service: f.Service,
+		CreatedAfter: f.CreatedAfter, Limit: limit + 1}
+	if err := decodeCursor(f.Cursor, &q); err != nil {
+		return q, err
+	}
+	return constrain(u, q), nil
+}
+
+// constrain narrows q to what u may see; a tenant filter naming another
+// tenant simply matches nothing, as if that tenant did not exist.
+func constrain(u *lockbox.User, q lockbox.RequestQuery) lockbox.RequestQuery {
+	switch {
+	case u.Tenant != "":
+		if q.Tenant != "" && q.Tenant != u.Tenant {
+			q.Limit = 0
+		}
+		q.Tenant, q.TenantVisible = u.Tenant, true
+	case u.ServiceAccount:
+		q.Limit = 0
+	case u.HasRole(lockbox.RoleSupportManager, lockbox.RoleProviderAdmin):
+	default:
+		q.RequesterID = u.ID
+	}
+	return q
+}
+
+type cursor struct {
+	CreatedAt time.Time `json:"c"`
+	ID        string    `json:"i"`
+}
+
+func encodeCursor(r *lockbox.AccessRequest) string {
+	b, _ := json.Marshal(cursor{CreatedAt: r.CreatedAt, ID: r.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string, q *lockbox.RequestQuery) error {
+	if s == "" {
+		return nil
+	}
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil || c.ID == "" {
+		return lockbox.Errorf(lockbox.EINVALID, "The cursor is not valid; start again without it.")
+	}
+	q.BeforeCreatedAt, q.BeforeID = &c.CreatedAt, c.ID
+	return nil
+}
+
+// errRefused carries a refused decision out of a committed transaction: the
+// refusal's audit record commits, and the caller still gets the conflict.
+type errRefused struct{ err error }
+
+func (e errRefused) Error() string { return e.err.Error() }
+
+// Act applies a person's event to a request.
+func (s *Service) Act(ctx context.Context, idOrRef string, ev lockbox.Event, d lockbox.Decision) (*lockbox.AccessRequest, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(lockbox.PersonEvents, ev) {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "Unknown action %q.", ev)
+	}
+	if err := lockbox.ValidText("comment", d.Comment, lockbox.MaxCommentLen, false); err != nil {
+		return nil, err
+	}
+	var out *lockbox.AccessRequest
+	var refused error
+	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
+		r, err := s.act(ctx, tx, u, idOrRef, ev, d)
+		var ref errRefused
+		if errors.As(err, &ref) {
+			refused = ref.err
+			return nil
+		}
+		out = r
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if refused != nil {
+		return nil, refused
+	}
+	return out, nil
+}
+
+func (s *Service) act(ctx context.Context, tx lockbox.Tx, u *lockbox.User, idOrRef string, ev lockbox.Event, d lockbox.Decision) (*lockbox.AccessRequest, error) {
+	now := s.now()
+	r, err := tx.GetRequest(ctx, idOrRef)
+	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND || (err == nil && !lockbox.CanSeeRequest(u, r)) {
+		return nil, notFound(idOrRef)
+	} else if err != nil {
+		return nil, err
+	}
+	if err := lockbox.AuthorizeEvent(u, r, ev); err != nil {
+		return nil, err
+	}
+	// A deadline that has passed takes effect before any decision: a
+	// decision at or after it finds the request already expired or ended.
+	if err := s.settle(ctx, tx, r, now); err != nil {
+		return nil, err
+	}
+	if d.IfVersion != 0 && d.IfVersion != r.Version {
+		return nil, s.refuse(ctx, tx, u, r, ev, d, now, lockbox.Errorf(lockbox.ECONFLICT,
+			"Request %s changed since you read it: it is now %s. Reload it and decide again.", r.Reference, r.Status))
+	}
+	if _, err := lockbox.Next(r.Status, ev); err != nil {
+		return nil, s.refuse(ctx, tx, u, r, ev, d, now, lockbox.Errorf(lockbox.ECONFLICT, "%s", refusalMessage(r, ev)))
+	}
+	if err := s.apply(ctx, tx, u, r, ev, d.Comment, now); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// refuse records a refused decision attempt and returns errRefused so the
+// transaction commits the record.
+func (s *Service) refuse(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event, d lockbox.Decision, now time.Time, reason error) error {
+	rec := newRecord(ctx, u, r.Tenant, lockbox.RecordLockboxDecision, lockbox.OpRequestDecisionRefused, now)
+	rec.RequestID = r.ID
+	rec.Result = lockbox.ResultFailed
+	rec.AuditData = map[string]any{
+		"reference": r.Reference, "attempted": string(ev), "status": string(r.Status),
+		"reason": lockbox.ErrorMessage(reason), "comment": d.Comment,
+	}
+	if err := appendAudit(ctx, tx, rec); err != nil {
+		return err
+	}
+	return errRefused{reason}
+}
+
+func refusalMessage(r *lockbox.AccessRequest, ev lockbox.Event) string {
+	at := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return " at " + t.UTC().Format(time.RFC3339)
+	}
+	switch r.Status {
+	case lockbox.StatusExpired:
+		return fmt.Sprintf("Request %s expired%s: nobody decided before the deadline. It can no longer be %s.", r.Reference, at(&r.ExpiresAt), ev.Verb())
+	case lockbox.StatusCompleted:
+		return fmt.Sprintf("Request %s already ended%s: access is over.", r.Reference, at(r.EndedAt))
+	case lockbox.StatusDenied, lockbox.StatusCanceled, lockbox.StatusRevoked:
+		return fmt.Sprintf("Request %s was already %s%s.", r.Reference, r.Status, at(r.EndedAt))
+	}
+	_, err := lockbox.Next(r.Status, ev)
+	return fmt.Sprintf("%s (request %s)", strings.TrimSuffix(lockbox.ErrorMessage(err), "."), r.Reference)
+}

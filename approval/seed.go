@@ -1,0 +1,118 @@
+package approval
+
+import (
+	"context"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// DevPassword is the password of every account SeedDev creates.
+const DevPassword = "lockbox-dev"
+
+// DevServiceToken is the bearer token of the dev service account.
+const DevServiceToken = "dev-service-token"
+
+// DevServices is the dev services catalog.
+var DevServices = []*lockbox.Service{
+	{Name: "exchange", DisplayName: "Exchange Online", Operations: []string{
+		"Get-Mailbox", "Get-MailboxStatistics", "Get-MailboxFolderStatistics", "Repair-Mailbox", "Export-MailboxDiagnosticLogs"}},
+	{Name: "sharepoint", DisplayName: "SharePoint Online", Operations: []string{
+		"Get-Site", "Get-SiteStorage", "Read-ListItem", "Repair-SitePermissions"}},
+	{Name: "onedrive", DisplayName: "OneDrive", Operations: []string{
+		"Get-Drive", "Read-File", "Restore-File"}},
+	{Name: "teams", DisplayName: "Microsoft Teams", Operations: []string{
+		"Get-Team", "Read-ChannelMessages", "Repair-TeamMembership"}},
+}
+
+// SeedDev creates SPEC §9's dev accounts, tenants and services, unless they
+// exist already (a dev server restarted on the same database).
+func (s *Service) SeedDev(ctx context.Context) error {
+	ctx = lockbox.NewContextWithUser(ctx, lockbox.System)
+	if exists, err := s.userExists(ctx, "admin@provider.test"); err != nil || exists {
+		return err
+	}
+	staff := []struct {
+		email string
+		role  lockbox.Role
+	}{
+		{"admin@provider.test", lockbox.RoleProviderAdmin},
+		{"operator@provider.test", lockbox.RoleOperator},
+		{"operator2@provider.test", lockbox.RoleOperator},
+		{"manager@provider.test", lockbox.RoleSupportManager},
+	}
+	for _, st := range staff {
+		if _, err := s.AddStaff(ctx, lockbox.NewUser{Email: st.email, Roles: []lockbox.Role{st.role}, Password: DevPassword}); err != nil {
+			return err
+		}
+	}
+	if _, err := s.createServiceAccount(ctx, "dev-service", DevServiceToken); err != nil {
+		return err
+	}
+	for _, svc := range DevServices {
+		if _, err := s.PutService(ctx, svc); err != nil {
+			return err
+		}
+	}
+	return s.seedDevTenants(ctx)
+}
+
+func (s *Service) seedDevTenants(ctx context.Context) error {
+	tenants := []struct {
+		name, display, admin string
+		more                 []lockbox.NewUser
+	}{
+		{"contoso", "Contoso Ltd", "admin@contoso.test", []lockbox.NewUser{
+			{Email: "approver@contoso.test", Roles: []lockbox.Role{lockbox.RoleLockboxApprover}, Password: DevPassword},
+			{Email: "auditor@contoso.test", Roles: []lockbox.Role{lockbox.RoleAuditReader}, Password: DevPassword},
+		}},
+		{"fabrikam", "Fabrikam Inc", "admin@fabrikam.test", nil},
+	}
+	for _, t := range tenants {
+		_, err := s.CreateTenant(ctx, lockbox.NewTenant{Name: t.name, DisplayName: t.display,
+			Admin: lockbox.NewUser{Email: t.admin, Password: DevPassword}})
+		if err != nil {
+			return err
+		}
+		for _, nu := range t.more {
+			if _, err := s.AddTenantUser(ctx, t.name, nu); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Bootstrap creates the first provider admin, admin@localhost, with a random
+// password, when the database has no provider staff at all. It returns the
+// password (to print once), or "" when staff exist already.
+func (s *Service) Bootstrap(ctx context.Context) (string, error) {
+	ctx = lockbox.NewContextWithUser(ctx, lockbox.System)
+	var staff []*lockbox.User
+	err := s.store.View(ctx, func(tx lockbox.Tx) error {
+		var err error
+		staff, err = tx.ListUsers(ctx, "")
+		return err
+	})
+	if err != nil || len(staff) > 0 {
+		return "", err
+	}
+	u, err := s.AddStaff(ctx, lockbox.NewUser{Email: "admin@localhost", Name: "Bootstrap admin",
+		Roles: []lockbox.Role{lockbox.RoleProviderAdmin}})
+	if err != nil {
+		return "", err
+	}
+	return u.InitialPassword, nil
+}
+
+func (s *Service) userExists(ctx context.Context, email string) (bool, error) {
+	var found bool
+	err := s.store.View(ctx, func(tx lockbox.Tx) error {
+		_, _, err := tx.GetUserByEmail(ctx, email)
+		found = err == nil
+		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+			return nil
+		}
+		return err
+	})
+	return found, err
+}

@@ -1,0 +1,100 @@
+// Package approval is Lockbox's workflow: it validates input, authorizes the
+// caller (through the root package's single authorization point), applies
+// the state machine and writes every change with its audit record in one
+// store transaction. It also runs the deadline worker and seeds accounts.
+//
+// It imports only the root package and the standard library (plus
+// golang.org/x for password hashing and rate limiting): stores and transports
+// are adapters that cmd/lockbox wires in.
+package approval
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// Options tune a Service. Zero values mean the defaults.
+type Options struct {
+	Logger *slog.Logger
+	// SessionTTL is how long a bearer token from Login stays valid.
+	SessionTTL time.Duration
+	// Password hashing cost (argon2id). Tests lower it; production keeps
+	// the defaults (m=19 MiB, t=2, p=1).
+	PasswordMemoryKiB uint32
+	PasswordTime      uint32
+	// LoginBurst failed logins per account are allowed before rate limiting;
+	// one more is allowed every LoginRefill.
+	LoginBurst  int
+	LoginRefill time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.SessionTTL == 0 {
+		o.SessionTTL = 12 * time.Hour
+	}
+	if o.PasswordMemoryKiB == 0 {
+		o.PasswordMemoryKiB = 19 * 1024
+	}
+	if o.PasswordTime == 0 {
+		o.PasswordTime = 2
+	}
+	if o.LoginBurst == 0 {
+		o.LoginBurst = 10
+	}
+	if o.LoginRefill == 0 {
+		o.LoginRefill = 30 * time.Second
+	}
+	return o
+}
+
+// Service implements the workflow interfaces of the root package.
+type Service struct {
+	store  lockbox.Store
+	clock  lockbox.Clock
+	opts   Options
+	logins *loginLimiter
+	// dummyHash makes a login for an unknown address cost as much as one
+	// for a known address, so timing does not reveal which accounts exist.
+	dummyHash string
+}
+
+var (
+	_ lockbox.RequestService = (*Service)(nil)
+	_ lockbox.AccountService = (*Service)(nil)
+	_ lockbox.TenantService  = (*Service)(nil)
+	_ lockbox.CatalogService = (*Service)(nil)
+)
+
+// New returns a Service on store, reading time from clock.
+func New(store lockbox.Store, clock lockbox.Clock, opts Options) *Service {
+	opts = opts.withDefaults()
+	s := &Service{
+		store:  store,
+		clock:  clock,
+		opts:   opts,
+		logins: newLoginLimiter(opts.LoginBurst, opts.LoginRefill),
+	}
+	s.dummyHash = s.hashPassword(randomSecret("", 16))
+	return s
+}
+
+// now is the one timestamp of a transaction, at the precision every store
+// keeps (microseconds), so what is written reads back equal.
+func (s *Service) now() time.Time {
+	return s.clock.Now().UTC().Truncate(time.Microsecond)
+}
+
+// actor returns the authenticated caller or EUNAUTHENTICATED.
+func actor(ctx context.Context) (*lockbox.User, error) {
+	u := lockbox.UserFromContext(ctx)
+	if u == nil {
+		return nil, lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Sign in first.")
+	}
+	return u, nil
+}

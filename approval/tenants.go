@@ -1,0 +1,138 @@
+package approval
+
+import (
+	"context"
+	"slices"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// CreateTenant onboards a tenant with its first global admin. After this the
+// provider cannot change the tenant's users, roles or settings.
+func (s *Service) CreateTenant(ctx context.Context, in lockbox.NewTenant) (*lockbox.TenantCreated, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermManageTenants, ""); err != nil {
+		return nil, err
+	}
+	if err := lockbox.ValidateTenantName(in.Name); err != nil {
+		return nil, err
+	}
+	if err := lockbox.ValidText("display_name", in.DisplayName, 200, false); err != nil {
+		return nil, err
+	}
+	in.Admin.Roles = []lockbox.Role{lockbox.RoleGlobalAdmin}
+	var out *lockbox.TenantCreated
+	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
+		now := s.now()
+		t := &lockbox.Tenant{Name: in.Name, DisplayName: in.DisplayName, CreatedAt: now}
+		if t.DisplayName == "" {
+			t.DisplayName = in.Name
+		}
+		if err := tx.InsertTenant(ctx, t, lockbox.DefaultSettings()); lockbox.ErrorCode(err) == lockbox.ECONFLICT {
+			return lockbox.Errorf(lockbox.ECONFLICT, "Tenant %s already exists.", in.Name)
+		} else if err != nil {
+			return err
+		}
+		admin, err := s.insertUser(ctx, tx, t.Name, in.Admin, now)
+		if err != nil {
+			return err
+		}
+		rec := newRecord(ctx, u, lockbox.ProviderLog, lockbox.RecordProviderAdmin, lockbox.OpTenantCreated, now)
+		rec.AuditData = map[string]any{"tenant": t.Name, "admin": admin.Email}
+		if err := appendAudit(ctx, tx, rec); err != nil {
+			return err
+		}
+		out = &lockbox.TenantCreated{Tenant: t, Admin: admin}
+		return auditRoles(ctx, tx, u, t.Name, admin.Email, admin.Roles, nil, now)
+	})
+	return out, err
+}
+
+// ListTenants lists every tenant (provider_admin).
+func (s *Service) ListTenants(ctx context.Context) ([]*lockbox.Tenant, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermManageTenants, ""); err != nil {
+		return nil, err
+	}
+	var out []*lockbox.Tenant
+	err = s.store.View(ctx, func(tx lockbox.Tx) error {
+		out, err = tx.ListTenants(ctx)
+		return err
+	})
+	return out, err
+}
+
+// GetSettings returns a tenant's Lockbox settings.
+func (s *Service) GetSettings(ctx context.Context, tenant string) (*lockbox.Settings, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermReadSettings, tenant); err != nil {
+		return nil, err
+	}
+	var out *lockbox.Settings
+	err = s.store.View(ctx, func(tx lockbox.Tx) error {
+		out, err = tx.GetSettings(ctx, tenant)
+		return err
+	})
+	return out, err
+}
+
+// UpdateSettings changes a tenant's settings and audits old and new values.
+func (s *Service) UpdateSettings(ctx context.Context, tenant string, p lockbox.SettingsPatch) (*lockbox.Settings, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermWriteSettings, tenant); err != nil {
+		return nil, err
+	}
+	var out lockbox.Settings
+	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
+		old, err := tx.GetSettings(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		if out, err = old.Apply(p); err != nil {
+			return err
+		}
+		changes := settingsChanges(*old, out)
+		if len(changes) == 0 {
+			return nil
+		}
+		if err := tx.UpdateSettings(ctx, tenant, out); err != nil {
+			return err
+		}
+		rec := newRecord(ctx, u, tenant, lockbox.RecordTenantAdmin, lockbox.OpSettingsUpdated, s.now())
+		rec.AuditData = map[string]any{"changes": changes}
+		return appendAudit(ctx, tx, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// settingsChanges lists each changed setting with its old and new value.
+func settingsChanges(old, updated lockbox.Settings) map[string]any {
+	c := map[string]any{}
+	add := func(name string, o, n any, changed bool) {
+		if changed {
+			c[name] = map[string]any{"old": o, "new": n}
+		}
+	}
+	add("require_approval", old.RequireApproval, updated.RequireApproval, old.RequireApproval != updated.RequireApproval)
+	add("request_ttl_minutes", old.RequestTTLMinutes, updated.RequestTTLMinutes, old.RequestTTLMinutes != updated.RequestTTLMinutes)
+	add("max_access_minutes", old.MaxAccessMinutes, updated.MaxAccessMinutes, old.MaxAccessMinutes != updated.MaxAccessMinutes)
+	add("notify_emails", old.NotifyEmails, updated.NotifyEmails, !slices.Equal(old.NotifyEmails, updated.NotifyEmails))
+	add("reminder_minutes_before_expiry", old.ReminderMinutesBeforeExpiry, updated.ReminderMinutesBeforeExpiry,
+		old.ReminderMinutesBeforeExpiry != updated.ReminderMinutesBeforeExpiry)
+	return c
+}

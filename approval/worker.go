@@ -1,0 +1,54 @@
+package approval
+
+import (
+	"context"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// movingClock is a clock that can jump forward (dev mode), waking the worker.
+type movingClock interface {
+	Moved() <-chan struct{}
+}
+
+// RunWorker applies deadlines until ctx ends: it settles everything due, then
+// sleeps until the next deadline (at most poll, so deadlines created by other
+// replicas are seen too). Correctness never depends on it running — every
+// read and decision settles the request it touches — it only makes the
+// audit log and notifications timely.
+func (s *Service) RunWorker(ctx context.Context, poll time.Duration) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var moved <-chan struct{}
+	for {
+		if mc, ok := s.clock.(movingClock); ok {
+			moved = mc.Moved()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-moved:
+		}
+		if err := s.SettleDue(ctx); err != nil && ctx.Err() == nil {
+			s.opts.Logger.Error("settling deadlines failed; retrying", "err", err)
+		}
+		timer.Reset(s.nextWake(ctx, poll))
+	}
+}
+
+// nextWake is how long to sleep: until the next deadline, at most poll.
+func (s *Service) nextWake(ctx context.Context, poll time.Duration) time.Duration {
+	var next time.Time
+	now := s.now()
+	err := s.store.View(ctx, func(tx lockbox.Tx) error {
+		var err error
+		next, err = tx.NextDue(ctx, now)
+		return err
+	})
+	if err != nil || next.IsZero() {
+		return poll
+	}
+	return min(max(next.Sub(now), 0), poll)
+}

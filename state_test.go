@@ -1,0 +1,162 @@
+package lockbox_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// actors covers every kind of principal relative to one request of tenant
+// "contoso" filed by the user with id "op1".
+var actors = map[string]*lockbox.User{
+	"requester":             {ID: "op1", Roles: []lockbox.Role{lockbox.RoleOperator}},
+	"other_operator":        {ID: "op2", Roles: []lockbox.Role{lockbox.RoleOperator}},
+	"manager":               {ID: "mgr", Roles: []lockbox.Role{lockbox.RoleSupportManager}},
+	"requester_as_manager":  {ID: "op1", Roles: []lockbox.Role{lockbox.RoleOperator, lockbox.RoleSupportManager}},
+	"provider_admin":        {ID: "adm", Roles: []lockbox.Role{lockbox.RoleProviderAdmin}},
+	"service_account":       {ID: "svc", Roles: []lockbox.Role{lockbox.RoleServiceAccount}, ServiceAccount: true},
+	"global_admin":          {ID: "ga", Tenant: "contoso", Roles: []lockbox.Role{lockbox.RoleGlobalAdmin}},
+	"approver":              {ID: "ap", Tenant: "contoso", Roles: []lockbox.Role{lockbox.RoleLockboxApprover}},
+	"audit_reader":          {ID: "ar", Tenant: "contoso", Roles: []lockbox.Role{lockbox.RoleAuditReader}},
+	"other_tenant_admin":    {ID: "fa", Tenant: "fabrikam", Roles: []lockbox.Role{lockbox.RoleGlobalAdmin}},
+	"other_tenant_approver": {ID: "fp", Tenant: "fabrikam", Roles: []lockbox.Role{lockbox.RoleLockboxApprover}},
+	"system":                lockbox.System,
+}
+
+// specTransitions is SPEC §3's transition table, written out again
+// independently of the implementation's table.
+var specTransitions = map[string]lockbox.Status{
+	"pending_review/review_approve": lockbox.StatusPending,
+	"pending_review/review_deny":    lockbox.StatusDenied,
+	"pending_review/cancel":         lockbox.StatusCanceled,
+	"pending_review/expire":         lockbox.StatusExpired,
+	"pending/approve":               lockbox.StatusApproved,
+	"pending/system_approve":        lockbox.StatusApproved,
+	"pending/deny":                  lockbox.StatusDenied,
+	"pending/cancel":                lockbox.StatusCanceled,
+	"pending/expire":                lockbox.StatusExpired,
+	"approved/cancel":               lockbox.StatusCanceled,
+	"approved/revoke":               lockbox.StatusRevoked,
+	"approved/activate":             lockbox.StatusActive,
+	"active/revoke":                 lockbox.StatusRevoked,
+	"active/complete":               lockbox.StatusCompleted,
+	"active/access_end":             lockbox.StatusCompleted,
+}
+
+// specWho is SPEC §2/§3's "by" column: which actors may cause each event.
+var specWho = map[lockbox.Event][]string{
+	lockbox.EventReviewApprove: {"manager"},
+	lockbox.EventReviewDeny:    {"manager"},
+	lockbox.EventApprove:       {"global_admin", "approver"},
+	lockbox.EventDeny:          {"global_admin", "approver"},
+	lockbox.EventRevoke:        {"global_admin", "approver"},
+	lockbox.EventCancel:        {"requester", "requester_as_manager", "global_admin", "approver"},
+	lockbox.EventComplete:      {"requester", "requester_as_manager"},
+	lockbox.EventSystemApprove: {"system"},
+	lockbox.EventExpire:        {"system"},
+	lockbox.EventActivate:      {"system"},
+	lockbox.EventAccessEnd:     {"system"},
+}
+
+// specSees says who can see a request: tenant users only once it reached
+// them, the requester always, support managers and provider admins always.
+func specSees(actor string, s lockbox.Status) bool {
+	switch actor {
+	case "requester", "requester_as_manager", "manager", "provider_admin", "system":
+		return true
+	case "global_admin", "approver", "audit_reader":
+		return s != lockbox.StatusPendingReview
+	}
+	return false
+}
+
+// outcome runs the checks in the order the workflow service runs them:
+// visibility (404), role (403), state (409).
+func outcome(u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event) string {
+	if !lockbox.CanSeeRequest(u, r) {
+		return lockbox.ENOTFOUND
+	}
+	if err := lockbox.AuthorizeEvent(u, r, ev); err != nil {
+		return lockbox.ErrorCode(err)
+	}
+	if _, err := lockbox.Next(r.Status, ev); err != nil {
+		return lockbox.ErrorCode(err)
+	}
+	return "ok"
+}
+
+func TestStateMachineEveryCombination(t *testing.T) {
+	events := append(slices.Clone(lockbox.PersonEvents), lockbox.SystemEvents...)
+	var allowed int
+	for _, st := range lockbox.Statuses {
+		for _, ev := range events {
+			for name, u := range actors {
+				t.Run(fmt.Sprintf("%s/%s/%s", st, ev, name), func(t *testing.T) {
+					r := &lockbox.AccessRequest{Tenant: "contoso", RequesterID: "op1", Status: st,
+						TenantVisible: st != lockbox.StatusPendingReview}
+					want := "ok"
+					switch {
+					case !specSees(name, st):
+						want = lockbox.ENOTFOUND
+					case !slices.Contains(specWho[ev], name):
+						want = lockbox.EFORBIDDEN
+					case specTransitions[string(st)+"/"+string(ev)] == "":
+						want = lockbox.ECONFLICT
+					}
+					if got := outcome(u, r, ev); got != want {
+						t.Fatalf("got %s, want %s", got, want)
+					}
+					if want == "ok" {
+						allowed++
+						if to, _ := lockbox.Next(st, ev); to != specTransitions[string(st)+"/"+string(ev)] {
+							t.Fatalf("leads to %s, want %s", to, specTransitions[string(st)+"/"+string(ev)])
+						}
+					}
+				})
+			}
+		}
+	}
+	// Guard against a vacuous pass: SPEC's table admits exactly this many (5 + 10 + 7 + 5)
+	// (state, event, actor) triples.
+	if allowed != 27 {
+		t.Errorf("%d allowed combinations, want 27", allowed)
+	}
+}
+
+func TestTerminalStatesHaveNoExit(t *testing.T) {
+	events := append(slices.Clone(lockbox.PersonEvents), lockbox.SystemEvents...)
+	for _, st := range lockbox.Statuses {
+		if !st.Terminal() {
+			continue
+		}
+		for _, ev := range events {
+			if _, err := lockbox.Next(st, ev); lockbox.ErrorCode(err) != lockbox.ECONFLICT {
+				t.Errorf("%s/%s: got %v, want conflict", st, ev, err)
+			}
+		}
+	}
+}
+
+func TestAuthorizeOtherTenantIsNotFound(t *testing.T) {
+	perms := []lockbox.Permission{lockbox.PermReadSettings, lockbox.PermWriteSettings, lockbox.PermReadTenantUsers,
+		lockbox.PermWriteTenantUsers, lockbox.PermManageWebhooks, lockbox.PermReadAudit}
+	for _, p := range perms {
+		err := lockbox.Authorize(actors["other_tenant_admin"], p, "contoso")
+		if lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
+			t.Errorf("permission %d: got %v, want not_found", p, err)
+		}
+		// The provider never manages a tenant after onboarding.
+		err = lockbox.Authorize(actors["provider_admin"], p, "contoso")
+		if p != lockbox.PermReadAudit && lockbox.ErrorCode(err) != lockbox.EFORBIDDEN {
+			t.Errorf("provider admin, permission %d: got %v, want forbidden", p, err)
+		}
+	}
+	if err := lockbox.Authorize(actors["global_admin"], lockbox.PermWriteTenantUsers, "contoso"); err != nil {
+		t.Errorf("global admin assigning roles: %v", err)
+	}
+	if err := lockbox.Authorize(actors["approver"], lockbox.PermWriteTenantUsers, "contoso"); lockbox.ErrorCode(err) != lockbox.EFORBIDDEN {
+		t.Errorf("approver assigning roles: got %v, want forbidden", err)
+	}
+}
