@@ -204,9 +204,12 @@ func (s *Service) ListRequests(ctx context.Context, f lockbox.RequestFilter) (*l
 	if err != nil {
 		return nil, err
 	}
-	q, err := requestQuery(u, f)
+	q, visible, err := requestQuery(u, f)
 	if err != nil {
 		return nil, err
+	}
+	if !visible {
+		return &lockbox.RequestPage{Requests: []*lockbox.AccessRequest{}}, nil
 	}
 	// Materialize passed deadlines first, so a status filter is exact even
 	// when the worker is behind.
@@ -230,45 +233,47 @@ func (s *Service) ListRequests(ctx context.Context, f lockbox.RequestFilter) (*l
 }
 
 // requestQuery turns a client's filter into a store query constrained to
-// what u may see (the same rule as CanSeeRequest).
-func requestQuery(u *lockbox.User, f lockbox.RequestFilter) (lockbox.RequestQuery, error) {
+// what u may see (the same rule as CanSeeRequest); visible is false when the
+// filter can match nothing u may see.
+func requestQuery(u *lockbox.User, f lockbox.RequestFilter) (q lockbox.RequestQuery, visible bool, err error) {
 	limit := f.Limit
 	if limit == 0 {
 		limit = lockbox.DefaultRequestPageSize
 	}
 	if limit < 1 || limit > lockbox.MaxRequestPageSize {
-		return lockbox.RequestQuery{}, lockbox.Errorf(lockbox.EINVALID, "limit must be between 1 and %d.", lockbox.MaxRequestPageSize)
+		return q, false, lockbox.Errorf(lockbox.EINVALID, "limit must be between 1 and %d.", lockbox.MaxRequestPageSize)
 	}
 	for _, st := range f.Status {
 		if !st.Valid() {
-			return lockbox.RequestQuery{}, lockbox.Errorf(lockbox.EINVALID, "Unknown status %q.", st)
+			return q, false, lockbox.Errorf(lockbox.EINVALID, "Unknown status %q.", st)
 		}
 	}
 	// One extra row tells whether there is a next page.
-	q := lockbox.RequestQuery{Tenant: f.Tenant, Statuses: f.Status, Service: f.Service,
+	q = lockbox.RequestQuery{Tenant: f.Tenant, Statuses: f.Status, Service: f.Service,
 		CreatedAfter: f.CreatedAfter, Limit: limit + 1}
 	if err := decodeCursor(f.Cursor, &q); err != nil {
-		return q, err
+		return q, false, err
 	}
-	return constrain(u, q), nil
+	visible = constrain(u, &q)
+	return q, visible, nil
 }
 
-// constrain narrows q to what u may see; a tenant filter naming another
-// tenant simply matches nothing, as if that tenant did not exist.
-func constrain(u *lockbox.User, q lockbox.RequestQuery) lockbox.RequestQuery {
+// constrain narrows q to what u may see. A tenant filter naming another
+// tenant matches nothing, as if that tenant did not exist.
+func constrain(u *lockbox.User, q *lockbox.RequestQuery) bool {
 	switch {
 	case u.Tenant != "":
 		if q.Tenant != "" && q.Tenant != u.Tenant {
-			q.Limit = 0
+			return false
 		}
 		q.Tenant, q.TenantVisible = u.Tenant, true
 	case u.ServiceAccount:
-		q.Limit = 0
+		return false
 	case u.HasRole(lockbox.RoleSupportManager, lockbox.RoleProviderAdmin):
 	default:
 		q.RequesterID = u.ID
 	}
-	return q
+	return true
 }
 
 type cursor struct {
