@@ -1,0 +1,62 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
+)
+
+// migrationFiles are the schema changes, numbered, one transaction each.
+// A released file is never edited: a change is a new, higher-numbered file.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrate brings the schema up to the newest embedded migration, after
+// checking that the database is not from a newer binary: goose would
+// otherwise find nothing to do and let this binary run on a schema it does
+// not understand.
+func migrate(ctx context.Context, db *sql.DB) error {
+	p, err := newProvider(db)
+	if err != nil {
+		return err
+	}
+	current, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	if known := newestMigration(p); current > known {
+		return fmt.Errorf("sqlite: database schema version %d is newer than this lockbox binary supports (%d); upgrade lockbox", current, known)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// newProvider returns a goose provider over the embedded migrations only:
+// Go migrations registered globally by any other package are ignored, and
+// goose's own logging is silenced because the server logs with slog.
+func newProvider(db *sql.DB) (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithLogger(goose.NopLogger()))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	return p, nil
+}
+
+// newestMigration is the schema version this binary creates.
+func newestMigration(p *goose.Provider) int64 {
+	sources := p.ListSources()
+	return sources[len(sources)-1].Version // NewProvider fails when there are none
+}

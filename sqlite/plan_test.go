@@ -1,0 +1,71 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// TestQueryPlans pins the indexes the hot queries rely on, so a schema or
+// query change that silently turns one into a table scan fails here.
+func TestQueryPlans(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "lockbox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := time.Unix(0, 0)
+	cursor := lockbox.RequestQuery{Tenant: "contoso", BeforeCreatedAt: &before, BeforeID: "x", Limit: 10}
+	tests := []struct {
+		name  string
+		query string
+		args  []any
+		want  []string
+	}{
+		{"DueRequests", dueQuery, []any{1, "", 10},
+			[]string{"requests_decision_due (status=? AND expires_at<?)", "requests_start_due (status=? AND access_starts_at<?)", "requests_end_due (status=? AND access_ends_at<?)"}},
+		{"NextDue", nextDueQuery, []any{1},
+			[]string{"requests_decision_due (status=? AND expires_at>?)", "requests_start_due (status=? AND access_starts_at>?)", "requests_end_due (status=? AND access_ends_at>?)"}},
+		{"ListByTenantAfterCursor", listQuery(requestFilter(cursor)), append(requestFilter(cursor).args, 10),
+			[]string{"requests_tenant_created (tenant=? AND (created_at,id)<(?,?))"}},
+		{"ListByRequester", listQuery(requestFilter(lockbox.RequestQuery{RequesterID: "u"})), []any{"u", 10},
+			[]string{"requests_requester_created (requester_id=?)"}},
+		{"AuditRange", `SELECT canonical FROM audit_records WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx`, []any{"c", 0, 10},
+			[]string{"(log=? AND idx>? AND idx<?)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := queryPlan(t, s, tt.query, tt.args...)
+			for _, w := range tt.want {
+				if !strings.Contains(plan, w) {
+					t.Errorf("plan does not use %s:\n%s", w, plan)
+				}
+			}
+		})
+	}
+}
+
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,245 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// requestColumns is the column order of every request read and insert.
+const requestColumns = `id, reference, tenant, service, service_request, reason, operations,
+	duration_minutes, start_time, status, requested_by, requester_id, created_at, expires_at,
+	reviewed_by, reviewed_at, review_comment, decided_by, decided_at, decision_comment,
+	access_starts_at, access_ends_at, ended_at, ended_by, end_comment, tenant_visible, version`
+
+// InsertRequest stores a new request; ECONFLICT when the id or reference
+// (in any letter case) is taken.
+func (t *tx) InsertRequest(ctx context.Context, r *lockbox.AccessRequest) error {
+	ops, err := jsonList(r.Operations)
+	if err != nil {
+		return wrap("insert request", err)
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Reference, r.Tenant, r.Service, r.ServiceRequest, r.Reason, ops,
+		r.DurationMinutes, nullMicros(r.StartTime), r.Status, r.RequestedBy, r.RequesterID,
+		micros(r.CreatedAt), micros(r.ExpiresAt), r.ReviewedBy, nullMicros(r.ReviewedAt),
+		r.ReviewComment, r.DecidedBy, nullMicros(r.DecidedAt), r.DecisionComment,
+		nullMicros(r.AccessStartsAt), nullMicros(r.AccessEndsAt), nullMicros(r.EndedAt),
+		r.EndedBy, r.EndComment, r.TenantVisible, r.Version)
+	if isUnique(err) {
+		return lockbox.Errorf(lockbox.ECONFLICT, "A request with id %q or reference %q already exists.", r.ID, r.Reference)
+	}
+	return wrap("insert request", err)
+}
+
+// GetRequest finds a request by id or by reference in any letter case.
+// Inside Update the whole database is write-locked (BEGIN IMMEDIATE), which
+// is at least the row lock the contract asks for.
+func (t *tx) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessRequest, error) {
+	row := t.tx.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests
+		WHERE id = ?1 OR reference = ?1`, idOrRef)
+	r, err := scanRequest(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Request %q not found.", idOrRef)
+	}
+	return r, wrap("get request", err)
+}
+
+// UpdateRequest writes the fields that change over a request's life. What
+// the operator filed (tenant, service, reason, operations, duration, start
+// time, requester, creation time) and the identifiers are never rewritten.
+// A missing request is a conflict too: the version the caller saw is gone.
+func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVersion int) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE requests SET
+		status = ?, expires_at = ?, reviewed_by = ?, reviewed_at = ?, review_comment = ?,
+		decided_by = ?, decided_at = ?, decision_comment = ?, access_starts_at = ?,
+		access_ends_at = ?, ended_at = ?, ended_by = ?, end_comment = ?, tenant_visible = ?, version = ?
+		WHERE id = ? AND version = ?`,
+		r.Status, micros(r.ExpiresAt), r.ReviewedBy, nullMicros(r.ReviewedAt), r.ReviewComment,
+		r.DecidedBy, nullMicros(r.DecidedAt), r.DecisionComment, nullMicros(r.AccessStartsAt),
+		nullMicros(r.AccessEndsAt), nullMicros(r.EndedAt), r.EndedBy, r.EndComment, r.TenantVisible, r.Version,
+		r.ID, prevVersion)
+	if err != nil {
+		return wrap("update request", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return wrap("update request", err)
+	} else if n == 0 {
+		return lockbox.Errorf(lockbox.ECONFLICT, "Request %s changed since version %d was read; reload it and try again.", r.ID, prevVersion)
+	}
+	return nil
+}
+
+// ListRequests returns requests matching q, newest first. A Limit of zero
+// or less means no limit.
+func (t *tx) ListRequests(ctx context.Context, q lockbox.RequestQuery) ([]*lockbox.AccessRequest, error) {
+	w := requestFilter(q)
+	rows, err := t.tx.QueryContext(ctx, listQuery(w), append(w.args, sqlLimit(q.Limit))...)
+	if err != nil {
+		return nil, wrap("list requests", err)
+	}
+	defer rows.Close()
+	var out []*lockbox.AccessRequest
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, wrap("list requests", err)
+		}
+		out = append(out, r)
+	}
+	return out, wrap("list requests", rows.Err())
+}
+
+// listQuery selects requests matching w, newest first, with the limit as
+// the last parameter.
+func listQuery(w *where) string {
+	return `SELECT ` + requestColumns + ` FROM requests` + w.sql() + `
+		ORDER BY created_at DESC, id DESC LIMIT ?`
+}
+
+// requestFilter translates a RequestQuery into SQL conditions.
+func requestFilter(q lockbox.RequestQuery) *where {
+	w := &where{}
+	if q.Tenant != "" {
+		w.add("tenant = ?", q.Tenant)
+	}
+	if len(q.Statuses) > 0 {
+		args := make([]any, len(q.Statuses))
+		for i, s := range q.Statuses {
+			args[i] = string(s)
+		}
+		w.add("status IN ("+placeholders(len(args))+")", args...)
+	}
+	if q.Service != "" {
+		w.add("service = ?", q.Service)
+	}
+	if q.CreatedAfter != nil {
+		w.add("created_at > ?", micros(*q.CreatedAfter))
+	}
+	if q.RequesterID != "" {
+		w.add("requester_id = ?", q.RequesterID)
+	}
+	if q.TenantVisible {
+		w.add("tenant_visible = 1")
+	}
+	if q.BeforeCreatedAt != nil {
+		// A row-value comparison, unlike the equivalent OR, lets SQLite start
+		// the index range at the cursor instead of skipping newer rows.
+		w.add("(created_at, id) < (?, ?)", micros(*q.BeforeCreatedAt), q.BeforeID)
+	}
+	return w
+}
+
+// Deadline queries. The status literals match lockbox.Status values and the
+// partial indexes of the schema, so each branch is a small index range scan.
+const (
+	dueQuery = `
+		SELECT id FROM requests WHERE status IN ('pending_review', 'pending') AND expires_at <= ?1 AND id > ?2
+		UNION SELECT id FROM requests WHERE status = 'approved' AND access_starts_at <= ?1 AND id > ?2
+		UNION SELECT id FROM requests WHERE status = 'active' AND access_ends_at <= ?1 AND id > ?2
+		ORDER BY id LIMIT ?3`
+	nextDueQuery = `SELECT MIN(d) FROM (
+		SELECT MIN(expires_at) AS d FROM requests WHERE status IN ('pending_review', 'pending') AND expires_at > ?1
+		UNION ALL SELECT MIN(access_starts_at) FROM requests WHERE status = 'approved' AND access_starts_at > ?1
+		UNION ALL SELECT MIN(access_ends_at) FROM requests WHERE status = 'active' AND access_ends_at > ?1)`
+)
+
+// DueRequests returns the ids of live requests whose current deadline (the
+// decision deadline while undecided, the access start while approved, the
+// access end while active) is at or before now. A limit of zero or less
+// means no limit.
+func (t *tx) DueRequests(ctx context.Context, now time.Time, afterID string, limit int) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, dueQuery, micros(now), afterID, sqlLimit(limit))
+	if err != nil {
+		return nil, wrap("due requests", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, wrap("due requests", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, wrap("due requests", rows.Err())
+}
+
+// NextDue returns the earliest current deadline after now, or the zero time
+// when no live request has one.
+func (t *tx) NextDue(ctx context.Context, now time.Time) (time.Time, error) {
+	var next sql.Null[int64]
+	if err := t.tx.QueryRowContext(ctx, nextDueQuery, micros(now)).Scan(&next); err != nil {
+		return time.Time{}, wrap("next due", err)
+	}
+	if !next.Valid {
+		return time.Time{}, nil
+	}
+	return fromMicros(next.V), nil
+}
+
+// scanRequest reads one row of requestColumns.
+func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
+	var (
+		r                                                     lockbox.AccessRequest
+		ops                                                   string
+		created, expires                                      int64
+		start, reviewedAt, decidedAt, startsAt, endsAt, ended sql.Null[int64]
+		reviewedBy, reviewComment, decidedBy, decisionComment sql.Null[string]
+		endedBy, endComment                                   sql.Null[string]
+	)
+	err := s.Scan(&r.ID, &r.Reference, &r.Tenant, &r.Service, &r.ServiceRequest, &r.Reason, &ops,
+		&r.DurationMinutes, &start, &r.Status, &r.RequestedBy, &r.RequesterID, &created, &expires,
+		&reviewedBy, &reviewedAt, &reviewComment, &decidedBy, &decidedAt, &decisionComment,
+		&startsAt, &endsAt, &ended, &endedBy, &endComment, &r.TenantVisible, &r.Version)
+	if err != nil {
+		return nil, err
+	}
+	if r.Operations, err = parseList[string](ops); err != nil {
+		return nil, err
+	}
+	r.CreatedAt, r.ExpiresAt = fromMicros(created), fromMicros(expires)
+	r.StartTime, r.ReviewedAt, r.DecidedAt = timePtr(start), timePtr(reviewedAt), timePtr(decidedAt)
+	r.AccessStartsAt, r.AccessEndsAt, r.EndedAt = timePtr(startsAt), timePtr(endsAt), timePtr(ended)
+	r.ReviewedBy, r.ReviewComment = stringPtr(reviewedBy), stringPtr(reviewComment)
+	r.DecidedBy, r.DecisionComment = stringPtr(decidedBy), stringPtr(decisionComment)
+	r.EndedBy, r.EndComment = stringPtr(endedBy), stringPtr(endComment)
+	return &r, nil
+}
+
+// where collects the AND-ed conditions of a query and their arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// sql returns the WHERE clause, or "" when there is no condition.
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// placeholders returns n comma-separated parameters.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// sqlLimit maps "no limit" (zero or less) to SQLite's -1.
+func sqlLimit(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}

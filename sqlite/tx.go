@@ -1,0 +1,135 @@
+package sqlite
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+
+	sqlitedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// tx implements lockbox.Tx on one database/sql transaction. Its methods are
+// spread over the files named for what they store.
+type tx struct {
+	tx *sql.Tx
+}
+
+var _ lockbox.Tx = (*tx)(nil)
+
+// isConstraint reports whether err is SQLite refusing a row because it
+// breaks one of the given extended constraint codes.
+func isConstraint(err error, codes ...int) bool {
+	var e *sqlitedriver.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	for _, c := range codes {
+		if e.Code() == c {
+			return true
+		}
+	}
+	return false
+}
+
+// isUnique reports whether err is a duplicate primary key or unique value.
+func isUnique(err error) bool {
+	return isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// isForeignKey reports whether err is a reference to a missing row.
+func isForeignKey(err error) bool {
+	return isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+// wrap names the operation that failed on an infrastructure error, keeping
+// the cause for errors.Is/As. It passes nil through.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// expectRow turns "no row changed" into ENOTFOUND for writes by key.
+func expectRow(res sql.Result, err error, op, format string, args ...any) error {
+	if err != nil {
+		return wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n == 0 {
+		return lockbox.Errorf(lockbox.ENOTFOUND, format, args...)
+	}
+	return nil
+}
+
+// Times are unix microseconds: the caller's clock truncated to what every
+// backend can store exactly (PostgreSQL timestamps are microseconds too).
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// nullMicros maps a missing time to NULL.
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// timePtr maps NULL back to a missing time.
+func timePtr(v sql.Null[int64]) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.V)
+	return &t
+}
+
+// stringPtr maps NULL back to a missing string.
+func stringPtr(v sql.Null[string]) *string {
+	if !v.Valid {
+		return nil
+	}
+	return &v.V
+}
+
+// zeroAsNull stores the zero time (meaning "never") as NULL.
+func zeroAsNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// jsonList encodes a list column; nil is stored as [] so that a list read
+// back is never nil and serves as [] rather than null in the API.
+func jsonList[T any](v []T) (string, error) {
+	if v == nil {
+		v = []T{}
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// parseList decodes a list column written by jsonList.
+func parseList[T any](s string) ([]T, error) {
+	out := []T{}
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scanner is what a *sql.Row and *sql.Rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
+}

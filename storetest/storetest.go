@@ -1,0 +1,47 @@
+// Package storetest is the conformance suite of lockbox.Store: every backend
+// (sqlite, postgres) runs Run, so that they behave the same and the workflow
+// can rely on the contract in store.go rather than on one database.
+//
+// It also offers fixtures and MustX helpers to tests of other packages that
+// need a populated store. It may import only the root lockbox package,
+// go-cmp and the standard library (testing included: it is test support and
+// is never linked into the lockbox binary).
+package storetest
+
+import (
+	"testing"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// test is one conformance case. It receives a new, empty store.
+type test struct {
+	name string
+	fn   func(t *testing.T, s lockbox.Store)
+}
+
+// Run runs the conformance suite. open must return a new, empty, migrated
+// store for each call and close it when the test ends (t.Cleanup).
+func Run(t *testing.T, open func(t *testing.T) lockbox.Store) {
+	groups := []struct {
+		name  string
+		tests []test
+	}{
+		{"Tx", txTests},
+		{"Request", requestTests},
+		{"ListRequests", listTests},
+		{"Due", dueTests},
+		{"Tenant", tenantTests},
+		{"User", userTests},
+		{"Token", tokenTests},
+		{"Service", serviceTests},
+		{"Audit", auditTests},
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			for _, tt := range g.tests {
+				t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
+			}
+		})
+	}
+}

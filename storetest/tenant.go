@@ -1,0 +1,210 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+var tenantTests = []test{
+	{"RoundTrip", testTenantRoundTrip},
+	{"InsertConflict", testInsertTenantConflict},
+	{"NotFound", testTenantNotFound},
+	{"List", testListTenants},
+	{"Settings", testSettings},
+	{"NilListsReadBackEmpty", testNilListsReadBackEmpty},
+}
+
+var serviceTests = []test{
+	{"RoundTrip", testServiceRoundTrip},
+	{"PutReplaces", testPutServiceReplaces},
+	{"NotFound", testServiceNotFound},
+	{"List", testListServices},
+}
+
+func getTenant(t *testing.T, s lockbox.Store, name string) (*lockbox.Tenant, *lockbox.Settings) {
+	t.Helper()
+	var tn *lockbox.Tenant
+	var st *lockbox.Settings
+	MustView(t, s, func(tx lockbox.Tx) (err error) {
+		if tn, err = tx.GetTenant(t.Context(), name); err != nil {
+			return err
+		}
+		st, err = tx.GetSettings(t.Context(), name)
+		return err
+	})
+	return tn, st
+}
+
+func testTenantRoundTrip(t *testing.T, s lockbox.Store) {
+	want := &lockbox.Tenant{Name: "contoso", DisplayName: "Contoso Ltd.", CreatedAt: T0}
+	wantSettings := lockbox.Settings{RequireApproval: false, RequestTTLMinutes: 60, MaxAccessMinutes: 30,
+		NotifyEmails: []string{"soc@contoso.test", "ciso@contoso.test"}, ReminderMinutesBeforeExpiry: 0}
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertTenant(t.Context(), want, wantSettings) })
+	got, gotSettings := getTenant(t, s, "contoso")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("GetTenant (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(&wantSettings, gotSettings); diff != "" {
+		t.Errorf("GetSettings (-want +got):\n%s", diff)
+	}
+}
+
+func testInsertTenantConflict(t *testing.T, s lockbox.Store) {
+	orig := MustInsertTenant(t, s, "contoso")
+	err := s.Update(t.Context(), func(tx lockbox.Tx) error {
+		return tx.InsertTenant(t.Context(), &lockbox.Tenant{Name: "contoso", DisplayName: "Other", CreatedAt: T0.Add(time.Hour)},
+			lockbox.Settings{RequestTTLMinutes: 60, MaxAccessMinutes: 1, NotifyEmails: []string{}})
+	})
+	wantCode(t, err, lockbox.ECONFLICT)
+	got, settings := getTenant(t, s, "contoso")
+	if diff := cmp.Diff(orig, got); diff != "" {
+		t.Errorf("tenant changed (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(ptr(lockbox.DefaultSettings()), settings); diff != "" {
+		t.Errorf("settings changed (-want +got):\n%s", diff)
+	}
+}
+
+func testTenantNotFound(t *testing.T, s lockbox.Store) {
+	MustInsertTenant(t, s, "contoso")
+	tests := []struct {
+		name string
+		fn   func(tx lockbox.Tx) error
+	}{
+		{"GetTenant", func(tx lockbox.Tx) error { _, err := tx.GetTenant(t.Context(), "fabrikam"); return err }},
+		{"GetSettings", func(tx lockbox.Tx) error { _, err := tx.GetSettings(t.Context(), "fabrikam"); return err }},
+		{"UpdateSettings", func(tx lockbox.Tx) error {
+			return tx.UpdateSettings(t.Context(), "fabrikam", lockbox.DefaultSettings())
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { wantCode(t, s.Update(t.Context(), tt.fn), lockbox.ENOTFOUND) })
+	}
+}
+
+func testListTenants(t *testing.T, s lockbox.Store) {
+	var got []*lockbox.Tenant
+	MustView(t, s, func(tx lockbox.Tx) (err error) { got, err = tx.ListTenants(t.Context()); return err })
+	if len(got) != 0 {
+		t.Fatalf("ListTenants on an empty store = %d tenants", len(got))
+	}
+	// Inserted out of order: the listing is by name.
+	want := []*lockbox.Tenant{MustInsertTenant(t, s, "fabrikam"), MustInsertTenant(t, s, "contoso"), MustInsertTenant(t, s, "northwind")}
+	want[0], want[1] = want[1], want[0]
+	MustView(t, s, func(tx lockbox.Tx) (err error) { got, err = tx.ListTenants(t.Context()); return err })
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ListTenants (-want +got):\n%s", diff)
+	}
+}
+
+func testSettings(t *testing.T, s lockbox.Store) {
+	MustInsertTenant(t, s, "contoso")
+	MustInsertTenant(t, s, "fabrikam")
+	want := lockbox.Settings{RequireApproval: false, RequestTTLMinutes: 10080, MaxAccessMinutes: 1,
+		NotifyEmails: []string{"soc@contoso.test"}, ReminderMinutesBeforeExpiry: 720}
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdateSettings(t.Context(), "contoso", want) })
+	_, got := getTenant(t, s, "contoso")
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("GetSettings after update (-want +got):\n%s", diff)
+	}
+	_, other := getTenant(t, s, "fabrikam")
+	if diff := cmp.Diff(ptr(lockbox.DefaultSettings()), other); diff != "" {
+		t.Errorf("another tenant's settings changed (-want +got):\n%s", diff)
+	}
+}
+
+// testNilListsReadBackEmpty: a list stored as nil reads back as an empty,
+// non-nil list, so the API serves [] and never null.
+func testNilListsReadBackEmpty(t *testing.T, s lockbox.Store) {
+	MustUpdate(t, s, func(tx lockbox.Tx) error {
+		return tx.InsertTenant(t.Context(), &lockbox.Tenant{Name: "contoso", CreatedAt: T0}, lockbox.Settings{})
+	})
+	r := NewRequest(1)
+	r.Operations = nil
+	MustInsertRequest(t, s, r)
+	u := NewUser("u1", "u1@provider.test", "", lockbox.RoleOperator)
+	u.Roles = nil
+	MustInsertUser(t, s, u, "hash")
+	MustPutService(t, s, &lockbox.Service{Name: "exchange", UpdatedAt: T0})
+
+	_, settings := getTenant(t, s, "contoso")
+	got := MustGetRequest(t, s, r.ID)
+	var user *lockbox.User
+	var svc *lockbox.Service
+	MustView(t, s, func(tx lockbox.Tx) (err error) {
+		if user, err = tx.GetUserByID(t.Context(), "u1"); err != nil {
+			return err
+		}
+		svc, err = tx.GetService(t.Context(), "exchange")
+		return err
+	})
+	if settings.NotifyEmails == nil || got.Operations == nil || user.Roles == nil || svc.Operations == nil {
+		t.Errorf("nil list read back: notify_emails %#v, operations %#v, roles %#v, service operations %#v",
+			settings.NotifyEmails, got.Operations, user.Roles, svc.Operations)
+	}
+}
+
+func exchange() *lockbox.Service {
+	return &lockbox.Service{Name: "exchange", DisplayName: "Exchange Online",
+		Operations: []string{"Get-Mailbox", "Get-MailboxStatistics", "Repair-Mailbox"}, UpdatedAt: T0}
+}
+
+func getService(t *testing.T, s lockbox.Store, name string) (*lockbox.Service, error) {
+	var svc *lockbox.Service
+	err := s.View(t.Context(), func(tx lockbox.Tx) (err error) {
+		svc, err = tx.GetService(t.Context(), name)
+		return err
+	})
+	return svc, err
+}
+
+func testServiceRoundTrip(t *testing.T, s lockbox.Store) {
+	want := exchange()
+	MustPutService(t, s, want)
+	got, err := getService(t, s, "exchange")
+	if err != nil {
+		t.Fatalf("GetService: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("GetService (-want +got):\n%s", diff)
+	}
+}
+
+func testPutServiceReplaces(t *testing.T, s lockbox.Store) {
+	MustPutService(t, s, exchange())
+	want := &lockbox.Service{Name: "exchange", DisplayName: "Exchange", Operations: []string{"Get-Mailbox"},
+		UpdatedAt: T0.Add(time.Hour)}
+	MustPutService(t, s, want)
+	got, err := getService(t, s, "exchange")
+	if err != nil {
+		t.Fatalf("GetService: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("GetService after replace (-want +got):\n%s", diff)
+	}
+}
+
+func testServiceNotFound(t *testing.T, s lockbox.Store) {
+	MustPutService(t, s, exchange())
+	_, err := getService(t, s, "teams")
+	wantCode(t, err, lockbox.ENOTFOUND)
+}
+
+func testListServices(t *testing.T, s lockbox.Store) {
+	var want []*lockbox.Service
+	for _, name := range []string{"teams", "exchange", "sharepoint", "onedrive"} {
+		svc := &lockbox.Service{Name: name, DisplayName: name, Operations: []string{"Read-" + name}, UpdatedAt: T0}
+		MustPutService(t, s, svc)
+		want = append(want, svc)
+	}
+	want = []*lockbox.Service{want[1], want[3], want[2], want[0]}
+	var got []*lockbox.Service
+	MustView(t, s, func(tx lockbox.Tx) (err error) { got, err = tx.ListServices(t.Context()); return err })
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ListServices (-want +got):\n%s", diff)
+	}
+}
