@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/client"
+)
+
+// api is everything the CLI asks of a Lockbox server. Commands depend on
+// this interface, not on the HTTP client, so tests can hand them a fake.
+type api interface {
+	lockbox.RequestService
+	lockbox.AccountService
+	lockbox.TenantService
+	lockbox.CatalogService
+}
+
+// clockAdvancer is the dev-only clock endpoint, which only the HTTP client
+// offers.
+type clockAdvancer interface {
+	AdvanceClock(ctx context.Context, d time.Duration) (time.Time, error)
+}
+
+var _ clockAdvancer = (*client.Client)(nil)
+
+// newClient returns the HTTP client of the server at baseURL; token may be ""
+// (to log in).
+func newClient(baseURL, token string) api { return client.New(baseURL, token) }
+
+// resolve finds the server and token: flags, then environment, then the
+// saved login (whose token is used only for the server it was issued by).
+func (a *app) resolve() (server, token string, err error) {
+	server, token = a.server, a.token
+	if a.server != "" {
+		if _, err := normalizeServer(a.server); err != nil {
+			return "", "", &usageError{msg: "--server: " + err.Error()}
+		}
+	} else {
+		server = a.getenv("LOCKBOX_SERVER")
+	}
+	if token == "" {
+		token = a.getenv("LOCKBOX_TOKEN")
+	}
+	if server == "" || token == "" {
+		creds, err := a.savedCredentials()
+		if err != nil {
+			return "", "", err
+		}
+		if creds != nil && server == "" {
+			server = creds.Server
+		}
+		if creds != nil && token == "" && sameServer(creds.Server, server) {
+			token = creds.Token
+		}
+	}
+	if server == "" || token == "" {
+		return "", "", errNotSignedIn
+	}
+	if server, err = normalizeServer(server); err != nil {
+		return "", "", err
+	}
+	return server, token, nil
+}
+
+// client returns the API of the configured server, signed in.
+func (a *app) client() (api, error) {
+	server, token, err := a.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return a.dial(server, token), nil
+}
+
+func (a *app) savedCredentials() (*credentials, error) {
+	dir, err := configDir(a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return loadCredentials(dir)
+}
+
+func sameServer(x, y string) bool {
+	nx, errx := normalizeServer(x)
+	ny, erry := normalizeServer(y)
+	return errx == nil && erry == nil && nx == ny
+}

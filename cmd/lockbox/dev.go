@@ -1,0 +1,45 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) devCmd() *cobra.Command {
+	return group("dev", "Development helpers (servers started with --dev only)",
+		group("clock", "Move a dev server's clock", a.devClockAdvanceCmd()))
+}
+
+func (a *app) devClockAdvanceCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "advance DURATION",
+		Short: "Move a dev server's clock forward (such as 12h), to watch deadlines pass",
+		Args:  exactArgs("DURATION"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := time.ParseDuration(args[0])
+			if err != nil || d <= 0 {
+				return usageErrorf("%q is not a positive duration (use Go syntax such as 12h or 90m)", args[0])
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			ca, ok := c.(clockAdvancer)
+			if !ok {
+				return errors.New("this client cannot move the server's clock")
+			}
+			now, err := ca.AdvanceClock(cmd.Context(), d)
+			if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+				return errors.New("the server does not offer a clock: it was not started with --dev")
+			} else if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(a.stdout, "Server clock moved forward %s; it is now %s.\n", d, formatTime(now))
+			return err
+		},
+	}
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func (a *app) loginCmd() *cobra.Command {
+	var email string
+	cmd := &cobra.Command{
+		Use:   "login --server URL --email E",
+		Short: "Sign in and save the session for later commands",
+		Long: `Sign in to a Lockbox server. The password is prompted for (without echo)
+when standard input is a terminal, and read from LOCKBOX_PASSWORD otherwise.
+The session token is saved, readable only by you, in credentials.json under
+$LOCKBOX_CONFIG_DIR, or lockbox/ in your configuration directory.`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			server, err := a.loginServer()
+			if err != nil {
+				return err
+			}
+			password, err := a.readPassword()
+			if err != nil {
+				return err
+			}
+			email = lockbox.NormalizeEmail(email)
+			s, err := a.dial(server, "").Login(cmd.Context(), email, password)
+			if err != nil {
+				return err
+			}
+			dir, err := configDir(a.getenv)
+			if err != nil {
+				return err
+			}
+			c := &credentials{Server: server, Email: email, Token: s.Token, ExpiresAt: s.ExpiresAt.UTC()}
+			if err := saveCredentials(dir, c); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Signed in to %s as %s (session expires %s).\n", server, email, formatTime(s.ExpiresAt))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&email, "email", "", "your email address")
+	required(cmd, "email")
+	return cmd
+}
+
+// loginServer is --server, else LOCKBOX_SERVER, else the server of the saved
+// login (to sign in again).
+func (a *app) loginServer() (string, error) {
+	server := a.server
+	if server != "" {
+		if _, err := normalizeServer(server); err != nil {
+			return "", &usageError{msg: "--server: " + err.Error()}
+		}
+	} else {
+		server = a.getenv("LOCKBOX_SERVER")
+	}
+	if server == "" {
+		if c, err := a.savedCredentials(); err == nil && c != nil {
+			server = c.Server
+		}
+	}
+	if server == "" {
+		return "", usageErrorf("--server is required")
+	}
+	server, err := normalizeServer(server)
+	if err != nil {
+		return "", err
+	}
+	if u, _ := url.Parse(server); u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		fmt.Fprintf(a.stderr, "lockbox: warning: %s is not HTTPS; your password and token travel unencrypted\n", server)
+	}
+	return server, nil
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1"
+}
+
+// readPassword prompts without echo on a terminal, and otherwise reads
+// LOCKBOX_PASSWORD (scripts and tests), never a flag: flags show in ps.
+func (a *app) readPassword() (string, error) {
+	if f, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(a.stderr, "Password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(a.stderr)
+		if err != nil {
+			return "", fmt.Errorf("reading password: %w", err)
+		}
+		if len(b) == 0 {
+			return "", errors.New("no password given")
+		}
+		return string(b), nil
+	}
+	if p := a.getenv("LOCKBOX_PASSWORD"); p != "" {
+		return p, nil
+	}
+	return "", errors.New("no password: standard input is not a terminal and LOCKBOX_PASSWORD is not set")
+}
+
+func (a *app) logoutCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "logout",
+		Short: "Forget the saved session",
+		Args:  exactArgs(),
+		RunE: func(*cobra.Command, []string) error {
+			dir, err := configDir(a.getenv)
+			if err != nil {
+				return err
+			}
+			removed, err := removeCredentials(dir)
+			if err != nil {
+				return err
+			}
+			if removed {
+				fmt.Fprintln(a.stdout, "Signed out.")
+			} else {
+				fmt.Fprintln(a.stdout, "Not signed in.")
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) whoamiCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "whoami",
+		Short: "Show who you are signed in as",
+		Args:  exactArgs(),
+	}
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		server, token, err := a.resolve()
+		if err != nil {
+			return err
+		}
+		u, err := a.dial(server, token).Me(cmd.Context())
+		if err != nil {
+			return err
+		}
+		if format.value == formatJSON {
+			return writeJSON(a.stdout, u)
+		}
+		return writeKV(a.stdout, append(userFields(u), [2]string{"Server", server}))
+	}
+	return cmd
+}
+
+// userFields describes a user as label/value pairs.
+func userFields(u *lockbox.User) [][2]string {
+	tenant := u.Tenant
+	if tenant == "" {
+		tenant = "(provider)"
+	}
+	return [][2]string{
+		{"Email", u.Email},
+		{"Name", u.Name},
+		{"Tenant", tenant},
+		{"Roles", joinRoles(u.Roles)},
+		{"ID", u.ID},
+	}
+}
+
+func joinRoles(roles []lockbox.Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+func toRoles(names []string) []lockbox.Role {
+	roles := make([]lockbox.Role, len(names))
+	for i, n := range names {
+		roles[i] = lockbox.Role(strings.TrimSpace(n))
+	}
+	return roles
+}

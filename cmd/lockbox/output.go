@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"github.com/spf13/cobra"
+)
+
+// Output formats (-o).
+const (
+	formatTable = "table"
+	formatJSON  = "json"
+	formatCSV   = "csv"
+)
+
+// formatValue is the -o flag: one of the formats the command supports,
+// checked while flags are parsed so that a bad value is a usage error.
+type formatValue struct {
+	value   string
+	allowed []string
+}
+
+func (v *formatValue) String() string { return v.value }
+
+func (v *formatValue) Set(s string) error {
+	if !slices.Contains(v.allowed, s) {
+		return fmt.Errorf("unknown output format %q (use %s)", s, strings.Join(v.allowed, "|"))
+	}
+	v.value = s
+	return nil
+}
+
+func (v *formatValue) Type() string { return "format" }
+
+// addFormatFlag adds -o/--format to cmd; the first allowed format is the default.
+func addFormatFlag(cmd *cobra.Command, allowed ...string) *formatValue {
+	v := &formatValue{value: allowed[0], allowed: allowed}
+	cmd.Flags().VarP(v, "format", "o", "output format: "+strings.Join(allowed, "|"))
+	return v
+}
+
+// table is rows of cells under a header, rendered as aligned text or CSV.
+type table struct {
+	header []string
+	rows   [][]string
+}
+
+func newTable(header ...string) *table { return &table{header: header} }
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+// writeText renders t with aligned columns for a person to read, an empty
+// cell as "-". Cells are
+// escaped so that data typed by others cannot move the cursor, recolour the
+// terminal or break the columns.
+func (t *table) writeText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, row := range append([][]string{t.header}, t.rows...) {
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = sanitize(orDash(c))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
+}
+
+// writeCSV renders t as CSV with a header row, every cell defused against
+// formula injection.
+func (t *table) writeCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	for _, row := range append([][]string{t.header}, t.rows...) {
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = defuseCSV(c)
+		}
+		if err := cw.Write(cells); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// defuseCSV stops a spreadsheet from reading a cell as a formula (OWASP
+// "CSV injection"): a cell starting with = + - @ tab or CR gets a leading '.
+func defuseCSV(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// writeKV renders label/value pairs (an empty value as "-"), one per line, for a single object.
+func writeKV(w io.Writer, pairs [][2]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, p := range pairs {
+		fmt.Fprintf(tw, "%s:\t%s\n", sanitize(p[0]), sanitize(orDash(p[1])))
+	}
+	return tw.Flush()
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// sanitize makes s safe to print on a terminal on one line: control
+// characters (newlines, tabs, escape sequences) and bidirectional overrides
+// are shown escaped, and invalid UTF-8 is replaced.
+func sanitize(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if !strings.ContainsFunc(s, unsafeRune) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unsafeRune(r) {
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
+}
+
+// formatTime shows a time in UTC, RFC 3339.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// formatTimePtr is formatTime, and "" for nil.
+func formatTimePtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return formatTime(*t)
+}
+
+func formatStrPtr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// formatMinutes shows minutes as a Go duration without zero units: 120 →
+// "2h", 90 → "1h30m", 45 → "45m".
+func formatMinutes(m int) string {
+	switch {
+	case m == 0:
+		return "0m"
+	case m%60 == 0:
+		return fmt.Sprintf("%dh", m/60)
+	case m > 60:
+		return fmt.Sprintf("%dh%dm", m/60, m%60)
+	}
+	return fmt.Sprintf("%dm", m)
+}
+
+// orDash shows an empty value as "-".
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

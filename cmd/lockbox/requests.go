@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) requestsCmd() *cobra.Command {
+	c := group("requests", "File, list and decide access requests",
+		a.requestsListCmd(), a.requestsShowCmd(), a.requestsCreateCmd(), a.requestsReviewCmd(),
+		a.requestsActCmd(lockbox.EventApprove, "Approve a pending request (tenant approvers)"),
+		a.requestsActCmd(lockbox.EventDeny, "Deny a pending request (tenant approvers)"),
+		a.requestsActCmd(lockbox.EventCancel, "Cancel a request before access begins (requester or tenant approvers)"),
+		a.requestsActCmd(lockbox.EventRevoke, "End approved or active access early (tenant approvers)"),
+		a.requestsActCmd(lockbox.EventComplete, "Close your active request as done (requester)"),
+	)
+	c.Aliases = []string{"request"}
+	return c
+}
+
+func (a *app) requestsListCmd() *cobra.Command {
+	var (
+		f        lockbox.RequestFilter
+		statuses statusesValue
+		after    timeValue
+		all      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the requests you may see, newest first",
+		Args:  exactArgs(),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.Tenant, "tenant", "", "only this tenant's requests")
+	fl.Var(&statuses, "status", "only requests in this status (repeatable: "+strings.Join(statusNames(), ", ")+")")
+	fl.StringVar(&f.Service, "service", "", "only requests for this service")
+	fl.Var(&after, "created-after", "only requests created after this RFC 3339 time")
+	fl.IntVar(&f.Limit, "limit", 0, "page size (server default 100)")
+	fl.StringVar(&f.Cursor, "cursor", "", "start at this page (the cursor a previous listing printed)")
+	fl.BoolVar(&all, "all", false, "follow the pages to the end")
+	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if f.Limit < 0 || f.Limit > lockbox.MaxRequestPageSize {
+			return usageErrorf("--limit must be between 1 and %d", lockbox.MaxRequestPageSize)
+		}
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		for _, s := range statuses.list {
+			f.Status = append(f.Status, lockbox.Status(s))
+		}
+		f.CreatedAfter = after.t
+		reqs, next, err := listRequests(cmd.Context(), c, f, all)
+		if err != nil {
+			return err
+		}
+		if err := a.printRequests(format.value, reqs); err != nil {
+			return err
+		}
+		if next != "" {
+			fmt.Fprintf(a.stderr, "More requests follow: run again with --all, or with --cursor %s\n", next)
+		}
+		return nil
+	}
+	return cmd
+}
+
+// listRequests returns one page of requests, or every page when all is
+// set, and the cursor of the page after the last one returned.
+func listRequests(ctx context.Context, c lockbox.RequestService, f lockbox.RequestFilter, all bool) ([]*lockbox.AccessRequest, string, error) {
+	out := []*lockbox.AccessRequest{}
+	seen := map[string]bool{}
+	for {
+		page, err := c.ListRequests(ctx, f)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, page.Requests...)
+		if !all || page.NextCursor == "" {
+			return out, page.NextCursor, nil
+		}
+		if seen[page.NextCursor] { // a server bug must not loop forever
+			return nil, "", errors.New("the server returned the same page twice; stopping")
+		}
+		seen[page.NextCursor] = true
+		f.Cursor = page.NextCursor
+	}
+}
+
+func (a *app) printRequests(format string, reqs []*lockbox.AccessRequest) error {
+	switch format {
+	case formatJSON:
+		return writeJSON(a.stdout, reqs)
+	case formatCSV:
+		return requestsCSV(reqs).writeCSV(a.stdout)
+	}
+	t := newTable("REFERENCE", "STATUS", "TENANT", "SERVICE", "SR", "DURATION", "REQUESTED BY", "CREATED", "EXPIRES")
+	for _, r := range reqs {
+		t.add(r.Reference, string(r.Status), r.Tenant, r.Service, r.ServiceRequest,
+			formatMinutes(r.DurationMinutes), r.RequestedBy, formatTime(r.CreatedAt), formatTime(r.ExpiresAt))
+	}
+	return t.writeText(a.stdout)
+}
+
+// requestField is one field of a request: its label for people, its name in
+// the API (and CSV header), its value as text, and optionally a friendlier
+// text for people.
+type requestField struct {
+	label, name string
+	value       func(r *lockbox.AccessRequest) string
+	human       func(r *lockbox.AccessRequest) string
+}
+
+// requestFields lists every field of a request, in the order shown.
+var requestFields = []requestField{
+	{"Reference", "reference", func(r *lockbox.AccessRequest) string { return r.Reference }, nil},
+	{"Status", "status", func(r *lockbox.AccessRequest) string { return string(r.Status) }, nil},
+	{"Tenant", "tenant", func(r *lockbox.AccessRequest) string { return r.Tenant }, nil},
+	{"Service", "service", func(r *lockbox.AccessRequest) string { return r.Service }, nil},
+	{"Service request", "service_request", func(r *lockbox.AccessRequest) string { return r.ServiceRequest }, nil},
+	{"Reason", "reason", func(r *lockbox.AccessRequest) string { return r.Reason }, nil},
+	{"Operations", "operations", func(r *lockbox.AccessRequest) string { return strings.Join(r.Operations, ", ") }, nil},
+	{"Duration", "duration_minutes", func(r *lockbox.AccessRequest) string { return strconv.Itoa(r.DurationMinutes) },
+		func(r *lockbox.AccessRequest) string {
+			return fmt.Sprintf("%s (%d minutes)", formatMinutes(r.DurationMinutes), r.DurationMinutes)
+		}},
+	{"Start time", "start_time", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.StartTime) }, nil},
+	{"Requested by", "requested_by", func(r *lockbox.AccessRequest) string { return r.RequestedBy }, nil},
+	{"Created", "created_at", func(r *lockbox.AccessRequest) string { return formatTime(r.CreatedAt) }, nil},
+	{"Expires", "expires_at", func(r *lockbox.AccessRequest) string { return formatTime(r.ExpiresAt) }, nil},
+	{"Reviewed by", "reviewed_by", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.ReviewedBy) }, nil},
+	{"Reviewed at", "reviewed_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.ReviewedAt) }, nil},
+	{"Review comment", "review_comment", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.ReviewComment) }, nil},
+	{"Decided by", "decided_by", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.DecidedBy) }, nil},
+	{"Decided at", "decided_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.DecidedAt) }, nil},
+	{"Decision comment", "decision_comment", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.DecisionComment) }, nil},
+	{"Access starts", "access_starts_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.AccessStartsAt) }, nil},
+	{"Access ends", "access_ends_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.AccessEndsAt) }, nil},
+	{"Ended", "ended_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.EndedAt) }, nil},
+	{"Ended by", "ended_by", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.EndedBy) }, nil},
+	{"End comment", "end_comment", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.EndComment) }, nil},
+	{"Version", "version", func(r *lockbox.AccessRequest) string { return strconv.Itoa(r.Version) }, nil},
+	{"ID", "id", func(r *lockbox.AccessRequest) string { return r.ID }, nil},
+}
+
+// requestsCSV has a column for every field, named as in the API.
+func requestsCSV(reqs []*lockbox.AccessRequest) *table {
+	t := &table{}
+	for _, f := range requestFields {
+		t.header = append(t.header, f.name)
+	}
+	for _, r := range reqs {
+		row := make([]string, len(requestFields))
+		for i, f := range requestFields {
+			row[i] = f.value(r)
+		}
+		t.add(row...)
+	}
+	return t
+}
+
+// requestKV describes one request, every field, for a person.
+func requestKV(r *lockbox.AccessRequest) [][2]string {
+	out := make([][2]string, len(requestFields))
+	for i, f := range requestFields {
+		v := f.value
+		if f.human != nil {
+			v = f.human
+		}
+		out[i] = [2]string{f.label, v(r)}
+	}
+	return out
+}
+
+// requestSummary is the one-line confirmation after a change:
+// "LB-7K3Q9MXA pending_review (expires 2026-11-21T21:00:00Z)".
+func requestSummary(r *lockbox.AccessRequest) string {
+	ref := r.Reference
+	if ref == "" {
+		ref = r.ID
+	}
+	s := ref + " " + string(r.Status)
+	switch r.Status {
+	case lockbox.StatusPendingReview, lockbox.StatusPending:
+		s += " (expires " + formatTime(r.ExpiresAt) + ")"
+	case lockbox.StatusApproved:
+		s += " (access from " + formatTimePtr(r.AccessStartsAt) + " until " + formatTimePtr(r.AccessEndsAt) + ")"
+	case lockbox.StatusActive:
+		s += " (access until " + formatTimePtr(r.AccessEndsAt) + ")"
+	}
+	return sanitize(s)
+}
+
+// printChanged prints a request after a change: a summary line, or the
+// whole object with -o json.
+func (a *app) printChanged(format string, r *lockbox.AccessRequest) error {
+	if format == formatJSON {
+		return writeJSON(a.stdout, r)
+	}
+	_, err := fmt.Fprintln(a.stdout, requestSummary(r))
+	return err
+}
+
+func (a *app) requestsShowCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "show ID|REFERENCE",
+		Short: "Show every field of one request",
+		Args:  exactArgs("ID|REFERENCE"),
+	}
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		r, err := c.GetRequest(cmd.Context(), args[0])
+		if err != nil {
+			return err
+		}
+		if format.value == formatJSON {
+			return writeJSON(a.stdout, r)
+		}
+		return writeKV(a.stdout, requestKV(r))
+	}
+	return cmd
+}
+
+func (a *app) requestsCreateCmd() *cobra.Command {
+	var (
+		in       lockbox.NewRequest
+		duration minutesValue
+		start    timeValue
+	)
+	cmd := &cobra.Command{
+		Use:   "create --tenant T --service S --service-request SR --reason TEXT --duration 2h",
+		Short: "File an access request (operators)",
+		Args:  exactArgs(),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&in.Tenant, "tenant", "", "the customer tenant")
+	fl.StringVar(&in.Service, "service", "", "the service to access (see 'lockbox services list')")
+	fl.StringVar(&in.ServiceRequest, "service-request", "", "the support ticket number")
+	fl.StringVar(&in.Reason, "reason", "", "why access is needed")
+	fl.Var(&duration, "duration", "how long access lasts, in whole minutes (2h, 90m; at most 4h)")
+	fl.Var(&start, "start", "earliest start of access, RFC 3339 (default: on approval)")
+	fl.StringSliceVar(&in.Operations, "operation", nil, "an operation needed (repeatable; default: all of the service's)")
+	required(cmd, "tenant", "service", "service-request", "reason", "duration")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		in.DurationMinutes = duration.minutes
+		in.StartTime = start.t
+		r, err := c.CreateRequest(cmd.Context(), in)
+		if err != nil {
+			return err
+		}
+		return a.printChanged(format.value, r)
+	}
+	return cmd
+}
+
+func (a *app) requestsReviewCmd() *cobra.Command {
+	var (
+		approve, deny bool
+		d             lockbox.Decision
+	)
+	cmd := &cobra.Command{
+		Use:   "review ID --approve|--deny",
+		Short: "Review a request of another operator (support managers)",
+		Args:  exactArgs("ID|REFERENCE"),
+	}
+	cmd.Flags().BoolVar(&approve, "approve", false, "pass the request on to the tenant's approvers")
+	cmd.Flags().BoolVar(&deny, "deny", false, "deny the request")
+	cmd.Flags().StringVar(&d.Comment, "comment", "", "a comment for the record")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if approve == deny {
+			return usageErrorf("give exactly one of --approve or --deny")
+		}
+		ev := lockbox.EventReviewApprove
+		if deny {
+			ev = lockbox.EventReviewDeny
+		}
+		return a.act(cmd, format.value, args[0], ev, d)
+	}
+	return cmd
+}
+
+// requestsActCmd is one of approve, deny, cancel, revoke, complete.
+func (a *app) requestsActCmd(ev lockbox.Event, short string) *cobra.Command {
+	var d lockbox.Decision
+	cmd := &cobra.Command{
+		Use:   string(ev) + " ID|REFERENCE",
+		Short: short,
+		Args:  exactArgs("ID|REFERENCE"),
+	}
+	cmd.Flags().StringVar(&d.Comment, "comment", "", "a comment for the record")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return a.act(cmd, format.value, args[0], ev, d)
+	}
+	return cmd
+}
+
+func (a *app) act(cmd *cobra.Command, format, idOrRef string, ev lockbox.Event, d lockbox.Decision) error {
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	r, err := c.Act(cmd.Context(), idOrRef, ev, d)
+	if err != nil {
+		return err
+	}
+	return a.printChanged(format, r)
+}
+
+func statusNames() []string {
+	s := make([]string, len(lockbox.Statuses))
+	for i, st := range lockbox.Statuses {
+		s[i] = string(st)
+	}
+	return s
+}

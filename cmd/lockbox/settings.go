@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) settingsCmd() *cobra.Command {
+	return group("settings", "Show and change a tenant's Lockbox settings",
+		a.settingsGetCmd(), a.settingsSetCmd())
+}
+
+func (a *app) settingsGetCmd() *cobra.Command {
+	var tenant string
+	cmd := &cobra.Command{
+		Use:   "get --tenant T",
+		Short: "Show a tenant's Lockbox settings",
+		Args:  exactArgs(),
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
+	required(cmd, "tenant")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		s, err := c.GetSettings(cmd.Context(), tenant)
+		if err != nil {
+			return err
+		}
+		if format.value == formatJSON {
+			return writeJSON(a.stdout, s)
+		}
+		return writeKV(a.stdout, settingsKV(s))
+	}
+	return cmd
+}
+
+func (a *app) settingsSetCmd() *cobra.Command {
+	var (
+		tenant          string
+		requireApproval bool
+		ttl, maxAccess  minutesValue
+		reminder        = minutesValue{allowZero: true}
+		notify          []string
+	)
+	cmd := &cobra.Command{
+		Use:   "set --tenant T [--require-approval=BOOL] [--request-ttl 12h] [--max-duration 4h] [--notify-email E]... [--reminder 2h]",
+		Short: "Change a tenant's Lockbox settings (only the settings given)",
+		Args:  exactArgs(),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&tenant, "tenant", "", "the tenant")
+	fl.BoolVar(&requireApproval, "require-approval", false, "require approval for all data access requests (true|false)")
+	fl.Var(&ttl, "request-ttl", "how long approvers have to decide (1h to 168h)")
+	fl.Var(&maxAccess, "max-duration", "the longest access any request may get (1m to 4h)")
+	fl.StringSliceVar(&notify, "notify-email", nil, `an extra address to notify (repeatable; replaces the list; "" clears it)`)
+	fl.Var(&reminder, "reminder", "remind approvers this long before a request expires (0 for none)")
+	required(cmd, "tenant")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		var p lockbox.SettingsPatch
+		if fl.Changed("require-approval") {
+			p.RequireApproval = &requireApproval
+		}
+		if fl.Changed("request-ttl") {
+			p.RequestTTLMinutes = &ttl.minutes
+		}
+		if fl.Changed("max-duration") {
+			p.MaxAccessMinutes = &maxAccess.minutes
+		}
+		if fl.Changed("reminder") {
+			p.ReminderMinutesBeforeExpiry = &reminder.minutes
+		}
+		if fl.Changed("notify-email") {
+			emails := append([]string{}, notify...) // never nil: an empty list clears
+			p.NotifyEmails = &emails
+		}
+		if p == (lockbox.SettingsPatch{}) {
+			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder")
+		}
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		s, err := c.UpdateSettings(cmd.Context(), tenant, p)
+		if err != nil {
+			return err
+		}
+		if format.value == formatJSON {
+			return writeJSON(a.stdout, s)
+		}
+		_, err = fmt.Fprintln(a.stdout, sanitize(settingsSummary(tenant, s)))
+		return err
+	}
+	return cmd
+}
+
+func settingsKV(s *lockbox.Settings) [][2]string {
+	return [][2]string{
+		{"Require approval", strconv.FormatBool(s.RequireApproval)},
+		{"Request TTL", formatMinutes(s.RequestTTLMinutes)},
+		{"Max access duration", formatMinutes(s.MaxAccessMinutes)},
+		{"Reminder before expiry", reminderText(s.ReminderMinutesBeforeExpiry)},
+		{"Notify emails", strings.Join(s.NotifyEmails, ", ")},
+	}
+}
+
+// settingsSummary is the one-line confirmation of a change, in the flags'
+// own words so it can be pasted back.
+func settingsSummary(tenant string, s *lockbox.Settings) string {
+	return fmt.Sprintf("Updated settings of %s: --require-approval=%t --request-ttl=%s --max-duration=%s --reminder=%s --notify-email=%q",
+		tenant, s.RequireApproval, formatMinutes(s.RequestTTLMinutes), formatMinutes(s.MaxAccessMinutes),
+		formatMinutes(s.ReminderMinutesBeforeExpiry), strings.Join(s.NotifyEmails, ","))
+}
+
+func reminderText(m int) string {
+	if m == 0 {
+		return "none"
+	}
+	return formatMinutes(m)
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) usersCmd() *cobra.Command {
+	return group("users", "Manage a tenant's users and roles (global admins)",
+		a.usersListCmd(), a.usersAddCmd(), a.usersSetRolesCmd(), a.usersRemoveCmd())
+}
+
+func (a *app) usersListCmd() *cobra.Command {
+	var tenant string
+	cmd := &cobra.Command{
+		Use:   "list --tenant T",
+		Short: "List a tenant's users",
+		Args:  exactArgs(),
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
+	required(cmd, "tenant")
+	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		users, err := c.ListTenantUsers(cmd.Context(), tenant)
+		if err != nil {
+			return err
+		}
+		return a.printUsers(format.value, users)
+	}
+	return cmd
+}
+
+// printUsers lists tenant users or provider staff.
+func (a *app) printUsers(format string, users []*lockbox.User) error {
+	if format == formatJSON {
+		return writeJSON(a.stdout, nonNil(users))
+	}
+	t := newTable("EMAIL", "NAME", "ROLES", "CREATED")
+	for _, u := range users {
+		t.add(u.Email, u.Name, joinRoles(u.Roles), formatTime(u.CreatedAt))
+	}
+	if format == formatCSV {
+		return t.writeCSV(a.stdout)
+	}
+	return t.writeText(a.stdout)
+}
+
+func (a *app) usersAddCmd() *cobra.Command {
+	var (
+		tenant string
+		in     lockbox.NewUser
+		roles  []string
+	)
+	cmd := &cobra.Command{
+		Use:   "add --tenant T --email E --role R...",
+		Short: "Add a user to a tenant",
+		Long: `Add a user to a tenant with one or more of the roles global_admin,
+lockbox_approver and audit_reader. Without --password the server makes up an
+initial password, which is printed once.`,
+		Args: exactArgs(),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&tenant, "tenant", "", "the tenant")
+	fl.StringVar(&in.Email, "email", "", "the user's email address")
+	fl.StringSliceVar(&roles, "role", nil, "a role to grant (repeatable)")
+	fl.StringVar(&in.Name, "name", "", "the user's name")
+	fl.StringVar(&in.Password, "password", "", "the initial password (default: generated and printed once)")
+	required(cmd, "tenant", "email", "role")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		in.Roles = toRoles(roles)
+		u, err := c.AddTenantUser(cmd.Context(), tenant, in)
+		if err != nil {
+			return err
+		}
+		return a.printNewUser(format.value, fmt.Sprintf("Added %s to %s as %s.", u.Email, tenant, joinRoles(u.Roles)), u)
+	}
+	return cmd
+}
+
+// printNewUser confirms a new account and shows its generated initial
+// password, which the server returns this once only.
+func (a *app) printNewUser(format, line string, u *lockbox.User) error {
+	if format == formatJSON {
+		return writeJSON(a.stdout, u)
+	}
+	fmt.Fprintln(a.stdout, sanitize(line))
+	if u.InitialPassword != "" {
+		fmt.Fprintf(a.stdout, "Initial password (shown only once): %s\n", sanitize(u.InitialPassword))
+	}
+	return nil
+}
+
+func (a *app) usersSetRolesCmd() *cobra.Command {
+	var (
+		tenant, email string
+		roles         []string
+	)
+	cmd := &cobra.Command{
+		Use:   "set-roles --tenant T --email E --role R...",
+		Short: "Replace a tenant user's roles",
+		Args:  exactArgs(),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&tenant, "tenant", "", "the tenant")
+	fl.StringVar(&email, "email", "", "the user's email address")
+	fl.StringSliceVar(&roles, "role", nil, "a role the user is to hold (repeatable)")
+	required(cmd, "tenant", "email", "role")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		u, err := c.UpdateTenantUser(cmd.Context(), tenant, email, lockbox.UserUpdate{Roles: toRoles(roles)})
+		if err != nil {
+			return err
+		}
+		if format.value == formatJSON {
+			return writeJSON(a.stdout, u)
+		}
+		_, err = fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf("%s in %s now holds %s.", u.Email, tenant, joinRoles(u.Roles))))
+		return err
+	}
+	return cmd
+}
+
+func (a *app) usersRemoveCmd() *cobra.Command {
+	var tenant, email string
+	cmd := &cobra.Command{
+		Use:   "remove --tenant T --email E",
+		Short: "Remove a user from a tenant",
+		Args:  exactArgs(),
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
+	cmd.Flags().StringVar(&email, "email", "", "the user's email address")
+	required(cmd, "tenant", "email")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		if err := c.RemoveTenantUser(cmd.Context(), tenant, email); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf("Removed %s from %s.", email, tenant)))
+		return err
+	}
+	return cmd
+}
+
+// nonNil makes an empty listing encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
