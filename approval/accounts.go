@@ -11,7 +11,7 @@ import (
 // Login checks a password and issues a bearer token.
 func (s *Service) Login(ctx context.Context, email, password string) (*lockbox.Session, error) {
 	email = lockbox.NormalizeEmail(email)
-	now := s.now()
+	now := s.sessionNow()
 	if !s.logins.allowed(email, now) {
 		return nil, lockbox.Errorf(lockbox.ERATELIMITED, "Too many failed sign-ins for this account; wait a minute and try again.")
 	}
@@ -60,7 +60,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*lockbox.User
 	var u *lockbox.User
 	err := s.store.View(ctx, func(tx lockbox.Tx) error {
 		var err error
-		u, err = tx.UserByToken(ctx, tokenHash(token), s.now())
+		u, err = tx.UserByToken(ctx, tokenHash(token), s.sessionNow())
 		return err
 	})
 	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {

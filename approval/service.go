@@ -21,6 +21,10 @@ type Options struct {
 	Logger *slog.Logger
 	// SessionTTL is how long a bearer token from Login stays valid.
 	SessionTTL time.Duration
+	// SessionClock times sessions. Dev mode keeps it on the wall clock, so
+	// moving the workflow clock 12 hours ahead does not sign everyone out.
+	// Default: the service's clock.
+	SessionClock lockbox.Clock
 	// Password hashing cost (argon2id). Tests lower it; production keeps
 	// the defaults (m=19 MiB, t=2, p=1).
 	PasswordMemoryKiB uint32
@@ -74,6 +78,9 @@ var (
 // New returns a Service on store, reading time from clock.
 func New(store lockbox.Store, clock lockbox.Clock, opts Options) *Service {
 	opts = opts.withDefaults()
+	if opts.SessionClock == nil {
+		opts.SessionClock = clock
+	}
 	s := &Service{
 		store:  store,
 		clock:  clock,
@@ -88,6 +95,11 @@ func New(store lockbox.Store, clock lockbox.Clock, opts Options) *Service {
 // keeps (microseconds), so what is written reads back equal.
 func (s *Service) now() time.Time {
 	return s.clock.Now().UTC().Truncate(time.Microsecond)
+}
+
+// sessionNow is the time for issuing and checking bearer tokens.
+func (s *Service) sessionNow() time.Time {
+	return s.opts.SessionClock.Now().UTC().Truncate(time.Microsecond)
 }
 
 // actor returns the authenticated caller or EUNAUTHENTICATED.

@@ -126,7 +126,8 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		devClock = lockbox.NewOffsetClock()
 		clock = devClock
 	}
-	rs.service = approval.New(rs.store, clock, approval.Options{Logger: rs.logger, PasswordMemoryKiB: cfg.PasswordMemoryKiB})
+	rs.service = approval.New(rs.store, clock, approval.Options{Logger: rs.logger,
+		PasswordMemoryKiB: cfg.PasswordMemoryKiB, SessionClock: lockbox.SystemClock{}})
 	if err := rs.seed(ctx, cfg, stderr); err != nil {
 		return err
 	}
