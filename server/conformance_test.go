@@ -1,0 +1,433 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/server"
+	"github.com/lockboxhq/lockbox/sqlite"
+)
+
+// realServer is the API on the real workflow service and a real SQLite
+// database in a temporary directory, seeded with SPEC §9's dev data, in
+// --dev mode.
+type realServer struct {
+	handler http.Handler
+	logs    *bytes.Buffer
+}
+
+func newRealServer(tb testing.TB) *realServer {
+	tb.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "lockbox.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	clock := lockbox.NewOffsetClock()
+	// Cheap password hashing: the test signs in many times. Sessions outlive
+	// the dev clock advancing past the request deadlines.
+	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionTTL: 30 * 24 * time.Hour})
+	if err := svc.SeedDev(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	s := &server.Server{
+		Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc,
+		Ready: store.Ping, DevClock: clock,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	return &realServer{handler: s.Handler(), logs: logs}
+}
+
+// conformance drives the API and checks every request and response
+// against the OpenAPI document.
+type conformance struct {
+	srv     *realServer
+	doc     *openapi3.T
+	router  routers.Router
+	opts    *openapi3filter.Options
+	covered map[string]bool // route patterns answered with a success status
+	tokens  map[string]string
+}
+
+func newConformance(t *testing.T) *conformance {
+	doc := mustLoadOpenAPI(t)
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &conformance{
+		srv: newRealServer(t), doc: doc, router: router, covered: map[string]bool{}, tokens: map[string]string{},
+		opts: &openapi3filter.Options{
+			MultiError:          true,
+			SkipSettingDefaults: true,
+			AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+				if !strings.HasPrefix(in.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer ") {
+					return errors.New("no bearer token")
+				}
+				return nil
+			},
+		},
+	}
+}
+
+// step is one API call. as names the account whose token is sent ("" sends
+// none, "!bad" an unknown token). invalid marks a request that is
+// deliberately outside the document: only its response is validated.
+type step struct {
+	name         string
+	as           string
+	method, path string
+	body         any // a string is sent as is; anything else as JSON
+	header       map[string]string
+	want         int
+	invalid      bool
+}
+
+func (c *conformance) newRequest(t *testing.T, s step) *http.Request {
+	t.Helper()
+	var body []byte
+	switch b := s.body.(type) {
+	case nil:
+	case string:
+		body = []byte(b)
+	default:
+		var err error
+		if body, err = json.Marshal(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := httptest.NewRequest(s.method, s.path, bytes.NewReader(body))
+	if s.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	switch {
+	case s.as == "!bad":
+		req.Header.Set("Authorization", "Bearer not-a-token")
+	case s.as != "":
+		tok, ok := c.tokens[s.as]
+		if !ok {
+			t.Fatalf("no token for %s", s.as)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for k, v := range s.header {
+		req.Header.Set(k, v)
+	}
+	return req
+}
+
+// run makes the call, checks its status and validates it; it returns the
+// response body.
+func (c *conformance) run(t *testing.T, s step) []byte {
+	t.Helper()
+	var route *routers.Route
+	var params map[string]string
+	if r, p, err := c.router.FindRoute(c.newRequest(t, s)); err == nil {
+		route, params = r, p
+	}
+	if !s.invalid {
+		if route == nil {
+			t.Fatalf("%s: %s %s is not in the document", s.name, s.method, s.path)
+		}
+		in := &openapi3filter.RequestValidationInput{Request: c.newRequest(t, s), PathParams: params, Route: route, Options: c.opts}
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			t.Errorf("%s: request does not match the document: %v", s.name, err)
+		}
+	}
+	req := c.newRequest(t, s)
+	rec := httptest.NewRecorder()
+	c.srv.handler.ServeHTTP(rec, req)
+	body := rec.Body.Bytes()
+	if rec.Code != s.want {
+		t.Errorf("%s: %s %s answered %d, want %d: %s", s.name, s.method, s.path, rec.Code, s.want, body)
+	}
+	if rec.Code < 300 {
+		c.covered[req.Pattern] = true
+	}
+	c.validateResponse(t, s, route, params, rec)
+	return body
+}
+
+func (c *conformance) validateResponse(t *testing.T, s step, route *routers.Route, params map[string]string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if route == nil || route.Operation == nil {
+		// An unknown route or method: the answer must still be a problem.
+		c.validateProblem(t, s, rec)
+		return
+	}
+	if rec.Code != http.StatusInternalServerError && route.Operation.Responses.Status(rec.Code) == nil {
+		t.Errorf("%s: status %d of %s %s is not documented", s.name, rec.Code, s.method, route.Path)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: c.newRequest(t, s), PathParams: params, Route: route},
+		Status:                 rec.Code,
+		Header:                 rec.Header(),
+		Body:                   io.NopCloser(bytes.NewReader(rec.Body.Bytes())),
+		Options:                c.opts,
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s: response %d does not match the document: %v\nbody: %s", s.name, rec.Code, err, rec.Body)
+	}
+}
+
+func (c *conformance) validateProblem(t *testing.T, s step, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("%s: Content-Type %q, want application/problem+json", s.name, ct)
+	}
+	var v any
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("%s: %v", s.name, err)
+	}
+	if err := c.doc.Components.Schemas["Problem"].Value.VisitJSON(v); err != nil {
+		t.Errorf("%s: not a problem document: %v", s.name, err)
+	}
+}
+
+// decode unmarshals a step's response body.
+func decode[T any](t *testing.T, body []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("decoding %T from %s: %v", v, body, err)
+	}
+	return v
+}
+
+var devAccounts = []string{
+	"admin@provider.test", "operator@provider.test", "operator2@provider.test", "manager@provider.test",
+	"admin@contoso.test", "approver@contoso.test", "auditor@contoso.test", "admin@fabrikam.test",
+}
+
+// TestOpenAPIConformance drives every route through the real service and
+// validates every request and response, errors included, against the
+// OpenAPI document. A route the walk does not reach with a success fails it.
+func TestOpenAPIConformance(t *testing.T) {
+	c := newConformance(t)
+	c.meta(t)
+	c.signIn(t)
+	c.requestLifecycle(t)
+	c.requestErrors(t)
+	c.tenants(t)
+	c.users(t)
+	c.staffAndServices(t)
+	c.routingErrors(t)
+
+	for _, rt := range server.Routes(true) {
+		if key := rt.Method + " " + rt.Pattern; !c.covered[key] {
+			t.Errorf("route %s was not exercised with a success: add it to this test", key)
+		}
+	}
+	if strings.Contains(c.srv.logs.String(), "level=ERROR") {
+		t.Errorf("the server logged errors:\n%s", c.srv.logs)
+	}
+}
+
+func (c *conformance) meta(t *testing.T) {
+	c.run(t, step{name: "healthz", method: "GET", path: "/healthz", want: 200})
+	c.run(t, step{name: "readyz", method: "GET", path: "/readyz", want: 200})
+	c.run(t, step{name: "openapi", method: "GET", path: "/v1/openapi.json", want: 200})
+}
+
+func (c *conformance) signIn(t *testing.T) {
+	for _, email := range devAccounts {
+		body := c.run(t, step{name: "login " + email, method: "POST", path: "/v1/auth/token",
+			body: map[string]string{"email": email, "password": approval.DevPassword}, want: 200})
+		c.tokens[email] = decode[lockbox.Session](t, body).Token
+	}
+	c.run(t, step{name: "login wrong password", method: "POST", path: "/v1/auth/token",
+		body: map[string]string{"email": "operator@provider.test", "password": "nope-nope"}, want: 401})
+	c.run(t, step{name: "login unknown field", method: "POST", path: "/v1/auth/token",
+		body: `{"email":"operator@provider.test","password":"x","otp":"1"}`, want: 400, invalid: true})
+	c.run(t, step{name: "me", as: "operator@provider.test", method: "GET", path: "/v1/me", want: 200})
+	c.run(t, step{name: "me without token", method: "GET", path: "/v1/me", want: 401, invalid: true})
+	c.run(t, step{name: "me with unknown token", as: "!bad", method: "GET", path: "/v1/me", want: 401})
+}
+
+func newRequestBody(service string) map[string]any {
+	return map[string]any{
+		"tenant": "contoso", "service": service, "service_request": "SR-2026-004211",
+		"reason": "Mailbox fails to load.", "operations": []string{"Get-MailboxStatistics"}, "duration_minutes": 120,
+	}
+}
+
+// file creates a request as the operator and returns it.
+func (c *conformance) file(t *testing.T, name string) *lockbox.AccessRequest {
+	body := c.run(t, step{name: name + ": create", as: "operator@provider.test", method: "POST", path: "/v1/requests",
+		body: newRequestBody("exchange"), want: 201})
+	return decode[*lockbox.AccessRequest](t, body)
+}
+
+func (c *conformance) act(t *testing.T, name, as string, r *lockbox.AccessRequest, action string, body any, want int) *lockbox.AccessRequest {
+	out := c.run(t, step{name: name, as: as, method: "POST", path: "/v1/requests/" + r.ID + "/" + action, body: body, want: want})
+	if want != 200 {
+		return nil
+	}
+	return decode[*lockbox.AccessRequest](t, out)
+}
+
+const (
+	operator = "operator@provider.test"
+	manager  = "manager@provider.test"
+	approver = "approver@contoso.test"
+)
+
+func (c *conformance) requestLifecycle(t *testing.T) {
+	reviewOK := map[string]string{"decision": "approve", "comment": "Ticket checked."}
+
+	r := c.file(t, "completed")
+	c.run(t, step{name: "list", as: operator, method: "GET", path: "/v1/requests?status=pending_review,pending&status=active&limit=10&tenant=contoso&service=exchange&created_after=2000-01-01T00:00:00Z", want: 200})
+	c.run(t, step{name: "get by reference", as: operator, method: "GET", path: "/v1/requests/" + r.Reference, want: 200})
+	c.run(t, step{name: "review with If-Match", as: manager, method: "POST", path: "/v1/requests/" + r.ID + "/review",
+		body: reviewOK, header: map[string]string{"If-Match": `"v` + strconv.Itoa(r.Version) + `"`}, want: 200})
+	r = c.act(t, "approve without body", approver, r, "approve", nil, 200)
+	if r.Status != lockbox.StatusActive {
+		t.Fatalf("approved request is %s, want active", r.Status)
+	}
+	c.act(t, "complete", operator, r, "complete", map[string]string{"comment": "Fixed."}, 200)
+
+	denied := c.file(t, "denied")
+	c.act(t, "review", manager, denied, "review", reviewOK, 200)
+	c.act(t, "deny", approver, denied, "deny", map[string]string{"comment": "Not now."}, 200)
+
+	reviewDenied := c.file(t, "review denied")
+	c.act(t, "review deny", manager, reviewDenied, "review", map[string]string{"decision": "deny"}, 200)
+
+	canceled := c.file(t, "canceled")
+	c.act(t, "cancel with empty body", operator, canceled, "cancel", nil, 200)
+
+	revoked := c.file(t, "revoked")
+	c.act(t, "review", manager, revoked, "review", reviewOK, 200)
+	c.act(t, "approve", approver, revoked, "approve", map[string]string{}, 200)
+	c.act(t, "revoke", approver, revoked, "revoke", map[string]string{"comment": "Done here."}, 200)
+
+	expired := c.file(t, "expired")
+	c.run(t, step{name: "advance clock", as: operator, method: "POST", path: "/v1/dev/clock", body: map[string]string{"advance": "12h1m"}, want: 200})
+	got := decode[*lockbox.AccessRequest](t, c.run(t, step{name: "get expired", as: operator, method: "GET", path: "/v1/requests/" + expired.ID, want: 200}))
+	if got.Status != lockbox.StatusExpired {
+		t.Errorf("after 12h1m the request is %s, want expired", got.Status)
+	}
+}
+
+func (c *conformance) requestErrors(t *testing.T) {
+	r := c.file(t, "errors")
+	path := "/v1/requests/" + r.ID
+	for _, s := range []step{
+		{name: "create unknown field", as: operator, method: "POST", path: "/v1/requests", body: `{"tenant":"contoso","priority":1}`, want: 400, invalid: true},
+		{name: "create malformed", as: operator, method: "POST", path: "/v1/requests", body: `{"tenant":`, want: 400, invalid: true},
+		{name: "create too large", as: operator, method: "POST", path: "/v1/requests", body: `{"reason":"` + strings.Repeat("x", 1<<20) + `"}`, want: 413, invalid: true},
+		{name: "create unknown service", as: operator, method: "POST", path: "/v1/requests", body: newRequestBody("printer"), want: 400},
+		{name: "create as approver", as: approver, method: "POST", path: "/v1/requests", body: newRequestBody("exchange"), want: 403},
+		{name: "create without token", method: "POST", path: "/v1/requests", body: newRequestBody("exchange"), want: 401, invalid: true},
+		{name: "list bad limit", as: operator, method: "GET", path: "/v1/requests?limit=0", want: 400, invalid: true},
+		{name: "list bad status", as: operator, method: "GET", path: "/v1/requests?status=open", want: 400},
+		{name: "get unknown", as: operator, method: "GET", path: "/v1/requests/LB-00000000", want: 404},
+		{name: "get before tenant sees it", as: approver, method: "GET", path: path, want: 404},
+		{name: "review own request", as: operator, method: "POST", path: path + "/review", body: map[string]string{"decision": "approve"}, want: 403},
+		{name: "review bad decision", as: manager, method: "POST", path: path + "/review", body: map[string]string{"decision": "maybe"}, want: 400, invalid: true},
+		{name: "review malformed If-Match", as: manager, method: "POST", path: path + "/review", body: map[string]string{"decision": "approve"}, header: map[string]string{"If-Match": "v1"}, want: 400, invalid: true},
+		{name: "review stale If-Match", as: manager, method: "POST", path: path + "/review", body: map[string]string{"decision": "approve"}, header: map[string]string{"If-Match": `"v99"`}, want: 409},
+		{name: "complete before approval", as: operator, method: "POST", path: path + "/complete", want: 409},
+		{name: "comment too long", as: operator, method: "POST", path: path + "/cancel", body: map[string]string{"comment": strings.Repeat("x", 1001)}, want: 400, invalid: true},
+	} {
+		c.run(t, s)
+	}
+	c.run(t, step{name: "review", as: manager, method: "POST", path: path + "/review", body: map[string]string{"decision": "approve"}, want: 200})
+	c.run(t, step{name: "review twice", as: manager, method: "POST", path: path + "/review", body: map[string]string{"decision": "approve"}, want: 409})
+	c.run(t, step{name: "approve by auditor", as: "auditor@contoso.test", method: "POST", path: path + "/approve", want: 403})
+	c.run(t, step{name: "approve by other tenant", as: "admin@fabrikam.test", method: "POST", path: path + "/approve", want: 404})
+	c.run(t, step{name: "dev clock bad duration", as: operator, method: "POST", path: "/v1/dev/clock", body: map[string]string{"advance": "-1h"}, want: 400})
+}
+
+func (c *conformance) tenants(t *testing.T) {
+	const admin, contosoAdmin = "admin@provider.test", "admin@contoso.test"
+	newTenant := map[string]any{"name": "northwind", "display_name": "Northwind Traders", "admin": map[string]any{"email": "admin@northwind.test"}}
+	for _, s := range []step{
+		{name: "create tenant", as: admin, method: "POST", path: "/v1/tenants", body: newTenant, want: 201},
+		{name: "create tenant again", as: admin, method: "POST", path: "/v1/tenants", body: newTenant, want: 409},
+		{name: "create tenant bad name", as: admin, method: "POST", path: "/v1/tenants", body: map[string]any{"name": "North Wind", "admin": map[string]any{"email": "a@b.test"}}, want: 400, invalid: true},
+		{name: "create tenant as operator", as: operator, method: "POST", path: "/v1/tenants", body: newTenant, want: 403},
+		{name: "list tenants", as: admin, method: "GET", path: "/v1/tenants", want: 200},
+		{name: "list tenants as tenant admin", as: contosoAdmin, method: "GET", path: "/v1/tenants", want: 403},
+		{name: "get settings", as: contosoAdmin, method: "GET", path: "/v1/tenants/contoso/settings", want: 200},
+		{name: "get settings as auditor", as: "auditor@contoso.test", method: "GET", path: "/v1/tenants/contoso/settings", want: 403},
+		{name: "get other tenant's settings", as: "admin@fabrikam.test", method: "GET", path: "/v1/tenants/contoso/settings", want: 404},
+		{name: "patch settings", as: approver, method: "PATCH", path: "/v1/tenants/contoso/settings",
+			body: map[string]any{"request_ttl_minutes": 600, "notify_emails": []string{"soc@contoso.test"}, "require_approval": true}, want: 200},
+		{name: "patch settings out of range", as: approver, method: "PATCH", path: "/v1/tenants/contoso/settings", body: map[string]any{"max_access_minutes": 0}, want: 400, invalid: true},
+		{name: "patch settings unknown field", as: approver, method: "PATCH", path: "/v1/tenants/contoso/settings", body: `{"ttl":5}`, want: 400, invalid: true},
+	} {
+		c.run(t, s)
+	}
+}
+
+func (c *conformance) users(t *testing.T) {
+	const contosoAdmin = "admin@contoso.test"
+	users := "/v1/tenants/contoso/users"
+	for _, s := range []step{
+		{name: "list users as approver", as: approver, method: "GET", path: users, want: 200},
+		{name: "add user", as: contosoAdmin, method: "POST", path: users, body: map[string]any{"email": "new@contoso.test", "name": "New", "roles": []string{"lockbox_approver"}}, want: 201},
+		{name: "add user again", as: contosoAdmin, method: "POST", path: users, body: map[string]any{"email": "new@contoso.test", "roles": []string{"lockbox_approver"}}, want: 409},
+		{name: "add user with provider role", as: contosoAdmin, method: "POST", path: users, body: map[string]any{"email": "x@contoso.test", "roles": []string{"operator"}}, want: 400},
+		{name: "add user as approver", as: approver, method: "POST", path: users, body: map[string]any{"email": "y@contoso.test", "roles": []string{"audit_reader"}}, want: 403},
+		{name: "add user as provider admin", as: "admin@provider.test", method: "POST", path: users, body: map[string]any{"email": "z@contoso.test", "roles": []string{"global_admin"}}, want: 403},
+		{name: "update user", as: contosoAdmin, method: "PATCH", path: users + "/new@contoso.test", body: map[string]any{"roles": []string{"audit_reader"}}, want: 200},
+		{name: "update unknown user", as: contosoAdmin, method: "PATCH", path: users + "/nobody@contoso.test", body: map[string]any{"roles": []string{"audit_reader"}}, want: 404},
+		{name: "remove user", as: contosoAdmin, method: "DELETE", path: users + "/new@contoso.test", want: 204},
+		{name: "remove user again", as: contosoAdmin, method: "DELETE", path: users + "/new@contoso.test", want: 404},
+		{name: "list other tenant's users", as: "admin@fabrikam.test", method: "GET", path: users, want: 404},
+	} {
+		c.run(t, s)
+	}
+}
+
+func (c *conformance) staffAndServices(t *testing.T) {
+	const admin = "admin@provider.test"
+	for _, s := range []step{
+		{name: "list staff", as: admin, method: "GET", path: "/v1/staff", want: 200},
+		{name: "list staff as operator", as: operator, method: "GET", path: "/v1/staff", want: 403},
+		{name: "add staff", as: admin, method: "POST", path: "/v1/staff", body: map[string]any{"email": "op3@provider.test", "roles": []string{"operator"}, "password": "long-enough-1"}, want: 201},
+		{name: "add staff again", as: admin, method: "POST", path: "/v1/staff", body: map[string]any{"email": "op3@provider.test", "roles": []string{"operator"}}, want: 409},
+		{name: "add staff with tenant role", as: admin, method: "POST", path: "/v1/staff", body: map[string]any{"email": "op4@provider.test", "roles": []string{"global_admin"}}, want: 400},
+		{name: "create service account", as: admin, method: "POST", path: "/v1/service-accounts", body: map[string]string{"name": "exchange-frontend"}, want: 201},
+		{name: "create service account as operator", as: operator, method: "POST", path: "/v1/service-accounts", body: map[string]string{"name": "x"}, want: 403},
+		{name: "list services", as: operator, method: "GET", path: "/v1/services", want: 200},
+		{name: "list services as tenant", as: approver, method: "GET", path: "/v1/services", want: 403},
+		{name: "get service", as: operator, method: "GET", path: "/v1/services/exchange", want: 200},
+		{name: "get unknown service", as: operator, method: "GET", path: "/v1/services/printer", want: 404},
+		{name: "put service", as: admin, method: "PUT", path: "/v1/services/yammer", body: map[string]any{"display_name": "Yammer", "operations": []string{"Get-Community"}}, want: 200},
+		{name: "put service bad operation", as: admin, method: "PUT", path: "/v1/services/yammer", body: map[string]any{"operations": []string{"1bad op"}}, want: 400},
+		{name: "put service with name in body", as: admin, method: "PUT", path: "/v1/services/yammer", body: map[string]any{"name": "other", "operations": []string{"Get-Community"}}, want: 400, invalid: true},
+		{name: "put service as operator", as: operator, method: "PUT", path: "/v1/services/yammer", body: map[string]any{"operations": []string{"Get-Community"}}, want: 403},
+	} {
+		c.run(t, s)
+	}
+}
+
+func (c *conformance) routingErrors(t *testing.T) {
+	for _, s := range []step{
+		{name: "unknown path", as: operator, method: "GET", path: "/v1/printers", want: 404, invalid: true},
+		{name: "wrong method", as: operator, method: "DELETE", path: "/v1/requests", want: 405, invalid: true},
+	} {
+		c.run(t, s)
+	}
+}

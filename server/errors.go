@@ -1,0 +1,107 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// codeStatus is the one table mapping lockbox error codes to HTTP statuses.
+var codeStatus = map[string]int{
+	lockbox.EINVALID:         http.StatusBadRequest,
+	lockbox.EUNAUTHENTICATED: http.StatusUnauthorized,
+	lockbox.EFORBIDDEN:       http.StatusForbidden,
+	lockbox.ENOTFOUND:        http.StatusNotFound,
+	lockbox.ECONFLICT:        http.StatusConflict,
+	lockbox.ETOOLARGE:        http.StatusRequestEntityTooLarge,
+	lockbox.ERATELIMITED:     http.StatusTooManyRequests,
+	lockbox.EUNAVAILABLE:     http.StatusServiceUnavailable,
+	lockbox.EINTERNAL:        http.StatusInternalServerError,
+}
+
+// problem is an RFC 9457 problem document with Lockbox's stable code.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+// error writes err as a problem document. Internal errors are logged here,
+// once; the client sees only lockbox.ErrorMessage, which hides the text of
+// any error that is not a *lockbox.Error.
+func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	code := lockbox.ErrorCode(err)
+	status, known := codeStatus[code]
+	if !known || code == lockbox.EINTERNAL {
+		s.logInternal(r, err)
+		code, status = lockbox.EINTERNAL, http.StatusInternalServerError
+	}
+	writeProblem(w, status, code, lockbox.ErrorMessage(err))
+}
+
+// logInternal logs an internal error, unless it is only the client going
+// away, which is no fault of the server.
+func (s *Server) logInternal(r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		s.logger().DebugContext(r.Context(), "client went away", "method", r.Method, "path", r.URL.Path)
+		return
+	}
+	s.logger().ErrorContext(r.Context(), "internal error",
+		"method", r.Method, "path", r.URL.Path, "pattern", r.Pattern, "err", err)
+}
+
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	if status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", "Bearer")
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(problem{
+		Type:   "about:blank",
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: detail,
+		Code:   code,
+	})
+}
+
+// unmatched answers a request no route matches: 405 with Allow when the
+// path exists for other methods, 404 otherwise, both as problem documents.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
+	h, _ := mux.Handler(r)
+	rec := &headerRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	if rec.status != http.StatusMethodNotAllowed {
+		s.error(w, r, lockbox.Errorf(lockbox.ENOTFOUND, "There is no %s %s in the Lockbox API.", r.Method, r.URL.Path))
+		return
+	}
+	allow := rec.header.Get("Allow")
+	w.Header().Set("Allow", allow)
+	writeProblem(w, http.StatusMethodNotAllowed, lockbox.EINVALID,
+		fmt.Sprintf("%s is not allowed on %s; use %s.", r.Method, r.URL.Path, allow))
+}
+
+// headerRecorder keeps the status and headers the mux's own 404/405
+// handler would send, and discards its plain-text body.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header { return h.header }
+func (h *headerRecorder) WriteHeader(status int) {
+	if h.status == 0 {
+		h.status = status
+	}
+}
+func (h *headerRecorder) Write(b []byte) (int, error) {
+	h.WriteHeader(http.StatusOK)
+	return len(b), nil
+}

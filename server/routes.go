@@ -1,0 +1,83 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// Route describes one route of the API, for tests that must cover every route.
+type Route struct {
+	Method  string
+	Pattern string // a ServeMux path pattern, e.g. "/v1/requests/{id}"
+	// Public routes are served without a bearer token.
+	Public bool
+}
+
+type route struct {
+	Route
+	dev     bool // registered only in --dev mode
+	handler http.HandlerFunc
+}
+
+// routes is the one table of every route the API serves. Handler registers
+// it and Routes lists it, so a route cannot be served without being listed.
+func (s *Server) routes() []route {
+	public := func(method, pattern string, h http.HandlerFunc) route {
+		return route{Route: Route{Method: method, Pattern: pattern, Public: true}, handler: h}
+	}
+	authed := func(method, pattern string, h http.HandlerFunc) route {
+		return route{Route: Route{Method: method, Pattern: pattern}, handler: h}
+	}
+	dev := func(method, pattern string, h http.HandlerFunc) route {
+		return route{Route: Route{Method: method, Pattern: pattern}, dev: true, handler: h}
+	}
+	return []route{
+		public("GET", "/healthz", s.healthz),
+		public("GET", "/readyz", s.readyz),
+		public("GET", "/v1/openapi.json", s.openAPI),
+		public("POST", "/v1/auth/token", s.login),
+		authed("GET", "/v1/me", s.me),
+
+		authed("POST", "/v1/requests", s.createRequest),
+		authed("GET", "/v1/requests", s.listRequests),
+		authed("GET", "/v1/requests/{id}", s.getRequest),
+		authed("POST", "/v1/requests/{id}/review", s.review),
+		authed("POST", "/v1/requests/{id}/approve", s.decide(lockbox.EventApprove)),
+		authed("POST", "/v1/requests/{id}/deny", s.decide(lockbox.EventDeny)),
+		authed("POST", "/v1/requests/{id}/cancel", s.decide(lockbox.EventCancel)),
+		authed("POST", "/v1/requests/{id}/revoke", s.decide(lockbox.EventRevoke)),
+		authed("POST", "/v1/requests/{id}/complete", s.decide(lockbox.EventComplete)),
+
+		authed("POST", "/v1/tenants", s.createTenant),
+		authed("GET", "/v1/tenants", s.listTenants),
+		authed("GET", "/v1/tenants/{tenant}/settings", s.getSettings),
+		authed("PATCH", "/v1/tenants/{tenant}/settings", s.updateSettings),
+		authed("GET", "/v1/tenants/{tenant}/users", s.listTenantUsers),
+		authed("POST", "/v1/tenants/{tenant}/users", s.addTenantUser),
+		authed("PATCH", "/v1/tenants/{tenant}/users/{email}", s.updateTenantUser),
+		authed("DELETE", "/v1/tenants/{tenant}/users/{email}", s.removeTenantUser),
+
+		authed("GET", "/v1/staff", s.listStaff),
+		authed("POST", "/v1/staff", s.addStaff),
+		authed("POST", "/v1/service-accounts", s.createServiceAccount),
+
+		authed("GET", "/v1/services", s.listServices),
+		authed("GET", "/v1/services/{service}", s.getService),
+		authed("PUT", "/v1/services/{service}", s.putService),
+
+		dev("POST", "/v1/dev/clock", s.advanceClock),
+	}
+}
+
+// Routes lists every route the API serves; dev includes the --dev routes.
+func Routes(dev bool) []Route {
+	var out []Route
+	for _, rt := range (&Server{}).routes() {
+		if rt.dev && !dev {
+			continue
+		}
+		out = append(out, rt.Route)
+	}
+	return out
+}

@@ -1,0 +1,143 @@
+// Package server is Lockbox's HTTP JSON API (SPEC §8): the routes, the
+// bearer-token authentication, the mapping of lockbox errors to RFC 9457
+// problem documents, and the OpenAPI document that describes it all.
+//
+// It imports the root package and the standard library only; the services it
+// serves are injected, so cmd/lockbox wires the real ones and tests fakes.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// Server serves the HTTP JSON API. Set the fields, then call Handler.
+type Server struct {
+	Requests lockbox.RequestService
+	Accounts lockbox.AccountService
+	Tenants  lockbox.TenantService
+	Catalog  lockbox.CatalogService
+	// Ready reports whether the server can serve (the database answers);
+	// nil means always ready.
+	Ready func(context.Context) error
+	// DevClock is the adjustable clock of --dev mode. It is nil otherwise,
+	// and then the dev routes do not exist (they answer 404).
+	DevClock *lockbox.OffsetClock
+	// Logger receives internal errors; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler returns the API's handler: every route of the table, the
+// authentication middleware, and problem responses for unknown routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		if rt.dev && s.DevClock == nil {
+			continue
+		}
+		mux.Handle(rt.Method+" "+rt.Pattern, s.authenticate(rt.Public, rt.handler))
+	}
+	return s.recoverPanics(commonHeaders(s.dispatch(mux)))
+}
+
+// dispatch serves the routes of mux, and a problem document where the mux
+// would answer a plain-text 404 or 405.
+func (s *Server) dispatch(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		s.unmatched(w, r, mux)
+	})
+}
+
+// commonHeaders sets the headers every API response carries: API responses
+// are never sniffed as HTML nor stored by caches (they hold tenants' data).
+func commonHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a handler's panic into a logged 500 problem, so one
+// bug answers one request with an error instead of dropping the connection.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logger().ErrorContext(r.Context(), "panic serving request",
+				"method", r.Method, "path", r.URL.Path, "panic", v)
+			writeProblem(w, http.StatusInternalServerError, lockbox.EINTERNAL, "Internal error.")
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticate puts the caller's address and, from the bearer token, the
+// caller into the request context. A route that is not public refuses a
+// request without a valid token.
+func (s *Server) authenticate(public bool, next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := lockbox.NewContextWithClientIP(r.Context(), clientIP(r))
+		if public {
+			next(w, r.WithContext(ctx))
+			return
+		}
+		token, ok := bearerToken(r)
+		if !ok {
+			s.error(w, r, lockbox.Errorf(lockbox.EUNAUTHENTICATED,
+				"Sign in first: send an Authorization: Bearer <token> header."))
+			return
+		}
+		u, err := s.Accounts.Authenticate(ctx, token)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		next(w, r.WithContext(lockbox.NewContextWithUser(ctx, u)))
+	})
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header; the scheme is case-insensitive (RFC 9110 §11.1).
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// clientIP is the host part of the peer address. A proxy in front of the
+// server is the peer: trusting forwarded headers is the deployment's choice,
+// made by a middleware that rewrites RemoteAddr.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
