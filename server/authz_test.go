@@ -111,22 +111,26 @@ func providerOnly(roles ...string) rule {
 // expectations holds one rule per route. A route missing here fails
 // TestAuthorizationMatrix: decide who may call it, per SPEC §2 and §8.
 var expectations = map[string]rule{
-	"GET /healthz":          anyone,
-	"GET /readyz":           anyone,
-	"GET /v1/openapi.json":  anyone,
-	"POST /v1/auth/token":   anyone,
-	"GET /v1/me":            anyone,
-	"POST /v1/dev/clock":    anyone,
-	"GET /v1/requests":      anyone, // filtered to what the caller may see
-	"POST /v1/requests":     providerOnly("requester", "other_operator"),
-	"GET /v1/requests/{id}": func(p principal, t string) outcome { return onRequest(p, t, true, "requester", "support_manager", "provider_admin", "global_admin", "lockbox_approver", "audit_reader") },
+	"GET /healthz":         anyone,
+	"GET /readyz":          anyone,
+	"GET /v1/openapi.json": anyone,
+	"POST /v1/auth/token":  anyone,
+	"GET /v1/me":           anyone,
+	"POST /v1/dev/clock":   anyone,
+	"GET /v1/requests":     anyone, // filtered to what the caller may see
+	"POST /v1/requests":    providerOnly("requester", "other_operator"),
+	"GET /v1/requests/{id}": func(p principal, t string) outcome {
+		return onRequest(p, t, true, "requester", "support_manager", "provider_admin", "global_admin", "lockbox_approver", "audit_reader")
+	},
 	"POST /v1/requests/{id}/review": func(p principal, t string) outcome {
 		return onRequest(p, t, false, "support_manager")
 	},
-	"POST /v1/requests/{id}/approve":  func(p principal, t string) outcome { return onRequest(p, t, true, tenantApprovers...) },
-	"POST /v1/requests/{id}/deny":     func(p principal, t string) outcome { return onRequest(p, t, true, tenantApprovers...) },
-	"POST /v1/requests/{id}/revoke":   func(p principal, t string) outcome { return onRequest(p, t, true, tenantApprovers...) },
-	"POST /v1/requests/{id}/cancel":   func(p principal, t string) outcome { return onRequest(p, t, true, "requester", "global_admin", "lockbox_approver") },
+	"POST /v1/requests/{id}/approve": func(p principal, t string) outcome { return onRequest(p, t, true, tenantApprovers...) },
+	"POST /v1/requests/{id}/deny":    func(p principal, t string) outcome { return onRequest(p, t, true, tenantApprovers...) },
+	"POST /v1/requests/{id}/revoke":  func(p principal, t string) outcome { return onRequest(p, t, true, tenantApprovers...) },
+	"POST /v1/requests/{id}/cancel": func(p principal, t string) outcome {
+		return onRequest(p, t, true, "requester", "global_admin", "lockbox_approver")
+	},
 	"POST /v1/requests/{id}/complete": func(p principal, t string) outcome { return onRequest(p, t, true, "requester") },
 
 	"POST /v1/tenants": providerOnly("provider_admin"),
@@ -145,10 +149,10 @@ var expectations = map[string]rule{
 	"PATCH /v1/tenants/{tenant}/users/{email}":  func(p principal, t string) outcome { return tenantRole(p, t, "global_admin") },
 	"DELETE /v1/tenants/{tenant}/users/{email}": func(p principal, t string) outcome { return tenantRole(p, t, "global_admin") },
 
-	"GET /v1/staff":             providerOnly("provider_admin"),
-	"POST /v1/staff":            providerOnly("provider_admin"),
-	"POST /v1/service-accounts": providerOnly("provider_admin"),
-	"GET /v1/services":          providerOnly("requester", "other_operator", "support_manager", "provider_admin"),
+	"GET /v1/staff":              providerOnly("provider_admin"),
+	"POST /v1/staff":             providerOnly("provider_admin"),
+	"POST /v1/service-accounts":  providerOnly("provider_admin"),
+	"GET /v1/services":           providerOnly("requester", "other_operator", "support_manager", "provider_admin"),
 	"GET /v1/services/{service}": providerOnly("requester", "other_operator", "support_manager", "provider_admin"),
 	"PUT /v1/services/{service}": providerOnly("provider_admin"),
 }
@@ -361,4 +365,3 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	t.Logf("%d cells", cells)
 }
-

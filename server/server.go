@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -42,7 +43,49 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.Handle(rt.Method+" "+rt.Pattern, s.authenticate(rt.Public, rt.handler))
 	}
-	return s.recoverPanics(commonHeaders(s.dispatch(mux)))
+	return s.logRequests(s.recoverPanics(commonHeaders(s.dispatch(mux))))
+}
+
+// statusRecorder remembers the status a handler wrote, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flushing
+// long streams).
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests writes one access-log line per request: method, the route
+// pattern (not the raw path, which may carry an email address), status and
+// duration. Headers, query strings and bodies, which may carry tokens, are
+// never logged.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			level = slog.LevelDebug
+		}
+		s.logger().Log(r.Context(), level, "http request", "method", r.Method, "route", r.Pattern,
+			"status", rec.status, "duration_ms", time.Since(start).Milliseconds(), "client_ip", clientIP(r))
+	})
 }
 
 // dispatch serves the routes of mux, and a problem document where the mux
