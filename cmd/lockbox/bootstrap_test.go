@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFirstStartPrintsBootstrapPassword: a production start on an empty
+// database prints a one-time password for admin@localhost that works, the
+// dev clock endpoint does not exist, and a restart prints no new password.
+func TestFirstStartPrintsBootstrapPassword(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "lockbox.db")
+	var stderr bytes.Buffer
+	start := func() *runningServer {
+		rs, err := startServer(context.Background(), serverConfig{Listen: "127.0.0.1:0", Database: db,
+			WorkerPoll: time.Second, PasswordMemoryKiB: 64}, &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	rs := start()
+	m := regexp.MustCompile(`one-time password\s+(\S+)`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no bootstrap password printed:\n%s", stderr.String())
+	}
+	admin := &e2e{t: t, url: rs.URL(), config: t.TempDir()}
+	code, _, errOut := admin.runCLIWithPassword(m[1], "login", "--server", rs.URL(), "--email", "admin@localhost")
+	if code != 0 {
+		t.Fatalf("login with the bootstrap password: %s", errOut)
+	}
+	admin.mustRun("staff", "add", "--email", "operator@example.test", "--role", "operator")
+
+	resp, err := http.Post(rs.URL()+"/v1/dev/clock", "application/json", strings.NewReader(`{"advance":"12h"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("dev clock without --dev: %d, want 404", resp.StatusCode)
+	}
+	if err := rs.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	stderr.Reset()
+	rs = start()
+	defer rs.Close(context.Background())
+	if strings.Contains(stderr.String(), "one-time password") {
+		t.Fatalf("a restart printed a new bootstrap password:\n%s", stderr.String())
+	}
+}
+
+// runCLIWithPassword runs the CLI with LOCKBOX_PASSWORD set to password.
+func (e *e2e) runCLIWithPassword(password string, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	env := map[string]string{"LOCKBOX_CONFIG_DIR": e.config, "LOCKBOX_PASSWORD": password}
+	code := run(context.Background(), args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
+	return code, out.String(), errb.String()
+}
