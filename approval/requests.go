@@ -217,11 +217,15 @@ func (s *Service) ListRequests(ctx context.Context, f lockbox.RequestFilter) (*l
 		return nil, err
 	}
 	var rs []*lockbox.AccessRequest
+	now := s.now()
 	err = s.store.View(ctx, func(tx lockbox.Tx) error {
 		rs, err = tx.ListRequests(ctx, q)
 		return err
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.refreshDue(ctx, rs, now); err != nil {
 		return nil, err
 	}
 	page := &lockbox.RequestPage{Requests: rs}
@@ -230,6 +234,28 @@ func (s *Service) ListRequests(ctx context.Context, f lockbox.RequestFilter) (*l
 		page.NextCursor = encodeCursor(page.Requests[len(page.Requests)-1])
 	}
 	return page, nil
+}
+
+// refreshDue settles and rereads any listed request whose deadline passed
+// between the sweep and the query, so no row shows a state it has left.
+func (s *Service) refreshDue(ctx context.Context, rs []*lockbox.AccessRequest, now time.Time) error {
+	for i, r := range rs {
+		if !due(r, now) {
+			continue
+		}
+		if err := s.settleOne(ctx, r.ID); err != nil {
+			return err
+		}
+		err := s.store.View(ctx, func(tx lockbox.Tx) error {
+			var err error
+			rs[i], err = tx.GetRequest(ctx, r.ID)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // requestQuery turns a client's filter into a store query constrained to
