@@ -125,3 +125,13 @@ func allowed(u *User, p Permission, tenant string) bool {
 	}
 	return false
 }
+
+// AuthorizeGrant checks that u may obtain a grant token for r, which u can
+// see: only the operator who filed it (SPEC §6), never a service account.
+// It does not check the state: the request must also be active.
+func AuthorizeGrant(u *User, r *AccessRequest) error {
+	if u == nil || u.ServiceAccount || u.ID != r.RequesterID {
+		return Errorf(EFORBIDDEN, "Only the operator who filed request %s may obtain its grant token.", r.Reference)
+	}
+	return nil
+}

@@ -24,6 +24,11 @@ type Store interface {
 // Tx is the set of operations inside one transaction. Times passed in are
 // the caller's clock: stores never read their own clock.
 type Tx interface {
+	AuditLogTx // audit search, leaves and Merkle hashes (auditlog.go)
+
+	SessionTx // web admin center sessions (websession.go)
+	KeysTx    // published signing keys (signingkey.go)
+	OutboxTx  // notification outbox, webhook endpoints, reminders (notify.go)
 	// InsertRequest stores a new request. ECONFLICT when the id or reference
 	// is taken.
 	InsertRequest(ctx context.Context, r *AccessRequest) error

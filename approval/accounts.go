@@ -10,8 +10,19 @@ import (
 
 // Login checks a password and issues a bearer token.
 func (s *Service) Login(ctx context.Context, email, password string) (*lockbox.Session, error) {
-	email = lockbox.NormalizeEmail(email)
 	now := s.sessionNow()
+	u, err := s.verifyPassword(ctx, email, password, now)
+	if err != nil {
+		return nil, err
+	}
+	return s.issueToken(ctx, u, now.Add(s.opts.SessionTTL))
+}
+
+// verifyPassword returns the account of email when password is its
+// password. Every sign-in path (API token, web session) goes through it, so
+// they share one per-account limit on failures.
+func (s *Service) verifyPassword(ctx context.Context, email, password string, now time.Time) (*lockbox.User, error) {
+	email = lockbox.NormalizeEmail(email)
 	if !s.logins.allowed(email, now) {
 		return nil, lockbox.Errorf(lockbox.ERATELIMITED, "Too many failed sign-ins for this account; wait a minute and try again.")
 	}
@@ -34,7 +45,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*lockbox.S
 		s.logins.failed(email, now)
 		return nil, errBadLogin()
 	}
-	return s.issueToken(ctx, u, now.Add(s.opts.SessionTTL))
+	return u, nil
 }
 
 func errBadLogin() error {
@@ -57,6 +68,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*lockbox.User
 	if token == "" {
 		return nil, lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Sign in first.")
 	}
+	if u, ok := s.access.serviceAccount(token); ok { // data-plane hot path (accesscache.go)
+		return u, nil
+	}
+	epoch := s.access.begin()
 	var u *lockbox.User
 	err := s.store.View(ctx, func(tx lockbox.Tx) error {
 		var err error
@@ -65,6 +80,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*lockbox.User
 	})
 	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
 		return nil, lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Your session is invalid or has expired; sign in again.")
+	}
+	if err == nil {
+		s.access.putServiceAccount(token, u, epoch)
 	}
 	return u, err
 }

@@ -2,31 +2,25 @@ package approval_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
-	"github.com/lockboxhq/lockbox/sqlite"
 )
 
-// harness is a real workflow service on a real SQLite database in a
-// temporary directory, seeded with the dev accounts.
+// harness is a real workflow service on a real database (openTestStore),
+// seeded with the dev accounts.
 type harness struct {
 	t     testing.TB
-	store *sqlite.Store
+	store lockbox.Store
 	svc   *approval.Service
 }
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lockbox.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTestStore(t) // SQLite, or PostgreSQL with LOCKBOX_TEST_STORE=postgres
 	// Cheap password hashing: tests create many accounts.
 	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1})
 	if err := svc.SeedDev(ctx); err != nil {

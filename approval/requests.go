@@ -383,12 +383,14 @@ func (s *Service) act(ctx context.Context, tx lockbox.Tx, u *lockbox.User, idOrR
 	if err := s.settle(ctx, tx, r, now); err != nil {
 		return nil, err
 	}
+	// The state is checked before the version: "it expired at …" tells the
+	// person more than "it changed since you read it".
+	if _, err := lockbox.Next(r.Status, ev); err != nil {
+		return nil, s.refuse(ctx, tx, u, r, ev, d, now, lockbox.Errorf(lockbox.ECONFLICT, "%s", refusalMessage(r, ev)))
+	}
 	if d.IfVersion != 0 && d.IfVersion != r.Version {
 		return nil, s.refuse(ctx, tx, u, r, ev, d, now, lockbox.Errorf(lockbox.ECONFLICT,
 			"Request %s changed since you read it: it is now %s. Reload it and decide again.", r.Reference, r.Status))
-	}
-	if _, err := lockbox.Next(r.Status, ev); err != nil {
-		return nil, s.refuse(ctx, tx, u, r, ev, d, now, lockbox.Errorf(lockbox.ECONFLICT, "%s", refusalMessage(r, ev)))
 	}
 	if err := s.apply(ctx, tx, u, r, ev, d.Comment, now); err != nil {
 		return nil, err

@@ -25,8 +25,26 @@ var DevServices = []*lockbox.Service{
 }
 
 // SeedDev creates SPEC §9's dev accounts, tenants and services, unless they
-// exist already (a dev server restarted on the same database).
+// exist already (a dev server restarted on the same database, or another
+// replica that seeded it first: replicas starting together on one empty
+// database seed it one after the other, under the store's lock).
 func (s *Service) SeedDev(ctx context.Context) error {
+	return s.withStoreLock(ctx, "seed", s.seedDev)
+}
+
+// withStoreLock runs fn under the store's named lock when the store is
+// shared by several processes (lockbox.StoreLocker), else directly.
+// Without it, replicas seeding one empty database at once would fail on
+// each other's accounts (ECONFLICT) and write the catalog's audit records
+// several times.
+func (s *Service) withStoreLock(ctx context.Context, name string, fn func(context.Context) error) error {
+	if l, ok := s.store.(lockbox.StoreLocker); ok {
+		return l.WithLock(ctx, name, fn)
+	}
+	return fn(ctx)
+}
+
+func (s *Service) seedDev(ctx context.Context) error {
 	ctx = lockbox.NewContextWithUser(ctx, lockbox.System)
 	if exists, err := s.userExists(ctx, "admin@provider.test"); err != nil || exists {
 		return err
@@ -84,8 +102,18 @@ func (s *Service) seedDevTenants(ctx context.Context) error {
 
 // Bootstrap creates the first provider admin, admin@localhost, with a random
 // password, when the database has no provider staff at all. It returns the
-// password (to print once), or "" when staff exist already.
-func (s *Service) Bootstrap(ctx context.Context) (string, error) {
+// password (to print once), or "" when staff exist already. Replicas
+// starting together on one empty database create it once (the store's lock,
+// as in SeedDev): one of them prints the password.
+func (s *Service) Bootstrap(ctx context.Context) (password string, err error) {
+	err = s.withStoreLock(ctx, "seed", func(ctx context.Context) error {
+		password, err = s.bootstrap(ctx)
+		return err
+	})
+	return password, err
+}
+
+func (s *Service) bootstrap(ctx context.Context) (string, error) {
 	ctx = lockbox.NewContextWithUser(ctx, lockbox.System)
 	var staff []*lockbox.User
 	err := s.store.View(ctx, func(tx lockbox.Tx) error {

@@ -33,6 +33,19 @@ type Options struct {
 	// one more is allowed every LoginRefill.
 	LoginBurst  int
 	LoginRefill time.Duration
+	// AllowPrivateWebhooks lets webhook endpoints use plain http and
+	// private, loopback or link-local addresses (tests and development).
+	AllowPrivateWebhooks bool
+	// Grants signs and verifies grant tokens (enforce.go). Nil: grants
+	// and access checks answer EUNAVAILABLE.
+	Grants lockbox.GrantAuthority
+	// GrantIssuer is the "iss" of grant tokens (lockbox.DefaultGrantIssuer
+	// when empty).
+	GrantIssuer string
+	// AccessCacheTTL > 0 caches requests and service accounts for access
+	// checks (accesscache.go): exact for changes made through this
+	// server, at most this stale for changes made by other replicas.
+	AccessCacheTTL time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -66,6 +79,7 @@ type Service struct {
 	// dummyHash makes a login for an unknown address cost as much as one
 	// for a known address, so timing does not reveal which accounts exist.
 	dummyHash string
+	access    *accessCache // nil: no caching (accesscache.go)
 }
 
 var (
@@ -86,7 +100,9 @@ func New(store lockbox.Store, clock lockbox.Clock, opts Options) *Service {
 		clock:  clock,
 		opts:   opts,
 		logins: newLoginLimiter(opts.LoginBurst, opts.LoginRefill),
+		access: newAccessCache(opts.AccessCacheTTL),
 	}
+	s.store = s.access.wrap(store)
 	s.dummyHash = s.hashPassword(randomSecret("", 16))
 	return s
 }

@@ -85,6 +85,9 @@ func (s *Service) transition(ctx context.Context, tx lockbox.Tx, u *lockbox.User
 	if err := tx.UpdateRequest(ctx, r, prev); err != nil {
 		return fmt.Errorf("update request %s: %w", r.ID, err)
 	}
+	if err := s.emit(ctx, tx, u, r, from, ev, comment, now); err != nil { // notifications: same transaction (notify.go)
+		return err
+	}
 	return appendAudit(ctx, tx, transitionRecord(ctx, u, r, from, ev, comment, now))
 }
 

@@ -34,6 +34,7 @@ func (s *Service) RunWorker(ctx context.Context, poll time.Duration) {
 		if err := s.SettleDue(ctx); err != nil && ctx.Err() == nil {
 			s.opts.Logger.Error("settling deadlines failed; retrying", "err", err)
 		}
+		s.remindDue(ctx) // expiry reminders (notify.go)
 		timer.Reset(s.nextWake(ctx, poll))
 	}
 }
@@ -44,7 +45,10 @@ func (s *Service) nextWake(ctx context.Context, poll time.Duration) time.Duratio
 	now := s.now()
 	err := s.store.View(ctx, func(tx lockbox.Tx) error {
 		var err error
-		next, err = tx.NextDue(ctx, now)
+		if next, err = tx.NextDue(ctx, now); err != nil {
+			return err
+		}
+		next, err = nextWakeWithReminders(ctx, tx, now, next) // notify.go
 		return err
 	})
 	if err != nil || next.IsZero() {

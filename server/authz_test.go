@@ -132,6 +132,10 @@ var expectations = map[string]rule{
 		return onRequest(p, t, true, "requester", "global_admin", "lockbox_approver")
 	},
 	"POST /v1/requests/{id}/complete": func(p principal, t string) outcome { return onRequest(p, t, true, "requester") },
+	"POST /v1/requests/{id}/token":    func(p principal, t string) outcome { return onRequest(p, t, true, "requester") },
+	"POST /v1/access/check":           providerOnly("service_account"),
+	"POST /v1/operator-actions":       providerOnly("service_account"),
+	"GET /.well-known/jwks.json":      anyone,
 
 	"POST /v1/tenants": providerOnly("provider_admin"),
 	"GET /v1/tenants":  providerOnly("provider_admin"),
@@ -176,12 +180,16 @@ func newMatrix(t *testing.T) *matrix {
 	}
 	t.Cleanup(func() { store.Close() })
 	clock := lockbox.NewOffsetClock()
-	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, LoginBurst: 1000})
+	grants, jwks := newTestGrants(t, store)
+	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, LoginBurst: 1000, Grants: grants})
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}
 	s := &server.Server{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Ready: store.Ping,
-		DevClock: clock, Logger: slog.New(slog.DiscardHandler)}
+		DevClock: clock, Logger: slog.New(slog.DiscardHandler), Enforcement: svc, JWKS: jwks}
+	s.Audit = newTestAudit(t, store) // audit_test.go
+	// Notification routes: notify_test.go.
+	newTestNotify(t, s, svc, store, clock)
 	m := &matrix{t: t, handler: s.Handler(), svc: svc, store: store, tokens: map[string]string{}}
 	for _, p := range principals {
 		switch {
@@ -243,6 +251,9 @@ func (m *matrix) fixture(route server.Route, target string) (path string, body a
 	replace := func(name, value string) { path = strings.ReplaceAll(path, "{"+name+"}", value) }
 	replace("tenant", target)
 	replace("service", "exchange")
+	path += auditRouteQuery[route.Method+" "+route.Pattern] // audit_test.go
+	// Webhook and dev mail fixtures: notify_test.go.
+	path = m.notifyFixture(route, target, path)
 	if strings.Contains(path, "{email}") {
 		email := fmt.Sprintf("user%d@%s.test", n, target)
 		_, err := m.svc.AddTenantUser(m.ctxOf("admin@"+target+".test"), target, lockbox.NewUser{Email: email, Roles: []lockbox.Role{lockbox.RoleAuditReader}})
@@ -256,7 +267,7 @@ func (m *matrix) fixture(route server.Route, target string) (path string, body a
 		switch {
 		case strings.HasSuffix(path, "/review"):
 			status = lockbox.StatusPendingReview
-		case strings.HasSuffix(path, "/revoke"), strings.HasSuffix(path, "/complete"):
+		case strings.HasSuffix(path, "/revoke"), strings.HasSuffix(path, "/complete"), strings.HasSuffix(path, "/token"):
 			status = lockbox.StatusActive
 		}
 		replace("id", m.request(target, status).ID)
@@ -266,6 +277,9 @@ func (m *matrix) fixture(route server.Route, target string) (path string, body a
 
 // body is a valid body for the route, so that an allowed call succeeds.
 func (m *matrix) body(route server.Route, target string, n int64) any {
+	if b := notifyBody(route); b != nil { // notify_test.go
+		return b
+	}
 	switch route.Method + " " + route.Pattern {
 	case "POST /v1/auth/token":
 		return map[string]string{"email": "operator@provider.test", "password": approval.DevPassword}
@@ -289,6 +303,8 @@ func (m *matrix) body(route server.Route, target string, n int64) any {
 		return map[string]any{"name": fmt.Sprintf("svc%d", n)}
 	case "PUT /v1/services/{service}":
 		return map[string]any{"operations": []string{"Get-Mailbox", "Get-MailboxStatistics"}}
+	case "POST /v1/access/check", "POST /v1/operator-actions":
+		return map[string]any{"token": m.grant(target), "operation": "Get-Mailbox", "resource": "mailbox:x"}
 	}
 	return nil
 }

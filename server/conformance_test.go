@@ -31,6 +31,7 @@ import (
 type realServer struct {
 	handler http.Handler
 	logs    *bytes.Buffer
+	notify  *testNotify // notify_test.go
 }
 
 func newRealServer(tb testing.TB) *realServer {
@@ -44,17 +45,21 @@ func newRealServer(tb testing.TB) *realServer {
 	clock := lockbox.NewOffsetClock()
 	// Cheap password hashing: the test signs in many times. Sessions outlive
 	// the dev clock advancing past the request deadlines.
-	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionTTL: 30 * 24 * time.Hour})
+	grants, jwks := newTestGrants(tb, store)
+	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionTTL: 30 * 24 * time.Hour, Grants: grants})
 	if err := svc.SeedDev(ctx); err != nil {
 		tb.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
 	s := &server.Server{
 		Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc,
-		Ready: store.Ping, DevClock: clock,
+		Ready: store.Ping, DevClock: clock, Enforcement: svc, JWKS: jwks,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	return &realServer{handler: s.Handler(), logs: logs}
+	s.Audit = newTestAudit(tb, store) // audit_test.go
+	// Notification routes: notify_test.go.
+	notify := newTestNotify(tb, s, svc, store, clock)
+	return &realServer{handler: s.Handler(), logs: logs, notify: notify}
 }
 
 // conformance drives the API and checks every request and response
@@ -227,10 +232,14 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.signIn(t)
 	c.requestLifecycle(t)
 	c.requestErrors(t)
+	c.enforcement(t)
 	c.tenants(t)
 	c.users(t)
 	c.staffAndServices(t)
 	c.routingErrors(t)
+	c.audit(t) // audit_test.go
+	// Webhooks, dev mail, metrics: notify_test.go.
+	c.notifications(t)
 
 	for _, rt := range server.Routes(true) {
 		if key := rt.Method + " " + rt.Pattern; !c.covered[key] {

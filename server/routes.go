@@ -35,6 +35,7 @@ func (s *Server) routes() []route {
 	return []route{
 		public("GET", "/healthz", s.healthz),
 		public("GET", "/readyz", s.readyz),
+		public("GET", "/metrics", s.metrics),
 		public("GET", "/v1/openapi.json", s.openAPI),
 		public("POST", "/v1/auth/token", s.login),
 		authed("GET", "/v1/me", s.me),
@@ -48,6 +49,10 @@ func (s *Server) routes() []route {
 		authed("POST", "/v1/requests/{id}/cancel", s.decide(lockbox.EventCancel)),
 		authed("POST", "/v1/requests/{id}/revoke", s.decide(lockbox.EventRevoke)),
 		authed("POST", "/v1/requests/{id}/complete", s.decide(lockbox.EventComplete)),
+		authed("POST", "/v1/requests/{id}/token", s.issueGrant),
+		authed("POST", "/v1/access/check", s.checkAccess),
+		authed("POST", "/v1/operator-actions", s.recordOperatorAction),
+		public("GET", "/.well-known/jwks.json", s.jwks),
 
 		authed("POST", "/v1/tenants", s.createTenant),
 		authed("GET", "/v1/tenants", s.listTenants),
@@ -57,6 +62,17 @@ func (s *Server) routes() []route {
 		authed("POST", "/v1/tenants/{tenant}/users", s.addTenantUser),
 		authed("PATCH", "/v1/tenants/{tenant}/users/{email}", s.updateTenantUser),
 		authed("DELETE", "/v1/tenants/{tenant}/users/{email}", s.removeTenantUser),
+		authed("POST", "/v1/tenants/{tenant}/webhooks", s.createWebhook),
+		authed("GET", "/v1/tenants/{tenant}/webhooks", s.listWebhooks),
+		authed("DELETE", "/v1/tenants/{tenant}/webhooks/{id}", s.deleteWebhook),
+
+		authed("GET", "/v1/tenants/{tenant}/audit", s.searchAudit),
+		authed("GET", "/v1/tenants/{tenant}/audit.csv", s.exportAudit),
+		authed("GET", "/v1/tenants/{tenant}/log/checkpoint", s.logCheckpoint),
+		authed("GET", "/v1/tenants/{tenant}/log/entries", s.logEntries),
+		authed("GET", "/v1/tenants/{tenant}/log/proof/inclusion", s.inclusionProof),
+		authed("GET", "/v1/tenants/{tenant}/log/proof/consistency", s.consistencyProof),
+		public("GET", "/v1/log/key", s.logKey),
 
 		authed("GET", "/v1/staff", s.listStaff),
 		authed("POST", "/v1/staff", s.addStaff),
@@ -67,6 +83,8 @@ func (s *Server) routes() []route {
 		authed("PUT", "/v1/services/{service}", s.putService),
 
 		dev("POST", "/v1/dev/clock", s.advanceClock),
+		dev("GET", "/v1/dev/mail", s.listDevMail),
+		dev("GET", "/v1/dev/mail/{file}", s.devMailFile),
 	}
 }
 

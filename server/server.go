@@ -23,6 +23,18 @@ type Server struct {
 	Accounts lockbox.AccountService
 	Tenants  lockbox.TenantService
 	Catalog  lockbox.CatalogService
+	// Audit serves the audit log: search, CSV export, checkpoints, proofs.
+	Audit lockbox.AuditService
+	// Enforcement issues grants and answers data-plane checks (enforce.go);
+	// JWKS returns the JSON Web Key Set of the published grant keys.
+	Enforcement lockbox.EnforcementService
+	JWKS        func(context.Context) ([]byte, error)
+	// Webhooks manages tenants' webhook endpoints (webhooks.go); DevMail is
+	// the mail a --dev server captured (devmail.go); Metrics serves GET
+	// /metrics (Prometheus). Nil: those routes answer 404.
+	Webhooks lockbox.WebhookService
+	DevMail  lockbox.DevMailbox
+	Metrics  http.Handler
 	// Ready reports whether the server can serve (the database answers);
 	// nil means always ready.
 	Ready func(context.Context) error

@@ -25,9 +25,15 @@ func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 	if err != nil {
 		return wrap("append audit", err)
 	}
+	// The Merkle hashes this record completes are stored with it, in this
+	// transaction, so the tree never lags the records (auditlog.go).
+	hashes, err := storedHashes(ctx, t.tx, rec.Tenant, index, canonical)
+	if err != nil {
+		return err
+	}
 	// The record goes in before the head moves: if the insert fails, the
 	// head still names the next free index.
-	if err := t.insertAudit(ctx, &leaf, canonical); err != nil {
+	if err := t.insertAudit(ctx, &leaf, canonical, hashes); err != nil {
 		return err
 	}
 	_, err = t.tx.ExecContext(ctx, `INSERT INTO audit_logs (log, size) VALUES (?, 1)
@@ -42,11 +48,11 @@ func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 // insertAudit stores the canonical bytes with copies of the fields audit
 // search filters on. The time column holds the canonical (millisecond)
 // time, so a search by time agrees with what the leaf says.
-func (t *tx) insertAudit(ctx context.Context, rec *lockbox.AuditRecord, canonical []byte) error {
+func (t *tx) insertAudit(ctx context.Context, rec *lockbox.AuditRecord, canonical, hashes []byte) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_records (log, idx, id, time, record_type,
-		operation, user_id, actor_type, request_id, canonical) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		operation, user_id, actor_type, request_id, canonical, hashes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		rec.Tenant, rec.Index, rec.ID, micros(rec.Time.Truncate(time.Millisecond)), rec.RecordType,
-		rec.Operation, rec.UserID, rec.ActorType, rec.RequestID, canonical)
+		rec.Operation, rec.UserID, rec.ActorType, rec.RequestID, canonical, hashes)
 	if isUnique(err) {
 		return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
 	}

@@ -2,8 +2,9 @@
 // the default backend of a single `lockbox serve`: one file, no server.
 //
 // It may import only the root lockbox package, the pure-Go SQLite driver
-// (modernc.org/sqlite), the goose migration library and the standard
-// library. It holds no business rules: the workflow decides, the store keeps.
+// (modernc.org/sqlite), the goose migration library, the RFC 6962 hashing of
+// golang.org/x/mod/sumdb/tlog and the standard library. It holds no
+// business rules: the workflow decides, the store keeps.
 //
 // Durability: a nil return from Update means the transaction is committed to
 // the write-ahead log with SQLite's default synchronous=FULL, so it survives
@@ -60,6 +61,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	if err := migrate(ctx, writer); err != nil {
+		writer.Close()
+		return nil, err
+	}
+	if err := backfillAuditHashes(ctx, writer); err != nil {
 		writer.Close()
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,8 +62,8 @@ func TestOpenMigrates(t *testing.T) {
 		t.Fatalf("Ping: %v", err)
 	}
 	db := rawDB(t, path)
-	if v := schemaVersion(t, db); v != 1 {
-		t.Errorf("schema version = %d, want 1", v)
+	if v, want := schemaVersion(t, db), newestMigration(t); v != want {
+		t.Errorf("schema version = %d, want %d", v, want)
 	}
 	var mode string
 	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
@@ -107,8 +108,8 @@ func TestReopenKeepsData(t *testing.T) {
 	if got := storetest.MustAppendAudit(t, s2, storetest.NewAuditRecord("contoso", "rec-1")); got != 1 {
 		t.Errorf("first append after reopen: index %d, want 1", got)
 	}
-	if v := schemaVersion(t, rawDB(t, path)); v != 1 {
-		t.Errorf("schema version after reopen = %d, want 1", v)
+	if v, want := schemaVersion(t, rawDB(t, path)), newestMigration(t); v != want {
+		t.Errorf("schema version after reopen = %d, want %d", v, want)
 	}
 }
 
@@ -122,17 +123,17 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	}
 	s.Close()
 	db := rawDB(t, path)
-	if _, err := db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (7, 1)`); err != nil {
+	if _, err := db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (999, 1)`); err != nil {
 		t.Fatal(err)
 	}
 
 	_, err = sqlite.Open(t.Context(), path)
-	want := "database schema version 7 is newer than this lockbox binary supports (1); upgrade lockbox"
+	want := fmt.Sprintf("database schema version 999 is newer than this lockbox binary supports (%d); upgrade lockbox", newestMigration(t))
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Open = %v, want an error containing %q", err, want)
 	}
-	if v := schemaVersion(t, db); v != 7 {
-		t.Errorf("schema version = %d after a refused open, want 7 untouched", v)
+	if v := schemaVersion(t, db); v != 999 {
+		t.Errorf("schema version = %d after a refused open, want 999 untouched", v)
 	}
 }
 
@@ -143,4 +144,23 @@ func TestOpenCanceled(t *testing.T) {
 		s.Close()
 		t.Error("Open with a canceled context succeeded")
 	}
+}
+
+// newestMigration is the number of the newest file in migrations/, the
+// schema version a fresh database ends at (each issue adds its own file).
+func newestMigration(t *testing.T) int64 {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations found: %v", err)
+	}
+	var newest int64
+	for _, f := range files {
+		var n int64
+		if _, err := fmt.Sscanf(filepath.Base(f), "%d_", &n); err != nil {
+			t.Fatalf("migration %s: %v", f, err)
+		}
+		newest = max(newest, n)
+	}
+	return newest
 }

@@ -4,7 +4,7 @@
 //
 // It also offers fixtures and MustX helpers to tests of other packages that
 // need a populated store. It may import only the root lockbox package,
-// go-cmp and the standard library (testing included: it is test support and
+// go-cmp, golang.org/x/mod/sumdb/tlog (the reference for audit hashes) and the standard library (testing included: it is test support and
 // is never linked into the lockbox binary).
 package storetest
 
@@ -36,6 +36,11 @@ func Run(t *testing.T, open func(t *testing.T) lockbox.Store) {
 		{"Token", tokenTests},
 		{"Service", serviceTests},
 		{"Audit", auditTests},
+		{"Outbox", outboxTests},
+		{"AuditLog", auditLogTests},
+		{"WebSession", webSessionTests},
+		{"SigningKeys", keyTests},
+		{"Conflict", conflictTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -112,6 +112,9 @@ LOCKBOX_SERVER/LOCKBOX_TOKEN, then the session saved by 'lockbox login'.`,
 		a.requestsCmd(), a.settingsCmd(), a.usersCmd(), a.tenantsCmd(),
 		a.staffCmd(), a.serviceAccountsCmd(), a.servicesCmd(),
 		a.devCmd(), a.versionCmd(),
+		a.auditCmd(),
+		a.keysCmd(),
+		a.webhooksCmd(),
 	)
 	markRunErrors(root)
 	return root

@@ -19,6 +19,7 @@ func (a *app) requestsCmd() *cobra.Command {
 		a.requestsActCmd(lockbox.EventCancel, "Cancel a request before access begins (requester or tenant approvers)"),
 		a.requestsActCmd(lockbox.EventRevoke, "End approved or active access early (tenant approvers)"),
 		a.requestsActCmd(lockbox.EventComplete, "Close your active request as done (requester)"),
+		a.requestsTokenCmd(),
 	)
 	c.Aliases = []string{"request"}
 	return c

@@ -20,8 +20,9 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/auditlog"
+	"github.com/lockboxhq/lockbox/postgres"
 	"github.com/lockboxhq/lockbox/server"
-	"github.com/lockboxhq/lockbox/sqlite"
 )
 
 // serverConfig is everything `lockbox serve` is configured with. Flags and
@@ -34,6 +35,21 @@ type serverConfig struct {
 	WorkerPoll time.Duration
 	// PasswordMemoryKiB lowers password hashing cost in tests (0 = default).
 	PasswordMemoryKiB uint32
+	// KeyDir holds the private signing keys and GrantIssuer is the "iss"
+	// of grant tokens (keys.go).
+	KeyDir      string
+	GrantIssuer string
+	// LogOrigin starts the origin line of every audit log checkpoint.
+	LogOrigin string
+	// DB tunes the PostgreSQL pool (serve_postgres.go); unused by SQLite.
+	DB postgres.Options
+	// AddrFile, when set, receives the server's URL once it listens (for
+	// scripts and tests that listen on port 0).
+	AddrFile string
+	// Web configures the web admin center (web_serve.go).
+	Web webConfig
+	// Notify configures email and webhook delivery (notify_serve.go).
+	Notify notifyConfig
 }
 
 func newServeCmd() *cobra.Command {
@@ -45,11 +61,20 @@ func newServeCmd() *cobra.Command {
 
 Every flag can also be set from the environment:
   LOCKBOX_LISTEN      --listen     address to listen on (default 127.0.0.1:8080)
-  LOCKBOX_DATABASE    --database   SQLite file path (default ./lockbox-data/lockbox.db)
+  LOCKBOX_DATABASE    --database   SQLite file path (default ./lockbox-data/lockbox.db),
+                                   or a PostgreSQL URL postgres://user:pass@host:5432/db
   LOCKBOX_DEV         --dev        dev mode: throwaway database, seeded accounts, dev clock
-  LOCKBOX_LOG_FORMAT  --log-format text or json (default: text on a terminal, else json)`,
+  LOCKBOX_LOG_FORMAT  --log-format text or json (default: text on a terminal, else json)
+  LOCKBOX_KEY_DIR     --key-dir    private signing keys (default ./lockbox-data/keys; in --dev a
+                                   throwaway one, or keys/ beside a given --database); replicas of
+                                   one database share it (lockbox keys generate --key-dir DIR)
+  LOCKBOX_GRANT_ISSUER --grant-issuer  "iss" of grant tokens (default lockbox)
+  LOCKBOX_LOG_ORIGIN  --log-origin audit checkpoint origins are <this>/<tenant> (default lockbox)` + webHelp + notifyHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := serveFlagsFromEnv(cmd, &cfg); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, cfg, cmd.ErrOrStderr())
@@ -57,10 +82,15 @@ Every flag can also be set from the environment:
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Listen, "listen", envOr("LOCKBOX_LISTEN", "127.0.0.1:8080"), "address to listen on")
-	f.StringVar(&cfg.Database, "database", os.Getenv("LOCKBOX_DATABASE"), "SQLite database file (default ./lockbox-data/lockbox.db; in --dev a throwaway one)")
+	f.StringVar(&cfg.Database, "database", os.Getenv("LOCKBOX_DATABASE"), "SQLite database file (default ./lockbox-data/lockbox.db; in --dev a throwaway one), or a postgres:// URL")
 	f.BoolVar(&cfg.Dev, "dev", os.Getenv("LOCKBOX_DEV") == "true" || os.Getenv("LOCKBOX_DEV") == "1", "dev mode: throwaway database, seeded accounts, dev clock endpoint")
 	f.StringVar(&cfg.LogFormat, "log-format", os.Getenv("LOCKBOX_LOG_FORMAT"), "log format: text or json")
 	f.DurationVar(&cfg.WorkerPoll, "worker-poll", time.Second, "how often the deadline worker looks for work created by other replicas")
+	addServeKeyFlags(cmd, &cfg)
+	f.StringVar(&cfg.LogOrigin, "log-origin", envOr("LOCKBOX_LOG_ORIGIN", auditlog.DefaultOriginPrefix), "checkpoint origin prefix: origins are <prefix>/<tenant> (use this server's host name)")
+	addServeDatabaseFlags(cmd, &cfg)
+	addServeWebFlags(cmd, &cfg)
+	addServeNotifyFlags(cmd, &cfg)
 	return cmd
 }
 
@@ -88,8 +118,10 @@ func serve(ctx context.Context, cfg serverConfig, stderr io.Writer) error {
 type runningServer struct {
 	url      string
 	http     *http.Server
-	store    *sqlite.Store
+	store    lockbox.Store
 	service  *approval.Service
+	keys     *serverKeys // signing keys and the grant authority (keys.go)
+	notify   *notifier   // notification delivery, dev mail, metrics (notify_serve.go)
 	logger   *slog.Logger
 	stopWork context.CancelFunc
 	workDone chan struct{}
@@ -105,7 +137,7 @@ func startServer(ctx context.Context, cfg serverConfig, stderr io.Writer) (*runn
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlite.Open(ctx, dbPath)
+	store, err := openStore(ctx, dbPath, cfg.DB)
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("open database: %w", err)
@@ -126,8 +158,17 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		devClock = lockbox.NewOffsetClock()
 		clock = devClock
 	}
+	if err := rs.openKeys(ctx, cfg); err != nil {
+		return err
+	}
 	rs.service = approval.New(rs.store, clock, approval.Options{Logger: rs.logger,
-		PasswordMemoryKiB: cfg.PasswordMemoryKiB, SessionClock: lockbox.SystemClock{}})
+		PasswordMemoryKiB: cfg.PasswordMemoryKiB, SessionClock: lockbox.SystemClock{},
+		Grants: rs.keys.grants, GrantIssuer: cfg.GrantIssuer, AccessCacheTTL: accessCacheTTL(cfg),
+		AllowPrivateWebhooks: cfg.Notify.AllowPrivateWebhooks})
+	var err error
+	if rs.notify, err = rs.newNotifier(cfg, clock); err != nil { // notify_serve.go
+		return err
+	}
 	if err := rs.seed(ctx, cfg, stderr); err != nil {
 		return err
 	}
@@ -136,10 +177,23 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	rs.url = "http://" + ln.Addr().String()
-	h := (&server.Server{
+	if err := writeAddrFile(cfg.AddrFile, rs.url); err != nil {
+		ln.Close()
+		return err
+	}
+	audit := rs.auditService(cfg) // audit_serve.go
+	api := (&server.Server{
 		Requests: rs.service, Accounts: rs.service, Tenants: rs.service, Catalog: rs.service,
 		Ready: rs.store.Ping, DevClock: devClock, Logger: rs.logger,
+		Enforcement: rs.service, JWKS: rs.keys.jwks,
+		Audit:    audit,
+		Webhooks: rs.service, DevMail: rs.notify.devMailbox(), Metrics: rs.notify.metrics,
 	}).Handler()
+	h, err := rs.withWeb(cfg, api, audit, devClock) // web_serve.go
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	rs.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(rs.logger.Handler(), slog.LevelWarn)}
 	go func() {
@@ -151,11 +205,12 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 	rs.stopWork = stop
 	go func() {
 		defer close(rs.workDone)
+		defer rs.startDelivery(workCtx)() // notify_serve.go: the outbox worker, waited for here
 		rs.service.RunWorker(workCtx, cfg.WorkerPoll)
 	}()
-	rs.logger.Info("lockbox listening", "url", rs.url, "database", dbPath, "dev", cfg.Dev)
+	rs.logger.Info("lockbox listening", "url", rs.url, "database", displayDatabase(dbPath), "dev", cfg.Dev)
 	if cfg.Dev {
-		printDevBanner(stderr, rs.url, dbPath)
+		printDevBanner(stderr, rs.url, displayDatabase(dbPath))
 	}
 	return nil
 }

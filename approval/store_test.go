@@ -1,0 +1,38 @@
+package approval_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/postgres"
+	"github.com/lockboxhq/lockbox/postgres/pgtest"
+	"github.com/lockboxhq/lockbox/sqlite"
+)
+
+// openTestStore opens the store the workflow tests run on: SQLite in a
+// temporary directory, or, with LOCKBOX_TEST_STORE=postgres, a fresh schema
+// on the PostgreSQL server of LOCKBOX_TEST_POSTGRES. CI runs this package
+// both ways, so the workflow's guarantees (deadlines, races, audit trail)
+// are proven on both engines, not only the store contract.
+func openTestStore(t testing.TB) lockbox.Store {
+	t.Helper()
+	ctx := context.Background()
+	var st lockbox.Store
+	var err error
+	switch engine := os.Getenv("LOCKBOX_TEST_STORE"); engine {
+	case "", "sqlite":
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "lockbox.db"))
+	case "postgres":
+		st, err = postgres.Open(ctx, pgtest.Schema(t, pgtest.DSN(t)))
+	default:
+		t.Fatalf("LOCKBOX_TEST_STORE=%q: want sqlite or postgres", engine)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}

@@ -1,0 +1,223 @@
+package client
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+var _ lockbox.AuditService = (*Client)(nil)
+
+func auditPath(log, rest string) string { return "/v1/tenants/" + url.PathEscape(log) + rest }
+
+// auditQuery encodes f as the query of the search and export routes.
+func auditQuery(f lockbox.AuditFilter, paged bool) string {
+	q := url.Values{}
+	if f.Start != nil {
+		q.Set("start", f.Start.UTC().Format(time.RFC3339Nano))
+	}
+	if f.End != nil {
+		q.Set("end", f.End.UTC().Format(time.RFC3339Nano))
+	}
+	q["operation"], q["user"] = f.Operations, f.Users
+	if f.RequestID != "" {
+		q.Set("request_id", f.RequestID)
+	}
+	if f.RecordType != "" {
+		q.Set("record_type", f.RecordType)
+	}
+	if paged && f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if paged && f.Cursor != "" {
+		q.Set("cursor", f.Cursor)
+	}
+	if s := q.Encode(); s != "" {
+		return "?" + s
+	}
+	return ""
+}
+
+// SearchAudit returns one page of a log's records (GET …/audit). Records are
+// decoded from the canonical JSON the server sends.
+func (c *Client) SearchAudit(ctx context.Context, log string, f lockbox.AuditFilter) (*lockbox.AuditPage, error) {
+	var out struct {
+		Records    []json.RawMessage `json:"records"`
+		NextCursor string            `json:"next_cursor"`
+	}
+	if err := c.do(ctx, http.MethodGet, auditPath(log, "/audit")+auditQuery(f, true), nil, &out); err != nil {
+		return nil, err
+	}
+	page := &lockbox.AuditPage{Records: make([]*lockbox.AuditRecord, len(out.Records)), NextCursor: out.NextCursor}
+	for i, raw := range out.Records {
+		rec, err := lockbox.ParseAuditRecord(raw)
+		if err != nil {
+			return nil, lockbox.Errorf(lockbox.EINTERNAL, "The server sent an audit record that does not decode: %v.", err)
+		}
+		page.Records[i] = rec
+	}
+	return page, nil
+}
+
+// ExportAuditCSV copies the server's CSV export (GET …/audit.csv) to w as
+// it arrives and returns the number of bytes copied.
+func (c *Client) ExportAuditCSV(ctx context.Context, log string, f lockbox.AuditFilter, w io.Writer) (int64, error) {
+	body, err := c.get(ctx, auditPath(log, "/audit.csv")+auditQuery(f, false), "text/csv")
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	n, err := io.Copy(w, body)
+	if err != nil {
+		return n, fmt.Errorf("audit export cut short after %d bytes: %w", n, err)
+	}
+	return n, nil
+}
+
+// ExportAudit streams the CSV export and calls fn with each record, decoded
+// from its AuditData column (the whole canonical record).
+func (c *Client) ExportAudit(ctx context.Context, log string, f lockbox.AuditFilter, fn func(*lockbox.AuditRecord) error) error {
+	body, err := c.get(ctx, auditPath(log, "/audit.csv")+auditQuery(f, false), "text/csv")
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	r := csv.NewReader(body)
+	r.FieldsPerRecord = 6
+	r.ReuseRecord = true
+	if _, err := r.Read(); err != nil {
+		return fmt.Errorf("audit export: no header: %w", err)
+	}
+	for {
+		row, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("audit export cut short: %w", err)
+		}
+		rec, err := lockbox.ParseAuditRecord([]byte(row[5]))
+		if err != nil {
+			return fmt.Errorf("audit export: AuditData of %s does not decode: %w", row[0], err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+}
+
+// Checkpoint returns the log's signed checkpoint (GET …/log/checkpoint).
+// Only Note is set: the client trusts nothing it has not verified, so parse
+// and verify it with auditlog.OpenCheckpoint.
+func (c *Client) Checkpoint(ctx context.Context, log string) (*lockbox.Checkpoint, error) {
+	b, err := c.getText(ctx, auditPath(log, "/log/checkpoint"))
+	if err != nil {
+		return nil, err
+	}
+	return &lockbox.Checkpoint{Note: b}, nil
+}
+
+// LogEntries returns leaves start <= index < end (GET …/log/entries); the
+// server may return fewer than asked.
+func (c *Client) LogEntries(ctx context.Context, log string, start, end int64) ([]lockbox.LogEntry, error) {
+	var out struct {
+		Entries []lockbox.LogEntry `json:"entries"`
+	}
+	path := fmt.Sprintf("%s?start=%d&end=%d", auditPath(log, "/log/entries"), start, end)
+	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Entries, nil
+}
+
+// InclusionProof returns an RFC 6962 inclusion proof (GET …/log/proof/inclusion).
+func (c *Client) InclusionProof(ctx context.Context, log string, index, size int64) ([][32]byte, error) {
+	return c.proof(ctx, fmt.Sprintf("%s?index=%d&size=%d", auditPath(log, "/log/proof/inclusion"), index, size))
+}
+
+// ConsistencyProof returns an RFC 6962 consistency proof (GET …/log/proof/consistency).
+func (c *Client) ConsistencyProof(ctx context.Context, log string, oldSize, newSize int64) ([][32]byte, error) {
+	return c.proof(ctx, fmt.Sprintf("%s?old=%d&new=%d", auditPath(log, "/log/proof/consistency"), oldSize, newSize))
+}
+
+func (c *Client) proof(ctx context.Context, path string) ([][32]byte, error) {
+	var out struct {
+		Hashes [][]byte `json:"hashes"`
+	}
+	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return nil, err
+	}
+	hs := make([][32]byte, len(out.Hashes))
+	for i, h := range out.Hashes {
+		if len(h) != 32 {
+			return nil, lockbox.Errorf(lockbox.EINTERNAL, "The server sent a proof hash of %d bytes, not 32.", len(h))
+		}
+		hs[i] = [32]byte(h)
+	}
+	return hs, nil
+}
+
+// LogKey returns the checkpoint verifier key (GET /v1/log/key).
+func (c *Client) LogKey(ctx context.Context) (string, error) {
+	b, err := c.getText(ctx, "/v1/log/key")
+	if err != nil {
+		return "", err
+	}
+	return string(trimNewline(b)), nil
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// maxTextBody bounds a text answer (a checkpoint or a key is a few hundred bytes).
+const maxTextBody = 64 << 10
+
+func (c *Client) getText(ctx context.Context, path string) ([]byte, error) {
+	body, err := c.get(ctx, path, "text/plain")
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, maxTextBody))
+	if err != nil {
+		return nil, lockbox.Errorf(lockbox.EUNAVAILABLE, "Reading %s from %s failed: %v.", path, c.BaseURL, err)
+	}
+	return b, nil
+}
+
+// get starts a GET whose successful body is not JSON; the caller closes it.
+func (c *Client) get(ctx context.Context, path, accept string) (io.ReadCloser, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept+", application/problem+json")
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("GET %s: %w", path, ctx.Err())
+		}
+		return nil, lockbox.Errorf(lockbox.EUNAVAILABLE, "Cannot reach the Lockbox server at %s: %v.", c.BaseURL, transportCause(err))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer resp.Body.Close()
+		return nil, responseError(resp)
+	}
+	return resp.Body, nil
+}

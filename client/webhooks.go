@@ -1,0 +1,52 @@
+package client
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+var (
+	_ lockbox.WebhookService = (*Client)(nil)
+)
+
+// CreateWebhook registers a webhook endpoint; the result carries its
+// signing secret, shown this once (POST /v1/tenants/{tenant}/webhooks).
+func (c *Client) CreateWebhook(ctx context.Context, tenant string, in lockbox.NewWebhook) (*lockbox.Webhook, error) {
+	var out lockbox.Webhook
+	if err := c.do(ctx, http.MethodPost, webhooksPath(tenant), in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListWebhooks lists a tenant's endpoints, without secrets.
+func (c *Client) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhook, error) {
+	var out struct {
+		Webhooks []*lockbox.Webhook `json:"webhooks"`
+	}
+	if err := c.do(ctx, http.MethodGet, webhooksPath(tenant), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Webhooks, nil
+}
+
+// DeleteWebhook deletes an endpoint (DELETE /v1/tenants/{tenant}/webhooks/{id}).
+func (c *Client) DeleteWebhook(ctx context.Context, tenant, id string) error {
+	return c.do(ctx, http.MethodDelete, webhooksPath(tenant)+"/"+seg(id), nil, nil)
+}
+
+// ListMail returns the mail a --dev server captured, newest first
+// (GET /v1/dev/mail; 404 without --dev).
+func (c *Client) ListMail(ctx context.Context) ([]*lockbox.DevMail, error) {
+	var out struct {
+		Messages []*lockbox.DevMail `json:"messages"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/v1/dev/mail", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Messages, nil
+}
+
+func webhooksPath(tenant string) string { return "/v1/tenants/" + seg(tenant) + "/webhooks" }

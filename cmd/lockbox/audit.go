@@ -1,0 +1,401 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/auditlog"
+)
+
+// auditAPI is what the audit commands need of a server: the audit service,
+// and the server's own CSV export to copy byte for byte.
+type auditAPI interface {
+	lockbox.AuditService
+	ExportAuditCSV(ctx context.Context, log string, f lockbox.AuditFilter, w io.Writer) (int64, error)
+}
+
+func (a *app) auditCmd() *cobra.Command {
+	return group("audit", "Search, export and verify a tenant's audit log",
+		a.auditSearchCmd(), a.auditVerifyCmd())
+}
+
+func (a *app) auditClient() (auditAPI, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	ac, ok := c.(auditAPI)
+	if !ok {
+		return nil, errors.New("this client cannot read audit logs")
+	}
+	return ac, nil
+}
+
+// listValue is a repeatable flag that also takes comma-separated values.
+type listValue struct {
+	list  []string
+	check func(string) error
+}
+
+func (v *listValue) String() string { return strings.Join(v.list, ",") }
+
+func (v *listValue) Set(s string) error {
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		if v.check != nil {
+			if err := v.check(part); err != nil {
+				return err
+			}
+		}
+		v.list = append(v.list, part)
+	}
+	return nil
+}
+
+func (v *listValue) Type() string { return "strings" }
+
+func (a *app) auditSearchCmd() *cobra.Command {
+	var (
+		f          lockbox.AuditFilter
+		tenant     string
+		start, end timeValue
+		output     string
+		ops        = listValue{check: func(s string) error {
+			if !lockbox.IsAuditOperation(s) {
+				return fmt.Errorf("unknown operation %q (use one of %s)", s, strings.Join(lockbox.AuditOperations, ", "))
+			}
+			return nil
+		}}
+		users listValue
+	)
+	cmd := &cobra.Command{
+		Use:   "search",
+		Short: "Search a tenant's audit log, newest first, every page",
+		Long: `Search a tenant's audit log, newest first, following every page.
+
+--tenant provider reads the provider's own log (provider admins). -o csv is
+the server's export (RecordId,CreationDate,RecordType,Operation,UserId,AuditData,
+formula cells defused), copied as it streams; -o json is an array of the
+records' canonical JSON. A progress bar shows on stderr when it is a terminal.`,
+		Args: exactArgs(),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to search (provider: the provider's log)")
+	fl.Var(&start, "start", "only records at or after this RFC 3339 time")
+	fl.Var(&end, "end", "only records before this RFC 3339 time")
+	fl.Var(&ops, "operation", "only this operation (repeatable)")
+	fl.Var(&users, "user", "only records by this user id, e.g. an email (repeatable)")
+	fl.StringVar(&f.RequestID, "request-id", "", "only records about this request id")
+	fl.StringVar(&f.RecordType, "record-type", "", "only this record type ("+strings.Join(lockbox.AuditRecordTypes, ", ")+")")
+	fl.StringVar(&output, "output", "", "write to this file instead of stdout")
+	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
+	required(cmd, "tenant")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if f.RecordType != "" && !lockbox.IsAuditRecordType(f.RecordType) {
+			return usageErrorf("--record-type %q: use one of %s", f.RecordType, strings.Join(lockbox.AuditRecordTypes, ", "))
+		}
+		f.Start, f.End, f.Operations, f.Users = start.t, end.t, ops.list, users.list
+		c, err := a.auditClient()
+		if err != nil {
+			return err
+		}
+		return a.withOutput(output, func(w io.Writer) error {
+			return a.searchAudit(cmd.Context(), c, tenant, f, format.value, w)
+		})
+	}
+	return cmd
+}
+
+// withOutput runs write on stdout, or on a new file readable by its owner
+// only (audit data is sensitive) that is removed again if write fails.
+func (a *app) withOutput(path string, write func(io.Writer) error) error {
+	if path == "" {
+		return write(a.stdout)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+func (a *app) searchAudit(ctx context.Context, c auditAPI, tenant string, f lockbox.AuditFilter, format string, w io.Writer) error {
+	bar := a.progress("exporting", format == formatCSV)
+	defer bar.finish()
+	if format == formatCSV {
+		_, err := c.ExportAuditCSV(ctx, tenant, f, bar.wrap(w))
+		return err
+	}
+	out := newRecordWriter(format, w)
+	f.Limit = lockbox.MaxAuditPageSize
+	seen := map[string]bool{}
+	for {
+		page, err := c.SearchAudit(ctx, tenant, f)
+		if err != nil {
+			return err
+		}
+		if err := out.write(page.Records); err != nil {
+			return err
+		}
+		bar.add(len(page.Records))
+		if page.NextCursor == "" {
+			return out.close()
+		}
+		if seen[page.NextCursor] { // a server bug must not loop forever
+			return errors.New("the server returned the same page twice; stopping")
+		}
+		seen[page.NextCursor] = true
+		f.Cursor = page.NextCursor
+	}
+}
+
+// recordWriter writes pages of records as they come: a JSON array of
+// canonical records, or an aligned table flushed page by page.
+type recordWriter struct {
+	format string
+	w      io.Writer
+	n      int
+}
+
+func newRecordWriter(format string, w io.Writer) *recordWriter {
+	return &recordWriter{format: format, w: w}
+}
+
+func (rw *recordWriter) write(recs []*lockbox.AuditRecord) error {
+	if rw.format == formatJSON {
+		for _, r := range recs {
+			b, err := r.Canonical()
+			if err != nil {
+				return err
+			}
+			sep := ",\n  "
+			if rw.n == 0 {
+				sep = "[\n  "
+			}
+			if _, err := fmt.Fprintf(rw.w, "%s%s", sep, b); err != nil {
+				return err
+			}
+			rw.n++
+		}
+		return nil
+	}
+	t := newTable("TIME", "OPERATION", "USER", "RESULT", "REQUEST", "INDEX", "DETAILS")
+	if rw.n > 0 {
+		t.header = nil
+	}
+	for _, r := range recs {
+		details, _ := json.Marshal(r.AuditData)
+		t.add(r.Time.UTC().Format(lockbox.AuditTimeFormat), r.Operation, r.UserID, r.Result, r.RequestID,
+			fmt.Sprint(r.Index), string(details))
+	}
+	rw.n += len(recs)
+	if len(t.rows) == 0 && t.header == nil {
+		return nil
+	}
+	return t.writeText(rw.w)
+}
+
+func (rw *recordWriter) close() error {
+	if rw.format != formatJSON {
+		return nil
+	}
+	end := "\n]\n"
+	if rw.n == 0 {
+		end = "[]\n"
+	}
+	_, err := io.WriteString(rw.w, end)
+	return err
+}
+
+// progressBar is a spinner with a count on stderr when it is a terminal,
+// and nothing otherwise (scripts and logs get no control characters).
+type progressBar struct{ bar *progressbar.ProgressBar }
+
+func (a *app) progress(what string, bytes bool) *progressBar {
+	f, ok := a.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return &progressBar{}
+	}
+	opts := []progressbar.Option{progressbar.OptionSetWriter(a.stderr), progressbar.OptionSetDescription(what),
+		progressbar.OptionSpinnerType(14), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100_000_000)}
+	if bytes {
+		opts = append(opts, progressbar.OptionShowBytes(true))
+	} else {
+		opts = append(opts, progressbar.OptionShowCount(), progressbar.OptionSetItsString("records"), progressbar.OptionShowIts())
+	}
+	return &progressBar{bar: progressbar.NewOptions64(-1, opts...)}
+}
+
+func (p *progressBar) add(n int) {
+	if p.bar != nil {
+		_ = p.bar.Add(n)
+	}
+}
+
+func (p *progressBar) set(done, total int64) {
+	if p.bar != nil {
+		p.bar.ChangeMax64(total)
+		_ = p.bar.Set64(done)
+	}
+}
+
+func (p *progressBar) wrap(w io.Writer) io.Writer {
+	if p.bar == nil {
+		return w
+	}
+	return io.MultiWriter(w, p.bar)
+}
+
+func (p *progressBar) finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}
+
+func (a *app) auditVerifyCmd() *cobra.Command {
+	var tenant, trustKey, stateDir string
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Prove the provider has not rewritten a tenant's audit log",
+		Long: `Verify a tenant's audit log: check the signed checkpoint, recompute the Merkle
+root from every record, and prove the log only grew since the checkpoint this
+command verified last time, which it keeps under your configuration directory
+($LOCKBOX_CONFIG_DIR, else the system's; or --state-dir). Any rewrite,
+deletion, insertion, reordering, truncation or rollback is reported with the
+records concerned, and the kept checkpoint is left as it was.
+
+The first run trusts the key the server publishes (GET /v1/log/key) and keeps
+it: pin it instead with --trust-key, using a key you obtained independently.
+Exit status 1 when the log does not verify.`,
+		Args: exactArgs(),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to verify (provider: the provider's log)")
+	fl.StringVar(&trustKey, "trust-key", "", "the verifier key to hold the server to (default: the one kept from the last run)")
+	fl.StringVar(&stateDir, "state-dir", "", "where to keep the last verified checkpoint (default: under the config directory)")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	required(cmd, "tenant")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		server, _, err := a.resolve()
+		if err != nil {
+			return err
+		}
+		c, err := a.auditClient()
+		if err != nil {
+			return err
+		}
+		if stateDir == "" {
+			if stateDir, err = a.verifyStateDir(server, tenant); err != nil {
+				return err
+			}
+		}
+		return a.verifyAudit(cmd.Context(), c, tenant, stateDir, trustKey, format.value)
+	}
+	return cmd
+}
+
+// verifyStateDir is <config>/audit/<server host>/<tenant>: one kept
+// checkpoint per log of each server.
+func (a *app) verifyStateDir(server, tenant string) (string, error) {
+	dir, err := configDir(a.getenv)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", err
+	}
+	host := strings.NewReplacer(":", "_", "/", "_").Replace(u.Host)
+	if strings.ContainsAny(tenant, `/\`) || tenant == "." || tenant == ".." {
+		return "", usageErrorf("--tenant %q is not a tenant name", tenant)
+	}
+	return filepath.Join(dir, "audit", host, tenant), nil
+}
+
+func (a *app) verifyAudit(ctx context.Context, c auditAPI, tenant, stateDir, trustKey, format string) error {
+	prev, err := auditlog.LoadState(stateDir)
+	if err != nil {
+		return err
+	}
+	bar := a.progress("verifying", false)
+	report, err := auditlog.Verify(ctx, c, tenant, prev, auditlog.Options{TrustedKey: trustKey, Progress: bar.set})
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	if report.OK() {
+		if err := auditlog.SaveState(stateDir, report.State); err != nil {
+			return err
+		}
+	}
+	if format == formatJSON {
+		if report.Problems == nil {
+			report.Problems = []auditlog.Problem{}
+		}
+		if err := writeJSON(a.stdout, report); err != nil {
+			return err
+		}
+	} else {
+		a.printVerifyReport(report, prev, stateDir)
+	}
+	if !report.OK() {
+		return fmt.Errorf("the audit log of %s did NOT verify: %d problem(s); the checkpoint kept in %s is unchanged", tenant, len(report.Problems), stateDir)
+	}
+	return nil
+}
+
+func (a *app) printVerifyReport(r *auditlog.Report, prev *auditlog.State, stateDir string) {
+	w := a.stdout
+	if !r.OK() {
+		fmt.Fprintf(w, "Audit log of %s: VERIFICATION FAILED\n", sanitize(r.Log))
+		kinds := []string{}
+		for _, p := range r.Problems {
+			if !slices.Contains(kinds, p.Kind) {
+				kinds = append(kinds, p.Kind)
+			}
+			for i, line := range strings.Split(p.Message, "\n") {
+				prefix := "  - [" + p.Kind + "] "
+				if i > 0 {
+					prefix = "      "
+				}
+				fmt.Fprintln(w, prefix+sanitize(line))
+			}
+		}
+		return
+	}
+	cp := r.Checkpoint
+	fmt.Fprintf(w, "Audit log of %s verified: %d records, root %x…, origin %s.\n", sanitize(r.Log), cp.Size, cp.RootHash[:8], sanitize(cp.Origin))
+	switch {
+	case prev == nil:
+		fmt.Fprintln(w, "First verification: the log is complete and signed; from now on any rewrite of these records will be detected.")
+	default:
+		fmt.Fprintf(w, "The log only grew since you last verified it on %s (%d → %d records): no earlier record changed.\n",
+			prev.VerifiedAt.Format("2006-01-02 15:04 UTC"), r.PreviousSize, r.Size)
+	}
+	if r.KeyTrustedOnFirstUse {
+		fmt.Fprintf(w, "Trusted the server's key on first use: %s\n(compare it with the key your provider gave you; later runs hold the server to it).\n", sanitize(r.State.Key))
+	}
+	fmt.Fprintf(w, "Kept the checkpoint in %s\n", stateDir)
+}

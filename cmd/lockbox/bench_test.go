@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/client"
+	"github.com/lockboxhq/lockbox/postgres/pgtest"
+)
+
+// BenchmarkWorkflow measures the full workflow of a request (create →
+// review → approve → complete: four HTTP calls, four committed write
+// transactions, each with its audit record) through the HTTP API of a real
+// server, at 1 and 32 concurrent clients, on SQLite and on PostgreSQL.
+//
+// Each result is also put in proportion to what its database can do at
+// all: the rate of raw durable single-row INSERT commits from as many
+// clients, measured on the same database in the same run.
+//
+//	steps/s        committed workflow steps (HTTP calls) per second
+//	workflows/s    steps/s / 4
+//	inserts/s      raw single-row INSERT commits per second, same database
+//	x-insert       steps/s ÷ inserts/s: the fraction of the database's bare
+//	               commit rate that the full workflow achieves per commit
+//
+// Run: go test ./cmd/lockbox -run '^$' -bench Workflow -benchtime 2000x
+// (PostgreSQL cases need LOCKBOX_TEST_POSTGRES; results in docs/benchmarks.md).
+func BenchmarkWorkflow(b *testing.B) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		for _, clients := range []int{1, 32} {
+			b.Run(fmt.Sprintf("%s/clients=%d", engine, clients), func(b *testing.B) {
+				database := benchDatabase(b, engine)
+				inserts := insertRate(b, engine, database, clients)
+				srv := startBenchServer(b, database)
+				b.ResetTimer()
+				start := time.Now()
+				runWorkflows(b, srv, clients, b.N)
+				elapsed := time.Since(start)
+				b.StopTimer()
+				steps := float64(4*b.N) / elapsed.Seconds()
+				b.ReportMetric(steps, "steps/s")
+				b.ReportMetric(steps/4, "workflows/s")
+				b.ReportMetric(inserts, "inserts/s")
+				b.ReportMetric(steps/inserts, "x-insert")
+			})
+		}
+	}
+}
+
+// benchDatabase is a fresh database of engine: a SQLite file, or a fresh
+// schema on the test PostgreSQL server.
+func benchDatabase(b *testing.B, engine string) string {
+	if engine == "postgres" {
+		return pgtest.Schema(b, pgtest.DSN(b))
+	}
+	return filepath.Join(b.TempDir(), "lockbox.db")
+}
+
+// benchServer is a dev server and a signed-in client per dev account.
+type benchServer struct {
+	as map[string]*client.Client
+}
+
+func startBenchServer(b *testing.B, database string) *benchServer {
+	b.Helper()
+	ctx := context.Background()
+	rs, err := startServer(ctx, serverConfig{Listen: "127.0.0.1:0", Dev: true, WorkerPoll: time.Second,
+		Database: database, KeyDir: filepath.Join(b.TempDir(), "keys"), PasswordMemoryKiB: 64,
+		DB: benchPool, Notify: notifyConfig{MailFrom: "Lockbox <lockbox@localhost>"}}, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		rs.Close(ctx)
+	})
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	srv := &benchServer{as: map[string]*client.Client{}}
+	for _, email := range []string{"operator@provider.test", "manager@provider.test", "approver@contoso.test"} {
+		s, err := client.New(rs.URL(), "").WithHTTPClient(hc).Login(ctx, email, "lockbox-dev")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv.as[email] = client.New(rs.URL(), s.Token).WithHTTPClient(hc)
+	}
+	return srv
+}
+
+// runWorkflows runs n workflows on clients goroutines.
+func runWorkflows(b *testing.B, srv *benchServer, clients, n int) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for range clients {
+		wg.Go(func() {
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				if err := srv.workflow(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// workflow files one request and takes it to completion.
+func (s *benchServer) workflow(i int64) error {
+	ctx := context.Background()
+	r, err := s.as["operator@provider.test"].CreateRequest(ctx, lockbox.NewRequest{Tenant: "contoso",
+		Service: "exchange", ServiceRequest: fmt.Sprintf("SR-%d", i), Reason: "Benchmark.",
+		Operations: []string{"Get-Mailbox"}, DurationMinutes: 60})
+	if err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	for _, step := range []struct {
+		who string
+		ev  lockbox.Event
+	}{
+		{"manager@provider.test", lockbox.EventReviewApprove},
+		{"approver@contoso.test", lockbox.EventApprove},
+		{"operator@provider.test", lockbox.EventComplete},
+	} {
+		if _, err := s.as[step.who].Act(ctx, r.ID, step.ev, lockbox.Decision{}); err != nil {
+			return fmt.Errorf("%s: %w", step.ev, err)
+		}
+	}
+	return nil
+}
+
+// benchPool is the PostgreSQL pool of the benchmark server: the serve
+// defaults.
+var benchPool = defaultServePool()
+
+// insertRate measures raw durable single-row INSERT commits per second on
+// the benchmark's database, from clients goroutines for a fixed time, each
+// INSERT its own transaction. SQLite gets the store's own connection
+// settings (WAL, synchronous=FULL, one writer); PostgreSQL one connection
+// per client and the server's settings.
+func insertRate(b *testing.B, engine, database string, clients int) float64 {
+	b.Helper()
+	db := openRaw(b, engine, database, clients)
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE bench_insert (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	const window = 3 * time.Second
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(window)
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for time.Now().Before(stop) {
+				if _, err := db.ExecContext(ctx, insertSQL(engine), next.Add(1), "payload"); err != nil {
+					b.Error(err)
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(done.Load()) / time.Since(start).Seconds()
+}
+
+func insertSQL(engine string) string {
+	if engine == "postgres" {
+		return `INSERT INTO bench_insert (id, v) VALUES ($1, $2)`
+	}
+	return `INSERT INTO bench_insert (id, v) VALUES (?, ?)`
+}
+
+func openRaw(b *testing.B, engine, database string, clients int) *sql.DB {
+	b.Helper()
+	if engine == "postgres" {
+		db := pgtest.Open(b, database)
+		db.SetMaxOpenConns(clients)
+		db.SetMaxIdleConns(clients)
+		return db
+	}
+	db, err := sql.Open("sqlite", "file:"+database+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.SetMaxOpenConns(1) // SQLite has one writer; the store queues its writes the same way
+	return db
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	netmail "net/mail"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/client"
+)
+
+// mailSink is a real SMTP server on 127.0.0.1:0 keeping what it accepts.
+type mailSink struct {
+	mu   sync.Mutex
+	msgs []*netmail.Message
+}
+
+func (s *mailSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s}, nil }
+
+type sinkSession struct{ s *mailSink }
+
+func (ss *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (ss *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (ss *sinkSession) Reset()                               {}
+func (ss *sinkSession) Logout() error                        { return nil }
+func (ss *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	m, err := netmail.ReadMessage(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	ss.s.mu.Lock()
+	defer ss.s.mu.Unlock()
+	ss.s.msgs = append(ss.s.msgs, m)
+	return nil
+}
+
+func (s *mailSink) messageIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, m := range s.msgs {
+		out = append(out, m.Header.Get("Message-Id"))
+	}
+	return out
+}
+
+// hookSink is a webhook receiver that keeps what it receives.
+type hookSink struct {
+	mu    sync.Mutex
+	calls []hookCall
+}
+
+type hookCall struct {
+	header http.Header
+	body   []byte
+}
+
+func (h *hookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	h.calls = append(h.calls, hookCall{r.Header.Clone(), b})
+	h.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *hookSink) received() []hookCall {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]hookCall(nil), h.calls...)
+}
+
+// eventually polls cond for up to 10 seconds (the worker polls every second).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestEndToEndNotifications runs a dev server that also sends over SMTP,
+// registers a webhook through the CLI, and follows a request: the
+// approvers' emails arrive over SMTP and in the dev mailbox with the same
+// Message-IDs, and the webhook arrives signed per Standard Webhooks.
+func TestEndToEndNotifications(t *testing.T) {
+	sink := &mailSink{}
+	smtpSrv := smtp.NewServer(sink)
+	smtpSrv.Domain = "localhost"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go smtpSrv.Serve(ln)
+	t.Cleanup(func() { smtpSrv.Close() })
+	hooks := &hookSink{}
+	receiver := httptest.NewServer(hooks)
+	t.Cleanup(receiver.Close)
+
+	ctx := context.Background()
+	rs, err := startServer(ctx, serverConfig{Listen: "127.0.0.1:0", Dev: true, WorkerPoll: 50 * time.Millisecond,
+		Database: filepath.Join(t.TempDir(), "lockbox.db"), PasswordMemoryKiB: 64,
+		Notify: notifyConfig{SMTPURL: "smtp://127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "?starttls=false",
+			MailFrom: "Lockbox <lockbox@provider.test>", AllowPrivateWebhooks: true}}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := rs.Close(ctx); err != nil {
+			t.Errorf("graceful shutdown: %v", err)
+		}
+	})
+	srv := &e2e{t: t, url: rs.URL()}
+	op, mgr, approver := srv.as("operator@provider.test"), srv.as("manager@provider.test"), srv.as("approver@contoso.test")
+
+	var hook lockbox.Webhook
+	out := approver.mustRun("webhooks", "create", "--tenant", "contoso", "--url", receiver.URL+"/lockbox",
+		"--event", "request.pending", "--description", "SIEM", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &hook); err != nil || !strings.HasPrefix(hook.Secret, "whsec_") {
+		t.Fatalf("webhooks create: %v\n%s", err, out)
+	}
+	if list := approver.mustRun("webhooks", "list", "--tenant", "contoso"); !strings.Contains(list, hook.ID) || strings.Contains(list, hook.Secret) {
+		t.Errorf("webhooks list:\n%s", list)
+	}
+	op.wantFail(1, "", "webhooks", "list", "--tenant", "contoso")
+
+	r := op.request("requests", "create", "--tenant", "contoso", "--service", "exchange",
+		"--service-request", "SR-2026-004211", "--reason", "See https://kb.provider.test/42",
+		"--duration", "1h", "--operation", "Get-MailboxStatistics")
+	mgr.request("requests", "review", r.Reference, "--approve")
+
+	eventually(t, "two approver emails over SMTP", func() bool { return len(sink.messageIDs()) == 2 })
+	eventually(t, "the webhook", func() bool { return len(hooks.received()) == 1 })
+
+	call := hooks.received()[0]
+	wh, err := standardwebhooks.NewWebhook(hook.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Verify(call.body, call.header); err != nil {
+		t.Errorf("the delivery does not verify: %v", err)
+	}
+	var n lockbox.Notice
+	if err := json.Unmarshal(call.body, &n); err != nil || n.Type != "request.pending" || n.Data.Request.Reference != r.Reference {
+		t.Errorf("webhook body %s: %v", call.body, err)
+	}
+
+	devMail, err := client.New(srv.url, devToken(t, approver)).ListMail(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, m := range devMail {
+		got[m.MessageID] = true
+		if !strings.Contains(m.Text, "hxxps://kb[.]provider[.]test/42") || strings.Contains(m.Text+m.HTML, "https://") {
+			t.Errorf("dev mail %s: the reason's URL is not defanged:\n%s", m.MessageID, m.Text)
+		}
+	}
+	for _, id := range sink.messageIDs() {
+		if !got[id] {
+			t.Errorf("SMTP got %s, which the dev mailbox does not show (it has %v)", id, got)
+		}
+	}
+	approver.mustRun("webhooks", "delete", hook.ID, "--tenant", "contoso")
+	approver.wantFail(1, "not found", "webhooks", "delete", hook.ID, "--tenant", "contoso")
+}
+
+// devToken is the saved session token of a CLI user.
+func devToken(t *testing.T, u *e2e) string {
+	t.Helper()
+	creds, err := loadCredentials(u.config)
+	if err != nil || creds == nil {
+		t.Fatalf("credentials: %v", err)
+	}
+	return creds.Token
+}

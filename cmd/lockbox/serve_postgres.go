@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/postgres"
+	"github.com/lockboxhq/lockbox/sqlite"
+)
+
+// The database half of `lockbox serve`: which store --database selects,
+// the PostgreSQL pool flags, and the address file.
+
+// serveEnv maps the serve flags added here to their environment variables.
+// A flag given on the command line wins over its variable.
+var serveEnv = []struct{ flag, env string }{
+	{"db-max-open-conns", "LOCKBOX_DB_MAX_OPEN_CONNS"},
+	{"db-max-idle-conns", "LOCKBOX_DB_MAX_IDLE_CONNS"},
+	{"db-conn-max-lifetime", "LOCKBOX_DB_CONN_MAX_LIFETIME"},
+	{"db-statement-timeout", "LOCKBOX_DB_STATEMENT_TIMEOUT"},
+	{"addr-file", "LOCKBOX_ADDR_FILE"},
+}
+
+// serveDatabaseHelp is appended to `lockbox serve --help`.
+const serveDatabaseHelp = `
+PostgreSQL (--database postgres://…; several replicas may share one database):
+  LOCKBOX_DB_MAX_OPEN_CONNS     --db-max-open-conns     connections per replica (default 20)
+  LOCKBOX_DB_MAX_IDLE_CONNS     --db-max-idle-conns     idle connections kept (default 10)
+  LOCKBOX_DB_CONN_MAX_LIFETIME  --db-conn-max-lifetime  recycle connections after (default 30m)
+  LOCKBOX_DB_STATEMENT_TIMEOUT  --db-statement-timeout  server-side limit per statement (default 30s)
+  LOCKBOX_ADDR_FILE             --addr-file             write the server's URL here once listening`
+
+// defaultServePool is the PostgreSQL pool of a replica unless told
+// otherwise. 20 connections serve 32 busy clients on two cores: most
+// requests hold a connection only for a few milliseconds.
+func defaultServePool() postgres.Options {
+	return postgres.Options{MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 30 * time.Minute,
+		StatementTimeout: 30 * time.Second}
+}
+
+func addServeDatabaseFlags(cmd *cobra.Command, cfg *serverConfig) {
+	cmd.Long += "\n" + serveDatabaseHelp
+	f := cmd.Flags()
+	def := defaultServePool()
+	f.IntVar(&cfg.DB.MaxOpenConns, "db-max-open-conns", def.MaxOpenConns, "PostgreSQL: most connections this replica opens (all replicas together must stay under the server's max_connections)")
+	f.IntVar(&cfg.DB.MaxIdleConns, "db-max-idle-conns", def.MaxIdleConns, "PostgreSQL: idle connections kept open between bursts")
+	f.DurationVar(&cfg.DB.ConnMaxLifetime, "db-conn-max-lifetime", def.ConnMaxLifetime, "PostgreSQL: recycle connections after this long")
+	f.DurationVar(&cfg.DB.StatementTimeout, "db-statement-timeout", def.StatementTimeout, "PostgreSQL: longest a statement may run before it fails with 503")
+	f.StringVar(&cfg.AddrFile, "addr-file", "", "write the server's URL to this file once it listens (useful with --listen 127.0.0.1:0)")
+}
+
+// serveFlagsFromEnv sets each flag of serveEnv that the command line did
+// not set from its environment variable, checked like the flag itself, and
+// then checks the pool settings.
+func serveFlagsFromEnv(cmd *cobra.Command, cfg *serverConfig) error {
+	f := cmd.Flags()
+	for _, e := range serveEnv {
+		v, ok := os.LookupEnv(e.env)
+		if !ok || v == "" || f.Changed(e.flag) {
+			continue
+		}
+		if err := f.Set(e.flag, v); err != nil {
+			return usageErrorf("%s=%q: %v", e.env, v, err)
+		}
+	}
+	switch db := cfg.DB; {
+	case db.MaxOpenConns < 1:
+		return usageErrorf("--db-max-open-conns must be at least 1, not %d", db.MaxOpenConns)
+	case db.MaxIdleConns < 1 || db.MaxIdleConns > db.MaxOpenConns:
+		return usageErrorf("--db-max-idle-conns must be between 1 and --db-max-open-conns (%d), not %d", db.MaxOpenConns, db.MaxIdleConns)
+	case db.ConnMaxLifetime < time.Second:
+		return usageErrorf("--db-conn-max-lifetime must be at least 1s, not %s", db.ConnMaxLifetime)
+	case db.StatementTimeout < time.Millisecond:
+		return usageErrorf("--db-statement-timeout must be at least 1ms, not %s", db.StatementTimeout)
+	}
+	return nil
+}
+
+// isPostgres reports whether --database names a PostgreSQL database.
+func isPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// openStore opens the store --database selects: PostgreSQL for a
+// postgres:// URL, else the SQLite file at that path.
+func openStore(ctx context.Context, database string, opts postgres.Options) (lockbox.Store, error) {
+	if isPostgres(database) {
+		return postgres.OpenWith(ctx, database, opts)
+	}
+	return sqlite.Open(ctx, database)
+}
+
+// displayDatabase is --database as it may be logged or printed: a URL
+// without its password.
+func displayDatabase(database string) string {
+	if !isPostgres(database) {
+		return database
+	}
+	u, err := url.Parse(database)
+	if err != nil {
+		return "postgres://(unparseable URL)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// writeAddrFile writes the server's URL to path (if set) atomically, so a
+// reader polling for the file never sees half of it.
+func writeAddrFile(path, serverURL string) error {
+	if path == "" {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".addr-*")
+	if err != nil {
+		return fmt.Errorf("write --addr-file: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if _, err := tmp.WriteString(serverURL + "\n"); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write --addr-file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write --addr-file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write --addr-file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/web"
+)
+
+// webConfig configures the web admin center of `lockbox serve`.
+type webConfig struct {
+	// ExternalURL is where people reach the server; https makes session
+	// cookies Secure and __Host- prefixed when TLS ends at a proxy.
+	ExternalURL string
+	IdleTimeout time.Duration
+	MaxSession  time.Duration
+}
+
+// webHelp lists the web flags for `lockbox serve --help`.
+const webHelp = `
+  LOCKBOX_EXTERNAL_URL --external-url  the URL people open (https: Secure, __Host- session cookies)
+  LOCKBOX_SESSION_IDLE --session-idle  web sign-out after this long idle (default 30m)
+  LOCKBOX_SESSION_MAX  --session-max   web sign-out this long after sign-in (default 12h)`
+
+func addServeWebFlags(cmd *cobra.Command, cfg *serverConfig) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.Web.ExternalURL, "external-url", os.Getenv("LOCKBOX_EXTERNAL_URL"), "the URL people open the admin center at (https makes session cookies Secure and __Host- prefixed)")
+	f.DurationVar(&cfg.Web.IdleTimeout, "session-idle", envDuration("LOCKBOX_SESSION_IDLE", 30*time.Minute), "web sessions end after this long without use")
+	f.DurationVar(&cfg.Web.MaxSession, "session-max", envDuration("LOCKBOX_SESSION_MAX", 12*time.Hour), "web sessions end this long after sign-in, however busy")
+}
+
+// envDuration reads a duration default from the environment; a malformed
+// value is refused by checkWebConfig when the server starts.
+func envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(key)); err == nil {
+		return d
+	}
+	return def
+}
+
+// checkWebConfig refuses settings that would make sessions meaningless.
+func checkWebConfig(c webConfig) error {
+	for _, key := range []string{"LOCKBOX_SESSION_IDLE", "LOCKBOX_SESSION_MAX"} {
+		if v := os.Getenv(key); v != "" {
+			if _, err := time.ParseDuration(v); err != nil {
+				return usageErrorf("%s=%q is not a duration such as 30m or 12h", key, v)
+			}
+		}
+	}
+	switch {
+	case c.IdleTimeout < time.Minute || c.MaxSession < time.Minute:
+		return usageErrorf("--session-idle and --session-max must be at least 1m (got %s and %s)", c.IdleTimeout, c.MaxSession)
+	case c.IdleTimeout > c.MaxSession:
+		return usageErrorf("--session-idle (%s) must not be longer than --session-max (%s)", c.IdleTimeout, c.MaxSession)
+	}
+	if c.ExternalURL != "" {
+		u, err := url.Parse(c.ExternalURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageErrorf("--external-url %q must be an http:// or https:// URL", c.ExternalURL)
+		}
+	}
+	return nil
+}
+
+// apiPrefixes are served by the JSON API (bearer tokens only, never
+// cookies); every other path is the web admin center.
+var apiPrefixes = []string{"/v1/", "/.well-known/", "/healthz", "/readyz", "/metrics"}
+
+// withWeb returns the server's handler: the API at its prefixes and the
+// admin center everywhere else.
+func (rs *runningServer) withWeb(cfg serverConfig, api http.Handler, audit lockbox.AuditService, devClock *lockbox.OffsetClock) (http.Handler, error) {
+	if cfg.Web.IdleTimeout == 0 {
+		cfg.Web.IdleTimeout = 30 * time.Minute // tests build serverConfig without flags
+	}
+	if cfg.Web.MaxSession == 0 {
+		cfg.Web.MaxSession = 12 * time.Hour
+	}
+	if err := checkWebConfig(cfg.Web); err != nil {
+		return nil, err
+	}
+	var clock lockbox.Clock = lockbox.SystemClock{}
+	if devClock != nil {
+		clock = devClock
+	}
+	admin, err := web.New(web.Config{
+		Requests: rs.service, Accounts: rs.service, Tenants: rs.service, Catalog: rs.service,
+		Sessions: rs.service.WebSessions(approval.WebSessionOptions{IdleTimeout: cfg.Web.IdleTimeout, AbsoluteTimeout: cfg.Web.MaxSession}),
+		Audit:    audit, Grants: rs.service, DevMail: rs.notify.devMailbox(), Dev: cfg.Dev, Clock: clock,
+		ExternalURL: cfg.Web.ExternalURL, Logger: rs.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web admin center: %w", err)
+	}
+	mux := http.NewServeMux()
+	for _, p := range apiPrefixes {
+		mux.Handle(p, api)
+	}
+	mux.Handle("/", admin)
+	return mux, nil
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/client"
+)
+
+// webhookAPI is the webhook endpoints of a server, which only the HTTP
+// client offers (the api interface stays the fakes' size).
+type webhookAPI interface {
+	lockbox.WebhookService
+}
+
+var _ webhookAPI = (*client.Client)(nil)
+
+func (a *app) webhooksCmd() *cobra.Command {
+	return group("webhooks", "Manage a tenant's webhook endpoints (signed event deliveries)",
+		a.webhooksListCmd(), a.webhooksCreateCmd(), a.webhooksDeleteCmd())
+}
+
+// webhooks returns the signed-in server's webhook API.
+func (a *app) webhooks() (webhookAPI, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	w, ok := c.(webhookAPI)
+	if !ok {
+		return nil, errors.New("this client cannot manage webhooks")
+	}
+	return w, nil
+}
+
+func (a *app) webhooksListCmd() *cobra.Command {
+	var tenant string
+	cmd := &cobra.Command{Use: "list --tenant T", Short: "List a tenant's webhook endpoints", Args: exactArgs()}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
+	required(cmd, "tenant")
+	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		w, err := a.webhooks()
+		if err != nil {
+			return err
+		}
+		hooks, err := w.ListWebhooks(cmd.Context(), tenant)
+		if err != nil {
+			return err
+		}
+		if format.value == formatJSON {
+			return writeJSON(a.stdout, nonNil(hooks))
+		}
+		t := newTable("ID", "URL", "EVENTS", "DESCRIPTION", "CREATED BY", "CREATED")
+		for _, h := range hooks {
+			t.add(h.ID, h.URL, strings.Join(h.Events, ","), h.Description, h.CreatedBy, formatTime(h.CreatedAt))
+		}
+		if format.value == formatCSV {
+			return t.writeCSV(a.stdout)
+		}
+		return t.writeText(a.stdout)
+	}
+	return cmd
+}
+
+func (a *app) webhooksCreateCmd() *cobra.Command {
+	var (
+		tenant string
+		in     lockbox.NewWebhook
+	)
+	cmd := &cobra.Command{
+		Use:   "create --tenant T --url URL [--event E]... [--description D]",
+		Short: "Register a webhook endpoint and print its signing secret (shown once)",
+		Args:  exactArgs(),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&tenant, "tenant", "", "the tenant")
+	fl.StringVar(&in.URL, "url", "", "the endpoint's https URL")
+	fl.StringSliceVar(&in.Events, "event", nil, "an event to deliver (repeatable; default all): "+strings.Join(lockbox.WebhookEvents, ", "))
+	fl.StringVar(&in.Description, "description", "", "what the endpoint is for")
+	required(cmd, "tenant", "url")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		w, err := a.webhooks()
+		if err != nil {
+			return err
+		}
+		h, err := w.CreateWebhook(cmd.Context(), tenant, in)
+		if err != nil {
+			return err
+		}
+		if format.value == formatJSON {
+			return writeJSON(a.stdout, h)
+		}
+		_, err = fmt.Fprintf(a.stdout, "%s\n\nSigning secret (shown only now; store it with the receiver):\n\n    %s\n\n"+
+			"Deliveries carry webhook-id, webhook-timestamp and webhook-signature headers (Standard Webhooks).\n",
+			sanitize(fmt.Sprintf("Webhook %s created for %s → %s (%s).", h.ID, h.Tenant, h.URL, strings.Join(h.Events, ", "))), h.Secret)
+		return err
+	}
+	return cmd
+}
+
+func (a *app) webhooksDeleteCmd() *cobra.Command {
+	var tenant string
+	cmd := &cobra.Command{Use: "delete ID --tenant T", Short: "Delete a webhook endpoint", Args: exactArgs("ID")}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
+	required(cmd, "tenant")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		w, err := a.webhooks()
+		if err != nil {
+			return err
+		}
+		if err := w.DeleteWebhook(cmd.Context(), tenant, args[0]); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf("Deleted webhook %s of %s.", args[0], tenant)))
+		return err
+	}
+	return cmd
+}

@@ -1,0 +1,229 @@
+package mail
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	htmltemplate "html/template"
+	"regexp"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// Templates are embedded and parsed when the package loads, so a broken
+// template fails every test of the package rather than a delivery.
+//
+//go:embed templates/*
+var templateFiles embed.FS
+
+var (
+	textTemplate = texttemplate.Must(texttemplate.ParseFS(templateFiles, "templates/email.txt.tmpl"))
+	htmlTemplate = htmltemplate.Must(htmltemplate.ParseFS(templateFiles, "templates/email.html.tmpl"))
+)
+
+// Email is a rendered notification, before it is encoded as a message.
+type Email struct {
+	To        string
+	Subject   string
+	MessageID string // without angle brackets
+	Date      time.Time
+	Reference string
+	Text      string
+	HTML      string
+}
+
+// content is what the templates render. Every string in it is already
+// defanged and bounded: the templates add only their own fixed words.
+type content struct {
+	Lead        string
+	Rows        []row
+	QuoteLabel  string
+	Quote       []string // the requester's reason, line by line
+	CommentBy   string
+	Comment     []string // the decider's comment, line by line
+	Instruction string
+	Footer      string
+}
+
+type row struct{ Label, Value string }
+
+// messageIDPart is what an outbox id may look like to become a Message-ID.
+var messageIDPart = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+// Render turns the outbox message m (an email) into an Email from the
+// notice in its payload. The same message always renders the same Email:
+// its Message-ID is derived from m.ID and its Date is m.CreatedAt.
+func Render(m *lockbox.OutboxMessage, domain string) (*Email, error) {
+	var n lockbox.Notice
+	if err := json.Unmarshal(m.Payload, &n); err != nil {
+		return nil, fmt.Errorf("decode notice of %s: %w", m.ID, err)
+	}
+	if n.Data.Request == nil {
+		return nil, fmt.Errorf("notice %s of %s has no request", n.Type, m.ID)
+	}
+	if !messageIDPart.MatchString(m.ID) {
+		return nil, fmt.Errorf("outbox id %q cannot form a Message-ID", m.ID)
+	}
+	c, subject, err := build(&n)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", m.ID, err)
+	}
+	var text, html bytes.Buffer
+	if err := textTemplate.Execute(&text, c); err != nil {
+		return nil, fmt.Errorf("render text of %s: %w", m.ID, err)
+	}
+	if err := htmlTemplate.Execute(&html, c); err != nil {
+		return nil, fmt.Errorf("render html of %s: %w", m.ID, err)
+	}
+	return &Email{
+		To: m.To, Subject: subject, MessageID: m.ID + "@" + headerValue(domain, 200), Date: m.CreatedAt.UTC(),
+		Reference: headerValue(Line(n.Data.Request.Reference, 32), 32), Text: text.String(), HTML: html.String(),
+	}, nil
+}
+
+// instruction is the one way to act on a Lockbox email (SPEC §5).
+const instruction = "Sign in to the Lockbox admin center the usual way (type its address or use your own " +
+	"bookmark; never a link from an email) and check that the reference code %s is shown there before you act."
+
+// build chooses the subject, lead and rows for the notice kind.
+func build(n *lockbox.Notice) (*content, string, error) {
+	r := n.Data.Request
+	ref := Line(r.Reference, 32)
+	tenant := tenantLabel(n.Data)
+	c := &content{
+		QuoteLabel:  "Reason given by the requester (quoted as typed; anything that looks like a link has been disabled):",
+		Quote:       lines(r.Reason, lockbox.MaxReasonLen),
+		Instruction: fmt.Sprintf(instruction, ref),
+		Footer: "Lockbox sent this message because of your role in the tenant " + tenant +
+			". Lockbox messages never contain links: treat any message with a link that claims to be from Lockbox as phishing.",
+	}
+	var subject string
+	switch n.Type {
+	case lockbox.NoticePending:
+		subject = "Access request %s needs your decision"
+		c.Lead = "A provider support engineer asks for access to your organization's content. Nothing is accessible unless an approver of your organization approves the request."
+		c.Rows = append(requestRows(n), row{"Decide by (UTC)", utc(r.ExpiresAt)})
+	case lockbox.NoticeReminder:
+		subject = "Reminder: access request %s expires soon"
+		c.Lead = "This access request is still waiting for a decision. If nobody decides by the deadline it expires and no access is granted."
+		c.Rows = append(requestRows(n), row{"Decide by (UTC)", utc(r.ExpiresAt)})
+	case lockbox.NoticeAutoApproved:
+		subject = "Access request %s was approved automatically"
+		c.Lead = "For your information: your organization does not require approval for data access requests, so Lockbox approved this request automatically. An approver can still revoke it in the admin center."
+		c.Rows = append(requestRows(n), accessRows(r)...)
+	case lockbox.NoticeApproved:
+		subject = "Your access request %s was approved"
+		c.Lead = "Your access request was approved by " + deciderLabel(n.Data) + "."
+		c.Rows = append(requestRows(n), accessRows(r)...)
+		c.Footer = "Lockbox sent this message because you filed this request. Lockbox messages never contain links."
+	case lockbox.NoticeDenied:
+		subject = "Your access request %s was denied"
+		c.Lead = "Your access request was denied by " + deciderLabel(n.Data) + ". No access was granted."
+		c.Rows = requestRows(n)
+		c.Footer = "Lockbox sent this message because you filed this request. Lockbox messages never contain links."
+	case lockbox.NoticeExpired:
+		subject = "Your access request %s expired"
+		c.Lead = "Nobody decided on your access request before its deadline, so it expired. No access was granted."
+		c.Rows = append(requestRows(n), row{"Deadline (UTC)", utc(r.ExpiresAt)})
+		c.Footer = "Lockbox sent this message because you filed this request. Lockbox messages never contain links."
+	case lockbox.NoticeRevoked:
+		subject = "Access for your request %s was revoked"
+		c.Lead = "The tenant revoked your access (" + deciderLabel(n.Data) + "). Access has ended."
+		c.Rows = append(requestRows(n), row{"Access ended (UTC)", utcPtr(r.EndedAt)})
+		c.Footer = "Lockbox sent this message because you filed this request. Lockbox messages never contain links."
+	default:
+		return nil, "", fmt.Errorf("no email template for notice type %q", n.Type)
+	}
+	if n.Data.Comment != "" {
+		c.CommentBy = "Comment from " + deciderLabel(n.Data) + " (quoted as typed; links disabled):"
+		c.Comment = lines(n.Data.Comment, lockbox.MaxCommentLen)
+	}
+	// Header text is defanged like the body, then reduced to printable ASCII.
+	subject = "[Lockbox] " + headerValue(fmt.Sprintf(subject, Line(r.Reference, 32)), 150) +
+		" (" + headerValue(Line(n.Data.Tenant, 63), 63) + ")"
+	return c, subject, nil
+}
+
+// requestRows are the facts every email states about the request.
+func requestRows(n *lockbox.Notice) []row {
+	r := n.Data.Request
+	start := "as soon as approved"
+	if r.StartTime != nil {
+		start = utc(*r.StartTime)
+	}
+	return []row{
+		{"Reference code", Line(r.Reference, 32)},
+		{"Tenant", tenantLabel(n.Data)},
+		{"Service", Line(r.Service, 100)},
+		{"Service request", Line(r.ServiceRequest, lockbox.MaxServiceRequestLen)},
+		{"Requested by", Line(r.RequestedBy, 254)},
+		{"Operations", Line(strings.Join(r.Operations, ", "), 2000)},
+		{"Duration", duration(r.DurationMinutes)},
+		{"Requested start (UTC)", start},
+	}
+}
+
+// accessRows state the approved access window.
+func accessRows(r *lockbox.AccessRequest) []row {
+	return []row{{"Access starts (UTC)", utcPtr(r.AccessStartsAt)}, {"Access ends (UTC)", utcPtr(r.AccessEndsAt)}}
+}
+
+func tenantLabel(d lockbox.NoticeData) string {
+	if d.TenantName == "" || d.TenantName == d.Tenant {
+		return Line(d.Tenant, 63)
+	}
+	return Line(d.TenantName, 100) + " (" + Line(d.Tenant, 63) + ")"
+}
+
+func deciderLabel(d lockbox.NoticeData) string {
+	if d.Actor == "" || d.Actor == lockbox.System.Email {
+		return "Lockbox (automatic)"
+	}
+	return Line(d.Actor, 254)
+}
+
+// lines defangs s and splits it into lines for quoting, at most max runes.
+func lines(s string, max int) []string {
+	s = Defang(s)
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max]) + "…"
+	}
+	out := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range out {
+		out[i] = strings.ReplaceAll(l, "\t", "    ")
+	}
+	return out
+}
+
+// utc formats t in UTC with the zone spelt out, so nobody reads it as local.
+func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") + " UTC" }
+
+func utcPtr(t *time.Time) string {
+	if t == nil {
+		return "not set"
+	}
+	return utc(*t)
+}
+
+func duration(minutes int) string {
+	h, m := minutes/60, minutes%60
+	var parts []string
+	if h > 0 {
+		parts = append(parts, plural(h, "hour"))
+	}
+	if m > 0 || h == 0 {
+		parts = append(parts, plural(m, "minute"))
+	}
+	return strings.Join(parts, " ")
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}

@@ -1,0 +1,388 @@
+package lockbox
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Notifications (SPEC §5) leave Lockbox through an outbox: the message is
+// written in the same transaction as the state change that causes it, and a
+// worker delivers it later, retrying with backoff. A decision therefore
+// never waits for, or rolls back because of, a mail server or a webhook
+// receiver, and a committed change never loses its notification.
+
+// Outbox channels.
+const (
+	ChannelEmail   = "email"
+	ChannelWebhook = "webhook"
+)
+
+// Outbox message statuses. Pending messages are retried until delivered or
+// dead; dead messages stay stored (and counted) so a failure is never silent.
+const (
+	OutboxPending   = "pending"
+	OutboxDelivered = "delivered"
+	OutboxDead      = "dead"
+)
+
+// Webhook event types (SPEC §5). Request events are named like the audit
+// operations they accompany.
+const (
+	EventTypeRequestPending = "request.pending"
+)
+
+// WebhookEvents lists every event a webhook endpoint may subscribe to.
+var WebhookEvents = []string{
+	EventTypeRequestPending, OpRequestApproved, OpRequestDenied, OpRequestCanceled,
+	OpRequestExpired, OpRequestActivated, OpRequestCompleted, OpRequestRevoked,
+	OpOperatorAction, OpOperatorActionBlocked,
+}
+
+// Email notice kinds: what an email says, and so which template renders it.
+const (
+	NoticePending      = "request.pending"       // to approvers: please decide
+	NoticeAutoApproved = "request.auto_approved" // to approvers: FYI, approved by the system
+	NoticeReminder     = "request.reminder"      // to approvers: the deadline is near
+	NoticeApproved     = "request.approved"      // to the requester
+	NoticeDenied       = "request.denied"        // to the requester
+	NoticeExpired      = "request.expired"       // to the requester
+	NoticeRevoked      = "request.revoked"       // to the requester
+)
+
+// Notice is the content of a notification: an event about a request (or an
+// operator action), as things stood when it happened. It is the JSON body
+// of a webhook delivery and the data an email is rendered from, stored in
+// the outbox so that every retry sends the same thing.
+type Notice struct {
+	// Type is the webhook event type or the email notice kind.
+	Type      string     `json:"type"`
+	Timestamp time.Time  `json:"timestamp"`
+	Data      NoticeData `json:"data"`
+}
+
+// NoticeData is what a Notice is about.
+type NoticeData struct {
+	Tenant     string `json:"tenant"`
+	TenantName string `json:"tenant_name,omitempty"`
+	// Actor is who caused the event: a person's address, or "system".
+	Actor   string         `json:"actor,omitempty"`
+	Comment string         `json:"comment,omitempty"`
+	Request *AccessRequest `json:"request,omitempty"`
+	// Action describes an operator action (operator.action events).
+	Action map[string]any `json:"action,omitempty"`
+}
+
+// OutboxMessage is one notification to one recipient: an email to one
+// address, or a webhook delivery to one endpoint. Its ID is stable across
+// retries: it is the email's Message-ID and the webhook's webhook-id.
+type OutboxMessage struct {
+	ID      string `json:"id"`
+	Channel string `json:"channel"`
+	Tenant  string `json:"tenant"`
+	// Type is the Notice type: a webhook event or an email notice kind.
+	Type      string `json:"type"`
+	To        string `json:"to,omitempty"`         // email channel: the address
+	WebhookID string `json:"webhook_id,omitempty"` // webhook channel: the endpoint
+	// Payload is the Notice as JSON.
+	Payload       []byte     `json:"payload"`
+	Status        string     `json:"status"`
+	Attempts      int        `json:"attempts"`
+	CreatedAt     time.Time  `json:"created_at"`
+	NextAttemptAt time.Time  `json:"next_attempt_at"`
+	LastError     string     `json:"last_error,omitempty"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+}
+
+// OutboxResult is the outcome of one delivery attempt.
+type OutboxResult struct {
+	Status string    // OutboxDelivered, OutboxPending (retry) or OutboxDead
+	At     time.Time // when the attempt ended
+	// NextAttemptAt is when to retry (Status OutboxPending).
+	NextAttemptAt time.Time
+	// LastError says why the attempt failed, for people; never a secret.
+	LastError string
+}
+
+// OutboxQuery filters a listing of the outbox. Empty fields match all.
+type OutboxQuery struct {
+	Channel string
+	Status  string
+	Tenant  string
+	Limit   int
+}
+
+// OutboxCount is how many messages of one channel are in one status, and
+// when the oldest of them was created.
+type OutboxCount struct {
+	Channel string
+	Status  string
+	Count   int
+	Oldest  time.Time
+}
+
+// OutboxTx is the persistence of the notification outbox, the webhook
+// endpoints and the expiry reminders; part of every store's Tx. Times are
+// the caller's clock at microsecond precision: a store never reads its own.
+type OutboxTx interface {
+	// EnqueueOutbox stores new messages as given (callers set Status
+	// pending, Attempts 0 and NextAttemptAt, usually CreatedAt). ECONFLICT
+	// when an id is taken. They commit or roll back with the transaction,
+	// together with the change that caused them.
+	EnqueueOutbox(ctx context.Context, msgs ...*OutboxMessage) error
+	// ClaimOutbox leases at most limit pending messages that are due at now
+	// (NextAttemptAt <= now) and not under a live lease (none, or one ending
+	// at or before now), earliest NextAttemptAt first (then id). Each claimed
+	// message's Attempts is incremented and its lease runs until leaseUntil;
+	// the messages are returned with the incremented Attempts. A message is
+	// never returned to two claimers while its lease is live, whichever
+	// transaction or replica asks; claimers do not wait for each other
+	// (PostgreSQL: FOR UPDATE SKIP LOCKED).
+	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*OutboxMessage, error)
+	// FinishOutbox records the result of attempt number attempt of message
+	// id and ends its lease. ECONFLICT, recording nothing, when the message
+	// is missing, no longer pending, or at another attempt number: its lease
+	// ran out and another claimer took it.
+	FinishOutbox(ctx context.Context, id string, attempt int, r OutboxResult) error
+	// NextOutboxWake returns the earliest time at which a pending message
+	// becomes claimable (the later of its NextAttemptAt and its lease's
+	// end), or zero when no message is pending.
+	NextOutboxWake(ctx context.Context) (time.Time, error)
+	// OutboxCounts counts the messages by channel and status (only
+	// non-empty groups), ordered by channel then status.
+	OutboxCounts(ctx context.Context) ([]OutboxCount, error)
+	// ListOutbox returns messages matching q, newest first (CreatedAt, then
+	// id, descending), at most q.Limit (0: 100).
+	ListOutbox(ctx context.Context, q OutboxQuery) ([]*OutboxMessage, error)
+	// PurgeOutbox deletes at most limit delivered or dead messages that
+	// finished before before, and returns how many it deleted.
+	PurgeOutbox(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// DueReminders returns the ids of requests that are pending, whose
+	// tenant's reminder_minutes_before_expiry is not 0, whose reminder time
+	// (ExpiresAt minus that many minutes) is at or before now and strictly
+	// after ReviewedAt (when it became pending: a reminder due at once would
+	// repeat the first email), whose ExpiresAt is after now, and that have
+	// no reminder recorded; in id order, at most limit.
+	DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// NextReminder returns the earliest reminder time after now among
+	// requests that would otherwise qualify for DueReminders, or zero.
+	NextReminder(ctx context.Context, now time.Time) (time.Time, error)
+	// MarkReminded records that request requestID's reminder was enqueued at
+	// now. It returns false, changing nothing, when one is already
+	// recorded: at most one reminder per request, across replicas. It never
+	// fails on a duplicate (PostgreSQL: ON CONFLICT DO NOTHING), so the
+	// transaction stays usable.
+	MarkReminded(ctx context.Context, requestID string, now time.Time) (bool, error)
+
+	// InsertWebhook stores an endpoint with its signing secret. ECONFLICT
+	// when the id is taken.
+	InsertWebhook(ctx context.Context, w *Webhook, secret string) error
+	// ListWebhooks returns a tenant's endpoints (without secrets) ordered by
+	// CreatedAt, then id.
+	ListWebhooks(ctx context.Context, tenant string) ([]*Webhook, error)
+	// GetWebhook returns a tenant's endpoint and its secret. ENOTFOUND when
+	// missing or another tenant's.
+	GetWebhook(ctx context.Context, tenant, id string) (*Webhook, string, error)
+	// DeleteWebhook deletes a tenant's endpoint and its pending outbox
+	// messages (delivered and dead ones stay). ENOTFOUND when missing or
+	// another tenant's.
+	DeleteWebhook(ctx context.Context, tenant, id string) error
+}
+
+// Webhook is a tenant's endpoint that receives signed event deliveries.
+type Webhook struct {
+	ID          string    `json:"id"`
+	Tenant      string    `json:"tenant"`
+	URL         string    `json:"url"`
+	Events      []string  `json:"events"`
+	Description string    `json:"description"`
+	CreatedBy   string    `json:"created_by"`
+	CreatedAt   time.Time `json:"created_at"`
+	// Secret ("whsec_" + base64) signs deliveries. It is set only in the
+	// response that creates the endpoint: shown once, never listed again.
+	Secret string `json:"secret,omitempty"`
+}
+
+// Subscribed reports whether the endpoint receives events of type typ.
+func (w *Webhook) Subscribed(typ string) bool { return slices.Contains(w.Events, typ) }
+
+// NewWebhook is the input to register an endpoint. Events defaults to all.
+type NewWebhook struct {
+	URL         string   `json:"url"`
+	Events      []string `json:"events,omitempty"`
+	Description string   `json:"description,omitempty"`
+}
+
+// Limits of webhook endpoints.
+const (
+	MaxWebhooksPerTenant  = 10
+	MaxWebhookURLLen      = 2048
+	MaxWebhookDescription = 200
+)
+
+// WebhookService manages a tenant's webhook endpoints (global_admin and
+// lockbox_approver). Another tenant answers ENOTFOUND.
+type WebhookService interface {
+	// CreateWebhook registers an endpoint and returns it with its secret
+	// (the only time the secret is shown). EINVALID on a bad URL or event.
+	CreateWebhook(ctx context.Context, tenant string, in NewWebhook) (*Webhook, error)
+	ListWebhooks(ctx context.Context, tenant string) ([]*Webhook, error)
+	// DeleteWebhook removes an endpoint; ENOTFOUND when there is none.
+	DeleteWebhook(ctx context.Context, tenant, id string) error
+}
+
+// ValidateWebhookURL checks an endpoint URL at registration: absolute
+// https (http too when allowPrivate), a host, no credentials, no fragment,
+// and, unless allowPrivate, not a literal private, loopback or link-local
+// address or a local name. Names are resolved and checked again at every
+// delivery, since DNS can change after registration.
+func ValidateWebhookURL(raw string, allowPrivate bool) error {
+	if err := ValidText("url", raw, MaxWebhookURLLen, true); err != nil {
+		return err
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Hostname() == "" {
+		return Errorf(EINVALID, "url must be an absolute URL like https://hooks.example.com/lockbox.")
+	}
+	switch {
+	case u.Scheme != "https" && !(allowPrivate && u.Scheme == "http"):
+		return Errorf(EINVALID, "url must use https (plain http is allowed only on servers started with --allow-private-webhooks).")
+	case u.User != nil:
+		return Errorf(EINVALID, "url must not contain a user name or password: deliveries are authenticated by their signature.")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return Errorf(EINVALID, "url must not contain a fragment (#…).")
+	}
+	if !allowPrivate && !publicHost(u.Hostname()) {
+		return Errorf(EINVALID, "url points to a private, loopback or link-local address (%s); such targets are refused unless the server runs with --allow-private-webhooks.", u.Hostname())
+	}
+	return nil
+}
+
+// publicHost reports whether a URL host may be public: an IP literal that
+// PublicAddr allows, or a name that is not obviously local.
+func publicHost(host string) bool {
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return PublicAddr(addr)
+	}
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || !strings.Contains(h, ".") {
+		return false
+	}
+	for _, suffix := range []string{".localhost", ".local", ".internal", ".home.arpa"} {
+		if strings.HasSuffix(h, suffix) {
+			return false
+		}
+	}
+	return true
+}
+
+// nonPublic are the special-purpose ranges (RFC 6890 and successors) a
+// webhook may not reach: a webhook must not become a way into the
+// provider's own network or cloud metadata service.
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64: may embed any IPv4 address
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+	netip.MustParsePrefix("100::/64"),       // discard
+	netip.MustParsePrefix("2001::/23"),      // IETF protocol assignments (Teredo, ORCHID, …)
+	netip.MustParsePrefix("2001:db8::/32"),  // documentation
+	netip.MustParsePrefix("2002::/16"),      // 6to4: may embed any IPv4 address
+	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local
+}
+
+// PublicAddr reports whether a webhook may be delivered to addr: not
+// loopback, private, link-local, multicast, unspecified or another
+// special-purpose range. IPv4-mapped IPv6 addresses are judged as IPv4.
+func PublicAddr(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	if !addr.IsValid() || addr.Zone() != "" || addr.IsLoopback() || addr.IsPrivate() || addr.IsUnspecified() ||
+		addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() || addr.IsInterfaceLocalMulticast() ||
+		addr.IsMulticast() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(addr) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateWebhookEvents checks and normalizes a subscription list: known
+// events, no repeats; empty means every event.
+func ValidateWebhookEvents(events []string) ([]string, error) {
+	if len(events) == 0 {
+		return slices.Clone(WebhookEvents), nil
+	}
+	out := []string{}
+	for _, e := range events {
+		if !slices.Contains(WebhookEvents, e) {
+			return nil, Errorf(EINVALID, "Unknown webhook event %q; use any of %s.", e, strings.Join(WebhookEvents, ", "))
+		}
+		if !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// DeliveryError is a failed delivery attempt, as a channel adapter (mail,
+// webhook) reports it to the delivery worker: Kind labels the failure in
+// metrics ("smtp_temporary", "connect", "http_status", …) and Permanent
+// says that retrying cannot help, so the message is dead at once.
+type DeliveryError struct {
+	Kind      string
+	Permanent bool
+	Err       error
+}
+
+func (e *DeliveryError) Error() string { return e.Kind + ": " + e.Err.Error() }
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// DeliveryErrorKind returns the Kind of the DeliveryError in err's chain,
+// or "other".
+func DeliveryErrorKind(err error) string {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return de.Kind
+	}
+	return "other"
+}
+
+// PermanentDelivery reports whether err is a DeliveryError marked permanent.
+func PermanentDelivery(err error) bool {
+	var de *DeliveryError
+	return errors.As(err, &de) && de.Permanent
+}
+
+// DevMail is an email captured by a --dev server (SPEC §5: GET /v1/dev/mail).
+type DevMail struct {
+	ID        string    `json:"id"` // the outbox message id
+	To        []string  `json:"to"`
+	Subject   string    `json:"subject"`
+	MessageID string    `json:"message_id"`
+	Date      time.Time `json:"date"`
+	Text      string    `json:"text"`
+	HTML      string    `json:"html"`
+}
+
+// DevMailbox is the mail a --dev server captured.
+type DevMailbox interface {
+	// ListMail returns the captured mail, newest first.
+	ListMail(ctx context.Context) ([]*DevMail, error)
+	// MailEML returns one captured message as it would be sent (RFC 5322,
+	// for .eml files). ENOTFOUND when there is none with that id.
+	MailEML(ctx context.Context, id string) ([]byte, error)
+}

@@ -1,0 +1,304 @@
+package outbox_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	netmail "net/mail"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/mail"
+	"github.com/lockboxhq/lockbox/outbox"
+	"github.com/lockboxhq/lockbox/storetest"
+)
+
+// fakeMTA is a mail server reached by calling it (a real listener would
+// hang a synctest bubble): it renders and encodes each message exactly as
+// the SMTP sender does, and accepts it unless it is down.
+type fakeMTA struct {
+	mu       sync.Mutex
+	down     bool
+	accepted []string // Message-IDs, in order
+}
+
+var errRefused = errors.New("dial tcp 127.0.0.1:25: connect: connection refused")
+
+func (f *fakeMTA) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
+	f.mu.Lock()
+	down := f.down
+	f.mu.Unlock()
+	if down { // refused before a byte is sent, like a closed port
+		return &lockbox.DeliveryError{Kind: "connect", Err: errRefused}
+	}
+	e, err := mail.Render(m, "provider.test")
+	if err != nil {
+		return &lockbox.DeliveryError{Kind: "render", Permanent: true, Err: err}
+	}
+	msg, err := mail.Message(e, "lockbox@provider.test")
+	if err != nil {
+		return err
+	}
+	raw, err := mail.EML(msg)
+	if err != nil {
+		return err
+	}
+	parsed, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.accepted = append(f.accepted, parsed.Header.Get("Message-Id"))
+	return nil
+}
+
+func (f *fakeMTA) setDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+}
+
+// TestLongSMTPOutage keeps decisions flowing through a 20-hour SMTP outage
+// on a fake clock, with the real workflow, store, workers and message
+// encoding, and a worker that crashes after sending. Nothing waits for the
+// mail server, every notification is delivered once it is back, and the
+// only duplicates are the crashed worker's sends, with the same Message-ID.
+func TestLongSMTPOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, lockbox.SystemClock{})
+		mta := &fakeMTA{down: true}
+		w := outbox.New(e.store, lockbox.SystemClock{}, map[string]outbox.Deliverer{lockbox.ChannelEmail: mta},
+			outbox.Options{Poll: 15 * time.Minute})
+		ctx, cancel := context.WithCancel(context.Background())
+		var workers sync.WaitGroup
+		workers.Go(func() { w.Run(ctx) })
+		workers.Go(func() { e.svc.RunWorker(ctx, 15*time.Minute) })
+		defer func() { cancel(); workers.Wait() }() // also when the test fails early
+
+		const rounds = 30 // one request every 40 minutes for 20 hours
+		for i := range rounds {
+			start := time.Now()
+			r := e.pending(fmt.Sprintf("Outage case %d", i))
+			switch i % 5 {
+			case 0: // left undecided: a reminder at 10 h, expiry at 12 h
+			case 1:
+				e.act("approver@contoso.test", r, lockbox.EventDeny)
+			default:
+				e.act("approver@contoso.test", r, lockbox.EventApprove)
+			}
+			if waited := time.Since(start); waited != 0 {
+				t.Fatalf("decision %d waited %v for something (the mail server?)", i, waited)
+			}
+			time.Sleep(40 * time.Minute)
+		}
+		synctest.Wait()
+		if len(mta.accepted) != 0 {
+			t.Fatalf("accepted %d messages while down", len(mta.accepted))
+		}
+
+		mta.setDown(false)
+		crashed := crashAfterSend(t, e, mta, 5)
+		time.Sleep(3 * time.Hour) // the longest backoff is 1 h
+		synctest.Wait()
+
+		msgs := e.outbox(lockbox.OutboxQuery{})
+		checkAllDeliveredOnce(t, msgs, mta.accepted, crashed)
+		t.Logf("%d decisions, %d notifications, %d accepted (%d crash-after-send duplicates)",
+			rounds, len(msgs), len(mta.accepted), len(crashed))
+	})
+}
+
+// crashAfterSend is a worker that claims n messages as they fall due,
+// sends them, and dies before recording anything. It returns the
+// Message-IDs it sent.
+func crashAfterSend(t *testing.T, e *env, mta *fakeMTA, n int) map[string]bool {
+	t.Helper()
+	sent := map[string]bool{}
+	for range 120 { // at most two hours of fake time
+		// The real worker takes each message the instant it falls due, so
+		// this one claims as a replica whose clock runs an hour ahead would.
+		now := time.Now().UTC().Truncate(time.Microsecond).Add(time.Hour)
+		for _, m := range storetest.MustClaim(t, e.store, now, 2*time.Minute, n-len(sent)) {
+			if err := mta.Deliver(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+			sent["<"+m.ID+"@provider.test>"] = true
+		}
+		if len(sent) == n {
+			break
+		}
+		time.Sleep(time.Minute)
+	}
+	if len(sent) != n {
+		t.Fatalf("the crashing worker sent %d, want %d", len(sent), n)
+	}
+	return sent
+}
+
+func checkAllDeliveredOnce(t *testing.T, msgs []*lockbox.OutboxMessage, accepted []string, crashed map[string]bool) {
+	t.Helper()
+	count := map[string]int{}
+	for _, id := range accepted {
+		count[id]++
+	}
+	kinds := map[string]int{}
+	for _, m := range msgs {
+		kinds[m.Type]++
+		id := "<" + m.ID + "@provider.test>"
+		want := 1
+		if crashed[id] {
+			want = 2
+		}
+		if m.Status != lockbox.OutboxDelivered {
+			t.Errorf("%s (%s to %s) is %s: %s", m.ID, m.Type, m.To, m.Status, m.LastError)
+		}
+		if count[id] != want {
+			t.Errorf("%s (%s) was accepted %d times, want %d", m.ID, m.Type, count[id], want)
+		}
+		delete(count, id)
+	}
+	if len(count) != 0 {
+		t.Errorf("accepted messages that are not in the outbox: %v", count)
+	}
+	for _, kind := range []string{lockbox.NoticePending, lockbox.NoticeApproved, lockbox.NoticeDenied, lockbox.NoticeReminder, lockbox.NoticeExpired} {
+		if kinds[kind] == 0 {
+			t.Errorf("no %s notification in the outbox: %v", kind, kinds)
+		}
+	}
+}
+
+// alwaysDown fails every attempt temporarily and records when.
+type alwaysDown struct {
+	mu       sync.Mutex
+	attempts []time.Time
+	clock    lockbox.Clock
+}
+
+func (a *alwaysDown) Deliver(context.Context, *lockbox.OutboxMessage) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.attempts = append(a.attempts, a.clock.Now())
+	return &lockbox.DeliveryError{Kind: "connect", Err: errRefused}
+}
+
+func TestRetriesForAtLeast24HoursThenDead(t *testing.T) {
+	clock := &manualClock{t: storetest.T0}
+	e := newEnv(t, clock)
+	down := &alwaysDown{clock: clock}
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: down}, outbox.Options{})
+	storetest.MustEnqueue(t, e.store, storetest.NewOutboxMessage(0))
+	created := storetest.T0
+	var m *lockbox.OutboxMessage
+	for range 200 { // bounded; about 30 attempts are expected
+		deliverDue(t, w)
+		m = e.outbox(lockbox.OutboxQuery{})[0]
+		if m.Status != lockbox.OutboxPending {
+			break
+		}
+		clock.Set(m.NextAttemptAt)
+	}
+	if m.Status != lockbox.OutboxDead || m.FinishedAt == nil {
+		t.Fatalf("after %d attempts the message is %s", m.Attempts, m.Status)
+	}
+	last, prev := down.attempts[len(down.attempts)-1], down.attempts[len(down.attempts)-2]
+	if last.Before(created.Add(24*time.Hour)) || !prev.Before(created.Add(24*time.Hour)) {
+		t.Errorf("gave up at %v after a try at %v; want the first failure at or after 24 h (%v)", last, prev, created.Add(24*time.Hour))
+	}
+	for i := 1; i < len(down.attempts); i++ {
+		gap := down.attempts[i].Sub(down.attempts[i-1])
+		if gap < 15*time.Second || gap > time.Hour {
+			t.Errorf("gap %d = %v, want between 15s (half the base delay) and 1h (the cap)", i, gap)
+		}
+	}
+	if m.Attempts != len(down.attempts) || m.LastError == "" {
+		t.Errorf("attempts %d (made %d), last error %q", m.Attempts, len(down.attempts), m.LastError)
+	}
+	t.Logf("%d attempts over %v", m.Attempts, last.Sub(created))
+}
+
+func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
+	for _, tc := range []struct {
+		jitter   float64
+		attempt  int
+		min, max time.Duration
+	}{
+		{0, 1, 15 * time.Second, 15 * time.Second},
+		{0.999999, 1, 29 * time.Second, 30 * time.Second},
+		{0, 2, 30 * time.Second, 30 * time.Second},
+		{0, 5, 4 * time.Minute, 4 * time.Minute},
+		{0, 8, 30 * time.Minute, 30 * time.Minute},
+		{0, 9, 30 * time.Minute, 30 * time.Minute}, // capped at 1 h, half of it without jitter
+		{0.999999, 60, 59 * time.Minute, time.Hour},
+	} {
+		w := outbox.New(nil, nil, nil, outbox.Options{Jitter: func() float64 { return tc.jitter }})
+		if got := w.Backoff(tc.attempt); got < tc.min || got > tc.max {
+			t.Errorf("Backoff(%d) with jitter %v = %v, want in [%v, %v]", tc.attempt, tc.jitter, got, tc.min, tc.max)
+		}
+	}
+}
+
+// counting records how many attempts each message got.
+type counting struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (c *counting) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen[m.ID]++
+	return nil
+}
+
+// TestReplicasDeliverEachMessageOnce runs four workers (as four replicas
+// would) on one store at once.
+func TestReplicasDeliverEachMessageOnce(t *testing.T) {
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	const n = 100
+	var msgs []*lockbox.OutboxMessage
+	for i := range n {
+		msgs = append(msgs, storetest.NewOutboxMessage(i))
+	}
+	storetest.MustEnqueue(t, e.store, msgs...)
+	c := &counting{seen: map[string]int{}}
+	var wg sync.WaitGroup
+	for range 4 {
+		w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: c}, outbox.Options{Batch: 3})
+		wg.Go(func() { deliverDue(t, w) })
+	}
+	wg.Wait()
+	if len(c.seen) != n {
+		t.Errorf("delivered %d distinct messages, want %d", len(c.seen), n)
+	}
+	for id, k := range c.seen {
+		if k != 1 {
+			t.Errorf("%s was delivered %d times", id, k)
+		}
+	}
+}
+
+func TestPermanentFailureIsDeadAtOnce(t *testing.T) {
+	clock := &manualClock{t: storetest.T0.Add(time.Minute)}
+	e := newEnv(t, clock)
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{}, outbox.Options{}) // no webhook deliverer
+	m := storetest.NewOutboxMessage(0)
+	m.Payload = []byte("not json")
+	bad := storetest.NewOutboxMessage(1)
+	bad.Channel = lockbox.ChannelWebhook
+	storetest.MustEnqueue(t, e.store, m, bad)
+	w2 := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: &fakeMTA{}}, outbox.Options{})
+	deliverDue(t, w2) // the email does not render: dead; the webhook has no deliverer: retried
+	deliverDue(t, w)
+	for _, got := range e.outbox(lockbox.OutboxQuery{}) {
+		want := map[string]string{m.ID: lockbox.OutboxDead, bad.ID: lockbox.OutboxPending}[got.ID]
+		if got.Status != want || got.Attempts != 1 {
+			t.Errorf("%s: %s after %d attempts (%s), want %s after 1", got.ID, got.Status, got.Attempts, got.LastError, want)
+		}
+	}
+}

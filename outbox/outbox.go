@@ -1,0 +1,259 @@
+// Package outbox is the delivery worker of Lockbox's notifications (SPEC
+// §5). The workflow records every notification in the store's outbox in the
+// transaction of the change that causes it; this worker claims due messages
+// under a lease (one delivery attempt at a time per message, whichever
+// replica runs it), hands each to its channel's Deliverer (package mail,
+// package webhook), and records the result: delivered, retried later with
+// exponential backoff and jitter, or — after at least RetryFor of failures,
+// or a permanent failure — dead, which stays stored and counted.
+//
+// Delivery is at least once: a worker that crashes after sending but before
+// recording the result leaves the message to be sent again when its lease
+// ends, with the same id (the email's Message-ID, the webhook-id), so the
+// receiver can tell it is the same notification.
+//
+// It imports the root lockbox package, the Prometheus client and the
+// standard library; cmd/lockbox wires in the deliverers.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// Deliverer sends one message of its channel. Failures should be
+// *lockbox.DeliveryError (Permanent: retrying cannot help); any other error
+// counts as temporary.
+type Deliverer interface {
+	Deliver(ctx context.Context, m *lockbox.OutboxMessage) error
+}
+
+// Options tune a Worker. Zero values mean the defaults.
+type Options struct {
+	Batch      int           // messages claimed and sent concurrently per round (8)
+	Lease      time.Duration // how long one attempt may take before another worker may retry it (2m)
+	Poll       time.Duration // longest sleep, so other replicas' new messages are seen (1s)
+	RetryFor   time.Duration // keep retrying at least this long after the message was created (24h)
+	BaseDelay  time.Duration // delay after the first failure (30s), doubling per attempt
+	MaxDelay   time.Duration // cap on the delay between attempts (1h)
+	Retention  time.Duration // delivered and dead messages are purged after this (7 days)
+	Logger     *slog.Logger
+	Metrics    *Metrics       // nil: no metrics
+	Jitter     func() float64 // uniform in [0, 1); tests fix it (default math/rand/v2)
+	purgeEvery time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if o.Batch == 0 {
+		o.Batch = 8
+	}
+	def(&o.Lease, 2*time.Minute)
+	def(&o.Poll, time.Second)
+	def(&o.RetryFor, 24*time.Hour)
+	def(&o.BaseDelay, 30*time.Second)
+	def(&o.MaxDelay, time.Hour)
+	def(&o.Retention, 7*24*time.Hour)
+	def(&o.purgeEvery, time.Hour)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Jitter == nil {
+		o.Jitter = rand.Float64
+	}
+	return o
+}
+
+// Worker delivers the outbox of one store.
+type Worker struct {
+	store      lockbox.Store
+	clock      lockbox.Clock
+	deliverers map[string]Deliverer
+	opts       Options
+	lastPurge  time.Time
+}
+
+// New returns a worker for store that reads time from clock and delivers
+// each channel (lockbox.ChannelEmail, lockbox.ChannelWebhook) with its
+// Deliverer. A message of a channel without one fails temporarily, so it
+// waits (and is counted) rather than vanishing.
+func New(store lockbox.Store, clock lockbox.Clock, deliverers map[string]Deliverer, opts Options) *Worker {
+	return &Worker{store: store, clock: clock, deliverers: deliverers, opts: opts.withDefaults()}
+}
+
+func (w *Worker) now() time.Time { return w.clock.Now().UTC().Truncate(time.Microsecond) }
+
+// movingClock is a clock that can jump forward (dev mode).
+type movingClock interface {
+	Moved() <-chan struct{}
+}
+
+// Run delivers until ctx ends: a round of DeliverDue, then sleep until the
+// next message is due (at most Poll), or until the dev clock moves.
+func (w *Worker) Run(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		var moved <-chan struct{}
+		if mc, ok := w.clock.(movingClock); ok {
+			moved = mc.Moved()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-moved:
+		}
+		if _, err := w.DeliverDue(ctx); err != nil && ctx.Err() == nil {
+			w.opts.Logger.Error("notification delivery round failed; retrying", "err", err)
+		}
+		w.purge(ctx)
+		timer.Reset(w.nextWake(ctx))
+	}
+}
+
+// DeliverDue claims and delivers due messages, a batch at a time, until
+// none is due; it returns how many attempts it made. Each batch is sent
+// concurrently; a slow receiver delays only its own batch.
+func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
+	total := 0
+	for ctx.Err() == nil {
+		var msgs []*lockbox.OutboxMessage
+		now := w.now()
+		err := w.store.Update(ctx, func(tx lockbox.Tx) (err error) {
+			msgs, err = tx.ClaimOutbox(ctx, now, now.Add(w.opts.Lease), w.opts.Batch)
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		var wg sync.WaitGroup
+		for _, m := range msgs {
+			wg.Go(func() { w.attempt(ctx, m) })
+		}
+		wg.Wait()
+		total += len(msgs)
+		if len(msgs) < w.opts.Batch {
+			break
+		}
+	}
+	return total, ctx.Err()
+}
+
+// attempt delivers one claimed message and records the outcome.
+func (w *Worker) attempt(ctx context.Context, m *lockbox.OutboxMessage) {
+	// The attempt must end well within the lease, or another worker could
+	// start a second one while this one still runs.
+	sendCtx, cancel := context.WithTimeout(ctx, w.opts.Lease*3/4)
+	err := w.send(sendCtx, m)
+	cancel()
+	r := w.result(m, err, w.now())
+	w.opts.Metrics.observe(m.Channel, r.Status, err)
+	// Record the result even when ctx ended during the send: a message
+	// delivered just before shutdown must not be sent again.
+	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	ferr := w.store.Update(recCtx, func(tx lockbox.Tx) error { return tx.FinishOutbox(recCtx, m.ID, m.Attempts, r) })
+	w.log(m, r, err, ferr)
+}
+
+func (w *Worker) send(ctx context.Context, m *lockbox.OutboxMessage) error {
+	d := w.deliverers[m.Channel]
+	if d == nil {
+		return &lockbox.DeliveryError{Kind: "not_configured", Err: errors.New("no deliverer is configured for channel " + m.Channel)}
+	}
+	return d.Deliver(ctx, m)
+}
+
+// result is the outcome of an attempt that ended at now with err.
+func (w *Worker) result(m *lockbox.OutboxMessage, err error, now time.Time) lockbox.OutboxResult {
+	switch {
+	case err == nil:
+		return lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: now}
+	case lockbox.PermanentDelivery(err) || !now.Before(m.CreatedAt.Add(w.opts.RetryFor)):
+		return lockbox.OutboxResult{Status: lockbox.OutboxDead, At: now, LastError: errorText(err)}
+	}
+	return lockbox.OutboxResult{Status: lockbox.OutboxPending, At: now, LastError: errorText(err),
+		NextAttemptAt: now.Add(w.Backoff(m.Attempts))}
+}
+
+// Backoff is the delay after failed attempt number attempt (1 = the
+// first): BaseDelay doubling per attempt up to MaxDelay, with equal jitter
+// (between half and all of it), so that replicas and messages that failed
+// together do not retry together.
+func (w *Worker) Backoff(attempt int) time.Duration {
+	d := min(w.opts.BaseDelay, w.opts.MaxDelay)
+	for i := 1; i < attempt && d < w.opts.MaxDelay; i++ { // doubling, never overflowing
+		d = min(2*d, w.opts.MaxDelay)
+	}
+	half := d / 2
+	return (half + time.Duration(w.opts.Jitter()*float64(half))).Truncate(time.Microsecond)
+}
+
+// maxErrorText bounds the stored error, which a receiver partly controls.
+const maxErrorText = 500
+
+func errorText(err error) string {
+	s := err.Error()
+	if len(s) > maxErrorText {
+		s = s[:maxErrorText]
+	}
+	return s
+}
+
+func (w *Worker) log(m *lockbox.OutboxMessage, r lockbox.OutboxResult, err, ferr error) {
+	attrs := []any{"id", m.ID, "channel", m.Channel, "type", m.Type, "tenant", m.Tenant, "attempt", m.Attempts}
+	switch {
+	case lockbox.ErrorCode(ferr) == lockbox.ECONFLICT:
+		w.opts.Logger.Warn("notification attempt outlived its lease; another worker owns it now", attrs...)
+	case ferr != nil:
+		w.opts.Logger.Error("recording a notification attempt failed; it will be retried after its lease", append(attrs, "err", ferr)...)
+	case r.Status == lockbox.OutboxDead:
+		w.opts.Logger.Error("notification is dead: delivery gave up", append(attrs, "kind", lockbox.DeliveryErrorKind(err), "err", err)...)
+	case r.Status == lockbox.OutboxPending:
+		w.opts.Logger.Warn("notification delivery failed; will retry", append(attrs, "kind", lockbox.DeliveryErrorKind(err), "next_attempt_at", r.NextAttemptAt, "err", err)...)
+	default:
+		w.opts.Logger.Debug("notification delivered", attrs...)
+	}
+}
+
+// nextWake is how long to sleep: until the next message is claimable, at
+// most Poll.
+func (w *Worker) nextWake(ctx context.Context) time.Duration {
+	var next time.Time
+	err := w.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		next, err = tx.NextOutboxWake(ctx)
+		return err
+	})
+	if err != nil || next.IsZero() {
+		return w.opts.Poll
+	}
+	return min(max(next.Sub(w.now()), 0), w.opts.Poll)
+}
+
+// purge deletes finished messages older than Retention, at most once per
+// hour of the worker's clock and a bounded number at a time.
+func (w *Worker) purge(ctx context.Context) {
+	now := w.now()
+	if now.Sub(w.lastPurge) < w.opts.purgeEvery {
+		return
+	}
+	w.lastPurge = now
+	err := w.store.Update(ctx, func(tx lockbox.Tx) error {
+		_, err := tx.PurgeOutbox(ctx, now.Add(-w.opts.Retention), 1000)
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		w.opts.Logger.Error("purging delivered notifications failed", "err", err)
+	}
+}

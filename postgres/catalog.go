@@ -1,0 +1,68 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// PutService creates or replaces a catalog entry.
+func (t *tx) PutService(ctx context.Context, s *lockbox.Service) error {
+	ops, err := jsonList(s.Operations)
+	if err != nil {
+		return wrap("put service", err)
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO services (name, display_name, operations, updated_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name,
+		operations = excluded.operations, updated_at = excluded.updated_at`,
+		s.Name, s.DisplayName, ops, ts(s.UpdatedAt))
+	return wrap("put service", err)
+}
+
+// GetService returns a catalog entry; ENOTFOUND when there is none.
+func (t *tx) GetService(ctx context.Context, name string) (*lockbox.Service, error) {
+	row := t.tx.QueryRowContext(ctx, `SELECT name, display_name, operations, updated_at
+		FROM services WHERE name = $1`, name)
+	s, err := scanService(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Service %q not found.", name)
+	}
+	return s, wrap("get service", err)
+}
+
+// ListServices returns the catalog ordered by name.
+func (t *tx) ListServices(ctx context.Context) ([]*lockbox.Service, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT name, display_name, operations, updated_at
+		FROM services ORDER BY name`)
+	if err != nil {
+		return nil, wrap("list services", err)
+	}
+	defer rows.Close()
+	var out []*lockbox.Service
+	for rows.Next() {
+		s, err := scanService(rows)
+		if err != nil {
+			return nil, wrap("list services", err)
+		}
+		out = append(out, s)
+	}
+	return out, wrap("list services", rows.Err())
+}
+
+func scanService(sc scanner) (*lockbox.Service, error) {
+	var s lockbox.Service
+	var ops string
+	var updated time.Time
+	if err := sc.Scan(&s.Name, &s.DisplayName, &ops, &updated); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.Operations, err = parseList[string](ops); err != nil {
+		return nil, err
+	}
+	s.UpdatedAt = updated.UTC()
+	return &s, nil
+}

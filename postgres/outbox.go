@@ -1,0 +1,237 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// The notification outbox (lockbox.OutboxTx). Claimers on any replica take
+// disjoint messages without waiting for each other: the claim locks the
+// rows it picks FOR UPDATE SKIP LOCKED and leases them in the same
+// statement.
+
+const outboxColumns = `id, channel, tenant, type, recipient, webhook_id, payload, status,
+	attempts, created_at, next_attempt_at, last_error, finished_at`
+
+// EnqueueOutbox stores new messages; ECONFLICT when an id is taken (the
+// messages before it stay in the transaction, as in SQLite).
+func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) error {
+	for _, m := range msgs {
+		ok, err := t.insert(ctx, "enqueue outbox", `INSERT INTO outbox (`+outboxColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`,
+			m.ID, m.Channel, m.Tenant, m.Type, m.To, m.WebhookID, m.Payload, m.Status,
+			m.Attempts, ts(m.CreatedAt), ts(m.NextAttemptAt), m.LastError, nullTime(m.FinishedAt))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q already exists.", m.ID)
+		}
+	}
+	return nil
+}
+
+// ClaimOutbox leases due pending messages; see lockbox.OutboxTx. A row
+// another transaction is claiming is skipped, and a row whose claim
+// committed after this statement's snapshot is re-checked on its new
+// version once locked (READ COMMITTED), so its fresh lease excludes it.
+func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
+	rows, err := t.tx.QueryContext(ctx, `UPDATE outbox SET attempts = attempts + 1, lease_until = $1
+		WHERE id IN (SELECT id FROM outbox
+			WHERE status = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+			ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING `+outboxColumns, ts(leaseUntil), ts(now), limit)
+	if err != nil {
+		return nil, wrap("claim outbox", err)
+	}
+	msgs, err := scanOutboxRows(rows)
+	if err != nil {
+		return nil, wrap("claim outbox", err)
+	}
+	// RETURNING gives no order: restore the claim order.
+	slices.SortFunc(msgs, func(a, b *lockbox.OutboxMessage) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return msgs, nil
+}
+
+// FinishOutbox records an attempt's result if the caller still holds it.
+func (t *tx) FinishOutbox(ctx context.Context, id string, attempt int, r lockbox.OutboxResult) error {
+	var finished, next any
+	switch r.Status {
+	case lockbox.OutboxDelivered, lockbox.OutboxDead:
+		finished = ts(r.At)
+	case lockbox.OutboxPending:
+		next = ts(r.NextAttemptAt)
+	default:
+		return lockbox.Errorf(lockbox.EINVALID, "Unknown outbox status %q.", r.Status)
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE outbox SET status = $1, last_error = $2, finished_at = $3,
+		next_attempt_at = coalesce($4, next_attempt_at), lease_until = NULL
+		WHERE id = $5 AND attempts = $6 AND status = 'pending'`,
+		r.Status, r.LastError, finished, next, id, attempt)
+	if err != nil {
+		return wrap("finish outbox", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return wrap("finish outbox", err)
+	} else if n == 0 {
+		return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q is no longer at attempt %d.", id, attempt)
+	}
+	return nil
+}
+
+// NextOutboxWake returns when the next pending message becomes claimable.
+func (t *tx) NextOutboxWake(ctx context.Context) (time.Time, error) {
+	var next sql.Null[time.Time]
+	err := t.tx.QueryRowContext(ctx, `SELECT min(GREATEST(next_attempt_at, lease_until))
+		FROM outbox WHERE status = 'pending'`).Scan(&next) // GREATEST ignores NULLs
+	if err != nil || !next.Valid {
+		return time.Time{}, wrap("next outbox wake", err)
+	}
+	return next.V.UTC(), nil
+}
+
+// OutboxCounts counts messages by channel and status.
+func (t *tx) OutboxCounts(ctx context.Context) ([]lockbox.OutboxCount, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT channel, status, count(*), min(created_at)
+		FROM outbox GROUP BY channel, status ORDER BY channel, status`)
+	if err != nil {
+		return nil, wrap("outbox counts", err)
+	}
+	defer rows.Close()
+	var out []lockbox.OutboxCount
+	for rows.Next() {
+		var c lockbox.OutboxCount
+		var oldest time.Time
+		if err := rows.Scan(&c.Channel, &c.Status, &c.Count, &oldest); err != nil {
+			return nil, wrap("outbox counts", err)
+		}
+		c.Oldest = oldest.UTC()
+		out = append(out, c)
+	}
+	return out, wrap("outbox counts", rows.Err())
+}
+
+// ListOutbox lists messages newest first.
+func (t *tx) ListOutbox(ctx context.Context, q lockbox.OutboxQuery) ([]*lockbox.OutboxMessage, error) {
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox
+		WHERE ($1::text = '' OR channel = $1) AND ($2::text = '' OR status = $2) AND ($3::text = '' OR tenant = $3)
+		ORDER BY created_at DESC, id DESC LIMIT $4`,
+		q.Channel, q.Status, q.Tenant, q.Limit)
+	if err != nil {
+		return nil, wrap("list outbox", err)
+	}
+	msgs, err := scanOutboxRows(rows)
+	return msgs, wrap("list outbox", err)
+}
+
+// PurgeOutbox deletes finished messages older than before.
+func (t *tx) PurgeOutbox(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+		WHERE status <> 'pending' AND finished_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, ts(before), limit)
+	if err != nil {
+		return 0, wrap("purge outbox", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), wrap("purge outbox", err)
+}
+
+func scanOutboxRows(rows *sql.Rows) ([]*lockbox.OutboxMessage, error) {
+	defer rows.Close()
+	var out []*lockbox.OutboxMessage
+	for rows.Next() {
+		m, err := scanOutbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func scanOutbox(s scanner) (*lockbox.OutboxMessage, error) {
+	var m lockbox.OutboxMessage
+	var created, next time.Time
+	var finished sql.Null[time.Time]
+	err := s.Scan(&m.ID, &m.Channel, &m.Tenant, &m.Type, &m.To, &m.WebhookID, &m.Payload, &m.Status,
+		&m.Attempts, &created, &next, &m.LastError, &finished)
+	if err != nil {
+		return nil, err
+	}
+	m.CreatedAt, m.NextAttemptAt, m.FinishedAt = created.UTC(), next.UTC(), timePtr(finished)
+	return &m, nil
+}
+
+// reminderFrom is the SQL of "pending requests with a reminder set, not yet
+// reminded", with r.remind_at the reminder time.
+const reminderFrom = `FROM (SELECT r.id, r.expires_at, r.reviewed_at,
+		r.expires_at - make_interval(mins => t.reminder_minutes_before_expiry) AS remind_at
+		FROM requests r JOIN tenants t ON t.name = r.tenant
+		WHERE r.status = 'pending' AND t.reminder_minutes_before_expiry > 0
+		AND NOT EXISTS (SELECT 1 FROM request_reminders m WHERE m.request_id = r.id)) r
+	WHERE r.remind_at > r.reviewed_at`
+
+// DueReminders returns requests whose reminder time has come.
+func (t *tx) DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT r.id `+reminderFrom+`
+		AND r.remind_at <= $1 AND r.expires_at > $1 ORDER BY r.id LIMIT $2`, ts(now), limit)
+	if err != nil {
+		return nil, wrap("due reminders", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, wrap("due reminders", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, wrap("due reminders", rows.Err())
+}
+
+// NextReminder returns the earliest reminder time after now.
+func (t *tx) NextReminder(ctx context.Context, now time.Time) (time.Time, error) {
+	var next sql.Null[time.Time]
+	err := t.tx.QueryRowContext(ctx, `SELECT min(r.remind_at) `+reminderFrom+` AND r.remind_at > $1`,
+		ts(now)).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, wrap("next reminder", err)
+	}
+	return next.V.UTC(), nil
+}
+
+// MarkReminded records a request's reminder once. Of two replicas racing,
+// the second waits for the first's transaction and then inserts nothing.
+// Neither a duplicate nor an unknown request aborts the transaction.
+func (t *tx) MarkReminded(ctx context.Context, requestID string, now time.Time) (bool, error) {
+	ok, err := t.insert(ctx, "mark reminded", `INSERT INTO request_reminders (request_id, sent_at)
+		SELECT id, $2::timestamptz FROM requests WHERE id = $1 ON CONFLICT (request_id) DO NOTHING`,
+		requestID, ts(now))
+	if isForeignKey(err) {
+		return false, lockbox.Errorf(lockbox.ENOTFOUND, "Request %q not found.", requestID)
+	} else if err != nil || ok {
+		return ok, err
+	}
+	var exists bool
+	err = t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM requests WHERE id = $1)`, requestID).Scan(&exists)
+	if err != nil {
+		return false, wrap("mark reminded", err)
+	}
+	if !exists {
+		return false, lockbox.Errorf(lockbox.ENOTFOUND, "Request %q not found.", requestID)
+	}
+	return false, nil
+}

@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/postgres/pgtest"
+)
+
+// TestQueryPlans pins the indexes the hot queries can use, so a schema or
+// query change that silently leaves one only a table scan fails here.
+// Sequential scans are disabled in the session: on the empty tables of a
+// test the planner would otherwise rightly prefer them.
+func TestQueryPlans(t *testing.T) {
+	s, err := Open(t.Context(), pgtest.Schema(t, pgtest.DSN(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Unix(0, 0)
+	cursor := lockbox.RequestQuery{Tenant: "contoso", BeforeCreatedAt: &now, BeforeID: "x", Limit: 10}
+	tests := []struct {
+		name  string
+		query string
+		args  []any
+		want  []string
+	}{
+		{"DueRequests", dueQuery, []any{now, "", 10},
+			[]string{"requests_decision_due", "requests_start_due", "requests_end_due"}},
+		{"NextDue", nextDueQuery, []any{now},
+			[]string{"requests_decision_due", "requests_start_due", "requests_end_due"}},
+		{"ListByTenantAfterCursor", listQuery(requestFilter(cursor)), append(requestFilter(cursor).args, 10),
+			[]string{"requests_tenant_created"}},
+		{"ListByRequester", listQuery(requestFilter(lockbox.RequestQuery{RequesterID: "u"})), []any{"u", 10},
+			[]string{"requests_requester_created"}},
+		{"GetRequestByIDOrReference", getRequestQuery, []any{"LB-7K3Q9MXA"},
+			[]string{"requests_pkey", "requests_reference"}},
+		{"GetUserByEmail", `SELECT id FROM users WHERE lower(email) = lower($1::text COLLATE "C")`, []any{"a@b.test"},
+			[]string{"users_email"}},
+		{"AuditHead", `SELECT size FROM audit_logs WHERE log = $1 FOR UPDATE`, []any{"contoso"},
+			[]string{"audit_logs_pkey"}},
+		{"AuditRange", `SELECT canonical FROM audit_records WHERE log = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, []any{"c", 0, 10},
+			[]string{"audit_records_pkey"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := queryPlan(t, s, tt.query, tt.args...)
+			for _, w := range tt.want {
+				if !strings.Contains(plan, w) {
+					t.Errorf("plan does not use %s:\n%s", w, plan)
+				}
+			}
+		})
+	}
+}
+
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, `RESET enable_seqscan`)
+	rows, err := conn.QueryContext(ctx, "EXPLAIN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,167 @@
+// Package postgres is the PostgreSQL implementation of lockbox.Store, the
+// backend for running several `lockbox serve` replicas on one database.
+// It behaves exactly like the sqlite store (the storetest suite runs against
+// both); what differs is how the guarantees are kept when many processes
+// write at once:
+//
+//   - Transactions run at READ COMMITTED. Every read-modify-write the
+//     workflow does goes through a row lock (Tx.GetRequest inside Update is
+//     SELECT … FOR UPDATE, an audit append locks its log's head row) or a
+//     version-conditional UPDATE, so a stronger level would only add
+//     serialization failures without adding safety.
+//   - Unique violations become ECONFLICT without aborting the transaction
+//     (INSERT … ON CONFLICT DO NOTHING), as in SQLite, so a caller may retry
+//     inside the same transaction (the workflow does, for reference codes).
+//   - A lost, refused or restarting database becomes EUNAVAILABLE (HTTP 503);
+//     the pool drops dead connections and reconnects by itself.
+//
+// It may import only the root lockbox package, pgx (through database/sql),
+// goose and the standard library. It holds no business rules.
+//
+// Durability: a nil return from Update means PostgreSQL committed the
+// transaction with the server's synchronous_commit setting (on by default:
+// flushed to the write-ahead log before the commit returns).
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+var _ lockbox.Store = (*Store)(nil)
+
+// Options tune the connection pool. Zero values take the defaults.
+type Options struct {
+	// MaxOpenConns bounds the connections this process holds (default 20).
+	// Several replicas together must stay under the server's
+	// max_connections.
+	MaxOpenConns int
+	// MaxIdleConns is how many connections stay open between bursts
+	// (default 10).
+	MaxIdleConns int
+	// ConnMaxLifetime recycles connections (default 30 minutes), so a
+	// failover or a load balancer change is picked up without a restart.
+	ConnMaxLifetime time.Duration
+	// StatementTimeout bounds every statement on the server (default 30
+	// seconds; negative: none). A statement that runs longer fails with
+	// EUNAVAILABLE instead of holding locks and connections indefinitely.
+	StatementTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxOpenConns <= 0 {
+		o.MaxOpenConns = 20
+	}
+	if o.MaxIdleConns <= 0 {
+		o.MaxIdleConns = min(10, o.MaxOpenConns)
+	}
+	if o.ConnMaxLifetime <= 0 {
+		o.ConnMaxLifetime = 30 * time.Minute
+	}
+	if o.StatementTimeout == 0 {
+		o.StatementTimeout = 30 * time.Second
+	}
+	return o
+}
+
+// Store is a lockbox.Store on a PostgreSQL database. It is safe for
+// concurrent use, and any number of Stores (in any number of processes) may
+// share one database.
+type Store struct {
+	db *sql.DB
+}
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// key=value connection string) with default pool options and applies
+// pending migrations; see OpenWith.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	return OpenWith(ctx, dsn, Options{})
+}
+
+// OpenWith connects with the given pool options and brings the schema up to
+// date under an advisory lock, so replicas starting together migrate once.
+// It refuses a database whose schema is newer than this binary knows.
+// Unknown DSN parameters are session settings (e.g. search_path=lockbox).
+func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// The parse error may quote the DSN, password included: say less.
+		return nil, errors.New("postgres: the database URL is not valid; expected postgres://user:password@host:port/database")
+	}
+	if cfg.RuntimeParams["application_name"] == "" {
+		// Names the connections in pg_stat_activity for operators.
+		cfg.RuntimeParams["application_name"] = "lockbox"
+	}
+	if opts.StatementTimeout > 0 {
+		ms := strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+		cfg.RuntimeParams["statement_timeout"] = ms
+		// A process that stalls inside a transaction must not hold its row
+		// locks for longer than a statement may run.
+		cfg.RuntimeParams["idle_in_transaction_session_timeout"] = ms
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(opts.MaxOpenConns)
+	db.SetMaxIdleConns(opts.MaxIdleConns)
+	db.SetConnMaxLifetime(opts.ConnMaxLifetime)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", unavailable(err))
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db}, nil
+}
+
+// Update runs fn in one read-write transaction and commits when fn returns
+// nil; fn's error is returned unchanged. Unlike SQLite's, Updates run
+// concurrently: they serialize only where they lock the same rows.
+func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
+	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return wrap("begin", err)
+	}
+	defer sqlTx.Rollback() // no-op after Commit; undoes everything on error or panic
+	if err := fn(&tx{tx: sqlTx, update: true}); err != nil {
+		return err
+	}
+	return wrap("commit", sqlTx.Commit())
+}
+
+// View runs fn in a read-only transaction that sees one snapshot of the
+// database (REPEATABLE READ, which in PostgreSQL is a snapshot and never
+// fails a read-only transaction), as SQLite's WAL readers do.
+func (s *Store) View(ctx context.Context, fn func(lockbox.Tx) error) error {
+	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return wrap("begin read", err)
+	}
+	defer sqlTx.Rollback() // nothing to commit
+	return fn(&tx{tx: sqlTx})
+}
+
+// Ping reports whether the database answers a query (not only whether a
+// pooled connection exists): EUNAVAILABLE when it does not.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+// Close closes the pool. Transactions still running fail.
+func (s *Store) Close() error {
+	return s.db.Close()
+}

@@ -1,0 +1,38 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/postgres"
+	"github.com/lockboxhq/lockbox/postgres/pgtest"
+	"github.com/lockboxhq/lockbox/storetest"
+)
+
+// mustOpen opens a store on dsn and closes it when the test ends.
+func mustOpen(tb testing.TB, dsn string) *postgres.Store {
+	tb.Helper()
+	s, err := postgres.Open(tb.Context(), dsn)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	base := pgtest.DSN(t)
+	storetest.Run(t, func(t *testing.T) lockbox.Store {
+		return mustOpen(t, pgtest.Schema(t, base))
+	})
+}
+
+// pgtestSchema is a fresh schema on the test server, or a skip.
+func pgtestSchema(t *testing.T) string {
+	t.Helper()
+	return pgtest.Schema(t, pgtest.DSN(t))
+}

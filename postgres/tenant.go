@@ -1,0 +1,99 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// InsertTenant stores a tenant with its initial settings; ECONFLICT when the
+// name is taken.
+func (t *tx) InsertTenant(ctx context.Context, tn *lockbox.Tenant, s lockbox.Settings) error {
+	emails, err := jsonList(s.NotifyEmails)
+	if err != nil {
+		return wrap("insert tenant", err)
+	}
+	ok, err := t.insert(ctx, "insert tenant", `INSERT INTO tenants (name, display_name, created_at,
+		require_approval, request_ttl_minutes, max_access_minutes, notify_emails,
+		reminder_minutes_before_expiry) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		tn.Name, tn.DisplayName, ts(tn.CreatedAt), s.RequireApproval, s.RequestTTLMinutes,
+		s.MaxAccessMinutes, emails, s.ReminderMinutesBeforeExpiry)
+	if err == nil && !ok {
+		return lockbox.Errorf(lockbox.ECONFLICT, "Tenant %q already exists.", tn.Name)
+	}
+	return err
+}
+
+// GetTenant returns a tenant; ENOTFOUND when there is none of that name.
+func (t *tx) GetTenant(ctx context.Context, name string) (*lockbox.Tenant, error) {
+	row := t.tx.QueryRowContext(ctx, `SELECT name, display_name, created_at FROM tenants WHERE name = $1`, name)
+	tn, err := scanTenant(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", name)
+	}
+	return tn, wrap("get tenant", err)
+}
+
+// ListTenants returns all tenants ordered by name.
+func (t *tx) ListTenants(ctx context.Context) ([]*lockbox.Tenant, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT name, display_name, created_at FROM tenants ORDER BY name`)
+	if err != nil {
+		return nil, wrap("list tenants", err)
+	}
+	defer rows.Close()
+	var out []*lockbox.Tenant
+	for rows.Next() {
+		tn, err := scanTenant(rows)
+		if err != nil {
+			return nil, wrap("list tenants", err)
+		}
+		out = append(out, tn)
+	}
+	return out, wrap("list tenants", rows.Err())
+}
+
+func scanTenant(s scanner) (*lockbox.Tenant, error) {
+	var tn lockbox.Tenant
+	var created time.Time
+	if err := s.Scan(&tn.Name, &tn.DisplayName, &created); err != nil {
+		return nil, err
+	}
+	tn.CreatedAt = created.UTC()
+	return &tn, nil
+}
+
+// GetSettings returns a tenant's settings; ENOTFOUND for an unknown tenant.
+func (t *tx) GetSettings(ctx context.Context, tenant string) (*lockbox.Settings, error) {
+	var s lockbox.Settings
+	var emails string
+	err := t.tx.QueryRowContext(ctx, `SELECT require_approval, request_ttl_minutes,
+		max_access_minutes, notify_emails, reminder_minutes_before_expiry
+		FROM tenants WHERE name = $1`, tenant).Scan(&s.RequireApproval, &s.RequestTTLMinutes,
+		&s.MaxAccessMinutes, &emails, &s.ReminderMinutesBeforeExpiry)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", tenant)
+	} else if err != nil {
+		return nil, wrap("get settings", err)
+	}
+	if s.NotifyEmails, err = parseList[string](emails); err != nil {
+		return nil, wrap("get settings", err)
+	}
+	return &s, nil
+}
+
+// UpdateSettings replaces a tenant's settings; ENOTFOUND for an unknown tenant.
+func (t *tx) UpdateSettings(ctx context.Context, tenant string, s lockbox.Settings) error {
+	emails, err := jsonList(s.NotifyEmails)
+	if err != nil {
+		return wrap("update settings", err)
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE tenants SET require_approval = $1,
+		request_ttl_minutes = $2, max_access_minutes = $3, notify_emails = $4,
+		reminder_minutes_before_expiry = $5 WHERE name = $6`,
+		s.RequireApproval, s.RequestTTLMinutes, s.MaxAccessMinutes, emails,
+		s.ReminderMinutesBeforeExpiry, tenant)
+	return expectRow(res, err, "update settings", "Tenant %q not found.", tenant)
+}

@@ -1,0 +1,154 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+const userColumns = `id, email, name, tenant, roles, service_account, created_at`
+
+// InsertUser stores an account; ECONFLICT when the id or the email (in any
+// letter case) is taken.
+func (t *tx) InsertUser(ctx context.Context, u *lockbox.User, passwordHash string) error {
+	roles, err := jsonList(u.Roles)
+	if err != nil {
+		return wrap("insert user", err)
+	}
+	ok, err := t.insert(ctx, "insert user", `INSERT INTO users (`+userColumns+`, password_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		u.ID, u.Email, u.Name, u.Tenant, roles, u.ServiceAccount, ts(u.CreatedAt), passwordHash)
+	if err == nil && !ok {
+		return lockbox.Errorf(lockbox.ECONFLICT, "A user with the email %q already exists.", u.Email)
+	}
+	return err
+}
+
+// GetUserByEmail returns the user with that email in any letter case, and
+// their password hash; ENOTFOUND when there is none.
+func (t *tx) GetUserByEmail(ctx context.Context, email string) (*lockbox.User, string, error) {
+	var hash string
+	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users
+		WHERE lower(email) = lower($1::text COLLATE "C")`, email)
+	u, err := scanUser(row, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", lockbox.Errorf(lockbox.ENOTFOUND, "User %q not found.", email)
+	} else if err != nil {
+		return nil, "", wrap("get user", err)
+	}
+	return u, hash, nil
+}
+
+// GetUserByID returns a user; ENOTFOUND when there is none.
+func (t *tx) GetUserByID(ctx context.Context, id string) (*lockbox.User, error) {
+	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
+	u, err := scanUser(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "User %q not found.", id)
+	}
+	return u, wrap("get user", err)
+}
+
+// ListUsers lists a tenant's users, or provider staff when tenant is ""
+// (service accounts are not staff), ordered by email in any letter case
+// (as SQLite's NOCASE column orders them).
+func (t *tx) ListUsers(ctx context.Context, tenant string) ([]*lockbox.User, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+		WHERE tenant = $1 AND ($1 <> '' OR NOT service_account) ORDER BY lower(email)`, tenant)
+	if err != nil {
+		return nil, wrap("list users", err)
+	}
+	defer rows.Close()
+	var out []*lockbox.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, wrap("list users", err)
+		}
+		out = append(out, u)
+	}
+	return out, wrap("list users", rows.Err())
+}
+
+// UpdateUserRoles replaces a user's roles; ENOTFOUND when there is no such user.
+func (t *tx) UpdateUserRoles(ctx context.Context, id string, roles []lockbox.Role) error {
+	js, err := jsonList(roles)
+	if err != nil {
+		return wrap("update user roles", err)
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE users SET roles = $1 WHERE id = $2`, js, id)
+	return expectRow(res, err, "update user roles", "User %q not found.", id)
+}
+
+// DeleteUser removes a user and every token issued to them, so a removed
+// account cannot keep acting on an old session; ENOTFOUND when there is no
+// such user.
+func (t *tx) DeleteUser(ctx context.Context, id string) error {
+	// The foreign key cascades too; deleting explicitly keeps the guarantee
+	// visible here, as in the sqlite store.
+	if err := t.DeleteUserTokens(ctx, id); err != nil {
+		return err
+	}
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
+	return expectRow(res, err, "delete user", "User %q not found.", id)
+}
+
+// scanUser reads one row of userColumns, then any extra columns into extra.
+func scanUser(s scanner, extra ...any) (*lockbox.User, error) {
+	var u lockbox.User
+	var roles string
+	var created time.Time
+	dest := append([]any{&u.ID, &u.Email, &u.Name, &u.Tenant, &roles, &u.ServiceAccount, &created}, extra...)
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	var err error
+	if u.Roles, err = parseList[lockbox.Role](roles); err != nil {
+		return nil, err
+	}
+	u.CreatedAt = created.UTC()
+	return &u, nil
+}
+
+// InsertToken stores a bearer token's hash; a zero expiresAt never expires.
+// ECONFLICT when the hash is already stored; ENOTFOUND for an unknown user.
+// Both are found without a failing statement, which would abort the
+// transaction in PostgreSQL (the row is inserted only if the user exists).
+func (t *tx) InsertToken(ctx context.Context, hash []byte, userID string, expiresAt time.Time) error {
+	ok, err := t.insert(ctx, "insert token", `INSERT INTO tokens (hash, user_id, expires_at)
+		SELECT $1::bytea, id, $3::timestamptz FROM users WHERE id = $2 ON CONFLICT DO NOTHING`,
+		hash, userID, zeroAsNull(expiresAt))
+	switch {
+	case isForeignKey(err): // the user was deleted by a transaction that committed meanwhile
+		return lockbox.Errorf(lockbox.ENOTFOUND, "User %q not found.", userID)
+	case err != nil || ok:
+		return err
+	}
+	if _, err := t.GetUserByID(ctx, userID); err != nil {
+		return err
+	}
+	return lockbox.Errorf(lockbox.ECONFLICT, "Token already exists.")
+}
+
+// UserByToken resolves a token hash that has not expired at now (a token
+// is invalid from its expiry instant on); ENOTFOUND otherwise.
+func (t *tx) UserByToken(ctx context.Context, hash []byte, now time.Time) (*lockbox.User, error) {
+	row := t.tx.QueryRowContext(ctx, `SELECT u.id, u.email, u.name, u.tenant, u.roles,
+		u.service_account, u.created_at FROM tokens k JOIN users u ON u.id = k.user_id
+		WHERE k.hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)`, hash, ts(now))
+	u, err := scanUser(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		// The message never says whether the token exists but has expired.
+		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Token not found.")
+	}
+	return u, wrap("user by token", err)
+}
+
+// DeleteUserTokens removes every token of a user (none is not an error).
+func (t *tx) DeleteUserTokens(ctx context.Context, userID string) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = $1`, userID)
+	return wrap("delete user tokens", err)
+}

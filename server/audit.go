@@ -1,0 +1,284 @@
+package server
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// The audit log routes (SPEC §7). {tenant} is a tenant's name, or
+// "provider" (lockbox.ProviderLog, a reserved name) for the provider's own
+// log, which provider admins read.
+
+var auditFilterParams = []string{"start", "end", "operation", "user", "request_id", "record_type", "limit", "cursor"}
+
+// auditPage is the body of GET …/audit. Records are served as their
+// canonical JSON, the exact bytes the log hashes, so what a customer reads
+// is what they verify.
+type auditPage struct {
+	Records    []json.RawMessage `json:"records"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) searchAudit(w http.ResponseWriter, r *http.Request) {
+	f, err := parseAuditFilter(r.URL.Query(), true)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	page, err := s.Audit.SearchAudit(r.Context(), r.PathValue("tenant"), f)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	out := auditPage{Records: make([]json.RawMessage, len(page.Records)), NextCursor: page.NextCursor}
+	for i, rec := range page.Records {
+		if out.Records[i], err = rec.Canonical(); err != nil {
+			s.error(w, r, fmt.Errorf("encode audit record %s: %w", rec.ID, err))
+			return
+		}
+	}
+	s.respond(w, r, http.StatusOK, out)
+}
+
+// csvHeader is the layout compliance teams load into spreadsheets (SPEC §7).
+var csvHeader = []string{"RecordId", "CreationDate", "RecordType", "Operation", "UserId", "AuditData"}
+
+// exportAudit streams the CSV: each record is written as it is read, so
+// memory stays flat however many there are. The status line goes out with
+// the first row; an error after that can only cut the response short, which
+// the client sees as a broken transfer, never as a complete file.
+func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) {
+	f, err := parseAuditFilter(r.URL.Query(), false)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	tenant := r.PathValue("tenant")
+	cw := csv.NewWriter(w)
+	started := false
+	start := func() error {
+		started = true
+		h := w.Header()
+		h.Set("Content-Type", "text/csv; charset=utf-8")
+		h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-%s.csv"`, tenant))
+		w.WriteHeader(http.StatusOK)
+		return cw.Write(csvHeader)
+	}
+	err = s.Audit.ExportAudit(r.Context(), tenant, f, func(rec *lockbox.AuditRecord) error {
+		if !started {
+			if err := start(); err != nil {
+				return err
+			}
+		}
+		return writeCSVRecord(cw, rec)
+	})
+	if err == nil && !started {
+		err = start()
+	}
+	if err == nil {
+		cw.Flush()
+		err = cw.Error()
+	}
+	switch {
+	case err != nil && !started:
+		s.error(w, r, err)
+	case err != nil:
+		s.logInternal(r, fmt.Errorf("audit export cut short: %w", err))
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func writeCSVRecord(cw *csv.Writer, rec *lockbox.AuditRecord) error {
+	data, err := rec.Canonical()
+	if err != nil {
+		return err
+	}
+	return cw.Write([]string{
+		defuseCSV(rec.ID), rec.Time.UTC().Format(lockbox.AuditTimeFormat), defuseCSV(rec.RecordType),
+		defuseCSV(rec.Operation), defuseCSV(rec.UserID), defuseCSV(string(data)),
+	})
+}
+
+// defuseCSV stops a spreadsheet from running a cell as a formula (OWASP
+// "CSV injection"): a cell starting with = + - @ tab or CR gets a leading '.
+func defuseCSV(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// parseAuditFilter reads the audit search query; paged is false for the
+// CSV export, which takes no limit or cursor. Unknown parameters are
+// refused: a mistyped filter must not silently export more.
+func parseAuditFilter(q url.Values, paged bool) (lockbox.AuditFilter, error) {
+	var f lockbox.AuditFilter
+	allowed := auditFilterParams
+	if !paged {
+		allowed = allowed[:len(allowed)-2]
+	}
+	for name, vs := range q {
+		if !slices.Contains(allowed, name) {
+			return f, lockbox.Errorf(lockbox.EINVALID, "Unknown query parameter %q; use %s.", name, strings.Join(allowed, ", "))
+		}
+		if len(vs) > 1 && name != "operation" && name != "user" {
+			return f, lockbox.Errorf(lockbox.EINVALID, "Query parameter %q is given %d times; give it once.", name, len(vs))
+		}
+	}
+	var err error
+	if f.Start, err = queryTime(q, "start"); err != nil {
+		return f, err
+	}
+	if f.End, err = queryTime(q, "end"); err != nil {
+		return f, err
+	}
+	f.Operations, f.Users = splitList(q["operation"]), q["user"]
+	f.RequestID, f.RecordType, f.Cursor = q.Get("request_id"), q.Get("record_type"), q.Get("cursor")
+	if v, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 1 || n > lockbox.MaxAuditPageSize {
+			return f, lockbox.Errorf(lockbox.EINVALID, "limit must be a whole number from 1 to %d; got %q.", lockbox.MaxAuditPageSize, v[0])
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+func queryTime(q url.Values, name string) (*time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "%s must be an RFC 3339 time like 2026-11-21T09:00:00Z; got %q.", name, v)
+	}
+	t = t.UTC()
+	return &t, nil
+}
+
+// splitList accepts a parameter repeated, comma-separated, or both.
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func (s *Server) logCheckpoint(w http.ResponseWriter, r *http.Request) {
+	cp, err := s.Audit.Checkpoint(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write(cp.Note)
+}
+
+// logEntries is the body of GET …/log/entries.
+type logEntries struct {
+	Entries []lockbox.LogEntry `json:"entries"`
+}
+
+func (s *Server) logEntries(w http.ResponseWriter, r *http.Request) {
+	args, err := int64Params(r.URL.Query(), "start", "end")
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	entries, err := s.Audit.LogEntries(r.Context(), r.PathValue("tenant"), args[0], args[1])
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.respond(w, r, http.StatusOK, logEntries{Entries: entries})
+}
+
+// proof is the body of the proof routes: base64 hashes, in RFC 6962 order.
+type proof struct {
+	Hashes [][]byte `json:"hashes"`
+}
+
+func proofOut(hs [][32]byte) proof {
+	out := proof{Hashes: make([][]byte, len(hs))}
+	for i := range hs {
+		out.Hashes[i] = hs[i][:]
+	}
+	return out
+}
+
+func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request) {
+	args, err := int64Params(r.URL.Query(), "index", "size")
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	hs, err := s.Audit.InclusionProof(r.Context(), r.PathValue("tenant"), args[0], args[1])
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.respond(w, r, http.StatusOK, proofOut(hs))
+}
+
+func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request) {
+	args, err := int64Params(r.URL.Query(), "old", "new")
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	hs, err := s.Audit.ConsistencyProof(r.Context(), r.PathValue("tenant"), args[0], args[1])
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.respond(w, r, http.StatusOK, proofOut(hs))
+}
+
+// logKey serves the checkpoint verifier key, one line of text.
+func (s *Server) logKey(w http.ResponseWriter, r *http.Request) {
+	key, err := s.Audit.LogKey(r.Context())
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = fmt.Fprintln(w, key)
+}
+
+// int64Params reads exactly the named parameters, each a non-negative
+// whole number given once.
+func int64Params(q url.Values, names ...string) ([]int64, error) {
+	for name := range q {
+		if !slices.Contains(names, name) {
+			return nil, lockbox.Errorf(lockbox.EINVALID, "Unknown query parameter %q; use %s.", name, strings.Join(names, " and "))
+		}
+	}
+	out := make([]int64, len(names))
+	for i, name := range names {
+		vs := q[name]
+		if len(vs) != 1 {
+			return nil, lockbox.Errorf(lockbox.EINVALID, "Give query parameter %q exactly once.", name)
+		}
+		n, err := strconv.ParseInt(vs[0], 10, 64)
+		if err != nil || n < 0 {
+			return nil, lockbox.Errorf(lockbox.EINVALID, "%s must be a whole number, 0 or more; got %q.", name, vs[0])
+		}
+		out[i] = n
+	}
+	return out, nil
+}

@@ -1,0 +1,222 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// The notification outbox (lockbox.OutboxTx). Every Update holds the
+// database's single write lock, so a claim and its lease are atomic with
+// respect to every other claimer of the same file.
+
+const outboxColumns = `id, channel, tenant, type, recipient, webhook_id, payload, status,
+	attempts, created_at, next_attempt_at, last_error, finished_at`
+
+// EnqueueOutbox stores new messages; ECONFLICT when an id is taken.
+func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) error {
+	for _, m := range msgs {
+		_, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (`+outboxColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.Channel, m.Tenant, m.Type, m.To, m.WebhookID, m.Payload, m.Status,
+			m.Attempts, micros(m.CreatedAt), micros(m.NextAttemptAt), m.LastError, nullMicros(m.FinishedAt))
+		if isUnique(err) {
+			return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q already exists.", m.ID)
+		} else if err != nil {
+			return wrap("enqueue outbox", err)
+		}
+	}
+	return nil
+}
+
+// ClaimOutbox leases due pending messages; see lockbox.OutboxTx.
+func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
+	rows, err := t.tx.QueryContext(ctx, `UPDATE outbox SET attempts = attempts + 1, lease_until = ?
+		WHERE id IN (SELECT id FROM outbox
+			WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+			ORDER BY next_attempt_at, id LIMIT ?)
+		RETURNING `+outboxColumns, micros(leaseUntil), micros(now), micros(now), limit)
+	if err != nil {
+		return nil, wrap("claim outbox", err)
+	}
+	msgs, err := scanOutboxRows(rows)
+	if err != nil {
+		return nil, wrap("claim outbox", err)
+	}
+	// RETURNING gives no order: restore the claim order.
+	slices.SortFunc(msgs, func(a, b *lockbox.OutboxMessage) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return msgs, nil
+}
+
+// FinishOutbox records an attempt's result if the caller still holds it.
+func (t *tx) FinishOutbox(ctx context.Context, id string, attempt int, r lockbox.OutboxResult) error {
+	var finished any
+	next := sql.Null[int64]{}
+	switch r.Status {
+	case lockbox.OutboxDelivered, lockbox.OutboxDead:
+		finished = micros(r.At)
+	case lockbox.OutboxPending:
+		next = sql.Null[int64]{V: micros(r.NextAttemptAt), Valid: true}
+	default:
+		return lockbox.Errorf(lockbox.EINVALID, "Unknown outbox status %q.", r.Status)
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = ?, finished_at = ?,
+		next_attempt_at = coalesce(?, next_attempt_at), lease_until = NULL
+		WHERE id = ? AND attempts = ? AND status = 'pending'`,
+		r.Status, r.LastError, finished, next, id, attempt)
+	if err != nil {
+		return wrap("finish outbox", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return wrap("finish outbox", err)
+	} else if n == 0 {
+		return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q is no longer at attempt %d.", id, attempt)
+	}
+	return nil
+}
+
+// NextOutboxWake returns when the next pending message becomes claimable.
+func (t *tx) NextOutboxWake(ctx context.Context) (time.Time, error) {
+	var next sql.Null[int64]
+	err := t.tx.QueryRowContext(ctx, `SELECT min(max(next_attempt_at, coalesce(lease_until, 0)))
+		FROM outbox WHERE status = 'pending'`).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, wrap("next outbox wake", err)
+	}
+	return fromMicros(next.V), nil
+}
+
+// OutboxCounts counts messages by channel and status.
+func (t *tx) OutboxCounts(ctx context.Context) ([]lockbox.OutboxCount, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT channel, status, count(*), min(created_at)
+		FROM outbox GROUP BY channel, status ORDER BY channel, status`)
+	if err != nil {
+		return nil, wrap("outbox counts", err)
+	}
+	defer rows.Close()
+	var out []lockbox.OutboxCount
+	for rows.Next() {
+		var c lockbox.OutboxCount
+		var oldest int64
+		if err := rows.Scan(&c.Channel, &c.Status, &c.Count, &oldest); err != nil {
+			return nil, wrap("outbox counts", err)
+		}
+		c.Oldest = fromMicros(oldest)
+		out = append(out, c)
+	}
+	return out, wrap("outbox counts", rows.Err())
+}
+
+// ListOutbox lists messages newest first.
+func (t *tx) ListOutbox(ctx context.Context, q lockbox.OutboxQuery) ([]*lockbox.OutboxMessage, error) {
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox
+		WHERE (? = '' OR channel = ?) AND (? = '' OR status = ?) AND (? = '' OR tenant = ?)
+		ORDER BY created_at DESC, id DESC LIMIT ?`,
+		q.Channel, q.Channel, q.Status, q.Status, q.Tenant, q.Tenant, q.Limit)
+	if err != nil {
+		return nil, wrap("list outbox", err)
+	}
+	msgs, err := scanOutboxRows(rows)
+	return msgs, wrap("list outbox", err)
+}
+
+// PurgeOutbox deletes finished messages older than before.
+func (t *tx) PurgeOutbox(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+		WHERE status <> 'pending' AND finished_at < ? LIMIT ?)`, micros(before), limit)
+	if err != nil {
+		return 0, wrap("purge outbox", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), wrap("purge outbox", err)
+}
+
+func scanOutboxRows(rows *sql.Rows) ([]*lockbox.OutboxMessage, error) {
+	defer rows.Close()
+	var out []*lockbox.OutboxMessage
+	for rows.Next() {
+		m, err := scanOutbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func scanOutbox(s scanner) (*lockbox.OutboxMessage, error) {
+	var m lockbox.OutboxMessage
+	var created, next int64
+	var finished sql.Null[int64]
+	err := s.Scan(&m.ID, &m.Channel, &m.Tenant, &m.Type, &m.To, &m.WebhookID, &m.Payload, &m.Status,
+		&m.Attempts, &created, &next, &m.LastError, &finished)
+	if err != nil {
+		return nil, err
+	}
+	m.CreatedAt, m.NextAttemptAt, m.FinishedAt = fromMicros(created), fromMicros(next), timePtr(finished)
+	return &m, nil
+}
+
+// reminderFrom is the SQL of "pending requests with a reminder set, not yet
+// reminded", with r.remind_at the reminder time in unix microseconds.
+const reminderFrom = `FROM (SELECT r.id, r.expires_at, r.reviewed_at,
+		r.expires_at - t.reminder_minutes_before_expiry * 60000000 AS remind_at
+		FROM requests r JOIN tenants t ON t.name = r.tenant
+		WHERE r.status = 'pending' AND t.reminder_minutes_before_expiry > 0
+		AND NOT EXISTS (SELECT 1 FROM request_reminders m WHERE m.request_id = r.id)) r
+	WHERE r.remind_at > r.reviewed_at`
+
+// DueReminders returns requests whose reminder time has come.
+func (t *tx) DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT r.id `+reminderFrom+`
+		AND r.remind_at <= ? AND r.expires_at > ? ORDER BY r.id LIMIT ?`, micros(now), micros(now), limit)
+	if err != nil {
+		return nil, wrap("due reminders", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, wrap("due reminders", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, wrap("due reminders", rows.Err())
+}
+
+// NextReminder returns the earliest reminder time after now.
+func (t *tx) NextReminder(ctx context.Context, now time.Time) (time.Time, error) {
+	var next sql.Null[int64]
+	err := t.tx.QueryRowContext(ctx, `SELECT min(r.remind_at) `+reminderFrom+` AND r.remind_at > ?`,
+		micros(now)).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, wrap("next reminder", err)
+	}
+	return fromMicros(next.V), nil
+}
+
+// MarkReminded records a request's reminder once.
+func (t *tx) MarkReminded(ctx context.Context, requestID string, now time.Time) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO request_reminders (request_id, sent_at) VALUES (?, ?)
+		ON CONFLICT (request_id) DO NOTHING`, requestID, micros(now))
+	if isForeignKey(err) {
+		return false, lockbox.Errorf(lockbox.ENOTFOUND, "Request %q not found.", requestID)
+	} else if err != nil {
+		return false, wrap("mark reminded", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, wrap("mark reminded", err)
+}

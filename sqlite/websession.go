@@ -1,0 +1,88 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// InsertWebSession stores a new web session; see lockbox.SessionTx.
+func (t *tx) InsertWebSession(ctx context.Context, hash []byte, s *lockbox.WebSession) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO web_sessions
+		(hash, user_id, created_at, idle_expires_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		hash, s.UserID, micros(s.CreatedAt), micros(s.IdleExpiresAt), micros(s.ExpiresAt))
+	switch {
+	case isUnique(err):
+		return lockbox.Errorf(lockbox.ECONFLICT, "Session already exists.")
+	case isForeignKey(err):
+		return lockbox.Errorf(lockbox.ENOTFOUND, "User %q not found.", s.UserID)
+	}
+	return wrap("insert web session", err)
+}
+
+// WebSessionByHash returns a session valid at now and its user.
+func (t *tx) WebSessionByHash(ctx context.Context, hash []byte, now time.Time) (*lockbox.WebSession, *lockbox.User, error) {
+	var s lockbox.WebSession
+	var created, idle, expires int64
+	row := t.tx.QueryRowContext(ctx, `SELECT u.id, u.email, u.name, u.tenant, u.roles,
+		u.service_account, u.created_at, w.created_at, w.idle_expires_at, w.expires_at
+		FROM web_sessions w JOIN users u ON u.id = w.user_id
+		WHERE w.hash = ? AND w.idle_expires_at > ? AND w.expires_at > ?`,
+		hash, micros(now), micros(now))
+	u, err := scanUser(row, &created, &idle, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, lockbox.Errorf(lockbox.ENOTFOUND, "Session not found.")
+	} else if err != nil {
+		return nil, nil, wrap("web session by hash", err)
+	}
+	s.UserID = u.ID
+	s.CreatedAt, s.IdleExpiresAt, s.ExpiresAt = fromMicros(created), fromMicros(idle), fromMicros(expires)
+	return &s, u, nil
+}
+
+// TouchWebSession moves a valid session's idle deadline forward, capped at
+// its absolute deadline.
+func (t *tx) TouchWebSession(ctx context.Context, hash []byte, now, idleExpiresAt time.Time) error {
+	var n int
+	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM web_sessions
+		WHERE hash = ? AND idle_expires_at > ? AND expires_at > ?`,
+		hash, micros(now), micros(now)).Scan(&n)
+	if err != nil {
+		return wrap("touch web session", err)
+	}
+	if n == 0 {
+		return lockbox.Errorf(lockbox.ENOTFOUND, "Session not found.")
+	}
+	_, err = t.tx.ExecContext(ctx, `UPDATE web_sessions
+		SET idle_expires_at = min(?, expires_at)
+		WHERE hash = ? AND idle_expires_at < min(?, expires_at)`,
+		micros(idleExpiresAt), hash, micros(idleExpiresAt))
+	return wrap("touch web session", err)
+}
+
+// DeleteWebSession removes one session.
+func (t *tx) DeleteWebSession(ctx context.Context, hash []byte) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE hash = ?`, hash)
+	return wrap("delete web session", err)
+}
+
+// DeleteUserWebSessions removes every session of a user.
+func (t *tx) DeleteUserWebSessions(ctx context.Context, userID string) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE user_id = ?`, userID)
+	return wrap("delete user web sessions", err)
+}
+
+// DeleteExpiredWebSessions removes up to limit sessions dead at now.
+func (t *tx) DeleteExpiredWebSessions(ctx context.Context, now time.Time, limit int) (int, error) {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE hash IN (
+		SELECT hash FROM web_sessions WHERE idle_expires_at <= ? OR expires_at <= ? LIMIT ?)`,
+		micros(now), micros(now), limit)
+	if err != nil {
+		return 0, wrap("delete expired web sessions", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), wrap("delete expired web sessions", err)
+}

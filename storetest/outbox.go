@@ -1,0 +1,510 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/lockboxhq/lockbox"
+)
+
+// outboxTests are the conformance cases of lockbox.OutboxTx.
+var outboxTests = []test{
+	{"EnqueueAndList", testOutboxEnqueueAndList},
+	{"ClaimDueInOrder", testOutboxClaimDueInOrder},
+	{"LeaseExcludesOtherClaimers", testOutboxLease},
+	{"FinishResults", testOutboxFinish},
+	{"FinishAfterLostLease", testOutboxLostLease},
+	{"ConcurrentClaimersGetDisjointMessages", testOutboxConcurrentClaims},
+	{"NextWake", testOutboxNextWake},
+	{"Counts", testOutboxCounts},
+	{"Purge", testOutboxPurge},
+	{"Reminders", testReminders},
+	{"ReminderOnce", testReminderOnce},
+	{"Webhooks", testWebhooks},
+	{"DeleteWebhookDropsPendingMessages", testDeleteWebhookMessages},
+}
+
+// NewOutboxMessage returns a pending email message numbered n, created at
+// T0 + n seconds and due then. Ids sort in n order.
+func NewOutboxMessage(n int) *lockbox.OutboxMessage {
+	created := T0.Add(time.Duration(n) * time.Second)
+	return &lockbox.OutboxMessage{
+		ID: fmt.Sprintf("msg-%06d", n), Channel: lockbox.ChannelEmail, Tenant: "contoso",
+		Type: lockbox.NoticePending, To: "approver@contoso.test", Payload: []byte(`{"type":"request.pending"}`),
+		Status: lockbox.OutboxPending, CreatedAt: created, NextAttemptAt: created,
+	}
+}
+
+// MustEnqueue stores messages in their own transaction.
+func MustEnqueue(tb testing.TB, s lockbox.Store, msgs ...*lockbox.OutboxMessage) {
+	tb.Helper()
+	MustUpdate(tb, s, func(tx lockbox.Tx) error { return tx.EnqueueOutbox(tb.Context(), msgs...) })
+}
+
+// MustClaim claims at most limit messages at now, leased for lease.
+func MustClaim(tb testing.TB, s lockbox.Store, now time.Time, lease time.Duration, limit int) []*lockbox.OutboxMessage {
+	tb.Helper()
+	var out []*lockbox.OutboxMessage
+	MustUpdate(tb, s, func(tx lockbox.Tx) (err error) {
+		out, err = tx.ClaimOutbox(tb.Context(), now, now.Add(lease), limit)
+		return err
+	})
+	return out
+}
+
+// MustListOutbox lists the outbox.
+func MustListOutbox(tb testing.TB, s lockbox.Store, q lockbox.OutboxQuery) []*lockbox.OutboxMessage {
+	tb.Helper()
+	var out []*lockbox.OutboxMessage
+	MustView(tb, s, func(tx lockbox.Tx) (err error) {
+		out, err = tx.ListOutbox(tb.Context(), q)
+		return err
+	})
+	return out
+}
+
+func finish(tb testing.TB, s lockbox.Store, id string, attempt int, r lockbox.OutboxResult) error {
+	tb.Helper()
+	return s.Update(tb.Context(), func(tx lockbox.Tx) error { return tx.FinishOutbox(tb.Context(), id, attempt, r) })
+}
+
+func msgIDs(msgs []*lockbox.OutboxMessage) []string {
+	out := []string{}
+	for _, m := range msgs {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+func testOutboxEnqueueAndList(t *testing.T, s lockbox.Store) {
+	a, b, c := NewOutboxMessage(1), NewOutboxMessage(2), NewOutboxMessage(3)
+	b.Channel, b.To, b.WebhookID, b.Type = lockbox.ChannelWebhook, "", "wh-1", lockbox.OpRequestApproved
+	c.Tenant = "fabrikam"
+	MustEnqueue(t, s, a, b, c)
+	got := MustListOutbox(t, s, lockbox.OutboxQuery{})
+	if diff := cmp.Diff([]*lockbox.OutboxMessage{c, b, a}, got); diff != "" {
+		t.Errorf("list (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		q    lockbox.OutboxQuery
+		want []string
+	}{
+		{lockbox.OutboxQuery{Channel: lockbox.ChannelWebhook}, []string{b.ID}},
+		{lockbox.OutboxQuery{Tenant: "contoso"}, []string{b.ID, a.ID}},
+		{lockbox.OutboxQuery{Status: lockbox.OutboxDelivered}, []string{}},
+		{lockbox.OutboxQuery{Limit: 1}, []string{c.ID}},
+	} {
+		if diff := cmp.Diff(tc.want, msgIDs(MustListOutbox(t, s, tc.q))); diff != "" {
+			t.Errorf("list %+v (-want +got):\n%s", tc.q, diff)
+		}
+	}
+	err := s.Update(t.Context(), func(tx lockbox.Tx) error { return tx.EnqueueOutbox(t.Context(), NewOutboxMessage(1)) })
+	wantCode(t, err, lockbox.ECONFLICT)
+}
+
+func testOutboxClaimDueInOrder(t *testing.T, s lockbox.Store) {
+	var msgs []*lockbox.OutboxMessage
+	for n := 1; n <= 5; n++ {
+		msgs = append(msgs, NewOutboxMessage(n))
+	}
+	msgs[0].NextAttemptAt = T0.Add(time.Hour) // created first, due last
+	MustEnqueue(t, s, msgs...)
+	now := T0.Add(4 * time.Second) // messages 2, 3 and 4 are due (at or before now)
+	got := MustClaim(t, s, now, time.Minute, 2)
+	if diff := cmp.Diff([]string{"msg-000002", "msg-000003"}, msgIDs(got)); diff != "" {
+		t.Fatalf("first claim (-want +got):\n%s", diff)
+	}
+	if got[0].Attempts != 1 || got[1].Attempts != 1 {
+		t.Errorf("claimed attempts = %d, %d; want 1 (incremented by the claim)", got[0].Attempts, got[1].Attempts)
+	}
+	if diff := cmp.Diff([]string{"msg-000004"}, msgIDs(MustClaim(t, s, now, time.Minute, 10))); diff != "" {
+		t.Errorf("second claim (-want +got):\n%s", diff)
+	}
+	if got := MustClaim(t, s, now, time.Minute, 10); len(got) != 0 {
+		t.Errorf("third claim got %v, want nothing due", msgIDs(got))
+	}
+}
+
+func testOutboxLease(t *testing.T, s lockbox.Store) {
+	MustEnqueue(t, s, NewOutboxMessage(1))
+	now := T0.Add(time.Minute)
+	first := MustClaim(t, s, now, 2*time.Minute, 10)
+	if len(first) != 1 {
+		t.Fatalf("claimed %d, want 1", len(first))
+	}
+	if got := MustClaim(t, s, now.Add(2*time.Minute-time.Microsecond), time.Minute, 10); len(got) != 0 {
+		t.Fatalf("claimed %v under a live lease", msgIDs(got))
+	}
+	again := MustClaim(t, s, now.Add(2*time.Minute), time.Minute, 10)
+	if len(again) != 1 || again[0].Attempts != 2 {
+		t.Fatalf("after the lease ended: claimed %v, want the message at attempt 2", again)
+	}
+}
+
+func testOutboxFinish(t *testing.T, s lockbox.Store) {
+	MustEnqueue(t, s, NewOutboxMessage(1), NewOutboxMessage(2), NewOutboxMessage(3))
+	now := T0.Add(time.Minute)
+	claimed := MustClaim(t, s, now, time.Minute, 10)
+	if len(claimed) != 3 {
+		t.Fatalf("claimed %d, want 3", len(claimed))
+	}
+	done := now.Add(time.Second)
+	retryAt := now.Add(10 * time.Minute)
+	for _, f := range []struct {
+		id string
+		r  lockbox.OutboxResult
+	}{
+		{"msg-000001", lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: done}},
+		{"msg-000002", lockbox.OutboxResult{Status: lockbox.OutboxPending, At: done, NextAttemptAt: retryAt, LastError: "451 try later"}},
+		{"msg-000003", lockbox.OutboxResult{Status: lockbox.OutboxDead, At: done, LastError: "550 no such user"}},
+	} {
+		if err := finish(t, s, f.id, 1, f.r); err != nil {
+			t.Fatalf("finish %s: %v", f.id, err)
+		}
+	}
+	got := MustListOutbox(t, s, lockbox.OutboxQuery{})
+	want := map[string]struct {
+		status, lastErr string
+		next            time.Time
+		finished        *time.Time
+	}{
+		"msg-000001": {lockbox.OutboxDelivered, "", T0.Add(time.Second), &done},
+		"msg-000002": {lockbox.OutboxPending, "451 try later", retryAt, nil},
+		"msg-000003": {lockbox.OutboxDead, "550 no such user", T0.Add(3 * time.Second), &done},
+	}
+	for _, m := range got {
+		w := want[m.ID]
+		if m.Status != w.status || m.LastError != w.lastErr || !m.NextAttemptAt.Equal(w.next) || !cmp.Equal(m.FinishedAt, w.finished) || m.Attempts != 1 {
+			t.Errorf("%s = %s %q next %v finished %v attempts %d; want %+v", m.ID, m.Status, m.LastError, m.NextAttemptAt, m.FinishedAt, m.Attempts, w)
+		}
+	}
+	// The retried message is claimable at its new time, and not before; the
+	// finished ones never again.
+	if got := MustClaim(t, s, retryAt.Add(-time.Microsecond), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claimed %v before the retry time", msgIDs(got))
+	}
+	if diff := cmp.Diff([]string{"msg-000002"}, msgIDs(MustClaim(t, s, retryAt, time.Minute, 10))); diff != "" {
+		t.Errorf("claim at the retry time (-want +got):\n%s", diff)
+	}
+	err := finish(t, s, "msg-000001", 1, lockbox.OutboxResult{Status: lockbox.OutboxDead, At: done})
+	wantCode(t, err, lockbox.ECONFLICT)
+	err = finish(t, s, "msg-missing", 1, lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: done})
+	wantCode(t, err, lockbox.ECONFLICT)
+}
+
+func testOutboxLostLease(t *testing.T, s lockbox.Store) {
+	MustEnqueue(t, s, NewOutboxMessage(1))
+	now := T0.Add(time.Minute)
+	MustClaim(t, s, now, time.Minute, 1)
+	// The first worker stalls past its lease; a second takes the message.
+	second := MustClaim(t, s, now.Add(time.Minute), time.Minute, 1)
+	if len(second) != 1 {
+		t.Fatal("the expired lease was not taken over")
+	}
+	err := finish(t, s, "msg-000001", 1, lockbox.OutboxResult{Status: lockbox.OutboxDead, At: now, LastError: "late"})
+	wantCode(t, err, lockbox.ECONFLICT)
+	if err := finish(t, s, "msg-000001", 2, lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: now}); err != nil {
+		t.Fatalf("the current holder's finish: %v", err)
+	}
+	if got := MustListOutbox(t, s, lockbox.OutboxQuery{}); got[0].Status != lockbox.OutboxDelivered || got[0].LastError != "" {
+		t.Errorf("message = %s %q, want delivered by the current holder", got[0].Status, got[0].LastError)
+	}
+}
+
+func testOutboxConcurrentClaims(t *testing.T, s lockbox.Store) {
+	const n, claimers = 60, 6
+	var msgs []*lockbox.OutboxMessage
+	for i := range n {
+		msgs = append(msgs, NewOutboxMessage(i))
+	}
+	MustEnqueue(t, s, msgs...)
+	now := T0.Add(time.Hour)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for range claimers {
+		wg.Go(func() {
+			for range n { // bounded: each round claims at least one or stops
+				var got []*lockbox.OutboxMessage
+				err := s.Update(context.Background(), func(tx lockbox.Tx) (err error) {
+					got, err = tx.ClaimOutbox(context.Background(), now, now.Add(time.Minute), 4)
+					return err
+				})
+				if err != nil {
+					t.Errorf("claim: %v", err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range got {
+					seen[m.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Errorf("claimed %d distinct messages, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s was claimed %d times under one lease", id, c)
+		}
+	}
+}
+
+func testOutboxNextWake(t *testing.T, s lockbox.Store) {
+	wake := func() time.Time {
+		var w time.Time
+		MustView(t, s, func(tx lockbox.Tx) (err error) {
+			w, err = tx.NextOutboxWake(t.Context())
+			return err
+		})
+		return w
+	}
+	if w := wake(); !w.IsZero() {
+		t.Errorf("empty outbox: wake %v, want zero", w)
+	}
+	a, b := NewOutboxMessage(1), NewOutboxMessage(2)
+	a.NextAttemptAt = T0.Add(time.Hour)
+	MustEnqueue(t, s, a, b)
+	if w := wake(); !w.Equal(b.NextAttemptAt) {
+		t.Errorf("wake %v, want %v (the earliest next attempt)", w, b.NextAttemptAt)
+	}
+	MustClaim(t, s, T0.Add(time.Minute), 5*time.Minute, 1) // leases b until T0+6m
+	if w, want := wake(), T0.Add(6*time.Minute); !w.Equal(want) {
+		t.Errorf("wake %v, want %v (the end of b's lease)", w, want)
+	}
+	if err := finish(t, s, b.ID, 1, lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: T0}); err != nil {
+		t.Fatal(err)
+	}
+	if w := wake(); !w.Equal(a.NextAttemptAt) {
+		t.Errorf("wake %v, want %v", w, a.NextAttemptAt)
+	}
+}
+
+func testOutboxCounts(t *testing.T, s lockbox.Store) {
+	a, b, c, d := NewOutboxMessage(1), NewOutboxMessage(2), NewOutboxMessage(3), NewOutboxMessage(4)
+	d.Channel, d.To, d.WebhookID = lockbox.ChannelWebhook, "", "wh-1"
+	MustEnqueue(t, s, a, b, c, d)
+	MustClaim(t, s, T0.Add(time.Second), time.Minute, 1) // a
+	if err := finish(t, s, a.ID, 1, lockbox.OutboxResult{Status: lockbox.OutboxDead, At: T0.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	var got []lockbox.OutboxCount
+	MustView(t, s, func(tx lockbox.Tx) (err error) {
+		got, err = tx.OutboxCounts(t.Context())
+		return err
+	})
+	want := []lockbox.OutboxCount{
+		{Channel: lockbox.ChannelEmail, Status: lockbox.OutboxDead, Count: 1, Oldest: a.CreatedAt},
+		{Channel: lockbox.ChannelEmail, Status: lockbox.OutboxPending, Count: 2, Oldest: b.CreatedAt},
+		{Channel: lockbox.ChannelWebhook, Status: lockbox.OutboxPending, Count: 1, Oldest: d.CreatedAt},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+}
+
+func testOutboxPurge(t *testing.T, s lockbox.Store) {
+	MustEnqueue(t, s, NewOutboxMessage(1), NewOutboxMessage(2), NewOutboxMessage(3), NewOutboxMessage(4))
+	MustClaim(t, s, T0.Add(time.Hour), time.Minute, 3) // 1, 2, 3
+	for i, at := range []time.Time{T0.Add(time.Hour), T0.Add(2 * time.Hour), T0.Add(3 * time.Hour)} {
+		status := lockbox.OutboxDelivered
+		if i == 1 {
+			status = lockbox.OutboxDead
+		}
+		if err := finish(t, s, fmt.Sprintf("msg-%06d", i+1), 1, lockbox.OutboxResult{Status: status, At: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	MustUpdate(t, s, func(tx lockbox.Tx) (err error) {
+		n, err = tx.PurgeOutbox(t.Context(), T0.Add(3*time.Hour), 100)
+		return err
+	})
+	if n != 2 {
+		t.Errorf("purged %d, want 2 (finished strictly before the cutoff)", n)
+	}
+	if diff := cmp.Diff([]string{"msg-000004", "msg-000003"}, msgIDs(MustListOutbox(t, s, lockbox.OutboxQuery{}))); diff != "" {
+		t.Errorf("left (-want +got):\n%s", diff)
+	}
+}
+
+// pendingRequest stores request n of contoso as pending since reviewed,
+// expiring at expires.
+func pendingRequest(tb testing.TB, s lockbox.Store, n int, reviewed, expires time.Time) *lockbox.AccessRequest {
+	tb.Helper()
+	r := NewRequest(n)
+	r.Status, r.ReviewedAt, r.ExpiresAt, r.TenantVisible = lockbox.StatusPending, &reviewed, expires, true
+	MustInsertRequest(tb, s, r)
+	return r
+}
+
+func setReminder(tb testing.TB, s lockbox.Store, tenant string, minutes int) {
+	tb.Helper()
+	MustUpdate(tb, s, func(tx lockbox.Tx) error {
+		st := lockbox.DefaultSettings()
+		st.ReminderMinutesBeforeExpiry = minutes
+		return tx.UpdateSettings(tb.Context(), tenant, st)
+	})
+}
+
+func testReminders(t *testing.T, s lockbox.Store) {
+	MustInsertTenant(t, s, "contoso")
+	setReminder(t, s, "contoso", 120)
+	// Reminder time = expires − 2 h.
+	pendingRequest(t, s, 1, T0, T0.Add(12*time.Hour))              // reminds at T0+10h
+	pendingRequest(t, s, 2, T0, T0.Add(11*time.Hour))              // reminds at T0+9h
+	pendingRequest(t, s, 3, T0, T0.Add(90*time.Minute))            // would remind before it became pending: never
+	pendingRequest(t, s, 4, T0.Add(-time.Hour), T0.Add(time.Hour)) // would remind at T0−1h, exactly when it became pending: never
+	done := pendingRequest(t, s, 5, T0, T0.Add(12*time.Hour))
+	done.Status = lockbox.StatusDenied // decided: no reminder
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdateRequest(t.Context(), done, done.Version) })
+
+	due := func(now time.Time) []string {
+		var out []string
+		MustView(t, s, func(tx lockbox.Tx) (err error) {
+			out, err = tx.DueReminders(t.Context(), now, 10)
+			return err
+		})
+		return out
+	}
+	next := func(now time.Time) time.Time {
+		var out time.Time
+		MustView(t, s, func(tx lockbox.Tx) (err error) {
+			out, err = tx.NextReminder(t.Context(), now)
+			return err
+		})
+		return out
+	}
+	for _, tc := range []struct {
+		now      time.Time
+		wantDue  []string
+		wantNext time.Time
+	}{
+		{T0, nil, T0.Add(9 * time.Hour)},
+		{T0.Add(9*time.Hour - time.Microsecond), nil, T0.Add(9 * time.Hour)},
+		{T0.Add(9 * time.Hour), []string{"req-000002"}, T0.Add(10 * time.Hour)},
+		{T0.Add(10 * time.Hour), []string{"req-000001", "req-000002"}, time.Time{}},
+		{T0.Add(11 * time.Hour), []string{"req-000001"}, time.Time{}}, // request 2 has expired
+	} {
+		if diff := cmp.Diff(tc.wantDue, due(tc.now)); diff != "" {
+			t.Errorf("DueReminders(%v) (-want +got):\n%s", tc.now, diff)
+		}
+		if got := next(tc.now); !got.Equal(tc.wantNext) {
+			t.Errorf("NextReminder(%v) = %v, want %v", tc.now, got, tc.wantNext)
+		}
+	}
+	setReminder(t, s, "contoso", 0)
+	if got := due(T0.Add(10 * time.Hour)); len(got) != 0 {
+		t.Errorf("reminders off: due %v", got)
+	}
+}
+
+func testReminderOnce(t *testing.T, s lockbox.Store) {
+	MustInsertTenant(t, s, "contoso")
+	r := pendingRequest(t, s, 1, T0, T0.Add(12*time.Hour))
+	mark := func() bool {
+		var ok bool
+		MustUpdate(t, s, func(tx lockbox.Tx) (err error) {
+			ok, err = tx.MarkReminded(t.Context(), r.ID, T0.Add(10*time.Hour))
+			return err
+		})
+		return ok
+	}
+	if !mark() {
+		t.Fatal("first MarkReminded = false, want true")
+	}
+	if mark() {
+		t.Error("second MarkReminded = true, want false")
+	}
+	var due []string
+	MustView(t, s, func(tx lockbox.Tx) (err error) {
+		due, err = tx.DueReminders(t.Context(), T0.Add(10*time.Hour), 10)
+		return err
+	})
+	if len(due) != 0 {
+		t.Errorf("a reminded request is due again: %v", due)
+	}
+}
+
+func newWebhook(id, tenant string, n int) *lockbox.Webhook {
+	return &lockbox.Webhook{ID: id, Tenant: tenant, URL: "https://hooks.example.com/" + id,
+		Events: []string{lockbox.EventTypeRequestPending, lockbox.OpRequestApproved}, Description: "SIEM",
+		CreatedBy: "admin@" + tenant + ".test", CreatedAt: T0.Add(time.Duration(n) * time.Minute)}
+}
+
+func testWebhooks(t *testing.T, s lockbox.Store) {
+	MustInsertTenant(t, s, "contoso")
+	MustInsertTenant(t, s, "fabrikam")
+	a, b, c := newWebhook("wh-b", "contoso", 1), newWebhook("wh-a", "contoso", 2), newWebhook("wh-c", "fabrikam", 1)
+	c.Events = []string{}
+	for _, w := range []*lockbox.Webhook{a, b, c} {
+		MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertWebhook(t.Context(), w, "whsec_"+w.ID) })
+	}
+	err := s.Update(t.Context(), func(tx lockbox.Tx) error { return tx.InsertWebhook(t.Context(), a, "x") })
+	wantCode(t, err, lockbox.ECONFLICT)
+	err = s.Update(t.Context(), func(tx lockbox.Tx) error {
+		return tx.InsertWebhook(t.Context(), newWebhook("wh-x", "nowhere", 1), "x")
+	})
+	wantCode(t, err, lockbox.ENOTFOUND)
+
+	var list []*lockbox.Webhook
+	MustView(t, s, func(tx lockbox.Tx) (err error) {
+		list, err = tx.ListWebhooks(t.Context(), "contoso")
+		return err
+	})
+	if diff := cmp.Diff([]*lockbox.Webhook{a, b}, list); diff != "" {
+		t.Errorf("list (-want +got; created order, no secrets):\n%s", diff)
+	}
+	MustView(t, s, func(tx lockbox.Tx) error {
+		w, secret, err := tx.GetWebhook(t.Context(), "fabrikam", "wh-c")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(c, w); diff != "" || secret != "whsec_wh-c" {
+			t.Errorf("get: secret %q, diff (-want +got):\n%s", secret, diff)
+		}
+		_, _, err = tx.GetWebhook(t.Context(), "contoso", "wh-c")
+		wantCode(t, err, lockbox.ENOTFOUND)
+		return nil
+	})
+	err = s.Update(t.Context(), func(tx lockbox.Tx) error { return tx.DeleteWebhook(t.Context(), "contoso", "wh-c") })
+	wantCode(t, err, lockbox.ENOTFOUND)
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.DeleteWebhook(t.Context(), "contoso", "wh-a") })
+	err = s.Update(t.Context(), func(tx lockbox.Tx) error { return tx.DeleteWebhook(t.Context(), "contoso", "wh-a") })
+	wantCode(t, err, lockbox.ENOTFOUND)
+}
+
+func testDeleteWebhookMessages(t *testing.T, s lockbox.Store) {
+	MustInsertTenant(t, s, "contoso")
+	w := newWebhook("wh-1", "contoso", 1)
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertWebhook(t.Context(), w, "whsec_x") })
+	var msgs []*lockbox.OutboxMessage
+	for n := 1; n <= 3; n++ {
+		m := NewOutboxMessage(n)
+		m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", w.ID
+		msgs = append(msgs, m)
+	}
+	email := NewOutboxMessage(4)
+	MustEnqueue(t, s, append(msgs, email)...)
+	MustClaim(t, s, T0.Add(time.Second), time.Minute, 1)
+	if err := finish(t, s, msgs[0].ID, 1, lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: T0}); err != nil {
+		t.Fatal(err)
+	}
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.DeleteWebhook(t.Context(), "contoso", w.ID) })
+	left := msgIDs(MustListOutbox(t, s, lockbox.OutboxQuery{}))
+	slices.Sort(left)
+	if diff := cmp.Diff([]string{"msg-000001", "msg-000004"}, left); diff != "" {
+		t.Errorf("left after delete (-want +got; the delivered one and the email stay):\n%s", diff)
+	}
+}

@@ -1,0 +1,283 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// funcs are the template helpers. "when" and "relative" depend on the
+// request (the viewer's zone, the workflow clock): render replaces them.
+var funcs = template.FuncMap{
+	"when":        whenIn(time.UTC),
+	"whenShort":   whenShortIn(time.UTC),
+	"relative":    func(any) string { return "" },
+	"minutes":     humanMinutes,
+	"statusLabel": statusLabel,
+	"statusClass": statusClass,
+	"roleLabel":   roleLabel,
+	"deref":       deref,
+	"join":        strings.Join,
+	"hasRole":     func(roles []lockbox.Role, r lockbox.Role) bool { return slices.Contains(roles, r) },
+	"contains":    func(list []string, s string) bool { return slices.Contains(list, s) },
+	"userPath":    userPath,
+	"json":        indentJSON,
+	"dict":        dict,
+}
+
+// indentJSON shows audit data readably; the template escapes it.
+func indentJSON(v any) string {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// dict builds a map from key, value pairs, for passing several values to a
+// sub-template.
+func dict(kv ...any) (map[string]any, error) {
+	if len(kv)%2 != 0 {
+		return nil, fmt.Errorf("dict: odd number of arguments")
+	}
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+		}
+		m[k] = kv[i+1]
+	}
+	return m, nil
+}
+
+// whenIn formats an instant in loc with UTC alongside, inside a <time>
+// element carrying the exact RFC 3339 value: "21 Nov 2026, 10:00 CET
+// (09:00 UTC)". The UTC part repeats the date when it differs.
+func whenIn(loc *time.Location) func(any) template.HTML {
+	return func(v any) template.HTML {
+		var t time.Time
+		switch x := v.(type) {
+		case time.Time:
+			t = x
+		case *time.Time:
+			if x == nil {
+				return "—"
+			}
+			t = *x
+		default:
+			return "—"
+		}
+		if t.IsZero() {
+			return "—"
+		}
+		utc, local := t.UTC(), t.In(loc)
+		text := local.Format("2 Jan 2006, 15:04 MST")
+		if loc != time.UTC {
+			u := utc.Format("15:04 UTC")
+			if utc.Format("2006-01-02") != local.Format("2006-01-02") {
+				u = utc.Format("2 Jan 15:04 UTC")
+			}
+			text += " (" + u + ")"
+		}
+		return template.HTML(fmt.Sprintf(`<time datetime="%s">%s</time>`,
+			template.HTMLEscapeString(utc.Format(time.RFC3339)), template.HTMLEscapeString(text)))
+	}
+}
+
+// whenShortIn is whenIn for table cells: no year, UTC on its own line.
+func whenShortIn(loc *time.Location) func(any) template.HTML {
+	return func(v any) template.HTML {
+		var t time.Time
+		switch x := v.(type) {
+		case time.Time:
+			t = x
+		case *time.Time:
+			if x == nil {
+				return "—"
+			}
+			t = *x
+		}
+		if t.IsZero() {
+			return "—"
+		}
+		utc, local := t.UTC(), t.In(loc)
+		out := fmt.Sprintf(`<time datetime="%s">%s</time>`, template.HTMLEscapeString(utc.Format(time.RFC3339)),
+			template.HTMLEscapeString(local.Format("2 Jan, 15:04 MST")))
+		if loc != time.UTC {
+			u := utc.Format("15:04 UTC")
+			if utc.Format("2006-01-02") != local.Format("2006-01-02") {
+				u = utc.Format("2 Jan, 15:04 UTC")
+			}
+			out += `<br><span class="muted small">` + template.HTMLEscapeString(u) + `</span>`
+		}
+		return template.HTML(out)
+	}
+}
+
+// relative says how far t is from the workflow clock's now: "in 11 h 52 min",
+// "5 min ago".
+func (h *Handler) relative(v any) string {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x == nil {
+			return ""
+		}
+		t = *x
+	default:
+		return ""
+	}
+	d := t.Sub(h.cfg.Clock.Now())
+	switch {
+	case d >= time.Minute:
+		return "in " + humanDuration(d)
+	case d > -time.Minute:
+		return "now"
+	default:
+		return humanDuration(-d) + " ago"
+	}
+}
+
+// humanMinutes writes a duration in minutes as "2 h", "1 h 30 min", "45 min".
+func humanMinutes(m int) string { return humanDuration(time.Duration(m) * time.Minute) }
+
+// humanDuration rounds down to the minute; days are 24-hour periods (SPEC:
+// durations never use calendar arithmetic).
+func humanDuration(d time.Duration) string {
+	d = d.Truncate(time.Minute)
+	days, hours, mins := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	var parts []string
+	if days > 0 {
+		parts = append(parts, fmt.Sprintf("%d d", days))
+	}
+	if hours > 0 {
+		parts = append(parts, fmt.Sprintf("%d h", hours))
+	}
+	if mins > 0 || len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("%d min", mins))
+	}
+	return strings.Join(parts, " ")
+}
+
+var statusLabels = map[lockbox.Status]string{
+	lockbox.StatusPendingReview: "Pending review",
+	lockbox.StatusPending:       "Pending",
+	lockbox.StatusApproved:      "Approved (scheduled)",
+	lockbox.StatusActive:        "Active",
+	lockbox.StatusCompleted:     "Completed",
+	lockbox.StatusDenied:        "Denied",
+	lockbox.StatusCanceled:      "Canceled",
+	lockbox.StatusExpired:       "Expired",
+	lockbox.StatusRevoked:       "Revoked",
+}
+
+// statusLabel is the word shown for a status; the colour only repeats it.
+// It takes a Status or a plain string (a filter value).
+func statusLabel(v any) string {
+	s := lockbox.Status(fmt.Sprint(v))
+	if l, ok := statusLabels[s]; ok {
+		return l
+	}
+	return string(s)
+}
+
+// statusClass picks the badge colour: waiting, access open, ended well,
+// ended badly.
+func statusClass(s lockbox.Status) string {
+	switch s {
+	case lockbox.StatusPendingReview, lockbox.StatusPending:
+		return "badge badge-waiting"
+	case lockbox.StatusApproved, lockbox.StatusActive:
+		return "badge badge-open"
+	case lockbox.StatusCompleted:
+		return "badge badge-done"
+	}
+	return "badge badge-ended"
+}
+
+var roleLabels = map[lockbox.Role]string{
+	lockbox.RoleOperator:        "Operator",
+	lockbox.RoleSupportManager:  "Support manager",
+	lockbox.RoleProviderAdmin:   "Provider admin",
+	lockbox.RoleServiceAccount:  "Service account",
+	lockbox.RoleGlobalAdmin:     "Global admin",
+	lockbox.RoleLockboxApprover: "Customer Lockbox access approver",
+	lockbox.RoleAuditReader:     "Audit reader",
+}
+
+func roleLabel(r lockbox.Role) string {
+	if l, ok := roleLabels[r]; ok {
+		return l
+	}
+	return string(r)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+type navItem struct {
+	Label, Href string
+}
+
+// navFor lists the pages a user's roles suggest. It only saves people
+// clicks: every page is still authorized by the services.
+func navFor(u *lockbox.User, dev bool) []navItem {
+	if u == nil {
+		return nil
+	}
+	var nav []navItem
+	add := func(ok bool, label, href string) {
+		if ok {
+			nav = append(nav, navItem{label, href})
+		}
+	}
+	if u.Tenant != "" {
+		add(true, "Customer Lockbox requests", "/requests")
+		add(u.HasRole(lockbox.RoleGlobalAdmin, lockbox.RoleLockboxApprover), "Settings", "/settings")
+		add(u.HasRole(lockbox.RoleGlobalAdmin), "Users and roles", "/users")
+		add(true, "Audit log", "/audit")
+	} else {
+		add(u.HasRole(lockbox.RoleOperator), "New request", "/requests/new")
+		add(u.HasRole(lockbox.RoleOperator), "My requests", "/requests")
+		add(u.HasRole(lockbox.RoleSupportManager), "Review queue", "/review")
+		add(u.HasRole(lockbox.RoleSupportManager, lockbox.RoleProviderAdmin) && !u.HasRole(lockbox.RoleOperator), "All requests", "/requests")
+		add(u.HasRole(lockbox.RoleProviderAdmin), "Tenants", "/tenants")
+		add(u.HasRole(lockbox.RoleProviderAdmin), "Staff", "/staff")
+		add(u.HasRole(lockbox.RoleProviderAdmin), "Services", "/services")
+	}
+	add(dev, "Dev mail", "/dev/mail")
+	return nav
+}
+
+// notices are the success messages a redirect may ask for by name, so no
+// text from a URL is ever shown as if Lockbox said it.
+var notices = map[string]string{
+	"approve":        "Request approved.",
+	"deny":           "Request denied.",
+	"revoke":         "Access revoked: the request has ended.",
+	"cancel":         "Request canceled.",
+	"complete":       "Request completed: access has ended.",
+	"review-approve": "Review approved: the tenant's approvers have been asked to decide.",
+	"review-deny":    "Request denied in review.",
+	"created":        "Request filed. A support manager will review it next.",
+	"settings":       "Settings saved.",
+	"user_added":     "User added.",
+	"roles":          "Roles saved.",
+	"removed":        "User removed.",
+	"service":        "Service saved.",
+}
+
+func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

@@ -1,0 +1,161 @@
+package web
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// contentSecurityPolicy allows nothing inline: no inline script, no style
+// attributes, no framing, forms posting only here.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+	"img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+
+// maxFormBytes bounds a form body; the largest real form (a reason of 2000
+// characters) is far smaller.
+const maxFormBytes = 1 << 20
+
+// securityHeaders sets the headers of every response, error pages included.
+func (h *Handler) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		// Pages hold tenants' data: never stored by a browser or proxy cache.
+		hd.Set("Cache-Control", "no-store")
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics answers one request with an error page instead of dropping
+// the connection when a handler has a bug.
+func (h *Handler) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.cfg.Logger.ErrorContext(r.Context(), "panic serving page", "method", r.Method, "path", r.URL.Path, "panic", v)
+			h.errorPage(w, r, http.StatusInternalServerError, "Something went wrong on our side.")
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// crossOrigin refuses state-changing requests a browser sent from another
+// origin (CSRF), before any session is looked at.
+func (h *Handler) crossOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.cfg.Logger.WarnContext(r.Context(), "cross-origin request refused",
+			"method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+		h.errorPage(w, r, http.StatusForbidden,
+			"This form was sent from another web site, so Lockbox refused it. Open the admin center directly and try again.")
+	}))
+	return cop.Handler(next)
+}
+
+type sessionKey struct{}
+
+// session is the browser session of a request, for sign-out.
+type session struct {
+	token string
+	ws    *lockbox.WebSession
+}
+
+// loadSession puts the caller's address and, from the session cookie, the
+// signed-in user into the request's context. An invalid cookie is cleared.
+func (h *Handler) loadSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := lockbox.NewContextWithClientIP(r.Context(), clientIP(r))
+		c, err := r.Cookie(h.cookieName(r))
+		if err != nil || c.Value == "" {
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		u, ws, err := h.cfg.Sessions.ResumeWebSession(ctx, c.Value)
+		switch lockbox.ErrorCode(err) {
+		case "":
+			ctx = lockbox.NewContextWithUser(ctx, u)
+			ctx = context.WithValue(ctx, sessionKey{}, &session{token: c.Value, ws: ws})
+		case lockbox.EUNAUTHENTICATED:
+			h.clearSessionCookie(w, r)
+		default:
+			h.serviceError(w, r.WithContext(ctx), err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// authed serves next only to a signed-in person; anyone else is sent to
+// the sign-in page, which brings them back afterwards.
+func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if lockbox.UserFromContext(r.Context()) != nil {
+			next(w, r)
+			return
+		}
+		target := "/signin"
+		if r.Method == http.MethodGet && r.URL.Path != "/" {
+			target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+	}
+}
+
+// clientIP is the host part of the peer address (a proxy in front is the
+// peer; trusting forwarded headers is the deployment's choice).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// ipLimiter limits sign-in attempts per client address, so one machine
+// cannot spray passwords over many accounts (the service limits failures
+// per account).
+type ipLimiter struct {
+	mu     sync.Mutex
+	burst  int
+	refill time.Duration
+	byIP   map[string]*rate.Limiter
+}
+
+func newIPLimiter(burst int, refill time.Duration) *ipLimiter {
+	return &ipLimiter{burst: burst, refill: refill, byIP: map[string]*rate.Limiter{}}
+}
+
+// allow spends one attempt of ip.
+func (l *ipLimiter) allow(ip string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.byIP[ip]
+	if !ok {
+		if len(l.byIP) > 100_000 {
+			clear(l.byIP) // bound memory under a spray of addresses
+		}
+		lim = rate.NewLimiter(rate.Every(l.refill), l.burst)
+		l.byIP[ip] = lim
+	}
+	return lim.Allow()
+}

@@ -1,0 +1,522 @@
+package web_test
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/web"
+)
+
+var devAccounts = []string{"admin@provider.test", "operator@provider.test", "manager@provider.test",
+	"admin@contoso.test", "approver@contoso.test", "auditor@contoso.test", "admin@fabrikam.test"}
+
+// TestEveryPageEveryRole renders every page for every kind of account and
+// checks the status, and that no page carries inline script or style (the
+// CSP would block it, so it would be a broken page).
+func TestEveryPageEveryRole(t *testing.T) {
+	e := newEnv(t)
+	r := e.pending()
+	ref := "/requests/" + r.Reference
+	const (
+		ok = http.StatusOK
+		no = http.StatusForbidden
+		nf = http.StatusNotFound
+	)
+	// Columns follow devAccounts: provider admin, operator, manager,
+	// contoso admin, contoso approver, contoso auditor, fabrikam admin.
+	pages := []struct {
+		path string
+		want [7]int
+	}{
+		{"/requests", [7]int{ok, ok, ok, ok, ok, ok, ok}},
+		{"/requests?status=pending", [7]int{ok, ok, ok, ok, ok, ok, ok}},
+		{"/requests?status=bogus", [7]int{400, 400, 400, 400, 400, 400, 400}},
+		{ref, [7]int{ok, ok, ok, ok, ok, ok, nf}},
+		{ref + "/approve", [7]int{ok, ok, ok, ok, ok, ok, nf}},
+		{ref + "/nonsense", [7]int{nf, nf, nf, nf, nf, nf, nf}},
+		{"/requests/LB-NOTEXIST", [7]int{nf, nf, nf, nf, nf, nf, nf}},
+		{"/requests/new", [7]int{no, ok, no, no, no, no, no}},
+		{"/review", [7]int{no, no, ok, no, no, no, no}},
+		{"/settings", [7]int{no, no, no, ok, ok, no, ok}},
+		{"/users", [7]int{no, no, no, ok, ok, no, ok}},
+		{"/audit", [7]int{ok, no, no, ok, ok, ok, ok}},
+		{"/audit.csv", [7]int{ok, no, no, ok, ok, ok, ok}},
+		{"/tenants", [7]int{ok, no, no, no, no, no, no}},
+		{"/staff", [7]int{ok, no, no, no, no, no, no}},
+		{"/services", [7]int{ok, ok, ok, no, no, no, no}},
+		{"/preferences", [7]int{ok, ok, ok, ok, ok, ok, ok}},
+		{"/dev/mail", [7]int{ok, ok, ok, ok, ok, ok, ok}},
+	}
+	clients := map[string]*client{}
+	for _, email := range devAccounts {
+		clients[email] = e.signIn(email)
+	}
+	for _, p := range pages {
+		for i, email := range devAccounts {
+			t.Run(p.path+"/"+email, func(t *testing.T) {
+				res := clients[email].get(p.path)
+				wantStatus(t, res, p.want[i])
+				if strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+					checkNoInline(t, res.body)
+				}
+			})
+		}
+	}
+}
+
+var (
+	inlineScriptRE  = regexp.MustCompile(`<script(\s[^>]*)?>`)
+	inlineHandlerRE = regexp.MustCompile(`(?i)\son[a-z]+\s*=`)
+	styleAttrRE     = regexp.MustCompile(`(?i)\sstyle\s*=|<style`)
+)
+
+func checkNoInline(t *testing.T, body string) {
+	t.Helper()
+	for _, tag := range inlineScriptRE.FindAllString(body, -1) {
+		if !strings.Contains(tag, `src="/static/`) {
+			t.Errorf("inline script: %s", tag)
+		}
+	}
+	if m := inlineHandlerRE.FindString(body); m != "" {
+		t.Errorf("inline event handler: %q", m)
+	}
+	if m := styleAttrRE.FindString(body); m != "" {
+		t.Errorf("inline style: %q", m)
+	}
+}
+
+// TestNavigationByRole: each person sees the pages of their roles.
+func TestNavigationByRole(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		email      string
+		want, lack []string
+	}{
+		{"approver@contoso.test", []string{"Customer Lockbox requests", "Settings", "Audit log"}, []string{"Users and roles", "New request", "Tenants"}},
+		{"admin@contoso.test", []string{"Customer Lockbox requests", "Settings", "Users and roles", "Audit log"}, []string{"New request"}},
+		{"auditor@contoso.test", []string{"Customer Lockbox requests", "Audit log"}, []string{">Settings<", "Users and roles"}},
+		{"operator@provider.test", []string{"New request", "My requests"}, []string{"Review queue", "Tenants"}},
+		{"manager@provider.test", []string{"Review queue", "All requests"}, []string{"New request"}},
+		{"admin@provider.test", []string{"All requests", "Tenants", "Staff", "Services"}, []string{"New request", "Review queue"}},
+	} {
+		t.Run(tc.email, func(t *testing.T) {
+			res := e.signIn(tc.email).get("/requests")
+			nav := res.body[strings.Index(res.body, `<nav`):strings.Index(res.body, `</nav>`)]
+			for _, s := range tc.want {
+				if !strings.Contains(nav, s) {
+					t.Errorf("navigation lacks %q", s)
+				}
+			}
+			for _, s := range tc.lack {
+				if strings.Contains(nav, s) {
+					t.Errorf("navigation shows %q", s)
+				}
+			}
+		})
+	}
+}
+
+// TestApproveFromTheWeb: the approver finds the request by its reference,
+// confirms with a comment, and sees it active; the decision is the
+// approver's in the audit log.
+func TestApproveFromTheWeb(t *testing.T) {
+	e := newEnv(t)
+	r := e.pending()
+	c := e.signIn("approver@contoso.test")
+	wantRedirect(t, c.get("/requests/find?ref="+strings.ToLower(r.Reference)), "/requests/"+r.Reference)
+	res := c.get("/requests/" + r.Reference)
+	wantBody(t, res, r.Reference, "SR-2026-004211", "Get-MailboxStatistics", "2 h", "operator@provider.test",
+		`href="/requests/`+r.Reference+`/approve"`, `href="/requests/`+r.Reference+`/deny"`)
+	res = c.get("/requests/" + r.Reference + "/approve")
+	wantBody(t, res, `name="version" value="2"`, "Approve "+`<span class="reference">`+r.Reference)
+	if got := e.get(r.ID); got.Status != lockbox.StatusPending {
+		t.Fatalf("the confirmation page changed the request: %s", got.Status)
+	}
+	res = c.post("/requests/"+r.Reference+"/approve", url.Values{"version": {"2"}, "comment": {"OK for 2h"}})
+	wantRedirect(t, res, "/requests/"+r.Reference+"?done=approve")
+	res = c.get(res.Header.Get("Location"))
+	wantBody(t, res, "Request approved.", `id="status">Active`, "approver@contoso.test", "OK for 2h", `action-revoke`)
+	got := e.get(r.ID)
+	if got.Status != lockbox.StatusActive || got.DecidedBy == nil || *got.DecidedBy != "approver@contoso.test" {
+		t.Errorf("after approval: %s by %v", got.Status, got.DecidedBy)
+	}
+}
+
+// TestStalePageCannotDecide: a decision carries the version the page
+// showed, so a page from before someone else's change decides nothing.
+func TestStalePageCannotDecide(t *testing.T) {
+	e := newEnv(t)
+	clock, svc, h := e.withClock()
+	in := newRequest()
+	start := clock.Now().Add(time.Hour)
+	in.StartTime = &start
+	r, err := svc.CreateRequest(e.as("operator@provider.test"), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Act(e.as("manager@provider.test"), r.ID, lockbox.EventReviewApprove, lockbox.Decision{}); err != nil {
+		t.Fatal(err)
+	}
+	c := &client{t: t, h: h, cookies: e.signIn("approver@contoso.test").cookies}
+	wantRedirect(t, c.post("/requests/"+r.Reference+"/approve", url.Values{"version": {"2"}}), "/requests/")
+	res := c.get("/requests/" + r.Reference + "/revoke")
+	wantBody(t, res, `id="status">Approved (scheduled)`, `name="version" value="3"`)
+	clock.Advance(time.Hour) // access starts: the request changes under the open page
+	res = c.post("/requests/"+r.Reference+"/revoke", url.Values{"version": {"3"}})
+	wantStatus(t, res, http.StatusConflict)
+	wantBody(t, res, "changed since you read it: it is now active", `id="status">Active`, `name="version" value="4"`)
+	if got, _ := svc.GetRequest(e.as("approver@contoso.test"), r.ID); got.Status != lockbox.StatusActive {
+		t.Fatalf("status %s, want active", got.Status)
+	}
+	// Having seen the new state, the approver revokes it; then nothing is left to do.
+	wantRedirect(t, c.post("/requests/"+r.Reference+"/revoke", url.Values{"version": {"4"}}), "/requests/")
+	res = c.get("/requests/" + r.Reference)
+	wantBody(t, res, `id="status">Revoked`)
+	if strings.Contains(res.body, `id="actions"`) {
+		t.Error("a revoked request still offers actions")
+	}
+	// A decision the state no longer allows says why, not merely "stale".
+	res = c.post("/requests/"+r.Reference+"/deny", url.Values{"version": {"5"}})
+	wantStatus(t, res, http.StatusConflict)
+	wantBody(t, res, "was already revoked")
+}
+
+// withClock returns the admin center on a workflow service with an
+// adjustable clock (sessions stay on the wall clock, as in --dev).
+func (e *env) withClock() (*lockbox.OffsetClock, *approval.Service, http.Handler) {
+	e.t.Helper()
+	clock := lockbox.NewOffsetClock()
+	svc := approval.New(e.store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionClock: lockbox.SystemClock{}})
+	cfg := e.cfg
+	cfg.Requests, cfg.Clock = svc, clock
+	h, err := web.New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return clock, svc, h
+}
+
+// TestExpiredRequestMessage: deciding after the deadline answers 409 with
+// the service's explanation, even though no worker ran.
+func TestExpiredRequestMessage(t *testing.T) {
+	e := newEnv(t)
+	clock, _, h := e.withClock()
+	r := e.pending()
+	c := &client{t: t, h: h, cookies: e.signIn("approver@contoso.test").cookies}
+	clock.Advance(13 * time.Hour)
+	res := c.post("/requests/"+r.Reference+"/approve", url.Values{"version": {"2"}})
+	wantStatus(t, res, http.StatusConflict)
+	wantBody(t, res, "Request "+r.Reference+" expired at "+r.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"),
+		`id="status">Expired`)
+	if strings.Contains(res.body, `id="confirm"`) {
+		t.Error("the refused page still offers the button")
+	}
+}
+
+// TestManagerCannotReviewOwnRequest: separation of duties is visible in
+// the review queue and enforced by the service when forced.
+func TestManagerCannotReviewOwnRequest(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.svc.AddStaff(e.as("admin@provider.test"), lockbox.NewUser{Email: "both@provider.test",
+		Roles: []lockbox.Role{lockbox.RoleOperator, lockbox.RoleSupportManager}, Password: approval.DevPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := e.svc.CreateRequest(e.as("both@provider.test"), newRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := e.file()
+	c := e.signIn("both@provider.test")
+	res := c.get("/review")
+	wantBody(t, res, own.Reference, other.Reference,
+		"Not approvable by you: You filed this request, so you cannot review it: another support manager must.",
+		`href="/requests/`+other.Reference+`/review-approve"`)
+	if strings.Contains(res.body, `href="/requests/`+own.Reference+`/review-approve"`) {
+		t.Error("the review queue offers to review the manager's own request")
+	}
+	res = c.get("/requests/" + own.Reference)
+	wantBody(t, res, `id="blocked"`, "You filed this request")
+	res = c.post("/requests/"+own.Reference+"/review-approve", url.Values{"version": {"1"}})
+	wantStatus(t, res, http.StatusForbidden)
+	wantBody(t, res, "You filed this request, so you cannot review it")
+	if got := e.get(own.ID); got.Status != lockbox.StatusPendingReview {
+		t.Errorf("own request is %s after a forced review", got.Status)
+	}
+	wantRedirect(t, e.signIn("manager@provider.test").post("/requests/"+own.Reference+"/review-approve",
+		url.Values{"version": {"1"}, "comment": {"fine"}}), "/requests/"+own.Reference+"?done=review-approve")
+}
+
+// TestDecisionFormErrors: bad forms are refused with a reason and change
+// nothing.
+func TestDecisionFormErrors(t *testing.T) {
+	e := newEnv(t)
+	r := e.pending()
+	c := e.signIn("approver@contoso.test")
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want int
+		msg  string
+	}{
+		{"NoVersion", url.Values{}, 400, "missing the version"},
+		{"CommentTooLong", url.Values{"version": {"2"}, "comment": {strings.Repeat("x", 1001)}}, 400, "the limit is 1000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := c.post("/requests/"+r.Reference+"/approve", tc.form)
+			wantStatus(t, res, tc.want)
+			wantBody(t, res, tc.msg)
+		})
+	}
+	// Another tenant's request does not exist, for deciding as for looking.
+	res := e.signIn("admin@fabrikam.test").post("/requests/"+r.Reference+"/approve", url.Values{"version": {"2"}})
+	wantStatus(t, res, http.StatusNotFound)
+	if got := e.get(r.ID); got.Status != lockbox.StatusPending {
+		t.Errorf("status %s, want pending", got.Status)
+	}
+}
+
+func TestSettingsPage(t *testing.T) {
+	e := newEnv(t)
+	c := e.signIn("approver@contoso.test")
+	res := c.get("/settings")
+	wantBody(t, res, "Require approval for all data access requests", `name="require_approval" checked`, `value="720"`)
+	// Several bad values: each is named next to its field, nothing saved.
+	res = c.post("/settings", url.Values{"request_ttl_minutes": {"5"}, "max_access_minutes": {"x"},
+		"reminder_minutes_before_expiry": {"120"}, "notify_emails": {"ok@contoso.test\nnot-an-address"}})
+	wantStatus(t, res, http.StatusBadRequest)
+	wantBody(t, res, `id="request_ttl_minutes-error">request_ttl_minutes must be between 60 and 10080; got 5.`,
+		`id="max_access_minutes-error">Enter a whole number of minutes.`,
+		`id="notify_emails-error">notify_emails: &#34;not-an-address&#34; is not an email address.`,
+		`value="5"`, "nothing was saved")
+	if strings.Contains(res.body, `id="reminder_minutes_before_expiry-error"`) {
+		t.Error("a valid field is marked as an error")
+	}
+	s, err := e.svc.GetSettings(e.as("approver@contoso.test"), "contoso")
+	if err != nil || s.RequestTTLMinutes != 720 || !s.RequireApproval {
+		t.Fatalf("settings changed by a refused form: %+v, %v", s, err)
+	}
+	// Turning approval off (the checkbox unticked) and a valid change save.
+	res = c.post("/settings", url.Values{"request_ttl_minutes": {"1440"}, "max_access_minutes": {"60"},
+		"reminder_minutes_before_expiry": {"0"}, "notify_emails": {"soc@contoso.test"}})
+	wantRedirect(t, res, "/settings?done=settings")
+	s, _ = e.svc.GetSettings(e.as("approver@contoso.test"), "contoso")
+	if s.RequireApproval || s.RequestTTLMinutes != 1440 || s.MaxAccessMinutes != 60 || s.ReminderMinutesBeforeExpiry != 0 ||
+		len(s.NotifyEmails) != 1 || s.NotifyEmails[0] != "soc@contoso.test" {
+		t.Errorf("saved settings = %+v", s)
+	}
+	wantBody(t, c.get("/settings?done=settings"), "Settings saved.", `name="require_approval" aria`)
+	// An audit reader may not change settings: the service says so.
+	res = e.signIn("auditor@contoso.test").post("/settings", url.Values{"request_ttl_minutes": {"60"},
+		"max_access_minutes": {"60"}, "reminder_minutes_before_expiry": {"0"}})
+	wantStatus(t, res, http.StatusForbidden)
+}
+
+func TestNewRequestForm(t *testing.T) {
+	e := newEnv(t)
+	c := e.signIn("operator@provider.test")
+	res := c.get("/requests/new")
+	wantBody(t, res, `value="exchange/Get-MailboxStatistics"`, `<label for="tenant">Tenant</label>`)
+	valid := url.Values{"tenant": {"contoso"}, "service": {"exchange"}, "service_request": {"SR-1"},
+		"reason": {"Mailbox fails to load."}, "operation": {"exchange/Get-Mailbox", "exchange/Repair-Mailbox"},
+		"duration": {"1h30m"}}
+	for _, tc := range []struct {
+		name  string
+		edit  func(url.Values)
+		field string
+		msg   string
+	}{
+		{"BadDuration", func(v url.Values) { v.Set("duration", "soon") }, "duration", "is not a duration in whole minutes"},
+		{"TooLong", func(v url.Values) { v.Set("duration", "5h") }, "duration", "duration_minutes must be between 1 and 240"},
+		{"OtherServiceOperation", func(v url.Values) { v.Add("operation", "teams/Get-Team") }, "operations", "Operation Get-Team belongs to teams"},
+		{"UnknownTenant", func(v url.Values) { v.Set("tenant", "nosuch") }, "tenant", "Tenant &#34;nosuch&#34; does not exist."},
+		{"NoReason", func(v url.Values) { v.Set("reason", "") }, "reason", "reason is required."},
+		{"BadStart", func(v url.Values) { v.Set("start", "tomorrow") }, "start", "Give the start as a date and time"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			form := url.Values{}
+			for k, v := range valid {
+				form[k] = append([]string(nil), v...)
+			}
+			tc.edit(form)
+			res := c.post("/requests", form)
+			wantStatus(t, res, http.StatusBadRequest)
+			wantBody(t, res, `id="`+tc.field+`-error">`, tc.msg, `value="SR-1"`)
+		})
+	}
+	page, err := e.svc.ListRequests(e.as("operator@provider.test"), lockbox.RequestFilter{})
+	if err != nil || len(page.Requests) != 0 {
+		t.Fatalf("refused forms filed %d requests (%v)", len(page.Requests), err)
+	}
+	res = c.post("/requests", valid)
+	wantRedirect(t, res, "/requests/LB-")
+	res = c.get(res.Header.Get("Location"))
+	wantBody(t, res, "Request filed.", `id="status">Pending review`, "Get-Mailbox", "Repair-Mailbox", "1 h 30 min")
+	// The operator's own recent tenants are offered next time.
+	wantBody(t, c.get("/requests/new"), `<option value="contoso">`)
+}
+
+func TestOperatorCompletesAndGetsToken(t *testing.T) {
+	e := newEnv(t)
+	r := e.pending()
+	if _, err := e.svc.Act(e.as("approver@contoso.test"), r.ID, lockbox.EventApprove, lockbox.Decision{}); err != nil {
+		t.Fatal(err)
+	}
+	op := e.signIn("operator@provider.test")
+	res := op.get("/requests/" + r.Reference)
+	wantBody(t, res, `id="get-token"`, `href="/requests/`+r.Reference+`/complete"`)
+	// No grant authority is configured in this test: the page says so.
+	res = op.post("/requests/"+r.Reference+"/token", nil)
+	wantStatus(t, res, http.StatusServiceUnavailable)
+	wantBody(t, res, "Grant tokens are not configured on this server.")
+	// Another operator cannot see it at all.
+	wantStatus(t, e.signIn("operator2@provider.test").post("/requests/"+r.Reference+"/token", nil), http.StatusNotFound)
+	wantRedirect(t, op.post("/requests/"+r.Reference+"/complete", url.Values{"version": {"4"}, "comment": {"Fixed"}}),
+		"/requests/"+r.Reference+"?done=complete")
+	if got := e.get(r.ID); got.Status != lockbox.StatusCompleted {
+		t.Errorf("status %s, want completed", got.Status)
+	}
+}
+
+func TestUsersAndRoles(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signIn("admin@contoso.test")
+	res := admin.post("/users", url.Values{"email": {"new@contoso.test"}, "name": {"New Person"}, "role": {"lockbox_approver"}})
+	wantStatus(t, res, http.StatusOK)
+	wantBody(t, res, "Added new@contoso.test.", "Their first password is")
+	res = admin.post("/users", url.Values{"email": {"new@contoso.test"}, "role": {"lockbox_approver"}})
+	wantStatus(t, res, http.StatusConflict)
+	wantBody(t, res, "already exists")
+	res = admin.post("/users", url.Values{"email": {"x@contoso.test"}, "role": {"operator"}})
+	wantStatus(t, res, http.StatusBadRequest)
+	wantRedirect(t, admin.post("/users/new@contoso.test/roles", url.Values{"role": {"audit_reader"}}), "/users?done=roles")
+	users, err := e.svc.ListTenantUsers(e.as("admin@contoso.test"), "contoso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		if u.Email == "new@contoso.test" && (len(u.Roles) != 1 || u.Roles[0] != lockbox.RoleAuditReader) {
+			t.Errorf("roles = %v", u.Roles)
+		}
+	}
+	// An approver sees the list but cannot change it.
+	approver := e.signIn("approver@contoso.test")
+	wantStatus(t, approver.post("/users/new@contoso.test/remove", nil), http.StatusForbidden)
+	wantRedirect(t, admin.post("/users/new@contoso.test/remove", nil), "/users?done=removed")
+	if strings.Contains(admin.get("/users").body, "new@contoso.test") {
+		t.Error("removed user still listed")
+	}
+	// Another tenant's admin cannot touch contoso's users.
+	wantStatus(t, e.signIn("admin@fabrikam.test").post("/users/approver@contoso.test/remove", nil), http.StatusNotFound)
+}
+
+func TestProviderAdminPages(t *testing.T) {
+	e := newEnv(t)
+	c := e.signIn("admin@provider.test")
+	res := c.post("/tenants", url.Values{"name": {"northwind"}, "display_name": {"Northwind"}, "admin_email": {"admin@northwind.test"}})
+	wantStatus(t, res, http.StatusOK)
+	wantBody(t, res, "Created tenant northwind with global admin admin@northwind.test.", "first password is")
+	res = c.post("/tenants", url.Values{"name": {"Bad Name"}, "admin_email": {"a@b.test"}})
+	wantStatus(t, res, http.StatusBadRequest)
+	wantBody(t, res, "must be 2–63 lower-case letters")
+	res = c.post("/staff", url.Values{"email": {"op3@provider.test"}, "role": {"operator"}})
+	wantBody(t, res, "Added op3@provider.test.")
+	wantRedirect(t, c.post("/services", url.Values{"name": {"dynamics"}, "display_name": {"Dynamics"},
+		"operations": {"Get-Record\nRepair-Index\n"}}), "/services?done=service")
+	wantBody(t, c.get("/services"), "Repair-Index")
+	res = c.post("/services", url.Values{"name": {"dynamics"}, "operations": {"bad op"}})
+	wantStatus(t, res, http.StatusBadRequest)
+	// Operators read the catalog but cannot change it.
+	op := e.signIn("operator@provider.test")
+	if strings.Contains(op.get("/services").body, `id="put-service"`) {
+		t.Error("operators are offered the catalog form")
+	}
+	wantStatus(t, op.post("/services", url.Values{"name": {"x"}, "operations": {"A"}}), http.StatusForbidden)
+}
+
+// TestAuditLogPage: search, filters, the CSV download in SPEC §7's layout,
+// and the checkpoint verified against the log's key and entries.
+func TestAuditLogPage(t *testing.T) {
+	e := newEnv(t)
+	r := e.pending()
+	if _, err := e.svc.Act(e.as("approver@contoso.test"), r.ID, lockbox.EventApprove, lockbox.Decision{Comment: "=HYPERLINK(\"x\")"}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn("auditor@contoso.test")
+	res := c.get("/audit")
+	wantBody(t, res, "request.approved", "request.created", "approver@contoso.test",
+		`id="checkpoint-status">Verified`, "root hash recomputed from all")
+	res = c.get("/audit?operation=request.approved")
+	wantBody(t, res, "request.approved")
+	if strings.Contains(res.body, "<code>request.created</code><br>") {
+		t.Error("the operation filter did not filter")
+	}
+	res = c.get("/audit?start=2999-01-01")
+	wantBody(t, res, "No records match.")
+	res = c.get("/audit?start=yesterday")
+	wantStatus(t, res, http.StatusBadRequest)
+	wantBody(t, res, "is not a date")
+
+	res = c.get("/audit.csv?operation=request.approved")
+	wantStatus(t, res, http.StatusOK)
+	if ct := res.Header.Get("Content-Type"); ct != "text/csv; charset=utf-8" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	rows, err := csv.NewReader(strings.NewReader(res.body)).ReadAll()
+	if err != nil {
+		t.Fatalf("CSV: %v\n%s", err, res.body)
+	}
+	if len(rows) != 2 || strings.Join(rows[0], ",") != "RecordId,CreationDate,RecordType,Operation,UserId,AuditData" {
+		t.Fatalf("CSV rows = %q", rows)
+	}
+	var rec lockbox.AuditRecord
+	if err := json.Unmarshal([]byte(rows[1][5]), &rec); err != nil || rec.Operation != "request.approved" || rows[1][3] != "request.approved" {
+		t.Errorf("CSV record = %q (%v)", rows[1], err)
+	}
+	if !strings.Contains(rows[1][5], `=HYPERLINK`) {
+		t.Errorf("the comment is missing from AuditData: %s", rows[1][5])
+	}
+	// The provider's log is not the tenant's to read.
+	wantStatus(t, e.signIn("operator@provider.test").get("/audit.csv"), http.StatusForbidden)
+}
+
+// TestAuditLogMissing: without the audit service the page says so plainly.
+func TestAuditLogMissing(t *testing.T) {
+	e := newEnv(t, func(c *web.Config) { c.Audit = nil })
+	res := e.signIn("auditor@contoso.test").get("/audit")
+	wantStatus(t, res, http.StatusOK)
+	wantBody(t, res, `id="audit-missing"`)
+}
+
+func TestDevMail(t *testing.T) {
+	e := newEnv(t, func(c *web.Config) { c.Dev = false })
+	wantStatus(t, e.signIn("approver@contoso.test").get("/dev/mail"), http.StatusNotFound)
+	e = newEnv(t, func(c *web.Config) { c.DevMail = fakeMailbox{} })
+	res := e.signIn("approver@contoso.test").get("/dev/mail")
+	wantBody(t, res, "Customer Lockbox request LB-TEST0001 needs a decision", "approver@contoso.test")
+}
+
+// fakeMailbox stands in for mail.DevMailbox, which fills only through the
+// notification outbox (the browser test runs the real one).
+type fakeMailbox struct{}
+
+var _ lockbox.DevMailbox = fakeMailbox{}
+
+func (fakeMailbox) ListMail(context.Context) ([]*lockbox.DevMail, error) {
+	return []*lockbox.DevMail{{ID: "m1", To: []string{"approver@contoso.test"},
+		Subject: "Customer Lockbox request LB-TEST0001 needs a decision", MessageID: "<m1@lockbox>",
+		Date: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC), Text: "Sign in to the admin center."}}, nil
+}
+
+func (fakeMailbox) MailEML(context.Context, string) ([]byte, error) {
+	return nil, lockbox.Errorf(lockbox.ENOTFOUND, "No such mail.")
+}

@@ -1,0 +1,313 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// action is something a person can do to a request from its page. Each
+// has a confirmation page at GET /requests/{id}/{name} and is done by
+// POST /requests/{id}/{name}.
+type action struct {
+	Name    string
+	Event   lockbox.Event
+	Label   string // the button
+	Explain string // what confirming does, on the confirmation page
+	Danger  bool
+}
+
+var actions = []action{
+	{"approve", lockbox.EventApprove, "Approve",
+		"The support engineer gets access to the operations listed, for the duration requested, starting at the requested start time (or now).", false},
+	{"deny", lockbox.EventDeny, "Deny",
+		"The support engineer gets no access. The request ends and cannot be reopened.", true},
+	{"revoke", lockbox.EventRevoke, "Revoke access",
+		"Access ends now, even if the approved duration is not over. The request ends.", true},
+	{"cancel", lockbox.EventCancel, "Cancel request",
+		"The request is withdrawn before any access begins. It ends and cannot be reopened.", true},
+	{"complete", lockbox.EventComplete, "Complete",
+		"Close the request as fixed: access ends now.", false},
+	{"review-approve", lockbox.EventReviewApprove, "Approve review",
+		"The request goes to the tenant's approvers (or, if the tenant does not require approval, is approved by the system).", false},
+	{"review-deny", lockbox.EventReviewDeny, "Deny in review",
+		"The request is denied before it reaches the tenant. It ends.", true},
+}
+
+var actionsByName = func() map[string]action {
+	m := map[string]action{}
+	for _, a := range actions {
+		m[a.Name] = a
+	}
+	return m
+}()
+
+// available lists the actions u may take on r now, by asking the root
+// package's authorization point and state machine: the page shows exactly
+// what the service would accept.
+func available(u *lockbox.User, r *lockbox.AccessRequest) []action {
+	var out []action
+	for _, a := range actions {
+		if lockbox.AuthorizeEvent(u, r, a.Event) != nil {
+			continue
+		}
+		if _, err := lockbox.Next(r.Status, a.Event); err != nil {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// blockedReason explains why a support manager cannot review r (separation
+// of duties), so the page says so instead of silently showing no button.
+func blockedReason(u *lockbox.User, r *lockbox.AccessRequest) string {
+	if r.Status != lockbox.StatusPendingReview || !u.HasRole(lockbox.RoleSupportManager) || u.Tenant != "" {
+		return ""
+	}
+	if err := lockbox.AuthorizeEvent(u, r, lockbox.EventReviewApprove); err != nil {
+		return lockbox.ErrorMessage(err)
+	}
+	return ""
+}
+
+type listRow struct {
+	R       *lockbox.AccessRequest
+	Blocked string
+}
+
+type listData struct {
+	Heading    string
+	Intro      string
+	Rows       []listRow
+	Status     string
+	Statuses   []lockbox.Status
+	ShowTenant bool
+	Review     bool // the review queue: no status filter
+	NextCursor string
+	Query      string // the filter, for the next-page link
+	FindRef    string
+	Problem    string
+}
+
+// requestList is "Customer Lockbox requests" for a tenant, "My requests"
+// for an operator and "All requests" for managers and admins: the service
+// returns what the caller may see, newest first.
+func (h *Handler) requestList(w http.ResponseWriter, r *http.Request) {
+	u := lockbox.UserFromContext(r.Context())
+	q := r.URL.Query()
+	d := listData{Status: q.Get("status"), Statuses: lockbox.Statuses, ShowTenant: u.Tenant == "",
+		FindRef: q.Get("ref")}
+	switch {
+	case u.Tenant != "":
+		d.Heading = "Customer Lockbox requests"
+		d.Intro = "Requests from the provider's support engineers to access your organization's content. Match the reference code with the one in the notification email before you decide."
+	case u.HasRole(lockbox.RoleOperator):
+		d.Heading = "My requests"
+	default:
+		d.Heading = "All requests"
+	}
+	f := lockbox.RequestFilter{Cursor: q.Get("cursor"), Limit: 50}
+	if d.Status != "" {
+		f.Status = []lockbox.Status{lockbox.Status(d.Status)}
+	}
+	page, err := h.cfg.Requests.ListRequests(r.Context(), f)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	for _, req := range page.Requests {
+		d.Rows = append(d.Rows, listRow{R: req, Blocked: blockedReason(u, req)})
+	}
+	d.NextCursor = page.NextCursor
+	d.Query = url.Values{"status": {d.Status}, "cursor": {page.NextCursor}}.Encode()
+	h.render(w, r, http.StatusOK, "requests", d.Heading, d)
+}
+
+// reviewQueue lists requests waiting for a support manager, with the
+// requester's own visibly not reviewable by them.
+func (h *Handler) reviewQueue(w http.ResponseWriter, r *http.Request) {
+	u := lockbox.UserFromContext(r.Context())
+	if !u.HasRole(lockbox.RoleSupportManager) || u.Tenant != "" {
+		h.errorPage(w, r, http.StatusForbidden, "Only support managers have a review queue.")
+		return
+	}
+	f := lockbox.RequestFilter{Status: []lockbox.Status{lockbox.StatusPendingReview},
+		Cursor: r.URL.Query().Get("cursor"), Limit: 50}
+	page, err := h.cfg.Requests.ListRequests(r.Context(), f)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	d := listData{Heading: "Review queue", ShowTenant: true, Review: true,
+		Intro:      "Requests filed by operators, waiting for a support manager. You cannot review a request you filed yourself.",
+		NextCursor: page.NextCursor, Query: url.Values{"cursor": {page.NextCursor}}.Encode()}
+	for _, req := range page.Requests {
+		d.Rows = append(d.Rows, listRow{R: req, Blocked: blockedReason(u, req)})
+	}
+	h.render(w, r, http.StatusOK, "requests", d.Heading, d)
+}
+
+// findRequest opens a request by the reference code from an email.
+func (h *Handler) findRequest(w http.ResponseWriter, r *http.Request) {
+	ref := strings.ToUpper(strings.TrimSpace(r.URL.Query().Get("ref")))
+	if ref == "" {
+		http.Redirect(w, r, "/requests", http.StatusSeeOther)
+		return
+	}
+	req, err := h.cfg.Requests.GetRequest(r.Context(), ref)
+	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+		h.errorPage(w, r, http.StatusNotFound, "No request with reference "+ref+" is visible to you. Check the code in the email; requests reach you only after the provider's review.")
+		return
+	} else if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/requests/"+url.PathEscape(req.Reference), http.StatusSeeOther)
+}
+
+type detailData struct {
+	R        *lockbox.AccessRequest
+	Actions  []action
+	Blocked  string
+	Audience string // "tenant" or "provider"
+}
+
+func (h *Handler) requestDetail(w http.ResponseWriter, r *http.Request) {
+	u := lockbox.UserFromContext(r.Context())
+	req, err := h.cfg.Requests.GetRequest(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	d := detailData{R: req, Actions: available(u, req), Blocked: blockedReason(u, req), Audience: "provider"}
+	if u.Tenant != "" {
+		d.Audience = "tenant"
+	}
+	h.render(w, r, http.StatusOK, "request", "Request "+req.Reference, d)
+}
+
+type confirmData struct {
+	R       *lockbox.AccessRequest
+	Action  action
+	Allowed bool // the action is still possible: show the button
+	Comment string
+	Version int
+	Problem string
+}
+
+// confirmPage is the confirmation step of an action: what it will do, a
+// comment, and the button. It carries the version of the request the
+// person is looking at, so the decision applies to exactly that.
+func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request) {
+	a, ok := actionsByName[r.PathValue("action")]
+	if !ok {
+		h.notFoundPage(w, r)
+		return
+	}
+	req, err := h.cfg.Requests.GetRequest(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	d := h.confirmData(r, req, a)
+	if !d.Allowed {
+		d.Problem = "You cannot " + strings.ToLower(a.Label) + " this request now: it is " + statusLabel(req.Status) + "."
+		if err := lockbox.AuthorizeEvent(lockbox.UserFromContext(r.Context()), req, a.Event); err != nil {
+			d.Problem = lockbox.ErrorMessage(err)
+		}
+	}
+	h.render(w, r, http.StatusOK, "confirm", a.Label+" "+req.Reference, d)
+}
+
+func (h *Handler) confirmData(r *http.Request, req *lockbox.AccessRequest, a action) confirmData {
+	d := confirmData{R: req, Action: a, Version: req.Version}
+	for _, x := range available(lockbox.UserFromContext(r.Context()), req) {
+		if x.Name == a.Name {
+			d.Allowed = true
+		}
+	}
+	return d
+}
+
+// act does an action. On success it shows the request with a notice; on a
+// refusal (409: it expired, someone else decided first, the page was stale)
+// it shows the confirmation page again with the service's explanation and
+// the request as it is now.
+func (h *Handler) act(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("action") == "token" {
+		h.grantToken(w, r)
+		return
+	}
+	a, ok := actionsByName[r.PathValue("action")]
+	if !ok {
+		h.notFoundPage(w, r)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	version, err := strconv.Atoi(r.PostForm.Get("version"))
+	if err != nil || version < 1 {
+		h.errorPage(w, r, http.StatusBadRequest, "The form is missing the version of the request you saw. Reload the request and try again.")
+		return
+	}
+	comment := r.PostForm.Get("comment")
+	id := r.PathValue("id")
+	out, err := h.cfg.Requests.Act(r.Context(), id, a.Event, lockbox.Decision{Comment: comment, IfVersion: version})
+	switch lockbox.ErrorCode(err) {
+	case "":
+		http.Redirect(w, r, "/requests/"+url.PathEscape(out.Reference)+"?done="+a.Name, http.StatusSeeOther)
+	case lockbox.ECONFLICT, lockbox.EINVALID, lockbox.EFORBIDDEN:
+		h.refused(w, r, id, a, comment, err)
+	default:
+		h.serviceError(w, r, err)
+	}
+}
+
+// refused re-renders the confirmation page after the service said no.
+func (h *Handler) refused(w http.ResponseWriter, r *http.Request, id string, a action, comment string, cause error) {
+	req, err := h.cfg.Requests.GetRequest(r.Context(), id)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	d := h.confirmData(r, req, a)
+	d.Comment, d.Problem = comment, lockbox.ErrorMessage(cause)
+	h.render(w, r, statusOf(cause), "confirm", a.Label+" "+req.Reference, d)
+}
+
+type tokenData struct {
+	R         *lockbox.AccessRequest
+	Token     string
+	ExpiresAt any
+	Missing   bool
+	Problem   string
+}
+
+// grantToken shows the operator the grant token of their active request.
+// The token is in this response only (no-store), never in a URL.
+func (h *Handler) grantToken(w http.ResponseWriter, r *http.Request) {
+	req, err := h.cfg.Requests.GetRequest(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	if h.cfg.Grants == nil {
+		h.render(w, r, http.StatusNotImplemented, "token", "Grant token", tokenData{R: req, Missing: true})
+		return
+	}
+	g, err := h.cfg.Grants.IssueGrant(r.Context(), req.ID)
+	switch lockbox.ErrorCode(err) {
+	case "":
+		h.render(w, r, http.StatusOK, "token", "Grant token", tokenData{R: req, Token: g.Token, ExpiresAt: g.ExpiresAt})
+	case lockbox.ECONFLICT, lockbox.EFORBIDDEN, lockbox.EUNAVAILABLE:
+		h.render(w, r, statusOf(err), "token", "Grant token", tokenData{R: req, Problem: lockbox.ErrorMessage(err)})
+	default:
+		h.serviceError(w, r, err)
+	}
+}

@@ -1,0 +1,108 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// settingsForm is the tenant's Lockbox settings page (SPEC §4), as typed.
+type settingsForm struct {
+	Tenant          string
+	RequireApproval bool
+	RequestTTL      string
+	MaxAccess       string
+	NotifyEmails    string // one address per line
+	Reminder        string
+	Errors          map[string]string
+	Problem         string
+}
+
+func formFromSettings(tenant string, s *lockbox.Settings) *settingsForm {
+	return &settingsForm{Tenant: tenant, RequireApproval: s.RequireApproval,
+		RequestTTL:   strconv.Itoa(s.RequestTTLMinutes),
+		MaxAccess:    strconv.Itoa(s.MaxAccessMinutes),
+		NotifyEmails: strings.Join(s.NotifyEmails, "\n"),
+		Reminder:     strconv.Itoa(s.ReminderMinutesBeforeExpiry)}
+}
+
+func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request) {
+	tenant := lockbox.UserFromContext(r.Context()).Tenant
+	s, err := h.cfg.Tenants.GetSettings(r.Context(), tenant)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "settings", "Settings", formFromSettings(tenant, s))
+}
+
+// saveSettings validates each field on its own, so every problem is shown
+// next to its field at once, then saves them all in one change (audited
+// with old and new values by the service, which validates again).
+func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
+	tenant := lockbox.UserFromContext(r.Context()).Tenant
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	p := r.PostForm
+	f := &settingsForm{Tenant: tenant, RequireApproval: p.Get("require_approval") == "on",
+		RequestTTL: strings.TrimSpace(p.Get("request_ttl_minutes")), MaxAccess: strings.TrimSpace(p.Get("max_access_minutes")),
+		NotifyEmails: p.Get("notify_emails"), Reminder: strings.TrimSpace(p.Get("reminder_minutes_before_expiry")),
+		Errors: map[string]string{}}
+	patch := f.patch()
+	if len(f.Errors) > 0 {
+		f.Problem = "Some settings need your attention; nothing was saved."
+		h.render(w, r, http.StatusBadRequest, "settings", "Settings", f)
+		return
+	}
+	_, err := h.cfg.Tenants.UpdateSettings(r.Context(), tenant, patch)
+	switch lockbox.ErrorCode(err) {
+	case "":
+		http.Redirect(w, r, "/settings?done=settings", http.StatusSeeOther)
+	case lockbox.EINVALID:
+		f.Problem = lockbox.ErrorMessage(err)
+		h.render(w, r, http.StatusBadRequest, "settings", "Settings", f)
+	default:
+		h.serviceError(w, r, err)
+	}
+}
+
+// patch builds the change, checking each field with the root package's
+// own validation (Settings.Apply), one field at a time.
+func (f *settingsForm) patch() lockbox.SettingsPatch {
+	p := lockbox.SettingsPatch{RequireApproval: &f.RequireApproval}
+	check := func(field string, one lockbox.SettingsPatch) {
+		if _, err := lockbox.DefaultSettings().Apply(one); err != nil {
+			f.Errors[field] = lockbox.ErrorMessage(err)
+		}
+	}
+	number := func(field, v string) *int {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			f.Errors[field] = "Enter a whole number of minutes."
+			return nil
+		}
+		return &n
+	}
+	if p.RequestTTLMinutes = number("request_ttl_minutes", f.RequestTTL); p.RequestTTLMinutes != nil {
+		check("request_ttl_minutes", lockbox.SettingsPatch{RequestTTLMinutes: p.RequestTTLMinutes})
+	}
+	if p.MaxAccessMinutes = number("max_access_minutes", f.MaxAccess); p.MaxAccessMinutes != nil {
+		check("max_access_minutes", lockbox.SettingsPatch{MaxAccessMinutes: p.MaxAccessMinutes})
+	}
+	if p.ReminderMinutesBeforeExpiry = number("reminder_minutes_before_expiry", f.Reminder); p.ReminderMinutesBeforeExpiry != nil {
+		check("reminder_minutes_before_expiry", lockbox.SettingsPatch{ReminderMinutesBeforeExpiry: p.ReminderMinutesBeforeExpiry})
+	}
+	emails := []string{}
+	for _, line := range strings.FieldsFunc(f.NotifyEmails, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
+		if line = strings.TrimSpace(line); line != "" {
+			emails = append(emails, line)
+		}
+	}
+	p.NotifyEmails = &emails
+	check("notify_emails", lockbox.SettingsPatch{NotifyEmails: &emails})
+	return p
+}
