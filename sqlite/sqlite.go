@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/lockboxhq/lockbox"
 
@@ -42,6 +43,12 @@ const readerConns = 4
 type Store struct {
 	writer *sql.DB
 	reader *sql.DB
+
+	// The group-commit writer (groupcommit.go).
+	writes     chan *writeReq
+	closing    chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
 }
 
 // Open opens (creating if needed, with its parent directory) the database at
@@ -75,7 +82,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, err
 	}
-	return &Store{writer: writer, reader: reader}, nil
+	s := &Store{writer: writer, reader: reader, writes: make(chan *writeReq),
+		closing: make(chan struct{}), writerDone: make(chan struct{})}
+	go s.writeLoop()
+	return s, nil
 }
 
 // Connection parameters of the two pools. busy_timeout covers the moments a
@@ -110,24 +120,6 @@ func dsn(path, params string) string {
 	return u.String()
 }
 
-// Update runs fn in one read-write transaction and commits when fn returns
-// nil; fn's error is returned unchanged. Updates run one at a time, so fn
-// must not call Update or View on the same Store (it would wait for itself).
-func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
-	sqlTx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer sqlTx.Rollback() // no-op after Commit; undoes everything on error or panic
-	if err := fn(&tx{tx: sqlTx}); err != nil {
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
-}
-
 // View runs fn in a read-only transaction, which sees one consistent
 // snapshot of the database from its first read to its end.
 func (s *Store) View(ctx context.Context, fn func(lockbox.Tx) error) error {
@@ -150,7 +142,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools. Transactions still running fail.
+// Close stops the writer, failing queued Updates, and closes both pools.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	<-s.writerDone
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
