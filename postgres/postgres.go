@@ -41,7 +41,8 @@ var _ lockbox.Store = (*Store)(nil)
 
 // Options tune the connection pool. Zero values take the defaults.
 type Options struct {
-	// MaxOpenConns bounds the connections this process holds (default 20).
+	// MaxOpenConns bounds the connections this process holds (default 20,
+	// at least 2).
 	// Several replicas together must stay under the server's
 	// max_connections.
 	MaxOpenConns int
@@ -61,6 +62,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxOpenConns <= 0 {
 		o.MaxOpenConns = 20
 	}
+	// WithLock holds one connection while the work it guards uses others:
+	// a pool of one would wait for itself.
+	o.MaxOpenConns = max(o.MaxOpenConns, 2)
 	if o.MaxIdleConns <= 0 {
 		o.MaxIdleConns = min(10, o.MaxOpenConns)
 	}

@@ -82,6 +82,13 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.serviceError(w, r, err)
 		return
 	}
+	// Signing in again (perhaps as someone else) ends the session this
+	// browser had, on the server too.
+	if s, ok := r.Context().Value(sessionKey{}).(*session); ok {
+		if err := h.cfg.Sessions.SignOut(r.Context(), s.token); err != nil {
+			h.cfg.Logger.WarnContext(r.Context(), "end the previous session", "err", err)
+		}
+	}
 	h.setSessionCookie(w, r, token)
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
 }

@@ -172,6 +172,22 @@ func TestSignOutEndsSession(t *testing.T) {
 	wantRedirect(t, res, "/signin")
 }
 
+// TestSignInAgainEndsOldSession: a browser signing in as someone else
+// leaves no live session of the first person behind.
+func TestSignInAgainEndsOldSession(t *testing.T) {
+	e := newEnv(t)
+	c := e.signIn("approver@contoso.test")
+	first := c.cookies["lockbox_session"].Value
+	wantRedirect(t, c.post("/signin", url.Values{"email": {"auditor@contoso.test"}, "password": {approval.DevPassword}}), "/")
+	if c.cookies["lockbox_session"].Value == first {
+		t.Fatal("the session token was not renewed")
+	}
+	old := e.client()
+	old.cookies["lockbox_session"] = &http.Cookie{Name: "lockbox_session", Value: first}
+	wantRedirect(t, old.get("/requests"), "/signin")
+	wantBody(t, c.get("/requests"), "auditor@contoso.test")
+}
+
 // TestSessionTimeouts: 30 minutes idle or 12 hours in all end a session;
 // activity extends only the idle timeout. Fake time, exact instants.
 func TestSessionTimeouts(t *testing.T) {

@@ -71,11 +71,14 @@ func serveFlagsFromEnv(cmd *cobra.Command, cfg *serverConfig) error {
 			return usageErrorf("%s=%q: %v", e.env, v, err)
 		}
 	}
+	// More idle than open connections cannot be kept: a smaller pool simply
+	// keeps all of its connections.
+	cfg.DB.MaxIdleConns = min(cfg.DB.MaxIdleConns, cfg.DB.MaxOpenConns)
 	switch db := cfg.DB; {
-	case db.MaxOpenConns < 1:
-		return usageErrorf("--db-max-open-conns must be at least 1, not %d", db.MaxOpenConns)
-	case db.MaxIdleConns < 1 || db.MaxIdleConns > db.MaxOpenConns:
-		return usageErrorf("--db-max-idle-conns must be between 1 and --db-max-open-conns (%d), not %d", db.MaxOpenConns, db.MaxIdleConns)
+	case db.MaxOpenConns < 2: // startup holds one (a lock) while seeding with another
+		return usageErrorf("--db-max-open-conns must be at least 2, not %d", db.MaxOpenConns)
+	case db.MaxIdleConns < 1:
+		return usageErrorf("--db-max-idle-conns must be at least 1, not %d", db.MaxIdleConns)
 	case db.ConnMaxLifetime < time.Second:
 		return usageErrorf("--db-conn-max-lifetime must be at least 1s, not %s", db.ConnMaxLifetime)
 	case db.StatementTimeout < time.Millisecond:

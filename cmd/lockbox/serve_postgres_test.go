@@ -1,0 +1,75 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/cobra"
+
+	"github.com/lockboxhq/lockbox/postgres"
+)
+
+func TestDisplayDatabase(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"lockbox-data/lockbox.db", "lockbox-data/lockbox.db"},
+		{"postgres://lockbox:s3cret@db:5432/lockbox?sslmode=require", "postgres://lockbox:xxxxx@db:5432/lockbox?sslmode=require"},
+		{"postgresql://db/lockbox?user=lb&password=s3cret", "postgresql://db/lockbox?password=xxxxx&user=lb"},
+		{"postgres://db/lockbox", "postgres://db/lockbox"},
+	}
+	for _, tt := range tests {
+		if got := displayDatabase(tt.in); got != tt.want || strings.Contains(got, "s3cret") {
+			t.Errorf("displayDatabase(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestServeDatabaseFlags: flags win over the environment, the environment
+// over the defaults, and a bad value is a usage error naming its source.
+func TestServeDatabaseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    postgres.Options
+		wantErr string
+	}{
+		{name: "Defaults", want: defaultServePool()},
+		{name: "Env", env: map[string]string{"LOCKBOX_DB_MAX_OPEN_CONNS": "40", "LOCKBOX_DB_STATEMENT_TIMEOUT": "5s"},
+			want: postgres.Options{MaxOpenConns: 40, MaxIdleConns: 10, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 5 * time.Second}},
+		{name: "FlagWins", env: map[string]string{"LOCKBOX_DB_MAX_OPEN_CONNS": "40"}, args: []string{"--db-max-open-conns", "12"},
+			want: postgres.Options{MaxOpenConns: 12, MaxIdleConns: 10, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 30 * time.Second}},
+		{name: "BadEnv", env: map[string]string{"LOCKBOX_DB_STATEMENT_TIMEOUT": "soon"}, wantErr: "LOCKBOX_DB_STATEMENT_TIMEOUT"},
+		{name: "ZeroConns", args: []string{"--db-max-open-conns", "0"}, wantErr: "--db-max-open-conns must be at least 2"},
+		{name: "SmallPoolKeepsAll", args: []string{"--db-max-open-conns", "4"},
+			want: postgres.Options{MaxOpenConns: 4, MaxIdleConns: 4, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 30 * time.Second}},
+		{name: "ZeroIdle", args: []string{"--db-max-idle-conns", "0"}, wantErr: "--db-max-idle-conns must be at least 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var cfg serverConfig
+			cmd := &cobra.Command{Use: "serve"}
+			addServeDatabaseFlags(cmd, &cfg)
+			if err := cmd.ParseFlags(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			err := serveFlagsFromEnv(cmd, &cfg)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, cfg.DB); diff != "" {
+				t.Errorf("pool options (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
