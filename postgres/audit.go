@@ -4,21 +4,74 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
 )
 
-// AppendAudit appends rec to the log rec.Tenant and sets rec.Index.
+// AppendAudit queues rec for the log rec.Tenant; the record is written, and
+// rec.Index set, when the transaction commits (flushAudit), in the same
+// transaction as everything else fn did.
 //
 // Appends to one log serialize on the log's head row: it is read FOR UPDATE,
 // so a second appender (another connection or replica) waits until this
-// transaction ends and then reads the size it committed. The record and the
-// bumped size are written by one statement in the same transaction, so a
-// rolled-back append gives its index back and the log stays gap-free.
-// ECONFLICT when a record with rec.ID is already stored (the head is then
-// left unchanged and the transaction usable).
+// transaction ends and then reads the size it committed. Taking that lock at
+// the end of the transaction instead of at the first append keeps a tenant's
+// concurrent decisions from queueing behind each other's whole transactions.
+// A rolled-back transaction writes nothing, so the log stays gap-free.
+// ECONFLICT when a record with rec.ID is already stored or queued.
 func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
+	if !t.update {
+		return lockbox.Errorf(lockbox.EINTERNAL, "Audit records are appended only inside Update.")
+	}
+	if _, err := rec.Canonical(); err != nil {
+		return wrap("append audit", err)
+	}
+	for _, p := range t.pending {
+		if p.ID == rec.ID {
+			return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
+		}
+	}
+	var exists bool
+	err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM audit_records WHERE id = $1)`, rec.ID).Scan(&exists)
+	if err != nil {
+		return wrap("append audit", err)
+	}
+	if exists {
+		return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
+	}
+	t.pending = append(t.pending, rec)
+	return nil
+}
+
+// flushAudit writes the queued appends, log by log in name order (so two
+// transactions appending to the same two logs cannot deadlock), each log's
+// records in the order they were appended.
+func (t *tx) flushAudit(ctx context.Context) error {
+	byLog := map[string][]*lockbox.AuditRecord{}
+	var logs []string
+	for _, rec := range t.pending {
+		if _, ok := byLog[rec.Tenant]; !ok {
+			logs = append(logs, rec.Tenant)
+		}
+		byLog[rec.Tenant] = append(byLog[rec.Tenant], rec)
+	}
+	slices.Sort(logs)
+	for _, log := range logs {
+		for _, rec := range byLog[log] {
+			if err := t.writeAudit(ctx, rec); err != nil {
+				return err
+			}
+		}
+	}
+	t.pending = nil
+	return nil
+}
+
+// writeAudit locks the log's head, stores rec at the next index with the
+// Merkle hashes it completes, and sets rec.Index.
+func (t *tx) writeAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 	index, err := t.lockLogHead(ctx, rec.Tenant)
 	if err != nil {
 		return err

@@ -137,7 +137,11 @@ func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
 		return wrap("begin", err)
 	}
 	defer sqlTx.Rollback() // no-op after Commit; undoes everything on error or panic
-	if err := fn(&tx{tx: sqlTx, update: true}); err != nil {
+	t := &tx{tx: sqlTx, update: true}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := t.flushAudit(ctx); err != nil {
 		return err
 	}
 	return wrap("commit", sqlTx.Commit())

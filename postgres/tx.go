@@ -17,6 +17,10 @@ type tx struct {
 	// (GetRequest) take row locks only there, since a read-only transaction
 	// may not.
 	update bool
+	// pending holds this transaction's audit appends, written just before
+	// commit (audit.go), so a log's head row is locked only for the end of
+	// the transaction rather than from its first append.
+	pending []*lockbox.AuditRecord
 }
 
 var _ lockbox.Tx = (*tx)(nil)
