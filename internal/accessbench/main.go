@@ -22,10 +22,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lockboxhq/lockbox/internal/lockboxtest"
@@ -36,42 +38,96 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "length of each phase")
 	maxReqs := flag.Int64("max-requests", 2_000_000, "request cap per phase")
 	rounds := flag.Int("rounds", 2, "throughput rounds (alternating baseline and access check)")
+	serve := flag.String("serve", "", "only start Lockbox and the baseline, write their targets to this file, and wait (run the driver in another process, e.g. pinned to another core)")
+	targets := flag.String("targets", "", "only drive the targets a -serve process wrote to this file")
 	flag.Parse()
-	if err := run(*conns, *duration, *maxReqs, *rounds); err != nil {
+	var err error
+	switch {
+	case *serve != "":
+		err = serveOnly(*serve)
+	case *targets != "":
+		err = driveFile(*targets, *conns, *duration, *maxReqs, *rounds)
+	default:
+		err = run(*conns, *duration, *maxReqs, *rounds)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "accessbench:", err)
 		os.Exit(1)
 	}
 }
 
 type target struct {
-	name, url, auth string
-	body            []byte
+	Name, URL, Auth string
+	Body            []byte
 }
 
-func run(conns int, d time.Duration, maxReqs int64, rounds int) error {
+// setUp starts Lockbox with an active grant and the baseline server.
+func setUp() (check, base target, stop func(), err error) {
 	dir, err := os.MkdirTemp("", "accessbench-*")
 	if err != nil {
-		return err
+		return check, base, nil, err
 	}
-	defer os.RemoveAll(dir)
-	lb, stop, err := lockboxtest.StartIn(dir, os.Stderr)
+	lb, stopLB, err := lockboxtest.StartIn(dir, os.Stderr)
+	if err != nil {
+		os.RemoveAll(dir)
+		return check, base, nil, err
+	}
+	baseline := httptest.NewServer(http.HandlerFunc(minimalJSON))
+	stop = func() { baseline.Close(); stopLB(); os.RemoveAll(dir) }
+	_, g, err := lb.ActiveGrant(240)
+	if err != nil {
+		stop()
+		return check, base, nil, err
+	}
+	body, _ := json.Marshal(map[string]string{"token": g.Token, "operation": "Get-MailboxStatistics", "resource": "mailbox:alice"})
+	check = target{"access check", lb.URL + "/v1/access/check", "Bearer dev-service-token", body}
+	base = target{"minimal net/http JSON", baseline.URL, "Bearer dev-service-token", body}
+	return check, base, stop, probe(check)
+}
+
+// serveOnly runs the servers until interrupted, for a driver in another
+// process: on a 2-core machine, pinning each to its own core keeps the load
+// generator from stealing the server's CPU and inflating its tail latency.
+func serveOnly(file string) error {
+	check, base, stop, err := setUp()
 	if err != nil {
 		return err
 	}
 	defer stop()
-	_, g, err := lb.ActiveGrant(240)
+	b, _ := json.Marshal([]target{check, base})
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "serving (GOMAXPROCS %d); targets in %s; interrupt to stop\n", runtime.GOMAXPROCS(0), file)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	<-ctx.Done()
+	return nil
+}
+
+// driveFile measures the targets a serveOnly process wrote.
+func driveFile(file string, conns int, d time.Duration, maxReqs int64, rounds int) error {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	body, _ := json.Marshal(map[string]string{"token": g.Token, "operation": "Get-MailboxStatistics", "resource": "mailbox:alice"})
-	baseline := httptest.NewServer(http.HandlerFunc(minimalJSON))
-	defer baseline.Close()
+	var ts []target
+	if err := json.Unmarshal(b, &ts); err != nil || len(ts) != 2 {
+		return fmt.Errorf("%s: not a -serve targets file", file)
+	}
+	return measure(ts[0], ts[1], conns, d, maxReqs, rounds)
+}
 
-	check := target{"access check", lb.URL + "/v1/access/check", "Bearer dev-service-token", body}
-	base := target{"minimal net/http JSON", baseline.URL, "Bearer dev-service-token", body}
-	if err := probe(check); err != nil {
+func run(conns int, d time.Duration, maxReqs int64, rounds int) error {
+	check, base, stop, err := setUp()
+	if err != nil {
 		return err
 	}
+	defer stop()
+	return measure(check, base, conns, d, maxReqs, rounds)
+}
+
+func measure(check, base target, conns int, d time.Duration, maxReqs int64, rounds int) error {
 	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), %s; %d connections, %v per phase\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), conns, d)
 	var best = map[string]float64{}
@@ -81,19 +137,19 @@ func run(conns int, d time.Duration, maxReqs int64, rounds int) error {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("round %d  %-22s %9.0f req/s\n", i+1, t.name, rps)
-			best[t.name] = max(best[t.name], rps)
+			fmt.Printf("round %d  %-22s %9.0f req/s\n", i+1, t.Name, rps)
+			best[t.Name] = max(best[t.Name], rps)
 		}
 	}
-	ratio := best[check.name] / best[base.name]
-	fmt.Printf("best: access check %.0f req/s, baseline %.0f req/s, ratio %.2f\n", best[check.name], best[base.name], ratio)
+	ratio := best[check.Name] / best[base.Name]
+	fmt.Printf("best: access check %.0f req/s, baseline %.0f req/s, ratio %.2f\n", best[check.Name], best[base.Name], ratio)
 	for _, t := range []target{check, base} {
-		rate := best[check.name] / 2
+		rate := best[check.Name] / 2
 		lat, err := openLoop(t, conns, rate, d, maxReqs)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("half load (%.0f req/s) %-22s p50 %v  p99 %v  max %v  (n=%d)\n", rate, t.name,
+		fmt.Printf("half load (%.0f req/s) %-22s p50 %v  p99 %v  max %v  (n=%d)\n", rate, t.Name,
 			pct(lat, 0.50), pct(lat, 0.99), lat[len(lat)-1], len(lat))
 	}
 	return nil
@@ -116,9 +172,9 @@ func newClient(conns int) *http.Client {
 }
 
 func do(c *http.Client, t target) error {
-	req, _ := http.NewRequest(http.MethodPost, t.url, bytes.NewReader(t.body))
+	req, _ := http.NewRequest(http.MethodPost, t.URL, bytes.NewReader(t.Body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", t.auth)
+	req.Header.Set("Authorization", t.Auth)
 	resp, err := c.Do(req)
 	if err != nil {
 		return err
@@ -126,7 +182,7 @@ func do(c *http.Client, t target) error {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(b, []byte(`"allowed":true`)) {
-		return fmt.Errorf("%s answered %d: %s", t.name, resp.StatusCode, b)
+		return fmt.Errorf("%s answered %d: %s", t.Name, resp.StatusCode, b)
 	}
 	return nil
 }
