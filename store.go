@@ -76,8 +76,13 @@ type Tx interface {
 	ListServices(ctx context.Context) ([]*Service, error)
 
 	// AppendAudit appends rec to the log named rec.Tenant (ProviderLog for
-	// the provider's own log), assigning rec.Index as the next index of that
-	// log: indexes are gap-free from 0 and appends to one log serialize.
+	// the provider's own log) as part of this transaction: it commits or
+	// rolls back with everything else. rec.Index is the next index of that
+	// log, set at the latest when Update returns (PostgreSQL assigns it just
+	// before commit, to hold the log's head lock briefly), so code inside the
+	// transaction must not rely on it or read the record back. Indexes are
+	// gap-free from 0 and appends to one log serialize. ECONFLICT when a
+	// record with rec.ID exists.
 	AppendAudit(ctx context.Context, rec *AuditRecord) error
 	// AuditRecords returns a log's records with start <= index < end.
 	AuditRecords(ctx context.Context, log string, start, end int64) ([]*AuditRecord, error)
