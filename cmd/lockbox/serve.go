@@ -57,7 +57,8 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Lockbox server (HTTP API and background workers)",
-		Long: `Run the Lockbox server: the HTTP JSON API and the deadline worker.
+		Long: `Run the Lockbox server: the HTTP JSON API, the web admin center, and the background
+workers (deadlines, reminders, email and webhook delivery).
 
 Every flag can also be set from the environment:
   LOCKBOX_LISTEN      --listen     address to listen on (default 127.0.0.1:8080)
@@ -65,6 +66,7 @@ Every flag can also be set from the environment:
                                    or a PostgreSQL URL postgres://user:pass@host:5432/db
   LOCKBOX_DEV         --dev        dev mode: throwaway database, seeded accounts, dev clock
   LOCKBOX_LOG_FORMAT  --log-format text or json (default: text on a terminal, else json)
+  LOCKBOX_WORKER_POLL --worker-poll how often workers look for work other replicas created (default 1s)
   LOCKBOX_KEY_DIR     --key-dir    private signing keys (default ./lockbox-data/keys; in --dev a
                                    throwaway one, or keys/ beside a given --database); replicas of
                                    one database share it (lockbox keys generate --key-dir DIR)
@@ -85,13 +87,28 @@ Every flag can also be set from the environment:
 	f.StringVar(&cfg.Database, "database", os.Getenv("LOCKBOX_DATABASE"), "SQLite database file (default ./lockbox-data/lockbox.db; in --dev a throwaway one), or a postgres:// URL")
 	f.BoolVar(&cfg.Dev, "dev", os.Getenv("LOCKBOX_DEV") == "true" || os.Getenv("LOCKBOX_DEV") == "1", "dev mode: throwaway database, seeded accounts, dev clock endpoint")
 	f.StringVar(&cfg.LogFormat, "log-format", os.Getenv("LOCKBOX_LOG_FORMAT"), "log format: text or json")
-	f.DurationVar(&cfg.WorkerPoll, "worker-poll", time.Second, "how often the deadline worker looks for work created by other replicas")
+	f.DurationVar(&cfg.WorkerPoll, "worker-poll", envDuration("LOCKBOX_WORKER_POLL", time.Second), "how often the deadline worker looks for work created by other replicas")
 	addServeKeyFlags(cmd, &cfg)
 	f.StringVar(&cfg.LogOrigin, "log-origin", envOr("LOCKBOX_LOG_ORIGIN", auditlog.DefaultOriginPrefix), "checkpoint origin prefix: origins are <prefix>/<tenant> (use this server's host name)")
 	addServeDatabaseFlags(cmd, &cfg)
 	addServeWebFlags(cmd, &cfg)
 	addServeNotifyFlags(cmd, &cfg)
 	return cmd
+}
+
+// checkWorkerPoll refuses a poll interval the workers could not use (a
+// negative one would make them spin) and a malformed LOCKBOX_WORKER_POLL,
+// which would otherwise be ignored silently.
+func checkWorkerPoll(d time.Duration) error {
+	if v := os.Getenv("LOCKBOX_WORKER_POLL"); v != "" {
+		if _, err := time.ParseDuration(v); err != nil {
+			return usageErrorf("LOCKBOX_WORKER_POLL=%q is not a duration such as 1s", v)
+		}
+	}
+	if d < time.Millisecond || d > time.Hour {
+		return usageErrorf("--worker-poll must be between 1ms and 1h; got %v", d)
+	}
+	return nil
 }
 
 func envOr(key, def string) string {
@@ -132,6 +149,12 @@ type runningServer struct {
 func (rs *runningServer) URL() string { return rs.url }
 
 func startServer(ctx context.Context, cfg serverConfig, stderr io.Writer) (*runningServer, error) {
+	if cfg.WorkerPoll == 0 {
+		cfg.WorkerPoll = time.Second // tests build serverConfig without flags
+	}
+	if err := checkWorkerPoll(cfg.WorkerPoll); err != nil {
+		return nil, err
+	}
 	logger := newLogger(cfg.LogFormat, stderr)
 	dbPath, cleanup, err := databasePath(cfg)
 	if err != nil {
@@ -275,14 +298,15 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 
 func printDevBanner(w io.Writer, url, dbPath string) {
 	fmt.Fprintf(w, `
-Lockbox dev server on %s (throwaway database %s)
+Lockbox dev server on %s (database %s)
 Every account's password is %q:
   provider  admin@provider.test (provider_admin)   operator@provider.test, operator2@provider.test (operator)
             manager@provider.test (support_manager)  service account token %q
   contoso   admin@contoso.test (global_admin)  approver@contoso.test (lockbox_approver)  auditor@contoso.test (audit_reader)
   fabrikam  admin@fabrikam.test (global_admin)
-Sign in:  LOCKBOX_PASSWORD=%s lockbox login --server %s --email operator@provider.test
-Dev clock: curl -X POST %s/v1/dev/clock -d '{"advance":"12h1m"}' -H "Authorization: Bearer $TOKEN"
+Admin center: open %s/ in a browser (captured notification mail: %s/dev/mail)
+CLI:          LOCKBOX_PASSWORD=%s lockbox login --server %s --email operator@provider.test
+Dev clock:    lockbox dev clock advance 12h1m    (moves deadlines, reminders and retries)
 
-`, url, dbPath, approval.DevPassword, approval.DevServiceToken, approval.DevPassword, url, url)
+`, url, dbPath, approval.DevPassword, approval.DevServiceToken, url, url, approval.DevPassword, url)
 }
