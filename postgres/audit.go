@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // AppendAudit queues rec for the log rec.Tenant; the record is written, and
@@ -141,20 +143,21 @@ func (t *tx) AuditRecords(ctx context.Context, log string, start, end int64) ([]
 	if err != nil {
 		return nil, wrap("audit records", err)
 	}
-	defer rows.Close()
-	var out []*lockbox.AuditRecord
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			return nil, wrap("audit records", err)
-		}
-		rec, err := lockbox.ParseAuditRecord(b)
-		if err != nil {
-			return nil, wrap("audit records: stored record is not canonical JSON", err)
-		}
-		out = append(out, rec)
+	out, err := sqlrows.Collect(rows, scanAuditRecord)
+	return out, wrap("audit records", err)
+}
+
+// scanAuditRecord reads a row of the canonical column back into a record.
+func scanAuditRecord(s scanner) (*lockbox.AuditRecord, error) {
+	var b []byte
+	if err := s.Scan(&b); err != nil {
+		return nil, err
 	}
-	return out, wrap("audit records", rows.Err())
+	rec, err := lockbox.ParseAuditRecord(b)
+	if err != nil {
+		return nil, fmt.Errorf("stored record is not canonical JSON: %w", err)
+	}
+	return rec, nil
 }
 
 // AuditSize returns the number of records in a log (0 for a log never

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // This file is lockbox.AuditLogTx: audit search, the exact leaves, and the
@@ -98,16 +99,20 @@ func (t *tx) AuditLeaves(ctx context.Context, log string, start, end int64) ([]l
 	if err != nil {
 		return nil, wrap("audit leaves", err)
 	}
-	defer rows.Close()
-	out := []lockbox.LogEntry{}
-	for rows.Next() {
-		var e lockbox.LogEntry
-		if err := rows.Scan(&e.Index, &e.Data); err != nil {
-			return nil, wrap("audit leaves", err)
-		}
-		out = append(out, e)
+	out, err := sqlrows.Collect(rows, scanLogEntry)
+	if err != nil {
+		return nil, wrap("audit leaves", err)
 	}
-	return out, wrap("audit leaves", rows.Err())
+	if out == nil {
+		out = []lockbox.LogEntry{} // serves as [], not null
+	}
+	return out, nil
+}
+
+func scanLogEntry(s scanner) (lockbox.LogEntry, error) {
+	var e lockbox.LogEntry
+	err := s.Scan(&e.Index, &e.Data)
+	return e, err
 }
 
 // SearchAudit walks audit_records_time (log, time DESC, idx DESC), so the
@@ -120,20 +125,14 @@ func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.
 	if err != nil {
 		return nil, wrap("search audit", err)
 	}
-	defer rows.Close()
-	out := []*lockbox.AuditRecord{}
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			return nil, wrap("search audit", err)
-		}
-		rec, err := lockbox.ParseAuditRecord(b)
-		if err != nil {
-			return nil, wrap("search audit: stored record is not canonical JSON", err)
-		}
-		out = append(out, rec)
+	out, err := sqlrows.Collect(rows, scanAuditRecord)
+	if err != nil {
+		return nil, wrap("search audit", err)
 	}
-	return out, wrap("search audit", rows.Err())
+	if out == nil {
+		out = []*lockbox.AuditRecord{} // serves as [], not null
+	}
+	return out, nil
 }
 
 // auditWhere builds the conditions of q. Times are compared on the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // The notification outbox (lockbox.OutboxTx). Claimers on any replica take
@@ -49,7 +50,7 @@ func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit i
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
-	msgs, err := scanOutboxRows(rows)
+	msgs, err := sqlrows.Collect(rows, scanOutbox)
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
@@ -74,16 +75,14 @@ func (t *tx) FinishOutbox(ctx context.Context, id string, attempt int, r lockbox
 	default:
 		return lockbox.Errorf(lockbox.EINVALID, "Unknown outbox status %q.", r.Status)
 	}
-	res, err := t.tx.ExecContext(ctx, `UPDATE outbox SET status = $1, last_error = $2, finished_at = $3,
+	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE outbox SET status = $1, last_error = $2, finished_at = $3,
 		next_attempt_at = coalesce($4, next_attempt_at), lease_until = NULL
 		WHERE id = $5 AND attempts = $6 AND status = 'pending'`,
-		r.Status, r.LastError, finished, next, id, attempt)
+		r.Status, r.LastError, finished, next, id, attempt))
 	if err != nil {
 		return wrap("finish outbox", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap("finish outbox", err)
-	} else if n == 0 {
+	if n == 0 {
 		return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q is no longer at attempt %d.", id, attempt)
 	}
 	return nil
@@ -107,18 +106,18 @@ func (t *tx) OutboxCounts(ctx context.Context) ([]lockbox.OutboxCount, error) {
 	if err != nil {
 		return nil, wrap("outbox counts", err)
 	}
-	defer rows.Close()
-	var out []lockbox.OutboxCount
-	for rows.Next() {
-		var c lockbox.OutboxCount
-		var oldest time.Time
-		if err := rows.Scan(&c.Channel, &c.Status, &c.Count, &oldest); err != nil {
-			return nil, wrap("outbox counts", err)
-		}
-		c.Oldest = oldest.UTC()
-		out = append(out, c)
+	out, err := sqlrows.Collect(rows, scanOutboxCount)
+	return out, wrap("outbox counts", err)
+}
+
+func scanOutboxCount(s scanner) (lockbox.OutboxCount, error) {
+	var c lockbox.OutboxCount
+	var oldest time.Time
+	if err := s.Scan(&c.Channel, &c.Status, &c.Count, &oldest); err != nil {
+		return c, err
 	}
-	return out, wrap("outbox counts", rows.Err())
+	c.Oldest = oldest.UTC()
+	return c, nil
 }
 
 // ListOutbox lists messages newest first.
@@ -133,32 +132,15 @@ func (t *tx) ListOutbox(ctx context.Context, q lockbox.OutboxQuery) ([]*lockbox.
 	if err != nil {
 		return nil, wrap("list outbox", err)
 	}
-	msgs, err := scanOutboxRows(rows)
+	msgs, err := sqlrows.Collect(rows, scanOutbox)
 	return msgs, wrap("list outbox", err)
 }
 
 // PurgeOutbox deletes finished messages older than before.
 func (t *tx) PurgeOutbox(ctx context.Context, before time.Time, limit int) (int, error) {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
-		WHERE status <> 'pending' AND finished_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, ts(before), limit)
-	if err != nil {
-		return 0, wrap("purge outbox", err)
-	}
-	n, err := res.RowsAffected()
+	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+		WHERE status <> 'pending' AND finished_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, ts(before), limit))
 	return int(n), wrap("purge outbox", err)
-}
-
-func scanOutboxRows(rows *sql.Rows) ([]*lockbox.OutboxMessage, error) {
-	defer rows.Close()
-	var out []*lockbox.OutboxMessage
-	for rows.Next() {
-		m, err := scanOutbox(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 func scanOutbox(s scanner) (*lockbox.OutboxMessage, error) {
@@ -190,16 +172,8 @@ func (t *tx) DueReminders(ctx context.Context, now time.Time, limit int) ([]stri
 	if err != nil {
 		return nil, wrap("due reminders", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, wrap("due reminders", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, wrap("due reminders", rows.Err())
+	ids, err := sqlrows.Collect(rows, sqlrows.Value[string])
+	return ids, wrap("due reminders", err)
 }
 
 // NextReminder returns the earliest reminder time after now.

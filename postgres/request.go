@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // requestColumns is the column order of every request read and insert.
@@ -21,7 +22,7 @@ const requestColumns = `id, reference, tenant, service, service_request, reason,
 // (in any letter case) is taken. The transaction stays usable after a
 // conflict, so the caller may try another reference.
 func (t *tx) InsertRequest(ctx context.Context, r *lockbox.AccessRequest) error {
-	ops, err := jsonList(r.Operations)
+	ops, err := sqlrows.JSONList(r.Operations)
 	if err != nil {
 		return wrap("insert request", err)
 	}
@@ -70,7 +71,7 @@ func (t *tx) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessReq
 // of the same row makes this statement wait and then re-check the version
 // on the committed row, so two writers from one version never both win.
 func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVersion int) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE requests SET
+	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE requests SET
 		status = $1, expires_at = $2, reviewed_by = $3, reviewed_at = $4, review_comment = $5,
 		decided_by = $6, decided_at = $7, decision_comment = $8, access_starts_at = $9,
 		access_ends_at = $10, ended_at = $11, ended_by = $12, end_comment = $13, tenant_visible = $14,
@@ -78,13 +79,11 @@ func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVe
 		r.Status, ts(r.ExpiresAt), nullString(r.ReviewedBy), nullTime(r.ReviewedAt), nullString(r.ReviewComment),
 		nullString(r.DecidedBy), nullTime(r.DecidedAt), nullString(r.DecisionComment), nullTime(r.AccessStartsAt),
 		nullTime(r.AccessEndsAt), nullTime(r.EndedAt), nullString(r.EndedBy), nullString(r.EndComment),
-		r.TenantVisible, r.Version, r.ID, prevVersion)
+		r.TenantVisible, r.Version, r.ID, prevVersion))
 	if err != nil {
 		return wrap("update request", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap("update request", err)
-	} else if n == 0 {
+	if n == 0 {
 		return lockbox.Errorf(lockbox.ECONFLICT, "Request %s changed since version %d was read; reload it and try again.", r.ID, prevVersion)
 	}
 	return nil
@@ -98,16 +97,8 @@ func (t *tx) ListRequests(ctx context.Context, q lockbox.RequestQuery) ([]*lockb
 	if err != nil {
 		return nil, wrap("list requests", err)
 	}
-	defer rows.Close()
-	var out []*lockbox.AccessRequest
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, wrap("list requests", err)
-		}
-		out = append(out, r)
-	}
-	return out, wrap("list requests", rows.Err())
+	out, err := sqlrows.Collect(rows, scanRequest)
+	return out, wrap("list requests", err)
 }
 
 // listQuery selects requests matching w, newest first, with the limit as
@@ -174,16 +165,8 @@ func (t *tx) DueRequests(ctx context.Context, now time.Time, afterID string, lim
 	if err != nil {
 		return nil, wrap("due requests", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, wrap("due requests", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, wrap("due requests", rows.Err())
+	ids, err := sqlrows.Collect(rows, sqlrows.Value[string])
+	return ids, wrap("due requests", err)
 }
 
 // NextDue returns the earliest current deadline after now, or the zero time
@@ -216,15 +199,15 @@ func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Operations, err = parseList[string](ops); err != nil {
+	if r.Operations, err = sqlrows.ParseList[string](ops); err != nil {
 		return nil, err
 	}
 	r.CreatedAt, r.ExpiresAt = created.UTC(), expires.UTC()
 	r.StartTime, r.ReviewedAt, r.DecidedAt = timePtr(start), timePtr(reviewedAt), timePtr(decidedAt)
 	r.AccessStartsAt, r.AccessEndsAt, r.EndedAt = timePtr(startsAt), timePtr(endsAt), timePtr(ended)
-	r.ReviewedBy, r.ReviewComment = stringPtr(reviewedBy), stringPtr(reviewComment)
-	r.DecidedBy, r.DecisionComment = stringPtr(decidedBy), stringPtr(decisionComment)
-	r.EndedBy, r.EndComment = stringPtr(endedBy), stringPtr(endComment)
+	r.ReviewedBy, r.ReviewComment = sqlrows.StringPtr(reviewedBy), sqlrows.StringPtr(reviewComment)
+	r.DecidedBy, r.DecisionComment = sqlrows.StringPtr(decidedBy), sqlrows.StringPtr(decisionComment)
+	r.EndedBy, r.EndComment = sqlrows.StringPtr(endedBy), sqlrows.StringPtr(endComment)
 	return &r, nil
 }
 

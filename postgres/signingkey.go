@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // PublishKey stores a published public key; a no-op when the same key is
@@ -39,16 +40,16 @@ func (t *tx) PublishedKeys(ctx context.Context, kind string) ([]*lockbox.Publish
 	if err != nil {
 		return nil, wrap("published keys", err)
 	}
-	defer rows.Close()
-	var out []*lockbox.PublishedKey
-	for rows.Next() {
-		var k lockbox.PublishedKey
-		var at time.Time
-		if err := rows.Scan(&k.KID, &k.Kind, &k.PublicKey, &at); err != nil {
-			return nil, wrap("published keys", err)
-		}
-		k.PublishedAt = at.UTC()
-		out = append(out, &k)
+	out, err := sqlrows.Collect(rows, scanPublishedKey)
+	return out, wrap("published keys", err)
+}
+
+func scanPublishedKey(s scanner) (*lockbox.PublishedKey, error) {
+	var k lockbox.PublishedKey
+	var at time.Time
+	if err := s.Scan(&k.KID, &k.Kind, &k.PublicKey, &at); err != nil {
+		return nil, err
 	}
-	return out, wrap("published keys", rows.Err())
+	k.PublishedAt = at.UTC()
+	return &k, nil
 }

@@ -3,10 +3,10 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // tx implements lockbox.Tx on one database/sql transaction. Its methods are
@@ -27,10 +27,7 @@ var _ lockbox.Tx = (*tx)(nil)
 
 // expectRow turns "no row changed" into ENOTFOUND for writes by key.
 func expectRow(res sql.Result, err error, op, format string, args ...any) error {
-	if err != nil {
-		return wrap(op, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := sqlrows.RowsAffected(res, err)
 	if err != nil {
 		return wrap(op, err)
 	}
@@ -44,11 +41,7 @@ func expectRow(res sql.Result, err error, op, format string, args ...any) error 
 // stored its row: false means a unique key was taken. Unlike a failed
 // INSERT, a skipped one leaves the transaction usable, as in SQLite.
 func (t *tx) insert(ctx context.Context, op, query string, args ...any) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, query, args...)
-	if err != nil {
-		return false, wrap(op, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, query, args...))
 	if err != nil {
 		return false, wrap(op, err)
 	}
@@ -86,14 +79,6 @@ func timePtr(v sql.Null[time.Time]) *time.Time {
 	return &t
 }
 
-// stringPtr maps NULL back to a missing string.
-func stringPtr(v sql.Null[string]) *string {
-	if !v.Valid {
-		return nil
-	}
-	return &v.V
-}
-
 // nullString maps a missing string to NULL.
 func nullString(s *string) any {
 	if s == nil {
@@ -102,26 +87,5 @@ func nullString(s *string) any {
 	return *s
 }
 
-// jsonList encodes a list column; nil is stored as [] so that a list read
-// back is never nil and serves as [] rather than null in the API.
-func jsonList[T any](v []T) (string, error) {
-	if v == nil {
-		v = []T{}
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-// parseList decodes a list column written by jsonList.
-func parseList[T any](s string) ([]T, error) {
-	out := []T{}
-	if err := json.Unmarshal([]byte(s), &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // scanner is what a *sql.Row and *sql.Rows have in common.
-type scanner interface {
-	Scan(dest ...any) error
-}
+type scanner = sqlrows.Scanner

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // InsertWebhook stores an endpoint and its secret; ECONFLICT when the id is
 // taken, ENOTFOUND when the tenant does not exist. Neither aborts the
 // transaction: the row is inserted only if the tenant exists.
 func (t *tx) InsertWebhook(ctx context.Context, w *lockbox.Webhook, secret string) error {
-	events, err := jsonList(w.Events)
+	events, err := sqlrows.JSONList(w.Events)
 	if err != nil {
 		return wrap("insert webhook", err)
 	}
@@ -41,16 +42,17 @@ func (t *tx) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhoo
 	if err != nil {
 		return nil, wrap("list webhooks", err)
 	}
-	defer rows.Close()
-	out := []*lockbox.Webhook{}
-	for rows.Next() {
-		w, _, err := scanWebhook(rows)
-		if err != nil {
-			return nil, wrap("list webhooks", err)
-		}
-		out = append(out, w)
+	out, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.Webhook, error) {
+		w, _, err := scanWebhook(s)
+		return w, err
+	})
+	if err != nil {
+		return nil, wrap("list webhooks", err)
 	}
-	return out, wrap("list webhooks", rows.Err())
+	if out == nil {
+		out = []*lockbox.Webhook{} // serves as [], not null
+	}
+	return out, nil
 }
 
 // GetWebhook returns a tenant's endpoint and its secret.
@@ -83,7 +85,7 @@ func scanWebhook(s scanner) (*lockbox.Webhook, string, error) {
 		return nil, "", err
 	}
 	var err error
-	if w.Events, err = parseList[string](events); err != nil {
+	if w.Events, err = sqlrows.ParseList[string](events); err != nil {
 		return nil, "", err
 	}
 	w.CreatedAt = created.UTC()

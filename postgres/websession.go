@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // InsertWebSession stores a new web session; see lockbox.SessionTx. The row
@@ -85,12 +86,8 @@ func (t *tx) DeleteUserWebSessions(ctx context.Context, userID string) error {
 // another replica is deleting at the same moment are skipped rather than
 // waited for.
 func (t *tx) DeleteExpiredWebSessions(ctx context.Context, now time.Time, limit int) (int, error) {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE hash IN (
+	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE hash IN (
 		SELECT hash FROM web_sessions WHERE idle_expires_at <= $1 OR expires_at <= $1
-		LIMIT $2 FOR UPDATE SKIP LOCKED)`, ts(now), limit)
-	if err != nil {
-		return 0, wrap("delete expired web sessions", err)
-	}
-	n, err := res.RowsAffected()
+		LIMIT $2 FOR UPDATE SKIP LOCKED)`, ts(now), limit))
 	return int(n), wrap("delete expired web sessions", err)
 }

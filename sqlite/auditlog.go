@@ -9,6 +9,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // This file is lockbox.AuditLogTx: audit search, the exact leaves, and the
@@ -88,16 +89,20 @@ func (t *tx) AuditLeaves(ctx context.Context, log string, start, end int64) ([]l
 	if err != nil {
 		return nil, wrap("audit leaves", err)
 	}
-	defer rows.Close()
-	out := []lockbox.LogEntry{}
-	for rows.Next() {
-		var e lockbox.LogEntry
-		if err := rows.Scan(&e.Index, &e.Data); err != nil {
-			return nil, wrap("audit leaves", err)
-		}
-		out = append(out, e)
+	out, err := sqlrows.Collect(rows, scanLogEntry)
+	if err != nil {
+		return nil, wrap("audit leaves", err)
 	}
-	return out, wrap("audit leaves", rows.Err())
+	if out == nil {
+		out = []lockbox.LogEntry{} // serves as [], not null
+	}
+	return out, nil
+}
+
+func scanLogEntry(s scanner) (lockbox.LogEntry, error) {
+	var e lockbox.LogEntry
+	err := s.Scan(&e.Index, &e.Data)
+	return e, err
 }
 
 // SearchAudit walks audit_records_time (log, time DESC, idx DESC), so the
@@ -110,20 +115,14 @@ func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.
 	if err != nil {
 		return nil, wrap("search audit", err)
 	}
-	defer rows.Close()
-	out := []*lockbox.AuditRecord{}
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			return nil, wrap("search audit", err)
-		}
-		rec, err := lockbox.ParseAuditRecord(b)
-		if err != nil {
-			return nil, wrap("search audit: stored record is not canonical JSON", err)
-		}
-		out = append(out, rec)
+	out, err := sqlrows.Collect(rows, scanAuditRecord)
+	if err != nil {
+		return nil, wrap("search audit", err)
 	}
-	return out, wrap("search audit", rows.Err())
+	if out == nil {
+		out = []*lockbox.AuditRecord{} // serves as [], not null
+	}
+	return out, nil
 }
 
 func searchQuery(where string) string {
@@ -195,17 +194,12 @@ func backfillAuditHashes(ctx context.Context, db *sql.DB) error {
 		idx       int64
 		canonical []byte
 	}
-	var todo []pending
-	for rows.Next() {
+	todo, err := sqlrows.Collect(rows, func(s scanner) (pending, error) {
 		var p pending
-		if err := rows.Scan(&p.log, &p.idx, &p.canonical); err != nil {
-			rows.Close()
-			return wrap("backfill audit hashes", err)
-		}
-		todo = append(todo, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(todo) == 0 {
+		err := s.Scan(&p.log, &p.idx, &p.canonical)
+		return p, err
+	})
+	if err != nil || len(todo) == 0 {
 		return wrap("backfill audit hashes", err)
 	}
 	for _, p := range todo {

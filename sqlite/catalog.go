@@ -6,11 +6,12 @@ import (
 	"errors"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // PutService creates or replaces a catalog entry.
 func (t *tx) PutService(ctx context.Context, s *lockbox.Service) error {
-	ops, err := jsonList(s.Operations)
+	ops, err := sqlrows.JSONList(s.Operations)
 	if err != nil {
 		return wrap("put service", err)
 	}
@@ -39,16 +40,8 @@ func (t *tx) ListServices(ctx context.Context) ([]*lockbox.Service, error) {
 	if err != nil {
 		return nil, wrap("list services", err)
 	}
-	defer rows.Close()
-	var out []*lockbox.Service
-	for rows.Next() {
-		s, err := scanService(rows)
-		if err != nil {
-			return nil, wrap("list services", err)
-		}
-		out = append(out, s)
-	}
-	return out, wrap("list services", rows.Err())
+	out, err := sqlrows.Collect(rows, scanService)
+	return out, wrap("list services", err)
 }
 
 func scanService(sc scanner) (*lockbox.Service, error) {
@@ -59,7 +52,7 @@ func scanService(sc scanner) (*lockbox.Service, error) {
 		return nil, err
 	}
 	var err error
-	if s.Operations, err = parseList[string](ops); err != nil {
+	if s.Operations, err = sqlrows.ParseList[string](ops); err != nil {
 		return nil, err
 	}
 	s.UpdatedAt = fromMicros(updated)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // The notification outbox (lockbox.OutboxTx). Every Update holds the
@@ -43,7 +44,7 @@ func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit i
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
-	msgs, err := scanOutboxRows(rows)
+	msgs, err := sqlrows.Collect(rows, scanOutbox)
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
@@ -69,16 +70,14 @@ func (t *tx) FinishOutbox(ctx context.Context, id string, attempt int, r lockbox
 	default:
 		return lockbox.Errorf(lockbox.EINVALID, "Unknown outbox status %q.", r.Status)
 	}
-	res, err := t.tx.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = ?, finished_at = ?,
+	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = ?, finished_at = ?,
 		next_attempt_at = coalesce(?, next_attempt_at), lease_until = NULL
 		WHERE id = ? AND attempts = ? AND status = 'pending'`,
-		r.Status, r.LastError, finished, next, id, attempt)
+		r.Status, r.LastError, finished, next, id, attempt))
 	if err != nil {
 		return wrap("finish outbox", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap("finish outbox", err)
-	} else if n == 0 {
+	if n == 0 {
 		return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q is no longer at attempt %d.", id, attempt)
 	}
 	return nil
@@ -102,18 +101,18 @@ func (t *tx) OutboxCounts(ctx context.Context) ([]lockbox.OutboxCount, error) {
 	if err != nil {
 		return nil, wrap("outbox counts", err)
 	}
-	defer rows.Close()
-	var out []lockbox.OutboxCount
-	for rows.Next() {
-		var c lockbox.OutboxCount
-		var oldest int64
-		if err := rows.Scan(&c.Channel, &c.Status, &c.Count, &oldest); err != nil {
-			return nil, wrap("outbox counts", err)
-		}
-		c.Oldest = fromMicros(oldest)
-		out = append(out, c)
+	out, err := sqlrows.Collect(rows, scanOutboxCount)
+	return out, wrap("outbox counts", err)
+}
+
+func scanOutboxCount(s scanner) (lockbox.OutboxCount, error) {
+	var c lockbox.OutboxCount
+	var oldest int64
+	if err := s.Scan(&c.Channel, &c.Status, &c.Count, &oldest); err != nil {
+		return c, err
 	}
-	return out, wrap("outbox counts", rows.Err())
+	c.Oldest = fromMicros(oldest)
+	return c, nil
 }
 
 // ListOutbox lists messages newest first.
@@ -128,32 +127,15 @@ func (t *tx) ListOutbox(ctx context.Context, q lockbox.OutboxQuery) ([]*lockbox.
 	if err != nil {
 		return nil, wrap("list outbox", err)
 	}
-	msgs, err := scanOutboxRows(rows)
+	msgs, err := sqlrows.Collect(rows, scanOutbox)
 	return msgs, wrap("list outbox", err)
 }
 
 // PurgeOutbox deletes finished messages older than before.
 func (t *tx) PurgeOutbox(ctx context.Context, before time.Time, limit int) (int, error) {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
-		WHERE status <> 'pending' AND finished_at < ? LIMIT ?)`, micros(before), limit)
-	if err != nil {
-		return 0, wrap("purge outbox", err)
-	}
-	n, err := res.RowsAffected()
+	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+		WHERE status <> 'pending' AND finished_at < ? LIMIT ?)`, micros(before), limit))
 	return int(n), wrap("purge outbox", err)
-}
-
-func scanOutboxRows(rows *sql.Rows) ([]*lockbox.OutboxMessage, error) {
-	defer rows.Close()
-	var out []*lockbox.OutboxMessage
-	for rows.Next() {
-		m, err := scanOutbox(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 func scanOutbox(s scanner) (*lockbox.OutboxMessage, error) {
@@ -185,16 +167,8 @@ func (t *tx) DueReminders(ctx context.Context, now time.Time, limit int) ([]stri
 	if err != nil {
 		return nil, wrap("due reminders", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, wrap("due reminders", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, wrap("due reminders", rows.Err())
+	ids, err := sqlrows.Collect(rows, sqlrows.Value[string])
+	return ids, wrap("due reminders", err)
 }
 
 // NextReminder returns the earliest reminder time after now.
@@ -210,13 +184,12 @@ func (t *tx) NextReminder(ctx context.Context, now time.Time) (time.Time, error)
 
 // MarkReminded records a request's reminder once.
 func (t *tx) MarkReminded(ctx context.Context, requestID string, now time.Time) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO request_reminders (request_id, sent_at) VALUES (?, ?)
-		ON CONFLICT (request_id) DO NOTHING`, requestID, micros(now))
+	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `INSERT INTO request_reminders (request_id, sent_at)
+		VALUES (?, ?) ON CONFLICT (request_id) DO NOTHING`, requestID, micros(now)))
 	if isForeignKey(err) {
 		return false, lockbox.Errorf(lockbox.ENOTFOUND, "Request %q not found.", requestID)
 	} else if err != nil {
 		return false, wrap("mark reminded", err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, wrap("mark reminded", err)
+	return n == 1, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // requestColumns is the column order of every request read and insert.
@@ -19,7 +20,7 @@ const requestColumns = `id, reference, tenant, service, service_request, reason,
 // InsertRequest stores a new request; ECONFLICT when the id or reference
 // (in any letter case) is taken.
 func (t *tx) InsertRequest(ctx context.Context, r *lockbox.AccessRequest) error {
-	ops, err := jsonList(r.Operations)
+	ops, err := sqlrows.JSONList(r.Operations)
 	if err != nil {
 		return wrap("insert request", err)
 	}
@@ -55,7 +56,7 @@ func (t *tx) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessReq
 // time, requester, creation time) and the identifiers are never rewritten.
 // A missing request is a conflict too: the version the caller saw is gone.
 func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVersion int) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE requests SET
+	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE requests SET
 		status = ?, expires_at = ?, reviewed_by = ?, reviewed_at = ?, review_comment = ?,
 		decided_by = ?, decided_at = ?, decision_comment = ?, access_starts_at = ?,
 		access_ends_at = ?, ended_at = ?, ended_by = ?, end_comment = ?, tenant_visible = ?, version = ?
@@ -63,13 +64,11 @@ func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVe
 		r.Status, micros(r.ExpiresAt), r.ReviewedBy, nullMicros(r.ReviewedAt), r.ReviewComment,
 		r.DecidedBy, nullMicros(r.DecidedAt), r.DecisionComment, nullMicros(r.AccessStartsAt),
 		nullMicros(r.AccessEndsAt), nullMicros(r.EndedAt), r.EndedBy, r.EndComment, r.TenantVisible, r.Version,
-		r.ID, prevVersion)
+		r.ID, prevVersion))
 	if err != nil {
 		return wrap("update request", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap("update request", err)
-	} else if n == 0 {
+	if n == 0 {
 		return lockbox.Errorf(lockbox.ECONFLICT, "Request %s changed since version %d was read; reload it and try again.", r.ID, prevVersion)
 	}
 	return nil
@@ -83,16 +82,8 @@ func (t *tx) ListRequests(ctx context.Context, q lockbox.RequestQuery) ([]*lockb
 	if err != nil {
 		return nil, wrap("list requests", err)
 	}
-	defer rows.Close()
-	var out []*lockbox.AccessRequest
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, wrap("list requests", err)
-		}
-		out = append(out, r)
-	}
-	return out, wrap("list requests", rows.Err())
+	out, err := sqlrows.Collect(rows, scanRequest)
+	return out, wrap("list requests", err)
 }
 
 // listQuery selects requests matching w, newest first, with the limit as
@@ -158,16 +149,8 @@ func (t *tx) DueRequests(ctx context.Context, now time.Time, afterID string, lim
 	if err != nil {
 		return nil, wrap("due requests", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, wrap("due requests", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, wrap("due requests", rows.Err())
+	ids, err := sqlrows.Collect(rows, sqlrows.Value[string])
+	return ids, wrap("due requests", err)
 }
 
 // NextDue returns the earliest current deadline after now, or the zero time
@@ -200,15 +183,15 @@ func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Operations, err = parseList[string](ops); err != nil {
+	if r.Operations, err = sqlrows.ParseList[string](ops); err != nil {
 		return nil, err
 	}
 	r.CreatedAt, r.ExpiresAt = fromMicros(created), fromMicros(expires)
 	r.StartTime, r.ReviewedAt, r.DecidedAt = timePtr(start), timePtr(reviewedAt), timePtr(decidedAt)
 	r.AccessStartsAt, r.AccessEndsAt, r.EndedAt = timePtr(startsAt), timePtr(endsAt), timePtr(ended)
-	r.ReviewedBy, r.ReviewComment = stringPtr(reviewedBy), stringPtr(reviewComment)
-	r.DecidedBy, r.DecisionComment = stringPtr(decidedBy), stringPtr(decisionComment)
-	r.EndedBy, r.EndComment = stringPtr(endedBy), stringPtr(endComment)
+	r.ReviewedBy, r.ReviewComment = sqlrows.StringPtr(reviewedBy), sqlrows.StringPtr(reviewComment)
+	r.DecidedBy, r.DecisionComment = sqlrows.StringPtr(decidedBy), sqlrows.StringPtr(decisionComment)
+	r.EndedBy, r.EndComment = sqlrows.StringPtr(endedBy), sqlrows.StringPtr(endComment)
 	return &r, nil
 }
 

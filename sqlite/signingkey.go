@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // PublishKey stores a published public key; a no-op when the same key is
@@ -37,16 +38,16 @@ func (t *tx) PublishedKeys(ctx context.Context, kind string) ([]*lockbox.Publish
 	if err != nil {
 		return nil, wrap("published keys", err)
 	}
-	defer rows.Close()
-	var out []*lockbox.PublishedKey
-	for rows.Next() {
-		var k lockbox.PublishedKey
-		var at int64
-		if err := rows.Scan(&k.KID, &k.Kind, &k.PublicKey, &at); err != nil {
-			return nil, wrap("published keys", err)
-		}
-		k.PublishedAt = fromMicros(at)
-		out = append(out, &k)
+	out, err := sqlrows.Collect(rows, scanPublishedKey)
+	return out, wrap("published keys", err)
+}
+
+func scanPublishedKey(s scanner) (*lockbox.PublishedKey, error) {
+	var k lockbox.PublishedKey
+	var at int64
+	if err := s.Scan(&k.KID, &k.Kind, &k.PublicKey, &at); err != nil {
+		return nil, err
 	}
-	return out, wrap("published keys", rows.Err())
+	k.PublishedAt = fromMicros(at)
+	return &k, nil
 }

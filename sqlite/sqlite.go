@@ -1,7 +1,8 @@
 // Package sqlite is the embedded-database implementation of lockbox.Store,
 // the default backend of a single `lockbox serve`: one file, no server.
 //
-// It may import only the root lockbox package, the pure-Go SQLite driver
+// It may import only the root lockbox package, internal/sqlrows (the row
+// plumbing it shares with the postgres store), the pure-Go SQLite driver
 // (modernc.org/sqlite), the goose migration library, the RFC 6962 hashing of
 // golang.org/x/mod/sumdb/tlog and the standard library. It holds no
 // business rules: the workflow decides, the store keeps.

@@ -6,12 +6,13 @@ import (
 	"errors"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // InsertTenant stores a tenant with its initial settings; ECONFLICT when the
 // name is taken.
 func (t *tx) InsertTenant(ctx context.Context, tn *lockbox.Tenant, s lockbox.Settings) error {
-	emails, err := jsonList(s.NotifyEmails)
+	emails, err := sqlrows.JSONList(s.NotifyEmails)
 	if err != nil {
 		return wrap("insert tenant", err)
 	}
@@ -42,16 +43,8 @@ func (t *tx) ListTenants(ctx context.Context) ([]*lockbox.Tenant, error) {
 	if err != nil {
 		return nil, wrap("list tenants", err)
 	}
-	defer rows.Close()
-	var out []*lockbox.Tenant
-	for rows.Next() {
-		tn, err := scanTenant(rows)
-		if err != nil {
-			return nil, wrap("list tenants", err)
-		}
-		out = append(out, tn)
-	}
-	return out, wrap("list tenants", rows.Err())
+	out, err := sqlrows.Collect(rows, scanTenant)
+	return out, wrap("list tenants", err)
 }
 
 func scanTenant(s scanner) (*lockbox.Tenant, error) {
@@ -77,7 +70,7 @@ func (t *tx) GetSettings(ctx context.Context, tenant string) (*lockbox.Settings,
 	} else if err != nil {
 		return nil, wrap("get settings", err)
 	}
-	if s.NotifyEmails, err = parseList[string](emails); err != nil {
+	if s.NotifyEmails, err = sqlrows.ParseList[string](emails); err != nil {
 		return nil, wrap("get settings", err)
 	}
 	return &s, nil
@@ -85,7 +78,7 @@ func (t *tx) GetSettings(ctx context.Context, tenant string) (*lockbox.Settings,
 
 // UpdateSettings replaces a tenant's settings; ENOTFOUND for an unknown tenant.
 func (t *tx) UpdateSettings(ctx context.Context, tenant string, s lockbox.Settings) error {
-	emails, err := jsonList(s.NotifyEmails)
+	emails, err := sqlrows.JSONList(s.NotifyEmails)
 	if err != nil {
 		return wrap("update settings", err)
 	}

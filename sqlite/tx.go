@@ -3,12 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 
 	sqlitedriver "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -84,10 +84,7 @@ func wrap(op string, err error) error {
 
 // expectRow turns "no row changed" into ENOTFOUND for writes by key.
 func expectRow(res sql.Result, err error, op, format string, args ...any) error {
-	if err != nil {
-		return wrap(op, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := sqlrows.RowsAffected(res, err)
 	if err != nil {
 		return wrap(op, err)
 	}
@@ -121,14 +118,6 @@ func timePtr(v sql.Null[int64]) *time.Time {
 	return &t
 }
 
-// stringPtr maps NULL back to a missing string.
-func stringPtr(v sql.Null[string]) *string {
-	if !v.Valid {
-		return nil
-	}
-	return &v.V
-}
-
 // zeroAsNull stores the zero time (meaning "never") as NULL.
 func zeroAsNull(t time.Time) any {
 	if t.IsZero() {
@@ -137,26 +126,5 @@ func zeroAsNull(t time.Time) any {
 	return t.UnixMicro()
 }
 
-// jsonList encodes a list column; nil is stored as [] so that a list read
-// back is never nil and serves as [] rather than null in the API.
-func jsonList[T any](v []T) (string, error) {
-	if v == nil {
-		v = []T{}
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-// parseList decodes a list column written by jsonList.
-func parseList[T any](s string) ([]T, error) {
-	out := []T{}
-	if err := json.Unmarshal([]byte(s), &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // scanner is what a *sql.Row and *sql.Rows have in common.
-type scanner interface {
-	Scan(dest ...any) error
-}
+type scanner = sqlrows.Scanner

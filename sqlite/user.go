@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 const userColumns = `id, email, name, tenant, roles, service_account, created_at`
@@ -14,7 +15,7 @@ const userColumns = `id, email, name, tenant, roles, service_account, created_at
 // InsertUser stores an account; ECONFLICT when the id or the email (in any
 // letter case) is taken.
 func (t *tx) InsertUser(ctx context.Context, u *lockbox.User, passwordHash string) error {
-	roles, err := jsonList(u.Roles)
+	roles, err := sqlrows.JSONList(u.Roles)
 	if err != nil {
 		return wrap("insert user", err)
 	}
@@ -59,21 +60,13 @@ func (t *tx) ListUsers(ctx context.Context, tenant string) ([]*lockbox.User, err
 	if err != nil {
 		return nil, wrap("list users", err)
 	}
-	defer rows.Close()
-	var out []*lockbox.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, wrap("list users", err)
-		}
-		out = append(out, u)
-	}
-	return out, wrap("list users", rows.Err())
+	out, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.User, error) { return scanUser(s) })
+	return out, wrap("list users", err)
 }
 
 // UpdateUserRoles replaces a user's roles; ENOTFOUND when there is no such user.
 func (t *tx) UpdateUserRoles(ctx context.Context, id string, roles []lockbox.Role) error {
-	js, err := jsonList(roles)
+	js, err := sqlrows.JSONList(roles)
 	if err != nil {
 		return wrap("update user roles", err)
 	}
@@ -104,7 +97,7 @@ func scanUser(s scanner, extra ...any) (*lockbox.User, error) {
 		return nil, err
 	}
 	var err error
-	if u.Roles, err = parseList[lockbox.Role](roles); err != nil {
+	if u.Roles, err = sqlrows.ParseList[lockbox.Role](roles); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = fromMicros(created)

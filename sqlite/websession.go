@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // InsertWebSession stores a new web session; see lockbox.SessionTx.
@@ -77,12 +78,8 @@ func (t *tx) DeleteUserWebSessions(ctx context.Context, userID string) error {
 
 // DeleteExpiredWebSessions removes up to limit sessions dead at now.
 func (t *tx) DeleteExpiredWebSessions(ctx context.Context, now time.Time, limit int) (int, error) {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE hash IN (
+	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE hash IN (
 		SELECT hash FROM web_sessions WHERE idle_expires_at <= ? OR expires_at <= ? LIMIT ?)`,
-		micros(now), micros(now), limit)
-	if err != nil {
-		return 0, wrap("delete expired web sessions", err)
-	}
-	n, err := res.RowsAffected()
+		micros(now), micros(now), limit))
 	return int(n), wrap("delete expired web sessions", err)
 }

@@ -1,0 +1,83 @@
+// Package sqlrows is the database/sql plumbing the sqlite and postgres
+// stores share: collecting query rows, counting affected rows, and the
+// column encodings both schemas use (JSON lists, nullable strings).
+//
+// It knows no SQL dialect and no lockbox type, and imports only the
+// standard library. Its errors come back unwrapped, so that each store
+// wraps them its own way (postgres marks connection failures EUNAVAILABLE).
+// Time columns are not here: the two engines store them differently.
+package sqlrows
+
+import (
+	"database/sql"
+	"encoding/json"
+)
+
+// Scanner is what a *sql.Row and *sql.Rows have in common.
+type Scanner interface {
+	Scan(dest ...any) error
+}
+
+// Collect scans every row with scan, closes rows, and returns the values,
+// or nil and the first error of scan or rows.Err. With no rows the slice
+// is nil, as after appending nothing; a caller that promises a non-nil
+// list says so itself.
+func Collect[T any](rows *sql.Rows, scan func(Scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Value scans a row of one column, for Collect.
+func Value[T any](s Scanner) (T, error) {
+	var v T
+	err := s.Scan(&v)
+	return v, err
+}
+
+// RowsAffected returns the number of rows a statement changed, taking
+// ExecContext's results as they are: err when the statement failed.
+func RowsAffected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// JSONList encodes a list column; nil is stored as [] so that a list read
+// back is never nil and serves as [] rather than null in the API.
+func JSONList[T any](v []T) (string, error) {
+	if v == nil {
+		v = []T{}
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// ParseList decodes a list column written by JSONList; [] decodes to an
+// empty, non-nil slice.
+func ParseList[T any](s string) ([]T, error) {
+	out := []T{}
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// StringPtr maps NULL back to a missing string.
+func StringPtr(v sql.Null[string]) *string {
+	if !v.Valid {
+		return nil
+	}
+	return &v.V
+}
