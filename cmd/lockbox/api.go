@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
@@ -71,6 +72,31 @@ func (a *app) client() (api, error) {
 		return nil, err
 	}
 	return a.dial(server, token), nil
+}
+
+// ask resolves the signed-in client and makes one request with it.
+func ask[T any](a *app, request func(api) (T, error)) (T, error) {
+	c, err := a.client()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return request(c)
+}
+
+// clientAs returns the signed-in client as C, an interface that only the
+// HTTP client offers; can says what for, in the error otherwise.
+func clientAs[C any](a *app, can string) (C, error) {
+	var zero C
+	c, err := a.client()
+	if err != nil {
+		return zero, err
+	}
+	cc, ok := c.(C)
+	if !ok {
+		return zero, errors.New("this client cannot " + can)
+	}
+	return cc, nil
 }
 
 func (a *app) savedCredentials() (*credentials, error) {

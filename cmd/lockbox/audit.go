@@ -32,17 +32,7 @@ func (a *app) auditCmd() *cobra.Command {
 		a.auditSearchCmd(), a.auditVerifyCmd())
 }
 
-func (a *app) auditClient() (auditAPI, error) {
-	c, err := a.client()
-	if err != nil {
-		return nil, err
-	}
-	ac, ok := c.(auditAPI)
-	if !ok {
-		return nil, errors.New("this client cannot read audit logs")
-	}
-	return ac, nil
-}
+func (a *app) auditClient() (auditAPI, error) { return clientAs[auditAPI](a, "read audit logs") }
 
 // listValue is a repeatable flag that also takes comma-separated values.
 type listValue struct {

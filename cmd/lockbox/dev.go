@@ -24,13 +24,9 @@ func (a *app) devClockAdvanceCmd() *cobra.Command {
 			if err != nil || d <= 0 {
 				return usageErrorf("%q is not a positive duration (use Go syntax such as 12h or 90m)", args[0])
 			}
-			c, err := a.client()
+			ca, err := clientAs[clockAdvancer](a, "move the server's clock")
 			if err != nil {
 				return err
-			}
-			ca, ok := c.(clockAdvancer)
-			if !ok {
-				return errors.New("this client cannot move the server's clock")
 			}
 			now, err := ca.AdvanceClock(cmd.Context(), d)
 			if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {

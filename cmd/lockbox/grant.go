@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -30,13 +29,9 @@ refresh it. The token alone is printed, so it can be captured:
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := a.client()
+		gi, err := clientAs[grantIssuer](a, "obtain grant tokens")
 		if err != nil {
 			return err
-		}
-		gi, ok := c.(grantIssuer)
-		if !ok {
-			return errors.New("this client cannot obtain grant tokens")
 		}
 		g, err := gi.IssueGrant(cmd.Context(), args[0])
 		if err != nil {

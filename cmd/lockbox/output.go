@@ -74,6 +74,30 @@ func (t *table) writeText(w io.Writer) error {
 	return tw.Flush()
 }
 
+// writeList writes items as a JSON array, as CSV or as an aligned table
+// (format), one row of cells under header per item.
+func writeList[T any](w io.Writer, format string, items []T, header []string, row func(T) []string) error {
+	if format == formatJSON {
+		return writeJSON(w, nonNil(items))
+	}
+	t := newTable(header...)
+	for _, it := range items {
+		t.add(row(it)...)
+	}
+	if format == formatCSV {
+		return t.writeCSV(w)
+	}
+	return t.writeText(w)
+}
+
+// nonNil makes an empty listing encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 // writeCSV renders t as CSV with a header row, every cell defused against
 // formula injection.
 func (t *table) writeCSV(w io.Writer) error {
@@ -107,6 +131,13 @@ func writeKV(w io.Writer, pairs [][2]string) error {
 		fmt.Fprintf(tw, "%s:\t%s\n", sanitize(p[0]), sanitize(orDash(p[1])))
 	}
 	return tw.Flush()
+}
+
+// printLine prints one line made of data typed by others, escaped for the
+// terminal.
+func (a *app) printLine(format string, args ...any) error {
+	_, err := fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf(format, args...)))
+	return err
 }
 
 // writeJSON writes v as indented JSON.

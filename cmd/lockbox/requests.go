@@ -96,18 +96,14 @@ func listRequests(ctx context.Context, c lockbox.RequestService, f lockbox.Reque
 }
 
 func (a *app) printRequests(format string, reqs []*lockbox.AccessRequest) error {
-	switch format {
-	case formatJSON:
-		return writeJSON(a.stdout, reqs)
-	case formatCSV:
+	if format == formatCSV { // every field, not the table's columns
 		return requestsCSV(reqs).writeCSV(a.stdout)
 	}
-	t := newTable("REFERENCE", "STATUS", "TENANT", "SERVICE", "SR", "DURATION", "REQUESTED BY", "CREATED", "EXPIRES")
-	for _, r := range reqs {
-		t.add(r.Reference, string(r.Status), r.Tenant, r.Service, r.ServiceRequest,
-			formatMinutes(r.DurationMinutes), r.RequestedBy, formatTime(r.CreatedAt), formatTime(r.ExpiresAt))
-	}
-	return t.writeText(a.stdout)
+	header := []string{"REFERENCE", "STATUS", "TENANT", "SERVICE", "SR", "DURATION", "REQUESTED BY", "CREATED", "EXPIRES"}
+	return writeList(a.stdout, format, reqs, header, func(r *lockbox.AccessRequest) []string {
+		return []string{r.Reference, string(r.Status), r.Tenant, r.Service, r.ServiceRequest,
+			formatMinutes(r.DurationMinutes), r.RequestedBy, formatTime(r.CreatedAt), formatTime(r.ExpiresAt)}
+	})
 }
 
 // requestField is one field of a request: its label for people, its name in
@@ -217,11 +213,7 @@ func (a *app) requestsShowCmd() *cobra.Command {
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
-		r, err := c.GetRequest(cmd.Context(), args[0])
+		r, err := ask(a, func(c api) (*lockbox.AccessRequest, error) { return c.GetRequest(cmd.Context(), args[0]) })
 		if err != nil {
 			return err
 		}
@@ -255,13 +247,9 @@ func (a *app) requestsCreateCmd() *cobra.Command {
 	required(cmd, "tenant", "service", "service-request", "reason", "duration")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
 		in.DurationMinutes = duration.minutes
 		in.StartTime = start.t
-		r, err := c.CreateRequest(cmd.Context(), in)
+		r, err := ask(a, func(c api) (*lockbox.AccessRequest, error) { return c.CreateRequest(cmd.Context(), in) })
 		if err != nil {
 			return err
 		}
@@ -314,11 +302,7 @@ func (a *app) requestsActCmd(ev lockbox.Event, short string) *cobra.Command {
 }
 
 func (a *app) act(cmd *cobra.Command, format, idOrRef string, ev lockbox.Event, d lockbox.Decision) error {
-	c, err := a.client()
-	if err != nil {
-		return err
-	}
-	r, err := c.Act(cmd.Context(), idOrRef, ev, d)
+	r, err := ask(a, func(c api) (*lockbox.AccessRequest, error) { return c.Act(cmd.Context(), idOrRef, ev, d) })
 	if err != nil {
 		return err
 	}

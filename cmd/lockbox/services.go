@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/lockboxhq/lockbox"
@@ -21,25 +20,14 @@ func (a *app) servicesListCmd() *cobra.Command {
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := a.client()
+		services, err := ask(a, func(c api) ([]*lockbox.Service, error) { return c.ListServices(cmd.Context()) })
 		if err != nil {
 			return err
 		}
-		services, err := c.ListServices(cmd.Context())
-		if err != nil {
-			return err
-		}
-		if format.value == formatJSON {
-			return writeJSON(a.stdout, nonNil(services))
-		}
-		t := newTable("NAME", "DISPLAY NAME", "OPERATIONS", "UPDATED")
-		for _, s := range services {
-			t.add(s.Name, s.DisplayName, strings.Join(s.Operations, ", "), formatTime(s.UpdatedAt))
-		}
-		if format.value == formatCSV {
-			return t.writeCSV(a.stdout)
-		}
-		return t.writeText(a.stdout)
+		return writeList(a.stdout, format.value, services, []string{"NAME", "DISPLAY NAME", "OPERATIONS", "UPDATED"},
+			func(s *lockbox.Service) []string {
+				return []string{s.Name, s.DisplayName, strings.Join(s.Operations, ", "), formatTime(s.UpdatedAt)}
+			})
 	}
 	return cmd
 }
@@ -52,11 +40,7 @@ func (a *app) servicesShowCmd() *cobra.Command {
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
-		s, err := c.GetService(cmd.Context(), args[0])
+		s, err := ask(a, func(c api) (*lockbox.Service, error) { return c.GetService(cmd.Context(), args[0]) })
 		if err != nil {
 			return err
 		}
@@ -109,9 +93,8 @@ existing service keeps its display name.`,
 		if format.value == formatJSON {
 			return writeJSON(a.stdout, out)
 		}
-		_, err = fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf("Saved service %s with %d operation(s): %s.",
-			out.Name, len(out.Operations), strings.Join(out.Operations, ", "))))
-		return err
+		return a.printLine("Saved service %s with %d operation(s): %s.",
+			out.Name, len(out.Operations), strings.Join(out.Operations, ", "))
 	}
 	return cmd
 }

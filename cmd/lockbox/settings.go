@@ -25,11 +25,7 @@ func (a *app) settingsGetCmd() *cobra.Command {
 	required(cmd, "tenant")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
-		s, err := c.GetSettings(cmd.Context(), tenant)
+		s, err := ask(a, func(c api) (*lockbox.Settings, error) { return c.GetSettings(cmd.Context(), tenant) })
 		if err != nil {
 			return err
 		}
@@ -84,19 +80,14 @@ func (a *app) settingsSetCmd() *cobra.Command {
 		if p == (lockbox.SettingsPatch{}) {
 			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder")
 		}
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
-		s, err := c.UpdateSettings(cmd.Context(), tenant, p)
+		s, err := ask(a, func(c api) (*lockbox.Settings, error) { return c.UpdateSettings(cmd.Context(), tenant, p) })
 		if err != nil {
 			return err
 		}
 		if format.value == formatJSON {
 			return writeJSON(a.stdout, s)
 		}
-		_, err = fmt.Fprintln(a.stdout, sanitize(settingsSummary(tenant, s)))
-		return err
+		return a.printLine("%s", settingsSummary(tenant, s))
 	}
 	return cmd
 }

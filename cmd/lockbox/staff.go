@@ -20,11 +20,7 @@ func (a *app) staffListCmd() *cobra.Command {
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
-		staff, err := c.ListStaff(cmd.Context())
+		staff, err := ask(a, func(c api) ([]*lockbox.User, error) { return c.ListStaff(cmd.Context()) })
 		if err != nil {
 			return err
 		}
@@ -52,12 +48,8 @@ server and printed once.`,
 	required(cmd, "email", "role")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
 		in.Roles = toRoles(roles)
-		u, err := c.AddStaff(cmd.Context(), in)
+		u, err := ask(a, func(c api) (*lockbox.User, error) { return c.AddStaff(cmd.Context(), in) })
 		if err != nil {
 			return err
 		}
@@ -79,11 +71,9 @@ func (a *app) serviceAccountsCreateCmd() *cobra.Command {
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
-		sa, err := c.CreateServiceAccount(cmd.Context(), args[0])
+		sa, err := ask(a, func(c api) (*lockbox.ServiceAccount, error) {
+			return c.CreateServiceAccount(cmd.Context(), args[0])
+		})
 		if err != nil {
 			return err
 		}

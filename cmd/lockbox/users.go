@@ -23,11 +23,7 @@ func (a *app) usersListCmd() *cobra.Command {
 	required(cmd, "tenant")
 	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
-		users, err := c.ListTenantUsers(cmd.Context(), tenant)
+		users, err := ask(a, func(c api) ([]*lockbox.User, error) { return c.ListTenantUsers(cmd.Context(), tenant) })
 		if err != nil {
 			return err
 		}
@@ -38,17 +34,10 @@ func (a *app) usersListCmd() *cobra.Command {
 
 // printUsers lists tenant users or provider staff.
 func (a *app) printUsers(format string, users []*lockbox.User) error {
-	if format == formatJSON {
-		return writeJSON(a.stdout, nonNil(users))
-	}
-	t := newTable("EMAIL", "NAME", "ROLES", "CREATED")
-	for _, u := range users {
-		t.add(u.Email, u.Name, joinRoles(u.Roles), formatTime(u.CreatedAt))
-	}
-	if format == formatCSV {
-		return t.writeCSV(a.stdout)
-	}
-	return t.writeText(a.stdout)
+	return writeList(a.stdout, format, users, []string{"EMAIL", "NAME", "ROLES", "CREATED"},
+		func(u *lockbox.User) []string {
+			return []string{u.Email, u.Name, joinRoles(u.Roles), formatTime(u.CreatedAt)}
+		})
 }
 
 func (a *app) usersAddCmd() *cobra.Command {
@@ -74,12 +63,8 @@ initial password, which is printed once.`,
 	required(cmd, "tenant", "email", "role")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
 		in.Roles = toRoles(roles)
-		u, err := c.AddTenantUser(cmd.Context(), tenant, in)
+		u, err := ask(a, func(c api) (*lockbox.User, error) { return c.AddTenantUser(cmd.Context(), tenant, in) })
 		if err != nil {
 			return err
 		}
@@ -118,19 +103,16 @@ func (a *app) usersSetRolesCmd() *cobra.Command {
 	required(cmd, "tenant", "email", "role")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
-		u, err := c.UpdateTenantUser(cmd.Context(), tenant, email, lockbox.UserUpdate{Roles: toRoles(roles)})
+		u, err := ask(a, func(c api) (*lockbox.User, error) {
+			return c.UpdateTenantUser(cmd.Context(), tenant, email, lockbox.UserUpdate{Roles: toRoles(roles)})
+		})
 		if err != nil {
 			return err
 		}
 		if format.value == formatJSON {
 			return writeJSON(a.stdout, u)
 		}
-		_, err = fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf("%s in %s now holds %s.", u.Email, tenant, joinRoles(u.Roles))))
-		return err
+		return a.printLine("%s in %s now holds %s.", u.Email, tenant, joinRoles(u.Roles))
 	}
 	return cmd
 }
@@ -153,16 +135,7 @@ func (a *app) usersRemoveCmd() *cobra.Command {
 		if err := c.RemoveTenantUser(cmd.Context(), tenant, email); err != nil {
 			return err
 		}
-		_, err = fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf("Removed %s from %s.", email, tenant)))
-		return err
+		return a.printLine("Removed %s from %s.", email, tenant)
 	}
 	return cmd
-}
-
-// nonNil makes an empty listing encode as [] rather than null.
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -25,17 +24,7 @@ func (a *app) webhooksCmd() *cobra.Command {
 }
 
 // webhooks returns the signed-in server's webhook API.
-func (a *app) webhooks() (webhookAPI, error) {
-	c, err := a.client()
-	if err != nil {
-		return nil, err
-	}
-	w, ok := c.(webhookAPI)
-	if !ok {
-		return nil, errors.New("this client cannot manage webhooks")
-	}
-	return w, nil
-}
+func (a *app) webhooks() (webhookAPI, error) { return clientAs[webhookAPI](a, "manage webhooks") }
 
 func (a *app) webhooksListCmd() *cobra.Command {
 	var tenant string
@@ -52,17 +41,10 @@ func (a *app) webhooksListCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if format.value == formatJSON {
-			return writeJSON(a.stdout, nonNil(hooks))
-		}
-		t := newTable("ID", "URL", "EVENTS", "DESCRIPTION", "CREATED BY", "CREATED")
-		for _, h := range hooks {
-			t.add(h.ID, h.URL, strings.Join(h.Events, ","), h.Description, h.CreatedBy, formatTime(h.CreatedAt))
-		}
-		if format.value == formatCSV {
-			return t.writeCSV(a.stdout)
-		}
-		return t.writeText(a.stdout)
+		header := []string{"ID", "URL", "EVENTS", "DESCRIPTION", "CREATED BY", "CREATED"}
+		return writeList(a.stdout, format.value, hooks, header, func(h *lockbox.Webhook) []string {
+			return []string{h.ID, h.URL, strings.Join(h.Events, ","), h.Description, h.CreatedBy, formatTime(h.CreatedAt)}
+		})
 	}
 	return cmd
 }
@@ -117,8 +99,7 @@ func (a *app) webhooksDeleteCmd() *cobra.Command {
 		if err := w.DeleteWebhook(cmd.Context(), tenant, args[0]); err != nil {
 			return err
 		}
-		_, err = fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf("Deleted webhook %s of %s.", args[0], tenant)))
-		return err
+		return a.printLine("Deleted webhook %s of %s.", args[0], tenant)
 	}
 	return cmd
 }
