@@ -9,12 +9,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // TestFirstStartPrintsBootstrapPassword: a production start on an empty
 // database prints a one-time password for admin@localhost that works, the
 // dev clock endpoint does not exist, and a restart prints no new password.
 func TestFirstStartPrintsBootstrapPassword(t *testing.T) {
+	// Graceful shutdown leaves nothing running: the HTTP server, every
+	// worker and both database pools end with Close.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	defer http.DefaultClient.CloseIdleConnections()
 	db := filepath.Join(t.TempDir(), "lockbox.db")
 	var stderr bytes.Buffer
 	start := func() *runningServer {
