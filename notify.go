@@ -28,6 +28,10 @@ const (
 	OutboxPending   = "pending"
 	OutboxDelivered = "delivered"
 	OutboxDead      = "dead"
+	// OutboxSkipped is finished without sending because the message no
+	// longer meant anything: an email asking approvers to decide a request
+	// whose decision deadline passed before it could be delivered.
+	OutboxSkipped = "skipped"
 )
 
 // Webhook event types (SPEC §5). Request events are named like the audit
@@ -100,7 +104,7 @@ type OutboxMessage struct {
 
 // OutboxResult is the outcome of one delivery attempt.
 type OutboxResult struct {
-	Status string    // OutboxDelivered, OutboxPending (retry) or OutboxDead
+	Status string    // OutboxDelivered, OutboxPending (retry), OutboxDead or OutboxSkipped
 	At     time.Time // when the attempt ended
 	// NextAttemptAt is when to retry (Status OutboxPending).
 	NextAttemptAt time.Time

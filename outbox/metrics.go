@@ -91,7 +91,7 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	now := g.clock.Now()
 	for _, channel := range []string{lockbox.ChannelEmail, lockbox.ChannelWebhook} {
 		oldest := 0.0
-		for _, status := range []string{lockbox.OutboxPending, lockbox.OutboxDelivered, lockbox.OutboxDead} {
+		for _, status := range []string{lockbox.OutboxPending, lockbox.OutboxDelivered, lockbox.OutboxDead, lockbox.OutboxSkipped} {
 			n := 0
 			for _, c := range counts {
 				if c.Channel == channel && c.Status == status {

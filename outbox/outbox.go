@@ -18,6 +18,7 @@ package outbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -154,10 +155,16 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 func (w *Worker) attempt(ctx context.Context, m *lockbox.OutboxMessage) {
 	// The attempt must end well within the lease, or another worker could
 	// start a second one while this one still runs.
-	sendCtx, cancel := context.WithTimeout(ctx, w.opts.Lease*3/4)
-	err := w.send(sendCtx, m)
-	cancel()
-	r := w.result(m, err, w.now())
+	var r lockbox.OutboxResult
+	var err error
+	if why := moot(m, w.now()); why != "" {
+		r = lockbox.OutboxResult{Status: lockbox.OutboxSkipped, At: w.now(), LastError: why}
+	} else {
+		sendCtx, cancel := context.WithTimeout(ctx, w.opts.Lease*3/4)
+		err = w.send(sendCtx, m)
+		cancel()
+		r = w.result(m, err, w.now())
+	}
 	w.opts.Metrics.observe(m.Channel, r.Status, err)
 	// Record the result even when ctx ended during the send: a message
 	// delivered just before shutdown must not be sent again.
@@ -165,6 +172,26 @@ func (w *Worker) attempt(ctx context.Context, m *lockbox.OutboxMessage) {
 	defer cancel()
 	ferr := w.store.Update(recCtx, func(tx lockbox.Tx) error { return tx.FinishOutbox(recCtx, m.ID, m.Attempts, r) })
 	w.log(m, r, err, ferr)
+}
+
+// moot says why m should not be sent at all, or "" to send it. After a long
+// mail outage, an email asking approvers to decide (or reminding them to)
+// may only become deliverable after the request's decision deadline: it
+// would ask people to act on a request that has expired, so it is skipped.
+// Everything else is still sent late: webhooks are a record of what
+// happened, and the requester's outcome emails stay true.
+func moot(m *lockbox.OutboxMessage, now time.Time) string {
+	if m.Channel != lockbox.ChannelEmail || (m.Type != lockbox.NoticePending && m.Type != lockbox.NoticeReminder) {
+		return ""
+	}
+	var n lockbox.Notice
+	if err := json.Unmarshal(m.Payload, &n); err != nil || n.Data.Request == nil {
+		return ""
+	}
+	if deadline := n.Data.Request.ExpiresAt; !now.Before(deadline) {
+		return "not sent: the decision deadline " + deadline.UTC().Format(time.RFC3339) + " passed before the email could be delivered"
+	}
+	return ""
 }
 
 func (w *Worker) send(ctx context.Context, m *lockbox.OutboxMessage) error {
@@ -220,6 +247,8 @@ func (w *Worker) log(m *lockbox.OutboxMessage, r lockbox.OutboxResult, err, ferr
 		w.opts.Logger.Error("recording a notification attempt failed; it will be retried after its lease", append(attrs, "err", ferr)...)
 	case r.Status == lockbox.OutboxDead:
 		w.opts.Logger.Error("notification is dead: delivery gave up", append(attrs, "kind", lockbox.DeliveryErrorKind(err), "err", err)...)
+	case r.Status == lockbox.OutboxSkipped:
+		w.opts.Logger.Info("notification skipped", append(attrs, "why", r.LastError)...)
 	case r.Status == lockbox.OutboxPending:
 		w.opts.Logger.Warn("notification delivery failed; will retry", append(attrs, "kind", lockbox.DeliveryErrorKind(err), "next_attempt_at", r.NextAttemptAt, "err", err)...)
 	default:

@@ -68,7 +68,7 @@ func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit i
 func (t *tx) FinishOutbox(ctx context.Context, id string, attempt int, r lockbox.OutboxResult) error {
 	var finished, next any
 	switch r.Status {
-	case lockbox.OutboxDelivered, lockbox.OutboxDead:
+	case lockbox.OutboxDelivered, lockbox.OutboxDead, lockbox.OutboxSkipped:
 		finished = ts(r.At)
 	case lockbox.OutboxPending:
 		next = ts(r.NextAttemptAt)

@@ -63,7 +63,7 @@ func (t *tx) FinishOutbox(ctx context.Context, id string, attempt int, r lockbox
 	var finished any
 	next := sql.Null[int64]{}
 	switch r.Status {
-	case lockbox.OutboxDelivered, lockbox.OutboxDead:
+	case lockbox.OutboxDelivered, lockbox.OutboxDead, lockbox.OutboxSkipped:
 		finished = micros(r.At)
 	case lockbox.OutboxPending:
 		next = sql.Null[int64]{V: micros(r.NextAttemptAt), Valid: true}
