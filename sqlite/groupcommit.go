@@ -66,10 +66,12 @@ func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
 // whatever is still queued.
 func (s *Store) writeLoop() {
 	defer close(s.writerDone)
+	defer s.stmts.close()
 	for {
 		select {
 		case req := <-s.writes:
 			s.commitGroup(s.gather(req))
+			s.stmts.prepareMissed(context.Background())
 		case <-s.closing:
 			for {
 				select {
@@ -114,7 +116,7 @@ func (s *Store) commitGroup(group []*writeReq) {
 	}
 	defer sqlTx.Rollback() // no-op after Commit
 	for i, req := range group {
-		results[i] = runSavepoint(sqlTx, req)
+		results[i] = runSavepoint(sqlTx, s.stmts, req)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		for i := range results {
@@ -127,24 +129,26 @@ func (s *Store) commitGroup(group []*writeReq) {
 
 // runSavepoint runs one caller's fn inside a savepoint of the group's
 // transaction, undoing just its writes when it fails or panics.
-func runSavepoint(sqlTx *sql.Tx, req *writeReq) (res writeResult) {
+func runSavepoint(sqlTx *sql.Tx, cache *stmtCache, req *writeReq) (res writeResult) {
 	if err := req.ctx.Err(); err != nil {
 		return writeResult{err: err}
 	}
-	if _, err := sqlTx.Exec("SAVEPOINT upd"); err != nil {
+	w := writerTx{tx: sqlTx, cache: cache}
+	bg := context.Background()
+	if _, err := w.ExecContext(bg, "SAVEPOINT upd"); err != nil {
 		return writeResult{err: fmt.Errorf("sqlite: savepoint: %w", err)}
 	}
-	err := callFn(req, sqlTx)
+	err := callFn(req, sqlTx, cache)
 	if err == nil {
-		if _, err := sqlTx.Exec("RELEASE upd"); err != nil {
+		if _, err := w.ExecContext(bg, "RELEASE upd"); err != nil {
 			return writeResult{err: fmt.Errorf("sqlite: release savepoint: %w", err)}
 		}
 		return writeResult{}
 	}
-	if _, rbErr := sqlTx.Exec("ROLLBACK TO upd"); rbErr != nil {
+	if _, rbErr := w.ExecContext(bg, "ROLLBACK TO upd"); rbErr != nil {
 		err = errors.Join(err, fmt.Errorf("sqlite: rollback to savepoint: %w", rbErr))
 	}
-	sqlTx.Exec("RELEASE upd")
+	w.ExecContext(bg, "RELEASE upd")
 	var p panicked
 	if errors.As(err, &p) {
 		return writeResult{panic: p.v}
@@ -153,11 +157,11 @@ func runSavepoint(sqlTx *sql.Tx, req *writeReq) (res writeResult) {
 }
 
 // callFn runs fn, turning a panic into an error so its writes roll back.
-func callFn(req *writeReq, sqlTx *sql.Tx) (err error) {
+func callFn(req *writeReq, sqlTx *sql.Tx, cache *stmtCache) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = panicked{v}
 		}
 	}()
-	return req.fn(&tx{tx: detached{sqlTx}})
+	return req.fn(&tx{tx: writerTx{tx: sqlTx, cache: cache}})
 }

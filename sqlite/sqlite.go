@@ -50,6 +50,7 @@ type Store struct {
 	closing    chan struct{}
 	writerDone chan struct{}
 	closeOnce  sync.Once
+	stmts      *stmtCache // the writer's prepared statements (stmtcache.go)
 }
 
 // Open opens (creating if needed, with its parent directory) the database at
@@ -84,7 +85,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{writer: writer, reader: reader, writes: make(chan *writeReq),
-		closing: make(chan struct{}), writerDone: make(chan struct{})}
+		closing: make(chan struct{}), writerDone: make(chan struct{}), stmts: newStmtCache(writer)}
 	go s.writeLoop()
 	return s, nil
 }

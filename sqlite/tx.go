@@ -27,25 +27,6 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// detached runs statements without the caller's cancellation. Inside a
-// commit group a cancelled statement would interrupt SQLite, and an
-// interrupted write rolls back the whole transaction — every other caller's
-// work in the group with it. A write's statements are short, so finishing
-// them costs little; the caller's fn still sees ctx and can stop.
-type detached struct{ tx *sql.Tx }
-
-func (d detached) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return d.tx.ExecContext(context.WithoutCancel(ctx), q, args...)
-}
-
-func (d detached) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return d.tx.QueryContext(context.WithoutCancel(ctx), q, args...)
-}
-
-func (d detached) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return d.tx.QueryRowContext(context.WithoutCancel(ctx), q, args...)
-}
-
 var _ lockbox.Tx = (*tx)(nil)
 
 // isConstraint reports whether err is SQLite refusing a row because it
