@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/httpcode"
 )
 
 // Client calls one Lockbox server with one bearer token. Its methods ignore
@@ -160,27 +161,7 @@ func responseError(resp *http.Response) error {
 }
 
 // statusCode maps an HTTP status without a problem document to a code.
-func statusCode(status int) string {
-	switch status {
-	case http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusUnsupportedMediaType:
-		return lockbox.EINVALID
-	case http.StatusUnauthorized:
-		return lockbox.EUNAUTHENTICATED
-	case http.StatusForbidden:
-		return lockbox.EFORBIDDEN
-	case http.StatusNotFound:
-		return lockbox.ENOTFOUND
-	case http.StatusConflict, http.StatusPreconditionFailed:
-		return lockbox.ECONFLICT
-	case http.StatusRequestEntityTooLarge:
-		return lockbox.ETOOLARGE
-	case http.StatusTooManyRequests:
-		return lockbox.ERATELIMITED
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return lockbox.EUNAVAILABLE
-	}
-	return lockbox.EINTERNAL
-}
+func statusCode(status int) string { return httpcode.Code(status) }
 
 // seg escapes one path segment (an id, a tenant, an email).
 func seg(s string) string { return url.PathEscape(s) }

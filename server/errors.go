@@ -8,20 +8,8 @@ import (
 	"net/http"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/httpcode"
 )
-
-// codeStatus is the one table mapping lockbox error codes to HTTP statuses.
-var codeStatus = map[string]int{
-	lockbox.EINVALID:         http.StatusBadRequest,
-	lockbox.EUNAUTHENTICATED: http.StatusUnauthorized,
-	lockbox.EFORBIDDEN:       http.StatusForbidden,
-	lockbox.ENOTFOUND:        http.StatusNotFound,
-	lockbox.ECONFLICT:        http.StatusConflict,
-	lockbox.ETOOLARGE:        http.StatusRequestEntityTooLarge,
-	lockbox.ERATELIMITED:     http.StatusTooManyRequests,
-	lockbox.EUNAVAILABLE:     http.StatusServiceUnavailable,
-	lockbox.EINTERNAL:        http.StatusInternalServerError,
-}
 
 // problem is an RFC 9457 problem document with Lockbox's stable code.
 type problem struct {
@@ -37,7 +25,7 @@ type problem struct {
 // any error that is not a *lockbox.Error.
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	code := lockbox.ErrorCode(err)
-	status, known := codeStatus[code]
+	status, known := httpcode.Status(code)
 	if !known || code == lockbox.EINTERNAL {
 		s.logInternal(r, err)
 		code, status = lockbox.EINTERNAL, http.StatusInternalServerError

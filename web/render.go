@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/httpcode"
 )
 
 //go:embed templates/*.html
@@ -123,31 +124,8 @@ func (h *Handler) serviceError(w http.ResponseWriter, r *http.Request, err error
 	h.errorPage(w, r, status, lockbox.ErrorMessage(err))
 }
 
-// statusOf maps a lockbox error code to the page's HTTP status, as the API
-// does.
-func statusOf(err error) int {
-	switch lockbox.ErrorCode(err) {
-	case "":
-		return http.StatusOK
-	case lockbox.EINVALID:
-		return http.StatusBadRequest
-	case lockbox.EUNAUTHENTICATED:
-		return http.StatusUnauthorized
-	case lockbox.EFORBIDDEN:
-		return http.StatusForbidden
-	case lockbox.ENOTFOUND:
-		return http.StatusNotFound
-	case lockbox.ECONFLICT:
-		return http.StatusConflict
-	case lockbox.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case lockbox.ERATELIMITED:
-		return http.StatusTooManyRequests
-	case lockbox.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+// statusOf is the page's HTTP status for err: the same mapping as the API's.
+func statusOf(err error) int { return httpcode.StatusOf(err) }
 
 func (h *Handler) notFoundPage(w http.ResponseWriter, r *http.Request) {
 	h.errorPage(w, r, http.StatusNotFound, "There is no page at this address.")
