@@ -57,24 +57,27 @@ func dict(kv ...any) (map[string]any, error) {
 	return m, nil
 }
 
+// timeOf is the instant a template passed (a time.Time or a *time.Time);
+// ok is false for nil, the zero time, or anything else.
+func timeOf(v any) (t time.Time, ok bool) {
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x != nil {
+			t = *x
+		}
+	}
+	return t, !t.IsZero()
+}
+
 // whenIn formats an instant in loc with UTC alongside, inside a <time>
 // element carrying the exact RFC 3339 value: "21 Nov 2026, 10:00 CET
 // (09:00 UTC)". The UTC part repeats the date when it differs.
 func whenIn(loc *time.Location) func(any) template.HTML {
 	return func(v any) template.HTML {
-		var t time.Time
-		switch x := v.(type) {
-		case time.Time:
-			t = x
-		case *time.Time:
-			if x == nil {
-				return "—"
-			}
-			t = *x
-		default:
-			return "—"
-		}
-		if t.IsZero() {
+		t, ok := timeOf(v)
+		if !ok {
 			return "—"
 		}
 		utc, local := t.UTC(), t.In(loc)
@@ -94,17 +97,8 @@ func whenIn(loc *time.Location) func(any) template.HTML {
 // whenShortIn is whenIn for table cells: no year, UTC on its own line.
 func whenShortIn(loc *time.Location) func(any) template.HTML {
 	return func(v any) template.HTML {
-		var t time.Time
-		switch x := v.(type) {
-		case time.Time:
-			t = x
-		case *time.Time:
-			if x == nil {
-				return "—"
-			}
-			t = *x
-		}
-		if t.IsZero() {
+		t, ok := timeOf(v)
+		if !ok {
 			return "—"
 		}
 		utc, local := t.UTC(), t.In(loc)
@@ -124,16 +118,8 @@ func whenShortIn(loc *time.Location) func(any) template.HTML {
 // relative says how far t is from the workflow clock's now: "in 11 h 52 min",
 // "5 min ago".
 func (h *Handler) relative(v any) string {
-	var t time.Time
-	switch x := v.(type) {
-	case time.Time:
-		t = x
-	case *time.Time:
-		if x == nil {
-			return ""
-		}
-		t = *x
-	default:
+	t, ok := timeOf(v)
+	if !ok {
 		return ""
 	}
 	d := t.Sub(h.cfg.Clock.Now())
