@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -99,23 +100,60 @@ const AuditTimeFormat = "2006-01-02T15:04:05.000Z"
 // Canonical returns the record's canonical JSON: fields in the order above,
 // object keys of audit_data sorted, no HTML escaping, no insignificant
 // whitespace, no trailing newline. The same record always yields the same bytes.
+//
+// It writes the fixed fields directly (most of their strings need no
+// escaping) and leaves audit_data to encoding/json; the result is byte for
+// byte what encoding/json makes of canonicalRecord (audit_test.go checks
+// that, fuzzed). Appends encode inside the store's serialized section, so
+// this is on the audit log's critical path.
 func (r *AuditRecord) Canonical() ([]byte, error) {
 	data := r.AuditData
 	if data == nil {
 		data = map[string]any{}
 	}
-	c := canonicalRecord{
-		ID: r.ID, Index: r.Index, Time: r.Time.UTC().Format(AuditTimeFormat), Tenant: r.Tenant,
-		RecordType: r.RecordType, Operation: r.Operation, UserID: r.UserID, ActorType: r.ActorType,
-		ClientIP: r.ClientIP, RequestID: r.RequestID, Result: r.Result, AuditData: data,
+	b := make([]byte, 0, 512)
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, r.ID)
+	b = append(b, `,"index":`...)
+	b = strconv.AppendInt(b, r.Index, 10)
+	b = append(b, `,"time":"`...)
+	b = r.Time.UTC().AppendFormat(b, AuditTimeFormat)
+	b = append(b, '"')
+	for _, f := range [...]struct{ key, value string }{
+		{`,"tenant":`, r.Tenant}, {`,"record_type":`, r.RecordType}, {`,"operation":`, r.Operation},
+		{`,"user_id":`, r.UserID}, {`,"actor_type":`, r.ActorType}, {`,"client_ip":`, r.ClientIP},
+		{`,"request_id":`, r.RequestID}, {`,"result":`, r.Result},
+	} {
+		b = append(b, f.key...)
+		b = appendJSONString(b, f.value)
 	}
+	b = append(b, `,"audit_data":`...)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(c); err != nil {
+	if err := enc.Encode(data); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	b = append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as encoding/json (without HTML escaping)
+// writes it: printable ASCII other than '"' and '\\' as it is, anything else
+// through encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7f || c == '"' || c == '\\' {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			enc.Encode(s) // a string always encodes
+			return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // LeafHash is the RFC 6962 leaf hash of canonical record bytes:

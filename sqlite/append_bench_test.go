@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/sqlite"
 )
@@ -26,8 +28,8 @@ func BenchmarkAppend64(b *testing.B) {
 	per := b.N/64 + 1
 	for w := range 64 {
 		wg.Go(func() {
-			for i := range per {
-				rec := &lockbox.AuditRecord{ID: fmt.Sprintf("r-%d-%d", w, i), Time: time.Unix(1700000000, 0).UTC(), Tenant: fmt.Sprintf("t%02d", w%8),
+			for range per {
+				rec := &lockbox.AuditRecord{ID: uuid.Must(uuid.NewV7()).String(), Time: time.Unix(1700000000, 0).UTC(), Tenant: fmt.Sprintf("t%02d", w%8),
 					RecordType: "OperatorAction", Operation: "operator.action", UserID: "Provider Operator", ActorType: "provider_operator",
 					ClientIP: "203.0.113.7", RequestID: "0193f4c2-8a1e-7c3b-9d2f-5b7a1c9e4d10", Result: "Succeeded",
 					AuditData: map[string]any{"operation": "Get-MailboxStatistics", "resource": "mailbox:alice", "reference": "LB-7K3Q9MXA"}}

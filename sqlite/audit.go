@@ -7,44 +7,80 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // AppendAudit appends rec to the log rec.Tenant and sets rec.Index. Appends
-// serialize because Update transactions do (one writer, BEGIN IMMEDIATE),
-// and the head row is read and bumped inside the same transaction, so a
+// serialize because Update transactions do (one writer, BEGIN IMMEDIATE).
+// The record is staged in the commit group's audit state (loghead.go) and
+// written, with the log's new size, just before the group commits; a
 // rolled-back append gives its index back and the log stays gap-free.
-// ECONFLICT when a record with rec.ID is already stored.
+// ECONFLICT when a record with rec.ID is already stored or staged.
 func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
-	index, err := t.AuditSize(ctx, rec.Tenant)
+	if t.logs == nil {
+		return lockbox.Errorf(lockbox.EINTERNAL, "Audit records are appended only inside Update.")
+	}
+	if err := t.checkNewAuditID(ctx, rec.ID); err != nil {
+		return err
+	}
+	head, err := t.logs.head(ctx, t.tx, rec.Tenant)
 	if err != nil {
 		return err
 	}
-	leaf := *rec
-	leaf.Index = index
-	canonical, err := leaf.Canonical()
-	if err != nil {
+	s := &stagedRec{rec: *rec}
+	s.rec.Index = head.size
+	if s.canonical, err = s.rec.Canonical(); err != nil {
 		return wrap("append audit", err)
 	}
 	// The Merkle hashes this record completes are stored with it, in this
 	// transaction, so the tree never lags the records (auditlog.go).
-	hashes, err := storedHashes(ctx, t.tx, rec.Tenant, index, canonical)
+	hs, err := tlog.StoredHashes(s.rec.Index, s.canonical,
+		edgeReader{head: head, group: t.logs, db: hashReader{ctx: ctx, q: t.tx, log: rec.Tenant}})
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: stored hashes of %s[%d]: %w", rec.Tenant, s.rec.Index, err)
 	}
-	// The record goes in before the head moves: if the insert fails, the
-	// head still names the next free index.
-	if err := t.insertAudit(ctx, &leaf, canonical, hashes); err != nil {
-		return err
+	s.hashes = concatHashes(hs)
+	t.logs.mutable(rec.Tenant).advance(hs)
+	t.logs.stage(s)
+	rec.Index = s.rec.Index
+	return nil
+}
+
+// checkNewAuditID refuses an ID already staged in this group or stored.
+// The workflow's IDs are UUIDv7, which sort by time, so a new ID is almost
+// always above every ID the log holds: the group keeps that bound and probes
+// the id index only for an ID at or below it.
+func (t *tx) checkNewAuditID(ctx context.Context, id string) error {
+	g := t.logs
+	if g.ids[id] {
+		return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", id)
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO audit_logs (log, size) VALUES (?, 1)
-		ON CONFLICT (log) DO UPDATE SET size = size + 1`, rec.Tenant)
-	if err != nil {
+	if !g.idBoundRead {
+		var bound sql.NullString
+		if err := t.tx.QueryRowContext(ctx, `SELECT max(id) FROM audit_records`).Scan(&bound); err != nil {
+			return wrap("append audit", err)
+		}
+		g.idBound, g.idBoundRead = bound.String, true
+	}
+	if id > g.idBound {
+		// Above every stored and staged ID, and so new. The bound rises
+		// with it and stays an upper bound even if this append rolls back.
+		g.idBound = id
+		return nil
+	}
+	var one int
+	err := t.tx.QueryRowContext(ctx, `SELECT 1 FROM audit_records WHERE id = ?`, id).Scan(&one)
+	switch {
+	case err == nil:
+		return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", id)
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	default:
 		return wrap("append audit", err)
 	}
-	rec.Index = index
-	return nil
 }
 
 // insertAudit stores the canonical bytes with copies of the fields audit
@@ -87,10 +123,22 @@ func scanAuditRecord(s scanner) (*lockbox.AuditRecord, error) {
 }
 
 // AuditSize returns the number of records in a log (0 for a log never
-// written).
+// written), counting the appends of this commit group.
 func (t *tx) AuditSize(ctx context.Context, log string) (int64, error) {
+	if t.logs != nil {
+		h, err := t.logs.head(ctx, t.tx, log)
+		if err != nil {
+			return 0, err
+		}
+		return h.size, nil
+	}
+	return readAuditSize(ctx, t.tx, log)
+}
+
+// readAuditSize reads a log's size as of its last commit group.
+func readAuditSize(ctx context.Context, q queryer, log string) (int64, error) {
 	var size int64
-	err := t.tx.QueryRowContext(ctx, `SELECT size FROM audit_logs WHERE log = ?`, log).Scan(&size)
+	err := q.QueryRowContext(ctx, `SELECT size FROM audit_logs WHERE log = ?`, log).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -62,11 +62,16 @@ func storedHashes(ctx context.Context, q queryer, log string, index int64, canon
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: stored hashes of %s[%d]: %w", log, index, err)
 	}
+	return concatHashes(hs), nil
+}
+
+// concatHashes is the hashes column: a record's stored hashes, level 0 first.
+func concatHashes(hs []tlog.Hash) []byte {
 	out := make([]byte, 0, len(hs)*tlog.HashSize)
 	for _, h := range hs {
 		out = append(out, h[:]...)
 	}
-	return out, nil
+	return out
 }
 
 // ReadAuditHashes is tlog.HashReader.ReadHashes for log in this transaction.

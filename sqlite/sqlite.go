@@ -51,6 +51,8 @@ type Store struct {
 	writerDone chan struct{}
 	closeOnce  sync.Once
 	stmts      *stmtCache // the writer's prepared statements (stmtcache.go)
+	logs       *logCache  // the writer's audit log heads (loghead.go)
+	lastGroup  int        // the size of the last commit group (arrivals)
 }
 
 // Open opens (creating if needed, with its parent directory) the database at
@@ -85,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{writer: writer, reader: reader, writes: make(chan *writeReq),
-		closing: make(chan struct{}), writerDone: make(chan struct{}), stmts: newStmtCache(writer)}
+		closing: make(chan struct{}), writerDone: make(chan struct{}), stmts: newStmtCache(writer), logs: newLogCache()}
 	go s.writeLoop()
 	return s, nil
 }

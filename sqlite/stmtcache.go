@@ -21,17 +21,33 @@ type stmtCache struct {
 	db     *sql.DB
 	stmts  map[string]*sql.Stmt
 	missed map[string]bool
+	// bound holds the statements already bound to tx, the current group's
+	// transaction: binding one (Tx.StmtContext) costs locks and
+	// allocations, and a group runs the same few statements many times.
+	// The transaction closes them when it ends; holding tx also keeps its
+	// address from being reused by the next group's.
+	tx    *sql.Tx
+	bound map[string]*sql.Stmt
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{}}
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{}, bound: map[string]*sql.Stmt{}}
 }
 
 // stmt returns the statement for q bound to sqlTx, or nil (and notes q) if
 // q is not prepared yet.
 func (c *stmtCache) stmt(ctx context.Context, sqlTx *sql.Tx, q string) *sql.Stmt {
+	if c.tx != sqlTx {
+		c.tx = sqlTx
+		clear(c.bound)
+	}
+	if st, ok := c.bound[q]; ok {
+		return st
+	}
 	if st, ok := c.stmts[q]; ok {
-		return sqlTx.StmtContext(ctx, st)
+		b := sqlTx.StmtContext(ctx, st)
+		c.bound[q] = b
+		return b
 	}
 	if len(c.stmts)+len(c.missed) < maxStmts {
 		c.missed[q] = true
@@ -63,12 +79,19 @@ func (c *stmtCache) close() {
 // transaction — every other caller's work in the group with it. A write's
 // statements are short, so finishing them costs little; the caller's fn
 // still sees ctx and can stop. They run prepared when the cache has them.
+//
+// Inside an Update, sp is the Update's savepoint, opened just before the
+// first statement that may write (see savepoint).
 type writerTx struct {
 	tx    *sql.Tx
 	cache *stmtCache
+	sp    *savepoint
 }
 
 func (w writerTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := w.sp.ensure(); err != nil {
+		return nil, err
+	}
 	ctx = context.WithoutCancel(ctx)
 	if st := w.cache.stmt(ctx, w.tx, q); st != nil {
 		return st.ExecContext(ctx, args...)
@@ -76,7 +99,11 @@ func (w writerTx) ExecContext(ctx context.Context, q string, args ...any) (sql.R
 	return w.tx.ExecContext(ctx, q, args...)
 }
 
+// QueryContext may write (UPDATE … RETURNING), so it opens the savepoint.
 func (w writerTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if err := w.sp.ensure(); err != nil {
+		return nil, err
+	}
 	ctx = context.WithoutCancel(ctx)
 	if st := w.cache.stmt(ctx, w.tx, q); st != nil {
 		return st.QueryContext(ctx, args...)
@@ -84,6 +111,10 @@ func (w writerTx) QueryContext(ctx context.Context, q string, args ...any) (*sql
 	return w.tx.QueryContext(ctx, q, args...)
 }
 
+// QueryRowContext is for reads only (every use in this package is a SELECT
+// or a PRAGMA), which need no savepoint: an Update that only reads and
+// appends audit records, whose rows wait in memory for the group's flush,
+// then runs no savepoint statements at all.
 func (w writerTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	ctx = context.WithoutCancel(ctx)
 	if st := w.cache.stmt(ctx, w.tx, q); st != nil {

@@ -18,6 +18,8 @@ import (
 // spread over the files named for what they store.
 type tx struct {
 	tx querier
+	// logs is the commit group's log heads (loghead.go); nil in a View.
+	logs *groupLogs
 }
 
 // querier is what a tx needs of a *sql.Tx.
