@@ -37,9 +37,11 @@ func sampleRecord() *AuditRecord {
 
 func TestCanonicalMatchesReference(t *testing.T) {
 	for name, edit := range map[string]func(*AuditRecord){
-		"plain":         func(*AuditRecord) {},
-		"nil data":      func(r *AuditRecord) { r.AuditData = nil },
-		"nested data":   func(r *AuditRecord) { r.AuditData = map[string]any{"b": []any{1, "x<y>&z", nil}, "a": map[string]any{"z": true}} },
+		"plain":    func(*AuditRecord) {},
+		"nil data": func(r *AuditRecord) { r.AuditData = nil },
+		"nested data": func(r *AuditRecord) {
+			r.AuditData = map[string]any{"b": []any{1, "x<y>&z", nil}, "a": map[string]any{"z": true}}
+		},
 		"quote":         func(r *AuditRecord) { r.UserID = `Ann "the admin" O'Neil` },
 		"backslash":     func(r *AuditRecord) { r.Tenant = `c:\tenant` },
 		"controls":      func(r *AuditRecord) { r.ID = "a\nb\tc\x00\x1f" },
