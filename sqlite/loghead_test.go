@@ -32,11 +32,7 @@ func (m memHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // stores, for every record, the hashes tlog computes from the leaves alone.
 func TestGroupLogHeads(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "lb.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openWithoutWriter(t)
 	logs := []string{"contoso", "fabrikam", "northwind"}
 	errBoom := errors.New("boom")
 	want := map[string][]string{} // log -> committed record IDs in index order
@@ -220,16 +216,34 @@ func TestAuditDuplicateIDBelowBound(t *testing.T) {
 	}
 }
 
-// runGroupForTest runs group as one commit group, exactly as the writer
-// would had they all been queued together.
+// openWithoutWriter opens a store whose writer goroutine starts only at
+// cleanup, so the test can run commit groups itself (runGroupForTest).
+func openWithoutWriter(t *testing.T) *Store {
+	s, err := open(t.Context(), filepath.Join(t.TempDir(), "lb.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		go s.writeLoop()
+		s.Close()
+	})
+	return s
+}
+
+// runGroupForTest runs group through commit groups, as the writer would
+// had they all been queued together: the first starts a group and the rest
+// arrive while it runs (usually all in that one group; a slow machine may
+// split them). No writer goroutine may be running.
 func (s *Store) runGroupForTest(group []*writeReq) {
-	done := make(chan struct{})
 	go func() {
-		defer close(done)
 		for _, req := range group[1:] {
 			s.writes <- req
 		}
 	}()
+	s.lastGroup = len(group) // wait for all of them
 	s.runGroup(group[0])
-	<-done
+	for left := len(group) - s.lastGroup; left > 0; left -= s.lastGroup {
+		s.runGroup(<-s.writes)
+	}
+	s.stmts.prepareMissed(context.Background())
 }

@@ -60,6 +60,16 @@ type Store struct {
 // newer than this binary knows, so an old binary cannot corrupt data that a
 // newer one wrote.
 func Open(ctx context.Context, path string) (*Store, error) {
+	s, err := open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	go s.writeLoop()
+	return s, nil
+}
+
+// open is Open without starting the writer goroutine.
+func open(ctx context.Context, path string) (*Store, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: database path %q: %w", path, err)
@@ -88,7 +98,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	s := &Store{writer: writer, reader: reader, writes: make(chan *writeReq),
 		closing: make(chan struct{}), writerDone: make(chan struct{}), stmts: newStmtCache(writer), logs: newLogCache()}
-	go s.writeLoop()
 	return s, nil
 }
 
