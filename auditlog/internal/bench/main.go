@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -35,6 +36,7 @@ import (
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/auditlog"
 	"github.com/lockboxhq/lockbox/client"
+	"github.com/lockboxhq/lockbox/postgres"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
 )
@@ -48,6 +50,7 @@ var (
 	queries    = flag.Int("queries", 2000, "search queries")
 	rounds     = flag.Int("rounds", 5, "append rounds, each between two raw INSERT runs")
 	onlyAppend = flag.Bool("only-append", false, "run the append benchmark only")
+	pgDSN      = flag.String("postgres", "", "also measure appends on this PostgreSQL server (database lockbox_append_bench is recreated)")
 )
 
 var year = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -59,7 +62,10 @@ func main() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	benchAppend(ctx)
+	benchAppend(ctx, sqliteTarget(ctx))
+	if *pgDSN != "" {
+		benchAppend(ctx, postgresTarget(ctx, *pgDSN))
+	}
 	if *onlyAppend {
 		return
 	}
@@ -141,14 +147,64 @@ func insertBatch(db *sql.DB, rows []row) {
 }
 
 // insertRows runs one prepared INSERT per row.
-func insertRows(tx *sql.Tx, rows []row) {
-	st, err := tx.Prepare(insertSQL)
+func insertRows(tx *sql.Tx, rows []row) { insertRowsSQL(tx, rows, insertSQL, microsArg) }
+
+func microsArg(t time.Time) any { return t.UnixMicro() }
+
+func insertRowsSQL(tx *sql.Tx, rows []row, query string, timeArg func(time.Time) any) {
+	st, err := tx.Prepare(query)
 	must(err)
 	for _, w := range rows {
 		r := w.r
-		_, err := st.Exec(r.Tenant, r.Index, r.ID, r.Time.UnixMicro(), r.RecordType, r.Operation, r.UserID, r.ActorType, r.RequestID, w.canonical, w.hashes)
+		_, err := st.Exec(r.Tenant, r.Index, r.ID, timeArg(r.Time), r.RecordType, r.Operation, r.UserID, r.ActorType, r.RequestID, w.canonical, w.hashes)
 		must(err)
 	}
+}
+
+// appendTarget is a store and a plain connection pool to the same database,
+// with that database's INSERT of a prepared audit row.
+type appendTarget struct {
+	name      string
+	store     lockbox.Store
+	db        *sql.DB
+	insertSQL string
+	timeArg   func(time.Time) any
+}
+
+func sqliteTarget(ctx context.Context) *appendTarget {
+	path := filepath.Join(*dir, "append.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
+	store, err := sqlite.Open(ctx, path)
+	must(err)
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_txlock=immediate")
+	must(err)
+	db.SetMaxOpenConns(1)
+	return &appendTarget{name: "SQLite (WAL, synchronous=FULL)", store: store, db: db, insertSQL: insertSQL, timeArg: microsArg}
+}
+
+// postgresTarget recreates the database lockbox_append_bench on the server
+// of dsn and opens the store (its default pool) and a pool on it.
+func postgresTarget(ctx context.Context, dsn string) *appendTarget {
+	admin, err := sql.Open("pgx", dsn)
+	must(err)
+	defer admin.Close()
+	for _, q := range []string{`DROP DATABASE IF EXISTS lockbox_append_bench`, `CREATE DATABASE lockbox_append_bench`} {
+		_, err := admin.ExecContext(ctx, q)
+		must(err)
+	}
+	u, err := url.Parse(dsn)
+	must(err)
+	u.Path = "/lockbox_append_bench"
+	store, err := postgres.Open(ctx, u.String())
+	must(err)
+	db, err := sql.Open("pgx", u.String())
+	must(err)
+	return &appendTarget{name: "PostgreSQL (synchronous_commit on)", store: store, db: db,
+		insertSQL: `INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id, actor_type, request_id, canonical, hashes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		timeArg: func(t time.Time) any { return t.Truncate(time.Microsecond) }}
 }
 
 // appendRec is the record appender w appends: one of 8 tenants, with a
@@ -167,19 +223,11 @@ func appendRec(log string) *lockbox.AuditRecord {
 // on the one file, and each round's ratio takes the faster of the raw runs
 // either side of it, so a drift in the machine's speed cannot flatter the
 // appends.
-func benchAppend(ctx context.Context) {
-	path := filepath.Join(*dir, "append.db")
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		os.Remove(path + suffix)
-	}
-	store, err := sqlite.Open(ctx, path)
-	must(err)
-	defer store.Close()
+func benchAppend(ctx context.Context, t *appendTarget) {
+	defer t.store.Close()
+	defer t.db.Close()
+	store, db := t.store, t.db
 	total := *appenders * *appends
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_txlock=immediate")
-	must(err)
-	defer db.Close()
-	db.SetMaxOpenConns(1)
 	// raw inserts total rows spread round-robin over logs logs named
 	// prefix00, prefix01, …, batch rows to a transaction. A prefix's logs
 	// keep growing from one call to the next, as the appenders' do.
@@ -206,7 +254,7 @@ func benchAppend(ctx context.Context) {
 		for i := 0; i < total; i += batch {
 			tx, err := db.Begin()
 			must(err)
-			insertRows(tx, rows[i:min(i+batch, total)])
+			insertRowsSQL(tx, rows[i:min(i+batch, total)], t.insertSQL, t.timeArg)
 			must(tx.Commit())
 		}
 		return float64(total) / time.Since(start).Seconds()
@@ -226,8 +274,8 @@ func benchAppend(ctx context.Context) {
 		return float64(total) / time.Since(start).Seconds()
 	}
 
-	fmt.Printf("append: %d appenders x %d appends a round, 8 tenants; raw: the same number of rows, %d to a transaction, 8 tenants; same file, synchronous=FULL\n",
-		*appenders, *appends, *appenders)
+	fmt.Printf("%s: append: %d appenders x %d appends a round, 8 tenants; raw: the same number of rows, %d to a transaction, 8 tenants; same database\n",
+		t.name, *appenders, *appends, *appenders)
 	var ratios []float64
 	before := raw("r", 8, *appenders)
 	for round := range *rounds {
