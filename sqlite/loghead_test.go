@@ -39,7 +39,6 @@ func TestGroupLogHeads(t *testing.T) {
 	seq := 0
 	for round := range 5 {
 		var group []*writeReq
-		var ids [][]string
 		for i := range 40 {
 			log := logs[(i+round)%len(logs)]
 			var batch []string
@@ -48,7 +47,6 @@ func TestGroupLogHeads(t *testing.T) {
 				seq++
 			}
 			fail := i%4 == 1
-			ids = append(ids, batch)
 			group = append(group, &writeReq{ctx: ctx, done: make(chan writeResult, 1), fn: func(tx lockbox.Tx) error {
 				before, err := tx.AuditSize(ctx, log)
 				if err != nil {
