@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
@@ -72,67 +75,134 @@ func (t *tx) flushAudit(ctx context.Context) error {
 }
 
 // writeAudit locks the log's head, stores rec at the next index with the
-// Merkle hashes it completes, and sets rec.Index.
+// Merkle hashes it completes, moves the head (size and edge), and sets
+// rec.Index.
 func (t *tx) writeAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
-	index, err := t.lockLogHead(ctx, rec.Tenant)
+	head, err := t.lockLogHead(ctx, rec.Tenant)
 	if err != nil {
 		return err
 	}
+	if err := head.fill(hashReader{ctx: ctx, t: t, log: rec.Tenant}); err != nil {
+		return err
+	}
 	leaf := *rec
-	leaf.Index = index
+	leaf.Index = head.size
 	canonical, err := leaf.Canonical()
 	if err != nil {
 		return wrap("append audit", err)
 	}
 	// The Merkle hashes this record completes are stored with it, in this
 	// transaction, so the tree never lags the records (auditlog.go).
-	hashes, err := t.storedHashes(ctx, rec.Tenant, index, canonical)
+	hs, err := tlog.StoredHashes(leaf.Index, canonical, head)
 	if err != nil {
-		return err
+		return fmt.Errorf("postgres: stored hashes of %s[%d]: %w", rec.Tenant, leaf.Index, err)
 	}
-	ok, err := t.insertAudit(ctx, &leaf, canonical, hashes)
+	ok, err := t.insertAudit(ctx, &leaf, canonical, concatHashes(hs), head.next(hs))
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
 	}
-	rec.Index = index
+	rec.Index = leaf.Index
 	return nil
 }
 
+// logHead is a log's head row: its size and the right edge of its tree
+// (migrations/00006_audit_edge.sql).
+type logHead struct {
+	size int64
+	edge []byte
+}
+
+// edgeLevels is how many levels the edge of a log of size n has: those l
+// with n>>l > 0.
+func edgeLevels(n int64) int { return bits.Len64(uint64(n)) }
+
+// fill reads the edge from the records when the head row does not hold
+// it: a log written before migration 00006, once.
+func (h *logHead) fill(r hashReader) error {
+	levels := edgeLevels(h.size)
+	if len(h.edge) == levels*tlog.HashSize {
+		return nil
+	}
+	indexes := make([]int64, levels)
+	for l := range levels {
+		indexes[l] = tlog.StoredHashIndex(l, h.size>>l-1)
+	}
+	hs, err := r.ReadHashes(indexes)
+	if err != nil {
+		return err
+	}
+	h.edge = concatHashes(hs)
+	return nil
+}
+
+// next returns the edge after appending record h.size with stored hashes
+// hs: hs[l] is the level-l node it completed, now the newest of levels
+// 0..len(hs)-1; the levels above keep theirs.
+func (h logHead) next(hs []tlog.Hash) []byte {
+	out := concatHashes(hs)
+	if len(hs) < edgeLevels(h.size+1) {
+		out = append(out, h.edge[len(hs)*tlog.HashSize:]...)
+	}
+	return out
+}
+
+// ReadHashes makes a (filled) head the tlog.HashReader for appending to its
+// log: StoredHashes asks only for edge nodes.
+func (h logHead) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, idx := range indexes {
+		level, node := tlog.SplitStoredHashIndex(idx)
+		if level >= edgeLevels(h.size) || node != h.size>>level-1 {
+			return nil, fmt.Errorf("postgres: hash %d is not on the edge of a log of size %d", idx, h.size)
+		}
+		copy(out[i][:], h.edge[level*tlog.HashSize:])
+	}
+	return out, nil
+}
+
+func concatHashes(hs []tlog.Hash) []byte {
+	out := make([]byte, 0, len(hs)*tlog.HashSize)
+	for _, h := range hs {
+		out = append(out, h[:]...)
+	}
+	return out
+}
+
 // lockLogHead locks a log's head row, creating it for a log never written,
-// and returns the log's size: the index of the next record.
-func (t *tx) lockLogHead(ctx context.Context, log string) (int64, error) {
-	const lockHead = `SELECT size FROM audit_logs WHERE log = $1 FOR UPDATE`
-	var size int64
-	err := t.tx.QueryRowContext(ctx, lockHead, log).Scan(&size)
+// and returns it: the size is the index of the next record.
+func (t *tx) lockLogHead(ctx context.Context, log string) (logHead, error) {
+	const lockHead = `SELECT size, edge FROM audit_logs WHERE log = $1 FOR UPDATE`
+	var h logHead
+	err := t.tx.QueryRowContext(ctx, lockHead, log).Scan(&h.size, &h.edge)
 	if !errors.Is(err, sql.ErrNoRows) {
-		return size, wrap("lock audit log", err)
+		return h, wrap("lock audit log", err)
 	}
 	// Two first appends may race here: the loser of the insert waits for
 	// the winner's transaction and then locks the row it committed.
 	_, err = t.tx.ExecContext(ctx, `INSERT INTO audit_logs (log, size) VALUES ($1, 0) ON CONFLICT DO NOTHING`, log)
 	if err != nil {
-		return 0, wrap("create audit log", err)
+		return h, wrap("create audit log", err)
 	}
-	err = t.tx.QueryRowContext(ctx, lockHead, log).Scan(&size)
-	return size, wrap("lock audit log", err)
+	err = t.tx.QueryRowContext(ctx, lockHead, log).Scan(&h.size, &h.edge)
+	return h, wrap("lock audit log", err)
 }
 
 // insertAudit stores the canonical bytes with copies of the fields audit
-// search filters on, and bumps the head, in one statement. The time column
+// search filters on, and moves the head, in one statement. The time column
 // holds the canonical (millisecond) time, so a search by time agrees with
 // what the leaf says. It reports false, changing nothing, when the id is
 // taken.
-func (t *tx) insertAudit(ctx context.Context, rec *lockbox.AuditRecord, canonical, hashes []byte) (bool, error) {
+func (t *tx) insertAudit(ctx context.Context, rec *lockbox.AuditRecord, canonical, hashes, edge []byte) (bool, error) {
 	return t.insert(ctx, "append audit", `WITH rec AS (
 			INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id,
 				actor_type, request_id, canonical, hashes)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING 1)
-		UPDATE audit_logs SET size = size + 1 WHERE log = $1 AND EXISTS (SELECT FROM rec)`,
+		UPDATE audit_logs SET size = size + 1, edge = $12 WHERE log = $1 AND EXISTS (SELECT FROM rec)`,
 		rec.Tenant, rec.Index, rec.ID, ts(rec.Time.Truncate(time.Millisecond)), rec.RecordType,
-		rec.Operation, rec.UserID, rec.ActorType, rec.RequestID, canonical, hashes)
+		rec.Operation, rec.UserID, rec.ActorType, rec.RequestID, canonical, hashes, edge)
 }
 
 // AuditRecords returns a log's records with start <= index < end, in index

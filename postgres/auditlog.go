@@ -65,20 +65,6 @@ func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-// storedHashes returns the hashes record index of log stores: tlog's
-// StoredHashes, concatenated.
-func (t *tx) storedHashes(ctx context.Context, log string, index int64, canonical []byte) ([]byte, error) {
-	hs, err := tlog.StoredHashes(index, canonical, hashReader{ctx: ctx, t: t, log: log})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: stored hashes of %s[%d]: %w", log, index, err)
-	}
-	out := make([]byte, 0, len(hs)*tlog.HashSize)
-	for _, h := range hs {
-		out = append(out, h[:]...)
-	}
-	return out, nil
-}
-
 // ReadAuditHashes is tlog.HashReader.ReadHashes for log in this transaction.
 func (t *tx) ReadAuditHashes(ctx context.Context, log string, indexes []int64) ([][32]byte, error) {
 	hs, err := hashReader{ctx: ctx, t: t, log: log}.ReadHashes(indexes)

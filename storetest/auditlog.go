@@ -105,6 +105,13 @@ func appendN(tb testing.TB, s lockbox.Store, log, prefix string, n int) {
 	}
 }
 
+// CheckAuditHashes compares every stored hash of log against tlog's
+// reference computed from the stored leaves.
+func CheckAuditHashes(t *testing.T, s lockbox.Store, log string) {
+	t.Helper()
+	checkHashes(t, s, log)
+}
+
 // checkHashes compares every stored hash of log against tlog's reference
 // computed from the stored leaves.
 func checkHashes(t *testing.T, s lockbox.Store, log string) {
