@@ -202,11 +202,10 @@ func runSavepoint(sqlTx *sql.Tx, cache *stmtCache, logs *groupLogs, req *writeRe
 	logs.begin()
 	err := callFn(req, &tx{tx: writerTx{tx: sqlTx, cache: cache, sp: sp}, logs: logs})
 	if err == nil {
-		logs.release()
-		if err := sp.release(); err != nil {
-			return writeResult{err: err}
+		if err = sp.release(); err == nil {
+			logs.release()
+			return writeResult{}
 		}
-		return writeResult{}
 	}
 	logs.rollback()
 	if rbErr := sp.rollback(); rbErr != nil {
