@@ -38,7 +38,7 @@ func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 	// The Merkle hashes this record completes are stored with it, in this
 	// transaction, so the tree never lags the records (auditlog.go).
 	hs, err := tlog.StoredHashes(s.rec.Index, s.canonical,
-		edgeReader{head: head, group: t.logs, db: hashReader{ctx: ctx, q: t.tx, log: rec.Tenant}})
+		edgeReader{head: head, db: hashReader{ctx: ctx, q: t.tx, log: rec.Tenant}})
 	if err != nil {
 		return fmt.Errorf("sqlite: stored hashes of %s[%d]: %w", rec.Tenant, s.rec.Index, err)
 	}

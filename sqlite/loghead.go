@@ -79,19 +79,13 @@ type stagedRec struct {
 	hashes    []byte
 }
 
-type recKey struct {
-	log   string
-	index int64
-}
-
 // groupLogs is the audit state of one commit group: the heads of the logs
 // it has appended to or asked the size of, and the records it staged. Only
 // the writer goroutine uses it.
 type groupLogs struct {
 	heads  map[string]*logHead
 	staged []*stagedRec
-	ids    map[string]bool       // IDs of staged records
-	byKey  map[recKey]*stagedRec // staged records by log and index
+	ids    map[string]bool // IDs of staged records
 	// For the savepoint now open: each touched log's head as it was when
 	// the savepoint began (nil: not loaded then), and how many records
 	// were staged then.
@@ -106,7 +100,7 @@ type groupLogs struct {
 }
 
 func newGroupLogs(c *logCache) *groupLogs {
-	return &groupLogs{heads: map[string]*logHead{}, ids: map[string]bool{}, byKey: map[recKey]*stagedRec{},
+	return &groupLogs{heads: map[string]*logHead{}, ids: map[string]bool{},
 		committed: c.heads, idBound: c.idBound, idBoundRead: c.idBoundRead}
 }
 
@@ -163,7 +157,6 @@ func (g *groupLogs) rollback() {
 	}
 	for _, s := range g.staged[g.mark:] {
 		delete(g.ids, s.rec.ID)
-		delete(g.byKey, recKey{s.rec.Tenant, s.rec.Index})
 	}
 	g.staged = g.staged[:g.mark]
 	g.undo = nil
@@ -173,7 +166,6 @@ func (g *groupLogs) rollback() {
 func (g *groupLogs) stage(s *stagedRec) {
 	g.staged = append(g.staged, s)
 	g.ids[s.rec.ID] = true
-	g.byKey[recKey{s.rec.Tenant, s.rec.Index}] = s
 }
 
 // mutable returns log's head for changing, first saving it for rollback.
@@ -244,14 +236,16 @@ func (g *groupLogs) flush(ctx context.Context, t *tx) error {
 }
 
 // edgeReader is tlog.HashReader for appending to one log: it answers from
-// the head's edge, then from the group's staged records, then from the
-// stored ones. The edge misses the levels no append of this group has
-// completed yet: all of them at a log's first append in the group, then
-// about one level in eight appends.
+// the head's edge and reads what the edge does not hold from the stored
+// records. StoredHashes asks only for the newest complete node of a level;
+// if an append since the head was loaded completed it, advance put it in
+// the edge (and a staged record's nodes are never asked of the database),
+// so what is missing was completed by a committed record. The edge misses
+// the levels no append has completed since the head was loaded: all of
+// them at first, then about one level in eight appends.
 type edgeReader struct {
-	head  *logHead
-	group *groupLogs
-	db    hashReader
+	head *logHead
+	db   hashReader
 }
 
 func (r edgeReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
@@ -262,12 +256,6 @@ func (r edgeReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 		level, n := tlog.SplitStoredHashIndex(idx)
 		if level < len(r.head.edge) && r.head.edge[level].node == n {
 			out[i] = r.head.edge[level].hash
-			continue
-		}
-		// Hash (level, n) is stored by the record that completed it, at
-		// offset level of its hashes (see hashReader).
-		if s, ok := r.group.byKey[recKey{r.db.log, (n+1)<<level - 1}]; ok && len(s.hashes) >= (level+1)*tlog.HashSize {
-			copy(out[i][:], s.hashes[level*tlog.HashSize:])
 			continue
 		}
 		missing, at = append(missing, idx), append(at, i)
