@@ -6,22 +6,76 @@ package lockbox
 
 // CanSeeRequest reports whether u may know that r exists. Anything u may not
 // see answers exactly like a missing request (ENOTFOUND).
-func CanSeeRequest(u *User, r *AccessRequest) bool {
+func CanSeeRequest(u *User, r *AccessRequest) bool { return VisibleTo(u).Matches(r) }
+
+// RequestScope is the set of requests a user may see, written as data so
+// that the one rule reads the same in Go (Matches, for a request in hand)
+// and in a store query (Constrain, for a listing). The zero scope matches
+// nothing: a scope is granted by VisibleTo, never assumed.
+type RequestScope struct {
+	granted       bool   // false: no request at all
+	tenant        string // only this tenant's requests, when set
+	tenantVisible bool   // only requests that have reached the tenant
+	requesterID   string // only the requests this user filed, when set
+}
+
+// VisibleTo is the scope of u: Lockbox itself sees everything; a tenant
+// user sees their tenant's requests once they reached the tenant (after the
+// provider's review); support managers and provider admins see every
+// request; an operator sees the requests they filed; a service account
+// sees none (it checks grants, it does not read requests).
+func VisibleTo(u *User) RequestScope {
 	switch {
 	case u == nil:
-		return false
+		return RequestScope{}
 	case u == System:
-		return true
+		return RequestScope{granted: true}
 	case u.Tenant != "":
-		return u.Tenant == r.Tenant && r.TenantVisible
+		return RequestScope{granted: true, tenant: u.Tenant, tenantVisible: true}
 	case u.ServiceAccount:
-		return false
+		return RequestScope{}
 	case u.HasRole(RoleSupportManager, RoleProviderAdmin):
-		return true
+		return RequestScope{granted: true}
 	default:
-		return u.ID == r.RequesterID
+		return RequestScope{granted: true, requesterID: u.ID}
 	}
 }
+
+// Matches reports whether r is in the scope.
+func (s RequestScope) Matches(r *AccessRequest) bool {
+	return s.granted &&
+		(s.tenant == "" || r.Tenant == s.tenant) &&
+		(!s.tenantVisible || r.TenantVisible) &&
+		(s.requesterID == "" || r.RequesterID == s.requesterID)
+}
+
+// Constrain narrows q to the scope, so a store returns exactly the rows
+// Matches accepts. It reports false when q can match nothing in the scope:
+// a tenant filter naming another tenant then finds nothing, as if that
+// tenant did not exist.
+func (s RequestScope) Constrain(q *RequestQuery) bool {
+	if !s.granted || (s.tenant != "" && q.Tenant != "" && q.Tenant != s.tenant) ||
+		(s.requesterID != "" && q.RequesterID != "" && q.RequesterID != s.requesterID) {
+		return false
+	}
+	if s.tenant != "" {
+		q.Tenant = s.tenant
+	}
+	if s.requesterID != "" {
+		q.RequesterID = s.requesterID
+	}
+	q.TenantVisible = q.TenantVisible || s.tenantVisible
+	return true
+}
+
+// Sees reports whether the scope holds any request at all.
+func (s RequestScope) Sees() bool { return s.granted }
+
+// Tenant is the one tenant the scope is limited to ("" for every tenant).
+func (s RequestScope) Tenant() string { return s.tenant }
+
+// OwnOnly reports whether the scope is limited to the user's own requests.
+func (s RequestScope) OwnOnly() bool { return s.requesterID != "" }
 
 // AuthorizeEvent checks that u may cause ev on r, which u can see. It
 // returns EFORBIDDEN with a reason a person understands. It does not check
@@ -30,7 +84,7 @@ func AuthorizeEvent(u *User, r *AccessRequest, ev Event) error {
 	requester := u != nil && u.ID == r.RequesterID
 	switch ev {
 	case EventReviewApprove, EventReviewDeny:
-		if !u.IsProvider() || !u.HasRole(RoleSupportManager) {
+		if !allowed(u, PermReviewRequests, "") {
 			return Errorf(EFORBIDDEN, "Only a support manager may review requests.")
 		}
 		if requester {
@@ -61,7 +115,7 @@ func AuthorizeEvent(u *User, r *AccessRequest, ev Event) error {
 
 // AuthorizeCreate checks that u may file a request.
 func AuthorizeCreate(u *User) error {
-	if !u.IsProvider() || !u.HasRole(RoleOperator) || u.ServiceAccount {
+	if !allowed(u, PermFileRequests, "") {
 		return Errorf(EFORBIDDEN, "Only provider operators may file access requests.")
 	}
 	return nil
@@ -83,6 +137,8 @@ const (
 	PermWriteCatalog
 	PermCheckAccess
 	PermReadProviderAudit
+	PermFileRequests   // AuthorizeCreate
+	PermReviewRequests // the review events of AuthorizeEvent, on requests others filed
 )
 
 // Authorize checks u's permission p on tenant (or the provider, when tenant
@@ -104,7 +160,16 @@ func Authorize(u *User, p Permission, tenant string) error {
 	return Errorf(EFORBIDDEN, "Your role does not allow this.")
 }
 
+// Can reports whether Authorize would let u do p on tenant: for pages and
+// menus that offer only what the services will accept.
+func Can(u *User, p Permission, tenant string) bool { return Authorize(u, p, tenant) == nil }
+
+// allowed is the permission table: which roles hold p on tenant. Lockbox
+// itself (System) holds none here; Authorize lets it through first.
 func allowed(u *User, p Permission, tenant string) bool {
+	if u == nil {
+		return false
+	}
 	tenantUser := u.Tenant != "" && u.Tenant == tenant
 	staff := u.IsProvider() && !u.ServiceAccount
 	switch p {
@@ -120,10 +185,25 @@ func allowed(u *User, p Permission, tenant string) bool {
 		return staff && u.HasRole(RoleProviderAdmin)
 	case PermReadCatalog:
 		return staff
+	case PermFileRequests:
+		return staff && u.HasRole(RoleOperator)
+	case PermReviewRequests:
+		return staff && u.HasRole(RoleSupportManager)
 	case PermCheckAccess:
 		return u.IsProvider() && u.ServiceAccount
 	}
 	return false
+}
+
+// AuthorizeReadLog checks that u may read the audit log named log: a
+// tenant's (PermReadAudit on that tenant) or the provider's own
+// (PermReadProviderAudit). Naming the provider's log as the tenant makes a
+// tenant user's attempt answer ENOTFOUND, like any tenant not theirs.
+func AuthorizeReadLog(u *User, log string) error {
+	if log == ProviderLog {
+		return Authorize(u, PermReadProviderAudit, ProviderLog)
+	}
+	return Authorize(u, PermReadAudit, log)
 }
 
 // AuthorizeGrant checks that u may obtain a grant token for r, which u can

@@ -259,8 +259,8 @@ func (s *Service) refreshDue(ctx context.Context, rs []*lockbox.AccessRequest, n
 }
 
 // requestQuery turns a client's filter into a store query constrained to
-// what u may see (the same rule as CanSeeRequest); visible is false when the
-// filter can match nothing u may see.
+// what u may see (lockbox.VisibleTo, the scope CanSeeRequest also reads);
+// visible is false when the filter can match nothing u may see.
 func requestQuery(u *lockbox.User, f lockbox.RequestFilter) (q lockbox.RequestQuery, visible bool, err error) {
 	limit := f.Limit
 	if limit == 0 {
@@ -280,26 +280,8 @@ func requestQuery(u *lockbox.User, f lockbox.RequestFilter) (q lockbox.RequestQu
 	if err := decodeCursor(f.Cursor, &q); err != nil {
 		return q, false, err
 	}
-	visible = constrain(u, &q)
+	visible = lockbox.VisibleTo(u).Constrain(&q)
 	return q, visible, nil
-}
-
-// constrain narrows q to what u may see. A tenant filter naming another
-// tenant matches nothing, as if that tenant did not exist.
-func constrain(u *lockbox.User, q *lockbox.RequestQuery) bool {
-	switch {
-	case u.Tenant != "":
-		if q.Tenant != "" && q.Tenant != u.Tenant {
-			return false
-		}
-		q.Tenant, q.TenantVisible = u.Tenant, true
-	case u.ServiceAccount:
-		return false
-	case u.HasRole(lockbox.RoleSupportManager, lockbox.RoleProviderAdmin):
-	default:
-		q.RequesterID = u.ID
-	}
-	return true
 }
 
 type cursor struct {

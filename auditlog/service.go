@@ -46,13 +46,7 @@ func (s *Service) OriginPrefix() string { return s.prefix }
 
 // authorize checks the caller in ctx may read log (authz.go decides).
 func authorize(ctx context.Context, log string) error {
-	u := lockbox.UserFromContext(ctx)
-	if log == lockbox.ProviderLog {
-		// Naming the log as the tenant makes a tenant user's request answer
-		// ENOTFOUND, like any tenant not theirs.
-		return lockbox.Authorize(u, lockbox.PermReadProviderAudit, lockbox.ProviderLog)
-	}
-	return lockbox.Authorize(u, lockbox.PermReadAudit, log)
+	return lockbox.AuthorizeReadLog(lockbox.UserFromContext(ctx), log)
 }
 
 // SearchAudit implements lockbox.AuditService.
