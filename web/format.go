@@ -218,7 +218,9 @@ type navItem struct {
 	Label, Href string
 }
 
-// navFor lists the pages a user's roles suggest. It only saves people
+// navFor lists the pages open to u, each entry asking the root package's
+// authorization the question its page stands for, so the menu cannot offer
+// what the services refuse or hide what they allow. It only saves people
 // clicks: every page is still authorized by the services.
 func navFor(u *lockbox.User, dev bool) []navItem {
 	if u == nil {
@@ -230,22 +232,32 @@ func navFor(u *lockbox.User, dev bool) []navItem {
 			nav = append(nav, navItem{label, href})
 		}
 	}
-	if u.Tenant != "" {
-		add(true, "Customer Lockbox requests", "/requests")
-		add(u.HasRole(lockbox.RoleGlobalAdmin, lockbox.RoleLockboxApprover), "Settings", "/settings")
-		add(u.HasRole(lockbox.RoleGlobalAdmin), "Users and roles", "/users")
-		add(true, "Audit log", "/audit")
-	} else {
-		add(u.HasRole(lockbox.RoleOperator), "New request", "/requests/new")
-		add(u.HasRole(lockbox.RoleOperator), "My requests", "/requests")
-		add(u.HasRole(lockbox.RoleSupportManager), "Review queue", "/review")
-		add(u.HasRole(lockbox.RoleSupportManager, lockbox.RoleProviderAdmin) && !u.HasRole(lockbox.RoleOperator), "All requests", "/requests")
-		add(u.HasRole(lockbox.RoleProviderAdmin), "Tenants", "/tenants")
-		add(u.HasRole(lockbox.RoleProviderAdmin), "Staff", "/staff")
-		add(u.HasRole(lockbox.RoleProviderAdmin), "Services", "/services")
-	}
+	scope := lockbox.VisibleTo(u)
+	add(lockbox.AuthorizeCreate(u) == nil, "New request", "/requests/new")
+	add(scope.OwnOnly(), requestListTitle(u), "/requests")
+	add(lockbox.Can(u, lockbox.PermReviewRequests, ""), "Review queue", "/review")
+	add(scope.Sees() && !scope.OwnOnly(), requestListTitle(u), "/requests")
+	add(lockbox.Can(u, lockbox.PermWriteSettings, u.Tenant), "Settings", "/settings")
+	add(lockbox.Can(u, lockbox.PermWriteTenantUsers, u.Tenant), "Users and roles", "/users")
+	add(lockbox.AuthorizeReadLog(u, auditLog(u)) == nil, "Audit log", "/audit")
+	add(lockbox.Can(u, lockbox.PermManageTenants, ""), "Tenants", "/tenants")
+	add(lockbox.Can(u, lockbox.PermManageStaff, ""), "Staff", "/staff")
+	add(lockbox.Can(u, lockbox.PermWriteCatalog, ""), "Services", "/services")
 	add(dev, "Dev mail", "/dev/mail")
 	return nav
+}
+
+// requestListTitle names the request list after what u may see in it
+// (lockbox.VisibleTo): a tenant's requests, the operator's own, or all.
+func requestListTitle(u *lockbox.User) string {
+	switch scope := lockbox.VisibleTo(u); {
+	case scope.Tenant() != "":
+		return "Customer Lockbox requests"
+	case scope.OwnOnly():
+		return "My requests"
+	default:
+		return "All requests"
+	}
 }
 
 // notices are the success messages a redirect may ask for by name, so no

@@ -65,7 +65,7 @@ func available(u *lockbox.User, r *lockbox.AccessRequest) []action {
 // blockedReason explains why a support manager cannot review r (separation
 // of duties), so the page says so instead of silently showing no button.
 func blockedReason(u *lockbox.User, r *lockbox.AccessRequest) string {
-	if r.Status != lockbox.StatusPendingReview || !u.HasRole(lockbox.RoleSupportManager) || u.Tenant != "" {
+	if _, err := lockbox.Next(r.Status, lockbox.EventReviewApprove); err != nil || !lockbox.Can(u, lockbox.PermReviewRequests, "") {
 		return ""
 	}
 	if err := lockbox.AuthorizeEvent(u, r, lockbox.EventReviewApprove); err != nil {
@@ -99,16 +99,11 @@ type listData struct {
 func (h *Handler) requestList(w http.ResponseWriter, r *http.Request) {
 	u := lockbox.UserFromContext(r.Context())
 	q := r.URL.Query()
-	d := listData{Status: q.Get("status"), Statuses: lockbox.Statuses, ShowTenant: u.Tenant == "",
-		FindRef: q.Get("ref")}
-	switch {
-	case u.Tenant != "":
-		d.Heading = "Customer Lockbox requests"
+	tenant := lockbox.VisibleTo(u).Tenant()
+	d := listData{Heading: requestListTitle(u), Status: q.Get("status"), Statuses: lockbox.Statuses,
+		ShowTenant: tenant == "", FindRef: q.Get("ref")}
+	if tenant != "" {
 		d.Intro = "Requests from the provider's support engineers to access your organization's content. Match the reference code with the one in the notification email before you decide."
-	case u.HasRole(lockbox.RoleOperator):
-		d.Heading = "My requests"
-	default:
-		d.Heading = "All requests"
 	}
 	f := lockbox.RequestFilter{Cursor: q.Get("cursor"), Limit: 50}
 	if d.Status != "" {
@@ -131,7 +126,7 @@ func (h *Handler) requestList(w http.ResponseWriter, r *http.Request) {
 // requester's own visibly not reviewable by them.
 func (h *Handler) reviewQueue(w http.ResponseWriter, r *http.Request) {
 	u := lockbox.UserFromContext(r.Context())
-	if !u.HasRole(lockbox.RoleSupportManager) || u.Tenant != "" {
+	if !lockbox.Can(u, lockbox.PermReviewRequests, "") {
 		h.errorPage(w, r, http.StatusForbidden, "Only support managers have a review queue.")
 		return
 	}
@@ -170,10 +165,10 @@ func (h *Handler) findRequest(w http.ResponseWriter, r *http.Request) {
 }
 
 type detailData struct {
-	R        *lockbox.AccessRequest
-	Actions  []action
-	Blocked  string
-	Audience string // "tenant" or "provider"
+	R       *lockbox.AccessRequest
+	Actions []action
+	Blocked string
+	Token   bool // the person may get the request's grant token now
 }
 
 func (h *Handler) requestDetail(w http.ResponseWriter, r *http.Request) {
@@ -183,10 +178,8 @@ func (h *Handler) requestDetail(w http.ResponseWriter, r *http.Request) {
 		h.serviceError(w, r, err)
 		return
 	}
-	d := detailData{R: req, Actions: available(u, req), Blocked: blockedReason(u, req), Audience: "provider"}
-	if u.Tenant != "" {
-		d.Audience = "tenant"
-	}
+	d := detailData{R: req, Actions: available(u, req), Blocked: blockedReason(u, req),
+		Token: req.Status == lockbox.StatusActive && lockbox.AuthorizeGrant(u, req) == nil}
 	h.render(w, r, http.StatusOK, "request", "Request "+req.Reference, d)
 }
 

@@ -152,7 +152,7 @@ func (h *Handler) routes() {
 func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	u := lockbox.UserFromContext(r.Context())
 	target := "/requests"
-	if u.Tenant == "" && u.HasRole(lockbox.RoleSupportManager) {
+	if lockbox.Can(u, lockbox.PermReviewRequests, "") {
 		target = "/review"
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
