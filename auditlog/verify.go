@@ -61,7 +61,13 @@ type Report struct {
 	// server's own key was trusted: later runs hold the server to it.
 	KeyTrustedOnFirstUse bool      `json:"key_trusted_on_first_use"`
 	Problems             []Problem `json:"problems"`
-	// State is what to keep for the next run; nil unless OK.
+	// KeyName names the key the checkpoint was checked against.
+	KeyName string `json:"-"`
+	// SignatureOnly is set when the log was larger than Options.MaxEntries:
+	// the signature was checked, the entries were not read.
+	SignatureOnly bool `json:"-"`
+	// State is what to keep for the next run; nil unless OK and the
+	// entries were checked.
 	State *State `json:"-"`
 }
 
@@ -81,6 +87,10 @@ type Options struct {
 	Progress func(done, total int64)
 	// Now stamps the saved state; default time.Now.
 	Now func() time.Time
+	// MaxEntries, when > 0, bounds the entries read: a larger log gets its
+	// checkpoint's signature checked only (Report.SignatureOnly), for a
+	// reader that cannot afford to hash it all on every look.
+	MaxEntries int64
 }
 
 // maxReported bounds the problems of one kind listed one by one.
@@ -98,6 +108,7 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 	if err != nil {
 		return nil, err
 	}
+	r.KeyName = verifier.Name()
 	raw, err := src.Checkpoint(ctx, log)
 	if err != nil {
 		return nil, fmt.Errorf("fetch checkpoint: %w", err)
@@ -107,6 +118,10 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 		return r, nil
 	}
 	r.Checkpoint, r.Size = cp, cp.Size
+	if opts.MaxEntries > 0 && cp.Size > opts.MaxEntries {
+		r.SignatureOnly = true
+		return r, nil
+	}
 	tree, leaves, complete, err := fetchEntries(ctx, src, log, cp.Size, r, opts.Progress)
 	if err != nil {
 		return nil, err
