@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/auditlog"
 )
 
 // The audit log routes (SPEC §7). {tenant} is a tenant's name, or
@@ -49,72 +49,19 @@ func (s *Server) searchAudit(w http.ResponseWriter, r *http.Request) {
 	s.respond(w, r, http.StatusOK, out)
 }
 
-// csvHeader is the layout compliance teams load into spreadsheets (SPEC §7).
-var csvHeader = []string{"RecordId", "CreationDate", "RecordType", "Operation", "UserId", "AuditData"}
-
-// exportAudit streams the CSV: each record is written as it is read, so
-// memory stays flat however many there are. The status line goes out with
-// the first row; an error after that can only cut the response short, which
-// the client sees as a broken transfer, never as a complete file.
+// exportAudit streams the CSV (auditlog.ServeCSV): each record is written
+// as it is read, so memory stays flat however many there are. The status
+// line goes out with the first row; an error after that breaks the
+// response off, which the client sees as a cut transfer, never as a
+// complete file.
 func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) {
 	f, err := parseAuditFilter(r.URL.Query(), false)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	tenant := r.PathValue("tenant")
-	cw := csv.NewWriter(w)
-	started := false
-	start := func() error {
-		started = true
-		h := w.Header()
-		h.Set("Content-Type", "text/csv; charset=utf-8")
-		h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-%s.csv"`, tenant))
-		w.WriteHeader(http.StatusOK)
-		return cw.Write(csvHeader)
-	}
-	err = s.Audit.ExportAudit(r.Context(), tenant, f, func(rec *lockbox.AuditRecord) error {
-		if !started {
-			if err := start(); err != nil {
-				return err
-			}
-		}
-		return writeCSVRecord(cw, rec)
-	})
-	if err == nil && !started {
-		err = start()
-	}
 	if err == nil {
-		cw.Flush()
-		err = cw.Error()
+		err = auditlog.ServeCSV(w, r, s.Audit, r.PathValue("tenant"), f, func(err error) { s.logInternal(r, err) })
 	}
-	switch {
-	case err != nil && !started:
-		s.error(w, r, err)
-	case err != nil:
-		s.logInternal(r, fmt.Errorf("audit export cut short: %w", err))
-		panic(http.ErrAbortHandler)
-	}
-}
-
-func writeCSVRecord(cw *csv.Writer, rec *lockbox.AuditRecord) error {
-	data, err := rec.Canonical()
 	if err != nil {
-		return err
+		s.error(w, r, err)
 	}
-	return cw.Write([]string{
-		defuseCSV(rec.ID), rec.Time.UTC().Format(lockbox.AuditTimeFormat), defuseCSV(rec.RecordType),
-		defuseCSV(rec.Operation), defuseCSV(rec.UserID), defuseCSV(string(data)),
-	})
-}
-
-// defuseCSV stops a spreadsheet from running a cell as a formula (OWASP
-// "CSV injection"): a cell starting with = + - @ tab or CR gets a leading '.
-func defuseCSV(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // parseAuditFilter reads the audit search query; paged is false for the

@@ -18,19 +18,13 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/auditlog"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 )
 
 // newTestAudit is the real audit service on store, signing with a fresh key.
 func newTestAudit(tb testing.TB, store lockbox.Store) *auditlog.Service {
 	tb.Helper()
-	skey, vkey, err := note.GenerateKey(nil, "lockbox-log")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	signer, vkey := lockboxtest.LogSigner(tb)
 	return auditlog.New(store, signer, vkey, "lockbox.test")
 }
 
@@ -111,22 +105,6 @@ func (h *auditHarness) get(t *testing.T, as, path string) *httptest.ResponseReco
 	return rec
 }
 
-// appendRecords appends records to log straight through the store.
-func appendRecords(t *testing.T, s lockbox.Store, log string, recs ...*lockbox.AuditRecord) {
-	t.Helper()
-	err := s.Update(t.Context(), func(tx lockbox.Tx) error {
-		for _, r := range recs {
-			if err := tx.AppendAudit(t.Context(), r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestAuditCSVDefusesFormulas: every cell a spreadsheet would run gets a
 // leading quote; AuditData is the record's canonical JSON; the header is
 // SPEC's.
@@ -139,7 +117,7 @@ func TestAuditCSVDefusesFormulas(t *testing.T) {
 			Tenant: "contoso", RecordType: lockbox.RecordTenantAdmin, Operation: lockbox.OpSettingsUpdated, UserID: user,
 			ActorType: lockbox.ActorTenantUser, Result: lockbox.ResultSucceeded, AuditData: map[string]any{"note": "=1+1"}})
 	}
-	appendRecords(t, h.store, "contoso", recs...)
+	lockboxtest.AppendAudit(t, h.store, recs...)
 	rec := h.get(t, "audit_reader", "/v1/tenants/contoso/audit.csv?start=2030-01-01T00:00:00Z&operation=settings.updated")
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/csv; charset=utf-8" {
 		t.Fatalf("status %d, type %q: %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
@@ -179,7 +157,7 @@ func TestAuditCSVEmptyAndLarge(t *testing.T) {
 		recs = append(recs, &lockbox.AuditRecord{ID: "big-" + time.Duration(i).String(), Time: time.Date(2031, 1, 1, 0, 0, i/7, 0, time.UTC),
 			Tenant: "contoso", RecordType: lockbox.RecordOperatorAction, Operation: lockbox.OpOperatorAction, UserID: "Provider Operator"})
 	}
-	appendRecords(t, h.store, "contoso", recs...)
+	lockboxtest.AppendAudit(t, h.store, recs...)
 	rec = h.get(t, "audit_reader", "/v1/tenants/contoso/audit.csv?operation=operator.action")
 	rows, err := csv.NewReader(rec.Body).ReadAll()
 	if err != nil {
@@ -207,7 +185,7 @@ func TestAuditProofsVerifyIndependently(t *testing.T) {
 		recs = append(recs, &lockbox.AuditRecord{ID: "p-" + time.Duration(i).String(), Time: time.Date(2030, 1, 1, 0, 0, i, 0, time.UTC),
 			Tenant: "contoso", RecordType: lockbox.RecordTenantAdmin, Operation: lockbox.OpSettingsUpdated, UserID: "admin@contoso.test"})
 	}
-	appendRecords(t, h.store, "contoso", recs...)
+	lockboxtest.AppendAudit(t, h.store, recs...)
 	cpRec := h.get(t, "audit_reader", "/v1/tenants/contoso/log/checkpoint")
 	key := strings.TrimSpace(h.get(t, "", "/v1/log/key").Body.String())
 	v, err := note.NewVerifier(key)

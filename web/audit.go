@@ -3,16 +3,11 @@ package web
 import (
 	"context"
 	"encoding/base64"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-
-	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/auditlog"
@@ -144,70 +139,25 @@ func (h *Handler) auditPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, statusOf(err), "audit", "Audit log", d)
 }
 
-// auditCSV streams the search as CSV in the layout of SPEC §7 (and of the
-// API's audit.csv): RecordId, CreationDate, RecordType, Operation, UserId,
-// AuditData (the whole record as JSON).
+// auditCSV streams the search as CSV: the API's export (auditlog.ServeCSV
+// answers both). An error after the first byte breaks the response off, so
+// the browser reports a failed download rather than saving a truncated file
+// as if it were complete.
 func (h *Handler) auditCSV(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.Audit == nil {
 		h.errorPage(w, r, http.StatusNotImplemented, "The audit log is not available on this server.")
 		return
 	}
-	u := lockbox.UserFromContext(r.Context())
 	f, err := readAuditForm(r).filter(location(r))
+	if err == nil {
+		log := auditLog(lockbox.UserFromContext(r.Context()))
+		err = auditlog.ServeCSV(w, r, h.cfg.Audit, log, f, func(err error) {
+			h.cfg.Logger.ErrorContext(r.Context(), "audit CSV export failed", "err", err)
+		})
+	}
 	if err != nil {
 		h.serviceError(w, r, err)
-		return
 	}
-	log := auditLog(u)
-	var cw *csv.Writer
-	err = h.cfg.Audit.ExportAudit(r.Context(), log, f, func(rec *lockbox.AuditRecord) error {
-		if cw == nil {
-			cw = startCSV(w, log)
-		}
-		return writeCSVRecord(cw, rec)
-	})
-	if cw == nil {
-		if err != nil {
-			h.serviceError(w, r, err)
-			return
-		}
-		cw = startCSV(w, log) // no records: the header alone
-	}
-	if err != nil {
-		// The response has started; the truncated file is all we can give.
-		h.cfg.Logger.ErrorContext(r.Context(), "audit CSV export failed", "err", err)
-	}
-	cw.Flush()
-}
-
-func startCSV(w http.ResponseWriter, log string) *csv.Writer {
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-%s.csv"`, log))
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"RecordId", "CreationDate", "RecordType", "Operation", "UserId", "AuditData"})
-	return cw
-}
-
-func writeCSVRecord(cw *csv.Writer, rec *lockbox.AuditRecord) error {
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("encode audit record %s: %w", rec.ID, err)
-	}
-	row := []string{rec.ID, rec.Time.UTC().Format("2006-01-02T15:04:05.000Z"), rec.RecordType,
-		rec.Operation, rec.UserID, string(data)}
-	for i, c := range row {
-		row[i] = defuse(c)
-	}
-	return cw.Write(row)
-}
-
-// defuse stops a spreadsheet from running a cell as a formula: a cell
-// starting with = + - @ tab or CR gets a leading apostrophe.
-func defuse(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // maxVerifyEntries bounds the entries the page re-hashes to check the
@@ -215,86 +165,32 @@ func defuse(s string) string {
 // page says so: `lockbox audit verify` checks everything).
 const maxVerifyEntries = 100_000
 
-// verifyCheckpoint fetches the latest checkpoint, checks its signature
-// with the published log key, and recomputes its root hash from the log's
-// entries.
+// verifyCheckpoint checks the log's latest checkpoint as `lockbox audit
+// verify` does (auditlog.Verify), against the log key the server
+// publishes. The page keeps nothing between looks, so it shows that the log
+// matches its signed checkpoint, not that it only grew.
 func (h *Handler) verifyCheckpoint(ctx context.Context, log string) *checkpointView {
-	cp, err := h.cfg.Audit.Checkpoint(ctx, log)
+	rep, err := auditlog.Verify(ctx, h.cfg.Audit, log, nil, auditlog.Options{MaxEntries: maxVerifyEntries, Now: h.cfg.Clock.Now})
 	if err != nil {
-		return &checkpointView{Detail: "No checkpoint could be read: " + lockbox.ErrorMessage(err)}
+		return &checkpointView{Detail: "The checkpoint could not be checked: " + lockbox.ErrorMessage(err)}
 	}
-	v := &checkpointView{Size: cp.Size, Origin: cp.Origin, Note: string(cp.Note),
-		RootHash: base64.StdEncoding.EncodeToString(cp.RootHash[:])}
-	key, err := h.cfg.Audit.LogKey(ctx)
-	if err != nil {
-		v.Detail = "The log's public key could not be read: " + lockbox.ErrorMessage(err)
-		return v
+	v := &checkpointView{}
+	if cp := rep.Checkpoint; cp != nil {
+		v.Size, v.Origin, v.Note = cp.Size, cp.Origin, string(cp.Note)
+		v.RootHash = base64.StdEncoding.EncodeToString(cp.RootHash[:])
 	}
-	verifier, err := note.NewVerifier(key)
-	if err != nil {
-		v.Detail = "The log's public key is malformed."
-		return v
-	}
-	signed, err := auditlog.OpenCheckpoint(cp.Note, note.VerifierList(verifier))
-	if err != nil {
-		v.Detail = "Signature check failed: " + err.Error() + "."
-		return v
-	}
-	if signed.Size != cp.Size || signed.RootHash != cp.RootHash {
-		v.Detail = "The signed checkpoint does not say what the server reported."
-		return v
-	}
-	if cp.Size > maxVerifyEntries {
-		v.Verified = true
-		v.Detail = fmt.Sprintf("Signature valid (key %s). The log has more than %d entries: run `lockbox audit verify` to recompute its root.", verifier.Name(), maxVerifyEntries)
-		return v
-	}
-	root, err := h.recomputeRoot(ctx, log, cp.Size)
 	switch {
-	case err != nil:
-		v.Detail = "Signature valid, but the entries could not be read: " + lockbox.ErrorMessage(err)
-	case root != cp.RootHash:
-		v.Detail = fmt.Sprintf("Signature valid, but the root hash recomputed from the %d entries differs: the log does not match its checkpoint.", cp.Size)
+	case !rep.OK():
+		v.Detail = rep.Problems[0].Message
+		if more := len(rep.Problems) - 1; more > 0 {
+			v.Detail += fmt.Sprintf(" (%d more problems: run `lockbox audit verify` to list them.)", more)
+		}
+	case rep.SignatureOnly:
+		v.Verified = true
+		v.Detail = fmt.Sprintf("Signature valid (key %s). The log has more than %d entries: run `lockbox audit verify` to recompute its root.", rep.KeyName, maxVerifyEntries)
 	default:
 		v.Verified = true
-		v.Detail = fmt.Sprintf("Signature valid (key %s), and the root hash recomputed from all %d entries matches.", verifier.Name(), cp.Size)
+		v.Detail = fmt.Sprintf("Signature valid (key %s), and the root hash recomputed from all %d entries matches.", rep.KeyName, rep.Size)
 	}
 	return v
-}
-
-// recomputeRoot hashes the log's first size leaves (RFC 6962) in memory.
-func (h *Handler) recomputeRoot(ctx context.Context, log string, size int64) ([32]byte, error) {
-	var hashes []tlog.Hash
-	reader := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(idx))
-		for i, x := range idx {
-			if x < 0 || x >= int64(len(hashes)) {
-				return nil, fmt.Errorf("hash %d not computed", x)
-			}
-			out[i] = hashes[x]
-		}
-		return out, nil
-	})
-	for n := int64(0); n < size; {
-		entries, err := h.cfg.Audit.LogEntries(ctx, log, n, min(size, n+lockbox.MaxLogEntriesPage))
-		if err != nil {
-			return [32]byte{}, err
-		}
-		if len(entries) == 0 {
-			return [32]byte{}, fmt.Errorf("log %s ended at %d entries, before %d", log, n, size)
-		}
-		for _, e := range entries {
-			if e.Index != n {
-				return [32]byte{}, fmt.Errorf("log %s: entry %d where %d was expected", log, e.Index, n)
-			}
-			hs, err := tlog.StoredHashes(n, e.Data, reader)
-			if err != nil {
-				return [32]byte{}, err
-			}
-			hashes = append(hashes, hs...)
-			n++
-		}
-	}
-	root, err := tlog.TreeHash(size, reader)
-	return root, err
 }

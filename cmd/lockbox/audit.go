@@ -80,8 +80,10 @@ func (a *app) auditSearchCmd() *cobra.Command {
 
 --tenant provider reads the provider's own log (provider admins). -o csv is
 the server's export (RecordId,CreationDate,RecordType,Operation,UserId,AuditData,
-formula cells defused), copied as it streams; -o json is an array of the
-records' canonical JSON. A progress bar shows on stderr when it is a terminal.`,
+formula cells defused), copied as it streams; an export the server breaks
+off part-way is an error (exit status 1, and no --output file is left). -o json
+is an array of the records' canonical JSON. A progress bar shows on stderr
+when it is a terminal.`,
 		Args: exactArgs(),
 	}
 	fl := cmd.Flags()

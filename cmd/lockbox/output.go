@@ -13,6 +13,8 @@ import (
 	"unicode"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lockboxhq/lockbox/auditlog"
 )
 
 // Output formats (-o).
@@ -105,7 +107,7 @@ func (t *table) writeCSV(w io.Writer) error {
 	for _, row := range append([][]string{t.header}, t.rows...) {
 		cells := make([]string, len(row))
 		for i, c := range row {
-			cells[i] = defuseCSV(c)
+			cells[i] = auditlog.DefuseCSVCell(c)
 		}
 		if err := cw.Write(cells); err != nil {
 			return err
@@ -113,15 +115,6 @@ func (t *table) writeCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// defuseCSV stops a spreadsheet from reading a cell as a formula (OWASP
-// "CSV injection"): a cell starting with = + - @ tab or CR gets a leading '.
-func defuseCSV(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // writeKV renders label/value pairs (an empty value as "-"), one per line, for a single object.

@@ -12,27 +12,6 @@ import (
 	"github.com/lockboxhq/lockbox"
 )
 
-func TestDefuseCSV(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{"plain", "plain"},
-		{"=SUM(A1:A2)", "'=SUM(A1:A2)"},
-		{"+1", "'+1"},
-		{"-1", "'-1"},
-		{"@cmd", "'@cmd"},
-		{"\tx", "'\tx"},
-		{"\rx", "'\rx"},
-		{"a=b", "a=b"},
-		{" =x", " =x"},
-		{"'already", "'already"},
-	}
-	for _, tt := range tests {
-		if got := defuseCSV(tt.in); got != tt.want {
-			t.Errorf("defuseCSV(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestTableCSVDefusesEveryCell(t *testing.T) {
 	tbl := newTable("=HEADER", "B")
 	tbl.add("=1+1", "ok")
