@@ -66,8 +66,8 @@ type Report struct {
 	// SignatureOnly is set when the log was larger than Options.MaxEntries:
 	// the signature was checked, the entries were not read.
 	SignatureOnly bool `json:"-"`
-	// State is what to keep for the next run; nil unless OK and the
-	// entries were checked.
+	// State is what to keep for the next run; nil unless OK, and after a
+	// glance (Options.RootOnly, Options.MaxEntries).
 	State *State `json:"-"`
 }
 
@@ -87,11 +87,18 @@ type Options struct {
 	Progress func(done, total int64)
 	// Now stamps the saved state; default time.Now.
 	Now func() time.Time
-	// MaxEntries, when > 0, bounds the entries read: a larger log gets its
-	// checkpoint's signature checked only (Report.SignatureOnly), for a
-	// reader that cannot afford to hash it all on every look.
+
+	// A glance keeps nothing and compares with no earlier state (prev must
+	// be nil): the admin center's look at the latest checkpoint on every
+	// page view. RootOnly hashes the entries to check the signed root
+	// without checking each record's form or building State; MaxEntries,
+	// when > 0, bounds the entries read: a larger log gets its signature
+	// checked only (Report.SignatureOnly).
+	RootOnly   bool
 	MaxEntries int64
 }
+
+func (o Options) glance() bool { return o.RootOnly || o.MaxEntries > 0 }
 
 // maxReported bounds the problems of one kind listed one by one.
 const maxReported = 20
@@ -100,6 +107,9 @@ const maxReported = 20
 // (nil on the first). It returns an error only when src cannot be read;
 // everything wrong with the log itself is a Problem in the report.
 func Verify(ctx context.Context, src Source, log string, prev *State, opts Options) (*Report, error) {
+	if prev != nil && opts.glance() {
+		return nil, errors.New("auditlog: RootOnly and MaxEntries are for a glance, without an earlier state")
+	}
 	r := &Report{Log: log, PreviousSize: -1}
 	if prev != nil {
 		r.PreviousSize = prev.Size()
@@ -122,7 +132,7 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 		r.SignatureOnly = true
 		return r, nil
 	}
-	tree, leaves, complete, err := fetchEntries(ctx, src, log, cp.Size, r, opts.Progress)
+	tree, leaves, complete, err := fetchEntries(ctx, src, log, cp.Size, r, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -136,15 +146,19 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 			return nil, err
 		}
 	}
-	if r.OK() {
-		now := time.Now
-		if opts.Now != nil {
-			now = opts.Now
-		}
-		r.State = &State{Key: verifier.key, Origin: cp.Origin, Checkpoint: string(cp.Note),
-			VerifiedAt: now().UTC(), Leaves: leaves}
+	if r.OK() && !opts.glance() {
+		r.State = newState(verifier, cp, leaves, opts.Now)
 	}
 	return r, nil
+}
+
+// newState is what the next run compares with: the trusted key, the
+// checkpoint and every leaf.
+func newState(v *trusted, cp *lockbox.Checkpoint, leaves []Leaf, clock func() time.Time) *State {
+	if clock == nil {
+		clock = time.Now
+	}
+	return &State{Key: v.key, Origin: cp.Origin, Checkpoint: string(cp.Note), VerifiedAt: clock().UTC(), Leaves: leaves}
 }
 
 type trusted struct {
@@ -199,11 +213,15 @@ func (r *Report) checkCheckpoint(msg []byte, v *trusted, log string, prev *State
 }
 
 // fetchEntries reads every entry of the checkpoint's tree, checking each is
-// the canonical record it claims to be at its place, and rebuilds the tree.
-// complete is false when the entries could not all be placed.
-func fetchEntries(ctx context.Context, src Source, log string, size int64, r *Report, progress func(int64, int64)) (*memTree, []Leaf, bool, error) {
+// the canonical record it claims to be at its place (unless opts.RootOnly),
+// and rebuilds the tree. complete is false when the entries could not all
+// be placed.
+func fetchEntries(ctx context.Context, src Source, log string, size int64, r *Report, opts Options) (*memTree, []Leaf, bool, error) {
 	tree := &memTree{}
-	leaves := make([]Leaf, 0, size)
+	var leaves []Leaf
+	if !opts.RootOnly {
+		leaves = make([]Leaf, 0, size)
+	}
 	bad := 0
 	for next := int64(0); next < size; {
 		page, err := src.LogEntries(ctx, log, next, size)
@@ -219,23 +237,25 @@ func fetchEntries(ctx context.Context, src Source, log string, size int64, r *Re
 				r.add(ProblemBadEntry, next, "Record %d is missing from the entries: the server returned record %d in its place.", next, e.Index)
 				return tree, leaves, false, nil
 			}
-			leaf, msg := checkEntry(log, e)
-			if msg != "" {
-				if bad++; bad <= maxReported {
-					r.add(ProblemBadEntry, e.Index, "Record %d: %s.", e.Index, msg)
+			if !opts.RootOnly {
+				leaf, msg := checkEntry(log, e)
+				if msg != "" {
+					if bad++; bad <= maxReported {
+						r.add(ProblemBadEntry, e.Index, "Record %d: %s.", e.Index, msg)
+					}
 				}
+				leaves = append(leaves, leaf)
 			}
 			if err := tree.append(e.Index, e.Data); err != nil {
 				return nil, nil, false, err
 			}
-			leaves = append(leaves, leaf)
 			next++
 			if next == size {
 				break
 			}
 		}
-		if progress != nil {
-			progress(next, size)
+		if opts.Progress != nil {
+			opts.Progress(next, size)
 		}
 	}
 	if bad > maxReported {
