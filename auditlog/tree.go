@@ -1,12 +1,15 @@
 // Package auditlog is Lockbox's verifiable audit log (SPEC §7), shared by
-// the server and the CLI: RFC 6962 tree hashes and proofs over the hashes a
-// store keeps with each record, c2sp.org/tlog-checkpoint signed notes, the
-// AuditService the API and web UI read the log through, and the client-side
-// verifier behind `lockbox audit verify`.
+// the server, the stores and the CLI: the Merkle arithmetic of appending
+// (integrate.go: the stores keep a log's head and the hashes, this decides
+// them), RFC 6962 tree hashes and proofs over the hashes a store keeps with
+// each record, c2sp.org/tlog-checkpoint signed notes, the AuditService the
+// API and web UI read the log through, and the client-side verifier behind
+// `lockbox audit verify`.
 //
 // It may import the root lockbox package, golang.org/x/mod/sumdb (tlog and
 // note), github.com/transparency-dev/formats/log (the checkpoint body) and
-// the standard library; never a store or a transport.
+// the standard library; never a store or a transport, since the stores
+// import it.
 package auditlog
 
 import (
