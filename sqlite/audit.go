@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/auditlog"
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
@@ -26,26 +25,19 @@ func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 	if err := t.checkNewAuditID(ctx, rec.ID); err != nil {
 		return err
 	}
-	head, err := t.logs.head(ctx, t.tx, rec.Tenant)
+	h, err := t.logs.mutable(ctx, t.tx, rec.Tenant)
 	if err != nil {
 		return err
 	}
-	s := &stagedRec{rec: *rec}
-	s.rec.Index = head.size
-	if s.canonical, err = s.rec.Canonical(); err != nil {
+	// The Merkle hashes this record completes are stored with it, in this
+	// transaction, so the tree never lags the records.
+	e, err := h.Append(rec)
+	if err != nil {
 		return wrap("append audit", err)
 	}
-	// The Merkle hashes this record completes are stored with it, in this
-	// transaction, so the tree never lags the records (auditlog.go).
-	hs, err := tlog.StoredHashes(s.rec.Index, s.canonical,
-		edgeReader{head: head, db: hashReader{ctx: ctx, q: t.tx, log: rec.Tenant}})
-	if err != nil {
-		return fmt.Errorf("sqlite: stored hashes of %s[%d]: %w", rec.Tenant, s.rec.Index, err)
-	}
-	s.hashes = concatHashes(hs)
-	t.logs.mutable(rec.Tenant).advance(hs)
-	t.logs.stage(s)
-	rec.Index = s.rec.Index
+	h.dirty = true
+	t.logs.stage(&e)
+	rec.Index = e.Record.Index
 	return nil
 }
 
@@ -83,14 +75,15 @@ func (t *tx) checkNewAuditID(ctx context.Context, id string) error {
 	}
 }
 
-// insertAudit stores the canonical bytes with copies of the fields audit
-// search filters on. The time column holds the canonical (millisecond)
-// time, so a search by time agrees with what the leaf says.
-func (t *tx) insertAudit(ctx context.Context, rec *lockbox.AuditRecord, canonical, hashes []byte) error {
+// insertAudit stores the canonical bytes and hashes with copies of the
+// fields audit search filters on. The time column holds the canonical
+// (millisecond) time, so a search by time agrees with what the leaf says.
+func (t *tx) insertAudit(ctx context.Context, e *auditlog.Entry) error {
+	rec := &e.Record
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_records (log, idx, id, time, record_type,
 		operation, user_id, actor_type, request_id, canonical, hashes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		rec.Tenant, rec.Index, rec.ID, micros(rec.Time.Truncate(time.Millisecond)), rec.RecordType,
-		rec.Operation, rec.UserID, rec.ActorType, rec.RequestID, canonical, hashes)
+		rec.Operation, rec.UserID, rec.ActorType, rec.RequestID, e.Canonical, e.Hashes)
 	if isUnique(err) {
 		return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
 	}
@@ -126,13 +119,11 @@ func scanAuditRecord(s scanner) (*lockbox.AuditRecord, error) {
 // written), counting the appends of this commit group.
 func (t *tx) AuditSize(ctx context.Context, log string) (int64, error) {
 	if t.logs != nil {
-		h, err := t.logs.head(ctx, t.tx, log)
-		if err != nil {
-			return 0, err
+		if h := t.logs.known(log); h != nil {
+			return h.Size, nil
 		}
-		return h.size, nil
 	}
-	return readAuditSize(ctx, t.tx, log)
+	return readAuditSize(ctx, t.tx, log) // no append of this group yet
 }
 
 // readAuditSize reads a log's size as of its last commit group.

@@ -3,12 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/auditlog"
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
@@ -23,68 +23,33 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// hashReader is tlog.HashReader over one log in one transaction.
-type hashReader struct {
-	ctx context.Context
-	q   queryer
-	log string
-}
-
-// ReadHashes finds each storage index in the row of the record that
-// completed it: hash (level l, node n) is stored by record ((n+1)<<l)-1 at
-// offset l of its hashes column.
-func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	rows := map[int64][]byte{}
-	for i, idx := range indexes {
-		level, n := tlog.SplitStoredHashIndex(idx)
-		rec := (n+1)<<level - 1
-		b, ok := rows[rec]
-		if !ok {
-			err := r.q.QueryRowContext(r.ctx, `SELECT hashes FROM audit_records WHERE log = ? AND idx = ?`, r.log, rec).Scan(&b)
-			if err != nil {
-				return nil, fmt.Errorf("sqlite: read hash %d of log %s (record %d): %w", idx, r.log, rec, err)
+// hashRows reads the hashes column of records of one log (auditlog.HashRows),
+// one indexed read a record: a point read costs SQLite no round trip.
+func hashRows(ctx context.Context, q queryer, log string) auditlog.HashRows {
+	return func(records []int64) (map[int64][]byte, error) {
+		out := make(map[int64][]byte, len(records))
+		for _, idx := range records {
+			var b []byte
+			err := q.QueryRowContext(ctx, `SELECT hashes FROM audit_records WHERE log = ? AND idx = ?`, log, idx).Scan(&b)
+			switch {
+			case errors.Is(err, sql.ErrNoRows): // not stored: auditlog says so
+			case err != nil:
+				return nil, fmt.Errorf("sqlite: read hashes of %s[%d]: %w", log, idx, err)
+			default:
+				out[idx] = b
 			}
-			rows[rec] = b
 		}
-		if len(b) < (level+1)*tlog.HashSize {
-			return nil, fmt.Errorf("sqlite: read hash %d of log %s: record %d stores %d bytes of hashes, want at least %d", idx, r.log, rec, len(b), (level+1)*tlog.HashSize)
-		}
-		copy(out[i][:], b[level*tlog.HashSize:])
+		return out, nil
 	}
-	return out, nil
-}
-
-// storedHashes returns the hashes record index of log stores: tlog's
-// StoredHashes, concatenated.
-func storedHashes(ctx context.Context, q queryer, log string, index int64, canonical []byte) ([]byte, error) {
-	hs, err := tlog.StoredHashes(index, canonical, hashReader{ctx: ctx, q: q, log: log})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: stored hashes of %s[%d]: %w", log, index, err)
-	}
-	return concatHashes(hs), nil
-}
-
-// concatHashes is the hashes column: a record's stored hashes, level 0 first.
-func concatHashes(hs []tlog.Hash) []byte {
-	out := make([]byte, 0, len(hs)*tlog.HashSize)
-	for _, h := range hs {
-		out = append(out, h[:]...)
-	}
-	return out
 }
 
 // ReadAuditHashes is tlog.HashReader.ReadHashes for log in this transaction.
 func (t *tx) ReadAuditHashes(ctx context.Context, log string, indexes []int64) ([][32]byte, error) {
-	hs, err := hashReader{ctx: ctx, q: t.tx, log: log}.ReadHashes(indexes)
+	hs, err := auditlog.StoredHashes(indexes, hashRows(ctx, t.tx, log))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sqlite: log %s: %w", log, err)
 	}
-	out := make([][32]byte, len(hs))
-	for i, h := range hs {
-		out[i] = h
-	}
-	return out, nil
+	return hs, nil
 }
 
 // AuditLeaves returns the stored canonical bytes, untouched.
@@ -194,27 +159,46 @@ func backfillAuditHashes(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return wrap("backfill audit hashes", err)
 	}
-	type pending struct {
-		log       string
-		idx       int64
-		canonical []byte
-	}
-	todo, err := sqlrows.Collect(rows, func(s scanner) (pending, error) {
-		var p pending
-		err := s.Scan(&p.log, &p.idx, &p.canonical)
-		return p, err
+	todo, err := sqlrows.Collect(rows, func(s scanner) (unhashed, error) {
+		var u unhashed
+		err := s.Scan(&u.log, &u.idx, &u.canonical)
+		return u, err
 	})
-	if err != nil || len(todo) == 0 {
+	if err != nil {
 		return wrap("backfill audit hashes", err)
 	}
-	for _, p := range todo {
-		hs, err := storedHashes(ctx, sqlTx, p.log, p.idx, p.canonical)
-		if err != nil {
-			return err
+	if err := backfill(ctx, sqlTx, todo); err != nil {
+		return err
+	}
+	return wrap("backfill audit hashes", sqlTx.Commit())
+}
+
+// unhashed is a record stored without its hashes.
+type unhashed struct {
+	log       string
+	idx       int64
+	canonical []byte
+}
+
+// backfill stores the hashes of todo, in log and index order, appending
+// each leaf to its log's head; a head is read from the records (those
+// before it, already hashed or just backfilled) wherever todo skips.
+func backfill(ctx context.Context, sqlTx *sql.Tx, todo []unhashed) error {
+	var head auditlog.Head
+	for i, u := range todo {
+		if i == 0 || u.log != todo[i-1].log || u.idx != head.Size {
+			var err error
+			if head, err = auditlog.LoadHead(u.idx, nil, hashRows(ctx, sqlTx, u.log)); err != nil {
+				return fmt.Errorf("sqlite: backfill audit hashes of log %s: %w", u.log, err)
+			}
 		}
-		if _, err := sqlTx.ExecContext(ctx, `UPDATE audit_records SET hashes = ? WHERE log = ? AND idx = ?`, hs, p.log, p.idx); err != nil {
+		hs, err := head.AppendLeaf(u.canonical)
+		if err != nil {
+			return fmt.Errorf("sqlite: backfill audit hashes of %s[%d]: %w", u.log, u.idx, err)
+		}
+		if _, err := sqlTx.ExecContext(ctx, `UPDATE audit_records SET hashes = ? WHERE log = ? AND idx = ?`, hs, u.log, u.idx); err != nil {
 			return wrap("backfill audit hashes", err)
 		}
 	}
-	return wrap("backfill audit hashes", sqlTx.Commit())
+	return nil
 }

@@ -6,17 +6,17 @@ import (
 	"maps"
 	"slices"
 
-	"golang.org/x/mod/sumdb/tlog"
-
-	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/auditlog"
 )
 
-// The audit log of one commit group. An append needs its log's size (the
-// next index) and the right edge of the Merkle tree (the hashes StoredHashes
-// combines the new leaf with), then a new size and the record row. A commit
-// group is one transaction holding SQLite's only write lock, so nothing
-// else can change a log while it runs: the group reads each log's size and
-// edge once, keeps them in memory for its later appends, and stages the
+// The audit log of one commit group. An append needs its log's head
+// (auditlog.Head: the size, which is the next index, and the right edge of
+// the Merkle tree), from which auditlog makes the record's row and moves
+// the head; the store writes the row and the new size. A commit group is
+// one transaction holding SQLite's only write lock, so nothing else can
+// change a log while it runs: the group reads each log's head once (the
+// size from audit_logs, the edge from the records' hashes: this store keeps
+// no edge column), keeps it in memory for its later appends, and stages the
 // record rows, writing them all and each log's new size once, after the
 // last Update and just before COMMIT. Writing them outside any Update's
 // savepoint matters: SQLite copies every page an Update first changes into
@@ -39,52 +39,21 @@ import (
 // transaction not to read back what it appended (PostgreSQL writes its
 // appends at commit too).
 
-// edgeNode is the newest complete subtree of one level of the tree: the
-// only node of that level a future append can combine with.
-type edgeNode struct {
-	node int64 // its index within the level; -1: not known yet
-	hash tlog.Hash
-}
-
+// logHead is a log's head (auditlog.Head: size and right edge) as the
+// group holds it.
 type logHead struct {
-	size  int64
-	edge  []edgeNode // by level
-	dirty bool       // size is ahead of the audit_logs row
+	auditlog.Head
+	dirty bool // Size is ahead of the audit_logs row
 }
 
-func (h *logHead) clone() *logHead {
-	c := *h
-	c.edge = slices.Clone(h.edge)
-	return &c
-}
-
-// advance records that the leaf at index h.size was appended with the
-// stored hashes hs (tlog.StoredHashes: hs[l] is the level-l node it
-// completed).
-func (h *logHead) advance(hs []tlog.Hash) {
-	for l, hash := range hs {
-		for len(h.edge) <= l {
-			h.edge = append(h.edge, edgeNode{node: -1})
-		}
-		h.edge[l] = edgeNode{node: h.size >> l, hash: hash}
-	}
-	h.size++
-	h.dirty = true
-}
-
-// stagedRec is a record appended in this group, waiting for the flush.
-type stagedRec struct {
-	rec       lockbox.AuditRecord // Index set
-	canonical []byte
-	hashes    []byte
-}
+func (h *logHead) clone() *logHead { return &logHead{Head: h.Head.Clone(), dirty: h.dirty} }
 
 // groupLogs is the audit state of one commit group: the heads of the logs
-// it has appended to or asked the size of, and the records it staged. Only
+// it has appended to, and the records it staged. Only
 // the writer goroutine uses it.
 type groupLogs struct {
 	heads  map[string]*logHead
-	staged []*stagedRec
+	staged []*auditlog.Entry
 	ids    map[string]bool // IDs of staged records
 	// For the savepoint now open: each touched log's head as it was when
 	// the savepoint began (nil: not loaded then), and how many records
@@ -155,58 +124,66 @@ func (g *groupLogs) rollback() {
 			g.heads[log] = h
 		}
 	}
-	for _, s := range g.staged[g.mark:] {
-		delete(g.ids, s.rec.ID)
+	for _, e := range g.staged[g.mark:] {
+		delete(g.ids, e.Record.ID)
 	}
 	g.staged = g.staged[:g.mark]
 	g.undo = nil
 }
 
-// stage queues s for the flush.
-func (g *groupLogs) stage(s *stagedRec) {
-	g.staged = append(g.staged, s)
-	g.ids[s.rec.ID] = true
+// stage queues e for the flush.
+func (g *groupLogs) stage(e *auditlog.Entry) {
+	g.staged = append(g.staged, e)
+	g.ids[e.Record.ID] = true
 }
 
-// mutable returns log's head for changing, first saving it for rollback.
-func (g *groupLogs) mutable(log string) *logHead {
-	h := g.heads[log]
+// known returns log's head if the group or the cache holds it, else nil.
+func (g *groupLogs) known(log string) *logHead {
+	if h, ok := g.heads[log]; ok {
+		return h
+	}
+	return g.committed[log]
+}
+
+// mutable returns log's head for an append, first saving it as it was
+// for a rollback of the savepoint. The first time the group needs a log it
+// takes the head the last group committed (logCache), else reads it.
+func (g *groupLogs) mutable(ctx context.Context, q queryer, log string) (*logHead, error) {
+	h, loaded := g.heads[log]
+	if !loaded {
+		var err error
+		if h, err = g.load(ctx, q, log); err != nil {
+			return nil, err
+		}
+		g.heads[log] = h
+	}
 	if g.undo != nil {
 		if _, saved := g.undo[log]; !saved {
-			g.undo[log] = h.clone()
-		}
-	}
-	return h
-}
-
-// head returns log's head, reading its size from the database the first
-// time the group needs it.
-func (g *groupLogs) head(ctx context.Context, q queryer, log string) (*logHead, error) {
-	if h, ok := g.heads[log]; ok {
-		return h, nil
-	}
-	if h, ok := g.committed[log]; ok {
-		h = h.clone()
-		g.heads[log] = h
-		if g.undo != nil {
-			if _, saved := g.undo[log]; !saved {
-				g.undo[log] = nil // back to the committed head on rollback
+			g.undo[log] = nil // not loaded before: rolling back forgets it
+			if loaded {
+				g.undo[log] = h.clone()
 			}
 		}
-		return h, nil
+	}
+	return h, nil
+}
+
+// load returns log's head as of the group's start: a copy of the cache's,
+// or else its size and edge (from the records' hashes) read from the
+// database.
+func (g *groupLogs) load(ctx context.Context, q queryer, log string) (*logHead, error) {
+	if h, ok := g.committed[log]; ok {
+		return h.clone(), nil
 	}
 	size, err := readAuditSize(ctx, q, log)
 	if err != nil {
 		return nil, err
 	}
-	h := &logHead{size: size}
-	g.heads[log] = h
-	if g.undo != nil {
-		if _, saved := g.undo[log]; !saved {
-			g.undo[log] = nil
-		}
+	head, err := auditlog.LoadHead(size, nil, hashRows(ctx, q, log))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: head of log %s: %w", log, err)
 	}
-	return h, nil
+	return &logHead{Head: head}, nil
 }
 
 // flush writes the staged records in the order they were appended, then
@@ -214,8 +191,8 @@ func (g *groupLogs) head(ctx context.Context, q queryer, log string) (*logHead, 
 // savepoint and before COMMIT; if it fails, the whole group fails. IDs were
 // checked at append time and indexes come from the heads, so it should not.
 func (g *groupLogs) flush(ctx context.Context, t *tx) error {
-	for _, s := range g.staged {
-		if err := t.insertAudit(ctx, &s.rec, s.canonical, s.hashes); err != nil {
+	for _, e := range g.staged {
+		if err := t.insertAudit(ctx, e); err != nil {
 			return err
 		}
 	}
@@ -226,49 +203,11 @@ func (g *groupLogs) flush(ctx context.Context, t *tx) error {
 			continue
 		}
 		_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_logs (log, size) VALUES (?, ?)
-			ON CONFLICT (log) DO UPDATE SET size = excluded.size`, log, h.size)
+			ON CONFLICT (log) DO UPDATE SET size = excluded.size`, log, h.Size)
 		if err != nil {
 			return fmt.Errorf("sqlite: write head of log %s: %w", log, err)
 		}
 		h.dirty = false
 	}
 	return nil
-}
-
-// edgeReader is tlog.HashReader for appending to one log: it answers from
-// the head's edge and reads what the edge does not hold from the stored
-// records. StoredHashes asks only for the newest complete node of a level;
-// if an append since the head was loaded completed it, advance put it in
-// the edge (and a staged record's nodes are never asked of the database),
-// so what is missing was completed by a committed record. The edge misses
-// the levels no append has completed since the head was loaded: all of
-// them at first, then about one level in eight appends.
-type edgeReader struct {
-	head *logHead
-	db   hashReader
-}
-
-func (r edgeReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	var missing []int64
-	var at []int // where each missing hash goes in out
-	for i, idx := range indexes {
-		level, n := tlog.SplitStoredHashIndex(idx)
-		if level < len(r.head.edge) && r.head.edge[level].node == n {
-			out[i] = r.head.edge[level].hash
-			continue
-		}
-		missing, at = append(missing, idx), append(at, i)
-	}
-	if len(missing) == 0 {
-		return out, nil
-	}
-	read, err := r.db.ReadHashes(missing)
-	if err != nil {
-		return nil, err
-	}
-	for j, i := range at {
-		out[i] = read[j]
-	}
-	return out, nil
 }

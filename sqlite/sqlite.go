@@ -1,11 +1,12 @@
 // Package sqlite is the embedded-database implementation of lockbox.Store,
 // the default backend of a single `lockbox serve`: one file, no server.
 //
-// It may import only the root lockbox package, internal/sqlrows (the row
-// plumbing it shares with the postgres store), the pure-Go SQLite driver
-// (modernc.org/sqlite), the goose migration library, the RFC 6962 hashing of
-// golang.org/x/mod/sumdb/tlog and the standard library. It holds no
-// business rules: the workflow decides, the store keeps.
+// It may import only the root lockbox package, auditlog (the Merkle
+// arithmetic of an append: which index and hashes a record gets, how a
+// log's head moves), internal/sqlrows (the row plumbing it shares with the
+// postgres store), the pure-Go SQLite driver (modernc.org/sqlite), the goose
+// migration library and the standard library. It holds no business rules:
+// the workflow decides, the store keeps.
 //
 // Durability: a nil return from Update means the transaction is committed to
 // the write-ahead log with SQLite's default synchronous=FULL, so it survives
