@@ -5,13 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/bits"
+	"maps"
 	"slices"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/auditlog"
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
@@ -55,154 +54,88 @@ func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 // records in the order they were appended.
 func (t *tx) flushAudit(ctx context.Context) error {
 	byLog := map[string][]*lockbox.AuditRecord{}
-	var logs []string
 	for _, rec := range t.pending {
-		if _, ok := byLog[rec.Tenant]; !ok {
-			logs = append(logs, rec.Tenant)
-		}
 		byLog[rec.Tenant] = append(byLog[rec.Tenant], rec)
 	}
-	slices.Sort(logs)
-	for _, log := range logs {
-		for _, rec := range byLog[log] {
-			if err := t.writeAudit(ctx, rec); err != nil {
-				return err
-			}
+	for _, log := range slices.Sorted(maps.Keys(byLog)) {
+		if err := t.writeAudit(ctx, log, byLog[log]); err != nil {
+			return err
 		}
 	}
 	t.pending = nil
 	return nil
 }
 
-// writeAudit locks the log's head, stores rec at the next index with the
-// Merkle hashes it completes, moves the head (size and edge), and sets
-// rec.Index.
-func (t *tx) writeAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
-	head, err := t.lockLogHead(ctx, rec.Tenant)
+// writeAudit locks the log's head row, then stores each record at the next
+// index with the Merkle hashes it completes, moving the head row with it,
+// and sets rec.Index. The head is read once: the lock keeps it ours until
+// the transaction ends.
+func (t *tx) writeAudit(ctx context.Context, log string, recs []*lockbox.AuditRecord) error {
+	head, err := t.lockLogHead(ctx, log)
 	if err != nil {
 		return err
 	}
-	if err := head.fill(hashReader{ctx: ctx, t: t, log: rec.Tenant}); err != nil {
-		return err
-	}
-	leaf := *rec
-	leaf.Index = head.size
-	canonical, err := leaf.Canonical()
-	if err != nil {
-		return wrap("append audit", err)
-	}
-	// The Merkle hashes this record completes are stored with it, in this
-	// transaction, so the tree never lags the records (auditlog.go).
-	hs, err := tlog.StoredHashes(leaf.Index, canonical, head)
-	if err != nil {
-		return fmt.Errorf("postgres: stored hashes of %s[%d]: %w", rec.Tenant, leaf.Index, err)
-	}
-	ok, err := t.insertAudit(ctx, &leaf, canonical, concatHashes(hs), head.next(hs))
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
-	}
-	rec.Index = leaf.Index
-	return nil
-}
-
-// logHead is a log's head row: its size and the right edge of its tree
-// (migrations/00006_audit_edge.sql).
-type logHead struct {
-	size int64
-	edge []byte
-}
-
-// edgeLevels is how many levels the edge of a log of size n has: those l
-// with n>>l > 0.
-func edgeLevels(n int64) int { return bits.Len64(uint64(n)) }
-
-// fill reads the edge from the records when the head row does not hold
-// it: a log written before migration 00006, once.
-func (h *logHead) fill(r hashReader) error {
-	levels := edgeLevels(h.size)
-	if len(h.edge) == levels*tlog.HashSize {
-		return nil
-	}
-	indexes := make([]int64, levels)
-	for l := range levels {
-		indexes[l] = tlog.StoredHashIndex(l, h.size>>l-1)
-	}
-	hs, err := r.ReadHashes(indexes)
-	if err != nil {
-		return err
-	}
-	h.edge = concatHashes(hs)
-	return nil
-}
-
-// next returns the edge after appending record h.size with stored hashes
-// hs: hs[l] is the level-l node it completed, now the newest of levels
-// 0..len(hs)-1; the levels above keep theirs.
-func (h logHead) next(hs []tlog.Hash) []byte {
-	out := concatHashes(hs)
-	if len(hs) < edgeLevels(h.size+1) {
-		out = append(out, h.edge[len(hs)*tlog.HashSize:]...)
-	}
-	return out
-}
-
-// ReadHashes makes a (filled) head the tlog.HashReader for appending to its
-// log: StoredHashes asks only for edge nodes.
-func (h logHead) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, idx := range indexes {
-		level, node := tlog.SplitStoredHashIndex(idx)
-		if level >= edgeLevels(h.size) || node != h.size>>level-1 {
-			return nil, fmt.Errorf("postgres: hash %d is not on the edge of a log of size %d", idx, h.size)
+	for _, rec := range recs {
+		// The Merkle hashes this record completes are stored with it, in
+		// this transaction, so the tree never lags the records.
+		e, err := head.Append(rec)
+		if err != nil {
+			return wrap("append audit", err)
 		}
-		copy(out[i][:], h.edge[level*tlog.HashSize:])
+		ok, err := t.insertAudit(ctx, &e, &head)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
+		}
+		rec.Index = e.Record.Index
 	}
-	return out, nil
+	return nil
 }
 
-func concatHashes(hs []tlog.Hash) []byte {
-	out := make([]byte, 0, len(hs)*tlog.HashSize)
-	for _, h := range hs {
-		out = append(out, h[:]...)
-	}
-	return out
-}
-
-// lockLogHead locks a log's head row, creating it for a log never written,
-// and returns it: the size is the index of the next record.
-func (t *tx) lockLogHead(ctx context.Context, log string) (logHead, error) {
+// lockLogHead locks a log's head row (migrations/00006_audit_edge.sql),
+// creating it for a log never written, and returns the head it holds. A
+// row without the edge (a log written before 00006) gets it from the
+// records, once: the next append stores it.
+func (t *tx) lockLogHead(ctx context.Context, log string) (auditlog.Head, error) {
 	const lockHead = `SELECT size, edge FROM audit_logs WHERE log = $1 FOR UPDATE`
-	var h logHead
-	err := t.tx.QueryRowContext(ctx, lockHead, log).Scan(&h.size, &h.edge)
-	if !errors.Is(err, sql.ErrNoRows) {
-		return h, wrap("lock audit log", err)
+	var size int64
+	var edge []byte
+	err := t.tx.QueryRowContext(ctx, lockHead, log).Scan(&size, &edge)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Two first appends may race here: the loser of the insert waits
+		// for the winner's transaction and then locks the row it committed.
+		_, err = t.tx.ExecContext(ctx, `INSERT INTO audit_logs (log, size) VALUES ($1, 0) ON CONFLICT DO NOTHING`, log)
+		if err != nil {
+			return auditlog.Head{}, wrap("create audit log", err)
+		}
+		err = t.tx.QueryRowContext(ctx, lockHead, log).Scan(&size, &edge)
 	}
-	// Two first appends may race here: the loser of the insert waits for
-	// the winner's transaction and then locks the row it committed.
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO audit_logs (log, size) VALUES ($1, 0) ON CONFLICT DO NOTHING`, log)
 	if err != nil {
-		return h, wrap("create audit log", err)
+		return auditlog.Head{}, wrap("lock audit log", err)
 	}
-	err = t.tx.QueryRowContext(ctx, lockHead, log).Scan(&h.size, &h.edge)
-	return h, wrap("lock audit log", err)
+	head, err := auditlog.LoadHead(size, edge, t.hashRows(ctx, log))
+	if err != nil {
+		return auditlog.Head{}, fmt.Errorf("postgres: head of log %s: %w", log, err)
+	}
+	return head, nil
 }
 
-// insertAudit stores the canonical bytes with copies of the fields audit
-// search filters on, and moves the head, in one statement. The time column
-// holds the canonical (millisecond) time, so a search by time agrees with
-// what the leaf says. It reports false, changing nothing, when the id is
-// taken.
-func (t *tx) insertAudit(ctx context.Context, rec *lockbox.AuditRecord, canonical, hashes, edge []byte) (bool, error) {
+// insertAudit stores the entry (canonical bytes, hashes, and copies of the
+// fields audit search filters on) and writes head, the head after it, in
+// one statement. The time column holds the canonical (millisecond) time, so
+// a search by time agrees with what the leaf says. It reports false,
+// changing nothing, when the id is taken.
+func (t *tx) insertAudit(ctx context.Context, e *auditlog.Entry, head *auditlog.Head) (bool, error) {
+	rec := &e.Record
 	return t.insert(ctx, "append audit", `WITH rec AS (
 			INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id,
 				actor_type, request_id, canonical, hashes)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING 1)
-		UPDATE audit_logs SET size = size + 1, edge = $12 WHERE log = $1 AND EXISTS (SELECT FROM rec)`,
+		UPDATE audit_logs SET size = $12, edge = $13 WHERE log = $1 AND EXISTS (SELECT FROM rec)`,
 		rec.Tenant, rec.Index, rec.ID, ts(rec.Time.Truncate(time.Millisecond)), rec.RecordType,
-		rec.Operation, rec.UserID, rec.ActorType, rec.RequestID, canonical, hashes, edge)
+		rec.Operation, rec.UserID, rec.ActorType, rec.RequestID, e.Canonical, e.Hashes, head.Size, head.EdgeBytes())
 }
 
 // AuditRecords returns a log's records with start <= index < end, in index

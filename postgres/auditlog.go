@@ -4,9 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/auditlog"
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
@@ -14,68 +13,44 @@ import (
 // Merkle hashes that AppendAudit stores with each record (see
 // migrations/00002_audit_log.sql for the layout).
 
-// hashReader is tlog.HashReader over one log in one transaction. Records
-// below the log's head are committed before the head lock is released, so
-// an appender holding the lock reads every hash it needs.
-type hashReader struct {
-	ctx context.Context
-	t   *tx
-	log string
-}
-
-// ReadHashes finds each storage index in the row of the record that
-// completed it: hash (level l, node n) is stored by record ((n+1)<<l)-1 at
-// offset l of its hashes column. All rows are read in one query.
-func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	recs := make([]int64, len(indexes))
-	for i, idx := range indexes {
-		level, n := tlog.SplitStoredHashIndex(idx)
-		recs[i] = (n+1)<<level - 1
-	}
-	rows, err := r.t.tx.QueryContext(r.ctx, `SELECT idx, hashes FROM audit_records
-		WHERE log = $1 AND idx = ANY($2)`, r.log, recs)
-	if err != nil {
-		return nil, wrap("read audit hashes", err)
-	}
-	defer rows.Close()
-	stored := map[int64][]byte{}
-	for rows.Next() {
-		var idx int64
-		var b []byte
-		if err := rows.Scan(&idx, &b); err != nil {
+// hashRows reads the hashes column of records of one log
+// (auditlog.HashRows), all in one query. Records below the log's head are
+// committed before the head lock is released, so an appender holding the
+// lock reads every hash it needs.
+func (t *tx) hashRows(ctx context.Context, log string) auditlog.HashRows {
+	return func(records []int64) (map[int64][]byte, error) {
+		rows, err := t.tx.QueryContext(ctx, `SELECT idx, hashes FROM audit_records
+			WHERE log = $1 AND idx = ANY($2)`, log, records)
+		if err != nil {
 			return nil, wrap("read audit hashes", err)
 		}
-		stored[idx] = b
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("read audit hashes", err)
-	}
-	out := make([]tlog.Hash, len(indexes))
-	for i, idx := range indexes {
-		level, _ := tlog.SplitStoredHashIndex(idx)
-		b, ok := stored[recs[i]]
-		if !ok {
-			return nil, fmt.Errorf("postgres: read hash %d of log %s: record %d is not stored", idx, r.log, recs[i])
+		type row struct {
+			idx    int64
+			hashes []byte
 		}
-		if len(b) < (level+1)*tlog.HashSize {
-			return nil, fmt.Errorf("postgres: read hash %d of log %s: record %d stores %d bytes of hashes, want at least %d", idx, r.log, recs[i], len(b), (level+1)*tlog.HashSize)
+		found, err := sqlrows.Collect(rows, func(s scanner) (row, error) {
+			var r row
+			err := s.Scan(&r.idx, &r.hashes)
+			return r, err
+		})
+		if err != nil {
+			return nil, wrap("read audit hashes", err)
 		}
-		copy(out[i][:], b[level*tlog.HashSize:])
+		out := make(map[int64][]byte, len(found))
+		for _, r := range found {
+			out[r.idx] = r.hashes
+		}
+		return out, nil
 	}
-	return out, nil
 }
 
 // ReadAuditHashes is tlog.HashReader.ReadHashes for log in this transaction.
 func (t *tx) ReadAuditHashes(ctx context.Context, log string, indexes []int64) ([][32]byte, error) {
-	hs, err := hashReader{ctx: ctx, t: t, log: log}.ReadHashes(indexes)
+	hs, err := auditlog.StoredHashes(indexes, t.hashRows(ctx, log))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: log %s: %w", log, err)
 	}
-	out := make([][32]byte, len(hs))
-	for i, h := range hs {
-		out[i] = h
-	}
-	return out, nil
+	return hs, nil
 }
 
 // AuditLeaves returns the stored canonical bytes, untouched.

@@ -15,9 +15,10 @@
 //   - A lost, refused or restarting database becomes EUNAVAILABLE (HTTP 503);
 //     the pool drops dead connections and reconnects by itself.
 //
-// It may import only the root lockbox package, internal/sqlrows (the row
-// plumbing it shares with the sqlite store), pgx (through database/sql),
-// goose and the standard library. It holds no business rules.
+// It may import only the root lockbox package, auditlog (the Merkle
+// arithmetic of an append), internal/sqlrows (the row plumbing it shares
+// with the sqlite store), pgx (through database/sql), goose and the
+// standard library. It holds no business rules.
 //
 // Durability: a nil return from Update means PostgreSQL committed the
 // transaction with the server's synchronous_commit setting (on by default:
