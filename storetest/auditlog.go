@@ -24,6 +24,7 @@ var auditLogTests = []test{
 	{"TreeHashEveryPrefix", testAuditTreeHashEveryPrefix},
 	{"HashesAfterRollback", testAuditHashesAfterRollback},
 	{"HashesUnderConcurrentAppends", testAuditHashesConcurrent},
+	{"HashesOfManyAppendsInOneUpdate", testAuditHashesOneUpdate},
 	{"ReadHashesBeyondSize", testAuditReadHashesBeyondSize},
 	{"LeavesAreExactBytes", testAuditLeavesExact},
 	{"SearchFilters", testAuditSearchFilters},
@@ -222,6 +223,34 @@ func testAuditHashesConcurrent(t *testing.T, s lockbox.Store) {
 		if err != nil {
 			t.Fatalf("AppendAudit: %v", err)
 		}
+	}
+	checkHashes(t, s, "contoso")
+	checkHashes(t, s, "fabrikam")
+}
+
+// testAuditHashesOneUpdate: many appends to two logs in one transaction,
+// interleaved, on top of records already stored, get consecutive indexes
+// in append order (known once Update returns) and a correct tree each:
+// every append builds on the head the previous one left.
+func testAuditHashesOneUpdate(t *testing.T, s lockbox.Store) {
+	appendN(t, s, "contoso", "before", 5)
+	var recs []*lockbox.AuditRecord
+	MustUpdate(t, s, func(tx lockbox.Tx) error {
+		for i := range 19 {
+			rec := NewAuditRecord([]string{"contoso", "contoso", "fabrikam"}[i%3], fmt.Sprint("one-", i))
+			if err := tx.AppendAudit(t.Context(), rec); err != nil {
+				return err
+			}
+			recs = append(recs, rec)
+		}
+		return nil
+	})
+	next := map[string]int64{"contoso": 5, "fabrikam": 0}
+	for _, rec := range recs {
+		if rec.Index != next[rec.Tenant] {
+			t.Errorf("%s: index %d, want %d", rec.ID, rec.Index, next[rec.Tenant])
+		}
+		next[rec.Tenant]++
 	}
 	checkHashes(t, s, "contoso")
 	checkHashes(t, s, "fabrikam")
