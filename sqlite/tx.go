@@ -65,16 +65,10 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("sqlite: %s: %w", op, err)
 }
 
-// expectRow turns "no row changed" into ENOTFOUND for writes by key.
+// expectRow is sqlrows.ExpectRow with this store's wrap: ENOTFOUND when a
+// write by key changed no row.
 func expectRow(res sql.Result, err error, op, format string, args ...any) error {
-	n, err := sqlrows.RowsAffected(res, err)
-	if err != nil {
-		return wrap(op, err)
-	}
-	if n == 0 {
-		return lockbox.Errorf(lockbox.ENOTFOUND, format, args...)
-	}
-	return nil
+	return sqlrows.ExpectRow(res, err, func(err error) error { return wrap(op, err) }, format, args...)
 }
 
 // Times are unix microseconds: the caller's clock truncated to what every

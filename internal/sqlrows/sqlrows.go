@@ -1,9 +1,11 @@
 // Package sqlrows is the database/sql plumbing the sqlite and postgres
-// stores share: collecting query rows, counting affected rows, and the
-// column encodings both schemas use (JSON lists, nullable strings).
+// stores share: collecting query rows, counting affected rows (and what a
+// write by key that changed none means), and the column encodings both
+// schemas use (JSON lists, nullable strings).
 //
-// It knows no SQL dialect and no lockbox type, and imports only the
-// standard library. Its errors come back unwrapped, so that each store
+// It knows no SQL dialect, and imports only the root lockbox package (for
+// its error codes) and the standard library. Infrastructure errors come
+// back unwrapped, or through the store's own wrap, so that each store
 // wraps them its own way (postgres marks connection failures EUNAVAILABLE).
 // Time columns are not here: the two engines store them differently.
 package sqlrows
@@ -11,6 +13,8 @@ package sqlrows
 import (
 	"database/sql"
 	"encoding/json"
+
+	"github.com/lockboxhq/lockbox"
 )
 
 // Scanner is what a *sql.Row and *sql.Rows have in common.
@@ -52,6 +56,21 @@ func RowsAffected(res sql.Result, err error) (int64, error) {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// ExpectRow is the outcome of a write by key (an UPDATE or DELETE … WHERE
+// id = …): nil when it changed a row, ENOTFOUND with the message format
+// and args when it changed none, and a failed statement's error through
+// wrap.
+func ExpectRow(res sql.Result, err error, wrap func(error) error, format string, args ...any) error {
+	n, err := RowsAffected(res, err)
+	if err != nil {
+		return wrap(err)
+	}
+	if n == 0 {
+		return lockbox.Errorf(lockbox.ENOTFOUND, format, args...)
+	}
+	return nil
 }
 
 // JSONList encodes a list column; nil is stored as [] so that a list read

@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"testing"
+
+	"github.com/lockboxhq/lockbox"
 )
 
 func TestJSONList(t *testing.T) {
@@ -64,6 +66,42 @@ func TestRowsAffected(t *testing.T) {
 	}
 	if n, err := RowsAffected(result{n: 3}, nil); n != 3 || err != nil {
 		t.Errorf("RowsAffected(3) = %d, %v; want 3, nil", n, err)
+	}
+}
+
+func TestExpectRow(t *testing.T) {
+	failed := errors.New("exec failed")
+	wrapped := errors.New("wrapped")
+	wrap := func(err error) error {
+		if err != failed {
+			t.Errorf("wrap(%v), want the statement's error", err)
+		}
+		return wrapped
+	}
+	tests := []struct {
+		name     string
+		res      sql.Result
+		err      error
+		wantErr  error  // exactly this error
+		wantCode string // or an error with this code
+	}{
+		{"Changed", result{n: 1}, nil, nil, ""},
+		{"NoRow", result{n: 0}, nil, nil, lockbox.ENOTFOUND},
+		{"StatementFailed", nil, failed, wrapped, ""},
+		{"CountFailed", result{err: failed}, nil, wrapped, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ExpectRow(tt.res, tt.err, wrap, "User %q not found.", "u1")
+			switch {
+			case tt.wantCode != "":
+				if lockbox.ErrorCode(err) != tt.wantCode || lockbox.ErrorMessage(err) != `User "u1" not found.` {
+					t.Errorf("ExpectRow = %v, want %s with the message", err, tt.wantCode)
+				}
+			case err != tt.wantErr:
+				t.Errorf("ExpectRow = %v, want %v", err, tt.wantErr)
+			}
+		})
 	}
 }
 
