@@ -10,6 +10,8 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/lockboxhq/lockbox/internal/schema"
 )
 
 // migrationFiles are the schema changes, numbered like sqlite's (the same
@@ -20,10 +22,9 @@ import (
 var migrationFiles embed.FS
 
 // migrate brings the schema up to the newest embedded migration, after
-// checking that the database is not from a newer binary: goose would
-// otherwise find nothing to do and let this binary run on a schema it does
-// not understand. Up runs under a session advisory lock, so replicas that
-// start together apply each migration once while the others wait.
+// checking that the database is not from a newer binary (schema.RefuseNewer).
+// Up runs under a session advisory lock, so replicas that start together
+// apply each migration once while the others wait.
 func migrate(ctx context.Context, db *sql.DB) error {
 	p, err := newProvider(ctx, db)
 	if err != nil {
@@ -45,8 +46,8 @@ func checkVersion(ctx context.Context, p *goose.Provider) error {
 	if err != nil {
 		return fmt.Errorf("postgres: read schema version: %w", unavailable(err))
 	}
-	if known := newestMigration(p); current > known {
-		return fmt.Errorf("postgres: database schema version %d is newer than this lockbox binary supports (%d); upgrade lockbox", current, known)
+	if err := schema.RefuseNewer(p, current); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
 }
@@ -93,10 +94,4 @@ func lockID(ctx context.Context, db *sql.DB) (int64, error) {
 	h := fnv.New64a()
 	h.Write([]byte("lockbox migrations " + schema.String))
 	return int64(h.Sum64()), nil
-}
-
-// newestMigration is the schema version this binary creates.
-func newestMigration(p *goose.Provider) int64 {
-	sources := p.ListSources()
-	return sources[len(sources)-1].Version // NewProvider fails when there are none
 }

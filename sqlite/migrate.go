@@ -8,6 +8,8 @@ import (
 	"io/fs"
 
 	"github.com/pressly/goose/v3"
+
+	"github.com/lockboxhq/lockbox/internal/schema"
 )
 
 // migrationFiles are the schema changes, numbered, one transaction each.
@@ -17,9 +19,7 @@ import (
 var migrationFiles embed.FS
 
 // migrate brings the schema up to the newest embedded migration, after
-// checking that the database is not from a newer binary: goose would
-// otherwise find nothing to do and let this binary run on a schema it does
-// not understand.
+// checking that the database is not from a newer binary (schema.RefuseNewer).
 func migrate(ctx context.Context, db *sql.DB) error {
 	p, err := newProvider(db)
 	if err != nil {
@@ -29,8 +29,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: read schema version: %w", err)
 	}
-	if known := newestMigration(p); current > known {
-		return fmt.Errorf("sqlite: database schema version %d is newer than this lockbox binary supports (%d); upgrade lockbox", current, known)
+	if err := schema.RefuseNewer(p, current); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
@@ -53,10 +53,4 @@ func newProvider(db *sql.DB) (*goose.Provider, error) {
 		return nil, fmt.Errorf("sqlite: migrations: %w", err)
 	}
 	return p, nil
-}
-
-// newestMigration is the schema version this binary creates.
-func newestMigration(p *goose.Provider) int64 {
-	sources := p.ListSources()
-	return sources[len(sources)-1].Version // NewProvider fails when there are none
 }
