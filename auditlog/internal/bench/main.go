@@ -30,7 +30,6 @@ import (
 
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
@@ -98,37 +97,14 @@ func rec(log string, n int, t time.Time) *lockbox.AuditRecord {
 			"duration_minutes": 120, "staff_id": "operator@provider.test"}}
 }
 
-// frontier is a tlog.HashReader keeping only the newest hash of each level:
-// all StoredHashes needs to append, so bulk loading takes O(log n) memory.
-type frontier map[int]tlog.Hash
+// row is one audit_records row ready to insert, as auditlog makes it.
+type row = auditlog.Entry
 
-func (f frontier) ReadHashes(idx []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(idx))
-	for i, x := range idx {
-		level, _ := tlog.SplitStoredHashIndex(x)
-		out[i] = f[level]
-	}
-	return out, nil
-}
-
-// row is one audit_records row ready to insert.
-type row struct {
-	r         *lockbox.AuditRecord
-	canonical []byte
-	hashes    []byte
-}
-
-func makeRow(f frontier, r *lockbox.AuditRecord) row {
-	b, err := r.Canonical()
+// makeRow appends r to the log whose head is h.
+func makeRow(h *auditlog.Head, r *lockbox.AuditRecord) row {
+	e, err := h.Append(r)
 	must(err)
-	hs, err := tlog.StoredHashes(r.Index, b, f)
-	must(err)
-	blob := make([]byte, 0, len(hs)*32)
-	for l, h := range hs {
-		f[l] = h
-		blob = append(blob, h[:]...)
-	}
-	return row{r, b, blob}
+	return e
 }
 
 const insertSQL = `INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id, actor_type, request_id, canonical, hashes)
@@ -140,7 +116,7 @@ func insertBatch(db *sql.DB, rows []row) {
 	tx, err := db.Begin()
 	must(err)
 	insertRows(tx, rows)
-	last := rows[len(rows)-1].r
+	last := rows[len(rows)-1].Record
 	_, err = tx.Exec(`INSERT INTO audit_logs (log, size) VALUES (?, ?) ON CONFLICT (log) DO UPDATE SET size = excluded.size`, last.Tenant, last.Index+1)
 	must(err)
 	must(tx.Commit())
@@ -155,8 +131,8 @@ func insertRowsSQL(tx *sql.Tx, rows []row, query string, timeArg func(time.Time)
 	st, err := tx.Prepare(query)
 	must(err)
 	for _, w := range rows {
-		r := w.r
-		_, err := st.Exec(r.Tenant, r.Index, r.ID, timeArg(r.Time), r.RecordType, r.Operation, r.UserID, r.ActorType, r.RequestID, w.canonical, w.hashes)
+		r := w.Record
+		_, err := st.Exec(r.Tenant, r.Index, r.ID, timeArg(r.Time), r.RecordType, r.Operation, r.UserID, r.ActorType, r.RequestID, w.Canonical, w.Hashes)
 		must(err)
 	}
 }
@@ -231,24 +207,17 @@ func benchAppend(ctx context.Context, t *appendTarget) {
 	// raw inserts total rows spread round-robin over logs logs named
 	// prefix00, prefix01, …, batch rows to a transaction. A prefix's logs
 	// keep growing from one call to the next, as the appenders' do.
-	type rawLog struct {
-		front frontier
-		size  int64
-	}
-	rawLogs := map[string]*rawLog{}
+	rawLogs := map[string]*auditlog.Head{}
 	raw := func(prefix string, logs, batch int) float64 {
 		rows := make([]row, total)
 		for i := range rows {
 			name := fmt.Sprintf("%s%02d", prefix, i%logs)
-			l := rawLogs[name]
-			if l == nil {
-				l = &rawLog{front: frontier{}}
-				rawLogs[name] = l
+			h := rawLogs[name]
+			if h == nil {
+				h = &auditlog.Head{}
+				rawLogs[name] = h
 			}
-			r := appendRec(name)
-			r.Index = l.size
-			l.size++
-			rows[i] = makeRow(l.front, r)
+			rows[i] = makeRow(h, appendRec(name))
 		}
 		start := time.Now()
 		for i := 0; i < total; i += batch {
@@ -328,30 +297,24 @@ func openSearchDB(ctx context.Context) (*sqlite.Store, *auditlog.Service, *appro
 	db.SetMaxOpenConns(1)
 	start := time.Now()
 	load := func(log string, n int, from int64) {
-		f := frontier{}
-		if from > 0 { // continue the seed's records: rebuild the frontier from them
-			var leaves [][]byte
+		var h auditlog.Head
+		if from > 0 { // continue the seed's records: rebuild the head from them
 			rs, err := db.Query(`SELECT canonical FROM audit_records WHERE log = ? ORDER BY idx`, log)
 			must(err)
 			for rs.Next() {
 				var b []byte
 				must(rs.Scan(&b))
-				leaves = append(leaves, b)
-			}
-			rs.Close()
-			for i, b := range leaves {
-				hs, err := tlog.StoredHashes(int64(i), b, f)
+				_, err := h.AppendLeaf(b)
 				must(err)
-				for l, h := range hs {
-					f[l] = h
-				}
 			}
+			must(rs.Err())
+			rs.Close()
 		}
 		step := 365 * 24 * time.Hour / time.Duration(n)
 		batch := make([]row, 0, 10000)
 		for i := range n {
 			idx := from + int64(i)
-			batch = append(batch, makeRow(f, rec(log, int(idx), year.Add(time.Duration(i)*step).Truncate(time.Millisecond))))
+			batch = append(batch, makeRow(&h, rec(log, int(idx), year.Add(time.Duration(i)*step).Truncate(time.Millisecond))))
 			if len(batch) == cap(batch) || i == n-1 {
 				insertBatch(db, batch)
 				batch = batch[:0]
