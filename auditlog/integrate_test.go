@@ -12,30 +12,16 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/auditlog"
+	"github.com/lockboxhq/lockbox/storetest"
 )
 
-// refTree is every stored hash of a log, computed by tlog from the leaves
-// alone: what the heads and entries are checked against.
-type refTree struct {
-	hashes []tlog.Hash
-	rows   map[int64][]byte // the hashes column of each record
-}
+// refTree is a log of n records, leaf i being the canonical bytes of
+// leafRecord(i), as tlog computes it from the leaves alone: what heads and
+// entries are checked against.
+type refTree struct{ storetest.RefTree }
 
-func (r *refTree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		if x >= int64(len(r.hashes)) {
-			return nil, fmt.Errorf("reference: no hash %d", x)
-		}
-		out[i] = r.hashes[x]
-	}
-	return out, nil
-}
-
-// newRefTree appends n records, leaf i being the canonical bytes of
-// leafRecord(i).
 func newRefTree(tb testing.TB, n int) *refTree {
-	r := &refTree{rows: map[int64][]byte{}}
+	r := &refTree{}
 	for i := range int64(n) {
 		rec := leafRecord(i)
 		rec.Index = i
@@ -43,14 +29,7 @@ func newRefTree(tb testing.TB, n int) *refTree {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		hs, err := tlog.StoredHashes(i, data, r)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		r.hashes = append(r.hashes, hs...)
-		for _, h := range hs {
-			r.rows[i] = append(r.rows[i], h[:]...)
-		}
+		r.Add(i, data)
 	}
 	return r
 }
@@ -59,7 +38,7 @@ func newRefTree(tb testing.TB, n int) *refTree {
 func (r *refTree) edge(size int64) []tlog.Hash {
 	var out []tlog.Hash
 	for l := 0; size>>l > 0; l++ {
-		out = append(out, r.hashes[tlog.StoredHashIndex(l, size>>l-1)])
+		out = append(out, r.Hashes[tlog.StoredHashIndex(l, size>>l-1)])
 	}
 	return out
 }
@@ -75,7 +54,7 @@ func (r *refTree) rowsOf(size int64, asked *int) auditlog.HashRows {
 			}
 			*asked++
 			if idx < size {
-				out[idx] = r.rows[idx]
+				out[idx] = r.Stored(idx)
 			}
 		}
 		return out, nil
@@ -111,7 +90,7 @@ func TestHeadAppend(t *testing.T) {
 		if e.Record.Index != i || !bytes.Equal(e.Canonical, canonical) {
 			t.Fatalf("entry %d: index %d, canonical %s; want %s", i, e.Record.Index, e.Canonical, canonical)
 		}
-		if !bytes.Equal(e.Hashes, ref.rows[i]) {
+		if !bytes.Equal(e.Hashes, ref.Stored(i)) {
 			t.Fatalf("entry %d: hashes differ from tlog's", i)
 		}
 		if h.Size != i+1 || !slices.Equal(h.Edge, ref.edge(i+1)) {
@@ -171,7 +150,7 @@ func TestLoadHead(t *testing.T) {
 				t.Fatalf("size %d, %s: read %d records, want reads %v and at most %d", size, tc.name, asked, tc.readsRows, len(want))
 			}
 			e, err := h.Append(leafRecord(size))
-			if err != nil || !bytes.Equal(e.Hashes, ref.rows[size]) {
+			if err != nil || !bytes.Equal(e.Hashes, ref.Stored(size)) {
 				t.Fatalf("size %d, %s: append after loading: %v, or hashes differ from tlog's", size, tc.name, err)
 			}
 		}
@@ -184,7 +163,7 @@ func TestLoadHead(t *testing.T) {
 func TestStoredHashes(t *testing.T) {
 	ref := newRefTree(t, 37)
 	errRead := errors.New("read failed")
-	short := map[int64][]byte{7: ref.rows[7][:tlog.HashSize]} // record 7 stores 4 hashes
+	short := map[int64][]byte{7: ref.Stored(7)[:tlog.HashSize]} // record 7 stores 4 hashes
 	tests := []struct {
 		name    string
 		indexes []int64

@@ -31,26 +31,40 @@ var auditLogTests = []test{
 	{"SearchPagesWithCursor", testAuditSearchPages},
 }
 
-// refLeaves is an in-memory log: tlog's reference for what a store keeps.
-type refLeaves struct{ hashes []tlog.Hash }
+// RefTree is an in-memory log, tlog's reference for what a store keeps:
+// every stored hash, computed from the leaves alone. It is a
+// tlog.HashReader.
+type RefTree struct{ Hashes []tlog.Hash }
 
-func (r *refLeaves) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+func (r *RefTree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
-		if x >= int64(len(r.hashes)) {
+		if x < 0 || x >= int64(len(r.Hashes)) {
 			return nil, fmt.Errorf("reference: no hash %d", x)
 		}
-		out[i] = r.hashes[x]
+		out[i] = r.Hashes[x]
 	}
 	return out, nil
 }
 
-func (r *refLeaves) add(n int64, data []byte) {
+// Add appends leaf n, whose canonical bytes are data; n must be the
+// number of leaves added before.
+func (r *RefTree) Add(n int64, data []byte) {
 	hs, err := tlog.StoredHashes(n, data, r)
 	if err != nil {
 		panic(err)
 	}
-	r.hashes = append(r.hashes, hs...)
+	r.Hashes = append(r.Hashes, hs...)
+}
+
+// Stored is the hashes record n stores, concatenated as its column holds
+// them.
+func (r *RefTree) Stored(n int64) []byte {
+	var out []byte
+	for _, h := range r.Hashes[tlog.StoredHashCount(n):tlog.StoredHashCount(n+1)] {
+		out = append(out, h[:]...)
+	}
+	return out
 }
 
 // mth is RFC 6962 §2.1 MTH, written out: the reference root.
@@ -118,11 +132,11 @@ func CheckAuditHashes(t *testing.T, s lockbox.Store, log string) {
 func checkHashes(t *testing.T, s lockbox.Store, log string) {
 	t.Helper()
 	n := MustAuditSize(t, s, log)
-	ref := &refLeaves{}
+	ref := &RefTree{}
 	for i, e := range MustAuditLeaves(t, s, log, 0, n) {
-		ref.add(int64(i), e.Data)
+		ref.Add(int64(i), e.Data)
 	}
-	indexes := make([]int64, len(ref.hashes))
+	indexes := make([]int64, len(ref.Hashes))
 	for i := range indexes {
 		indexes[i] = int64(i)
 	}
@@ -130,9 +144,9 @@ func checkHashes(t *testing.T, s lockbox.Store, log string) {
 	if err != nil {
 		t.Fatalf("ReadAuditHashes(%s, all %d): %v", log, len(indexes), err)
 	}
-	for i := range ref.hashes {
-		if got[i] != ref.hashes[i] {
-			t.Fatalf("%s: stored hash %d = %x, want %x", log, i, got[i][:4], ref.hashes[i][:4])
+	for i := range ref.Hashes {
+		if got[i] != ref.Hashes[i] {
+			t.Fatalf("%s: stored hash %d = %x, want %x", log, i, got[i][:4], ref.Hashes[i][:4])
 		}
 	}
 }
@@ -149,9 +163,9 @@ func testAuditStoredHashes(t *testing.T, s lockbox.Store) {
 	checkHashes(t, s, "contoso")
 	checkHashes(t, s, "fabrikam")
 	idx := []int64{tlog.StoredHashIndex(5, 0), 0, tlog.StoredHashIndex(0, 36), 0, tlog.StoredHashIndex(2, 3)}
-	ref := &refLeaves{}
+	ref := &RefTree{}
 	for i, e := range MustAuditLeaves(t, s, "contoso", 0, 37) {
-		ref.add(int64(i), e.Data)
+		ref.Add(int64(i), e.Data)
 	}
 	want, _ := ref.ReadHashes(idx)
 	got, err := storeHashes{t, s, "contoso"}.ReadHashes(idx)
