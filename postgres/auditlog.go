@@ -60,7 +60,7 @@ func (t *tx) AuditLeaves(ctx context.Context, log string, start, end int64) ([]l
 	if err != nil {
 		return nil, wrap("audit leaves", err)
 	}
-	out, err := sqlrows.Collect(rows, scanLogEntry)
+	out, err := sqlrows.Collect(rows, sqlrows.LogEntry)
 	if err != nil {
 		return nil, wrap("audit leaves", err)
 	}
@@ -68,12 +68,6 @@ func (t *tx) AuditLeaves(ctx context.Context, log string, start, end int64) ([]l
 		out = []lockbox.LogEntry{} // serves as [], not null
 	}
 	return out, nil
-}
-
-func scanLogEntry(s scanner) (lockbox.LogEntry, error) {
-	var e lockbox.LogEntry
-	err := s.Scan(&e.Index, &e.Data)
-	return e, err
 }
 
 // SearchAudit walks audit_records_time (log, time DESC, idx DESC), so the
@@ -86,7 +80,7 @@ func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.
 	if err != nil {
 		return nil, wrap("search audit", err)
 	}
-	out, err := sqlrows.Collect(rows, scanAuditRecord)
+	out, err := sqlrows.Collect(rows, sqlrows.AuditRecord)
 	if err != nil {
 		return nil, wrap("search audit", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
@@ -98,21 +97,8 @@ func (t *tx) AuditRecords(ctx context.Context, log string, start, end int64) ([]
 	if err != nil {
 		return nil, wrap("audit records", err)
 	}
-	out, err := sqlrows.Collect(rows, scanAuditRecord)
+	out, err := sqlrows.Collect(rows, sqlrows.AuditRecord)
 	return out, wrap("audit records", err)
-}
-
-// scanAuditRecord reads a row of the canonical column back into a record.
-func scanAuditRecord(s scanner) (*lockbox.AuditRecord, error) {
-	var b []byte
-	if err := s.Scan(&b); err != nil {
-		return nil, err
-	}
-	rec, err := lockbox.ParseAuditRecord(b)
-	if err != nil {
-		return nil, fmt.Errorf("stored record is not canonical JSON: %w", err)
-	}
-	return rec, nil
 }
 
 // AuditSize returns the number of records in a log (0 for a log never

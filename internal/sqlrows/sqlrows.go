@@ -1,7 +1,8 @@
 // Package sqlrows is the database/sql plumbing the sqlite and postgres
 // stores share: collecting query rows, counting affected rows (and what a
 // write by key that changed none means), and the column encodings both
-// schemas use (JSON lists, nullable strings).
+// schemas use (JSON lists, nullable strings, audit records kept as their
+// canonical bytes).
 //
 // It knows no SQL dialect, and imports only the root lockbox package (for
 // its error codes) and the standard library. Infrastructure errors come
@@ -13,6 +14,7 @@ package sqlrows
 import (
 	"database/sql"
 	"encoding/json"
+	"fmt"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -71,6 +73,28 @@ func ExpectRow(res sql.Result, err error, wrap func(error) error, format string,
 		return lockbox.Errorf(lockbox.ENOTFOUND, format, args...)
 	}
 	return nil
+}
+
+// AuditRecord scans a row of the canonical column back into a record, for
+// Collect: both stores keep an audit record as its canonical bytes.
+func AuditRecord(s Scanner) (*lockbox.AuditRecord, error) {
+	var b []byte
+	if err := s.Scan(&b); err != nil {
+		return nil, err
+	}
+	rec, err := lockbox.ParseAuditRecord(b)
+	if err != nil {
+		return nil, fmt.Errorf("stored record is not canonical JSON: %w", err)
+	}
+	return rec, nil
+}
+
+// LogEntry scans a row of (index, canonical bytes), the bytes untouched,
+// for Collect.
+func LogEntry(s Scanner) (lockbox.LogEntry, error) {
+	var e lockbox.LogEntry
+	err := s.Scan(&e.Index, &e.Data)
+	return e, err
 }
 
 // JSONList encodes a list column; nil is stored as [] so that a list read

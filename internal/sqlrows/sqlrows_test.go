@@ -117,3 +117,36 @@ func TestValue(t *testing.T) {
 		t.Errorf("Value = %q, %v; want id, nil", v, err)
 	}
 }
+
+type bytesRow struct {
+	idx  int64
+	data []byte
+}
+
+func (r bytesRow) Scan(dest ...any) error {
+	if len(dest) == 2 {
+		*dest[0].(*int64) = r.idx
+		dest = dest[1:]
+	}
+	*dest[0].(*[]byte) = r.data
+	return nil
+}
+
+func TestAuditRecord(t *testing.T) {
+	want := &lockbox.AuditRecord{ID: "r1", Index: 4, Tenant: "contoso", AuditData: map[string]any{}}
+	canonical, err := want.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := AuditRecord(bytesRow{data: canonical})
+	if err != nil || got.ID != "r1" || got.Index != 4 || got.Tenant != "contoso" {
+		t.Errorf("AuditRecord = %+v, %v; want the record back", got, err)
+	}
+	if _, err := AuditRecord(bytesRow{data: []byte("{not json")}); err == nil {
+		t.Error("AuditRecord(not canonical JSON) succeeded")
+	}
+	e, err := LogEntry(bytesRow{idx: 4, data: canonical})
+	if err != nil || e.Index != 4 || string(e.Data) != string(canonical) {
+		t.Errorf("LogEntry = %d %s, %v; want 4 and the bytes untouched", e.Index, e.Data, err)
+	}
+}
