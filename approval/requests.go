@@ -41,7 +41,7 @@ func (s *Service) CreateRequest(ctx context.Context, in lockbox.NewRequest) (*lo
 		rec.AuditData = map[string]any{
 			"reference": r.Reference, "service": r.Service, "service_request": r.ServiceRequest,
 			"reason": r.Reason, "operations": r.Operations, "duration_minutes": r.DurationMinutes,
-			"start_time": timeString(r.StartTime), "expires_at": r.ExpiresAt.Format(time.RFC3339),
+			"start_time": lockbox.AuditTime(r.StartTime), "expires_at": r.ExpiresAt.Format(time.RFC3339),
 		}
 		out = r
 		return appendAudit(ctx, tx, rec)
@@ -95,12 +95,14 @@ func (s *Service) buildRequest(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 	if err != nil {
 		return nil, err
 	}
-	return &lockbox.AccessRequest{
+	r := &lockbox.AccessRequest{
 		ID: newID(), Tenant: in.Tenant, Service: in.Service, ServiceRequest: in.ServiceRequest,
 		Reason: in.Reason, Operations: ops, DurationMinutes: in.DurationMinutes, StartTime: start,
 		Status: lockbox.StatusPendingReview, RequestedBy: u.Email, RequesterID: u.ID,
 		CreatedAt: now, ExpiresAt: now.Add(lockbox.ReviewTTL), Version: 1,
-	}, nil
+	}
+	r.Schedule(settings)
+	return r, nil
 }
 
 func (s *Service) checkOperations(ctx context.Context, tx lockbox.Tx, service string, ops []string) ([]string, error) {
@@ -185,7 +187,7 @@ func (s *Service) GetRequest(ctx context.Context, idOrRef string) (*lockbox.Acce
 	if !lockbox.CanSeeRequest(u, r) {
 		return nil, notFound(idOrRef)
 	}
-	if due(r, s.now()) {
+	if _, due := r.Due(s.now()); due {
 		if err := s.settleOne(ctx, r.ID); err != nil {
 			return nil, err
 		}
@@ -240,7 +242,7 @@ func (s *Service) ListRequests(ctx context.Context, f lockbox.RequestFilter) (*l
 // between the sweep and the query, so no row shows a state it has left.
 func (s *Service) refreshDue(ctx context.Context, rs []*lockbox.AccessRequest, now time.Time) error {
 	for i, r := range rs {
-		if !due(r, now) {
+		if _, due := r.Due(now); !due {
 			continue
 		}
 		if err := s.settleOne(ctx, r.ID); err != nil {
