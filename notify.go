@@ -166,15 +166,12 @@ type OutboxTx interface {
 	// finished before before, and returns how many it deleted.
 	PurgeOutbox(ctx context.Context, before time.Time, limit int) (int, error)
 
-	// DueReminders returns the ids of requests that are pending, whose
-	// tenant's reminder_minutes_before_expiry is not 0, whose reminder time
-	// (ExpiresAt minus that many minutes) is at or before now and strictly
-	// after ReviewedAt (when it became pending: a reminder due at once would
-	// repeat the first email), whose ExpiresAt is after now, and that have
-	// no reminder recorded; in id order, at most limit.
+	// DueReminders returns the ids of requests whose stored reminder time
+	// (AccessRequest.RemindAt, which the workflow computes) is at or before
+	// now and that have no reminder recorded, in id order, at most limit.
 	DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error)
-	// NextReminder returns the earliest reminder time after now among
-	// requests that would otherwise qualify for DueReminders, or zero.
+	// NextReminder returns the earliest stored reminder time after now
+	// among requests with no reminder recorded, or zero.
 	NextReminder(ctx context.Context, now time.Time) (time.Time, error)
 	// MarkReminded records that request requestID's reminder was enqueued at
 	// now. It returns false, changing nothing, when one is already

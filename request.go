@@ -96,6 +96,13 @@ type AccessRequest struct {
 	// TenantVisible is set once the request has reached the tenant
 	// (pending, or system-approved); provider-internal steps stay hidden.
 	TenantVisible bool `json:"-"`
+	// Deadline is when the request next changes by itself (NextDeadline)
+	// and RemindAt when its approvers get an expiry reminder (RemindAt);
+	// nil for none. The workflow sets both on every change (Schedule) and
+	// the stores keep them, so that the deadline worker finds what is due by
+	// a range scan. Clients see the times they derive from instead.
+	Deadline *time.Time `json:"-"`
+	RemindAt *time.Time `json:"-"`
 }
 
 // Duration is the approved access duration.

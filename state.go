@@ -1,7 +1,13 @@
 package lockbox
 
+import (
+	"fmt"
+	"time"
+)
+
 // Event is something that happens to a request. People cause the first
-// group; the system causes the second when a time comes.
+// group; the system causes the second when a time comes. What each event
+// does is its row of the event table (event.go).
 type Event string
 
 const (
@@ -21,97 +27,101 @@ const (
 	EventAccessEnd     Event = "access_end"
 )
 
-// PersonEvents are the events a person may cause.
-var PersonEvents = []Event{EventReviewApprove, EventReviewDeny, EventApprove, EventDeny,
-	EventCancel, EventRevoke, EventComplete}
+// PersonEvents are the events a person may cause, in table order.
+var PersonEvents = eventsWhere(false)
 
-// SystemEvents are the events only the system causes.
-var SystemEvents = []Event{EventSystemApprove, EventExpire, EventActivate, EventAccessEnd}
-
-// transitions is SPEC §3's table. Approval lands in approved; the service
-// then activates at once when the start time has come, so the audit log
-// shows both steps.
-var transitions = map[Status]map[Event]Status{
-	StatusPendingReview: {
-		EventReviewApprove: StatusPending,
-		EventReviewDeny:    StatusDenied,
-		EventCancel:        StatusCanceled,
-		EventExpire:        StatusExpired,
-	},
-	StatusPending: {
-		EventApprove:       StatusApproved,
-		EventSystemApprove: StatusApproved,
-		EventDeny:          StatusDenied,
-		EventCancel:        StatusCanceled,
-		EventExpire:        StatusExpired,
-	},
-	StatusApproved: {
-		EventCancel:   StatusCanceled,
-		EventRevoke:   StatusRevoked,
-		EventActivate: StatusActive,
-	},
-	StatusActive: {
-		EventRevoke:    StatusRevoked,
-		EventComplete:  StatusCompleted,
-		EventAccessEnd: StatusCompleted,
-	},
-}
+// SystemEvents are the events only the system causes, in table order.
+var SystemEvents = eventsWhere(true)
 
 // Next returns the status that ev leads to from s, or ECONFLICT when the
-// table has no such transition.
+// event table has no such transition. Approval lands in approved; the
+// service then activates at once when the start time has come, so the
+// audit log shows both steps.
 func Next(s Status, ev Event) (Status, error) {
-	if to, ok := transitions[s][ev]; ok {
-		return to, nil
+	if rule, ok := ev.Rule(); ok && rule.leaves(s) {
+		return rule.To, nil
 	}
 	return "", Errorf(ECONFLICT, "A request that is %s cannot be %s.", s, ev.Verb())
 }
 
 // AuditOperation is the audit operation recorded when ev succeeds.
 func (ev Event) AuditOperation() string {
-	switch ev {
-	case EventReviewApprove:
-		return OpRequestReviewed
-	case EventReviewDeny:
-		return OpRequestDenied
-	case EventApprove, EventSystemApprove:
-		return OpRequestApproved
-	case EventDeny:
-		return OpRequestDenied
-	case EventCancel:
-		return OpRequestCanceled
-	case EventRevoke:
-		return OpRequestRevoked
-	case EventComplete, EventAccessEnd:
-		return OpRequestCompleted
-	case EventExpire:
-		return OpRequestExpired
-	case EventActivate:
-		return OpRequestActivated
+	if rule, ok := ev.Rule(); ok {
+		return rule.Operation
 	}
 	return "request." + string(ev)
 }
 
 // Verb is the past participle of ev, for messages ("approved").
 func (ev Event) Verb() string {
-	switch ev {
-	case EventReviewApprove:
-		return "approved in review"
-	case EventReviewDeny:
-		return "denied in review"
-	case EventApprove, EventSystemApprove:
-		return "approved"
-	case EventDeny:
-		return "denied"
-	case EventCancel:
-		return "canceled"
-	case EventRevoke:
-		return "revoked"
-	case EventComplete, EventAccessEnd:
-		return "completed"
-	case EventExpire:
-		return "expired"
-	case EventActivate:
-		return "activated"
+	if rule, ok := ev.Rule(); ok {
+		return rule.Verb
 	}
 	return string(ev)
+}
+
+// Apply performs ev on r, as by (a person's address, or System.Email) at
+// now with the person's comment: r moves to the status the event table
+// gives, records who did it, takes the times its new status implies, its
+// next deadline and reminder (Schedule), and a new version. It returns the
+// status r left, and ECONFLICT, leaving r unchanged, when r's status does
+// not allow ev.
+//
+// s are the tenant's settings: a request that becomes pending takes its
+// decision deadline and reminder from them. s may be nil for an event that
+// cannot make a request pending, such as every deadline's event: this is
+// how a reader applies deadlines in memory (Settle).
+//
+// Apply is the one place a request's fields change on an event, for the
+// workflow that writes the change and for readers that only show it.
+func (r *AccessRequest) Apply(ev Event, by, comment string, now time.Time, s *Settings) (Status, error) {
+	from := r.Status
+	to, err := Next(from, ev)
+	if err != nil {
+		return "", err
+	}
+	if to == StatusPending && s == nil {
+		return "", fmt.Errorf("apply %s to request %s: the tenant's settings are needed", ev, r.ID)
+	}
+	rule, _ := ev.Rule()
+	rule.Records.record(r, by, comment, now)
+	r.Status = to
+	r.Version++
+	switch {
+	case to == StatusPending:
+		r.ExpiresAt = now.Add(s.RequestTTL())
+		r.TenantVisible = true
+	case to == StatusApproved:
+		r.TenantVisible = true
+		start := now
+		if r.StartTime != nil && r.StartTime.After(now) {
+			start = *r.StartTime
+		}
+		end := start.Add(r.Duration())
+		r.AccessStartsAt, r.AccessEndsAt = &start, &end
+	case to.Terminal():
+		end := now
+		if rule.Due != nil {
+			end = rule.Due(r) // a deadline ends the request at the deadline itself
+		}
+		r.EndedAt = &end
+	}
+	r.Schedule(s)
+	return from, nil
+}
+
+// record fills w's fields of r.
+func (w Who) record(r *AccessRequest, by, comment string, at time.Time) {
+	var c *string
+	if comment != "" {
+		c = &comment
+	}
+	switch w {
+	case WhoReviewer:
+		r.ReviewedBy, r.ReviewedAt, r.ReviewComment = &by, &at, c
+	case WhoDecider:
+		r.DecidedBy, r.DecidedAt, r.DecisionComment = &by, &at, c
+	case WhoEnder:
+		r.EndedBy, r.EndComment = &by, c
+	}
 }

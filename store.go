@@ -29,8 +29,8 @@ type Tx interface {
 	SessionTx // web admin center sessions (websession.go)
 	KeysTx    // published signing keys (signingkey.go)
 	OutboxTx  // notification outbox, webhook endpoints, reminders (notify.go)
-	// InsertRequest stores a new request. ECONFLICT when the id or reference
-	// is taken.
+	// InsertRequest stores a new request, its Deadline and RemindAt
+	// included. ECONFLICT when the id or reference is taken.
 	InsertRequest(ctx context.Context, r *AccessRequest) error
 	// GetRequest finds a request by id or reference (ENOTFOUND) and, inside
 	// Update, locks it.
@@ -41,11 +41,11 @@ type Tx interface {
 	// ListRequests returns requests matching q, newest first (created_at,
 	// then id, descending), at most q.Limit of them.
 	ListRequests(ctx context.Context, q RequestQuery) ([]*AccessRequest, error)
-	// DueRequests returns the ids of non-terminal requests with a deadline at
-	// or before now (decision deadline, access start, access end), in id
-	// order after afterID, at most limit of them.
+	// DueRequests returns the ids of requests whose stored Deadline (which
+	// the workflow computes, see AccessRequest.Schedule) is at or before now,
+	// in id order after afterID, at most limit of them (none: no limit).
 	DueRequests(ctx context.Context, now time.Time, afterID string, limit int) ([]string, error)
-	// NextDue returns the earliest such deadline after now, or zero if none.
+	// NextDue returns the earliest stored Deadline after now, or zero if none.
 	NextDue(ctx context.Context, now time.Time) (time.Time, error)
 
 	InsertTenant(ctx context.Context, t *Tenant, s Settings) error // ECONFLICT when taken
@@ -99,6 +99,11 @@ type RequestQuery struct {
 	CreatedAfter  *time.Time
 	RequesterID   string // only this requester's requests, when set
 	TenantVisible bool   // only requests that have reached the tenant
+	// OrDueBy, when set, widens the Statuses filter: a request whose
+	// Deadline is at or before OrDueBy matches whatever its stored status,
+	// since the event due then changes it (the workflow settles such rows
+	// and filters them on the status they have now).
+	OrDueBy *time.Time
 	// Before is the keyset cursor: only rows strictly older than
 	// (BeforeCreatedAt, BeforeID) in (created_at desc, id desc) order.
 	BeforeCreatedAt *time.Time

@@ -53,10 +53,3 @@ func newID() string {
 	}
 	return id.String()
 }
-
-func timeString(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UTC().Format(time.RFC3339)
-}

@@ -309,8 +309,8 @@ func operatorActionRecord(svc *lockbox.User, r *lockbox.AccessRequest, c *lockbo
 	rec.AuditData = map[string]any{
 		"operator_staff_id": r.RequesterID, "operator": r.RequestedBy,
 		"request_id": r.ID, "reference": r.Reference, "service": r.Service,
-		"approver": deref(r.DecidedBy), "approved_at": timeString(r.DecidedAt),
-		"approved_duration_minutes": r.DurationMinutes, "access_ends_at": timeString(r.AccessEndsAt),
+		"approver": deref(r.DecidedBy), "approved_at": lockbox.AuditTime(r.DecidedAt),
+		"approved_duration_minutes": r.DurationMinutes, "access_ends_at": lockbox.AuditTime(r.AccessEndsAt),
 		"operation": in.Operation, "resource": in.Resource,
 		"reported_by": svc.Email, "grant_expires_at": c.ExpiresAt.Format(time.RFC3339),
 	}

@@ -17,28 +17,23 @@ import (
 // transaction, so a notification goes to whoever held the role when the
 // event happened.
 
-// emit records the notifications of r's transition from from by ev (r
-// already holds the new status): emails to the tenant's approvers when the
-// request reaches them, to the requester when it is decided or ends, and a
-// webhook delivery to each of the tenant's endpoints subscribed to the
-// event, once the tenant can see the request.
-func (s *Service) emit(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, from lockbox.Status, ev lockbox.Event, comment string, now time.Time) error {
+// emit records the notifications that rule's row gives r's change (r
+// already holds the new status): emails to the tenant's approvers, to the
+// requester, and a webhook delivery to each of the tenant's endpoints
+// subscribed to the event, once the tenant can see the request.
+func (s *Service) emit(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, rule lockbox.EventRule, comment string, settings *lockbox.Settings, now time.Time) error {
 	data := lockbox.NoticeData{Tenant: r.Tenant, Actor: u.Email, Comment: comment, Request: r.Clone()}
 	if tn, err := tx.GetTenant(ctx, r.Tenant); err == nil {
 		data.TenantName = tn.DisplayName
 	} else if lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
 		return err
 	}
-	kind, err := approverNotice(ctx, tx, r, from, ev)
-	if err != nil {
-		return err
-	}
-	if kind != "" {
+	for _, kind := range approverNotices(rule, settings) {
 		if err := enqueueApproverEmails(ctx, tx, kind, data, now); err != nil {
 			return err
 		}
 	}
-	if kind := requesterNotice(ev); kind != "" {
+	if kind := rule.TellRequester; kind != "" {
 		msg, err := emailMessage(r.Tenant, r.RequestedBy, kind, data, now)
 		if err != nil {
 			return err
@@ -47,51 +42,24 @@ func (s *Service) emit(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *l
 			return fmt.Errorf("enqueue %s email: %w", kind, err)
 		}
 	}
-	if !r.TenantVisible {
+	if !r.TenantVisible || rule.Webhook == "" {
 		return nil // provider-internal steps reach the tenant through its audit log only
 	}
-	return EmitWebhookEvent(ctx, tx, webhookEvent(r, ev), data, now)
+	return EmitWebhookEvent(ctx, tx, rule.Webhook, data, now)
 }
 
-// approverNotice is the email the tenant's approvers get, if any: the
-// request needs their decision, or the system approved it (an FYI). A
-// tenant that does not require approval gets only the FYI: the system
-// approves in the same transaction, so there is nothing to decide.
-func approverNotice(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRequest, from lockbox.Status, ev lockbox.Event) (string, error) {
-	switch {
-	case r.Status == lockbox.StatusPending && from != lockbox.StatusPending:
-		settings, err := tx.GetSettings(ctx, r.Tenant)
-		if err != nil || !settings.RequireApproval {
-			return "", err
-		}
-		return lockbox.NoticePending, nil
-	case ev == lockbox.EventSystemApprove:
-		return lockbox.NoticeAutoApproved, nil
+// approverNotices are the emails rule's event sends the tenant's approvers.
+// A tenant that does not require approval is not asked to decide: the
+// system approves in the same transaction, so there is nothing to decide.
+func approverNotices(rule lockbox.EventRule, settings *lockbox.Settings) []string {
+	var kinds []string
+	if rule.AskApprovers != "" && settings.RequireApproval {
+		kinds = append(kinds, rule.AskApprovers)
 	}
-	return "", nil
-}
-
-// requesterNotice is the email the requester gets, if any.
-func requesterNotice(ev lockbox.Event) string {
-	switch ev {
-	case lockbox.EventApprove, lockbox.EventSystemApprove:
-		return lockbox.NoticeApproved
-	case lockbox.EventDeny, lockbox.EventReviewDeny:
-		return lockbox.NoticeDenied
-	case lockbox.EventExpire:
-		return lockbox.NoticeExpired
-	case lockbox.EventRevoke:
-		return lockbox.NoticeRevoked
+	if rule.TellApprovers != "" {
+		kinds = append(kinds, rule.TellApprovers)
 	}
-	return ""
-}
-
-// webhookEvent is the SPEC §5 event type of a transition.
-func webhookEvent(r *lockbox.AccessRequest, ev lockbox.Event) string {
-	if r.Status == lockbox.StatusPending {
-		return lockbox.EventTypeRequestPending
-	}
-	return ev.AuditOperation()
+	return kinds
 }
 
 // EmitWebhookEvent records, in tx, a delivery of event typ (one of
@@ -246,7 +214,9 @@ func (s *Service) EnqueueReminders(ctx context.Context) error {
 
 // remindOne enqueues one request's reminder if it is still due: the request
 // may have been decided, or its reminder sent by another replica, since the
-// sweep read it. A request found past its deadline is settled instead.
+// sweep read it. A request found past its deadline is settled instead, and
+// one whose stored reminder time no longer follows the rule (the tenant's
+// settings changed meanwhile) gets the right time instead.
 func (s *Service) remindOne(ctx context.Context, id string) error {
 	return s.store.Update(ctx, func(tx lockbox.Tx) error {
 		now := s.now()
@@ -254,16 +224,15 @@ func (s *Service) remindOne(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if err := s.settle(ctx, tx, r, now); err != nil || r.Status != lockbox.StatusPending {
+		if err := s.settle(ctx, tx, r, now); err != nil {
 			return err
 		}
 		settings, err := tx.GetSettings(ctx, r.Tenant)
 		if err != nil {
 			return err
 		}
-		remindAt := r.ExpiresAt.Add(-time.Duration(settings.ReminderMinutesBeforeExpiry) * time.Minute)
-		if settings.ReminderMinutesBeforeExpiry == 0 || remindAt.After(now) {
-			return nil
+		if at := lockbox.RemindAt(r, *settings); at == nil || at.After(now) {
+			return reschedule(ctx, tx, r, settings)
 		}
 		if first, err := tx.MarkReminded(ctx, r.ID, now); err != nil || !first {
 			return err
@@ -274,6 +243,28 @@ func (s *Service) remindOne(ctx context.Context, id string) error {
 		}
 		return enqueueApproverEmails(ctx, tx, lockbox.NoticeReminder, data, now)
 	})
+}
+
+// reschedule rewrites r's stored deadline and reminder time when settings
+// move them (lockbox's Schedule), keeping r's version: nothing a client
+// sees changed, so an If-Match taken before still holds. A request that
+// changed since it was read (ECONFLICT) is left alone: its own writer
+// scheduled it.
+func reschedule(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRequest, settings *lockbox.Settings) error {
+	deadline, remindAt := r.Deadline, r.RemindAt
+	r.Schedule(settings)
+	if sameTime(deadline, r.Deadline) && sameTime(remindAt, r.RemindAt) {
+		return nil
+	}
+	err := tx.UpdateRequest(ctx, r, r.Version)
+	if lockbox.ErrorCode(err) == lockbox.ECONFLICT {
+		return nil
+	}
+	return err
+}
+
+func sameTime(a, b *time.Time) bool {
+	return a == b || (a != nil && b != nil && a.Equal(*b))
 }
 
 // remindDue runs EnqueueReminders for the worker, logging a failure; the

@@ -41,7 +41,7 @@ func (s *Service) CreateRequest(ctx context.Context, in lockbox.NewRequest) (*lo
 		rec.AuditData = map[string]any{
 			"reference": r.Reference, "service": r.Service, "service_request": r.ServiceRequest,
 			"reason": r.Reason, "operations": r.Operations, "duration_minutes": r.DurationMinutes,
-			"start_time": timeString(r.StartTime), "expires_at": r.ExpiresAt.Format(time.RFC3339),
+			"start_time": lockbox.AuditTime(r.StartTime), "expires_at": r.ExpiresAt.Format(time.RFC3339),
 		}
 		out = r
 		return appendAudit(ctx, tx, rec)
@@ -95,12 +95,14 @@ func (s *Service) buildRequest(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 	if err != nil {
 		return nil, err
 	}
-	return &lockbox.AccessRequest{
+	r := &lockbox.AccessRequest{
 		ID: newID(), Tenant: in.Tenant, Service: in.Service, ServiceRequest: in.ServiceRequest,
 		Reason: in.Reason, Operations: ops, DurationMinutes: in.DurationMinutes, StartTime: start,
 		Status: lockbox.StatusPendingReview, RequestedBy: u.Email, RequesterID: u.ID,
 		CreatedAt: now, ExpiresAt: now.Add(lockbox.ReviewTTL), Version: 1,
-	}, nil
+	}
+	r.Schedule(settings)
+	return r, nil
 }
 
 func (s *Service) checkOperations(ctx context.Context, tx lockbox.Tx, service string, ops []string) ([]string, error) {
@@ -167,13 +169,16 @@ func newReference() string {
 	return string(out)
 }
 
-// GetRequest returns a request the caller may see, with any deadline that
-// has passed already applied, so nothing looks alive after its deadline.
+// GetRequest returns a request the caller may see as it stands now: a
+// deadline that has passed is applied in memory (lockbox's Settle), so
+// nothing looks alive after its deadline, and nothing is written; the worker
+// or the next decision records the same change.
 func (s *Service) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessRequest, error) {
 	u, err := actor(ctx)
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
 	var r *lockbox.AccessRequest
 	err = s.store.View(ctx, func(tx lockbox.Tx) error {
 		r, err = tx.GetRequest(ctx, idOrRef)
@@ -185,11 +190,8 @@ func (s *Service) GetRequest(ctx context.Context, idOrRef string) (*lockbox.Acce
 	if !lockbox.CanSeeRequest(u, r) {
 		return nil, notFound(idOrRef)
 	}
-	if due(r, s.now()) {
-		if err := s.settleOne(ctx, r.ID); err != nil {
-			return nil, err
-		}
-		return s.GetRequest(ctx, idOrRef)
+	if err := r.Settle(now); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -198,7 +200,8 @@ func notFound(idOrRef string) error {
 	return lockbox.Errorf(lockbox.ENOTFOUND, "Request %q not found.", idOrRef)
 }
 
-// ListRequests lists what the caller may see, newest first.
+// ListRequests lists what the caller may see, newest first, each request as
+// it stands now (as GetRequest shows it). It writes nothing.
 func (s *Service) ListRequests(ctx context.Context, f lockbox.RequestFilter) (*lockbox.RequestPage, error) {
 	u, err := actor(ctx)
 	if err != nil {
@@ -211,51 +214,54 @@ func (s *Service) ListRequests(ctx context.Context, f lockbox.RequestFilter) (*l
 	if !visible {
 		return &lockbox.RequestPage{Requests: []*lockbox.AccessRequest{}}, nil
 	}
-	// Materialize passed deadlines first, so a status filter is exact even
-	// when the worker is behind.
-	if err := s.SettleDue(ctx); err != nil {
-		return nil, err
-	}
-	var rs []*lockbox.AccessRequest
 	now := s.now()
+	var page *lockbox.RequestPage
 	err = s.store.View(ctx, func(tx lockbox.Tx) error {
-		rs, err = tx.ListRequests(ctx, q)
+		page, err = listPage(ctx, tx, q, now)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.refreshDue(ctx, rs, now); err != nil {
-		return nil, err
-	}
-	page := &lockbox.RequestPage{Requests: rs}
-	if len(rs) > q.Limit-1 {
-		page.Requests = rs[:q.Limit-1]
-		page.NextCursor = encodeCursor(page.Requests[len(page.Requests)-1])
-	}
-	return page, nil
+	return page, err
 }
 
-// refreshDue settles and rereads any listed request whose deadline passed
-// between the sweep and the query, so no row shows a state it has left.
-func (s *Service) refreshDue(ctx context.Context, rs []*lockbox.AccessRequest, now time.Time) error {
-	for i, r := range rs {
-		if !due(r, now) {
-			continue
-		}
-		if err := s.settleOne(ctx, r.ID); err != nil {
-			return err
-		}
-		err := s.store.View(ctx, func(tx lockbox.Tx) error {
-			var err error
-			rs[i], err = tx.GetRequest(ctx, r.ID)
-			return err
-		})
-		if err != nil {
-			return err
-		}
+// listPage reads the page of q (whose Limit is the page size plus one)
+// with every request settled in memory at now. A status filter must match
+// the status a request has now, which differs from the stored one once a
+// deadline has passed: the store also returns the rows whose deadline has
+// come (OrDueBy), and those whose settled status is not wanted drop out
+// here. When rows drop out, it reads on after the last row read until the
+// page is full, so the page size and the cursor stay exact.
+func listPage(ctx context.Context, tx lockbox.Tx, q lockbox.RequestQuery, now time.Time) (*lockbox.RequestPage, error) {
+	size := q.Limit - 1
+	want := q.Statuses
+	if len(want) > 0 {
+		q.OrDueBy = &now
 	}
-	return nil
+	var out []*lockbox.AccessRequest
+	for {
+		rs, err := tx.ListRequests(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			if err := r.Settle(now); err != nil {
+				return nil, err
+			}
+			if len(want) == 0 || slices.Contains(want, r.Status) {
+				out = append(out, r)
+			}
+		}
+		if len(out) > size || len(rs) < q.Limit {
+			break
+		}
+		last := rs[len(rs)-1]
+		q.BeforeCreatedAt, q.BeforeID = &last.CreatedAt, last.ID
+	}
+	page := &lockbox.RequestPage{Requests: out}
+	if len(out) > size {
+		page.Requests = out[:size]
+		page.NextCursor = encodeCursor(page.Requests[size-1])
+	}
+	return page, nil
 }
 
 // requestQuery turns a client's filter into a store query constrained to

@@ -2,6 +2,7 @@ package approval
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/lockboxhq/lockbox"
@@ -110,6 +111,9 @@ func (s *Service) UpdateSettings(ctx context.Context, tenant string, p lockbox.S
 		if err := tx.UpdateSettings(ctx, tenant, out); err != nil {
 			return err
 		}
+		if err := rescheduleTenant(ctx, tx, tenant, &out); err != nil {
+			return err
+		}
 		rec := newRecord(ctx, u, tenant, lockbox.RecordTenantAdmin, lockbox.OpSettingsUpdated, s.now())
 		rec.AuditData = map[string]any{"changes": changes}
 		return appendAudit(ctx, tx, rec)
@@ -118,6 +122,23 @@ func (s *Service) UpdateSettings(ctx context.Context, tenant string, p lockbox.S
 		return nil, err
 	}
 	return &out, nil
+}
+
+// rescheduleTenant moves the stored reminder times of the tenant's pending
+// requests to what the new settings give, in the transaction that changes
+// them: only a pending request has one (lockbox.RemindAt), and its decision
+// deadline stays as it was set when it became pending.
+func rescheduleTenant(ctx context.Context, tx lockbox.Tx, tenant string, settings *lockbox.Settings) error {
+	rs, err := tx.ListRequests(ctx, lockbox.RequestQuery{Tenant: tenant, Statuses: []lockbox.Status{lockbox.StatusPending}})
+	if err != nil {
+		return fmt.Errorf("pending requests of %s: %w", tenant, err)
+	}
+	for _, r := range rs {
+		if err := reschedule(ctx, tx, r, settings); err != nil {
+			return fmt.Errorf("reschedule %s: %w", r.ID, err)
+		}
+	}
+	return nil
 }
 
 // settingsChanges lists each changed setting with its old and new value.

@@ -13,10 +13,11 @@ type movingClock interface {
 }
 
 // RunWorker applies deadlines until ctx ends: it settles everything due, then
-// sleeps until the next deadline (at most poll, so deadlines created by other
-// replicas are seen too). Correctness never depends on it running — every
-// read and decision settles the request it touches — it only makes the
-// audit log and notifications timely.
+// sleeps until the next stored deadline or reminder time (at most poll, so
+// deadlines created by other replicas are seen too). Correctness never
+// depends on it running — readers apply a passed deadline in memory and
+// every decision settles its request first — it only makes the audit log
+// and notifications timely.
 func (s *Service) RunWorker(ctx context.Context, poll time.Duration) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -39,7 +40,8 @@ func (s *Service) RunWorker(ctx context.Context, poll time.Duration) {
 	}
 }
 
-// nextWake is how long to sleep: until the next deadline, at most poll.
+// nextWake is how long to sleep: until the earliest stored deadline or
+// reminder time, at most poll.
 func (s *Service) nextWake(ctx context.Context, poll time.Duration) time.Duration {
 	var next time.Time
 	now := s.now()

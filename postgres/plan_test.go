@@ -28,10 +28,10 @@ func TestQueryPlans(t *testing.T) {
 		args  []any
 		want  []string
 	}{
-		{"DueRequests", dueQuery, []any{now, "", 10},
-			[]string{"requests_decision_due", "requests_start_due", "requests_end_due"}},
-		{"NextDue", nextDueQuery, []any{now},
-			[]string{"requests_decision_due", "requests_start_due", "requests_end_due"}},
+		{"DueRequests", dueQuery, []any{now, "", 10}, []string{"requests_next_deadline"}},
+		{"NextDue", nextDueQuery, []any{now}, []string{"requests_next_deadline"}},
+		{"DueReminders", dueRemindersQuery, []any{now, 10}, []string{"requests_remind_at"}},
+		{"NextReminder", nextReminderQuery, []any{now}, []string{"requests_remind_at"}},
 		{"ListByTenantAfterCursor", listQuery(requestFilter(cursor)), append(requestFilter(cursor).args, 10),
 			[]string{"requests_tenant_created"}},
 		{"ListByRequester", listQuery(requestFilter(lockbox.RequestQuery{RequesterID: "u"})), []any{"u", 10},

@@ -16,7 +16,8 @@ import (
 const requestColumns = `id, reference, tenant, service, service_request, reason, operations,
 	duration_minutes, start_time, status, requested_by, requester_id, created_at, expires_at,
 	reviewed_by, reviewed_at, review_comment, decided_by, decided_at, decision_comment,
-	access_starts_at, access_ends_at, ended_at, ended_by, end_comment, tenant_visible, version`
+	access_starts_at, access_ends_at, ended_at, ended_by, end_comment, tenant_visible, version,
+	next_deadline, remind_at`
 
 // InsertRequest stores a new request; ECONFLICT when the id or reference
 // (in any letter case) is taken. The transaction stays usable after a
@@ -28,13 +29,14 @@ func (t *tx) InsertRequest(ctx context.Context, r *lockbox.AccessRequest) error 
 	}
 	ok, err := t.insert(ctx, "insert request", `INSERT INTO requests (`+requestColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-		$19, $20, $21, $22, $23, $24, $25, $26, $27) ON CONFLICT DO NOTHING`,
+		$19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) ON CONFLICT DO NOTHING`,
 		r.ID, r.Reference, r.Tenant, r.Service, r.ServiceRequest, r.Reason, ops,
 		r.DurationMinutes, nullTime(r.StartTime), r.Status, r.RequestedBy, r.RequesterID,
 		ts(r.CreatedAt), ts(r.ExpiresAt), nullString(r.ReviewedBy), nullTime(r.ReviewedAt),
 		nullString(r.ReviewComment), nullString(r.DecidedBy), nullTime(r.DecidedAt),
 		nullString(r.DecisionComment), nullTime(r.AccessStartsAt), nullTime(r.AccessEndsAt),
-		nullTime(r.EndedAt), nullString(r.EndedBy), nullString(r.EndComment), r.TenantVisible, r.Version)
+		nullTime(r.EndedAt), nullString(r.EndedBy), nullString(r.EndComment), r.TenantVisible, r.Version,
+		nullTime(r.Deadline), nullTime(r.RemindAt))
 	if err == nil && !ok {
 		return lockbox.Errorf(lockbox.ECONFLICT, "A request with id %q or reference %q already exists.", r.ID, r.Reference)
 	}
@@ -75,11 +77,11 @@ func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVe
 		status = $1, expires_at = $2, reviewed_by = $3, reviewed_at = $4, review_comment = $5,
 		decided_by = $6, decided_at = $7, decision_comment = $8, access_starts_at = $9,
 		access_ends_at = $10, ended_at = $11, ended_by = $12, end_comment = $13, tenant_visible = $14,
-		version = $15 WHERE id = $16 AND version = $17`,
+		version = $15, next_deadline = $16, remind_at = $17 WHERE id = $18 AND version = $19`,
 		r.Status, ts(r.ExpiresAt), nullString(r.ReviewedBy), nullTime(r.ReviewedAt), nullString(r.ReviewComment),
 		nullString(r.DecidedBy), nullTime(r.DecidedAt), nullString(r.DecisionComment), nullTime(r.AccessStartsAt),
 		nullTime(r.AccessEndsAt), nullTime(r.EndedAt), nullString(r.EndedBy), nullString(r.EndComment),
-		r.TenantVisible, r.Version, r.ID, prevVersion))
+		r.TenantVisible, r.Version, nullTime(r.Deadline), nullTime(r.RemindAt), r.ID, prevVersion))
 	if err != nil {
 		return wrap("update request", err)
 	}
@@ -119,7 +121,11 @@ func requestFilter(q lockbox.RequestQuery) *where {
 		for i, s := range q.Statuses {
 			statuses[i] = string(s)
 		}
-		w.add("status = ANY(?)", statuses)
+		if q.OrDueBy != nil {
+			w.add("(status = ANY(?) OR next_deadline <= ?)", statuses, ts(*q.OrDueBy))
+		} else {
+			w.add("status = ANY(?)", statuses)
+		}
 	}
 	if q.Service != "" {
 		w.add("service = ?", q.Service)
@@ -141,25 +147,19 @@ func requestFilter(q lockbox.RequestQuery) *where {
 	return w
 }
 
-// Deadline queries. The status literals match lockbox.Status values and the
-// partial indexes of the schema, so each branch is a small index range scan.
+// Deadline queries: range scans of next_deadline, which the workflow
+// computes (lockbox's Schedule) and writes with every change. Its partial
+// index holds live requests only, so the worker's lookups stay small however
+// many finished requests pile up.
 const (
-	dueQuery = `
-		SELECT id FROM requests WHERE status IN ('pending_review', 'pending') AND expires_at <= $1 AND id > $2
-		UNION SELECT id FROM requests WHERE status = 'approved' AND access_starts_at <= $1 AND id > $2
-		UNION SELECT id FROM requests WHERE status = 'active' AND access_ends_at <= $1 AND id > $2
-		ORDER BY id LIMIT $3`
-	nextDueQuery = `SELECT LEAST(
-		(SELECT MIN(expires_at) FROM requests WHERE status IN ('pending_review', 'pending') AND expires_at > $1),
-		(SELECT MIN(access_starts_at) FROM requests WHERE status = 'approved' AND access_starts_at > $1),
-		(SELECT MIN(access_ends_at) FROM requests WHERE status = 'active' AND access_ends_at > $1))`
+	dueQuery     = `SELECT id FROM requests WHERE next_deadline <= $1 AND id > $2 ORDER BY id LIMIT $3`
+	nextDueQuery = `SELECT MIN(next_deadline) FROM requests WHERE next_deadline > $1`
 )
 
-// DueRequests returns the ids of live requests whose current deadline (the
-// decision deadline while undecided, the access start while approved, the
-// access end while active) is at or before now, in id order after afterID.
-// A limit of zero or less means no limit. Ids compare byte-wise (COLLATE
-// "C"), as in SQLite, so the caller's keyset cursor walks the same order.
+// DueRequests returns the ids of requests whose stored deadline is at or
+// before now, in id order after afterID. A limit of zero or less means no
+// limit. Ids compare byte-wise (COLLATE "C"), as in SQLite, so the caller's
+// keyset cursor walks the same order.
 func (t *tx) DueRequests(ctx context.Context, now time.Time, afterID string, limit int) ([]string, error) {
 	rows, err := t.tx.QueryContext(ctx, dueQuery, ts(now), afterID, sqlLimit(limit))
 	if err != nil {
@@ -169,8 +169,8 @@ func (t *tx) DueRequests(ctx context.Context, now time.Time, afterID string, lim
 	return ids, wrap("due requests", err)
 }
 
-// NextDue returns the earliest current deadline after now, or the zero time
-// when no live request has one (LEAST ignores NULLs).
+// NextDue returns the earliest stored deadline after now, or the zero time
+// when no request has one.
 func (t *tx) NextDue(ctx context.Context, now time.Time) (time.Time, error) {
 	var next sql.Null[time.Time]
 	if err := t.tx.QueryRowContext(ctx, nextDueQuery, ts(now)).Scan(&next); err != nil {
@@ -189,13 +189,15 @@ func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
 		ops                                                   string
 		created, expires                                      time.Time
 		start, reviewedAt, decidedAt, startsAt, endsAt, ended sql.Null[time.Time]
+		deadline, remindAt                                    sql.Null[time.Time]
 		reviewedBy, reviewComment, decidedBy, decisionComment sql.Null[string]
 		endedBy, endComment                                   sql.Null[string]
 	)
 	err := s.Scan(&r.ID, &r.Reference, &r.Tenant, &r.Service, &r.ServiceRequest, &r.Reason, &ops,
 		&r.DurationMinutes, &start, &r.Status, &r.RequestedBy, &r.RequesterID, &created, &expires,
 		&reviewedBy, &reviewedAt, &reviewComment, &decidedBy, &decidedAt, &decisionComment,
-		&startsAt, &endsAt, &ended, &endedBy, &endComment, &r.TenantVisible, &r.Version)
+		&startsAt, &endsAt, &ended, &endedBy, &endComment, &r.TenantVisible, &r.Version,
+		&deadline, &remindAt)
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +210,7 @@ func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
 	r.ReviewedBy, r.ReviewComment = sqlrows.StringPtr(reviewedBy), sqlrows.StringPtr(reviewComment)
 	r.DecidedBy, r.DecisionComment = sqlrows.StringPtr(decidedBy), sqlrows.StringPtr(decisionComment)
 	r.EndedBy, r.EndComment = sqlrows.StringPtr(endedBy), sqlrows.StringPtr(endComment)
+	r.Deadline, r.RemindAt = timePtr(deadline), timePtr(remindAt)
 	return &r, nil
 }
 

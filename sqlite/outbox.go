@@ -151,19 +151,20 @@ func scanOutbox(s scanner) (*lockbox.OutboxMessage, error) {
 	return &m, nil
 }
 
-// reminderFrom is the SQL of "pending requests with a reminder set, not yet
-// reminded", with r.remind_at the reminder time in unix microseconds.
-const reminderFrom = `FROM (SELECT r.id, r.expires_at, r.reviewed_at,
-		r.expires_at - t.reminder_minutes_before_expiry * 60000000 AS remind_at
-		FROM requests r JOIN tenants t ON t.name = r.tenant
-		WHERE r.status = 'pending' AND t.reminder_minutes_before_expiry > 0
-		AND NOT EXISTS (SELECT 1 FROM request_reminders m WHERE m.request_id = r.id)) r
-	WHERE r.remind_at > r.reviewed_at`
+// Reminder queries: range scans of remind_at, which the workflow computes
+// (lockbox.RemindAt) and writes with every change, skipping the requests
+// whose reminder is recorded already (MarkReminded).
+const (
+	dueRemindersQuery = `SELECT id FROM requests r WHERE remind_at <= ?
+		AND NOT EXISTS (SELECT 1 FROM request_reminders m WHERE m.request_id = r.id)
+		ORDER BY id LIMIT ?`
+	nextReminderQuery = `SELECT MIN(remind_at) FROM requests r WHERE remind_at > ?
+		AND NOT EXISTS (SELECT 1 FROM request_reminders m WHERE m.request_id = r.id)`
+)
 
 // DueReminders returns requests whose reminder time has come.
 func (t *tx) DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT r.id `+reminderFrom+`
-		AND r.remind_at <= ? AND r.expires_at > ? ORDER BY r.id LIMIT ?`, micros(now), micros(now), limit)
+	rows, err := t.tx.QueryContext(ctx, dueRemindersQuery, micros(now), limit)
 	if err != nil {
 		return nil, wrap("due reminders", err)
 	}
@@ -174,8 +175,7 @@ func (t *tx) DueReminders(ctx context.Context, now time.Time, limit int) ([]stri
 // NextReminder returns the earliest reminder time after now.
 func (t *tx) NextReminder(ctx context.Context, now time.Time) (time.Time, error) {
 	var next sql.Null[int64]
-	err := t.tx.QueryRowContext(ctx, `SELECT min(r.remind_at) `+reminderFrom+` AND r.remind_at > ?`,
-		micros(now)).Scan(&next)
+	err := t.tx.QueryRowContext(ctx, nextReminderQuery, micros(now)).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, wrap("next reminder", err)
 	}

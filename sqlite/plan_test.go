@@ -19,20 +19,25 @@ func TestQueryPlans(t *testing.T) {
 	defer s.Close()
 	before := time.Unix(0, 0)
 	cursor := lockbox.RequestQuery{Tenant: "contoso", BeforeCreatedAt: &before, BeforeID: "x", Limit: 10}
+	statusOrDue := lockbox.RequestQuery{Statuses: []lockbox.Status{lockbox.StatusPending}, OrDueBy: &before, Limit: 10}
+	byRequester := lockbox.RequestQuery{RequesterID: "u", Limit: 10}
+	query := func(q lockbox.RequestQuery) string { s, _ := listQuery(q); return s }
+	args := func(q lockbox.RequestQuery) []any { _, a := listQuery(q); return a }
 	tests := []struct {
 		name  string
 		query string
 		args  []any
 		want  []string
 	}{
-		{"DueRequests", dueQuery, []any{1, "", 10},
-			[]string{"requests_decision_due (status=? AND expires_at<?)", "requests_start_due (status=? AND access_starts_at<?)", "requests_end_due (status=? AND access_ends_at<?)"}},
-		{"NextDue", nextDueQuery, []any{1},
-			[]string{"requests_decision_due (status=? AND expires_at>?)", "requests_start_due (status=? AND access_starts_at>?)", "requests_end_due (status=? AND access_ends_at>?)"}},
-		{"ListByTenantAfterCursor", listQuery(requestFilter(cursor)), append(requestFilter(cursor).args, 10),
+		{"DueRequests", dueQuery, []any{1, "", 10}, []string{"requests_next_deadline (next_deadline<?)"}},
+		{"NextDue", nextDueQuery, []any{1}, []string{"requests_next_deadline (next_deadline>?)"}},
+		{"DueReminders", dueRemindersQuery, []any{1, 10}, []string{"requests_remind_at (remind_at<?)"}},
+		{"NextReminder", nextReminderQuery, []any{1}, []string{"requests_remind_at (remind_at>?)"}},
+		{"ListByStatusOrDue", query(statusOrDue), args(statusOrDue),
+			[]string{"MERGE (UNION)", "requests_status_created (status=?)", "requests_next_deadline (next_deadline<?)"}},
+		{"ListByTenantAfterCursor", query(cursor), args(cursor),
 			[]string{"requests_tenant_created (tenant=? AND (created_at,id)<(?,?))"}},
-		{"ListByRequester", listQuery(requestFilter(lockbox.RequestQuery{RequesterID: "u"})), []any{"u", 10},
-			[]string{"requests_requester_created (requester_id=?)"}},
+		{"ListByRequester", query(byRequester), args(byRequester), []string{"requests_requester_created (requester_id=?)"}},
 		{"AuditRange", `SELECT canonical FROM audit_records WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx`, []any{"c", 0, 10},
 			[]string{"(log=? AND idx>? AND idx<?)"}},
 	}

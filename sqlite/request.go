@@ -15,7 +15,8 @@ import (
 const requestColumns = `id, reference, tenant, service, service_request, reason, operations,
 	duration_minutes, start_time, status, requested_by, requester_id, created_at, expires_at,
 	reviewed_by, reviewed_at, review_comment, decided_by, decided_at, decision_comment,
-	access_starts_at, access_ends_at, ended_at, ended_by, end_comment, tenant_visible, version`
+	access_starts_at, access_ends_at, ended_at, ended_by, end_comment, tenant_visible, version,
+	next_deadline, remind_at`
 
 // InsertRequest stores a new request; ECONFLICT when the id or reference
 // (in any letter case) is taken.
@@ -25,13 +26,13 @@ func (t *tx) InsertRequest(ctx context.Context, r *lockbox.AccessRequest) error 
 		return wrap("insert request", err)
 	}
 	_, err = t.tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.Reference, r.Tenant, r.Service, r.ServiceRequest, r.Reason, ops,
 		r.DurationMinutes, nullMicros(r.StartTime), r.Status, r.RequestedBy, r.RequesterID,
 		micros(r.CreatedAt), micros(r.ExpiresAt), r.ReviewedBy, nullMicros(r.ReviewedAt),
 		r.ReviewComment, r.DecidedBy, nullMicros(r.DecidedAt), r.DecisionComment,
 		nullMicros(r.AccessStartsAt), nullMicros(r.AccessEndsAt), nullMicros(r.EndedAt),
-		r.EndedBy, r.EndComment, r.TenantVisible, r.Version)
+		r.EndedBy, r.EndComment, r.TenantVisible, r.Version, nullMicros(r.Deadline), nullMicros(r.RemindAt))
 	if isUnique(err) {
 		return lockbox.Errorf(lockbox.ECONFLICT, "A request with id %q or reference %q already exists.", r.ID, r.Reference)
 	}
@@ -59,12 +60,13 @@ func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVe
 	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE requests SET
 		status = ?, expires_at = ?, reviewed_by = ?, reviewed_at = ?, review_comment = ?,
 		decided_by = ?, decided_at = ?, decision_comment = ?, access_starts_at = ?,
-		access_ends_at = ?, ended_at = ?, ended_by = ?, end_comment = ?, tenant_visible = ?, version = ?
+		access_ends_at = ?, ended_at = ?, ended_by = ?, end_comment = ?, tenant_visible = ?, version = ?,
+		next_deadline = ?, remind_at = ?
 		WHERE id = ? AND version = ?`,
 		r.Status, micros(r.ExpiresAt), r.ReviewedBy, nullMicros(r.ReviewedAt), r.ReviewComment,
 		r.DecidedBy, nullMicros(r.DecidedAt), r.DecisionComment, nullMicros(r.AccessStartsAt),
 		nullMicros(r.AccessEndsAt), nullMicros(r.EndedAt), r.EndedBy, r.EndComment, r.TenantVisible, r.Version,
-		r.ID, prevVersion))
+		nullMicros(r.Deadline), nullMicros(r.RemindAt), r.ID, prevVersion))
 	if err != nil {
 		return wrap("update request", err)
 	}
@@ -77,8 +79,8 @@ func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVe
 // ListRequests returns requests matching q, newest first. A Limit of zero
 // or less means no limit.
 func (t *tx) ListRequests(ctx context.Context, q lockbox.RequestQuery) ([]*lockbox.AccessRequest, error) {
-	w := requestFilter(q)
-	rows, err := t.tx.QueryContext(ctx, listQuery(w), append(w.args, sqlLimit(q.Limit))...)
+	query, args := listQuery(q)
+	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, wrap("list requests", err)
 	}
@@ -86,25 +88,37 @@ func (t *tx) ListRequests(ctx context.Context, q lockbox.RequestQuery) ([]*lockb
 	return out, wrap("list requests", err)
 }
 
-// listQuery selects requests matching w, newest first, with the limit as
-// the last parameter.
-func listQuery(w *where) string {
-	return `SELECT ` + requestColumns + ` FROM requests` + w.sql() + `
-		ORDER BY created_at DESC, id DESC LIMIT ?`
-}
-
-// requestFilter translates a RequestQuery into SQL conditions.
-func requestFilter(q lockbox.RequestQuery) *where {
-	w := &where{}
-	if q.Tenant != "" {
-		w.add("tenant = ?", q.Tenant)
-	}
+// listQuery is the query of requests matching q, newest first, and its
+// parameters. With OrDueBy it is the union of the requests in the wanted
+// statuses and the due ones: each side is a range scan of its own index
+// (the status queue, the deadline), merged in listing order, where one OR
+// would have to sort every request of the wanted statuses.
+func listQuery(q lockbox.RequestQuery) (string, []any) {
+	order := ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	w := requestFilter(q)
 	if len(q.Statuses) > 0 {
 		args := make([]any, len(q.Statuses))
 		for i, s := range q.Statuses {
 			args[i] = string(s)
 		}
 		w.add("status IN ("+placeholders(len(args))+")", args...)
+	}
+	query := `SELECT ` + requestColumns + ` FROM requests` + w.sql()
+	if q.OrDueBy != nil && len(q.Statuses) > 0 {
+		due := requestFilter(q)
+		due.add("next_deadline <= ?", micros(*q.OrDueBy))
+		query += ` UNION SELECT ` + requestColumns + ` FROM requests` + due.sql()
+		w.args = append(w.args, due.args...)
+	}
+	return query + order, append(w.args, sqlLimit(q.Limit))
+}
+
+// requestFilter translates a RequestQuery's conditions other than the
+// statuses into SQL.
+func requestFilter(q lockbox.RequestQuery) *where {
+	w := &where{}
+	if q.Tenant != "" {
+		w.add("tenant = ?", q.Tenant)
 	}
 	if q.Service != "" {
 		w.add("service = ?", q.Service)
@@ -126,24 +140,20 @@ func requestFilter(q lockbox.RequestQuery) *where {
 	return w
 }
 
-// Deadline queries. The status literals match lockbox.Status values and the
-// partial indexes of the schema, so each branch is a small index range scan.
+// Deadline queries: range scans of next_deadline, which the workflow
+// computes (lockbox's Schedule) and writes with every change. Its partial
+// index holds live requests only, so the worker's lookups stay small however
+// many finished requests pile up. INDEXED BY, because without statistics
+// SQLite would rather walk the primary key in id order, through every
+// request ever filed.
 const (
-	dueQuery = `
-		SELECT id FROM requests WHERE status IN ('pending_review', 'pending') AND expires_at <= ?1 AND id > ?2
-		UNION SELECT id FROM requests WHERE status = 'approved' AND access_starts_at <= ?1 AND id > ?2
-		UNION SELECT id FROM requests WHERE status = 'active' AND access_ends_at <= ?1 AND id > ?2
-		ORDER BY id LIMIT ?3`
-	nextDueQuery = `SELECT MIN(d) FROM (
-		SELECT MIN(expires_at) AS d FROM requests WHERE status IN ('pending_review', 'pending') AND expires_at > ?1
-		UNION ALL SELECT MIN(access_starts_at) FROM requests WHERE status = 'approved' AND access_starts_at > ?1
-		UNION ALL SELECT MIN(access_ends_at) FROM requests WHERE status = 'active' AND access_ends_at > ?1)`
+	dueQuery     = `SELECT id FROM requests INDEXED BY requests_next_deadline WHERE next_deadline <= ?1 AND id > ?2 ORDER BY id LIMIT ?3`
+	nextDueQuery = `SELECT MIN(next_deadline) FROM requests WHERE next_deadline > ?1`
 )
 
-// DueRequests returns the ids of live requests whose current deadline (the
-// decision deadline while undecided, the access start while approved, the
-// access end while active) is at or before now. A limit of zero or less
-// means no limit.
+// DueRequests returns the ids of requests whose stored deadline is at or
+// before now, in id order after afterID. A limit of zero or less means no
+// limit.
 func (t *tx) DueRequests(ctx context.Context, now time.Time, afterID string, limit int) ([]string, error) {
 	rows, err := t.tx.QueryContext(ctx, dueQuery, micros(now), afterID, sqlLimit(limit))
 	if err != nil {
@@ -153,8 +163,8 @@ func (t *tx) DueRequests(ctx context.Context, now time.Time, afterID string, lim
 	return ids, wrap("due requests", err)
 }
 
-// NextDue returns the earliest current deadline after now, or the zero time
-// when no live request has one.
+// NextDue returns the earliest stored deadline after now, or the zero time
+// when no request has one.
 func (t *tx) NextDue(ctx context.Context, now time.Time) (time.Time, error) {
 	var next sql.Null[int64]
 	if err := t.tx.QueryRowContext(ctx, nextDueQuery, micros(now)).Scan(&next); err != nil {
@@ -173,13 +183,15 @@ func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
 		ops                                                   string
 		created, expires                                      int64
 		start, reviewedAt, decidedAt, startsAt, endsAt, ended sql.Null[int64]
+		deadline, remindAt                                    sql.Null[int64]
 		reviewedBy, reviewComment, decidedBy, decisionComment sql.Null[string]
 		endedBy, endComment                                   sql.Null[string]
 	)
 	err := s.Scan(&r.ID, &r.Reference, &r.Tenant, &r.Service, &r.ServiceRequest, &r.Reason, &ops,
 		&r.DurationMinutes, &start, &r.Status, &r.RequestedBy, &r.RequesterID, &created, &expires,
 		&reviewedBy, &reviewedAt, &reviewComment, &decidedBy, &decidedAt, &decisionComment,
-		&startsAt, &endsAt, &ended, &endedBy, &endComment, &r.TenantVisible, &r.Version)
+		&startsAt, &endsAt, &ended, &endedBy, &endComment, &r.TenantVisible, &r.Version,
+		&deadline, &remindAt)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +204,7 @@ func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
 	r.ReviewedBy, r.ReviewComment = sqlrows.StringPtr(reviewedBy), sqlrows.StringPtr(reviewComment)
 	r.DecidedBy, r.DecisionComment = sqlrows.StringPtr(decidedBy), sqlrows.StringPtr(decisionComment)
 	r.EndedBy, r.EndComment = sqlrows.StringPtr(endedBy), sqlrows.StringPtr(endComment)
+	r.Deadline, r.RemindAt = timePtr(deadline), timePtr(remindAt)
 	return &r, nil
 }
 

@@ -14,19 +14,21 @@ import (
 var dueTests = []test{
 	{"DueRequests", testDueRequests},
 	{"DueRequestsPaging", testDueRequestsPaging},
+	{"DueFollowsUpdates", testDueFollowsUpdates},
 	{"NextDue", testNextDue},
 }
 
-// deadlines builds a request whose deadlines are offsets from T0. A request
-// keeps the deadlines of its earlier states (an active request still has
-// its decision deadline), and only the current one may count.
-func deadlines(id string, st lockbox.Status, expires, starts, ends time.Duration) *lockbox.AccessRequest {
+// withDeadline is request id with its stored deadline at T0 plus d, or
+// none when d is nil. Which deadline a request has is the workflow's rule
+// (lockbox's Schedule); a store only keeps and scans it, so these fixtures
+// set it directly, sometimes against the rule, to prove the store reads
+// nothing else.
+func withDeadline(id string, st lockbox.Status, d *time.Duration) *lockbox.AccessRequest {
 	r := NewRequest(1)
 	r.ID, r.Reference, r.Status = id, "LB-"+id, st
 	r.CreatedAt = T0.Add(-24 * time.Hour)
-	r.ExpiresAt = T0.Add(expires)
-	if st != lockbox.StatusPendingReview && st != lockbox.StatusPending {
-		r.AccessStartsAt, r.AccessEndsAt = ptr(T0.Add(starts)), ptr(T0.Add(ends))
+	if d != nil {
+		r.Deadline = ptr(T0.Add(*d))
 	}
 	return r
 }
@@ -41,33 +43,26 @@ func dueRequests(t *testing.T, s lockbox.Store, now time.Time, after string, lim
 	return got
 }
 
-type dueCase struct {
-	r   *lockbox.AccessRequest
-	due bool
-}
-
-// testDueRequests checks each deadline kind before, at and after now, and
-// that only the deadline of the current status counts.
+// testDueRequests: a request is due when its stored deadline is at or
+// before now, whatever its status or other times say.
 func testDueRequests(t *testing.T, s lockbox.Store) {
 	const usec, h = time.Microsecond, time.Hour
-	tests := []dueCase{
-		{deadlines("review-past", lockbox.StatusPendingReview, -h, 0, 0), true},
-		{deadlines("review-now", lockbox.StatusPendingReview, 0, 0, 0), true},
-		{deadlines("review-future", lockbox.StatusPendingReview, usec, 0, 0), false},
-		{deadlines("pending-past", lockbox.StatusPending, -h, 0, 0), true},
-		{deadlines("pending-now", lockbox.StatusPending, 0, 0, 0), true},
-		{deadlines("pending-future", lockbox.StatusPending, usec, 0, 0), false},
-		{deadlines("approved-past", lockbox.StatusApproved, -2*h, -h, h), true},
-		{deadlines("approved-now", lockbox.StatusApproved, -2*h, 0, h), true},
-		{deadlines("approved-future", lockbox.StatusApproved, -2*h, usec, h), false},
-		{deadlines("active-past", lockbox.StatusActive, -3*h, -2*h, -h), true},
-		{deadlines("active-now", lockbox.StatusActive, -3*h, -h, 0), true},
-		{deadlines("active-future", lockbox.StatusActive, -3*h, -h, usec), false},
-	}
-	for _, st := range []lockbox.Status{lockbox.StatusCompleted, lockbox.StatusDenied,
-		lockbox.StatusCanceled, lockbox.StatusExpired, lockbox.StatusRevoked} {
-		r := deadlines("terminal-"+string(st), st, -3*h, -2*h, -h)
-		tests = append(tests, dueCase{r, false})
+	tests := []struct {
+		r   *lockbox.AccessRequest
+		due bool
+	}{
+		{withDeadline("past", lockbox.StatusPending, ptr(-h)), true},
+		{withDeadline("now", lockbox.StatusApproved, ptr(time.Duration(0))), true},
+		{withDeadline("future", lockbox.StatusActive, ptr(usec)), false},
+		{withDeadline("none", lockbox.StatusCompleted, nil), false},
+		// The store scans the deadline column only: a stale expires_at in
+		// the past does not make a request due, and neither does a status.
+		{func() *lockbox.AccessRequest {
+			r := withDeadline("stale-expiry", lockbox.StatusPending, ptr(h))
+			r.ExpiresAt = T0.Add(-h)
+			return r
+		}(), false},
+		{withDeadline("terminal-with-deadline", lockbox.StatusExpired, ptr(-h)), true},
 	}
 	want := []string{}
 	for _, tt := range tests {
@@ -89,9 +84,9 @@ func testDueRequestsPaging(t *testing.T, s lockbox.Store) {
 	var want []string
 	for n := range 20 {
 		id := fmt.Sprintf("r%02d", n)
-		expires := time.Duration(n%3-1) * time.Minute // -1m, 0, +1m: two of three due
-		MustInsertRequest(t, s, deadlines(id, lockbox.StatusPending, expires, 0, 0))
-		if expires <= 0 {
+		d := time.Duration(n%3-1) * time.Minute // -1m, 0, +1m: two of three due
+		MustInsertRequest(t, s, withDeadline(id, lockbox.StatusPending, &d))
+		if d <= 0 {
 			want = append(want, id)
 		}
 	}
@@ -117,6 +112,30 @@ func testDueRequestsPaging(t *testing.T, s lockbox.Store) {
 	}
 }
 
+// testDueFollowsUpdates: UpdateRequest writes the deadline, moving a
+// request into and out of the due set.
+func testDueFollowsUpdates(t *testing.T, s lockbox.Store) {
+	r := withDeadline("r", lockbox.StatusPending, ptr(time.Hour))
+	MustInsertRequest(t, s, r)
+	for _, tc := range []struct {
+		deadline *time.Time
+		want     []string
+	}{
+		{ptr(T0.Add(-time.Minute)), []string{"r"}},
+		{nil, nil},
+		{ptr(T0), []string{"r"}},
+	} {
+		r.Deadline = tc.deadline
+		r.Version++
+		if err := updateRequest(t, s, r, r.Version-1); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, dueRequests(t, s, T0, "", 10)); diff != "" {
+			t.Errorf("deadline %v: due (-want +got):\n%s", tc.deadline, diff)
+		}
+	}
+}
+
 func nextDue(t *testing.T, s lockbox.Store, now time.Time) time.Time {
 	t.Helper()
 	var got time.Time
@@ -127,19 +146,18 @@ func nextDue(t *testing.T, s lockbox.Store, now time.Time) time.Time {
 	return got
 }
 
-// testNextDue: the earliest current deadline strictly after now. Stale
-// deadlines of earlier states and deadlines of finished requests never count.
+// testNextDue: the earliest stored deadline strictly after now.
 func testNextDue(t *testing.T, s lockbox.Store) {
 	const m = time.Minute
 	if got := nextDue(t, s, T0); !got.IsZero() {
 		t.Fatalf("NextDue on an empty store = %v, want zero", got)
 	}
 	for _, r := range []*lockbox.AccessRequest{
-		deadlines("a", lockbox.StatusPendingReview, 10*m, 0, 0),
-		deadlines("b", lockbox.StatusApproved, 5*m, 20*m, 140*m), // expires_at is stale
-		deadlines("c", lockbox.StatusActive, 1*m, -90*m, 30*m),   // expires_at is stale
-		deadlines("d", lockbox.StatusCompleted, 2*m, 3*m, 4*m),   // finished
-		deadlines("e", lockbox.StatusPending, 40*m, 0, 0),
+		withDeadline("a", lockbox.StatusPendingReview, ptr(10*m)),
+		withDeadline("b", lockbox.StatusApproved, ptr(20*m)),
+		withDeadline("c", lockbox.StatusActive, ptr(30*m)),
+		withDeadline("d", lockbox.StatusCompleted, nil),
+		withDeadline("e", lockbox.StatusPending, ptr(40*m)),
 	} {
 		MustInsertRequest(t, s, r)
 	}

@@ -32,6 +32,9 @@ func listFixture(t *testing.T, s lockbox.Store) []*lockbox.AccessRequest {
 		r.Status = lockbox.Statuses[n%len(lockbox.Statuses)]
 		r.RequesterID = fmt.Sprintf("user-%c", 'a'+n%3)
 		r.TenantVisible = n%4 != 0
+		if !r.Status.Terminal() { // deadlines from T0-2m to T0+2m
+			r.Deadline = ptr(T0.Add(time.Duration(n%5-2) * time.Minute))
+		}
 		all = append(all, r)
 	}
 	MustUpdate(t, s, func(tx lockbox.Tx) error {
@@ -70,7 +73,7 @@ func newestFirst(a, b *lockbox.AccessRequest) int {
 func matches(r *lockbox.AccessRequest, q lockbox.RequestQuery) bool {
 	switch {
 	case q.Tenant != "" && r.Tenant != q.Tenant,
-		len(q.Statuses) > 0 && !slices.Contains(q.Statuses, r.Status),
+		len(q.Statuses) > 0 && !slices.Contains(q.Statuses, r.Status) && !due(r, q.OrDueBy),
 		q.Service != "" && r.Service != q.Service,
 		q.CreatedAfter != nil && !r.CreatedAt.After(*q.CreatedAfter),
 		q.RequesterID != "" && r.RequesterID != q.RequesterID,
@@ -82,6 +85,11 @@ func matches(r *lockbox.AccessRequest, q lockbox.RequestQuery) bool {
 		return newestFirst(cursor, r) < 0 // r sorts strictly after the cursor
 	}
 	return true
+}
+
+// due reports whether r's stored deadline is at or before by.
+func due(r *lockbox.AccessRequest, by *time.Time) bool {
+	return by != nil && r.Deadline != nil && !r.Deadline.After(*by)
 }
 
 func ids(rs []*lockbox.AccessRequest) []string {
@@ -120,6 +128,12 @@ func testListRequestsFilters(t *testing.T, s lockbox.Store) {
 		{"TenantVisible", lockbox.RequestQuery{TenantVisible: true}},
 		{"Combined", lockbox.RequestQuery{Tenant: "contoso", Service: "exchange", TenantVisible: true,
 			Statuses: []lockbox.Status{lockbox.StatusPendingReview, lockbox.StatusPending, lockbox.StatusApproved, lockbox.StatusCanceled}}},
+		{"StatusOrDue", lockbox.RequestQuery{Statuses: []lockbox.Status{lockbox.StatusCompleted}, OrDueBy: &T0}},
+		{"StatusesOrDueCombined", lockbox.RequestQuery{Tenant: "contoso", TenantVisible: true, OrDueBy: &T0,
+			Statuses: []lockbox.Status{lockbox.StatusPending, lockbox.StatusExpired}, Limit: 4}},
+		{"StatusOrDueAfterCursor", lockbox.RequestQuery{Statuses: []lockbox.Status{lockbox.StatusDenied}, OrDueBy: &T0,
+			BeforeCreatedAt: &mid.CreatedAt, BeforeID: mid.ID}},
+		{"OrDueByAlone", lockbox.RequestQuery{OrDueBy: &T0, Service: "teams"}}, // nothing to widen: all match
 		{"Limit", lockbox.RequestQuery{Limit: 5}},
 		{"LimitAboveCount", lockbox.RequestQuery{Limit: 1000}},
 		{"BeforeCursor", lockbox.RequestQuery{BeforeCreatedAt: &mid.CreatedAt, BeforeID: mid.ID}},
@@ -145,10 +159,11 @@ func testListRequestsFilters(t *testing.T, s lockbox.Store) {
 // order, with no duplicate and no gap, whatever the page size.
 func testListRequestsPaging(t *testing.T, s lockbox.Store) {
 	all := listFixture(t, s)
-	for _, base := range []lockbox.RequestQuery{{}, {Tenant: "contoso"}, {Service: "teams", TenantVisible: true}} {
+	for i, base := range []lockbox.RequestQuery{{}, {Tenant: "contoso"}, {Service: "teams", TenantVisible: true},
+		{Statuses: []lockbox.Status{lockbox.StatusPending, lockbox.StatusRevoked}, OrDueBy: &T0}} {
 		for _, size := range []int{1, 2, 3, 7, 36, 100} {
-			t.Run(fmt.Sprintf("%+v/%d", base, size), func(t *testing.T) {
-				want := expectList(all, lockbox.RequestQuery{Tenant: base.Tenant, Service: base.Service, TenantVisible: base.TenantVisible})
+			t.Run(fmt.Sprintf("%d/%d", i, size), func(t *testing.T) {
+				want := expectList(all, base)
 				if diff := gocmp.Diff(want, walkPages(t, s, base, size)); diff != "" {
 					t.Errorf("pages (-want +got):\n%s", diff)
 				}

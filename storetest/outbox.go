@@ -339,45 +339,41 @@ func testOutboxPurge(t *testing.T, s lockbox.Store) {
 	}
 }
 
-// pendingRequest stores request n of contoso as pending since reviewed,
-// expiring at expires.
-func pendingRequest(tb testing.TB, s lockbox.Store, n int, reviewed, expires time.Time) *lockbox.AccessRequest {
+// remindedRequest stores request n of contoso as pending with its stored
+// reminder time at remindAt (nil: none). Which time that is, is the
+// workflow's rule (lockbox.RemindAt); a store only keeps and scans it.
+func remindedRequest(tb testing.TB, s lockbox.Store, n int, remindAt *time.Time) *lockbox.AccessRequest {
 	tb.Helper()
 	r := NewRequest(n)
-	r.Status, r.ReviewedAt, r.ExpiresAt, r.TenantVisible = lockbox.StatusPending, &reviewed, expires, true
+	r.Status, r.ReviewedAt, r.ExpiresAt, r.TenantVisible = lockbox.StatusPending, &T0, T0.Add(12*time.Hour), true
+	r.Deadline, r.RemindAt = &r.ExpiresAt, remindAt
 	MustInsertRequest(tb, s, r)
 	return r
 }
 
-func setReminder(tb testing.TB, s lockbox.Store, tenant string, minutes int) {
-	tb.Helper()
-	MustUpdate(tb, s, func(tx lockbox.Tx) error {
-		st := lockbox.DefaultSettings()
-		st.ReminderMinutesBeforeExpiry = minutes
-		return tx.UpdateSettings(tb.Context(), tenant, st)
+func dueReminders(t *testing.T, s lockbox.Store, now time.Time) []string {
+	t.Helper()
+	var out []string
+	MustView(t, s, func(tx lockbox.Tx) (err error) {
+		out, err = tx.DueReminders(t.Context(), now, 10)
+		return err
 	})
+	return out
 }
 
+// testReminders: a request's reminder is due once its stored reminder time
+// has come and until one is recorded (MarkReminded); NextReminder is the
+// earliest time still ahead. UpdateRequest moves or clears the time.
 func testReminders(t *testing.T, s lockbox.Store) {
 	MustInsertTenant(t, s, "contoso")
-	setReminder(t, s, "contoso", 120)
-	// Reminder time = expires − 2 h.
-	pendingRequest(t, s, 1, T0, T0.Add(12*time.Hour))              // reminds at T0+10h
-	pendingRequest(t, s, 2, T0, T0.Add(11*time.Hour))              // reminds at T0+9h
-	pendingRequest(t, s, 3, T0, T0.Add(90*time.Minute))            // would remind before it became pending: never
-	pendingRequest(t, s, 4, T0.Add(-time.Hour), T0.Add(time.Hour)) // would remind at T0−1h, exactly when it became pending: never
-	done := pendingRequest(t, s, 5, T0, T0.Add(12*time.Hour))
-	done.Status = lockbox.StatusDenied // decided: no reminder
-	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdateRequest(t.Context(), done, done.Version) })
-
-	due := func(now time.Time) []string {
-		var out []string
-		MustView(t, s, func(tx lockbox.Tx) (err error) {
-			out, err = tx.DueReminders(t.Context(), now, 10)
-			return err
-		})
-		return out
-	}
+	remindedRequest(t, s, 1, ptr(T0.Add(10*time.Hour)))
+	two := remindedRequest(t, s, 2, ptr(T0.Add(9*time.Hour)))
+	remindedRequest(t, s, 3, nil) // no reminder
+	sent := remindedRequest(t, s, 4, ptr(T0.Add(8*time.Hour)))
+	MustUpdate(t, s, func(tx lockbox.Tx) error {
+		_, err := tx.MarkReminded(t.Context(), sent.ID, T0.Add(8*time.Hour))
+		return err
+	})
 	next := func(now time.Time) time.Time {
 		var out time.Time
 		MustView(t, s, func(tx lockbox.Tx) (err error) {
@@ -386,33 +382,39 @@ func testReminders(t *testing.T, s lockbox.Store) {
 		})
 		return out
 	}
-	for _, tc := range []struct {
-		now      time.Time
-		wantDue  []string
-		wantNext time.Time
-	}{
-		{T0, nil, T0.Add(9 * time.Hour)},
-		{T0.Add(9*time.Hour - time.Microsecond), nil, T0.Add(9 * time.Hour)},
-		{T0.Add(9 * time.Hour), []string{"req-000002"}, T0.Add(10 * time.Hour)},
-		{T0.Add(10 * time.Hour), []string{"req-000001", "req-000002"}, time.Time{}},
-		{T0.Add(11 * time.Hour), []string{"req-000001"}, time.Time{}}, // request 2 has expired
-	} {
-		if diff := cmp.Diff(tc.wantDue, due(tc.now)); diff != "" {
-			t.Errorf("DueReminders(%v) (-want +got):\n%s", tc.now, diff)
+	check := func(now time.Time, wantDue []string, wantNext time.Time) {
+		t.Helper()
+		if diff := cmp.Diff(wantDue, dueReminders(t, s, now)); diff != "" {
+			t.Errorf("DueReminders(%v) (-want +got):\n%s", now, diff)
 		}
-		if got := next(tc.now); !got.Equal(tc.wantNext) {
-			t.Errorf("NextReminder(%v) = %v, want %v", tc.now, got, tc.wantNext)
+		if got := next(now); !got.Equal(wantNext) || (!got.IsZero() && got.Location() != time.UTC) {
+			t.Errorf("NextReminder(%v) = %v, want %v in UTC", now, got, wantNext)
 		}
 	}
-	setReminder(t, s, "contoso", 0)
-	if got := due(T0.Add(10 * time.Hour)); len(got) != 0 {
-		t.Errorf("reminders off: due %v", got)
-	}
+	check(T0, nil, T0.Add(9*time.Hour))
+	check(T0.Add(9*time.Hour-time.Microsecond), nil, T0.Add(9*time.Hour))
+	check(T0.Add(9*time.Hour), []string{"req-000002"}, T0.Add(10*time.Hour))
+	check(T0.Add(10*time.Hour), []string{"req-000001", "req-000002"}, time.Time{})
+
+	// The workflow moves request 2's reminder later (a settings change),
+	// then clears it (decided): the store follows.
+	two.RemindAt, two.Version = ptr(T0.Add(11*time.Hour)), 2
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdateRequest(t.Context(), two, 1) })
+	check(T0.Add(10*time.Hour), []string{"req-000001"}, T0.Add(11*time.Hour))
+	two.RemindAt, two.Version = nil, 3
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdateRequest(t.Context(), two, 2) })
+	check(T0.Add(11*time.Hour), []string{"req-000001"}, time.Time{})
+
+	// A recorded reminder is not due again, even when its time moves ahead.
+	sent.RemindAt, sent.Version = ptr(T0.Add(13*time.Hour)), 2
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdateRequest(t.Context(), sent, 1) })
+	check(T0.Add(12*time.Hour), []string{"req-000001"}, time.Time{})
+	check(T0.Add(14*time.Hour), []string{"req-000001"}, time.Time{})
 }
 
 func testReminderOnce(t *testing.T, s lockbox.Store) {
 	MustInsertTenant(t, s, "contoso")
-	r := pendingRequest(t, s, 1, T0, T0.Add(12*time.Hour))
+	r := remindedRequest(t, s, 1, ptr(T0.Add(10*time.Hour)))
 	mark := func() bool {
 		var ok bool
 		MustUpdate(t, s, func(tx lockbox.Tx) (err error) {
@@ -427,12 +429,7 @@ func testReminderOnce(t *testing.T, s lockbox.Store) {
 	if mark() {
 		t.Error("second MarkReminded = true, want false")
 	}
-	var due []string
-	MustView(t, s, func(tx lockbox.Tx) (err error) {
-		due, err = tx.DueReminders(t.Context(), T0.Add(10*time.Hour), 10)
-		return err
-	})
-	if len(due) != 0 {
+	if due := dueReminders(t, s, T0.Add(10*time.Hour)); len(due) != 0 {
 		t.Errorf("a reminded request is due again: %v", due)
 	}
 }

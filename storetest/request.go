@@ -35,6 +35,9 @@ func decidedRequest(n int) *lockbox.AccessRequest {
 	r.EndedBy, r.EndComment = ptr("approver@contoso.test"), ptr("fixed, thanks")
 	r.TenantVisible = true
 	r.Version = 4
+	// The stored schedule: a store keeps what it is given (the workflow
+	// computes it), so both are set here to prove the round trip.
+	r.Deadline, r.RemindAt = at(150), at(100)
 	return r
 }
 

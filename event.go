@@ -1,0 +1,166 @@
+package lockbox
+
+import "time"
+
+// EventRule is what one event does: one row of the event table. The
+// workflow reads the row instead of switching on the event, so adding an
+// event is adding a row (and its tests); Apply (state.go) performs the
+// change a row describes on a request.
+type EventRule struct {
+	Event Event
+	// System marks an event only Lockbox itself causes.
+	System bool
+	// From lists the statuses the event may leave; To is where it leads
+	// (SPEC §3).
+	From []Status
+	To   Status
+	// Due, for an event that happens by itself when a time comes, is that
+	// time for a request in one of the From statuses. A request that ends
+	// this way ends at that time, however late the worker noticed.
+	Due func(r *AccessRequest) time.Time
+	// Verb is the past participle, for messages ("approved").
+	Verb string
+	// Operation and RecordType are those of the audit record the event
+	// appends.
+	Operation  string
+	RecordType string
+	// Records is the group of the request's who-fields the actor fills.
+	Records Who
+	// AuditData, when set, adds the event's own fields to the audit
+	// record's data, from the request as the event left it.
+	AuditData func(r *AccessRequest) map[string]any
+	// AskApprovers is the email that asks the tenant's approvers to decide;
+	// it is not sent when the tenant does not require approval, since the
+	// system then decides at once. TellApprovers is an email that informs
+	// them. TellRequester is the requester's email. "" for none.
+	AskApprovers, TellApprovers, TellRequester string
+	// Webhook is the event type delivered to the tenant's endpoints that
+	// subscribed to it, once the tenant can see the request; "" for none.
+	Webhook string
+}
+
+// Who names a group of a request's who-fields: who did it, when, and what
+// they said.
+type Who int
+
+const (
+	WhoNobody   Who = iota
+	WhoReviewer     // ReviewedBy, ReviewedAt, ReviewComment
+	WhoDecider      // DecidedBy, DecidedAt, DecisionComment
+	WhoEnder        // EndedBy, EndComment (EndedAt comes with the ending status)
+)
+
+// EventRules is the event table, one row per event: people's events first,
+// then the system's, each in lifecycle order.
+var EventRules = []EventRule{
+	{Event: EventReviewApprove, From: []Status{StatusPendingReview}, To: StatusPending,
+		Verb: "approved in review", Operation: OpRequestReviewed, RecordType: RecordLockboxRequest,
+		Records: WhoReviewer, AuditData: reviewDecision("approve"),
+		AskApprovers: NoticePending, Webhook: EventTypeRequestPending},
+	// Provider-internal: the tenant never saw the request, so no webhook.
+	{Event: EventReviewDeny, From: []Status{StatusPendingReview}, To: StatusDenied,
+		Verb: "denied in review", Operation: OpRequestDenied, RecordType: RecordLockboxRequest,
+		Records: WhoReviewer, AuditData: reviewDecision("deny"),
+		TellRequester: NoticeDenied},
+	{Event: EventApprove, From: []Status{StatusPending}, To: StatusApproved,
+		Verb: "approved", Operation: OpRequestApproved, RecordType: RecordLockboxDecision,
+		Records: WhoDecider, AuditData: accessWindow,
+		TellRequester: NoticeApproved, Webhook: OpRequestApproved},
+	{Event: EventDeny, From: []Status{StatusPending}, To: StatusDenied,
+		Verb: "denied", Operation: OpRequestDenied, RecordType: RecordLockboxDecision,
+		Records: WhoDecider, TellRequester: NoticeDenied, Webhook: OpRequestDenied},
+	{Event: EventCancel, From: []Status{StatusPendingReview, StatusPending, StatusApproved}, To: StatusCanceled,
+		Verb: "canceled", Operation: OpRequestCanceled, RecordType: RecordLockboxDecision,
+		Records: WhoEnder, Webhook: OpRequestCanceled},
+	{Event: EventRevoke, From: []Status{StatusApproved, StatusActive}, To: StatusRevoked,
+		Verb: "revoked", Operation: OpRequestRevoked, RecordType: RecordLockboxDecision,
+		Records: WhoEnder, TellRequester: NoticeRevoked, Webhook: OpRequestRevoked},
+	{Event: EventComplete, From: []Status{StatusActive}, To: StatusCompleted,
+		Verb: "completed", Operation: OpRequestCompleted, RecordType: RecordLockboxRequest,
+		Records: WhoEnder, Webhook: OpRequestCompleted},
+
+	// A reviewed request of a tenant that does not require approval.
+	{Event: EventSystemApprove, System: true, From: []Status{StatusPending}, To: StatusApproved,
+		Verb: "approved", Operation: OpRequestApproved, RecordType: RecordLockboxDecision,
+		Records: WhoDecider, AuditData: systemApproval,
+		TellApprovers: NoticeAutoApproved, TellRequester: NoticeApproved, Webhook: OpRequestApproved},
+	{Event: EventExpire, System: true, From: []Status{StatusPendingReview, StatusPending}, To: StatusExpired,
+		Due:  func(r *AccessRequest) time.Time { return r.ExpiresAt },
+		Verb: "expired", Operation: OpRequestExpired, RecordType: RecordLockboxDecision,
+		Records: WhoEnder, AuditData: deadline,
+		TellRequester: NoticeExpired, Webhook: OpRequestExpired},
+	{Event: EventActivate, System: true, From: []Status{StatusApproved}, To: StatusActive,
+		Due:  func(r *AccessRequest) time.Time { return *r.AccessStartsAt },
+		Verb: "activated", Operation: OpRequestActivated, RecordType: RecordLockboxRequest,
+		AuditData: accessWindow, Webhook: OpRequestActivated},
+	{Event: EventAccessEnd, System: true, From: []Status{StatusActive}, To: StatusCompleted,
+		Due:  func(r *AccessRequest) time.Time { return *r.AccessEndsAt },
+		Verb: "completed", Operation: OpRequestCompleted, RecordType: RecordLockboxRequest,
+		Records: WhoEnder, AuditData: accessEnded, Webhook: OpRequestCompleted},
+}
+
+// Rule returns ev's row of the event table; ok is false for an unknown
+// event.
+func (ev Event) Rule() (rule EventRule, ok bool) {
+	for _, r := range EventRules {
+		if r.Event == ev {
+			return r, true
+		}
+	}
+	return EventRule{}, false
+}
+
+// leaves reports whether the row's event may leave s.
+func (rule EventRule) leaves(s Status) bool {
+	for _, from := range rule.From {
+		if from == s {
+			return true
+		}
+	}
+	return false
+}
+
+// eventsWhere lists the table's events whose System mark is system.
+func eventsWhere(system bool) []Event {
+	var out []Event
+	for _, r := range EventRules {
+		if r.System == system {
+			out = append(out, r.Event)
+		}
+	}
+	return out
+}
+
+// Audit data of the rows. Times are RFC 3339 strings in UTC, as customers'
+// tools parse them.
+
+func reviewDecision(decision string) func(*AccessRequest) map[string]any {
+	return func(*AccessRequest) map[string]any { return map[string]any{"decision": decision} }
+}
+
+func accessWindow(r *AccessRequest) map[string]any {
+	return map[string]any{"access_starts_at": AuditTime(r.AccessStartsAt), "access_ends_at": AuditTime(r.AccessEndsAt)}
+}
+
+func systemApproval(r *AccessRequest) map[string]any {
+	m := accessWindow(r)
+	m["decided_by"] = "system"
+	m["why"] = "The tenant does not require approval for data access requests."
+	return m
+}
+
+func deadline(r *AccessRequest) map[string]any {
+	return map[string]any{"deadline": AuditTime(&r.ExpiresAt)}
+}
+
+func accessEnded(r *AccessRequest) map[string]any {
+	return map[string]any{"access_ended_at": AuditTime(r.AccessEndsAt)}
+}
+
+// AuditTime is t as an audit data value: RFC 3339 in UTC, or null.
+func AuditTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}

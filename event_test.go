@@ -1,0 +1,130 @@
+package lockbox_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// describe renders a row of the event table, with its audit data for
+// fixture (as the event left it) and which of fixture's times it is due at.
+func describe(rule lockbox.EventRule, fixture *lockbox.AccessRequest) string {
+	from := make([]string, len(rule.From))
+	for i, s := range rule.From {
+		from[i] = string(s)
+	}
+	who := []string{"-", "reviewer", "decider", "ender"}[rule.Records]
+	s := fmt.Sprintf("%s→%s verb=%q op=%s record=%s who=%s", strings.Join(from, ","), rule.To,
+		rule.Verb, rule.Operation, rule.RecordType, who)
+	if rule.System {
+		s += " system"
+	}
+	if rule.Due != nil {
+		due := rule.Due(fixture)
+		for name, t := range map[string]*time.Time{"expires_at": &fixture.ExpiresAt,
+			"access_starts_at": fixture.AccessStartsAt, "access_ends_at": fixture.AccessEndsAt} {
+			if due.Equal(*t) {
+				s += " due=" + name
+			}
+		}
+	}
+	for _, n := range []struct{ name, kind string }{{"ask", rule.AskApprovers},
+		{"tell", rule.TellApprovers}, {"requester", rule.TellRequester}, {"webhook", rule.Webhook}} {
+		if n.kind != "" {
+			s += " " + n.name + "=" + n.kind
+		}
+	}
+	if rule.AuditData != nil {
+		data := rule.AuditData(fixture)
+		keys := make([]string, 0, len(data))
+		for k := range data {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			s += fmt.Sprintf(" %s=%v", k, data[k])
+		}
+	}
+	return s
+}
+
+// TestEventTable pins every row of the event table, written out again here
+// independently: a changed row must change this test too, and whoever adds
+// an event adds its line. TestEventOutputs (approval) checks the same rows
+// end to end, as the audit log, outbox and request show them.
+func TestEventTable(t *testing.T) {
+	h := func(n int) *time.Time { return ptr(time.Date(2026, 11, 21, n, 0, 0, 0, time.UTC)) }
+	fixture := &lockbox.AccessRequest{ExpiresAt: *h(9), AccessStartsAt: h(10), AccessEndsAt: h(12)}
+	want := map[lockbox.Event]string{
+		lockbox.EventReviewApprove: `pending_review→pending verb="approved in review" op=request.reviewed record=LockboxRequest who=reviewer ask=request.pending webhook=request.pending decision=approve`,
+		lockbox.EventReviewDeny:    `pending_review→denied verb="denied in review" op=request.denied record=LockboxRequest who=reviewer requester=request.denied decision=deny`,
+		lockbox.EventApprove:       `pending→approved verb="approved" op=request.approved record=LockboxDecision who=decider requester=request.approved webhook=request.approved access_ends_at=2026-11-21T12:00:00Z access_starts_at=2026-11-21T10:00:00Z`,
+		lockbox.EventDeny:          `pending→denied verb="denied" op=request.denied record=LockboxDecision who=decider requester=request.denied webhook=request.denied`,
+		lockbox.EventCancel:        `pending_review,pending,approved→canceled verb="canceled" op=request.canceled record=LockboxDecision who=ender webhook=request.canceled`,
+		lockbox.EventRevoke:        `approved,active→revoked verb="revoked" op=request.revoked record=LockboxDecision who=ender requester=request.revoked webhook=request.revoked`,
+		lockbox.EventComplete:      `active→completed verb="completed" op=request.completed record=LockboxRequest who=ender webhook=request.completed`,
+		lockbox.EventSystemApprove: `pending→approved verb="approved" op=request.approved record=LockboxDecision who=decider system tell=request.auto_approved requester=request.approved webhook=request.approved access_ends_at=2026-11-21T12:00:00Z access_starts_at=2026-11-21T10:00:00Z decided_by=system why=The tenant does not require approval for data access requests.`,
+		lockbox.EventExpire:        `pending_review,pending→expired verb="expired" op=request.expired record=LockboxDecision who=ender system due=expires_at requester=request.expired webhook=request.expired deadline=2026-11-21T09:00:00Z`,
+		lockbox.EventActivate:      `approved→active verb="activated" op=request.activated record=LockboxRequest who=- system due=access_starts_at webhook=request.activated access_ends_at=2026-11-21T12:00:00Z access_starts_at=2026-11-21T10:00:00Z`,
+		lockbox.EventAccessEnd:     `active→completed verb="completed" op=request.completed record=LockboxRequest who=ender system due=access_ends_at webhook=request.completed access_ended_at=2026-11-21T12:00:00Z`,
+	}
+	got := map[lockbox.Event]string{}
+	for _, rule := range lockbox.EventRules {
+		if _, dup := got[rule.Event]; dup {
+			t.Errorf("event %s has two rows", rule.Event)
+		}
+		got[rule.Event] = describe(rule, fixture)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("event table (-want +got):\n%s", diff)
+	}
+}
+
+// TestEventTableShape checks what the rest of the code relies on.
+func TestEventTableShape(t *testing.T) {
+	wantPerson := []lockbox.Event{lockbox.EventReviewApprove, lockbox.EventReviewDeny, lockbox.EventApprove,
+		lockbox.EventDeny, lockbox.EventCancel, lockbox.EventRevoke, lockbox.EventComplete}
+	wantSystem := []lockbox.Event{lockbox.EventSystemApprove, lockbox.EventExpire, lockbox.EventActivate, lockbox.EventAccessEnd}
+	if diff := cmp.Diff(wantPerson, lockbox.PersonEvents); diff != "" {
+		t.Errorf("PersonEvents (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantSystem, lockbox.SystemEvents); diff != "" {
+		t.Errorf("SystemEvents (-want +got):\n%s", diff)
+	}
+	timed := map[lockbox.Status]lockbox.Event{}
+	for _, rule := range lockbox.EventRules {
+		if rule.Due == nil {
+			continue
+		}
+		// Settle applies deadlines without the tenant's settings, which only
+		// a request becoming pending needs; and only the system keeps time.
+		if rule.To == lockbox.StatusPending || !rule.System {
+			t.Errorf("%s: a deadline's event must be the system's and not lead to pending", rule.Event)
+		}
+		for _, s := range rule.From {
+			if other, ok := timed[s]; ok {
+				t.Errorf("%s has two deadlines: %s and %s", s, other, rule.Event)
+			}
+			timed[s] = rule.Event
+		}
+	}
+	for _, s := range lockbox.Statuses {
+		if _, ok := timed[s]; ok == s.Terminal() {
+			t.Errorf("%s: has a deadline = %v, want %v (every live status has one)", s, ok, !s.Terminal())
+		}
+	}
+	if op := lockbox.Event("nudge").AuditOperation(); op != "request.nudge" {
+		t.Errorf("an unknown event's operation = %q", op)
+	}
+	if v := lockbox.Event("nudge").Verb(); v != "nudge" {
+		t.Errorf("an unknown event's verb = %q", v)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

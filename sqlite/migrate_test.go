@@ -1,0 +1,75 @@
+package sqlite
+
+import (
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
+	"github.com/lockboxhq/lockbox/storetest"
+)
+
+// TestMigrationBackfill writes live requests at schema version 5, as a
+// store of that version did, then opens the store (which migrates): every
+// request carries the deadline and reminder time the workflow's Go rules
+// give (migration 00007's backfill).
+func TestMigrationBackfill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lockbox.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newProvider(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), 5); err != nil {
+		t.Fatalf("migrate to 5: %v", err)
+	}
+	tenants, requests := storetest.BackfillFixture()
+	for _, tn := range tenants {
+		insertV5(t, db, `INSERT INTO tenants (name, display_name, created_at, require_approval,
+			request_ttl_minutes, max_access_minutes, notify_emails, reminder_minutes_before_expiry)
+			VALUES (?, ?, 0, ?, ?, ?, '[]', ?)`, tn.Name, tn.Name, tn.Settings.RequireApproval,
+			tn.Settings.RequestTTLMinutes, tn.Settings.MaxAccessMinutes, tn.Settings.ReminderMinutesBeforeExpiry)
+	}
+	for _, r := range requests {
+		insertV5(t, db, `INSERT INTO requests (id, reference, tenant, service, service_request, reason,
+			operations, duration_minutes, start_time, status, requested_by, requester_id, created_at,
+			expires_at, reviewed_by, reviewed_at, review_comment, decided_by, decided_at, decision_comment,
+			access_starts_at, access_ends_at, ended_at, ended_by, end_comment, tenant_visible, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			v5Request(t, r)...)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.CheckBackfill(t, s, tenants, requests)
+}
+
+func insertV5(t *testing.T, db *sql.DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.ExecContext(t.Context(), query, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// v5Request is r's row at schema version 5.
+func v5Request(t *testing.T, r *lockbox.AccessRequest) []any {
+	ops, err := sqlrows.JSONList(r.Operations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []any{r.ID, r.Reference, r.Tenant, r.Service, r.ServiceRequest, r.Reason, ops,
+		r.DurationMinutes, nullMicros(r.StartTime), r.Status, r.RequestedBy, r.RequesterID,
+		micros(r.CreatedAt), micros(r.ExpiresAt), r.ReviewedBy, nullMicros(r.ReviewedAt),
+		r.ReviewComment, r.DecidedBy, nullMicros(r.DecidedAt), r.DecisionComment,
+		nullMicros(r.AccessStartsAt), nullMicros(r.AccessEndsAt), nullMicros(r.EndedAt),
+		r.EndedBy, r.EndComment, r.TenantVisible, r.Version}
+}
