@@ -23,7 +23,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*lockbox.S
 // they share one per-account limit on failures.
 func (s *Service) verifyPassword(ctx context.Context, email, password string, now time.Time) (*lockbox.User, error) {
 	email = lockbox.NormalizeEmail(email)
-	if !s.logins.allowed(email, now) {
+	if !s.logins.Allowed(email, now) {
 		return nil, lockbox.Errorf(lockbox.ERATELIMITED, "Too many failed sign-ins for this account; wait a minute and try again.")
 	}
 	var u *lockbox.User
@@ -38,11 +38,11 @@ func (s *Service) verifyPassword(ctx context.Context, email, password string, no
 	}
 	if u == nil || hash == "" {
 		checkPassword(s.dummyHash, password)
-		s.logins.failed(email, now)
+		s.logins.Spend(email, now)
 		return nil, errBadLogin()
 	}
 	if !checkPassword(hash, password) {
-		s.logins.failed(email, now)
+		s.logins.Spend(email, now)
 		return nil, errBadLogin()
 	}
 	return u, nil
