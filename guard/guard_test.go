@@ -1,9 +1,15 @@
 package guard_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -145,8 +151,127 @@ func TestServerUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = g.Verify(context.Background(), "eyJhbGciOiJFZERTQSIsImtpZCI6IngiLCJ0eXAiOiJsb2NrYm94LWdyYW50K2p3dCJ9.e30.AAAA")
+	_, err = g.Verify(context.Background(), unknownKidGrant)
 	if err == nil || lockbox.ErrorCode(err) == lockbox.EUNAUTHENTICATED || errors.Is(err, context.Canceled) {
 		t.Fatalf("unreachable key server: %v, want an infrastructure error", err)
+	}
+}
+
+// unknownKidGrant is a grant-shaped token naming a key the guard does not
+// know, so verifying it fetches the JWKS.
+const unknownKidGrant = "eyJhbGciOiJFZERTQSIsImtpZCI6IngiLCJ0eXAiOiJsb2NrYm94LWdyYW50K2p3dCJ9.e30.AAAA"
+
+// stalled is a Lockbox that answers with partial (nothing when "", else a
+// 200 whose body starts so) and then never finishes; arrived is closed when
+// a call has reached it.
+func stalled(t *testing.T, partial string) (url string, arrived <-chan struct{}) {
+	t.Helper()
+	ch := make(chan struct{})
+	var once sync.Once
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The server notices the client going away only once the body
+		// is read.
+		io.Copy(io.Discard, r.Body)
+		if partial != "" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, partial)
+			http.NewResponseController(w).Flush()
+		}
+		once.Do(func() { close(ch) })
+		<-r.Context().Done()
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL, ch
+}
+
+// cancelWhileReading cancels the call once the first bytes of the answer's
+// body are read, so the rest of the read meets the cancellation.
+type cancelWhileReading struct{ cancel context.CancelFunc }
+
+func (c cancelWhileReading) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil {
+		resp.Body = &cancelingBody{ReadCloser: resp.Body, cancel: c.cancel}
+	}
+	return resp, err
+}
+
+type cancelingBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.cancel()
+	return n, err
+}
+
+// TestCanceledContext: a service that gives up on a call (its own request
+// ended, or it timed out) gets an error errors.Is recognises as
+// context.Canceled from every guard call, whether Lockbox had not answered
+// yet or was halfway through its answer.
+func TestCanceledContext(t *testing.T) {
+	calls := map[string]func(context.Context, *guard.Guard) error{
+		"Verify": func(ctx context.Context, g *guard.Guard) error { _, err := g.Verify(ctx, unknownKidGrant); return err },
+		"Check": func(ctx context.Context, g *guard.Guard) error {
+			_, err := g.Check(ctx, "grant", "Get-Mailbox", "mailbox:alice")
+			return err
+		},
+		"Report": func(ctx context.Context, g *guard.Guard) error {
+			_, err := g.Report(ctx, "grant", "Get-Mailbox", "mailbox:alice", "203.0.113.9")
+			return err
+		},
+	}
+	for name, call := range calls {
+		for _, partial := range []string{"", `{"allowed":tr`} {
+			stage := map[string]string{"": "AwaitingAnswer", `{"allowed":tr`: "ReadingAnswer"}[partial]
+			t.Run(name+"/"+stage, func(t *testing.T) {
+				url, arrived := stalled(t, partial)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				hc := &http.Client{}
+				if partial != "" {
+					hc.Transport = cancelWhileReading{cancel}
+				} else {
+					go func() { <-arrived; cancel() }()
+				}
+				g, err := guard.New(guard.Config{Server: url, ServiceToken: "x", Service: "exchange", HTTPClient: hc})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := call(ctx, g); !errors.Is(err, context.Canceled) {
+					t.Errorf("error %v (%T), want one that is context.Canceled", err, err)
+				}
+			})
+		}
+	}
+}
+
+// TestProtectLogsToConfiguredLogger: what Protect cannot tell the operator
+// goes to Config.Logger, not to the process's default logger.
+func TestProtectLogsToConfiguredLogger(t *testing.T) {
+	var global, own bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&global, nil)))
+
+	g, err := guard.New(guard.Config{Server: "http://127.0.0.1:1", ServiceToken: "x", Service: "exchange",
+		Logger: slog.New(slog.NewTextHandler(&own, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := g.Protect(guard.Operation("Get-Mailbox", "mailbox"), http.NotFoundHandler())
+	req := httptest.NewRequest(http.MethodGet, "/mailboxes/alice", nil)
+	req.Header.Set("Authorization", "Bearer "+unknownKidGrant)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503 (fail closed)", rec.Code)
+	}
+	if !strings.Contains(own.String(), "cannot verify grants") {
+		t.Errorf("configured logger got %q, want the verify failure", own.String())
+	}
+	if global.Len() != 0 {
+		t.Errorf("default logger got %q, want nothing", global.String())
 	}
 }
