@@ -128,7 +128,7 @@ func commonHeaders(next http.Handler) http.Handler {
 // bug answers one request with an error instead of dropping the connection.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return middleware.Recover(s.logger(), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeProblem(w, http.StatusInternalServerError, lockbox.EINTERNAL, "Internal error.")
+		writeProblem(w, problem{Status: http.StatusInternalServerError, Code: lockbox.EINTERNAL, Detail: "Internal error."})
 	}), next)
 }
 
