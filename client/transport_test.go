@@ -3,61 +3,14 @@ package client_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/client"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 )
-
-// hanging starts a server that answers with partial (nothing when "", else
-// a 200 whose body starts so) and then waits until the client goes away.
-// arrived is closed once the partial answer is on its way.
-func hanging(t *testing.T, partial string) (url string, arrived <-chan struct{}) {
-	t.Helper()
-	ch := make(chan struct{})
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The server notices the client going away only once the body
-		// is read.
-		io.Copy(io.Discard, r.Body)
-		if partial != "" {
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, partial)
-			http.NewResponseController(w).Flush()
-		}
-		close(ch)
-		<-r.Context().Done()
-	}))
-	t.Cleanup(ts.Close)
-	return ts.URL, ch
-}
-
-// cancelWhileReading cancels the call's context once the first bytes of the
-// response body have been read, so the rest of the read meets the
-// cancellation.
-type cancelWhileReading struct{ cancel context.CancelFunc }
-
-func (c cancelWhileReading) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(r)
-	if err == nil {
-		resp.Body = &cancelingBody{ReadCloser: resp.Body, cancel: c.cancel}
-	}
-	return resp, err
-}
-
-type cancelingBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.cancel()
-	return n, err
-}
 
 // TestCanceledCall: a call whose context is canceled — before it is sent,
 // while it waits for the answer, or while it reads the body — returns an
@@ -80,7 +33,7 @@ func TestCanceledCall(t *testing.T) {
 	for callName, call := range calls {
 		for _, tt := range tests {
 			t.Run(callName+"/"+tt.name, func(t *testing.T) {
-				url, arrived := hanging(t, tt.partial)
+				url, arrived := lockboxtest.Stalled(t, tt.partial)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				c := client.New(url, "tok")
@@ -88,7 +41,7 @@ func TestCanceledCall(t *testing.T) {
 				case tt.before:
 					cancel()
 				case tt.partial != "":
-					c = c.WithHTTPClient(&http.Client{Transport: cancelWhileReading{cancel}})
+					c = c.WithHTTPClient(&http.Client{Transport: lockboxtest.CancelWhileReading{Cancel: cancel}})
 				default:
 					go func() { <-arrived; cancel() }()
 				}

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -161,52 +159,6 @@ func TestServerUnreachable(t *testing.T) {
 // know, so verifying it fetches the JWKS.
 const unknownKidGrant = "eyJhbGciOiJFZERTQSIsImtpZCI6IngiLCJ0eXAiOiJsb2NrYm94LWdyYW50K2p3dCJ9.e30.AAAA"
 
-// stalled is a Lockbox that answers with partial (nothing when "", else a
-// 200 whose body starts so) and then never finishes; arrived is closed when
-// a call has reached it.
-func stalled(t *testing.T, partial string) (url string, arrived <-chan struct{}) {
-	t.Helper()
-	ch := make(chan struct{})
-	var once sync.Once
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The server notices the client going away only once the body
-		// is read.
-		io.Copy(io.Discard, r.Body)
-		if partial != "" {
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, partial)
-			http.NewResponseController(w).Flush()
-		}
-		once.Do(func() { close(ch) })
-		<-r.Context().Done()
-	}))
-	t.Cleanup(ts.Close)
-	return ts.URL, ch
-}
-
-// cancelWhileReading cancels the call once the first bytes of the answer's
-// body are read, so the rest of the read meets the cancellation.
-type cancelWhileReading struct{ cancel context.CancelFunc }
-
-func (c cancelWhileReading) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(r)
-	if err == nil {
-		resp.Body = &cancelingBody{ReadCloser: resp.Body, cancel: c.cancel}
-	}
-	return resp, err
-}
-
-type cancelingBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.cancel()
-	return n, err
-}
-
 // TestCanceledContext: a service that gives up on a call (its own request
 // ended, or it timed out) gets an error errors.Is recognises as
 // context.Canceled from every guard call, whether Lockbox had not answered
@@ -227,12 +179,12 @@ func TestCanceledContext(t *testing.T) {
 		for _, partial := range []string{"", `{"allowed":tr`} {
 			stage := map[string]string{"": "AwaitingAnswer", `{"allowed":tr`: "ReadingAnswer"}[partial]
 			t.Run(name+"/"+stage, func(t *testing.T) {
-				url, arrived := stalled(t, partial)
+				url, arrived := lockboxtest.Stalled(t, partial)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				hc := &http.Client{}
 				if partial != "" {
-					hc.Transport = cancelWhileReading{cancel}
+					hc.Transport = lockboxtest.CancelWhileReading{Cancel: cancel}
 				} else {
 					go func() { <-arrived; cancel() }()
 				}
