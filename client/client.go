@@ -165,18 +165,11 @@ func transportCause(err error) error {
 	return err
 }
 
-// problem is the RFC 9457 document the server answers errors with.
-type problem struct {
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-	Field  string `json:"field"`
-}
-
 // responseError turns an error response into a *lockbox.Error: the
 // server's code and detail when it sent a problem document, else a code
 // derived from the status (a proxy's error page, say).
 func responseError(resp *http.Response) error {
-	var p problem
+	var p httpcode.Problem
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	_ = json.Unmarshal(body, &p)
 	if p.Code == "" {

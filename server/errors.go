@@ -11,16 +11,9 @@ import (
 	"github.com/lockboxhq/lockbox/internal/httpcode"
 )
 
-// problem is an RFC 9457 problem document with Lockbox's stable code and,
-// for an error about one input, that input's name (lockbox.Error.Field).
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-	Field  string `json:"field,omitempty"`
-}
+// problem is the API's error document (one type for the server and the
+// client).
+type problem = httpcode.Problem
 
 // error writes err as a problem document. Internal errors are logged here,
 // once; the client sees only lockbox.ErrorMessage, which hides the text of
