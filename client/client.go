@@ -149,9 +149,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, in any) (*
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
+	withToken(c.Token)(req)
 	return req, nil
 }
 

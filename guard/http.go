@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/middleware"
@@ -40,7 +39,7 @@ func ClaimsFromContext(ctx context.Context) *lockbox.GrantClaims {
 // reached it fails closed with 503.
 func (g *Guard) Protect(opOf OperationFunc, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearer(r)
+		token, ok := middleware.BearerToken(r)
 		if !ok {
 			deny(w, http.StatusUnauthorized, "Send your Lockbox grant as Authorization: Bearer <token> (lockbox requests token ID).")
 			return
@@ -67,12 +66,6 @@ func (g *Guard) Protect(opOf OperationFunc, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
 	})
-}
-
-func bearer(r *http.Request) (string, bool) {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	tok = strings.TrimSpace(tok)
-	return tok, ok && strings.EqualFold(scheme, "Bearer") && tok != ""
 }
 
 func deny(w http.ResponseWriter, status int, reason string) {

@@ -11,7 +11,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
@@ -56,7 +55,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.Handle(rt.Method+" "+rt.Pattern, s.authenticate(rt.Public, rt.handler))
 	}
-	return s.logRequests(s.recoverPanics(commonHeaders(s.dispatch(mux))))
+	return s.logRequests(s.recoverPanics(middleware.Private(s.dispatch(mux))))
 }
 
 // statusRecorder remembers the status a handler wrote, for the access log.
@@ -113,17 +112,6 @@ func (s *Server) dispatch(mux *http.ServeMux) http.Handler {
 	})
 }
 
-// commonHeaders sets the headers every API response carries: API responses
-// are never sniffed as HTML nor stored by caches (they hold tenants' data).
-func commonHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
-	})
-}
-
 // recoverPanics turns a handler's panic into a logged 500 problem, so one
 // bug answers one request with an error instead of dropping the connection.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
@@ -142,7 +130,7 @@ func (s *Server) authenticate(public bool, next http.HandlerFunc) http.Handler {
 			next(w, r.WithContext(ctx))
 			return
 		}
-		token, ok := bearerToken(r)
+		token, ok := middleware.BearerToken(r)
 		if !ok {
 			s.error(w, r, lockbox.Errorf(lockbox.EUNAUTHENTICATED,
 				"Sign in first: send an Authorization: Bearer <token> header."))
@@ -155,17 +143,6 @@ func (s *Server) authenticate(public bool, next http.HandlerFunc) http.Handler {
 		}
 		next(w, r.WithContext(lockbox.NewContextWithUser(ctx, u)))
 	})
-}
-
-// bearerToken returns the token of an "Authorization: Bearer <token>"
-// header; the scheme is case-insensitive (RFC 9110 §11.1).
-func bearerToken(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
 }
 
 func (s *Server) logger() *slog.Logger {

@@ -18,22 +18,20 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // characters) is far smaller.
 const maxFormBytes = 1 << 20
 
-// securityHeaders sets the headers of every response, error pages included.
+// securityHeaders sets the headers of every response, error pages included
+// (pages hold tenants' data: middleware.Private).
 func (h *Handler) securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return middleware.Private(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", contentSecurityPolicy)
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-		// Pages hold tenants' data: never stored by a browser or proxy cache.
-		hd.Set("Cache-Control", "no-store")
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		}
 		next.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // recoverPanics answers one request with an error page instead of dropping

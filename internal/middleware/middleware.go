@@ -1,6 +1,8 @@
 // Package middleware is the HTTP plumbing that the JSON API (server), the
 // admin center (web) and guard share, so each rule of it is written once:
-// what to do when a handler panics, and which address a request came from.
+// what to do when a handler panics, which address a request came from,
+// how a bearer token is read, and that responses holding tenants' data are
+// never cached.
 //
 // It imports the standard library only.
 package middleware
@@ -10,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 )
 
 // Recover serves next, and when next panics, logs the panic to logger and
@@ -52,4 +55,27 @@ func ClientIP(r *http.Request) string {
 		return ""
 	}
 	return host
+}
+
+// BearerToken returns the token of an "Authorization: Bearer <token>"
+// header; the scheme is case-insensitive (RFC 9110 §11.1).
+func BearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// Private serves next with the headers every response holding tenants'
+// data carries: never stored by a browser or proxy cache, never sniffed as
+// another type than it says.
+func Private(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
 }
