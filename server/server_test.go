@@ -147,6 +147,21 @@ func TestProblemMapping(t *testing.T) {
 	}
 }
 
+// TestPanicIsAProblem: a handler's bug answers that one request with a 500
+// problem document and is logged once.
+func TestPanicIsAProblem(t *testing.T) {
+	h := newHarness(t, false)
+	h.fake.authenticate = func(string) (*lockbox.User, error) { panic("auth bug") }
+	rec := h.do(t, call{method: "GET", path: "/v1/requests/x"})
+	p := mustProblem(t, rec, http.StatusInternalServerError, lockbox.EINTERNAL)
+	if p.Detail != "Internal error." {
+		t.Errorf("detail = %q", p.Detail)
+	}
+	if n := strings.Count(h.logs.String(), `panic="auth bug"`); n != 1 {
+		t.Errorf("logged the panic %d times, want once:\n%s", n, h.logs)
+	}
+}
+
 func TestAuthentication(t *testing.T) {
 	tests := []struct {
 		name          string
