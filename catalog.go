@@ -23,18 +23,18 @@ var (
 // Validate checks a catalog entry.
 func (s *Service) Validate() error {
 	if !serviceNameRE.MatchString(s.Name) {
-		return Errorf(EINVALID, "Service name %q must be lower-case letters, digits or hyphens.", s.Name)
+		return FieldErrorf(EINVALID, "name", "Service name %q must be lower-case letters, digits or hyphens.", s.Name)
 	}
 	if len(s.Operations) == 0 || len(s.Operations) > 200 {
-		return Errorf(EINVALID, "A service needs 1 to 200 operations.")
+		return FieldErrorf(EINVALID, "operations", "A service needs 1 to 200 operations.")
 	}
 	seen := map[string]bool{}
 	for _, op := range s.Operations {
 		if !operationRE.MatchString(op) {
-			return Errorf(EINVALID, "Operation %q must start with a letter and hold only letters, digits, '.', '_', ':' or '-'.", op)
+			return FieldErrorf(EINVALID, "operations", "Operation %q must start with a letter and hold only letters, digits, '.', '_', ':' or '-'.", op)
 		}
 		if seen[op] {
-			return Errorf(EINVALID, "Operation %q is listed twice.", op)
+			return FieldErrorf(EINVALID, "operations", "Operation %q is listed twice.", op)
 		}
 		seen[op] = true
 	}

@@ -26,15 +26,39 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Field is the input the error is about, by its name in the API (a
+	// JSON member such as "request_ttl_minutes", or a query parameter);
+	// "" when it is about no single input. Forms show the message next to
+	// that field, so nobody has to guess it from the English text.
+	Field string
+	// Err is the cause, kept for errors.Is and errors.As (a transport error
+	// the client met, say). Its text is never shown to a client.
+	Err error
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("lockbox error: code=%s message=%s", e.Code, e.Message)
+	s := fmt.Sprintf("lockbox error: code=%s message=%s", e.Code, e.Message)
+	if e.Field != "" {
+		s += " field=" + e.Field
+	}
+	if e.Err != nil {
+		s += " cause=" + e.Err.Error()
+	}
+	return s
 }
+
+// Unwrap returns the cause, so errors.Is(err, context.Canceled) holds for
+// an *Error caused by a canceled call.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an *Error with the code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf returns an *Error about one input field, named as in the API.
+func FieldErrorf(code, field, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Field: field}
 }
 
 // ErrorCode returns the code of the *Error in err's chain, EINTERNAL for any
@@ -59,4 +83,14 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "Internal error."
+}
+
+// ErrorField returns the field of the *Error in err's chain, or "" when err
+// is about no single field (or is not an *Error).
+func ErrorField(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
 }

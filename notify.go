@@ -248,18 +248,18 @@ func ValidateWebhookURL(raw string, allowPrivate bool) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return Errorf(EINVALID, "url must be an absolute URL like https://hooks.example.com/lockbox.")
+		return FieldErrorf(EINVALID, "url", "url must be an absolute URL like https://hooks.example.com/lockbox.")
 	}
 	switch {
 	case u.Scheme != "https" && !(allowPrivate && u.Scheme == "http"):
-		return Errorf(EINVALID, "url must use https (plain http is allowed only on servers started with --allow-private-webhooks).")
+		return FieldErrorf(EINVALID, "url", "url must use https (plain http is allowed only on servers started with --allow-private-webhooks).")
 	case u.User != nil:
-		return Errorf(EINVALID, "url must not contain a user name or password: deliveries are authenticated by their signature.")
+		return FieldErrorf(EINVALID, "url", "url must not contain a user name or password: deliveries are authenticated by their signature.")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return Errorf(EINVALID, "url must not contain a fragment (#…).")
+		return FieldErrorf(EINVALID, "url", "url must not contain a fragment (#…).")
 	}
 	if !allowPrivate && !publicHost(u.Hostname()) {
-		return Errorf(EINVALID, "url points to a private, loopback or link-local address (%s); such targets are refused unless the server runs with --allow-private-webhooks.", u.Hostname())
+		return FieldErrorf(EINVALID, "url", "url points to a private, loopback or link-local address (%s); such targets are refused unless the server runs with --allow-private-webhooks.", u.Hostname())
 	}
 	return nil
 }
@@ -330,7 +330,7 @@ func ValidateWebhookEvents(events []string) ([]string, error) {
 	out := []string{}
 	for _, e := range events {
 		if !slices.Contains(WebhookEvents, e) {
-			return nil, Errorf(EINVALID, "Unknown webhook event %q; use any of %s.", e, strings.Join(WebhookEvents, ", "))
+			return nil, FieldErrorf(EINVALID, "events", "Unknown webhook event %q; use any of %s.", e, strings.Join(WebhookEvents, ", "))
 		}
 		if !slices.Contains(out, e) {
 			out = append(out, e)

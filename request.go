@@ -168,16 +168,16 @@ type RequestService interface {
 	Act(ctx context.Context, idOrRef string, ev Event, d Decision) (*AccessRequest, error)
 }
 
-// ValidText checks a bounded free-text field.
+// ValidText checks a bounded free-text field, named as in the API.
 func ValidText(field, s string, max int, required bool) error {
 	if required && s == "" {
-		return Errorf(EINVALID, "%s is required.", field)
+		return FieldErrorf(EINVALID, field, "%s is required.", field)
 	}
 	if !utf8.ValidString(s) {
-		return Errorf(EINVALID, "%s must be valid UTF-8 text.", field)
+		return FieldErrorf(EINVALID, field, "%s must be valid UTF-8 text.", field)
 	}
 	if n := utf8.RuneCountInString(s); n > max {
-		return Errorf(EINVALID, "%s is %d characters long; the limit is %d.", field, n, max)
+		return FieldErrorf(EINVALID, field, "%s is %d characters long; the limit is %d.", field, n, max)
 	}
 	return nil
 }

@@ -22,10 +22,10 @@ var tenantNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$`)
 // ValidateTenantName checks a tenant's short name (its URL path segment).
 func ValidateTenantName(s string) error {
 	if !tenantNameRE.MatchString(s) {
-		return Errorf(EINVALID, "Tenant name %q must be 2–63 lower-case letters, digits or hyphens, not starting or ending with a hyphen.", s)
+		return FieldErrorf(EINVALID, "name", "Tenant name %q must be 2–63 lower-case letters, digits or hyphens, not starting or ending with a hyphen.", s)
 	}
 	if s == ProviderLog {
-		return Errorf(EINVALID, "Tenant name %q is reserved.", s)
+		return FieldErrorf(EINVALID, "name", "Tenant name %q is reserved.", s)
 	}
 	return nil
 }
@@ -64,7 +64,8 @@ type SettingsPatch struct {
 	ReminderMinutesBeforeExpiry *int      `json:"reminder_minutes_before_expiry,omitempty"`
 }
 
-// Apply returns s with p applied, or EINVALID naming the first bad value.
+// Apply returns s with p applied, or EINVALID naming the first bad value
+// (its Field is the setting's JSON name).
 func (s Settings) Apply(p SettingsPatch) (Settings, error) {
 	out := s
 	out.NotifyEmails = append([]string{}, s.NotifyEmails...)
@@ -95,7 +96,7 @@ func setInt(dst *int, v *int, name string, lo, hi int) error {
 		return nil
 	}
 	if *v < lo || *v > hi {
-		return Errorf(EINVALID, "%s must be between %d and %d; got %d.", name, lo, hi, *v)
+		return FieldErrorf(EINVALID, name, "%s must be between %d and %d; got %d.", name, lo, hi, *v)
 	}
 	*dst = *v
 	return nil
@@ -103,14 +104,14 @@ func setInt(dst *int, v *int, name string, lo, hi int) error {
 
 func normalizeEmails(in []string) ([]string, error) {
 	if len(in) > 20 {
-		return nil, Errorf(EINVALID, "notify_emails holds at most 20 addresses; got %d.", len(in))
+		return nil, FieldErrorf(EINVALID, "notify_emails", "notify_emails holds at most 20 addresses; got %d.", len(in))
 	}
 	out := []string{}
 	seen := map[string]bool{}
 	for _, e := range in {
 		e = NormalizeEmail(e)
 		if !ValidEmail(e) {
-			return nil, Errorf(EINVALID, "notify_emails: %q is not an email address.", e)
+			return nil, FieldErrorf(EINVALID, "notify_emails", "notify_emails: %q is not an email address.", e)
 		}
 		if !seen[e] {
 			seen[e] = true

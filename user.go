@@ -85,15 +85,15 @@ func ValidateRoles(roles []Role, tenant bool) error {
 		allowed = TenantRoles
 	}
 	if len(roles) == 0 {
-		return Errorf(EINVALID, "At least one role is required (one of %s).", joinRoles(allowed))
+		return FieldErrorf(EINVALID, "roles", "At least one role is required (one of %s).", joinRoles(allowed))
 	}
 	seen := map[Role]bool{}
 	for _, r := range roles {
 		if !slices.Contains(allowed, r) {
-			return Errorf(EINVALID, "Unknown role %q; use one of %s.", r, joinRoles(allowed))
+			return FieldErrorf(EINVALID, "roles", "Unknown role %q; use one of %s.", r, joinRoles(allowed))
 		}
 		if seen[r] {
-			return Errorf(EINVALID, "Role %q is listed twice.", r)
+			return FieldErrorf(EINVALID, "roles", "Role %q is listed twice.", r)
 		}
 		seen[r] = true
 	}

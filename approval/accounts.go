@@ -23,7 +23,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*lockbox.S
 // they share one per-account limit on failures.
 func (s *Service) verifyPassword(ctx context.Context, email, password string, now time.Time) (*lockbox.User, error) {
 	email = lockbox.NormalizeEmail(email)
-	if !s.logins.allowed(email, now) {
+	if !s.logins.Allowed(email, now) {
 		return nil, lockbox.Errorf(lockbox.ERATELIMITED, "Too many failed sign-ins for this account; wait a minute and try again.")
 	}
 	var u *lockbox.User
@@ -38,11 +38,11 @@ func (s *Service) verifyPassword(ctx context.Context, email, password string, no
 	}
 	if u == nil || hash == "" {
 		checkPassword(s.dummyHash, password)
-		s.logins.failed(email, now)
+		s.logins.Spend(email, now)
 		return nil, errBadLogin()
 	}
 	if !checkPassword(hash, password) {
-		s.logins.failed(email, now)
+		s.logins.Spend(email, now)
 		return nil, errBadLogin()
 	}
 	return u, nil
@@ -146,7 +146,7 @@ func (s *Service) AddStaff(ctx context.Context, in lockbox.NewUser) (*lockbox.Us
 func (s *Service) insertUser(ctx context.Context, tx lockbox.Tx, tenant string, in lockbox.NewUser, now time.Time) (*lockbox.User, error) {
 	email := lockbox.NormalizeEmail(in.Email)
 	if !lockbox.ValidEmail(email) {
-		return nil, lockbox.Errorf(lockbox.EINVALID, "%q is not an email address.", in.Email)
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "email", "%q is not an email address.", in.Email)
 	}
 	if err := lockbox.ValidateRoles(in.Roles, tenant != ""); err != nil {
 		return nil, err
@@ -159,7 +159,7 @@ func (s *Service) insertUser(ctx context.Context, tx lockbox.Tx, tenant string, 
 		pw = randomSecret("", 18)
 		initial = pw
 	} else if len(pw) < 8 || len(pw) > 256 {
-		return nil, lockbox.Errorf(lockbox.EINVALID, "A password must be 8 to 256 characters long.")
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "password", "A password must be 8 to 256 characters long.")
 	}
 	nu := &lockbox.User{ID: newID(), Email: email, Name: in.Name, Tenant: tenant,
 		Roles: slices.Clone(in.Roles), CreatedAt: now}
@@ -187,7 +187,7 @@ func (s *Service) createServiceAccount(ctx context.Context, name, token string) 
 		return nil, err
 	}
 	if err := lockbox.ValidateTenantName(name); err != nil {
-		return nil, lockbox.Errorf(lockbox.EINVALID, "Service account name %q must be 2–63 lower-case letters, digits or hyphens.", name)
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "name", "Service account name %q must be 2–63 lower-case letters, digits or hyphens.", name)
 	}
 	var out *lockbox.ServiceAccount
 	err = s.store.Update(ctx, func(tx lockbox.Tx) error {

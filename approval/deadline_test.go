@@ -160,6 +160,7 @@ func TestMaxAccessDurationOfTenant(t *testing.T) {
 		in.DurationMinutes = 31
 		_, err := h.svc.CreateRequest(h.as("operator@provider.test"), in)
 		wantCode(t, err, lockbox.EINVALID)
+		wantField(t, err, "duration_minutes")
 		in.DurationMinutes = 30
 		h.MustFile(in)
 	})

@@ -226,10 +226,10 @@ func (s *Service) verifyCheck(ctx context.Context, in lockbox.AccessCheck) (*loc
 
 func validateCheck(in lockbox.AccessCheck) error {
 	if in.Token == "" {
-		return lockbox.Errorf(lockbox.EINVALID, "token is required: the operator's grant token.")
+		return lockbox.FieldErrorf(lockbox.EINVALID, "token", "token is required: the operator's grant token.")
 	}
 	if len(in.Token) > lockbox.MaxGrantLen {
-		return lockbox.Errorf(lockbox.EINVALID, "token is longer than %d bytes.", lockbox.MaxGrantLen)
+		return lockbox.FieldErrorf(lockbox.EINVALID, "token", "token is longer than %d bytes.", lockbox.MaxGrantLen)
 	}
 	if err := lockbox.ValidText("operation", in.Operation, lockbox.MaxOperationLen, true); err != nil {
 		return err
@@ -242,7 +242,7 @@ func validateCheck(in lockbox.AccessCheck) error {
 	}
 	if in.ClientIP != "" {
 		if _, err := netip.ParseAddr(in.ClientIP); err != nil || len(in.ClientIP) > lockbox.MaxClientIPLen {
-			return lockbox.Errorf(lockbox.EINVALID, "client_ip %q is not an IP address.", truncateText(in.ClientIP, 64))
+			return lockbox.FieldErrorf(lockbox.EINVALID, "client_ip", "client_ip %q is not an IP address.", truncateText(in.ClientIP, 64))
 		}
 	}
 	return nil

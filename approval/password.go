@@ -7,11 +7,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
-	"sync"
-	"time"
 
 	"golang.org/x/crypto/argon2"
-	"golang.org/x/time/rate"
 )
 
 // hashPassword returns an argon2id PHC string.
@@ -57,42 +54,4 @@ func randomSecret(prefix string, n int) string {
 func tokenHash(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
-}
-
-// loginLimiter limits failed password attempts per account, so a password
-// cannot be guessed online however many clients try.
-type loginLimiter struct {
-	mu      sync.Mutex
-	burst   int
-	refill  time.Duration
-	perUser map[string]*rate.Limiter
-}
-
-func newLoginLimiter(burst int, refill time.Duration) *loginLimiter {
-	return &loginLimiter{burst: burst, refill: refill, perUser: map[string]*rate.Limiter{}}
-}
-
-func (l *loginLimiter) limiter(email string) *rate.Limiter {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.perUser[email]
-	if !ok {
-		if len(l.perUser) > 100_000 {
-			// Bound memory under a spray of made-up addresses.
-			clear(l.perUser)
-		}
-		lim = rate.NewLimiter(rate.Every(l.refill), l.burst)
-		l.perUser[email] = lim
-	}
-	return lim
-}
-
-// allowed reports whether email may try a password now, without spending.
-func (l *loginLimiter) allowed(email string, now time.Time) bool {
-	return l.limiter(email).TokensAt(now) >= 1
-}
-
-// failed spends one attempt for email.
-func (l *loginLimiter) failed(email string, now time.Time) {
-	l.limiter(email).AllowN(now, 1)
 }

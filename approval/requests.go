@@ -51,26 +51,26 @@ func (s *Service) CreateRequest(ctx context.Context, in lockbox.NewRequest) (*lo
 
 func validateNewRequest(in lockbox.NewRequest) error {
 	if in.Tenant == "" {
-		return lockbox.Errorf(lockbox.EINVALID, "tenant is required.")
+		return lockbox.FieldErrorf(lockbox.EINVALID, "tenant", "tenant is required.")
 	}
 	if in.Service == "" {
-		return lockbox.Errorf(lockbox.EINVALID, "service is required.")
+		return lockbox.FieldErrorf(lockbox.EINVALID, "service", "service is required.")
 	}
 	if err := lockbox.ValidText("service_request", in.ServiceRequest, lockbox.MaxServiceRequestLen, true); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.ServiceRequest) != in.ServiceRequest {
-		return lockbox.Errorf(lockbox.EINVALID, "service_request must not start or end with spaces.")
+		return lockbox.FieldErrorf(lockbox.EINVALID, "service_request", "service_request must not start or end with spaces.")
 	}
 	if err := lockbox.ValidText("reason", in.Reason, lockbox.MaxReasonLen, true); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.Reason) == "" {
-		return lockbox.Errorf(lockbox.EINVALID, "reason is required.")
+		return lockbox.FieldErrorf(lockbox.EINVALID, "reason", "reason is required.")
 	}
 	d := time.Duration(in.DurationMinutes) * time.Minute
 	if d < lockbox.MinAccessDuration || d > lockbox.MaxAccessDuration {
-		return lockbox.Errorf(lockbox.EINVALID, "duration_minutes must be between 1 and 240 (4 hours); got %d.", in.DurationMinutes)
+		return lockbox.FieldErrorf(lockbox.EINVALID, "duration_minutes", "duration_minutes must be between 1 and 240 (4 hours); got %d.", in.DurationMinutes)
 	}
 	return nil
 }
@@ -80,12 +80,12 @@ func validateNewRequest(in lockbox.NewRequest) error {
 func (s *Service) buildRequest(ctx context.Context, tx lockbox.Tx, u *lockbox.User, in lockbox.NewRequest, now time.Time) (*lockbox.AccessRequest, error) {
 	settings, err := tx.GetSettings(ctx, in.Tenant)
 	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
-		return nil, lockbox.Errorf(lockbox.EINVALID, "Tenant %q does not exist.", in.Tenant)
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "tenant", "Tenant %q does not exist.", in.Tenant)
 	} else if err != nil {
 		return nil, err
 	}
 	if in.DurationMinutes > settings.MaxAccessMinutes {
-		return nil, lockbox.Errorf(lockbox.EINVALID, "Tenant %s allows access of at most %d minutes; %d were requested.", in.Tenant, settings.MaxAccessMinutes, in.DurationMinutes)
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "duration_minutes", "Tenant %s allows access of at most %d minutes; %d were requested.", in.Tenant, settings.MaxAccessMinutes, in.DurationMinutes)
 	}
 	ops, err := s.checkOperations(ctx, tx, in.Service, in.Operations)
 	if err != nil {
@@ -108,7 +108,7 @@ func (s *Service) buildRequest(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 func (s *Service) checkOperations(ctx context.Context, tx lockbox.Tx, service string, ops []string) ([]string, error) {
 	svc, err := tx.GetService(ctx, service)
 	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
-		return nil, lockbox.Errorf(lockbox.EINVALID, "Service %q is not in the services catalog.", service)
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "service", "Service %q is not in the services catalog.", service)
 	} else if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (s *Service) checkOperations(ctx context.Context, tx lockbox.Tx, service st
 	var out []string
 	for _, op := range ops {
 		if !slices.Contains(svc.Operations, op) {
-			return nil, lockbox.Errorf(lockbox.EINVALID, "Operation %q is not a pre-approved operation of service %s.", op, service)
+			return nil, lockbox.FieldErrorf(lockbox.EINVALID, "operations", "Operation %q is not a pre-approved operation of service %s.", op, service)
 		}
 		if !slices.Contains(out, op) {
 			out = append(out, op)
@@ -135,10 +135,10 @@ func checkStart(start *time.Time, now time.Time) (*time.Time, error) {
 	}
 	t := start.UTC().Truncate(time.Microsecond)
 	if t.Before(now.Add(-5 * time.Minute)) {
-		return nil, lockbox.Errorf(lockbox.EINVALID, "start_time %s is in the past.", t.Format(time.RFC3339))
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "start_time", "start_time %s is in the past.", t.Format(time.RFC3339))
 	}
 	if t.After(now.Add(lockbox.MaxStartTimeAhead)) {
-		return nil, lockbox.Errorf(lockbox.EINVALID, "start_time may be at most 30 days ahead.")
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "start_time", "start_time may be at most 30 days ahead.")
 	}
 	return &t, nil
 }

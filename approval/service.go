@@ -3,9 +3,9 @@
 // the state machine and writes every change with its audit record in one
 // store transaction. It also runs the deadline worker and seeds accounts.
 //
-// It imports only the root package and the standard library (plus
-// golang.org/x for password hashing and rate limiting): stores and transports
-// are adapters that cmd/lockbox wires in.
+// It imports only the root package, internal/ratelimit and the standard
+// library (plus golang.org/x/crypto for password hashing and google/uuid for
+// ids): stores and transports are adapters that cmd/lockbox wires in.
 package approval
 
 import (
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/ratelimit"
 )
 
 // Options tune a Service. Zero values mean the defaults.
@@ -72,10 +73,12 @@ func (o Options) withDefaults() Options {
 
 // Service implements the workflow interfaces of the root package.
 type Service struct {
-	store  lockbox.Store
-	clock  lockbox.Clock
-	opts   Options
-	logins *loginLimiter
+	store lockbox.Store
+	clock lockbox.Clock
+	opts  Options
+	// logins limits failed passwords per account, so a password cannot be
+	// guessed online however many clients try.
+	logins *ratelimit.Limiter
 	// dummyHash makes a login for an unknown address cost as much as one
 	// for a known address, so timing does not reveal which accounts exist.
 	dummyHash string
@@ -99,7 +102,7 @@ func New(store lockbox.Store, clock lockbox.Clock, opts Options) *Service {
 		store:  store,
 		clock:  clock,
 		opts:   opts,
-		logins: newLoginLimiter(opts.LoginBurst, opts.LoginRefill),
+		logins: ratelimit.New(opts.LoginBurst, opts.LoginRefill),
 		access: newAccessCache(opts.AccessCacheTTL),
 	}
 	s.store = s.access.wrap(store)

@@ -14,19 +14,20 @@ func TestCreateRequestValidation(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		change func(*lockbox.NewRequest)
+		field  string // the NewRequest member the error names
 	}{
-		{"MissingTenant", func(r *lockbox.NewRequest) { r.Tenant = "" }},
-		{"UnknownTenant", func(r *lockbox.NewRequest) { r.Tenant = "nope" }},
-		{"UnknownService", func(r *lockbox.NewRequest) { r.Service = "nope" }},
-		{"OperationNotInCatalog", func(r *lockbox.NewRequest) { r.Operations = []string{"Delete-Everything"} }},
-		{"MissingServiceRequest", func(r *lockbox.NewRequest) { r.ServiceRequest = "" }},
-		{"ServiceRequestTooLong", func(r *lockbox.NewRequest) { r.ServiceRequest = strings.Repeat("x", 65) }},
-		{"MissingReason", func(r *lockbox.NewRequest) { r.Reason = "  " }},
-		{"ReasonTooLong", func(r *lockbox.NewRequest) { r.Reason = strings.Repeat("é", 2001) }},
-		{"ZeroDuration", func(r *lockbox.NewRequest) { r.DurationMinutes = 0 }},
-		{"OverFourHours", func(r *lockbox.NewRequest) { r.DurationMinutes = 241 }},
-		{"StartInThePast", func(r *lockbox.NewRequest) { r.StartTime = ptr(time.Now().Add(-time.Hour)) }},
-		{"StartTooFarAhead", func(r *lockbox.NewRequest) { r.StartTime = ptr(time.Now().Add(31 * 24 * time.Hour)) }},
+		{"MissingTenant", func(r *lockbox.NewRequest) { r.Tenant = "" }, "tenant"},
+		{"UnknownTenant", func(r *lockbox.NewRequest) { r.Tenant = "nope" }, "tenant"},
+		{"UnknownService", func(r *lockbox.NewRequest) { r.Service = "nope" }, "service"},
+		{"OperationNotInCatalog", func(r *lockbox.NewRequest) { r.Operations = []string{"Delete-Everything"} }, "operations"},
+		{"MissingServiceRequest", func(r *lockbox.NewRequest) { r.ServiceRequest = "" }, "service_request"},
+		{"ServiceRequestTooLong", func(r *lockbox.NewRequest) { r.ServiceRequest = strings.Repeat("x", 65) }, "service_request"},
+		{"MissingReason", func(r *lockbox.NewRequest) { r.Reason = "  " }, "reason"},
+		{"ReasonTooLong", func(r *lockbox.NewRequest) { r.Reason = strings.Repeat("é", 2001) }, "reason"},
+		{"ZeroDuration", func(r *lockbox.NewRequest) { r.DurationMinutes = 0 }, "duration_minutes"},
+		{"OverFourHours", func(r *lockbox.NewRequest) { r.DurationMinutes = 241 }, "duration_minutes"},
+		{"StartInThePast", func(r *lockbox.NewRequest) { r.StartTime = ptr(time.Now().Add(-time.Hour)) }, "start_time"},
+		{"StartTooFarAhead", func(r *lockbox.NewRequest) { r.StartTime = ptr(time.Now().Add(31 * 24 * time.Hour)) }, "start_time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := validRequest()
@@ -34,6 +35,7 @@ func TestCreateRequestValidation(t *testing.T) {
 			before := len(h.audit("contoso"))
 			_, err := h.svc.CreateRequest(h.as("operator@provider.test"), in)
 			wantCode(t, err, lockbox.EINVALID)
+			wantField(t, err, tc.field)
 			if after := len(h.audit("contoso")); after != before {
 				t.Fatalf("a refused create changed the audit log (%d → %d records)", before, after)
 			}
@@ -191,12 +193,20 @@ func TestSettingsAuditedWithOldAndNew(t *testing.T) {
 	if last.Operation != lockbox.OpSettingsUpdated || fmt.Sprint(ttl["old"]) != "720" || fmt.Sprint(ttl["new"]) != "90" || changes["notify_emails"] == nil {
 		t.Fatalf("settings record: %+v", last)
 	}
-	for _, bad := range []lockbox.SettingsPatch{
-		{RequestTTLMinutes: ptr(59)}, {RequestTTLMinutes: ptr(10081)}, {MaxAccessMinutes: ptr(0)}, {MaxAccessMinutes: ptr(241)},
-		{ReminderMinutesBeforeExpiry: ptr(721)}, {NotifyEmails: &[]string{"not an address"}},
+	for _, bad := range []struct {
+		patch lockbox.SettingsPatch
+		field string
+	}{
+		{lockbox.SettingsPatch{RequestTTLMinutes: ptr(59)}, "request_ttl_minutes"},
+		{lockbox.SettingsPatch{RequestTTLMinutes: ptr(10081)}, "request_ttl_minutes"},
+		{lockbox.SettingsPatch{MaxAccessMinutes: ptr(0)}, "max_access_minutes"},
+		{lockbox.SettingsPatch{MaxAccessMinutes: ptr(241)}, "max_access_minutes"},
+		{lockbox.SettingsPatch{ReminderMinutesBeforeExpiry: ptr(721)}, "reminder_minutes_before_expiry"},
+		{lockbox.SettingsPatch{NotifyEmails: &[]string{"not an address"}}, "notify_emails"},
 	} {
-		_, err := h.svc.UpdateSettings(h.as("approver@contoso.test"), "contoso", bad)
+		_, err := h.svc.UpdateSettings(h.as("approver@contoso.test"), "contoso", bad.patch)
 		wantCode(t, err, lockbox.EINVALID)
+		wantField(t, err, bad.field)
 	}
 	if n := len(h.audit("contoso")); n != len(recs) {
 		t.Fatalf("refused settings changes were audited (%d → %d)", len(recs), n)

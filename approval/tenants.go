@@ -2,6 +2,7 @@ package approval
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -39,7 +40,7 @@ func (s *Service) CreateTenant(ctx context.Context, in lockbox.NewTenant) (*lock
 		}
 		admin, err := s.insertUser(ctx, tx, t.Name, in.Admin, now)
 		if err != nil {
-			return err
+			return inAdmin(err)
 		}
 		rec := newRecord(ctx, u, lockbox.ProviderLog, lockbox.RecordProviderAdmin, lockbox.OpTenantCreated, now)
 		rec.AuditData = map[string]any{"tenant": t.Name, "admin": admin.Email}
@@ -50,6 +51,16 @@ func (s *Service) CreateTenant(ctx context.Context, in lockbox.NewTenant) (*lock
 		return auditRoles(ctx, tx, u, t.Name, admin.Email, admin.Roles, nil, now)
 	})
 	return out, err
+}
+
+// inAdmin names the field of an error about the first admin as a member of
+// NewTenant's "admin" ("admin.email").
+func inAdmin(err error) error {
+	var e *lockbox.Error
+	if errors.As(err, &e) && e.Field != "" {
+		e.Field = "admin." + e.Field
+	}
+	return err
 }
 
 // ListTenants lists every tenant (provider_admin).

@@ -61,7 +61,8 @@ func (c *Client) SearchAudit(ctx context.Context, log string, f lockbox.AuditFil
 	for i, raw := range out.Records {
 		rec, err := lockbox.ParseAuditRecord(raw)
 		if err != nil {
-			return nil, lockbox.Errorf(lockbox.EINTERNAL, "The server sent an audit record that does not decode: %v.", err)
+			return nil, &lockbox.Error{Code: lockbox.EINTERNAL, Err: err,
+				Message: fmt.Sprintf("The server sent an audit record that does not decode: %v.", err)}
 		}
 		page.Records[i] = rec
 	}
@@ -192,7 +193,8 @@ func (c *Client) getText(ctx context.Context, path string) ([]byte, error) {
 	defer body.Close()
 	b, err := io.ReadAll(io.LimitReader(body, maxTextBody))
 	if err != nil {
-		return nil, lockbox.Errorf(lockbox.EUNAVAILABLE, "Reading %s from %s failed: %v.", path, c.BaseURL, err)
+		return nil, &lockbox.Error{Code: lockbox.EUNAVAILABLE, Err: err,
+			Message: fmt.Sprintf("Reading %s from %s failed: %v.", path, c.BaseURL, err)}
 	}
 	return b, nil
 }
@@ -204,16 +206,9 @@ func (c *Client) get(ctx context.Context, path, accept string) (io.ReadCloser, e
 		return nil, err
 	}
 	req.Header.Set("Accept", accept+", application/problem+json")
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("GET %s: %w", path, ctx.Err())
-		}
-		return nil, lockbox.Errorf(lockbox.EUNAVAILABLE, "Cannot reach the Lockbox server at %s: %v.", c.BaseURL, transportCause(err))
+		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()

@@ -78,16 +78,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, opts 
 	for _, o := range opts {
 		o(req)
 	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s %s: %w", method, path, ctx.Err())
-		}
-		return lockbox.Errorf(lockbox.EUNAVAILABLE, "Cannot reach the Lockbox server at %s: %v.", c.BaseURL, transportCause(err))
+		return err
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
@@ -100,7 +93,41 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, opts 
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return lockbox.Errorf(lockbox.EINTERNAL, "The server at %s answered %s %s with a body that is not the expected JSON: %v.", c.BaseURL, method, path, err)
+		if ctxErr := ended(req); ctxErr != nil {
+			return ctxErr
+		}
+		return &lockbox.Error{Code: lockbox.EINTERNAL, Err: err, Message: fmt.Sprintf(
+			"The server at %s answered %s %s with a body that is not the expected JSON: %v.", c.BaseURL, method, path, err)}
+	}
+	return nil
+}
+
+// send makes one call. A call that fails before a response arrives
+// returns the context's error when the caller's context ended (so
+// errors.Is(err, context.Canceled) holds), else EUNAVAILABLE with the
+// transport error as its cause.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err == nil {
+		return resp, nil
+	}
+	if ctxErr := ended(req); ctxErr != nil {
+		return nil, ctxErr
+	}
+	return nil, &lockbox.Error{Code: lockbox.EUNAVAILABLE, Err: err, Message: fmt.Sprintf(
+		"Cannot reach the Lockbox server at %s: %v.", c.BaseURL, transportCause(err))}
+}
+
+// ended returns the error of req's context, naming the call, when that
+// context has ended: a canceled call is the caller's doing, not the
+// server's, whatever error the transport met on the way.
+func ended(req *http.Request) error {
+	if err := req.Context().Err(); err != nil {
+		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
 	}
 	return nil
 }
@@ -122,9 +149,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, in any) (*
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
+	withToken(c.Token)(req)
 	return req, nil
 }
 
@@ -138,17 +163,11 @@ func transportCause(err error) error {
 	return err
 }
 
-// problem is the RFC 9457 document the server answers errors with.
-type problem struct {
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-}
-
 // responseError turns an error response into a *lockbox.Error: the
 // server's code and detail when it sent a problem document, else a code
 // derived from the status (a proxy's error page, say).
 func responseError(resp *http.Response) error {
-	var p problem
+	var p httpcode.Problem
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	_ = json.Unmarshal(body, &p)
 	if p.Code == "" {
@@ -157,7 +176,7 @@ func responseError(resp *http.Response) error {
 	if p.Detail == "" {
 		p.Detail = fmt.Sprintf("The server answered %s.", resp.Status)
 	}
-	return &lockbox.Error{Code: p.Code, Message: p.Detail}
+	return &lockbox.Error{Code: p.Code, Message: p.Detail, Field: p.Field}
 }
 
 // statusCode maps an HTTP status without a problem document to a code.

@@ -11,7 +11,8 @@
 // Offline verification is fast and needs no network, but cannot see a
 // revocation before the token expires (at most 15 minutes); Protect
 // therefore reports each action online, which both checks the live state
-// and records it. It imports the root package, grant and client only.
+// and records it. It imports the root package, grant, client and
+// internal/middleware only.
 package guard
 
 import (
@@ -20,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -49,6 +51,11 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now is the clock for offline checks (default time.Now).
 	Now func() time.Time
+	// Logger receives what Protect cannot tell the operator: that Lockbox
+	// could not be reached (the request then fails closed with 503). Nil
+	// means slog.Default() at the time of logging, as for net/http's own
+	// logging; pass a discarding logger to silence it.
+	Logger *slog.Logger
 }
 
 // Guard verifies grants and reports operator actions for one service.
@@ -109,6 +116,13 @@ func (g *Guard) Check(ctx context.Context, token, op, resource string) (*lockbox
 func (g *Guard) Report(ctx context.Context, token, op, resource, clientIP string) (*lockbox.AccessDecision, error) {
 	return g.api.RecordOperatorAction(ctx, lockbox.AccessCheck{Token: token, Operation: op, Resource: resource,
 		Service: g.cfg.Service, ClientIP: clientIP})
+}
+
+func (g *Guard) logger() *slog.Logger {
+	if g.cfg.Logger == nil {
+		return slog.Default()
+	}
+	return g.cfg.Logger
 }
 
 func (g *Guard) fetchJWKS(ctx context.Context) (map[string]ed25519.PublicKey, error) {

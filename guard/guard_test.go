@@ -1,9 +1,13 @@
 package guard_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -145,8 +149,81 @@ func TestServerUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = g.Verify(context.Background(), "eyJhbGciOiJFZERTQSIsImtpZCI6IngiLCJ0eXAiOiJsb2NrYm94LWdyYW50K2p3dCJ9.e30.AAAA")
+	_, err = g.Verify(context.Background(), unknownKidGrant)
 	if err == nil || lockbox.ErrorCode(err) == lockbox.EUNAUTHENTICATED || errors.Is(err, context.Canceled) {
 		t.Fatalf("unreachable key server: %v, want an infrastructure error", err)
+	}
+}
+
+// unknownKidGrant is a grant-shaped token naming a key the guard does not
+// know, so verifying it fetches the JWKS.
+const unknownKidGrant = "eyJhbGciOiJFZERTQSIsImtpZCI6IngiLCJ0eXAiOiJsb2NrYm94LWdyYW50K2p3dCJ9.e30.AAAA"
+
+// TestCanceledContext: a service that gives up on a call (its own request
+// ended, or it timed out) gets an error errors.Is recognises as
+// context.Canceled from every guard call, whether Lockbox had not answered
+// yet or was halfway through its answer.
+func TestCanceledContext(t *testing.T) {
+	calls := map[string]func(context.Context, *guard.Guard) error{
+		"Verify": func(ctx context.Context, g *guard.Guard) error { _, err := g.Verify(ctx, unknownKidGrant); return err },
+		"Check": func(ctx context.Context, g *guard.Guard) error {
+			_, err := g.Check(ctx, "grant", "Get-Mailbox", "mailbox:alice")
+			return err
+		},
+		"Report": func(ctx context.Context, g *guard.Guard) error {
+			_, err := g.Report(ctx, "grant", "Get-Mailbox", "mailbox:alice", "203.0.113.9")
+			return err
+		},
+	}
+	for name, call := range calls {
+		for _, partial := range []string{"", `{"allowed":tr`} {
+			stage := map[string]string{"": "AwaitingAnswer", `{"allowed":tr`: "ReadingAnswer"}[partial]
+			t.Run(name+"/"+stage, func(t *testing.T) {
+				url, arrived := lockboxtest.Stalled(t, partial)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				hc := &http.Client{}
+				if partial != "" {
+					hc.Transport = lockboxtest.CancelWhileReading{Cancel: cancel}
+				} else {
+					go func() { <-arrived; cancel() }()
+				}
+				g, err := guard.New(guard.Config{Server: url, ServiceToken: "x", Service: "exchange", HTTPClient: hc})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := call(ctx, g); !errors.Is(err, context.Canceled) {
+					t.Errorf("error %v (%T), want one that is context.Canceled", err, err)
+				}
+			})
+		}
+	}
+}
+
+// TestProtectLogsToConfiguredLogger: what Protect cannot tell the operator
+// goes to Config.Logger, not to the process's default logger.
+func TestProtectLogsToConfiguredLogger(t *testing.T) {
+	var global, own bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&global, nil)))
+
+	g, err := guard.New(guard.Config{Server: "http://127.0.0.1:1", ServiceToken: "x", Service: "exchange",
+		Logger: slog.New(slog.NewTextHandler(&own, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := g.Protect(guard.Operation("Get-Mailbox", "mailbox"), http.NotFoundHandler())
+	req := httptest.NewRequest(http.MethodGet, "/mailboxes/alice", nil)
+	req.Header.Set("Authorization", "Bearer "+unknownKidGrant)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503 (fail closed)", rec.Code)
+	}
+	if !strings.Contains(own.String(), "cannot verify grants") {
+		t.Errorf("configured logger got %q, want the verify failure", own.String())
+	}
+	if global.Len() != 0 {
+		t.Errorf("default logger got %q, want nothing", global.String())
 	}
 }

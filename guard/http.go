@@ -3,12 +3,10 @@ package guard
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/middleware"
 )
 
 // OperationFunc names the Lockbox operation and the resource an HTTP
@@ -41,7 +39,7 @@ func ClaimsFromContext(ctx context.Context) *lockbox.GrantClaims {
 // reached it fails closed with 503.
 func (g *Guard) Protect(opOf OperationFunc, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearer(r)
+		token, ok := middleware.BearerToken(r)
 		if !ok {
 			deny(w, http.StatusUnauthorized, "Send your Lockbox grant as Authorization: Bearer <token> (lockbox requests token ID).")
 			return
@@ -51,14 +49,14 @@ func (g *Guard) Protect(opOf OperationFunc, next http.Handler) http.Handler {
 			deny(w, http.StatusUnauthorized, lockbox.ErrorMessage(err))
 			return
 		} else if err != nil {
-			slog.ErrorContext(r.Context(), "lockbox guard: cannot verify grants", "err", err)
+			g.logger().ErrorContext(r.Context(), "lockbox guard: cannot verify grants", "err", err)
 			deny(w, http.StatusServiceUnavailable, "Lockbox cannot be reached to verify the grant.")
 			return
 		}
 		op, resource := opOf(r)
-		d, err := g.Report(r.Context(), token, op, resource, remoteIP(r))
+		d, err := g.Report(r.Context(), token, op, resource, middleware.ClientIP(r))
 		if err != nil {
-			slog.ErrorContext(r.Context(), "lockbox guard: cannot report action", "err", err)
+			g.logger().ErrorContext(r.Context(), "lockbox guard: cannot report action", "err", err)
 			deny(w, http.StatusServiceUnavailable, "Lockbox cannot be reached to check and record this action.")
 			return
 		}
@@ -68,20 +66,6 @@ func (g *Guard) Protect(opOf OperationFunc, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
 	})
-}
-
-func bearer(r *http.Request) (string, bool) {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	tok = strings.TrimSpace(tok)
-	return tok, ok && strings.EqualFold(scheme, "Bearer") && tok != ""
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return ""
-	}
-	return host
 }
 
 func deny(w http.ResponseWriter, status int, reason string) {

@@ -11,14 +11,9 @@ import (
 	"github.com/lockboxhq/lockbox/internal/httpcode"
 )
 
-// problem is an RFC 9457 problem document with Lockbox's stable code.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-}
+// problem is the API's error document (one type for the server and the
+// client).
+type problem = httpcode.Problem
 
 // error writes err as a problem document. Internal errors are logged here,
 // once; the client sees only lockbox.ErrorMessage, which hides the text of
@@ -28,9 +23,10 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	status, known := httpcode.Status(code)
 	if !known || code == lockbox.EINTERNAL {
 		s.logInternal(r, err)
-		code, status = lockbox.EINTERNAL, http.StatusInternalServerError
+		writeProblem(w, problem{Status: http.StatusInternalServerError, Code: lockbox.EINTERNAL, Detail: lockbox.ErrorMessage(err)})
+		return
 	}
-	writeProblem(w, status, code, lockbox.ErrorMessage(err))
+	writeProblem(w, problem{Status: status, Code: code, Detail: lockbox.ErrorMessage(err), Field: lockbox.ErrorField(err)})
 }
 
 // logInternal logs an internal error, unless it is only the client going
@@ -44,20 +40,16 @@ func (s *Server) logInternal(r *http.Request, err error) {
 		"method", r.Method, "path", r.URL.Path, "pattern", r.Pattern, "err", err)
 }
 
-func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+// writeProblem writes p, with its type and title filled in.
+func writeProblem(w http.ResponseWriter, p problem) {
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
-	if status == http.StatusUnauthorized {
+	if p.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", "Bearer")
 	}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(problem{
-		Type:   "about:blank",
-		Title:  http.StatusText(status),
-		Status: status,
-		Detail: detail,
-		Code:   code,
-	})
+	w.WriteHeader(p.Status)
+	p.Type, p.Title = "about:blank", http.StatusText(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
 }
 
 // unmatched answers a request no route matches: 405 with Allow when the
@@ -72,8 +64,8 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request, mux *http.Ser
 	}
 	allow := rec.header.Get("Allow")
 	w.Header().Set("Allow", allow)
-	writeProblem(w, http.StatusMethodNotAllowed, lockbox.EINVALID,
-		fmt.Sprintf("%s is not allowed on %s; use %s.", r.Method, r.URL.Path, allow))
+	writeProblem(w, problem{Status: http.StatusMethodNotAllowed, Code: lockbox.EINVALID,
+		Detail: fmt.Sprintf("%s is not allowed on %s; use %s.", r.Method, r.URL.Path, allow)})
 }
 
 // headerRecorder keeps the status and headers the mux's own 404/405

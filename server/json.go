@@ -65,7 +65,7 @@ func bodyError(err error) error {
 	case errors.As(err, &typeErr) && typeErr.Field == "":
 		return lockbox.Errorf(lockbox.EINVALID, "The request body must be a JSON object, not %s.", typeErr.Value)
 	case errors.As(err, &typeErr):
-		return lockbox.Errorf(lockbox.EINVALID, "Field %q must be %s; got %s.", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
+		return lockbox.FieldErrorf(lockbox.EINVALID, typeErr.Field, "Field %q must be %s; got %s.", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
 	case errors.As(err, &timeErr):
 		return lockbox.Errorf(lockbox.EINVALID, "Times must be RFC 3339, like \"2026-11-21T09:00:00Z\"; got %q.", timeErr.Value)
 	case strings.HasPrefix(err.Error(), "Time.UnmarshalJSON"):

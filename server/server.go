@@ -2,19 +2,19 @@
 // bearer-token authentication, the mapping of lockbox errors to RFC 9457
 // problem documents, and the OpenAPI document that describes it all.
 //
-// It imports the root package and the standard library only; the services it
-// serves are injected, so cmd/lockbox wires the real ones and tests fakes.
+// It imports the root package, internal/httpcode, internal/middleware and
+// the standard library only; the services it serves are injected, so
+// cmd/lockbox wires the real ones and tests fakes.
 package server
 
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/middleware"
 )
 
 // Server serves the HTTP JSON API. Set the fields, then call Handler.
@@ -55,7 +55,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.Handle(rt.Method+" "+rt.Pattern, s.authenticate(rt.Public, rt.handler))
 	}
-	return s.logRequests(s.recoverPanics(commonHeaders(s.dispatch(mux))))
+	return s.logRequests(s.recoverPanics(middleware.Private(s.dispatch(mux))))
 }
 
 // statusRecorder remembers the status a handler wrote, for the access log.
@@ -96,7 +96,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			level = slog.LevelDebug
 		}
 		s.logger().Log(r.Context(), level, "http request", "method", r.Method, "route", r.Pattern,
-			"status", rec.status, "duration_ms", time.Since(start).Milliseconds(), "client_ip", clientIP(r))
+			"status", rec.status, "duration_ms", time.Since(start).Milliseconds(), "client_ip", middleware.ClientIP(r))
 	})
 }
 
@@ -112,35 +112,12 @@ func (s *Server) dispatch(mux *http.ServeMux) http.Handler {
 	})
 }
 
-// commonHeaders sets the headers every API response carries: API responses
-// are never sniffed as HTML nor stored by caches (they hold tenants' data).
-func commonHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
-	})
-}
-
 // recoverPanics turns a handler's panic into a logged 500 problem, so one
 // bug answers one request with an error instead of dropping the connection.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			s.logger().ErrorContext(r.Context(), "panic serving request",
-				"method", r.Method, "path", r.URL.Path, "panic", v)
-			writeProblem(w, http.StatusInternalServerError, lockbox.EINTERNAL, "Internal error.")
-		}()
-		next.ServeHTTP(w, r)
-	})
+	return middleware.Recover(s.logger(), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, problem{Status: http.StatusInternalServerError, Code: lockbox.EINTERNAL, Detail: "Internal error."})
+	}), next)
 }
 
 // authenticate puts the caller's address and, from the bearer token, the
@@ -148,12 +125,12 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // request without a valid token.
 func (s *Server) authenticate(public bool, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := lockbox.NewContextWithClientIP(r.Context(), clientIP(r))
+		ctx := lockbox.NewContextWithClientIP(r.Context(), middleware.ClientIP(r))
 		if public {
 			next(w, r.WithContext(ctx))
 			return
 		}
-		token, ok := bearerToken(r)
+		token, ok := middleware.BearerToken(r)
 		if !ok {
 			s.error(w, r, lockbox.Errorf(lockbox.EUNAUTHENTICATED,
 				"Sign in first: send an Authorization: Bearer <token> header."))
@@ -166,28 +143,6 @@ func (s *Server) authenticate(public bool, next http.HandlerFunc) http.Handler {
 		}
 		next(w, r.WithContext(lockbox.NewContextWithUser(ctx, u)))
 	})
-}
-
-// bearerToken returns the token of an "Authorization: Bearer <token>"
-// header; the scheme is case-insensitive (RFC 9110 §11.1).
-func bearerToken(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
-}
-
-// clientIP is the host part of the peer address. A proxy in front of the
-// server is the peer: trusting forwarded headers is the deployment's choice,
-// made by a middleware that rewrites RemoteAddr.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func (s *Server) logger() *slog.Logger {

@@ -69,6 +69,7 @@ type problem struct {
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
 	Code   string `json:"code"`
+	Field  string `json:"field,omitempty"`
 }
 
 // mustProblem checks that rec is a problem document of status and code,
@@ -87,7 +88,7 @@ func mustProblem(t testing.TB, rec *httptest.ResponseRecorder, status int, code 
 	if err := dec.Decode(&p); err != nil {
 		t.Fatalf("decoding problem: %v", err)
 	}
-	want := problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: p.Detail, Code: code}
+	want := problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: p.Detail, Code: code, Field: p.Field}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Errorf("problem (-want +got):\n%s", diff)
 	}
@@ -105,19 +106,23 @@ func TestProblemMapping(t *testing.T) {
 		wantCode   string
 		wantDetail string
 		wantLogged bool
+		wantField  string
 	}{
-		{"invalid", lockbox.Errorf(lockbox.EINVALID, "Bad field."), 400, "invalid", "Bad field.", false},
-		{"unauthenticated", lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Sign in."), 401, "unauthenticated", "Sign in.", false},
-		{"forbidden", lockbox.Errorf(lockbox.EFORBIDDEN, "No."), 403, "forbidden", "No.", false},
-		{"not_found", lockbox.Errorf(lockbox.ENOTFOUND, "Gone."), 404, "not_found", "Gone.", false},
-		{"conflict", lockbox.Errorf(lockbox.ECONFLICT, "Too late."), 409, "conflict", "Too late.", false},
-		{"too_large", lockbox.Errorf(lockbox.ETOOLARGE, "Big."), 413, "too_large", "Big.", false},
-		{"rate_limited", lockbox.Errorf(lockbox.ERATELIMITED, "Slow down."), 429, "rate_limited", "Slow down.", false},
-		{"unavailable", lockbox.Errorf(lockbox.EUNAVAILABLE, "Later."), 503, "unavailable", "Later.", false},
-		{"internal", lockbox.Errorf(lockbox.EINTERNAL, "Oops."), 500, "internal", "Oops.", true},
-		{"wrapped", fmt.Errorf("ctx: %w", lockbox.Errorf(lockbox.ECONFLICT, "Too late.")), 409, "conflict", "Too late.", false},
-		{"plain error hides its text", errors.New("pq: connection to 10.0.0.5 refused"), 500, "internal", "Internal error.", true},
-		{"unknown code", lockbox.Errorf("teapot", "I am a teapot."), 500, "internal", "I am a teapot.", true},
+		{"invalid", lockbox.Errorf(lockbox.EINVALID, "Bad field."), 400, "invalid", "Bad field.", false, ""},
+		{"unauthenticated", lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Sign in."), 401, "unauthenticated", "Sign in.", false, ""},
+		{"forbidden", lockbox.Errorf(lockbox.EFORBIDDEN, "No."), 403, "forbidden", "No.", false, ""},
+		{"not_found", lockbox.Errorf(lockbox.ENOTFOUND, "Gone."), 404, "not_found", "Gone.", false, ""},
+		{"conflict", lockbox.Errorf(lockbox.ECONFLICT, "Too late."), 409, "conflict", "Too late.", false, ""},
+		{"too_large", lockbox.Errorf(lockbox.ETOOLARGE, "Big."), 413, "too_large", "Big.", false, ""},
+		{"rate_limited", lockbox.Errorf(lockbox.ERATELIMITED, "Slow down."), 429, "rate_limited", "Slow down.", false, ""},
+		{"unavailable", lockbox.Errorf(lockbox.EUNAVAILABLE, "Later."), 503, "unavailable", "Later.", false, ""},
+		{"internal", lockbox.Errorf(lockbox.EINTERNAL, "Oops."), 500, "internal", "Oops.", true, ""},
+		{"wrapped", fmt.Errorf("ctx: %w", lockbox.Errorf(lockbox.ECONFLICT, "Too late.")), 409, "conflict", "Too late.", false, ""},
+		{"plain error hides its text", errors.New("pq: connection to 10.0.0.5 refused"), 500, "internal", "Internal error.", true, ""},
+		{"unknown code", lockbox.Errorf("teapot", "I am a teapot."), 500, "internal", "I am a teapot.", true, ""},
+		{"field", lockbox.FieldErrorf(lockbox.EINVALID, "request_ttl_minutes", "Too short."), 400, "invalid", "Too short.", false, "request_ttl_minutes"},
+		{"wrapped field", fmt.Errorf("ctx: %w", lockbox.FieldErrorf(lockbox.EINVALID, "admin.email", "Not an address.")), 400, "invalid", "Not an address.", false, "admin.email"},
+		{"internal hides its field", &lockbox.Error{Code: lockbox.EINTERNAL, Message: "Oops.", Field: "secret_column"}, 500, "internal", "Oops.", true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,6 +133,9 @@ func TestProblemMapping(t *testing.T) {
 			if p.Detail != tt.wantDetail {
 				t.Errorf("detail = %q, want %q", p.Detail, tt.wantDetail)
 			}
+			if p.Field != tt.wantField {
+				t.Errorf("field = %q, want %q", p.Field, tt.wantField)
+			}
 			if got := rec.Header().Get("WWW-Authenticate"); (got == "Bearer") != (tt.wantStatus == 401) {
 				t.Errorf("WWW-Authenticate = %q at status %d", got, tt.wantStatus)
 			}
@@ -136,6 +144,21 @@ func TestProblemMapping(t *testing.T) {
 				t.Errorf("logged %d internal errors, want %d:\n%s", logged, want, h.logs)
 			}
 		})
+	}
+}
+
+// TestPanicIsAProblem: a handler's bug answers that one request with a 500
+// problem document and is logged once.
+func TestPanicIsAProblem(t *testing.T) {
+	h := newHarness(t, false)
+	h.fake.authenticate = func(string) (*lockbox.User, error) { panic("auth bug") }
+	rec := h.do(t, call{method: "GET", path: "/v1/requests/x"})
+	p := mustProblem(t, rec, http.StatusInternalServerError, lockbox.EINTERNAL)
+	if p.Detail != "Internal error." {
+		t.Errorf("detail = %q", p.Detail)
+	}
+	if n := strings.Count(h.logs.String(), `panic="auth bug"`); n != 1 {
+		t.Errorf("logged the panic %d times, want once:\n%s", n, h.logs)
 	}
 }
 

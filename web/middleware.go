@@ -2,15 +2,11 @@ package web
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
-	"sync"
-	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/middleware"
 )
 
 // contentSecurityPolicy allows nothing inline: no inline script, no style
@@ -22,41 +18,28 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // characters) is far smaller.
 const maxFormBytes = 1 << 20
 
-// securityHeaders sets the headers of every response, error pages included.
+// securityHeaders sets the headers of every response, error pages included
+// (pages hold tenants' data: middleware.Private).
 func (h *Handler) securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return middleware.Private(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", contentSecurityPolicy)
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-		// Pages hold tenants' data: never stored by a browser or proxy cache.
-		hd.Set("Cache-Control", "no-store")
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		}
 		next.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // recoverPanics answers one request with an error page instead of dropping
 // the connection when a handler has a bug.
 func (h *Handler) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			h.cfg.Logger.ErrorContext(r.Context(), "panic serving page", "method", r.Method, "path", r.URL.Path, "panic", v)
-			h.errorPage(w, r, http.StatusInternalServerError, "Something went wrong on our side.")
-		}()
-		next.ServeHTTP(w, r)
-	})
+	return middleware.Recover(h.cfg.Logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.errorPage(w, r, http.StatusInternalServerError, "Something went wrong on our side.")
+	}), next)
 }
 
 // crossOrigin refuses state-changing requests a browser sent from another
@@ -84,7 +67,7 @@ type session struct {
 // signed-in user into the request's context. An invalid cookie is cleared.
 func (h *Handler) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := lockbox.NewContextWithClientIP(r.Context(), clientIP(r))
+		ctx := lockbox.NewContextWithClientIP(r.Context(), middleware.ClientIP(r))
 		c, err := r.Cookie(h.cookieName(r))
 		if err != nil || c.Value == "" {
 			next.ServeHTTP(w, r.WithContext(ctx))
@@ -119,43 +102,4 @@ func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 		}
 		http.Redirect(w, r, target, http.StatusSeeOther)
 	}
-}
-
-// clientIP is the host part of the peer address (a proxy in front is the
-// peer; trusting forwarded headers is the deployment's choice).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// ipLimiter limits sign-in attempts per client address, so one machine
-// cannot spray passwords over many accounts (the service limits failures
-// per account).
-type ipLimiter struct {
-	mu     sync.Mutex
-	burst  int
-	refill time.Duration
-	byIP   map[string]*rate.Limiter
-}
-
-func newIPLimiter(burst int, refill time.Duration) *ipLimiter {
-	return &ipLimiter{burst: burst, refill: refill, byIP: map[string]*rate.Limiter{}}
-}
-
-// allow spends one attempt of ip.
-func (l *ipLimiter) allow(ip string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.byIP[ip]
-	if !ok {
-		if len(l.byIP) > 100_000 {
-			clear(l.byIP) // bound memory under a spray of addresses
-		}
-		lim = rate.NewLimiter(rate.Every(l.refill), l.burst)
-		l.byIP[ip] = lim
-	}
-	return lim.Allow()
 }

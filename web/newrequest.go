@@ -22,7 +22,7 @@ type newRequestForm struct {
 	Duration       string
 	Start          string // datetime-local, in the viewer's zone
 
-	Errors   map[string]string
+	Errors   fieldErrors
 	Problem  string
 	Tenants  []string
 	Services []*lockbox.Service
@@ -84,7 +84,7 @@ func (h *Handler) createRequest(w http.ResponseWriter, r *http.Request) {
 	f := &newRequestForm{Tenant: strings.TrimSpace(p.Get("tenant")), Service: p.Get("service"),
 		ServiceRequest: strings.TrimSpace(p.Get("service_request")), Reason: p.Get("reason"),
 		Operations: p["operation"], Duration: strings.TrimSpace(p.Get("duration")),
-		Start: strings.TrimSpace(p.Get("start")), Errors: map[string]string{}}
+		Start: strings.TrimSpace(p.Get("start")), Errors: fieldErrors{}}
 	in := f.parse(location(r))
 	if len(f.Errors) > 0 {
 		f.Problem = "Some fields need your attention."
@@ -96,15 +96,15 @@ func (h *Handler) createRequest(w http.ResponseWriter, r *http.Request) {
 	case "":
 		http.Redirect(w, r, "/requests/"+url.PathEscape(out.Reference)+"?done=created", http.StatusSeeOther)
 	case lockbox.EINVALID:
-		f.Problem = lockbox.ErrorMessage(err)
-		f.Errors[fieldOf(f.Problem)] = f.Problem
+		f.Problem = f.Errors.add(err)
 		h.renderNewRequest(w, r, http.StatusBadRequest, f)
 	default:
 		h.serviceError(w, r, err)
 	}
 }
 
-// parse turns the form into a NewRequest, noting what cannot be parsed.
+// parse turns the form into a NewRequest, noting what cannot be parsed
+// under the NewRequest member it is for, as the service names its errors.
 func (f *newRequestForm) parse(loc *time.Location) lockbox.NewRequest {
 	in := lockbox.NewRequest{Tenant: f.Tenant, Service: f.Service, ServiceRequest: f.ServiceRequest, Reason: f.Reason}
 	for _, v := range f.Operations {
@@ -117,13 +117,13 @@ func (f *newRequestForm) parse(loc *time.Location) lockbox.NewRequest {
 	}
 	mins, err := parseMinutes(f.Duration)
 	if err != nil {
-		f.Errors["duration"] = err.Error()
+		f.Errors["duration_minutes"] = lockbox.ErrorMessage(err)
 	}
 	in.DurationMinutes = mins
 	if f.Start != "" {
 		t, err := time.ParseInLocation("2006-01-02T15:04", f.Start, loc)
 		if err != nil {
-			f.Errors["start"] = "Give the start as a date and time, e.g. 2026-11-21T14:30 (your time zone, " + loc.String() + ")."
+			f.Errors["start_time"] = "Give the start as a date and time, e.g. 2026-11-21T14:30 (your time zone, " + loc.String() + ")."
 		} else {
 			in.StartTime = &t
 		}
@@ -131,38 +131,16 @@ func (f *newRequestForm) parse(loc *time.Location) lockbox.NewRequest {
 	return in
 }
 
-// parseMinutes accepts "90", "90m", "2h", "1h30m".
+// parseMinutes reads the duration field: a number of minutes ("90"), or a
+// duration as everywhere else (lockbox.ParseMinutes: "2h", "1h30m"), here
+// also with spaces inside ("1h 30m").
 func parseMinutes(s string) (int, error) {
 	if s == "" {
 		return 0, lockbox.Errorf(lockbox.EINVALID, "Give a duration, e.g. 2h or 90m (at most 4h).")
 	}
+	s = strings.ReplaceAll(s, " ", "")
 	if n, err := strconv.Atoi(s); err == nil {
 		return n, nil
 	}
-	d, err := time.ParseDuration(strings.ReplaceAll(s, " ", ""))
-	if err != nil || d%time.Minute != 0 {
-		return 0, lockbox.Errorf(lockbox.EINVALID, "%q is not a duration in whole minutes; write e.g. 2h, 90m or 1h30m.", s)
-	}
-	return int(d / time.Minute), nil
-}
-
-// fieldOf finds which form field a service validation message is about,
-// so it can be shown next to that field.
-func fieldOf(msg string) string {
-	lower := strings.ToLower(msg)
-	for _, c := range []struct{ needle, field string }{
-		{"service_request", "service_request"},
-		{"reason", "reason"},
-		{"operation", "operations"},
-		{"duration", "duration"},
-		{"allows access", "duration"},
-		{"start_time", "start"},
-		{"tenant", "tenant"},
-		{"service", "service"},
-	} {
-		if strings.Contains(lower, c.needle) {
-			return c.field
-		}
-	}
-	return ""
+	return lockbox.ParseMinutes(s)
 }

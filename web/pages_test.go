@@ -341,6 +341,9 @@ func TestNewRequestForm(t *testing.T) {
 		{"UnknownTenant", func(v url.Values) { v.Set("tenant", "nosuch") }, "tenant", "Tenant &#34;nosuch&#34; does not exist."},
 		{"NoReason", func(v url.Values) { v.Set("reason", "") }, "reason", "reason is required."},
 		{"BadStart", func(v url.Values) { v.Set("start", "tomorrow") }, "start", "Give the start as a date and time"},
+		{"PartMinute", func(v url.Values) { v.Set("duration", "90s") }, "duration", "is not a whole number of minutes"},
+		{"UnknownService", func(v url.Values) { v.Set("service", "nosuch"); v.Del("operation") }, "service", "is not in the services catalog"},
+		{"StartInThePast", func(v url.Values) { v.Set("start", "2020-01-01T09:00") }, "start", "is in the past"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			form := url.Values{}
@@ -351,6 +354,9 @@ func TestNewRequestForm(t *testing.T) {
 			res := c.post("/requests", form)
 			wantStatus(t, res, http.StatusBadRequest)
 			wantBody(t, res, `id="`+tc.field+`-error">`, tc.msg, `value="SR-1"`)
+			if strings.Contains(res.body, "lockbox error") {
+				t.Error("the page shows an error's debugging text, not its message")
+			}
 		})
 	}
 	page, err := e.svc.ListRequests(e.as("operator@provider.test"), lockbox.RequestFilter{})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/middleware"
 )
 
 // Cookie names. Over TLS the session cookie takes the __Host- prefix, which
@@ -66,7 +67,9 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := signInData{Email: strings.TrimSpace(r.PostForm.Get("email")), Next: localPath(r.PostForm.Get("next"))}
-	if !h.ips.allow(clientIP(r)) {
+	// The per-address limit runs on the wall clock, like sessions: moving
+	// the dev clock refills nothing.
+	if !h.ips.Allow(middleware.ClientIP(r), time.Now()) {
 		d.Problem = "Too many sign-in attempts from your network. Wait a minute and try again."
 		h.render(w, r, http.StatusTooManyRequests, "signin", "Sign in", d)
 		return

@@ -16,7 +16,7 @@ type settingsForm struct {
 	MaxAccess       string
 	NotifyEmails    string // one address per line
 	Reminder        string
-	Errors          map[string]string
+	Errors          fieldErrors
 	Problem         string
 }
 
@@ -51,7 +51,7 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 	f := &settingsForm{Tenant: tenant, RequireApproval: p.Get("require_approval") == "on",
 		RequestTTL: strings.TrimSpace(p.Get("request_ttl_minutes")), MaxAccess: strings.TrimSpace(p.Get("max_access_minutes")),
 		NotifyEmails: p.Get("notify_emails"), Reminder: strings.TrimSpace(p.Get("reminder_minutes_before_expiry")),
-		Errors: map[string]string{}}
+		Errors: fieldErrors{}}
 	patch := f.patch()
 	if len(f.Errors) > 0 {
 		f.Problem = "Some settings need your attention; nothing was saved."
@@ -63,7 +63,7 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 	case "":
 		http.Redirect(w, r, "/settings?done=settings", http.StatusSeeOther)
 	case lockbox.EINVALID:
-		f.Problem = lockbox.ErrorMessage(err)
+		f.Problem = f.Errors.add(err)
 		h.render(w, r, http.StatusBadRequest, "settings", "Settings", f)
 	default:
 		h.serviceError(w, r, err)
@@ -71,12 +71,13 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 }
 
 // patch builds the change, checking each field with the root package's
-// own validation (Settings.Apply), one field at a time.
+// own validation (Settings.Apply), one field at a time so that every
+// problem shows at once, each next to the field its error names.
 func (f *settingsForm) patch() lockbox.SettingsPatch {
 	p := lockbox.SettingsPatch{RequireApproval: &f.RequireApproval}
-	check := func(field string, one lockbox.SettingsPatch) {
+	check := func(one lockbox.SettingsPatch) {
 		if _, err := lockbox.DefaultSettings().Apply(one); err != nil {
-			f.Errors[field] = lockbox.ErrorMessage(err)
+			f.Errors.add(err)
 		}
 	}
 	number := func(field, v string) *int {
@@ -88,13 +89,13 @@ func (f *settingsForm) patch() lockbox.SettingsPatch {
 		return &n
 	}
 	if p.RequestTTLMinutes = number("request_ttl_minutes", f.RequestTTL); p.RequestTTLMinutes != nil {
-		check("request_ttl_minutes", lockbox.SettingsPatch{RequestTTLMinutes: p.RequestTTLMinutes})
+		check(lockbox.SettingsPatch{RequestTTLMinutes: p.RequestTTLMinutes})
 	}
 	if p.MaxAccessMinutes = number("max_access_minutes", f.MaxAccess); p.MaxAccessMinutes != nil {
-		check("max_access_minutes", lockbox.SettingsPatch{MaxAccessMinutes: p.MaxAccessMinutes})
+		check(lockbox.SettingsPatch{MaxAccessMinutes: p.MaxAccessMinutes})
 	}
 	if p.ReminderMinutesBeforeExpiry = number("reminder_minutes_before_expiry", f.Reminder); p.ReminderMinutesBeforeExpiry != nil {
-		check("reminder_minutes_before_expiry", lockbox.SettingsPatch{ReminderMinutesBeforeExpiry: p.ReminderMinutesBeforeExpiry})
+		check(lockbox.SettingsPatch{ReminderMinutesBeforeExpiry: p.ReminderMinutesBeforeExpiry})
 	}
 	emails := []string{}
 	for _, line := range strings.FieldsFunc(f.NotifyEmails, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
@@ -103,6 +104,6 @@ func (f *settingsForm) patch() lockbox.SettingsPatch {
 		}
 	}
 	p.NotifyEmails = &emails
-	check("notify_emails", lockbox.SettingsPatch{NotifyEmails: &emails})
+	check(lockbox.SettingsPatch{NotifyEmails: &emails})
 	return p
 }

@@ -11,9 +11,10 @@
 // buttons a user cannot use. Templates and assets are embedded and parsed
 // by New, so a broken template fails at start-up and in tests.
 //
-// It imports the root package, the standard library, golang.org/x (rate
-// limiting, Merkle hashing) and auditlog (to open signed checkpoints as the
-// CLI's verifier does); cmd/lockbox wires the services in.
+// It imports the root package, the standard library, golang.org/x (Merkle
+// hashing), auditlog (to open signed checkpoints as the CLI's verifier
+// does) and internal packages (httpcode, middleware, ratelimit); cmd/lockbox
+// wires the services in.
 package web
 
 import (
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/ratelimit"
 )
 
 // Config is what the admin center serves. The four services and Sessions
@@ -69,8 +71,8 @@ type GrantIssuer interface {
 type Handler struct {
 	cfg    Config
 	pages  *pages
-	ips    *ipLimiter
-	secure bool // ExternalURL is https
+	ips    *ratelimit.Limiter // sign-in attempts per client address
+	secure bool               // ExternalURL is https
 	mux    *http.ServeMux
 	h      http.Handler
 }
@@ -94,7 +96,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, pages: p, ips: newIPLimiter(cfg.SignInBurst, cfg.SignInRefill),
+	h := &Handler{cfg: cfg, pages: p, ips: ratelimit.New(cfg.SignInBurst, cfg.SignInRefill),
 		mux: http.NewServeMux()}
 	if u, err := url.Parse(cfg.ExternalURL); err == nil && u.Scheme == "https" {
 		h.secure = true

@@ -30,19 +30,12 @@ var _ clockAdvancer = (*client.Client)(nil)
 // (to log in).
 func newClient(baseURL, token string) api { return client.New(baseURL, token) }
 
-// resolve finds the server and token: flags, then environment, then the
+// resolve finds the server and token: flags (or their variables), then the
 // saved login (whose token is used only for the server it was issued by).
 func (a *app) resolve() (server, token string, err error) {
 	server, token = a.server, a.token
-	if a.server != "" {
-		if _, err := normalizeServer(a.server); err != nil {
-			return "", "", &usageError{msg: "--server: " + err.Error()}
-		}
-	} else {
-		server = a.getenv("LOCKBOX_SERVER")
-	}
-	if token == "" {
-		token = a.getenv("LOCKBOX_TOKEN")
+	if err := a.checkServerFlag(); err != nil {
+		return "", "", err
 	}
 	if server == "" || token == "" {
 		creds, err := a.savedCredentials()
@@ -63,6 +56,18 @@ func (a *app) resolve() (server, token string, err error) {
 		return "", "", err
 	}
 	return server, token, nil
+}
+
+// checkServerFlag refuses a --server (or LOCKBOX_SERVER) that is not a
+// server URL, as a usage error.
+func (a *app) checkServerFlag() error {
+	if a.server == "" {
+		return nil
+	}
+	if _, err := normalizeServer(a.server); err != nil {
+		return &usageError{msg: "--server (or LOCKBOX_SERVER): " + err.Error()}
+	}
+	return nil
 }
 
 // client returns the API of the configured server, signed in.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lockboxhq/lockbox"
 )
 
 // usageError is a mistake in how the command was called. It exits with
@@ -47,20 +49,17 @@ func exactArgs(names ...string) cobra.PositionalArgs {
 	}
 }
 
-// parseMinutes parses a Go duration ("2h", "90m") that must be a whole number
-// of minutes, and positive unless allowZero.
+// parseMinutes parses a duration in whole minutes (lockbox.ParseMinutes),
+// which must be positive unless allowZero.
 func parseMinutes(s string, allowZero bool) (int, error) {
-	d, err := time.ParseDuration(strings.TrimSpace(s))
+	m, err := lockbox.ParseMinutes(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (use Go syntax such as 2h, 90m or 1h30m)", s)
+		return 0, errors.New(lockbox.ErrorMessage(err))
 	}
-	switch {
-	case d < 0 || (d == 0 && !allowZero):
-		return 0, fmt.Errorf("duration %s must be greater than zero", s)
-	case d%time.Minute != 0:
-		return 0, fmt.Errorf("duration %s must be a whole number of minutes", s)
+	if m < 0 || (m == 0 && !allowZero) {
+		return 0, fmt.Errorf("duration %s must be greater than zero", strings.TrimSpace(s))
 	}
-	return int(d / time.Minute), nil
+	return m, nil
 }
 
 // minutesValue is a duration flag stored as whole minutes, validated while

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,8 +24,8 @@ func (a *app) keysCmd() *cobra.Command {
 }
 
 func keyDirFlag(cmd *cobra.Command, dir *string) {
-	cmd.Flags().StringVar(dir, "key-dir", envOr("LOCKBOX_KEY_DIR", defaultKeyDir),
-		"the key directory (default $LOCKBOX_KEY_DIR, else ./lockbox-data/keys)")
+	cmd.Flags().StringVar(dir, "key-dir", defaultKeyDir, "the key directory")
+	bindEnv(cmd.Flags(), envVar{"key-dir", "LOCKBOX_KEY_DIR"})
 }
 
 func (a *app) keysGenerateCmd() *cobra.Command {
@@ -113,7 +112,7 @@ func serverKeyDir(cfg serverConfig) (string, func(), error) {
 	switch {
 	case cfg.KeyDir != "":
 		return cfg.KeyDir, func() {}, nil
-	case cfg.Dev && cfg.Database != "" && !strings.HasPrefix(cfg.Database, "postgres"):
+	case cfg.Dev && cfg.Database != "" && !isPostgres(cfg.Database):
 		return filepath.Join(filepath.Dir(cfg.Database), "keys"), func() {}, nil
 	case cfg.Dev:
 		dir, err := os.MkdirTemp("", "lockbox-dev-keys-*")
@@ -142,10 +141,9 @@ func openServerKeys(ctx context.Context, cfg serverConfig, st lockbox.Store) (*k
 
 func addServeKeyFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f := cmd.Flags()
-	f.StringVar(&cfg.KeyDir, "key-dir", os.Getenv("LOCKBOX_KEY_DIR"),
-		"private signing keys (default ./lockbox-data/keys; in --dev a throwaway one)")
-	f.StringVar(&cfg.GrantIssuer, "grant-issuer", envOr("LOCKBOX_GRANT_ISSUER", lockbox.DefaultGrantIssuer),
-		`the "iss" claim of grant tokens`)
+	f.StringVar(&cfg.KeyDir, "key-dir", "",
+		"private signing keys (default ./lockbox-data/keys; in --dev a throwaway one, or keys/ beside a given --database); replicas of one database share it (lockbox keys generate --key-dir DIR)")
+	f.StringVar(&cfg.GrantIssuer, "grant-issuer", lockbox.DefaultGrantIssuer, `the "iss" claim of grant tokens`)
 }
 
 // serverKeys is what a running server signs and verifies with.
@@ -181,7 +179,7 @@ func (rs *runningServer) openKeys(ctx context.Context, cfg serverConfig) error {
 // every check reads the database (SPEC §6: a revocation through any
 // replica is refused immediately).
 func accessCacheTTL(cfg serverConfig) time.Duration {
-	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
+	if isPostgres(cfg.Database) {
 		return 0
 	}
 	return 10 * time.Second

@@ -53,16 +53,12 @@ $LOCKBOX_CONFIG_DIR, or lockbox/ in your configuration directory.`,
 	return cmd
 }
 
-// loginServer is --server, else LOCKBOX_SERVER, else the server of the saved
+// loginServer is --server (or LOCKBOX_SERVER), else the server of the saved
 // login (to sign in again).
 func (a *app) loginServer() (string, error) {
 	server := a.server
-	if server != "" {
-		if _, err := normalizeServer(server); err != nil {
-			return "", &usageError{msg: "--server: " + err.Error()}
-		}
-	} else {
-		server = a.getenv("LOCKBOX_SERVER")
+	if err := a.checkServerFlag(); err != nil {
+		return "", err
 	}
 	if server == "" {
 		if c, err := a.savedCredentials(); err == nil && c != nil {

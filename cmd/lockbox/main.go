@@ -104,8 +104,14 @@ LOCKBOX_SERVER/LOCKBOX_TOKEN, then the session saved by 'lockbox login'.`,
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(flagError)
-	root.PersistentFlags().StringVar(&a.server, "server", "", "Lockbox server URL (default $LOCKBOX_SERVER, else the saved login)")
-	root.PersistentFlags().StringVar(&a.token, "token", "", "bearer token (default $LOCKBOX_TOKEN, else the saved login)")
+	// The environment is applied here, once for every command (env.go). No
+	// subcommand may set its own PersistentPreRunE: cobra would run that
+	// one instead.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd, a.getenv) }
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.server, "server", "", "Lockbox server URL (default: the saved login's)")
+	pf.StringVar(&a.token, "token", "", "bearer token (default: the saved login's)")
+	bindEnv(pf, envVar{"server", "LOCKBOX_SERVER"}, envVar{"token", "LOCKBOX_TOKEN"})
 	root.AddCommand(
 		newServeCmd(),
 		a.loginCmd(), a.logoutCmd(), a.whoamiCmd(),

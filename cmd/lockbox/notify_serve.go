@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,20 +25,11 @@ type notifyConfig struct {
 	AllowPrivateWebhooks bool
 }
 
-const notifyHelp = `
-  LOCKBOX_SMTP_URL     --smtp-url      where email notifications go: smtp://user:pass@host:587?starttls=true
-                                       or smtps://user:pass@host:465 (also &timeout=30s, &auth=plain|login|…);
-                                       prefer the variable: a flag's password shows in the process list
-  LOCKBOX_MAIL_FROM    --mail-from     the From of notifications (default "Lockbox <lockbox@localhost>")
-  LOCKBOX_ALLOW_PRIVATE_WEBHOOKS --allow-private-webhooks  let webhooks use http and reach private,
-                                       loopback and link-local addresses (tests and development only)`
-
 func addServeNotifyFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f := cmd.Flags()
-	f.StringVar(&cfg.Notify.SMTPURL, "smtp-url", os.Getenv("LOCKBOX_SMTP_URL"), "SMTP server for email notifications (smtp:// or smtps://; see LOCKBOX_SMTP_URL)")
-	f.StringVar(&cfg.Notify.MailFrom, "mail-from", envOr("LOCKBOX_MAIL_FROM", defaultMailFrom), "From address of email notifications")
-	allow, _ := strconv.ParseBool(os.Getenv("LOCKBOX_ALLOW_PRIVATE_WEBHOOKS"))
-	f.BoolVar(&cfg.Notify.AllowPrivateWebhooks, "allow-private-webhooks", allow, "allow webhooks over http and to private, loopback and link-local addresses (tests, development)")
+	f.StringVar(&cfg.Notify.SMTPURL, "smtp-url", "", "where email notifications go: smtp://user:pass@host:587?starttls=true or smtps://user:pass@host:465 (also &timeout=30s, &auth=plain|login|…); prefer the variable, which keeps the password out of the process list")
+	f.StringVar(&cfg.Notify.MailFrom, "mail-from", defaultMailFrom, "From address of email notifications")
+	f.BoolVar(&cfg.Notify.AllowPrivateWebhooks, "allow-private-webhooks", false, "allow webhooks over http and to private, loopback and link-local addresses (tests, development)")
 }
 
 const defaultMailFrom = "Lockbox <lockbox@localhost>"

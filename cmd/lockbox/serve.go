@@ -60,21 +60,14 @@ func newServeCmd() *cobra.Command {
 		Long: `Run the Lockbox server: the HTTP JSON API, the web admin center, and the background
 workers (deadlines, reminders, email and webhook delivery).
 
-Every flag can also be set from the environment:
-  LOCKBOX_LISTEN      --listen     address to listen on (default 127.0.0.1:8080)
-  LOCKBOX_DATABASE    --database   SQLite file path (default ./lockbox-data/lockbox.db),
-                                   or a PostgreSQL URL postgres://user:pass@host:5432/db
-  LOCKBOX_DEV         --dev        dev mode: throwaway database, seeded accounts, dev clock
-  LOCKBOX_LOG_FORMAT  --log-format text or json (default: text on a terminal, else json)
-  LOCKBOX_WORKER_POLL --worker-poll how often workers look for work other replicas created (default 1s)
-  LOCKBOX_KEY_DIR     --key-dir    private signing keys (default ./lockbox-data/keys; in --dev a
-                                   throwaway one, or keys/ beside a given --database); replicas of
-                                   one database share it (lockbox keys generate --key-dir DIR)
-  LOCKBOX_GRANT_ISSUER --grant-issuer  "iss" of grant tokens (default lockbox)
-  LOCKBOX_LOG_ORIGIN  --log-origin audit checkpoint origins are <this>/<tenant> (default lockbox)` + webHelp + notifyHelp,
+` + envHelp + `
+
+Prefer variables for secrets: a flag's value shows in the process list. The --db-*
+flags tune the pool of a PostgreSQL database (--database postgres://…), which several
+replicas may share.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := serveFlagsFromEnv(cmd, &cfg); err != nil {
+			if err := checkPool(&cfg.DB); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -82,40 +75,57 @@ Every flag can also be set from the environment:
 			return serve(ctx, cfg, cmd.ErrOrStderr())
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&cfg.Listen, "listen", envOr("LOCKBOX_LISTEN", "127.0.0.1:8080"), "address to listen on")
-	f.StringVar(&cfg.Database, "database", os.Getenv("LOCKBOX_DATABASE"), "SQLite database file (default ./lockbox-data/lockbox.db; in --dev a throwaway one), or a postgres:// URL")
-	f.BoolVar(&cfg.Dev, "dev", os.Getenv("LOCKBOX_DEV") == "true" || os.Getenv("LOCKBOX_DEV") == "1", "dev mode: throwaway database, seeded accounts, dev clock endpoint")
-	f.StringVar(&cfg.LogFormat, "log-format", os.Getenv("LOCKBOX_LOG_FORMAT"), "log format: text or json")
-	f.DurationVar(&cfg.WorkerPoll, "worker-poll", envDuration("LOCKBOX_WORKER_POLL", time.Second), "how often the deadline worker looks for work created by other replicas")
-	addServeKeyFlags(cmd, &cfg)
-	f.StringVar(&cfg.LogOrigin, "log-origin", envOr("LOCKBOX_LOG_ORIGIN", auditlog.DefaultOriginPrefix), "checkpoint origin prefix: origins are <prefix>/<tenant> (use this server's host name)")
-	addServeDatabaseFlags(cmd, &cfg)
-	addServeWebFlags(cmd, &cfg)
-	addServeNotifyFlags(cmd, &cfg)
+	addServeFlags(cmd, &cfg)
 	return cmd
 }
 
+// serveEnv is every flag of `lockbox serve` with the variable that sets it.
+var serveEnv = []envVar{
+	{"listen", "LOCKBOX_LISTEN"},
+	{"database", "LOCKBOX_DATABASE"},
+	{"dev", "LOCKBOX_DEV"},
+	{"log-format", "LOCKBOX_LOG_FORMAT"},
+	{"worker-poll", "LOCKBOX_WORKER_POLL"},
+	{"log-origin", "LOCKBOX_LOG_ORIGIN"},
+	{"key-dir", "LOCKBOX_KEY_DIR"}, // keys.go
+	{"grant-issuer", "LOCKBOX_GRANT_ISSUER"},
+	{"db-max-open-conns", "LOCKBOX_DB_MAX_OPEN_CONNS"}, // serve_postgres.go
+	{"db-max-idle-conns", "LOCKBOX_DB_MAX_IDLE_CONNS"},
+	{"db-conn-max-lifetime", "LOCKBOX_DB_CONN_MAX_LIFETIME"},
+	{"db-statement-timeout", "LOCKBOX_DB_STATEMENT_TIMEOUT"},
+	{"addr-file", "LOCKBOX_ADDR_FILE"},
+	{"external-url", "LOCKBOX_EXTERNAL_URL"}, // web_serve.go
+	{"session-idle", "LOCKBOX_SESSION_IDLE"},
+	{"session-max", "LOCKBOX_SESSION_MAX"},
+	{"smtp-url", "LOCKBOX_SMTP_URL"}, // notify_serve.go
+	{"mail-from", "LOCKBOX_MAIL_FROM"},
+	{"allow-private-webhooks", "LOCKBOX_ALLOW_PRIVATE_WEBHOOKS"},
+}
+
+// addServeFlags registers every flag of `lockbox serve`, with its default,
+// and binds each to its variable.
+func addServeFlags(cmd *cobra.Command, cfg *serverConfig) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&cfg.Database, "database", "", "SQLite database file (default ./lockbox-data/lockbox.db; in --dev a throwaway one), or a postgres://user:pass@host:5432/db URL")
+	f.BoolVar(&cfg.Dev, "dev", false, "dev mode: throwaway database, seeded accounts, dev clock endpoint")
+	f.StringVar(&cfg.LogFormat, "log-format", "", "log format: text or json (default: text on a terminal, else json)")
+	f.DurationVar(&cfg.WorkerPoll, "worker-poll", time.Second, "how often the deadline worker looks for work created by other replicas")
+	f.StringVar(&cfg.LogOrigin, "log-origin", auditlog.DefaultOriginPrefix, "checkpoint origin prefix: origins are <prefix>/<tenant> (use this server's host name)")
+	addServeKeyFlags(cmd, cfg)
+	addServeDatabaseFlags(cmd, cfg)
+	addServeWebFlags(cmd, cfg)
+	addServeNotifyFlags(cmd, cfg)
+	bindEnv(f, serveEnv...)
+}
+
 // checkWorkerPoll refuses a poll interval the workers could not use (a
-// negative one would make them spin) and a malformed LOCKBOX_WORKER_POLL,
-// which would otherwise be ignored silently.
+// negative one would make them spin).
 func checkWorkerPoll(d time.Duration) error {
-	if v := os.Getenv("LOCKBOX_WORKER_POLL"); v != "" {
-		if _, err := time.ParseDuration(v); err != nil {
-			return usageErrorf("LOCKBOX_WORKER_POLL=%q is not a duration such as 1s", v)
-		}
-	}
 	if d < time.Millisecond || d > time.Hour {
 		return usageErrorf("--worker-poll must be between 1ms and 1h; got %v", d)
 	}
 	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }
 
 // serve runs the server until ctx ends, then shuts down gracefully.

@@ -19,25 +19,6 @@ import (
 // The database half of `lockbox serve`: which store --database selects,
 // the PostgreSQL pool flags, and the address file.
 
-// serveEnv maps the serve flags added here to their environment variables.
-// A flag given on the command line wins over its variable.
-var serveEnv = []struct{ flag, env string }{
-	{"db-max-open-conns", "LOCKBOX_DB_MAX_OPEN_CONNS"},
-	{"db-max-idle-conns", "LOCKBOX_DB_MAX_IDLE_CONNS"},
-	{"db-conn-max-lifetime", "LOCKBOX_DB_CONN_MAX_LIFETIME"},
-	{"db-statement-timeout", "LOCKBOX_DB_STATEMENT_TIMEOUT"},
-	{"addr-file", "LOCKBOX_ADDR_FILE"},
-}
-
-// serveDatabaseHelp is appended to `lockbox serve --help`.
-const serveDatabaseHelp = `
-PostgreSQL (--database postgres://…; several replicas may share one database):
-  LOCKBOX_DB_MAX_OPEN_CONNS     --db-max-open-conns     connections per replica (default 20)
-  LOCKBOX_DB_MAX_IDLE_CONNS     --db-max-idle-conns     idle connections kept (default 10)
-  LOCKBOX_DB_CONN_MAX_LIFETIME  --db-conn-max-lifetime  recycle connections after (default 30m)
-  LOCKBOX_DB_STATEMENT_TIMEOUT  --db-statement-timeout  server-side limit per statement (default 30s)
-  LOCKBOX_ADDR_FILE             --addr-file             write the server's URL here once listening`
-
 // defaultServePool is the PostgreSQL pool of a replica unless told
 // otherwise. 20 connections serve 32 busy clients on two cores: most
 // requests hold a connection only for a few milliseconds.
@@ -47,7 +28,6 @@ func defaultServePool() postgres.Options {
 }
 
 func addServeDatabaseFlags(cmd *cobra.Command, cfg *serverConfig) {
-	cmd.Long += "\n" + serveDatabaseHelp
 	f := cmd.Flags()
 	def := defaultServePool()
 	f.IntVar(&cfg.DB.MaxOpenConns, "db-max-open-conns", def.MaxOpenConns, "PostgreSQL: most connections this replica opens (all replicas together must stay under the server's max_connections)")
@@ -57,24 +37,12 @@ func addServeDatabaseFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f.StringVar(&cfg.AddrFile, "addr-file", "", "write the server's URL to this file once it listens (useful with --listen 127.0.0.1:0)")
 }
 
-// serveFlagsFromEnv sets each flag of serveEnv that the command line did
-// not set from its environment variable, checked like the flag itself, and
-// then checks the pool settings.
-func serveFlagsFromEnv(cmd *cobra.Command, cfg *serverConfig) error {
-	f := cmd.Flags()
-	for _, e := range serveEnv {
-		v, ok := os.LookupEnv(e.env)
-		if !ok || v == "" || f.Changed(e.flag) {
-			continue
-		}
-		if err := f.Set(e.flag, v); err != nil {
-			return usageErrorf("%s=%q: %v", e.env, v, err)
-		}
-	}
+// checkPool checks the pool settings, once flags and environment are read.
+func checkPool(db *postgres.Options) error {
 	// More idle than open connections cannot be kept: a smaller pool simply
 	// keeps all of its connections.
-	cfg.DB.MaxIdleConns = min(cfg.DB.MaxIdleConns, cfg.DB.MaxOpenConns)
-	switch db := cfg.DB; {
+	db.MaxIdleConns = min(db.MaxIdleConns, db.MaxOpenConns)
+	switch {
 	case db.MaxOpenConns < 2: // startup holds one (a lock) while seeding with another
 		return usageErrorf("--db-max-open-conns must be at least 2, not %d", db.MaxOpenConns)
 	case db.MaxIdleConns < 1:

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/spf13/cobra"
 
 	"github.com/lockboxhq/lockbox/postgres"
 )
@@ -48,16 +47,10 @@ func TestServeDatabaseFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for k, v := range tt.env {
-				t.Setenv(k, v)
+			cfg, err := parseServe(tt.env, tt.args...)
+			if err == nil {
+				err = checkPool(&cfg.DB)
 			}
-			var cfg serverConfig
-			cmd := &cobra.Command{Use: "serve"}
-			addServeDatabaseFlags(cmd, &cfg)
-			if err := cmd.ParseFlags(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			err := serveFlagsFromEnv(cmd, &cfg)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)

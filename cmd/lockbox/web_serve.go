@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,37 +22,15 @@ type webConfig struct {
 	MaxSession  time.Duration
 }
 
-// webHelp lists the web flags for `lockbox serve --help`.
-const webHelp = `
-  LOCKBOX_EXTERNAL_URL --external-url  the URL people open (https: Secure, __Host- session cookies)
-  LOCKBOX_SESSION_IDLE --session-idle  web sign-out after this long idle (default 30m)
-  LOCKBOX_SESSION_MAX  --session-max   web sign-out this long after sign-in (default 12h)`
-
 func addServeWebFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f := cmd.Flags()
-	f.StringVar(&cfg.Web.ExternalURL, "external-url", os.Getenv("LOCKBOX_EXTERNAL_URL"), "the URL people open the admin center at (https makes session cookies Secure and __Host- prefixed)")
-	f.DurationVar(&cfg.Web.IdleTimeout, "session-idle", envDuration("LOCKBOX_SESSION_IDLE", 30*time.Minute), "web sessions end after this long without use")
-	f.DurationVar(&cfg.Web.MaxSession, "session-max", envDuration("LOCKBOX_SESSION_MAX", 12*time.Hour), "web sessions end this long after sign-in, however busy")
-}
-
-// envDuration reads a duration default from the environment; a malformed
-// value is refused by checkWebConfig when the server starts.
-func envDuration(key string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(os.Getenv(key)); err == nil {
-		return d
-	}
-	return def
+	f.StringVar(&cfg.Web.ExternalURL, "external-url", "", "the URL people open the admin center at (https makes session cookies Secure and __Host- prefixed)")
+	f.DurationVar(&cfg.Web.IdleTimeout, "session-idle", 30*time.Minute, "web sessions end after this long without use")
+	f.DurationVar(&cfg.Web.MaxSession, "session-max", 12*time.Hour, "web sessions end this long after sign-in, however busy")
 }
 
 // checkWebConfig refuses settings that would make sessions meaningless.
 func checkWebConfig(c webConfig) error {
-	for _, key := range []string{"LOCKBOX_SESSION_IDLE", "LOCKBOX_SESSION_MAX"} {
-		if v := os.Getenv(key); v != "" {
-			if _, err := time.ParseDuration(v); err != nil {
-				return usageErrorf("%s=%q is not a duration such as 30m or 12h", key, v)
-			}
-		}
-	}
 	switch {
 	case c.IdleTimeout < time.Minute || c.MaxSession < time.Minute:
 		return usageErrorf("--session-idle and --session-max must be at least 1m (got %s and %s)", c.IdleTimeout, c.MaxSession)

@@ -1,7 +1,7 @@
 // Package httpcode is the one mapping between Lockbox error codes and HTTP
-// statuses, shared by everything that speaks HTTP: the JSON API, the web
-// admin center and the Go client. It imports only the root package and the
-// standard library.
+// statuses, and the one problem document (problem.go), shared by everything
+// that speaks HTTP: the JSON API, the web admin center and the Go client.
+// It imports only the root package and the standard library.
 package httpcode
 
 import (

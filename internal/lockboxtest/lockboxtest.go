@@ -2,7 +2,9 @@
 // the data-plane side (package guard, examples, the enforcement
 // benchmark): the real workflow service on a real SQLite database, real
 // signing keys, the real HTTP API on a loopback listener, seeded with the
-// dev accounts of SPEC §9.
+// dev accounts of SPEC §9. Stalled and CancelWhileReading (stall.go) stand
+// in for a Lockbox that stops answering halfway, for the tests of callers
+// that give up (client, guard).
 //
 // It is test support: imported only by tests and benchmark tools.
 package lockboxtest
