@@ -17,6 +17,7 @@ import (
 	"github.com/lockboxhq/lockbox/grant"
 	"github.com/lockboxhq/lockbox/keys"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 // newGrantHarness is newHarness with grant tokens: real keys in a
@@ -32,7 +33,7 @@ func newGrantHarness(t testing.TB) *harness {
 func newGrantHarnessWith(t testing.TB) (*harness, *grant.Authority) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lockbox.db"))
+	st, err := sqlite.Open(ctx, sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/auditlog"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 // env is a real SQLite store holding contoso's log, the database file
@@ -29,7 +29,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	path := filepath.Join(t.TempDir(), "lockbox.db")
+	path := sqlitetest.Path(t)
 	store, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)

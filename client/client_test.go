@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/lockboxhq/lockbox/client"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 // newServer starts the real API (workflow service on SQLite, dev data
@@ -26,7 +26,7 @@ import (
 func newServer(tb testing.TB) string {
 	tb.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "lockbox.db"))
+	store, err := sqlite.Open(ctx, sqlitetest.Path(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

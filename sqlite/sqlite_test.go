@@ -11,6 +11,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 	"github.com/lockboxhq/lockbox/storetest"
 )
 
@@ -31,7 +32,7 @@ func mustOpen(tb testing.TB, path string) *sqlite.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) lockbox.Store {
-		return mustOpen(t, filepath.Join(t.TempDir(), "lockbox.db"))
+		return mustOpen(t, sqlitetest.Path(t))
 	})
 }
 
