@@ -18,7 +18,7 @@ import (
 // PostgreSQL schema.
 func replicaServices(t *testing.T, n int) ([]*approval.Service, lockbox.Store) {
 	t.Helper()
-	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	dsn := pgtest.Migrated(t, pgtest.DSN(t))
 	var svcs []*approval.Service
 	var first lockbox.Store
 	for range n {

@@ -26,7 +26,7 @@ func openTestStore(t testing.TB) lockbox.Store {
 	case "", "sqlite":
 		st, err = sqlite.Open(ctx, sqlitetest.Path(t))
 	case "postgres":
-		st, err = postgres.Open(ctx, pgtest.Schema(t, pgtest.DSN(t)))
+		st, err = postgres.Open(ctx, pgtest.Migrated(t, pgtest.DSN(t)))
 	default:
 		t.Fatalf("LOCKBOX_TEST_STORE=%q: want sqlite or postgres", engine)
 	}

@@ -27,7 +27,7 @@ func mustOpen(tb testing.TB, dsn string) *postgres.Store {
 func TestConformance(t *testing.T) {
 	base := pgtest.DSN(t)
 	storetest.Run(t, func(t *testing.T) lockbox.Store {
-		return mustOpen(t, pgtest.Schema(t, base))
+		return mustOpen(t, pgtest.Migrated(t, base))
 	})
 }
 

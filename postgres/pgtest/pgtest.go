@@ -64,17 +64,25 @@ func Schema(tb testing.TB, dsn string) string {
 // may be a URL or a key=value string.
 func WithParam(tb testing.TB, dsn, key, value string) string {
 	tb.Helper()
+	out, err := withParam(dsn, key, value)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+func withParam(dsn, key, value string) (string, error) {
 	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return dsn + " " + key + "=" + value
+		return dsn + " " + key + "=" + value, nil
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		tb.Fatalf("%s is not a URL: %v", EnvDSN, err)
+		return "", fmt.Errorf("%s is not a URL: %w", EnvDSN, err)
 	}
 	q := u.Query()
 	q.Set(key, value)
 	u.RawQuery = q.Encode()
-	return u.String()
+	return u.String(), nil
 }
 
 // Exec runs statements on a connection of its own, outside any test
