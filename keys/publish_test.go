@@ -36,6 +36,7 @@ func kids(ks []*lockbox.PublishedKey) map[string]string {
 }
 
 func TestOpenCreatesAndPublishes(t *testing.T) {
+	t.Parallel()
 	st := openStore(t)
 	dir := filepath.Join(t.TempDir(), "keys")
 	r, published, err := keys.Open(t.Context(), dir, st, t0)
@@ -57,6 +58,7 @@ func TestOpenCreatesAndPublishes(t *testing.T) {
 }
 
 func TestRotationPublishesNewAndKeepsOld(t *testing.T) {
+	t.Parallel()
 	st := openStore(t)
 	dir := t.TempDir()
 	r1, _, err := keys.Open(t.Context(), dir, st, t0)
@@ -80,6 +82,7 @@ func TestRotationPublishesNewAndKeepsOld(t *testing.T) {
 }
 
 func TestOpenRefusesOtherReplicasKeys(t *testing.T) {
+	t.Parallel()
 	tests := map[string]func(t *testing.T, st lockbox.Store, sharedDir, otherDir string){
 		// A second replica started with an empty key directory.
 		"EmptyDirectory": func(t *testing.T, st lockbox.Store, sharedDir, otherDir string) {},
@@ -119,6 +122,7 @@ func TestOpenRefusesOtherReplicasKeys(t *testing.T) {
 }
 
 func TestOpenRefusesTamperedKey(t *testing.T) {
+	t.Parallel()
 	st := openStore(t)
 	dir := t.TempDir()
 	if _, _, err := keys.Open(t.Context(), dir, st, t0); err != nil {
@@ -183,6 +187,7 @@ func replaceKind(t *testing.T, from, to, prefix string) {
 // database: at most one of them starts. On PostgreSQL each server has its
 // own connection pool, as replicas do.
 func TestConcurrentStartsWithDifferentKeys(t *testing.T) {
+	t.Parallel()
 	t.Run("SQLite", func(t *testing.T) {
 		st := openStore(t)
 		concurrentStarts(t, func() lockbox.Store { return st })

@@ -44,6 +44,7 @@ func recovers(t *testing.T, name string, op func() error) {
 // call fails with EUNAVAILABLE (HTTP 503) and changes nothing; when it is
 // back, the same Store serves again without being reopened.
 func TestDatabaseGoneAndBack(t *testing.T) {
+	t.Parallel()
 	proxy, dsn := pgtest.NewProxy(t, pgtest.Schema(t, pgtest.DSN(t)))
 	s := mustOpen(t, dsn)
 	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
@@ -74,6 +75,7 @@ func TestDatabaseGoneAndBack(t *testing.T) {
 // restart or failover does). Calls fail with EUNAVAILABLE at worst, and the
 // pool reconnects by itself.
 func TestBackendsTerminated(t *testing.T) {
+	t.Parallel()
 	base := pgtest.DSN(t)
 	app := "lockbox-test-" + t.Name()
 	dsn := pgtest.WithParam(t, pgtest.Schema(t, base), "application_name", app)
@@ -97,6 +99,7 @@ func TestBackendsTerminated(t *testing.T) {
 // cut off by the server after the configured timeout and reported as
 // EUNAVAILABLE, and its transaction rolls back.
 func TestStatementTimeout(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
 	s, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{StatementTimeout: 200 * time.Millisecond})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // Sequential scans are disabled in the session: on the empty tables of a
 // test the planner would otherwise rightly prefer them.
 func TestQueryPlans(t *testing.T) {
+	t.Parallel()
 	s, err := Open(t.Context(), pgtest.Schema(t, pgtest.DSN(t)))
 	if err != nil {
 		t.Fatal(err)

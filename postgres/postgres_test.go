@@ -25,6 +25,7 @@ func mustOpen(tb testing.TB, dsn string) *postgres.Store {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	base := pgtest.DSN(t)
 	storetest.Run(t, func(t *testing.T) lockbox.Store {
 		return mustOpen(t, pgtest.Migrated(t, base))

@@ -345,6 +345,7 @@ func classify(code int) outcome {
 }
 
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	m := newMatrix(t)
 	cells := 0
 	for _, route := range server.Routes(true) {

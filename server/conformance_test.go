@@ -227,6 +227,7 @@ var devAccounts = []string{
 // validates every request and response, errors included, against the
 // OpenAPI document. A route the walk does not reach with a success fails it.
 func TestOpenAPIConformance(t *testing.T) {
+	t.Parallel()
 	c := newConformance(t)
 	c.meta(t)
 	c.signIn(t)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseMinutes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		in        string
@@ -41,6 +42,7 @@ func TestParseMinutes(t *testing.T) {
 }
 
 func TestParseTime(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		in      string
@@ -66,6 +68,7 @@ func TestParseTime(t *testing.T) {
 }
 
 func TestStatusesValue(t *testing.T) {
+	t.Parallel()
 	var v statusesValue
 	if err := v.Set("pending"); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestDefuseCSV(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"", ""},
 		{"plain", "plain"},
@@ -34,6 +35,7 @@ func TestDefuseCSV(t *testing.T) {
 }
 
 func TestTableCSVDefusesEveryCell(t *testing.T) {
+	t.Parallel()
 	tbl := newTable("=HEADER", "B")
 	tbl.add("=1+1", "ok")
 	tbl.add("@SUM(1)", "-2\nsecond line")
@@ -52,6 +54,7 @@ func TestTableCSVDefusesEveryCell(t *testing.T) {
 }
 
 func TestTableText(t *testing.T) {
+	t.Parallel()
 	tbl := newTable("NAME", "VALUE")
 	tbl.add("a", "")
 	tbl.add("longer", "x\ty")
@@ -66,6 +69,7 @@ func TestTableText(t *testing.T) {
 }
 
 func TestSanitize(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, in, want string }{
 		{"Plain", "hello, wörld", "hello, wörld"},
 		{"Newline", "a\nb", `a\nb`},
@@ -83,6 +87,7 @@ func TestSanitize(t *testing.T) {
 }
 
 func TestFormatMinutes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   int
 		want string
@@ -95,6 +100,7 @@ func TestFormatMinutes(t *testing.T) {
 }
 
 func TestRequestSummary(t *testing.T) {
+	t.Parallel()
 	starts, ends := t0.Add(time.Hour), t0.Add(3*time.Hour)
 	tests := []struct {
 		name string
@@ -124,6 +130,7 @@ func TestRequestSummary(t *testing.T) {
 // TestRequestFieldsComplete checks that show and CSV carry every field of
 // the API object, so a field added to AccessRequest is not silently dropped.
 func TestRequestFieldsComplete(t *testing.T) {
+	t.Parallel()
 	b, err := json.Marshal(sampleRequest())
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +154,7 @@ func TestRequestFieldsComplete(t *testing.T) {
 }
 
 func TestRequestsCSV(t *testing.T) {
+	t.Parallel()
 	r := sampleRequest()
 	r.Reason = "=HYPERLINK(\"http://evil\")"
 	comment := "+ok"
