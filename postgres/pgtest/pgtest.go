@@ -1,6 +1,8 @@
 // Package pgtest gives tests a PostgreSQL database of their own: the DSN of
 // the server named by LOCKBOX_TEST_POSTGRES, and a fresh schema per test so
-// that tests and packages running in parallel never see each other's rows.
+// that tests and packages running in parallel never see each other's rows:
+// empty (Schema), for tests of migrating, or at the newest migration
+// (Migrated), a copy of a template the test binary migrated once.
 //
 // Without LOCKBOX_TEST_POSTGRES the tests that need PostgreSQL skip, saying
 // how to enable them; with LOCKBOX_REQUIRE_POSTGRES=1 (CI) they fail
