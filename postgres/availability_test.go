@@ -45,7 +45,7 @@ func recovers(t *testing.T, name string, op func() error) {
 // back, the same Store serves again without being reopened.
 func TestDatabaseGoneAndBack(t *testing.T) {
 	t.Parallel()
-	proxy, dsn := pgtest.NewProxy(t, pgtest.Schema(t, pgtest.DSN(t)))
+	proxy, dsn := pgtest.NewProxy(t, pgtest.Migrated(t, pgtest.DSN(t)))
 	s := mustOpen(t, dsn)
 	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
 	for name, call := range storeCalls {
@@ -78,7 +78,7 @@ func TestBackendsTerminated(t *testing.T) {
 	t.Parallel()
 	base := pgtest.DSN(t)
 	app := "lockbox-test-" + t.Name()
-	dsn := pgtest.WithParam(t, pgtest.Schema(t, base), "application_name", app)
+	dsn := pgtest.WithParam(t, pgtest.Migrated(t, base), "application_name", app)
 	s := mustOpen(t, dsn)
 	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
 	for round := range 3 {
@@ -100,7 +100,9 @@ func TestBackendsTerminated(t *testing.T) {
 // EUNAVAILABLE, and its transaction rolls back.
 func TestStatementTimeout(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	// Migrated already: migrating under a 200 ms statement timeout fails
+	// on a busy server.
+	dsn := pgtest.Migrated(t, pgtest.DSN(t))
 	s, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{StatementTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

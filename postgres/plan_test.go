@@ -16,7 +16,7 @@ import (
 // test the planner would otherwise rightly prefer them.
 func TestQueryPlans(t *testing.T) {
 	t.Parallel()
-	s, err := Open(t.Context(), pgtest.Schema(t, pgtest.DSN(t)))
+	s, err := Open(t.Context(), pgtest.Migrated(t, pgtest.DSN(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,8 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// pgtestSchema is a fresh schema on the test server, or a skip.
+// pgtestSchema is a fresh, migrated schema on the test server, or a skip.
 func pgtestSchema(t *testing.T) string {
 	t.Helper()
-	return pgtest.Schema(t, pgtest.DSN(t))
+	return pgtest.Migrated(t, pgtest.DSN(t))
 }
