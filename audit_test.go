@@ -36,6 +36,7 @@ func sampleRecord() *AuditRecord {
 }
 
 func TestCanonicalMatchesReference(t *testing.T) {
+	t.Parallel()
 	for name, edit := range map[string]func(*AuditRecord){
 		"plain":    func(*AuditRecord) {},
 		"nil data": func(r *AuditRecord) { r.AuditData = nil },

@@ -88,6 +88,7 @@ func outcome(u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event) string
 }
 
 func TestStateMachineEveryCombination(t *testing.T) {
+	t.Parallel()
 	events := append(slices.Clone(lockbox.PersonEvents), lockbox.SystemEvents...)
 	var allowed int
 	for _, st := range lockbox.Statuses {
@@ -126,6 +127,7 @@ func TestStateMachineEveryCombination(t *testing.T) {
 }
 
 func TestTerminalStatesHaveNoExit(t *testing.T) {
+	t.Parallel()
 	events := append(slices.Clone(lockbox.PersonEvents), lockbox.SystemEvents...)
 	for _, st := range lockbox.Statuses {
 		if !st.Terminal() {
@@ -140,6 +142,7 @@ func TestTerminalStatesHaveNoExit(t *testing.T) {
 }
 
 func TestAuthorizeOtherTenantIsNotFound(t *testing.T) {
+	t.Parallel()
 	perms := []lockbox.Permission{lockbox.PermReadSettings, lockbox.PermWriteSettings, lockbox.PermReadTenantUsers,
 		lockbox.PermWriteTenantUsers, lockbox.PermManageWebhooks, lockbox.PermReadAudit}
 	for _, p := range perms {

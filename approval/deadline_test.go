@@ -13,6 +13,7 @@ import (
 // in milliseconds and instants are exact.
 
 func TestExpiryAtExactlyTheDeadline(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		setup func(h *harness) *lockbox.AccessRequest
@@ -26,6 +27,7 @@ func TestExpiryAtExactlyTheDeadline(t *testing.T) {
 			12 * time.Hour, lockbox.EventApprove, "approver@contoso.test"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				h := newHarness(t)
 				r := tc.setup(h)
@@ -52,6 +54,7 @@ func TestExpiryAtExactlyTheDeadline(t *testing.T) {
 }
 
 func TestWorkerExpiresWithoutAnyReader(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -77,6 +80,7 @@ func TestWorkerExpiresWithoutAnyReader(t *testing.T) {
 }
 
 func TestAccessEndsAtTheApprovedDuration(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		in := validRequest()
@@ -101,6 +105,7 @@ func TestAccessEndsAtTheApprovedDuration(t *testing.T) {
 }
 
 func TestScheduledStart(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -133,6 +138,7 @@ func TestScheduledStart(t *testing.T) {
 }
 
 func TestTenantRequestTTL(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		if _, err := h.svc.UpdateSettings(h.as("admin@contoso.test"), "contoso", lockbox.SettingsPatch{RequestTTLMinutes: ptr(60)}); err != nil {
@@ -151,6 +157,7 @@ func TestTenantRequestTTL(t *testing.T) {
 }
 
 func TestMaxAccessDurationOfTenant(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		if _, err := h.svc.UpdateSettings(h.as("approver@contoso.test"), "contoso", lockbox.SettingsPatch{MaxAccessMinutes: ptr(30)}); err != nil {

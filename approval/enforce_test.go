@@ -17,6 +17,7 @@ import (
 	"github.com/lockboxhq/lockbox/grant"
 	"github.com/lockboxhq/lockbox/keys"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 // newGrantHarness is newHarness with grant tokens: real keys in a
@@ -32,7 +33,7 @@ func newGrantHarness(t testing.TB) *harness {
 func newGrantHarnessWith(t testing.TB) (*harness, *grant.Authority) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lockbox.db"))
+	st, err := sqlite.Open(ctx, sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +93,7 @@ func (h *harness) check(token, op string) *lockbox.AccessDecision {
 }
 
 func TestIssueGrantClaims(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h, auth := newGrantHarnessWith(t)
 		in := validRequest()
@@ -119,6 +121,7 @@ func TestIssueGrantClaims(t *testing.T) {
 // and never after access_ends_at, and no grant is issued once access has
 // ended, even when no worker has run.
 func TestGrantLifetimeCaps(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newGrantHarness(t)
 		in := validRequest()
@@ -143,6 +146,7 @@ func TestGrantLifetimeCaps(t *testing.T) {
 }
 
 func TestIssueGrantRefusals(t *testing.T) {
+	t.Parallel()
 	h := newGrantHarness(t)
 	active := h.MustActive(validRequest())
 	pending := h.MustPending(validRequest())
@@ -177,6 +181,7 @@ func TestIssueGrantRefusals(t *testing.T) {
 }
 
 func TestCheckAccessOnlineTruth(t *testing.T) {
+	t.Parallel()
 	h := newGrantHarness(t)
 	r := h.MustActive(validRequest()) // approves Get-MailboxStatistics only
 	g := h.MustGrant(r)
@@ -205,6 +210,7 @@ func TestCheckAccessOnlineTruth(t *testing.T) {
 }
 
 func TestCheckAccessAfterCompletion(t *testing.T) {
+	t.Parallel()
 	h := newGrantHarness(t)
 	r := h.MustActive(validRequest())
 	g := h.MustGrant(r)
@@ -215,6 +221,7 @@ func TestCheckAccessAfterCompletion(t *testing.T) {
 }
 
 func TestCheckAccessDeadlinesWithoutWorker(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newGrantHarness(t)
 		in := validRequest()
@@ -244,6 +251,7 @@ func TestCheckAccessDeadlinesWithoutWorker(t *testing.T) {
 }
 
 func TestCheckAccessCallerAndInput(t *testing.T) {
+	t.Parallel()
 	h := newGrantHarness(t)
 	r := h.MustActive(validRequest())
 	g := h.MustGrant(r)
@@ -275,6 +283,7 @@ func TestCheckAccessCallerAndInput(t *testing.T) {
 }
 
 func TestRecordOperatorAction(t *testing.T) {
+	t.Parallel()
 	h := newGrantHarness(t)
 	r := h.MustActive(validRequest())
 	g := h.MustGrant(r)
@@ -335,6 +344,7 @@ func TestRecordOperatorAction(t *testing.T) {
 // An action reported after access ended is blocked, and the log shows the
 // end of access first, even though no worker ran.
 func TestOperatorActionAfterAccessEnd(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newGrantHarness(t)
 		in := validRequest()
@@ -374,6 +384,7 @@ func stored(h *harness, id string) *lockbox.AccessRequest { return h.stored(id) 
 // operator.action and operator.action_blocked) in the same transaction as
 // their audit record.
 func TestOperatorActionWebhooks(t *testing.T) {
+	t.Parallel()
 	h := newGrantHarness(t)
 	if _, err := h.svc.CreateWebhook(h.as("admin@contoso.test"), "contoso", lockbox.NewWebhook{
 		URL:    "https://203.0.113.10/lockbox",
@@ -408,6 +419,7 @@ func TestOperatorActionWebhooks(t *testing.T) {
 // bounded by its TTL for changes made by another server on the same
 // database (which is why lockbox serve turns it off on PostgreSQL).
 func TestAccessCacheAcrossServers(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h, auth := newGrantHarnessWith(t) // h.svc: "the other server"
 		cached := approval.New(h.store, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1,

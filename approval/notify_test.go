@@ -41,6 +41,7 @@ func (h *harness) mustWebhook(email string, events ...string) *lockbox.Webhook {
 }
 
 func TestNotificationsOfTheLifecycle(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if _, err := h.svc.UpdateSettings(h.as("admin@contoso.test"), "contoso",
 		lockbox.SettingsPatch{NotifyEmails: &[]string{"soc@contoso.test"}}); err != nil {
@@ -80,6 +81,7 @@ func TestNotificationsOfTheLifecycle(t *testing.T) {
 }
 
 func TestProviderInternalStepsNotifyOnlyTheRequester(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	hook := h.mustWebhook("approver@contoso.test")
 	r := h.MustFile(validRequest())
@@ -92,6 +94,7 @@ func TestProviderInternalStepsNotifyOnlyTheRequester(t *testing.T) {
 }
 
 func TestSystemApprovalSendsApproversAnFYI(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	off := false
 	if _, err := h.svc.UpdateSettings(h.as("admin@contoso.test"), "contoso", lockbox.SettingsPatch{RequireApproval: &off}); err != nil {
@@ -109,6 +112,7 @@ func TestSystemApprovalSendsApproversAnFYI(t *testing.T) {
 }
 
 func TestRefusedDecisionNotifiesNobody(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.MustPending(validRequest())
 	before := h.sent()
@@ -129,6 +133,7 @@ func TestRefusedDecisionNotifiesNobody(t *testing.T) {
 // (four replicas) on one store at the reminder time, twice: the approvers
 // get exactly one reminder each, and none before the time.
 func TestReminderOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		r := h.MustPending(validRequest()) // 12 h to decide; reminder 2 h before
@@ -173,6 +178,7 @@ func TestReminderOnceAcrossReplicas(t *testing.T) {
 // TestWorkerSendsReminderOnTime runs the real worker loop: it wakes for the
 // reminder, not only for deadlines.
 func TestWorkerSendsReminderOnTime(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -196,6 +202,7 @@ func TestWorkerSendsReminderOnTime(t *testing.T) {
 }
 
 func TestWebhookManagement(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	w := h.mustWebhook("approver@contoso.test", lockbox.OpOperatorAction, lockbox.OpOperatorAction)
 	if !slices.Equal(w.Events, []string{lockbox.OpOperatorAction}) || len(w.Secret) < 40 {

@@ -46,6 +46,7 @@ var decisionOps = []string{lockbox.OpRequestApproved, lockbox.OpRequestDenied, l
 // TestRaceOfDecisionsOnWhatTheySaw: 32 approvers who all saw the pending
 // request (and say so with If-Match) decide at once: exactly one wins.
 func TestRaceOfDecisionsOnWhatTheySaw(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.MustPending(validRequest())
 	errs := race(h, r, r.Version)
@@ -77,8 +78,10 @@ func TestRaceOfDecisionsOnWhatTheySaw(t *testing.T) {
 // approve/deny/cancel decides the pending request, and at most one revoke
 // follows, only after an approval.
 func TestRaceOfBlindDecisions(t *testing.T) {
+	t.Parallel()
 	for i := range 5 {
 		t.Run(fmt.Sprint("round", i), func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t)
 			r := h.MustPending(validRequest())
 			errs := race(h, r, 0)
@@ -109,6 +112,7 @@ func TestRaceOfBlindDecisions(t *testing.T) {
 // very instant of the deadline. A decision at the deadline is refused, so
 // nobody wins, and the request expires exactly once.
 func TestRaceWithTheDeadline(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		r := h.MustPending(validRequest())

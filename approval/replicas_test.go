@@ -18,7 +18,7 @@ import (
 // PostgreSQL schema.
 func replicaServices(t *testing.T, n int) ([]*approval.Service, lockbox.Store) {
 	t.Helper()
-	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	dsn := pgtest.Migrated(t, pgtest.DSN(t))
 	var svcs []*approval.Service
 	var first lockbox.Store
 	for range n {
@@ -59,6 +59,7 @@ func logSizes(t *testing.T, st lockbox.Store) map[string]int64 {
 // database all start (none fails on another's accounts), and the database
 // ends up seeded exactly once: the same audit trail as one replica alone.
 func TestSeedDevByReplicasAtOnce(t *testing.T) {
+	t.Parallel()
 	alone, aloneStore := replicaServices(t, 1)
 	if err := alone[0].SeedDev(t.Context()); err != nil {
 		t.Fatal(err)
@@ -85,6 +86,7 @@ func TestSeedDevByReplicasAtOnce(t *testing.T) {
 // TestBootstrapByReplicasAtOnce: exactly one replica creates the bootstrap
 // admin and prints its password; the others start without one.
 func TestBootstrapByReplicasAtOnce(t *testing.T) {
+	t.Parallel()
 	svcs, _ := replicaServices(t, 3)
 	passwords := make([]string, len(svcs))
 	errs := make([]error, len(svcs))

@@ -10,6 +10,7 @@ import (
 )
 
 func TestCreateRequestValidation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for _, tc := range []struct {
 		name   string
@@ -56,6 +57,7 @@ func TestCreateRequestValidation(t *testing.T) {
 }
 
 func TestWhoMayCreate(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for _, email := range []string{"manager@provider.test", "admin@provider.test", "approver@contoso.test", "admin@contoso.test"} {
 		_, err := h.svc.CreateRequest(h.as(email), validRequest())
@@ -64,6 +66,7 @@ func TestWhoMayCreate(t *testing.T) {
 }
 
 func TestSeparationOfDuties(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	// A user who is both operator and support manager files a request...
 	ctx := h.as("admin@provider.test")
@@ -87,6 +90,7 @@ func TestSeparationOfDuties(t *testing.T) {
 }
 
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.MustPending(validRequest())
 	for _, ev := range []lockbox.Event{lockbox.EventApprove, lockbox.EventDeny, lockbox.EventCancel, lockbox.EventRevoke} {
@@ -104,6 +108,7 @@ func TestTenantIsolation(t *testing.T) {
 }
 
 func TestTenantSeesRequestOnlyOnceReviewed(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.MustFile(validRequest())
 	_, err := h.svc.GetRequest(h.as("approver@contoso.test"), r.ID)
@@ -125,6 +130,7 @@ func TestTenantSeesRequestOnlyOnceReviewed(t *testing.T) {
 }
 
 func TestFullLifecycleAudit(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.MustPending(validRequest())
 	if r.Status != lockbox.StatusPending || *r.ReviewedBy != "manager@provider.test" {
@@ -157,6 +163,7 @@ func TestFullLifecycleAudit(t *testing.T) {
 }
 
 func TestNoApprovalRequired(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if _, err := h.svc.UpdateSettings(h.as("admin@contoso.test"), "contoso", lockbox.SettingsPatch{RequireApproval: ptr(false)}); err != nil {
 		t.Fatal(err)
@@ -180,6 +187,7 @@ func TestNoApprovalRequired(t *testing.T) {
 }
 
 func TestSettingsAuditedWithOldAndNew(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	_, err := h.svc.UpdateSettings(h.as("approver@contoso.test"), "contoso", lockbox.SettingsPatch{
 		RequestTTLMinutes: ptr(90), NotifyEmails: &[]string{"SOC@Contoso.test"}})
@@ -218,6 +226,7 @@ func TestSettingsAuditedWithOldAndNew(t *testing.T) {
 }
 
 func TestOnlyGlobalAdminAssignsRoles(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	nu := lockbox.NewUser{Email: "new@contoso.test", Roles: []lockbox.Role{lockbox.RoleLockboxApprover}}
 	for _, email := range []string{"approver@contoso.test", "auditor@contoso.test", "admin@provider.test"} {
@@ -251,6 +260,7 @@ func TestOnlyGlobalAdminAssignsRoles(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := t.Context()
 	s, err := h.svc.Login(ctx, "Operator@Provider.test", "lockbox-dev")
@@ -282,6 +292,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestBootstrapOnlyOnEmptyDatabase(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	pw, err := h.svc.Bootstrap(t.Context())
 	if err != nil || pw != "" {
@@ -290,6 +301,7 @@ func TestBootstrapOnlyOnEmptyDatabase(t *testing.T) {
 }
 
 func TestListPaging(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for range 7 {
 		h.MustFile(validRequest())

@@ -3,13 +3,13 @@ package approval_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/postgres"
 	"github.com/lockboxhq/lockbox/postgres/pgtest"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 // openTestStore opens the store the workflow tests run on: SQLite in a
@@ -24,9 +24,9 @@ func openTestStore(t testing.TB) lockbox.Store {
 	var err error
 	switch engine := os.Getenv("LOCKBOX_TEST_STORE"); engine {
 	case "", "sqlite":
-		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "lockbox.db"))
+		st, err = sqlite.Open(ctx, sqlitetest.Path(t))
 	case "postgres":
-		st, err = postgres.Open(ctx, pgtest.Schema(t, pgtest.DSN(t)))
+		st, err = postgres.Open(ctx, pgtest.Migrated(t, pgtest.DSN(t)))
 	default:
 		t.Fatalf("LOCKBOX_TEST_STORE=%q: want sqlite or postgres", engine)
 	}

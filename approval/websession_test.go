@@ -18,6 +18,7 @@ func webSessions(h *harness) *approval.WebSessions {
 }
 
 func TestWebSessionIdleTimeout(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		ws := webSessions(h)
@@ -45,6 +46,7 @@ func TestWebSessionIdleTimeout(t *testing.T) {
 }
 
 func TestWebSessionAbsoluteTimeout(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		ws := webSessions(h)
@@ -67,6 +69,7 @@ func TestWebSessionAbsoluteTimeout(t *testing.T) {
 }
 
 func TestWebSessionSignOut(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ws := webSessions(h)
 	token, _, err := ws.SignIn(t.Context(), "auditor@contoso.test", approval.DevPassword)
@@ -91,6 +94,7 @@ func TestWebSessionSignOut(t *testing.T) {
 }
 
 func TestWebSessionSignInRefused(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ws := webSessions(h)
 	for _, tc := range []struct{ name, email, password string }{
@@ -111,6 +115,7 @@ func TestWebSessionSignInRefused(t *testing.T) {
 // TestWebSessionSharesLoginLimit: failures through the API and the web count
 // against one per-account budget, so two doors do not double the guesses.
 func TestWebSessionSharesLoginLimit(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		ws := webSessions(h)
@@ -135,6 +140,7 @@ func TestWebSessionSharesLoginLimit(t *testing.T) {
 // TestWebSessionRoleChangeTakesEffect: a session carries the user's current
 // roles, so a removed approver cannot keep approving from an open tab.
 func TestWebSessionRoleChangeTakesEffect(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ws := webSessions(h)
 	token, _, err := ws.SignIn(t.Context(), "approver@contoso.test", approval.DevPassword)

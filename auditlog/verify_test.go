@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/auditlog"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 // env is a real SQLite store holding contoso's log, the database file
@@ -29,7 +29,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	path := filepath.Join(t.TempDir(), "lockbox.db")
+	path := sqlitetest.Path(t)
 	store, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +192,7 @@ func kinds(r *auditlog.Report) []string {
 // database file directly, and requires the next verification to fail with
 // the problems that say what happened, at the right index.
 func TestVerifyDetectsTampering(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		tamper func(e *env) auditlog.Source // returns the source to verify with (nil: a fresh service)
@@ -257,6 +258,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t)
 			e.append(0, 20, "rec")
 			first := e.verify(e.service(), nil, auditlog.Options{})
@@ -294,6 +296,7 @@ func messages(r *auditlog.Report) string {
 // TestVerifyGrowth: a log that only grew verifies against the kept state,
 // which then moves forward; the same holds with a pinned key.
 func TestVerifyGrowth(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	first := e.verify(e.service(), nil, auditlog.Options{}) // an empty log
 	if !first.OK() || first.Size != 0 {
@@ -327,6 +330,7 @@ func TestVerifyGrowth(t *testing.T) {
 // TestVerifyPinnedKeyMismatch: a pinned key other than the server's is
 // refused on the very first run.
 func TestVerifyPinnedKeyMismatch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.append(0, 3, "r")
 	_, other := newKey(t)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/lockboxhq/lockbox/client"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 // newServer starts the real API (workflow service on SQLite, dev data
@@ -26,7 +26,7 @@ import (
 func newServer(tb testing.TB) string {
 	tb.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "lockbox.db"))
+	store, err := sqlite.Open(ctx, sqlitetest.Path(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -72,6 +72,7 @@ func validRequest() lockbox.NewRequest {
 }
 
 func TestRequestLifecycle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := newServer(t)
 	operator := mustSignIn(t, url, "operator@provider.test")
@@ -127,6 +128,7 @@ func TestRequestLifecycle(t *testing.T) {
 }
 
 func TestErrorsAreLockboxErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := newServer(t)
 	operator := mustSignIn(t, url, "operator@provider.test")
@@ -175,6 +177,7 @@ func TestErrorsAreLockboxErrors(t *testing.T) {
 
 // TestEveryMethod calls each remaining method once against the real server.
 func TestEveryMethod(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := newServer(t)
 	admin := mustSignIn(t, url, "admin@provider.test")
@@ -287,6 +290,7 @@ func stub(t *testing.T, status int, contentType, body string) (*client.Client, *
 }
 
 func TestActRequests(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		ev   lockbox.Event
 		d    lockbox.Decision
@@ -315,6 +319,7 @@ func TestActRequests(t *testing.T) {
 }
 
 func TestRequestPaths(t *testing.T) {
+	t.Parallel()
 	after := time.Date(2026, 11, 21, 10, 0, 0, 0, time.FixedZone("CET", 3600))
 	tests := []struct {
 		name string
@@ -353,6 +358,7 @@ func TestRequestPaths(t *testing.T) {
 }
 
 func TestErrorResponses(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, contentType, body string
 		status                  int
@@ -383,6 +389,7 @@ func TestErrorResponses(t *testing.T) {
 }
 
 func TestUnreachableServer(t *testing.T) {
+	t.Parallel()
 	ts := httptest.NewServer(http.NotFoundHandler())
 	url := ts.URL
 	ts.Close()
@@ -398,6 +405,7 @@ func TestUnreachableServer(t *testing.T) {
 }
 
 func TestLoginSendsNoToken(t *testing.T) {
+	t.Parallel()
 	c, rec := stub(t, 200, "application/json", `{"token":"t","expires_at":"2026-11-21T09:00:00Z"}`)
 	if _, err := c.Login(context.Background(), "a@b.test", "pw"); err != nil {
 		t.Fatal(err)
@@ -412,6 +420,7 @@ func TestLoginSendsNoToken(t *testing.T) {
 }
 
 func TestWithHTTPClient(t *testing.T) {
+	t.Parallel()
 	c := client.New("http://127.0.0.1:1", "tok")
 	hc := &http.Client{Timeout: time.Second}
 	c2 := c.WithHTTPClient(hc)

@@ -59,6 +59,7 @@ func FuzzVerifyMutations(f *testing.F) {
 // replaced by each of a set of others (base64url letters, separators,
 // padding) must be refused.
 func TestEverySingleCharacterChangeRejected(t *testing.T) {
+	t.Parallel()
 	priv := ed25519.NewKeyFromSeed(fuzzSeed)
 	const kid = "019a0000-0000-7000-8000-000000000001"
 	v := &grant.Verifier{Keys: staticKeys{kid: priv.Public().(ed25519.PublicKey)}, Issuer: "lockbox"}

@@ -61,6 +61,7 @@ func (f *fixture) sign(tb testing.TB, c *lockbox.GrantClaims) string {
 }
 
 func TestSignVerifyRoundTrip(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	got, err := f.v.Verify(context.Background(), f.sign(t, claims()), t0.Add(time.Minute))
 	if err != nil {
@@ -72,6 +73,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 }
 
 func TestSignRefusesIncompleteClaims(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for name, mut := range map[string]func(c *lockbox.GrantClaims){
 		"NoTenant":   func(c *lockbox.GrantClaims) { c.Tenant = "" },
@@ -94,6 +96,7 @@ func b64(v any) string {
 }
 
 func TestVerifyRejects(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	good := f.sign(t, claims())
 	parts := strings.Split(good, ".")
@@ -158,6 +161,7 @@ func TestVerifyRejects(t *testing.T) {
 // A cached token still expires on time, and a token that failed is never
 // cached.
 func TestCacheHonoursTimes(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.v.Cache = grant.NewCache(2)
 	tok := f.sign(t, claims())
@@ -184,6 +188,7 @@ func TestCacheHonoursTimes(t *testing.T) {
 }
 
 func TestJWKSRoundTrip(t *testing.T) {
+	t.Parallel()
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	doc, err := grant.JWKS(map[string]ed25519.PublicKey{"k1": pub})
 	if err != nil {

@@ -40,6 +40,7 @@ func newGuard(t *testing.T, lb *lockboxtest.Server, service string) (*guard.Guar
 }
 
 func TestVerifyOffline(t *testing.T) {
+	t.Parallel()
 	lb := lockboxtest.Start(t)
 	g, ct := newGuard(t, lb, "exchange")
 	r, gr, err := lb.ActiveGrant(60, "Get-MailboxStatistics")
@@ -71,6 +72,7 @@ func TestVerifyOffline(t *testing.T) {
 // After a rotation on the server, a guard learns the new key by fetching
 // the JWKS again when it meets the new kid, and old grants still verify.
 func TestVerifyAfterRotation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	lb, stop, err := lockboxtest.StartIn(dir, nil)
 	if err != nil {
@@ -109,6 +111,7 @@ func TestVerifyAfterRotation(t *testing.T) {
 }
 
 func TestCheckAndReportOnline(t *testing.T) {
+	t.Parallel()
 	lb := lockboxtest.Start(t)
 	g, _ := newGuard(t, lb, "exchange")
 	r, gr, err := lb.ActiveGrant(60, "Get-MailboxStatistics")
@@ -144,6 +147,7 @@ func TestCheckAndReportOnline(t *testing.T) {
 }
 
 func TestServerUnreachable(t *testing.T) {
+	t.Parallel()
 	g, err := guard.New(guard.Config{Server: "http://127.0.0.1:1", ServiceToken: "x", Service: "exchange",
 		HTTPClient: &http.Client{Timeout: time.Second}})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 )
 
 func TestGenerateCreatesPrivateFiles(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "keys")
 	r, err := Generate(dir)
 	if err != nil {
@@ -54,6 +55,7 @@ func TestGenerateCreatesPrivateFiles(t *testing.T) {
 }
 
 func TestLogSignerMatchesVerifierKey(t *testing.T) {
+	t.Parallel()
 	r := mustGenerate(t)
 	if !strings.HasPrefix(r.LogVerifierKey(), LogKeyName+"+") {
 		t.Errorf("verifier key %q lacks the name %q", r.LogVerifierKey(), LogKeyName)
@@ -69,6 +71,7 @@ func TestLogSignerMatchesVerifierKey(t *testing.T) {
 }
 
 func TestRotateKeepsOldKeys(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r1, err := Generate(dir)
 	if err != nil {
@@ -106,6 +109,7 @@ func TestRotateKeepsOldKeys(t *testing.T) {
 }
 
 func TestLoadRejects(t *testing.T) {
+	t.Parallel()
 	tests := map[string]func(t *testing.T, dir string){
 		"Empty": func(t *testing.T, dir string) {
 			for _, e := range mustReadDir(t, dir) {
@@ -151,6 +155,7 @@ func TestLoadRejects(t *testing.T) {
 // A signer key made by note.GenerateKey under our name loads: the file
 // format is the standard one, not ours.
 func TestLoadAcceptsNoteGeneratedKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r, err := Generate(dir)
 	if err != nil {
@@ -171,6 +176,7 @@ func TestLoadAcceptsNoteGeneratedKey(t *testing.T) {
 }
 
 func TestSignerKeyRoundTrip(t *testing.T) {
+	t.Parallel()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	got, err := parseLogSignerKey(logSignerKey(priv))
 	if err != nil {

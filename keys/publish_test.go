@@ -12,13 +12,14 @@ import (
 	"github.com/lockboxhq/lockbox/postgres"
 	"github.com/lockboxhq/lockbox/postgres/pgtest"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 var t0 = time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
 
 func openStore(t *testing.T) lockbox.Store {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lockbox.db"))
+	st, err := sqlite.Open(t.Context(), sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +36,7 @@ func kids(ks []*lockbox.PublishedKey) map[string]string {
 }
 
 func TestOpenCreatesAndPublishes(t *testing.T) {
+	t.Parallel()
 	st := openStore(t)
 	dir := filepath.Join(t.TempDir(), "keys")
 	r, published, err := keys.Open(t.Context(), dir, st, t0)
@@ -56,6 +58,7 @@ func TestOpenCreatesAndPublishes(t *testing.T) {
 }
 
 func TestRotationPublishesNewAndKeepsOld(t *testing.T) {
+	t.Parallel()
 	st := openStore(t)
 	dir := t.TempDir()
 	r1, _, err := keys.Open(t.Context(), dir, st, t0)
@@ -79,6 +82,7 @@ func TestRotationPublishesNewAndKeepsOld(t *testing.T) {
 }
 
 func TestOpenRefusesOtherReplicasKeys(t *testing.T) {
+	t.Parallel()
 	tests := map[string]func(t *testing.T, st lockbox.Store, sharedDir, otherDir string){
 		// A second replica started with an empty key directory.
 		"EmptyDirectory": func(t *testing.T, st lockbox.Store, sharedDir, otherDir string) {},
@@ -118,6 +122,7 @@ func TestOpenRefusesOtherReplicasKeys(t *testing.T) {
 }
 
 func TestOpenRefusesTamperedKey(t *testing.T) {
+	t.Parallel()
 	st := openStore(t)
 	dir := t.TempDir()
 	if _, _, err := keys.Open(t.Context(), dir, st, t0); err != nil {
@@ -182,6 +187,7 @@ func replaceKind(t *testing.T, from, to, prefix string) {
 // database: at most one of them starts. On PostgreSQL each server has its
 // own connection pool, as replicas do.
 func TestConcurrentStartsWithDifferentKeys(t *testing.T) {
+	t.Parallel()
 	t.Run("SQLite", func(t *testing.T) {
 		st := openStore(t)
 		concurrentStarts(t, func() lockbox.Store { return st })

@@ -94,6 +94,7 @@ func linkIn(s string) string {
 }
 
 func TestDefang(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, in, want string }{
 		{"HTTPS", "see https://evil.example.com/x", "see hxxps://evil[.]example[.]com/x"},
 		{"HTTPUpper", "HTTP://EXAMPLE.COM", "hxxP://EXAMPLE[.]COM"},
@@ -134,6 +135,7 @@ func TestDefang(t *testing.T) {
 }
 
 func TestRenderEveryKind(t *testing.T) {
+	t.Parallel()
 	start := t0.Add(24 * time.Hour)
 	kinds := []struct {
 		kind        string
@@ -216,6 +218,7 @@ func TestRenderEveryKind(t *testing.T) {
 }
 
 func TestRenderRefusesBadMessages(t *testing.T) {
+	t.Parallel()
 	n := pendingNotice(sampleRequest())
 	for name, m := range map[string]*lockbox.OutboxMessage{
 		"UnknownKind": outboxEmail(t, "id-1", "a@b.test", lockbox.Notice{Type: "request.exploded", Data: n.Data}),
@@ -284,6 +287,7 @@ var wantHeaders = []string{"Auto-Submitted", "Content-Type", "Date", "From", "Me
 	"Subject", "To", "User-Agent", "X-Auto-Response-Suppress", "X-Lockbox-Reference", "X-Mailer"}
 
 func TestMessageEncoding(t *testing.T) {
+	t.Parallel()
 	e, err := mail.Render(outboxEmail(t, "0193f4c2-0000-7000-8000-000000000002", "approver@contoso.test", pendingNotice(sampleRequest())), "mail.provider.test")
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 	"github.com/lockboxhq/lockbox/storetest"
 )
 
@@ -51,7 +51,7 @@ type env struct {
 
 func newEnv(t testing.TB, clock lockbox.Clock) *env {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "lockbox.db"))
+	st, err := sqlite.Open(context.Background(), sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

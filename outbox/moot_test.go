@@ -30,6 +30,7 @@ func (r *recorder) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
 // (recorded, not sent), because they would ask approvers to decide an
 // expired request; the requester's outcome email is still sent.
 func TestDecisionEmailAfterTheDeadlineIsSkipped(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		late     time.Duration // delivery time after the request became pending
@@ -40,6 +41,7 @@ func TestDecisionEmailAfterTheDeadlineIsSkipped(t *testing.T) {
 		{"LongAfter", 20 * time.Hour, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			clock := &manualClock{t: storetest.T0}
 			e := newEnv(t, clock)
 			r := e.pending("Mailbox fails to load.")

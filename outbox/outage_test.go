@@ -72,6 +72,7 @@ func (f *fakeMTA) setDown(down bool) {
 // the outage, which are recorded as skipped; the only duplicates are the
 // crashed worker's sends, with the same Message-ID.
 func TestLongSMTPOutage(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, lockbox.SystemClock{})
 		mta := &fakeMTA{down: true}
@@ -197,6 +198,7 @@ func (a *alwaysDown) Deliver(context.Context, *lockbox.OutboxMessage) error {
 }
 
 func TestRetriesForAtLeast24HoursThenDead(t *testing.T) {
+	t.Parallel()
 	clock := &manualClock{t: storetest.T0}
 	e := newEnv(t, clock)
 	down := &alwaysDown{clock: clock}
@@ -232,6 +234,7 @@ func TestRetriesForAtLeast24HoursThenDead(t *testing.T) {
 }
 
 func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		jitter   float64
 		attempt  int
@@ -268,6 +271,7 @@ func (c *counting) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
 // TestReplicasDeliverEachMessageOnce runs four workers (as four replicas
 // would) on one store at once.
 func TestReplicasDeliverEachMessageOnce(t *testing.T) {
+	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
 	e := newEnv(t, clock)
 	const n = 100
@@ -294,6 +298,7 @@ func TestReplicasDeliverEachMessageOnce(t *testing.T) {
 }
 
 func TestPermanentFailureIsDeadAtOnce(t *testing.T) {
+	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Minute)}
 	e := newEnv(t, clock)
 	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{}, outbox.Options{}) // no webhook deliverer

@@ -66,6 +66,7 @@ func byRecipient(t *testing.T, msgs []received) map[string]*netmail.Message {
 }
 
 func TestEmailsOverSMTP(t *testing.T) {
+	t.Parallel()
 	clock := &manualClock{t: t0}
 	e := newEnv(t, clock)
 	srv := newSMTPServer(t, "lockbox", "smtp-pass")
@@ -125,6 +126,7 @@ func TestEmailsOverSMTP(t *testing.T) {
 }
 
 func TestTemporaryFailureIsRetriedWithTheSameMessageID(t *testing.T) {
+	t.Parallel()
 	clock := &manualClock{t: t0}
 	e := newEnv(t, clock)
 	srv := newSMTPServer(t, "", "")
@@ -162,6 +164,7 @@ func TestTemporaryFailureIsRetriedWithTheSameMessageID(t *testing.T) {
 }
 
 func TestRejectedRecipientIsDeadAndCounted(t *testing.T) {
+	t.Parallel()
 	clock := &manualClock{t: t0}
 	e := newEnv(t, clock)
 	srv := newSMTPServer(t, "", "")
@@ -198,6 +201,7 @@ func TestRejectedRecipientIsDeadAndCounted(t *testing.T) {
 }
 
 func TestMetricsOldestPendingAge(t *testing.T) {
+	t.Parallel()
 	clock := &manualClock{t: t0}
 	e := newEnv(t, clock)
 	reg := prometheus.NewRegistry()

@@ -44,7 +44,8 @@ func recovers(t *testing.T, name string, op func() error) {
 // call fails with EUNAVAILABLE (HTTP 503) and changes nothing; when it is
 // back, the same Store serves again without being reopened.
 func TestDatabaseGoneAndBack(t *testing.T) {
-	proxy, dsn := pgtest.NewProxy(t, pgtest.Schema(t, pgtest.DSN(t)))
+	t.Parallel()
+	proxy, dsn := pgtest.NewProxy(t, pgtest.Migrated(t, pgtest.DSN(t)))
 	s := mustOpen(t, dsn)
 	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
 	for name, call := range storeCalls {
@@ -74,9 +75,10 @@ func TestDatabaseGoneAndBack(t *testing.T) {
 // restart or failover does). Calls fail with EUNAVAILABLE at worst, and the
 // pool reconnects by itself.
 func TestBackendsTerminated(t *testing.T) {
+	t.Parallel()
 	base := pgtest.DSN(t)
 	app := "lockbox-test-" + t.Name()
-	dsn := pgtest.WithParam(t, pgtest.Schema(t, base), "application_name", app)
+	dsn := pgtest.WithParam(t, pgtest.Migrated(t, base), "application_name", app)
 	s := mustOpen(t, dsn)
 	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
 	for round := range 3 {
@@ -97,7 +99,10 @@ func TestBackendsTerminated(t *testing.T) {
 // cut off by the server after the configured timeout and reported as
 // EUNAVAILABLE, and its transaction rolls back.
 func TestStatementTimeout(t *testing.T) {
-	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	t.Parallel()
+	// Migrated already: migrating under a 200 ms statement timeout fails
+	// on a busy server.
+	dsn := pgtest.Migrated(t, pgtest.DSN(t))
 	s, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{StatementTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

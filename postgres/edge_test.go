@@ -12,6 +12,7 @@ import (
 // before migration 00006, or damaged) gets it from the records at its next
 // append, and every append after that stores tlog's hashes.
 func TestAuditEdgeFilledForOldLogs(t *testing.T) {
+	t.Parallel()
 	dsn := pgtestSchema(t)
 	s := mustOpen(t, dsn)
 	for _, cut := range []int{1, 13, 16, 21} {

@@ -28,6 +28,7 @@ func schemaVersion(t *testing.T, dsn string) int64 {
 }
 
 func TestOpenMigrates(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
 	s := mustOpen(t, dsn)
 	if err := s.Ping(t.Context()); err != nil {
@@ -53,6 +54,7 @@ func TestOpenMigrates(t *testing.T) {
 // all open it, and each migration is applied once (goose records a
 // version row per applied migration).
 func TestOpenConcurrently(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
 	const replicas = 4
 	var wg sync.WaitGroup
@@ -84,6 +86,7 @@ func TestOpenConcurrently(t *testing.T) {
 }
 
 func TestReopenKeepsData(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
 	s, err := postgres.Open(t.Context(), dsn)
 	if err != nil {
@@ -107,6 +110,7 @@ func TestReopenKeepsData(t *testing.T) {
 // TestOpenRefusesNewerSchema: a database migrated by a newer binary is left
 // alone, with the same error as sqlite's.
 func TestOpenRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
 	mustOpen(t, dsn)
 	pgtest.Exec(t, dsn, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (99, true)`)
@@ -123,6 +127,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 // TestOpenBadDSN: a malformed URL is refused without echoing it (it may
 // hold a password), and an unreachable server is EUNAVAILABLE.
 func TestOpenBadDSN(t *testing.T) {
+	t.Parallel()
 	_, err := postgres.Open(t.Context(), "postgres://user:s3cret@[::1")
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("Open(bad URL) = %v, want an error without the password", err)

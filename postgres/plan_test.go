@@ -15,7 +15,8 @@ import (
 // Sequential scans are disabled in the session: on the empty tables of a
 // test the planner would otherwise rightly prefer them.
 func TestQueryPlans(t *testing.T) {
-	s, err := Open(t.Context(), pgtest.Schema(t, pgtest.DSN(t)))
+	t.Parallel()
+	s, err := Open(t.Context(), pgtest.Migrated(t, pgtest.DSN(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,14 +25,15 @@ func mustOpen(tb testing.TB, dsn string) *postgres.Store {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	base := pgtest.DSN(t)
 	storetest.Run(t, func(t *testing.T) lockbox.Store {
-		return mustOpen(t, pgtest.Schema(t, base))
+		return mustOpen(t, pgtest.Migrated(t, base))
 	})
 }
 
-// pgtestSchema is a fresh schema on the test server, or a skip.
+// pgtestSchema is a fresh, migrated schema on the test server, or a skip.
 func pgtestSchema(t *testing.T) string {
 	t.Helper()
-	return pgtest.Schema(t, pgtest.DSN(t))
+	return pgtest.Migrated(t, pgtest.DSN(t))
 }

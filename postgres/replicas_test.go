@@ -25,6 +25,7 @@ func replicas(t *testing.T, n int) []lockbox.Store {
 // from several stores never lose an update: GetRequest inside Update locks
 // the row across processes, not only within one pool.
 func TestReplicasSerializeOnRequest(t *testing.T) {
+	t.Parallel()
 	stores := replicas(t, 3)
 	storetest.MustInsertRequest(t, stores[0], storetest.NewRequest(1))
 	const workers, rounds = 12, 10
@@ -62,6 +63,7 @@ func TestReplicasSerializeOnRequest(t *testing.T) {
 // at once, including the very first append of each log, give every index
 // exactly once.
 func TestReplicasAppendGapFree(t *testing.T) {
+	t.Parallel()
 	stores := replicas(t, 3)
 	const workers, each = 12, 20
 	logs := []string{"contoso", "fabrikam", lockbox.ProviderLog}

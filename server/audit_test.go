@@ -109,6 +109,7 @@ func (h *auditHarness) get(t *testing.T, as, path string) *httptest.ResponseReco
 // leading quote; AuditData is the record's canonical JSON; the header is
 // SPEC's.
 func TestAuditCSVDefusesFormulas(t *testing.T) {
+	t.Parallel()
 	h := newAuditHarness(t)
 	when := time.Date(2030, 1, 2, 3, 4, 5, 678e6, time.UTC)
 	var recs []*lockbox.AuditRecord
@@ -147,6 +148,7 @@ func TestAuditCSVDefusesFormulas(t *testing.T) {
 // TestAuditCSVEmptyAndLarge: an export with no match is just the header;
 // one larger than a store page (1000) streams every record once.
 func TestAuditCSVEmptyAndLarge(t *testing.T) {
+	t.Parallel()
 	h := newAuditHarness(t)
 	rec := h.get(t, "audit_reader", "/v1/tenants/contoso/audit.csv?operation=webhook.deleted")
 	if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != "RecordId,CreationDate,RecordType,Operation,UserId,AuditData" {
@@ -179,6 +181,7 @@ func TestAuditCSVEmptyAndLarge(t *testing.T) {
 // and proofs with transparency-dev/merkle, an implementation independent of
 // the server's (x/mod/sumdb/tlog).
 func TestAuditProofsVerifyIndependently(t *testing.T) {
+	t.Parallel()
 	h := newAuditHarness(t)
 	var recs []*lockbox.AuditRecord
 	for i := range 21 {
@@ -265,6 +268,7 @@ func (h *auditHarness) proof(t *testing.T, path string) [][]byte {
 // TestAuditProviderLog: provider admins read the provider log at
 // /v1/tenants/provider; nobody else learns it exists beyond a 403/404.
 func TestAuditProviderLog(t *testing.T) {
+	t.Parallel()
 	h := newAuditHarness(t)
 	tests := []struct {
 		as   string

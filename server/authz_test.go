@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 // This file is the authorization matrix of SPEC §2: every route the server
@@ -174,7 +174,7 @@ type matrix struct {
 
 func newMatrix(t *testing.T) *matrix {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lockbox.db"))
+	store, err := sqlite.Open(ctx, sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,6 +345,7 @@ func classify(code int) outcome {
 }
 
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	m := newMatrix(t)
 	cells := 0
 	for _, route := range server.Routes(true) {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 // realServer is the API on the real workflow service and a real SQLite
@@ -37,7 +37,7 @@ type realServer struct {
 func newRealServer(tb testing.TB) *realServer {
 	tb.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "lockbox.db"))
+	store, err := sqlite.Open(ctx, sqlitetest.Path(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -227,6 +227,7 @@ var devAccounts = []string{
 // validates every request and response, errors included, against the
 // OpenAPI document. A route the walk does not reach with a success fails it.
 func TestOpenAPIConformance(t *testing.T) {
+	t.Parallel()
 	c := newConformance(t)
 	c.meta(t)
 	c.signIn(t)

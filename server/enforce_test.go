@@ -117,6 +117,7 @@ func (c *conformance) enforcement(t *testing.T) {
 // implementation independent of the go-jose code that signed it. (The JWKS
 // JSON is decoded by hand with encoding/json: OKP keys are three fields.)
 func TestGrantVerifiesWithAnotherLibrary(t *testing.T) {
+	t.Parallel()
 	srv := newRealServer(t)
 	ts := httptest.NewServer(srv.handler)
 	t.Cleanup(ts.Close)

@@ -27,6 +27,7 @@ func mustLoadOpenAPI(tb testing.TB) *openapi3.T {
 }
 
 func TestOpenAPIDocumentIsValid(t *testing.T) {
+	t.Parallel()
 	doc := mustLoadOpenAPI(t)
 	if doc.OpenAPI != "3.0.3" {
 		t.Errorf("openapi = %q, want 3.0.3", doc.OpenAPI)
@@ -37,6 +38,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 // documented operation is a route, and the document's security matches the
 // route's Public flag.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
+	t.Parallel()
 	doc := mustLoadOpenAPI(t)
 	documented := map[string]bool{} // "METHOD /path" → public
 	for path, item := range doc.Paths.Map() {
@@ -58,6 +60,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 // success response, a problem default, and that every error response it
 // lists is a problem document.
 func TestOpenAPIOperations(t *testing.T) {
+	t.Parallel()
 	doc := mustLoadOpenAPI(t)
 	ids := map[string]string{}
 	for path, item := range doc.Paths.Map() {
@@ -99,6 +102,7 @@ func publicOp(op *openapi3.Operation) bool { return op.Security != nil && len(*o
 // TestOpenAPIDocumentWithoutDev checks that a server without --dev serves a
 // document without the dev paths, and that it still loads.
 func TestOpenAPIDocumentWithoutDev(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, false)
 	rec := h.do(t, call{method: "GET", path: "/v1/openapi.json", noAuth: true})
 	loader := openapi3.NewLoader()

@@ -11,6 +11,7 @@ import (
 )
 
 func TestBodyDecoding(t *testing.T) {
+	t.Parallel()
 	big := `{"reason":"` + strings.Repeat("x", 1<<20) + `"}`
 	tests := []struct {
 		name       string
@@ -54,6 +55,7 @@ func TestBodyDecoding(t *testing.T) {
 }
 
 func TestCreateRequest(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, false)
 	rec := h.do(t, call{method: "POST", path: "/v1/requests",
 		body: `{"tenant":"contoso","service":"exchange","service_request":"SR-1","reason":"r","duration_minutes":60,"start_time":"2026-11-21T12:00:00+02:00"}`})
@@ -77,6 +79,7 @@ func TestCreateRequest(t *testing.T) {
 }
 
 func TestResponseTimesAreUTC(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, false)
 	rec := h.do(t, call{method: "GET", path: "/v1/requests/x"})
 	// fakeRequest's times are UTC already; the encoding must say Z.
@@ -89,6 +92,7 @@ func TestResponseTimesAreUTC(t *testing.T) {
 }
 
 func TestDecisions(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		path      string
@@ -130,6 +134,7 @@ func TestDecisions(t *testing.T) {
 }
 
 func TestDecisionErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, path, body, ifMatch string
 		wantStatus                int
@@ -162,6 +167,7 @@ func TestDecisionErrors(t *testing.T) {
 }
 
 func TestListRequests(t *testing.T) {
+	t.Parallel()
 	after := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name  string
@@ -197,6 +203,7 @@ func TestListRequests(t *testing.T) {
 }
 
 func TestListRequestsBadQuery(t *testing.T) {
+	t.Parallel()
 	for _, q := range []string{
 		"?status=pending,nope", "?created_after=yesterday", "?created_after=2026-11-20",
 		"?limit=0", "?limit=1001", "?limit=ten", "?limit=5&limit=6", "?tenant=a&tenant=b", "?state=pending",

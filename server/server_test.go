@@ -99,6 +99,7 @@ func mustProblem(t testing.TB, rec *httptest.ResponseRecorder, status int, code 
 }
 
 func TestProblemMapping(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		err        error
@@ -163,6 +164,7 @@ func TestPanicIsAProblem(t *testing.T) {
 }
 
 func TestAuthentication(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name          string
 		authorization string
@@ -204,6 +206,7 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestAuthenticateInternalError(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, false)
 	h.fake.authenticate = func(string) (*lockbox.User, error) { return nil, errors.New("database is locked") }
 	rec := h.do(t, call{method: "GET", path: "/v1/me"})
@@ -216,6 +219,7 @@ func TestAuthenticateInternalError(t *testing.T) {
 // TestEveryPrivateRouteNeedsAToken walks the routes table: a route that is
 // not public answers 401 without a token, and a public one does not.
 func TestEveryPrivateRouteNeedsAToken(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	for _, rt := range server.Routes(true) {
 		path := strings.NewReplacer("{id}", "x", "{tenant}", "contoso", "{email}", "a@b.test", "{service}", "exchange").Replace(rt.Pattern)
@@ -233,6 +237,7 @@ func TestEveryPrivateRouteNeedsAToken(t *testing.T) {
 }
 
 func TestRoutesTable(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for _, rt := range server.Routes(true) {
 		key := rt.Method + " " + rt.Pattern
@@ -256,6 +261,7 @@ func TestRoutesTable(t *testing.T) {
 }
 
 func TestUnknownRouteAndWrongMethod(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, false)
 	t.Run("UnknownPath", func(t *testing.T) {
 		mustProblem(t, h.do(t, call{method: "GET", path: "/v1/nope"}), 404, lockbox.ENOTFOUND)
@@ -273,6 +279,7 @@ func TestUnknownRouteAndWrongMethod(t *testing.T) {
 }
 
 func TestCommonHeaders(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, false)
 	for _, c := range []call{
 		{method: "GET", path: "/v1/me"},
@@ -291,6 +298,7 @@ func TestCommonHeaders(t *testing.T) {
 }
 
 func TestDevClock(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, body string
 		wantStatus int
@@ -332,6 +340,7 @@ func TestDevClock(t *testing.T) {
 }
 
 func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		path       string
@@ -366,6 +375,7 @@ func TestHealthAndReadiness(t *testing.T) {
 }
 
 func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
 	for _, dev := range []bool{false, true} {
 		t.Run(fmt.Sprintf("dev=%v", dev), func(t *testing.T) {
 			h := newHarness(t, dev)

@@ -16,6 +16,7 @@ import (
 // TestBackfillAuditHashes: records written before migration 00002 (no
 // hashes) get tlog's hashes when the database is next opened.
 func TestBackfillAuditHashes(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lockbox.db")
 	s, err := Open(t.Context(), path)
 	if err != nil {
@@ -62,6 +63,7 @@ func readAllHashes(t *testing.T, s *Store) []string {
 // TestAuditSearchPlan pins the index behind "the latest page of a time
 // window" and its cursor: one range of audit_records_time, no sort.
 func TestAuditSearchPlan(t *testing.T) {
+	t.Parallel()
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "lockbox.db"))
 	if err != nil {
 		t.Fatal(err)

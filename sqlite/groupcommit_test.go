@@ -17,6 +17,7 @@ import (
 // commit groups); every third fails after writing and one panics. Exactly
 // the successful ones persist, and each caller gets its own outcome.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lb.db"))
 	if err != nil {
@@ -80,6 +81,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 // TestGroupCommitCancelledCallerHarmsNoOne: a caller whose context is
 // cancelled while queued gets its error, and the others still commit.
 func TestGroupCommitCancelledCallerHarmsNoOne(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lb.db"))
 	if err != nil {
@@ -110,6 +112,7 @@ func TestGroupCommitCancelledCallerHarmsNoOne(t *testing.T) {
 }
 
 func TestUpdateAfterCloseFails(t *testing.T) {
+	t.Parallel()
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "lb.db"))
 	if err != nil {
 		t.Fatal(err)

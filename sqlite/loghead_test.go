@@ -17,6 +17,7 @@ import (
 // that every log stays gap-free, counts exactly the committed records, and
 // stores, for every record, the hashes tlog computes from the leaves alone.
 func TestGroupLogHeads(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := openWithoutWriter(t)
 	logs := []string{"contoso", "fabrikam", "northwind"}
@@ -103,6 +104,7 @@ func checkLog(t *testing.T, s *Store, log string, wantIDs []string) {
 
 // TestAppendOutsideWriteTx: a View cannot append.
 func TestAppendOutsideWriteTx(t *testing.T) {
+	t.Parallel()
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "lb.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +124,7 @@ func TestAppendOutsideWriteTx(t *testing.T) {
 // the next append takes the index after the surviving records, with hashes
 // computed from them.
 func TestLogCacheSeesOtherConnections(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lb.db")
 	s, err := Open(t.Context(), path)
 	if err != nil {
@@ -159,6 +162,7 @@ func TestLogCacheSeesOtherConnections(t *testing.T) {
 // TestAuditDuplicateIDBelowBound: an ID below the group's bound (not a
 // fresh UUIDv7) is still checked against the stored records.
 func TestAuditDuplicateIDBelowBound(t *testing.T) {
+	t.Parallel()
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "lb.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 // TestQueryPlans pins the indexes the hot queries rely on, so a schema or
 // query change that silently turns one into a table scan fails here.
 func TestQueryPlans(t *testing.T) {
+	t.Parallel()
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "lockbox.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 	"github.com/lockboxhq/lockbox/storetest"
 )
 
@@ -30,8 +31,9 @@ func mustOpen(tb testing.TB, path string) *sqlite.Store {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T) lockbox.Store {
-		return mustOpen(t, filepath.Join(t.TempDir(), "lockbox.db"))
+		return mustOpen(t, sqlitetest.Path(t))
 	})
 }
 
@@ -56,6 +58,7 @@ func schemaVersion(t *testing.T, db *sql.DB) int64 {
 }
 
 func TestOpenMigrates(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "nested", "dir", "lockbox.db")
 	s := mustOpen(t, path)
 	if err := s.Ping(t.Context()); err != nil {
@@ -80,6 +83,7 @@ func TestOpenMigrates(t *testing.T) {
 // TestOpenOddPath: characters that mean something in a URI are part of the
 // file name, not parameters.
 func TestOpenOddPath(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "a?b#c%20d")
 	path := filepath.Join(dir, "lock box.db")
 	mustOpen(t, path)
@@ -89,6 +93,7 @@ func TestOpenOddPath(t *testing.T) {
 }
 
 func TestReopenKeepsData(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lockbox.db")
 	s, err := sqlite.Open(t.Context(), path)
 	if err != nil {
@@ -116,6 +121,7 @@ func TestReopenKeepsData(t *testing.T) {
 // TestOpenRefusesNewerSchema: a database migrated by a newer binary is left
 // alone, with an error that says what to do.
 func TestOpenRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lockbox.db")
 	s, err := sqlite.Open(t.Context(), path)
 	if err != nil {
@@ -138,6 +144,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 }
 
 func TestOpenCanceled(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lockbox.db")); err == nil {

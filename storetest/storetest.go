@@ -20,8 +20,9 @@ type test struct {
 	fn   func(t *testing.T, s lockbox.Store)
 }
 
-// Run runs the conformance suite. open must return a new, empty, migrated
-// store for each call and close it when the test ends (t.Cleanup).
+// Run runs the conformance suite, its cases in parallel. open must return
+// a new, empty, migrated store for each call and close it when the test
+// ends (t.Cleanup); it is called from parallel tests.
 func Run(t *testing.T, open func(t *testing.T) lockbox.Store) {
 	groups := []struct {
 		name  string
@@ -42,10 +43,15 @@ func Run(t *testing.T, open func(t *testing.T) lockbox.Store) {
 		{"SigningKeys", keyTests},
 		{"Conflict", conflictTests},
 	}
+	// Every case has a store of its own, so all run in parallel.
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
 			for _, tt := range g.tests {
-				t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
+				t.Run(tt.name, func(t *testing.T) {
+					t.Parallel()
+					tt.fn(t, open(t))
+				})
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,7 +53,19 @@ func findBrowser() string {
 	return ""
 }
 
-// startBrowser starts one headless Chromium for the test, or skips.
+// shared is the one Chromium of the test binary, started by the first
+// test that needs it and stopped by TestMain: starting a browser takes
+// seconds, a browser context of its own per person (cookies included)
+// takes milliseconds and isolates as well.
+var shared struct {
+	once sync.Once
+	ctx  context.Context // the browser; tabs derive from it
+	stop func()
+	err  error
+}
+
+// startBrowser returns the shared headless Chromium, starting it on first
+// use, or skips when there is none.
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
 	path := findBrowser()
@@ -63,6 +76,19 @@ func startBrowser(t *testing.T) context.Context {
 		}
 		t.Skip(msg)
 	}
+	shared.once.Do(func() { shared.ctx, shared.stop, shared.err = launchBrowser(path) })
+	if shared.err != nil {
+		t.Fatalf("start %s: %v", path, shared.err)
+	}
+	return shared.ctx
+}
+
+// launchBrowser starts Chromium at path, for the rest of the test binary.
+func launchBrowser(path string) (context.Context, func(), error) {
+	dir, err := os.MkdirTemp("", "lockbox-chromium-")
+	if err != nil {
+		return nil, nil, err
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
 		chromedp.NoSandbox, chromedp.DisableGPU, // CI runs as root in a container
@@ -70,22 +96,34 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints"),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1440, 900),
+		chromedp.UserDataDir(dir), chromedp.WindowSize(1440, 900),
 		// The viewer's zone: the page's script picks it up, so times show
 		// in Paris time with UTC alongside.
 		chromedp.Env("TZ=Europe/Paris"),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancel)
+	stop := func() {
+		_ = chromedp.Cancel(ctx) // closes the browser and waits for it
+		cancel()
+		cancelAlloc()
+		os.RemoveAll(dir)
+	}
 	// The first run starts the browser and binds its life to the context
 	// it is given, so it gets no timeout of its own (chromedp bounds the
 	// wait for the browser's address).
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", path, err)
+		stop()
+		return nil, nil, err
 	}
-	return ctx
+	return ctx, stop, nil
+}
+
+// stopBrowser stops the shared browser if a test started it (TestMain).
+func stopBrowser() {
+	if shared.stop != nil {
+		shared.stop()
+	}
 }
 
 // artifactsDir is where screenshots go.
@@ -224,17 +262,30 @@ type suite struct {
 	dir     string
 }
 
+// TestBrowser runs the scenarios in parallel, each on a server and
+// database of its own, in the shared browser.
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	b := startBrowser(t)
-	e := newEnv(t)
-	srv := httptest.NewServer(e.h)
-	t.Cleanup(srv.Close)
-	s := &suite{e: e, browser: b, base: srv.URL, dir: artifactsDir(t)}
-	t.Run("ApproverApprovesByReference", s.approverApproves)
-	t.Run("ManagerCannotApproveOwnRequest", s.managerOwnRequest)
-	t.Run("CrossSiteFormRefused", s.crossSiteRefused)
-	t.Run("AuditorDownloadsCSV", s.auditorDownloadsCSV)
-	t.Run("SignOutEndsSession", s.signOutEndsSession)
+	dir := artifactsDir(t)
+	for _, sc := range []struct {
+		name string
+		run  func(*suite, *testing.T)
+	}{
+		{"ApproverApprovesByReference", (*suite).approverApproves},
+		{"ManagerCannotApproveOwnRequest", (*suite).managerOwnRequest},
+		{"CrossSiteFormRefused", (*suite).crossSiteRefused},
+		{"AuditorDownloadsCSV", (*suite).auditorDownloadsCSV},
+		{"SignOutEndsSession", (*suite).signOutEndsSession},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			srv := httptest.NewServer(e.h)
+			t.Cleanup(srv.Close)
+			sc.run(&suite{e: e, browser: b, base: srv.URL, dir: dir}, t)
+		})
+	}
 }
 
 // approverApproves: an approver signs in, finds a pending request by the
@@ -365,8 +416,11 @@ func (s *suite) crossSiteRefused(t *testing.T) {
 }
 
 // auditorDownloadsCSV: an audit reader searches the log, sees the verified
-// checkpoint, and downloads the CSV.
+// checkpoint, and downloads the CSV, which holds an approval.
 func (s *suite) auditorDownloadsCSV(t *testing.T) {
+	if _, err := s.e.svc.Act(s.e.as("approver@contoso.test"), s.e.pending().ID, lockbox.EventApprove, lockbox.Decision{}); err != nil {
+		t.Fatal(err)
+	}
 	p := s.person(t)
 	p.signIn("auditor@contoso.test")
 	p.open("/audit", "#audit-records")

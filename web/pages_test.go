@@ -23,6 +23,7 @@ var devAccounts = []string{"admin@provider.test", "operator@provider.test", "man
 // checks the status, and that no page carries inline script or style (the
 // CSP would block it, so it would be a broken page).
 func TestEveryPageEveryRole(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.pending()
 	ref := "/requests/" + r.Reference
@@ -96,6 +97,7 @@ func checkNoInline(t *testing.T, body string) {
 
 // TestNavigationByRole: each person sees the pages of their roles.
 func TestNavigationByRole(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, tc := range []struct {
 		email      string
@@ -129,6 +131,7 @@ func TestNavigationByRole(t *testing.T) {
 // confirms with a comment, and sees it active; the decision is the
 // approver's in the audit log.
 func TestApproveFromTheWeb(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.pending()
 	c := e.signIn("approver@contoso.test")
@@ -154,6 +157,7 @@ func TestApproveFromTheWeb(t *testing.T) {
 // TestStalePageCannotDecide: a decision carries the version the page
 // showed, so a page from before someone else's change decides nothing.
 func TestStalePageCannotDecide(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	clock, svc, h := e.withClock()
 	in := newRequest()
@@ -208,6 +212,7 @@ func (e *env) withClock() (*lockbox.OffsetClock, *approval.Service, http.Handler
 // TestExpiredRequestMessage: deciding after the deadline answers 409 with
 // the service's explanation, even though no worker ran.
 func TestExpiredRequestMessage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	clock, _, h := e.withClock()
 	r := e.pending()
@@ -225,6 +230,7 @@ func TestExpiredRequestMessage(t *testing.T) {
 // TestManagerCannotReviewOwnRequest: separation of duties is visible in
 // the review queue and enforced by the service when forced.
 func TestManagerCannotReviewOwnRequest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, err := e.svc.AddStaff(e.as("admin@provider.test"), lockbox.NewUser{Email: "both@provider.test",
 		Roles: []lockbox.Role{lockbox.RoleOperator, lockbox.RoleSupportManager}, Password: approval.DevPassword})
@@ -259,6 +265,7 @@ func TestManagerCannotReviewOwnRequest(t *testing.T) {
 // TestDecisionFormErrors: bad forms are refused with a reason and change
 // nothing.
 func TestDecisionFormErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.pending()
 	c := e.signIn("approver@contoso.test")
@@ -286,6 +293,7 @@ func TestDecisionFormErrors(t *testing.T) {
 }
 
 func TestSettingsPage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.signIn("approver@contoso.test")
 	res := c.get("/settings")
@@ -322,6 +330,7 @@ func TestSettingsPage(t *testing.T) {
 }
 
 func TestNewRequestForm(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.signIn("operator@provider.test")
 	res := c.get("/requests/new")
@@ -372,6 +381,7 @@ func TestNewRequestForm(t *testing.T) {
 }
 
 func TestOperatorCompletesAndGetsToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.pending()
 	if _, err := e.svc.Act(e.as("approver@contoso.test"), r.ID, lockbox.EventApprove, lockbox.Decision{}); err != nil {
@@ -394,6 +404,7 @@ func TestOperatorCompletesAndGetsToken(t *testing.T) {
 }
 
 func TestUsersAndRoles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	admin := e.signIn("admin@contoso.test")
 	res := admin.post("/users", url.Values{"email": {"new@contoso.test"}, "name": {"New Person"}, "role": {"lockbox_approver"}})
@@ -426,6 +437,7 @@ func TestUsersAndRoles(t *testing.T) {
 }
 
 func TestProviderAdminPages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.signIn("admin@provider.test")
 	res := c.post("/tenants", url.Values{"name": {"northwind"}, "display_name": {"Northwind"}, "admin_email": {"admin@northwind.test"}})
@@ -452,6 +464,7 @@ func TestProviderAdminPages(t *testing.T) {
 // TestAuditLogPage: search, filters, the CSV download in SPEC §7's layout,
 // and the checkpoint verified against the log's key and entries.
 func TestAuditLogPage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.pending()
 	if _, err := e.svc.Act(e.as("approver@contoso.test"), r.ID, lockbox.EventApprove, lockbox.Decision{Comment: "=HYPERLINK(\"x\")"}); err != nil {
@@ -497,6 +510,7 @@ func TestAuditLogPage(t *testing.T) {
 
 // TestAuditLogMissing: without the audit service the page says so plainly.
 func TestAuditLogMissing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *web.Config) { c.Audit = nil })
 	res := e.signIn("auditor@contoso.test").get("/audit")
 	wantStatus(t, res, http.StatusOK)
@@ -504,6 +518,7 @@ func TestAuditLogMissing(t *testing.T) {
 }
 
 func TestDevMail(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *web.Config) { c.Dev = false })
 	wantStatus(t, e.signIn("approver@contoso.test").get("/dev/mail"), http.StatusNotFound)
 	e = newEnv(t, func(c *web.Config) { c.DevMail = fakeMailbox{} })

@@ -19,6 +19,7 @@ import (
 // TestSecurityHeaders: every response — pages, errors, assets, redirects —
 // carries the CSP and the framing, referrer and sniffing headers.
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	anon, approver := e.client(), e.signIn("approver@contoso.test")
 	want := map[string]string{
@@ -55,6 +56,7 @@ func TestSecurityHeaders(t *testing.T) {
 // TestSessionCookie: HttpOnly, SameSite=Lax, Path=/; over TLS (or behind an
 // https external URL) also Secure with the __Host- prefix.
 func TestSessionCookie(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		tls        bool
@@ -67,6 +69,7 @@ func TestSessionCookie(t *testing.T) {
 		{"BehindHTTPSProxy", false, "https://lockbox.example.com", "__Host-lockbox_session", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, func(c *web.Config) { c.ExternalURL = tc.externURL })
 			c := e.client()
 			c.tls = tc.tls
@@ -90,6 +93,7 @@ func TestSessionCookie(t *testing.T) {
 }
 
 func TestSignInRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, tc := range []struct {
 		name, email, password string
@@ -114,6 +118,7 @@ func TestSignInRefused(t *testing.T) {
 // whatever accounts it names; a correct password is refused too once the
 // address is over its limit.
 func TestSignInPerIPLimit(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, func(c *web.Config) { c.SignInBurst, c.SignInRefill = 3, 10*time.Second })
 		c := e.client()
@@ -132,6 +137,7 @@ func TestSignInPerIPLimit(t *testing.T) {
 // TestSignInNext: after sign-in the person lands where they were going,
 // but never on another site.
 func TestSignInNext(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, tc := range []struct{ next, want string }{
 		{"/requests/LB-AAAAAAAA", "/requests/LB-AAAAAAAA"},
@@ -156,6 +162,7 @@ func TestSignInNext(t *testing.T) {
 // TestSignOutEndsSession: the old cookie is refused after sign-out, even
 // when replayed by someone who copied it.
 func TestSignOutEndsSession(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.signIn("approver@contoso.test")
 	stolen := e.client()
@@ -175,6 +182,7 @@ func TestSignOutEndsSession(t *testing.T) {
 // TestSignInAgainEndsOldSession: a browser signing in as someone else
 // leaves no live session of the first person behind.
 func TestSignInAgainEndsOldSession(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.signIn("approver@contoso.test")
 	first := c.cookies["lockbox_session"].Value
@@ -191,6 +199,7 @@ func TestSignInAgainEndsOldSession(t *testing.T) {
 // TestSessionTimeouts: 30 minutes idle or 12 hours in all end a session;
 // activity extends only the idle timeout. Fake time, exact instants.
 func TestSessionTimeouts(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t)
 		c := e.signIn("approver@contoso.test")
@@ -215,6 +224,7 @@ func TestSessionTimeouts(t *testing.T) {
 // TestDevClockDoesNotSignOut: moving the dev workflow clock 12 hours ahead
 // leaves sessions alone: they run on the wall clock.
 func TestDevClockDoesNotSignOut(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	devClock := lockbox.NewOffsetClock()
 	svc := approval.New(e.store, devClock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1,
@@ -234,6 +244,7 @@ func TestDevClockDoesNotSignOut(t *testing.T) {
 // TestCrossOriginPostRefused: a form posted from another site is refused
 // before it reaches a session or a service, and changes nothing.
 func TestCrossOriginPostRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.pending()
 	c := e.signIn("approver@contoso.test")
@@ -268,6 +279,7 @@ func TestCrossOriginPostRefused(t *testing.T) {
 }
 
 func TestPreferencesTimeZone(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.pending()
 	c := e.signIn("approver@contoso.test")

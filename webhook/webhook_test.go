@@ -21,6 +21,7 @@ const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 // TestSignSpecVector checks Sign against the example of the Standard
 // Webhooks specification.
 func TestSignSpecVector(t *testing.T) {
+	t.Parallel()
 	got, err := webhook.Sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", time.Unix(1614265330, 0), []byte(`{"test": 2432232314}`))
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +79,7 @@ func sender(url string, allowPrivate bool) *webhook.Sender {
 }
 
 func TestDeliverSignedPerStandardWebhooks(t *testing.T) {
+	t.Parallel()
 	rc := newReceiver(t, http.StatusNoContent)
 	m := message()
 	if err := sender(rc.URL+"/hooks/lockbox?token=s3cret", true).Deliver(t.Context(), m); err != nil {
@@ -106,6 +108,7 @@ func TestDeliverSignedPerStandardWebhooks(t *testing.T) {
 }
 
 func TestDeliverFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name          string
 		status        int

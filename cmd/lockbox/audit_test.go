@@ -45,6 +45,7 @@ func activity(srv *e2e, op, mgr, approver *e2e) lockbox.AccessRequest {
 }
 
 func TestEndToEndAuditSearchAndVerify(t *testing.T) {
+	t.Parallel()
 	srv, dbPath := startAuditE2E(t)
 	op, mgr := srv.as("operator@provider.test"), srv.as("manager@provider.test")
 	approver, auditor := srv.as("approver@contoso.test"), srv.as("auditor@contoso.test")
@@ -123,6 +124,7 @@ func TestEndToEndAuditSearchAndVerify(t *testing.T) {
 // TestEndToEndProviderLog: provider admins read and verify the provider's
 // own log as tenant "provider".
 func TestEndToEndProviderLog(t *testing.T) {
+	t.Parallel()
 	srv, _ := startAuditE2E(t)
 	admin := srv.as("admin@provider.test")
 	if out := admin.mustRun("audit", "search", "--tenant", "provider", "--operation", "tenant.created"); !strings.Contains(out, "tenant.created") {

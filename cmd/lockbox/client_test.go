@@ -13,6 +13,7 @@ import (
 // against a stub server: the wiring of newClient, the token, and how an API
 // error reaches the person.
 func TestRealClient(t *testing.T) {
+	t.Parallel()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/me", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer tok" {
@@ -65,6 +66,7 @@ func TestRealClient(t *testing.T) {
 // TestUnreachableServer checks that a transport failure is an error (exit 1)
 // that names the server.
 func TestUnreachableServer(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()

@@ -9,6 +9,7 @@ import (
 )
 
 func TestCredentialsRoundTrip(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "lockbox")
 	if c, err := loadCredentials(dir); err != nil || c != nil {
 		t.Fatalf("loadCredentials before save = %v, %v; want nil, nil", c, err)
@@ -50,6 +51,7 @@ func TestCredentialsRoundTrip(t *testing.T) {
 }
 
 func TestLoadCredentialsDamaged(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, credentialsFile), []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
@@ -60,6 +62,7 @@ func TestLoadCredentialsDamaged(t *testing.T) {
 }
 
 func TestConfigDir(t *testing.T) {
+	t.Parallel()
 	got, err := configDir(func(k string) string {
 		if k == "LOCKBOX_CONFIG_DIR" {
 			return "/custom/dir"
@@ -75,6 +78,7 @@ func TestConfigDir(t *testing.T) {
 }
 
 func TestNormalizeServer(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want string
 		wantErr  bool

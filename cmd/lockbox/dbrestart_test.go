@@ -19,6 +19,7 @@ import (
 // restart) answers 503 with code "unavailable", /readyz included, and
 // serves again once the database is back, without being restarted.
 func TestDatabaseRestartMidRun(t *testing.T) {
+	t.Parallel()
 	proxy, dsn := pgtest.NewProxy(t, pgtest.Schema(t, pgtest.DSN(t)))
 	ctx := context.Background()
 	rs, err := startServer(ctx, serverConfig{Listen: "127.0.0.1:0", Dev: true, WorkerPoll: 50 * time.Millisecond,

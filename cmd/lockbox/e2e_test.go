@@ -84,6 +84,7 @@ func (e *e2e) wantFail(code int, substr string, args ...string) {
 }
 
 func TestEndToEndThroughTheCLI(t *testing.T) {
+	t.Parallel()
 	srv := startE2E(t)
 	op, mgr := srv.as("operator@provider.test"), srv.as("manager@provider.test")
 	approver, other := srv.as("approver@contoso.test"), srv.as("admin@fabrikam.test")
@@ -134,6 +135,7 @@ func TestEndToEndThroughTheCLI(t *testing.T) {
 }
 
 func TestEndToEndExpiryWithTheDevClock(t *testing.T) {
+	t.Parallel()
 	srv := startE2E(t)
 	op, mgr, approver := srv.as("operator@provider.test"), srv.as("manager@provider.test"), srv.as("approver@contoso.test")
 	r := op.request("requests", "create", "--tenant", "contoso", "--service", "teams",
@@ -147,6 +149,7 @@ func TestEndToEndExpiryWithTheDevClock(t *testing.T) {
 }
 
 func TestEndToEndSettingsAndRoles(t *testing.T) {
+	t.Parallel()
 	srv := startE2E(t)
 	admin, approver, provider := srv.as("admin@contoso.test"), srv.as("approver@contoso.test"), srv.as("admin@provider.test")
 	approver.mustRun("settings", "set", "--tenant", "contoso", "--require-approval=false", "--request-ttl", "2h")

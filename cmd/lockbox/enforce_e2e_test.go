@@ -17,6 +17,7 @@ import (
 // approved request, `lockbox requests token`, and the token verified by a
 // data-plane guard against the server's JWKS.
 func TestE2EGrantToken(t *testing.T) {
+	t.Parallel()
 	e := startE2E(t)
 	op, mgr, appr := e.as("operator@provider.test"), e.as("manager@provider.test"), e.as("approver@contoso.test")
 	r := op.request("requests", "create", "--tenant", "contoso", "--service", "exchange", "--service-request", "SR-9",
@@ -52,6 +53,7 @@ func TestE2EGrantToken(t *testing.T) {
 // a server given other keys for the same database refuses to start, and a
 // rotation keeps the old key published.
 func TestServeKeyDirectories(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db, keysA, keysB := filepath.Join(dir, "lockbox.db"), filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	cfg := serverConfig{Listen: "127.0.0.1:0", Database: db, KeyDir: keysA, WorkerPoll: time.Second, PasswordMemoryKiB: 64,

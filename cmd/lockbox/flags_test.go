@@ -8,6 +8,7 @@ import (
 // TestParseMinutes: the syntax is lockbox.ParseMinutes' (tested there);
 // a flag adds "greater than zero", unless zero is allowed.
 func TestParseMinutes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		in        string
@@ -37,6 +38,7 @@ func TestParseMinutes(t *testing.T) {
 }
 
 func TestParseTime(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		in      string
@@ -62,6 +64,7 @@ func TestParseTime(t *testing.T) {
 }
 
 func TestStatusesValue(t *testing.T) {
+	t.Parallel()
 	var v statusesValue
 	if err := v.Set("pending"); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 )
 
 func TestUsageErrorsExit2(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		args []string
@@ -76,6 +77,7 @@ func createArgs(extra ...string) []string {
 }
 
 func TestHelpExits0(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"--help"}, {"requests", "--help"}, {"requests", "create", "--help"}, {"help", "settings"}} {
 		r := runFake(t, &fakeAPI{}, nil, args...)
 		if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
@@ -85,6 +87,7 @@ func TestHelpExits0(t *testing.T) {
 }
 
 func TestAPIErrorExit1(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  error
@@ -113,6 +116,7 @@ func TestAPIErrorExit1(t *testing.T) {
 }
 
 func TestNotSignedIn(t *testing.T) {
+	t.Parallel()
 	f := &fakeAPI{}
 	r := runFake(t, f, nil, "requests", "list")
 	want := "lockbox: not signed in: run `lockbox login --server URL --email E`\n"
@@ -126,6 +130,7 @@ func TestNotSignedIn(t *testing.T) {
 
 // TestCommandCalls checks which API call each command makes, with what.
 func TestCommandCalls(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
 	after := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	yes, no, ttl, maxA, rem := true, false, 360, 90, 0
@@ -212,6 +217,7 @@ func TestCommandCalls(t *testing.T) {
 }
 
 func TestCommandOutput(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		args []string
@@ -264,6 +270,7 @@ func TestCommandOutput(t *testing.T) {
 }
 
 func TestShowListsEveryField(t *testing.T) {
+	t.Parallel()
 	r := runFake(t, &fakeAPI{}, signedIn(), "requests", "show", "LB-7K3Q9MXA")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -280,6 +287,7 @@ func TestShowListsEveryField(t *testing.T) {
 }
 
 func TestJSONOutputIsTheAPIObject(t *testing.T) {
+	t.Parallel()
 	r := runFake(t, &fakeAPI{}, signedIn(), "requests", "show", "LB-7K3Q9MXA", "-o", "json")
 	var got lockbox.AccessRequest
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
@@ -297,6 +305,7 @@ func TestJSONOutputIsTheAPIObject(t *testing.T) {
 }
 
 func TestListAllFollowsCursors(t *testing.T) {
+	t.Parallel()
 	req := func(ref string) *lockbox.AccessRequest { r := sampleRequest(); r.Reference = ref; return r }
 	f := &fakeAPI{pages: map[string]*lockbox.RequestPage{
 		"":   {Requests: []*lockbox.AccessRequest{req("LB-1"), req("LB-2")}, NextCursor: "c2"},
@@ -333,6 +342,7 @@ func TestListAllFollowsCursors(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "cfg")
 	env := map[string]string{"LOCKBOX_CONFIG_DIR": dir, "LOCKBOX_PASSWORD": "hunter2"}
 	f := &fakeAPI{}
@@ -383,6 +393,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginWithoutServer(t *testing.T) {
+	t.Parallel()
 	r := runFake(t, &fakeAPI{}, nil, "login", "--email", "a@b.test")
 	if r.code != 2 || !strings.Contains(r.stderr, "--server is required") {
 		t.Errorf("exit %d, stderr %q; want 2 and --server is required", r.code, r.stderr)
@@ -390,6 +401,7 @@ func TestLoginWithoutServer(t *testing.T) {
 }
 
 func TestLoginWithoutPassword(t *testing.T) {
+	t.Parallel()
 	f := &fakeAPI{}
 	r := runFake(t, f, nil, "login", "--server", "http://127.0.0.1:8080", "--email", "a@b.test")
 	if r.code != 1 || !strings.Contains(r.stderr, "LOCKBOX_PASSWORD") || len(f.calls) != 0 {
@@ -398,6 +410,7 @@ func TestLoginWithoutPassword(t *testing.T) {
 }
 
 func TestLoginFailureSavesNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	f := &fakeAPI{err: lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Wrong email or password.")}
 	r := runFake(t, f, map[string]string{"LOCKBOX_CONFIG_DIR": dir, "LOCKBOX_PASSWORD": "x"},
@@ -411,6 +424,7 @@ func TestLoginFailureSavesNothing(t *testing.T) {
 }
 
 func TestServerAndTokenPrecedence(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	saved := &credentials{Server: "https://saved.example", Email: "a@b.test", Token: "saved-token"}
 	if err := saveCredentials(dir, saved); err != nil {
@@ -453,6 +467,7 @@ func TestServerAndTokenPrecedence(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"version"}, strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
 	if code != 0 || !strings.HasPrefix(stdout.String(), "lockbox ") {
@@ -461,6 +476,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestTokensNotPrintedInErrors(t *testing.T) {
+	t.Parallel()
 	r := runFake(t, &fakeAPI{}, nil, "--token", "very-secret", "--server", "https://u:pw-secret@x.example", "whoami")
 	if r.code != 2 {
 		t.Errorf("exit %d, want 2", r.code)

@@ -103,6 +103,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // approvers' emails arrive over SMTP and in the dev mailbox with the same
 // Message-IDs, and the webhook arrives signed per Standard Webhooks.
 func TestEndToEndNotifications(t *testing.T) {
+	t.Parallel()
 	sink := &mailSink{}
 	smtpSrv := smtp.NewServer(sink)
 	smtpSrv.Domain = "localhost"

@@ -13,6 +13,7 @@ import (
 )
 
 func TestTableCSVDefusesEveryCell(t *testing.T) {
+	t.Parallel()
 	tbl := newTable("=HEADER", "B")
 	tbl.add("=1+1", "ok")
 	tbl.add("@SUM(1)", "-2\nsecond line")
@@ -31,6 +32,7 @@ func TestTableCSVDefusesEveryCell(t *testing.T) {
 }
 
 func TestTableText(t *testing.T) {
+	t.Parallel()
 	tbl := newTable("NAME", "VALUE")
 	tbl.add("a", "")
 	tbl.add("longer", "x\ty")
@@ -45,6 +47,7 @@ func TestTableText(t *testing.T) {
 }
 
 func TestSanitize(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, in, want string }{
 		{"Plain", "hello, wörld", "hello, wörld"},
 		{"Newline", "a\nb", `a\nb`},
@@ -62,6 +65,7 @@ func TestSanitize(t *testing.T) {
 }
 
 func TestFormatMinutes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   int
 		want string
@@ -74,6 +78,7 @@ func TestFormatMinutes(t *testing.T) {
 }
 
 func TestRequestSummary(t *testing.T) {
+	t.Parallel()
 	starts, ends := t0.Add(time.Hour), t0.Add(3*time.Hour)
 	tests := []struct {
 		name string
@@ -103,6 +108,7 @@ func TestRequestSummary(t *testing.T) {
 // TestRequestFieldsComplete checks that show and CSV carry every field of
 // the API object, so a field added to AccessRequest is not silently dropped.
 func TestRequestFieldsComplete(t *testing.T) {
+	t.Parallel()
 	b, err := json.Marshal(sampleRequest())
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +132,7 @@ func TestRequestFieldsComplete(t *testing.T) {
 }
 
 func TestRequestsCSV(t *testing.T) {
+	t.Parallel()
 	r := sampleRequest()
 	r.Reason = "=HYPERLINK(\"http://evil\")"
 	comment := "+ok"

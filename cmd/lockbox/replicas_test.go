@@ -30,6 +30,7 @@ import (
 // trail of every request replays as one path through the state machine,
 // and every log's indexes are gap-free.
 func TestReplicas(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
 	decide, expire := 300, 2000 // requests raced over, requests expiring at once
 	if testing.Short() {

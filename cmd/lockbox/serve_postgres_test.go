@@ -11,6 +11,7 @@ import (
 )
 
 func TestDisplayDatabase(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"lockbox-data/lockbox.db", "lockbox-data/lockbox.db"},
 		{"postgres://lockbox:s3cret@db:5432/lockbox?sslmode=require", "postgres://lockbox:xxxxx@db:5432/lockbox?sslmode=require"},

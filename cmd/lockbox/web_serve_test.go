@@ -19,6 +19,7 @@ import (
 // prefixes and the admin center everywhere else; a browser session cookie
 // is worthless to the API, which takes bearer tokens only.
 func TestServeMountsWebAndAPI(t *testing.T) {
+	t.Parallel()
 	rs, err := startServer(context.Background(), serverConfig{Listen: "127.0.0.1:0", Dev: true,
 		WorkerPoll: time.Second, PasswordMemoryKiB: 64}, io.Discard)
 	if err != nil {
@@ -95,6 +96,7 @@ func TestServeMountsWebAndAPI(t *testing.T) {
 // operator a signed grant for their active request, and shows the mail
 // the dev server captured.
 func TestWebTokenAndDevMail(t *testing.T) {
+	t.Parallel()
 	rs, err := startServer(context.Background(), serverConfig{Listen: "127.0.0.1:0", Dev: true,
 		WorkerPoll: 50 * time.Millisecond, PasswordMemoryKiB: 64}, io.Discard)
 	if err != nil {
@@ -190,6 +192,7 @@ func webDo(t *testing.T, base, method, path string, session *http.Cookie, want i
 }
 
 func TestCheckWebConfig(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		c    webConfig

@@ -15,6 +15,7 @@ import (
 // approved operation is served and recorded, an unapproved one is refused
 // and recorded as blocked, and a revoked grant stops working at once.
 func TestMailboxEnforcesGrants(t *testing.T) {
+	t.Parallel()
 	lb := lockboxtest.Start(t)
 	g, err := guard.New(guard.Config{Server: lb.URL, ServiceToken: "dev-service-token", Service: "exchange"})
 	if err != nil {

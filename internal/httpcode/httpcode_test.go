@@ -10,6 +10,7 @@ import (
 )
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, code := range []string{lockbox.EINVALID, lockbox.EUNAUTHENTICATED, lockbox.EFORBIDDEN, lockbox.ENOTFOUND,
 		lockbox.ECONFLICT, lockbox.ETOOLARGE, lockbox.ERATELIMITED, lockbox.EUNAVAILABLE, lockbox.EINTERNAL} {
 		s, known := httpcode.Status(code)
@@ -23,6 +24,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestStatusOf(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		err  error
 		want int
@@ -38,6 +40,7 @@ func TestStatusOf(t *testing.T) {
 }
 
 func TestCodeOfProxyStatuses(t *testing.T) {
+	t.Parallel()
 	for status, want := range map[int]string{
 		http.StatusMethodNotAllowed: lockbox.EINVALID, http.StatusUnsupportedMediaType: lockbox.EINVALID,
 		http.StatusPreconditionFailed: lockbox.ECONFLICT, http.StatusBadGateway: lockbox.EUNAVAILABLE,

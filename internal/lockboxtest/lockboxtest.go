@@ -24,6 +24,7 @@ import (
 	"github.com/lockboxhq/lockbox/keys"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 // Server is a running in-process Lockbox.
@@ -36,7 +37,11 @@ type Server struct {
 // Start starts a server for the test; it stops when the test ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	s, closeFn, err := StartIn(tb.TempDir(), io.Discard)
+	dir := tb.TempDir()
+	if err := sqlitetest.Write(filepath.Join(dir, "lockbox.db")); err != nil { // migrated already: faster
+		tb.Fatal(err)
+	}
+	s, closeFn, err := StartIn(dir, io.Discard)
 	if err != nil {
 		tb.Fatal(err)
 	}

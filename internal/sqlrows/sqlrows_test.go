@@ -9,6 +9,7 @@ import (
 )
 
 func TestJSONList(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   []string
@@ -29,6 +30,7 @@ func TestJSONList(t *testing.T) {
 }
 
 func TestParseList(t *testing.T) {
+	t.Parallel()
 	got, err := ParseList[string]("[]")
 	if err != nil || got == nil || len(got) != 0 {
 		t.Errorf(`ParseList("[]") = %#v, %v; want a non-nil empty slice`, got, err)
@@ -43,6 +45,7 @@ func TestParseList(t *testing.T) {
 }
 
 func TestStringPtr(t *testing.T) {
+	t.Parallel()
 	if p := StringPtr(sql.Null[string]{}); p != nil {
 		t.Errorf("StringPtr(NULL) = %q, want nil", *p)
 	}
@@ -60,6 +63,7 @@ func (r result) LastInsertId() (int64, error) { return 0, nil }
 func (r result) RowsAffected() (int64, error) { return r.n, r.err }
 
 func TestRowsAffected(t *testing.T) {
+	t.Parallel()
 	failed := errors.New("exec failed")
 	if n, err := RowsAffected(nil, failed); n != 0 || err != failed {
 		t.Errorf("RowsAffected(nil, err) = %d, %v; want 0, %v", n, err, failed)
@@ -113,6 +117,7 @@ func (r fakeRow) Scan(dest ...any) error {
 }
 
 func TestValue(t *testing.T) {
+	t.Parallel()
 	if v, err := Value[string](fakeRow{"id"}); v != "id" || err != nil {
 		t.Errorf("Value = %q, %v; want id, nil", v, err)
 	}

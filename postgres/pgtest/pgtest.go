@@ -1,6 +1,8 @@
 // Package pgtest gives tests a PostgreSQL database of their own: the DSN of
 // the server named by LOCKBOX_TEST_POSTGRES, and a fresh schema per test so
-// that tests and packages running in parallel never see each other's rows.
+// that tests and packages running in parallel never see each other's rows:
+// empty (Schema), for tests of migrating, or at the newest migration
+// (Migrated), a copy of a template the test binary migrated once.
 //
 // Without LOCKBOX_TEST_POSTGRES the tests that need PostgreSQL skip, saying
 // how to enable them; with LOCKBOX_REQUIRE_POSTGRES=1 (CI) they fail
@@ -64,17 +66,25 @@ func Schema(tb testing.TB, dsn string) string {
 // may be a URL or a key=value string.
 func WithParam(tb testing.TB, dsn, key, value string) string {
 	tb.Helper()
+	out, err := withParam(dsn, key, value)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+func withParam(dsn, key, value string) (string, error) {
 	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return dsn + " " + key + "=" + value
+		return dsn + " " + key + "=" + value, nil
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		tb.Fatalf("%s is not a URL: %v", EnvDSN, err)
+		return "", fmt.Errorf("%s is not a URL: %w", EnvDSN, err)
 	}
 	q := u.Query()
 	q.Set(key, value)
 	u.RawQuery = q.Encode()
-	return u.String()
+	return u.String(), nil
 }
 
 // Exec runs statements on a connection of its own, outside any test

@@ -1,0 +1,11 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/lockboxhq/lockbox/postgres"
+	"github.com/lockboxhq/lockbox/postgres/pgtest"
+)
+
+// TestMain drops the migrated template that pgtest.Migrated copies.
+func TestMain(m *testing.M) { pgtest.Main(m, postgres.Open) }
