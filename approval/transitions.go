@@ -87,15 +87,48 @@ func (s *Service) settle(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRe
 	}
 }
 
-// settleOne settles one request in its own transaction.
+// settleOne settles one request the store found due, in its own
+// transaction. When nothing is due after all (another replica settled it
+// first, or its stored deadline no longer follows the rule), it stores the
+// schedule the rule gives, so a stale row does not stay due forever.
 func (s *Service) settleOne(ctx context.Context, id string) error {
 	return s.store.Update(ctx, func(tx lockbox.Tx) error {
 		r, err := tx.GetRequest(ctx, id)
 		if err != nil {
 			return err
 		}
-		return s.settle(ctx, tx, r, s.now())
+		now := s.now()
+		if _, due := r.Due(now); due {
+			return s.settle(ctx, tx, r, now)
+		}
+		settings, err := tx.GetSettings(ctx, r.Tenant)
+		if err != nil {
+			return fmt.Errorf("settings of %s: %w", r.Tenant, err)
+		}
+		return reschedule(ctx, tx, r, settings)
 	})
+}
+
+// reschedule rewrites r's stored deadline and reminder time when settings
+// move them (lockbox's Schedule), keeping r's version: nothing a client
+// sees changed, so an If-Match taken before still holds. A request that
+// changed since it was read (ECONFLICT) is left alone: its own writer
+// scheduled it.
+func reschedule(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRequest, settings *lockbox.Settings) error {
+	deadline, remindAt := r.Deadline, r.RemindAt
+	r.Schedule(settings)
+	if sameTime(deadline, r.Deadline) && sameTime(remindAt, r.RemindAt) {
+		return nil
+	}
+	err := tx.UpdateRequest(ctx, r, r.Version)
+	if lockbox.ErrorCode(err) == lockbox.ECONFLICT {
+		return nil
+	}
+	return err
+}
+
+func sameTime(a, b *time.Time) bool {
+	return a == b || (a != nil && b != nil && a.Equal(*b))
 }
 
 // settleBatch is how many due requests one sweep reads at a time.
