@@ -26,8 +26,8 @@ func (s *Service) apply(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *
 	return s.settle(ctx, tx, r, now)
 }
 
-// transition performs ev on r as u (lockbox.Apply: the event table's row)
-// and writes, in tx, the request, the row's notifications and its audit
+// transition performs ev on r as u (AccessRequest.Apply, after the event
+// table's row) and writes, in tx, the request, the row's notifications and its audit
 // record. It is the one place every state change passes through. It
 // returns the tenant's settings, which it reads anyway.
 func (s *Service) transition(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event, comment string, now time.Time) (*lockbox.Settings, error) {
@@ -47,7 +47,10 @@ func (s *Service) transition(ctx context.Context, tx lockbox.Tx, u *lockbox.User
 	if err := s.emit(ctx, tx, u, r, rule, comment, settings, now); err != nil { // notifications: same transaction (notify.go)
 		return nil, err
 	}
-	return settings, appendAudit(ctx, tx, transitionRecord(ctx, u, r, from, rule, comment, now))
+	if err := appendAudit(ctx, tx, transitionRecord(ctx, u, r, from, rule, comment, now)); err != nil {
+		return nil, err
+	}
+	return settings, nil
 }
 
 // transitionRecord is the audit record of r's change from from by rule's
@@ -109,11 +112,12 @@ func (s *Service) settleOne(ctx context.Context, id string) error {
 	})
 }
 
-// reschedule rewrites r's stored deadline and reminder time when settings
-// move them (lockbox's Schedule), keeping r's version: nothing a client
-// sees changed, so an If-Match taken before still holds. A request that
-// changed since it was read (ECONFLICT) is left alone: its own writer
-// scheduled it.
+// reschedule rewrites r's stored deadline and reminder time when they are
+// not what the rule gives under settings (AccessRequest.Schedule): the
+// tenant changed its settings, or the row is stale. It keeps r's version:
+// nothing a client sees changed, so an If-Match taken before still holds.
+// A request that changed since it was read (ECONFLICT) is left alone: its
+// own writer scheduled it.
 func reschedule(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRequest, settings *lockbox.Settings) error {
 	deadline, remindAt := r.Deadline, r.RemindAt
 	r.Schedule(settings)
@@ -123,8 +127,10 @@ func reschedule(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRequest, se
 	err := tx.UpdateRequest(ctx, r, r.Version)
 	if lockbox.ErrorCode(err) == lockbox.ECONFLICT {
 		return nil
+	} else if err != nil {
+		return fmt.Errorf("reschedule request %s: %w", r.ID, err)
 	}
-	return err
+	return nil
 }
 
 func sameTime(a, b *time.Time) bool {
