@@ -244,3 +244,45 @@ func TestSettingsChangeMovesReminders(t *testing.T) {
 		}
 	})
 }
+
+// TestStaleScheduleIsHealed stores a deadline and a reminder time that do
+// not follow the rule (as a bug or an old rule would leave them): each
+// worker sweep changes nothing about the request but puts the rule's time
+// back, so the row stops coming up as due.
+func TestStaleScheduleIsHealed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		r := h.MustPending(validRequest())
+		wantDeadline, wantRemind := r.ExpiresAt, r.ExpiresAt.Add(-2*time.Hour)
+		auditBefore, outboxBefore := len(h.audit("contoso")), h.sent()
+		for _, tc := range []struct {
+			name  string
+			field func(r *lockbox.AccessRequest) **time.Time
+			sweep func(context.Context) error
+		}{
+			{"Deadline", func(r *lockbox.AccessRequest) **time.Time { return &r.Deadline }, h.svc.SettleDue},
+			{"Reminder", func(r *lockbox.AccessRequest) **time.Time { return &r.RemindAt }, h.svc.EnqueueReminders},
+		} {
+			stale := h.stored(r.ID)
+			*tc.field(stale) = ptr(time.Now().Add(-time.Minute))
+			if err := h.store.Update(context.Background(), func(tx lockbox.Tx) error {
+				return tx.UpdateRequest(context.Background(), stale, stale.Version)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.sweep(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got := h.stored(r.ID)
+			if !got.Deadline.Equal(wantDeadline) || !got.RemindAt.Equal(wantRemind) {
+				t.Errorf("%s: after the sweep: deadline %v, reminder %v; want %v and %v", tc.name, got.Deadline, got.RemindAt, wantDeadline, wantRemind)
+			}
+			if got.Status != lockbox.StatusPending || got.Version != r.Version {
+				t.Errorf("%s: the sweep left the request %s v%d, want pending v%d", tc.name, got.Status, got.Version, r.Version)
+			}
+		}
+		if len(h.audit("contoso")) != auditBefore || !cmp.Equal(outboxBefore, h.sent()) {
+			t.Errorf("a stale schedule wrote audit records or notifications")
+		}
+	})
+}

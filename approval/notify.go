@@ -245,28 +245,6 @@ func (s *Service) remindOne(ctx context.Context, id string) error {
 	})
 }
 
-// reschedule rewrites r's stored deadline and reminder time when settings
-// move them (lockbox's Schedule), keeping r's version: nothing a client
-// sees changed, so an If-Match taken before still holds. A request that
-// changed since it was read (ECONFLICT) is left alone: its own writer
-// scheduled it.
-func reschedule(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRequest, settings *lockbox.Settings) error {
-	deadline, remindAt := r.Deadline, r.RemindAt
-	r.Schedule(settings)
-	if sameTime(deadline, r.Deadline) && sameTime(remindAt, r.RemindAt) {
-		return nil
-	}
-	err := tx.UpdateRequest(ctx, r, r.Version)
-	if lockbox.ErrorCode(err) == lockbox.ECONFLICT {
-		return nil
-	}
-	return err
-}
-
-func sameTime(a, b *time.Time) bool {
-	return a == b || (a != nil && b != nil && a.Equal(*b))
-}
-
 // remindDue runs EnqueueReminders for the worker, logging a failure; the
 // next round retries.
 func (s *Service) remindDue(ctx context.Context) {

@@ -146,7 +146,7 @@ func rescheduleTenant(ctx context.Context, tx lockbox.Tx, tenant string, setting
 	}
 	for _, r := range rs {
 		if err := reschedule(ctx, tx, r, settings); err != nil {
-			return fmt.Errorf("reschedule %s: %w", r.ID, err)
+			return err
 		}
 	}
 	return nil

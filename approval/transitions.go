@@ -26,8 +26,8 @@ func (s *Service) apply(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *
 	return s.settle(ctx, tx, r, now)
 }
 
-// transition performs ev on r as u (lockbox.Apply: the event table's row)
-// and writes, in tx, the request, the row's notifications and its audit
+// transition performs ev on r as u (AccessRequest.Apply, after the event
+// table's row) and writes, in tx, the request, the row's notifications and its audit
 // record. It is the one place every state change passes through. It
 // returns the tenant's settings, which it reads anyway.
 func (s *Service) transition(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event, comment string, now time.Time) (*lockbox.Settings, error) {
@@ -47,7 +47,10 @@ func (s *Service) transition(ctx context.Context, tx lockbox.Tx, u *lockbox.User
 	if err := s.emit(ctx, tx, u, r, rule, comment, settings, now); err != nil { // notifications: same transaction (notify.go)
 		return nil, err
 	}
-	return settings, appendAudit(ctx, tx, transitionRecord(ctx, u, r, from, rule, comment, now))
+	if err := appendAudit(ctx, tx, transitionRecord(ctx, u, r, from, rule, comment, now)); err != nil {
+		return nil, err
+	}
+	return settings, nil
 }
 
 // transitionRecord is the audit record of r's change from from by rule's
@@ -87,15 +90,51 @@ func (s *Service) settle(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRe
 	}
 }
 
-// settleOne settles one request in its own transaction.
+// settleOne settles one request the store found due, in its own
+// transaction. When nothing is due after all (another replica settled it
+// first, or its stored deadline no longer follows the rule), it stores the
+// schedule the rule gives, so a stale row does not stay due forever.
 func (s *Service) settleOne(ctx context.Context, id string) error {
 	return s.store.Update(ctx, func(tx lockbox.Tx) error {
 		r, err := tx.GetRequest(ctx, id)
 		if err != nil {
 			return err
 		}
-		return s.settle(ctx, tx, r, s.now())
+		now := s.now()
+		if _, due := r.Due(now); due {
+			return s.settle(ctx, tx, r, now)
+		}
+		settings, err := tx.GetSettings(ctx, r.Tenant)
+		if err != nil {
+			return fmt.Errorf("settings of %s: %w", r.Tenant, err)
+		}
+		return reschedule(ctx, tx, r, settings)
 	})
+}
+
+// reschedule rewrites r's stored deadline and reminder time when they are
+// not what the rule gives under settings (AccessRequest.Schedule): the
+// tenant changed its settings, or the row is stale. It keeps r's version:
+// nothing a client sees changed, so an If-Match taken before still holds.
+// A request that changed since it was read (ECONFLICT) is left alone: its
+// own writer scheduled it.
+func reschedule(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRequest, settings *lockbox.Settings) error {
+	deadline, remindAt := r.Deadline, r.RemindAt
+	r.Schedule(settings)
+	if sameTime(deadline, r.Deadline) && sameTime(remindAt, r.RemindAt) {
+		return nil
+	}
+	err := tx.UpdateRequest(ctx, r, r.Version)
+	if lockbox.ErrorCode(err) == lockbox.ECONFLICT {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("reschedule request %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+func sameTime(a, b *time.Time) bool {
+	return a == b || (a != nil && b != nil && a.Equal(*b))
 }
 
 // settleBatch is how many due requests one sweep reads at a time.
