@@ -52,6 +52,13 @@ type Tx interface {
 	GetTenant(ctx context.Context, name string) (*Tenant, error)   // ENOTFOUND
 	ListTenants(ctx context.Context) ([]*Tenant, error)
 	GetSettings(ctx context.Context, tenant string) (*Settings, error) // ENOTFOUND
+	// LockSettings is GetSettings that, inside Update, holds the tenant's
+	// settings until the transaction ends: shared while writing something
+	// computed from them (a pending request's reminder time), exclusive to
+	// change them. So a settings change and a write that used the old values
+	// never interleave: the change waits, then sees that write, or the write
+	// waits, then reads the new values.
+	LockSettings(ctx context.Context, tenant string, exclusive bool) (*Settings, error)
 	UpdateSettings(ctx context.Context, tenant string, s Settings) error
 
 	// InsertUser stores an account; ECONFLICT when the email is taken.

@@ -253,8 +253,15 @@ func refuse(reason string) *lockbox.AccessDecision {
 }
 
 // decide is the online rule: the verified grant c must still match request
-// r (settled or not) at now, for in's operation and service.
+// r at now, for in's operation and service. r may have been read earlier
+// (the access cache): its passed deadlines are applied to a copy with the
+// same Settle every reader uses, so whether access is still on is decided by
+// the event table, here as everywhere.
 func decide(r *lockbox.AccessRequest, c *lockbox.GrantClaims, in lockbox.AccessCheck, now time.Time) *lockbox.AccessDecision {
+	r = r.Clone()
+	if err := r.Settle(now); err != nil {
+		return &lockbox.AccessDecision{RequestID: r.ID, Reason: err.Error()}
+	}
 	d := &lockbox.AccessDecision{RequestID: r.ID, AccessEndsAt: r.AccessEndsAt}
 	switch {
 	case r.Tenant != c.Tenant || r.Service != c.Audience || r.RequestedBy != c.Subject:
@@ -263,10 +270,6 @@ func decide(r *lockbox.AccessRequest, c *lockbox.GrantClaims, in lockbox.AccessC
 		d.Reason = fmt.Sprintf("The grant is for service %s, not %s.", c.Audience, in.Service)
 	case r.Status != lockbox.StatusActive:
 		d.Reason = notActiveReason(r)
-	case !now.Before(*r.AccessEndsAt):
-		d.Reason = fmt.Sprintf("Access of request %s ended at %s.", r.Reference, r.AccessEndsAt.Format(time.RFC3339))
-	case now.Before(*r.AccessStartsAt):
-		d.Reason = fmt.Sprintf("Access of request %s starts at %s.", r.Reference, r.AccessStartsAt.Format(time.RFC3339))
 	case !slices.Contains(r.Operations, in.Operation) || !slices.Contains(c.Operations, in.Operation):
 		d.Reason = fmt.Sprintf("Operation %q is not approved by request %s (approved: %v).",
 			truncateText(in.Operation, 80), r.Reference, r.Operations)

@@ -139,3 +139,57 @@ func TestRaceWithTheDeadline(t *testing.T) {
 		}
 	})
 }
+
+// TestRaceOfSettingsAndReviews changes a tenant's settings while its
+// requests become pending: every pending request ends with the reminder
+// time the final settings give (none kept from the old ones), and two
+// changes of different settings at once both survive.
+func TestRaceOfSettingsAndReviews(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	const n = 16
+	filed := make([]*lockbox.AccessRequest, n)
+	for i := range filed {
+		filed[i] = h.MustFile(validRequest())
+	}
+	admin := h.as("admin@contoso.test")
+	errs := make([]error, n+2)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, r := range filed {
+		ctx := h.as("manager@provider.test")
+		wg.Go(func() {
+			<-start
+			_, errs[i] = h.svc.Act(ctx, r.ID, lockbox.EventReviewApprove, lockbox.Decision{})
+		})
+	}
+	wg.Go(func() {
+		<-start
+		_, errs[n] = h.svc.UpdateSettings(admin, "contoso", lockbox.SettingsPatch{ReminderMinutesBeforeExpiry: ptr(90)})
+	})
+	wg.Go(func() {
+		<-start
+		_, errs[n+1] = h.svc.UpdateSettings(admin, "contoso", lockbox.SettingsPatch{MaxAccessMinutes: ptr(200)})
+	})
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("racer %d: %v", i, err)
+		}
+	}
+	s, err := h.svc.GetSettings(admin, "contoso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ReminderMinutesBeforeExpiry != 90 || s.MaxAccessMinutes != 200 {
+		t.Fatalf("settings after two changes at once: %+v; want both", s)
+	}
+	for _, r := range filed {
+		got := h.stored(r.ID)
+		want := lockbox.RemindAt(got, *s)
+		if want == nil || got.RemindAt == nil || !got.RemindAt.Equal(*want) {
+			t.Errorf("%s: stored remind_at %v, the settings give %v", r.Reference, got.RemindAt, want)
+		}
+	}
+}

@@ -108,7 +108,11 @@ func (s *Service) UpdateSettings(ctx context.Context, tenant string, p lockbox.S
 	}
 	var out lockbox.Settings
 	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
-		old, err := tx.GetSettings(ctx, tenant)
+		// Exclusive: two changes at once must not both start from the same
+		// old values (the second would undo the first), and the requests
+		// that stored a reminder from the old values must be committed
+		// before rescheduleTenant lists them.
+		old, err := tx.LockSettings(ctx, tenant, true)
 		if err != nil {
 			return err
 		}

@@ -31,7 +31,17 @@ func (s *Service) apply(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *
 // record. It is the one place every state change passes through. It
 // returns the tenant's settings, which it reads anyway.
 func (s *Service) transition(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event, comment string, now time.Time) (*lockbox.Settings, error) {
-	settings, err := tx.GetSettings(ctx, r.Tenant)
+	rule, _ := ev.Rule()
+	// A request that becomes pending stores a reminder time computed from
+	// the settings: hold them, so a concurrent settings change reschedules
+	// it too (rescheduleTenant) instead of missing it.
+	var settings *lockbox.Settings
+	var err error
+	if rule.To == lockbox.StatusPending {
+		settings, err = tx.LockSettings(ctx, r.Tenant, false)
+	} else {
+		settings, err = tx.GetSettings(ctx, r.Tenant)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("settings of %s: %w", r.Tenant, err)
 	}
@@ -43,7 +53,6 @@ func (s *Service) transition(ctx context.Context, tx lockbox.Tx, u *lockbox.User
 	if err := tx.UpdateRequest(ctx, r, prev); err != nil {
 		return nil, fmt.Errorf("update request %s: %w", r.ID, err)
 	}
-	rule, _ := ev.Rule()
 	if err := s.emit(ctx, tx, u, r, rule, comment, settings, now); err != nil { // notifications: same transaction (notify.go)
 		return nil, err
 	}

@@ -60,11 +60,29 @@ func scanTenant(s scanner) (*lockbox.Tenant, error) {
 
 // GetSettings returns a tenant's settings; ENOTFOUND for an unknown tenant.
 func (t *tx) GetSettings(ctx context.Context, tenant string) (*lockbox.Settings, error) {
+	return t.getSettings(ctx, tenant, "")
+}
+
+// LockSettings reads a tenant's settings and, inside Update, locks its
+// row: FOR SHARE (many writers of requests at once, no settings change
+// meanwhile) or FOR UPDATE (one change at a time, after those writers).
+func (t *tx) LockSettings(ctx context.Context, tenant string, exclusive bool) (*lockbox.Settings, error) {
+	lock := ""
+	if t.update {
+		lock = " FOR SHARE"
+		if exclusive {
+			lock = " FOR UPDATE"
+		}
+	}
+	return t.getSettings(ctx, tenant, lock)
+}
+
+func (t *tx) getSettings(ctx context.Context, tenant, lock string) (*lockbox.Settings, error) {
 	var s lockbox.Settings
 	var emails string
 	err := t.tx.QueryRowContext(ctx, `SELECT require_approval, request_ttl_minutes,
 		max_access_minutes, notify_emails, reminder_minutes_before_expiry
-		FROM tenants WHERE name = $1`, tenant).Scan(&s.RequireApproval, &s.RequestTTLMinutes,
+		FROM tenants WHERE name = $1`+lock, tenant).Scan(&s.RequireApproval, &s.RequestTTLMinutes,
 		&s.MaxAccessMinutes, &emails, &s.ReminderMinutesBeforeExpiry)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", tenant)

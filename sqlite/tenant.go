@@ -59,6 +59,16 @@ func scanTenant(s scanner) (*lockbox.Tenant, error) {
 
 // GetSettings returns a tenant's settings; ENOTFOUND for an unknown tenant.
 func (t *tx) GetSettings(ctx context.Context, tenant string) (*lockbox.Settings, error) {
+	return t.getSettings(ctx, tenant)
+}
+
+// LockSettings is GetSettings: SQLite's one writer already runs every
+// Update transaction alone, so nothing can interleave with it.
+func (t *tx) LockSettings(ctx context.Context, tenant string, exclusive bool) (*lockbox.Settings, error) {
+	return t.getSettings(ctx, tenant)
+}
+
+func (t *tx) getSettings(ctx context.Context, tenant string) (*lockbox.Settings, error) {
 	var s lockbox.Settings
 	var emails string
 	err := t.tx.QueryRowContext(ctx, `SELECT require_approval, request_ttl_minutes,
