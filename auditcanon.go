@@ -5,16 +5,17 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
 // CanonicalHead is what a verifier needs of a leaf: who it claims to be and
 // where, decoded.
 type CanonicalHead struct {
-	ID     string
+	// ID and Tenant are decoded; they share b's memory when they had no
+	// escapes (the usual case), so checking a leaf allocates nothing.
+	ID     []byte
 	Index  int64
-	Tenant string
+	Tenant []byte
 	// IndexStart and IndexEnd locate the index digits in the leaf bytes, so
 	// a record can be compared with itself at another place without
 	// decoding it.
@@ -102,47 +103,83 @@ func (s *canonScanner) index() int64 {
 		s.fail("index is not a canonical integer")
 		return 0
 	}
-	n, err := strconv.ParseInt(string(s.b[s.i:k]), 10, 64)
-	if err != nil {
-		s.fail("index out of range")
-		return 0
+	if k-j > 18 { // rare: let strconv decide whether it fits
+		n, err := strconv.ParseInt(string(s.b[s.i:k]), 10, 64)
+		if err != nil {
+			s.fail("index out of range")
+			return 0
+		}
+		s.i = k
+		return n
+	}
+	var n int64
+	for _, c := range s.b[j:k] {
+		n = n*10 + int64(c-'0')
+	}
+	if j > s.i {
+		n = -n
 	}
 	s.i = k
 	return n
 }
 
-// time reads "YYYY-MM-DDTHH:MM:SS.mmmZ": a fixed width, so a value that
-// parses in AuditTimeFormat formats back to the same bytes.
+// time reads "YYYY-MM-DDTHH:MM:SS.mmmZ" with every field in range: a
+// fixed width, so such a value formats back to the same bytes (fuzzed
+// against time.Parse and Format).
 func (s *canonScanner) time() {
 	const n = len(AuditTimeFormat) + 2
 	if s.err != nil {
 		return
 	}
-	if len(s.b)-s.i < n || s.b[s.i] != '"' || s.b[s.i+n-1] != '"' {
+	b := s.b[s.i:]
+	if len(b) < n || b[0] != '"' || b[n-1] != '"' || b[5] != '-' || b[8] != '-' || b[11] != 'T' ||
+		b[14] != ':' || b[17] != ':' || b[20] != '.' || b[24] != 'Z' {
 		s.fail("time is not in " + AuditTimeFormat)
 		return
 	}
-	v := string(s.b[s.i+1 : s.i+n-1])
-	t, err := time.Parse(AuditTimeFormat, v)
-	if err != nil || t.Format(AuditTimeFormat) != v {
+	num := func(from, to int) int {
+		v := 0
+		for _, c := range b[from:to] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(1, 5), num(6, 8), num(9, 11)
+	if year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		!inRange(num(12, 14), 23) || !inRange(num(15, 17), 59) || !inRange(num(18, 20), 59) || num(21, 24) < 0 {
 		s.fail("time is not in " + AuditTimeFormat)
 		return
 	}
 	s.i += n
 }
 
+func inRange(v, hi int) bool { return v >= 0 && v <= hi }
+
+func daysIn(month, year int) int {
+	if month == 2 {
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 30 + (month+month/8)%2
+}
+
 // str reads a canonical string and returns it decoded.
-func (s *canonScanner) str() string {
+func (s *canonScanner) str() []byte {
 	start := s.i
 	esc := s.skipStr()
 	if s.err != nil {
-		return ""
+		return nil
 	}
 	raw := s.b[start+1 : s.i-1]
 	if !esc {
-		return string(raw)
+		return raw
 	}
-	return unescapeCanonical(raw)
+	return []byte(unescapeCanonical(raw))
 }
 
 // skipStr reads a canonical string: valid UTF-8, no raw control character,
@@ -159,6 +196,12 @@ func (s *canonScanner) skipStr() (escaped bool) {
 	}
 	i := s.i + 1
 	for i < len(b) {
+		for i < len(b) && plainJSON[b[i]] {
+			i++
+		}
+		if i == len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -192,6 +235,15 @@ func (s *canonScanner) skipStr() (escaped bool) {
 	s.fail("unterminated string")
 	return false
 }
+
+// plainJSON marks the bytes encoding/json writes as they are: printable
+// ASCII but the quote and the backslash.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // canonEscapeLen is the length of the escape at the start of b when it is
 // one encoding/json writes, else 0.
@@ -308,13 +360,19 @@ func (s *canonScanner) object(depth int) {
 		s.i++
 		return
 	}
-	prev, first := "", true
+	var prev []byte
+	first := true
 	for s.err == nil {
-		key := s.str()
+		start := s.i
+		escaped := s.skipStr()
 		if s.err != nil {
 			return
 		}
-		if !first && key <= prev {
+		key := s.b[start+1 : s.i-1]
+		if escaped { // rare: keys sort by their decoded bytes
+			key = []byte(unescapeCanonical(key))
+		}
+		if !first && bytes.Compare(key, prev) <= 0 {
 			s.fail("object keys not sorted or repeated")
 			return
 		}

@@ -24,7 +24,7 @@ func checkAgainstDefinition(t *testing.T, b []byte) {
 	if (err == nil) != want {
 		t.Fatalf("CheckCanonical(%q): err %v, definition says canonical=%t", b, err, want)
 	}
-	if want && (h.ID != r.ID || h.Index != r.Index || h.Tenant != r.Tenant) {
+	if want && (string(h.ID) != r.ID || h.Index != r.Index || string(h.Tenant) != r.Tenant) {
 		t.Fatalf("CheckCanonical(%q) = %+v, record has id %q index %d tenant %q", b, h, r.ID, r.Index, r.Tenant)
 	}
 	if want && string(b[h.IndexStart:h.IndexEnd]) != strconv.FormatInt(r.Index, 10) {
