@@ -268,13 +268,18 @@ func (p *progressBar) finish() {
 
 func (a *app) auditVerifyCmd() *cobra.Command {
 	var tenant, trustKey, stateDir string
+	var full bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Prove the provider has not rewritten a tenant's audit log",
-		Long: `Verify a tenant's audit log: check the signed checkpoint, recompute the Merkle
-root from every record, and prove the log only grew since the checkpoint this
-command verified last time, which it keeps under your configuration directory
-($LOCKBOX_CONFIG_DIR, else the system's; or --state-dir). Any rewrite,
+		Long: `Verify a tenant's audit log: check the signed checkpoint, check every record
+is canonical and in its place, recompute the Merkle root, and prove the log
+only grew since the checkpoint this command verified last time, which it keeps
+under your configuration directory ($LOCKBOX_CONFIG_DIR, else the system's;
+or --state-dir) with the right edge of its tree. The next run downloads and
+checks only the records added since; --full downloads and checks every record
+again (do it now and then: it also proves the server still serves the exact
+bytes it signed). Memory stays flat however long the log. Any rewrite,
 deletion, insertion, reordering, truncation or rollback is reported with the
 records concerned, and the kept checkpoint is left as it was.
 
@@ -287,6 +292,7 @@ Exit status 1 when the log does not verify.`,
 	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to verify (provider: the provider's log)")
 	fl.StringVar(&trustKey, "trust-key", "", "the verifier key to hold the server to (default: the one kept from the last run)")
 	fl.StringVar(&stateDir, "state-dir", "", "where to keep the last verified checkpoint (default: under the config directory)")
+	fl.BoolVar(&full, "full", false, "check every record again, not only those added since the last run")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	required(cmd, "tenant")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -303,7 +309,7 @@ Exit status 1 when the log does not verify.`,
 				return err
 			}
 		}
-		return a.verifyAudit(cmd.Context(), c, tenant, stateDir, trustKey, format.value)
+		return a.verifyAudit(cmd.Context(), c, tenant, stateDir, auditlog.Options{TrustedKey: trustKey, Full: full}, format.value)
 	}
 	return cmd
 }
@@ -326,13 +332,14 @@ func (a *app) verifyStateDir(server, tenant string) (string, error) {
 	return filepath.Join(dir, "audit", host, tenant), nil
 }
 
-func (a *app) verifyAudit(ctx context.Context, c auditAPI, tenant, stateDir, trustKey, format string) error {
+func (a *app) verifyAudit(ctx context.Context, c auditAPI, tenant, stateDir string, opts auditlog.Options, format string) error {
 	prev, err := auditlog.LoadState(stateDir)
 	if err != nil {
 		return err
 	}
 	bar := a.progress("verifying", false)
-	report, err := auditlog.Verify(ctx, c, tenant, prev, auditlog.Options{TrustedKey: trustKey, Progress: bar.set})
+	opts.Progress, opts.StateDir = bar.set, stateDir
+	report, err := auditlog.Verify(ctx, c, tenant, prev, opts)
 	bar.finish()
 	if err != nil {
 		return err
@@ -382,9 +389,12 @@ func (a *app) printVerifyReport(r *auditlog.Report, prev *auditlog.State, stateD
 	switch {
 	case prev == nil:
 		fmt.Fprintln(w, "First verification: the log is complete and signed; from now on any rewrite of these records will be detected.")
+	case r.Incremental:
+		fmt.Fprintf(w, "The log only grew since you last verified it on %s (%d → %d records): no earlier record changed; checked the %d new records (--full checks all).\n",
+			prev.VerifiedAt.Format("2006-01-02 15:04 UTC"), r.PreviousSize, r.Size, r.Checked)
 	default:
-		fmt.Fprintf(w, "The log only grew since you last verified it on %s (%d → %d records): no earlier record changed.\n",
-			prev.VerifiedAt.Format("2006-01-02 15:04 UTC"), r.PreviousSize, r.Size)
+		fmt.Fprintf(w, "The log only grew since you last verified it on %s (%d → %d records): no earlier record changed; checked all %d records.\n",
+			prev.VerifiedAt.Format("2006-01-02 15:04 UTC"), r.PreviousSize, r.Size, r.Checked)
 	}
 	if r.KeyTrustedOnFirstUse {
 		fmt.Fprintf(w, "Trusted the server's key on first use: %s\n(compare it with the key your provider gave you; later runs hold the server to it).\n", sanitize(r.State.Key))

@@ -105,14 +105,19 @@ func TestEndToEndAuditSearchAndVerify(t *testing.T) {
 	if n, _ := res.RowsAffected(); err != nil || n != 2 {
 		t.Fatalf("tamper: %v, %d rows", err, n)
 	}
+	// The signed tree is unchanged, so an incremental run (which reads only
+	// new records) has nothing to check; --full reads the old records again.
+	if out := auditor.mustRun("audit", "verify", "--tenant", "contoso"); !strings.Contains(out, "checked the 0 new records") {
+		t.Fatalf("incremental verify over an unchanged signed tree:\n%s", out)
+	}
 	for range 2 { // the kept checkpoint stays in force: it fails every time
-		code, out, errOut := auditor.runCLI("audit", "verify", "--tenant", "contoso")
+		code, out, errOut := auditor.runCLI("audit", "verify", "--tenant", "contoso", "--full")
 		if code != 1 || !strings.Contains(out, "VERIFICATION FAILED") || !strings.Contains(out, "[root_mismatch]") ||
 			!strings.Contains(out, "[changed]") || !strings.Contains(errOut, "did NOT verify") {
 			t.Fatalf("verify after tampering: exit %d\n%s\n%s", code, out, errOut)
 		}
 	}
-	code, out, _ := auditor.runCLI("audit", "verify", "--tenant", "contoso", "-o", "json")
+	code, out, _ := auditor.runCLI("audit", "verify", "--tenant", "contoso", "--full", "-o", "json")
 	var report struct {
 		Problems []struct{ Kind string } `json:"problems"`
 	}
