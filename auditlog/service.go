@@ -61,6 +61,9 @@ func (s *Service) SearchAudit(ctx context.Context, log string, f lockbox.AuditFi
 	var recs []*lockbox.AuditRecord
 	q.Limit++ // one more tells whether a next page exists
 	err = s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		if err := resolveRequest(ctx, tx, &q); err != nil {
+			return err
+		}
 		recs, err = tx.SearchAudit(ctx, q)
 		return err
 	})
@@ -93,6 +96,11 @@ func (s *Service) ExportAudit(ctx context.Context, log string, f lockbox.AuditFi
 		return err
 	}
 	q.Limit = exportPage
+	if q.RequestID != "" {
+		if err := s.store.View(ctx, func(tx lockbox.Tx) error { return resolveRequest(ctx, tx, &q) }); err != nil {
+			return err
+		}
+	}
 	for {
 		var recs []*lockbox.AuditRecord
 		err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
@@ -234,6 +242,26 @@ func (s *Service) ConsistencyProof(ctx context.Context, log string, oldSize, new
 
 // LogKey implements lockbox.AuditService.
 func (s *Service) LogKey(context.Context) (string, error) { return s.key, nil }
+
+// resolveRequest lets a request filter name a request by its reference
+// (LB-…) wherever its id works: the records carry the id. Only a request of
+// the log's own tenant is resolved, so a reference of another tenant's
+// request finds nothing, exactly like one that does not exist.
+func resolveRequest(ctx context.Context, tx lockbox.Tx, q *lockbox.AuditQuery) error {
+	if q.RequestID == "" {
+		return nil
+	}
+	r, err := tx.GetRequest(ctx, q.RequestID)
+	switch {
+	case lockbox.ErrorCode(err) == lockbox.ENOTFOUND:
+		return nil
+	case err != nil:
+		return err
+	case r.Tenant == q.Log || q.Log == lockbox.ProviderLog:
+		q.RequestID = r.ID
+	}
+	return nil
+}
 
 // query validates f into a store query for log.
 func query(log string, f lockbox.AuditFilter) (lockbox.AuditQuery, error) {

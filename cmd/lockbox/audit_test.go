@@ -63,12 +63,21 @@ func TestEndToEndAuditSearchAndVerify(t *testing.T) {
 	if want := []string{"request.activated", "request.approved", "request.reviewed", "request.created"}; !slices.Equal(ops, want) && !slices.Equal(ops, []string{"request.approved", "request.activated", "request.reviewed", "request.created"}) {
 		t.Errorf("operations of the request, newest first: %v, want %v", ops, want)
 	}
-	if out := auditor.mustRun("audit", "search", "--tenant", "contoso", "--operation", "request.approved", "--user", "approver@contoso.test"); !strings.Contains(out, "request.approved") || strings.Contains(out, "request.created") {
-		t.Errorf("table search:\n%s", out)
+	if out := auditor.mustRun("audit", "search", "--tenant", "contoso", "--operation", "request.approved", "--user", "approver@contoso.test"); !strings.Contains(out, "request.approved") || strings.Contains(out, "request.created") || !strings.Contains(out, r.Reference) {
+		t.Errorf("table search (with the request's reference):\n%s", out)
 	}
+	// A reference works wherever an id does (any case); -o/--output is the
+	// format; a file name given to it gets a hint.
+	for _, ref := range []string{r.Reference, strings.ToLower(r.Reference)} {
+		var byRef []lockbox.AuditRecord
+		if err := json.Unmarshal([]byte(auditor.mustRun("audit", "search", "--tenant", "contoso", "--output", "json", "--request-id", ref)), &byRef); err != nil || len(byRef) != len(recs) {
+			t.Errorf("--request-id %s: %d records, want %d (%v)", ref, len(byRef), len(recs), err)
+		}
+	}
+	auditor.wantFail(2, "name a file with --file", "audit", "search", "--tenant", "contoso", "--output", "audit.csv")
 	// CSV to a file: the server's export, formula cells defused.
 	file := filepath.Join(t.TempDir(), "audit.csv")
-	auditor.mustRun("audit", "search", "--tenant", "contoso", "-o", "csv", "--output", file)
+	auditor.mustRun("audit", "search", "--tenant", "contoso", "-o", "csv", "--file", file)
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
