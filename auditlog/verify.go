@@ -336,4 +336,3 @@ func (r *Report) checkCheckpoint(msg []byte, v *trusted, log string, prev *State
 	}
 	return cp, true
 }
-
