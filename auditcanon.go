@@ -16,6 +16,10 @@ type CanonicalHead struct {
 	ID     []byte
 	Index  int64
 	Tenant []byte
+	// Time is as written (AuditTimeFormat); RecordType, Operation and
+	// UserID are decoded like ID: what an export's columns show.
+	Time                        []byte
+	RecordType, Operation, User []byte
 	// IndexStart and IndexEnd locate the index digits in the leaf bytes, so
 	// a record can be compared with itself at another place without
 	// decoding it.
@@ -40,10 +44,18 @@ func CheckCanonical(b []byte) (CanonicalHead, error) {
 	h.Index = s.index()
 	h.IndexEnd = s.i
 	s.lit(`,"time":`)
-	s.time()
+	if s.time(); s.err == nil {
+		h.Time = b[s.i-len(AuditTimeFormat)-1 : s.i-1]
+	}
 	s.lit(`,"tenant":`)
 	h.Tenant = s.str()
-	for _, key := range [...]string{`,"record_type":`, `,"operation":`, `,"user_id":`, `,"actor_type":`, `,"client_ip":`, `,"request_id":`, `,"result":`} {
+	s.lit(`,"record_type":`)
+	h.RecordType = s.str()
+	s.lit(`,"operation":`)
+	h.Operation = s.str()
+	s.lit(`,"user_id":`)
+	h.User = s.str()
+	for _, key := range [...]string{`,"actor_type":`, `,"client_ip":`, `,"request_id":`, `,"result":`} {
 		s.lit(key)
 		s.skipStr()
 	}

@@ -24,7 +24,8 @@ func checkAgainstDefinition(t *testing.T, b []byte) {
 	if (err == nil) != want {
 		t.Fatalf("CheckCanonical(%q): err %v, definition says canonical=%t", b, err, want)
 	}
-	if want && (string(h.ID) != r.ID || h.Index != r.Index || string(h.Tenant) != r.Tenant) {
+	if want && (string(h.ID) != r.ID || h.Index != r.Index || string(h.Tenant) != r.Tenant || string(h.Time) != r.Time.Format(AuditTimeFormat) ||
+		string(h.RecordType) != r.RecordType || string(h.Operation) != r.Operation || string(h.User) != r.UserID) {
 		t.Fatalf("CheckCanonical(%q) = %+v, record has id %q index %d tenant %q", b, h, r.ID, r.Index, r.Tenant)
 	}
 	if want && string(b[h.IndexStart:h.IndexEnd]) != strconv.FormatInt(r.Index, 10) {

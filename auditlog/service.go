@@ -123,6 +123,54 @@ func (s *Service) ExportAudit(ctx context.Context, log string, f lockbox.AuditFi
 	}
 }
 
+// ExportAuditLeaves is ExportAudit without decoding (LeafExporter): fn gets
+// each record's stored canonical bytes, checked canonical in one pass, with
+// the fields an export shows. The bytes are the store's buffer for the
+// page: fn must not keep them.
+func (s *Service) ExportAuditLeaves(ctx context.Context, log string, f lockbox.AuditFilter, fn func(h *lockbox.CanonicalHead, leaf []byte) error) error {
+	if err := authorize(ctx, log); err != nil {
+		return err
+	}
+	f.Limit, f.Cursor = 0, ""
+	q, err := query(log, f)
+	if err != nil {
+		return err
+	}
+	q.Limit = exportPage
+	if q.RequestID != "" {
+		if err := s.store.View(ctx, func(tx lockbox.Tx) error { return resolveRequest(ctx, tx, &q) }); err != nil {
+			return err
+		}
+	}
+	var h lockbox.CanonicalHead
+	for {
+		var leaves []lockbox.LogEntry
+		err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+			leaves, err = tx.SearchAuditLeaves(ctx, q)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range leaves {
+			if h, err = lockbox.CheckCanonical(e.Data); err != nil {
+				return fmt.Errorf("stored audit record %d of %s: %w", e.Index, log, err)
+			}
+			if err := fn(&h, e.Data); err != nil {
+				return err
+			}
+		}
+		if len(leaves) < q.Limit {
+			return nil
+		}
+		t, err := time.Parse(lockbox.AuditTimeFormat, string(h.Time))
+		if err != nil {
+			return fmt.Errorf("stored audit record %d of %s: %w", h.Index, log, err)
+		}
+		q.BeforeTime, q.BeforeIndex = &t, h.Index
+	}
+}
+
 // Checkpoint implements lockbox.AuditService.
 func (s *Service) Checkpoint(ctx context.Context, log string) (*lockbox.Checkpoint, error) {
 	if err := authorize(ctx, log); err != nil {
