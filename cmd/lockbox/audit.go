@@ -29,7 +29,7 @@ type auditAPI interface {
 
 func (a *app) auditCmd() *cobra.Command {
 	return group("audit", "Search, export and verify a tenant's audit log",
-		a.auditSearchCmd(), a.auditVerifyCmd())
+		a.auditSearchCmd(), a.auditVerifyCmd(), a.auditMonitorCmd())
 }
 
 func (a *app) auditClient() (auditAPI, error) { return clientAs[auditAPI](a, "read audit logs") }
