@@ -26,6 +26,8 @@ type Service struct {
 
 	mu     sync.Mutex
 	latest map[string]*lockbox.Checkpoint
+
+	wit *witnesses // nil: no witnesses (witness.go)
 }
 
 var _ lockbox.AuditService = (*Service)(nil)
@@ -176,7 +178,11 @@ func (s *Service) Checkpoint(ctx context.Context, log string) (*lockbox.Checkpoi
 	if err := authorize(ctx, log); err != nil {
 		return nil, err
 	}
-	return s.checkpoint(ctx, log)
+	cp, err := s.checkpoint(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	return s.withCosignatures(log, cp), nil
 }
 
 func (s *Service) checkpoint(ctx context.Context, log string) (*lockbox.Checkpoint, error) {

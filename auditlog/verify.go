@@ -24,19 +24,20 @@ type Source interface {
 
 // Problem kinds, stable for scripts (`lockbox audit verify -o json`).
 const (
-	ProblemUnknownKey   = "unknown_key"   // checkpoint signed by a key not trusted
-	ProblemBadSignature = "bad_signature" // trusted key, invalid signature: altered or forged
-	ProblemMalformed    = "malformed"     // not a checkpoint
-	ProblemWrongOrigin  = "wrong_origin"  // a checkpoint of another log
-	ProblemBadEntry     = "bad_entry"     // an entry missing, out of place or not a canonical record
-	ProblemRootMismatch = "root_mismatch" // the entries do not hash to the signed root
-	ProblemChanged      = "changed"       // a record verified before has different content
-	ProblemDeleted      = "deleted"       // a record verified before is gone
-	ProblemInserted     = "inserted"      // a record appeared inside history verified before
-	ProblemMoved        = "moved"         // records verified before are in another order
-	ProblemTruncated    = "truncated"     // the log is shorter than when verified before
-	ProblemRolledBack   = "rolled_back"   // history after some point was replaced
-	ProblemFork         = "fork"          // the signed checkpoint does not extend the one verified before
+	ProblemUnknownKey   = "unknown_key"    // checkpoint signed by a key not trusted
+	ProblemBadSignature = "bad_signature"  // trusted key, invalid signature: altered or forged
+	ProblemMalformed    = "malformed"      // not a checkpoint
+	ProblemWrongOrigin  = "wrong_origin"   // a checkpoint of another log
+	ProblemBadEntry     = "bad_entry"      // an entry missing, out of place or not a canonical record
+	ProblemRootMismatch = "root_mismatch"  // the entries do not hash to the signed root
+	ProblemChanged      = "changed"        // a record verified before has different content
+	ProblemDeleted      = "deleted"        // a record verified before is gone
+	ProblemInserted     = "inserted"       // a record appeared inside history verified before
+	ProblemMoved        = "moved"          // records verified before are in another order
+	ProblemTruncated    = "truncated"      // the log is shorter than when verified before
+	ProblemRolledBack   = "rolled_back"    // history after some point was replaced
+	ProblemFork         = "fork"           // the signed checkpoint does not extend the one verified before
+	ProblemNoQuorum     = "witness_quorum" // fewer valid witness cosignatures than required
 )
 
 // Problem is one thing wrong with the log, for a person (Message) and a
@@ -72,6 +73,9 @@ type Report struct {
 	Checked int64 `json:"checked"`
 	// Incremental is set when the run started from the kept right edge.
 	Incremental bool `json:"incremental"`
+	// Cosignatures is how many trusted witnesses cosigned the checkpoint
+	// (when Options.Witnesses was given).
+	Cosignatures int `json:"cosignatures,omitempty"`
 }
 
 // OK reports whether the log verified.
@@ -112,6 +116,12 @@ type Options struct {
 	// checked only (Report.SignatureOnly).
 	RootOnly   bool
 	MaxEntries int64
+
+	// Witnesses are the cosignature verifier keys of witnesses the reader
+	// trusts (c2sp.org/tlog-cosignature); a checkpoint without
+	// WitnessQuorum valid cosignatures among them is refused (default: all).
+	Witnesses     []string
+	WitnessQuorum int
 }
 
 func (o Options) glance() bool { return o.RootOnly || o.MaxEntries > 0 }
@@ -149,6 +159,13 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 	cp, ok := r.checkCheckpoint(raw.Note, verifier, log, prev)
 	if !ok {
 		return r, nil
+	}
+	if len(opts.Witnesses) > 0 {
+		if ok, err := r.checkCosignatures(raw.Note, opts); err != nil {
+			return nil, err
+		} else if !ok {
+			return r, nil
+		}
 	}
 	r.Checkpoint, r.Size = cp, cp.Size
 	if opts.MaxEntries > 0 && cp.Size > opts.MaxEntries {
@@ -343,4 +360,28 @@ func (r *Report) checkCheckpoint(msg []byte, v *trusted, log string, prev *State
 		return nil, false
 	}
 	return cp, true
+}
+
+// checkCosignatures counts the valid cosignatures of the trusted witnesses.
+func (r *Report) checkCosignatures(msg []byte, opts Options) (bool, error) {
+	var vs []note.Verifier
+	var names []string
+	for _, k := range opts.Witnesses {
+		v, err := NewCosignatureVerifier(strings.TrimSpace(k))
+		if err != nil {
+			return false, err
+		}
+		vs, names = append(vs, v), append(names, v.Name())
+	}
+	quorum := opts.WitnessQuorum
+	if quorum <= 0 || quorum > len(vs) {
+		quorum = len(vs)
+	}
+	r.Cosignatures = CountCosignatures(msg, vs)
+	if r.Cosignatures < quorum {
+		r.add(ProblemNoQuorum, -1, "The checkpoint carries %d valid cosignature(s) of the witnesses you trust (%s), fewer than the %d required: no quorum of independent witnesses has seen this history, so it may be a view shown only to you. (Right after an append the witnesses may lag by a second or two: run again; if it persists, compare with other readers.)",
+			r.Cosignatures, strings.Join(names, ", "), quorum)
+		return false, nil
+	}
+	return true, nil
 }

@@ -350,6 +350,10 @@ Exit status 1 when the log does not verify.`,
 	fl.StringVar(&trustKey, "trust-key", "", "the verifier key to hold the server to (default: the one kept from the last run)")
 	fl.StringVar(&stateDir, "state-dir", "", "where to keep the last verified checkpoint (default: under the config directory)")
 	fl.BoolVar(&full, "full", false, "check every record again, not only those added since the last run")
+	var witnesses []string
+	var quorum int
+	fl.StringArrayVar(&witnesses, "witness", nil, "a witness's cosignature verifier key (NAME+HASH+KEY) to require cosignatures of (repeat for several)")
+	fl.IntVar(&quorum, "witness-quorum", 0, "how many of the --witness keys must have cosigned the checkpoint (default: all)")
 	format := addOutputFlag(cmd, formatTable, formatJSON)
 	required(cmd, "tenant")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -366,7 +370,16 @@ Exit status 1 when the log does not verify.`,
 				return err
 			}
 		}
-		return a.verifyAudit(cmd.Context(), c, tenant, stateDir, auditlog.Options{TrustedKey: trustKey, Full: full}, format.value)
+		for _, k := range witnesses {
+			if _, err := auditlog.NewCosignatureVerifier(k); err != nil {
+				return usageErrorf("--witness: %v", err)
+			}
+		}
+		if quorum < 0 || quorum > len(witnesses) {
+			return usageErrorf("--witness-quorum %d: %d --witness keys given", quorum, len(witnesses))
+		}
+		return a.verifyAudit(cmd.Context(), c, tenant, stateDir, auditlog.Options{TrustedKey: trustKey, Full: full,
+			Witnesses: witnesses, WitnessQuorum: quorum}, format.value)
 	}
 	return cmd
 }
@@ -443,6 +456,9 @@ func (a *app) printVerifyReport(r *auditlog.Report, prev *auditlog.State, stateD
 	}
 	cp := r.Checkpoint
 	fmt.Fprintf(w, "Audit log of %s verified: %d records, root %x…, origin %s.\n", sanitize(r.Log), cp.Size, cp.RootHash[:8], sanitize(cp.Origin))
+	if r.Cosignatures > 0 {
+		fmt.Fprintf(w, "The checkpoint carries %d witness cosignature(s) from the witnesses you trust: they saw this same history.\n", r.Cosignatures)
+	}
 	switch {
 	case prev == nil:
 		fmt.Fprintln(w, "First verification: the log is complete and signed; from now on any rewrite of these records will be detected.")

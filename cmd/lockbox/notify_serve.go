@@ -41,6 +41,7 @@ type notifier struct {
 	worker  *outbox.Worker
 	devMail *mail.DevMailbox // --dev only; the web UI's /dev/mail reads it too
 	metrics http.Handler
+	reg     *prometheus.Registry // what /metrics serves: others register here too
 }
 
 // devMailbox returns the dev mailbox as the server's interface (nil
@@ -76,6 +77,7 @@ func (rs *runningServer) newNotifier(cfg serverConfig, clock lockbox.Clock) (*no
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.reg = reg
 	n.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{rs}})
 	n.worker = outbox.New(rs.store, clock, deliverers, outbox.Options{
 		Logger: rs.logger, Metrics: outbox.NewMetrics(reg, rs.store, clock)})

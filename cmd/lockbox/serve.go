@@ -50,6 +50,8 @@ type serverConfig struct {
 	Web webConfig
 	// Notify configures email and webhook delivery (notify_serve.go).
 	Notify notifyConfig
+	// Witness configures checkpoint cosigning (audit_serve.go).
+	Witness witnessConfig
 }
 
 func newServeCmd() *cobra.Command {
@@ -116,6 +118,7 @@ func addServeFlags(cmd *cobra.Command, cfg *serverConfig) {
 	addServeDatabaseFlags(cmd, cfg)
 	addServeWebFlags(cmd, cfg)
 	addServeNotifyFlags(cmd, cfg)
+	addServeWitnessFlags(cmd, cfg)
 	bindEnv(f, serveEnv...)
 }
 
@@ -163,6 +166,12 @@ func startServer(ctx context.Context, cfg serverConfig, stderr io.Writer) (*runn
 		cfg.WorkerPoll = time.Second // tests build serverConfig without flags
 	}
 	if err := checkWorkerPoll(cfg.WorkerPoll); err != nil {
+		return nil, err
+	}
+	if cfg.Witness.Poll == 0 {
+		cfg.Witness.Poll = 250 * time.Millisecond
+	}
+	if _, _, err := cfg.Witness.parse(); err != nil {
 		return nil, err
 	}
 	logger := newLogger(cfg.LogFormat, stderr)
@@ -214,7 +223,8 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		ln.Close()
 		return err
 	}
-	audit := rs.auditService(cfg) // audit_serve.go
+	witnesses, quorum, _ := cfg.Witness.parse()      // checked by startServer
+	audit := rs.auditService(cfg, witnesses, quorum) // audit_serve.go
 	api := (&server.Server{
 		Requests: rs.service, Accounts: rs.service, Tenants: rs.service, Catalog: rs.service,
 		Ready: rs.store.Ping, DevClock: devClock, Logger: rs.logger,
@@ -239,6 +249,9 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 	go func() {
 		defer close(rs.workDone)
 		defer rs.startDelivery(workCtx)() // notify_serve.go: the outbox worker, waited for here
+		witnessDone := make(chan struct{})
+		go func() { defer close(witnessDone); audit.RunWitnesses(workCtx, cfg.Witness.Poll, rs.auditLogs) }()
+		defer func() { <-witnessDone }()
 		rs.service.RunWorker(workCtx, cfg.WorkerPoll)
 	}()
 	rs.logger.Info("lockbox listening", "url", rs.url, "database", displayDatabase(dbPath), "dev", cfg.Dev)
