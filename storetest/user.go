@@ -219,7 +219,7 @@ func testDeleteUser(t *testing.T, s lockbox.Store) {
 func mustInsertToken(t *testing.T, s lockbox.Store, token, userID string, expires time.Time) {
 	t.Helper()
 	MustUpdate(t, s, func(tx lockbox.Tx) error {
-		return tx.InsertToken(t.Context(), []byte(token), userID, expires)
+		return tx.InsertToken(t.Context(), []byte(token), userID, T0, expires)
 	})
 }
 
@@ -282,7 +282,7 @@ func testInsertTokenConflict(t *testing.T, s lockbox.Store) {
 	MustInsertUser(t, s, NewUser("u2", "manager@provider.test", "", lockbox.RoleSupportManager), "h")
 	mustInsertToken(t, s, "token", "u1", time.Time{})
 	err := s.Update(t.Context(), func(tx lockbox.Tx) error {
-		return tx.InsertToken(t.Context(), []byte("token"), "u2", time.Time{})
+		return tx.InsertToken(t.Context(), []byte("token"), "u2", T0, time.Time{})
 	})
 	wantCode(t, err, lockbox.ECONFLICT)
 	if u, err := userByToken(t, s, "token", T0); err != nil || u.ID != "u1" {
@@ -292,7 +292,7 @@ func testInsertTokenConflict(t *testing.T, s lockbox.Store) {
 
 func testInsertTokenUnknownUser(t *testing.T, s lockbox.Store) {
 	err := s.Update(t.Context(), func(tx lockbox.Tx) error {
-		return tx.InsertToken(t.Context(), []byte("token"), "nobody", time.Time{})
+		return tx.InsertToken(t.Context(), []byte("token"), "nobody", T0, time.Time{})
 	})
 	wantCode(t, err, lockbox.ENOTFOUND)
 }
