@@ -31,12 +31,12 @@ var TenantRoles = []Role{RoleGlobalAdmin, RoleLockboxApprover, RoleAuditReader}
 // User is an authenticated principal: provider staff, a provider service
 // account, or a tenant user.
 type User struct {
-	ID             string    `json:"id"`
-	Email          string    `json:"email"`
-	Name           string    `json:"name,omitempty"`
-	Tenant         string    `json:"tenant,omitempty"`
-	Roles          []Role    `json:"roles"`
-	ServiceAccount bool      `json:"service_account,omitempty"`
+	ID             string `json:"id"`
+	Email          string `json:"email"`
+	Name           string `json:"name,omitempty"`
+	Tenant         string `json:"tenant,omitempty"`
+	Roles          []Role `json:"roles"`
+	ServiceAccount bool   `json:"service_account,omitempty"`
 	// Disabled staff cannot sign in; their tokens and sessions were ended
 	// when they were disabled (SPEC §10.1).
 	Disabled bool `json:"disabled,omitempty"`

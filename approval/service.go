@@ -116,12 +116,12 @@ func New(store lockbox.Store, clock lockbox.Clock, opts Options) *Service {
 		opts.SessionClock = clock
 	}
 	s := &Service{
-		store:  store,
-		clock:  clock,
-		opts:   opts,
+		store:   store,
+		clock:   clock,
+		opts:    opts,
 		logins:  ratelimit.New(opts.LoginBurst, opts.LoginRefill),
 		clients: ratelimit.New(opts.ClientLoginBurst, opts.ClientLoginRefill),
-		access: newAccessCache(opts.AccessCacheTTL),
+		access:  newAccessCache(opts.AccessCacheTTL),
 	}
 	s.locker, _ = store.(lockbox.StoreLocker)
 	s.store = s.access.wrap(actorStore{store})

@@ -239,7 +239,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.staffAndServices(t)
 	c.routingErrors(t)
 	c.accounts(t) // accounts_test.go
-	c.audit(t) // audit_test.go
+	c.audit(t)    // audit_test.go
 	// Webhooks, dev mail, metrics: notify_test.go.
 	c.notifications(t)
 
