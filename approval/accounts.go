@@ -85,9 +85,6 @@ func (s *Service) issueToken(ctx context.Context, u *lockbox.User, now time.Time
 	return &lockbox.Session{Token: token, ExpiresAt: expires, PasswordChangeRequired: u.PasswordChangeRequired}, nil
 }
 
-// touchEvery also bounds how stale an API token's "last used" may get: at
-// most one write a minute per token instead of one per call.
-
 // Authenticate resolves a bearer token to its user.
 func (s *Service) Authenticate(ctx context.Context, token string) (*lockbox.User, error) {
 	if token == "" {
@@ -110,6 +107,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*lockbox.User
 	} else if err != nil {
 		return nil, err
 	}
+	// touchEvery (websession.go) also bounds how stale a token's "last
+	// used" may get: one write a minute per token, not one per call.
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= touchEvery {
 		// Bookkeeping for GET /v1/me/tokens: a failure to record it must
 		// not refuse the call.
@@ -117,7 +116,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*lockbox.User
 			s.opts.Logger.WarnContext(ctx, "record token use", "err", err)
 		}
 	}
-	s.access.putServiceAccount(token, u, epoch)
+	// Only tokens that never expire are cached: a rotated token in its
+	// grace period must stop at its expiry, which the cache cannot see.
+	if k.ExpiresAt.IsZero() {
+		s.access.putServiceAccount(token, u, epoch)
+	}
 	return u, nil
 }
 

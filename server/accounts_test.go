@@ -235,3 +235,57 @@ func (c *conformance) accounts(t *testing.T) {
 	c.run(t, step{name: "logout", as: "operator#logout", method: "POST", path: "/v1/auth/logout", want: 204})
 	c.run(t, step{name: "token after logout", as: "operator#logout", method: "GET", path: "/v1/me", want: 401})
 }
+
+// TestPasswordSprayIsThrottled: one password tried against 100 accounts
+// from one client meets 429 rate_limited with Retry-After long before the
+// end, although no single account saw more than one failure; another
+// client still signs in (SPEC §10.1).
+func TestPasswordSprayIsThrottled(t *testing.T) {
+	t.Parallel()
+	m := newMatrix(t)
+	admin := m.ctxOf("admin@provider.test")
+	for i := range 100 {
+		in := lockbox.NewUser{Email: fmt.Sprintf("sprayed%d@provider.test", i), Roles: []lockbox.Role{lockbox.RoleOperator}, Password: "long-enough-1"}
+		if _, err := m.svc.AddStaff(admin, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	login := func(email, password, from string) *httptest.ResponseRecorder {
+		body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)
+		req := httptest.NewRequest("POST", "/v1/auth/token", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = from
+		rec := httptest.NewRecorder()
+		m.handler.ServeHTTP(rec, req)
+		return rec
+	}
+	limited := -1
+	for i := range 100 {
+		rec := login(fmt.Sprintf("sprayed%d@provider.test", i), "Spring2026!!", "198.51.100.7:4000")
+		if rec.Code == http.StatusTooManyRequests {
+			limited = i
+			if ra := rec.Header().Get("Retry-After"); ra == "" || ra == "0" {
+				t.Errorf("429 without a useful Retry-After: %q", ra)
+			}
+			if !strings.Contains(rec.Body.String(), `"rate_limited"`) {
+				t.Errorf("429 body: %s", rec.Body)
+			}
+			break
+		}
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	if limited < 0 {
+		t.Fatal("100 failed sign-ins over 100 accounts from one client were never throttled")
+	}
+	t.Logf("throttled at attempt %d", limited+1)
+	// The right password from the same client is refused too (the client is
+	// throttled, whatever it sends); from another client it works.
+	if rec := login("sprayed1@provider.test", "long-enough-1", "198.51.100.7:4000"); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("the throttled client, right password: %d", rec.Code)
+	}
+	if rec := login("sprayed1@provider.test", "long-enough-1", "203.0.113.9:4000"); rec.Code != http.StatusOK {
+		t.Errorf("another client: %d %s", rec.Code, rec.Body)
+	}
+}

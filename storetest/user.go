@@ -17,6 +17,8 @@ var userTests = []test{
 	{"List", testListUsers},
 	{"UpdateRoles", testUpdateUserRoles},
 	{"Delete", testDeleteUser},
+	{"Lifecycle", testUserLifecycle},
+	{"ListServiceAccounts", testListServiceAccounts},
 }
 
 var tokenTests = []test{
@@ -25,6 +27,8 @@ var tokenTests = []test{
 	{"InsertConflict", testInsertTokenConflict},
 	{"UnknownUser", testInsertTokenUnknownUser},
 	{"DeleteUserTokens", testDeleteUserTokens},
+	{"ListTouchDelete", testTokenListTouchDelete},
+	{"ExpireUserTokens", testExpireUserTokens},
 }
 
 func getUserByEmail(t *testing.T, s lockbox.Store, email string) (*lockbox.User, string, error) {

@@ -1,5 +1,5 @@
 -- Account lifecycle (issue 12, SPEC §10.1): the same change as sqlite's
--- 00012. Tokens issued before this migration read as created at the epoch.
+-- 00008. Tokens issued before this migration read as created at the epoch.
 
 -- +goose Up
 ALTER TABLE users ADD COLUMN disabled boolean NOT NULL DEFAULT false,
