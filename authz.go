@@ -94,6 +94,12 @@ func AuthorizeEvent(u *User, r *AccessRequest, ev Event) error {
 		if !u.IsTenantApprover(r.Tenant) {
 			return Errorf(EFORBIDDEN, "Only the tenant's global admins and lockbox approvers may %s requests.", ev)
 		}
+		// One address may be a provider account and a tenant account
+		// (docs/identity.md): the person who filed a request never
+		// decides it, whichever of their accounts they use.
+		if r.RequestedBy != "" && NormalizeEmail(u.Email) == NormalizeEmail(r.RequestedBy) {
+			return Errorf(EFORBIDDEN, "You filed this request, so you cannot decide it: another approver must.")
+		}
 	case EventCancel:
 		if requester {
 			return nil

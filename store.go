@@ -61,10 +61,18 @@ type Tx interface {
 	LockSettings(ctx context.Context, tenant string, exclusive bool) (*Settings, error)
 	UpdateSettings(ctx context.Context, tenant string, s Settings) error
 
-	// InsertUser stores an account; ECONFLICT when the email is taken.
+	// InsertUser stores an account; ECONFLICT when its population (u.Tenant:
+	// one tenant, or "" for provider staff and service accounts) has an
+	// account with the email already, in any letter case. Other populations
+	// may have one: an address is one account per population.
 	InsertUser(ctx context.Context, u *User, passwordHash string) error
-	// GetUserByEmail returns the user and their password hash; ENOTFOUND.
-	GetUserByEmail(ctx context.Context, email string) (*User, string, error)
+	// GetUserByEmail returns the account of email in population tenant
+	// ("" for provider staff and service accounts) and its password hash;
+	// ENOTFOUND.
+	GetUserByEmail(ctx context.Context, tenant, email string) (*User, string, error)
+	// UsersByEmail returns every account with the email, in any population,
+	// ordered by tenant, with their password hashes (sign-in).
+	UsersByEmail(ctx context.Context, email string) ([]*User, []string, error)
 	GetUserByID(ctx context.Context, id string) (*User, error) // ENOTFOUND
 	// ListUsers lists a tenant's users, or provider staff when tenant is ""
 	// (service accounts excluded), ordered by email.

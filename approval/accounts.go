@@ -29,25 +29,48 @@ func (s *Service) verifyPassword(ctx context.Context, email, password string, no
 	if err := s.loginLimited(email, client, now); err != nil {
 		return nil, err
 	}
-	var u *lockbox.User
-	var hash string
+	var users []*lockbox.User
+	var hashes []string
 	err := s.store.View(ctx, func(tx lockbox.Tx) error {
 		var err error
-		u, hash, err = tx.GetUserByEmail(ctx, email)
+		users, hashes, err = tx.UsersByEmail(ctx, email)
 		return err
 	})
-	if err != nil && lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
+	if err != nil {
 		return nil, err
 	}
-	if u == nil || hash == "" {
-		hash = s.dummyHash
-	}
-	if !checkPassword(hash, password) || u == nil || u.Disabled {
+	u, err := s.matchPassword(users, hashes, password)
+	if u == nil {
 		s.logins.Spend(email, now)
 		s.clients.Spend(client, now)
+	}
+	return u, err
+}
+
+// matchPassword returns the account, among those with one address (one
+// per population, docs/identity.md), whose password is password. An
+// unknown address costs one hash like a known one. Each account signs in
+// only with its own password; when one password opens accounts of several
+// populations, which one is meant cannot be guessed: the person is told
+// to give each its own password (they proved they hold them all).
+func (s *Service) matchPassword(users []*lockbox.User, hashes []string, password string) (*lockbox.User, error) {
+	if len(users) == 0 {
+		checkPassword(s.dummyHash, password)
 		return nil, errBadLogin()
 	}
-	return u, nil
+	var match []*lockbox.User
+	for i, u := range users {
+		if hashes[i] != "" && checkPassword(hashes[i], password) && !u.Disabled {
+			match = append(match, u)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return nil, errBadLogin()
+	case 1:
+		return match[0], nil
+	}
+	return nil, lockbox.Errorf(lockbox.ECONFLICT, "This password opens accounts of this address in several organisations, so Lockbox cannot tell which you mean: give each account its own password.")
 }
 
 // loginLimited refuses a sign-in when the account or the client has no
@@ -202,8 +225,13 @@ func (s *Service) insertUser(ctx context.Context, tx lockbox.Tx, tenant string, 
 	// account, so its owner must replace it before doing anything.
 	nu := &lockbox.User{ID: newID(), Email: email, Name: in.Name, Tenant: tenant,
 		Roles: slices.Clone(in.Roles), CreatedAt: now, PasswordChangeRequired: initial != ""}
+	// Only the same population conflicts (docs/identity.md): another
+	// tenant's account with this address is never visible here.
 	if err := tx.InsertUser(ctx, nu, s.hashPassword(pw)); lockbox.ErrorCode(err) == lockbox.ECONFLICT {
-		return nil, lockbox.Errorf(lockbox.ECONFLICT, "An account with email %s already exists.", email)
+		if tenant == "" {
+			return nil, lockbox.Errorf(lockbox.ECONFLICT, "The provider already has an account %s.", email)
+		}
+		return nil, lockbox.Errorf(lockbox.ECONFLICT, "%s is already a user of tenant %s.", email, tenant)
 	} else if err != nil {
 		return nil, err
 	}
@@ -340,8 +368,8 @@ func (s *Service) changeTenantUser(ctx context.Context, tenant, email string,
 		return err
 	}
 	return s.store.Update(ctx, func(tx lockbox.Tx) error {
-		target, _, err := tx.GetUserByEmail(ctx, lockbox.NormalizeEmail(email))
-		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND || (err == nil && target.Tenant != tenant) {
+		target, _, err := tx.GetUserByEmail(ctx, tenant, lockbox.NormalizeEmail(email))
+		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
 			return lockbox.Errorf(lockbox.ENOTFOUND, "User %s not found in tenant %s.", email, tenant)
 		} else if err != nil {
 			return err

@@ -69,10 +69,7 @@ func (s *Service) ChangePassword(ctx context.Context, in lockbox.PasswordChange)
 	if in.New == in.Current {
 		return lockbox.FieldErrorf(lockbox.EINVALID, "new", "The new password must differ from the current one.")
 	}
-	if _, err := s.verifyPassword(ctx, u.Email, in.Current, s.sessionNow()); err != nil {
-		if lockbox.ErrorCode(err) == lockbox.EUNAUTHENTICATED {
-			return lockbox.FieldErrorf(lockbox.EINVALID, "current", "Your current password is wrong.")
-		}
+	if err := s.verifyOwnPassword(ctx, u, in.Current, s.sessionNow()); err != nil {
 		return err
 	}
 	hash := s.hashPassword(in.New)
@@ -86,6 +83,30 @@ func (s *Service) ChangePassword(ctx context.Context, in lockbox.PasswordChange)
 		}
 		return appendAudit(ctx, tx, accountRecord(ctx, u, u, lockbox.OpPasswordChanged, s.now()))
 	})
+}
+
+// verifyOwnPassword checks the caller's current password, of their own
+// account (not another population's with the same address), under the
+// same limits as signing in.
+func (s *Service) verifyOwnPassword(ctx context.Context, u *lockbox.User, password string, now time.Time) error {
+	email, client := lockbox.NormalizeEmail(u.Email), "ip:"+lockbox.ClientIPFromContext(ctx)
+	if err := s.loginLimited(email, client, now); err != nil {
+		return err
+	}
+	var hash string
+	err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		_, hash, err = tx.GetUserByEmail(ctx, u.Tenant, email)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !checkPassword(hash, password) {
+		s.logins.Spend(email, now)
+		s.clients.Spend(client, now)
+		return lockbox.FieldErrorf(lockbox.EINVALID, "current", "Your current password is wrong.")
+	}
+	return nil
 }
 
 // endSessions ends every token and web session of a user except the one
@@ -204,7 +225,7 @@ func (s *Service) ResetTenantUserPassword(ctx context.Context, tenant, email str
 	if err := lockbox.Authorize(u, lockbox.PermWriteTenantUsers, tenant); err != nil {
 		return nil, err
 	}
-	return s.resetPassword(ctx, u, email, func(target *lockbox.User) bool { return target.Tenant == tenant },
+	return s.resetPassword(ctx, u, tenant, email, func(*lockbox.User) bool { return true },
 		"User %s not found in tenant "+tenant+".")
 }
 
@@ -218,7 +239,7 @@ func (s *Service) ResetStaffPassword(ctx context.Context, email string) (*lockbo
 	if err := lockbox.Authorize(u, lockbox.PermManageStaff, ""); err != nil {
 		return nil, err
 	}
-	return s.resetPassword(ctx, u, email, isStaff, "Staff member %s not found.")
+	return s.resetPassword(ctx, u, "", email, isStaff, "Staff member %s not found.")
 }
 
 func isStaff(u *lockbox.User) bool { return u.Tenant == "" && !u.ServiceAccount }
@@ -226,12 +247,12 @@ func isStaff(u *lockbox.User) bool { return u.Tenant == "" && !u.ServiceAccount 
 // resetPassword sets a new one-time password on the account of email when
 // in(account) holds (else ENOTFOUND with notFound), ending its sessions.
 // Resetting one's own password is refused: that is a password change.
-func (s *Service) resetPassword(ctx context.Context, u *lockbox.User, email string, in func(*lockbox.User) bool, notFound string) (*lockbox.OneTimePassword, error) {
+func (s *Service) resetPassword(ctx context.Context, u *lockbox.User, population, email string, in func(*lockbox.User) bool, notFound string) (*lockbox.OneTimePassword, error) {
 	pw := oneTimePassword()
 	hash := s.hashPassword(pw)
 	var out *lockbox.OneTimePassword
 	err := s.store.Update(ctx, func(tx lockbox.Tx) error {
-		target, err := findUser(ctx, tx, email, in, notFound)
+		target, err := findUser(ctx, tx, population, email, in, notFound)
 		if err != nil {
 			return err
 		}
@@ -250,11 +271,12 @@ func (s *Service) resetPassword(ctx context.Context, u *lockbox.User, email stri
 	return out, err
 }
 
-// findUser returns the account of email when in(account) holds, else
-// ENOTFOUND with notFound (formatted with email): an account outside the
-// caller's reach answers exactly like a missing one.
-func findUser(ctx context.Context, tx lockbox.Tx, email string, in func(*lockbox.User) bool, notFound string) (*lockbox.User, error) {
-	target, _, err := tx.GetUserByEmail(ctx, lockbox.NormalizeEmail(email))
+// findUser returns the account of email in population (a tenant, or ""
+// for the provider) when in(account) holds, else ENOTFOUND with notFound
+// (formatted with email): an account outside the caller's reach answers
+// exactly like a missing one.
+func findUser(ctx context.Context, tx lockbox.Tx, population, email string, in func(*lockbox.User) bool, notFound string) (*lockbox.User, error) {
+	target, _, err := tx.GetUserByEmail(ctx, population, lockbox.NormalizeEmail(email))
 	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND || (err == nil && !in(target)) {
 		return nil, lockbox.Errorf(lockbox.ENOTFOUND, notFound, email)
 	}
@@ -265,13 +287,14 @@ func findUser(ctx context.Context, tx lockbox.Tx, email string, in func(*lockbox
 // with no caller and no server: `lockbox admin reset-password`, for whoever
 // holds the database (a lost bootstrap password, every admin locked out).
 // The reset is audited as done by the system, with how.
-func (s *Service) ResetPasswordOffline(ctx context.Context, email string) (*lockbox.OneTimePassword, error) {
+// population is the account's tenant, or "" for provider staff.
+func (s *Service) ResetPasswordOffline(ctx context.Context, population, email string) (*lockbox.OneTimePassword, error) {
 	ctx = lockbox.NewContextWithUser(ctx, lockbox.System)
 	pw := oneTimePassword()
 	hash := s.hashPassword(pw)
 	var out *lockbox.OneTimePassword
 	err := s.store.Update(ctx, func(tx lockbox.Tx) error {
-		target, err := findUser(ctx, tx, email, func(u *lockbox.User) bool { return !u.ServiceAccount }, "No account %s.")
+		target, err := findUser(ctx, tx, population, email, func(u *lockbox.User) bool { return !u.ServiceAccount }, "No account %s"+inPopulation(population)+".")
 		if err != nil {
 			return err
 		}
@@ -290,4 +313,11 @@ func (s *Service) ResetPasswordOffline(ctx context.Context, email string) (*lock
 		return appendAudit(ctx, tx, rec)
 	})
 	return out, err
+}
+
+func inPopulation(tenant string) string {
+	if tenant == "" {
+		return " among provider staff"
+	}
+	return " in tenant " + tenant
 }

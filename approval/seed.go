@@ -135,7 +135,7 @@ func (s *Service) bootstrap(ctx context.Context) (string, error) {
 func (s *Service) userExists(ctx context.Context, email string) (bool, error) {
 	var found bool
 	err := s.store.View(ctx, func(tx lockbox.Tx) error {
-		_, _, err := tx.GetUserByEmail(ctx, email)
+		_, _, err := tx.GetUserByEmail(ctx, "", email) // provider staff
 		found = err == nil
 		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
 			return nil

@@ -82,7 +82,7 @@ func (s *Service) changeServiceAccount(ctx context.Context, name string, change 
 		return err
 	}
 	return s.store.Update(ctx, func(tx lockbox.Tx) error {
-		sa, err := findUser(ctx, tx, "service:"+name, func(u *lockbox.User) bool { return u.ServiceAccount },
+		sa, err := findUser(ctx, tx, "", "service:"+name, func(u *lockbox.User) bool { return u.ServiceAccount },
 			"Service account %s not found.")
 		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
 			return lockbox.Errorf(lockbox.ENOTFOUND, "Service account %s not found.", name)

@@ -96,7 +96,7 @@ func (s *Service) changeStaff(ctx context.Context, email string, change func(tx 
 		return err
 	}
 	return s.store.Update(ctx, func(tx lockbox.Tx) error {
-		target, err := findUser(ctx, tx, email, isStaff, "Staff member %s not found.")
+		target, err := findUser(ctx, tx, "", email, isStaff, "Staff member %s not found.")
 		if err != nil {
 			return err
 		}

@@ -32,11 +32,12 @@ func (t *tx) InsertUser(ctx context.Context, u *lockbox.User, passwordHash strin
 	return wrap("insert user", err)
 }
 
-// GetUserByEmail returns the user with that email in any letter case, and
-// their password hash; ENOTFOUND when there is none.
-func (t *tx) GetUserByEmail(ctx context.Context, email string) (*lockbox.User, string, error) {
+// GetUserByEmail returns the account with that email in any letter case
+// in population tenant, and its password hash; ENOTFOUND when there is none.
+func (t *tx) GetUserByEmail(ctx context.Context, tenant, email string) (*lockbox.User, string, error) {
 	var hash string
-	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE email = ?`, email)
+	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users
+		WHERE tenant = ? AND email = ?`, tenant, email)
 	u, err := scanUser(row, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", lockbox.Errorf(lockbox.ENOTFOUND, "User %q not found.", email)
@@ -44,6 +45,24 @@ func (t *tx) GetUserByEmail(ctx context.Context, email string) (*lockbox.User, s
 		return nil, "", wrap("get user", err)
 	}
 	return u, hash, nil
+}
+
+// UsersByEmail returns every account with that email in any letter case,
+// ordered by tenant, and their password hashes.
+func (t *tx) UsersByEmail(ctx context.Context, email string) ([]*lockbox.User, []string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+userColumns+`, password_hash FROM users
+		WHERE email = ? ORDER BY tenant`, email)
+	if err != nil {
+		return nil, nil, wrap("users by email", err)
+	}
+	var hashes []string
+	users, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.User, error) {
+		var hash string
+		u, err := scanUser(s, &hash)
+		hashes = append(hashes, hash)
+		return u, err
+	})
+	return users, hashes, wrap("users by email", err)
 }
 
 // GetUserByID returns a user; ENOTFOUND when there is none.

@@ -164,3 +164,37 @@ func testExpireUserTokens(t *testing.T, s lockbox.Store) {
 		t.Errorf("another user's token: %v", err)
 	}
 }
+
+// testOneAddressManyPopulations: one address may be an account of the
+// provider and of several tenants, each its own; within one population it
+// is one account in any letter case.
+func testOneAddressManyPopulations(t *testing.T, s lockbox.Store) {
+	const email = "consultant@example.test"
+	MustInsertUser(t, s, NewUser("p", email, "", lockbox.RoleOperator), "hp")
+	MustInsertUser(t, s, NewUser("c", email, "contoso", lockbox.RoleLockboxApprover), "hc")
+	MustInsertUser(t, s, NewUser("f", "Consultant@Example.test", "fabrikam", lockbox.RoleAuditReader), "hf")
+	err := s.Update(t.Context(), func(tx lockbox.Tx) error {
+		return tx.InsertUser(t.Context(), NewUser("c2", "CONSULTANT@example.test", "contoso", lockbox.RoleAuditReader), "h")
+	})
+	wantCode(t, err, lockbox.ECONFLICT)
+	MustView(t, s, func(tx lockbox.Tx) error {
+		users, hashes, err := tx.UsersByEmail(t.Context(), "consultant@EXAMPLE.test")
+		if err != nil {
+			return err
+		}
+		var got []string
+		for i, u := range users {
+			got = append(got, u.Tenant+"/"+u.ID+"/"+hashes[i])
+		}
+		if diff := cmp.Diff([]string{"/p/hp", "contoso/c/hc", "fabrikam/f/hf"}, got); diff != "" {
+			t.Errorf("UsersByEmail (-want +got):\n%s", diff)
+		}
+		for tenant, id := range map[string]string{"": "p", "contoso": "c", "fabrikam": "f"} {
+			u, _, err := tx.GetUserByEmail(t.Context(), tenant, email)
+			if err != nil || u.ID != id {
+				t.Errorf("GetUserByEmail(%q) = %v, %v; want %s", tenant, u, err, id)
+			}
+		}
+		return nil
+	})
+}

@@ -18,6 +18,7 @@ var userTests = []test{
 	{"UpdateRoles", testUpdateUserRoles},
 	{"Delete", testDeleteUser},
 	{"Lifecycle", testUserLifecycle},
+	{"OneAddressManyPopulations", testOneAddressManyPopulations},
 	{"ListServiceAccounts", testListServiceAccounts},
 }
 
@@ -31,11 +32,23 @@ var tokenTests = []test{
 	{"ExpireUserTokens", testExpireUserTokens},
 }
 
+// getUserByEmail finds the one account with email, in whatever
+// population: the fixtures here give every address one account.
 func getUserByEmail(t *testing.T, s lockbox.Store, email string) (*lockbox.User, string, error) {
 	var u *lockbox.User
 	var hash string
-	err := s.View(t.Context(), func(tx lockbox.Tx) (err error) {
-		u, hash, err = tx.GetUserByEmail(t.Context(), email)
+	err := s.View(t.Context(), func(tx lockbox.Tx) error {
+		users, hashes, err := tx.UsersByEmail(t.Context(), email)
+		if err != nil {
+			return err
+		}
+		if len(users) != 1 {
+			return lockbox.Errorf(lockbox.ENOTFOUND, "%d accounts with %s", len(users), email)
+		}
+		u, hash, err = tx.GetUserByEmail(t.Context(), users[0].Tenant, email)
+		if err == nil && (u.ID != users[0].ID || hash != hashes[0]) {
+			t.Errorf("GetUserByEmail and UsersByEmail disagree: %+v, %+v", u, users[0])
+		}
 		return err
 	})
 	return u, hash, err
@@ -101,7 +114,7 @@ func testInsertUserConflict(t *testing.T, s lockbox.Store) {
 		name string
 		u    *lockbox.User
 	}{
-		{"SameEmail", NewUser("u2", "approver@contoso.test", "fabrikam", lockbox.RoleGlobalAdmin)},
+		{"SameEmail", NewUser("u2", "approver@contoso.test", "contoso", lockbox.RoleGlobalAdmin)},
 		{"SameEmailOtherCase", NewUser("u2", "APPROVER@contoso.test", "contoso", lockbox.RoleGlobalAdmin)},
 		{"SameID", NewUser("u1", "other@contoso.test", "contoso", lockbox.RoleGlobalAdmin)},
 	}
@@ -127,7 +140,11 @@ func testUserNotFound(t *testing.T, s lockbox.Store) {
 		fn   func(tx lockbox.Tx) error
 	}{
 		{"GetUserByEmail", func(tx lockbox.Tx) error {
-			_, _, err := tx.GetUserByEmail(t.Context(), "nobody@contoso.test")
+			_, _, err := tx.GetUserByEmail(t.Context(), "contoso", "nobody@contoso.test")
+			return err
+		}},
+		{"GetUserByEmailOtherPopulation", func(tx lockbox.Tx) error {
+			_, _, err := tx.GetUserByEmail(t.Context(), "fabrikam", "approver@contoso.test")
 			return err
 		}},
 		{"GetUserByID", func(tx lockbox.Tx) error { _, err := tx.GetUserByID(t.Context(), "u2"); return err }},

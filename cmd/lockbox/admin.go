@@ -18,9 +18,9 @@ func (a *app) adminCmd() *cobra.Command {
 }
 
 func (a *app) adminResetPasswordCmd() *cobra.Command {
-	var database string
+	var database, tenant string
 	cmd := &cobra.Command{
-		Use:   "reset-password --database PATH|URL EMAIL",
+		Use:   "reset-password --database PATH|URL [--tenant T] EMAIL",
 		Short: "Give an account a new one-time password, straight in the database",
 		Long: `Give an account a new one-time password by writing to the database directly:
 for a lost bootstrap password, or when every provider admin is locked out. It
@@ -31,6 +31,7 @@ it was disabled, and writes account.password_reset to the account's audit log
 		Args: exactArgs("EMAIL"),
 	}
 	cmd.Flags().StringVar(&database, "database", "", "SQLite file or postgres:// URL of the Lockbox database")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant of the account (default: provider staff)")
 	required(cmd, "database")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if !isPostgres(database) {
@@ -45,7 +46,7 @@ it was disabled, and writes account.password_reset to the account's audit log
 		}
 		defer store.Close()
 		svc := approval.New(store, lockbox.SystemClock{}, approval.Options{})
-		otp, err := svc.ResetPasswordOffline(cmd.Context(), args[0])
+		otp, err := svc.ResetPasswordOffline(cmd.Context(), tenant, args[0])
 		if err != nil {
 			return err
 		}
