@@ -349,6 +349,11 @@ func (s *Service) RemoveTenantUser(ctx context.Context, tenant, email string) er
 		if err := tx.DeleteUser(ctx, target.ID); err != nil {
 			return nil, nil, err
 		}
+		// SPEC §10.1: the removal itself, beside one role.removed per role.
+		u := lockbox.UserFromContext(ctx)
+		if err := appendAudit(ctx, tx, accountRecord(ctx, u, target, lockbox.OpAccountRemoved, s.now())); err != nil {
+			return nil, nil, err
+		}
 		removed := target.Roles
 		target.Roles = nil
 		return nil, removed, nil
