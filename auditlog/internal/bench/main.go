@@ -377,7 +377,7 @@ func benchSearch(ctx context.Context, svc *auditlog.Service, logs []searchLog) {
 	for i := range *queries + 100 {
 		l := logs[rnd.IntN(len(logs))]
 		step := 365 * 24 * time.Hour / time.Duration(l.n)
-		end := year.Add(time.Duration(rnd.IntN(l.n))*step).Truncate(time.Millisecond).Add(time.Millisecond)
+		end := year.Add(time.Duration(rnd.IntN(l.n)) * step).Truncate(time.Millisecond).Add(time.Millisecond)
 		start := end.Add(-7 * 24 * time.Hour)
 		t0 := time.Now()
 		page, err := svc.SearchAudit(ctx, l.name, lockbox.AuditFilter{Start: &start, End: &end, Limit: 100})
