@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,7 +41,7 @@ func BenchmarkWorkflowStatements(b *testing.B) {
 	if _, err := admin.ExecContext(ctx, `SELECT pg_stat_statements_reset()`); err != nil {
 		b.Skipf("pg_stat_statements is not loaded (shared_preload_libraries): %v", err)
 	}
-	srv := startBenchServer(b, pgtest.Schema(b, dsn))
+	srv := startBenchServer(b, pgtest.Schema(b, dsn), filepath.Join(b.TempDir(), "keys"))
 	const clients = 32
 	ids := make([]string, b.N)
 	steps := []struct {
