@@ -31,6 +31,10 @@ import (
 //	inserts/s      raw single-row INSERT commits per second, same database
 //	x-insert       steps/s ÷ inserts/s: the fraction of the database's bare
 //	               commit rate that the full workflow achieves per commit
+//	lockbox-cpu-µs/step  CPU of this process (clients and servers) per step
+//	pg-cpu-µs/step CPU of the PostgreSQL server per step, when
+//	               LOCKBOX_BENCH_POSTMASTER names its postmaster's pid (a
+//	               server of the benchmark's own: it counts everything)
 //
 // The replicas=3 case runs three servers on one PostgreSQL database, as
 // `lockbox serve` replicas behind a load balancer would, each workflow step
@@ -59,10 +63,15 @@ func BenchmarkWorkflow(b *testing.B) {
 				srvs = append(srvs, startBenchServer(b, database, keyDir))
 			}
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), selfCPU()
+			pg0, pgOK := postgresCPU()
 			runWorkflows(b, srvs, clients, b.N)
 			elapsed := time.Since(start)
 			b.StopTimer()
+			b.ReportMetric(float64((selfCPU()-cpu0).Microseconds())/float64(4*b.N), "lockbox-cpu-µs/step")
+			if pg1, _ := postgresCPU(); pgOK && c.engine == "postgres" {
+				b.ReportMetric(float64((pg1-pg0).Microseconds())/float64(4*b.N), "pg-cpu-µs/step")
+			}
 			steps := float64(4*b.N) / elapsed.Seconds()
 			b.ReportMetric(steps, "steps/s")
 			b.ReportMetric(steps/4, "workflows/s")
