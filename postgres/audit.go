@@ -5,7 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
@@ -13,16 +14,17 @@ import (
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
-// AppendAudit queues rec for the log rec.Tenant. Just before the
-// transaction commits, flushAudit stores it, durably and with everything
-// else fn did, but without its index; once the transaction has committed,
-// Update waits for the sequencer (sequencer.go) to give it the next index
-// of its log and sets rec.Index. No lock is held for the log meanwhile, so
-// concurrent transactions writing one log commit in parallel instead of one
-// after another, and the sequencer folds their records into the Merkle tree
-// a batch at a time. A rolled-back transaction stores nothing, so the log
-// stays gap-free. ECONFLICT when a record with rec.ID is already queued
-// or stored, and at commit when another transaction stored one meanwhile.
+// AppendAudit queues rec for the log rec.Tenant; the record is written, and
+// rec.Index set, when the transaction commits (flushAudit), in the same
+// transaction as everything else fn did.
+//
+// Appends to one log serialize on the log's head row: it is read FOR UPDATE,
+// so a second appender (another connection or replica) waits until this
+// transaction ends and then reads the size it committed. Taking that lock at
+// the end of the transaction instead of at the first append keeps a tenant's
+// concurrent decisions from queueing behind each other's whole transactions.
+// A rolled-back transaction writes nothing, so the log stays gap-free.
+// ECONFLICT when a record with rec.ID is already stored or queued.
 func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 	if !t.update {
 		return lockbox.Errorf(lockbox.EINTERNAL, "Audit records are appended only inside Update.")
@@ -35,9 +37,6 @@ func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 			return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
 		}
 	}
-	// Refused here, the append fails alone and the transaction goes on
-	// (storetest's conflict tests); flushAudit's unique key catches the
-	// same id committed meanwhile by another transaction.
 	var exists bool
 	err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM audit_records WHERE id = $1)`, rec.ID).Scan(&exists)
 	if err != nil {
@@ -50,56 +49,49 @@ func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 	return nil
 }
 
-// maxPendingPerTx bounds the records of one transaction: the k-th is
-// stored at -(xid << 16 | k) (migrations/00008_audit_sequencer.sql).
-const maxPendingPerTx = 1 << 16
-
-// flushAudit stores the queued records unsequenced, in one statement:
-// each at a negative idx that orders it after every record of a
-// transaction that committed before this one began, with canonical bytes
-// that carry index -1 and no hashes yet. The unique id makes a duplicate
-// a skipped row, so fewer rows than records means one was taken: ECONFLICT
-// (Update then rolls back). It returns the records, now to be sequenced.
-func (t *tx) flushAudit(ctx context.Context) ([]*lockbox.AuditRecord, error) {
-	recs := t.pending
-	t.pending = nil
-	if len(recs) == 0 {
-		return nil, nil
+// flushAudit writes the queued appends, log by log in name order (so two
+// transactions appending to the same two logs cannot deadlock), each log's
+// records in the order they were appended.
+func (t *tx) flushAudit(ctx context.Context) error {
+	byLog := map[string][]*lockbox.AuditRecord{}
+	for _, rec := range t.pending {
+		byLog[rec.Tenant] = append(byLog[rec.Tenant], rec)
 	}
-	if len(recs) >= maxPendingPerTx {
-		return nil, lockbox.Errorf(lockbox.EINTERNAL, "%d audit records in one transaction; at most %d.", len(recs), maxPendingPerTx-1)
-	}
-	n := len(recs)
-	logs, ids, types, ops, users, actors, reqs := make([]string, n), make([]string, n), make([]string, n),
-		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	times, canon := make([]time.Time, n), make([][]byte, n)
-	for i, rec := range recs {
-		rec.Index = -1 // until sequenced
-		c, err := rec.Canonical()
-		if err != nil {
-			return nil, wrap("append audit", err)
+	for _, log := range slices.Sorted(maps.Keys(byLog)) {
+		if err := t.writeAudit(ctx, log, byLog[log]); err != nil {
+			return err
 		}
-		logs[i], ids[i], types[i], ops[i], users[i], actors[i], reqs[i] = rec.Tenant, rec.ID, rec.RecordType,
-			rec.Operation, rec.UserID, rec.ActorType, rec.RequestID
-		// The canonical (millisecond) time, so a search by time agrees with
-		// what the leaf says.
-		times[i], canon[i] = ts(rec.Time.Truncate(time.Millisecond)), c
 	}
-	stored, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id, actor_type,
-			request_id, canonical, hashes)
-		SELECT u.log, -((pg_current_xact_id()::text::bigint << 16) | u.k), u.id, u.time, u.record_type, u.operation, u.user_id,
-			u.actor_type, u.request_id, u.canonical, '\x'
-		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
-			$7::text[], $8::text[], $9::bytea[]) WITH ORDINALITY
-			AS u(log, id, time, record_type, operation, user_id, actor_type, request_id, canonical, k)
-		ON CONFLICT DO NOTHING`, logs, ids, times, types, ops, users, actors, reqs, canon))
+	t.pending = nil
+	return nil
+}
+
+// writeAudit locks the log's head row, then stores each record at the next
+// index with the Merkle hashes it completes, moving the head row with it,
+// and sets rec.Index. The head is read once: the lock keeps it ours until
+// the transaction ends.
+func (t *tx) writeAudit(ctx context.Context, log string, recs []*lockbox.AuditRecord) error {
+	head, err := t.lockLogHead(ctx, log)
 	if err != nil {
-		return nil, wrap("append audit", err)
+		return err
 	}
-	if stored != int64(n) {
-		return nil, lockbox.Errorf(lockbox.ECONFLICT, "An audit record with one of the ids %s already exists.", strings.Join(ids, ", "))
+	for _, rec := range recs {
+		// The Merkle hashes this record completes are stored with it, in
+		// this transaction, so the tree never lags the records.
+		e, err := head.Append(rec)
+		if err != nil {
+			return wrap("append audit", err)
+		}
+		ok, err := t.insertAudit(ctx, &e, &head)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
+		}
+		rec.Index = e.Record.Index
 	}
-	return recs, nil
+	return nil
 }
 
 // lockLogHead locks a log's head row (migrations/00006_audit_edge.sql),
@@ -130,11 +122,27 @@ func (t *tx) lockLogHead(ctx context.Context, log string) (auditlog.Head, error)
 	return head, nil
 }
 
+// insertAudit stores the entry (canonical bytes, hashes, and copies of the
+// fields audit search filters on) and writes head, the head after it, in
+// one statement. The time column holds the canonical (millisecond) time, so
+// a search by time agrees with what the leaf says. It reports false,
+// changing nothing, when the id is taken.
+func (t *tx) insertAudit(ctx context.Context, e *auditlog.Entry, head *auditlog.Head) (bool, error) {
+	rec := &e.Record
+	return t.insert(ctx, "append audit", `WITH rec AS (
+			INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id,
+				actor_type, request_id, canonical, hashes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING 1)
+		UPDATE audit_logs SET size = $12, edge = $13 WHERE log = $1 AND EXISTS (SELECT FROM rec)`,
+		rec.Tenant, rec.Index, rec.ID, ts(rec.Time.Truncate(time.Millisecond)), rec.RecordType,
+		rec.Operation, rec.UserID, rec.ActorType, rec.RequestID, e.Canonical, e.Hashes, head.Size, head.EdgeBytes())
+}
+
 // AuditRecords returns a log's records with start <= index < end, in index
 // order, decoded from the stored canonical bytes.
 func (t *tx) AuditRecords(ctx context.Context, log string, start, end int64) ([]*lockbox.AuditRecord, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT canonical FROM audit_records
-		WHERE log = $1 AND idx >= greatest($2::bigint, 0) AND idx < $3 ORDER BY idx`, log, start, end)
+		WHERE log = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, log, start, end)
 	if err != nil {
 		return nil, wrap("audit records", err)
 	}

@@ -56,7 +56,7 @@ func (t *tx) ReadAuditHashes(ctx context.Context, log string, indexes []int64) (
 // AuditLeaves returns the stored canonical bytes, untouched.
 func (t *tx) AuditLeaves(ctx context.Context, log string, start, end int64) ([]lockbox.LogEntry, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT idx, canonical FROM audit_records
-		WHERE log = $1 AND idx >= greatest($2::bigint, 0) AND idx < $3 ORDER BY idx`, log, start, end)
+		WHERE log = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, log, start, end)
 	if err != nil {
 		return nil, wrap("audit leaves", err)
 	}
@@ -95,7 +95,6 @@ func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.
 func auditWhere(q lockbox.AuditQuery) *where {
 	w := &where{}
 	w.add("log = ?", q.Log)
-	w.add("idx >= 0") // sequenced records only (sequencer.go)
 	if q.Start != nil {
 		w.add("time >= ?", ts(*q.Start))
 	}

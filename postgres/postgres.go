@@ -58,11 +58,6 @@ type Options struct {
 	// seconds; negative: none). A statement that runs longer fails with
 	// EUNAVAILABLE instead of holding locks and connections indefinitely.
 	StatementTimeout time.Duration
-	// SequenceEvery, when positive, is how often this process looks for
-	// audit records committed but not sequenced (left by a process that
-	// stopped between the two, sequencer.go) and sequences them. Zero: only
-	// when this process appends to their log. `lockbox serve` sets 500ms.
-	SequenceEvery time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -88,14 +83,7 @@ func (o Options) withDefaults() Options {
 // concurrent use, and any number of Stores (in any number of processes) may
 // share one database.
 type Store struct {
-	db  *sql.DB
-	seq *sequencer
-	// stop ends the SequenceEvery sweep; swept is closed when it has.
-	stop  context.CancelFunc
-	swept chan struct{}
-	// skipSequencing, set by tests only (export_test.go), makes Update
-	// return right after its commit, as a process that crashed there would.
-	skipSequencing bool
+	db *sql.DB
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a
@@ -139,31 +127,7 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, seq: newSequencer(db), stop: func() {}, swept: make(chan struct{})}
-	if opts.SequenceEvery > 0 {
-		var sweepCtx context.Context
-		sweepCtx, s.stop = context.WithCancel(context.Background())
-		go s.sweep(sweepCtx, opts.SequenceEvery)
-	} else {
-		close(s.swept)
-	}
-	return s, nil
-}
-
-// sweep runs SequencePending every interval until ctx ends. A failure (the
-// database away) is tried again at the next tick.
-func (s *Store) sweep(ctx context.Context, every time.Duration) {
-	defer close(s.swept)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			_ = s.SequencePending(ctx)
-		}
-	}
+	return &Store{db: db}, nil
 }
 
 // Update runs fn in one read-write transaction and commits when fn returns
@@ -179,20 +143,10 @@ func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
 	if err := fn(t); err != nil {
 		return err
 	}
-	recs, err := t.flushAudit(ctx)
-	if err != nil {
+	if err := t.flushAudit(ctx); err != nil {
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
-		return wrap("commit", err)
-	}
-	if len(recs) > 0 && !s.skipSequencing {
-		// Committed: fn's changes and its records stand whatever happens
-		// next. Should the records not get their indexes now, a later batch
-		// gives them; the caller is told the truth, that the change is made.
-		_ = s.seq.await(ctx, recs)
-	}
-	return nil
+	return wrap("commit", sqlTx.Commit())
 }
 
 // View runs fn in a read-only transaction that sees one snapshot of the
@@ -217,11 +171,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the sweep, waits for batches under way and closes the pool.
-// Transactions still running fail.
+// Close closes the pool. Transactions still running fail.
 func (s *Store) Close() error {
-	s.stop()
-	<-s.swept
-	s.seq.wg.Wait()
 	return s.db.Close()
 }

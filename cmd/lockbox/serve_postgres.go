@@ -24,7 +24,7 @@ import (
 // requests hold a connection only for a few milliseconds.
 func defaultServePool() postgres.Options {
 	return postgres.Options{MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 30 * time.Minute,
-		StatementTimeout: 30 * time.Second, SequenceEvery: 500 * time.Millisecond}
+		StatementTimeout: 30 * time.Second}
 }
 
 func addServeDatabaseFlags(cmd *cobra.Command, cfg *serverConfig) {
