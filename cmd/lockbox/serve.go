@@ -105,6 +105,9 @@ var serveEnv = []envVar{
 	{"smtp-url", "LOCKBOX_SMTP_URL"}, // notify_serve.go
 	{"mail-from", "LOCKBOX_MAIL_FROM"},
 	{"allow-private-webhooks", "LOCKBOX_ALLOW_PRIVATE_WEBHOOKS"},
+	{"witness", "LOCKBOX_WITNESS"}, // audit_serve.go: one witness; more with --witness
+	{"witness-quorum", "LOCKBOX_WITNESS_QUORUM"},
+	{"witness-poll", "LOCKBOX_WITNESS_POLL"},
 }
 
 // addServeFlags registers every flag of `lockbox serve`, with its default,
