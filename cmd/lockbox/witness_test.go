@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"database/sql"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -11,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/torchwood"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/lockboxhq/lockbox/auditlog"
@@ -132,6 +136,10 @@ func TestWitnessCosigning(t *testing.T) {
 	if !strings.Contains(first.note, "\n— witness.test/w1 ") {
 		t.Fatalf("served checkpoint without the witness's line:\n%s", first.note)
 	}
+	// The log grows: the witness gets a consistency proof from the size it
+	// cosigned.
+	activity(srv, op, mgr, approver)
+	first = waitCosigned(t, auditor, w, first.size+1)
 	out := auditor.mustRun("audit", "verify", "--tenant", "contoso", "--witness", w.VKey)
 	if !strings.Contains(out, "1 witness cosignature(s)") {
 		t.Errorf("verify with a witness:\n%s", out)
@@ -219,4 +227,48 @@ func metric(t *testing.T, url, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// TestWitnessOutageNeverBlocks: a witness that is down costs the appends
+// nothing; the checkpoint is served without its cosignature and /metrics
+// says what is missing. (No litewitness needed: nothing listens.)
+func TestWitnessOutageNeverBlocks(t *testing.T) {
+	t.Parallel()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := torchwood.NewCosignatureSigner("witness.test/down", priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	rs, err := startServer(context.Background(), serverConfig{Listen: "127.0.0.1:0", Dev: true, WorkerPoll: 50 * time.Millisecond,
+		Database: filepath.Join(dir, "lockbox.db"), KeyDir: filepath.Join(dir, "keys"), PasswordMemoryKiB: 64, LogOrigin: "lockbox.test",
+		Witness: witnessConfig{Witnesses: []string{"witness.test/down " + dead + " " + signer.Verifier().String()}, Poll: 10 * time.Millisecond}}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rs.Close(context.Background()) })
+	srv := &e2e{t: t, url: rs.URL()}
+	op, mgr := srv.as("operator@provider.test"), srv.as("manager@provider.test")
+	approver, auditor := srv.as("approver@contoso.test"), srv.as("auditor@contoso.test")
+	activity(srv, op, mgr, approver)
+	if cp := fetchCheckpoint(t, auditor); cp.size == 0 || strings.Contains(cp.note, "witness.test/down") {
+		t.Fatalf("checkpoint with a witness down:\n%s", cp.note)
+	}
+	for deadline := time.Now().Add(30 * time.Second); metric(t, rs.URL(), "lockbox_audit_witness_failures_total") == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no failed add-checkpoint counted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if m := metric(t, rs.URL(), "lockbox_audit_missing_cosignatures"); m < 1 {
+		t.Errorf("missing cosignatures with the witness down: %v", m)
+	}
+	auditor.wantFail(1, "did NOT verify", "audit", "verify", "--tenant", "contoso", "--witness", signer.Verifier().String())
+	auditor.mustRun("audit", "verify", "--tenant", "contoso", "--state-dir", filepath.Join(t.TempDir(), "s"))
 }
