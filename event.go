@@ -1,6 +1,9 @@
 package lockbox
 
-import "time"
+import (
+	"maps"
+	"time"
+)
 
 // EventRule is what one event does: one row of the event table. The
 // workflow reads the row instead of switching on the event, so adding an
@@ -26,6 +29,13 @@ type EventRule struct {
 	RecordType string
 	// Records is the group of the request's who-fields the actor fills.
 	Records Who
+	// Approval marks an event that records the actor's approval, with the
+	// narrowing they asked for, in the request's approvals (approvals.go).
+	Approval bool
+	// Step, when set, is the person's event this row stands for when the
+	// request resolves it so (AccessRequest.Resolve): people ask for Step,
+	// never for this row's event.
+	Step Event
 	// AuditData, when set, adds the event's own fields to the audit
 	// record's data, from the request as the event left it.
 	AuditData func(r *AccessRequest) map[string]any
@@ -64,8 +74,12 @@ var EventRules = []EventRule{
 		TellRequester: NoticeDenied},
 	{Event: EventApprove, From: []Status{StatusPending}, To: StatusApproved,
 		Verb: "approved", Operation: OpRequestApproved, RecordType: RecordLockboxDecision,
-		Records: WhoDecider, AuditData: accessWindow,
+		Records: WhoDecider, Approval: true, AuditData: approvedData,
 		TellRequester: NoticeApproved, Webhook: OpRequestApproved},
+	// An approval short of the quorum: recorded, the request stays pending.
+	{Event: EventRecordApproval, Step: EventApprove, From: []Status{StatusPending}, To: StatusPending,
+		Verb: "approved", Operation: OpRequestApprovalRecorded, RecordType: RecordLockboxDecision,
+		Approval: true, AuditData: approvalData},
 	{Event: EventDeny, From: []Status{StatusPending}, To: StatusDenied,
 		Verb: "denied", Operation: OpRequestDenied, RecordType: RecordLockboxDecision,
 		Records: WhoDecider, TellRequester: NoticeDenied, Webhook: OpRequestDenied},
@@ -120,11 +134,12 @@ func (rule EventRule) leaves(s Status) bool {
 	return false
 }
 
-// eventsWhere lists the table's events whose System mark is system.
+// eventsWhere lists the table's events whose System mark is system, other
+// than the steps of another event.
 func eventsWhere(system bool) []Event {
 	var out []Event
 	for _, r := range EventRules {
-		if r.System == system {
+		if r.System == system && r.Step == "" {
 			out = append(out, r.Event)
 		}
 	}
@@ -140,6 +155,12 @@ func reviewDecision(decision string) func(*AccessRequest) map[string]any {
 
 func accessWindow(r *AccessRequest) map[string]any {
 	return map[string]any{"access_starts_at": AuditTime(r.AccessStartsAt), "access_ends_at": AuditTime(r.AccessEndsAt)}
+}
+
+func approvedData(r *AccessRequest) map[string]any {
+	m := accessWindow(r)
+	maps.Copy(m, approvalData(r))
+	return m
 }
 
 func systemApproval(r *AccessRequest) map[string]any {

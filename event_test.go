@@ -65,6 +65,7 @@ func TestEventTable(t *testing.T) {
 		lockbox.EventReviewApprove: `pending_review→pending verb="approved in review" op=request.reviewed record=LockboxRequest who=reviewer ask=request.pending webhook=request.pending decision=approve`,
 		lockbox.EventReviewDeny:    `pending_review→denied verb="denied in review" op=request.denied record=LockboxRequest who=reviewer requester=request.denied decision=deny`,
 		lockbox.EventApprove:       `pending→approved verb="approved" op=request.approved record=LockboxDecision who=decider requester=request.approved webhook=request.approved access_ends_at=2026-11-21T12:00:00Z access_starts_at=2026-11-21T10:00:00Z`,
+		lockbox.EventRecordApproval: `pending→pending verb="approved" op=request.approval_recorded record=LockboxDecision who=-`,
 		lockbox.EventDeny:          `pending→denied verb="denied" op=request.denied record=LockboxDecision who=decider requester=request.denied webhook=request.denied`,
 		lockbox.EventCancel:        `pending_review,pending,approved→canceled verb="canceled" op=request.canceled record=LockboxDecision who=ender webhook=request.canceled`,
 		lockbox.EventRevoke:        `approved,active→revoked verb="revoked" op=request.revoked record=LockboxDecision who=ender requester=request.revoked webhook=request.revoked`,

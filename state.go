@@ -18,6 +18,9 @@ const (
 	EventCancel        Event = "cancel"
 	EventRevoke        Event = "revoke"
 	EventComplete      Event = "complete"
+	// EventRecordApproval is a person's approval short of the quorum: the
+	// workflow resolves EventApprove to it (AccessRequest.Resolve).
+	EventRecordApproval Event = "record_approval"
 
 	// EventSystemApprove approves a reviewed request of a tenant that does not
 	// require approval.
@@ -75,22 +78,38 @@ func (ev Event) Verb() string {
 // Apply is the one place a request's fields change on an event, for the
 // workflow that writes the change and for readers that only show it.
 func (r *AccessRequest) Apply(ev Event, by, comment string, now time.Time, s *Settings) (Status, error) {
+	return r.ApplyAs(ev, Actor{Email: by, Comment: comment}, now, s)
+}
+
+// ApplyAs is Apply by a, whose approval (a row with Approval) is recorded
+// and may narrow r (AccessRequest.approve): EINVALID for a change that
+// widens, ECONFLICT for an approver who already approved, r unchanged.
+func (r *AccessRequest) ApplyAs(ev Event, a Actor, now time.Time, s *Settings) (Status, error) {
 	from := r.Status
 	to, err := Next(from, ev)
 	if err != nil {
 		return "", err
 	}
-	if to == StatusPending && s == nil {
+	becomesPending := to == StatusPending && from != StatusPending
+	if becomesPending && s == nil {
 		return "", fmt.Errorf("apply %s to request %s: the tenant's settings are needed", ev, r.ID)
 	}
 	rule, _ := ev.Rule()
-	rule.Records.record(r, by, comment, now)
+	if rule.Approval {
+		if err := r.approve(a, now); err != nil {
+			return "", err
+		}
+	} else if !a.Changes.Empty() {
+		return "", Errorf(EINVALID, "Only an approval may change the duration, operations or start time of a request.")
+	}
+	rule.Records.record(r, a.Email, a.Comment, now)
 	r.Status = to
 	r.Version++
 	switch {
-	case to == StatusPending:
+	case becomesPending:
 		r.ExpiresAt = now.Add(s.RequestTTL())
 		r.TenantVisible = true
+		r.ApprovalsRequired = max(s.ApprovalsRequired, MinApprovalsRequired)
 	case to == StatusApproved:
 		r.TenantVisible = true
 		start := now

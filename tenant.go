@@ -37,6 +37,9 @@ type Settings struct {
 	MaxAccessMinutes            int      `json:"max_access_minutes"`
 	NotifyEmails                []string `json:"notify_emails"`
 	ReminderMinutesBeforeExpiry int      `json:"reminder_minutes_before_expiry"`
+	// ApprovalsRequired is the quorum of distinct approvers a request needs
+	// (SPEC §11).
+	ApprovalsRequired int `json:"approvals_required"`
 }
 
 // DefaultSettings are a new tenant's settings.
@@ -47,6 +50,7 @@ func DefaultSettings() Settings {
 		MaxAccessMinutes:            240,
 		NotifyEmails:                []string{},
 		ReminderMinutesBeforeExpiry: 120,
+		ApprovalsRequired:           1,
 	}
 }
 
@@ -62,6 +66,7 @@ type SettingsPatch struct {
 	MaxAccessMinutes            *int      `json:"max_access_minutes,omitempty"`
 	NotifyEmails                *[]string `json:"notify_emails,omitempty"`
 	ReminderMinutesBeforeExpiry *int      `json:"reminder_minutes_before_expiry,omitempty"`
+	ApprovalsRequired           *int      `json:"approvals_required,omitempty"`
 }
 
 // Apply returns s with p applied, or EINVALID naming the first bad value
@@ -79,6 +84,9 @@ func (s Settings) Apply(p SettingsPatch) (Settings, error) {
 		return s, err
 	}
 	if err := setInt(&out.ReminderMinutesBeforeExpiry, p.ReminderMinutesBeforeExpiry, "reminder_minutes_before_expiry", 0, 720); err != nil {
+		return s, err
+	}
+	if err := setInt(&out.ApprovalsRequired, p.ApprovalsRequired, "approvals_required", MinApprovalsRequired, MaxApprovalsRequired); err != nil {
 		return s, err
 	}
 	if p.NotifyEmails != nil {

@@ -98,6 +98,8 @@ func (s *Service) buildRequest(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 	r := &lockbox.AccessRequest{
 		ID: newID(), Tenant: in.Tenant, Service: in.Service, ServiceRequest: in.ServiceRequest,
 		Reason: in.Reason, Operations: ops, DurationMinutes: in.DurationMinutes, StartTime: start,
+		RequestedOperations: slices.Clone(ops), RequestedDurationMinutes: in.DurationMinutes,
+		RequestedStartTime: start, Approvals: []lockbox.Approval{},
 		Status: lockbox.StatusPendingReview, RequestedBy: u.Email, RequesterID: u.ID,
 		CreatedAt: now, ExpiresAt: now.Add(lockbox.ReviewTTL), Version: 1,
 	}
@@ -334,6 +336,9 @@ func (s *Service) Act(ctx context.Context, idOrRef string, ev lockbox.Event, d l
 	if err := lockbox.ValidText("comment", d.Comment, lockbox.MaxCommentLen, false); err != nil {
 		return nil, err
 	}
+	if ev != lockbox.EventApprove && !d.Changes.Empty() {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "Only an approval may change the duration, operations or start time of a request.")
+	}
 	var out *lockbox.AccessRequest
 	var refused error
 	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
@@ -380,7 +385,12 @@ func (s *Service) act(ctx context.Context, tx lockbox.Tx, u *lockbox.User, idOrR
 		return nil, s.refuse(ctx, tx, u, r, ev, d, now, lockbox.Errorf(lockbox.ECONFLICT,
 			"Request %s changed since you read it: it is now %s. Reload it and decide again.", r.Reference, r.Status))
 	}
-	if err := s.apply(ctx, tx, u, r, ev, d.Comment, now); err != nil {
+	if ev == lockbox.EventApprove {
+		if err := r.CheckApprover(u.ID); err != nil {
+			return nil, s.refuse(ctx, tx, u, r, ev, d, now, err)
+		}
+	}
+	if err := s.apply(ctx, tx, u, r, ev, d, now); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -42,7 +42,8 @@ func getTenant(t *testing.T, s lockbox.Store, name string) (*lockbox.Tenant, *lo
 func testTenantRoundTrip(t *testing.T, s lockbox.Store) {
 	want := &lockbox.Tenant{Name: "contoso", DisplayName: "Contoso Ltd.", CreatedAt: T0}
 	wantSettings := lockbox.Settings{RequireApproval: false, RequestTTLMinutes: 60, MaxAccessMinutes: 30,
-		NotifyEmails: []string{"soc@contoso.test", "ciso@contoso.test"}, ReminderMinutesBeforeExpiry: 0}
+		NotifyEmails: []string{"soc@contoso.test", "ciso@contoso.test"}, ReminderMinutesBeforeExpiry: 0,
+		ApprovalsRequired: 3}
 	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertTenant(t.Context(), want, wantSettings) })
 	got, gotSettings := getTenant(t, s, "contoso")
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -105,7 +106,8 @@ func testSettings(t *testing.T, s lockbox.Store) {
 	MustInsertTenant(t, s, "contoso")
 	MustInsertTenant(t, s, "fabrikam")
 	want := lockbox.Settings{RequireApproval: false, RequestTTLMinutes: 10080, MaxAccessMinutes: 1,
-		NotifyEmails: []string{"soc@contoso.test"}, ReminderMinutesBeforeExpiry: 720}
+		NotifyEmails: []string{"soc@contoso.test"}, ReminderMinutesBeforeExpiry: 720,
+		ApprovalsRequired: 5}
 	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdateSettings(t.Context(), "contoso", want) })
 	_, got := getTenant(t, s, "contoso")
 	if diff := cmp.Diff(&want, got); diff != "" {

@@ -1,0 +1,95 @@
+package sqlrows
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// The approval-policy state of requests and tenants (SPEC §11) is one JSON
+// document per row (the requests.policy and tenants.policy columns), the
+// same on both engines: no query filters on it, and keeping it in one
+// column keeps the stores out of the policy's rules.
+
+// requestPolicy is the stored form of a request's policy fields.
+type requestPolicy struct {
+	RequestedOperations      []string         `json:"requested_operations,omitempty"`
+	RequestedDurationMinutes int              `json:"requested_duration_minutes,omitempty"`
+	RequestedStartTime       *time.Time       `json:"requested_start_time,omitempty"`
+	ApprovalsRequired        int              `json:"approvals_required,omitempty"`
+	Approvals                []storedApproval `json:"approvals,omitempty"`
+}
+
+// storedApproval keeps the approver's user id, which the API does not show.
+type storedApproval struct {
+	lockbox.Approval
+	UserID string `json:"user_id"`
+}
+
+// RequestPolicy encodes r's policy fields.
+func RequestPolicy(r *lockbox.AccessRequest) (string, error) {
+	p := requestPolicy{
+		RequestedOperations: r.RequestedOperations, RequestedDurationMinutes: r.RequestedDurationMinutes,
+		RequestedStartTime: r.RequestedStartTime, ApprovalsRequired: r.ApprovalsRequired,
+	}
+	for _, a := range r.Approvals {
+		p.Approvals = append(p.Approvals, storedApproval{Approval: a, UserID: a.UserID})
+	}
+	b, err := json.Marshal(p)
+	return string(b), err
+}
+
+// ParseRequestPolicy decodes s into r's policy fields. A request stored
+// before policies existed ('{}') requested what it grants and needed one
+// approval.
+func ParseRequestPolicy(s string, r *lockbox.AccessRequest) error {
+	var p requestPolicy
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return err
+	}
+	r.RequestedOperations, r.RequestedDurationMinutes = p.RequestedOperations, p.RequestedDurationMinutes
+	r.RequestedStartTime, r.ApprovalsRequired = p.RequestedStartTime, max(p.ApprovalsRequired, 1)
+	if r.RequestedOperations == nil {
+		r.RequestedOperations = slices.Clone(r.Operations)
+	}
+	if r.RequestedDurationMinutes == 0 {
+		r.RequestedDurationMinutes = r.DurationMinutes
+	}
+	if r.RequestedStartTime == nil && p.RequestedOperations == nil {
+		r.RequestedStartTime = r.StartTime
+	}
+	r.Approvals = make([]lockbox.Approval, len(p.Approvals))
+	for i, a := range p.Approvals {
+		a.Approval.UserID = a.UserID
+		r.Approvals[i] = a.Approval
+	}
+	return nil
+}
+
+// tenantPolicy is the stored form of a tenant's policy settings.
+type tenantPolicy struct {
+	ApprovalsRequired int `json:"approvals_required,omitempty"`
+}
+
+// TenantPolicy encodes s's policy settings.
+func TenantPolicy(s lockbox.Settings) (string, error) {
+	b, err := json.Marshal(tenantPolicy{ApprovalsRequired: s.ApprovalsRequired})
+	return string(b), err
+}
+
+// ParseTenantPolicy decodes str into s's policy settings; what a tenant
+// stored before policies existed ('{}') takes the defaults.
+func ParseTenantPolicy(str string, s *lockbox.Settings) error {
+	var p tenantPolicy
+	if err := json.Unmarshal([]byte(str), &p); err != nil {
+		return err
+	}
+	d := lockbox.DefaultSettings()
+	s.ApprovalsRequired = d.ApprovalsRequired
+	if p.ApprovalsRequired != 0 {
+		s.ApprovalsRequired = p.ApprovalsRequired
+	}
+	return nil
+}
