@@ -99,7 +99,7 @@ func (s *Service) buildRequest(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 		ID: newID(), Tenant: in.Tenant, Service: in.Service, ServiceRequest: in.ServiceRequest,
 		Reason: in.Reason, Operations: ops, DurationMinutes: in.DurationMinutes, StartTime: start,
 		RequestedOperations: slices.Clone(ops), RequestedDurationMinutes: in.DurationMinutes,
-		RequestedStartTime: start, Approvals: []lockbox.Approval{},
+		RequestedStartTime: start, Approvals: []lockbox.Approval{}, ApprovalsRequired: max(settings.ApprovalsRequired, 1),
 		Status: lockbox.StatusPendingReview, RequestedBy: u.Email, RequesterID: u.ID,
 		CreatedAt: now, ExpiresAt: now.Add(lockbox.ReviewTTL), Version: 1,
 	}

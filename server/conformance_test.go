@@ -233,6 +233,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.signIn(t)
 	c.requestLifecycle(t)
 	c.requestErrors(t)
+	c.quorum(t)
 	c.enforcement(t)
 	c.tenants(t)
 	c.users(t)
@@ -336,6 +337,30 @@ func (c *conformance) requestLifecycle(t *testing.T) {
 	if got.Status != lockbox.StatusExpired {
 		t.Errorf("after 12h1m the request is %s, want expired", got.Status)
 	}
+}
+
+// quorum: a 2-of-N tenant; approvals narrow, the narrowest applies, the
+// same approver twice is 409, widening and narrowing a denial are 400.
+func (c *conformance) quorum(t *testing.T) {
+	settings := "/v1/tenants/contoso/settings"
+	c.run(t, step{name: "quorum of two", as: approver, method: "PATCH", path: settings, body: map[string]int{"approvals_required": 2}, want: 200})
+	c.run(t, step{name: "quorum of six", as: approver, method: "PATCH", path: settings, body: map[string]int{"approvals_required": 6}, want: 400, invalid: true})
+	in := newRequestBody("exchange")
+	in["operations"] = []string{"Get-Mailbox", "Get-MailboxStatistics"}
+	r := decode[*lockbox.AccessRequest](t, c.run(t, step{name: "quorum: create", as: operator, method: "POST", path: "/v1/requests", body: in, want: 201}))
+	c.act(t, "quorum: review", manager, r, "review", map[string]string{"decision": "approve"}, 200)
+	c.act(t, "quorum: widen", approver, r, "approve", map[string]any{"duration_minutes": 121}, 400)
+	c.act(t, "quorum: deny with changes", approver, r, "deny", map[string]any{"duration_minutes": 60}, 400)
+	got := c.act(t, "quorum: first approval", approver, r, "approve", map[string]any{"duration_minutes": 60, "operations": []string{"Get-MailboxStatistics"}, "comment": "Stats only."}, 200)
+	if got.Status != lockbox.StatusPending || len(got.Approvals) != 1 || got.DurationMinutes != 60 || got.RequestedDurationMinutes != 120 {
+		t.Errorf("after one of two approvals: %s, %d approvals, %d of %d minutes", got.Status, len(got.Approvals), got.DurationMinutes, got.RequestedDurationMinutes)
+	}
+	c.act(t, "quorum: same approver again", approver, r, "approve", nil, 409)
+	got = c.act(t, "quorum: second approval", "admin@contoso.test", r, "approve", map[string]any{"duration_minutes": 90}, 200)
+	if got.Status != lockbox.StatusActive || len(got.Approvals) != 2 || got.DurationMinutes != 60 || len(got.Operations) != 1 || len(got.RequestedOperations) != 2 {
+		t.Errorf("after two of two: %s, %d approvals, %d minutes, %v of %v", got.Status, len(got.Approvals), got.DurationMinutes, got.Operations, got.RequestedOperations)
+	}
+	c.run(t, step{name: "quorum of one", as: approver, method: "PATCH", path: settings, body: map[string]int{"approvals_required": 1}, want: 200})
 }
 
 func (c *conformance) requestErrors(t *testing.T) {
