@@ -96,7 +96,9 @@ func actionOf(ev lockbox.Event, d lockbox.Decision) (string, any, error) {
 		return "review", reviewBody{Decision: "approve", Comment: d.Comment}, nil
 	case lockbox.EventReviewDeny:
 		return "review", reviewBody{Decision: "deny", Comment: d.Comment}, nil
-	case lockbox.EventApprove, lockbox.EventDeny, lockbox.EventCancel, lockbox.EventRevoke, lockbox.EventComplete:
+	case lockbox.EventApprove:
+		return string(ev), lockbox.Decision{Comment: d.Comment, Changes: d.Changes}, nil
+	case lockbox.EventDeny, lockbox.EventCancel, lockbox.EventRevoke, lockbox.EventComplete:
 		return string(ev), lockbox.Decision{Comment: d.Comment}, nil
 	}
 	return "", nil, lockbox.Errorf(lockbox.EINVALID, "%q is not something a person can do to a request.", ev)
