@@ -29,6 +29,7 @@ var funcs = template.FuncMap{
 	"userPath":    userPath,
 	"json":        indentJSON,
 	"dict":        dict,
+	"sub":         func(a, b int) int { return a - b },
 }
 
 // indentJSON shows audit data readably; the template escapes it.
