@@ -265,6 +265,7 @@ func requestListTitle(u *lockbox.User) string {
 // text from a URL is ever shown as if Lockbox said it.
 var notices = map[string]string{
 	"approve":        "Request approved.",
+	"approval":       "Your approval is recorded. The request needs more approvals before access begins.",
 	"deny":           "Request denied.",
 	"revoke":         "Access revoked: the request has ended.",
 	"cancel":         "Request canceled.",

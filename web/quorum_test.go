@@ -49,9 +49,9 @@ func TestQuorumWithNarrowingFromTheWeb(t *testing.T) {
 	wantBody(t, res, "not lengthen it", `value="500"`)
 	res = c.post(path+"/approve", url.Values{"version": {"2"}, "duration_minutes": {"60"}, "narrow_operations": {"1"},
 		"operations": {"Get-MailboxStatistics"}, "comment": {"stats only"}})
-	wantRedirect(t, res, path+"?done=approve")
-	page := c.get(path)
-	wantBody(t, page, `id="approvals"`, "1 of 2", "approver@contoso.test", "only <code>Get-MailboxStatistics</code>",
+	wantRedirect(t, res, path+"?done=approval")
+	page := c.get(path + "?done=approval")
+	wantBody(t, page, "Your approval is recorded", `id="approvals"`, "1 of 2", "approver@contoso.test", "only <code>Get-MailboxStatistics</code>",
 		`id="still-may">Still needed: 1 more, from any of admin@contoso.test`, `id="duration">1 h`, `id="requested">2 h of`)
 	if strings.Contains(page.body, `id="action-approve"`) {
 		t.Error("the approver who approved is offered to approve again")

@@ -301,7 +301,11 @@ func (h *Handler) act(w http.ResponseWriter, r *http.Request) {
 	out, err := h.cfg.Requests.Act(r.Context(), id, a.Event, dec)
 	switch lockbox.ErrorCode(err) {
 	case "":
-		http.Redirect(w, r, "/requests/"+url.PathEscape(out.Reference)+"?done="+a.Name, http.StatusSeeOther)
+		done := a.Name
+		if a.Event == lockbox.EventApprove && out.Status == lockbox.StatusPending {
+			done = "approval" // short of the quorum
+		}
+		http.Redirect(w, r, "/requests/"+url.PathEscape(out.Reference)+"?done="+done, http.StatusSeeOther)
 	case lockbox.ECONFLICT, lockbox.EINVALID, lockbox.EFORBIDDEN:
 		h.refused(w, r, id, a, comment, err)
 	default:
