@@ -52,6 +52,8 @@ type Actor struct {
 	Comment string
 	// Changes is the narrowing an approver asks for (approvals only).
 	Changes Changes
+	// Extend is the requester's ask for more time (EventExtend only).
+	Extend *ExtensionAsk
 }
 
 // Quorum is how many approvals r needs in all (at least one).
@@ -66,7 +68,23 @@ func (r *AccessRequest) Resolve(ev Event) Event {
 	if ev == EventApprove && len(r.Approvals)+1 < r.Quorum() {
 		return EventRecordApproval
 	}
-	return ev
+	return r.resolveExtension(ev)
+}
+
+// CheckDecider refuses (ECONFLICT) a person's approval, of the request or
+// of its pending extension, when they already gave it: a quorum counts
+// distinct people.
+func (r *AccessRequest) CheckDecider(ev Event, userID string) error {
+	switch ev {
+	case EventApprove:
+		return r.CheckApprover(userID)
+	case EventExtensionApprove:
+		if x := r.PendingExtension(); x != nil && userID != "" &&
+			slices.ContainsFunc(x.Approvals, func(a Approval) bool { return a.UserID == userID }) {
+			return Errorf(ECONFLICT, "You already approved the extension of request %s; another approver must.", r.Reference)
+		}
+	}
+	return nil
 }
 
 // ApprovedBy reports whether the user with id userID has already approved r.

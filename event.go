@@ -36,6 +36,12 @@ type EventRule struct {
 	// request resolves it so (AccessRequest.Resolve): people ask for Step,
 	// never for this row's event.
 	Step Event
+	// Guard, when set, is the row's condition beyond the status: ECONFLICT
+	// when the request does not allow the event (AccessRequest.Check).
+	Guard func(r *AccessRequest) error
+	// Effect, when set, is the row's own change to the request, made by
+	// Apply before the status changes; an error leaves r unchanged.
+	Effect func(r *AccessRequest, a Actor, now time.Time, s *Settings) error
 	// AuditData, when set, adds the event's own fields to the audit
 	// record's data, from the request as the event left it.
 	AuditData func(r *AccessRequest) map[string]any
@@ -93,6 +99,24 @@ var EventRules = []EventRule{
 		Verb: "completed", Operation: OpRequestCompleted, RecordType: RecordLockboxRequest,
 		Records: WhoEnder, Webhook: OpRequestCompleted},
 
+	// Extensions: the requester asks, the tenant decides (with the
+	// request's quorum), and an undecided one lapses with the access.
+	{Event: EventExtend, From: []Status{StatusActive}, To: StatusActive,
+		Verb: "extended", Operation: OpRequestExtensionRequested, RecordType: RecordLockboxRequest,
+		Guard: extensionGuard(EventExtend), Effect: func(r *AccessRequest, a Actor, now time.Time, s *Settings) error { return r.extend(a, now, s) },
+		AuditData: extensionData, TellApprovers: NoticeExtensionRequested, Webhook: OpRequestExtensionRequested},
+	{Event: EventExtensionApprove, From: []Status{StatusActive}, To: StatusActive,
+		Verb: "extended", Operation: OpRequestExtensionApproved, RecordType: RecordLockboxDecision,
+		Guard: extensionGuard(EventExtensionApprove), Effect: decideExtension(true, ExtensionApproved),
+		AuditData: extensionData, TellRequester: NoticeExtensionApproved, Webhook: OpRequestExtensionApproved},
+	{Event: EventRecordExtensionApproval, Step: EventExtensionApprove, From: []Status{StatusActive}, To: StatusActive,
+		Verb: "extended", Operation: OpRequestApprovalRecorded, RecordType: RecordLockboxDecision,
+		Guard: extensionGuard(EventExtensionApprove), Effect: decideExtension(true, ""), AuditData: extensionData},
+	{Event: EventExtensionDeny, From: []Status{StatusActive}, To: StatusActive,
+		Verb: "denied an extension", Operation: OpRequestExtensionDenied, RecordType: RecordLockboxDecision,
+		Guard: extensionGuard(EventExtensionDeny), Effect: decideExtension(false, ExtensionDenied),
+		AuditData: extensionData, TellRequester: NoticeExtensionDenied, Webhook: OpRequestExtensionDenied},
+
 	// A reviewed request of a tenant that does not require approval.
 	{Event: EventSystemApprove, System: true, From: []Status{StatusPending}, To: StatusApproved,
 		Verb: "approved", Operation: OpRequestApproved, RecordType: RecordLockboxDecision,
@@ -107,6 +131,11 @@ var EventRules = []EventRule{
 		Due:  func(r *AccessRequest) time.Time { return *r.AccessStartsAt },
 		Verb: "activated", Operation: OpRequestActivated, RecordType: RecordLockboxRequest,
 		AuditData: accessWindow, Webhook: OpRequestActivated},
+	// Before the access end, at the same time: the extension lapses first.
+	{Event: EventExtensionLapse, System: true, From: []Status{StatusActive}, To: StatusActive,
+		Due: extensionDue, Guard: extensionGuard(EventExtensionLapse), Effect: decideExtension(false, ExtensionLapsed),
+		Verb: "lapsed", Operation: OpRequestExtensionLapsed, RecordType: RecordLockboxRequest,
+		AuditData: extensionData, TellRequester: NoticeExtensionLapsed, Webhook: OpRequestExtensionLapsed},
 	{Event: EventAccessEnd, System: true, From: []Status{StatusActive}, To: StatusCompleted,
 		Due:  func(r *AccessRequest) time.Time { return *r.AccessEndsAt },
 		Verb: "completed", Operation: OpRequestCompleted, RecordType: RecordLockboxRequest,

@@ -97,6 +97,9 @@ type AccessRequest struct {
 	// pending; Approvals are the approvals so far.
 	ApprovalsRequired int        `json:"approvals_required"`
 	Approvals         []Approval `json:"approvals"`
+	// Extensions are the requester's asks for more time, oldest first; only
+	// the last may be pending (SPEC §11).
+	Extensions []Extension `json:"extensions"`
 	// Version increases with every change; clients send it back (If-Match)
 	// to act only on the state they saw.
 	Version int `json:"version"`
@@ -126,6 +129,13 @@ func (r *AccessRequest) Clone() *AccessRequest {
 	c := *r
 	c.Operations = append([]string(nil), r.Operations...)
 	c.RequestedOperations = slices.Clone(r.RequestedOperations)
+	if r.Extensions != nil {
+		c.Extensions = make([]Extension, len(r.Extensions))
+		for i, x := range r.Extensions {
+			x.Approvals = slices.Clone(x.Approvals)
+			c.Extensions[i] = x
+		}
+	}
 	if r.Approvals != nil {
 		c.Approvals = make([]Approval, len(r.Approvals))
 		for i, a := range r.Approvals {
@@ -169,6 +179,8 @@ type Decision struct {
 	// Changes narrow the request on approval (SPEC §11); other decisions
 	// refuse them.
 	Changes
+	// Extend is the ask of POST /v1/requests/{id}/extend.
+	Extend *ExtensionAsk `json:"-"`
 	// IfVersion, when non-zero, makes the call succeed only if the request
 	// is still at that version (HTTP If-Match): the caller acts on what it saw.
 	IfVersion int `json:"-"`

@@ -22,12 +22,23 @@ const (
 	// workflow resolves EventApprove to it (AccessRequest.Resolve).
 	EventRecordApproval Event = "record_approval"
 
+	// Extensions (SPEC §11): the requester asks, the tenant decides.
+	EventExtend           Event = "extend"
+	EventExtensionApprove Event = "extension_approve"
+	EventExtensionDeny    Event = "extension_deny"
+	// EventRecordExtensionApproval is an extension approval short of the
+	// quorum (AccessRequest.Resolve).
+	EventRecordExtensionApproval Event = "record_extension_approval"
+
 	// EventSystemApprove approves a reviewed request of a tenant that does not
 	// require approval.
 	EventSystemApprove Event = "system_approve"
 	EventExpire        Event = "expire"
 	EventActivate      Event = "activate"
 	EventAccessEnd     Event = "access_end"
+	// EventExtensionLapse ends an extension nobody decided when the access
+	// it would extend ends.
+	EventExtensionLapse Event = "extension_lapse"
 )
 
 // PersonEvents are the events a person may cause, in table order.
@@ -45,6 +56,18 @@ func Next(s Status, ev Event) (Status, error) {
 		return rule.To, nil
 	}
 	return "", Errorf(ECONFLICT, "A request that is %s cannot be %s.", s, ev.Verb())
+}
+
+// Check returns ECONFLICT when r, as it stands, does not allow ev: its
+// status (Next), or the row's own condition (an extension to decide).
+func (r *AccessRequest) Check(ev Event) error {
+	if _, err := Next(r.Status, ev); err != nil {
+		return err
+	}
+	if rule, _ := ev.Rule(); rule.Guard != nil {
+		return rule.Guard(r)
+	}
+	return nil
 }
 
 // AuditOperation is the audit operation recorded when ev succeeds.
@@ -90,17 +113,30 @@ func (r *AccessRequest) ApplyAs(ev Event, a Actor, now time.Time, s *Settings) (
 	if err != nil {
 		return "", err
 	}
+	rule, _ := ev.Rule()
+	if rule.Guard != nil {
+		if err := rule.Guard(r); err != nil {
+			return "", err
+		}
+	}
+	if ev != EventExtend && a.Extend != nil {
+		return "", Errorf(EINVALID, "Only asking for an extension takes minutes and a reason.")
+	}
 	becomesPending := to == StatusPending && from != StatusPending
 	if becomesPending && s == nil {
 		return "", fmt.Errorf("apply %s to request %s: the tenant's settings are needed", ev, r.ID)
 	}
-	rule, _ := ev.Rule()
 	if rule.Approval {
 		if err := r.approve(a, now); err != nil {
 			return "", err
 		}
 	} else if !a.Changes.Empty() {
 		return "", Errorf(EINVALID, "Only an approval may change the duration, operations or start time of a request.")
+	}
+	if rule.Effect != nil {
+		if err := rule.Effect(r, a, now, s); err != nil {
+			return "", err
+		}
 	}
 	rule.Records.record(r, a.Email, a.Comment, now)
 	r.Status = to

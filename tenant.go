@@ -40,6 +40,9 @@ type Settings struct {
 	// ApprovalsRequired is the quorum of distinct approvers a request needs
 	// (SPEC §11).
 	ApprovalsRequired int `json:"approvals_required"`
+	// MaxTotalAccessMinutes caps a request's whole access, extensions
+	// included (SPEC §11).
+	MaxTotalAccessMinutes int `json:"max_total_access_minutes"`
 }
 
 // DefaultSettings are a new tenant's settings.
@@ -51,6 +54,7 @@ func DefaultSettings() Settings {
 		NotifyEmails:                []string{},
 		ReminderMinutesBeforeExpiry: 120,
 		ApprovalsRequired:           1,
+		MaxTotalAccessMinutes:       DefaultMaxTotalAccessMinutes,
 	}
 }
 
@@ -67,6 +71,7 @@ type SettingsPatch struct {
 	NotifyEmails                *[]string `json:"notify_emails,omitempty"`
 	ReminderMinutesBeforeExpiry *int      `json:"reminder_minutes_before_expiry,omitempty"`
 	ApprovalsRequired           *int      `json:"approvals_required,omitempty"`
+	MaxTotalAccessMinutes       *int      `json:"max_total_access_minutes,omitempty"`
 }
 
 // Apply returns s with p applied, or EINVALID naming the first bad value
@@ -87,6 +92,9 @@ func (s Settings) Apply(p SettingsPatch) (Settings, error) {
 		return s, err
 	}
 	if err := setInt(&out.ApprovalsRequired, p.ApprovalsRequired, "approvals_required", MinApprovalsRequired, MaxApprovalsRequired); err != nil {
+		return s, err
+	}
+	if err := setInt(&out.MaxTotalAccessMinutes, p.MaxTotalAccessMinutes, "max_total_access_minutes", MinTotalAccessMinutes, MaxTotalAccessMinutes); err != nil {
 		return s, err
 	}
 	if p.NotifyEmails != nil {

@@ -55,7 +55,7 @@ func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 		return nil, fmt.Errorf("settings of %s: %w", r.Tenant, err)
 	}
 	prev := r.Version
-	from, err := r.ApplyAs(ev, lockbox.Actor{Email: u.Email, UserID: u.ID, Comment: comment, Changes: d.Changes}, now, settings)
+	from, err := r.ApplyAs(ev, lockbox.Actor{Email: u.Email, UserID: u.ID, Comment: comment, Changes: d.Changes, Extend: d.Extend}, now, settings)
 	if err != nil {
 		return nil, err
 	}

@@ -128,6 +128,7 @@ func NewRequest(n int) *lockbox.AccessRequest {
 		RequestedDurationMinutes: 120,
 		ApprovalsRequired:        1,
 		Approvals:                []lockbox.Approval{},
+		Extensions:               []lockbox.Extension{},
 	}
 }
 

@@ -47,6 +47,12 @@ func decidedRequest(n int) *lockbox.AccessRequest {
 		{By: "approver@contoso.test", At: *at(8), Comment: ptr("only repair"), Operations: []string{"Repair-Mailbox"}, UserID: "user-approver"},
 		{By: "admin@contoso.test", At: *at(10), DurationMinutes: ptr(120), StartTime: at(30), UserID: "user-admin"},
 	}
+	r.Extensions = []lockbox.Extension{
+		{Minutes: 30, Reason: "not done yet", Status: lockbox.ExtensionApproved, RequestedAt: *at(100),
+			Approvals: []lockbox.Approval{{By: "admin@contoso.test", At: *at(101), UserID: "user-admin"}},
+			DecidedBy: ptr("admin@contoso.test"), DecidedAt: at(101), Comment: ptr("ok")},
+		{Minutes: 20, Reason: "still not", Status: lockbox.ExtensionPending, RequestedAt: *at(110), Approvals: []lockbox.Approval{}},
+	}
 	return r
 }
 

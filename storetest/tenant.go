@@ -43,7 +43,7 @@ func testTenantRoundTrip(t *testing.T, s lockbox.Store) {
 	want := &lockbox.Tenant{Name: "contoso", DisplayName: "Contoso Ltd.", CreatedAt: T0}
 	wantSettings := lockbox.Settings{RequireApproval: false, RequestTTLMinutes: 60, MaxAccessMinutes: 30,
 		NotifyEmails: []string{"soc@contoso.test", "ciso@contoso.test"}, ReminderMinutesBeforeExpiry: 0,
-		ApprovalsRequired: 3}
+		ApprovalsRequired: 3, MaxTotalAccessMinutes: 600}
 	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertTenant(t.Context(), want, wantSettings) })
 	got, gotSettings := getTenant(t, s, "contoso")
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -107,7 +107,7 @@ func testSettings(t *testing.T, s lockbox.Store) {
 	MustInsertTenant(t, s, "fabrikam")
 	want := lockbox.Settings{RequireApproval: false, RequestTTLMinutes: 10080, MaxAccessMinutes: 1,
 		NotifyEmails: []string{"soc@contoso.test"}, ReminderMinutesBeforeExpiry: 720,
-		ApprovalsRequired: 5}
+		ApprovalsRequired: 5, MaxTotalAccessMinutes: 1440}
 	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdateSettings(t.Context(), "contoso", want) })
 	_, got := getTenant(t, s, "contoso")
 	if diff := cmp.Diff(&want, got); diff != "" {

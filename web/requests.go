@@ -55,10 +55,10 @@ func available(u *lockbox.User, r *lockbox.AccessRequest) []action {
 		if lockbox.AuthorizeEvent(u, r, a.Event) != nil {
 			continue
 		}
-		if _, err := lockbox.Next(r.Status, a.Event); err != nil {
+		if r.Check(a.Event) != nil {
 			continue
 		}
-		if a.Event == lockbox.EventApprove && r.CheckApprover(u.ID) != nil {
+		if r.CheckDecider(a.Event, u.ID) != nil {
 			continue // they approved already: a quorum counts distinct people
 		}
 		out = append(out, a)

@@ -15,11 +15,35 @@ import (
 
 // requestPolicy is the stored form of a request's policy fields.
 type requestPolicy struct {
-	RequestedOperations      []string         `json:"requested_operations,omitempty"`
-	RequestedDurationMinutes int              `json:"requested_duration_minutes,omitempty"`
-	RequestedStartTime       *time.Time       `json:"requested_start_time,omitempty"`
-	ApprovalsRequired        int              `json:"approvals_required,omitempty"`
-	Approvals                []storedApproval `json:"approvals,omitempty"`
+	RequestedOperations      []string          `json:"requested_operations,omitempty"`
+	RequestedDurationMinutes int               `json:"requested_duration_minutes,omitempty"`
+	RequestedStartTime       *time.Time        `json:"requested_start_time,omitempty"`
+	ApprovalsRequired        int               `json:"approvals_required,omitempty"`
+	Approvals                []storedApproval  `json:"approvals,omitempty"`
+	Extensions               []storedExtension `json:"extensions,omitempty"`
+}
+
+// storedExtension keeps its approvers' user ids too.
+type storedExtension struct {
+	lockbox.Extension
+	Approvals []storedApproval `json:"approvals"`
+}
+
+func storeApprovals(as []lockbox.Approval) []storedApproval {
+	out := make([]storedApproval, len(as))
+	for i, a := range as {
+		out[i] = storedApproval{Approval: a, UserID: a.UserID}
+	}
+	return out
+}
+
+func loadApprovals(as []storedApproval) []lockbox.Approval {
+	out := make([]lockbox.Approval, len(as))
+	for i, a := range as {
+		a.Approval.UserID = a.UserID
+		out[i] = a.Approval
+	}
+	return out
 }
 
 // storedApproval keeps the approver's user id, which the API does not show.
@@ -34,8 +58,11 @@ func RequestPolicy(r *lockbox.AccessRequest) (string, error) {
 		RequestedOperations: r.RequestedOperations, RequestedDurationMinutes: r.RequestedDurationMinutes,
 		RequestedStartTime: r.RequestedStartTime, ApprovalsRequired: r.ApprovalsRequired,
 	}
-	for _, a := range r.Approvals {
-		p.Approvals = append(p.Approvals, storedApproval{Approval: a, UserID: a.UserID})
+	if len(r.Approvals) > 0 {
+		p.Approvals = storeApprovals(r.Approvals)
+	}
+	for _, x := range r.Extensions {
+		p.Extensions = append(p.Extensions, storedExtension{Extension: x, Approvals: storeApprovals(x.Approvals)})
 	}
 	b, err := json.Marshal(p)
 	return string(b), err
@@ -60,22 +87,24 @@ func ParseRequestPolicy(s string, r *lockbox.AccessRequest) error {
 	if r.RequestedStartTime == nil && p.RequestedOperations == nil {
 		r.RequestedStartTime = r.StartTime
 	}
-	r.Approvals = make([]lockbox.Approval, len(p.Approvals))
-	for i, a := range p.Approvals {
-		a.Approval.UserID = a.UserID
-		r.Approvals[i] = a.Approval
+	r.Approvals = loadApprovals(p.Approvals)
+	r.Extensions = make([]lockbox.Extension, len(p.Extensions))
+	for i, x := range p.Extensions {
+		x.Extension.Approvals = loadApprovals(x.Approvals)
+		r.Extensions[i] = x.Extension
 	}
 	return nil
 }
 
 // tenantPolicy is the stored form of a tenant's policy settings.
 type tenantPolicy struct {
-	ApprovalsRequired int `json:"approvals_required,omitempty"`
+	ApprovalsRequired     int `json:"approvals_required,omitempty"`
+	MaxTotalAccessMinutes int `json:"max_total_access_minutes,omitempty"`
 }
 
 // TenantPolicy encodes s's policy settings.
 func TenantPolicy(s lockbox.Settings) (string, error) {
-	b, err := json.Marshal(tenantPolicy{ApprovalsRequired: s.ApprovalsRequired})
+	b, err := json.Marshal(tenantPolicy{ApprovalsRequired: s.ApprovalsRequired, MaxTotalAccessMinutes: s.MaxTotalAccessMinutes})
 	return string(b), err
 }
 
@@ -90,6 +119,10 @@ func ParseTenantPolicy(str string, s *lockbox.Settings) error {
 	s.ApprovalsRequired = d.ApprovalsRequired
 	if p.ApprovalsRequired != 0 {
 		s.ApprovalsRequired = p.ApprovalsRequired
+	}
+	s.MaxTotalAccessMinutes = d.MaxTotalAccessMinutes
+	if p.MaxTotalAccessMinutes != 0 {
+		s.MaxTotalAccessMinutes = p.MaxTotalAccessMinutes
 	}
 	return nil
 }
