@@ -100,7 +100,8 @@ func (s *Service) buildRequest(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 		Reason: in.Reason, Operations: ops, DurationMinutes: in.DurationMinutes, StartTime: start,
 		RequestedOperations: slices.Clone(ops), RequestedDurationMinutes: in.DurationMinutes,
 		RequestedStartTime: start, Approvals: []lockbox.Approval{}, ApprovalsRequired: max(settings.ApprovalsRequired, 1),
-		Status: lockbox.StatusPendingReview, RequestedBy: u.Email, RequesterID: u.ID,
+		Extensions: []lockbox.Extension{},
+		Status:     lockbox.StatusPendingReview, RequestedBy: u.Email, RequesterID: u.ID,
 		CreatedAt: now, ExpiresAt: now.Add(lockbox.ReviewTTL), Version: 1,
 	}
 	r.Schedule(settings)

@@ -360,6 +360,21 @@ func (c *conformance) quorum(t *testing.T) {
 	if got.Status != lockbox.StatusActive || len(got.Approvals) != 2 || got.DurationMinutes != 60 || len(got.Operations) != 1 || len(got.RequestedOperations) != 2 {
 		t.Errorf("after two of two: %s, %d approvals, %d minutes, %v of %v", got.Status, len(got.Approvals), got.DurationMinutes, got.Operations, got.RequestedOperations)
 	}
+	// Extensions of the active request, under the same quorum of two.
+	c.act(t, "extend by approver", approver, r, "extend", map[string]any{"minutes": 30, "reason": "x"}, 403)
+	c.act(t, "extend (to be denied)", operator, r, "extend", map[string]any{"minutes": 240, "reason": "a long job"}, 200)
+	c.act(t, "extension deny", approver, r, "extension/deny", map[string]string{"comment": "Too long."}, 200)
+	c.act(t, "extension deny again", approver, r, "extension/deny", nil, 409)
+	c.run(t, step{name: "extend without reason", as: operator, method: "POST", path: "/v1/requests/" + r.ID + "/extend",
+		body: map[string]any{"minutes": 30}, want: 400, invalid: true})
+	c.act(t, "extend", operator, r, "extend", map[string]any{"minutes": 30, "reason": "Still copying."}, 200)
+	c.act(t, "extend twice", operator, r, "extend", map[string]any{"minutes": 30, "reason": "again"}, 409)
+	c.act(t, "extension approve 1 of 2", approver, r, "extension/approve", nil, 200)
+	c.act(t, "extension approve twice", approver, r, "extension/approve", nil, 409)
+	got = c.act(t, "extension approve 2 of 2", "admin@contoso.test", r, "extension/approve", map[string]string{"comment": "OK."}, 200)
+	if len(got.Extensions) != 2 || got.Extensions[1].Status != lockbox.ExtensionApproved || got.AccessEndsAt.Sub(*got.AccessStartsAt) != 90*time.Minute {
+		t.Errorf("after the extension: %+v, access %v..%v", got.Extensions, got.AccessStartsAt, got.AccessEndsAt)
+	}
 	c.run(t, step{name: "quorum of one", as: approver, method: "PATCH", path: settings, body: map[string]int{"approvals_required": 1}, want: 200})
 }
 
