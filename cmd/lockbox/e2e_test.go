@@ -162,6 +162,21 @@ func TestEndToEndQuorumWithNarrowing(t *testing.T) {
 		strings.Join(r.Operations, ",") != "Get-MailboxStatistics" || r.RequestedDurationMinutes != 120 {
 		t.Fatalf("approved: %s for %v with %v", r.Status, r.AccessEndsAt.Sub(*r.AccessStartsAt), r.Operations)
 	}
+
+	// More time: the operator asks, two approvers approve the extension.
+	approver.wantFail(1, "Only the operator who filed", "requests", "extend", r.Reference, "--minutes", "30m", "--reason", "x")
+	r = op.request("requests", "extend", r.Reference, "--minutes", "30m", "--reason", "Repair still running.")
+	if x := r.PendingExtension(); x == nil || x.Minutes != 30 {
+		t.Fatalf("after asking: %+v", r.Extensions)
+	}
+	approver.mustRun("requests", "extension", "approve", r.Reference, "--comment", "fine")
+	r = admin.request("requests", "extension", "approve", r.Reference)
+	if r.AccessEndsAt.Sub(*r.AccessStartsAt) != 90*time.Minute || r.Extensions[0].Status != lockbox.ExtensionApproved {
+		t.Fatalf("after the extension: %v, %+v", r.AccessEndsAt.Sub(*r.AccessStartsAt), r.Extensions)
+	}
+	if out := op.mustRun("requests", "show", r.Reference); !strings.Contains(out, "30m approved") {
+		t.Fatalf("show lacks the extension:\n%s", out)
+	}
 }
 
 func TestEndToEndExpiryWithTheDevClock(t *testing.T) {

@@ -19,7 +19,7 @@ func (a *app) requestsCmd() *cobra.Command {
 		a.requestsActCmd(lockbox.EventCancel, "Cancel a request before access begins (requester or tenant approvers)"),
 		a.requestsActCmd(lockbox.EventRevoke, "End approved or active access early (tenant approvers)"),
 		a.requestsActCmd(lockbox.EventComplete, "Close your active request as done (requester)"),
-		a.requestsTokenCmd(),
+		a.requestsTokenCmd(), a.requestsExtendCmd(), a.requestsExtensionCmd(),
 	)
 	c.Aliases = []string{"request"}
 	return c
@@ -142,6 +142,7 @@ var requestFields = []requestField{
 	{"Decided by", "decided_by", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.DecidedBy) }, nil},
 	{"Decided at", "decided_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.DecidedAt) }, nil},
 	{"Decision comment", "decision_comment", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.DecisionComment) }, nil},
+	{"Extensions", "extensions", func(r *lockbox.AccessRequest) string { return extensionList(r.Extensions) }, nil},
 	{"Approvals required", "approvals_required", func(r *lockbox.AccessRequest) string { return strconv.Itoa(r.Quorum()) }, nil},
 	{"Approvals", "approvals", func(r *lockbox.AccessRequest) string { return approverList(r.Approvals) },
 		func(r *lockbox.AccessRequest) string {
@@ -325,11 +326,45 @@ When the tenant requires several approvals, the narrowest of them applies.`,
 	return cmd
 }
 
-// requestsActCmd is one of deny, cancel, revoke, complete.
+// requestsExtendCmd asks for more time on an active request.
+func (a *app) requestsExtendCmd() *cobra.Command {
+	var (
+		ask     lockbox.ExtensionAsk
+		minutes minutesValue
+	)
+	cmd := &cobra.Command{
+		Use:   "extend ID|REFERENCE --minutes 30m --reason TEXT",
+		Short: "Ask for more time on your active request (requester)",
+		Long: `Ask the tenant for more time on your active request. Its approvers approve or deny
+the extension (with the request's quorum); if nobody decides before access ends, it
+lapses. Approved, access ends later: get a new token, as tokens never outlive access.`,
+		Args: exactArgs("ID|REFERENCE"),
+	}
+	cmd.Flags().Var(&minutes, "minutes", "how much more time, in whole minutes (30m, 1h)")
+	cmd.Flags().StringVar(&ask.Reason, "reason", "", "why more time is needed")
+	required(cmd, "minutes", "reason")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ask.Minutes = minutes.minutes
+		return a.act(cmd, format.value, args[0], lockbox.EventExtend, lockbox.Decision{Extend: &ask})
+	}
+	return cmd
+}
+
+// requestsExtensionCmd decides a pending extension.
+func (a *app) requestsExtensionCmd() *cobra.Command {
+	return group("extension", "Approve or deny a pending extension (tenant approvers)",
+		a.requestsActCmd(lockbox.EventExtensionApprove, "Approve the pending extension of a request (tenant approvers)"),
+		a.requestsActCmd(lockbox.EventExtensionDeny, "Deny the pending extension of a request (tenant approvers)"))
+}
+
+// requestsActCmd is one of deny, cancel, revoke, complete, and the
+// extension decisions.
 func (a *app) requestsActCmd(ev lockbox.Event, short string) *cobra.Command {
 	var d lockbox.Decision
+	name := strings.TrimPrefix(string(ev), "extension_")
 	cmd := &cobra.Command{
-		Use:   string(ev) + " ID|REFERENCE",
+		Use:   name + " ID|REFERENCE",
 		Short: short,
 		Args:  exactArgs("ID|REFERENCE"),
 	}
@@ -370,6 +405,15 @@ func approverList(as []lockbox.Approval) string {
 		}
 	}
 	return strings.Join(names, "; ")
+}
+
+// extensionList is "30m approved; 1h pending", oldest first.
+func extensionList(xs []lockbox.Extension) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = formatMinutes(x.Minutes) + " " + x.Status
+	}
+	return strings.Join(out, "; ")
 }
 
 func statusNames() []string {
