@@ -264,20 +264,23 @@ func requestListTitle(u *lockbox.User) string {
 // notices are the success messages a redirect may ask for by name, so no
 // text from a URL is ever shown as if Lockbox said it.
 var notices = map[string]string{
-	"approve":        "Request approved.",
-	"approval":       "Your approval is recorded. The request needs more approvals before access begins.",
-	"deny":           "Request denied.",
-	"revoke":         "Access revoked: the request has ended.",
-	"cancel":         "Request canceled.",
-	"complete":       "Request completed: access has ended.",
-	"review-approve": "Review approved: the tenant's approvers have been asked to decide.",
-	"review-deny":    "Request denied in review.",
-	"created":        "Request filed. A support manager will review it next.",
-	"settings":       "Settings saved.",
-	"user_added":     "User added.",
-	"roles":          "Roles saved.",
-	"removed":        "User removed.",
-	"service":        "Service saved.",
+	"approve":           "Request approved.",
+	"approval":          "Your approval is recorded. The request needs more approvals before access begins.",
+	"extend":            "More time asked for. The tenant's approvers have been asked to decide.",
+	"extension-approve": "Extension approved (or, under a quorum, your approval recorded).",
+	"extension-deny":    "Extension denied.",
+	"deny":              "Request denied.",
+	"revoke":            "Access revoked: the request has ended.",
+	"cancel":            "Request canceled.",
+	"complete":          "Request completed: access has ended.",
+	"review-approve":    "Review approved: the tenant's approvers have been asked to decide.",
+	"review-deny":       "Request denied in review.",
+	"created":           "Request filed. A support manager will review it next.",
+	"settings":          "Settings saved.",
+	"user_added":        "User added.",
+	"roles":             "Roles saved.",
+	"removed":           "User removed.",
+	"service":           "Service saved.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -64,5 +65,32 @@ func TestQuorumWithNarrowingFromTheWeb(t *testing.T) {
 	got := e.get(r.ID)
 	if got.Status != lockbox.StatusActive || got.DurationMinutes != 60 || len(got.Operations) != 1 || len(got.Approvals) != 2 {
 		t.Fatalf("after two approvals: %s, %d min, %v, %d approvals", got.Status, got.DurationMinutes, got.Operations, len(got.Approvals))
+	}
+}
+
+// TestExtensionFromTheWeb: the operator asks for more time on the request
+// page; the approver sees it and approves it; access ends later.
+func TestExtensionFromTheWeb(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r, err := e.svc.Act(e.as("approver@contoso.test"), e.pending().ID, lockbox.EventApprove, lockbox.Decision{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/requests/" + r.Reference
+	op := e.signIn("operator@provider.test")
+	wantBody(t, op.get(path), `id="action-extend"`)
+	wantBody(t, op.get(path+"/extend"), `id="minutes"`, `id="reason"`)
+	res := op.post(path+"/extend", url.Values{"version": {"4"}, "minutes": {"30"}, "reason": {""}})
+	wantStatus(t, res, http.StatusBadRequest)
+	wantBody(t, res, "reason is required")
+	res = op.post(path+"/extend", url.Values{"version": {"4"}, "minutes": {"30"}, "reason": {"copy still running"}})
+	wantRedirect(t, res, path+"?done=extend")
+	ap := e.signIn("approver@contoso.test")
+	wantBody(t, ap.get(path), `id="extensions"`, "copy still running", "pending", `id="action-extension-approve"`, `id="action-extension-deny"`)
+	res = ap.post(path+"/extension-approve", url.Values{"version": {"5"}})
+	wantRedirect(t, res, path+"?done=extension-approve")
+	if got := e.get(r.ID); got.AccessEndsAt.Sub(*got.AccessStartsAt) != 150*time.Minute {
+		t.Fatalf("access after the extension: %v", got.AccessEndsAt.Sub(*got.AccessStartsAt))
 	}
 }

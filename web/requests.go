@@ -32,6 +32,12 @@ var actions = []action{
 		"The request is withdrawn before any access begins. It ends and cannot be reopened.", true},
 	{"complete", lockbox.EventComplete, "Complete",
 		"Close the request as fixed: access ends now.", false},
+	{"extend", lockbox.EventExtend, "Ask for more time",
+		"The tenant's approvers are asked to approve more time. Access still ends when approved before unless they approve in time; if nobody decides by then, the ask lapses.", false},
+	{"extension-approve", lockbox.EventExtensionApprove, "Approve extension",
+		"Access ends later by the minutes asked for (once the request's quorum of approvers has approved).", false},
+	{"extension-deny", lockbox.EventExtensionDeny, "Deny extension",
+		"Access ends when approved before.", true},
 	{"review-approve", lockbox.EventReviewApprove, "Approve review",
 		"The request goes to the tenant's approvers (or, if the tenant does not require approval, is approved by the system).", false},
 	{"review-deny", lockbox.EventReviewDeny, "Deny in review",
@@ -226,6 +232,10 @@ type confirmData struct {
 	Approve  bool
 	Duration string
 	Keep     map[string]bool
+	// Extend only: the ask, as typed.
+	Extend  bool
+	Minutes string
+	Reason  string
 }
 
 // confirmPage is the confirmation step of an action: what it will do, a
@@ -254,6 +264,7 @@ func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) confirmData(r *http.Request, req *lockbox.AccessRequest, a action) confirmData {
 	d := confirmData{R: req, Action: a, Version: req.Version, Approve: a.Event == lockbox.EventApprove,
+		Extend: a.Event == lockbox.EventExtend, Minutes: "30",
 		Duration: strconv.Itoa(req.DurationMinutes), Keep: map[string]bool{}}
 	for _, op := range req.Operations {
 		d.Keep[op] = true
@@ -292,6 +303,14 @@ func (h *Handler) act(w http.ResponseWriter, r *http.Request) {
 	comment := r.PostForm.Get("comment")
 	id := r.PathValue("id")
 	dec := lockbox.Decision{Comment: comment, IfVersion: version}
+	if a.Event == lockbox.EventExtend {
+		n, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("minutes")))
+		if err != nil {
+			h.refused(w, r, id, a, comment, lockbox.FieldErrorf(lockbox.EINVALID, "minutes", "Enter a whole number of minutes."))
+			return
+		}
+		dec = lockbox.Decision{IfVersion: version, Extend: &lockbox.ExtensionAsk{Minutes: n, Reason: r.PostForm.Get("reason")}}
+	}
 	if a.Event == lockbox.EventApprove {
 		if dec.Changes, err = h.narrowing(r, id); err != nil {
 			h.refused(w, r, id, a, comment, err)
@@ -353,6 +372,7 @@ func (h *Handler) refused(w http.ResponseWriter, r *http.Request, id string, a a
 	}
 	d := h.confirmData(r, req, a)
 	d.Comment, d.Problem = comment, lockbox.ErrorMessage(cause)
+	d.Minutes, d.Reason = r.PostForm.Get("minutes"), r.PostForm.Get("reason")
 	if d.Approve {
 		d.Duration = r.PostForm.Get("duration_minutes")
 		if r.PostForm.Get("narrow_operations") == "1" {

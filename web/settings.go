@@ -17,6 +17,7 @@ type settingsForm struct {
 	NotifyEmails    string // one address per line
 	Reminder        string
 	Approvals       string
+	MaxTotal        string
 	Errors          fieldErrors
 	Problem         string
 }
@@ -27,7 +28,8 @@ func formFromSettings(tenant string, s *lockbox.Settings) *settingsForm {
 		MaxAccess:    strconv.Itoa(s.MaxAccessMinutes),
 		NotifyEmails: strings.Join(s.NotifyEmails, "\n"),
 		Reminder:     strconv.Itoa(s.ReminderMinutesBeforeExpiry),
-		Approvals:    strconv.Itoa(s.ApprovalsRequired)}
+		Approvals:    strconv.Itoa(s.ApprovalsRequired),
+		MaxTotal:     strconv.Itoa(s.MaxTotalAccessMinutes)}
 }
 
 func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +55,8 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 	f := &settingsForm{Tenant: tenant, RequireApproval: p.Get("require_approval") == "on",
 		RequestTTL: strings.TrimSpace(p.Get("request_ttl_minutes")), MaxAccess: strings.TrimSpace(p.Get("max_access_minutes")),
 		NotifyEmails: p.Get("notify_emails"), Reminder: strings.TrimSpace(p.Get("reminder_minutes_before_expiry")),
-		Approvals: strings.TrimSpace(p.Get("approvals_required")), Errors: fieldErrors{}}
+		Approvals: strings.TrimSpace(p.Get("approvals_required")), MaxTotal: strings.TrimSpace(p.Get("max_total_access_minutes")),
+		Errors: fieldErrors{}}
 	patch := f.patch()
 	if len(f.Errors) > 0 {
 		f.Problem = "Some settings need your attention; nothing was saved."
@@ -106,6 +109,11 @@ func (f *settingsForm) patch() lockbox.SettingsPatch {
 		} else {
 			p.ApprovalsRequired = &n
 			check(lockbox.SettingsPatch{ApprovalsRequired: &n})
+		}
+	}
+	if f.MaxTotal != "" {
+		if p.MaxTotalAccessMinutes = number("max_total_access_minutes", f.MaxTotal); p.MaxTotalAccessMinutes != nil {
+			check(lockbox.SettingsPatch{MaxTotalAccessMinutes: p.MaxTotalAccessMinutes})
 		}
 	}
 	emails := []string{}

@@ -236,7 +236,8 @@ func TestCommandOutput(t *testing.T) {
 			"Max access duration:     4h\n" +
 			"Reminder before expiry:  2h\n" +
 			"Notify emails:           -\n" +
-			"Approvals required:      1\n"},
+			"Approvals required:      1\n" +
+			"Max total access:        8h\n"},
 		{"SettingsSet", []string{"settings", "set", "--tenant", "contoso", "--require-approval=false", "--notify-email", "a@x.test"},
 			"Updated settings of contoso: --require-approval=false --request-ttl=12h --max-duration=4h --reminder=2h --notify-email=\"a@x.test\" --approvals-required=1\n"},
 		{"ServiceAccountTokenShown", []string{"service-accounts", "create", "mailstore"},

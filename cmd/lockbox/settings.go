@@ -45,6 +45,7 @@ func (a *app) settingsSetCmd() *cobra.Command {
 		reminder        = minutesValue{allowZero: true}
 		notify          []string
 		approvals       int
+		maxTotal        minutesValue
 	)
 	cmd := &cobra.Command{
 		Use:   "set --tenant T [--require-approval=BOOL] [--request-ttl 12h] [--max-duration 4h] [--notify-email E]... [--reminder 2h] [--approvals-required N]",
@@ -59,6 +60,7 @@ func (a *app) settingsSetCmd() *cobra.Command {
 	fl.StringSliceVar(&notify, "notify-email", nil, `an extra address to notify (repeatable; replaces the list; "" clears it)`)
 	fl.Var(&reminder, "reminder", "remind approvers this long before a request expires (0 for none)")
 	fl.IntVar(&approvals, "approvals-required", 0, "how many distinct approvers must approve a request (1 to 5)")
+	fl.Var(&maxTotal, "max-total", "the longest whole access, extensions included (1m to 24h)")
 	required(cmd, "tenant")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -75,6 +77,9 @@ func (a *app) settingsSetCmd() *cobra.Command {
 		if fl.Changed("reminder") {
 			p.ReminderMinutesBeforeExpiry = &reminder.minutes
 		}
+		if fl.Changed("max-total") {
+			p.MaxTotalAccessMinutes = &maxTotal.minutes
+		}
 		if fl.Changed("approvals-required") {
 			p.ApprovalsRequired = &approvals
 		}
@@ -83,7 +88,7 @@ func (a *app) settingsSetCmd() *cobra.Command {
 			p.NotifyEmails = &emails
 		}
 		if p == (lockbox.SettingsPatch{}) {
-			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder, --approvals-required")
+			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder, --approvals-required, --max-total")
 		}
 		s, err := ask(a, func(c api) (*lockbox.Settings, error) { return c.UpdateSettings(cmd.Context(), tenant, p) })
 		if err != nil {
@@ -105,6 +110,7 @@ func settingsKV(s *lockbox.Settings) [][2]string {
 		{"Reminder before expiry", reminderText(s.ReminderMinutesBeforeExpiry)},
 		{"Notify emails", strings.Join(s.NotifyEmails, ", ")},
 		{"Approvals required", strconv.Itoa(s.ApprovalsRequired)},
+		{"Max total access", formatMinutes(s.MaxTotalAccessMinutes)},
 	}
 }
 
