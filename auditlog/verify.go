@@ -98,6 +98,11 @@ type Options struct {
 	// or vanished). Without it a rewrite is still detected, less precisely.
 	// The kept state there is not replaced until SaveState.
 	StateDir string
+	// Each, when set, is shown every record this run checked and found
+	// canonical and in its place, in index order (the monitor prints the
+	// ones a customer wants to see). leaf is only valid during the call.
+	// A record shown may still belong to a log that fails as a whole.
+	Each func(index int64, leaf []byte)
 
 	// A glance keeps nothing and compares with no earlier state (prev must
 	// be nil): the admin center's look at the latest checkpoint on every
@@ -235,6 +240,9 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 				}
 				if err := s.leaves.add(id, h); err != nil {
 					return nil, err
+				}
+				if msg == "" && opts.Each != nil {
+					opts.Each(e.Index, e.Data)
 				}
 			}
 			s.edge.append(h)

@@ -29,7 +29,7 @@ type auditAPI interface {
 
 func (a *app) auditCmd() *cobra.Command {
 	return group("audit", "Search, export and verify a tenant's audit log",
-		a.auditSearchCmd(), a.auditVerifyCmd())
+		a.auditSearchCmd(), a.auditVerifyCmd(), a.auditMonitorCmd(), a.auditVerifyExportCmd())
 }
 
 func (a *app) auditClient() (auditAPI, error) { return clientAs[auditAPI](a, "read audit logs") }
@@ -71,7 +71,8 @@ func (a *app) auditSearchCmd() *cobra.Command {
 			}
 			return nil
 		}}
-		users listValue
+		users     listValue
+		proofFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "search",
@@ -100,22 +101,44 @@ is a terminal.
 	fl.StringVar(&f.RequestID, "request-id", "", "only records about this request (its id or reference, LB-…)")
 	fl.StringVar(&f.RecordType, "record-type", "", "only this record type ("+strings.Join(lockbox.AuditRecordTypes, ", ")+")")
 	fl.StringVar(&output, "file", "", "write to this file (readable by you only) instead of stdout")
+	fl.StringVar(&proofFile, "proof", "", "with -o csv --file F: also write a proof bundle here (the signed checkpoint and an inclusion proof per record), for audit verify-export")
 	format := addOutputFlag(cmd, formatTable, formatJSON, formatCSV)
 	required(cmd, "tenant")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if f.RecordType != "" && !lockbox.IsAuditRecordType(f.RecordType) {
 			return usageErrorf("--record-type %q: use one of %s", f.RecordType, strings.Join(lockbox.AuditRecordTypes, ", "))
 		}
+		if proofFile != "" && (format.value != formatCSV || output == "") {
+			return usageErrorf("--proof needs -o csv and --file: the bundle proves the records of that file")
+		}
 		f.Start, f.End, f.Operations, f.Users = start.t, end.t, ops.list, users.list
 		c, err := a.auditClient()
 		if err != nil {
 			return err
 		}
-		return a.withOutput(output, func(w io.Writer) error {
+		err = a.withOutput(output, func(w io.Writer) error {
 			return a.searchAudit(cmd.Context(), c, tenant, f, format.value, w)
 		})
+		if err != nil || proofFile == "" {
+			return err
+		}
+		return a.writeBundle(cmd.Context(), c, tenant, output, proofFile)
 	}
 	return cmd
+}
+
+// writeBundle writes the proof bundle of the export in file.
+func (a *app) writeBundle(ctx context.Context, c auditAPI, tenant, file, proofFile string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	b, err := auditlog.MakeBundle(ctx, c, tenant, f)
+	if err != nil {
+		return fmt.Errorf("proof bundle: %w", err)
+	}
+	return a.withOutput(proofFile, func(w io.Writer) error { return writeJSON(w, b) })
 }
 
 // addOutputFlag adds -o/--output, the format (kubectl and gh spell it so),
