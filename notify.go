@@ -45,6 +45,7 @@ var WebhookEvents = []string{
 	EventTypeRequestPending, OpRequestApproved, OpRequestDenied, OpRequestCanceled,
 	OpRequestExpired, OpRequestActivated, OpRequestCompleted, OpRequestRevoked,
 	OpOperatorAction, OpOperatorActionBlocked,
+	OpRequestExtensionRequested, OpRequestExtensionApproved, OpRequestExtensionDenied, OpRequestExtensionLapsed,
 }
 
 // Email notice kinds: what an email says, and so which template renders it.
@@ -56,6 +57,11 @@ const (
 	NoticeDenied       = "request.denied"        // to the requester
 	NoticeExpired      = "request.expired"       // to the requester
 	NoticeRevoked      = "request.revoked"       // to the requester
+
+	NoticeExtensionRequested = "request.extension_requested" // to approvers: please decide
+	NoticeExtensionApproved  = "request.extension_approved"  // to the requester
+	NoticeExtensionDenied    = "request.extension_denied"    // to the requester
+	NoticeExtensionLapsed    = "request.extension_lapsed"    // to the requester
 )
 
 // Notice is the content of a notification: an event about a request (or an

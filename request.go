@@ -2,6 +2,7 @@ package lockbox
 
 import (
 	"context"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -86,6 +87,19 @@ type AccessRequest struct {
 	// request (the system when a deadline ended it).
 	EndedBy    *string `json:"ended_by"`
 	EndComment *string `json:"end_comment"`
+	// RequestedOperations, RequestedDurationMinutes and RequestedStartTime
+	// are what the operator asked for; Operations, DurationMinutes and
+	// StartTime are what the approvals so far grant (SPEC §11).
+	RequestedOperations      []string   `json:"requested_operations"`
+	RequestedDurationMinutes int        `json:"requested_duration_minutes"`
+	RequestedStartTime       *time.Time `json:"requested_start_time"`
+	// ApprovalsRequired is the quorum, fixed when the request became
+	// pending; Approvals are the approvals so far.
+	ApprovalsRequired int        `json:"approvals_required"`
+	Approvals         []Approval `json:"approvals"`
+	// Extensions are the requester's asks for more time, oldest first; only
+	// the last may be pending (SPEC §11).
+	Extensions []Extension `json:"extensions"`
 	// Version increases with every change; clients send it back (If-Match)
 	// to act only on the state they saw.
 	Version int `json:"version"`
@@ -114,6 +128,21 @@ func (r *AccessRequest) Duration() time.Duration {
 func (r *AccessRequest) Clone() *AccessRequest {
 	c := *r
 	c.Operations = append([]string(nil), r.Operations...)
+	c.RequestedOperations = slices.Clone(r.RequestedOperations)
+	if r.Extensions != nil {
+		c.Extensions = make([]Extension, len(r.Extensions))
+		for i, x := range r.Extensions {
+			x.Approvals = slices.Clone(x.Approvals)
+			c.Extensions[i] = x
+		}
+	}
+	if r.Approvals != nil {
+		c.Approvals = make([]Approval, len(r.Approvals))
+		for i, a := range r.Approvals {
+			a.Operations = slices.Clone(a.Operations)
+			c.Approvals[i] = a
+		}
+	}
 	return &c
 }
 
@@ -147,6 +176,11 @@ type RequestPage struct {
 // Decision is the body of a decision call.
 type Decision struct {
 	Comment string `json:"comment,omitempty"`
+	// Changes narrow the request on approval (SPEC §11); other decisions
+	// refuse them.
+	Changes
+	// Extend is the ask of POST /v1/requests/{id}/extend.
+	Extend *ExtensionAsk `json:"-"`
 	// IfVersion, when non-zero, makes the call succeed only if the request
 	// is still at that version (HTTP If-Match): the caller acts on what it saw.
 	IfVersion int `json:"-"`

@@ -44,9 +44,11 @@ func (a *app) settingsSetCmd() *cobra.Command {
 		ttl, maxAccess  minutesValue
 		reminder        = minutesValue{allowZero: true}
 		notify          []string
+		approvals       int
+		maxTotal        minutesValue
 	)
 	cmd := &cobra.Command{
-		Use:   "set --tenant T [--require-approval=BOOL] [--request-ttl 12h] [--max-duration 4h] [--notify-email E]... [--reminder 2h]",
+		Use:   "set --tenant T [--require-approval=BOOL] [--request-ttl 12h] [--max-duration 4h] [--notify-email E]... [--reminder 2h] [--approvals-required N]",
 		Short: "Change a tenant's Lockbox settings (only the settings given)",
 		Args:  exactArgs(),
 	}
@@ -57,6 +59,8 @@ func (a *app) settingsSetCmd() *cobra.Command {
 	fl.Var(&maxAccess, "max-duration", "the longest access any request may get (1m to 4h)")
 	fl.StringSliceVar(&notify, "notify-email", nil, `an extra address to notify (repeatable; replaces the list; "" clears it)`)
 	fl.Var(&reminder, "reminder", "remind approvers this long before a request expires (0 for none)")
+	fl.IntVar(&approvals, "approvals-required", 0, "how many distinct approvers must approve a request (1 to 5)")
+	fl.Var(&maxTotal, "max-total", "the longest whole access, extensions included (1m to 24h)")
 	required(cmd, "tenant")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -73,12 +77,18 @@ func (a *app) settingsSetCmd() *cobra.Command {
 		if fl.Changed("reminder") {
 			p.ReminderMinutesBeforeExpiry = &reminder.minutes
 		}
+		if fl.Changed("max-total") {
+			p.MaxTotalAccessMinutes = &maxTotal.minutes
+		}
+		if fl.Changed("approvals-required") {
+			p.ApprovalsRequired = &approvals
+		}
 		if fl.Changed("notify-email") {
 			emails := append([]string{}, notify...) // never nil: an empty list clears
 			p.NotifyEmails = &emails
 		}
 		if p == (lockbox.SettingsPatch{}) {
-			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder")
+			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder, --approvals-required, --max-total")
 		}
 		s, err := ask(a, func(c api) (*lockbox.Settings, error) { return c.UpdateSettings(cmd.Context(), tenant, p) })
 		if err != nil {
@@ -99,15 +109,17 @@ func settingsKV(s *lockbox.Settings) [][2]string {
 		{"Max access duration", formatMinutes(s.MaxAccessMinutes)},
 		{"Reminder before expiry", reminderText(s.ReminderMinutesBeforeExpiry)},
 		{"Notify emails", strings.Join(s.NotifyEmails, ", ")},
+		{"Approvals required", strconv.Itoa(s.ApprovalsRequired)},
+		{"Max total access", formatMinutes(s.MaxTotalAccessMinutes)},
 	}
 }
 
 // settingsSummary is the one-line confirmation of a change, in the flags'
 // own words so it can be pasted back.
 func settingsSummary(tenant string, s *lockbox.Settings) string {
-	return fmt.Sprintf("Updated settings of %s: --require-approval=%t --request-ttl=%s --max-duration=%s --reminder=%s --notify-email=%q",
+	return fmt.Sprintf("Updated settings of %s: --require-approval=%t --request-ttl=%s --max-duration=%s --reminder=%s --notify-email=%q --approvals-required=%d",
 		tenant, s.RequireApproval, formatMinutes(s.RequestTTLMinutes), formatMinutes(s.MaxAccessMinutes),
-		formatMinutes(s.ReminderMinutesBeforeExpiry), strings.Join(s.NotifyEmails, ","))
+		formatMinutes(s.ReminderMinutesBeforeExpiry), strings.Join(s.NotifyEmails, ","), s.ApprovalsRequired)
 }
 
 func reminderText(m int) string {
