@@ -14,9 +14,12 @@ const (
 	ENOTFOUND        = "not_found"
 	ECONFLICT        = "conflict"
 	ETOOLARGE        = "too_large"
-	ERATELIMITED     = "rate_limited"
-	EUNAVAILABLE     = "unavailable"
-	EINTERNAL        = "internal"
+	// EUNSUPPORTEDMEDIA is a request body that is not application/json
+	// (SPEC §14).
+	EUNSUPPORTEDMEDIA = "unsupported_media_type"
+	ERATELIMITED      = "rate_limited"
+	EUNAVAILABLE      = "unavailable"
+	EINTERNAL         = "internal"
 )
 
 // Error is an application error a person can act on. Code is stable and
