@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -468,10 +469,37 @@ func TestServerAndTokenPrecedence(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	t.Parallel()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"version"}, strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
-	if code != 0 || !strings.HasPrefix(stdout.String(), "lockbox ") {
-		t.Errorf("version: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	var outs []string
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
+		if code != 0 || !strings.HasPrefix(stdout.String(), "lockbox ") || !strings.Contains(stdout.String(), "commit ") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
+		}
+		outs = append(outs, stdout.String())
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("version and --version differ: %q, %q", outs[0], outs[1])
+	}
+}
+
+func TestDescribeBuild(t *testing.T) {
+	t.Parallel()
+	bi := &debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.time", Value: "2026-12-05T18:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	for _, tc := range []struct {
+		bi                *debug.BuildInfo
+		linkVer, linkDate string
+		want              string
+	}{
+		{bi, "", "", "v1.4.0 (commit 0123456789ab-dirty, built 2026-12-05T18:00:00Z, "},
+		{bi, "v2.0.0", "2026-12-06T00:00:00Z", "v2.0.0 (commit 0123456789ab-dirty, built 2026-12-06T00:00:00Z, "},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "", "", "dev (commit unknown, built unknown, "},
+		{nil, "", "", "dev (commit unknown, built unknown, "},
+	} {
+		if got := describeBuild(tc.bi, tc.linkVer, tc.linkDate); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("describeBuild = %q, want prefix %q", got, tc.want)
+		}
 	}
 }
 
