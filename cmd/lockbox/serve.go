@@ -147,19 +147,19 @@ func serve(ctx context.Context, cfg serverConfig, stderr io.Writer) error {
 
 // runningServer is a started server; tests start it on 127.0.0.1:0.
 type runningServer struct {
-	url      string
-	http     *http.Server
-	store    lockbox.Store
-	service  *approval.Service
-	keys     *serverKeys // signing keys and the grant authority (keys.go)
-	notify   *notifier   // notification delivery, dev mail, metrics (notify_serve.go)
-	logger   *slog.Logger
+	url         string
+	http        *http.Server
+	store       lockbox.Store
+	service     *approval.Service
+	keys        *serverKeys // signing keys and the grant authority (keys.go)
+	notify      *notifier   // notification delivery, dev mail, metrics (notify_serve.go)
+	logger      *slog.Logger
 	certs       *certReloader // TLS (serve_production.go); nil over plain http
 	metricsHTTP *http.Server  // --metrics-listen; nil when metrics share --listen
 	metricsURL  string
 	stopWork    context.CancelFunc
-	workDone chan struct{}
-	cleanup  func()
+	workDone    chan struct{}
+	cleanup     func()
 }
 
 // URL is the server's base URL.
