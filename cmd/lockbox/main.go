@@ -126,6 +126,7 @@ LOCKBOX_SERVER/LOCKBOX_TOKEN, then the session saved by 'lockbox login'.`,
 		a.auditCmd(),
 		a.keysCmd(),
 		a.webhooksCmd(),
+		a.backupCmd(), a.restoreCmd(),
 	)
 	markRunErrors(root)
 	return root
