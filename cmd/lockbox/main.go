@@ -82,8 +82,14 @@ func errorText(err error, cmd *cobra.Command) string {
 	if msg == "" {
 		msg = e.Code
 	}
-	if e.Code == lockbox.EUNAUTHENTICATED && cmd.Name() != "login" {
-		msg += " (sign in again: `lockbox login --server URL --email E`)"
+	// The server's message already says what happened ("sign in again");
+	// the hint adds only the command, once.
+	if e.Code == lockbox.EUNAUTHENTICATED && cmd.Name() != "login" && !strings.Contains(msg, "lockbox login") {
+		msg = strings.TrimSpace(msg)
+		if !strings.HasSuffix(msg, ".") {
+			msg += "."
+		}
+		msg += " Run `lockbox login --server URL --email E`."
 	}
 	return msg
 }

@@ -97,7 +97,9 @@ func TestAPIErrorExit1(t *testing.T) {
 		{"Conflict", lockbox.Errorf(lockbox.ECONFLICT, "A request that is denied cannot be approved."),
 			"lockbox: A request that is denied cannot be approved.\n"},
 		{"Unauthenticated", lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Your session has expired."),
-			"lockbox: Your session has expired. (sign in again: `lockbox login --server URL --email E`)\n"},
+			"lockbox: Your session has expired. Run `lockbox login --server URL --email E`.\n"},
+		{"UnauthenticatedSaysSignInAgain", lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Your session is invalid or has expired; sign in again."),
+			"lockbox: Your session is invalid or has expired; sign in again. Run `lockbox login --server URL --email E`.\n"},
 		{"Transport", os.ErrDeadlineExceeded, "lockbox: i/o timeout\n"},
 	}
 	for _, tt := range tests {
