@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,6 +40,8 @@ func TestParseMinutes(t *testing.T) {
 
 func TestParseTime(t *testing.T) {
 	t.Parallel()
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	berlin := time.FixedZone("CET", 3600)
 	tests := []struct {
 		name    string
 		in      string
@@ -47,12 +50,19 @@ func TestParseTime(t *testing.T) {
 	}{
 		{"UTC", "2026-11-21T09:00:00Z", time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC), false},
 		{"OffsetToUTC", "2026-11-21T10:30:00+01:00", time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC), false},
-		{"DateOnly", "2026-11-21", time.Time{}, true},
-		{"NoZone", "2026-11-21T09:00:00", time.Time{}, true},
+		{"DateOnlyIsLocalMidnight", "2026-12-04", time.Date(2026, 12, 3, 23, 0, 0, 0, time.UTC), false},
+		{"LocalDateTime", "2026-11-21T09:00", time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC), false},
+		{"LocalDateTimeSpace", "2026-11-21 09:00:00", time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC), false},
+		{"HoursAgo", "24h", now.Add(-24 * time.Hour), false},
+		{"DaysAgo", "7d", now.Add(-7 * 24 * time.Hour), false},
+		{"Ahead", "+2h", now.Add(2 * time.Hour), false},
+		{"Negative", "-2h", time.Time{}, true},
+		{"Words", "yesterday", time.Time{}, true},
+		{"BadDate", "2026-13-01", time.Time{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseTime(tt.in)
+			got, err := parseTimeAt(tt.in, now, berlin)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("parseTime(%q) error = %v, wantErr %v", tt.in, err, tt.wantErr)
 			}
@@ -77,5 +87,39 @@ func TestStatusesValue(t *testing.T) {
 	}
 	if err := v.Set("pendng"); err == nil {
 		t.Error("unknown status accepted")
+	}
+}
+
+// TestNewUserFlags: what a new user typed works, and errors speak in flags.
+func TestNewUserFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string // in stdout (code 0) or stderr
+	}{
+		{"RequireApprovalFalse", []string{"settings", "set", "--tenant", "contoso", "--require-approval", "false"}, 0, "--require-approval=false"},
+		{"RequireApprovalEquals", []string{"settings", "set", "--tenant", "contoso", "--require-approval=true"}, 0, "--require-approval=true"},
+		{"RequireApprovalNotBool", []string{"settings", "set", "--tenant", "contoso", "--require-approval", "maybe"}, 2, "is not true or false"},
+		{"FieldNamedAsFlag", []string{"settings", "set", "--tenant", "contoso", "--request-ttl", "30m"}, 1, "--request-ttl (in minutes) must be between"},
+		{"SinceRelative", []string{"requests", "list", "--since", "24h"}, 0, ""},
+		{"StartDate", []string{"requests", "create", "--tenant", "contoso", "--service", "exchange", "--service-request", "SR-1",
+			"--reason", "r", "--duration", "1h", "--start", "2026-12-04"}, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := runFake(t, &fakeAPI{}, map[string]string{"LOCKBOX_SERVER": "http://lockbox.test", "LOCKBOX_TOKEN": "t"}, tc.args...)
+			out := r.stdout
+			if tc.code != 0 {
+				out = r.stderr
+			}
+			if r.code != tc.code || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d with %q", r.code, r.stdout, r.stderr, tc.code, tc.want)
+			}
+			if strings.Contains(r.stderr, "request_ttl_minutes") {
+				t.Errorf("stderr names the API field: %q", r.stderr)
+			}
+		})
 	}
 }

@@ -78,7 +78,7 @@ func errorText(err error, cmd *cobra.Command) string {
 	if !errors.As(err, &e) {
 		return err.Error()
 	}
-	msg := e.Message
+	msg := fieldAsFlag(cmd, e.Field, e.Message)
 	if msg == "" {
 		msg = e.Code
 	}

@@ -166,7 +166,7 @@ func TestCommandCalls(t *testing.T) {
 		{"SettingsGet", []string{"settings", "get", "--tenant", "contoso"}, []call{{"GetSettings", []any{"contoso"}}}},
 		{"SettingsSetSome", []string{"settings", "set", "--tenant", "contoso", "--require-approval=false", "--request-ttl", "6h"},
 			[]call{{"UpdateSettings", []any{"contoso", lockbox.SettingsPatch{RequireApproval: &no, RequestTTLMinutes: &ttl}}}}},
-		{"SettingsSetRest", []string{"settings", "set", "--tenant", "contoso", "--require-approval", "--max-duration", "1h30m",
+		{"SettingsSetRest", []string{"settings", "set", "--tenant", "contoso", "--require-approval", "true", "--max-duration", "1h30m",
 			"--reminder", "0", "--notify-email", "a@x.test", "--notify-email", "b@x.test"},
 			[]call{{"UpdateSettings", []any{"contoso", lockbox.SettingsPatch{RequireApproval: &yes, MaxAccessMinutes: &maxA,
 				ReminderMinutesBeforeExpiry: &rem, NotifyEmails: &[]string{"a@x.test", "b@x.test"}}}}}},

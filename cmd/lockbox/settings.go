@@ -40,7 +40,7 @@ func (a *app) settingsGetCmd() *cobra.Command {
 func (a *app) settingsSetCmd() *cobra.Command {
 	var (
 		tenant          string
-		requireApproval bool
+		requireApproval boolValue
 		ttl, maxAccess  minutesValue
 		reminder        = minutesValue{allowZero: true}
 		notify          []string
@@ -52,17 +52,22 @@ func (a *app) settingsSetCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&tenant, "tenant", "", "the tenant")
-	fl.BoolVar(&requireApproval, "require-approval", false, "require approval for all data access requests (true|false)")
+	fl.Var(&requireApproval, "require-approval", "require approval for all data access requests (true or false)")
 	fl.Var(&ttl, "request-ttl", "how long approvers have to decide (1h to 168h)")
 	fl.Var(&maxAccess, "max-duration", "the longest access any request may get (1m to 4h)")
 	fl.StringSliceVar(&notify, "notify-email", nil, `an extra address to notify (repeatable; replaces the list; "" clears it)`)
 	fl.Var(&reminder, "reminder", "remind approvers this long before a request expires (0 for none)")
 	required(cmd, "tenant")
+	apiField(cmd, "require-approval", "require_approval", "")
+	apiField(cmd, "request-ttl", "request_ttl_minutes", "minutes")
+	apiField(cmd, "max-duration", "max_access_minutes", "minutes")
+	apiField(cmd, "reminder", "reminder_minutes_before_expiry", "minutes")
+	apiField(cmd, "notify-email", "notify_emails", "")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		var p lockbox.SettingsPatch
 		if fl.Changed("require-approval") {
-			p.RequireApproval = &requireApproval
+			p.RequireApproval = &requireApproval.b
 		}
 		if fl.Changed("request-ttl") {
 			p.RequestTTLMinutes = &ttl.minutes
