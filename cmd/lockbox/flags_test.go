@@ -123,3 +123,17 @@ func TestNewUserFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestDevClockWithServerOnly: --server is enough for a dev server's clock;
+// the dev service token stands in for a saved login.
+func TestDevClockWithServerOnly(t *testing.T) {
+	t.Parallel()
+	f := &fakeAPI{}
+	r := runFake(t, f, nil, "--server", "http://127.0.0.1:8080", "dev", "clock", "advance", "1h")
+	if r.code != 0 || len(f.dials) != 1 || f.dials[0].Token != "dev-service-token" {
+		t.Errorf("exit %d, stderr %q, dials %v", r.code, r.stderr, f.dials)
+	}
+	if r := runFake(t, &fakeAPI{}, nil, "dev", "clock", "advance", "1h"); r.code != 1 || !strings.Contains(r.stderr, "not signed in") {
+		t.Errorf("without --server: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
