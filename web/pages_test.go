@@ -366,6 +366,11 @@ func TestNewRequestForm(t *testing.T) {
 			if strings.Contains(res.body, "lockbox error") {
 				t.Error("the page shows an error's debugging text, not its message")
 			}
+			// Shown again after POST /requests, it is still the New request page.
+			wantBody(t, res, `href="/requests/new" aria-current="page"`)
+			if strings.Contains(res.body, `href="/requests" aria-current`) {
+				t.Error("the menu marks the request list as the current page")
+			}
 		})
 	}
 	page, err := e.svc.ListRequests(e.as("operator@provider.test"), lockbox.RequestFilter{})
