@@ -135,6 +135,8 @@ func TestApproveFromTheWeb(t *testing.T) {
 	e := newEnv(t)
 	r := e.pending()
 	c := e.signIn("approver@contoso.test")
+	// The approver's list opens at what waits for them.
+	wantBody(t, c.get("/requests"), `<option value="pending" selected>`, r.Reference)
 	wantRedirect(t, c.get("/requests/find?ref="+strings.ToLower(r.Reference)), "/requests/"+r.Reference)
 	res := c.get("/requests/" + r.Reference)
 	wantBody(t, res, r.Reference, "SR-2026-004211", "Get-MailboxStatistics", "2 h", "operator@provider.test",
@@ -152,6 +154,10 @@ func TestApproveFromTheWeb(t *testing.T) {
 	if got.Status != lockbox.StatusActive || got.DecidedBy == nil || *got.DecidedBy != "approver@contoso.test" {
 		t.Errorf("after approval: %s by %v", got.Status, got.DecidedBy)
 	}
+	if strings.Contains(c.get("/requests").body, r.Reference) {
+		t.Error("a decided request is still in the approver's default list")
+	}
+	wantBody(t, c.get("/requests?status="), r.Reference) // "All"
 }
 
 // TestStalePageCannotDecide: a decision carries the version the page
