@@ -439,6 +439,12 @@ func TestUsersAndRoles(t *testing.T) {
 	// An approver sees the list but cannot change it.
 	approver := e.signIn("approver@contoso.test")
 	wantStatus(t, approver.post("/users/new@contoso.test/remove", nil), http.StatusForbidden)
+	wantStatus(t, approver.get("/users/new@contoso.test/remove"), http.StatusForbidden)
+	// Remove asks first: the list links to a confirmation, which changes nothing.
+	wantBody(t, admin.get("/users"), `href="/users/new@contoso.test/remove"`)
+	wantBody(t, admin.get("/users/new@contoso.test/remove"), "Remove", `action="/users/new@contoso.test/remove"`, "loses every role")
+	wantBody(t, admin.get("/users"), "new@contoso.test")
+	wantStatus(t, admin.get("/users/nobody@contoso.test/remove"), http.StatusNotFound)
 	wantRedirect(t, admin.post("/users/new@contoso.test/remove", nil), "/users?done=removed")
 	if strings.Contains(admin.get("/users").body, "new@contoso.test") {
 		t.Error("removed user still listed")
