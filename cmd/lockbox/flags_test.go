@@ -137,3 +137,25 @@ func TestDevClockWithServerOnly(t *testing.T) {
 		t.Errorf("without --server: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestFlagValueCompletion: the shell completes flag values, not only names.
+func TestFlagValueCompletion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"__complete", "requests", "list", "--status", ""}, []string{"pending", "active"}},
+		{[]string{"__complete", "requests", "list", "-o", ""}, []string{"table", "json", "csv"}},
+		{[]string{"__complete", "settings", "set", "--require-approval", ""}, []string{"true", "false"}},
+		{[]string{"__complete", "users", "add", "--role", ""}, []string{"lockbox_approver"}},
+		{[]string{"__complete", "requests", "create", "--service", ""}, []string{"exchange"}},
+	} {
+		r := runFake(t, &fakeAPI{}, signedIn(), tc.args...)
+		for _, w := range tc.want {
+			if !strings.Contains(r.stdout, w+"\n") {
+				t.Errorf("%v: completions %q lack %s", tc.args, r.stdout, w)
+			}
+		}
+	}
+}

@@ -135,6 +135,7 @@ LOCKBOX_SERVER/LOCKBOX_TOKEN, then the session saved by 'lockbox login'.`,
 		a.backupCmd(), a.restoreCmd(),
 	)
 	markRunErrors(root)
+	a.completeFlagValues(root) // completion.go
 	return root
 }
 
