@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/lockboxhq/lockbox"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +158,21 @@ func TestFlagValueCompletion(t *testing.T) {
 				t.Errorf("%v: completions %q lack %s", tc.args, r.stdout, w)
 			}
 		}
+	}
+}
+
+// TestOwnTenantDefault: a tenant's user need not type --tenant; provider
+// staff must, and are told so before anything is asked of the server.
+func TestOwnTenantDefault(t *testing.T) {
+	t.Parallel()
+	f := &fakeAPI{}
+	r := runFake(t, f, signedIn(), "settings", "get")
+	if r.code != 0 || len(f.calls) != 2 || f.calls[1].Method != "GetSettings" || f.calls[1].Args[0] != "contoso" {
+		t.Errorf("tenant user: exit %d, stderr %q, calls %v", r.code, r.stderr, f.calls)
+	}
+	staff := &fakeAPI{me: &lockbox.User{Email: "operator@provider.test", Roles: []lockbox.Role{lockbox.RoleOperator}}}
+	r = runFake(t, staff, signedIn(), "users", "list")
+	if r.code != 2 || !strings.Contains(r.stderr, "--tenant is required") || len(staff.calls) != 1 {
+		t.Errorf("provider staff: exit %d, stderr %q, calls %v", r.code, r.stderr, staff.calls)
 	}
 }

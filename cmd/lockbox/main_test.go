@@ -45,7 +45,6 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"SettingsNothing", []string{"settings", "set", "--tenant", "contoso"}, "nothing to change"},
 		{"SettingsBadTTL", []string{"settings", "set", "--tenant", "contoso", "--request-ttl", "12"}, "not a duration"},
 		{"SettingsBadBool", []string{"settings", "set", "--tenant", "contoso", "--require-approval=maybe"}, "require-approval"},
-		{"SettingsMissingTenant", []string{"settings", "get"}, `required flag(s) "tenant"`},
 		{"UsersAddMissingRole", []string{"users", "add", "--tenant", "t", "--email", "e@x.test"}, `"role"`},
 		{"ClockBadDuration", []string{"dev", "clock", "advance", "soon"}, "not a positive duration"},
 		{"ClockNegative", []string{"dev", "clock", "advance", "--", "-1h"}, "not a positive duration"},
