@@ -151,6 +151,10 @@ type AuditLogTx interface {
 	// descending, at most q.Limit of them. Records are decoded from the
 	// stored canonical bytes, which alone are authoritative.
 	SearchAudit(ctx context.Context, q AuditQuery) ([]*AuditRecord, error)
+	// SearchAuditLeaves is SearchAudit without decoding: the same records
+	// in the same order, as their index and exact stored canonical bytes
+	// (the CSV export streams them as they are).
+	SearchAuditLeaves(ctx context.Context, q AuditQuery) ([]LogEntry, error)
 	// AuditLeaves returns the exact stored canonical bytes of log's records
 	// with start <= index < end, in index order, as stored (never
 	// re-encoded: they are what customers hash).

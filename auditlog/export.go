@@ -1,13 +1,16 @@
 package auditlog
 
 import (
+	"bufio"
+	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -36,8 +39,18 @@ type Exporter interface {
 	ExportAudit(ctx context.Context, log string, f lockbox.AuditFilter, fn func(*lockbox.AuditRecord) error) error
 }
 
+// LeafExporter is an Exporter that can hand over each record as its
+// stored canonical bytes (checked canonical, with the fields an export
+// shows): ExportCSV then copies bytes and never decodes or re-encodes a
+// record. *Service is one.
+type LeafExporter interface {
+	ExportAuditLeaves(ctx context.Context, log string, f lockbox.AuditFilter, fn func(h *lockbox.CanonicalHead, leaf []byte) error) error
+}
+
 // ExportCSV writes the export of log's records matching f, read from src,
-// newest first, one row per record as it is read (memory stays flat).
+// newest first, one row per record as it is read (memory stays flat). When
+// src is a LeafExporter the rows are made from the stored bytes as they
+// are; otherwise from each record's canonical encoding: the same bytes.
 //
 // start is called once, just before the first byte, with the media type
 // and a file name for the download, and returns where to write. Until then
@@ -45,27 +58,48 @@ type Exporter interface {
 // filter, the store down) can still be answered as an error. An error after
 // start wraps ErrExportCutShort.
 func ExportCSV(ctx context.Context, src Exporter, log string, f lockbox.AuditFilter, start func(contentType, filename string) io.Writer) error {
-	var cw *csv.Writer
+	var (
+		w   *bufio.Writer
+		row []byte
+	)
 	begin := func() error {
-		cw = csv.NewWriter(start(CSVContentType, "audit-"+log+".csv"))
-		return cw.Write(CSVHeader)
+		w = bufio.NewWriterSize(start(CSVContentType, "audit-"+log+".csv"), 64<<10)
+		_, err := w.WriteString(strings.Join(CSVHeader, ",") + "\n")
+		return err
 	}
-	err := src.ExportAudit(ctx, log, f, func(rec *lockbox.AuditRecord) error {
-		if cw == nil {
+	write := func(h *lockbox.CanonicalHead, leaf []byte) error {
+		if w == nil {
 			if err := begin(); err != nil {
 				return err
 			}
 		}
-		return writeCSVRecord(cw, rec)
-	})
-	if err == nil && cw == nil {
+		row = appendCSVRow(row[:0], h, leaf)
+		_, err := w.Write(row)
+		return err
+	}
+	var err error
+	if le, ok := src.(LeafExporter); ok {
+		err = le.ExportAuditLeaves(ctx, log, f, write)
+	} else {
+		err = src.ExportAudit(ctx, log, f, func(rec *lockbox.AuditRecord) error {
+			leaf, err := rec.Canonical()
+			if err != nil {
+				return fmt.Errorf("encode audit record %s: %w", rec.ID, err)
+			}
+			h, err := lockbox.CheckCanonical(leaf)
+			if err != nil {
+				return fmt.Errorf("encode audit record %s: %w", rec.ID, err)
+			}
+			return write(&h, leaf)
+		})
+	}
+	if err == nil && w == nil {
 		err = begin() // no records: the header alone
 	}
 	if err == nil {
-		cw.Flush()
-		err = cw.Error()
+		err = w.Flush()
 	}
-	if err != nil && cw != nil {
+	if err != nil && w != nil {
 		return fmt.Errorf("%w: %w", ErrExportCutShort, err)
 	}
 	return err
@@ -92,20 +126,51 @@ func ServeCSV(w http.ResponseWriter, r *http.Request, src Exporter, log string, 
 	return err
 }
 
-// writeCSVRecord writes one row. AuditData is the record's canonical JSON,
+// appendCSVRow appends one row. AuditData is the record's canonical JSON,
 // the very bytes the log hashes, so what a customer exports is what they
-// verify.
-func writeCSVRecord(cw *csv.Writer, rec *lockbox.AuditRecord) error {
-	data, err := rec.Canonical()
-	if err != nil {
-		return fmt.Errorf("encode audit record %s: %w", rec.ID, err)
+// verify. Cells are defused, then quoted exactly as encoding/csv quotes
+// them (export_test.go holds the two to each other).
+func appendCSVRow(b []byte, h *lockbox.CanonicalHead, leaf []byte) []byte {
+	for i, cell := range [...][]byte{h.ID, h.Time, h.RecordType, h.Operation, h.User, leaf} {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCSVCell(b, cell)
 	}
-	row := []string{rec.ID, rec.Time.UTC().Format(lockbox.AuditTimeFormat), rec.RecordType,
-		rec.Operation, rec.UserID, string(data)}
-	for i := range row {
-		row[i] = DefuseCSVCell(row[i])
+	return append(b, '\n')
+}
+
+// appendCSVCell appends DefuseCSVCell(cell), quoted when encoding/csv's
+// Writer (comma ',', no CRLF) would quote it: when it holds a quote, a
+// comma, CR or LF, starts with a space, or is `\.`.
+func appendCSVCell(b, cell []byte) []byte {
+	defuse := len(cell) > 0 && strings.IndexByte("=+-@\t\r", cell[0]) >= 0
+	needs := string(cell) == `\.` || bytes.ContainsAny(cell, "\"\r\n,")
+	if !needs && !defuse && len(cell) > 0 {
+		r, _ := utf8.DecodeRune(cell)
+		needs = unicode.IsSpace(r)
 	}
-	return cw.Write(row)
+	if !needs {
+		if defuse {
+			b = append(b, '\'')
+		}
+		return append(b, cell...)
+	}
+	b = append(b, '"')
+	if defuse {
+		b = append(b, '\'')
+	}
+	for {
+		k := bytes.IndexByte(cell, '"')
+		if k < 0 {
+			break
+		}
+		b = append(b, cell[:k+1]...)
+		b = append(b, '"')
+		cell = cell[k+1:]
+	}
+	b = append(b, cell...)
+	return append(b, '"')
 }
 
 // DefuseCSVCell stops a spreadsheet from running a cell as a formula (OWASP

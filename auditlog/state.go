@@ -12,25 +12,38 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/lockboxhq/lockbox"
 )
 
 // Leaf is what the verifier keeps of each record to explain, on a later
-// run, what changed: its id and a digest of its content without its index
-// (so that a record that only moved is told from one that changed).
+// run, what changed: its id and the first half of its leaf hash (which
+// covers its index, so records are compared where they stand; one that
+// only moved is told by its id).
 type Leaf struct {
 	ID      string
 	Content [16]byte
 }
 
 // State is what a customer keeps between verifications of one log: the key
-// they trust, the last checkpoint that verified, and the records it covered.
+// they trust, the last checkpoint that verified, the right edge of its tree
+// (so the next run reads only what was added) and, in a file beside them,
+// the records it covered (read only to explain a rewrite).
 type State struct {
-	Key        string    `json:"key"`
-	Origin     string    `json:"origin"`
-	Checkpoint string    `json:"checkpoint"`
-	VerifiedAt time.Time `json:"verified_at"`
-	Leaves     []Leaf    `json:"-"` // in a file of its own, compact
+	Key        string      `json:"key"`
+	Origin     string      `json:"origin"`
+	Checkpoint string      `json:"checkpoint"`
+	VerifiedAt time.Time   `json:"verified_at"`
+	Edge       []tlog.Hash `json:"edge"`
+	// Records and RecordsBytes describe the kept records file: how many
+	// records, in how many bytes, belong to this state (the file may have
+	// more after a run that failed; they are ignored and overwritten).
+	Records      int64 `json:"records"`
+	RecordsBytes int64 `json:"records_bytes"`
+
+	dir     string // where it was loaded from
+	pending string // a records file of this run, moved in place by SaveState
 }
 
 // Size is the size of the saved checkpoint (0 if unreadable).
@@ -46,15 +59,36 @@ func (s *State) checkpoint() (*lockbox.Checkpoint, error) {
 	return ParseCheckpointUnverified([]byte(s.Checkpoint))
 }
 
+// edge is the kept right edge when it is whole and hashes to the kept
+// checkpoint's root (a damaged state only costs a full run).
+func (s *State) edge(cp *lockbox.Checkpoint) (*edge, bool) {
+	e, ok := edgeOf(cp.Size, s.Edge)
+	if !ok || e.root() != cp.RootHash {
+		return nil, false
+	}
+	return e, true
+}
+
+// leaves reads the kept records, or nil when they are not all kept.
+func (s *State) leaves() ([]Leaf, error) {
+	if s.dir == "" || s.Records != s.Size() {
+		return nil, nil
+	}
+	return readLeaves(filepath.Join(s.dir, recordsFile), s.Records)
+}
+
 // State files in a directory: the JSON state, the saved checkpoint as it
 // was served (so it can be shown to anyone as evidence), and the records.
+// (Versions before the right edge kept "records" with other digests; it is
+// no longer read.)
 const (
 	stateFile      = "state.json"
 	checkpointFile = "checkpoint"
-	recordsFile    = "records"
+	recordsFile    = "leaves"
 )
 
-// LoadState reads the state kept in dir; nil, nil when there is none.
+// LoadState reads the state kept in dir; nil, nil when there is none. The
+// records are not read: only a failed run needs them.
 func LoadState(dir string) (*State, error) {
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -66,9 +100,7 @@ func LoadState(dir string) (*State, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("verification state %s is damaged: %w", dir, err)
 	}
-	if s.Leaves, err = readLeaves(filepath.Join(dir, recordsFile)); err != nil {
-		return nil, err
-	}
+	s.dir = dir
 	return &s, nil
 }
 
@@ -82,13 +114,23 @@ func SaveState(dir string, s *State) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(dir, recordsFile, func(w io.Writer) error { return writeLeaves(w, s.Leaves) }); err != nil {
-		return err
+	if s.pending != "" {
+		if filepath.Dir(s.pending) != filepath.Clean(dir) {
+			return fmt.Errorf("save verification state: records were kept in %s, not %s", filepath.Dir(s.pending), dir)
+		}
+		if err := os.Rename(s.pending, filepath.Join(dir, recordsFile)); err != nil {
+			return fmt.Errorf("save verification state: %w", err)
+		}
+		s.pending = ""
 	}
 	if err := writeAtomic(dir, checkpointFile, func(w io.Writer) error { _, err := io.WriteString(w, s.Checkpoint); return err }); err != nil {
 		return err
 	}
-	return writeAtomic(dir, stateFile, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err })
+	if err := writeAtomic(dir, stateFile, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err }); err != nil {
+		return err
+	}
+	s.dir = dir
+	return nil
 }
 
 func writeAtomic(dir, name string, write func(io.Writer) error) error {
@@ -113,24 +155,91 @@ func writeAtomic(dir, name string, write func(io.Writer) error) error {
 
 // The records file: per record, a uvarint id length, the id, and the
 // 16-byte content digest.
-func writeLeaves(w io.Writer, leaves []Leaf) error {
-	var buf [binary.MaxVarintLen64]byte
-	for _, l := range leaves {
-		n := binary.PutUvarint(buf[:], uint64(len(l.ID)))
-		if _, err := w.Write(buf[:n]); err != nil {
-			return err
+
+// leafWriter keeps a run's records: appended in place after the records of
+// the kept state (an incremental run), or written to a new file that
+// SaveState moves in place (a full or first run), so that a run that fails
+// leaves the kept records as they were.
+type leafWriter struct {
+	f       *os.File
+	w       *bufio.Writer
+	count   int64
+	bytes   int64
+	pending string
+	buf     [binary.MaxVarintLen64]byte
+}
+
+// openLeafWriter prepares to keep the records from index from on, in dir.
+// It returns nil (keep nothing) when the kept records do not reach from.
+func openLeafWriter(dir string, prev *State, from int64) (*leafWriter, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("keep verification records: %w", err)
+	}
+	if from == 0 {
+		f, err := os.CreateTemp(dir, "."+recordsFile+"-*")
+		if err != nil {
+			return nil, fmt.Errorf("keep verification records: %w", err)
 		}
-		if _, err := io.WriteString(w, l.ID); err != nil {
-			return err
-		}
-		if _, err := w.Write(l.Content[:]); err != nil {
-			return err
-		}
+		return &leafWriter{f: f, w: bufio.NewWriterSize(f, 1<<16), pending: f.Name()}, nil
+	}
+	if prev == nil || prev.dir != dir || prev.Records != from {
+		return nil, nil
+	}
+	f, err := os.OpenFile(filepath.Join(dir, recordsFile), os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, nil // the records are gone: keep checking without them
+	}
+	if err := f.Truncate(prev.RecordsBytes); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("keep verification records: %w", err)
+	}
+	if _, err := f.Seek(prev.RecordsBytes, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("keep verification records: %w", err)
+	}
+	return &leafWriter{f: f, w: bufio.NewWriterSize(f, 1<<16), count: from, bytes: prev.RecordsBytes}, nil
+}
+
+func (l *leafWriter) add(id []byte, h tlog.Hash) error {
+	if l == nil {
+		return nil
+	}
+	n := binary.PutUvarint(l.buf[:], uint64(len(id)))
+	l.w.Write(l.buf[:n])
+	l.w.Write(id)
+	_, err := l.w.Write(h[:16])
+	l.count++
+	l.bytes += int64(n + len(id) + 16)
+	if err != nil {
+		return fmt.Errorf("keep verification records: %w", err)
 	}
 	return nil
 }
 
-func readLeaves(path string) ([]Leaf, error) {
+func (l *leafWriter) finish() error {
+	if l == nil {
+		return nil
+	}
+	if err := errors.Join(l.w.Flush(), l.f.Sync(), l.f.Close()); err != nil {
+		l.abort()
+		return fmt.Errorf("keep verification records: %w", err)
+	}
+	return nil
+}
+
+// abort drops a new records file; appended records are past the kept
+// state's RecordsBytes, so they are ignored.
+func (l *leafWriter) abort() {
+	if l == nil {
+		return
+	}
+	l.f.Close()
+	if l.pending != "" {
+		os.Remove(l.pending)
+	}
+}
+
+func readLeaves(path string, count int64) ([]Leaf, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -139,12 +248,9 @@ func readLeaves(path string) ([]Leaf, error) {
 	}
 	defer f.Close()
 	br := bufio.NewReader(f)
-	var out []Leaf
-	for {
+	out := make([]Leaf, 0, count)
+	for int64(len(out)) < count {
 		n, err := binary.ReadUvarint(br)
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
 		if err != nil || n > 1<<10 {
 			return nil, fmt.Errorf("verification records %s are damaged", path)
 		}
@@ -159,4 +265,5 @@ func readLeaves(path string) ([]Leaf, error) {
 		l.ID = string(id)
 		out = append(out, l)
 	}
+	return out, nil
 }

@@ -1,9 +1,7 @@
 package auditlog
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -69,6 +67,11 @@ type Report struct {
 	// State is what to keep for the next run; nil unless OK, and after a
 	// glance (Options.RootOnly, Options.MaxEntries).
 	State *State `json:"-"`
+	// Checked is how many records this run downloaded and checked: those
+	// added since the kept state (an incremental run), or all of them.
+	Checked int64 `json:"checked"`
+	// Incremental is set when the run started from the kept right edge.
+	Incremental bool `json:"incremental"`
 }
 
 // OK reports whether the log verified.
@@ -87,6 +90,19 @@ type Options struct {
 	Progress func(done, total int64)
 	// Now stamps the saved state; default time.Now.
 	Now func() time.Time
+	// Full checks every record again, instead of those added since the
+	// kept state. The kept state is still held to: the log must extend it.
+	Full bool
+	// StateDir, when set, is where the records of this run are kept for
+	// the next run to explain a rewrite with (which records changed, moved
+	// or vanished). Without it a rewrite is still detected, less precisely.
+	// The kept state there is not replaced until SaveState.
+	StateDir string
+	// Each, when set, is shown every record this run checked and found
+	// canonical and in its place, in index order (the monitor prints the
+	// ones a customer wants to see). leaf is only valid during the call.
+	// A record shown may still belong to a log that fails as a whole.
+	Each func(index int64, leaf []byte)
 
 	// A glance keeps nothing and compares with no earlier state (prev must
 	// be nil): the admin center's look at the latest checkpoint on every
@@ -106,6 +122,13 @@ const maxReported = 20
 // Verify checks log on src against prev, the state kept from the last run
 // (nil on the first). It returns an error only when src cannot be read;
 // everything wrong with the log itself is a Problem in the report.
+//
+// It streams: memory does not grow with the log. With a kept state it
+// downloads only the records added since (unless Options.Full), extending
+// the kept right edge of the tree; a root that then matches the signed
+// checkpoint proves the log only grew. When anything does not match, it
+// reads the whole log again to say precisely what happened (explain.go);
+// only that path holds a record list in memory.
 func Verify(ctx context.Context, src Source, log string, prev *State, opts Options) (*Report, error) {
 	if prev != nil && opts.glance() {
 		return nil, errors.New("auditlog: RootOnly and MaxEntries are for a glance, without an earlier state")
@@ -132,33 +155,143 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 		r.SignatureOnly = true
 		return r, nil
 	}
-	tree, leaves, complete, err := fetchEntries(ctx, src, log, cp.Size, r, opts)
+	s, err := r.stream(ctx, src, log, cp, prev, opts)
 	if err != nil {
 		return nil, err
 	}
-	if complete && tree.root(cp.Size) != cp.RootHash {
-		if err := r.locateMismatch(ctx, src, log, cp, tree); err != nil {
-			return nil, err
-		}
-	}
-	if prev != nil {
-		if err := r.compare(ctx, src, log, cp, prev, tree, leaves, complete); err != nil {
-			return nil, err
-		}
+	if s.explain {
+		return explain(ctx, src, log, prev, verifier, cp, r, opts)
 	}
 	if r.OK() && !opts.glance() {
-		r.State = newState(verifier, cp, leaves, opts.Now)
+		r.State = s.state(verifier, cp, opts.Now)
 	}
 	return r, nil
 }
 
-// newState is what the next run compares with: the trusted key, the
-// checkpoint and every leaf.
-func newState(v *trusted, cp *lockbox.Checkpoint, leaves []Leaf, clock func() time.Time) *State {
+// streamed is the outcome of one streaming pass.
+type streamed struct {
+	edge    *edge
+	leaves  *leafWriter // nil when no records are kept
+	explain bool        // something does not match: explain it
+}
+
+func (s *streamed) state(v *trusted, cp *lockbox.Checkpoint, clock func() time.Time) *State {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &State{Key: v.key, Origin: cp.Origin, Checkpoint: string(cp.Note), VerifiedAt: clock().UTC(), Leaves: leaves}
+	st := &State{Key: v.key, Origin: cp.Origin, Checkpoint: string(cp.Note), VerifiedAt: clock().UTC(), Edge: s.edge.hashes}
+	if s.leaves != nil {
+		st.Records, st.RecordsBytes, st.pending = s.leaves.count, s.leaves.bytes, s.leaves.pending
+	}
+	return st
+}
+
+// stream checks the entries from the kept right edge (or from 0) to the
+// checkpoint's size, each canonical and in its place, and the root.
+func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox.Checkpoint, prev *State, opts Options) (*streamed, error) {
+	s := &streamed{edge: &edge{}}
+	var old *lockbox.Checkpoint
+	if prev != nil {
+		var err error
+		if old, err = prev.checkpoint(); err != nil {
+			return nil, fmt.Errorf("the saved checkpoint is damaged (delete the state to start over): %w", err)
+		}
+		if cp.Size < old.Size || (cp.Size == old.Size && cp.RootHash != old.RootHash) {
+			s.explain = true
+			return s, nil
+		}
+		if e, ok := prev.edge(old); ok && !opts.Full {
+			s.edge, r.Incremental = e, true
+		}
+	}
+	if opts.StateDir != "" && !opts.glance() {
+		lw, err := openLeafWriter(opts.StateDir, prev, s.edge.size)
+		if err != nil {
+			return nil, err
+		}
+		s.leaves = lw
+	}
+	bad := 0
+	start := s.edge.size
+	for next := start; next < cp.Size; {
+		page, err := src.LogEntries(ctx, log, next, cp.Size)
+		if err != nil {
+			s.leaves.abort()
+			return nil, fmt.Errorf("fetch entries from %d: %w", next, err)
+		}
+		if len(page) == 0 || page[0].Index != next {
+			s.explain = true // a record is missing: explain says which
+			s.leaves.abort()
+			return s, nil
+		}
+		for _, e := range page {
+			if e.Index != next {
+				s.explain = true
+				s.leaves.abort()
+				return s, nil
+			}
+			h := tlog.RecordHash(e.Data)
+			if !opts.RootOnly {
+				id, msg := checkLeaf(log, e)
+				if msg != "" {
+					if bad++; bad <= maxReported {
+						r.add(ProblemBadEntry, e.Index, "Record %d: %s.", e.Index, msg)
+					}
+				}
+				if err := s.leaves.add(id, h); err != nil {
+					return nil, err
+				}
+				if msg == "" && opts.Each != nil {
+					opts.Each(e.Index, e.Data)
+				}
+			}
+			s.edge.append(h)
+			next++
+			if old != nil && next == old.Size && s.edge.root() != old.RootHash {
+				s.explain = true // the history verified before was rewritten
+				s.leaves.abort()
+				return s, nil
+			}
+			if next == cp.Size {
+				break
+			}
+		}
+		if opts.Progress != nil {
+			opts.Progress(next-start, cp.Size-start)
+		}
+	}
+	r.Checked = cp.Size - start
+	if bad > maxReported {
+		r.add(ProblemBadEntry, -1, "%d more records are not valid (first %d listed).", bad-maxReported, maxReported)
+	}
+	if s.edge.root() != cp.RootHash {
+		s.explain = true
+		s.leaves.abort()
+		return s, nil
+	}
+	if err := s.leaves.finish(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkLeaf checks that e is a canonical record of log claiming index
+// e.Index, in one pass over its bytes, and returns its id.
+func checkLeaf(log string, e lockbox.LogEntry) ([]byte, string) {
+	h, err := lockbox.CheckCanonical(e.Data)
+	switch {
+	case err != nil:
+		rec, perr := lockbox.ParseAuditRecord(e.Data)
+		if perr != nil {
+			return nil, "not an audit record (" + perr.Error() + ")"
+		}
+		return []byte(rec.ID), "not in canonical form"
+	case h.Index != e.Index:
+		return h.ID, fmt.Sprintf("says it is record %d (id %s): records were moved, inserted or deleted", h.Index, h.ID)
+	case string(h.Tenant) != log:
+		return h.ID, fmt.Sprintf("belongs to log %q, not %q", h.Tenant, log)
+	}
+	return h.ID, ""
 }
 
 type trusted struct {
@@ -210,124 +343,4 @@ func (r *Report) checkCheckpoint(msg []byte, v *trusted, log string, prev *State
 		return nil, false
 	}
 	return cp, true
-}
-
-// fetchEntries reads every entry of the checkpoint's tree, checking each is
-// the canonical record it claims to be at its place (unless opts.RootOnly),
-// and rebuilds the tree. complete is false when the entries could not all
-// be placed.
-func fetchEntries(ctx context.Context, src Source, log string, size int64, r *Report, opts Options) (*memTree, []Leaf, bool, error) {
-	tree := &memTree{}
-	var leaves []Leaf
-	if !opts.RootOnly {
-		leaves = make([]Leaf, 0, size)
-	}
-	bad := 0
-	for next := int64(0); next < size; {
-		page, err := src.LogEntries(ctx, log, next, size)
-		if err != nil {
-			return nil, nil, false, fmt.Errorf("fetch entries from %d: %w", next, err)
-		}
-		if len(page) == 0 {
-			r.add(ProblemBadEntry, next, "The checkpoint covers %d records but the server returned only %d: records %d to %d are missing.", size, next, next, size-1)
-			return tree, leaves, false, nil
-		}
-		for _, e := range page {
-			if e.Index != next {
-				r.add(ProblemBadEntry, next, "Record %d is missing from the entries: the server returned record %d in its place.", next, e.Index)
-				return tree, leaves, false, nil
-			}
-			if !opts.RootOnly {
-				leaf, msg := checkEntry(log, e)
-				if msg != "" {
-					if bad++; bad <= maxReported {
-						r.add(ProblemBadEntry, e.Index, "Record %d: %s.", e.Index, msg)
-					}
-				}
-				leaves = append(leaves, leaf)
-			}
-			if err := tree.append(e.Index, e.Data); err != nil {
-				return nil, nil, false, err
-			}
-			next++
-			if next == size {
-				break
-			}
-		}
-		if opts.Progress != nil {
-			opts.Progress(next, size)
-		}
-	}
-	if bad > maxReported {
-		r.add(ProblemBadEntry, -1, "%d more records are not valid (first %d listed).", bad-maxReported, maxReported)
-	}
-	return tree, leaves, true, nil
-}
-
-// checkEntry checks that e is a canonical record of log claiming index
-// e.Index, and returns what the next run compares it by.
-func checkEntry(log string, e lockbox.LogEntry) (Leaf, string) {
-	rec, err := lockbox.ParseAuditRecord(e.Data)
-	if err != nil {
-		return Leaf{Content: digest(e.Data)}, "not an audit record (" + err.Error() + ")"
-	}
-	leaf := Leaf{ID: rec.ID}
-	canon, err := rec.Canonical()
-	if err != nil || !bytes.Equal(canon, e.Data) {
-		leaf.Content = digest(e.Data)
-		return leaf, "not in canonical form"
-	}
-	claimed := rec.Index
-	rec.Index = 0
-	content, _ := rec.Canonical()
-	leaf.Content = digest(content)
-	switch {
-	case claimed != e.Index:
-		return leaf, fmt.Sprintf("says it is record %d (id %s): records were moved, inserted or deleted", claimed, rec.ID)
-	case rec.Tenant != log:
-		return leaf, fmt.Sprintf("belongs to log %q, not %q", rec.Tenant, log)
-	}
-	return leaf, ""
-}
-
-func digest(b []byte) [16]byte {
-	s := sha256.Sum256(b)
-	return [16]byte(s[:16])
-}
-
-// locateMismatch finds the first entry that breaks the signed root: the
-// smallest prefix whose locally computed root the server cannot prove to be
-// a prefix of the signed tree. Proofs are checked, never trusted, so a lying
-// server can only make the answer less precise, not hide the mismatch.
-func (r *Report) locateMismatch(ctx context.Context, src Source, log string, cp *lockbox.Checkpoint, tree *memTree) error {
-	consistent := func(m int64) (bool, error) {
-		p, err := src.ConsistencyProof(ctx, log, m, cp.Size)
-		if err != nil {
-			return false, fmt.Errorf("fetch consistency proof %d→%d: %w", m, cp.Size, err)
-		}
-		return tlog.CheckTree(treeProof(p), cp.Size, cp.RootHash, m, tree.root(m)) == nil, nil
-	}
-	lo, hi := int64(1), cp.Size // the first inconsistent prefix is in [lo, hi]
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		ok, err := consistent(mid)
-		if err != nil {
-			return err
-		}
-		if ok {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	r.add(ProblemRootMismatch, lo-1, "The entries do not hash to the signed checkpoint (size %d): record %d is the first that differs from what was logged — it was changed, inserted, deleted or moved after it was written.", cp.Size, lo-1)
-	return nil
-}
-
-func treeProof(hs [][32]byte) tlog.TreeProof {
-	out := make(tlog.TreeProof, len(hs))
-	for i, h := range hs {
-		out[i] = h
-	}
-	return out
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,25 @@ func (e *env) verify(src auditlog.Source, prev *auditlog.State, opts auditlog.Op
 	r, err := auditlog.Verify(e.ctx(), src, "contoso", prev, opts)
 	if err != nil {
 		e.t.Fatalf("Verify: %v", err)
+	}
+	return r
+}
+
+// run is `lockbox audit verify` with its state kept in dir: load the kept
+// state, verify against it keeping this run's records there, save the new
+// state when the log verified.
+func (e *env) run(dir string, src auditlog.Source, opts auditlog.Options) *auditlog.Report {
+	e.t.Helper()
+	prev, err := auditlog.LoadState(dir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	opts.StateDir = dir
+	r := e.verify(src, prev, opts)
+	if r.OK() {
+		if err := auditlog.SaveState(dir, r.State); err != nil {
+			e.t.Fatal(err)
+		}
 	}
 	return r
 }
@@ -190,7 +210,11 @@ func kinds(r *auditlog.Report) []string {
 
 // TestVerifyDetectsTampering verifies a 20-record log once, tampers with the
 // database file directly, and requires the next verification to fail with
-// the problems that say what happened, at the right index.
+// the problems that say what happened, at the right index: an incremental
+// run (from the kept right edge) and a full one alike. Two tamperings leave
+// the signed tree as it was and only change what is served for old
+// records: an incremental run, which by design does not read old records
+// again, passes them (the signed history is intact); --full catches them.
 func TestVerifyDetectsTampering(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -198,90 +222,104 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		tamper func(e *env) auditlog.Source // returns the source to verify with (nil: a fresh service)
 		want   []string                     // problem kinds that must all be reported
 		index  int64                        // the index the first problem names
+		full   bool                         // only a full run reads what changed
 	}{
 		{"ChangedRecordBytesOnly", func(e *env) auditlog.Source {
 			e.exec(`UPDATE audit_records SET canonical = CAST(replace(canonical, '"ok 7"', '"ok 70"') AS BLOB) WHERE log = 'contoso' AND idx = 7`)
 			return nil
-		}, []string{auditlog.ProblemRootMismatch, auditlog.ProblemChanged}, 7},
+		}, []string{auditlog.ProblemRootMismatch, auditlog.ProblemChanged}, 7, true},
 		{"ChangedRecordAndHashes", func(e *env) auditlog.Source {
 			recs := e.current()
 			recs[7].UserID = "someone-else@contoso.test"
 			e.rewrite(recs)
 			return nil
-		}, []string{auditlog.ProblemFork, auditlog.ProblemChanged}, 7},
+		}, []string{auditlog.ProblemFork, auditlog.ProblemChanged}, 7, false},
 		{"DeletedRecordRowOnly", func(e *env) auditlog.Source {
 			e.exec(`DELETE FROM audit_records WHERE log = 'contoso' AND idx = 4`)
 			return nil
-		}, []string{auditlog.ProblemBadEntry}, 4},
+		}, []string{auditlog.ProblemBadEntry}, 4, true},
 		{"DeletedRecordRenumbered", func(e *env) auditlog.Source {
 			recs := e.current()
 			e.rewrite(slices.Delete(recs, 4, 5))
 			return nil
-		}, []string{auditlog.ProblemDeleted, auditlog.ProblemTruncated}, 4},
+		}, []string{auditlog.ProblemDeleted, auditlog.ProblemTruncated}, 4, false},
 		{"TwoRecordsSwapped", func(e *env) auditlog.Source {
 			recs := e.current()
 			recs[3], recs[11] = recs[11], recs[3]
 			e.rewrite(recs)
 			return nil
-		}, []string{auditlog.ProblemFork, auditlog.ProblemMoved}, 3},
+		}, []string{auditlog.ProblemFork, auditlog.ProblemMoved}, 3, false},
 		{"InsertedInTheMiddle", func(e *env) auditlog.Source {
 			recs := e.current()
 			e.rewrite(slices.Insert(recs, 9, record(99, "forged")))
 			return nil
-		}, []string{auditlog.ProblemFork, auditlog.ProblemInserted}, 9},
+		}, []string{auditlog.ProblemFork, auditlog.ProblemInserted}, 9, false},
 		{"TailTruncated", func(e *env) auditlog.Source {
 			e.exec(`DELETE FROM audit_records WHERE log = 'contoso' AND idx >= 15`)
 			e.exec(`UPDATE audit_logs SET size = 15 WHERE log = 'contoso'`)
 			return nil
-		}, []string{auditlog.ProblemTruncated, auditlog.ProblemRolledBack}, 15},
+		}, []string{auditlog.ProblemTruncated, auditlog.ProblemRolledBack}, 15, false},
 		{"RolledBackAndRegrown", func(e *env) auditlog.Source {
 			e.exec(`DELETE FROM audit_records WHERE log = 'contoso' AND idx >= 12`)
 			e.exec(`UPDATE audit_logs SET size = 12 WHERE log = 'contoso'`)
 			e.append(12, 26, "regrown") // through the store: a valid, larger, signed log
 			return nil
-		}, []string{auditlog.ProblemFork, auditlog.ProblemRolledBack}, -1},
+		}, []string{auditlog.ProblemFork, auditlog.ProblemRolledBack}, -1, false},
 		{"SignedByAnotherKey", func(e *env) auditlog.Source {
 			other, okey := newKey(e.t)
 			return auditlog.New(e.store, other, okey, "lockbox.test")
-		}, []string{auditlog.ProblemUnknownKey}, -1},
+		}, []string{auditlog.ProblemUnknownKey}, -1, false},
 		{"ForgedCheckpointSameSize", func(e *env) auditlog.Source {
 			return forge{Source: e.service(), note: func(b []byte) []byte {
 				lines := strings.SplitN(string(b), "\n", 4)
 				lines[2] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" // another root, same size, signature kept
 				return []byte(strings.Join(lines, "\n"))
 			}}
-		}, []string{auditlog.ProblemBadSignature}, -1},
+		}, []string{auditlog.ProblemBadSignature}, -1, false},
 		{"CheckpointOfAnotherLog", func(e *env) auditlog.Source {
 			other := auditlog.New(e.store, e.signer, e.vkey, "elsewhere")
 			return other
-		}, []string{auditlog.ProblemWrongOrigin}, -1},
+		}, []string{auditlog.ProblemWrongOrigin}, -1, false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
-			e.append(0, 20, "rec")
-			first := e.verify(e.service(), nil, auditlog.Options{})
-			if !first.OK() || first.Size != 20 || !first.KeyTrustedOnFirstUse {
-				t.Fatalf("baseline: ok=%v size=%d problems=%v", first.OK(), first.Size, first.Problems)
-			}
-			src := tt.tamper(e)
-			if src == nil {
-				src = e.service()
-			}
-			r := e.verify(src, first.State, auditlog.Options{})
-			if r.OK() || r.State != nil {
-				t.Fatalf("tampering not detected (state to save: %v)", r.State != nil)
-			}
-			for _, k := range tt.want {
-				if !slices.Contains(kinds(r), k) {
-					t.Errorf("problems %v lack %q:\n%s", kinds(r), k, messages(r))
-				}
-			}
-			if tt.index >= 0 && !slices.ContainsFunc(r.Problems, func(p auditlog.Problem) bool { return p.Index == tt.index }) {
-				t.Errorf("no problem names index %d:\n%s", tt.index, messages(r))
-			}
-		})
+		for _, full := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/full=%t", tt.name, full), func(t *testing.T) {
+				t.Parallel()
+				tamperingTest(t, tt.tamper, tt.want, tt.index, full, tt.full && !full)
+			})
+		}
+	}
+}
+
+func tamperingTest(t *testing.T, tamper func(e *env) auditlog.Source, want []string, index int64, full, passes bool) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	e.append(0, 20, "rec")
+	first := e.run(dir, e.service(), auditlog.Options{})
+	if !first.OK() || first.Size != 20 || !first.KeyTrustedOnFirstUse {
+		t.Fatalf("baseline: ok=%v size=%d problems=%v", first.OK(), first.Size, first.Problems)
+	}
+	src := tamper(e)
+	if src == nil {
+		src = e.service()
+	}
+	r := e.run(dir, src, auditlog.Options{Full: full})
+	if passes {
+		if !r.OK() || r.Checked != 0 {
+			t.Fatalf("an incremental run over an unchanged signed tree: ok=%t, checked %d:\n%s", r.OK(), r.Checked, messages(r))
+		}
+		return
+	}
+	if r.OK() || r.State != nil {
+		t.Fatalf("tampering not detected (state to save: %v)", r.State != nil)
+	}
+	for _, k := range want {
+		if !slices.Contains(kinds(r), k) {
+			t.Errorf("problems %v lack %q:\n%s", kinds(r), k, messages(r))
+		}
+	}
+	if index >= 0 && !slices.ContainsFunc(r.Problems, func(p auditlog.Problem) bool { return p.Index == index }) {
+		t.Errorf("no problem names index %d:\n%s", index, messages(r))
 	}
 }
 
@@ -294,36 +332,64 @@ func messages(r *auditlog.Report) string {
 }
 
 // TestVerifyGrowth: a log that only grew verifies against the kept state,
-// which then moves forward; the same holds with a pinned key.
+// reading only the records added since (the kept right edge stays a few
+// hashes however long the log), and the state moves forward; the same
+// holds with a pinned key, after a reload, and with --full.
 func TestVerifyGrowth(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	first := e.verify(e.service(), nil, auditlog.Options{}) // an empty log
+	dir := t.TempDir()
+	first := e.run(dir, e.service(), auditlog.Options{}) // an empty log
 	if !first.OK() || first.Size != 0 {
 		t.Fatalf("empty log: %v", first.Problems)
 	}
-	state := first.State
+	size := 0
 	for _, n := range []int{1, 2, 7, 8, 1200} { // 1200 crosses a page of entries
-		e.append(int(state.Size()), n, "g")
-		r := e.verify(e.service(), state, auditlog.Options{TrustedKey: e.vkey})
-		if !r.OK() || r.Size != int64(n) || r.KeyTrustedOnFirstUse {
-			t.Fatalf("grown to %d: ok=%v size=%d:\n%s", n, r.OK(), r.Size, messages(r))
+		e.append(size, n, "g")
+		r := e.run(dir, e.service(), auditlog.Options{TrustedKey: e.vkey})
+		if !r.OK() || r.Size != int64(n) || r.KeyTrustedOnFirstUse || !r.Incremental || r.Checked != int64(n-size) {
+			t.Fatalf("grown to %d: ok=%v size=%d incremental=%t checked=%d:\n%s", n, r.OK(), r.Size, r.Incremental, r.Checked, messages(r))
 		}
-		state = r.State
-	}
-	dir := t.TempDir()
-	if err := auditlog.SaveState(dir, state); err != nil {
-		t.Fatal(err)
+		if bits := strings.Count(strconv.FormatInt(int64(n), 2), "1"); len(r.State.Edge) != bits {
+			t.Errorf("size %d: right edge of %d hashes, want %d", n, len(r.State.Edge), bits)
+		}
+		size = n
 	}
 	loaded, err := auditlog.LoadState(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if loaded.Size() != 1200 || len(loaded.Leaves) != 1200 || loaded.Leaves[5] != state.Leaves[5] || loaded.Key != e.vkey {
-		t.Errorf("state did not survive a save: size %d, %d leaves", loaded.Size(), len(loaded.Leaves))
+	if loaded.Size() != 1200 || loaded.Records != 1200 || loaded.Key != e.vkey {
+		t.Errorf("state did not survive a save: size %d, %d records", loaded.Size(), loaded.Records)
 	}
-	if r := e.verify(e.service(), loaded, auditlog.Options{}); !r.OK() {
-		t.Errorf("after reload:\n%s", messages(r))
+	if r := e.run(dir, e.service(), auditlog.Options{Full: true}); !r.OK() || r.Incremental || r.Checked != 1200 {
+		t.Errorf("--full: ok=%t incremental=%t checked=%d:\n%s", r.OK(), r.Incremental, r.Checked, messages(r))
+	}
+	if r := e.run(dir, e.service(), auditlog.Options{}); !r.OK() || !r.Incremental || r.Checked != 0 {
+		t.Errorf("nothing new: ok=%t incremental=%t checked=%d:\n%s", r.OK(), r.Incremental, r.Checked, messages(r))
+	}
+}
+
+// TestVerifyDamagedEdge: a kept right edge that does not hash to the kept
+// checkpoint is not trusted: the run reads everything again and still
+// holds the log to the kept checkpoint.
+func TestVerifyDamagedEdge(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := t.TempDir()
+	e.append(0, 10, "d")
+	e.run(dir, e.service(), auditlog.Options{})
+	state, err := auditlog.LoadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state.Edge[0][0] ^= 1
+	if err := auditlog.SaveState(dir, state); err != nil {
+		t.Fatal(err)
+	}
+	e.append(10, 13, "d")
+	if r := e.run(dir, e.service(), auditlog.Options{}); !r.OK() || r.Incremental || r.Checked != 13 {
+		t.Errorf("damaged edge: ok=%t incremental=%t checked=%d:\n%s", r.OK(), r.Incremental, r.Checked, messages(r))
 	}
 }
 

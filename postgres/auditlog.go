@@ -90,6 +90,21 @@ func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.
 	return out, nil
 }
 
+// SearchAuditLeaves is SearchAudit's scan, the bytes untouched.
+func (t *tx) SearchAuditLeaves(ctx context.Context, q lockbox.AuditQuery) ([]lockbox.LogEntry, error) {
+	w := auditWhere(q)
+	query := `SELECT idx, canonical FROM audit_records` + w.sql() + ` ORDER BY time DESC, idx DESC LIMIT ` + w.next()
+	rows, err := t.tx.QueryContext(ctx, query, append(w.args, q.Limit)...)
+	if err != nil {
+		return nil, wrap("search audit", err)
+	}
+	out, err := sqlrows.Collect(rows, sqlrows.LogEntry)
+	if err != nil {
+		return nil, wrap("search audit", err)
+	}
+	return out, nil
+}
+
 // auditWhere builds the conditions of q. Times are compared on the
 // millisecond column, the precision of the canonical record.
 func auditWhere(q lockbox.AuditQuery) *where {

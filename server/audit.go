@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -133,7 +134,37 @@ func (s *Server) logCheckpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "private, no-cache")
 	_, _ = w.Write(cp.Note)
+}
+
+// tiler is the audit service's c2sp.org/tlog-tiles view of a log
+// (auditlog.Service.LogTile).
+type tiler interface {
+	LogTile(ctx context.Context, log, path string) ([]byte, bool, error)
+}
+
+// logTile serves GET …/log/tiles/tile/…: a full tile never changes, so it
+// may be kept for a year (privately: the log is not public); a partial one
+// is revalidated.
+func (s *Server) logTile(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.Audit.(tiler)
+	if !ok {
+		s.error(w, r, lockbox.Errorf(lockbox.ENOTFOUND, "This server does not serve tiles."))
+		return
+	}
+	data, full, err := t.LogTile(r.Context(), r.PathValue("tenant"), "tile/"+r.PathValue("path"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if full {
+		w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "private, no-cache")
+	}
+	_, _ = w.Write(data)
 }
 
 // logEntries is the body of GET …/log/entries.

@@ -36,7 +36,7 @@ func init() {
 		return tenantRole(p, t, "global_admin", "lockbox_approver", "audit_reader")
 	}
 	for _, path := range []string{"/audit", "/audit.csv", "/log/checkpoint", "/log/entries",
-		"/log/proof/inclusion", "/log/proof/consistency"} {
+		"/log/proof/inclusion", "/log/proof/consistency", "/log/tiles/checkpoint", "/log/tiles/tile/{path...}"} {
 		expectations["GET /v1/tenants/{tenant}"+path] = readers
 	}
 	expectations["GET /v1/log/key"] = anyone
@@ -86,6 +86,10 @@ func (c *conformance) audit(t *testing.T) {
 	c.run(t, step{name: "consistency old > new", as: auditor, method: "GET", path: base + "/log/proof/consistency?old=3&new=1", want: 400})
 	c.run(t, step{name: "consistency negative", as: auditor, method: "GET", path: base + "/log/proof/consistency?old=-1&new=1", want: 400, invalid: true})
 	c.run(t, step{name: "log key", method: "GET", path: "/v1/log/key", want: 200})
+	c.run(t, step{name: "tiles checkpoint", as: auditor, method: "GET", path: base + "/log/tiles/checkpoint", want: 200})
+	c.run(t, step{name: "entry bundle", as: auditor, method: "GET", path: base + "/log/tiles/tile/entries/000.p/3", want: 200})
+	c.run(t, step{name: "entry bundle past the end", as: auditor, method: "GET", path: base + "/log/tiles/tile/entries/000.p/200", want: 404})
+	c.run(t, step{name: "not a tile", as: auditor, method: "GET", path: base + "/log/tiles/tile/nonsense", want: 404})
 }
 
 // auditHarness is the authorization matrix's real API and store, used to

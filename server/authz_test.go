@@ -250,6 +250,7 @@ func (m *matrix) fixture(route server.Route, target string) (path string, body a
 	path = route.Pattern
 	replace := func(name, value string) { path = strings.ReplaceAll(path, "{"+name+"}", value) }
 	replace("tenant", target)
+	replace("path...", "entries/000.p/1") // the first record's entry bundle
 	replace("service", "exchange")
 	path += auditRouteQuery[route.Method+" "+route.Pattern] // audit_test.go
 	// Webhook and dev mail fixtures: notify_test.go.

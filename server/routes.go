@@ -72,6 +72,8 @@ func (s *Server) routes() []route {
 		authed("GET", "/v1/tenants/{tenant}/log/entries", s.logEntries),
 		authed("GET", "/v1/tenants/{tenant}/log/proof/inclusion", s.inclusionProof),
 		authed("GET", "/v1/tenants/{tenant}/log/proof/consistency", s.consistencyProof),
+		authed("GET", "/v1/tenants/{tenant}/log/tiles/checkpoint", s.logCheckpoint),
+		authed("GET", "/v1/tenants/{tenant}/log/tiles/tile/{path...}", s.logTile),
 		public("GET", "/v1/log/key", s.logKey),
 
 		authed("GET", "/v1/staff", s.listStaff),

@@ -89,6 +89,21 @@ func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.
 	return out, nil
 }
 
+// SearchAuditLeaves is SearchAudit's scan, the bytes untouched.
+func (t *tx) SearchAuditLeaves(ctx context.Context, q lockbox.AuditQuery) ([]lockbox.LogEntry, error) {
+	where, args := auditWhere(q)
+	query := `SELECT idx, canonical FROM audit_records WHERE ` + where + ` ORDER BY time DESC, idx DESC LIMIT ?`
+	rows, err := t.tx.QueryContext(ctx, query, append(args, q.Limit)...)
+	if err != nil {
+		return nil, wrap("search audit", err)
+	}
+	out, err := sqlrows.Collect(rows, sqlrows.LogEntry)
+	if err != nil {
+		return nil, wrap("search audit", err)
+	}
+	return out, nil
+}
+
 func searchQuery(where string) string {
 	return `SELECT canonical FROM audit_records WHERE ` + where + ` ORDER BY time DESC, idx DESC LIMIT ?`
 }

@@ -334,10 +334,23 @@ func searchFixture(t *testing.T, s lockbox.Store, n int) {
 func searchIDs(t *testing.T, s lockbox.Store, q lockbox.AuditQuery) []string {
 	t.Helper()
 	var recs []*lockbox.AuditRecord
+	var leaves []lockbox.LogEntry
 	MustView(t, s, func(tx lockbox.Tx) (err error) {
-		recs, err = tx.SearchAudit(t.Context(), q)
+		if recs, err = tx.SearchAudit(t.Context(), q); err != nil {
+			return err
+		}
+		leaves, err = tx.SearchAuditLeaves(t.Context(), q)
 		return err
 	})
+	// SearchAuditLeaves is the same search, undecoded.
+	if len(leaves) != len(recs) {
+		t.Fatalf("SearchAuditLeaves: %d leaves, SearchAudit %d records", len(leaves), len(recs))
+	}
+	for i, r := range recs {
+		if b, _ := r.Canonical(); leaves[i].Index != r.Index || string(leaves[i].Data) != string(b) {
+			t.Errorf("SearchAuditLeaves[%d] = %d %s, want %d %s", i, leaves[i].Index, leaves[i].Data, r.Index, b)
+		}
+	}
 	ids := []string{}
 	for _, r := range recs {
 		if r.Tenant != q.Log {

@@ -558,3 +558,42 @@ func (fakeMailbox) ListMail(context.Context) ([]*lockbox.DevMail, error) {
 func (fakeMailbox) MailEML(context.Context, string) ([]byte, error) {
 	return nil, lockbox.Errorf(lockbox.ENOTFOUND, "No such mail.")
 }
+
+// TestAdminFormFieldErrors: the users, staff, tenants and services forms
+// show a refused value's message next to its field (the error's Field),
+// marked invalid for assistive technology, and keep what was typed.
+func TestAdminFormFieldErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tests := []struct {
+		name, as, path string
+		form           url.Values
+		id, msg, kept  string
+	}{
+		{"UserEmail", "admin@contoso.test", "/users", url.Values{"email": {"not-an-email"}, "name": {"Ann"}, "role": {"lockbox_approver"}},
+			"email", "is not an email address", `value="Ann"`},
+		{"UserRoles", "admin@contoso.test", "/users", url.Values{"email": {"ann@contoso.test"}},
+			"roles", "At least one role is required", `value="ann@contoso.test"`},
+		{"StaffRole", "admin@provider.test", "/staff", url.Values{"email": {"op9@provider.test"}, "role": {"global_admin"}},
+			"roles", "Unknown role", `value="op9@provider.test"`},
+		{"TenantName", "admin@provider.test", "/tenants", url.Values{"name": {"Bad Name"}, "admin_email": {"a@b.test"}},
+			"name", "must be 2–63 lower-case letters", `value="a@b.test"`},
+		{"TenantAdminEmail", "admin@provider.test", "/tenants", url.Values{"name": {"northwind"}, "admin_email": {"nobody"}},
+			"admin_email", "is not an email address", `value="northwind"`},
+		{"ServiceOperations", "admin@provider.test", "/services", url.Values{"name": {"dynamics"}, "operations": {"bad op"}},
+			"operations", "must start with a letter", `value="dynamics"`},
+		{"ServiceName", "admin@provider.test", "/services", url.Values{"name": {"Dynamics!"}, "operations": {"Get-Record"}},
+			"name", "must be lower-case letters", "Get-Record"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := e.signIn(tc.as).post(tc.path, tc.form)
+			wantStatus(t, res, http.StatusBadRequest)
+			wantBody(t, res, `id="`+tc.id+`-error">`, tc.msg, tc.kept)
+			if !regexp.MustCompile(`aria-describedby="[^"]*\b` + tc.id + `-error"( aria-invalid="true")?`).MatchString(res.body) {
+				t.Errorf("no input names %s-error", tc.id)
+			}
+		})
+	}
+}

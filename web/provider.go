@@ -10,7 +10,10 @@ import (
 // tenantsData is the provider admin's onboarding page.
 type tenantsData struct {
 	Tenants []*lockbox.Tenant
-	Form    struct{ Name, DisplayName, AdminEmail, Error string }
+	Form    struct {
+		Name, DisplayName, AdminEmail, Error string
+		Errors                               fieldErrors
+	}
 	Created *lockbox.TenantCreated
 }
 
@@ -46,7 +49,8 @@ func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) {
 	case "":
 		h.renderTenants(w, r, http.StatusOK, &tenantsData{Created: created})
 	case lockbox.EINVALID, lockbox.ECONFLICT:
-		d.Form.Error = lockbox.ErrorMessage(err)
+		d.Form.Errors = fieldErrors{}
+		d.Form.Error = d.Form.Errors.add(err)
 		h.renderTenants(w, r, statusOf(err), d)
 	default:
 		h.serviceError(w, r, err)
@@ -56,7 +60,10 @@ func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) {
 // servicesData is the services catalog page.
 type servicesData struct {
 	Services []*lockbox.Service
-	Form     struct{ Name, DisplayName, Operations, Error string }
+	Form     struct {
+		Name, DisplayName, Operations, Error string
+		Errors                               fieldErrors
+	}
 	CanEdit  bool
 }
 
@@ -97,7 +104,8 @@ func (h *Handler) putService(w http.ResponseWriter, r *http.Request) {
 	case "":
 		http.Redirect(w, r, "/services?done=service", http.StatusSeeOther)
 	case lockbox.EINVALID, lockbox.ECONFLICT:
-		d.Form.Error = lockbox.ErrorMessage(err)
+		d.Form.Errors = fieldErrors{}
+		d.Form.Error = d.Form.Errors.add(err)
 		h.renderServices(w, r, statusOf(err), d)
 	default:
 		h.serviceError(w, r, err)

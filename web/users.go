@@ -22,10 +22,11 @@ type usersData struct {
 }
 
 type userForm struct {
-	Email string
-	Name  string
-	Roles []lockbox.Role
-	Error string
+	Email  string
+	Name   string
+	Roles  []lockbox.Role
+	Error  string
+	Errors fieldErrors
 }
 
 func (h *Handler) usersPage(w http.ResponseWriter, r *http.Request) {
@@ -68,7 +69,8 @@ func (h *Handler) addUser(w http.ResponseWriter, r *http.Request) {
 	case "":
 		h.renderUsers(w, r, http.StatusOK, &usersData{Created: created})
 	case lockbox.EINVALID, lockbox.ECONFLICT:
-		f.Error = lockbox.ErrorMessage(err)
+		f.Errors = fieldErrors{}
+		f.Error = f.Errors.add(err)
 		h.renderUsers(w, r, statusOf(err), &usersData{Form: f})
 	default:
 		h.serviceError(w, r, err)
@@ -157,7 +159,8 @@ func (h *Handler) addStaff(w http.ResponseWriter, r *http.Request) {
 	case "":
 		h.renderStaff(w, r, http.StatusOK, &usersData{Created: created})
 	case lockbox.EINVALID, lockbox.ECONFLICT:
-		f.Error = lockbox.ErrorMessage(err)
+		f.Errors = fieldErrors{}
+		f.Error = f.Errors.add(err)
 		h.renderStaff(w, r, statusOf(err), &usersData{Form: f})
 	default:
 		h.serviceError(w, r, err)

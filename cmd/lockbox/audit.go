@@ -29,7 +29,7 @@ type auditAPI interface {
 
 func (a *app) auditCmd() *cobra.Command {
 	return group("audit", "Search, export and verify a tenant's audit log",
-		a.auditSearchCmd(), a.auditVerifyCmd())
+		a.auditSearchCmd(), a.auditVerifyCmd(), a.auditMonitorCmd(), a.auditVerifyExportCmd())
 }
 
 func (a *app) auditClient() (auditAPI, error) { return clientAs[auditAPI](a, "read audit logs") }
@@ -71,19 +71,25 @@ func (a *app) auditSearchCmd() *cobra.Command {
 			}
 			return nil
 		}}
-		users listValue
+		users     listValue
+		proofFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "search",
 		Short: "Search a tenant's audit log, newest first, every page",
 		Long: `Search a tenant's audit log, newest first, following every page.
 
---tenant provider reads the provider's own log (provider admins). -o csv is
-the server's export (RecordId,CreationDate,RecordType,Operation,UserId,AuditData,
-formula cells defused), copied as it streams; an export the server breaks
-off part-way is an error (exit status 1, and no --output file is left). -o json
-is an array of the records' canonical JSON. A progress bar shows on stderr
-when it is a terminal.`,
+--tenant provider reads the provider's own log (provider admins). -o/--output is the
+format, as in kubectl and gh; --file names a file to write instead of stdout.
+-o csv is the server's export (RecordId,CreationDate,RecordType,Operation,
+UserId,AuditData, formula cells defused), copied as it streams; an export the
+server breaks off part-way is an error (exit status 1, and no --file is left).
+-o json is an array of the records' canonical JSON. --request-id takes a
+request's id or its reference (LB-…). A progress bar shows on stderr when it
+is a terminal.
+
+  lockbox audit search --tenant contoso --request-id LB-7K3Q9MXA
+  lockbox audit search --tenant contoso -o csv --file contoso-audit.csv`,
 		Args: exactArgs(),
 	}
 	fl := cmd.Flags()
@@ -92,25 +98,67 @@ when it is a terminal.`,
 	fl.Var(&end, "end", "only records before this RFC 3339 time")
 	fl.Var(&ops, "operation", "only this operation (repeatable)")
 	fl.Var(&users, "user", "only records by this user id, e.g. an email (repeatable)")
-	fl.StringVar(&f.RequestID, "request-id", "", "only records about this request id")
+	fl.StringVar(&f.RequestID, "request-id", "", "only records about this request (its id or reference, LB-…)")
 	fl.StringVar(&f.RecordType, "record-type", "", "only this record type ("+strings.Join(lockbox.AuditRecordTypes, ", ")+")")
-	fl.StringVar(&output, "output", "", "write to this file instead of stdout")
-	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
+	fl.StringVar(&output, "file", "", "write to this file (readable by you only) instead of stdout")
+	fl.StringVar(&proofFile, "proof", "", "with -o csv --file F: also write a proof bundle here (the signed checkpoint and an inclusion proof per record), for audit verify-export")
+	format := addOutputFlag(cmd, formatTable, formatJSON, formatCSV)
 	required(cmd, "tenant")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if f.RecordType != "" && !lockbox.IsAuditRecordType(f.RecordType) {
 			return usageErrorf("--record-type %q: use one of %s", f.RecordType, strings.Join(lockbox.AuditRecordTypes, ", "))
+		}
+		if proofFile != "" && (format.value != formatCSV || output == "") {
+			return usageErrorf("--proof needs -o csv and --file: the bundle proves the records of that file")
 		}
 		f.Start, f.End, f.Operations, f.Users = start.t, end.t, ops.list, users.list
 		c, err := a.auditClient()
 		if err != nil {
 			return err
 		}
-		return a.withOutput(output, func(w io.Writer) error {
+		err = a.withOutput(output, func(w io.Writer) error {
 			return a.searchAudit(cmd.Context(), c, tenant, f, format.value, w)
 		})
+		if err != nil || proofFile == "" {
+			return err
+		}
+		return a.writeBundle(cmd.Context(), c, tenant, output, proofFile)
 	}
 	return cmd
+}
+
+// writeBundle writes the proof bundle of the export in file.
+func (a *app) writeBundle(ctx context.Context, c auditAPI, tenant, file, proofFile string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	b, err := auditlog.MakeBundle(ctx, c, tenant, f)
+	if err != nil {
+		return fmt.Errorf("proof bundle: %w", err)
+	}
+	return a.withOutput(proofFile, func(w io.Writer) error { return writeJSON(w, b) })
+}
+
+// addOutputFlag adds -o/--output, the format (kubectl and gh spell it so),
+// with --format kept as a hidden alias. A value that is not a format gets a
+// hint, since --output used to name the file here.
+func addOutputFlag(cmd *cobra.Command, allowed ...string) *formatValue {
+	v := &outputValue{formatValue{value: allowed[0], allowed: allowed}}
+	cmd.Flags().VarP(v, "output", "o", "output format: "+strings.Join(allowed, "|"))
+	cmd.Flags().Var(v, "format", "output format (same as -o)")
+	_ = cmd.Flags().MarkHidden("format")
+	return &v.formatValue
+}
+
+type outputValue struct{ formatValue }
+
+func (v *outputValue) Set(s string) error {
+	if err := v.formatValue.Set(s); err != nil {
+		return fmt.Errorf("%w; -o/--output is the format, name a file with --file", err)
+	}
+	return nil
 }
 
 // withOutput runs write on stdout, or on a new file readable by its owner
@@ -121,7 +169,7 @@ func (a *app) withOutput(path string, write func(io.Writer) error) error {
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("--output: %w", err)
+		return fmt.Errorf("--file: %w", err)
 	}
 	err = write(f)
 	if cerr := f.Close(); err == nil {
@@ -193,13 +241,13 @@ func (rw *recordWriter) write(recs []*lockbox.AuditRecord) error {
 		}
 		return nil
 	}
-	t := newTable("TIME", "OPERATION", "USER", "RESULT", "REQUEST", "INDEX", "DETAILS")
+	t := newTable("TIME", "OPERATION", "USER", "RESULT", "REFERENCE", "INDEX", "DETAILS")
 	if rw.n > 0 {
 		t.header = nil
 	}
 	for _, r := range recs {
 		details, _ := json.Marshal(r.AuditData)
-		t.add(r.Time.UTC().Format(lockbox.AuditTimeFormat), r.Operation, r.UserID, r.Result, r.RequestID,
+		t.add(r.Time.UTC().Format(lockbox.AuditTimeFormat), r.Operation, r.UserID, r.Result, reference(r),
 			fmt.Sprint(r.Index), string(details))
 	}
 	rw.n += len(recs)
@@ -207,6 +255,15 @@ func (rw *recordWriter) write(recs []*lockbox.AuditRecord) error {
 		return nil
 	}
 	return t.writeText(rw.w)
+}
+
+// reference is what a person calls the request a record is about: its
+// reference (LB-…), which request records carry in audit_data, else its id.
+func reference(r *lockbox.AuditRecord) string {
+	if ref, ok := r.AuditData["reference"].(string); ok && ref != "" {
+		return ref
+	}
+	return r.RequestID
 }
 
 func (rw *recordWriter) close() error {
@@ -268,13 +325,18 @@ func (p *progressBar) finish() {
 
 func (a *app) auditVerifyCmd() *cobra.Command {
 	var tenant, trustKey, stateDir string
+	var full bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Prove the provider has not rewritten a tenant's audit log",
-		Long: `Verify a tenant's audit log: check the signed checkpoint, recompute the Merkle
-root from every record, and prove the log only grew since the checkpoint this
-command verified last time, which it keeps under your configuration directory
-($LOCKBOX_CONFIG_DIR, else the system's; or --state-dir). Any rewrite,
+		Long: `Verify a tenant's audit log: check the signed checkpoint, check every record
+is canonical and in its place, recompute the Merkle root, and prove the log
+only grew since the checkpoint this command verified last time, which it keeps
+under your configuration directory ($LOCKBOX_CONFIG_DIR, else the system's;
+or --state-dir) with the right edge of its tree. The next run downloads and
+checks only the records added since; --full downloads and checks every record
+again (do it now and then: it also proves the server still serves the exact
+bytes it signed). Memory stays flat however long the log. Any rewrite,
 deletion, insertion, reordering, truncation or rollback is reported with the
 records concerned, and the kept checkpoint is left as it was.
 
@@ -287,7 +349,8 @@ Exit status 1 when the log does not verify.`,
 	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to verify (provider: the provider's log)")
 	fl.StringVar(&trustKey, "trust-key", "", "the verifier key to hold the server to (default: the one kept from the last run)")
 	fl.StringVar(&stateDir, "state-dir", "", "where to keep the last verified checkpoint (default: under the config directory)")
-	format := addFormatFlag(cmd, formatTable, formatJSON)
+	fl.BoolVar(&full, "full", false, "check every record again, not only those added since the last run")
+	format := addOutputFlag(cmd, formatTable, formatJSON)
 	required(cmd, "tenant")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		server, _, err := a.resolve()
@@ -303,7 +366,7 @@ Exit status 1 when the log does not verify.`,
 				return err
 			}
 		}
-		return a.verifyAudit(cmd.Context(), c, tenant, stateDir, trustKey, format.value)
+		return a.verifyAudit(cmd.Context(), c, tenant, stateDir, auditlog.Options{TrustedKey: trustKey, Full: full}, format.value)
 	}
 	return cmd
 }
@@ -326,13 +389,14 @@ func (a *app) verifyStateDir(server, tenant string) (string, error) {
 	return filepath.Join(dir, "audit", host, tenant), nil
 }
 
-func (a *app) verifyAudit(ctx context.Context, c auditAPI, tenant, stateDir, trustKey, format string) error {
+func (a *app) verifyAudit(ctx context.Context, c auditAPI, tenant, stateDir string, opts auditlog.Options, format string) error {
 	prev, err := auditlog.LoadState(stateDir)
 	if err != nil {
 		return err
 	}
 	bar := a.progress("verifying", false)
-	report, err := auditlog.Verify(ctx, c, tenant, prev, auditlog.Options{TrustedKey: trustKey, Progress: bar.set})
+	opts.Progress, opts.StateDir = bar.set, stateDir
+	report, err := auditlog.Verify(ctx, c, tenant, prev, opts)
 	bar.finish()
 	if err != nil {
 		return err
@@ -382,9 +446,12 @@ func (a *app) printVerifyReport(r *auditlog.Report, prev *auditlog.State, stateD
 	switch {
 	case prev == nil:
 		fmt.Fprintln(w, "First verification: the log is complete and signed; from now on any rewrite of these records will be detected.")
+	case r.Incremental:
+		fmt.Fprintf(w, "The log only grew since you last verified it on %s (%d → %d records): no earlier record changed; checked the %d new records (--full checks all).\n",
+			prev.VerifiedAt.Format("2006-01-02 15:04 UTC"), r.PreviousSize, r.Size, r.Checked)
 	default:
-		fmt.Fprintf(w, "The log only grew since you last verified it on %s (%d → %d records): no earlier record changed.\n",
-			prev.VerifiedAt.Format("2006-01-02 15:04 UTC"), r.PreviousSize, r.Size)
+		fmt.Fprintf(w, "The log only grew since you last verified it on %s (%d → %d records): no earlier record changed; checked all %d records.\n",
+			prev.VerifiedAt.Format("2006-01-02 15:04 UTC"), r.PreviousSize, r.Size, r.Checked)
 	}
 	if r.KeyTrustedOnFirstUse {
 		fmt.Fprintf(w, "Trusted the server's key on first use: %s\n(compare it with the key your provider gave you; later runs hold the server to it).\n", sanitize(r.State.Key))

@@ -63,12 +63,21 @@ func TestEndToEndAuditSearchAndVerify(t *testing.T) {
 	if want := []string{"request.activated", "request.approved", "request.reviewed", "request.created"}; !slices.Equal(ops, want) && !slices.Equal(ops, []string{"request.approved", "request.activated", "request.reviewed", "request.created"}) {
 		t.Errorf("operations of the request, newest first: %v, want %v", ops, want)
 	}
-	if out := auditor.mustRun("audit", "search", "--tenant", "contoso", "--operation", "request.approved", "--user", "approver@contoso.test"); !strings.Contains(out, "request.approved") || strings.Contains(out, "request.created") {
-		t.Errorf("table search:\n%s", out)
+	if out := auditor.mustRun("audit", "search", "--tenant", "contoso", "--operation", "request.approved", "--user", "approver@contoso.test"); !strings.Contains(out, "request.approved") || strings.Contains(out, "request.created") || !strings.Contains(out, r.Reference) {
+		t.Errorf("table search (with the request's reference):\n%s", out)
 	}
+	// A reference works wherever an id does (any case); -o/--output is the
+	// format; a file name given to it gets a hint.
+	for _, ref := range []string{r.Reference, strings.ToLower(r.Reference)} {
+		var byRef []lockbox.AuditRecord
+		if err := json.Unmarshal([]byte(auditor.mustRun("audit", "search", "--tenant", "contoso", "--output", "json", "--request-id", ref)), &byRef); err != nil || len(byRef) != len(recs) {
+			t.Errorf("--request-id %s: %d records, want %d (%v)", ref, len(byRef), len(recs), err)
+		}
+	}
+	auditor.wantFail(2, "name a file with --file", "audit", "search", "--tenant", "contoso", "--output", "audit.csv")
 	// CSV to a file: the server's export, formula cells defused.
 	file := filepath.Join(t.TempDir(), "audit.csv")
-	auditor.mustRun("audit", "search", "--tenant", "contoso", "-o", "csv", "--output", file)
+	auditor.mustRun("audit", "search", "--tenant", "contoso", "-o", "csv", "--file", file)
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
@@ -105,14 +114,19 @@ func TestEndToEndAuditSearchAndVerify(t *testing.T) {
 	if n, _ := res.RowsAffected(); err != nil || n != 2 {
 		t.Fatalf("tamper: %v, %d rows", err, n)
 	}
+	// The signed tree is unchanged, so an incremental run (which reads only
+	// new records) has nothing to check; --full reads the old records again.
+	if out := auditor.mustRun("audit", "verify", "--tenant", "contoso"); !strings.Contains(out, "checked the 0 new records") {
+		t.Fatalf("incremental verify over an unchanged signed tree:\n%s", out)
+	}
 	for range 2 { // the kept checkpoint stays in force: it fails every time
-		code, out, errOut := auditor.runCLI("audit", "verify", "--tenant", "contoso")
+		code, out, errOut := auditor.runCLI("audit", "verify", "--tenant", "contoso", "--full")
 		if code != 1 || !strings.Contains(out, "VERIFICATION FAILED") || !strings.Contains(out, "[root_mismatch]") ||
 			!strings.Contains(out, "[changed]") || !strings.Contains(errOut, "did NOT verify") {
 			t.Fatalf("verify after tampering: exit %d\n%s\n%s", code, out, errOut)
 		}
 	}
-	code, out, _ := auditor.runCLI("audit", "verify", "--tenant", "contoso", "-o", "json")
+	code, out, _ := auditor.runCLI("audit", "verify", "--tenant", "contoso", "--full", "-o", "json")
 	var report struct {
 		Problems []struct{ Kind string } `json:"problems"`
 	}

@@ -51,7 +51,7 @@ func TestAuditCSVExportFailureExits1(t *testing.T) {
 	}
 
 	file := filepath.Join(t.TempDir(), "audit.csv")
-	if code, _, errOut := cli("audit", "search", "--tenant", "contoso", "-o", "csv", "--output", file); code != 0 {
+	if code, _, errOut := cli("audit", "search", "--tenant", "contoso", "-o", "csv", "--file", file); code != 0 {
 		t.Fatalf("export with the store up: exit %d: %s", code, errOut)
 	}
 	if b, err := os.ReadFile(file); err != nil || bytes.Count(b, []byte("\n")) < 1501 {
@@ -63,7 +63,7 @@ func TestAuditCSVExportFailureExits1(t *testing.T) {
 			flaky.FailViewsAfter(1)
 			args := []string{"audit", "search", "--tenant", "contoso", "-o", "csv"}
 			if output == "file" {
-				args = append(args, "--output", file)
+				args = append(args, "--file", file)
 			}
 			code, out, errOut := cli(args...)
 			if code != 1 || !strings.Contains(errOut, "cut short") {

@@ -1,0 +1,420 @@
+// Command verifybench measures `lockbox audit verify` (docs/benchmarks.md):
+// a full verification of a large tenant log against hashing the same
+// leaves, its peak memory, and an incremental run after new records, each
+// measured in a child process of its own so its peak RSS is its own.
+//
+//	go run ./auditlog/internal/verifybench -dir /tmp/lockbox-verifybench -records 1000000 -new 1000
+//
+// The database is built once (kept in -dir for reruns; an incremental run
+// appends -new records to it, so a rerun starts larger). All traffic is on
+// loopback and every loop is bounded by a count.
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/auditlog"
+	"github.com/lockboxhq/lockbox/client"
+	"github.com/lockboxhq/lockbox/server"
+	"github.com/lockboxhq/lockbox/sqlite"
+)
+
+var (
+	dir     = flag.String("dir", filepath.Join(os.TempDir(), "lockbox-verifybench"), "working directory (the database is kept for reruns)")
+	records = flag.Int("records", 1_000_000, "records in contoso's log")
+	newRecs = flag.Int("new", 1000, "records appended before the incremental run")
+	child   = flag.String("child", "", "internal: run one measurement (hash, file, http)")
+	url     = flag.String("url", "", "internal: server URL (child http)")
+	token   = flag.String("token", "", "internal: bearer token (child http)")
+	state   = flag.String("state", "", "internal: state directory (child http)")
+	full    = flag.Bool("full", false, "internal: --full (child http)")
+	only    = flag.String("only", "", "run only this part: csv")
+)
+
+const tenant = "contoso"
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	ctx := context.Background()
+	switch *child {
+	case "hash":
+		report(hashLeaves())
+		return
+	case "file":
+		report(verifyFile(ctx))
+		return
+	case "http":
+		report(verifyHTTP(ctx))
+		return
+	}
+	must(os.MkdirAll(*dir, 0o700))
+	store, svc, accounts := openDB(ctx)
+	defer store.Close()
+	if *only == "csv" {
+		benchCSV(ctx, svc, filepath.Join(*dir, fmt.Sprintf("verify-%d.db", *records)))
+		return
+	}
+	flat, cpPath, vkey := dumpLeaves(ctx, store, svc)
+	ts := httptest.NewServer((&server.Server{Requests: accounts, Accounts: accounts, Tenants: accounts, Catalog: accounts, Audit: svc,
+		Logger: slog.New(slog.DiscardHandler)}).Handler())
+	defer ts.Close()
+	sess, err := accounts.Login(ctx, "auditor@contoso.test", approval.DevPassword)
+	must(err)
+	stateDir := filepath.Join(*dir, "state")
+	must(os.RemoveAll(stateDir))
+
+	fmt.Printf("go run ./auditlog/internal/verifybench -records %d -new %d (2 shared cores; each figure a child process)\n", *records, *newRecs)
+	hash := run("hash", "-flat-file", flat)
+	core := run("file", "-flat-file", flat, "-checkpoint-file", cpPath, "-vkey", vkey)
+	hash2 := run("hash", "-flat-file", flat)
+	fmt.Printf("hash the %d leaves and build the root (from a file in the page cache): %.2f s before, %.2f s after\n", hash.Checked, hash.Seconds, hash2.Seconds)
+	fmt.Printf("verify core (same leaves, same file, every record checked canonical): %.2f s, peak RSS %.1f MiB: RATIO verify rate / hash rate %.2f (against the faster hash run %.2f)\n",
+		core.Seconds, core.RSSMiB, (hash.Seconds+hash2.Seconds)/2/core.Seconds, min(hash.Seconds, hash2.Seconds)/core.Seconds)
+	e2e := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir)
+	fmt.Printf("full verify over loopback HTTP from SQLite (first run, records kept): %.2f s for %d records, peak RSS %.1f MiB (client process)\n", e2e.Seconds, e2e.Checked, e2e.RSSMiB)
+	appendRecords(ctx, store, *newRecs)
+	inc := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir)
+	fmt.Printf("incremental verify after %d new records: %.3f s, checked %d, peak RSS %.1f MiB: %.2f%% of the full run\n", *newRecs, inc.Seconds, inc.Checked, inc.RSSMiB, 100*inc.Seconds/e2e.Seconds)
+	again := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir, "-full")
+	fmt.Printf("--full verify over loopback HTTP (held to the kept state): %.2f s for %d records, peak RSS %.1f MiB\n", again.Seconds, again.Checked, again.RSSMiB)
+}
+
+var (
+	flatFile = flag.String("flat-file", "", "internal: leaves file")
+	cpFile   = flag.String("checkpoint-file", "", "internal: checkpoint file")
+	vkeyFlag = flag.String("vkey", "", "internal: verifier key")
+)
+
+type result struct {
+	Seconds float64 `json:"seconds"`
+	Checked int64   `json:"checked"`
+	RSSMiB  float64 `json:"rss_mib"`
+}
+
+// run runs one measurement in a child process and reads its result.
+func run(kind string, args ...string) result {
+	exe, err := os.Executable()
+	must(err)
+	cmd := exec.Command(exe, append([]string{"-child", kind}, args...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	must(err)
+	var r result
+	must(json.Unmarshal(out, &r))
+	return r
+}
+
+func report(r result) {
+	b, err := os.ReadFile("/proc/self/status")
+	must(err)
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+			r.RSSMiB = kb / 1024
+		}
+	}
+	must(json.NewEncoder(os.Stdout).Encode(r))
+}
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// leafReader reads the flat leaves file: per leaf a uvarint length and the
+// bytes.
+type leafReader struct {
+	r    *bufio.Reader
+	next int64
+}
+
+func openLeaves(path string) (*leafReader, io.Closer) {
+	f, err := os.Open(path)
+	must(err)
+	return &leafReader{r: bufio.NewReaderSize(f, 1<<20)}, f
+}
+
+func (l *leafReader) read() ([]byte, error) {
+	n, err := binary.ReadUvarint(l.r)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(l.r, b); err != nil {
+		return nil, err
+	}
+	l.next++
+	return b, nil
+}
+
+// hashLeaves is the baseline: read every leaf, hash it and fold it into
+// the tree's right edge, then take the root — the least any verifier does.
+func hashLeaves() result {
+	start := time.Now()
+	lr, c := openLeaves(*flatFile)
+	defer c.Close()
+	var edge []tlog.Hash
+	var n int64
+	for ; ; n++ {
+		b, err := lr.read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		must(err)
+		edge = append(edge, tlog.RecordHash(b))
+		for m := n; m&1 == 1; m >>= 1 {
+			k := len(edge)
+			edge[k-2] = tlog.NodeHash(edge[k-2], edge[k-1])
+			edge = edge[:k-1]
+		}
+	}
+	r := edge[len(edge)-1]
+	for i := len(edge) - 2; i >= 0; i-- {
+		r = tlog.NodeHash(edge[i], r)
+	}
+	_ = r
+	return result{Seconds: time.Since(start).Seconds(), Checked: n}
+}
+
+// fileSource serves the leaves file as a log: the verifier's own work,
+// without a network or a database in the way.
+type fileSource struct {
+	lr   *leafReader
+	cp   []byte
+	vkey string
+}
+
+func (f *fileSource) LogKey(context.Context) (string, error) { return f.vkey, nil }
+func (f *fileSource) Checkpoint(context.Context, string) (*lockbox.Checkpoint, error) {
+	return &lockbox.Checkpoint{Note: f.cp}, nil
+}
+func (f *fileSource) LogEntries(_ context.Context, _ string, start, end int64) ([]lockbox.LogEntry, error) {
+	if start != f.lr.next {
+		return nil, fmt.Errorf("entries from %d, the file is at %d", start, f.lr.next)
+	}
+	out := make([]lockbox.LogEntry, 0, lockbox.MaxLogEntriesPage)
+	for i := start; i < end && len(out) < lockbox.MaxLogEntriesPage; i++ {
+		b, err := f.lr.read()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, lockbox.LogEntry{Index: i, Data: b})
+	}
+	return out, nil
+}
+func (f *fileSource) ConsistencyProof(context.Context, string, int64, int64) ([][32]byte, error) {
+	return nil, errors.New("not served")
+}
+
+func verifyFile(ctx context.Context) result {
+	cp, err := os.ReadFile(*cpFile)
+	must(err)
+	start := time.Now()
+	lr, c := openLeaves(*flatFile)
+	defer c.Close()
+	r, err := auditlog.Verify(ctx, &fileSource{lr: lr, cp: cp, vkey: *vkeyFlag}, tenant, nil, auditlog.Options{})
+	must(err)
+	if !r.OK() {
+		log.Fatalf("verification failed: %v", r.Problems)
+	}
+	return result{Seconds: time.Since(start).Seconds(), Checked: r.Checked}
+}
+
+func verifyHTTP(ctx context.Context) result {
+	c := client.New(*url, *token).WithHTTPClient(&http.Client{Timeout: time.Hour})
+	start := time.Now()
+	prev, err := auditlog.LoadState(*state)
+	must(err)
+	r, err := auditlog.Verify(ctx, c, tenant, prev, auditlog.Options{Full: *full, StateDir: *state})
+	must(err)
+	if !r.OK() {
+		log.Fatalf("verification failed: %v", r.Problems)
+	}
+	must(auditlog.SaveState(*state, r.State))
+	return result{Seconds: time.Since(start).Seconds(), Checked: r.Checked}
+}
+
+func newSigner() (note.Signer, string) {
+	skey, vkey, err := note.GenerateKey(nil, "lockbox-log")
+	must(err)
+	s, err := note.NewSigner(skey)
+	must(err)
+	return s, vkey
+}
+
+var year = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func rec(n int64, t time.Time) *lockbox.AuditRecord {
+	return &lockbox.AuditRecord{ID: fmt.Sprintf("%s-%09d", tenant, n), Time: t, Tenant: tenant,
+		RecordType: lockbox.RecordOperatorAction, Operation: lockbox.OpOperatorAction, UserID: "Provider Operator",
+		ActorType: lockbox.ActorProviderOperator, ClientIP: "203.0.113.7", RequestID: "0193f4c2-8a1e-7c3b-9d2f-5b7a1c9e4d10",
+		Result: lockbox.ResultSucceeded, AuditData: map[string]any{"operation": "Get-MailboxStatistics",
+			"resource": "mailbox:user@contoso.test", "reference": "LB-7K3Q9MXA", "approver": "approver@contoso.test",
+			"duration_minutes": 120, "staff_id": "operator@provider.test"}}
+}
+
+// openDB opens (building on first use) a database with the dev seed and
+// -records records in contoso's log, loaded by plain batched INSERTs of
+// rows auditlog.Head makes, as the store would.
+func openDB(ctx context.Context) (*sqlite.Store, *auditlog.Service, *approval.Service) {
+	path := filepath.Join(*dir, fmt.Sprintf("verify-%d.db", *records))
+	_, statErr := os.Stat(path)
+	store, err := sqlite.Open(ctx, path)
+	must(err)
+	accounts := approval.New(store, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1})
+	signer, vkey := newSigner()
+	svc := auditlog.New(store, signer, vkey, "bench")
+	if statErr == nil {
+		return store, svc, accounts
+	}
+	must(accounts.SeedDev(ctx))
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=synchronous(OFF)&_txlock=immediate")
+	must(err)
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	var h auditlog.Head
+	rs, err := db.Query(`SELECT canonical FROM audit_records WHERE log = ? ORDER BY idx`, tenant)
+	must(err)
+	for rs.Next() {
+		var b []byte
+		must(rs.Scan(&b))
+		_, err := h.AppendLeaf(b)
+		must(err)
+	}
+	must(rs.Err())
+	rs.Close()
+	start := time.Now()
+	step := 365 * 24 * time.Hour / time.Duration(*records)
+	for done := 0; done < *records; {
+		tx, err := db.Begin()
+		must(err)
+		st, err := tx.Prepare(`INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id, actor_type, request_id, canonical, hashes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		must(err)
+		for end := min(done+10000, *records); done < end; done++ {
+			e, err := h.Append(rec(h.Size, year.Add(time.Duration(done)*step).Truncate(time.Millisecond)))
+			must(err)
+			r := e.Record
+			_, err = st.Exec(r.Tenant, r.Index, r.ID, r.Time.UnixMicro(), r.RecordType, r.Operation, r.UserID, r.ActorType, r.RequestID, e.Canonical, e.Hashes)
+			must(err)
+		}
+		_, err = tx.Exec(`UPDATE audit_logs SET size = ? WHERE log = ?`, h.Size, tenant)
+		must(err)
+		must(tx.Commit())
+	}
+	fmt.Printf("loaded %d records in %s\n", *records, time.Since(start).Round(time.Second))
+	return store, svc, accounts
+}
+
+// dumpLeaves writes contoso's leaves and signed checkpoint to files, for
+// the hash baseline and the verifier core to read alike.
+func dumpLeaves(ctx context.Context, store *sqlite.Store, svc *auditlog.Service) (flat, cpPath, vkey string) {
+	actx := lockbox.NewContextWithUser(ctx, lockbox.System)
+	cp, err := svc.Checkpoint(actx, tenant)
+	must(err)
+	flat, cpPath = filepath.Join(*dir, "leaves"), filepath.Join(*dir, "checkpoint")
+	must(os.WriteFile(cpPath, cp.Note, 0o600))
+	f, err := os.Create(flat)
+	must(err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	var buf [binary.MaxVarintLen64]byte
+	for next := int64(0); next < cp.Size; {
+		page, err := svc.LogEntries(actx, tenant, next, cp.Size)
+		must(err)
+		for _, e := range page {
+			n := binary.PutUvarint(buf[:], uint64(len(e.Data)))
+			w.Write(buf[:n])
+			w.Write(e.Data)
+		}
+		next += int64(len(page))
+	}
+	must(w.Flush())
+	must(f.Close())
+	vkey, err = svc.LogKey(ctx)
+	must(err)
+	return flat, cpPath, vkey
+}
+
+// appendRecords appends n records through the store, as the workflow does.
+func appendRecords(ctx context.Context, store *sqlite.Store, n int) {
+	for i := 0; i < n; i += 100 {
+		must(store.Update(ctx, func(tx lockbox.Tx) error {
+			for j := i; j < min(i+100, n); j++ {
+				r := rec(0, time.Now().UTC().Truncate(time.Millisecond))
+				r.ID = fmt.Sprintf("new-%d-%d", time.Now().UnixNano(), j)
+				if err := tx.AppendAudit(ctx, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// benchCSV: the CSV export of the whole log (the audit service, as the API
+// and the admin center serve it, into a counting writer) against a plain
+// scan of the same rows in export order on another connection to the same
+// file, alternated three times.
+func benchCSV(ctx context.Context, svc *auditlog.Service, path string) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	must(err)
+	defer db.Close()
+	scan := func() (int64, float64) {
+		start := time.Now()
+		rows, err := db.QueryContext(ctx, `SELECT idx, canonical FROM audit_records WHERE log = ? ORDER BY time DESC, idx DESC`, tenant)
+		must(err)
+		var n, size int64
+		for rows.Next() {
+			var idx int64
+			var b []byte
+			must(rows.Scan(&idx, &b))
+			n, size = n+1, size+int64(len(b))
+		}
+		must(rows.Err())
+		return n, time.Since(start).Seconds()
+	}
+	export := func() (int64, float64) {
+		start := time.Now()
+		w := &countWriter{}
+		must(auditlog.ExportCSV(lockbox.NewContextWithUser(ctx, lockbox.System), svc, tenant, lockbox.AuditFilter{},
+			func(string, string) io.Writer { return w }))
+		return w.n, time.Since(start).Seconds()
+	}
+	fmt.Printf("CSV export of contoso's log vs a plain SQLite scan of the same rows (idx, canonical) in export order (time DESC, idx DESC)\n")
+	for round := range 3 {
+		n, s1 := scan()
+		bytes, e := export()
+		_, s2 := scan()
+		fmt.Printf("round %d: scan %d rows %.2f s, export %.0f MiB %.2f s (%.0f rows/s, %.0f MiB/s), scan %.2f s: RATIO export / scan rate %.2f\n",
+			round+1, n, s1, float64(bytes)/(1<<20), e, float64(n)/e, float64(bytes)/(1<<20)/e, s2, (s1+s2)/2/e)
+	}
+}

@@ -1,0 +1,22 @@
+package auditlog
+
+import "github.com/lockboxhq/lockbox"
+
+// notable are the operations a customer watching their log wants to see as
+// they happen (SPEC §12, the monitor): what the provider did or tried to
+// do inside the tenant, and changes to who may decide and how.
+var notable = map[string]bool{
+	lockbox.OpOperatorAction:         true,
+	lockbox.OpOperatorActionBlocked:  true,
+	lockbox.OpRequestDecisionRefused: true,
+	lockbox.OpSettingsUpdated:        true,
+	lockbox.OpRoleAssigned:           true,
+	lockbox.OpRoleRemoved:            true,
+	lockbox.OpWebhookCreated:         true,
+	lockbox.OpWebhookDeleted:         true,
+}
+
+// Notable reports whether records of operation op are worth a customer's
+// attention as they happen (`lockbox audit monitor` prints them). New
+// operations for sign-in, passkeys or break-glass belong here too.
+func Notable(op string) bool { return notable[op] }

@@ -1,0 +1,220 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/torchwood"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/auditlog"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
+	"github.com/lockboxhq/lockbox/server"
+	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
+)
+
+// bearer adds a bearer token to every request: how a tlog-tiles client is
+// given a tenant log's access rules.
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// flipTiles serves tiles with one byte of every entry bundle changed: a
+// provider serving records other than the ones it signed.
+type flipTiles struct{ *auditlog.Service }
+
+func (f flipTiles) LogTile(ctx context.Context, log, path string) ([]byte, bool, error) {
+	b, full, err := f.Service.LogTile(ctx, log, path)
+	if err == nil && strings.Contains(path, "/entries/") {
+		b = bytes.Replace(b, []byte(`"tiled `), []byte(`"tilex `), 1)
+	}
+	return b, full, err
+}
+
+// tilesServer is a real server on loopback over a real store holding n
+// records in contoso's log, its audit service wrapped by wrap, and the
+// auditor's token.
+func tilesServer(t *testing.T, n int, wrap func(*auditlog.Service) lockbox.AuditService) (*httptest.Server, string) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, sqlitetest.Path(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	svc := approval.New(store, lockbox.NewOffsetClock(), approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, LoginBurst: 1000})
+	if err := svc.SeedDev(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*lockbox.AuditRecord
+	for i := range n {
+		recs = append(recs, &lockbox.AuditRecord{ID: fmt.Sprintf("tile-%04d", i), Time: time.Date(2030, 1, 1, 0, 0, i, 0, time.UTC),
+			Tenant: "contoso", RecordType: lockbox.RecordTenantAdmin, Operation: lockbox.OpSettingsUpdated, UserID: "admin@contoso.test",
+			AuditData: map[string]any{"note": fmt.Sprint("tiled ", i)}})
+	}
+	lockboxtest.AppendAudit(t, store, recs...)
+	audit := newTestAudit(t, store)
+	s := &server.Server{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Logger: slog.New(slog.DiscardHandler), Audit: wrap(audit)}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	sess, err := svc.Login(ctx, "auditor@contoso.test", approval.DevPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts, sess.Token
+}
+
+// readWithTorchwood reads and verifies contoso's log through its tiles with
+// filippo.io/torchwood's tile client and golang.org/x/mod's note and tlog,
+// nothing of Lockbox's: the checkpoint's signature with the published key,
+// every data tile against the hash tiles and the signed root, and one
+// entry's inclusion proof. It returns the entries and the client's error.
+func readWithTorchwood(t *testing.T, ts *httptest.Server, token string) ([][]byte, error) {
+	ctx := t.Context()
+	resp, err := http.Get(ts.URL + "/v1/log/key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	verifier, err := note.NewVerifier(strings.TrimSpace(string(key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetcher, err := torchwood.NewTileFetcher(ts.URL+"/v1/tenants/contoso/log/tiles/",
+		torchwood.WithHTTPClient(&http.Client{Transport: bearer{token}, Timeout: 10 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := fetcher.ReadEndpoint(ctx, "checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open(signed, note.VerifierList(verifier))
+	if err != nil {
+		t.Fatalf("checkpoint signature: %v", err)
+	}
+	cp, err := torchwood.ParseCheckpoint(n.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := tlog.Tree{N: cp.N, Hash: cp.Hash}
+	client, err := torchwood.NewClient(fetcher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries [][]byte
+	// The iterator may stop before a partial data tile; resuming reads it.
+	for try := 0; try < 3 && int64(len(entries)) < tree.N; try++ {
+		for i, e := range client.Entries(ctx, tree, int64(len(entries))) {
+			if i != int64(len(entries)) {
+				t.Fatalf("entry %d after %d entries", i, len(entries))
+			}
+			entries = append(entries, bytes.Clone(e))
+		}
+		if err := client.Err(); err != nil {
+			return entries, err
+		}
+	}
+	if int64(len(entries)) != tree.N {
+		t.Fatalf("read %d entries of %d", len(entries), tree.N)
+	}
+	last := tree.N - 1
+	if e, _, err := client.Entry(ctx, tree, last); err != nil || !bytes.Equal(e, entries[last]) {
+		t.Fatalf("entry %d with its inclusion proof: %v", last, err)
+	}
+	return entries, nil
+}
+
+// TestTilesReadByTorchwood: a tlog-tiles client nobody here wrote reads and
+// verifies a tenant log of full and partial tiles (600 records: two full
+// entry bundles, a partial one, a partial level-1 hash tile), every entry
+// the exact canonical record; a provider serving altered entries is caught.
+func TestTilesReadByTorchwood(t *testing.T) {
+	t.Parallel()
+	ts, token := tilesServer(t, 600, func(s *auditlog.Service) lockbox.AuditService { return s })
+	entries, err := readWithTorchwood(t, ts, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for i, e := range entries {
+		var rec struct {
+			Index int64  `json:"index"`
+			ID    string `json:"id"`
+		}
+		if err := json.Unmarshal(e, &rec); err != nil || rec.Index != int64(i) {
+			t.Fatalf("entry %d: %v %s", i, err, e)
+		}
+		if strings.HasPrefix(rec.ID, "tile-") {
+			seen++
+		}
+	}
+	if seen != 600 {
+		t.Errorf("%d of the 600 records read", seen)
+	}
+
+	bad, badToken := tilesServer(t, 600, func(s *auditlog.Service) lockbox.AuditService { return flipTiles{s} })
+	if _, err := readWithTorchwood(t, bad, badToken); err == nil {
+		t.Error("torchwood verified altered entry bundles")
+	}
+}
+
+// TestTilesHTTP: caching (full tiles immutable, partial ones and the
+// checkpoint revalidated), the log's access rules, and 404 past the end.
+func TestTilesHTTP(t *testing.T) {
+	t.Parallel()
+	ts, token := tilesServer(t, 300, func(s *auditlog.Service) lockbox.AuditService { return s })
+	base := ts.URL + "/v1/tenants/contoso/log/tiles/"
+	get := func(path, token string) *http.Response {
+		req, _ := http.NewRequest("GET", path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, tt := range []struct {
+		path, token string
+		status      int
+		cache       string
+	}{
+		{"tile/entries/000", token, 200, "private, max-age=31536000, immutable"},
+		{"tile/0/000", token, 200, "private, max-age=31536000, immutable"},
+		{"tile/entries/001.p/3", token, 200, "private, no-cache"},
+		{"tile/1/000.p/1", token, 200, "private, no-cache"},
+		{"checkpoint", token, 200, "private, no-cache"},
+		{"tile/entries/001", token, 404, ""},       // not full yet
+		{"tile/entries/001.p/200", token, 404, ""}, // past the end
+		{"tile/entries/000", "", 401, ""},          // no token
+	} {
+		resp := get(base+tt.path, tt.token)
+		if resp.StatusCode != tt.status || (tt.cache != "" && resp.Header.Get("Cache-Control") != tt.cache) {
+			t.Errorf("%s: %d %q, want %d %q", tt.path, resp.StatusCode, resp.Header.Get("Cache-Control"), tt.status, tt.cache)
+		}
+	}
+	// Another tenant's tiles look like a missing log's.
+	if resp := get(ts.URL+"/v1/tenants/fabrikam/log/tiles/tile/entries/000.p/1", token); resp.StatusCode != 404 {
+		t.Errorf("another tenant's tile: %d, want 404", resp.StatusCode)
+	}
+}
