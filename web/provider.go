@@ -64,7 +64,7 @@ type servicesData struct {
 		Name, DisplayName, Operations, Error string
 		Errors                               fieldErrors
 	}
-	CanEdit  bool
+	CanEdit bool
 }
 
 func (h *Handler) servicesPage(w http.ResponseWriter, r *http.Request) {
