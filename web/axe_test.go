@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,17 @@ func (p *person) check(name string) pageReport {
 		p.t.Fatalf("%s: axe result: %v", name, err)
 	}
 	return r
+}
+
+// TestAccessibility runs everyPageAccessible on its own server. It is not
+// parallel: go test runs it before the parallel browser scenarios, so its
+// thirty axe runs do not slow their steps past their time limits.
+func TestAccessibility(t *testing.T) {
+	b := startBrowser(t)
+	e := newEnv(t)
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	(&suite{e: e, browser: b, base: srv.URL, dir: artifactsDir(t)}).everyPageAccessible(t)
 }
 
 // everyPageAccessible visits every page of every role at a phone's width

@@ -277,7 +277,6 @@ func TestBrowser(t *testing.T) {
 		{"CrossSiteFormRefused", (*suite).crossSiteRefused},
 		{"AuditorDownloadsCSV", (*suite).auditorDownloadsCSV},
 		{"SignOutEndsSession", (*suite).signOutEndsSession},
-		{"EveryPageAccessible", (*suite).everyPageAccessible}, // axe_test.go
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
