@@ -33,6 +33,16 @@ const (
 	OpStaffAdded            = "staff.added"
 	OpServiceAccountCreated = "service_account.created"
 	OpServiceUpdated        = "service.updated"
+
+	// Account lifecycle (SPEC §10.1): in the tenant's log for tenant users,
+	// in the provider log for staff and service accounts.
+	OpPasswordChanged      = "account.password_changed"
+	OpPasswordReset        = "account.password_reset"
+	OpAccountDisabled      = "account.disabled"
+	OpAccountEnabled       = "account.enabled"
+	OpAccountRemoved       = "account.removed"
+	OpTokenRevoked         = "token.revoked"
+	OpServiceAccountRotate = "service_account.rotated"
 )
 
 // Record types (SPEC §7).

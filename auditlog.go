@@ -28,6 +28,8 @@ var AuditOperations = []string{
 	OpRequestDecisionRefused, OpOperatorAction, OpOperatorActionBlocked, OpSettingsUpdated,
 	OpRoleAssigned, OpRoleRemoved, OpWebhookCreated, OpWebhookDeleted,
 	OpTenantCreated, OpStaffAdded, OpServiceAccountCreated, OpServiceUpdated,
+	OpPasswordChanged, OpPasswordReset, OpAccountDisabled, OpAccountEnabled, OpAccountRemoved,
+	OpTokenRevoked, OpServiceAccountRotate,
 }
 
 // AuditRecordTypes lists every record type.

@@ -94,6 +94,12 @@ func AuthorizeEvent(u *User, r *AccessRequest, ev Event) error {
 		if !u.IsTenantApprover(r.Tenant) {
 			return Errorf(EFORBIDDEN, "Only the tenant's global admins and lockbox approvers may %s requests.", ev)
 		}
+		// One address may be a provider account and a tenant account
+		// (docs/identity.md): the person who filed a request never
+		// decides it, whichever of their accounts they use.
+		if r.RequestedBy != "" && NormalizeEmail(u.Email) == NormalizeEmail(r.RequestedBy) {
+			return Errorf(EFORBIDDEN, "You filed this request, so you cannot decide it: another approver must.")
+		}
 	case EventCancel:
 		if requester {
 			return nil
@@ -145,8 +151,8 @@ const (
 // is ""). A tenant user asking about another tenant gets ENOTFOUND, never
 // EFORBIDDEN: another tenant looks like one that does not exist.
 func Authorize(u *User, p Permission, tenant string) error {
-	if u == nil {
-		return Errorf(EUNAUTHENTICATED, "Sign in first.")
+	if err := CheckActive(u); err != nil {
+		return err
 	}
 	if u == System {
 		return nil
@@ -158,6 +164,22 @@ func Authorize(u *User, p Permission, tenant string) error {
 		return nil
 	}
 	return Errorf(EFORBIDDEN, "Your role does not allow this.")
+}
+
+// CheckActive is the rule for every call but signing out and changing
+// one's password: the caller is signed in, and not with a one-time
+// password (SPEC §10.1), which may do nothing else.
+func CheckActive(u *User) error {
+	if u == nil {
+		return Errorf(EUNAUTHENTICATED, "Sign in first.")
+	}
+	if u.PasswordChangeRequired {
+		return Errorf(EPASSWORDCHANGE, "You signed in with a one-time password: choose a new password first (POST /v1/me/password, `lockbox passwd`, or the Account page).")
+	}
+	if u.Disabled {
+		return Errorf(EUNAUTHENTICATED, "Your account is disabled.")
+	}
+	return nil
 }
 
 // Can reports whether Authorize would let u do p on tenant: for pages and

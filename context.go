@@ -7,7 +7,21 @@ type contextKey int
 const (
 	userContextKey contextKey = iota + 1
 	clientIPContextKey
+	credentialContextKey
 )
+
+// NewContextWithCredential records the secret the caller authenticated
+// with (a bearer token or a web session token), so that "end this session"
+// and "end every other session" know which one is the caller's.
+func NewContextWithCredential(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, credentialContextKey, token)
+}
+
+// CredentialFromContext returns the caller's credential, or "".
+func CredentialFromContext(ctx context.Context) string {
+	t, _ := ctx.Value(credentialContextKey).(string)
+	return t
+}
 
 // NewContextWithUser returns a context carrying the authenticated principal.
 // Every service method reads the actor from here, never from its arguments,

@@ -3,6 +3,7 @@ package lockbox
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They are part of the external contract (SPEC §8): clients
@@ -20,6 +21,9 @@ const (
 	ERATELIMITED      = "rate_limited"
 	EUNAVAILABLE      = "unavailable"
 	EINTERNAL         = "internal"
+	// EPASSWORDCHANGE: the caller signed in with a one-time password and
+	// may do nothing but change it (SPEC §10.1).
+	EPASSWORDCHANGE = "password_change_required"
 )
 
 // Error is an application error a person can act on. Code is stable and
@@ -34,6 +38,9 @@ type Error struct {
 	// "" when it is about no single input. Forms show the message next to
 	// that field, so nobody has to guess it from the English text.
 	Field string
+	// RetryAfter, for ERATELIMITED, is how long the caller should wait
+	// before trying again (the API's Retry-After header); 0 when unknown.
+	RetryAfter time.Duration
 	// Err is the cause, kept for errors.Is and errors.As (a transport error
 	// the client met, say). Its text is never shown to a client.
 	Err error
@@ -96,4 +103,13 @@ func ErrorField(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// ErrorRetryAfter returns the RetryAfter of the *Error in err's chain, or 0.
+func ErrorRetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

@@ -97,6 +97,14 @@ var EventRules = []EventRule{
 		Due:  func(r *AccessRequest) time.Time { return *r.AccessEndsAt },
 		Verb: "completed", Operation: OpRequestCompleted, RecordType: RecordLockboxRequest,
 		Records: WhoEnder, AuditData: accessEnded, Webhook: OpRequestCompleted},
+	// The requester's account was disabled or removed: nobody may act on
+	// their grant any more, and nobody need decide what they asked.
+	{Event: EventRequesterRevoke, System: true, From: []Status{StatusApproved, StatusActive}, To: StatusRevoked,
+		Verb: "revoked", Operation: OpRequestRevoked, RecordType: RecordLockboxDecision,
+		Records: WhoEnder, AuditData: requesterGone, Webhook: OpRequestRevoked},
+	{Event: EventRequesterCancel, System: true, From: []Status{StatusPendingReview, StatusPending}, To: StatusCanceled,
+		Verb: "canceled", Operation: OpRequestCanceled, RecordType: RecordLockboxDecision,
+		Records: WhoEnder, AuditData: requesterGone, Webhook: OpRequestCanceled},
 }
 
 // Rule returns ev's row of the event table; ok is false for an unknown
@@ -155,6 +163,10 @@ func deadline(r *AccessRequest) map[string]any {
 
 func accessEnded(r *AccessRequest) map[string]any {
 	return map[string]any{"access_ended_at": AuditTime(r.AccessEndsAt)}
+}
+
+func requesterGone(*AccessRequest) map[string]any {
+	return map[string]any{"decided_by": "system", "why": "The requester's provider account was disabled or removed."}
 }
 
 // AuditTime is t as an audit data value: RFC 3339 in UTC, or null.

@@ -25,6 +25,11 @@ const (
 	EventExpire        Event = "expire"
 	EventActivate      Event = "activate"
 	EventAccessEnd     Event = "access_end"
+	// EventRequesterRevoke and EventRequesterCancel end the requests of a
+	// staff member who was disabled or removed (SPEC §10.1): access that
+	// was granted is revoked, requests still open are canceled.
+	EventRequesterRevoke Event = "requester_revoke"
+	EventRequesterCancel Event = "requester_cancel"
 )
 
 // PersonEvents are the events a person may cause, in table order.

@@ -43,21 +43,28 @@ var specTransitions = map[string]lockbox.Status{
 	"active/revoke":                 lockbox.StatusRevoked,
 	"active/complete":               lockbox.StatusCompleted,
 	"active/access_end":             lockbox.StatusCompleted,
+	// SPEC §10.1: a disabled or removed staff member's requests end.
+	"approved/requester_revoke":       lockbox.StatusRevoked,
+	"active/requester_revoke":         lockbox.StatusRevoked,
+	"pending_review/requester_cancel": lockbox.StatusCanceled,
+	"pending/requester_cancel":        lockbox.StatusCanceled,
 }
 
 // specWho is SPEC §2/§3's "by" column: which actors may cause each event.
 var specWho = map[lockbox.Event][]string{
-	lockbox.EventReviewApprove: {"manager"},
-	lockbox.EventReviewDeny:    {"manager"},
-	lockbox.EventApprove:       {"global_admin", "approver"},
-	lockbox.EventDeny:          {"global_admin", "approver"},
-	lockbox.EventRevoke:        {"global_admin", "approver"},
-	lockbox.EventCancel:        {"requester", "requester_as_manager", "global_admin", "approver"},
-	lockbox.EventComplete:      {"requester", "requester_as_manager"},
-	lockbox.EventSystemApprove: {"system"},
-	lockbox.EventExpire:        {"system"},
-	lockbox.EventActivate:      {"system"},
-	lockbox.EventAccessEnd:     {"system"},
+	lockbox.EventReviewApprove:   {"manager"},
+	lockbox.EventReviewDeny:      {"manager"},
+	lockbox.EventApprove:         {"global_admin", "approver"},
+	lockbox.EventDeny:            {"global_admin", "approver"},
+	lockbox.EventRevoke:          {"global_admin", "approver"},
+	lockbox.EventCancel:          {"requester", "requester_as_manager", "global_admin", "approver"},
+	lockbox.EventComplete:        {"requester", "requester_as_manager"},
+	lockbox.EventSystemApprove:   {"system"},
+	lockbox.EventExpire:          {"system"},
+	lockbox.EventActivate:        {"system"},
+	lockbox.EventAccessEnd:       {"system"},
+	lockbox.EventRequesterRevoke: {"system"},
+	lockbox.EventRequesterCancel: {"system"},
 }
 
 // specSees says who can see a request: tenant users only once it reached
@@ -119,10 +126,10 @@ func TestStateMachineEveryCombination(t *testing.T) {
 			}
 		}
 	}
-	// Guard against a vacuous pass: SPEC's table admits exactly this many (5 + 10 + 7 + 5)
-	// (state, event, actor) triples.
-	if allowed != 27 {
-		t.Errorf("%d allowed combinations, want 27", allowed)
+	// Guard against a vacuous pass: SPEC's table admits exactly this many (5 + 10 + 7 + 5,
+	// + 4 of §10.1) (state, event, actor) triples.
+	if allowed != 31 {
+		t.Errorf("%d allowed combinations, want 31", allowed)
 	}
 }
 

@@ -61,21 +61,53 @@ type Tx interface {
 	LockSettings(ctx context.Context, tenant string, exclusive bool) (*Settings, error)
 	UpdateSettings(ctx context.Context, tenant string, s Settings) error
 
-	// InsertUser stores an account; ECONFLICT when the email is taken.
+	// InsertUser stores an account; ECONFLICT when its population (u.Tenant:
+	// one tenant, or "" for provider staff and service accounts) has an
+	// account with the email already, in any letter case. Other populations
+	// may have one: an address is one account per population.
 	InsertUser(ctx context.Context, u *User, passwordHash string) error
-	// GetUserByEmail returns the user and their password hash; ENOTFOUND.
-	GetUserByEmail(ctx context.Context, email string) (*User, string, error)
+	// GetUserByEmail returns the account of email in population tenant
+	// ("" for provider staff and service accounts) and its password hash;
+	// ENOTFOUND.
+	GetUserByEmail(ctx context.Context, tenant, email string) (*User, string, error)
+	// UsersByEmail returns every account with the email, in any population,
+	// ordered by tenant, with their password hashes (sign-in).
+	UsersByEmail(ctx context.Context, email string) ([]*User, []string, error)
 	GetUserByID(ctx context.Context, id string) (*User, error) // ENOTFOUND
 	// ListUsers lists a tenant's users, or provider staff when tenant is ""
 	// (service accounts excluded), ordered by email.
 	ListUsers(ctx context.Context, tenant string) ([]*User, error)
 	UpdateUserRoles(ctx context.Context, id string, roles []Role) error
 	DeleteUser(ctx context.Context, id string) error
+	// LockUser is GetUserByID that, inside Update, holds the user's row
+	// until the transaction ends (shared, or exclusive to change the
+	// account), so a transaction acting as a user and one disabling or
+	// deleting that user never interleave. ENOTFOUND.
+	LockUser(ctx context.Context, id string, exclusive bool) (*User, error)
+	// SetPassword stores a new password hash and whether it is a one-time
+	// password; ENOTFOUND when there is no such user.
+	SetPassword(ctx context.Context, id, passwordHash string, changeRequired bool) error
+	// SetUserDisabled marks a user disabled or enabled; ENOTFOUND.
+	SetUserDisabled(ctx context.Context, id string, disabled bool) error
+	// ListServiceAccounts lists the service accounts, ordered by email.
+	ListServiceAccounts(ctx context.Context) ([]*User, error)
 
 	// InsertToken stores a bearer token's hash. expiresAt zero: never expires.
-	InsertToken(ctx context.Context, hash []byte, userID string, expiresAt time.Time) error
-	// UserByToken resolves a token hash valid at now; ENOTFOUND otherwise.
+	InsertToken(ctx context.Context, hash []byte, userID string, createdAt, expiresAt time.Time) error
+	// UserByToken resolves a token hash valid at now, of a user who is not
+	// disabled; ENOTFOUND otherwise.
 	UserByToken(ctx context.Context, hash []byte, now time.Time) (*User, error)
+	// TokenByHash is UserByToken with the stored token.
+	TokenByHash(ctx context.Context, hash []byte, now time.Time) (*Token, *User, error)
+	// TouchToken records that the token was used at now.
+	TouchToken(ctx context.Context, hash []byte, now time.Time) error
+	// ListUserTokens lists a user's tokens valid at now, oldest first.
+	ListUserTokens(ctx context.Context, userID string, now time.Time) ([]*Token, error)
+	// DeleteToken removes one token (a missing one is not an error).
+	DeleteToken(ctx context.Context, hash []byte) error
+	// ExpireUserTokens makes every token of a user that would be valid
+	// after at expire at at (none is not an error).
+	ExpireUserTokens(ctx context.Context, userID string, at time.Time) error
 	DeleteUserTokens(ctx context.Context, userID string) error
 
 	PutService(ctx context.Context, s *Service) error

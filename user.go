@@ -31,13 +31,21 @@ var TenantRoles = []Role{RoleGlobalAdmin, RoleLockboxApprover, RoleAuditReader}
 // User is an authenticated principal: provider staff, a provider service
 // account, or a tenant user.
 type User struct {
-	ID             string    `json:"id"`
-	Email          string    `json:"email"`
-	Name           string    `json:"name,omitempty"`
-	Tenant         string    `json:"tenant,omitempty"`
-	Roles          []Role    `json:"roles"`
-	ServiceAccount bool      `json:"service_account,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
+	ID             string `json:"id"`
+	Email          string `json:"email"`
+	Name           string `json:"name,omitempty"`
+	Tenant         string `json:"tenant,omitempty"`
+	Roles          []Role `json:"roles"`
+	ServiceAccount bool   `json:"service_account,omitempty"`
+	// Disabled staff cannot sign in; their tokens and sessions were ended
+	// when they were disabled (SPEC §10.1).
+	Disabled bool `json:"disabled,omitempty"`
+	// PasswordChangeRequired: the account's password is a one-time
+	// password (a reset, the bootstrap admin's, a generated initial one).
+	// Until it is changed every call but the change answers 403
+	// password_change_required (CheckActive).
+	PasswordChangeRequired bool      `json:"password_change_required,omitempty"`
+	CreatedAt              time.Time `json:"created_at"`
 	// InitialPassword is set only in the response that creates the account
 	// when no password was given: it is shown once and stored hashed.
 	InitialPassword string `json:"initial_password,omitempty"`
@@ -121,6 +129,52 @@ type UserUpdate struct {
 	Roles []Role `json:"roles"`
 }
 
+// StaffUpdate changes a staff member: nil fields stay as they are.
+type StaffUpdate struct {
+	Roles    []Role `json:"roles,omitempty"`
+	Disabled *bool  `json:"disabled,omitempty"`
+}
+
+// PasswordChange is the body of POST /v1/me/password.
+type PasswordChange struct {
+	Current string `json:"current"`
+	New     string `json:"new"`
+}
+
+// OneTimePassword is the answer to a password reset: shown once.
+type OneTimePassword struct {
+	Email    string `json:"email"`
+	Password string `json:"one_time_password"`
+}
+
+// Token is a stored bearer credential (an API token or a web session):
+// its hash, never the token itself.
+type Token struct {
+	Hash       []byte
+	UserID     string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time // nil: never used since it was issued
+	ExpiresAt  time.Time  // zero: never expires (service accounts)
+}
+
+// Token kinds in TokenInfo.
+const (
+	TokenKindAPI = "api" // a bearer token from POST /v1/auth/token
+	TokenKindWeb = "web" // an admin center session
+)
+
+// TokenInfo describes one of the caller's sessions or API tokens
+// (GET /v1/me/tokens). The ID names it for DELETE /v1/me/tokens/{id}; it
+// is derived from the stored hash and useless as a credential.
+type TokenInfo struct {
+	ID         string     `json:"id"`
+	Kind       string     `json:"kind"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	Current    bool       `json:"current,omitempty"` // the credential of this call
+}
+
 // ServiceAccount is a data-plane service's identity. Token is set only in
 // the response that creates it: it is stored hashed and never shown again.
 type ServiceAccount struct {
@@ -134,6 +188,9 @@ type ServiceAccount struct {
 type Session struct {
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// PasswordChangeRequired: the password was a one-time password, and
+	// this token may only change it (POST /v1/me/password).
+	PasswordChangeRequired bool `json:"password_change_required,omitempty"`
 }
 
 // AccountService manages authentication, provider staff, service accounts
@@ -154,6 +211,34 @@ type AccountService interface {
 	AddStaff(ctx context.Context, in NewUser) (*User, error)
 	// CreateServiceAccount: provider_admin only. The token is in the result, once.
 	CreateServiceAccount(ctx context.Context, name string) (*ServiceAccount, error)
+
+	// Logout ends the credential of the call (ctx's, see
+	// NewContextWithCredential). Allowed with a one-time password.
+	Logout(ctx context.Context) error
+	// ChangePassword changes the caller's password (EINVALID with field
+	// "current" or "new" when wrong or too weak) and ends every other
+	// session and token of theirs. Allowed with a one-time password.
+	ChangePassword(ctx context.Context, in PasswordChange) error
+	// ListMyTokens lists the caller's live sessions and API tokens;
+	// RevokeMyToken ends one (ENOTFOUND for an id not theirs).
+	ListMyTokens(ctx context.Context) ([]*TokenInfo, error)
+	RevokeMyToken(ctx context.Context, id string) error
+
+	// UpdateStaff, RemoveStaff, ResetStaffPassword: provider_admin, never
+	// on themselves (EFORBIDDEN) nor on a tenant user (ENOTFOUND). Disabling
+	// or removing ends the member's sessions and tokens and ends their
+	// requests (approved/active revoked, open canceled), in one transaction.
+	UpdateStaff(ctx context.Context, email string, upd StaffUpdate) (*User, error)
+	RemoveStaff(ctx context.Context, email string) error
+	ResetStaffPassword(ctx context.Context, email string) (*OneTimePassword, error)
+	// ResetTenantUserPassword: the tenant's global_admin.
+	ResetTenantUserPassword(ctx context.Context, tenant, email string) (*OneTimePassword, error)
+
+	// Service accounts: provider_admin. Rotate returns the new token once;
+	// the old one stops after grace (0: at once).
+	ListServiceAccounts(ctx context.Context) ([]*ServiceAccount, error)
+	RevokeServiceAccount(ctx context.Context, name string) error
+	RotateServiceAccount(ctx context.Context, name string, grace time.Duration) (*ServiceAccount, error)
 
 	// Tenant users: global_admin of that tenant (list: approvers too).
 	// Another tenant's users answer ENOTFOUND.

@@ -37,12 +37,13 @@ type SessionTx interface {
 	// WebSessionByHash returns the session stored under hash and its user
 	// (as GetUserByID returns it: current roles, so a role removed a moment
 	// ago is gone from the session too) when the session is valid at now
-	// (WebSession.ValidAt). ENOTFOUND otherwise: a missing and an expired
+	// (WebSession.ValidAt) and its user is not disabled. ENOTFOUND otherwise: a missing and an expired
 	// session answer the same. It does not change the session.
 	WebSessionByHash(ctx context.Context, hash []byte, now time.Time) (*WebSession, *User, error)
 	// TouchWebSession moves the idle deadline of the session stored under
-	// hash to idleExpiresAt, capped at its ExpiresAt, if the session is
-	// valid at now and the new idle deadline is later than the stored one.
+	// hash to idleExpiresAt, capped at its ExpiresAt, and records now as its
+	// last use, if the session is valid at now and the new idle deadline is
+	// later than the stored one.
 	// ENOTFOUND when no session valid at now is stored under hash (so a
 	// touch can never revive an expired session). Touching with an earlier
 	// deadline is not an error and changes nothing.
@@ -50,6 +51,10 @@ type SessionTx interface {
 	// DeleteWebSession removes the session stored under hash (sign-out).
 	// Deleting a missing session is not an error.
 	DeleteWebSession(ctx context.Context, hash []byte) error
+	// ListUserWebSessions lists a user's sessions valid at now, oldest
+	// first, as Tokens (ExpiresAt: the earlier deadline; LastUsedAt: the
+	// last touch).
+	ListUserWebSessions(ctx context.Context, userID string, now time.Time) ([]*Token, error)
 	// DeleteUserWebSessions removes every session of a user (none is not an
 	// error). Deleting the user removes them too.
 	DeleteUserWebSessions(ctx context.Context, userID string) error

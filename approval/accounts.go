@@ -15,52 +15,97 @@ func (s *Service) Login(ctx context.Context, email, password string) (*lockbox.S
 	if err != nil {
 		return nil, err
 	}
-	return s.issueToken(ctx, u, now.Add(s.opts.SessionTTL))
+	return s.issueToken(ctx, u, now)
 }
 
 // verifyPassword returns the account of email when password is its
 // password. Every sign-in path (API token, web session) goes through it, so
-// they share one per-account limit on failures.
+// they share one limit on failures per account and one per client address
+// (a spray of one password over many accounts from one client is stopped
+// by the second). A disabled account fails like a wrong password.
 func (s *Service) verifyPassword(ctx context.Context, email, password string, now time.Time) (*lockbox.User, error) {
 	email = lockbox.NormalizeEmail(email)
-	if !s.logins.Allowed(email, now) {
-		return nil, lockbox.Errorf(lockbox.ERATELIMITED, "Too many failed sign-ins for this account; wait a minute and try again.")
-	}
-	var u *lockbox.User
-	var hash string
-	err := s.store.View(ctx, func(tx lockbox.Tx) error {
-		var err error
-		u, hash, err = tx.GetUserByEmail(ctx, email)
-		return err
-	})
-	if err != nil && lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
+	client := "ip:" + lockbox.ClientIPFromContext(ctx)
+	if err := s.loginLimited(email, client, now); err != nil {
 		return nil, err
 	}
-	if u == nil || hash == "" {
+	var users []*lockbox.User
+	var hashes []string
+	err := s.store.View(ctx, func(tx lockbox.Tx) error {
+		var err error
+		users, hashes, err = tx.UsersByEmail(ctx, email)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.matchPassword(users, hashes, password)
+	if u == nil {
+		s.logins.Spend(email, now)
+		s.clients.Spend(client, now)
+	}
+	return u, err
+}
+
+// matchPassword returns the account, among those with one address (one
+// per population, docs/identity.md), whose password is password. An
+// unknown address costs one hash like a known one. Each account signs in
+// only with its own password; when one password opens accounts of several
+// populations, which one is meant cannot be guessed: the person is told
+// to give each its own password (they proved they hold them all).
+func (s *Service) matchPassword(users []*lockbox.User, hashes []string, password string) (*lockbox.User, error) {
+	if len(users) == 0 {
 		checkPassword(s.dummyHash, password)
-		s.logins.Spend(email, now)
 		return nil, errBadLogin()
 	}
-	if !checkPassword(hash, password) {
-		s.logins.Spend(email, now)
-		return nil, errBadLogin()
+	var match []*lockbox.User
+	for i, u := range users {
+		if hashes[i] != "" && checkPassword(hashes[i], password) && !u.Disabled {
+			match = append(match, u)
+		}
 	}
-	return u, nil
+	switch len(match) {
+	case 0:
+		return nil, errBadLogin()
+	case 1:
+		return match[0], nil
+	}
+	return nil, lockbox.Errorf(lockbox.ECONFLICT, "This password opens accounts of this address in several organisations, so Lockbox cannot tell which you mean: give each account its own password.")
+}
+
+// loginLimited refuses a sign-in when the account or the client has no
+// failed attempt left, saying when to try again.
+func (s *Service) loginLimited(email, client string, now time.Time) error {
+	if !s.logins.Allowed(email, now) {
+		return &lockbox.Error{Code: lockbox.ERATELIMITED, RetryAfter: s.logins.Wait(email, now),
+			Message: "Too many failed sign-ins for this account; wait a minute and try again."}
+	}
+	if !s.clients.Allowed(client, now) {
+		return &lockbox.Error{Code: lockbox.ERATELIMITED, RetryAfter: s.clients.Wait(client, now),
+			Message: "Too many failed sign-ins from your address; wait a minute and try again."}
+	}
+	return nil
 }
 
 func errBadLogin() error {
 	return lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Wrong email or password.")
 }
 
-func (s *Service) issueToken(ctx context.Context, u *lockbox.User, expires time.Time) (*lockbox.Session, error) {
+// issueToken stores a new bearer token for u, valid for the session TTL.
+// It writes as u (actorStore), so a token is never issued to an account
+// removed or disabled since its password was checked.
+func (s *Service) issueToken(ctx context.Context, u *lockbox.User, now time.Time) (*lockbox.Session, error) {
 	token := randomSecret("lbt_", 32)
-	err := s.store.Update(ctx, func(tx lockbox.Tx) error {
-		return tx.InsertToken(ctx, tokenHash(token), u.ID, expires)
+	expires := now.Add(s.opts.SessionTTL)
+	err := s.store.Update(lockbox.NewContextWithUser(ctx, u), func(tx lockbox.Tx) error {
+		return tx.InsertToken(ctx, tokenHash(token), u.ID, now, expires)
 	})
-	if err != nil {
+	if lockbox.ErrorCode(err) == lockbox.EUNAUTHENTICATED {
+		return nil, errBadLogin()
+	} else if err != nil {
 		return nil, err
 	}
-	return &lockbox.Session{Token: token, ExpiresAt: expires}, nil
+	return &lockbox.Session{Token: token, ExpiresAt: expires, PasswordChangeRequired: u.PasswordChangeRequired}, nil
 }
 
 // Authenticate resolves a bearer token to its user.
@@ -72,19 +117,34 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*lockbox.User
 		return u, nil
 	}
 	epoch := s.access.begin()
+	now := s.sessionNow()
 	var u *lockbox.User
+	var k *lockbox.Token
 	err := s.store.View(ctx, func(tx lockbox.Tx) error {
 		var err error
-		u, err = tx.UserByToken(ctx, tokenHash(token), s.sessionNow())
+		k, u, err = tx.TokenByHash(ctx, tokenHash(token), now)
 		return err
 	})
 	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
 		return nil, lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Your session is invalid or has expired; sign in again.")
+	} else if err != nil {
+		return nil, err
 	}
-	if err == nil {
+	// touchEvery (websession.go) also bounds how stale a token's "last
+	// used" may get: one write a minute per token, not one per call.
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= touchEvery {
+		// Bookkeeping for GET /v1/me/tokens: a failure to record it must
+		// not refuse the call.
+		if err := s.store.Update(ctx, func(tx lockbox.Tx) error { return tx.TouchToken(ctx, k.Hash, now) }); err != nil {
+			s.opts.Logger.WarnContext(ctx, "record token use", "err", err)
+		}
+	}
+	// Only tokens that never expire are cached: a rotated token in its
+	// grace period must stop at its expiry, which the cache cannot see.
+	if k.ExpiresAt.IsZero() {
 		s.access.putServiceAccount(token, u, epoch)
 	}
-	return u, err
+	return u, nil
 }
 
 // Me returns the caller.
@@ -156,15 +216,22 @@ func (s *Service) insertUser(ctx context.Context, tx lockbox.Tx, tenant string, 
 	}
 	pw, initial := in.Password, ""
 	if pw == "" {
-		pw = randomSecret("", 18)
+		pw = oneTimePassword()
 		initial = pw
 	} else if len(pw) < 8 || len(pw) > 256 {
 		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "password", "A password must be 8 to 256 characters long.")
 	}
+	// A generated password is one-time: shown to whoever created the
+	// account, so its owner must replace it before doing anything.
 	nu := &lockbox.User{ID: newID(), Email: email, Name: in.Name, Tenant: tenant,
-		Roles: slices.Clone(in.Roles), CreatedAt: now}
+		Roles: slices.Clone(in.Roles), CreatedAt: now, PasswordChangeRequired: initial != ""}
+	// Only the same population conflicts (docs/identity.md): another
+	// tenant's account with this address is never visible here.
 	if err := tx.InsertUser(ctx, nu, s.hashPassword(pw)); lockbox.ErrorCode(err) == lockbox.ECONFLICT {
-		return nil, lockbox.Errorf(lockbox.ECONFLICT, "An account with email %s already exists.", email)
+		if tenant == "" {
+			return nil, lockbox.Errorf(lockbox.ECONFLICT, "The provider already has an account %s.", email)
+		}
+		return nil, lockbox.Errorf(lockbox.ECONFLICT, "%s is already a user of tenant %s.", email, tenant)
 	} else if err != nil {
 		return nil, err
 	}
@@ -199,7 +266,7 @@ func (s *Service) createServiceAccount(ctx context.Context, name, token string) 
 		} else if err != nil {
 			return err
 		}
-		if err := tx.InsertToken(ctx, tokenHash(token), sa.ID, time.Time{}); err != nil {
+		if err := tx.InsertToken(ctx, tokenHash(token), sa.ID, now, time.Time{}); err != nil {
 			return err
 		}
 		rec := newRecord(ctx, u, lockbox.ProviderLog, lockbox.RecordProviderAdmin, lockbox.OpServiceAccountCreated, now)
@@ -282,6 +349,11 @@ func (s *Service) RemoveTenantUser(ctx context.Context, tenant, email string) er
 		if err := tx.DeleteUser(ctx, target.ID); err != nil {
 			return nil, nil, err
 		}
+		// SPEC §10.1: the removal itself, beside one role.removed per role.
+		u := lockbox.UserFromContext(ctx)
+		if err := appendAudit(ctx, tx, accountRecord(ctx, u, target, lockbox.OpAccountRemoved, s.now())); err != nil {
+			return nil, nil, err
+		}
 		removed := target.Roles
 		target.Roles = nil
 		return nil, removed, nil
@@ -301,8 +373,8 @@ func (s *Service) changeTenantUser(ctx context.Context, tenant, email string,
 		return err
 	}
 	return s.store.Update(ctx, func(tx lockbox.Tx) error {
-		target, _, err := tx.GetUserByEmail(ctx, lockbox.NormalizeEmail(email))
-		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND || (err == nil && target.Tenant != tenant) {
+		target, _, err := tx.GetUserByEmail(ctx, tenant, lockbox.NormalizeEmail(email))
+		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
 			return lockbox.Errorf(lockbox.ENOTFOUND, "User %s not found in tenant %s.", email, tenant)
 		} else if err != nil {
 			return err

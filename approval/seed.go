@@ -38,8 +38,8 @@ func (s *Service) SeedDev(ctx context.Context) error {
 // each other's accounts (ECONFLICT) and write the catalog's audit records
 // several times.
 func (s *Service) withStoreLock(ctx context.Context, name string, fn func(context.Context) error) error {
-	if l, ok := s.store.(lockbox.StoreLocker); ok {
-		return l.WithLock(ctx, name, fn)
+	if s.locker != nil {
+		return s.locker.WithLock(ctx, name, fn)
 	}
 	return fn(ctx)
 }
@@ -135,7 +135,7 @@ func (s *Service) bootstrap(ctx context.Context) (string, error) {
 func (s *Service) userExists(ctx context.Context, email string) (bool, error) {
 	var found bool
 	err := s.store.View(ctx, func(tx lockbox.Tx) error {
-		_, _, err := tx.GetUserByEmail(ctx, email)
+		_, _, err := tx.GetUserByEmail(ctx, "", email) // provider staff
 		found = err == nil
 		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
 			return nil

@@ -34,6 +34,11 @@ type Options struct {
 	// one more is allowed every LoginRefill.
 	LoginBurst  int
 	LoginRefill time.Duration
+	// ClientLoginBurst failed logins per client address (over any number
+	// of accounts) are allowed before rate limiting; one more every
+	// ClientLoginRefill.
+	ClientLoginBurst  int
+	ClientLoginRefill time.Duration
 	// AllowPrivateWebhooks lets webhook endpoints use plain http and
 	// private, loopback or link-local addresses (tests and development).
 	AllowPrivateWebhooks bool
@@ -71,6 +76,12 @@ func (o Options) withDefaults() Options {
 	if o.LoginRefill == 0 {
 		o.LoginRefill = 30 * time.Second
 	}
+	if o.ClientLoginBurst == 0 {
+		o.ClientLoginBurst = 30
+	}
+	if o.ClientLoginRefill == 0 {
+		o.ClientLoginRefill = 10 * time.Second
+	}
 	return o
 }
 
@@ -86,6 +97,12 @@ type Service struct {
 	// for a known address, so timing does not reveal which accounts exist.
 	dummyHash string
 	access    *accessCache // nil: no caching (accesscache.go)
+	// clients limits failed passwords per client address, so one client
+	// cannot spray a password over many accounts (each under its own
+	// per-account limit).
+	clients *ratelimit.Limiter
+	// locker is the store's cross-process lock, when it has one (seeding).
+	locker lockbox.StoreLocker
 }
 
 var (
@@ -102,13 +119,15 @@ func New(store lockbox.Store, clock lockbox.Clock, opts Options) *Service {
 		opts.SessionClock = clock
 	}
 	s := &Service{
-		store:  store,
-		clock:  clock,
-		opts:   opts,
-		logins: ratelimit.New(opts.LoginBurst, opts.LoginRefill),
-		access: newAccessCache(opts.AccessCacheTTL),
+		store:   store,
+		clock:   clock,
+		opts:    opts,
+		logins:  ratelimit.New(opts.LoginBurst, opts.LoginRefill),
+		clients: ratelimit.New(opts.ClientLoginBurst, opts.ClientLoginRefill),
+		access:  newAccessCache(opts.AccessCacheTTL),
 	}
-	s.store = s.access.wrap(store)
+	s.locker, _ = store.(lockbox.StoreLocker)
+	s.store = s.access.wrap(actorStore{store})
 	s.dummyHash = s.hashPassword(randomSecret("", 16))
 	return s
 }
@@ -125,9 +144,20 @@ func (s *Service) sessionNow() time.Time {
 }
 
 // actor returns the authenticated caller or EUNAUTHENTICATED.
+// A caller with a one-time password gets EPASSWORDCHANGE (lockbox.CheckActive):
+// only signedIn lets them through, for signing out and changing it.
 func actor(ctx context.Context) (*lockbox.User, error) {
 	u := lockbox.UserFromContext(ctx)
-	if u == nil {
+	if err := lockbox.CheckActive(u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// signedIn returns the caller, even one with a one-time password.
+func signedIn(ctx context.Context) (*lockbox.User, error) {
+	u := lockbox.UserFromContext(ctx)
+	if u == nil || u == lockbox.System {
 		return nil, lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Sign in first.")
 	}
 	return u, nil

@@ -254,7 +254,7 @@ func TestOnlyGlobalAdminAssignsRoles(t *testing.T) {
 			ops = append(ops, rec.Operation)
 		}
 	}
-	if strings.Join(ops, ",") != "role.assigned,role.removed" {
+	if strings.Join(ops, ",") != "role.assigned,account.removed,role.removed" {
 		t.Fatalf("role audit: %v", ops)
 	}
 }

@@ -41,12 +41,12 @@ func explain(ctx context.Context, src Source, log string, prev *State, verifier 
 	if r.OK() && !opts.glance() {
 		// Only when the stream was cut short by a server that answers
 		// differently from one request to the next: keep the edge.
-		e := &edge{}
+		var head Head
 		for i := range cp.Size {
 			h, _ := tree.ReadHashes([]int64{tlog.StoredHashIndex(0, i)})
-			e.append(h[0])
+			head.AppendHash(h[0])
 		}
-		r.State = &State{Key: verifier.key, Origin: cp.Origin, Checkpoint: string(cp.Note), VerifiedAt: now(opts.Now), Edge: e.hashes}
+		r.State = &State{Key: verifier.key, Origin: cp.Origin, Checkpoint: string(cp.Note), VerifiedAt: now(opts.Now), Edge: head.Edge}
 	}
 	return r, nil
 }

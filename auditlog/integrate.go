@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -105,35 +106,68 @@ func (h *Head) Append(rec *lockbox.AuditRecord) (Entry, error) {
 // is this for a record not yet encoded; a store calls it directly only to
 // give hashes to records stored without them.
 func (h *Head) AppendLeaf(data []byte) ([]byte, error) {
-	hs, err := tlog.StoredHashes(h.Size, data, edgeReader{h})
-	if err != nil {
-		return nil, fmt.Errorf("auditlog: stored hashes of leaf %d: %w", h.Size, err)
+	if len(h.Edge) != edgeLevels(h.Size) { // a store's bug: refuse, change nothing
+		return nil, fmt.Errorf("auditlog: a head of size %d has %d edge hashes, want %d", h.Size, len(h.Edge), edgeLevels(h.Size))
 	}
-	// hs[l] is node Size>>l of level l, which is node (Size+1)>>l - 1: the
-	// new edge of that level. Levels above keep theirs, since adding one
-	// to Size carries no further than level len(hs)-1.
-	if len(hs) > len(h.Edge) {
-		h.Edge = append(h.Edge, make([]tlog.Hash, len(hs)-len(h.Edge))...)
-	}
-	copy(h.Edge, hs)
-	h.Size++
-	return concat(hs), nil
+	n := h.AppendHash(tlog.RecordHash(data))
+	return concat(h.Edge[:n]), nil
 }
 
-// edgeReader is tlog.HashReader over a head for StoredHashes, which asks
-// only for edge nodes.
-type edgeReader struct{ h *Head }
-
-func (r edgeReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, idx := range indexes {
-		level, n := tlog.SplitStoredHashIndex(idx)
-		if level >= len(r.h.Edge) || n != r.h.Size>>level-1 {
-			return nil, fmt.Errorf("hash %d is not on the edge of a log of size %d", idx, r.h.Size)
-		}
-		out[i] = r.h.Edge[level]
+// AppendHash appends the leaf whose hash is leaf and returns how many
+// hashes it completed: the leaf and each node it finishes, level 0 first,
+// which are now h.Edge[:n] (tlog.StoredHashes of the new record). It is
+// how a store (AppendLeaf) and a verifier that streams a log (Verify) both
+// extend a tree, without allocating. h must be whole: the zero Head, or one
+// from LoadHead or HeadOf.
+//
+// At every level l where bit l of Size is set, the new node is the right
+// child of the edge node of that level: the two make the node one level up.
+// The first level where the bit is clear takes the new node as its edge.
+func (h *Head) AppendHash(leaf tlog.Hash) int {
+	node, l := leaf, 0
+	for ; h.Size>>l&1 == 1; l++ {
+		left := h.Edge[l]
+		h.Edge[l] = node
+		node = tlog.NodeHash(left, node)
 	}
-	return out, nil
+	if l < len(h.Edge) {
+		h.Edge[l] = node
+	} else {
+		h.Edge = append(h.Edge, node)
+	}
+	h.Size++
+	return l + 1
+}
+
+// Root is the tree hash (RFC 6962) of h's log: the roots of its perfect
+// subtrees, one per set bit of Size (the edge node of that level), folded
+// from the smallest.
+func (h *Head) Root() tlog.Hash {
+	if h.Size == 0 {
+		return sha256.Sum256(nil)
+	}
+	var root tlog.Hash
+	started := false
+	for l := range h.Edge {
+		if h.Size>>l&1 == 0 {
+			continue
+		}
+		if !started {
+			root, started = h.Edge[l], true
+		} else {
+			root = tlog.NodeHash(h.Edge[l], root)
+		}
+	}
+	return root
+}
+
+// HeadOf is the head a verifier kept (Edge as Head.Edge was), if edge has
+// one hash per level of a log of size records.
+func HeadOf(size int64, edge []tlog.Hash) (Head, bool) {
+	if size < 0 || len(edge) != edgeLevels(size) {
+		return Head{}, false
+	}
+	return Head{Size: size, Edge: slices.Clone(edge)}, true
 }
 
 // StoredHashes is lockbox.AuditLogTx.ReadAuditHashes over a store's rows:

@@ -229,3 +229,38 @@ func TestAppendChangesNothingOnError(t *testing.T) {
 		t.Errorf("head after a failed append: size %d, %d levels; want 5, 0", h.Size, len(h.Edge))
 	}
 }
+
+// TestHeadRootAndStoredHashes: a head extended one leaf hash at a time has
+// tlog's tree hash at every size, and AppendHash reports the hashes
+// tlog.StoredHashes gives the record, for the store and the verifier alike.
+func TestHeadRootAndStoredHashes(t *testing.T) {
+	t.Parallel()
+	var h auditlog.Head
+	var stored []tlog.Hash // tlog's storage, for TreeHash and StoredHashes
+	reader := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	for n := int64(0); n < 300; n++ {
+		want, err := tlog.TreeHash(n, reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.Root(); got != want {
+			t.Fatalf("size %d: root %x, tlog says %x", n, got[:4], want[:4])
+		}
+		data := []byte(fmt.Sprintf("leaf %d", n))
+		hs, err := tlog.StoredHashes(n, data, reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, hs...)
+		k := h.AppendHash(tlog.RecordHash(data))
+		if !slices.Equal(h.Edge[:k], hs) {
+			t.Fatalf("leaf %d: AppendHash completed %d hashes that differ from tlog.StoredHashes' %d", n, k, len(hs))
+		}
+	}
+}

@@ -59,14 +59,14 @@ func (s *State) checkpoint() (*lockbox.Checkpoint, error) {
 	return ParseCheckpointUnverified([]byte(s.Checkpoint))
 }
 
-// edge is the kept right edge when it is whole and hashes to the kept
-// checkpoint's root (a damaged state only costs a full run).
-func (s *State) edge(cp *lockbox.Checkpoint) (*edge, bool) {
-	e, ok := edgeOf(cp.Size, s.Edge)
-	if !ok || e.root() != cp.RootHash {
-		return nil, false
+// head is the kept right edge of the tree when it is whole and hashes to
+// the kept checkpoint's root (a damaged state only costs a full run).
+func (s *State) head(cp *lockbox.Checkpoint) (Head, bool) {
+	h, ok := HeadOf(cp.Size, s.Edge)
+	if !ok || h.Root() != cp.RootHash {
+		return Head{}, false
 	}
-	return e, true
+	return h, true
 }
 
 // leaves reads the kept records, or nil when they are not all kept.

@@ -170,7 +170,7 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 
 // streamed is the outcome of one streaming pass.
 type streamed struct {
-	edge    *edge
+	head    Head        // the tree of the entries checked so far
 	leaves  *leafWriter // nil when no records are kept
 	explain bool        // something does not match: explain it
 }
@@ -179,7 +179,7 @@ func (s *streamed) state(v *trusted, cp *lockbox.Checkpoint, clock func() time.T
 	if clock == nil {
 		clock = time.Now
 	}
-	st := &State{Key: v.key, Origin: cp.Origin, Checkpoint: string(cp.Note), VerifiedAt: clock().UTC(), Edge: s.edge.hashes}
+	st := &State{Key: v.key, Origin: cp.Origin, Checkpoint: string(cp.Note), VerifiedAt: clock().UTC(), Edge: s.head.Edge}
 	if s.leaves != nil {
 		st.Records, st.RecordsBytes, st.pending = s.leaves.count, s.leaves.bytes, s.leaves.pending
 	}
@@ -189,7 +189,7 @@ func (s *streamed) state(v *trusted, cp *lockbox.Checkpoint, clock func() time.T
 // stream checks the entries from the kept right edge (or from 0) to the
 // checkpoint's size, each canonical and in its place, and the root.
 func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox.Checkpoint, prev *State, opts Options) (*streamed, error) {
-	s := &streamed{edge: &edge{}}
+	s := &streamed{}
 	var old *lockbox.Checkpoint
 	if prev != nil {
 		var err error
@@ -200,19 +200,19 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 			s.explain = true
 			return s, nil
 		}
-		if e, ok := prev.edge(old); ok && !opts.Full {
-			s.edge, r.Incremental = e, true
+		if h, ok := prev.head(old); ok && !opts.Full {
+			s.head, r.Incremental = h, true
 		}
 	}
 	if opts.StateDir != "" && !opts.glance() {
-		lw, err := openLeafWriter(opts.StateDir, prev, s.edge.size)
+		lw, err := openLeafWriter(opts.StateDir, prev, s.head.Size)
 		if err != nil {
 			return nil, err
 		}
 		s.leaves = lw
 	}
 	bad := 0
-	start := s.edge.size
+	start := s.head.Size
 	for next := start; next < cp.Size; {
 		page, err := src.LogEntries(ctx, log, next, cp.Size)
 		if err != nil {
@@ -245,9 +245,9 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 					opts.Each(e.Index, e.Data)
 				}
 			}
-			s.edge.append(h)
+			s.head.AppendHash(h)
 			next++
-			if old != nil && next == old.Size && s.edge.root() != old.RootHash {
+			if old != nil && next == old.Size && s.head.Root() != old.RootHash {
 				s.explain = true // the history verified before was rewritten
 				s.leaves.abort()
 				return s, nil
@@ -264,7 +264,7 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 	if bad > maxReported {
 		r.add(ProblemBadEntry, -1, "%d more records are not valid (first %d listed).", bad-maxReported, maxReported)
 	}
-	if s.edge.root() != cp.RootHash {
+	if s.head.Root() != cp.RootHash {
 		s.explain = true
 		s.leaves.abort()
 		return s, nil

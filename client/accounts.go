@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -113,3 +114,99 @@ func (c *Client) RemoveTenantUser(ctx context.Context, tenant, email string) err
 }
 
 func usersPath(tenant string) string { return "/v1/tenants/" + seg(tenant) + "/users" }
+
+// Logout ends the client's token (POST /v1/auth/logout).
+func (c *Client) Logout(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/v1/auth/logout", nil, nil)
+}
+
+// ChangePassword changes the caller's password; every other session and
+// token of theirs ends (POST /v1/me/password).
+func (c *Client) ChangePassword(ctx context.Context, in lockbox.PasswordChange) error {
+	return c.do(ctx, http.MethodPost, "/v1/me/password", in, nil)
+}
+
+// ListMyTokens lists the caller's sessions and API tokens (GET /v1/me/tokens).
+func (c *Client) ListMyTokens(ctx context.Context) ([]*lockbox.TokenInfo, error) {
+	var out struct {
+		Tokens []*lockbox.TokenInfo `json:"tokens"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/v1/me/tokens", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Tokens, nil
+}
+
+// RevokeMyToken ends one of the caller's sessions or tokens
+// (DELETE /v1/me/tokens/{id}).
+func (c *Client) RevokeMyToken(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/me/tokens/"+seg(id), nil, nil)
+}
+
+// UpdateStaff changes a staff member's roles or disabled flag
+// (PATCH /v1/staff/{email}).
+func (c *Client) UpdateStaff(ctx context.Context, email string, upd lockbox.StaffUpdate) (*lockbox.User, error) {
+	var out lockbox.User
+	if err := c.do(ctx, http.MethodPatch, "/v1/staff/"+seg(email), upd, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RemoveStaff removes a staff member (DELETE /v1/staff/{email}).
+func (c *Client) RemoveStaff(ctx context.Context, email string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/staff/"+seg(email), nil, nil)
+}
+
+// ResetStaffPassword gives a staff member a one-time password
+// (POST /v1/staff/{email}/reset-password).
+func (c *Client) ResetStaffPassword(ctx context.Context, email string) (*lockbox.OneTimePassword, error) {
+	var out lockbox.OneTimePassword
+	if err := c.do(ctx, http.MethodPost, "/v1/staff/"+seg(email)+"/reset-password", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ResetTenantUserPassword gives a tenant user a one-time password
+// (POST /v1/tenants/{tenant}/users/{email}/reset-password).
+func (c *Client) ResetTenantUserPassword(ctx context.Context, tenant, email string) (*lockbox.OneTimePassword, error) {
+	var out lockbox.OneTimePassword
+	if err := c.do(ctx, http.MethodPost, usersPath(tenant)+"/"+seg(email)+"/reset-password", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListServiceAccounts lists the service accounts (GET /v1/service-accounts).
+func (c *Client) ListServiceAccounts(ctx context.Context) ([]*lockbox.ServiceAccount, error) {
+	var out struct {
+		ServiceAccounts []*lockbox.ServiceAccount `json:"service_accounts"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/v1/service-accounts", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.ServiceAccounts, nil
+}
+
+// RevokeServiceAccount removes a service account
+// (DELETE /v1/service-accounts/{name}).
+func (c *Client) RevokeServiceAccount(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/service-accounts/"+seg(name), nil, nil)
+}
+
+// RotateServiceAccount issues a new token; the old one stops after grace
+// (POST /v1/service-accounts/{name}/rotate).
+func (c *Client) RotateServiceAccount(ctx context.Context, name string, grace time.Duration) (*lockbox.ServiceAccount, error) {
+	in := struct {
+		Grace string `json:"grace,omitempty"`
+	}{}
+	if grace > 0 {
+		in.Grace = grace.String()
+	}
+	var out lockbox.ServiceAccount
+	if err := c.do(ctx, http.MethodPost, "/v1/service-accounts/"+seg(name)+"/rotate", in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -67,7 +67,15 @@ func (e *env) as(email string) context.Context {
 	e.t.Helper()
 	var u *lockbox.User
 	err := e.store.View(context.Background(), func(tx lockbox.Tx) (err error) {
-		u, _, err = tx.GetUserByEmail(context.Background(), email)
+		// Test accounts have one account per address.
+		var users []*lockbox.User
+		users, _, err = tx.UsersByEmail(context.Background(), email)
+		if err == nil && len(users) != 1 {
+			err = lockbox.Errorf(lockbox.ENOTFOUND, "%d accounts with %s", len(users), email)
+		}
+		if err == nil {
+			u = users[0]
+		}
 		return err
 	})
 	if err != nil {

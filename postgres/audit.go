@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
@@ -66,30 +67,56 @@ func (t *tx) flushAudit(ctx context.Context) error {
 	return nil
 }
 
-// writeAudit locks the log's head row, then stores each record at the next
-// index with the Merkle hashes it completes, moving the head row with it,
-// and sets rec.Index. The head is read once: the lock keeps it ours until
-// the transaction ends.
+// writeAudit locks the log's head row, then stores the records at the
+// next indexes with the Merkle hashes they complete, and the head after
+// them, in one statement, and sets each rec.Index. The head is read once:
+// the lock keeps it ours until the transaction ends. One statement for all
+// of the log's records of this transaction keeps the section that holds
+// the lock (lock, write, commit) at three round trips however many records
+// a step appends.
 func (t *tx) writeAudit(ctx context.Context, log string, recs []*lockbox.AuditRecord) error {
 	head, err := t.lockLogHead(ctx, log)
 	if err != nil {
 		return err
 	}
-	for _, rec := range recs {
+	n := len(recs)
+	idxs, canon, hashes := make([]int64, n), make([][]byte, n), make([][]byte, n)
+	ids, types, ops, users, actors, reqs := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n)
+	times := make([]time.Time, n)
+	for i, rec := range recs {
 		// The Merkle hashes this record completes are stored with it, in
 		// this transaction, so the tree never lags the records.
 		e, err := head.Append(rec)
 		if err != nil {
 			return wrap("append audit", err)
 		}
-		ok, err := t.insertAudit(ctx, &e, &head)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
-		}
-		rec.Index = e.Record.Index
+		idxs[i], canon[i], hashes[i] = e.Record.Index, e.Canonical, e.Hashes
+		ids[i], types[i], ops[i], users[i], actors[i], reqs[i] = rec.ID, rec.RecordType, rec.Operation,
+			rec.UserID, rec.ActorType, rec.RequestID
+		// The canonical (millisecond) time, so a search by time agrees
+		// with what the leaf says.
+		times[i] = ts(rec.Time.Truncate(time.Millisecond))
+	}
+	// The head moves only if every record was stored: a taken id skips its
+	// row (ON CONFLICT DO NOTHING), the count falls short, nothing is
+	// updated, and Update rolls the transaction back.
+	moved, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `WITH rec AS (
+			INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id,
+				actor_type, request_id, canonical, hashes)
+			SELECT $1, u.* FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
+				$7::text[], $8::text[], $9::text[], $10::bytea[], $11::bytea[]) AS u
+			ON CONFLICT DO NOTHING RETURNING 1)
+		UPDATE audit_logs SET size = $12, edge = $13 WHERE log = $1 AND (SELECT count(*) FROM rec) = $14`,
+		log, idxs, ids, times, types, ops, users, actors, reqs, canon, hashes, head.Size, head.EdgeBytes(), n))
+	if err != nil {
+		return wrap("append audit", err)
+	}
+	if moved != 1 {
+		return lockbox.Errorf(lockbox.ECONFLICT, "An audit record with one of the ids %s already exists.", strings.Join(ids, ", "))
+	}
+	for i, rec := range recs {
+		rec.Index = idxs[i]
 	}
 	return nil
 }
@@ -120,22 +147,6 @@ func (t *tx) lockLogHead(ctx context.Context, log string) (auditlog.Head, error)
 		return auditlog.Head{}, fmt.Errorf("postgres: head of log %s: %w", log, err)
 	}
 	return head, nil
-}
-
-// insertAudit stores the entry (canonical bytes, hashes, and copies of the
-// fields audit search filters on) and writes head, the head after it, in
-// one statement. The time column holds the canonical (millisecond) time, so
-// a search by time agrees with what the leaf says. It reports false,
-// changing nothing, when the id is taken.
-func (t *tx) insertAudit(ctx context.Context, e *auditlog.Entry, head *auditlog.Head) (bool, error) {
-	rec := &e.Record
-	return t.insert(ctx, "append audit", `WITH rec AS (
-			INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id,
-				actor_type, request_id, canonical, hashes)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING 1)
-		UPDATE audit_logs SET size = $12, edge = $13 WHERE log = $1 AND EXISTS (SELECT FROM rec)`,
-		rec.Tenant, rec.Index, rec.ID, ts(rec.Time.Truncate(time.Millisecond)), rec.RecordType,
-		rec.Operation, rec.UserID, rec.ActorType, rec.RequestID, e.Canonical, e.Hashes, head.Size, head.EdgeBytes())
 }
 
 // AuditRecords returns a log's records with start <= index < end, in index

@@ -25,17 +25,24 @@ func (t *tx) InsertTenant(ctx context.Context, tn *lockbox.Tenant, s lockbox.Set
 	if err == nil && !ok {
 		return lockbox.Errorf(lockbox.ECONFLICT, "Tenant %q already exists.", tn.Name)
 	}
+	t.memo.forgetTenant(tn.Name)
 	return err
 }
 
 // GetTenant returns a tenant; ENOTFOUND when there is none of that name.
 func (t *tx) GetTenant(ctx context.Context, name string) (*lockbox.Tenant, error) {
+	if tn, ok := t.memo.tenant(name); ok {
+		return tn, nil
+	}
 	row := t.tx.QueryRowContext(ctx, `SELECT name, display_name, created_at FROM tenants WHERE name = $1`, name)
 	tn, err := scanTenant(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", name)
+	} else if err != nil {
+		return nil, wrap("get tenant", err)
 	}
-	return tn, wrap("get tenant", err)
+	t.memo.setTenant(tn)
+	return tn, nil
 }
 
 // ListTenants returns all tenants ordered by name.
@@ -60,6 +67,9 @@ func scanTenant(s scanner) (*lockbox.Tenant, error) {
 
 // GetSettings returns a tenant's settings; ENOTFOUND for an unknown tenant.
 func (t *tx) GetSettings(ctx context.Context, tenant string) (*lockbox.Settings, error) {
+	if s, ok := t.memo.settingsOf(tenant); ok {
+		return s, nil
+	}
 	return t.getSettings(ctx, tenant, "")
 }
 
@@ -92,6 +102,7 @@ func (t *tx) getSettings(ctx context.Context, tenant, lock string) (*lockbox.Set
 	if s.NotifyEmails, err = sqlrows.ParseList[string](emails); err != nil {
 		return nil, wrap("get settings", err)
 	}
+	t.memo.setSettings(tenant, &s)
 	return &s, nil
 }
 
@@ -101,6 +112,7 @@ func (t *tx) UpdateSettings(ctx context.Context, tenant string, s lockbox.Settin
 	if err != nil {
 		return wrap("update settings", err)
 	}
+	t.memo.forgetTenant(tenant)
 	res, err := t.tx.ExecContext(ctx, `UPDATE tenants SET require_approval = $1,
 		request_ttl_minutes = $2, max_access_minutes = $3, notify_emails = $4,
 		reminder_minutes_before_expiry = $5 WHERE name = $6`,

@@ -21,6 +21,9 @@ type tx struct {
 	// commit (audit.go), so a log's head row is locked only for the end of
 	// the transaction rather than from its first append.
 	pending []*lockbox.AuditRecord
+	// memo holds what this transaction read of tenants and webhooks
+	// (memo.go), so one workflow step reads each once.
+	memo memo
 }
 
 var _ lockbox.Tx = (*tx)(nil)

@@ -10,7 +10,10 @@ import (
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
-const userColumns = `id, email, name, tenant, roles, service_account, created_at`
+const userColumns = `id, email, name, tenant, roles, service_account, disabled, password_change_required, created_at`
+
+// userColumnsU is userColumns of the users table aliased u, for joins.
+const userColumnsU = `u.id, u.email, u.name, u.tenant, u.roles, u.service_account, u.disabled, u.password_change_required, u.created_at`
 
 // InsertUser stores an account; ECONFLICT when the id or the email (in any
 // letter case) is taken.
@@ -20,20 +23,21 @@ func (t *tx) InsertUser(ctx context.Context, u *lockbox.User, passwordHash strin
 		return wrap("insert user", err)
 	}
 	ok, err := t.insert(ctx, "insert user", `INSERT INTO users (`+userColumns+`, password_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-		u.ID, u.Email, u.Name, u.Tenant, roles, u.ServiceAccount, ts(u.CreatedAt), passwordHash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+		u.ID, u.Email, u.Name, u.Tenant, roles, u.ServiceAccount, u.Disabled, u.PasswordChangeRequired,
+		ts(u.CreatedAt), passwordHash)
 	if err == nil && !ok {
 		return lockbox.Errorf(lockbox.ECONFLICT, "A user with the email %q already exists.", u.Email)
 	}
 	return err
 }
 
-// GetUserByEmail returns the user with that email in any letter case, and
-// their password hash; ENOTFOUND when there is none.
-func (t *tx) GetUserByEmail(ctx context.Context, email string) (*lockbox.User, string, error) {
+// GetUserByEmail returns the account with that email in any letter case
+// in population tenant, and its password hash; ENOTFOUND when there is none.
+func (t *tx) GetUserByEmail(ctx context.Context, tenant, email string) (*lockbox.User, string, error) {
 	var hash string
 	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users
-		WHERE lower(email) = lower($1::text COLLATE "C")`, email)
+		WHERE tenant = $1 AND lower(email) = lower($2::text COLLATE "C")`, tenant, email)
 	u, err := scanUser(row, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", lockbox.Errorf(lockbox.ENOTFOUND, "User %q not found.", email)
@@ -41,6 +45,24 @@ func (t *tx) GetUserByEmail(ctx context.Context, email string) (*lockbox.User, s
 		return nil, "", wrap("get user", err)
 	}
 	return u, hash, nil
+}
+
+// UsersByEmail returns every account with that email in any letter case,
+// ordered by tenant, and their password hashes.
+func (t *tx) UsersByEmail(ctx context.Context, email string) ([]*lockbox.User, []string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+userColumns+`, password_hash FROM users
+		WHERE lower(email) = lower($1::text COLLATE "C") ORDER BY tenant`, email)
+	if err != nil {
+		return nil, nil, wrap("users by email", err)
+	}
+	var hashes []string
+	users, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.User, error) {
+		var hash string
+		u, err := scanUser(s, &hash)
+		hashes = append(hashes, hash)
+		return u, err
+	})
+	return users, hashes, wrap("users by email", err)
 }
 
 // GetUserByID returns a user; ENOTFOUND when there is none.
@@ -94,7 +116,8 @@ func scanUser(s scanner, extra ...any) (*lockbox.User, error) {
 	var u lockbox.User
 	var roles string
 	var created time.Time
-	dest := append([]any{&u.ID, &u.Email, &u.Name, &u.Tenant, &roles, &u.ServiceAccount, &created}, extra...)
+	dest := append([]any{&u.ID, &u.Email, &u.Name, &u.Tenant, &roles, &u.ServiceAccount,
+		&u.Disabled, &u.PasswordChangeRequired, &created}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -110,10 +133,10 @@ func scanUser(s scanner, extra ...any) (*lockbox.User, error) {
 // ECONFLICT when the hash is already stored; ENOTFOUND for an unknown user.
 // Both are found without a failing statement, which would abort the
 // transaction in PostgreSQL (the row is inserted only if the user exists).
-func (t *tx) InsertToken(ctx context.Context, hash []byte, userID string, expiresAt time.Time) error {
-	ok, err := t.insert(ctx, "insert token", `INSERT INTO tokens (hash, user_id, expires_at)
-		SELECT $1::bytea, id, $3::timestamptz FROM users WHERE id = $2 ON CONFLICT DO NOTHING`,
-		hash, userID, zeroAsNull(expiresAt))
+func (t *tx) InsertToken(ctx context.Context, hash []byte, userID string, createdAt, expiresAt time.Time) error {
+	ok, err := t.insert(ctx, "insert token", `INSERT INTO tokens (hash, user_id, created_at, expires_at)
+		SELECT $1::bytea, id, $4::timestamptz, $3::timestamptz FROM users WHERE id = $2 ON CONFLICT DO NOTHING`,
+		hash, userID, zeroAsNull(expiresAt), ts(createdAt))
 	switch {
 	case isForeignKey(err): // the user was deleted by a transaction that committed meanwhile
 		return lockbox.Errorf(lockbox.ENOTFOUND, "User %q not found.", userID)
@@ -129,15 +152,113 @@ func (t *tx) InsertToken(ctx context.Context, hash []byte, userID string, expire
 // UserByToken resolves a token hash that has not expired at now (a token
 // is invalid from its expiry instant on); ENOTFOUND otherwise.
 func (t *tx) UserByToken(ctx context.Context, hash []byte, now time.Time) (*lockbox.User, error) {
-	row := t.tx.QueryRowContext(ctx, `SELECT u.id, u.email, u.name, u.tenant, u.roles,
-		u.service_account, u.created_at FROM tokens k JOIN users u ON u.id = k.user_id
-		WHERE k.hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)`, hash, ts(now))
-	u, err := scanUser(row)
+	_, u, err := t.TokenByHash(ctx, hash, now)
+	return u, err
+}
+
+// TokenByHash resolves a token hash valid at now, of a user who is not
+// disabled, to the token and its user; ENOTFOUND otherwise.
+func (t *tx) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*lockbox.Token, *lockbox.User, error) {
+	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumnsU+`, k.hash, k.created_at, k.last_used_at, k.expires_at
+		FROM tokens k JOIN users u ON u.id = k.user_id
+		WHERE k.hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2) AND NOT u.disabled`, hash, ts(now))
+	var k lockbox.Token
+	var created time.Time
+	var used, expires sql.Null[time.Time]
+	u, err := scanUser(row, &k.Hash, &created, &used, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		// The message never says whether the token exists but has expired.
-		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Token not found.")
+		return nil, nil, lockbox.Errorf(lockbox.ENOTFOUND, "Token not found.")
+	} else if err != nil {
+		return nil, nil, wrap("token by hash", err)
 	}
-	return u, wrap("user by token", err)
+	k.UserID, k.CreatedAt, k.LastUsedAt = u.ID, created.UTC(), timePtr(used)
+	if expires.Valid {
+		k.ExpiresAt = expires.V.UTC()
+	}
+	return &k, u, nil
+}
+
+// TouchToken records that a token was used at now.
+func (t *tx) TouchToken(ctx context.Context, hash []byte, now time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = $1 WHERE hash = $2`, ts(now), hash)
+	return wrap("touch token", err)
+}
+
+// ListUserTokens lists a user's tokens valid at now, oldest first.
+func (t *tx) ListUserTokens(ctx context.Context, userID string, now time.Time) ([]*lockbox.Token, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT hash, created_at, last_used_at, expires_at FROM tokens
+		WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at, hash`, userID, ts(now))
+	if err != nil {
+		return nil, wrap("list user tokens", err)
+	}
+	out, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.Token, error) {
+		k := lockbox.Token{UserID: userID}
+		var created time.Time
+		var used, expires sql.Null[time.Time]
+		if err := s.Scan(&k.Hash, &created, &used, &expires); err != nil {
+			return nil, err
+		}
+		k.CreatedAt, k.LastUsedAt = created.UTC(), timePtr(used)
+		if expires.Valid {
+			k.ExpiresAt = expires.V.UTC()
+		}
+		return &k, nil
+	})
+	return out, wrap("list user tokens", err)
+}
+
+// DeleteToken removes one token.
+func (t *tx) DeleteToken(ctx context.Context, hash []byte) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM tokens WHERE hash = $1`, hash)
+	return wrap("delete token", err)
+}
+
+// ExpireUserTokens makes every token of a user valid after at expire at at.
+func (t *tx) ExpireUserTokens(ctx context.Context, userID string, at time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE tokens SET expires_at = $1
+		WHERE user_id = $2 AND (expires_at IS NULL OR expires_at > $1)`, ts(at), userID)
+	return wrap("expire user tokens", err)
+}
+
+// LockUser returns a user and holds a lock on its row until the
+// transaction ends: disabling or deleting the user (which lock it
+// exclusively) waits for a transaction acting as them, or that transaction
+// finds the change made.
+func (t *tx) LockUser(ctx context.Context, id string, exclusive bool) (*lockbox.User, error) {
+	lock := "FOR SHARE"
+	if exclusive {
+		lock = "FOR UPDATE"
+	}
+	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 `+lock, id)
+	u, err := scanUser(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "User %q not found.", id)
+	}
+	return u, wrap("lock user", err)
+}
+
+// SetPassword stores a new password hash; ENOTFOUND when there is no such user.
+func (t *tx) SetPassword(ctx context.Context, id, passwordHash string, changeRequired bool) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, password_change_required = $2 WHERE id = $3`,
+		passwordHash, changeRequired, id)
+	return expectRow(res, err, "set password", "User %q not found.", id)
+}
+
+// SetUserDisabled marks a user disabled or enabled; ENOTFOUND.
+func (t *tx) SetUserDisabled(ctx context.Context, id string, disabled bool) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE users SET disabled = $1 WHERE id = $2`, disabled, id)
+	return expectRow(res, err, "set user disabled", "User %q not found.", id)
+}
+
+// ListServiceAccounts lists the service accounts, ordered by email.
+func (t *tx) ListServiceAccounts(ctx context.Context) ([]*lockbox.User, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE service_account ORDER BY lower(email)`)
+	if err != nil {
+		return nil, wrap("list service accounts", err)
+	}
+	out, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.User, error) { return scanUser(s) })
+	return out, wrap("list service accounts", err)
 }
 
 // DeleteUserTokens removes every token of a user (none is not an error).

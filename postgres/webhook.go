@@ -18,6 +18,7 @@ func (t *tx) InsertWebhook(ctx context.Context, w *lockbox.Webhook, secret strin
 	if err != nil {
 		return wrap("insert webhook", err)
 	}
+	t.memo.forgetWebhooks(w.Tenant)
 	ok, err := t.insert(ctx, "insert webhook", `INSERT INTO webhooks
 		(id, tenant, url, events, description, secret, created_by, created_at)
 		SELECT $1::text, name, $3::text, $4::jsonb, $5::text, $6::text, $7::text, $8::timestamptz FROM tenants WHERE name = $2
@@ -37,6 +38,9 @@ func (t *tx) InsertWebhook(ctx context.Context, w *lockbox.Webhook, secret strin
 
 // ListWebhooks returns a tenant's endpoints, oldest first.
 func (t *tx) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhook, error) {
+	if hooks, ok := t.memo.webhooks(tenant); ok {
+		return hooks, nil
+	}
 	rows, err := t.tx.QueryContext(ctx, `SELECT id, tenant, url, events, description, created_by, created_at, ''
 		FROM webhooks WHERE tenant = $1 ORDER BY created_at, id`, tenant)
 	if err != nil {
@@ -52,6 +56,7 @@ func (t *tx) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhoo
 	if out == nil {
 		out = []*lockbox.Webhook{} // serves as [], not null
 	}
+	t.memo.setWebhooks(tenant, out)
 	return out, nil
 }
 
@@ -68,6 +73,7 @@ func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhoo
 
 // DeleteWebhook deletes an endpoint and its undelivered messages.
 func (t *tx) DeleteWebhook(ctx context.Context, tenant, id string) error {
+	t.memo.forgetWebhooks(tenant)
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM webhooks WHERE tenant = $1 AND id = $2`, tenant, id)
 	if err := expectRow(res, err, "delete webhook", "Webhook %q not found.", id); err != nil {
 		return err

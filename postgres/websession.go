@@ -35,10 +35,9 @@ func (t *tx) InsertWebSession(ctx context.Context, hash []byte, s *lockbox.WebSe
 func (t *tx) WebSessionByHash(ctx context.Context, hash []byte, now time.Time) (*lockbox.WebSession, *lockbox.User, error) {
 	var s lockbox.WebSession
 	var created, idle, expires time.Time
-	row := t.tx.QueryRowContext(ctx, `SELECT u.id, u.email, u.name, u.tenant, u.roles,
-		u.service_account, u.created_at, w.created_at, w.idle_expires_at, w.expires_at
+	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumnsU+`, w.created_at, w.idle_expires_at, w.expires_at
 		FROM web_sessions w JOIN users u ON u.id = w.user_id
-		WHERE w.hash = $1 AND w.idle_expires_at > $2 AND w.expires_at > $2`, hash, ts(now))
+		WHERE w.hash = $1 AND w.idle_expires_at > $2 AND w.expires_at > $2 AND NOT u.disabled`, hash, ts(now))
 	u, err := scanUser(row, &created, &idle, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, lockbox.Errorf(lockbox.ENOTFOUND, "Session not found.")
@@ -64,9 +63,9 @@ func (t *tx) TouchWebSession(ctx context.Context, hash []byte, now, idleExpiresA
 		return wrap("touch web session", err)
 	}
 	_, err = t.tx.ExecContext(ctx, `UPDATE web_sessions
-		SET idle_expires_at = LEAST($1, expires_at)
+		SET idle_expires_at = LEAST($1, expires_at), last_used_at = $3
 		WHERE hash = $2 AND idle_expires_at < LEAST($1, expires_at)`,
-		ts(idleExpiresAt), hash)
+		ts(idleExpiresAt), hash, ts(now))
 	return wrap("touch web session", err)
 }
 
@@ -74,6 +73,27 @@ func (t *tx) TouchWebSession(ctx context.Context, hash []byte, now, idleExpiresA
 func (t *tx) DeleteWebSession(ctx context.Context, hash []byte) error {
 	_, err := t.tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE hash = $1`, hash)
 	return wrap("delete web session", err)
+}
+
+// ListUserWebSessions lists a user's sessions valid at now, oldest first.
+func (t *tx) ListUserWebSessions(ctx context.Context, userID string, now time.Time) ([]*lockbox.Token, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT hash, created_at, last_used_at, LEAST(idle_expires_at, expires_at)
+		FROM web_sessions WHERE user_id = $1 AND idle_expires_at > $2 AND expires_at > $2
+		ORDER BY created_at, hash`, userID, ts(now))
+	if err != nil {
+		return nil, wrap("list user web sessions", err)
+	}
+	out, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.Token, error) {
+		k := lockbox.Token{UserID: userID}
+		var created, expires time.Time
+		var used sql.Null[time.Time]
+		if err := s.Scan(&k.Hash, &created, &used, &expires); err != nil {
+			return nil, err
+		}
+		k.CreatedAt, k.LastUsedAt, k.ExpiresAt = created.UTC(), timePtr(used), expires.UTC()
+		return &k, nil
+	})
+	return out, wrap("list user web sessions", err)
 }
 
 // DeleteUserWebSessions removes every session of a user.

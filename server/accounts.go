@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -20,7 +21,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.respond(w, r, http.StatusOK, lockbox.Session{Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC()})
+	s.respond(w, r, http.StatusOK, lockbox.Session{Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC(), PasswordChangeRequired: sess.PasswordChangeRequired})
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request) {
@@ -127,4 +128,151 @@ func (s *Server) removeTenantUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if err := s.Accounts.Logout(r.Context()); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
+	var in lockbox.PasswordChange
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if err := s.Accounts.ChangePassword(r.Context(), in); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// tokenList is the body of GET /v1/me/tokens.
+type tokenList struct {
+	Tokens []*lockbox.TokenInfo `json:"tokens"`
+}
+
+func (s *Server) listMyTokens(w http.ResponseWriter, r *http.Request) {
+	tokens, err := s.Accounts.ListMyTokens(r.Context())
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	out := tokenList{Tokens: make([]*lockbox.TokenInfo, 0, len(tokens))}
+	for _, t := range tokens {
+		c := *t
+		c.CreatedAt = t.CreatedAt.UTC()
+		c.LastUsedAt, c.ExpiresAt = utcPtr(t.LastUsedAt), utcPtr(t.ExpiresAt)
+		out.Tokens = append(out.Tokens, &c)
+	}
+	s.respond(w, r, http.StatusOK, out)
+}
+
+func (s *Server) revokeMyToken(w http.ResponseWriter, r *http.Request) {
+	if err := s.Accounts.RevokeMyToken(r.Context(), r.PathValue("id")); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) resetTenantUserPassword(w http.ResponseWriter, r *http.Request) {
+	otp, err := s.Accounts.ResetTenantUserPassword(r.Context(), r.PathValue("tenant"), r.PathValue("email"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.respond(w, r, http.StatusOK, otp)
+}
+
+func (s *Server) resetStaffPassword(w http.ResponseWriter, r *http.Request) {
+	otp, err := s.Accounts.ResetStaffPassword(r.Context(), r.PathValue("email"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.respond(w, r, http.StatusOK, otp)
+}
+
+func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request) {
+	var upd lockbox.StaffUpdate
+	if err := decodeJSON(w, r, &upd); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	u, err := s.Accounts.UpdateStaff(r.Context(), r.PathValue("email"), upd)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.respond(w, r, http.StatusOK, utcUser(u))
+}
+
+func (s *Server) removeStaff(w http.ResponseWriter, r *http.Request) {
+	if err := s.Accounts.RemoveStaff(r.Context(), r.PathValue("email")); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// serviceAccountList is the body of GET /v1/service-accounts.
+type serviceAccountList struct {
+	ServiceAccounts []*lockbox.ServiceAccount `json:"service_accounts"`
+}
+
+func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request) {
+	sas, err := s.Accounts.ListServiceAccounts(r.Context())
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	out := serviceAccountList{ServiceAccounts: make([]*lockbox.ServiceAccount, 0, len(sas))}
+	for _, sa := range sas {
+		c := *sa
+		c.CreatedAt = sa.CreatedAt.UTC()
+		out.ServiceAccounts = append(out.ServiceAccounts, &c)
+	}
+	s.respond(w, r, http.StatusOK, out)
+}
+
+func (s *Server) revokeServiceAccount(w http.ResponseWriter, r *http.Request) {
+	if err := s.Accounts.RevokeServiceAccount(r.Context(), r.PathValue("name")); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) rotateServiceAccount(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Grace string `json:"grace"`
+	}
+	// An empty body means no grace: the old token stops at once.
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &in); err != nil {
+			s.error(w, r, err)
+			return
+		}
+	}
+	var grace time.Duration
+	if in.Grace != "" {
+		var err error
+		if grace, err = time.ParseDuration(in.Grace); err != nil {
+			s.error(w, r, lockbox.FieldErrorf(lockbox.EINVALID, "grace", "grace %q is not a duration such as \"10m\".", in.Grace))
+			return
+		}
+	}
+	sa, err := s.Accounts.RotateServiceAccount(r.Context(), r.PathValue("name"), grace)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	out := *sa
+	out.CreatedAt = sa.CreatedAt.UTC()
+	s.respond(w, r, http.StatusOK, out)
 }

@@ -153,12 +153,40 @@ var expectations = map[string]rule{
 	"PATCH /v1/tenants/{tenant}/users/{email}":  func(p principal, t string) outcome { return tenantRole(p, t, "global_admin") },
 	"DELETE /v1/tenants/{tenant}/users/{email}": func(p principal, t string) outcome { return tenantRole(p, t, "global_admin") },
 
-	"GET /v1/staff":              providerOnly("provider_admin"),
-	"POST /v1/staff":             providerOnly("provider_admin"),
-	"POST /v1/service-accounts":  providerOnly("provider_admin"),
-	"GET /v1/services":           providerOnly("requester", "other_operator", "support_manager", "provider_admin"),
-	"GET /v1/services/{service}": providerOnly("requester", "other_operator", "support_manager", "provider_admin"),
-	"PUT /v1/services/{service}": providerOnly("provider_admin"),
+	// SPEC §10.1: one's own account. A service account has no password
+	// and, in the matrix, no token of its own to end but the one it calls with.
+	"POST /v1/auth/logout": anyone,
+	"POST /v1/me/password": func(p principal, _ string) outcome {
+		if p.is("service_account") {
+			return forbidden
+		}
+		return allowed
+	},
+	"GET /v1/me/tokens": anyone,
+	"DELETE /v1/me/tokens/{id}": func(p principal, _ string) outcome {
+		if p.is("service_account") {
+			return notFound
+		}
+		return allowed
+	},
+	// Resets: the tenant's global admin for its users (never the provider),
+	// a provider admin for staff.
+	"POST /v1/tenants/{tenant}/users/{email}/reset-password": func(p principal, t string) outcome {
+		return tenantRole(p, t, "global_admin")
+	},
+
+	"GET /v1/staff":                           providerOnly("provider_admin"),
+	"POST /v1/staff":                          providerOnly("provider_admin"),
+	"PATCH /v1/staff/{email}":                 providerOnly("provider_admin"),
+	"DELETE /v1/staff/{email}":                providerOnly("provider_admin"),
+	"POST /v1/staff/{email}/reset-password":   providerOnly("provider_admin"),
+	"POST /v1/service-accounts":               providerOnly("provider_admin"),
+	"GET /v1/service-accounts":                providerOnly("provider_admin"),
+	"DELETE /v1/service-accounts/{name}":      providerOnly("provider_admin"),
+	"POST /v1/service-accounts/{name}/rotate": providerOnly("provider_admin"),
+	"GET /v1/services":                        providerOnly("requester", "other_operator", "support_manager", "provider_admin"),
+	"GET /v1/services/{service}":              providerOnly("requester", "other_operator", "support_manager", "provider_admin"),
+	"PUT /v1/services/{service}":              providerOnly("provider_admin"),
 }
 
 // matrix is a real server (real workflow service, real SQLite) plus a
@@ -212,7 +240,15 @@ func (m *matrix) ctxOf(email string) context.Context {
 	var u *lockbox.User
 	err := m.store.View(context.Background(), func(tx lockbox.Tx) error {
 		var err error
-		u, _, err = tx.GetUserByEmail(context.Background(), email)
+		// Test accounts have one account per address.
+		var users []*lockbox.User
+		users, _, err = tx.UsersByEmail(context.Background(), email)
+		if err == nil && len(users) != 1 {
+			err = lockbox.Errorf(lockbox.ENOTFOUND, "%d accounts with %s", len(users), email)
+		}
+		if err == nil {
+			u = users[0]
+		}
 		return err
 	})
 	if err != nil {
@@ -255,6 +291,7 @@ func (m *matrix) fixture(route server.Route, target string) (path string, body a
 	path += auditRouteQuery[route.Method+" "+route.Pattern] // audit_test.go
 	// Webhook and dev mail fixtures: notify_test.go.
 	path = m.notifyFixture(route, target, path)
+	path = m.accountFixture(path, n) // accounts_test.go
 	if strings.Contains(path, "{email}") {
 		email := fmt.Sprintf("user%d@%s.test", n, target)
 		_, err := m.svc.AddTenantUser(m.ctxOf("admin@"+target+".test"), target, lockbox.NewUser{Email: email, Roles: []lockbox.Role{lockbox.RoleAuditReader}})
@@ -302,6 +339,12 @@ func (m *matrix) body(route server.Route, target string, n int64) any {
 		return map[string]any{"email": fmt.Sprintf("staff%d@provider.test", n), "roles": []string{"operator"}}
 	case "POST /v1/service-accounts":
 		return map[string]any{"name": fmt.Sprintf("svc%d", n)}
+	case "PATCH /v1/staff/{email}":
+		return map[string]any{"disabled": true}
+	case "POST /v1/service-accounts/{name}/rotate":
+		return map[string]any{"grace": "10m"}
+	case "POST /v1/me/password":
+		return map[string]any{"current": approval.DevPassword, "new": "a new and long passphrase"}
 	case "PUT /v1/services/{service}":
 		return map[string]any{"operations": []string{"Get-Mailbox", "Get-MailboxStatistics"}}
 	case "POST /v1/access/check", "POST /v1/operator-actions":
@@ -312,6 +355,8 @@ func (m *matrix) body(route server.Route, target string, n int64) any {
 
 func (m *matrix) call(p principal, route server.Route, target string) (int, string) {
 	path, body := m.fixture(route, target)
+	token := m.tokenFor(p, route) // accounts_test.go
+	path = m.ownTokenPath(p, route, path)
 	var rd *strings.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -323,8 +368,8 @@ func (m *matrix) call(p principal, route server.Route, target string) (int, stri
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if tok := m.tokens[p.name]; tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	rec := httptest.NewRecorder()
 	m.handler.ServeHTTP(rec, req)

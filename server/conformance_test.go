@@ -250,7 +250,8 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.users(t)
 	c.staffAndServices(t)
 	c.routingErrors(t)
-	c.audit(t) // audit_test.go
+	c.accounts(t) // accounts_test.go
+	c.audit(t)    // audit_test.go
 	// Webhooks, dev mail, metrics: notify_test.go.
 	c.notifications(t)
 

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/httpcode"
@@ -26,7 +29,19 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, problem{Status: http.StatusInternalServerError, Code: lockbox.EINTERNAL, Detail: lockbox.ErrorMessage(err)})
 		return
 	}
+	if code == lockbox.ERATELIMITED {
+		w.Header().Set("Retry-After", retryAfter(lockbox.ErrorRetryAfter(err)))
+	}
 	writeProblem(w, problem{Status: status, Code: code, Detail: lockbox.ErrorMessage(err), Field: lockbox.ErrorField(err)})
+}
+
+// retryAfter is a Retry-After value in whole seconds, at least 1 (a
+// limit that did not say how long waits a minute).
+func retryAfter(d time.Duration) string {
+	if d <= 0 {
+		d = time.Minute
+	}
+	return strconv.Itoa(int(math.Ceil(d.Seconds())))
 }
 
 // logInternal logs an internal error, unless it is only the client going

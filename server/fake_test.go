@@ -177,3 +177,49 @@ func (f *fake) PutService(ctx context.Context, s *lockbox.Service) (*lockbox.Ser
 func fakeService() *lockbox.Service {
 	return &lockbox.Service{Name: "exchange", DisplayName: "Exchange", Operations: []string{"Get-Mailbox"}, UpdatedAt: fakeTime}
 }
+
+func (f *fake) Logout(ctx context.Context) error { f.seen(ctx); return f.err }
+
+func (f *fake) ChangePassword(ctx context.Context, in lockbox.PasswordChange) error {
+	f.seen(ctx)
+	return f.err
+}
+
+func (f *fake) ListMyTokens(ctx context.Context) ([]*lockbox.TokenInfo, error) {
+	f.seen(ctx)
+	return []*lockbox.TokenInfo{{ID: "api_00", Kind: lockbox.TokenKindAPI, CreatedAt: fakeTime}}, f.err
+}
+
+func (f *fake) RevokeMyToken(ctx context.Context, id string) error { f.seen(ctx); return f.err }
+
+func (f *fake) UpdateStaff(ctx context.Context, email string, upd lockbox.StaffUpdate) (*lockbox.User, error) {
+	f.seen(ctx)
+	return fakeUser(), f.err
+}
+
+func (f *fake) RemoveStaff(ctx context.Context, email string) error { f.seen(ctx); return f.err }
+
+func (f *fake) ResetStaffPassword(ctx context.Context, email string) (*lockbox.OneTimePassword, error) {
+	f.seen(ctx)
+	return &lockbox.OneTimePassword{Email: email, Password: "otp"}, f.err
+}
+
+func (f *fake) ResetTenantUserPassword(ctx context.Context, tenant, email string) (*lockbox.OneTimePassword, error) {
+	f.seen(ctx)
+	return &lockbox.OneTimePassword{Email: email, Password: "otp"}, f.err
+}
+
+func (f *fake) ListServiceAccounts(ctx context.Context) ([]*lockbox.ServiceAccount, error) {
+	f.seen(ctx)
+	return []*lockbox.ServiceAccount{{ID: "sa", Name: "svc", CreatedAt: fakeTime}}, f.err
+}
+
+func (f *fake) RevokeServiceAccount(ctx context.Context, name string) error {
+	f.seen(ctx)
+	return f.err
+}
+
+func (f *fake) RotateServiceAccount(ctx context.Context, name string, grace time.Duration) (*lockbox.ServiceAccount, error) {
+	f.seen(ctx)
+	return &lockbox.ServiceAccount{ID: "sa", Name: name, Token: "secret", CreatedAt: fakeTime}, f.err
+}

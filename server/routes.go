@@ -12,6 +12,10 @@ type Route struct {
 	Pattern string // a ServeMux path pattern, e.g. "/v1/requests/{id}"
 	// Public routes are served without a bearer token.
 	Public bool
+	// OneTime routes also serve a caller signed in with a one-time
+	// password (SPEC §10.1: changing it and signing out); every other
+	// route answers them 403 password_change_required.
+	OneTime bool
 }
 
 type route struct {
@@ -29,6 +33,9 @@ func (s *Server) routes() []route {
 	authed := func(method, pattern string, h http.HandlerFunc) route {
 		return route{Route: Route{Method: method, Pattern: pattern}, handler: h}
 	}
+	oneTime := func(method, pattern string, h http.HandlerFunc) route {
+		return route{Route: Route{Method: method, Pattern: pattern, OneTime: true}, handler: h}
+	}
 	dev := func(method, pattern string, h http.HandlerFunc) route {
 		return route{Route: Route{Method: method, Pattern: pattern}, dev: true, handler: h}
 	}
@@ -38,7 +45,11 @@ func (s *Server) routes() []route {
 		public("GET", "/metrics", s.metrics),
 		public("GET", "/v1/openapi.json", s.openAPI),
 		public("POST", "/v1/auth/token", s.login),
+		oneTime("POST", "/v1/auth/logout", s.logout),
 		authed("GET", "/v1/me", s.me),
+		oneTime("POST", "/v1/me/password", s.changePassword),
+		authed("GET", "/v1/me/tokens", s.listMyTokens),
+		authed("DELETE", "/v1/me/tokens/{id}", s.revokeMyToken),
 
 		authed("POST", "/v1/requests", s.createRequest),
 		authed("GET", "/v1/requests", s.listRequests),
@@ -62,6 +73,7 @@ func (s *Server) routes() []route {
 		authed("POST", "/v1/tenants/{tenant}/users", s.addTenantUser),
 		authed("PATCH", "/v1/tenants/{tenant}/users/{email}", s.updateTenantUser),
 		authed("DELETE", "/v1/tenants/{tenant}/users/{email}", s.removeTenantUser),
+		authed("POST", "/v1/tenants/{tenant}/users/{email}/reset-password", s.resetTenantUserPassword),
 		authed("POST", "/v1/tenants/{tenant}/webhooks", s.createWebhook),
 		authed("GET", "/v1/tenants/{tenant}/webhooks", s.listWebhooks),
 		authed("DELETE", "/v1/tenants/{tenant}/webhooks/{id}", s.deleteWebhook),
@@ -78,7 +90,13 @@ func (s *Server) routes() []route {
 
 		authed("GET", "/v1/staff", s.listStaff),
 		authed("POST", "/v1/staff", s.addStaff),
+		authed("PATCH", "/v1/staff/{email}", s.updateStaff),
+		authed("DELETE", "/v1/staff/{email}", s.removeStaff),
+		authed("POST", "/v1/staff/{email}/reset-password", s.resetStaffPassword),
 		authed("POST", "/v1/service-accounts", s.createServiceAccount),
+		authed("GET", "/v1/service-accounts", s.listServiceAccounts),
+		authed("DELETE", "/v1/service-accounts/{name}", s.revokeServiceAccount),
+		authed("POST", "/v1/service-accounts/{name}/rotate", s.rotateServiceAccount),
 
 		authed("GET", "/v1/services", s.listServices),
 		authed("GET", "/v1/services/{service}", s.getService),

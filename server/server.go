@@ -53,7 +53,7 @@ func (s *Server) Handler() http.Handler {
 		if rt.dev && s.DevClock == nil {
 			continue
 		}
-		mux.Handle(rt.Method+" "+rt.Pattern, s.authenticate(rt.Public, rt.handler))
+		mux.Handle(rt.Method+" "+rt.Pattern, s.authenticate(rt.Route, rt.handler))
 	}
 	return s.logRequests(s.recoverPanics(middleware.Private(s.dispatch(mux))))
 }
@@ -142,12 +142,13 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 }
 
 // authenticate puts the caller's address and, from the bearer token, the
-// caller into the request context. A route that is not public refuses a
-// request without a valid token.
-func (s *Server) authenticate(public bool, next http.HandlerFunc) http.Handler {
+// caller and their token into the request context. A route that is not
+// public refuses a request without a valid token, and one that is not
+// OneTime a caller whose password is a one-time password.
+func (s *Server) authenticate(rt Route, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := lockbox.NewContextWithClientIP(r.Context(), middleware.ClientIP(r))
-		if public {
+		if rt.Public {
 			next(w, r.WithContext(ctx))
 			return
 		}
@@ -162,6 +163,13 @@ func (s *Server) authenticate(public bool, next http.HandlerFunc) http.Handler {
 			s.error(w, r, err)
 			return
 		}
+		if !rt.OneTime {
+			if err := lockbox.CheckActive(u); err != nil {
+				s.error(w, r, err)
+				return
+			}
+		}
+		ctx = lockbox.NewContextWithCredential(ctx, token)
 		next(w, r.WithContext(lockbox.NewContextWithUser(ctx, u)))
 	})
 }

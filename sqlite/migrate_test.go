@@ -73,3 +73,48 @@ func v5Request(t *testing.T, r *lockbox.AccessRequest) []any {
 		nullMicros(r.AccessStartsAt), nullMicros(r.AccessEndsAt), nullMicros(r.EndedAt),
 		r.EndedBy, r.EndComment, r.TenantVisible, r.Version}
 }
+
+// TestMigrationPerPopulationKeepsSessions: migration 00009 rebuilds the
+// users table (to make an address unique per population instead of
+// overall). With foreign keys on, as the store runs, dropping the old table
+// cascades to tokens and web sessions; the migration puts them back, so
+// nobody is signed out by an upgrade, and afterwards one address may be an
+// account of two tenants.
+func TestMigrationPerPopulationKeepsSessions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lockbox.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newProvider(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), 8); err != nil {
+		t.Fatalf("migrate to 8: %v", err)
+	}
+	insertV5(t, db, `INSERT INTO users (id, email, name, tenant, roles, service_account, password_hash, created_at,
+		disabled, password_change_required) VALUES ('u1', 'a@contoso.test', '', 'contoso', '["audit_reader"]', 0, 'h', 0, 0, 1)`)
+	insertV5(t, db, `INSERT INTO tokens (hash, user_id, created_at, expires_at) VALUES (X'0102', 'u1', 0, NULL)`)
+	insertV5(t, db, `INSERT INTO web_sessions (hash, user_id, created_at, idle_expires_at, expires_at)
+		VALUES (X'0304', 'u1', 0, 9000000000000000, 9000000000000000)`)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.MustView(t, s, func(tx lockbox.Tx) error {
+		u, err := tx.UserByToken(t.Context(), []byte{1, 2}, storetest.T0)
+		if err != nil || u.ID != "u1" || !u.PasswordChangeRequired {
+			t.Errorf("token after the migration: %+v, %v", u, err)
+		}
+		if _, _, err := tx.WebSessionByHash(t.Context(), []byte{3, 4}, storetest.T0); err != nil {
+			t.Errorf("web session after the migration: %v", err)
+		}
+		return nil
+	})
+	storetest.MustInsertUser(t, s, storetest.NewUser("u2", "A@contoso.test", "fabrikam", lockbox.RoleGlobalAdmin), "h")
+}

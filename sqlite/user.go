@@ -10,7 +10,10 @@ import (
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
-const userColumns = `id, email, name, tenant, roles, service_account, created_at`
+const userColumns = `id, email, name, tenant, roles, service_account, disabled, password_change_required, created_at`
+
+// userColumnsU is userColumns of the users table aliased u, for joins.
+const userColumnsU = `u.id, u.email, u.name, u.tenant, u.roles, u.service_account, u.disabled, u.password_change_required, u.created_at`
 
 // InsertUser stores an account; ECONFLICT when the id or the email (in any
 // letter case) is taken.
@@ -20,19 +23,21 @@ func (t *tx) InsertUser(ctx context.Context, u *lockbox.User, passwordHash strin
 		return wrap("insert user", err)
 	}
 	_, err = t.tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`, password_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, u.Name, u.Tenant, roles, u.ServiceAccount, micros(u.CreatedAt), passwordHash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.Name, u.Tenant, roles, u.ServiceAccount, u.Disabled, u.PasswordChangeRequired,
+		micros(u.CreatedAt), passwordHash)
 	if isUnique(err) {
 		return lockbox.Errorf(lockbox.ECONFLICT, "A user with the email %q already exists.", u.Email)
 	}
 	return wrap("insert user", err)
 }
 
-// GetUserByEmail returns the user with that email in any letter case, and
-// their password hash; ENOTFOUND when there is none.
-func (t *tx) GetUserByEmail(ctx context.Context, email string) (*lockbox.User, string, error) {
+// GetUserByEmail returns the account with that email in any letter case
+// in population tenant, and its password hash; ENOTFOUND when there is none.
+func (t *tx) GetUserByEmail(ctx context.Context, tenant, email string) (*lockbox.User, string, error) {
 	var hash string
-	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE email = ?`, email)
+	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users
+		WHERE tenant = ? AND email = ?`, tenant, email)
 	u, err := scanUser(row, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", lockbox.Errorf(lockbox.ENOTFOUND, "User %q not found.", email)
@@ -40,6 +45,24 @@ func (t *tx) GetUserByEmail(ctx context.Context, email string) (*lockbox.User, s
 		return nil, "", wrap("get user", err)
 	}
 	return u, hash, nil
+}
+
+// UsersByEmail returns every account with that email in any letter case,
+// ordered by tenant, and their password hashes.
+func (t *tx) UsersByEmail(ctx context.Context, email string) ([]*lockbox.User, []string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+userColumns+`, password_hash FROM users
+		WHERE email = ? ORDER BY tenant`, email)
+	if err != nil {
+		return nil, nil, wrap("users by email", err)
+	}
+	var hashes []string
+	users, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.User, error) {
+		var hash string
+		u, err := scanUser(s, &hash)
+		hashes = append(hashes, hash)
+		return u, err
+	})
+	return users, hashes, wrap("users by email", err)
 }
 
 // GetUserByID returns a user; ENOTFOUND when there is none.
@@ -92,7 +115,8 @@ func scanUser(s scanner, extra ...any) (*lockbox.User, error) {
 	var u lockbox.User
 	var roles string
 	var created int64
-	dest := append([]any{&u.ID, &u.Email, &u.Name, &u.Tenant, &roles, &u.ServiceAccount, &created}, extra...)
+	dest := append([]any{&u.ID, &u.Email, &u.Name, &u.Tenant, &roles, &u.ServiceAccount,
+		&u.Disabled, &u.PasswordChangeRequired, &created}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -106,9 +130,9 @@ func scanUser(s scanner, extra ...any) (*lockbox.User, error) {
 
 // InsertToken stores a bearer token's hash; a zero expiresAt never expires.
 // ECONFLICT when the hash is already stored; ENOTFOUND for an unknown user.
-func (t *tx) InsertToken(ctx context.Context, hash []byte, userID string, expiresAt time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, expires_at) VALUES (?, ?, ?)`,
-		hash, userID, zeroAsNull(expiresAt))
+func (t *tx) InsertToken(ctx context.Context, hash []byte, userID string, createdAt, expiresAt time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+		hash, userID, micros(createdAt), zeroAsNull(expiresAt))
 	switch {
 	case isUnique(err):
 		return lockbox.Errorf(lockbox.ECONFLICT, "Token already exists.")
@@ -121,15 +145,102 @@ func (t *tx) InsertToken(ctx context.Context, hash []byte, userID string, expire
 // UserByToken resolves a token hash that has not expired at now (a token
 // is invalid from its expiry instant on); ENOTFOUND otherwise.
 func (t *tx) UserByToken(ctx context.Context, hash []byte, now time.Time) (*lockbox.User, error) {
-	row := t.tx.QueryRowContext(ctx, `SELECT u.id, u.email, u.name, u.tenant, u.roles,
-		u.service_account, u.created_at FROM tokens k JOIN users u ON u.id = k.user_id
-		WHERE k.hash = ? AND (k.expires_at IS NULL OR k.expires_at > ?)`, hash, micros(now))
-	u, err := scanUser(row)
+	_, u, err := t.TokenByHash(ctx, hash, now)
+	return u, err
+}
+
+// TokenByHash resolves a token hash valid at now, of a user who is not
+// disabled, to the token and its user; ENOTFOUND otherwise.
+func (t *tx) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*lockbox.Token, *lockbox.User, error) {
+	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumnsU+`, k.hash, k.created_at, k.last_used_at, k.expires_at
+		FROM tokens k JOIN users u ON u.id = k.user_id
+		WHERE k.hash = ? AND (k.expires_at IS NULL OR k.expires_at > ?) AND NOT u.disabled`, hash, micros(now))
+	var k lockbox.Token
+	var created int64
+	var used, expires sql.Null[int64]
+	u, err := scanUser(row, &k.Hash, &created, &used, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		// The message never says whether the token exists but has expired.
-		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Token not found.")
+		return nil, nil, lockbox.Errorf(lockbox.ENOTFOUND, "Token not found.")
+	} else if err != nil {
+		return nil, nil, wrap("token by hash", err)
 	}
-	return u, wrap("user by token", err)
+	k.UserID, k.CreatedAt, k.LastUsedAt = u.ID, fromMicros(created), timePtr(used)
+	if expires.Valid {
+		k.ExpiresAt = fromMicros(expires.V)
+	}
+	return &k, u, nil
+}
+
+// TouchToken records that a token was used at now.
+func (t *tx) TouchToken(ctx context.Context, hash []byte, now time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE hash = ?`, micros(now), hash)
+	return wrap("touch token", err)
+}
+
+// ListUserTokens lists a user's tokens valid at now, oldest first.
+func (t *tx) ListUserTokens(ctx context.Context, userID string, now time.Time) ([]*lockbox.Token, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT hash, created_at, last_used_at, expires_at FROM tokens
+		WHERE user_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, hash`, userID, micros(now))
+	if err != nil {
+		return nil, wrap("list user tokens", err)
+	}
+	out, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.Token, error) {
+		k := lockbox.Token{UserID: userID}
+		var created int64
+		var used, expires sql.Null[int64]
+		if err := s.Scan(&k.Hash, &created, &used, &expires); err != nil {
+			return nil, err
+		}
+		k.CreatedAt, k.LastUsedAt = fromMicros(created), timePtr(used)
+		if expires.Valid {
+			k.ExpiresAt = fromMicros(expires.V)
+		}
+		return &k, nil
+	})
+	return out, wrap("list user tokens", err)
+}
+
+// DeleteToken removes one token.
+func (t *tx) DeleteToken(ctx context.Context, hash []byte) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM tokens WHERE hash = ?`, hash)
+	return wrap("delete token", err)
+}
+
+// ExpireUserTokens makes every token of a user valid after at expire at at.
+func (t *tx) ExpireUserTokens(ctx context.Context, userID string, at time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE tokens SET expires_at = ?1
+		WHERE user_id = ?2 AND (expires_at IS NULL OR expires_at > ?1)`, micros(at), userID)
+	return wrap("expire user tokens", err)
+}
+
+// LockUser returns a user. SQLite runs one writer at a time, so inside
+// Update the row cannot change before the transaction ends.
+func (t *tx) LockUser(ctx context.Context, id string, _ bool) (*lockbox.User, error) {
+	return t.GetUserByID(ctx, id)
+}
+
+// SetPassword stores a new password hash; ENOTFOUND when there is no such user.
+func (t *tx) SetPassword(ctx context.Context, id, passwordHash string, changeRequired bool) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, password_change_required = ? WHERE id = ?`,
+		passwordHash, changeRequired, id)
+	return expectRow(res, err, "set password", "User %q not found.", id)
+}
+
+// SetUserDisabled marks a user disabled or enabled; ENOTFOUND.
+func (t *tx) SetUserDisabled(ctx context.Context, id string, disabled bool) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, id)
+	return expectRow(res, err, "set user disabled", "User %q not found.", id)
+}
+
+// ListServiceAccounts lists the service accounts, ordered by email.
+func (t *tx) ListServiceAccounts(ctx context.Context) ([]*lockbox.User, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE service_account ORDER BY email`)
+	if err != nil {
+		return nil, wrap("list service accounts", err)
+	}
+	out, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.User, error) { return scanUser(s) })
+	return out, wrap("list service accounts", err)
 }
 
 // DeleteUserTokens removes every token of a user (none is not an error).

@@ -28,10 +28,9 @@ func (t *tx) InsertWebSession(ctx context.Context, hash []byte, s *lockbox.WebSe
 func (t *tx) WebSessionByHash(ctx context.Context, hash []byte, now time.Time) (*lockbox.WebSession, *lockbox.User, error) {
 	var s lockbox.WebSession
 	var created, idle, expires int64
-	row := t.tx.QueryRowContext(ctx, `SELECT u.id, u.email, u.name, u.tenant, u.roles,
-		u.service_account, u.created_at, w.created_at, w.idle_expires_at, w.expires_at
+	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumnsU+`, w.created_at, w.idle_expires_at, w.expires_at
 		FROM web_sessions w JOIN users u ON u.id = w.user_id
-		WHERE w.hash = ? AND w.idle_expires_at > ? AND w.expires_at > ?`,
+		WHERE w.hash = ? AND w.idle_expires_at > ? AND w.expires_at > ? AND NOT u.disabled`,
 		hash, micros(now), micros(now))
 	u, err := scanUser(row, &created, &idle, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -58,9 +57,9 @@ func (t *tx) TouchWebSession(ctx context.Context, hash []byte, now, idleExpiresA
 		return lockbox.Errorf(lockbox.ENOTFOUND, "Session not found.")
 	}
 	_, err = t.tx.ExecContext(ctx, `UPDATE web_sessions
-		SET idle_expires_at = min(?, expires_at)
-		WHERE hash = ? AND idle_expires_at < min(?, expires_at)`,
-		micros(idleExpiresAt), hash, micros(idleExpiresAt))
+		SET idle_expires_at = min(?1, expires_at), last_used_at = ?3
+		WHERE hash = ?2 AND idle_expires_at < min(?1, expires_at)`,
+		micros(idleExpiresAt), hash, micros(now))
 	return wrap("touch web session", err)
 }
 
@@ -68,6 +67,27 @@ func (t *tx) TouchWebSession(ctx context.Context, hash []byte, now, idleExpiresA
 func (t *tx) DeleteWebSession(ctx context.Context, hash []byte) error {
 	_, err := t.tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE hash = ?`, hash)
 	return wrap("delete web session", err)
+}
+
+// ListUserWebSessions lists a user's sessions valid at now, oldest first.
+func (t *tx) ListUserWebSessions(ctx context.Context, userID string, now time.Time) ([]*lockbox.Token, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT hash, created_at, last_used_at, min(idle_expires_at, expires_at)
+		FROM web_sessions WHERE user_id = ?1 AND idle_expires_at > ?2 AND expires_at > ?2
+		ORDER BY created_at, hash`, userID, micros(now))
+	if err != nil {
+		return nil, wrap("list user web sessions", err)
+	}
+	out, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.Token, error) {
+		k := lockbox.Token{UserID: userID}
+		var created, expires int64
+		var used sql.Null[int64]
+		if err := s.Scan(&k.Hash, &created, &used, &expires); err != nil {
+			return nil, err
+		}
+		k.CreatedAt, k.LastUsedAt, k.ExpiresAt = fromMicros(created), timePtr(used), fromMicros(expires)
+		return &k, nil
+	})
+	return out, wrap("list user web sessions", err)
 }
 
 // DeleteUserWebSessions removes every session of a user.

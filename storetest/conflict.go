@@ -71,12 +71,14 @@ func testConflictInsertTenant(t *testing.T, s lockbox.Store) {
 
 func testConflictInsertToken(t *testing.T, s lockbox.Store) {
 	MustInsertUser(t, s, NewUser("u1", "approver@contoso.test", "contoso", lockbox.RoleLockboxApprover), "h")
-	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertToken(t.Context(), []byte("t1"), "u1", T0.Add(time.Hour)) })
+	MustUpdate(t, s, func(tx lockbox.Tx) error {
+		return tx.InsertToken(t.Context(), []byte("t1"), "u1", T0, T0.Add(time.Hour))
+	})
 	afterRefusal(t, s, lockbox.ENOTFOUND,
-		func(tx lockbox.Tx) error { return tx.InsertToken(t.Context(), []byte("t2"), "nobody", time.Time{}) },
+		func(tx lockbox.Tx) error { return tx.InsertToken(t.Context(), []byte("t2"), "nobody", T0, time.Time{}) },
 		func(tx lockbox.Tx) error {
-			wantCode(t, tx.InsertToken(t.Context(), []byte("t1"), "u1", time.Time{}), lockbox.ECONFLICT)
-			return tx.InsertToken(t.Context(), []byte("t3"), "u1", time.Time{})
+			wantCode(t, tx.InsertToken(t.Context(), []byte("t1"), "u1", T0, time.Time{}), lockbox.ECONFLICT)
+			return tx.InsertToken(t.Context(), []byte("t3"), "u1", T0, time.Time{})
 		})
 	MustView(t, s, func(tx lockbox.Tx) error { _, err := tx.UserByToken(t.Context(), []byte("t3"), T0); return err })
 }

@@ -16,6 +16,7 @@ var tenantTests = []test{
 	{"List", testListTenants},
 	{"Settings", testSettings},
 	{"NilListsReadBackEmpty", testNilListsReadBackEmpty},
+	{"ReadsAfterOwnWrites", testReadsAfterOwnWrites},
 }
 
 var serviceTests = []test{
@@ -207,4 +208,52 @@ func testListServices(t *testing.T, s lockbox.Store) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ListServices (-want +got):\n%s", diff)
 	}
+}
+
+// testReadsAfterOwnWrites: inside one transaction, settings, tenant and
+// webhook reads see the transaction's own writes, however often they were
+// read before (a store may remember what a transaction read), and what a
+// read returns is the caller's to change.
+func testReadsAfterOwnWrites(t *testing.T, s lockbox.Store) {
+	MustInsertTenant(t, s, "contoso")
+	want := lockbox.Settings{RequireApproval: false, RequestTTLMinutes: 60, MaxAccessMinutes: 30,
+		NotifyEmails: []string{"soc@contoso.test"}, ReminderMinutesBeforeExpiry: 15}
+	MustUpdate(t, s, func(tx lockbox.Tx) error {
+		ctx := t.Context()
+		before, err := tx.GetSettings(ctx, "contoso")
+		if err != nil {
+			return err
+		}
+		before.NotifyEmails = append(before.NotifyEmails, "changed-by-the-caller@contoso.test")
+		if again, err := tx.GetSettings(ctx, "contoso"); err != nil || len(again.NotifyEmails) != 0 {
+			t.Errorf("GetSettings after the caller changed its copy = %v, %v; want the stored settings", again, err)
+		}
+		if err := tx.UpdateSettings(ctx, "contoso", want); err != nil {
+			return err
+		}
+		got, err := tx.GetSettings(ctx, "contoso")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(&want, got); diff != "" {
+			t.Errorf("GetSettings after UpdateSettings in the same transaction (-want +got):\n%s", diff)
+		}
+		hooks, err := tx.ListWebhooks(ctx, "contoso")
+		if err != nil || len(hooks) != 0 {
+			t.Fatalf("ListWebhooks = %v, %v; want none", hooks, err)
+		}
+		if err := tx.InsertWebhook(ctx, newWebhook("wh-1", "contoso", 1), "whsec_1"); err != nil {
+			return err
+		}
+		if hooks, err = tx.ListWebhooks(ctx, "contoso"); err != nil || len(hooks) != 1 {
+			t.Errorf("ListWebhooks after InsertWebhook in the same transaction = %d endpoints, %v; want 1", len(hooks), err)
+		}
+		if err := tx.DeleteWebhook(ctx, "contoso", "wh-1"); err != nil {
+			return err
+		}
+		if hooks, err = tx.ListWebhooks(ctx, "contoso"); err != nil || len(hooks) != 0 {
+			t.Errorf("ListWebhooks after DeleteWebhook in the same transaction = %d endpoints, %v; want none", len(hooks), err)
+		}
+		return nil
+	})
 }

@@ -31,7 +31,7 @@ func writeEverything(t *testing.T, tx lockbox.Tx) error {
 	if err := tx.InsertUser(ctx, NewUser("u1", "admin@contoso.test", "contoso", lockbox.RoleGlobalAdmin), "h"); err != nil {
 		return err
 	}
-	if err := tx.InsertToken(ctx, []byte("token"), "u1", T0.AddDate(1, 0, 0)); err != nil {
+	if err := tx.InsertToken(ctx, []byte("token"), "u1", T0, T0.AddDate(1, 0, 0)); err != nil {
 		return err
 	}
 	if err := tx.PutService(ctx, exchange()); err != nil {

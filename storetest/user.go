@@ -17,6 +17,9 @@ var userTests = []test{
 	{"List", testListUsers},
 	{"UpdateRoles", testUpdateUserRoles},
 	{"Delete", testDeleteUser},
+	{"Lifecycle", testUserLifecycle},
+	{"OneAddressManyPopulations", testOneAddressManyPopulations},
+	{"ListServiceAccounts", testListServiceAccounts},
 }
 
 var tokenTests = []test{
@@ -25,13 +28,27 @@ var tokenTests = []test{
 	{"InsertConflict", testInsertTokenConflict},
 	{"UnknownUser", testInsertTokenUnknownUser},
 	{"DeleteUserTokens", testDeleteUserTokens},
+	{"ListTouchDelete", testTokenListTouchDelete},
+	{"ExpireUserTokens", testExpireUserTokens},
 }
 
+// getUserByEmail finds the one account with email, in whatever
+// population: the fixtures here give every address one account.
 func getUserByEmail(t *testing.T, s lockbox.Store, email string) (*lockbox.User, string, error) {
 	var u *lockbox.User
 	var hash string
-	err := s.View(t.Context(), func(tx lockbox.Tx) (err error) {
-		u, hash, err = tx.GetUserByEmail(t.Context(), email)
+	err := s.View(t.Context(), func(tx lockbox.Tx) error {
+		users, hashes, err := tx.UsersByEmail(t.Context(), email)
+		if err != nil {
+			return err
+		}
+		if len(users) != 1 {
+			return lockbox.Errorf(lockbox.ENOTFOUND, "%d accounts with %s", len(users), email)
+		}
+		u, hash, err = tx.GetUserByEmail(t.Context(), users[0].Tenant, email)
+		if err == nil && (u.ID != users[0].ID || hash != hashes[0]) {
+			t.Errorf("GetUserByEmail and UsersByEmail disagree: %+v, %+v", u, users[0])
+		}
 		return err
 	})
 	return u, hash, err
@@ -97,7 +114,7 @@ func testInsertUserConflict(t *testing.T, s lockbox.Store) {
 		name string
 		u    *lockbox.User
 	}{
-		{"SameEmail", NewUser("u2", "approver@contoso.test", "fabrikam", lockbox.RoleGlobalAdmin)},
+		{"SameEmail", NewUser("u2", "approver@contoso.test", "contoso", lockbox.RoleGlobalAdmin)},
 		{"SameEmailOtherCase", NewUser("u2", "APPROVER@contoso.test", "contoso", lockbox.RoleGlobalAdmin)},
 		{"SameID", NewUser("u1", "other@contoso.test", "contoso", lockbox.RoleGlobalAdmin)},
 	}
@@ -123,7 +140,11 @@ func testUserNotFound(t *testing.T, s lockbox.Store) {
 		fn   func(tx lockbox.Tx) error
 	}{
 		{"GetUserByEmail", func(tx lockbox.Tx) error {
-			_, _, err := tx.GetUserByEmail(t.Context(), "nobody@contoso.test")
+			_, _, err := tx.GetUserByEmail(t.Context(), "contoso", "nobody@contoso.test")
+			return err
+		}},
+		{"GetUserByEmailOtherPopulation", func(tx lockbox.Tx) error {
+			_, _, err := tx.GetUserByEmail(t.Context(), "fabrikam", "approver@contoso.test")
 			return err
 		}},
 		{"GetUserByID", func(tx lockbox.Tx) error { _, err := tx.GetUserByID(t.Context(), "u2"); return err }},
@@ -219,7 +240,7 @@ func testDeleteUser(t *testing.T, s lockbox.Store) {
 func mustInsertToken(t *testing.T, s lockbox.Store, token, userID string, expires time.Time) {
 	t.Helper()
 	MustUpdate(t, s, func(tx lockbox.Tx) error {
-		return tx.InsertToken(t.Context(), []byte(token), userID, expires)
+		return tx.InsertToken(t.Context(), []byte(token), userID, T0, expires)
 	})
 }
 
@@ -282,7 +303,7 @@ func testInsertTokenConflict(t *testing.T, s lockbox.Store) {
 	MustInsertUser(t, s, NewUser("u2", "manager@provider.test", "", lockbox.RoleSupportManager), "h")
 	mustInsertToken(t, s, "token", "u1", time.Time{})
 	err := s.Update(t.Context(), func(tx lockbox.Tx) error {
-		return tx.InsertToken(t.Context(), []byte("token"), "u2", time.Time{})
+		return tx.InsertToken(t.Context(), []byte("token"), "u2", T0, time.Time{})
 	})
 	wantCode(t, err, lockbox.ECONFLICT)
 	if u, err := userByToken(t, s, "token", T0); err != nil || u.ID != "u1" {
@@ -292,7 +313,7 @@ func testInsertTokenConflict(t *testing.T, s lockbox.Store) {
 
 func testInsertTokenUnknownUser(t *testing.T, s lockbox.Store) {
 	err := s.Update(t.Context(), func(tx lockbox.Tx) error {
-		return tx.InsertToken(t.Context(), []byte("token"), "nobody", time.Time{})
+		return tx.InsertToken(t.Context(), []byte("token"), "nobody", T0, time.Time{})
 	})
 	wantCode(t, err, lockbox.ENOTFOUND)
 }

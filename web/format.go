@@ -27,6 +27,7 @@ var funcs = template.FuncMap{
 	"hasRole":     func(roles []lockbox.Role, r lockbox.Role) bool { return slices.Contains(roles, r) },
 	"contains":    func(list []string, s string) bool { return slices.Contains(list, s) },
 	"userPath":    userPath,
+	"staffPath":   staffPath,
 	"json":        indentJSON,
 	"dict":        dict,
 }
@@ -276,6 +277,11 @@ var notices = map[string]string{
 	"roles":          "Roles saved.",
 	"removed":        "User removed.",
 	"service":        "Service saved.",
+	"password":       "Password changed. Your other sessions and API tokens have ended.",
+	"token":          "Session ended.",
+	"disabled":       "Staff member disabled: their sessions have ended and their requests were revoked or canceled.",
+	"enabled":        "Staff member enabled.",
+	"staff_removed":  "Staff member removed: their sessions have ended and their requests were revoked or canceled.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

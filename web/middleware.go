@@ -77,6 +77,7 @@ func (h *Handler) loadSession(next http.Handler) http.Handler {
 		switch lockbox.ErrorCode(err) {
 		case "":
 			ctx = lockbox.NewContextWithUser(ctx, u)
+			ctx = lockbox.NewContextWithCredential(ctx, c.Value)
 			ctx = context.WithValue(ctx, sessionKey{}, &session{token: c.Value, ws: ws})
 		case lockbox.EUNAUTHENTICATED:
 			h.clearSessionCookie(w, r)
@@ -88,9 +89,23 @@ func (h *Handler) loadSession(next http.Handler) http.Handler {
 	})
 }
 
-// authed serves next only to a signed-in person; anyone else is sent to
-// the sign-in page, which brings them back afterwards.
+// authed serves next only to a signed-in person whose password is not a
+// one-time password (lockbox.CheckActive): those are sent to the Account
+// page to choose one; anyone else to the sign-in page, which brings them
+// back afterwards.
 func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
+	return h.signedIn(func(w http.ResponseWriter, r *http.Request) {
+		if lockbox.ErrorCode(lockbox.CheckActive(lockbox.UserFromContext(r.Context()))) == lockbox.EPASSWORDCHANGE {
+			http.Redirect(w, r, "/account", http.StatusSeeOther)
+			return
+		}
+		next(w, r)
+	})
+}
+
+// signedIn serves next to any signed-in person, even one who must change
+// a one-time password (the Account page).
+func (h *Handler) signedIn(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if lockbox.UserFromContext(r.Context()) != nil {
 			next(w, r)

@@ -423,7 +423,11 @@ func TestUsersAndRoles(t *testing.T) {
 	wantBody(t, res, "Added new@contoso.test.", "Their first password is")
 	res = admin.post("/users", url.Values{"email": {"new@contoso.test"}, "role": {"lockbox_approver"}})
 	wantStatus(t, res, http.StatusConflict)
-	wantBody(t, res, "already exists")
+	wantBody(t, res, "already a user of tenant contoso")
+	// An address that is another tenant's user is added like any other:
+	// nothing tells contoso's admin it exists elsewhere (docs/identity.md).
+	res = admin.post("/users", url.Values{"email": {"admin@fabrikam.test"}, "role": {"audit_reader"}})
+	wantStatus(t, res, http.StatusOK)
 	res = admin.post("/users", url.Values{"email": {"x@contoso.test"}, "role": {"operator"}})
 	wantStatus(t, res, http.StatusBadRequest)
 	wantRedirect(t, admin.post("/users/new@contoso.test/roles", url.Values{"role": {"audit_reader"}}), "/users?done=roles")

@@ -77,7 +77,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	token, _, err := h.cfg.Sessions.SignIn(r.Context(), d.Email, r.PostForm.Get("password"))
 	switch lockbox.ErrorCode(err) {
 	case "":
-	case lockbox.EUNAUTHENTICATED, lockbox.ERATELIMITED, lockbox.EINVALID:
+	case lockbox.EUNAUTHENTICATED, lockbox.ERATELIMITED, lockbox.EINVALID, lockbox.ECONFLICT:
 		d.Problem = lockbox.ErrorMessage(err)
 		h.render(w, r, statusOf(err), "signin", "Sign in", d)
 		return

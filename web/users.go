@@ -19,6 +19,8 @@ type usersData struct {
 	Form    userForm
 	Created *lockbox.User
 	Problem string
+	// Reset is a one-time password just made by a reset, shown once.
+	Reset *lockbox.OneTimePassword
 }
 
 type userForm struct {
@@ -144,7 +146,7 @@ func (h *Handler) renderStaff(w http.ResponseWriter, r *http.Request, status int
 		h.serviceError(w, r, err)
 		return
 	}
-	d.Users, d.Roles = staff, lockbox.ProviderRoles
+	d.Users, d.Roles, d.Me = staff, lockbox.ProviderRoles, lockbox.UserFromContext(r.Context()).Email
 	h.render(w, r, status, "staff", "Staff", d)
 }
 

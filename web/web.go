@@ -120,6 +120,10 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /preferences", h.preferencesPage)
 	m.HandleFunc("POST /preferences", h.savePreferences)
 
+	m.HandleFunc("GET /account", h.signedIn(h.accountPage))
+	m.HandleFunc("POST /account/password", h.signedIn(h.changePassword))
+	m.HandleFunc("POST /account/tokens/{id}/end", h.authed(h.endToken))
+
 	m.HandleFunc("GET /{$}", h.authed(h.home))
 	m.HandleFunc("GET /requests", h.authed(h.requestList))
 	m.HandleFunc("GET /requests/find", h.authed(h.findRequest))
@@ -137,6 +141,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /users/{email}/roles", h.authed(h.setUserRoles))
 	m.HandleFunc("GET /users/{email}/remove", h.authed(h.removeUserPage))
 	m.HandleFunc("POST /users/{email}/remove", h.authed(h.removeUser))
+	m.HandleFunc("POST /users/{email}/reset-password", h.authed(h.resetUserPassword))
 	m.HandleFunc("GET /audit", h.authed(h.auditPage))
 	m.HandleFunc("GET /audit.csv", h.authed(h.auditCSV))
 
@@ -144,6 +149,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /tenants", h.authed(h.createTenant))
 	m.HandleFunc("GET /staff", h.authed(h.staffPage))
 	m.HandleFunc("POST /staff", h.authed(h.addStaff))
+	m.HandleFunc("POST /staff/{email}/{action}", h.authed(h.staffAction))
 	m.HandleFunc("GET /services", h.authed(h.servicesPage))
 	m.HandleFunc("POST /services", h.authed(h.putService))
 

@@ -31,28 +31,53 @@ import (
 //	inserts/s      raw single-row INSERT commits per second, same database
 //	x-insert       steps/s ÷ inserts/s: the fraction of the database's bare
 //	               commit rate that the full workflow achieves per commit
+//	lockbox-cpu-µs/step  CPU of this process (clients and servers) per step
+//	pg-cpu-µs/step CPU of the PostgreSQL server per step, when
+//	               LOCKBOX_BENCH_POSTMASTER names its postmaster's pid (a
+//	               server of the benchmark's own: it counts everything)
+//
+// The replicas=3 case runs three servers on one PostgreSQL database, as
+// `lockbox serve` replicas behind a load balancer would, each workflow step
+// sent to the next replica in turn, with the same 32 clients in all.
 //
 // Run: go test ./cmd/lockbox -run '^$' -bench Workflow -benchtime 2000x
 // (PostgreSQL cases need LOCKBOX_TEST_POSTGRES; results in docs/benchmarks.md).
 func BenchmarkWorkflow(b *testing.B) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		for _, clients := range []int{1, 32} {
-			b.Run(fmt.Sprintf("%s/clients=%d", engine, clients), func(b *testing.B) {
-				database := benchDatabase(b, engine)
-				inserts := insertRate(b, engine, database, clients)
-				srv := startBenchServer(b, database)
-				b.ResetTimer()
-				start := time.Now()
-				runWorkflows(b, srv, clients, b.N)
-				elapsed := time.Since(start)
-				b.StopTimer()
-				steps := float64(4*b.N) / elapsed.Seconds()
-				b.ReportMetric(steps, "steps/s")
-				b.ReportMetric(steps/4, "workflows/s")
-				b.ReportMetric(inserts, "inserts/s")
-				b.ReportMetric(steps/inserts, "x-insert")
-			})
+	type benchCase struct {
+		engine            string
+		replicas, clients int
+	}
+	cases := []benchCase{{"sqlite", 1, 1}, {"sqlite", 1, 32}, {"postgres", 1, 1}, {"postgres", 1, 32}, {"postgres", 3, 32}}
+	for _, c := range cases {
+		name := fmt.Sprintf("%s/clients=%d", c.engine, c.clients)
+		if c.replicas > 1 {
+			name = fmt.Sprintf("%s/replicas=%d/clients=%d", c.engine, c.replicas, c.clients)
 		}
+		b.Run(name, func(b *testing.B) {
+			clients := c.clients
+			database := benchDatabase(b, c.engine)
+			inserts := insertRate(b, c.engine, database, clients)
+			keyDir := filepath.Join(b.TempDir(), "keys")
+			var srvs []*benchServer
+			for range c.replicas {
+				srvs = append(srvs, startBenchServer(b, database, keyDir))
+			}
+			b.ResetTimer()
+			start, cpu0 := time.Now(), selfCPU()
+			pg0, pgOK := postgresCPU()
+			runWorkflows(b, srvs, clients, b.N)
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64((selfCPU()-cpu0).Microseconds())/float64(4*b.N), "lockbox-cpu-µs/step")
+			if pg1, _ := postgresCPU(); pgOK && c.engine == "postgres" {
+				b.ReportMetric(float64((pg1-pg0).Microseconds())/float64(4*b.N), "pg-cpu-µs/step")
+			}
+			steps := float64(4*b.N) / elapsed.Seconds()
+			b.ReportMetric(steps, "steps/s")
+			b.ReportMetric(steps/4, "workflows/s")
+			b.ReportMetric(inserts, "inserts/s")
+			b.ReportMetric(steps/inserts, "x-insert")
+		})
 	}
 }
 
@@ -70,11 +95,13 @@ type benchServer struct {
 	as map[string]*client.Client
 }
 
-func startBenchServer(b *testing.B, database string) *benchServer {
+// startBenchServer starts a dev server on database; replicas of one
+// database share keyDir.
+func startBenchServer(b *testing.B, database, keyDir string) *benchServer {
 	b.Helper()
 	ctx := context.Background()
 	rs, err := startServer(ctx, serverConfig{Listen: "127.0.0.1:0", Dev: true, WorkerPoll: time.Second,
-		Database: database, KeyDir: filepath.Join(b.TempDir(), "keys"), PasswordMemoryKiB: 64,
+		Database: database, KeyDir: keyDir, PasswordMemoryKiB: 64,
 		DB: benchPool, Notify: notifyConfig{MailFrom: "Lockbox <lockbox@localhost>"}}, io.Discard)
 	if err != nil {
 		b.Fatal(err)
@@ -96,15 +123,16 @@ func startBenchServer(b *testing.B, database string) *benchServer {
 	return srv
 }
 
-// runWorkflows runs n workflows on clients goroutines.
-func runWorkflows(b *testing.B, srv *benchServer, clients, n int) {
+// runWorkflows runs n workflows on clients goroutines, the steps spread
+// over srvs in turn.
+func runWorkflows(b *testing.B, srvs []*benchServer, clients, n int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	for range clients {
 		wg.Go(func() {
 			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				if err := srv.workflow(i); err != nil {
+				if err := workflow(srvs, i); err != nil {
 					errs <- err
 					return
 				}
@@ -118,16 +146,18 @@ func runWorkflows(b *testing.B, srv *benchServer, clients, n int) {
 	}
 }
 
-// workflow files one request and takes it to completion.
-func (s *benchServer) workflow(i int64) error {
+// workflow files one request and takes it to completion, step k of
+// workflow i on replica (i+k) mod len(srvs).
+func workflow(srvs []*benchServer, i int64) error {
 	ctx := context.Background()
-	r, err := s.as["operator@provider.test"].CreateRequest(ctx, lockbox.NewRequest{Tenant: "contoso",
+	on := func(k int) *benchServer { return srvs[(int(i)+k)%len(srvs)] }
+	r, err := on(0).as["operator@provider.test"].CreateRequest(ctx, lockbox.NewRequest{Tenant: "contoso",
 		Service: "exchange", ServiceRequest: fmt.Sprintf("SR-%d", i), Reason: "Benchmark.",
 		Operations: []string{"Get-Mailbox"}, DurationMinutes: 60})
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
-	for _, step := range []struct {
+	for k, step := range []struct {
 		who string
 		ev  lockbox.Event
 	}{
@@ -135,7 +165,7 @@ func (s *benchServer) workflow(i int64) error {
 		{"approver@contoso.test", lockbox.EventApprove},
 		{"operator@provider.test", lockbox.EventComplete},
 	} {
-		if _, err := s.as[step.who].Act(ctx, r.ID, step.ev, lockbox.Decision{}); err != nil {
+		if _, err := on(k + 1).as[step.who].Act(ctx, r.ID, step.ev, lockbox.Decision{}); err != nil {
 			return fmt.Errorf("%s: %w", step.ev, err)
 		}
 	}

@@ -19,6 +19,8 @@ type e2e struct {
 	t      *testing.T
 	url    string
 	config string
+	// newPassword answers the prompt for a new password (LOCKBOX_NEW_PASSWORD).
+	newPassword string
 }
 
 func startE2E(t *testing.T) *e2e {
@@ -50,7 +52,7 @@ func (e *e2e) as(email string) *e2e {
 // runCLI runs one command line in-process, exactly as the binary would.
 func (e *e2e) runCLI(args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
-	env := map[string]string{"LOCKBOX_CONFIG_DIR": e.config, "LOCKBOX_PASSWORD": "lockbox-dev"}
+	env := map[string]string{"LOCKBOX_CONFIG_DIR": e.config, "LOCKBOX_PASSWORD": "lockbox-dev", "LOCKBOX_NEW_PASSWORD": e.newPassword}
 	code = run(context.Background(), args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
 	return code, out.String(), errb.String()
 }

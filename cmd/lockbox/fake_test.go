@@ -210,3 +210,45 @@ func withEnv(env map[string]string, kv ...string) map[string]string {
 	}
 	return out
 }
+
+func (f *fakeAPI) Logout(context.Context) error { return f.record("Logout") }
+
+func (f *fakeAPI) ChangePassword(_ context.Context, in lockbox.PasswordChange) error {
+	return f.record("ChangePassword", in)
+}
+
+func (f *fakeAPI) ListMyTokens(context.Context) ([]*lockbox.TokenInfo, error) {
+	return []*lockbox.TokenInfo{{ID: "api_01", Kind: lockbox.TokenKindAPI, CreatedAt: t0, Current: true}}, f.record("ListMyTokens")
+}
+
+func (f *fakeAPI) RevokeMyToken(_ context.Context, id string) error {
+	return f.record("RevokeMyToken", id)
+}
+
+func (f *fakeAPI) UpdateStaff(_ context.Context, email string, upd lockbox.StaffUpdate) (*lockbox.User, error) {
+	return &lockbox.User{Email: email, Roles: upd.Roles, CreatedAt: t0}, f.record("UpdateStaff", email, upd)
+}
+
+func (f *fakeAPI) RemoveStaff(_ context.Context, email string) error {
+	return f.record("RemoveStaff", email)
+}
+
+func (f *fakeAPI) ResetStaffPassword(_ context.Context, email string) (*lockbox.OneTimePassword, error) {
+	return &lockbox.OneTimePassword{Email: email, Password: "otp-secret"}, f.record("ResetStaffPassword", email)
+}
+
+func (f *fakeAPI) ResetTenantUserPassword(_ context.Context, tenant, email string) (*lockbox.OneTimePassword, error) {
+	return &lockbox.OneTimePassword{Email: email, Password: "otp-secret"}, f.record("ResetTenantUserPassword", tenant, email)
+}
+
+func (f *fakeAPI) ListServiceAccounts(context.Context) ([]*lockbox.ServiceAccount, error) {
+	return []*lockbox.ServiceAccount{{Name: "svc", CreatedAt: t0}}, f.record("ListServiceAccounts")
+}
+
+func (f *fakeAPI) RevokeServiceAccount(_ context.Context, name string) error {
+	return f.record("RevokeServiceAccount", name)
+}
+
+func (f *fakeAPI) RotateServiceAccount(_ context.Context, name string, grace time.Duration) (*lockbox.ServiceAccount, error) {
+	return &lockbox.ServiceAccount{Name: name, Token: "new-token", CreatedAt: t0}, f.record("RotateServiceAccount", name, grace)
+}

@@ -36,6 +36,14 @@ $LOCKBOX_CONFIG_DIR, or lockbox/ in your configuration directory.`,
 			if err != nil {
 				return err
 			}
+			if s.PasswordChangeRequired {
+				// A one-time password signs in only to be replaced: do it
+				// now, with the token it gave, before saving anything.
+				fmt.Fprintln(a.stderr, "Your password is a one-time password: choose a new one.")
+				if err := a.changePassword(cmd.Context(), a.dial(server, s.Token), password); err != nil {
+					return err
+				}
+			}
 			dir, err := configDir(a.getenv)
 			if err != nil {
 				return err
@@ -106,12 +114,23 @@ func (a *app) readPassword() (string, error) {
 func (a *app) logoutCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout",
-		Short: "Forget the saved session",
-		Args:  exactArgs(),
-		RunE: func(*cobra.Command, []string) error {
+		Short: "End the saved session on the server and forget it",
+		Long: `Sign out: the server ends the saved session's token (POST /v1/auth/logout),
+so a copy of it is worthless too, and the saved credentials are removed. When
+the server cannot be reached the credentials are removed anyway and the
+command says the token may still work until it expires.`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := configDir(a.getenv)
 			if err != nil {
 				return err
+			}
+			if creds, err := a.savedCredentials(); err == nil && creds != nil && creds.Token != "" {
+				err := a.dial(creds.Server, creds.Token).Logout(cmd.Context())
+				if err != nil && lockbox.ErrorCode(err) != lockbox.EUNAUTHENTICATED {
+					fmt.Fprintf(a.stderr, "lockbox: warning: the server did not end the session (%s); the token works until %s\n",
+						lockbox.ErrorMessage(err), formatTime(creds.ExpiresAt))
+				}
 			}
 			removed, err := removeCredentials(dir)
 			if err != nil {

@@ -34,6 +34,8 @@ type serverConfig struct {
 	WorkerPoll time.Duration
 	// PasswordMemoryKiB lowers password hashing cost in tests (0 = default).
 	PasswordMemoryKiB uint32
+	// TokenTTL is how long a sign-in's API token is valid (0 = 12 h).
+	TokenTTL time.Duration
 	// KeyDir holds the private signing keys and GrantIssuer is the "iss"
 	// of grant tokens (keys.go).
 	KeyDir      string
@@ -98,6 +100,7 @@ var serveEnv = []envVar{
 	{"addr-file", "LOCKBOX_ADDR_FILE"},
 	{"external-url", "LOCKBOX_EXTERNAL_URL"}, // web_serve.go
 	{"session-idle", "LOCKBOX_SESSION_IDLE"},
+	{"token-ttl", "LOCKBOX_TOKEN_TTL"},
 	{"session-max", "LOCKBOX_SESSION_MAX"},
 	{"smtp-url", "LOCKBOX_SMTP_URL"}, // notify_serve.go
 	{"mail-from", "LOCKBOX_MAIL_FROM"},
@@ -114,6 +117,7 @@ func addServeFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f.BoolVar(&cfg.Dev, "dev", false, "dev mode: throwaway database, seeded accounts, dev clock endpoint")
 	f.StringVar(&cfg.LogFormat, "log-format", "", "log format: text or json (default: text on a terminal, else json)")
 	f.DurationVar(&cfg.WorkerPoll, "worker-poll", time.Second, "how often the deadline worker looks for work created by other replicas")
+	f.DurationVar(&cfg.TokenTTL, "token-ttl", 12*time.Hour, "how long an API token from `lockbox login` / POST /v1/auth/token stays valid (1m to 30 days)")
 	f.StringVar(&cfg.LogOrigin, "log-origin", auditlog.DefaultOriginPrefix, "checkpoint origin prefix: origins are <prefix>/<tenant> (use this server's host name)")
 	addServeKeyFlags(cmd, cfg)
 	addServeDatabaseFlags(cmd, cfg)
@@ -172,6 +176,9 @@ func startServer(ctx context.Context, cfg serverConfig, stderr io.Writer) (*runn
 	if err := checkWorkerPoll(cfg.WorkerPoll); err != nil {
 		return nil, err
 	}
+	if cfg.TokenTTL != 0 && (cfg.TokenTTL < time.Minute || cfg.TokenTTL > 30*24*time.Hour) {
+		return nil, usageErrorf("--token-ttl must be between 1m and 720h; got %v", cfg.TokenTTL)
+	}
 	logger := newLogger(cfg.LogFormat, stderr)
 	dbPath, cleanup, err := databasePath(cfg)
 	if err != nil {
@@ -202,15 +209,17 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		return err
 	}
 	rs.service = approval.New(rs.store, clock, approval.Options{Logger: rs.logger,
-		PasswordMemoryKiB: cfg.PasswordMemoryKiB, SessionClock: lockbox.SystemClock{},
+		PasswordMemoryKiB: cfg.PasswordMemoryKiB, SessionClock: lockbox.SystemClock{}, SessionTTL: cfg.TokenTTL,
 		Grants: rs.keys.grants, GrantIssuer: cfg.GrantIssuer, AccessCacheTTL: accessCacheTTL(cfg),
 		AllowPrivateWebhooks: cfg.Notify.AllowPrivateWebhooks})
 	var err error
 	if rs.notify, err = rs.newNotifier(cfg, clock); err != nil { // notify_serve.go
 		return err
 	}
-	if err := rs.seed(ctx, cfg, stderr); err != nil {
-		return err
+	if cfg.Dev {
+		if err := rs.service.SeedDev(ctx); err != nil {
+			return fmt.Errorf("seed dev accounts: %w", err)
+		}
 	}
 	proxies, err := checkProduction(cfg.Production)
 	if err != nil {
@@ -219,6 +228,15 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 	ln, url, err := rs.listen(ctx, cfg) // serve_production.go
 	if err != nil {
 		return err
+	}
+	// The bootstrap password is made and printed only once the address is
+	// ours: a start that fails before (a port in use, a bad flag) creates no
+	// account whose only password would be lost with its output.
+	if !cfg.Dev {
+		if err := rs.bootstrap(ctx, stderr); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	rs.url = url
 	if err := writeAddrFile(cfg.AddrFile, rs.url); err != nil {
@@ -268,22 +286,19 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 	return nil
 }
 
-// seed creates the dev accounts, or on a fresh production database the
-// bootstrap admin, printing its one-time password.
-func (rs *runningServer) seed(ctx context.Context, cfg serverConfig, stderr io.Writer) error {
-	if cfg.Dev {
-		if err := rs.service.SeedDev(ctx); err != nil {
-			return fmt.Errorf("seed dev accounts: %w", err)
-		}
-		return nil
-	}
+// bootstrap creates, on a database with no staff, the provider admin
+// admin@localhost and prints its one-time password, which signs in only to
+// choose a new one (SPEC §9, §10.1).
+func (rs *runningServer) bootstrap(ctx context.Context, stderr io.Writer) error {
 	pw, err := rs.service.Bootstrap(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	if pw != "" {
 		// Printed once, to the terminal, never to the log.
-		fmt.Fprintf(stderr, "\nFirst start: created provider admin admin@localhost with one-time password\n\n    %s\n\nSign in with `lockbox login --server URL --email admin@localhost` and add staff.\n\n", pw)
+		fmt.Fprintf(stderr, "\nFirst start: created provider admin admin@localhost with one-time password\n\n    %s\n\n"+
+			"Sign in with `lockbox login --server URL --email admin@localhost` (or in a browser): you will\n"+
+			"choose a new password first. Lost it? `lockbox admin reset-password --database DB admin@localhost`.\n\n", pw)
 	}
 	return nil
 }

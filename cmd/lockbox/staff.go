@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/spf13/cobra"
@@ -9,7 +10,8 @@ import (
 
 func (a *app) staffCmd() *cobra.Command {
 	return group("staff", "Manage provider staff (provider admins)",
-		a.staffListCmd(), a.staffAddCmd())
+		a.staffListCmd(), a.staffAddCmd(), a.staffSetRolesCmd(),
+		a.staffDisableCmd(true), a.staffDisableCmd(false), a.staffRemoveCmd(), a.staffResetPasswordCmd())
 }
 
 func (a *app) staffListCmd() *cobra.Command {
@@ -59,8 +61,8 @@ server and printed once.`,
 }
 
 func (a *app) serviceAccountsCmd() *cobra.Command {
-	return group("service-accounts", "Create identities for data-plane services (provider admins)",
-		a.serviceAccountsCreateCmd())
+	return group("service-accounts", "Manage the identities of data-plane services (provider admins)",
+		a.serviceAccountsCreateCmd(), a.serviceAccountsListCmd(), a.serviceAccountsRevokeCmd(), a.serviceAccountsRotateCmd())
 }
 
 func (a *app) serviceAccountsCreateCmd() *cobra.Command {
@@ -83,6 +85,153 @@ func (a *app) serviceAccountsCreateCmd() *cobra.Command {
 		fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf("Created service account %s.", sa.Name)))
 		// The token is stored hashed: this is the only time anyone sees it.
 		_, err = fmt.Fprintf(a.stdout, "Token (shown only once): %s\n", sanitize(sa.Token))
+		return err
+	}
+	return cmd
+}
+
+func (a *app) staffSetRolesCmd() *cobra.Command {
+	var roles []string
+	cmd := &cobra.Command{
+		Use:   "set-roles EMAIL --role R...",
+		Short: "Replace a staff member's roles (a role taken away ends their sessions)",
+		Long: `Replace a staff member's roles. Taking a role away ends their sessions and
+tokens; taking away operator also revokes their approved and active requests
+and cancels their open ones.`,
+		Args: exactArgs("EMAIL"),
+	}
+	cmd.Flags().StringSliceVar(&roles, "role", nil, "a role to hold (repeatable)")
+	required(cmd, "role")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		u, err := ask(a, func(c api) (*lockbox.User, error) {
+			return c.UpdateStaff(cmd.Context(), args[0], lockbox.StaffUpdate{Roles: toRoles(roles)})
+		})
+		if err != nil {
+			return err
+		}
+		if format.value == formatJSON {
+			return writeJSON(a.stdout, u)
+		}
+		_, err = fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf("%s is now %s.", u.Email, joinRoles(u.Roles))))
+		return err
+	}
+	return cmd
+}
+
+// staffDisableCmd is "disable" (disabled true) or "enable".
+func (a *app) staffDisableCmd(disable bool) *cobra.Command {
+	use, short, done := "enable EMAIL", "Let a disabled staff member sign in again", "enabled"
+	if disable {
+		use, short, done = "disable EMAIL", "Disable a staff member: their sessions end and their requests are revoked or canceled at once", "disabled"
+	}
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs("EMAIL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			u, err := ask(a, func(c api) (*lockbox.User, error) {
+				return c.UpdateStaff(cmd.Context(), args[0], lockbox.StaffUpdate{Disabled: &disable})
+			})
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf("%s is %s.", u.Email, done)))
+			return err
+		},
+	}
+}
+
+func (a *app) staffRemoveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove EMAIL",
+		Short: "Remove a staff member: their sessions end and their requests are revoked or canceled at once",
+		Args:  exactArgs("EMAIL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := ask(a, func(c api) (struct{}, error) { return struct{}{}, c.RemoveStaff(cmd.Context(), args[0]) }); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf("Removed %s.", args[0])))
+			return err
+		},
+	}
+}
+
+func (a *app) staffResetPasswordCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset-password EMAIL",
+		Short: "Give a staff member a one-time password (printed once)",
+		Args:  exactArgs("EMAIL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			otp, err := ask(a, func(c api) (*lockbox.OneTimePassword, error) { return c.ResetStaffPassword(cmd.Context(), args[0]) })
+			if err != nil {
+				return err
+			}
+			return a.printOneTimePassword(otp)
+		},
+	}
+}
+
+// printOneTimePassword shows a reset's password, the only time anyone sees it.
+func (a *app) printOneTimePassword(otp *lockbox.OneTimePassword) error {
+	_, err := fmt.Fprintf(a.stdout, "One-time password for %s (shown once; it signs in only to choose a new one): %s\n",
+		sanitize(otp.Email), sanitize(otp.Password))
+	return err
+}
+
+func (a *app) serviceAccountsListCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List service accounts (never their tokens)",
+		Args:  exactArgs(),
+	}
+	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		sas, err := ask(a, func(c api) ([]*lockbox.ServiceAccount, error) { return c.ListServiceAccounts(cmd.Context()) })
+		if err != nil {
+			return err
+		}
+		return writeList(a.stdout, format.value, sas, []string{"NAME", "CREATED"},
+			func(sa *lockbox.ServiceAccount) []string { return []string{sa.Name, formatTime(sa.CreatedAt)} })
+	}
+	return cmd
+}
+
+func (a *app) serviceAccountsRevokeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke NAME",
+		Short: "Remove a service account; its tokens stop at once",
+		Args:  exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := ask(a, func(c api) (struct{}, error) { return struct{}{}, c.RevokeServiceAccount(cmd.Context(), args[0]) }); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintln(a.stdout, sanitize(fmt.Sprintf("Revoked service account %s.", args[0])))
+			return err
+		},
+	}
+}
+
+func (a *app) serviceAccountsRotateCmd() *cobra.Command {
+	var grace time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate NAME [--grace 10m]",
+		Short: "Issue a new token (printed once); the old one stops at once or after --grace",
+		Args:  exactArgs("NAME"),
+	}
+	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the old token keeps working (at most 24h; default: it stops at once)")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		sa, err := ask(a, func(c api) (*lockbox.ServiceAccount, error) {
+			return c.RotateServiceAccount(cmd.Context(), args[0], grace)
+		})
+		if err != nil {
+			return err
+		}
+		if format.value == formatJSON {
+			return writeJSON(a.stdout, sa)
+		}
+		_, err = fmt.Fprintf(a.stdout, "New token for %s (shown only once): %s\n", sanitize(sa.Name), sanitize(sa.Token))
 		return err
 	}
 	return cmd

@@ -9,7 +9,7 @@ import (
 
 func (a *app) usersCmd() *cobra.Command {
 	return group("users", "Manage a tenant's users and roles (global admins)",
-		a.usersListCmd(), a.usersAddCmd(), a.usersSetRolesCmd(), a.usersRemoveCmd())
+		a.usersListCmd(), a.usersAddCmd(), a.usersSetRolesCmd(), a.usersRemoveCmd(), a.usersResetPasswordCmd())
 }
 
 func (a *app) usersListCmd() *cobra.Command {
@@ -147,6 +147,27 @@ func (a *app) usersRemoveCmd() *cobra.Command {
 			return err
 		}
 		return a.printLine("Removed %s from %s.", email, tenant)
+	}
+	return cmd
+}
+
+func (a *app) usersResetPasswordCmd() *cobra.Command {
+	var tenant string
+	cmd := &cobra.Command{
+		Use:   "reset-password --tenant T EMAIL",
+		Short: "Give a tenant user a one-time password (printed once)",
+		Args:  exactArgs("EMAIL"),
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
+	required(cmd, "tenant")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		otp, err := ask(a, func(c api) (*lockbox.OneTimePassword, error) {
+			return c.ResetTenantUserPassword(cmd.Context(), tenant, args[0])
+		})
+		if err != nil {
+			return err
+		}
+		return a.printOneTimePassword(otp)
 	}
 	return cmd
 }

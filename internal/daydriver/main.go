@@ -143,7 +143,6 @@ type day struct {
 	errs     map[string]int
 	firstErr map[string]string
 	endings  map[string]int
-	filed    int
 }
 
 // setUp creates the tenants (each with its first admin as approver) and

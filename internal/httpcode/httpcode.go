@@ -15,6 +15,7 @@ var statuses = map[string]int{
 	lockbox.EINVALID:          http.StatusBadRequest,
 	lockbox.EUNAUTHENTICATED:  http.StatusUnauthorized,
 	lockbox.EFORBIDDEN:        http.StatusForbidden,
+	lockbox.EPASSWORDCHANGE:   http.StatusForbidden,
 	lockbox.ENOTFOUND:         http.StatusNotFound,
 	lockbox.ECONFLICT:         http.StatusConflict,
 	lockbox.ETOOLARGE:         http.StatusRequestEntityTooLarge,
@@ -52,6 +53,8 @@ func Code(status int) string {
 		return lockbox.EINVALID
 	case http.StatusPreconditionFailed:
 		return lockbox.ECONFLICT
+	case http.StatusForbidden: // password_change_required comes with its problem document
+		return lockbox.EFORBIDDEN
 	case http.StatusBadGateway, http.StatusGatewayTimeout:
 		return lockbox.EUNAVAILABLE
 	}

@@ -43,6 +43,16 @@ func (l *Limiter) Allowed(key string, now time.Time) bool {
 	return l.bucket(key).TokensAt(now) >= 1
 }
 
+// Wait is how long from now until key has an attempt left (0: it has one
+// now), for a Retry-After header.
+func (l *Limiter) Wait(key string, now time.Time) time.Duration {
+	tokens := l.bucket(key).TokensAt(now)
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) * float64(l.every))
+}
+
 // Spend uses one of key's attempts at now; it does nothing when none is
 // left.
 func (l *Limiter) Spend(key string, now time.Time) {

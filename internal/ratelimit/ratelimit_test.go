@@ -82,3 +82,19 @@ func TestLimiterBoundsMemory(t *testing.T) {
 		}
 	}
 }
+
+func TestWait(t *testing.T) {
+	t.Parallel()
+	l := New(1, 10*time.Second)
+	now := time.Unix(1_000_000, 0)
+	if w := l.Wait("k", now); w != 0 {
+		t.Fatalf("Wait with an attempt left = %v, want 0", w)
+	}
+	l.Spend("k", now)
+	if w := l.Wait("k", now); w != 10*time.Second {
+		t.Errorf("Wait right after spending = %v, want 10s", w)
+	}
+	if w := l.Wait("k", now.Add(4*time.Second)); w != 6*time.Second {
+		t.Errorf("Wait 4s later = %v, want 6s", w)
+	}
+}

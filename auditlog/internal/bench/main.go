@@ -57,6 +57,9 @@ var year = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 func main() {
 	flag.Parse()
 	log.SetFlags(0)
+	if *big < 1 || *records < *big || *queries < 1 {
+		log.Fatalf("want -records >= -big >= 1 and -queries >= 1, not -records %d -big %d -queries %d", *records, *big, *queries)
+	}
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		log.Fatal(err)
 	}
@@ -70,7 +73,7 @@ func main() {
 	}
 	store, svc, accounts := openSearchDB(ctx)
 	defer store.Close()
-	benchSearch(ctx, svc)
+	benchSearch(ctx, svc, searchLogs())
 	benchExportAndVerify(ctx, store, svc, accounts)
 }
 
@@ -276,8 +279,32 @@ func benchAppend(ctx context.Context, t *appendTarget) {
 		*appenders, groupRate, *appenders, raw("s", 1, *appenders), raw("k", 8, 1000))
 }
 
+// searchLog is a log of the search database and how many records
+// openSearchDB loads into it, spread evenly over a year.
+type searchLog struct {
+	name string
+	n    int
+}
+
+// searchLogs are the logs besides contoso's: -records minus -big spread
+// over 90 tenants (fewer when there are fewer records than that), the
+// first ones taking one more when it does not divide evenly, so the
+// database holds exactly -records.
+func searchLogs() []searchLog {
+	rest := *records - *big
+	tenants := min(90, rest)
+	out := make([]searchLog, tenants)
+	for t := range out {
+		out[t] = searchLog{fmt.Sprintf("t%02d", t), rest / tenants}
+		if t < rest%tenants {
+			out[t].n++
+		}
+	}
+	return out
+}
+
 // openSearchDB opens (building on first use) a database with the dev seed,
-// -big records for contoso and the rest spread over 90 tenants, a year of
+// -big records for contoso and the rest spread over searchLogs, a year of
 // traffic each, in index order.
 func openSearchDB(ctx context.Context) (*sqlite.Store, *auditlog.Service, *approval.Service) {
 	path := filepath.Join(*dir, fmt.Sprintf("search-%d.db", *records))
@@ -297,6 +324,9 @@ func openSearchDB(ctx context.Context) (*sqlite.Store, *auditlog.Service, *appro
 	db.SetMaxOpenConns(1)
 	start := time.Now()
 	load := func(log string, n int, from int64) {
+		if n == 0 {
+			return
+		}
 		var h auditlog.Head
 		if from > 0 { // continue the seed's records: rebuild the head from them
 			rs, err := db.Query(`SELECT canonical FROM audit_records WHERE log = ? ORDER BY idx`, log)
@@ -324,9 +354,8 @@ func openSearchDB(ctx context.Context) (*sqlite.Store, *auditlog.Service, *appro
 	var seeded int64
 	must(store.View(ctx, func(tx lockbox.Tx) (err error) { seeded, err = tx.AuditSize(ctx, "contoso"); return err }))
 	load("contoso", *big, seeded)
-	rest := *records - *big
-	for t := range 90 {
-		load(fmt.Sprintf("t%02d", t), rest/90, 0)
+	for _, l := range searchLogs() {
+		load(l.name, l.n, 0)
 	}
 	fmt.Printf("loaded %d records in %s (%.0f records/s, Merkle hashes included)\n", *records, time.Since(start).Round(time.Second),
 		float64(*records)/time.Since(start).Seconds())
@@ -335,15 +364,23 @@ func openSearchDB(ctx context.Context) (*sqlite.Store, *auditlog.Service, *appro
 
 // benchSearch: the latest 100 records of a random tenant in a random 7-day
 // window, through the audit service (authorization, validation, store).
-func benchSearch(ctx context.Context, svc *auditlog.Service) {
+// Each window ends just after a random record of the tenant, so it holds
+// one at least however sparse the tenant's year is (contoso's, with its
+// dev seed, when -records equals -big and there is no other tenant).
+func benchSearch(ctx context.Context, svc *auditlog.Service, logs []searchLog) {
 	ctx = lockbox.NewContextWithUser(ctx, lockbox.System)
 	rnd := rand.New(rand.NewPCG(1, 2))
+	if len(logs) == 0 {
+		logs = []searchLog{{"contoso", *big}}
+	}
 	lat := make([]time.Duration, 0, *queries)
 	for i := range *queries + 100 {
-		end := year.Add(7*24*time.Hour + time.Duration(rnd.Int64N(int64(358*24*time.Hour))))
+		l := logs[rnd.IntN(len(logs))]
+		step := 365 * 24 * time.Hour / time.Duration(l.n)
+		end := year.Add(time.Duration(rnd.IntN(l.n)) * step).Truncate(time.Millisecond).Add(time.Millisecond)
 		start := end.Add(-7 * 24 * time.Hour)
 		t0 := time.Now()
-		page, err := svc.SearchAudit(ctx, fmt.Sprintf("t%02d", rnd.IntN(90)), lockbox.AuditFilter{Start: &start, End: &end, Limit: 100})
+		page, err := svc.SearchAudit(ctx, l.name, lockbox.AuditFilter{Start: &start, End: &end, Limit: 100})
 		d := time.Since(t0)
 		must(err)
 		if len(page.Records) == 0 {
