@@ -66,7 +66,7 @@ func newStrictServer(t *testing.T, engine string) *strictServer {
 	as := func(email string) context.Context {
 		var u *lockbox.User
 		err := st.View(ctx, func(tx lockbox.Tx) (err error) {
-			u, _, err = tx.GetUserByEmail(ctx, email)
+			u, _, err = tx.GetUserByEmail(ctx, "", email) // provider staff: the only ones it is asked for
 			return err
 		})
 		if err != nil {
