@@ -3,7 +3,9 @@ package lockbox
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -202,8 +204,21 @@ type RequestService interface {
 	Act(ctx context.Context, idOrRef string, ev Event, d Decision) (*AccessRequest, error)
 }
 
-// ValidText checks a bounded free-text field, named as in the API.
+// ValidText checks a bounded one-line text field, named as in the API:
+// valid UTF-8, at most max characters, and no control characters (NUL,
+// escape sequences, line breaks), which no name or identifier needs and
+// which PostgreSQL refuses to store (SPEC §14).
 func ValidText(field, s string, max int, required bool) error {
+	return validText(field, s, max, required, false)
+}
+
+// ValidNote is ValidText for a person's free text (a request's reason, a
+// decision's comment), which may also hold line breaks and tabs.
+func ValidNote(field, s string, max int, required bool) error {
+	return validText(field, s, max, required, true)
+}
+
+func validText(field, s string, max int, required, multiline bool) error {
 	if required && s == "" {
 		return FieldErrorf(EINVALID, field, "%s is required.", field)
 	}
@@ -213,5 +228,33 @@ func ValidText(field, s string, max int, required bool) error {
 	if n := utf8.RuneCountInString(s); n > max {
 		return FieldErrorf(EINVALID, field, "%s is %d characters long; the limit is %d.", field, n, max)
 	}
+	if i := controlIndex(s, multiline); i >= 0 {
+		what := "control characters"
+		if multiline {
+			what = "control characters other than line breaks and tabs"
+		}
+		return FieldErrorf(EINVALID, field, "%s must not contain %s; character %d is %U.", field, what, utf8.RuneCountInString(s[:i])+1, []rune(s[i:])[0])
+	}
 	return nil
 }
+
+// controlIndex is the byte offset of the first control character in s
+// (C0, DEL, C1; multiline allows tab, line feed and the CR of a CRLF that
+// browsers send from a textarea), or -1.
+func controlIndex(s string, multiline bool) int {
+	for i, r := range s {
+		if !unicode.IsControl(r) {
+			continue
+		}
+		if multiline && (r == '\n' || r == '\t' || r == '\r' && strings.HasPrefix(s[i+1:], "\n")) {
+			continue
+		}
+		return i
+	}
+	return -1
+}
+
+// HasControl reports whether s holds any control character: identifiers
+// (tenant and service names, ids, emails) are refused with it before they
+// reach a store.
+func HasControl(s string) bool { return controlIndex(s, false) >= 0 }

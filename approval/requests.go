@@ -50,11 +50,19 @@ func (s *Service) CreateRequest(ctx context.Context, in lockbox.NewRequest) (*lo
 }
 
 func validateNewRequest(in lockbox.NewRequest) error {
-	if in.Tenant == "" {
-		return lockbox.FieldErrorf(lockbox.EINVALID, "tenant", "tenant is required.")
+	if err := lockbox.ValidText("tenant", in.Tenant, 63, true); err != nil {
+		return err
 	}
-	if in.Service == "" {
-		return lockbox.FieldErrorf(lockbox.EINVALID, "service", "service is required.")
+	if err := lockbox.ValidText("service", in.Service, 63, true); err != nil {
+		return err
+	}
+	if in.Operations != nil && len(in.Operations) == 0 {
+		return lockbox.FieldErrorf(lockbox.EINVALID, "operations", "operations is an empty list; leave it out to request every operation of the service, or name at least one.")
+	}
+	for _, op := range in.Operations {
+		if err := lockbox.ValidText("operations", op, lockbox.MaxOperationLen, true); err != nil {
+			return err
+		}
 	}
 	if err := lockbox.ValidText("service_request", in.ServiceRequest, lockbox.MaxServiceRequestLen, true); err != nil {
 		return err
@@ -62,7 +70,7 @@ func validateNewRequest(in lockbox.NewRequest) error {
 	if strings.TrimSpace(in.ServiceRequest) != in.ServiceRequest {
 		return lockbox.FieldErrorf(lockbox.EINVALID, "service_request", "service_request must not start or end with spaces.")
 	}
-	if err := lockbox.ValidText("reason", in.Reason, lockbox.MaxReasonLen, true); err != nil {
+	if err := lockbox.ValidNote("reason", in.Reason, lockbox.MaxReasonLen, true); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.Reason) == "" {
@@ -334,7 +342,7 @@ func (s *Service) Act(ctx context.Context, idOrRef string, ev lockbox.Event, d l
 	if !slices.Contains(lockbox.PersonEvents, ev) {
 		return nil, lockbox.Errorf(lockbox.EINVALID, "Unknown action %q.", ev)
 	}
-	if err := lockbox.ValidText("comment", d.Comment, lockbox.MaxCommentLen, false); err != nil {
+	if err := lockbox.ValidNote("comment", d.Comment, lockbox.MaxCommentLen, false); err != nil {
 		return nil, err
 	}
 	if ev != lockbox.EventApprove && !d.Changes.Empty() {

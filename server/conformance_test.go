@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
 	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
@@ -47,7 +48,7 @@ func newRealServer(tb testing.TB) *realServer {
 	// Cheap password hashing: the test signs in many times. Sessions outlive
 	// the dev clock advancing past the request deadlines.
 	grants, jwks := newTestGrants(tb, store)
-	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionTTL: 30 * 24 * time.Hour, Grants: grants})
+	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionTTL: 30 * 24 * time.Hour, Grants: grants, Resolver: lockboxtest.DNS})
 	if err := svc.SeedDev(ctx); err != nil {
 		tb.Fatal(err)
 	}

@@ -114,6 +114,11 @@ func (h *Handler) requestList(w http.ResponseWriter, r *http.Request) {
 		ShowTenant: tenant == "", FindRef: q.Get("ref")}
 	if tenant != "" {
 		d.Intro = "Requests from the provider's support engineers to access your organization's content. Match the reference code with the one in the notification email before you decide."
+		// A tenant opens the list to decide: it starts at what waits for
+		// a decision. "All" (status=) shows every status.
+		if _, chosen := q["status"]; !chosen {
+			d.Status = string(lockbox.StatusPending)
+		}
 	}
 	f := lockbox.RequestFilter{Cursor: q.Get("cursor"), Limit: 50}
 	if d.Status != "" {

@@ -41,7 +41,8 @@ func (a *app) requestsListCmd() *cobra.Command {
 	fl.StringVar(&f.Tenant, "tenant", "", "only this tenant's requests")
 	fl.Var(&statuses, "status", "only requests in this status (repeatable: "+strings.Join(statusNames(), ", ")+")")
 	fl.StringVar(&f.Service, "service", "", "only requests for this service")
-	fl.Var(&after, "created-after", "only requests created after this RFC 3339 time")
+	fl.Var(&after, "created-after", "only requests created after this time (2026-12-04, RFC 3339, or 24h/7d ago)")
+	fl.Var(&after, "since", "the same as --created-after (e.g. --since 24h)")
 	fl.IntVar(&f.Limit, "limit", 0, "page size (server default 100)")
 	fl.StringVar(&f.Cursor, "cursor", "", "start at this page (the cursor a previous listing printed)")
 	fl.BoolVar(&all, "all", false, "follow the pages to the end")
@@ -252,9 +253,14 @@ func (a *app) requestsCreateCmd() *cobra.Command {
 	fl.StringVar(&in.ServiceRequest, "service-request", "", "the support ticket number")
 	fl.StringVar(&in.Reason, "reason", "", "why access is needed")
 	fl.Var(&duration, "duration", "how long access lasts, in whole minutes (2h, 90m; at most 4h)")
-	fl.Var(&start, "start", "earliest start of access, RFC 3339 (default: on approval)")
+	fl.Var(&start, "start", "earliest start of access: 2026-12-04, 2026-12-04T09:00, RFC 3339, or +2h (default: on approval)")
 	fl.StringSliceVar(&in.Operations, "operation", nil, "an operation needed (repeatable; default: all of the service's)")
 	required(cmd, "tenant", "service", "service-request", "reason", "duration")
+	for flag, field := range map[string]string{"tenant": "tenant", "service": "service", "service-request": "service_request",
+		"reason": "reason", "start": "start_time", "operation": "operations"} {
+		apiField(cmd, flag, field, "")
+	}
+	apiField(cmd, "duration", "duration_minutes", "minutes")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		in.DurationMinutes = duration.minutes

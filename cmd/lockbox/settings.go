@@ -21,10 +21,12 @@ func (a *app) settingsGetCmd() *cobra.Command {
 		Short: "Show a tenant's Lockbox settings",
 		Args:  exactArgs(),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
-	required(cmd, "tenant")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		s, err := ask(a, func(c api) (*lockbox.Settings, error) { return c.GetSettings(cmd.Context(), tenant) })
 		if err != nil {
 			return err
@@ -40,7 +42,7 @@ func (a *app) settingsGetCmd() *cobra.Command {
 func (a *app) settingsSetCmd() *cobra.Command {
 	var (
 		tenant          string
-		requireApproval bool
+		requireApproval boolValue
 		ttl, maxAccess  minutesValue
 		reminder        = minutesValue{allowZero: true}
 		notify          []string
@@ -53,20 +55,29 @@ func (a *app) settingsSetCmd() *cobra.Command {
 		Args:  exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant")
-	fl.BoolVar(&requireApproval, "require-approval", false, "require approval for all data access requests (true|false)")
+	fl.StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	fl.Var(&requireApproval, "require-approval", "require approval for all data access requests (true or false)")
 	fl.Var(&ttl, "request-ttl", "how long approvers have to decide (1h to 168h)")
 	fl.Var(&maxAccess, "max-duration", "the longest access any request may get (1m to 4h)")
 	fl.StringSliceVar(&notify, "notify-email", nil, `an extra address to notify (repeatable; replaces the list; "" clears it)`)
 	fl.Var(&reminder, "reminder", "remind approvers this long before a request expires (0 for none)")
 	fl.IntVar(&approvals, "approvals-required", 0, "how many distinct approvers must approve a request (1 to 5)")
 	fl.Var(&maxTotal, "max-total", "the longest whole access, extensions included (1m to 24h)")
-	required(cmd, "tenant")
+	apiField(cmd, "require-approval", "require_approval", "")
+	apiField(cmd, "request-ttl", "request_ttl_minutes", "minutes")
+	apiField(cmd, "max-duration", "max_access_minutes", "minutes")
+	apiField(cmd, "reminder", "reminder_minutes_before_expiry", "minutes")
+	apiField(cmd, "notify-email", "notify_emails", "")
+	apiField(cmd, "approvals-required", "approvals_required", "")
+	apiField(cmd, "max-total", "max_total_access_minutes", "minutes")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		var p lockbox.SettingsPatch
 		if fl.Changed("require-approval") {
-			p.RequireApproval = &requireApproval
+			p.RequireApproval = &requireApproval.b
 		}
 		if fl.Changed("request-ttl") {
 			p.RequestTTLMinutes = &ttl.minutes
