@@ -20,13 +20,20 @@ const (
 	OpRequestCompleted       = "request.completed"
 	OpRequestRevoked         = "request.revoked"
 	OpRequestDecisionRefused = "request.decision_refused"
-	OpOperatorAction         = "operator.action"
-	OpOperatorActionBlocked  = "operator.action_blocked"
-	OpSettingsUpdated        = "settings.updated"
-	OpRoleAssigned           = "role.assigned"
-	OpRoleRemoved            = "role.removed"
-	OpWebhookCreated         = "webhook.created"
-	OpWebhookDeleted         = "webhook.deleted"
+	// OpRequestApprovalRecorded is an approval short of the quorum (SPEC §11).
+	OpRequestApprovalRecorded = "request.approval_recorded"
+	// Extensions (SPEC §11).
+	OpRequestExtensionRequested = "request.extension_requested"
+	OpRequestExtensionApproved  = "request.extension_approved"
+	OpRequestExtensionDenied    = "request.extension_denied"
+	OpRequestExtensionLapsed    = "request.extension_lapsed"
+	OpOperatorAction            = "operator.action"
+	OpOperatorActionBlocked     = "operator.action_blocked"
+	OpSettingsUpdated           = "settings.updated"
+	OpRoleAssigned              = "role.assigned"
+	OpRoleRemoved               = "role.removed"
+	OpWebhookCreated            = "webhook.created"
+	OpWebhookDeleted            = "webhook.deleted"
 
 	// Provider log operations.
 	OpTenantCreated         = "tenant.created"

@@ -90,7 +90,7 @@ func AuthorizeEvent(u *User, r *AccessRequest, ev Event) error {
 		if requester {
 			return Errorf(EFORBIDDEN, "You filed this request, so you cannot review it: another support manager must.")
 		}
-	case EventApprove, EventDeny, EventRevoke:
+	case EventApprove, EventDeny, EventRevoke, EventExtensionApprove, EventExtensionDeny:
 		if !u.IsTenantApprover(r.Tenant) {
 			return Errorf(EFORBIDDEN, "Only the tenant's global admins and lockbox approvers may %s requests.", ev)
 		}
@@ -110,6 +110,10 @@ func AuthorizeEvent(u *User, r *AccessRequest, ev Event) error {
 	case EventComplete:
 		if !requester {
 			return Errorf(EFORBIDDEN, "Only the operator who filed the request may complete it.")
+		}
+	case EventExtend:
+		if !requester {
+			return Errorf(EFORBIDDEN, "Only the operator who filed the request may ask for more time.")
 		}
 	default:
 		if u != System {

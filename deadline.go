@@ -18,7 +18,9 @@ import "time"
 func (r *AccessRequest) NextDeadline() (at time.Time, ev Event, ok bool) {
 	for _, rule := range EventRules {
 		if rule.Due != nil && rule.leaves(r.Status) {
-			return rule.Due(r), rule.Event, true
+			if at := rule.Due(r); !at.IsZero() { // zero: this row's time is not set for r
+				return at, rule.Event, true
+			}
 		}
 	}
 	return time.Time{}, "", false

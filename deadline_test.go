@@ -115,12 +115,14 @@ func TestApply(t *testing.T) {
 			w.ReviewedBy, w.ReviewedAt, w.ReviewComment = ptr("amy"), &now, ptr("why")
 			w.ExpiresAt = now.Add(12 * time.Hour)
 			w.Deadline, w.RemindAt = &w.ExpiresAt, ptr(now.Add(10*time.Hour))
+			w.ApprovalsRequired = 1
 		}},
 		{"ApproveNow", inStatus(lockbox.StatusPending), lockbox.EventApprove, func(w *lockbox.AccessRequest) {
 			w.Status, w.TenantVisible = lockbox.StatusApproved, true
 			w.DecidedBy, w.DecidedAt, w.DecisionComment = ptr("amy"), &now, ptr("why")
 			w.AccessStartsAt, w.AccessEndsAt = &now, ptr(now.Add(2*time.Hour))
 			w.Deadline = &now // activates at once
+			w.Approvals = []lockbox.Approval{{By: "amy", At: now, Comment: ptr("why")}}
 		}},
 		{"ApproveScheduled", func() *lockbox.AccessRequest {
 			r := inStatus(lockbox.StatusPending)
@@ -131,6 +133,7 @@ func TestApply(t *testing.T) {
 			w.DecidedBy, w.DecidedAt, w.DecisionComment = ptr("amy"), &now, ptr("why")
 			w.AccessStartsAt, w.AccessEndsAt = &start, ptr(start.Add(2*time.Hour))
 			w.Deadline = &start
+			w.Approvals = []lockbox.Approval{{By: "amy", At: now, Comment: ptr("why")}}
 		}},
 		{"Revoke", inStatus(lockbox.StatusActive), lockbox.EventRevoke, func(w *lockbox.AccessRequest) {
 			w.Status = lockbox.StatusRevoked

@@ -15,9 +15,12 @@ const (
 	ENOTFOUND        = "not_found"
 	ECONFLICT        = "conflict"
 	ETOOLARGE        = "too_large"
-	ERATELIMITED     = "rate_limited"
-	EUNAVAILABLE     = "unavailable"
-	EINTERNAL        = "internal"
+	// EUNSUPPORTEDMEDIA is a request body that is not application/json
+	// (SPEC §14).
+	EUNSUPPORTEDMEDIA = "unsupported_media_type"
+	ERATELIMITED      = "rate_limited"
+	EUNAVAILABLE      = "unavailable"
+	EINTERNAL         = "internal"
 	// EPASSWORDCHANGE: the caller signed in with a one-time password and
 	// may do nothing but change it (SPEC §10.1).
 	EPASSWORDCHANGE = "password_change_required"

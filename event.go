@@ -1,6 +1,9 @@
 package lockbox
 
-import "time"
+import (
+	"maps"
+	"time"
+)
 
 // EventRule is what one event does: one row of the event table. The
 // workflow reads the row instead of switching on the event, so adding an
@@ -26,6 +29,19 @@ type EventRule struct {
 	RecordType string
 	// Records is the group of the request's who-fields the actor fills.
 	Records Who
+	// Approval marks an event that records the actor's approval, with the
+	// narrowing they asked for, in the request's approvals (approvals.go).
+	Approval bool
+	// Step, when set, is the person's event this row stands for when the
+	// request resolves it so (AccessRequest.Resolve): people ask for Step,
+	// never for this row's event.
+	Step Event
+	// Guard, when set, is the row's condition beyond the status: ECONFLICT
+	// when the request does not allow the event (AccessRequest.Check).
+	Guard func(r *AccessRequest) error
+	// Effect, when set, is the row's own change to the request, made by
+	// Apply before the status changes; an error leaves r unchanged.
+	Effect func(r *AccessRequest, a Actor, now time.Time, s *Settings) error
 	// AuditData, when set, adds the event's own fields to the audit
 	// record's data, from the request as the event left it.
 	AuditData func(r *AccessRequest) map[string]any
@@ -64,8 +80,12 @@ var EventRules = []EventRule{
 		TellRequester: NoticeDenied},
 	{Event: EventApprove, From: []Status{StatusPending}, To: StatusApproved,
 		Verb: "approved", Operation: OpRequestApproved, RecordType: RecordLockboxDecision,
-		Records: WhoDecider, AuditData: accessWindow,
+		Records: WhoDecider, Approval: true, AuditData: approvedData,
 		TellRequester: NoticeApproved, Webhook: OpRequestApproved},
+	// An approval short of the quorum: recorded, the request stays pending.
+	{Event: EventRecordApproval, Step: EventApprove, From: []Status{StatusPending}, To: StatusPending,
+		Verb: "approved", Operation: OpRequestApprovalRecorded, RecordType: RecordLockboxDecision,
+		Approval: true, AuditData: approvalData},
 	{Event: EventDeny, From: []Status{StatusPending}, To: StatusDenied,
 		Verb: "denied", Operation: OpRequestDenied, RecordType: RecordLockboxDecision,
 		Records: WhoDecider, TellRequester: NoticeDenied, Webhook: OpRequestDenied},
@@ -78,6 +98,24 @@ var EventRules = []EventRule{
 	{Event: EventComplete, From: []Status{StatusActive}, To: StatusCompleted,
 		Verb: "completed", Operation: OpRequestCompleted, RecordType: RecordLockboxRequest,
 		Records: WhoEnder, Webhook: OpRequestCompleted},
+
+	// Extensions: the requester asks, the tenant decides (with the
+	// request's quorum), and an undecided one lapses with the access.
+	{Event: EventExtend, From: []Status{StatusActive}, To: StatusActive,
+		Verb: "extended", Operation: OpRequestExtensionRequested, RecordType: RecordLockboxRequest,
+		Guard: extensionGuard(EventExtend), Effect: func(r *AccessRequest, a Actor, now time.Time, s *Settings) error { return r.extend(a, now, s) },
+		AuditData: extensionData, TellApprovers: NoticeExtensionRequested, Webhook: OpRequestExtensionRequested},
+	{Event: EventExtensionApprove, From: []Status{StatusActive}, To: StatusActive,
+		Verb: "extended", Operation: OpRequestExtensionApproved, RecordType: RecordLockboxDecision,
+		Guard: extensionGuard(EventExtensionApprove), Effect: decideExtension(true, ExtensionApproved),
+		AuditData: extensionData, TellRequester: NoticeExtensionApproved, Webhook: OpRequestExtensionApproved},
+	{Event: EventRecordExtensionApproval, Step: EventExtensionApprove, From: []Status{StatusActive}, To: StatusActive,
+		Verb: "extended", Operation: OpRequestApprovalRecorded, RecordType: RecordLockboxDecision,
+		Guard: extensionGuard(EventExtensionApprove), Effect: decideExtension(true, ""), AuditData: extensionData},
+	{Event: EventExtensionDeny, From: []Status{StatusActive}, To: StatusActive,
+		Verb: "denied an extension", Operation: OpRequestExtensionDenied, RecordType: RecordLockboxDecision,
+		Guard: extensionGuard(EventExtensionDeny), Effect: decideExtension(false, ExtensionDenied),
+		AuditData: extensionData, TellRequester: NoticeExtensionDenied, Webhook: OpRequestExtensionDenied},
 
 	// A reviewed request of a tenant that does not require approval.
 	{Event: EventSystemApprove, System: true, From: []Status{StatusPending}, To: StatusApproved,
@@ -93,6 +131,11 @@ var EventRules = []EventRule{
 		Due:  func(r *AccessRequest) time.Time { return *r.AccessStartsAt },
 		Verb: "activated", Operation: OpRequestActivated, RecordType: RecordLockboxRequest,
 		AuditData: accessWindow, Webhook: OpRequestActivated},
+	// Before the access end, at the same time: the extension lapses first.
+	{Event: EventExtensionLapse, System: true, From: []Status{StatusActive}, To: StatusActive,
+		Due: extensionDue, Guard: extensionGuard(EventExtensionLapse), Effect: decideExtension(false, ExtensionLapsed),
+		Verb: "lapsed", Operation: OpRequestExtensionLapsed, RecordType: RecordLockboxRequest,
+		AuditData: extensionData, TellRequester: NoticeExtensionLapsed, Webhook: OpRequestExtensionLapsed},
 	{Event: EventAccessEnd, System: true, From: []Status{StatusActive}, To: StatusCompleted,
 		Due:  func(r *AccessRequest) time.Time { return *r.AccessEndsAt },
 		Verb: "completed", Operation: OpRequestCompleted, RecordType: RecordLockboxRequest,
@@ -128,11 +171,12 @@ func (rule EventRule) leaves(s Status) bool {
 	return false
 }
 
-// eventsWhere lists the table's events whose System mark is system.
+// eventsWhere lists the table's events whose System mark is system, other
+// than the steps of another event.
 func eventsWhere(system bool) []Event {
 	var out []Event
 	for _, r := range EventRules {
-		if r.System == system {
+		if r.System == system && r.Step == "" {
 			out = append(out, r.Event)
 		}
 	}
@@ -148,6 +192,12 @@ func reviewDecision(decision string) func(*AccessRequest) map[string]any {
 
 func accessWindow(r *AccessRequest) map[string]any {
 	return map[string]any{"access_starts_at": AuditTime(r.AccessStartsAt), "access_ends_at": AuditTime(r.AccessEndsAt)}
+}
+
+func approvedData(r *AccessRequest) map[string]any {
+	m := accessWindow(r)
+	maps.Copy(m, approvalData(r))
+	return m
 }
 
 func systemApproval(r *AccessRequest) map[string]any {

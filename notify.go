@@ -3,8 +3,6 @@ package lockbox
 import (
 	"context"
 	"errors"
-	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -45,6 +43,7 @@ var WebhookEvents = []string{
 	EventTypeRequestPending, OpRequestApproved, OpRequestDenied, OpRequestCanceled,
 	OpRequestExpired, OpRequestActivated, OpRequestCompleted, OpRequestRevoked,
 	OpOperatorAction, OpOperatorActionBlocked,
+	OpRequestExtensionRequested, OpRequestExtensionApproved, OpRequestExtensionDenied, OpRequestExtensionLapsed,
 }
 
 // Email notice kinds: what an email says, and so which template renders it.
@@ -56,6 +55,11 @@ const (
 	NoticeDenied       = "request.denied"        // to the requester
 	NoticeExpired      = "request.expired"       // to the requester
 	NoticeRevoked      = "request.revoked"       // to the requester
+
+	NoticeExtensionRequested = "request.extension_requested" // to approvers: please decide
+	NoticeExtensionApproved  = "request.extension_approved"  // to the requester
+	NoticeExtensionDenied    = "request.extension_denied"    // to the requester
+	NoticeExtensionLapsed    = "request.extension_lapsed"    // to the requester
 )
 
 // Notice is the content of a notification: an event about a request (or an
@@ -237,95 +241,15 @@ type WebhookService interface {
 	DeleteWebhook(ctx context.Context, tenant, id string) error
 }
 
-// ValidateWebhookURL checks an endpoint URL at registration: absolute
-// https (http too when allowPrivate), a host, no credentials, no fragment,
-// and, unless allowPrivate, not a literal private, loopback or link-local
-// address or a local name. Names are resolved and checked again at every
-// delivery, since DNS can change after registration.
-func ValidateWebhookURL(raw string, allowPrivate bool) error {
-	if err := ValidText("url", raw, MaxWebhookURLLen, true); err != nil {
-		return err
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return FieldErrorf(EINVALID, "url", "url must be an absolute URL like https://hooks.example.com/lockbox.")
-	}
-	switch {
-	case u.Scheme != "https" && !(allowPrivate && u.Scheme == "http"):
-		return FieldErrorf(EINVALID, "url", "url must use https (plain http is allowed only on servers started with --allow-private-webhooks).")
-	case u.User != nil:
-		return FieldErrorf(EINVALID, "url", "url must not contain a user name or password: deliveries are authenticated by their signature.")
-	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return FieldErrorf(EINVALID, "url", "url must not contain a fragment (#…).")
-	}
-	if !allowPrivate && !publicHost(u.Hostname()) {
-		return FieldErrorf(EINVALID, "url", "url points to a private, loopback or link-local address (%s); such targets are refused unless the server runs with --allow-private-webhooks.", u.Hostname())
-	}
-	return nil
-}
-
-// publicHost reports whether a URL host may be public: an IP literal that
-// PublicAddr allows, or a name that is not obviously local.
-func publicHost(host string) bool {
-	if addr, err := netip.ParseAddr(host); err == nil {
-		return PublicAddr(addr)
-	}
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "localhost" || !strings.Contains(h, ".") {
-		return false
-	}
-	for _, suffix := range []string{".localhost", ".local", ".internal", ".home.arpa"} {
-		if strings.HasSuffix(h, suffix) {
-			return false
-		}
-	}
-	return true
-}
-
-// nonPublic are the special-purpose ranges (RFC 6890 and successors) a
-// webhook may not reach: a webhook must not become a way into the
-// provider's own network or cloud metadata service.
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("192.0.2.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64: may embed any IPv4 address
-	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
-	netip.MustParsePrefix("100::/64"),       // discard
-	netip.MustParsePrefix("2001::/23"),      // IETF protocol assignments (Teredo, ORCHID, …)
-	netip.MustParsePrefix("2001:db8::/32"),  // documentation
-	netip.MustParsePrefix("2002::/16"),      // 6to4: may embed any IPv4 address
-	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local
-}
-
-// PublicAddr reports whether a webhook may be delivered to addr: not
-// loopback, private, link-local, multicast, unspecified or another
-// special-purpose range. IPv4-mapped IPv6 addresses are judged as IPv4.
-func PublicAddr(addr netip.Addr) bool {
-	addr = addr.Unmap()
-	if !addr.IsValid() || addr.Zone() != "" || addr.IsLoopback() || addr.IsPrivate() || addr.IsUnspecified() ||
-		addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() || addr.IsInterfaceLocalMulticast() ||
-		addr.IsMulticast() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(addr) {
-			return false
-		}
-	}
-	return true
-}
-
 // ValidateWebhookEvents checks and normalizes a subscription list: known
-// events, no repeats; empty means every event.
+// events, no repeats; nil (left out) means every event, and an explicit
+// empty list is refused rather than read as "everything" (SPEC §14).
 func ValidateWebhookEvents(events []string) ([]string, error) {
-	if len(events) == 0 {
+	if events == nil {
 		return slices.Clone(WebhookEvents), nil
+	}
+	if len(events) == 0 {
+		return nil, FieldErrorf(EINVALID, "events", "events is an empty list; leave it out to receive every event, or name at least one of %s.", strings.Join(WebhookEvents, ", "))
 	}
 	out := []string{}
 	for _, e := range events {

@@ -2,7 +2,10 @@ package lockbox
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -86,6 +89,19 @@ type AccessRequest struct {
 	// request (the system when a deadline ended it).
 	EndedBy    *string `json:"ended_by"`
 	EndComment *string `json:"end_comment"`
+	// RequestedOperations, RequestedDurationMinutes and RequestedStartTime
+	// are what the operator asked for; Operations, DurationMinutes and
+	// StartTime are what the approvals so far grant (SPEC §11).
+	RequestedOperations      []string   `json:"requested_operations"`
+	RequestedDurationMinutes int        `json:"requested_duration_minutes"`
+	RequestedStartTime       *time.Time `json:"requested_start_time"`
+	// ApprovalsRequired is the quorum, fixed when the request became
+	// pending; Approvals are the approvals so far.
+	ApprovalsRequired int        `json:"approvals_required"`
+	Approvals         []Approval `json:"approvals"`
+	// Extensions are the requester's asks for more time, oldest first; only
+	// the last may be pending (SPEC §11).
+	Extensions []Extension `json:"extensions"`
 	// Version increases with every change; clients send it back (If-Match)
 	// to act only on the state they saw.
 	Version int `json:"version"`
@@ -114,6 +130,21 @@ func (r *AccessRequest) Duration() time.Duration {
 func (r *AccessRequest) Clone() *AccessRequest {
 	c := *r
 	c.Operations = append([]string(nil), r.Operations...)
+	c.RequestedOperations = slices.Clone(r.RequestedOperations)
+	if r.Extensions != nil {
+		c.Extensions = make([]Extension, len(r.Extensions))
+		for i, x := range r.Extensions {
+			x.Approvals = slices.Clone(x.Approvals)
+			c.Extensions[i] = x
+		}
+	}
+	if r.Approvals != nil {
+		c.Approvals = make([]Approval, len(r.Approvals))
+		for i, a := range r.Approvals {
+			a.Operations = slices.Clone(a.Operations)
+			c.Approvals[i] = a
+		}
+	}
 	return &c
 }
 
@@ -147,6 +178,11 @@ type RequestPage struct {
 // Decision is the body of a decision call.
 type Decision struct {
 	Comment string `json:"comment,omitempty"`
+	// Changes narrow the request on approval (SPEC §11); other decisions
+	// refuse them.
+	Changes
+	// Extend is the ask of POST /v1/requests/{id}/extend.
+	Extend *ExtensionAsk `json:"-"`
 	// IfVersion, when non-zero, makes the call succeed only if the request
 	// is still at that version (HTTP If-Match): the caller acts on what it saw.
 	IfVersion int `json:"-"`
@@ -168,8 +204,21 @@ type RequestService interface {
 	Act(ctx context.Context, idOrRef string, ev Event, d Decision) (*AccessRequest, error)
 }
 
-// ValidText checks a bounded free-text field, named as in the API.
+// ValidText checks a bounded one-line text field, named as in the API:
+// valid UTF-8, at most max characters, and no control characters (NUL,
+// escape sequences, line breaks), which no name or identifier needs and
+// which PostgreSQL refuses to store (SPEC §14).
 func ValidText(field, s string, max int, required bool) error {
+	return validText(field, s, max, required, false)
+}
+
+// ValidNote is ValidText for a person's free text (a request's reason, a
+// decision's comment), which may also hold line breaks and tabs.
+func ValidNote(field, s string, max int, required bool) error {
+	return validText(field, s, max, required, true)
+}
+
+func validText(field, s string, max int, required, multiline bool) error {
 	if required && s == "" {
 		return FieldErrorf(EINVALID, field, "%s is required.", field)
 	}
@@ -179,5 +228,33 @@ func ValidText(field, s string, max int, required bool) error {
 	if n := utf8.RuneCountInString(s); n > max {
 		return FieldErrorf(EINVALID, field, "%s is %d characters long; the limit is %d.", field, n, max)
 	}
+	if i := controlIndex(s, multiline); i >= 0 {
+		what := "control characters"
+		if multiline {
+			what = "control characters other than line breaks and tabs"
+		}
+		return FieldErrorf(EINVALID, field, "%s must not contain %s; character %d is %U.", field, what, utf8.RuneCountInString(s[:i])+1, []rune(s[i:])[0])
+	}
 	return nil
 }
+
+// controlIndex is the byte offset of the first control character in s
+// (C0, DEL, C1; multiline allows tab, line feed and the CR of a CRLF that
+// browsers send from a textarea), or -1.
+func controlIndex(s string, multiline bool) int {
+	for i, r := range s {
+		if !unicode.IsControl(r) {
+			continue
+		}
+		if multiline && (r == '\n' || r == '\t' || r == '\r' && strings.HasPrefix(s[i+1:], "\n")) {
+			continue
+		}
+		return i
+	}
+	return -1
+}
+
+// HasControl reports whether s holds any control character: identifiers
+// (tenant and service names, ids, emails) are refused with it before they
+// reach a store.
+func HasControl(s string) bool { return controlIndex(s, false) >= 0 }

@@ -18,6 +18,17 @@ const (
 	EventCancel        Event = "cancel"
 	EventRevoke        Event = "revoke"
 	EventComplete      Event = "complete"
+	// EventRecordApproval is a person's approval short of the quorum: the
+	// workflow resolves EventApprove to it (AccessRequest.Resolve).
+	EventRecordApproval Event = "record_approval"
+
+	// Extensions (SPEC §11): the requester asks, the tenant decides.
+	EventExtend           Event = "extend"
+	EventExtensionApprove Event = "extension_approve"
+	EventExtensionDeny    Event = "extension_deny"
+	// EventRecordExtensionApproval is an extension approval short of the
+	// quorum (AccessRequest.Resolve).
+	EventRecordExtensionApproval Event = "record_extension_approval"
 
 	// EventSystemApprove approves a reviewed request of a tenant that does not
 	// require approval.
@@ -30,6 +41,9 @@ const (
 	// was granted is revoked, requests still open are canceled.
 	EventRequesterRevoke Event = "requester_revoke"
 	EventRequesterCancel Event = "requester_cancel"
+	// EventExtensionLapse ends an extension nobody decided when the access
+	// it would extend ends.
+	EventExtensionLapse Event = "extension_lapse"
 )
 
 // PersonEvents are the events a person may cause, in table order.
@@ -47,6 +61,18 @@ func Next(s Status, ev Event) (Status, error) {
 		return rule.To, nil
 	}
 	return "", Errorf(ECONFLICT, "A request that is %s cannot be %s.", s, ev.Verb())
+}
+
+// Check returns ECONFLICT when r, as it stands, does not allow ev: its
+// status (Next), or the row's own condition (an extension to decide).
+func (r *AccessRequest) Check(ev Event) error {
+	if _, err := Next(r.Status, ev); err != nil {
+		return err
+	}
+	if rule, _ := ev.Rule(); rule.Guard != nil {
+		return rule.Guard(r)
+	}
+	return nil
 }
 
 // AuditOperation is the audit operation recorded when ev succeeds.
@@ -80,22 +106,51 @@ func (ev Event) Verb() string {
 // Apply is the one place a request's fields change on an event, for the
 // workflow that writes the change and for readers that only show it.
 func (r *AccessRequest) Apply(ev Event, by, comment string, now time.Time, s *Settings) (Status, error) {
+	return r.ApplyAs(ev, Actor{Email: by, Comment: comment}, now, s)
+}
+
+// ApplyAs is Apply by a, whose approval (a row with Approval) is recorded
+// and may narrow r (AccessRequest.approve): EINVALID for a change that
+// widens, ECONFLICT for an approver who already approved, r unchanged.
+func (r *AccessRequest) ApplyAs(ev Event, a Actor, now time.Time, s *Settings) (Status, error) {
 	from := r.Status
 	to, err := Next(from, ev)
 	if err != nil {
 		return "", err
 	}
-	if to == StatusPending && s == nil {
+	rule, _ := ev.Rule()
+	if rule.Guard != nil {
+		if err := rule.Guard(r); err != nil {
+			return "", err
+		}
+	}
+	if ev != EventExtend && a.Extend != nil {
+		return "", Errorf(EINVALID, "Only asking for an extension takes minutes and a reason.")
+	}
+	becomesPending := to == StatusPending && from != StatusPending
+	if becomesPending && s == nil {
 		return "", fmt.Errorf("apply %s to request %s: the tenant's settings are needed", ev, r.ID)
 	}
-	rule, _ := ev.Rule()
-	rule.Records.record(r, by, comment, now)
+	if rule.Approval {
+		if err := r.approve(a, now); err != nil {
+			return "", err
+		}
+	} else if !a.Changes.Empty() {
+		return "", Errorf(EINVALID, "Only an approval may change the duration, operations or start time of a request.")
+	}
+	if rule.Effect != nil {
+		if err := rule.Effect(r, a, now, s); err != nil {
+			return "", err
+		}
+	}
+	rule.Records.record(r, a.Email, a.Comment, now)
 	r.Status = to
 	r.Version++
 	switch {
-	case to == StatusPending:
+	case becomesPending:
 		r.ExpiresAt = now.Add(s.RequestTTL())
 		r.TenantVisible = true
+		r.ApprovalsRequired = max(s.ApprovalsRequired, MinApprovalsRequired)
 	case to == StatusApproved:
 		r.TenantVisible = true
 		start := now

@@ -37,6 +37,12 @@ type Settings struct {
 	MaxAccessMinutes            int      `json:"max_access_minutes"`
 	NotifyEmails                []string `json:"notify_emails"`
 	ReminderMinutesBeforeExpiry int      `json:"reminder_minutes_before_expiry"`
+	// ApprovalsRequired is the quorum of distinct approvers a request needs
+	// (SPEC §11).
+	ApprovalsRequired int `json:"approvals_required"`
+	// MaxTotalAccessMinutes caps a request's whole access, extensions
+	// included (SPEC §11).
+	MaxTotalAccessMinutes int `json:"max_total_access_minutes"`
 }
 
 // DefaultSettings are a new tenant's settings.
@@ -47,6 +53,8 @@ func DefaultSettings() Settings {
 		MaxAccessMinutes:            240,
 		NotifyEmails:                []string{},
 		ReminderMinutesBeforeExpiry: 120,
+		ApprovalsRequired:           1,
+		MaxTotalAccessMinutes:       DefaultMaxTotalAccessMinutes,
 	}
 }
 
@@ -62,6 +70,8 @@ type SettingsPatch struct {
 	MaxAccessMinutes            *int      `json:"max_access_minutes,omitempty"`
 	NotifyEmails                *[]string `json:"notify_emails,omitempty"`
 	ReminderMinutesBeforeExpiry *int      `json:"reminder_minutes_before_expiry,omitempty"`
+	ApprovalsRequired           *int      `json:"approvals_required,omitempty"`
+	MaxTotalAccessMinutes       *int      `json:"max_total_access_minutes,omitempty"`
 }
 
 // Apply returns s with p applied, or EINVALID naming the first bad value
@@ -79,6 +89,12 @@ func (s Settings) Apply(p SettingsPatch) (Settings, error) {
 		return s, err
 	}
 	if err := setInt(&out.ReminderMinutesBeforeExpiry, p.ReminderMinutesBeforeExpiry, "reminder_minutes_before_expiry", 0, 720); err != nil {
+		return s, err
+	}
+	if err := setInt(&out.ApprovalsRequired, p.ApprovalsRequired, "approvals_required", MinApprovalsRequired, MaxApprovalsRequired); err != nil {
+		return s, err
+	}
+	if err := setInt(&out.MaxTotalAccessMinutes, p.MaxTotalAccessMinutes, "max_total_access_minutes", MinTotalAccessMinutes, MaxTotalAccessMinutes); err != nil {
 		return s, err
 	}
 	if p.NotifyEmails != nil {

@@ -76,7 +76,7 @@ func (u *User) IsTenantApprover(t string) bool {
 	return u != nil && u.Tenant == t && u.HasRole(RoleGlobalAdmin, RoleLockboxApprover)
 }
 
-var emailRE = regexp.MustCompile(`^[^@\s<>()",;:\\\[\]]{1,64}@[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$`)
+var emailRE = regexp.MustCompile(`^[^@\s\x00-\x1f\x7f\x{80}-\x{9f}<>()",;:\\\[\]]{1,64}@[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$`)
 
 // NormalizeEmail lower-cases and trims an address so that aliases differing in
 // case are the same account (and so the same person for separation of duties).

@@ -49,10 +49,31 @@ func TestEventOutputs(t *testing.T) {
 		approver = "approver@contoso.test"
 	)
 	review := act(manager, lockbox.EventReviewApprove)
+	extendBy := func(minutes int) step {
+		return func(h *harness, r *lockbox.AccessRequest) *lockbox.AccessRequest {
+			ctx := lockbox.NewContextWithClientIP(h.as(operator), "203.0.113.7")
+			out, err := h.svc.Act(ctx, r.ID, lockbox.EventExtend, lockbox.Decision{Extend: &lockbox.ExtensionAsk{Minutes: minutes, Reason: "not done"}})
+			if err != nil {
+				h.t.Fatalf("extend: %v", err)
+			}
+			return out
+		}
+	}
+	approveWith := func(email string, c lockbox.Changes) step {
+		return func(h *harness, r *lockbox.AccessRequest) *lockbox.AccessRequest {
+			ctx := lockbox.NewContextWithClientIP(h.as(email), "203.0.113.7")
+			out, err := h.svc.Act(ctx, r.ID, lockbox.EventApprove, lockbox.Decision{Comment: "says " + email, Changes: c})
+			if err != nil {
+				h.t.Fatalf("approve by %s: %v", email, err)
+			}
+			return out
+		}
+	}
 	tests := []struct {
 		name      string
 		startIn   time.Duration // scheduled start, 0 for none
 		noApprove bool          // the tenant does not require approval
+		quorum    int           // approvals_required, 0 for the default
 		steps     []step
 		want      []string
 	}{
@@ -214,6 +235,73 @@ func TestEventOutputs(t *testing.T) {
 			"outbox webhook request.completed hook",
 			"outbox webhook request.pending hook",
 		}},
+		{name: "QuorumWithNarrowing", quorum: 2, steps: []step{review,
+			approveWith(approver, lockbox.Changes{DurationMinutes: ptr(60)}),
+			approveWith("admin@contoso.test", lockbox.Changes{DurationMinutes: ptr(90)})}, want: []string{
+			"request active v5 expires=12h0m0s access=0s..1h0m0s reviewed=manager@provider.test@0s:says manager@provider.test decided=admin@contoso.test@0s:says admin@contoso.test",
+			"audit LockboxRequest request.created operator@provider.test provider_staff Succeeded {\"duration_minutes\":120,\"expires_at\":\"2000-01-01T12:00:00Z\",\"operations\":[\"Get-MailboxStatistics\"],\"reason\":\"Mailbox fails to load.\",\"reference\":\"REF\",\"service\":\"exchange\",\"service_request\":\"SR-2026-004211\",\"start_time\":null}",
+			"audit LockboxRequest request.reviewed manager@provider.test provider_staff Succeeded ip=203.0.113.7 {\"comment\":\"says manager@provider.test\",\"decision\":\"approve\",\"duration_minutes\":120,\"from\":\"pending_review\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"pending\"}",
+			"audit LockboxDecision request.approval_recorded approver@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"approvals\":1,\"approvals_required\":2,\"approved_duration_minutes\":60,\"comment\":\"says approver@contoso.test\",\"duration_minutes\":60,\"from\":\"pending\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"pending\"}",
+			"audit LockboxDecision request.approved admin@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T01:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"approvals\":2,\"approvals_required\":2,\"approved_duration_minutes\":90,\"comment\":\"says admin@contoso.test\",\"duration_minutes\":60,\"from\":\"pending\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"approved\"}",
+			"audit LockboxRequest request.activated system system Succeeded {\"access_ends_at\":\"2000-01-01T01:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"duration_minutes\":60,\"from\":\"approved\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
+			"outbox email request.approved operator@provider.test",
+			"outbox email request.pending admin@contoso.test",
+			"outbox email request.pending approver@contoso.test",
+			"outbox webhook request.activated hook",
+			"outbox webhook request.approved hook",
+			"outbox webhook request.pending hook",
+		}},
+		{name: "ExtensionApprovedThenLapsed", steps: []step{review, act(approver, lockbox.EventApprove),
+			extendBy(30), act(approver, lockbox.EventExtensionApprove), extendBy(15), wait(150 * time.Minute)}, want: []string{
+			"request completed v9 expires=12h0m0s access=0s..2h30m0s reviewed=manager@provider.test@0s:says manager@provider.test decided=approver@contoso.test@0s:says approver@contoso.test ended=system@2h30m0s",
+			"audit LockboxRequest request.created operator@provider.test provider_staff Succeeded {\"duration_minutes\":120,\"expires_at\":\"2000-01-01T12:00:00Z\",\"operations\":[\"Get-MailboxStatistics\"],\"reason\":\"Mailbox fails to load.\",\"reference\":\"REF\",\"service\":\"exchange\",\"service_request\":\"SR-2026-004211\",\"start_time\":null}",
+			"audit LockboxRequest request.reviewed manager@provider.test provider_staff Succeeded ip=203.0.113.7 {\"comment\":\"says manager@provider.test\",\"decision\":\"approve\",\"duration_minutes\":120,\"from\":\"pending_review\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"pending\"}",
+			"audit LockboxDecision request.approved approver@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T02:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"comment\":\"says approver@contoso.test\",\"duration_minutes\":120,\"from\":\"pending\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"approved\"}",
+			"audit LockboxRequest request.activated system system Succeeded {\"access_ends_at\":\"2000-01-01T02:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"duration_minutes\":120,\"from\":\"approved\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
+			"audit LockboxRequest request.extension_requested operator@provider.test provider_staff Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T02:00:00Z\",\"duration_minutes\":120,\"extension_minutes\":30,\"extension_reason\":\"not done\",\"extension_status\":\"pending\",\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
+			"audit LockboxDecision request.extension_approved approver@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T02:30:00Z\",\"comment\":\"says approver@contoso.test\",\"duration_minutes\":120,\"extension_minutes\":30,\"extension_reason\":\"not done\",\"extension_status\":\"approved\",\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
+			"audit LockboxRequest request.extension_requested operator@provider.test provider_staff Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T02:30:00Z\",\"duration_minutes\":120,\"extension_minutes\":15,\"extension_reason\":\"not done\",\"extension_status\":\"pending\",\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
+			"audit LockboxRequest request.extension_lapsed system system Succeeded {\"access_ends_at\":\"2000-01-01T02:30:00Z\",\"duration_minutes\":120,\"extension_minutes\":15,\"extension_reason\":\"not done\",\"extension_status\":\"lapsed\",\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
+			"audit LockboxRequest request.completed system system Succeeded {\"access_ended_at\":\"2000-01-01T02:30:00Z\",\"duration_minutes\":120,\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"completed\"}",
+			"outbox email request.approved operator@provider.test",
+			"outbox email request.extension_approved operator@provider.test",
+			"outbox email request.extension_lapsed operator@provider.test",
+			"outbox email request.extension_requested admin@contoso.test",
+			"outbox email request.extension_requested admin@contoso.test",
+			"outbox email request.extension_requested approver@contoso.test",
+			"outbox email request.extension_requested approver@contoso.test",
+			"outbox email request.pending admin@contoso.test",
+			"outbox email request.pending approver@contoso.test",
+			"outbox webhook request.activated hook",
+			"outbox webhook request.approved hook",
+			"outbox webhook request.completed hook",
+			"outbox webhook request.extension_approved hook",
+			"outbox webhook request.extension_lapsed hook",
+			"outbox webhook request.extension_requested hook",
+			"outbox webhook request.extension_requested hook",
+			"outbox webhook request.pending hook",
+		}},
+		{name: "ExtensionDenied", steps: []step{review, act(approver, lockbox.EventApprove),
+			extendBy(30), act(approver, lockbox.EventExtensionDeny)}, want: []string{
+			"request active v6 expires=12h0m0s access=0s..2h0m0s reviewed=manager@provider.test@0s:says manager@provider.test decided=approver@contoso.test@0s:says approver@contoso.test",
+			"audit LockboxRequest request.created operator@provider.test provider_staff Succeeded {\"duration_minutes\":120,\"expires_at\":\"2000-01-01T12:00:00Z\",\"operations\":[\"Get-MailboxStatistics\"],\"reason\":\"Mailbox fails to load.\",\"reference\":\"REF\",\"service\":\"exchange\",\"service_request\":\"SR-2026-004211\",\"start_time\":null}",
+			"audit LockboxRequest request.reviewed manager@provider.test provider_staff Succeeded ip=203.0.113.7 {\"comment\":\"says manager@provider.test\",\"decision\":\"approve\",\"duration_minutes\":120,\"from\":\"pending_review\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"pending\"}",
+			"audit LockboxDecision request.approved approver@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T02:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"comment\":\"says approver@contoso.test\",\"duration_minutes\":120,\"from\":\"pending\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"approved\"}",
+			"audit LockboxRequest request.activated system system Succeeded {\"access_ends_at\":\"2000-01-01T02:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"duration_minutes\":120,\"from\":\"approved\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
+			"audit LockboxRequest request.extension_requested operator@provider.test provider_staff Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T02:00:00Z\",\"duration_minutes\":120,\"extension_minutes\":30,\"extension_reason\":\"not done\",\"extension_status\":\"pending\",\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
+			"audit LockboxDecision request.extension_denied approver@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T02:00:00Z\",\"comment\":\"says approver@contoso.test\",\"duration_minutes\":120,\"extension_minutes\":30,\"extension_reason\":\"not done\",\"extension_status\":\"denied\",\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
+			"outbox email request.approved operator@provider.test",
+			"outbox email request.extension_denied operator@provider.test",
+			"outbox email request.extension_requested admin@contoso.test",
+			"outbox email request.extension_requested approver@contoso.test",
+			"outbox email request.pending admin@contoso.test",
+			"outbox email request.pending approver@contoso.test",
+			"outbox webhook request.activated hook",
+			"outbox webhook request.approved hook",
+			"outbox webhook request.extension_denied hook",
+			"outbox webhook request.extension_requested hook",
+			"outbox webhook request.pending hook",
+		}},
 		{name: "LateWorker", startIn: time.Hour, steps: []step{review, act(approver, lockbox.EventApprove), wait(5 * time.Hour)}, want: []string{
 			"request completed v5 expires=12h0m0s access=1h0m0s..3h0m0s reviewed=manager@provider.test@0s:says manager@provider.test decided=approver@contoso.test@0s:says approver@contoso.test ended=system@3h0m0s",
 			"audit LockboxRequest request.created operator@provider.test provider_staff Succeeded {\"duration_minutes\":120,\"expires_at\":\"2000-01-01T12:00:00Z\",\"operations\":[\"Get-MailboxStatistics\"],\"reason\":\"Mailbox fails to load.\",\"reference\":\"REF\",\"service\":\"exchange\",\"service_request\":\"SR-2026-004211\",\"start_time\":\"2000-01-01T01:00:00Z\"}",
@@ -241,6 +329,9 @@ func TestEventOutputs(t *testing.T) {
 						lockbox.SettingsPatch{RequireApproval: ptr(false)}); err != nil {
 						t.Fatal(err)
 					}
+				}
+				if tt.quorum != 0 {
+					h.setQuorum(tt.quorum)
 				}
 				in := validRequest()
 				if tt.startIn != 0 {

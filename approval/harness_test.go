@@ -7,6 +7,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 )
 
 // harness is a real workflow service on a real database (openTestStore),
@@ -22,7 +23,7 @@ func newHarness(t testing.TB) *harness {
 	ctx := context.Background()
 	st := openTestStore(t) // SQLite, or PostgreSQL with LOCKBOX_TEST_STORE=postgres
 	// Cheap password hashing: tests create many accounts.
-	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1})
+	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS})
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 	"github.com/lockboxhq/lockbox/storetest"
 )
 
@@ -139,7 +140,7 @@ func TestReminderOnceAcrossReplicas(t *testing.T) {
 		r := h.MustPending(validRequest()) // 12 h to decide; reminder 2 h before
 		replicas := make([]*approval.Service, 4)
 		for i := range replicas {
-			replicas[i] = approval.New(h.store, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1})
+			replicas[i] = approval.New(h.store, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS})
 		}
 		sweep := func() {
 			var wg sync.WaitGroup

@@ -50,11 +50,19 @@ func (s *Service) CreateRequest(ctx context.Context, in lockbox.NewRequest) (*lo
 }
 
 func validateNewRequest(in lockbox.NewRequest) error {
-	if in.Tenant == "" {
-		return lockbox.FieldErrorf(lockbox.EINVALID, "tenant", "tenant is required.")
+	if err := lockbox.ValidText("tenant", in.Tenant, 63, true); err != nil {
+		return err
 	}
-	if in.Service == "" {
-		return lockbox.FieldErrorf(lockbox.EINVALID, "service", "service is required.")
+	if err := lockbox.ValidText("service", in.Service, 63, true); err != nil {
+		return err
+	}
+	if in.Operations != nil && len(in.Operations) == 0 {
+		return lockbox.FieldErrorf(lockbox.EINVALID, "operations", "operations is an empty list; leave it out to request every operation of the service, or name at least one.")
+	}
+	for _, op := range in.Operations {
+		if err := lockbox.ValidText("operations", op, lockbox.MaxOperationLen, true); err != nil {
+			return err
+		}
 	}
 	if err := lockbox.ValidText("service_request", in.ServiceRequest, lockbox.MaxServiceRequestLen, true); err != nil {
 		return err
@@ -62,7 +70,7 @@ func validateNewRequest(in lockbox.NewRequest) error {
 	if strings.TrimSpace(in.ServiceRequest) != in.ServiceRequest {
 		return lockbox.FieldErrorf(lockbox.EINVALID, "service_request", "service_request must not start or end with spaces.")
 	}
-	if err := lockbox.ValidText("reason", in.Reason, lockbox.MaxReasonLen, true); err != nil {
+	if err := lockbox.ValidNote("reason", in.Reason, lockbox.MaxReasonLen, true); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.Reason) == "" {
@@ -98,7 +106,10 @@ func (s *Service) buildRequest(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 	r := &lockbox.AccessRequest{
 		ID: newID(), Tenant: in.Tenant, Service: in.Service, ServiceRequest: in.ServiceRequest,
 		Reason: in.Reason, Operations: ops, DurationMinutes: in.DurationMinutes, StartTime: start,
-		Status: lockbox.StatusPendingReview, RequestedBy: u.Email, RequesterID: u.ID,
+		RequestedOperations: slices.Clone(ops), RequestedDurationMinutes: in.DurationMinutes,
+		RequestedStartTime: start, Approvals: []lockbox.Approval{}, ApprovalsRequired: max(settings.ApprovalsRequired, 1),
+		Extensions: []lockbox.Extension{},
+		Status:     lockbox.StatusPendingReview, RequestedBy: u.Email, RequesterID: u.ID,
 		CreatedAt: now, ExpiresAt: now.Add(lockbox.ReviewTTL), Version: 1,
 	}
 	r.Schedule(settings)
@@ -331,8 +342,14 @@ func (s *Service) Act(ctx context.Context, idOrRef string, ev lockbox.Event, d l
 	if !slices.Contains(lockbox.PersonEvents, ev) {
 		return nil, lockbox.Errorf(lockbox.EINVALID, "Unknown action %q.", ev)
 	}
-	if err := lockbox.ValidText("comment", d.Comment, lockbox.MaxCommentLen, false); err != nil {
+	if err := lockbox.ValidNote("comment", d.Comment, lockbox.MaxCommentLen, false); err != nil {
 		return nil, err
+	}
+	if ev != lockbox.EventApprove && !d.Changes.Empty() {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "Only an approval may change the duration, operations or start time of a request.")
+	}
+	if (ev == lockbox.EventExtend) != (d.Extend != nil) {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "Asking for more time takes minutes and a reason; nothing else does.")
 	}
 	var out *lockbox.AccessRequest
 	var refused error
@@ -373,14 +390,17 @@ func (s *Service) act(ctx context.Context, tx lockbox.Tx, u *lockbox.User, idOrR
 	}
 	// The state is checked before the version: "it expired at …" tells the
 	// person more than "it changed since you read it".
-	if _, err := lockbox.Next(r.Status, ev); err != nil {
-		return nil, s.refuse(ctx, tx, u, r, ev, d, now, lockbox.Errorf(lockbox.ECONFLICT, "%s", refusalMessage(r, ev)))
+	if err := r.Check(ev); err != nil {
+		return nil, s.refuse(ctx, tx, u, r, ev, d, now, lockbox.Errorf(lockbox.ECONFLICT, "%s", refusalMessage(r, ev, err)))
 	}
 	if d.IfVersion != 0 && d.IfVersion != r.Version {
 		return nil, s.refuse(ctx, tx, u, r, ev, d, now, lockbox.Errorf(lockbox.ECONFLICT,
 			"Request %s changed since you read it: it is now %s. Reload it and decide again.", r.Reference, r.Status))
 	}
-	if err := s.apply(ctx, tx, u, r, ev, d.Comment, now); err != nil {
+	if err := r.CheckDecider(ev, u.ID); err != nil {
+		return nil, s.refuse(ctx, tx, u, r, ev, d, now, err)
+	}
+	if err := s.apply(ctx, tx, u, r, ev, d, now); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -402,7 +422,7 @@ func (s *Service) refuse(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r 
 	return errRefused{reason}
 }
 
-func refusalMessage(r *lockbox.AccessRequest, ev lockbox.Event) string {
+func refusalMessage(r *lockbox.AccessRequest, ev lockbox.Event, cause error) string {
 	at := func(t *time.Time) string {
 		if t == nil {
 			return ""
@@ -417,6 +437,8 @@ func refusalMessage(r *lockbox.AccessRequest, ev lockbox.Event) string {
 	case lockbox.StatusDenied, lockbox.StatusCanceled, lockbox.StatusRevoked:
 		return fmt.Sprintf("Request %s was already %s%s.", r.Reference, r.Status, at(r.EndedAt))
 	}
-	_, err := lockbox.Next(r.Status, ev)
-	return fmt.Sprintf("%s (request %s)", strings.TrimSuffix(lockbox.ErrorMessage(err), "."), r.Reference)
+	if _, err := lockbox.Next(r.Status, ev); err != nil {
+		return fmt.Sprintf("%s (request %s)", strings.TrimSuffix(lockbox.ErrorMessage(err), "."), r.Reference)
+	}
+	return lockbox.ErrorMessage(cause)
 }

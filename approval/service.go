@@ -42,6 +42,9 @@ type Options struct {
 	// AllowPrivateWebhooks lets webhook endpoints use plain http and
 	// private, loopback or link-local addresses (tests and development).
 	AllowPrivateWebhooks bool
+	// Resolver looks webhook host names up at registration (nil:
+	// net.DefaultResolver).
+	Resolver lockbox.Resolver
 	// Grants signs and verifies grant tokens (enforce.go). Nil: grants
 	// and access checks answer EUNAVAILABLE.
 	Grants lockbox.GrantAuthority

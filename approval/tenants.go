@@ -170,5 +170,7 @@ func settingsChanges(old, updated lockbox.Settings) map[string]any {
 	add("notify_emails", old.NotifyEmails, updated.NotifyEmails, !slices.Equal(old.NotifyEmails, updated.NotifyEmails))
 	add("reminder_minutes_before_expiry", old.ReminderMinutesBeforeExpiry, updated.ReminderMinutesBeforeExpiry,
 		old.ReminderMinutesBeforeExpiry != updated.ReminderMinutesBeforeExpiry)
+	add("approvals_required", old.ApprovalsRequired, updated.ApprovalsRequired, old.ApprovalsRequired != updated.ApprovalsRequired)
+	add("max_total_access_minutes", old.MaxTotalAccessMinutes, updated.MaxTotalAccessMinutes, old.MaxTotalAccessMinutes != updated.MaxTotalAccessMinutes)
 	return c
 }

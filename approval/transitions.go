@@ -13,8 +13,8 @@ import (
 // and any system step that follows at once: a review approval in a tenant
 // that does not require approval is approved by the system, and an approval
 // whose start time has come activates.
-func (s *Service) apply(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event, comment string, now time.Time) error {
-	settings, err := s.transition(ctx, tx, u, r, ev, comment, now)
+func (s *Service) apply(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event, d lockbox.Decision, now time.Time) error {
+	settings, err := s.transitionAs(ctx, tx, u, r, ev, d, now)
 	if err != nil {
 		return err
 	}
@@ -31,6 +31,15 @@ func (s *Service) apply(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *
 // record. It is the one place every state change passes through. It
 // returns the tenant's settings, which it reads anyway.
 func (s *Service) transition(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event, comment string, now time.Time) (*lockbox.Settings, error) {
+	return s.transitionAs(ctx, tx, u, r, ev, lockbox.Decision{Comment: comment}, now)
+}
+
+// transitionAs is transition with the whole decision d: an approval may
+// narrow the request (d.Changes). The event is resolved first, so an
+// approval short of the quorum is recorded as such (AccessRequest.Resolve).
+func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event, d lockbox.Decision, now time.Time) (*lockbox.Settings, error) {
+	ev = r.Resolve(ev)
+	comment := d.Comment
 	rule, _ := ev.Rule()
 	// A request that becomes pending stores a reminder time computed from
 	// the settings: hold them, so a concurrent settings change reschedules
@@ -46,7 +55,7 @@ func (s *Service) transition(ctx context.Context, tx lockbox.Tx, u *lockbox.User
 		return nil, fmt.Errorf("settings of %s: %w", r.Tenant, err)
 	}
 	prev := r.Version
-	from, err := r.Apply(ev, u.Email, comment, now, settings)
+	from, err := r.ApplyAs(ev, lockbox.Actor{Email: u.Email, UserID: u.ID, Comment: comment, Changes: d.Changes, Extend: d.Extend}, now, settings)
 	if err != nil {
 		return nil, err
 	}

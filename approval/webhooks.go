@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"net"
 	"net/url"
 	"time"
 
@@ -24,7 +25,7 @@ func (s *Service) CreateWebhook(ctx context.Context, tenant string, in lockbox.N
 	if err := lockbox.Authorize(u, lockbox.PermManageWebhooks, tenant); err != nil {
 		return nil, err
 	}
-	w, err := s.newWebhook(u, tenant, in)
+	w, err := s.newWebhook(ctx, u, tenant, in)
 	if err != nil {
 		return nil, err
 	}
@@ -50,8 +51,12 @@ func (s *Service) CreateWebhook(ctx context.Context, tenant string, in lockbox.N
 }
 
 // newWebhook validates in and builds the endpoint u registers.
-func (s *Service) newWebhook(u *lockbox.User, tenant string, in lockbox.NewWebhook) (*lockbox.Webhook, error) {
-	if err := lockbox.ValidateWebhookURL(in.URL, s.opts.AllowPrivateWebhooks); err != nil {
+func (s *Service) newWebhook(ctx context.Context, u *lockbox.User, tenant string, in lockbox.NewWebhook) (*lockbox.Webhook, error) {
+	target, err := lockbox.ValidateWebhookURL(in.URL, s.opts.AllowPrivateWebhooks)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkWebhookHost(ctx, target); err != nil {
 		return nil, err
 	}
 	events, err := lockbox.ValidateWebhookEvents(in.Events)
@@ -63,6 +68,27 @@ func (s *Service) newWebhook(u *lockbox.User, tenant string, in lockbox.NewWebho
 	}
 	return &lockbox.Webhook{ID: newID(), Tenant: tenant, URL: in.URL, Events: events,
 		Description: in.Description, CreatedBy: u.Email, CreatedAt: s.now()}, nil
+}
+
+// checkWebhookHost resolves a webhook's host name now and refuses it when
+// any address it reaches is not public (SPEC §14). A name that does not
+// resolve yet is accepted: it reaches nothing, and the delivery dialer
+// checks every address again at each connection.
+func (s *Service) checkWebhookHost(ctx context.Context, target *lockbox.WebhookURL) error {
+	if s.opts.AllowPrivateWebhooks || target.Name == "" {
+		return nil
+	}
+	resolver := s.opts.Resolver
+	if resolver == nil {
+		resolver = net.DefaultResolver
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := lockbox.WebhookAddrs(ctx, resolver, target.Name, false)
+	if lockbox.ErrorCode(err) == lockbox.EINVALID {
+		return err
+	}
+	return nil
 }
 
 // ListWebhooks lists a tenant's endpoints, without their secrets.

@@ -96,8 +96,19 @@ func actionOf(ev lockbox.Event, d lockbox.Decision) (string, any, error) {
 		return "review", reviewBody{Decision: "approve", Comment: d.Comment}, nil
 	case lockbox.EventReviewDeny:
 		return "review", reviewBody{Decision: "deny", Comment: d.Comment}, nil
-	case lockbox.EventApprove, lockbox.EventDeny, lockbox.EventCancel, lockbox.EventRevoke, lockbox.EventComplete:
+	case lockbox.EventApprove:
+		return string(ev), lockbox.Decision{Comment: d.Comment, Changes: d.Changes}, nil
+	case lockbox.EventDeny, lockbox.EventCancel, lockbox.EventRevoke, lockbox.EventComplete:
 		return string(ev), lockbox.Decision{Comment: d.Comment}, nil
+	case lockbox.EventExtend:
+		if d.Extend == nil {
+			return "", nil, lockbox.Errorf(lockbox.EINVALID, "An extension needs minutes and a reason.")
+		}
+		return "extend", d.Extend, nil
+	case lockbox.EventExtensionApprove:
+		return "extension/approve", lockbox.Decision{Comment: d.Comment}, nil
+	case lockbox.EventExtensionDeny:
+		return "extension/deny", lockbox.Decision{Comment: d.Comment}, nil
 	}
 	return "", nil, lockbox.Errorf(lockbox.EINVALID, "%q is not something a person can do to a request.", ev)
 }

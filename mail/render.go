@@ -135,6 +135,25 @@ func build(n *lockbox.Notice) (*content, string, error) {
 		c.Lead = "The tenant revoked your access (" + deciderLabel(n.Data) + "). Access has ended."
 		c.Rows = append(requestRows(n), row{"Access ended (UTC)", utcPtr(r.EndedAt)})
 		c.Footer = "Lockbox sent this message because you filed this request. Lockbox messages never contain links."
+	case lockbox.NoticeExtensionRequested:
+		subject = "More time asked for access request %s"
+		c.Lead = "The support engineer asks for more time on an active access request. Access still ends at the time below unless an approver of your organization approves the extension; if nobody decides by then, it lapses."
+		c.Rows = append(requestRows(n), append(accessRows(r), extensionRows(r)...)...)
+	case lockbox.NoticeExtensionApproved:
+		subject = "More time approved for your access request %s"
+		c.Lead = "Your extension was approved by " + deciderLabel(n.Data) + ". Ask for a new grant token: tokens never outlive the access."
+		c.Rows = append(requestRows(n), append(accessRows(r), extensionRows(r)...)...)
+		c.Footer = "Lockbox sent this message because you filed this request. Lockbox messages never contain links."
+	case lockbox.NoticeExtensionDenied:
+		subject = "More time denied for your access request %s"
+		c.Lead = "Your extension was denied by " + deciderLabel(n.Data) + ". Access ends as approved before."
+		c.Rows = append(requestRows(n), append(accessRows(r), extensionRows(r)...)...)
+		c.Footer = "Lockbox sent this message because you filed this request. Lockbox messages never contain links."
+	case lockbox.NoticeExtensionLapsed:
+		subject = "Your extension of access request %s lapsed"
+		c.Lead = "Nobody decided on your extension before the access ended, so it lapsed. Access has ended."
+		c.Rows = append(requestRows(n), append(accessRows(r), extensionRows(r)...)...)
+		c.Footer = "Lockbox sent this message because you filed this request. Lockbox messages never contain links."
 	default:
 		return nil, "", fmt.Errorf("no email template for notice type %q", n.Type)
 	}
@@ -170,6 +189,23 @@ func requestRows(n *lockbox.Notice) []row {
 // accessRows state the approved access window.
 func accessRows(r *lockbox.AccessRequest) []row {
 	return []row{{"Access starts (UTC)", utcPtr(r.AccessStartsAt)}, {"Access ends (UTC)", utcPtr(r.AccessEndsAt)}}
+}
+
+func lastExtension(r *lockbox.AccessRequest) *lockbox.Extension {
+	if n := len(r.Extensions); n > 0 {
+		return &r.Extensions[n-1]
+	}
+	return nil
+}
+
+// extensionRows state the extension the email is about.
+func extensionRows(r *lockbox.AccessRequest) []row {
+	x := lastExtension(r)
+	if x == nil {
+		return nil
+	}
+	return []row{{"Extension", duration(x.Minutes)}, {"Reason for more time", Line(x.Reason, 500)},
+		{"Extension status", Line(x.Status, 20)}}
 }
 
 func tenantLabel(d lockbox.NoticeData) string {

@@ -156,6 +156,14 @@ func TestRenderEveryKind(t *testing.T) {
 			[]string{"Deadline (UTC):         2026-11-21 21:05:00 UTC"}},
 		{lockbox.NoticeRevoked, "[Lockbox] Access for your request LB-7K3Q9MXA was revoked (contoso)",
 			[]string{"Access ended (UTC):     2026-11-22 10:00:00 UTC"}},
+		{lockbox.NoticeExtensionRequested, "[Lockbox] More time asked for access request LB-7K3Q9MXA (contoso)",
+			[]string{"asks for more time", "Extension:              30 minutes", "Reason for more time:   still copying, see hxxps://x[.]test"}},
+		{lockbox.NoticeExtensionApproved, "[Lockbox] More time approved for your access request LB-7K3Q9MXA (contoso)",
+			[]string{"approved by approver@contoso[.]test", "Extension status:       approved"}},
+		{lockbox.NoticeExtensionDenied, "[Lockbox] More time denied for your access request LB-7K3Q9MXA (contoso)",
+			[]string{"denied by approver@contoso[.]test"}},
+		{lockbox.NoticeExtensionLapsed, "[Lockbox] Your extension of access request LB-7K3Q9MXA lapsed (contoso)",
+			[]string{"lapsed", "Access ends (UTC):      2026-11-22 11:00:00 UTC"}},
 	}
 	common := []string{
 		"Reference code:         LB-7K3Q9MXA",
@@ -175,6 +183,7 @@ func TestRenderEveryKind(t *testing.T) {
 			ends := start.Add(2 * time.Hour)
 			ended := start.Add(time.Hour)
 			r.StartTime, r.AccessStartsAt, r.AccessEndsAt, r.EndedAt = &start, &start, &ends, &ended
+			r.Extensions = []lockbox.Extension{{Minutes: 30, Reason: "still copying, see https://x.test", Status: "approved"}}
 			n := pendingNotice(r)
 			n.Type = k.kind
 			if k.kind != lockbox.NoticePending && k.kind != lockbox.NoticeReminder && k.kind != lockbox.NoticeAutoApproved {

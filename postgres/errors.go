@@ -28,7 +28,21 @@ func wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("postgres: %s: %w", op, unavailable(err))
+	return fmt.Errorf("postgres: %s: %w", op, badText(unavailable(err)))
+}
+
+// errBadText is PostgreSQL refusing a string it cannot store (a NUL byte:
+// SQLSTATE 22021, or 22P05). The workflow refuses control characters before
+// they reach a store; this keeps any path it missed a 400, not a 500.
+var errBadText = lockbox.Errorf(lockbox.EINVALID, "Text must not contain NUL or other control characters.")
+
+// badText adds EINVALID to err's chain when PostgreSQL refused a string.
+func badText(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "22021" || pgErr.Code == "22P05") {
+		return fmt.Errorf("%w: %w", errBadText, err)
+	}
+	return err
 }
 
 // unavailable adds EUNAVAILABLE to err's chain when err means the database

@@ -17,7 +17,7 @@ const requestColumns = `id, reference, tenant, service, service_request, reason,
 	duration_minutes, start_time, status, requested_by, requester_id, created_at, expires_at,
 	reviewed_by, reviewed_at, review_comment, decided_by, decided_at, decision_comment,
 	access_starts_at, access_ends_at, ended_at, ended_by, end_comment, tenant_visible, version,
-	next_deadline, remind_at`
+	next_deadline, remind_at, policy`
 
 // InsertRequest stores a new request; ECONFLICT when the id or reference
 // (in any letter case) is taken. The transaction stays usable after a
@@ -27,16 +27,20 @@ func (t *tx) InsertRequest(ctx context.Context, r *lockbox.AccessRequest) error 
 	if err != nil {
 		return wrap("insert request", err)
 	}
+	policy, err := sqlrows.RequestPolicy(r)
+	if err != nil {
+		return wrap("insert request", err)
+	}
 	ok, err := t.insert(ctx, "insert request", `INSERT INTO requests (`+requestColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-		$19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) ON CONFLICT DO NOTHING`,
+		$19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30) ON CONFLICT DO NOTHING`,
 		r.ID, r.Reference, r.Tenant, r.Service, r.ServiceRequest, r.Reason, ops,
 		r.DurationMinutes, nullTime(r.StartTime), r.Status, r.RequestedBy, r.RequesterID,
 		ts(r.CreatedAt), ts(r.ExpiresAt), nullString(r.ReviewedBy), nullTime(r.ReviewedAt),
 		nullString(r.ReviewComment), nullString(r.DecidedBy), nullTime(r.DecidedAt),
 		nullString(r.DecisionComment), nullTime(r.AccessStartsAt), nullTime(r.AccessEndsAt),
 		nullTime(r.EndedAt), nullString(r.EndedBy), nullString(r.EndComment), r.TenantVisible, r.Version,
-		nullTime(r.Deadline), nullTime(r.RemindAt))
+		nullTime(r.Deadline), nullTime(r.RemindAt), policy)
 	if err == nil && !ok {
 		return lockbox.Errorf(lockbox.ECONFLICT, "A request with id %q or reference %q already exists.", r.ID, r.Reference)
 	}
@@ -73,15 +77,25 @@ func (t *tx) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessReq
 // of the same row makes this statement wait and then re-check the version
 // on the committed row, so two writers from one version never both win.
 func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVersion int) error {
+	ops, err := sqlrows.JSONList(r.Operations)
+	if err != nil {
+		return wrap("update request", err)
+	}
+	policy, err := sqlrows.RequestPolicy(r)
+	if err != nil {
+		return wrap("update request", err)
+	}
 	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE requests SET
 		status = $1, expires_at = $2, reviewed_by = $3, reviewed_at = $4, review_comment = $5,
 		decided_by = $6, decided_at = $7, decision_comment = $8, access_starts_at = $9,
 		access_ends_at = $10, ended_at = $11, ended_by = $12, end_comment = $13, tenant_visible = $14,
-		version = $15, next_deadline = $16, remind_at = $17 WHERE id = $18 AND version = $19`,
+		version = $15, next_deadline = $16, remind_at = $17, operations = $20, duration_minutes = $21,
+		start_time = $22, policy = $23 WHERE id = $18 AND version = $19`,
 		r.Status, ts(r.ExpiresAt), nullString(r.ReviewedBy), nullTime(r.ReviewedAt), nullString(r.ReviewComment),
 		nullString(r.DecidedBy), nullTime(r.DecidedAt), nullString(r.DecisionComment), nullTime(r.AccessStartsAt),
 		nullTime(r.AccessEndsAt), nullTime(r.EndedAt), nullString(r.EndedBy), nullString(r.EndComment),
-		r.TenantVisible, r.Version, nullTime(r.Deadline), nullTime(r.RemindAt), r.ID, prevVersion))
+		r.TenantVisible, r.Version, nullTime(r.Deadline), nullTime(r.RemindAt), r.ID, prevVersion,
+		ops, r.DurationMinutes, nullTime(r.StartTime), policy))
 	if err != nil {
 		return wrap("update request", err)
 	}
@@ -190,6 +204,7 @@ func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
 		created, expires                                      time.Time
 		start, reviewedAt, decidedAt, startsAt, endsAt, ended sql.Null[time.Time]
 		deadline, remindAt                                    sql.Null[time.Time]
+		policy                                                string
 		reviewedBy, reviewComment, decidedBy, decisionComment sql.Null[string]
 		endedBy, endComment                                   sql.Null[string]
 	)
@@ -197,11 +212,14 @@ func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
 		&r.DurationMinutes, &start, &r.Status, &r.RequestedBy, &r.RequesterID, &created, &expires,
 		&reviewedBy, &reviewedAt, &reviewComment, &decidedBy, &decidedAt, &decisionComment,
 		&startsAt, &endsAt, &ended, &endedBy, &endComment, &r.TenantVisible, &r.Version,
-		&deadline, &remindAt)
+		&deadline, &remindAt, &policy)
 	if err != nil {
 		return nil, err
 	}
 	if r.Operations, err = sqlrows.ParseList[string](ops); err != nil {
+		return nil, err
+	}
+	if err := sqlrows.ParseRequestPolicy(policy, &r); err != nil {
 		return nil, err
 	}
 	r.CreatedAt, r.ExpiresAt = created.UTC(), expires.UTC()

@@ -17,11 +17,15 @@ func (t *tx) InsertTenant(ctx context.Context, tn *lockbox.Tenant, s lockbox.Set
 	if err != nil {
 		return wrap("insert tenant", err)
 	}
+	policy, err := sqlrows.TenantPolicy(s)
+	if err != nil {
+		return wrap("insert tenant", err)
+	}
 	ok, err := t.insert(ctx, "insert tenant", `INSERT INTO tenants (name, display_name, created_at,
 		require_approval, request_ttl_minutes, max_access_minutes, notify_emails,
-		reminder_minutes_before_expiry) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		reminder_minutes_before_expiry, policy) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
 		tn.Name, tn.DisplayName, ts(tn.CreatedAt), s.RequireApproval, s.RequestTTLMinutes,
-		s.MaxAccessMinutes, emails, s.ReminderMinutesBeforeExpiry)
+		s.MaxAccessMinutes, emails, s.ReminderMinutesBeforeExpiry, policy)
 	if err == nil && !ok {
 		return lockbox.Errorf(lockbox.ECONFLICT, "Tenant %q already exists.", tn.Name)
 	}
@@ -89,17 +93,20 @@ func (t *tx) LockSettings(ctx context.Context, tenant string, exclusive bool) (*
 
 func (t *tx) getSettings(ctx context.Context, tenant, lock string) (*lockbox.Settings, error) {
 	var s lockbox.Settings
-	var emails string
+	var emails, policy string
 	err := t.tx.QueryRowContext(ctx, `SELECT require_approval, request_ttl_minutes,
-		max_access_minutes, notify_emails, reminder_minutes_before_expiry
+		max_access_minutes, notify_emails, reminder_minutes_before_expiry, policy
 		FROM tenants WHERE name = $1`+lock, tenant).Scan(&s.RequireApproval, &s.RequestTTLMinutes,
-		&s.MaxAccessMinutes, &emails, &s.ReminderMinutesBeforeExpiry)
+		&s.MaxAccessMinutes, &emails, &s.ReminderMinutesBeforeExpiry, &policy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", tenant)
 	} else if err != nil {
 		return nil, wrap("get settings", err)
 	}
 	if s.NotifyEmails, err = sqlrows.ParseList[string](emails); err != nil {
+		return nil, wrap("get settings", err)
+	}
+	if err := sqlrows.ParseTenantPolicy(policy, &s); err != nil {
 		return nil, wrap("get settings", err)
 	}
 	t.memo.setSettings(tenant, &s)
@@ -112,11 +119,15 @@ func (t *tx) UpdateSettings(ctx context.Context, tenant string, s lockbox.Settin
 	if err != nil {
 		return wrap("update settings", err)
 	}
+	policy, err := sqlrows.TenantPolicy(s)
+	if err != nil {
+		return wrap("update settings", err)
+	}
 	t.memo.forgetTenant(tenant)
 	res, err := t.tx.ExecContext(ctx, `UPDATE tenants SET require_approval = $1,
 		request_ttl_minutes = $2, max_access_minutes = $3, notify_emails = $4,
-		reminder_minutes_before_expiry = $5 WHERE name = $6`,
+		reminder_minutes_before_expiry = $5, policy = $7 WHERE name = $6`,
 		s.RequireApproval, s.RequestTTLMinutes, s.MaxAccessMinutes, emails,
-		s.ReminderMinutesBeforeExpiry, tenant)
+		s.ReminderMinutesBeforeExpiry, tenant, policy)
 	return expectRow(res, err, "update settings", "Tenant %q not found.", tenant)
 }

@@ -133,9 +133,16 @@ var expectations = map[string]rule{
 	},
 	"POST /v1/requests/{id}/complete": func(p principal, t string) outcome { return onRequest(p, t, true, "requester") },
 	"POST /v1/requests/{id}/token":    func(p principal, t string) outcome { return onRequest(p, t, true, "requester") },
-	"POST /v1/access/check":           providerOnly("service_account"),
-	"POST /v1/operator-actions":       providerOnly("service_account"),
-	"GET /.well-known/jwks.json":      anyone,
+	"POST /v1/requests/{id}/extend":   func(p principal, t string) outcome { return onRequest(p, t, true, "requester") },
+	"POST /v1/requests/{id}/extension/approve": func(p principal, t string) outcome {
+		return onRequest(p, t, true, tenantApprovers...)
+	},
+	"POST /v1/requests/{id}/extension/deny": func(p principal, t string) outcome {
+		return onRequest(p, t, true, tenantApprovers...)
+	},
+	"POST /v1/access/check":      providerOnly("service_account"),
+	"POST /v1/operator-actions":  providerOnly("service_account"),
+	"GET /.well-known/jwks.json": anyone,
 
 	"POST /v1/tenants": providerOnly("provider_admin"),
 	"GET /v1/tenants":  providerOnly("provider_admin"),
@@ -305,10 +312,20 @@ func (m *matrix) fixture(route server.Route, target string) (path string, body a
 		switch {
 		case strings.HasSuffix(path, "/review"):
 			status = lockbox.StatusPendingReview
-		case strings.HasSuffix(path, "/revoke"), strings.HasSuffix(path, "/complete"), strings.HasSuffix(path, "/token"):
+		case strings.HasSuffix(path, "/revoke"), strings.HasSuffix(path, "/complete"), strings.HasSuffix(path, "/token"),
+			strings.HasSuffix(path, "/extend"):
 			status = lockbox.StatusActive
 		}
-		replace("id", m.request(target, status).ID)
+		r := m.request(target, status)
+		if strings.Contains(path, "/extension/") { // an active request with an extension to decide
+			r = m.request(target, lockbox.StatusActive)
+			_, err := m.svc.Act(m.ctxOf("operator@provider.test"), r.ID, lockbox.EventExtend,
+				lockbox.Decision{Extend: &lockbox.ExtensionAsk{Minutes: 30, Reason: "authz matrix"}})
+			if err != nil {
+				m.t.Fatal(err)
+			}
+		}
+		replace("id", r.ID)
 	}
 	return path, m.body(route, target, n)
 }
@@ -327,6 +344,8 @@ func (m *matrix) body(route server.Route, target string, n int64) any {
 		return map[string]any{"tenant": target, "service": "exchange", "service_request": "SR-1", "reason": "x", "duration_minutes": 30}
 	case "POST /v1/requests/{id}/review":
 		return map[string]string{"decision": "approve"}
+	case "POST /v1/requests/{id}/extend":
+		return map[string]any{"minutes": 30, "reason": "not done yet"}
 	case "POST /v1/tenants":
 		return map[string]any{"name": fmt.Sprintf("tenant%d", n), "admin": map[string]string{"email": fmt.Sprintf("admin@t%d.test", n)}}
 	case "PATCH /v1/tenants/{tenant}/settings":

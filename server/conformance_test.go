@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
 	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
@@ -47,7 +48,7 @@ func newRealServer(tb testing.TB) *realServer {
 	// Cheap password hashing: the test signs in many times. Sessions outlive
 	// the dev clock advancing past the request deadlines.
 	grants, jwks := newTestGrants(tb, store)
-	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionTTL: 30 * 24 * time.Hour, Grants: grants})
+	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionTTL: 30 * 24 * time.Hour, Grants: grants, Resolver: lockboxtest.DNS})
 	if err := svc.SeedDev(ctx); err != nil {
 		tb.Fatal(err)
 	}
@@ -244,6 +245,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.signIn(t)
 	c.requestLifecycle(t)
 	c.requestErrors(t)
+	c.quorum(t)
 	c.enforcement(t)
 	c.tenants(t)
 	c.users(t)
@@ -348,6 +350,45 @@ func (c *conformance) requestLifecycle(t *testing.T) {
 	if got.Status != lockbox.StatusExpired {
 		t.Errorf("after 12h1m the request is %s, want expired", got.Status)
 	}
+}
+
+// quorum: a 2-of-N tenant; approvals narrow, the narrowest applies, the
+// same approver twice is 409, widening and narrowing a denial are 400.
+func (c *conformance) quorum(t *testing.T) {
+	settings := "/v1/tenants/contoso/settings"
+	c.run(t, step{name: "quorum of two", as: approver, method: "PATCH", path: settings, body: map[string]int{"approvals_required": 2}, want: 200})
+	c.run(t, step{name: "quorum of six", as: approver, method: "PATCH", path: settings, body: map[string]int{"approvals_required": 6}, want: 400, invalid: true})
+	in := newRequestBody("exchange")
+	in["operations"] = []string{"Get-Mailbox", "Get-MailboxStatistics"}
+	r := decode[*lockbox.AccessRequest](t, c.run(t, step{name: "quorum: create", as: operator, method: "POST", path: "/v1/requests", body: in, want: 201}))
+	c.act(t, "quorum: review", manager, r, "review", map[string]string{"decision": "approve"}, 200)
+	c.act(t, "quorum: widen", approver, r, "approve", map[string]any{"duration_minutes": 121}, 400)
+	c.act(t, "quorum: deny with changes", approver, r, "deny", map[string]any{"duration_minutes": 60}, 400)
+	got := c.act(t, "quorum: first approval", approver, r, "approve", map[string]any{"duration_minutes": 60, "operations": []string{"Get-MailboxStatistics"}, "comment": "Stats only."}, 200)
+	if got.Status != lockbox.StatusPending || len(got.Approvals) != 1 || got.DurationMinutes != 60 || got.RequestedDurationMinutes != 120 {
+		t.Errorf("after one of two approvals: %s, %d approvals, %d of %d minutes", got.Status, len(got.Approvals), got.DurationMinutes, got.RequestedDurationMinutes)
+	}
+	c.act(t, "quorum: same approver again", approver, r, "approve", nil, 409)
+	got = c.act(t, "quorum: second approval", "admin@contoso.test", r, "approve", map[string]any{"duration_minutes": 90}, 200)
+	if got.Status != lockbox.StatusActive || len(got.Approvals) != 2 || got.DurationMinutes != 60 || len(got.Operations) != 1 || len(got.RequestedOperations) != 2 {
+		t.Errorf("after two of two: %s, %d approvals, %d minutes, %v of %v", got.Status, len(got.Approvals), got.DurationMinutes, got.Operations, got.RequestedOperations)
+	}
+	// Extensions of the active request, under the same quorum of two.
+	c.act(t, "extend by approver", approver, r, "extend", map[string]any{"minutes": 30, "reason": "x"}, 403)
+	c.act(t, "extend (to be denied)", operator, r, "extend", map[string]any{"minutes": 240, "reason": "a long job"}, 200)
+	c.act(t, "extension deny", approver, r, "extension/deny", map[string]string{"comment": "Too long."}, 200)
+	c.act(t, "extension deny again", approver, r, "extension/deny", nil, 409)
+	c.run(t, step{name: "extend without reason", as: operator, method: "POST", path: "/v1/requests/" + r.ID + "/extend",
+		body: map[string]any{"minutes": 30}, want: 400, invalid: true})
+	c.act(t, "extend", operator, r, "extend", map[string]any{"minutes": 30, "reason": "Still copying."}, 200)
+	c.act(t, "extend twice", operator, r, "extend", map[string]any{"minutes": 30, "reason": "again"}, 409)
+	c.act(t, "extension approve 1 of 2", approver, r, "extension/approve", nil, 200)
+	c.act(t, "extension approve twice", approver, r, "extension/approve", nil, 409)
+	got = c.act(t, "extension approve 2 of 2", "admin@contoso.test", r, "extension/approve", map[string]string{"comment": "OK."}, 200)
+	if len(got.Extensions) != 2 || got.Extensions[1].Status != lockbox.ExtensionApproved || got.AccessEndsAt.Sub(*got.AccessStartsAt) != 90*time.Minute {
+		t.Errorf("after the extension: %+v, access %v..%v", got.Extensions, got.AccessStartsAt, got.AccessEndsAt)
+	}
+	c.run(t, step{name: "quorum of one", as: approver, method: "PATCH", path: settings, body: map[string]int{"approvals_required": 1}, want: 200})
 }
 
 func (c *conformance) requestErrors(t *testing.T) {

@@ -1,14 +1,20 @@
 package server
 
 import (
-	"encoding/json"
+	"bytes"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -17,7 +23,7 @@ import (
 const maxBodyBytes = 1 << 20
 
 // decodeJSON reads the request body, which must be exactly one JSON value
-// with no fields v does not know.
+// with no fields v does not know (SPEC §14).
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return decodeBody(w, r, v, false)
 }
@@ -27,54 +33,144 @@ func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return decodeBody(w, r, v, true)
 }
 
+// decodeBody is the one reader of JSON request bodies. It reads the whole
+// body (at most 1 MiB) and hands it to DecodeStrict.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if err == io.EOF && optional {
-			return nil
-		}
-		return bodyError(err)
-	}
-	switch err := dec.Decode(new(json.RawMessage)); {
-	case err == io.EOF:
-		return nil
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	switch {
 	case isTooLarge(err):
-		return bodyError(err)
-	default:
-		return lockbox.Errorf(lockbox.EINVALID, "The request body has more after its JSON value; send exactly one JSON object.")
+		return lockbox.Errorf(lockbox.ETOOLARGE, "The request body is larger than 1 MiB.")
+	case err != nil:
+		return fmt.Errorf("reading request body: %w", err)
+	case len(bytes.TrimSpace(b)) == 0 && optional:
+		return nil
+	case len(bytes.TrimSpace(b)) == 0:
+		return lockbox.Errorf(lockbox.EINVALID, "The request body is empty; send a JSON object.")
 	}
+	if err := checkJSONMediaType(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
+	return DecodeStrict(b, v)
+}
+
+// checkJSONMediaType refuses a body that does not say it is JSON: a form
+// post or text/plain body is not silently read as JSON (SPEC §14).
+func checkJSONMediaType(ct string) error {
+	mt, params, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || mt != "application/json" {
+		return lockbox.Errorf(lockbox.EUNSUPPORTEDMEDIA, "Send the request body as JSON with the header Content-Type: application/json; got %q.", ct)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return lockbox.Errorf(lockbox.EUNSUPPORTEDMEDIA, "JSON bodies are UTF-8; charset %q is not supported.", cs)
+	}
+	return nil
+}
+
+// strictOptions are the JSON v2 semantics every body is read with: member
+// names match exactly (a key differing only in case is unknown), unknown
+// members, duplicate names and invalid UTF-8 are errors, and numbers must
+// fit their Go type.
+var strictOptions = json.JoinOptions(json.DefaultOptionsV2(), json.RejectUnknownMembers(true))
+
+// DecodeStrict decodes b, which must be exactly one JSON value, into v with
+// strictOptions, and explains a refusal in words for a person. It is the
+// one JSON body decoder of the API; FuzzDecodeStrict runs it.
+func DecodeStrict(b []byte, v any) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return lockbox.Errorf(lockbox.EINVALID, "The request body is empty; send a JSON object.")
+	}
+	if !utf8.Valid(b) {
+		return lockbox.Errorf(lockbox.EINVALID, "The request body is not valid UTF-8; JSON text must be UTF-8.")
+	}
+	if err := json.Unmarshal(b, v, strictOptions); err != nil {
+		return bodyError(err)
+	}
+	return nil
 }
 
 // bodyError explains why a body did not decode, in words for a person.
 func bodyError(err error) error {
 	var (
-		syntaxErr *json.SyntaxError
-		typeErr   *json.UnmarshalTypeError
-		timeErr   *time.ParseError
+		syntaxErr *jsontext.SyntacticError
+		semErr    *json.SemanticError
 	)
 	switch {
-	case isTooLarge(err):
-		return lockbox.Errorf(lockbox.ETOOLARGE, "The request body is larger than 1 MiB.")
-	case err == io.EOF:
-		return lockbox.Errorf(lockbox.EINVALID, "The request body is empty; send a JSON object.")
-	case err == io.ErrUnexpectedEOF:
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		return lockbox.Errorf(lockbox.EINVALID, "The request body is not valid JSON: it ends in the middle of a value.")
+	case errors.As(err, &syntaxErr) && syntaxErr.Err == jsontext.ErrDuplicateName:
+		return lockbox.FieldErrorf(lockbox.EINVALID, fieldOf(syntaxErr.JSONPointer), "The request body names the field %q twice; send each field once.", syntaxErr.JSONPointer.LastToken())
+	case errors.As(err, &syntaxErr) && strings.Contains(syntaxErr.Err.Error(), "after top-level value"):
+		return lockbox.Errorf(lockbox.EINVALID, "The request body has more after its JSON value; send exactly one JSON object.")
 	case errors.As(err, &syntaxErr):
-		return lockbox.Errorf(lockbox.EINVALID, "The request body is not valid JSON: %s (at byte %d).", syntaxErr, syntaxErr.Offset)
-	case errors.As(err, &typeErr) && typeErr.Field == "":
-		return lockbox.Errorf(lockbox.EINVALID, "The request body must be a JSON object, not %s.", typeErr.Value)
-	case errors.As(err, &typeErr):
-		return lockbox.FieldErrorf(lockbox.EINVALID, typeErr.Field, "Field %q must be %s; got %s.", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
-	case errors.As(err, &timeErr):
-		return lockbox.Errorf(lockbox.EINVALID, "Times must be RFC 3339, like \"2026-11-21T09:00:00Z\"; got %q.", timeErr.Value)
-	case strings.HasPrefix(err.Error(), "Time.UnmarshalJSON"):
-		return lockbox.Errorf(lockbox.EINVALID, "Times must be RFC 3339 strings, like \"2026-11-21T09:00:00Z\".")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return lockbox.Errorf(lockbox.EINVALID, "Unknown field %s in the request body.", field)
+		return lockbox.Errorf(lockbox.EINVALID, "The request body is not valid JSON: %s.", strings.TrimPrefix(syntaxErr.Error(), "jsontext: "))
+	case errors.As(err, &semErr) && semErr.Err == json.ErrUnknownName:
+		return lockbox.Errorf(lockbox.EINVALID, "Unknown field %q in the request body (field names are case-sensitive).", semErr.JSONPointer.LastToken())
+	case errors.As(err, &semErr) && semErr.JSONPointer == "" && semErr.GoType != nil && semErr.JSONKind != '{':
+		return lockbox.Errorf(lockbox.EINVALID, "The request body must be a JSON object, not %s.", kindName(semErr.JSONKind))
+	case errors.As(err, &semErr) && semErr.GoType != nil:
+		return semanticError(semErr)
 	}
-	return fmt.Errorf("reading request body: %w", err)
+	return lockbox.Errorf(lockbox.EINVALID, "The request body could not be read as JSON.")
+}
+
+// semanticError explains a value of the wrong kind or out of range.
+func semanticError(e *json.SemanticError) error {
+	field := fieldOf(e.JSONPointer)
+	name := string(e.JSONPointer)
+	if field != "" {
+		name = field
+	}
+	t := e.GoType
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[time.Time]() {
+		return lockbox.FieldErrorf(lockbox.EINVALID, field, "Field %q must be an RFC 3339 time, like \"2026-11-21T09:00:00Z\".", name)
+	}
+	if e.JSONKind == '0' && isNumberKind(t.Kind()) {
+		if jsonKind(t) == "an integer" && strings.ContainsAny(string(e.JSONValue), ".eE") {
+			return lockbox.FieldErrorf(lockbox.EINVALID, field, "Field %q must be an integer; got %s.", name, e.JSONValue)
+		}
+		return lockbox.FieldErrorf(lockbox.EINVALID, field, "Field %q is %s, which is out of range.", name, e.JSONValue)
+	}
+	return lockbox.FieldErrorf(lockbox.EINVALID, field, "Field %q must be %s; got %s.", name, jsonKind(t), kindName(e.JSONKind))
+}
+
+// fieldOf is the top-level member a JSON pointer is inside, the name an
+// error's Field carries ("" for the whole body).
+func fieldOf(p jsontext.Pointer) string {
+	for tok := range p.Tokens() {
+		return tok
+	}
+	return ""
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 'f', 't':
+		return "a boolean"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "a value"
+}
+
+func isNumberKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
 }
 
 func isTooLarge(err error) bool {
@@ -84,9 +180,6 @@ func isTooLarge(err error) bool {
 
 // jsonKind names the JSON kind a Go type decodes from.
 func jsonKind(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
 	switch t.Kind() {
 	case reflect.String:
 		return "a string"
@@ -105,7 +198,7 @@ func jsonKind(t reflect.Type) string {
 
 // respond writes v as a JSON response with the given status.
 func (s *Server) respond(w http.ResponseWriter, r *http.Request, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := stdjson.Marshal(v)
 	if err != nil {
 		s.error(w, r, fmt.Errorf("encoding %T: %w", v, err))
 		return

@@ -86,6 +86,16 @@ func (s *Server) decide(ev lockbox.Event) http.HandlerFunc {
 	}
 }
 
+// extend is the requester's ask for more time: {"minutes","reason"}.
+func (s *Server) extend(w http.ResponseWriter, r *http.Request) {
+	var ask lockbox.ExtensionAsk
+	if err := decodeJSON(w, r, &ask); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.act(w, r, lockbox.EventExtend, lockbox.Decision{Extend: &ask})
+}
+
 func (s *Server) act(w http.ResponseWriter, r *http.Request, ev lockbox.Event, d lockbox.Decision) {
 	v, err := ifMatchVersion(r.Header)
 	if err != nil {

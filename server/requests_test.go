@@ -26,11 +26,18 @@ func TestBodyDecoding(t *testing.T) {
 		{"Truncated", `{"tenant":"contoso"`, 400, lockbox.EINVALID, "ends in the middle"},
 		{"TrailingData", `{"tenant":"contoso"} {}`, 400, lockbox.EINVALID, "more after its JSON value"},
 		{"TrailingGarbage", `{"tenant":"contoso"}x`, 400, lockbox.EINVALID, "more after its JSON value"},
-		{"WrongType", `{"duration_minutes":"2h"}`, 400, lockbox.EINVALID, `Field "duration_minutes" must be an integer; got string`},
+		{"WrongType", `{"duration_minutes":"2h"}`, 400, lockbox.EINVALID, `Field "duration_minutes" must be an integer; got a string`},
 		{"Fraction", `{"duration_minutes":1.5}`, 400, lockbox.EINVALID, `"duration_minutes" must be an integer`},
 		{"WrongItemType", `{"operations":[1]}`, 400, lockbox.EINVALID, `"operations" must be a string`},
-		{"NotAnObject", `["contoso"]`, 400, lockbox.EINVALID, "must be a JSON object, not array"},
+		{"NotAnObject", `["contoso"]`, 400, lockbox.EINVALID, "must be a JSON object, not an array"},
 		{"Empty", ``, 400, lockbox.EINVALID, "empty"},
+		// SPEC §14's classes, refused by the one decoder.
+		{"KeyCase", `{"Tenant":"contoso"}`, 400, lockbox.EINVALID, `Unknown field "Tenant"`},
+		{"DuplicateKey", `{"tenant":"contoso","tenant":"fabrikam"}`, 400, lockbox.EINVALID, `"tenant" twice`},
+		{"InvalidUTF8", "{\"tenant\":\"contoso\",\"reason\":\"\xff\"}", 400, lockbox.EINVALID, "UTF-8"},
+		{"EscapedSurrogate", `{"reason":"\udc00"}`, 400, lockbox.EINVALID, "not valid JSON"},
+		{"IntOverflow", `{"duration_minutes":99999999999999999999}`, 400, lockbox.EINVALID, "out of range"},
+		{"Exponent", `{"duration_minutes":1e3}`, 400, lockbox.EINVALID, "must be an integer"},
 		{"BadTime", `{"start_time":"tomorrow"}`, 400, lockbox.EINVALID, "RFC 3339"},
 		{"TimeNotString", `{"start_time":5}`, 400, lockbox.EINVALID, "RFC 3339"},
 		{"Valid", `{"tenant":"contoso","duration_minutes":60}`, 201, "", ""},
@@ -212,5 +219,42 @@ func TestListRequestsBadQuery(t *testing.T) {
 			h := newHarness(t, false)
 			mustProblem(t, h.do(t, call{method: "GET", path: "/v1/requests" + q}), 400, lockbox.EINVALID)
 		})
+	}
+}
+
+// TestBodyMediaType: a body must say it is JSON (SPEC §14); an empty
+// optional body needs no Content-Type.
+func TestBodyMediaType(t *testing.T) {
+	t.Parallel()
+	body := `{"tenant":"contoso","duration_minutes":60}`
+	for _, tt := range []struct {
+		name, contentType string
+		want              int
+	}{
+		{"JSON", "application/json", 201},
+		{"JSONWithCharset", "application/json; charset=utf-8", 201},
+		{"Missing", "", 415},
+		{"TextPlain", "text/plain", 415},
+		{"Form", "application/x-www-form-urlencoded", 415},
+		{"OtherCharset", "application/json; charset=latin1", 415},
+		{"Malformed", "application/json; ===", 415},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, false)
+			rec := h.do(t, call{method: "POST", path: "/v1/requests", body: body, header: map[string]string{"Content-Type": tt.contentType}})
+			if tt.want != 415 {
+				if rec.Code != tt.want {
+					t.Fatalf("status = %d, want %d: %s", rec.Code, tt.want, rec.Body)
+				}
+				return
+			}
+			mustProblem(t, rec, 415, lockbox.EUNSUPPORTEDMEDIA)
+		})
+	}
+	h := newHarness(t, false)
+	rec := h.do(t, call{method: "POST", path: "/v1/requests/r1/approve"})
+	if rec.Code == 415 {
+		t.Errorf("an empty optional body without Content-Type: status 415: %s", rec.Body)
 	}
 }

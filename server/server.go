@@ -104,12 +104,33 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 // would answer a plain-text 404 or 405.
 func (s *Server) dispatch(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := plainURL(r); err != nil {
+			s.error(w, r, err)
+			return
+		}
 		if _, pattern := mux.Handler(r); pattern != "" {
 			mux.ServeHTTP(w, r)
 			return
 		}
 		s.unmatched(w, r, mux)
 	})
+}
+
+// plainURL refuses a path or query holding control characters (a NUL,
+// say): no id, name or filter has one, and they must not reach a store,
+// where PostgreSQL refuses NUL outright (SPEC §14).
+func plainURL(r *http.Request) error {
+	if lockbox.HasControl(r.URL.Path) {
+		return lockbox.Errorf(lockbox.EINVALID, "The URL path contains a control character; ids and names never do.")
+	}
+	for k, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if lockbox.HasControl(k) || lockbox.HasControl(v) {
+				return lockbox.FieldErrorf(lockbox.EINVALID, k, "Query parameter %q contains a control character.", k)
+			}
+		}
+	}
+	return nil
 }
 
 // recoverPanics turns a handler's panic into a logged 500 problem, so one

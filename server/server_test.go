@@ -55,6 +55,9 @@ func (h *harness) do(t testing.TB, c call) *httptest.ResponseRecorder {
 	if !c.noAuth {
 		req.Header.Set("Authorization", "Bearer good")
 	}
+	if c.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, v := range c.header {
 		req.Header.Set(k, v)
 	}

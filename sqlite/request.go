@@ -16,7 +16,7 @@ const requestColumns = `id, reference, tenant, service, service_request, reason,
 	duration_minutes, start_time, status, requested_by, requester_id, created_at, expires_at,
 	reviewed_by, reviewed_at, review_comment, decided_by, decided_at, decision_comment,
 	access_starts_at, access_ends_at, ended_at, ended_by, end_comment, tenant_visible, version,
-	next_deadline, remind_at`
+	next_deadline, remind_at, policy`
 
 // InsertRequest stores a new request; ECONFLICT when the id or reference
 // (in any letter case) is taken.
@@ -25,14 +25,18 @@ func (t *tx) InsertRequest(ctx context.Context, r *lockbox.AccessRequest) error 
 	if err != nil {
 		return wrap("insert request", err)
 	}
+	policy, err := sqlrows.RequestPolicy(r)
+	if err != nil {
+		return wrap("insert request", err)
+	}
 	_, err = t.tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.Reference, r.Tenant, r.Service, r.ServiceRequest, r.Reason, ops,
 		r.DurationMinutes, nullMicros(r.StartTime), r.Status, r.RequestedBy, r.RequesterID,
 		micros(r.CreatedAt), micros(r.ExpiresAt), r.ReviewedBy, nullMicros(r.ReviewedAt),
 		r.ReviewComment, r.DecidedBy, nullMicros(r.DecidedAt), r.DecisionComment,
 		nullMicros(r.AccessStartsAt), nullMicros(r.AccessEndsAt), nullMicros(r.EndedAt),
-		r.EndedBy, r.EndComment, r.TenantVisible, r.Version, nullMicros(r.Deadline), nullMicros(r.RemindAt))
+		r.EndedBy, r.EndComment, r.TenantVisible, r.Version, nullMicros(r.Deadline), nullMicros(r.RemindAt), policy)
 	if isUnique(err) {
 		return lockbox.Errorf(lockbox.ECONFLICT, "A request with id %q or reference %q already exists.", r.ID, r.Reference)
 	}
@@ -57,13 +61,21 @@ func (t *tx) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessReq
 // time, requester, creation time) and the identifiers are never rewritten.
 // A missing request is a conflict too: the version the caller saw is gone.
 func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVersion int) error {
+	ops, err := sqlrows.JSONList(r.Operations)
+	if err != nil {
+		return wrap("update request", err)
+	}
+	policy, err := sqlrows.RequestPolicy(r)
+	if err != nil {
+		return wrap("update request", err)
+	}
 	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE requests SET
-		status = ?, expires_at = ?, reviewed_by = ?, reviewed_at = ?, review_comment = ?,
+		operations = ?, duration_minutes = ?, start_time = ?, policy = ?, status = ?, expires_at = ?, reviewed_by = ?, reviewed_at = ?, review_comment = ?,
 		decided_by = ?, decided_at = ?, decision_comment = ?, access_starts_at = ?,
 		access_ends_at = ?, ended_at = ?, ended_by = ?, end_comment = ?, tenant_visible = ?, version = ?,
 		next_deadline = ?, remind_at = ?
 		WHERE id = ? AND version = ?`,
-		r.Status, micros(r.ExpiresAt), r.ReviewedBy, nullMicros(r.ReviewedAt), r.ReviewComment,
+		ops, r.DurationMinutes, nullMicros(r.StartTime), policy, r.Status, micros(r.ExpiresAt), r.ReviewedBy, nullMicros(r.ReviewedAt), r.ReviewComment,
 		r.DecidedBy, nullMicros(r.DecidedAt), r.DecisionComment, nullMicros(r.AccessStartsAt),
 		nullMicros(r.AccessEndsAt), nullMicros(r.EndedAt), r.EndedBy, r.EndComment, r.TenantVisible, r.Version,
 		nullMicros(r.Deadline), nullMicros(r.RemindAt), r.ID, prevVersion))
@@ -184,6 +196,7 @@ func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
 		created, expires                                      int64
 		start, reviewedAt, decidedAt, startsAt, endsAt, ended sql.Null[int64]
 		deadline, remindAt                                    sql.Null[int64]
+		policy                                                string
 		reviewedBy, reviewComment, decidedBy, decisionComment sql.Null[string]
 		endedBy, endComment                                   sql.Null[string]
 	)
@@ -191,11 +204,14 @@ func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
 		&r.DurationMinutes, &start, &r.Status, &r.RequestedBy, &r.RequesterID, &created, &expires,
 		&reviewedBy, &reviewedAt, &reviewComment, &decidedBy, &decidedAt, &decisionComment,
 		&startsAt, &endsAt, &ended, &endedBy, &endComment, &r.TenantVisible, &r.Version,
-		&deadline, &remindAt)
+		&deadline, &remindAt, &policy)
 	if err != nil {
 		return nil, err
 	}
 	if r.Operations, err = sqlrows.ParseList[string](ops); err != nil {
+		return nil, err
+	}
+	if err := sqlrows.ParseRequestPolicy(policy, &r); err != nil {
 		return nil, err
 	}
 	r.CreatedAt, r.ExpiresAt = fromMicros(created), fromMicros(expires)

@@ -16,11 +16,15 @@ func (t *tx) InsertTenant(ctx context.Context, tn *lockbox.Tenant, s lockbox.Set
 	if err != nil {
 		return wrap("insert tenant", err)
 	}
+	policy, err := sqlrows.TenantPolicy(s)
+	if err != nil {
+		return wrap("insert tenant", err)
+	}
 	_, err = t.tx.ExecContext(ctx, `INSERT INTO tenants (name, display_name, created_at,
 		require_approval, request_ttl_minutes, max_access_minutes, notify_emails,
-		reminder_minutes_before_expiry) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		reminder_minutes_before_expiry, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tn.Name, tn.DisplayName, micros(tn.CreatedAt), s.RequireApproval, s.RequestTTLMinutes,
-		s.MaxAccessMinutes, emails, s.ReminderMinutesBeforeExpiry)
+		s.MaxAccessMinutes, emails, s.ReminderMinutesBeforeExpiry, policy)
 	if isUnique(err) {
 		return lockbox.Errorf(lockbox.ECONFLICT, "Tenant %q already exists.", tn.Name)
 	}
@@ -70,17 +74,20 @@ func (t *tx) LockSettings(ctx context.Context, tenant string, exclusive bool) (*
 
 func (t *tx) getSettings(ctx context.Context, tenant string) (*lockbox.Settings, error) {
 	var s lockbox.Settings
-	var emails string
+	var emails, policy string
 	err := t.tx.QueryRowContext(ctx, `SELECT require_approval, request_ttl_minutes,
-		max_access_minutes, notify_emails, reminder_minutes_before_expiry
+		max_access_minutes, notify_emails, reminder_minutes_before_expiry, policy
 		FROM tenants WHERE name = ?`, tenant).Scan(&s.RequireApproval, &s.RequestTTLMinutes,
-		&s.MaxAccessMinutes, &emails, &s.ReminderMinutesBeforeExpiry)
+		&s.MaxAccessMinutes, &emails, &s.ReminderMinutesBeforeExpiry, &policy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", tenant)
 	} else if err != nil {
 		return nil, wrap("get settings", err)
 	}
 	if s.NotifyEmails, err = sqlrows.ParseList[string](emails); err != nil {
+		return nil, wrap("get settings", err)
+	}
+	if err := sqlrows.ParseTenantPolicy(policy, &s); err != nil {
 		return nil, wrap("get settings", err)
 	}
 	return &s, nil
@@ -92,10 +99,14 @@ func (t *tx) UpdateSettings(ctx context.Context, tenant string, s lockbox.Settin
 	if err != nil {
 		return wrap("update settings", err)
 	}
+	policy, err := sqlrows.TenantPolicy(s)
+	if err != nil {
+		return wrap("update settings", err)
+	}
 	res, err := t.tx.ExecContext(ctx, `UPDATE tenants SET require_approval = ?,
 		request_ttl_minutes = ?, max_access_minutes = ?, notify_emails = ?,
-		reminder_minutes_before_expiry = ? WHERE name = ?`,
+		reminder_minutes_before_expiry = ?, policy = ? WHERE name = ?`,
 		s.RequireApproval, s.RequestTTLMinutes, s.MaxAccessMinutes, emails,
-		s.ReminderMinutesBeforeExpiry, tenant)
+		s.ReminderMinutesBeforeExpiry, policy, tenant)
 	return expectRow(res, err, "update settings", "Tenant %q not found.", tenant)
 }

@@ -123,6 +123,12 @@ func NewRequest(n int) *lockbox.AccessRequest {
 		CreatedAt:       created,
 		ExpiresAt:       created.Add(lockbox.ReviewTTL),
 		Version:         1,
+
+		RequestedOperations:      []string{"Get-MailboxStatistics", "Repair-Mailbox"},
+		RequestedDurationMinutes: 120,
+		ApprovalsRequired:        1,
+		Approvals:                []lockbox.Approval{},
+		Extensions:               []lockbox.Extension{},
 	}
 }
 

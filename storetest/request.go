@@ -38,6 +38,21 @@ func decidedRequest(n int) *lockbox.AccessRequest {
 	// The stored schedule: a store keeps what it is given (the workflow
 	// computes it), so both are set here to prove the round trip.
 	r.Deadline, r.RemindAt = at(150), at(100)
+	// A quorum of two that narrowed the request: the approvals keep the
+	// approvers' ids, which the API does not show.
+	r.RequestedStartTime = at(20)
+	r.ApprovalsRequired = 2
+	r.Operations = []string{"Repair-Mailbox"}
+	r.Approvals = []lockbox.Approval{
+		{By: "approver@contoso.test", At: *at(8), Comment: ptr("only repair"), Operations: []string{"Repair-Mailbox"}, UserID: "user-approver"},
+		{By: "admin@contoso.test", At: *at(10), DurationMinutes: ptr(120), StartTime: at(30), UserID: "user-admin"},
+	}
+	r.Extensions = []lockbox.Extension{
+		{Minutes: 30, Reason: "not done yet", Status: lockbox.ExtensionApproved, RequestedAt: *at(100),
+			Approvals: []lockbox.Approval{{By: "admin@contoso.test", At: *at(101), UserID: "user-admin"}},
+			DecidedBy: ptr("admin@contoso.test"), DecidedAt: at(101), Comment: ptr("ok")},
+		{Minutes: 20, Reason: "still not", Status: lockbox.ExtensionPending, RequestedAt: *at(110), Approvals: []lockbox.Approval{}},
+	}
 	return r
 }
 
@@ -178,15 +193,17 @@ func testUpdateRequestKeepsFiledFields(t *testing.T, s lockbox.Store) {
 	MustInsertRequest(t, s, orig)
 	r := orig.Clone()
 	r.Reference, r.Tenant, r.Service = "LB-ZZZZZZZZ", "fabrikam", "teams"
-	r.ServiceRequest, r.Reason, r.Operations = "SR-X", "other", []string{"Other"}
-	r.DurationMinutes, r.StartTime = 5, ptr(T0)
+	r.ServiceRequest, r.Reason = "SR-X", "other"
 	r.RequestedBy, r.RequesterID, r.CreatedAt = "x@provider.test", "user-x", T0.Add(time.Hour)
 	r.Status, r.Version = lockbox.StatusPending, 2
+	// What an approval narrows is written (SPEC §11).
+	r.Operations, r.DurationMinutes, r.StartTime = []string{"Repair-Mailbox"}, 5, ptr(T0)
 	if err := updateRequest(t, s, r, 1); err != nil {
 		t.Fatalf("UpdateRequest: %v", err)
 	}
 	want := orig.Clone()
 	want.Status, want.Version = lockbox.StatusPending, 2
+	want.Operations, want.DurationMinutes, want.StartTime = []string{"Repair-Mailbox"}, 5, ptr(T0)
 	if diff := cmp.Diff(want, MustGetRequest(t, s, orig.ID)); diff != "" {
 		t.Errorf("after update (-want +got):\n%s", diff)
 	}
@@ -196,7 +213,6 @@ func testUpdateRequestClearsOptionalFields(t *testing.T, s lockbox.Store) {
 	MustInsertRequest(t, s, decidedRequest(1))
 	want := NewRequest(1)
 	want.Version = 5
-	want.StartTime = decidedRequest(1).StartTime // filed, so kept
 	if err := updateRequest(t, s, want, 4); err != nil {
 		t.Fatalf("UpdateRequest: %v", err)
 	}

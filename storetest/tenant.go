@@ -43,7 +43,8 @@ func getTenant(t *testing.T, s lockbox.Store, name string) (*lockbox.Tenant, *lo
 func testTenantRoundTrip(t *testing.T, s lockbox.Store) {
 	want := &lockbox.Tenant{Name: "contoso", DisplayName: "Contoso Ltd.", CreatedAt: T0}
 	wantSettings := lockbox.Settings{RequireApproval: false, RequestTTLMinutes: 60, MaxAccessMinutes: 30,
-		NotifyEmails: []string{"soc@contoso.test", "ciso@contoso.test"}, ReminderMinutesBeforeExpiry: 0}
+		NotifyEmails: []string{"soc@contoso.test", "ciso@contoso.test"}, ReminderMinutesBeforeExpiry: 0,
+		ApprovalsRequired: 3, MaxTotalAccessMinutes: 600}
 	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertTenant(t.Context(), want, wantSettings) })
 	got, gotSettings := getTenant(t, s, "contoso")
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -106,7 +107,8 @@ func testSettings(t *testing.T, s lockbox.Store) {
 	MustInsertTenant(t, s, "contoso")
 	MustInsertTenant(t, s, "fabrikam")
 	want := lockbox.Settings{RequireApproval: false, RequestTTLMinutes: 10080, MaxAccessMinutes: 1,
-		NotifyEmails: []string{"soc@contoso.test"}, ReminderMinutesBeforeExpiry: 720}
+		NotifyEmails: []string{"soc@contoso.test"}, ReminderMinutesBeforeExpiry: 720,
+		ApprovalsRequired: 5, MaxTotalAccessMinutes: 1440}
 	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdateSettings(t.Context(), "contoso", want) })
 	_, got := getTenant(t, s, "contoso")
 	if diff := cmp.Diff(&want, got); diff != "" {
@@ -216,8 +218,9 @@ func testListServices(t *testing.T, s lockbox.Store) {
 // read returns is the caller's to change.
 func testReadsAfterOwnWrites(t *testing.T, s lockbox.Store) {
 	MustInsertTenant(t, s, "contoso")
-	want := lockbox.Settings{RequireApproval: false, RequestTTLMinutes: 60, MaxAccessMinutes: 30,
-		NotifyEmails: []string{"soc@contoso.test"}, ReminderMinutesBeforeExpiry: 15}
+	want := lockbox.DefaultSettings()
+	want.RequireApproval, want.RequestTTLMinutes, want.MaxAccessMinutes = false, 60, 30
+	want.NotifyEmails, want.ReminderMinutesBeforeExpiry, want.ApprovalsRequired = []string{"soc@contoso.test"}, 15, 2
 	MustUpdate(t, s, func(tx lockbox.Tx) error {
 		ctx := t.Context()
 		before, err := tx.GetSettings(ctx, "contoso")

@@ -277,6 +277,7 @@ func TestBrowser(t *testing.T) {
 		{"CrossSiteFormRefused", (*suite).crossSiteRefused},
 		{"AuditorDownloadsCSV", (*suite).auditorDownloadsCSV},
 		{"SignOutEndsSession", (*suite).signOutEndsSession},
+		{"TwoOfTwoWithNarrowing", (*suite).twoOfTwoWithNarrowing},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -285,6 +286,45 @@ func TestBrowser(t *testing.T) {
 			t.Cleanup(srv.Close)
 			sc.run(&suite{e: e, browser: b, base: srv.URL, dir: dir}, t)
 		})
+	}
+}
+
+// twoOfTwoWithNarrowing: a tenant needs two approvers. The first approves
+// one hour instead of two and unticks an operation; the page then shows one
+// approval of two and who still may approve. The second approves as shown,
+// and the request is active for one hour with the one operation.
+func (s *suite) twoOfTwoWithNarrowing(t *testing.T) {
+	r := s.e.pendingOfTwo()
+	first := s.person(t)
+	first.signIn("approver@contoso.test")
+	first.open("/requests/"+r.Reference, "#action-approve")
+	first.click("#action-approve", "#duration_minutes")
+	first.do(chromedp.SetValue(chromedp.CSS("#duration_minutes"), "60"),
+		chromedp.Click(chromedp.CSS("#op-Repair-Mailbox")),
+		chromedp.SendKeys(chromedp.CSS("#comment"), "Statistics only, one hour"))
+	first.shot("approve-narrowing", true)
+	first.click("#confirm", ".notice.ok")
+	if got := first.text("#approvals"); !strings.Contains(got, "1 of 2") || !strings.Contains(got, "admin@contoso.test") {
+		t.Errorf("approvals after the first: %q", got)
+	}
+	if first.present("#action-approve") {
+		t.Error("the first approver is offered to approve again")
+	}
+	first.shot("approval-one-of-two", true)
+	second := s.person(t)
+	second.signIn("admin@contoso.test")
+	second.open("/requests/"+r.Reference, "#action-approve")
+	second.click("#action-approve", "#confirm")
+	second.click("#confirm", ".notice.ok")
+	if got := second.text("#status"); !strings.Contains(got, "Active") {
+		t.Errorf("after two approvals the page shows %q, want Active", got)
+	}
+	if got := second.text("#duration"); got != "1 h" {
+		t.Errorf("duration shown %q, want 1 h", got)
+	}
+	got := s.e.get(r.ID)
+	if got.Status != lockbox.StatusActive || got.DurationMinutes != 60 || strings.Join(got.Operations, ",") != "Get-MailboxStatistics" {
+		t.Errorf("stored: %s for %d min with %v", got.Status, got.DurationMinutes, got.Operations)
 	}
 }
 

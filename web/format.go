@@ -30,6 +30,7 @@ var funcs = template.FuncMap{
 	"staffPath":   staffPath,
 	"json":        indentJSON,
 	"dict":        dict,
+	"sub":         func(a, b int) int { return a - b },
 }
 
 // indentJSON shows audit data readably; the template escapes it.
@@ -264,24 +265,28 @@ func requestListTitle(u *lockbox.User) string {
 // notices are the success messages a redirect may ask for by name, so no
 // text from a URL is ever shown as if Lockbox said it.
 var notices = map[string]string{
-	"approve":        "Request approved.",
-	"deny":           "Request denied.",
-	"revoke":         "Access revoked: the request has ended.",
-	"cancel":         "Request canceled.",
-	"complete":       "Request completed: access has ended.",
-	"review-approve": "Review approved: the tenant's approvers have been asked to decide.",
-	"review-deny":    "Request denied in review.",
-	"created":        "Request filed. A support manager will review it next.",
-	"settings":       "Settings saved.",
-	"user_added":     "User added.",
-	"roles":          "Roles saved.",
-	"removed":        "User removed.",
-	"service":        "Service saved.",
-	"password":       "Password changed. Your other sessions and API tokens have ended.",
-	"token":          "Session ended.",
-	"disabled":       "Staff member disabled: their sessions have ended and their requests were revoked or canceled.",
-	"enabled":        "Staff member enabled.",
-	"staff_removed":  "Staff member removed: their sessions have ended and their requests were revoked or canceled.",
+	"approve":           "Request approved.",
+	"deny":              "Request denied.",
+	"revoke":            "Access revoked: the request has ended.",
+	"cancel":            "Request canceled.",
+	"complete":          "Request completed: access has ended.",
+	"review-approve":    "Review approved: the tenant's approvers have been asked to decide.",
+	"review-deny":       "Request denied in review.",
+	"created":           "Request filed. A support manager will review it next.",
+	"settings":          "Settings saved.",
+	"user_added":        "User added.",
+	"roles":             "Roles saved.",
+	"removed":           "User removed.",
+	"service":           "Service saved.",
+	"password":          "Password changed. Your other sessions and API tokens have ended.",
+	"token":             "Session ended.",
+	"disabled":          "Staff member disabled: their sessions have ended and their requests were revoked or canceled.",
+	"enabled":           "Staff member enabled.",
+	"staff_removed":     "Staff member removed: their sessions have ended and their requests were revoked or canceled.",
+	"approval":          "Your approval is recorded. The request needs more approvals before access begins.",
+	"extend":            "More time asked for. The tenant's approvers have been asked to decide.",
+	"extension-approve": "Extension approved (or, under a quorum, your approval recorded).",
+	"extension-deny":    "Extension denied.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

@@ -45,7 +45,11 @@ func (h *Handler) renderNewRequest(w http.ResponseWriter, r *http.Request, statu
 		return
 	}
 	f.Services, f.Tenants, f.Zone = svcs, h.knownTenants(r), location(r).String()
-	h.render(w, r, status, "newrequest", "New request", f)
+	v := h.newView(r, "New request", f)
+	// The form posts to /requests; shown again with its errors it is still
+	// the New request page, not the list the menu links /requests to.
+	v.Path = "/requests/new"
+	h.renderView(w, r, status, "newrequest", v)
 }
 
 // knownTenants suggests tenant names for the form. Operators may not list

@@ -135,6 +135,8 @@ func TestApproveFromTheWeb(t *testing.T) {
 	e := newEnv(t)
 	r := e.pending()
 	c := e.signIn("approver@contoso.test")
+	// The approver's list opens at what waits for them.
+	wantBody(t, c.get("/requests"), `<option value="pending" selected>`, r.Reference)
 	wantRedirect(t, c.get("/requests/find?ref="+strings.ToLower(r.Reference)), "/requests/"+r.Reference)
 	res := c.get("/requests/" + r.Reference)
 	wantBody(t, res, r.Reference, "SR-2026-004211", "Get-MailboxStatistics", "2 h", "operator@provider.test",
@@ -152,6 +154,10 @@ func TestApproveFromTheWeb(t *testing.T) {
 	if got.Status != lockbox.StatusActive || got.DecidedBy == nil || *got.DecidedBy != "approver@contoso.test" {
 		t.Errorf("after approval: %s by %v", got.Status, got.DecidedBy)
 	}
+	if strings.Contains(c.get("/requests").body, r.Reference) {
+		t.Error("a decided request is still in the approver's default list")
+	}
+	wantBody(t, c.get("/requests?status="), r.Reference) // "All"
 }
 
 // TestStalePageCannotDecide: a decision carries the version the page
@@ -366,6 +372,11 @@ func TestNewRequestForm(t *testing.T) {
 			if strings.Contains(res.body, "lockbox error") {
 				t.Error("the page shows an error's debugging text, not its message")
 			}
+			// Shown again after POST /requests, it is still the New request page.
+			wantBody(t, res, `href="/requests/new" aria-current="page"`)
+			if strings.Contains(res.body, `href="/requests" aria-current`) {
+				t.Error("the menu marks the request list as the current page")
+			}
 		})
 	}
 	page, err := e.svc.ListRequests(e.as("operator@provider.test"), lockbox.RequestFilter{})
@@ -432,6 +443,12 @@ func TestUsersAndRoles(t *testing.T) {
 	// An approver sees the list but cannot change it.
 	approver := e.signIn("approver@contoso.test")
 	wantStatus(t, approver.post("/users/new@contoso.test/remove", nil), http.StatusForbidden)
+	wantStatus(t, approver.get("/users/new@contoso.test/remove"), http.StatusForbidden)
+	// Remove asks first: the list links to a confirmation, which changes nothing.
+	wantBody(t, admin.get("/users"), `href="/users/new@contoso.test/remove"`)
+	wantBody(t, admin.get("/users/new@contoso.test/remove"), "Remove", `action="/users/new@contoso.test/remove"`, "loses every role")
+	wantBody(t, admin.get("/users"), "new@contoso.test")
+	wantStatus(t, admin.get("/users/nobody@contoso.test/remove"), http.StatusNotFound)
 	wantRedirect(t, admin.post("/users/new@contoso.test/remove", nil), "/users?done=removed")
 	if strings.Contains(admin.get("/users").body, "new@contoso.test") {
 		t.Error("removed user still listed")

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -31,6 +32,12 @@ var actions = []action{
 		"The request is withdrawn before any access begins. It ends and cannot be reopened.", true},
 	{"complete", lockbox.EventComplete, "Complete",
 		"Close the request as fixed: access ends now.", false},
+	{"extend", lockbox.EventExtend, "Ask for more time",
+		"The tenant's approvers are asked to approve more time. Access still ends when approved before unless they approve in time; if nobody decides by then, the ask lapses.", false},
+	{"extension-approve", lockbox.EventExtensionApprove, "Approve extension",
+		"Access ends later by the minutes asked for (once the request's quorum of approvers has approved).", false},
+	{"extension-deny", lockbox.EventExtensionDeny, "Deny extension",
+		"Access ends when approved before.", true},
 	{"review-approve", lockbox.EventReviewApprove, "Approve review",
 		"The request goes to the tenant's approvers (or, if the tenant does not require approval, is approved by the system).", false},
 	{"review-deny", lockbox.EventReviewDeny, "Deny in review",
@@ -54,8 +61,11 @@ func available(u *lockbox.User, r *lockbox.AccessRequest) []action {
 		if lockbox.AuthorizeEvent(u, r, a.Event) != nil {
 			continue
 		}
-		if _, err := lockbox.Next(r.Status, a.Event); err != nil {
+		if r.Check(a.Event) != nil {
 			continue
+		}
+		if r.CheckDecider(a.Event, u.ID) != nil {
+			continue // they approved already: a quorum counts distinct people
 		}
 		out = append(out, a)
 	}
@@ -104,6 +114,11 @@ func (h *Handler) requestList(w http.ResponseWriter, r *http.Request) {
 		ShowTenant: tenant == "", FindRef: q.Get("ref")}
 	if tenant != "" {
 		d.Intro = "Requests from the provider's support engineers to access your organization's content. Match the reference code with the one in the notification email before you decide."
+		// A tenant opens the list to decide: it starts at what waits for
+		// a decision. "All" (status=) shows every status.
+		if _, chosen := q["status"]; !chosen {
+			d.Status = string(lockbox.StatusPending)
+		}
 	}
 	f := lockbox.RequestFilter{Cursor: q.Get("cursor"), Limit: 50}
 	if d.Status != "" {
@@ -169,6 +184,10 @@ type detailData struct {
 	Actions []action
 	Blocked string
 	Token   bool // the person may get the request's grant token now
+	// StillMay lists the tenant's approvers who have not approved yet,
+	// while a pending request waits for its quorum (tenant approvers only).
+	StillMay []string
+	Narrowed bool // the approvals changed what was requested
 }
 
 func (h *Handler) requestDetail(w http.ResponseWriter, r *http.Request) {
@@ -179,8 +198,31 @@ func (h *Handler) requestDetail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := detailData{R: req, Actions: available(u, req), Blocked: blockedReason(u, req),
-		Token: req.Status == lockbox.StatusActive && lockbox.AuthorizeGrant(u, req) == nil}
+		Token:    req.Status == lockbox.StatusActive && lockbox.AuthorizeGrant(u, req) == nil,
+		Narrowed: narrowed(req)}
+	if req.Status == lockbox.StatusPending && lockbox.Can(u, lockbox.PermReadTenantUsers, req.Tenant) {
+		users, err := h.cfg.Accounts.ListTenantUsers(r.Context(), req.Tenant)
+		if err != nil {
+			h.serviceError(w, r, err)
+			return
+		}
+		for _, x := range users {
+			if x.IsTenantApprover(req.Tenant) && !req.ApprovedBy(x.ID) {
+				d.StillMay = append(d.StillMay, x.Email)
+			}
+		}
+	}
 	h.render(w, r, http.StatusOK, "request", "Request "+req.Reference, d)
+}
+
+// narrowed reports whether the approvals so far grant less than requested.
+func narrowed(r *lockbox.AccessRequest) bool {
+	return r.DurationMinutes != r.RequestedDurationMinutes || len(r.Operations) != len(r.RequestedOperations) ||
+		!sameTimePtr(r.StartTime, r.RequestedStartTime)
+}
+
+func sameTimePtr(a, b *time.Time) bool {
+	return a == b || (a != nil && b != nil && a.Equal(*b))
 }
 
 type confirmData struct {
@@ -190,6 +232,15 @@ type confirmData struct {
 	Comment string
 	Version int
 	Problem string
+	// Approve only: the narrowing form, as typed (Duration in minutes; Keep
+	// the operations ticked).
+	Approve  bool
+	Duration string
+	Keep     map[string]bool
+	// Extend only: the ask, as typed.
+	Extend  bool
+	Minutes string
+	Reason  string
 }
 
 // confirmPage is the confirmation step of an action: what it will do, a
@@ -217,7 +268,12 @@ func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) confirmData(r *http.Request, req *lockbox.AccessRequest, a action) confirmData {
-	d := confirmData{R: req, Action: a, Version: req.Version}
+	d := confirmData{R: req, Action: a, Version: req.Version, Approve: a.Event == lockbox.EventApprove,
+		Extend: a.Event == lockbox.EventExtend, Minutes: "30",
+		Duration: strconv.Itoa(req.DurationMinutes), Keep: map[string]bool{}}
+	for _, op := range req.Operations {
+		d.Keep[op] = true
+	}
 	for _, x := range available(lockbox.UserFromContext(r.Context()), req) {
 		if x.Name == a.Name {
 			d.Allowed = true
@@ -251,15 +307,65 @@ func (h *Handler) act(w http.ResponseWriter, r *http.Request) {
 	}
 	comment := r.PostForm.Get("comment")
 	id := r.PathValue("id")
-	out, err := h.cfg.Requests.Act(r.Context(), id, a.Event, lockbox.Decision{Comment: comment, IfVersion: version})
+	dec := lockbox.Decision{Comment: comment, IfVersion: version}
+	if a.Event == lockbox.EventExtend {
+		n, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("minutes")))
+		if err != nil {
+			h.refused(w, r, id, a, comment, lockbox.FieldErrorf(lockbox.EINVALID, "minutes", "Enter a whole number of minutes."))
+			return
+		}
+		dec = lockbox.Decision{IfVersion: version, Extend: &lockbox.ExtensionAsk{Minutes: n, Reason: r.PostForm.Get("reason")}}
+	}
+	if a.Event == lockbox.EventApprove {
+		if dec.Changes, err = h.narrowing(r, id); err != nil {
+			h.refused(w, r, id, a, comment, err)
+			return
+		}
+	}
+	out, err := h.cfg.Requests.Act(r.Context(), id, a.Event, dec)
 	switch lockbox.ErrorCode(err) {
 	case "":
-		http.Redirect(w, r, "/requests/"+url.PathEscape(out.Reference)+"?done="+a.Name, http.StatusSeeOther)
+		done := a.Name
+		if a.Event == lockbox.EventApprove && out.Status == lockbox.StatusPending {
+			done = "approval" // short of the quorum
+		}
+		http.Redirect(w, r, "/requests/"+url.PathEscape(out.Reference)+"?done="+done, http.StatusSeeOther)
 	case lockbox.ECONFLICT, lockbox.EINVALID, lockbox.EFORBIDDEN:
 		h.refused(w, r, id, a, comment, err)
 	default:
 		h.serviceError(w, r, err)
 	}
+}
+
+// narrowing reads the approve form's duration and ticked operations as
+// changes to the request as the person saw it: only what differs from it
+// is sent, so an untouched form approves as requested and the service
+// judges any narrowing (it refuses widening, whatever the form says).
+func (h *Handler) narrowing(r *http.Request, id string) (lockbox.Changes, error) {
+	var c lockbox.Changes
+	req, err := h.cfg.Requests.GetRequest(r.Context(), id)
+	if err != nil {
+		return c, err
+	}
+	if v := strings.TrimSpace(r.PostForm.Get("duration_minutes")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return c, lockbox.FieldErrorf(lockbox.EINVALID, "duration_minutes", "Enter the duration as a whole number of minutes.")
+		}
+		if n != req.DurationMinutes {
+			c.DurationMinutes = &n
+		}
+	}
+	if r.PostForm.Get("narrow_operations") == "1" {
+		ops := r.PostForm["operations"]
+		if ops == nil {
+			ops = []string{}
+		}
+		if len(ops) != len(req.Operations) {
+			c.Operations = ops
+		}
+	}
+	return c, nil
 }
 
 // refused re-renders the confirmation page after the service said no.
@@ -271,6 +377,16 @@ func (h *Handler) refused(w http.ResponseWriter, r *http.Request, id string, a a
 	}
 	d := h.confirmData(r, req, a)
 	d.Comment, d.Problem = comment, lockbox.ErrorMessage(cause)
+	d.Minutes, d.Reason = r.PostForm.Get("minutes"), r.PostForm.Get("reason")
+	if d.Approve {
+		d.Duration = r.PostForm.Get("duration_minutes")
+		if r.PostForm.Get("narrow_operations") == "1" {
+			d.Keep = map[string]bool{}
+			for _, op := range r.PostForm["operations"] {
+				d.Keep[op] = true
+			}
+		}
+	}
 	h.render(w, r, statusOf(cause), "confirm", a.Label+" "+req.Reference, d)
 }
 

@@ -16,6 +16,8 @@ type settingsForm struct {
 	MaxAccess       string
 	NotifyEmails    string // one address per line
 	Reminder        string
+	Approvals       string
+	MaxTotal        string
 	Errors          fieldErrors
 	Problem         string
 }
@@ -25,7 +27,9 @@ func formFromSettings(tenant string, s *lockbox.Settings) *settingsForm {
 		RequestTTL:   strconv.Itoa(s.RequestTTLMinutes),
 		MaxAccess:    strconv.Itoa(s.MaxAccessMinutes),
 		NotifyEmails: strings.Join(s.NotifyEmails, "\n"),
-		Reminder:     strconv.Itoa(s.ReminderMinutesBeforeExpiry)}
+		Reminder:     strconv.Itoa(s.ReminderMinutesBeforeExpiry),
+		Approvals:    strconv.Itoa(s.ApprovalsRequired),
+		MaxTotal:     strconv.Itoa(s.MaxTotalAccessMinutes)}
 }
 
 func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +55,7 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 	f := &settingsForm{Tenant: tenant, RequireApproval: p.Get("require_approval") == "on",
 		RequestTTL: strings.TrimSpace(p.Get("request_ttl_minutes")), MaxAccess: strings.TrimSpace(p.Get("max_access_minutes")),
 		NotifyEmails: p.Get("notify_emails"), Reminder: strings.TrimSpace(p.Get("reminder_minutes_before_expiry")),
+		Approvals: strings.TrimSpace(p.Get("approvals_required")), MaxTotal: strings.TrimSpace(p.Get("max_total_access_minutes")),
 		Errors: fieldErrors{}}
 	patch := f.patch()
 	if len(f.Errors) > 0 {
@@ -96,6 +101,20 @@ func (f *settingsForm) patch() lockbox.SettingsPatch {
 	}
 	if p.ReminderMinutesBeforeExpiry = number("reminder_minutes_before_expiry", f.Reminder); p.ReminderMinutesBeforeExpiry != nil {
 		check(lockbox.SettingsPatch{ReminderMinutesBeforeExpiry: p.ReminderMinutesBeforeExpiry})
+	}
+	if f.Approvals != "" { // a form from before quorums leaves it as it is
+		n, err := strconv.Atoi(f.Approvals)
+		if err != nil {
+			f.Errors["approvals_required"] = "Enter a whole number of approvers."
+		} else {
+			p.ApprovalsRequired = &n
+			check(lockbox.SettingsPatch{ApprovalsRequired: &n})
+		}
+	}
+	if f.MaxTotal != "" {
+		if p.MaxTotalAccessMinutes = number("max_total_access_minutes", f.MaxTotal); p.MaxTotalAccessMinutes != nil {
+			check(lockbox.SettingsPatch{MaxTotalAccessMinutes: p.MaxTotalAccessMinutes})
+		}
 	}
 	emails := []string{}
 	for _, line := range strings.FieldsFunc(f.NotifyEmails, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {

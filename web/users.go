@@ -97,6 +97,29 @@ func (h *Handler) setUserRoles(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// removeUserPage asks before a user is removed: one click on the list must
+// not take someone's access away.
+func (h *Handler) removeUserPage(w http.ResponseWriter, r *http.Request) {
+	u := lockbox.UserFromContext(r.Context())
+	users, err := h.cfg.Accounts.ListTenantUsers(r.Context(), u.Tenant)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	if !lockbox.Can(u, lockbox.PermWriteTenantUsers, u.Tenant) {
+		h.errorPage(w, r, http.StatusForbidden, "Only the tenant's global admins manage users.")
+		return
+	}
+	email := r.PathValue("email")
+	for _, x := range users {
+		if strings.EqualFold(x.Email, email) {
+			h.render(w, r, http.StatusOK, "removeuser", "Remove "+x.Email, struct{ Email, Tenant string }{x.Email, u.Tenant})
+			return
+		}
+	}
+	h.errorPage(w, r, http.StatusNotFound, "There is no user "+email+" in "+u.Tenant+".")
+}
+
 func (h *Handler) removeUser(w http.ResponseWriter, r *http.Request) {
 	u := lockbox.UserFromContext(r.Context())
 	err := h.cfg.Accounts.RemoveTenantUser(r.Context(), u.Tenant, r.PathValue("email"))

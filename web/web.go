@@ -139,6 +139,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /users", h.authed(h.usersPage))
 	m.HandleFunc("POST /users", h.authed(h.addUser))
 	m.HandleFunc("POST /users/{email}/roles", h.authed(h.setUserRoles))
+	m.HandleFunc("GET /users/{email}/remove", h.authed(h.removeUserPage))
 	m.HandleFunc("POST /users/{email}/remove", h.authed(h.removeUser))
 	m.HandleFunc("POST /users/{email}/reset-password", h.authed(h.resetUserPassword))
 	m.HandleFunc("GET /audit", h.authed(h.auditPage))

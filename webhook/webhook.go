@@ -50,7 +50,7 @@ type Sender struct {
 	// Timeout bounds one delivery (default 10s).
 	Timeout time.Duration
 	// Resolver resolves endpoint names (nil: net.DefaultResolver).
-	Resolver *net.Resolver
+	Resolver lockbox.Resolver
 
 	once   sync.Once
 	client *http.Client
@@ -178,14 +178,13 @@ func (s *Sender) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	if resolver == nil {
 		resolver = net.DefaultResolver
 	}
-	ips, err := resolver.LookupNetIP(ctx, "ip", hostname)
-	if err != nil {
+	// The same reading of the host as at registration: "127.1" is
+	// 127.0.0.1 here too, and every address of a name is checked.
+	ips, err := lockbox.WebhookAddrs(ctx, resolver, hostname, s.AllowPrivate)
+	if lockbox.ErrorCode(err) == lockbox.EINVALID {
+		return nil, errBlocked
+	} else if err != nil {
 		return nil, err
-	}
-	for _, ip := range ips {
-		if !s.AllowPrivate && !lockbox.PublicAddr(ip) {
-			return nil, errBlocked
-		}
 	}
 	d := &net.Dialer{Timeout: 10 * time.Second, Control: s.control}
 	var firstErr error

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/client"
 )
@@ -116,4 +118,22 @@ func sameServer(x, y string) bool {
 	nx, errx := normalizeServer(x)
 	ny, erry := normalizeServer(y)
 	return errx == nil && erry == nil && nx == ny
+}
+
+// ownTenant fills an omitted --tenant with the signed-in user's tenant: a
+// tenant's users belong to exactly one, so they need not type it. Provider
+// staff belong to none and must name it.
+func (a *app) ownTenant(cmd *cobra.Command, tenant *string) error {
+	if *tenant != "" {
+		return nil
+	}
+	u, err := ask(a, func(c api) (*lockbox.User, error) { return c.Me(cmd.Context()) })
+	if err != nil {
+		return err
+	}
+	if u.Tenant == "" {
+		return usageErrorf("--tenant is required: %s is provider staff, not a member of one tenant", u.Email)
+	}
+	*tenant = u.Tenant
+	return nil
 }

@@ -43,7 +43,7 @@ func TestRealClient(t *testing.T) {
 		{"Whoami", "tok", []string{"whoami", "-o", "json"}, 0, ""},
 		{"Conflict", "tok", []string{"requests", "approve", "LB-7K3Q9MXA"}, 1,
 			"lockbox: A request that is expired cannot be approved.\n"},
-		{"BadToken", "nope", []string{"whoami"}, 1, "lockbox: Sign in first. (sign in again"},
+		{"BadToken", "nope", []string{"whoami"}, 1, "lockbox: Sign in first. Run `lockbox login"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

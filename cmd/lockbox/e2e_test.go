@@ -136,6 +136,51 @@ func TestEndToEndThroughTheCLI(t *testing.T) {
 	}
 }
 
+// TestEndToEndQuorumWithNarrowing: a tenant that requires two approvers;
+// the first approves less than was asked, the second approves, and the
+// narrowest applies.
+func TestEndToEndQuorumWithNarrowing(t *testing.T) {
+	t.Parallel()
+	srv := startE2E(t)
+	op, mgr := srv.as("operator@provider.test"), srv.as("manager@provider.test")
+	approver, admin := srv.as("approver@contoso.test"), srv.as("admin@contoso.test")
+	admin.mustRun("settings", "set", "--tenant", "contoso", "--approvals-required", "2")
+	admin.wantFail(1, "between 1 and 5", "settings", "set", "--tenant", "contoso", "--approvals-required", "6")
+	r := op.request("requests", "create", "--tenant", "contoso", "--service", "exchange",
+		"--service-request", "SR-7", "--reason", "Mailbox fails to load.", "--duration", "2h",
+		"--operation", "Get-MailboxStatistics", "--operation", "Repair-Mailbox")
+	mgr.mustRun("requests", "review", r.ID, "--approve")
+	approver.wantFail(1, "shorten", "requests", "approve", r.Reference, "--duration", "3h")
+	r = approver.request("requests", "approve", r.Reference, "--duration", "1h", "--operation", "Get-MailboxStatistics")
+	if r.Status != lockbox.StatusPending || len(r.Approvals) != 1 || r.DurationMinutes != 60 {
+		t.Fatalf("after one of two approvals: %s, %+v, %d min", r.Status, r.Approvals, r.DurationMinutes)
+	}
+	approver.wantFail(1, "already approved", "requests", "approve", r.Reference)
+	if out := admin.mustRun("requests", "show", r.Reference); !strings.Contains(out, "1 of 2 approver@contoso.test (1h, Get-MailboxStatistics)") {
+		t.Fatalf("show lacks the approval so far:\n%s", out)
+	}
+	r = admin.request("requests", "approve", r.Reference)
+	if r.Status != lockbox.StatusActive || r.AccessEndsAt.Sub(*r.AccessStartsAt) != time.Hour ||
+		strings.Join(r.Operations, ",") != "Get-MailboxStatistics" || r.RequestedDurationMinutes != 120 {
+		t.Fatalf("approved: %s for %v with %v", r.Status, r.AccessEndsAt.Sub(*r.AccessStartsAt), r.Operations)
+	}
+
+	// More time: the operator asks, two approvers approve the extension.
+	approver.wantFail(1, "Only the operator who filed", "requests", "extend", r.Reference, "--minutes", "30m", "--reason", "x")
+	r = op.request("requests", "extend", r.Reference, "--minutes", "30m", "--reason", "Repair still running.")
+	if x := r.PendingExtension(); x == nil || x.Minutes != 30 {
+		t.Fatalf("after asking: %+v", r.Extensions)
+	}
+	approver.mustRun("requests", "extension", "approve", r.Reference, "--comment", "fine")
+	r = admin.request("requests", "extension", "approve", r.Reference)
+	if r.AccessEndsAt.Sub(*r.AccessStartsAt) != 90*time.Minute || r.Extensions[0].Status != lockbox.ExtensionApproved {
+		t.Fatalf("after the extension: %v, %+v", r.AccessEndsAt.Sub(*r.AccessStartsAt), r.Extensions)
+	}
+	if out := op.mustRun("requests", "show", r.Reference); !strings.Contains(out, "30m approved") {
+		t.Fatalf("show lacks the extension:\n%s", out)
+	}
+}
+
 func TestEndToEndExpiryWithTheDevClock(t *testing.T) {
 	t.Parallel()
 	srv := startE2E(t)

@@ -17,6 +17,7 @@ type fakeAPI struct {
 	calls []call
 	err   error
 	pages map[string]*lockbox.RequestPage // by cursor
+	me    *lockbox.User                   // Me's answer; nil: approver@contoso.test
 }
 
 var (
@@ -82,6 +83,9 @@ func (f *fakeAPI) Authenticate(_ context.Context, token string) (*lockbox.User, 
 }
 
 func (f *fakeAPI) Me(context.Context) (*lockbox.User, error) {
+	if f.me != nil {
+		return f.me, f.record("Me")
+	}
 	u := &lockbox.User{ID: "u1", Email: "approver@contoso.test", Tenant: "contoso",
 		Roles: []lockbox.Role{lockbox.RoleLockboxApprover}}
 	return u, f.record("Me")

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -87,16 +89,96 @@ func (v *minutesValue) Set(s string) error {
 
 func (v *minutesValue) Type() string { return "duration" }
 
-// parseTime parses an RFC 3339 time and converts it to UTC.
+// parseTime reads a time as people type one, and converts it to UTC:
+// RFC 3339 ("2026-12-04T09:00:00Z"), a date ("2026-12-04", midnight in the
+// local time zone) or a local date and time ("2026-12-04T09:00",
+// "2026-12-04 09:00"), or a duration relative to now: "24h" or "7d" ago,
+// "+2h" from now.
 func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time (such as 2026-11-21T09:00:00Z)", s)
-	}
-	return t.UTC(), nil
+	return parseTimeAt(s, time.Now(), time.Local)
 }
 
-// timeValue is an RFC 3339 time flag; nil until set.
+func parseTimeAt(s string, now time.Time, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	for _, layout := range []string{"2006-01-02", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	rel, sign := s, -1
+	if r, ok := strings.CutPrefix(s, "+"); ok {
+		rel, sign = r, 1
+	}
+	if days, ok := strings.CutSuffix(rel, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return now.Add(time.Duration(sign*n) * 24 * time.Hour).UTC(), nil
+		}
+	}
+	if d, err := time.ParseDuration(rel); err == nil && d >= 0 && rel != "" && rel[0] != '-' {
+		return now.Add(time.Duration(sign) * d).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time: use 2026-12-04, 2026-12-04T09:00, RFC 3339 (2026-12-04T09:00:00Z), or a duration ago (24h, 7d) or ahead (+2h)", s)
+}
+
+// boolValue is a boolean flag that takes its value as a separate word too:
+// --require-approval false, --require-approval=false. (A plain bool flag
+// reads "--require-approval false" as true plus a stray argument.)
+type boolValue struct{ b bool }
+
+func (v *boolValue) String() string { return strconv.FormatBool(v.b) }
+
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", s)
+	}
+	v.b = b
+	return nil
+}
+
+func (v *boolValue) Type() string { return "true|false" }
+
+// apiFieldAnnotation marks the API field a flag sets, so that an error
+// about that field names the flag the person typed (fieldAsFlag).
+const apiFieldAnnotation = "lockbox_api_field"
+
+// apiField records that flag sets the API field; unit, when not "", says
+// how the API counts it ("minutes").
+func apiField(cmd *cobra.Command, flag, field, unit string) {
+	if err := cmd.Flags().SetAnnotation(flag, apiFieldAnnotation, []string{field, unit}); err != nil {
+		panic(err) // a flag name typo: a bug
+	}
+}
+
+// fieldAsFlag rewrites an API error about a field into the words of the
+// command line: "request_ttl_minutes must be between 60 and 10080" becomes
+// "--request-ttl (in minutes) must be between 60 and 10080".
+func fieldAsFlag(cmd *cobra.Command, field, msg string) string {
+	if field == "" || cmd == nil {
+		return msg
+	}
+	out := msg
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		a := f.Annotations[apiFieldAnnotation]
+		if len(a) != 2 || a[0] != field {
+			return
+		}
+		name := "--" + f.Name
+		if a[1] != "" {
+			name += " (in " + a[1] + ")"
+		}
+		out = strings.Replace(msg, field, name, 1)
+		if out == msg {
+			out = name + ": " + msg
+		}
+	})
+	return out
+}
+
+// timeValue is a time flag (parseTime); nil until set.
 type timeValue struct{ t *time.Time }
 
 func (v *timeValue) String() string {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/lockboxhq/lockbox"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,6 +41,8 @@ func TestParseMinutes(t *testing.T) {
 
 func TestParseTime(t *testing.T) {
 	t.Parallel()
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	berlin := time.FixedZone("CET", 3600)
 	tests := []struct {
 		name    string
 		in      string
@@ -47,12 +51,19 @@ func TestParseTime(t *testing.T) {
 	}{
 		{"UTC", "2026-11-21T09:00:00Z", time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC), false},
 		{"OffsetToUTC", "2026-11-21T10:30:00+01:00", time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC), false},
-		{"DateOnly", "2026-11-21", time.Time{}, true},
-		{"NoZone", "2026-11-21T09:00:00", time.Time{}, true},
+		{"DateOnlyIsLocalMidnight", "2026-12-04", time.Date(2026, 12, 3, 23, 0, 0, 0, time.UTC), false},
+		{"LocalDateTime", "2026-11-21T09:00", time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC), false},
+		{"LocalDateTimeSpace", "2026-11-21 09:00:00", time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC), false},
+		{"HoursAgo", "24h", now.Add(-24 * time.Hour), false},
+		{"DaysAgo", "7d", now.Add(-7 * 24 * time.Hour), false},
+		{"Ahead", "+2h", now.Add(2 * time.Hour), false},
+		{"Negative", "-2h", time.Time{}, true},
+		{"Words", "yesterday", time.Time{}, true},
+		{"BadDate", "2026-13-01", time.Time{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseTime(tt.in)
+			got, err := parseTimeAt(tt.in, now, berlin)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("parseTime(%q) error = %v, wantErr %v", tt.in, err, tt.wantErr)
 			}
@@ -77,5 +88,91 @@ func TestStatusesValue(t *testing.T) {
 	}
 	if err := v.Set("pendng"); err == nil {
 		t.Error("unknown status accepted")
+	}
+}
+
+// TestNewUserFlags: what a new user typed works, and errors speak in flags.
+func TestNewUserFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string // in stdout (code 0) or stderr
+	}{
+		{"RequireApprovalFalse", []string{"settings", "set", "--tenant", "contoso", "--require-approval", "false"}, 0, "--require-approval=false"},
+		{"RequireApprovalEquals", []string{"settings", "set", "--tenant", "contoso", "--require-approval=true"}, 0, "--require-approval=true"},
+		{"RequireApprovalNotBool", []string{"settings", "set", "--tenant", "contoso", "--require-approval", "maybe"}, 2, "is not true or false"},
+		{"FieldNamedAsFlag", []string{"settings", "set", "--tenant", "contoso", "--request-ttl", "30m"}, 1, "--request-ttl (in minutes) must be between"},
+		{"SinceRelative", []string{"requests", "list", "--since", "24h"}, 0, ""},
+		{"StartDate", []string{"requests", "create", "--tenant", "contoso", "--service", "exchange", "--service-request", "SR-1",
+			"--reason", "r", "--duration", "1h", "--start", "2026-12-04"}, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := runFake(t, &fakeAPI{}, map[string]string{"LOCKBOX_SERVER": "http://lockbox.test", "LOCKBOX_TOKEN": "t"}, tc.args...)
+			out := r.stdout
+			if tc.code != 0 {
+				out = r.stderr
+			}
+			if r.code != tc.code || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d with %q", r.code, r.stdout, r.stderr, tc.code, tc.want)
+			}
+			if strings.Contains(r.stderr, "request_ttl_minutes") {
+				t.Errorf("stderr names the API field: %q", r.stderr)
+			}
+		})
+	}
+}
+
+// TestDevClockWithServerOnly: --server is enough for a dev server's clock;
+// the dev service token stands in for a saved login.
+func TestDevClockWithServerOnly(t *testing.T) {
+	t.Parallel()
+	f := &fakeAPI{}
+	r := runFake(t, f, nil, "--server", "http://127.0.0.1:8080", "dev", "clock", "advance", "1h")
+	if r.code != 0 || len(f.dials) != 1 || f.dials[0].Token != "dev-service-token" {
+		t.Errorf("exit %d, stderr %q, dials %v", r.code, r.stderr, f.dials)
+	}
+	if r := runFake(t, &fakeAPI{}, nil, "dev", "clock", "advance", "1h"); r.code != 1 || !strings.Contains(r.stderr, "not signed in") {
+		t.Errorf("without --server: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestFlagValueCompletion: the shell completes flag values, not only names.
+func TestFlagValueCompletion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"__complete", "requests", "list", "--status", ""}, []string{"pending", "active"}},
+		{[]string{"__complete", "requests", "list", "-o", ""}, []string{"table", "json", "csv"}},
+		{[]string{"__complete", "settings", "set", "--require-approval", ""}, []string{"true", "false"}},
+		{[]string{"__complete", "users", "add", "--role", ""}, []string{"lockbox_approver"}},
+		{[]string{"__complete", "requests", "create", "--service", ""}, []string{"exchange"}},
+	} {
+		r := runFake(t, &fakeAPI{}, signedIn(), tc.args...)
+		for _, w := range tc.want {
+			if !strings.Contains(r.stdout, w+"\n") {
+				t.Errorf("%v: completions %q lack %s", tc.args, r.stdout, w)
+			}
+		}
+	}
+}
+
+// TestOwnTenantDefault: a tenant's user need not type --tenant; provider
+// staff must, and are told so before anything is asked of the server.
+func TestOwnTenantDefault(t *testing.T) {
+	t.Parallel()
+	f := &fakeAPI{}
+	r := runFake(t, f, signedIn(), "settings", "get")
+	if r.code != 0 || len(f.calls) != 2 || f.calls[1].Method != "GetSettings" || f.calls[1].Args[0] != "contoso" {
+		t.Errorf("tenant user: exit %d, stderr %q, calls %v", r.code, r.stderr, f.calls)
+	}
+	staff := &fakeAPI{me: &lockbox.User{Email: "operator@provider.test", Roles: []lockbox.Role{lockbox.RoleOperator}}}
+	r = runFake(t, staff, signedIn(), "users", "list")
+	if r.code != 2 || !strings.Contains(r.stderr, "--tenant is required") || len(staff.calls) != 1 {
+		t.Errorf("provider staff: exit %d, stderr %q, calls %v", r.code, r.stderr, staff.calls)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -18,8 +19,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3".
-var version = ""
+// version and date are set at build time with
+// -ldflags "-X main.version=v1.2.3 -X main.date=2026-12-05T19:00:00Z";
+// without them the version comes from the module and the date from git.
+var version, date = "", ""
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
@@ -75,12 +78,18 @@ func errorText(err error, cmd *cobra.Command) string {
 	if !errors.As(err, &e) {
 		return err.Error()
 	}
-	msg := e.Message
+	msg := fieldAsFlag(cmd, e.Field, e.Message)
 	if msg == "" {
 		msg = e.Code
 	}
-	if e.Code == lockbox.EUNAUTHENTICATED && cmd.Name() != "login" {
-		msg += " (sign in again: `lockbox login --server URL --email E`)"
+	// The server's message already says what happened ("sign in again");
+	// the hint adds only the command, once.
+	if e.Code == lockbox.EUNAUTHENTICATED && cmd.Name() != "login" && !strings.Contains(msg, "lockbox login") {
+		msg = strings.TrimSpace(msg)
+		if !strings.HasSuffix(msg, ".") {
+			msg += "."
+		}
+		msg += " Run `lockbox login --server URL --email E`."
 	}
 	return msg
 }
@@ -100,6 +109,8 @@ LOCKBOX_SERVER/LOCKBOX_TOKEN, then the session saved by 'lockbox login'.`,
 		RunE:          missingSubcommand,
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
+	root.Version = versionLine()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
@@ -122,8 +133,10 @@ LOCKBOX_SERVER/LOCKBOX_TOKEN, then the session saved by 'lockbox login'.`,
 		a.auditCmd(),
 		a.keysCmd(),
 		a.webhooksCmd(),
+		a.backupCmd(), a.restoreCmd(),
 	)
 	markRunErrors(root)
+	a.completeFlagValues(root) // completion.go
 	return root
 }
 
@@ -181,23 +194,50 @@ func missingSubcommand(cmd *cobra.Command, _ []string) error {
 func (a *app) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version of lockbox",
+		Short: "Print the version, commit and build date of lockbox",
 		Args:  exactArgs(),
 		RunE: func(*cobra.Command, []string) error {
-			_, err := fmt.Fprintf(a.stdout, "lockbox %s\n", buildVersion())
+			_, err := fmt.Fprintln(a.stdout, versionLine())
 			return err
 		},
 	}
 }
 
-// buildVersion is the version set at link time, else the module version the
-// binary was built from (go install …@v1.2.3), else "dev".
-func buildVersion() string {
-	if version != "" {
-		return version
+// versionLine is what `lockbox version` and `lockbox --version` print.
+func versionLine() string {
+	bi, _ := debug.ReadBuildInfo()
+	return "lockbox " + describeBuild(bi, version, date)
+}
+
+// describeBuild names a build: its version (set at link time, else the
+// module version of go install …@v1.2.3, else "dev"), the commit and the
+// commit's date that the go command stamps from git (vcs.revision,
+// vcs.time, vcs.modified), or "unknown" when built without them.
+func describeBuild(bi *debug.BuildInfo, linkVersion, linkDate string) string {
+	v, commit, when := linkVersion, "unknown", linkDate
+	if bi != nil {
+		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		settings := map[string]string{}
+		for _, s := range bi.Settings {
+			settings[s.Key] = s.Value
+		}
+		if r := settings["vcs.revision"]; r != "" {
+			commit = r[:min(len(r), 12)]
+			if settings["vcs.modified"] == "true" {
+				commit += "-dirty"
+			}
+		}
+		if when == "" {
+			when = settings["vcs.time"]
+		}
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	if v == "" {
+		v = "dev"
 	}
-	return "dev"
+	if when == "" {
+		when = "unknown"
+	}
+	return fmt.Sprintf("%s (commit %s, built %s, %s)", v, commit, when, runtime.Version())
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,6 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"SettingsNothing", []string{"settings", "set", "--tenant", "contoso"}, "nothing to change"},
 		{"SettingsBadTTL", []string{"settings", "set", "--tenant", "contoso", "--request-ttl", "12"}, "not a duration"},
 		{"SettingsBadBool", []string{"settings", "set", "--tenant", "contoso", "--require-approval=maybe"}, "require-approval"},
-		{"SettingsMissingTenant", []string{"settings", "get"}, `required flag(s) "tenant"`},
 		{"UsersAddMissingRole", []string{"users", "add", "--tenant", "t", "--email", "e@x.test"}, `"role"`},
 		{"ClockBadDuration", []string{"dev", "clock", "advance", "soon"}, "not a positive duration"},
 		{"ClockNegative", []string{"dev", "clock", "advance", "--", "-1h"}, "not a positive duration"},
@@ -96,7 +96,9 @@ func TestAPIErrorExit1(t *testing.T) {
 		{"Conflict", lockbox.Errorf(lockbox.ECONFLICT, "A request that is denied cannot be approved."),
 			"lockbox: A request that is denied cannot be approved.\n"},
 		{"Unauthenticated", lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Your session has expired."),
-			"lockbox: Your session has expired. (sign in again: `lockbox login --server URL --email E`)\n"},
+			"lockbox: Your session has expired. Run `lockbox login --server URL --email E`.\n"},
+		{"UnauthenticatedSaysSignInAgain", lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Your session is invalid or has expired; sign in again."),
+			"lockbox: Your session is invalid or has expired; sign in again. Run `lockbox login --server URL --email E`.\n"},
 		{"Transport", os.ErrDeadlineExceeded, "lockbox: i/o timeout\n"},
 	}
 	for _, tt := range tests {
@@ -163,7 +165,7 @@ func TestCommandCalls(t *testing.T) {
 		{"SettingsGet", []string{"settings", "get", "--tenant", "contoso"}, []call{{"GetSettings", []any{"contoso"}}}},
 		{"SettingsSetSome", []string{"settings", "set", "--tenant", "contoso", "--require-approval=false", "--request-ttl", "6h"},
 			[]call{{"UpdateSettings", []any{"contoso", lockbox.SettingsPatch{RequireApproval: &no, RequestTTLMinutes: &ttl}}}}},
-		{"SettingsSetRest", []string{"settings", "set", "--tenant", "contoso", "--require-approval", "--max-duration", "1h30m",
+		{"SettingsSetRest", []string{"settings", "set", "--tenant", "contoso", "--require-approval", "true", "--max-duration", "1h30m",
 			"--reminder", "0", "--notify-email", "a@x.test", "--notify-email", "b@x.test"},
 			[]call{{"UpdateSettings", []any{"contoso", lockbox.SettingsPatch{RequireApproval: &yes, MaxAccessMinutes: &maxA,
 				ReminderMinutesBeforeExpiry: &rem, NotifyEmails: &[]string{"a@x.test", "b@x.test"}}}}}},
@@ -235,9 +237,11 @@ func TestCommandOutput(t *testing.T) {
 			"Request TTL:             12h\n" +
 			"Max access duration:     4h\n" +
 			"Reminder before expiry:  2h\n" +
-			"Notify emails:           -\n"},
+			"Notify emails:           -\n" +
+			"Approvals required:      1\n" +
+			"Max total access:        8h\n"},
 		{"SettingsSet", []string{"settings", "set", "--tenant", "contoso", "--require-approval=false", "--notify-email", "a@x.test"},
-			"Updated settings of contoso: --require-approval=false --request-ttl=12h --max-duration=4h --reminder=2h --notify-email=\"a@x.test\"\n"},
+			"Updated settings of contoso: --require-approval=false --request-ttl=12h --max-duration=4h --reminder=2h --notify-email=\"a@x.test\" --approvals-required=1\n"},
 		{"ServiceAccountTokenShown", []string{"service-accounts", "create", "mailstore"},
 			"Created service account mailstore.\nToken (shown only once): sa-token-xyz\n"},
 		{"StaffInitialPasswordShown", []string{"staff", "add", "--email", "op@provider.test", "--role", "operator"},
@@ -468,10 +472,37 @@ func TestServerAndTokenPrecedence(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	t.Parallel()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"version"}, strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
-	if code != 0 || !strings.HasPrefix(stdout.String(), "lockbox ") {
-		t.Errorf("version: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	var outs []string
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
+		if code != 0 || !strings.HasPrefix(stdout.String(), "lockbox ") || !strings.Contains(stdout.String(), "commit ") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
+		}
+		outs = append(outs, stdout.String())
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("version and --version differ: %q, %q", outs[0], outs[1])
+	}
+}
+
+func TestDescribeBuild(t *testing.T) {
+	t.Parallel()
+	bi := &debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.time", Value: "2026-12-05T18:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	for _, tc := range []struct {
+		bi                *debug.BuildInfo
+		linkVer, linkDate string
+		want              string
+	}{
+		{bi, "", "", "v1.4.0 (commit 0123456789ab-dirty, built 2026-12-05T18:00:00Z, "},
+		{bi, "v2.0.0", "2026-12-06T00:00:00Z", "v2.0.0 (commit 0123456789ab-dirty, built 2026-12-06T00:00:00Z, "},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "", "", "dev (commit unknown, built unknown, "},
+		{nil, "", "", "dev (commit unknown, built unknown, "},
+	} {
+		if got := describeBuild(tc.bi, tc.linkVer, tc.linkDate); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("describeBuild = %q, want prefix %q", got, tc.want)
+		}
 	}
 }
 

@@ -14,12 +14,12 @@ import (
 func (a *app) requestsCmd() *cobra.Command {
 	c := group("requests", "File, list and decide access requests",
 		a.requestsListCmd(), a.requestsShowCmd(), a.requestsCreateCmd(), a.requestsReviewCmd(),
-		a.requestsActCmd(lockbox.EventApprove, "Approve a pending request (tenant approvers)"),
+		a.requestsApproveCmd(),
 		a.requestsActCmd(lockbox.EventDeny, "Deny a pending request (tenant approvers)"),
 		a.requestsActCmd(lockbox.EventCancel, "Cancel a request before access begins (requester or tenant approvers)"),
 		a.requestsActCmd(lockbox.EventRevoke, "End approved or active access early (tenant approvers)"),
 		a.requestsActCmd(lockbox.EventComplete, "Close your active request as done (requester)"),
-		a.requestsTokenCmd(),
+		a.requestsTokenCmd(), a.requestsExtendCmd(), a.requestsExtensionCmd(),
 	)
 	c.Aliases = []string{"request"}
 	return c
@@ -41,7 +41,8 @@ func (a *app) requestsListCmd() *cobra.Command {
 	fl.StringVar(&f.Tenant, "tenant", "", "only this tenant's requests")
 	fl.Var(&statuses, "status", "only requests in this status (repeatable: "+strings.Join(statusNames(), ", ")+")")
 	fl.StringVar(&f.Service, "service", "", "only requests for this service")
-	fl.Var(&after, "created-after", "only requests created after this RFC 3339 time")
+	fl.Var(&after, "created-after", "only requests created after this time (2026-12-04, RFC 3339, or 24h/7d ago)")
+	fl.Var(&after, "since", "the same as --created-after (e.g. --since 24h)")
 	fl.IntVar(&f.Limit, "limit", 0, "page size (server default 100)")
 	fl.StringVar(&f.Cursor, "cursor", "", "start at this page (the cursor a previous listing printed)")
 	fl.BoolVar(&all, "all", false, "follow the pages to the end")
@@ -124,6 +125,10 @@ var requestFields = []requestField{
 	{"Service request", "service_request", func(r *lockbox.AccessRequest) string { return r.ServiceRequest }, nil},
 	{"Reason", "reason", func(r *lockbox.AccessRequest) string { return r.Reason }, nil},
 	{"Operations", "operations", func(r *lockbox.AccessRequest) string { return strings.Join(r.Operations, ", ") }, nil},
+	{"Requested operations", "requested_operations", func(r *lockbox.AccessRequest) string { return strings.Join(r.RequestedOperations, ", ") }, nil},
+	{"Requested duration", "requested_duration_minutes", func(r *lockbox.AccessRequest) string { return strconv.Itoa(r.RequestedDurationMinutes) },
+		func(r *lockbox.AccessRequest) string { return formatMinutes(r.RequestedDurationMinutes) }},
+	{"Requested start", "requested_start_time", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.RequestedStartTime) }, nil},
 	{"Duration", "duration_minutes", func(r *lockbox.AccessRequest) string { return strconv.Itoa(r.DurationMinutes) },
 		func(r *lockbox.AccessRequest) string {
 			return fmt.Sprintf("%s (%d minutes)", formatMinutes(r.DurationMinutes), r.DurationMinutes)
@@ -138,6 +143,12 @@ var requestFields = []requestField{
 	{"Decided by", "decided_by", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.DecidedBy) }, nil},
 	{"Decided at", "decided_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.DecidedAt) }, nil},
 	{"Decision comment", "decision_comment", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.DecisionComment) }, nil},
+	{"Extensions", "extensions", func(r *lockbox.AccessRequest) string { return extensionList(r.Extensions) }, nil},
+	{"Approvals required", "approvals_required", func(r *lockbox.AccessRequest) string { return strconv.Itoa(r.Quorum()) }, nil},
+	{"Approvals", "approvals", func(r *lockbox.AccessRequest) string { return approverList(r.Approvals) },
+		func(r *lockbox.AccessRequest) string {
+			return fmt.Sprintf("%d of %d %s", len(r.Approvals), r.Quorum(), approverList(r.Approvals))
+		}},
 	{"Access starts", "access_starts_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.AccessStartsAt) }, nil},
 	{"Access ends", "access_ends_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.AccessEndsAt) }, nil},
 	{"Ended", "ended_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.EndedAt) }, nil},
@@ -242,9 +253,14 @@ func (a *app) requestsCreateCmd() *cobra.Command {
 	fl.StringVar(&in.ServiceRequest, "service-request", "", "the support ticket number")
 	fl.StringVar(&in.Reason, "reason", "", "why access is needed")
 	fl.Var(&duration, "duration", "how long access lasts, in whole minutes (2h, 90m; at most 4h)")
-	fl.Var(&start, "start", "earliest start of access, RFC 3339 (default: on approval)")
+	fl.Var(&start, "start", "earliest start of access: 2026-12-04, 2026-12-04T09:00, RFC 3339, or +2h (default: on approval)")
 	fl.StringSliceVar(&in.Operations, "operation", nil, "an operation needed (repeatable; default: all of the service's)")
 	required(cmd, "tenant", "service", "service-request", "reason", "duration")
+	for flag, field := range map[string]string{"tenant": "tenant", "service": "service", "service-request": "service_request",
+		"reason": "reason", "start": "start_time", "operation": "operations"} {
+		apiField(cmd, flag, field, "")
+	}
+	apiField(cmd, "duration", "duration_minutes", "minutes")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		in.DurationMinutes = duration.minutes
@@ -285,11 +301,76 @@ func (a *app) requestsReviewCmd() *cobra.Command {
 	return cmd
 }
 
-// requestsActCmd is one of approve, deny, cancel, revoke, complete.
+// requestsApproveCmd approves, optionally for less than was requested.
+func (a *app) requestsApproveCmd() *cobra.Command {
+	var (
+		d        lockbox.Decision
+		duration minutesValue
+		start    timeValue
+	)
+	cmd := &cobra.Command{
+		Use:   "approve ID|REFERENCE [--duration 1h] [--operation OP]... [--start TIME]",
+		Short: "Approve a pending request, optionally narrowed (tenant approvers)",
+		Long: `Approve a pending request (tenant approvers). The flags approve less than was
+requested: a shorter duration, a subset of the operations, a later start.
+When the tenant requires several approvals, the narrowest of them applies.`,
+		Args: exactArgs("ID|REFERENCE"),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&d.Comment, "comment", "", "a comment for the record")
+	fl.Var(&duration, "duration", "approve a shorter access, in whole minutes (1h, 90m)")
+	fl.StringSliceVar(&d.Operations, "operation", nil, "approve only this operation (repeatable)")
+	fl.Var(&start, "start", "approve a later start, RFC 3339")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if duration.minutes != 0 {
+			d.DurationMinutes = &duration.minutes
+		}
+		d.StartTime = start.t
+		return a.act(cmd, format.value, args[0], lockbox.EventApprove, d)
+	}
+	return cmd
+}
+
+// requestsExtendCmd asks for more time on an active request.
+func (a *app) requestsExtendCmd() *cobra.Command {
+	var (
+		ask     lockbox.ExtensionAsk
+		minutes minutesValue
+	)
+	cmd := &cobra.Command{
+		Use:   "extend ID|REFERENCE --minutes 30m --reason TEXT",
+		Short: "Ask for more time on your active request (requester)",
+		Long: `Ask the tenant for more time on your active request. Its approvers approve or deny
+the extension (with the request's quorum); if nobody decides before access ends, it
+lapses. Approved, access ends later: get a new token, as tokens never outlive access.`,
+		Args: exactArgs("ID|REFERENCE"),
+	}
+	cmd.Flags().Var(&minutes, "minutes", "how much more time, in whole minutes (30m, 1h)")
+	cmd.Flags().StringVar(&ask.Reason, "reason", "", "why more time is needed")
+	required(cmd, "minutes", "reason")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ask.Minutes = minutes.minutes
+		return a.act(cmd, format.value, args[0], lockbox.EventExtend, lockbox.Decision{Extend: &ask})
+	}
+	return cmd
+}
+
+// requestsExtensionCmd decides a pending extension.
+func (a *app) requestsExtensionCmd() *cobra.Command {
+	return group("extension", "Approve or deny a pending extension (tenant approvers)",
+		a.requestsActCmd(lockbox.EventExtensionApprove, "Approve the pending extension of a request (tenant approvers)"),
+		a.requestsActCmd(lockbox.EventExtensionDeny, "Deny the pending extension of a request (tenant approvers)"))
+}
+
+// requestsActCmd is one of deny, cancel, revoke, complete, and the
+// extension decisions.
 func (a *app) requestsActCmd(ev lockbox.Event, short string) *cobra.Command {
 	var d lockbox.Decision
+	name := strings.TrimPrefix(string(ev), "extension_")
 	cmd := &cobra.Command{
-		Use:   string(ev) + " ID|REFERENCE",
+		Use:   name + " ID|REFERENCE",
 		Short: short,
 		Args:  exactArgs("ID|REFERENCE"),
 	}
@@ -307,6 +388,38 @@ func (a *app) act(cmd *cobra.Command, format, idOrRef string, ev lockbox.Event, 
 		return err
 	}
 	return a.printChanged(format, r)
+}
+
+// approverList names the approvers so far, each with the narrowing they
+// asked for.
+func approverList(as []lockbox.Approval) string {
+	names := make([]string, len(as))
+	for i, a := range as {
+		names[i] = a.By
+		var asked []string
+		if a.DurationMinutes != nil {
+			asked = append(asked, formatMinutes(*a.DurationMinutes))
+		}
+		if a.Operations != nil {
+			asked = append(asked, strings.Join(a.Operations, "+"))
+		}
+		if a.StartTime != nil {
+			asked = append(asked, "from "+formatTime(*a.StartTime))
+		}
+		if len(asked) > 0 {
+			names[i] += " (" + strings.Join(asked, ", ") + ")"
+		}
+	}
+	return strings.Join(names, "; ")
+}
+
+// extensionList is "30m approved; 1h pending", oldest first.
+func extensionList(xs []lockbox.Extension) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = formatMinutes(x.Minutes) + " " + x.Status
+	}
+	return strings.Join(out, "; ")
 }
 
 func statusNames() []string {

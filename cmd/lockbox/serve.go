@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -54,6 +53,9 @@ type serverConfig struct {
 	Notify notifyConfig
 	// Witness configures checkpoint cosigning (audit_serve.go).
 	Witness witnessConfig
+	// Production is TLS, trusted proxies and the metrics address
+	// (serve_production.go).
+	Production productionConfig
 }
 
 func newServeCmd() *cobra.Command {
@@ -108,6 +110,7 @@ var serveEnv = []envVar{
 	{"witness", "LOCKBOX_WITNESS"}, // audit_serve.go: one witness; more with --witness
 	{"witness-quorum", "LOCKBOX_WITNESS_QUORUM"},
 	{"witness-poll", "LOCKBOX_WITNESS_POLL"},
+	// productionEnv (serve_production.go) is appended by addServeFlags.
 }
 
 // addServeFlags registers every flag of `lockbox serve`, with its default,
@@ -126,7 +129,8 @@ func addServeFlags(cmd *cobra.Command, cfg *serverConfig) {
 	addServeWebFlags(cmd, cfg)
 	addServeNotifyFlags(cmd, cfg)
 	addServeWitnessFlags(cmd, cfg)
-	bindEnv(f, serveEnv...)
+	addServeProductionFlags(cmd, cfg)
+	bindEnv(f, append(serveEnv, productionEnv...)...)
 }
 
 // checkWorkerPoll refuses a poll interval the workers could not use (a
@@ -153,16 +157,19 @@ func serve(ctx context.Context, cfg serverConfig, stderr io.Writer) error {
 
 // runningServer is a started server; tests start it on 127.0.0.1:0.
 type runningServer struct {
-	url      string
-	http     *http.Server
-	store    lockbox.Store
-	service  *approval.Service
-	keys     *serverKeys // signing keys and the grant authority (keys.go)
-	notify   *notifier   // notification delivery, dev mail, metrics (notify_serve.go)
-	logger   *slog.Logger
-	stopWork context.CancelFunc
-	workDone chan struct{}
-	cleanup  func()
+	url         string
+	http        *http.Server
+	store       lockbox.Store
+	service     *approval.Service
+	keys        *serverKeys // signing keys and the grant authority (keys.go)
+	notify      *notifier   // notification delivery, dev mail, metrics (notify_serve.go)
+	logger      *slog.Logger
+	certs       *certReloader // TLS (serve_production.go); nil over plain http
+	metricsHTTP *http.Server  // --metrics-listen; nil when metrics share --listen
+	metricsURL  string
+	stopWork    context.CancelFunc
+	workDone    chan struct{}
+	cleanup     func()
 }
 
 // URL is the server's base URL.
@@ -226,9 +233,13 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 			return fmt.Errorf("seed dev accounts: %w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	proxies, err := checkProduction(cfg.Production)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return err
+	}
+	ln, url, err := rs.listen(ctx, cfg) // serve_production.go
+	if err != nil {
+		return err
 	}
 	// The bootstrap password is made and printed only once the address is
 	// ours: a start that fails before (a port in use, a bad flag) creates no
@@ -239,25 +250,34 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 			return err
 		}
 	}
-	rs.url = "http://" + ln.Addr().String()
+	rs.url = url
 	if err := writeAddrFile(cfg.AddrFile, rs.url); err != nil {
 		ln.Close()
 		return err
 	}
 	witnesses, quorum, _ := cfg.Witness.parse()      // checked by startServer
 	audit := rs.auditService(cfg, witnesses, quorum) // audit_serve.go
+	mainMetrics := rs.notify.metrics
+	if cfg.Production.MetricsListen != "" {
+		mainMetrics = nil // served on its own address only: 404 here
+	}
+	if err := rs.serveMetrics(cfg, rs.notify.metrics); err != nil {
+		ln.Close()
+		return err
+	}
 	api := (&server.Server{
 		Requests: rs.service, Accounts: rs.service, Tenants: rs.service, Catalog: rs.service,
 		Ready: rs.store.Ping, DevClock: devClock, Logger: rs.logger,
 		Enforcement: rs.service, JWKS: rs.keys.jwks,
 		Audit:    audit,
-		Webhooks: rs.service, DevMail: rs.notify.devMailbox(), Metrics: rs.notify.metrics,
+		Webhooks: rs.service, DevMail: rs.notify.devMailbox(), Metrics: mainMetrics,
 	}).Handler()
 	h, err := rs.withWeb(cfg, api, audit, devClock) // web_serve.go
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	h = productionHandler(h, proxies)
 	rs.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(rs.logger.Handler(), slog.LevelWarn)}
 	go func() {
@@ -303,6 +323,9 @@ func (rs *runningServer) bootstrap(ctx context.Context, stderr io.Writer) error 
 // worker and closes the database.
 func (rs *runningServer) Close(ctx context.Context) error {
 	err := rs.http.Shutdown(ctx)
+	if rs.metricsHTTP != nil {
+		err = errors.Join(err, rs.metricsHTTP.Shutdown(ctx))
+	}
 	rs.stopWork()
 	<-rs.workDone
 	err = errors.Join(err, rs.store.Close())

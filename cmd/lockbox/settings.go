@@ -21,10 +21,12 @@ func (a *app) settingsGetCmd() *cobra.Command {
 		Short: "Show a tenant's Lockbox settings",
 		Args:  exactArgs(),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
-	required(cmd, "tenant")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		s, err := ask(a, func(c api) (*lockbox.Settings, error) { return c.GetSettings(cmd.Context(), tenant) })
 		if err != nil {
 			return err
@@ -40,29 +42,42 @@ func (a *app) settingsGetCmd() *cobra.Command {
 func (a *app) settingsSetCmd() *cobra.Command {
 	var (
 		tenant          string
-		requireApproval bool
+		requireApproval boolValue
 		ttl, maxAccess  minutesValue
 		reminder        = minutesValue{allowZero: true}
 		notify          []string
+		approvals       int
+		maxTotal        minutesValue
 	)
 	cmd := &cobra.Command{
-		Use:   "set --tenant T [--require-approval=BOOL] [--request-ttl 12h] [--max-duration 4h] [--notify-email E]... [--reminder 2h]",
+		Use:   "set --tenant T [--require-approval=BOOL] [--request-ttl 12h] [--max-duration 4h] [--notify-email E]... [--reminder 2h] [--approvals-required N]",
 		Short: "Change a tenant's Lockbox settings (only the settings given)",
 		Args:  exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant")
-	fl.BoolVar(&requireApproval, "require-approval", false, "require approval for all data access requests (true|false)")
+	fl.StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	fl.Var(&requireApproval, "require-approval", "require approval for all data access requests (true or false)")
 	fl.Var(&ttl, "request-ttl", "how long approvers have to decide (1h to 168h)")
 	fl.Var(&maxAccess, "max-duration", "the longest access any request may get (1m to 4h)")
 	fl.StringSliceVar(&notify, "notify-email", nil, `an extra address to notify (repeatable; replaces the list; "" clears it)`)
 	fl.Var(&reminder, "reminder", "remind approvers this long before a request expires (0 for none)")
-	required(cmd, "tenant")
+	fl.IntVar(&approvals, "approvals-required", 0, "how many distinct approvers must approve a request (1 to 5)")
+	fl.Var(&maxTotal, "max-total", "the longest whole access, extensions included (1m to 24h)")
+	apiField(cmd, "require-approval", "require_approval", "")
+	apiField(cmd, "request-ttl", "request_ttl_minutes", "minutes")
+	apiField(cmd, "max-duration", "max_access_minutes", "minutes")
+	apiField(cmd, "reminder", "reminder_minutes_before_expiry", "minutes")
+	apiField(cmd, "notify-email", "notify_emails", "")
+	apiField(cmd, "approvals-required", "approvals_required", "")
+	apiField(cmd, "max-total", "max_total_access_minutes", "minutes")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		var p lockbox.SettingsPatch
 		if fl.Changed("require-approval") {
-			p.RequireApproval = &requireApproval
+			p.RequireApproval = &requireApproval.b
 		}
 		if fl.Changed("request-ttl") {
 			p.RequestTTLMinutes = &ttl.minutes
@@ -73,12 +88,18 @@ func (a *app) settingsSetCmd() *cobra.Command {
 		if fl.Changed("reminder") {
 			p.ReminderMinutesBeforeExpiry = &reminder.minutes
 		}
+		if fl.Changed("max-total") {
+			p.MaxTotalAccessMinutes = &maxTotal.minutes
+		}
+		if fl.Changed("approvals-required") {
+			p.ApprovalsRequired = &approvals
+		}
 		if fl.Changed("notify-email") {
 			emails := append([]string{}, notify...) // never nil: an empty list clears
 			p.NotifyEmails = &emails
 		}
 		if p == (lockbox.SettingsPatch{}) {
-			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder")
+			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder, --approvals-required, --max-total")
 		}
 		s, err := ask(a, func(c api) (*lockbox.Settings, error) { return c.UpdateSettings(cmd.Context(), tenant, p) })
 		if err != nil {
@@ -99,15 +120,17 @@ func settingsKV(s *lockbox.Settings) [][2]string {
 		{"Max access duration", formatMinutes(s.MaxAccessMinutes)},
 		{"Reminder before expiry", reminderText(s.ReminderMinutesBeforeExpiry)},
 		{"Notify emails", strings.Join(s.NotifyEmails, ", ")},
+		{"Approvals required", strconv.Itoa(s.ApprovalsRequired)},
+		{"Max total access", formatMinutes(s.MaxTotalAccessMinutes)},
 	}
 }
 
 // settingsSummary is the one-line confirmation of a change, in the flags'
 // own words so it can be pasted back.
 func settingsSummary(tenant string, s *lockbox.Settings) string {
-	return fmt.Sprintf("Updated settings of %s: --require-approval=%t --request-ttl=%s --max-duration=%s --reminder=%s --notify-email=%q",
+	return fmt.Sprintf("Updated settings of %s: --require-approval=%t --request-ttl=%s --max-duration=%s --reminder=%s --notify-email=%q --approvals-required=%d",
 		tenant, s.RequireApproval, formatMinutes(s.RequestTTLMinutes), formatMinutes(s.MaxAccessMinutes),
-		formatMinutes(s.ReminderMinutesBeforeExpiry), strings.Join(s.NotifyEmails, ","))
+		formatMinutes(s.ReminderMinutesBeforeExpiry), strings.Join(s.NotifyEmails, ","), s.ApprovalsRequired)
 }
 
 func reminderText(m int) string {

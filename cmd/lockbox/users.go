@@ -19,10 +19,12 @@ func (a *app) usersListCmd() *cobra.Command {
 		Short: "List a tenant's users",
 		Args:  exactArgs(),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
-	required(cmd, "tenant")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
 	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		users, err := ask(a, func(c api) ([]*lockbox.User, error) { return c.ListTenantUsers(cmd.Context(), tenant) })
 		if err != nil {
 			return err
@@ -55,14 +57,17 @@ initial password, which is printed once.`,
 		Args: exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant")
+	fl.StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
 	fl.StringVar(&in.Email, "email", "", "the user's email address")
 	fl.StringSliceVar(&roles, "role", nil, "a role to grant (repeatable)")
 	fl.StringVar(&in.Name, "name", "", "the user's name")
 	fl.StringVar(&in.Password, "password", "", "the initial password (default: generated and printed once)")
-	required(cmd, "tenant", "email", "role")
+	required(cmd, "email", "role")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		in.Roles = toRoles(roles)
 		u, err := ask(a, func(c api) (*lockbox.User, error) { return c.AddTenantUser(cmd.Context(), tenant, in) })
 		if err != nil {
@@ -97,12 +102,15 @@ func (a *app) usersSetRolesCmd() *cobra.Command {
 		Args:  exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant")
+	fl.StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
 	fl.StringVar(&email, "email", "", "the user's email address")
 	fl.StringSliceVar(&roles, "role", nil, "a role the user is to hold (repeatable)")
-	required(cmd, "tenant", "email", "role")
+	required(cmd, "email", "role")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		u, err := ask(a, func(c api) (*lockbox.User, error) {
 			return c.UpdateTenantUser(cmd.Context(), tenant, email, lockbox.UserUpdate{Roles: toRoles(roles)})
 		})
@@ -124,10 +132,13 @@ func (a *app) usersRemoveCmd() *cobra.Command {
 		Short: "Remove a user from a tenant",
 		Args:  exactArgs(),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
 	cmd.Flags().StringVar(&email, "email", "", "the user's email address")
-	required(cmd, "tenant", "email")
+	required(cmd, "email")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		c, err := a.client()
 		if err != nil {
 			return err

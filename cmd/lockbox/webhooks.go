@@ -29,10 +29,12 @@ func (a *app) webhooks() (webhookAPI, error) { return clientAs[webhookAPI](a, "m
 func (a *app) webhooksListCmd() *cobra.Command {
 	var tenant string
 	cmd := &cobra.Command{Use: "list --tenant T", Short: "List a tenant's webhook endpoints", Args: exactArgs()}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
-	required(cmd, "tenant")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
 	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		w, err := a.webhooks()
 		if err != nil {
 			return err
@@ -60,13 +62,16 @@ func (a *app) webhooksCreateCmd() *cobra.Command {
 		Args:  exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant")
+	fl.StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
 	fl.StringVar(&in.URL, "url", "", "the endpoint's https URL")
 	fl.StringSliceVar(&in.Events, "event", nil, "an event to deliver (repeatable; default all): "+strings.Join(lockbox.WebhookEvents, ", "))
 	fl.StringVar(&in.Description, "description", "", "what the endpoint is for")
-	required(cmd, "tenant", "url")
+	required(cmd, "url")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		w, err := a.webhooks()
 		if err != nil {
 			return err
@@ -89,9 +94,11 @@ func (a *app) webhooksCreateCmd() *cobra.Command {
 func (a *app) webhooksDeleteCmd() *cobra.Command {
 	var tenant string
 	cmd := &cobra.Command{Use: "delete ID --tenant T", Short: "Delete a webhook endpoint", Args: exactArgs("ID")}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
-	required(cmd, "tenant")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		w, err := a.webhooks()
 		if err != nil {
 			return err

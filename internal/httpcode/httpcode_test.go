@@ -12,7 +12,7 @@ import (
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	for _, code := range []string{lockbox.EINVALID, lockbox.EUNAUTHENTICATED, lockbox.EFORBIDDEN, lockbox.ENOTFOUND,
-		lockbox.ECONFLICT, lockbox.ETOOLARGE, lockbox.ERATELIMITED, lockbox.EUNAVAILABLE, lockbox.EINTERNAL} {
+		lockbox.ECONFLICT, lockbox.ETOOLARGE, lockbox.EUNSUPPORTEDMEDIA, lockbox.ERATELIMITED, lockbox.EUNAVAILABLE, lockbox.EINTERNAL} {
 		s, known := httpcode.Status(code)
 		if !known || httpcode.Code(s) != code {
 			t.Errorf("%s → %d (known %v) → %s", code, s, known, httpcode.Code(s))
@@ -42,7 +42,7 @@ func TestStatusOf(t *testing.T) {
 func TestCodeOfProxyStatuses(t *testing.T) {
 	t.Parallel()
 	for status, want := range map[int]string{
-		http.StatusMethodNotAllowed: lockbox.EINVALID, http.StatusUnsupportedMediaType: lockbox.EINVALID,
+		http.StatusMethodNotAllowed:   lockbox.EINVALID,
 		http.StatusPreconditionFailed: lockbox.ECONFLICT, http.StatusBadGateway: lockbox.EUNAVAILABLE,
 		http.StatusGatewayTimeout: lockbox.EUNAVAILABLE, http.StatusTeapot: lockbox.EINTERNAL,
 	} {

@@ -1,8 +1,8 @@
 // Package middleware is the HTTP plumbing that the JSON API (server), the
 // admin center (web) and guard share, so each rule of it is written once:
 // what to do when a handler panics, which address a request came from,
-// how a bearer token is read, and that responses holding tenants' data are
-// never cached.
+// how a bearer token is read, that responses holding tenants' data are
+// never cached, and which proxies may say who the client is (proxy.go).
 //
 // It imports the standard library only.
 package middleware
@@ -44,8 +44,9 @@ func Recover(logger *slog.Logger, fail http.Handler, next http.Handler) http.Han
 // ClientIP is the IP address a request came from: the host of RemoteAddr
 // ("ip:port", as net/http sets it), or RemoteAddr itself when a middleware
 // in front rewrote it to a bare address; "" when it holds no IP address
-// (a Unix socket). A proxy in front is the peer: trusting forwarded headers
-// is the deployment's choice, made by a middleware that rewrites RemoteAddr.
+// (a Unix socket). A proxy in front is the peer unless it is trusted
+// (--trusted-proxies): then TrustedProxies.Forwarded, in front of every
+// handler, has rewritten RemoteAddr to the client's address.
 func ClientIP(r *http.Request) string {
 	host := r.RemoteAddr
 	if h, _, err := net.SplitHostPort(host); err == nil {

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ const (
 	EnvRequire = "LOCKBOX_REQUIRE_POSTGRES"
 )
 
+// skipped counts the tests that skipped for want of a DSN; Main reports it.
+var skipped atomic.Int64
+
 // DSN returns the test server's DSN, or skips the test (fails it in CI)
 // when there is none.
 func DSN(tb testing.TB) string {
@@ -46,6 +50,7 @@ func DSN(tb testing.TB) string {
 	if os.Getenv(EnvRequire) == "1" {
 		tb.Fatalf("%s (%s=1 requires it)", msg, EnvRequire)
 	}
+	skipped.Add(1)
 	tb.Skip(msg)
 	return ""
 }

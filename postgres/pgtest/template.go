@@ -65,6 +65,11 @@ func Main[S io.Closer](m *testing.M, open func(context.Context, string) (S, erro
 	}
 	state.mu.Unlock()
 	code := m.Run()
+	// One visible line, also without -v, so nobody mistakes a green run
+	// for one that tested PostgreSQL.
+	if n := skipped.Load(); n > 0 {
+		fmt.Fprintf(os.Stderr, "pgtest: %d PostgreSQL test(s) skipped; to run them: %s=postgres://postgres@127.0.0.1:5432/test?sslmode=disable\n", n, EnvDSN)
+	}
 	if err := dropTemplates(); err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
 		code = max(code, 1)
