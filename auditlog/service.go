@@ -84,24 +84,35 @@ func (s *Service) SearchAudit(ctx context.Context, log string, f lockbox.AuditFi
 // large enough to amortise a query, small enough that memory stays flat.
 const exportPage = 1000
 
+// exportQuery authorizes an export of log and turns its filter into the
+// query of its first page: every record the filter matches, a page at a
+// time, with a request reference resolved to its id.
+func (s *Service) exportQuery(ctx context.Context, log string, f lockbox.AuditFilter) (lockbox.AuditQuery, error) {
+	if err := authorize(ctx, log); err != nil {
+		return lockbox.AuditQuery{}, err
+	}
+	f.Limit, f.Cursor = 0, ""
+	q, err := query(log, f)
+	if err != nil {
+		return lockbox.AuditQuery{}, err
+	}
+	q.Limit = exportPage
+	if q.RequestID != "" {
+		if err := s.store.View(ctx, func(tx lockbox.Tx) error { return resolveRequest(ctx, tx, &q) }); err != nil {
+			return lockbox.AuditQuery{}, err
+		}
+	}
+	return q, nil
+}
+
 // ExportAudit implements lockbox.AuditService, one short read transaction
 // per page so that an export of millions of rows never pins a snapshot.
 // Records appended meanwhile are newer than the cursor, so none is seen
 // twice or skipped.
 func (s *Service) ExportAudit(ctx context.Context, log string, f lockbox.AuditFilter, fn func(*lockbox.AuditRecord) error) error {
-	if err := authorize(ctx, log); err != nil {
-		return err
-	}
-	f.Limit, f.Cursor = 0, ""
-	q, err := query(log, f)
+	q, err := s.exportQuery(ctx, log, f)
 	if err != nil {
 		return err
-	}
-	q.Limit = exportPage
-	if q.RequestID != "" {
-		if err := s.store.View(ctx, func(tx lockbox.Tx) error { return resolveRequest(ctx, tx, &q) }); err != nil {
-			return err
-		}
 	}
 	for {
 		var recs []*lockbox.AuditRecord
@@ -130,19 +141,9 @@ func (s *Service) ExportAudit(ctx context.Context, log string, f lockbox.AuditFi
 // the fields an export shows. The bytes are the store's buffer for the
 // page: fn must not keep them.
 func (s *Service) ExportAuditLeaves(ctx context.Context, log string, f lockbox.AuditFilter, fn func(h *lockbox.CanonicalHead, leaf []byte) error) error {
-	if err := authorize(ctx, log); err != nil {
-		return err
-	}
-	f.Limit, f.Cursor = 0, ""
-	q, err := query(log, f)
+	q, err := s.exportQuery(ctx, log, f)
 	if err != nil {
 		return err
-	}
-	q.Limit = exportPage
-	if q.RequestID != "" {
-		if err := s.store.View(ctx, func(tx lockbox.Tx) error { return resolveRequest(ctx, tx, &q) }); err != nil {
-			return err
-		}
 	}
 	var h lockbox.CanonicalHead
 	for {

@@ -357,18 +357,9 @@ Exit status 1 when the log does not verify.`,
 	format := addOutputFlag(cmd, formatTable, formatJSON)
 	required(cmd, "tenant")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		server, _, err := a.resolve()
+		c, stateDir, err := a.keptLog(tenant, stateDir)
 		if err != nil {
 			return err
-		}
-		c, err := a.auditClient()
-		if err != nil {
-			return err
-		}
-		if stateDir == "" {
-			if stateDir, err = a.verifyStateDir(server, tenant); err != nil {
-				return err
-			}
 		}
 		for _, k := range witnesses {
 			if _, err := auditlog.NewCosignatureVerifier(k); err != nil {
@@ -382,6 +373,26 @@ Exit status 1 when the log does not verify.`,
 			Witnesses: witnesses, WitnessQuorum: quorum}, format.value)
 	}
 	return cmd
+}
+
+// keptLog is the audit client and the directory of the kept state of
+// tenant's log (stateDir, or the default of verifyStateDir), as verify and
+// monitor both use them.
+func (a *app) keptLog(tenant, stateDir string) (auditAPI, string, error) {
+	server, _, err := a.resolve()
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := a.auditClient()
+	if err != nil {
+		return nil, "", err
+	}
+	if stateDir == "" {
+		if stateDir, err = a.verifyStateDir(server, tenant); err != nil {
+			return nil, "", err
+		}
+	}
+	return c, stateDir, nil
 }
 
 // verifyStateDir is <config>/audit/<server host>/<tenant>: one kept

@@ -52,18 +52,9 @@ exiting 1, {"type":"problem","kind":…,"index":…,"message":…}.`,
 		if interval < time.Second {
 			return usageErrorf("--interval %s: at least 1s", interval)
 		}
-		server, _, err := a.resolve()
+		c, stateDir, err := a.keptLog(tenant, stateDir)
 		if err != nil {
 			return err
-		}
-		c, err := a.auditClient()
-		if err != nil {
-			return err
-		}
-		if stateDir == "" {
-			if stateDir, err = a.verifyStateDir(server, tenant); err != nil {
-				return err
-			}
 		}
 		m := &monitor{a: a, c: c, tenant: tenant, stateDir: stateDir, trustKey: trustKey, all: all, json: format.value == formatJSON}
 		return m.run(cmd.Context(), interval, once)
