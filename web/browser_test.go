@@ -370,7 +370,7 @@ func (s *suite) approverApproves(t *testing.T) {
 	// A bad value is named next to its field, and nothing is saved.
 	p.do(chromedp.SetValue(chromedp.CSS("#request_ttl_minutes"), "5"))
 	p.click("#save-settings", "#request_ttl_minutes-error")
-	if got := p.text("#request_ttl_minutes-error"); got != "request_ttl_minutes must be between 60 and 10080; got 5." {
+	if got := p.text("#request_ttl_minutes-error"); got != "Must be between 60 and 10080; got 5." {
 		t.Errorf("inline error %q", got)
 	}
 	p.shot("settings-error", true)

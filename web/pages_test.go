@@ -308,9 +308,9 @@ func TestSettingsPage(t *testing.T) {
 	res = c.post("/settings", url.Values{"request_ttl_minutes": {"5"}, "max_access_minutes": {"x"},
 		"reminder_minutes_before_expiry": {"120"}, "notify_emails": {"ok@contoso.test\nnot-an-address"}})
 	wantStatus(t, res, http.StatusBadRequest)
-	wantBody(t, res, `id="request_ttl_minutes-error">request_ttl_minutes must be between 60 and 10080; got 5.`,
+	wantBody(t, res, `id="request_ttl_minutes-error">Must be between 60 and 10080; got 5.`,
 		`id="max_access_minutes-error">Enter a whole number of minutes.`,
-		`id="notify_emails-error">notify_emails: &#34;not-an-address&#34; is not an email address.`,
+		`id="notify_emails-error">&#34;not-an-address&#34; is not an email address.`,
 		`value="5"`, "nothing was saved")
 	if strings.Contains(res.body, `id="reminder_minutes_before_expiry-error"`) {
 		t.Error("a valid field is marked as an error")
@@ -351,10 +351,10 @@ func TestNewRequestForm(t *testing.T) {
 		msg   string
 	}{
 		{"BadDuration", func(v url.Values) { v.Set("duration", "soon") }, "duration", "is not a duration in whole minutes"},
-		{"TooLong", func(v url.Values) { v.Set("duration", "5h") }, "duration", "duration_minutes must be between 1 and 240"},
+		{"TooLong", func(v url.Values) { v.Set("duration", "5h") }, "duration", ">Must be between 1 and 240"},
 		{"OtherServiceOperation", func(v url.Values) { v.Add("operation", "teams/Get-Team") }, "operations", "Operation Get-Team belongs to teams"},
 		{"UnknownTenant", func(v url.Values) { v.Set("tenant", "nosuch") }, "tenant", "Tenant &#34;nosuch&#34; does not exist."},
-		{"NoReason", func(v url.Values) { v.Set("reason", "") }, "reason", "reason is required."},
+		{"NoReason", func(v url.Values) { v.Set("reason", "") }, "reason", ">Required."},
 		{"BadStart", func(v url.Values) { v.Set("start", "tomorrow") }, "start", "Give the start as a date and time"},
 		{"PartMinute", func(v url.Values) { v.Set("duration", "90s") }, "duration", "is not a whole number of minutes"},
 		{"UnknownService", func(v url.Values) { v.Set("service", "nosuch"); v.Del("operation") }, "service", "is not in the services catalog"},
