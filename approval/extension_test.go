@@ -1,9 +1,7 @@
 package approval_test
 
 import (
-	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -137,28 +135,7 @@ func TestRaceOfExtensionApprovers(t *testing.T) {
 		r = h.MustAct(a, r, lockbox.EventApprove)
 	}
 	r = h.extend(r, 30)
-	errs := make([]error, len(approvers))
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i, email := range approvers {
-		ctx := h.as(email)
-		wg.Go(func() {
-			<-start
-			_, errs[i] = h.svc.Act(ctx, r.ID, lockbox.EventExtensionApprove, lockbox.Decision{Comment: fmt.Sprint("racer ", i)})
-		})
-	}
-	close(start)
-	wg.Wait()
-	wins := 0
-	for i, err := range errs {
-		switch lockbox.ErrorCode(err) {
-		case "":
-			wins++
-		case lockbox.ECONFLICT:
-		default:
-			t.Errorf("racer %d: %v", i, err)
-		}
-	}
+	wins := raceEach(t, h, r, approvers, lockbox.EventExtensionApprove)
 	got := h.stored(r.ID)
 	n := h.ops(r)
 	if wins != 3 || len(got.Extensions[0].Approvals) != 3 || got.Extensions[0].Status != lockbox.ExtensionApproved ||

@@ -2,7 +2,6 @@ package approval_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/lockboxhq/lockbox"
@@ -127,28 +126,7 @@ func TestRaceOfQuorumApprovers(t *testing.T) {
 	approvers := h.addApprovers(32)
 	h.setQuorum(3)
 	r := h.MustPending(validRequest())
-	errs := make([]error, len(approvers))
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i, email := range approvers {
-		ctx := h.as(email)
-		wg.Go(func() {
-			<-start
-			_, errs[i] = h.svc.Act(ctx, r.ID, lockbox.EventApprove, lockbox.Decision{Comment: fmt.Sprint("racer ", i)})
-		})
-	}
-	close(start)
-	wg.Wait()
-	wins := 0
-	for i, err := range errs {
-		switch lockbox.ErrorCode(err) {
-		case "":
-			wins++
-		case lockbox.ECONFLICT:
-		default:
-			t.Errorf("racer %d: %v", i, err)
-		}
-	}
+	wins := raceEach(t, h, r, approvers, lockbox.EventApprove)
 	got := h.stored(r.ID)
 	n := h.ops(r)
 	if wins != 3 || len(got.Approvals) != 3 || got.Status != lockbox.StatusActive {

@@ -41,6 +41,35 @@ func race(h *harness, r *lockbox.AccessRequest, ifVersion int) []error {
 	return errs
 }
 
+// raceEach has each of emails send ev at r at once, and returns how many
+// succeeded; every other one must be a conflict (409).
+func raceEach(t *testing.T, h *harness, r *lockbox.AccessRequest, emails []string, ev lockbox.Event) int {
+	t.Helper()
+	errs := make([]error, len(emails))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, email := range emails {
+		ctx := h.as(email)
+		wg.Go(func() {
+			<-start
+			_, errs[i] = h.svc.Act(ctx, r.ID, ev, lockbox.Decision{Comment: fmt.Sprint("racer ", i)})
+		})
+	}
+	close(start)
+	wg.Wait()
+	wins := 0
+	for i, err := range errs {
+		switch lockbox.ErrorCode(err) {
+		case "":
+			wins++
+		case lockbox.ECONFLICT:
+		default:
+			t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	return wins
+}
+
 var decisionOps = []string{lockbox.OpRequestApproved, lockbox.OpRequestDenied, lockbox.OpRequestCanceled, lockbox.OpRequestRevoked}
 
 // TestRaceOfDecisionsOnWhatTheySaw: 32 approvers who all saw the pending
