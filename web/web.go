@@ -23,10 +23,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/lockboxhq/lockbox"
-	"github.com/lockboxhq/lockbox/internal/ratelimit"
 )
 
 // Config is what the admin center serves. The four services and Sessions
@@ -53,12 +51,9 @@ type Config struct {
 	// https, cookies are Secure and __Host- prefixed even if TLS ends at a
 	// proxy in front of Lockbox (a request over TLS always gets them).
 	ExternalURL string
-	// SignInBurst sign-in attempts per client IP are allowed at once; one
-	// more every SignInRefill. Defaults: 20, 3s. Per-account limits are the
-	// service's (shared with the API).
-	SignInBurst  int
-	SignInRefill time.Duration
-	Logger       *slog.Logger
+	// Sign-in throttling, per account and per client address, is the
+	// service's (approval.Options), shared with the API.
+	Logger *slog.Logger
 }
 
 // GrantIssuer issues the grant token of the caller's own active request
@@ -71,8 +66,7 @@ type GrantIssuer interface {
 type Handler struct {
 	cfg    Config
 	pages  *pages
-	ips    *ratelimit.Limiter // sign-in attempts per client address
-	secure bool               // ExternalURL is https
+	secure bool // ExternalURL is https
 	mux    *http.ServeMux
 	h      http.Handler
 }
@@ -86,18 +80,11 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.SignInBurst <= 0 {
-		cfg.SignInBurst = 20
-	}
-	if cfg.SignInRefill <= 0 {
-		cfg.SignInRefill = 3 * time.Second
-	}
 	p, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, pages: p, ips: ratelimit.New(cfg.SignInBurst, cfg.SignInRefill),
-		mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, pages: p, mux: http.NewServeMux()}
 	if u, err := url.Parse(cfg.ExternalURL); err == nil && u.Scheme == "https" {
 		h.secure = true
 	}
