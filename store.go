@@ -27,6 +27,7 @@ type Tx interface {
 	AuditLogTx // audit search, leaves and Merkle hashes (auditlog.go)
 
 	SessionTx // web admin center sessions (websession.go)
+	SSOTx     // single sign-on: tenants' IdPs, flows in progress (sso.go)
 	KeysTx    // published signing keys (signingkey.go)
 	OutboxTx  // notification outbox, webhook endpoints, reminders (notify.go)
 	// InsertRequest stores a new request, its Deadline and RemindAt

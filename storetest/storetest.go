@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) lockbox.Store) {
 		{"Outbox", outboxTests},
 		{"AuditLog", auditLogTests},
 		{"WebSession", webSessionTests},
+		{"SSO", ssoTests},
 		{"SigningKeys", keyTests},
 		{"Conflict", conflictTests},
 	}
