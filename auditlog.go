@@ -29,7 +29,7 @@ var AuditOperations = []string{
 	OpRoleAssigned, OpRoleRemoved, OpWebhookCreated, OpWebhookDeleted,
 	OpTenantCreated, OpStaffAdded, OpServiceAccountCreated, OpServiceUpdated,
 	OpPasswordChanged, OpPasswordReset, OpAccountDisabled, OpAccountEnabled, OpAccountRemoved,
-	OpTokenRevoked, OpServiceAccountRotate,
+	OpTokenRevoked, OpServiceAccountRotate, OpSSOConfigured, OpBreakGlassSignIn,
 }
 
 // AuditRecordTypes lists every record type.

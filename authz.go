@@ -149,6 +149,9 @@ const (
 	PermReadProviderAudit
 	PermFileRequests   // AuthorizeCreate
 	PermReviewRequests // the review events of AuthorizeEvent, on requests others filed
+	// PermManageSSO: a tenant's own IdP (SPEC §10.2). Its global admin
+	// only: the provider can neither read nor change it after onboarding.
+	PermManageSSO
 )
 
 // Authorize checks u's permission p on tenant (or the provider, when tenant
@@ -203,7 +206,7 @@ func allowed(u *User, p Permission, tenant string) bool {
 		return tenantUser && u.HasRole(RoleGlobalAdmin, RoleLockboxApprover)
 	case PermReadTenantUsers:
 		return tenantUser && u.HasRole(RoleGlobalAdmin, RoleLockboxApprover)
-	case PermWriteTenantUsers:
+	case PermWriteTenantUsers, PermManageSSO:
 		return tenantUser && u.HasRole(RoleGlobalAdmin)
 	case PermReadAudit:
 		return tenantUser && u.HasRole(RoleGlobalAdmin, RoleLockboxApprover, RoleAuditReader)

@@ -129,6 +129,10 @@ type OIDCProvider struct {
 	ClientID     string
 	ClientSecret string
 	RedirectURL  string
+	// Private lets Lockbox reach the IdP on a private, loopback or
+	// link-local address: the provider's own IdP (set by its operator), and
+	// tenants' IdPs only on servers run with --allow-private-webhooks.
+	Private bool
 }
 
 // SSOStart starts a sign-in at an IdP.

@@ -43,8 +43,13 @@ func (s *Service) verifyPassword(ctx context.Context, email, password string, no
 	if u == nil {
 		s.logins.Spend(email, now)
 		s.clients.Spend(client, now)
+		return nil, err
 	}
-	return u, err
+	// Enforced single sign-on refuses a right password too (sso.go).
+	if err := s.passwordAllowed(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // matchPassword returns the account, among those with one address (one

@@ -55,6 +55,9 @@ type Options struct {
 	// checks (accesscache.go): exact for changes made through this
 	// server, at most this stale for changes made by other replicas.
 	AccessCacheTTL time.Duration
+	// SSO is single sign-on (sso.go): the relying party, the redirect URI
+	// and the provider's staff IdP.
+	SSO SSOOptions
 }
 
 func (o Options) withDefaults() Options {

@@ -59,10 +59,21 @@ func (w *WebSessions) SignIn(ctx context.Context, email, password string) (strin
 		// token's owner that the address is a real account.
 		return "", nil, errBadLogin()
 	}
+	token, ws, err := w.startSession(ctx, u, now)
+	if err != nil {
+		return "", nil, err
+	}
+	w.s.opts.Logger.InfoContext(ctx, "web sign-in", "user", u.Email)
+	return token, ws, nil
+}
+
+// startSession starts a session of u, whose identity was just proven (a
+// password, or an IdP's ID token: sso.go).
+func (w *WebSessions) startSession(ctx context.Context, u *lockbox.User, now time.Time) (string, *lockbox.WebSession, error) {
 	token := randomSecret("lbw_", 32)
 	ws := &lockbox.WebSession{UserID: u.ID, CreatedAt: now,
 		IdleExpiresAt: now.Add(w.idle), ExpiresAt: now.Add(w.absolute)}
-	err = w.s.store.Update(ctx, func(tx lockbox.Tx) error {
+	err := w.s.store.Update(ctx, func(tx lockbox.Tx) error {
 		if _, err := tx.DeleteExpiredWebSessions(ctx, now, expiredSweep); err != nil {
 			return err
 		}
@@ -71,7 +82,6 @@ func (w *WebSessions) SignIn(ctx context.Context, email, password string) (strin
 	if err != nil {
 		return "", nil, err
 	}
-	w.s.opts.Logger.InfoContext(ctx, "web sign-in", "user", u.Email)
 	return token, ws, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/internal/testop"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
 	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
@@ -194,6 +195,15 @@ var expectations = map[string]rule{
 	"GET /v1/services":                        providerOnly("requester", "other_operator", "support_manager", "provider_admin"),
 	"GET /v1/services/{service}":              providerOnly("requester", "other_operator", "support_manager", "provider_admin"),
 	"PUT /v1/services/{service}":              providerOnly("provider_admin"),
+
+	// SPEC §10.2: a tenant's IdP is its global admin's alone; the provider
+	// can neither read nor change it. The CLI's sign-in routes are public
+	// (the one-time code is the credential; the matrix's is made up).
+	"GET /v1/tenants/{tenant}/sso":    func(p principal, t string) outcome { return tenantRole(p, t, "global_admin") },
+	"PUT /v1/tenants/{tenant}/sso":    func(p principal, t string) outcome { return tenantRole(p, t, "global_admin") },
+	"DELETE /v1/tenants/{tenant}/sso": func(p principal, t string) outcome { return tenantRole(p, t, "global_admin") },
+	"POST /v1/auth/sso/start":         anyone,
+	"POST /v1/auth/sso/token":         func(principal, string) outcome { return unauth },
 }
 
 // matrix is a real server (real workflow service, real SQLite) plus a
@@ -205,6 +215,8 @@ type matrix struct {
 	store   *sqlite.Store
 	tokens  map[string]string
 	seq     atomic.Int64
+	op      *testop.Server // sso_test.go
+	sso     lockbox.SSOService
 }
 
 func newMatrix(t *testing.T) *matrix {
@@ -216,16 +228,19 @@ func newMatrix(t *testing.T) *matrix {
 	t.Cleanup(func() { store.Close() })
 	clock := lockbox.NewOffsetClock()
 	grants, jwks := newTestGrants(t, store)
-	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, LoginBurst: 1000, Grants: grants})
+	op := newTestOP(t) // sso_test.go
+	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, LoginBurst: 1000, Grants: grants,
+		SSO: testSSOOptions(op)})
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}
 	s := &server.Server{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Ready: store.Ping,
 		DevClock: clock, Logger: slog.New(slog.DiscardHandler), Enforcement: svc, JWKS: jwks}
 	s.Audit = newTestAudit(t, store) // audit_test.go
+	s.SSO = svc.SSO(svc.WebSessions(approval.WebSessionOptions{}), testRedirect)
 	// Notification routes: notify_test.go.
 	newTestNotify(t, s, svc, store, clock)
-	m := &matrix{t: t, handler: s.Handler(), svc: svc, store: store, tokens: map[string]string{}}
+	m := &matrix{t: t, handler: s.Handler(), svc: svc, store: store, tokens: map[string]string{}, op: op, sso: s.SSO}
 	for _, p := range principals {
 		switch {
 		case p.email == "":
@@ -299,6 +314,7 @@ func (m *matrix) fixture(route server.Route, target string) (path string, body a
 	// Webhook and dev mail fixtures: notify_test.go.
 	path = m.notifyFixture(route, target, path)
 	path = m.accountFixture(path, n) // accounts_test.go
+	m.ssoFixture(route, target)      // sso_test.go
 	if strings.Contains(path, "{email}") {
 		email := fmt.Sprintf("user%d@%s.test", n, target)
 		_, err := m.svc.AddTenantUser(m.ctxOf("admin@"+target+".test"), target, lockbox.NewUser{Email: email, Roles: []lockbox.Role{lockbox.RoleAuditReader}})
@@ -333,6 +349,9 @@ func (m *matrix) fixture(route server.Route, target string) (path string, body a
 // body is a valid body for the route, so that an allowed call succeeds.
 func (m *matrix) body(route server.Route, target string, n int64) any {
 	if b := notifyBody(route); b != nil { // notify_test.go
+		return b
+	}
+	if b := m.ssoBody(route, target); b != nil { // sso_test.go
 		return b
 	}
 	switch route.Method + " " + route.Pattern {

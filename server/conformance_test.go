@@ -22,6 +22,7 @@ import (
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/internal/lockboxtest"
+	"github.com/lockboxhq/lockbox/internal/testop"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
 	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
@@ -34,6 +35,8 @@ type realServer struct {
 	handler http.Handler
 	logs    *bytes.Buffer
 	notify  *testNotify // notify_test.go
+	op      *testop.Server
+	sso     *approval.SSO
 }
 
 func newRealServer(tb testing.TB) *realServer {
@@ -48,7 +51,9 @@ func newRealServer(tb testing.TB) *realServer {
 	// Cheap password hashing: the test signs in many times. Sessions outlive
 	// the dev clock advancing past the request deadlines.
 	grants, jwks := newTestGrants(tb, store)
-	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionTTL: 30 * 24 * time.Hour, Grants: grants, Resolver: lockboxtest.DNS})
+	op := newTestOP(tb) // sso_test.go
+	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionTTL: 30 * 24 * time.Hour, Grants: grants, Resolver: lockboxtest.DNS,
+		SSO: testSSOOptions(op)})
 	if err := svc.SeedDev(ctx); err != nil {
 		tb.Fatal(err)
 	}
@@ -59,9 +64,11 @@ func newRealServer(tb testing.TB) *realServer {
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	s.Audit = newTestAudit(tb, store) // audit_test.go
+	sso := svc.SSO(svc.WebSessions(approval.WebSessionOptions{}), testRedirect)
+	s.SSO = sso
 	// Notification routes: notify_test.go.
 	notify := newTestNotify(tb, s, svc, store, clock)
-	return &realServer{handler: s.Handler(), logs: logs, notify: notify}
+	return &realServer{handler: s.Handler(), logs: logs, notify: notify, op: op, sso: sso}
 }
 
 // conformance drives the API and checks every request and response
@@ -255,6 +262,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.audit(t)    // audit_test.go
 	// Webhooks, dev mail, metrics: notify_test.go.
 	c.notifications(t)
+	c.singleSignOn(t) // sso_test.go
 
 	for _, rt := range server.Routes(true) {
 		if key := rt.Method + " " + rt.Pattern; !c.covered[key] {

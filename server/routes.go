@@ -46,6 +46,8 @@ func (s *Server) routes() []route {
 		public("GET", "/v1/openapi.json", s.openAPI),
 		public("POST", "/v1/auth/token", s.login),
 		oneTime("POST", "/v1/auth/logout", s.logout),
+		public("POST", "/v1/auth/sso/start", s.ssoStart),
+		public("POST", "/v1/auth/sso/token", s.ssoToken),
 		authed("GET", "/v1/me", s.me),
 		oneTime("POST", "/v1/me/password", s.changePassword),
 		authed("GET", "/v1/me/tokens", s.listMyTokens),
@@ -80,6 +82,9 @@ func (s *Server) routes() []route {
 		authed("POST", "/v1/tenants/{tenant}/webhooks", s.createWebhook),
 		authed("GET", "/v1/tenants/{tenant}/webhooks", s.listWebhooks),
 		authed("DELETE", "/v1/tenants/{tenant}/webhooks/{id}", s.deleteWebhook),
+		authed("GET", "/v1/tenants/{tenant}/sso", s.getTenantSSO),
+		authed("PUT", "/v1/tenants/{tenant}/sso", s.putTenantSSO),
+		authed("DELETE", "/v1/tenants/{tenant}/sso", s.deleteTenantSSO),
 
 		authed("GET", "/v1/tenants/{tenant}/audit", s.searchAudit),
 		authed("GET", "/v1/tenants/{tenant}/audit.csv", s.exportAudit),

@@ -34,7 +34,9 @@ type Server struct {
 	// /metrics (Prometheus). Nil: those routes answer 404.
 	Webhooks lockbox.WebhookService
 	DevMail  lockbox.DevMailbox
-	Metrics  http.Handler
+	// SSO is single sign-on (sso.go); nil: its routes answer 404.
+	SSO     lockbox.SSOService
+	Metrics http.Handler
 	// Ready reports whether the server can serve (the database answers);
 	// nil means always ready.
 	Ready func(context.Context) error

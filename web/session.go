@@ -44,6 +44,7 @@ type signInData struct {
 	Next    string
 	Notice  string
 	Problem string
+	SSO     ssoChoices // sso.go
 }
 
 func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +56,7 @@ func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("signedout") {
 		d.Notice = "You have signed out."
 	}
-	h.render(w, r, http.StatusOK, "signin", "Sign in", d)
+	h.renderSignIn(w, r, http.StatusOK, d)
 }
 
 // signIn checks the password and starts a session. The service throttles
@@ -72,7 +73,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	case "":
 	case lockbox.EUNAUTHENTICATED, lockbox.ERATELIMITED, lockbox.EINVALID, lockbox.ECONFLICT:
 		d.Problem = lockbox.ErrorMessage(err)
-		h.render(w, r, statusOf(err), "signin", "Sign in", d)
+		h.renderSignIn(w, r, statusOf(err), d)
 		return
 	default:
 		h.serviceError(w, r, err)

@@ -35,6 +35,8 @@ type Config struct {
 	Tenants  lockbox.TenantService
 	Catalog  lockbox.CatalogService
 	Sessions lockbox.WebSessionService
+	// SSO is single sign-on (sso.go); nil offers passwords only.
+	SSO lockbox.SSOService
 	// Audit serves the "Audit log" page; nil shows a notice instead.
 	Audit lockbox.AuditService
 	// Grants issues grant tokens for "Get token"; nil shows a notice.
@@ -104,6 +106,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /signin", h.signInPage)
 	m.HandleFunc("POST /signin", h.signIn)
 	m.HandleFunc("POST /signout", h.signOut)
+	m.HandleFunc("POST /auth/sso", h.startSSO)
+	m.HandleFunc("GET /auth/callback", h.ssoCallback)
 	m.HandleFunc("GET /preferences", h.preferencesPage)
 	m.HandleFunc("POST /preferences", h.savePreferences)
 

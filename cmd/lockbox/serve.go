@@ -56,6 +56,8 @@ type serverConfig struct {
 	// Production is TLS, trusted proxies and the metrics address
 	// (serve_production.go).
 	Production productionConfig
+	// SSO is the provider's staff IdP (sso_serve.go).
+	SSO ssoConfig
 }
 
 func newServeCmd() *cobra.Command {
@@ -130,7 +132,8 @@ func addServeFlags(cmd *cobra.Command, cfg *serverConfig) {
 	addServeNotifyFlags(cmd, cfg)
 	addServeWitnessFlags(cmd, cfg)
 	addServeProductionFlags(cmd, cfg)
-	bindEnv(f, append(serveEnv, productionEnv...)...)
+	addServeSSOFlags(cmd, cfg)
+	bindEnv(f, append(append(serveEnv, productionEnv...), ssoEnv...)...)
 }
 
 // checkWorkerPoll refuses a poll interval the workers could not use (a
@@ -167,6 +170,7 @@ type runningServer struct {
 	certs       *certReloader // TLS (serve_production.go); nil over plain http
 	metricsHTTP *http.Server  // --metrics-listen; nil when metrics share --listen
 	metricsURL  string
+	sso         *approval.SSO // single sign-on (sso_serve.go)
 	stopWork    context.CancelFunc
 	workDone    chan struct{}
 	cleanup     func()
@@ -186,6 +190,9 @@ func startServer(ctx context.Context, cfg serverConfig, stderr io.Writer) (*runn
 		cfg.Witness.Poll = 250 * time.Millisecond
 	}
 	if _, _, err := cfg.Witness.parse(); err != nil {
+		return nil, err
+	}
+	if err := checkSSOConfig(cfg.SSO); err != nil {
 		return nil, err
 	}
 	if cfg.TokenTTL != 0 && (cfg.TokenTTL < time.Minute || cfg.TokenTTL > 30*24*time.Hour) {
@@ -223,7 +230,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 	rs.service = approval.New(rs.store, clock, approval.Options{Logger: rs.logger,
 		PasswordMemoryKiB: cfg.PasswordMemoryKiB, SessionClock: lockbox.SystemClock{}, SessionTTL: cfg.TokenTTL,
 		Grants: rs.keys.grants, GrantIssuer: cfg.GrantIssuer, AccessCacheTTL: accessCacheTTL(cfg),
-		AllowPrivateWebhooks: cfg.Notify.AllowPrivateWebhooks})
+		AllowPrivateWebhooks: cfg.Notify.AllowPrivateWebhooks, SSO: ssoOptions(cfg, rs)})
 	var err error
 	if rs.notify, err = rs.newNotifier(cfg, clock); err != nil { // notify_serve.go
 		return err
@@ -251,6 +258,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		}
 	}
 	rs.url = url
+	rs.sso = rs.newSSO(cfg) // sso_serve.go
 	if err := writeAddrFile(cfg.AddrFile, rs.url); err != nil {
 		ln.Close()
 		return err
@@ -271,6 +279,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		Enforcement: rs.service, JWKS: rs.keys.jwks,
 		Audit:    audit,
 		Webhooks: rs.service, DevMail: rs.notify.devMailbox(), Metrics: mainMetrics,
+		SSO: rs.sso,
 	}).Handler()
 	h, err := rs.withWeb(cfg, api, audit, devClock) // web_serve.go
 	if err != nil {

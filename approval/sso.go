@@ -1,0 +1,565 @@
+package approval
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// Single sign-on with OpenID Connect (SPEC §10.2). This file holds every
+// rule of who may sign in through an IdP, and of when a password is no
+// longer enough; the protocol itself is lockbox.OIDCClient (package oidcrp).
+
+// SSOOptions configure single sign-on.
+type SSOOptions struct {
+	// Client is the relying party. Nil: single sign-on is off (every SSO
+	// entry point answers EUNAVAILABLE, tenant configuration included).
+	Client lockbox.OIDCClient
+	// Provider is the provider's staff IdP (--oidc-issuer, --oidc-client-id,
+	// LOCKBOX_OIDC_CLIENT_SECRET); Provider.Issuer "" means none.
+	Provider lockbox.OIDCProvider
+	// ProviderName is shown as "Sign in with <name>" (default: the
+	// issuer's host).
+	ProviderName string
+	// OIDCOnly refuses password sign-in to staff, except the bootstrap
+	// admin (BootstrapEmail), the provider's break-glass account.
+	OIDCOnly bool
+	// AllowPrivateIdPs lets tenants' IdPs be on private, loopback or
+	// link-local addresses, and on plain http (--dev, tests,
+	// --allow-private-webhooks). Off, a tenant admin cannot make Lockbox
+	// reach into the provider's own network.
+	AllowPrivateIdPs bool
+}
+
+// flowTTL bounds a sign-in at an IdP; cliCodeTTL the CLI's one-time code.
+const (
+	flowTTL    = 10 * time.Minute
+	cliCodeTTL = 2 * time.Minute
+)
+
+// SSO is the single sign-on service (lockbox.SSOService).
+type SSO struct {
+	s        *Service
+	ws       *WebSessions
+	redirect string
+}
+
+var _ lockbox.SSOService = (*SSO)(nil)
+
+// SSO returns the single sign-on service: web sign-ins start sessions of
+// ws; redirectURL is <external-url>/auth/callback, registered at every IdP.
+func (s *Service) SSO(ws *WebSessions, redirectURL string) *SSO {
+	return &SSO{s: s, ws: ws, redirect: redirectURL}
+}
+
+func (x *SSO) opts() SSOOptions { return x.s.opts.SSO }
+
+// ProviderIdP names the staff IdP, "" when there is none.
+func (x *SSO) ProviderIdP() string {
+	o := x.opts()
+	if o.Client == nil || o.Provider.Issuer == "" {
+		return ""
+	}
+	if o.ProviderName != "" {
+		return o.ProviderName
+	}
+	if u, err := url.Parse(o.Provider.Issuer); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return o.Provider.Issuer
+}
+
+func errSSOOff() error {
+	return lockbox.Errorf(lockbox.EUNAVAILABLE, "Single sign-on is not available on this server.")
+}
+
+// idp is the IdP of a tenant ("" the provider's) as the relying party
+// needs it, from a stored configuration.
+func (x *SSO) idp(c *lockbox.TenantSSO) lockbox.OIDCProvider {
+	if c == nil {
+		p := x.opts().Provider
+		p.RedirectURL, p.Private = x.redirect, true
+		return p
+	}
+	return lockbox.OIDCProvider{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
+		RedirectURL: x.redirect, Private: x.opts().AllowPrivateIdPs}
+}
+
+// StartSSO records a flow and returns the IdP's authorization URL.
+func (x *SSO) StartSSO(ctx context.Context, in lockbox.SSOStart) (string, error) {
+	if x.opts().Client == nil {
+		return "", errSSOOff()
+	}
+	cli := in.CLIRedirect != ""
+	if cli {
+		if err := checkCLIStart(in); err != nil {
+			return "", err
+		}
+	} else if in.Browser == "" {
+		return "", lockbox.Errorf(lockbox.EINVALID, "This browser did not keep Lockbox's sign-in cookie; allow cookies and try again.")
+	}
+	var tenantCfg *lockbox.TenantSSO
+	email := lockbox.NormalizeEmail(in.Email)
+	if in.Provider || email == "" {
+		if x.ProviderIdP() == "" {
+			return "", lockbox.FieldErrorf(lockbox.EINVALID, "email", "Enter your work email: single sign-on for provider staff is not set up on this server.")
+		}
+	} else {
+		if !lockbox.ValidEmail(email) {
+			return "", lockbox.FieldErrorf(lockbox.EINVALID, "email", "Enter your work email address, like name@contoso.com.")
+		}
+		err := x.s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+			tenantCfg, err = tx.TenantSSOByDomain(ctx, domainOf(email))
+			return err
+		})
+		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+			return "", lockbox.FieldErrorf(lockbox.EINVALID, "email", "No single sign-on is set up for %s: sign in with your password.", domainOf(email))
+		} else if err != nil {
+			return "", err
+		}
+	}
+	idp := x.idp(tenantCfg)
+	now := x.s.sessionNow()
+	state := randomSecret("", 32)
+	f := &lockbox.SSOFlow{Issuer: idp.Issuer, Nonce: randomSecret("", 32), Verifier: randomSecret("", 32),
+		Next: in.Next, CLIRedirect: in.CLIRedirect, CLIState: in.CLIState, CLIChallenge: in.CLIChallenge,
+		ExpiresAt: now.Add(flowTTL)}
+	if tenantCfg != nil {
+		f.Tenant = tenantCfg.Tenant
+	}
+	if !cli {
+		f.Browser = tokenHash(in.Browser)
+	}
+	authURL, err := x.opts().Client.AuthCodeURL(ctx, idp, state, f.Nonce, f.Verifier, email)
+	if err != nil {
+		return "", err
+	}
+	if err := x.s.store.Update(ctx, func(tx lockbox.Tx) error {
+		return tx.InsertSSOFlow(ctx, tokenHash(state), f)
+	}); err != nil {
+		return "", err
+	}
+	return authURL, nil
+}
+
+var (
+	pkceRE     = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+	cliStateRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{8,128}$`)
+	oauthErrRE = regexp.MustCompile(`^[a-z_]{1,64}$`)
+)
+
+// checkCLIStart accepts only a loopback redirect (RFC 8252 §7.3): the one-
+// time code goes to a program on the person's own machine, never to a host
+// someone else named.
+func checkCLIStart(in lockbox.SSOStart) error {
+	u, err := url.Parse(in.CLIRedirect)
+	if err != nil || u.Scheme != "http" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Port() == "" {
+		return lockbox.FieldErrorf(lockbox.EINVALID, "redirect_uri", "redirect_uri must be a loopback URL like http://127.0.0.1:PORT/callback.")
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+		return lockbox.FieldErrorf(lockbox.EINVALID, "redirect_uri", "redirect_uri must be on 127.0.0.1 or [::1].")
+	}
+	if !cliStateRE.MatchString(in.CLIState) {
+		return lockbox.FieldErrorf(lockbox.EINVALID, "state", "state must be 8 to 128 URL-safe characters.")
+	}
+	if !pkceRE.MatchString(in.CLIChallenge) {
+		return lockbox.FieldErrorf(lockbox.EINVALID, "code_challenge", "code_challenge must be the base64url SHA-256 of a verifier (43 characters, S256).")
+	}
+	return nil
+}
+
+func domainOf(email string) string { return email[strings.LastIndexByte(email, '@')+1:] }
+
+func ssoRefused(format string, args ...any) error {
+	return lockbox.Errorf(lockbox.EUNAUTHENTICATED, format, args...)
+}
+
+// FinishSSO checks a callback from an IdP and signs the person in.
+func (x *SSO) FinishSSO(ctx context.Context, cb lockbox.SSOCallback) (*lockbox.SSOResult, error) {
+	if x.opts().Client == nil {
+		return nil, errSSOOff()
+	}
+	if cb.State == "" {
+		return nil, ssoRefused("This sign-in link is incomplete. Start again from the sign-in page.")
+	}
+	now := x.s.sessionNow()
+	// Taken at once, whatever happens next: a state (and so its code)
+	// works once.
+	var f *lockbox.SSOFlow
+	err := x.s.store.Update(ctx, func(tx lockbox.Tx) (err error) {
+		f, err = tx.TakeSSOFlow(ctx, tokenHash(cb.State), now)
+		return err
+	})
+	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND || (err == nil && f.UserID != "") {
+		return nil, ssoRefused("This sign-in has expired or was already used. Start again from the sign-in page.")
+	} else if err != nil {
+		return nil, err
+	}
+	if f.CLIRedirect == "" && subtle.ConstantTimeCompare(f.Browser, tokenHash(cb.Browser)) != 1 {
+		return nil, ssoRefused("This sign-in was started in another browser. Start again from the sign-in page in this one.")
+	}
+	if cb.Error != "" {
+		code := "an error"
+		if oauthErrRE.MatchString(cb.Error) {
+			code = cb.Error // a protocol code, never the IdP's free text
+		}
+		return nil, ssoRefused("Your identity provider did not sign you in (it answered %s).", code)
+	}
+	if cb.Code == "" {
+		return nil, ssoRefused("Your identity provider sent no authorization code. Start again.")
+	}
+	var cfg *lockbox.TenantSSO
+	if f.Tenant != "" {
+		err := x.s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+			cfg, err = tx.GetTenantSSO(ctx, f.Tenant)
+			return err
+		})
+		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+			cfg = nil
+		} else if err != nil {
+			return nil, err
+		}
+		if cfg == nil || cfg.Issuer != f.Issuer {
+			return nil, ssoRefused("Your organisation's single sign-on changed while you were signing in. Start again.")
+		}
+	} else if f.Issuer != x.opts().Provider.Issuer {
+		return nil, ssoRefused("The provider's single sign-on changed while you were signing in. Start again.")
+	}
+	claims, err := x.opts().Client.Exchange(ctx, x.idp(cfg), cb.Code, f.Verifier, f.Nonce)
+	if err != nil {
+		return nil, err
+	}
+	u, err := x.account(ctx, f.Tenant, cfg, claims)
+	if err != nil {
+		x.s.opts.Logger.WarnContext(ctx, "sso sign-in refused", "tenant", f.Tenant, "email", claims.Email, "why", lockbox.ErrorMessage(err))
+		return nil, err
+	}
+	if f.CLIRedirect != "" {
+		code := randomSecret("", 32)
+		cf := &lockbox.SSOFlow{Tenant: f.Tenant, Issuer: f.Issuer, UserID: u.ID, CLIChallenge: f.CLIChallenge,
+			ExpiresAt: now.Add(cliCodeTTL)}
+		if err := x.s.store.Update(ctx, func(tx lockbox.Tx) error {
+			return tx.InsertSSOFlow(ctx, tokenHash(code), cf)
+		}); err != nil {
+			return nil, err
+		}
+		q := url.Values{"code": {code}, "state": {f.CLIState}}
+		x.s.opts.Logger.InfoContext(ctx, "sso sign-in", "user", u.Email, "tenant", u.Tenant, "via", "cli")
+		return &lockbox.SSOResult{User: u, Redirect: f.CLIRedirect + "?" + q.Encode()}, nil
+	}
+	token, _, err := x.ws.startSession(ctx, u, now)
+	if err != nil {
+		return nil, err
+	}
+	x.s.opts.Logger.InfoContext(ctx, "sso sign-in", "user", u.Email, "tenant", u.Tenant, "via", "web")
+	return &lockbox.SSOResult{User: u, SessionToken: token, Next: f.Next}, nil
+}
+
+// account is the Lockbox account an IdP vouched for: always of the
+// population whose IdP it is (nobody signs in to one tenant through
+// another's IdP, nor to the provider through a tenant's), matched by a
+// verified email, enabled.
+func (x *SSO) account(ctx context.Context, tenant string, cfg *lockbox.TenantSSO, c *lockbox.OIDCClaims) (*lockbox.User, error) {
+	email := lockbox.NormalizeEmail(c.Email)
+	if email == "" || !lockbox.ValidEmail(email) {
+		return nil, ssoRefused("Your identity provider did not say which email address you signed in with (the \"email\" claim).")
+	}
+	if !c.EmailVerified {
+		return nil, ssoRefused("Your identity provider has not verified %s, so Lockbox cannot use it to sign you in.", email)
+	}
+	if cfg != nil && !slices.Contains(cfg.AllowedDomains, domainOf(email)) {
+		return nil, ssoRefused("%s is not in a domain this organisation's single sign-on accepts.", email)
+	}
+	var u *lockbox.User
+	err := x.s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		u, _, err = tx.GetUserByEmail(ctx, tenant, email)
+		return err
+	})
+	switch {
+	case lockbox.ErrorCode(err) == lockbox.ENOTFOUND || (err == nil && u.ServiceAccount):
+		if tenant == "" {
+			return nil, ssoRefused("%s is not a Lockbox staff account. Ask a provider admin to add you.", email)
+		}
+		return nil, ssoRefused("%s is not a Lockbox user of this organisation. Ask your global admin to add you.", email)
+	case err != nil:
+		return nil, err
+	case u.Disabled:
+		return nil, ssoRefused("Your Lockbox account is disabled.")
+	}
+	return u, nil
+}
+
+// RedeemCLICode trades a CLI flow's one-time code for a bearer token.
+func (x *SSO) RedeemCLICode(ctx context.Context, code, verifier string) (*lockbox.Session, error) {
+	bad := func() error {
+		return ssoRefused("This sign-in code is unknown, used or expired. Run lockbox login --sso again.")
+	}
+	if code == "" || verifier == "" {
+		return nil, bad()
+	}
+	now := x.s.sessionNow()
+	var f *lockbox.SSOFlow
+	err := x.s.store.Update(ctx, func(tx lockbox.Tx) (err error) {
+		f, err = tx.TakeSSOFlow(ctx, tokenHash(code), now)
+		return err
+	})
+	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+		return nil, bad()
+	} else if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	if f.UserID == "" || subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(f.CLIChallenge)) != 1 {
+		return nil, bad()
+	}
+	var u *lockbox.User
+	if err := x.s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		u, err = tx.GetUserByID(ctx, f.UserID)
+		return err
+	}); err != nil {
+		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+			return nil, bad()
+		}
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, ssoRefused("Your Lockbox account is disabled.")
+	}
+	return x.s.issueToken(ctx, u, now)
+}
+
+// BootstrapEmail is the account `lockbox serve` creates on first start; it
+// stays able to use its password under --oidc-only (the provider's
+// break-glass account, audited each time).
+const BootstrapEmail = "admin@localhost"
+
+// passwordAllowed is the rule for a right password (verifyPassword): with
+// enforced SSO only the break-glass account may use one, and each such
+// sign-in is audited.
+func (s *Service) passwordAllowed(ctx context.Context, u *lockbox.User) error {
+	if u.ServiceAccount {
+		return nil
+	}
+	if u.Tenant == "" {
+		o := s.opts.SSO
+		if !o.OIDCOnly || o.Client == nil || o.Provider.Issuer == "" {
+			return nil
+		}
+		if u.Email != BootstrapEmail {
+			return ssoRefused("Provider staff sign in with single sign-on on this server: use \"Sign in with %s\".", (&SSO{s: s}).ProviderIdP())
+		}
+		return s.auditBreakGlass(ctx, u, lockbox.ProviderLog, lockbox.RecordProviderAdmin)
+	}
+	var cfg *lockbox.TenantSSO
+	err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		cfg, err = tx.GetTenantSSO(ctx, u.Tenant)
+		return err
+	})
+	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if !cfg.Enforce {
+		return nil
+	}
+	if cfg.BreakGlass == "" || lockbox.NormalizeEmail(u.Email) != cfg.BreakGlass || !u.HasRole(lockbox.RoleGlobalAdmin) {
+		return ssoRefused("Your organisation signs in with single sign-on: enter your email and choose \"Sign in with single sign-on\".")
+	}
+	return s.auditBreakGlass(ctx, u, u.Tenant, lockbox.RecordTenantAdmin)
+}
+
+func (s *Service) auditBreakGlass(ctx context.Context, u *lockbox.User, log, recordType string) error {
+	return s.store.Update(lockbox.NewContextWithUser(ctx, u), func(tx lockbox.Tx) error {
+		rec := newRecord(ctx, u, log, recordType, lockbox.OpBreakGlassSignIn, s.now())
+		rec.AuditData = map[string]any{"target_user": u.Email,
+			"why": "password sign-in while single sign-on is enforced (break-glass account)"}
+		return appendAudit(ctx, tx, rec)
+	})
+}
+
+// Tenant configuration (global_admin of the tenant only).
+
+// GetTenantSSO returns the tenant's IdP, without its secret.
+func (x *SSO) GetTenantSSO(ctx context.Context, tenant string) (*lockbox.TenantSSO, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermManageSSO, tenant); err != nil {
+		return nil, err
+	}
+	var c *lockbox.TenantSSO
+	err = x.s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		if _, err := tx.GetTenant(ctx, tenant); err != nil {
+			return err
+		}
+		c, err = tx.GetTenantSSO(ctx, tenant)
+		return err
+	})
+	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "No single sign-on is configured for tenant %q.", tenant)
+	} else if err != nil {
+		return nil, err
+	}
+	c.ClientSecret = ""
+	return c, nil
+}
+
+var domainRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
+
+// PutTenantSSO sets the tenant's IdP after checking that it answers.
+func (x *SSO) PutTenantSSO(ctx context.Context, tenant string, in lockbox.TenantSSOInput) (*lockbox.TenantSSO, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermManageSSO, tenant); err != nil {
+		return nil, err
+	}
+	if x.opts().Client == nil {
+		return nil, errSSOOff()
+	}
+	c, err := x.validSSO(tenant, in)
+	if err != nil {
+		return nil, err
+	}
+	// The tenant's own state: its break-glass admin, and the stored secret
+	// when none is given.
+	var old *lockbox.TenantSSO
+	err = x.s.store.View(ctx, func(tx lockbox.Tx) error {
+		if _, err := tx.GetTenant(ctx, tenant); err != nil {
+			return err
+		}
+		if c.BreakGlass != "" {
+			bg, _, err := tx.GetUserByEmail(ctx, tenant, c.BreakGlass)
+			if lockbox.ErrorCode(err) == lockbox.ENOTFOUND || (err == nil && !bg.HasRole(lockbox.RoleGlobalAdmin)) {
+				return lockbox.FieldErrorf(lockbox.EINVALID, "break_glass", "break_glass must be a global admin of tenant %s.", tenant)
+			} else if err != nil {
+				return err
+			}
+		}
+		o, err := tx.GetTenantSSO(ctx, tenant)
+		if err == nil {
+			old = o
+		} else if lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	secretChanged := c.ClientSecret != ""
+	if !secretChanged {
+		if old == nil {
+			return nil, lockbox.FieldErrorf(lockbox.EINVALID, "client_secret", "client_secret is required the first time (the IdP gives it with the client id).")
+		}
+		c.ClientSecret = old.ClientSecret
+	}
+	// An issuer that does not answer discovery would only fail at sign-in:
+	// say so now, to the admin who typed it.
+	if _, err := x.opts().Client.AuthCodeURL(ctx, x.idp(c), "check", "check", randomSecret("", 32), ""); err != nil {
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "issuer", "Lockbox could not read %s/.well-known/openid-configuration: check the issuer URL, and that the IdP is reachable from the Lockbox server.", strings.TrimSuffix(c.Issuer, "/"))
+	}
+	err = x.s.store.Update(ctx, func(tx lockbox.Tx) error {
+		c.UpdatedAt = x.s.now()
+		if err := tx.PutTenantSSO(ctx, c); err != nil {
+			return err
+		}
+		rec := newRecord(ctx, u, tenant, lockbox.RecordTenantAdmin, lockbox.OpSSOConfigured, c.UpdatedAt)
+		rec.AuditData = map[string]any{"issuer": c.Issuer, "client_id": c.ClientID,
+			"allowed_domains": c.AllowedDomains, "enforce": c.Enforce, "break_glass": c.BreakGlass,
+			"client_secret_changed": secretChanged}
+		return appendAudit(ctx, tx, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.ClientSecret, c.ClientSecretSet = "", true
+	return c, nil
+}
+
+// validSSO checks the body's shape (no store access).
+func (x *SSO) validSSO(tenant string, in lockbox.TenantSSOInput) (*lockbox.TenantSSO, error) {
+	for _, f := range []struct {
+		name, v  string
+		n        int
+		required bool
+	}{
+		{"issuer", in.Issuer, 2048, true}, {"client_id", in.ClientID, 255, true},
+		{"client_secret", in.ClientSecret, 1024, false}, {"break_glass", in.BreakGlass, 254, false},
+	} {
+		if err := lockbox.ValidText(f.name, f.v, f.n, f.required); err != nil {
+			return nil, err
+		}
+	}
+	iu, err := url.Parse(in.Issuer)
+	private := x.opts().AllowPrivateIdPs
+	if err != nil || !iu.IsAbs() || iu.Host == "" || iu.User != nil || iu.RawQuery != "" || iu.Fragment != "" ||
+		(iu.Scheme != "https" && !(private && iu.Scheme == "http")) {
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "issuer", "issuer must be the IdP's https URL, exactly as its discovery document names it (like https://login.microsoftonline.com/TENANT-ID/v2.0).")
+	}
+	if !private {
+		h, err := lockbox.ParseWebhookHost(iu.Hostname())
+		if err != nil || (h.Addr.IsValid() && !lockbox.PublicAddr(h.Addr)) {
+			return nil, lockbox.FieldErrorf(lockbox.EINVALID, "issuer", "issuer points to a private, loopback or link-local address (%s).", iu.Hostname())
+		}
+	}
+	if len(in.AllowedDomains) == 0 || len(in.AllowedDomains) > 50 {
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "allowed_domains", "allowed_domains must list 1 to 50 email domains, like contoso.com.")
+	}
+	var domains []string
+	for _, d := range in.AllowedDomains {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if len(d) > 253 || !domainRE.MatchString(d) {
+			return nil, lockbox.FieldErrorf(lockbox.EINVALID, "allowed_domains", "%q is not a domain name like contoso.com.", d)
+		}
+		if slices.Contains(domains, d) {
+			return nil, lockbox.FieldErrorf(lockbox.EINVALID, "allowed_domains", "%s is listed twice.", d)
+		}
+		domains = append(domains, d)
+	}
+	slices.Sort(domains)
+	bg := lockbox.NormalizeEmail(in.BreakGlass)
+	if in.Enforce && bg == "" {
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "break_glass", "With enforce on, name one global admin as break_glass: the one account that can still sign in with a password when the IdP is down.")
+	}
+	return &lockbox.TenantSSO{Tenant: tenant, Issuer: in.Issuer, ClientID: in.ClientID, ClientSecret: in.ClientSecret,
+		AllowedDomains: domains, Enforce: in.Enforce, BreakGlass: bg}, nil
+}
+
+// DeleteTenantSSO removes the tenant's IdP: its users sign in with
+// passwords again.
+func (x *SSO) DeleteTenantSSO(ctx context.Context, tenant string) error {
+	u, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermManageSSO, tenant); err != nil {
+		return err
+	}
+	return x.s.store.Update(ctx, func(tx lockbox.Tx) error {
+		if _, err := tx.GetTenant(ctx, tenant); err != nil {
+			return err
+		}
+		if err := tx.DeleteTenantSSO(ctx, tenant); err != nil {
+			if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+				return lockbox.Errorf(lockbox.ENOTFOUND, "No single sign-on is configured for tenant %q.", tenant)
+			}
+			return err
+		}
+		rec := newRecord(ctx, u, tenant, lockbox.RecordTenantAdmin, lockbox.OpSSOConfigured, x.s.now())
+		rec.AuditData = map[string]any{"removed": true}
+		return appendAudit(ctx, tx, rec)
+	})
+}
