@@ -17,7 +17,8 @@ const (
 //
 // contoso's IdP also knows people Lockbox must refuse: a user whose email
 // is not verified, a fabrikam user (fabrikam has its own IdP, or none), a
-// contoso.test address that is not a Lockbox user, and — TEST-ONLY — users
+// contoso.test address that is not a Lockbox user, a guest of another
+// domain, and — TEST-ONLY — users
 // whose ID tokens the provider breaks on purpose.
 func DefaultConfig(redirectURIs ...string) Config {
 	cl := []Client{{ID: DefaultClientID, Secret: DefaultClientSecret, RedirectURIs: redirectURIs}}
@@ -39,6 +40,7 @@ func DefaultConfig(redirectURIs ...string) Config {
 			u("unverified@contoso.test", false, ""),
 			u("admin@fabrikam.test", true, ""),
 			u("stranger@contoso.test", true, ""),
+			u("guest@partner.test", true, ""),
 			u("expired@contoso.test", true, FaultExpiredIDToken),
 			u("audience@contoso.test", true, FaultWrongAudience),
 			u("nonce@contoso.test", true, FaultWrongNonce),

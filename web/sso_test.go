@@ -1,0 +1,349 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/internal/testop"
+	"github.com/lockboxhq/lockbox/oidcrp"
+	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
+	"github.com/lockboxhq/lockbox/web"
+)
+
+// ssoEnv is the admin center on a real listener with single sign-on
+// against a real OpenID provider (internal/testop, zitadel's OP) running
+// in-process: "provider" is the staff IdP, "contoso" is tenant contoso's
+// own IdP (contoso.test, enforced, admin@contoso.test break-glass).
+type ssoEnv struct {
+	t     *testing.T
+	store *sqlite.Store
+	svc   *approval.Service
+	sso   *approval.SSO
+	op    *testop.Server
+	base  string
+}
+
+func newSSOEnv(t *testing.T, domains ...string) *ssoEnv {
+	t.Helper()
+	ctx := context.Background()
+	op, err := testop.Start("127.0.0.1:0", testop.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { op.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	for _, iss := range []string{"provider", "contoso"} {
+		if err := op.AddClient(iss, testop.Client{ID: testop.DefaultClientID, Secret: testop.DefaultClientSecret,
+			RedirectURIs: []string{base + "/auth/callback"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := sqlite.Open(ctx, sqlitetest.Path(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1,
+		SSO: approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true, ProviderName: "Provider IdP",
+			Provider: lockbox.OIDCProvider{Issuer: op.Issuer("provider"), ClientID: testop.DefaultClientID, ClientSecret: testop.DefaultClientSecret}}})
+	if err := svc.SeedDev(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ws := svc.WebSessions(approval.WebSessionOptions{})
+	sso := svc.SSO(ws, base+"/auth/callback")
+	h, err := web.New(web.Config{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Sessions: ws, SSO: sso, Grants: svc, Dev: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e := &ssoEnv{t: t, store: st, svc: svc, sso: sso, op: op, base: base}
+	if len(domains) == 0 {
+		domains = []string{"contoso.test"}
+	}
+	_, err = sso.PutTenantSSO(e.as("admin@contoso.test"), "contoso", lockbox.TenantSSOInput{Issuer: op.Issuer("contoso"),
+		ClientID: testop.DefaultClientID, ClientSecret: testop.DefaultClientSecret, AllowedDomains: domains,
+		Enforce: true, BreakGlass: "admin@contoso.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *ssoEnv) as(email string) context.Context {
+	e.t.Helper()
+	var u *lockbox.User
+	err := e.store.View(context.Background(), func(tx lockbox.Tx) (err error) {
+		users, _, err := tx.UsersByEmail(context.Background(), email)
+		if err == nil && len(users) == 1 {
+			u = users[0]
+		}
+		return err
+	})
+	if err != nil || u == nil {
+		e.t.Fatalf("user %s: %v", email, err)
+	}
+	return lockbox.NewContextWithUser(context.Background(), u)
+}
+
+// browserless is a browser stand-in on the real listeners: a cookie jar,
+// redirects not followed.
+func (e *ssoEnv) browserless() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+type page struct {
+	status   int
+	body     string
+	location string
+	refresh  string
+}
+
+func (e *ssoEnv) do(hc *http.Client, method, path string, form url.Values) page {
+	e.t.Helper()
+	u := path
+	if strings.HasPrefix(path, "/") {
+		u = e.base + path
+	}
+	var rd io.Reader
+	if form != nil {
+		rd = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return page{status: res.StatusCode, body: string(b), location: res.Header.Get("Location"), refresh: res.Header.Get("Refresh")}
+}
+
+// start presses "Sign in with single sign-on" for email ("" presses "Sign
+// in with Provider IdP") and returns the IdP's authorization URL.
+func (e *ssoEnv) start(hc *http.Client, email string) string {
+	e.t.Helper()
+	form := url.Values{"email": {email}, "next": {"/requests"}}
+	if email == "" {
+		form = url.Values{"provider": {"1"}, "next": {"/requests"}}
+	}
+	p := e.do(hc, "POST", "/auth/sso", form)
+	_, u, ok := strings.Cut(p.refresh, "url=")
+	if p.status != http.StatusOK || !ok || !strings.Contains(p.body, `id="continue-sso"`) {
+		e.t.Fatalf("start SSO for %q: %d refresh=%q\n%s", email, p.status, p.refresh, p.body)
+	}
+	return u
+}
+
+// atIdP signs in at the test OP as who and returns the callback URL the IdP
+// sends the browser to.
+func (e *ssoEnv) atIdP(authURL, who string) string {
+	e.t.Helper()
+	back, err := testop.SignIn(e.t.Context(), nil, authURL, who, testop.DefaultPassword)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if !strings.HasPrefix(back, e.base+"/auth/callback?") {
+		e.t.Fatalf("the IdP sent the browser to %s", back)
+	}
+	return back
+}
+
+// refusedPage checks a clear sign-in page: the status, the sentence, and
+// nothing raw (no 500, no library error text).
+func refusedPage(t *testing.T, p page, status int, says string) {
+	t.Helper()
+	if p.status != status || !strings.Contains(p.body, `id="signin-error"`) || !strings.Contains(p.body, says) {
+		t.Errorf("got %d, want %d with %q on the sign-in page:\n%s", p.status, status, says, p.body)
+	}
+	for _, raw := range []string{"oidc:", "oauth2:", "go-oidc", "panic", "goroutine", "invalid_grant"} {
+		if strings.Contains(p.body, raw) {
+			t.Errorf("the page shows raw error text %q", raw)
+		}
+	}
+}
+
+// TestSSOSignIn: the whole redirect dance over real HTTP, for staff through
+// the provider's IdP and a tenant user through the tenant's, and every way
+// it must refuse (issue 12).
+func TestSSOSignIn(t *testing.T) {
+	t.Parallel()
+	e := newSSOEnv(t)
+
+	ok := func(t *testing.T, email, who string) *http.Client {
+		hc := e.browserless()
+		cb := e.atIdP(e.start(hc, email), who)
+		p := e.do(hc, "GET", cb, nil)
+		if p.status != http.StatusSeeOther || p.location != "/requests" {
+			t.Fatalf("callback: %d → %q\n%s", p.status, p.location, p.body)
+		}
+		home := e.do(hc, "GET", "/requests", nil)
+		if home.status != http.StatusOK || !strings.Contains(home.body, who) {
+			t.Fatalf("not signed in as %s: %d", who, home.status)
+		}
+		return hc
+	}
+	t.Run("ProviderStaff", func(t *testing.T) { ok(t, "", "operator@provider.test") })
+	t.Run("TenantUser", func(t *testing.T) { ok(t, "approver@contoso.test", "approver@contoso.test") })
+	t.Run("TenantUserAnyCase", func(t *testing.T) { ok(t, "Approver@Contoso.TEST", "approver@contoso.test") })
+
+	refused := []struct {
+		name, email, who string
+		status           int
+		says             string
+	}{
+		{"WrongNonce", "nonce@contoso.test", "nonce@contoso.test", 401, "does not belong to this sign-in"},
+		{"WrongAudience", "audience@contoso.test", "audience@contoso.test", 401, "could not be verified"},
+		{"ExpiredIDToken", "expired@contoso.test", "expired@contoso.test", 401, "has expired"},
+		{"EmailNotVerified", "approver@contoso.test", "unverified@contoso.test", 401, "has not verified unverified@contoso.test"},
+		{"OutsideAllowedDomains", "approver@contoso.test", "guest@partner.test", 401, "not in a domain this organisation"},
+		{"FabrikamThroughContoso", "admin@contoso.test", "admin@fabrikam.test", 401, "not in a domain this organisation"},
+		{"NotAUserOfTheTenant", "stranger@contoso.test", "stranger@contoso.test", 401, "not a Lockbox user of this organisation"},
+		{"NotStaff", "", "stranger@provider.test", 401, "not a Lockbox staff account"},
+		// The staff IdP never signs anyone in to a tenant.
+		{"TenantUserThroughProviderIdP", "", "admin@contoso.test", 401, ""},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "TenantUserThroughProviderIdP" {
+				if err := e.op.AddUser("provider", testop.User{Email: "admin@contoso.test", Password: testop.DefaultPassword, EmailVerified: true}); err != nil {
+					t.Fatal(err)
+				}
+				tc.says = "not a Lockbox staff account"
+			}
+			hc := e.browserless()
+			p := e.do(hc, "GET", e.atIdP(e.start(hc, tc.email), tc.who), nil)
+			refusedPage(t, p, tc.status, tc.says)
+			if e.do(hc, "GET", "/requests", nil).status != http.StatusSeeOther {
+				t.Error("signed in after a refusal")
+			}
+		})
+	}
+
+	t.Run("WrongState", func(t *testing.T) {
+		hc := e.browserless()
+		cb, _ := url.Parse(e.atIdP(e.start(hc, "approver@contoso.test"), "approver@contoso.test"))
+		q := cb.Query()
+		q.Set("state", "not-the-state-lockbox-sent")
+		cb.RawQuery = q.Encode()
+		refusedPage(t, e.do(hc, "GET", cb.String(), nil), 401, "expired or was already used")
+	})
+	t.Run("ReplayedCode", func(t *testing.T) {
+		hc := e.browserless()
+		cb := e.atIdP(e.start(hc, "approver@contoso.test"), "approver@contoso.test")
+		if p := e.do(hc, "GET", cb, nil); p.status != http.StatusSeeOther {
+			t.Fatalf("first use: %d", p.status)
+		}
+		other := e.browserless() // even with the first browser's flow cookie gone
+		refusedPage(t, e.do(hc, "GET", cb, nil), 401, "expired or was already used")
+		refusedPage(t, e.do(other, "GET", cb, nil), 401, "expired or was already used")
+	})
+	t.Run("ReplayedCodeAtTheIdP", func(t *testing.T) {
+		// A code redeemed once is refused by the IdP itself too: a new
+		// flow carrying the old code gets a clear page, not a 500.
+		hc := e.browserless()
+		cb, _ := url.Parse(e.atIdP(e.start(hc, "approver@contoso.test"), "approver@contoso.test"))
+		if p := e.do(hc, "GET", cb.String(), nil); p.status != http.StatusSeeOther {
+			t.Fatalf("first use: %d", p.status)
+		}
+		hc2 := e.browserless()
+		cb2, _ := url.Parse(e.atIdP(e.start(hc2, "approver@contoso.test"), "approver@contoso.test"))
+		q := cb2.Query()
+		q.Set("code", cb.Query().Get("code"))
+		cb2.RawQuery = q.Encode()
+		refusedPage(t, e.do(hc2, "GET", cb2.String(), nil), 401, "did not accept this sign-in")
+	})
+	t.Run("AnotherBrowser", func(t *testing.T) {
+		// A victim sent someone else's callback link: not their flow.
+		cb := e.atIdP(e.start(e.browserless(), "approver@contoso.test"), "approver@contoso.test")
+		refusedPage(t, e.do(e.browserless(), "GET", cb, nil), 401, "started in another browser")
+	})
+	t.Run("IdPError", func(t *testing.T) {
+		hc := e.browserless()
+		authURL, _ := url.Parse(e.start(hc, "approver@contoso.test"))
+		q := url.Values{"state": {authURL.Query().Get("state")}, "error": {"access_denied"},
+			"error_description": {"<script>alert(1)</script> raw IdP text"}}
+		p := e.do(hc, "GET", "/auth/callback?"+q.Encode(), nil)
+		refusedPage(t, p, 401, "it answered access_denied")
+		if strings.Contains(p.body, "raw IdP text") {
+			t.Error("the IdP's free text is shown")
+		}
+	})
+	t.Run("DisabledStaff", func(t *testing.T) {
+		disabled := true
+		if _, err := e.svc.UpdateStaff(e.as("admin@provider.test"), "operator2@provider.test", lockbox.StaffUpdate{Disabled: &disabled}); err != nil {
+			t.Fatal(err)
+		}
+		hc := e.browserless()
+		refusedPage(t, e.do(hc, "GET", e.atIdP(e.start(hc, ""), "operator2@provider.test"), nil), 401, "disabled")
+	})
+	t.Run("NoIdPForDomain", func(t *testing.T) {
+		p := e.do(e.browserless(), "POST", "/auth/sso", url.Values{"email": {"admin@fabrikam.test"}})
+		refusedPage(t, p, 400, "No single sign-on is set up for fabrikam.test")
+	})
+	t.Run("EnforcedPasswords", func(t *testing.T) {
+		p := e.do(e.browserless(), "POST", "/signin", url.Values{"email": {"approver@contoso.test"}, "password": {approval.DevPassword}})
+		refusedPage(t, p, 401, "Your organisation signs in with single sign-on")
+		if p := e.do(e.browserless(), "POST", "/signin", url.Values{"email": {"admin@contoso.test"}, "password": {approval.DevPassword}, "next": {"/"}}); p.status != http.StatusSeeOther {
+			t.Errorf("break-glass admin: %d\n%s", p.status, p.body)
+		}
+	})
+}
+
+// TestSSOIdPDown: an IdP that does not answer gives a clear page at the
+// start and at the callback, never a 500; it works again when it is back.
+func TestSSOIdPDown(t *testing.T) {
+	t.Parallel()
+	e := newSSOEnv(t)
+	hc := e.browserless()
+	// The callback: discovery is cached, the token endpoint is down.
+	cb := e.atIdP(e.start(hc, "approver@contoso.test"), "approver@contoso.test")
+	e.op.SetDown(true)
+	refusedPage(t, e.do(hc, "GET", cb, nil), http.StatusServiceUnavailable, "cannot be reached right now")
+	// The start, with a fresh relying party (no cached discovery): the
+	// staff IdP of a new server.
+	e2 := newSSOEnv(t)
+	e2.op.SetDown(true)
+	p := e2.do(e2.browserless(), "POST", "/auth/sso", url.Values{"provider": {"1"}})
+	refusedPage(t, p, http.StatusServiceUnavailable, "cannot be reached right now")
+	e2.op.SetDown(false)
+	e2.start(e2.browserless(), "")
+}
+
+// TestSSOSignInPageWithoutJavaScript: the sign-in page offers both ways as
+// plain forms (no script needed to choose).
+func TestSSOSignInPage(t *testing.T) {
+	t.Parallel()
+	e := newSSOEnv(t)
+	p := e.do(e.browserless(), "GET", "/signin", nil)
+	for _, want := range []string{`formaction="/auth/sso"`, `formnovalidate`, `id="signin-sso"`, `Sign in with Provider IdP`, `name="provider"`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("sign-in page lacks %s", want)
+		}
+	}
+	if strings.Contains(p.body, "<script>") {
+		t.Error("inline script on the sign-in page")
+	}
+}
