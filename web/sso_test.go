@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/internal/testop"
@@ -346,4 +348,61 @@ func TestSSOSignInPage(t *testing.T) {
 	if strings.Contains(p.body, "<script>") {
 		t.Error("inline script on the sign-in page")
 	}
+}
+
+// TestSSOBrowser drives the whole redirect dance in Chromium: the sign-in
+// page, Lockbox's hop to the IdP (no script), the real test OP's login
+// form, the callback, and the signed-in admin center; and a refusal shown
+// as a page.
+func TestSSOBrowser(t *testing.T) {
+	t.Parallel()
+	b := startBrowser(t)
+	dir := artifactsDir(t)
+	e := newSSOEnv(t)
+	s := &suite{browser: b, base: e.base, dir: dir}
+
+	atIdP := func(p *person, who string) {
+		p.do(chromedp.WaitVisible(chromedp.CSS("#username")),
+			chromedp.SetValue(chromedp.CSS("#username"), who),
+			chromedp.SendKeys(chromedp.CSS("#password"), testop.DefaultPassword))
+		p.shot("sso-test-idp")
+		p.do(chromedp.Click(chromedp.CSS("#submit")))
+	}
+	t.Run("Staff", func(t *testing.T) {
+		p := s.person(t)
+		p.open("/signin", "#signin-provider")
+		p.shot("signin-sso", true)
+		p.do(chromedp.Click(chromedp.CSS("#signin-provider")))
+		atIdP(p, "operator@provider.test")
+		p.do(chromedp.WaitVisible(chromedp.CSS("nav.side")))
+		if got := p.text(".me"); !strings.Contains(got, "operator@provider.test") {
+			t.Errorf("signed in as %q", got)
+		}
+	})
+	t.Run("TenantByEmailDomain", func(t *testing.T) {
+		p := s.person(t)
+		p.open("/signin", "#email")
+		p.do(chromedp.SendKeys(chromedp.CSS("#email"), "approver@contoso.test"),
+			chromedp.Click(chromedp.CSS("#signin-sso")))
+		atIdP(p, "approver@contoso.test")
+		p.do(chromedp.WaitVisible(chromedp.CSS("nav.side")))
+		if got := p.text(".me"); !strings.Contains(got, "approver@contoso.test") || !strings.Contains(got, "contoso") {
+			t.Errorf("signed in as %q", got)
+		}
+	})
+	t.Run("FabrikamThroughContosoRefused", func(t *testing.T) {
+		p := s.person(t)
+		p.open("/signin", "#email")
+		p.do(chromedp.SendKeys(chromedp.CSS("#email"), "admin@contoso.test"),
+			chromedp.Click(chromedp.CSS("#signin-sso")))
+		atIdP(p, "admin@fabrikam.test")
+		p.do(chromedp.WaitVisible(chromedp.CSS("#signin-error")))
+		p.shot("signin-sso-refused", true)
+		if got := p.text("#signin-error"); !strings.Contains(got, "admin@fabrikam.test is not in a domain") {
+			t.Errorf("refusal reads %q", got)
+		}
+		if p.present("nav.side") {
+			t.Error("signed in after the refusal")
+		}
+	})
 }
