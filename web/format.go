@@ -241,6 +241,7 @@ func navFor(u *lockbox.User, dev bool) []navItem {
 	add(scope.Sees() && !scope.OwnOnly(), requestListTitle(u), "/requests")
 	add(lockbox.Can(u, lockbox.PermWriteSettings, u.Tenant), "Settings", "/settings")
 	add(lockbox.Can(u, lockbox.PermWriteTenantUsers, u.Tenant), "Users and roles", "/users")
+	add(lockbox.Can(u, lockbox.PermManageSSO, u.Tenant), "Single sign-on", "/sso")
 	add(lockbox.AuthorizeReadLog(u, auditLog(u)) == nil, "Audit log", "/audit")
 	add(lockbox.Can(u, lockbox.PermManageTenants, ""), "Tenants", "/tenants")
 	add(lockbox.Can(u, lockbox.PermManageStaff, ""), "Staff", "/staff")
@@ -287,6 +288,8 @@ var notices = map[string]string{
 	"extend":            "More time asked for. The tenant's approvers have been asked to decide.",
 	"extension-approve": "Extension approved (or, under a quorum, your approval recorded).",
 	"extension-deny":    "Extension denied.",
+	"sso":               "Single sign-on saved.",
+	"sso_removed":       "Single sign-on removed: your users sign in with their passwords again.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

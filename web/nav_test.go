@@ -45,6 +45,7 @@ func TestNavigationMatchesAuthorization(t *testing.T) {
 				"/review":       lockbox.Can(u, lockbox.PermReviewRequests, ""),
 				"/settings":     lockbox.Can(u, lockbox.PermWriteSettings, u.Tenant),
 				"/users":        lockbox.Can(u, lockbox.PermWriteTenantUsers, u.Tenant),
+				"/sso":          lockbox.Can(u, lockbox.PermManageSSO, u.Tenant),
 				"/audit":        lockbox.AuthorizeReadLog(u, log) == nil,
 				"/tenants":      lockbox.Can(u, lockbox.PermManageTenants, ""),
 				"/staff":        lockbox.Can(u, lockbox.PermManageStaff, ""),

@@ -375,6 +375,9 @@ func TestSSOBrowser(t *testing.T) {
 		p.do(chromedp.Click(chromedp.CSS("#signin-provider")))
 		atIdP(p, "operator@provider.test")
 		p.do(chromedp.WaitVisible(chromedp.CSS("nav.side")))
+		// The first page may reload itself once (time zone cookie): read
+		// from a settled page.
+		p.open("/requests", "nav.side")
 		if got := p.text(".me"); !strings.Contains(got, "operator@provider.test") {
 			t.Errorf("signed in as %q", got)
 		}
@@ -386,6 +389,7 @@ func TestSSOBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#signin-sso")))
 		atIdP(p, "approver@contoso.test")
 		p.do(chromedp.WaitVisible(chromedp.CSS("nav.side")))
+		p.open("/requests", "nav.side")
 		if got := p.text(".me"); !strings.Contains(got, "approver@contoso.test") || !strings.Contains(got, "contoso") {
 			t.Errorf("signed in as %q", got)
 		}
@@ -405,4 +409,58 @@ func TestSSOBrowser(t *testing.T) {
 			t.Error("signed in after the refusal")
 		}
 	})
+}
+
+// TestSSOAdminPage: the tenant's global admin sets the IdP on the Single
+// sign-on page; the secret is never shown; a bad field is shown beside it
+// and changes nothing; approvers and the provider admin cannot open it.
+func TestSSOAdminPage(t *testing.T) {
+	t.Parallel()
+	e := newSSOEnv(t)
+	signIn := func(email string) *http.Client {
+		hc := e.browserless()
+		p := e.do(hc, "POST", "/signin", url.Values{"email": {email}, "password": {approval.DevPassword}, "next": {"/"}})
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("sign in %s: %d\n%s", email, p.status, p.body)
+		}
+		return hc
+	}
+	admin := signIn("admin@contoso.test") // the break-glass admin: passwords still work
+	p := e.do(admin, "GET", "/sso", nil)
+	if p.status != http.StatusOK || !strings.Contains(p.body, e.op.Issuer("contoso")) || !strings.Contains(p.body, e.base+"/auth/callback") ||
+		strings.Contains(p.body, testop.DefaultClientSecret) || !strings.Contains(p.body, `href="/sso"`) {
+		t.Fatalf("GET /sso: %d\n%s", p.status, p.body)
+	}
+	form := url.Values{"issuer": {e.op.Issuer("contoso")}, "client_id": {testop.DefaultClientID}, "client_secret": {""},
+		"allowed_domains": {"contoso.test\neu.contoso.test"}, "break_glass": {"admin@contoso.test"}}
+	bad := url.Values{}
+	for k, v := range form {
+		bad[k] = v
+	}
+	bad.Set("issuer", "ftp://nowhere")
+	if p := e.do(admin, "POST", "/sso", bad); p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="issuer-error"`) {
+		t.Errorf("bad issuer: %d\n%s", p.status, p.body)
+	}
+	if p := e.do(admin, "POST", "/sso", form); p.status != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", p.status, p.body)
+	}
+	c, err := e.sso.GetTenantSSO(e.as("admin@contoso.test"), "contoso")
+	if err != nil || strings.Join(c.AllowedDomains, ",") != "contoso.test,eu.contoso.test" || c.Enforce || !c.ClientSecretSet {
+		t.Fatalf("stored %+v, %v", c, err)
+	}
+	if p := e.do(admin, "POST", "/sso/remove", url.Values{}); p.status != http.StatusSeeOther {
+		t.Fatalf("remove: %d", p.status)
+	}
+	if _, err := e.sso.GetTenantSSO(e.as("admin@contoso.test"), "contoso"); lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
+		t.Errorf("after remove: %v", err)
+	}
+	for _, who := range []string{"approver@contoso.test", "admin@provider.test"} {
+		hc := signIn(who)
+		if p := e.do(hc, "GET", "/sso", nil); p.status != http.StatusForbidden || strings.Contains(p.body, `href="/sso"`) {
+			t.Errorf("%s GET /sso: %d", who, p.status)
+		}
+		if p := e.do(hc, "POST", "/sso", form); p.status == http.StatusSeeOther || p.status == http.StatusOK {
+			t.Errorf("%s POST /sso: %d", who, p.status)
+		}
+	}
 }

@@ -133,6 +133,9 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /users/{email}/remove", h.authed(h.removeUserPage))
 	m.HandleFunc("POST /users/{email}/remove", h.authed(h.removeUser))
 	m.HandleFunc("POST /users/{email}/reset-password", h.authed(h.resetUserPassword))
+	m.HandleFunc("GET /sso", h.authed(h.ssoPage))
+	m.HandleFunc("POST /sso", h.authed(h.saveSSO))
+	m.HandleFunc("POST /sso/remove", h.authed(h.removeSSO))
 	m.HandleFunc("GET /audit", h.authed(h.auditPage))
 	m.HandleFunc("GET /audit.csv", h.authed(h.auditCSV))
 
