@@ -14,18 +14,30 @@ import (
 
 func (a *app) loginCmd() *cobra.Command {
 	var email string
+	var sso ssoLoginFlags // sso.go
 	cmd := &cobra.Command{
-		Use:   "login --server URL --email E",
+		Use:   "login --server URL (--email E | --sso [--email E])",
 		Short: "Sign in and save the session for later commands",
 		Long: `Sign in to a Lockbox server. The password is prompted for (without echo)
 when standard input is a terminal, and read from LOCKBOX_PASSWORD otherwise.
 The session token is saved, readable only by you, in credentials.json under
-$LOCKBOX_CONFIG_DIR, or lockbox/ in your configuration directory.`,
+$LOCKBOX_CONFIG_DIR, or lockbox/ in your configuration directory.
+
+With --sso, sign in through your identity provider instead: lockbox opens
+your browser (or prints the address to open) and waits on a loopback port for
+the server's answer. --email selects your organisation's IdP by its domain;
+without it, the provider's staff IdP is used.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			server, err := a.loginServer()
 			if err != nil {
 				return err
+			}
+			if sso.on {
+				return a.loginSSO(cmd, server, lockbox.NormalizeEmail(email), sso)
+			}
+			if email == "" {
+				return usageErrorf("--email is required (or sign in with --sso)")
 			}
 			password, err := a.readPassword()
 			if err != nil {
@@ -57,7 +69,7 @@ $LOCKBOX_CONFIG_DIR, or lockbox/ in your configuration directory.`,
 		},
 	}
 	cmd.Flags().StringVar(&email, "email", "", "your email address")
-	required(cmd, "email")
+	addSSOLoginFlags(cmd, &sso)
 	return cmd
 }
 

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockboxhq/lockbox/internal/testop"
+)
+
+// runEnv runs one command line in-process with extra variables.
+func (e *e2e) runEnv(extra map[string]string, stdout, stderr io.Writer, args ...string) int {
+	env := map[string]string{"LOCKBOX_CONFIG_DIR": e.config, "LOCKBOX_PASSWORD": "lockbox-dev"}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return run(context.Background(), args, strings.NewReader(""), stdout, stderr, func(k string) string { return env[k] })
+}
+
+var authURLRE = regexp.MustCompile(`open this address:\s+(\S+)`)
+
+// loginSSO runs `lockbox login --sso` as a person would, with the browser
+// played by an HTTP client: it reads the address the CLI prints, signs in
+// at the real test OP as who, follows Lockbox's callback to the CLI's
+// loopback, and returns the CLI's exit code and output.
+func (e *e2e) loginSSO(who string, args ...string) (int, string, string) {
+	e.t.Helper()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- e.runEnv(map[string]string{"LOCKBOX_NO_BROWSER": "1"}, &out, &errb,
+			append([]string{"login", "--sso", "--sso-timeout", "1m", "--server", e.url}, args...)...)
+	}()
+	var authURL string
+	for authURL == "" {
+		select {
+		case code := <-done:
+			return code, out.String(), errb.String()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if m := authURLRE.FindStringSubmatch(errb.String()); m != nil {
+			authURL = m[1]
+		}
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	callback, err := testop.SignIn(e.t.Context(), noFollow, authURL, who, testop.DefaultPassword)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res, err := noFollow.Get(callback) // Lockbox's /auth/callback
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	if loop := res.Header.Get("Location"); strings.HasPrefix(loop, "http://127.0.0.1:") {
+		res, err := noFollow.Get(loop) // the CLI's loopback listener
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), "signed in") {
+			e.t.Errorf("loopback page: %d %s", res.StatusCode, body)
+		}
+	} else {
+		e.t.Logf("Lockbox's callback answered %d (no loopback redirect)", res.StatusCode)
+		return -1, out.String(), errb.String()
+	}
+	return <-done, out.String(), errb.String()
+}
+
+// TestSSOThroughTheCLI: `lockbox serve --oidc-issuer … --oidc-only`
+// against the real test OP; a tenant's global admin sets contoso's IdP
+// with `lockbox sso set`; `lockbox login --sso` signs staff and a tenant
+// user in over the loopback redirect; passwords are refused as configured.
+func TestSSOThroughTheCLI(t *testing.T) {
+	t.Parallel()
+	op, err := testop.Start("127.0.0.1:0", testop.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { op.Close() })
+	ctx := context.Background()
+	rs, err := startServer(ctx, serverConfig{Listen: "127.0.0.1:0", Dev: true, WorkerPoll: 50 * time.Millisecond,
+		Database: filepath.Join(t.TempDir(), "lockbox.db"), PasswordMemoryKiB: 64,
+		SSO: ssoConfig{Issuer: op.Issuer("provider"), ClientID: testop.DefaultClientID, ClientSecret: testop.DefaultClientSecret, OIDCOnly: true}}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Close(ctx) })
+	for _, iss := range []string{"provider", "contoso"} {
+		if err := op.AddClient(iss, testop.Client{ID: testop.DefaultClientID, Secret: testop.DefaultClientSecret,
+			RedirectURIs: []string{rs.URL() + "/auth/callback"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := &e2e{t: t, url: rs.URL()}
+
+	// --oidc-only: staff passwords are refused.
+	staff := &e2e{t: t, url: srv.url, config: t.TempDir()}
+	staff.wantFail(1, "single sign-on", "login", "--server", srv.url, "--email", "operator@provider.test")
+	code, out, errOut := staff.loginSSO("operator@provider.test")
+	if code != 0 || !strings.Contains(out, "as operator@provider.test") {
+		t.Fatalf("staff login --sso: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if out := staff.mustRun("whoami"); !strings.Contains(out, "operator@provider.test") {
+		t.Errorf("whoami after login --sso: %s", out)
+	}
+
+	// The tenant's global admin sets contoso's IdP; the secret comes from
+	// the environment and is never shown back.
+	admin := srv.as("admin@contoso.test")
+	var sout, serr bytes.Buffer
+	if code := admin.runEnv(map[string]string{"LOCKBOX_SSO_CLIENT_SECRET": testop.DefaultClientSecret}, &sout, &serr,
+		"sso", "set", "--tenant", "contoso", "--issuer", op.Issuer("contoso"), "--client-id", testop.DefaultClientID,
+		"--allowed-domain", "contoso.test", "--enforce", "--break-glass", "admin@contoso.test"); code != 0 {
+		t.Fatalf("sso set: %d\n%s", code, serr.String())
+	}
+	got := admin.mustRun("sso", "get", "--tenant", "contoso")
+	if strings.Contains(got, testop.DefaultClientSecret) || !strings.Contains(got, "set (never shown)") || !strings.Contains(got, "contoso.test") {
+		t.Errorf("sso get:\n%s", got)
+	}
+	// Enforced: the approver's password is refused; single sign-on works.
+	approver := &e2e{t: t, url: srv.url, config: t.TempDir()}
+	approver.wantFail(1, "single sign-on", "login", "--server", srv.url, "--email", "approver@contoso.test")
+	code, out, errOut = approver.loginSSO("approver@contoso.test", "--email", "approver@contoso.test")
+	if code != 0 || !strings.Contains(out, "as approver@contoso.test") {
+		t.Fatalf("tenant login --sso: exit %d\n%s\n%s", code, out, errOut)
+	}
+	approver.mustRun("requests", "list")
+
+	admin.mustRun("sso", "delete", "--tenant", "contoso")
+	admin.wantFail(1, "No single sign-on", "sso", "get", "--tenant", "contoso")
+}
