@@ -16,6 +16,8 @@ import (
 	"github.com/lockboxhq/lockbox/internal/testop"
 	"github.com/lockboxhq/lockbox/oidcrp"
 	"github.com/lockboxhq/lockbox/server"
+	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 // testRedirect is the Lockbox redirect URI registered at the test OP. The
@@ -338,4 +340,34 @@ func mustQuery(t *testing.T, raw string) url.Values {
 		t.Fatal(err)
 	}
 	return u.Query()
+}
+
+// TestOIDCOnlyBootstrapBreakGlass: under --oidc-only the bootstrap admin
+// still signs in with a password (the provider's break-glass account when
+// its IdP is down), audited in the provider log each time.
+func TestOIDCOnlyBootstrapBreakGlass(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, sqlitetest.Path(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	opts := testSSOOptions(newTestOP(t))
+	opts.OIDCOnly = true
+	svc := approval.New(store, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SSO: opts})
+	pw, err := svc.Bootstrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Login(ctx, approval.BootstrapEmail, pw); err != nil {
+		t.Fatalf("bootstrap admin under --oidc-only: %v", err)
+	}
+	var recs []*lockbox.AuditRecord
+	if err := store.View(ctx, func(tx lockbox.Tx) (err error) {
+		recs, err = tx.SearchAudit(ctx, lockbox.AuditQuery{Log: lockbox.ProviderLog, Operations: []string{lockbox.OpBreakGlassSignIn}, Limit: 10})
+		return err
+	}); err != nil || len(recs) != 1 {
+		t.Fatalf("break-glass records: %d, %v", len(recs), err)
+	}
 }
