@@ -160,12 +160,15 @@ func (c *Client) Exchange(ctx context.Context, idp lockbox.OIDCProvider, code, v
 	var claims struct {
 		Email         string `json:"email"`
 		EmailVerified any    `json:"email_verified"`
+		// Entra ID sends no email_verified; its optional claim xms_edov
+		// ("email domain owner verified") is its equivalent.
+		EntraVerified any `json:"xms_edov"`
 	}
 	if err := id.Claims(&claims); err != nil {
 		return nil, refused("The identity provider's answer could not be read.")
 	}
 	return &lockbox.OIDCClaims{Issuer: id.Issuer, Subject: id.Subject, Email: claims.Email,
-		EmailVerified: verified(claims.EmailVerified)}, nil
+		EmailVerified: verified(claims.EmailVerified) || verified(claims.EntraVerified)}, nil
 }
 
 // verified reads email_verified, which some IdPs send as a string.
@@ -174,7 +177,7 @@ func verified(v any) bool {
 	case bool:
 		return v
 	case string:
-		return v == "true"
+		return v == "true" || v == "1"
 	}
 	return false
 }
