@@ -106,7 +106,10 @@ func testSSOFlowTakenOnce(t *testing.T, s lockbox.Store) {
 	if diff := cmp.Diff(f, got); diff != "" {
 		t.Errorf("TakeSSOFlow (-want +got):\n%s", diff)
 	}
-	err = s.Update(ctx, func(tx lockbox.Tx) error { _, err := tx.TakeSSOFlow(ctx, sessionHash("st"), T0.Add(time.Minute)); return err })
+	err = s.Update(ctx, func(tx lockbox.Tx) error {
+		_, err := tx.TakeSSOFlow(ctx, sessionHash("st"), T0.Add(time.Minute))
+		return err
+	})
 	wantCode(t, err, lockbox.ENOTFOUND)
 }
 

@@ -89,9 +89,7 @@ func (h *Handler) saveSSO(w http.ResponseWriter, r *http.Request) {
 		BreakGlass: strings.TrimSpace(p.Get("break_glass")), Errors: fieldErrors{}}
 	in := lockbox.TenantSSOInput{Issuer: f.Issuer, ClientID: f.ClientID, ClientSecret: p.Get("client_secret"),
 		Enforce: f.Enforce, BreakGlass: f.BreakGlass}
-	for _, d := range strings.FieldsFunc(f.AllowedDomains, func(r rune) bool { return r == '\n' || r == ',' || r == ' ' || r == '\r' }) {
-		in.AllowedDomains = append(in.AllowedDomains, d)
-	}
+	in.AllowedDomains = strings.FieldsFunc(f.AllowedDomains, func(r rune) bool { return r == '\n' || r == ',' || r == ' ' || r == '\r' })
 	_, err := h.cfg.SSO.PutTenantSSO(r.Context(), u.Tenant, in)
 	switch lockbox.ErrorCode(err) {
 	case "":
