@@ -1,9 +1,9 @@
 package web
 
 import (
-	"strings"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/lockboxhq/lockbox"
 )
