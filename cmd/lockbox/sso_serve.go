@@ -34,8 +34,7 @@ func addServeSSOFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f := cmd.Flags()
 	f.StringVar(&cfg.SSO.Issuer, "oidc-issuer", "", "the provider's OpenID Connect IdP for staff sign-in (its issuer URL); its redirect URI is <external-url>/auth/callback")
 	f.StringVar(&cfg.SSO.ClientID, "oidc-client-id", "", "Lockbox's client id at --oidc-issuer (the client secret is read from LOCKBOX_OIDC_CLIENT_SECRET)")
-	f.StringVar(&cfg.SSO.ClientSecret, "oidc-client-secret", "", "set it with the variable instead, which keeps it out of the process list")
-	_ = f.MarkHidden("oidc-client-secret")
+	f.StringVar(&cfg.SSO.ClientSecret, "oidc-client-secret", "", "Lockbox's client secret at --oidc-issuer: set the variable rather than this flag, whose value shows in the process list")
 	f.StringVar(&cfg.SSO.Name, "oidc-name", "", "the IdP's name on the sign-in page, \"Sign in with <name>\" (default: the issuer's host)")
 	f.BoolVar(&cfg.SSO.OIDCOnly, "oidc-only", false, "refuse password sign-in to provider staff (admin@localhost, the break-glass account, excepted and audited)")
 }
