@@ -22,11 +22,11 @@ type TileReader interface {
 }
 
 // tilesAhead is how many entry bundles are fetched ahead of the one being
-// checked: enough to keep the server's reads and the round trips off the
-// verifier's path (the server reads one bundle while the next travels),
-// and no more connections than Go's default transport keeps open to a
-// host (2). Each is some 150 KiB in memory.
-const tilesAhead = 2
+// checked, some 150 KiB each in memory: enough to keep the server's reads
+// and the round trips off the verifier's path, and to fetch the few
+// bundles of an incremental run at once (measured in docs/benchmarks.md:
+// 2 ahead made a 1,000-record run several round trips long).
+const tilesAhead = 8
 
 // pager reads a log's leaves in index order for the verifier, a page at a
 // time: from entry bundles when the source serves tiles, else from

@@ -161,6 +161,7 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 	if !ok {
 		return r, nil
 	}
+	r.Checkpoint, r.Size = cp, cp.Size
 	if len(opts.Witnesses) > 0 {
 		if ok, err := r.checkCosignatures(raw.Note, opts); err != nil {
 			return nil, err
@@ -168,7 +169,6 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 			return r, nil
 		}
 	}
-	r.Checkpoint, r.Size = cp, cp.Size
 	if opts.MaxEntries > 0 && cp.Size > opts.MaxEntries {
 		r.SignatureOnly = true
 		return r, nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -144,6 +145,13 @@ func TestWitnessCosigning(t *testing.T) {
 	if !strings.Contains(out, "1 witness cosignature(s)") {
 		t.Errorf("verify with a witness:\n%s", out)
 	}
+	// The monitor holds the log to the same witness.
+	monState := filepath.Join(t.TempDir(), "monitor")
+	code, out, errOut := auditor.runCLI("audit", "monitor", "--tenant", "contoso", "--once", "-o", "json", "--state-dir", monState,
+		"--witness", w.VKey, "--witness-quorum", "1")
+	if code != 0 || !strings.Contains(out, `"type":"checkpoint"`) {
+		t.Errorf("monitor with a witness: exit %d\n%s\n%s", code, out, errOut)
+	}
 	// Every log (those refused before the witness knew them too, after a
 	// backoff) is cosigned in the end.
 	for deadline := time.Now().Add(30 * time.Second); metric(t, rs.URL(), "lockbox_audit_missing_cosignatures") != 0; {
@@ -193,10 +201,27 @@ func TestWitnessCosigning(t *testing.T) {
 	}
 	// Without witnesses the newcomer cannot tell; with a quorum it refuses.
 	newcomer.mustRun("audit", "verify", "--tenant", "contoso", "--state-dir", filepath.Join(t.TempDir(), "s1"))
-	code, out, errOut := newcomer.runCLI("audit", "verify", "--tenant", "contoso", "--state-dir", filepath.Join(t.TempDir(), "s2"),
+	code, out, errOut = newcomer.runCLI("audit", "verify", "--tenant", "contoso", "--state-dir", filepath.Join(t.TempDir(), "s2"),
 		"--witness", w.VKey, "--witness-quorum", "1")
 	if code != 1 || !strings.Contains(out, "[witness_quorum]") {
 		t.Errorf("verify of the fork with a witness quorum: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// So does the monitor: the fork is not accepted, nothing of it shown
+	// or kept, and the monitor that followed the witnessed log refuses it too.
+	newState := filepath.Join(t.TempDir(), "m2")
+	for _, m := range []struct {
+		who   *e2e
+		state string
+	}{{newcomer, newState}, {auditor, monState}} {
+		code, out, errOut = m.who.runCLI("audit", "monitor", "--tenant", "contoso", "--once", "-o", "json", "--state-dir", m.state,
+			"--witness", w.VKey, "--witness-quorum", "1")
+		if code != 1 || !strings.Contains(out, `"type":"unwitnessed"`) || !strings.Contains(out, `"cosignatures":0`) ||
+			strings.Contains(out, `"type":"record"`) || !strings.Contains(errOut, "not cosigned by the witness quorum") {
+			t.Errorf("monitor of the fork with a witness quorum: exit %d\n%s\n%s", code, out, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(newState, "checkpoint")); err == nil {
+		t.Error("the monitor kept an unwitnessed checkpoint")
 	}
 	if m, q := metric(t, rs2.URL(), "lockbox_audit_missing_cosignatures"), metric(t, rs2.URL(), "lockbox_audit_checkpoints_below_witness_quorum"); m < 1 || q < 1 {
 		t.Errorf("metrics after the fork: %v missing, %v below quorum", m, q)

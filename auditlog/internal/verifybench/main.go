@@ -50,8 +50,9 @@ var (
 	token   = flag.String("token", "", "internal: bearer token (child http)")
 	state   = flag.String("state", "", "internal: state directory (child http)")
 	full    = flag.Bool("full", false, "internal: --full (child http)")
+	trace   = flag.Bool("trace", false, "internal: log each read and its time (child http)")
 	entries = flag.Bool("entries", false, "also measure a full verify through the JSON entries endpoint, as before tiles (child http: read that way)")
-	only    = flag.String("only", "", "run only this part: csv, or build (the database, nothing measured)")
+	only    = flag.String("only", "", "run only this part: csv; incremental (three incremental runs after -new records each, from the kept state); build (the database, nothing measured)")
 )
 
 const tenant = "contoso"
@@ -88,6 +89,10 @@ func main() {
 	sess, err := accounts.Login(ctx, "auditor@contoso.test", approval.DevPassword)
 	must(err)
 	stateDir := filepath.Join(*dir, "state")
+	if *only == "incremental" {
+		benchIncremental(ctx, store, ts.URL, sess.Token, stateDir)
+		return
+	}
 	must(os.RemoveAll(stateDir))
 	must(os.RemoveAll(filepath.Join(*dir, "state-entries")))
 
@@ -119,7 +124,8 @@ func main() {
 		e2e.Seconds, e2e.Checked, e2e.RSSMiB, h/e2e.Seconds, h, load())
 	appendRecords(ctx, store, *newRecs)
 	inc := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir)
-	fmt.Printf("incremental verify after %d new records: %.3f s, checked %d, peak RSS %.1f MiB: %.2f%% of the full run (load %s)\n", *newRecs, inc.Seconds, inc.Checked, inc.RSSMiB, 100*inc.Seconds/e2e.Seconds, load())
+	fmt.Printf("incremental verify after %d new records: %.3f s (load state %.3f, verify %.3f, save state %.3f), checked %d, peak RSS %.1f MiB: %.2f%% of the full run (load %s)\n",
+		*newRecs, inc.Seconds, inc.Load, inc.Verify, inc.Save, inc.Checked, inc.RSSMiB, 100*inc.Seconds/e2e.Seconds, load())
 	again := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir, "-full")
 	h = hashAround()
 	fmt.Printf("--full verify over loopback HTTP (held to the kept state): %.2f s for %d records, peak RSS %.1f MiB: RATIO %.2f (hashing %.2f s, load %s)\n",
@@ -139,8 +145,10 @@ var (
 
 type result struct {
 	Seconds float64 `json:"seconds"`
-	Checked int64   `json:"checked"`
-	RSSMiB  float64 `json:"rss_mib"`
+	// The phases of an http run: load the kept state, verify, save it.
+	Load, Verify, Save float64 `json:",omitempty"`
+	Checked            int64   `json:"checked"`
+	RSSMiB             float64 `json:"rss_mib"`
 }
 
 // run runs one measurement in a child process and reads its result.
@@ -275,20 +283,28 @@ func verifyFile(ctx context.Context) result {
 }
 
 func verifyHTTP(ctx context.Context) result {
-	var src auditlog.Source = client.New(*url, *token).WithHTTPClient(&http.Client{Timeout: time.Hour})
+	c := client.New(*url, *token).WithHTTPClient(&http.Client{Timeout: time.Hour})
+	var src auditlog.Source = c
+	if *trace {
+		src = timed{c}
+	}
 	if *entries {
 		src = struct{ auditlog.Source }{src} // hides ReadTile: the JSON entries
 	}
 	start := time.Now()
 	prev, err := auditlog.LoadState(*state)
 	must(err)
+	loaded := time.Now()
 	r, err := auditlog.Verify(ctx, src, tenant, prev, auditlog.Options{Full: *full, StateDir: *state})
 	must(err)
 	if !r.OK() {
 		log.Fatalf("verification failed: %v", r.Problems)
 	}
+	verified := time.Now()
 	must(auditlog.SaveState(*state, r.State))
-	return result{Seconds: time.Since(start).Seconds(), Checked: r.Checked}
+	end := time.Now()
+	return result{Seconds: end.Sub(start).Seconds(), Checked: r.Checked, Load: loaded.Sub(start).Seconds(),
+		Verify: verified.Sub(loaded).Seconds(), Save: end.Sub(verified).Seconds()}
 }
 
 func newSigner() (note.Signer, string) {
@@ -449,4 +465,37 @@ func benchCSV(ctx context.Context, svc *auditlog.Service, path string) {
 		fmt.Printf("round %d: scan %d rows %.2f s, export %.0f MiB %.2f s (%.0f rows/s, %.0f MiB/s), scan %.2f s: RATIO export / scan rate %.2f\n",
 			round+1, n, s1, float64(bytes)/(1<<20), e, float64(n)/e, float64(bytes)/(1<<20)/e, s2, (s1+s2)/2/e)
 	}
+}
+
+// benchIncremental: three incremental runs, each after -new records, from
+// the state kept by the last run,
+// with the time of each phase. (A full run first: the log key is new in
+// every process.)
+func benchIncremental(ctx context.Context, store *sqlite.Store, url, token, stateDir string) {
+	must(os.RemoveAll(stateDir))
+	full := run("http", "-url", url, "-token", token, "-state", stateDir)
+	fmt.Printf("full verify first: %.2f s for %d records\n", full.Seconds, full.Checked)
+	for range 3 {
+		appendRecords(ctx, store, *newRecs)
+		inc := run("http", "-url", url, "-token", token, "-state", stateDir, "-trace")
+		fmt.Printf("incremental verify after %d new records: %.3f s (load state %.3f, verify %.3f, save state %.3f), checked %d, peak RSS %.1f MiB\n",
+			*newRecs, inc.Seconds, inc.Load, inc.Verify, inc.Save, inc.Checked, inc.RSSMiB)
+	}
+}
+
+// timed logs each read of the verifier and how long it took (-trace).
+type timed struct{ *client.Client }
+
+func (t timed) Checkpoint(ctx context.Context, log string) (*lockbox.Checkpoint, error) {
+	defer logSince(time.Now(), "checkpoint")
+	return t.Client.Checkpoint(ctx, log)
+}
+
+func (t timed) ReadTile(ctx context.Context, log, path string) ([]byte, error) {
+	defer logSince(time.Now(), path)
+	return t.Client.ReadTile(ctx, log, path)
+}
+
+func logSince(start time.Time, what string) {
+	fmt.Fprintf(os.Stderr, "  %s %.1f ms\n", what, float64(time.Since(start).Microseconds())/1000)
 }
