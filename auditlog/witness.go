@@ -117,11 +117,17 @@ func ParseWitness(s string) (Witness, error) {
 func CountCosignatures(msg []byte, witnesses []note.Verifier) int {
 	n := 0
 	for _, w := range witnesses {
-		if _, err := note.Open(msg, note.VerifierList(w)); err == nil {
+		if Cosigned(msg, w) {
 			n++
 		}
 	}
 	return n
+}
+
+// Cosigned reports whether witness validly cosigned the checkpoint note msg.
+func Cosigned(msg []byte, witness note.Verifier) bool {
+	_, err := note.Open(msg, note.VerifierList(witness))
+	return err == nil
 }
 
 // cosigned is one witness's cosignature line for one size of a log.

@@ -272,7 +272,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		Audit:    audit,
 		Webhooks: rs.service, DevMail: rs.notify.devMailbox(), Metrics: mainMetrics,
 	}).Handler()
-	h, err := rs.withWeb(cfg, api, audit, devClock) // web_serve.go
+	h, err := rs.withWeb(cfg, api, audit, witnesses, quorum, devClock) // web_serve.go
 	if err != nil {
 		ln.Close()
 		return err
