@@ -183,7 +183,7 @@ func startServer(ctx context.Context, cfg serverConfig, stderr io.Writer) (*runn
 		return nil, err
 	}
 	if cfg.Witness.Poll == 0 {
-		cfg.Witness.Poll = 250 * time.Millisecond
+		cfg.Witness.Poll = 5 * time.Second
 	}
 	if _, _, err := cfg.Witness.parse(); err != nil {
 		return nil, err

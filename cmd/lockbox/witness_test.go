@@ -24,7 +24,10 @@ import (
 
 // startWitnessed is a dev server on db whose checkpoints go to ws; it
 // listens on listen (to restart on the same address) and stops at cleanup
-// or when stop is called.
+// or when stop is called. Its witness loop's fallback poll is a minute,
+// longer than any wait here (30 s):
+// every cosignature the tests wait for comes from an append waking the
+// loop, or from a refused witness's retry.
 func startWitnessed(t *testing.T, db, keyDir, listen string, ws ...*witnesstest.Witness) (rs *runningServer, stop func()) {
 	t.Helper()
 	var flags []string
@@ -33,7 +36,7 @@ func startWitnessed(t *testing.T, db, keyDir, listen string, ws ...*witnesstest.
 	}
 	rs, err := startServer(context.Background(), serverConfig{Listen: listen, Dev: true, WorkerPoll: 50 * time.Millisecond,
 		Database: db, KeyDir: keyDir, PasswordMemoryKiB: 64, LogOrigin: "lockbox.test",
-		Witness: witnessConfig{Witnesses: flags, Poll: 50 * time.Millisecond}}, io.Discard)
+		Witness: witnessConfig{Witnesses: flags, Poll: time.Minute}}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +140,17 @@ func TestWitnessCosigning(t *testing.T) {
 	if !strings.Contains(first.note, "\n— witness.test/w1 ") {
 		t.Fatalf("served checkpoint without the witness's line:\n%s", first.note)
 	}
-	// The log grows: the witness gets a consistency proof from the size it
-	// cosigned.
+	// Every log (those refused before the witness knew them too, after a
+	// backoff) is cosigned in the end.
+	for deadline := time.Now().Add(30 * time.Second); metric(t, rs.URL(), "lockbox_audit_missing_cosignatures") != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("cosignatures still missing:\n%s", grepLines(httpGet(t, rs.URL()+"/metrics"), "lockbox_audit"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The log grows: the append wakes the witness loop (nothing else is
+	// due now: no retry, and the fallback poll is a minute away), and the witness
+	// gets a consistency proof from the size it cosigned.
 	activity(srv, op, mgr, approver)
 	first = waitCosigned(t, auditor, w, first.size+1)
 	out := auditor.mustRun("audit", "verify", "--tenant", "contoso", "--witness", w.VKey)
@@ -151,14 +163,6 @@ func TestWitnessCosigning(t *testing.T) {
 		"--witness", w.VKey, "--witness-quorum", "1")
 	if code != 0 || !strings.Contains(out, `"type":"checkpoint"`) {
 		t.Errorf("monitor with a witness: exit %d\n%s\n%s", code, out, errOut)
-	}
-	// Every log (those refused before the witness knew them too, after a
-	// backoff) is cosigned in the end.
-	for deadline := time.Now().Add(30 * time.Second); metric(t, rs.URL(), "lockbox_audit_missing_cosignatures") != 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("cosignatures still missing:\n%s", grepLines(httpGet(t, rs.URL()+"/metrics"), "lockbox_audit"))
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	wrong := "witness.test/other+" + strings.SplitN(w.VKey, "+", 2)[1]
 	auditor.wantFail(2, "key hash", "audit", "verify", "--tenant", "contoso", "--witness", wrong)
