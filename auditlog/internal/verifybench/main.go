@@ -30,12 +30,12 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/auditlog"
+	"github.com/lockboxhq/lockbox/auditlog/internal/benchdb"
 	"github.com/lockboxhq/lockbox/client"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
@@ -177,12 +177,6 @@ func report(r result) {
 	must(json.NewEncoder(os.Stdout).Encode(r))
 }
 
-func must(err error) {
-	if err != nil {
-		log.Fatal(err)
-	}
-}
-
 // leafReader reads the flat leaves file: per leaf a uvarint length and the
 // bytes.
 type leafReader struct {
@@ -307,76 +301,20 @@ func verifyHTTP(ctx context.Context) result {
 		Verify: verified.Sub(loaded).Seconds(), Save: end.Sub(verified).Seconds()}
 }
 
-func newSigner() (note.Signer, string) {
-	skey, vkey, err := note.GenerateKey(nil, "lockbox-log")
-	must(err)
-	s, err := note.NewSigner(skey)
-	must(err)
-	return s, vkey
-}
-
-var year = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-func rec(n int64, t time.Time) *lockbox.AuditRecord {
-	return &lockbox.AuditRecord{ID: fmt.Sprintf("%s-%09d", tenant, n), Time: t, Tenant: tenant,
-		RecordType: lockbox.RecordOperatorAction, Operation: lockbox.OpOperatorAction, UserID: "Provider Operator",
-		ActorType: lockbox.ActorProviderOperator, ClientIP: "203.0.113.7", RequestID: "0193f4c2-8a1e-7c3b-9d2f-5b7a1c9e4d10",
-		Result: lockbox.ResultSucceeded, AuditData: map[string]any{"operation": "Get-MailboxStatistics",
-			"resource": "mailbox:user@contoso.test", "reference": "LB-7K3Q9MXA", "approver": "approver@contoso.test",
-			"duration_minutes": 120, "staff_id": "operator@provider.test"}}
-}
+var must = benchdb.Must
 
 // openDB opens (building on first use) a database with the dev seed and
-// -records records in contoso's log, loaded by plain batched INSERTs of
-// rows auditlog.Head makes, as the store would.
+// -records records in contoso's log (benchdb).
 func openDB(ctx context.Context) (*sqlite.Store, *auditlog.Service, *approval.Service) {
-	path := filepath.Join(*dir, fmt.Sprintf("verify-%d.db", *records))
-	_, statErr := os.Stat(path)
-	store, err := sqlite.Open(ctx, path)
-	must(err)
-	accounts := approval.New(store, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1})
-	signer, vkey := newSigner()
-	svc := auditlog.New(store, signer, vkey, "bench")
-	if statErr == nil {
-		return store, svc, accounts
+	d := benchdb.Open(ctx, filepath.Join(*dir, fmt.Sprintf("verify-%d.db", *records)))
+	if d.Fresh {
+		start := time.Now()
+		l := benchdb.NewLoader(d.Path)
+		l.Load(tenant, *records)
+		l.Close()
+		fmt.Printf("loaded %d records in %s\n", *records, time.Since(start).Round(time.Second))
 	}
-	must(accounts.SeedDev(ctx))
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=synchronous(OFF)&_txlock=immediate")
-	must(err)
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	var h auditlog.Head
-	rs, err := db.Query(`SELECT canonical FROM audit_records WHERE log = ? ORDER BY idx`, tenant)
-	must(err)
-	for rs.Next() {
-		var b []byte
-		must(rs.Scan(&b))
-		_, err := h.AppendLeaf(b)
-		must(err)
-	}
-	must(rs.Err())
-	rs.Close()
-	start := time.Now()
-	step := 365 * 24 * time.Hour / time.Duration(*records)
-	for done := 0; done < *records; {
-		tx, err := db.Begin()
-		must(err)
-		st, err := tx.Prepare(`INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id, actor_type, request_id, canonical, hashes)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		must(err)
-		for end := min(done+10000, *records); done < end; done++ {
-			e, err := h.Append(rec(h.Size, year.Add(time.Duration(done)*step).Truncate(time.Millisecond)))
-			must(err)
-			r := e.Record
-			_, err = st.Exec(r.Tenant, r.Index, r.ID, r.Time.UnixMicro(), r.RecordType, r.Operation, r.UserID, r.ActorType, r.RequestID, e.Canonical, e.Hashes)
-			must(err)
-		}
-		_, err = tx.Exec(`UPDATE audit_logs SET size = ? WHERE log = ?`, h.Size, tenant)
-		must(err)
-		must(tx.Commit())
-	}
-	fmt.Printf("loaded %d records in %s\n", *records, time.Since(start).Round(time.Second))
-	return store, svc, accounts
+	return d.Store, d.Audit, d.Accounts
 }
 
 // dumpLeaves writes contoso's leaves and signed checkpoint to files, for
@@ -413,7 +351,7 @@ func appendRecords(ctx context.Context, store *sqlite.Store, n int) {
 	for i := 0; i < n; i += 100 {
 		must(store.Update(ctx, func(tx lockbox.Tx) error {
 			for j := i; j < min(i+100, n); j++ {
-				r := rec(0, time.Now().UTC().Truncate(time.Millisecond))
+				r := benchdb.Record(tenant, 0, time.Now().UTC().Truncate(time.Millisecond))
 				r.ID = fmt.Sprintf("new-%d-%d", time.Now().UnixNano(), j)
 				if err := tx.AppendAudit(ctx, r); err != nil {
 					return err
@@ -423,10 +361,6 @@ func appendRecords(ctx context.Context, store *sqlite.Store, n int) {
 		}))
 	}
 }
-
-type countWriter struct{ n int64 }
-
-func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // benchCSV: the CSV export of the whole log (the audit service, as the API
 // and the admin center serve it, into a counting writer) against a plain
@@ -452,10 +386,10 @@ func benchCSV(ctx context.Context, svc *auditlog.Service, path string) {
 	}
 	export := func() (int64, float64) {
 		start := time.Now()
-		w := &countWriter{}
+		w := &benchdb.CountWriter{}
 		must(auditlog.ExportCSV(lockbox.NewContextWithUser(ctx, lockbox.System), svc, tenant, lockbox.AuditFilter{},
 			func(string, string) io.Writer { return w }))
-		return w.n, time.Since(start).Seconds()
+		return w.N, time.Since(start).Seconds()
 	}
 	fmt.Printf("CSV export of contoso's log vs a plain SQLite scan of the same rows (idx, canonical) in export order (time DESC, idx DESC)\n")
 	for round := range 3 {
