@@ -24,6 +24,12 @@ const (
 	// EPASSWORDCHANGE: the caller signed in with a one-time password and
 	// may do nothing but change it (SPEC §10.1).
 	EPASSWORDCHANGE = "password_change_required"
+	// ESIGNATUREREQUIRED: the tenant requires signed decisions and the
+	// decision came without a passkey assertion (SPEC §10.3).
+	ESIGNATUREREQUIRED = "signed_decision_required"
+	// EPASSKEYREQUIRED: the password was right, and the account needs its
+	// passkey as a second factor to finish signing in (SPEC §10.3).
+	EPASSKEYREQUIRED = "passkey_required"
 )
 
 // Error is an application error a person can act on. Code is stable and

@@ -55,7 +55,7 @@ func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 		return nil, fmt.Errorf("settings of %s: %w", r.Tenant, err)
 	}
 	prev := r.Version
-	from, err := r.ApplyAs(ev, lockbox.Actor{Email: u.Email, UserID: u.ID, Comment: comment, Changes: d.Changes, Extend: d.Extend}, now, settings)
+	from, err := r.ApplyAs(ev, lockbox.Actor{Email: u.Email, UserID: u.ID, Comment: comment, Changes: d.Changes, Extend: d.Extend, Signed: d.Signed}, now, settings)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,11 @@ func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 	if err := s.emit(ctx, tx, u, r, rule, comment, settings, now); err != nil { // notifications: same transaction (notify.go)
 		return nil, err
 	}
-	if err := appendAudit(ctx, tx, transitionRecord(ctx, u, r, from, rule, comment, now)); err != nil {
+	rec := transitionRecord(ctx, u, r, from, rule, comment, now)
+	if d.Signed != nil {
+		rec.AuditData["signed_decision"] = d.Signed.AuditData()
+	}
+	if err := appendAudit(ctx, tx, rec); err != nil {
 		return nil, err
 	}
 	return settings, nil

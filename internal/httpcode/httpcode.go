@@ -12,17 +12,19 @@ import (
 
 // statuses maps every error code to its HTTP status.
 var statuses = map[string]int{
-	lockbox.EINVALID:          http.StatusBadRequest,
-	lockbox.EUNAUTHENTICATED:  http.StatusUnauthorized,
-	lockbox.EFORBIDDEN:        http.StatusForbidden,
-	lockbox.EPASSWORDCHANGE:   http.StatusForbidden,
-	lockbox.ENOTFOUND:         http.StatusNotFound,
-	lockbox.ECONFLICT:         http.StatusConflict,
-	lockbox.ETOOLARGE:         http.StatusRequestEntityTooLarge,
-	lockbox.EUNSUPPORTEDMEDIA: http.StatusUnsupportedMediaType,
-	lockbox.ERATELIMITED:      http.StatusTooManyRequests,
-	lockbox.EUNAVAILABLE:      http.StatusServiceUnavailable,
-	lockbox.EINTERNAL:         http.StatusInternalServerError,
+	lockbox.EINVALID:           http.StatusBadRequest,
+	lockbox.EUNAUTHENTICATED:   http.StatusUnauthorized,
+	lockbox.EFORBIDDEN:         http.StatusForbidden,
+	lockbox.EPASSWORDCHANGE:    http.StatusForbidden,
+	lockbox.ESIGNATUREREQUIRED: http.StatusForbidden,
+	lockbox.EPASSKEYREQUIRED:   http.StatusUnauthorized,
+	lockbox.ENOTFOUND:          http.StatusNotFound,
+	lockbox.ECONFLICT:          http.StatusConflict,
+	lockbox.ETOOLARGE:          http.StatusRequestEntityTooLarge,
+	lockbox.EUNSUPPORTEDMEDIA:  http.StatusUnsupportedMediaType,
+	lockbox.ERATELIMITED:       http.StatusTooManyRequests,
+	lockbox.EUNAVAILABLE:       http.StatusServiceUnavailable,
+	lockbox.EINTERNAL:          http.StatusInternalServerError,
 }
 
 // Status is the HTTP status of an error code; known is false for a code
@@ -55,6 +57,8 @@ func Code(status int) string {
 		return lockbox.ECONFLICT
 	case http.StatusForbidden: // password_change_required comes with its problem document
 		return lockbox.EFORBIDDEN
+	case http.StatusUnauthorized: // passkey_required too
+		return lockbox.EUNAUTHENTICATED
 	case http.StatusBadGateway, http.StatusGatewayTimeout:
 		return lockbox.EUNAVAILABLE
 	}
