@@ -20,7 +20,7 @@ import (
 // DecisionChallenge issues a single-use nonce (5 minutes) for the
 // caller's decision on a request, and the statement to sign.
 func (s *Service) DecisionChallenge(ctx context.Context, idOrRef string, in lockbox.DecisionIntent) (*lockbox.DecisionChallenge, error) {
-	u, err := passkeyOwner(ctx)
+	u, err := actor(ctx) // a service account sees no request to decide
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,9 @@ type Server struct {
 	// the mail a --dev server captured (devmail.go); Metrics serves GET
 	// /metrics (Prometheus). Nil: those routes answer 404.
 	Webhooks lockbox.WebhookService
+	// Passkeys serves the caller's passkeys and decision challenges
+	// (passkeys.go); nil: those routes answer 503.
+	Passkeys lockbox.PasskeyService
 	DevMail  lockbox.DevMailbox
 	Metrics  http.Handler
 	// Ready reports whether the server can serve (the database answers);
