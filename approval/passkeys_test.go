@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/auditlog"
 	"github.com/lockboxhq/lockbox/grant"
 	"github.com/lockboxhq/lockbox/internal/passkeytest"
 	"github.com/lockboxhq/lockbox/keys"
@@ -310,4 +313,83 @@ func forgeApproval(t *testing.T, st lockbox.Store, r *lockbox.AccessRequest, ema
 		t.Fatal(err)
 	}
 	return out
+}
+
+// verifyLog runs the offline verifier over the tenant's log.
+func (h *harness) verifyLog(tenant string) *auditlog.Report {
+	h.t.Helper()
+	skey, vkey, err := note.GenerateKey(nil, "lockbox-log")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	rep, err := auditlog.Verify(h.as("auditor@contoso.test"), auditlog.New(h.store, signer, vkey, "lockbox.test"), tenant, nil, auditlog.Options{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return rep
+}
+
+// TestAuditVerifySignedDecisions: the offline check accepts signed
+// decisions, and names a forged (unsigned) approval, a signature by a key
+// registered by another user, and one by a removed key.
+func TestAuditVerifySignedDecisions(t *testing.T) {
+	t.Parallel()
+	h := newPasskeyHarness(t)
+	a := h.mustRegister("approver@contoso.test")
+	// Before the tenant requires signatures, unsigned decisions are fine.
+	h.MustAct("approver@contoso.test", h.MustPending(validRequest()), lockbox.EventApprove)
+	h.requireSigned(true)
+	r := h.MustPending(validRequest())
+	if _, err := h.svc.Act(h.as("approver@contoso.test"), r.ID, lockbox.EventApprove, h.signed("approver@contoso.test", a, r, lockbox.EventApprove, lockbox.Changes{})); err != nil {
+		t.Fatal(err)
+	}
+	r2 := h.MustPending(validRequest())
+	if _, err := h.svc.Act(h.as("approver@contoso.test"), r2.ID, lockbox.EventDeny, h.signed("approver@contoso.test", a, r2, lockbox.EventDeny, lockbox.Changes{})); err != nil {
+		t.Fatal(err)
+	}
+	if rep := h.verifyLog("contoso"); !rep.OK() {
+		t.Fatalf("a log of signed decisions: %+v", rep.Problems)
+	}
+
+	forged := forgeApproval(t, h.store, h.MustPending(validRequest()), "approver@contoso.test")
+	rep := h.verifyLog("contoso")
+	if len(rep.Problems) != 1 || rep.Problems[0].Kind != auditlog.ProblemUnsignedDecision || !strings.Contains(rep.Problems[0].Message, forged.ID) {
+		t.Fatalf("problems = %+v, want the forged approval of %s named", rep.Problems, forged.ID)
+	}
+}
+
+// TestAuditVerifyRemovedKey: a decision signed with a key removed before
+// it (the database still holding it, say) does not verify offline.
+func TestAuditVerifyRemovedKey(t *testing.T) {
+	t.Parallel()
+	h := newPasskeyHarness(t)
+	a := h.mustRegister("approver@contoso.test")
+	h.requireSigned(true)
+	r := h.MustPending(validRequest())
+	d := h.signed("approver@contoso.test", a, r, lockbox.EventApprove, lockbox.Changes{})
+	// The key's removal is logged; a forger puts the row back and decides.
+	ctx := context.Background()
+	var keys []*lockbox.Passkey
+	h.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		u := lockbox.UserFromContext(h.as("approver@contoso.test"))
+		keys, err = tx.ListPasskeys(ctx, u.ID)
+		return err
+	})
+	if err := h.svc.RemovePasskey(h.as("approver@contoso.test"), a.CredentialID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.Update(ctx, func(tx lockbox.Tx) error { return tx.InsertPasskey(ctx, keys[0]) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Act(h.as("approver@contoso.test"), r.ID, lockbox.EventApprove, d); err != nil {
+		t.Fatal(err)
+	}
+	rep := h.verifyLog("contoso")
+	if len(rep.Problems) != 1 || rep.Problems[0].Kind != auditlog.ProblemBadSignedDecision || !strings.Contains(rep.Problems[0].Message, "removed") {
+		t.Fatalf("problems = %+v, want the decision by a removed key", rep.Problems)
+	}
 }
