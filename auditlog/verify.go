@@ -187,12 +187,12 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 
 // streamed is the outcome of one streaming pass.
 type streamed struct {
-	head    Head        // the tree of the entries checked so far
-	leaves  *leafWriter // nil when no records are kept
+	head   Head        // the tree of the entries checked so far
+	leaves *leafWriter // nil when no records are kept
 	// decisions checks signed decisions record by record (decisions.go);
 	// nil when records are not checked (RootOnly).
 	decisions *Decisions
-	explain bool        // something does not match: explain it
+	explain   bool // something does not match: explain it
 }
 
 func (s *streamed) state(v *trusted, cp *lockbox.Checkpoint, clock func() time.Time) *State {

@@ -241,7 +241,7 @@ func TestCommandOutput(t *testing.T) {
 			"Approvals required:      1\n" +
 			"Max total access:        8h\n"},
 		{"SettingsSet", []string{"settings", "set", "--tenant", "contoso", "--require-approval=false", "--notify-email", "a@x.test"},
-			"Updated settings of contoso: --require-approval=false --request-ttl=12h --max-duration=4h --reminder=2h --notify-email=\"a@x.test\" --approvals-required=1\n"},
+			"Updated settings of contoso: --require-approval=false --request-ttl=12h --max-duration=4h --reminder=2h --notify-email=\"a@x.test\" --approvals-required=1 --require-signed-decisions=false --require-mfa=false\n"},
 		{"ServiceAccountTokenShown", []string{"service-accounts", "create", "mailstore"},
 			"Created service account mailstore.\nToken (shown only once): sa-token-xyz\n"},
 		{"StaffInitialPasswordShown", []string{"staff", "add", "--email", "op@provider.test", "--role", "operator"},
