@@ -27,9 +27,6 @@ const (
 	// ESIGNATUREREQUIRED: the tenant requires signed decisions and the
 	// decision came without a passkey assertion (SPEC §10.3).
 	ESIGNATUREREQUIRED = "signed_decision_required"
-	// EPASSKEYREQUIRED: the password was right, and the account needs its
-	// passkey as a second factor to finish signing in (SPEC §10.3).
-	EPASSKEYREQUIRED = "passkey_required"
 )
 
 // Error is an application error a person can act on. Code is stable and

@@ -30,7 +30,6 @@ const NoticePasskeyAdded = "account.passkey_added"
 // Challenge kinds: what a stored WebAuthn challenge is for.
 const (
 	ChallengeRegistration = "registration"
-	ChallengeSignIn       = "sign_in"
 	ChallengeDecision     = "decision"
 )
 
@@ -77,7 +76,7 @@ func DecodeB64(s string) ([]byte, error) {
 type Challenge struct {
 	ID     string // random; the nonce of a decision
 	UserID string
-	Kind   string // ChallengeRegistration, ChallengeSignIn, ChallengeDecision
+	Kind   string // ChallengeRegistration or ChallengeDecision
 	// Subject binds the challenge: the request id of a decision.
 	Subject   string
 	Data      []byte // ceremony state

@@ -46,9 +46,6 @@ type Settings struct {
 	// RequireSignedDecisions: approve and deny need a passkey assertion
 	// over the decision statement, and grants need such approvals (§10.3).
 	RequireSignedDecisions bool `json:"require_signed_decisions"`
-	// RequireMFA: the tenant's users need a passkey as a second factor at
-	// password sign-in (§10.3).
-	RequireMFA bool `json:"require_mfa"`
 }
 
 // DefaultSettings are a new tenant's settings.
@@ -79,7 +76,6 @@ type SettingsPatch struct {
 	ApprovalsRequired           *int      `json:"approvals_required,omitempty"`
 	MaxTotalAccessMinutes       *int      `json:"max_total_access_minutes,omitempty"`
 	RequireSignedDecisions      *bool     `json:"require_signed_decisions,omitempty"`
-	RequireMFA                  *bool     `json:"require_mfa,omitempty"`
 }
 
 // Apply returns s with p applied, or EINVALID naming the first bad value
@@ -92,9 +88,6 @@ func (s Settings) Apply(p SettingsPatch) (Settings, error) {
 	}
 	if p.RequireSignedDecisions != nil {
 		out.RequireSignedDecisions = *p.RequireSignedDecisions
-	}
-	if p.RequireMFA != nil {
-		out.RequireMFA = *p.RequireMFA
 	}
 	if err := setInt(&out.RequestTTLMinutes, p.RequestTTLMinutes, "request_ttl_minutes", 60, 10080); err != nil {
 		return s, err

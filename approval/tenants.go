@@ -173,6 +173,5 @@ func settingsChanges(old, updated lockbox.Settings) map[string]any {
 	add("approvals_required", old.ApprovalsRequired, updated.ApprovalsRequired, old.ApprovalsRequired != updated.ApprovalsRequired)
 	add("max_total_access_minutes", old.MaxTotalAccessMinutes, updated.MaxTotalAccessMinutes, old.MaxTotalAccessMinutes != updated.MaxTotalAccessMinutes)
 	add("require_signed_decisions", old.RequireSignedDecisions, updated.RequireSignedDecisions, old.RequireSignedDecisions != updated.RequireSignedDecisions)
-	add("require_mfa", old.RequireMFA, updated.RequireMFA, old.RequireMFA != updated.RequireMFA)
 	return c
 }

@@ -85,7 +85,7 @@ func testChallengeSingleUse(t *testing.T, s lockbox.Store) {
 	if diff := cmp.Diff([]*lockbox.Challenge{c}, got); diff != "" {
 		t.Errorf("Challenges (-want +got):\n%s", diff)
 	}
-	for _, q := range []struct{ user, kind, subject string }{{"u2", lockbox.ChallengeDecision, "r1"}, {"u1", lockbox.ChallengeSignIn, "r1"}, {"u1", lockbox.ChallengeDecision, "r2"}} {
+	for _, q := range []struct{ user, kind, subject string }{{"u2", lockbox.ChallengeDecision, "r1"}, {"u1", lockbox.ChallengeRegistration, "r1"}, {"u1", lockbox.ChallengeDecision, "r2"}} {
 		MustView(t, s, func(tx lockbox.Tx) (err error) {
 			got, err = tx.Challenges(t.Context(), q.user, q.kind, q.subject, T0)
 			return err

@@ -46,5 +46,5 @@ func TestPasskeyPagesWithoutScript(t *testing.T) {
 	}
 	// The settings page shows and keeps the two settings.
 	admin := e.signIn("admin@contoso.test")
-	wantBody(t, admin.get("/settings"), `id="require_signed_decisions" name="require_signed_decisions" checked`, `id="require_mfa"`)
+	wantBody(t, admin.get("/settings"), `id="require_signed_decisions" name="require_signed_decisions" checked`)
 }

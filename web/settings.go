@@ -20,9 +20,9 @@ type settingsForm struct {
 	MaxTotal        string
 	// Passkey settings (SPEC §10.3); PasskeySettings marks a form that has
 	// their checkboxes, so an older form leaves them as they are.
-	RequireSigned, RequireMFA, PasskeySettings bool
-	Errors                                     fieldErrors
-	Problem                                    string
+	RequireSigned, PasskeySettings bool
+	Errors                         fieldErrors
+	Problem                        string
 }
 
 func formFromSettings(tenant string, s *lockbox.Settings) *settingsForm {
@@ -33,7 +33,7 @@ func formFromSettings(tenant string, s *lockbox.Settings) *settingsForm {
 		Reminder:      strconv.Itoa(s.ReminderMinutesBeforeExpiry),
 		Approvals:     strconv.Itoa(s.ApprovalsRequired),
 		MaxTotal:      strconv.Itoa(s.MaxTotalAccessMinutes),
-		RequireSigned: s.RequireSignedDecisions, RequireMFA: s.RequireMFA}
+		RequireSigned: s.RequireSignedDecisions}
 }
 
 func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request) {
@@ -61,7 +61,7 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 		NotifyEmails: p.Get("notify_emails"), Reminder: strings.TrimSpace(p.Get("reminder_minutes_before_expiry")),
 		Approvals: strings.TrimSpace(p.Get("approvals_required")), MaxTotal: strings.TrimSpace(p.Get("max_total_access_minutes")),
 		Errors: fieldErrors{}, PasskeySettings: p.Get("passkey_settings") == "1",
-		RequireSigned: p.Get("require_signed_decisions") == "on", RequireMFA: p.Get("require_mfa") == "on"}
+		RequireSigned: p.Get("require_signed_decisions") == "on"}
 	patch := f.patch()
 	if len(f.Errors) > 0 {
 		f.Problem = "Some settings need your attention; nothing was saved."
@@ -86,7 +86,7 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 func (f *settingsForm) patch() lockbox.SettingsPatch {
 	p := lockbox.SettingsPatch{RequireApproval: &f.RequireApproval}
 	if f.PasskeySettings {
-		p.RequireSignedDecisions, p.RequireMFA = &f.RequireSigned, &f.RequireMFA
+		p.RequireSignedDecisions = &f.RequireSigned
 	}
 	check := func(one lockbox.SettingsPatch) {
 		if _, err := lockbox.DefaultSettings().Apply(one); err != nil {

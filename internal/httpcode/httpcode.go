@@ -17,7 +17,6 @@ var statuses = map[string]int{
 	lockbox.EFORBIDDEN:         http.StatusForbidden,
 	lockbox.EPASSWORDCHANGE:    http.StatusForbidden,
 	lockbox.ESIGNATUREREQUIRED: http.StatusForbidden,
-	lockbox.EPASSKEYREQUIRED:   http.StatusUnauthorized,
 	lockbox.ENOTFOUND:          http.StatusNotFound,
 	lockbox.ECONFLICT:          http.StatusConflict,
 	lockbox.ETOOLARGE:          http.StatusRequestEntityTooLarge,
@@ -57,8 +56,6 @@ func Code(status int) string {
 		return lockbox.ECONFLICT
 	case http.StatusForbidden: // password_change_required comes with its problem document
 		return lockbox.EFORBIDDEN
-	case http.StatusUnauthorized: // passkey_required too
-		return lockbox.EUNAUTHENTICATED
 	case http.StatusBadGateway, http.StatusGatewayTimeout:
 		return lockbox.EUNAVAILABLE
 	}

@@ -102,15 +102,14 @@ func ParseRequestPolicy(s string, r *lockbox.AccessRequest) error {
 type tenantPolicy struct {
 	ApprovalsRequired     int `json:"approvals_required,omitempty"`
 	MaxTotalAccessMinutes int `json:"max_total_access_minutes,omitempty"`
-	// Passkey settings (SPEC §10.3); false when stored before them.
+	// Passkey setting (SPEC §10.3); false when stored before it.
 	RequireSignedDecisions bool `json:"require_signed_decisions,omitempty"`
-	RequireMFA             bool `json:"require_mfa,omitempty"`
 }
 
 // TenantPolicy encodes s's policy settings.
 func TenantPolicy(s lockbox.Settings) (string, error) {
 	b, err := json.Marshal(tenantPolicy{ApprovalsRequired: s.ApprovalsRequired, MaxTotalAccessMinutes: s.MaxTotalAccessMinutes,
-		RequireSignedDecisions: s.RequireSignedDecisions, RequireMFA: s.RequireMFA})
+		RequireSignedDecisions: s.RequireSignedDecisions})
 	return string(b), err
 }
 
@@ -126,7 +125,7 @@ func ParseTenantPolicy(str string, s *lockbox.Settings) error {
 	if p.ApprovalsRequired != 0 {
 		s.ApprovalsRequired = p.ApprovalsRequired
 	}
-	s.RequireSignedDecisions, s.RequireMFA = p.RequireSignedDecisions, p.RequireMFA
+	s.RequireSignedDecisions = p.RequireSignedDecisions
 	s.MaxTotalAccessMinutes = d.MaxTotalAccessMinutes
 	if p.MaxTotalAccessMinutes != 0 {
 		s.MaxTotalAccessMinutes = p.MaxTotalAccessMinutes
