@@ -122,7 +122,9 @@ func (s *Service) checkSigned(ctx context.Context, tx lockbox.Tx, u *lockbox.Use
 		if err != nil {
 			return err
 		}
-		if err := tx.DeleteChallenge(ctx, n.ID); err != nil {
+		if err := tx.DeleteChallenge(ctx, n.ID); lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+			return lockbox.Errorf(lockbox.ECONFLICT, "This decision challenge was used by another call at the same moment; ask for a new one.")
+		} else if err != nil {
 			return err
 		}
 		if err := tx.TouchPasskey(ctx, key.ID, count, now); err != nil {
