@@ -212,7 +212,6 @@ func TestSignedDecisions(t *testing.T) {
 	if !strings.HasPrefix(stmt, `{"v":1,"tenant":"contoso","request_id":"`+r.ID+`","reference":"`+r.Reference+`","decision":"approve","operations":["Get-MailboxStatistics"],"duration_minutes":120,"start_time":null,"decided_by":"approver@contoso.test","nonce":"`) {
 		t.Errorf("statement = %s", stmt)
 	}
-	// The nonce was used: the same assertion again is refused (replay).
 	if got.Status != lockbox.StatusActive {
 		t.Fatalf("status %s", got.Status)
 	}
@@ -391,5 +390,42 @@ func TestAuditVerifyRemovedKey(t *testing.T) {
 	rep := h.verifyLog("contoso")
 	if len(rep.Problems) != 1 || rep.Problems[0].Kind != auditlog.ProblemBadSignedDecision || !strings.Contains(rep.Problems[0].Message, "removed") {
 		t.Fatalf("problems = %+v, want the decision by a removed key", rep.Problems)
+	}
+}
+
+// TestSignedExtension: an extension's approval follows the same signing
+// rule, its statement naming the extension's minutes; the grant after it
+// needs it signed too.
+func TestSignedExtension(t *testing.T) {
+	t.Parallel()
+	h := newPasskeyHarness(t)
+	a := h.mustRegister("approver@contoso.test")
+	h.requireSigned(true)
+	r := h.MustPending(validRequest())
+	r, err := h.svc.Act(h.as("approver@contoso.test"), r.ID, lockbox.EventApprove, h.signed("approver@contoso.test", a, r, lockbox.EventApprove, lockbox.Changes{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = h.extend(r, 30)
+	_, err = h.svc.Act(h.as("approver@contoso.test"), r.ID, lockbox.EventExtensionApprove, lockbox.Decision{})
+	wantCode(t, err, lockbox.ESIGNATUREREQUIRED)
+	ch, err := h.svc.DecisionChallenge(h.as("approver@contoso.test"), r.ID, lockbox.DecisionIntent{Decision: "extension_approve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ch.Statement, `"decision":"extension_approve"`) || !strings.Contains(ch.Statement, `"duration_minutes":30,`) {
+		t.Errorf("extension statement = %s", ch.Statement)
+	}
+	as := a.Assert(lockbox.StatementChallenge(ch.Statement))
+	if _, err := h.svc.Act(h.as("approver@contoso.test"), r.ID, lockbox.EventExtensionApprove, lockbox.Decision{Passkey: &as}); err != nil {
+		t.Fatalf("signed extension approval: %v", err)
+	}
+	h.MustGrant(r)
+	// The same assertion again: its nonce is used up.
+	r = h.extend(r, 30)
+	_, err = h.svc.Act(h.as("approver@contoso.test"), r.ID, lockbox.EventExtensionApprove, lockbox.Decision{Passkey: &as})
+	wantCode(t, err, lockbox.EINVALID)
+	if rep := h.verifyLog("contoso"); !rep.OK() {
+		t.Errorf("audit verify: %+v", rep.Problems)
 	}
 }
