@@ -86,7 +86,8 @@ func (d *Decisions) check(r *Report, index int64, leaf []byte) {
 		}
 		return
 	case lockbox.OpSettingsUpdated:
-		if c, ok := data["changes"].(map[string]any)["require_signed_decisions"].(map[string]any); ok {
+		changes, _ := data["changes"].(map[string]any) // a record may lack it: never panic on a log
+		if c, ok := changes["require_signed_decisions"].(map[string]any); ok {
 			d.RequireSigned, _ = c["new"].(bool)
 		}
 		return
