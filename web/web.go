@@ -136,6 +136,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /tenants", h.authed(h.createTenant))
 	m.HandleFunc("GET /staff", h.authed(h.staffPage))
 	m.HandleFunc("POST /staff", h.authed(h.addStaff))
+	m.HandleFunc("GET /staff/{email}/remove", h.authed(h.removeStaffPage))
 	m.HandleFunc("POST /staff/{email}/{action}", h.authed(h.staffAction))
 	m.HandleFunc("GET /services", h.authed(h.servicesPage))
 	m.HandleFunc("POST /services", h.authed(h.putService))

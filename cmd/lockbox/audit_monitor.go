@@ -40,15 +40,17 @@ exiting 1, {"type":"problem","kind":…,"index":…,"message":…}.`,
 		Args: exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to follow (provider: the provider's log)")
+	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to follow (default: your own, if you belong to one; provider: the provider's log)")
 	fl.StringVar(&trustKey, "trust-key", "", "the verifier key to hold the server to (default: the one kept from the last run)")
 	fl.StringVar(&stateDir, "state-dir", "", "where the last verified checkpoint is kept (default: as audit verify)")
 	fl.DurationVar(&interval, "interval", time.Minute, "time between two checks")
 	fl.BoolVar(&once, "once", false, "check once and exit")
 	fl.BoolVar(&all, "all", false, "print every new record, not only those that matter most")
 	format := addOutputFlag(cmd, formatTable, formatJSON)
-	required(cmd, "tenant")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		if interval < time.Second {
 			return usageErrorf("--interval %s: at least 1s", interval)
 		}

@@ -75,6 +75,12 @@ func TestEndToEndAuditSearchAndVerify(t *testing.T) {
 		}
 	}
 	auditor.wantFail(2, "name a file with --file", "audit", "search", "--tenant", "contoso", "--output", "audit.csv")
+	// A tenant's user need not name their tenant; staff must.
+	var own []lockbox.AuditRecord
+	if err := json.Unmarshal([]byte(auditor.mustRun("audit", "search", "-o", "json", "--request-id", r.Reference, "--start", "24h")), &own); err != nil || len(own) != len(recs) {
+		t.Errorf("search without --tenant, since 24h ago: %d records, want %d (%v)", len(own), len(recs), err)
+	}
+	op.wantFail(2, "--tenant is required", "audit", "search")
 	// CSV to a file: the server's export, formula cells defused.
 	file := filepath.Join(t.TempDir(), "audit.csv")
 	auditor.mustRun("audit", "search", "--tenant", "contoso", "-o", "csv", "--file", file)
