@@ -42,6 +42,20 @@ func (l *logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// immediate is a writer whose writes go out at once, after what is
+// buffered: the server's own messages to its terminal keep their place
+// among the log lines, and only l writes to w.
+func (l *logWriter) immediate() io.Writer { return immediateWriter{l} }
+
+type immediateWriter struct{ l *logWriter }
+
+func (w immediateWriter) Write(p []byte) (int, error) {
+	w.l.mu.Lock()
+	defer w.l.mu.Unlock()
+	w.l.buf = append(w.l.buf, p...)
+	return len(p), w.l.flushLocked()
+}
+
 // Flush writes what is buffered.
 func (l *logWriter) Flush() error {
 	l.mu.Lock()

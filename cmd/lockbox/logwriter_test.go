@@ -58,6 +58,13 @@ func TestLogWriter(t *testing.T) {
 		if got := out.String(); !strings.Contains(got, "five") {
 			t.Fatalf("Flush left %q unwritten", "five")
 		}
+		log.Info("six")
+		if _, err := w.immediate().Write([]byte("banner\n")); err != nil {
+			t.Fatal(err)
+		}
+		if got := out.String(); !strings.HasSuffix(got, "\"six\"}\nbanner\n") {
+			t.Fatalf("an immediate write did not follow the buffered line at once: %q", got)
+		}
 		big := strings.Repeat("x", 70<<10)
 		log.Info(big)
 		if got := out.String(); !strings.Contains(got, big) {

@@ -164,6 +164,7 @@ type runningServer struct {
 	keys        *serverKeys // signing keys and the grant authority (keys.go)
 	notify      *notifier   // notification delivery, dev mail, metrics (notify_serve.go)
 	logger      *slog.Logger
+	logOut      *logWriter    // what logger writes through (logwriter.go)
 	certs       *certReloader // TLS (serve_production.go); nil over plain http
 	metricsHTTP *http.Server  // --metrics-listen; nil when metrics share --listen
 	metricsURL  string
@@ -205,8 +206,10 @@ func startServer(ctx context.Context, cfg serverConfig, stderr io.Writer) (*runn
 		cleanup()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	rs := &runningServer{store: store, logger: logger, cleanup: cleanup, workDone: make(chan struct{})}
-	if err := rs.start(ctx, cfg, dbPath, stderr); err != nil {
+	rs := &runningServer{store: store, logger: logger, logOut: logOut, cleanup: cleanup, workDone: make(chan struct{})}
+	// What the server prints itself (the dev banner, the bootstrap password)
+	// goes through the log's writer at once, after the lines before it.
+	if err := rs.start(ctx, cfg, dbPath, logOut.immediate()); err != nil {
 		store.Close()
 		cleanup()
 		return nil, err
