@@ -94,7 +94,7 @@ func TestEndToEndAuditSearchAndVerify(t *testing.T) {
 		t.Fatalf("csv export: %v %q", err, rows)
 	}
 	if info, _ := os.Stat(file); info.Mode().Perm() != 0o600 {
-		t.Errorf("--output file mode %v, want 0600", info.Mode().Perm())
+		t.Errorf("--file mode %v, want 0600", info.Mode().Perm())
 	}
 	auditor.wantFail(2, "unknown operation", "audit", "search", "--tenant", "contoso", "--operation", "request.exploded")
 	auditor.wantFail(1, "not found", "audit", "search", "--tenant", "fabrikam")
