@@ -122,7 +122,9 @@ type Tx interface {
 	// before commit, to hold the log's head lock briefly), so code inside the
 	// transaction must not rely on it or read the record back. Indexes are
 	// gap-free from 0 and appends to one log serialize. ECONFLICT when a
-	// record with rec.ID exists.
+	// record with rec.ID exists: from AppendAudit (the transaction goes on),
+	// or from Update, which then commits nothing (PostgreSQL writes the
+	// record with the COMMIT).
 	AppendAudit(ctx context.Context, rec *AuditRecord) error
 	// AuditRecords returns a log's records with start <= index < end.
 	AuditRecords(ctx context.Context, log string, start, end int64) ([]*AuditRecord, error)
