@@ -14,7 +14,7 @@ import (
 )
 
 // newestVersion is the number of the newest file in migrations/.
-const newestVersion = 10
+const newestVersion = 14
 
 func schemaVersion(t *testing.T, dsn string) int64 {
 	t.Helper()
