@@ -107,7 +107,7 @@ type AccessRequest struct {
 	// request starts access and cleared when a tenant approver
 	// acknowledges it (AcknowledgedBy, AcknowledgedAt, AcknowledgeComment).
 	BreakGlass         bool       `json:"break_glass"`
-	Incident           string     `json:"incident,omitempty"`
+	Incident           string     `json:"incident"`
 	NeedsReview        bool       `json:"needs_review"`
 	AcknowledgedBy     *string    `json:"acknowledged_by"`
 	AcknowledgedAt     *time.Time `json:"acknowledged_at"`

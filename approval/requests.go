@@ -439,6 +439,9 @@ func refusalMessage(r *lockbox.AccessRequest, ev lockbox.Event, cause error) str
 		}
 		return " at " + t.UTC().Format(time.RFC3339)
 	}
+	if _, err := lockbox.Next(r.Status, ev); err == nil {
+		return lockbox.ErrorMessage(cause) // the status allows ev; the row's own condition refused it
+	}
 	switch r.Status {
 	case lockbox.StatusExpired:
 		return fmt.Sprintf("Request %s expired%s: nobody decided before the deadline. It can no longer be %s.", r.Reference, at(&r.ExpiresAt), ev.Verb())

@@ -163,6 +163,8 @@ var requestFields = []requestField{
 	{"Needs review", "needs_review", func(r *lockbox.AccessRequest) string { return strconv.FormatBool(r.NeedsReview) }, nil},
 	{"Acknowledged by", "acknowledged_by", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.AcknowledgedBy) }, nil},
 	{"Acknowledged at", "acknowledged_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.AcknowledgedAt) }, nil},
+	{"Acknowledge comment", "acknowledge_comment", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.AcknowledgeComment) }, nil},
+	{"Escalates at", "escalate_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.EscalateAt) }, nil},
 	{"Escalated at", "escalated_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.EscalatedAt) }, nil},
 	{"Version", "version", func(r *lockbox.AccessRequest) string { return strconv.Itoa(r.Version) }, nil},
 	{"ID", "id", func(r *lockbox.AccessRequest) string { return r.ID }, nil},
