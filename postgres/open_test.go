@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -80,8 +81,14 @@ func TestOpenConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if applied != newestVersion || distinct != newestVersion {
-		t.Errorf("goose_db_version: %d rows for %d versions, want %d of each", applied, distinct, newestVersion)
+	// Numbers may skip (each helper's migration has its own number), so
+	// each file is applied exactly once: as many rows as files.
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied != len(files) || distinct != len(files) {
+		t.Errorf("goose_db_version: %d rows for %d versions, want %d of each", applied, distinct, len(files))
 	}
 }
 
