@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/auditlog"
 )
 
 // Config is what the admin center serves. The four services and Sessions
@@ -37,6 +38,12 @@ type Config struct {
 	Sessions lockbox.WebSessionService
 	// Audit serves the "Audit log" page; nil shows a notice instead.
 	Audit lockbox.AuditService
+	// Witnesses are those the server sends its checkpoints to (serve
+	// --witness), WitnessQuorum how many must cosign (0: all): the audit
+	// page shows which cosigned the latest checkpoint, and whether the
+	// quorum is met.
+	Witnesses     []auditlog.Witness
+	WitnessQuorum int
 	// Grants issues grant tokens for "Get token"; nil shows a notice.
 	Grants GrantIssuer
 	// DevMail is the mail captured in --dev, shown at /dev/mail; nil shows
@@ -136,6 +143,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /tenants", h.authed(h.createTenant))
 	m.HandleFunc("GET /staff", h.authed(h.staffPage))
 	m.HandleFunc("POST /staff", h.authed(h.addStaff))
+	m.HandleFunc("GET /staff/{email}/remove", h.authed(h.removeStaffPage))
 	m.HandleFunc("POST /staff/{email}/{action}", h.authed(h.staffAction))
 	m.HandleFunc("GET /services", h.authed(h.servicesPage))
 	m.HandleFunc("POST /services", h.authed(h.putService))
