@@ -40,9 +40,10 @@ func TestAccessReport(t *testing.T) {
 	}
 	want := &lockbox.AccessReport{RequestID: r.ID, Reference: r.Reference, Tenant: "contoso", Service: "exchange",
 		Status: lockbox.StatusCompleted, Final: true,
-		Operations: []lockbox.OperationReport{{"Get-Mailbox", 2, 0}, {"Get-MailboxStatistics", 0, 0}, {"Repair-Mailbox", 1, 0}},
-		Blocked:    []lockbox.BlockedReport{{"Remove-Mailbox", false, 2}, {"Set-Mailbox", false, 1}},
-		Unused:     []string{"Get-MailboxStatistics"}, AllowedTotal: 3, BlockedTotal: 3}
+		Operations: []lockbox.OperationReport{{Operation: "Get-Mailbox", Allowed: 2}, {Operation: "Get-MailboxStatistics"},
+			{Operation: "Repair-Mailbox", Allowed: 1}},
+		Blocked: []lockbox.BlockedReport{{Operation: "Remove-Mailbox", Count: 2}, {Operation: "Set-Mailbox", Count: 1}},
+		Unused:  []string{"Get-MailboxStatistics"}, AllowedTotal: 3, BlockedTotal: 3}
 	if diff := cmp.Diff(want, rep, cmpIgnoreTimes); diff != "" {
 		t.Errorf("final report (-want +got):\n%s", diff)
 	}
