@@ -239,7 +239,9 @@ func TestCommandOutput(t *testing.T) {
 			"Reminder before expiry:  2h\n" +
 			"Notify emails:           -\n" +
 			"Approvals required:      1\n" +
-			"Max total access:        8h\n"},
+			"Max total access:        8h\n" +
+			"Break-glass:             off (at most 1h when on)\n" +
+			"Escalation:              off\n"},
 		{"SettingsSet", []string{"settings", "set", "--tenant", "contoso", "--require-approval=false", "--notify-email", "a@x.test"},
 			"Updated settings of contoso: --require-approval=false --request-ttl=12h --max-duration=4h --reminder=2h --notify-email=\"a@x.test\" --approvals-required=1\n"},
 		{"ServiceAccountTokenShown", []string{"service-accounts", "create", "mailstore"},
