@@ -141,6 +141,7 @@ type RequestQuery struct {
 	CreatedAfter  *time.Time
 	RequesterID   string // only this requester's requests, when set
 	TenantVisible bool   // only requests that have reached the tenant
+	NeedsReview   bool   // only requests with NeedsReview
 	// OrDueBy, when set, widens the Statuses filter: a request whose
 	// Deadline is at or before OrDueBy matches whatever its stored status,
 	// since the event due then changes it (the workflow settles such rows
