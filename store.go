@@ -30,6 +30,7 @@ type Tx interface {
 	SSOTx     // single sign-on: tenants' IdPs, flows in progress (sso.go)
 	KeysTx    // published signing keys (signingkey.go)
 	OutboxTx  // notification outbox, webhook endpoints, reminders (notify.go)
+	PasskeyTx // passkeys and WebAuthn challenges (passkey.go)
 	// InsertRequest stores a new request, its Deadline and RemindAt
 	// included. ECONFLICT when the id or reference is taken.
 	InsertRequest(ctx context.Context, r *AccessRequest) error
@@ -122,7 +123,9 @@ type Tx interface {
 	// before commit, to hold the log's head lock briefly), so code inside the
 	// transaction must not rely on it or read the record back. Indexes are
 	// gap-free from 0 and appends to one log serialize. ECONFLICT when a
-	// record with rec.ID exists.
+	// record with rec.ID exists: from AppendAudit (the transaction goes on),
+	// or from Update, which then commits nothing (PostgreSQL writes the
+	// record with the COMMIT).
 	AppendAudit(ctx context.Context, rec *AuditRecord) error
 	// AuditRecords returns a log's records with start <= index < end.
 	AuditRecords(ctx context.Context, log string, start, end int64) ([]*AuditRecord, error)
@@ -139,6 +142,7 @@ type RequestQuery struct {
 	CreatedAfter  *time.Time
 	RequesterID   string // only this requester's requests, when set
 	TenantVisible bool   // only requests that have reached the tenant
+	NeedsReview   bool   // only requests with NeedsReview
 	// OrDueBy, when set, widens the Statuses filter: a request whose
 	// Deadline is at or before OrDueBy matches whatever its stored status,
 	// since the event due then changes it (the workflow settles such rows

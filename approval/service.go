@@ -60,6 +60,10 @@ type Options struct {
 	// SSO is single sign-on (sso.go): the relying party, the redirect URI
 	// and the provider's staff IdP.
 	SSO SSOOptions
+	// Passkeys runs WebAuthn ceremonies (passkeys.go). Nil: passkey
+	// routes answer EUNAVAILABLE, and so does deciding in a tenant that
+	// requires signed decisions.
+	Passkeys lockbox.PasskeyRelyingParty
 }
 
 func (o Options) withDefaults() Options {
@@ -115,6 +119,7 @@ var (
 	_ lockbox.AccountService = (*Service)(nil)
 	_ lockbox.TenantService  = (*Service)(nil)
 	_ lockbox.CatalogService = (*Service)(nil)
+	_ lockbox.PasskeyService = (*Service)(nil)
 )
 
 // New returns a Service on store, reading time from clock.

@@ -10,16 +10,17 @@ import (
 )
 
 // apply performs a person's allowed event on r (already settled and locked)
-// and any system step that follows at once: a review approval in a tenant
-// that does not require approval is approved by the system, and an approval
-// whose start time has come activates.
+// and any system step that follows at once: a reviewed request the system
+// decides (lockbox.SystemDecision: break-glass, or a tenant that does not
+// require approval) is approved by the system, and an approval whose start
+// time has come activates.
 func (s *Service) apply(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event, d lockbox.Decision, now time.Time) error {
 	settings, err := s.transitionAs(ctx, tx, u, r, ev, d, now)
 	if err != nil {
 		return err
 	}
-	if r.Status == lockbox.StatusPending && !settings.RequireApproval {
-		if _, err := s.transition(ctx, tx, lockbox.System, r, lockbox.EventSystemApprove, "", now); err != nil {
+	if ev := lockbox.SystemDecision(r, settings); ev != "" {
+		if _, err := s.transition(ctx, tx, lockbox.System, r, ev, "", now); err != nil {
 			return err
 		}
 	}
@@ -55,7 +56,7 @@ func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 		return nil, fmt.Errorf("settings of %s: %w", r.Tenant, err)
 	}
 	prev := r.Version
-	from, err := r.ApplyAs(ev, lockbox.Actor{Email: u.Email, UserID: u.ID, Comment: comment, Changes: d.Changes, Extend: d.Extend}, now, settings)
+	from, err := r.ApplyAs(ev, lockbox.Actor{Email: u.Email, UserID: u.ID, Comment: comment, Changes: d.Changes, Extend: d.Extend, Signed: d.Signed}, now, settings)
 	if err != nil {
 		return nil, err
 	}
@@ -65,8 +66,17 @@ func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 	if err := s.emit(ctx, tx, u, r, rule, comment, settings, now); err != nil { // notifications: same transaction (notify.go)
 		return nil, err
 	}
-	if err := appendAudit(ctx, tx, transitionRecord(ctx, u, r, from, rule, comment, now)); err != nil {
+	rec := transitionRecord(ctx, u, r, from, rule, comment, now)
+	if d.Signed != nil {
+		rec.AuditData["signed_decision"] = d.Signed.AuditData()
+	}
+	if err := appendAudit(ctx, tx, rec); err != nil {
 		return nil, err
+	}
+	if rule.EndsAccess(from) {
+		if err := s.reportAccess(ctx, tx, r, now); err != nil { // report.go
+			return nil, err
+		}
 	}
 	return settings, nil
 }

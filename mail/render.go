@@ -62,11 +62,18 @@ func Render(m *lockbox.OutboxMessage, domain string) (*Email, error) {
 	if err := json.Unmarshal(m.Payload, &n); err != nil {
 		return nil, fmt.Errorf("decode notice of %s: %w", m.ID, err)
 	}
-	if n.Data.Request == nil {
+	if n.Data.Request == nil && n.Data.Passkey == nil {
 		return nil, fmt.Errorf("notice %s of %s has no request", n.Type, m.ID)
 	}
 	if !messageIDPart.MatchString(m.ID) {
 		return nil, fmt.Errorf("outbox id %q cannot form a Message-ID", m.ID)
+	}
+	build := build
+	reference := ""
+	if n.Data.Request != nil {
+		reference = n.Data.Request.Reference
+	} else {
+		build = buildPasskey
 	}
 	c, subject, err := build(&n)
 	if err != nil {
@@ -81,7 +88,7 @@ func Render(m *lockbox.OutboxMessage, domain string) (*Email, error) {
 	}
 	return &Email{
 		To: m.To, Subject: subject, MessageID: m.ID + "@" + headerValue(domain, 200), Date: m.CreatedAt.UTC(),
-		Reference: headerValue(Line(n.Data.Request.Reference, 32), 32), Text: text.String(), HTML: html.String(),
+		Reference: headerValue(Line(reference, 32), 32), Text: text.String(), HTML: html.String(),
 	}, nil
 }
 
@@ -154,6 +161,20 @@ func build(n *lockbox.Notice) (*content, string, error) {
 		c.Lead = "Nobody decided on your extension before the access ended, so it lapsed. Access has ended."
 		c.Rows = append(requestRows(n), append(accessRows(r), extensionRows(r)...)...)
 		c.Footer = "Lockbox sent this message because you filed this request. Lockbox messages never contain links."
+	case lockbox.NoticeBreakGlass:
+		subject = "URGENT: access started without approval (break-glass) for %s"
+		c.Lead = "Urgent: access started without approval. A provider support engineer used break-glass for an incident, your organization allows it, and a provider support manager reviewed it, so access is open now, for at most the time below. An approver can revoke it at any time in the admin center, and must acknowledge it there once it has ended."
+		c.Rows = append(requestRows(n), append([]row{{"Incident", Line(r.Incident, lockbox.MaxIncidentLen)}}, accessRows(r)...)...)
+	case lockbox.NoticeEscalated:
+		subject = "Escalation: access request %s is still undecided"
+		c.Lead = "This access request has waited for a decision longer than your organization's escalation time. Lockbox tells you so that someone who may decide does so in time; if nobody decides by the deadline it expires and no access is granted."
+		c.Rows = append(requestRows(n), row{"Decide by (UTC)", utc(r.ExpiresAt)})
+		c.Footer = "Lockbox sent this message because your address is in the escalation setting of the tenant " + tenant +
+			". Lockbox messages never contain links: treat any message with a link that claims to be from Lockbox as phishing."
+	case lockbox.NoticeAccessReport:
+		subject = "Access report for request %s"
+		c.Lead = "Access of this request has ended. This is what the support engineer did with it, as the provider's services reported each action to Lockbox."
+		c.Rows = append(requestRows(n), reportRows(n.Data.Report)...)
 	default:
 		return nil, "", fmt.Errorf("no email template for notice type %q", n.Type)
 	}
@@ -164,6 +185,29 @@ func build(n *lockbox.Notice) (*content, string, error) {
 	// Header text is defanged like the body, then reduced to printable ASCII.
 	subject = "[Lockbox] " + headerValue(fmt.Sprintf(subject, Line(r.Reference, 32)), 150) +
 		" (" + headerValue(Line(n.Data.Tenant, 63), 63) + ")"
+	return c, subject, nil
+}
+
+// buildPasskey is the email that an account gained a passkey (SPEC §10.3):
+// to the admins of its population, who should know if it was not its owner.
+func buildPasskey(n *lockbox.Notice) (*content, string, error) {
+	p := n.Data.Passkey
+	if n.Type != lockbox.NoticePasskeyAdded || p == nil {
+		return nil, "", fmt.Errorf("no email template for notice type %q", n.Type)
+	}
+	where := "the provider's staff"
+	if n.Data.Tenant != "" {
+		where = "the tenant " + tenantLabel(n.Data)
+	}
+	c := &content{
+		Lead: "A new passkey was added to " + Line(p.Account, 254) + " in " + where + ". Passkeys sign in and sign access decisions. " +
+			"If the account's owner did not add it, treat it as an attack: remove the account's access and review the audit log.",
+		Rows: []row{{"Account", Line(p.Account, 254)}, {"Passkey name", Line(p.Name, 64)}, {"Credential id", Line(p.CredentialID, 200)},
+			{"Added (UTC)", utc(n.Timestamp)}},
+		Instruction: "Sign in to the Lockbox admin center the usual way (type its address or use your own bookmark; never a link from an email) and look for passkey.registered in the audit log.",
+		Footer:      "Lockbox sent this message because you are an administrator of this account's organization. Lockbox messages never contain links.",
+	}
+	subject := "[Lockbox] " + headerValue("A new passkey was added to "+Line(p.Account, 254), 150)
 	return c, subject, nil
 }
 
@@ -196,6 +240,28 @@ func lastExtension(r *lockbox.AccessRequest) *lockbox.Extension {
 		return &r.Extensions[n-1]
 	}
 	return nil
+}
+
+// reportRows state an access report: totals, then one row per operation.
+func reportRows(rep *lockbox.AccessReport) []row {
+	if rep == nil {
+		return nil
+	}
+	rows := []row{{"Access started (UTC)", utcPtr(rep.AccessStartsAt)}, {"Access ended (UTC)", utcPtr(rep.AccessEndedAt)},
+		{"Allowed actions", fmt.Sprint(rep.AllowedTotal)}, {"Blocked attempts", fmt.Sprint(rep.BlockedTotal)}}
+	for _, o := range rep.Operations {
+		rows = append(rows, row{"Approved " + Line(o.Operation, 100), fmt.Sprintf("%d allowed, %d blocked", o.Allowed, o.Blocked)})
+	}
+	for _, b := range rep.Blocked {
+		if !b.Approved {
+			rows = append(rows, row{"Not approved " + Line(b.Operation, 100), fmt.Sprintf("%d blocked", b.Count)})
+		}
+	}
+	unused := "none"
+	if len(rep.Unused) > 0 {
+		unused = Line(strings.Join(rep.Unused, ", "), 2000)
+	}
+	return append(rows, row{"Unused operations", unused})
 }
 
 // extensionRows state the extension the email is about.

@@ -164,6 +164,12 @@ func TestRenderEveryKind(t *testing.T) {
 			[]string{"denied by approver@contoso[.]test"}},
 		{lockbox.NoticeExtensionLapsed, "[Lockbox] Your extension of access request LB-7K3Q9MXA lapsed (contoso)",
 			[]string{"lapsed", "Access ends (UTC):      2026-11-22 11:00:00 UTC"}},
+		{lockbox.NoticeBreakGlass, "[Lockbox] URGENT: access started without approval (break-glass) for LB-7K3Q9MXA (contoso)",
+			[]string{"Urgent: access started without approval", "Incident:               INC-42", "Access ends (UTC):      2026-11-22 11:00:00 UTC"}},
+		{lockbox.NoticeEscalated, "[Lockbox] Escalation: access request LB-7K3Q9MXA is still undecided (contoso)",
+			[]string{"longer than your organization's escalation time", "Decide by (UTC):"}},
+		{lockbox.NoticeAccessReport, "[Lockbox] Access report for request LB-7K3Q9MXA (contoso)",
+			[]string{"Allowed actions:        2", "Blocked attempts:       1", "Unused operations:      Repair-Mailbox"}},
 	}
 	common := []string{
 		"Reference code:         LB-7K3Q9MXA",
@@ -184,7 +190,16 @@ func TestRenderEveryKind(t *testing.T) {
 			ended := start.Add(time.Hour)
 			r.StartTime, r.AccessStartsAt, r.AccessEndsAt, r.EndedAt = &start, &start, &ends, &ended
 			r.Extensions = []lockbox.Extension{{Minutes: 30, Reason: "still copying, see https://x.test", Status: "approved"}}
+			r.Incident = "INC-42"
 			n := pendingNotice(r)
+			if k.kind == lockbox.NoticeAccessReport {
+				r.Status = lockbox.StatusCompleted
+				n.Data.Report = lockbox.NewAccessReport(r, []*lockbox.AuditRecord{
+					{RequestID: r.ID, Operation: lockbox.OpOperatorAction, AuditData: map[string]any{"operation": "Get-MailboxStatistics"}},
+					{RequestID: r.ID, Operation: lockbox.OpOperatorAction, AuditData: map[string]any{"operation": "Get-MailboxStatistics"}},
+					{RequestID: r.ID, Operation: lockbox.OpOperatorActionBlocked, AuditData: map[string]any{"operation": "Remove-Mailbox"}},
+				}, true)
+			}
 			n.Type = k.kind
 			if k.kind != lockbox.NoticePending && k.kind != lockbox.NoticeReminder && k.kind != lockbox.NoticeAutoApproved {
 				n.Data.Actor = "approver@contoso.test"
@@ -330,5 +345,22 @@ func TestMessageEncoding(t *testing.T) {
 	}
 	if p.text != e.Text || html.UnescapeString(p.html) != html.UnescapeString(e.HTML) {
 		t.Errorf("decoded parts differ from the rendered ones:\n%s\n---\n%s", p.text, e.Text)
+	}
+}
+
+func TestRenderPasskeyAdded(t *testing.T) {
+	t.Parallel()
+	n := lockbox.Notice{Type: lockbox.NoticePasskeyAdded, Timestamp: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC),
+		Data: lockbox.NoticeData{Tenant: "contoso", Actor: "ann@contoso.test",
+			Passkey: &lockbox.PasskeyNotice{Account: "ann@contoso.test", CredentialID: "AbC-1", Name: "https://evil.example"}}}
+	e, err := mail.Render(outboxEmail(t, "0193f4c2-0000-7000-8000-000000000009", "admin@contoso.test", n), "lockbox.contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.Subject, "A new passkey was added to ann@contoso[.]test") || !strings.Contains(e.Text, "AbC-1") {
+		t.Errorf("subject %q, text:\n%s", e.Subject, e.Text)
+	}
+	if strings.Contains(e.Text, "https://") || strings.Contains(e.HTML, "https://") {
+		t.Errorf("the email carries a link:\n%s", e.Text)
 	}
 }

@@ -141,6 +141,14 @@ var expectations = map[string]rule{
 	"POST /v1/requests/{id}/extension/deny": func(p principal, t string) outcome {
 		return onRequest(p, t, true, tenantApprovers...)
 	},
+	// SPEC §11: a break-glass request is acknowledged by the tenant's
+	// approvers; an access report is read by whoever may read the request.
+	"POST /v1/requests/{id}/acknowledge": func(p principal, t string) outcome {
+		return onRequest(p, t, true, tenantApprovers...)
+	},
+	"GET /v1/requests/{id}/report": func(p principal, t string) outcome {
+		return onRequest(p, t, true, "requester", "support_manager", "provider_admin", "global_admin", "lockbox_approver", "audit_reader")
+	},
 	"POST /v1/access/check":      providerOnly("service_account"),
 	"POST /v1/operator-actions":  providerOnly("service_account"),
 	"GET /.well-known/jwks.json": anyone,
@@ -171,6 +179,16 @@ var expectations = map[string]rule{
 		return allowed
 	},
 	"GET /v1/me/tokens": anyone,
+	// SPEC §10.3: one's own passkeys, and no route to anyone else's; a
+	// service account has none.
+	"GET /v1/me/passkeys":                 personOnly,
+	"POST /v1/me/passkeys":                personOnly,
+	"POST /v1/me/passkeys/begin":          personOnly,
+	"POST /v1/me/passkeys/finish":         personOnly,
+	"DELETE /v1/me/passkeys/{credential}": personOnly,
+	"POST /v1/requests/{id}/decision-challenge": func(p principal, t string) outcome {
+		return onRequest(p, t, true, tenantApprovers...)
+	},
 	"DELETE /v1/me/tokens/{id}": func(p principal, _ string) outcome {
 		if p.is("service_account") {
 			return notFound
@@ -230,12 +248,12 @@ func newMatrix(t *testing.T) *matrix {
 	grants, jwks := newTestGrants(t, store)
 	op := newTestOP(t) // sso_test.go
 	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, LoginBurst: 1000, Grants: grants,
-		SSO: testSSOOptions(op)})
+		Passkeys: testRP(t), SSO: testSSOOptions(op)}) // passkeys_test.go
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}
 	s := &server.Server{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Ready: store.Ping,
-		DevClock: clock, Logger: slog.New(slog.DiscardHandler), Enforcement: svc, JWKS: jwks}
+		DevClock: clock, Logger: slog.New(slog.DiscardHandler), Enforcement: svc, JWKS: jwks, Passkeys: svc}
 	s.Audit = newTestAudit(t, store) // audit_test.go
 	s.SSO = svc.SSO(svc.WebSessions(approval.WebSessionOptions{}), testRedirect)
 	// Notification routes: notify_test.go.
@@ -329,7 +347,7 @@ func (m *matrix) fixture(route server.Route, target string) (path string, body a
 		case strings.HasSuffix(path, "/review"):
 			status = lockbox.StatusPendingReview
 		case strings.HasSuffix(path, "/revoke"), strings.HasSuffix(path, "/complete"), strings.HasSuffix(path, "/token"),
-			strings.HasSuffix(path, "/extend"):
+			strings.HasSuffix(path, "/extend"), strings.HasSuffix(path, "/report"):
 			status = lockbox.StatusActive
 		}
 		r := m.request(target, status)
@@ -340,6 +358,9 @@ func (m *matrix) fixture(route server.Route, target string) (path string, body a
 			if err != nil {
 				m.t.Fatal(err)
 			}
+		}
+		if strings.HasSuffix(path, "/acknowledge") { // a break-glass request that ended
+			r = m.breakGlassEnded(target)
 		}
 		replace("id", r.ID)
 	}
@@ -395,6 +416,7 @@ func (m *matrix) call(p principal, route server.Route, target string) (int, stri
 	path, body := m.fixture(route, target)
 	token := m.tokenFor(p, route) // accounts_test.go
 	path = m.ownTokenPath(p, route, path)
+	path, body = m.passkeyCall(p, route, path, body) // passkeys_test.go
 	var rd *strings.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -466,3 +488,26 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	t.Logf("%d cells", cells)
 }
+
+// breakGlassEnded is a break-glass request of target, active at once after
+// review (the tenant enabled break-glass) and revoked: it needs review.
+func (m *matrix) breakGlassEnded(target string) *lockbox.AccessRequest {
+	admin := m.ctxOf("admin@" + target + ".test")
+	if _, err := m.svc.UpdateSettings(admin, target, lockbox.SettingsPatch{BreakGlass: &lockbox.BreakGlassPatch{Enabled: ptrTo(true)}}); err != nil {
+		m.t.Fatal(err)
+	}
+	r, err := m.svc.CreateRequest(m.ctxOf("operator@provider.test"), lockbox.NewRequest{Tenant: target, Service: "exchange",
+		ServiceRequest: "SR-1", Reason: "authz matrix", DurationMinutes: 60, BreakGlass: true, Incident: "INC-1"})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if r, err = m.svc.Act(m.ctxOf("manager@provider.test"), r.ID, lockbox.EventReviewApprove, lockbox.Decision{}); err != nil {
+		m.t.Fatal(err)
+	}
+	if r, err = m.svc.Act(admin, r.ID, lockbox.EventRevoke, lockbox.Decision{}); err != nil || !r.NeedsReview {
+		m.t.Fatalf("break-glass fixture: %+v, %v", r, err)
+	}
+	return r
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -33,6 +33,9 @@ type Server struct {
 	// the mail a --dev server captured (devmail.go); Metrics serves GET
 	// /metrics (Prometheus). Nil: those routes answer 404.
 	Webhooks lockbox.WebhookService
+	// Passkeys serves the caller's passkeys and decision challenges
+	// (passkeys.go); nil: those routes answer 503.
+	Passkeys lockbox.PasskeyService
 	DevMail  lockbox.DevMailbox
 	// SSO is single sign-on (sso.go); nil: its routes answer 404.
 	SSO     lockbox.SSOService

@@ -280,6 +280,8 @@ var notices = map[string]string{
 	"removed":           "User removed.",
 	"service":           "Service saved.",
 	"password":          "Password changed. Your other sessions and API tokens have ended.",
+	"passkey":           "Passkey added. Your organization's administrators were told by email.",
+	"passkey_removed":   "Passkey removed.",
 	"token":             "Session ended.",
 	"disabled":          "Staff member disabled: their sessions have ended and their requests were revoked or canceled.",
 	"enabled":           "Staff member enabled.",
@@ -290,6 +292,7 @@ var notices = map[string]string{
 	"extension-deny":    "Extension denied.",
 	"sso":               "Single sign-on saved.",
 	"sso_removed":       "Single sign-on removed: your users sign in with their passwords again.",
+	"acknowledge":       "Break-glass request acknowledged: it no longer needs review.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

@@ -18,18 +18,30 @@ type settingsForm struct {
 	Reminder        string
 	Approvals       string
 	MaxTotal        string
-	Errors          fieldErrors
-	Problem         string
+	// Passkey settings (SPEC §10.3); PasskeySettings marks a form that has
+	// their checkboxes, so an older form leaves them as they are.
+	RequireSigned, PasskeySettings bool
+	// Break-glass and escalation (SPEC §11); EmergencySettings marks a
+	// form that has them, as PasskeySettings does.
+	BreakGlass, EmergencySettings bool
+	BreakGlassMax, EscalateAfter  string
+	EscalateNotify                string // one address per line
+	Errors                        fieldErrors
+	Problem                       string
 }
 
 func formFromSettings(tenant string, s *lockbox.Settings) *settingsForm {
 	return &settingsForm{Tenant: tenant, RequireApproval: s.RequireApproval,
-		RequestTTL:   strconv.Itoa(s.RequestTTLMinutes),
-		MaxAccess:    strconv.Itoa(s.MaxAccessMinutes),
-		NotifyEmails: strings.Join(s.NotifyEmails, "\n"),
-		Reminder:     strconv.Itoa(s.ReminderMinutesBeforeExpiry),
-		Approvals:    strconv.Itoa(s.ApprovalsRequired),
-		MaxTotal:     strconv.Itoa(s.MaxTotalAccessMinutes)}
+		RequestTTL:    strconv.Itoa(s.RequestTTLMinutes),
+		MaxAccess:     strconv.Itoa(s.MaxAccessMinutes),
+		NotifyEmails:  strings.Join(s.NotifyEmails, "\n"),
+		Reminder:      strconv.Itoa(s.ReminderMinutesBeforeExpiry),
+		Approvals:     strconv.Itoa(s.ApprovalsRequired),
+		MaxTotal:      strconv.Itoa(s.MaxTotalAccessMinutes),
+		RequireSigned: s.RequireSignedDecisions,
+		BreakGlass:    s.BreakGlass.Enabled, BreakGlassMax: strconv.Itoa(s.BreakGlass.MaxMinutes),
+		EscalateAfter:  strconv.Itoa(s.Escalation.AfterMinutes),
+		EscalateNotify: strings.Join(s.Escalation.Notify, "\n")}
 }
 
 func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request) {
@@ -56,7 +68,11 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 		RequestTTL: strings.TrimSpace(p.Get("request_ttl_minutes")), MaxAccess: strings.TrimSpace(p.Get("max_access_minutes")),
 		NotifyEmails: p.Get("notify_emails"), Reminder: strings.TrimSpace(p.Get("reminder_minutes_before_expiry")),
 		Approvals: strings.TrimSpace(p.Get("approvals_required")), MaxTotal: strings.TrimSpace(p.Get("max_total_access_minutes")),
-		Errors: fieldErrors{}}
+		Errors: fieldErrors{}, PasskeySettings: p.Get("passkey_settings") == "1",
+		RequireSigned:     p.Get("require_signed_decisions") == "on",
+		EmergencySettings: p.Get("emergency_settings") == "1", BreakGlass: p.Get("break_glass.enabled") == "on",
+		BreakGlassMax: strings.TrimSpace(p.Get("break_glass.max_minutes")), EscalateAfter: strings.TrimSpace(p.Get("escalation.after_minutes")),
+		EscalateNotify: p.Get("escalation.notify")}
 	patch := f.patch()
 	if len(f.Errors) > 0 {
 		f.Problem = "Some settings need your attention; nothing was saved."
@@ -80,6 +96,9 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 // problem shows at once, each next to the field its error names.
 func (f *settingsForm) patch() lockbox.SettingsPatch {
 	p := lockbox.SettingsPatch{RequireApproval: &f.RequireApproval}
+	if f.PasskeySettings {
+		p.RequireSignedDecisions = &f.RequireSigned
+	}
 	check := func(one lockbox.SettingsPatch) {
 		if _, err := lockbox.DefaultSettings().Apply(one); err != nil {
 			f.Errors.add(err)
@@ -116,13 +135,31 @@ func (f *settingsForm) patch() lockbox.SettingsPatch {
 			check(lockbox.SettingsPatch{MaxTotalAccessMinutes: p.MaxTotalAccessMinutes})
 		}
 	}
+	emails := addressLines(f.NotifyEmails)
+	p.NotifyEmails = &emails
+	check(lockbox.SettingsPatch{NotifyEmails: &emails})
+	if f.EmergencySettings {
+		p.BreakGlass = &lockbox.BreakGlassPatch{Enabled: &f.BreakGlass}
+		if p.BreakGlass.MaxMinutes = number("break_glass.max_minutes", f.BreakGlassMax); p.BreakGlass.MaxMinutes != nil {
+			check(lockbox.SettingsPatch{BreakGlass: &lockbox.BreakGlassPatch{MaxMinutes: p.BreakGlass.MaxMinutes}})
+		}
+		notify := addressLines(f.EscalateNotify)
+		p.Escalation = &lockbox.EscalationPatch{Notify: &notify}
+		// Checked together: a delay needs someone to tell.
+		if p.Escalation.AfterMinutes = number("escalation.after_minutes", f.EscalateAfter); p.Escalation.AfterMinutes != nil {
+			check(lockbox.SettingsPatch{Escalation: p.Escalation})
+		}
+	}
+	return p
+}
+
+// addressLines splits a text area of addresses, one a line (or commas).
+func addressLines(text string) []string {
 	emails := []string{}
-	for _, line := range strings.FieldsFunc(f.NotifyEmails, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
+	for _, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
 		if line = strings.TrimSpace(line); line != "" {
 			emails = append(emails, line)
 		}
 	}
-	p.NotifyEmails = &emails
-	check(lockbox.SettingsPatch{NotifyEmails: &emails})
-	return p
+	return emails
 }

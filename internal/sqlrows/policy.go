@@ -21,6 +21,13 @@ type requestPolicy struct {
 	ApprovalsRequired        int               `json:"approvals_required,omitempty"`
 	Approvals                []storedApproval  `json:"approvals,omitempty"`
 	Extensions               []storedExtension `json:"extensions,omitempty"`
+	BreakGlass               bool              `json:"break_glass,omitempty"`
+	Incident                 string            `json:"incident,omitempty"`
+	AcknowledgedBy           *string           `json:"acknowledged_by,omitempty"`
+	AcknowledgedAt           *time.Time        `json:"acknowledged_at,omitempty"`
+	AcknowledgeComment       *string           `json:"acknowledge_comment,omitempty"`
+	EscalateAt               *time.Time        `json:"escalate_at,omitempty"`
+	EscalatedAt              *time.Time        `json:"escalated_at,omitempty"`
 }
 
 // storedExtension keeps its approvers' user ids too.
@@ -32,7 +39,7 @@ type storedExtension struct {
 func storeApprovals(as []lockbox.Approval) []storedApproval {
 	out := make([]storedApproval, len(as))
 	for i, a := range as {
-		out[i] = storedApproval{Approval: a, UserID: a.UserID}
+		out[i] = storedApproval{Approval: a, UserID: a.UserID, Signed: a.Signed}
 	}
 	return out
 }
@@ -40,7 +47,7 @@ func storeApprovals(as []lockbox.Approval) []storedApproval {
 func loadApprovals(as []storedApproval) []lockbox.Approval {
 	out := make([]lockbox.Approval, len(as))
 	for i, a := range as {
-		a.Approval.UserID = a.UserID
+		a.Approval.UserID, a.Approval.Signed = a.UserID, a.Signed
 		out[i] = a.Approval
 	}
 	return out
@@ -50,6 +57,8 @@ func loadApprovals(as []storedApproval) []lockbox.Approval {
 type storedApproval struct {
 	lockbox.Approval
 	UserID string `json:"user_id"`
+	// Signed is the approval's signed decision (SPEC §10.3).
+	Signed *lockbox.SignedDecision `json:"signed_decision,omitempty"`
 }
 
 // RequestPolicy encodes r's policy fields.
@@ -57,6 +66,9 @@ func RequestPolicy(r *lockbox.AccessRequest) (string, error) {
 	p := requestPolicy{
 		RequestedOperations: r.RequestedOperations, RequestedDurationMinutes: r.RequestedDurationMinutes,
 		RequestedStartTime: r.RequestedStartTime, ApprovalsRequired: r.ApprovalsRequired,
+		BreakGlass: r.BreakGlass, Incident: r.Incident, AcknowledgedBy: r.AcknowledgedBy,
+		AcknowledgedAt: r.AcknowledgedAt, AcknowledgeComment: r.AcknowledgeComment,
+		EscalateAt: r.EscalateAt, EscalatedAt: r.EscalatedAt,
 	}
 	if len(r.Approvals) > 0 {
 		p.Approvals = storeApprovals(r.Approvals)
@@ -87,6 +99,9 @@ func ParseRequestPolicy(s string, r *lockbox.AccessRequest) error {
 	if r.RequestedStartTime == nil && p.RequestedOperations == nil {
 		r.RequestedStartTime = r.StartTime
 	}
+	r.BreakGlass, r.Incident = p.BreakGlass, p.Incident
+	r.AcknowledgedBy, r.AcknowledgedAt, r.AcknowledgeComment = p.AcknowledgedBy, utcPtr(p.AcknowledgedAt), p.AcknowledgeComment
+	r.EscalateAt, r.EscalatedAt = utcPtr(p.EscalateAt), utcPtr(p.EscalatedAt)
 	r.Approvals = loadApprovals(p.Approvals)
 	r.Extensions = make([]lockbox.Extension, len(p.Extensions))
 	for i, x := range p.Extensions {
@@ -98,13 +113,18 @@ func ParseRequestPolicy(s string, r *lockbox.AccessRequest) error {
 
 // tenantPolicy is the stored form of a tenant's policy settings.
 type tenantPolicy struct {
-	ApprovalsRequired     int `json:"approvals_required,omitempty"`
-	MaxTotalAccessMinutes int `json:"max_total_access_minutes,omitempty"`
+	ApprovalsRequired     int                         `json:"approvals_required,omitempty"`
+	MaxTotalAccessMinutes int                         `json:"max_total_access_minutes,omitempty"`
+	BreakGlass            *lockbox.BreakGlassSettings `json:"break_glass,omitempty"`
+	Escalation            *lockbox.EscalationSettings `json:"escalation,omitempty"`
+	// Passkey setting (SPEC §10.3); false when stored before it.
+	RequireSignedDecisions bool `json:"require_signed_decisions,omitempty"`
 }
 
 // TenantPolicy encodes s's policy settings.
 func TenantPolicy(s lockbox.Settings) (string, error) {
-	b, err := json.Marshal(tenantPolicy{ApprovalsRequired: s.ApprovalsRequired, MaxTotalAccessMinutes: s.MaxTotalAccessMinutes})
+	b, err := json.Marshal(tenantPolicy{ApprovalsRequired: s.ApprovalsRequired, MaxTotalAccessMinutes: s.MaxTotalAccessMinutes,
+		BreakGlass: &s.BreakGlass, Escalation: &s.Escalation, RequireSignedDecisions: s.RequireSignedDecisions})
 	return string(b), err
 }
 
@@ -120,9 +140,26 @@ func ParseTenantPolicy(str string, s *lockbox.Settings) error {
 	if p.ApprovalsRequired != 0 {
 		s.ApprovalsRequired = p.ApprovalsRequired
 	}
+	s.RequireSignedDecisions = p.RequireSignedDecisions
 	s.MaxTotalAccessMinutes = d.MaxTotalAccessMinutes
 	if p.MaxTotalAccessMinutes != 0 {
 		s.MaxTotalAccessMinutes = p.MaxTotalAccessMinutes
 	}
+	s.BreakGlass, s.Escalation = d.BreakGlass, d.Escalation
+	if p.BreakGlass != nil {
+		s.BreakGlass = *p.BreakGlass
+	}
+	if p.Escalation != nil {
+		s.Escalation = *p.Escalation
+	}
 	return nil
+}
+
+// utcPtr is t in UTC, as the stores read every other time.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
