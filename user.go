@@ -49,11 +49,25 @@ type User struct {
 	// InitialPassword is set only in the response that creates the account
 	// when no password was given: it is shown once and stored hashed.
 	InitialPassword string `json:"initial_password,omitempty"`
+	// policy marks PolicyActor's principal; nothing outside this package
+	// can set it.
+	policy bool
 }
 
 // System is the principal of background workers. It is never authenticated
 // from outside and never appears as a human decider.
 var System = &User{ID: "system", Email: "system"}
+
+// PolicyActor is the principal of a tenant's policy rule that decides a
+// request by itself (SPEC §11): it is recorded as "policy:<rule id>" with
+// actor type policy. It belongs to the tenant whose rule it is and holds
+// no role; like System it is never authenticated from outside.
+func PolicyActor(tenant, ruleID string) *User {
+	return &User{ID: "policy:" + ruleID, Email: "policy:" + ruleID, Tenant: tenant, policy: true}
+}
+
+// IsPolicy reports whether u is a policy rule deciding (PolicyActor).
+func (u *User) IsPolicy() bool { return u != nil && u.policy }
 
 // HasRole reports whether u holds any of the roles.
 func (u *User) HasRole(roles ...Role) bool {
@@ -69,7 +83,7 @@ func (u *User) HasRole(roles ...Role) bool {
 }
 
 // IsProvider reports whether u is provider staff or a provider service account.
-func (u *User) IsProvider() bool { return u != nil && u.Tenant == "" && u != System }
+func (u *User) IsProvider() bool { return u != nil && u.Tenant == "" && u != System && !u.policy }
 
 // IsTenantApprover reports whether u may decide requests of tenant t.
 func (u *User) IsTenantApprover(t string) bool {

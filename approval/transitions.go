@@ -14,16 +14,35 @@ import (
 // that does not require approval is approved by the system, and an approval
 // whose start time has come activates.
 func (s *Service) apply(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event, d lockbox.Decision, now time.Time) error {
+	wasPending := r.Status == lockbox.StatusPending
 	settings, err := s.transitionAs(ctx, tx, u, r, ev, d, now)
 	if err != nil {
 		return err
 	}
-	if r.Status == lockbox.StatusPending && !settings.RequireApproval {
-		if _, err := s.transition(ctx, tx, lockbox.System, r, lockbox.EventSystemApprove, "", now); err != nil {
-			return err
+	if r.Status == lockbox.StatusPending && !wasPending {
+		if ev, by := decidedAtOnce(r, settings); ev != "" {
+			if _, err := s.transition(ctx, tx, by, r, ev, "", now); err != nil {
+				return err
+			}
 		}
 	}
 	return s.settle(ctx, tx, r, now)
+}
+
+// decidedAtOnce is the event that decides a request that just became
+// pending, and who causes it, or "" when people decide: a policy rule's
+// deny or auto_approve (r.Policy), else the system when the tenant does not
+// require approval (settings, after the policy: policyDecision).
+func decidedAtOnce(r *lockbox.AccessRequest, settings *lockbox.Settings) (lockbox.Event, *lockbox.User) {
+	switch {
+	case r.Policy != nil && r.Policy.Outcome == lockbox.OutcomeDeny:
+		return lockbox.EventPolicyDeny, lockbox.PolicyActor(r.Tenant, r.Policy.Rule)
+	case r.Policy != nil && r.Policy.Outcome == lockbox.OutcomeAutoApprove:
+		return lockbox.EventPolicyApprove, lockbox.PolicyActor(r.Tenant, r.Policy.Rule)
+	case !settings.RequireApproval:
+		return lockbox.EventSystemApprove, lockbox.System
+	}
+	return "", nil
 }
 
 // transition performs ev on r as u (AccessRequest.Apply, after the event
@@ -54,10 +73,22 @@ func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 	if err != nil {
 		return nil, fmt.Errorf("settings of %s: %w", r.Tenant, err)
 	}
+	var decision *lockbox.PolicyDecision
+	if rule.To == lockbox.StatusPending && r.Status != lockbox.StatusPending {
+		// The tenant's rules decide here, under the settings' lock, which
+		// a policy change takes exclusively (PutPolicy): a request becomes
+		// pending under the old rules or the new, never a mix.
+		if decision, settings, err = s.policyDecision(ctx, tx, r, settings, now); err != nil {
+			return nil, err
+		}
+	}
 	prev := r.Version
 	from, err := r.ApplyAs(ev, lockbox.Actor{Email: u.Email, UserID: u.ID, Comment: comment, Changes: d.Changes, Extend: d.Extend}, now, settings)
 	if err != nil {
 		return nil, err
+	}
+	if decision != nil {
+		r.Policy = decision
 	}
 	if err := tx.UpdateRequest(ctx, r, prev); err != nil {
 		return nil, fmt.Errorf("update request %s: %w", r.ID, err)
@@ -65,7 +96,11 @@ func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 	if err := s.emit(ctx, tx, u, r, rule, comment, settings, now); err != nil { // notifications: same transaction (notify.go)
 		return nil, err
 	}
-	if err := appendAudit(ctx, tx, transitionRecord(ctx, u, r, from, rule, comment, now)); err != nil {
+	rec := transitionRecord(ctx, u, r, from, rule, comment, now)
+	if decision != nil {
+		rec.AuditData["policy"] = decision
+	}
+	if err := appendAudit(ctx, tx, rec); err != nil {
 		return nil, err
 	}
 	return settings, nil

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +15,7 @@ import (
 )
 
 // newestVersion is the number of the newest file in migrations/.
-const newestVersion = 10
+const newestVersion = 13
 
 func schemaVersion(t *testing.T, dsn string) int64 {
 	t.Helper()
@@ -80,8 +81,14 @@ func TestOpenConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if applied != newestVersion || distinct != newestVersion {
-		t.Errorf("goose_db_version: %d rows for %d versions, want %d of each", applied, distinct, newestVersion)
+	// Numbers may have gaps (each branch takes the number it is given),
+	// so count the files rather than trusting the newest number.
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied != len(files) || distinct != len(files) {
+		t.Errorf("goose_db_version: %d rows for %d versions, want %d of each", applied, distinct, len(files))
 	}
 }
 

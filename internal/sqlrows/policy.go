@@ -21,6 +21,9 @@ type requestPolicy struct {
 	ApprovalsRequired        int               `json:"approvals_required,omitempty"`
 	Approvals                []storedApproval  `json:"approvals,omitempty"`
 	Extensions               []storedExtension `json:"extensions,omitempty"`
+	// Policy is what the tenant's rules decided when the request became
+	// pending (rules in CEL, migration 00013 for the rules themselves).
+	Policy *lockbox.PolicyDecision `json:"policy_decision,omitempty"`
 }
 
 // storedExtension keeps its approvers' user ids too.
@@ -57,6 +60,7 @@ func RequestPolicy(r *lockbox.AccessRequest) (string, error) {
 	p := requestPolicy{
 		RequestedOperations: r.RequestedOperations, RequestedDurationMinutes: r.RequestedDurationMinutes,
 		RequestedStartTime: r.RequestedStartTime, ApprovalsRequired: r.ApprovalsRequired,
+		Policy: r.Policy,
 	}
 	if len(r.Approvals) > 0 {
 		p.Approvals = storeApprovals(r.Approvals)
@@ -87,6 +91,7 @@ func ParseRequestPolicy(s string, r *lockbox.AccessRequest) error {
 	if r.RequestedStartTime == nil && p.RequestedOperations == nil {
 		r.RequestedStartTime = r.StartTime
 	}
+	r.Policy = p.Policy
 	r.Approvals = loadApprovals(p.Approvals)
 	r.Extensions = make([]lockbox.Extension, len(p.Extensions))
 	for i, x := range p.Extensions {
