@@ -49,9 +49,6 @@ type User struct {
 	// InitialPassword is set only in the response that creates the account
 	// when no password was given: it is shown once and stored hashed.
 	InitialPassword string `json:"initial_password,omitempty"`
-	// policy marks PolicyActor's principal; nothing outside this package
-	// can set it.
-	policy bool
 }
 
 // System is the principal of background workers. It is never authenticated
@@ -63,11 +60,15 @@ var System = &User{ID: "system", Email: "system"}
 // actor type policy. It belongs to the tenant whose rule it is and holds
 // no role; like System it is never authenticated from outside.
 func PolicyActor(tenant, ruleID string) *User {
-	return &User{ID: "policy:" + ruleID, Email: "policy:" + ruleID, Tenant: tenant, policy: true}
+	return &User{ID: policyIDPrefix + ruleID, Email: policyIDPrefix + ruleID, Tenant: tenant}
 }
 
+// policyIDPrefix starts a PolicyActor's id. Accounts' ids are UUIDs that
+// the service generates, so no account has one that starts so.
+const policyIDPrefix = "policy:"
+
 // IsPolicy reports whether u is a policy rule deciding (PolicyActor).
-func (u *User) IsPolicy() bool { return u != nil && u.policy }
+func (u *User) IsPolicy() bool { return u != nil && strings.HasPrefix(u.ID, policyIDPrefix) }
 
 // HasRole reports whether u holds any of the roles.
 func (u *User) HasRole(roles ...Role) bool {
@@ -83,7 +84,7 @@ func (u *User) HasRole(roles ...Role) bool {
 }
 
 // IsProvider reports whether u is provider staff or a provider service account.
-func (u *User) IsProvider() bool { return u != nil && u.Tenant == "" && u != System && !u.policy }
+func (u *User) IsProvider() bool { return u != nil && u.Tenant == "" && u != System && !u.IsPolicy() }
 
 // IsTenantApprover reports whether u may decide requests of tenant t.
 func (u *User) IsTenantApprover(t string) bool {

@@ -270,7 +270,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		Ready: rs.store.Ping, DevClock: devClock, Logger: rs.logger,
 		Enforcement: rs.service, JWKS: rs.keys.jwks,
 		Audit:    audit,
-		Webhooks: rs.service, DevMail: rs.notify.devMailbox(), Metrics: mainMetrics,
+		Webhooks: rs.service, Policies: rs.service, DevMail: rs.notify.devMailbox(), Metrics: mainMetrics,
 	}).Handler()
 	h, err := rs.withWeb(cfg, api, audit, devClock) // web_serve.go
 	if err != nil {
