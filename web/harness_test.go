@@ -54,7 +54,7 @@ func newEnv(t testing.TB, tune ...func(*web.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := web.Config{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc,
+	cfg := web.Config{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Policies: svc,
 		Sessions: svc.WebSessions(approval.WebSessionOptions{}),
 		Audit:    auditlog.New(st, signer, vkey, "lockbox-test"), Grants: svc, Dev: true}
 	for _, f := range tune {

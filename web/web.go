@@ -37,6 +37,9 @@ type Config struct {
 	Sessions lockbox.WebSessionService
 	// Audit serves the "Audit log" page; nil shows a notice instead.
 	Audit lockbox.AuditService
+	// Policies serves the tenant's "Policy" page (rules in CEL); nil:
+	// no such page.
+	Policies lockbox.PolicyService
 	// Grants issues grant tokens for "Get token"; nil shows a notice.
 	Grants GrantIssuer
 	// DevMail is the mail captured in --dev, shown at /dev/mail; nil shows
@@ -123,6 +126,9 @@ func (h *Handler) routes() {
 
 	m.HandleFunc("GET /settings", h.authed(h.settingsPage))
 	m.HandleFunc("POST /settings", h.authed(h.saveSettings))
+	m.HandleFunc("GET /policy", h.authed(h.policyPage))
+	m.HandleFunc("POST /policy", h.authed(h.savePolicy))
+	m.HandleFunc("POST /policy/simulate", h.authed(h.simulatePolicy))
 	m.HandleFunc("GET /users", h.authed(h.usersPage))
 	m.HandleFunc("POST /users", h.authed(h.addUser))
 	m.HandleFunc("POST /users/{email}/roles", h.authed(h.setUserRoles))
