@@ -59,7 +59,7 @@ func (s *Service) IssueGrant(ctx context.Context, idOrRef string) (*lockbox.Gran
 		if err := s.settle(ctx, tx, r, now); err != nil {
 			return err
 		}
-		c, err := s.grantClaims(r, now)
+		c, err := s.grantClaims(r, now, s.sessionNow())
 		if lockbox.ErrorCode(err) == lockbox.ECONFLICT {
 			refused = err // commit what settling wrote, then refuse
 			return nil
@@ -93,19 +93,25 @@ func (s *Service) lockVisible(ctx context.Context, tx lockbox.Tx, u *lockbox.Use
 	return r, err
 }
 
-// grantClaims are the claims of a grant for active request r at now. Token
-// times are whole seconds (JWT NumericDate), all rounded down, so exp is
-// never after access_ends_at and never more than MaxGrantTTL after iat.
-func (s *Service) grantClaims(r *lockbox.AccessRequest, now time.Time) (*lockbox.GrantClaims, error) {
+// grantClaims are the claims of a grant for active request r at now.
+//
+// A grant is a bearer token checked offline by data-plane services on
+// their own (wall) clocks, so its times are on the token clock
+// (sessionNow), like sign-in tokens, while the request's window is on the
+// workflow clock (now). The two are one clock in production; in --dev,
+// after `lockbox dev clock advance`, a grant stamped with the moved clock
+// would look issued in the future to every service. The token lives for
+// the access time that is left, as the workflow clock measures it, capped
+// at MaxGrantTTL. Token times are whole seconds (JWT NumericDate), rounded
+// down, so exp is never after the end of access and never more than
+// MaxGrantTTL after iat. The online check still decides on the workflow
+// clock (decide).
+func (s *Service) grantClaims(r *lockbox.AccessRequest, now, tokenNow time.Time) (*lockbox.GrantClaims, error) {
 	if r.Status != lockbox.StatusActive {
 		return nil, lockbox.Errorf(lockbox.ECONFLICT, "%s", notActiveReason(r))
 	}
-	iat := now.Truncate(time.Second)
-	exp := now.Add(lockbox.MaxGrantTTL)
-	if r.AccessEndsAt.Before(exp) {
-		exp = *r.AccessEndsAt
-	}
-	exp = exp.Truncate(time.Second)
+	iat := tokenNow.Truncate(time.Second)
+	exp := tokenNow.Add(min(lockbox.MaxGrantTTL, r.AccessEndsAt.Sub(now))).Truncate(time.Second)
 	if !exp.After(iat) {
 		return nil, lockbox.Errorf(lockbox.ECONFLICT, "Access of request %s ends in less than a second.", r.Reference)
 	}
@@ -210,7 +216,7 @@ func (s *Service) verifyCheck(ctx context.Context, in lockbox.AccessCheck) (*loc
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := ga.Verify(ctx, in.Token, s.now())
+	c, err := ga.Verify(ctx, in.Token, s.sessionNow()) // token times: see grantClaims
 	switch {
 	case lockbox.ErrorCode(err) == lockbox.EUNAUTHENTICATED && c == nil:
 		return nil, refuse(lockbox.ErrorMessage(err)), nil

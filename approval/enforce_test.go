@@ -32,6 +32,13 @@ func newGrantHarness(t testing.TB) *harness {
 // newGrantHarnessWith also returns the authority, to read tokens back.
 func newGrantHarnessWith(t testing.TB) (*harness, *grant.Authority) {
 	t.Helper()
+	return newGrantHarnessOn(t, lockbox.SystemClock{}, nil)
+}
+
+// newGrantHarnessOn is newGrantHarnessWith with the workflow clock and the
+// token clock given (nil: the workflow clock), as serve --dev sets them.
+func newGrantHarnessOn(t testing.TB, clock, tokenClock lockbox.Clock) (*harness, *grant.Authority) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlitetest.Path(t))
 	if err != nil {
@@ -46,7 +53,7 @@ func newGrantHarnessWith(t testing.TB) (*harness, *grant.Authority) {
 		return ring.GrantPublicKeys(), nil
 	}}
 	auth := grant.NewAuthority(ring.GrantSigner, ks, "https://lockbox.test")
-	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1,
+	svc := approval.New(st, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionClock: tokenClock,
 		Grants: auth, GrantIssuer: "https://lockbox.test", AccessCacheTTL: time.Hour, AllowPrivateWebhooks: true})
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
@@ -141,6 +148,44 @@ func TestGrantLifetimeCaps(t *testing.T) {
 		wantCode(t, err, lockbox.ECONFLICT)
 		if s := h.stored(r.ID); s.Status != lockbox.StatusCompleted {
 			t.Errorf("after access_ends_at the request is %s, want completed", s.Status)
+		}
+	})
+}
+
+// In --dev the workflow clock can be moved ahead while tokens stay on the
+// wall clock (serve.go). A grant's own times are on the token clock, so a
+// data-plane service on the wall clock accepts it, while the request's
+// window is still judged on the workflow clock: the token lives only for
+// the access time left, and the online check refuses once access has
+// ended on the workflow clock, even with the token unexpired.
+func TestGrantTimesFollowTheTokenClock(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		dev := lockbox.NewOffsetClock()
+		h, auth := newGrantHarnessOn(t, dev, lockbox.SystemClock{})
+		dev.Advance(13 * time.Hour)
+		r := h.MustActive(validRequest()) // 120 minutes
+		g := h.MustGrant(r)
+		wall := time.Now().UTC()
+		c, err := auth.Verify(context.Background(), g.Token, wall)
+		if err != nil {
+			t.Fatalf("a service on the wall clock refuses the grant: %v", err)
+		}
+		if !c.IssuedAt.Equal(wall) || !c.ExpiresAt.Equal(wall.Add(lockbox.MaxGrantTTL)) {
+			t.Errorf("grant times iat %v exp %v, want %v and +%v", c.IssuedAt, c.ExpiresAt, wall, lockbox.MaxGrantTTL)
+		}
+		if d := h.check(g.Token, "Get-MailboxStatistics"); !d.Allowed {
+			t.Errorf("online check refused a fresh grant: %s", d.Reason)
+		}
+
+		dev.Advance(115 * time.Minute) // five minutes of access left
+		g = h.MustGrant(r)
+		if want := time.Now().UTC().Add(5 * time.Minute); !g.ExpiresAt.Equal(want) {
+			t.Errorf("with 5 minutes left the grant expires at %v, want %v", g.ExpiresAt, want)
+		}
+		dev.Advance(6 * time.Minute) // access over on the workflow clock
+		if d := h.check(g.Token, "Get-MailboxStatistics"); d.Allowed {
+			t.Error("online check allowed an unexpired token after access ended on the workflow clock")
 		}
 	})
 }

@@ -23,9 +23,11 @@ type Options struct {
 	Logger *slog.Logger
 	// SessionTTL is how long a bearer token from Login stays valid.
 	SessionTTL time.Duration
-	// SessionClock times sessions. Dev mode keeps it on the wall clock, so
-	// moving the workflow clock 12 hours ahead does not sign everyone out.
-	// Default: the service's clock.
+	// SessionClock times bearer tokens: sessions, sign-in tokens and the
+	// times inside grants (which data-plane services check on their own
+	// clocks). Dev mode keeps it on the wall clock, so moving the workflow
+	// clock 12 hours ahead neither signs everyone out nor makes every grant
+	// look issued in the future. Default: the service's clock.
 	SessionClock lockbox.Clock
 	// Password hashing cost (argon2id). Tests lower it; production keeps
 	// the defaults (m=19 MiB, t=2, p=1).

@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -69,8 +70,14 @@ func fetchEntries(ctx context.Context, src Source, log string, size int64, r *Re
 		leaves = make([]Leaf, 0, size)
 	}
 	bad := 0
+	pages := newPager(src, log, size)
+	defer pages.close()
 	for next := int64(0); next < size; {
-		page, err := src.LogEntries(ctx, log, next, size)
+		page, err := pages.page(ctx, next)
+		if bb := (*badBundle)(nil); errors.As(err, &bb) {
+			r.add(ProblemBadEntry, next, "Records from %d could not be read: %v.", next, bb)
+			return tree, leaves, false, nil
+		}
 		if err != nil {
 			return nil, nil, false, fmt.Errorf("fetch entries from %d: %w", next, err)
 		}

@@ -55,6 +55,13 @@ func (s *Service) LogTile(ctx context.Context, log, path string) ([]byte, bool, 
 	return data, t.W == 1<<TileHeight, err
 }
 
+// ReadTile is LogTile for the verifier (TileReader): Verify reads a
+// Service's log through its entry bundles, as it reads a server's.
+func (s *Service) ReadTile(ctx context.Context, log, path string) ([]byte, error) {
+	data, _, err := s.LogTile(ctx, log, path)
+	return data, err
+}
+
 // entryBundle is the leaves of data tile t, each with its length.
 func entryBundle(ctx context.Context, tx lockbox.Tx, log string, t tlog.Tile) ([]byte, error) {
 	start := t.N << TileHeight

@@ -14,7 +14,8 @@ import (
 )
 
 // Source is what the verifier reads from a Lockbox server: the Go client
-// over HTTP, or an AuditService directly. Nothing it returns is trusted.
+// over HTTP, or an AuditService directly. Nothing it returns is trusted. A
+// Source that is also a TileReader is read through its entry bundles.
 type Source interface {
 	LogKey(ctx context.Context) (string, error)
 	Checkpoint(ctx context.Context, log string) (*lockbox.Checkpoint, error)
@@ -160,6 +161,7 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 	if !ok {
 		return r, nil
 	}
+	r.Checkpoint, r.Size = cp, cp.Size
 	if len(opts.Witnesses) > 0 {
 		if ok, err := r.checkCosignatures(raw.Note, opts); err != nil {
 			return nil, err
@@ -167,7 +169,6 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 			return r, nil
 		}
 	}
-	r.Checkpoint, r.Size = cp, cp.Size
 	if opts.MaxEntries > 0 && cp.Size > opts.MaxEntries {
 		r.SignatureOnly = true
 		return r, nil
@@ -230,8 +231,15 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 	}
 	bad := 0
 	start := s.head.Size
+	pages := newPager(src, log, cp.Size)
+	defer pages.close()
 	for next := start; next < cp.Size; {
-		page, err := src.LogEntries(ctx, log, next, cp.Size)
+		page, err := pages.page(ctx, next)
+		if bb := (*badBundle)(nil); errors.As(err, &bb) {
+			r.add(ProblemBadEntry, next, "Records from %d could not be read: %v.", next, bb)
+			s.leaves.abort()
+			return s, nil
+		}
 		if err != nil {
 			s.leaves.abort()
 			return nil, fmt.Errorf("fetch entries from %d: %w", next, err)

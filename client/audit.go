@@ -139,6 +139,32 @@ func (c *Client) LogEntries(ctx context.Context, log string, start, end int64) (
 	return out.Entries, nil
 }
 
+// maxTile bounds a tile: a full entry bundle of 256 leaves of at most
+// 64 KiB each (c2sp.org/tlog-tiles), far above Lockbox's records.
+const maxTile = 256 * (2 + 0xFFFF)
+
+// ReadTile returns the tile at path under the log's c2sp.org/tlog-tiles
+// root (GET …/log/tiles/<path>), e.g. "tile/entries/x001/234.p/17".
+func (c *Client) ReadTile(ctx context.Context, log, path string) ([]byte, error) {
+	body, err := c.get(ctx, auditPath(log, "/log/tiles/"+path), "application/octet-stream")
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, maxTile+1))
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, &lockbox.Error{Code: lockbox.EUNAVAILABLE, Err: err,
+			Message: fmt.Sprintf("Reading %s from %s failed: %v.", path, c.BaseURL, err)}
+	}
+	if len(b) > maxTile {
+		return nil, lockbox.Errorf(lockbox.EINTERNAL, "The server sent a tile %s longer than any tile (%d bytes).", path, maxTile)
+	}
+	return b, nil
+}
+
 // InclusionProof returns an RFC 6962 inclusion proof (GET …/log/proof/inclusion).
 func (c *Client) InclusionProof(ctx context.Context, log string, index, size int64) ([][32]byte, error) {
 	return c.proof(ctx, fmt.Sprintf("%s?index=%d&size=%d", auditPath(log, "/log/proof/inclusion"), index, size))

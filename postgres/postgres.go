@@ -37,6 +37,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/broadcast"
 )
 
 var _ lockbox.Store = (*Store)(nil)
@@ -84,7 +85,16 @@ func (o Options) withDefaults() Options {
 // share one database.
 type Store struct {
 	db *sql.DB
+	// appended fires after each transaction that appended audit records
+	// commits.
+	appended broadcast.Signal
 }
+
+// AuditAppended returns a channel closed when a transaction of this Store
+// that appended audit records next commits (auditlog.AppendNotifier): the
+// witness loop sends the moved checkpoint at once. Other replicas' appends
+// are not seen: the loop's fallback timer finds those.
+func (s *Store) AuditAppended() <-chan struct{} { return s.appended.Wait() }
 
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value connection string) with default pool options and applies
@@ -143,10 +153,17 @@ func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
 	if err := fn(t); err != nil {
 		return err
 	}
+	appended := len(t.pending) > 0
 	if err := t.flushAudit(ctx); err != nil {
 		return err
 	}
-	return wrap("commit", sqlTx.Commit())
+	if err := sqlTx.Commit(); err != nil {
+		return wrap("commit", err)
+	}
+	if appended {
+		s.appended.Fire()
+	}
+	return nil
 }
 
 // View runs fn in a read-only transaction that sees one snapshot of the

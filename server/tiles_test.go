@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/auditlog"
+	"github.com/lockboxhq/lockbox/client"
 	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
@@ -216,5 +218,41 @@ func TestTilesHTTP(t *testing.T) {
 	// Another tenant's tiles look like a missing log's.
 	if resp := get(ts.URL+"/v1/tenants/fabrikam/log/tiles/tile/entries/000.p/1", token); resp.StatusCode != 404 {
 		t.Errorf("another tenant's tile: %d, want 404", resp.StatusCode)
+	}
+}
+
+// countEntries counts the reads of the JSON entries endpoint.
+type countEntries struct {
+	*auditlog.Service
+	n *atomic.Int64
+}
+
+func (c countEntries) LogEntries(ctx context.Context, log string, start, end int64) ([]lockbox.LogEntry, error) {
+	c.n.Add(1)
+	return c.Service.LogEntries(ctx, log, start, end)
+}
+
+// TestVerifyOverTiles: `lockbox audit verify`'s code over HTTP (the Go
+// client) reads the log through its entry bundles, never the JSON entries
+// endpoint, and catches a provider serving altered bundles.
+func TestVerifyOverTiles(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	ts, token := tilesServer(t, 600, func(s *auditlog.Service) lockbox.AuditService { return countEntries{s, &n} })
+	r, err := auditlog.Verify(t.Context(), client.New(ts.URL, token), "contoso", nil, auditlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK() || r.Checked != r.Size || r.Size < 600 || n.Load() != 0 {
+		t.Fatalf("ok=%t checked %d of %d, JSON entries read %d times: %v", r.OK(), r.Checked, r.Size, n.Load(), r.Problems)
+	}
+
+	bad, badToken := tilesServer(t, 600, func(s *auditlog.Service) lockbox.AuditService { return flipTiles{s} })
+	r, err = auditlog.Verify(t.Context(), client.New(bad.URL, badToken), "contoso", nil, auditlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK() {
+		t.Fatal("altered entry bundles verified")
 	}
 }

@@ -130,6 +130,9 @@ func (s *Store) runGroup(first *writeReq) {
 	}
 	if err == nil {
 		s.logs.commit(logs)
+		if logs.appended {
+			s.appended.Fire()
+		}
 	} else {
 		for i := range results {
 			if results[i].err == nil && results[i].panic == nil {

@@ -66,6 +66,8 @@ type groupLogs struct {
 	// committed is the heads as of the group's start (logCache.heads):
 	// read-only here, cloned into heads before any change.
 	committed map[string]*logHead
+	// appended is set when flush wrote records.
+	appended bool
 }
 
 func newGroupLogs(c *logCache) *groupLogs {
@@ -196,6 +198,7 @@ func (g *groupLogs) flush(ctx context.Context, t *tx) error {
 			return err
 		}
 	}
+	g.appended = g.appended || len(g.staged) > 0
 	g.staged = nil
 	for _, log := range slices.Sorted(maps.Keys(g.heads)) {
 		h := g.heads[log]

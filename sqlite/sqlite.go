@@ -24,6 +24,7 @@ import (
 	"sync"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/broadcast"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -54,7 +55,14 @@ type Store struct {
 	stmts      *stmtCache // the writer's prepared statements (stmtcache.go)
 	logs       *logCache  // the writer's audit log heads (loghead.go)
 	lastGroup  int        // the size of the last commit group (arrivals)
+	// appended fires after each group that appended audit records commits.
+	appended broadcast.Signal
 }
+
+// AuditAppended returns a channel closed when a transaction that appended
+// audit records next commits (auditlog.AppendNotifier): the witness loop
+// sends the moved checkpoint at once. Other processes' appends are not seen.
+func (s *Store) AuditAppended() <-chan struct{} { return s.appended.Wait() }
 
 // Open opens (creating if needed, with its parent directory) the database at
 // path and applies pending migrations. It refuses a database whose schema is

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -81,6 +82,28 @@ func (h *Handler) resetUserPassword(w http.ResponseWriter, r *http.Request) {
 // staffPath is the path of a staff member's action, email escaped.
 func staffPath(email, action string) string { return "/staff/" + url.PathEscape(email) + "/" + action }
 
+// removeStaffPage asks before a staff member is removed, as for a tenant's
+// users: one click on the list must not end someone's access and revoke
+// their requests.
+func (h *Handler) removeStaffPage(w http.ResponseWriter, r *http.Request) {
+	staff, err := h.cfg.Accounts.ListStaff(r.Context())
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	email := r.PathValue("email")
+	for _, x := range staff {
+		if strings.EqualFold(x.Email, email) {
+			h.render(w, r, http.StatusOK, "removeuser", "Remove "+x.Email, removeData{
+				Email: x.Email, Action: staffPath(x.Email, "remove"), Back: "/staff", BackLabel: "Staff",
+				Consequence: x.Email + " can no longer sign in; their sessions and grants end at once, " +
+					"and their approved or active requests are revoked."})
+			return
+		}
+	}
+	h.errorPage(w, r, http.StatusNotFound, "There is no staff member "+email+".")
+}
+
 // staffAction disables, enables, removes or resets a staff member
 // (provider admin).
 func (h *Handler) staffAction(w http.ResponseWriter, r *http.Request) {
@@ -92,6 +115,14 @@ func (h *Handler) staffAction(w http.ResponseWriter, r *http.Request) {
 		disable := r.PathValue("action") == "disable"
 		_, err = h.cfg.Accounts.UpdateStaff(ctx, email, lockbox.StaffUpdate{Disabled: &disable})
 		done = r.PathValue("action") + "d"
+	case "roles":
+		f, ferr := readUserForm(r)
+		if ferr != nil {
+			h.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+			return
+		}
+		_, err = h.cfg.Accounts.UpdateStaff(ctx, email, lockbox.StaffUpdate{Roles: f.Roles})
+		done = "roles"
 	case "remove":
 		err, done = h.cfg.Accounts.RemoveStaff(ctx, email), "staff_removed"
 	case "reset-password":

@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"testing"
 
+	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 )
 
@@ -75,4 +77,46 @@ func TestStaffDisableInTheBrowser(t *testing.T) {
 	wantBody(t, admin.get("/staff"), "(disabled)", "Enable")
 	res := admin.post("/staff/admin@provider.test/disable", nil)
 	wantStatus(t, res, http.StatusForbidden)
+}
+
+// TestStaffRolesAndRemovalInTheWeb: a provider admin changes a staff
+// member's roles on the Staff page (a tenant role is refused and changes
+// nothing), and removing one asks first, as removing a tenant user does.
+func TestStaffRolesAndRemovalInTheWeb(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin := e.signIn("admin@provider.test")
+	wantBody(t, admin.get("/staff"), "Save roles of operator@provider.test")
+	wantRedirect(t, admin.post("/staff/operator@provider.test/roles",
+		url.Values{"role": {"operator", "support_manager"}}), "/staff?done=roles")
+	wantBody(t, admin.get("/staff?done=roles"), "Roles saved.")
+	roles := func() []lockbox.Role {
+		t.Helper()
+		staff, err := e.svc.ListStaff(e.as("admin@provider.test"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range staff {
+			if u.Email == "operator@provider.test" {
+				return u.Roles
+			}
+		}
+		t.Fatal("operator@provider.test is gone")
+		return nil
+	}
+	if got := roles(); !slices.Equal(got, []lockbox.Role{lockbox.RoleOperator, lockbox.RoleSupportManager}) {
+		t.Errorf("roles after saving = %v", got)
+	}
+	res := admin.post("/staff/operator@provider.test/roles", url.Values{"role": {"global_admin"}})
+	wantStatus(t, res, http.StatusBadRequest)
+	if got := roles(); len(got) != 2 {
+		t.Errorf("a refused role change changed the roles to %v", got)
+	}
+
+	res = admin.get("/staff/operator@provider.test/remove")
+	wantBody(t, res, "Remove <span class=\"reference\">operator@provider.test</span>?", "revoked")
+	if got := roles(); len(got) == 0 {
+		t.Error("opening the confirmation removed the staff member")
+	}
+	wantRedirect(t, admin.post("/staff/operator@provider.test/remove", nil), "/staff?done=staff_removed")
 }

@@ -42,6 +42,17 @@ type checkpointView struct {
 	Note     string
 	Verified bool
 	Detail   string
+	// The configured witnesses, each with whether it validly cosigned
+	// this checkpoint, and the quorum (none configured: Witnesses empty).
+	Witnesses []witnessView
+	Cosigned  int
+	Quorum    int
+	QuorumMet bool
+}
+
+type witnessView struct {
+	Name     string
+	Cosigned bool
 }
 
 // auditLog is the log the viewer reads: their tenant's, or for provider
@@ -193,5 +204,27 @@ func (h *Handler) verifyCheckpoint(ctx context.Context, log string) *checkpointV
 		v.Verified = true
 		v.Detail = fmt.Sprintf("Signature valid (key %s), and the root hash recomputed from all %d entries matches.", rep.KeyName, rep.Size)
 	}
+	if rep.Checkpoint != nil {
+		h.checkCosignatures(v, rep.Checkpoint.Note)
+	}
 	return v
+}
+
+// checkCosignatures checks the checkpoint note's cosignatures against the
+// configured witnesses' keys (c2sp.org/tlog-cosignature), as `lockbox
+// audit verify --witness` does.
+func (h *Handler) checkCosignatures(v *checkpointView, msg []byte) {
+	ws := h.cfg.Witnesses
+	v.Quorum = h.cfg.WitnessQuorum
+	if v.Quorum <= 0 || v.Quorum > len(ws) {
+		v.Quorum = len(ws)
+	}
+	for _, w := range ws {
+		ok := auditlog.Cosigned(msg, w.Verifier)
+		if ok {
+			v.Cosigned++
+		}
+		v.Witnesses = append(v.Witnesses, witnessView{Name: w.Name, Cosigned: ok})
+	}
+	v.QuorumMet = len(ws) > 0 && v.Cosigned >= v.Quorum
 }

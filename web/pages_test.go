@@ -53,6 +53,8 @@ func TestEveryPageEveryRole(t *testing.T) {
 		{"/audit.csv", [7]int{ok, no, no, ok, ok, ok, ok}},
 		{"/tenants", [7]int{ok, no, no, no, no, no, no}},
 		{"/staff", [7]int{ok, no, no, no, no, no, no}},
+		{"/staff/operator@provider.test/remove", [7]int{ok, no, no, no, no, no, no}},
+		{"/staff/nobody@provider.test/remove", [7]int{nf, no, no, no, no, no, no}},
 		{"/services", [7]int{ok, ok, ok, no, no, no, no}},
 		{"/preferences", [7]int{ok, ok, ok, ok, ok, ok, ok}},
 		{"/dev/mail", [7]int{ok, ok, ok, ok, ok, ok, ok}},

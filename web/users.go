@@ -97,6 +97,11 @@ func (h *Handler) setUserRoles(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// removeData is the confirmation page of a removal (removeuser.html).
+type removeData struct {
+	Email, Action, Back, BackLabel, Consequence string
+}
+
 // removeUserPage asks before a user is removed: one click on the list must
 // not take someone's access away.
 func (h *Handler) removeUserPage(w http.ResponseWriter, r *http.Request) {
@@ -113,7 +118,9 @@ func (h *Handler) removeUserPage(w http.ResponseWriter, r *http.Request) {
 	email := r.PathValue("email")
 	for _, x := range users {
 		if strings.EqualFold(x.Email, email) {
-			h.render(w, r, http.StatusOK, "removeuser", "Remove "+x.Email, struct{ Email, Tenant string }{x.Email, u.Tenant})
+			h.render(w, r, http.StatusOK, "removeuser", "Remove "+x.Email, removeData{
+				Email: x.Email, Action: userPath(x.Email, "remove"), Back: "/users", BackLabel: "Users and roles",
+				Consequence: x.Email + " loses every role in " + u.Tenant + " and can no longer sign in here."})
 			return
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/auditlog"
 )
 
 // Config is what the admin center serves. The four services and Sessions
@@ -40,6 +41,12 @@ type Config struct {
 	// Policies serves the tenant's "Policy" page (rules in CEL); nil:
 	// no such page.
 	Policies lockbox.PolicyService
+	// Witnesses are those the server sends its checkpoints to (serve
+	// --witness), WitnessQuorum how many must cosign (0: all): the audit
+	// page shows which cosigned the latest checkpoint, and whether the
+	// quorum is met.
+	Witnesses     []auditlog.Witness
+	WitnessQuorum int
 	// Grants issues grant tokens for "Get token"; nil shows a notice.
 	Grants GrantIssuer
 	// DevMail is the mail captured in --dev, shown at /dev/mail; nil shows
@@ -142,6 +149,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /tenants", h.authed(h.createTenant))
 	m.HandleFunc("GET /staff", h.authed(h.staffPage))
 	m.HandleFunc("POST /staff", h.authed(h.addStaff))
+	m.HandleFunc("GET /staff/{email}/remove", h.authed(h.removeStaffPage))
 	m.HandleFunc("POST /staff/{email}/{action}", h.authed(h.staffAction))
 	m.HandleFunc("GET /services", h.authed(h.servicesPage))
 	m.HandleFunc("POST /services", h.authed(h.putService))

@@ -93,9 +93,9 @@ is a terminal.
 		Args: exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to search (provider: the provider's log)")
-	fl.Var(&start, "start", "only records at or after this RFC 3339 time")
-	fl.Var(&end, "end", "only records before this RFC 3339 time")
+	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to search (default: your own, if you belong to one; provider: the provider's log)")
+	fl.Var(&start, "start", "only records at or after this time: 2026-12-04, RFC 3339, or a duration ago (24h, 7d)")
+	fl.Var(&end, "end", "only records before this time (as --start)")
 	fl.Var(&ops, "operation", "only this operation (repeatable)")
 	fl.Var(&users, "user", "only records by this user id, e.g. an email (repeatable)")
 	fl.StringVar(&f.RequestID, "request-id", "", "only records about this request (its id or reference, LB-…)")
@@ -103,8 +103,10 @@ is a terminal.
 	fl.StringVar(&output, "file", "", "write to this file (readable by you only) instead of stdout")
 	fl.StringVar(&proofFile, "proof", "", "with -o csv --file F: also write a proof bundle here (the signed checkpoint and an inclusion proof per record), for audit verify-export")
 	format := addOutputFlag(cmd, formatTable, formatJSON, formatCSV)
-	required(cmd, "tenant")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		if f.RecordType != "" && !lockbox.IsAuditRecordType(f.RecordType) {
 			return usageErrorf("--record-type %q: use one of %s", f.RecordType, strings.Join(lockbox.AuditRecordTypes, ", "))
 		}
@@ -346,33 +348,54 @@ Exit status 1 when the log does not verify.`,
 		Args: exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to verify (provider: the provider's log)")
+	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to verify (default: your own, if you belong to one; provider: the provider's log)")
 	fl.StringVar(&trustKey, "trust-key", "", "the verifier key to hold the server to (default: the one kept from the last run)")
 	fl.StringVar(&stateDir, "state-dir", "", "where to keep the last verified checkpoint (default: under the config directory)")
 	fl.BoolVar(&full, "full", false, "check every record again, not only those added since the last run")
-	var witnesses []string
-	var quorum int
-	fl.StringArrayVar(&witnesses, "witness", nil, "a witness's cosignature verifier key (NAME+HASH+KEY) to require cosignatures of (repeat for several)")
-	fl.IntVar(&quorum, "witness-quorum", 0, "how many of the --witness keys must have cosigned the checkpoint (default: all)")
+	witnesses := addWitnessFlags(cmd)
 	format := addOutputFlag(cmd, formatTable, formatJSON)
-	required(cmd, "tenant")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := witnesses.check(); err != nil {
+			return err
+		}
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		c, stateDir, err := a.keptLog(tenant, stateDir)
 		if err != nil {
 			return err
 		}
-		for _, k := range witnesses {
-			if _, err := auditlog.NewCosignatureVerifier(k); err != nil {
-				return usageErrorf("--witness: %v", err)
-			}
-		}
-		if quorum < 0 || quorum > len(witnesses) {
-			return usageErrorf("--witness-quorum %d: %d --witness keys given", quorum, len(witnesses))
-		}
 		return a.verifyAudit(cmd.Context(), c, tenant, stateDir, auditlog.Options{TrustedKey: trustKey, Full: full,
-			Witnesses: witnesses, WitnessQuorum: quorum}, format.value)
+			Witnesses: witnesses.keys, WitnessQuorum: witnesses.quorum}, format.value)
 	}
 	return cmd
+}
+
+// witnessFlags are --witness and --witness-quorum, as audit verify and
+// audit monitor take them: the witnesses a reader trusts, and how many of
+// them must have cosigned a checkpoint for it to be accepted.
+type witnessFlags struct {
+	keys   []string
+	quorum int
+}
+
+func addWitnessFlags(cmd *cobra.Command) *witnessFlags {
+	w := &witnessFlags{}
+	cmd.Flags().StringArrayVar(&w.keys, "witness", nil, "a witness's cosignature verifier key (NAME+HASH+KEY) to require cosignatures of (repeat for several)")
+	cmd.Flags().IntVar(&w.quorum, "witness-quorum", 0, "how many of the --witness keys must have cosigned the checkpoint (default: all)")
+	return w
+}
+
+func (w *witnessFlags) check() error {
+	for _, k := range w.keys {
+		if _, err := auditlog.NewCosignatureVerifier(k); err != nil {
+			return usageErrorf("--witness: %v", err)
+		}
+	}
+	if w.quorum < 0 || w.quorum > len(w.keys) {
+		return usageErrorf("--witness-quorum %d: %d --witness keys given", w.quorum, len(w.keys))
+	}
+	return nil
 }
 
 // keptLog is the audit client and the directory of the kept state of

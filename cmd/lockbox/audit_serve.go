@@ -16,14 +16,14 @@ import (
 type witnessConfig struct {
 	Witnesses []string      // "NAME URL VKEY", c2sp.org/tlog-witness
 	Quorum    int           // cosignatures a checkpoint should have (a /metrics gauge counts the logs below it)
-	Poll      time.Duration // how often the witness loop looks for moved checkpoints
+	Poll      time.Duration // how often the witness loop looks for checkpoints it was not told of (another replica's appends); appends here wake it
 }
 
 func addServeWitnessFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f := cmd.Flags()
 	f.StringArrayVar(&cfg.Witness.Witnesses, "witness", nil, `a witness to send checkpoints to for cosigning, "NAME URL VKEY" (c2sp.org/tlog-witness; repeat for several)`)
 	f.IntVar(&cfg.Witness.Quorum, "witness-quorum", 0, "how many witness cosignatures each checkpoint should carry (default: all the --witness given)")
-	f.DurationVar(&cfg.Witness.Poll, "witness-poll", 250*time.Millisecond, "how often to look for checkpoints to send to the witnesses")
+	f.DurationVar(&cfg.Witness.Poll, "witness-poll", 5*time.Second, "how often to look for checkpoints moved by other replicas, or before a restart, to send to the witnesses (an append through this server sends its checkpoint at once)")
 }
 
 // parseWitnesses checks the witness flags before anything starts.

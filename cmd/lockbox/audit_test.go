@@ -75,6 +75,12 @@ func TestEndToEndAuditSearchAndVerify(t *testing.T) {
 		}
 	}
 	auditor.wantFail(2, "name a file with --file", "audit", "search", "--tenant", "contoso", "--output", "audit.csv")
+	// A tenant's user need not name their tenant; staff must.
+	var own []lockbox.AuditRecord
+	if err := json.Unmarshal([]byte(auditor.mustRun("audit", "search", "-o", "json", "--request-id", r.Reference, "--start", "24h")), &own); err != nil || len(own) != len(recs) {
+		t.Errorf("search without --tenant, since 24h ago: %d records, want %d (%v)", len(own), len(recs), err)
+	}
+	op.wantFail(2, "--tenant is required", "audit", "search")
 	// CSV to a file: the server's export, formula cells defused.
 	file := filepath.Join(t.TempDir(), "audit.csv")
 	auditor.mustRun("audit", "search", "--tenant", "contoso", "-o", "csv", "--file", file)
@@ -88,7 +94,7 @@ func TestEndToEndAuditSearchAndVerify(t *testing.T) {
 		t.Fatalf("csv export: %v %q", err, rows)
 	}
 	if info, _ := os.Stat(file); info.Mode().Perm() != 0o600 {
-		t.Errorf("--output file mode %v, want 0600", info.Mode().Perm())
+		t.Errorf("--file mode %v, want 0600", info.Mode().Perm())
 	}
 	auditor.wantFail(2, "unknown operation", "audit", "search", "--tenant", "contoso", "--operation", "request.exploded")
 	auditor.wantFail(1, "not found", "audit", "search", "--tenant", "fabrikam")

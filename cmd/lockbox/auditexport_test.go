@@ -73,7 +73,7 @@ func TestAuditCSVExportFailureExits1(t *testing.T) {
 				t.Error("nothing was sent before the failure: the test does not exercise a broken-off stream")
 			}
 			if _, err := os.Stat(file); output == "file" && !os.IsNotExist(err) {
-				t.Errorf("the --output file of a failed export is still there (%v)", err)
+				t.Errorf("the --file of a failed export is still there (%v)", err)
 			}
 		})
 	}

@@ -22,7 +22,7 @@ import (
 // version and date are set at build time with
 // -ldflags "-X main.version=v1.2.3 -X main.date=2026-12-05T19:00:00Z";
 // without them the version comes from the module and the date from git.
-var version, date = "", ""
+var version, commit, date = "", "", ""
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
@@ -206,15 +206,20 @@ func (a *app) versionCmd() *cobra.Command {
 // versionLine is what `lockbox version` and `lockbox --version` print.
 func versionLine() string {
 	bi, _ := debug.ReadBuildInfo()
-	return "lockbox " + describeBuild(bi, version, date)
+	return "lockbox " + describeBuild(bi, buildStamp{version, commit, date})
 }
+
+// buildStamp is what a build may set at link time (-X main.version=…,
+// main.commit, main.date), for builds without git metadata (a source
+// tarball, or GOFLAGS=-buildvcs=false).
+type buildStamp struct{ version, commit, date string }
 
 // describeBuild names a build: its version (set at link time, else the
 // module version of go install …@v1.2.3, else "dev"), the commit and the
-// commit's date that the go command stamps from git (vcs.revision,
-// vcs.time, vcs.modified), or "unknown" when built without them.
-func describeBuild(bi *debug.BuildInfo, linkVersion, linkDate string) string {
-	v, commit, when := linkVersion, "unknown", linkDate
+// commit's date (set at link time, else stamped by the go command from git:
+// vcs.revision, vcs.time, vcs.modified), or "unknown" when neither is there.
+func describeBuild(bi *debug.BuildInfo, link buildStamp) string {
+	v, commit, when := link.version, link.commit, link.date
 	if bi != nil {
 		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v = bi.Main.Version
@@ -223,7 +228,7 @@ func describeBuild(bi *debug.BuildInfo, linkVersion, linkDate string) string {
 		for _, s := range bi.Settings {
 			settings[s.Key] = s.Value
 		}
-		if r := settings["vcs.revision"]; r != "" {
+		if r := settings["vcs.revision"]; r != "" && commit == "" {
 			commit = r[:min(len(r), 12)]
 			if settings["vcs.modified"] == "true" {
 				commit += "-dirty"
@@ -235,6 +240,9 @@ func describeBuild(bi *debug.BuildInfo, linkVersion, linkDate string) string {
 	}
 	if v == "" {
 		v = "dev"
+	}
+	if commit == "" {
+		commit = "unknown"
 	}
 	if when == "" {
 		when = "unknown"

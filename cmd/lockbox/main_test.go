@@ -491,16 +491,17 @@ func TestDescribeBuild(t *testing.T) {
 	bi := &debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}, Settings: []debug.BuildSetting{
 		{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.time", Value: "2026-12-05T18:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
 	for _, tc := range []struct {
-		bi                *debug.BuildInfo
-		linkVer, linkDate string
-		want              string
+		bi   *debug.BuildInfo
+		link buildStamp
+		want string
 	}{
-		{bi, "", "", "v1.4.0 (commit 0123456789ab-dirty, built 2026-12-05T18:00:00Z, "},
-		{bi, "v2.0.0", "2026-12-06T00:00:00Z", "v2.0.0 (commit 0123456789ab-dirty, built 2026-12-06T00:00:00Z, "},
-		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "", "", "dev (commit unknown, built unknown, "},
-		{nil, "", "", "dev (commit unknown, built unknown, "},
+		{bi, buildStamp{}, "v1.4.0 (commit 0123456789ab-dirty, built 2026-12-05T18:00:00Z, "},
+		{bi, buildStamp{"v2.0.0", "", "2026-12-06T00:00:00Z"}, "v2.0.0 (commit 0123456789ab-dirty, built 2026-12-06T00:00:00Z, "},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, buildStamp{"v2.1.0", "fedcba987654", ""}, "v2.1.0 (commit fedcba987654, built unknown, "},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, buildStamp{}, "dev (commit unknown, built unknown, "},
+		{nil, buildStamp{}, "dev (commit unknown, built unknown, "},
 	} {
-		if got := describeBuild(tc.bi, tc.linkVer, tc.linkDate); !strings.HasPrefix(got, tc.want) {
+		if got := describeBuild(tc.bi, tc.link); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("describeBuild = %q, want prefix %q", got, tc.want)
 		}
 	}

@@ -183,7 +183,7 @@ func startServer(ctx context.Context, cfg serverConfig, stderr io.Writer) (*runn
 		return nil, err
 	}
 	if cfg.Witness.Poll == 0 {
-		cfg.Witness.Poll = 250 * time.Millisecond
+		cfg.Witness.Poll = 5 * time.Second
 	}
 	if _, _, err := cfg.Witness.parse(); err != nil {
 		return nil, err
@@ -272,7 +272,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		Audit:    audit,
 		Webhooks: rs.service, Policies: rs.service, DevMail: rs.notify.devMailbox(), Metrics: mainMetrics,
 	}).Handler()
-	h, err := rs.withWeb(cfg, api, audit, devClock) // web_serve.go
+	h, err := rs.withWeb(cfg, api, audit, witnesses, quorum, devClock) // web_serve.go
 	if err != nil {
 		ln.Close()
 		return err

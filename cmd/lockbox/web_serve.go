@@ -10,6 +10,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/auditlog"
 	"github.com/lockboxhq/lockbox/web"
 )
 
@@ -51,8 +52,10 @@ func checkWebConfig(c webConfig) error {
 var apiPrefixes = []string{"/v1/", "/.well-known/", "/healthz", "/readyz", "/metrics"}
 
 // withWeb returns the server's handler: the API at its prefixes and the
-// admin center everywhere else.
-func (rs *runningServer) withWeb(cfg serverConfig, api http.Handler, audit lockbox.AuditService, devClock *lockbox.OffsetClock) (http.Handler, error) {
+// admin center everywhere else. The audit page checks the checkpoint's
+// cosignatures by witnesses (those the log sends its checkpoints to).
+func (rs *runningServer) withWeb(cfg serverConfig, api http.Handler, audit lockbox.AuditService, witnesses []auditlog.Witness, quorum int,
+	devClock *lockbox.OffsetClock) (http.Handler, error) {
 	if cfg.Web.IdleTimeout == 0 {
 		cfg.Web.IdleTimeout = 30 * time.Minute // tests build serverConfig without flags
 	}
@@ -70,7 +73,7 @@ func (rs *runningServer) withWeb(cfg serverConfig, api http.Handler, audit lockb
 		Requests: rs.service, Accounts: rs.service, Tenants: rs.service, Catalog: rs.service,
 		Sessions: rs.service.WebSessions(approval.WebSessionOptions{IdleTimeout: cfg.Web.IdleTimeout, AbsoluteTimeout: cfg.Web.MaxSession}),
 		Audit:    audit, Grants: rs.service, Policies: rs.service, DevMail: rs.notify.devMailbox(), Dev: cfg.Dev, Clock: clock,
-		ExternalURL: cfg.Web.ExternalURL, Logger: rs.logger,
+		ExternalURL: cfg.Web.ExternalURL, Logger: rs.logger, Witnesses: witnesses, WitnessQuorum: quorum,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("web admin center: %w", err)

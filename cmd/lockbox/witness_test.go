@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,7 +24,10 @@ import (
 
 // startWitnessed is a dev server on db whose checkpoints go to ws; it
 // listens on listen (to restart on the same address) and stops at cleanup
-// or when stop is called.
+// or when stop is called. Its witness loop's fallback poll is a minute,
+// longer than any wait here (30 s):
+// every cosignature the tests wait for comes from an append waking the
+// loop, or from a refused witness's retry.
 func startWitnessed(t *testing.T, db, keyDir, listen string, ws ...*witnesstest.Witness) (rs *runningServer, stop func()) {
 	t.Helper()
 	var flags []string
@@ -32,7 +36,7 @@ func startWitnessed(t *testing.T, db, keyDir, listen string, ws ...*witnesstest.
 	}
 	rs, err := startServer(context.Background(), serverConfig{Listen: listen, Dev: true, WorkerPoll: 50 * time.Millisecond,
 		Database: db, KeyDir: keyDir, PasswordMemoryKiB: 64, LogOrigin: "lockbox.test",
-		Witness: witnessConfig{Witnesses: flags, Poll: 50 * time.Millisecond}}, io.Discard)
+		Witness: witnessConfig{Witnesses: flags, Poll: time.Minute}}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,14 +140,6 @@ func TestWitnessCosigning(t *testing.T) {
 	if !strings.Contains(first.note, "\n— witness.test/w1 ") {
 		t.Fatalf("served checkpoint without the witness's line:\n%s", first.note)
 	}
-	// The log grows: the witness gets a consistency proof from the size it
-	// cosigned.
-	activity(srv, op, mgr, approver)
-	first = waitCosigned(t, auditor, w, first.size+1)
-	out := auditor.mustRun("audit", "verify", "--tenant", "contoso", "--witness", w.VKey)
-	if !strings.Contains(out, "1 witness cosignature(s)") {
-		t.Errorf("verify with a witness:\n%s", out)
-	}
 	// Every log (those refused before the witness knew them too, after a
 	// backoff) is cosigned in the end.
 	for deadline := time.Now().Add(30 * time.Second); metric(t, rs.URL(), "lockbox_audit_missing_cosignatures") != 0; {
@@ -151,6 +147,22 @@ func TestWitnessCosigning(t *testing.T) {
 			t.Fatalf("cosignatures still missing:\n%s", grepLines(httpGet(t, rs.URL()+"/metrics"), "lockbox_audit"))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// The log grows: the append wakes the witness loop (nothing else is
+	// due now: no retry, and the fallback poll is a minute away), and the witness
+	// gets a consistency proof from the size it cosigned.
+	activity(srv, op, mgr, approver)
+	first = waitCosigned(t, auditor, w, first.size+1)
+	out := auditor.mustRun("audit", "verify", "--tenant", "contoso", "--witness", w.VKey)
+	if !strings.Contains(out, "1 witness cosignature(s)") {
+		t.Errorf("verify with a witness:\n%s", out)
+	}
+	// The monitor holds the log to the same witness.
+	monState := filepath.Join(t.TempDir(), "monitor")
+	code, out, errOut := auditor.runCLI("audit", "monitor", "--tenant", "contoso", "--once", "-o", "json", "--state-dir", monState,
+		"--witness", w.VKey, "--witness-quorum", "1")
+	if code != 0 || !strings.Contains(out, `"type":"checkpoint"`) {
+		t.Errorf("monitor with a witness: exit %d\n%s\n%s", code, out, errOut)
 	}
 	wrong := "witness.test/other+" + strings.SplitN(w.VKey, "+", 2)[1]
 	auditor.wantFail(2, "key hash", "audit", "verify", "--tenant", "contoso", "--witness", wrong)
@@ -193,10 +205,27 @@ func TestWitnessCosigning(t *testing.T) {
 	}
 	// Without witnesses the newcomer cannot tell; with a quorum it refuses.
 	newcomer.mustRun("audit", "verify", "--tenant", "contoso", "--state-dir", filepath.Join(t.TempDir(), "s1"))
-	code, out, errOut := newcomer.runCLI("audit", "verify", "--tenant", "contoso", "--state-dir", filepath.Join(t.TempDir(), "s2"),
+	code, out, errOut = newcomer.runCLI("audit", "verify", "--tenant", "contoso", "--state-dir", filepath.Join(t.TempDir(), "s2"),
 		"--witness", w.VKey, "--witness-quorum", "1")
 	if code != 1 || !strings.Contains(out, "[witness_quorum]") {
 		t.Errorf("verify of the fork with a witness quorum: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// So does the monitor: the fork is not accepted, nothing of it shown
+	// or kept, and the monitor that followed the witnessed log refuses it too.
+	newState := filepath.Join(t.TempDir(), "m2")
+	for _, m := range []struct {
+		who   *e2e
+		state string
+	}{{newcomer, newState}, {auditor, monState}} {
+		code, out, errOut = m.who.runCLI("audit", "monitor", "--tenant", "contoso", "--once", "-o", "json", "--state-dir", m.state,
+			"--witness", w.VKey, "--witness-quorum", "1")
+		if code != 1 || !strings.Contains(out, `"type":"unwitnessed"`) || !strings.Contains(out, `"cosignatures":0`) ||
+			strings.Contains(out, `"type":"record"`) || !strings.Contains(errOut, "not cosigned by the witness quorum") {
+			t.Errorf("monitor of the fork with a witness quorum: exit %d\n%s\n%s", code, out, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(newState, "checkpoint")); err == nil {
+		t.Error("the monitor kept an unwitnessed checkpoint")
 	}
 	if m, q := metric(t, rs2.URL(), "lockbox_audit_missing_cosignatures"), metric(t, rs2.URL(), "lockbox_audit_checkpoints_below_witness_quorum"); m < 1 || q < 1 {
 		t.Errorf("metrics after the fork: %v missing, %v below quorum", m, q)

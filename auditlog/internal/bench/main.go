@@ -29,11 +29,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/auditlog"
+	"github.com/lockboxhq/lockbox/auditlog/internal/benchdb"
 	"github.com/lockboxhq/lockbox/client"
 	"github.com/lockboxhq/lockbox/postgres"
 	"github.com/lockboxhq/lockbox/server"
@@ -52,7 +52,10 @@ var (
 	pgDSN      = flag.String("postgres", "", "also measure appends on this PostgreSQL server (database lockbox_append_bench is recreated)")
 )
 
-var year = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var (
+	must = benchdb.Must
+	year = benchdb.Year
+)
 
 func main() {
 	flag.Parse()
@@ -77,29 +80,6 @@ func main() {
 	benchExportAndVerify(ctx, store, svc, accounts)
 }
 
-func newSigner() (note.Signer, string) {
-	skey, vkey, err := note.GenerateKey(nil, "lockbox-log")
-	must(err)
-	s, err := note.NewSigner(skey)
-	must(err)
-	return s, vkey
-}
-
-func must(err error) {
-	if err != nil {
-		log.Fatal(err)
-	}
-}
-
-func rec(log string, n int, t time.Time) *lockbox.AuditRecord {
-	return &lockbox.AuditRecord{ID: fmt.Sprintf("%s-%09d", log, n), Index: int64(n), Time: t, Tenant: log,
-		RecordType: lockbox.RecordOperatorAction, Operation: lockbox.OpOperatorAction, UserID: "Provider Operator",
-		ActorType: lockbox.ActorProviderOperator, ClientIP: "203.0.113.7", RequestID: "0193f4c2-8a1e-7c3b-9d2f-5b7a1c9e4d10",
-		Result: lockbox.ResultSucceeded, AuditData: map[string]any{"operation": "Get-MailboxStatistics",
-			"resource": "mailbox:user@contoso.test", "reference": "LB-7K3Q9MXA", "approver": "approver@contoso.test",
-			"duration_minutes": 120, "staff_id": "operator@provider.test"}}
-}
-
 // row is one audit_records row ready to insert, as auditlog makes it.
 type row = auditlog.Entry
 
@@ -108,36 +88,6 @@ func makeRow(h *auditlog.Head, r *lockbox.AuditRecord) row {
 	e, err := h.Append(r)
 	must(err)
 	return e
-}
-
-const insertSQL = `INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id, actor_type, request_id, canonical, hashes)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
-// insertBatch inserts rows of one log in one transaction and sets the log's
-// size: how the search database is loaded.
-func insertBatch(db *sql.DB, rows []row) {
-	tx, err := db.Begin()
-	must(err)
-	insertRows(tx, rows)
-	last := rows[len(rows)-1].Record
-	_, err = tx.Exec(`INSERT INTO audit_logs (log, size) VALUES (?, ?) ON CONFLICT (log) DO UPDATE SET size = excluded.size`, last.Tenant, last.Index+1)
-	must(err)
-	must(tx.Commit())
-}
-
-// insertRows runs one prepared INSERT per row.
-func insertRows(tx *sql.Tx, rows []row) { insertRowsSQL(tx, rows, insertSQL, microsArg) }
-
-func microsArg(t time.Time) any { return t.UnixMicro() }
-
-func insertRowsSQL(tx *sql.Tx, rows []row, query string, timeArg func(time.Time) any) {
-	st, err := tx.Prepare(query)
-	must(err)
-	for _, w := range rows {
-		r := w.Record
-		_, err := st.Exec(r.Tenant, r.Index, r.ID, timeArg(r.Time), r.RecordType, r.Operation, r.UserID, r.ActorType, r.RequestID, w.Canonical, w.Hashes)
-		must(err)
-	}
 }
 
 // appendTarget is a store and a plain connection pool to the same database,
@@ -160,7 +110,7 @@ func sqliteTarget(ctx context.Context) *appendTarget {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_txlock=immediate")
 	must(err)
 	db.SetMaxOpenConns(1)
-	return &appendTarget{name: "SQLite (WAL, synchronous=FULL)", store: store, db: db, insertSQL: insertSQL, timeArg: microsArg}
+	return &appendTarget{name: "SQLite (WAL, synchronous=FULL)", store: store, db: db, insertSQL: benchdb.InsertSQL, timeArg: benchdb.MicrosArg}
 }
 
 // postgresTarget recreates the database lockbox_append_bench on the server
@@ -189,7 +139,7 @@ func postgresTarget(ctx context.Context, dsn string) *appendTarget {
 // appendRec is the record appender w appends: one of 8 tenants, with a
 // UUIDv7 ID made at append time as the workflow makes them.
 func appendRec(log string) *lockbox.AuditRecord {
-	r := rec(log, 0, year)
+	r := benchdb.Record(log, 0, year)
 	r.ID = uuid.Must(uuid.NewV7()).String()
 	return r
 }
@@ -226,7 +176,7 @@ func benchAppend(ctx context.Context, t *appendTarget) {
 		for i := 0; i < total; i += batch {
 			tx, err := db.Begin()
 			must(err)
-			insertRowsSQL(tx, rows[i:min(i+batch, total)], t.insertSQL, t.timeArg)
+			benchdb.InsertRows(tx, rows[i:min(i+batch, total)], t.insertSQL, t.timeArg)
 			must(tx.Commit())
 		}
 		return float64(total) / time.Since(start).Seconds()
@@ -307,59 +257,20 @@ func searchLogs() []searchLog {
 // -big records for contoso and the rest spread over searchLogs, a year of
 // traffic each, in index order.
 func openSearchDB(ctx context.Context) (*sqlite.Store, *auditlog.Service, *approval.Service) {
-	path := filepath.Join(*dir, fmt.Sprintf("search-%d.db", *records))
-	_, statErr := os.Stat(path)
-	store, err := sqlite.Open(ctx, path)
-	must(err)
-	accounts := approval.New(store, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1})
-	signer, vkey := newSigner()
-	svc := auditlog.New(store, signer, vkey, "bench")
-	if statErr == nil {
-		return store, svc, accounts
+	d := benchdb.Open(ctx, filepath.Join(*dir, fmt.Sprintf("search-%d.db", *records)))
+	if !d.Fresh {
+		return d.Store, d.Audit, d.Accounts
 	}
-	must(accounts.SeedDev(ctx))
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=synchronous(OFF)&_txlock=immediate")
-	must(err)
-	defer db.Close()
-	db.SetMaxOpenConns(1)
+	l := benchdb.NewLoader(d.Path)
+	defer l.Close()
 	start := time.Now()
-	load := func(log string, n int, from int64) {
-		if n == 0 {
-			return
-		}
-		var h auditlog.Head
-		if from > 0 { // continue the seed's records: rebuild the head from them
-			rs, err := db.Query(`SELECT canonical FROM audit_records WHERE log = ? ORDER BY idx`, log)
-			must(err)
-			for rs.Next() {
-				var b []byte
-				must(rs.Scan(&b))
-				_, err := h.AppendLeaf(b)
-				must(err)
-			}
-			must(rs.Err())
-			rs.Close()
-		}
-		step := 365 * 24 * time.Hour / time.Duration(n)
-		batch := make([]row, 0, 10000)
-		for i := range n {
-			idx := from + int64(i)
-			batch = append(batch, makeRow(&h, rec(log, int(idx), year.Add(time.Duration(i)*step).Truncate(time.Millisecond))))
-			if len(batch) == cap(batch) || i == n-1 {
-				insertBatch(db, batch)
-				batch = batch[:0]
-			}
-		}
-	}
-	var seeded int64
-	must(store.View(ctx, func(tx lockbox.Tx) (err error) { seeded, err = tx.AuditSize(ctx, "contoso"); return err }))
-	load("contoso", *big, seeded)
-	for _, l := range searchLogs() {
-		load(l.name, l.n, 0)
+	l.Load("contoso", *big) // after the seed's records
+	for _, sl := range searchLogs() {
+		l.Load(sl.name, sl.n)
 	}
 	fmt.Printf("loaded %d records in %s (%.0f records/s, Merkle hashes included)\n", *records, time.Since(start).Round(time.Second),
 		float64(*records)/time.Since(start).Seconds())
-	return store, svc, accounts
+	return d.Store, d.Audit, d.Accounts
 }
 
 // benchSearch: the latest 100 records of a random tenant in a random 7-day
@@ -420,12 +331,6 @@ func peakHeap() (stop func() uint64) {
 	return func() uint64 { close(done); wg.Wait(); return peak.Load() }
 }
 
-type countWriter struct{ n int64 }
-
-func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
-// benchExportAndVerify serves the real API on loopback and exports, then
-// verifies, contoso's log as its auditor.
 func benchExportAndVerify(ctx context.Context, store *sqlite.Store, svc *auditlog.Service, accounts *approval.Service) {
 	ts := httptest.NewServer((&server.Server{Requests: accounts, Accounts: accounts, Tenants: accounts, Catalog: accounts, Audit: svc,
 		Logger: slog.New(slog.DiscardHandler)}).Handler())
@@ -436,12 +341,12 @@ func benchExportAndVerify(ctx context.Context, store *sqlite.Store, svc *auditlo
 
 	stop := peakHeap()
 	start := time.Now()
-	w := &countWriter{}
+	w := &benchdb.CountWriter{}
 	_, err = c.ExportAuditCSV(ctx, "contoso", lockbox.AuditFilter{}, w)
 	must(err)
 	d, peak := time.Since(start), stop()
 	fmt.Printf("CSV export of %d records (%.0f MiB): %s, %.0f records/s, peak live heap %.1f MiB (server and client in one process)\n",
-		*big, float64(w.n)/(1<<20), d.Round(time.Millisecond), float64(*big)/d.Seconds(), float64(peak)/(1<<20))
+		*big, float64(w.N)/(1<<20), d.Round(time.Millisecond), float64(*big)/d.Seconds(), float64(peak)/(1<<20))
 
 	stop = peakHeap()
 	start = time.Now()

@@ -30,12 +30,12 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/auditlog"
+	"github.com/lockboxhq/lockbox/auditlog/internal/benchdb"
 	"github.com/lockboxhq/lockbox/client"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
@@ -50,7 +50,9 @@ var (
 	token   = flag.String("token", "", "internal: bearer token (child http)")
 	state   = flag.String("state", "", "internal: state directory (child http)")
 	full    = flag.Bool("full", false, "internal: --full (child http)")
-	only    = flag.String("only", "", "run only this part: csv")
+	trace   = flag.Bool("trace", false, "internal: log each read and its time (child http)")
+	entries = flag.Bool("entries", false, "also measure a full verify through the JSON entries endpoint, as before tiles (child http: read that way)")
+	only    = flag.String("only", "", "run only this part: csv; incremental (three incremental runs after -new records each, from the kept state); build (the database, nothing measured)")
 )
 
 const tenant = "contoso"
@@ -73,6 +75,9 @@ func main() {
 	must(os.MkdirAll(*dir, 0o700))
 	store, svc, accounts := openDB(ctx)
 	defer store.Close()
+	if *only == "build" {
+		return
+	}
 	if *only == "csv" {
 		benchCSV(ctx, svc, filepath.Join(*dir, fmt.Sprintf("verify-%d.db", *records)))
 		return
@@ -84,22 +89,52 @@ func main() {
 	sess, err := accounts.Login(ctx, "auditor@contoso.test", approval.DevPassword)
 	must(err)
 	stateDir := filepath.Join(*dir, "state")
+	if *only == "incremental" {
+		benchIncremental(ctx, store, ts.URL, sess.Token, stateDir)
+		return
+	}
 	must(os.RemoveAll(stateDir))
+	must(os.RemoveAll(filepath.Join(*dir, "state-entries")))
 
 	fmt.Printf("go run ./auditlog/internal/verifybench -records %d -new %d (2 shared cores; each figure a child process)\n", *records, *newRecs)
-	hash := run("hash", "-flat-file", flat)
+	load := func() string {
+		b, _ := os.ReadFile("/proc/loadavg")
+		return strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	hashes := []result{run("hash", "-flat-file", flat)}
+	// hashAround is the mean hashing time of the baselines either side of
+	// a measurement, each run in turn just before and after it.
+	hashAround := func() float64 {
+		hashes = append(hashes, run("hash", "-flat-file", flat))
+		return (hashes[len(hashes)-2].Seconds + hashes[len(hashes)-1].Seconds) / 2
+	}
 	core := run("file", "-flat-file", flat, "-checkpoint-file", cpPath, "-vkey", vkey)
-	hash2 := run("hash", "-flat-file", flat)
-	fmt.Printf("hash the %d leaves and build the root (from a file in the page cache): %.2f s before, %.2f s after\n", hash.Checked, hash.Seconds, hash2.Seconds)
-	fmt.Printf("verify core (same leaves, same file, every record checked canonical): %.2f s, peak RSS %.1f MiB: RATIO verify rate / hash rate %.2f (against the faster hash run %.2f)\n",
-		core.Seconds, core.RSSMiB, (hash.Seconds+hash2.Seconds)/2/core.Seconds, min(hash.Seconds, hash2.Seconds)/core.Seconds)
+	h := hashAround()
+	fmt.Printf("verify core (same leaves, same file, every record checked canonical): %.2f s, peak RSS %.1f MiB: RATIO verify rate / hash rate %.2f (hashing %.2f s, load %s)\n",
+		core.Seconds, core.RSSMiB, h/core.Seconds, h, load())
+	if *entries {
+		old := run("http", "-url", ts.URL, "-token", sess.Token, "-state", filepath.Join(*dir, "state-entries"), "-entries")
+		h := hashAround()
+		fmt.Printf("full verify over loopback HTTP through the JSON entries endpoint (as before tiles): %.2f s for %d records, peak RSS %.1f MiB: RATIO %.2f (hashing %.2f s, load %s)\n",
+			old.Seconds, old.Checked, old.RSSMiB, h/old.Seconds, h, load())
+	}
 	e2e := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir)
-	fmt.Printf("full verify over loopback HTTP from SQLite (first run, records kept): %.2f s for %d records, peak RSS %.1f MiB (client process)\n", e2e.Seconds, e2e.Checked, e2e.RSSMiB)
+	h = hashAround()
+	fmt.Printf("full verify over loopback HTTP through the tiles, from SQLite (first run, records kept): %.2f s for %d records, peak RSS %.1f MiB (client process): RATIO verify rate / hash rate %.2f (hashing %.2f s, load %s)\n",
+		e2e.Seconds, e2e.Checked, e2e.RSSMiB, h/e2e.Seconds, h, load())
 	appendRecords(ctx, store, *newRecs)
 	inc := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir)
-	fmt.Printf("incremental verify after %d new records: %.3f s, checked %d, peak RSS %.1f MiB: %.2f%% of the full run\n", *newRecs, inc.Seconds, inc.Checked, inc.RSSMiB, 100*inc.Seconds/e2e.Seconds)
+	fmt.Printf("incremental verify after %d new records: %.3f s (load state %.3f, verify %.3f, save state %.3f), checked %d, peak RSS %.1f MiB: %.2f%% of the full run (load %s)\n",
+		*newRecs, inc.Seconds, inc.Load, inc.Verify, inc.Save, inc.Checked, inc.RSSMiB, 100*inc.Seconds/e2e.Seconds, load())
 	again := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir, "-full")
-	fmt.Printf("--full verify over loopback HTTP (held to the kept state): %.2f s for %d records, peak RSS %.1f MiB\n", again.Seconds, again.Checked, again.RSSMiB)
+	h = hashAround()
+	fmt.Printf("--full verify over loopback HTTP (held to the kept state): %.2f s for %d records, peak RSS %.1f MiB: RATIO %.2f (hashing %.2f s, load %s)\n",
+		again.Seconds, again.Checked, again.RSSMiB, h/again.Seconds, h, load())
+	fmt.Printf("hashing runs, in order: ")
+	for _, r := range hashes {
+		fmt.Printf("%.2f s ", r.Seconds)
+	}
+	fmt.Println()
 }
 
 var (
@@ -110,8 +145,10 @@ var (
 
 type result struct {
 	Seconds float64 `json:"seconds"`
-	Checked int64   `json:"checked"`
-	RSSMiB  float64 `json:"rss_mib"`
+	// The phases of an http run: load the kept state, verify, save it.
+	Load, Verify, Save float64 `json:",omitempty"`
+	Checked            int64   `json:"checked"`
+	RSSMiB             float64 `json:"rss_mib"`
 }
 
 // run runs one measurement in a child process and reads its result.
@@ -138,12 +175,6 @@ func report(r result) {
 		}
 	}
 	must(json.NewEncoder(os.Stdout).Encode(r))
-}
-
-func must(err error) {
-	if err != nil {
-		log.Fatal(err)
-	}
 }
 
 // leafReader reads the flat leaves file: per leaf a uvarint length and the
@@ -247,88 +278,43 @@ func verifyFile(ctx context.Context) result {
 
 func verifyHTTP(ctx context.Context) result {
 	c := client.New(*url, *token).WithHTTPClient(&http.Client{Timeout: time.Hour})
+	var src auditlog.Source = c
+	if *trace {
+		src = timed{c}
+	}
+	if *entries {
+		src = struct{ auditlog.Source }{src} // hides ReadTile: the JSON entries
+	}
 	start := time.Now()
 	prev, err := auditlog.LoadState(*state)
 	must(err)
-	r, err := auditlog.Verify(ctx, c, tenant, prev, auditlog.Options{Full: *full, StateDir: *state})
+	loaded := time.Now()
+	r, err := auditlog.Verify(ctx, src, tenant, prev, auditlog.Options{Full: *full, StateDir: *state})
 	must(err)
 	if !r.OK() {
 		log.Fatalf("verification failed: %v", r.Problems)
 	}
+	verified := time.Now()
 	must(auditlog.SaveState(*state, r.State))
-	return result{Seconds: time.Since(start).Seconds(), Checked: r.Checked}
+	end := time.Now()
+	return result{Seconds: end.Sub(start).Seconds(), Checked: r.Checked, Load: loaded.Sub(start).Seconds(),
+		Verify: verified.Sub(loaded).Seconds(), Save: end.Sub(verified).Seconds()}
 }
 
-func newSigner() (note.Signer, string) {
-	skey, vkey, err := note.GenerateKey(nil, "lockbox-log")
-	must(err)
-	s, err := note.NewSigner(skey)
-	must(err)
-	return s, vkey
-}
-
-var year = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-func rec(n int64, t time.Time) *lockbox.AuditRecord {
-	return &lockbox.AuditRecord{ID: fmt.Sprintf("%s-%09d", tenant, n), Time: t, Tenant: tenant,
-		RecordType: lockbox.RecordOperatorAction, Operation: lockbox.OpOperatorAction, UserID: "Provider Operator",
-		ActorType: lockbox.ActorProviderOperator, ClientIP: "203.0.113.7", RequestID: "0193f4c2-8a1e-7c3b-9d2f-5b7a1c9e4d10",
-		Result: lockbox.ResultSucceeded, AuditData: map[string]any{"operation": "Get-MailboxStatistics",
-			"resource": "mailbox:user@contoso.test", "reference": "LB-7K3Q9MXA", "approver": "approver@contoso.test",
-			"duration_minutes": 120, "staff_id": "operator@provider.test"}}
-}
+var must = benchdb.Must
 
 // openDB opens (building on first use) a database with the dev seed and
-// -records records in contoso's log, loaded by plain batched INSERTs of
-// rows auditlog.Head makes, as the store would.
+// -records records in contoso's log (benchdb).
 func openDB(ctx context.Context) (*sqlite.Store, *auditlog.Service, *approval.Service) {
-	path := filepath.Join(*dir, fmt.Sprintf("verify-%d.db", *records))
-	_, statErr := os.Stat(path)
-	store, err := sqlite.Open(ctx, path)
-	must(err)
-	accounts := approval.New(store, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1})
-	signer, vkey := newSigner()
-	svc := auditlog.New(store, signer, vkey, "bench")
-	if statErr == nil {
-		return store, svc, accounts
+	d := benchdb.Open(ctx, filepath.Join(*dir, fmt.Sprintf("verify-%d.db", *records)))
+	if d.Fresh {
+		start := time.Now()
+		l := benchdb.NewLoader(d.Path)
+		l.Load(tenant, *records)
+		l.Close()
+		fmt.Printf("loaded %d records in %s\n", *records, time.Since(start).Round(time.Second))
 	}
-	must(accounts.SeedDev(ctx))
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=synchronous(OFF)&_txlock=immediate")
-	must(err)
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	var h auditlog.Head
-	rs, err := db.Query(`SELECT canonical FROM audit_records WHERE log = ? ORDER BY idx`, tenant)
-	must(err)
-	for rs.Next() {
-		var b []byte
-		must(rs.Scan(&b))
-		_, err := h.AppendLeaf(b)
-		must(err)
-	}
-	must(rs.Err())
-	rs.Close()
-	start := time.Now()
-	step := 365 * 24 * time.Hour / time.Duration(*records)
-	for done := 0; done < *records; {
-		tx, err := db.Begin()
-		must(err)
-		st, err := tx.Prepare(`INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id, actor_type, request_id, canonical, hashes)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		must(err)
-		for end := min(done+10000, *records); done < end; done++ {
-			e, err := h.Append(rec(h.Size, year.Add(time.Duration(done)*step).Truncate(time.Millisecond)))
-			must(err)
-			r := e.Record
-			_, err = st.Exec(r.Tenant, r.Index, r.ID, r.Time.UnixMicro(), r.RecordType, r.Operation, r.UserID, r.ActorType, r.RequestID, e.Canonical, e.Hashes)
-			must(err)
-		}
-		_, err = tx.Exec(`UPDATE audit_logs SET size = ? WHERE log = ?`, h.Size, tenant)
-		must(err)
-		must(tx.Commit())
-	}
-	fmt.Printf("loaded %d records in %s\n", *records, time.Since(start).Round(time.Second))
-	return store, svc, accounts
+	return d.Store, d.Audit, d.Accounts
 }
 
 // dumpLeaves writes contoso's leaves and signed checkpoint to files, for
@@ -365,7 +351,7 @@ func appendRecords(ctx context.Context, store *sqlite.Store, n int) {
 	for i := 0; i < n; i += 100 {
 		must(store.Update(ctx, func(tx lockbox.Tx) error {
 			for j := i; j < min(i+100, n); j++ {
-				r := rec(0, time.Now().UTC().Truncate(time.Millisecond))
+				r := benchdb.Record(tenant, 0, time.Now().UTC().Truncate(time.Millisecond))
 				r.ID = fmt.Sprintf("new-%d-%d", time.Now().UnixNano(), j)
 				if err := tx.AppendAudit(ctx, r); err != nil {
 					return err
@@ -375,10 +361,6 @@ func appendRecords(ctx context.Context, store *sqlite.Store, n int) {
 		}))
 	}
 }
-
-type countWriter struct{ n int64 }
-
-func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // benchCSV: the CSV export of the whole log (the audit service, as the API
 // and the admin center serve it, into a counting writer) against a plain
@@ -404,10 +386,10 @@ func benchCSV(ctx context.Context, svc *auditlog.Service, path string) {
 	}
 	export := func() (int64, float64) {
 		start := time.Now()
-		w := &countWriter{}
+		w := &benchdb.CountWriter{}
 		must(auditlog.ExportCSV(lockbox.NewContextWithUser(ctx, lockbox.System), svc, tenant, lockbox.AuditFilter{},
 			func(string, string) io.Writer { return w }))
-		return w.n, time.Since(start).Seconds()
+		return w.N, time.Since(start).Seconds()
 	}
 	fmt.Printf("CSV export of contoso's log vs a plain SQLite scan of the same rows (idx, canonical) in export order (time DESC, idx DESC)\n")
 	for round := range 3 {
@@ -417,4 +399,37 @@ func benchCSV(ctx context.Context, svc *auditlog.Service, path string) {
 		fmt.Printf("round %d: scan %d rows %.2f s, export %.0f MiB %.2f s (%.0f rows/s, %.0f MiB/s), scan %.2f s: RATIO export / scan rate %.2f\n",
 			round+1, n, s1, float64(bytes)/(1<<20), e, float64(n)/e, float64(bytes)/(1<<20)/e, s2, (s1+s2)/2/e)
 	}
+}
+
+// benchIncremental: three incremental runs, each after -new records, from
+// the state kept by the last run,
+// with the time of each phase. (A full run first: the log key is new in
+// every process.)
+func benchIncremental(ctx context.Context, store *sqlite.Store, url, token, stateDir string) {
+	must(os.RemoveAll(stateDir))
+	full := run("http", "-url", url, "-token", token, "-state", stateDir)
+	fmt.Printf("full verify first: %.2f s for %d records\n", full.Seconds, full.Checked)
+	for range 3 {
+		appendRecords(ctx, store, *newRecs)
+		inc := run("http", "-url", url, "-token", token, "-state", stateDir, "-trace")
+		fmt.Printf("incremental verify after %d new records: %.3f s (load state %.3f, verify %.3f, save state %.3f), checked %d, peak RSS %.1f MiB\n",
+			*newRecs, inc.Seconds, inc.Load, inc.Verify, inc.Save, inc.Checked, inc.RSSMiB)
+	}
+}
+
+// timed logs each read of the verifier and how long it took (-trace).
+type timed struct{ *client.Client }
+
+func (t timed) Checkpoint(ctx context.Context, log string) (*lockbox.Checkpoint, error) {
+	defer logSince(time.Now(), "checkpoint")
+	return t.Client.Checkpoint(ctx, log)
+}
+
+func (t timed) ReadTile(ctx context.Context, log, path string) ([]byte, error) {
+	defer logSince(time.Now(), path)
+	return t.Client.ReadTile(ctx, log, path)
+}
+
+func logSince(start time.Time, what string) {
+	fmt.Fprintf(os.Stderr, "  %s %.1f ms\n", what, float64(time.Since(start).Microseconds())/1000)
 }
