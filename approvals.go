@@ -30,6 +30,9 @@ type Approval struct {
 	// UserID is the approver's stable id: distinct approvers are distinct
 	// ids, never merely distinct addresses.
 	UserID string `json:"-"`
+	// Signed is the approver's signed decision, in a tenant that requires
+	// them (SPEC §10.3): kept with the approval so that a grant can check it.
+	Signed *SignedDecision `json:"-"`
 }
 
 // Changes narrow a request on approval: a shorter duration, a subset of
@@ -54,6 +57,8 @@ type Actor struct {
 	Changes Changes
 	// Extend is the requester's ask for more time (EventExtend only).
 	Extend *ExtensionAsk
+	// Signed is the decider's verified signed decision, if any.
+	Signed *SignedDecision
 }
 
 // Quorum is how many approvals r needs in all (at least one).
@@ -132,7 +137,7 @@ func (r *AccessRequest) approve(a Actor, now time.Time) error {
 	if a.Comment != "" {
 		comment = &a.Comment
 	}
-	rec := Approval{By: a.Email, At: now, Comment: comment, UserID: a.UserID, StartTime: start}
+	rec := Approval{By: a.Email, At: now, Comment: comment, UserID: a.UserID, StartTime: start, Signed: a.Signed}
 	if d := c.DurationMinutes; d != nil {
 		rec.DurationMinutes = ptrTo(*d)
 		r.DurationMinutes = min(r.DurationMinutes, *d)

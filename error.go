@@ -24,6 +24,9 @@ const (
 	// EPASSWORDCHANGE: the caller signed in with a one-time password and
 	// may do nothing but change it (SPEC §10.1).
 	EPASSWORDCHANGE = "password_change_required"
+	// ESIGNATUREREQUIRED: the tenant requires signed decisions and the
+	// decision came without a passkey assertion (SPEC §10.3).
+	ESIGNATUREREQUIRED = "signed_decision_required"
 )
 
 // Error is an application error a person can act on. Code is stable and

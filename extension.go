@@ -146,7 +146,7 @@ func (r *AccessRequest) decideExtension(a Actor, now time.Time, s *Settings, app
 		comment = &a.Comment
 	}
 	if approve {
-		x.Approvals = append(slices.Clone(x.Approvals), Approval{By: a.Email, At: now, Comment: comment, UserID: a.UserID})
+		x.Approvals = append(slices.Clone(x.Approvals), Approval{By: a.Email, At: now, Comment: comment, UserID: a.UserID, Signed: a.Signed})
 	}
 	if final == "" {
 		return nil

@@ -86,6 +86,15 @@ type NoticeData struct {
 	Request *AccessRequest `json:"request,omitempty"`
 	// Action describes an operator action (operator.action events).
 	Action map[string]any `json:"action,omitempty"`
+	// Passkey is the passkey an account gained (NoticePasskeyAdded).
+	Passkey *PasskeyNotice `json:"passkey,omitempty"`
+}
+
+// PasskeyNotice says which account gained which passkey.
+type PasskeyNotice struct {
+	Account      string `json:"account"`
+	CredentialID string `json:"credential_id"`
+	Name         string `json:"name"`
 }
 
 // OutboxMessage is one notification to one recipient: an email to one

@@ -195,6 +195,11 @@ type Decision struct {
 	// IfVersion, when non-zero, makes the call succeed only if the request
 	// is still at that version (HTTP If-Match): the caller acts on what it saw.
 	IfVersion int `json:"-"`
+	// Passkey is the decider's assertion over the decision statement, in a
+	// tenant that requires signed decisions (SPEC §10.3).
+	Passkey *PasskeyAssertion `json:"passkey,omitempty"`
+	// Signed is set by the workflow once Passkey verified.
+	Signed *SignedDecision `json:"-"`
 }
 
 // RequestService is the access-request workflow. Every method authorizes the

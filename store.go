@@ -29,6 +29,7 @@ type Tx interface {
 	SessionTx // web admin center sessions (websession.go)
 	KeysTx    // published signing keys (signingkey.go)
 	OutboxTx  // notification outbox, webhook endpoints, reminders (notify.go)
+	PasskeyTx // passkeys and WebAuthn challenges (passkey.go)
 	// InsertRequest stores a new request, its Deadline and RemindAt
 	// included. ECONFLICT when the id or reference is taken.
 	InsertRequest(ctx context.Context, r *AccessRequest) error

@@ -43,6 +43,9 @@ type Settings struct {
 	// MaxTotalAccessMinutes caps a request's whole access, extensions
 	// included (SPEC §11).
 	MaxTotalAccessMinutes int `json:"max_total_access_minutes"`
+	// RequireSignedDecisions: approve and deny need a passkey assertion
+	// over the decision statement, and grants need such approvals (§10.3).
+	RequireSignedDecisions bool `json:"require_signed_decisions"`
 }
 
 // DefaultSettings are a new tenant's settings.
@@ -72,6 +75,7 @@ type SettingsPatch struct {
 	ReminderMinutesBeforeExpiry *int      `json:"reminder_minutes_before_expiry,omitempty"`
 	ApprovalsRequired           *int      `json:"approvals_required,omitempty"`
 	MaxTotalAccessMinutes       *int      `json:"max_total_access_minutes,omitempty"`
+	RequireSignedDecisions      *bool     `json:"require_signed_decisions,omitempty"`
 }
 
 // Apply returns s with p applied, or EINVALID naming the first bad value
@@ -81,6 +85,9 @@ func (s Settings) Apply(p SettingsPatch) (Settings, error) {
 	out.NotifyEmails = append([]string{}, s.NotifyEmails...)
 	if p.RequireApproval != nil {
 		out.RequireApproval = *p.RequireApproval
+	}
+	if p.RequireSignedDecisions != nil {
+		out.RequireSignedDecisions = *p.RequireSignedDecisions
 	}
 	if err := setInt(&out.RequestTTLMinutes, p.RequestTTLMinutes, "request_ttl_minutes", 60, 10080); err != nil {
 		return s, err

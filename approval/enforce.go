@@ -60,6 +60,9 @@ func (s *Service) IssueGrant(ctx context.Context, idOrRef string) (*lockbox.Gran
 			return err
 		}
 		c, err := s.grantClaims(r, now, s.sessionNow())
+		if err == nil {
+			err = s.grantSigned(ctx, tx, r)
+		}
 		if lockbox.ErrorCode(err) == lockbox.ECONFLICT {
 			refused = err // commit what settling wrote, then refuse
 			return nil

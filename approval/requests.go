@@ -400,6 +400,9 @@ func (s *Service) act(ctx context.Context, tx lockbox.Tx, u *lockbox.User, idOrR
 	if err := r.CheckDecider(ev, u.ID); err != nil {
 		return nil, s.refuse(ctx, tx, u, r, ev, d, now, err)
 	}
+	if err := s.checkSigned(ctx, tx, u, r, ev, &d, now); err != nil {
+		return nil, err
+	}
 	if err := s.apply(ctx, tx, u, r, ev, d, now); err != nil {
 		return nil, err
 	}

@@ -58,6 +58,10 @@ type Options struct {
 	// checks (accesscache.go): exact for changes made through this
 	// server, at most this stale for changes made by other replicas.
 	AccessCacheTTL time.Duration
+	// Passkeys runs WebAuthn ceremonies (passkeys.go). Nil: passkey
+	// routes answer EUNAVAILABLE, and so does deciding in a tenant that
+	// requires signed decisions.
+	Passkeys lockbox.PasskeyRelyingParty
 }
 
 func (o Options) withDefaults() Options {
@@ -116,6 +120,7 @@ var (
 	_ lockbox.TenantService  = (*Service)(nil)
 	_ lockbox.CatalogService = (*Service)(nil)
 	_ lockbox.PolicyService  = (*Service)(nil)
+	_ lockbox.PasskeyService = (*Service)(nil)
 )
 
 // New returns a Service on store, reading time from clock.

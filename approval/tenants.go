@@ -172,5 +172,6 @@ func settingsChanges(old, updated lockbox.Settings) map[string]any {
 		old.ReminderMinutesBeforeExpiry != updated.ReminderMinutesBeforeExpiry)
 	add("approvals_required", old.ApprovalsRequired, updated.ApprovalsRequired, old.ApprovalsRequired != updated.ApprovalsRequired)
 	add("max_total_access_minutes", old.MaxTotalAccessMinutes, updated.MaxTotalAccessMinutes, old.MaxTotalAccessMinutes != updated.MaxTotalAccessMinutes)
+	add("require_signed_decisions", old.RequireSignedDecisions, updated.RequireSignedDecisions, old.RequireSignedDecisions != updated.RequireSignedDecisions)
 	return c
 }

@@ -83,7 +83,7 @@ func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 		}
 	}
 	prev := r.Version
-	from, err := r.ApplyAs(ev, lockbox.Actor{Email: u.Email, UserID: u.ID, Comment: comment, Changes: d.Changes, Extend: d.Extend}, now, settings)
+	from, err := r.ApplyAs(ev, lockbox.Actor{Email: u.Email, UserID: u.ID, Comment: comment, Changes: d.Changes, Extend: d.Extend, Signed: d.Signed}, now, settings)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,12 @@ func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 	}
 	rec := transitionRecord(ctx, u, r, from, rule, comment, now)
 	if decision != nil {
-		rec.AuditData["policy"] = decision
+		if rec.AuditData["policy"], err = plainJSON(decision); err != nil {
+			return nil, err
+		}
+	}
+	if d.Signed != nil {
+		rec.AuditData["signed_decision"] = d.Signed.AuditData()
 	}
 	if err := appendAudit(ctx, tx, rec); err != nil {
 		return nil, err

@@ -41,6 +41,9 @@ type State struct {
 	// more after a run that failed; they are ignored and overwritten).
 	Records      int64 `json:"records"`
 	RecordsBytes int64 `json:"records_bytes"`
+	// Decisions is what checking signed decisions needs from the records
+	// before the edge: the passkeys registered so far (decisions.go).
+	Decisions *Decisions `json:"decisions,omitempty"`
 
 	dir     string // where it was loaded from
 	pending string // a records file of this run, moved in place by SaveState

@@ -188,16 +188,20 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 
 // streamed is the outcome of one streaming pass.
 type streamed struct {
-	head    Head        // the tree of the entries checked so far
-	leaves  *leafWriter // nil when no records are kept
-	explain bool        // something does not match: explain it
+	head   Head        // the tree of the entries checked so far
+	leaves *leafWriter // nil when no records are kept
+	// decisions checks signed decisions record by record (decisions.go);
+	// nil when records are not checked (RootOnly).
+	decisions *Decisions
+	explain   bool // something does not match: explain it
 }
 
 func (s *streamed) state(v *trusted, cp *lockbox.Checkpoint, clock func() time.Time) *State {
 	if clock == nil {
 		clock = time.Now
 	}
-	st := &State{Key: v.key, Origin: cp.Origin, Checkpoint: string(cp.Note), VerifiedAt: clock().UTC(), Edge: s.head.Edge}
+	st := &State{Key: v.key, Origin: cp.Origin, Checkpoint: string(cp.Note), VerifiedAt: clock().UTC(), Edge: s.head.Edge,
+		Decisions: s.decisions}
 	if s.leaves != nil {
 		st.Records, st.RecordsBytes, st.pending = s.leaves.count, s.leaves.bytes, s.leaves.pending
 	}
@@ -221,6 +225,13 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 		if h, ok := prev.head(old); ok && !opts.Full {
 			s.head, r.Incremental = h, true
 		}
+	}
+	if !opts.RootOnly {
+		var kept *Decisions
+		if r.Incremental {
+			kept = prev.Decisions // the passkeys registered before the kept edge
+		}
+		s.decisions = kept.clone()
 	}
 	if opts.StateDir != "" && !opts.glance() {
 		lw, err := openLeafWriter(opts.StateDir, prev, s.head.Size)
@@ -268,6 +279,9 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 				}
 				if msg == "" && opts.Each != nil {
 					opts.Each(e.Index, e.Data)
+				}
+				if msg == "" {
+					s.decisions.check(r, e.Index, e.Data)
 				}
 			}
 			s.head.AppendHash(h)

@@ -62,11 +62,18 @@ func Render(m *lockbox.OutboxMessage, domain string) (*Email, error) {
 	if err := json.Unmarshal(m.Payload, &n); err != nil {
 		return nil, fmt.Errorf("decode notice of %s: %w", m.ID, err)
 	}
-	if n.Data.Request == nil {
+	if n.Data.Request == nil && n.Data.Passkey == nil {
 		return nil, fmt.Errorf("notice %s of %s has no request", n.Type, m.ID)
 	}
 	if !messageIDPart.MatchString(m.ID) {
 		return nil, fmt.Errorf("outbox id %q cannot form a Message-ID", m.ID)
+	}
+	build := build
+	reference := ""
+	if n.Data.Request != nil {
+		reference = n.Data.Request.Reference
+	} else {
+		build = buildPasskey
 	}
 	c, subject, err := build(&n)
 	if err != nil {
@@ -81,7 +88,7 @@ func Render(m *lockbox.OutboxMessage, domain string) (*Email, error) {
 	}
 	return &Email{
 		To: m.To, Subject: subject, MessageID: m.ID + "@" + headerValue(domain, 200), Date: m.CreatedAt.UTC(),
-		Reference: headerValue(Line(n.Data.Request.Reference, 32), 32), Text: text.String(), HTML: html.String(),
+		Reference: headerValue(Line(reference, 32), 32), Text: text.String(), HTML: html.String(),
 	}, nil
 }
 
@@ -181,6 +188,29 @@ func policyRule(r *lockbox.AccessRequest) string {
 		return `"(unknown)"`
 	}
 	return `"` + Line(r.Policy.Rule, 63) + `"`
+}
+
+// buildPasskey is the email that an account gained a passkey (SPEC §10.3):
+// to the admins of its population, who should know if it was not its owner.
+func buildPasskey(n *lockbox.Notice) (*content, string, error) {
+	p := n.Data.Passkey
+	if n.Type != lockbox.NoticePasskeyAdded || p == nil {
+		return nil, "", fmt.Errorf("no email template for notice type %q", n.Type)
+	}
+	where := "the provider's staff"
+	if n.Data.Tenant != "" {
+		where = "the tenant " + tenantLabel(n.Data)
+	}
+	c := &content{
+		Lead: "A new passkey was added to " + Line(p.Account, 254) + " in " + where + ". Passkeys sign in and sign access decisions. " +
+			"If the account's owner did not add it, treat it as an attack: remove the account's access and review the audit log.",
+		Rows: []row{{"Account", Line(p.Account, 254)}, {"Passkey name", Line(p.Name, 64)}, {"Credential id", Line(p.CredentialID, 200)},
+			{"Added (UTC)", utc(n.Timestamp)}},
+		Instruction: "Sign in to the Lockbox admin center the usual way (type its address or use your own bookmark; never a link from an email) and look for passkey.registered in the audit log.",
+		Footer:      "Lockbox sent this message because you are an administrator of this account's organization. Lockbox messages never contain links.",
+	}
+	subject := "[Lockbox] " + headerValue("A new passkey was added to "+Line(p.Account, 254), 150)
+	return c, subject, nil
 }
 
 // requestRows are the facts every email states about the request.

@@ -338,3 +338,20 @@ func TestMessageEncoding(t *testing.T) {
 		t.Errorf("decoded parts differ from the rendered ones:\n%s\n---\n%s", p.text, e.Text)
 	}
 }
+
+func TestRenderPasskeyAdded(t *testing.T) {
+	t.Parallel()
+	n := lockbox.Notice{Type: lockbox.NoticePasskeyAdded, Timestamp: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC),
+		Data: lockbox.NoticeData{Tenant: "contoso", Actor: "ann@contoso.test",
+			Passkey: &lockbox.PasskeyNotice{Account: "ann@contoso.test", CredentialID: "AbC-1", Name: "https://evil.example"}}}
+	e, err := mail.Render(outboxEmail(t, "0193f4c2-0000-7000-8000-000000000009", "admin@contoso.test", n), "lockbox.contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.Subject, "A new passkey was added to ann@contoso[.]test") || !strings.Contains(e.Text, "AbC-1") {
+		t.Errorf("subject %q, text:\n%s", e.Subject, e.Text)
+	}
+	if strings.Contains(e.Text, "https://") || strings.Contains(e.HTML, "https://") {
+		t.Errorf("the email carries a link:\n%s", e.Text)
+	}
+}

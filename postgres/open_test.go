@@ -81,8 +81,8 @@ func TestOpenConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Numbers may have gaps (each branch takes the number it is given),
-	// so count the files rather than trusting the newest number.
+	// Numbers may have gaps (each branch is given its own), so the count
+	// to hold them to is the number of migration files.
 	files, err := filepath.Glob("migrations/*.sql")
 	if err != nil {
 		t.Fatal(err)

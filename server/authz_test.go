@@ -180,6 +180,16 @@ var expectations = map[string]rule{
 		return allowed
 	},
 	"GET /v1/me/tokens": anyone,
+	// SPEC §10.3: one's own passkeys, and no route to anyone else's; a
+	// service account has none.
+	"GET /v1/me/passkeys":                 personOnly,
+	"POST /v1/me/passkeys":                personOnly,
+	"POST /v1/me/passkeys/begin":          personOnly,
+	"POST /v1/me/passkeys/finish":         personOnly,
+	"DELETE /v1/me/passkeys/{credential}": personOnly,
+	"POST /v1/requests/{id}/decision-challenge": func(p principal, t string) outcome {
+		return onRequest(p, t, true, tenantApprovers...)
+	},
 	"DELETE /v1/me/tokens/{id}": func(p principal, _ string) outcome {
 		if p.is("service_account") {
 			return notFound
@@ -226,12 +236,13 @@ func newMatrix(t *testing.T) *matrix {
 	t.Cleanup(func() { store.Close() })
 	clock := lockbox.NewOffsetClock()
 	grants, jwks := newTestGrants(t, store)
-	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, LoginBurst: 1000, Grants: grants})
+	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, LoginBurst: 1000, Grants: grants,
+		Passkeys: testRP(t)}) // passkeys_test.go
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}
 	s := &server.Server{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Policies: svc, Ready: store.Ping,
-		DevClock: clock, Logger: slog.New(slog.DiscardHandler), Enforcement: svc, JWKS: jwks}
+		DevClock: clock, Logger: slog.New(slog.DiscardHandler), Enforcement: svc, JWKS: jwks, Passkeys: svc}
 	s.Audit = newTestAudit(t, store) // audit_test.go
 	// Notification routes: notify_test.go.
 	newTestNotify(t, s, svc, store, clock)
@@ -390,6 +401,7 @@ func (m *matrix) call(p principal, route server.Route, target string) (int, stri
 	path, body := m.fixture(route, target)
 	token := m.tokenFor(p, route) // accounts_test.go
 	path = m.ownTokenPath(p, route, path)
+	path, body = m.passkeyCall(p, route, path, body) // passkeys_test.go
 	var rd *strings.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)

@@ -48,14 +48,15 @@ func newRealServer(tb testing.TB) *realServer {
 	// Cheap password hashing: the test signs in many times. Sessions outlive
 	// the dev clock advancing past the request deadlines.
 	grants, jwks := newTestGrants(tb, store)
-	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionTTL: 30 * 24 * time.Hour, Grants: grants, Resolver: lockboxtest.DNS})
+	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionTTL: 30 * 24 * time.Hour, Grants: grants, Resolver: lockboxtest.DNS,
+		Passkeys: testRP(tb)}) // passkeys_test.go
 	if err := svc.SeedDev(ctx); err != nil {
 		tb.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
 	s := &server.Server{
 		Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Policies: svc,
-		Ready: store.Ping, DevClock: clock, Enforcement: svc, JWKS: jwks,
+		Ready: store.Ping, DevClock: clock, Enforcement: svc, JWKS: jwks, Passkeys: svc,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	s.Audit = newTestAudit(tb, store) // audit_test.go
@@ -254,6 +255,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.routingErrors(t)
 	c.accounts(t) // accounts_test.go
 	c.audit(t)    // audit_test.go
+	c.passkeys(t) // passkeys_test.go
 	// Webhooks, dev mail, metrics: notify_test.go.
 	c.notifications(t)
 

@@ -36,6 +36,9 @@ type Server struct {
 	// Policies reads, changes and simulates tenants' policy rules
 	// (policy.go); nil: those routes answer 404.
 	Policies lockbox.PolicyService
+	// Passkeys serves the caller's passkeys and decision challenges
+	// (passkeys.go); nil: those routes answer 503.
+	Passkeys lockbox.PasskeyService
 	DevMail  lockbox.DevMailbox
 	Metrics  http.Handler
 	// Ready reports whether the server can serve (the database answers);

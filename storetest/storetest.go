@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) lockbox.Store) {
 		{"WebSession", webSessionTests},
 		{"SigningKeys", keyTests},
 		{"Conflict", conflictTests},
+		{"Passkey", passkeyTests},
 	}
 	// Every case has a store of its own, so all run in parallel.
 	for _, g := range groups {

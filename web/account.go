@@ -16,6 +16,9 @@ type accountData struct {
 	MustPick bool // signed in with a one-time password
 	Problem  string
 	Field    string
+	// Passkeys (SPEC §10.3): one's own, and why adding one failed.
+	Passkeys       []*lockbox.Passkey
+	PasskeyProblem string
 }
 
 func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request) {
@@ -32,6 +35,12 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status i
 			return
 		}
 		d.Tokens = tokens
+		if ps, err := h.passkeys(); err == nil && !d.Me.ServiceAccount {
+			if d.Passkeys, err = ps.ListPasskeys(r.Context()); err != nil {
+				h.serviceError(w, r, err)
+				return
+			}
+		}
 	}
 	h.render(w, r, status, "account", "Account", d)
 }

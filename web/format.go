@@ -282,6 +282,8 @@ var notices = map[string]string{
 	"removed":           "User removed.",
 	"service":           "Service saved.",
 	"password":          "Password changed. Your other sessions and API tokens have ended.",
+	"passkey":           "Passkey added. Your organization's administrators were told by email.",
+	"passkey_removed":   "Passkey removed.",
 	"token":             "Session ended.",
 	"disabled":          "Staff member disabled: their sessions have ended and their requests were revoked or canceled.",
 	"enabled":           "Staff member enabled.",

@@ -35,6 +35,12 @@ type env struct {
 
 func newEnv(t testing.TB, tune ...func(*web.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, approval.Options{}, tune...)
+}
+
+// newEnvWith is newEnv with the workflow's options (cheap hashing added).
+func newEnvWith(t testing.TB, opts approval.Options, tune ...func(*web.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlitetest.Path(t))
 	if err != nil {
@@ -42,7 +48,8 @@ func newEnv(t testing.TB, tune ...func(*web.Config)) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	// Cheap password hashing: tests sign in a lot.
-	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1})
+	opts.PasswordMemoryKiB, opts.PasswordTime = 64, 1
+	svc := approval.New(st, lockbox.SystemClock{}, opts)
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +64,9 @@ func newEnv(t testing.TB, tune ...func(*web.Config)) *env {
 	cfg := web.Config{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Policies: svc,
 		Sessions: svc.WebSessions(approval.WebSessionOptions{}),
 		Audit:    auditlog.New(st, signer, vkey, "lockbox-test"), Grants: svc, Dev: true}
+	if opts.Passkeys != nil {
+		cfg.Passkeys = svc
+	}
 	for _, f := range tune {
 		f(&cfg)
 	}

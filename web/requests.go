@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -241,6 +242,9 @@ type confirmData struct {
 	Extend  bool
 	Minutes string
 	Reason  string
+	// Sign: the tenant requires decisions signed with a passkey, and this
+	// action is one (static/passkey.js does the ceremony).
+	Sign bool
 }
 
 // confirmPage is the confirmation step of an action: what it will do, a
@@ -271,6 +275,9 @@ func (h *Handler) confirmData(r *http.Request, req *lockbox.AccessRequest, a act
 	d := confirmData{R: req, Action: a, Version: req.Version, Approve: a.Event == lockbox.EventApprove,
 		Extend: a.Event == lockbox.EventExtend, Minutes: "30",
 		Duration: strconv.Itoa(req.DurationMinutes), Keep: map[string]bool{}}
+	if slices.Contains(lockbox.SignedEvents, a.Event) {
+		d.Sign = h.signsDecisions(r, req.Tenant)
+	}
 	for _, op := range req.Operations {
 		d.Keep[op] = true
 	}
@@ -307,7 +314,7 @@ func (h *Handler) act(w http.ResponseWriter, r *http.Request) {
 	}
 	comment := r.PostForm.Get("comment")
 	id := r.PathValue("id")
-	dec := lockbox.Decision{Comment: comment, IfVersion: version}
+	dec := lockbox.Decision{Comment: comment, IfVersion: version, Passkey: formAssertion(r.PostForm)}
 	if a.Event == lockbox.EventExtend {
 		n, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("minutes")))
 		if err != nil {
@@ -330,7 +337,7 @@ func (h *Handler) act(w http.ResponseWriter, r *http.Request) {
 			done = "approval" // short of the quorum
 		}
 		http.Redirect(w, r, "/requests/"+url.PathEscape(out.Reference)+"?done="+done, http.StatusSeeOther)
-	case lockbox.ECONFLICT, lockbox.EINVALID, lockbox.EFORBIDDEN:
+	case lockbox.ECONFLICT, lockbox.EINVALID, lockbox.EFORBIDDEN, lockbox.ESIGNATUREREQUIRED, lockbox.EUNAVAILABLE:
 		h.refused(w, r, id, a, comment, err)
 	default:
 		h.serviceError(w, r, err)

@@ -18,18 +18,22 @@ type settingsForm struct {
 	Reminder        string
 	Approvals       string
 	MaxTotal        string
-	Errors          fieldErrors
-	Problem         string
+	// Passkey settings (SPEC §10.3); PasskeySettings marks a form that has
+	// their checkboxes, so an older form leaves them as they are.
+	RequireSigned, PasskeySettings bool
+	Errors                         fieldErrors
+	Problem                        string
 }
 
 func formFromSettings(tenant string, s *lockbox.Settings) *settingsForm {
 	return &settingsForm{Tenant: tenant, RequireApproval: s.RequireApproval,
-		RequestTTL:   strconv.Itoa(s.RequestTTLMinutes),
-		MaxAccess:    strconv.Itoa(s.MaxAccessMinutes),
-		NotifyEmails: strings.Join(s.NotifyEmails, "\n"),
-		Reminder:     strconv.Itoa(s.ReminderMinutesBeforeExpiry),
-		Approvals:    strconv.Itoa(s.ApprovalsRequired),
-		MaxTotal:     strconv.Itoa(s.MaxTotalAccessMinutes)}
+		RequestTTL:    strconv.Itoa(s.RequestTTLMinutes),
+		MaxAccess:     strconv.Itoa(s.MaxAccessMinutes),
+		NotifyEmails:  strings.Join(s.NotifyEmails, "\n"),
+		Reminder:      strconv.Itoa(s.ReminderMinutesBeforeExpiry),
+		Approvals:     strconv.Itoa(s.ApprovalsRequired),
+		MaxTotal:      strconv.Itoa(s.MaxTotalAccessMinutes),
+		RequireSigned: s.RequireSignedDecisions}
 }
 
 func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request) {
@@ -56,7 +60,8 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 		RequestTTL: strings.TrimSpace(p.Get("request_ttl_minutes")), MaxAccess: strings.TrimSpace(p.Get("max_access_minutes")),
 		NotifyEmails: p.Get("notify_emails"), Reminder: strings.TrimSpace(p.Get("reminder_minutes_before_expiry")),
 		Approvals: strings.TrimSpace(p.Get("approvals_required")), MaxTotal: strings.TrimSpace(p.Get("max_total_access_minutes")),
-		Errors: fieldErrors{}}
+		Errors: fieldErrors{}, PasskeySettings: p.Get("passkey_settings") == "1",
+		RequireSigned: p.Get("require_signed_decisions") == "on"}
 	patch := f.patch()
 	if len(f.Errors) > 0 {
 		f.Problem = "Some settings need your attention; nothing was saved."
@@ -80,6 +85,9 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 // problem shows at once, each next to the field its error names.
 func (f *settingsForm) patch() lockbox.SettingsPatch {
 	p := lockbox.SettingsPatch{RequireApproval: &f.RequireApproval}
+	if f.PasskeySettings {
+		p.RequireSignedDecisions = &f.RequireSigned
+	}
 	check := func(one lockbox.SettingsPatch) {
 		if _, err := lockbox.DefaultSettings().Apply(one); err != nil {
 			f.Errors.add(err)

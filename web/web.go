@@ -49,6 +49,9 @@ type Config struct {
 	WitnessQuorum int
 	// Grants issues grant tokens for "Get token"; nil shows a notice.
 	Grants GrantIssuer
+	// Passkeys registers passkeys on the Account page and signs decisions
+	// (passkey.go); nil shows a notice.
+	Passkeys lockbox.PasskeyService
 	// DevMail is the mail captured in --dev, shown at /dev/mail; nil shows
 	// a notice. Only consulted when Dev is set.
 	DevMail lockbox.DevMailbox
@@ -120,6 +123,10 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /account", h.signedIn(h.accountPage))
 	m.HandleFunc("POST /account/password", h.signedIn(h.changePassword))
 	m.HandleFunc("POST /account/tokens/{id}/end", h.authed(h.endToken))
+	m.HandleFunc("POST /account/passkeys/begin", h.authed(h.beginPasskey))
+	m.HandleFunc("POST /account/passkeys", h.authed(h.addPasskey))
+	m.HandleFunc("POST /account/passkeys/{credential}/remove", h.authed(h.removePasskey))
+	m.HandleFunc("POST /requests/{id}/decision-challenge", h.authed(h.decisionChallenge))
 
 	m.HandleFunc("GET /{$}", h.authed(h.home))
 	m.HandleFunc("GET /requests", h.authed(h.requestList))

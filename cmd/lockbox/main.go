@@ -125,7 +125,7 @@ LOCKBOX_SERVER/LOCKBOX_TOKEN, then the session saved by 'lockbox login'.`,
 	bindEnv(pf, envVar{"server", "LOCKBOX_SERVER"}, envVar{"token", "LOCKBOX_TOKEN"})
 	root.AddCommand(
 		newServeCmd(),
-		a.loginCmd(), a.logoutCmd(), a.whoamiCmd(), a.passwdCmd(), a.tokensCmd(),
+		a.loginCmd(), a.logoutCmd(), a.whoamiCmd(), a.passwdCmd(), a.tokensCmd(), a.passkeysCmd(),
 		a.adminCmd(),
 		a.requestsCmd(), a.settingsCmd(), a.usersCmd(), a.tenantsCmd(),
 		a.staffCmd(), a.serviceAccountsCmd(), a.servicesCmd(),

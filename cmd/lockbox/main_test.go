@@ -233,15 +233,16 @@ func TestCommandOutput(t *testing.T) {
 		{"UsersCSVDefused", []string{"users", "list", "--tenant", "contoso", "-o", "csv"},
 			"EMAIL,NAME,ROLES,CREATED\n'=cmd|' /C calc'!A0,,global_admin,2026-11-21T09:00:00Z\n"},
 		{"SettingsGet", []string{"settings", "get", "--tenant", "contoso"}, "" +
-			"Require approval:        true\n" +
-			"Request TTL:             12h\n" +
-			"Max access duration:     4h\n" +
-			"Reminder before expiry:  2h\n" +
-			"Notify emails:           -\n" +
-			"Approvals required:      1\n" +
-			"Max total access:        8h\n"},
+			"Require approval:          true\n" +
+			"Request TTL:               12h\n" +
+			"Max access duration:       4h\n" +
+			"Reminder before expiry:    2h\n" +
+			"Notify emails:             -\n" +
+			"Approvals required:        1\n" +
+			"Max total access:          8h\n" +
+			"Require signed decisions:  false\n"},
 		{"SettingsSet", []string{"settings", "set", "--tenant", "contoso", "--require-approval=false", "--notify-email", "a@x.test"},
-			"Updated settings of contoso: --require-approval=false --request-ttl=12h --max-duration=4h --reminder=2h --notify-email=\"a@x.test\" --approvals-required=1\n"},
+			"Updated settings of contoso: --require-approval=false --request-ttl=12h --max-duration=4h --reminder=2h --notify-email=\"a@x.test\" --approvals-required=1 --require-signed-decisions=false\n"},
 		{"ServiceAccountTokenShown", []string{"service-accounts", "create", "mailstore"},
 			"Created service account mailstore.\nToken (shown only once): sa-token-xyz\n"},
 		{"StaffInitialPasswordShown", []string{"staff", "add", "--email", "op@provider.test", "--role", "operator"},

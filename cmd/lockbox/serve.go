@@ -161,6 +161,7 @@ type runningServer struct {
 	http        *http.Server
 	store       lockbox.Store
 	service     *approval.Service
+	passkeys    serverRP    // the WebAuthn relying party (passkeys_serve.go)
 	keys        *serverKeys // signing keys and the grant authority (keys.go)
 	notify      *notifier   // notification delivery, dev mail, metrics (notify_serve.go)
 	logger      *slog.Logger
@@ -223,7 +224,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 	rs.service = approval.New(rs.store, clock, approval.Options{Logger: rs.logger,
 		PasswordMemoryKiB: cfg.PasswordMemoryKiB, SessionClock: lockbox.SystemClock{}, SessionTTL: cfg.TokenTTL,
 		Grants: rs.keys.grants, GrantIssuer: cfg.GrantIssuer, AccessCacheTTL: accessCacheTTL(cfg),
-		AllowPrivateWebhooks: cfg.Notify.AllowPrivateWebhooks})
+		AllowPrivateWebhooks: cfg.Notify.AllowPrivateWebhooks, Passkeys: &rs.passkeys})
 	var err error
 	if rs.notify, err = rs.newNotifier(cfg, clock); err != nil { // notify_serve.go
 		return err
@@ -251,6 +252,10 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		}
 	}
 	rs.url = url
+	if err := rs.passkeys.set(cfg.Web.ExternalURL, url); err != nil {
+		// Not fatal: everything but passkeys works, and says why not.
+		rs.logger.Warn("passkeys are off", "err", err)
+	}
 	if err := writeAddrFile(cfg.AddrFile, rs.url); err != nil {
 		ln.Close()
 		return err
@@ -271,6 +276,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		Enforcement: rs.service, JWKS: rs.keys.jwks,
 		Audit:    audit,
 		Webhooks: rs.service, Policies: rs.service, DevMail: rs.notify.devMailbox(), Metrics: mainMetrics,
+		Passkeys: rs.service,
 	}).Handler()
 	h, err := rs.withWeb(cfg, api, audit, witnesses, quorum, devClock) // web_serve.go
 	if err != nil {

@@ -43,6 +43,7 @@ func (a *app) settingsSetCmd() *cobra.Command {
 	var (
 		tenant          string
 		requireApproval boolValue
+		requireSigned   boolValue
 		ttl, maxAccess  minutesValue
 		reminder        = minutesValue{allowZero: true}
 		notify          []string
@@ -63,6 +64,8 @@ func (a *app) settingsSetCmd() *cobra.Command {
 	fl.Var(&reminder, "reminder", "remind approvers this long before a request expires (0 for none)")
 	fl.IntVar(&approvals, "approvals-required", 0, "how many distinct approvers must approve a request (1 to 5)")
 	fl.Var(&maxTotal, "max-total", "the longest whole access, extensions included (1m to 24h)")
+	fl.Var(&requireSigned, "require-signed-decisions", "approve and deny need a passkey signature over the decision (true or false)")
+	apiField(cmd, "require-signed-decisions", "require_signed_decisions", "")
 	apiField(cmd, "require-approval", "require_approval", "")
 	apiField(cmd, "request-ttl", "request_ttl_minutes", "minutes")
 	apiField(cmd, "max-duration", "max_access_minutes", "minutes")
@@ -94,12 +97,15 @@ func (a *app) settingsSetCmd() *cobra.Command {
 		if fl.Changed("approvals-required") {
 			p.ApprovalsRequired = &approvals
 		}
+		if fl.Changed("require-signed-decisions") {
+			p.RequireSignedDecisions = &requireSigned.b
+		}
 		if fl.Changed("notify-email") {
 			emails := append([]string{}, notify...) // never nil: an empty list clears
 			p.NotifyEmails = &emails
 		}
 		if p == (lockbox.SettingsPatch{}) {
-			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder, --approvals-required, --max-total")
+			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder, --approvals-required, --max-total, --require-signed-decisions")
 		}
 		s, err := ask(a, func(c api) (*lockbox.Settings, error) { return c.UpdateSettings(cmd.Context(), tenant, p) })
 		if err != nil {
@@ -122,15 +128,17 @@ func settingsKV(s *lockbox.Settings) [][2]string {
 		{"Notify emails", strings.Join(s.NotifyEmails, ", ")},
 		{"Approvals required", strconv.Itoa(s.ApprovalsRequired)},
 		{"Max total access", formatMinutes(s.MaxTotalAccessMinutes)},
+		{"Require signed decisions", strconv.FormatBool(s.RequireSignedDecisions)},
 	}
 }
 
 // settingsSummary is the one-line confirmation of a change, in the flags'
 // own words so it can be pasted back.
 func settingsSummary(tenant string, s *lockbox.Settings) string {
-	return fmt.Sprintf("Updated settings of %s: --require-approval=%t --request-ttl=%s --max-duration=%s --reminder=%s --notify-email=%q --approvals-required=%d",
+	return fmt.Sprintf("Updated settings of %s: --require-approval=%t --request-ttl=%s --max-duration=%s --reminder=%s --notify-email=%q --approvals-required=%d --require-signed-decisions=%t",
 		tenant, s.RequireApproval, formatMinutes(s.RequestTTLMinutes), formatMinutes(s.MaxAccessMinutes),
-		formatMinutes(s.ReminderMinutesBeforeExpiry), strings.Join(s.NotifyEmails, ","), s.ApprovalsRequired)
+		formatMinutes(s.ReminderMinutesBeforeExpiry), strings.Join(s.NotifyEmails, ","), s.ApprovalsRequired,
+		s.RequireSignedDecisions)
 }
 
 func reminderText(m int) string {

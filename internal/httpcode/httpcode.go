@@ -12,17 +12,18 @@ import (
 
 // statuses maps every error code to its HTTP status.
 var statuses = map[string]int{
-	lockbox.EINVALID:          http.StatusBadRequest,
-	lockbox.EUNAUTHENTICATED:  http.StatusUnauthorized,
-	lockbox.EFORBIDDEN:        http.StatusForbidden,
-	lockbox.EPASSWORDCHANGE:   http.StatusForbidden,
-	lockbox.ENOTFOUND:         http.StatusNotFound,
-	lockbox.ECONFLICT:         http.StatusConflict,
-	lockbox.ETOOLARGE:         http.StatusRequestEntityTooLarge,
-	lockbox.EUNSUPPORTEDMEDIA: http.StatusUnsupportedMediaType,
-	lockbox.ERATELIMITED:      http.StatusTooManyRequests,
-	lockbox.EUNAVAILABLE:      http.StatusServiceUnavailable,
-	lockbox.EINTERNAL:         http.StatusInternalServerError,
+	lockbox.EINVALID:           http.StatusBadRequest,
+	lockbox.EUNAUTHENTICATED:   http.StatusUnauthorized,
+	lockbox.EFORBIDDEN:         http.StatusForbidden,
+	lockbox.EPASSWORDCHANGE:    http.StatusForbidden,
+	lockbox.ESIGNATUREREQUIRED: http.StatusForbidden,
+	lockbox.ENOTFOUND:          http.StatusNotFound,
+	lockbox.ECONFLICT:          http.StatusConflict,
+	lockbox.ETOOLARGE:          http.StatusRequestEntityTooLarge,
+	lockbox.EUNSUPPORTEDMEDIA:  http.StatusUnsupportedMediaType,
+	lockbox.ERATELIMITED:       http.StatusTooManyRequests,
+	lockbox.EUNAVAILABLE:       http.StatusServiceUnavailable,
+	lockbox.EINTERNAL:          http.StatusInternalServerError,
 }
 
 // Status is the HTTP status of an error code; known is false for a code

@@ -35,7 +35,7 @@ type storedExtension struct {
 func storeApprovals(as []lockbox.Approval) []storedApproval {
 	out := make([]storedApproval, len(as))
 	for i, a := range as {
-		out[i] = storedApproval{Approval: a, UserID: a.UserID}
+		out[i] = storedApproval{Approval: a, UserID: a.UserID, Signed: a.Signed}
 	}
 	return out
 }
@@ -43,7 +43,7 @@ func storeApprovals(as []lockbox.Approval) []storedApproval {
 func loadApprovals(as []storedApproval) []lockbox.Approval {
 	out := make([]lockbox.Approval, len(as))
 	for i, a := range as {
-		a.Approval.UserID = a.UserID
+		a.Approval.UserID, a.Approval.Signed = a.UserID, a.Signed
 		out[i] = a.Approval
 	}
 	return out
@@ -53,6 +53,8 @@ func loadApprovals(as []storedApproval) []lockbox.Approval {
 type storedApproval struct {
 	lockbox.Approval
 	UserID string `json:"user_id"`
+	// Signed is the approval's signed decision (SPEC §10.3).
+	Signed *lockbox.SignedDecision `json:"signed_decision,omitempty"`
 }
 
 // RequestPolicy encodes r's policy fields.
@@ -105,11 +107,14 @@ func ParseRequestPolicy(s string, r *lockbox.AccessRequest) error {
 type tenantPolicy struct {
 	ApprovalsRequired     int `json:"approvals_required,omitempty"`
 	MaxTotalAccessMinutes int `json:"max_total_access_minutes,omitempty"`
+	// Passkey setting (SPEC §10.3); false when stored before it.
+	RequireSignedDecisions bool `json:"require_signed_decisions,omitempty"`
 }
 
 // TenantPolicy encodes s's policy settings.
 func TenantPolicy(s lockbox.Settings) (string, error) {
-	b, err := json.Marshal(tenantPolicy{ApprovalsRequired: s.ApprovalsRequired, MaxTotalAccessMinutes: s.MaxTotalAccessMinutes})
+	b, err := json.Marshal(tenantPolicy{ApprovalsRequired: s.ApprovalsRequired, MaxTotalAccessMinutes: s.MaxTotalAccessMinutes,
+		RequireSignedDecisions: s.RequireSignedDecisions})
 	return string(b), err
 }
 
@@ -125,6 +130,7 @@ func ParseTenantPolicy(str string, s *lockbox.Settings) error {
 	if p.ApprovalsRequired != 0 {
 		s.ApprovalsRequired = p.ApprovalsRequired
 	}
+	s.RequireSignedDecisions = p.RequireSignedDecisions
 	s.MaxTotalAccessMinutes = d.MaxTotalAccessMinutes
 	if p.MaxTotalAccessMinutes != 0 {
 		s.MaxTotalAccessMinutes = p.MaxTotalAccessMinutes

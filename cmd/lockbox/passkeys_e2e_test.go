@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/lockboxhq/lockbox/client"
+	"github.com/lockboxhq/lockbox/internal/passkeytest"
+)
+
+// TestPasskeysThroughTheCLI: a passkey registered over the API (with a
+// software authenticator at the server's localhost origin) is listed and
+// removed by `lockbox passkeys`.
+func TestPasskeysThroughTheCLI(t *testing.T) {
+	t.Parallel()
+	srv := startE2E(t)
+	ctx := context.Background()
+	sess, err := client.New(srv.url, "").Login(ctx, "approver@contoso.test", "lockbox-dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(srv.url, sess.Token)
+	u, _ := url.Parse(srv.url)
+	a := passkeytest.New("localhost", "http://localhost:"+u.Port())
+	b, err := c.BeginPasskey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := a.Register(b.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.FinishPasskey(ctx, "yubikey", resp); err != nil {
+		t.Fatal(err)
+	}
+	cli := srv.as("approver@contoso.test")
+	if out := cli.mustRun("passkeys", "list"); !strings.Contains(out, a.CredentialID()) || !strings.Contains(out, "yubikey") {
+		t.Fatalf("passkeys list:\n%s", out)
+	}
+	srv.as("admin@provider.test").wantFail(1, "not found", "passkeys", "remove", a.CredentialID())
+	cli.mustRun("passkeys", "remove", a.CredentialID())
+	if out := cli.mustRun("passkeys", "list", "-o", "json"); strings.Contains(out, a.CredentialID()) {
+		t.Fatalf("still listed after remove:\n%s", out)
+	}
+}

@@ -1,0 +1,98 @@
+package web_test
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/passkey"
+	"github.com/lockboxhq/lockbox/storetest"
+)
+
+// TestBrowserPasskeys: in Chromium with the DevTools virtual authenticator
+// (a platform authenticator with user verification), an approver of a
+// tenant that requires signed decisions registers a passkey on the Account
+// page and approves a request; the approval's audit record carries the
+// signed statement, and the grant is issued.
+func TestBrowserPasskeys(t *testing.T) {
+	t.Parallel()
+	b := startBrowser(t)
+	dir := artifactsDir(t)
+	// WebAuthn refuses IP addresses as relying parties: the browser opens
+	// the server as localhost.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://localhost:" + strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
+	rp, err := passkey.New(base, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWith(t, approval.Options{Passkeys: rp})
+	srv := &http.Server{Handler: e.h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	s := &suite{e: e, browser: b, base: base, dir: dir}
+
+	p := s.person(t)
+	p.withAuthenticator()
+	p.signIn("approver@contoso.test")
+	p.open("/account", "#add-passkey")
+	if !p.present("#no-passkeys") {
+		t.Fatal("a new account lists passkeys")
+	}
+	p.do(chromedp.SetValue(chromedp.CSS("#passkey-name"), "Virtual key"))
+	p.click("#add-passkey-button", "#passkey-list")
+	p.shot("passkey-registered")
+	if got := p.text("#passkey-list"); !strings.Contains(got, "Virtual key") {
+		t.Fatalf("passkey list: %q", got)
+	}
+	keys, err := e.svc.ListPasskeys(e.as("approver@contoso.test"))
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("stored passkeys: %v %v", keys, err)
+	}
+
+	on := true
+	if _, err := e.svc.UpdateSettings(e.as("admin@contoso.test"), "contoso", lockbox.SettingsPatch{RequireSignedDecisions: &on}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.pending()
+	p.open("/requests/"+r.Reference+"/approve", "#sign-notice")
+	p.click("#confirm", "#status")
+	p.shot("passkey-signed-approval")
+	if got := e.get(r.ID); got.Status != lockbox.StatusActive {
+		t.Fatalf("after the signed approval the request is %s", got.Status)
+	}
+	var signed bool
+	recs := storetest.MustAuditRecords(t, e.store, "contoso", 0, storetest.MustAuditSize(t, e.store, "contoso"))
+	for _, rec := range recs {
+		if rec.Operation == lockbox.OpRequestApproved && rec.RequestID == r.ID {
+			_, signed = rec.AuditData["signed_decision"].(map[string]any)
+		}
+	}
+	if !signed {
+		t.Fatal("the approval's audit record has no signed_decision")
+	}
+}
+
+// withAuthenticator gives p's tab Chromium's virtual authenticator.
+func (p *person) withAuthenticator() {
+	p.t.Helper()
+	if _, err := chromedp.Call(p.ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		p.t.Fatalf("WebAuthn.enable: %v", err)
+	}
+	_, err := chromedp.Call(p.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+		Options: &webauthn.VirtualAuthenticatorOptions{Protocol: webauthn.AuthenticatorProtocolCtap2,
+			Ctap2version: webauthn.Ctap2versionCtap21, Transport: webauthn.AuthenticatorTransportInternal,
+			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}})
+	if err != nil {
+		p.t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
+	}
+}
