@@ -27,9 +27,14 @@ const (
 	OpRequestExtensionApproved  = "request.extension_approved"
 	OpRequestExtensionDenied    = "request.extension_denied"
 	OpRequestExtensionLapsed    = "request.extension_lapsed"
-	OpOperatorAction            = "operator.action"
-	OpOperatorActionBlocked     = "operator.action_blocked"
-	OpSettingsUpdated           = "settings.updated"
+	// Break-glass, escalation and the access report (SPEC §11).
+	OpRequestBreakGlassActivated = "request.break_glass_activated"
+	OpRequestAcknowledged        = "request.acknowledged"
+	OpRequestEscalated           = "request.escalated"
+	OpRequestAccessReport        = "request.access_report"
+	OpOperatorAction             = "operator.action"
+	OpOperatorActionBlocked      = "operator.action_blocked"
+	OpSettingsUpdated            = "settings.updated"
 	// OpPolicyUpdated: a tenant's policy rules changed (old and new).
 	OpPolicyUpdated  = "policy.updated"
 	OpRoleAssigned   = "role.assigned"

@@ -30,6 +30,10 @@ var AuditOperations = []string{
 	OpTenantCreated, OpStaffAdded, OpServiceAccountCreated, OpServiceUpdated,
 	OpPasswordChanged, OpPasswordReset, OpAccountDisabled, OpAccountEnabled, OpAccountRemoved,
 	OpTokenRevoked, OpServiceAccountRotate,
+	// SPEC §11.
+	OpRequestApprovalRecorded, OpRequestExtensionRequested, OpRequestExtensionApproved,
+	OpRequestExtensionDenied, OpRequestExtensionLapsed, OpRequestBreakGlassActivated,
+	OpRequestAcknowledged, OpRequestEscalated, OpRequestAccessReport,
 }
 
 // AuditRecordTypes lists every record type.

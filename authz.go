@@ -90,7 +90,7 @@ func AuthorizeEvent(u *User, r *AccessRequest, ev Event) error {
 		if requester {
 			return Errorf(EFORBIDDEN, "You filed this request, so you cannot review it: another support manager must.")
 		}
-	case EventApprove, EventDeny, EventRevoke, EventExtensionApprove, EventExtensionDeny:
+	case EventApprove, EventDeny, EventRevoke, EventExtensionApprove, EventExtensionDeny, EventAcknowledge:
 		if !u.IsTenantApprover(r.Tenant) {
 			return Errorf(EFORBIDDEN, "Only the tenant's global admins and lockbox approvers may %s requests.", ev)
 		}

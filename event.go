@@ -15,7 +15,8 @@ type EventRule struct {
 	// System marks an event only Lockbox itself causes.
 	System bool
 	// From lists the statuses the event may leave; To is where it leads
-	// (SPEC §3).
+	// (SPEC §3), "" for an event that keeps the status it finds (an
+	// acknowledgement of an ended request).
 	From []Status
 	To   Status
 	// Due, for an event that happens by itself when a time comes, is that
@@ -51,6 +52,9 @@ type EventRule struct {
 	// system then decides at once. TellApprovers is an email that informs
 	// them. TellRequester is the requester's email. "" for none.
 	AskApprovers, TellApprovers, TellRequester string
+	// TellEscalation is the email to the tenant's escalation addresses
+	// (Settings.Escalation.Notify); "" for none.
+	TellEscalation string
 	// Webhook is the event type delivered to the tenant's endpoints that
 	// subscribed to it, once the tenant can see the request; "" for none.
 	Webhook string
@@ -61,10 +65,11 @@ type EventRule struct {
 type Who int
 
 const (
-	WhoNobody   Who = iota
-	WhoReviewer     // ReviewedBy, ReviewedAt, ReviewComment
-	WhoDecider      // DecidedBy, DecidedAt, DecisionComment
-	WhoEnder        // EndedBy, EndComment (EndedAt comes with the ending status)
+	WhoNobody       Who = iota
+	WhoReviewer         // ReviewedBy, ReviewedAt, ReviewComment
+	WhoDecider          // DecidedBy, DecidedAt, DecisionComment
+	WhoEnder            // EndedBy, EndComment (EndedAt comes with the ending status)
+	WhoAcknowledger     // AcknowledgedBy, AcknowledgedAt, AcknowledgeComment
 )
 
 // EventRules is the event table, one row per event: people's events first,
@@ -118,6 +123,12 @@ var EventRules = []EventRule{
 		Guard: extensionGuard(EventExtensionDeny), Effect: decideExtension(false, ExtensionDenied),
 		AuditData: extensionData, TellRequester: NoticeExtensionDenied, Webhook: OpRequestExtensionDenied},
 
+	// A person's review of a break-glass request that gave access.
+	{Event: EventAcknowledge, From: []Status{StatusCompleted, StatusRevoked},
+		Verb: "acknowledged", Operation: OpRequestAcknowledged, RecordType: RecordLockboxDecision,
+		Records: WhoAcknowledger, Guard: acknowledgeGuard, Effect: acknowledge, AuditData: acknowledgedData,
+		Webhook: OpRequestAcknowledged},
+
 	// A reviewed request of a tenant that does not require approval.
 	{Event: EventSystemApprove, System: true, From: []Status{StatusPending}, To: StatusApproved,
 		Verb: "approved", Operation: OpRequestApproved, RecordType: RecordLockboxDecision,
@@ -133,6 +144,18 @@ var EventRules = []EventRule{
 		Verb: "denied by policy", Operation: OpRequestDenied, RecordType: RecordLockboxDecision,
 		Records: WhoDecider, Guard: policyOutcome(OutcomeDeny), AuditData: policyDenial,
 		TellApprovers: NoticePolicyDenied, TellRequester: NoticeDenied, Webhook: OpRequestDenied},
+	// A reviewed break-glass request of a tenant that enabled break-glass
+	// (SystemDecision): approved by the system and, the start time ignored,
+	// activated at once; everyone who may approve hears of it at once.
+	{Event: EventBreakGlass, System: true, From: []Status{StatusPending}, To: StatusApproved,
+		Verb: "activated by break-glass", Operation: OpRequestBreakGlassActivated, RecordType: RecordLockboxDecision,
+		Records: WhoDecider, Guard: breakGlassGuard, Effect: breakGlass, AuditData: breakGlassData,
+		TellApprovers: NoticeBreakGlass, TellRequester: NoticeApproved, Webhook: OpRequestBreakGlassActivated},
+	// Before the decision deadline, while pending: escalated once.
+	{Event: EventEscalate, System: true, From: []Status{StatusPending}, To: StatusPending,
+		Due: escalationDue, Guard: escalationGuard, Effect: escalate,
+		Verb: "escalated", Operation: OpRequestEscalated, RecordType: RecordLockboxRequest,
+		AuditData: escalationData, TellEscalation: NoticeEscalated},
 	{Event: EventExpire, System: true, From: []Status{StatusPendingReview, StatusPending}, To: StatusExpired,
 		Due:  func(r *AccessRequest) time.Time { return r.ExpiresAt },
 		Verb: "expired", Operation: OpRequestExpired, RecordType: RecordLockboxDecision,

@@ -19,7 +19,7 @@ func describe(rule lockbox.EventRule, fixture *lockbox.AccessRequest) string {
 	for i, s := range rule.From {
 		from[i] = string(s)
 	}
-	who := []string{"-", "reviewer", "decider", "ender"}[rule.Records]
+	who := []string{"-", "reviewer", "decider", "ender", "acknowledger"}[rule.Records]
 	s := fmt.Sprintf("%s→%s verb=%q op=%s record=%s who=%s", strings.Join(from, ","), rule.To,
 		rule.Verb, rule.Operation, rule.RecordType, who)
 	if rule.System {
@@ -28,14 +28,14 @@ func describe(rule lockbox.EventRule, fixture *lockbox.AccessRequest) string {
 	if rule.Due != nil {
 		due := rule.Due(fixture)
 		for name, t := range map[string]*time.Time{"expires_at": &fixture.ExpiresAt,
-			"access_starts_at": fixture.AccessStartsAt, "access_ends_at": fixture.AccessEndsAt} {
+			"access_starts_at": fixture.AccessStartsAt, "access_ends_at": fixture.AccessEndsAt, "escalate_at": fixture.EscalateAt} {
 			if due.Equal(*t) {
 				s += " due=" + name
 			}
 		}
 	}
 	for _, n := range []struct{ name, kind string }{{"ask", rule.AskApprovers},
-		{"tell", rule.TellApprovers}, {"requester", rule.TellRequester}, {"webhook", rule.Webhook}} {
+		{"tell", rule.TellApprovers}, {"requester", rule.TellRequester}, {"escalation", rule.TellEscalation}, {"webhook", rule.Webhook}} {
 		if n.kind != "" {
 			s += " " + n.name + "=" + n.kind
 		}
@@ -61,6 +61,7 @@ func describe(rule lockbox.EventRule, fixture *lockbox.AccessRequest) string {
 func TestEventTable(t *testing.T) {
 	h := func(n int) *time.Time { return ptr(time.Date(2026, 11, 21, n, 0, 0, 0, time.UTC)) }
 	fixture := &lockbox.AccessRequest{ExpiresAt: *h(9), AccessStartsAt: h(10), AccessEndsAt: h(12),
+		EscalateAt: h(8), Incident: "INC-7", BreakGlass: true, RequestedDurationMinutes: 120,
 		Policy: &lockbox.PolicyDecision{Outcome: lockbox.OutcomeAutoApprove, Rule: "diag", Matched: []string{"diag", "other"}}}
 	want := map[lockbox.Event]string{
 		lockbox.EventReviewApprove:           `pending_review→pending verb="approved in review" op=request.reviewed record=LockboxRequest who=reviewer ask=request.pending webhook=request.pending decision=approve`,
@@ -83,6 +84,9 @@ func TestEventTable(t *testing.T) {
 		lockbox.EventExtensionLapse:          `active→active verb="lapsed" op=request.extension_lapsed record=LockboxRequest who=- system requester=request.extension_lapsed webhook=request.extension_lapsed access_ends_at=2026-11-21T12:00:00Z`,
 		lockbox.EventRecordExtensionApproval: `active→active verb="extended" op=request.approval_recorded record=LockboxDecision who=- access_ends_at=2026-11-21T12:00:00Z`,
 		lockbox.EventRequesterRevoke:         `approved,active→revoked verb="revoked" op=request.revoked record=LockboxDecision who=ender system webhook=request.revoked decided_by=system why=The requester's provider account was disabled or removed.`,
+		lockbox.EventAcknowledge:             `completed,revoked→ verb="acknowledged" op=request.acknowledged record=LockboxDecision who=acknowledger webhook=request.acknowledged break_glass=true incident=INC-7`,
+		lockbox.EventBreakGlass:              `pending→approved verb="activated by break-glass" op=request.break_glass_activated record=LockboxDecision who=decider system tell=request.break_glass requester=request.approved webhook=request.break_glass_activated access_ends_at=2026-11-21T12:00:00Z access_starts_at=2026-11-21T10:00:00Z decided_by=system incident=INC-7 requested_duration_minutes=120 why=Break-glass: the tenant lets a reviewed emergency request start without approval; it must be acknowledged afterwards.`,
+		lockbox.EventEscalate:                `pending→pending verb="escalated" op=request.escalated record=LockboxRequest who=- system due=escalate_at escalation=request.escalated deadline=2026-11-21T09:00:00Z escalated_at=<nil>`,
 		lockbox.EventRequesterCancel:         `pending_review,pending→canceled verb="canceled" op=request.canceled record=LockboxDecision who=ender system webhook=request.canceled decided_by=system why=The requester's provider account was disabled or removed.`,
 	}
 	got := map[lockbox.Event]string{}
@@ -101,8 +105,8 @@ func TestEventTable(t *testing.T) {
 func TestEventTableShape(t *testing.T) {
 	wantPerson := []lockbox.Event{lockbox.EventReviewApprove, lockbox.EventReviewDeny, lockbox.EventApprove,
 		lockbox.EventDeny, lockbox.EventCancel, lockbox.EventRevoke, lockbox.EventComplete,
-		lockbox.EventExtend, lockbox.EventExtensionApprove, lockbox.EventExtensionDeny}
-	wantSystem := []lockbox.Event{lockbox.EventSystemApprove, lockbox.EventPolicyApprove, lockbox.EventPolicyDeny, lockbox.EventExpire, lockbox.EventActivate,
+		lockbox.EventExtend, lockbox.EventExtensionApprove, lockbox.EventExtensionDeny, lockbox.EventAcknowledge}
+	wantSystem := []lockbox.Event{lockbox.EventSystemApprove, lockbox.EventPolicyApprove, lockbox.EventPolicyDeny, lockbox.EventBreakGlass, lockbox.EventEscalate, lockbox.EventExpire, lockbox.EventActivate,
 		lockbox.EventExtensionLapse, lockbox.EventAccessEnd, lockbox.EventRequesterRevoke, lockbox.EventRequesterCancel}
 	if diff := cmp.Diff(wantPerson, lockbox.PersonEvents); diff != "" {
 		t.Errorf("PersonEvents (-want +got):\n%s", diff)
@@ -117,11 +121,12 @@ func TestEventTableShape(t *testing.T) {
 		}
 		// Settle applies deadlines without the tenant's settings, which only
 		// a request becoming pending needs; and only the system keeps time.
-		if rule.To == lockbox.StatusPending || !rule.System {
-			t.Errorf("%s: a deadline's event must be the system's and not lead to pending", rule.Event)
+		becomesPending := rule.To == lockbox.StatusPending && slices.ContainsFunc(rule.From, func(s lockbox.Status) bool { return s != lockbox.StatusPending })
+		if becomesPending || !rule.System {
+			t.Errorf("%s: a deadline's event must be the system's and not make a request pending", rule.Event)
 		}
 		if rule.Guard != nil {
-			continue // a conditional deadline (an extension's lapse) comes before the status's own
+			continue // a conditional deadline (an extension's lapse, an escalation) comes before the status's own
 		}
 		for _, s := range rule.From {
 			if other, ok := timed[s]; ok {

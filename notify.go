@@ -44,6 +44,7 @@ var WebhookEvents = []string{
 	OpRequestExpired, OpRequestActivated, OpRequestCompleted, OpRequestRevoked,
 	OpOperatorAction, OpOperatorActionBlocked,
 	OpRequestExtensionRequested, OpRequestExtensionApproved, OpRequestExtensionDenied, OpRequestExtensionLapsed,
+	OpRequestBreakGlassActivated, OpRequestAcknowledged,
 }
 
 // Email notice kinds: what an email says, and so which template renders it.
@@ -63,6 +64,10 @@ const (
 	NoticeExtensionApproved  = "request.extension_approved"  // to the requester
 	NoticeExtensionDenied    = "request.extension_denied"    // to the requester
 	NoticeExtensionLapsed    = "request.extension_lapsed"    // to the requester
+
+	NoticeBreakGlass   = "request.break_glass"   // to approvers: urgent, access started without approval
+	NoticeEscalated    = "request.escalated"     // to the escalation addresses: still undecided
+	NoticeAccessReport = "request.access_report" // to approvers: what was done with the access
 )
 
 // Notice is the content of a notification: an event about a request (or an
@@ -88,6 +93,8 @@ type NoticeData struct {
 	Action map[string]any `json:"action,omitempty"`
 	// Passkey is the passkey an account gained (NoticePasskeyAdded).
 	Passkey *PasskeyNotice `json:"passkey,omitempty"`
+	// Report is the access report (NoticeAccessReport).
+	Report *AccessReport `json:"report,omitempty"`
 }
 
 // PasskeyNotice says which account gained which passkey.

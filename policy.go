@@ -164,10 +164,7 @@ func (r *AccessRequest) PolicyInput() PolicyInput {
 	return PolicyInput{
 		Service: r.Service, Operations: slices.Clone(ops), DurationMinutes: d,
 		RequestedBy: r.RequestedBy, ServiceRequest: r.ServiceRequest, Reason: r.Reason,
-		// The request has no break_glass field on this branch: the
-		// break-glass branch (issue 14) adds AccessRequest.BreakGlass, and
-		// the merge binds it here. Until then no request is break-glass.
-		BreakGlass: false,
+		BreakGlass: r.BreakGlass,
 	}
 }
 

@@ -105,6 +105,21 @@ type AccessRequest struct {
 	// Policy is what the tenant's policy rules decided when the request
 	// became pending (SPEC §11); nil when the tenant had no rules then.
 	Policy *PolicyDecision `json:"policy,omitempty"`
+	// BreakGlass marks an emergency request, with its Incident reference
+	// (SPEC §11, breakglass.go). NeedsReview is set when a break-glass
+	// request starts access and cleared when a tenant approver
+	// acknowledges it (AcknowledgedBy, AcknowledgedAt, AcknowledgeComment).
+	BreakGlass         bool       `json:"break_glass"`
+	Incident           string     `json:"incident"`
+	NeedsReview        bool       `json:"needs_review"`
+	AcknowledgedBy     *string    `json:"acknowledged_by"`
+	AcknowledgedAt     *time.Time `json:"acknowledged_at"`
+	AcknowledgeComment *string    `json:"acknowledge_comment"`
+	// EscalateAt is when the request, still pending, is escalated (fixed
+	// when it became pending, from the tenant's setting then); EscalatedAt
+	// is when it was.
+	EscalateAt  *time.Time `json:"escalate_at"`
+	EscalatedAt *time.Time `json:"escalated_at"`
 	// Version increases with every change; clients send it back (If-Match)
 	// to act only on the state they saw.
 	Version int `json:"version"`
@@ -166,6 +181,10 @@ type NewRequest struct {
 	Operations      []string   `json:"operations,omitempty"`
 	DurationMinutes int        `json:"duration_minutes"`
 	StartTime       *time.Time `json:"start_time,omitempty"`
+	// BreakGlass files an emergency request; Incident (required then) is
+	// the incident it is for.
+	BreakGlass bool   `json:"break_glass,omitempty"`
+	Incident   string `json:"incident,omitempty"`
 }
 
 // RequestFilter narrows a request listing. Results are newest first.
@@ -174,8 +193,11 @@ type RequestFilter struct {
 	Status       []Status
 	Service      string
 	CreatedAfter *time.Time
-	Limit        int
-	Cursor       string
+	// NeedsReview lists only break-glass requests a tenant approver has
+	// yet to acknowledge.
+	NeedsReview bool
+	Limit       int
+	Cursor      string
 }
 
 // RequestPage is one page of a listing; NextCursor is "" on the last page.
@@ -216,6 +238,11 @@ type RequestService interface {
 	// complete). ECONFLICT when the request's state does not allow it (the
 	// refusal is audited); EFORBIDDEN when the caller's role does not.
 	Act(ctx context.Context, idOrRef string, ev Event, d Decision) (*AccessRequest, error)
+	// AccessReport returns what was done with a request's access (SPEC
+	// §11): the final report once access ended, the report so far while
+	// active. ENOTFOUND as GetRequest; ECONFLICT when the request never
+	// gave access.
+	AccessReport(ctx context.Context, idOrRef string) (*AccessReport, error)
 }
 
 // ValidText checks a bounded one-line text field, named as in the API:

@@ -49,6 +49,11 @@ const (
 	// PolicyActor(rule id).
 	EventPolicyApprove Event = "policy_approve"
 	EventPolicyDeny    Event = "policy_deny"
+
+	// Break-glass and escalation (SPEC §11, breakglass.go).
+	EventBreakGlass  Event = "break_glass"
+	EventAcknowledge Event = "acknowledge"
+	EventEscalate    Event = "escalate"
 )
 
 // PersonEvents are the events a person may cause, in table order.
@@ -63,6 +68,9 @@ var SystemEvents = eventsWhere(true)
 // audit log shows both steps.
 func Next(s Status, ev Event) (Status, error) {
 	if rule, ok := ev.Rule(); ok && rule.leaves(s) {
+		if rule.To == "" {
+			return s, nil // the row's event keeps the status
+		}
 		return rule.To, nil
 	}
 	return "", Errorf(ECONFLICT, "A request that is %s cannot be %s.", s, ev.Verb())
@@ -154,6 +162,7 @@ func (r *AccessRequest) ApplyAs(ev Event, a Actor, now time.Time, s *Settings) (
 	switch {
 	case becomesPending:
 		r.ExpiresAt = now.Add(s.RequestTTL())
+		r.EscalateAt, r.EscalatedAt = escalateAt(s, now), nil
 		r.TenantVisible = true
 		r.ApprovalsRequired = max(s.ApprovalsRequired, MinApprovalsRequired)
 	case to == StatusApproved:
@@ -164,7 +173,7 @@ func (r *AccessRequest) ApplyAs(ev Event, a Actor, now time.Time, s *Settings) (
 		}
 		end := start.Add(r.Duration())
 		r.AccessStartsAt, r.AccessEndsAt = &start, &end
-	case to.Terminal():
+	case to.Terminal() && !from.Terminal():
 		end := now
 		if rule.Due != nil {
 			end = rule.Due(r) // a deadline ends the request at the deadline itself
@@ -188,5 +197,7 @@ func (w Who) record(r *AccessRequest, by, comment string, at time.Time) {
 		r.DecidedBy, r.DecidedAt, r.DecisionComment = &by, &at, c
 	case WhoEnder:
 		r.EndedBy, r.EndComment = &by, c
+	case WhoAcknowledger:
+		r.AcknowledgedBy, r.AcknowledgedAt, r.AcknowledgeComment = &by, &at, c
 	}
 }

@@ -129,7 +129,9 @@ type Tx interface {
 	// before commit, to hold the log's head lock briefly), so code inside the
 	// transaction must not rely on it or read the record back. Indexes are
 	// gap-free from 0 and appends to one log serialize. ECONFLICT when a
-	// record with rec.ID exists.
+	// record with rec.ID exists: from AppendAudit (the transaction goes on),
+	// or from Update, which then commits nothing (PostgreSQL writes the
+	// record with the COMMIT).
 	AppendAudit(ctx context.Context, rec *AuditRecord) error
 	// AuditRecords returns a log's records with start <= index < end.
 	AuditRecords(ctx context.Context, log string, start, end int64) ([]*AuditRecord, error)
@@ -146,6 +148,7 @@ type RequestQuery struct {
 	CreatedAfter  *time.Time
 	RequesterID   string // only this requester's requests, when set
 	TenantVisible bool   // only requests that have reached the tenant
+	NeedsReview   bool   // only requests with NeedsReview
 	// OrDueBy, when set, widens the Statuses filter: a request whose
 	// Deadline is at or before OrDueBy matches whatever its stored status,
 	// since the event due then changes it (the workflow settles such rows

@@ -46,7 +46,36 @@ type Settings struct {
 	// RequireSignedDecisions: approve and deny need a passkey assertion
 	// over the decision statement, and grants need such approvals (§10.3).
 	RequireSignedDecisions bool `json:"require_signed_decisions"`
+	// BreakGlass lets a reviewed emergency request start without the
+	// tenant's approval (SPEC §11, breakglass.go).
+	BreakGlass BreakGlassSettings `json:"break_glass"`
+	// Escalation emails more people about a request still pending after a
+	// while (SPEC §11).
+	Escalation EscalationSettings `json:"escalation"`
 }
+
+// BreakGlassSettings is the tenant's break_glass setting.
+type BreakGlassSettings struct {
+	Enabled bool `json:"enabled"`
+	// MaxMinutes caps the access of a break-glass request (1–240).
+	MaxMinutes int `json:"max_minutes"`
+}
+
+// EscalationSettings is the tenant's escalation setting.
+type EscalationSettings struct {
+	// AfterMinutes is how long after a request became pending it is
+	// escalated if still pending; 0 turns escalation off.
+	AfterMinutes int `json:"after_minutes"`
+	// Notify are the addresses told (they cannot decide unless they are
+	// approvers).
+	Notify []string `json:"notify"`
+}
+
+// Limits of the break_glass and escalation settings.
+const (
+	DefaultBreakGlassMinutes = 60
+	MaxEscalationMinutes     = 10080
+)
 
 // DefaultSettings are a new tenant's settings.
 func DefaultSettings() Settings {
@@ -58,6 +87,8 @@ func DefaultSettings() Settings {
 		ReminderMinutesBeforeExpiry: 120,
 		ApprovalsRequired:           1,
 		MaxTotalAccessMinutes:       DefaultMaxTotalAccessMinutes,
+		BreakGlass:                  BreakGlassSettings{MaxMinutes: DefaultBreakGlassMinutes},
+		Escalation:                  EscalationSettings{Notify: []string{}},
 	}
 }
 
@@ -76,6 +107,22 @@ type SettingsPatch struct {
 	ApprovalsRequired           *int      `json:"approvals_required,omitempty"`
 	MaxTotalAccessMinutes       *int      `json:"max_total_access_minutes,omitempty"`
 	RequireSignedDecisions      *bool     `json:"require_signed_decisions,omitempty"`
+	// BreakGlass and Escalation change the fields they name of their
+	// setting; the others stay as they are.
+	BreakGlass *BreakGlassPatch `json:"break_glass,omitempty"`
+	Escalation *EscalationPatch `json:"escalation,omitempty"`
+}
+
+// BreakGlassPatch changes some fields of the break_glass setting.
+type BreakGlassPatch struct {
+	Enabled    *bool `json:"enabled,omitempty"`
+	MaxMinutes *int  `json:"max_minutes,omitempty"`
+}
+
+// EscalationPatch changes some fields of the escalation setting.
+type EscalationPatch struct {
+	AfterMinutes *int      `json:"after_minutes,omitempty"`
+	Notify       *[]string `json:"notify,omitempty"`
 }
 
 // Apply returns s with p applied, or EINVALID naming the first bad value
@@ -105,13 +152,46 @@ func (s Settings) Apply(p SettingsPatch) (Settings, error) {
 		return s, err
 	}
 	if p.NotifyEmails != nil {
-		emails, err := normalizeEmails(*p.NotifyEmails)
+		emails, err := normalizeEmails("notify_emails", *p.NotifyEmails)
 		if err != nil {
 			return s, err
 		}
 		out.NotifyEmails = emails
 	}
+	if err := out.applyPolicy(p); err != nil {
+		return s, err
+	}
 	return out, nil
+}
+
+// applyPolicy applies p's break_glass and escalation fields to s (a copy
+// the caller owns).
+func (s *Settings) applyPolicy(p SettingsPatch) error {
+	s.Escalation.Notify = append([]string{}, s.Escalation.Notify...)
+	if b := p.BreakGlass; b != nil {
+		if b.Enabled != nil {
+			s.BreakGlass.Enabled = *b.Enabled
+		}
+		if err := setInt(&s.BreakGlass.MaxMinutes, b.MaxMinutes, "break_glass.max_minutes", 1, 240); err != nil {
+			return err
+		}
+	}
+	if e := p.Escalation; e != nil {
+		if err := setInt(&s.Escalation.AfterMinutes, e.AfterMinutes, "escalation.after_minutes", 0, MaxEscalationMinutes); err != nil {
+			return err
+		}
+		if e.Notify != nil {
+			emails, err := normalizeEmails("escalation.notify", *e.Notify)
+			if err != nil {
+				return err
+			}
+			s.Escalation.Notify = emails
+		}
+	}
+	if s.Escalation.AfterMinutes > 0 && len(s.Escalation.Notify) == 0 {
+		return FieldErrorf(EINVALID, "escalation.notify", "escalation.notify needs at least one address when escalation.after_minutes is set.")
+	}
+	return nil
 }
 
 func setInt(dst *int, v *int, name string, lo, hi int) error {
@@ -125,16 +205,16 @@ func setInt(dst *int, v *int, name string, lo, hi int) error {
 	return nil
 }
 
-func normalizeEmails(in []string) ([]string, error) {
+func normalizeEmails(field string, in []string) ([]string, error) {
 	if len(in) > 20 {
-		return nil, FieldErrorf(EINVALID, "notify_emails", "notify_emails holds at most 20 addresses; got %d.", len(in))
+		return nil, FieldErrorf(EINVALID, field, "%s holds at most 20 addresses; got %d.", field, len(in))
 	}
 	out := []string{}
 	seen := map[string]bool{}
 	for _, e := range in {
 		e = NormalizeEmail(e)
 		if !ValidEmail(e) {
-			return nil, FieldErrorf(EINVALID, "notify_emails", "notify_emails: %q is not an email address.", e)
+			return nil, FieldErrorf(EINVALID, field, "%s: %q is not an email address.", field, e)
 		}
 		if !seen[e] {
 			seen[e] = true

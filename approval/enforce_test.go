@@ -407,8 +407,8 @@ func TestOperatorActionAfterAccessEnd(t *testing.T) {
 				ops = append(ops, rec.Operation)
 			}
 		}
-		if n := len(ops); n < 2 || ops[n-2] != lockbox.OpRequestCompleted || ops[n-1] != lockbox.OpOperatorActionBlocked {
-			t.Errorf("log tail = %v, want request.completed then operator.action_blocked", ops)
+		if n := len(ops); n < 3 || ops[n-3] != lockbox.OpRequestCompleted || ops[n-2] != lockbox.OpRequestAccessReport || ops[n-1] != lockbox.OpOperatorActionBlocked {
+			t.Errorf("log tail = %v, want request.completed, its access report, then operator.action_blocked", ops)
 		}
 	})
 }

@@ -74,8 +74,12 @@ func TestEventOutputs(t *testing.T) {
 		startIn   time.Duration // scheduled start, 0 for none
 		noApprove bool          // the tenant does not require approval
 		quorum    int           // approvals_required, 0 for the default
-		steps     []step
-		want      []string
+		// breakGlass files a break-glass request; bgEnabled lets the tenant
+		// take it (max 60 minutes); escalate is escalation.after_minutes.
+		breakGlass, bgEnabled bool
+		escalate              int
+		steps                 []step
+		want                  []string
 	}{
 		{name: "ReviewApprove", steps: []step{review}, want: []string{
 			"request pending v2 expires=12h0m0s reviewed=manager@provider.test@0s:says manager@provider.test",
@@ -164,6 +168,9 @@ func TestEventOutputs(t *testing.T) {
 			"audit LockboxDecision request.approved approver@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T02:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"comment\":\"says approver@contoso.test\",\"duration_minutes\":120,\"from\":\"pending\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"approved\"}",
 			"audit LockboxRequest request.activated system system Succeeded {\"access_ends_at\":\"2000-01-01T02:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"duration_minutes\":120,\"from\":\"approved\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
 			"audit LockboxDecision request.revoked approver@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"comment\":\"says approver@contoso.test\",\"duration_minutes\":120,\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"revoked\"}",
+			"audit LockboxRequest request.access_report system system Succeeded {\"access_ended_at\":\"2000-01-01T00:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"allowed_total\":0,\"blocked\":[],\"blocked_total\":0,\"break_glass\":false,\"final\":true,\"operations\":[{\"allowed\":0,\"blocked\":0,\"operation\":\"Get-MailboxStatistics\"}],\"reference\":\"REF\",\"service\":\"exchange\",\"status\":\"revoked\",\"unused\":[\"Get-MailboxStatistics\"]}",
+			"outbox email request.access_report admin@contoso.test",
+			"outbox email request.access_report approver@contoso.test",
 			"outbox email request.approved operator@provider.test",
 			"outbox email request.pending admin@contoso.test",
 			"outbox email request.pending approver@contoso.test",
@@ -180,6 +187,9 @@ func TestEventOutputs(t *testing.T) {
 			"audit LockboxDecision request.approved approver@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T02:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"comment\":\"says approver@contoso.test\",\"duration_minutes\":120,\"from\":\"pending\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"approved\"}",
 			"audit LockboxRequest request.activated system system Succeeded {\"access_ends_at\":\"2000-01-01T02:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"duration_minutes\":120,\"from\":\"approved\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
 			"audit LockboxRequest request.completed operator@provider.test provider_staff Succeeded ip=203.0.113.7 {\"comment\":\"says operator@provider.test\",\"duration_minutes\":120,\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"completed\"}",
+			"audit LockboxRequest request.access_report system system Succeeded {\"access_ended_at\":\"2000-01-01T00:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"allowed_total\":0,\"blocked\":[],\"blocked_total\":0,\"break_glass\":false,\"final\":true,\"operations\":[{\"allowed\":0,\"blocked\":0,\"operation\":\"Get-MailboxStatistics\"}],\"reference\":\"REF\",\"service\":\"exchange\",\"status\":\"completed\",\"unused\":[\"Get-MailboxStatistics\"]}",
+			"outbox email request.access_report admin@contoso.test",
+			"outbox email request.access_report approver@contoso.test",
 			"outbox email request.approved operator@provider.test",
 			"outbox email request.pending admin@contoso.test",
 			"outbox email request.pending approver@contoso.test",
@@ -227,6 +237,9 @@ func TestEventOutputs(t *testing.T) {
 			"audit LockboxDecision request.approved approver@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T05:00:00Z\",\"access_starts_at\":\"2000-01-01T03:00:00Z\",\"comment\":\"says approver@contoso.test\",\"duration_minutes\":120,\"from\":\"pending\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"approved\"}",
 			"audit LockboxRequest request.activated system system Succeeded {\"access_ends_at\":\"2000-01-01T05:00:00Z\",\"access_starts_at\":\"2000-01-01T03:00:00Z\",\"duration_minutes\":120,\"from\":\"approved\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
 			"audit LockboxRequest request.completed system system Succeeded {\"access_ended_at\":\"2000-01-01T05:00:00Z\",\"duration_minutes\":120,\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"completed\"}",
+			"audit LockboxRequest request.access_report system system Succeeded {\"access_ended_at\":\"2000-01-01T05:00:00Z\",\"access_starts_at\":\"2000-01-01T03:00:00Z\",\"allowed_total\":0,\"blocked\":[],\"blocked_total\":0,\"break_glass\":false,\"final\":true,\"operations\":[{\"allowed\":0,\"blocked\":0,\"operation\":\"Get-MailboxStatistics\"}],\"reference\":\"REF\",\"service\":\"exchange\",\"status\":\"completed\",\"unused\":[\"Get-MailboxStatistics\"]}",
+			"outbox email request.access_report admin@contoso.test",
+			"outbox email request.access_report approver@contoso.test",
 			"outbox email request.approved operator@provider.test",
 			"outbox email request.pending admin@contoso.test",
 			"outbox email request.pending approver@contoso.test",
@@ -263,6 +276,9 @@ func TestEventOutputs(t *testing.T) {
 			"audit LockboxRequest request.extension_requested operator@provider.test provider_staff Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T02:30:00Z\",\"duration_minutes\":120,\"extension_minutes\":15,\"extension_reason\":\"not done\",\"extension_status\":\"pending\",\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
 			"audit LockboxRequest request.extension_lapsed system system Succeeded {\"access_ends_at\":\"2000-01-01T02:30:00Z\",\"duration_minutes\":120,\"extension_minutes\":15,\"extension_reason\":\"not done\",\"extension_status\":\"lapsed\",\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
 			"audit LockboxRequest request.completed system system Succeeded {\"access_ended_at\":\"2000-01-01T02:30:00Z\",\"duration_minutes\":120,\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"completed\"}",
+			"audit LockboxRequest request.access_report system system Succeeded {\"access_ended_at\":\"2000-01-01T02:30:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"allowed_total\":0,\"blocked\":[],\"blocked_total\":0,\"break_glass\":false,\"final\":true,\"operations\":[{\"allowed\":0,\"blocked\":0,\"operation\":\"Get-MailboxStatistics\"}],\"reference\":\"REF\",\"service\":\"exchange\",\"status\":\"completed\",\"unused\":[\"Get-MailboxStatistics\"]}",
+			"outbox email request.access_report admin@contoso.test",
+			"outbox email request.access_report approver@contoso.test",
 			"outbox email request.approved operator@provider.test",
 			"outbox email request.extension_approved operator@provider.test",
 			"outbox email request.extension_lapsed operator@provider.test",
@@ -302,6 +318,77 @@ func TestEventOutputs(t *testing.T) {
 			"outbox webhook request.extension_requested hook",
 			"outbox webhook request.pending hook",
 		}},
+		{name: "BreakGlass", breakGlass: true, bgEnabled: true, steps: []step{review}, want: []string{
+			"request active v4 expires=12h0m0s access=0s..1h0m0s reviewed=manager@provider.test@0s:says manager@provider.test decided=system@0s break_glass=INC-7 needs_review",
+			"audit LockboxRequest request.created operator@provider.test provider_staff Succeeded {\"break_glass\":true,\"duration_minutes\":120,\"expires_at\":\"2000-01-01T12:00:00Z\",\"incident\":\"INC-7\",\"operations\":[\"Get-MailboxStatistics\"],\"reason\":\"Mailbox fails to load.\",\"reference\":\"REF\",\"service\":\"exchange\",\"service_request\":\"SR-2026-004211\",\"start_time\":null}",
+			"audit LockboxRequest request.reviewed manager@provider.test provider_staff Succeeded ip=203.0.113.7 {\"comment\":\"says manager@provider.test\",\"decision\":\"approve\",\"duration_minutes\":120,\"from\":\"pending_review\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"pending\"}",
+			"audit LockboxDecision request.break_glass_activated system system Succeeded {\"access_ends_at\":\"2000-01-01T01:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"decided_by\":\"system\",\"duration_minutes\":60,\"from\":\"pending\",\"incident\":\"INC-7\",\"reference\":\"REF\",\"requested_duration_minutes\":120,\"service\":\"exchange\",\"to\":\"approved\",\"why\":\"Break-glass: the tenant lets a reviewed emergency request start without approval; it must be acknowledged afterwards.\"}",
+			"audit LockboxRequest request.activated system system Succeeded {\"access_ends_at\":\"2000-01-01T01:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"duration_minutes\":60,\"from\":\"approved\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
+			"outbox email request.approved operator@provider.test",
+			"outbox email request.break_glass admin@contoso.test",
+			"outbox email request.break_glass approver@contoso.test",
+			"outbox webhook request.activated hook",
+			"outbox webhook request.break_glass_activated hook",
+			"outbox webhook request.pending hook",
+		}},
+		{name: "BreakGlassDisabled", breakGlass: true, steps: []step{review}, want: []string{
+			"request pending v2 expires=12h0m0s reviewed=manager@provider.test@0s:says manager@provider.test break_glass=INC-7",
+			"audit LockboxRequest request.created operator@provider.test provider_staff Succeeded {\"break_glass\":true,\"duration_minutes\":120,\"expires_at\":\"2000-01-01T12:00:00Z\",\"incident\":\"INC-7\",\"operations\":[\"Get-MailboxStatistics\"],\"reason\":\"Mailbox fails to load.\",\"reference\":\"REF\",\"service\":\"exchange\",\"service_request\":\"SR-2026-004211\",\"start_time\":null}",
+			"audit LockboxRequest request.reviewed manager@provider.test provider_staff Succeeded ip=203.0.113.7 {\"comment\":\"says manager@provider.test\",\"decision\":\"approve\",\"duration_minutes\":120,\"from\":\"pending_review\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"pending\"}",
+			"outbox email request.pending admin@contoso.test",
+			"outbox email request.pending approver@contoso.test",
+			"outbox webhook request.pending hook",
+		}},
+		{name: "BreakGlassRevokedAndAcknowledged", breakGlass: true, bgEnabled: true, steps: []step{review,
+			act(approver, lockbox.EventRevoke), act("admin@contoso.test", lockbox.EventAcknowledge)}, want: []string{
+			"request revoked v6 expires=12h0m0s access=0s..1h0m0s reviewed=manager@provider.test@0s:says manager@provider.test decided=system@0s ended=approver@contoso.test@0s:says approver@contoso.test break_glass=INC-7 acknowledged=admin@contoso.test@0s:says admin@contoso.test",
+			"audit LockboxRequest request.created operator@provider.test provider_staff Succeeded {\"break_glass\":true,\"duration_minutes\":120,\"expires_at\":\"2000-01-01T12:00:00Z\",\"incident\":\"INC-7\",\"operations\":[\"Get-MailboxStatistics\"],\"reason\":\"Mailbox fails to load.\",\"reference\":\"REF\",\"service\":\"exchange\",\"service_request\":\"SR-2026-004211\",\"start_time\":null}",
+			"audit LockboxRequest request.reviewed manager@provider.test provider_staff Succeeded ip=203.0.113.7 {\"comment\":\"says manager@provider.test\",\"decision\":\"approve\",\"duration_minutes\":120,\"from\":\"pending_review\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"pending\"}",
+			"audit LockboxDecision request.break_glass_activated system system Succeeded {\"access_ends_at\":\"2000-01-01T01:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"decided_by\":\"system\",\"duration_minutes\":60,\"from\":\"pending\",\"incident\":\"INC-7\",\"reference\":\"REF\",\"requested_duration_minutes\":120,\"service\":\"exchange\",\"to\":\"approved\",\"why\":\"Break-glass: the tenant lets a reviewed emergency request start without approval; it must be acknowledged afterwards.\"}",
+			"audit LockboxRequest request.activated system system Succeeded {\"access_ends_at\":\"2000-01-01T01:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"duration_minutes\":60,\"from\":\"approved\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
+			"audit LockboxDecision request.revoked approver@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"comment\":\"says approver@contoso.test\",\"duration_minutes\":60,\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"revoked\"}",
+			"audit LockboxRequest request.access_report system system Succeeded {\"access_ended_at\":\"2000-01-01T00:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"allowed_total\":0,\"blocked\":[],\"blocked_total\":0,\"break_glass\":true,\"final\":true,\"operations\":[{\"allowed\":0,\"blocked\":0,\"operation\":\"Get-MailboxStatistics\"}],\"reference\":\"REF\",\"service\":\"exchange\",\"status\":\"revoked\",\"unused\":[\"Get-MailboxStatistics\"]}",
+			"audit LockboxDecision request.acknowledged admin@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"break_glass\":true,\"comment\":\"says admin@contoso.test\",\"duration_minutes\":60,\"from\":\"revoked\",\"incident\":\"INC-7\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"revoked\"}",
+			"outbox email request.access_report admin@contoso.test",
+			"outbox email request.access_report approver@contoso.test",
+			"outbox email request.approved operator@provider.test",
+			"outbox email request.break_glass admin@contoso.test",
+			"outbox email request.break_glass approver@contoso.test",
+			"outbox email request.revoked operator@provider.test",
+			"outbox webhook request.acknowledged hook",
+			"outbox webhook request.activated hook",
+			"outbox webhook request.break_glass_activated hook",
+			"outbox webhook request.pending hook",
+			"outbox webhook request.revoked hook",
+		}},
+		{name: "BreakGlassEndsAtCap", breakGlass: true, bgEnabled: true, steps: []step{review, wait(time.Hour)}, want: []string{
+			"request completed v5 expires=12h0m0s access=0s..1h0m0s reviewed=manager@provider.test@0s:says manager@provider.test decided=system@0s ended=system@1h0m0s break_glass=INC-7 needs_review",
+			"audit LockboxRequest request.created operator@provider.test provider_staff Succeeded {\"break_glass\":true,\"duration_minutes\":120,\"expires_at\":\"2000-01-01T12:00:00Z\",\"incident\":\"INC-7\",\"operations\":[\"Get-MailboxStatistics\"],\"reason\":\"Mailbox fails to load.\",\"reference\":\"REF\",\"service\":\"exchange\",\"service_request\":\"SR-2026-004211\",\"start_time\":null}",
+			"audit LockboxRequest request.reviewed manager@provider.test provider_staff Succeeded ip=203.0.113.7 {\"comment\":\"says manager@provider.test\",\"decision\":\"approve\",\"duration_minutes\":120,\"from\":\"pending_review\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"pending\"}",
+			"audit LockboxDecision request.break_glass_activated system system Succeeded {\"access_ends_at\":\"2000-01-01T01:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"decided_by\":\"system\",\"duration_minutes\":60,\"from\":\"pending\",\"incident\":\"INC-7\",\"reference\":\"REF\",\"requested_duration_minutes\":120,\"service\":\"exchange\",\"to\":\"approved\",\"why\":\"Break-glass: the tenant lets a reviewed emergency request start without approval; it must be acknowledged afterwards.\"}",
+			"audit LockboxRequest request.activated system system Succeeded {\"access_ends_at\":\"2000-01-01T01:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"duration_minutes\":60,\"from\":\"approved\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
+			"audit LockboxRequest request.completed system system Succeeded {\"access_ended_at\":\"2000-01-01T01:00:00Z\",\"duration_minutes\":60,\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"completed\"}",
+			"audit LockboxRequest request.access_report system system Succeeded {\"access_ended_at\":\"2000-01-01T01:00:00Z\",\"access_starts_at\":\"2000-01-01T00:00:00Z\",\"allowed_total\":0,\"blocked\":[],\"blocked_total\":0,\"break_glass\":true,\"final\":true,\"operations\":[{\"allowed\":0,\"blocked\":0,\"operation\":\"Get-MailboxStatistics\"}],\"reference\":\"REF\",\"service\":\"exchange\",\"status\":\"completed\",\"unused\":[\"Get-MailboxStatistics\"]}",
+			"outbox email request.access_report admin@contoso.test",
+			"outbox email request.access_report approver@contoso.test",
+			"outbox email request.approved operator@provider.test",
+			"outbox email request.break_glass admin@contoso.test",
+			"outbox email request.break_glass approver@contoso.test",
+			"outbox webhook request.activated hook",
+			"outbox webhook request.break_glass_activated hook",
+			"outbox webhook request.completed hook",
+			"outbox webhook request.pending hook",
+		}},
+		{name: "Escalate", escalate: 30, steps: []step{review, wait(29 * time.Minute), wait(time.Minute), wait(time.Hour)}, want: []string{
+			"request pending v3 expires=12h0m0s reviewed=manager@provider.test@0s:says manager@provider.test escalate=30m0s escalated=30m0s",
+			"audit LockboxRequest request.created operator@provider.test provider_staff Succeeded {\"duration_minutes\":120,\"expires_at\":\"2000-01-01T12:00:00Z\",\"operations\":[\"Get-MailboxStatistics\"],\"reason\":\"Mailbox fails to load.\",\"reference\":\"REF\",\"service\":\"exchange\",\"service_request\":\"SR-2026-004211\",\"start_time\":null}",
+			"audit LockboxRequest request.reviewed manager@provider.test provider_staff Succeeded ip=203.0.113.7 {\"comment\":\"says manager@provider.test\",\"decision\":\"approve\",\"duration_minutes\":120,\"from\":\"pending_review\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"pending\"}",
+			"audit LockboxRequest request.escalated system system Succeeded {\"deadline\":\"2000-01-01T12:00:00Z\",\"duration_minutes\":120,\"escalated_at\":\"2000-01-01T00:30:00Z\",\"from\":\"pending\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"pending\"}",
+			"outbox email request.escalated duty@contoso.test",
+			"outbox email request.pending admin@contoso.test",
+			"outbox email request.pending approver@contoso.test",
+			"outbox webhook request.pending hook",
+		}},
 		{name: "LateWorker", startIn: time.Hour, steps: []step{review, act(approver, lockbox.EventApprove), wait(5 * time.Hour)}, want: []string{
 			"request completed v5 expires=12h0m0s access=1h0m0s..3h0m0s reviewed=manager@provider.test@0s:says manager@provider.test decided=approver@contoso.test@0s:says approver@contoso.test ended=system@3h0m0s",
 			"audit LockboxRequest request.created operator@provider.test provider_staff Succeeded {\"duration_minutes\":120,\"expires_at\":\"2000-01-01T12:00:00Z\",\"operations\":[\"Get-MailboxStatistics\"],\"reason\":\"Mailbox fails to load.\",\"reference\":\"REF\",\"service\":\"exchange\",\"service_request\":\"SR-2026-004211\",\"start_time\":\"2000-01-01T01:00:00Z\"}",
@@ -309,6 +396,9 @@ func TestEventOutputs(t *testing.T) {
 			"audit LockboxDecision request.approved approver@contoso.test tenant_user Succeeded ip=203.0.113.7 {\"access_ends_at\":\"2000-01-01T03:00:00Z\",\"access_starts_at\":\"2000-01-01T01:00:00Z\",\"comment\":\"says approver@contoso.test\",\"duration_minutes\":120,\"from\":\"pending\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"approved\"}",
 			"audit LockboxRequest request.activated system system Succeeded {\"access_ends_at\":\"2000-01-01T03:00:00Z\",\"access_starts_at\":\"2000-01-01T01:00:00Z\",\"duration_minutes\":120,\"from\":\"approved\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"active\"}",
 			"audit LockboxRequest request.completed system system Succeeded {\"access_ended_at\":\"2000-01-01T03:00:00Z\",\"duration_minutes\":120,\"from\":\"active\",\"reference\":\"REF\",\"service\":\"exchange\",\"to\":\"completed\"}",
+			"audit LockboxRequest request.access_report system system Succeeded {\"access_ended_at\":\"2000-01-01T03:00:00Z\",\"access_starts_at\":\"2000-01-01T01:00:00Z\",\"allowed_total\":0,\"blocked\":[],\"blocked_total\":0,\"break_glass\":false,\"final\":true,\"operations\":[{\"allowed\":0,\"blocked\":0,\"operation\":\"Get-MailboxStatistics\"}],\"reference\":\"REF\",\"service\":\"exchange\",\"status\":\"completed\",\"unused\":[\"Get-MailboxStatistics\"]}",
+			"outbox email request.access_report admin@contoso.test",
+			"outbox email request.access_report approver@contoso.test",
 			"outbox email request.approved operator@provider.test",
 			"outbox email request.pending admin@contoso.test",
 			"outbox email request.pending approver@contoso.test",
@@ -333,7 +423,18 @@ func TestEventOutputs(t *testing.T) {
 				if tt.quorum != 0 {
 					h.setQuorum(tt.quorum)
 				}
+				if tt.bgEnabled {
+					h.mustSettings(lockbox.SettingsPatch{BreakGlass: &lockbox.BreakGlassPatch{Enabled: ptr(true)}})
+				}
+				if tt.escalate != 0 {
+					h.mustSettings(lockbox.SettingsPatch{Escalation: &lockbox.EscalationPatch{
+						AfterMinutes: ptr(tt.escalate), Notify: &[]string{"duty@contoso.test"}}})
+				}
 				in := validRequest()
+				in.BreakGlass = tt.breakGlass
+				if tt.breakGlass {
+					in.Incident = "INC-7"
+				}
 				if tt.startIn != 0 {
 					in.StartTime = ptr(time.Now().Add(tt.startIn).UTC())
 				}
@@ -381,6 +482,19 @@ func (h *harness) summary(r *lockbox.AccessRequest, start time.Time) string {
 	s += who("reviewed", r.ReviewedBy, r.ReviewedAt, r.ReviewComment)
 	s += who("decided", r.DecidedBy, r.DecidedAt, r.DecisionComment)
 	s += who("ended", r.EndedBy, r.EndedAt, r.EndComment)
+	if r.BreakGlass {
+		s += " break_glass=" + r.Incident
+	}
+	if r.NeedsReview {
+		s += " needs_review"
+	}
+	s += who("acknowledged", r.AcknowledgedBy, r.AcknowledgedAt, r.AcknowledgeComment)
+	if r.EscalateAt != nil {
+		s += " escalate=" + at(r.EscalateAt)
+	}
+	if r.EscalatedAt != nil {
+		s += " escalated=" + at(r.EscalatedAt)
+	}
 	return s
 }
 

@@ -28,8 +28,13 @@ func (s *Service) emit(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *l
 	} else if lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
 		return err
 	}
-	for _, kind := range approverNotices(rule, settings) {
+	for _, kind := range approverNotices(rule, r, settings) {
 		if err := enqueueApproverEmails(ctx, tx, kind, data, now); err != nil {
+			return err
+		}
+	}
+	if kind := rule.TellEscalation; kind != "" {
+		if err := enqueueEmails(ctx, tx, settings.Escalation.Notify, kind, data, now); err != nil {
 			return err
 		}
 	}
@@ -48,12 +53,14 @@ func (s *Service) emit(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *l
 	return EmitWebhookEvent(ctx, tx, rule.Webhook, data, now)
 }
 
-// approverNotices are the emails rule's event sends the tenant's approvers.
-// A tenant that does not require approval is not asked to decide: the
-// system approves in the same transaction, so there is nothing to decide.
-func approverNotices(rule lockbox.EventRule, settings *lockbox.Settings) []string {
+// approverNotices are the emails rule's event, which left r as it is, sends
+// the tenant's approvers. They are not asked to decide a request the
+// system decides (a tenant that does not require approval, break-glass):
+// the system decides in the same transaction, so there is nothing to
+// decide.
+func approverNotices(rule lockbox.EventRule, r *lockbox.AccessRequest, settings *lockbox.Settings) []string {
 	var kinds []string
-	if rule.AskApprovers != "" && settings.RequireApproval {
+	if rule.AskApprovers != "" && lockbox.SystemDecision(r, settings) == "" {
 		kinds = append(kinds, rule.AskApprovers)
 	}
 	if rule.TellApprovers != "" {
@@ -112,6 +119,11 @@ func enqueueApproverEmails(ctx context.Context, tx lockbox.Tx, kind string, data
 	if err != nil {
 		return err
 	}
+	return enqueueEmails(ctx, tx, to, kind, data, now)
+}
+
+// enqueueEmails records one email of kind to each address of to.
+func enqueueEmails(ctx context.Context, tx lockbox.Tx, to []string, kind string, data lockbox.NoticeData, now time.Time) error {
 	msgs := make([]*lockbox.OutboxMessage, 0, len(to))
 	for _, addr := range to {
 		m, err := emailMessage(data.Tenant, addr, kind, data, now)

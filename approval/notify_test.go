@@ -59,6 +59,9 @@ func TestNotificationsOfTheLifecycle(t *testing.T) {
 	r = h.MustAct("approver@contoso.test", r, lockbox.EventApprove) // active at once
 	h.MustAct("approver@contoso.test", r, lockbox.EventRevoke)
 	want := []string{
+		"email request.access_report admin@contoso.test",
+		"email request.access_report approver@contoso.test",
+		"email request.access_report soc@contoso.test",
 		"email request.approved operator@provider.test",
 		"email request.pending admin@contoso.test",
 		"email request.pending approver@contoso.test",

@@ -354,3 +354,40 @@ func TestRaceOfPolicyAndReviews(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyAndBreakGlass: rules see request.break_glass, and a matching
+// deny is decided before break-glass activates; without a matching deny a
+// break-glass request of a tenant that enabled it is active at once.
+func TestPolicyAndBreakGlass(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		enabled bool
+		rule    lockbox.PolicyRule
+		want    lockbox.Status
+		by      string
+	}{
+		{"DisabledRuleSeesBreakGlass", false, rule("no-emergencies", "request.break_glass", deny), lockbox.StatusDenied, "policy:no-emergencies"},
+		{"EnabledDenyWins", true, rule("no-exchange", `request.service == "exchange"`, deny), lockbox.StatusDenied, "policy:no-exchange"},
+		{"EnabledDenyExceptEmergencies", true, rule("no-exchange", `request.service == "exchange" && !request.break_glass`, deny), lockbox.StatusActive, "system"},
+		{"EnabledBeatsRequireApprovals", true, rule("two", "true", needs2), lockbox.StatusActive, "system"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			if tc.enabled {
+				if _, err := h.svc.UpdateSettings(h.as("admin@contoso.test"), "contoso",
+					lockbox.SettingsPatch{BreakGlass: &lockbox.BreakGlassPatch{Enabled: ptr(true)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.setPolicy(tc.rule)
+			in := validRequest()
+			in.BreakGlass, in.Incident = true, "INC-4711"
+			r := h.MustPending(in)
+			if r.Status != tc.want || deref(r.DecidedBy) != tc.by {
+				t.Fatalf("%s decided by %q (policy %+v); want %s by %q", r.Status, deref(r.DecidedBy), r.Policy, tc.want, tc.by)
+			}
+		})
+	}
+}

@@ -43,6 +43,9 @@ func (s *Service) CreateRequest(ctx context.Context, in lockbox.NewRequest) (*lo
 			"reason": r.Reason, "operations": r.Operations, "duration_minutes": r.DurationMinutes,
 			"start_time": lockbox.AuditTime(r.StartTime), "expires_at": r.ExpiresAt.Format(time.RFC3339),
 		}
+		if r.BreakGlass {
+			rec.AuditData["break_glass"], rec.AuditData["incident"] = true, r.Incident
+		}
 		out = r
 		return appendAudit(ctx, tx, rec)
 	})
@@ -76,6 +79,13 @@ func validateNewRequest(in lockbox.NewRequest) error {
 	if strings.TrimSpace(in.Reason) == "" {
 		return lockbox.FieldErrorf(lockbox.EINVALID, "reason", "reason is required.")
 	}
+	if in.BreakGlass {
+		if err := lockbox.ValidText("incident", in.Incident, lockbox.MaxIncidentLen, true); err != nil {
+			return err
+		}
+	} else if in.Incident != "" {
+		return lockbox.FieldErrorf(lockbox.EINVALID, "incident", "incident is only for a break-glass request; set break_glass too, or leave incident out.")
+	}
 	d := time.Duration(in.DurationMinutes) * time.Minute
 	if d < lockbox.MinAccessDuration || d > lockbox.MaxAccessDuration {
 		return lockbox.FieldErrorf(lockbox.EINVALID, "duration_minutes", "duration_minutes must be between 1 and 240 (4 hours); got %d.", in.DurationMinutes)
@@ -108,8 +118,8 @@ func (s *Service) buildRequest(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 		Reason: in.Reason, Operations: ops, DurationMinutes: in.DurationMinutes, StartTime: start,
 		RequestedOperations: slices.Clone(ops), RequestedDurationMinutes: in.DurationMinutes,
 		RequestedStartTime: start, Approvals: []lockbox.Approval{}, ApprovalsRequired: max(settings.ApprovalsRequired, 1),
-		Extensions: []lockbox.Extension{},
-		Status:     lockbox.StatusPendingReview, RequestedBy: u.Email, RequesterID: u.ID,
+		Extensions: []lockbox.Extension{}, BreakGlass: in.BreakGlass, Incident: in.Incident,
+		Status: lockbox.StatusPendingReview, RequestedBy: u.Email, RequesterID: u.ID,
 		CreatedAt: now, ExpiresAt: now.Add(lockbox.ReviewTTL), Version: 1,
 	}
 	r.Schedule(settings)
@@ -293,7 +303,7 @@ func requestQuery(u *lockbox.User, f lockbox.RequestFilter) (q lockbox.RequestQu
 	}
 	// One extra row tells whether there is a next page.
 	q = lockbox.RequestQuery{Tenant: f.Tenant, Statuses: f.Status, Service: f.Service,
-		CreatedAfter: f.CreatedAfter, Limit: limit + 1}
+		CreatedAfter: f.CreatedAfter, NeedsReview: f.NeedsReview, Limit: limit + 1}
 	if err := decodeCursor(f.Cursor, &q); err != nil {
 		return q, false, err
 	}
@@ -431,6 +441,9 @@ func refusalMessage(r *lockbox.AccessRequest, ev lockbox.Event, cause error) str
 			return ""
 		}
 		return " at " + t.UTC().Format(time.RFC3339)
+	}
+	if _, err := lockbox.Next(r.Status, ev); err == nil {
+		return lockbox.ErrorMessage(cause) // the status allows ev; the row's own condition refused it
 	}
 	switch r.Status {
 	case lockbox.StatusExpired:

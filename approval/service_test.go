@@ -156,6 +156,7 @@ func TestFullLifecycleAudit(t *testing.T) {
 		"request.approved by approver@contoso.test",
 		"request.activated by system",
 		"request.completed by operator@provider.test",
+		"request.access_report by system",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("audit trail:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

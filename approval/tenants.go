@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"reflect"
+	"strings"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -156,22 +157,52 @@ func rescheduleTenant(ctx context.Context, tx lockbox.Tx, tenant string, setting
 	return nil
 }
 
-// settingsChanges lists each changed setting with its old and new value.
+// settingsChanges lists each changed setting, under its JSON name, with
+// its old and new value. It reads the fields of lockbox.Settings, so a
+// setting added there is audited (and saved: UpdateSettings writes only
+// when something changed) without a second list to keep in step.
 func settingsChanges(old, updated lockbox.Settings) map[string]any {
 	c := map[string]any{}
-	add := func(name string, o, n any, changed bool) {
-		if changed {
-			c[name] = map[string]any{"old": o, "new": n}
+	o, n := reflect.ValueOf(old), reflect.ValueOf(updated)
+	for i := range o.NumField() {
+		name, _, _ := strings.Cut(o.Type().Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		if !sameSetting(o.Field(i), n.Field(i)) {
+			c[name] = map[string]any{"old": o.Field(i).Interface(), "new": n.Field(i).Interface()}
 		}
 	}
-	add("require_approval", old.RequireApproval, updated.RequireApproval, old.RequireApproval != updated.RequireApproval)
-	add("request_ttl_minutes", old.RequestTTLMinutes, updated.RequestTTLMinutes, old.RequestTTLMinutes != updated.RequestTTLMinutes)
-	add("max_access_minutes", old.MaxAccessMinutes, updated.MaxAccessMinutes, old.MaxAccessMinutes != updated.MaxAccessMinutes)
-	add("notify_emails", old.NotifyEmails, updated.NotifyEmails, !slices.Equal(old.NotifyEmails, updated.NotifyEmails))
-	add("reminder_minutes_before_expiry", old.ReminderMinutesBeforeExpiry, updated.ReminderMinutesBeforeExpiry,
-		old.ReminderMinutesBeforeExpiry != updated.ReminderMinutesBeforeExpiry)
-	add("approvals_required", old.ApprovalsRequired, updated.ApprovalsRequired, old.ApprovalsRequired != updated.ApprovalsRequired)
-	add("max_total_access_minutes", old.MaxTotalAccessMinutes, updated.MaxTotalAccessMinutes, old.MaxTotalAccessMinutes != updated.MaxTotalAccessMinutes)
-	add("require_signed_decisions", old.RequireSignedDecisions, updated.RequireSignedDecisions, old.RequireSignedDecisions != updated.RequireSignedDecisions)
 	return c
+}
+
+// sameSetting compares two values of a setting, field by field: an empty
+// list equals a nil one (a store may read back either), which
+// reflect.DeepEqual would call a change.
+func sameSetting(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if !sameSetting(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Slice:
+		if a.Len() != b.Len() {
+			return false
+		}
+		for i := range a.Len() {
+			if !sameSetting(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Pointer:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return sameSetting(a.Elem(), b.Elem())
+	}
+	return a.Equal(b)
 }

@@ -10,9 +10,10 @@ import (
 )
 
 // apply performs a person's allowed event on r (already settled and locked)
-// and any system step that follows at once: a review approval in a tenant
-// that does not require approval is approved by the system, and an approval
-// whose start time has come activates.
+// and any system step that follows at once: a reviewed request the system
+// decides (lockbox.SystemDecision: break-glass, or a tenant that does not
+// require approval) is approved by the system, and an approval whose start
+// time has come activates.
 func (s *Service) apply(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event, d lockbox.Decision, now time.Time) error {
 	wasPending := r.Status == lockbox.StatusPending
 	settings, err := s.transitionAs(ctx, tx, u, r, ev, d, now)
@@ -31,16 +32,22 @@ func (s *Service) apply(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *
 
 // decidedAtOnce is the event that decides a request that just became
 // pending, and who causes it, or "" when people decide: a policy rule's
-// deny or auto_approve (r.Policy), else the system when the tenant does not
-// require approval (settings, after the policy: policyDecision).
+// deny (r.Policy) first, then the system's decision (break-glass, or no
+// approval required: lockbox.SystemDecision), with a rule's auto_approve
+// before the latter. settings are as the policy left them
+// (policyDecision): a rule that requires approvals, or failed, keeps the
+// system from approving.
 func decidedAtOnce(r *lockbox.AccessRequest, settings *lockbox.Settings) (lockbox.Event, *lockbox.User) {
+	system := lockbox.SystemDecision(r, settings)
 	switch {
 	case r.Policy != nil && r.Policy.Outcome == lockbox.OutcomeDeny:
 		return lockbox.EventPolicyDeny, lockbox.PolicyActor(r.Tenant, r.Policy.Rule)
+	case system == lockbox.EventBreakGlass:
+		return system, lockbox.System
 	case r.Policy != nil && r.Policy.Outcome == lockbox.OutcomeAutoApprove:
 		return lockbox.EventPolicyApprove, lockbox.PolicyActor(r.Tenant, r.Policy.Rule)
-	case !settings.RequireApproval:
-		return lockbox.EventSystemApprove, lockbox.System
+	case system != "":
+		return system, lockbox.System
 	}
 	return "", nil
 }
@@ -107,6 +114,11 @@ func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 	}
 	if err := appendAudit(ctx, tx, rec); err != nil {
 		return nil, err
+	}
+	if rule.EndsAccess(from) {
+		if err := s.reportAccess(ctx, tx, r, now); err != nil { // report.go
+			return nil, err
+		}
 	}
 	return settings, nil
 }

@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"math/bits"
@@ -99,6 +100,28 @@ func (h *Head) Append(rec *lockbox.AuditRecord) (Entry, error) {
 		return Entry{}, err
 	}
 	return e, nil
+}
+
+// SplitCanonical returns rec's canonical bytes around its index: prefix,
+// then the index in decimal, then suffix are rec.Canonical() for rec at
+// any index. It is for a store that assigns indexes on its database server
+// (postgres: migrations/00015_audit_append.sql), which encodes a record
+// before it knows the record's index.
+func SplitCanonical(rec *lockbox.AuditRecord) (prefix, suffix []byte, err error) {
+	r := *rec
+	r.Index = 0
+	c, err := r.Canonical()
+	if err != nil {
+		return nil, nil, fmt.Errorf("auditlog: encode record %s: %w", rec.ID, err)
+	}
+	// The first occurrence: the only field before the index is the id, a
+	// JSON string, in which a quote is always escaped.
+	const key, at = `,"index":`, `,"index":0,"time":`
+	i := bytes.Index(c, []byte(at))
+	if i < 0 { // Canonical changed its field order: a bug here, not in the record
+		return nil, nil, fmt.Errorf("auditlog: record %s: no index in its canonical bytes", rec.ID)
+	}
+	return c[:i+len(key)], c[i+len(key)+1:], nil
 }
 
 // AppendLeaf appends the leaf whose canonical bytes are data at index

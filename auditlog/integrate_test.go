@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/mod/sumdb/tlog"
@@ -261,6 +263,32 @@ func TestHeadRootAndStoredHashes(t *testing.T) {
 		k := h.AppendHash(tlog.RecordHash(data))
 		if !slices.Equal(h.Edge[:k], hs) {
 			t.Fatalf("leaf %d: AppendHash completed %d hashes that differ from tlog.StoredHashes' %d", n, k, len(hs))
+		}
+	}
+}
+
+// TestSplitCanonical: prefix, decimal index and suffix are the canonical
+// bytes at every index, also for an id that spells the index field.
+func TestSplitCanonical(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"plain", `tricky,"index":0,"time":"x"`, "ünïcode\n"} {
+		rec := &lockbox.AuditRecord{ID: id, Time: time.Date(2030, 1, 2, 3, 4, 5, 6e6, time.UTC), Tenant: "contoso",
+			RecordType: "x", Operation: "y", AuditData: map[string]any{"index": 7, "k": `,"index":0,`}}
+		prefix, suffix, err := auditlog.SplitCanonical(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, idx := range []int64{0, 1, 9, 10, 123456789} {
+			r := *rec
+			r.Index = idx
+			want, err := r.Canonical()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := string(prefix) + strconv.FormatInt(idx, 10) + string(suffix)
+			if got != string(want) {
+				t.Errorf("id %q index %d: split gives\n%s\nwant\n%s", id, idx, got, want)
+			}
 		}
 	}
 }

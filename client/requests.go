@@ -57,10 +57,22 @@ func requestQuery(f lockbox.RequestFilter) string {
 	if f.Limit > 0 {
 		set("limit", strconv.Itoa(f.Limit))
 	}
+	if f.NeedsReview {
+		set("needs_review", "true")
+	}
 	if len(q) == 0 {
 		return ""
 	}
 	return "?" + q.Encode()
+}
+
+// AccessReport returns a request's access report (GET /v1/requests/{id}/report).
+func (c *Client) AccessReport(ctx context.Context, idOrRef string) (*lockbox.AccessReport, error) {
+	var out lockbox.AccessReport
+	if err := c.do(ctx, http.MethodGet, "/v1/requests/"+seg(idOrRef)+"/report", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // Act applies a person's event to a request: the review events POST
@@ -98,7 +110,7 @@ func actionOf(ev lockbox.Event, d lockbox.Decision) (string, any, error) {
 		return "review", reviewBody{Decision: "deny", Comment: d.Comment}, nil
 	case lockbox.EventApprove:
 		return string(ev), lockbox.Decision{Comment: d.Comment, Changes: d.Changes}, nil
-	case lockbox.EventDeny, lockbox.EventCancel, lockbox.EventRevoke, lockbox.EventComplete:
+	case lockbox.EventDeny, lockbox.EventCancel, lockbox.EventRevoke, lockbox.EventComplete, lockbox.EventAcknowledge:
 		return string(ev), lockbox.Decision{Comment: d.Comment}, nil
 	case lockbox.EventExtend:
 		if d.Extend == nil {

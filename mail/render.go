@@ -169,6 +169,20 @@ func build(n *lockbox.Notice) (*content, string, error) {
 		c.Lead = "Nobody decided on your extension before the access ended, so it lapsed. Access has ended."
 		c.Rows = append(requestRows(n), append(accessRows(r), extensionRows(r)...)...)
 		c.Footer = "Lockbox sent this message because you filed this request. Lockbox messages never contain links."
+	case lockbox.NoticeBreakGlass:
+		subject = "URGENT: access started without approval (break-glass) for %s"
+		c.Lead = "Urgent: access started without approval. A provider support engineer used break-glass for an incident, your organization allows it, and a provider support manager reviewed it, so access is open now, for at most the time below. An approver can revoke it at any time in the admin center, and must acknowledge it there once it has ended."
+		c.Rows = append(requestRows(n), append([]row{{"Incident", Line(r.Incident, lockbox.MaxIncidentLen)}}, accessRows(r)...)...)
+	case lockbox.NoticeEscalated:
+		subject = "Escalation: access request %s is still undecided"
+		c.Lead = "This access request has waited for a decision longer than your organization's escalation time. Lockbox tells you so that someone who may decide does so in time; if nobody decides by the deadline it expires and no access is granted."
+		c.Rows = append(requestRows(n), row{"Decide by (UTC)", utc(r.ExpiresAt)})
+		c.Footer = "Lockbox sent this message because your address is in the escalation setting of the tenant " + tenant +
+			". Lockbox messages never contain links: treat any message with a link that claims to be from Lockbox as phishing."
+	case lockbox.NoticeAccessReport:
+		subject = "Access report for request %s"
+		c.Lead = "Access of this request has ended. This is what the support engineer did with it, as the provider's services reported each action to Lockbox."
+		c.Rows = append(requestRows(n), reportRows(n.Data.Report)...)
 	default:
 		return nil, "", fmt.Errorf("no email template for notice type %q", n.Type)
 	}
@@ -242,6 +256,28 @@ func lastExtension(r *lockbox.AccessRequest) *lockbox.Extension {
 		return &r.Extensions[n-1]
 	}
 	return nil
+}
+
+// reportRows state an access report: totals, then one row per operation.
+func reportRows(rep *lockbox.AccessReport) []row {
+	if rep == nil {
+		return nil
+	}
+	rows := []row{{"Access started (UTC)", utcPtr(rep.AccessStartsAt)}, {"Access ended (UTC)", utcPtr(rep.AccessEndedAt)},
+		{"Allowed actions", fmt.Sprint(rep.AllowedTotal)}, {"Blocked attempts", fmt.Sprint(rep.BlockedTotal)}}
+	for _, o := range rep.Operations {
+		rows = append(rows, row{"Approved " + Line(o.Operation, 100), fmt.Sprintf("%d allowed, %d blocked", o.Allowed, o.Blocked)})
+	}
+	for _, b := range rep.Blocked {
+		if !b.Approved {
+			rows = append(rows, row{"Not approved " + Line(b.Operation, 100), fmt.Sprintf("%d blocked", b.Count)})
+		}
+	}
+	unused := "none"
+	if len(rep.Unused) > 0 {
+		unused = Line(strings.Join(rep.Unused, ", "), 2000)
+	}
+	return append(rows, row{"Unused operations", unused})
 }
 
 // extensionRows state the extension the email is about.

@@ -168,6 +168,12 @@ func TestRenderEveryKind(t *testing.T) {
 			[]string{"denied by approver@contoso[.]test"}},
 		{lockbox.NoticeExtensionLapsed, "[Lockbox] Your extension of access request LB-7K3Q9MXA lapsed (contoso)",
 			[]string{"lapsed", "Access ends (UTC):      2026-11-22 11:00:00 UTC"}},
+		{lockbox.NoticeBreakGlass, "[Lockbox] URGENT: access started without approval (break-glass) for LB-7K3Q9MXA (contoso)",
+			[]string{"Urgent: access started without approval", "Incident:               INC-42", "Access ends (UTC):      2026-11-22 11:00:00 UTC"}},
+		{lockbox.NoticeEscalated, "[Lockbox] Escalation: access request LB-7K3Q9MXA is still undecided (contoso)",
+			[]string{"longer than your organization's escalation time", "Decide by (UTC):"}},
+		{lockbox.NoticeAccessReport, "[Lockbox] Access report for request LB-7K3Q9MXA (contoso)",
+			[]string{"Allowed actions:        2", "Blocked attempts:       1", "Unused operations:      Repair-Mailbox"}},
 	}
 	common := []string{
 		"Reference code:         LB-7K3Q9MXA",
@@ -189,7 +195,16 @@ func TestRenderEveryKind(t *testing.T) {
 			r.StartTime, r.AccessStartsAt, r.AccessEndsAt, r.EndedAt = &start, &start, &ends, &ended
 			r.Extensions = []lockbox.Extension{{Minutes: 30, Reason: "still copying, see https://x.test", Status: "approved"}}
 			r.Policy = &lockbox.PolicyDecision{Outcome: lockbox.OutcomeAutoApprove, Rule: "read-only-hours"}
+			r.Incident = "INC-42"
 			n := pendingNotice(r)
+			if k.kind == lockbox.NoticeAccessReport {
+				r.Status = lockbox.StatusCompleted
+				n.Data.Report = lockbox.NewAccessReport(r, []*lockbox.AuditRecord{
+					{RequestID: r.ID, Operation: lockbox.OpOperatorAction, AuditData: map[string]any{"operation": "Get-MailboxStatistics"}},
+					{RequestID: r.ID, Operation: lockbox.OpOperatorAction, AuditData: map[string]any{"operation": "Get-MailboxStatistics"}},
+					{RequestID: r.ID, Operation: lockbox.OpOperatorActionBlocked, AuditData: map[string]any{"operation": "Remove-Mailbox"}},
+				}, true)
+			}
 			n.Type = k.kind
 			if k.kind != lockbox.NoticePending && k.kind != lockbox.NoticeReminder && k.kind != lockbox.NoticeAutoApproved &&
 				k.kind != lockbox.NoticePolicyApproved && k.kind != lockbox.NoticePolicyDenied {

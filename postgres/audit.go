@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/auditlog"
@@ -16,16 +18,20 @@ import (
 )
 
 // AppendAudit queues rec for the log rec.Tenant; the record is written, and
-// rec.Index set, when the transaction commits (flushAudit), in the same
+// rec.Index set, when the transaction commits (commitWithAudit), in the same
 // transaction as everything else fn did.
 //
-// Appends to one log serialize on the log's head row: it is read FOR UPDATE,
-// so a second appender (another connection or replica) waits until this
-// transaction ends and then reads the size it committed. Taking that lock at
-// the end of the transaction instead of at the first append keeps a tenant's
-// concurrent decisions from queueing behind each other's whole transactions.
+// Appends to one log serialize on the log's head row, locked FOR UPDATE by
+// the append: a second appender (another connection or replica) waits until
+// this transaction ends and then reads the size it committed. The append is
+// one statement (lockbox_audit_append, migrations/00015_audit_append.sql)
+// sent in the same round trip as COMMIT, so the lock is held for that
+// statement and the commit's WAL flush, never across a client round trip,
+// and a tenant's concurrent steps queue only for that much of each other.
 // A rolled-back transaction writes nothing, so the log stays gap-free.
-// ECONFLICT when a record with rec.ID is already stored or queued.
+// ECONFLICT when a record with rec.ID is queued in this transaction; one
+// already stored is found by the append itself, and Update returns
+// ECONFLICT having committed nothing.
 func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 	if !t.update {
 		return lockbox.Errorf(lockbox.EINTERNAL, "Audit records are appended only inside Update.")
@@ -38,115 +44,63 @@ func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 			return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
 		}
 	}
-	var exists bool
-	err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM audit_records WHERE id = $1)`, rec.ID).Scan(&exists)
-	if err != nil {
-		return wrap("append audit", err)
-	}
-	if exists {
-		return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
-	}
 	t.pending = append(t.pending, rec)
 	return nil
 }
 
-// flushAudit writes the queued appends, log by log in name order (so two
-// transactions appending to the same two logs cannot deadlock), each log's
-// records in the order they were appended.
-func (t *tx) flushAudit(ctx context.Context) error {
+// appendBatch is one log's queued records as one lockbox_audit_append call.
+type appendBatch struct {
+	log  string
+	recs []*lockbox.AuditRecord
+}
+
+// queueAudit adds the queued appends to b, one statement per log, logs in
+// name order (so two transactions appending to the same two logs cannot
+// deadlock), each log's records in the order they were appended, and
+// returns them in the order their results come back.
+func (t *tx) queueAudit(b *pgx.Batch) ([]appendBatch, error) {
 	byLog := map[string][]*lockbox.AuditRecord{}
 	for _, rec := range t.pending {
 		byLog[rec.Tenant] = append(byLog[rec.Tenant], rec)
 	}
+	var out []appendBatch
 	for _, log := range slices.Sorted(maps.Keys(byLog)) {
-		if err := t.writeAudit(ctx, log, byLog[log]); err != nil {
-			return err
+		recs := byLog[log]
+		n := len(recs)
+		prefixes, suffixes := make([][]byte, n), make([][]byte, n)
+		ids, types, ops, users, actors, reqs := make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n)
+		times := make([]time.Time, n)
+		for i, rec := range recs {
+			var err error
+			if prefixes[i], suffixes[i], err = auditlog.SplitCanonical(rec); err != nil {
+				return nil, wrap("append audit", err)
+			}
+			ids[i], types[i], ops[i], users[i], actors[i], reqs[i] = rec.ID, rec.RecordType, rec.Operation,
+				rec.UserID, rec.ActorType, rec.RequestID
+			// The canonical (millisecond) time, so a search by time agrees
+			// with what the leaf says.
+			times[i] = ts(rec.Time.Truncate(time.Millisecond))
 		}
+		b.Queue(`SELECT lockbox_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			log, prefixes, suffixes, ids, times, types, ops, users, actors, reqs)
+		out = append(out, appendBatch{log: log, recs: recs})
 	}
-	t.pending = nil
-	return nil
+	return out, nil
 }
 
-// writeAudit locks the log's head row, then stores the records at the
-// next indexes with the Merkle hashes they complete, and the head after
-// them, in one statement, and sets each rec.Index. The head is read once:
-// the lock keeps it ours until the transaction ends. One statement for all
-// of the log's records of this transaction keeps the section that holds
-// the lock (lock, write, commit) at three round trips however many records
-// a step appends.
-func (t *tx) writeAudit(ctx context.Context, log string, recs []*lockbox.AuditRecord) error {
-	head, err := t.lockLogHead(ctx, log)
-	if err != nil {
-		return err
-	}
-	n := len(recs)
-	idxs, canon, hashes := make([]int64, n), make([][]byte, n), make([][]byte, n)
-	ids, types, ops, users, actors, reqs := make([]string, n), make([]string, n), make([]string, n),
-		make([]string, n), make([]string, n), make([]string, n)
-	times := make([]time.Time, n)
-	for i, rec := range recs {
-		// The Merkle hashes this record completes are stored with it, in
-		// this transaction, so the tree never lags the records.
-		e, err := head.Append(rec)
-		if err != nil {
-			return wrap("append audit", err)
+// appendError is the error of a lockbox_audit_append call: ECONFLICT for a
+// record id already stored (the transaction is then aborted).
+func appendError(err error, a appendBatch) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		ids := make([]string, len(a.recs))
+		for i, rec := range a.recs {
+			ids[i] = rec.ID
 		}
-		idxs[i], canon[i], hashes[i] = e.Record.Index, e.Canonical, e.Hashes
-		ids[i], types[i], ops[i], users[i], actors[i], reqs[i] = rec.ID, rec.RecordType, rec.Operation,
-			rec.UserID, rec.ActorType, rec.RequestID
-		// The canonical (millisecond) time, so a search by time agrees
-		// with what the leaf says.
-		times[i] = ts(rec.Time.Truncate(time.Millisecond))
-	}
-	// The head moves only if every record was stored: a taken id skips its
-	// row (ON CONFLICT DO NOTHING), the count falls short, nothing is
-	// updated, and Update rolls the transaction back.
-	moved, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `WITH rec AS (
-			INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id,
-				actor_type, request_id, canonical, hashes)
-			SELECT $1, u.* FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-				$7::text[], $8::text[], $9::text[], $10::bytea[], $11::bytea[]) AS u
-			ON CONFLICT DO NOTHING RETURNING 1)
-		UPDATE audit_logs SET size = $12, edge = $13 WHERE log = $1 AND (SELECT count(*) FROM rec) = $14`,
-		log, idxs, ids, times, types, ops, users, actors, reqs, canon, hashes, head.Size, head.EdgeBytes(), n))
-	if err != nil {
-		return wrap("append audit", err)
-	}
-	if moved != 1 {
 		return lockbox.Errorf(lockbox.ECONFLICT, "An audit record with one of the ids %s already exists.", strings.Join(ids, ", "))
 	}
-	for i, rec := range recs {
-		rec.Index = idxs[i]
-	}
-	return nil
-}
-
-// lockLogHead locks a log's head row (migrations/00006_audit_edge.sql),
-// creating it for a log never written, and returns the head it holds. A
-// row without the edge (a log written before 00006) gets it from the
-// records, once: the next append stores it.
-func (t *tx) lockLogHead(ctx context.Context, log string) (auditlog.Head, error) {
-	const lockHead = `SELECT size, edge FROM audit_logs WHERE log = $1 FOR UPDATE`
-	var size int64
-	var edge []byte
-	err := t.tx.QueryRowContext(ctx, lockHead, log).Scan(&size, &edge)
-	if errors.Is(err, sql.ErrNoRows) {
-		// Two first appends may race here: the loser of the insert waits
-		// for the winner's transaction and then locks the row it committed.
-		_, err = t.tx.ExecContext(ctx, `INSERT INTO audit_logs (log, size) VALUES ($1, 0) ON CONFLICT DO NOTHING`, log)
-		if err != nil {
-			return auditlog.Head{}, wrap("create audit log", err)
-		}
-		err = t.tx.QueryRowContext(ctx, lockHead, log).Scan(&size, &edge)
-	}
-	if err != nil {
-		return auditlog.Head{}, wrap("lock audit log", err)
-	}
-	head, err := auditlog.LoadHead(size, edge, t.hashRows(ctx, log))
-	if err != nil {
-		return auditlog.Head{}, fmt.Errorf("postgres: head of log %s: %w", log, err)
-	}
-	return head, nil
+	return wrap("append audit", err)
 }
 
 // AuditRecords returns a log's records with start <= index < end, in index

@@ -28,6 +28,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strconv"
@@ -143,25 +144,119 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 // Update runs fn in one read-write transaction and commits when fn returns
 // nil; fn's error is returned unchanged. Unlike SQLite's, Updates run
 // concurrently: they serialize only where they lock the same rows.
+//
+// The transaction is begun and ended on a pooled connection by hand rather
+// than with database/sql's Tx, so its end can be one pipelined round trip:
+// the audit appends fn queued, then COMMIT (commit).
 func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
-	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return wrap("begin", err)
 	}
-	defer sqlTx.Rollback() // no-op after Commit; undoes everything on error or panic
-	t := &tx{tx: sqlTx, update: true}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN ISOLATION LEVEL READ COMMITTED`); err != nil {
+		endTx(conn)
+		return wrap("begin", err)
+	}
+	done := false
+	defer func() {
+		if !done { // an error, or a panic: undo everything
+			endTx(conn)
+		}
+	}()
+	t := &tx{tx: conn, update: true}
 	if err := fn(t); err != nil {
 		return err
 	}
+	done = true
 	appended := len(t.pending) > 0
-	if err := t.flushAudit(ctx); err != nil {
+	if err := t.commit(ctx, conn); err != nil {
 		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return wrap("commit", err)
 	}
 	if appended {
 		s.appended.Fire()
+	}
+	return nil
+}
+
+// commit sends the queued audit appends and COMMIT in one pipeline (one
+// round trip) and reads their answers. If an append fails the server skips
+// the COMMIT and the transaction is rolled back.
+func (t *tx) commit(ctx context.Context, conn *sql.Conn) error {
+	return conn.Raw(func(dc any) (err error) {
+		pc := dc.(*stdlib.Conn).Conn()
+		// Whatever happens below, the connection goes back to the pool only
+		// outside a transaction.
+		defer func() {
+			if badErr := rollbackRaw(pc); badErr != nil {
+				// Returned in the chain whatever err is, so database/sql
+				// discards the connection.
+				if err == nil {
+					err = wrap("commit", badErr)
+				} else {
+					err = fmt.Errorf("%w (and the connection could not be rolled back: %w)", err, badErr)
+				}
+			}
+		}()
+		b := &pgx.Batch{}
+		appends, err := t.queueAudit(b)
+		if err != nil {
+			return err
+		}
+		b.Queue(`COMMIT`)
+		br := pc.SendBatch(ctx, b)
+		defer br.Close()
+		firsts := make([]int64, len(appends))
+		for i, a := range appends {
+			if err := br.QueryRow().Scan(&firsts[i]); err != nil {
+				return appendError(err, a)
+			}
+		}
+		tag, err := br.Exec()
+		if err != nil {
+			return wrap("commit", err)
+		}
+		if tag.String() != "COMMIT" { // PostgreSQL ended the transaction with ROLLBACK
+			return wrap("commit", errors.New("the transaction was rolled back"))
+		}
+		if err := br.Close(); err != nil {
+			return wrap("commit", err)
+		}
+		for i, a := range appends {
+			for j, rec := range a.recs {
+				rec.Index = firsts[i] + int64(j)
+			}
+		}
+		t.pending = nil
+		return nil
+	})
+}
+
+// endTx rolls back whatever transaction conn is in; a connection that
+// cannot be rolled back is discarded rather than pooled (closing it ends the
+// transaction on the server).
+func endTx(conn *sql.Conn) {
+	_ = conn.Raw(func(dc any) error {
+		return rollbackRaw(dc.(*stdlib.Conn).Conn())
+	})
+}
+
+// rollbackRaw rolls back pc's transaction if it is in one, and returns
+// driver.ErrBadConn (which makes database/sql discard the connection) if
+// it cannot: even when the caller's context has ended. (pgx's stdlib would
+// also discard a connection found in a transaction when it is next taken
+// from the pool; rolling back here keeps the connection.)
+func rollbackRaw(pc *pgx.Conn) error {
+	if pc.IsClosed() {
+		return driver.ErrBadConn
+	}
+	if pc.PgConn().TxStatus() == 'I' {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := pc.Exec(ctx, `ROLLBACK`); err != nil || pc.PgConn().TxStatus() != 'I' {
+		return driver.ErrBadConn
 	}
 	return nil
 }

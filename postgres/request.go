@@ -17,7 +17,7 @@ const requestColumns = `id, reference, tenant, service, service_request, reason,
 	duration_minutes, start_time, status, requested_by, requester_id, created_at, expires_at,
 	reviewed_by, reviewed_at, review_comment, decided_by, decided_at, decision_comment,
 	access_starts_at, access_ends_at, ended_at, ended_by, end_comment, tenant_visible, version,
-	next_deadline, remind_at, policy`
+	next_deadline, remind_at, policy, needs_review`
 
 // InsertRequest stores a new request; ECONFLICT when the id or reference
 // (in any letter case) is taken. The transaction stays usable after a
@@ -33,14 +33,14 @@ func (t *tx) InsertRequest(ctx context.Context, r *lockbox.AccessRequest) error 
 	}
 	ok, err := t.insert(ctx, "insert request", `INSERT INTO requests (`+requestColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-		$19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30) ON CONFLICT DO NOTHING`,
+		$19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31) ON CONFLICT DO NOTHING`,
 		r.ID, r.Reference, r.Tenant, r.Service, r.ServiceRequest, r.Reason, ops,
 		r.DurationMinutes, nullTime(r.StartTime), r.Status, r.RequestedBy, r.RequesterID,
 		ts(r.CreatedAt), ts(r.ExpiresAt), nullString(r.ReviewedBy), nullTime(r.ReviewedAt),
 		nullString(r.ReviewComment), nullString(r.DecidedBy), nullTime(r.DecidedAt),
 		nullString(r.DecisionComment), nullTime(r.AccessStartsAt), nullTime(r.AccessEndsAt),
 		nullTime(r.EndedAt), nullString(r.EndedBy), nullString(r.EndComment), r.TenantVisible, r.Version,
-		nullTime(r.Deadline), nullTime(r.RemindAt), policy)
+		nullTime(r.Deadline), nullTime(r.RemindAt), policy, r.NeedsReview)
 	if err == nil && !ok {
 		return lockbox.Errorf(lockbox.ECONFLICT, "A request with id %q or reference %q already exists.", r.ID, r.Reference)
 	}
@@ -90,12 +90,12 @@ func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVe
 		decided_by = $6, decided_at = $7, decision_comment = $8, access_starts_at = $9,
 		access_ends_at = $10, ended_at = $11, ended_by = $12, end_comment = $13, tenant_visible = $14,
 		version = $15, next_deadline = $16, remind_at = $17, operations = $20, duration_minutes = $21,
-		start_time = $22, policy = $23 WHERE id = $18 AND version = $19`,
+		start_time = $22, policy = $23, needs_review = $24 WHERE id = $18 AND version = $19`,
 		r.Status, ts(r.ExpiresAt), nullString(r.ReviewedBy), nullTime(r.ReviewedAt), nullString(r.ReviewComment),
 		nullString(r.DecidedBy), nullTime(r.DecidedAt), nullString(r.DecisionComment), nullTime(r.AccessStartsAt),
 		nullTime(r.AccessEndsAt), nullTime(r.EndedAt), nullString(r.EndedBy), nullString(r.EndComment),
 		r.TenantVisible, r.Version, nullTime(r.Deadline), nullTime(r.RemindAt), r.ID, prevVersion,
-		ops, r.DurationMinutes, nullTime(r.StartTime), policy))
+		ops, r.DurationMinutes, nullTime(r.StartTime), policy, r.NeedsReview))
 	if err != nil {
 		return wrap("update request", err)
 	}
@@ -152,6 +152,9 @@ func requestFilter(q lockbox.RequestQuery) *where {
 	}
 	if q.TenantVisible {
 		w.add("tenant_visible")
+	}
+	if q.NeedsReview {
+		w.add("needs_review")
 	}
 	if q.BeforeCreatedAt != nil {
 		// A row-value comparison, unlike the equivalent OR, is an index
@@ -212,7 +215,7 @@ func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
 		&r.DurationMinutes, &start, &r.Status, &r.RequestedBy, &r.RequesterID, &created, &expires,
 		&reviewedBy, &reviewedAt, &reviewComment, &decidedBy, &decidedAt, &decisionComment,
 		&startsAt, &endsAt, &ended, &endedBy, &endComment, &r.TenantVisible, &r.Version,
-		&deadline, &remindAt, &policy)
+		&deadline, &remindAt, &policy, &r.NeedsReview)
 	if err != nil {
 		return nil, err
 	}

@@ -34,19 +34,14 @@ func (t *tx) InsertTenant(ctx context.Context, tn *lockbox.Tenant, s lockbox.Set
 }
 
 // GetTenant returns a tenant; ENOTFOUND when there is none of that name.
+// It reads the tenant's settings with it (readTenant): a step that needs
+// one needs the other.
 func (t *tx) GetTenant(ctx context.Context, name string) (*lockbox.Tenant, error) {
 	if tn, ok := t.memo.tenant(name); ok {
 		return tn, nil
 	}
-	row := t.tx.QueryRowContext(ctx, `SELECT name, display_name, created_at FROM tenants WHERE name = $1`, name)
-	tn, err := scanTenant(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", name)
-	} else if err != nil {
-		return nil, wrap("get tenant", err)
-	}
-	t.memo.setTenant(tn)
-	return tn, nil
+	tn, _, err := t.readTenant(ctx, name, "")
+	return tn, err
 }
 
 // ListTenants returns all tenants ordered by name.
@@ -74,7 +69,8 @@ func (t *tx) GetSettings(ctx context.Context, tenant string) (*lockbox.Settings,
 	if s, ok := t.memo.settingsOf(tenant); ok {
 		return s, nil
 	}
-	return t.getSettings(ctx, tenant, "")
+	_, s, err := t.readTenant(ctx, tenant, "")
+	return s, err
 }
 
 // LockSettings reads a tenant's settings and, inside Update, locks its
@@ -88,29 +84,36 @@ func (t *tx) LockSettings(ctx context.Context, tenant string, exclusive bool) (*
 			lock = " FOR UPDATE"
 		}
 	}
-	return t.getSettings(ctx, tenant, lock)
+	_, s, err := t.readTenant(ctx, tenant, lock)
+	return s, err
 }
 
-func (t *tx) getSettings(ctx context.Context, tenant, lock string) (*lockbox.Settings, error) {
+// readTenant reads a tenant's row, the tenant and its settings in one
+// statement (with lock, if any), and remembers both for the transaction.
+func (t *tx) readTenant(ctx context.Context, name, lock string) (*lockbox.Tenant, *lockbox.Settings, error) {
+	var tn lockbox.Tenant
+	var created time.Time
 	var s lockbox.Settings
 	var emails, policy string
-	err := t.tx.QueryRowContext(ctx, `SELECT require_approval, request_ttl_minutes,
+	err := t.tx.QueryRowContext(ctx, `SELECT name, display_name, created_at, require_approval, request_ttl_minutes,
 		max_access_minutes, notify_emails, reminder_minutes_before_expiry, policy
-		FROM tenants WHERE name = $1`+lock, tenant).Scan(&s.RequireApproval, &s.RequestTTLMinutes,
-		&s.MaxAccessMinutes, &emails, &s.ReminderMinutesBeforeExpiry, &policy)
+		FROM tenants WHERE name = $1`+lock, name).Scan(&tn.Name, &tn.DisplayName, &created,
+		&s.RequireApproval, &s.RequestTTLMinutes, &s.MaxAccessMinutes, &emails, &s.ReminderMinutesBeforeExpiry, &policy)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", tenant)
+		return nil, nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", name)
 	} else if err != nil {
-		return nil, wrap("get settings", err)
+		return nil, nil, wrap("get tenant", err)
 	}
+	tn.CreatedAt = created.UTC()
 	if s.NotifyEmails, err = sqlrows.ParseList[string](emails); err != nil {
-		return nil, wrap("get settings", err)
+		return nil, nil, wrap("get settings", err)
 	}
 	if err := sqlrows.ParseTenantPolicy(policy, &s); err != nil {
-		return nil, wrap("get settings", err)
+		return nil, nil, wrap("get settings", err)
 	}
-	t.memo.setSettings(tenant, &s)
-	return &s, nil
+	t.memo.setTenant(&tn)
+	t.memo.setSettings(name, &s)
+	return &tn, &s, nil
 }
 
 // UpdateSettings replaces a tenant's settings; ENOTFOUND for an unknown tenant.

@@ -12,14 +12,16 @@ import (
 // tx implements lockbox.Tx on one database/sql transaction. Its methods are
 // spread over the files named for what they store.
 type tx struct {
-	tx *sql.Tx
+	// tx is the connection an Update runs its transaction on (it began and
+	// ends the transaction itself, postgres.go), or a View's *sql.Tx.
+	tx querier
 	// update is true inside Store.Update: reads that the contract says lock
 	// (GetRequest) take row locks only there, since a read-only transaction
 	// may not.
 	update bool
-	// pending holds this transaction's audit appends, written just before
-	// commit (audit.go), so a log's head row is locked only for the end of
-	// the transaction rather than from its first append.
+	// pending holds this transaction's audit appends, sent with its COMMIT
+	// (audit.go), so a log's head row is locked only for the end of the
+	// transaction rather than from its first append.
 	pending []*lockbox.AuditRecord
 	// memo holds what this transaction read of tenants and webhooks
 	// (memo.go), so one workflow step reads each once.
@@ -27,6 +29,13 @@ type tx struct {
 }
 
 var _ lockbox.Tx = (*tx)(nil)
+
+// querier is what *sql.Tx and *sql.Conn have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
 
 // expectRow is sqlrows.ExpectRow with this store's wrap: ENOTFOUND when a
 // write by key changed no row.

@@ -140,6 +140,14 @@ var expectations = map[string]rule{
 	"POST /v1/requests/{id}/extension/deny": func(p principal, t string) outcome {
 		return onRequest(p, t, true, tenantApprovers...)
 	},
+	// SPEC §11: a break-glass request is acknowledged by the tenant's
+	// approvers; an access report is read by whoever may read the request.
+	"POST /v1/requests/{id}/acknowledge": func(p principal, t string) outcome {
+		return onRequest(p, t, true, tenantApprovers...)
+	},
+	"GET /v1/requests/{id}/report": func(p principal, t string) outcome {
+		return onRequest(p, t, true, "requester", "support_manager", "provider_admin", "global_admin", "lockbox_approver", "audit_reader")
+	},
 	"POST /v1/access/check":      providerOnly("service_account"),
 	"POST /v1/operator-actions":  providerOnly("service_account"),
 	"GET /.well-known/jwks.json": anyone,
@@ -334,7 +342,7 @@ func (m *matrix) fixture(route server.Route, target string) (path string, body a
 		case strings.HasSuffix(path, "/review"):
 			status = lockbox.StatusPendingReview
 		case strings.HasSuffix(path, "/revoke"), strings.HasSuffix(path, "/complete"), strings.HasSuffix(path, "/token"),
-			strings.HasSuffix(path, "/extend"):
+			strings.HasSuffix(path, "/extend"), strings.HasSuffix(path, "/report"):
 			status = lockbox.StatusActive
 		}
 		r := m.request(target, status)
@@ -345,6 +353,9 @@ func (m *matrix) fixture(route server.Route, target string) (path string, body a
 			if err != nil {
 				m.t.Fatal(err)
 			}
+		}
+		if strings.HasSuffix(path, "/acknowledge") { // a break-glass request that ended
+			r = m.breakGlassEnded(target)
 		}
 		replace("id", r.ID)
 	}
@@ -473,3 +484,26 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	t.Logf("%d cells", cells)
 }
+
+// breakGlassEnded is a break-glass request of target, active at once after
+// review (the tenant enabled break-glass) and revoked: it needs review.
+func (m *matrix) breakGlassEnded(target string) *lockbox.AccessRequest {
+	admin := m.ctxOf("admin@" + target + ".test")
+	if _, err := m.svc.UpdateSettings(admin, target, lockbox.SettingsPatch{BreakGlass: &lockbox.BreakGlassPatch{Enabled: ptrTo(true)}}); err != nil {
+		m.t.Fatal(err)
+	}
+	r, err := m.svc.CreateRequest(m.ctxOf("operator@provider.test"), lockbox.NewRequest{Tenant: target, Service: "exchange",
+		ServiceRequest: "SR-1", Reason: "authz matrix", DurationMinutes: 60, BreakGlass: true, Incident: "INC-1"})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if r, err = m.svc.Act(m.ctxOf("manager@provider.test"), r.ID, lockbox.EventReviewApprove, lockbox.Decision{}); err != nil {
+		m.t.Fatal(err)
+	}
+	if r, err = m.svc.Act(admin, r.ID, lockbox.EventRevoke, lockbox.Decision{}); err != nil || !r.NeedsReview {
+		m.t.Fatalf("break-glass fixture: %+v, %v", r, err)
+	}
+	return r
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -248,6 +248,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.requestErrors(t)
 	c.quorum(t)
 	c.policy(t)
+	c.breakGlass(t)
 	c.enforcement(t)
 	c.tenants(t)
 	c.users(t)
@@ -439,6 +440,48 @@ func (c *conformance) policy(t *testing.T) {
 		t.Errorf("policy: auto-approved request is %s, decided by %v, policy %+v", got.Status, got.DecidedBy, got.Policy)
 	}
 	c.run(t, step{name: "policy: clear", as: approver, method: "PUT", path: path, want: 200, body: map[string]any{"rules": []any{}}})
+}
+
+// breakGlass: a tenant that enabled break-glass; the request is active at
+// once after review, reported on, revoked, listed as needing review and
+// acknowledged.
+func (c *conformance) breakGlass(t *testing.T) {
+	settings := "/v1/tenants/contoso/settings"
+	c.run(t, step{name: "enable break-glass", as: approver, method: "PATCH", path: settings,
+		body: map[string]any{"break_glass": map[string]any{"enabled": true, "max_minutes": 30},
+			"escalation": map[string]any{"after_minutes": 60, "notify": []string{"duty@contoso.test"}}}, want: 200})
+	c.run(t, step{name: "break-glass max too long", as: approver, method: "PATCH", path: settings,
+		body: map[string]any{"break_glass": map[string]any{"max_minutes": 241}}, want: 400, invalid: true})
+	in := newRequestBody("exchange")
+	in["break_glass"] = true
+	c.run(t, step{name: "break-glass without incident", as: operator, method: "POST", path: "/v1/requests", body: in, want: 400, invalid: true})
+	in["incident"] = "INC-4711"
+	r := decode[*lockbox.AccessRequest](t, c.run(t, step{name: "break-glass: create", as: operator, method: "POST", path: "/v1/requests", body: in, want: 201}))
+	c.run(t, step{name: "report before access", as: operator, method: "GET", path: "/v1/requests/" + r.ID + "/report", want: 409})
+	got := c.act(t, "break-glass: review", manager, r, "review", map[string]string{"decision": "approve"}, 200)
+	if got.Status != lockbox.StatusActive || got.DurationMinutes != 30 || !got.NeedsReview {
+		t.Errorf("break-glass after review: %s, %d minutes, needs_review %v", got.Status, got.DurationMinutes, got.NeedsReview)
+	}
+	rep := decode[*lockbox.AccessReport](t, c.run(t, step{name: "report so far", as: approver, method: "GET", path: "/v1/requests/" + r.ID + "/report", want: 200}))
+	if rep.Final || len(rep.Unused) != 1 {
+		t.Errorf("report while active: %+v", rep)
+	}
+	c.act(t, "acknowledge while active", approver, r, "acknowledge", nil, 409)
+	c.act(t, "break-glass: revoke", approver, r, "revoke", nil, 200)
+	c.run(t, step{name: "needs review", as: approver, method: "GET", path: "/v1/requests?needs_review=true", want: 200})
+	c.run(t, step{name: "needs review bad", as: approver, method: "GET", path: "/v1/requests?needs_review=yes", want: 400, invalid: true})
+	rep = decode[*lockbox.AccessReport](t, c.run(t, step{name: "final report", as: "auditor@contoso.test", method: "GET", path: "/v1/requests/" + r.Reference + "/report", want: 200}))
+	if !rep.Final || rep.Status != lockbox.StatusRevoked || rep.RequestID != r.ID {
+		t.Errorf("final report: %+v", rep)
+	}
+	c.act(t, "acknowledge by operator", operator, r, "acknowledge", nil, 403)
+	got = c.act(t, "acknowledge", approver, r, "acknowledge", map[string]string{"comment": "Checked with the SOC."}, 200)
+	if got.NeedsReview || got.AcknowledgedBy == nil {
+		t.Errorf("after acknowledging: needs_review %v, by %v", got.NeedsReview, got.AcknowledgedBy)
+	}
+	c.act(t, "acknowledge twice", approver, r, "acknowledge", nil, 409)
+	c.run(t, step{name: "disable break-glass", as: approver, method: "PATCH", path: settings,
+		body: map[string]any{"break_glass": map[string]any{"enabled": false}, "escalation": map[string]any{"after_minutes": 0}}, want: 200})
 }
 
 func (c *conformance) requestErrors(t *testing.T) {

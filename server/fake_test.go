@@ -223,3 +223,9 @@ func (f *fake) RotateServiceAccount(ctx context.Context, name string, grace time
 	f.seen(ctx)
 	return &lockbox.ServiceAccount{ID: "sa", Name: name, Token: "secret", CreatedAt: fakeTime}, f.err
 }
+
+func (f *fake) AccessReport(ctx context.Context, idOrRef string) (*lockbox.AccessReport, error) {
+	f.seen(ctx)
+	f.idOrRef = idOrRef
+	return lockbox.NewAccessReport(fakeRequest(), nil, true), f.err
+}

@@ -54,6 +54,16 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {
 	s.respondRequest(w, r, http.StatusOK, req)
 }
 
+// accessReport serves GET /v1/requests/{id}/report.
+func (s *Server) accessReport(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.Requests.AccessReport(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.respond(w, r, http.StatusOK, rep)
+}
+
 // review is a support manager's decision: {"decision":"approve"|"deny"}.
 func (s *Server) review(w http.ResponseWriter, r *http.Request) {
 	var body struct {
@@ -139,7 +149,7 @@ func ifMatchVersion(h http.Header) (int, error) {
 	return n, nil
 }
 
-var requestFilterParams = []string{"tenant", "status", "created_after", "service", "limit", "cursor"}
+var requestFilterParams = []string{"tenant", "status", "created_after", "service", "needs_review", "limit", "cursor"}
 
 // parseRequestFilter reads GET /v1/requests's query. Unknown or repeated
 // parameters are refused: a mistyped filter must not silently list more.
@@ -165,6 +175,13 @@ func parseRequestFilter(q url.Values) (lockbox.RequestFilter, error) {
 		}
 		t = t.UTC()
 		f.CreatedAfter = &t
+	}
+	switch v := q.Get("needs_review"); v {
+	case "", "false":
+	case "true":
+		f.NeedsReview = true
+	default:
+		return f, lockbox.Errorf(lockbox.EINVALID, `needs_review must be "true" or "false"; got %q.`, v)
 	}
 	if v, ok := q["limit"]; ok {
 		n, err := strconv.Atoi(v[0])

@@ -70,6 +70,8 @@ func (s *Server) routes() []route {
 		authed("POST", "/v1/requests/{id}/extend", s.extend),
 		authed("POST", "/v1/requests/{id}/extension/approve", s.decide(lockbox.EventExtensionApprove)),
 		authed("POST", "/v1/requests/{id}/extension/deny", s.decide(lockbox.EventExtensionDeny)),
+		authed("POST", "/v1/requests/{id}/acknowledge", s.decide(lockbox.EventAcknowledge)),
+		authed("GET", "/v1/requests/{id}/report", s.accessReport),
 		authed("POST", "/v1/access/check", s.checkAccess),
 		authed("POST", "/v1/operator-actions", s.recordOperatorAction),
 		public("GET", "/.well-known/jwks.json", s.jwks),

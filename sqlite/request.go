@@ -16,7 +16,7 @@ const requestColumns = `id, reference, tenant, service, service_request, reason,
 	duration_minutes, start_time, status, requested_by, requester_id, created_at, expires_at,
 	reviewed_by, reviewed_at, review_comment, decided_by, decided_at, decision_comment,
 	access_starts_at, access_ends_at, ended_at, ended_by, end_comment, tenant_visible, version,
-	next_deadline, remind_at, policy`
+	next_deadline, remind_at, policy, needs_review`
 
 // InsertRequest stores a new request; ECONFLICT when the id or reference
 // (in any letter case) is taken.
@@ -30,13 +30,13 @@ func (t *tx) InsertRequest(ctx context.Context, r *lockbox.AccessRequest) error 
 		return wrap("insert request", err)
 	}
 	_, err = t.tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.Reference, r.Tenant, r.Service, r.ServiceRequest, r.Reason, ops,
 		r.DurationMinutes, nullMicros(r.StartTime), r.Status, r.RequestedBy, r.RequesterID,
 		micros(r.CreatedAt), micros(r.ExpiresAt), r.ReviewedBy, nullMicros(r.ReviewedAt),
 		r.ReviewComment, r.DecidedBy, nullMicros(r.DecidedAt), r.DecisionComment,
 		nullMicros(r.AccessStartsAt), nullMicros(r.AccessEndsAt), nullMicros(r.EndedAt),
-		r.EndedBy, r.EndComment, r.TenantVisible, r.Version, nullMicros(r.Deadline), nullMicros(r.RemindAt), policy)
+		r.EndedBy, r.EndComment, r.TenantVisible, r.Version, nullMicros(r.Deadline), nullMicros(r.RemindAt), policy, r.NeedsReview)
 	if isUnique(err) {
 		return lockbox.Errorf(lockbox.ECONFLICT, "A request with id %q or reference %q already exists.", r.ID, r.Reference)
 	}
@@ -73,12 +73,12 @@ func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVe
 		operations = ?, duration_minutes = ?, start_time = ?, policy = ?, status = ?, expires_at = ?, reviewed_by = ?, reviewed_at = ?, review_comment = ?,
 		decided_by = ?, decided_at = ?, decision_comment = ?, access_starts_at = ?,
 		access_ends_at = ?, ended_at = ?, ended_by = ?, end_comment = ?, tenant_visible = ?, version = ?,
-		next_deadline = ?, remind_at = ?
+		next_deadline = ?, remind_at = ?, needs_review = ?
 		WHERE id = ? AND version = ?`,
 		ops, r.DurationMinutes, nullMicros(r.StartTime), policy, r.Status, micros(r.ExpiresAt), r.ReviewedBy, nullMicros(r.ReviewedAt), r.ReviewComment,
 		r.DecidedBy, nullMicros(r.DecidedAt), r.DecisionComment, nullMicros(r.AccessStartsAt),
 		nullMicros(r.AccessEndsAt), nullMicros(r.EndedAt), r.EndedBy, r.EndComment, r.TenantVisible, r.Version,
-		nullMicros(r.Deadline), nullMicros(r.RemindAt), r.ID, prevVersion))
+		nullMicros(r.Deadline), nullMicros(r.RemindAt), r.NeedsReview, r.ID, prevVersion))
 	if err != nil {
 		return wrap("update request", err)
 	}
@@ -144,6 +144,9 @@ func requestFilter(q lockbox.RequestQuery) *where {
 	if q.TenantVisible {
 		w.add("tenant_visible = 1")
 	}
+	if q.NeedsReview {
+		w.add("needs_review = 1")
+	}
 	if q.BeforeCreatedAt != nil {
 		// A row-value comparison, unlike the equivalent OR, lets SQLite start
 		// the index range at the cursor instead of skipping newer rows.
@@ -204,7 +207,7 @@ func scanRequest(s scanner) (*lockbox.AccessRequest, error) {
 		&r.DurationMinutes, &start, &r.Status, &r.RequestedBy, &r.RequesterID, &created, &expires,
 		&reviewedBy, &reviewedAt, &reviewComment, &decidedBy, &decidedAt, &decisionComment,
 		&startsAt, &endsAt, &ended, &endedBy, &endComment, &r.TenantVisible, &r.Version,
-		&deadline, &remindAt, &policy)
+		&deadline, &remindAt, &policy, &r.NeedsReview)
 	if err != nil {
 		return nil, err
 	}

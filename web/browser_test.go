@@ -279,6 +279,7 @@ func TestBrowser(t *testing.T) {
 		{"SignOutEndsSession", (*suite).signOutEndsSession},
 		{"TwoOfTwoWithNarrowing", (*suite).twoOfTwoWithNarrowing},
 		{"PolicyPage", (*suite).policyPage},
+		{"BreakGlassStandsOutAndIsAcknowledged", (*suite).breakGlassAcknowledged},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -326,6 +327,37 @@ func (s *suite) twoOfTwoWithNarrowing(t *testing.T) {
 	got := s.e.get(r.ID)
 	if got.Status != lockbox.StatusActive || got.DurationMinutes != 60 || strings.Join(got.Operations, ",") != "Get-MailboxStatistics" {
 		t.Errorf("stored: %s for %d min with %v", got.Status, got.DurationMinutes, got.Operations)
+	}
+}
+
+// breakGlassAcknowledged: a break-glass request that ran and was revoked
+// stands out in the list and on its page, with its access report; the
+// approver acknowledges it and it no longer needs review.
+func (s *suite) breakGlassAcknowledged(t *testing.T) {
+	r := s.e.breakGlassEnded()
+	p := s.person(t)
+	p.signIn("approver@contoso.test")
+	p.open("/requests?needs_review=1", "tr.breakglass-row")
+	if got := p.text("#requests"); !strings.Contains(got, r.Reference) || !strings.Contains(got, "Break-glass") || !strings.Contains(got, "Needs review") {
+		t.Errorf("needs-review list: %q", got)
+	}
+	p.shot("break-glass-list", true)
+	p.click("a[href='/requests/"+r.Reference+"']", "#break-glass")
+	if got := p.text("#break-glass"); !strings.Contains(got, "INC-4711") || !strings.Contains(got, "without approval") || !strings.Contains(got, "Needs review") {
+		t.Errorf("break-glass banner: %q", got)
+	}
+	if got := p.text("#access-report"); !strings.Contains(got, "Get-MailboxStatistics") {
+		t.Errorf("access report: %q", got)
+	}
+	p.shot("break-glass-request", true)
+	p.click("#action-acknowledge", "#comment")
+	p.do(chromedp.SendKeys(chromedp.CSS("#comment"), "Reviewed with our SOC."))
+	p.click("#confirm", ".notice.ok")
+	if p.present("#needs-review") || p.present("#action-acknowledge") {
+		t.Error("the acknowledged request still asks for review")
+	}
+	if got := s.e.get(r.ID); got.NeedsReview || got.AcknowledgedBy == nil || *got.AcknowledgedBy != "approver@contoso.test" {
+		t.Errorf("stored after acknowledging: needs_review %v, by %v", got.NeedsReview, got.AcknowledgedBy)
 	}
 }
 

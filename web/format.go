@@ -292,6 +292,7 @@ var notices = map[string]string{
 	"extend":            "More time asked for. The tenant's approvers have been asked to decide.",
 	"extension-approve": "Extension approved (or, under a quorum, your approval recorded).",
 	"extension-deny":    "Extension denied.",
+	"acknowledge":       "Break-glass request acknowledged: it no longer needs review.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

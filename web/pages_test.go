@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -335,6 +336,42 @@ func TestSettingsPage(t *testing.T) {
 	res = e.signIn("auditor@contoso.test").post("/settings", url.Values{"request_ttl_minutes": {"60"},
 		"max_access_minutes": {"60"}, "reminder_minutes_before_expiry": {"0"}})
 	wantStatus(t, res, http.StatusForbidden)
+}
+
+// TestSettingsPageEmergencies: break-glass and escalation are set on the
+// Settings page; a bad value is named beside its field and saves nothing.
+func TestSettingsPageEmergencies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.signIn("approver@contoso.test")
+	wantBody(t, c.get("/settings"), "Allow break-glass access", `name="break_glass.max_minutes" inputmode="numeric" value="60"`)
+	form := func(max, after, notify string) url.Values {
+		return url.Values{"request_ttl_minutes": {"720"}, "max_access_minutes": {"240"}, "reminder_minutes_before_expiry": {"120"},
+			"require_approval": {"on"}, "emergency_settings": {"1"}, "break_glass.enabled": {"on"},
+			"break_glass.max_minutes": {max}, "escalation.after_minutes": {after}, "escalation.notify": {notify}}
+	}
+	res := c.post("/settings", form("500", "30", ""))
+	wantStatus(t, res, http.StatusBadRequest)
+	wantBody(t, res, `id="break_glass.max_minutes-error">Must be between 1 and 240; got 500.`,
+		`id="escalation.notify-error">`, "nothing was saved")
+	get := func() *lockbox.Settings {
+		t.Helper()
+		s, err := e.svc.GetSettings(e.as("approver@contoso.test"), "contoso")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := get(); s.BreakGlass.Enabled || s.Escalation.AfterMinutes != 0 {
+		t.Fatalf("a refused form changed the settings: %+v", s)
+	}
+	wantRedirect(t, c.post("/settings", form("90", "30", "soc@contoso.test\nciso@contoso.test")), "/settings?done=settings")
+	s := get()
+	if !s.BreakGlass.Enabled || s.BreakGlass.MaxMinutes != 90 || s.Escalation.AfterMinutes != 30 ||
+		!slices.Equal(s.Escalation.Notify, []string{"soc@contoso.test", "ciso@contoso.test"}) {
+		t.Errorf("saved: break-glass %+v, escalation %+v", s.BreakGlass, s.Escalation)
+	}
+	wantBody(t, c.get("/settings"), `name="break_glass.enabled" checked`, "ciso@contoso.test")
 }
 
 func TestNewRequestForm(t *testing.T) {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,79 @@ func TestExtensionFromTheWeb(t *testing.T) {
 	wantRedirect(t, res, path+"?done=extension-approve")
 	if got := e.get(r.ID); got.AccessEndsAt.Sub(*got.AccessStartsAt) != 150*time.Minute {
 		t.Fatalf("access after the extension: %v", got.AccessEndsAt.Sub(*got.AccessStartsAt))
+	}
+}
+
+// breakGlassEnded enables break-glass for contoso and returns a break-glass
+// request that was active at once after review and is now revoked.
+func (e *env) breakGlassEnded() *lockbox.AccessRequest {
+	e.t.Helper()
+	if _, err := e.svc.UpdateSettings(e.as("admin@contoso.test"), "contoso",
+		lockbox.SettingsPatch{BreakGlass: &lockbox.BreakGlassPatch{Enabled: ptrTo(true)}}); err != nil {
+		e.t.Fatal(err)
+	}
+	in := newRequest()
+	in.BreakGlass, in.Incident = true, "INC-4711"
+	r, err := e.svc.CreateRequest(e.as("operator@provider.test"), in)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if r, err = e.svc.Act(e.as("manager@provider.test"), r.ID, lockbox.EventReviewApprove, lockbox.Decision{}); err != nil {
+		e.t.Fatal(err)
+	}
+	if r, err = e.svc.Act(e.as("admin@contoso.test"), r.ID, lockbox.EventRevoke, lockbox.Decision{}); err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// TestBreakGlassFromTheWeb: the list and the page set a break-glass
+// request apart; only an approver is offered to acknowledge it, once.
+func TestBreakGlassFromTheWeb(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.breakGlassEnded()
+	path := "/requests/" + r.Reference
+	ap := e.signIn("approver@contoso.test")
+	wantBody(t, ap.get("/requests?needs_review=1"), `class="breakglass-row"`, r.Reference, "badge-breakglass", "Needs review")
+	wantBody(t, ap.get(path), `id="break-glass"`, "INC-4711", `id="needs-review"`, `id="access-report"`, `id="action-acknowledge"`)
+	auditor := e.signIn("auditor@contoso.test")
+	if page := auditor.get(path); !strings.Contains(page.body, `id="break-glass"`) || strings.Contains(page.body, `id="action-acknowledge"`) {
+		t.Error("an audit reader sees no banner, or is offered to acknowledge")
+	}
+	wantRedirect(t, ap.post(path+"/acknowledge", url.Values{"version": {strconv.Itoa(r.Version)}, "comment": {"ok"}}), path+"?done=acknowledge")
+	page := ap.get(path)
+	wantBody(t, page, "Acknowledged by approver@contoso.test")
+	if strings.Contains(page.body, `id="action-acknowledge"`) || strings.Contains(page.body, `id="needs-review"`) {
+		t.Error("acknowledged, the page still asks for review")
+	}
+	if strings.Contains(ap.get("/requests?needs_review=1").body, r.Reference) {
+		t.Error("acknowledged, the request is still listed as needing review")
+	}
+}
+
+// TestApproveWithLaterStartFromTheWeb: the approve form takes a later start
+// (in the approver's time zone); an earlier one is refused next to the
+// field and changes nothing.
+func TestApproveWithLaterStartFromTheWeb(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.pending()
+	path := "/requests/" + r.Reference
+	c := e.signIn("approver@contoso.test")
+	wantBody(t, c.get(path+"/approve"), `id="start_time"`, `type="datetime-local"`)
+	early := time.Now().Add(-2 * time.Hour).UTC().Format("2006-01-02T15:04")
+	res := c.post(path+"/approve", url.Values{"version": {strconv.Itoa(r.Version)}, "start_time": {early}})
+	wantStatus(t, res, http.StatusBadRequest)
+	wantBody(t, res, `id="start_time-error"`, "only be later than requested", `value="`+early+`"`)
+	if got := e.get(r.ID); got.Status != lockbox.StatusPending {
+		t.Fatalf("a refused start changed the request: %s", got.Status)
+	}
+	later := time.Now().Add(3 * time.Hour).UTC().Truncate(time.Minute)
+	res = c.post(path+"/approve", url.Values{"version": {strconv.Itoa(r.Version)}, "start_time": {later.Format("2006-01-02T15:04")}})
+	wantRedirect(t, res, path+"?done=approve")
+	got := e.get(r.ID)
+	if got.Status != lockbox.StatusApproved || got.AccessStartsAt == nil || !got.AccessStartsAt.Equal(later) {
+		t.Fatalf("approved with a later start: %s from %v, want approved from %v", got.Status, got.AccessStartsAt, later)
 	}
 }

@@ -39,6 +39,8 @@ var actions = []action{
 		"Access ends later by the minutes asked for (once the request's quorum of approvers has approved).", false},
 	{"extension-deny", lockbox.EventExtensionDeny, "Deny extension",
 		"Access ends when approved before.", true},
+	{"acknowledge", lockbox.EventAcknowledge, "Acknowledge break-glass",
+		"You confirm your organization reviewed this break-glass access (see the access report on the request's page). It no longer shows as needing review.", false},
 	{"review-approve", lockbox.EventReviewApprove, "Approve review",
 		"The request goes to the tenant's approvers (or, if the tenant does not require approval, is approved by the system).", false},
 	{"review-deny", lockbox.EventReviewDeny, "Deny in review",
@@ -102,6 +104,9 @@ type listData struct {
 	Query      string // the filter, for the next-page link
 	FindRef    string
 	Problem    string
+	// NeedsReview lists only break-glass requests waiting for an
+	// acknowledgement (the "Needs review" filter).
+	NeedsReview bool
 }
 
 // requestList is "Customer Lockbox requests" for a tenant, "My requests"
@@ -121,7 +126,10 @@ func (h *Handler) requestList(w http.ResponseWriter, r *http.Request) {
 			d.Status = string(lockbox.StatusPending)
 		}
 	}
-	f := lockbox.RequestFilter{Cursor: q.Get("cursor"), Limit: 50}
+	f := lockbox.RequestFilter{Cursor: q.Get("cursor"), Limit: 50, NeedsReview: q.Get("needs_review") == "1"}
+	if d.NeedsReview = f.NeedsReview; d.NeedsReview {
+		d.Status = "" // every status: what needs review has ended
+	}
 	if d.Status != "" {
 		f.Status = []lockbox.Status{lockbox.Status(d.Status)}
 	}
@@ -135,6 +143,9 @@ func (h *Handler) requestList(w http.ResponseWriter, r *http.Request) {
 	}
 	d.NextCursor = page.NextCursor
 	d.Query = url.Values{"status": {d.Status}, "cursor": {page.NextCursor}}.Encode()
+	if d.NeedsReview {
+		d.Query += "&needs_review=1"
+	}
 	h.render(w, r, http.StatusOK, "requests", d.Heading, d)
 }
 
@@ -189,6 +200,8 @@ type detailData struct {
 	// while a pending request waits for its quorum (tenant approvers only).
 	StillMay []string
 	Narrowed bool // the approvals changed what was requested
+	// Report is the access report, once the request gave access.
+	Report *lockbox.AccessReport
 }
 
 func (h *Handler) requestDetail(w http.ResponseWriter, r *http.Request) {
@@ -201,6 +214,14 @@ func (h *Handler) requestDetail(w http.ResponseWriter, r *http.Request) {
 	d := detailData{R: req, Actions: available(u, req), Blocked: blockedReason(u, req),
 		Token:    req.Status == lockbox.StatusActive && lockbox.AuthorizeGrant(u, req) == nil,
 		Narrowed: narrowed(req)}
+	if req.AccessStartsAt != nil && (req.Status == lockbox.StatusActive || req.Status.Terminal()) {
+		rep, err := h.cfg.Requests.AccessReport(r.Context(), req.ID)
+		if err != nil && lockbox.ErrorCode(err) != lockbox.ECONFLICT { // conflict: it never gave access
+			h.serviceError(w, r, err)
+			return
+		}
+		d.Report = rep
+	}
 	if req.Status == lockbox.StatusPending && lockbox.Can(u, lockbox.PermReadTenantUsers, req.Tenant) {
 		users, err := h.cfg.Accounts.ListTenantUsers(r.Context(), req.Tenant)
 		if err != nil {
@@ -238,6 +259,10 @@ type confirmData struct {
 	Approve  bool
 	Duration string
 	Keep     map[string]bool
+	// Start is a later start the approver asks for, as typed
+	// (2006-01-02T15:04 in their time zone; "" for as requested).
+	Start      string
+	StartError string
 	// Extend only: the ask, as typed.
 	Extend  bool
 	Minutes string
@@ -354,6 +379,25 @@ func (h *Handler) narrowing(r *http.Request, id string) (lockbox.Changes, error)
 	if err != nil {
 		return c, err
 	}
+	if v := strings.TrimSpace(r.PostForm.Get("start_time")); v != "" {
+		loc := location(r)
+		t, err := time.ParseInLocation("2006-01-02T15:04", v, loc)
+		if err != nil {
+			return c, lockbox.FieldErrorf(lockbox.EINVALID, "start_time", "Give the start as a date and time, e.g. 2026-11-21T14:30 (your time zone, %s).", loc)
+		}
+		// Earlier than what the request asks for (or than now, for a
+		// request that starts on approval) would widen it: said here,
+		// next to the field, and refused by the service anyway.
+		floor := h.cfg.Clock.Now()
+		if req.StartTime != nil && req.StartTime.After(floor) {
+			floor = *req.StartTime
+		}
+		if t.Before(floor.Truncate(time.Minute)) {
+			return c, lockbox.FieldErrorf(lockbox.EINVALID, "start_time", "The start may only be later than requested (%s), not earlier.", floor.In(loc).Format("2006-01-02 15:04"))
+		}
+		t = t.UTC()
+		c.StartTime = &t
+	}
 	if v := strings.TrimSpace(r.PostForm.Get("duration_minutes")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -387,6 +431,10 @@ func (h *Handler) refused(w http.ResponseWriter, r *http.Request, id string, a a
 	d.Minutes, d.Reason = r.PostForm.Get("minutes"), r.PostForm.Get("reason")
 	if d.Approve {
 		d.Duration = r.PostForm.Get("duration_minutes")
+		d.Start = r.PostForm.Get("start_time")
+		if lockbox.ErrorField(cause) == "start_time" {
+			d.StartError = lockbox.ErrorMessage(cause)
+		}
 		if r.PostForm.Get("narrow_operations") == "1" {
 			d.Keep = map[string]bool{}
 			for _, op := range r.PostForm["operations"] {

@@ -21,8 +21,13 @@ type settingsForm struct {
 	// Passkey settings (SPEC §10.3); PasskeySettings marks a form that has
 	// their checkboxes, so an older form leaves them as they are.
 	RequireSigned, PasskeySettings bool
-	Errors                         fieldErrors
-	Problem                        string
+	// Break-glass and escalation (SPEC §11); EmergencySettings marks a
+	// form that has them, as PasskeySettings does.
+	BreakGlass, EmergencySettings bool
+	BreakGlassMax, EscalateAfter  string
+	EscalateNotify                string // one address per line
+	Errors                        fieldErrors
+	Problem                       string
 }
 
 func formFromSettings(tenant string, s *lockbox.Settings) *settingsForm {
@@ -33,7 +38,10 @@ func formFromSettings(tenant string, s *lockbox.Settings) *settingsForm {
 		Reminder:      strconv.Itoa(s.ReminderMinutesBeforeExpiry),
 		Approvals:     strconv.Itoa(s.ApprovalsRequired),
 		MaxTotal:      strconv.Itoa(s.MaxTotalAccessMinutes),
-		RequireSigned: s.RequireSignedDecisions}
+		RequireSigned: s.RequireSignedDecisions,
+		BreakGlass:    s.BreakGlass.Enabled, BreakGlassMax: strconv.Itoa(s.BreakGlass.MaxMinutes),
+		EscalateAfter:  strconv.Itoa(s.Escalation.AfterMinutes),
+		EscalateNotify: strings.Join(s.Escalation.Notify, "\n")}
 }
 
 func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request) {
@@ -61,7 +69,10 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 		NotifyEmails: p.Get("notify_emails"), Reminder: strings.TrimSpace(p.Get("reminder_minutes_before_expiry")),
 		Approvals: strings.TrimSpace(p.Get("approvals_required")), MaxTotal: strings.TrimSpace(p.Get("max_total_access_minutes")),
 		Errors: fieldErrors{}, PasskeySettings: p.Get("passkey_settings") == "1",
-		RequireSigned: p.Get("require_signed_decisions") == "on"}
+		RequireSigned:     p.Get("require_signed_decisions") == "on",
+		EmergencySettings: p.Get("emergency_settings") == "1", BreakGlass: p.Get("break_glass.enabled") == "on",
+		BreakGlassMax: strings.TrimSpace(p.Get("break_glass.max_minutes")), EscalateAfter: strings.TrimSpace(p.Get("escalation.after_minutes")),
+		EscalateNotify: p.Get("escalation.notify")}
 	patch := f.patch()
 	if len(f.Errors) > 0 {
 		f.Problem = "Some settings need your attention; nothing was saved."
@@ -124,13 +135,31 @@ func (f *settingsForm) patch() lockbox.SettingsPatch {
 			check(lockbox.SettingsPatch{MaxTotalAccessMinutes: p.MaxTotalAccessMinutes})
 		}
 	}
+	emails := addressLines(f.NotifyEmails)
+	p.NotifyEmails = &emails
+	check(lockbox.SettingsPatch{NotifyEmails: &emails})
+	if f.EmergencySettings {
+		p.BreakGlass = &lockbox.BreakGlassPatch{Enabled: &f.BreakGlass}
+		if p.BreakGlass.MaxMinutes = number("break_glass.max_minutes", f.BreakGlassMax); p.BreakGlass.MaxMinutes != nil {
+			check(lockbox.SettingsPatch{BreakGlass: &lockbox.BreakGlassPatch{MaxMinutes: p.BreakGlass.MaxMinutes}})
+		}
+		notify := addressLines(f.EscalateNotify)
+		p.Escalation = &lockbox.EscalationPatch{Notify: &notify}
+		// Checked together: a delay needs someone to tell.
+		if p.Escalation.AfterMinutes = number("escalation.after_minutes", f.EscalateAfter); p.Escalation.AfterMinutes != nil {
+			check(lockbox.SettingsPatch{Escalation: p.Escalation})
+		}
+	}
+	return p
+}
+
+// addressLines splits a text area of addresses, one a line (or commas).
+func addressLines(text string) []string {
 	emails := []string{}
-	for _, line := range strings.FieldsFunc(f.NotifyEmails, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
+	for _, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
 		if line = strings.TrimSpace(line); line != "" {
 			emails = append(emails, line)
 		}
 	}
-	p.NotifyEmails = &emails
-	check(lockbox.SettingsPatch{NotifyEmails: &emails})
-	return p
+	return emails
 }

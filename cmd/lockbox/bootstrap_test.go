@@ -26,10 +26,10 @@ func TestFirstStartPrintsBootstrapPassword(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	defer http.DefaultClient.CloseIdleConnections()
 	db := filepath.Join(t.TempDir(), "lockbox.db")
-	var stderr bytes.Buffer
+	stderr := &syncBuffer{} // the log's flush timer writes from its own goroutine
 	start := func() *runningServer {
 		rs, err := startServer(context.Background(), serverConfig{Listen: "127.0.0.1:0", Database: db,
-			WorkerPoll: time.Second, PasswordMemoryKiB: 64}, &stderr)
+			WorkerPoll: time.Second, PasswordMemoryKiB: 64}, stderr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func TestFirstStartPrintsBootstrapPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := startServer(context.Background(), serverConfig{Listen: taken.Addr().String(), Database: db,
-		WorkerPoll: time.Second, PasswordMemoryKiB: 64}, &stderr); err == nil {
+		WorkerPoll: time.Second, PasswordMemoryKiB: 64}, stderr); err == nil {
 		t.Fatal("started on an address in use")
 	}
 	taken.Close()

@@ -181,6 +181,39 @@ func TestEndToEndQuorumWithNarrowing(t *testing.T) {
 	}
 }
 
+// TestEndToEndBreakGlass: the tenant enables break-glass; the operator
+// files one with an incident, a manager reviews it, it is active at once
+// (capped), the tenant revokes it, reads the access report and
+// acknowledges it.
+func TestEndToEndBreakGlass(t *testing.T) {
+	t.Parallel()
+	srv := startE2E(t)
+	op, mgr, approver := srv.as("operator@provider.test"), srv.as("manager@provider.test"), srv.as("approver@contoso.test")
+	approver.mustRun("settings", "set", "--break-glass=true", "--break-glass-max", "30m")
+	op.wantFail(1, "incident", "requests", "create", "--tenant", "contoso", "--service", "exchange",
+		"--service-request", "SR-5", "--reason", "Outage.", "--duration", "2h", "--break-glass")
+	r := op.request("requests", "create", "--tenant", "contoso", "--service", "exchange",
+		"--service-request", "SR-5", "--reason", "Outage.", "--duration", "2h", "--break-glass", "--incident", "INC-4711",
+		"--operation", "Get-Mailbox", "--operation", "Repair-Mailbox")
+	if r = mgr.request("requests", "review", r.Reference, "--approve"); r.Status != lockbox.StatusActive || r.DurationMinutes != 30 {
+		t.Fatalf("reviewed break-glass: %s for %d minutes", r.Status, r.DurationMinutes)
+	}
+	approver.request("requests", "revoke", r.Reference)
+	if out := approver.mustRun("requests", "list", "--needs-review"); !strings.Contains(out, r.Reference) {
+		t.Fatalf("--needs-review lacks %s:\n%s", r.Reference, out)
+	}
+	out := approver.mustRun("requests", "report", r.Reference)
+	for _, want := range []string{"final", "Unused operations:  Get-Mailbox, Repair-Mailbox", "Repair-Mailbox  yes"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if r = approver.request("requests", "acknowledge", r.Reference, "--comment", "Checked."); r.NeedsReview {
+		t.Fatalf("acknowledged request still needs review")
+	}
+	approver.wantFail(1, "already acknowledged", "requests", "acknowledge", r.Reference)
+}
+
 func TestEndToEndExpiryWithTheDevClock(t *testing.T) {
 	t.Parallel()
 	srv := startE2E(t)

@@ -252,3 +252,7 @@ func (f *fakeAPI) RevokeServiceAccount(_ context.Context, name string) error {
 func (f *fakeAPI) RotateServiceAccount(_ context.Context, name string, grace time.Duration) (*lockbox.ServiceAccount, error) {
 	return &lockbox.ServiceAccount{Name: name, Token: "new-token", CreatedAt: t0}, f.record("RotateServiceAccount", name, grace)
 }
+
+func (f *fakeAPI) AccessReport(_ context.Context, idOrRef string) (*lockbox.AccessReport, error) {
+	return lockbox.NewAccessReport(sampleRequest(), nil, true), f.record("AccessReport", idOrRef)
+}

@@ -170,6 +170,9 @@ func TestBehindNginx(t *testing.T) {
 			t.Errorf("%s: audit client_ip = %q, want 127.0.0.3 (the client)", tc.name, got)
 		}
 	}
+	if err := rs.logOut.Flush(); err != nil { // lines wait up to logFlushEvery
+		t.Fatal(err)
+	}
 	if n := strings.Count(logs.String(), `"client_ip":"127.0.0.3"`); n < 6 {
 		t.Errorf("access log names the client in %d lines, want every request's:\n%s", n, logs)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -20,6 +21,8 @@ func (a *app) requestsCmd() *cobra.Command {
 		a.requestsActCmd(lockbox.EventRevoke, "End approved or active access early (tenant approvers)"),
 		a.requestsActCmd(lockbox.EventComplete, "Close your active request as done (requester)"),
 		a.requestsTokenCmd(), a.requestsExtendCmd(), a.requestsExtensionCmd(),
+		a.requestsActCmd(lockbox.EventAcknowledge, "Acknowledge a break-glass request after its access ended (tenant approvers)"),
+		a.requestsReportCmd(),
 	)
 	c.Aliases = []string{"request"}
 	return c
@@ -41,6 +44,7 @@ func (a *app) requestsListCmd() *cobra.Command {
 	fl.StringVar(&f.Tenant, "tenant", "", "only this tenant's requests")
 	fl.Var(&statuses, "status", "only requests in this status (repeatable: "+strings.Join(statusNames(), ", ")+")")
 	fl.StringVar(&f.Service, "service", "", "only requests for this service")
+	fl.BoolVar(&f.NeedsReview, "needs-review", false, "only break-glass requests waiting for a tenant approver's acknowledgement")
 	fl.Var(&after, "created-after", "only requests created after this time (2026-12-04, RFC 3339, or 24h/7d ago)")
 	fl.Var(&after, "since", "the same as --created-after (e.g. --since 24h)")
 	fl.IntVar(&f.Limit, "limit", 0, "page size (server default 100)")
@@ -154,6 +158,14 @@ var requestFields = []requestField{
 	{"Ended", "ended_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.EndedAt) }, nil},
 	{"Ended by", "ended_by", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.EndedBy) }, nil},
 	{"End comment", "end_comment", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.EndComment) }, nil},
+	{"Break-glass", "break_glass", func(r *lockbox.AccessRequest) string { return strconv.FormatBool(r.BreakGlass) }, nil},
+	{"Incident", "incident", func(r *lockbox.AccessRequest) string { return r.Incident }, nil},
+	{"Needs review", "needs_review", func(r *lockbox.AccessRequest) string { return strconv.FormatBool(r.NeedsReview) }, nil},
+	{"Acknowledged by", "acknowledged_by", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.AcknowledgedBy) }, nil},
+	{"Acknowledged at", "acknowledged_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.AcknowledgedAt) }, nil},
+	{"Acknowledge comment", "acknowledge_comment", func(r *lockbox.AccessRequest) string { return formatStrPtr(r.AcknowledgeComment) }, nil},
+	{"Escalates at", "escalate_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.EscalateAt) }, nil},
+	{"Escalated at", "escalated_at", func(r *lockbox.AccessRequest) string { return formatTimePtr(r.EscalatedAt) }, nil},
 	{"Version", "version", func(r *lockbox.AccessRequest) string { return strconv.Itoa(r.Version) }, nil},
 	{"ID", "id", func(r *lockbox.AccessRequest) string { return r.ID }, nil},
 }
@@ -255,9 +267,11 @@ func (a *app) requestsCreateCmd() *cobra.Command {
 	fl.Var(&duration, "duration", "how long access lasts, in whole minutes (2h, 90m; at most 4h)")
 	fl.Var(&start, "start", "earliest start of access: 2026-12-04, 2026-12-04T09:00, RFC 3339, or +2h (default: on approval)")
 	fl.StringSliceVar(&in.Operations, "operation", nil, "an operation needed (repeatable; default: all of the service's)")
+	fl.BoolVar(&in.BreakGlass, "break-glass", false, "an emergency: starts at once after review if the tenant enabled break-glass (needs --incident)")
+	fl.StringVar(&in.Incident, "incident", "", "the incident a break-glass request is for (INC-…)")
 	required(cmd, "tenant", "service", "service-request", "reason", "duration")
 	for flag, field := range map[string]string{"tenant": "tenant", "service": "service", "service-request": "service_request",
-		"reason": "reason", "start": "start_time", "operation": "operations"} {
+		"reason": "reason", "start": "start_time", "operation": "operations", "break-glass": "break_glass", "incident": "incident"} {
 		apiField(cmd, flag, field, "")
 	}
 	apiField(cmd, "duration", "duration_minutes", "minutes")
@@ -355,6 +369,54 @@ lapses. Approved, access ends later: get a new token, as tokens never outlive ac
 		return a.act(cmd, format.value, args[0], lockbox.EventExtend, lockbox.Decision{Extend: &ask})
 	}
 	return cmd
+}
+
+// requestsReportCmd prints a request's access report.
+func (a *app) requestsReportCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "report ID|REFERENCE",
+		Short: "Show what was done with a request's access: allowed, blocked and unused operations",
+		Args:  exactArgs("ID|REFERENCE"),
+	}
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		rep, err := ask(a, func(c api) (*lockbox.AccessReport, error) { return c.AccessReport(cmd.Context(), args[0]) })
+		if err != nil {
+			return err
+		}
+		if format.value == formatJSON {
+			return writeJSON(a.stdout, rep)
+		}
+		return writeReport(a.stdout, rep)
+	}
+	return cmd
+}
+
+// writeReport prints a report: a summary, then one row per operation.
+func writeReport(w io.Writer, rep *lockbox.AccessReport) error {
+	state := "final"
+	if !rep.Final {
+		state = "so far (access is still active)"
+	}
+	if err := writeKV(w, [][2]string{{"Reference", rep.Reference}, {"Status", string(rep.Status)}, {"Report", state},
+		{"Access started", formatTimePtr(rep.AccessStartsAt)}, {"Access ended", formatTimePtr(rep.AccessEndedAt)},
+		{"Allowed actions", strconv.Itoa(rep.AllowedTotal)}, {"Blocked attempts", strconv.Itoa(rep.BlockedTotal)},
+		{"Unused operations", strings.Join(rep.Unused, ", ")}}); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(w); err != nil {
+		return err
+	}
+	t := newTable("OPERATION", "APPROVED", "ALLOWED", "BLOCKED")
+	for _, o := range rep.Operations {
+		t.add(o.Operation, "yes", strconv.Itoa(o.Allowed), strconv.Itoa(o.Blocked))
+	}
+	for _, b := range rep.Blocked {
+		if !b.Approved {
+			t.add(b.Operation, "no", "0", strconv.Itoa(b.Count))
+		}
+	}
+	return t.writeText(w)
 }
 
 // requestsExtensionCmd decides a pending extension.

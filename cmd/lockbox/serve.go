@@ -165,6 +165,7 @@ type runningServer struct {
 	keys        *serverKeys // signing keys and the grant authority (keys.go)
 	notify      *notifier   // notification delivery, dev mail, metrics (notify_serve.go)
 	logger      *slog.Logger
+	logOut      *logWriter    // what logger writes through (logwriter.go)
 	certs       *certReloader // TLS (serve_production.go); nil over plain http
 	metricsHTTP *http.Server  // --metrics-listen; nil when metrics share --listen
 	metricsURL  string
@@ -192,18 +193,24 @@ func startServer(ctx context.Context, cfg serverConfig, stderr io.Writer) (*runn
 	if cfg.TokenTTL != 0 && (cfg.TokenTTL < time.Minute || cfg.TokenTTL > 30*24*time.Hour) {
 		return nil, usageErrorf("--token-ttl must be between 1m and 720h; got %v", cfg.TokenTTL)
 	}
-	logger := newLogger(cfg.LogFormat, stderr)
+	logOut := newLogWriter(stderr)
+	logger := newLogger(cfg.LogFormat, stderr, logOut)
 	dbPath, cleanup, err := databasePath(cfg)
 	if err != nil {
 		return nil, err
 	}
+	// The last thing a server does on its way out: write the buffered log.
+	removeDB := cleanup
+	cleanup = func() { removeDB(); _ = logOut.Flush() }
 	store, err := openStore(ctx, dbPath, cfg.DB)
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	rs := &runningServer{store: store, logger: logger, cleanup: cleanup, workDone: make(chan struct{})}
-	if err := rs.start(ctx, cfg, dbPath, stderr); err != nil {
+	rs := &runningServer{store: store, logger: logger, logOut: logOut, cleanup: cleanup, workDone: make(chan struct{})}
+	// What the server prints itself (the dev banner, the bootstrap password)
+	// goes through the log's writer at once, after the lines before it.
+	if err := rs.start(ctx, cfg, dbPath, logOut.immediate()); err != nil {
 		store.Close()
 		cleanup()
 		return nil, err
@@ -353,7 +360,9 @@ func databasePath(cfg serverConfig) (string, func(), error) {
 	return filepath.Join(dir, "lockbox.db"), func() { os.RemoveAll(dir) }, nil
 }
 
-func newLogger(format string, w io.Writer) *slog.Logger {
+// newLogger logs to out, in text when w (what out writes to) is a
+// terminal, else JSON, unless format says.
+func newLogger(format string, w io.Writer, out *logWriter) *slog.Logger {
 	if format == "" {
 		format = "json"
 		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -361,9 +370,9 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 		}
 	}
 	if strings.EqualFold(format, "text") {
-		return slog.New(slog.NewTextHandler(w, nil))
+		return slog.New(flushingHandler{slog.NewTextHandler(out, nil), out})
 	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return slog.New(flushingHandler{slog.NewJSONHandler(out, nil), out})
 }
 
 func printDevBanner(w io.Writer, url, dbPath string) {

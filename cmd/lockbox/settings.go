@@ -49,6 +49,10 @@ func (a *app) settingsSetCmd() *cobra.Command {
 		notify          []string
 		approvals       int
 		maxTotal        minutesValue
+		breakGlass      boolValue
+		breakGlassMax   minutesValue
+		escalateAfter   = minutesValue{allowZero: true}
+		escalateNotify  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "set --tenant T [--require-approval=BOOL] [--request-ttl 12h] [--max-duration 4h] [--notify-email E]... [--reminder 2h] [--approvals-required N]",
@@ -66,6 +70,14 @@ func (a *app) settingsSetCmd() *cobra.Command {
 	fl.Var(&maxTotal, "max-total", "the longest whole access, extensions included (1m to 24h)")
 	fl.Var(&requireSigned, "require-signed-decisions", "approve and deny need a passkey signature over the decision (true or false)")
 	apiField(cmd, "require-signed-decisions", "require_signed_decisions", "")
+	fl.Var(&breakGlass, "break-glass", "let reviewed break-glass requests start without approval (true or false)")
+	fl.Var(&breakGlassMax, "break-glass-max", "the longest access a break-glass request may get (1m to 4h)")
+	fl.Var(&escalateAfter, "escalate-after", "email --escalate-notify about a request still pending this long (0 for never)")
+	fl.StringSliceVar(&escalateNotify, "escalate-notify", nil, "an address told of escalations (repeatable; replaces the list)")
+	apiField(cmd, "break-glass", "break_glass.enabled", "")
+	apiField(cmd, "break-glass-max", "break_glass.max_minutes", "minutes")
+	apiField(cmd, "escalate-after", "escalation.after_minutes", "minutes")
+	apiField(cmd, "escalate-notify", "escalation.notify", "")
 	apiField(cmd, "require-approval", "require_approval", "")
 	apiField(cmd, "request-ttl", "request_ttl_minutes", "minutes")
 	apiField(cmd, "max-duration", "max_access_minutes", "minutes")
@@ -104,8 +116,27 @@ func (a *app) settingsSetCmd() *cobra.Command {
 			emails := append([]string{}, notify...) // never nil: an empty list clears
 			p.NotifyEmails = &emails
 		}
+		if fl.Changed("break-glass") || fl.Changed("break-glass-max") {
+			p.BreakGlass = &lockbox.BreakGlassPatch{}
+			if fl.Changed("break-glass") {
+				p.BreakGlass.Enabled = &breakGlass.b
+			}
+			if fl.Changed("break-glass-max") {
+				p.BreakGlass.MaxMinutes = &breakGlassMax.minutes
+			}
+		}
+		if fl.Changed("escalate-after") || fl.Changed("escalate-notify") {
+			p.Escalation = &lockbox.EscalationPatch{}
+			if fl.Changed("escalate-after") {
+				p.Escalation.AfterMinutes = &escalateAfter.minutes
+			}
+			if fl.Changed("escalate-notify") {
+				emails := append([]string{}, escalateNotify...)
+				p.Escalation.Notify = &emails
+			}
+		}
 		if p == (lockbox.SettingsPatch{}) {
-			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder, --approvals-required, --max-total, --require-signed-decisions")
+			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder, --approvals-required, --max-total, --break-glass, --break-glass-max, --escalate-after, --escalate-notify, --require-signed-decisions")
 		}
 		s, err := ask(a, func(c api) (*lockbox.Settings, error) { return c.UpdateSettings(cmd.Context(), tenant, p) })
 		if err != nil {
@@ -129,6 +160,8 @@ func settingsKV(s *lockbox.Settings) [][2]string {
 		{"Approvals required", strconv.Itoa(s.ApprovalsRequired)},
 		{"Max total access", formatMinutes(s.MaxTotalAccessMinutes)},
 		{"Require signed decisions", strconv.FormatBool(s.RequireSignedDecisions)},
+		{"Break-glass", breakGlassText(s.BreakGlass)},
+		{"Escalation", escalationText(s.Escalation)},
 	}
 }
 
@@ -146,4 +179,18 @@ func reminderText(m int) string {
 		return "none"
 	}
 	return formatMinutes(m)
+}
+
+func breakGlassText(b lockbox.BreakGlassSettings) string {
+	if !b.Enabled {
+		return "off (at most " + formatMinutes(b.MaxMinutes) + " when on)"
+	}
+	return "on, at most " + formatMinutes(b.MaxMinutes)
+}
+
+func escalationText(e lockbox.EscalationSettings) string {
+	if e.AfterMinutes == 0 {
+		return "off"
+	}
+	return "after " + formatMinutes(e.AfterMinutes) + " to " + strings.Join(e.Notify, ", ")
 }

@@ -20,8 +20,12 @@ import (
 // the statistics reset before each step. It reports, per step:
 //
 //	stmts/step     statements executed (BEGIN and COMMIT included: each is
-//	               a round trip)
-//	commits/step   COMMITs
+//	               a round trip, except a COMMIT pipelined with the audit
+//	               append, which pg_stat_statements does not list)
+//	commits/step   COMMITs that pg_stat_statements lists
+//	xacts/step     write transactions: transaction ids assigned, from the
+//	               server's snapshot (every COMMIT of a writer, pipelined
+//	               or not; a writer that rolls back counts too)
 //
 // and logs the statements that ran most often. It needs a server started
 // with shared_preload_libraries=pg_stat_statements (it skips otherwise); a
@@ -66,6 +70,7 @@ func BenchmarkWorkflowStatements(b *testing.B) {
 		if _, err := admin.ExecContext(ctx, `SELECT pg_stat_statements_reset()`); err != nil {
 			b.Fatal(err)
 		}
+		xid0 := nextXid(b, admin)
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		errs := make(chan error, clients)
@@ -85,7 +90,18 @@ func BenchmarkWorkflowStatements(b *testing.B) {
 			b.Fatal(err)
 		}
 		reportStatements(b, admin, step.name)
+		b.ReportMetric(float64(nextXid(b, admin)-xid0)/float64(b.N), step.name+"-xacts/step")
 	}
+}
+
+// nextXid is the next transaction id the server will assign.
+func nextXid(b *testing.B, admin *sql.DB) int64 {
+	b.Helper()
+	var x int64
+	if err := admin.QueryRow(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint`).Scan(&x); err != nil {
+		b.Fatal(err)
+	}
+	return x
 }
 
 // act returns a step that takes the i-th request through ev as who.

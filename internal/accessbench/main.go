@@ -40,13 +40,22 @@ func main() {
 	rounds := flag.Int("rounds", 2, "throughput rounds (alternating baseline and access check)")
 	serve := flag.String("serve", "", "only start Lockbox and the baseline, write their targets to this file, and wait (run the driver in another process, e.g. pinned to another core)")
 	targets := flag.String("targets", "", "only drive the targets a -serve process wrote to this file")
+	baselineAddr := flag.String("baseline", "", "only serve the minimal handler on this address, until interrupted (for an external driver such as wrk)")
+	wrkURL := flag.String("wrk-setup", "", "file and approve a request on the `lockbox serve --dev` at this URL, issue its grant, and write wrk scripts for its access check and for a -baseline server into -wrk-dir")
+	wrkDir := flag.String("wrk-dir", ".", "where -wrk-setup writes check.lua, and targets.json for -targets")
+	wrkBaseline := flag.String("wrk-baseline", "", "with -wrk-setup: the URL of the -baseline server, for targets.json")
+	openRate := flag.Float64("open-rate", 0, "with -targets and -rounds 0: only the open-loop latency phase, at this rate (requests/s) for both targets")
 	flag.Parse()
 	var err error
 	switch {
+	case *baselineAddr != "":
+		err = serveBaseline(*baselineAddr)
+	case *wrkURL != "":
+		err = wrkSetup(*wrkURL, *wrkBaseline, *wrkDir)
 	case *serve != "":
 		err = serveOnly(*serve)
 	case *targets != "":
-		err = driveFile(*targets, *conns, *duration, *maxReqs, *rounds)
+		err = driveFile(*targets, *conns, *duration, *maxReqs, *rounds, *openRate)
 	default:
 		err = run(*conns, *duration, *maxReqs, *rounds)
 	}
@@ -106,7 +115,7 @@ func serveOnly(file string) error {
 }
 
 // driveFile measures the targets a serveOnly process wrote.
-func driveFile(file string, conns int, d time.Duration, maxReqs int64, rounds int) error {
+func driveFile(file string, conns int, d time.Duration, maxReqs int64, rounds int, openRate float64) error {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -114,6 +123,9 @@ func driveFile(file string, conns int, d time.Duration, maxReqs int64, rounds in
 	var ts []target
 	if err := json.Unmarshal(b, &ts); err != nil || len(ts) != 2 {
 		return fmt.Errorf("%s: not a -serve targets file", file)
+	}
+	if rounds == 0 && openRate > 0 {
+		return halfLoad(ts[0], ts[1], conns, openRate, d, maxReqs)
 	}
 	return measure(ts[0], ts[1], conns, d, maxReqs, rounds)
 }
@@ -143,8 +155,13 @@ func measure(check, base target, conns int, d time.Duration, maxReqs int64, roun
 	}
 	ratio := best[check.Name] / best[base.Name]
 	fmt.Printf("best: access check %.0f req/s, baseline %.0f req/s, ratio %.2f\n", best[check.Name], best[base.Name], ratio)
+	return halfLoad(check, base, conns, best[check.Name]/2, d, maxReqs)
+}
+
+// halfLoad reports the latency of each target at rate (half the access
+// check's throughput), open loop.
+func halfLoad(check, base target, conns int, rate float64, d time.Duration, maxReqs int64) error {
 	for _, t := range []target{check, base} {
-		rate := best[check.Name] / 2
 		lat, err := openLoop(t, conns, rate, d, maxReqs)
 		if err != nil {
 			return err

@@ -21,6 +21,13 @@ type requestPolicy struct {
 	ApprovalsRequired        int               `json:"approvals_required,omitempty"`
 	Approvals                []storedApproval  `json:"approvals,omitempty"`
 	Extensions               []storedExtension `json:"extensions,omitempty"`
+	BreakGlass               bool              `json:"break_glass,omitempty"`
+	Incident                 string            `json:"incident,omitempty"`
+	AcknowledgedBy           *string           `json:"acknowledged_by,omitempty"`
+	AcknowledgedAt           *time.Time        `json:"acknowledged_at,omitempty"`
+	AcknowledgeComment       *string           `json:"acknowledge_comment,omitempty"`
+	EscalateAt               *time.Time        `json:"escalate_at,omitempty"`
+	EscalatedAt              *time.Time        `json:"escalated_at,omitempty"`
 	// Policy is what the tenant's rules decided when the request became
 	// pending (rules in CEL, migration 00013 for the rules themselves).
 	Policy *lockbox.PolicyDecision `json:"policy_decision,omitempty"`
@@ -62,6 +69,9 @@ func RequestPolicy(r *lockbox.AccessRequest) (string, error) {
 	p := requestPolicy{
 		RequestedOperations: r.RequestedOperations, RequestedDurationMinutes: r.RequestedDurationMinutes,
 		RequestedStartTime: r.RequestedStartTime, ApprovalsRequired: r.ApprovalsRequired,
+		BreakGlass: r.BreakGlass, Incident: r.Incident, AcknowledgedBy: r.AcknowledgedBy,
+		AcknowledgedAt: r.AcknowledgedAt, AcknowledgeComment: r.AcknowledgeComment,
+		EscalateAt: r.EscalateAt, EscalatedAt: r.EscalatedAt,
 		Policy: r.Policy,
 	}
 	if len(r.Approvals) > 0 {
@@ -93,6 +103,9 @@ func ParseRequestPolicy(s string, r *lockbox.AccessRequest) error {
 	if r.RequestedStartTime == nil && p.RequestedOperations == nil {
 		r.RequestedStartTime = r.StartTime
 	}
+	r.BreakGlass, r.Incident = p.BreakGlass, p.Incident
+	r.AcknowledgedBy, r.AcknowledgedAt, r.AcknowledgeComment = p.AcknowledgedBy, utcPtr(p.AcknowledgedAt), p.AcknowledgeComment
+	r.EscalateAt, r.EscalatedAt = utcPtr(p.EscalateAt), utcPtr(p.EscalatedAt)
 	r.Policy = p.Policy
 	r.Approvals = loadApprovals(p.Approvals)
 	r.Extensions = make([]lockbox.Extension, len(p.Extensions))
@@ -105,8 +118,10 @@ func ParseRequestPolicy(s string, r *lockbox.AccessRequest) error {
 
 // tenantPolicy is the stored form of a tenant's policy settings.
 type tenantPolicy struct {
-	ApprovalsRequired     int `json:"approvals_required,omitempty"`
-	MaxTotalAccessMinutes int `json:"max_total_access_minutes,omitempty"`
+	ApprovalsRequired     int                         `json:"approvals_required,omitempty"`
+	MaxTotalAccessMinutes int                         `json:"max_total_access_minutes,omitempty"`
+	BreakGlass            *lockbox.BreakGlassSettings `json:"break_glass,omitempty"`
+	Escalation            *lockbox.EscalationSettings `json:"escalation,omitempty"`
 	// Passkey setting (SPEC §10.3); false when stored before it.
 	RequireSignedDecisions bool `json:"require_signed_decisions,omitempty"`
 }
@@ -114,7 +129,7 @@ type tenantPolicy struct {
 // TenantPolicy encodes s's policy settings.
 func TenantPolicy(s lockbox.Settings) (string, error) {
 	b, err := json.Marshal(tenantPolicy{ApprovalsRequired: s.ApprovalsRequired, MaxTotalAccessMinutes: s.MaxTotalAccessMinutes,
-		RequireSignedDecisions: s.RequireSignedDecisions})
+		BreakGlass: &s.BreakGlass, Escalation: &s.Escalation, RequireSignedDecisions: s.RequireSignedDecisions})
 	return string(b), err
 }
 
@@ -135,5 +150,21 @@ func ParseTenantPolicy(str string, s *lockbox.Settings) error {
 	if p.MaxTotalAccessMinutes != 0 {
 		s.MaxTotalAccessMinutes = p.MaxTotalAccessMinutes
 	}
+	s.BreakGlass, s.Escalation = d.BreakGlass, d.Escalation
+	if p.BreakGlass != nil {
+		s.BreakGlass = *p.BreakGlass
+	}
+	if p.Escalation != nil {
+		s.Escalation = *p.Escalation
+	}
 	return nil
+}
+
+// utcPtr is t in UTC, as the stores read every other time.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }

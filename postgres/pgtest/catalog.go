@@ -43,9 +43,16 @@ WHERE c.relnamespace = current_schema()::regnamespace AND NOT EXISTS (SELECT 1 F
 	WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
 ORDER BY 1`
 
+// Functions, as CREATE statements (pg_get_functiondef names them with the
+// schema, which unqualified drops).
+const functionsQuery = `SELECT pg_get_functiondef(p.oid) || ';'
+FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace AND p.prokind = 'f'
+ORDER BY p.proname, p.oid`
+
 // copyScript returns the statements that build a copy of the schema of
 // dsn in the current search_path: LIKE copies columns, defaults, identity
-// and storage; rows go in before indexes and constraints are built.
+// and storage; rows go in before indexes and constraints are built;
+// functions last.
 func copyScript(ctx context.Context, dsn string) (string, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -80,10 +87,10 @@ func copyScript(ctx context.Context, dsn string) (string, error) {
 	}
 	fill.WriteString(seqs)
 	var build strings.Builder
-	for _, q := range []string{constraintsQuery, indexesQuery} {
+	for _, q := range []string{constraintsQuery, indexesQuery, functionsQuery} {
 		stmts, err := queryRows(ctx, db, q, 1)
 		if err != nil {
-			return "", fmt.Errorf("read constraints and indexes: %w", err)
+			return "", fmt.Errorf("read constraints, indexes and functions: %w", err)
 		}
 		for _, s := range stmts {
 			build.WriteString(unqualified(s[0], schema) + "\n")
