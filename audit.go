@@ -35,10 +35,12 @@ const (
 	OpOperatorAction             = "operator.action"
 	OpOperatorActionBlocked      = "operator.action_blocked"
 	OpSettingsUpdated            = "settings.updated"
-	OpRoleAssigned               = "role.assigned"
-	OpRoleRemoved                = "role.removed"
-	OpWebhookCreated             = "webhook.created"
-	OpWebhookDeleted             = "webhook.deleted"
+	// OpPolicyUpdated: a tenant's policy rules changed (old and new).
+	OpPolicyUpdated  = "policy.updated"
+	OpRoleAssigned   = "role.assigned"
+	OpRoleRemoved    = "role.removed"
+	OpWebhookCreated = "webhook.created"
+	OpWebhookDeleted = "webhook.deleted"
 
 	// Provider log operations.
 	OpTenantCreated         = "tenant.created"
@@ -73,6 +75,9 @@ const (
 	ActorProviderOperator = "provider_operator"
 	ActorServiceAccount   = "service_account"
 	ActorSystem           = "system"
+	// ActorPolicy is a tenant's policy rule deciding a request by itself;
+	// the record's user_id is "policy:<rule id>".
+	ActorPolicy = "policy"
 )
 
 // Results.

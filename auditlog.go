@@ -25,7 +25,7 @@ const (
 var AuditOperations = []string{
 	OpRequestCreated, OpRequestReviewed, OpRequestApproved, OpRequestDenied, OpRequestCanceled,
 	OpRequestExpired, OpRequestActivated, OpRequestCompleted, OpRequestRevoked,
-	OpRequestDecisionRefused, OpOperatorAction, OpOperatorActionBlocked, OpSettingsUpdated,
+	OpRequestDecisionRefused, OpOperatorAction, OpOperatorActionBlocked, OpSettingsUpdated, OpPolicyUpdated,
 	OpRoleAssigned, OpRoleRemoved, OpWebhookCreated, OpWebhookDeleted,
 	OpTenantCreated, OpStaffAdded, OpServiceAccountCreated, OpServiceUpdated,
 	OpPasswordChanged, OpPasswordReset, OpAccountDisabled, OpAccountEnabled, OpAccountRemoved,

@@ -115,6 +115,10 @@ func AuthorizeEvent(u *User, r *AccessRequest, ev Event) error {
 		if !requester {
 			return Errorf(EFORBIDDEN, "Only the operator who filed the request may ask for more time.")
 		}
+	case EventPolicyApprove, EventPolicyDeny:
+		if !u.IsPolicy() || u.Tenant != r.Tenant {
+			return Errorf(EFORBIDDEN, "Only the tenant's policy rules may %s requests by themselves.", ev.Verb())
+		}
 	default:
 		if u != System {
 			return Errorf(EFORBIDDEN, "Only Lockbox itself may do that.")
@@ -152,6 +156,10 @@ const (
 	// PermManageSSO: a tenant's own IdP (SPEC §10.2). Its global admin
 	// only: the provider can neither read nor change it after onboarding.
 	PermManageSSO
+	// PermReadPolicy and PermWritePolicy are a tenant's policy rules
+	// (SPEC §11): reading, simulating and changing them.
+	PermReadPolicy
+	PermWritePolicy
 )
 
 // Authorize checks u's permission p on tenant (or the provider, when tenant
@@ -202,7 +210,7 @@ func allowed(u *User, p Permission, tenant string) bool {
 	tenantUser := u.Tenant != "" && u.Tenant == tenant
 	staff := u.IsProvider() && !u.ServiceAccount
 	switch p {
-	case PermReadSettings, PermWriteSettings, PermManageWebhooks:
+	case PermReadSettings, PermWriteSettings, PermManageWebhooks, PermReadPolicy, PermWritePolicy:
 		return tenantUser && u.HasRole(RoleGlobalAdmin, RoleLockboxApprover)
 	case PermReadTenantUsers:
 		return tenantUser && u.HasRole(RoleGlobalAdmin, RoleLockboxApprover)

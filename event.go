@@ -1,6 +1,7 @@
 package lockbox
 
 import (
+	"fmt"
 	"maps"
 	"time"
 )
@@ -133,6 +134,16 @@ var EventRules = []EventRule{
 		Verb: "approved", Operation: OpRequestApproved, RecordType: RecordLockboxDecision,
 		Records: WhoDecider, AuditData: systemApproval,
 		TellApprovers: NoticeAutoApproved, TellRequester: NoticeApproved, Webhook: OpRequestApproved},
+	// A tenant's policy rule decided as the request became pending: only
+	// when the request keeps that outcome (AccessRequest.Policy).
+	{Event: EventPolicyApprove, System: true, From: []Status{StatusPending}, To: StatusApproved,
+		Verb: "approved by policy", Operation: OpRequestApproved, RecordType: RecordLockboxDecision,
+		Records: WhoDecider, Guard: policyOutcome(OutcomeAutoApprove), AuditData: policyApproval,
+		TellApprovers: NoticePolicyApproved, TellRequester: NoticeApproved, Webhook: OpRequestApproved},
+	{Event: EventPolicyDeny, System: true, From: []Status{StatusPending}, To: StatusDenied,
+		Verb: "denied by policy", Operation: OpRequestDenied, RecordType: RecordLockboxDecision,
+		Records: WhoDecider, Guard: policyOutcome(OutcomeDeny), AuditData: policyDenial,
+		TellApprovers: NoticePolicyDenied, TellRequester: NoticeDenied, Webhook: OpRequestDenied},
 	// A reviewed break-glass request of a tenant that enabled break-glass
 	// (SystemDecision): approved by the system and, the start time ignored,
 	// activated at once; everyone who may approve hears of it at once.
@@ -228,6 +239,32 @@ func systemApproval(r *AccessRequest) map[string]any {
 	m["decided_by"] = "system"
 	m["why"] = "The tenant does not require approval for data access requests."
 	return m
+}
+
+// policyOutcome is the guard of a policy decision's row: the request's
+// rules decided outcome when it became pending.
+func policyOutcome(outcome string) func(r *AccessRequest) error {
+	return func(r *AccessRequest) error {
+		if r.Policy == nil || r.Policy.Outcome != outcome {
+			return Errorf(ECONFLICT, "No policy rule decided %s for request %s.", outcome, r.Reference)
+		}
+		return nil
+	}
+}
+
+func policyApproval(r *AccessRequest) map[string]any {
+	m := accessWindow(r)
+	maps.Copy(m, policyDenial(r))
+	return m
+}
+
+func policyDenial(r *AccessRequest) map[string]any {
+	var d PolicyDecision // the guard makes sure there is one
+	if r.Policy != nil {
+		d = *r.Policy
+	}
+	return map[string]any{"decided_by": "policy:" + d.Rule, "rule": d.Rule, "matched": d.Matched,
+		"why": fmt.Sprintf("The tenant's policy rule %q matched this request.", d.Rule)}
 }
 
 func deadline(r *AccessRequest) map[string]any {

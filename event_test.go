@@ -61,7 +61,8 @@ func describe(rule lockbox.EventRule, fixture *lockbox.AccessRequest) string {
 func TestEventTable(t *testing.T) {
 	h := func(n int) *time.Time { return ptr(time.Date(2026, 11, 21, n, 0, 0, 0, time.UTC)) }
 	fixture := &lockbox.AccessRequest{ExpiresAt: *h(9), AccessStartsAt: h(10), AccessEndsAt: h(12),
-		EscalateAt: h(8), Incident: "INC-7", BreakGlass: true, RequestedDurationMinutes: 120}
+		EscalateAt: h(8), Incident: "INC-7", BreakGlass: true, RequestedDurationMinutes: 120,
+		Policy: &lockbox.PolicyDecision{Outcome: lockbox.OutcomeAutoApprove, Rule: "diag", Matched: []string{"diag", "other"}}}
 	want := map[lockbox.Event]string{
 		lockbox.EventReviewApprove:           `pending_review→pending verb="approved in review" op=request.reviewed record=LockboxRequest who=reviewer ask=request.pending webhook=request.pending decision=approve`,
 		lockbox.EventReviewDeny:              `pending_review→denied verb="denied in review" op=request.denied record=LockboxRequest who=reviewer requester=request.denied decision=deny`,
@@ -72,6 +73,8 @@ func TestEventTable(t *testing.T) {
 		lockbox.EventRevoke:                  `approved,active→revoked verb="revoked" op=request.revoked record=LockboxDecision who=ender requester=request.revoked webhook=request.revoked`,
 		lockbox.EventComplete:                `active→completed verb="completed" op=request.completed record=LockboxRequest who=ender webhook=request.completed`,
 		lockbox.EventSystemApprove:           `pending→approved verb="approved" op=request.approved record=LockboxDecision who=decider system tell=request.auto_approved requester=request.approved webhook=request.approved access_ends_at=2026-11-21T12:00:00Z access_starts_at=2026-11-21T10:00:00Z decided_by=system why=The tenant does not require approval for data access requests.`,
+		lockbox.EventPolicyApprove:           `pending→approved verb="approved by policy" op=request.approved record=LockboxDecision who=decider system tell=request.policy_approved requester=request.approved webhook=request.approved access_ends_at=2026-11-21T12:00:00Z access_starts_at=2026-11-21T10:00:00Z decided_by=policy:diag matched=[diag other] rule=diag why=The tenant's policy rule "diag" matched this request.`,
+		lockbox.EventPolicyDeny:              `pending→denied verb="denied by policy" op=request.denied record=LockboxDecision who=decider system tell=request.policy_denied requester=request.denied webhook=request.denied decided_by=policy:diag matched=[diag other] rule=diag why=The tenant's policy rule "diag" matched this request.`,
 		lockbox.EventExpire:                  `pending_review,pending→expired verb="expired" op=request.expired record=LockboxDecision who=ender system due=expires_at requester=request.expired webhook=request.expired deadline=2026-11-21T09:00:00Z`,
 		lockbox.EventActivate:                `approved→active verb="activated" op=request.activated record=LockboxRequest who=- system due=access_starts_at webhook=request.activated access_ends_at=2026-11-21T12:00:00Z access_starts_at=2026-11-21T10:00:00Z`,
 		lockbox.EventAccessEnd:               `active→completed verb="completed" op=request.completed record=LockboxRequest who=ender system due=access_ends_at webhook=request.completed access_ended_at=2026-11-21T12:00:00Z`,
@@ -103,7 +106,7 @@ func TestEventTableShape(t *testing.T) {
 	wantPerson := []lockbox.Event{lockbox.EventReviewApprove, lockbox.EventReviewDeny, lockbox.EventApprove,
 		lockbox.EventDeny, lockbox.EventCancel, lockbox.EventRevoke, lockbox.EventComplete,
 		lockbox.EventExtend, lockbox.EventExtensionApprove, lockbox.EventExtensionDeny, lockbox.EventAcknowledge}
-	wantSystem := []lockbox.Event{lockbox.EventSystemApprove, lockbox.EventBreakGlass, lockbox.EventEscalate, lockbox.EventExpire, lockbox.EventActivate,
+	wantSystem := []lockbox.Event{lockbox.EventSystemApprove, lockbox.EventPolicyApprove, lockbox.EventPolicyDeny, lockbox.EventBreakGlass, lockbox.EventEscalate, lockbox.EventExpire, lockbox.EventActivate,
 		lockbox.EventExtensionLapse, lockbox.EventAccessEnd, lockbox.EventRequesterRevoke, lockbox.EventRequesterCancel}
 	if diff := cmp.Diff(wantPerson, lockbox.PersonEvents); diff != "" {
 		t.Errorf("PersonEvents (-want +got):\n%s", diff)

@@ -56,6 +56,9 @@ const (
 	NoticeDenied       = "request.denied"        // to the requester
 	NoticeExpired      = "request.expired"       // to the requester
 	NoticeRevoked      = "request.revoked"       // to the requester
+	// A tenant's policy rule decided by itself (SPEC §11): FYI to approvers.
+	NoticePolicyApproved = "request.policy_approved"
+	NoticePolicyDenied   = "request.policy_denied"
 
 	NoticeExtensionRequested = "request.extension_requested" // to approvers: please decide
 	NoticeExtensionApproved  = "request.extension_approved"  // to the requester

@@ -102,6 +102,9 @@ type AccessRequest struct {
 	// Extensions are the requester's asks for more time, oldest first; only
 	// the last may be pending (SPEC §11).
 	Extensions []Extension `json:"extensions"`
+	// Policy is what the tenant's policy rules decided when the request
+	// became pending (SPEC §11); nil when the tenant had no rules then.
+	Policy *PolicyDecision `json:"policy,omitempty"`
 	// BreakGlass marks an emergency request, with its Incident reference
 	// (SPEC §11, breakglass.go). NeedsReview is set when a break-glass
 	// request starts access and cleared when a tenant approver
@@ -159,6 +162,12 @@ func (r *AccessRequest) Clone() *AccessRequest {
 			a.Operations = slices.Clone(a.Operations)
 			c.Approvals[i] = a
 		}
+	}
+	if r.Policy != nil {
+		p := *r.Policy
+		p.Matched = slices.Clone(p.Matched)
+		p.Errors = slices.Clone(p.Errors)
+		c.Policy = &p
 	}
 	return &c
 }

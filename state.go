@@ -44,6 +44,11 @@ const (
 	// EventExtensionLapse ends an extension nobody decided when the access
 	// it would extend ends.
 	EventExtensionLapse Event = "extension_lapse"
+	// EventPolicyApprove and EventPolicyDeny are a tenant's policy rule
+	// deciding a request as it becomes pending (SPEC §11); the actor is
+	// PolicyActor(rule id).
+	EventPolicyApprove Event = "policy_approve"
+	EventPolicyDeny    Event = "policy_deny"
 
 	// Break-glass and escalation (SPEC §11, breakglass.go).
 	EventBreakGlass  Event = "break_glass"

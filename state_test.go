@@ -23,6 +23,8 @@ var actors = map[string]*lockbox.User{
 	"other_tenant_admin":    {ID: "fa", Tenant: "fabrikam", Roles: []lockbox.Role{lockbox.RoleGlobalAdmin}},
 	"other_tenant_approver": {ID: "fp", Tenant: "fabrikam", Roles: []lockbox.Role{lockbox.RoleLockboxApprover}},
 	"system":                lockbox.System,
+	"policy":                lockbox.PolicyActor("contoso", "diag"),
+	"other_tenant_policy":   lockbox.PolicyActor("fabrikam", "diag"),
 }
 
 // specTransitions is SPEC §3's transition table, written out again
@@ -54,6 +56,10 @@ var specTransitions = map[string]lockbox.Status{
 	"active/extension_approve": lockbox.StatusActive,
 	"active/extension_deny":    lockbox.StatusActive,
 	"active/extension_lapse":   lockbox.StatusActive,
+	// SPEC §11: a tenant's policy rule decides as the request becomes
+	// pending (and only then: AccessRequest.Check, TestPolicyGuards).
+	"pending/policy_approve": lockbox.StatusApproved,
+	"pending/policy_deny":    lockbox.StatusDenied,
 	// SPEC §11: break-glass (the system's, of a break-glass request once
 	// reviewed), its acknowledgement once access ended (which keeps the
 	// status; it also needs the request to need review: TestBreakGlassGuards),
@@ -83,6 +89,8 @@ var specWho = map[lockbox.Event][]string{
 	lockbox.EventExtensionApprove: {"global_admin", "approver"},
 	lockbox.EventExtensionDeny:    {"global_admin", "approver"},
 	lockbox.EventExtensionLapse:   {"system"},
+	lockbox.EventPolicyApprove:    {"policy"},
+	lockbox.EventPolicyDeny:       {"policy"},
 	lockbox.EventBreakGlass:       {"system"},
 	lockbox.EventEscalate:         {"system"},
 	lockbox.EventAcknowledge:      {"global_admin", "approver"},
@@ -94,7 +102,7 @@ func specSees(actor string, s lockbox.Status) bool {
 	switch actor {
 	case "requester", "requester_as_manager", "manager", "provider_admin", "system":
 		return true
-	case "global_admin", "approver", "audit_reader":
+	case "global_admin", "approver", "audit_reader", "policy":
 		return s != lockbox.StatusPendingReview
 	}
 	return false
@@ -149,9 +157,9 @@ func TestStateMachineEveryCombination(t *testing.T) {
 	}
 	// Guard against a vacuous pass: SPEC's table admits exactly this many (5 + 10 + 7 + 5,
 	// + 4 of §10.1, §11's extensions 2 + 2 + 2 + 1, and break-glass 1 + 2 + 2 and
-	// escalation 1) (state, event, actor) triples.
-	if allowed != 44 {
-		t.Errorf("%d allowed combinations, want 44", allowed)
+	// escalation 1, and policy decisions 2) (state, event, actor) triples.
+	if allowed != 46 {
+		t.Errorf("%d allowed combinations, want 46", allowed)
 	}
 }
 
@@ -179,7 +187,8 @@ func TestTerminalStatesHaveNoExit(t *testing.T) {
 func TestAuthorizeOtherTenantIsNotFound(t *testing.T) {
 	t.Parallel()
 	perms := []lockbox.Permission{lockbox.PermReadSettings, lockbox.PermWriteSettings, lockbox.PermReadTenantUsers,
-		lockbox.PermWriteTenantUsers, lockbox.PermManageWebhooks, lockbox.PermReadAudit}
+		lockbox.PermWriteTenantUsers, lockbox.PermManageWebhooks, lockbox.PermReadAudit,
+		lockbox.PermReadPolicy, lockbox.PermWritePolicy}
 	for _, p := range perms {
 		err := lockbox.Authorize(actors["other_tenant_admin"], p, "contoso")
 		if lockbox.ErrorCode(err) != lockbox.ENOTFOUND {

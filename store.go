@@ -62,6 +62,13 @@ type Tx interface {
 	// waits, then reads the new values.
 	LockSettings(ctx context.Context, tenant string, exclusive bool) (*Settings, error)
 	UpdateSettings(ctx context.Context, tenant string, s Settings) error
+	// GetPolicy returns a tenant's policy rules (none: an empty list);
+	// ENOTFOUND for an unknown tenant. Read it after LockSettings to hold
+	// it too: the rules live on the settings' row.
+	GetPolicy(ctx context.Context, tenant string) (*Policy, error)
+	// UpdatePolicy replaces a tenant's rules; ENOTFOUND for an unknown
+	// tenant.
+	UpdatePolicy(ctx context.Context, tenant string, p Policy) error
 
 	// InsertUser stores an account; ECONFLICT when its population (u.Tenant:
 	// one tenant, or "" for provider staff and service accounts) has an

@@ -55,6 +55,21 @@ type User struct {
 // from outside and never appears as a human decider.
 var System = &User{ID: "system", Email: "system"}
 
+// PolicyActor is the principal of a tenant's policy rule that decides a
+// request by itself (SPEC §11): it is recorded as "policy:<rule id>" with
+// actor type policy. It belongs to the tenant whose rule it is and holds
+// no role; like System it is never authenticated from outside.
+func PolicyActor(tenant, ruleID string) *User {
+	return &User{ID: policyIDPrefix + ruleID, Email: policyIDPrefix + ruleID, Tenant: tenant}
+}
+
+// policyIDPrefix starts a PolicyActor's id. Accounts' ids are UUIDs that
+// the service generates, so no account has one that starts so.
+const policyIDPrefix = "policy:"
+
+// IsPolicy reports whether u is a policy rule deciding (PolicyActor).
+func (u *User) IsPolicy() bool { return u != nil && strings.HasPrefix(u.ID, policyIDPrefix) }
+
 // HasRole reports whether u holds any of the roles.
 func (u *User) HasRole(roles ...Role) bool {
 	if u == nil {
@@ -69,7 +84,7 @@ func (u *User) HasRole(roles ...Role) bool {
 }
 
 // IsProvider reports whether u is provider staff or a provider service account.
-func (u *User) IsProvider() bool { return u != nil && u.Tenant == "" && u != System }
+func (u *User) IsProvider() bool { return u != nil && u.Tenant == "" && u != System && !u.IsPolicy() }
 
 // IsTenantApprover reports whether u may decide requests of tenant t.
 func (u *User) IsTenantApprover(t string) bool {

@@ -1,7 +1,9 @@
 package approval
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -29,6 +31,8 @@ func actorType(u *lockbox.User) string {
 	switch {
 	case u == lockbox.System:
 		return lockbox.ActorSystem
+	case u.IsPolicy():
+		return lockbox.ActorPolicy
 	case u.Tenant != "":
 		return lockbox.ActorTenantUser
 	case u.ServiceAccount:
@@ -52,4 +56,22 @@ func newID() string {
 		panic(fmt.Sprintf("uuid: %v", err))
 	}
 	return id.String()
+}
+
+// plainJSON is v as the plain maps, lists and numbers a record's data
+// reads back as: encoding/json sorts a map's keys but keeps a struct's
+// field order, and a record must encode the same before and after a
+// round trip through its canonical bytes.
+func plainJSON(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

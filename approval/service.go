@@ -3,8 +3,8 @@
 // the state machine and writes every change with its audit record in one
 // store transaction. It also runs the deadline worker and seeds accounts.
 //
-// It imports only the root package, internal/ratelimit and the standard
-// library (plus golang.org/x/crypto for password hashing and google/uuid for
+// It imports only the root package, internal/ratelimit, rules (tenants'
+// policy rules in CEL) and the standard library (plus golang.org/x/crypto for password hashing and google/uuid for
 // ids): stores and transports are adapters that cmd/lockbox wires in.
 package approval
 
@@ -15,6 +15,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/ratelimit"
+	"github.com/lockboxhq/lockbox/rules"
 )
 
 // Options tune a Service. Zero values mean the defaults.
@@ -112,6 +113,8 @@ type Service struct {
 	clients *ratelimit.Limiter
 	// locker is the store's cross-process lock, when it has one (seeding).
 	locker lockbox.StoreLocker
+	// rules compiles and evaluates tenants' policy rules (policy.go).
+	rules *rules.Env
 }
 
 var (
@@ -119,6 +122,7 @@ var (
 	_ lockbox.AccountService = (*Service)(nil)
 	_ lockbox.TenantService  = (*Service)(nil)
 	_ lockbox.CatalogService = (*Service)(nil)
+	_ lockbox.PolicyService  = (*Service)(nil)
 	_ lockbox.PasskeyService = (*Service)(nil)
 )
 
@@ -135,6 +139,7 @@ func New(store lockbox.Store, clock lockbox.Clock, opts Options) *Service {
 		logins:  ratelimit.New(opts.LoginBurst, opts.LoginRefill),
 		clients: ratelimit.New(opts.ClientLoginBurst, opts.ClientLoginRefill),
 		access:  newAccessCache(opts.AccessCacheTTL),
+		rules:   rules.MustEnv(),
 	}
 	s.locker, _ = store.(lockbox.StoreLocker)
 	s.store = s.access.wrap(actorStore{store})

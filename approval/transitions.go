@@ -15,16 +15,41 @@ import (
 // require approval) is approved by the system, and an approval whose start
 // time has come activates.
 func (s *Service) apply(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *lockbox.AccessRequest, ev lockbox.Event, d lockbox.Decision, now time.Time) error {
+	wasPending := r.Status == lockbox.StatusPending
 	settings, err := s.transitionAs(ctx, tx, u, r, ev, d, now)
 	if err != nil {
 		return err
 	}
-	if ev := lockbox.SystemDecision(r, settings); ev != "" {
-		if _, err := s.transition(ctx, tx, lockbox.System, r, ev, "", now); err != nil {
-			return err
+	if r.Status == lockbox.StatusPending && !wasPending {
+		if ev, by := decidedAtOnce(r, settings); ev != "" {
+			if _, err := s.transition(ctx, tx, by, r, ev, "", now); err != nil {
+				return err
+			}
 		}
 	}
 	return s.settle(ctx, tx, r, now)
+}
+
+// decidedAtOnce is the event that decides a request that just became
+// pending, and who causes it, or "" when people decide: a policy rule's
+// deny (r.Policy) first, then the system's decision (break-glass, or no
+// approval required: lockbox.SystemDecision), with a rule's auto_approve
+// before the latter. settings are as the policy left them
+// (policyDecision): a rule that requires approvals, or failed, keeps the
+// system from approving.
+func decidedAtOnce(r *lockbox.AccessRequest, settings *lockbox.Settings) (lockbox.Event, *lockbox.User) {
+	system := lockbox.SystemDecision(r, settings)
+	switch {
+	case r.Policy != nil && r.Policy.Outcome == lockbox.OutcomeDeny:
+		return lockbox.EventPolicyDeny, lockbox.PolicyActor(r.Tenant, r.Policy.Rule)
+	case system == lockbox.EventBreakGlass:
+		return system, lockbox.System
+	case r.Policy != nil && r.Policy.Outcome == lockbox.OutcomeAutoApprove:
+		return lockbox.EventPolicyApprove, lockbox.PolicyActor(r.Tenant, r.Policy.Rule)
+	case system != "":
+		return system, lockbox.System
+	}
+	return "", nil
 }
 
 // transition performs ev on r as u (AccessRequest.Apply, after the event
@@ -55,10 +80,22 @@ func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 	if err != nil {
 		return nil, fmt.Errorf("settings of %s: %w", r.Tenant, err)
 	}
+	var decision *lockbox.PolicyDecision
+	if rule.To == lockbox.StatusPending && r.Status != lockbox.StatusPending {
+		// The tenant's rules decide here, under the settings' lock, which
+		// a policy change takes exclusively (PutPolicy): a request becomes
+		// pending under the old rules or the new, never a mix.
+		if decision, settings, err = s.policyDecision(ctx, tx, r, settings, now); err != nil {
+			return nil, err
+		}
+	}
 	prev := r.Version
 	from, err := r.ApplyAs(ev, lockbox.Actor{Email: u.Email, UserID: u.ID, Comment: comment, Changes: d.Changes, Extend: d.Extend, Signed: d.Signed}, now, settings)
 	if err != nil {
 		return nil, err
+	}
+	if decision != nil {
+		r.Policy = decision
 	}
 	if err := tx.UpdateRequest(ctx, r, prev); err != nil {
 		return nil, fmt.Errorf("update request %s: %w", r.ID, err)
@@ -67,6 +104,11 @@ func (s *Service) transitionAs(ctx context.Context, tx lockbox.Tx, u *lockbox.Us
 		return nil, err
 	}
 	rec := transitionRecord(ctx, u, r, from, rule, comment, now)
+	if decision != nil {
+		if rec.AuditData["policy"], err = plainJSON(decision); err != nil {
+			return nil, err
+		}
+	}
 	if d.Signed != nil {
 		rec.AuditData["signed_decision"] = d.Signed.AuditData()
 	}

@@ -10,6 +10,7 @@ var notable = map[string]bool{
 	lockbox.OpOperatorActionBlocked:  true,
 	lockbox.OpRequestDecisionRefused: true,
 	lockbox.OpSettingsUpdated:        true,
+	lockbox.OpPolicyUpdated:          true,
 	lockbox.OpRoleAssigned:           true,
 	lockbox.OpRoleRemoved:            true,
 	lockbox.OpWebhookCreated:         true,

@@ -122,6 +122,14 @@ func build(n *lockbox.Notice) (*content, string, error) {
 		subject = "Access request %s was approved automatically"
 		c.Lead = "For your information: your organization does not require approval for data access requests, so Lockbox approved this request automatically. An approver can still revoke it in the admin center."
 		c.Rows = append(requestRows(n), accessRows(r)...)
+	case lockbox.NoticePolicyApproved:
+		subject = "Access request %s was approved by your policy"
+		c.Lead = "For your information: your organization's policy rule " + policyRule(r) + " approves requests like this one, so Lockbox approved it automatically. An approver can still revoke it in the admin center."
+		c.Rows = append(requestRows(n), accessRows(r)...)
+	case lockbox.NoticePolicyDenied:
+		subject = "Access request %s was denied by your policy"
+		c.Lead = "For your information: your organization's policy rule " + policyRule(r) + " denies requests like this one, so Lockbox denied it automatically. No access was granted."
+		c.Rows = requestRows(n)
 	case lockbox.NoticeApproved:
 		subject = "Your access request %s was approved"
 		c.Lead = "Your access request was approved by " + deciderLabel(n.Data) + "."
@@ -186,6 +194,14 @@ func build(n *lockbox.Notice) (*content, string, error) {
 	subject = "[Lockbox] " + headerValue(fmt.Sprintf(subject, Line(r.Reference, 32)), 150) +
 		" (" + headerValue(Line(n.Data.Tenant, 63), 63) + ")"
 	return c, subject, nil
+}
+
+// policyRule names the rule that decided r, quoted.
+func policyRule(r *lockbox.AccessRequest) string {
+	if r.Policy == nil {
+		return `"(unknown)"`
+	}
+	return `"` + Line(r.Policy.Rule, 63) + `"`
 }
 
 // buildPasskey is the email that an account gained a passkey (SPEC §10.3):

@@ -148,6 +148,10 @@ func TestRenderEveryKind(t *testing.T) {
 			[]string{"still waiting for a decision", "Decide by (UTC):"}},
 		{lockbox.NoticeAutoApproved, "[Lockbox] Access request LB-7K3Q9MXA was approved automatically (contoso)",
 			[]string{"does not require approval", "Access starts (UTC):    2026-11-22 09:00:00 UTC", "Access ends (UTC):      2026-11-22 11:00:00 UTC"}},
+		{lockbox.NoticePolicyApproved, "[Lockbox] Access request LB-7K3Q9MXA was approved by your policy (contoso)",
+			[]string{`policy rule "read-only-hours" approves`, "Access ends (UTC):      2026-11-22 11:00:00 UTC"}},
+		{lockbox.NoticePolicyDenied, "[Lockbox] Access request LB-7K3Q9MXA was denied by your policy (contoso)",
+			[]string{`policy rule "read-only-hours" denies`, "No access was granted."}},
 		{lockbox.NoticeApproved, "[Lockbox] Your access request LB-7K3Q9MXA was approved (contoso)",
 			[]string{"approved by approver@contoso[.]test", "Access ends (UTC):"}},
 		{lockbox.NoticeDenied, "[Lockbox] Your access request LB-7K3Q9MXA was denied (contoso)",
@@ -190,6 +194,7 @@ func TestRenderEveryKind(t *testing.T) {
 			ended := start.Add(time.Hour)
 			r.StartTime, r.AccessStartsAt, r.AccessEndsAt, r.EndedAt = &start, &start, &ends, &ended
 			r.Extensions = []lockbox.Extension{{Minutes: 30, Reason: "still copying, see https://x.test", Status: "approved"}}
+			r.Policy = &lockbox.PolicyDecision{Outcome: lockbox.OutcomeAutoApprove, Rule: "read-only-hours"}
 			r.Incident = "INC-42"
 			n := pendingNotice(r)
 			if k.kind == lockbox.NoticeAccessReport {
@@ -201,7 +206,8 @@ func TestRenderEveryKind(t *testing.T) {
 				}, true)
 			}
 			n.Type = k.kind
-			if k.kind != lockbox.NoticePending && k.kind != lockbox.NoticeReminder && k.kind != lockbox.NoticeAutoApproved {
+			if k.kind != lockbox.NoticePending && k.kind != lockbox.NoticeReminder && k.kind != lockbox.NoticeAutoApproved &&
+				k.kind != lockbox.NoticePolicyApproved && k.kind != lockbox.NoticePolicyDenied {
 				n.Data.Actor = "approver@contoso.test"
 			}
 			if k.kind == lockbox.NoticeDenied {

@@ -161,6 +161,16 @@ var expectations = map[string]rule{
 	"PATCH /v1/tenants/{tenant}/settings": func(p principal, t string) outcome {
 		return tenantRole(p, t, tenantApprovers...)
 	},
+	// SPEC §11: the tenant's approvers own its policy; the provider never.
+	"GET /v1/tenants/{tenant}/policy": func(p principal, t string) outcome {
+		return tenantRole(p, t, tenantApprovers...)
+	},
+	"PUT /v1/tenants/{tenant}/policy": func(p principal, t string) outcome {
+		return tenantRole(p, t, tenantApprovers...)
+	},
+	"POST /v1/tenants/{tenant}/policy/simulate": func(p principal, t string) outcome {
+		return tenantRole(p, t, tenantApprovers...)
+	},
 	"GET /v1/tenants/{tenant}/users": func(p principal, t string) outcome {
 		return tenantRole(p, t, tenantApprovers...)
 	},
@@ -252,7 +262,7 @@ func newMatrix(t *testing.T) *matrix {
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s := &server.Server{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Ready: store.Ping,
+	s := &server.Server{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Policies: svc, Ready: store.Ping,
 		DevClock: clock, Logger: slog.New(slog.DiscardHandler), Enforcement: svc, JWKS: jwks, Passkeys: svc}
 	s.Audit = newTestAudit(t, store) // audit_test.go
 	s.SSO = svc.SSO(svc.WebSessions(approval.WebSessionOptions{}), testRedirect)
@@ -390,6 +400,10 @@ func (m *matrix) body(route server.Route, target string, n int64) any {
 		return map[string]any{"name": fmt.Sprintf("tenant%d", n), "admin": map[string]string{"email": fmt.Sprintf("admin@t%d.test", n)}}
 	case "PATCH /v1/tenants/{tenant}/settings":
 		return map[string]any{"reminder_minutes_before_expiry": 60}
+	case "PUT /v1/tenants/{tenant}/policy":
+		return map[string]any{"rules": []map[string]any{{"id": fmt.Sprintf("r%d", n), "when": `request.service == "x"`, "action": "deny"}}}
+	case "POST /v1/tenants/{tenant}/policy/simulate":
+		return map[string]any{"request": map[string]any{"service": "exchange"}}
 	case "POST /v1/tenants/{tenant}/users":
 		return map[string]any{"email": fmt.Sprintf("new%d@%s.test", n, target), "roles": []string{"audit_reader"}}
 	case "PATCH /v1/tenants/{tenant}/users/{email}":

@@ -59,7 +59,7 @@ func newRealServer(tb testing.TB) *realServer {
 	}
 	logs := &bytes.Buffer{}
 	s := &server.Server{
-		Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc,
+		Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Policies: svc,
 		Ready: store.Ping, DevClock: clock, Enforcement: svc, JWKS: jwks, Passkeys: svc,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
@@ -253,6 +253,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.requestLifecycle(t)
 	c.requestErrors(t)
 	c.quorum(t)
+	c.policy(t)
 	c.breakGlass(t)
 	c.enforcement(t)
 	c.tenants(t)
@@ -399,6 +400,53 @@ func (c *conformance) quorum(t *testing.T) {
 		t.Errorf("after the extension: %+v, access %v..%v", got.Extensions, got.AccessStartsAt, got.AccessEndsAt)
 	}
 	c.run(t, step{name: "quorum of one", as: approver, method: "PATCH", path: settings, body: map[string]int{"approvals_required": 1}, want: 200})
+}
+
+// policy: rules are checked on PUT (400 naming the rule and position),
+// read back, simulated, and decide a request as it becomes pending.
+func (c *conformance) policy(t *testing.T) {
+	path := "/v1/tenants/contoso/policy"
+	bad := map[string]any{"rules": []map[string]any{
+		{"id": "ok", "when": "true", "action": map[string]int{"require_approvals": 2}},
+		{"id": "typo", "when": `request.servce == "exchange"`, "action": "deny"},
+	}}
+	body := c.run(t, step{name: "policy: typo", as: approver, method: "PUT", path: path, body: bad, want: 400})
+	if !strings.Contains(string(body), `Rule \"typo\": line 1, column 8`) || !strings.Contains(string(body), `"field":"rules[1].when"`) {
+		t.Errorf("policy: typo answered %s", body)
+	}
+	for _, s := range []step{
+		{name: "policy: six approvals", as: approver, method: "PUT", path: path, want: 400, invalid: true,
+			body: map[string]any{"rules": []map[string]any{{"id": "a", "when": "true", "action": map[string]int{"require_approvals": 6}}}}},
+		{name: "policy: unknown action", as: approver, method: "PUT", path: path, want: 400, invalid: true,
+			body: map[string]any{"rules": []map[string]any{{"id": "a", "when": "true", "action": "approve"}}}},
+		{name: "policy: unknown member", as: approver, method: "PUT", path: path, want: 400, invalid: true,
+			body: `{"rules":[{"id":"a","when":"true","action":"deny","priority":1}]}`},
+		{name: "policy: as provider admin", as: "admin@provider.test", method: "PUT", path: path, want: 403,
+			body: map[string]any{"rules": []any{}}},
+		{name: "policy: other tenant", as: "admin@fabrikam.test", method: "GET", path: path, want: 404},
+		{name: "policy: set", as: approver, method: "PUT", path: path, want: 200, body: map[string]any{"rules": []map[string]any{
+			{"id": "no-sharepoint", "description": "Never SharePoint", "when": `request.service == "sharepoint"`, "action": "deny"},
+			{"id": "diagnostics", "when": `request.operations.all(o, o.startsWith("Get-"))`, "action": "auto_approve"},
+		}}},
+		{name: "policy: get", as: "admin@contoso.test", method: "GET", path: path, want: 200},
+	} {
+		c.run(t, s)
+	}
+	sim := decode[lockbox.SimulationResult](t, c.run(t, step{name: "policy: simulate", as: approver, method: "POST", path: path + "/simulate", want: 200,
+		body: map[string]any{"request": map[string]any{"service": "exchange", "operations": []string{"Get-Mailbox"}}, "now": "2026-03-30T07:30:00Z"}}))
+	if sim.Decision.Outcome != lockbox.OutcomeAutoApprove || sim.Decision.Rule != "diagnostics" || len(sim.Rules) != 2 {
+		t.Errorf("policy: simulate = %+v", sim)
+	}
+	c.run(t, step{name: "policy: simulate bad now", as: approver, method: "POST", path: path + "/simulate", want: 400, invalid: true,
+		body: map[string]any{"request": map[string]any{}, "now": "yesterday"}})
+	in := newRequestBody("exchange")
+	in["operations"] = []string{"Get-Mailbox"}
+	r := decode[*lockbox.AccessRequest](t, c.run(t, step{name: "policy: create", as: operator, method: "POST", path: "/v1/requests", body: in, want: 201}))
+	got := c.act(t, "policy: review", manager, r, "review", map[string]string{"decision": "approve"}, 200)
+	if got.Status != lockbox.StatusActive || got.DecidedBy == nil || *got.DecidedBy != "policy:diagnostics" || got.Policy == nil {
+		t.Errorf("policy: auto-approved request is %s, decided by %v, policy %+v", got.Status, got.DecidedBy, got.Policy)
+	}
+	c.run(t, step{name: "policy: clear", as: approver, method: "PUT", path: path, want: 200, body: map[string]any{"rules": []any{}}})
 }
 
 // breakGlass: a tenant that enabled break-glass; the request is active at

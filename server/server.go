@@ -33,6 +33,9 @@ type Server struct {
 	// the mail a --dev server captured (devmail.go); Metrics serves GET
 	// /metrics (Prometheus). Nil: those routes answer 404.
 	Webhooks lockbox.WebhookService
+	// Policies reads, changes and simulates tenants' policy rules
+	// (policy.go); nil: those routes answer 404.
+	Policies lockbox.PolicyService
 	// Passkeys serves the caller's passkeys and decision challenges
 	// (passkeys.go); nil: those routes answer 503.
 	Passkeys lockbox.PasskeyService

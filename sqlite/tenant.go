@@ -110,3 +110,26 @@ func (t *tx) UpdateSettings(ctx context.Context, tenant string, s lockbox.Settin
 		s.ReminderMinutesBeforeExpiry, policy, tenant)
 	return expectRow(res, err, "update settings", "Tenant %q not found.", tenant)
 }
+
+// GetPolicy returns a tenant's policy rules; ENOTFOUND for an unknown tenant.
+func (t *tx) GetPolicy(ctx context.Context, tenant string) (*lockbox.Policy, error) {
+	var rules string
+	err := t.tx.QueryRowContext(ctx, `SELECT policy_rules FROM tenants WHERE name = ?`, tenant).Scan(&rules)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", tenant)
+	} else if err != nil {
+		return nil, wrap("get policy", err)
+	}
+	p, err := sqlrows.ParsePolicyRules(rules)
+	return p, wrap("get policy", err)
+}
+
+// UpdatePolicy replaces a tenant's rules; ENOTFOUND for an unknown tenant.
+func (t *tx) UpdatePolicy(ctx context.Context, tenant string, p lockbox.Policy) error {
+	rules, err := sqlrows.PolicyRules(p)
+	if err != nil {
+		return wrap("update policy", err)
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE tenants SET policy_rules = ? WHERE name = ?`, rules, tenant)
+	return expectRow(res, err, "update policy", "Tenant %q not found.", tenant)
+}

@@ -15,6 +15,7 @@ var tenantTests = []test{
 	{"NotFound", testTenantNotFound},
 	{"List", testListTenants},
 	{"Settings", testSettings},
+	{"Policy", testPolicy},
 	{"NilListsReadBackEmpty", testNilListsReadBackEmpty},
 	{"ReadsAfterOwnWrites", testReadsAfterOwnWrites},
 }
@@ -117,6 +118,46 @@ func testSettings(t *testing.T, s lockbox.Store) {
 	_, other := getTenant(t, s, "fabrikam")
 	if diff := cmp.Diff(ptr(lockbox.DefaultSettings()), other); diff != "" {
 		t.Errorf("another tenant's settings changed (-want +got):\n%s", diff)
+	}
+}
+
+// testPolicy: a tenant's rules round-trip in order, start empty, leave
+// the settings and other tenants alone, and an unknown tenant is
+// ENOTFOUND.
+func testPolicy(t *testing.T, s lockbox.Store) {
+	MustInsertTenant(t, s, "contoso")
+	MustInsertTenant(t, s, "fabrikam")
+	getPolicy := func(tenant string) *lockbox.Policy {
+		var p *lockbox.Policy
+		MustView(t, s, func(tx lockbox.Tx) (err error) { p, err = tx.GetPolicy(t.Context(), tenant); return err })
+		return p
+	}
+	if diff := cmp.Diff(&lockbox.Policy{Rules: []lockbox.PolicyRule{}}, getPolicy("contoso")); diff != "" {
+		t.Errorf("a new tenant's policy (-want +got):\n%s", diff)
+	}
+	want := lockbox.Policy{Rules: []lockbox.PolicyRule{
+		{ID: "z-night", Description: "No access at night", When: `now.getHours("Europe/Berlin") < 7`, Action: lockbox.PolicyAction{Kind: lockbox.ActionDeny}},
+		{ID: "a-exports", When: "request.operations.exists(o, o.startsWith(\"Export\"))\n|| false",
+			Action: lockbox.PolicyAction{Kind: lockbox.ActionRequireApprovals, RequireApprovals: 2}},
+		{ID: "m-read", When: "true", Action: lockbox.PolicyAction{Kind: lockbox.ActionAutoApprove}},
+	}}
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdatePolicy(t.Context(), "contoso", want) })
+	if diff := cmp.Diff(&want, getPolicy("contoso")); diff != "" {
+		t.Errorf("GetPolicy after update (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(&lockbox.Policy{Rules: []lockbox.PolicyRule{}}, getPolicy("fabrikam")); diff != "" {
+		t.Errorf("another tenant's policy changed (-want +got):\n%s", diff)
+	}
+	if _, st := getTenant(t, s, "contoso"); !cmp.Equal(ptr(lockbox.DefaultSettings()), st) {
+		t.Errorf("settings changed with the policy: %+v", st)
+	}
+	err := s.View(t.Context(), func(tx lockbox.Tx) error { _, err := tx.GetPolicy(t.Context(), "nope"); return err })
+	if lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
+		t.Errorf("GetPolicy of an unknown tenant: %v, want not_found", err)
+	}
+	err = s.Update(t.Context(), func(tx lockbox.Tx) error { return tx.UpdatePolicy(t.Context(), "nope", want) })
+	if lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
+		t.Errorf("UpdatePolicy of an unknown tenant: %v, want not_found", err)
 	}
 }
 

@@ -278,6 +278,7 @@ func TestBrowser(t *testing.T) {
 		{"AuditorDownloadsCSV", (*suite).auditorDownloadsCSV},
 		{"SignOutEndsSession", (*suite).signOutEndsSession},
 		{"TwoOfTwoWithNarrowing", (*suite).twoOfTwoWithNarrowing},
+		{"PolicyPage", (*suite).policyPage},
 		{"BreakGlassStandsOutAndIsAcknowledged", (*suite).breakGlassAcknowledged},
 	} {
 		t.Run(sc.name, func(t *testing.T) {

@@ -31,6 +31,7 @@ var funcs = template.FuncMap{
 	"json":        indentJSON,
 	"dict":        dict,
 	"sub":         func(a, b int) int { return a - b },
+	"simOutcome":  simOutcome,
 }
 
 // indentJSON shows audit data readably; the template escapes it.
@@ -224,7 +225,7 @@ type navItem struct {
 // authorization the question its page stands for, so the menu cannot offer
 // what the services refuse or hide what they allow. It only saves people
 // clicks: every page is still authorized by the services.
-func navFor(u *lockbox.User, dev bool) []navItem {
+func navFor(u *lockbox.User, dev, policies bool) []navItem {
 	if u == nil {
 		return nil
 	}
@@ -240,6 +241,7 @@ func navFor(u *lockbox.User, dev bool) []navItem {
 	add(lockbox.Can(u, lockbox.PermReviewRequests, ""), "Review queue", "/review")
 	add(scope.Sees() && !scope.OwnOnly(), requestListTitle(u), "/requests")
 	add(lockbox.Can(u, lockbox.PermWriteSettings, u.Tenant), "Settings", "/settings")
+	add(policies && lockbox.Can(u, lockbox.PermWritePolicy, u.Tenant), "Policy", "/policy")
 	add(lockbox.Can(u, lockbox.PermWriteTenantUsers, u.Tenant), "Users and roles", "/users")
 	add(lockbox.Can(u, lockbox.PermManageSSO, u.Tenant), "Single sign-on", "/sso")
 	add(lockbox.AuthorizeReadLog(u, auditLog(u)) == nil, "Audit log", "/audit")
@@ -275,6 +277,7 @@ var notices = map[string]string{
 	"review-deny":       "Request denied in review.",
 	"created":           "Request filed. A support manager will review it next.",
 	"settings":          "Settings saved.",
+	"policy":            "Policy saved. It decides every request that reaches you from now on.",
 	"user_added":        "User added.",
 	"roles":             "Roles saved.",
 	"removed":           "User removed.",

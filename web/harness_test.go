@@ -61,7 +61,7 @@ func newEnvWith(t testing.TB, opts approval.Options, tune ...func(*web.Config)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := web.Config{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc,
+	cfg := web.Config{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Policies: svc,
 		Sessions: svc.WebSessions(approval.WebSessionOptions{}),
 		Audit:    auditlog.New(st, signer, vkey, "lockbox-test"), Grants: svc, Dev: true}
 	if opts.Passkeys != nil {

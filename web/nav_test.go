@@ -44,6 +44,7 @@ func TestNavigationMatchesAuthorization(t *testing.T) {
 				"/requests":     lockbox.VisibleTo(u).Sees(),
 				"/review":       lockbox.Can(u, lockbox.PermReviewRequests, ""),
 				"/settings":     lockbox.Can(u, lockbox.PermWriteSettings, u.Tenant),
+				"/policy":       lockbox.Can(u, lockbox.PermWritePolicy, u.Tenant),
 				"/users":        lockbox.Can(u, lockbox.PermWriteTenantUsers, u.Tenant),
 				"/sso":          lockbox.Can(u, lockbox.PermManageSSO, u.Tenant),
 				"/audit":        lockbox.AuthorizeReadLog(u, log) == nil,

@@ -40,6 +40,9 @@ type Config struct {
 	SSO lockbox.SSOService
 	// Audit serves the "Audit log" page; nil shows a notice instead.
 	Audit lockbox.AuditService
+	// Policies serves the tenant's "Policy" page (rules in CEL); nil:
+	// no such page.
+	Policies lockbox.PolicyService
 	// Witnesses are those the server sends its checkpoints to (serve
 	// --witness), WitnessQuorum how many must cosign (0: all): the audit
 	// page shows which cosigned the latest checkpoint, and whether the
@@ -141,6 +144,9 @@ func (h *Handler) routes() {
 
 	m.HandleFunc("GET /settings", h.authed(h.settingsPage))
 	m.HandleFunc("POST /settings", h.authed(h.saveSettings))
+	m.HandleFunc("GET /policy", h.authed(h.policyPage))
+	m.HandleFunc("POST /policy", h.authed(h.savePolicy))
+	m.HandleFunc("POST /policy/simulate", h.authed(h.simulatePolicy))
 	m.HandleFunc("GET /users", h.authed(h.usersPage))
 	m.HandleFunc("POST /users", h.authed(h.addUser))
 	m.HandleFunc("POST /users/{email}/roles", h.authed(h.setUserRoles))

@@ -132,7 +132,7 @@ LOCKBOX_SERVER/LOCKBOX_TOKEN, then the session saved by 'lockbox login'.`,
 		a.devCmd(), a.versionCmd(),
 		a.auditCmd(),
 		a.keysCmd(),
-		a.webhooksCmd(), a.ssoCmd(),
+		a.webhooksCmd(), a.ssoCmd(), a.policyCmd(),
 		a.backupCmd(), a.restoreCmd(),
 	)
 	markRunErrors(root)

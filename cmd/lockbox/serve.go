@@ -291,7 +291,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		Ready: rs.store.Ping, DevClock: devClock, Logger: rs.logger,
 		Enforcement: rs.service, JWKS: rs.keys.jwks,
 		Audit:    audit,
-		Webhooks: rs.service, DevMail: rs.notify.devMailbox(), Metrics: mainMetrics,
+		Webhooks: rs.service, Policies: rs.service, DevMail: rs.notify.devMailbox(), Metrics: mainMetrics,
 		SSO:      rs.sso,
 		Passkeys: rs.service,
 	}).Handler()

@@ -28,6 +28,9 @@ type requestPolicy struct {
 	AcknowledgeComment       *string           `json:"acknowledge_comment,omitempty"`
 	EscalateAt               *time.Time        `json:"escalate_at,omitempty"`
 	EscalatedAt              *time.Time        `json:"escalated_at,omitempty"`
+	// Policy is what the tenant's rules decided when the request became
+	// pending (rules in CEL, migration 00013 for the rules themselves).
+	Policy *lockbox.PolicyDecision `json:"policy_decision,omitempty"`
 }
 
 // storedExtension keeps its approvers' user ids too.
@@ -69,6 +72,7 @@ func RequestPolicy(r *lockbox.AccessRequest) (string, error) {
 		BreakGlass: r.BreakGlass, Incident: r.Incident, AcknowledgedBy: r.AcknowledgedBy,
 		AcknowledgedAt: r.AcknowledgedAt, AcknowledgeComment: r.AcknowledgeComment,
 		EscalateAt: r.EscalateAt, EscalatedAt: r.EscalatedAt,
+		Policy: r.Policy,
 	}
 	if len(r.Approvals) > 0 {
 		p.Approvals = storeApprovals(r.Approvals)
@@ -102,6 +106,7 @@ func ParseRequestPolicy(s string, r *lockbox.AccessRequest) error {
 	r.BreakGlass, r.Incident = p.BreakGlass, p.Incident
 	r.AcknowledgedBy, r.AcknowledgedAt, r.AcknowledgeComment = p.AcknowledgedBy, utcPtr(p.AcknowledgedAt), p.AcknowledgeComment
 	r.EscalateAt, r.EscalatedAt = utcPtr(p.EscalateAt), utcPtr(p.EscalatedAt)
+	r.Policy = p.Policy
 	r.Approvals = loadApprovals(p.Approvals)
 	r.Extensions = make([]lockbox.Extension, len(p.Extensions))
 	for i, x := range p.Extensions {
