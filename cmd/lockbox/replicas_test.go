@@ -396,7 +396,11 @@ func requestTrails(t *testing.T, logs map[string][]*lockbox.AuditRecord) map[str
 	t.Helper()
 	out := map[string][]*lockbox.AuditRecord{}
 	for _, rec := range logs["contoso"] {
-		if rec.RequestID == "" || rec.Operation == lockbox.OpRequestDecisionRefused {
+		// A trail is the request's creation and its transitions (records
+		// that move it carry "from" and "to"); refusals and the access
+		// report move nothing.
+		_, moves := rec.AuditData["from"]
+		if rec.RequestID == "" || !moves && rec.Operation != lockbox.OpRequestCreated {
 			continue
 		}
 		out[rec.RequestID] = append(out[rec.RequestID], rec)

@@ -29,7 +29,7 @@ type requestPolicy struct {
 	EscalateAt               *time.Time        `json:"escalate_at,omitempty"`
 	EscalatedAt              *time.Time        `json:"escalated_at,omitempty"`
 	// Policy is what the tenant's rules decided when the request became
-	// pending (rules in CEL, migration 00013 for the rules themselves).
+	// pending (rules in CEL, migration 00017 for the rules themselves).
 	Policy *lockbox.PolicyDecision `json:"policy_decision,omitempty"`
 }
 
