@@ -27,6 +27,14 @@ const (
 	// ESIGNATUREREQUIRED: the tenant requires signed decisions and the
 	// decision came without a passkey assertion (SPEC §10.3).
 	ESIGNATUREREQUIRED = "signed_decision_required"
+	// EPASSKEYREQUIRED: the password was right, and the account has a
+	// passkey: sign-in finishes with an assertion over the challenge the
+	// error carries (Error.SignIn; SPEC §10.3).
+	EPASSKEYREQUIRED = "passkey_required"
+	// EMFAREQUIRED: the password was right, but a passkey is required at
+	// sign-in (lockbox serve --require-mfa for staff, the tenant setting
+	// require_mfa for its users) and the account has none.
+	EMFAREQUIRED = "mfa_required"
 )
 
 // Error is an application error a person can act on. Code is stable and
@@ -44,6 +52,9 @@ type Error struct {
 	// RetryAfter, for ERATELIMITED, is how long the caller should wait
 	// before trying again (the API's Retry-After header); 0 when unknown.
 	RetryAfter time.Duration
+	// SignIn, for EPASSKEYREQUIRED, is the second step of the sign-in:
+	// the challenge to sign with one of the account's passkeys.
+	SignIn *SignInChallenge
 	// Err is the cause, kept for errors.Is and errors.As (a transport error
 	// the client met, say). Its text is never shown to a client.
 	Err error
@@ -115,4 +126,14 @@ func ErrorRetryAfter(err error) time.Duration {
 		return e.RetryAfter
 	}
 	return 0
+}
+
+// ErrorSignIn returns the sign-in challenge of the *Error in err's chain
+// (EPASSKEYREQUIRED), or nil.
+func ErrorSignIn(err error) *SignInChallenge {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.SignIn
+	}
+	return nil
 }

@@ -31,6 +31,9 @@ const NoticePasskeyAdded = "account.passkey_added"
 const (
 	ChallengeRegistration = "registration"
 	ChallengeDecision     = "decision"
+	// ChallengeSignIn is the second step of a password sign-in of an
+	// account with a passkey.
+	ChallengeSignIn = "sign_in"
 )
 
 // Lifetimes of challenges.
@@ -147,7 +150,24 @@ type PasskeyService interface {
 	// DecisionChallenge issues a nonce for a signed decision on a request
 	// and the statement to sign (SPEC §10.3).
 	DecisionChallenge(ctx context.Context, idOrRef string, in DecisionIntent) (*DecisionChallenge, error)
+	// LoginPasskey finishes a password sign-in that answered
+	// EPASSKEYREQUIRED: the challenge it carried and an assertion over it
+	// by one of the account's passkeys give the bearer token. A wrong
+	// assertion counts as a failed sign-in.
+	LoginPasskey(ctx context.Context, challenge string, a PasskeyAssertion) (*Session, error)
 }
+
+// SignInChallenge is the second step of a password sign-in of an account
+// with a passkey: Challenge names it (single use, bound to the account,
+// SignInChallengeTTL), Options go to navigator.credentials.get.
+type SignInChallenge struct {
+	Challenge string          `json:"challenge"`
+	ExpiresAt time.Time       `json:"expires_at"`
+	Options   json.RawMessage `json:"options"`
+}
+
+// SignInChallengeTTL is how long the passkey step of a sign-in may take.
+const SignInChallengeTTL = 5 * time.Minute
 
 // DecisionIntent is what a decider is about to do: the body of
 // POST /v1/requests/{id}/decision-challenge.

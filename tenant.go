@@ -46,6 +46,10 @@ type Settings struct {
 	// RequireSignedDecisions: approve and deny need a passkey assertion
 	// over the decision statement, and grants need such approvals (§10.3).
 	RequireSignedDecisions bool `json:"require_signed_decisions"`
+	// RequireMFA: the tenant's users finish a password sign-in with a
+	// passkey, and one without a passkey cannot sign in with a password
+	// (§10.3). Single sign-on is not affected: the IdP does its own MFA.
+	RequireMFA bool `json:"require_mfa"`
 	// BreakGlass lets a reviewed emergency request start without the
 	// tenant's approval (SPEC §11, breakglass.go).
 	BreakGlass BreakGlassSettings `json:"break_glass"`
@@ -107,6 +111,7 @@ type SettingsPatch struct {
 	ApprovalsRequired           *int      `json:"approvals_required,omitempty"`
 	MaxTotalAccessMinutes       *int      `json:"max_total_access_minutes,omitempty"`
 	RequireSignedDecisions      *bool     `json:"require_signed_decisions,omitempty"`
+	RequireMFA                  *bool     `json:"require_mfa,omitempty"`
 	// BreakGlass and Escalation change the fields they name of their
 	// setting; the others stay as they are.
 	BreakGlass *BreakGlassPatch `json:"break_glass,omitempty"`
@@ -135,6 +140,9 @@ func (s Settings) Apply(p SettingsPatch) (Settings, error) {
 	}
 	if p.RequireSignedDecisions != nil {
 		out.RequireSignedDecisions = *p.RequireSignedDecisions
+	}
+	if p.RequireMFA != nil {
+		out.RequireMFA = *p.RequireMFA
 	}
 	if err := setInt(&out.RequestTTLMinutes, p.RequestTTLMinutes, "request_ttl_minutes", 60, 10080); err != nil {
 		return s, err

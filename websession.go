@@ -73,6 +73,9 @@ type WebSessionService interface {
 	// session. Service accounts cannot sign in to the web (EUNAUTHENTICATED,
 	// the same message). The token is returned once and stored hashed.
 	SignIn(ctx context.Context, email, password string) (token string, s *WebSession, err error)
+	// SignInPasskey finishes a SignIn that answered EPASSKEYREQUIRED, as
+	// PasskeyService.LoginPasskey does, and starts the session.
+	SignInPasskey(ctx context.Context, challenge string, a PasskeyAssertion) (token string, s *WebSession, err error)
 	// ResumeWebSession resolves a session token to its user and moves the
 	// idle deadline forward. EUNAUTHENTICATED when the token is unknown,
 	// idle too long, or past its absolute deadline.

@@ -15,6 +15,9 @@ func (s *Service) Login(ctx context.Context, email, password string) (*lockbox.S
 	if err != nil {
 		return nil, err
 	}
+	if err := s.secondFactor(ctx, u, now); err != nil {
+		return nil, err
+	}
 	return s.issueToken(ctx, u, now)
 }
 

@@ -65,6 +65,9 @@ type Options struct {
 	// routes answer EUNAVAILABLE, and so does deciding in a tenant that
 	// requires signed decisions.
 	Passkeys lockbox.PasskeyRelyingParty
+	// RequireMFA refuses a password sign-in to staff without a passkey
+	// (lockbox serve --require-mfa; mfa.go).
+	RequireMFA bool
 }
 
 func (o Options) withDefaults() Options {

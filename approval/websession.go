@@ -59,11 +59,30 @@ func (w *WebSessions) SignIn(ctx context.Context, email, password string) (strin
 		// token's owner that the address is a real account.
 		return "", nil, errBadLogin()
 	}
+	if err := w.s.secondFactor(ctx, u, now); err != nil {
+		return "", nil, err
+	}
 	token, ws, err := w.startSession(ctx, u, now)
 	if err != nil {
 		return "", nil, err
 	}
 	w.s.opts.Logger.InfoContext(ctx, "web sign-in", "user", u.Email)
+	return token, ws, nil
+}
+
+// SignInPasskey finishes a sign-in that SignIn answered with
+// EPASSKEYREQUIRED: the assertion over its challenge starts the session.
+func (w *WebSessions) SignInPasskey(ctx context.Context, challenge string, a lockbox.PasskeyAssertion) (string, *lockbox.WebSession, error) {
+	now := w.s.sessionNow()
+	u, err := w.s.verifySignIn(ctx, challenge, a, now)
+	if err != nil {
+		return "", nil, err
+	}
+	token, ws, err := w.startSession(ctx, u, now)
+	if err != nil {
+		return "", nil, err
+	}
+	w.s.opts.Logger.InfoContext(ctx, "web sign-in", "user", u.Email, "passkey", true)
 	return token, ws, nil
 }
 

@@ -176,7 +176,7 @@ func responseError(resp *http.Response) error {
 	if p.Detail == "" {
 		p.Detail = fmt.Sprintf("The server answered %s.", resp.Status)
 	}
-	return &lockbox.Error{Code: p.Code, Message: p.Detail, Field: p.Field}
+	return &lockbox.Error{Code: p.Code, Message: p.Detail, Field: p.Field, SignIn: p.Passkey}
 }
 
 // statusCode maps an HTTP status without a problem document to a code.

@@ -54,4 +54,18 @@ func (c *Client) DecisionChallenge(ctx context.Context, idOrRef string, in lockb
 	return &out, nil
 }
 
+// LoginPasskey finishes a sign-in that answered passkey_required
+// (POST /v1/auth/token/passkey). It sends no token of its own.
+func (c *Client) LoginPasskey(ctx context.Context, challenge string, a lockbox.PasskeyAssertion) (*lockbox.Session, error) {
+	in := struct {
+		Challenge string                   `json:"challenge"`
+		Assertion lockbox.PasskeyAssertion `json:"assertion"`
+	}{challenge, a}
+	var out lockbox.Session
+	if err := c.do(ctx, http.MethodPost, "/v1/auth/token/passkey", in, &out, withToken("")); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 var _ lockbox.PasskeyService = (*Client)(nil)

@@ -32,7 +32,7 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	if code == lockbox.ERATELIMITED {
 		w.Header().Set("Retry-After", retryAfter(lockbox.ErrorRetryAfter(err)))
 	}
-	writeProblem(w, problem{Status: status, Code: code, Detail: lockbox.ErrorMessage(err), Field: lockbox.ErrorField(err)})
+	writeProblem(w, problem{Status: status, Code: code, Detail: lockbox.ErrorMessage(err), Field: lockbox.ErrorField(err), Passkey: utcSignIn(lockbox.ErrorSignIn(err))})
 }
 
 // retryAfter is a Retry-After value in whole seconds, at least 1 (a
@@ -99,4 +99,14 @@ func (h *headerRecorder) WriteHeader(status int) {
 func (h *headerRecorder) Write(b []byte) (int, error) {
 	h.WriteHeader(http.StatusOK)
 	return len(b), nil
+}
+
+// utcSignIn is c with its time in UTC, like every time the API writes.
+func utcSignIn(c *lockbox.SignInChallenge) *lockbox.SignInChallenge {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.ExpiresAt = c.ExpiresAt.UTC()
+	return &out
 }

@@ -17,6 +17,8 @@ var statuses = map[string]int{
 	lockbox.EFORBIDDEN:         http.StatusForbidden,
 	lockbox.EPASSWORDCHANGE:    http.StatusForbidden,
 	lockbox.ESIGNATUREREQUIRED: http.StatusForbidden,
+	lockbox.EPASSKEYREQUIRED:   http.StatusUnauthorized,
+	lockbox.EMFAREQUIRED:       http.StatusForbidden,
 	lockbox.ENOTFOUND:          http.StatusNotFound,
 	lockbox.ECONFLICT:          http.StatusConflict,
 	lockbox.ETOOLARGE:          http.StatusRequestEntityTooLarge,
@@ -56,6 +58,8 @@ func Code(status int) string {
 		return lockbox.ECONFLICT
 	case http.StatusForbidden: // password_change_required comes with its problem document
 		return lockbox.EFORBIDDEN
+	case http.StatusUnauthorized: // so does passkey_required
+		return lockbox.EUNAUTHENTICATED
 	case http.StatusBadGateway, http.StatusGatewayTimeout:
 		return lockbox.EUNAVAILABLE
 	}

@@ -124,12 +124,13 @@ type tenantPolicy struct {
 	Escalation            *lockbox.EscalationSettings `json:"escalation,omitempty"`
 	// Passkey setting (SPEC §10.3); false when stored before it.
 	RequireSignedDecisions bool `json:"require_signed_decisions,omitempty"`
+	RequireMFA             bool `json:"require_mfa,omitempty"`
 }
 
 // TenantPolicy encodes s's policy settings.
 func TenantPolicy(s lockbox.Settings) (string, error) {
 	b, err := json.Marshal(tenantPolicy{ApprovalsRequired: s.ApprovalsRequired, MaxTotalAccessMinutes: s.MaxTotalAccessMinutes,
-		BreakGlass: &s.BreakGlass, Escalation: &s.Escalation, RequireSignedDecisions: s.RequireSignedDecisions})
+		BreakGlass: &s.BreakGlass, Escalation: &s.Escalation, RequireSignedDecisions: s.RequireSignedDecisions, RequireMFA: s.RequireMFA})
 	return string(b), err
 }
 
@@ -146,6 +147,7 @@ func ParseTenantPolicy(str string, s *lockbox.Settings) error {
 		s.ApprovalsRequired = p.ApprovalsRequired
 	}
 	s.RequireSignedDecisions = p.RequireSignedDecisions
+	s.RequireMFA = p.RequireMFA
 	s.MaxTotalAccessMinutes = d.MaxTotalAccessMinutes
 	if p.MaxTotalAccessMinutes != 0 {
 		s.MaxTotalAccessMinutes = p.MaxTotalAccessMinutes
