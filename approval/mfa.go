@@ -3,7 +3,7 @@ package approval
 import (
 	"context"
 	"crypto/rand"
-		"strings"
+	"strings"
 	"time"
 
 	"github.com/lockboxhq/lockbox"

@@ -232,6 +232,9 @@ var expectations = map[string]rule{
 	"DELETE /v1/tenants/{tenant}/sso": func(p principal, t string) outcome { return tenantRole(p, t, "global_admin") },
 	"POST /v1/auth/sso/start":         anyone,
 	"POST /v1/auth/sso/token":         func(principal, string) outcome { return unauth },
+	// The passkey step of a sign-in is public: its challenge is the
+	// credential (the matrix's is made up).
+	"POST /v1/auth/token/passkey": func(principal, string) outcome { return unauth },
 }
 
 // matrix is a real server (real workflow service, real SQLite) plus a
@@ -388,6 +391,8 @@ func (m *matrix) body(route server.Route, target string, n int64) any {
 	switch route.Method + " " + route.Pattern {
 	case "POST /v1/auth/token":
 		return map[string]string{"email": "operator@provider.test", "password": approval.DevPassword}
+	case "POST /v1/auth/token/passkey":
+		return map[string]any{"challenge": "made-up.challenge", "assertion": map[string]string{"credential_id": "AAAA"}}
 	case "POST /v1/dev/clock":
 		return map[string]string{"advance": "1s"}
 	case "POST /v1/requests":

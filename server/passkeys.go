@@ -106,3 +106,25 @@ func (s *Server) decisionChallenge(w http.ResponseWriter, r *http.Request) {
 	}
 	s.error(w, r, err)
 }
+
+// loginPasskey finishes a password sign-in that answered
+// passkey_required (POST /v1/auth/token/passkey).
+func (s *Server) loginPasskey(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Challenge string                   `json:"challenge"`
+		Assertion lockbox.PasskeyAssertion `json:"assertion"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	ps, err := s.passkeys()
+	if err == nil {
+		var sess *lockbox.Session
+		if sess, err = ps.LoginPasskey(r.Context(), in.Challenge, in.Assertion); err == nil {
+			s.respond(w, r, http.StatusOK, lockbox.Session{Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC(), PasswordChangeRequired: sess.PasswordChangeRequired})
+			return
+		}
+	}
+	s.error(w, r, err)
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/internal/passkeytest"
 	"github.com/lockboxhq/lockbox/passkey"
 	"github.com/lockboxhq/lockbox/server"
@@ -182,6 +183,7 @@ func (c *conformance) passkeys(t *testing.T) {
 	c.run(t, step{name: "list passkeys", as: approver, method: "GET", path: "/v1/me/passkeys", want: 200})
 	c.run(t, step{name: "remove another's passkey", as: "admin@provider.test", method: "DELETE", path: "/v1/me/passkeys/" + b.CredentialID(), want: 404})
 	c.run(t, step{name: "remove passkey", as: approver, method: "DELETE", path: "/v1/me/passkeys/" + b.CredentialID(), want: 204})
+	c.signInWithPasskey(t, a)
 
 	r := c.file(t, "signed")
 	c.act(t, "signed: review", manager, r, "review", map[string]string{"decision": "approve"}, 200)
@@ -194,4 +196,55 @@ func (c *conformance) passkeys(t *testing.T) {
 		"client_data_json": as.ClientDataJSON, "signature": as.Signature}
 	c.act(t, "signed approval, other changes", approver, r, "approve", map[string]any{"passkey": passkey}, 400)
 	c.act(t, "signed approval", approver, r, "approve", map[string]any{"comment": "ok", "duration_minutes": 60, "passkey": passkey}, 200)
+}
+
+// signInProblem is the answer to a right password of an account with a
+// passkey.
+type signInProblem struct {
+	Code    string                   `json:"code"`
+	Passkey *lockbox.SignInChallenge `json:"passkey"`
+}
+
+// signInWithPasskey: the approver has a passkey now, so the password alone
+// gives no token but the passkey step (SPEC §10.3).
+func (c *conformance) signInWithPasskey(t *testing.T, a *passkeytest.Authenticator) {
+	password := map[string]string{"email": approver, "password": approval.DevPassword}
+	step1 := func(name string) (string, lockbox.PasskeyAssertion) {
+		p := decode[signInProblem](t, c.run(t, step{name: name, method: "POST", path: "/v1/auth/token", body: password, want: 401}))
+		if p.Code != lockbox.EPASSKEYREQUIRED || p.Passkey == nil {
+			t.Fatalf("%s: code %q, passkey %v; want passkey_required with a challenge", name, p.Code, p.Passkey)
+		}
+		var o struct {
+			PublicKey struct {
+				Challenge string `json:"challenge"`
+			} `json:"publicKey"`
+		}
+		if err := json.Unmarshal(p.Passkey.Options, &o); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := lockbox.DecodeB64(o.PublicKey.Challenge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Passkey.Challenge, a.Assert(raw)
+	}
+	ch, as := step1("password alone, account with a passkey")
+	body := map[string]any{"challenge": ch, "assertion": as}
+	sess := decode[lockbox.Session](t, c.run(t, step{name: "sign in with passkey", method: "POST", path: "/v1/auth/token/passkey", body: body, want: 200}))
+	if sess.Token == "" {
+		t.Fatal("no token from the passkey step")
+	}
+	c.run(t, step{name: "replayed sign-in challenge", method: "POST", path: "/v1/auth/token/passkey", body: body, want: 401})
+	other := passkeytest.New(testRPID, testRPOrigin)
+	ch, _ = step1("password again")
+	_, bad := step1("and again")
+	c.run(t, step{name: "sign-in assertion over another challenge", method: "POST", path: "/v1/auth/token/passkey",
+		body: map[string]any{"challenge": ch, "assertion": bad}, want: 401})
+	ch, _ = step1("password, another key")
+	wrong := other.Assert([]byte("0123456789abcdef0123456789abcdef"))
+	wrong.CredentialID = other.CredentialID()
+	c.run(t, step{name: "sign-in assertion by an unknown passkey", method: "POST", path: "/v1/auth/token/passkey",
+		body: map[string]any{"challenge": ch, "assertion": wrong}, want: 401})
+	c.run(t, step{name: "sign-in passkey step, unknown field", method: "POST", path: "/v1/auth/token/passkey",
+		body: `{"challenge":"x","assertion":{},"otp":"1"}`, want: 400, invalid: true})
 }

@@ -45,6 +45,7 @@ func (s *Server) routes() []route {
 		public("GET", "/metrics", s.metrics),
 		public("GET", "/v1/openapi.json", s.openAPI),
 		public("POST", "/v1/auth/token", s.login),
+		public("POST", "/v1/auth/token/passkey", s.loginPasskey),
 		oneTime("POST", "/v1/auth/logout", s.logout),
 		public("POST", "/v1/auth/sso/start", s.ssoStart),
 		public("POST", "/v1/auth/sso/token", s.ssoToken),
