@@ -80,6 +80,23 @@ func TestBrowserPasskeys(t *testing.T) {
 	if !signed {
 		t.Fatal("the approval's audit record has no signed_decision")
 	}
+
+	// Second factor: with a passkey the password alone no longer signs in;
+	// the passkey step does, with the same virtual authenticator.
+	p.click("form[action='/signout'] button", "#email")
+	p.do(chromedp.SendKeys(chromedp.CSS("#email"), "approver@contoso.test"),
+		chromedp.SendKeys(chromedp.CSS("#password"), approval.DevPassword))
+	p.click("#signin", "#signin-passkey-button")
+	p.shot("passkey-sign-in-step")
+	if p.present("nav.side") {
+		t.Fatal("the password alone signed in an account with a passkey")
+	}
+	p.click("#signin-passkey-button", "nav.side")
+	p.shot("passkey-signed-in")
+	keys, err = e.svc.ListPasskeys(e.as("approver@contoso.test"))
+	if err != nil || len(keys) != 1 || keys[0].LastUsedAt == nil {
+		t.Fatalf("the passkey's use was not recorded: %v %v", keys, err)
+	}
 }
 
 // withAuthenticator gives p's tab Chromium's virtual authenticator.

@@ -3,10 +3,12 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"testing"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/internal/passkeytest"
 	"github.com/lockboxhq/lockbox/passkey"
 )
 
@@ -47,4 +49,55 @@ func TestPasskeyPagesWithoutScript(t *testing.T) {
 	// The settings page shows and keeps the two settings.
 	admin := e.signIn("admin@contoso.test")
 	wantBody(t, admin.get("/settings"), `id="require_signed_decisions" name="require_signed_decisions" checked`)
+}
+
+// TestPasskeySignInWithoutScript: an account with a passkey gets the
+// passkey step after its password; without JavaScript the step says it
+// needs it, and a form sent without an assertion signs nobody in. A
+// tenant requiring MFA refuses a user without a passkey with a clear page.
+func TestPasskeySignInWithoutScript(t *testing.T) {
+	t.Parallel()
+	rp, err := passkey.New("http://localhost:8080", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWith(t, approval.Options{Passkeys: rp})
+	a := passkeytest.New("localhost", "http://localhost:8080")
+	ctx := e.as("approver@contoso.test")
+	b, err := e.svc.BeginPasskey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := a.Register(b.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.FinishPasskey(ctx, "key", resp); err != nil {
+		t.Fatal(err)
+	}
+	c := e.client()
+	res := c.post("/signin", url.Values{"email": {"approver@contoso.test"}, "password": {approval.DevPassword}})
+	wantStatus(t, res, http.StatusOK)
+	wantBody(t, res, "Confirm with your passkey", `id="signin-passkey-needs-js"`, "Confirming with a passkey needs JavaScript", `data-options="{`)
+	if len(c.cookies) != 0 {
+		t.Fatalf("the password alone set cookies: %v", c.cookies)
+	}
+	challenge := regexp.MustCompile(`name="challenge" value="([^"]+)"`).FindStringSubmatch(res.body)
+	if challenge == nil {
+		t.Fatal("no challenge on the passkey step")
+	}
+	res = c.post("/signin/passkey", url.Values{"challenge": {challenge[1]}})
+	wantStatus(t, res, http.StatusBadRequest)
+	wantBody(t, res, "Confirming with a passkey needs JavaScript")
+	if res := c.get("/requests"); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signed in without the passkey: %d", res.StatusCode)
+	}
+
+	on := true
+	if _, err := e.svc.UpdateSettings(e.as("admin@contoso.test"), "contoso", lockbox.SettingsPatch{RequireMFA: &on}); err != nil {
+		t.Fatal(err)
+	}
+	res = e.client().post("/signin", url.Values{"email": {"auditor@contoso.test"}, "password": {approval.DevPassword}})
+	wantStatus(t, res, http.StatusForbidden)
+	wantBody(t, res, "requires sign-in to be confirmed with a passkey")
 }

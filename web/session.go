@@ -69,9 +69,45 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	d := signInData{Email: strings.TrimSpace(r.PostForm.Get("email")), Next: localPath(r.PostForm.Get("next"))}
 	token, _, err := h.cfg.Sessions.SignIn(r.Context(), d.Email, r.PostForm.Get("password"))
+	if c := lockbox.ErrorSignIn(err); c != nil {
+		// The password was right; the account's passkey ends the sign-in.
+		h.render(w, r, http.StatusOK, "signinpasskey", "Confirm with your passkey",
+			signInPasskeyData{Challenge: c.Challenge, Options: string(c.Options), Next: d.Next})
+		return
+	}
+	h.finishSignIn(w, r, token, err, d)
+}
+
+// signInPasskeyData is the passkey step of a sign-in: the challenge and
+// the options static/passkey.js hands to navigator.credentials.get.
+type signInPasskeyData struct {
+	Challenge, Options, Next string
+}
+
+// signInPasskey finishes a sign-in with the assertion the script put into
+// the passkey step's form. Any failure starts again from the password.
+func (h *Handler) signInPasskey(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	d := signInData{Next: localPath(r.PostForm.Get("next"))}
+	a := formAssertion(r.PostForm)
+	if a == nil {
+		d.Problem = "Confirming with a passkey needs JavaScript: only a script can reach your browser's authenticator. Turn JavaScript on and sign in again."
+		h.renderSignIn(w, r, http.StatusBadRequest, d)
+		return
+	}
+	token, _, err := h.cfg.Sessions.SignInPasskey(r.Context(), r.PostForm.Get("challenge"), *a)
+	h.finishSignIn(w, r, token, err, d)
+}
+
+// finishSignIn sets the session cookie of a sign-in, or shows the sign-in
+// page with what went wrong.
+func (h *Handler) finishSignIn(w http.ResponseWriter, r *http.Request, token string, err error, d signInData) {
 	switch lockbox.ErrorCode(err) {
 	case "":
-	case lockbox.EUNAUTHENTICATED, lockbox.ERATELIMITED, lockbox.EINVALID, lockbox.ECONFLICT:
+	case lockbox.EUNAUTHENTICATED, lockbox.ERATELIMITED, lockbox.EINVALID, lockbox.ECONFLICT, lockbox.EMFAREQUIRED, lockbox.EUNAVAILABLE:
 		d.Problem = lockbox.ErrorMessage(err)
 		h.renderSignIn(w, r, statusOf(err), d)
 		return

@@ -20,7 +20,7 @@ type settingsForm struct {
 	MaxTotal        string
 	// Passkey settings (SPEC §10.3); PasskeySettings marks a form that has
 	// their checkboxes, so an older form leaves them as they are.
-	RequireSigned, PasskeySettings bool
+	RequireSigned, RequireMFA, PasskeySettings bool
 	// Break-glass and escalation (SPEC §11); EmergencySettings marks a
 	// form that has them, as PasskeySettings does.
 	BreakGlass, EmergencySettings bool
@@ -38,8 +38,8 @@ func formFromSettings(tenant string, s *lockbox.Settings) *settingsForm {
 		Reminder:      strconv.Itoa(s.ReminderMinutesBeforeExpiry),
 		Approvals:     strconv.Itoa(s.ApprovalsRequired),
 		MaxTotal:      strconv.Itoa(s.MaxTotalAccessMinutes),
-		RequireSigned: s.RequireSignedDecisions,
-		BreakGlass:    s.BreakGlass.Enabled, BreakGlassMax: strconv.Itoa(s.BreakGlass.MaxMinutes),
+		RequireSigned: s.RequireSignedDecisions, RequireMFA: s.RequireMFA,
+		BreakGlass: s.BreakGlass.Enabled, BreakGlassMax: strconv.Itoa(s.BreakGlass.MaxMinutes),
 		EscalateAfter:  strconv.Itoa(s.Escalation.AfterMinutes),
 		EscalateNotify: strings.Join(s.Escalation.Notify, "\n")}
 }
@@ -69,7 +69,7 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 		NotifyEmails: p.Get("notify_emails"), Reminder: strings.TrimSpace(p.Get("reminder_minutes_before_expiry")),
 		Approvals: strings.TrimSpace(p.Get("approvals_required")), MaxTotal: strings.TrimSpace(p.Get("max_total_access_minutes")),
 		Errors: fieldErrors{}, PasskeySettings: p.Get("passkey_settings") == "1",
-		RequireSigned:     p.Get("require_signed_decisions") == "on",
+		RequireSigned: p.Get("require_signed_decisions") == "on", RequireMFA: p.Get("require_mfa") == "on",
 		EmergencySettings: p.Get("emergency_settings") == "1", BreakGlass: p.Get("break_glass.enabled") == "on",
 		BreakGlassMax: strings.TrimSpace(p.Get("break_glass.max_minutes")), EscalateAfter: strings.TrimSpace(p.Get("escalation.after_minutes")),
 		EscalateNotify: p.Get("escalation.notify")}
@@ -98,6 +98,7 @@ func (f *settingsForm) patch() lockbox.SettingsPatch {
 	p := lockbox.SettingsPatch{RequireApproval: &f.RequireApproval}
 	if f.PasskeySettings {
 		p.RequireSignedDecisions = &f.RequireSigned
+		p.RequireMFA = &f.RequireMFA
 	}
 	check := func(one lockbox.SettingsPatch) {
 		if _, err := lockbox.DefaultSettings().Apply(one); err != nil {

@@ -118,6 +118,7 @@ func (h *Handler) routes() {
 	m.Handle("GET /static/", http.StripPrefix("/static/", staticHandler()))
 	m.HandleFunc("GET /signin", h.signInPage)
 	m.HandleFunc("POST /signin", h.signIn)
+	m.HandleFunc("POST /signin/passkey", h.signInPasskey)
 	m.HandleFunc("POST /signout", h.signOut)
 	m.HandleFunc("POST /auth/sso", h.startSSO)
 	m.HandleFunc("GET /auth/callback", h.ssoCallback)

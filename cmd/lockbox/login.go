@@ -45,7 +45,12 @@ without it, the provider's staff IdP is used.`,
 			}
 			email = lockbox.NormalizeEmail(email)
 			s, err := a.dial(server, "").Login(cmd.Context(), email, password)
-			if err != nil {
+			switch lockbox.ErrorCode(err) {
+			case "":
+			case lockbox.EPASSKEYREQUIRED:
+				// The terminal cannot reach a browser's authenticator.
+				return lockbox.Errorf(lockbox.EPASSKEYREQUIRED, "Your password is right, but your account has a passkey, and the CLI cannot use one: sign in with `lockbox login --sso` if your organisation has single sign-on, or take the passkey step over the API yourself (POST /v1/auth/token/passkey) and give the token as LOCKBOX_TOKEN; the admin center signs in with the passkey in a browser.")
+			default:
 				return err
 			}
 			if s.PasswordChangeRequired {

@@ -241,10 +241,11 @@ func TestCommandOutput(t *testing.T) {
 			"Approvals required:        1\n" +
 			"Max total access:          8h\n" +
 			"Require signed decisions:  false\n" +
+			"Require MFA:               false\n" +
 			"Break-glass:               off (at most 1h when on)\n" +
 			"Escalation:                off\n"},
 		{"SettingsSet", []string{"settings", "set", "--tenant", "contoso", "--require-approval=false", "--notify-email", "a@x.test"},
-			"Updated settings of contoso: --require-approval=false --request-ttl=12h --max-duration=4h --reminder=2h --notify-email=\"a@x.test\" --approvals-required=1 --require-signed-decisions=false\n"},
+			"Updated settings of contoso: --require-approval=false --request-ttl=12h --max-duration=4h --reminder=2h --notify-email=\"a@x.test\" --approvals-required=1 --require-signed-decisions=false --require-mfa=false\n"},
 		{"ServiceAccountTokenShown", []string{"service-accounts", "create", "mailstore"},
 			"Created service account mailstore.\nToken (shown only once): sa-token-xyz\n"},
 		{"StaffInitialPasswordShown", []string{"staff", "add", "--email", "op@provider.test", "--role", "operator"},

@@ -17,6 +17,7 @@ func TestPasskeysThroughTheCLI(t *testing.T) {
 	t.Parallel()
 	srv := startE2E(t)
 	ctx := context.Background()
+	cli := srv.as("approver@contoso.test") // before the passkey: the password alone signs in
 	sess, err := client.New(srv.url, "").Login(ctx, "approver@contoso.test", "lockbox-dev")
 	if err != nil {
 		t.Fatal(err)
@@ -35,11 +36,14 @@ func TestPasskeysThroughTheCLI(t *testing.T) {
 	if _, err := c.FinishPasskey(ctx, "yubikey", resp); err != nil {
 		t.Fatal(err)
 	}
-	cli := srv.as("approver@contoso.test")
 	if out := cli.mustRun("passkeys", "list"); !strings.Contains(out, a.CredentialID()) || !strings.Contains(out, "yubikey") {
 		t.Fatalf("passkeys list:\n%s", out)
 	}
 	srv.as("admin@provider.test").wantFail(1, "not found", "passkeys", "remove", a.CredentialID())
+	// With a passkey, the password alone signs in no more, and the CLI
+	// says what to do instead; the saved session stays as it was.
+	cli.wantFail(1, "the CLI cannot use one", "login", "--server", srv.url, "--email", "approver@contoso.test")
+	cli.mustRun("passkeys", "list")
 	cli.mustRun("passkeys", "remove", a.CredentialID())
 	if out := cli.mustRun("passkeys", "list", "-o", "json"); strings.Contains(out, a.CredentialID()) {
 		t.Fatalf("still listed after remove:\n%s", out)

@@ -239,7 +239,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		PasswordMemoryKiB: cfg.PasswordMemoryKiB, SessionClock: lockbox.SystemClock{}, SessionTTL: cfg.TokenTTL,
 		Grants: rs.keys.grants, GrantIssuer: cfg.GrantIssuer, AccessCacheTTL: accessCacheTTL(cfg),
 		AllowPrivateWebhooks: cfg.Notify.AllowPrivateWebhooks, Passkeys: &rs.passkeys,
-		SSO: ssoOptions(cfg, rs)})
+		SSO: ssoOptions(cfg, rs), RequireMFA: cfg.SSO.RequireMFA})
 	var err error
 	if rs.notify, err = rs.newNotifier(cfg, clock); err != nil { // notify_serve.go
 		return err

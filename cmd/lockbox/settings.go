@@ -44,6 +44,7 @@ func (a *app) settingsSetCmd() *cobra.Command {
 		tenant          string
 		requireApproval boolValue
 		requireSigned   boolValue
+		requireMFA      boolValue
 		ttl, maxAccess  minutesValue
 		reminder        = minutesValue{allowZero: true}
 		notify          []string
@@ -70,6 +71,8 @@ func (a *app) settingsSetCmd() *cobra.Command {
 	fl.Var(&maxTotal, "max-total", "the longest whole access, extensions included (1m to 24h)")
 	fl.Var(&requireSigned, "require-signed-decisions", "approve and deny need a passkey signature over the decision (true or false)")
 	apiField(cmd, "require-signed-decisions", "require_signed_decisions", "")
+	fl.Var(&requireMFA, "require-mfa", "the tenant's users confirm password sign-in with a passkey; one without a passkey cannot sign in with a password (true or false)")
+	apiField(cmd, "require-mfa", "require_mfa", "")
 	fl.Var(&breakGlass, "break-glass", "let reviewed break-glass requests start without approval (true or false)")
 	fl.Var(&breakGlassMax, "break-glass-max", "the longest access a break-glass request may get (1m to 4h)")
 	fl.Var(&escalateAfter, "escalate-after", "email --escalate-notify about a request still pending this long (0 for never)")
@@ -112,6 +115,9 @@ func (a *app) settingsSetCmd() *cobra.Command {
 		if fl.Changed("require-signed-decisions") {
 			p.RequireSignedDecisions = &requireSigned.b
 		}
+		if fl.Changed("require-mfa") {
+			p.RequireMFA = &requireMFA.b
+		}
 		if fl.Changed("notify-email") {
 			emails := append([]string{}, notify...) // never nil: an empty list clears
 			p.NotifyEmails = &emails
@@ -136,7 +142,7 @@ func (a *app) settingsSetCmd() *cobra.Command {
 			}
 		}
 		if p == (lockbox.SettingsPatch{}) {
-			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder, --approvals-required, --max-total, --break-glass, --break-glass-max, --escalate-after, --escalate-notify, --require-signed-decisions")
+			return usageErrorf("nothing to change: give at least one of --require-approval, --request-ttl, --max-duration, --notify-email, --reminder, --approvals-required, --max-total, --break-glass, --break-glass-max, --escalate-after, --escalate-notify, --require-signed-decisions, --require-mfa")
 		}
 		s, err := ask(a, func(c api) (*lockbox.Settings, error) { return c.UpdateSettings(cmd.Context(), tenant, p) })
 		if err != nil {
@@ -160,6 +166,7 @@ func settingsKV(s *lockbox.Settings) [][2]string {
 		{"Approvals required", strconv.Itoa(s.ApprovalsRequired)},
 		{"Max total access", formatMinutes(s.MaxTotalAccessMinutes)},
 		{"Require signed decisions", strconv.FormatBool(s.RequireSignedDecisions)},
+		{"Require MFA", strconv.FormatBool(s.RequireMFA)},
 		{"Break-glass", breakGlassText(s.BreakGlass)},
 		{"Escalation", escalationText(s.Escalation)},
 	}
@@ -168,10 +175,10 @@ func settingsKV(s *lockbox.Settings) [][2]string {
 // settingsSummary is the one-line confirmation of a change, in the flags'
 // own words so it can be pasted back.
 func settingsSummary(tenant string, s *lockbox.Settings) string {
-	return fmt.Sprintf("Updated settings of %s: --require-approval=%t --request-ttl=%s --max-duration=%s --reminder=%s --notify-email=%q --approvals-required=%d --require-signed-decisions=%t",
+	return fmt.Sprintf("Updated settings of %s: --require-approval=%t --request-ttl=%s --max-duration=%s --reminder=%s --notify-email=%q --approvals-required=%d --require-signed-decisions=%t --require-mfa=%t",
 		tenant, s.RequireApproval, formatMinutes(s.RequestTTLMinutes), formatMinutes(s.MaxAccessMinutes),
 		formatMinutes(s.ReminderMinutesBeforeExpiry), strings.Join(s.NotifyEmails, ","), s.ApprovalsRequired,
-		s.RequireSignedDecisions)
+		s.RequireSignedDecisions, s.RequireMFA)
 }
 
 func reminderText(m int) string {

@@ -1,7 +1,9 @@
 // Passkeys: the only thing in the admin center that needs script, because
 // only script reaches the browser's authenticator (WebAuthn). A form
 // marked data-passkey="register" adds a passkey; one marked
-// data-passkey="sign" signs a decision before it is sent. The script asks
+// data-passkey="sign" signs a decision before it is sent, and one marked
+// data-passkey="signin" confirms a password sign-in (its options are in
+// data-options). The script asks
 // the server for the ceremony's options, runs it, puts the answer into the
 // form's hidden fields and submits the form as it would be without script.
 (function () {
@@ -57,9 +59,15 @@
   }
 
   function sign(form) {
-    var body = new URLSearchParams(new FormData(form));
-    body.set('action', form.dataset.action);
-    post(form.dataset.challenge, body).then(function (o) {
+    var options;
+    if (form.dataset.options) { // a sign-in: the page carries the options
+      options = Promise.resolve(JSON.parse(form.dataset.options));
+    } else {
+      var body = new URLSearchParams(new FormData(form));
+      body.set('action', form.dataset.action);
+      options = post(form.dataset.challenge, body);
+    }
+    options.then(function (o) {
       var pk = o.publicKey;
       pk.challenge = toBuf(pk.challenge);
       (pk.allowCredentials || []).forEach(function (c) { c.id = toBuf(c.id); });
