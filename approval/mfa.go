@@ -118,6 +118,10 @@ func (s *Service) verifySignIn(ctx context.Context, challenge string, a lockbox.
 	if err := s.loginLimited(u.Email, client, now); err != nil {
 		return nil, err
 	}
+	if u.Disabled { // disabled since its password was checked
+		s.clients.Spend(client, now)
+		return nil, errBadSignInChallenge()
+	}
 	fail := func(err error) (*lockbox.User, error) {
 		if code := lockbox.ErrorCode(err); code == lockbox.EINVALID || code == lockbox.EUNAUTHENTICATED {
 			s.logins.Spend(u.Email, now)

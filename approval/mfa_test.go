@@ -173,3 +173,25 @@ func TestRequireMFA(t *testing.T) {
 		t.Fatalf("--require-mfa, staff with a passkey: %v", err)
 	}
 }
+
+// An account disabled between its password and its passkey gets neither
+// a token nor a web session.
+func TestPasskeySecondFactorDisabledMeanwhile(t *testing.T) {
+	t.Parallel()
+	h := newPasskeyHarness(t)
+	ctx := context.Background()
+	a := h.mustRegister("operator@provider.test")
+	c1, raw1 := h.signInChallenge("operator@provider.test")
+	c2, raw2 := h.signInChallenge("operator@provider.test")
+	off := true
+	if _, err := h.svc.UpdateStaff(h.as("admin@provider.test"), "operator@provider.test", lockbox.StaffUpdate{Disabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.LoginPasskey(ctx, c1, a.Assert(raw1)); lockbox.ErrorCode(err) != lockbox.EUNAUTHENTICATED {
+		t.Fatalf("API, disabled meanwhile: %v", err)
+	}
+	web := h.svc.WebSessions(approval.WebSessionOptions{})
+	if _, _, err := web.SignInPasskey(ctx, c2, a.Assert(raw2)); lockbox.ErrorCode(err) != lockbox.EUNAUTHENTICATED {
+		t.Fatalf("web, disabled meanwhile: %v", err)
+	}
+}
