@@ -51,3 +51,20 @@ func TestCodeOfProxyStatuses(t *testing.T) {
 		}
 	}
 }
+
+// The sign-in codes share statuses with others: a status alone maps back
+// to the general code, every time (not whichever the map yields first).
+func TestSignInCodes(t *testing.T) {
+	t.Parallel()
+	if s, _ := httpcode.Status(lockbox.EPASSKEYREQUIRED); s != http.StatusUnauthorized {
+		t.Errorf("passkey_required → %d", s)
+	}
+	if s, _ := httpcode.Status(lockbox.EMFAREQUIRED); s != http.StatusForbidden {
+		t.Errorf("mfa_required → %d", s)
+	}
+	for range 50 {
+		if c := httpcode.Code(http.StatusUnauthorized); c != lockbox.EUNAUTHENTICATED {
+			t.Fatalf("Code(401) = %s", c)
+		}
+	}
+}
