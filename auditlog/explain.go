@@ -120,7 +120,7 @@ func fetchEntries(ctx context.Context, src Source, log string, size int64, r *Re
 // checkEntry is checkLeaf, and what a run compares the record by: its id
 // and its leaf hash.
 func checkEntry(log string, e lockbox.LogEntry) (Leaf, string) {
-	id, msg := checkLeaf(log, e)
+	id, _, msg := checkLeaf(log, e)
 	h := tlog.RecordHash(e.Data)
 	return Leaf{ID: string(id), Content: [16]byte(h[:16])}, msg
 }

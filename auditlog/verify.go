@@ -268,7 +268,7 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 			}
 			h := tlog.RecordHash(e.Data)
 			if !opts.RootOnly {
-				id, msg := checkLeaf(log, e)
+				id, op, msg := checkLeaf(log, e)
 				if msg != "" {
 					if bad++; bad <= maxReported {
 						r.add(ProblemBadEntry, e.Index, "Record %d: %s.", e.Index, msg)
@@ -281,7 +281,7 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 					opts.Each(e.Index, e.Data)
 				}
 				if msg == "" {
-					s.decisions.check(r, e.Index, e.Data)
+					s.decisions.checkOp(r, e.Index, op, e.Data)
 				}
 			}
 			s.head.AppendHash(h)
@@ -316,21 +316,21 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 
 // checkLeaf checks that e is a canonical record of log claiming index
 // e.Index, in one pass over its bytes, and returns its id.
-func checkLeaf(log string, e lockbox.LogEntry) ([]byte, string) {
+func checkLeaf(log string, e lockbox.LogEntry) (id, op []byte, msg string) {
 	h, err := lockbox.CheckCanonical(e.Data)
 	switch {
 	case err != nil:
 		rec, perr := lockbox.ParseAuditRecord(e.Data)
 		if perr != nil {
-			return nil, "not an audit record (" + perr.Error() + ")"
+			return nil, nil, "not an audit record (" + perr.Error() + ")"
 		}
-		return []byte(rec.ID), "not in canonical form"
+		return []byte(rec.ID), []byte(rec.Operation), "not in canonical form"
 	case h.Index != e.Index:
-		return h.ID, fmt.Sprintf("says it is record %d (id %s): records were moved, inserted or deleted", h.Index, h.ID)
+		return h.ID, h.Operation, fmt.Sprintf("says it is record %d (id %s): records were moved, inserted or deleted", h.Index, h.ID)
 	case string(h.Tenant) != log:
-		return h.ID, fmt.Sprintf("belongs to log %q, not %q", h.Tenant, log)
+		return h.ID, h.Operation, fmt.Sprintf("belongs to log %q, not %q", h.Tenant, log)
 	}
-	return h.ID, ""
+	return h.ID, h.Operation, ""
 }
 
 type trusted struct {
