@@ -74,6 +74,17 @@ func TestEndToEndAuditMonitor(t *testing.T) {
 	}
 
 	// Someone with the database rolls the log back by one record.
+	rollBackContoso(t, dbPath)
+	problems := ofType(monitorLines(t, auditor, state, 1), "problem")
+	if len(problems) == 0 || problems[0]["kind"] != "truncated" {
+		t.Errorf("problems after a rollback: %v", problems)
+	}
+}
+
+// rollBackContoso does what someone with the SQLite database can: remove
+// contoso's last audit record and shrink its log by one.
+func rollBackContoso(t *testing.T, dbPath string) {
+	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
@@ -86,9 +97,5 @@ func TestEndToEndAuditMonitor(t *testing.T) {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}
-	}
-	problems := ofType(monitorLines(t, auditor, state, 1), "problem")
-	if len(problems) == 0 || problems[0]["kind"] != "truncated" {
-		t.Errorf("problems after a rollback: %v", problems)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"database/sql"
 	"io"
 	"net"
 	"net/http"
@@ -171,19 +170,7 @@ func TestWitnessCosigning(t *testing.T) {
 	// restarts the server; a reader who never saw the first history gets a
 	// checkpoint that is signed and consistent on its own.
 	stop()
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range []string{
-		`DELETE FROM audit_records WHERE log = 'contoso' AND idx = (SELECT size - 1 FROM audit_logs WHERE log = 'contoso')`,
-		`UPDATE audit_logs SET size = size - 1 WHERE log = 'contoso'`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rollBackContoso(t, dbPath)
 	rs2, _ := startWitnessed(t, dbPath, keyDir, addr, w)
 	activity(srv, op, mgr, approver) // the forked log grows past the witnessed size
 	newcomer := &e2e{t: t, url: srv.url, config: t.TempDir()}
