@@ -70,50 +70,56 @@ func (d *Decisions) check(r *Report, index int64, leaf []byte) {
 	d.checkOp(r, index, h.Operation, leaf)
 }
 
-// decisionsSee are the operations, besides decisionOps, that change what
-// the check knows: passkeys, the accounts they belong to, the setting.
-var decisionsSee = map[string]bool{lockbox.OpPasskeyRegistered: true, lockbox.OpPasskeyRemoved: true,
-	lockbox.OpAccountRemoved: true, lockbox.OpSettingsUpdated: true}
+// learn are the records, besides decisions (decisionOps), that change what
+// the check knows: passkeys, the accounts they belong to, the setting. One
+// table, so the operations passed over unparsed (checkOp) are exactly
+// those that matter to nothing here.
+var learn = map[string]func(d *Decisions, rec *lockbox.AuditRecord){
+	lockbox.OpPasskeyRegistered: func(d *Decisions, rec *lockbox.AuditRecord) {
+		data := rec.AuditData
+		key, err := base64.StdEncoding.DecodeString(str(data["public_key"]))
+		if err == nil && rec.Result == lockbox.ResultSucceeded {
+			d.Keys[str(data["credential_id"])] = RegisteredKey{User: rec.UserID, PublicKey: key, RPID: str(data["rp_id"])}
+		}
+	},
+	lockbox.OpPasskeyRemoved: func(d *Decisions, rec *lockbox.AuditRecord) {
+		delete(d.Keys, str(rec.AuditData["credential_id"]))
+	},
+	lockbox.OpAccountRemoved: func(d *Decisions, rec *lockbox.AuditRecord) { // its passkeys went with it
+		for id, k := range d.Keys {
+			if k.User == str(rec.AuditData["target_user"]) {
+				delete(d.Keys, id)
+			}
+		}
+	},
+	lockbox.OpSettingsUpdated: func(d *Decisions, rec *lockbox.AuditRecord) {
+		changes, _ := rec.AuditData["changes"].(map[string]any) // a record may lack it: never panic on a log
+		if c, ok := changes["require_signed_decisions"].(map[string]any); ok {
+			d.RequireSigned, _ = c["new"].(bool)
+		}
+	},
+}
 
 // checkOp is check of a record whose operation the caller has read
 // (Verify's canonical check): every other record is passed over without
 // being parsed, so the check costs nothing on the operator actions and
 // transitions that make up nearly all of a log.
 func (d *Decisions) checkOp(r *Report, index int64, op, leaf []byte) {
-	if _, decision := decisionOps[string(op)]; !decision && !decisionsSee[string(op)] {
+	f, learns := learn[string(op)]
+	kinds, decision := decisionOps[string(op)]
+	if !learns && !decision {
 		return
 	}
 	rec, err := lockbox.ParseAuditRecord(leaf)
 	if err != nil {
 		return // checkLeaf reports it
 	}
-	data := rec.AuditData
-	switch rec.Operation {
-	case lockbox.OpPasskeyRegistered:
-		key, err := base64.StdEncoding.DecodeString(str(data["public_key"]))
-		if err == nil && rec.Result == lockbox.ResultSucceeded {
-			d.Keys[str(data["credential_id"])] = RegisteredKey{User: rec.UserID, PublicKey: key, RPID: str(data["rp_id"])}
-		}
-		return
-	case lockbox.OpPasskeyRemoved:
-		delete(d.Keys, str(data["credential_id"]))
-		return
-	case lockbox.OpAccountRemoved: // the account's passkeys went with it
-		for id, k := range d.Keys {
-			if k.User == str(data["target_user"]) {
-				delete(d.Keys, id)
-			}
-		}
-		return
-	case lockbox.OpSettingsUpdated:
-		changes, _ := data["changes"].(map[string]any) // a record may lack it: never panic on a log
-		if c, ok := changes["require_signed_decisions"].(map[string]any); ok {
-			d.RequireSigned, _ = c["new"].(bool)
-		}
+	if learns {
+		f(d, rec)
 		return
 	}
-	kinds, ok := decisionOps[rec.Operation]
-	if !ok || rec.ActorType != lockbox.ActorTenantUser || rec.Result != lockbox.ResultSucceeded {
+	data := rec.AuditData
+	if rec.ActorType != lockbox.ActorTenantUser || rec.Result != lockbox.ResultSucceeded {
 		return
 	}
 	sd, signed := data["signed_decision"].(map[string]any)
