@@ -118,7 +118,9 @@ func (p *pager) restart(ctx context.Context, n int64) {
 
 // fetchAhead starts fetching the next tile, if the checkpoint covers it.
 func (p *pager) fetchAhead() {
-	ctx := p.ctx
+	// The fetch reads only these copies: page may drop to LogEntries
+	// (p.tiles = nil) while fetches it cancelled are still running.
+	ctx, tiles, log := p.ctx, p.tiles, p.log
 	if p.launch<<TileHeight >= p.size {
 		if len(p.queue) == 0 { // past the end: answer "none" at once
 			c := make(chan bundle, 1)
@@ -134,7 +136,7 @@ func (p *pager) fetchAhead() {
 	p.launch++
 	go func() {
 		path := EntryBundlePath(n, w)
-		data, err := p.tiles.ReadTile(ctx, p.log, path)
+		data, err := tiles.ReadTile(ctx, log, path)
 		if err != nil {
 			c <- bundle{err: fmt.Errorf("fetch %s: %w", path, err)}
 			return
