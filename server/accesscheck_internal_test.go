@@ -111,20 +111,6 @@ func checkAccessCheckAgrees(t *testing.T, b []byte) {
 	}
 }
 
-// TestScanAccessCheckAllocatesOnce: a plain check's body becomes its
-// fields with one allocation and no reflection (docs/benchmarks.md).
-func TestScanAccessCheckAllocatesOnce(t *testing.T) {
-	b := []byte(accessCheckBodies[0].body)
-	var in lockbox.AccessCheck
-	if n := testing.AllocsPerRun(100, func() {
-		if err := decodeAccessCheck(b, &in); err != nil {
-			t.Fatal(err)
-		}
-	}); n != 1 {
-		t.Errorf("decodeAccessCheck of a plain body: %v allocations, want 1", n)
-	}
-}
-
 // TestAppendDecisionAgrees: what appendDecision writes is byte for byte
 // what encoding/json writes, and it leaves to encoding/json every string
 // it would escape and every time it would refuse.
