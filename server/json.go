@@ -34,8 +34,8 @@ func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return decodeBody(w, r, v, true)
 }
 
-// decodeBody is the one reader of JSON request bodies. It reads the whole
-// body (at most 1 MiB) and hands it to DecodeStrict.
+// decodeBody reads the whole body (at most 1 MiB, withBody) and hands it
+// to DecodeStrict.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
 	return withBody(w, r, optional, func(b []byte) error { return DecodeStrict(b, v) })
 }
@@ -50,9 +50,11 @@ var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // not pin a megabyte in the pool.
 const maxPooledBody = 64 << 10
 
-// withBody reads the request body (at most 1 MiB), checks that it is
-// there (unless optional) and says it is JSON, and hands it to decode,
-// which must not keep b. An empty optional body is not decoded.
+// withBody is the one reader of JSON request bodies. It reads the body (at
+// most 1 MiB), checks that it is there (unless optional) and says it is
+// JSON, and hands it to decode, which must not keep b (DecodeStrict and
+// decodeAccessCheck copy what they decode, and their errors hold no part
+// of b). An empty optional body is not decoded.
 func withBody(w http.ResponseWriter, r *http.Request, optional bool, decode func(b []byte) error) error {
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer func() {
