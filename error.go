@@ -88,10 +88,9 @@ func FieldErrorf(code, field, format string, args ...any) *Error {
 // ErrorCode returns the code of the *Error in err's chain, EINTERNAL for any
 // other non-nil error, and "" for nil.
 func ErrorCode(err error) string {
-	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) {
+	} else if e, ok := errors.AsType[*Error](err); ok { // AsType: no target escaping to the heap on every call
 		return e.Code
 	}
 	return EINTERNAL
@@ -100,10 +99,9 @@ func ErrorCode(err error) string {
 // ErrorMessage returns the message of the *Error in err's chain, or a generic
 // message for internal errors so that their details never leak to a client.
 func ErrorMessage(err error) string {
-	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) {
+	} else if e, ok := errors.AsType[*Error](err); ok {
 		return e.Message
 	}
 	return "Internal error."

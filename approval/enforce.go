@@ -267,9 +267,11 @@ func refuse(reason string) *lockbox.AccessDecision {
 // same Settle every reader uses, so whether access is still on is decided by
 // the event table, here as everywhere.
 func decide(r *lockbox.AccessRequest, c *lockbox.GrantClaims, in lockbox.AccessCheck, now time.Time) *lockbox.AccessDecision {
-	r = r.Clone()
-	if err := r.Settle(now); err != nil {
-		return &lockbox.AccessDecision{RequestID: r.ID, Reason: err.Error()}
+	if _, due := r.Due(now); due { // only then is there anything to apply: the copy costs a check its share of CPU
+		r = r.Clone()
+		if err := r.Settle(now); err != nil {
+			return &lockbox.AccessDecision{RequestID: r.ID, Reason: err.Error()}
+		}
 	}
 	d := &lockbox.AccessDecision{RequestID: r.ID, AccessEndsAt: r.AccessEndsAt}
 	switch {
