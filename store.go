@@ -21,6 +21,25 @@ type Store interface {
 	Close() error
 }
 
+// OneReader is a Store that can run a single read without a transaction
+// of its own: on PostgreSQL, a View is three round trips (BEGIN, the read,
+// ROLLBACK) where one statement needs one. Use it through ViewOne.
+type OneReader interface {
+	// ViewOne runs fn, which must make exactly one call to a Tx method
+	// that reads with one statement (UserByToken, TokenByHash), outside
+	// any transaction. It fails if fn made more than one statement.
+	ViewOne(ctx context.Context, fn func(Tx) error) error
+}
+
+// ViewOne runs fn, one read (see OneReader), with the store's ViewOne if
+// it has one, else in View.
+func ViewOne(ctx context.Context, s Store, fn func(Tx) error) error {
+	if r, ok := s.(OneReader); ok {
+		return r.ViewOne(ctx, fn)
+	}
+	return s.View(ctx, fn)
+}
+
 // Tx is the set of operations inside one transaction. Times passed in are
 // the caller's clock: stores never read their own clock.
 type Tx interface {

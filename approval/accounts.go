@@ -128,7 +128,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*lockbox.User
 	now := s.sessionNow()
 	var u *lockbox.User
 	var k *lockbox.Token
-	err := s.store.View(ctx, func(tx lockbox.Tx) error {
+	// One statement: no transaction of its own (a round trip less on
+	// PostgreSQL for every authenticated call).
+	err := lockbox.ViewOne(ctx, s.reads, func(tx lockbox.Tx) error {
 		var err error
 		k, u, err = tx.TokenByHash(ctx, tokenHash(token), now)
 		return err

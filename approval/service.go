@@ -116,6 +116,10 @@ type Service struct {
 	clients *ratelimit.Limiter
 	// locker is the store's cross-process lock, when it has one (seeding).
 	locker lockbox.StoreLocker
+	// reads is the store itself, unwrapped, for single reads outside a
+	// transaction (lockbox.ViewOne): the wrappers of store wrap only
+	// Update, and would hide the store's OneReader.
+	reads lockbox.Store
 	// rules compiles and evaluates tenants' policy rules (policy.go).
 	rules *rules.Env
 }
@@ -145,6 +149,7 @@ func New(store lockbox.Store, clock lockbox.Clock, opts Options) *Service {
 		rules:   rules.MustEnv(),
 	}
 	s.locker, _ = store.(lockbox.StoreLocker)
+	s.reads = store
 	s.store = s.access.wrap(actorStore{store})
 	s.dummyHash = s.hashPassword(randomSecret("", 16))
 	return s

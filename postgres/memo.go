@@ -19,6 +19,15 @@ type memo struct {
 	tenants  map[string]lockbox.Tenant
 	settings map[string]lockbox.Settings
 	hooks    map[string][]lockbox.Webhook
+	// rules is each tenant's policy rules as stored (JSON), read with the
+	// tenant and parsed when asked for.
+	rules map[string]string
+	// hooksVersion is the webhooks_version read with each tenant
+	// (webhookcache.go).
+	hooksVersion map[string]int64
+	// wroteHooks is set once the transaction changes any webhook: from
+	// then on it neither uses nor fills the Store's webhook cache.
+	wroteHooks bool
 }
 
 func (m *memo) tenant(name string) (*lockbox.Tenant, bool) {
@@ -52,6 +61,22 @@ func (m *memo) setSettings(tenant string, s *lockbox.Settings) {
 func (m *memo) forgetTenant(name string) {
 	delete(m.tenants, name)
 	delete(m.settings, name)
+	delete(m.hooksVersion, name)
+	delete(m.rules, name)
+}
+
+func (m *memo) setRules(tenant, rules string) {
+	if m.rules == nil {
+		m.rules = map[string]string{}
+	}
+	m.rules[tenant] = rules
+}
+
+func (m *memo) setHooksVersion(tenant string, v int64) {
+	if m.hooksVersion == nil {
+		m.hooksVersion = map[string]int64{}
+	}
+	m.hooksVersion[tenant] = v
 }
 
 func (m *memo) webhooks(tenant string) ([]*lockbox.Webhook, bool) {
@@ -59,24 +84,20 @@ func (m *memo) webhooks(tenant string) ([]*lockbox.Webhook, bool) {
 	if !ok {
 		return nil, false
 	}
-	out := make([]*lockbox.Webhook, len(hooks))
-	for i, h := range hooks {
-		h.Events = slices.Clone(h.Events)
-		out[i] = &h
-	}
-	return out, true
+	return copyHooks(hooks), true
 }
 
 func (m *memo) setWebhooks(tenant string, hooks []*lockbox.Webhook) {
 	if m.hooks == nil {
 		m.hooks = map[string][]lockbox.Webhook{}
 	}
-	c := make([]lockbox.Webhook, len(hooks))
-	for i, h := range hooks {
-		c[i] = *h
-		c[i].Events = slices.Clone(h.Events)
-	}
-	m.hooks[tenant] = c
+	m.hooks[tenant] = keepHooks(hooks)
 }
 
-func (m *memo) forgetWebhooks(tenant string) { delete(m.hooks, tenant) }
+// wroteWebhooks forgets the tenant's list and the version read with the
+// tenant (the change bumped it), and stops the use of the Store's cache.
+func (m *memo) wroteWebhooks(tenant string) {
+	delete(m.hooks, tenant)
+	delete(m.hooksVersion, tenant)
+	m.wroteHooks = true
+}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -19,22 +20,58 @@ import (
 const outboxColumns = `id, channel, tenant, type, recipient, webhook_id, payload, status,
 	attempts, created_at, next_attempt_at, last_error, finished_at`
 
-// EnqueueOutbox stores new messages; ECONFLICT when an id is taken (the
-// messages before it stay in the transaction, as in SQLite).
+// EnqueueOutbox stores new messages in one statement (a step that
+// notifies several recipients makes one round trip); ECONFLICT when an id
+// is taken, naming the first such message. The others stay in the
+// transaction, which the caller rolls back on the error.
 func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) error {
-	for _, m := range msgs {
-		ok, err := t.insert(ctx, "enqueue outbox", `INSERT INTO outbox (`+outboxColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`,
-			m.ID, m.Channel, m.Tenant, m.Type, m.To, m.WebhookID, m.Payload, m.Status,
-			m.Attempts, ts(m.CreatedAt), ts(m.NextAttemptAt), m.LastError, nullTime(m.FinishedAt))
-		if err != nil {
-			return err
+	if len(msgs) == 0 {
+		return nil
+	}
+	const cols = 13
+	var q strings.Builder
+	q.WriteString(`INSERT INTO outbox (` + outboxColumns + `) VALUES `)
+	args := make([]any, 0, cols*len(msgs))
+	for i, m := range msgs {
+		if i > 0 {
+			q.WriteString(", ")
 		}
-		if !ok {
+		q.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "$%d", i*cols+c+1)
+		}
+		q.WriteByte(')')
+		args = append(args, m.ID, m.Channel, m.Tenant, m.Type, m.To, m.WebhookID, m.Payload, m.Status,
+			m.Attempts, ts(m.CreatedAt), ts(m.NextAttemptAt), m.LastError, nullTime(m.FinishedAt))
+	}
+	q.WriteString(` ON CONFLICT DO NOTHING RETURNING id`)
+	rows, err := t.tx.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return wrap("enqueue outbox", err)
+	}
+	ids, err := sqlrows.Collect(rows, sqlrows.Value[string])
+	if err != nil {
+		return wrap("enqueue outbox", err)
+	}
+	if len(ids) == len(msgs) {
+		return nil
+	}
+	// A taken id, or one given twice (the second row conflicts with the
+	// first and is skipped).
+	stored := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		stored[id] = true
+	}
+	for _, m := range msgs {
+		if !stored[m.ID] {
 			return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q already exists.", m.ID)
 		}
+		delete(stored, m.ID) // a second message with this id was not stored
 	}
-	return nil
+	return lockbox.Errorf(lockbox.ECONFLICT, "Outbox messages have taken ids.") // not reached
 }
 
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx. A row

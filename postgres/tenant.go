@@ -89,16 +89,21 @@ func (t *tx) LockSettings(ctx context.Context, tenant string, exclusive bool) (*
 }
 
 // readTenant reads a tenant's row, the tenant and its settings in one
-// statement (with lock, if any), and remembers both for the transaction.
+// statement (with lock, if any), and remembers both for the transaction,
+// with its policy rules and the version of its webhook list
+// (webhookcache.go).
 func (t *tx) readTenant(ctx context.Context, name, lock string) (*lockbox.Tenant, *lockbox.Settings, error) {
 	var tn lockbox.Tenant
 	var created time.Time
 	var s lockbox.Settings
 	var emails, policy string
+	var rules string
+	var hooksVersion int64
 	err := t.tx.QueryRowContext(ctx, `SELECT name, display_name, created_at, require_approval, request_ttl_minutes,
-		max_access_minutes, notify_emails, reminder_minutes_before_expiry, policy
+		max_access_minutes, notify_emails, reminder_minutes_before_expiry, policy, policy_rules, webhooks_version
 		FROM tenants WHERE name = $1`+lock, name).Scan(&tn.Name, &tn.DisplayName, &created,
-		&s.RequireApproval, &s.RequestTTLMinutes, &s.MaxAccessMinutes, &emails, &s.ReminderMinutesBeforeExpiry, &policy)
+		&s.RequireApproval, &s.RequestTTLMinutes, &s.MaxAccessMinutes, &emails, &s.ReminderMinutesBeforeExpiry, &policy,
+		&rules, &hooksVersion)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", name)
 	} else if err != nil {
@@ -113,6 +118,8 @@ func (t *tx) readTenant(ctx context.Context, name, lock string) (*lockbox.Tenant
 	}
 	t.memo.setTenant(&tn)
 	t.memo.setSettings(name, &s)
+	t.memo.setHooksVersion(name, hooksVersion)
+	t.memo.setRules(name, rules)
 	return &tn, &s, nil
 }
 
@@ -137,14 +144,16 @@ func (t *tx) UpdateSettings(ctx context.Context, tenant string, s lockbox.Settin
 
 // GetPolicy returns a tenant's policy rules; ENOTFOUND for an unknown
 // tenant. It takes no lock of its own: callers that need the rules to
-// hold until commit lock the row with LockSettings first.
+// hold until commit lock the row with LockSettings first, which reads
+// them with the settings (readTenant), so that GetPolicy costs no round
+// trip.
 func (t *tx) GetPolicy(ctx context.Context, tenant string) (*lockbox.Policy, error) {
-	var rules string
-	err := t.tx.QueryRowContext(ctx, `SELECT policy_rules FROM tenants WHERE name = $1`, tenant).Scan(&rules)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", tenant)
-	} else if err != nil {
-		return nil, wrap("get policy", err)
+	rules, ok := t.memo.rules[tenant]
+	if !ok {
+		if _, _, err := t.readTenant(ctx, tenant, ""); err != nil {
+			return nil, err
+		}
+		rules = t.memo.rules[tenant]
 	}
 	p, err := sqlrows.ParsePolicyRules(rules)
 	return p, wrap("get policy", err)
@@ -156,6 +165,7 @@ func (t *tx) UpdatePolicy(ctx context.Context, tenant string, p lockbox.Policy) 
 	if err != nil {
 		return wrap("update policy", err)
 	}
+	t.memo.forgetTenant(tenant)
 	res, err := t.tx.ExecContext(ctx, `UPDATE tenants SET policy_rules = $1 WHERE name = $2`, rules, tenant)
 	return expectRow(res, err, "update policy", "Tenant %q not found.", tenant)
 }

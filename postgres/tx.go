@@ -26,6 +26,9 @@ type tx struct {
 	// memo holds what this transaction read of tenants and webhooks
 	// (memo.go), so one workflow step reads each once.
 	memo memo
+	// hooks is the Store's webhook lists, shared by its transactions
+	// (webhookcache.go).
+	hooks *webhookCache
 }
 
 var _ lockbox.Tx = (*tx)(nil)

@@ -18,7 +18,7 @@ func (t *tx) InsertWebhook(ctx context.Context, w *lockbox.Webhook, secret strin
 	if err != nil {
 		return wrap("insert webhook", err)
 	}
-	t.memo.forgetWebhooks(w.Tenant)
+	t.memo.wroteWebhooks(w.Tenant)
 	ok, err := t.insert(ctx, "insert webhook", `INSERT INTO webhooks
 		(id, tenant, url, events, description, secret, created_by, created_at)
 		SELECT $1::text, name, $3::text, $4::jsonb, $5::text, $6::text, $7::text, $8::timestamptz FROM tenants WHERE name = $2
@@ -36,28 +36,63 @@ func (t *tx) InsertWebhook(ctx context.Context, w *lockbox.Webhook, secret strin
 	return lockbox.Errorf(lockbox.ECONFLICT, "Webhook %q already exists.", w.ID)
 }
 
-// ListWebhooks returns a tenant's endpoints, oldest first.
+// ListWebhooks returns a tenant's endpoints, oldest first (none for an
+// unknown tenant). A list this transaction read already, or one the Store
+// remembers at the webhooks_version this transaction read on the tenant's
+// row (webhookcache.go), costs no round trip.
 func (t *tx) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhook, error) {
 	if hooks, ok := t.memo.webhooks(tenant); ok {
 		return hooks, nil
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, tenant, url, events, description, created_by, created_at, ''
-		FROM webhooks WHERE tenant = $1 ORDER BY created_at, id`, tenant)
+	if v, ok := t.memo.hooksVersion[tenant]; ok && !t.memo.wroteHooks && t.hooks != nil {
+		if hooks, ok := t.hooks.get(tenant, v); ok {
+			t.memo.setWebhooks(tenant, hooks)
+			return hooks, nil
+		}
+	}
+	// The version and the list in one statement, so one snapshot: the list
+	// is the one of that version. A tenant without webhooks is one row of
+	// empty columns; an unknown tenant, no row.
+	rows, err := t.tx.QueryContext(ctx, `SELECT t.webhooks_version, coalesce(w.id, ''), coalesce(w.tenant, ''),
+		coalesce(w.url, ''), coalesce(w.events, '[]'), coalesce(w.description, ''), coalesce(w.created_by, ''),
+		coalesce(w.created_at, 'epoch'), ''
+		FROM tenants t LEFT JOIN webhooks w ON w.tenant = t.name WHERE t.name = $1
+		ORDER BY w.created_at, w.id`, tenant)
 	if err != nil {
 		return nil, wrap("list webhooks", err)
 	}
-	out, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.Webhook, error) {
-		w, _, err := scanWebhook(s)
+	var version int64
+	found := false
+	all, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.Webhook, error) {
+		found = true
+		w, _, err := scanWebhook(versioned{s, &version})
 		return w, err
 	})
 	if err != nil {
 		return nil, wrap("list webhooks", err)
 	}
-	if out == nil {
-		out = []*lockbox.Webhook{} // serves as [], not null
+	out := []*lockbox.Webhook{} // serves as [], not null
+	for _, w := range all {
+		if w.ID != "" {
+			out = append(out, w)
+		}
 	}
 	t.memo.setWebhooks(tenant, out)
+	if found && !t.memo.wroteHooks && t.hooks != nil {
+		t.hooks.put(tenant, version, out)
+	}
 	return out, nil
+}
+
+// versioned scans a row's first column into version and the rest as s
+// would.
+type versioned struct {
+	s       scanner
+	version *int64
+}
+
+func (v versioned) Scan(dest ...any) error {
+	return v.s.Scan(append([]any{v.version}, dest...)...)
 }
 
 // GetWebhook returns a tenant's endpoint and its secret.
@@ -73,7 +108,7 @@ func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhoo
 
 // DeleteWebhook deletes an endpoint and its undelivered messages.
 func (t *tx) DeleteWebhook(ctx context.Context, tenant, id string) error {
-	t.memo.forgetWebhooks(tenant)
+	t.memo.wroteWebhooks(tenant)
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM webhooks WHERE tenant = $1 AND id = $2`, tenant, id)
 	if err := expectRow(res, err, "delete webhook", "Webhook %q not found.", id); err != nil {
 		return err

@@ -105,6 +105,18 @@ func testOutboxEnqueueAndList(t *testing.T, s lockbox.Store) {
 	}
 	err := s.Update(t.Context(), func(tx lockbox.Tx) error { return tx.EnqueueOutbox(t.Context(), NewOutboxMessage(1)) })
 	wantCode(t, err, lockbox.ECONFLICT)
+	// In a batch: a taken id after a new one, and an id given twice.
+	err = s.Update(t.Context(), func(tx lockbox.Tx) error {
+		return tx.EnqueueOutbox(t.Context(), NewOutboxMessage(7), NewOutboxMessage(1))
+	})
+	wantCode(t, err, lockbox.ECONFLICT)
+	err = s.Update(t.Context(), func(tx lockbox.Tx) error {
+		return tx.EnqueueOutbox(t.Context(), NewOutboxMessage(8), NewOutboxMessage(8))
+	})
+	wantCode(t, err, lockbox.ECONFLICT)
+	if got := len(MustListOutbox(t, s, lockbox.OutboxQuery{})); got != 3 {
+		t.Errorf("%d messages after the refused batches, want the 3 before them", got)
+	}
 }
 
 func testOutboxClaimDueInOrder(t *testing.T, s lockbox.Store) {

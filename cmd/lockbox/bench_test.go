@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/client"
+	"github.com/lockboxhq/lockbox/postgres"
 	"github.com/lockboxhq/lockbox/postgres/pgtest"
 )
 
@@ -172,9 +174,18 @@ func workflow(srvs []*benchServer, i int64) error {
 	return nil
 }
 
-// benchPool is the PostgreSQL pool of the benchmark server: the serve
-// defaults.
-var benchPool = defaultServePool()
+// benchPool is the PostgreSQL pool of each benchmark server: the serve
+// defaults, or LOCKBOX_BENCH_POOL=open,idle (connections per replica, for
+// pool-sizing runs; docs/benchmarks.md, "Third pass").
+var benchPool = func() postgres.Options {
+	o := defaultServePool()
+	if v := os.Getenv("LOCKBOX_BENCH_POOL"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d,%d", &o.MaxOpenConns, &o.MaxIdleConns); err != nil {
+			panic(fmt.Sprintf("LOCKBOX_BENCH_POOL=%q: want open,idle: %v", v, err))
+		}
+	}
+	return o
+}()
 
 // insertRate measures raw durable single-row INSERT commits per second on
 // the benchmark's database, from clients goroutines for a fixed time, each

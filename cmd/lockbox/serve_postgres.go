@@ -21,9 +21,12 @@ import (
 
 // defaultServePool is the PostgreSQL pool of a replica unless told
 // otherwise. 20 connections serve 32 busy clients on two cores: most
-// requests hold a connection only for a few milliseconds.
+// requests hold a connection only for a few milliseconds. All of them stay
+// open when idle: a pool that keeps fewer closes and reopens connections
+// whenever its load wavers around that number, and each reopening starts a
+// PostgreSQL server process (docs/benchmarks.md, "Third pass").
 func defaultServePool() postgres.Options {
-	return postgres.Options{MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 30 * time.Minute,
+	return postgres.Options{MaxOpenConns: 20, MaxIdleConns: 20, ConnMaxLifetime: 30 * time.Minute,
 		StatementTimeout: 30 * time.Second}
 }
 
@@ -31,7 +34,8 @@ func addServeDatabaseFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f := cmd.Flags()
 	def := defaultServePool()
 	f.IntVar(&cfg.DB.MaxOpenConns, "db-max-open-conns", def.MaxOpenConns, "PostgreSQL: most connections this replica opens (all replicas together must stay under the server's max_connections)")
-	f.IntVar(&cfg.DB.MaxIdleConns, "db-max-idle-conns", def.MaxIdleConns, "PostgreSQL: idle connections kept open between bursts")
+	// 0, the default, is as many as --db-max-open-conns, whatever that is set to.
+	f.IntVar(&cfg.DB.MaxIdleConns, "db-max-idle-conns", 0, "PostgreSQL: idle connections kept open between bursts (0: as many as --db-max-open-conns; fewer makes a busy replica reopen connections)")
 	f.DurationVar(&cfg.DB.ConnMaxLifetime, "db-conn-max-lifetime", def.ConnMaxLifetime, "PostgreSQL: recycle connections after this long")
 	f.DurationVar(&cfg.DB.StatementTimeout, "db-statement-timeout", def.StatementTimeout, "PostgreSQL: longest a statement may run before it fails with 503")
 	f.StringVar(&cfg.AddrFile, "addr-file", "", "write the server's URL to this file once it listens (useful with --listen 127.0.0.1:0)")
@@ -40,13 +44,15 @@ func addServeDatabaseFlags(cmd *cobra.Command, cfg *serverConfig) {
 // checkPool checks the pool settings, once flags and environment are read.
 func checkPool(db *postgres.Options) error {
 	// More idle than open connections cannot be kept: a smaller pool simply
-	// keeps all of its connections.
-	db.MaxIdleConns = min(db.MaxIdleConns, db.MaxOpenConns)
+	// keeps all of its connections, and so does one left at the default 0.
+	if db.MaxIdleConns == 0 || db.MaxIdleConns > db.MaxOpenConns {
+		db.MaxIdleConns = db.MaxOpenConns
+	}
 	switch {
 	case db.MaxOpenConns < 2: // startup holds one (a lock) while seeding with another
 		return usageErrorf("--db-max-open-conns must be at least 2, not %d", db.MaxOpenConns)
-	case db.MaxIdleConns < 1:
-		return usageErrorf("--db-max-idle-conns must be at least 1, not %d", db.MaxIdleConns)
+	case db.MaxIdleConns < 0:
+		return usageErrorf("--db-max-idle-conns must be at least 1 (or 0: as many as --db-max-open-conns), not %d", db.MaxIdleConns)
 	case db.ConnMaxLifetime < time.Second:
 		return usageErrorf("--db-conn-max-lifetime must be at least 1s, not %s", db.ConnMaxLifetime)
 	case db.StatementTimeout < time.Millisecond:
