@@ -49,10 +49,16 @@ const functionsQuery = `SELECT pg_get_functiondef(p.oid) || ';'
 FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace AND p.prokind = 'f'
 ORDER BY p.proname, p.oid`
 
+// Triggers, after the functions they execute.
+const triggersQuery = `SELECT pg_get_triggerdef(t.oid) || ';'
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal
+ORDER BY t.tgname`
+
 // copyScript returns the statements that build a copy of the schema of
 // dsn in the current search_path: LIKE copies columns, defaults, identity
 // and storage; rows go in before indexes and constraints are built;
-// functions last.
+// functions, then triggers, last.
 func copyScript(ctx context.Context, dsn string) (string, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -87,10 +93,10 @@ func copyScript(ctx context.Context, dsn string) (string, error) {
 	}
 	fill.WriteString(seqs)
 	var build strings.Builder
-	for _, q := range []string{constraintsQuery, indexesQuery, functionsQuery} {
+	for _, q := range []string{constraintsQuery, indexesQuery, functionsQuery, triggersQuery} {
 		stmts, err := queryRows(ctx, db, q, 1)
 		if err != nil {
-			return "", fmt.Errorf("read constraints, indexes and functions: %w", err)
+			return "", fmt.Errorf("read constraints, indexes, functions and triggers: %w", err)
 		}
 		for _, s := range stmts {
 			build.WriteString(unqualified(s[0], schema) + "\n")
