@@ -123,11 +123,15 @@ func main() {
 			old.Seconds, old.Checked, old.RSSMiB, h/old.Seconds, h, load())
 	}
 	stop := profile()
+	serverCPU := cpuSelf()
 	e2e := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir, "-cpuprofile", *cpuProf+".client")
+	serverCPU = cpuSelf() - serverCPU
 	stop()
 	h = hashAround()
 	fmt.Printf("full verify over loopback HTTP through the tiles, from SQLite (first run, records kept): %.2f s for %d records, peak RSS %.1f MiB (client process): RATIO verify rate / hash rate %.2f (hashing %.2f s, load %s)\n",
 		e2e.Seconds, e2e.Checked, e2e.RSSMiB, h/e2e.Seconds, h, load())
+	fmt.Printf("  CPU of that run: client %.2f s, server %.2f s; of the verify core %.2f s, of hashing %.2f s\n",
+		e2e.CPU, serverCPU, core.CPU, hashes[len(hashes)-1].CPU)
 	appendRecords(ctx, store, *newRecs)
 	inc := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir)
 	fmt.Printf("incremental verify after %d new records: %.3f s (load state %.3f, verify %.3f, save state %.3f), checked %d, peak RSS %.1f MiB: %.2f%% of the full run (load %s)\n",
@@ -169,6 +173,7 @@ type result struct {
 	Load, Verify, Save float64 `json:",omitempty"`
 	Checked            int64   `json:"checked"`
 	RSSMiB             float64 `json:"rss_mib"`
+	CPU                float64 `json:"-"` // the child's user and system CPU time (set by run)
 }
 
 // run runs one measurement in a child process and reads its result.
@@ -181,6 +186,7 @@ func run(kind string, args ...string) result {
 	must(err)
 	var r result
 	must(json.Unmarshal(out, &r))
+	r.CPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	return r
 }
 
@@ -397,6 +403,13 @@ func serveBundles(ctx context.Context, svc *auditlog.Service) {
 			pass, cp.Size/auditlog.BundleSize, float64(bytes)/(1<<20), read.Seconds(), (time.Since(start) - read).Seconds(),
 			cpuSeconds(cpu1)-cpuSeconds(cpu0))
 	}
+}
+
+// cpuSelf is this process's CPU time so far (user and system).
+func cpuSelf() float64 {
+	var r syscall.Rusage
+	must(syscall.Getrusage(syscall.RUSAGE_SELF, &r))
+	return cpuSeconds(r)
 }
 
 func cpuSeconds(r syscall.Rusage) float64 {
