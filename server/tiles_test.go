@@ -278,6 +278,12 @@ func TestTilesHTTP(t *testing.T) {
 			t.Errorf("%s: %d %q, want %d %q", tt.path, resp.StatusCode, resp.Header.Get("Cache-Control"), tt.status, tt.cache)
 		}
 	}
+	// Tiles announce their length, so a client reads each into one buffer.
+	for _, path := range []string{"tile/entries/000", "tile/entries/001.p/3", "tile/0/000"} {
+		if resp := get(base+path, token); resp.ContentLength <= 0 {
+			t.Errorf("%s: Content-Length %d, want the tile's length", path, resp.ContentLength)
+		}
+	}
 	// Another tenant's tiles look like a missing log's.
 	if resp := get(ts.URL+"/v1/tenants/fabrikam/log/tiles/tile/entries/000.p/1", token); resp.StatusCode != 404 {
 		t.Errorf("another tenant's tile: %d, want 404", resp.StatusCode)

@@ -44,18 +44,19 @@ import (
 )
 
 var (
-	dir     = flag.String("dir", filepath.Join(os.TempDir(), "lockbox-verifybench"), "working directory (the database is kept for reruns)")
-	records = flag.Int("records", 1_000_000, "records in contoso's log")
-	newRecs = flag.Int("new", 1000, "records appended before the incremental run")
-	child   = flag.String("child", "", "internal: run one measurement (hash, file, http)")
-	url     = flag.String("url", "", "internal: server URL (child http)")
-	token   = flag.String("token", "", "internal: bearer token (child http)")
-	state   = flag.String("state", "", "internal: state directory (child http)")
-	full    = flag.Bool("full", false, "internal: --full (child http)")
-	trace   = flag.Bool("trace", false, "internal: log each read and its time (child http)")
-	entries = flag.Bool("entries", false, "also measure a full verify through the JSON entries endpoint, as before tiles (child http: read that way)")
-	cpuProf = flag.String("cpuprofile", "", "write a CPU profile of the serving process during the first full verify over HTTP to this file, and of the client to this file.client")
-	only    = flag.String("only", "", "run only this part: csv; incremental (three incremental runs after -new records each, from the kept state); build (the database, nothing measured)")
+	dir       = flag.String("dir", filepath.Join(os.TempDir(), "lockbox-verifybench"), "working directory (the database is kept for reruns)")
+	records   = flag.Int("records", 1_000_000, "records in contoso's log")
+	newRecs   = flag.Int("new", 1000, "records appended before the incremental run")
+	child     = flag.String("child", "", "internal: run one measurement (hash, file, http)")
+	url       = flag.String("url", "", "internal: server URL (child http)")
+	token     = flag.String("token", "", "internal: bearer token (child http)")
+	state     = flag.String("state", "", "internal: state directory (child http)")
+	full      = flag.Bool("full", false, "internal: --full (child http)")
+	trace     = flag.Bool("trace", false, "internal: log each read and its time (child http)")
+	entries   = flag.Bool("entries", false, "also measure a full verify through the JSON entries endpoint, as before tiles (child http: read that way)")
+	idleConns = flag.Int("idle-conns", 0, "the client's idle connections kept per host (0: net/http's default, 2, as the CLI)")
+	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the serving process during the first full verify over HTTP to this file, and of the client to this file.client")
+	only      = flag.String("only", "", "run only this part: csv; incremental (three incremental runs after -new records each, from the kept state); build (the database, nothing measured); e2e (one full verify over HTTP, with the CPU of client and server)")
 )
 
 const tenant = "contoso"
@@ -85,8 +86,6 @@ func main() {
 		benchCSV(ctx, svc, filepath.Join(*dir, fmt.Sprintf("verify-%d.db", *records)))
 		return
 	}
-	flat, cpPath, vkey := dumpLeaves(ctx, store, svc)
-	serveBundles(ctx, svc)
 	ts := httptest.NewServer((&server.Server{Requests: accounts, Accounts: accounts, Tenants: accounts, Catalog: accounts, Audit: svc,
 		Logger: slog.New(slog.DiscardHandler)}).Handler())
 	defer ts.Close()
@@ -97,6 +96,16 @@ func main() {
 		benchIncremental(ctx, store, ts.URL, sess.Token, stateDir)
 		return
 	}
+	if *only == "e2e" {
+		must(os.RemoveAll(stateDir))
+		serverCPU := cpuSelf()
+		r := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir, "-idle-conns", fmt.Sprint(*idleConns))
+		fmt.Printf("full verify over loopback HTTP (idle connections %d): %.2f s for %d records, CPU client %.2f s, server %.2f s, peak RSS %.1f MiB\n",
+			*idleConns, r.Seconds, r.Checked, r.CPU, cpuSelf()-serverCPU, r.RSSMiB)
+		return
+	}
+	flat, cpPath, vkey := dumpLeaves(ctx, store, svc)
+	serveBundles(ctx, svc)
 	must(os.RemoveAll(stateDir))
 	must(os.RemoveAll(filepath.Join(*dir, "state-entries")))
 
@@ -303,7 +312,13 @@ func verifyFile(ctx context.Context) result {
 }
 
 func verifyHTTP(ctx context.Context) result {
-	c := client.New(*url, *token).WithHTTPClient(&http.Client{Timeout: time.Hour})
+	hc := &http.Client{Timeout: time.Hour}
+	if *idleConns > 0 {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = *idleConns
+		hc.Transport = tr
+	}
+	c := client.New(*url, *token).WithHTTPClient(hc)
 	var src auditlog.Source = c
 	if *trace {
 		src = timed{c}
