@@ -146,6 +146,14 @@ func inList(conds []string, args []any, col string, values []string) ([]string, 
 	return conds, args
 }
 
+// missingHashesQuery counts the logs whose last record has no hashes: one
+// lookup by primary key per log. CROSS JOIN keeps audit_logs the outer
+// loop; with a plain JOIN SQLite's planner scanned every record instead,
+// which made each start of a 1M-record database seconds slower (P7 in
+// docs/benchmarks.md).
+const missingHashesQuery = `SELECT count(*) FROM audit_logs l CROSS JOIN audit_records r
+	ON r.log = l.log AND r.idx = l.size - 1 WHERE length(r.hashes) = 0`
+
 // backfillAuditHashes gives records appended before migration 00002 their
 // stored hashes, in index order (each needs its predecessors'), in one
 // transaction. Appends store hashes in index order and the backfill is all
@@ -158,8 +166,7 @@ func backfillAuditHashes(ctx context.Context, db *sql.DB) error {
 	}
 	defer sqlTx.Rollback()
 	var missing int
-	err = sqlTx.QueryRowContext(ctx, `SELECT count(*) FROM audit_logs l JOIN audit_records r
-		ON r.log = l.log AND r.idx = l.size - 1 WHERE length(r.hashes) = 0`).Scan(&missing)
+	err = sqlTx.QueryRowContext(ctx, missingHashesQuery).Scan(&missing)
 	if err != nil || missing == 0 {
 		return wrap("backfill audit hashes", err)
 	}

@@ -41,6 +41,7 @@ func TestQueryPlans(t *testing.T) {
 		{"ListByRequester", query(byRequester), args(byRequester), []string{"requests_requester_created (requester_id=?)"}},
 		{"AuditRange", `SELECT canonical FROM audit_records WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx`, []any{"c", 0, 10},
 			[]string{"(log=? AND idx>? AND idx<?)"}},
+		{"MissingHashesAtStart", missingHashesQuery, nil, []string{"SCAN l", "SEARCH r USING INDEX", "(log=? AND idx=?)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

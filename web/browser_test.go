@@ -186,15 +186,24 @@ func (p *person) click(sel, next string) {
 	p.do(chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS(next)))
 }
 
+// text returns the visible text of sel once it is there. A page still
+// settling after a redirect can replace the node between finding it and
+// reading it ("No node with given id found", seen in CI under load), so
+// the read is retried until the time limit; any other error fails at once.
 func (p *person) text(sel string) string {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		p.t.Fatalf("text of %s: %v", sel, err)
+	for {
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err == nil {
+			return strings.TrimSpace(s)
+		}
+		if ctx.Err() != nil || !strings.Contains(err.Error(), "No node with given id found") {
+			p.t.Fatalf("text of %s: %v", sel, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return strings.TrimSpace(s)
 }
 
 // present reports whether sel matches anything now (without waiting).
