@@ -219,12 +219,16 @@ func backfill(ctx context.Context, sqlTx *sql.Tx, todo []unhashed) error {
 	return nil
 }
 
+// bundleQuery reads a stored bundle, if the log has filled it: two point
+// reads (TestQueryPlans).
+const bundleQuery = `SELECT b.data FROM audit_bundles b JOIN audit_logs l ON l.log = b.log
+	WHERE b.log = ? AND b.n = ? AND l.size >= (b.n + 1) * 256`
+
 // AuditBundle returns log's stored full entry bundle n, or nil (256 is
 // auditlog.BundleSize).
 func (t *tx) AuditBundle(ctx context.Context, log string, n int64) ([]byte, error) {
 	var data []byte
-	err := t.tx.QueryRowContext(ctx, `SELECT b.data FROM audit_bundles b JOIN audit_logs l ON l.log = b.log
-		WHERE b.log = ? AND b.n = ? AND l.size >= (b.n + 1) * 256`, log, n).Scan(&data)
+	err := t.tx.QueryRowContext(ctx, bundleQuery, log, n).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
