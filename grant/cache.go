@@ -30,7 +30,7 @@ func NewCache(max int) *Cache {
 }
 
 func (c *Cache) get(token string) (*lockbox.GrantClaims, bool) {
-	k := sha256.Sum256([]byte(token))
+	k := cacheKey(token)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	cl, ok := c.entries[k]
@@ -41,13 +41,24 @@ func (c *Cache) get(token string) (*lockbox.GrantClaims, bool) {
 // and, if still full, everything: verified tokens are cheap to verify
 // again, and memory must stay bounded whatever callers send.
 func (c *Cache) put(token string, cl *lockbox.GrantClaims) {
-	k := sha256.Sum256([]byte(token))
+	k := cacheKey(token)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= c.max {
 		c.evict(cl.IssuedAt)
 	}
 	c.entries[k] = cl
+}
+
+// cacheKey is the SHA-256 of token. It hashes a copy on the stack: the
+// conversion []byte(token) put each token on the heap, once per access
+// check.
+func cacheKey(token string) [sha256.Size]byte {
+	var buf [2048]byte // a typical grant (≈ 600 bytes) fits
+	if len(token) > len(buf) {
+		return sha256.Sum256([]byte(token))
+	}
+	return sha256.Sum256(buf[:copy(buf[:], token)])
 }
 
 // evict drops entries expired at now (the newest token's issue time, so

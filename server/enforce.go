@@ -64,7 +64,7 @@ func (s *Server) serveCheck(w http.ResponseWriter, r *http.Request, record bool)
 		return
 	}
 	var in lockbox.AccessCheck
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := withBody(w, r, false, func(b []byte) error { return decodeAccessCheck(b, &in) }); err != nil {
 		s.error(w, r, err)
 		return
 	}
@@ -72,11 +72,15 @@ func (s *Server) serveCheck(w http.ResponseWriter, r *http.Request, record bool)
 		s.error(w, r, lockbox.Errorf(lockbox.EINVALID, "Unknown field \"client_ip\" in the request body: only /v1/operator-actions records it."))
 		return
 	}
-	check := s.Enforcement.CheckAccess
+	var (
+		d   *lockbox.AccessDecision
+		err error
+	)
 	if record {
-		check = s.Enforcement.RecordOperatorAction
+		d, err = s.Enforcement.RecordOperatorAction(r.Context(), in)
+	} else {
+		d, err = s.Enforcement.CheckAccess(r.Context(), in)
 	}
-	d, err := check(r.Context(), in)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -85,7 +89,7 @@ func (s *Server) serveCheck(w http.ResponseWriter, r *http.Request, record bool)
 	if d.RequestID != "" {
 		out.RequestID = &d.RequestID
 	}
-	s.respond(w, r, http.StatusOK, out)
+	s.respondDecision(w, r, out)
 }
 
 // jwks serves the published grant keys. Verifiers may cache it briefly;
