@@ -171,4 +171,16 @@ type AuditLogTx interface {
 	// already appended; asking for any other is an error (EINTERNAL), never
 	// a zero hash.
 	ReadAuditHashes(ctx context.Context, log string, indexes []int64) ([][32]byte, error)
+	// AuditBundle returns log's full entry bundle n (c2sp.org/tlog-tiles:
+	// records n*256 to n*256+255, each its exact stored canonical bytes
+	// after their big-endian uint16 length) as stored when the append that
+	// filled it committed, or nil when none is stored (a log filled before
+	// bundles were stored, until FillAuditBundle runs) or the log has fewer
+	// than (n+1)*256 records (so a stored bundle alone says it is in the
+	// log, even in a log rolled back by hand).
+	AuditBundle(ctx context.Context, log string, n int64) ([]byte, error)
+	// FillAuditBundle stores log's full entry bundle n, built from its
+	// stored records in this transaction, unless one is stored; nothing
+	// when the log has not filled it. Only inside Update.
+	FillAuditBundle(ctx context.Context, log string, n int64) error
 }

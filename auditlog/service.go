@@ -28,6 +28,8 @@ type Service struct {
 	latest map[string]*lockbox.Checkpoint
 
 	wit *witnesses // nil: no witnesses (witness.go)
+
+	fill bundleFiller // full entry bundles to store (bundlefill.go)
 }
 
 var _ lockbox.AuditService = (*Service)(nil)

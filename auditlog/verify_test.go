@@ -215,6 +215,10 @@ func kinds(r *auditlog.Report) []string {
 // the signed tree as it was and only change what is served for old
 // records: an incremental run, which by design does not read old records
 // again, passes them (the signed history is intact); --full catches them.
+// Twenty records are one partial entry bundle, which is built from the rows
+// on every read, so changing a row here changes what is served; a full
+// bundle is served as stored, and TestVerifyCatchesTamperedBundle changes
+// that.
 func TestVerifyDetectsTampering(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

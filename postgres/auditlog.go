@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/lockboxhq/lockbox"
@@ -132,4 +134,30 @@ func auditWhere(q lockbox.AuditQuery) *where {
 		w.add("record_type = ?", q.RecordType)
 	}
 	return w
+}
+
+// AuditBundle returns log's stored full entry bundle n, or nil (256 is
+// auditlog.BundleSize).
+func (t *tx) AuditBundle(ctx context.Context, log string, n int64) ([]byte, error) {
+	var data []byte
+	err := t.tx.QueryRowContext(ctx, `SELECT b.data FROM audit_bundles b JOIN audit_logs l ON l.log = b.log
+		WHERE b.log = $1 AND b.n = $2 AND l.size >= (b.n + 1) * 256`, log, n).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return data, wrap("audit bundle", err)
+}
+
+// FillAuditBundle stores log's full entry bundle n from its rows unless it
+// is stored, with the function the append's trigger uses
+// (migrations/00018_audit_bundles.sql). A log's rows are committed with its
+// size, so 256 rows there mean the log has filled the bundle.
+func (t *tx) FillAuditBundle(ctx context.Context, log string, n int64) error {
+	if !t.update {
+		return lockbox.Errorf(lockbox.EINTERNAL, "Audit bundles are stored only inside Update.")
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_bundles (log, n, data)
+		SELECT $1, $2, data FROM (SELECT lockbox_audit_bundle($1, $2) AS data) b WHERE data IS NOT NULL
+		ON CONFLICT (log, n) DO NOTHING`, log, n)
+	return wrap("store audit bundle", err)
 }

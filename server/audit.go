@@ -159,6 +159,8 @@ func (s *Server) logTile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
+	// Announced, so a client reads a bundle into one buffer of its size.
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	if full {
 		w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
 	} else {

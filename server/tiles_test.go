@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,8 +55,13 @@ func (f flipTiles) LogTile(ctx context.Context, log, path string) ([]byte, bool,
 // records in contoso's log, its audit service wrapped by wrap, and the
 // auditor's token.
 func tilesServer(t *testing.T, n int, wrap func(*auditlog.Service) lockbox.AuditService) (*httptest.Server, string) {
+	return tilesServerAt(t, sqlitetest.Path(t), n, wrap)
+}
+
+// tilesServerAt is tilesServer on the database file at path.
+func tilesServerAt(t *testing.T, path string, n int, wrap func(*auditlog.Service) lockbox.AuditService) (*httptest.Server, string) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, sqlitetest.Path(t))
+	store, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +184,63 @@ func TestTilesReadByTorchwood(t *testing.T) {
 	}
 }
 
+// TestTilesFromStoredBundles: full entry bundles are served as the store
+// keeps them (written with the append that filled them), or built from the
+// rows for a log filled before they were kept (then stored in the
+// background); either way torchwood reads and verifies the log, and a
+// stored bundle altered in the database file is caught like any altered
+// bundle.
+func TestTilesFromStoredBundles(t *testing.T) {
+	t.Parallel()
+	path := sqlitetest.Path(t)
+	var svc *auditlog.Service
+	ts, token := tilesServerAt(t, path, 600, func(s *auditlog.Service) lockbox.AuditService { svc = s; return s })
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(query string) int64 {
+		t.Helper()
+		res, err := db.Exec(query)
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		n, _ := res.RowsAffected()
+		return n
+	}
+	stored := func() (n int) {
+		t.Helper()
+		if err := db.QueryRow(`SELECT count(*) FROM audit_bundles WHERE log = 'contoso'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := stored(); got != 2 {
+		t.Fatalf("%d bundles stored, want the 2 full ones", got)
+	}
+	if _, err := readWithTorchwood(t, ts, token); err != nil {
+		t.Fatalf("stored bundles: %v", err)
+	}
+
+	exec(`DELETE FROM audit_bundles`) // as a log filled before migration 00018
+	if _, err := readWithTorchwood(t, ts, token); err != nil {
+		t.Fatalf("bundles built from the rows: %v", err)
+	}
+	svc.WaitBundleFills()
+	if got := stored(); got != 2 {
+		t.Fatalf("%d bundles stored after they were read, want 2", got)
+	}
+
+	// Same length, another record: only the leaf hash tells.
+	if n := exec(`UPDATE audit_bundles SET data = CAST(replace(data, '"tiled 300"', '"tiled 301"') AS BLOB) WHERE log = 'contoso' AND n = 1 AND instr(data, '"tiled 300"') > 0`); n != 1 {
+		t.Fatalf("tampered %d bundles", n)
+	}
+	if _, err := readWithTorchwood(t, ts, token); err == nil {
+		t.Error("torchwood verified a stored bundle altered in the database")
+	}
+}
+
 // TestTilesHTTP: caching (full tiles immutable, partial ones and the
 // checkpoint revalidated), the log's access rules, and 404 past the end.
 func TestTilesHTTP(t *testing.T) {
@@ -213,6 +276,12 @@ func TestTilesHTTP(t *testing.T) {
 		resp := get(base+tt.path, tt.token)
 		if resp.StatusCode != tt.status || (tt.cache != "" && resp.Header.Get("Cache-Control") != tt.cache) {
 			t.Errorf("%s: %d %q, want %d %q", tt.path, resp.StatusCode, resp.Header.Get("Cache-Control"), tt.status, tt.cache)
+		}
+	}
+	// Tiles announce their length, so a client reads each into one buffer.
+	for _, path := range []string{"tile/entries/000", "tile/entries/001.p/3", "tile/0/000"} {
+		if resp := get(base+path, token); resp.ContentLength <= 0 {
+			t.Errorf("%s: Content-Length %d, want the tile's length", path, resp.ContentLength)
 		}
 	}
 	// Another tenant's tiles look like a missing log's.

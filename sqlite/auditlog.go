@@ -218,3 +218,56 @@ func backfill(ctx context.Context, sqlTx *sql.Tx, todo []unhashed) error {
 	}
 	return nil
 }
+
+// bundleQuery reads a stored bundle, if the log has filled it: two point
+// reads (TestQueryPlans).
+const bundleQuery = `SELECT b.data FROM audit_bundles b JOIN audit_logs l ON l.log = b.log
+	WHERE b.log = ? AND b.n = ? AND l.size >= (b.n + 1) * 256`
+
+// AuditBundle returns log's stored full entry bundle n, or nil (256 is
+// auditlog.BundleSize).
+func (t *tx) AuditBundle(ctx context.Context, log string, n int64) ([]byte, error) {
+	var data []byte
+	err := t.tx.QueryRowContext(ctx, bundleQuery, log, n).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return data, wrap("audit bundle", err)
+}
+
+// FillAuditBundle stores log's full entry bundle n from its rows unless it
+// is stored. The size it checks is the committed one (audit_logs): records
+// staged by this commit group are not rows yet, and their bundles are
+// written by the flush that writes them.
+func (t *tx) FillAuditBundle(ctx context.Context, log string, n int64) error {
+	if t.logs == nil {
+		return lockbox.Errorf(lockbox.EINTERNAL, "Audit bundles are stored only inside Update.")
+	}
+	size, err := readAuditSize(ctx, t.tx, log)
+	if err != nil || (n+1)*auditlog.BundleSize > size {
+		return err
+	}
+	return t.storeBundle(ctx, log, n, `INSERT INTO audit_bundles (log, n, data) VALUES (?, ?, ?)
+		ON CONFLICT (log, n) DO NOTHING`)
+}
+
+// storeBundle builds log's full bundle n from the rows this transaction
+// sees and writes it with insert (log, n, data).
+func (t *tx) storeBundle(ctx context.Context, log string, n int64, insert string) error {
+	start := n * auditlog.BundleSize
+	leaves, err := t.AuditLeaves(ctx, log, start, start+auditlog.BundleSize)
+	if err != nil {
+		return err
+	}
+	if len(leaves) != auditlog.BundleSize {
+		return fmt.Errorf("sqlite: entry bundle %d of %s: %d of %d records", n, log, len(leaves), auditlog.BundleSize)
+	}
+	data, err := auditlog.EntryBundle(leaves)
+	if err != nil {
+		// A leaf too long for a bundle: none is stored, and serving it
+		// from the rows reports why. It must not fail the append.
+		return nil
+	}
+	_, err = t.tx.ExecContext(ctx, insert, log, n, data)
+	return wrap("store audit bundle", err)
+}

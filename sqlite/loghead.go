@@ -188,13 +188,28 @@ func (g *groupLogs) load(ctx context.Context, q queryer, log string) (*logHead, 
 	return &logHead{Head: head}, nil
 }
 
-// flush writes the staged records in the order they were appended, then
-// the size of every log the group appended to. It runs once, after the last
+// flush writes the staged records in the order they were appended, the
+// entry bundles they fill, then the size of every log the group appended
+// to. It runs once, after the last
 // savepoint and before COMMIT; if it fails, the whole group fails. IDs were
 // checked at append time and indexes come from the heads, so it should not.
 func (g *groupLogs) flush(ctx context.Context, t *tx) error {
+	var full []*auditlog.Entry // the last records of entry bundles
 	for _, e := range g.staged {
 		if err := t.insertAudit(ctx, e); err != nil {
+			return err
+		}
+		if (e.Record.Index+1)%auditlog.BundleSize == 0 {
+			full = append(full, e)
+		}
+	}
+	// Each bundle this group filled, from the rows just written: the same
+	// bytes, committed together. It replaces any bundle stored there, which
+	// only a log rolled back by hand and appended to again can have.
+	for _, e := range full {
+		err := t.storeBundle(ctx, e.Record.Tenant, e.Record.Index/auditlog.BundleSize, `INSERT INTO audit_bundles (log, n, data)
+			VALUES (?, ?, ?) ON CONFLICT (log, n) DO UPDATE SET data = excluded.data`)
+		if err != nil {
 			return err
 		}
 	}

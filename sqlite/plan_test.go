@@ -41,6 +41,8 @@ func TestQueryPlans(t *testing.T) {
 		{"ListByRequester", query(byRequester), args(byRequester), []string{"requests_requester_created (requester_id=?)"}},
 		{"AuditRange", `SELECT canonical FROM audit_records WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx`, []any{"c", 0, 10},
 			[]string{"(log=? AND idx>? AND idx<?)"}},
+		{"AuditBundle", bundleQuery, []any{"c", 0}, []string{"SEARCH b USING INDEX sqlite_autoindex_audit_bundles_1 (log=? AND n=?)",
+			"SEARCH l USING INDEX sqlite_autoindex_audit_logs_1 (log=?)"}},
 		{"MissingHashesAtStart", missingHashesQuery, nil, []string{"SCAN l", "SEARCH r USING INDEX", "(log=? AND idx=?)"}},
 	}
 	for _, tt := range tests {

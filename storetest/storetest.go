@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) lockbox.Store) {
 		{"Audit", auditTests},
 		{"Outbox", outboxTests},
 		{"AuditLog", auditLogTests},
+		{"AuditBundle", bundleTests},
 		{"WebSession", webSessionTests},
 		{"SSO", ssoTests},
 		{"SigningKeys", keyTests},

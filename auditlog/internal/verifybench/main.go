@@ -27,7 +27,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -42,17 +44,19 @@ import (
 )
 
 var (
-	dir     = flag.String("dir", filepath.Join(os.TempDir(), "lockbox-verifybench"), "working directory (the database is kept for reruns)")
-	records = flag.Int("records", 1_000_000, "records in contoso's log")
-	newRecs = flag.Int("new", 1000, "records appended before the incremental run")
-	child   = flag.String("child", "", "internal: run one measurement (hash, file, http)")
-	url     = flag.String("url", "", "internal: server URL (child http)")
-	token   = flag.String("token", "", "internal: bearer token (child http)")
-	state   = flag.String("state", "", "internal: state directory (child http)")
-	full    = flag.Bool("full", false, "internal: --full (child http)")
-	trace   = flag.Bool("trace", false, "internal: log each read and its time (child http)")
-	entries = flag.Bool("entries", false, "also measure a full verify through the JSON entries endpoint, as before tiles (child http: read that way)")
-	only    = flag.String("only", "", "run only this part: csv; incremental (three incremental runs after -new records each, from the kept state); build (the database, nothing measured)")
+	dir       = flag.String("dir", filepath.Join(os.TempDir(), "lockbox-verifybench"), "working directory (the database is kept for reruns)")
+	records   = flag.Int("records", 1_000_000, "records in contoso's log")
+	newRecs   = flag.Int("new", 1000, "records appended before the incremental run")
+	child     = flag.String("child", "", "internal: run one measurement (hash, file, http)")
+	url       = flag.String("url", "", "internal: server URL (child http)")
+	token     = flag.String("token", "", "internal: bearer token (child http)")
+	state     = flag.String("state", "", "internal: state directory (child http)")
+	full      = flag.Bool("full", false, "internal: --full (child http)")
+	trace     = flag.Bool("trace", false, "internal: log each read and its time (child http)")
+	entries   = flag.Bool("entries", false, "also measure a full verify through the JSON entries endpoint, as before tiles (child http: read that way)")
+	idleConns = flag.Int("idle-conns", 0, "the client's idle connections kept per host (0: net/http's default, 2, as the CLI)")
+	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the serving process during the first full verify over HTTP to this file, and of the client to this file.client")
+	only      = flag.String("only", "", "run only this part: csv; incremental (three incremental runs after -new records each, from the kept state); build (the database, nothing measured); e2e (one full verify over HTTP, with the CPU of client and server)")
 )
 
 const tenant = "contoso"
@@ -82,7 +86,6 @@ func main() {
 		benchCSV(ctx, svc, filepath.Join(*dir, fmt.Sprintf("verify-%d.db", *records)))
 		return
 	}
-	flat, cpPath, vkey := dumpLeaves(ctx, store, svc)
 	ts := httptest.NewServer((&server.Server{Requests: accounts, Accounts: accounts, Tenants: accounts, Catalog: accounts, Audit: svc,
 		Logger: slog.New(slog.DiscardHandler)}).Handler())
 	defer ts.Close()
@@ -93,6 +96,16 @@ func main() {
 		benchIncremental(ctx, store, ts.URL, sess.Token, stateDir)
 		return
 	}
+	if *only == "e2e" {
+		must(os.RemoveAll(stateDir))
+		serverCPU := cpuSelf()
+		r := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir, "-idle-conns", fmt.Sprint(*idleConns))
+		fmt.Printf("full verify over loopback HTTP (idle connections %d): %.2f s for %d records, CPU client %.2f s, server %.2f s, peak RSS %.1f MiB\n",
+			*idleConns, r.Seconds, r.Checked, r.CPU, cpuSelf()-serverCPU, r.RSSMiB)
+		return
+	}
+	flat, cpPath, vkey := dumpLeaves(ctx, store, svc)
+	serveBundles(ctx, svc)
 	must(os.RemoveAll(stateDir))
 	must(os.RemoveAll(filepath.Join(*dir, "state-entries")))
 
@@ -118,10 +131,16 @@ func main() {
 		fmt.Printf("full verify over loopback HTTP through the JSON entries endpoint (as before tiles): %.2f s for %d records, peak RSS %.1f MiB: RATIO %.2f (hashing %.2f s, load %s)\n",
 			old.Seconds, old.Checked, old.RSSMiB, h/old.Seconds, h, load())
 	}
-	e2e := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir)
+	stop := profile()
+	serverCPU := cpuSelf()
+	e2e := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir, "-cpuprofile", *cpuProf+".client")
+	serverCPU = cpuSelf() - serverCPU
+	stop()
 	h = hashAround()
 	fmt.Printf("full verify over loopback HTTP through the tiles, from SQLite (first run, records kept): %.2f s for %d records, peak RSS %.1f MiB (client process): RATIO verify rate / hash rate %.2f (hashing %.2f s, load %s)\n",
 		e2e.Seconds, e2e.Checked, e2e.RSSMiB, h/e2e.Seconds, h, load())
+	fmt.Printf("  CPU of that run: client %.2f s, server %.2f s; of the verify core %.2f s, of hashing %.2f s\n",
+		e2e.CPU, serverCPU, core.CPU, hashes[len(hashes)-1].CPU)
 	appendRecords(ctx, store, *newRecs)
 	inc := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir)
 	fmt.Printf("incremental verify after %d new records: %.3f s (load state %.3f, verify %.3f, save state %.3f), checked %d, peak RSS %.1f MiB: %.2f%% of the full run (load %s)\n",
@@ -137,6 +156,20 @@ func main() {
 	fmt.Println()
 }
 
+// profile starts -cpuprofile, if set, and returns what stops it.
+func profile() func() {
+	if *cpuProf == "" {
+		return func() {}
+	}
+	f, err := os.Create(*cpuProf)
+	must(err)
+	must(pprof.StartCPUProfile(f))
+	return func() {
+		pprof.StopCPUProfile()
+		must(f.Close())
+	}
+}
+
 var (
 	flatFile = flag.String("flat-file", "", "internal: leaves file")
 	cpFile   = flag.String("checkpoint-file", "", "internal: checkpoint file")
@@ -149,6 +182,7 @@ type result struct {
 	Load, Verify, Save float64 `json:",omitempty"`
 	Checked            int64   `json:"checked"`
 	RSSMiB             float64 `json:"rss_mib"`
+	CPU                float64 `json:"-"` // the child's user and system CPU time (set by run)
 }
 
 // run runs one measurement in a child process and reads its result.
@@ -161,6 +195,7 @@ func run(kind string, args ...string) result {
 	must(err)
 	var r result
 	must(json.Unmarshal(out, &r))
+	r.CPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	return r
 }
 
@@ -277,13 +312,22 @@ func verifyFile(ctx context.Context) result {
 }
 
 func verifyHTTP(ctx context.Context) result {
-	c := client.New(*url, *token).WithHTTPClient(&http.Client{Timeout: time.Hour})
+	hc := &http.Client{Timeout: time.Hour}
+	if *idleConns > 0 {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = *idleConns
+		hc.Transport = tr
+	}
+	c := client.New(*url, *token).WithHTTPClient(hc)
 	var src auditlog.Source = c
 	if *trace {
 		src = timed{c}
 	}
 	if *entries {
 		src = struct{ auditlog.Source }{src} // hides ReadTile: the JSON entries
+	}
+	if *cpuProf != ".client" {
+		defer profile()()
 	}
 	start := time.Now()
 	prev, err := auditlog.LoadState(*state)
@@ -344,6 +388,47 @@ func dumpLeaves(ctx context.Context, store *sqlite.Store, svc *auditlog.Service)
 	vkey, err = svc.LogKey(ctx)
 	must(err)
 	return flat, cpPath, vkey
+}
+
+// serveBundles reads every full entry bundle of the log through the
+// service (LogTile, as the tiles route calls it: the server's own work for
+// a full verify, without HTTP), twice, waiting after each pass for the
+// bundles it queued to be stored. On a log loaded without stored bundles
+// (benchdb's loader writes rows only, as a log filled before migration
+// 00018 has) the first pass is the fallback and the one-time fill.
+func serveBundles(ctx context.Context, svc *auditlog.Service) {
+	actx := lockbox.NewContextWithUser(ctx, lockbox.System)
+	cp, err := svc.Checkpoint(actx, tenant)
+	must(err)
+	for pass := 1; pass <= 2; pass++ {
+		var cpu0 syscall.Rusage
+		must(syscall.Getrusage(syscall.RUSAGE_SELF, &cpu0))
+		start := time.Now()
+		var bytes int64
+		for n := range cp.Size / auditlog.BundleSize {
+			data, _, err := svc.LogTile(actx, tenant, auditlog.EntryBundlePath(n, auditlog.BundleSize))
+			must(err)
+			bytes += int64(len(data))
+		}
+		read := time.Since(start)
+		svc.WaitBundleFills()
+		var cpu1 syscall.Rusage
+		must(syscall.Getrusage(syscall.RUSAGE_SELF, &cpu1))
+		fmt.Printf("server side, pass %d: LogTile of all %d full bundles (%.0f MiB): %.2f s, then stored in %.2f s more; CPU %.2f s\n",
+			pass, cp.Size/auditlog.BundleSize, float64(bytes)/(1<<20), read.Seconds(), (time.Since(start) - read).Seconds(),
+			cpuSeconds(cpu1)-cpuSeconds(cpu0))
+	}
+}
+
+// cpuSelf is this process's CPU time so far (user and system).
+func cpuSelf() float64 {
+	var r syscall.Rusage
+	must(syscall.Getrusage(syscall.RUSAGE_SELF, &r))
+	return cpuSeconds(r)
+}
+
+func cpuSeconds(r syscall.Rusage) float64 {
+	return float64(r.Utime.Sec+r.Stime.Sec) + float64(r.Utime.Usec+r.Stime.Usec)/1e6
 }
 
 // appendRecords appends n records through the store, as the workflow does.
