@@ -53,6 +53,7 @@ type Store struct {
 	writerDone chan struct{}
 	closeOnce  sync.Once
 	stmts      *stmtCache // the writer's prepared statements (stmtcache.go)
+	reads      *readStmts // the readers' (stmtcache.go)
 	logs       *logCache  // the writer's audit log heads (loghead.go)
 	lastGroup  int        // the size of the last commit group (arrivals)
 	// appended fires after each group that appended audit records commits.
@@ -106,7 +107,7 @@ func open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{writer: writer, reader: reader, writes: make(chan *writeReq),
-		closing: make(chan struct{}), writerDone: make(chan struct{}), stmts: newStmtCache(writer), logs: newLogCache()}
+		closing: make(chan struct{}), writerDone: make(chan struct{}), stmts: newStmtCache(writer), reads: newReadStmts(reader), logs: newLogCache()}
 	return s, nil
 }
 
@@ -150,7 +151,7 @@ func (s *Store) View(ctx context.Context, fn func(lockbox.Tx) error) error {
 		return fmt.Errorf("sqlite: begin read: %w", err)
 	}
 	defer sqlTx.Rollback() // nothing to commit
-	return fn(&tx{tx: sqlTx})
+	return fn(&tx{tx: readerTx{tx: sqlTx, cache: s.reads}})
 }
 
 // Ping reports whether both pools can reach the database file.
@@ -168,5 +169,6 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	<-s.writerDone
+	s.reads.close()
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"sync"
 )
 
 // Prepared statements for the writer. Parsing SQL is about a third of the
@@ -121,4 +122,96 @@ func (w writerTx) QueryRowContext(ctx context.Context, q string, args ...any) *s
 		return st.QueryRowContext(ctx, args...)
 	}
 	return w.tx.QueryRowContext(ctx, q, args...)
+}
+
+// readStmts holds prepared statements for the reader pool, shared by every
+// View. A View's connection is busy inside its transaction and the pool
+// may have no other free, so a statement is never prepared on the View's
+// path: the first View to run a text notes it and a goroutine prepares it
+// on the pool when a connection is free; later Views bind it to their
+// connection (database/sql prepares it there once and keeps it). Parsing
+// was a tenth of the server's CPU when serving entry bundles (a statement
+// for the token, one for the bundle, each parsed on every request).
+type readStmts struct {
+	db     *sql.DB
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt // nil value: the text did not prepare; run it unprepared
+	closed bool
+}
+
+func newReadStmts(db *sql.DB) *readStmts {
+	return &readStmts{db: db, stmts: map[string]*sql.Stmt{}}
+}
+
+// stmt returns q prepared and bound to sqlTx, or nil when it is not
+// prepared (yet).
+func (c *readStmts) stmt(ctx context.Context, sqlTx *sql.Tx, q string) *sql.Stmt {
+	c.mu.Lock()
+	st, seen := c.stmts[q]
+	if !seen && !c.closed && len(c.stmts) < maxStmts {
+		c.stmts[q] = nil // noted: prepared once, by one goroutine
+		go c.prepare(q)
+	}
+	c.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	return sqlTx.StmtContext(ctx, st)
+}
+
+func (c *readStmts) prepare(q string) {
+	st, err := c.db.PrepareContext(context.Background(), q)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err != nil: // stays nil: run unprepared
+	case c.closed:
+		st.Close()
+	default:
+		c.stmts[q] = st
+	}
+}
+
+// close closes the prepared statements; those still being prepared close
+// themselves when they are.
+func (c *readStmts) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for _, st := range c.stmts {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// readerTx is a View's querier: prepared statements where it has them.
+type readerTx struct {
+	tx    *sql.Tx
+	cache *readStmts
+}
+
+func (r readerTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return r.tx.ExecContext(ctx, q, args...) // a View writes nothing (query_only)
+}
+
+func (r readerTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := r.cache.stmt(ctx, r.tx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return r.tx.QueryContext(ctx, q, args...)
+}
+
+func (r readerTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := r.cache.stmt(ctx, r.tx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return r.tx.QueryRowContext(ctx, q, args...)
+}
+
+// prepared reports whether q is prepared (tests).
+func (c *readStmts) prepared(q string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stmts[q] != nil
 }
