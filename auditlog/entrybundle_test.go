@@ -12,22 +12,6 @@ import (
 	"github.com/lockboxhq/lockbox/auditlog"
 )
 
-// appendInOne appends records from to to-1 in one Update.
-func (e *env) appendInOne(from, to int, tag string) {
-	e.t.Helper()
-	err := e.store.Update(e.t.Context(), func(tx lockbox.Tx) error {
-		for i := from; i < to; i++ {
-			if err := tx.AppendAudit(e.t.Context(), record(i, tag)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-}
-
 // storedBundle is contoso's stored entry bundle n as the file holds it (nil:
 // none).
 func (e *env) storedBundle(n int) []byte {
@@ -59,8 +43,8 @@ func bundleOf(rows [][]byte) []byte {
 func TestEntryBundlesStoredAndServed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.appendInOne(0, 200, "rec")
-	e.appendInOne(200, 300, "rec") // bundle 0 filled by the second Update, mid-way
+	e.appendMany(0, 200, "rec")
+	e.appendMany(200, 300, "rec") // bundle 0 filled by the second Update, mid-way
 	rows := e.rows()
 	want := bundleOf(rows[:256])
 	if got := e.storedBundle(0); !bytes.Equal(got, want) {
@@ -105,7 +89,7 @@ func TestEntryBundlesStoredAndServed(t *testing.T) {
 	if lockbox.ErrorCode(err) != lockbox.ECONFLICT || e.storedBundle(1) != nil {
 		t.Fatalf("rolled-back append: %v, bundle 1 stored %t", err, e.storedBundle(1) != nil)
 	}
-	e.appendInOne(300, 520, "rec")
+	e.appendMany(300, 520, "rec")
 	rows = e.rows()
 	if got := e.storedBundle(1); !bytes.Equal(got, bundleOf(rows[256:512])) {
 		t.Fatalf("stored bundle 1: %d bytes, want the %d of its rows", len(got), len(bundleOf(rows[256:512])))
@@ -140,7 +124,7 @@ func TestVerifyCatchesTamperedBundle(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			e.appendInOne(0, 300, "rec")
+			e.appendMany(0, 300, "rec")
 			dir := t.TempDir()
 			if r := e.run(dir, e.service(), auditlog.Options{}); !r.OK() || r.Size != 300 {
 				t.Fatalf("baseline: ok=%t size=%d\n%s", r.OK(), r.Size, messages(r))
