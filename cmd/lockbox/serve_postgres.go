@@ -21,12 +21,10 @@ import (
 
 // defaultServePool is the PostgreSQL pool of a replica unless told
 // otherwise. 20 connections serve 32 busy clients on two cores: most
-// requests hold a connection only for a few milliseconds. All of them stay
-// open when idle: a pool that keeps fewer closes and reopens connections
-// whenever its load wavers around that number, and each reopening starts a
-// PostgreSQL server process (docs/benchmarks.md, "Third pass").
+// requests hold a connection only for a few milliseconds. MaxIdleConns 0
+// keeps all of them open when idle (postgres.Options says why).
 func defaultServePool() postgres.Options {
-	return postgres.Options{MaxOpenConns: 20, MaxIdleConns: 20, ConnMaxLifetime: 30 * time.Minute,
+	return postgres.Options{MaxOpenConns: 20, ConnMaxLifetime: 30 * time.Minute,
 		StatementTimeout: 30 * time.Second}
 }
 
@@ -34,8 +32,7 @@ func addServeDatabaseFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f := cmd.Flags()
 	def := defaultServePool()
 	f.IntVar(&cfg.DB.MaxOpenConns, "db-max-open-conns", def.MaxOpenConns, "PostgreSQL: most connections this replica opens (all replicas together must stay under the server's max_connections)")
-	// 0, the default, is as many as --db-max-open-conns, whatever that is set to.
-	f.IntVar(&cfg.DB.MaxIdleConns, "db-max-idle-conns", 0, "PostgreSQL: idle connections kept open between bursts (0: as many as --db-max-open-conns; fewer makes a busy replica reopen connections)")
+	f.IntVar(&cfg.DB.MaxIdleConns, "db-max-idle-conns", def.MaxIdleConns, "PostgreSQL: idle connections kept open between bursts (0: as many as --db-max-open-conns; fewer makes a busy replica reopen connections)")
 	f.DurationVar(&cfg.DB.ConnMaxLifetime, "db-conn-max-lifetime", def.ConnMaxLifetime, "PostgreSQL: recycle connections after this long")
 	f.DurationVar(&cfg.DB.StatementTimeout, "db-statement-timeout", def.StatementTimeout, "PostgreSQL: longest a statement may run before it fails with 503")
 	f.StringVar(&cfg.AddrFile, "addr-file", "", "write the server's URL to this file once it listens (useful with --listen 127.0.0.1:0)")
@@ -43,11 +40,8 @@ func addServeDatabaseFlags(cmd *cobra.Command, cfg *serverConfig) {
 
 // checkPool checks the pool settings, once flags and environment are read.
 func checkPool(db *postgres.Options) error {
-	// More idle than open connections cannot be kept: a smaller pool simply
-	// keeps all of its connections, and so does one left at the default 0.
-	if db.MaxIdleConns == 0 || db.MaxIdleConns > db.MaxOpenConns {
-		db.MaxIdleConns = db.MaxOpenConns
-	}
+	// 0 idle connections, or more than open, is resolved by the store
+	// (postgres.Options.withDefaults): the pool keeps all of them.
 	switch {
 	case db.MaxOpenConns < 2: // startup holds one (a lock) while seeding with another
 		return usageErrorf("--db-max-open-conns must be at least 2, not %d", db.MaxOpenConns)
