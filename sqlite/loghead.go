@@ -190,9 +190,9 @@ func (g *groupLogs) load(ctx context.Context, q queryer, log string) (*logHead, 
 
 // flush writes the staged records in the order they were appended, the
 // entry bundles they fill, then the size of every log the group appended
-// to. It runs once, after the last
-// savepoint and before COMMIT; if it fails, the whole group fails. IDs were
-// checked at append time and indexes come from the heads, so it should not.
+// to. It runs once, after the last savepoint and before COMMIT; if it
+// fails, the whole group fails. IDs were checked at append time and
+// indexes come from the heads, so it should not.
 func (g *groupLogs) flush(ctx context.Context, t *tx) error {
 	var full []*auditlog.Entry // the last records of entry bundles
 	for _, e := range g.staged {
