@@ -137,6 +137,9 @@ type readStmts struct {
 	mu     sync.Mutex
 	stmts  map[string]*sql.Stmt // nil value: the text did not prepare; run it unprepared
 	closed bool
+	// preparing is the goroutines under way: close waits for them, so that
+	// none holds a connection (and the file) once the Store is closed.
+	preparing sync.WaitGroup
 }
 
 func newReadStmts(db *sql.DB) *readStmts {
@@ -150,6 +153,7 @@ func (c *readStmts) stmt(ctx context.Context, sqlTx *sql.Tx, q string) *sql.Stmt
 	st, seen := c.stmts[q]
 	if !seen && !c.closed && len(c.stmts) < maxStmts {
 		c.stmts[q] = nil // noted: prepared once, by one goroutine
+		c.preparing.Add(1)
 		go c.prepare(q)
 	}
 	c.mu.Unlock()
@@ -160,6 +164,7 @@ func (c *readStmts) stmt(ctx context.Context, sqlTx *sql.Tx, q string) *sql.Stmt
 }
 
 func (c *readStmts) prepare(q string) {
+	defer c.preparing.Done()
 	st, err := c.db.PrepareContext(context.Background(), q)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -172,12 +177,15 @@ func (c *readStmts) prepare(q string) {
 	}
 }
 
-// close closes the prepared statements; those still being prepared close
-// themselves when they are.
+// close waits for the statements being prepared and closes them all. No
+// prepare starts after it: stmt checks closed under the same lock.
 func (c *readStmts) close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
+	c.mu.Unlock()
+	c.preparing.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, st := range c.stmts {
 		if st != nil {
 			st.Close()
