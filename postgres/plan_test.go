@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/postgres/pgtest"
 )
@@ -89,4 +92,64 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 		t.Fatal(err)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestAppendPlans pins the plans of the statements lockbox_audit_append
+// runs (migration 00021), read from auto_explain's nested-statement
+// output sent to the session as notices: a one-record append inserts its
+// row with VALUES, not by unnesting ten arrays, and locks and updates the
+// head row through its primary key.
+func TestAppendPlans(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgx.ParseConfig(pgtest.Migrated(t, pgtest.DSN(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plans []string
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { plans = append(plans, n.Message) }
+	conn, err := pgx.ConnectConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, q := range []string{`LOAD 'auto_explain'`, `SET auto_explain.log_min_duration = 0`,
+		`SET auto_explain.log_nested_statements = on`, `SET auto_explain.log_level = notice`} {
+		if _, err := conn.Exec(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// Twice: the first append creates the head row, the second is the
+	// common case.
+	for _, id := range []string{"a", "b"} {
+		plans = plans[:0]
+		if _, err := conn.Exec(t.Context(), `SELECT lockbox_audit_append('contoso', ARRAY['\x7b'::bytea], ARRAY['\x7d'::bytea],
+			ARRAY[$1::text], ARRAY[now()], ARRAY['t'], ARRAY['o'], ARRAY['u'], ARRAY['a'], ARRAY['r'])`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert := nestedPlan(t, plans, "INSERT INTO audit_records")
+	if strings.Contains(insert, "Function Scan") || strings.Contains(insert, "ProjectSet") {
+		t.Errorf("a one-record append unnests its arguments:\n%s", insert)
+	}
+	for _, stmt := range []string{"FROM audit_logs WHERE log = p_log FOR UPDATE", "UPDATE audit_logs SET"} {
+		if plan := nestedPlan(t, plans, stmt); !strings.Contains(plan, "audit_logs_pkey") {
+			t.Errorf("%s does not use audit_logs_pkey:\n%s", stmt, plan)
+		}
+	}
+}
+
+// nestedPlan is the one of auto_explain's plans whose query text contains
+// stmt.
+func nestedPlan(t *testing.T, plans []string, stmt string) string {
+	t.Helper()
+	var found []string
+	for _, p := range plans {
+		if strings.Contains(p, stmt) {
+			found = append(found, p)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d plans of %q among:\n%s", len(found), stmt, strings.Join(plans, "\n\n"))
+	}
+	return found[0]
 }
