@@ -49,6 +49,7 @@ var (
 	queries    = flag.Int("queries", 2000, "search queries")
 	rounds     = flag.Int("rounds", 5, "append rounds, each between two raw INSERT runs")
 	onlyAppend = flag.Bool("only-append", false, "run the append benchmark only")
+	sqliteToo  = flag.Bool("sqlite", true, "measure appends on SQLite (false: on -postgres alone)")
 	pgDSN      = flag.String("postgres", "", "also measure appends on this PostgreSQL server (database lockbox_append_bench is recreated)")
 )
 
@@ -67,7 +68,9 @@ func main() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	benchAppend(ctx, sqliteTarget(ctx))
+	if *sqliteToo || *pgDSN == "" {
+		benchAppend(ctx, sqliteTarget(ctx))
+	}
 	if *pgDSN != "" {
 		benchAppend(ctx, postgresTarget(ctx, *pgDSN))
 	}
@@ -98,6 +101,10 @@ type appendTarget struct {
 	db        *sql.DB
 	insertSQL string
 	timeArg   func(time.Time) any
+	// stmts, when the server has pg_stat_statements, starts counting the
+	// database's statements afresh and returns a function that prints
+	// them; nil otherwise.
+	stmts func() (report func())
 }
 
 func sqliteTarget(ctx context.Context) *appendTarget {
@@ -133,7 +140,51 @@ func postgresTarget(ctx context.Context, dsn string) *appendTarget {
 	return &appendTarget{name: "PostgreSQL (synchronous_commit on)", store: store, db: db,
 		insertSQL: `INSERT INTO audit_records (log, idx, id, time, record_type, operation, user_id, actor_type, request_id, canonical, hashes)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		timeArg: func(t time.Time) any { return t.Truncate(time.Microsecond) }}
+		timeArg: func(t time.Time) any { return t.Truncate(time.Microsecond) },
+		stmts:   statementStats(ctx, db)}
+}
+
+// statementStats returns appendTarget.stmts for db when its server loads
+// pg_stat_statements (set pg_stat_statements.track = all to see the
+// statements lockbox_audit_append runs, too), or nil. Only this
+// database's statistics are reset.
+func statementStats(ctx context.Context, db *sql.DB) func() func() {
+	var loaded bool
+	must(db.QueryRowContext(ctx, `SELECT current_setting('shared_preload_libraries') LIKE '%pg_stat_statements%'`).Scan(&loaded))
+	if !loaded {
+		return nil
+	}
+	_, err := db.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`)
+	must(err)
+	return func() func() {
+		_, err := db.ExecContext(ctx, `SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)`)
+		must(err)
+		return func() { printStatements(ctx, db) }
+	}
+}
+
+// printStatements prints the 6 statements of db that took the most time
+// since statementStats reset them: calls, mean time, whether the client
+// sent it (top) or a function ran it (nested).
+func printStatements(ctx context.Context, db *sql.DB) {
+	rows, err := db.QueryContext(ctx, `SELECT calls, mean_exec_time, toplevel, left(regexp_replace(query, '\s+', ' ', 'g'), 70)
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY total_exec_time DESC LIMIT 6`)
+	must(err)
+	defer rows.Close()
+	for rows.Next() {
+		var calls int64
+		var mean float64
+		var top bool
+		var query string
+		must(rows.Scan(&calls, &mean, &top, &query))
+		where := "nested"
+		if top {
+			where = "top"
+		}
+		fmt.Printf("  pg_stat_statements: %7d calls %8.3f ms mean  %-6s %s\n", calls, mean, where, query)
+	}
+	must(rows.Err())
 }
 
 // appendRec is the record appender w appends: one of 8 tenants, with a
@@ -182,6 +233,10 @@ func benchAppend(ctx context.Context, t *appendTarget) {
 		return float64(total) / time.Since(start).Seconds()
 	}
 	appendRound := func() float64 {
+		if t.stmts != nil {
+			defer t.stmts()()
+		}
+		defer cpuPer("durable append")(total)
 		start := time.Now()
 		var wg sync.WaitGroup
 		for w := range *appenders {
