@@ -96,6 +96,12 @@ func main() {
 		benchIncremental(ctx, store, ts.URL, sess.Token, stateDir)
 		return
 	}
+	if *only == "bundles" {
+		stop := profile()
+		serveBundles(ctx, svc)
+		stop()
+		return
+	}
 	if *only == "e2e" {
 		must(os.RemoveAll(stateDir))
 		serverCPU := cpuSelf()
