@@ -164,8 +164,9 @@ type BundleReader interface {
 // (c2sp.org/tlog-tiles).
 const maxBundle = BundleSize * (2 + 0xFFFF)
 
-// readFrame reads one bundle of a LogBundles stream.
-func readFrame(r io.Reader, hdr []byte) ([]byte, error) {
+// readFrame reads one bundle of a LogBundles stream, into buf if it is
+// large enough.
+func readFrame(r io.Reader, hdr, buf []byte) ([]byte, error) {
 	if _, err := io.ReadFull(r, hdr[:frameHeader]); err != nil {
 		return nil, err
 	}
@@ -173,7 +174,11 @@ func readFrame(r io.Reader, hdr []byte) ([]byte, error) {
 	if n > maxBundle {
 		return nil, fmt.Errorf("a bundle of %d bytes announced, longer than any", n)
 	}
-	data := make([]byte, n)
+	data := buf[:0]
+	if cap(data) < int(n) {
+		data = make([]byte, n, n+n/8) // room for the next bundles' spread
+	}
+	data = data[:n]
 	if _, err := io.ReadFull(r, data); err != nil {
 		return nil, err
 	}

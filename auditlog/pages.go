@@ -1,7 +1,6 @@
 package auditlog
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -49,11 +48,47 @@ type pager struct {
 	read    bool  // a bundle was read: a later 404 is a missing record, not an old server
 
 	streamEnd int64
+
+	// check: fetchers work out each leaf's leafCheck (hashOnly: its hash
+	// alone); page then returns them with the entries. Set by Verify.
+	check, hashOnly bool
+	// free holds stream buffers the caller is done with, for the stream
+	// to read the next bundles into: a bundle is some 130 KiB, and a new
+	// one each time is allocation, clearing and collection for nothing.
+	// last is the buffer of the page returned last, free at the next call.
+	free chan []byte
+	last []byte
 }
 
 type bundle struct {
 	entries []lockbox.LogEntry
+	checks  []leafCheck // of each entry, when the pager checks
+	buf     []byte      // the entries' memory, when it may be reused
 	err     error
+}
+
+// leafCheck is what the verifier works out of each leaf on its own: its
+// hash and checkLeaf's outcome. The goroutine that fetched a bundle works
+// it out, so that it overlaps the next fetches and uses a core the loop
+// that folds the tree does not (docs/benchmarks.md, "Full verify"). id and
+// op share the entry's memory.
+type leafCheck struct {
+	hash    tlog.Hash
+	id, op  []byte
+	problem string
+}
+
+// checkBundle is the leafChecks of b's entries, or only their hashes
+// when hashOnly (RootOnly: a glance checks no record's form).
+func checkBundle(log string, b *bundle, hashOnly bool) {
+	b.checks = make([]leafCheck, len(b.entries))
+	for i, e := range b.entries {
+		c := &b.checks[i]
+		c.hash = tlog.RecordHash(e.Data)
+		if !hashOnly {
+			c.id, c.op, c.problem = checkLeaf(log, e)
+		}
+	}
 }
 
 func newPager(src Source, log string, size int64) *pager {
@@ -63,6 +98,15 @@ func newPager(src Source, log string, size int64) *pager {
 		p.bundles, _ = src.(BundleReader)
 	}
 	return p
+}
+
+// checkLeaves makes the fetchers work out each leaf's leafCheck (only its
+// hash when hashOnly) and page return them; and lets the stream reuse the
+// memory of a page once the next is asked for. For Verify's loop, which
+// keeps nothing of an entry past its page.
+func (p *pager) checkLeaves(hashOnly bool) {
+	p.check, p.hashOnly = true, hashOnly
+	p.free = make(chan []byte, tilesAhead+2)
 }
 
 // badBundle is an entry bundle that does not parse: the server's answer is
@@ -77,10 +121,20 @@ func (e *badBundle) Error() string {
 }
 
 // page returns entries from index from on (fewer than asked is not an
-// error; none means the server has none there).
-func (p *pager) page(ctx context.Context, from int64) ([]lockbox.LogEntry, error) {
+// error; none means the server has none there), and their leafChecks when
+// the pager checks and the entries came from bundles (else nil: the caller
+// works them out). They are valid until the next call.
+func (p *pager) page(ctx context.Context, from int64) ([]lockbox.LogEntry, []leafCheck, error) {
+	if p.last != nil && p.free != nil {
+		select {
+		case p.free <- p.last:
+		default:
+		}
+		p.last = nil
+	}
 	if p.tiles == nil {
-		return p.src.LogEntries(ctx, p.log, from, p.size)
+		entries, err := p.src.LogEntries(ctx, p.log, from, p.size)
+		return entries, nil, err
 	}
 	n := from >> TileHeight
 	if p.stream != nil {
@@ -89,7 +143,8 @@ func (p *pager) page(ctx context.Context, from int64) ([]lockbox.LogEntry, error
 		} else if b := <-p.stream; b.err == nil {
 			p.first++
 			p.read = true
-			return from1(b.entries, from), nil
+			p.last = b.buf
+			return from1(b, from)
 		} else {
 			// The stream failed (an older server has no such route; a
 			// connection broke; a frame is not a bundle): the tiles say
@@ -111,30 +166,35 @@ func (p *pager) page(ctx context.Context, from int64) ([]lockbox.LogEntry, error
 	switch {
 	case b.err == nil:
 	case errors.As(b.err, &bb) || ctx.Err() != nil:
-		return nil, b.err
+		return nil, nil, b.err
 	case !p.read && lockbox.ErrorCode(b.err) == lockbox.ENOTFOUND:
 		// A server from before tiles: read the JSON entries instead.
 		p.close()
 		p.tiles = nil
-		return p.src.LogEntries(ctx, p.log, from, p.size)
+		entries, err := p.src.LogEntries(ctx, p.log, from, p.size)
+		return entries, nil, err
 	default:
 		// A bundle the server cannot make (a record row gone, say): its
 		// entries endpoint says which records it has, and the caller
 		// finds the gap.
 		p.close()
-		return p.src.LogEntries(ctx, p.log, from, p.size)
+		entries, err := p.src.LogEntries(ctx, p.log, from, p.size)
+		return entries, nil, err
 	}
 	p.read = true
-	return from1(b.entries, from), nil
+	return from1(b, from)
 }
 
-// from1 is entries from index from on.
-func from1(entries []lockbox.LogEntry, from int64) []lockbox.LogEntry {
+// from1 is b's entries from index from on, and their checks.
+func from1(b bundle, from int64) ([]lockbox.LogEntry, []leafCheck, error) {
 	i := 0
-	for i < len(entries) && entries[i].Index < from {
+	for i < len(b.entries) && b.entries[i].Index < from {
 		i++
 	}
-	return entries[i:]
+	if b.checks == nil {
+		return b.entries[i:], nil, nil
+	}
+	return b.entries[i:], b.checks[i:], nil
 }
 
 // minStream is the fewest full bundles worth a stream: an incremental run
@@ -150,7 +210,7 @@ func (p *pager) restart(ctx context.Context, n int64) {
 	p.first, p.launch = n, n
 	if full := p.size >> TileHeight; p.bundles != nil && full-n >= minStream {
 		p.stream, p.streamEnd = make(chan bundle, tilesAhead), full
-		go streamBundles(p.ctx, p.bundles, p.log, n, full, p.stream)
+		go p.streamBundles(p.ctx, n, full, p.stream)
 		return
 	}
 	p.queue = []chan bundle{}
@@ -160,8 +220,11 @@ func (p *pager) restart(ctx context.Context, n int64) {
 }
 
 // streamBundles reads the full bundles from to end-1 of one LogBundles
-// stream into c, up to the first error, which it sends last.
-func streamBundles(ctx context.Context, src BundleReader, log string, from, end int64, c chan<- bundle) {
+// stream into c, up to the first error, which it sends last. Only the
+// copies of the pager's fields taken here are read: page may change them
+// while the stream runs (as fetchAhead's).
+func (p *pager) streamBundles(ctx context.Context, from, end int64, c chan<- bundle) {
+	src, log, free, check, hashOnly := p.bundles, p.log, p.free, p.check, p.hashOnly
 	send := func(b bundle) bool {
 		select {
 		case c <- b:
@@ -176,19 +239,27 @@ func streamBundles(ctx context.Context, src BundleReader, log string, from, end 
 		return
 	}
 	defer body.Close()
-	r := bufio.NewReaderSize(body, 256<<10)
 	var hdr [frameHeader]byte
 	for n := from; n < end; n++ {
-		data, err := readFrame(r, hdr[:])
+		var buf []byte
+		select {
+		case buf = <-free:
+		default:
+		}
+		// The body is read as it is: net/http buffers it already, and a
+		// bundle is read in one ReadFull, straight into buf.
+		data, err := readFrame(body, hdr[:], buf)
 		if err != nil {
 			send(bundle{err: fmt.Errorf("stream entry bundle %d: %w", n, err)})
 			return
 		}
-		entries, err := parseBundle(data, n<<TileHeight, BundleSize)
-		if err != nil {
-			err = &badBundle{path: EntryBundlePath(n, BundleSize), msg: err.Error()}
+		b := bundle{buf: data}
+		if b.entries, err = parseBundle(data, n<<TileHeight, BundleSize); err != nil {
+			b.err = &badBundle{path: EntryBundlePath(n, BundleSize), msg: err.Error()}
+		} else if check {
+			checkBundle(log, &b, hashOnly)
 		}
-		if !send(bundle{entries: entries, err: err}) {
+		if !send(b) {
 			return
 		}
 	}
@@ -198,7 +269,7 @@ func streamBundles(ctx context.Context, src BundleReader, log string, from, end 
 func (p *pager) fetchAhead() {
 	// The fetch reads only these copies: page may drop to LogEntries
 	// (p.tiles = nil) while fetches it cancelled are still running.
-	ctx, tiles, log := p.ctx, p.tiles, p.log
+	ctx, tiles, log, check, hashOnly := p.ctx, p.tiles, p.log, p.check, p.hashOnly
 	if p.launch<<TileHeight >= p.size {
 		if len(p.queue) == 0 { // past the end: answer "none" at once
 			c := make(chan bundle, 1)
@@ -219,11 +290,13 @@ func (p *pager) fetchAhead() {
 			c <- bundle{err: fmt.Errorf("fetch %s: %w", path, err)}
 			return
 		}
-		entries, err := parseBundle(data, n<<TileHeight, w)
-		if err != nil {
-			err = &badBundle{path: path, msg: err.Error()}
+		b := bundle{}
+		if b.entries, err = parseBundle(data, n<<TileHeight, w); err != nil {
+			b.err = &badBundle{path: path, msg: err.Error()}
+		} else if check {
+			checkBundle(log, &b, hashOnly)
 		}
-		c <- bundle{entries: entries, err: err}
+		c <- b
 	}()
 }
 
