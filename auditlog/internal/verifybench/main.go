@@ -104,8 +104,10 @@ func main() {
 	}
 	if *only == "e2e" {
 		must(os.RemoveAll(stateDir))
+		stop := profile()
 		serverCPU := cpuSelf()
-		r := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir, "-idle-conns", fmt.Sprint(*idleConns))
+		r := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir, "-idle-conns", fmt.Sprint(*idleConns), "-cpuprofile", *cpuProf+".client")
+		stop()
 		fmt.Printf("full verify over loopback HTTP (idle connections %d): %.2f s for %d records, CPU client %.2f s, server %.2f s, peak RSS %.1f MiB\n",
 			*idleConns, r.Seconds, r.Checked, r.CPU, cpuSelf()-serverCPU, r.RSSMiB)
 		return
