@@ -15,6 +15,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/client"
+	"github.com/lockboxhq/lockbox/internal/benchcpu"
 	"github.com/lockboxhq/lockbox/postgres"
 	"github.com/lockboxhq/lockbox/postgres/pgtest"
 )
@@ -65,13 +66,13 @@ func BenchmarkWorkflow(b *testing.B) {
 				srvs = append(srvs, startBenchServer(b, database, keyDir))
 			}
 			b.ResetTimer()
-			start, cpu0 := time.Now(), selfCPU()
-			pg0, pgOK := postgresCPU()
+			start, cpu0 := time.Now(), benchcpu.Self()
+			pg0, pgOK := benchcpu.Postgres()
 			runWorkflows(b, srvs, clients, b.N)
 			elapsed := time.Since(start)
 			b.StopTimer()
-			b.ReportMetric(float64((selfCPU()-cpu0).Microseconds())/float64(4*b.N), "lockbox-cpu-µs/step")
-			if pg1, _ := postgresCPU(); pgOK && c.engine == "postgres" {
+			b.ReportMetric(float64((benchcpu.Self()-cpu0).Microseconds())/float64(4*b.N), "lockbox-cpu-µs/step")
+			if pg1, _ := benchcpu.Postgres(); pgOK && c.engine == "postgres" {
 				b.ReportMetric(float64((pg1-pg0).Microseconds())/float64(4*b.N), "pg-cpu-µs/step")
 			}
 			steps := float64(4*b.N) / elapsed.Seconds()

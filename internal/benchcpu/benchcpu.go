@@ -1,4 +1,8 @@
-package main
+// Package benchcpu reads CPU time for benchmarks: on a shared, overloaded
+// machine operations per second swing with everyone else's load, while the
+// CPU an operation costs stays put (docs/benchmarks.md). Used by the
+// workflow benchmark (cmd/lockbox) and the audit bench program.
+package benchcpu
 
 import (
 	"os"
@@ -9,12 +13,8 @@ import (
 	"time"
 )
 
-// CPU time, for the workflow benchmark's per-step cost: on a shared,
-// overloaded machine steps/s swing with everyone else's load, while the
-// CPU a step costs stays put.
-
-// selfCPU is the CPU time this process (clients and servers) has used.
-func selfCPU() time.Duration {
+// Self is the CPU time this process has used (user and system).
+func Self() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
@@ -22,12 +22,11 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// postgresCPU is the CPU time of the PostgreSQL server whose postmaster
+// Postgres is the CPU time of the PostgreSQL server whose postmaster
 // has the pid in LOCKBOX_BENCH_POSTMASTER: the postmaster's own and its
-// ended children's, and each live child's (backends, WAL writer,
-// checkpointer). Meaningful only for a server nothing else uses (see
-// docs/benchmarks.md); ok is false without the variable or /proc.
-func postgresCPU() (cpu time.Duration, ok bool) {
+// ended children's, and each live child's. Meaningful only for a server
+// nothing else uses; ok is false without the variable or /proc.
+func Postgres() (cpu time.Duration, ok bool) {
 	pid := os.Getenv("LOCKBOX_BENCH_POSTMASTER")
 	if pid == "" {
 		return 0, false
