@@ -101,28 +101,61 @@ func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit i
 	return msgs, nil
 }
 
-// FinishOutbox records an attempt's result if the caller still holds it.
-func (t *tx) FinishOutbox(ctx context.Context, id string, attempt int, r lockbox.OutboxResult) error {
-	var finished, next any
-	switch r.Status {
-	case lockbox.OutboxDelivered, lockbox.OutboxDead, lockbox.OutboxSkipped:
-		finished = ts(r.At)
-	case lockbox.OutboxPending:
-		next = ts(r.NextAttemptAt)
-	default:
-		return lockbox.Errorf(lockbox.EINVALID, "Unknown outbox status %q.", r.Status)
+// finishOutboxQuery records a batch of results in one statement: the
+// arrays are zipped into rows, and each updates its message only if the
+// caller still holds it (same id, same attempt, still pending); RETURNING
+// names the ones it recorded. Rows of one call have distinct ids
+// (lockbox.CheckOutboxFinishes), so no message is matched twice.
+const finishOutboxQuery = `UPDATE outbox o SET status = f.status, last_error = f.last_error,
+		finished_at = f.finished_at, next_attempt_at = coalesce(f.next_attempt_at, o.next_attempt_at), lease_until = NULL
+	FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+		AS f (id, attempts, status, last_error, finished_at, next_attempt_at)
+	WHERE o.id = f.id AND o.attempts = f.attempts AND o.status = 'pending'
+	RETURNING o.id`
+
+// FinishOutbox records attempts' results if the caller still holds them:
+// one statement (one round trip) for all of them.
+func (t *tx) FinishOutbox(ctx context.Context, results ...lockbox.OutboxFinish) ([]error, error) {
+	if err := lockbox.CheckOutboxFinishes(results); err != nil || len(results) == 0 {
+		return make([]error, len(results)), err
 	}
-	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE outbox SET status = $1, last_error = $2, finished_at = $3,
-		next_attempt_at = coalesce($4, next_attempt_at), lease_until = NULL
-		WHERE id = $5 AND attempts = $6 AND status = 'pending'`,
-		r.Status, r.LastError, finished, next, id, attempt))
+	n := len(results)
+	ids, statuses, lastErrs := make([]string, n), make([]string, n), make([]string, n)
+	attempts := make([]int32, n)
+	finished, next := make([]*time.Time, n), make([]*time.Time, n)
+	for i, f := range results {
+		ids[i], attempts[i], statuses[i], lastErrs[i] = f.ID, int32(f.Attempt), f.Result.Status, f.Result.LastError
+		if f.Result.Finished() {
+			finished[i] = new(ts(f.Result.At))
+		} else {
+			next[i] = new(ts(f.Result.NextAttemptAt))
+		}
+	}
+	rows, err := t.tx.QueryContext(ctx, finishOutboxQuery, ids, attempts, statuses, lastErrs, finished, next)
 	if err != nil {
-		return wrap("finish outbox", err)
+		return nil, wrap("finish outbox", err)
 	}
-	if n == 0 {
-		return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q is no longer at attempt %d.", id, attempt)
+	recorded, err := sqlrows.Collect(rows, sqlrows.Value[string])
+	if err != nil {
+		return nil, wrap("finish outbox", err)
 	}
-	return nil
+	return lostOutboxResults(results, recorded), nil
+}
+
+// lostOutboxResults is FinishOutbox's answer per result: ECONFLICT for each
+// one not among the recorded ids.
+func lostOutboxResults(results []lockbox.OutboxFinish, recorded []string) []error {
+	ok := make(map[string]bool, len(recorded))
+	for _, id := range recorded {
+		ok[id] = true
+	}
+	errs := make([]error, len(results))
+	for i, f := range results {
+		if !ok[f.ID] {
+			errs[i] = lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q is no longer at attempt %d.", f.ID, f.Attempt)
+		}
+	}
+	return errs
 }
 
 // NextOutboxWake returns when the next pending message becomes claimable.
