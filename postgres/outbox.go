@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -74,16 +75,20 @@ func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) 
 	return lockbox.Errorf(lockbox.ECONFLICT, "Outbox messages have taken ids.") // not reached
 }
 
+// claimOutboxQuery walks outbox_due (pending rows in next-attempt order)
+// and stops at limit; the leased rows it skips are the few in flight.
+const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until = $1
+	WHERE id IN (SELECT id FROM outbox
+		WHERE status = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+		ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+	RETURNING ` + outboxColumns
+
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx. A row
 // another transaction is claiming is skipped, and a row whose claim
 // committed after this statement's snapshot is re-checked on its new
 // version once locked (READ COMMITTED), so its fresh lease excludes it.
 func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
-	rows, err := t.tx.QueryContext(ctx, `UPDATE outbox SET attempts = attempts + 1, lease_until = $1
-		WHERE id IN (SELECT id FROM outbox
-			WHERE status = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
-			ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING `+outboxColumns, ts(leaseUntil), ts(now), limit)
+	rows, err := t.tx.QueryContext(ctx, claimOutboxQuery, ts(leaseUntil), ts(now), limit)
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
@@ -158,15 +163,24 @@ func lostOutboxResults(results []lockbox.OutboxFinish, recorded []string) []erro
 	return errs
 }
 
+// nextOutboxWakeQuery reads the first entry of outbox_wake (migration
+// 00020), an index on exactly this expression (GREATEST ignores NULLs).
+// ORDER BY … LIMIT 1 rather than min(): the planner then walks the index
+// whatever its statistics say, where min() over a table it believes small
+// read every pending row.
+const nextOutboxWakeQuery = `SELECT GREATEST(next_attempt_at, lease_until) FROM outbox WHERE status = 'pending'
+	ORDER BY GREATEST(next_attempt_at, lease_until) LIMIT 1`
+
 // NextOutboxWake returns when the next pending message becomes claimable.
 func (t *tx) NextOutboxWake(ctx context.Context) (time.Time, error) {
-	var next sql.Null[time.Time]
-	err := t.tx.QueryRowContext(ctx, `SELECT min(GREATEST(next_attempt_at, lease_until))
-		FROM outbox WHERE status = 'pending'`).Scan(&next) // GREATEST ignores NULLs
-	if err != nil || !next.Valid {
+	var next time.Time
+	err := t.tx.QueryRowContext(ctx, nextOutboxWakeQuery).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	} else if err != nil {
 		return time.Time{}, wrap("next outbox wake", err)
 	}
-	return next.V.UTC(), nil
+	return next.UTC(), nil
 }
 
 // OutboxCounts counts messages by channel and status.

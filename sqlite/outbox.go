@@ -34,13 +34,17 @@ func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) 
 	return nil
 }
 
+// claimOutboxQuery walks outbox_due (pending rows in next-attempt order)
+// and stops at limit.
+const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until = ?
+	WHERE id IN (SELECT id FROM outbox
+		WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+		ORDER BY next_attempt_at, id LIMIT ?)
+	RETURNING ` + outboxColumns
+
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx.
 func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
-	rows, err := t.tx.QueryContext(ctx, `UPDATE outbox SET attempts = attempts + 1, lease_until = ?
-		WHERE id IN (SELECT id FROM outbox
-			WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-			ORDER BY next_attempt_at, id LIMIT ?)
-		RETURNING `+outboxColumns, micros(leaseUntil), micros(now), micros(now), limit)
+	rows, err := t.tx.QueryContext(ctx, claimOutboxQuery, micros(leaseUntil), micros(now), micros(now), limit)
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
@@ -87,11 +91,14 @@ func (t *tx) FinishOutbox(ctx context.Context, results ...lockbox.OutboxFinish) 
 	return errs, nil
 }
 
+// nextOutboxWakeQuery reads the first entry of outbox_wake (migration
+// 00020), an index on exactly this expression.
+const nextOutboxWakeQuery = `SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM outbox WHERE status = 'pending'`
+
 // NextOutboxWake returns when the next pending message becomes claimable.
 func (t *tx) NextOutboxWake(ctx context.Context) (time.Time, error) {
 	var next sql.Null[int64]
-	err := t.tx.QueryRowContext(ctx, `SELECT min(max(next_attempt_at, coalesce(lease_until, 0)))
-		FROM outbox WHERE status = 'pending'`).Scan(&next)
+	err := t.tx.QueryRowContext(ctx, nextOutboxWakeQuery).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, wrap("next outbox wake", err)
 	}
