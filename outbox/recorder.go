@@ -21,7 +21,10 @@ const maxRecord = 64
 
 // recordTimeout bounds one recording transaction. It does not follow the
 // worker's context: a message delivered just before shutdown must still be
-// recorded, or it would be sent again.
+// recorded, or it would be sent again. A result waits for at most the
+// transaction under way and then its own, so with the send bounded by 3/4
+// of the lease it is recorded within the default lease (90 s + 2 × 10 s of
+// 2 min); one recorded later is refused if another claimer took it.
 const recordTimeout = 10 * time.Second
 
 // outcome is a finished attempt waiting to be recorded.
