@@ -179,6 +179,13 @@ type AuditLogTx interface {
 	// than (n+1)*256 records (so a stored bundle alone says it is in the
 	// log, even in a log rolled back by hand).
 	AuditBundle(ctx context.Context, log string, n int64) ([]byte, error)
+	// AppendAuditBundles appends to dst log's stored full entry bundles
+	// from, from+1, … before to, as AuditBundle would return each, and
+	// stops at the first one not stored (or not filled); it returns dst
+	// and how many bundles it appended. One scan for a run of bundles, and
+	// the bytes copied once, into dst (a verifier streams a large log
+	// through it: auditlog.Service.LogBundles).
+	AppendAuditBundles(ctx context.Context, dst []byte, log string, from, to int64) ([]byte, int64, error)
 	// FillAuditBundle stores log's full entry bundle n, built from its
 	// stored records in this transaction, unless one is stored; nothing
 	// when the log has not filled it. Only inside Update.

@@ -73,7 +73,7 @@ func fetchEntries(ctx context.Context, src Source, log string, size int64, r *Re
 	pages := newPager(src, log, size)
 	defer pages.close()
 	for next := int64(0); next < size; {
-		page, err := pages.page(ctx, next)
+		page, _, err := pages.page(ctx, next)
 		if bb := (*badBundle)(nil); errors.As(err, &bb) {
 			r.add(ProblemBadEntry, next, "Records from %d could not be read: %v.", next, bb)
 			return tree, leaves, false, nil

@@ -37,24 +37,76 @@ type pager struct {
 	log  string
 	size int64 // the checkpoint's size: nothing at or past it is read
 
-	tiles  TileReader      // nil: LogEntries pages
-	ctx    context.Context // of the fetches under way; cancel ends them
-	cancel context.CancelFunc
-	queue  []chan bundle // fetches under way, of tiles first, first+1, …
-	first  int64
-	launch int64 // the next tile to fetch
-	read   bool  // a bundle was read: a later 404 is a missing record, not an old server
+	tiles   TileReader      // nil: LogEntries pages
+	bundles BundleReader    // nil: no streams (an old server, or a stream failed)
+	ctx     context.Context // of the fetches under way; cancel ends them
+	cancel  context.CancelFunc
+	queue   []chan bundle // fetches under way, of tiles first, first+1, …
+	stream  chan bundle   // or the stream under way, of bundles first … streamEnd-1
+	first   int64
+	launch  int64 // the next tile to fetch
+	read    bool  // a bundle was read: a later 404 is a missing record, not an old server
+
+	streamEnd int64
+
+	// check: fetchers work out each leaf's leafCheck (hashOnly: its hash
+	// alone); page then returns them with the entries. Set by Verify.
+	check, hashOnly bool
+	// free holds stream buffers the caller is done with, for the stream
+	// to read the next bundles into: a bundle is some 130 KiB, and a new
+	// one each time is allocation, clearing and collection for nothing.
+	// last is the buffer of the page returned last, free at the next call.
+	free chan []byte
+	last []byte
 }
 
 type bundle struct {
 	entries []lockbox.LogEntry
+	checks  []leafCheck // of each entry, when the pager checks
+	buf     []byte      // the entries' memory, when it may be reused
 	err     error
+}
+
+// leafCheck is what the verifier works out of each leaf on its own: its
+// hash and checkLeaf's outcome. The goroutine that fetched a bundle works
+// it out, so that it overlaps the next fetches and uses a core the loop
+// that folds the tree does not (docs/benchmarks.md, "Full verify"). id and
+// op share the entry's memory.
+type leafCheck struct {
+	hash    tlog.Hash
+	id, op  []byte
+	problem string
+}
+
+// checkBundle is the leafChecks of b's entries, or only their hashes
+// when hashOnly (RootOnly: a glance checks no record's form).
+func checkBundle(log string, b *bundle, hashOnly bool) {
+	b.checks = make([]leafCheck, len(b.entries))
+	for i, e := range b.entries {
+		c := &b.checks[i]
+		c.hash = tlog.RecordHash(e.Data)
+		if !hashOnly {
+			c.id, c.op, c.problem = checkLeaf(log, e)
+		}
+	}
 }
 
 func newPager(src Source, log string, size int64) *pager {
 	p := &pager{src: src, log: log, size: size}
 	p.tiles, _ = src.(TileReader)
+	if p.tiles != nil {
+		p.bundles, _ = src.(BundleReader)
+	}
 	return p
+}
+
+// checkLeaves makes the fetchers work out each leaf's leafCheck (only its
+// hash when hashOnly) and page return them; and lets the stream reuse the
+// memory of a page once the next is asked for. For Verify's loop, which
+// keeps nothing of an entry past its page.
+func (p *pager) checkLeaves(hashOnly bool) {
+	p.check, p.hashOnly = true, hashOnly
+	p.free = make(chan []byte, tilesAhead+2)
 }
 
 // badBundle is an entry bundle that does not parse: the server's answer is
@@ -69,14 +121,43 @@ func (e *badBundle) Error() string {
 }
 
 // page returns entries from index from on (fewer than asked is not an
-// error; none means the server has none there).
-func (p *pager) page(ctx context.Context, from int64) ([]lockbox.LogEntry, error) {
+// error; none means the server has none there), and their leafChecks when
+// the pager checks and the entries came from bundles (else nil: the caller
+// works them out). They are valid until the next call.
+func (p *pager) page(ctx context.Context, from int64) ([]lockbox.LogEntry, []leafCheck, error) {
+	if p.last != nil && p.free != nil {
+		select {
+		case p.free <- p.last:
+		default:
+		}
+		p.last = nil
+	}
 	if p.tiles == nil {
-		return p.src.LogEntries(ctx, p.log, from, p.size)
+		entries, err := p.src.LogEntries(ctx, p.log, from, p.size)
+		return entries, nil, err
 	}
 	n := from >> TileHeight
+	if p.stream != nil {
+		if n != p.first || n >= p.streamEnd {
+			p.close() // past the stream (the partial bundle), or elsewhere
+		} else if b := <-p.stream; b.err == nil {
+			p.first++
+			p.read = true
+			p.last = b.buf
+			return from1(b, from)
+		} else {
+			// The stream failed (an older server has no such route; a
+			// connection broke; a frame is not a bundle): the tiles say
+			// what is wrong, if anything.
+			p.bundles = nil
+			p.close()
+		}
+	}
 	if p.queue == nil || n != p.first {
 		p.restart(ctx, n)
+		if p.stream != nil {
+			return p.page(ctx, from)
+		}
 	}
 	b := <-p.queue[0]
 	p.queue, p.first = p.queue[1:], p.first+1
@@ -85,34 +166,102 @@ func (p *pager) page(ctx context.Context, from int64) ([]lockbox.LogEntry, error
 	switch {
 	case b.err == nil:
 	case errors.As(b.err, &bb) || ctx.Err() != nil:
-		return nil, b.err
+		return nil, nil, b.err
 	case !p.read && lockbox.ErrorCode(b.err) == lockbox.ENOTFOUND:
 		// A server from before tiles: read the JSON entries instead.
 		p.close()
 		p.tiles = nil
-		return p.src.LogEntries(ctx, p.log, from, p.size)
+		entries, err := p.src.LogEntries(ctx, p.log, from, p.size)
+		return entries, nil, err
 	default:
 		// A bundle the server cannot make (a record row gone, say): its
 		// entries endpoint says which records it has, and the caller
 		// finds the gap.
 		p.close()
-		return p.src.LogEntries(ctx, p.log, from, p.size)
+		entries, err := p.src.LogEntries(ctx, p.log, from, p.size)
+		return entries, nil, err
 	}
 	p.read = true
+	return from1(b, from)
+}
+
+// from1 is b's entries from index from on, and their checks.
+func from1(b bundle, from int64) ([]lockbox.LogEntry, []leafCheck, error) {
 	i := 0
 	for i < len(b.entries) && b.entries[i].Index < from {
 		i++
 	}
-	return b.entries[i:], nil
+	if b.checks == nil {
+		return b.entries[i:], nil, nil
+	}
+	return b.entries[i:], b.checks[i:], nil
 }
 
-// restart drops the fetches under way and fetches from tile n on.
+// minStream is the fewest full bundles worth a stream: an incremental run
+// reads its few bundles faster as tiles fetched in parallel.
+const minStream = 2 * tilesAhead
+
+// restart drops the fetches under way and fetches from tile n on: the full
+// bundles in one stream when the server offers streams and there are
+// enough of them, else tile by tile.
 func (p *pager) restart(ctx context.Context, n int64) {
 	p.close()
 	p.ctx, p.cancel = context.WithCancel(ctx)
-	p.queue, p.first, p.launch = []chan bundle{}, n, n
+	p.first, p.launch = n, n
+	if full := p.size >> TileHeight; p.bundles != nil && full-n >= minStream {
+		p.stream, p.streamEnd = make(chan bundle, tilesAhead), full
+		go p.streamBundles(p.ctx, n, full, p.stream)
+		return
+	}
+	p.queue = []chan bundle{}
 	for range tilesAhead {
 		p.fetchAhead()
+	}
+}
+
+// streamBundles reads the full bundles from to end-1 of one LogBundles
+// stream into c, up to the first error, which it sends last. Only the
+// copies of the pager's fields taken here are read: page may change them
+// while the stream runs (as fetchAhead's).
+func (p *pager) streamBundles(ctx context.Context, from, end int64, c chan<- bundle) {
+	src, log, free, check, hashOnly := p.bundles, p.log, p.free, p.check, p.hashOnly
+	send := func(b bundle) bool {
+		select {
+		case c <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	body, err := src.ReadBundles(ctx, log, from, end)
+	if err != nil {
+		send(bundle{err: fmt.Errorf("stream entry bundles %d to %d: %w", from, end, err)})
+		return
+	}
+	defer body.Close()
+	var hdr [frameHeader]byte
+	for n := from; n < end; n++ {
+		var buf []byte
+		select {
+		case buf = <-free:
+		default:
+		}
+		// The body is read as it is: net/http buffers it already, and a
+		// bundle is read in one ReadFull, straight into buf.
+		data, err := readFrame(body, hdr[:], buf)
+		if err != nil {
+			send(bundle{err: fmt.Errorf("stream entry bundle %d: %w", n, err)})
+			return
+		}
+		b := bundle{buf: data}
+		if b.entries, err = parseBundle(data, n<<TileHeight, BundleSize); err != nil {
+			b.err = &badBundle{path: EntryBundlePath(n, BundleSize), msg: err.Error()}
+		} else if check {
+			checkBundle(log, &b, hashOnly)
+		}
+		if !send(b) {
+			return
+		}
 	}
 }
 
@@ -120,7 +269,7 @@ func (p *pager) restart(ctx context.Context, n int64) {
 func (p *pager) fetchAhead() {
 	// The fetch reads only these copies: page may drop to LogEntries
 	// (p.tiles = nil) while fetches it cancelled are still running.
-	ctx, tiles, log := p.ctx, p.tiles, p.log
+	ctx, tiles, log, check, hashOnly := p.ctx, p.tiles, p.log, p.check, p.hashOnly
 	if p.launch<<TileHeight >= p.size {
 		if len(p.queue) == 0 { // past the end: answer "none" at once
 			c := make(chan bundle, 1)
@@ -141,11 +290,13 @@ func (p *pager) fetchAhead() {
 			c <- bundle{err: fmt.Errorf("fetch %s: %w", path, err)}
 			return
 		}
-		entries, err := parseBundle(data, n<<TileHeight, w)
-		if err != nil {
-			err = &badBundle{path: path, msg: err.Error()}
+		b := bundle{}
+		if b.entries, err = parseBundle(data, n<<TileHeight, w); err != nil {
+			b.err = &badBundle{path: path, msg: err.Error()}
+		} else if check {
+			checkBundle(log, &b, hashOnly)
 		}
-		c <- bundle{entries: entries, err: err}
+		c <- b
 	}()
 }
 
@@ -155,7 +306,7 @@ func (p *pager) close() {
 		p.cancel()
 		p.cancel, p.ctx = nil, nil
 	}
-	p.queue = nil
+	p.queue, p.stream = nil, nil
 }
 
 // EntryBundlePath is the path of entry bundle n holding w leaves (w <

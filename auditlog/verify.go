@@ -244,8 +244,9 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 	start := s.head.Size
 	pages := newPager(src, log, cp.Size)
 	defer pages.close()
+	pages.checkLeaves(opts.RootOnly)
 	for next := start; next < cp.Size; {
-		page, err := pages.page(ctx, next)
+		page, checks, err := pages.page(ctx, next)
 		if bb := (*badBundle)(nil); errors.As(err, &bb) {
 			r.add(ProblemBadEntry, next, "Records from %d could not be read: %v.", next, bb)
 			s.leaves.abort()
@@ -260,15 +261,24 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 			s.leaves.abort()
 			return s, nil
 		}
-		for _, e := range page {
+		for i, e := range page {
 			if e.Index != next {
 				s.explain = true
 				s.leaves.abort()
 				return s, nil
 			}
-			h := tlog.RecordHash(e.Data)
+			var c leafCheck
+			if checks != nil {
+				c = checks[i]
+			} else {
+				c.hash = tlog.RecordHash(e.Data)
+				if !opts.RootOnly {
+					c.id, c.op, c.problem = checkLeaf(log, e)
+				}
+			}
+			h := c.hash
 			if !opts.RootOnly {
-				id, op, msg := checkLeaf(log, e)
+				id, op, msg := c.id, c.op, c.problem
 				if msg != "" {
 					if bad++; bad <= maxReported {
 						r.add(ProblemBadEntry, e.Index, "Record %d: %s.", e.Index, msg)

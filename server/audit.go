@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -167,6 +168,63 @@ func (s *Server) logTile(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "private, no-cache")
 	}
 	_, _ = w.Write(data)
+}
+
+// logBundles serves GET …/log/bundles?start=N&end=M: the log's full entry
+// bundles N to M-1 in one response, for verifiers that read them all
+// (auditlog.Service.LogBundles). An error after the first bytes cannot
+// change the status any more: the connection is cut, so the client sees a
+// short stream, never a complete-looking one.
+func (s *Server) logBundles(w http.ResponseWriter, r *http.Request) {
+	args, err := int64Params(r.URL.Query(), "start", "end")
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	b, ok := s.Audit.(bundler)
+	if !ok {
+		s.error(w, r, lockbox.Errorf(lockbox.ENOTFOUND, "This server does not stream entry bundles."))
+		return
+	}
+	sw := &startedWriter{w: w}
+	if err := b.LogBundles(r.Context(), r.PathValue("tenant"), args[0], args[1], sw); err != nil {
+		if sw.started {
+			s.logger().WarnContext(r.Context(), "entry bundle stream cut short", "route", r.Pattern, "err", err)
+			panic(http.ErrAbortHandler)
+		}
+		s.error(w, r, err)
+		return
+	}
+	sw.start() // an empty range: no byte written, the headers still due
+}
+
+// bundler is the audit service's bundle streams (auditlog.Service).
+type bundler interface {
+	LogBundles(ctx context.Context, log string, start, end int64, w io.Writer) error
+}
+
+// startedWriter sets the stream's headers before its first byte and
+// remembers that it was sent.
+type startedWriter struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (sw *startedWriter) Write(p []byte) (int, error) {
+	sw.start()
+	return sw.w.Write(p)
+}
+
+func (sw *startedWriter) start() {
+	if sw.started {
+		return
+	}
+	sw.started = true
+	h := sw.w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	// Full bundles never change (as the tiles route says).
+	h.Set("Cache-Control", "private, max-age=31536000, immutable")
+	sw.w.WriteHeader(http.StatusOK)
 }
 
 // logEntries is the body of GET …/log/entries.

@@ -36,7 +36,7 @@ func init() {
 		return tenantRole(p, t, "global_admin", "lockbox_approver", "audit_reader")
 	}
 	for _, path := range []string{"/audit", "/audit.csv", "/log/checkpoint", "/log/entries",
-		"/log/proof/inclusion", "/log/proof/consistency", "/log/tiles/checkpoint", "/log/tiles/tile/{path...}"} {
+		"/log/proof/inclusion", "/log/proof/consistency", "/log/tiles/checkpoint", "/log/tiles/tile/{path...}", "/log/bundles"} {
 		expectations["GET /v1/tenants/{tenant}"+path] = readers
 	}
 	expectations["GET /v1/log/key"] = anyone
@@ -48,6 +48,7 @@ var auditRouteQuery = map[string]string{
 	"GET /v1/tenants/{tenant}/log/entries":           "?start=0&end=1",
 	"GET /v1/tenants/{tenant}/log/proof/inclusion":   "?index=0&size=1",
 	"GET /v1/tenants/{tenant}/log/proof/consistency": "?old=0&new=1",
+	"GET /v1/tenants/{tenant}/log/bundles":           "?start=0&end=0",
 }
 
 // audit walks the audit routes for TestOpenAPIConformance, after the
@@ -90,6 +91,11 @@ func (c *conformance) audit(t *testing.T) {
 	c.run(t, step{name: "entry bundle", as: auditor, method: "GET", path: base + "/log/tiles/tile/entries/000.p/3", want: 200})
 	c.run(t, step{name: "entry bundle past the end", as: auditor, method: "GET", path: base + "/log/tiles/tile/entries/000.p/200", want: 404})
 	c.run(t, step{name: "not a tile", as: auditor, method: "GET", path: base + "/log/tiles/tile/nonsense", want: 404})
+	c.run(t, step{name: "bundles, none", as: auditor, method: "GET", path: base + "/log/bundles?start=0&end=0", want: 200})
+	c.run(t, step{name: "bundles past the full ones", as: auditor, method: "GET", path: base + "/log/bundles?start=0&end=1", want: 404})
+	c.run(t, step{name: "bundles end before start", as: auditor, method: "GET", path: base + "/log/bundles?start=2&end=1", want: 400})
+	c.run(t, step{name: "bundles without end", as: auditor, method: "GET", path: base + "/log/bundles?start=0", want: 400, invalid: true})
+	c.run(t, step{name: "bundles of another tenant", as: auditor, method: "GET", path: "/v1/tenants/fabrikam/log/bundles?start=0&end=0", want: 404})
 }
 
 // auditHarness is the authorization matrix's real API and store, used to

@@ -106,6 +106,7 @@ func (s *Server) routes() []route {
 		authed("GET", "/v1/tenants/{tenant}/log/proof/consistency", s.consistencyProof),
 		authed("GET", "/v1/tenants/{tenant}/log/tiles/checkpoint", s.logCheckpoint),
 		authed("GET", "/v1/tenants/{tenant}/log/tiles/tile/{path...}", s.logTile),
+		authed("GET", "/v1/tenants/{tenant}/log/bundles", s.logBundles),
 		public("GET", "/v1/log/key", s.logKey),
 
 		authed("GET", "/v1/staff", s.listStaff),

@@ -235,6 +235,22 @@ func (t *tx) AuditBundle(ctx context.Context, log string, n int64) ([]byte, erro
 	return data, wrap("audit bundle", err)
 }
 
+// bundlesQuery reads a run of stored bundles: one range scan of the
+// primary key (TestQueryPlans).
+const bundlesQuery = `SELECT b.n, b.data FROM audit_bundles b JOIN audit_logs l ON l.log = b.log
+	WHERE b.log = ? AND b.n >= ? AND b.n < ? AND l.size >= (b.n + 1) * 256 ORDER BY b.n`
+
+// AppendAuditBundles appends the run of stored bundles from from on; see
+// lockbox.AuditTx.
+func (t *tx) AppendAuditBundles(ctx context.Context, dst []byte, log string, from, to int64) ([]byte, int64, error) {
+	rows, err := t.tx.QueryContext(ctx, bundlesQuery, log, from, to)
+	if err != nil {
+		return dst, 0, wrap("audit bundles", err)
+	}
+	dst, n, err := sqlrows.AppendBundles(rows, dst, from)
+	return dst, n, wrap("audit bundles", err)
+}
+
 // FillAuditBundle stores log's full entry bundle n from its rows unless it
 // is stored. The size it checks is the committed one (audit_logs): records
 // staged by this commit group are not rows yet, and their bundles are

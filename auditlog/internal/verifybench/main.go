@@ -96,10 +96,18 @@ func main() {
 		benchIncremental(ctx, store, ts.URL, sess.Token, stateDir)
 		return
 	}
+	if *only == "bundles" {
+		stop := profile()
+		serveBundles(ctx, svc)
+		stop()
+		return
+	}
 	if *only == "e2e" {
 		must(os.RemoveAll(stateDir))
+		stop := profile()
 		serverCPU := cpuSelf()
-		r := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir, "-idle-conns", fmt.Sprint(*idleConns))
+		r := run("http", "-url", ts.URL, "-token", sess.Token, "-state", stateDir, "-idle-conns", fmt.Sprint(*idleConns), "-cpuprofile", *cpuProf+".client")
+		stop()
 		fmt.Printf("full verify over loopback HTTP (idle connections %d): %.2f s for %d records, CPU client %.2f s, server %.2f s, peak RSS %.1f MiB\n",
 			*idleConns, r.Seconds, r.Checked, r.CPU, cpuSelf()-serverCPU, r.RSSMiB)
 		return
@@ -137,7 +145,7 @@ func main() {
 	serverCPU = cpuSelf() - serverCPU
 	stop()
 	h = hashAround()
-	fmt.Printf("full verify over loopback HTTP through the tiles, from SQLite (first run, records kept): %.2f s for %d records, peak RSS %.1f MiB (client process): RATIO verify rate / hash rate %.2f (hashing %.2f s, load %s)\n",
+	fmt.Printf("full verify over loopback HTTP (the full bundles in one stream, the partial one a tile), from SQLite (first run, records kept): %.2f s for %d records, peak RSS %.1f MiB (client process): RATIO verify rate / hash rate %.2f (hashing %.2f s, load %s)\n",
 		e2e.Seconds, e2e.Checked, e2e.RSSMiB, h/e2e.Seconds, h, load())
 	fmt.Printf("  CPU of that run: client %.2f s, server %.2f s; of the verify core %.2f s, of hashing %.2f s\n",
 		e2e.CPU, serverCPU, core.CPU, hashes[len(hashes)-1].CPU)
