@@ -135,6 +135,37 @@ type OutboxResult struct {
 	LastError string
 }
 
+// OutboxFinish is the result of attempt number Attempt (the claim's
+// incremented OutboxMessage.Attempts) of message ID, for FinishOutbox.
+type OutboxFinish struct {
+	ID      string
+	Attempt int
+	Result  OutboxResult
+}
+
+// CheckOutboxFinishes refuses what FinishOutbox cannot record (EINVALID):
+// an unknown status, or one message given twice (a message has one attempt
+// under way at a time, so two results for it are a caller's bug).
+func CheckOutboxFinishes(results []OutboxFinish) error {
+	seen := make(map[string]bool, len(results))
+	for _, f := range results {
+		switch f.Result.Status {
+		case OutboxDelivered, OutboxDead, OutboxSkipped, OutboxPending:
+		default:
+			return Errorf(EINVALID, "Unknown outbox status %q.", f.Result.Status)
+		}
+		if seen[f.ID] {
+			return Errorf(EINVALID, "Outbox message %q is given twice.", f.ID)
+		}
+		seen[f.ID] = true
+	}
+	return nil
+}
+
+// Finished reports whether the result ends the message (delivered, dead or
+// skipped) rather than scheduling another attempt.
+func (r OutboxResult) Finished() bool { return r.Status != OutboxPending }
+
 // OutboxQuery filters a listing of the outbox. Empty fields match all.
 type OutboxQuery struct {
 	Channel string
@@ -170,11 +201,18 @@ type OutboxTx interface {
 	// transaction or replica asks; claimers do not wait for each other
 	// (PostgreSQL: FOR UPDATE SKIP LOCKED).
 	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*OutboxMessage, error)
-	// FinishOutbox records the result of attempt number attempt of message
-	// id and ends its lease. ECONFLICT, recording nothing, when the message
-	// is missing, no longer pending, or at another attempt number: its lease
-	// ran out and another claimer took it.
-	FinishOutbox(ctx context.Context, id string, attempt int, r OutboxResult) error
+	// FinishOutbox records the results of attempts, each for its message
+	// and attempt number, and ends their leases, all in one statement where
+	// the store can (a worker records together the attempts that ended
+	// together). It returns one error per result, in order: nil when
+	// recorded, or ECONFLICT, recording nothing for that message, when the
+	// message is missing, no longer pending, or at another attempt number
+	// (its lease ran out and another claimer took it); the others are
+	// recorded all the same and the transaction stays usable. The call's
+	// own error (EINVALID for an unknown status or a message given twice,
+	// or a failure of the store) records nothing the caller should keep:
+	// roll the transaction back.
+	FinishOutbox(ctx context.Context, results ...OutboxFinish) ([]error, error)
 	// NextOutboxWake returns the earliest time at which a pending message
 	// becomes claimable (the later of its NextAttemptAt and its lease's
 	// end), or zero when no message is pending.

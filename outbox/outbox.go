@@ -5,7 +5,9 @@
 // replica runs it), hands each to its channel's Deliverer (package mail,
 // package webhook), and records the result: delivered, retried later with
 // exponential backoff and jitter, or — after at least RetryFor of failures,
-// or a permanent failure — dead, which stays stored and counted.
+// or a permanent failure — dead, which stays stored and counted. Results of
+// attempts that end close together are recorded in one transaction
+// (recorder.go).
 //
 // Delivery is at least once: a worker that crashes after sending but before
 // recording the result leaves the message to be sent again when its lease
@@ -124,9 +126,12 @@ func (w *Worker) Run(ctx context.Context) {
 }
 
 // DeliverDue claims and delivers due messages, a batch at a time, until
-// none is due; it returns how many attempts it made. Each batch is sent
-// concurrently; a slow receiver delays only its own batch.
+// none is due; it returns how many attempts it made, once all their results
+// are recorded. Each batch is sent concurrently; a slow receiver delays
+// only its own batch, and never the recording of another message's result.
 func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
+	rec := w.startRecorder(ctx)
+	defer rec.stop()
 	total := 0
 	for ctx.Err() == nil {
 		var msgs []*lockbox.OutboxMessage
@@ -140,7 +145,7 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 		}
 		var wg sync.WaitGroup
 		for _, m := range msgs {
-			wg.Go(func() { w.attempt(ctx, m) })
+			wg.Go(func() { rec.add(w.attempt(ctx, m)) })
 		}
 		wg.Wait()
 		total += len(msgs)
@@ -151,27 +156,22 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	return total, ctx.Err()
 }
 
-// attempt delivers one claimed message and records the outcome.
-func (w *Worker) attempt(ctx context.Context, m *lockbox.OutboxMessage) {
+// attempt delivers one claimed message and returns the outcome, for the
+// recorder to record.
+func (w *Worker) attempt(ctx context.Context, m *lockbox.OutboxMessage) outcome {
 	// The attempt must end well within the lease, or another worker could
 	// start a second one while this one still runs.
-	var r lockbox.OutboxResult
-	var err error
 	if why := moot(m, w.now()); why != "" {
-		r = lockbox.OutboxResult{Status: lockbox.OutboxSkipped, At: w.now(), LastError: why}
-	} else {
-		sendCtx, cancel := context.WithTimeout(ctx, w.opts.Lease*3/4)
-		err = w.send(sendCtx, m)
-		cancel()
-		r = w.result(m, err, w.now())
+		r := lockbox.OutboxResult{Status: lockbox.OutboxSkipped, At: w.now(), LastError: why}
+		w.opts.Metrics.observe(m.Channel, r.Status, nil)
+		return outcome{m: m, r: r}
 	}
+	sendCtx, cancel := context.WithTimeout(ctx, w.opts.Lease*3/4)
+	err := w.send(sendCtx, m)
+	cancel()
+	r := w.result(m, err, w.now())
 	w.opts.Metrics.observe(m.Channel, r.Status, err)
-	// Record the result even when ctx ended during the send: a message
-	// delivered just before shutdown must not be sent again.
-	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	ferr := w.store.Update(recCtx, func(tx lockbox.Tx) error { return tx.FinishOutbox(recCtx, m.ID, m.Attempts, r) })
-	w.log(m, r, err, ferr)
+	return outcome{m: m, r: r, err: err}
 }
 
 // moot says why m should not be sent at all, or "" to send it. After a long

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -74,16 +75,20 @@ func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) 
 	return lockbox.Errorf(lockbox.ECONFLICT, "Outbox messages have taken ids.") // not reached
 }
 
+// claimOutboxQuery walks outbox_due (pending rows in next-attempt order)
+// and stops at limit; the leased rows it skips are the few in flight.
+const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until = $1
+	WHERE id IN (SELECT id FROM outbox
+		WHERE status = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+		ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+	RETURNING ` + outboxColumns
+
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx. A row
 // another transaction is claiming is skipped, and a row whose claim
 // committed after this statement's snapshot is re-checked on its new
 // version once locked (READ COMMITTED), so its fresh lease excludes it.
 func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
-	rows, err := t.tx.QueryContext(ctx, `UPDATE outbox SET attempts = attempts + 1, lease_until = $1
-		WHERE id IN (SELECT id FROM outbox
-			WHERE status = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
-			ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING `+outboxColumns, ts(leaseUntil), ts(now), limit)
+	rows, err := t.tx.QueryContext(ctx, claimOutboxQuery, ts(leaseUntil), ts(now), limit)
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
@@ -101,39 +106,81 @@ func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit i
 	return msgs, nil
 }
 
-// FinishOutbox records an attempt's result if the caller still holds it.
-func (t *tx) FinishOutbox(ctx context.Context, id string, attempt int, r lockbox.OutboxResult) error {
-	var finished, next any
-	switch r.Status {
-	case lockbox.OutboxDelivered, lockbox.OutboxDead, lockbox.OutboxSkipped:
-		finished = ts(r.At)
-	case lockbox.OutboxPending:
-		next = ts(r.NextAttemptAt)
-	default:
-		return lockbox.Errorf(lockbox.EINVALID, "Unknown outbox status %q.", r.Status)
+// finishOutboxQuery records a batch of results in one statement: the
+// arrays are zipped into rows, and each updates its message only if the
+// caller still holds it (same id, same attempt, still pending); RETURNING
+// names the ones it recorded. Rows of one call have distinct ids
+// (lockbox.CheckOutboxFinishes), so no message is matched twice.
+const finishOutboxQuery = `UPDATE outbox o SET status = f.status, last_error = f.last_error,
+		finished_at = f.finished_at, next_attempt_at = coalesce(f.next_attempt_at, o.next_attempt_at), lease_until = NULL
+	FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+		AS f (id, attempts, status, last_error, finished_at, next_attempt_at)
+	WHERE o.id = f.id AND o.attempts = f.attempts AND o.status = 'pending'
+	RETURNING o.id`
+
+// FinishOutbox records attempts' results if the caller still holds them:
+// one statement (one round trip) for all of them.
+func (t *tx) FinishOutbox(ctx context.Context, results ...lockbox.OutboxFinish) ([]error, error) {
+	if err := lockbox.CheckOutboxFinishes(results); err != nil || len(results) == 0 {
+		return make([]error, len(results)), err
 	}
-	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE outbox SET status = $1, last_error = $2, finished_at = $3,
-		next_attempt_at = coalesce($4, next_attempt_at), lease_until = NULL
-		WHERE id = $5 AND attempts = $6 AND status = 'pending'`,
-		r.Status, r.LastError, finished, next, id, attempt))
+	n := len(results)
+	ids, statuses, lastErrs := make([]string, n), make([]string, n), make([]string, n)
+	attempts := make([]int32, n)
+	finished, next := make([]*time.Time, n), make([]*time.Time, n)
+	for i, f := range results {
+		ids[i], attempts[i], statuses[i], lastErrs[i] = f.ID, int32(f.Attempt), f.Result.Status, f.Result.LastError
+		if f.Result.Finished() {
+			finished[i] = new(ts(f.Result.At))
+		} else {
+			next[i] = new(ts(f.Result.NextAttemptAt))
+		}
+	}
+	rows, err := t.tx.QueryContext(ctx, finishOutboxQuery, ids, attempts, statuses, lastErrs, finished, next)
 	if err != nil {
-		return wrap("finish outbox", err)
+		return nil, wrap("finish outbox", err)
 	}
-	if n == 0 {
-		return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q is no longer at attempt %d.", id, attempt)
+	recorded, err := sqlrows.Collect(rows, sqlrows.Value[string])
+	if err != nil {
+		return nil, wrap("finish outbox", err)
 	}
-	return nil
+	return lostOutboxResults(results, recorded), nil
 }
+
+// lostOutboxResults is FinishOutbox's answer per result: ECONFLICT for each
+// one not among the recorded ids.
+func lostOutboxResults(results []lockbox.OutboxFinish, recorded []string) []error {
+	ok := make(map[string]bool, len(recorded))
+	for _, id := range recorded {
+		ok[id] = true
+	}
+	errs := make([]error, len(results))
+	for i, f := range results {
+		if !ok[f.ID] {
+			errs[i] = lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q is no longer at attempt %d.", f.ID, f.Attempt)
+		}
+	}
+	return errs
+}
+
+// nextOutboxWakeQuery reads the first entry of outbox_wake (migration
+// 00020), an index on exactly this expression (GREATEST ignores NULLs).
+// ORDER BY … LIMIT 1 rather than min(): the planner then walks the index
+// whatever its statistics say, where min() over a table it believes small
+// read every pending row.
+const nextOutboxWakeQuery = `SELECT GREATEST(next_attempt_at, lease_until) FROM outbox WHERE status = 'pending'
+	ORDER BY GREATEST(next_attempt_at, lease_until) LIMIT 1`
 
 // NextOutboxWake returns when the next pending message becomes claimable.
 func (t *tx) NextOutboxWake(ctx context.Context) (time.Time, error) {
-	var next sql.Null[time.Time]
-	err := t.tx.QueryRowContext(ctx, `SELECT min(GREATEST(next_attempt_at, lease_until))
-		FROM outbox WHERE status = 'pending'`).Scan(&next) // GREATEST ignores NULLs
-	if err != nil || !next.Valid {
+	var next time.Time
+	err := t.tx.QueryRowContext(ctx, nextOutboxWakeQuery).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	} else if err != nil {
 		return time.Time{}, wrap("next outbox wake", err)
 	}
-	return next.V.UTC(), nil
+	return next.UTC(), nil
 }
 
 // OutboxCounts counts messages by channel and status.

@@ -34,13 +34,17 @@ func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) 
 	return nil
 }
 
+// claimOutboxQuery walks outbox_due (pending rows in next-attempt order)
+// and stops at limit.
+const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until = ?
+	WHERE id IN (SELECT id FROM outbox
+		WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+		ORDER BY next_attempt_at, id LIMIT ?)
+	RETURNING ` + outboxColumns
+
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx.
 func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
-	rows, err := t.tx.QueryContext(ctx, `UPDATE outbox SET attempts = attempts + 1, lease_until = ?
-		WHERE id IN (SELECT id FROM outbox
-			WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-			ORDER BY next_attempt_at, id LIMIT ?)
-		RETURNING `+outboxColumns, micros(leaseUntil), micros(now), micros(now), limit)
+	rows, err := t.tx.QueryContext(ctx, claimOutboxQuery, micros(leaseUntil), micros(now), micros(now), limit)
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
@@ -58,36 +62,43 @@ func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit i
 	return msgs, nil
 }
 
-// FinishOutbox records an attempt's result if the caller still holds it.
-func (t *tx) FinishOutbox(ctx context.Context, id string, attempt int, r lockbox.OutboxResult) error {
-	var finished any
-	next := sql.Null[int64]{}
-	switch r.Status {
-	case lockbox.OutboxDelivered, lockbox.OutboxDead, lockbox.OutboxSkipped:
-		finished = micros(r.At)
-	case lockbox.OutboxPending:
-		next = sql.Null[int64]{V: micros(r.NextAttemptAt), Valid: true}
-	default:
-		return lockbox.Errorf(lockbox.EINVALID, "Unknown outbox status %q.", r.Status)
+// FinishOutbox records attempts' results if the caller still holds them,
+// one statement each inside the caller's transaction (in-process SQLite
+// has no round trips to save; the one commit is what the caller groups).
+func (t *tx) FinishOutbox(ctx context.Context, results ...lockbox.OutboxFinish) ([]error, error) {
+	errs := make([]error, len(results))
+	if err := lockbox.CheckOutboxFinishes(results); err != nil {
+		return errs, err
 	}
-	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = ?, finished_at = ?,
-		next_attempt_at = coalesce(?, next_attempt_at), lease_until = NULL
-		WHERE id = ? AND attempts = ? AND status = 'pending'`,
-		r.Status, r.LastError, finished, next, id, attempt))
-	if err != nil {
-		return wrap("finish outbox", err)
+	for i, f := range results {
+		var finished, next sql.Null[int64]
+		if f.Result.Finished() {
+			finished = sql.Null[int64]{V: micros(f.Result.At), Valid: true}
+		} else {
+			next = sql.Null[int64]{V: micros(f.Result.NextAttemptAt), Valid: true}
+		}
+		n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = ?, finished_at = ?,
+			next_attempt_at = coalesce(?, next_attempt_at), lease_until = NULL
+			WHERE id = ? AND attempts = ? AND status = 'pending'`,
+			f.Result.Status, f.Result.LastError, finished, next, f.ID, f.Attempt))
+		if err != nil {
+			return nil, wrap("finish outbox", err)
+		}
+		if n == 0 {
+			errs[i] = lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q is no longer at attempt %d.", f.ID, f.Attempt)
+		}
 	}
-	if n == 0 {
-		return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q is no longer at attempt %d.", id, attempt)
-	}
-	return nil
+	return errs, nil
 }
+
+// nextOutboxWakeQuery reads the first entry of outbox_wake (migration
+// 00020), an index on exactly this expression.
+const nextOutboxWakeQuery = `SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM outbox WHERE status = 'pending'`
 
 // NextOutboxWake returns when the next pending message becomes claimable.
 func (t *tx) NextOutboxWake(ctx context.Context) (time.Time, error) {
 	var next sql.Null[int64]
-	err := t.tx.QueryRowContext(ctx, `SELECT min(max(next_attempt_at, coalesce(lease_until, 0)))
-		FROM outbox WHERE status = 'pending'`).Scan(&next)
+	err := t.tx.QueryRowContext(ctx, nextOutboxWakeQuery).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, wrap("next outbox wake", err)
 	}

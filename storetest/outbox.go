@@ -19,6 +19,8 @@ var outboxTests = []test{
 	{"LeaseExcludesOtherClaimers", testOutboxLease},
 	{"FinishResults", testOutboxFinish},
 	{"FinishAfterLostLease", testOutboxLostLease},
+	{"FinishBatch", testOutboxFinishBatch},
+	{"FinishBatchRefused", testOutboxFinishBatchRefused},
 	{"ConcurrentClaimersGetDisjointMessages", testOutboxConcurrentClaims},
 	{"NextWake", testOutboxNextWake},
 	{"Counts", testOutboxCounts},
@@ -68,9 +70,22 @@ func MustListOutbox(tb testing.TB, s lockbox.Store, q lockbox.OutboxQuery) []*lo
 	return out
 }
 
+// finish records one result in its own transaction: the per-message error
+// (ECONFLICT when the caller no longer holds it) or the call's.
 func finish(tb testing.TB, s lockbox.Store, id string, attempt int, r lockbox.OutboxResult) error {
 	tb.Helper()
-	return s.Update(tb.Context(), func(tx lockbox.Tx) error { return tx.FinishOutbox(tb.Context(), id, attempt, r) })
+	var errs []error
+	err := s.Update(tb.Context(), func(tx lockbox.Tx) (err error) {
+		errs, err = tx.FinishOutbox(tb.Context(), lockbox.OutboxFinish{ID: id, Attempt: attempt, Result: r})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(errs) != 1 {
+		tb.Fatalf("FinishOutbox of one result returned %d errors", len(errs))
+	}
+	return errs[0]
 }
 
 func msgIDs(msgs []*lockbox.OutboxMessage) []string {
@@ -225,6 +240,103 @@ func testOutboxLostLease(t *testing.T, s lockbox.Store) {
 	}
 	if got := MustListOutbox(t, s, lockbox.OutboxQuery{}); got[0].Status != lockbox.OutboxDelivered || got[0].LastError != "" {
 		t.Errorf("message = %s %q, want delivered by the current holder", got[0].Status, got[0].LastError)
+	}
+}
+
+// testOutboxFinishBatch records several results in one call: the ones
+// still held are recorded, each lost one is ECONFLICT on its own, and the
+// transaction commits the rest.
+func testOutboxFinishBatch(t *testing.T, s lockbox.Store) {
+	var msgs []*lockbox.OutboxMessage
+	for n := 1; n <= 5; n++ {
+		msgs = append(msgs, NewOutboxMessage(n))
+	}
+	MustEnqueue(t, s, msgs...)
+	now := T0.Add(time.Minute)
+	MustClaim(t, s, now, time.Minute, 5)
+	// Message 1's lease runs out and a second claimer takes it (attempt 2).
+	if got := MustClaim(t, s, now.Add(time.Minute), time.Minute, 1); len(got) != 1 || got[0].ID != "msg-000001" {
+		t.Fatalf("re-claim got %v, want msg-000001", msgIDs(got))
+	}
+	done, retryAt := now.Add(time.Second), now.Add(10*time.Minute)
+	results := []lockbox.OutboxFinish{
+		{ID: "msg-000002", Attempt: 1, Result: lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: done}},
+		{ID: "msg-000001", Attempt: 1, Result: lockbox.OutboxResult{Status: lockbox.OutboxDead, At: done, LastError: "late"}},
+		{ID: "msg-000003", Attempt: 1, Result: lockbox.OutboxResult{Status: lockbox.OutboxPending, At: done, NextAttemptAt: retryAt, LastError: "451"}},
+		{ID: "msg-missing", Attempt: 1, Result: lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: done}},
+		{ID: "msg-000004", Attempt: 1, Result: lockbox.OutboxResult{Status: lockbox.OutboxSkipped, At: done, LastError: "moot"}},
+		{ID: "msg-000005", Attempt: 2, Result: lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: done}},
+	}
+	var errs []error
+	MustUpdate(t, s, func(tx lockbox.Tx) (err error) {
+		errs, err = tx.FinishOutbox(t.Context(), results...)
+		return err
+	})
+	var codes []string
+	for _, err := range errs {
+		codes = append(codes, lockbox.ErrorCode(err))
+	}
+	want := []string{"", lockbox.ECONFLICT, "", lockbox.ECONFLICT, "", lockbox.ECONFLICT}
+	if diff := cmp.Diff(want, codes); diff != "" {
+		t.Errorf("per-result error codes (-want +got):\n%s", diff)
+	}
+	type state struct {
+		Status, LastError string
+		Attempts          int
+		Next              time.Time
+		Finished          *time.Time
+	}
+	got := map[string]state{}
+	for _, m := range MustListOutbox(t, s, lockbox.OutboxQuery{}) {
+		got[m.ID] = state{m.Status, m.LastError, m.Attempts, m.NextAttemptAt, m.FinishedAt}
+	}
+	wantStates := map[string]state{
+		"msg-000001": {lockbox.OutboxPending, "", 2, T0.Add(time.Second), nil}, // the second claimer's
+		"msg-000002": {lockbox.OutboxDelivered, "", 1, T0.Add(2 * time.Second), &done},
+		"msg-000003": {lockbox.OutboxPending, "451", 1, retryAt, nil},
+		"msg-000004": {lockbox.OutboxSkipped, "moot", 1, T0.Add(4 * time.Second), &done},
+		"msg-000005": {lockbox.OutboxPending, "", 1, T0.Add(5 * time.Second), nil}, // attempt 2 was never claimed
+	}
+	if diff := cmp.Diff(wantStates, got); diff != "" {
+		t.Errorf("outbox after the batch (-want +got):\n%s", diff)
+	}
+	// The finished messages are never claimed again; the retried one is at
+	// its new time (the others' leases have ended by then).
+	if diff := cmp.Diff([]string{"msg-000001", "msg-000005", "msg-000003"}, msgIDs(MustClaim(t, s, retryAt, time.Minute, 10))); diff != "" {
+		t.Errorf("claim at the retry time (-want +got):\n%s", diff)
+	}
+}
+
+// testOutboxFinishBatchRefused: a batch the store cannot record is refused
+// whole, and an empty one is nothing.
+func testOutboxFinishBatchRefused(t *testing.T, s lockbox.Store) {
+	MustEnqueue(t, s, NewOutboxMessage(1), NewOutboxMessage(2))
+	now := T0.Add(time.Minute)
+	MustClaim(t, s, now, time.Minute, 2)
+	ok := lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: now}
+	for name, results := range map[string][]lockbox.OutboxFinish{
+		"UnknownStatus": {{ID: "msg-000001", Attempt: 1, Result: ok}, {ID: "msg-000002", Attempt: 1, Result: lockbox.OutboxResult{Status: "sent", At: now}}},
+		"GivenTwice":    {{ID: "msg-000001", Attempt: 1, Result: ok}, {ID: "msg-000001", Attempt: 1, Result: ok}},
+	} {
+		err := s.Update(t.Context(), func(tx lockbox.Tx) error {
+			_, err := tx.FinishOutbox(t.Context(), results...)
+			return err
+		})
+		if lockbox.ErrorCode(err) != lockbox.EINVALID {
+			t.Errorf("%s: error %v, want %s", name, err, lockbox.EINVALID)
+		}
+	}
+	MustUpdate(t, s, func(tx lockbox.Tx) error {
+		errs, err := tx.FinishOutbox(t.Context())
+		if err == nil && len(errs) != 0 {
+			err = fmt.Errorf("%d errors for no results", len(errs))
+		}
+		return err
+	})
+	for _, m := range MustListOutbox(t, s, lockbox.OutboxQuery{}) {
+		if m.Status != lockbox.OutboxPending {
+			t.Errorf("%s is %s after refused batches, want pending", m.ID, m.Status)
+		}
 	}
 }
 
