@@ -138,8 +138,10 @@ func (p *pager) page(ctx context.Context, from int64) ([]lockbox.LogEntry, []lea
 	}
 	n := from >> TileHeight
 	if p.stream != nil {
-		if n != p.first || n >= p.streamEnd {
-			p.close() // past the stream (the partial bundle), or elsewhere
+		if n == p.first && n == p.streamEnd {
+			p.stream = nil // on to the tiles after it, fetched meanwhile
+		} else if n != p.first || n > p.streamEnd {
+			p.close() // elsewhere
 		} else if b := <-p.stream; b.err == nil {
 			p.first++
 			p.read = true
@@ -197,9 +199,10 @@ func from1(b bundle, from int64) ([]lockbox.LogEntry, []leafCheck, error) {
 	return b.entries[i:], b.checks[i:], nil
 }
 
-// minStream is the fewest full bundles worth a stream: an incremental run
-// reads its few bundles faster as tiles fetched in parallel.
-const minStream = 2 * tilesAhead
+// minStream is the fewest full bundles worth a stream: one request for
+// them all instead of one each (an incremental run after 1,000 records
+// reads some four).
+const minStream = 2
 
 // restart drops the fetches under way and fetches from tile n on: the full
 // bundles in one stream when the server offers streams and there are
@@ -208,12 +211,14 @@ func (p *pager) restart(ctx context.Context, n int64) {
 	p.close()
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.first, p.launch = n, n
+	p.queue = []chan bundle{}
 	if full := p.size >> TileHeight; p.bundles != nil && full-n >= minStream {
 		p.stream, p.streamEnd = make(chan bundle, tilesAhead), full
 		go p.streamBundles(p.ctx, n, full, p.stream)
-		return
+		// The tiles after the stream (the partial bundle) are fetched at
+		// the same time: an incremental run waits for one round trip.
+		p.launch = full
 	}
-	p.queue = []chan bundle{}
 	for range tilesAhead {
 		p.fetchAhead()
 	}

@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -86,14 +87,26 @@ func main() {
 		benchCSV(ctx, svc, filepath.Join(*dir, fmt.Sprintf("verify-%d.db", *records)))
 		return
 	}
-	ts := httptest.NewServer((&server.Server{Requests: accounts, Accounts: accounts, Tenants: accounts, Catalog: accounts, Audit: svc,
-		Logger: slog.New(slog.DiscardHandler)}).Handler())
+	var handler http.Handler = (&server.Server{Requests: accounts, Accounts: accounts, Tenants: accounts, Catalog: accounts, Audit: svc,
+		Logger: slog.New(slog.DiscardHandler)}).Handler()
+	if *only == "incremental" {
+		inner := handler
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer logSince(time.Now(), "  server "+r.URL.Path)
+			inner.ServeHTTP(w, r)
+		})
+	}
+	ts := httptest.NewServer(handler)
 	defer ts.Close()
 	sess, err := accounts.Login(ctx, "auditor@contoso.test", approval.DevPassword)
 	must(err)
 	stateDir := filepath.Join(*dir, "state")
 	if *only == "incremental" {
 		benchIncremental(ctx, store, ts.URL, sess.Token, stateDir)
+		return
+	}
+	if *only == "latency" {
+		latency(ctx, ts.URL, sess.Token)
 		return
 	}
 	if *only == "bundles" {
@@ -338,6 +351,10 @@ func verifyHTTP(ctx context.Context) result {
 		defer profile()()
 	}
 	start := time.Now()
+	if *trace {
+		fmt.Fprintf(os.Stderr, "  verify starts at %.1f ms\n", float64(start.Sub(processStart).Microseconds())/1000)
+		defer func() { logSince(start, "verify and save") }()
+	}
 	prev, err := auditlog.LoadState(*state)
 	must(err)
 	loaded := time.Now()
@@ -523,6 +540,36 @@ func (t timed) ReadTile(ctx context.Context, log, path string) ([]byte, error) {
 	return t.Client.ReadTile(ctx, log, path)
 }
 
+// processStart is when this process started: -trace says when each read
+// began and ended, from it.
+var processStart = time.Now()
+
 func logSince(start time.Time, what string) {
-	fmt.Fprintf(os.Stderr, "  %s %.1f ms\n", what, float64(time.Since(start).Microseconds())/1000)
+	ms := func(t time.Time) float64 { return float64(t.Sub(processStart).Microseconds()) / 1000 }
+	fmt.Fprintf(os.Stderr, "  %s %.1f ms (%.1f to %.1f ms)\n", what, float64(time.Since(start).Microseconds())/1000, ms(start), ms(time.Now()))
+}
+
+// latency times requests one at a time on one kept-alive connection: the
+// floor under an incremental run's few reads.
+func latency(ctx context.Context, url, token string) {
+	c := client.New(url, token)
+	for _, what := range []string{"checkpoint", "full entry bundle", "key"} {
+		var ds []time.Duration
+		for range 50 {
+			start := time.Now()
+			var err error
+			switch what {
+			case "checkpoint":
+				_, err = c.Checkpoint(ctx, tenant)
+			case "full entry bundle":
+				_, err = c.ReadTile(ctx, tenant, auditlog.EntryBundlePath(100, auditlog.BundleSize))
+			case "key":
+				_, err = c.LogKey(ctx)
+			}
+			must(err)
+			ds = append(ds, time.Since(start))
+		}
+		slices.Sort(ds)
+		fmt.Printf("%s: median %v, p90 %v, min %v\n", what, ds[len(ds)/2], ds[len(ds)*9/10], ds[0])
+	}
 }
