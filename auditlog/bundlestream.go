@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -26,6 +27,15 @@ import (
 // transaction open, only this buffer.
 const streamChunk = 16
 
+// chunkBufs holds the buffers of the chunks being written, some 2 MiB
+// each once grown: made afresh for every stream, they were most of the
+// time of a short one (an incremental verify's few bundles) in clearing
+// memory and collecting it.
+var chunkBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledChunk is the largest chunk buffer kept for the next stream.
+const maxPooledChunk = 8 << 20
+
 // frameHeader is the length of each bundle's frame header in the stream:
 // the bundle's length in bytes, a big-endian uint32.
 const frameHeader = 4
@@ -44,7 +54,14 @@ func (s *Service) LogBundles(ctx context.Context, log string, start, end int64, 
 	if start < 0 || end < start {
 		return lockbox.Errorf(lockbox.EINVALID, "No range of entry bundles from %d to %d: start must be 0 or more and end at least start.", start, end)
 	}
-	buf := make([]byte, 0, streamChunk*(BundleSize*600))
+	bp := chunkBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= maxPooledChunk { // a log of huge records keeps none
+			*bp = buf[:0]
+			chunkBufs.Put(bp)
+		}
+	}()
 	var frames []byte
 	for n := start; n < end; {
 		last := min(n+streamChunk, end)

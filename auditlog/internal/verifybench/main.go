@@ -553,7 +553,7 @@ func logSince(start time.Time, what string) {
 // floor under an incremental run's few reads.
 func latency(ctx context.Context, url, token string) {
 	c := client.New(url, token)
-	for _, what := range []string{"checkpoint", "full entry bundle", "key"} {
+	for _, what := range []string{"checkpoint", "full entry bundle", "stream of 3 bundles", "key"} {
 		var ds []time.Duration
 		for range 50 {
 			start := time.Now()
@@ -563,6 +563,12 @@ func latency(ctx context.Context, url, token string) {
 				_, err = c.Checkpoint(ctx, tenant)
 			case "full entry bundle":
 				_, err = c.ReadTile(ctx, tenant, auditlog.EntryBundlePath(100, auditlog.BundleSize))
+			case "stream of 3 bundles":
+				var body io.ReadCloser
+				if body, err = c.ReadBundles(ctx, tenant, 100, 103); err == nil {
+					_, err = io.Copy(io.Discard, body)
+					body.Close()
+				}
 			case "key":
 				_, err = c.LogKey(ctx)
 			}
