@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -553,7 +554,12 @@ func logSince(start time.Time, what string) {
 // floor under an incremental run's few reads.
 func latency(ctx context.Context, url, token string) {
 	c := client.New(url, token)
-	for _, what := range []string{"checkpoint", "full entry bundle", "stream of 3 bundles", "key"} {
+	cp, err := c.Checkpoint(ctx, tenant)
+	must(err)
+	size, err := strconv.ParseInt(strings.Split(string(cp.Note), "\n")[1], 10, 64)
+	must(err)
+	newest := size / auditlog.BundleSize
+	for _, what := range []string{"checkpoint", "full entry bundle", "stream of 3 bundles", "stream of the newest 3 bundles", "key"} {
 		var ds []time.Duration
 		for range 50 {
 			start := time.Now()
@@ -563,9 +569,13 @@ func latency(ctx context.Context, url, token string) {
 				_, err = c.Checkpoint(ctx, tenant)
 			case "full entry bundle":
 				_, err = c.ReadTile(ctx, tenant, auditlog.EntryBundlePath(100, auditlog.BundleSize))
-			case "stream of 3 bundles":
+			case "stream of 3 bundles", "stream of the newest 3 bundles":
+				from := int64(100)
+				if what == "stream of the newest 3 bundles" {
+					from = newest - 3
+				}
 				var body io.ReadCloser
-				if body, err = c.ReadBundles(ctx, tenant, 100, 103); err == nil {
+				if body, err = c.ReadBundles(ctx, tenant, from, from+3); err == nil {
 					_, err = io.Copy(io.Discard, body)
 					body.Close()
 				}
