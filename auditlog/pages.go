@@ -214,7 +214,8 @@ func (p *pager) restart(ctx context.Context, n int64) {
 	p.queue = []chan bundle{}
 	if full := p.size >> TileHeight; p.bundles != nil && full-n >= minStream {
 		p.stream, p.streamEnd = make(chan bundle, tilesAhead), full
-		go p.streamBundles(p.ctx, n, full, p.stream)
+		st := streamer{src: p.bundles, log: p.log, free: p.free, check: p.check, hashOnly: p.hashOnly}
+		go st.run(p.ctx, n, full, p.stream)
 		// The tiles after the stream (the partial bundle) are fetched at
 		// the same time: an incremental run waits for one round trip.
 		p.launch = full
@@ -224,12 +225,20 @@ func (p *pager) restart(ctx context.Context, n int64) {
 	}
 }
 
-// streamBundles reads the full bundles from to end-1 of one LogBundles
-// stream into c, up to the first error, which it sends last. Only the
-// copies of the pager's fields taken here are read: page may change them
-// while the stream runs (as fetchAhead's).
-func (p *pager) streamBundles(ctx context.Context, from, end int64, c chan<- bundle) {
-	src, log, free, check, hashOnly := p.bundles, p.log, p.free, p.check, p.hashOnly
+// streamer is what a stream's goroutine reads of the pager: copies, taken
+// before it starts, since page may change the pager's fields meanwhile (as
+// fetchAhead's goroutines do).
+type streamer struct {
+	src             BundleReader
+	log             string
+	free            chan []byte
+	check, hashOnly bool
+}
+
+// run reads the full bundles from to end-1 of one LogBundles stream into
+// c, up to the first error, which it sends last.
+func (st streamer) run(ctx context.Context, from, end int64, c chan<- bundle) {
+	src, log, free, check, hashOnly := st.src, st.log, st.free, st.check, st.hashOnly
 	send := func(b bundle) bool {
 		select {
 		case c <- b:
