@@ -182,10 +182,10 @@ type AuditLogTx interface {
 	// AppendAuditBundles appends to dst log's stored full entry bundles
 	// from, from+1, … before to, as AuditBundle would return each, and
 	// stops at the first one not stored (or not filled); it returns dst
-	// and how many bundles it appended. One scan for a run of bundles, and
-	// the bytes copied once, into dst (a verifier streams a large log
-	// through it: auditlog.Service.LogBundles).
-	AppendAuditBundles(ctx context.Context, dst []byte, log string, from, to int64) ([]byte, int64, error)
+	// and the length of each bundle it appended, in order. One scan for a
+	// run of bundles, and the bytes copied once, into dst (a verifier
+	// streams a large log through it: auditlog.Service.LogBundles).
+	AppendAuditBundles(ctx context.Context, dst []byte, log string, from, to int64) ([]byte, []int, error)
 	// FillAuditBundle stores log's full entry bundle n, built from its
 	// stored records in this transaction, unless one is stored; nothing
 	// when the log has not filled it. Only inside Update.

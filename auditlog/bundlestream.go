@@ -62,22 +62,19 @@ func (s *Service) LogBundles(ctx context.Context, log string, start, end int64, 
 			chunkBufs.Put(bp)
 		}
 	}()
-	var frames []byte
 	for n := start; n < end; {
 		last := min(n+streamChunk, end)
+		var lens []int
 		var fills []int64
 		var err error
-		buf, fills, err = s.readBundles(ctx, buf[:0], log, n, last, end)
+		buf, lens, fills, err = s.readBundles(ctx, buf[:0], log, n, last, end)
 		if err != nil {
 			return err
 		}
 		for _, f := range fills {
 			s.queueFill(log, f)
 		}
-		if frames, err = frameBundles(frames[:0], buf, last-n); err != nil {
-			return fmt.Errorf("auditlog: entry bundles %d to %d of %s: %w", n, last, log, err)
-		}
-		if err := writeFrames(w, frames, buf); err != nil {
+		if err := writeFrames(w, lens, buf); err != nil {
 			return err
 		}
 		n = last
@@ -86,14 +83,15 @@ func (s *Service) LogBundles(ctx context.Context, log string, start, end int64, 
 }
 
 // readBundles appends log's full bundles from to last-1 to buf, in one
-// read transaction, and returns the ones it built from the rows (not
-// stored yet: the caller queues them for the filler). end is the end of
-// the whole range, which the log must have filled.
-func (s *Service) readBundles(ctx context.Context, buf []byte, log string, from, last, end int64) ([]byte, []int64, error) {
+// read transaction, and returns the length of each and the ones it built
+// from the rows (not stored yet: the caller queues them for the filler).
+// end is the end of the whole range, which the log must have filled.
+func (s *Service) readBundles(ctx context.Context, buf []byte, log string, from, last, end int64) ([]byte, []int, []int64, error) {
+	var lens []int
 	var fills []int64
 	base := len(buf)
 	err := s.store.View(ctx, func(tx lockbox.Tx) error {
-		buf, fills = buf[:base], nil // as if new, should a store run this again
+		buf, lens, fills = buf[:base], nil, nil // as if new, should a store run this again
 		size, err := tx.AuditSize(ctx, log)
 		if err != nil {
 			return err
@@ -102,11 +100,12 @@ func (s *Service) readBundles(ctx context.Context, buf []byte, log string, from,
 			return lockbox.Errorf(lockbox.ENOTFOUND, "No entry bundle %d: the log of %d records has %d full entry bundles.", end-1, size, size/BundleSize)
 		}
 		for n := from; n < last; {
-			var k int64
-			if buf, k, err = tx.AppendAuditBundles(ctx, buf, log, n, last); err != nil {
+			var stored []int
+			if buf, stored, err = tx.AppendAuditBundles(ctx, buf, log, n, last); err != nil {
 				return err
 			}
-			if n += k; n == last {
+			lens = append(lens, stored...)
+			if n += int64(len(stored)); n == last {
 				break
 			}
 			// Not stored (a log filled before bundles were): built from
@@ -116,51 +115,22 @@ func (s *Service) readBundles(ctx context.Context, buf []byte, log string, from,
 				return err
 			}
 			buf = append(buf, data...)
+			lens = append(lens, len(data))
 			fills = append(fills, n)
 			n++
 		}
 		return nil
 	})
-	return buf, fills, err
+	return buf, lens, fills, err
 }
 
-// frameBundles appends to frames the header of each of the count bundles
-// that buf holds back to back, found by walking their entries' lengths.
-func frameBundles(frames, buf []byte, count int64) ([]byte, error) {
-	for range count {
-		end, err := bundleLen(buf)
-		if err != nil {
-			return nil, err
-		}
-		frames = binary.BigEndian.AppendUint32(frames, uint32(end))
-		buf = buf[end:]
-	}
-	if len(buf) != 0 {
-		return nil, fmt.Errorf("%d bytes after the bundles", len(buf))
-	}
-	return frames, nil
-}
-
-// bundleLen is the length of the full bundle that data starts with.
-func bundleLen(data []byte) (int, error) {
-	off := 0
-	for i := range BundleSize {
-		if len(data)-off < 2 {
-			return 0, fmt.Errorf("a bundle ends at its entry %d", i)
-		}
-		off += 2 + int(binary.BigEndian.Uint16(data[off:]))
-	}
-	if off > len(data) {
-		return 0, fmt.Errorf("a bundle's last entry is cut")
-	}
-	return off, nil
-}
-
-// writeFrames writes each bundle of buf after its header from frames.
-func writeFrames(w io.Writer, frames, buf []byte) error {
-	for ; len(frames) > 0; frames = frames[frameHeader:] {
-		n := binary.BigEndian.Uint32(frames)
-		if _, err := w.Write(frames[:frameHeader]); err != nil {
+// writeFrames writes each bundle of buf, of the lengths lens, after its
+// length as a big-endian uint32.
+func writeFrames(w io.Writer, lens []int, buf []byte) error {
+	var hdr [frameHeader]byte
+	for _, n := range lens {
+		binary.BigEndian.PutUint32(hdr[:], uint32(n))
+		if _, err := w.Write(hdr[:]); err != nil {
 			return err
 		}
 		if _, err := w.Write(buf[:n]); err != nil {

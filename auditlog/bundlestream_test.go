@@ -24,59 +24,31 @@ func fullBundle(t *testing.T, tag string) []byte {
 	return b
 }
 
-// TestFrameBundles: the server finds each bundle's end by its entries'
-// lengths, and refuses bytes that are not whole bundles rather than send
-// frames that would misplace every record after them.
-func TestFrameBundles(t *testing.T) {
+// TestFrames: bundles written as frames read back as the same bundles,
+// and a stream cut inside a frame is an error, not a shorter bundle.
+func TestFrames(t *testing.T) {
 	t.Parallel()
 	a, b := fullBundle(t, "a"), fullBundle(t, "bb")
-	two := append(append([]byte{}, a...), b...)
-	tests := []struct {
-		name    string
-		buf     []byte
-		count   int64
-		lengths []int
-		err     string
-	}{
-		{"two bundles", two, 2, []int{len(a), len(b)}, ""},
-		{"none", nil, 0, nil, ""},
-		{"one announced, two held", two, 1, nil, "bytes after the bundles"},
-		{"last entry cut", two[:len(two)-1], 2, nil, "last entry is cut"},
-		{"bundle ends early", a[:len(a)/2], 1, nil, "a bundle ends at its entry"},
+	var out bytes.Buffer
+	if err := writeFrames(&out, []int{len(a), len(b)}, append(append([]byte{}, a...), b...)); err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			frames, err := frameBundles(nil, tt.buf, tt.count)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("frameBundles = %v, want an error saying %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []int
-			for f := frames; len(f) > 0; f = f[frameHeader:] {
-				got = append(got, int(binary.BigEndian.Uint32(f)))
-			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.lengths) {
-				t.Fatalf("frame lengths %v, want %v", got, tt.lengths)
-			}
-			// Written and read back, the frames are the bundles.
-			var out bytes.Buffer
-			if err := writeFrames(&out, frames, tt.buf); err != nil {
-				t.Fatal(err)
-			}
-			var hdr [frameHeader]byte
-			for i := range tt.count {
-				data, err := readFrame(&out, hdr[:], nil)
-				if err != nil || len(data) != tt.lengths[i] {
-					t.Fatalf("frame %d read back: %d bytes, %v", i, len(data), err)
-				}
-			}
-		})
+	stream := out.Bytes()
+	var hdr [frameHeader]byte
+	r := bytes.NewReader(stream)
+	for i, want := range [][]byte{a, b} {
+		got, err := readFrame(r, hdr[:], nil)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("frame %d: %d bytes, %v; want the %d of the bundle", i, len(got), err, len(want))
+		}
+	}
+	if _, err := readFrame(bytes.NewReader(stream[:len(stream)-1]), hdr[:], nil); err != nil {
+		t.Fatalf("first frame of a cut stream: %v", err)
+	}
+	r = bytes.NewReader(stream[:len(stream)-1])
+	_, _ = readFrame(r, hdr[:], nil)
+	if _, err := readFrame(r, hdr[:], nil); err == nil {
+		t.Fatal("a frame cut short was read as a bundle")
 	}
 }
 

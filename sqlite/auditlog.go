@@ -242,13 +242,13 @@ const bundlesQuery = `SELECT b.n, b.data FROM audit_bundles b JOIN audit_logs l 
 
 // AppendAuditBundles appends the run of stored bundles from from on; see
 // lockbox.AuditTx.
-func (t *tx) AppendAuditBundles(ctx context.Context, dst []byte, log string, from, to int64) ([]byte, int64, error) {
+func (t *tx) AppendAuditBundles(ctx context.Context, dst []byte, log string, from, to int64) ([]byte, []int, error) {
 	rows, err := t.tx.QueryContext(ctx, bundlesQuery, log, from, to)
 	if err != nil {
-		return dst, 0, wrap("audit bundles", err)
+		return dst, nil, wrap("audit bundles", err)
 	}
-	dst, n, err := sqlrows.AppendBundles(rows, dst, from)
-	return dst, n, wrap("audit bundles", err)
+	dst, lens, err := sqlrows.AppendBundles(rows, dst, from)
+	return dst, lens, wrap("audit bundles", err)
 }
 
 // FillAuditBundle stores log's full entry bundle n from its rows unless it

@@ -126,23 +126,24 @@ func StringPtr(v sql.Null[string]) *string {
 }
 
 // AppendBundles appends the data of rows (n, data), in n order, to dst
-// while n runs on from from, and closes rows; it returns dst and how many
-// it appended. The data is scanned as sql.RawBytes, so it is copied once,
-// into dst (the stores' AppendAuditBundles, each bundle some 130 KiB).
-func AppendBundles(rows *sql.Rows, dst []byte, from int64) ([]byte, int64, error) {
+// while n runs on from from, and closes rows; it returns dst and the
+// length of each data it appended. The data is scanned as sql.RawBytes,
+// so it is copied once, into dst (the stores' AppendAuditBundles, each
+// bundle some 130 KiB).
+func AppendBundles(rows *sql.Rows, dst []byte, from int64) ([]byte, []int, error) {
 	defer rows.Close()
-	next := from
-	for rows.Next() {
+	var lens []int
+	for next := from; rows.Next(); next++ {
 		var n int64
 		var data sql.RawBytes
 		if err := rows.Scan(&n, &data); err != nil {
-			return dst, next - from, err
+			return dst, lens, err
 		}
 		if n != next {
 			break
 		}
 		dst = append(dst, data...)
-		next++
+		lens = append(lens, len(data))
 	}
-	return dst, next - from, rows.Err()
+	return dst, lens, rows.Err()
 }
