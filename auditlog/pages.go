@@ -83,12 +83,17 @@ type leafCheck struct {
 func checkBundle(log string, b *bundle, hashOnly bool) {
 	b.checks = make([]leafCheck, len(b.entries))
 	for i, e := range b.entries {
-		c := &b.checks[i]
-		c.hash = tlog.RecordHash(e.Data)
-		if !hashOnly {
-			c.id, c.op, c.problem = checkLeaf(log, e)
-		}
+		b.checks[i] = checkOf(log, e, hashOnly)
 	}
+}
+
+// checkOf is e's leafCheck (only its hash when hashOnly).
+func checkOf(log string, e lockbox.LogEntry, hashOnly bool) leafCheck {
+	c := leafCheck{hash: tlog.RecordHash(e.Data)}
+	if !hashOnly {
+		c.id, c.op, c.problem = checkLeaf(log, e)
+	}
+	return c
 }
 
 func newPager(src Source, log string, size int64) *pager {

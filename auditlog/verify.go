@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -269,12 +268,9 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 			}
 			var c leafCheck
 			if checks != nil {
-				c = checks[i]
+				c = checks[i] // worked out by the fetcher
 			} else {
-				c.hash = tlog.RecordHash(e.Data)
-				if !opts.RootOnly {
-					c.id, c.op, c.problem = checkLeaf(log, e)
-				}
+				c = checkOf(log, e, opts.RootOnly)
 			}
 			h := c.hash
 			if !opts.RootOnly {
