@@ -43,14 +43,17 @@ func (s streamServer) LogTile(ctx context.Context, log, path string) ([]byte, bo
 	return s.Service.LogTile(ctx, log, path)
 }
 
-// tilesOnly is a server from before streams: tiles, no LogBundles.
+// tilesOnly is a server from before streams: the service's routes and
+// tiles (from tiles), no LogBundles.
 type tilesOnly struct {
 	lockbox.AuditService
-	t streamServer
+	tiles interface {
+		LogTile(ctx context.Context, log, path string) ([]byte, bool, error)
+	}
 }
 
 func (s tilesOnly) LogTile(ctx context.Context, log, path string) ([]byte, bool, error) {
-	return s.t.LogTile(ctx, log, path)
+	return s.tiles.LogTile(ctx, log, path)
 }
 
 // cutWriter fails after n bytes: a stream broken mid-way.

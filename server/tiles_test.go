@@ -178,7 +178,7 @@ func TestTilesReadByTorchwood(t *testing.T) {
 		t.Errorf("%d of the 600 records read", seen)
 	}
 
-	bad, badToken := tilesServer(t, 600, func(s *auditlog.Service) lockbox.AuditService { return flipTiles{s} })
+	bad, badToken := tilesServer(t, 600, func(s *auditlog.Service) lockbox.AuditService { return tilesOnly{s, flipTiles{s}} })
 	if _, err := readWithTorchwood(t, bad, badToken); err == nil {
 		t.Error("torchwood verified altered entry bundles")
 	}
@@ -302,12 +302,16 @@ func (c countEntries) LogEntries(ctx context.Context, log string, start, end int
 }
 
 // TestVerifyOverTiles: `lockbox audit verify`'s code over HTTP (the Go
-// client) reads the log through its entry bundles, never the JSON entries
-// endpoint, and catches a provider serving altered bundles.
+// client), against a server without bundle streams, reads the log through
+// its entry bundles, never the JSON entries endpoint, and catches a
+// provider serving altered bundles (TestVerifyOverBundleStream does the
+// same through streams).
 func TestVerifyOverTiles(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int64
-	ts, token := tilesServer(t, 600, func(s *auditlog.Service) lockbox.AuditService { return countEntries{s, &n} })
+	ts, token := tilesServer(t, 600, func(s *auditlog.Service) lockbox.AuditService {
+		return tilesOnly{countEntries{s, &n}, s}
+	})
 	r, err := auditlog.Verify(t.Context(), client.New(ts.URL, token), "contoso", nil, auditlog.Options{})
 	if err != nil {
 		t.Fatal(err)
