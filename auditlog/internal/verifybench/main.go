@@ -31,7 +31,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -41,6 +40,7 @@ import (
 	"github.com/lockboxhq/lockbox/auditlog"
 	"github.com/lockboxhq/lockbox/auditlog/internal/benchdb"
 	"github.com/lockboxhq/lockbox/client"
+	"github.com/lockboxhq/lockbox/internal/benchcpu"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
 )
@@ -427,8 +427,7 @@ func serveBundles(ctx context.Context, svc *auditlog.Service) {
 	cp, err := svc.Checkpoint(actx, tenant)
 	must(err)
 	for pass := 1; pass <= 2; pass++ {
-		var cpu0 syscall.Rusage
-		must(syscall.Getrusage(syscall.RUSAGE_SELF, &cpu0))
+		cpu0 := cpuSelf()
 		start := time.Now()
 		var bytes int64
 		for n := range cp.Size / auditlog.BundleSize {
@@ -438,24 +437,14 @@ func serveBundles(ctx context.Context, svc *auditlog.Service) {
 		}
 		read := time.Since(start)
 		svc.WaitBundleFills()
-		var cpu1 syscall.Rusage
-		must(syscall.Getrusage(syscall.RUSAGE_SELF, &cpu1))
 		fmt.Printf("server side, pass %d: LogTile of all %d full bundles (%.0f MiB): %.2f s, then stored in %.2f s more; CPU %.2f s\n",
 			pass, cp.Size/auditlog.BundleSize, float64(bytes)/(1<<20), read.Seconds(), (time.Since(start) - read).Seconds(),
-			cpuSeconds(cpu1)-cpuSeconds(cpu0))
+			cpuSelf()-cpu0)
 	}
 }
 
-// cpuSelf is this process's CPU time so far (user and system).
-func cpuSelf() float64 {
-	var r syscall.Rusage
-	must(syscall.Getrusage(syscall.RUSAGE_SELF, &r))
-	return cpuSeconds(r)
-}
-
-func cpuSeconds(r syscall.Rusage) float64 {
-	return float64(r.Utime.Sec+r.Stime.Sec) + float64(r.Utime.Usec+r.Stime.Usec)/1e6
-}
+// cpuSelf is this process's CPU time so far, in seconds.
+func cpuSelf() float64 { return benchcpu.Self().Seconds() }
 
 // appendRecords appends n records through the store, as the workflow does.
 func appendRecords(ctx context.Context, store *sqlite.Store, n int) {
