@@ -41,8 +41,8 @@ type pager struct {
 	bundles BundleReader    // nil: no streams (an old server, or a stream failed)
 	ctx     context.Context // of the fetches under way; cancel ends them
 	cancel  context.CancelFunc
-	queue   []chan bundle // fetches under way, of tiles first, first+1, …
-	stream  chan bundle   // or the stream under way, of bundles first … streamEnd-1
+	queue   []chan bundle    // fetches under way, of tiles first, first+1, …
+	stream  chan chan bundle // or the stream under way, of bundles first … streamEnd-1
 	first   int64
 	launch  int64 // the next tile to fetch
 	read    bool  // a bundle was read: a later 404 is a missing record, not an old server
@@ -147,7 +147,7 @@ func (p *pager) page(ctx context.Context, from int64) ([]lockbox.LogEntry, []lea
 			p.stream = nil // on to the tiles after it, fetched meanwhile
 		} else if n != p.first || n > p.streamEnd {
 			p.close() // elsewhere
-		} else if b := <-p.stream; b.err == nil {
+		} else if b := <-<-p.stream; b.err == nil {
 			p.first++
 			p.read = true
 			p.last = b.buf
@@ -218,7 +218,7 @@ func (p *pager) restart(ctx context.Context, n int64) {
 	p.first, p.launch = n, n
 	p.queue = []chan bundle{}
 	if full := p.size >> TileHeight; p.bundles != nil && full-n >= minStream {
-		p.stream, p.streamEnd = make(chan bundle, tilesAhead), full
+		p.stream, p.streamEnd = make(chan chan bundle, tilesAhead), full
 		st := streamer{src: p.bundles, log: p.log, free: p.free, check: p.check, hashOnly: p.hashOnly}
 		go st.run(p.ctx, n, full, p.stream)
 		// The tiles after the stream (the partial bundle) are fetched at
@@ -241,16 +241,30 @@ type streamer struct {
 }
 
 // run reads the full bundles from to end-1 of one LogBundles stream into
-// c, up to the first error, which it sends last.
-func (st streamer) run(ctx context.Context, from, end int64, c chan<- bundle) {
+// c, up to the first error, which it sends last. Each bundle is checked by
+// a goroutine of its own, and c carries where each will be, in order: a
+// stream is one connection, and checking its bundles one after the other
+// on the goroutine that reads them kept the verifier to one core
+// (docs/benchmarks.md, "Full verify"). c's capacity bounds the bundles in
+// flight.
+func (st streamer) run(ctx context.Context, from, end int64, c chan<- chan bundle) {
 	src, log, free, check, hashOnly := st.src, st.log, st.free, st.check, st.hashOnly
 	send := func(b bundle) bool {
+		f := make(chan bundle, 1)
 		select {
-		case c <- b:
-			return true
+		case c <- f:
 		case <-ctx.Done():
 			return false
 		}
+		if b.err != nil || !check {
+			f <- b
+			return true
+		}
+		go func() {
+			checkBundle(log, &b, hashOnly)
+			f <- b
+		}()
+		return true
 	}
 	body, err := src.ReadBundles(ctx, log, from, end)
 	if err != nil {
@@ -275,8 +289,6 @@ func (st streamer) run(ctx context.Context, from, end int64, c chan<- bundle) {
 		b := bundle{buf: data}
 		if b.entries, err = parseBundle(data, n<<TileHeight, BundleSize); err != nil {
 			b.err = &badBundle{path: EntryBundlePath(n, BundleSize), msg: err.Error()}
-		} else if check {
-			checkBundle(log, &b, hashOnly)
 		}
 		if !send(b) {
 			return
