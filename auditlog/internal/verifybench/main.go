@@ -85,7 +85,9 @@ func main() {
 		return
 	}
 	if *only == "csv" {
+		stop := profile()
 		benchCSV(ctx, svc, filepath.Join(*dir, fmt.Sprintf("verify-%d.db", *records)))
+		stop()
 		return
 	}
 	var handler http.Handler = (&server.Server{Requests: accounts, Accounts: accounts, Tenants: accounts, Catalog: accounts, Audit: svc,
