@@ -13,6 +13,12 @@ type Store interface {
 	// returns nil. A request read with Tx.GetRequest inside Update is locked
 	// until the transaction ends, so decisions on one request serialize
 	// across goroutines and server replicas.
+	//
+	// fn may be run a second time after a run that returned an error: that
+	// run's changes were all rolled back (the PostgreSQL store does this
+	// when fn, sharing a transaction with other Updates, found a row locked
+	// elsewhere). So fn must leave nothing behind outside tx when it fails,
+	// and must not call Update or View on the same Store.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error

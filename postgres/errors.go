@@ -88,7 +88,8 @@ func unavailableState(code string) bool {
 		strings.HasPrefix(code, "57"), strings.HasPrefix(code, "58"):
 		return true
 	case code == "40001", code == "40P01",
-		code == "25P03": // idle_in_transaction_session_timeout
+		code == "25P03", // idle_in_transaction_session_timeout
+		code == "55P03": // lock_not_available: lock_timeout (groupcommit.go)
 		return true
 	}
 	return false

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,6 +64,9 @@ type Options struct {
 	// seconds; negative: none). A statement that runs longer fails with
 	// EUNAVAILABLE instead of holding locks and connections indefinitely.
 	StatementTimeout time.Duration
+	// Writers is how many group-commit writers run Updates (default 2;
+	// groupcommit.go): each holds one connection while its group runs.
+	Writers int
 }
 
 func (o Options) withDefaults() Options {
@@ -72,6 +76,11 @@ func (o Options) withDefaults() Options {
 	// WithLock holds one connection while the work it guards uses others:
 	// a pool of one would wait for itself.
 	o.MaxOpenConns = max(o.MaxOpenConns, 2)
+	if o.Writers <= 0 {
+		o.Writers = 2
+	}
+	// The writers' connections, and one for WithLock and Views.
+	o.MaxOpenConns = max(o.MaxOpenConns, o.Writers+2)
 	if o.MaxIdleConns <= 0 || o.MaxIdleConns > o.MaxOpenConns {
 		o.MaxIdleConns = o.MaxOpenConns
 	}
@@ -94,6 +103,12 @@ type Store struct {
 	appended broadcast.Signal
 	// hooks remembers tenants' webhook lists across transactions.
 	hooks webhookCache
+
+	// The group-commit writers (groupcommit.go).
+	writes    chan *writeReq
+	closing   chan struct{}
+	closeOnce sync.Once
+	writers   sync.WaitGroup
 }
 
 // AuditAppended returns a channel closed when a transaction of this Store
@@ -143,45 +158,9 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db}, nil
-}
-
-// Update runs fn in one read-write transaction and commits when fn returns
-// nil; fn's error is returned unchanged. Unlike SQLite's, Updates run
-// concurrently: they serialize only where they lock the same rows.
-//
-// The transaction is begun and ended on a pooled connection by hand rather
-// than with database/sql's Tx, so its end can be one pipelined round trip:
-// the audit appends fn queued, then COMMIT (commit).
-func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return wrap("begin", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN ISOLATION LEVEL READ COMMITTED`); err != nil {
-		endTx(conn)
-		return wrap("begin", err)
-	}
-	done := false
-	defer func() {
-		if !done { // an error, or a panic: undo everything
-			endTx(conn)
-		}
-	}()
-	t := &tx{tx: conn, update: true, hooks: &s.hooks}
-	if err := fn(t); err != nil {
-		return err
-	}
-	done = true
-	appended := len(t.pending) > 0
-	if err := t.commit(ctx, conn); err != nil {
-		return err
-	}
-	if appended {
-		s.appended.Fire()
-	}
-	return nil
+	s := &Store{db: db}
+	s.startWriters(opts.Writers)
+	return s, nil
 }
 
 // commit sends the queued audit appends and COMMIT in one pipeline (one
@@ -204,6 +183,11 @@ func (t *tx) commit(ctx context.Context, conn *sql.Conn) error {
 			}
 		}()
 		b := &pgx.Batch{}
+		if t.waitLess {
+			// The appends wait for their logs' head rows as long as they
+			// must: a group's short lock waits were for its members.
+			b.Queue(`SET LOCAL lock_timeout = 0`)
+		}
 		appends, err := t.queueAudit(b)
 		if err != nil {
 			return err
@@ -211,6 +195,11 @@ func (t *tx) commit(ctx context.Context, conn *sql.Conn) error {
 		b.Queue(`COMMIT`)
 		br := pc.SendBatch(ctx, b)
 		defer br.Close()
+		if t.waitLess {
+			if _, err := br.Exec(); err != nil {
+				return wrap("commit", err)
+			}
+		}
 		firsts := make([]int64, len(appends))
 		for i, a := range appends {
 			if err := br.QueryRow().Scan(&firsts[i]); err != nil {
@@ -322,7 +311,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool. Transactions still running fail.
+// Close stops the writers, failing queued Updates, and closes the pool.
 func (s *Store) Close() error {
+	s.stopWriters()
 	return s.db.Close()
 }

@@ -23,6 +23,9 @@ type tx struct {
 	// (audit.go), so a log's head row is locked only for the end of the
 	// transaction rather than from its first append.
 	pending []*lockbox.AuditRecord
+	// waitLess is set on a group's commit when its members waited for
+	// locks only briefly (groupcommit.go): the commit lifts that first.
+	waitLess bool
 	// memo holds what this transaction read of tenants and webhooks
 	// (memo.go), so one workflow step reads each once.
 	memo memo

@@ -1,0 +1,502 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"runtime"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// Group commit, as the sqlite store does it (sqlite/groupcommit.go). A
+// transaction that appends to a tenant's log holds the log's head row from
+// its append until its commit is flushed, so one tenant's steps, each its
+// own transaction, queued for each other's WAL flush; and each transaction
+// cost PostgreSQL and the kernel a BEGIN, a COMMIT and their wake-ups
+// (docs/benchmarks.md, issue 16). Instead a writer takes the Updates queued
+// at the moment it is free, runs each in a savepoint of one transaction,
+// appends all their audit records with one statement per log, and commits
+// once. Each caller still returns only after that commit, so a nil error
+// still means durable, and a failing (or panicking) fn rolls back to its
+// savepoint and leaves the others untouched. A group's Updates run one at a
+// time in arrival order, so they see each other exactly as if serial.
+//
+// Writers (Options.Writers) run groups side by side, so one group's commit
+// overlaps the next group's statements; groups of different writers and of
+// other replicas serialize where they lock the same rows, as transactions
+// always did.
+
+// maxGroup bounds one group. PostgreSQL keeps up to 64 subtransaction ids
+// of a transaction in shared memory; past that every other session's
+// snapshots must look them up on disk, so a group stays under it.
+const maxGroup = 48
+
+// gatherWait and maxYields bound how long a group waits for the next
+// caller (arrivals).
+const (
+	gatherWait = 100 * time.Microsecond
+	maxYields  = 1000
+)
+
+// errClosed answers an Update on a closed store.
+var errClosed = errors.New("postgres: store is closed")
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(lockbox.Tx) error
+	done chan writeResult
+}
+
+type writeResult struct {
+	err   error
+	panic any // a panic of fn, re-raised in the caller's goroutine
+}
+
+// Update runs fn in one read-write transaction (READ COMMITTED) and commits
+// when fn returns nil; fn's error is returned unchanged. fn shares its
+// transaction with other Updates of this Store, each in a savepoint of its
+// own (see the top of this file): it must not call Update on the same Store
+// (it would wait for itself), and it should not wait for anything but the
+// database.
+func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	select {
+	case s.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closing:
+		return errClosed
+	}
+	// Once queued, wait for the outcome even if ctx ends: fn may already
+	// have run and committed, and the caller must not be told otherwise.
+	res := <-req.done
+	if res.panic != nil {
+		panic(res.panic)
+	}
+	return res.err
+}
+
+// writeLoop is one writer. It ends when the store closes, failing whatever
+// is still queued.
+func (s *Store) writeLoop() {
+	defer s.writers.Done()
+	lastGroup := 1
+	for {
+		select {
+		case req := <-s.writes:
+			lastGroup = s.runGroup(req, lastGroup)
+		case <-s.closing:
+			for {
+				select {
+				case req := <-s.writes:
+					req.done <- writeResult{err: errClosed}
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// runGroup runs first, and every Update that arrives while the group runs,
+// in one transaction (or, when a member meets a lock held elsewhere, a few
+// in turn: writeGroup.split), commits, tells each caller, and returns the
+// group's size.
+func (s *Store) runGroup(first *writeReq, lastGroup int) int {
+	g := &writeGroup{s: s, reqs: []*writeReq{first}, ids: map[string]int{}}
+	defer g.settle()
+	bg := context.Background()
+	conn, err := s.db.Conn(bg)
+	if err != nil {
+		g.results = append(g.results, writeResult{err: wrap("begin", err)})
+		return 1
+	}
+	defer conn.Close()
+	g.conn = conn
+	if err := g.begin(); err != nil {
+		g.results = append(g.results, writeResult{err: err})
+		return 1
+	}
+	last := time.Now() // of the latest arrival
+	for i := 0; i < len(g.reqs) && g.broken == nil; i++ {
+		g.results = append(g.results, g.run(i, g.reqs[i]))
+		g.reqs = s.arrivals(g.reqs, i+1, lastGroup, &last)
+	}
+	g.commit(len(g.results))
+	return len(g.reqs)
+}
+
+// arrivals adds to group the Updates queued now. Once all of group has run
+// (ran == len(group)) and none is queued, it waits for more, never
+// sleeping: it yields the processor, since the callers the last commit
+// released are usually runnable but not yet scheduled, until the group is
+// as large as the last one was or gatherWait has passed since the latest
+// arrival. Under load that fills groups; a lone caller, after a busy
+// spell, waits gatherWait once.
+func (s *Store) arrivals(group []*writeReq, ran, lastGroup int, last *time.Time) []*writeReq {
+	for yields := 0; len(group) < maxGroup; yields++ {
+		select {
+		case req := <-s.writes:
+			group = append(group, req)
+			*last = time.Now()
+			continue
+		default:
+		}
+		// The count bounds the wait where the clock does not move while
+		// goroutines run (testing/synctest).
+		if ran < len(group) || len(group) >= lastGroup || yields >= maxYields || time.Since(*last) > gatherWait {
+			return group
+		}
+		runtime.Gosched()
+	}
+	return group
+}
+
+// writeGroup is one group's transaction.
+type writeGroup struct {
+	s    *Store
+	conn *sql.Conn
+	reqs []*writeReq
+	// results holds the outcome of each member run so far; members before
+	// from have been told theirs (sent), being in a transaction that has
+	// ended (split).
+	results    []writeResult
+	from, sent int
+	// savepoint says where the savepoint named m stands: none open;
+	// open with nothing after it (a member rolled back to it, so the next
+	// member may use it as it is); or kept, holding a member's writes,
+	// to be released by the next member that writes.
+	savepoint savepointState
+	// waitLess is set once the transaction holds a member's writes or
+	// locks: from then on a statement waits for a lock only briefly
+	// (lockWait), then the group splits.
+	waitLess bool
+	// broken is set when the transaction can no longer be used (the
+	// connection failed, or a rollback to a savepoint did): the members
+	// not yet run are not run, and the group does not commit.
+	broken error
+	// pending is the audit records of the members that succeeded, in
+	// their order; ids says which member queued each record id.
+	pending []*lockbox.AuditRecord
+	ids     map[string]int
+	// hooksOff is set once a member changed a webhook: the members after
+	// it see that change before it is committed, so they must neither use
+	// nor fill the Store's webhook cache (webhookcache.go).
+	hooksOff bool
+}
+
+// lockWait is how long a member's statement waits for a row lock held by
+// another transaction while the group holds other members' locks. Waiting
+// longer could close a cycle: this group waits for a row another group (a
+// second writer, another replica) holds, which waits for one this group's
+// earlier member holds. PostgreSQL would break it only after
+// deadlock_timeout (1 s) by failing one of them. Instead the member gives
+// up its place and the group splits (split).
+const lockWait = "10ms"
+
+type savepointState int
+
+const (
+	noSavepoint savepointState = iota
+	emptySavepoint
+	keptSavepoint
+)
+
+// run runs member i, req, in a savepoint, which is taken only when its fn
+// makes its first statement: an Update that only appends audit records
+// costs the group no round trip at all.
+//
+// A member that found a row locked by another transaction while this one
+// held earlier members' locks (lockWait) is run again, once, as the first
+// member of a new transaction (split), where it may wait as long as any
+// lone transaction would. Its first run changed nothing: it was rolled back
+// to its savepoint (lockbox.Store.Update says fn must allow this).
+func (g *writeGroup) run(i int, req *writeReq) writeResult {
+	if err := req.ctx.Err(); err != nil {
+		return writeResult{err: err}
+	}
+	res := g.attempt(i, req)
+	if res.err != nil && i > g.from && lockTimedOut(res.err) && g.broken == nil && g.split(i) == nil {
+		res = g.attempt(i, req)
+	}
+	return res
+}
+
+// attempt runs member i's fn once.
+func (g *writeGroup) attempt(i int, req *writeReq) (res writeResult) {
+	q := &memberQuerier{g: g}
+	t := &tx{tx: q, update: true}
+	if !g.hooksOff {
+		t.hooks = &g.s.hooks
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				res.panic = v
+			}
+		}()
+		res.err = req.fn(t)
+	}()
+	if t.memo.wroteHooks {
+		g.hooksOff = true
+	}
+	if res.err == nil && res.panic == nil {
+		res.err = g.checkMember(q, t.pending)
+	}
+	if res.err != nil || res.panic != nil {
+		if q.started {
+			g.rollbackMember()
+		}
+		return res
+	}
+	for _, rec := range t.pending {
+		g.ids[rec.ID] = i
+	}
+	g.pending = append(g.pending, t.pending...)
+	if q.started {
+		g.savepoint, g.waitLess = keptSavepoint, true
+	}
+	return res
+}
+
+// lockTimedOut reports whether err is lock_timeout's (SQLSTATE 55P03).
+func lockTimedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
+}
+
+// checkMember refuses a member that returned nil from a failed
+// transaction (it ignored a statement's error: PostgreSQL would refuse
+// the commit of the whole group), or that queued an audit record id
+// another member of the group queued.
+func (g *writeGroup) checkMember(q *memberQuerier, pending []*lockbox.AuditRecord) error {
+	if q.started && g.txStatus() == 'E' {
+		return wrap("update", errors.New("a statement failed and the transaction was carried on regardless"))
+	}
+	for _, rec := range pending {
+		if _, ok := g.ids[rec.ID]; ok {
+			return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
+		}
+	}
+	return nil
+}
+
+// txStatus is the connection's transaction status as the server last
+// reported it: 'T' in a transaction, 'E' in a failed one.
+func (g *writeGroup) txStatus() byte {
+	var status byte = 'E'
+	_ = g.conn.Raw(func(dc any) error {
+		status = dc.(*stdlib.Conn).Conn().PgConn().TxStatus()
+		return nil
+	})
+	return status
+}
+
+// rollbackMember undoes the writes of the member that just ran.
+func (g *writeGroup) rollbackMember() {
+	if _, err := g.conn.ExecContext(context.Background(), `ROLLBACK TO SAVEPOINT m`); err != nil {
+		g.broken = wrap("rollback to savepoint", err)
+		return
+	}
+	g.savepoint = emptySavepoint
+}
+
+// begin starts a transaction on the group's connection.
+func (g *writeGroup) begin() error {
+	if _, err := g.conn.ExecContext(context.Background(), `BEGIN ISOLATION LEVEL READ COMMITTED`); err != nil {
+		endTx(g.conn)
+		return wrap("begin", err)
+	}
+	g.savepoint, g.waitLess, g.hooksOff = noSavepoint, false, false
+	g.pending, g.ids = nil, map[string]int{}
+	return nil
+}
+
+// split ends the transaction before member k, which was rolled back to
+// its savepoint (run): it commits the members before k, tells them, and
+// begins a new transaction for k and those after it.
+func (g *writeGroup) split(k int) error {
+	g.commit(k)
+	g.from = k
+	g.send(k)
+	if err := g.begin(); err != nil {
+		g.broken = err
+		return err
+	}
+	return nil
+}
+
+// commit sends the audit appends of the members from g.from to end-1 and
+// COMMIT in one round trip (tx.commit), and settles each successful
+// member's result.
+func (g *writeGroup) commit(end int) {
+	var err error
+	if g.broken != nil {
+		endTx(g.conn)
+		err = g.broken
+	} else {
+		ct := &tx{pending: g.pending, waitLess: g.waitLess}
+		if err = ct.commit(context.Background(), g.conn); err == nil {
+			if len(g.pending) > 0 {
+				g.s.appended.Fire()
+			}
+			return
+		}
+	}
+	conflicts := g.conflicting(err)
+	for i := g.from; i < end; i++ {
+		r := &g.results[i]
+		if r.err != nil || r.panic != nil {
+			continue
+		}
+		switch {
+		case conflicts == nil:
+			r.err = err
+		case conflicts[i]:
+			r.err = lockbox.Errorf(lockbox.ECONFLICT, "An audit record with one of this change's ids already exists.")
+		default:
+			r.err = lockbox.Errorf(lockbox.EUNAVAILABLE,
+				"Another change committed together with this one was refused, so neither was saved; try again.")
+		}
+	}
+}
+
+// send tells the members before end their results.
+func (g *writeGroup) send(end int) {
+	for ; g.sent < end; g.sent++ {
+		g.reqs[g.sent].done <- g.results[g.sent]
+	}
+}
+
+// settle tells every member its result, those not run that the group was
+// aborted.
+func (g *writeGroup) settle() {
+	for len(g.results) < len(g.reqs) {
+		g.results = append(g.results, writeResult{err: wrap("update", errors.New("the write group was aborted"))})
+	}
+	g.send(len(g.reqs))
+}
+
+// conflicting says, when the group's commit failed because an audit record
+// id was already stored, which members queued such ids (nil otherwise):
+// they alone are told ECONFLICT. Record ids are random (UUIDv7), so this is
+// a caller reusing one on purpose; the others, whose work was lost with
+// the group, are told to try again. The transaction has been rolled back
+// by then: one read on the pool finds the ids.
+func (g *writeGroup) conflicting(err error) map[int]bool {
+	if lockbox.ErrorCode(err) != lockbox.ECONFLICT || len(g.ids) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(g.ids))
+	for id := range g.ids {
+		ids = append(ids, id)
+	}
+	rows, qerr := g.s.db.QueryContext(context.Background(), `SELECT id FROM audit_records WHERE id = ANY($1)`, ids)
+	if qerr != nil {
+		return nil
+	}
+	defer rows.Close()
+	out := map[int]bool{}
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) == nil {
+			out[g.ids[id]] = true
+		}
+	}
+	if rows.Err() != nil || len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// memberQuerier runs one member's statements on the group's connection,
+// taking the member's savepoint before the first. Statements run without
+// the caller's cancellation: pgx closes a connection whose query is
+// cancelled mid-way, which would end every member's transaction, not just
+// the caller's. The server's statement_timeout still bounds each.
+type memberQuerier struct {
+	g *writeGroup
+	// started: the member's savepoint is taken; n counts its statements.
+	started bool
+	n       int
+}
+
+// begin takes the member's savepoint, releasing the last member's in the
+// same round trip, and shortens lock waits once the transaction holds
+// another member's locks.
+func (q *memberQuerier) begin(ctx context.Context) error {
+	if q.started {
+		return nil
+	}
+	q.started = true
+	g := q.g
+	var stmt string
+	switch g.savepoint {
+	case emptySavepoint:
+		return nil
+	case keptSavepoint:
+		stmt = `RELEASE SAVEPOINT m; SAVEPOINT m`
+		if g.waitLess {
+			// SET LOCAL lasts to the end of the transaction; once set,
+			// a rollback to a later savepoint keeps it.
+			stmt = `RELEASE SAVEPOINT m; SET LOCAL lock_timeout = '` + lockWait + `'; SAVEPOINT m`
+		}
+	default:
+		stmt = `SAVEPOINT m`
+	}
+	if _, err := g.conn.ExecContext(ctx, stmt); err != nil {
+		g.broken = wrap("savepoint", err)
+		return g.broken
+	}
+	g.savepoint = emptySavepoint
+	return nil
+}
+
+func (q *memberQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
+	if err := q.begin(ctx); err != nil {
+		return nil, err
+	}
+	q.n++
+	return q.g.conn.ExecContext(ctx, query, args...)
+}
+
+func (q *memberQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = context.WithoutCancel(ctx)
+	if err := q.begin(ctx); err != nil {
+		return nil, err
+	}
+	q.n++
+	return q.g.conn.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext cannot return begin's error itself: on a broken
+// connection the query fails too, and its Row says so.
+func (q *memberQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = context.WithoutCancel(ctx)
+	_ = q.begin(ctx)
+	q.n++
+	return q.g.conn.QueryRowContext(ctx, query, args...)
+}
+
+// startWriters starts the writers; Close stops them.
+func (s *Store) startWriters(n int) {
+	s.writes = make(chan *writeReq)
+	s.closing = make(chan struct{})
+	for range n {
+		s.writers.Add(1)
+		go s.writeLoop()
+	}
+}
+
+// stopWriters fails queued Updates and waits for the writers' groups to
+// end.
+func (s *Store) stopWriters() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.writers.Wait()
+}
