@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) lockbox.Store) {
 		tests []test
 	}{
 		{"Tx", txTests},
+		{"Update", updateTests},
 		{"Request", requestTests},
 		{"ListRequests", listTests},
 		{"Due", dueTests},

@@ -1,0 +1,184 @@
+package postgres_test
+
+import (
+	"database/sql"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/postgres"
+	"github.com/lockboxhq/lockbox/storetest"
+)
+
+// openWriters opens a store with n group-commit writers.
+func openWriters(t *testing.T, dsn string, n int) *postgres.Store {
+	t.Helper()
+	s, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{Writers: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// holdWriter runs an Update on s's only writer that waits until release is
+// closed, so the Updates started meanwhile queue and then run in its group.
+// It returns the Update's result channel once the writer is held.
+func holdWriter(t *testing.T, s lockbox.Store, release <-chan struct{}, fn func(lockbox.Tx) error) <-chan error {
+	t.Helper()
+	held, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- s.Update(t.Context(), func(tx lockbox.Tx) error {
+			err := fn(tx)
+			close(held)
+			<-release
+			return err
+		})
+	}()
+	<-held
+	return done
+}
+
+// wait is the result of an Update, or a test failure if it has not
+// returned after a long while: a group waiting for itself.
+func wait(t *testing.T, what string, c <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-c:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s never returned", what)
+		return nil
+	}
+}
+
+// TestGroupSplitsWhenARowIsLockedElsewhere: the first member of a group
+// locks request 1; the second wants request 2, which another transaction
+// (another replica, say) holds. Waiting for it inside the group would keep
+// request 1 locked and the first member uncommitted for as long as that
+// transaction lasts, and would deadlock if it then wanted request 1. The
+// group must instead commit the first member, and run the second again in
+// a transaction of its own, where it waits.
+func TestGroupSplitsWhenARowIsLockedElsewhere(t *testing.T) {
+	t.Parallel()
+	dsn := pgtestSchema(t)
+	s := openWriters(t, dsn, 1)
+	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
+	storetest.MustInsertRequest(t, s, storetest.NewRequest(2))
+
+	// Another transaction holds request 2.
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	other, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.ExecContext(t.Context(), `SELECT 1 FROM requests WHERE id = 'req-000002' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+
+	release := make(chan struct{})
+	first := holdWriter(t, s, release, func(tx lockbox.Tx) error {
+		_, err := tx.GetRequest(t.Context(), "req-000001")
+		return err
+	})
+	var runs atomic.Int32
+	second := make(chan error, 1)
+	go func() {
+		second <- s.Update(t.Context(), func(tx lockbox.Tx) error {
+			runs.Add(1)
+			if _, err := tx.GetRequest(t.Context(), "req-000002"); err != nil {
+				return err
+			}
+			tn := &lockbox.Tenant{Name: "second", DisplayName: "second", CreatedAt: storetest.T0}
+			return tx.InsertTenant(t.Context(), tn, lockbox.DefaultSettings())
+		})
+	}()
+	time.Sleep(50 * time.Millisecond) // let it queue (no timing is asserted)
+	close(release)
+
+	if err := wait(t, "the first member, while another transaction held the second's row", first); err != nil {
+		t.Fatalf("first member: %v", err)
+	}
+	// The first member's lock is released: a transaction may take it.
+	if _, err := db.ExecContext(t.Context(), `SELECT 1 FROM requests WHERE id = 'req-000001' FOR UPDATE NOWAIT`); err != nil {
+		t.Fatalf("request 1 is still locked after its Update returned: %v", err)
+	}
+	if err := other.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t, "the second member", second); err != nil {
+		t.Fatalf("second member: %v", err)
+	}
+	storetest.MustView(t, s, func(tx lockbox.Tx) error {
+		if _, err := tx.GetTenant(t.Context(), "second"); err != nil {
+			t.Errorf("the second member's change was not kept: %v", err)
+		}
+		return nil
+	})
+	if runs.Load() != 2 {
+		t.Errorf("the second member ran %d times, want 2 (once in the group, once on its own)", runs.Load())
+	}
+}
+
+// TestGroupStoredAuditIDFailsOnlyItsOwner: a member appending a record id
+// already stored is told ECONFLICT; the members committed with it lost
+// their work with the group and are told to try again (EUNAVAILABLE), and
+// nothing of any of them is stored. Trying again succeeds.
+func TestGroupStoredAuditIDFailsOnlyItsOwner(t *testing.T) {
+	t.Parallel()
+	s := openWriters(t, pgtestSchema(t), 1)
+	storetest.MustInsertTenant(t, s, "contoso")
+	storetest.MustAppendAudit(t, s, storetest.NewAuditRecord("contoso", "taken"))
+
+	insert := func(name, recID string) func(lockbox.Tx) error {
+		return func(tx lockbox.Tx) error {
+			tn := &lockbox.Tenant{Name: name, DisplayName: name, CreatedAt: storetest.T0}
+			if err := tx.InsertTenant(t.Context(), tn, lockbox.DefaultSettings()); err != nil {
+				return err
+			}
+			return tx.AppendAudit(t.Context(), storetest.NewAuditRecord("contoso", recID))
+		}
+	}
+	release := make(chan struct{})
+	first := holdWriter(t, s, release, insert("t0", "fresh-0"))
+	var wg sync.WaitGroup
+	var dup, other error
+	wg.Go(func() { dup = s.Update(t.Context(), insert("t1", "taken")) })
+	wg.Go(func() { other = s.Update(t.Context(), insert("t2", "fresh-2")) })
+	time.Sleep(50 * time.Millisecond) // let both queue (no timing is asserted)
+	close(release)
+	wg.Wait()
+	firstErr := wait(t, "the first member", first)
+
+	if lockbox.ErrorCode(dup) != lockbox.ECONFLICT {
+		t.Errorf("the member reusing a stored id: %v, want ECONFLICT", dup)
+	}
+	for what, err := range map[string]error{"first": firstErr, "other": other} {
+		if lockbox.ErrorCode(err) != lockbox.EUNAVAILABLE {
+			t.Errorf("%s member: %v, want EUNAVAILABLE (its group was rolled back)", what, err)
+		}
+	}
+	if n := storetest.MustAuditSize(t, s, "contoso"); n != 1 {
+		t.Errorf("the log holds %d records, want 1: the group must not commit", n)
+	}
+	storetest.MustView(t, s, func(tx lockbox.Tx) error {
+		for _, name := range []string{"t0", "t1", "t2"} {
+			if _, err := tx.GetTenant(t.Context(), name); lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
+				t.Errorf("tenant %s: %v, want ENOTFOUND", name, err)
+			}
+		}
+		return nil
+	})
+	if err := s.Update(t.Context(), insert("t2", "fresh-2")); err != nil {
+		t.Errorf("trying again: %v", err)
+	}
+}
