@@ -60,8 +60,11 @@ func readAllHashes(t *testing.T, s *Store) []string {
 	return out
 }
 
-// TestAuditSearchPlan pins the index behind "the latest page of a time
-// window" and its cursor: one range of audit_records_time, no sort.
+// TestAuditSearchPlan pins the index behind each kind of search: "the
+// latest page of a time window" and its cursor is one range of
+// audit_records_time; a request's records (the access report, the request
+// page) one range of audit_records_request_time, not a walk of the whole
+// log in time order testing each record. Neither sorts.
 func TestAuditSearchPlan(t *testing.T) {
 	t.Parallel()
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "lockbox.db"))
@@ -70,9 +73,29 @@ func TestAuditSearchPlan(t *testing.T) {
 	}
 	defer s.Close()
 	start, end := time.Unix(0, 0), time.Unix(100, 0)
-	q := lockbox.AuditQuery{Log: "contoso", Start: &start, End: &end, BeforeTime: &end, BeforeIndex: 5, Limit: 100}
-	where, args := auditWhere(q)
-	rows, err := s.reader.Query("EXPLAIN QUERY PLAN "+searchQuery(where), append(args, 100)...)
+	for _, tc := range []struct {
+		name  string
+		q     lockbox.AuditQuery
+		index string
+	}{
+		{"time window", lockbox.AuditQuery{Log: "contoso", Start: &start, End: &end, BeforeTime: &end, BeforeIndex: 5}, "audit_records_time"},
+		{"request", lockbox.AuditQuery{Log: "contoso", RequestID: "req-1", Operations: []string{"a", "b"}}, "audit_records_request_time"},
+		{"request, next page", lockbox.AuditQuery{Log: "contoso", RequestID: "req-1", BeforeTime: &end, BeforeIndex: 5}, "audit_records_request_time"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			where, args := auditWhere(tc.q)
+			got := explain(t, s, searchQuery(where), append(args, 100)...)
+			if !strings.Contains(got, "USING INDEX "+tc.index+" ") || strings.Contains(got, "TEMP B-TREE") {
+				t.Errorf("search plan %q: want %s without a sort", got, tc.index)
+			}
+		})
+	}
+}
+
+// explain is query's plan, its steps joined by "; ".
+func explain(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.reader.Query("EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +109,5 @@ func TestAuditSearchPlan(t *testing.T) {
 		}
 		plan = append(plan, detail)
 	}
-	got := strings.Join(plan, "; ")
-	if !strings.Contains(got, "USING INDEX audit_records_time") || strings.Contains(got, "TEMP B-TREE") {
-		t.Errorf("search plan %q: want audit_records_time without a sort", got)
-	}
+	return strings.Join(plan, "; ")
 }
