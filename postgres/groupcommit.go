@@ -4,16 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/groupcommit"
 )
 
-// Group commit, as the sqlite store does it (sqlite/groupcommit.go). A
+// Group commit (internal/groupcommit), as the sqlite store does it. A
 // transaction that appends to a tenant's log holds the log's head row from
 // its append until its commit is flushed, so one tenant's steps, each its
 // own transaction, queued for each other's WAL flush; and each transaction
@@ -36,26 +36,8 @@ import (
 // snapshots must look them up on disk, so a group stays under it.
 const maxGroup = 48
 
-// gatherWait and maxYields bound how long a group waits for the next
-// caller (arrivals).
-const (
-	gatherWait = 100 * time.Microsecond
-	maxYields  = 1000
-)
-
 // errClosed answers an Update on a closed store.
 var errClosed = errors.New("postgres: store is closed")
-
-type writeReq struct {
-	ctx  context.Context
-	fn   func(lockbox.Tx) error
-	done chan writeResult
-}
-
-type writeResult struct {
-	err   error
-	panic any // a panic of fn, re-raised in the caller's goroutine
-}
 
 // Update runs fn in one read-write transaction (READ COMMITTED) and commits
 // when fn returns nil; fn's error is returned unchanged. fn shares its
@@ -64,42 +46,15 @@ type writeResult struct {
 // (it would wait for itself), and it should not wait for anything but the
 // database.
 func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
-	select {
-	case s.writes <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.closing:
-		return errClosed
-	}
-	// Once queued, wait for the outcome even if ctx ends: fn may already
-	// have run and committed, and the caller must not be told otherwise.
-	res := <-req.done
-	if res.panic != nil {
-		panic(res.panic)
-	}
-	return res.err
+	return s.queue.Submit(ctx, fn)
 }
 
-// writeLoop is one writer. It ends when the store closes, failing whatever
-// is still queued.
+// writeLoop is one writer. It ends when the store closes.
 func (s *Store) writeLoop() {
 	defer s.writers.Done()
 	lastGroup := 1
-	for {
-		select {
-		case req := <-s.writes:
-			lastGroup = s.runGroup(req, lastGroup)
-		case <-s.closing:
-			for {
-				select {
-				case req := <-s.writes:
-					req.done <- writeResult{err: errClosed}
-				default:
-					return
-				}
-			}
-		}
+	for req := s.queue.Next(); req != nil; req = s.queue.Next() {
+		lastGroup = s.runGroup(req, lastGroup)
 	}
 }
 
@@ -107,65 +62,39 @@ func (s *Store) writeLoop() {
 // in one transaction (or, when a member meets a lock held elsewhere, a few
 // in turn: writeGroup.split), commits, tells each caller, and returns the
 // group's size.
-func (s *Store) runGroup(first *writeReq, lastGroup int) int {
-	g := &writeGroup{s: s, reqs: []*writeReq{first}, ids: map[string]int{}}
+func (s *Store) runGroup(first *groupcommit.Request, lastGroup int) int {
+	g := &writeGroup{s: s, reqs: []*groupcommit.Request{first}, ids: map[string]int{}}
 	defer g.settle()
 	bg := context.Background()
 	conn, err := s.db.Conn(bg)
 	if err != nil {
-		g.results = append(g.results, writeResult{err: wrap("begin", err)})
+		g.results = append(g.results, groupcommit.Result{Err: wrap("begin", err)})
 		return 1
 	}
 	defer conn.Close()
 	g.conn = conn
 	if err := g.begin(); err != nil {
-		g.results = append(g.results, writeResult{err: err})
+		g.results = append(g.results, groupcommit.Result{Err: err})
 		return 1
 	}
 	last := time.Now() // of the latest arrival
 	for i := 0; i < len(g.reqs) && g.broken == nil; i++ {
 		g.results = append(g.results, g.run(i, g.reqs[i]))
-		g.reqs = s.arrivals(g.reqs, i+1, lastGroup, &last)
+		g.reqs = s.queue.Gather(g.reqs, i+1, lastGroup, maxGroup, &last)
 	}
 	g.commit(len(g.results))
 	return len(g.reqs)
-}
-
-// arrivals adds to group the Updates queued now. Once all of group has run
-// (ran == len(group)) and none is queued, it waits for more, never
-// sleeping: it yields the processor, since the callers the last commit
-// released are usually runnable but not yet scheduled, until the group is
-// as large as the last one was or gatherWait has passed since the latest
-// arrival. Under load that fills groups; a lone caller, after a busy
-// spell, waits gatherWait once.
-func (s *Store) arrivals(group []*writeReq, ran, lastGroup int, last *time.Time) []*writeReq {
-	for yields := 0; len(group) < maxGroup; yields++ {
-		select {
-		case req := <-s.writes:
-			group = append(group, req)
-			*last = time.Now()
-			continue
-		default:
-		}
-		// The count bounds the wait where the clock does not move while
-		// goroutines run (testing/synctest).
-		if ran < len(group) || len(group) >= lastGroup || yields >= maxYields || time.Since(*last) > gatherWait {
-			return group
-		}
-		runtime.Gosched()
-	}
-	return group
 }
 
 // writeGroup is one group's transaction.
 type writeGroup struct {
 	s    *Store
 	conn *sql.Conn
-	reqs []*writeReq
+	reqs []*groupcommit.Request
 	// results holds the outcome of each member run so far; members before
 	// from have been told theirs (sent), being in a transaction that has
 	// ended (split).
-	results    []writeResult
+	results    []groupcommit.Result
 	from, sent int
 	// savepoint says where the savepoint named m stands: none open;
 	// open with nothing after it (a member rolled back to it, so the next
@@ -216,39 +145,32 @@ const (
 // member of a new transaction (split), where it may wait as long as any
 // lone transaction would. Its first run changed nothing: it was rolled back
 // to its savepoint (lockbox.Store.Update says fn must allow this).
-func (g *writeGroup) run(i int, req *writeReq) writeResult {
-	if err := req.ctx.Err(); err != nil {
-		return writeResult{err: err}
+func (g *writeGroup) run(i int, req *groupcommit.Request) groupcommit.Result {
+	if err := req.Ctx.Err(); err != nil {
+		return groupcommit.Result{Err: err}
 	}
 	res := g.attempt(i, req)
-	if res.err != nil && i > g.from && lockTimedOut(res.err) && g.broken == nil && g.split(i) == nil {
+	if res.Err != nil && i > g.from && lockTimedOut(res.Err) && g.broken == nil && g.split(i) == nil {
 		res = g.attempt(i, req)
 	}
 	return res
 }
 
 // attempt runs member i's fn once.
-func (g *writeGroup) attempt(i int, req *writeReq) (res writeResult) {
+func (g *writeGroup) attempt(i int, req *groupcommit.Request) groupcommit.Result {
 	q := &memberQuerier{g: g}
 	t := &tx{tx: q, update: true}
 	if !g.hooksOff {
 		t.hooks = &g.s.hooks
 	}
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				res.panic = v
-			}
-		}()
-		res.err = req.fn(t)
-	}()
+	res := req.Call(t)
 	if t.memo.wroteHooks {
 		g.hooksOff = true
 	}
-	if res.err == nil && res.panic == nil {
-		res.err = g.checkMember(q, t.pending)
+	if res.OK() {
+		res.Err = g.checkMember(q, t.pending)
 	}
-	if res.err != nil || res.panic != nil {
+	if !res.OK() {
 		if q.started {
 			g.rollbackMember()
 		}
@@ -351,16 +273,16 @@ func (g *writeGroup) commit(end int) {
 	conflicts := g.conflicting(err)
 	for i := g.from; i < end; i++ {
 		r := &g.results[i]
-		if r.err != nil || r.panic != nil {
+		if !r.OK() {
 			continue
 		}
 		switch {
 		case conflicts == nil:
-			r.err = err
+			r.Err = err
 		case conflicts[i]:
-			r.err = lockbox.Errorf(lockbox.ECONFLICT, "An audit record with one of this change's ids already exists.")
+			r.Err = lockbox.Errorf(lockbox.ECONFLICT, "An audit record with one of this change's ids already exists.")
 		default:
-			r.err = lockbox.Errorf(lockbox.EUNAVAILABLE,
+			r.Err = lockbox.Errorf(lockbox.EUNAVAILABLE,
 				"Another change committed together with this one was refused, so neither was saved; try again.")
 		}
 	}
@@ -369,7 +291,7 @@ func (g *writeGroup) commit(end int) {
 // send tells the members before end their results.
 func (g *writeGroup) send(end int) {
 	for ; g.sent < end; g.sent++ {
-		g.reqs[g.sent].done <- g.results[g.sent]
+		g.reqs[g.sent].Reply(g.results[g.sent])
 	}
 }
 
@@ -377,7 +299,7 @@ func (g *writeGroup) send(end int) {
 // aborted.
 func (g *writeGroup) settle() {
 	for len(g.results) < len(g.reqs) {
-		g.results = append(g.results, writeResult{err: wrap("update", errors.New("the write group was aborted"))})
+		g.results = append(g.results, groupcommit.Result{Err: wrap("update", errors.New("the write group was aborted"))})
 	}
 	g.send(len(g.reqs))
 }
@@ -486,8 +408,7 @@ func (q *memberQuerier) QueryRowContext(ctx context.Context, query string, args 
 
 // startWriters starts the writers; Close stops them.
 func (s *Store) startWriters(n int) {
-	s.writes = make(chan *writeReq)
-	s.closing = make(chan struct{})
+	s.queue = groupcommit.NewQueue(errClosed)
 	for range n {
 		s.writers.Add(1)
 		go s.writeLoop()
@@ -497,6 +418,6 @@ func (s *Store) startWriters(n int) {
 // stopWriters fails queued Updates and waits for the writers' groups to
 // end.
 func (s *Store) stopWriters() {
-	s.closeOnce.Do(func() { close(s.closing) })
+	s.queue.Close()
 	s.writers.Wait()
 }

@@ -40,6 +40,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/broadcast"
+	"github.com/lockboxhq/lockbox/internal/groupcommit"
 )
 
 var _ lockbox.Store = (*Store)(nil)
@@ -105,10 +106,8 @@ type Store struct {
 	hooks webhookCache
 
 	// The group-commit writers (groupcommit.go).
-	writes    chan *writeReq
-	closing   chan struct{}
-	closeOnce sync.Once
-	writers   sync.WaitGroup
+	queue   *groupcommit.Queue
+	writers sync.WaitGroup
 }
 
 // AuditAppended returns a channel closed when a transaction of this Store

@@ -5,70 +5,31 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/groupcommit"
 )
 
-// Group commit. A durable commit costs one fsync whatever it holds, so
-// committing every Update on its own caps writes at the disk's fsync rate.
-// Instead one writer goroutine takes every Update queued at the moment it is
-// free, runs each in its own SAVEPOINT inside one transaction, and commits
-// them together. Each caller still returns only after that commit, so a nil
-// error still means durable; a failing (or panicking) fn rolls back to its
-// savepoint and leaves the others untouched. Updates still run one at a time
-// in arrival order, so they see each other exactly as if serial.
+// Group commit (internal/groupcommit): one writer goroutine takes every
+// Update queued at the moment it is free, runs each in its own SAVEPOINT
+// inside one transaction, and commits them together; a failing (or
+// panicking) fn rolls back to its savepoint and leaves the others
+// untouched. Updates still run one at a time in arrival order, so they see
+// each other exactly as if serial.
 
 // maxGroup bounds one group, so a flood of writers cannot delay the first
 // of them without limit.
 const maxGroup = 128
 
-// gatherWait and maxYields bound how long a group waits for the next
-// caller (arrivals).
-const (
-	gatherWait = 100 * time.Microsecond
-	maxYields  = 1000
-)
-
 // errClosed answers an Update on a closed store.
 var errClosed = errors.New("sqlite: store is closed")
-
-type writeReq struct {
-	ctx  context.Context
-	fn   func(lockbox.Tx) error
-	done chan writeResult
-}
-
-type writeResult struct {
-	err   error
-	panic any // a panic of fn, re-raised in the caller's goroutine
-}
-
-// panicked wraps a recovered panic so it rolls back like an error.
-type panicked struct{ v any }
-
-func (p panicked) Error() string { return fmt.Sprintf("panic: %v", p.v) }
 
 // Update runs fn in one read-write transaction and commits when fn returns
 // nil; fn's error is returned unchanged. Updates run one at a time, so fn
 // must not call Update or View on the same Store (it would wait for itself).
 func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
-	select {
-	case s.writes <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.closing:
-		return errClosed
-	}
-	// Once queued, wait for the outcome even if ctx ends: fn may already
-	// have run and committed, and the caller must not be told otherwise.
-	res := <-req.done
-	if res.panic != nil {
-		panic(res.panic)
-	}
-	return res.err
+	return s.queue.Submit(ctx, fn)
 }
 
 // writeLoop is the single writer. It ends when the store closes, failing
@@ -76,44 +37,29 @@ func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
 func (s *Store) writeLoop() {
 	defer close(s.writerDone)
 	defer s.stmts.close()
-	for {
-		select {
-		case req := <-s.writes:
-			s.runGroup(req)
-			s.stmts.prepareMissed(context.Background())
-		case <-s.closing:
-			for {
-				select {
-				case req := <-s.writes:
-					req.done <- writeResult{err: errClosed}
-				default:
-					return
-				}
-			}
-		}
+	for req := s.queue.Next(); req != nil; req = s.queue.Next() {
+		s.runGroup(req)
+		s.stmts.prepareMissed(context.Background())
 	}
 }
 
 // runGroup runs first, and every Update that arrives while the group runs,
-// in one transaction, commits once, and tells each caller. Taking callers
-// in while running the earlier ones, rather than gathering a group and then
-// running it, overlaps their work of making the next request with the
-// writer's of running this one.
-func (s *Store) runGroup(first *writeReq) {
-	group := []*writeReq{first}
-	var results []writeResult
+// in one transaction, commits once, and tells each caller.
+func (s *Store) runGroup(first *groupcommit.Request) {
+	group := []*groupcommit.Request{first}
+	var results []groupcommit.Result
 	defer func() {
 		for i, req := range group {
 			if i >= len(results) { // not run: the group ended early
-				results = append(results, writeResult{err: errors.New("sqlite: write group aborted")})
+				results = append(results, groupcommit.Result{Err: errors.New("sqlite: write group aborted")})
 			}
-			req.done <- results[i]
+			req.Reply(results[i])
 		}
 	}()
 	bg := context.Background()
 	conn, sqlTx, logs, err := s.beginGroup(bg)
 	if err != nil {
-		results = append(results, writeResult{err: fmt.Errorf("sqlite: begin: %w", err)})
+		results = append(results, groupcommit.Result{Err: fmt.Errorf("sqlite: begin: %w", err)})
 		return
 	}
 	defer conn.Close()     // after the transaction has ended
@@ -121,7 +67,7 @@ func (s *Store) runGroup(first *writeReq) {
 	last := time.Now()     // of the latest arrival
 	for i := 0; i < len(group); i++ {
 		results = append(results, runSavepoint(sqlTx, s.stmts, logs, group[i]))
-		group = s.arrivals(group, i+1, &last)
+		group = s.queue.Gather(group, i+1, s.lastGroup, maxGroup, &last)
 	}
 	s.lastGroup = len(group)
 	err = logs.flush(bg, &tx{tx: writerTx{tx: sqlTx, cache: s.stmts}})
@@ -135,37 +81,11 @@ func (s *Store) runGroup(first *writeReq) {
 		}
 	} else {
 		for i := range results {
-			if results[i].err == nil && results[i].panic == nil {
-				results[i].err = fmt.Errorf("sqlite: commit: %w", err)
+			if results[i].OK() {
+				results[i].Err = fmt.Errorf("sqlite: commit: %w", err)
 			}
 		}
 	}
-}
-
-// arrivals adds to group the Updates queued now. Once all of group has run
-// (ran == len(group)) and none is queued, it waits for more, never sleeping:
-// it yields the processor, since the callers the last commit released are
-// usually runnable but not yet scheduled, until the group is as large as
-// the last one was or gatherWait has passed since the latest arrival. Under
-// load that fills groups (fewer fsyncs); a lone caller, after a busy spell,
-// waits gatherWait once.
-func (s *Store) arrivals(group []*writeReq, ran int, last *time.Time) []*writeReq {
-	for yields := 0; len(group) < maxGroup; yields++ {
-		select {
-		case req := <-s.writes:
-			group = append(group, req)
-			*last = time.Now()
-			continue
-		default:
-		}
-		// The count bounds the wait where the clock does not move while
-		// goroutines run (testing/synctest).
-		if ran < len(group) || len(group) >= s.lastGroup || yields >= maxYields || time.Since(*last) > gatherWait {
-			return group
-		}
-		runtime.Gosched()
-	}
-	return group
 }
 
 // beginGroup starts the group's transaction on the writer pool's one
@@ -197,28 +117,24 @@ func (s *Store) beginGroup(ctx context.Context) (*sql.Conn, *sql.Tx, *groupLogs,
 
 // runSavepoint runs one caller's fn inside a savepoint of the group's
 // transaction, undoing just its writes when it fails or panics.
-func runSavepoint(sqlTx *sql.Tx, cache *stmtCache, logs *groupLogs, req *writeReq) (res writeResult) {
-	if err := req.ctx.Err(); err != nil {
-		return writeResult{err: err}
+func runSavepoint(sqlTx *sql.Tx, cache *stmtCache, logs *groupLogs, req *groupcommit.Request) groupcommit.Result {
+	if err := req.Ctx.Err(); err != nil {
+		return groupcommit.Result{Err: err}
 	}
 	sp := &savepoint{w: writerTx{tx: sqlTx, cache: cache}}
 	logs.begin()
-	err := callFn(req, &tx{tx: writerTx{tx: sqlTx, cache: cache, sp: sp}, logs: logs})
-	if err == nil {
-		if err = sp.release(); err == nil {
+	res := req.Call(&tx{tx: writerTx{tx: sqlTx, cache: cache, sp: sp}, logs: logs})
+	if res.OK() {
+		if res.Err = sp.release(); res.Err == nil {
 			logs.release()
-			return writeResult{}
+			return res
 		}
 	}
 	logs.rollback()
 	if rbErr := sp.rollback(); rbErr != nil {
-		err = errors.Join(err, rbErr)
+		res.Err = errors.Join(res.Err, rbErr)
 	}
-	var p panicked
-	if errors.As(err, &p) {
-		return writeResult{panic: p.v}
-	}
-	return writeResult{err: err}
+	return res
 }
 
 // savepoint is one Update's SQLite savepoint, opened lazily: SAVEPOINT runs
@@ -263,14 +179,4 @@ func (sp *savepoint) rollback() error {
 	}
 	sp.w.ExecContext(bg, "RELEASE upd")
 	return err
-}
-
-// callFn runs fn, turning a panic into an error so its writes roll back.
-func callFn(req *writeReq, t *tx) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = panicked{v}
-		}
-	}()
-	return req.fn(t)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/groupcommit"
 	"github.com/lockboxhq/lockbox/storetest"
 )
 
@@ -25,7 +26,7 @@ func TestGroupLogHeads(t *testing.T) {
 	want := map[string][]string{} // log -> committed record IDs in index order
 	seq := 0
 	for round := range 5 {
-		var group []*writeReq
+		var group []*groupcommit.Request
 		for i := range 40 {
 			log := logs[(i+round)%len(logs)]
 			var batch []string
@@ -34,7 +35,7 @@ func TestGroupLogHeads(t *testing.T) {
 				seq++
 			}
 			fail := i%4 == 1
-			group = append(group, &writeReq{ctx: ctx, done: make(chan writeResult, 1), fn: func(tx lockbox.Tx) error {
+			group = append(group, groupcommit.NewRequest(ctx, func(tx lockbox.Tx) error {
 				before, err := tx.AuditSize(ctx, log)
 				if err != nil {
 					return err
@@ -55,16 +56,16 @@ func TestGroupLogHeads(t *testing.T) {
 					return errBoom
 				}
 				return nil
-			}})
+			}))
 			if !fail {
 				want[log] = append(want[log], batch...)
 			}
 		}
 		s.runGroupForTest(group)
 		for i, req := range group {
-			res := <-req.done
-			if wantErr := i%4 == 1; wantErr != errors.Is(res.err, errBoom) || (!wantErr && res.err != nil) {
-				t.Fatalf("round %d, update %d: %v (fails: %v)", round, i, res.err, wantErr)
+			res := req.Wait()
+			if wantErr := i%4 == 1; wantErr != errors.Is(res.Err, errBoom) || (!wantErr && res.Err != nil) {
+				t.Fatalf("round %d, update %d: %v (fails: %v)", round, i, res.Err, wantErr)
 			}
 		}
 	}
@@ -208,16 +209,16 @@ func openWithoutWriter(t *testing.T) *Store {
 // had they all been queued together: the first starts a group and the rest
 // arrive while it runs (usually all in that one group; a slow machine may
 // split them). No writer goroutine may be running.
-func (s *Store) runGroupForTest(group []*writeReq) {
+func (s *Store) runGroupForTest(group []*groupcommit.Request) {
 	go func() {
 		for _, req := range group[1:] {
-			s.writes <- req
+			s.queue.Enqueue(req)
 		}
 	}()
 	s.lastGroup = len(group) // wait for all of them
 	s.runGroup(group[0])
 	for left := len(group) - s.lastGroup; left > 0; left -= s.lastGroup {
-		s.runGroup(<-s.writes)
+		s.runGroup(s.queue.Next())
 	}
 	s.stmts.prepareMissed(context.Background())
 }

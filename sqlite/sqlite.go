@@ -21,10 +21,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/broadcast"
+	"github.com/lockboxhq/lockbox/internal/groupcommit"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -48,14 +48,12 @@ type Store struct {
 	reader *sql.DB
 
 	// The group-commit writer (groupcommit.go).
-	writes     chan *writeReq
-	closing    chan struct{}
+	queue      *groupcommit.Queue
 	writerDone chan struct{}
-	closeOnce  sync.Once
 	stmts      *stmtCache // the writer's prepared statements (stmtcache.go)
 	reads      *readStmts // the readers' (stmtcache.go)
 	logs       *logCache  // the writer's audit log heads (loghead.go)
-	lastGroup  int        // the size of the last commit group (arrivals)
+	lastGroup  int        // the size of the last commit group (Gather)
 	// appended fires after each group that appended audit records commits.
 	appended broadcast.Signal
 }
@@ -106,8 +104,8 @@ func open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, err
 	}
-	s := &Store{writer: writer, reader: reader, writes: make(chan *writeReq),
-		closing: make(chan struct{}), writerDone: make(chan struct{}), stmts: newStmtCache(writer), reads: newReadStmts(reader), logs: newLogCache()}
+	s := &Store{writer: writer, reader: reader, queue: groupcommit.NewQueue(errClosed),
+		writerDone: make(chan struct{}), stmts: newStmtCache(writer), reads: newReadStmts(reader), logs: newLogCache()}
 	return s, nil
 }
 
@@ -167,7 +165,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close stops the writer, failing queued Updates, and closes both pools.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.closing) })
+	s.queue.Close()
 	<-s.writerDone
 	s.reads.close()
 	return errors.Join(s.reader.Close(), s.writer.Close())
