@@ -172,7 +172,7 @@ func setUp(ctx context.Context, c config, urls []string) (*day, error) {
 		if err != nil {
 			return nil, fmt.Errorf("add %s: %w", email, err)
 		}
-		cs, err := signInAll(ctx, urls, email, u.InitialPassword)
+		cs, err := signInFirst(ctx, urls, email, u.InitialPassword)
 		if err != nil {
 			return nil, err
 		}
@@ -185,7 +185,7 @@ func setUp(ctx context.Context, c config, urls []string) (*day, error) {
 		if err != nil {
 			return nil, fmt.Errorf("create tenant %s: %w", name, err)
 		}
-		cs, err := signInAll(ctx, urls, created.Admin.Email, created.Admin.InitialPassword)
+		cs, err := signInFirst(ctx, urls, created.Admin.Email, created.Admin.InitialPassword)
 		if err != nil {
 			return nil, err
 		}
@@ -193,6 +193,21 @@ func setUp(ctx context.Context, c config, urls []string) (*day, error) {
 		d.approvers = append(d.approvers, cs)
 	}
 	return d, nil
+}
+
+// signInFirst is a new account's first sign-in: its one-time password can
+// do nothing but be changed (SPEC §10.1), so it chooses a password of its
+// own, then signs in with it on every server.
+func signInFirst(ctx context.Context, urls []string, email, oneTime string) ([]*client.Client, error) {
+	c, err := signIn(ctx, urls[0], email, oneTime)
+	if err != nil {
+		return nil, err
+	}
+	password := "day-" + rand.Text()
+	if err := c.ChangePassword(ctx, lockbox.PasswordChange{Current: oneTime, New: password}); err != nil {
+		return nil, fmt.Errorf("choose a password for %s: %w", email, err)
+	}
+	return signInAll(ctx, urls, email, password)
 }
 
 // signInAll signs email in on every server (a session per server, as a
