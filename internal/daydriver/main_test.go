@@ -1,0 +1,29 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockboxhq/lockbox/postgres/pgtest"
+)
+
+// TestShortDay replays a few seconds of a day on two replicas (every
+// ending but "access ended", which waits a real minute): every call must
+// succeed, so the driver keeps working as the product changes (issue 12's
+// one-time passwords once made every call of the day fail, unnoticed). It
+// needs PostgreSQL and builds lockbox.
+func TestShortDay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds lockbox and starts two replicas")
+	}
+	dsn := pgtest.DSN(t)
+	var out strings.Builder
+	c := config{postgres: dsn, replicas: 2, duration: 4 * time.Second, rate: 6, tenants: 3, operators: 2, actions: 3, seed: 1, noWaits: true}
+	if err := run(t.Context(), c, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "| create |") {
+		t.Errorf("the report has no create row:\n%s", out.String())
+	}
+}
