@@ -43,6 +43,17 @@ func holdWriter(t *testing.T, s lockbox.Store, release <-chan struct{}, fn func(
 	return done
 }
 
+// queued waits until n Updates are queued for s's writers, behind one
+// that runs: they will then join its group.
+func queued(t *testing.T, s *postgres.Store, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); s.WaitingUpdates() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d Updates queued, want %d", s.WaitingUpdates(), n)
+		}
+	}
+}
+
 // wait is the result of an Update, or a test failure if it has not
 // returned after a long while: a group waiting for itself.
 func wait(t *testing.T, what string, c <-chan error) error {
@@ -102,7 +113,7 @@ func TestGroupSplitsWhenARowIsLockedElsewhere(t *testing.T) {
 			return tx.InsertTenant(t.Context(), tn, lockbox.DefaultSettings())
 		})
 	}()
-	time.Sleep(50 * time.Millisecond) // let it queue (no timing is asserted)
+	queued(t, s, 1)
 	close(release)
 
 	if err := wait(t, "the first member, while another transaction held the second's row", first); err != nil {
@@ -154,7 +165,7 @@ func TestGroupStoredAuditIDFailsOnlyItsOwner(t *testing.T) {
 	var dup, other error
 	wg.Go(func() { dup = s.Update(t.Context(), insert("t1", "taken")) })
 	wg.Go(func() { other = s.Update(t.Context(), insert("t2", "fresh-2")) })
-	time.Sleep(50 * time.Millisecond) // let both queue (no timing is asserted)
+	queued(t, s, 2)
 	close(release)
 	wg.Wait()
 	firstErr := wait(t, "the first member", first)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
@@ -61,6 +62,7 @@ type Queue struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	errClosed error
+	waiting   atomic.Int64 // callers in Submit not yet taken by a writer
 }
 
 // NewQueue returns a queue whose Updates fail with errClosed once it is
@@ -75,11 +77,15 @@ func NewQueue(errClosed error) *Queue {
 // running fn).
 func (q *Queue) Submit(ctx context.Context, fn func(lockbox.Tx) error) error {
 	req := NewRequest(ctx, fn)
+	q.waiting.Add(1)
 	select {
 	case q.reqs <- req:
+		q.waiting.Add(-1)
 	case <-ctx.Done():
+		q.waiting.Add(-1)
 		return ctx.Err()
 	case <-q.closing:
+		q.waiting.Add(-1)
 		return q.errClosed
 	}
 	res := req.Wait()
@@ -106,6 +112,10 @@ func (q *Queue) Next() *Request {
 		}
 	}
 }
+
+// Waiting is how many callers have submitted an Update that no writer has
+// taken yet (tests that need Updates queued behind one that runs).
+func (q *Queue) Waiting() int { return int(q.waiting.Load()) }
 
 // Enqueue queues req for a writer, waiting until one takes it (tests that
 // run a writer's groups themselves).

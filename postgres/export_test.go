@@ -1,0 +1,5 @@
+package postgres
+
+// WaitingUpdates is how many Updates are queued for the writers, not yet
+// taken (groupcommit_test.go).
+func (s *Store) WaitingUpdates() int { return s.queue.Waiting() }
