@@ -18,20 +18,20 @@ import (
 )
 
 // AppendAudit queues rec for the log rec.Tenant; the record is written, and
-// rec.Index set, when the transaction commits (commitWithAudit), in the same
-// transaction as everything else fn did.
+// rec.Index set, when the Update's write group commits (commit, in
+// postgres.go), in the same transaction as everything else fn did.
 //
 // Appends to one log serialize on the log's head row, locked FOR UPDATE by
-// the append: a second appender (another connection or replica) waits until
-// this transaction ends and then reads the size it committed. The append is
-// one statement (lockbox_audit_append, migrations/00015_audit_append.sql)
-// sent in the same round trip as COMMIT, so the lock is held for that
-// statement and the commit's WAL flush, never across a client round trip,
-// and a tenant's concurrent steps queue only for that much of each other.
-// A rolled-back transaction writes nothing, so the log stays gap-free.
-// ECONFLICT when a record with rec.ID is queued in this transaction; one
-// already stored is found by the append itself, and Update returns
-// ECONFLICT having committed nothing.
+// the append: a second appender (another writer or replica) waits until
+// this transaction ends and then reads the size it committed. A group's
+// records of one log are one statement (lockbox_audit_append,
+// migrations/00021_audit_append_cheaper.sql) sent in the same round trip
+// as COMMIT, so the lock is held for that statement and the commit's WAL
+// flush, never across a client round trip. A rolled-back transaction
+// writes nothing, so the log stays gap-free. ECONFLICT when a record with
+// rec.ID is queued in this Update (another Update of the group:
+// writeGroup.checkMember); one already stored is found by the append
+// itself, and Update returns ECONFLICT having committed nothing.
 func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 	if !t.update {
 		return lockbox.Errorf(lockbox.EINTERNAL, "Audit records are appended only inside Update.")
@@ -54,13 +54,13 @@ type appendBatch struct {
 	recs []*lockbox.AuditRecord
 }
 
-// queueAudit adds the queued appends to b, one statement per log, logs in
+// queueAudit adds the appends of pending to b, one statement per log, logs in
 // name order (so two transactions appending to the same two logs cannot
 // deadlock), each log's records in the order they were appended, and
 // returns them in the order their results come back.
-func (t *tx) queueAudit(b *pgx.Batch) ([]appendBatch, error) {
+func queueAudit(b *pgx.Batch, pending []*lockbox.AuditRecord) ([]appendBatch, error) {
 	byLog := map[string][]*lockbox.AuditRecord{}
-	for _, rec := range t.pending {
+	for _, rec := range pending {
 		byLog[rec.Tenant] = append(byLog[rec.Tenant], rec)
 	}
 	var out []appendBatch

@@ -89,10 +89,20 @@ func unavailableState(code string) bool {
 		return true
 	case code == "40001", code == "40P01",
 		code == "25P03", // idle_in_transaction_session_timeout
-		code == "55P03": // lock_not_available: lock_timeout (groupcommit.go)
+		code == lockNotAvailable:
 		return true
 	}
 	return false
+}
+
+// lockNotAvailable is lock_timeout's SQLSTATE: a write group's member
+// waited for a row lock as long as it may (groupcommit.go).
+const lockNotAvailable = "55P03"
+
+// lockTimedOut reports whether err is lock_timeout's.
+func lockTimedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == lockNotAvailable
 }
 
 // Constraint violations (SQLSTATE class 23) that reach here are bugs or a

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/lockboxhq/lockbox"
@@ -186,12 +185,6 @@ func (g *writeGroup) attempt(i int, req *groupcommit.Request) groupcommit.Result
 	return res
 }
 
-// lockTimedOut reports whether err is lock_timeout's (SQLSTATE 55P03).
-func lockTimedOut(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
-}
-
 // checkMember refuses a member that returned nil from a failed
 // transaction (it ignored a statement's error: PostgreSQL would refuse
 // the commit of the whole group), or that queued an audit record id
@@ -254,7 +247,7 @@ func (g *writeGroup) split(k int) error {
 }
 
 // commit sends the audit appends of the members from g.from to end-1 and
-// COMMIT in one round trip (tx.commit), and settles each successful
+// COMMIT in one round trip (commit, postgres.go), and settles each successful
 // member's result.
 func (g *writeGroup) commit(end int) {
 	var err error
@@ -262,8 +255,7 @@ func (g *writeGroup) commit(end int) {
 		endTx(g.conn)
 		err = g.broken
 	} else {
-		ct := &tx{pending: g.pending, waitLess: g.waitLess}
-		if err = ct.commit(context.Background(), g.conn); err == nil {
+		if err = commit(context.Background(), g.conn, g.pending, g.waitLess); err == nil {
 			if len(g.pending) > 0 {
 				g.s.appended.Fire()
 			}

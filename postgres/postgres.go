@@ -74,13 +74,11 @@ func (o Options) withDefaults() Options {
 	if o.MaxOpenConns <= 0 {
 		o.MaxOpenConns = 20
 	}
-	// WithLock holds one connection while the work it guards uses others:
-	// a pool of one would wait for itself.
-	o.MaxOpenConns = max(o.MaxOpenConns, 2)
 	if o.Writers <= 0 {
 		o.Writers = 2
 	}
-	// The writers' connections, and one for WithLock and Views.
+	// A connection for each writer, and two more: WithLock holds one while
+	// the work it guards uses others.
 	o.MaxOpenConns = max(o.MaxOpenConns, o.Writers+2)
 	if o.MaxIdleConns <= 0 || o.MaxIdleConns > o.MaxOpenConns {
 		o.MaxIdleConns = o.MaxOpenConns
@@ -162,10 +160,13 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// commit sends the queued audit appends and COMMIT in one pipeline (one
-// round trip) and reads their answers. If an append fails the server skips
-// the COMMIT and the transaction is rolled back.
-func (t *tx) commit(ctx context.Context, conn *sql.Conn) error {
+// commit sends the audit appends of pending and COMMIT in one pipeline (one
+// round trip), reads their answers and sets each record's Index. If an
+// append fails the server skips the COMMIT and the transaction is rolled
+// back. liftLockWait first lifts a group's short lock waits
+// (groupcommit.go): the appends wait for their logs' head rows as long as
+// they must.
+func commit(ctx context.Context, conn *sql.Conn, pending []*lockbox.AuditRecord, liftLockWait bool) error {
 	return conn.Raw(func(dc any) (err error) {
 		pc := dc.(*stdlib.Conn).Conn()
 		// Whatever happens below, the connection goes back to the pool only
@@ -182,19 +183,17 @@ func (t *tx) commit(ctx context.Context, conn *sql.Conn) error {
 			}
 		}()
 		b := &pgx.Batch{}
-		if t.waitLess {
-			// The appends wait for their logs' head rows as long as they
-			// must: a group's short lock waits were for its members.
+		if liftLockWait {
 			b.Queue(`SET LOCAL lock_timeout = 0`)
 		}
-		appends, err := t.queueAudit(b)
+		appends, err := queueAudit(b, pending)
 		if err != nil {
 			return err
 		}
 		b.Queue(`COMMIT`)
 		br := pc.SendBatch(ctx, b)
 		defer br.Close()
-		if t.waitLess {
+		if liftLockWait {
 			if _, err := br.Exec(); err != nil {
 				return wrap("commit", err)
 			}
@@ -220,7 +219,6 @@ func (t *tx) commit(ctx context.Context, conn *sql.Conn) error {
 				rec.Index = firsts[i] + int64(j)
 			}
 		}
-		t.pending = nil
 		return nil
 	})
 }

@@ -12,20 +12,18 @@ import (
 // tx implements lockbox.Tx on one database/sql transaction. Its methods are
 // spread over the files named for what they store.
 type tx struct {
-	// tx is the connection an Update runs its transaction on (it began and
-	// ends the transaction itself, postgres.go), or a View's *sql.Tx.
+	// tx is an Update's statements in its write group's transaction
+	// (memberQuerier, groupcommit.go), a View's *sql.Tx, or ViewOne's
+	// single statement.
 	tx querier
 	// update is true inside Store.Update: reads that the contract says lock
 	// (GetRequest) take row locks only there, since a read-only transaction
 	// may not.
 	update bool
-	// pending holds this transaction's audit appends, sent with its COMMIT
-	// (audit.go), so a log's head row is locked only for the end of the
-	// transaction rather than from its first append.
+	// pending holds this Update's audit appends, sent with its group's
+	// COMMIT (audit.go), so a log's head row is locked only for the end of
+	// the transaction rather than from its first append.
 	pending []*lockbox.AuditRecord
-	// waitLess is set on a group's commit when its members waited for
-	// locks only briefly (groupcommit.go): the commit lifts that first.
-	waitLess bool
 	// memo holds what this transaction read of tenants and webhooks
 	// (memo.go), so one workflow step reads each once.
 	memo memo
