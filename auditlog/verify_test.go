@@ -36,13 +36,8 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	signer, vkey := newKey(t)
-	return &env{t: t, store: store, db: db, signer: signer, vkey: vkey}
+	return &env{t: t, store: store, db: sqlitetest.Raw(t, path), signer: signer, vkey: vkey}
 }
 
 func newKey(t *testing.T) (note.Signer, string) {

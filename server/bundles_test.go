@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"io"
 	"strings"
@@ -147,24 +146,15 @@ func TestVerifyOverBundleStream(t *testing.T) {
 
 func deleteBundles(t *testing.T, path string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`DELETE FROM audit_bundles`); err != nil {
+	if _, err := sqlitetest.Raw(t, path).Exec(`DELETE FROM audit_bundles`); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// countBundles is how many of contoso's entry bundles are stored.
 func countBundles(t *testing.T, path string) (n int) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.QueryRow(`SELECT count(*) FROM audit_bundles WHERE log = 'contoso'`).Scan(&n); err != nil {
+	if err := sqlitetest.Raw(t, path).QueryRow(`SELECT count(*) FROM audit_bundles WHERE log = 'contoso'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -195,11 +194,7 @@ func TestTilesFromStoredBundles(t *testing.T) {
 	path := sqlitetest.Path(t)
 	var svc *auditlog.Service
 	ts, token := tilesServerAt(t, path, 600, func(s *auditlog.Service) lockbox.AuditService { svc = s; return s })
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.Raw(t, path)
 	exec := func(query string) int64 {
 		t.Helper()
 		res, err := db.Exec(query)
@@ -209,13 +204,7 @@ func TestTilesFromStoredBundles(t *testing.T) {
 		n, _ := res.RowsAffected()
 		return n
 	}
-	stored := func() (n int) {
-		t.Helper()
-		if err := db.QueryRow(`SELECT count(*) FROM audit_bundles WHERE log = 'contoso'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	stored := func() int { return countBundles(t, path) }
 	if got := stored(); got != 2 {
 		t.Fatalf("%d bundles stored, want the 2 full ones", got)
 	}

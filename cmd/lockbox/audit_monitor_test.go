@@ -1,11 +1,12 @@
 package main
 
 import (
-	"database/sql"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
 // monitorLines runs `audit monitor --once -o json` and decodes its lines.
@@ -85,11 +86,7 @@ func TestEndToEndAuditMonitor(t *testing.T) {
 // contoso's last audit record and shrink its log by one.
 func rollBackContoso(t *testing.T, dbPath string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.Raw(t, dbPath)
 	for _, q := range []string{
 		`DELETE FROM audit_records WHERE log = 'contoso' AND idx = (SELECT size - 1 FROM audit_logs WHERE log = 'contoso')`,
 		`UPDATE audit_logs SET size = size - 1 WHERE log = 'contoso'`,

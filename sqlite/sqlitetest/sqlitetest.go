@@ -16,6 +16,7 @@ package sqlitetest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -79,3 +80,16 @@ var migrated = sync.OnceValues(func() ([]byte, error) {
 	}
 	return b, nil
 })
+
+// Raw opens the file at path directly, beside any store on it, for a test
+// to do what someone with the database file could (tamper, count rows). It
+// is closed when the test ends.
+func Raw(tb testing.TB, path string) *sql.DB {
+	tb.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
