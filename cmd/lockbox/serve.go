@@ -20,6 +20,7 @@ import (
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/auditlog"
+	"github.com/lockboxhq/lockbox/internal/servegc"
 	"github.com/lockboxhq/lockbox/postgres"
 	"github.com/lockboxhq/lockbox/server"
 )
@@ -78,6 +79,7 @@ replicas may share.`,
 			if err := checkPool(&cfg.DB); err != nil {
 				return err
 			}
+			servegc.Set() // here, not in startServer: tests start servers in their own process
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, cfg, cmd.ErrOrStderr())

@@ -41,6 +41,7 @@ import (
 	"github.com/lockboxhq/lockbox/auditlog/internal/benchdb"
 	"github.com/lockboxhq/lockbox/client"
 	"github.com/lockboxhq/lockbox/internal/benchcpu"
+	"github.com/lockboxhq/lockbox/internal/servegc"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
 )
@@ -79,6 +80,7 @@ func main() {
 		return
 	}
 	must(os.MkdirAll(*dir, 0o700))
+	servegc.Set() // this process serves the verifier, as `lockbox serve` would
 	store, svc, accounts := openDB(ctx)
 	defer store.Close()
 	if *only == "build" {
