@@ -91,10 +91,10 @@ func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.
 
 // SearchAuditLeaves is SearchAudit's scan, the bytes untouched. It serves
 // the audit export, whose first page (no keyset yet) first empties the
-// process's page caches: see starvedCaches.
+// process's page caches (shrinkCaches).
 func (t *tx) SearchAuditLeaves(ctx context.Context, q lockbox.AuditQuery) ([]lockbox.LogEntry, error) {
 	if q.BeforeTime == nil {
-		if _, err := t.tx.ExecContext(ctx, `PRAGMA shrink_memory`); err != nil {
+		if _, err := t.tx.ExecContext(ctx, shrinkCaches); err != nil {
 			return nil, wrap("search audit", err)
 		}
 	}
@@ -111,28 +111,28 @@ func (t *tx) SearchAuditLeaves(ctx context.Context, q lockbox.AuditQuery) ([]loc
 	return out, nil
 }
 
-// starvedCaches: the SQLite in modernc.org/sqlite is built with
-// SQLITE_ENABLE_MEMORY_MANAGEMENT, so the page caches of all the process's
-// connections are one group, with one budget (the sum of their
-// cache_size) and one list of least recently used pages. A connection at
-// its own cache_size takes the group's oldest page, whichever connection
-// holds it; and while the group holds more than its budget, a page a
-// connection unpins is freed rather than kept. So after readers take
-// turns on a log bigger than the caches, one can end up holding the whole
-// budget and another caching nothing: it reads the table from its root for
-// every row, three read system calls a row against about one for every
-// four, until the first one's pages go, which nothing forces. An export
-// beside another reader fell into this and ran at half speed
-// (docs/benchmarks.md, "CSV export"; auditlog/internal/benchdb
-// TestExportReadsEachPageOnce). PRAGMA shrink_memory frees the unpinned
-// pages of the whole group, which is what the export's first page does:
-// the other connections lose what they cached (read again from the
-// operating system's cache, a few hundred reads), and the export's readers
-// start from an even group. A page cache per connection
-// (sqlite.RegisterPageCache) would be the real fix, but with one
-// registered this SQLite updates its page-allocation statistics without
-// the lock pcache1 would have set up, a data race the race detector
-// reports in every test.
+// shrinkCaches empties the page caches of every connection of the
+// process. The SQLite in modernc.org/sqlite is built with
+// SQLITE_ENABLE_MEMORY_MANAGEMENT, so those caches are one group, with one
+// budget (the sum of their cache_size) and one list of least recently used
+// pages. A connection at its own cache_size takes the group's oldest page,
+// whichever connection holds it; and while the group holds more than its
+// budget, a page a connection unpins is freed rather than kept. So after
+// readers take turns on a log bigger than the caches, one can end up
+// holding the whole budget and another caching nothing: it reads the table
+// from its root for every row, three read system calls a row against one
+// for every four or five, until the first one's pages go, which nothing
+// forces. An export beside another reader fell into this and ran at half
+// speed (docs/benchmarks.md, "CSV export"; auditlog/internal/benchdb
+// TestExportReadsEachPageOnce). The export's first page runs this, so its
+// readers start from an even group; the other connections lose what they
+// had cached (read again from the operating system's cache, a few hundred
+// reads). A page cache per connection (sqlite.RegisterPageCache) would be
+// the real fix, but with one registered this SQLite updates its page
+// allocation statistics without the lock pcache1 would have set up: a data
+// race the race detector reported in 20 of this store's and auditlog's
+// tests.
+const shrinkCaches = `PRAGMA shrink_memory`
 
 func searchQuery(where string) string {
 	return `SELECT canonical FROM audit_records WHERE ` + where + ` ORDER BY time DESC, idx DESC LIMIT ?`
