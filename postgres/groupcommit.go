@@ -112,10 +112,11 @@ type writeGroup struct {
 	// their order; ids says which member queued each record id.
 	pending []*lockbox.AuditRecord
 	ids     map[string]int
-	// hooksOff is set once a member changed a webhook: the members after
-	// it see that change before it is committed, so they must neither use
-	// nor fill the Store's webhook cache (webhookcache.go).
-	hooksOff bool
+	// hooksOff and usersOff are set once a member changed a webhook or an
+	// account: the members after it see that change before it is
+	// committed, so they must neither use nor fill the Store's cache of
+	// such lists (listcache.go).
+	hooksOff, usersOff bool
 }
 
 // lockWait is how long a member's statement waits for a row lock held by
@@ -162,10 +163,12 @@ func (g *writeGroup) attempt(i int, req *groupcommit.Request) groupcommit.Result
 	if !g.hooksOff {
 		t.hooks = &g.s.hooks
 	}
-	res := req.Call(t)
-	if t.memo.wroteHooks {
-		g.hooksOff = true
+	if !g.usersOff {
+		t.users = &g.s.users
 	}
+	res := req.Call(t)
+	g.hooksOff = g.hooksOff || t.memo.hooks.wrote
+	g.usersOff = g.usersOff || t.memo.users.wrote
 	if res.OK() {
 		res.Err = g.checkMember(q, t.pending)
 	}
@@ -227,7 +230,7 @@ func (g *writeGroup) begin() error {
 		endTx(g.conn)
 		return wrap("begin", err)
 	}
-	g.savepoint, g.waitLess, g.hooksOff = noSavepoint, false, false
+	g.savepoint, g.waitLess, g.hooksOff, g.usersOff = noSavepoint, false, false, false
 	g.pending, g.ids = nil, map[string]int{}
 	return nil
 }

@@ -6,9 +6,9 @@ import (
 	"github.com/lockboxhq/lockbox"
 )
 
-// memo is what one transaction has read of tenants, settings and webhook
-// lists, so a workflow step that consults them several times (each
-// transition of a step, each notification) reads each once. It lives and
+// memo is what one transaction has read of tenants, settings, webhook
+// lists and account lists, so a workflow step that consults them several
+// times (each transition of a step, each notification) reads each once. It lives and
 // dies with its transaction, so no other replica's change can make it
 // stale in a way a second read would not: under READ COMMITTED two reads in
 // one transaction may see different commits anyway, and the first is as
@@ -18,16 +18,13 @@ import (
 type memo struct {
 	tenants  map[string]lockbox.Tenant
 	settings map[string]lockbox.Settings
-	hooks    map[string][]lockbox.Webhook
 	// rules is each tenant's policy rules as stored (JSON), read with the
 	// tenant and parsed when asked for.
 	rules map[string]string
-	// hooksVersion is the webhooks_version read with each tenant
-	// (webhookcache.go).
-	hooksVersion map[string]int64
-	// wroteHooks is set once the transaction changes any webhook: from
-	// then on it neither uses nor fills the Store's webhook cache.
-	wroteHooks bool
+	// hooks and users are the tenants' webhook and account lists, with
+	// the versions read with each tenant's row (listcache.go).
+	hooks txLists[lockbox.Webhook]
+	users txLists[lockbox.User]
 }
 
 func (m *memo) tenant(name string) (*lockbox.Tenant, bool) {
@@ -57,12 +54,14 @@ func (m *memo) setSettings(tenant string, s *lockbox.Settings) {
 	m.settings[tenant] = c
 }
 
-// forgetTenant drops the tenant and its settings.
+// forgetTenant drops the tenant, its settings and the lists' versions
+// read with its row.
 func (m *memo) forgetTenant(name string) {
 	delete(m.tenants, name)
 	delete(m.settings, name)
-	delete(m.hooksVersion, name)
 	delete(m.rules, name)
+	delete(m.hooks.versions, name)
+	delete(m.users.versions, name)
 }
 
 func (m *memo) setRules(tenant, rules string) {
@@ -72,32 +71,14 @@ func (m *memo) setRules(tenant, rules string) {
 	m.rules[tenant] = rules
 }
 
-func (m *memo) setHooksVersion(tenant string, v int64) {
-	if m.hooksVersion == nil {
-		m.hooksVersion = map[string]int64{}
-	}
-	m.hooksVersion[tenant] = v
+// cloneWebhook and cloneUser copy one list item deeply, for the lists'
+// memo and cache: callers may change what they are given.
+func cloneWebhook(h lockbox.Webhook) lockbox.Webhook {
+	h.Events = slices.Clone(h.Events)
+	return h
 }
 
-func (m *memo) webhooks(tenant string) ([]*lockbox.Webhook, bool) {
-	hooks, ok := m.hooks[tenant]
-	if !ok {
-		return nil, false
-	}
-	return copyHooks(hooks), true
-}
-
-func (m *memo) setWebhooks(tenant string, hooks []*lockbox.Webhook) {
-	if m.hooks == nil {
-		m.hooks = map[string][]lockbox.Webhook{}
-	}
-	m.hooks[tenant] = keepHooks(hooks)
-}
-
-// wroteWebhooks forgets the tenant's list and the version read with the
-// tenant (the change bumped it), and stops the use of the Store's cache.
-func (m *memo) wroteWebhooks(tenant string) {
-	delete(m.hooks, tenant)
-	delete(m.hooksVersion, tenant)
-	m.wroteHooks = true
+func cloneUser(u lockbox.User) lockbox.User {
+	u.Roles = slices.Clone(u.Roles)
+	return u
 }

@@ -100,8 +100,10 @@ type Store struct {
 	// appended fires after each transaction that appended audit records
 	// commits.
 	appended broadcast.Signal
-	// hooks remembers tenants' webhook lists across transactions.
-	hooks webhookCache
+	// hooks and users remember tenants' webhook and account lists across
+	// transactions (listcache.go).
+	hooks listCache[lockbox.Webhook]
+	users listCache[lockbox.User]
 
 	// The group-commit writers (groupcommit.go).
 	queue   *groupcommit.Queue
@@ -261,7 +263,7 @@ func (s *Store) View(ctx context.Context, fn func(lockbox.Tx) error) error {
 		return wrap("begin read", err)
 	}
 	defer sqlTx.Rollback() // nothing to commit
-	return fn(&tx{tx: sqlTx, hooks: &s.hooks})
+	return fn(&tx{tx: sqlTx, hooks: &s.hooks, users: &s.users})
 }
 
 // ViewOne runs fn's one read as a statement of its own on a pooled
@@ -271,7 +273,7 @@ func (s *Store) View(ctx context.Context, fn func(lockbox.Tx) error) error {
 // snapshot of its own), and so is a write (it would commit at once).
 func (s *Store) ViewOne(ctx context.Context, fn func(lockbox.Tx) error) error {
 	q := &oneStatement{db: s.db}
-	err := fn(&tx{tx: q, hooks: &s.hooks})
+	err := fn(&tx{tx: q, hooks: &s.hooks, users: &s.users})
 	if q.n > 1 {
 		return fmt.Errorf("postgres: ViewOne ran %d statements, not one; use View", q.n)
 	}

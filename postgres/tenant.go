@@ -90,20 +90,21 @@ func (t *tx) LockSettings(ctx context.Context, tenant string, exclusive bool) (*
 
 // readTenant reads a tenant's row, the tenant and its settings in one
 // statement (with lock, if any), and remembers both for the transaction,
-// with its policy rules and the version of its webhook list
-// (webhookcache.go).
+// with its policy rules and the versions of its webhook and account lists
+// (listcache.go).
 func (t *tx) readTenant(ctx context.Context, name, lock string) (*lockbox.Tenant, *lockbox.Settings, error) {
 	var tn lockbox.Tenant
 	var created time.Time
 	var s lockbox.Settings
 	var emails, policy string
 	var rules string
-	var hooksVersion int64
+	var hooksVersion, usersVersion int64
 	err := t.tx.QueryRowContext(ctx, `SELECT name, display_name, created_at, require_approval, request_ttl_minutes,
-		max_access_minutes, notify_emails, reminder_minutes_before_expiry, policy, policy_rules, webhooks_version
+		max_access_minutes, notify_emails, reminder_minutes_before_expiry, policy, policy_rules, webhooks_version,
+		`+usersVersionOf("tenants.name")+`
 		FROM tenants WHERE name = $1`+lock, name).Scan(&tn.Name, &tn.DisplayName, &created,
 		&s.RequireApproval, &s.RequestTTLMinutes, &s.MaxAccessMinutes, &emails, &s.ReminderMinutesBeforeExpiry, &policy,
-		&rules, &hooksVersion)
+		&rules, &hooksVersion, &usersVersion)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, lockbox.Errorf(lockbox.ENOTFOUND, "Tenant %q not found.", name)
 	} else if err != nil {
@@ -118,7 +119,8 @@ func (t *tx) readTenant(ctx context.Context, name, lock string) (*lockbox.Tenant
 	}
 	t.memo.setTenant(&tn)
 	t.memo.setSettings(name, &s)
-	t.memo.setHooksVersion(name, hooksVersion)
+	t.memo.hooks.setVersion(name, hooksVersion)
+	t.memo.users.setVersion(name, usersVersion)
 	t.memo.setRules(name, rules)
 	return &tn, &s, nil
 }

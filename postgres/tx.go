@@ -24,12 +24,13 @@ type tx struct {
 	// COMMIT (audit.go), so a log's head row is locked only for the end of
 	// the transaction rather than from its first append.
 	pending []*lockbox.AuditRecord
-	// memo holds what this transaction read of tenants and webhooks
-	// (memo.go), so one workflow step reads each once.
+	// memo holds what this transaction read of tenants, webhooks and
+	// accounts (memo.go), so one workflow step reads each once.
 	memo memo
-	// hooks is the Store's webhook lists, shared by its transactions
-	// (webhookcache.go).
-	hooks *webhookCache
+	// hooks and users are the Store's webhook and account lists, shared by
+	// its transactions (listcache.go); nil: not to be used.
+	hooks *listCache[lockbox.Webhook]
+	users *listCache[lockbox.User]
 }
 
 var _ lockbox.Tx = (*tx)(nil)

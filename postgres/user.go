@@ -22,6 +22,7 @@ func (t *tx) InsertUser(ctx context.Context, u *lockbox.User, passwordHash strin
 	if err != nil {
 		return wrap("insert user", err)
 	}
+	t.memo.users.changed()
 	ok, err := t.insert(ctx, "insert user", `INSERT INTO users (`+userColumns+`, password_hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
 		u.ID, u.Email, u.Name, u.Tenant, roles, u.ServiceAccount, u.Disabled, u.PasswordChangeRequired,
@@ -77,15 +78,48 @@ func (t *tx) GetUserByID(ctx context.Context, id string) (*lockbox.User, error) 
 
 // ListUsers lists a tenant's users, or provider staff when tenant is ""
 // (service accounts are not staff), ordered by email in any letter case
-// (as SQLite's NOCASE column orders them).
+// (as SQLite's NOCASE column orders them). A list this transaction read
+// already, or one the Store remembers at the version of the tenant's
+// accounts this transaction read with the tenant's row (listcache.go),
+// costs no round trip: every step that notifies a tenant's approvers
+// lists them, whatever their number.
 func (t *tx) ListUsers(ctx context.Context, tenant string) ([]*lockbox.User, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+userColumns+` FROM users
-		WHERE tenant = $1 AND ($1 <> '' OR NOT service_account) ORDER BY lower(email)`, tenant)
+	return listOf(&t.memo.users, t.users, tenant, cloneUser, func() ([]*lockbox.User, int64, bool, error) {
+		return t.readUsers(ctx, tenant)
+	})
+}
+
+// usersVersionOf is the SQL of the version of the accounts of the tenant
+// named by the expression tenant (migration 00022): 0 until one changes.
+func usersVersionOf(tenant string) string {
+	return `coalesce((SELECT version FROM user_list_versions WHERE tenant = ` + tenant + `), 0)`
+}
+
+// readUsers reads the list and its version in one statement, so one
+// snapshot: the list is the one of that version. No account is one row of
+// empty columns.
+func (t *tx) readUsers(ctx context.Context, tenant string) ([]*lockbox.User, int64, bool, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT v.version, coalesce(u.id, ''), coalesce(u.email, ''),
+		coalesce(u.name, ''), coalesce(u.tenant, ''), coalesce(u.roles, '[]'), coalesce(u.service_account, false),
+		coalesce(u.disabled, false), coalesce(u.password_change_required, false), coalesce(u.created_at, 'epoch')
+		FROM (SELECT `+usersVersionOf("$1")+` AS version) v
+		LEFT JOIN users u ON u.tenant = $1 AND ($1 <> '' OR NOT u.service_account)
+		ORDER BY lower(u.email)`, tenant)
 	if err != nil {
-		return nil, wrap("list users", err)
+		return nil, 0, false, wrap("list users", err)
 	}
-	out, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.User, error) { return scanUser(s) })
-	return out, wrap("list users", err)
+	var version int64
+	all, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.User, error) { return scanUser(versioned{s, &version}) })
+	if err != nil {
+		return nil, 0, false, wrap("list users", err)
+	}
+	out := make([]*lockbox.User, 0, len(all))
+	for _, u := range all {
+		if u.ID != "" {
+			out = append(out, u)
+		}
+	}
+	return out, version, true, nil
 }
 
 // UpdateUserRoles replaces a user's roles; ENOTFOUND when there is no such user.
@@ -94,6 +128,7 @@ func (t *tx) UpdateUserRoles(ctx context.Context, id string, roles []lockbox.Rol
 	if err != nil {
 		return wrap("update user roles", err)
 	}
+	t.memo.users.changed()
 	res, err := t.tx.ExecContext(ctx, `UPDATE users SET roles = $1 WHERE id = $2`, js, id)
 	return expectRow(res, err, "update user roles", "User %q not found.", id)
 }
@@ -107,6 +142,7 @@ func (t *tx) DeleteUser(ctx context.Context, id string) error {
 	if err := t.DeleteUserTokens(ctx, id); err != nil {
 		return err
 	}
+	t.memo.users.changed()
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
 	return expectRow(res, err, "delete user", "User %q not found.", id)
 }
@@ -240,6 +276,7 @@ func (t *tx) LockUser(ctx context.Context, id string, exclusive bool) (*lockbox.
 
 // SetPassword stores a new password hash; ENOTFOUND when there is no such user.
 func (t *tx) SetPassword(ctx context.Context, id, passwordHash string, changeRequired bool) error {
+	t.memo.users.changed()
 	res, err := t.tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, password_change_required = $2 WHERE id = $3`,
 		passwordHash, changeRequired, id)
 	return expectRow(res, err, "set password", "User %q not found.", id)
@@ -247,6 +284,7 @@ func (t *tx) SetPassword(ctx context.Context, id, passwordHash string, changeReq
 
 // SetUserDisabled marks a user disabled or enabled; ENOTFOUND.
 func (t *tx) SetUserDisabled(ctx context.Context, id string, disabled bool) error {
+	t.memo.users.changed()
 	res, err := t.tx.ExecContext(ctx, `UPDATE users SET disabled = $1 WHERE id = $2`, disabled, id)
 	return expectRow(res, err, "set user disabled", "User %q not found.", id)
 }

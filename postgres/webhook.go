@@ -18,7 +18,7 @@ func (t *tx) InsertWebhook(ctx context.Context, w *lockbox.Webhook, secret strin
 	if err != nil {
 		return wrap("insert webhook", err)
 	}
-	t.memo.wroteWebhooks(w.Tenant)
+	t.memo.hooks.changed()
 	ok, err := t.insert(ctx, "insert webhook", `INSERT INTO webhooks
 		(id, tenant, url, events, description, secret, created_by, created_at)
 		SELECT $1::text, name, $3::text, $4::jsonb, $5::text, $6::text, $7::text, $8::timestamptz FROM tenants WHERE name = $2
@@ -39,27 +39,25 @@ func (t *tx) InsertWebhook(ctx context.Context, w *lockbox.Webhook, secret strin
 // ListWebhooks returns a tenant's endpoints, oldest first (none for an
 // unknown tenant). A list this transaction read already, or one the Store
 // remembers at the webhooks_version this transaction read on the tenant's
-// row (webhookcache.go), costs no round trip.
+// row (listcache.go), costs no round trip.
 func (t *tx) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhook, error) {
-	if hooks, ok := t.memo.webhooks(tenant); ok {
-		return hooks, nil
-	}
-	if v, ok := t.memo.hooksVersion[tenant]; ok && !t.memo.wroteHooks && t.hooks != nil {
-		if hooks, ok := t.hooks.get(tenant, v); ok {
-			t.memo.setWebhooks(tenant, hooks)
-			return hooks, nil
-		}
-	}
-	// The version and the list in one statement, so one snapshot: the list
-	// is the one of that version. A tenant without webhooks is one row of
-	// empty columns; an unknown tenant, no row.
+	return listOf(&t.memo.hooks, t.hooks, tenant, cloneWebhook, func() ([]*lockbox.Webhook, int64, bool, error) {
+		return t.readWebhooks(ctx, tenant)
+	})
+}
+
+// readWebhooks reads a tenant's endpoints and webhooks_version in one
+// statement, so one snapshot: the list is the one of that version. A
+// tenant without webhooks is one row of empty columns; an unknown tenant,
+// no row (found false).
+func (t *tx) readWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhook, int64, bool, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT t.webhooks_version, coalesce(w.id, ''), coalesce(w.tenant, ''),
 		coalesce(w.url, ''), coalesce(w.events, '[]'), coalesce(w.description, ''), coalesce(w.created_by, ''),
 		coalesce(w.created_at, 'epoch'), ''
 		FROM tenants t LEFT JOIN webhooks w ON w.tenant = t.name WHERE t.name = $1
 		ORDER BY w.created_at, w.id`, tenant)
 	if err != nil {
-		return nil, wrap("list webhooks", err)
+		return nil, 0, false, wrap("list webhooks", err)
 	}
 	var version int64
 	found := false
@@ -69,7 +67,7 @@ func (t *tx) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhoo
 		return w, err
 	})
 	if err != nil {
-		return nil, wrap("list webhooks", err)
+		return nil, 0, false, wrap("list webhooks", err)
 	}
 	out := []*lockbox.Webhook{} // serves as [], not null
 	for _, w := range all {
@@ -77,11 +75,7 @@ func (t *tx) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhoo
 			out = append(out, w)
 		}
 	}
-	t.memo.setWebhooks(tenant, out)
-	if found && !t.memo.wroteHooks && t.hooks != nil {
-		t.hooks.put(tenant, version, out)
-	}
-	return out, nil
+	return out, version, found, nil
 }
 
 // versioned scans a row's first column into version and the rest as s
@@ -108,7 +102,7 @@ func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhoo
 
 // DeleteWebhook deletes an endpoint and its undelivered messages.
 func (t *tx) DeleteWebhook(ctx context.Context, tenant, id string) error {
-	t.memo.wroteWebhooks(tenant)
+	t.memo.hooks.changed()
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM webhooks WHERE tenant = $1 AND id = $2`, tenant, id)
 	if err := expectRow(res, err, "delete webhook", "Webhook %q not found.", id); err != nil {
 		return err
