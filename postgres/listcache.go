@@ -101,12 +101,6 @@ func (l *txLists[T]) changed() {
 	l.lists, l.versions, l.wrote = nil, nil, true
 }
 
-// forget drops what was read of tenant (its row is read again).
-func (l *txLists[T]) forget(tenant string) {
-	delete(l.lists, tenant)
-	delete(l.versions, tenant)
-}
-
 // listOf returns tenant's list: this transaction's, else the Store's cache
 // (c; nil for none) at the version this transaction read on the tenant's
 // row, else read, which returns the list and the version it was read at
