@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -112,6 +114,9 @@ type writeGroup struct {
 	// their order; ids says which member queued each record id.
 	pending []*lockbox.AuditRecord
 	ids     map[string]int
+	// outbox and outboxIDs are the same for the members' notifications.
+	outbox    []*lockbox.OutboxMessage
+	outboxIDs map[string]int
 	// hooksOff and usersOff are set once a member changed a webhook or an
 	// account: the members after it see that change before it is
 	// committed, so they must neither use nor fill the Store's cache of
@@ -170,7 +175,7 @@ func (g *writeGroup) attempt(i int, req *groupcommit.Request) groupcommit.Result
 	g.hooksOff = g.hooksOff || t.memo.hooks.wrote
 	g.usersOff = g.usersOff || t.memo.users.wrote
 	if res.OK() {
-		res.Err = g.checkMember(q, t.pending)
+		res.Err = g.checkMember(q, t)
 	}
 	if !res.OK() {
 		if q.started {
@@ -182,6 +187,10 @@ func (g *writeGroup) attempt(i int, req *groupcommit.Request) groupcommit.Result
 		g.ids[rec.ID] = i
 	}
 	g.pending = append(g.pending, t.pending...)
+	for _, m := range t.outbox {
+		g.outboxIDs[m.ID] = i
+	}
+	g.outbox = append(g.outbox, t.outbox...)
 	if q.started {
 		g.savepoint, g.waitLess = keptSavepoint, true
 	}
@@ -190,15 +199,20 @@ func (g *writeGroup) attempt(i int, req *groupcommit.Request) groupcommit.Result
 
 // checkMember refuses a member that returned nil from a failed
 // transaction (it ignored a statement's error: PostgreSQL would refuse
-// the commit of the whole group), or that queued an audit record id
-// another member of the group queued.
-func (g *writeGroup) checkMember(q *memberQuerier, pending []*lockbox.AuditRecord) error {
+// the commit of the whole group), or that queued an audit record id or an
+// outbox message id another member of the group queued.
+func (g *writeGroup) checkMember(q *memberQuerier, t *tx) error {
 	if q.started && g.txStatus() == 'E' {
 		return wrap("update", errors.New("a statement failed and the transaction was carried on regardless"))
 	}
-	for _, rec := range pending {
+	for _, rec := range t.pending {
 		if _, ok := g.ids[rec.ID]; ok {
 			return lockbox.Errorf(lockbox.ECONFLICT, "Audit record %q already exists.", rec.ID)
+		}
+	}
+	for _, m := range t.outbox {
+		if _, ok := g.outboxIDs[m.ID]; ok {
+			return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q already exists.", m.ID)
 		}
 	}
 	return nil
@@ -232,6 +246,7 @@ func (g *writeGroup) begin() error {
 	}
 	g.savepoint, g.waitLess, g.hooksOff, g.usersOff = noSavepoint, false, false, false
 	g.pending, g.ids = nil, map[string]int{}
+	g.outbox, g.outboxIDs = nil, map[string]int{}
 	return nil
 }
 
@@ -249,16 +264,16 @@ func (g *writeGroup) split(k int) error {
 	return nil
 }
 
-// commit sends the audit appends of the members from g.from to end-1 and
-// COMMIT in one round trip (commit, postgres.go), and settles each successful
-// member's result.
+// commit sends the outbox messages and audit appends of the members from
+// g.from to end-1 and COMMIT in one round trip (commit, postgres.go), and
+// settles each successful member's result.
 func (g *writeGroup) commit(end int) {
 	var err error
 	if g.broken != nil {
 		endTx(g.conn)
 		err = g.broken
 	} else {
-		if err = commit(context.Background(), g.conn, g.pending, g.waitLess); err == nil {
+		if err = commit(context.Background(), g.conn, g.pending, g.outbox, g.waitLess); err == nil {
 			if len(g.pending) > 0 {
 				g.s.appended.Fire()
 			}
@@ -274,8 +289,8 @@ func (g *writeGroup) commit(end int) {
 		switch {
 		case conflicts == nil:
 			r.Err = err
-		case conflicts[i]:
-			r.Err = lockbox.Errorf(lockbox.ECONFLICT, "An audit record with one of this change's ids already exists.")
+		case conflicts[i] != "":
+			r.Err = lockbox.Errorf(lockbox.ECONFLICT, "%s", conflicts[i])
 		default:
 			r.Err = lockbox.Errorf(lockbox.EUNAVAILABLE,
 				"Another change committed together with this one was refused, so neither was saved; try again.")
@@ -300,35 +315,46 @@ func (g *writeGroup) settle() {
 }
 
 // conflicting says, when the group's commit failed because an audit record
-// id was already stored, which members queued such ids (nil otherwise):
-// they alone are told ECONFLICT. Record ids are random (UUIDv7), so this is
-// a caller reusing one on purpose; the others, whose work was lost with
-// the group, are told to try again. The transaction has been rolled back
-// by then: one read on the pool finds the ids.
-func (g *writeGroup) conflicting(err error) map[int]bool {
-	if lockbox.ErrorCode(err) != lockbox.ECONFLICT || len(g.ids) == 0 {
+// id or an outbox message id was already stored, which members queued such
+// ids and what to tell each (nil otherwise): they alone are told ECONFLICT.
+// Ids are random (UUIDv7), so this is a caller reusing one on purpose; the
+// others, whose work was lost with the group, are told to try again. The
+// transaction has been rolled back by then: one read on the pool for each
+// kind finds the ids.
+func (g *writeGroup) conflicting(err error) map[int]string {
+	if lockbox.ErrorCode(err) != lockbox.ECONFLICT {
 		return nil
 	}
-	ids := make([]string, 0, len(g.ids))
-	for id := range g.ids {
-		ids = append(ids, id)
-	}
-	rows, qerr := g.s.db.QueryContext(context.Background(), `SELECT id FROM audit_records WHERE id = ANY($1)`, ids)
-	if qerr != nil {
-		return nil
-	}
-	defer rows.Close()
-	out := map[int]bool{}
-	for rows.Next() {
-		var id string
-		if rows.Scan(&id) == nil {
-			out[g.ids[id]] = true
-		}
-	}
-	if rows.Err() != nil || len(out) == 0 {
+	out := map[int]string{}
+	if !g.stored(`SELECT id FROM audit_records WHERE id = ANY($1)`, g.ids, out,
+		"An audit record with one of this change's ids already exists.") ||
+		!g.stored(`SELECT id FROM outbox WHERE id = ANY($1)`, g.outboxIDs, out,
+			"An outbox message with one of this change's ids already exists.") ||
+		len(out) == 0 {
 		return nil
 	}
 	return out
+}
+
+// stored sets msg in out for each member (ids: id → member) with an id
+// query finds stored; false when it could not tell.
+func (g *writeGroup) stored(query string, ids map[string]int, out map[int]string, msg string) bool {
+	if len(ids) == 0 {
+		return true
+	}
+	rows, err := g.s.db.QueryContext(context.Background(), query, slices.Collect(maps.Keys(ids)))
+	if err != nil {
+		return false
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return false
+		}
+		out[ids[id]] = msg
+	}
+	return rows.Err() == nil
 }
 
 // memberQuerier runs one member's statements on the group's connection,

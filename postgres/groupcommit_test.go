@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"database/sql"
 	"sync"
 	"sync/atomic"
@@ -140,56 +141,77 @@ func TestGroupSplitsWhenARowIsLockedElsewhere(t *testing.T) {
 	}
 }
 
-// TestGroupStoredAuditIDFailsOnlyItsOwner: a member appending a record id
-// already stored is told ECONFLICT; the members committed with it lost
+// TestGroupStoredIDFailsOnlyItsOwner: a member queueing an audit record id
+// or an outbox message id already stored (both are inserted with the
+// group's COMMIT) is told ECONFLICT; the members committed with it lost
 // their work with the group and are told to try again (EUNAVAILABLE), and
 // nothing of any of them is stored. Trying again succeeds.
-func TestGroupStoredAuditIDFailsOnlyItsOwner(t *testing.T) {
+func TestGroupStoredIDFailsOnlyItsOwner(t *testing.T) {
 	t.Parallel()
-	s := openWriters(t, pgtestSchema(t), 1)
-	storetest.MustInsertTenant(t, s, "contoso")
-	storetest.MustAppendAudit(t, s, storetest.NewAuditRecord("contoso", "taken"))
+	for _, kind := range []struct {
+		name  string
+		add   func(ctx context.Context, tx lockbox.Tx, id string) error
+		count func(t *testing.T, s lockbox.Store) int
+	}{
+		{"audit record", func(ctx context.Context, tx lockbox.Tx, id string) error {
+			return tx.AppendAudit(ctx, storetest.NewAuditRecord("contoso", id))
+		}, func(t *testing.T, s lockbox.Store) int { return int(storetest.MustAuditSize(t, s, "contoso")) }},
+		{"outbox message", func(ctx context.Context, tx lockbox.Tx, id string) error {
+			m := storetest.NewOutboxMessage(1)
+			m.ID = id
+			return tx.EnqueueOutbox(ctx, m)
+		}, func(t *testing.T, s lockbox.Store) int {
+			return len(storetest.MustListOutbox(t, s, lockbox.OutboxQuery{}))
+		}},
+	} {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			s := openWriters(t, pgtestSchema(t), 1)
+			storetest.MustInsertTenant(t, s, "contoso")
+			storetest.MustUpdate(t, s, func(tx lockbox.Tx) error { return kind.add(t.Context(), tx, "taken") })
 
-	insert := func(name, recID string) func(lockbox.Tx) error {
-		return func(tx lockbox.Tx) error {
-			tn := &lockbox.Tenant{Name: name, DisplayName: name, CreatedAt: storetest.T0}
-			if err := tx.InsertTenant(t.Context(), tn, lockbox.DefaultSettings()); err != nil {
-				return err
+			insert := func(name, id string) func(lockbox.Tx) error {
+				return func(tx lockbox.Tx) error {
+					tn := &lockbox.Tenant{Name: name, DisplayName: name, CreatedAt: storetest.T0}
+					if err := tx.InsertTenant(t.Context(), tn, lockbox.DefaultSettings()); err != nil {
+						return err
+					}
+					return kind.add(t.Context(), tx, id)
+				}
 			}
-			return tx.AppendAudit(t.Context(), storetest.NewAuditRecord("contoso", recID))
-		}
-	}
-	release := make(chan struct{})
-	first := holdWriter(t, s, release, insert("t0", "fresh-0"))
-	var wg sync.WaitGroup
-	var dup, other error
-	wg.Go(func() { dup = s.Update(t.Context(), insert("t1", "taken")) })
-	wg.Go(func() { other = s.Update(t.Context(), insert("t2", "fresh-2")) })
-	queued(t, s, 2)
-	close(release)
-	wg.Wait()
-	firstErr := wait(t, "the first member", first)
+			release := make(chan struct{})
+			first := holdWriter(t, s, release, insert("t0", "fresh-0"))
+			var wg sync.WaitGroup
+			var dup, other error
+			wg.Go(func() { dup = s.Update(t.Context(), insert("t1", "taken")) })
+			wg.Go(func() { other = s.Update(t.Context(), insert("t2", "fresh-2")) })
+			queued(t, s, 2)
+			close(release)
+			wg.Wait()
+			firstErr := wait(t, "the first member", first)
 
-	if lockbox.ErrorCode(dup) != lockbox.ECONFLICT {
-		t.Errorf("the member reusing a stored id: %v, want ECONFLICT", dup)
-	}
-	for what, err := range map[string]error{"first": firstErr, "other": other} {
-		if lockbox.ErrorCode(err) != lockbox.EUNAVAILABLE {
-			t.Errorf("%s member: %v, want EUNAVAILABLE (its group was rolled back)", what, err)
-		}
-	}
-	if n := storetest.MustAuditSize(t, s, "contoso"); n != 1 {
-		t.Errorf("the log holds %d records, want 1: the group must not commit", n)
-	}
-	storetest.MustView(t, s, func(tx lockbox.Tx) error {
-		for _, name := range []string{"t0", "t1", "t2"} {
-			if _, err := tx.GetTenant(t.Context(), name); lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
-				t.Errorf("tenant %s: %v, want ENOTFOUND", name, err)
+			if lockbox.ErrorCode(dup) != lockbox.ECONFLICT {
+				t.Errorf("the member reusing a stored id: %v, want ECONFLICT", dup)
 			}
-		}
-		return nil
-	})
-	if err := s.Update(t.Context(), insert("t2", "fresh-2")); err != nil {
-		t.Errorf("trying again: %v", err)
+			for what, err := range map[string]error{"first": firstErr, "other": other} {
+				if lockbox.ErrorCode(err) != lockbox.EUNAVAILABLE {
+					t.Errorf("%s member: %v, want EUNAVAILABLE (its group was rolled back)", what, err)
+				}
+			}
+			if n := kind.count(t, s); n != 1 {
+				t.Errorf("%d stored, want 1: the group must not commit", n)
+			}
+			storetest.MustView(t, s, func(tx lockbox.Tx) error {
+				for _, name := range []string{"t0", "t1", "t2"} {
+					if _, err := tx.GetTenant(t.Context(), name); lockbox.ErrorCode(err) != lockbox.ENOTFOUND {
+						t.Errorf("tenant %s: %v, want ENOTFOUND", name, err)
+					}
+				}
+				return nil
+			})
+			if err := s.Update(t.Context(), insert("t2", "fresh-2")); err != nil {
+				t.Errorf("trying again: %v", err)
+			}
+		})
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
@@ -21,14 +24,38 @@ import (
 const outboxColumns = `id, channel, tenant, type, recipient, webhook_id, payload, status,
 	attempts, created_at, next_attempt_at, last_error, finished_at`
 
-// EnqueueOutbox stores new messages in one statement (a step that
-// notifies several recipients makes one round trip); ECONFLICT when an id
-// is taken, naming the first such message. The others stay in the
-// transaction, which the caller rolls back on the error.
+// EnqueueOutbox stores new messages; ECONFLICT when an id is taken. Inside
+// Update they are queued and inserted with the group's COMMIT, like the
+// audit records (commit, postgres.go): one round trip fewer for every step
+// that notifies. An id given twice in this Update, or queued by another
+// Update of the group (writeGroup.checkMember), is refused here; one
+// already stored fails the commit, and Update returns ECONFLICT having
+// stored nothing.
 func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	if !t.update {
+		// Only an Update writes; this fails as any write outside one.
+		query, args := outboxInsert(msgs)
+		_, err := t.tx.ExecContext(ctx, query, args...)
+		return wrap("enqueue outbox", err)
+	}
+	for i, m := range msgs {
+		same := func(o *lockbox.OutboxMessage) bool { return o.ID == m.ID }
+		if slices.ContainsFunc(t.outbox, same) || slices.ContainsFunc(msgs[:i], same) {
+			return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q already exists.", m.ID)
+		}
+	}
+	for _, m := range msgs {
+		c := *m
+		t.outbox = append(t.outbox, &c)
+	}
+	return nil
+}
+
+// outboxInsert is the INSERT of msgs, one statement.
+func outboxInsert(msgs []*lockbox.OutboxMessage) (string, []any) {
 	const cols = 13
 	var q strings.Builder
 	q.WriteString(`INSERT INTO outbox (` + outboxColumns + `) VALUES `)
@@ -48,31 +75,28 @@ func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) 
 		args = append(args, m.ID, m.Channel, m.Tenant, m.Type, m.To, m.WebhookID, m.Payload, m.Status,
 			m.Attempts, ts(m.CreatedAt), ts(m.NextAttemptAt), m.LastError, nullTime(m.FinishedAt))
 	}
-	q.WriteString(` ON CONFLICT DO NOTHING RETURNING id`)
-	rows, err := t.tx.QueryContext(ctx, q.String(), args...)
-	if err != nil {
-		return wrap("enqueue outbox", err)
+	return q.String(), args
+}
+
+// queueOutbox adds the insert of a group's messages to b (none: nothing).
+// A taken id fails it, and with it the transaction: outboxError.
+func queueOutbox(b *pgx.Batch, msgs []*lockbox.OutboxMessage) bool {
+	if len(msgs) == 0 {
+		return false
 	}
-	ids, err := sqlrows.Collect(rows, sqlrows.Value[string])
-	if err != nil {
-		return wrap("enqueue outbox", err)
+	query, args := outboxInsert(msgs)
+	b.Queue(query, args...)
+	return true
+}
+
+// outboxError is the error of a group's outbox insert: ECONFLICT for a
+// message id already stored.
+func outboxError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return lockbox.Errorf(lockbox.ECONFLICT, "An outbox message with one of this change's ids already exists.")
 	}
-	if len(ids) == len(msgs) {
-		return nil
-	}
-	// A taken id, or one given twice (the second row conflicts with the
-	// first and is skipped).
-	stored := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		stored[id] = true
-	}
-	for _, m := range msgs {
-		if !stored[m.ID] {
-			return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q already exists.", m.ID)
-		}
-		delete(stored, m.ID) // a second message with this id was not stored
-	}
-	return lockbox.Errorf(lockbox.ECONFLICT, "Outbox messages have taken ids.") // not reached
+	return wrap("enqueue outbox", err)
 }
 
 // claimOutboxQuery walks outbox_due (pending rows in next-attempt order)

@@ -162,13 +162,13 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// commit sends the audit appends of pending and COMMIT in one pipeline (one
-// round trip), reads their answers and sets each record's Index. If an
-// append fails the server skips the COMMIT and the transaction is rolled
-// back. liftLockWait first lifts a group's short lock waits
+// commit sends the insert of the outbox messages, the audit appends of
+// pending and COMMIT in one pipeline (one round trip), reads their answers
+// and sets each record's Index. If the insert or an append fails the server
+// skips the COMMIT and the transaction is rolled back. liftLockWait first lifts a group's short lock waits
 // (groupcommit.go): the appends wait for their logs' head rows as long as
 // they must.
-func commit(ctx context.Context, conn *sql.Conn, pending []*lockbox.AuditRecord, liftLockWait bool) error {
+func commit(ctx context.Context, conn *sql.Conn, pending []*lockbox.AuditRecord, outbox []*lockbox.OutboxMessage, liftLockWait bool) error {
 	return conn.Raw(func(dc any) (err error) {
 		pc := dc.(*stdlib.Conn).Conn()
 		// Whatever happens below, the connection goes back to the pool only
@@ -188,6 +188,7 @@ func commit(ctx context.Context, conn *sql.Conn, pending []*lockbox.AuditRecord,
 		if liftLockWait {
 			b.Queue(`SET LOCAL lock_timeout = 0`)
 		}
+		notifies := queueOutbox(b, outbox)
 		appends, err := queueAudit(b, pending)
 		if err != nil {
 			return err
@@ -198,6 +199,11 @@ func commit(ctx context.Context, conn *sql.Conn, pending []*lockbox.AuditRecord,
 		if liftLockWait {
 			if _, err := br.Exec(); err != nil {
 				return wrap("commit", err)
+			}
+		}
+		if notifies {
+			if _, err := br.Exec(); err != nil {
+				return outboxError(err)
 			}
 		}
 		firsts := make([]int64, len(appends))

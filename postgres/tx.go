@@ -24,6 +24,9 @@ type tx struct {
 	// COMMIT (audit.go), so a log's head row is locked only for the end of
 	// the transaction rather than from its first append.
 	pending []*lockbox.AuditRecord
+	// outbox holds this Update's notifications, inserted with its group's
+	// COMMIT too (outbox.go).
+	outbox []*lockbox.OutboxMessage
 	// memo holds what this transaction read of tenants, webhooks and
 	// accounts (memo.go), so one workflow step reads each once.
 	memo memo
