@@ -189,8 +189,11 @@ type OutboxCount struct {
 type OutboxTx interface {
 	// EnqueueOutbox stores new messages as given (callers set Status
 	// pending, Attempts 0 and NextAttemptAt, usually CreatedAt). ECONFLICT
-	// when an id is taken. They commit or roll back with the transaction,
-	// together with the change that caused them.
+	// when an id is taken: at once for an id given twice in the
+	// transaction, and for one already stored either at once or, where the
+	// store inserts the messages with the commit (PostgreSQL), from Update,
+	// which then commits nothing. They commit or roll back with the
+	// transaction, together with the change that caused them.
 	EnqueueOutbox(ctx context.Context, msgs ...*OutboxMessage) error
 	// ClaimOutbox leases at most limit pending messages that are due at now
 	// (NextAttemptAt <= now) and not under a live lease (none, or one ending
