@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
@@ -110,17 +111,7 @@ func TestStatementTimeout(t *testing.T) {
 	defer s.Close()
 	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
 
-	// Another session locks the request and keeps it.
-	db := pgtest.Open(t, dsn)
-	defer db.Close()
-	holder, err := db.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback()
-	if _, err := holder.ExecContext(t.Context(), `SELECT 1 FROM requests WHERE id = 'req-000001' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	lockElsewhere(t, dsn, "req-000001")
 
 	err = s.Update(t.Context(), func(tx lockbox.Tx) error {
 		if err := tx.AppendAudit(t.Context(), storetest.NewAuditRecord("contoso", "rec-0")); err != nil {
@@ -135,6 +126,23 @@ func TestStatementTimeout(t *testing.T) {
 	if got := storetest.MustAuditSize(t, s, "contoso"); got != 0 {
 		t.Errorf("audit log size = %d after the timed-out transaction, want 0", got)
 	}
+}
+
+// lockElsewhere locks request id in a transaction of another session and
+// keeps it until that transaction is committed or the test ends.
+func lockElsewhere(t *testing.T, dsn, id string) *sql.Tx {
+	t.Helper()
+	db := pgtest.Open(t, dsn)
+	t.Cleanup(func() { db.Close() })
+	holder, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Rollback() })
+	if _, err := holder.ExecContext(t.Context(), `SELECT 1 FROM requests WHERE id = $1 FOR UPDATE`, id); err != nil {
+		t.Fatal(err)
+	}
+	return holder
 }
 
 // terminate ends every server backend of application app and returns how

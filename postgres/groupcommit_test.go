@@ -2,7 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"database/sql"
+
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/postgres"
+	"github.com/lockboxhq/lockbox/postgres/pgtest"
 	"github.com/lockboxhq/lockbox/storetest"
 )
 
@@ -82,20 +83,7 @@ func TestGroupSplitsWhenARowIsLockedElsewhere(t *testing.T) {
 	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
 	storetest.MustInsertRequest(t, s, storetest.NewRequest(2))
 
-	// Another transaction holds request 2.
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	other, err := db.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Rollback()
-	if _, err := other.ExecContext(t.Context(), `SELECT 1 FROM requests WHERE id = 'req-000002' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	other := lockElsewhere(t, dsn, "req-000002") // another transaction holds request 2
 
 	release := make(chan struct{})
 	first := holdWriter(t, s, release, func(tx lockbox.Tx) error {
@@ -121,6 +109,8 @@ func TestGroupSplitsWhenARowIsLockedElsewhere(t *testing.T) {
 		t.Fatalf("first member: %v", err)
 	}
 	// The first member's lock is released: a transaction may take it.
+	db := pgtest.Open(t, dsn)
+	defer db.Close()
 	if _, err := db.ExecContext(t.Context(), `SELECT 1 FROM requests WHERE id = 'req-000001' FOR UPDATE NOWAIT`); err != nil {
 		t.Fatalf("request 1 is still locked after its Update returned: %v", err)
 	}

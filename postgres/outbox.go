@@ -36,10 +36,7 @@ func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) 
 		return nil
 	}
 	if !t.update {
-		// Only an Update writes; this fails as any write outside one.
-		query, args := outboxInsert(msgs)
-		_, err := t.tx.ExecContext(ctx, query, args...)
-		return wrap("enqueue outbox", err)
+		return lockbox.Errorf(lockbox.EINTERNAL, "Outbox messages are enqueued only inside Update.")
 	}
 	for i, m := range msgs {
 		same := func(o *lockbox.OutboxMessage) bool { return o.ID == m.ID }
