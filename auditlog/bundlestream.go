@@ -42,16 +42,20 @@ const frameHeader = 4
 
 // LogBundles writes log's full entry bundles start, start+1, … before end
 // to w, each as its length in bytes (a big-endian uint32) and then exactly
-// the bytes of GET …/log/tiles/tile/entries/<N>. EINVALID for a range
-// that is not one (start < 0, end < start); ENOTFOUND when the log has not
-// filled bundle end-1. Nothing is written before the first chunk is read,
-// so those errors come before any byte; an error after some bytes were
-// written leaves the stream short, which a reader sees as an error.
+// the bytes of GET …/log/tiles/tile/entries/<N>. end < 0 leaves the end
+// open: the stream runs to the last full bundle the log has when it is
+// first read (none when start is past it), so a verifier may ask for the
+// new bundles before it knows the checkpoint (pager.streamAhead). EINVALID
+// for a range that is not one (start < 0, end < start); ENOTFOUND when the
+// log has not filled bundle end-1. Nothing is written before the first
+// chunk is read, so those errors come before any byte; an error after some
+// bytes were written leaves the stream short, which a reader sees as an
+// error.
 func (s *Service) LogBundles(ctx context.Context, log string, start, end int64, w io.Writer) error {
 	if err := authorize(ctx, log); err != nil {
 		return err
 	}
-	if start < 0 || end < start {
+	if start < 0 || (end >= 0 && end < start) {
 		return lockbox.Errorf(lockbox.EINVALID, "No range of entry bundles from %d to %d: start must be 0 or more and end at least start.", start, end)
 	}
 	bp := chunkBufs.Get().(*[]byte)
@@ -62,12 +66,11 @@ func (s *Service) LogBundles(ctx context.Context, log string, start, end int64, 
 			chunkBufs.Put(bp)
 		}
 	}()
-	for n := start; n < end; {
-		last := min(n+streamChunk, end)
+	for n := start; end < 0 || n < end; {
 		var lens []int
 		var fills []int64
 		var err error
-		buf, lens, fills, err = s.readBundles(ctx, buf[:0], log, n, last, end)
+		buf, lens, fills, end, err = s.readBundles(ctx, buf[:0], log, n, end)
 		if err != nil {
 			return err
 		}
@@ -77,28 +80,34 @@ func (s *Service) LogBundles(ctx context.Context, log string, start, end int64, 
 		if err := writeFrames(w, lens, buf); err != nil {
 			return err
 		}
-		n = last
+		n += int64(len(lens))
 	}
 	return nil
 }
 
-// readBundles appends log's full bundles from to last-1 to buf, in one
-// read transaction, and returns the length of each and the ones it built
-// from the rows (not stored yet: the caller queues them for the filler).
-// end is the end of the whole range, which the log must have filled.
-func (s *Service) readBundles(ctx context.Context, buf []byte, log string, from, last, end int64) ([]byte, []int, []int64, error) {
+// readBundles appends log's full bundles from on to buf, up to streamChunk
+// of them and not past end, in one read transaction, and returns the
+// length of each and the ones it built from the rows (not stored yet: the
+// caller queues them for the filler). end is the end of the whole range,
+// which the log must have filled; < 0: the log's full bundles now, which
+// it returns as the range's end.
+func (s *Service) readBundles(ctx context.Context, buf []byte, log string, from, end int64) ([]byte, []int, []int64, int64, error) {
 	var lens []int
 	var fills []int64
-	base := len(buf)
+	base, asked := len(buf), end
 	err := s.store.View(ctx, func(tx lockbox.Tx) error {
-		buf, lens, fills = buf[:base], nil, nil // as if new, should a store run this again
+		buf, lens, fills, end = buf[:base], nil, nil, asked // as if new, should a store run this again
 		size, err := tx.AuditSize(ctx, log)
 		if err != nil {
 			return err
 		}
-		if end > size/BundleSize {
-			return lockbox.Errorf(lockbox.ENOTFOUND, "No entry bundle %d: the log of %d records has %d full entry bundles.", end-1, size, size/BundleSize)
+		switch full := size / BundleSize; {
+		case end < 0:
+			end = max(from, full)
+		case end > full:
+			return lockbox.Errorf(lockbox.ENOTFOUND, "No entry bundle %d: the log of %d records has %d full entry bundles.", end-1, size, full)
 		}
+		last := min(from+streamChunk, end)
 		for n := from; n < last; {
 			var stored []int
 			if buf, stored, err = tx.AppendAuditBundles(ctx, buf, log, n, last); err != nil {
@@ -121,7 +130,7 @@ func (s *Service) readBundles(ctx context.Context, buf []byte, log string, from,
 		}
 		return nil
 	})
-	return buf, lens, fills, err
+	return buf, lens, fills, end, err
 }
 
 // writeFrames writes each bundle of buf, of the lengths lens, after its
@@ -145,7 +154,8 @@ func writeFrames(w io.Writer, lens []int, buf []byte) error {
 // one response (the Go client: GET …/log/bundles). Verify then reads the
 // full bundles of a log through one stream, and tiles only for the rest.
 type BundleReader interface {
-	// ReadBundles returns the stream of LogBundles(start, end).
+	// ReadBundles returns the stream of LogBundles(start, end); end < 0
+	// leaves its end open.
 	ReadBundles(ctx context.Context, log string, start, end int64) (io.ReadCloser, error)
 }
 

@@ -230,6 +230,46 @@ func (p *pager) restart(ctx context.Context, n int64) {
 	}
 }
 
+// streamAhead starts the stream of full bundles from bundle n on before
+// the checkpoint is known, its end left open (LogBundles): an incremental
+// run then waits for the checkpoint and its new records side by side, one
+// round trip instead of two in turn (docs/benchmarks.md, "Incremental
+// verify"). The stream is only a guess at what the checkpoint will cover:
+// sized cuts it there, or drops it when it covers nothing the checkpoint
+// does, and page reads tiles for whatever it lacks. Nothing it sends is
+// trusted more than a tile: the caller checks every entry against the
+// signed root. Only with a source that streams bundles.
+func (p *pager) streamAhead(ctx context.Context, n int64) {
+	if p.tiles == nil || p.bundles == nil {
+		return
+	}
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	p.first, p.launch = n, n
+	p.stream, p.streamEnd = make(chan chan bundle, tilesAhead), -1
+	st := streamer{src: p.bundles, log: p.log, free: p.free, check: p.check, hashOnly: p.hashOnly}
+	go st.run(p.ctx, n, -1, p.stream)
+}
+
+// sized gives the pager the checkpoint's size, once known. A stream
+// started ahead (streamAhead) is kept for the full bundles the checkpoint
+// covers, and the tiles after them are fetched at once.
+func (p *pager) sized(size int64) {
+	p.size = size
+	if p.stream == nil || p.streamEnd >= 0 {
+		return
+	}
+	full := size >> TileHeight
+	if full <= p.first {
+		p.close() // no new full bundle: the partial one is a tile
+		return
+	}
+	p.streamEnd = full
+	p.queue, p.launch = []chan bundle{}, full
+	for range tilesAhead {
+		p.fetchAhead()
+	}
+}
+
 // streamer is what a stream's goroutine reads of the pager: copies, taken
 // before it starts, since page may change the pager's fields meanwhile (as
 // fetchAhead's goroutines do).
@@ -240,8 +280,9 @@ type streamer struct {
 	check, hashOnly bool
 }
 
-// run reads the full bundles from to end-1 of one LogBundles stream into
-// c, up to the first error, which it sends last. Each bundle is checked by
+// run reads the full bundles from to end-1 (end < 0: to the stream's end)
+// of one LogBundles stream into c, up to the first error, which it sends
+// last; an open stream's end is such an error too. Each bundle is checked by
 // a goroutine of its own, and c carries where each will be, in order: a
 // stream is one connection, and checking its bundles one after the other
 // on the goroutine that reads them kept the verifier to one core
@@ -273,7 +314,7 @@ func (st streamer) run(ctx context.Context, from, end int64, c chan<- chan bundl
 	}
 	defer body.Close()
 	var hdr [frameHeader]byte
-	for n := from; n < end; n++ {
+	for n := from; end < 0 || n < end; n++ {
 		var buf []byte
 		select {
 		case buf = <-free:

@@ -152,6 +152,13 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 		return nil, err
 	}
 	r.KeyName = verifier.Name()
+	pages := newPager(src, log, 0)
+	defer pages.close()
+	pages.checkLeaves(opts.RootOnly)
+	if prev != nil && !opts.Full {
+		// The records since the kept edge, asked for with the checkpoint.
+		pages.streamAhead(ctx, prev.Size()>>TileHeight)
+	}
 	raw, err := src.Checkpoint(ctx, log)
 	if err != nil {
 		return nil, fmt.Errorf("fetch checkpoint: %w", err)
@@ -172,7 +179,8 @@ func Verify(ctx context.Context, src Source, log string, prev *State, opts Optio
 		r.SignatureOnly = true
 		return r, nil
 	}
-	s, err := r.stream(ctx, src, log, cp, prev, opts)
+	pages.sized(cp.Size)
+	s, err := r.stream(ctx, pages, log, cp, prev, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +217,7 @@ func (s *streamed) state(v *trusted, cp *lockbox.Checkpoint, clock func() time.T
 
 // stream checks the entries from the kept right edge (or from 0) to the
 // checkpoint's size, each canonical and in its place, and the root.
-func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox.Checkpoint, prev *State, opts Options) (*streamed, error) {
+func (r *Report) stream(ctx context.Context, pages *pager, log string, cp *lockbox.Checkpoint, prev *State, opts Options) (*streamed, error) {
 	s := &streamed{}
 	var old *lockbox.Checkpoint
 	if prev != nil {
@@ -241,9 +249,6 @@ func (r *Report) stream(ctx context.Context, src Source, log string, cp *lockbox
 	}
 	bad := 0
 	start := s.head.Size
-	pages := newPager(src, log, cp.Size)
-	defer pages.close()
-	pages.checkLeaves(opts.RootOnly)
 	for next := start; next < cp.Size; {
 		page, checks, err := pages.page(ctx, next)
 		if bb := (*badBundle)(nil); errors.As(err, &bb) {

@@ -182,10 +182,14 @@ func readTile(body io.Reader, n int64) ([]byte, error) {
 }
 
 // ReadBundles returns the stream of full entry bundles start to end-1 of
-// the log (GET …/log/bundles; auditlog.Service.LogBundles says its form).
-// The caller closes it.
+// the log (GET …/log/bundles; auditlog.Service.LogBundles says its form),
+// or with end < 0 to the last full bundle the log has. The caller closes
+// it.
 func (c *Client) ReadBundles(ctx context.Context, log string, start, end int64) (io.ReadCloser, error) {
-	path := fmt.Sprintf("%s?start=%d&end=%d", auditPath(log, "/log/bundles"), start, end)
+	path := fmt.Sprintf("%s?start=%d", auditPath(log, "/log/bundles"), start)
+	if end >= 0 {
+		path += fmt.Sprintf("&end=%d", end)
+	}
 	resp, err := c.getResponse(ctx, path, "application/octet-stream")
 	if err != nil {
 		return nil, err

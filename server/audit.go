@@ -172,21 +172,31 @@ func (s *Server) logTile(w http.ResponseWriter, r *http.Request) {
 
 // logBundles serves GET …/log/bundles?start=N&end=M: the log's full entry
 // bundles N to M-1 in one response, for verifiers that read them all
-// (auditlog.Service.LogBundles). An error after the first bytes cannot
-// change the status any more: the connection is cut, so the client sees a
-// short stream, never a complete-looking one.
+// (auditlog.Service.LogBundles); without end, to the last full bundle the
+// log has. An error after the first bytes cannot change the status any
+// more: the connection is cut, so the client sees a short stream, never a
+// complete-looking one.
 func (s *Server) logBundles(w http.ResponseWriter, r *http.Request) {
-	args, err := int64Params(r.URL.Query(), "start", "end")
+	q := r.URL.Query()
+	names := []string{"start", "end"}
+	if !q.Has("end") {
+		names = names[:1]
+	}
+	args, err := int64Params(q, names...)
 	if err != nil {
 		s.error(w, r, err)
 		return
+	}
+	if len(args) == 1 {
+		args = append(args, -1) // open: auditlog.Service.LogBundles
 	}
 	b, ok := s.Audit.(bundler)
 	if !ok {
 		s.error(w, r, lockbox.Errorf(lockbox.ENOTFOUND, "This server does not stream entry bundles."))
 		return
 	}
-	sw := &startedWriter{w: w}
+	// An open end's response changes as the log grows: not to be kept.
+	sw := &startedWriter{w: w, immutable: args[1] >= 0}
 	if err := b.LogBundles(r.Context(), r.PathValue("tenant"), args[0], args[1], sw); err != nil {
 		if sw.started {
 			s.logger().WarnContext(r.Context(), "entry bundle stream cut short", "route", r.Pattern, "err", err)
@@ -206,8 +216,8 @@ type bundler interface {
 // startedWriter sets the stream's headers before its first byte and
 // remembers that it was sent.
 type startedWriter struct {
-	w       http.ResponseWriter
-	started bool
+	w                  http.ResponseWriter
+	started, immutable bool
 }
 
 func (sw *startedWriter) Write(p []byte) (int, error) {
@@ -222,8 +232,12 @@ func (sw *startedWriter) start() {
 	sw.started = true
 	h := sw.w.Header()
 	h.Set("Content-Type", "application/octet-stream")
-	// Full bundles never change (as the tiles route says).
-	h.Set("Cache-Control", "private, max-age=31536000, immutable")
+	if sw.immutable {
+		// Full bundles never change (as the tiles route says).
+		h.Set("Cache-Control", "private, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "private, no-cache")
+	}
 	sw.w.WriteHeader(http.StatusOK)
 }
 

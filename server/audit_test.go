@@ -94,7 +94,10 @@ func (c *conformance) audit(t *testing.T) {
 	c.run(t, step{name: "bundles, none", as: auditor, method: "GET", path: base + "/log/bundles?start=0&end=0", want: 200})
 	c.run(t, step{name: "bundles past the full ones", as: auditor, method: "GET", path: base + "/log/bundles?start=0&end=1", want: 404})
 	c.run(t, step{name: "bundles end before start", as: auditor, method: "GET", path: base + "/log/bundles?start=2&end=1", want: 400})
-	c.run(t, step{name: "bundles without end", as: auditor, method: "GET", path: base + "/log/bundles?start=0", want: 400, invalid: true})
+	c.run(t, step{name: "bundles without end", as: auditor, method: "GET", path: base + "/log/bundles?start=0", want: 200})
+	c.run(t, step{name: "bundles without end, past the full ones", as: auditor, method: "GET", path: base + "/log/bundles?start=7", want: 200})
+	c.run(t, step{name: "bundles without start", as: auditor, method: "GET", path: base + "/log/bundles?end=0", want: 400, invalid: true})
+	c.run(t, step{name: "bundles with end twice", as: auditor, method: "GET", path: base + "/log/bundles?start=0&end=0&end=0", want: 400, invalid: true})
 	c.run(t, step{name: "bundles of another tenant", as: auditor, method: "GET", path: "/v1/tenants/fabrikam/log/bundles?start=0&end=0", want: 404})
 }
 

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/auditlog"
 	"github.com/lockboxhq/lockbox/client"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 )
 
@@ -158,4 +161,139 @@ func countBundles(t *testing.T, path string) (n int) {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// firstWrite tells began once the stream's first bytes are written: the
+// server has read the log's size, which fixes where an open stream ends.
+type firstWrite struct {
+	w     io.Writer
+	began chan struct{}
+	once  *sync.Once
+}
+
+func (f firstWrite) Write(p []byte) (int, error) {
+	f.once.Do(func() { close(f.began) })
+	return f.w.Write(p)
+}
+
+// gatedCheckpoint is the client with a hook run before each checkpoint is
+// fetched, and the checkpoint it answers replaceable (nil: the server's).
+type gatedCheckpoint struct {
+	*client.Client
+	before func() error
+	cp     *lockbox.Checkpoint
+}
+
+func (g *gatedCheckpoint) Checkpoint(ctx context.Context, log string) (*lockbox.Checkpoint, error) {
+	if err := g.before(); err != nil {
+		return nil, err
+	}
+	if g.cp != nil {
+		return g.cp, nil
+	}
+	return g.Client.Checkpoint(ctx, log)
+}
+
+// TestIncrementalVerifyStreamsWithTheCheckpoint: an incremental verify asks
+// for the new full bundles (an open-ended stream from its kept edge) before
+// its checkpoint comes back, not after: the checkpoint is fetched only once
+// the stream has begun. The stream is a guess at what the checkpoint will
+// cover; a log that grew after it began (the checkpoint covers more) and a
+// checkpoint older than the stream (it covers less) both verify exactly
+// the checkpoint's records.
+func TestIncrementalVerifyStreamsWithTheCheckpoint(t *testing.T) {
+	t.Parallel()
+	const first = 3*auditlog.BundleSize + 10
+	const grown = 4*auditlog.BundleSize + 20 // new records, 4 new full bundles
+	tests := []struct {
+		name string
+		// before runs after the stream began, before the checkpoint is
+		// fetched; it may add records, or return the checkpoint to use.
+		before      func(t *testing.T, add func(n int), c *client.Client) *lockbox.Checkpoint
+		newRecords  int   // checked by the incremental run
+		tilesAtMost int64 // entry tiles read
+	}{
+		{name: "side by side", newRecords: grown, tilesAtMost: 1,
+			before: func(*testing.T, func(int), *client.Client) *lockbox.Checkpoint { return nil }},
+		// The 2 bundles the stream lacks are read as tiles, and the
+		// partial one fetched with the checkpoint is fetched again.
+		{name: "log grew after the stream began", newRecords: grown + 2*auditlog.BundleSize, tilesAtMost: 4,
+			before: func(_ *testing.T, add func(int), _ *client.Client) *lockbox.Checkpoint {
+				add(2 * auditlog.BundleSize)
+				return nil
+			}},
+		{name: "checkpoint older than the stream", newRecords: grown, tilesAtMost: 1,
+			before: func(t *testing.T, add func(int), c *client.Client) *lockbox.Checkpoint {
+				cp, err := c.Checkpoint(t.Context(), "contoso")
+				if err != nil {
+					t.Fatal(err)
+				}
+				add(3 * auditlog.BundleSize)
+				return cp
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			n := &streamCounts{}
+			began := make(chan struct{})
+			var once sync.Once
+			var open atomic.Bool // the incremental run's stream is open-ended
+			ts, token, store := tilesServerStore(t, sqlitetest.Path(t), first, func(s *auditlog.Service) lockbox.AuditService {
+				return openStream{streamServer{Service: s, n: n, alter: func(w io.Writer) io.Writer {
+					return firstWrite{w: w, began: began, once: &once}
+				}}, &open}
+			})
+			c := client.New(ts.URL, token)
+			r, err := auditlog.Verify(t.Context(), c, "contoso", nil, auditlog.Options{})
+			if err != nil || !r.OK() {
+				t.Fatalf("first run: %v %v", err, r.Problems)
+			}
+			size := int(r.Size)
+			add := func(k int) {
+				lockboxtest.AppendAudit(t, store, tiledRecords(size, k)...)
+				size += k
+			}
+			add(grown)
+			n.streams.Store(0)
+			n.tiles.Store(0)
+			once = sync.Once{} // the first run's stream wrote already
+			began = make(chan struct{})
+			src := gatedCheckpoint{Client: c}
+			src.before = func() error {
+				select {
+				case <-began:
+				case <-time.After(10 * time.Second):
+					return errors.New("the checkpoint was asked for before the stream of new bundles began")
+				}
+				src.cp = tt.before(t, add, c)
+				return nil
+			}
+			r2, err := auditlog.Verify(t.Context(), &src, "contoso", r.State, auditlog.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r2.OK() || !r2.Incremental || r2.Checked != int64(tt.newRecords) || r2.Size != r.Size+int64(tt.newRecords) {
+				t.Fatalf("ok=%t incremental=%t checked %d to size %d; want %d new records: %v",
+					r2.OK(), r2.Incremental, r2.Checked, r2.Size, tt.newRecords, r2.Problems)
+			}
+			if !open.Load() || n.streams.Load() != 1 || n.tiles.Load() > tt.tilesAtMost {
+				t.Errorf("open-ended stream %t, %d streams, %d entry tiles; want one open-ended stream and at most %d tiles",
+					open.Load(), n.streams.Load(), n.tiles.Load(), tt.tilesAtMost)
+			}
+		})
+	}
+}
+
+// openStream notes whether a stream was asked for with its end open.
+type openStream struct {
+	streamServer
+	open *atomic.Bool
+}
+
+func (s openStream) LogBundles(ctx context.Context, log string, start, end int64, w io.Writer) error {
+	if end < 0 {
+		s.open.Store(true)
+	}
+	return s.streamServer.LogBundles(ctx, log, start, end, w)
 }

@@ -59,6 +59,25 @@ func tilesServer(t *testing.T, n int, wrap func(*auditlog.Service) lockbox.Audit
 
 // tilesServerAt is tilesServer on the database file at path.
 func tilesServerAt(t *testing.T, path string, n int, wrap func(*auditlog.Service) lockbox.AuditService) (*httptest.Server, string) {
+	ts, token, _ := tilesServerStore(t, path, n, wrap)
+	return ts, token
+}
+
+// tiledRecords are records from to from+n-1 of contoso's log as
+// tilesServer fills it.
+func tiledRecords(from, n int) []*lockbox.AuditRecord {
+	var recs []*lockbox.AuditRecord
+	for i := from; i < from+n; i++ {
+		recs = append(recs, &lockbox.AuditRecord{ID: fmt.Sprintf("tile-%04d", i), Time: time.Date(2030, 1, 1, 0, 0, i, 0, time.UTC),
+			Tenant: "contoso", RecordType: lockbox.RecordTenantAdmin, Operation: lockbox.OpSettingsUpdated, UserID: "admin@contoso.test",
+			AuditData: map[string]any{"note": fmt.Sprint("tiled ", i)}})
+	}
+	return recs
+}
+
+// tilesServerStore is tilesServerAt, and its store, for a test that adds
+// records while the server runs.
+func tilesServerStore(t *testing.T, path string, n int, wrap func(*auditlog.Service) lockbox.AuditService) (*httptest.Server, string, lockbox.Store) {
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, path)
 	if err != nil {
@@ -69,13 +88,7 @@ func tilesServerAt(t *testing.T, path string, n int, wrap func(*auditlog.Service
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var recs []*lockbox.AuditRecord
-	for i := range n {
-		recs = append(recs, &lockbox.AuditRecord{ID: fmt.Sprintf("tile-%04d", i), Time: time.Date(2030, 1, 1, 0, 0, i, 0, time.UTC),
-			Tenant: "contoso", RecordType: lockbox.RecordTenantAdmin, Operation: lockbox.OpSettingsUpdated, UserID: "admin@contoso.test",
-			AuditData: map[string]any{"note": fmt.Sprint("tiled ", i)}})
-	}
-	lockboxtest.AppendAudit(t, store, recs...)
+	lockboxtest.AppendAudit(t, store, tiledRecords(0, n)...)
 	audit := newTestAudit(t, store)
 	s := &server.Server{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Logger: slog.New(slog.DiscardHandler), Audit: wrap(audit)}
 	ts := httptest.NewServer(s.Handler())
@@ -84,7 +97,7 @@ func tilesServerAt(t *testing.T, path string, n int, wrap func(*auditlog.Service
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ts, sess.Token
+	return ts, sess.Token, store
 }
 
 // readWithTorchwood reads and verifies contoso's log through its tiles with
