@@ -27,7 +27,10 @@ func (s *Service) CreateRequest(ctx context.Context, in lockbox.NewRequest) (*lo
 		return nil, err
 	}
 	var out *lockbox.AccessRequest
-	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
+	// The tenant and the service are what buildRequest reads first: the
+	// hint is on Update's context only, for the account lock before fn.
+	ahead := lockbox.WithReadAhead(ctx, lockbox.ReadAhead{Tenant: in.Tenant, Service: in.Service})
+	err = s.store.Update(ahead, func(tx lockbox.Tx) error {
 		now := s.now()
 		r, err := s.buildRequest(ctx, tx, u, in, now)
 		if err != nil {
@@ -363,7 +366,10 @@ func (s *Service) Act(ctx context.Context, idOrRef string, ev lockbox.Event, d l
 	}
 	var out *lockbox.AccessRequest
 	var refused error
-	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
+	// The request (and its tenant) is what act reads first: the hint is
+	// on Update's context only, for the account lock before fn.
+	ahead := lockbox.WithReadAhead(ctx, lockbox.ReadAhead{Request: idOrRef})
+	err = s.store.Update(ahead, func(tx lockbox.Tx) error {
 		r, err := s.act(ctx, tx, u, idOrRef, ev, d)
 		var ref errRefused
 		if errors.As(err, &ref) {

@@ -16,6 +16,7 @@ func (t *tx) PutService(ctx context.Context, s *lockbox.Service) error {
 	if err != nil {
 		return wrap("put service", err)
 	}
+	t.ahead.forget()
 	_, err = t.tx.ExecContext(ctx, `INSERT INTO services (name, display_name, operations, updated_at)
 		VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name,
 		operations = excluded.operations, updated_at = excluded.updated_at`,
@@ -25,9 +26,10 @@ func (t *tx) PutService(ctx context.Context, s *lockbox.Service) error {
 
 // GetService returns a catalog entry; ENOTFOUND when there is none.
 func (t *tx) GetService(ctx context.Context, name string) (*lockbox.Service, error) {
-	row := t.tx.QueryRowContext(ctx, `SELECT name, display_name, operations, updated_at
-		FROM services WHERE name = $1`, name)
-	s, err := scanService(row)
+	s, ok, err := t.aheadService(name)
+	if !ok {
+		s, err = scanService(t.tx.QueryRowContext(ctx, serviceSelect+` FROM services WHERE name = $1`, name))
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Service %q not found.", name)
 	}
@@ -36,14 +38,17 @@ func (t *tx) GetService(ctx context.Context, name string) (*lockbox.Service, err
 
 // ListServices returns the catalog ordered by name.
 func (t *tx) ListServices(ctx context.Context) ([]*lockbox.Service, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT name, display_name, operations, updated_at
-		FROM services ORDER BY name`)
+	rows, err := t.tx.QueryContext(ctx, serviceSelect+` FROM services ORDER BY name`)
 	if err != nil {
 		return nil, wrap("list services", err)
 	}
 	out, err := sqlrows.Collect(rows, scanService)
 	return out, wrap("list services", err)
 }
+
+// serviceSelect reads a service's row as scanService scans it; the query
+// goes on with the FROM clause.
+const serviceSelect = `SELECT name, display_name, operations, updated_at`
 
 func scanService(sc scanner) (*lockbox.Service, error) {
 	var s lockbox.Service

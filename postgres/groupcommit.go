@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -373,31 +374,42 @@ type memberQuerier struct {
 // same round trip, and shortens lock waits once the transaction holds
 // another member's locks.
 func (q *memberQuerier) begin(ctx context.Context) error {
+	stmts := q.take()
+	if len(stmts) == 0 {
+		return nil
+	}
+	if _, err := q.g.conn.ExecContext(ctx, strings.Join(stmts, "; ")); err != nil {
+		q.g.broken = wrap("savepoint", err)
+		return q.g.broken
+	}
+	return nil
+}
+
+// take marks the member started and returns the statements that take its
+// savepoint (none when it was started already, or may use the one a
+// member before it rolled back to), for begin to send on their own or
+// readAhead with the member's first reads. Whoever sends them sets
+// g.broken if they fail.
+func (q *memberQuerier) take() []string {
 	if q.started {
 		return nil
 	}
 	q.started = true
 	g := q.g
-	var stmt string
+	var stmts []string
 	switch g.savepoint {
 	case emptySavepoint:
 		return nil
 	case keptSavepoint:
-		stmt = `RELEASE SAVEPOINT m; SAVEPOINT m`
+		stmts = []string{`RELEASE SAVEPOINT m`}
 		if g.waitLess {
 			// SET LOCAL lasts to the end of the transaction; once set,
 			// a rollback to a later savepoint keeps it.
-			stmt = `RELEASE SAVEPOINT m; SET LOCAL lock_timeout = '` + lockWait + `'; SAVEPOINT m`
+			stmts = append(stmts, `SET LOCAL lock_timeout = '`+lockWait+`'`)
 		}
-	default:
-		stmt = `SAVEPOINT m`
-	}
-	if _, err := g.conn.ExecContext(ctx, stmt); err != nil {
-		g.broken = wrap("savepoint", err)
-		return g.broken
 	}
 	g.savepoint = emptySavepoint
-	return nil
+	return append(stmts, `SAVEPOINT m`)
 }
 
 func (q *memberQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

@@ -59,11 +59,14 @@ const getRequestQuery = `SELECT ` + requestColumns + ` FROM requests
 // committed result, so decisions on one request serialize across
 // connections and replicas.
 func (t *tx) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessRequest, error) {
-	q := getRequestQuery
-	if t.update {
-		q += ` FOR UPDATE`
+	r, ok, err := t.aheadRequest(idOrRef)
+	if !ok {
+		q := getRequestQuery
+		if t.update {
+			q += ` FOR UPDATE`
+		}
+		r, err = scanRequest(t.tx.QueryRowContext(ctx, q, idOrRef))
 	}
-	r, err := scanRequest(t.tx.QueryRowContext(ctx, q, idOrRef))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Request %q not found.", idOrRef)
 	}
@@ -85,6 +88,7 @@ func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVe
 	if err != nil {
 		return wrap("update request", err)
 	}
+	t.ahead.forget()
 	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE requests SET
 		status = $1, expires_at = $2, reviewed_by = $3, reviewed_at = $4, review_comment = $5,
 		decided_by = $6, decided_at = $7, decision_comment = $8, access_starts_at = $9,

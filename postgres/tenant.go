@@ -88,21 +88,30 @@ func (t *tx) LockSettings(ctx context.Context, tenant string, exclusive bool) (*
 	return s, err
 }
 
+// tenantSelect reads a tenant's row as keepTenant scans it; the query
+// goes on with the FROM clause.
+var tenantSelect = `SELECT name, display_name, created_at, require_approval, request_ttl_minutes,
+	max_access_minutes, notify_emails, reminder_minutes_before_expiry, policy, policy_rules, webhooks_version,
+	` + usersVersionOf("tenants.name")
+
 // readTenant reads a tenant's row, the tenant and its settings in one
 // statement (with lock, if any), and remembers both for the transaction,
 // with its policy rules and the versions of its webhook and account lists
 // (listcache.go).
 func (t *tx) readTenant(ctx context.Context, name, lock string) (*lockbox.Tenant, *lockbox.Settings, error) {
+	return t.keepTenant(name, t.tx.QueryRowContext(ctx, tenantSelect+` FROM tenants WHERE name = $1`+lock, name))
+}
+
+// keepTenant scans a row of tenantSelect for the tenant named (ENOTFOUND
+// for no row) and remembers it, as readTenant says.
+func (t *tx) keepTenant(name string, row scanner) (*lockbox.Tenant, *lockbox.Settings, error) {
 	var tn lockbox.Tenant
 	var created time.Time
 	var s lockbox.Settings
 	var emails, policy string
 	var rules string
 	var hooksVersion, usersVersion int64
-	err := t.tx.QueryRowContext(ctx, `SELECT name, display_name, created_at, require_approval, request_ttl_minutes,
-		max_access_minutes, notify_emails, reminder_minutes_before_expiry, policy, policy_rules, webhooks_version,
-		`+usersVersionOf("tenants.name")+`
-		FROM tenants WHERE name = $1`+lock, name).Scan(&tn.Name, &tn.DisplayName, &created,
+	err := row.Scan(&tn.Name, &tn.DisplayName, &created,
 		&s.RequireApproval, &s.RequestTTLMinutes, &s.MaxAccessMinutes, &emails, &s.ReminderMinutesBeforeExpiry, &policy,
 		&rules, &hooksVersion, &usersVersion)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -117,6 +126,7 @@ func (t *tx) readTenant(ctx context.Context, name, lock string) (*lockbox.Tenant
 	if err := sqlrows.ParseTenantPolicy(policy, &s); err != nil {
 		return nil, nil, wrap("get settings", err)
 	}
+	name = tn.Name
 	t.memo.setTenant(&tn)
 	t.memo.setSettings(name, &s)
 	t.memo.hooks.setVersion(name, hooksVersion)

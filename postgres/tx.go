@@ -30,6 +30,9 @@ type tx struct {
 	// memo holds what this transaction read of tenants, webhooks and
 	// accounts (memo.go), so one workflow step reads each once.
 	memo memo
+	// ahead holds what LockUser read ahead for the reads after it
+	// (readahead.go); nil: nothing.
+	ahead *ahead
 	// hooks and users are the Store's webhook and account lists, shared by
 	// its transactions (listcache.go); nil: not to be used.
 	hooks *listCache[lockbox.Webhook]

@@ -266,6 +266,11 @@ func (t *tx) LockUser(ctx context.Context, id string, exclusive bool) (*lockbox.
 	if exclusive {
 		lock = "FOR UPDATE"
 	}
+	if ra, ok := lockbox.ReadAheadFrom(ctx); ok {
+		if u, ok, err := t.readAhead(ctx, id, lock, ra); ok {
+			return u, err
+		}
+	}
 	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 `+lock, id)
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {

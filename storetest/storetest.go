@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) lockbox.Store) {
 		{"SigningKeys", keyTests},
 		{"Conflict", conflictTests},
 		{"Passkey", passkeyTests},
+		{"ReadAhead", readAheadTests},
 	}
 	// Every case has a store of its own, so all run in parallel.
 	for _, g := range groups {

@@ -185,6 +185,11 @@ var benchPool = func() postgres.Options {
 			panic(fmt.Sprintf("LOCKBOX_BENCH_POOL=%q: want open,idle: %v", v, err))
 		}
 	}
+	if v := os.Getenv("LOCKBOX_BENCH_WRITERS"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d", &o.Writers); err != nil {
+			panic(fmt.Sprintf("LOCKBOX_BENCH_WRITERS=%q: want a number: %v", v, err))
+		}
+	}
 	return o
 }()
 
