@@ -118,6 +118,9 @@ type writeGroup struct {
 	// outbox and outboxIDs are the same for the members' notifications.
 	outbox    []*lockbox.OutboxMessage
 	outboxIDs map[string]int
+	// writes are the waiting writes of the members that succeeded
+	// (later.go), for the next round trip.
+	writes []laterWrite
 	// hooksOff and usersOff are set once a member changed a webhook or an
 	// account: the members after it see that change before it is
 	// committed, so they must neither use nor fill the Store's cache of
@@ -192,6 +195,7 @@ func (g *writeGroup) attempt(i int, req *groupcommit.Request) groupcommit.Result
 		g.outboxIDs[m.ID] = i
 	}
 	g.outbox = append(g.outbox, t.outbox...)
+	g.writes = append(g.writes, q.writes...)
 	if q.started {
 		g.savepoint, g.waitLess = keptSavepoint, true
 	}
@@ -248,6 +252,7 @@ func (g *writeGroup) begin() error {
 	g.savepoint, g.waitLess, g.hooksOff, g.usersOff = noSavepoint, false, false, false
 	g.pending, g.ids = nil, map[string]int{}
 	g.outbox, g.outboxIDs = nil, map[string]int{}
+	g.writes = nil
 	return nil
 }
 
@@ -274,7 +279,7 @@ func (g *writeGroup) commit(end int) {
 		endTx(g.conn)
 		err = g.broken
 	} else {
-		if err = commit(context.Background(), g.conn, g.pending, g.outbox, g.waitLess); err == nil {
+		if err = commit(context.Background(), g.conn, g.writes, g.pending, g.outbox, g.waitLess); err == nil {
 			if len(g.pending) > 0 {
 				g.s.appended.Fire()
 			}
@@ -368,6 +373,9 @@ type memberQuerier struct {
 	// started: the member's savepoint is taken; n counts its statements.
 	started bool
 	n       int
+	// writes wait for the member's next round trip, or the group's
+	// (later.go).
+	writes []laterWrite
 }
 
 // begin takes the member's savepoint, releasing the last member's in the
@@ -414,7 +422,7 @@ func (q *memberQuerier) take() []string {
 
 func (q *memberQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx = context.WithoutCancel(ctx)
-	if err := q.begin(ctx); err != nil {
+	if err := q.sendFirst(ctx); err != nil {
 		return nil, err
 	}
 	q.n++
@@ -423,7 +431,7 @@ func (q *memberQuerier) ExecContext(ctx context.Context, query string, args ...a
 
 func (q *memberQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx = context.WithoutCancel(ctx)
-	if err := q.begin(ctx); err != nil {
+	if err := q.sendFirst(ctx); err != nil {
 		return nil, err
 	}
 	q.n++
@@ -434,7 +442,7 @@ func (q *memberQuerier) QueryContext(ctx context.Context, query string, args ...
 // connection the query fails too, and its Row says so.
 func (q *memberQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx = context.WithoutCancel(ctx)
-	_ = q.begin(ctx)
+	_ = q.sendFirst(ctx)
 	q.n++
 	return q.g.conn.QueryRowContext(ctx, query, args...)
 }

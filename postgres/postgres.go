@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -108,6 +109,8 @@ type Store struct {
 	// The group-commit writers (groupcommit.go).
 	queue   *groupcommit.Queue
 	writers sync.WaitGroup
+
+	roundTrips atomic.Int64 // RoundTrips (roundtrips.go)
 }
 
 // AuditAppended returns a channel closed when a transaction of this Store
@@ -145,6 +148,8 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// locks for longer than a statement may run.
 		cfg.RuntimeParams["idle_in_transaction_session_timeout"] = ms
 	}
+	s := &Store{}
+	cfg.DialFunc = countRoundTrips(cfg.DialFunc, &s.roundTrips)
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(opts.MaxOpenConns)
 	db.SetMaxIdleConns(opts.MaxIdleConns)
@@ -157,18 +162,19 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db}
+	s.db = db
 	s.startWriters(opts.Writers)
 	return s, nil
 }
 
-// commit sends the insert of the outbox messages, the audit appends of
-// pending and COMMIT in one pipeline (one round trip), reads their answers
+// commit sends the members' waiting writes (later.go), the insert of the
+// outbox messages, the audit appends of pending and COMMIT in one
+// pipeline (one round trip), reads their answers
 // and sets each record's Index. If the insert or an append fails the server
 // skips the COMMIT and the transaction is rolled back. liftLockWait first lifts a group's short lock waits
 // (groupcommit.go): the appends wait for their logs' head rows as long as
 // they must.
-func commit(ctx context.Context, conn *sql.Conn, pending []*lockbox.AuditRecord, outbox []*lockbox.OutboxMessage, liftLockWait bool) error {
+func commit(ctx context.Context, conn *sql.Conn, writes []laterWrite, pending []*lockbox.AuditRecord, outbox []*lockbox.OutboxMessage, liftLockWait bool) error {
 	return conn.Raw(func(dc any) (err error) {
 		pc := dc.(*stdlib.Conn).Conn()
 		// Whatever happens below, the connection goes back to the pool only
@@ -188,6 +194,7 @@ func commit(ctx context.Context, conn *sql.Conn, pending []*lockbox.AuditRecord,
 		if liftLockWait {
 			b.Queue(`SET LOCAL lock_timeout = 0`)
 		}
+		queueLater(b, writes)
 		notifies := queueOutbox(b, outbox)
 		appends, err := queueAudit(b, pending)
 		if err != nil {
@@ -200,6 +207,9 @@ func commit(ctx context.Context, conn *sql.Conn, pending []*lockbox.AuditRecord,
 			if _, err := br.Exec(); err != nil {
 				return wrap("commit", err)
 			}
+		}
+		if err := readLater(br, writes); err != nil {
+			return wrap("commit", err)
 		}
 		if notifies {
 			if _, err := br.Exec(); err != nil {

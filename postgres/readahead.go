@@ -41,10 +41,12 @@ func (t *tx) readAhead(ctx context.Context, id, lock string, ra lockbox.ReadAhea
 	if !ok || q.started || q.g.broken != nil {
 		return nil, false, nil
 	}
-	ctx = context.WithoutCancel(ctx) // as memberQuerier's statements
-	savepoint := q.take()
+	ctx = context.WithoutCancel(ctx)           // as memberQuerier's statements
+	earlier, savepoint := q.g.writes, q.take() // earlier members' writes first (later.go)
+	q.g.writes = nil
 	q.n++
 	b := &pgx.Batch{}
+	queueLater(b, earlier)
 	for _, stmt := range savepoint {
 		b.Queue(stmt)
 	}
@@ -63,6 +65,10 @@ func (t *tx) readAhead(ctx context.Context, id, lock string, ra lockbox.ReadAhea
 	var uerr error
 	err := q.g.conn.Raw(func(dc any) error {
 		br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, b)
+		if err := readLater(br, earlier); err != nil {
+			_ = br.Close()
+			return err
+		}
 		for range savepoint {
 			if _, err := br.Exec(); err != nil {
 				_ = br.Close()
@@ -74,6 +80,9 @@ func (t *tx) readAhead(ctx context.Context, id, lock string, ra lockbox.ReadAhea
 		if ra.Request != "" {
 			a.request = ra.Request
 			a.requestRow, a.requestErr = scanRequest(br.QueryRow())
+			if a.requestErr == nil {
+				t.lockedAt(a.requestRow)
+			}
 			_, _, _ = t.keepTenant(ra.Request, br.QueryRow()) // a tenant not read is read when asked
 		} else if ra.Tenant != "" {
 			_, _, _ = t.keepTenant(ra.Tenant, br.QueryRow())

@@ -1,9 +1,12 @@
 package postgres_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/postgres"
 	"github.com/lockboxhq/lockbox/postgres/pgtest"
 	"github.com/lockboxhq/lockbox/storetest"
 )
@@ -47,5 +50,132 @@ func TestReadAheadLocksWithTheAccount(t *testing.T) {
 				return err
 			})
 		})
+	}
+}
+
+// TestGroupMembersSeeEarlierWaitingWrites: in one write group, a step's
+// update of a request it holds locked is not waited for but sent with the
+// next round trip (later.go); the next member, acting on the same request,
+// still reads it as the first left it, and a member rolled back takes no
+// earlier member's change with it.
+func TestGroupMembersSeeEarlierWaitingWrites(t *testing.T) {
+	t.Parallel()
+	s := openWriters(t, pgtestSchema(t), 1)
+	storetest.MustInsertTenant(t, s, "contoso")
+	storetest.MustInsertUser(t, s, storetest.NewUser("user-operator", "operator@provider.test", "", lockbox.RoleOperator), "x")
+	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
+	bump := func(fail bool) func(lockbox.Tx) error {
+		return func(tx lockbox.Tx) error {
+			ctx := lockbox.WithReadAhead(t.Context(), lockbox.ReadAhead{Request: "req-000001"})
+			if _, err := tx.LockUser(ctx, "user-operator", false); err != nil {
+				return err
+			}
+			r, err := tx.GetRequest(ctx, "req-000001")
+			if err != nil {
+				return err
+			}
+			prev := r.Version
+			r.Version++
+			if err := tx.UpdateRequest(ctx, r, prev); err != nil {
+				return err
+			}
+			if fail {
+				return errBump
+			}
+			return nil
+		}
+	}
+	release := make(chan struct{})
+	first := holdWriter(t, s, release, bump(false))
+	results := make([]chan error, 4)
+	for i := range results {
+		results[i] = make(chan error, 1)
+		go func() { results[i] <- s.Update(t.Context(), bump(i == 1)) }()
+		queued(t, s, i+1) // in this order
+	}
+	close(release)
+	if err := wait(t, "the first member", first); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range results {
+		err := wait(t, "a member", c)
+		if (i == 1) != errors.Is(err, errBump) || (i != 1 && err != nil) {
+			t.Errorf("member %d: %v", i+1, err)
+		}
+	}
+	// Four bumps kept (the first and three of the four queued), each from
+	// the version the one before left.
+	if got := storetest.MustGetRequest(t, s, "req-000001").Version; got != 5 {
+		t.Errorf("request at version %d, want 5", got)
+	}
+}
+
+var errBump = errors.New("rolled back after its update")
+
+// TestLaterWriteThatChangesNothingFails: the guard a waiting write is sent
+// in fails the transaction when the write changed no row, rather than let
+// the group commit without it; one that changed its row answers 1.
+func TestLaterWriteThatChangesNothingFails(t *testing.T) {
+	t.Parallel()
+	dsn := pgtestSchema(t)
+	storetest.MustInsertRequest(t, openWriters(t, dsn, 1), storetest.NewRequest(1))
+	db := pgtest.Open(t, dsn)
+	defer db.Close()
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{{"req-none", false}, {"req-000001", true}} {
+		var one int
+		err := db.QueryRowContext(t.Context(), postgres.LaterSQL(`UPDATE requests SET version = version + 1 WHERE id = $1`), tc.id).Scan(&one)
+		if (err == nil) != tc.ok || (tc.ok && one != 1) {
+			t.Errorf("guarded update of %s: %d, %v; want it to succeed: %t", tc.id, one, err, tc.ok)
+		}
+	}
+}
+
+// TestStepRoundTrips counts the round trips (Store.RoundTrips) of a
+// workflow step alone in its group: the account, the request and its
+// tenant read, the request updated. With the reads named ahead they go in
+// one round trip; without, each waits. Either way the update, of a row the
+// step holds locked, goes with the COMMIT.
+func TestStepRoundTrips(t *testing.T) {
+	t.Parallel()
+	s := openWriters(t, pgtestSchema(t), 1)
+	storetest.MustInsertTenant(t, s, "contoso")
+	storetest.MustInsertUser(t, s, storetest.NewUser("user-operator", "operator@provider.test", "", lockbox.RoleOperator), "x")
+	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
+	step := func(ctx context.Context) func(lockbox.Tx) error {
+		return func(tx lockbox.Tx) error {
+			if _, err := tx.LockUser(ctx, "user-operator", false); err != nil {
+				return err
+			}
+			r, err := tx.GetRequest(ctx, "req-000001")
+			if err != nil {
+				return err
+			}
+			if _, err := tx.GetSettings(ctx, r.Tenant); err != nil {
+				return err
+			}
+			prev := r.Version
+			r.Version++
+			return tx.UpdateRequest(ctx, r, prev)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		want int64
+	}{
+		{"reads named ahead", lockbox.WithReadAhead(t.Context(), lockbox.ReadAhead{Request: "req-000001"}), 3},
+		// BEGIN, the savepoint, the account, the request, the tenant, the
+		// COMMIT with the update.
+		{"one at a time", t.Context(), 6},
+	} {
+		storetest.MustUpdate(t, s, step(tc.ctx)) // statements prepared, a connection open
+		before := s.RoundTrips()
+		storetest.MustUpdate(t, s, step(tc.ctx))
+		if got := s.RoundTrips() - before; got != tc.want {
+			t.Errorf("%s: %d round trips, want %d", tc.name, got, tc.want)
+		}
 	}
 }

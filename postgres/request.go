@@ -66,6 +66,9 @@ func (t *tx) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessReq
 			q += ` FOR UPDATE`
 		}
 		r, err = scanRequest(t.tx.QueryRowContext(ctx, q, idOrRef))
+		if err == nil && t.update {
+			t.lockedAt(r)
+		}
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Request %q not found.", idOrRef)
@@ -73,12 +76,25 @@ func (t *tx) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessReq
 	return r, wrap("get request", err)
 }
 
+// updateRequestSQL writes the fields that change over a request's life,
+// if the stored version is still the one given ($19).
+const updateRequestSQL = `UPDATE requests SET
+	status = $1, expires_at = $2, reviewed_by = $3, reviewed_at = $4, review_comment = $5,
+	decided_by = $6, decided_at = $7, decision_comment = $8, access_starts_at = $9,
+	access_ends_at = $10, ended_at = $11, ended_by = $12, end_comment = $13, tenant_visible = $14,
+	version = $15, next_deadline = $16, remind_at = $17, operations = $20, duration_minutes = $21,
+	start_time = $22, policy = $23, needs_review = $24 WHERE id = $18 AND version = $19`
+
 // UpdateRequest writes the fields that change over a request's life, if
 // the stored version is still prevVersion. What the operator filed and the
 // identifiers are never rewritten. A missing request is a conflict too: the
 // version the caller saw is gone. Under READ COMMITTED a concurrent writer
 // of the same row makes this statement wait and then re-check the version
 // on the committed row, so two writers from one version never both win.
+//
+// In a write group, an update from the version this Update holds the row
+// locked at cannot conflict: it is not waited for, but sent with the next
+// round trip (later.go).
 func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVersion int) error {
 	ops, err := sqlrows.JSONList(r.Operations)
 	if err != nil {
@@ -89,24 +105,41 @@ func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVe
 		return wrap("update request", err)
 	}
 	t.ahead.forget()
-	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE requests SET
-		status = $1, expires_at = $2, reviewed_by = $3, reviewed_at = $4, review_comment = $5,
-		decided_by = $6, decided_at = $7, decision_comment = $8, access_starts_at = $9,
-		access_ends_at = $10, ended_at = $11, ended_by = $12, end_comment = $13, tenant_visible = $14,
-		version = $15, next_deadline = $16, remind_at = $17, operations = $20, duration_minutes = $21,
-		start_time = $22, policy = $23, needs_review = $24 WHERE id = $18 AND version = $19`,
-		r.Status, ts(r.ExpiresAt), nullString(r.ReviewedBy), nullTime(r.ReviewedAt), nullString(r.ReviewComment),
+	args := []any{r.Status, ts(r.ExpiresAt), nullString(r.ReviewedBy), nullTime(r.ReviewedAt), nullString(r.ReviewComment),
 		nullString(r.DecidedBy), nullTime(r.DecidedAt), nullString(r.DecisionComment), nullTime(r.AccessStartsAt),
 		nullTime(r.AccessEndsAt), nullTime(r.EndedAt), nullString(r.EndedBy), nullString(r.EndComment),
 		r.TenantVisible, r.Version, nullTime(r.Deadline), nullTime(r.RemindAt), r.ID, prevVersion,
-		ops, r.DurationMinutes, nullTime(r.StartTime), policy, r.NeedsReview))
+		ops, r.DurationMinutes, nullTime(r.StartTime), policy, r.NeedsReview}
+	if q, ok := t.tx.(*memberQuerier); ok && t.holds(r.ID, prevVersion) {
+		q.later(laterWrite{op: "update request " + r.ID, sql: laterSQL(updateRequestSQL), args: args})
+		t.locked[r.ID] = r.Version
+		return nil
+	}
+	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, updateRequestSQL, args...))
 	if err != nil {
 		return wrap("update request", err)
 	}
 	if n == 0 {
 		return lockbox.Errorf(lockbox.ECONFLICT, "Request %s changed since version %d was read; reload it and try again.", r.ID, prevVersion)
 	}
+	if t.update {
+		t.lockedAt(r) // the UPDATE locked the row
+	}
 	return nil
+}
+
+// lockedAt notes that this Update holds r's row locked at r.Version.
+func (t *tx) lockedAt(r *lockbox.AccessRequest) {
+	if t.locked == nil {
+		t.locked = map[string]int{}
+	}
+	t.locked[r.ID] = r.Version
+}
+
+// holds reports whether this Update holds request id locked at version.
+func (t *tx) holds(id string, version int) bool {
+	v, ok := t.locked[id]
+	return ok && v == version
 }
 
 // ListRequests returns requests matching q, newest first. A Limit of zero

@@ -33,6 +33,10 @@ type tx struct {
 	// ahead holds what LockUser read ahead for the reads after it
 	// (readahead.go); nil: nothing.
 	ahead *ahead
+	// locked is the version of each request row this Update holds locked
+	// as it last read or wrote it: an update from that version changes the
+	// row for certain, so it need not be waited for (later.go).
+	locked map[string]int
 	// hooks and users are the Store's webhook and account lists, shared by
 	// its transactions (listcache.go); nil: not to be used.
 	hooks *listCache[lockbox.Webhook]

@@ -96,6 +96,9 @@ func benchDatabase(b *testing.B, engine string) string {
 // benchServer is a dev server and a signed-in client per dev account.
 type benchServer struct {
 	as map[string]*client.Client
+	// roundTrips is the store's round trips so far (PostgreSQL only;
+	// postgres.Store.RoundTrips), 0 otherwise.
+	roundTrips func() int64
 }
 
 // startBenchServer starts a dev server on database; replicas of one
@@ -115,7 +118,10 @@ func startBenchServer(b *testing.B, database, keyDir string) *benchServer {
 		rs.Close(ctx)
 	})
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	srv := &benchServer{as: map[string]*client.Client{}}
+	srv := &benchServer{as: map[string]*client.Client{}, roundTrips: func() int64 { return 0 }}
+	if rt, ok := rs.store.(interface{ RoundTrips() int64 }); ok {
+		srv.roundTrips = rt.RoundTrips
+	}
 	for _, email := range []string{"operator@provider.test", "manager@provider.test", "approver@contoso.test"} {
 		s, err := client.New(rs.URL(), "").WithHTTPClient(hc).Login(ctx, email, "lockbox-dev")
 		if err != nil {

@@ -26,6 +26,9 @@ import (
 //	xacts/step     write transactions: transaction ids assigned, from the
 //	               server's snapshot (every COMMIT of a writer, pipelined
 //	               or not; a writer that rolls back counts too)
+//	roundtrips/step  requests the server's store sent, each a wait for an
+//	               answer (postgres.Store.RoundTrips: the writes on its
+//	               connections), whatever they carried
 //
 // and logs the statements that ran most often. It needs a server started
 // with shared_preload_libraries=pg_stat_statements (it skips otherwise); a
@@ -70,7 +73,7 @@ func BenchmarkWorkflowStatements(b *testing.B) {
 		if _, err := admin.ExecContext(ctx, `SELECT pg_stat_statements_reset()`); err != nil {
 			b.Fatal(err)
 		}
-		xid0 := nextXid(b, admin)
+		xid0, trips0 := nextXid(b, admin), srv.roundTrips()
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		errs := make(chan error, clients)
@@ -90,6 +93,7 @@ func BenchmarkWorkflowStatements(b *testing.B) {
 			b.Fatal(err)
 		}
 		reportStatements(b, admin, step.name)
+		b.ReportMetric(float64(srv.roundTrips()-trips0)/float64(b.N), step.name+"-roundtrips/step")
 		b.ReportMetric(float64(nextXid(b, admin)-xid0)/float64(b.N), step.name+"-xacts/step")
 	}
 }

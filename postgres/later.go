@@ -1,0 +1,105 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// A write whose outcome is known before it is sent need not be waited for:
+// an UPDATE of a request row this transaction has locked, at the version
+// it read, changes exactly that row. Such writes wait in the member that
+// made them (memberQuerier.later) and go, in order, at the front of the
+// next round trip on the group's connection: the member's own next
+// statement, the next member's savepoint and first reads, or the group's
+// COMMIT. A step that reads ahead (readahead.go) and then only writes such
+// rows (an approval's two transitions, a review, a completion) waits for
+// the database once instead of once per write (docs/benchmarks.md, issue
+// 16). Everything it would have read after them it still reads after
+// them: nothing goes out of order on the connection.
+//
+// Each is sent guarded (laterSQL): should it, against all the above, find
+// no row, it fails, PostgreSQL aborts the transaction, and the group
+// fails as a whole rather than commit a step without its change.
+
+// laterWrite is one write waiting to be sent.
+type laterWrite struct {
+	op   string // for errors: "update request"
+	sql  string // laterSQL of the statement
+	args []any
+}
+
+// laterSQL guards an UPDATE … RETURNING-less statement that must change
+// exactly one row: it returns 1 when it did, and fails (division by zero)
+// when it changed none.
+func laterSQL(update string) string {
+	return `WITH changed AS (` + update + ` RETURNING 1) SELECT 1 / count(*) FROM changed`
+}
+
+// queueLater adds ws to b, for readLater to read the answers of.
+func queueLater(b *pgx.Batch, ws []laterWrite) {
+	for _, w := range ws {
+		b.Queue(w.sql, w.args...)
+	}
+}
+
+// readLater reads the answers of ws, queued first in br's batch.
+func readLater(br pgx.BatchResults, ws []laterWrite) error {
+	for _, w := range ws {
+		var one int
+		if err := br.QueryRow().Scan(&one); err != nil {
+			return fmt.Errorf("%s, sent with the next statement: %w", w.op, err)
+		}
+	}
+	return nil
+}
+
+// later keeps w for the next round trip (see the top of this file).
+func (q *memberQuerier) later(w laterWrite) {
+	q.writes = append(q.writes, w)
+}
+
+// sendFirst sends, in one round trip, what must precede this member's
+// next statement: the writes of earlier members still waiting
+// (g.writes), the member's savepoint if not taken yet, and its own
+// waiting writes. It does nothing when there is nothing to send, and
+// sends the savepoint alone the way begin always did when no write waits.
+func (q *memberQuerier) sendFirst(ctx context.Context) error {
+	g := q.g
+	if len(g.writes) == 0 && len(q.writes) == 0 {
+		return q.begin(ctx)
+	}
+	b := &pgx.Batch{}
+	earlier, savepoint, mine := g.writes, q.take(), q.writes
+	g.writes, q.writes = nil, nil
+	queueLater(b, earlier)
+	for _, stmt := range savepoint {
+		b.Queue(stmt)
+	}
+	queueLater(b, mine)
+	err := g.conn.Raw(func(dc any) error {
+		br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, b)
+		defer br.Close()
+		if err := readLater(br, earlier); err != nil {
+			return err
+		}
+		for range savepoint {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		if err := readLater(br, mine); err != nil {
+			return err
+		}
+		return br.Close()
+	})
+	if err != nil {
+		// The transaction is aborted or the connection lost: no member of
+		// the group can be kept (as a failed savepoint).
+		g.broken = wrap("write", err)
+		return g.broken
+	}
+	return nil
+}
