@@ -78,7 +78,7 @@ func (t *tx) AuditLeaves(ctx context.Context, log string, start, end int64) ([]l
 func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.AuditRecord, error) {
 	w := auditWhere(q)
 	query := `SELECT canonical FROM audit_records` + w.sql() + ` ORDER BY time DESC, idx DESC LIMIT ` + w.next()
-	rows, err := t.tx.QueryContext(ctx, query, append(w.args, q.Limit)...)
+	rows, err := t.queryAudit(ctx, query, append(w.args, q.Limit)...)
 	if err != nil {
 		return nil, wrap("search audit", err)
 	}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -102,4 +103,19 @@ func (q *memberQuerier) sendFirst(ctx context.Context) error {
 		return g.broken
 	}
 	return nil
+}
+
+// queryAudit runs a query of audit_records only. No waiting write changes
+// that table (they are updates of requests; audit records go with the
+// COMMIT), so on a write group's connection the member's own waiting
+// writes need not go first: they wait on for the next round trip (an
+// access report's search at a completion, after the request's update).
+// Earlier members' writes still go first, before the member's savepoint.
+func (t *tx) queryAudit(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	q, ok := t.tx.(*memberQuerier)
+	if !ok || !q.started {
+		return t.tx.QueryContext(ctx, query, args...)
+	}
+	q.n++
+	return q.g.conn.QueryContext(context.WithoutCancel(ctx), query, args...)
 }

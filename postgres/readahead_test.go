@@ -135,16 +135,17 @@ func TestLaterWriteThatChangesNothingFails(t *testing.T) {
 
 // TestStepRoundTrips counts the round trips (Store.RoundTrips) of a
 // workflow step alone in its group: the account, the request and its
-// tenant read, the request updated. With the reads named ahead they go in
-// one round trip; without, each waits. Either way the update, of a row the
-// step holds locked, goes with the COMMIT.
+// tenant read, the request updated, and at a completion the access
+// report's search. With the reads named ahead they go in one round trip;
+// without, each waits. Either way the update, of a row the step holds
+// locked, goes with the COMMIT, even past the search of audit records.
 func TestStepRoundTrips(t *testing.T) {
 	t.Parallel()
 	s := openWriters(t, pgtestSchema(t), 1)
 	storetest.MustInsertTenant(t, s, "contoso")
 	storetest.MustInsertUser(t, s, storetest.NewUser("user-operator", "operator@provider.test", "", lockbox.RoleOperator), "x")
 	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
-	step := func(ctx context.Context) func(lockbox.Tx) error {
+	step := func(ctx context.Context, search bool) func(lockbox.Tx) error {
 		return func(tx lockbox.Tx) error {
 			if _, err := tx.LockUser(ctx, "user-operator", false); err != nil {
 				return err
@@ -158,22 +159,32 @@ func TestStepRoundTrips(t *testing.T) {
 			}
 			prev := r.Version
 			r.Version++
-			return tx.UpdateRequest(ctx, r, prev)
+			if err := tx.UpdateRequest(ctx, r, prev); err != nil {
+				return err
+			}
+			if search {
+				_, err = tx.SearchAudit(ctx, lockbox.AuditQuery{Log: r.Tenant, RequestID: r.ID, Limit: 10})
+			}
+			return err
 		}
 	}
+	ahead := lockbox.WithReadAhead(t.Context(), lockbox.ReadAhead{Request: "req-000001"})
 	for _, tc := range []struct {
-		name string
-		ctx  context.Context
-		want int64
+		name   string
+		ctx    context.Context
+		search bool
+		want   int64
 	}{
-		{"reads named ahead", lockbox.WithReadAhead(t.Context(), lockbox.ReadAhead{Request: "req-000001"}), 3},
+		// BEGIN, the reads, the COMMIT with the update.
+		{"reads named ahead", ahead, false, 3},
+		{"reads named ahead, then a search", ahead, true, 4},
 		// BEGIN, the savepoint, the account, the request, the tenant, the
 		// COMMIT with the update.
-		{"one at a time", t.Context(), 6},
+		{"one at a time", t.Context(), false, 6},
 	} {
-		storetest.MustUpdate(t, s, step(tc.ctx)) // statements prepared, a connection open
+		storetest.MustUpdate(t, s, step(tc.ctx, tc.search)) // statements prepared, a connection open
 		before := s.RoundTrips()
-		storetest.MustUpdate(t, s, step(tc.ctx))
+		storetest.MustUpdate(t, s, step(tc.ctx, tc.search))
 		if got := s.RoundTrips() - before; got != tc.want {
 			t.Errorf("%s: %d round trips, want %d", tc.name, got, tc.want)
 		}
