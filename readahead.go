@@ -14,7 +14,11 @@ import "context"
 type ReadAhead struct {
 	Request string // an id or reference
 	Tenant  string // ignored when Request is set: the request's tenant is read
-	Service string
+	// ShareTenant reads the tenant as Tx.LockSettings(…, false) does,
+	// holding its row shared, for a step that will (one that makes a
+	// request pending: the event table's rule).
+	ShareTenant bool
+	Service     string
 }
 
 type readAheadKey struct{}

@@ -366,9 +366,11 @@ func (s *Service) Act(ctx context.Context, idOrRef string, ev lockbox.Event, d l
 	}
 	var out *lockbox.AccessRequest
 	var refused error
-	// The request (and its tenant) is what act reads first: the hint is
-	// on Update's context only, for the account lock before fn.
-	ahead := lockbox.WithReadAhead(ctx, lockbox.ReadAhead{Request: idOrRef})
+	// The request (and its tenant) is what act reads first, the tenant
+	// locked where transitionAs will lock it: the hint is on Update's
+	// context only, for the account lock before fn.
+	rule, _ := ev.Rule()
+	ahead := lockbox.WithReadAhead(ctx, lockbox.ReadAhead{Request: idOrRef, ShareTenant: rule.To == lockbox.StatusPending})
 	err = s.store.Update(ahead, func(tx lockbox.Tx) error {
 		r, err := s.act(ctx, tx, u, idOrRef, ev, d)
 		var ref errRefused

@@ -12,8 +12,10 @@ import (
 // dies with its transaction, so no other replica's change can make it
 // stale in a way a second read would not: under READ COMMITTED two reads in
 // one transaction may see different commits anyway, and the first is as
-// good an answer as the second. LockSettings always reads (and locks), and
-// refreshes it; this transaction's own writes forget what they change.
+// good an answer as the second. LockSettings reads (and locks), and
+// refreshes it, unless the transaction holds the row shared already and is
+// asked for no more (shared); this transaction's own writes forget what
+// they change.
 // Callers get copies: they may change what they are given.
 type memo struct {
 	tenants  map[string]lockbox.Tenant
@@ -25,6 +27,16 @@ type memo struct {
 	// the versions read with each tenant's row (listcache.go).
 	hooks txLists[lockbox.Webhook]
 	users txLists[lockbox.User]
+	// shared names the tenants whose rows this transaction holds shared
+	// (FOR SHARE) since their settings were read as they are here.
+	shared map[string]bool
+}
+
+func (m *memo) setShared(tenant string) {
+	if m.shared == nil {
+		m.shared = map[string]bool{}
+	}
+	m.shared[tenant] = true
 }
 
 func (m *memo) tenant(name string) (*lockbox.Tenant, bool) {
@@ -62,6 +74,7 @@ func (m *memo) forgetTenant(name string) {
 	delete(m.rules, name)
 	delete(m.hooks.versions, name)
 	delete(m.users.versions, name)
+	delete(m.shared, name)
 }
 
 func (m *memo) setRules(tenant, rules string) {

@@ -51,12 +51,16 @@ func (t *tx) readAhead(ctx context.Context, id, lock string, ra lockbox.ReadAhea
 		b.Queue(stmt)
 	}
 	b.Queue(`SELECT `+userColumns+` FROM users WHERE id = $1 `+lock, id)
+	share := ""
+	if ra.ShareTenant {
+		share = " FOR SHARE" // as LockSettings(…, false)
+	}
 	if ra.Request != "" {
 		b.Queue(getRequestQuery+` FOR UPDATE`, ra.Request)
 		b.Queue(tenantSelect+` FROM tenants WHERE name = (SELECT tenant FROM requests
-			WHERE id = $1 OR lower(reference) = lower($1::text COLLATE "C"))`, ra.Request)
+			WHERE id = $1 OR lower(reference) = lower($1::text COLLATE "C"))`+share, ra.Request)
 	} else if ra.Tenant != "" {
-		b.Queue(tenantSelect+` FROM tenants WHERE name = $1`, ra.Tenant)
+		b.Queue(tenantSelect+` FROM tenants WHERE name = $1`+share, ra.Tenant)
 	}
 	if ra.Service != "" {
 		b.Queue(serviceSelect+` FROM services WHERE name = $1`, ra.Service)
@@ -83,9 +87,9 @@ func (t *tx) readAhead(ctx context.Context, id, lock string, ra lockbox.ReadAhea
 			if a.requestErr == nil {
 				t.lockedAt(a.requestRow)
 			}
-			_, _, _ = t.keepTenant(ra.Request, br.QueryRow()) // a tenant not read is read when asked
+			t.keepAhead(ra.Request, br.QueryRow(), ra.ShareTenant)
 		} else if ra.Tenant != "" {
-			_, _, _ = t.keepTenant(ra.Tenant, br.QueryRow())
+			t.keepAhead(ra.Tenant, br.QueryRow(), ra.ShareTenant)
 		}
 		if ra.Service != "" {
 			a.service = ra.Service
@@ -108,6 +112,14 @@ func (t *tx) readAhead(ctx context.Context, id, lock string, ra lockbox.ReadAhea
 		return nil, true, lockbox.Errorf(lockbox.ENOTFOUND, "User %q not found.", id)
 	}
 	return u, true, wrap("lock user", uerr)
+}
+
+// keepAhead keeps the tenant read ahead (keepTenant), and that its row is
+// held shared when it was read so. A tenant not read is read when asked.
+func (t *tx) keepAhead(key string, row scanner, shared bool) {
+	if tn, _, err := t.keepTenant(key, row); err == nil && shared {
+		t.memo.setShared(tn.Name)
+	}
 }
 
 // isStatementError reports whether err is PostgreSQL refusing a statement

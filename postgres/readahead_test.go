@@ -33,7 +33,7 @@ func TestReadAheadLocksWithTheAccount(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
 			if tc.hint {
-				ctx = lockbox.WithReadAhead(ctx, lockbox.ReadAhead{Request: "req-000001"})
+				ctx = lockbox.WithReadAhead(ctx, lockbox.ReadAhead{Request: "req-000001", ShareTenant: true})
 			}
 			storetest.MustUpdate(t, s, func(tx lockbox.Tx) error {
 				if _, err := tx.LockUser(ctx, "user-operator", false); err != nil {
@@ -42,6 +42,10 @@ func TestReadAheadLocksWithTheAccount(t *testing.T) {
 				_, err := db.ExecContext(t.Context(), `SELECT 1 FROM requests WHERE id = 'req-000001' FOR UPDATE NOWAIT`)
 				if locked := err != nil; locked != tc.locked {
 					t.Errorf("request locked after the account's lock: %t (%v), want %t", locked, err, tc.locked)
+				}
+				_, err = db.ExecContext(t.Context(), `SELECT 1 FROM tenants WHERE name = 'contoso' FOR UPDATE NOWAIT`)
+				if locked := err != nil; locked != tc.locked {
+					t.Errorf("tenant held shared after the account's lock: %t (%v), want %t", locked, err, tc.locked)
 				}
 				r, err := tx.GetRequest(ctx, "req-000001")
 				if err == nil && r.ID != "req-000001" {
@@ -145,7 +149,7 @@ func TestStepRoundTrips(t *testing.T) {
 	storetest.MustInsertTenant(t, s, "contoso")
 	storetest.MustInsertUser(t, s, storetest.NewUser("user-operator", "operator@provider.test", "", lockbox.RoleOperator), "x")
 	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
-	step := func(ctx context.Context, search bool) func(lockbox.Tx) error {
+	step := func(ctx context.Context, search, lockTenant bool) func(lockbox.Tx) error {
 		return func(tx lockbox.Tx) error {
 			if _, err := tx.LockUser(ctx, "user-operator", false); err != nil {
 				return err
@@ -154,7 +158,12 @@ func TestStepRoundTrips(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if _, err := tx.GetSettings(ctx, r.Tenant); err != nil {
+			if lockTenant {
+				_, err = tx.LockSettings(ctx, r.Tenant, false)
+			} else {
+				_, err = tx.GetSettings(ctx, r.Tenant)
+			}
+			if err != nil {
 				return err
 			}
 			prev := r.Version
@@ -169,22 +178,25 @@ func TestStepRoundTrips(t *testing.T) {
 		}
 	}
 	ahead := lockbox.WithReadAhead(t.Context(), lockbox.ReadAhead{Request: "req-000001"})
+	shared := lockbox.WithReadAhead(t.Context(), lockbox.ReadAhead{Request: "req-000001", ShareTenant: true})
 	for _, tc := range []struct {
-		name   string
-		ctx    context.Context
-		search bool
-		want   int64
+		name               string
+		ctx                context.Context
+		search, lockTenant bool
+		want               int64
 	}{
 		// BEGIN, the reads, the COMMIT with the update.
-		{"reads named ahead", ahead, false, 3},
-		{"reads named ahead, then a search", ahead, true, 4},
+		{"reads named ahead", ahead, false, false, 3},
+		{"reads named ahead, then a search", ahead, true, false, 4},
+		{"tenant held shared ahead", shared, false, true, 3},
+		{"tenant read ahead, then locked", ahead, false, true, 4},
 		// BEGIN, the savepoint, the account, the request, the tenant, the
 		// COMMIT with the update.
-		{"one at a time", t.Context(), false, 6},
+		{"one at a time", t.Context(), false, false, 6},
 	} {
-		storetest.MustUpdate(t, s, step(tc.ctx, tc.search)) // statements prepared, a connection open
+		storetest.MustUpdate(t, s, step(tc.ctx, tc.search, tc.lockTenant)) // statements prepared, a connection open
 		before := s.RoundTrips()
-		storetest.MustUpdate(t, s, step(tc.ctx, tc.search))
+		storetest.MustUpdate(t, s, step(tc.ctx, tc.search, tc.lockTenant))
 		if got := s.RoundTrips() - before; got != tc.want {
 			t.Errorf("%s: %d round trips, want %d", tc.name, got, tc.want)
 		}

@@ -84,7 +84,13 @@ func (t *tx) LockSettings(ctx context.Context, tenant string, exclusive bool) (*
 			lock = " FOR UPDATE"
 		}
 	}
+	if s, ok := t.memo.settingsOf(tenant); ok && t.update && !exclusive && t.memo.shared[tenant] {
+		return s, nil // read FOR SHARE ahead (readahead.go): held since
+	}
 	_, s, err := t.readTenant(ctx, tenant, lock)
+	if err == nil && t.update && !exclusive {
+		t.memo.setShared(tenant)
+	}
 	return s, err
 }
 

@@ -40,6 +40,7 @@ type readAheadAnswers struct {
 	UserErr, RequestErr, SettingsErr  string
 	ServiceErr                        string
 	RequestKey, TenantKey, ServiceKey string
+	LockTenant                        bool // settings read with LockSettings(…, false)
 }
 
 // read makes the reads in the order a workflow step makes them: the
@@ -53,7 +54,11 @@ func (a *readAheadAnswers) read(ctx context.Context, tx lockbox.Tx, user string)
 		a.RequestErr = lockbox.ErrorCode(err)
 	}
 	if a.TenantKey != "" {
-		a.Settings, err = tx.GetSettings(context.Background(), a.TenantKey)
+		if a.LockTenant {
+			a.Settings, err = tx.LockSettings(context.Background(), a.TenantKey, false)
+		} else {
+			a.Settings, err = tx.GetSettings(context.Background(), a.TenantKey)
+		}
 		a.SettingsErr = lockbox.ErrorCode(err)
 	}
 	if a.ServiceKey != "" {
@@ -71,19 +76,24 @@ func testReadAheadSameAnswers(t *testing.T, s lockbox.Store) {
 		name                       string
 		hint                       lockbox.ReadAhead
 		user, request, tenant, svc string
+		lockTenant                 bool // settings read with LockSettings(…, false)
 	}{
-		{"request by id", lockbox.ReadAhead{Request: "req-000001"}, "user-operator", "req-000001", "contoso", ""},
-		{"request by reference in another case", lockbox.ReadAhead{Request: "lb-00000001"}, "user-operator", "lb-00000001", "contoso", ""},
-		{"hint names another key of the request", lockbox.ReadAhead{Request: "req-000001"}, "user-operator", "LB-00000001", "contoso", ""},
-		{"no such request", lockbox.ReadAhead{Request: "req-nope"}, "user-operator", "req-nope", "contoso", ""},
-		{"hint names another request", lockbox.ReadAhead{Request: "req-000001"}, "user-operator", "req-nope", "", ""},
-		{"tenant and service", lockbox.ReadAhead{Tenant: "contoso", Service: "exchange"}, "user-operator", "", "contoso", "exchange"},
-		{"no such tenant or service", lockbox.ReadAhead{Tenant: "nope", Service: "nope"}, "user-operator", "", "nope", "nope"},
-		{"hint names other rows", lockbox.ReadAhead{Tenant: "nope", Service: "nope"}, "user-operator", "req-000001", "contoso", "exchange"},
-		{"no such account", lockbox.ReadAhead{Request: "req-000001"}, "user-nope", "req-000001", "contoso", ""},
+		{"request, tenant held shared", lockbox.ReadAhead{Request: "req-000001", ShareTenant: true}, "user-operator", "req-000001", "contoso", "", true},
+		{"tenant held shared, read unlocked", lockbox.ReadAhead{Tenant: "contoso", ShareTenant: true}, "user-operator", "", "contoso", "", false},
+		{"tenant read unlocked, then locked", lockbox.ReadAhead{Request: "req-000001"}, "user-operator", "req-000001", "contoso", "", true},
+		{"no such tenant, held shared", lockbox.ReadAhead{Tenant: "nope", ShareTenant: true}, "user-operator", "", "nope", "", true},
+		{"request by id", lockbox.ReadAhead{Request: "req-000001"}, "user-operator", "req-000001", "contoso", "", false},
+		{"request by reference in another case", lockbox.ReadAhead{Request: "lb-00000001"}, "user-operator", "lb-00000001", "contoso", "", false},
+		{"hint names another key of the request", lockbox.ReadAhead{Request: "req-000001"}, "user-operator", "LB-00000001", "contoso", "", false},
+		{"no such request", lockbox.ReadAhead{Request: "req-nope"}, "user-operator", "req-nope", "contoso", "", false},
+		{"hint names another request", lockbox.ReadAhead{Request: "req-000001"}, "user-operator", "req-nope", "", "", false},
+		{"tenant and service", lockbox.ReadAhead{Tenant: "contoso", Service: "exchange"}, "user-operator", "", "contoso", "exchange", false},
+		{"no such tenant or service", lockbox.ReadAhead{Tenant: "nope", Service: "nope"}, "user-operator", "", "nope", "nope", false},
+		{"hint names other rows", lockbox.ReadAhead{Tenant: "nope", Service: "nope"}, "user-operator", "req-000001", "contoso", "exchange", false},
+		{"no such account", lockbox.ReadAhead{Request: "req-000001"}, "user-nope", "req-000001", "contoso", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			want := readAheadAnswers{RequestKey: tc.request, TenantKey: tc.tenant, ServiceKey: tc.svc}
+			want := readAheadAnswers{RequestKey: tc.request, TenantKey: tc.tenant, ServiceKey: tc.svc, LockTenant: tc.lockTenant}
 			got := want
 			MustUpdate(t, s, func(tx lockbox.Tx) error {
 				want.read(t.Context(), tx, tc.user)
