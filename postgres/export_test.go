@@ -6,3 +6,6 @@ func (s *Store) WaitingUpdates() int { return s.queue.Waiting() }
 
 // LaterSQL is laterSQL, for the guard's test.
 var LaterSQL = laterSQL
+
+// GroupsRun is how many write groups the Store's writers have run.
+func (s *Store) GroupsRun() int64 { return s.groups.Load() }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 
 	"sync"
 	"sync/atomic"
@@ -201,6 +202,62 @@ func TestGroupStoredIDFailsOnlyItsOwner(t *testing.T) {
 			})
 			if err := s.Update(t.Context(), insert("t2", "fresh-2")); err != nil {
 				t.Errorf("trying again: %v", err)
+			}
+		})
+	}
+}
+
+// TestGroupClosesAfterEightTalking: a group takes in at most maxTalking (8)
+// members that make statements of their own, so the first of them do not
+// wait for every Update that arrives while the group runs; members that
+// only append audit records, which cost the group no round trip, still
+// join the same group by the dozen.
+func TestGroupClosesAfterEightTalking(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		talk   bool
+		groups int64
+	}{{"talking", true, 3}, {"quiet", false, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := openWriters(t, pgtestSchema(t), 1)
+			storetest.MustInsertTenant(t, s, "contoso")
+			member := func(n int) func(lockbox.Tx) error {
+				return func(tx lockbox.Tx) error {
+					if tc.talk {
+						if _, err := tx.GetTenant(t.Context(), "contoso"); err != nil {
+							return err
+						}
+					}
+					return tx.AppendAudit(t.Context(), storetest.NewAuditRecord("contoso", fmt.Sprintf("rec-%d", n)))
+				}
+			}
+			before := s.GroupsRun()
+			release := make(chan struct{})
+			first := holdWriter(t, s, release, member(0))
+			var wg sync.WaitGroup
+			errs := make([]error, 20)
+			for i := range 20 {
+				wg.Go(func() { errs[i] = s.Update(t.Context(), member(i+1)) })
+			}
+			queued(t, s, 20)
+			close(release)
+			wg.Wait()
+			if err := wait(t, "the first member", first); err != nil {
+				t.Fatal(err)
+			}
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("member %d: %v", i+1, err)
+				}
+			}
+			// 21 members: 8 + 8 + 5 when each talks, one group when none does.
+			if got := s.GroupsRun() - before; got != tc.groups {
+				t.Errorf("%d groups for 21 members, want %d", got, tc.groups)
+			}
+			if n := storetest.MustAuditSize(t, s, "contoso"); n != 21 {
+				t.Errorf("%d records, want 21", n)
 			}
 		})
 	}

@@ -66,7 +66,7 @@ type Options struct {
 	// seconds; negative: none). A statement that runs longer fails with
 	// EUNAVAILABLE instead of holding locks and connections indefinitely.
 	StatementTimeout time.Duration
-	// Writers is how many group-commit writers run Updates (default 2;
+	// Writers is how many group-commit writers run Updates (default 3;
 	// groupcommit.go): each holds one connection while its group runs.
 	Writers int
 }
@@ -76,7 +76,7 @@ func (o Options) withDefaults() Options {
 		o.MaxOpenConns = 20
 	}
 	if o.Writers <= 0 {
-		o.Writers = 2
+		o.Writers = 3
 	}
 	// A connection for each writer, and two more: WithLock holds one while
 	// the work it guards uses others.
@@ -111,6 +111,7 @@ type Store struct {
 	writers sync.WaitGroup
 
 	roundTrips atomic.Int64 // RoundTrips (roundtrips.go)
+	groups     atomic.Int64 // write groups run, for tests
 }
 
 // AuditAppended returns a channel closed when a transaction of this Store
