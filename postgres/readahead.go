@@ -23,14 +23,29 @@ import (
 // same rows returned; only the waits between them are gone. What the
 // batch read is handed out by the reads that follow, once each.
 
-// ahead is what readAhead read besides the account, each until asked for.
+// ahead is what readAhead read besides the account (the tenant is in
+// memo), each until asked for.
 type ahead struct {
-	request    string // the id or reference read; "" when none is kept
-	requestRow *lockbox.AccessRequest
-	requestErr error
-	service    string
-	serviceRow *lockbox.Service
-	serviceErr error
+	request aheadRow[lockbox.AccessRequest]
+	service aheadRow[lockbox.Service]
+}
+
+// aheadRow is one row read ahead under key (an id, a reference, a name),
+// or the error reading it gave; key "" when none is kept.
+type aheadRow[T any] struct {
+	key string
+	row *T
+	err error
+}
+
+// take hands out the row read as key, once; false when none was.
+func (a *aheadRow[T]) take(key string) (*T, bool, error) {
+	if a.key == "" || a.key != key {
+		return nil, false, nil
+	}
+	row, err := a.row, a.err
+	*a = aheadRow[T]{}
+	return row, true, err
 }
 
 // readAhead runs LockUser(id) (lock is its row lock) and the reads ra
@@ -82,18 +97,18 @@ func (t *tx) readAhead(ctx context.Context, id, lock string, ra lockbox.ReadAhea
 		u, uerr = scanUser(br.QueryRow())
 		a := &ahead{}
 		if ra.Request != "" {
-			a.request = ra.Request
-			a.requestRow, a.requestErr = scanRequest(br.QueryRow())
-			if a.requestErr == nil {
-				t.lockedAt(a.requestRow)
+			a.request.key = ra.Request
+			a.request.row, a.request.err = scanRequest(br.QueryRow())
+			if a.request.err == nil {
+				t.lockedAt(a.request.row)
 			}
 			t.keepAhead(ra.Request, br.QueryRow(), ra.ShareTenant)
 		} else if ra.Tenant != "" {
 			t.keepAhead(ra.Tenant, br.QueryRow(), ra.ShareTenant)
 		}
 		if ra.Service != "" {
-			a.service = ra.Service
-			a.serviceRow, a.serviceErr = scanService(br.QueryRow())
+			a.service.key = ra.Service
+			a.service.row, a.service.err = scanService(br.QueryRow())
 		}
 		t.ahead = a
 		if err := br.Close(); err != nil && !isStatementError(err) {
@@ -141,22 +156,16 @@ func (a *ahead) forget() {
 
 // aheadRequest hands out the request read ahead as idOrRef, once.
 func (t *tx) aheadRequest(idOrRef string) (*lockbox.AccessRequest, bool, error) {
-	a := t.ahead
-	if a == nil || a.request == "" || a.request != idOrRef {
+	if t.ahead == nil {
 		return nil, false, nil
 	}
-	r, err := a.requestRow, a.requestErr
-	a.request, a.requestRow, a.requestErr = "", nil, nil
-	return r, true, err
+	return t.ahead.request.take(idOrRef)
 }
 
 // aheadService hands out the service read ahead as name, once.
 func (t *tx) aheadService(name string) (*lockbox.Service, bool, error) {
-	a := t.ahead
-	if a == nil || a.service == "" || a.service != name {
+	if t.ahead == nil {
 		return nil, false, nil
 	}
-	s, err := a.serviceRow, a.serviceErr
-	a.service, a.serviceRow, a.serviceErr = "", nil, nil
-	return s, true, err
+	return t.ahead.service.take(name)
 }

@@ -19,10 +19,7 @@ import (
 func TestReadAheadLocksWithTheAccount(t *testing.T) {
 	t.Parallel()
 	dsn := pgtestSchema(t)
-	s := openWriters(t, dsn, 1)
-	storetest.MustInsertTenant(t, s, "contoso")
-	storetest.MustInsertUser(t, s, storetest.NewUser("user-operator", "operator@provider.test", "", lockbox.RoleOperator), "x")
-	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
+	s := openRequest1(t, dsn)
 	db := pgtest.Open(t, dsn)
 	defer db.Close()
 	for _, tc := range []struct {
@@ -57,6 +54,34 @@ func TestReadAheadLocksWithTheAccount(t *testing.T) {
 	}
 }
 
+// openRequest1 opens a store with one writer on dsn holding contoso, the
+// operator and request 1.
+func openRequest1(t *testing.T, dsn string) *postgres.Store {
+	t.Helper()
+	s := openWriters(t, dsn, 1)
+	storetest.MustInsertTenant(t, s, "contoso")
+	storetest.MustInsertUser(t, s, storetest.NewUser("user-operator", "operator@provider.test", "", lockbox.RoleOperator), "x")
+	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
+	return s
+}
+
+// readRequest1 makes a step's first reads of request 1 as the operator (ctx
+// may name them ahead) and returns the request, to be moved on a version
+// with bump.
+func readRequest1(ctx context.Context, tx lockbox.Tx) (*lockbox.AccessRequest, error) {
+	if _, err := tx.LockUser(ctx, "user-operator", false); err != nil {
+		return nil, err
+	}
+	return tx.GetRequest(ctx, "req-000001")
+}
+
+// bump writes r one version on.
+func bump(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRequest) error {
+	prev := r.Version
+	r.Version++
+	return tx.UpdateRequest(ctx, r, prev)
+}
+
 // TestGroupMembersSeeEarlierWaitingWrites: in one write group, a step's
 // update of a request it holds locked is not waited for but sent with the
 // next round trip (later.go); the next member, acting on the same request,
@@ -64,23 +89,15 @@ func TestReadAheadLocksWithTheAccount(t *testing.T) {
 // earlier member's change with it.
 func TestGroupMembersSeeEarlierWaitingWrites(t *testing.T) {
 	t.Parallel()
-	s := openWriters(t, pgtestSchema(t), 1)
-	storetest.MustInsertTenant(t, s, "contoso")
-	storetest.MustInsertUser(t, s, storetest.NewUser("user-operator", "operator@provider.test", "", lockbox.RoleOperator), "x")
-	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
-	bump := func(fail bool) func(lockbox.Tx) error {
+	s := openRequest1(t, pgtestSchema(t))
+	step := func(fail bool) func(lockbox.Tx) error {
 		return func(tx lockbox.Tx) error {
 			ctx := lockbox.WithReadAhead(t.Context(), lockbox.ReadAhead{Request: "req-000001"})
-			if _, err := tx.LockUser(ctx, "user-operator", false); err != nil {
-				return err
-			}
-			r, err := tx.GetRequest(ctx, "req-000001")
+			r, err := readRequest1(ctx, tx)
 			if err != nil {
 				return err
 			}
-			prev := r.Version
-			r.Version++
-			if err := tx.UpdateRequest(ctx, r, prev); err != nil {
+			if err := bump(ctx, tx, r); err != nil {
 				return err
 			}
 			if fail {
@@ -90,11 +107,11 @@ func TestGroupMembersSeeEarlierWaitingWrites(t *testing.T) {
 		}
 	}
 	release := make(chan struct{})
-	first := holdWriter(t, s, release, bump(false))
+	first := holdWriter(t, s, release, step(false))
 	results := make([]chan error, 4)
 	for i := range results {
 		results[i] = make(chan error, 1)
-		go func() { results[i] <- s.Update(t.Context(), bump(i == 1)) }()
+		go func() { results[i] <- s.Update(t.Context(), step(i == 1)) }()
 		queued(t, s, i+1) // in this order
 	}
 	close(release)
@@ -145,16 +162,10 @@ func TestLaterWriteThatChangesNothingFails(t *testing.T) {
 // locked, goes with the COMMIT, even past the search of audit records.
 func TestStepRoundTrips(t *testing.T) {
 	t.Parallel()
-	s := openWriters(t, pgtestSchema(t), 1)
-	storetest.MustInsertTenant(t, s, "contoso")
-	storetest.MustInsertUser(t, s, storetest.NewUser("user-operator", "operator@provider.test", "", lockbox.RoleOperator), "x")
-	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
+	s := openRequest1(t, pgtestSchema(t))
 	step := func(ctx context.Context, search, lockTenant bool) func(lockbox.Tx) error {
 		return func(tx lockbox.Tx) error {
-			if _, err := tx.LockUser(ctx, "user-operator", false); err != nil {
-				return err
-			}
-			r, err := tx.GetRequest(ctx, "req-000001")
+			r, err := readRequest1(ctx, tx)
 			if err != nil {
 				return err
 			}
@@ -166,9 +177,7 @@ func TestStepRoundTrips(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			prev := r.Version
-			r.Version++
-			if err := tx.UpdateRequest(ctx, r, prev); err != nil {
+			if err := bump(ctx, tx, r); err != nil {
 				return err
 			}
 			if search {
