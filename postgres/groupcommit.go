@@ -45,7 +45,7 @@ const maxGroup = 48
 // its first members for dozens of round trips, while the other writers
 // sat idle between their own groups. Closing a group after this many
 // such members, with one writer more (Options.Writers), took the workflow
-// from 1,340–1,560 to 1,480–1,930 steps/s (median 1,860) at 32 clients on
+// from 1,340–1,560 to 1,400–1,930 steps/s (median 1,780) at 32 clients on
 // 2 cores (docs/benchmarks.md, "Fifth pass"); members that only append cost no
 // wait and still join by the dozen, so concurrent appends keep their
 // large groups.
