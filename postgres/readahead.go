@@ -72,8 +72,7 @@ func (t *tx) readAhead(ctx context.Context, id, lock string, ra lockbox.ReadAhea
 	}
 	if ra.Request != "" {
 		b.Queue(getRequestQuery+` FOR UPDATE`, ra.Request)
-		b.Queue(tenantSelect+` FROM tenants WHERE name = (SELECT tenant FROM requests
-			WHERE id = $1 OR lower(reference) = lower($1::text COLLATE "C"))`+share, ra.Request)
+		b.Queue(tenantSelect+` FROM tenants WHERE name = (SELECT tenant FROM requests WHERE `+requestByKey+`)`+share, ra.Request)
 	} else if ra.Tenant != "" {
 		b.Queue(tenantSelect+` FROM tenants WHERE name = $1`+share, ra.Tenant)
 	}

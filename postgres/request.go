@@ -47,11 +47,13 @@ func (t *tx) InsertRequest(ctx context.Context, r *lockbox.AccessRequest) error 
 	return err
 }
 
-// getRequestQuery finds a request by id or by reference in any letter case
-// (lower() under "C" folds ASCII only, like SQLite's NOCASE); each branch
-// is a unique index lookup.
-const getRequestQuery = `SELECT ` + requestColumns + ` FROM requests
-	WHERE id = $1 OR lower(reference) = lower($1::text COLLATE "C")`
+// requestByKey matches the request whose id or reference, in any letter
+// case, is $1 (lower() under "C" folds ASCII only, like SQLite's NOCASE);
+// each branch is a unique index lookup.
+const requestByKey = `id = $1 OR lower(reference) = lower($1::text COLLATE "C")`
+
+// getRequestQuery finds a request by id or by reference (requestByKey).
+const getRequestQuery = `SELECT ` + requestColumns + ` FROM requests WHERE ` + requestByKey
 
 // GetRequest finds a request by id or by reference in any letter case.
 // Inside Update it locks the row (FOR UPDATE) until the transaction ends:
