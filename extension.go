@@ -9,7 +9,8 @@ import (
 // for more time; the tenant approves (with the request's quorum, distinct
 // approvers) or denies it. An extension nobody decided lapses when the
 // access it would extend ends. Approved, it moves access_ends_at; the whole
-// access never exceeds the tenant's max_total_access_minutes.
+// access never exceeds the tenant's max_total_access_minutes, nor, for
+// access that started by break-glass, its break_glass.max_minutes.
 
 // Extension states.
 const (
@@ -62,17 +63,37 @@ func (r *AccessRequest) AccessMinutes() int {
 }
 
 // checkExtensionCap refuses an extension of minutes that would make the
-// whole access longer than the tenant allows.
+// whole access longer than the tenant allows: max_total_access_minutes for
+// any request, and break_glass.max_minutes for one that started by
+// break-glass, or else an extension would undo the break-glass cap. It is
+// the one place of both caps, checked when the extension is asked and again
+// when it is approved, with the tenant's settings then (they may have been
+// lowered meanwhile).
 func (r *AccessRequest) checkExtensionCap(minutes int, s *Settings) error {
 	limit := DefaultMaxTotalAccessMinutes
 	if s != nil && s.MaxTotalAccessMinutes != 0 {
 		limit = s.MaxTotalAccessMinutes
 	}
-	if total := r.AccessMinutes() + minutes; total > limit {
+	now := r.AccessMinutes()
+	if r.brokeGlass() && s != nil && now+minutes > s.BreakGlass.MaxMinutes {
+		// 409, not 400: no number of minutes is wrong as such; this request,
+		// being emergency access, cannot last longer (a normal request can).
+		bg := s.BreakGlass.MaxMinutes
+		return Errorf(ECONFLICT, "Request %s is break-glass access, which may last at most %d minutes in this tenant; it lasts %d minutes now, so at most %d more can be asked for. File a normal request for more time.",
+			r.Reference, bg, now, max(bg-now, 0))
+	}
+	if now+minutes > limit {
 		return FieldErrorf(EINVALID, "minutes", "The whole access may last at most %d minutes in this tenant; it is %d minutes now, so at most %d more can be asked for.",
-			limit, r.AccessMinutes(), max(limit-r.AccessMinutes(), 0))
+			limit, now, max(limit-now, 0))
 	}
 	return nil
+}
+
+// brokeGlass reports whether r's access started by break-glass (rather
+// than a break-glass request that followed the normal path because the
+// tenant had not enabled it): only such a request needs review.
+func (r *AccessRequest) brokeGlass() bool {
+	return r.BreakGlass && (r.NeedsReview || r.AcknowledgedAt != nil)
 }
 
 // extensionGuard is the event table's Guard of the extension events: extend

@@ -42,6 +42,17 @@ func TestExtensionGuardsAndCap(t *testing.T) {
 		{"ApproveNothingPending", nil, lockbox.EventExtensionApprove, lockbox.Actor{UserID: "ap"}, lockbox.ECONFLICT},
 		{"DenyNothingPending", nil, lockbox.EventExtensionDeny, lockbox.Actor{UserID: "ap"}, lockbox.ECONFLICT},
 		{"ApproveWithAsk", func(r *lockbox.AccessRequest) { mustApply(t, r, lockbox.EventExtend, ask(30), now) }, lockbox.EventExtensionApprove, ask(30), lockbox.EINVALID},
+		// Access that started by break-glass (30 of the tenant's 60
+		// minutes) may not grow past break_glass.max_minutes (409).
+		{"BreakGlassUpToItsCap", brokeGlass30, lockbox.EventExtend, ask(30), ""},
+		{"BreakGlassPastItsCap", brokeGlass30, lockbox.EventExtend, ask(31), lockbox.ECONFLICT},
+		{"BreakGlassAcknowledgedPastItsCap", func(r *lockbox.AccessRequest) {
+			brokeGlass30(r)
+			r.NeedsReview, r.AcknowledgedAt = false, at(time.Hour)
+		}, lockbox.EventExtend, ask(31), lockbox.ECONFLICT},
+		// A break-glass request of a tenant that had not enabled it
+		// followed the normal path: only max_total_access_minutes applies.
+		{"BreakGlassNormalPath", func(r *lockbox.AccessRequest) { r.BreakGlass, r.Incident = true, "INC-1" }, lockbox.EventExtend, ask(240), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +67,57 @@ func TestExtensionGuardsAndCap(t *testing.T) {
 			}
 			if err != nil && !cmp.Equal(before, r) {
 				t.Errorf("a refused event changed the request:\n%s", cmp.Diff(before, r))
+			}
+		})
+	}
+}
+
+// brokeGlass30 makes r access that started by break-glass 30 minutes
+// long (3 h to 3 h 30 after t0).
+func brokeGlass30(r *lockbox.AccessRequest) {
+	r.BreakGlass, r.Incident, r.NeedsReview = true, "INC-1", true
+	r.AccessEndsAt = at(3*time.Hour + 30*time.Minute)
+	r.Schedule(nil)
+}
+
+// TestExtensionCapRecheckedAtApproval: both caps are checked again when
+// the extension is approved, against the tenant's settings then: an
+// extension asked within the cap and approved after the tenant lowered it
+// is refused, and the request (the extension still pending) is unchanged.
+func TestExtensionCapRecheckedAtApproval(t *testing.T) {
+	now := t0.Add(3 * time.Hour)
+	tests := []struct {
+		name  string
+		setup func(r *lockbox.AccessRequest)
+		lower func(s *lockbox.Settings)
+		want  string
+	}{
+		{"TotalUnchanged", nil, func(s *lockbox.Settings) {}, ""},
+		{"TotalLowered", nil, func(s *lockbox.Settings) { s.MaxTotalAccessMinutes = 149 }, lockbox.EINVALID},
+		{"BreakGlassUnchanged", brokeGlass30, func(s *lockbox.Settings) {}, ""},
+		{"BreakGlassLowered", brokeGlass30, func(s *lockbox.Settings) { s.BreakGlass.MaxMinutes = 45 }, lockbox.ECONFLICT},
+		{"BreakGlassTotalLowered", brokeGlass30, func(s *lockbox.Settings) { s.MaxTotalAccessMinutes = 45 }, lockbox.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := activeOf(1)
+			if tt.setup != nil {
+				tt.setup(r)
+			}
+			mustApply(t, r, lockbox.EventExtend, ask(30), now) // within every default cap
+			s := lockbox.DefaultSettings()
+			tt.lower(&s)
+			before := r.Clone()
+			_, err := r.ApplyAs(r.Resolve(lockbox.EventExtensionApprove), lockbox.Actor{Email: "ap", UserID: "ap"}, now, &s)
+			if got := lockbox.ErrorCode(err); got != tt.want {
+				t.Fatalf("got %v (code %q), want %q", err, got, tt.want)
+			}
+			if err != nil && !cmp.Equal(before, r) {
+				t.Errorf("a refused approval changed the request:\n%s", cmp.Diff(before, r))
+			}
+			if err == nil && r.Extensions[0].Status != lockbox.ExtensionApproved {
+				t.Errorf("extension %s after approval", r.Extensions[0].Status)
 			}
 		})
 	}
