@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -51,19 +54,20 @@ var specTransitions = map[string]lockbox.Status{
 	"pending_review/requester_cancel": lockbox.StatusCanceled,
 	"pending/requester_cancel":        lockbox.StatusCanceled,
 	// SPEC §11: extensions while active (each also needs an extension
-	// pending, or none for extend: AccessRequest.Check, TestExtensionGuards).
+	// pending, or none for extend: AccessRequest.Check, TestEventGuards).
 	"active/extend":            lockbox.StatusActive,
 	"active/extension_approve": lockbox.StatusActive,
 	"active/extension_deny":    lockbox.StatusActive,
 	"active/extension_lapse":   lockbox.StatusActive,
 	// SPEC §11: a tenant's policy rule decides as the request becomes
-	// pending (and only then: AccessRequest.Check, TestPolicyGuards).
+	// pending (and only then: AccessRequest.Check, TestEventGuards).
 	"pending/policy_approve": lockbox.StatusApproved,
 	"pending/policy_deny":    lockbox.StatusDenied,
 	// SPEC §11: break-glass (the system's, of a break-glass request once
 	// reviewed), its acknowledgement once access ended (which keeps the
-	// status; it also needs the request to need review: TestBreakGlassGuards),
-	// and escalation while pending.
+	// status; it also needs the request to need review), and escalation
+	// while pending (once, before expiry). Each row's guard beyond the
+	// status: TestEventGuards.
 	"pending/break_glass":   lockbox.StatusApproved,
 	"completed/acknowledge": lockbox.StatusCompleted,
 	"revoked/acknowledge":   lockbox.StatusRevoked,
@@ -160,6 +164,123 @@ func TestStateMachineEveryCombination(t *testing.T) {
 	// escalation 1, and policy decisions 2) (state, event, actor) triples.
 	if allowed != 46 {
 		t.Errorf("%d allowed combinations, want 46", allowed)
+	}
+}
+
+// TestEventGuards: the rows' conditions beyond the status (EventRule.Guard),
+// through the public Check, on requests whose status allows the event, so
+// that every refusal here is the guard's. TestStateMachineEveryCombination
+// checks only the status (Next). Every row with a guard must have a fixture
+// that satisfies it and one that violates it, and Apply refuses what Check
+// refuses, leaving the request unchanged.
+func TestEventGuards(t *testing.T) {
+	t.Parallel()
+	in := func(st lockbox.Status, change func(r *lockbox.AccessRequest)) func() *lockbox.AccessRequest {
+		return func() *lockbox.AccessRequest {
+			r := inStatus(st)
+			r.Reference = "LB-1"
+			change(r)
+			return r
+		}
+	}
+	extension := func(status string) func(r *lockbox.AccessRequest) {
+		return func(r *lockbox.AccessRequest) {
+			r.Extensions = []lockbox.Extension{{Minutes: 30, Reason: "more", Status: status, RequestedAt: t0.Add(4 * time.Hour)}}
+		}
+	}
+	none := func(*lockbox.AccessRequest) {}
+	policy := func(outcome string) func(r *lockbox.AccessRequest) {
+		return func(r *lockbox.AccessRequest) { r.Policy = &lockbox.PolicyDecision{Outcome: outcome, Rule: "diag"} }
+	}
+	reviewed := func(needs bool, acknowledged bool) func(r *lockbox.AccessRequest) {
+		return func(r *lockbox.AccessRequest) {
+			r.BreakGlass, r.Incident, r.NeedsReview = true, "INC-1", needs
+			if acknowledged {
+				r.AcknowledgedBy, r.AcknowledgedAt = ptr("ap@contoso.test"), at(6*time.Hour)
+			}
+		}
+	}
+	escalation := func(escalateAt *time.Time, escalated bool) func(r *lockbox.AccessRequest) {
+		return func(r *lockbox.AccessRequest) {
+			r.EscalateAt = escalateAt
+			if escalated {
+				r.EscalatedAt = escalateAt
+			}
+		}
+	}
+	const ok = ""
+	tests := []struct {
+		name    string
+		ev      lockbox.Event
+		request func() *lockbox.AccessRequest
+		want    string
+	}{
+		{"ExtendNonePending", lockbox.EventExtend, in(lockbox.StatusActive, none), ok},
+		{"ExtendAfterOneDecided", lockbox.EventExtend, in(lockbox.StatusActive, extension(lockbox.ExtensionDenied)), ok},
+		{"ExtendOnePending", lockbox.EventExtend, in(lockbox.StatusActive, extension(lockbox.ExtensionPending)), lockbox.ECONFLICT},
+		{"ExtensionApprovePending", lockbox.EventExtensionApprove, in(lockbox.StatusActive, extension(lockbox.ExtensionPending)), ok},
+		{"ExtensionApproveNone", lockbox.EventExtensionApprove, in(lockbox.StatusActive, none), lockbox.ECONFLICT},
+		{"ExtensionApproveDecided", lockbox.EventExtensionApprove, in(lockbox.StatusActive, extension(lockbox.ExtensionApproved)), lockbox.ECONFLICT},
+		{"RecordExtensionApprovalPending", lockbox.EventRecordExtensionApproval, in(lockbox.StatusActive, extension(lockbox.ExtensionPending)), ok},
+		{"RecordExtensionApprovalNone", lockbox.EventRecordExtensionApproval, in(lockbox.StatusActive, none), lockbox.ECONFLICT},
+		{"ExtensionDenyPending", lockbox.EventExtensionDeny, in(lockbox.StatusActive, extension(lockbox.ExtensionPending)), ok},
+		{"ExtensionDenyLapsed", lockbox.EventExtensionDeny, in(lockbox.StatusActive, extension(lockbox.ExtensionLapsed)), lockbox.ECONFLICT},
+		{"ExtensionLapsePending", lockbox.EventExtensionLapse, in(lockbox.StatusActive, extension(lockbox.ExtensionPending)), ok},
+		{"ExtensionLapseNone", lockbox.EventExtensionLapse, in(lockbox.StatusActive, none), lockbox.ECONFLICT},
+		{"AcknowledgeCompletedNeedsReview", lockbox.EventAcknowledge, in(lockbox.StatusCompleted, reviewed(true, false)), ok},
+		{"AcknowledgeRevokedNeedsReview", lockbox.EventAcknowledge, in(lockbox.StatusRevoked, reviewed(true, false)), ok},
+		{"AcknowledgeTwice", lockbox.EventAcknowledge, in(lockbox.StatusCompleted, reviewed(false, true)), lockbox.ECONFLICT},
+		{"AcknowledgeNormalPathBreakGlass", lockbox.EventAcknowledge, in(lockbox.StatusCompleted, reviewed(false, false)), lockbox.ECONFLICT},
+		{"AcknowledgeNormalRequest", lockbox.EventAcknowledge, in(lockbox.StatusRevoked, none), lockbox.ECONFLICT},
+		{"PolicyApproveAutoApprove", lockbox.EventPolicyApprove, in(lockbox.StatusPending, policy(lockbox.OutcomeAutoApprove)), ok},
+		{"PolicyApproveNoRules", lockbox.EventPolicyApprove, in(lockbox.StatusPending, none), lockbox.ECONFLICT},
+		{"PolicyApproveDeny", lockbox.EventPolicyApprove, in(lockbox.StatusPending, policy(lockbox.OutcomeDeny)), lockbox.ECONFLICT},
+		{"PolicyApproveRequireApprovals", lockbox.EventPolicyApprove, in(lockbox.StatusPending, policy(lockbox.OutcomeRequireApprovals)), lockbox.ECONFLICT},
+		{"PolicyApproveSettings", lockbox.EventPolicyApprove, in(lockbox.StatusPending, policy(lockbox.OutcomeSettings)), lockbox.ECONFLICT},
+		{"PolicyDenyDeny", lockbox.EventPolicyDeny, in(lockbox.StatusPending, policy(lockbox.OutcomeDeny)), ok},
+		{"PolicyDenyNoRules", lockbox.EventPolicyDeny, in(lockbox.StatusPending, none), lockbox.ECONFLICT},
+		{"PolicyDenyAutoApprove", lockbox.EventPolicyDeny, in(lockbox.StatusPending, policy(lockbox.OutcomeAutoApprove)), lockbox.ECONFLICT},
+		{"BreakGlassOfBreakGlass", lockbox.EventBreakGlass, in(lockbox.StatusPending, func(r *lockbox.AccessRequest) { r.BreakGlass, r.Incident = true, "INC-1" }), ok},
+		{"BreakGlassOfNormalRequest", lockbox.EventBreakGlass, in(lockbox.StatusPending, none), lockbox.ECONFLICT},
+		{"EscalateDue", lockbox.EventEscalate, in(lockbox.StatusPending, escalation(at(3*time.Hour), false)), ok},
+		{"EscalateOff", lockbox.EventEscalate, in(lockbox.StatusPending, escalation(nil, false)), lockbox.ECONFLICT},
+		{"EscalateTwice", lockbox.EventEscalate, in(lockbox.StatusPending, escalation(at(3*time.Hour), true)), lockbox.ECONFLICT},
+		{"EscalateAtExpiry", lockbox.EventEscalate, in(lockbox.StatusPending, escalation(at(13*time.Hour), false)), lockbox.ECONFLICT},
+		{"EscalateAfterExpiry", lockbox.EventEscalate, in(lockbox.StatusPending, escalation(at(14*time.Hour), false)), lockbox.ECONFLICT},
+	}
+	covered := map[lockbox.Event]map[string]bool{}
+	for _, tt := range tests {
+		if covered[tt.ev] == nil {
+			covered[tt.ev] = map[string]bool{}
+		}
+		covered[tt.ev][tt.want] = true
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := tt.request()
+			if _, err := lockbox.Next(r.Status, tt.ev); err != nil {
+				t.Fatalf("the fixture's status does not allow %s, so the guard is not what is tested: %v", tt.ev, err)
+			}
+			err := r.Check(tt.ev)
+			if got := lockbox.ErrorCode(err); got != tt.want {
+				t.Fatalf("Check: got %v (code %q), want %q", err, got, tt.want)
+			}
+			if err == nil {
+				return
+			}
+			before := r.Clone()
+			s := lockbox.DefaultSettings()
+			if _, aerr := r.ApplyAs(tt.ev, lockbox.Actor{Email: "ap@contoso.test", UserID: "ap"}, t0.Add(4*time.Hour), &s); lockbox.ErrorCode(aerr) != tt.want {
+				t.Errorf("Check refused (%v) but Apply answered %v", err, aerr)
+			}
+			if !cmp.Equal(before, r) {
+				t.Errorf("a refused event changed the request:\n%s", cmp.Diff(before, r))
+			}
+		})
+	}
+	for _, rule := range lockbox.EventRules {
+		if rule.Guard != nil && (!covered[rule.Event][ok] || !covered[rule.Event][lockbox.ECONFLICT]) {
+			t.Errorf("the guard of %s needs a fixture that satisfies it and one that violates it", rule.Event)
+		}
 	}
 }
 
