@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -41,11 +43,53 @@ func getTenant(t *testing.T, s lockbox.Store, name string) (*lockbox.Tenant, *lo
 	return tn, st
 }
 
+// settingsUnlikeDefault is a tenant's settings with every field, nested
+// ones too, set by reflection to a value that is neither its default nor
+// its zero value: a store that forgets a field, today's or one added
+// later, then fails the round trip instead of reading back the default.
+// A field of a kind it does not know fails the test, so that whoever adds
+// one teaches it here. step varies the values between calls.
+func settingsUnlikeDefault(t *testing.T, step int) lockbox.Settings {
+	t.Helper()
+	s, d := lockbox.DefaultSettings(), lockbox.DefaultSettings()
+	n := 0
+	var set func(v, def reflect.Value, path string)
+	set = func(v, def reflect.Value, path string) {
+		switch v.Kind() {
+		case reflect.Struct:
+			for i := range v.NumField() {
+				f := v.Type().Field(i)
+				if !f.IsExported() {
+					t.Fatalf("storetest: %s.%s is unexported: set it here by hand", path, f.Name)
+				}
+				set(v.Field(i), def.Field(i), path+"."+f.Name)
+			}
+			return
+		case reflect.Bool:
+			v.SetBool(!def.Bool())
+		case reflect.Int:
+			v.SetInt(def.Int() + int64(n+step)) // default+1 at least, and never twice the same
+		case reflect.Slice:
+			if v.Type().Elem().Kind() != reflect.String {
+				t.Fatalf("storetest: cannot make a non-default value of %s (%s)", path, v.Type())
+			}
+			list := []string{fmt.Sprintf("f%d-%d@contoso.test", n, step), fmt.Sprintf("g%d-%d@contoso.test", n, step)}
+			v.Set(reflect.ValueOf(list))
+		default:
+			t.Fatalf("storetest: cannot make a non-default value of %s (%s)", path, v.Type())
+		}
+		n++
+	}
+	set(reflect.ValueOf(&s).Elem(), reflect.ValueOf(d), "Settings")
+	if n < 13 {
+		t.Fatalf("storetest: set only %d fields of the settings", n)
+	}
+	return s
+}
+
 func testTenantRoundTrip(t *testing.T, s lockbox.Store) {
 	want := &lockbox.Tenant{Name: "contoso", DisplayName: "Contoso Ltd.", CreatedAt: T0}
-	wantSettings := lockbox.Settings{RequireApproval: false, RequestTTLMinutes: 60, MaxAccessMinutes: 30,
-		NotifyEmails: []string{"soc@contoso.test", "ciso@contoso.test"}, ReminderMinutesBeforeExpiry: 0,
-		ApprovalsRequired: 3, MaxTotalAccessMinutes: 600}
+	wantSettings := settingsUnlikeDefault(t, 1)
 	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertTenant(t.Context(), want, wantSettings) })
 	got, gotSettings := getTenant(t, s, "contoso")
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -107,13 +151,14 @@ func testListTenants(t *testing.T, s lockbox.Store) {
 func testSettings(t *testing.T, s lockbox.Store) {
 	MustInsertTenant(t, s, "contoso")
 	MustInsertTenant(t, s, "fabrikam")
-	want := lockbox.Settings{RequireApproval: false, RequestTTLMinutes: 10080, MaxAccessMinutes: 1,
-		NotifyEmails: []string{"soc@contoso.test"}, ReminderMinutesBeforeExpiry: 720,
-		ApprovalsRequired: 5, MaxTotalAccessMinutes: 1440}
-	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdateSettings(t.Context(), "contoso", want) })
-	_, got := getTenant(t, s, "contoso")
-	if diff := cmp.Diff(&want, got); diff != "" {
-		t.Errorf("GetSettings after update (-want +got):\n%s", diff)
+	// Every field changes, from the defaults and back: an update that
+	// skips a field, or writes only what is not zero, fails.
+	for i, want := range []lockbox.Settings{settingsUnlikeDefault(t, 2), lockbox.DefaultSettings()} {
+		MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdateSettings(t.Context(), "contoso", want) })
+		_, got := getTenant(t, s, "contoso")
+		if diff := cmp.Diff(&want, got); diff != "" {
+			t.Errorf("GetSettings after update %d (-want +got):\n%s", i+1, diff)
+		}
 	}
 	_, other := getTenant(t, s, "fabrikam")
 	if diff := cmp.Diff(ptr(lockbox.DefaultSettings()), other); diff != "" {
