@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/ratelimit"
 )
 
 // Login checks a password and issues a bearer token.
@@ -28,7 +29,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*lockbox.S
 // by the second). A disabled account fails like a wrong password.
 func (s *Service) verifyPassword(ctx context.Context, email, password string, now time.Time) (*lockbox.User, error) {
 	email = lockbox.NormalizeEmail(email)
-	client := "ip:" + lockbox.ClientIPFromContext(ctx)
+	client := clientKey(ctx)
 	if err := s.loginLimited(email, client, now); err != nil {
 		return nil, err
 	}
@@ -81,16 +82,24 @@ func (s *Service) matchPassword(users []*lockbox.User, hashes []string, password
 	return nil, lockbox.Errorf(lockbox.ECONFLICT, "This password opens accounts of this address in several organisations, so Lockbox cannot tell which you mean: give each account its own password.")
 }
 
-// loginLimited refuses a sign-in when the account or the client has no
-// failed attempt left, saying when to try again.
+// clientKey is the caller's key in the per-client sign-in limit: its
+// address, or its /64 for IPv6 (ratelimit.ClientKey).
+func clientKey(ctx context.Context) string {
+	return ratelimit.ClientKey(lockbox.ClientIPFromContext(ctx))
+}
+
+// loginLimited refuses a sign-in when the client or the account has no
+// failed attempt left, saying when to try again. The client comes first: a
+// client already throttled learns nothing about the account and touches
+// no per-account state, however many addresses it makes up.
 func (s *Service) loginLimited(email, client string, now time.Time) error {
-	if !s.logins.Allowed(email, now) {
-		return &lockbox.Error{Code: lockbox.ERATELIMITED, RetryAfter: s.logins.Wait(email, now),
-			Message: "Too many failed sign-ins for this account; wait a minute and try again."}
-	}
 	if !s.clients.Allowed(client, now) {
 		return &lockbox.Error{Code: lockbox.ERATELIMITED, RetryAfter: s.clients.Wait(client, now),
 			Message: "Too many failed sign-ins from your address; wait a minute and try again."}
+	}
+	if !s.logins.Allowed(email, now) {
+		return &lockbox.Error{Code: lockbox.ERATELIMITED, RetryAfter: s.logins.Wait(email, now),
+			Message: "Too many failed sign-ins for this account; wait a minute and try again."}
 	}
 	return nil
 }

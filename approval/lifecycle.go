@@ -89,7 +89,7 @@ func (s *Service) ChangePassword(ctx context.Context, in lockbox.PasswordChange)
 // account (not another population's with the same address), under the
 // same limits as signing in.
 func (s *Service) verifyOwnPassword(ctx context.Context, u *lockbox.User, password string, now time.Time) error {
-	email, client := lockbox.NormalizeEmail(u.Email), "ip:"+lockbox.ClientIPFromContext(ctx)
+	email, client := lockbox.NormalizeEmail(u.Email), clientKey(ctx)
 	if err := s.loginLimited(email, client, now); err != nil {
 		return err
 	}

@@ -94,7 +94,7 @@ func errBadSignInChallenge() error {
 // assertion signs with one of its passkeys, using the challenge up. Any
 // failure counts against the account's and the client's sign-in limits.
 func (s *Service) verifySignIn(ctx context.Context, challenge string, a lockbox.PasskeyAssertion, now time.Time) (*lockbox.User, error) {
-	client := "ip:" + lockbox.ClientIPFromContext(ctx)
+	client := clientKey(ctx)
 	userID, id, ok := strings.Cut(challenge, ".")
 	if !ok || userID == "" || id == "" {
 		return nil, errBadSignInChallenge()

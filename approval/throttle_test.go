@@ -1,0 +1,84 @@
+package approval_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/approval"
+)
+
+// from is a context of a caller at addr.
+func from(addr string) context.Context {
+	return lockbox.NewContextWithClientIP(context.Background(), addr)
+}
+
+// TestThrottledClientCannotResetLimits: a client throttled for failed
+// sign-ins sprays more made-up addresses than the limiter keeps buckets
+// for (100,000). That must neither lift the limit of the account it
+// attacked nor its own, and it is told about its own limit first.
+func TestThrottledClientCannotResetLimits(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	attacker, other := from("203.0.113.9"), from("198.51.100.4")
+	const victim = "approver@contoso.test"
+	for i := range 10 { // Options' default LoginBurst: the account is throttled
+		if _, err := h.svc.Login(attacker, victim, "wrong-password"); lockbox.ErrorCode(err) != lockbox.EUNAUTHENTICATED {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	for i := range 20 { // ClientLoginBurst 30: now the client is too
+		if _, err := h.svc.Login(attacker, fmt.Sprintf("nobody%d@example.test", i), "wrong-password"); lockbox.ErrorCode(err) != lockbox.EUNAUTHENTICATED {
+			t.Fatalf("spray failure %d: %v", i, err)
+		}
+	}
+	_, err := h.svc.Login(attacker, victim, approval.DevPassword)
+	if lockbox.ErrorCode(err) != lockbox.ERATELIMITED || !strings.Contains(lockbox.ErrorMessage(err), "your address") {
+		t.Fatalf("throttled client, throttled account: %v, want rate_limited for the address", err)
+	}
+	for i := range 100_001 {
+		if _, err := h.svc.Login(attacker, fmt.Sprintf("made-up%d@example.test", i), "wrong-password"); lockbox.ErrorCode(err) != lockbox.ERATELIMITED {
+			t.Fatalf("spray %d from a throttled client: %v, want rate_limited", i, err)
+		}
+	}
+	if _, err := h.svc.Login(other, victim, approval.DevPassword); lockbox.ErrorCode(err) != lockbox.ERATELIMITED {
+		t.Fatalf("the attacked account after the spray: %v, want still rate_limited", err)
+	}
+	if _, err := h.svc.Login(attacker, "operator@provider.test", approval.DevPassword); lockbox.ErrorCode(err) != lockbox.ERATELIMITED {
+		t.Fatalf("the throttled client after its spray: %v, want still rate_limited", err)
+	}
+	// An untouched account from an untouched client signs in.
+	if _, err := h.svc.Login(other, "operator@provider.test", approval.DevPassword); err != nil {
+		t.Fatalf("bystander: %v", err)
+	}
+}
+
+// TestClientLimitPerIPv6Prefix: IPv6 clients are limited per /64, so
+// the addresses of one subscriber's prefix share one limit; IPv4 clients
+// per address.
+func TestClientLimitPerIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for i := range 30 { // ClientLoginBurst, each failure from a new address of the /64
+		ctx := from(fmt.Sprintf("2001:db8:7:1::%x", i+1))
+		if _, err := h.svc.Login(ctx, fmt.Sprintf("nobody%d@example.test", i), "wrong-password"); lockbox.ErrorCode(err) != lockbox.EUNAUTHENTICATED {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	tests := []struct {
+		addr string
+		want string
+	}{
+		{"2001:db8:7:1:dead:beef:0:1", lockbox.ERATELIMITED}, // same /64
+		{"2001:db8:7:2::1", ""},                              // the next /64
+		{"203.0.113.10", ""},
+	}
+	for _, tt := range tests {
+		_, err := h.svc.Login(from(tt.addr), "operator@provider.test", approval.DevPassword)
+		if got := lockbox.ErrorCode(err); got != tt.want {
+			t.Errorf("sign-in from %s: %v, want code %q", tt.addr, err, tt.want)
+		}
+	}
+}
