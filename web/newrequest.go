@@ -21,6 +21,12 @@ type newRequestForm struct {
 	Operations     []string // "service/operation"
 	Duration       string
 	Start          string // datetime-local, in the viewer's zone
+	// BreakGlass and Incident file an emergency (SPEC §11). Offered for
+	// every tenant: operators may not read a tenant's settings, and the
+	// service decides what a break-glass request of a tenant that has not
+	// enabled it becomes (a normal one).
+	BreakGlass bool
+	Incident   string
 
 	Errors   fieldErrors
 	Problem  string
@@ -88,7 +94,8 @@ func (h *Handler) createRequest(w http.ResponseWriter, r *http.Request) {
 	f := &newRequestForm{Tenant: strings.TrimSpace(p.Get("tenant")), Service: p.Get("service"),
 		ServiceRequest: strings.TrimSpace(p.Get("service_request")), Reason: p.Get("reason"),
 		Operations: p["operation"], Duration: strings.TrimSpace(p.Get("duration")),
-		Start: strings.TrimSpace(p.Get("start")), Errors: fieldErrors{}}
+		Start: strings.TrimSpace(p.Get("start")), BreakGlass: p.Get("break_glass") != "",
+		Incident: strings.TrimSpace(p.Get("incident")), Errors: fieldErrors{}}
 	in := f.parse(location(r))
 	if len(f.Errors) > 0 {
 		f.Problem = "Some fields need your attention."
@@ -110,7 +117,8 @@ func (h *Handler) createRequest(w http.ResponseWriter, r *http.Request) {
 // parse turns the form into a NewRequest, noting what cannot be parsed
 // under the NewRequest member it is for, as the service names its errors.
 func (f *newRequestForm) parse(loc *time.Location) lockbox.NewRequest {
-	in := lockbox.NewRequest{Tenant: f.Tenant, Service: f.Service, ServiceRequest: f.ServiceRequest, Reason: f.Reason}
+	in := lockbox.NewRequest{Tenant: f.Tenant, Service: f.Service, ServiceRequest: f.ServiceRequest, Reason: f.Reason,
+		BreakGlass: f.BreakGlass, Incident: f.Incident}
 	for _, v := range f.Operations {
 		svc, op, _ := strings.Cut(v, "/")
 		if svc != f.Service {
