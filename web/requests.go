@@ -202,6 +202,10 @@ type detailData struct {
 	Narrowed bool // the approvals changed what was requested
 	// Report is the access report, once the request gave access.
 	Report *lockbox.AccessReport
+	// PolicyErrors are the tenant's rules that could not be evaluated when
+	// the request became pending, and so why it was not decided
+	// automatically (fail closed); shown to those who may read the rules.
+	PolicyErrors []lockbox.RuleResult
 }
 
 func (h *Handler) requestDetail(w http.ResponseWriter, r *http.Request) {
@@ -214,6 +218,9 @@ func (h *Handler) requestDetail(w http.ResponseWriter, r *http.Request) {
 	d := detailData{R: req, Actions: available(u, req), Blocked: blockedReason(u, req),
 		Token:    req.Status == lockbox.StatusActive && lockbox.AuthorizeGrant(u, req) == nil,
 		Narrowed: narrowed(req)}
+	if req.Policy != nil && lockbox.Can(u, lockbox.PermReadPolicy, req.Tenant) {
+		d.PolicyErrors = req.Policy.Errors
+	}
 	if req.AccessStartsAt != nil && (req.Status == lockbox.StatusActive || req.Status.Terminal()) {
 		rep, err := h.cfg.Requests.AccessReport(r.Context(), req.ID)
 		if err != nil && lockbox.ErrorCode(err) != lockbox.ECONFLICT { // conflict: it never gave access
