@@ -27,8 +27,9 @@ const MaxIncidentLen = 64
 // SystemDecision is the system event that decides r, pending after review,
 // in its tenant's settings s at once, or "" when the tenant's approvers
 // decide: break-glass when the tenant enabled it, else the system's
-// approval when the tenant does not require approval. Asking the approvers
-// to decide is skipped whenever the system decides (approval/notify.go).
+// approval when the tenant does not require approval. The approval
+// workflow takes it only when it may stand unsigned
+// (UnsignedDecisionAllowed, applied in approval's decidedAtOnce).
 func SystemDecision(r *AccessRequest, s *Settings) Event {
 	switch {
 	case r.Status != StatusPending || s == nil:
@@ -39,6 +40,33 @@ func SystemDecision(r *AccessRequest, s *Settings) Event {
 		return EventSystemApprove
 	}
 	return ""
+}
+
+// UnsignedDecisionAllowed is the one rule of which decisions may stand
+// without a person's valid signed decision (SPEC §10.3): in a tenant whose
+// settings s do not require signed decisions, all; in one that does, only
+// a policy rule's denial (it withholds access, which anyone running the
+// servers can do anyway) and a break-glass activation while the tenant
+// enables break-glass (the tenant chose to let the provider start access
+// alone in an emergency: a forged activation gives the provider nothing a
+// real one does not, and both are in the log, loud and needing review).
+// Every other decision — a person's approval or denial, of a request or an
+// extension, and the system's or a rule's approval — needs one, so in such
+// a tenant nothing is approved automatically: people decide, with their
+// passkeys. The approval workflow decides with it (SystemDecision, its
+// automatic decisions, grants) and the offline verifier (auditlog) checks
+// the log with it, on the settings the log shows at the time.
+func UnsignedDecisionAllowed(ev Event, s *Settings) bool {
+	if s == nil || !s.RequireSignedDecisions {
+		return true
+	}
+	switch ev {
+	case EventPolicyDeny:
+		return true
+	case EventBreakGlass:
+		return s.BreakGlass.Enabled
+	}
+	return false
 }
 
 // breakGlassGuard: only a break-glass request can be activated so.

@@ -270,6 +270,12 @@ type SimulationResult struct {
 	// need with the tenant's settings as they are.
 	ApprovalsRequired int  `json:"approvals_required"`
 	RequireApproval   bool `json:"require_approval"`
+	// DecidedAtOnce is the event that would decide the request the moment
+	// it reaches the tenant (policy_deny, policy_approve, system_approve,
+	// break_glass), or empty when people decide: what would really happen,
+	// break-glass and require_signed_decisions included (a rule's
+	// auto_approve does not stand in a tenant that requires signatures).
+	DecidedAtOnce Event `json:"decided_at_once,omitempty"`
 }
 
 // PolicyService reads, changes and tries a tenant's rules (the tenant's

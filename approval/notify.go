@@ -55,12 +55,13 @@ func (s *Service) emit(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *l
 
 // approverNotices are the emails rule's event, which left r as it is, sends
 // the tenant's approvers. They are not asked to decide a request the
-// system decides (a tenant that does not require approval, break-glass):
-// the system decides in the same transaction, so there is nothing to
-// decide.
+// system or a policy rule decides at once (decidedAtOnce: a tenant that
+// does not require approval, break-glass, a rule's deny or auto_approve,
+// unless the tenant requires signed decisions): that decision follows in
+// the same transaction, so there is nothing to decide.
 func approverNotices(rule lockbox.EventRule, r *lockbox.AccessRequest, settings *lockbox.Settings) []string {
 	var kinds []string
-	if rule.AskApprovers != "" && lockbox.SystemDecision(r, settings) == "" {
+	if ev, _ := decidedAtOnce(r, settings); rule.AskApprovers != "" && ev == "" {
 		kinds = append(kinds, rule.AskApprovers)
 	}
 	if rule.TellApprovers != "" {

@@ -281,6 +281,13 @@ func TestForgedApprovalGetsNoGrant(t *testing.T) {
 // make the log look complete.
 func forgeApproval(t *testing.T, st lockbox.Store, r *lockbox.AccessRequest, email string) *lockbox.AccessRequest {
 	t.Helper()
+	return forgeApprovalAs(t, st, r, email, lockbox.ActorTenantUser, email)
+}
+
+// forgeApprovalAs is forgeApproval with the record's actor type and
+// user_id as the forger chose them.
+func forgeApprovalAs(t *testing.T, st lockbox.Store, r *lockbox.AccessRequest, email, actorType, userID string) *lockbox.AccessRequest {
+	t.Helper()
 	ctx := context.Background()
 	var out *lockbox.AccessRequest
 	err := st.Update(ctx, func(tx lockbox.Tx) error {
@@ -304,8 +311,8 @@ func forgeApproval(t *testing.T, st lockbox.Store, r *lockbox.AccessRequest, ema
 		}
 		out = x
 		return tx.AppendAudit(ctx, &lockbox.AuditRecord{ID: "forged-" + x.ID, Time: now, Tenant: x.Tenant,
-			RecordType: lockbox.RecordLockboxDecision, Operation: lockbox.OpRequestApproved, UserID: email,
-			ActorType: lockbox.ActorTenantUser, RequestID: x.ID, Result: lockbox.ResultSucceeded,
+			RecordType: lockbox.RecordLockboxDecision, Operation: lockbox.OpRequestApproved, UserID: userID,
+			ActorType: actorType, RequestID: x.ID, Result: lockbox.ResultSucceeded,
 			AuditData: map[string]any{"reference": x.Reference, "from": "pending", "to": "active"}})
 	})
 	if err != nil {

@@ -113,10 +113,15 @@ func (s *Service) SimulatePolicy(ctx context.Context, tenant string, in lockbox.
 	}
 	results, d := s.rules.Decide(policy.Rules, in.Request, now)
 	eff := effectiveSettings(settings, &d)
-	out := &lockbox.SimulationResult{Now: now, Rules: results, Decision: d,
-		ApprovalsRequired: max(eff.ApprovalsRequired, lockbox.MinApprovalsRequired), RequireApproval: eff.RequireApproval}
-	if d.Outcome == lockbox.OutcomeDeny || d.Outcome == lockbox.OutcomeAutoApprove {
-		out.ApprovalsRequired, out.RequireApproval = 0, false
+	// What really happens is what the workflow does with a request that
+	// becomes pending (decidedAtOnce): the rules' outcome, break-glass and
+	// the signed-decision rule together, not a second copy of them.
+	r := &lockbox.AccessRequest{Tenant: tenant, Status: lockbox.StatusPending, BreakGlass: in.Request.BreakGlass, Policy: &d}
+	ev, _ := decidedAtOnce(r, eff)
+	out := &lockbox.SimulationResult{Now: now, Rules: results, Decision: d, DecidedAtOnce: ev,
+		ApprovalsRequired: max(eff.ApprovalsRequired, lockbox.MinApprovalsRequired), RequireApproval: ev == ""}
+	if ev != "" {
+		out.ApprovalsRequired = 0
 	}
 	return out, nil
 }

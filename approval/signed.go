@@ -181,7 +181,11 @@ func clientChallenge(a lockbox.PasskeyAssertion) ([]byte, error) {
 // assertions verify, now, against the approvers' registered passkeys and
 // cover what r grants; the same for every approved extension. So an
 // approval written into the database without the approver's
-// authenticator gets no grant, whatever status the row says.
+// authenticator gets no grant, whatever status the row says. The one
+// exception is the rule's (lockbox.UnsignedDecisionAllowed): a break-glass
+// activation, within the tenant's max_minutes, while the tenant enables
+// break-glass — the provider could start one for real, so one written into
+// the database gains it nothing.
 func (s *Service) grantSigned(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRequest) error {
 	settings, err := tx.GetSettings(ctx, r.Tenant)
 	if err != nil || !settings.RequireSignedDecisions {
@@ -191,7 +195,9 @@ func (s *Service) grantSigned(ctx context.Context, tx lockbox.Tx, r *lockbox.Acc
 	if err != nil {
 		return err
 	}
-	if n := s.validApprovals(ctx, tx, rp, r, r.Approvals, lockbox.EventApprove); n < r.Quorum() {
+	breakGlass := r.BreakGlass && r.DecidedBy != nil && *r.DecidedBy == lockbox.System.Email && len(r.Approvals) == 0 &&
+		r.DurationMinutes <= settings.BreakGlass.MaxMinutes && lockbox.UnsignedDecisionAllowed(lockbox.EventBreakGlass, settings)
+	if n := s.validApprovals(ctx, tx, rp, r, r.Approvals, lockbox.EventApprove); n < r.Quorum() && !breakGlass {
 		return lockbox.Errorf(lockbox.ECONFLICT, "Tenant %s requires decisions signed with a passkey, and request %s has %d validly signed approval(s) of the %d it needs: no grant is issued.", r.Tenant, r.Reference, n, r.Quorum())
 	}
 	for _, x := range r.Extensions {

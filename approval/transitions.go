@@ -36,20 +36,27 @@ func (s *Service) apply(ctx context.Context, tx lockbox.Tx, u *lockbox.User, r *
 // approval required: lockbox.SystemDecision), with a rule's auto_approve
 // before the latter. settings are as the policy left them
 // (policyDecision): a rule that requires approvals, or failed, keeps the
-// system from approving.
+// system from approving. A decision that may not stand unsigned in the
+// tenant (lockbox.UnsignedDecisionAllowed: one that requires signed
+// decisions) is not taken: the request waits for people, the rule's
+// outcome still recorded in r.Policy. SimulatePolicy asks this too.
 func decidedAtOnce(r *lockbox.AccessRequest, settings *lockbox.Settings) (lockbox.Event, *lockbox.User) {
 	system := lockbox.SystemDecision(r, settings)
+	ev, by := lockbox.Event(""), (*lockbox.User)(nil)
 	switch {
 	case r.Policy != nil && r.Policy.Outcome == lockbox.OutcomeDeny:
-		return lockbox.EventPolicyDeny, lockbox.PolicyActor(r.Tenant, r.Policy.Rule)
+		ev, by = lockbox.EventPolicyDeny, lockbox.PolicyActor(r.Tenant, r.Policy.Rule)
 	case system == lockbox.EventBreakGlass:
-		return system, lockbox.System
+		ev, by = system, lockbox.System
 	case r.Policy != nil && r.Policy.Outcome == lockbox.OutcomeAutoApprove:
-		return lockbox.EventPolicyApprove, lockbox.PolicyActor(r.Tenant, r.Policy.Rule)
+		ev, by = lockbox.EventPolicyApprove, lockbox.PolicyActor(r.Tenant, r.Policy.Rule)
 	case system != "":
-		return system, lockbox.System
+		ev, by = system, lockbox.System
 	}
-	return "", nil
+	if ev == "" || !lockbox.UnsignedDecisionAllowed(ev, settings) {
+		return "", nil
+	}
+	return ev, by
 }
 
 // transition performs ev on r as u (AccessRequest.Apply, after the event

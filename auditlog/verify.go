@@ -60,6 +60,11 @@ type Report struct {
 	// server's own key was trusted: later runs hold the server to it.
 	KeyTrustedOnFirstUse bool      `json:"key_trusted_on_first_use"`
 	Problems             []Problem `json:"problems"`
+	// Notes are records the reader should know of that are not problems:
+	// a legitimate change can explain them (decisions.go: signing turned
+	// off). They never fail the verification, so they are shown once, by
+	// the run that first checks their record (and again by --full).
+	Notes []Problem `json:"notes,omitempty"`
 	// KeyName names the key the checkpoint was checked against.
 	KeyName string `json:"-"`
 	// SignatureOnly is set when the log was larger than Options.MaxEntries:
@@ -83,6 +88,10 @@ func (r *Report) OK() bool { return len(r.Problems) == 0 }
 
 func (r *Report) add(kind string, index int64, format string, args ...any) {
 	r.Problems = append(r.Problems, Problem{Kind: kind, Index: index, Message: fmt.Sprintf(format, args...)})
+}
+
+func (r *Report) note(kind string, index int64, format string, args ...any) {
+	r.Notes = append(r.Notes, Problem{Kind: kind, Index: index, Message: fmt.Sprintf(format, args...)})
 }
 
 // Options tune Verify.

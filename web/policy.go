@@ -229,6 +229,12 @@ func parseSimTime(s string) (time.Time, error) {
 
 // simOutcome says in words what the simulated rules decide.
 func simOutcome(res *lockbox.SimulationResult) string {
+	switch d := res.Decision; {
+	case res.DecidedAtOnce == lockbox.EventBreakGlass:
+		return "Activated at once by break-glass (your settings enable it); it needs review afterwards."
+	case d.Outcome == lockbox.OutcomeAutoApprove && res.DecidedAtOnce == "":
+		return fmt.Sprintf("Rule %s matched to approve, but your tenant requires signed decisions: %d approval(s) needed.", d.Rule, res.ApprovalsRequired)
+	}
 	switch d := res.Decision; d.Outcome {
 	case lockbox.OutcomeDeny:
 		return "Denied automatically by rule " + d.Rule + "."

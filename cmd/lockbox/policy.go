@@ -172,6 +172,12 @@ func (a *app) policySimulateCmd() *cobra.Command {
 // simulationSummary is the outcome in one line.
 func simulationSummary(out *lockbox.SimulationResult) string {
 	at := out.Now.UTC().Format(time.RFC3339)
+	switch d := out.Decision; {
+	case out.DecidedAtOnce == lockbox.EventBreakGlass:
+		return fmt.Sprintf("At %s: activated at once by break-glass (the tenant enabled it); it needs review afterwards.", at)
+	case d.Outcome == lockbox.OutcomeAutoApprove && out.DecidedAtOnce == "":
+		return fmt.Sprintf("At %s: rule %s matched to approve, but the tenant requires signed decisions: %d approval(s) needed.", at, d.Rule, out.ApprovalsRequired)
+	}
 	switch d := out.Decision; d.Outcome {
 	case lockbox.OutcomeDeny:
 		return fmt.Sprintf("At %s: denied by rule %s.", at, d.Rule)
