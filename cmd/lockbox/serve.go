@@ -20,7 +20,9 @@ import (
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/auditlog"
+	"github.com/lockboxhq/lockbox/internal/middleware"
 	"github.com/lockboxhq/lockbox/internal/servegc"
+	"github.com/lockboxhq/lockbox/mail"
 	"github.com/lockboxhq/lockbox/postgres"
 	"github.com/lockboxhq/lockbox/server"
 )
@@ -76,6 +78,8 @@ flags tune the pool of a PostgreSQL database (--database postgres://…), which 
 replicas may share.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Checked here, not in checkServe: tests build serverConfig
+			// without pool settings (zero), which the flags never give.
 			if err := checkPool(&cfg.DB); err != nil {
 				return err
 			}
@@ -184,50 +188,106 @@ type runningServer struct {
 func (rs *runningServer) URL() string { return rs.url }
 
 func startServer(ctx context.Context, cfg serverConfig, stderr io.Writer) (*runningServer, error) {
-	if cfg.WorkerPoll == 0 {
-		cfg.WorkerPoll = time.Second // tests build serverConfig without flags
-	}
-	if err := checkWorkerPoll(cfg.WorkerPoll); err != nil {
+	proxies, err := checkServe(&cfg)
+	if err != nil {
 		return nil, err
-	}
-	if cfg.Witness.Poll == 0 {
-		cfg.Witness.Poll = 5 * time.Second
-	}
-	if _, _, err := cfg.Witness.parse(); err != nil {
-		return nil, err
-	}
-	if err := checkSSOConfig(cfg.SSO); err != nil {
-		return nil, err
-	}
-	if cfg.TokenTTL != 0 && (cfg.TokenTTL < time.Minute || cfg.TokenTTL > 30*24*time.Hour) {
-		return nil, usageErrorf("--token-ttl must be between 1m and 720h; got %v", cfg.TokenTTL)
 	}
 	logOut := newLogWriter(stderr)
 	logger := newLogger(cfg.LogFormat, stderr, logOut)
+	rs := &runningServer{logger: logger, logOut: logOut, workDone: make(chan struct{})}
+	// The addresses are taken before the database and keys are created: a
+	// port in use or a certificate that does not load leaves nothing behind.
+	ln, url, metricsLn, err := rs.listenAll(ctx, cfg) // serve_production.go
+	if err != nil {
+		_ = logOut.Flush()
+		return nil, err
+	}
+	closeListeners := func() {
+		ln.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
+	}
 	dbPath, cleanup, err := databasePath(cfg)
 	if err != nil {
+		closeListeners()
+		_ = logOut.Flush()
 		return nil, err
 	}
 	// The last thing a server does on its way out: write the buffered log.
 	removeDB := cleanup
-	cleanup = func() { removeDB(); _ = logOut.Flush() }
-	store, err := openStore(ctx, dbPath, cfg.DB)
+	rs.cleanup = func() { removeDB(); _ = logOut.Flush() }
+	rs.store, err = openStore(ctx, dbPath, cfg.DB)
 	if err != nil {
-		cleanup()
+		closeListeners()
+		rs.cleanup()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	rs := &runningServer{store: store, logger: logger, logOut: logOut, cleanup: cleanup, workDone: make(chan struct{})}
 	// What the server prints itself (the dev banner, the bootstrap password)
 	// goes through the log's writer at once, after the lines before it.
-	if err := rs.start(ctx, cfg, dbPath, logOut.immediate()); err != nil {
-		store.Close()
-		cleanup()
+	if err := rs.start(ctx, cfg, dbPath, listeners{ln, url, metricsLn, proxies}, logOut.immediate()); err != nil {
+		closeListeners()
+		rs.store.Close()
+		rs.cleanup()
 		return nil, err
 	}
 	return rs, nil
 }
 
-func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath string, stderr io.Writer) error {
+// checkServe refuses every flag value that cannot work, before anything is
+// created (database, keys, listeners): each rule stays with its flags'
+// file; this only calls them all first. It fills in the defaults of a
+// serverConfig built without flags (tests).
+func checkServe(cfg *serverConfig) (middleware.TrustedProxies, error) {
+	if cfg.WorkerPoll == 0 {
+		cfg.WorkerPoll = time.Second // tests build serverConfig without flags
+	}
+	if cfg.Witness.Poll == 0 {
+		cfg.Witness.Poll = 5 * time.Second
+	}
+	if cfg.Web.IdleTimeout == 0 {
+		cfg.Web.IdleTimeout = 30 * time.Minute
+	}
+	if cfg.Web.MaxSession == 0 {
+		cfg.Web.MaxSession = 12 * time.Hour
+	}
+	if err := checkWorkerPoll(cfg.WorkerPoll); err != nil {
+		return middleware.TrustedProxies{}, err
+	}
+	if _, _, err := cfg.Witness.parse(); err != nil {
+		return middleware.TrustedProxies{}, err
+	}
+	if err := checkSSOConfig(cfg.SSO); err != nil {
+		return middleware.TrustedProxies{}, err
+	}
+	if cfg.TokenTTL != 0 && (cfg.TokenTTL < time.Minute || cfg.TokenTTL > 30*24*time.Hour) {
+		return middleware.TrustedProxies{}, usageErrorf("--token-ttl must be between 1m and 720h; got %v", cfg.TokenTTL)
+	}
+	if err := checkWebConfig(cfg.Web); err != nil {
+		return middleware.TrustedProxies{}, err
+	}
+	if err := checkNotifyConfig(cfg.Notify); err != nil {
+		return middleware.TrustedProxies{}, err
+	}
+	return checkProduction(cfg.Production) // serve_production.go
+}
+
+// checkNotifyConfig parses the mail flags as delivery will (mail's rules).
+func checkNotifyConfig(c notifyConfig) error {
+	if c.SMTPURL != "" {
+		if _, err := mail.ParseSMTPURL(c.SMTPURL); err != nil {
+			return usageErrorf("--smtp-url: %v", err)
+		}
+	}
+	if c.MailFrom != "" {
+		if _, err := mail.NewSender(c.MailFrom, nil, mail.NewDevMailbox(1)); err != nil {
+			return usageErrorf("--mail-from: %v", err)
+		}
+	}
+	return nil
+}
+
+func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath string, l listeners, stderr io.Writer) error {
 	var clock lockbox.Clock = lockbox.SystemClock{}
 	var devClock *lockbox.OffsetClock
 	if cfg.Dev {
@@ -251,20 +311,12 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 			return fmt.Errorf("seed dev accounts: %w", err)
 		}
 	}
-	proxies, err := checkProduction(cfg.Production)
-	if err != nil {
-		return err
-	}
-	ln, url, err := rs.listen(ctx, cfg) // serve_production.go
-	if err != nil {
-		return err
-	}
+	ln, url := l.main, l.url
 	// The bootstrap password is made and printed only once the address is
 	// ours: a start that fails before (a port in use, a bad flag) creates no
 	// account whose only password would be lost with its output.
 	if !cfg.Dev {
 		if err := rs.bootstrap(ctx, stderr); err != nil {
-			ln.Close()
 			return err
 		}
 	}
@@ -275,7 +327,6 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		rs.logger.Warn("passkeys are off", "err", err)
 	}
 	if err := writeAddrFile(cfg.AddrFile, rs.url); err != nil {
-		ln.Close()
 		return err
 	}
 	witnesses, quorum, _ := cfg.Witness.parse()      // checked by startServer
@@ -284,10 +335,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 	if cfg.Production.MetricsListen != "" {
 		mainMetrics = nil // served on its own address only: 404 here
 	}
-	if err := rs.serveMetrics(cfg, rs.notify.metrics); err != nil {
-		ln.Close()
-		return err
-	}
+	rs.serveMetrics(l.metrics, rs.notify.metrics) // serve_production.go
 	api := (&server.Server{
 		Requests: rs.service, Accounts: rs.service, Tenants: rs.service, Catalog: rs.service,
 		Ready: rs.store.Ping, DevClock: devClock, Logger: rs.logger,
@@ -299,10 +347,9 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 	}).Handler()
 	h, err := rs.withWeb(cfg, api, audit, witnesses, quorum, devClock) // web_serve.go
 	if err != nil {
-		ln.Close()
 		return err
 	}
-	h = productionHandler(h, proxies)
+	h = productionHandler(h, l.proxies)
 	rs.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(rs.logger.Handler(), slog.LevelWarn)}
 	go func() {

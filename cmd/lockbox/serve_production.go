@@ -45,7 +45,7 @@ func addServeProductionFlags(cmd *cobra.Command, cfg *serverConfig) {
 }
 
 // checkProduction refuses a configuration that cannot work, before
-// anything is opened.
+// anything is opened (checkServe).
 func checkProduction(c productionConfig) (middleware.TrustedProxies, error) {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return middleware.TrustedProxies{}, usageErrorf("--tls-cert and --tls-key go together; got only one")
@@ -109,6 +109,32 @@ func (r *certReloader) reloadOnHangup(ctx context.Context, logger *slog.Logger) 
 	}()
 }
 
+// listeners are what startServer opens before it creates anything.
+type listeners struct {
+	main    net.Listener
+	url     string
+	metrics net.Listener // --metrics-listen; nil when metrics share --listen
+	proxies middleware.TrustedProxies
+}
+
+// listenAll opens the main listener and the metrics one, closing the
+// first when the second fails.
+func (rs *runningServer) listenAll(ctx context.Context, cfg serverConfig) (net.Listener, string, net.Listener, error) {
+	ln, url, err := rs.listen(ctx, cfg)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if cfg.Production.MetricsListen == "" {
+		return ln, url, nil, nil
+	}
+	mln, err := net.Listen("tcp", cfg.Production.MetricsListen)
+	if err != nil {
+		ln.Close()
+		return nil, "", nil, fmt.Errorf("listen for metrics on %s: %w", cfg.Production.MetricsListen, err)
+	}
+	return ln, url, mln, nil
+}
+
 // listen opens the main listener: TLS (HTTP/2 and HTTP/1.1, TLS 1.2 or
 // newer) when a certificate is configured.
 func (rs *runningServer) listen(ctx context.Context, cfg serverConfig) (net.Listener, string, error) {
@@ -138,15 +164,11 @@ func productionHandler(h http.Handler, proxies middleware.TrustedProxies) http.H
 	return proxies.Forwarded(middleware.HSTS(h))
 }
 
-// serveMetrics serves /metrics on --metrics-listen until the server
-// closes.
-func (rs *runningServer) serveMetrics(cfg serverConfig, metrics http.Handler) error {
-	if cfg.Production.MetricsListen == "" || metrics == nil {
-		return nil
-	}
-	ln, err := net.Listen("tcp", cfg.Production.MetricsListen)
-	if err != nil {
-		return fmt.Errorf("listen for metrics on %s: %w", cfg.Production.MetricsListen, err)
+// serveMetrics serves /metrics on ln (--metrics-listen, opened by
+// listenAll) until the server closes; nothing when ln is nil.
+func (rs *runningServer) serveMetrics(ln net.Listener, metrics http.Handler) {
+	if ln == nil {
+		return
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)
@@ -158,5 +180,4 @@ func (rs *runningServer) serveMetrics(cfg serverConfig, metrics http.Handler) er
 			rs.logger.Error("metrics server stopped", "err", err)
 		}
 	}()
-	return nil
 }

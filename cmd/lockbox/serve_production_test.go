@@ -138,21 +138,44 @@ func TestTLS(t *testing.T) {
 	}
 }
 
+// TestProductionFlagsRefused: a flag that cannot work is refused (exit 2)
+// before anything is created: no database, no keys, in the folder the
+// server was started in. Not parallel: it changes the working directory.
 func TestProductionFlagsRefused(t *testing.T) {
-	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
 	for _, tc := range []struct {
 		args []string
+		code int
 		want string
 	}{
-		{[]string{"serve", "--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
-		{[]string{"serve", "--trusted-proxies", "10.0.0.0/33"}, "--trusted-proxies"},
-		{[]string{"serve", "--trusted-proxies", "proxy.example.com"}, "--trusted-proxies"},
+		{[]string{"serve", "--tls-cert", "c.pem"}, 2, "--tls-cert and --tls-key go together"},
+		{[]string{"serve", "--trusted-proxies", "10.0.0.0/33"}, 2, "--trusted-proxies"},
+		{[]string{"serve", "--trusted-proxies", "proxy.example.com"}, 2, "--trusted-proxies"},
+		{[]string{"serve", "--external-url", "ftp://x"}, 2, "--external-url"},
+		{[]string{"serve", "--smtp-url", "http://mail.example.com"}, 2, "--smtp-url"},
+		{[]string{"serve", "--mail-from", "not an address"}, 2, "--mail-from"},
+		{[]string{"serve", "--session-idle", "13h"}, 2, "--session-idle"},
+		// Found only by trying: refused before the database is created too.
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--tls-cert", "missing.pem", "--tls-key", "missing.pem"}, 1, "missing.pem"},
+		{[]string{"serve", "--listen", busy.Addr().String()}, 1, "listen on"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", busy.Addr().String()}, 1, "listen for metrics"},
 	} {
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
-		if code != 2 || !strings.Contains(stderr.String(), tc.want) {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
-		}
+		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir)
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
+			if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tc.code, tc.want)
+			}
+			if left, _ := os.ReadDir(dir); len(left) > 0 {
+				t.Errorf("a refused start left %v in its folder", left)
+			}
+		})
 	}
 }
 
