@@ -33,8 +33,23 @@ func NewMetrics(reg prometheus.Registerer, store lockbox.Store, clock lockbox.Cl
 			Help: "Notifications this process gave up on (now dead)."}, []string{"channel"}),
 	}
 	reg.MustRegister(m.attempts, m.failures, m.delivered, m.died, &gauges{store: store, clock: clock})
+	// A counter series exists only once it is first touched, and
+	// increase() over a series that appears at 1 sees no increase: the
+	// alerts (deploy/lockbox-alerts.yml) would miss the first dead
+	// notification and the first blocked webhook. So the series they
+	// read start at zero.
+	for _, channel := range []string{lockbox.ChannelEmail, lockbox.ChannelWebhook} {
+		m.attempts.WithLabelValues(channel)
+		m.delivered.WithLabelValues(channel)
+		m.died.WithLabelValues(channel)
+	}
+	m.failures.WithLabelValues(lockbox.ChannelWebhook, blockedTarget)
 	return m
 }
+
+// blockedTarget is the failure kind of a webhook refused at delivery for
+// resolving to a private address (webhook.Sender), which an alert watches.
+const blockedTarget = "blocked_target"
 
 // observe counts one attempt's outcome. A nil *Metrics counts nothing.
 func (m *Metrics) observe(channel, status string, err error) {
