@@ -29,7 +29,7 @@ var AuditOperations = []string{
 	OpRoleAssigned, OpRoleRemoved, OpWebhookCreated, OpWebhookDeleted,
 	OpTenantCreated, OpStaffAdded, OpServiceAccountCreated, OpServiceUpdated,
 	OpPasswordChanged, OpPasswordReset, OpAccountDisabled, OpAccountEnabled, OpAccountRemoved,
-	OpTokenRevoked, OpServiceAccountRotate, OpSSOConfigured, OpBreakGlassSignIn,
+	OpTokenRevoked, OpServiceAccountRotate, OpSSOConfigured, OpBreakGlassSignIn, OpSSOVerified,
 	// SPEC §11.
 	OpRequestApprovalRecorded, OpRequestExtensionRequested, OpRequestExtensionApproved,
 	OpRequestExtensionDenied, OpRequestExtensionLapsed, OpRequestBreakGlassActivated,

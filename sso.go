@@ -16,6 +16,11 @@ const (
 	// refused, by the tenant's break-glass admin (or, in the provider log,
 	// the bootstrap admin under --oidc-only).
 	OpBreakGlassSignIn = "account.break_glass_sign_in"
+	// OpSSOVerified (provider log): the first sign-in of a staff member
+	// through the provider's IdP succeeded. From then on --oidc-only no
+	// longer lets the bootstrap admin use its password (SPEC §10.2: "the
+	// bootstrap admin excepted until SSO works").
+	OpSSOVerified = "sso.verified"
 )
 
 // TenantSSO is a tenant's own IdP. ClientSecret is never serialized: no

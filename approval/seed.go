@@ -86,8 +86,8 @@ func (s *Service) seedDevTenants(ctx context.Context) error {
 		{"fabrikam", "Fabrikam Inc", "admin@fabrikam.test", nil},
 	}
 	for _, t := range tenants {
-		_, err := s.CreateTenant(ctx, lockbox.NewTenant{Name: t.name, DisplayName: t.display,
-			Admin: lockbox.NewUser{Email: t.admin, Password: DevPassword}})
+		_, err := s.createTenant(ctx, lockbox.NewTenant{Name: t.name, DisplayName: t.display,
+			Admin: lockbox.NewUser{Email: t.admin, Password: DevPassword}}, true)
 		if err != nil {
 			return err
 		}

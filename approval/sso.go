@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
@@ -51,6 +52,10 @@ type SSO struct {
 	s        *Service
 	ws       *WebSessions
 	redirect string
+	// verified: this process saw the provider log's sso.verified record
+	// (or wrote it), so later staff sign-ins need not look again. Only a
+	// shortcut: the log is the truth every replica reads (ssoVerified).
+	verified atomic.Bool
 }
 
 var _ lockbox.SSOService = (*SSO)(nil)
@@ -243,6 +248,14 @@ func (x *SSO) FinishSSO(ctx context.Context, cb lockbox.SSOCallback) (*lockbox.S
 		x.s.opts.Logger.WarnContext(ctx, "sso sign-in refused", "tenant", f.Tenant, "email", claims.Email, "why", lockbox.ErrorMessage(err))
 		return nil, err
 	}
+	if u, err = x.voidOneTimePassword(ctx, u, f.Issuer); err != nil {
+		return nil, err
+	}
+	if f.Tenant == "" {
+		if err := x.markVerified(ctx, u, f.Issuer); err != nil {
+			return nil, err
+		}
+	}
 	if f.CLIRedirect != "" {
 		code := randomSecret("", 32)
 		cf := &lockbox.SSOFlow{Tenant: f.Tenant, Issuer: f.Issuer, UserID: u.ID, CLIChallenge: f.CLIChallenge,
@@ -298,6 +311,96 @@ func (x *SSO) account(ctx context.Context, tenant string, cfg *lockbox.TenantSSO
 	return u, nil
 }
 
+// voidOneTimePassword ends the one-time password of an account that has
+// just proved itself through its IdP, with every session and token that
+// password gave. The person never needs it (their IdP signs them in), and
+// it must not stay usable: whoever set it (an admin's reset, the provider
+// that created a tenant) knows it and could sign in with it and choose a
+// permanent password of their own. Nor may it keep the IdP's session on
+// the Account page asking for a "current password" the person was never
+// sent. An admin can still give the account a new one (a reset). Audited
+// as a password change by the account itself, with how.
+func (x *SSO) voidOneTimePassword(ctx context.Context, u *lockbox.User, issuer string) (*lockbox.User, error) {
+	if !u.PasswordChangeRequired {
+		return u, nil
+	}
+	now := x.s.sessionNow()
+	var cur *lockbox.User
+	err := x.s.store.Update(ctx, func(tx lockbox.Tx) (err error) {
+		// Exclusive: a reset committed meanwhile set a newer one-time
+		// password, which this sign-in then ends too (it read the flag);
+		// two sign-ins at once void and audit it once.
+		if cur, err = tx.LockUser(ctx, u.ID, true); err != nil {
+			return err
+		}
+		if cur.Disabled {
+			return ssoRefused("Your Lockbox account is disabled.")
+		}
+		if !cur.PasswordChangeRequired {
+			return nil
+		}
+		if err := tx.SetPassword(ctx, cur.ID, "", false); err != nil {
+			return err
+		}
+		if err := endSessions(ctx, tx, cur.ID, nil, now); err != nil {
+			return err
+		}
+		rec := accountRecord(ctx, cur, cur, lockbox.OpPasswordChanged, x.s.now())
+		rec.AuditData["how"] = "signed in through single sign-on; the one-time password, never changed, no longer works"
+		rec.AuditData["issuer"] = issuer
+		cur.PasswordChangeRequired = false
+		return appendAudit(ctx, tx, rec)
+	})
+	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+		return nil, ssoRefused("Your Lockbox account no longer exists.")
+	} else if err != nil {
+		return nil, err
+	}
+	return cur, nil
+}
+
+// markVerified records, once for the installation, that a staff sign-in
+// through the provider's IdP succeeded (lockbox.OpSSOVerified): from then
+// on --oidc-only refuses the bootstrap admin's password too
+// (passwordAllowed). The provider log holds the fact, so every replica
+// and every restart sees it; the store's lock keeps replicas from writing
+// it twice at once (a second record would be harmless).
+func (x *SSO) markVerified(ctx context.Context, u *lockbox.User, issuer string) error {
+	if x.verified.Load() {
+		return nil
+	}
+	err := x.s.withStoreLock(ctx, "sso-verified", func(ctx context.Context) error {
+		if _, done, err := x.s.ssoVerified(ctx); err != nil || done {
+			return err
+		}
+		return x.s.store.Update(ctx, func(tx lockbox.Tx) error {
+			rec := newRecord(ctx, u, lockbox.ProviderLog, lockbox.RecordProviderAdmin, lockbox.OpSSOVerified, x.s.now())
+			rec.AuditData = map[string]any{"issuer": issuer, "target_user": u.Email,
+				"why": "first staff sign-in through the provider's IdP: under --oidc-only " + BootstrapEmail + " no longer signs in with a password"}
+			return appendAudit(ctx, tx, rec)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	x.verified.Store(true)
+	return nil
+}
+
+// ssoVerified reports whether a staff sign-in through the provider's IdP
+// has ever succeeded (markVerified), and when.
+func (s *Service) ssoVerified(ctx context.Context) (time.Time, bool, error) {
+	var recs []*lockbox.AuditRecord
+	err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		recs, err = tx.SearchAudit(ctx, lockbox.AuditQuery{Log: lockbox.ProviderLog, Operations: []string{lockbox.OpSSOVerified}, Limit: 1})
+		return err
+	})
+	if err != nil || len(recs) == 0 {
+		return time.Time{}, false, err
+	}
+	return recs[0].Time, true, nil
+}
+
 // RedeemCLICode trades a CLI flow's one-time code for a bearer token.
 func (x *SSO) RedeemCLICode(ctx context.Context, code, verifier string) (*lockbox.Session, error) {
 	bad := func() error {
@@ -337,9 +440,11 @@ func (x *SSO) RedeemCLICode(ctx context.Context, code, verifier string) (*lockbo
 	return x.s.issueToken(ctx, u, now)
 }
 
-// BootstrapEmail is the account `lockbox serve` creates on first start; it
-// stays able to use its password under --oidc-only (the provider's
-// break-glass account, audited each time).
+// BootstrapEmail is the account `lockbox serve` creates on first start;
+// under --oidc-only it may still use its password (audited each time)
+// until single sign-on has worked once (OpSSOVerified), so a provider can
+// set up its IdP without locking itself out, and is not left with a
+// password account that bypasses the IdP for good.
 const BootstrapEmail = "admin@localhost"
 
 // passwordAllowed is the rule for a right password (verifyPassword): with
@@ -354,8 +459,17 @@ func (s *Service) passwordAllowed(ctx context.Context, u *lockbox.User) error {
 		if !o.OIDCOnly || o.Client == nil || o.Provider.Issuer == "" {
 			return nil
 		}
+		idp := (&SSO{s: s}).ProviderIdP()
 		if u.Email != BootstrapEmail {
-			return ssoRefused("Provider staff sign in with single sign-on on this server: use \"Sign in with %s\".", (&SSO{s: s}).ProviderIdP())
+			return ssoRefused("Provider staff sign in with single sign-on on this server: use \"Sign in with %s\".", idp)
+		}
+		since, verified, err := s.ssoVerified(ctx)
+		if err != nil {
+			return err
+		}
+		if verified {
+			return ssoRefused("Single sign-on has worked on this server since %s, so %s no longer signs in with a password under --oidc-only: use \"Sign in with %s\" (if the IdP is down, restart the server without --oidc-only).",
+				since.UTC().Format(time.RFC3339), BootstrapEmail, idp)
 		}
 		return s.auditBreakGlass(ctx, u, lockbox.ProviderLog, lockbox.RecordProviderAdmin)
 	}
@@ -461,8 +575,8 @@ func (x *SSO) PutTenantSSO(ctx context.Context, tenant string, in lockbox.Tenant
 	}
 	secretChanged := c.ClientSecret != ""
 	if !secretChanged {
-		if old == nil {
-			return nil, lockbox.FieldErrorf(lockbox.EINVALID, "client_secret", "client_secret is required the first time (the IdP gives it with the client id).")
+		if err := keepSecret(old, c); err != nil {
+			return nil, err
 		}
 		c.ClientSecret = old.ClientSecret
 	}
@@ -487,6 +601,21 @@ func (x *SSO) PutTenantSSO(ctx context.Context, tenant string, in lockbox.Tenant
 	}
 	c.ClientSecret, c.ClientSecretSet = "", true
 	return c, nil
+}
+
+// keepSecret is the rule for a PUT without client_secret: the stored
+// secret is kept only for the same client at the same IdP. The secret is
+// sent to the issuer's token endpoint at every sign-in, so keeping it for
+// a new issuer or client id would hand one IdP's credential to another
+// (whoever can edit the configuration, or run that issuer, would read it).
+func keepSecret(old, c *lockbox.TenantSSO) error {
+	switch {
+	case old == nil:
+		return lockbox.FieldErrorf(lockbox.EINVALID, "client_secret", "client_secret is required the first time (the IdP gives it with the client id).")
+	case old.Issuer != c.Issuer || old.ClientID != c.ClientID:
+		return lockbox.FieldErrorf(lockbox.EINVALID, "client_secret", "client_secret is required when the issuer or client_id changes: the stored secret belongs to the previous IdP client and is never sent to another.")
+	}
+	return nil
 }
 
 // validSSO checks the body's shape (no store access).

@@ -12,7 +12,19 @@ import (
 
 // CreateTenant onboards a tenant with its first global admin. After this the
 // provider cannot change the tenant's users, roles or settings.
+//
+// The first admin always gets a generated one-time password (returned once
+// in InitialPassword), never one the provider chooses: the provider must
+// not hold a permanent password of the tenant's admin, and a one-time
+// password can do nothing but be replaced by the admin's own (SPEC §10.1,
+// as a reset gives). So admin.password is refused.
 func (s *Service) CreateTenant(ctx context.Context, in lockbox.NewTenant) (*lockbox.TenantCreated, error) {
+	return s.createTenant(ctx, in, false)
+}
+
+// createTenant is CreateTenant; devSeed lets the dev seed alone (seed.go)
+// give its tenant admins the known, permanent DevPassword.
+func (s *Service) createTenant(ctx context.Context, in lockbox.NewTenant, devSeed bool) (*lockbox.TenantCreated, error) {
 	u, err := actor(ctx)
 	if err != nil {
 		return nil, err
@@ -25,6 +37,9 @@ func (s *Service) CreateTenant(ctx context.Context, in lockbox.NewTenant) (*lock
 	}
 	if err := lockbox.ValidText("display_name", in.DisplayName, 200, false); err != nil {
 		return nil, err
+	}
+	if in.Admin.Password != "" && !devSeed {
+		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "admin.password", "Leave admin.password out: Lockbox generates the first admin's password, shown once, and they must change it at their first sign-in.")
 	}
 	in.Admin.Roles = []lockbox.Role{lockbox.RoleGlobalAdmin}
 	var out *lockbox.TenantCreated
@@ -44,7 +59,9 @@ func (s *Service) CreateTenant(ctx context.Context, in lockbox.NewTenant) (*lock
 			return inAdmin(err)
 		}
 		rec := newRecord(ctx, u, lockbox.ProviderLog, lockbox.RecordProviderAdmin, lockbox.OpTenantCreated, now)
-		rec.AuditData = map[string]any{"tenant": t.Name, "admin": admin.Email}
+		// The log shows the provider held only a password the admin had to
+		// replace at first sign-in.
+		rec.AuditData = map[string]any{"tenant": t.Name, "admin": admin.Email, "one_time_password": admin.PasswordChangeRequired}
 		if err := appendAudit(ctx, tx, rec); err != nil {
 			return err
 		}
