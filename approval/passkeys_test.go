@@ -19,6 +19,7 @@ import (
 	"github.com/lockboxhq/lockbox/internal/passkeytest"
 	"github.com/lockboxhq/lockbox/keys"
 	"github.com/lockboxhq/lockbox/passkey"
+	"github.com/lockboxhq/lockbox/storetest"
 )
 
 const (
@@ -288,37 +289,7 @@ func forgeApproval(t *testing.T, st lockbox.Store, r *lockbox.AccessRequest, ema
 // user_id as the forger chose them.
 func forgeApprovalAs(t *testing.T, st lockbox.Store, r *lockbox.AccessRequest, email, actorType, userID string) *lockbox.AccessRequest {
 	t.Helper()
-	ctx := context.Background()
-	var out *lockbox.AccessRequest
-	err := st.Update(ctx, func(tx lockbox.Tx) error {
-		x, err := tx.GetRequest(ctx, r.ID)
-		if err != nil {
-			return err
-		}
-		users, _, err := tx.UsersByEmail(ctx, email)
-		if err != nil {
-			return err
-		}
-		now := time.Now().UTC().Truncate(time.Microsecond)
-		end := now.Add(time.Hour)
-		prev := x.Version
-		x.Status, x.Version = lockbox.StatusActive, x.Version+1
-		x.Approvals = append(x.Approvals, lockbox.Approval{By: email, At: now, UserID: users[0].ID})
-		x.DecidedBy, x.DecidedAt, x.AccessStartsAt, x.AccessEndsAt = &email, &now, &now, &end
-		x.Deadline = &end
-		if err := tx.UpdateRequest(ctx, x, prev); err != nil {
-			return err
-		}
-		out = x
-		return tx.AppendAudit(ctx, &lockbox.AuditRecord{ID: "forged-" + x.ID, Time: now, Tenant: x.Tenant,
-			RecordType: lockbox.RecordLockboxDecision, Operation: lockbox.OpRequestApproved, UserID: userID,
-			ActorType: actorType, RequestID: x.ID, Result: lockbox.ResultSucceeded,
-			AuditData: map[string]any{"reference": x.Reference, "from": "pending", "to": "active"}})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return storetest.ForgeApproval(t, st, r.ID, email, actorType, userID)
 }
 
 // verifyLog runs the offline verifier over the tenant's log.

@@ -19,6 +19,18 @@ var notable = map[string]bool{
 	// not add is how a provider would sign in an approver's name.
 	lockbox.OpPasskeyRegistered: true,
 	lockbox.OpPasskeyRemoved:    true,
+	// Who may sign in, and how (SPEC §10): the tenant's IdP set or removed
+	// (sso.configured, "removed": true), a password sign-in past enforced
+	// SSO, a password reset (a reset password is how a rogue passkey would
+	// be registered), accounts taken away or given back.
+	lockbox.OpSSOConfigured:    true,
+	lockbox.OpBreakGlassSignIn: true,
+	lockbox.OpPasswordReset:    true,
+	lockbox.OpAccountDisabled:  true,
+	lockbox.OpAccountEnabled:   true,
+	lockbox.OpAccountRemoved:   true,
+	// Access that started without approval (SPEC §11).
+	lockbox.OpRequestBreakGlassActivated: true,
 }
 
 // Notable reports whether records of operation op are worth a customer's

@@ -469,8 +469,18 @@ func (a *app) verifyAudit(ctx context.Context, c auditAPI, tenant, stateDir stri
 	return nil
 }
 
+// printVerifyNotes prints what the report notes without failing (a
+// setting that weakens the signed-decision check was changed): shown by
+// the run that first checks the record, so nobody misses it.
+func (a *app) printVerifyNotes(r *auditlog.Report) {
+	for _, n := range r.Notes {
+		fmt.Fprintf(a.stdout, "NOTE [%s] %s\n", n.Kind, sanitize(n.Message))
+	}
+}
+
 func (a *app) printVerifyReport(r *auditlog.Report, prev *auditlog.State, stateDir string) {
 	w := a.stdout
+	defer a.printVerifyNotes(r) // last, whether it verified or not
 	if !r.OK() {
 		fmt.Fprintf(w, "Audit log of %s: VERIFICATION FAILED\n", sanitize(r.Log))
 		kinds := []string{}
