@@ -181,18 +181,44 @@ func Authorize(u *User, p Permission, tenant string) error {
 	return Errorf(EFORBIDDEN, "Your role does not allow this.")
 }
 
-// CheckActive is the rule for every call but signing out and changing
-// one's password: the caller is signed in, and not with a one-time
-// password (SPEC §10.1), which may do nothing else.
-func CheckActive(u *User) error {
+// A Call is what a caller is about to do, as far as a session that is not
+// fully set up is concerned (CheckActiveFor).
+type Call int
+
+const (
+	// AnyCall is every call not named below.
+	AnyCall Call = iota
+	// AccountCall is signing out and changing one's own password: all a
+	// one-time password may do (SPEC §10.1).
+	AccountCall
+	// PasskeyCall is listing and registering one's own passkeys: with
+	// AccountCall, all a session that must register a passkey first may
+	// do (SPEC §10.3, docs/identity.md).
+	PasskeyCall
+)
+
+// CheckActive is the rule for every call but those of CheckActiveFor's
+// setup steps.
+func CheckActive(u *User) error { return CheckActiveFor(u, AnyCall) }
+
+// CheckActiveFor is the one rule of what a signed-in caller may do while
+// their account is not set up: with a one-time password only AccountCall
+// (choose a new one first); in a session that must register a passkey
+// first (PasskeySetupRequired: a passkey is mandatory and the account has
+// none) only AccountCall and PasskeyCall. The API's route table, the
+// services (actor) and the admin center's pages all ask it.
+func CheckActiveFor(u *User, c Call) error {
 	if u == nil {
 		return Errorf(EUNAUTHENTICATED, "Sign in first.")
 	}
-	if u.PasswordChangeRequired {
+	if u.PasswordChangeRequired && c != AccountCall {
 		return Errorf(EPASSWORDCHANGE, "You signed in with a one-time password: choose a new password first (POST /v1/me/password, `lockbox passwd`, or the Account page).")
 	}
 	if u.Disabled {
 		return Errorf(EUNAUTHENTICATED, "Your account is disabled.")
+	}
+	if u.PasskeySetupRequired && c == AnyCall {
+		return Errorf(EMFAREQUIRED, "Sign-in to your account must be confirmed with a passkey, and it has none yet: register one first (the Account page of the admin center, or POST /v1/me/passkeys/begin and /finish); until then this session can do nothing else.")
 	}
 	return nil
 }

@@ -31,9 +31,10 @@ const (
 	// passkey: sign-in finishes with an assertion over the challenge the
 	// error carries (Error.SignIn; SPEC §10.3).
 	EPASSKEYREQUIRED = "passkey_required"
-	// EMFAREQUIRED: the password was right, but a passkey is required at
-	// sign-in (lockbox serve --require-mfa for staff, the tenant setting
-	// require_mfa for its users) and the account has none.
+	// EMFAREQUIRED: a passkey is required at sign-in (lockbox serve
+	// --require-mfa for staff, the tenant setting require_mfa for its
+	// users) and the account has none: its session may only register one
+	// (CheckActiveFor).
 	EMFAREQUIRED = "mfa_required"
 )
 

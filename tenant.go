@@ -47,8 +47,8 @@ type Settings struct {
 	// over the decision statement, and grants need such approvals (§10.3).
 	RequireSignedDecisions bool `json:"require_signed_decisions"`
 	// RequireMFA: the tenant's users finish a password sign-in with a
-	// passkey, and one without a passkey cannot sign in with a password
-	// (§10.3). Single sign-on is not affected: the IdP does its own MFA.
+	// passkey, and one without a passkey signs in with a password only to
+	// register one (§10.3, lockbox.CheckActiveFor). Single sign-on is not affected: the IdP does its own MFA.
 	RequireMFA bool `json:"require_mfa"`
 	// BreakGlass lets a reviewed emergency request start without the
 	// tenant's approval (SPEC §11, breakglass.go).

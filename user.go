@@ -44,8 +44,14 @@ type User struct {
 	// password (a reset, the bootstrap admin's, a generated initial one).
 	// Until it is changed every call but the change answers 403
 	// password_change_required (CheckActive).
-	PasswordChangeRequired bool      `json:"password_change_required,omitempty"`
-	CreatedAt              time.Time `json:"created_at"`
+	PasswordChangeRequired bool `json:"password_change_required,omitempty"`
+	// PasskeySetupRequired: this session signed in with a password alone
+	// where a passkey is mandatory (--require-mfa, require_mfa), and the
+	// account has none yet. Until it has one the session may only register
+	// one (CheckActiveFor). A property of the session, never stored with
+	// the account, hence not in JSON.
+	PasskeySetupRequired bool      `json:"-"`
+	CreatedAt            time.Time `json:"created_at"`
 	// InitialPassword is set only in the response that creates the account
 	// when no password was given: it is shown once and stored hashed.
 	InitialPassword string `json:"initial_password,omitempty"`
@@ -197,6 +203,11 @@ type ServiceAccount struct {
 	Name      string    `json:"name"`
 	Token     string    `json:"token,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// LastUsedAt: the latest use of any of its tokens (nil: never used).
+	// GraceEndsAt: when a rotated-out token stops (nil: no token is in a
+	// grace period). Both are set by the listing only.
+	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
+	GraceEndsAt *time.Time `json:"grace_ends_at,omitempty"`
 }
 
 // Session is a bearer token issued to a user.
@@ -206,6 +217,10 @@ type Session struct {
 	// PasswordChangeRequired: the password was a one-time password, and
 	// this token may only change it (POST /v1/me/password).
 	PasswordChangeRequired bool `json:"password_change_required,omitempty"`
+	// PasskeySetupRequired: a passkey is mandatory for this account and it
+	// has none, and this token may only register one (and sign out, and
+	// change a one-time password) until it has.
+	PasskeySetupRequired bool `json:"passkey_setup_required,omitempty"`
 }
 
 // AccountService manages authentication, provider staff, service accounts

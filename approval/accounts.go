@@ -16,7 +16,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*lockbox.S
 	if err != nil {
 		return nil, err
 	}
-	if err := s.secondFactor(ctx, u, now); err != nil {
+	if u, err = s.secondFactor(ctx, u, now); err != nil {
 		return nil, err
 	}
 	return s.issueToken(ctx, u, now)
@@ -112,7 +112,7 @@ func errBadLogin() error {
 // It writes as u (actorStore), so a token is never issued to an account
 // removed or disabled since its password was checked.
 func (s *Service) issueToken(ctx context.Context, u *lockbox.User, now time.Time) (*lockbox.Session, error) {
-	token := randomSecret("lbt_", 32)
+	token := randomSecret(sessionPrefix("lbt", u), 32)
 	expires := now.Add(s.opts.SessionTTL)
 	err := s.store.Update(lockbox.NewContextWithUser(ctx, u), func(tx lockbox.Tx) error {
 		return tx.InsertToken(ctx, tokenHash(token), u.ID, now, expires)
@@ -122,7 +122,8 @@ func (s *Service) issueToken(ctx context.Context, u *lockbox.User, now time.Time
 	} else if err != nil {
 		return nil, err
 	}
-	return &lockbox.Session{Token: token, ExpiresAt: expires, PasswordChangeRequired: u.PasswordChangeRequired}, nil
+	return &lockbox.Session{Token: token, ExpiresAt: expires, PasswordChangeRequired: u.PasswordChangeRequired,
+		PasskeySetupRequired: u.PasskeySetupRequired}, nil
 }
 
 // Authenticate resolves a bearer token to its user.
@@ -163,7 +164,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*lockbox.User
 	if k.ExpiresAt.IsZero() {
 		s.access.putServiceAccount(token, u, epoch)
 	}
-	return u, nil
+	return s.setupSession(ctx, token, u)
 }
 
 // Me returns the caller.

@@ -17,13 +17,24 @@ import (
 // failed sign-in, against the same limits as a wrong password.
 //
 // Single sign-on never comes here: the IdP does its own MFA.
+//
+// Where a passkey is mandatory (--require-mfa, require_mfa) and the
+// account has none, the right password gives a session that may only
+// register one (lockbox.CheckActiveFor), as a one-time password gives one
+// that may only change it.
 
 // secondFactor decides what a right password for u still needs: nothing
-// (no passkey, none required), a passkey assertion (EPASSKEYREQUIRED
-// with the challenge), or a passkey the account lacks (EMFAREQUIRED).
-func (s *Service) secondFactor(ctx context.Context, u *lockbox.User, now time.Time) error {
+// (no passkey, none required), or a passkey assertion (EPASSKEYREQUIRED
+// with the challenge). It returns the account to sign in: u itself, or,
+// when a passkey is required and the account has none, a copy of u marked
+// PasskeySetupRequired, whose session may only register one
+// (lockbox.CheckActiveFor). Refusing that sign-in instead would lock out
+// for good everyone who can only get a passkey by signing in: the
+// bootstrap admin of a server started with --require-mfa, every new or
+// reset account of a require_mfa tenant.
+func (s *Service) secondFactor(ctx context.Context, u *lockbox.User, now time.Time) (*lockbox.User, error) {
 	if u.ServiceAccount {
-		return nil // no passkeys; their tokens are issued, not signed in for
+		return u, nil // no passkeys; their tokens are issued, not signed in for
 	}
 	var keys []*lockbox.Passkey
 	var required bool
@@ -41,38 +52,73 @@ func (s *Service) secondFactor(ctx context.Context, u *lockbox.User, now time.Ti
 		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(keys) == 0 {
 		if !required {
-			return nil
+			return u, nil
 		}
-		if u.Tenant == "" {
-			return lockbox.Errorf(lockbox.EMFAREQUIRED, "This server requires staff to confirm sign-in with a passkey, and your account has none. Sign in with single sign-on if your organisation has it, or ask a provider admin to let you register one (for now, that means a restart without --require-mfa).")
-		}
-		return lockbox.Errorf(lockbox.EMFAREQUIRED, "Your organisation requires sign-in to be confirmed with a passkey, and your account has none. Ask one of your organisation's global admins to turn require_mfa off while you register one, or sign in with single sign-on if your organisation has it.")
+		setup := *u
+		setup.PasskeySetupRequired = true
+		return &setup, nil
 	}
 	rp, err := s.relyingParty()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw) // never fails (crypto/rand)
 	options, err := rp.AssertionOptions(raw, keys)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c := &lockbox.Challenge{ID: randomSecret("", 24), UserID: u.ID, Kind: lockbox.ChallengeSignIn,
 		Data: raw, ExpiresAt: now.Add(lockbox.SignInChallengeTTL)}
 	err = s.store.Update(ctx, func(tx lockbox.Tx) error { return tx.InsertChallenge(ctx, c, s.now()) })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The account is named in the challenge, so the second step finds its
 	// open challenges; the random part is what proves the password.
-	return &lockbox.Error{Code: lockbox.EPASSKEYREQUIRED,
+	return nil, &lockbox.Error{Code: lockbox.EPASSKEYREQUIRED,
 		Message: "Your password was right; now confirm the sign-in with one of your passkeys.",
 		SignIn:  &lockbox.SignInChallenge{Challenge: u.ID + "." + c.ID, ExpiresAt: c.ExpiresAt, Options: options}}
+}
+
+// A session that must register a passkey first (secondFactor) is marked
+// in its secret: its token starts "lbtm_" (API) or "lbwm_" (web session)
+// instead of "lbt_" or "lbw_". Only the secret's hash is stored, so the
+// mark can be neither removed from nor added to a token without it ceasing
+// to exist, and the stores need no column for it.
+
+// sessionPrefix is the prefix of a new token of kind ("lbt", "lbw") for u.
+func sessionPrefix(kind string, u *lockbox.User) string {
+	if u.PasskeySetupRequired {
+		return kind + "m_"
+	}
+	return kind + "_"
+}
+
+// setupSession is the account of a session whose token is token: u, or,
+// for a session that must register a passkey first and whose account
+// still has none, a copy of u marked PasskeySetupRequired. Once the
+// account has a passkey the session is a full one: its holder could sign
+// in with that passkey anyway.
+func (s *Service) setupSession(ctx context.Context, token string, u *lockbox.User) (*lockbox.User, error) {
+	if len(token) < 5 || token[3:5] != "m_" {
+		return u, nil
+	}
+	var keys []*lockbox.Passkey
+	err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		keys, err = tx.ListPasskeys(ctx, u.ID)
+		return err
+	})
+	if err != nil || len(keys) > 0 {
+		return u, err
+	}
+	setup := *u
+	setup.PasskeySetupRequired = true
+	return &setup, nil
 }
 
 // LoginPasskey finishes a password sign-in with a passkey assertion and

@@ -133,13 +133,16 @@ func TestRequireMFA(t *testing.T) {
 	if _, err := h.svc.UpdateSettings(h.as("admin@contoso.test"), "contoso", lockbox.SettingsPatch{RequireMFA: &on}); err != nil {
 		t.Fatal(err)
 	}
-	// A tenant user without a passkey is refused, on the API and the web.
-	if _, err := h.svc.Login(ctx, "approver@contoso.test", approval.DevPassword); lockbox.ErrorCode(err) != lockbox.EMFAREQUIRED {
-		t.Fatalf("require_mfa, no passkey: %v", err)
+	// A tenant user without a passkey gets a session that may only
+	// register one, on the API and the web (mfasetup_test.go).
+	if sess, err := h.svc.Login(ctx, "approver@contoso.test", approval.DevPassword); err != nil || !sess.PasskeySetupRequired {
+		t.Fatalf("require_mfa, no passkey: %+v, %v; want a passkey setup session", sess, err)
 	}
 	web := h.svc.WebSessions(approval.WebSessionOptions{})
-	if _, _, err := web.SignIn(ctx, "approver@contoso.test", approval.DevPassword); lockbox.ErrorCode(err) != lockbox.EMFAREQUIRED {
+	if token, _, err := web.SignIn(ctx, "approver@contoso.test", approval.DevPassword); err != nil {
 		t.Fatalf("web, require_mfa, no passkey: %v", err)
+	} else if u, _, err := web.ResumeWebSession(ctx, token); err != nil || !u.PasskeySetupRequired {
+		t.Fatalf("web, require_mfa, no passkey: %+v, %v; want a passkey setup session", u, err)
 	}
 	// With one, the passkey step, and a web session at its end.
 	a := h.mustRegister("approver@contoso.test")
@@ -165,8 +168,8 @@ func TestRequireMFA(t *testing.T) {
 		t.Fatal(err)
 	}
 	strict := approval.New(h.store, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Passkeys: rp, RequireMFA: true})
-	if _, err := strict.Login(ctx, "operator@provider.test", approval.DevPassword); lockbox.ErrorCode(err) != lockbox.EMFAREQUIRED {
-		t.Fatalf("--require-mfa, staff without passkey: %v", err)
+	if sess, err := strict.Login(ctx, "operator@provider.test", approval.DevPassword); err != nil || !sess.PasskeySetupRequired {
+		t.Fatalf("--require-mfa, staff without passkey: %+v, %v; want a passkey setup session", sess, err)
 	}
 	h.mustRegister("operator@provider.test")
 	if _, err := strict.Login(ctx, "operator@provider.test", approval.DevPassword); lockbox.ErrorCode(err) != lockbox.EPASSKEYREQUIRED {

@@ -28,10 +28,11 @@ func (s *Service) relyingParty() (lockbox.PasskeyRelyingParty, error) {
 }
 
 // passkeyOwner is the caller, if they may hold passkeys: a person, not a
-// service account.
-func passkeyOwner(ctx context.Context) (*lockbox.User, error) {
-	u, err := actor(ctx)
-	if err != nil {
+// service account. Listing and registering (call lockbox.PasskeyCall) is
+// also open to a session that must register a passkey first.
+func passkeyOwner(ctx context.Context, call lockbox.Call) (*lockbox.User, error) {
+	u := lockbox.UserFromContext(ctx)
+	if err := lockbox.CheckActiveFor(u, call); err != nil {
 		return nil, err
 	}
 	if u.ServiceAccount {
@@ -42,7 +43,7 @@ func passkeyOwner(ctx context.Context) (*lockbox.User, error) {
 
 // ListPasskeys lists the caller's passkeys.
 func (s *Service) ListPasskeys(ctx context.Context) ([]*lockbox.Passkey, error) {
-	u, err := passkeyOwner(ctx)
+	u, err := passkeyOwner(ctx, lockbox.PasskeyCall)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +57,7 @@ func (s *Service) ListPasskeys(ctx context.Context) ([]*lockbox.Passkey, error) 
 
 // BeginPasskey starts registering a passkey for the caller.
 func (s *Service) BeginPasskey(ctx context.Context) (*lockbox.PasskeyBegin, error) {
-	u, err := passkeyOwner(ctx)
+	u, err := passkeyOwner(ctx, lockbox.PasskeyCall)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +88,7 @@ func (s *Service) BeginPasskey(ctx context.Context) (*lockbox.PasskeyBegin, erro
 // audited with its public key in the caller's log, and announced by email
 // to the admins of the caller's population, in one transaction.
 func (s *Service) FinishPasskey(ctx context.Context, name string, response json.RawMessage) (*lockbox.Passkey, error) {
-	u, err := passkeyOwner(ctx)
+	u, err := passkeyOwner(ctx, lockbox.PasskeyCall)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +199,7 @@ func (s *Service) announcePasskey(ctx context.Context, tx lockbox.Tx, u *lockbox
 
 // RemovePasskey removes one of the caller's passkeys, audited.
 func (s *Service) RemovePasskey(ctx context.Context, id string) error {
-	u, err := passkeyOwner(ctx)
+	u, err := passkeyOwner(ctx, lockbox.AnyCall)
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func (w *WebSessions) SignIn(ctx context.Context, email, password string) (strin
 		// token's owner that the address is a real account.
 		return "", nil, errBadLogin()
 	}
-	if err := w.s.secondFactor(ctx, u, now); err != nil {
+	if u, err = w.s.secondFactor(ctx, u, now); err != nil {
 		return "", nil, err
 	}
 	token, ws, err := w.startSession(ctx, u, now)
@@ -89,7 +89,7 @@ func (w *WebSessions) SignInPasskey(ctx context.Context, challenge string, a loc
 // startSession starts a session of u, whose identity was just proven (a
 // password, or an IdP's ID token: sso.go).
 func (w *WebSessions) startSession(ctx context.Context, u *lockbox.User, now time.Time) (string, *lockbox.WebSession, error) {
-	token := randomSecret("lbw_", 32)
+	token := randomSecret(sessionPrefix("lbw", u), 32)
 	ws := &lockbox.WebSession{UserID: u.ID, CreatedAt: now,
 		IdleExpiresAt: now.Add(w.idle), ExpiresAt: now.Add(w.absolute)}
 	err := w.s.store.Update(ctx, func(tx lockbox.Tx) error {
@@ -120,6 +120,9 @@ func (w *WebSessions) ResumeWebSession(ctx context.Context, token string) (*lock
 	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
 		return nil, nil, errSessionGone()
 	} else if err != nil {
+		return nil, nil, err
+	}
+	if u, err = w.s.setupSession(ctx, token, u); err != nil {
 		return nil, nil, err
 	}
 	idle := now.Add(w.idle)

@@ -21,7 +21,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.respond(w, r, http.StatusOK, lockbox.Session{Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC(), PasswordChangeRequired: sess.PasswordChangeRequired})
+	s.respond(w, r, http.StatusOK, lockbox.Session{Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC(),
+		PasswordChangeRequired: sess.PasswordChangeRequired, PasskeySetupRequired: sess.PasskeySetupRequired})
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request) {

@@ -16,6 +16,11 @@ type Route struct {
 	// password (SPEC §10.1: changing it and signing out); every other
 	// route answers them 403 password_change_required.
 	OneTime bool
+	// PasskeySetup routes (listing and registering one's own passkeys)
+	// also serve a session that must register a passkey first, as OneTime
+	// routes do; every other route answers it 403 mfa_required
+	// (lockbox.CheckActiveFor).
+	PasskeySetup bool
 }
 
 type route struct {
@@ -36,6 +41,9 @@ func (s *Server) routes() []route {
 	oneTime := func(method, pattern string, h http.HandlerFunc) route {
 		return route{Route: Route{Method: method, Pattern: pattern, OneTime: true}, handler: h}
 	}
+	passkeySetup := func(method, pattern string, h http.HandlerFunc) route {
+		return route{Route: Route{Method: method, Pattern: pattern, PasskeySetup: true}, handler: h}
+	}
 	dev := func(method, pattern string, h http.HandlerFunc) route {
 		return route{Route: Route{Method: method, Pattern: pattern}, dev: true, handler: h}
 	}
@@ -53,10 +61,10 @@ func (s *Server) routes() []route {
 		oneTime("POST", "/v1/me/password", s.changePassword),
 		authed("GET", "/v1/me/tokens", s.listMyTokens),
 		authed("DELETE", "/v1/me/tokens/{id}", s.revokeMyToken),
-		authed("GET", "/v1/me/passkeys", s.listPasskeys),
-		authed("POST", "/v1/me/passkeys", s.finishPasskey),
-		authed("POST", "/v1/me/passkeys/begin", s.beginPasskey),
-		authed("POST", "/v1/me/passkeys/finish", s.finishPasskey),
+		passkeySetup("GET", "/v1/me/passkeys", s.listPasskeys),
+		passkeySetup("POST", "/v1/me/passkeys", s.finishPasskey),
+		passkeySetup("POST", "/v1/me/passkeys/begin", s.beginPasskey),
+		passkeySetup("POST", "/v1/me/passkeys/finish", s.finishPasskey),
 		authed("DELETE", "/v1/me/passkeys/{credential}", s.removePasskey),
 
 		authed("POST", "/v1/requests", s.createRequest),

@@ -152,7 +152,8 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // authenticate puts the caller's address and, from the bearer token, the
 // caller and their token into the request context. A route that is not
 // public refuses a request without a valid token, and one that is not
-// OneTime a caller whose password is a one-time password.
+// OneTime (or PasskeySetup) a caller whose session may not call it yet
+// (lockbox.CheckActiveFor).
 func (s *Server) authenticate(rt Route, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := lockbox.NewContextWithClientIP(r.Context(), middleware.ClientIP(r))
@@ -171,11 +172,15 @@ func (s *Server) authenticate(rt Route, next http.HandlerFunc) http.Handler {
 			s.error(w, r, err)
 			return
 		}
-		if !rt.OneTime {
-			if err := lockbox.CheckActive(u); err != nil {
-				s.error(w, r, err)
-				return
-			}
+		call := lockbox.AnyCall
+		if rt.OneTime {
+			call = lockbox.AccountCall
+		} else if rt.PasskeySetup {
+			call = lockbox.PasskeyCall
+		}
+		if err := lockbox.CheckActiveFor(u, call); err != nil {
+			s.error(w, r, err)
+			return
 		}
 		ctx = lockbox.NewContextWithCredential(ctx, token)
 		next(w, r.WithContext(lockbox.NewContextWithUser(ctx, u)))

@@ -19,6 +19,9 @@ type accountData struct {
 	// Passkeys (SPEC §10.3): one's own, and why adding one failed.
 	Passkeys       []*lockbox.Passkey
 	PasskeyProblem string
+	// MustAddPasskey: a passkey is mandatory and the account has none;
+	// this session may only add one (lockbox.CheckActiveFor).
+	MustAddPasskey bool
 }
 
 func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request) {
@@ -28,13 +31,16 @@ func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status int, d *accountData) {
 	d.Me = lockbox.UserFromContext(r.Context())
 	d.MustPick = d.Me.PasswordChangeRequired
+	d.MustAddPasskey = d.Me.PasskeySetupRequired && !d.MustPick
 	if !d.MustPick {
-		tokens, err := h.cfg.Accounts.ListMyTokens(r.Context())
-		if err != nil {
-			h.serviceError(w, r, err)
-			return
+		if !d.MustAddPasskey {
+			tokens, err := h.cfg.Accounts.ListMyTokens(r.Context())
+			if err != nil {
+				h.serviceError(w, r, err)
+				return
+			}
+			d.Tokens = tokens
 		}
-		d.Tokens = tokens
 		if ps, err := h.passkeys(); err == nil && !d.Me.ServiceAccount {
 			if d.Passkeys, err = ps.ListPasskeys(r.Context()); err != nil {
 				h.serviceError(w, r, err)

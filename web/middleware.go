@@ -89,14 +89,25 @@ func (h *Handler) loadSession(next http.Handler) http.Handler {
 	})
 }
 
-// authed serves next only to a signed-in person whose password is not a
-// one-time password (lockbox.CheckActive): those are sent to the Account
-// page to choose one; anyone else to the sign-in page, which brings them
-// back afterwards.
+// authed serves next only to a signed-in person whose session may do
+// anything (lockbox.CheckActive); see allows.
 func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
+	return h.allows(lockbox.AnyCall, next)
+}
+
+// allows serves next to a signed-in person whose session may make call
+// (lockbox.CheckActiveFor). One who must first choose a password (a
+// one-time password) or add a passkey (one is mandatory and they have
+// none) is sent to the Account page, which says so; anyone not signed in
+// to the sign-in page, which brings them back afterwards.
+func (h *Handler) allows(call lockbox.Call, next http.HandlerFunc) http.HandlerFunc {
 	return h.signedIn(func(w http.ResponseWriter, r *http.Request) {
-		if lockbox.ErrorCode(lockbox.CheckActive(lockbox.UserFromContext(r.Context()))) == lockbox.EPASSWORDCHANGE {
+		switch lockbox.ErrorCode(lockbox.CheckActiveFor(lockbox.UserFromContext(r.Context()), call)) {
+		case lockbox.EPASSWORDCHANGE:
 			http.Redirect(w, r, "/account", http.StatusSeeOther)
+			return
+		case lockbox.EMFAREQUIRED:
+			http.Redirect(w, r, "/account#passkeys", http.StatusSeeOther)
 			return
 		}
 		next(w, r)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/lockboxhq/lockbox"
@@ -53,8 +54,8 @@ func TestPasskeyPagesWithoutScript(t *testing.T) {
 
 // TestPasskeySignInWithoutScript: an account with a passkey gets the
 // passkey step after its password; without JavaScript the step says it
-// needs it, and a form sent without an assertion signs nobody in. A
-// tenant requiring MFA refuses a user without a passkey with a clear page.
+// needs it, and a form sent without an assertion signs nobody in. In a
+// tenant requiring MFA a user without a passkey can only add one.
 func TestPasskeySignInWithoutScript(t *testing.T) {
 	t.Parallel()
 	rp, err := passkey.New("http://localhost:8080", "")
@@ -97,7 +98,19 @@ func TestPasskeySignInWithoutScript(t *testing.T) {
 	if _, err := e.svc.UpdateSettings(e.as("admin@contoso.test"), "contoso", lockbox.SettingsPatch{RequireMFA: &on}); err != nil {
 		t.Fatal(err)
 	}
-	res = e.client().post("/signin", url.Values{"email": {"auditor@contoso.test"}, "password": {approval.DevPassword}})
-	wantStatus(t, res, http.StatusForbidden)
-	wantBody(t, res, "requires sign-in to be confirmed with a passkey")
+	// A user without a passkey signs in only to add one: every other page
+	// sends them to the Account page's passkey section, which says why.
+	mfa := e.client()
+	wantRedirect(t, mfa.post("/signin", url.Values{"email": {"auditor@contoso.test"}, "password": {approval.DevPassword}}), "/")
+	wantRedirect(t, mfa.get("/requests"), "/account#passkeys")
+	wantRedirect(t, mfa.post("/account/tokens/x/end", nil), "/account#passkeys")
+	res = mfa.get("/account")
+	wantStatus(t, res, http.StatusOK)
+	wantBody(t, res, `id="must-add-passkey"`, "must be confirmed with a passkey", `id="add-passkey"`)
+	if strings.Contains(res.body, `id="tokens"`) {
+		t.Errorf("the Account page of a passkey setup session lists tokens")
+	}
+	res = mfa.post("/account/passkeys/begin", nil)
+	wantStatus(t, res, http.StatusOK)
+	wantBody(t, res, `"publicKey"`)
 }

@@ -128,8 +128,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /account", h.signedIn(h.accountPage))
 	m.HandleFunc("POST /account/password", h.signedIn(h.changePassword))
 	m.HandleFunc("POST /account/tokens/{id}/end", h.authed(h.endToken))
-	m.HandleFunc("POST /account/passkeys/begin", h.authed(h.beginPasskey))
-	m.HandleFunc("POST /account/passkeys", h.authed(h.addPasskey))
+	m.HandleFunc("POST /account/passkeys/begin", h.allows(lockbox.PasskeyCall, h.beginPasskey))
+	m.HandleFunc("POST /account/passkeys", h.allows(lockbox.PasskeyCall, h.addPasskey))
 	m.HandleFunc("POST /account/passkeys/{credential}/remove", h.authed(h.removePasskey))
 	m.HandleFunc("POST /requests/{id}/decision-challenge", h.authed(h.decisionChallenge))
 

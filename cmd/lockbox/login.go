@@ -61,6 +61,10 @@ without it, the provider's staff IdP is used.`,
 					return err
 				}
 			}
+			if s.PasskeySetupRequired {
+				// The terminal cannot register one: say where to.
+				fmt.Fprintln(a.stderr, "Sign-in to your account must be confirmed with a passkey, and it has none: add one on the Account page of the admin center. Until then this session can do nothing else (403 mfa_required).")
+			}
 			dir, err := configDir(a.getenv)
 			if err != nil {
 				return err

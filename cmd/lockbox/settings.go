@@ -71,7 +71,7 @@ func (a *app) settingsSetCmd() *cobra.Command {
 	fl.Var(&maxTotal, "max-total", "the longest whole access, extensions included (1m to 24h)")
 	fl.Var(&requireSigned, "require-signed-decisions", "approve and deny need a passkey signature over the decision (true or false)")
 	apiField(cmd, "require-signed-decisions", "require_signed_decisions", "")
-	fl.Var(&requireMFA, "require-mfa", "the tenant's users confirm password sign-in with a passkey; one without a passkey cannot sign in with a password (true or false)")
+	fl.Var(&requireMFA, "require-mfa", "the tenant's users confirm password sign-in with a passkey; one without a passkey signs in with a password only to register one (true or false)")
 	apiField(cmd, "require-mfa", "require_mfa", "")
 	fl.Var(&breakGlass, "break-glass", "let reviewed break-glass requests start without approval (true or false)")
 	fl.Var(&breakGlassMax, "break-glass-max", "the longest access a break-glass request may get (1m to 4h)")

@@ -21,7 +21,8 @@ type ssoConfig struct {
 	Name         string
 	OIDCOnly     bool
 	// RequireMFA: staff confirm password sign-in with a passkey, and
-	// staff without one cannot sign in with a password (SPEC §10.3).
+	// staff without one sign in with a password only to register one
+	// (SPEC §10.3).
 	RequireMFA bool
 }
 
@@ -41,7 +42,7 @@ func addServeSSOFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f.StringVar(&cfg.SSO.ClientSecret, "oidc-client-secret", "", "Lockbox's client secret at --oidc-issuer: set the variable rather than this flag, whose value shows in the process list")
 	f.StringVar(&cfg.SSO.Name, "oidc-name", "", "the IdP's name on the sign-in page, \"Sign in with <name>\" (default: the issuer's host)")
 	f.BoolVar(&cfg.SSO.OIDCOnly, "oidc-only", false, "refuse password sign-in to provider staff (admin@localhost, the break-glass account, excepted and audited)")
-	f.BoolVar(&cfg.SSO.RequireMFA, "require-mfa", false, "staff confirm password sign-in with a passkey; staff without one cannot sign in with a password (register passkeys before turning this on; single sign-on is not affected)")
+	f.BoolVar(&cfg.SSO.RequireMFA, "require-mfa", false, "staff confirm password sign-in with a passkey; staff without one sign in with a password only to register one (single sign-on is not affected)")
 }
 
 // checkSSOConfig refuses a half-configured staff IdP.
