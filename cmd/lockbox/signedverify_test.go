@@ -68,3 +68,30 @@ func TestEndToEndAuditVerifyForgedDecision(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulationSummarySigned: `lockbox policy simulate` says what would
+// really happen (SimulationResult.DecidedAtOnce), not only what the rules
+// said: break-glass activates at once, and a rule's auto_approve does not
+// stand in a tenant that requires signed decisions.
+func TestSimulationSummarySigned(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 30, 7, 30, 0, 0, time.UTC)
+	for name, tc := range map[string]struct {
+		in   lockbox.SimulationResult
+		want string
+	}{
+		"AutoApprove": {lockbox.SimulationResult{Decision: lockbox.PolicyDecision{Outcome: lockbox.OutcomeAutoApprove, Rule: "diag"}, DecidedAtOnce: lockbox.EventPolicyApprove},
+			"approved automatically by rule diag"},
+		"AutoApproveSigned": {lockbox.SimulationResult{Decision: lockbox.PolicyDecision{Outcome: lockbox.OutcomeAutoApprove, Rule: "diag"}, ApprovalsRequired: 1, RequireApproval: true},
+			"rule diag matched to approve, but the tenant requires signed decisions: 1 approval(s) needed"},
+		"BreakGlass": {lockbox.SimulationResult{Decision: lockbox.PolicyDecision{Outcome: lockbox.OutcomeRequireApprovals, Rule: "two"}, DecidedAtOnce: lockbox.EventBreakGlass},
+			"activated at once by break-glass"},
+		"SettingsSigned": {lockbox.SimulationResult{Decision: lockbox.PolicyDecision{Outcome: lockbox.OutcomeSettings}, ApprovalsRequired: 1, RequireApproval: true},
+			"the settings apply (1 approval(s) needed)"},
+	} {
+		tc.in.Now = at
+		if got := simulationSummary(&tc.in); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", name, got, tc.want)
+		}
+	}
+}
