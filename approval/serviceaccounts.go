@@ -2,6 +2,7 @@ package approval
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
@@ -22,14 +23,38 @@ func (s *Service) ListServiceAccounts(ctx context.Context) ([]*lockbox.ServiceAc
 		return nil, err
 	}
 	var out []*lockbox.ServiceAccount
+	now := s.sessionNow()
 	err = s.store.View(ctx, func(tx lockbox.Tx) error {
 		users, err := tx.ListServiceAccounts(ctx)
-		for _, sa := range users {
-			out = append(out, &lockbox.ServiceAccount{ID: sa.ID, Name: sa.Name, CreatedAt: sa.CreatedAt})
+		if err != nil {
+			return err
 		}
-		return err
+		for _, sa := range users {
+			tokens, err := tx.ListUserTokens(ctx, sa.ID, now)
+			if err != nil {
+				return fmt.Errorf("tokens of service account %s: %w", sa.Name, err)
+			}
+			out = append(out, serviceAccountInfo(sa, tokens))
+		}
+		return nil
 	})
 	return out, err
+}
+
+// serviceAccountInfo describes a service account by its valid tokens: an
+// admin deciding whether to revoke or rotate needs to know whether it is
+// still used and whether a rotated-out token still works.
+func serviceAccountInfo(sa *lockbox.User, tokens []*lockbox.Token) *lockbox.ServiceAccount {
+	out := &lockbox.ServiceAccount{ID: sa.ID, Name: sa.Name, CreatedAt: sa.CreatedAt}
+	for _, t := range tokens {
+		if t.LastUsedAt != nil && (out.LastUsedAt == nil || t.LastUsedAt.After(*out.LastUsedAt)) {
+			out.LastUsedAt = t.LastUsedAt
+		}
+		if !t.ExpiresAt.IsZero() && (out.GraceEndsAt == nil || t.ExpiresAt.After(*out.GraceEndsAt)) {
+			out.GraceEndsAt = &t.ExpiresAt
+		}
+	}
+	return out
 }
 
 // RevokeServiceAccount removes a service account: its tokens stop at once.

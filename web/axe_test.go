@@ -93,7 +93,7 @@ func (s *suite) everyPageAccessible(t *testing.T) {
 		"manager@provider.test":  {"/review"},
 		"approver@contoso.test":  {"/requests", "/requests/" + r.Reference, "/requests/" + r.Reference + "/approve", "/settings", "/audit"},
 		"admin@contoso.test":     {"/users", "/users/auditor@contoso.test/remove"},
-		"admin@provider.test":    {"/tenants", "/staff", "/services"},
+		"admin@provider.test":    {"/tenants", "/staff", "/services", "/service-accounts", "/service-accounts/dev-service/rotate", "/service-accounts/dev-service/revoke"},
 	}
 	for email, paths := range pages {
 		p := s.person(t)

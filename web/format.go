@@ -15,23 +15,24 @@ import (
 // funcs are the template helpers. "when" and "relative" depend on the
 // request (the viewer's zone, the workflow clock): render replaces them.
 var funcs = template.FuncMap{
-	"when":        whenIn(time.UTC),
-	"whenShort":   whenShortIn(time.UTC),
-	"relative":    func(any) string { return "" },
-	"minutes":     humanMinutes,
-	"statusLabel": statusLabel,
-	"statusClass": statusClass,
-	"roleLabel":   roleLabel,
-	"deref":       deref,
-	"join":        strings.Join,
-	"hasRole":     func(roles []lockbox.Role, r lockbox.Role) bool { return slices.Contains(roles, r) },
-	"contains":    func(list []string, s string) bool { return slices.Contains(list, s) },
-	"userPath":    userPath,
-	"staffPath":   staffPath,
-	"json":        indentJSON,
-	"dict":        dict,
-	"sub":         func(a, b int) int { return a - b },
-	"simOutcome":  simOutcome,
+	"when":               whenIn(time.UTC),
+	"whenShort":          whenShortIn(time.UTC),
+	"relative":           func(any) string { return "" },
+	"minutes":            humanMinutes,
+	"statusLabel":        statusLabel,
+	"statusClass":        statusClass,
+	"roleLabel":          roleLabel,
+	"deref":              deref,
+	"join":               strings.Join,
+	"hasRole":            func(roles []lockbox.Role, r lockbox.Role) bool { return slices.Contains(roles, r) },
+	"contains":           func(list []string, s string) bool { return slices.Contains(list, s) },
+	"userPath":           userPath,
+	"staffPath":          staffPath,
+	"serviceAccountPath": serviceAccountPath,
+	"json":               indentJSON,
+	"dict":               dict,
+	"sub":                func(a, b int) int { return a - b },
+	"simOutcome":         simOutcome,
 }
 
 // indentJSON shows audit data readably; the template escapes it.
@@ -247,6 +248,7 @@ func navFor(u *lockbox.User, dev, policies bool) []navItem {
 	add(lockbox.AuthorizeReadLog(u, auditLog(u)) == nil, "Audit log", "/audit")
 	add(lockbox.Can(u, lockbox.PermManageTenants, ""), "Tenants", "/tenants")
 	add(lockbox.Can(u, lockbox.PermManageStaff, ""), "Staff", "/staff")
+	add(lockbox.Can(u, lockbox.PermManageStaff, ""), "Service accounts", "/service-accounts")
 	add(lockbox.Can(u, lockbox.PermWriteCatalog, ""), "Services", "/services")
 	add(dev, "Dev mail", "/dev/mail")
 	return nav
@@ -268,34 +270,35 @@ func requestListTitle(u *lockbox.User) string {
 // notices are the success messages a redirect may ask for by name, so no
 // text from a URL is ever shown as if Lockbox said it.
 var notices = map[string]string{
-	"approve":           "Request approved.",
-	"deny":              "Request denied.",
-	"revoke":            "Access revoked: the request has ended.",
-	"cancel":            "Request canceled.",
-	"complete":          "Request completed: access has ended.",
-	"review-approve":    "Review approved: the tenant's approvers have been asked to decide.",
-	"review-deny":       "Request denied in review.",
-	"created":           "Request filed. A support manager will review it next.",
-	"settings":          "Settings saved.",
-	"policy":            "Policy saved. It decides every request that reaches you from now on.",
-	"user_added":        "User added.",
-	"roles":             "Roles saved.",
-	"removed":           "User removed.",
-	"service":           "Service saved.",
-	"password":          "Password changed. Your other sessions and API tokens have ended.",
-	"passkey":           "Passkey added. Your organization's administrators were told by email.",
-	"passkey_removed":   "Passkey removed.",
-	"token":             "Session ended.",
-	"disabled":          "Staff member disabled: their sessions have ended and their requests were revoked or canceled.",
-	"enabled":           "Staff member enabled.",
-	"staff_removed":     "Staff member removed: their sessions have ended and their requests were revoked or canceled.",
-	"approval":          "Your approval is recorded. The request needs more approvals before access begins.",
-	"extend":            "More time asked for. The tenant's approvers have been asked to decide.",
-	"extension-approve": "Extension approved (or, under a quorum, your approval recorded).",
-	"extension-deny":    "Extension denied.",
-	"sso":               "Single sign-on saved.",
-	"sso_removed":       "Single sign-on removed: your users sign in with their passwords again.",
-	"acknowledge":       "Break-glass request acknowledged: it no longer needs review.",
+	"approve":                 "Request approved.",
+	"deny":                    "Request denied.",
+	"revoke":                  "Access revoked: the request has ended.",
+	"cancel":                  "Request canceled.",
+	"complete":                "Request completed: access has ended.",
+	"review-approve":          "Review approved: the tenant's approvers have been asked to decide.",
+	"review-deny":             "Request denied in review.",
+	"created":                 "Request filed. A support manager will review it next.",
+	"settings":                "Settings saved.",
+	"policy":                  "Policy saved. It decides every request that reaches you from now on.",
+	"user_added":              "User added.",
+	"roles":                   "Roles saved.",
+	"removed":                 "User removed.",
+	"service":                 "Service saved.",
+	"password":                "Password changed. Your other sessions and API tokens have ended.",
+	"passkey":                 "Passkey added. Your organization's administrators were told by email.",
+	"passkey_removed":         "Passkey removed.",
+	"token":                   "Session ended.",
+	"disabled":                "Staff member disabled: their sessions have ended and their requests were revoked or canceled.",
+	"enabled":                 "Staff member enabled.",
+	"staff_removed":           "Staff member removed: their sessions have ended and their requests were revoked or canceled.",
+	"approval":                "Your approval is recorded. The request needs more approvals before access begins.",
+	"extend":                  "More time asked for. The tenant's approvers have been asked to decide.",
+	"extension-approve":       "Extension approved (or, under a quorum, your approval recorded).",
+	"extension-deny":          "Extension denied.",
+	"sso":                     "Single sign-on saved.",
+	"sso_removed":             "Single sign-on removed: your users sign in with their passwords again.",
+	"acknowledge":             "Break-glass request acknowledged: it no longer needs review.",
+	"service_account_revoked": "Service account revoked: its tokens have stopped working.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

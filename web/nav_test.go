@@ -40,18 +40,19 @@ func TestNavigationMatchesAuthorization(t *testing.T) {
 				log = lockbox.ProviderLog
 			}
 			allowed := map[string]bool{
-				"/requests/new": lockbox.AuthorizeCreate(u) == nil,
-				"/requests":     lockbox.VisibleTo(u).Sees(),
-				"/review":       lockbox.Can(u, lockbox.PermReviewRequests, ""),
-				"/settings":     lockbox.Can(u, lockbox.PermWriteSettings, u.Tenant),
-				"/policy":       lockbox.Can(u, lockbox.PermWritePolicy, u.Tenant),
-				"/users":        lockbox.Can(u, lockbox.PermWriteTenantUsers, u.Tenant),
-				"/sso":          lockbox.Can(u, lockbox.PermManageSSO, u.Tenant),
-				"/audit":        lockbox.AuthorizeReadLog(u, log) == nil,
-				"/tenants":      lockbox.Can(u, lockbox.PermManageTenants, ""),
-				"/staff":        lockbox.Can(u, lockbox.PermManageStaff, ""),
-				"/services":     lockbox.Can(u, lockbox.PermWriteCatalog, ""),
-				"/dev/mail":     true, // a dev server's
+				"/requests/new":     lockbox.AuthorizeCreate(u) == nil,
+				"/requests":         lockbox.VisibleTo(u).Sees(),
+				"/review":           lockbox.Can(u, lockbox.PermReviewRequests, ""),
+				"/settings":         lockbox.Can(u, lockbox.PermWriteSettings, u.Tenant),
+				"/policy":           lockbox.Can(u, lockbox.PermWritePolicy, u.Tenant),
+				"/users":            lockbox.Can(u, lockbox.PermWriteTenantUsers, u.Tenant),
+				"/sso":              lockbox.Can(u, lockbox.PermManageSSO, u.Tenant),
+				"/audit":            lockbox.AuthorizeReadLog(u, log) == nil,
+				"/tenants":          lockbox.Can(u, lockbox.PermManageTenants, ""),
+				"/staff":            lockbox.Can(u, lockbox.PermManageStaff, ""),
+				"/service-accounts": lockbox.Can(u, lockbox.PermManageStaff, ""),
+				"/services":         lockbox.Can(u, lockbox.PermWriteCatalog, ""),
+				"/dev/mail":         true, // a dev server's
 			}
 			want := map[string]bool{}
 			for href, ok := range allowed {

@@ -166,6 +166,9 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /staff", h.authed(h.addStaff))
 	m.HandleFunc("GET /staff/{email}/remove", h.authed(h.removeStaffPage))
 	m.HandleFunc("POST /staff/{email}/{action}", h.authed(h.staffAction))
+	m.HandleFunc("GET /service-accounts", h.authed(h.serviceAccountsPage))
+	m.HandleFunc("GET /service-accounts/{name}/{action}", h.authed(h.serviceAccountConfirmPage))
+	m.HandleFunc("POST /service-accounts/{name}/{action}", h.authed(h.serviceAccountAction))
 	m.HandleFunc("GET /services", h.authed(h.servicesPage))
 	m.HandleFunc("POST /services", h.authed(h.putService))
 
