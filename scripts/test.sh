@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # The test command of the README: every test, with the race detector.
 # Extra arguments go to `go test` (e.g. -run TestName, -count=1).
+#
+# go test shows nothing of a passing package, not even its skips, so the
+# run goes through scripts/testsummary: the usual line per package and the
+# output of failed tests, then, only when tests skipped for want of
+# PostgreSQL, Chromium, nginx, … on this machine, one line naming them and
+# how to enable them. (CI's LOCKBOX_REQUIRE_* turn those skips into
+# failures.) With -v or -json the output is go test's own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-# go test shows nothing of a passing package, so say here, once, what the
-# run leaves out (each test also skips with this reason under -v).
-if [ -z "${LOCKBOX_TEST_POSTGRES:-}" ]; then
-  echo "note: PostgreSQL tests will skip; to run them: LOCKBOX_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable $0" >&2
-fi
-go test -race -count=1 -timeout 20m "$@" ./...
+for arg in "$@"; do
+  case "$arg" in
+    -v | -v=* | -test.v* | -json) exec go test -race -count=1 -timeout 20m "$@" ./... ;;
+  esac
+done
+go build -o "${TMPDIR:-/tmp}/lockbox-testsummary.$$" ./scripts/testsummary
+trap 'rm -f "${TMPDIR:-/tmp}/lockbox-testsummary.$$"' EXIT
+go test -json -race -count=1 -timeout 20m "$@" ./... | "${TMPDIR:-/tmp}/lockbox-testsummary.$$"
