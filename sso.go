@@ -45,7 +45,8 @@ type TenantSSO struct {
 
 // TenantSSOInput is the body of PUT /v1/tenants/{tenant}/sso. An empty
 // ClientSecret keeps the stored one (the admin cannot read it back to
-// resend it); the first PUT must give one.
+// resend it) for the same Issuer and ClientID; the first PUT, and one
+// that changes either, must give one.
 type TenantSSOInput struct {
 	Issuer         string   `json:"issuer"`
 	ClientID       string   `json:"client_id"`
