@@ -207,7 +207,8 @@ func (a *app) ssoSetCmd() *cobra.Command {
 		Long: `Set the tenant's own OpenID Connect identity provider. Register Lockbox there as a web
 application with the redirect URI <server>/auth/callback and the scopes openid email profile.
 The client secret is read from LOCKBOX_SSO_CLIENT_SECRET (never a flag: flags show in ps);
-left unset, the stored secret is kept.`,
+left unset, the stored secret is kept, for the same --issuer and --client-id only (the
+server refuses to send it to another IdP client).`,
 		Args: exactArgs(),
 	}
 	fl := cmd.Flags()
