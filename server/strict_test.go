@@ -200,6 +200,7 @@ func TestStrictInput(t *testing.T) {
 		{"NULInUserEmail", admin, "POST", "/v1/tenants/contoso/users", json, `{"email":"eve\u0000@contoso.test","roles":["audit_reader"]}`, 400, lockbox.EINVALID},
 		{"NULInUserName", admin, "POST", "/v1/tenants/contoso/users", json, `{"email":"eve@contoso.test","name":"Eve\u0000","roles":["audit_reader"]}`, 400, lockbox.EINVALID},
 		{"NULInDisplayName", provider, "POST", "/v1/tenants", json, `{"name":"northwind","display_name":"North\u0000wind","admin":{"email":"admin@northwind.test","roles":["global_admin"]}}`, 400, lockbox.EINVALID},
+		{"NULInSignInEmail", "", "POST", "/v1/auth/token", json, `{"email":"operator\u0000@provider.test","password":"x"}`, 400, lockbox.EINVALID},
 		{"NULInWebhookDescription", admin, "POST", hooks, json, `{"url":"https://hooks.example.com/x","description":"SIEM\u0000"}`, 400, lockbox.EINVALID},
 		// Webhook URLs: ports and every spelling of a non-public host.
 		{"WebhookPortTooHigh", admin, "POST", hooks, json, hook("https://hooks.example.com:99999/x"), 400, lockbox.EINVALID},
