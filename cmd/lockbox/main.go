@@ -19,10 +19,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version and date are set at build time with
-// -ldflags "-X main.version=v1.2.3 -X main.date=2026-12-05T19:00:00Z";
-// without them the version comes from the module and the date from git.
-var version, commit, date = "", "", ""
+// version, commit, commitDate and buildDate are set at link time by
+// scripts/build.sh (-ldflags "-X main.version=v1.2.3 -X main.commit=…");
+// without them the version comes from the module and the commit and its
+// date from the go command's VCS stamp, and the build date is not known.
+var version, commit, commitDate, buildDate = "", "", "", ""
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
@@ -206,20 +207,24 @@ func (a *app) versionCmd() *cobra.Command {
 // versionLine is what `lockbox version` and `lockbox --version` print.
 func versionLine() string {
 	bi, _ := debug.ReadBuildInfo()
-	return "lockbox " + describeBuild(bi, buildStamp{version, commit, date})
+	return "lockbox " + describeBuild(bi, buildStamp{version, commit, commitDate, buildDate})
 }
 
 // buildStamp is what a build may set at link time (-X main.version=…,
-// main.commit, main.date), for builds without git metadata (a source
-// tarball, or GOFLAGS=-buildvcs=false).
-type buildStamp struct{ version, commit, date string }
+// main.commit, main.commitDate, main.buildDate: scripts/build.sh), for
+// builds without git metadata (a source tarball, or
+// GOFLAGS=-buildvcs=false) and for the build date, which nothing else
+// records.
+type buildStamp struct{ version, commit, commitDate, buildDate string }
 
 // describeBuild names a build: its version (set at link time, else the
 // module version of go install …@v1.2.3, else "dev"), the commit and the
 // commit's date (set at link time, else stamped by the go command from git:
-// vcs.revision, vcs.time, vcs.modified), or "unknown" when neither is there.
+// vcs.revision, vcs.time, vcs.modified), or "unknown" when neither is there,
+// and the build date when set at link time (left out otherwise: the
+// commit's date is not when the binary was built).
 func describeBuild(bi *debug.BuildInfo, link buildStamp) string {
-	v, commit, when := link.version, link.commit, link.date
+	v, commit, when := link.version, link.commit, link.commitDate
 	if bi != nil {
 		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v = bi.Main.Version
@@ -247,5 +252,9 @@ func describeBuild(bi *debug.BuildInfo, link buildStamp) string {
 	if when == "" {
 		when = "unknown"
 	}
-	return fmt.Sprintf("%s (commit %s, built %s, %s)", v, commit, when, runtime.Version())
+	built := ""
+	if link.buildDate != "" {
+		built = ", built " + link.buildDate
+	}
+	return fmt.Sprintf("%s (commit %s, commit date %s%s, %s)", v, commit, when, built, runtime.Version())
 }

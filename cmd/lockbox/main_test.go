@@ -499,11 +499,11 @@ func TestDescribeBuild(t *testing.T) {
 		link buildStamp
 		want string
 	}{
-		{bi, buildStamp{}, "v1.4.0 (commit 0123456789ab-dirty, built 2026-12-05T18:00:00Z, "},
-		{bi, buildStamp{"v2.0.0", "", "2026-12-06T00:00:00Z"}, "v2.0.0 (commit 0123456789ab-dirty, built 2026-12-06T00:00:00Z, "},
-		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, buildStamp{"v2.1.0", "fedcba987654", ""}, "v2.1.0 (commit fedcba987654, built unknown, "},
-		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, buildStamp{}, "dev (commit unknown, built unknown, "},
-		{nil, buildStamp{}, "dev (commit unknown, built unknown, "},
+		{bi, buildStamp{}, "v1.4.0 (commit 0123456789ab-dirty, commit date 2026-12-05T18:00:00Z, go"},
+		{bi, buildStamp{"v2.0.0", "", "2026-12-06T00:00:00Z", "2026-12-07T00:00:00Z"}, "v2.0.0 (commit 0123456789ab-dirty, commit date 2026-12-06T00:00:00Z, built 2026-12-07T00:00:00Z, "},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, buildStamp{"v2.1.0", "fedcba987654", "", ""}, "v2.1.0 (commit fedcba987654, commit date unknown, go"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, buildStamp{}, "dev (commit unknown, commit date unknown, go"},
+		{nil, buildStamp{}, "dev (commit unknown, commit date unknown, go"},
 	} {
 		if got := describeBuild(tc.bi, tc.link); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("describeBuild = %q, want prefix %q", got, tc.want)
