@@ -95,6 +95,7 @@ is a terminal.
 	fl := cmd.Flags()
 	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to search (default: your own, if you belong to one; provider: the provider's log)")
 	fl.Var(&start, "start", "only records at or after this time: 2026-12-04, RFC 3339, or a duration ago (24h, 7d)")
+	fl.Var(&start, "since", "the same as --start (e.g. --since 24h)")
 	fl.Var(&end, "end", "only records before this time (as --start)")
 	fl.Var(&ops, "operation", "only this operation (repeatable)")
 	fl.Var(&users, "user", "only records by this user id, e.g. an email (repeatable)")
@@ -141,26 +142,6 @@ func (a *app) writeBundle(ctx context.Context, c auditAPI, tenant, file, proofFi
 		return fmt.Errorf("proof bundle: %w", err)
 	}
 	return a.withOutput(proofFile, func(w io.Writer) error { return writeJSON(w, b) })
-}
-
-// addOutputFlag adds -o/--output, the format (kubectl and gh spell it so),
-// with --format kept as a hidden alias. A value that is not a format gets a
-// hint, since --output used to name the file here.
-func addOutputFlag(cmd *cobra.Command, allowed ...string) *formatValue {
-	v := &outputValue{formatValue{value: allowed[0], allowed: allowed}}
-	cmd.Flags().VarP(v, "output", "o", "output format: "+strings.Join(allowed, "|"))
-	cmd.Flags().Var(v, "format", "output format (same as -o)")
-	_ = cmd.Flags().MarkHidden("format")
-	return &v.formatValue
-}
-
-type outputValue struct{ formatValue }
-
-func (v *outputValue) Set(s string) error {
-	if err := v.formatValue.Set(s); err != nil {
-		return fmt.Errorf("%w; -o/--output is the format, name a file with --file", err)
-	}
-	return nil
 }
 
 // withOutput runs write on stdout, or on a new file readable by its owner

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -25,18 +26,17 @@ func (a *app) devClockAdvanceCmd() *cobra.Command {
 			if err != nil || d <= 0 {
 				return usageErrorf("%q is not a positive duration (use Go syntax such as 12h or 90m)", args[0])
 			}
-			ca, err := clientAs[clockAdvancer](a, "move the server's clock")
-			if errors.Is(err, errNotSignedIn) && a.server != "" {
-				// A dev server's clock needs no saved login: --server (or
-				// LOCKBOX_SERVER) and the dev service token, which every
-				// --dev server has, are enough.
+			explicitToken := a.token != ""
+			now, err := a.advanceClock(cmd.Context(), d)
+			if (errors.Is(err, errNotSignedIn) && a.server != "") ||
+				(lockbox.ErrorCode(err) == lockbox.EUNAUTHENTICATED && !explicitToken) {
+				// A dev server's clock needs no valid login: the server
+				// (--server, LOCKBOX_SERVER or the saved login's) and the dev
+				// service token, which every --dev server has, are enough;
+				// so a login that has expired is no obstacle either.
 				a.token = approval.DevServiceToken
-				ca, err = clientAs[clockAdvancer](a, "move the server's clock")
+				now, err = a.advanceClock(cmd.Context(), d)
 			}
-			if err != nil {
-				return err
-			}
-			now, err := ca.AdvanceClock(cmd.Context(), d)
 			if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
 				return errors.New("the server does not offer a clock: it was not started with --dev")
 			} else if err != nil {
@@ -46,4 +46,13 @@ func (a *app) devClockAdvanceCmd() *cobra.Command {
 			return err
 		},
 	}
+}
+
+// advanceClock moves the clock of the server the client resolves to.
+func (a *app) advanceClock(ctx context.Context, d time.Duration) (time.Time, error) {
+	ca, err := clientAs[clockAdvancer](a, "move the server's clock")
+	if err != nil {
+		return time.Time{}, err
+	}
+	return ca.AdvanceClock(ctx, d)
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -142,7 +145,9 @@ func (v *boolValue) Set(s string) error {
 func (v *boolValue) Type() string { return "true|false" }
 
 // apiFieldAnnotation marks the API field a flag sets, so that an error
-// about that field names the flag the person typed (fieldAsFlag).
+// about that field names the flag the person typed (fieldAsFlag). A flag
+// named like its field (--reason: reason, --service-request:
+// service_request) needs no mark.
 const apiFieldAnnotation = "lockbox_api_field"
 
 // apiField records that flag sets the API field; unit, when not "", says
@@ -153,29 +158,123 @@ func apiField(cmd *cobra.Command, flag, field, unit string) {
 	}
 }
 
+// flagsByField maps each API field that a flag of cmd sends to how the
+// flag is shown: "--request-ttl (in minutes)".
+func flagsByField(cmd *cobra.Command) map[string]string {
+	out := map[string]string{}
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		field, unit := strings.ReplaceAll(f.Name, "-", "_"), ""
+		if a := f.Annotations[apiFieldAnnotation]; len(a) == 2 {
+			field, unit = a[0], a[1]
+		}
+		name := "--" + f.Name
+		if unit != "" {
+			name += " (in " + unit + ")"
+		}
+		out[field] = name
+	})
+	return out
+}
+
 // fieldAsFlag rewrites an API error about a field into the words of the
 // command line: "request_ttl_minutes must be between 60 and 10080" becomes
 // "--request-ttl (in minutes) must be between 60 and 10080".
+//
+// The API's messages name their field (lockbox.FieldErrorf) at the start,
+// as the web's besideField expects: only there is a plain word such as
+// "service" or "reason" the field's name, not prose ("the services
+// catalog"). A message about a field it does not open with is prefixed
+// with the flag. Snake_case and dotted names (escalation.after_minutes) are
+// never prose, so they become flags wherever they appear.
 func fieldAsFlag(cmd *cobra.Command, field, msg string) string {
 	if field == "" || cmd == nil {
 		return msg
 	}
+	flags := flagsByField(cmd)
+	name, ok := flags[field]
+	if !ok {
+		return msg
+	}
 	out := msg
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		a := f.Annotations[apiFieldAnnotation]
-		if len(a) != 2 || a[0] != field {
-			return
+	switch {
+	case wordAt(msg, field, 0):
+		out = name + msg[len(field):]
+	case apiName(field) && strings.Contains(msg, field):
+		out = replaceWord(msg, field, name)
+	default:
+		out = name + ": " + msg
+	}
+	for other, flag := range flags {
+		if other != field && apiName(other) {
+			out = replaceWord(out, other, strings.SplitN(flag, " ", 2)[0])
 		}
-		name := "--" + f.Name
-		if a[1] != "" {
-			name += " (in " + a[1] + ")"
-		}
-		out = strings.Replace(msg, field, name, 1)
-		if out == msg {
-			out = name + ": " + msg
-		}
-	})
+	}
 	return out
+}
+
+// apiName reports whether field is spelled as only an API name is
+// (snake_case or dotted), never as a word of English.
+func apiName(field string) bool { return strings.ContainsAny(field, "_.") }
+
+// wordAt reports whether word stands in s at i as a whole name: not a part
+// of a longer name ("service" in "services", "break_glass" in
+// "break_glass.enabled"), nor an option already ("--reason").
+func wordAt(s, word string, i int) bool {
+	if !strings.HasPrefix(s[i:], word) {
+		return false
+	}
+	if i > 0 && (nameByte(s[i-1]) || s[i-1] == '.' || s[i-1] == '-') {
+		return false
+	}
+	rest := s[i+len(word):]
+	if rest != "" && (nameByte(rest[0]) || rest[0] == '-') {
+		return false
+	}
+	return !strings.HasPrefix(rest, ".") || len(rest) == 1 || !nameByte(rest[1])
+}
+
+func nameByte(b byte) bool {
+	return b == '_' || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
+}
+
+// replaceWord replaces every whole-name occurrence of word in s (wordAt).
+func replaceWord(s, word, with string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if wordAt(s, word, i) {
+			b.WriteString(with)
+			i += len(word)
+			continue
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
+
+// readJSONBody reads the JSON body a command sends from the file name, or
+// from stdin for "-", refusing an empty one here: the server's answer to an
+// empty body speaks of request bodies, not of the file the person named.
+func readJSONBody(name string, stdin io.Reader) ([]byte, error) {
+	var b []byte
+	var err error
+	if name == "-" {
+		b, err = io.ReadAll(io.LimitReader(stdin, 1<<20+1))
+	} else {
+		b, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		what := name
+		if name == "-" {
+			what = "standard input"
+		}
+		return nil, usageErrorf("--file %s is empty: it must hold a JSON object", what)
+	}
+	return b, nil
 }
 
 // timeValue is a time flag (parseTime); nil until set.

@@ -41,7 +41,7 @@ refresh it. The token alone is printed, so it can be captured:
 			return writeJSON(a.stdout, g)
 		}
 		fmt.Fprintf(a.stderr, "Grant for request %s, valid until %s (key %s).\n",
-			g.RequestID, g.ExpiresAt.UTC().Format(time.RFC3339), g.KID)
+			a.requestName(cmd.Context(), g.RequestID), g.ExpiresAt.UTC().Format(time.RFC3339), g.KID)
 		_, err = fmt.Fprintln(a.stdout, g.Token)
 		return err
 	}

@@ -24,18 +24,21 @@ const (
 	formatCSV   = "csv"
 )
 
-// formatValue is the -o flag: one of the formats the command supports,
-// checked while flags are parsed so that a bad value is a usage error.
+// formatValue is the -o/--output flag: one of the formats the command
+// supports, checked while flags are parsed so that a bad value is a usage
+// error.
 type formatValue struct {
 	value   string
 	allowed []string
+	// hint is added to the error about a value that is not a format.
+	hint string
 }
 
 func (v *formatValue) String() string { return v.value }
 
 func (v *formatValue) Set(s string) error {
 	if !slices.Contains(v.allowed, s) {
-		return fmt.Errorf("unknown output format %q (use %s)", s, strings.Join(v.allowed, "|"))
+		return fmt.Errorf("unknown output format %q (use %s)%s", s, strings.Join(v.allowed, "|"), v.hint)
 	}
 	v.value = s
 	return nil
@@ -43,11 +46,42 @@ func (v *formatValue) Set(s string) error {
 
 func (v *formatValue) Type() string { return "format" }
 
-// addFormatFlag adds -o/--format to cmd; the first allowed format is the default.
+// addFormatFlag adds -o/--output, the output format, to cmd: kubectl and gh
+// spell it so. The first allowed format is the default. --format, its
+// name before, is kept hidden so that scripts written then still work.
 func addFormatFlag(cmd *cobra.Command, allowed ...string) *formatValue {
 	v := &formatValue{value: allowed[0], allowed: allowed}
-	cmd.Flags().VarP(v, "format", "o", "output format: "+strings.Join(allowed, "|"))
+	cmd.Flags().VarP(v, "output", "o", "output format: "+strings.Join(allowed, "|"))
+	cmd.Flags().Var(&formatAlias{v, cmd}, "format", "deprecated: use -o/--output")
+	if err := cmd.Flags().MarkHidden("format"); err != nil {
+		panic(err) // the flag was just added
+	}
 	return v
+}
+
+// addOutputFlag is addFormatFlag for the commands that can also write a
+// file (--file): a value that is not a format says so, since --output
+// named the file there once.
+func addOutputFlag(cmd *cobra.Command, allowed ...string) *formatValue {
+	v := addFormatFlag(cmd, allowed...)
+	v.hint = "; -o/--output is the format, name a file with --file"
+	return v
+}
+
+// formatAlias is the deprecated --format: it sets the format and says, on
+// stderr, to use -o. (pflag's own deprecation notice would go to stdout,
+// into the very output a script reads.)
+type formatAlias struct {
+	*formatValue
+	cmd *cobra.Command
+}
+
+func (v *formatAlias) Set(s string) error {
+	if err := v.formatValue.Set(s); err != nil {
+		return err
+	}
+	fmt.Fprintln(v.cmd.ErrOrStderr(), "lockbox: --format is deprecated; use -o/--output")
+	return nil
 }
 
 // table is rows of cells under a header, rendered as aligned text or CSV.

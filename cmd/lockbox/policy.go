@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -95,17 +93,11 @@ func (a *app) policySetCmd() *cobra.Command {
 // readJSONFile reads one strict JSON value (as the server reads bodies)
 // from the file name, or from stdin for "-".
 func readJSONFile(name string, stdin io.Reader, v any) error {
-	var b []byte
-	var err error
-	if name == "-" {
-		b, err = io.ReadAll(io.LimitReader(stdin, 1<<20+1))
-	} else {
-		b, err = os.ReadFile(name)
-	}
+	b, err := readJSONBody(name, stdin)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
+		return err
 	}
-	if err := server.DecodeStrict(bytes.TrimSpace(b), v); err != nil {
+	if err := server.DecodeStrict(b, v); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil

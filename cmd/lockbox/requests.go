@@ -218,6 +218,17 @@ func requestSummary(r *lockbox.AccessRequest) string {
 	return sanitize(s)
 }
 
+// requestName names a request by its reference, the code people compare,
+// and its id: "LB-7K3Q9MXA (id 0193f4c2-…)". Only the id when the request
+// cannot be read.
+func (a *app) requestName(ctx context.Context, id string) string {
+	r, err := ask(a, func(c api) (*lockbox.AccessRequest, error) { return c.GetRequest(ctx, id) })
+	if err != nil || r.Reference == "" {
+		return id
+	}
+	return sanitize(r.Reference + " (id " + r.ID + ")")
+}
+
 // printChanged prints a request after a change: a summary line, or the
 // whole object with -o json.
 func (a *app) printChanged(format string, r *lockbox.AccessRequest) error {
@@ -270,11 +281,7 @@ func (a *app) requestsCreateCmd() *cobra.Command {
 	fl.BoolVar(&in.BreakGlass, "break-glass", false, "an emergency: starts at once after review if the tenant enabled break-glass (needs --incident)")
 	fl.StringVar(&in.Incident, "incident", "", "the incident a break-glass request is for (INC-…)")
 	required(cmd, "tenant", "service", "service-request", "reason", "duration")
-	for flag, field := range map[string]string{"tenant": "tenant", "service": "service", "service-request": "service_request",
-		"reason": "reason", "start": "start_time", "operation": "operations", "break-glass": "break_glass", "incident": "incident"} {
-		apiField(cmd, flag, field, "")
-	}
-	apiField(cmd, "duration", "duration_minutes", "minutes")
+	apiChangeFields(cmd) // the others are named like their fields
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		in.DurationMinutes = duration.minutes
@@ -334,7 +341,8 @@ When the tenant requires several approvals, the narrowest of them applies.`,
 	fl.StringVar(&d.Comment, "comment", "", "a comment for the record")
 	fl.Var(&duration, "duration", "approve a shorter access, in whole minutes (1h, 90m)")
 	fl.StringSliceVar(&d.Operations, "operation", nil, "approve only this operation (repeatable)")
-	fl.Var(&start, "start", "approve a later start, RFC 3339")
+	fl.Var(&start, "start", "approve a later start: 2026-12-04T09:00, RFC 3339, or +2h")
+	apiChangeFields(cmd)
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if duration.minutes != 0 {
@@ -344,6 +352,14 @@ When the tenant requires several approvals, the narrowest of them applies.`,
 		return a.act(cmd, format.value, args[0], lockbox.EventApprove, d)
 	}
 	return cmd
+}
+
+// apiChangeFields marks the flags that narrow a request (create asks for
+// them, approve narrows them) with the API fields they send.
+func apiChangeFields(cmd *cobra.Command) {
+	apiField(cmd, "duration", "duration_minutes", "minutes")
+	apiField(cmd, "operation", "operations", "")
+	apiField(cmd, "start", "start_time", "")
 }
 
 // requestsExtendCmd asks for more time on an active request.
@@ -363,6 +379,7 @@ lapses. Approved, access ends later: get a new token, as tokens never outlive ac
 	cmd.Flags().Var(&minutes, "minutes", "how much more time, in whole minutes (30m, 1h)")
 	cmd.Flags().StringVar(&ask.Reason, "reason", "", "why more time is needed")
 	required(cmd, "minutes", "reason")
+	apiField(cmd, "minutes", "minutes", "minutes")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		ask.Minutes = minutes.minutes

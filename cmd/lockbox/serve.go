@@ -130,7 +130,7 @@ func addServeFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f.BoolVar(&cfg.Dev, "dev", false, "dev mode: throwaway database, seeded accounts, dev clock endpoint")
 	f.StringVar(&cfg.LogFormat, "log-format", "", "log format: text or json (default: text on a terminal, else json)")
 	f.DurationVar(&cfg.WorkerPoll, "worker-poll", time.Second, "how often the deadline worker looks for work created by other replicas")
-	f.DurationVar(&cfg.TokenTTL, "token-ttl", 12*time.Hour, "how long an API token from `lockbox login` / POST /v1/auth/token stays valid (1m to 30 days)")
+	f.DurationVar(&cfg.TokenTTL, "token-ttl", 12*time.Hour, "how long an API token from 'lockbox login' or POST /v1/auth/token stays valid (1m to 30 days)")
 	f.StringVar(&cfg.LogOrigin, "log-origin", auditlog.DefaultOriginPrefix, "checkpoint origin prefix: origins are <prefix>/<tenant> (use this server's host name)")
 	addServeKeyFlags(cmd, cfg)
 	addServeDatabaseFlags(cmd, cfg)
@@ -444,7 +444,7 @@ Every account's password is %q:
   fabrikam  admin@fabrikam.test (global_admin)
 Admin center: open %s/ in a browser (captured notification mail: %s/dev/mail)
 CLI:          LOCKBOX_PASSWORD=%s lockbox login --server %s --email operator@provider.test
-Dev clock:    lockbox dev clock advance 12h1m    (moves deadlines, reminders and retries)
+Dev clock:    lockbox dev clock advance 12h1m --server %s    (moves deadlines, reminders and retries)
 
-`, url, dbPath, approval.DevPassword, approval.DevServiceToken, url, url, approval.DevPassword, url)
+`, url, dbPath, approval.DevPassword, approval.DevServiceToken, url, url, approval.DevPassword, url, url)
 }

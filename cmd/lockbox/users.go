@@ -63,6 +63,7 @@ initial password, which is printed once.`,
 	fl.StringVar(&in.Name, "name", "", "the user's name")
 	fl.StringVar(&in.Password, "password", "", "the initial password (default: generated and printed once)")
 	required(cmd, "email", "role")
+	apiField(cmd, "role", "roles", "")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := a.ownTenant(cmd, &tenant); err != nil {
@@ -106,6 +107,7 @@ func (a *app) usersSetRolesCmd() *cobra.Command {
 	fl.StringVar(&email, "email", "", "the user's email address")
 	fl.StringSliceVar(&roles, "role", nil, "a role the user is to hold (repeatable)")
 	required(cmd, "email", "role")
+	apiField(cmd, "role", "roles", "")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := a.ownTenant(cmd, &tenant); err != nil {
@@ -158,9 +160,11 @@ func (a *app) usersResetPasswordCmd() *cobra.Command {
 		Short: "Give a tenant user a one-time password (printed once)",
 		Args:  exactArgs("EMAIL"),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
-	required(cmd, "tenant")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
 		otp, err := ask(a, func(c api) (*lockbox.OneTimePassword, error) {
 			return c.ResetTenantUserPassword(cmd.Context(), tenant, args[0])
 		})

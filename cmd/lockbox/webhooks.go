@@ -67,6 +67,7 @@ func (a *app) webhooksCreateCmd() *cobra.Command {
 	fl.StringSliceVar(&in.Events, "event", nil, "an event to deliver (repeatable; default all): "+strings.Join(lockbox.WebhookEvents, ", "))
 	fl.StringVar(&in.Description, "description", "", "what the endpoint is for")
 	required(cmd, "url")
+	apiField(cmd, "event", "events", "")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := a.ownTenant(cmd, &tenant); err != nil {
