@@ -14,6 +14,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/oidcrp"
 	"github.com/lockboxhq/lockbox/web"
 )
 
@@ -25,49 +26,148 @@ var devAccounts = []string{"admin@provider.test", "operator@provider.test", "man
 // CSP would block it, so it would be a broken page).
 func TestEveryPageEveryRole(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	// Single sign-on on (a relying party that is never called here), so
+	// /sso answers by the service's authorization rather than "not
+	// available on this server".
+	e := newEnvWith(t, approval.Options{SSO: approval.SSOOptions{Client: oidcrp.New(nil)}}, func(cfg *web.Config) {
+		cfg.SSO = cfg.Accounts.(*approval.Service).SSO(cfg.Sessions.(*approval.WebSessions), "http://example.com/auth/callback")
+	})
 	r := e.pending()
 	ref := "/requests/" + r.Reference
+	// An active request with an extension asked for, and a break-glass
+	// request, so that every request action has a request it applies to.
+	active, err := e.svc.Act(e.as("approver@contoso.test"), e.pending().ID, lockbox.EventApprove, lockbox.Decision{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if active, err = e.svc.Act(e.as("operator@provider.test"), active.ID, lockbox.EventExtend,
+		lockbox.Decision{Extend: &lockbox.ExtensionAsk{Minutes: 30, Reason: "Export still running."}}); err != nil {
+		t.Fatal(err)
+	}
+	act := "/requests/" + active.Reference
+	if _, err := e.svc.UpdateSettings(e.as("admin@contoso.test"), "contoso",
+		lockbox.SettingsPatch{BreakGlass: &lockbox.BreakGlassPatch{Enabled: ptrTo(true)}}); err != nil {
+		t.Fatal(err)
+	}
+	bgIn := newRequest()
+	bgIn.BreakGlass, bgIn.Incident = true, "INC-4711"
+	bg, err := e.svc.CreateRequest(e.as("operator@provider.test"), bgIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bg, err = e.svc.Act(e.as("manager@provider.test"), bg.ID, lockbox.EventReviewApprove, lockbox.Decision{}); err != nil {
+		t.Fatal(err)
+	}
+	bgRef := "/requests/" + bg.Reference
+	// Accounts the staff and user actions below act on, so the dev
+	// accounts keep their sessions and roles across the rows.
+	if _, err := e.svc.AddStaff(e.as("admin@provider.test"), lockbox.NewUser{Email: "extra@provider.test", Roles: []lockbox.Role{lockbox.RoleOperator}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.AddTenantUser(e.as("admin@contoso.test"), "contoso", lockbox.NewUser{Email: "extra@contoso.test", Roles: []lockbox.Role{lockbox.RoleAuditReader}}); err != nil {
+		t.Fatal(err)
+	}
 	const (
-		ok = http.StatusOK
-		no = http.StatusForbidden
-		nf = http.StatusNotFound
+		ok  = http.StatusOK
+		no  = http.StatusForbidden
+		nf  = http.StatusNotFound
+		bad = http.StatusBadRequest
+		see = http.StatusSeeOther // done: redirected to the page's notice
+		old = http.StatusConflict // allowed, but the form's version is stale
 	)
+	// stale is a decision form from a page older than the request: the
+	// service answers who may act (409) or may not (403) without anything
+	// changing.
+	stale := url.Values{"version": {"999"}, "minutes": {"30"}}
 	// Columns follow devAccounts: provider admin, operator, manager,
 	// contoso admin, contoso approver, contoso auditor, fabrikam admin.
+	// Rows run in order, each column left to right: a row that changes
+	// something (the last ones remove accounts) comes after the rows that
+	// need it unchanged.
 	pages := []struct {
 		path string
 		want [7]int
+		form url.Values // non-nil: POST it
 	}{
-		{"/requests", [7]int{ok, ok, ok, ok, ok, ok, ok}},
-		{"/requests?status=pending", [7]int{ok, ok, ok, ok, ok, ok, ok}},
-		{"/requests?status=bogus", [7]int{400, 400, 400, 400, 400, 400, 400}},
-		{ref, [7]int{ok, ok, ok, ok, ok, ok, nf}},
-		{ref + "/approve", [7]int{ok, ok, ok, ok, ok, ok, nf}},
-		{ref + "/nonsense", [7]int{nf, nf, nf, nf, nf, nf, nf}},
-		{"/requests/LB-NOTEXIST", [7]int{nf, nf, nf, nf, nf, nf, nf}},
-		{"/requests/new", [7]int{no, ok, no, no, no, no, no}},
-		{"/review", [7]int{no, no, ok, no, no, no, no}},
-		{"/settings", [7]int{no, no, no, ok, ok, no, ok}},
-		{"/users", [7]int{no, no, no, ok, ok, no, ok}},
-		{"/audit", [7]int{ok, no, no, ok, ok, ok, ok}},
-		{"/audit.csv", [7]int{ok, no, no, ok, ok, ok, ok}},
-		{"/tenants", [7]int{ok, no, no, no, no, no, no}},
-		{"/staff", [7]int{ok, no, no, no, no, no, no}},
-		{"/staff/operator@provider.test/remove", [7]int{ok, no, no, no, no, no, no}},
-		{"/staff/nobody@provider.test/remove", [7]int{nf, no, no, no, no, no, no}},
-		{"/services", [7]int{ok, ok, ok, no, no, no, no}},
-		{"/preferences", [7]int{ok, ok, ok, ok, ok, ok, ok}},
-		{"/dev/mail", [7]int{ok, ok, ok, ok, ok, ok, ok}},
+		{"/requests", [7]int{ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"/requests?status=pending", [7]int{ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"/requests?status=bogus", [7]int{400, 400, 400, 400, 400, 400, 400}, nil},
+		{ref, [7]int{ok, ok, ok, ok, ok, ok, nf}, nil},
+		{ref + "/approve", [7]int{ok, ok, ok, ok, ok, ok, nf}, nil},
+		{ref + "/nonsense", [7]int{nf, nf, nf, nf, nf, nf, nf}, nil},
+		{"/requests/LB-NOTEXIST", [7]int{nf, nf, nf, nf, nf, nf, nf}, nil},
+		{"/requests/new", [7]int{no, ok, no, no, no, no, no}, nil},
+		{"/review", [7]int{no, no, ok, no, no, no, no}, nil},
+		{"/settings", [7]int{no, no, no, ok, ok, no, ok}, nil},
+		{"/users", [7]int{no, no, no, ok, ok, no, ok}, nil},
+		{"/audit", [7]int{ok, no, no, ok, ok, ok, ok}, nil},
+		{"/audit.csv", [7]int{ok, no, no, ok, ok, ok, ok}, nil},
+		{"/tenants", [7]int{ok, no, no, no, no, no, no}, nil},
+		{"/staff", [7]int{ok, no, no, no, no, no, no}, nil},
+		{"/staff/operator@provider.test/remove", [7]int{ok, no, no, no, no, no, no}, nil},
+		{"/staff/nobody@provider.test/remove", [7]int{nf, no, no, no, no, no, no}, nil},
+		{"/services", [7]int{ok, ok, ok, no, no, no, no}, nil},
+		{"/preferences", [7]int{ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"/dev/mail", [7]int{ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"/account", [7]int{ok, ok, ok, ok, ok, ok, ok}, nil},
+		// A tenant's own pages: the provider admin has no tenant, so no
+		// policy or SSO of one; fabrikam's admin sees fabrikam's.
+		{"/sso", [7]int{no, no, no, ok, no, no, ok}, nil},
+		{"/sso", [7]int{no, no, no, bad, no, no, bad}, url.Values{"issuer": {"not a url"}}},
+		{"/policy", [7]int{no, no, no, ok, ok, no, ok}, nil}, // approvers read it (PermReadPolicy)
+		{"/requests?needs_review=1", [7]int{ok, ok, ok, ok, ok, ok, ok}, nil},
+		// Request actions: the confirmation page explains a refusal to
+		// whoever sees the request; the action itself is the service's.
+		{act + "/extend", [7]int{ok, ok, ok, ok, ok, ok, nf}, nil},
+		{act + "/extend", [7]int{no, old, no, no, no, no, nf}, stale},
+		{act + "/extension-approve", [7]int{ok, ok, ok, ok, ok, ok, nf}, nil},
+		{act + "/extension-approve", [7]int{no, no, no, old, old, no, nf}, stale},
+		{act + "/extension-deny", [7]int{ok, ok, ok, ok, ok, ok, nf}, nil},
+		{act + "/extension-deny", [7]int{no, no, no, old, old, no, nf}, stale},
+		{bgRef + "/acknowledge", [7]int{ok, ok, ok, ok, ok, ok, nf}, nil},
+		{bgRef + "/acknowledge", [7]int{no, no, no, old, old, no, nf}, stale},
+		// Service accounts: the provider admin's, as in the API.
+		{"/service-accounts", [7]int{ok, no, no, no, no, no, no}, nil},
+		{"/service-accounts/dev-service/rotate", [7]int{ok, no, no, no, no, no, no}, nil},
+		{"/service-accounts/dev-service/revoke", [7]int{ok, no, no, no, no, no, no}, nil},
+		{"/service-accounts/nobody/revoke", [7]int{nf, no, no, no, no, no, no}, nil},
+		{"/service-accounts/nobody/rotate", [7]int{nf, no, no, no, no, no, no}, url.Values{"grace": {"0"}}},
+		{"/service-accounts/nobody/revoke", [7]int{nf, no, no, no, no, no, no}, url.Values{}},
+		// Staff actions: the provider admin's; never on oneself.
+		{"/staff", [7]int{bad, no, no, no, no, no, no}, url.Values{"email": {"not-an-email"}, "role": {"operator"}}},
+		{"/staff/extra@provider.test/roles", [7]int{see, no, no, no, no, no, no}, url.Values{"role": {"operator", "support_manager"}}},
+		{"/staff/extra@provider.test/disable", [7]int{see, no, no, no, no, no, no}, url.Values{}},
+		{"/staff/extra@provider.test/enable", [7]int{see, no, no, no, no, no, no}, url.Values{}},
+		{"/staff/extra@provider.test/reset-password", [7]int{ok, no, no, no, no, no, no}, url.Values{}},
+		{"/staff/admin@provider.test/disable", [7]int{no, no, no, no, no, no, no}, url.Values{}},
+		{"/staff/nobody@provider.test/disable", [7]int{nf, no, no, no, no, no, no}, url.Values{}},
+		// Tenant users: the tenant's global admin; another tenant's users
+		// are not found.
+		{"/users", [7]int{no, no, no, bad, no, no, bad}, url.Values{"email": {"not-an-email"}, "role": {"audit_reader"}}},
+		{"/users/extra@contoso.test/roles", [7]int{no, no, no, see, no, no, nf}, url.Values{"role": {"lockbox_approver"}}},
+		{"/users/extra@contoso.test/reset-password", [7]int{no, no, no, ok, no, no, nf}, url.Values{}},
+		{"/users/extra@contoso.test/remove", [7]int{no, no, no, ok, no, no, nf}, nil},
+		// Removals last: after the first allowed one, the account is gone.
+		{"/users/extra@contoso.test/remove", [7]int{no, no, no, see, no, no, nf}, url.Values{}},
+		{"/staff/extra@provider.test/remove", [7]int{see, no, no, no, no, no, no}, url.Values{}},
 	}
 	clients := map[string]*client{}
 	for _, email := range devAccounts {
 		clients[email] = e.signIn(email)
 	}
 	for _, p := range pages {
+		method := "GET"
+		if p.form != nil {
+			method = "POST"
+		}
 		for i, email := range devAccounts {
-			t.Run(p.path+"/"+email, func(t *testing.T) {
-				res := clients[email].get(p.path)
+			t.Run(method+" "+p.path+"/"+email, func(t *testing.T) {
+				var res *response
+				if p.form != nil {
+					res = clients[email].post(p.path, p.form)
+				} else {
+					res = clients[email].get(p.path)
+				}
 				wantStatus(t, res, p.want[i])
 				if strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 					checkNoInline(t, res.body)
