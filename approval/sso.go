@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,10 @@ type SSO struct {
 	// (or wrote it), so later staff sign-ins need not look again. Only a
 	// shortcut: the log is the truth every replica reads (ssoVerified).
 	verified atomic.Bool
+	// verifying serializes this process's sign-ins that may write the
+	// record (the store's lock does so across processes, where there is
+	// one: not on SQLite).
+	verifying sync.Mutex
 }
 
 var _ lockbox.SSOService = (*SSO)(nil)
@@ -369,6 +374,8 @@ func (x *SSO) markVerified(ctx context.Context, u *lockbox.User, issuer string) 
 	if x.verified.Load() {
 		return nil
 	}
+	x.verifying.Lock()
+	defer x.verifying.Unlock()
 	err := x.s.withStoreLock(ctx, "sso-verified", func(ctx context.Context) error {
 		if _, done, err := x.s.ssoVerified(ctx); err != nil || done {
 			return err

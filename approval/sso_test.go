@@ -314,3 +314,47 @@ func TestOIDCOnlyBootstrapUntilSSOWorks(t *testing.T) {
 		t.Errorf("without --oidc-only: %v", err)
 	}
 }
+
+// TestSSOVerifiedOnce: staff sign-ins through the provider's IdP finishing
+// at once, in one process and (where the store is shared by processes) on
+// several replicas, write sso.verified once.
+func TestSSOVerifiedOnce(t *testing.T) {
+	t.Parallel()
+	h := newSSOHarness(t, true, false)
+	ctx := context.Background()
+	finishers := []*approval.SSO{h.sso, h.sso, h.sso, h.sso, h.sso, h.sso, h.sso, h.sso}
+	if _, shared := h.store.(lockbox.StoreLocker); shared {
+		r := h.replica()
+		rs := r.SSO(r.WebSessions(approval.WebSessionOptions{}), ssoRedirect)
+		finishers = append(finishers, rs, rs, rs, rs, rs, rs, rs, rs)
+	}
+	const browser = "browser-cookie"
+	callbacks := make([]lockbox.SSOCallback, len(finishers))
+	for i := range callbacks {
+		authURL, err := h.sso.StartSSO(ctx, lockbox.SSOStart{Provider: true, Browser: browser})
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := testop.SignIn(ctx, nil, authURL, "operator@provider.test", testop.DefaultPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(back)
+		callbacks[i] = lockbox.SSOCallback{State: u.Query().Get("state"), Code: u.Query().Get("code"), Browser: browser}
+	}
+	errs := make(chan error, len(finishers))
+	for i, f := range finishers {
+		go func() {
+			_, err := f.FinishSSO(ctx, callbacks[i])
+			errs <- err
+		}()
+	}
+	for range finishers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(h.audit(lockbox.ProviderLog, lockbox.OpSSOVerified)); n != 1 {
+		t.Errorf("%d sso.verified records after %d sign-ins at once, want 1", n, len(finishers))
+	}
+}
