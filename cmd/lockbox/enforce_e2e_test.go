@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/guard"
 )
 
@@ -47,6 +50,68 @@ func TestE2EGrantToken(t *testing.T) {
 	appr.wantFail(1, "Only the operator who filed", "requests", "token", r.Reference)
 	appr.mustRun("requests", "revoke", r.Reference)
 	op.wantFail(1, "revoked", "requests", "token", r.Reference)
+}
+
+// TestE2EDevClockWalkthrough follows the README's "Watch a deadline pass"
+// on a dev server, in order, and then the enforcement walk-through after
+// it: the dev banner's clock command works with --server alone, a request
+// filed and reviewed before the move expires, and a wall-clock data-plane
+// service (package guard, as examples/mailbox) still accepts a grant for a
+// request filed after the move.
+func TestE2EDevClockWalkthrough(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t)
+	op, mgr, appr := e.as("operator@provider.test"), e.as("manager@provider.test"), e.as("approver@contoso.test")
+	waiting := op.request("requests", "create", "--tenant", "contoso", "--service", "exchange", "--service-request", "SR-2026-004212",
+		"--reason", "Watch a deadline pass", "--duration", "1h")
+	mgr.mustRun("requests", "review", waiting.Reference, "--approve")
+
+	// The banner's command, as a new reader types it: no saved login.
+	var banner strings.Builder
+	printDevBanner(&banner, e.url, "lockbox.db")
+	_, clockLine, ok := strings.Cut(banner.String(), "Dev clock:")
+	clockArgs := strings.Fields(strings.Split(clockLine, "(")[0])
+	if !ok || len(clockArgs) < 2 || clockArgs[0] != "lockbox" {
+		t.Fatalf("banner has no dev clock command:\n%s", banner.String())
+	}
+	fresh := &e2e{t: t, url: e.url, config: t.TempDir()}
+	if out := fresh.mustRun(clockArgs[1:]...); !strings.Contains(out, "moved forward 12h1m0s") {
+		t.Fatalf("%v: %q", clockArgs, out)
+	}
+
+	if got := appr.request("requests", "show", waiting.Reference); got.Status != lockbox.StatusExpired {
+		t.Fatalf("after 12h1m the waiting request is %s, want expired", got.Status)
+	}
+	appr.wantFail(1, "expired", "requests", "approve", waiting.Reference)
+
+	r := op.request("requests", "create", "--tenant", "contoso", "--service", "exchange", "--service-request", "SR-1",
+		"--reason", "Mailbox fails", "--duration", "1h", "--operation", "Get-MailboxStatistics")
+	mgr.mustRun("requests", "review", r.Reference, "--approve")
+	appr.mustRun("requests", "approve", r.Reference)
+	code, token, stderr := op.runCLI("requests", "token", r.Reference)
+	if code != 0 || !strings.Contains(stderr, r.Reference) {
+		t.Fatalf("requests token: exit %d, stderr %q (want the reference %s)", code, stderr, r.Reference)
+	}
+	g, err := guard.New(guard.Config{Server: e.url, ServiceToken: approval.DevServiceToken, Service: "exchange"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /mailboxes/{mailbox}/statistics", g.Protect(guard.Operation("Get-MailboxStatistics", "mailbox"),
+		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, `{"folders":42}`) })))
+	mailbox := httptest.NewServer(mux)
+	t.Cleanup(mailbox.Close)
+	req, _ := http.NewRequest(http.MethodGet, mailbox.URL+"/mailboxes/alice/statistics", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a wall-clock service refused a grant issued after the clock moved: %d %s", resp.StatusCode, body)
+	}
 }
 
 // TestServeKeyDirectories checks SPEC §9: keys are created on first start,
