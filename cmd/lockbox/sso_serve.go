@@ -41,7 +41,7 @@ func addServeSSOFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f.StringVar(&cfg.SSO.ClientID, "oidc-client-id", "", "Lockbox's client id at --oidc-issuer (the client secret is read from LOCKBOX_OIDC_CLIENT_SECRET)")
 	f.StringVar(&cfg.SSO.ClientSecret, "oidc-client-secret", "", "Lockbox's client secret at --oidc-issuer: set the variable rather than this flag, whose value shows in the process list")
 	f.StringVar(&cfg.SSO.Name, "oidc-name", "", "the IdP's name on the sign-in page, \"Sign in with <name>\" (default: the issuer's host)")
-	f.BoolVar(&cfg.SSO.OIDCOnly, "oidc-only", false, "refuse password sign-in to provider staff (admin@localhost, the break-glass account, excepted and audited)")
+	f.BoolVar(&cfg.SSO.OIDCOnly, "oidc-only", false, "refuse password sign-in to provider staff (admin@localhost excepted, audited, until a staff sign-in through the IdP has worked)")
 	f.BoolVar(&cfg.SSO.RequireMFA, "require-mfa", false, "staff confirm password sign-in with a passkey; staff without one sign in with a password only to register one (single sign-on is not affected)")
 }
 
