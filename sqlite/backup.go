@@ -9,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	sqlitedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Backup writes a consistent snapshot of the database at path to out with
@@ -147,13 +150,54 @@ func recordID(ctx context.Context, path, log string, idx int64) (string, error) 
 	return id, err
 }
 
-// Restore replaces the database at path with the snapshot at from. No
-// server may have the database open: the old write-ahead log is removed
-// with it, since replaying it onto the snapshot would corrupt it. The
-// snapshot is copied beside path and renamed over it, so a crash leaves
-// either the old database or the new one.
+// ErrInUse is Restore's refusal when a server (or any other program) has
+// the database open.
+var ErrInUse = errors.New("the database is in use: stop every lockbox serve using it first")
+
+// CheckIdle returns an error wrapping ErrInUse when another connection, in
+// this process or another, has the database at path open, and otherwise
+// folds its write-ahead log into the file, so that the file alone holds
+// every committed transaction. A missing database is idle.
+//
+// It asks SQLite itself: a connection in exclusive locking mode cannot
+// start while any other holds the file (an idle server's connections
+// hold its shared-memory lock), and SQLite's locks see other processes
+// and, through its own bookkeeping, other connections of this one.
+func CheckIdle(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	db, err := openPool(ctx, path, "_pragma=busy_timeout(0)&_pragma=locking_mode(EXCLUSIVE)", 1)
+	if err == nil {
+		_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		err = errors.Join(err, db.Close()) // the last connection's close removes the WAL
+	}
+	var e *sqlitedriver.Error
+	if errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY {
+		return fmt.Errorf("sqlite: %s: %w", path, ErrInUse)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: checking that %s is not in use: %w", path, err)
+	}
+	if info, err := os.Stat(path + "-wal"); err == nil && info.Size() > 0 {
+		return fmt.Errorf("sqlite: %s-wal still holds transactions after a checkpoint; %w", path, ErrInUse)
+	}
+	return nil
+}
+
+// Restore replaces the database at path with the snapshot at from. It
+// refuses (ErrInUse) while anything has the database open (CheckIdle). A
+// crash at any point leaves the old database or the new one: the old
+// write-ahead log is first folded into the old file (CheckIdle), the
+// snapshot is copied beside path and synced, and only then are the
+// (now empty) old -wal and -shm removed and the copy renamed over path.
+// The -wal must be gone before the rename: SQLite would replay a
+// leftover one onto the snapshot and corrupt it.
 func Restore(ctx context.Context, path, from string) error {
 	if err := checkFile(ctx, from); err != nil {
+		return err
+	}
+	if err := CheckIdle(ctx, path); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -164,6 +208,12 @@ func Restore(ctx context.Context, path, from string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("sqlite: restore: %w", err)
 	}
+	// A server started since CheckIdle would have written to the old file:
+	// look again, as late as possible.
+	if err := CheckIdle(ctx, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
 	for _, suffix := range []string{"-wal", "-shm"} {
 		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			os.Remove(tmp)
@@ -173,7 +223,20 @@ func Restore(ctx context.Context, path, from string) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("sqlite: restore: %w", err)
 	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("sqlite: restore: %w", err)
+	}
 	return checkFile(ctx, path)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func copyFile(from, to string) error {

@@ -53,7 +53,8 @@ func (a *app) restoreCmd() *cobra.Command {
 		Use:   "restore --database PATH --from FILE [--force]",
 		Short: "Replace a SQLite database with a snapshot (server stopped)",
 		Long: `Replace a SQLite database with a snapshot taken by 'lockbox backup'. Stop every
-server using the database first.
+server using the database first: restore refuses while anything has it open. A
+crash during the restore leaves the old database or the new one.
 
 Restoring rolls every audit log back to the snapshot. Customers who verified a
 checkpoint after the snapshot was taken will see their log shrink, which
@@ -63,6 +64,10 @@ lose them, unless --force.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := sqliteOnly(db); err != nil {
+				return err
+			}
+			// First, so that a running server is what the user hears of.
+			if err := sqlite.CheckIdle(cmd.Context(), db); err != nil {
 				return err
 			}
 			losses, err := sqlite.CompareLogs(cmd.Context(), db, from)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -34,28 +35,63 @@ func TestRestoreDrill(t *testing.T) {
 	activity(srv, op, mgr, approver)
 	before.mustRun("audit", "verify", "--tenant", "contoso", "--state-dir", stateBefore)
 
-	// Back up while an operator keeps filing requests.
+	// Back up while an operator keeps filing requests: at least one
+	// request before the backup starts and two after it ends, so the
+	// snapshot is taken in the middle of the writes.
+	sizeBefore := contosoLogSize(t, db)
 	var wg sync.WaitGroup
-	errs := make(chan error, 10)
+	errs := make(chan error, 50)
+	started, backedUp := make(chan struct{}), make(chan struct{})
 	wg.Go(func() {
-		for i := range 10 {
+		defer func() {
+			select {
+			case <-started:
+			default:
+				close(started) // failed before the first: let the backup go on
+			}
+		}()
+		after := 0
+		for i := 0; i < 50 && after < 2; i++ {
 			if code, _, errOut := op.runCLI("requests", "create", "--tenant", "contoso", "--service", "exchange",
 				"--service-request", fmt.Sprintf("SR-%d", i), "--reason", "during the backup", "--duration", "1h"); code != 0 {
 				errs <- fmt.Errorf("create during backup: %s", errOut)
+				return
+			}
+			select {
+			case <-backedUp:
+				after++
+			default:
+			}
+			if i == 0 {
+				close(started)
 			}
 		}
 	})
+	<-started
 	srv.mustRun("backup", "--database", db, "--out", snap)
+	close(backedUp)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+	sizeAfter, sizeSnap := contosoLogSize(t, db), contosoLogSize(t, snap)
+	if !(sizeBefore < sizeSnap && sizeSnap < sizeAfter) {
+		t.Errorf("contoso's log: %d records before the writes, %d in the snapshot, %d after: the backup did not overlap the writes",
+			sizeBefore, sizeSnap, sizeAfter)
 	}
 	srv.wantFail(1, "already exists", "backup", "--database", db, "--out", snap)
 
 	// Written after the backup, and seen by an auditor: the restore will
 	// take these records away.
 	activity(srv, op, mgr, approver)
+	after.mustRun("audit", "verify", "--tenant", "contoso", "--state-dir", stateAfter)
+	// Not while the server runs, even with --force: nothing changes.
+	sizeNow := contosoLogSize(t, db)
+	srv.wantFail(1, "the database is in use: stop every lockbox serve", "restore", "--database", db, "--from", snap, "--force")
+	if got := contosoLogSize(t, db); got != sizeNow {
+		t.Errorf("a refused restore changed the database: contoso's log has %d records, had %d", got, sizeNow)
+	}
 	after.mustRun("audit", "verify", "--tenant", "contoso", "--state-dir", stateAfter)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -92,4 +128,20 @@ func TestRestoreDrill(t *testing.T) {
 	op = srv.as("operator@provider.test")
 	op.mustRun("requests", "create", "--tenant", "contoso", "--service", "exchange", "--service-request", "SR-after",
 		"--reason", "after the restore", "--duration", "1h")
+}
+
+// contosoLogSize reads the size of tenant contoso's audit log from a
+// SQLite database file (the server's, while it runs, or a snapshot).
+func contosoLogSize(t *testing.T, path string) int64 {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRow(`SELECT size FROM audit_logs WHERE log = 'contoso'`).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return n
 }
