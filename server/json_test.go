@@ -1,6 +1,10 @@
 package server_test
 
 import (
+	"bytes"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -38,5 +42,38 @@ func FuzzDecodeStrict(f *testing.F) {
 		if err := v.Canonicalize(); err != nil {
 			t.Fatalf("%q accepted but is not valid JSON without duplicate names: %v", b, err)
 		}
+		// Names match exactly: an accepted key is a field's own name, never
+		// one that differs in case (encoding/json v1 would take "Tenant").
+		if v.Kind() == '{' {
+			dec := jsontext.NewDecoder(bytes.NewReader(v))
+			if _, err := dec.ReadToken(); err != nil {
+				t.Fatal(err)
+			}
+			for dec.PeekKind() != '}' {
+				name, err := dec.ReadToken()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Contains(newRequestNames, name.String()) {
+					t.Fatalf("%q accepted with the key %q, which is not a field name of %v", b, name.String(), newRequestNames)
+				}
+				if err := dec.SkipValue(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	})
 }
+
+// newRequestNames are the JSON names of lockbox.NewRequest's fields, from
+// its tags.
+var newRequestNames = func() []string {
+	var names []string
+	rt := reflect.TypeFor[lockbox.NewRequest]()
+	for i := range rt.NumField() {
+		if name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}()
