@@ -3,8 +3,10 @@ package webhook_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -118,23 +120,47 @@ func TestDeliverFailures(t *testing.T) {
 		wantKind      string
 		wantPermanent bool
 		wantHits      int32
+		resolver      lockbox.Resolver // nil: the system's
 	}{
-		{"ServerError", 503, true, func(rc *receiver) string { return rc.URL + "/x?token=s3cret" }, "wh-1", "http_status", false, 1},
-		{"ClientError", 401, true, func(rc *receiver) string { return rc.URL }, "wh-1", "http_status", false, 1},
-		{"RedirectNotFollowed", http.StatusFound, true, func(rc *receiver) string { return rc.URL + "/x?token=s3cret" }, "wh-1", "http_status", false, 1},
-		{"LoopbackRefused", 204, false, func(rc *receiver) string { return rc.URL + "/x?token=s3cret" }, "wh-1", "blocked_target", true, 0},
+		{"ServerError", 503, true, func(rc *receiver) string { return rc.URL + "/x?token=s3cret" }, "wh-1", "http_status", false, 1, nil},
+		{"ClientError", 401, true, func(rc *receiver) string { return rc.URL }, "wh-1", "http_status", false, 1, nil},
+		{"RedirectNotFollowed", http.StatusFound, true, func(rc *receiver) string { return rc.URL + "/x?token=s3cret" }, "wh-1", "http_status", false, 1, nil},
+		{"LoopbackRefused", 204, false, func(rc *receiver) string { return rc.URL + "/x?token=s3cret" }, "wh-1", "blocked_target", true, 0, nil},
 		{"LocalhostNameRefused", 204, false, func(rc *receiver) string {
 			return strings.Replace(rc.URL, "127.0.0.1", "localhost", 1) + "/x?token=s3cret"
-		}, "wh-1", "blocked_target", true, 0},
-		{"EndpointDeleted", 204, true, func(rc *receiver) string { return rc.URL }, "wh-gone", "endpoint_deleted", true, 0},
-		{"Unreachable", 204, true, func(*receiver) string { return "http://127.0.0.1:1/x?token=s3cret" }, "wh-1", "connect", false, 0},
+		}, "wh-1", "blocked_target", true, 0, nil},
+		{"EndpointDeleted", 204, true, func(rc *receiver) string { return rc.URL }, "wh-gone", "endpoint_deleted", true, 0, nil},
+		{"Unreachable", 204, true, func(*receiver) string { return "http://127.0.0.1:1/x?token=s3cret" }, "wh-1", "connect", false, 0, nil},
+		// 127.1 is 127.0.0.1 to a resolver and to inet_aton: refused at
+		// delivery too (a TLS error instead would mean it was dialed).
+		{"ShortLoopbackRefused", 204, false, func(rc *receiver) string {
+			return "https://127.1:" + rc.port() + "/x?token=s3cret"
+		}, "wh-1", "blocked_target", true, 0, nil},
+		// DNS rebinding: public when the webhook was registered, loopback
+		// when it is delivered.
+		{"RebindToLoopbackRefused", 204, false, func(rc *receiver) string {
+			return "https://hooks.rebind.example:" + rc.port() + "/x?token=s3cret"
+		}, "wh-1", "blocked_target", true, 0, &rebinder{first: netip.MustParseAddr("93.184.216.34"), then: netip.MustParseAddr("127.0.0.1")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rc := newReceiver(t, tt.status)
 			m := message()
 			m.WebhookID = tt.webhookID
-			err := sender(tt.url(rc), tt.allowPrivate).Deliver(t.Context(), m)
+			if rb, ok := tt.resolver.(*rebinder); ok {
+				// Registration (approval's CreateWebhook) checks the URL
+				// and the name's addresses: both pass.
+				w, err := lockbox.ValidateWebhookURL(tt.url(rc), false)
+				if err != nil {
+					t.Fatalf("registration refused the URL: %v", err)
+				}
+				if _, err := lockbox.WebhookAddrs(t.Context(), rb, w.Name, false); err != nil {
+					t.Fatalf("registration refused the name: %v", err)
+				}
+			}
+			s := sender(tt.url(rc), tt.allowPrivate)
+			s.Resolver = tt.resolver
+			err := s.Deliver(t.Context(), m)
 			if err == nil {
 				t.Fatal("Deliver succeeded; want a failure")
 			}
@@ -152,4 +178,24 @@ func TestDeliverFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// port is the receiver's port.
+func (rc *receiver) port() string {
+	_, port, _ := net.SplitHostPort(rc.Listener.Addr().String())
+	return port
+}
+
+// rebinder answers first with one address, then with another: a name an
+// attacker controls, rebound between registration and delivery.
+type rebinder struct {
+	first, then netip.Addr
+	calls       atomic.Int32
+}
+
+func (r *rebinder) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	if r.calls.Add(1) == 1 {
+		return []netip.Addr{r.first}, nil
+	}
+	return []netip.Addr{r.then}, nil
 }
