@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/lockboxhq/lockbox"
 )
 
 // axeSource is axe-core (npm axe-core, testdata/axe), the accessibility
@@ -87,13 +89,23 @@ func TestAccessibility(t *testing.T) {
 // violations, and no page wider than the screen ("Sign out" cut off).
 func (s *suite) everyPageAccessible(t *testing.T) {
 	r := s.e.pending()
+	// An approved request, for the revoke confirmation.
+	approved, err := s.e.svc.Act(s.e.as("approver@contoso.test"), s.e.pending().ID, lockbox.EventApprove, lockbox.Decision{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pages := map[string][]string{
-		"":                       {"/signin"},
-		"operator@provider.test": {"/requests/new", "/requests", "/requests/" + r.Reference},
-		"manager@provider.test":  {"/review"},
-		"approver@contoso.test":  {"/requests", "/requests/" + r.Reference, "/requests/" + r.Reference + "/approve", "/settings", "/audit"},
-		"admin@contoso.test":     {"/users", "/users/auditor@contoso.test/remove"},
-		"admin@provider.test":    {"/tenants", "/staff", "/services", "/service-accounts", "/service-accounts/dev-service/rotate", "/service-accounts/dev-service/revoke"},
+		"": {"/signin", "/preferences"},
+		"operator@provider.test": {"/requests/new", "/requests", "/requests/" + r.Reference, "/requests/" + r.Reference + "/cancel",
+			"/account"},
+		"manager@provider.test": {"/review"},
+		"approver@contoso.test": {"/requests", "/requests/" + r.Reference, "/requests/" + r.Reference + "/approve", "/settings", "/audit",
+			"/requests/" + r.Reference + "/deny", "/requests/" + approved.Reference + "/revoke",
+			"/requests/LB-NOSUCHRQ", // the error page (not found)
+			"/dev/mail"},
+		"admin@contoso.test": {"/users", "/users/auditor@contoso.test/remove", "/policy", "/sso"},
+		"admin@provider.test": {"/tenants", "/staff", "/services", "/service-accounts", "/service-accounts/dev-service/rotate", "/service-accounts/dev-service/revoke",
+			"/staff/operator2@provider.test/remove"},
 	}
 	for email, paths := range pages {
 		p := s.person(t)
