@@ -111,7 +111,7 @@ func (x *SSO) StartSSO(ctx context.Context, in lockbox.SSOStart) (string, error)
 	}
 	cli := in.CLIRedirect != ""
 	if cli {
-		if err := checkCLIStart(in); err != nil {
+		if err := checkCLIStart(in.CLIRedirect, in.CLIState, in.CLIChallenge); err != nil {
 			return "", err
 		}
 	} else if in.Browser == "" {
@@ -169,19 +169,19 @@ var (
 
 // checkCLIStart accepts only a loopback redirect (RFC 8252 §7.3): the one-
 // time code goes to a program on the person's own machine, never to a host
-// someone else named.
-func checkCLIStart(in lockbox.SSOStart) error {
-	u, err := url.Parse(in.CLIRedirect)
+// someone else named. Also the rule of lockbox login --browser (HandOffToCLI).
+func checkCLIStart(redirect, state, challenge string) error {
+	u, err := url.Parse(redirect)
 	if err != nil || u.Scheme != "http" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Port() == "" {
 		return lockbox.FieldErrorf(lockbox.EINVALID, "redirect_uri", "redirect_uri must be a loopback URL like http://127.0.0.1:PORT/callback.")
 	}
 	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
 		return lockbox.FieldErrorf(lockbox.EINVALID, "redirect_uri", "redirect_uri must be on 127.0.0.1 or [::1].")
 	}
-	if !cliStateRE.MatchString(in.CLIState) {
+	if !cliStateRE.MatchString(state) {
 		return lockbox.FieldErrorf(lockbox.EINVALID, "state", "state must be 8 to 128 URL-safe characters.")
 	}
-	if !pkceRE.MatchString(in.CLIChallenge) {
+	if !pkceRE.MatchString(challenge) {
 		return lockbox.FieldErrorf(lockbox.EINVALID, "code_challenge", "code_challenge must be the base64url SHA-256 of a verifier (43 characters, S256).")
 	}
 	return nil
@@ -262,17 +262,12 @@ func (x *SSO) FinishSSO(ctx context.Context, cb lockbox.SSOCallback) (*lockbox.S
 		}
 	}
 	if f.CLIRedirect != "" {
-		code := randomSecret("", 32)
-		cf := &lockbox.SSOFlow{Tenant: f.Tenant, Issuer: f.Issuer, UserID: u.ID, CLIChallenge: f.CLIChallenge,
-			ExpiresAt: now.Add(cliCodeTTL)}
-		if err := x.s.store.Update(ctx, func(tx lockbox.Tx) error {
-			return tx.InsertSSOFlow(ctx, tokenHash(code), cf)
-		}); err != nil {
+		redirect, err := x.cliCode(ctx, u, f.Tenant, f.Issuer, f.CLIRedirect, f.CLIState, f.CLIChallenge, now)
+		if err != nil {
 			return nil, err
 		}
-		q := url.Values{"code": {code}, "state": {f.CLIState}}
 		x.s.opts.Logger.InfoContext(ctx, "sso sign-in", "user", u.Email, "tenant", u.Tenant, "via", "cli")
-		return &lockbox.SSOResult{User: u, Redirect: f.CLIRedirect + "?" + q.Encode()}, nil
+		return &lockbox.SSOResult{User: u, Redirect: redirect}, nil
 	}
 	token, _, err := x.ws.startSession(ctx, u, now)
 	if err != nil {
@@ -411,7 +406,7 @@ func (s *Service) ssoVerified(ctx context.Context) (time.Time, bool, error) {
 // RedeemCLICode trades a CLI flow's one-time code for a bearer token.
 func (x *SSO) RedeemCLICode(ctx context.Context, code, verifier string) (*lockbox.Session, error) {
 	bad := func() error {
-		return ssoRefused("This sign-in code is unknown, used or expired. Run lockbox login --sso again.")
+		return ssoRefused("This sign-in code is unknown, used or expired. Run lockbox login again.")
 	}
 	if code == "" || verifier == "" {
 		return nil, bad()
