@@ -205,3 +205,46 @@ func TestServiceAccountRotationAudited(t *testing.T) {
 		t.Errorf("provider log:\n%q\nwant\n%q", got, want)
 	}
 }
+
+// TestServiceAccountListShowsUseAndGrace: the list tells whether a
+// service account is used and until when a rotated-out token still
+// works, so an admin can tell whether a revocation or a rotation without
+// grace would stop a live service.
+func TestServiceAccountListShowsUseAndGrace(t *testing.T) {
+	t.Parallel()
+	h := newLifecycleHarness(t, lockbox.SystemClock{})
+	admin := h.as("admin@provider.test")
+	list := func() *lockbox.ServiceAccount {
+		t.Helper()
+		sas, err := h.svc.ListServiceAccounts(admin)
+		if err != nil || len(sas) != 1 {
+			t.Fatalf("list: %v, %v", sas, err)
+		}
+		return sas[0]
+	}
+	if sa := list(); sa.GraceEndsAt != nil || sa.Token != "" {
+		t.Fatalf("before any rotation: %+v", sa)
+	}
+	if _, err := h.svc.Authenticate(context.Background(), approval.DevServiceToken); err != nil {
+		t.Fatal(err)
+	}
+	if sa := list(); sa.LastUsedAt == nil || time.Since(*sa.LastUsedAt) > 2*time.Minute {
+		t.Errorf("after a use, last used %v", sa.LastUsedAt)
+	}
+	before := time.Now()
+	if _, err := h.svc.RotateServiceAccount(admin, "dev-service", 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	sa := list()
+	if sa.GraceEndsAt == nil || sa.GraceEndsAt.Before(before.Add(9*time.Minute)) || sa.GraceEndsAt.After(time.Now().Add(11*time.Minute)) {
+		t.Errorf("after a rotation with 10m grace, grace ends %v", sa.GraceEndsAt)
+	}
+	if _, err := h.svc.RotateServiceAccount(admin, "dev-service", 0); err != nil {
+		t.Fatal(err)
+	}
+	if sa := list(); sa.GraceEndsAt != nil || sa.Token != "" {
+		t.Errorf("after a rotation without grace: %+v", sa)
+	}
+	_, err := h.svc.ListServiceAccounts(h.as("manager@provider.test"))
+	wantCode(t, err, lockbox.EFORBIDDEN)
+}

@@ -191,8 +191,10 @@ func (a *app) serviceAccountsListCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeList(a.stdout, format.value, sas, []string{"NAME", "CREATED"},
-			func(sa *lockbox.ServiceAccount) []string { return []string{sa.Name, formatTime(sa.CreatedAt)} })
+		return writeList(a.stdout, format.value, sas, []string{"NAME", "CREATED", "LAST USED", "OLD TOKEN STOPS"},
+			func(sa *lockbox.ServiceAccount) []string {
+				return []string{sa.Name, formatTime(sa.CreatedAt), formatTimePtr(sa.LastUsedAt), formatTimePtr(sa.GraceEndsAt)}
+			})
 	}
 	return cmd
 }
