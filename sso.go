@@ -192,6 +192,12 @@ type SSOService interface {
 	// RedeemCLICode trades a CLI flow's one-time code and PKCE verifier for
 	// a bearer token.
 	RedeemCLICode(ctx context.Context, code, verifier string) (*Session, error)
+	// HandOffToCLI gives the signed-in caller's CLI (lockbox login
+	// --browser) a one-time code for RedeemCLICode: the loopback redirect
+	// with code and state. EINVALID for a redirect that is not loopback, or
+	// a bad state or challenge; the CheckActive errors for a session that
+	// may not act.
+	HandOffToCLI(ctx context.Context, redirect, state, challenge string) (string, error)
 	// Tenant SSO configuration: that tenant's global_admin only.
 	GetTenantSSO(ctx context.Context, tenant string) (*TenantSSO, error)
 	PutTenantSSO(ctx context.Context, tenant string, in TenantSSOInput) (*TenantSSO, error)

@@ -132,6 +132,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /account/passkeys", h.allows(lockbox.PasskeyCall, h.addPasskey))
 	m.HandleFunc("POST /account/passkeys/{credential}/remove", h.authed(h.removePasskey))
 	m.HandleFunc("POST /requests/{id}/decision-challenge", h.authed(h.decisionChallenge))
+	m.HandleFunc("GET /cli-login", h.authed(h.cliLoginPage)) // clilogin.go
+	m.HandleFunc("POST /cli-login", h.authed(h.cliLogin))
 
 	m.HandleFunc("GET /{$}", h.authed(h.home))
 	m.HandleFunc("GET /requests", h.authed(h.requestList))
