@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/spf13/cobra"
@@ -15,8 +17,9 @@ import (
 func (a *app) loginCmd() *cobra.Command {
 	var email string
 	var sso ssoLoginFlags // sso.go
+	var browser bool
 	cmd := &cobra.Command{
-		Use:   "login --server URL (--email E | --sso [--email E])",
+		Use:   "login --server URL (--email E | --sso [--email E] | --browser)",
 		Short: "Sign in and save the session for later commands",
 		Long: `Sign in to a Lockbox server. The password is prompted for (without echo)
 when standard input is a terminal, and read from LOCKBOX_PASSWORD otherwise.
@@ -26,18 +29,29 @@ $LOCKBOX_CONFIG_DIR, or lockbox/ in your configuration directory.
 With --sso, sign in through your identity provider instead: lockbox opens
 your browser (or prints the address to open) and waits on a loopback port for
 the server's answer. --email selects your organisation's IdP by its domain;
-without it, the provider's staff IdP is used.`,
+without it, the provider's staff IdP is used.
+
+With --browser, sign in to the admin center in your browser, with your
+password and your passkey (which the terminal cannot reach), and confirm
+there that this command line may use your sign-in: lockbox opens (or prints)
+<server>/cli-login and waits on a loopback port, as with --sso. Use it when
+your account has a passkey.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			server, err := a.loginServer()
 			if err != nil {
 				return err
 			}
-			if sso.on {
+			switch {
+			case browser && (sso.on || email != ""):
+				return usageErrorf("--browser signs you in as whoever you are in the browser: give it without --sso and --email")
+			case browser:
+				return a.loginBrowser(cmd, server, sso.timeout)
+			case sso.on:
 				return a.loginSSO(cmd, server, lockbox.NormalizeEmail(email), sso)
 			}
 			if email == "" {
-				return usageErrorf("--email is required (or sign in with --sso)")
+				return usageErrorf("--email is required (or sign in with --sso or --browser)")
 			}
 			password, err := a.readPassword()
 			if err != nil {
@@ -48,8 +62,9 @@ without it, the provider's staff IdP is used.`,
 			switch lockbox.ErrorCode(err) {
 			case "":
 			case lockbox.EPASSKEYREQUIRED:
-				// The terminal cannot reach a browser's authenticator.
-				return lockbox.Errorf(lockbox.EPASSKEYREQUIRED, "Your password is right, but your account has a passkey, and the CLI cannot use one: sign in with `lockbox login --sso` if your organisation has single sign-on, or take the passkey step over the API yourself (POST /v1/auth/token/passkey) and give the token as LOCKBOX_TOKEN; the admin center signs in with the passkey in a browser.")
+				// The terminal cannot reach a browser's authenticator; the
+				// browser can, and hands its sign-in over (--browser).
+				return lockbox.Errorf(lockbox.EPASSKEYREQUIRED, "Your password is right, but your account has a passkey, and the CLI cannot use one by itself: run `lockbox login --browser --server %s` to sign in with it in your browser and hand the session to the CLI.", server)
 			default:
 				return err
 			}
@@ -79,7 +94,19 @@ without it, the provider's staff IdP is used.`,
 	}
 	cmd.Flags().StringVar(&email, "email", "", "your email address")
 	addSSOLoginFlags(cmd, &sso)
+	cmd.Flags().BoolVar(&browser, "browser", false, "sign in in the admin center in a browser, with your passkey if you have one, and hand that sign-in to the CLI (LOCKBOX_NO_BROWSER=1: only print the address to open; --sso-timeout applies)")
 	return cmd
+}
+
+// loginBrowser: the admin center's /cli-login page, behind its sign-in
+// (password, then passkey), asks the person to confirm and sends the
+// browser to the loopback with a one-time code (loopbackLogin). The CLI
+// builds the address itself: nothing to ask the server first.
+func (a *app) loginBrowser(cmd *cobra.Command, server string, timeout time.Duration) error {
+	return a.loopbackLogin(cmd, server, timeout, "through the browser", func(_ context.Context, _ ssoClient, redirect, state, challenge string) (string, error) {
+		q := url.Values{"redirect_uri": {redirect}, "state": {state}, "code_challenge": {challenge}}
+		return strings.TrimSuffix(server, "/") + "/cli-login?" + q.Encode(), nil
+	})
 }
 
 // loginServer is --server (or LOCKBOX_SERVER), else the server of the saved

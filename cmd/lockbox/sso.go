@@ -58,12 +58,21 @@ func randomURLSafe() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// loginSSO: listen on 127.0.0.1:0, ask the server for the IdP's URL with
-// a PKCE challenge, open it, receive the one-time code on the loopback,
-// and trade it with the verifier (which never left this process) for a
-// token.
+// loginSSO: ask the server for the IdP's URL with the loopback's PKCE
+// challenge, and sign in there (loopbackLogin).
 func (a *app) loginSSO(cmd *cobra.Command, server, email string, f ssoLoginFlags) error {
-	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+	return a.loopbackLogin(cmd, server, f.timeout, "with single sign-on", func(ctx context.Context, c ssoClient, redirect, state, challenge string) (string, error) {
+		return c.StartSSO(ctx, email, redirect, state, challenge)
+	})
+}
+
+// loopbackLogin: listen on 127.0.0.1:0, open the address open gives for
+// the loopback redirect, a state and a PKCE challenge (lockbox login --sso
+// and --browser), receive the one-time code on the loopback, trade it with
+// the verifier (which never left this process) for a token, and save it.
+func (a *app) loopbackLogin(cmd *cobra.Command, server string, timeout time.Duration, how string,
+	open func(ctx context.Context, c ssoClient, redirect, state, challenge string) (string, error)) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 	defer cancel()
 	c, err := asSSO(a.dial(server, ""))
 	if err != nil {
@@ -77,7 +86,7 @@ func (a *app) loginSSO(cmd *cobra.Command, server, email string, f ssoLoginFlags
 	redirect := fmt.Sprintf("http://%s/callback", ln.Addr())
 	verifier, state := randomURLSafe(), randomURLSafe()
 	sum := sha256.Sum256([]byte(verifier))
-	authURL, err := c.StartSSO(ctx, email, redirect, state, base64.RawURLEncoding.EncodeToString(sum[:]))
+	authURL, err := open(ctx, c, redirect, state, base64.RawURLEncoding.EncodeToString(sum[:]))
 	if err != nil {
 		return err
 	}
@@ -98,7 +107,7 @@ func (a *app) loginSSO(cmd *cobra.Command, server, email string, f ssoLoginFlags
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	fmt.Fprintf(a.stderr, "Sign in in your browser. If it does not open, open this address:\n\n    %s\n\nWaiting for the sign-in (up to %s)…\n", authURL, f.timeout)
+	fmt.Fprintf(a.stderr, "Sign in in your browser. If it does not open, open this address:\n\n    %s\n\nWaiting for the sign-in (up to %s)…\n", authURL, timeout)
 	if a.getenv("LOCKBOX_NO_BROWSER") == "" {
 		if err := openBrowser(authURL); err != nil {
 			fmt.Fprintf(a.stderr, "lockbox: could not open a browser (%v); open the address above yourself.\n", err)
@@ -108,7 +117,7 @@ func (a *app) loginSSO(cmd *cobra.Command, server, email string, f ssoLoginFlags
 	select {
 	case code = <-codes:
 	case <-ctx.Done():
-		return fmt.Errorf("no sign-in arrived within %s; if the browser showed an error, it says why", f.timeout)
+		return fmt.Errorf("no sign-in arrived within %s; if the browser showed an error, it says why", timeout)
 	}
 	s, err := c.RedeemSSOCode(ctx, code, verifier)
 	if err != nil {
@@ -125,7 +134,7 @@ func (a *app) loginSSO(cmd *cobra.Command, server, email string, f ssoLoginFlags
 	if err := saveCredentials(dir, &credentials{Server: server, Email: u.Email, Token: s.Token, ExpiresAt: s.ExpiresAt.UTC()}); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "Signed in to %s as %s with single sign-on (session expires %s).\n", server, u.Email, formatTime(s.ExpiresAt))
+	fmt.Fprintf(a.stdout, "Signed in to %s as %s %s (session expires %s).\n", server, u.Email, how, formatTime(s.ExpiresAt))
 	return nil
 }
 
