@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
@@ -19,7 +20,8 @@ import (
 // (a platform authenticator with user verification), an approver of a
 // tenant that requires signed decisions registers a passkey on the Account
 // page and approves a request; the approval's audit record carries the
-// signed statement, and the grant is issued.
+// signed statement, and the grant is issued; a denial through the web is
+// signed the same way.
 func TestBrowserPasskeys(t *testing.T) {
 	t.Parallel()
 	b := startBrowser(t)
@@ -80,6 +82,43 @@ func TestBrowserPasskeys(t *testing.T) {
 	if !signed {
 		t.Fatal("the approval's audit record has no signed_decision")
 	}
+
+	t.Run("SignedDenial", func(t *testing.T) {
+		// A denial is a decision too: the web's deny form performs the same
+		// ceremony, and the record carries the signed statement of a deny.
+		p := &person{t: t, ctx: p.ctx, base: p.base, dir: p.dir}
+		r := e.pending()
+		p.open("/requests/"+r.Reference+"/deny", "#sign-notice")
+		p.do(chromedp.SendKeys(chromedp.CSS("#comment"), "Not during the freeze"))
+		// The confirmation page has a #status too: wait for the request's
+		// page, which says the decision was recorded.
+		p.click("#confirm", ".notice.ok")
+		p.shot("passkey-signed-denial")
+		if got := p.text("#status"); !strings.Contains(got, "Denied") {
+			t.Errorf("after the signed denial the page shows %q", got)
+		}
+		if got := e.get(r.ID); got.Status != lockbox.StatusDenied {
+			t.Fatalf("after the signed denial the request is %s", got.Status)
+		}
+		var statement *lockbox.DecisionStatement
+		recs := storetest.MustAuditRecords(t, e.store, "contoso", 0, storetest.MustAuditSize(t, e.store, "contoso"))
+		for _, rec := range recs {
+			if rec.Operation == lockbox.OpRequestDenied && rec.RequestID == r.ID {
+				sd, _ := rec.AuditData["signed_decision"].(map[string]any)
+				if canon, ok := sd["statement"].(string); ok {
+					if err := json.Unmarshal([]byte(canon), &statement); err != nil {
+						t.Fatalf("signed statement %q: %v", canon, err)
+					}
+				}
+			}
+		}
+		if statement == nil {
+			t.Fatal("the denial's audit record has no signed_decision")
+		}
+		if statement.Decision != string(lockbox.EventDeny) || statement.RequestID != r.ID || statement.DecidedBy != "approver@contoso.test" {
+			t.Errorf("the signed statement is not approver@contoso.test's deny of %s: %+v", r.ID, statement)
+		}
+	})
 
 	// Second factor: with a passkey the password alone no longer signs in;
 	// the passkey step does, with the same virtual authenticator.
