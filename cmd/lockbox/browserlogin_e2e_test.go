@@ -125,23 +125,11 @@ func TestBrowserLoginWithPasskey(t *testing.T) {
 	// The relying party of a server without --external-url is localhost:
 	// the person opens the admin center there, and so does the CLI.
 	base := "http://localhost:" + port
-	a := passkeytest.New("localhost", base)
 	sess, err := client.New(srv.url, "").Login(ctx, "approver@contoso.test", "lockbox-dev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := client.New(srv.url, sess.Token)
-	begin, err := c.BeginPasskey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := a.Register(begin.Options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.FinishPasskey(ctx, "yubikey", resp); err != nil {
-		t.Fatal(err)
-	}
+	a := registerPasskey(t, client.New(srv.url, sess.Token), srv.url, "yubikey")
 
 	cli := &e2e{t: t, url: base, config: t.TempDir()}
 	cli.wantFail(1, "lockbox login --browser", "login", "--server", base, "--email", "approver@contoso.test")

@@ -23,19 +23,7 @@ func TestPasskeysThroughTheCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := client.New(srv.url, sess.Token)
-	u, _ := url.Parse(srv.url)
-	a := passkeytest.New("localhost", "http://localhost:"+u.Port())
-	b, err := c.BeginPasskey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := a.Register(b.Options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.FinishPasskey(ctx, "yubikey", resp); err != nil {
-		t.Fatal(err)
-	}
+	a := registerPasskey(t, c, srv.url, "yubikey")
 	if out := cli.mustRun("passkeys", "list"); !strings.Contains(out, a.CredentialID()) || !strings.Contains(out, "yubikey") {
 		t.Fatalf("passkeys list:\n%s", out)
 	}
@@ -48,4 +36,31 @@ func TestPasskeysThroughTheCLI(t *testing.T) {
 	if out := cli.mustRun("passkeys", "list", "-o", "json"); strings.Contains(out, a.CredentialID()) {
 		t.Fatalf("still listed after remove:\n%s", out)
 	}
+}
+
+// registerPasskey registers a software authenticator's passkey, named
+// name, for the account signed in as c on the server at serverURL, over
+// the API. WebAuthn refuses IP addresses as relying parties, so the
+// authenticator's origin is the server's port at localhost (the relying
+// party of a server without --external-url).
+func registerPasskey(t *testing.T, c *client.Client, serverURL, name string) *passkeytest.Authenticator {
+	t.Helper()
+	ctx := context.Background()
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := passkeytest.New("localhost", "http://localhost:"+u.Port())
+	begin, err := c.BeginPasskey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := a.Register(begin.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.FinishPasskey(ctx, name, resp); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/client"
-	"github.com/lockboxhq/lockbox/internal/passkeytest"
 )
 
 // TestRequireMFAFreshServer: a new server started with --require-mfa.
@@ -48,19 +46,7 @@ func TestRequireMFAFreshServer(t *testing.T) {
 	if _, err := c.ListStaff(ctx); lockbox.ErrorCode(err) != lockbox.EMFAREQUIRED {
 		t.Fatalf("list staff before a passkey: %v, want mfa_required", err)
 	}
-	u, _ := url.Parse(rs.URL())
-	a := passkeytest.New("localhost", "http://localhost:"+u.Port())
-	b, err := c.BeginPasskey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := a.Register(b.Options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.FinishPasskey(ctx, "laptop", resp); err != nil {
-		t.Fatal(err)
-	}
+	registerPasskey(t, c, rs.URL(), "laptop")
 	if _, err := c.ListStaff(ctx); err != nil {
 		t.Fatalf("list staff with a passkey registered: %v", err)
 	}
