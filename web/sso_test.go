@@ -10,7 +10,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/lockboxhq/lockbox"
@@ -352,8 +356,10 @@ func TestSSOSignInPage(t *testing.T) {
 
 // TestSSOBrowser drives the whole redirect dance in Chromium: the sign-in
 // page, Lockbox's hop to the IdP (no script), the real test OP's login
-// form, the callback, and the signed-in admin center; and a refusal shown
-// as a page.
+// form, the callback, and the signed-in admin center; and every refusal
+// of issue 12 as the browser shows it: the sign-in page with the cause
+// (the sentences TestSSOSignIn expects over HTTP), a 4xx or 503 (never a
+// 500), and nobody signed in.
 func TestSSOBrowser(t *testing.T) {
 	t.Parallel()
 	b := startBrowser(t)
@@ -367,6 +373,18 @@ func TestSSOBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#password"), testop.DefaultPassword))
 		p.shot("sso-test-idp")
 		p.do(chromedp.Click(chromedp.CSS("#submit")))
+	}
+	// dance presses "Sign in with single sign-on" for email ("" presses
+	// "Sign in with Provider IdP") and signs in at the IdP as who.
+	dance := func(p *person, email, who string) {
+		p.open("/signin", "#email")
+		if email == "" {
+			p.do(chromedp.Click(chromedp.CSS("#signin-provider")))
+		} else {
+			p.do(chromedp.SendKeys(chromedp.CSS("#email"), email),
+				chromedp.Click(chromedp.CSS("#signin-sso")))
+		}
+		atIdP(p, who)
 	}
 	t.Run("Staff", func(t *testing.T) {
 		p := s.person(t)
@@ -384,31 +402,183 @@ func TestSSOBrowser(t *testing.T) {
 	})
 	t.Run("TenantByEmailDomain", func(t *testing.T) {
 		p := s.person(t)
-		p.open("/signin", "#email")
-		p.do(chromedp.SendKeys(chromedp.CSS("#email"), "approver@contoso.test"),
-			chromedp.Click(chromedp.CSS("#signin-sso")))
-		atIdP(p, "approver@contoso.test")
+		dance(p, "approver@contoso.test", "approver@contoso.test")
 		p.do(chromedp.WaitVisible(chromedp.CSS("nav.side")))
 		p.open("/requests", "nav.side")
 		if got := p.text(".me"); !strings.Contains(got, "approver@contoso.test") || !strings.Contains(got, "contoso") {
 			t.Errorf("signed in as %q", got)
 		}
 	})
-	t.Run("FabrikamThroughContosoRefused", func(t *testing.T) {
+
+	refused := []struct {
+		name, email, who string
+		status           int
+		says             string
+	}{
+		{"WrongNonce", "nonce@contoso.test", "nonce@contoso.test", 401, "does not belong to this sign-in"},
+		{"WrongAudience", "audience@contoso.test", "audience@contoso.test", 401, "could not be verified"},
+		{"ExpiredIDToken", "expired@contoso.test", "expired@contoso.test", 401, "has expired"},
+		{"EmailNotVerified", "approver@contoso.test", "unverified@contoso.test", 401, "has not verified unverified@contoso.test"},
+		{"OutsideAllowedDomains", "approver@contoso.test", "guest@partner.test", 401, "guest@partner.test is not in a domain this organisation"},
+		{"FabrikamThroughContoso", "admin@contoso.test", "admin@fabrikam.test", 401, "admin@fabrikam.test is not in a domain this organisation"},
+		{"DisabledStaff", "", "operator2@provider.test", 401, "Your Lockbox account is disabled."},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "DisabledStaff" {
+				disabled := true
+				if _, err := e.svc.UpdateStaff(e.as("admin@provider.test"), tc.who, lockbox.StaffUpdate{Disabled: &disabled}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := s.person(t)
+			dance(p, tc.email, tc.who)
+			if tc.name == "FabrikamThroughContoso" { // the README's example of a refusal
+				browserRefused(p, "signin-sso-refused", tc.status, tc.says, true)
+				return
+			}
+			browserRefused(p, "signin-sso-"+strings.ToLower(tc.name), tc.status, tc.says)
+		})
+	}
+
+	t.Run("WrongState", func(t *testing.T) {
 		p := s.person(t)
-		p.open("/signin", "#email")
-		p.do(chromedp.SendKeys(chromedp.CSS("#email"), "admin@contoso.test"),
-			chromedp.Click(chromedp.CSS("#signin-sso")))
-		atIdP(p, "admin@fabrikam.test")
-		p.do(chromedp.WaitVisible(chromedp.CSS("#signin-error")))
-		p.shot("signin-sso-refused", true)
-		if got := p.text("#signin-error"); !strings.Contains(got, "admin@fabrikam.test is not in a domain") {
-			t.Errorf("refusal reads %q", got)
+		caught := p.catchCallback(false)
+		dance(p, "approver@contoso.test", "approver@contoso.test")
+		cb, err := url.Parse(caught())
+		if err != nil {
+			t.Fatal(err)
 		}
-		if p.present("nav.side") {
-			t.Error("signed in after the refusal")
+		q := cb.Query()
+		q.Set("state", "not-the-state-lockbox-sent")
+		cb.RawQuery = q.Encode()
+		p.do(chromedp.Navigate(cb.String()))
+		browserRefused(p, "signin-sso-wrongstate", 401, "expired or was already used")
+	})
+	t.Run("ReplayedCode", func(t *testing.T) {
+		p := s.person(t)
+		caught := p.catchCallback(true)
+		dance(p, "approver@contoso.test", "approver@contoso.test")
+		cb := caught()
+		p.do(chromedp.WaitVisible(chromedp.CSS("nav.side")))
+		// The same browser (signed in by the first use) and another one:
+		// the code is spent either way.
+		p.do(chromedp.Navigate(cb), chromedp.WaitVisible(chromedp.CSS("#signin-error")))
+		if got := p.text("#signin-error"); !strings.Contains(got, "expired or was already used") {
+			t.Errorf("replay in the same browser reads %q", got)
+		}
+		other := s.person(t)
+		other.do(chromedp.Navigate(cb))
+		browserRefused(other, "signin-sso-replayedcode", 401, "expired or was already used")
+	})
+	t.Run("IdPDown", func(t *testing.T) {
+		// At the callback: discovery is cached, the token endpoint is down.
+		p := s.person(t)
+		caught := p.catchCallback(false)
+		dance(p, "approver@contoso.test", "approver@contoso.test")
+		cb := caught()
+		e.op.SetDown(true)
+		defer e.op.SetDown(false)
+		p.do(chromedp.Navigate(cb))
+		browserRefused(p, "signin-sso-idpdown", http.StatusServiceUnavailable, "cannot be reached right now")
+		// At the start: a new server (no cached discovery) whose staff IdP
+		// is down.
+		e2 := newSSOEnv(t)
+		e2.op.SetDown(true)
+		s2 := &suite{browser: b, base: e2.base, dir: dir}
+		p2 := s2.person(t)
+		p2.open("/signin", "#signin-provider")
+		p2.do(chromedp.Click(chromedp.CSS("#signin-provider")))
+		browserRefused(p2, "signin-sso-idpdown-start", http.StatusServiceUnavailable, "cannot be reached right now")
+	})
+}
+
+// browserRefused checks the page p's browser ended on after a refused
+// single sign-on: the sign-in page naming the cause, answered with status
+// (so never a generic 500), no raw library text, and p not signed in;
+// docs also saves the screenshot for the README.
+func browserRefused(p *person, shot string, status int, says string, docs ...bool) {
+	p.t.Helper()
+	p.do(chromedp.WaitVisible(chromedp.CSS("#signin-error")))
+	p.shot(shot, docs...)
+	if got := p.text("#signin-error"); !strings.Contains(got, says) {
+		p.t.Errorf("refusal reads %q, want %q", got, says)
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	// The status of the document shown, as the browser received it.
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[int]("performance.getEntriesByType('navigation')[0].responseStatus"))
+	if err != nil {
+		p.t.Fatalf("status of the page: %v", err)
+	}
+	if got != status {
+		p.t.Errorf("the refusal page answered %d, want %d", got, status)
+	}
+	body := p.text("body")
+	for _, raw := range []string{"oidc:", "oauth2:", "go-oidc", "panic", "goroutine", "invalid_grant", "Internal Server Error"} {
+		if strings.Contains(body, raw) {
+			p.t.Errorf("the page shows raw error text %q", raw)
+		}
+	}
+	if p.present("nav.side") {
+		p.t.Error("signed in after the refusal")
+	}
+	// Nobody is signed in: the admin center sends the browser to sign in.
+	p.do(chromedp.Navigate(p.base+"/requests"), chromedp.WaitVisible(chromedp.CSS("#email")))
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if u, perr := url.Parse(loc); err != nil || perr != nil || u.Path != "/signin" || p.present("nav.side") {
+		p.t.Errorf("after the refusal /requests shows %s (%v)", loc, err)
+	}
+}
+
+// catchCallback makes p's browser pause at the IdP's redirect to Lockbox's
+// /auth/callback: the returned func waits for it and returns its URL, and
+// lets the browser deliver it when deliver is set, or aborts it so that
+// Lockbox never sees it (the test tampers with it or delivers it later).
+func (p *person) catchCallback(deliver bool) func() string {
+	p.t.Helper()
+	paused := make(chan *fetch.EventRequestPaused, 1)
+	lctx, cancel := context.WithCancel(p.ctx)
+	p.t.Cleanup(cancel)
+	err := chromedp.Listen(lctx, func(ev any) {
+		if ev, ok := ev.(*fetch.EventRequestPaused); ok {
+			select {
+			case paused <- ev:
+			default:
+			}
 		}
 	})
+	if err != nil {
+		p.t.Fatalf("listen: %v", err)
+	}
+	if _, err := chromedp.Call(p.ctx, fetch.Enable, fetch.EnableParams{
+		Patterns: []*fetch.RequestPattern{{URLPattern: p.base + "/auth/callback*"}}}); err != nil {
+		p.t.Fatalf("Fetch.enable: %v", err)
+	}
+	return func() string {
+		p.t.Helper()
+		defer cancel()
+		var ev *fetch.EventRequestPaused
+		select {
+		case ev = <-paused:
+		case <-time.After(30 * time.Second):
+			p.shot("failed-" + strings.ReplaceAll(p.t.Name(), "/", "-"))
+			p.t.Fatal("the IdP never sent the browser to /auth/callback")
+		}
+		var err error
+		if deliver {
+			_, err = chromedp.Call(p.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+		} else {
+			_, err = chromedp.Call(p.ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonAborted})
+		}
+		if err == nil {
+			_, err = chromedp.Call(p.ctx, fetch.Disable, cdp.Empty{})
+		}
+		if err != nil {
+			p.t.Fatalf("release the callback: %v", err)
+		}
+		return ev.Request.URL
+	}
 }
 
 // TestSSOAdminPage: the tenant's global admin sets the IdP on the Single
