@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -10,7 +8,6 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
-	"github.com/lockboxhq/lockbox/passkey"
 )
 
 // TestBrowserPasskeySetup: in Chromium, a user of a require_mfa tenant
@@ -21,23 +18,11 @@ import (
 func TestBrowserPasskeySetup(t *testing.T) {
 	t.Parallel()
 	b := startBrowser(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://localhost:" + strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
-	rp, err := passkey.New(base, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnvWith(t, approval.Options{Passkeys: rp})
+	e, base := passkeyEnv(t)
 	on := true
 	if _, err := e.svc.UpdateSettings(e.as("admin@contoso.test"), "contoso", lockbox.SettingsPatch{RequireMFA: &on}); err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: e.h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
 	s := &suite{e: e, browser: b, base: base, dir: artifactsDir(t)}
 
 	p := s.person(t)

@@ -26,21 +26,7 @@ func TestBrowserPasskeys(t *testing.T) {
 	t.Parallel()
 	b := startBrowser(t)
 	dir := artifactsDir(t)
-	// WebAuthn refuses IP addresses as relying parties: the browser opens
-	// the server as localhost.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://localhost:" + strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
-	rp, err := passkey.New(base, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnvWith(t, approval.Options{Passkeys: rp})
-	srv := &http.Server{Handler: e.h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	e, base := passkeyEnv(t)
 	s := &suite{e: e, browser: b, base: base, dir: dir}
 
 	p := s.person(t)
@@ -153,4 +139,25 @@ func (p *person) withAuthenticator() {
 	if err != nil {
 		p.t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
 	}
+}
+
+// passkeyEnv is an env with passkeys whose admin center listens at
+// localhost, and its URL: WebAuthn refuses IP addresses as relying
+// parties, so the browser opens the server as localhost.
+func passkeyEnv(t *testing.T) (*env, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://localhost:" + strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
+	rp, err := passkey.New(base, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWith(t, approval.Options{Passkeys: rp})
+	srv := &http.Server{Handler: e.h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return e, base
 }
