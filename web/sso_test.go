@@ -215,22 +215,12 @@ func TestSSOSignIn(t *testing.T) {
 	t.Run("TenantUser", func(t *testing.T) { ok(t, "approver@contoso.test", "approver@contoso.test") })
 	t.Run("TenantUserAnyCase", func(t *testing.T) { ok(t, "Approver@Contoso.TEST", "approver@contoso.test") })
 
-	refused := []struct {
-		name, email, who string
-		status           int
-		says             string
-	}{
-		{"WrongNonce", "nonce@contoso.test", "nonce@contoso.test", 401, "does not belong to this sign-in"},
-		{"WrongAudience", "audience@contoso.test", "audience@contoso.test", 401, "could not be verified"},
-		{"ExpiredIDToken", "expired@contoso.test", "expired@contoso.test", 401, "has expired"},
-		{"EmailNotVerified", "approver@contoso.test", "unverified@contoso.test", 401, "has not verified unverified@contoso.test"},
-		{"OutsideAllowedDomains", "approver@contoso.test", "guest@partner.test", 401, "not in a domain this organisation"},
-		{"FabrikamThroughContoso", "admin@contoso.test", "admin@fabrikam.test", 401, "not in a domain this organisation"},
+	refused := append(idpRefusals[:len(idpRefusals):len(idpRefusals)], []ssoRefusal{
 		{"NotAUserOfTheTenant", "stranger@contoso.test", "stranger@contoso.test", 401, "not a Lockbox user of this organisation"},
 		{"NotStaff", "", "stranger@provider.test", 401, "not a Lockbox staff account"},
 		// The staff IdP never signs anyone in to a tenant.
 		{"TenantUserThroughProviderIdP", "", "admin@contoso.test", 401, ""},
-	}
+	}...)
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "TenantUserThroughProviderIdP" {
@@ -410,19 +400,8 @@ func TestSSOBrowser(t *testing.T) {
 		}
 	})
 
-	refused := []struct {
-		name, email, who string
-		status           int
-		says             string
-	}{
-		{"WrongNonce", "nonce@contoso.test", "nonce@contoso.test", 401, "does not belong to this sign-in"},
-		{"WrongAudience", "audience@contoso.test", "audience@contoso.test", 401, "could not be verified"},
-		{"ExpiredIDToken", "expired@contoso.test", "expired@contoso.test", 401, "has expired"},
-		{"EmailNotVerified", "approver@contoso.test", "unverified@contoso.test", 401, "has not verified unverified@contoso.test"},
-		{"OutsideAllowedDomains", "approver@contoso.test", "guest@partner.test", 401, "guest@partner.test is not in a domain this organisation"},
-		{"FabrikamThroughContoso", "admin@contoso.test", "admin@fabrikam.test", 401, "admin@fabrikam.test is not in a domain this organisation"},
-		{"DisabledStaff", "", "operator2@provider.test", 401, "Your Lockbox account is disabled."},
-	}
+	refused := append(idpRefusals[:len(idpRefusals):len(idpRefusals)],
+		ssoRefusal{"DisabledStaff", "", "operator2@provider.test", 401, "Your Lockbox account is disabled."})
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "DisabledStaff" {
@@ -633,4 +612,25 @@ func TestSSOAdminPage(t *testing.T) {
 			t.Errorf("%s POST /sso: %d", who, p.status)
 		}
 	}
+}
+
+// ssoRefusal is a sign-in the IdP completes and Lockbox refuses: email is
+// what the person types on the sign-in page ("" for the staff button), who
+// signs in at the test OP, status and says what the refusal page answers.
+type ssoRefusal struct {
+	name, email, who string
+	status           int
+	says             string
+}
+
+// idpRefusals are the refusals of issue 12 that the test OP provokes by
+// whom it signs in (its fault users), driven over HTTP (TestSSOSignIn)
+// and in Chromium (TestSSOBrowser).
+var idpRefusals = []ssoRefusal{
+	{"WrongNonce", "nonce@contoso.test", "nonce@contoso.test", 401, "does not belong to this sign-in"},
+	{"WrongAudience", "audience@contoso.test", "audience@contoso.test", 401, "could not be verified"},
+	{"ExpiredIDToken", "expired@contoso.test", "expired@contoso.test", 401, "has expired"},
+	{"EmailNotVerified", "approver@contoso.test", "unverified@contoso.test", 401, "has not verified unverified@contoso.test"},
+	{"OutsideAllowedDomains", "approver@contoso.test", "guest@partner.test", 401, "guest@partner.test is not in a domain this organisation"},
+	{"FabrikamThroughContoso", "admin@contoso.test", "admin@fabrikam.test", 401, "admin@fabrikam.test is not in a domain this organisation"},
 }
