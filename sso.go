@@ -198,6 +198,11 @@ type SSOService interface {
 	// a bad state or challenge; the CheckActive errors for a session that
 	// may not act.
 	HandOffToCLI(ctx context.Context, redirect, state, challenge string) (string, error)
+	// DeclineCLI is the loopback redirect that tells a waiting lockbox
+	// login --browser the person said no (error=access_denied, RFC 6749
+	// §4.1.2.1), so it stops at once: nothing is issued. EINVALID as
+	// HandOffToCLI for a redirect that is not loopback.
+	DeclineCLI(ctx context.Context, redirect, state, challenge string) (string, error)
 	// Tenant SSO configuration: that tenant's global_admin only.
 	GetTenantSSO(ctx context.Context, tenant string) (*TenantSSO, error)
 	PutTenantSSO(ctx context.Context, tenant string, in TenantSSOInput) (*TenantSSO, error)

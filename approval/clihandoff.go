@@ -43,6 +43,18 @@ func (x *SSO) HandOffToCLI(ctx context.Context, redirect, state, challenge strin
 	return to, nil
 }
 
+// DeclineCLI returns the CLI's loopback redirect with error=access_denied
+// and its state: the person declined on the confirmation page, and the
+// CLI stops waiting. It issues nothing; the redirect is checked like
+// HandOffToCLI's (checkCLIStart), so the page is no open redirect.
+func (x *SSO) DeclineCLI(ctx context.Context, redirect, state, challenge string) (string, error) {
+	if err := checkCLIStart(redirect, state, challenge); err != nil {
+		return "", err
+	}
+	q := url.Values{"error": {"access_denied"}, "state": {state}}
+	return redirect + "?" + q.Encode(), nil
+}
+
 // cliCode stores a one-time code for u's CLI (RedeemCLICode takes it once,
 // within cliCodeTTL, with the verifier of challenge) and returns the
 // loopback redirect that carries it. Shared by the CLI's single sign-on

@@ -116,6 +116,12 @@ func TestHandOffToCLI(t *testing.T) {
 				if lockbox.ErrorCode(err) != lockbox.EINVALID || lockbox.ErrorField(err) != tc.field {
 					t.Errorf("HandOffToCLI = %q, %v; want EINVALID on %s", to, err, tc.field)
 				}
+				// Cancel sends the browser to the same redirect: it must
+				// not be an open redirect either.
+				to, err = sso.DeclineCLI(ctx, tc.redirect, tc.state, tc.challenge)
+				if lockbox.ErrorCode(err) != lockbox.EINVALID || lockbox.ErrorField(err) != tc.field {
+					t.Errorf("DeclineCLI = %q, %v; want EINVALID on %s", to, err, tc.field)
+				}
 			})
 		}
 	})

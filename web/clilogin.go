@@ -20,9 +20,11 @@ import (
 type cliLoginData struct {
 	Redirect, State, Challenge string
 	// Offer shows the Allow form; To is the loopback redirect once allowed.
-	Offer   bool
-	To      string
-	Problem string
+	Offer bool
+	To    string
+	// Declined: the person chose Cancel; To tells the CLI so.
+	Declined bool
+	Problem  string
 }
 
 func cliLoginForm(v url.Values) cliLoginData {
@@ -58,7 +60,14 @@ func (h *Handler) cliLogin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusNotFound, "clilogin", "Sign in the command line", d)
 		return
 	}
-	to, err := h.cfg.SSO.HandOffToCLI(r.Context(), d.Redirect, d.State, d.Challenge)
+	// Cancel tells the waiting CLI at once instead of leaving it to time
+	// out; Allow hands the session off.
+	handOff := h.cfg.SSO.HandOffToCLI
+	if r.PostForm.Get("decline") != "" {
+		handOff = h.cfg.SSO.DeclineCLI
+		d.Declined = true
+	}
+	to, err := handOff(r.Context(), d.Redirect, d.State, d.Challenge)
 	switch lockbox.ErrorCode(err) {
 	case "":
 	case lockbox.EINTERNAL:

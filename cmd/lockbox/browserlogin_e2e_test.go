@@ -136,25 +136,7 @@ func TestBrowserLoginWithPasskey(t *testing.T) {
 	cli.wantFail(2, "--browser signs you in as whoever", "login", "--server", base, "--browser", "--email", "approver@contoso.test")
 
 	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- cli.runEnv(map[string]string{"LOCKBOX_NO_BROWSER": "1"}, &out, &errb,
-			"login", "--browser", "--sso-timeout", "1m", "--server", base)
-	}()
-	var opened string
-	for opened == "" {
-		select {
-		case code := <-done:
-			t.Fatalf("login --browser ended (%d) before printing an address:\n%s\n%s", code, out.String(), errb.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if m := authURLRE.FindStringSubmatch(errb.String()); m != nil {
-			opened = m[1]
-		}
-	}
-	if !strings.HasPrefix(opened, base+"/cli-login?") {
-		t.Fatalf("the CLI opened %s, want %s/cli-login?…", opened, base)
-	}
+	done, opened := startBrowserLogin(t, cli, base, &out, &errb)
 
 	b := newBrowser(t, base)
 	back := b.signIn(opened, "approver@contoso.test", a)
@@ -196,4 +178,68 @@ func TestBrowserLoginWithPasskey(t *testing.T) {
 		t.Errorf("whoami after login --browser: %s", got)
 	}
 	cli.mustRun("requests", "list")
+}
+
+// startBrowserLogin runs lockbox login --browser as cli against base (no
+// browser opened) and returns its exit code's channel and the address it
+// asked the person to open, checked to be the confirmation page.
+func startBrowserLogin(t *testing.T, cli *e2e, base string, out, errb *syncBuffer) (<-chan int, string) {
+	t.Helper()
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.runEnv(map[string]string{"LOCKBOX_NO_BROWSER": "1"}, out, errb,
+			"login", "--browser", "--sso-timeout", "1m", "--server", base)
+	}()
+	var opened string
+	for opened == "" {
+		select {
+		case code := <-done:
+			t.Fatalf("login --browser ended (%d) before printing an address:\n%s\n%s", code, out.String(), errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if m := authURLRE.FindStringSubmatch(errb.String()); m != nil {
+			opened = m[1]
+		}
+	}
+	if !strings.HasPrefix(opened, base+"/cli-login?") {
+		t.Fatalf("the CLI opened %s, want %s/cli-login?…", opened, base)
+	}
+	return done, opened
+}
+
+// TestBrowserLoginCanceled: Cancel on the confirmation page tells the
+// waiting CLI at once (a loopback redirect with error=access_denied),
+// which stops with a clear error and saves nothing, instead of waiting
+// for its timeout.
+func TestBrowserLoginCanceled(t *testing.T) {
+	t.Parallel()
+	srv := startE2E(t)
+	base := "http://localhost:" + strings.TrimPrefix(srv.url, "http://127.0.0.1:")
+	sess, err := client.New(srv.url, "").Login(context.Background(), "approver@contoso.test", "lockbox-dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := registerPasskey(t, client.New(srv.url, sess.Token), srv.url, "yubikey")
+	cli := &e2e{t: t, url: base, config: t.TempDir()}
+	var out, errb syncBuffer
+	done, opened := startBrowserLogin(t, cli, base, &out, &errb)
+
+	b := newBrowser(t, base)
+	_, page := b.do(http.MethodGet, b.signIn(opened, "approver@contoso.test", a), nil)
+	res, page := b.do(http.MethodPost, "/cli-login", url.Values{"redirect_uri": {formValue(t, page, "redirect_uri")},
+		"state": {formValue(t, page, "state")}, "code_challenge": {formValue(t, page, "code_challenge")}, "decline": {"1"}})
+	loop, err := url.Parse(strings.TrimPrefix(res.Header.Get("Refresh"), "0; url="))
+	if err != nil || res.StatusCode != http.StatusOK || loop.Host == "" || loop.Query().Get("error") != "access_denied" || loop.Query().Has("code") {
+		t.Fatalf("Cancel: %d, Refresh %q, want a refresh to the loopback with error=access_denied and no code\n%s", res.StatusCode, res.Header.Get("Refresh"), page)
+	}
+	b.do(http.MethodGet, loop.String(), nil)
+	select {
+	case code := <-done:
+		if code != 1 || !strings.Contains(errb.String(), "canceled in the browser") {
+			t.Fatalf("login --browser after Cancel: exit %d\n%s\n%s", code, out.String(), errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("login --browser still waits after Cancel")
+	}
+	cli.wantFail(1, "", "whoami")
 }

@@ -92,8 +92,18 @@ func (a *app) loopbackLogin(cmd *cobra.Command, server string, timeout time.Dura
 	}
 
 	codes := make(chan string, 1)
+	declined := make(chan struct{}, 1)
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
+		if r.URL.Path == "/callback" && q.Get("state") == state && q.Get("error") == "access_denied" {
+			// The person chose Cancel (web/clilogin.go): stop waiting.
+			loopbackPage(w, http.StatusOK, "You did not sign in. You can close this tab and return to your terminal.")
+			select {
+			case declined <- struct{}{}:
+			default:
+			}
+			return
+		}
 		if r.URL.Path != "/callback" || q.Get("state") != state || q.Get("code") == "" {
 			loopbackPage(w, http.StatusBadRequest, "This is not the sign-in lockbox is waiting for. Return to your terminal.")
 			return
@@ -116,6 +126,8 @@ func (a *app) loopbackLogin(cmd *cobra.Command, server string, timeout time.Dura
 	var code string
 	select {
 	case code = <-codes:
+	case <-declined:
+		return errors.New("the sign-in was canceled in the browser; nothing was signed in")
 	case <-ctx.Done():
 		return fmt.Errorf("no sign-in arrived within %s; if the browser showed an error, it says why", timeout)
 	}
