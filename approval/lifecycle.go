@@ -69,44 +69,66 @@ func (s *Service) ChangePassword(ctx context.Context, in lockbox.PasswordChange)
 	if in.New == in.Current {
 		return lockbox.FieldErrorf(lockbox.EINVALID, "new", "The new password must differ from the current one.")
 	}
-	if err := s.verifyOwnPassword(ctx, u, in.Current, s.sessionNow()); err != nil {
+	first, err := s.verifyOwnPassword(ctx, u, in.Current, s.sessionNow())
+	if err != nil {
 		return err
 	}
 	hash := s.hashPassword(in.New)
 	keep := tokenHash(lockbox.CredentialFromContext(ctx))
 	return s.store.Update(ctx, func(tx lockbox.Tx) error {
+		rec := accountRecord(ctx, u, u, lockbox.OpPasswordChanged, s.now())
+		if first {
+			// Still none: a reset committed since the check gave the
+			// account a one-time password, which this must not overwrite.
+			if _, stored, err := tx.GetUserByEmail(ctx, u.Tenant, lockbox.NormalizeEmail(u.Email)); err != nil {
+				return err
+			} else if stored != "" {
+				return lockbox.Errorf(lockbox.ECONFLICT, "Your account was given a password meanwhile (an administrator's reset): sign in with it, or ask again.")
+			}
+			rec.AuditData["how"] = "first password, chosen in a signed-in session (the account had none)"
+		}
 		if err := tx.SetPassword(ctx, u.ID, hash, false); err != nil {
 			return err
 		}
 		if err := endSessions(ctx, tx, u.ID, keep, s.sessionNow()); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, accountRecord(ctx, u, u, lockbox.OpPasswordChanged, s.now()))
+		return appendAudit(ctx, tx, rec)
 	})
 }
 
 // verifyOwnPassword checks the caller's current password, of their own
 // account (not another population's with the same address), under the
-// same limits as signing in.
-func (s *Service) verifyOwnPassword(ctx context.Context, u *lockbox.User, password string, now time.Time) error {
+// same limits as signing in. An account with no password at all (one that
+// signed in through its IdP, which voided an unused one-time password:
+// sso.go) has nothing to prove but the session itself: it may choose a
+// first password with the current one left empty, and first says so.
+// Without this, such an account's only way back to a password is an
+// administrator's reset — for a tenant's break-glass admin, the one
+// account meant to sign in with a password when the IdP is down.
+func (s *Service) verifyOwnPassword(ctx context.Context, u *lockbox.User, password string, now time.Time) (first bool, err error) {
 	email, client := lockbox.NormalizeEmail(u.Email), clientKey(ctx)
 	if err := s.loginLimited(email, client, now); err != nil {
-		return err
+		return false, err
 	}
 	var hash string
-	err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+	err = s.store.View(ctx, func(tx lockbox.Tx) (err error) {
 		_, hash, err = tx.GetUserByEmail(ctx, u.Tenant, email)
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	if !checkPassword(hash, password) {
+	switch {
+	case err != nil:
+		return false, err
+	case hash == "" && password == "":
+		return true, nil
+	case hash == "":
+		return false, lockbox.FieldErrorf(lockbox.EINVALID, "current", "Your account has no password yet (you signed in through your organisation's sign-in): leave the current password empty to choose a first one.")
+	case !checkPassword(hash, password):
 		s.logins.Spend(email, now)
 		s.clients.Spend(client, now)
-		return lockbox.FieldErrorf(lockbox.EINVALID, "current", "Your current password is wrong.")
+		return false, lockbox.FieldErrorf(lockbox.EINVALID, "current", "Your current password is wrong.")
 	}
-	return nil
+	return false, nil
 }
 
 // endSessions ends every token and web session of a user except the one

@@ -3,6 +3,7 @@ package approval_test
 import (
 	"context"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/lockboxhq/lockbox"
@@ -254,6 +255,33 @@ func TestSSOVoidsOneTimePassword(t *testing.T) {
 			}
 			if n := len(h.audit(tc.log, lockbox.OpPasswordChanged)); n != 1 {
 				t.Errorf("%d password_changed records after a second SSO sign-in, want 1", n)
+			}
+
+			// With no password left, the SSO session chooses a first one,
+			// with the current one empty (there is none to prove); a
+			// current password given is refused as a mistake.
+			ctx := lockbox.NewContextWithUser(context.Background(), u)
+			if err := h.svc.ChangePassword(ctx, lockbox.PasswordChange{Current: nu.InitialPassword, New: "a first passphrase of mine"}); lockbox.ErrorCode(err) != lockbox.EINVALID || lockbox.ErrorField(err) != "current" {
+				t.Errorf("first password with a current one given: %v, want invalid on current", err)
+			}
+			if err := h.svc.ChangePassword(ctx, lockbox.PasswordChange{New: "a first passphrase of mine"}); err != nil {
+				t.Fatalf("first password from the SSO session: %v", err)
+			}
+			if s, err := h.svc.Login(context.Background(), tc.email, "a first passphrase of mine"); err != nil || s.PasswordChangeRequired {
+				t.Errorf("sign-in with the first password: %+v, %v", s, err)
+			}
+			var first int
+			for _, r := range h.audit(tc.log, lockbox.OpPasswordChanged) {
+				if how, _ := r.AuditData["how"].(string); strings.HasPrefix(how, "first password") {
+					first++
+				}
+			}
+			if first != 1 {
+				t.Errorf("%d first-password records, want 1", first)
+			}
+			// Now it has one: the empty current password is wrong again.
+			if err := h.svc.ChangePassword(ctx, lockbox.PasswordChange{New: "another passphrase of mine"}); lockbox.ErrorCode(err) != lockbox.EINVALID {
+				t.Errorf("a second change with no current password: %v, want invalid", err)
 			}
 		})
 	}

@@ -15,19 +15,26 @@ import (
 // one-time password change that login asks for.
 
 func (a *app) passwdCmd() *cobra.Command {
-	return &cobra.Command{
+	var first bool
+	cmd := &cobra.Command{
 		Use:   "passwd",
 		Short: "Change your password; every other session and token of yours ends",
 		Long: `Change your password. On a terminal the current and the new password are
 prompted for (the new one twice); otherwise they are read from LOCKBOX_PASSWORD
 and LOCKBOX_NEW_PASSWORD. A password has at least 12 characters, is not your
 email address and is not one of the 10,000 most common passwords. Every other
-session and API token of yours ends; this login stays signed in.`,
+session and API token of yours ends; this login stays signed in.
+
+An account that has no password (it signs in through its organisation's
+identity provider) chooses a first one with --first: no current password.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			current, err := a.readPassword()
-			if err != nil {
-				return err
+			current := ""
+			if !first {
+				var err error
+				if current, err = a.readPassword(); err != nil {
+					return err
+				}
 			}
 			c, err := a.client()
 			if err != nil {
@@ -36,6 +43,8 @@ session and API token of yours ends; this login stays signed in.`,
 			return a.changePassword(cmd.Context(), c, current)
 		},
 	}
+	cmd.Flags().BoolVar(&first, "first", false, "choose a first password for an account that has none (signed in through single sign-on)")
+	return cmd
 }
 
 // changePassword asks for a new password and sets it with c's token.

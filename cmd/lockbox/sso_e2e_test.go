@@ -113,6 +113,31 @@ func TestSSOThroughTheCLI(t *testing.T) {
 		t.Errorf("whoami after login --sso: %s", out)
 	}
 
+	// A reset staff member who signs in through the IdP before using the
+	// one-time password has it voided, so no password at all: passwd
+	// --first chooses one, with no current password.
+	provider := &e2e{t: t, url: srv.url, config: t.TempDir()}
+	if code, out, errOut := provider.loginSSO("admin@provider.test"); code != 0 {
+		t.Fatalf("provider admin login --sso: exit %d\n%s\n%s", code, out, errOut)
+	}
+	provider.mustRun("staff", "reset-password", "operator2@provider.test")
+	reset := &e2e{t: t, url: srv.url, config: t.TempDir()}
+	if code, out, errOut := reset.loginSSO("operator2@provider.test"); code != 0 {
+		t.Fatalf("login --sso after a reset: exit %d\n%s\n%s", code, out, errOut)
+	}
+	first := map[string]string{"LOCKBOX_NEW_PASSWORD": "operator two's first passphrase"}
+	var pout, perr bytes.Buffer
+	if code := reset.runEnv(first, &pout, &perr, "passwd"); code != 1 || !strings.Contains(perr.String(), "leave the current password empty") {
+		t.Fatalf("passwd with a current password, on an account with none: %d\n%s", code, perr.String())
+	}
+	perr.Reset()
+	if code := reset.runEnv(first, &pout, &perr, "passwd", "--first"); code != 0 {
+		t.Fatalf("passwd --first: %d\n%s", code, perr.String())
+	}
+	if out := reset.mustRun("whoami"); !strings.Contains(out, "operator2@provider.test") {
+		t.Errorf("whoami after passwd --first: %s", out)
+	}
+
 	// The tenant's global admin sets contoso's IdP; the secret comes from
 	// the environment and is never shown back.
 	admin := srv.as("admin@contoso.test")
