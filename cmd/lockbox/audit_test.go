@@ -20,6 +20,14 @@ import (
 func startAuditE2E(t *testing.T) (*e2e, string) {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "lockbox.db")
+	rs := startAuditServer(t, db)
+	return &e2e{t: t, url: rs.URL()}, db
+}
+
+// startAuditServer starts a dev server on the SQLite file db, with the
+// log origin the audit tests verify against, closed when t ends.
+func startAuditServer(t *testing.T, db string) *runningServer {
+	t.Helper()
 	rs, err := startServer(context.Background(), serverConfig{Listen: "127.0.0.1:0", Dev: true, WorkerPoll: 50 * time.Millisecond,
 		Database: db, PasswordMemoryKiB: 64, LogOrigin: "lockbox.test"}, io.Discard)
 	if err != nil {
@@ -32,7 +40,7 @@ func startAuditE2E(t *testing.T) (*e2e, string) {
 			t.Errorf("graceful shutdown: %v", err)
 		}
 	})
-	return &e2e{t: t, url: rs.URL()}, db
+	return rs
 }
 
 // activity files, reviews and approves a request in contoso.

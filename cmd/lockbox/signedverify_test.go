@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,18 +18,7 @@ import (
 // make it exit non-zero naming both.
 func TestEndToEndAuditVerifyForgedDecision(t *testing.T) {
 	t.Parallel()
-	rs, err := startServer(context.Background(), serverConfig{Listen: "127.0.0.1:0", Dev: true, WorkerPoll: 50 * time.Millisecond,
-		Database: filepath.Join(t.TempDir(), "lockbox.db"), PasswordMemoryKiB: 64, LogOrigin: "lockbox.test"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := rs.Close(ctx); err != nil {
-			t.Errorf("graceful shutdown: %v", err)
-		}
-	})
+	rs := startAuditServer(t, filepath.Join(t.TempDir(), "lockbox.db"))
 	srv := &e2e{t: t, url: rs.URL()}
 	admin, auditor := srv.as("admin@contoso.test"), srv.as("auditor@contoso.test")
 	op, mgr := srv.as("operator@provider.test"), srv.as("manager@provider.test")
