@@ -115,7 +115,14 @@ func (a *app) loopbackLogin(cmd *cobra.Command, server string, timeout time.Dura
 		}
 	})}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	// Shutdown, not Close: the browser's page from the loopback (signed
+	// in, or canceled) must be sent whole before the command ends, which
+	// for a Cancel is as soon as the handler has told it.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}()
 
 	fmt.Fprintf(a.stderr, "Sign in in your browser. If it does not open, open this address:\n\n    %s\n\nWaiting for the sign-in (up to %s)…\n", authURL, timeout)
 	if a.getenv("LOCKBOX_NO_BROWSER") == "" {
