@@ -88,7 +88,8 @@ func TestExtensionFromTheWeb(t *testing.T) {
 	res = op.post(path+"/extend", url.Values{"version": {"4"}, "minutes": {"30"}, "reason": {"copy still running"}})
 	wantRedirect(t, res, path+"?done=extend")
 	ap := e.signIn("approver@contoso.test")
-	wantBody(t, ap.get(path), `id="extensions"`, "copy still running", "pending", `id="action-extension-approve"`, `id="action-extension-deny"`)
+	wantBody(t, ap.get(path), `id="extensions"`, "copy still running", "pending", `id="action-extension-approve"`, `id="action-extension-deny"`,
+		`id="extension-still-may">Still needed: 1 more, from any of admin@contoso.test, approver@contoso.test.`)
 	res = ap.post(path+"/extension-approve", url.Values{"version": {"5"}})
 	wantRedirect(t, res, path+"?done=extension-approve")
 	if got := e.get(r.ID); got.AccessEndsAt.Sub(*got.AccessStartsAt) != 150*time.Minute {

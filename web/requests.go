@@ -196,8 +196,9 @@ type detailData struct {
 	Actions []action
 	Blocked string
 	Token   bool // the person may get the request's grant token now
-	// StillMay lists the tenant's approvers who have not approved yet,
-	// while a pending request waits for its quorum (tenant approvers only).
+	// StillMay lists the tenant's approvers who have not approved what
+	// waits for them: the request while pending, else its pending
+	// extension (shown to whoever may read the tenant's users).
 	StillMay []string
 	Narrowed bool // the approvals changed what was requested
 	// Report is the access report, once the request gave access.
@@ -229,14 +230,24 @@ func (h *Handler) requestDetail(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Report = rep
 	}
-	if req.Status == lockbox.StatusPending && lockbox.Can(u, lockbox.PermReadTenantUsers, req.Tenant) {
+	// Who may still approve what is waiting: the request, or its pending
+	// extension; by the rule that refuses a second approval by the same
+	// person (CheckDecider).
+	waiting := lockbox.Event("")
+	switch {
+	case req.Status == lockbox.StatusPending:
+		waiting = lockbox.EventApprove
+	case req.PendingExtension() != nil:
+		waiting = lockbox.EventExtensionApprove
+	}
+	if waiting != "" && lockbox.Can(u, lockbox.PermReadTenantUsers, req.Tenant) {
 		users, err := h.cfg.Accounts.ListTenantUsers(r.Context(), req.Tenant)
 		if err != nil {
 			h.serviceError(w, r, err)
 			return
 		}
 		for _, x := range users {
-			if x.IsTenantApprover(req.Tenant) && !req.ApprovedBy(x.ID) {
+			if x.IsTenantApprover(req.Tenant) && req.CheckDecider(waiting, x.ID) == nil {
 				d.StillMay = append(d.StillMay, x.Email)
 			}
 		}
