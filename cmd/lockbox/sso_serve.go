@@ -3,7 +3,6 @@ package main
 import (
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -81,13 +80,7 @@ func (rs *runningServer) newSSO(cfg serverConfig) *approval.SSO {
 	if base == "" {
 		base = rs.url
 	}
-	idle, max := cfg.Web.IdleTimeout, cfg.Web.MaxSession
-	if idle == 0 {
-		idle = 30 * time.Minute
-	}
-	if max == 0 {
-		max = 12 * time.Hour
-	}
-	ws := rs.service.WebSessions(approval.WebSessionOptions{IdleTimeout: idle, AbsoluteTimeout: max})
+	// The session limits' defaults are filled in by checkServe.
+	ws := rs.service.WebSessions(approval.WebSessionOptions{IdleTimeout: cfg.Web.IdleTimeout, AbsoluteTimeout: cfg.Web.MaxSession})
 	return rs.service.SSO(ws, strings.TrimSuffix(base, "/")+"/auth/callback")
 }

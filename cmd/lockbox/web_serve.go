@@ -56,15 +56,7 @@ var apiPrefixes = []string{"/v1/", "/.well-known/", "/healthz", "/readyz", "/met
 // cosignatures by witnesses (those the log sends its checkpoints to).
 func (rs *runningServer) withWeb(cfg serverConfig, api http.Handler, audit lockbox.AuditService, witnesses []auditlog.Witness, quorum int,
 	devClock *lockbox.OffsetClock) (http.Handler, error) {
-	if cfg.Web.IdleTimeout == 0 {
-		cfg.Web.IdleTimeout = 30 * time.Minute // tests build serverConfig without flags
-	}
-	if cfg.Web.MaxSession == 0 {
-		cfg.Web.MaxSession = 12 * time.Hour
-	}
-	if err := checkWebConfig(cfg.Web); err != nil {
-		return nil, err
-	}
+	// cfg.Web is checked, and its defaults filled in, by checkServe.
 	var clock lockbox.Clock = lockbox.SystemClock{}
 	if devClock != nil {
 		clock = devClock
