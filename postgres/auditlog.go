@@ -74,11 +74,11 @@ func (t *tx) AuditLeaves(ctx context.Context, log string, start, end int64) ([]l
 
 // SearchAudit walks audit_records_time (log, time DESC, idx DESC), so the
 // newest page of a time window is one index range scan whatever the log's
-// size; the other filters are checked on the rows it visits.
+// size; the other filters are checked on the rows it visits. A search by
+// request walks audit_records_request_time instead (searchAuditSQL).
 func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.AuditRecord, error) {
 	w := auditWhere(q)
-	query := `SELECT canonical FROM audit_records` + w.sql() + ` ORDER BY time DESC, idx DESC LIMIT ` + w.next()
-	rows, err := t.queryAudit(ctx, query, append(w.args, q.Limit)...)
+	rows, err := t.queryAudit(ctx, searchAuditSQL("canonical", w), append(w.args, q.Limit)...)
 	if err != nil {
 		return nil, wrap("search audit", err)
 	}
@@ -95,8 +95,7 @@ func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.
 // SearchAuditLeaves is SearchAudit's scan, the bytes untouched.
 func (t *tx) SearchAuditLeaves(ctx context.Context, q lockbox.AuditQuery) ([]lockbox.LogEntry, error) {
 	w := auditWhere(q)
-	query := `SELECT idx, canonical FROM audit_records` + w.sql() + ` ORDER BY time DESC, idx DESC LIMIT ` + w.next()
-	rows, err := t.tx.QueryContext(ctx, query, append(w.args, q.Limit)...)
+	rows, err := t.tx.QueryContext(ctx, searchAuditSQL("idx, canonical", w), append(w.args, q.Limit)...)
 	if err != nil {
 		return nil, wrap("search audit", err)
 	}
@@ -105,6 +104,13 @@ func (t *tx) SearchAuditLeaves(ctx context.Context, q lockbox.AuditQuery) ([]loc
 		return nil, wrap("search audit", err)
 	}
 	return out, nil
+}
+
+// searchAuditSQL selects columns of the records matching w, newest first,
+// the limit its last argument. A search by request reads one range of
+// audit_records_request_time (migration 00023), rows and order at once.
+func searchAuditSQL(columns string, w *where) string {
+	return `SELECT ` + columns + ` FROM audit_records` + w.sql() + ` ORDER BY time DESC, idx DESC LIMIT ` + w.next()
 }
 
 // auditWhere builds the conditions of q. Times are compared on the

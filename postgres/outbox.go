@@ -263,7 +263,8 @@ func scanOutbox(s scanner) (*lockbox.OutboxMessage, error) {
 
 // Reminder queries: range scans of remind_at, which the workflow computes
 // (lockbox.RemindAt) and writes with every change, skipping the requests
-// whose reminder is recorded already (MarkReminded).
+// whose reminder is recorded already (MarkReminded). The due one is
+// planned at every call, as the deadline queries are (request.go).
 const (
 	dueRemindersQuery = `SELECT id FROM requests r WHERE remind_at <= $1
 		AND NOT EXISTS (SELECT 1 FROM request_reminders m WHERE m.request_id = r.id)
@@ -274,7 +275,7 @@ const (
 
 // DueReminders returns requests whose reminder time has come.
 func (t *tx) DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := t.tx.QueryContext(ctx, dueRemindersQuery, ts(now), limit)
+	rows, err := t.tx.QueryContext(ctx, dueRemindersQuery, perCall, ts(now), limit)
 	if err != nil {
 		return nil, wrap("due reminders", err)
 	}

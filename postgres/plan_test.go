@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 	"github.com/lockboxhq/lockbox/postgres/pgtest"
 )
 
@@ -24,8 +25,21 @@ func TestQueryPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	// A log of 2,000 records over 100 requests, analysed: on an empty table
+	// every index costs the same and the planner's pick says nothing.
+	if _, err := s.db.ExecContext(t.Context(), `INSERT INTO audit_records (log, idx, id, time, record_type,
+		operation, user_id, actor_type, request_id, canonical, hashes)
+		SELECT 'contoso', g, 'id-' || g, now() - g * interval '1 second', 't', 'o', 'u', 'a', 'req-' || g % 100, '\x00', '\x00'
+		FROM generate_series(0, 1999) g`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(t.Context(), `ANALYZE audit_records`); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Unix(0, 0)
 	cursor := lockbox.RequestQuery{Tenant: "contoso", BeforeCreatedAt: &now, BeforeID: "x", Limit: 10}
+	byRequest := auditWhere(lockbox.AuditQuery{Log: "contoso", RequestID: "req-7", Operations: []string{"a", "b"}})
+	avoid := map[string][]string{"SearchAuditByRequest": {"audit_records_time"}}
 	tests := []struct {
 		name  string
 		query string
@@ -48,6 +62,10 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"users_email"}},
 		{"AuditHead", `SELECT size FROM audit_logs WHERE log = $1 FOR UPDATE`, []any{"contoso"},
 			[]string{"audit_logs_pkey"}},
+		// A request's records, not a walk of the whole log for the order
+		// (an access report at every completion).
+		{"SearchAuditByRequest", searchAuditSQL("canonical", byRequest), append(byRequest.args, 500),
+			[]string{"audit_records_request_time"}},
 		{"AuditRange", `SELECT canonical FROM audit_records WHERE log = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, []any{"c", 0, 10},
 			[]string{"audit_records_pkey"}},
 		{"ClaimOutbox", claimOutboxQuery, []any{now, now, 8}, []string{"Limit", "Index Scan using outbox_due"}},
@@ -60,6 +78,11 @@ func TestQueryPlans(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(plan, w) {
 					t.Errorf("plan does not use %s:\n%s", w, plan)
+				}
+			}
+			for _, a := range avoid[tt.name] {
+				if strings.Contains(plan, a) {
+					t.Errorf("plan has %s:\n%s", a, plan)
 				}
 			}
 		})
@@ -95,6 +118,45 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 		t.Fatal(err)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestDueQueriesPlannedPerCall holds the deadline and reminder sweeps to
+// being planned at every call (perCall, request.go): pgx sends them as
+// unnamed statements, so PostgreSQL never falls back to a generic plan
+// that walks every request. A statement pgx prepared and cached would be
+// listed in the session's pg_prepared_statements after the calls.
+func TestDueQueriesPlannedPerCall(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), pgtest.Migrated(t, pgtest.DSN(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var prepared []string
+	err = s.View(t.Context(), func(ltx lockbox.Tx) error {
+		for range 7 { // past the five custom plans a prepared statement gets
+			if _, err := ltx.DueRequests(t.Context(), time.Now(), "", 10); err != nil {
+				return err
+			}
+			if _, err := ltx.DueReminders(t.Context(), time.Now(), 10); err != nil {
+				return err
+			}
+		}
+		rows, err := ltx.(*tx).tx.QueryContext(t.Context(), `SELECT statement FROM pg_prepared_statements`)
+		if err != nil {
+			return err
+		}
+		prepared, err = sqlrows.Collect(rows, sqlrows.Value[string])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range prepared {
+		if strings.Contains(stmt, "next_deadline <=") || strings.Contains(stmt, "remind_at <=") {
+			t.Errorf("a due query was prepared for reuse: %s", stmt)
+		}
+	}
 }
 
 // TestAppendPlans pins the plans of the statements lockbox_audit_append

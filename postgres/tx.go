@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
@@ -74,6 +76,12 @@ func (t *tx) insert(ctx context.Context, op, query string, args ...any) (bool, e
 // back the same instant.
 
 func ts(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
+
+// perCall, given as a query's first argument, has pgx send it as an
+// unnamed statement, which PostgreSQL plans for the values of that call
+// instead of preparing it once and reusing a generic plan. For a query
+// whose best plan depends on its values (the due queries, request.go).
+const perCall = pgx.QueryExecModeExec
 
 // nullTime maps a missing time to NULL.
 func nullTime(t *time.Time) any {
