@@ -30,6 +30,10 @@ type laterWrite struct {
 	op   string // for errors: "update request"
 	sql  string // laterSQL of the statement
 	args []any
+	// row names the row a whole-row write sets (every column, guarded by
+	// the version it expects in args[guard]); "" for any other write.
+	row   string
+	guard int
 }
 
 // laterSQL guards an UPDATE … RETURNING-less statement that must change
@@ -58,7 +62,19 @@ func readLater(br pgx.BatchResults, ws []laterWrite) error {
 }
 
 // later keeps w for the next round trip (see the top of this file).
+//
+// A whole-row write of the row this member's last waiting write sets
+// replaces that write, guarded by the version the replaced one expected:
+// nothing read the row between the two (a read would have sent the first),
+// so only the second state can ever be seen, and one UPDATE — one new row
+// version and its index entries — does the work of two. An approval that
+// starts access at once (approved, then active) is such a pair.
 func (q *memberQuerier) later(w laterWrite) {
+	if n := len(q.writes); n > 0 && w.row != "" && q.writes[n-1].row == w.row {
+		w.args[w.guard] = q.writes[n-1].args[w.guard]
+		q.writes[n-1] = w
+		return
+	}
 	q.writes = append(q.writes, w)
 }
 

@@ -87,6 +87,10 @@ const updateRequestSQL = `UPDATE requests SET
 	version = $15, next_deadline = $16, remind_at = $17, operations = $20, duration_minutes = $21,
 	start_time = $22, policy = $23, needs_review = $24 WHERE id = $18 AND version = $19`
 
+// updateRequestGuard is the index in UpdateRequest's arguments of the
+// version the row must have ($19).
+const updateRequestGuard = 18
+
 // UpdateRequest writes the fields that change over a request's life, if
 // the stored version is still prevVersion. What the operator filed and the
 // identifiers are never rewritten. A missing request is a conflict too: the
@@ -113,7 +117,8 @@ func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVe
 		r.TenantVisible, r.Version, nullTime(r.Deadline), nullTime(r.RemindAt), r.ID, prevVersion,
 		ops, r.DurationMinutes, nullTime(r.StartTime), policy, r.NeedsReview}
 	if q, ok := t.tx.(*memberQuerier); ok && t.holds(r.ID, prevVersion) {
-		q.later(laterWrite{op: "update request " + r.ID, sql: laterSQL(updateRequestSQL), args: args})
+		q.later(laterWrite{op: "update request " + r.ID, sql: laterSQL(updateRequestSQL), args: args,
+			row: "requests/" + r.ID, guard: updateRequestGuard})
 		t.locked[r.ID] = r.Version
 		return nil
 	}
