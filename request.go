@@ -172,6 +172,21 @@ func (r *AccessRequest) Clone() *AccessRequest {
 	return &c
 }
 
+// A request's reference is ReferencePrefix and ReferenceLen-3 Crockford
+// base32 characters ("LB-7K3Q9MXA"); people use it wherever the id works.
+const (
+	ReferencePrefix = "LB-"
+	ReferenceLen    = 11
+)
+
+// IsReference reports whether key has the form of a request's reference,
+// in any letter case, rather than of its id (a UUID): a key names a
+// request by one or the other, so stores look it up in the one index its
+// form names.
+func IsReference(key string) bool {
+	return len(key) == ReferenceLen && strings.EqualFold(key[:len(ReferencePrefix)], ReferencePrefix)
+}
+
 // NewRequest is an operator's input to file a request.
 type NewRequest struct {
 	Tenant          string     `json:"tenant"`

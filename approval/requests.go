@@ -182,11 +182,12 @@ func insertWithReference(ctx context.Context, tx lockbox.Tx, r *lockbox.AccessRe
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-// newReference returns "LB-" and 8 Crockford base32 characters.
+// newReference returns a reference (lockbox.ReferencePrefix and random
+// Crockford base32 characters, lockbox.ReferenceLen in all).
 func newReference() string {
-	var b [8]byte
+	var b [lockbox.ReferenceLen - len(lockbox.ReferencePrefix)]byte
 	rand.Read(b[:])
-	out := []byte("LB-")
+	out := []byte(lockbox.ReferencePrefix)
 	for _, c := range b {
 		out = append(out, crockford[c%32])
 	}

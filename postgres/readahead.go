@@ -71,8 +71,8 @@ func (t *tx) readAhead(ctx context.Context, id, lock string, ra lockbox.ReadAhea
 		share = " FOR SHARE" // as LockSettings(…, false)
 	}
 	if ra.Request != "" {
-		b.Queue(getRequestQuery+` FOR UPDATE`, ra.Request)
-		b.Queue(tenantSelect+` FROM tenants WHERE name = (SELECT tenant FROM requests WHERE `+requestByKey+`)`+share, ra.Request)
+		b.Queue(getRequestQuery(ra.Request)+` FOR UPDATE`, ra.Request)
+		b.Queue(tenantSelect+` FROM tenants WHERE name = (SELECT tenant FROM requests WHERE `+requestByKey(ra.Request)+`)`+share, ra.Request)
 	} else if ra.Tenant != "" {
 		b.Queue(tenantSelect+` FROM tenants WHERE name = $1`+share, ra.Tenant)
 	}

@@ -47,13 +47,24 @@ func (t *tx) InsertRequest(ctx context.Context, r *lockbox.AccessRequest) error 
 	return err
 }
 
-// requestByKey matches the request whose id or reference, in any letter
-// case, is $1 (lower() under "C" folds ASCII only, like SQLite's NOCASE);
-// each branch is a unique index lookup.
-const requestByKey = `id = $1 OR lower(reference) = lower($1::text COLLATE "C")`
+// requestByKey matches the request whose id, or reference in any letter
+// case, is key — whichever of the two key's form is (lockbox.IsReference),
+// so that the statement is one unique index lookup. (lower() under "C"
+// folds ASCII only, like SQLite's NOCASE.) An "id = $1 OR reference …"
+// condition cost a bitmap scan of both indexes, ten times a lookup, in
+// every workflow step's reads (issue 16).
+func requestByKey(key string) string {
+	if lockbox.IsReference(key) {
+		return `lower(reference) = lower($1::text COLLATE "C")`
+	}
+	return `id = $1`
+}
 
-// getRequestQuery finds a request by id or by reference (requestByKey).
-const getRequestQuery = `SELECT ` + requestColumns + ` FROM requests WHERE ` + requestByKey
+// getRequestQuery finds the request whose id or reference is key
+// (requestByKey).
+func getRequestQuery(key string) string {
+	return `SELECT ` + requestColumns + ` FROM requests WHERE ` + requestByKey(key)
+}
 
 // GetRequest finds a request by id or by reference in any letter case.
 // Inside Update it locks the row (FOR UPDATE) until the transaction ends:
@@ -63,7 +74,7 @@ const getRequestQuery = `SELECT ` + requestColumns + ` FROM requests WHERE ` + r
 func (t *tx) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessRequest, error) {
 	r, ok, err := t.aheadRequest(idOrRef)
 	if !ok {
-		q := getRequestQuery
+		q := getRequestQuery(idOrRef)
 		if t.update {
 			q += ` FOR UPDATE`
 		}

@@ -47,8 +47,11 @@ func (t *tx) InsertRequest(ctx context.Context, r *lockbox.AccessRequest) error 
 // Inside Update the whole database is write-locked (BEGIN IMMEDIATE), which
 // is at least the row lock the contract asks for.
 func (t *tx) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessRequest, error) {
-	row := t.tx.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests
-		WHERE id = ?1 OR reference = ?1`, idOrRef)
+	by := `id = ?1`
+	if lockbox.IsReference(idOrRef) { // one index lookup, as in PostgreSQL
+		by = `reference = ?1`
+	}
+	row := t.tx.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+by, idOrRef)
 	r, err := scanRequest(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Request %q not found.", idOrRef)
