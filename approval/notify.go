@@ -125,16 +125,16 @@ func enqueueApproverEmails(ctx context.Context, tx lockbox.Tx, kind string, data
 
 // enqueueEmails records one email of kind to each address of to.
 func enqueueEmails(ctx context.Context, tx lockbox.Tx, to []string, kind string, data lockbox.NoticeData, now time.Time) error {
+	if len(to) == 0 {
+		return nil
+	}
+	payload, err := notice(kind, data, now) // one notice, whoever it goes to
+	if err != nil {
+		return err
+	}
 	msgs := make([]*lockbox.OutboxMessage, 0, len(to))
 	for _, addr := range to {
-		m, err := emailMessage(data.Tenant, addr, kind, data, now)
-		if err != nil {
-			return err
-		}
-		msgs = append(msgs, m)
-	}
-	if len(msgs) == 0 {
-		return nil
+		msgs = append(msgs, emailTo(data.Tenant, addr, kind, payload, now))
 	}
 	if err := tx.EnqueueOutbox(ctx, msgs...); err != nil {
 		return fmt.Errorf("enqueue %s emails: %w", kind, err)
@@ -176,10 +176,15 @@ func emailMessage(tenant, to, kind string, data lockbox.NoticeData, now time.Tim
 	if err != nil {
 		return nil, err
 	}
+	return emailTo(tenant, to, kind, payload, now), nil
+}
+
+// emailTo is the outbox message that emails the notice payload to to.
+func emailTo(tenant, to, kind string, payload []byte, now time.Time) *lockbox.OutboxMessage {
 	return &lockbox.OutboxMessage{
 		ID: newID(), Channel: lockbox.ChannelEmail, Tenant: tenant, Type: kind, To: to,
 		Payload: payload, Status: lockbox.OutboxPending, CreatedAt: now, NextAttemptAt: now,
-	}, nil
+	}
 }
 
 func notice(typ string, data lockbox.NoticeData, now time.Time) ([]byte, error) {

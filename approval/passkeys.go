@@ -180,21 +180,13 @@ func (s *Service) announcePasskey(ctx context.Context, tx lockbox.Tx, u *lockbox
 	}
 	data := lockbox.NoticeData{Tenant: u.Tenant, Actor: u.Email,
 		Passkey: &lockbox.PasskeyNotice{Account: u.Email, CredentialID: p.ID, Name: p.Name}}
-	var msgs []*lockbox.OutboxMessage
+	var to []string
 	for _, a := range users {
-		if !a.HasRole(admin) || a.Disabled {
-			continue
+		if a.HasRole(admin) && !a.Disabled {
+			to = append(to, a.Email)
 		}
-		m, err := emailMessage(u.Tenant, a.Email, lockbox.NoticePasskeyAdded, data, now)
-		if err != nil {
-			return err
-		}
-		msgs = append(msgs, m)
 	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	return tx.EnqueueOutbox(ctx, msgs...)
+	return enqueueEmails(ctx, tx, to, lockbox.NoticePasskeyAdded, data, now)
 }
 
 // RemovePasskey removes one of the caller's passkeys, audited.

@@ -29,6 +29,7 @@ type Sender struct {
 	domain  string // of From: the right-hand side of every Message-ID
 	smtp    *SMTP
 	capture *DevMailbox
+	bodies  bodyCache
 }
 
 // NewSender returns a Sender from from (LOCKBOX_MAIL_FROM, an address with
@@ -50,7 +51,7 @@ func NewSender(from string, smtp *SMTP, capture *DevMailbox) (*Sender, error) {
 // (it does not render, or the server rejected the recipient), temporary
 // otherwise (the server is down or answered 4xx).
 func (s *Sender) Deliver(ctx context.Context, m *lockbox.OutboxMessage) error {
-	e, err := Render(m, s.domain)
+	e, err := renderWith(m, s.domain, s.bodies.get)
 	if err != nil {
 		return &lockbox.DeliveryError{Kind: "render", Permanent: true, Err: err}
 	}

@@ -8,6 +8,7 @@ import (
 	htmltemplate "html/template"
 	"regexp"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 
@@ -58,15 +59,37 @@ var messageIDPart = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 // notice in its payload. The same message always renders the same Email:
 // its Message-ID is derived from m.ID and its Date is m.CreatedAt.
 func Render(m *lockbox.OutboxMessage, domain string) (*Email, error) {
-	var n lockbox.Notice
-	if err := json.Unmarshal(m.Payload, &n); err != nil {
-		return nil, fmt.Errorf("decode notice of %s: %w", m.ID, err)
-	}
-	if n.Data.Request == nil && n.Data.Passkey == nil {
-		return nil, fmt.Errorf("notice %s of %s has no request", n.Type, m.ID)
-	}
+	return renderWith(m, domain, renderBody)
+}
+
+// renderWith is Render with the body of m's payload from body.
+func renderWith(m *lockbox.OutboxMessage, domain string, body func(payload []byte) (*body, error)) (*Email, error) {
 	if !messageIDPart.MatchString(m.ID) {
 		return nil, fmt.Errorf("outbox id %q cannot form a Message-ID", m.ID)
+	}
+	b, err := body(m.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", m.ID, err)
+	}
+	return &Email{
+		To: m.To, Subject: b.subject, MessageID: m.ID + "@" + headerValue(domain, 200), Date: m.CreatedAt.UTC(),
+		Reference: b.reference, Text: b.text, HTML: b.html,
+	}, nil
+}
+
+// body is what a notice payload renders to, whoever receives it.
+type body struct {
+	subject, reference, text, html string
+}
+
+// renderBody renders a notice payload.
+func renderBody(payload []byte) (*body, error) {
+	var n lockbox.Notice
+	if err := json.Unmarshal(payload, &n); err != nil {
+		return nil, fmt.Errorf("decode notice: %w", err)
+	}
+	if n.Data.Request == nil && n.Data.Passkey == nil {
+		return nil, fmt.Errorf("notice %s has no request", n.Type)
 	}
 	build := build
 	reference := ""
@@ -77,19 +100,49 @@ func Render(m *lockbox.OutboxMessage, domain string) (*Email, error) {
 	}
 	c, subject, err := build(&n)
 	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", m.ID, err)
+		return nil, err
 	}
 	var text, html bytes.Buffer
 	if err := textTemplate.Execute(&text, c); err != nil {
-		return nil, fmt.Errorf("render text of %s: %w", m.ID, err)
+		return nil, fmt.Errorf("text: %w", err)
 	}
 	if err := htmlTemplate.Execute(&html, c); err != nil {
-		return nil, fmt.Errorf("render html of %s: %w", m.ID, err)
+		return nil, fmt.Errorf("html: %w", err)
 	}
-	return &Email{
-		To: m.To, Subject: subject, MessageID: m.ID + "@" + headerValue(domain, 200), Date: m.CreatedAt.UTC(),
-		Reference: headerValue(Line(reference, 32), 32), Text: text.String(), HTML: html.String(),
-	}, nil
+	return &body{subject: subject, reference: headerValue(Line(reference, 32), 32), text: text.String(), html: html.String()}, nil
+}
+
+// bodyCache remembers the bodies of the notices rendered last. A notice to
+// a tenant's n approvers is n outbox messages with one payload, delivered
+// one after another: it is rendered once, not n times (rendering was a
+// twelfth of a workflow step's CPU, issue 16). Rendering is a function of
+// the payload alone, so a remembered body is the body.
+type bodyCache struct {
+	mu     sync.Mutex
+	bodies map[string]*body
+}
+
+// maxBodies bounds the cache; a full cache is emptied.
+const maxBodies = 64
+
+func (c *bodyCache) get(payload []byte) (*body, error) {
+	c.mu.Lock()
+	b, ok := c.bodies[string(payload)]
+	c.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := renderBody(payload)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bodies == nil || len(c.bodies) >= maxBodies {
+		c.bodies = map[string]*body{}
+	}
+	c.bodies[string(payload)] = b
+	return b, nil
 }
 
 // instruction is the one way to act on a Lockbox email (SPEC §5).
