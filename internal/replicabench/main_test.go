@@ -1,0 +1,145 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lockboxhq/lockbox/postgres/pgtest"
+)
+
+// skippedPostgres is set when TestRun skipped for want of PostgreSQL;
+// TestMain then says so in one line that shows also without -v.
+var skippedPostgres atomic.Bool
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if skippedPostgres.Load() {
+		fmt.Fprintf(os.Stderr, "replicabench: TestRun skipped: no PostgreSQL (set %s)\n", pgtest.EnvDSN)
+	}
+	os.Exit(code)
+}
+
+// postgresDSN is the test server's DSN; without one the test skips, or
+// fails when LOCKBOX_REQUIRE_POSTGRES=1 (pgtest.DSN says why).
+func postgresDSN(t *testing.T) string {
+	t.Helper()
+	if os.Getenv(pgtest.EnvDSN) == "" && os.Getenv(pgtest.EnvRequire) != "1" {
+		skippedPostgres.Store(true)
+		t.Skip("replicabench: no PostgreSQL (LOCKBOX_TEST_POSTGRES unset)")
+	}
+	return pgtest.DSN(t)
+}
+
+// TestRun runs a small bench (one and two replicas, no CPU cap) and checks
+// that it measured something real: two measurements with positive steps/s,
+// and every request of each in the database, completed. It builds lockbox
+// and starts three servers in all.
+func TestRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds lockbox and starts replicas")
+	}
+	dsn := postgresDSN(t)
+	c := config{postgres: dsn, replicas: []int{1, 2}, rounds: 1, clients: 4, workflows: 20, warmup: 5, timeout: defaultTimeout(t)}
+	var out strings.Builder
+	results, err := run(t.Context(), c, &out)
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 {
+		t.Fatalf("%d measurements, want 2", len(results))
+	}
+	for i, r := range results {
+		if r.replicas != c.replicas[i] || r.stepsPerSec <= 0 || len(r.replicaCPU) != r.replicas {
+			t.Errorf("measurement %d: %d replicas (%d CPU figures), %.1f steps/s; want %d replicas and steps/s > 0",
+				i, r.replicas, len(r.replicaCPU), r.stepsPerSec, c.replicas[i])
+		}
+		// Counted in the schema before it was dropped.
+		if want := c.warmup + c.workflows; r.filed != want || r.completed != want {
+			t.Errorf("measurement %d: %d requests filed, %d completed; want %d and %d", i, r.filed, r.completed, want, want)
+		}
+	}
+	if !strings.Contains(out.String(), "2 vs 1 replicas:") {
+		t.Errorf("no summary ratio in the output")
+	}
+}
+
+// defaultTimeout leaves the test a minute to clean up before go test's
+// own deadline.
+func defaultTimeout(t *testing.T) time.Duration {
+	if dl, ok := t.Deadline(); ok {
+		return max(time.Until(dl)-time.Minute, time.Minute)
+	}
+	return 5 * time.Minute
+}
+
+func TestReplicasFlag(t *testing.T) {
+	for _, tc := range []struct {
+		arg     string
+		want    []int
+		wantErr bool
+	}{
+		{"1,3", []int{1, 3}, false},
+		{"3", []int{3}, false},
+		{" 1, 2 ,4", []int{1, 2, 4}, false},
+		{"0", nil, true},
+		{"-1", nil, true},
+		{"a", nil, true},
+		{"", nil, true},
+		{"1,,3", nil, true},
+		{"1,3,", nil, true},
+		{"1.5", nil, true},
+	} {
+		var c config
+		fs := flagSet(&c, flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		err := fs.Parse([]string{"-replicas", tc.arg})
+		if (err != nil) != tc.wantErr {
+			t.Errorf("-replicas %q: error %v, want error %v", tc.arg, err, tc.wantErr)
+			continue
+		}
+		if !tc.wantErr && fmt.Sprint(c.replicas) != fmt.Sprint(tc.want) {
+			t.Errorf("-replicas %q: %v, want %v", tc.arg, c.replicas, tc.want)
+		}
+	}
+	var c config
+	if err := flagSet(&c, flag.ContinueOnError).Parse(nil); err != nil || fmt.Sprint(c.replicas) != "[1 3]" {
+		t.Errorf("default -replicas: %v (%v), want [1 3]", c.replicas, err)
+	}
+}
+
+func TestCPUQuota(t *testing.T) {
+	for _, tc := range []struct {
+		cores   float64
+		quota   int64
+		cpuMax  string
+		wantErr bool
+	}{
+		{0.35, 35000, "35000 100000", false},
+		{1, 100000, "100000 100000", false},
+		{2.5, 250000, "250000 100000", false},
+		{0.01, 1000, "1000 100000", false},
+		{0.004, 0, "", true}, // under the kernel's 1 ms
+		{0, 0, "", true},
+		{-1, 0, "", true},
+		{math.NaN(), 0, "", true},
+		{math.Inf(1), 0, "", true},
+	} {
+		q, err := cpuQuota(tc.cores)
+		m, errMax := cpuMax(tc.cores)
+		if (err != nil) != tc.wantErr || (errMax != nil) != tc.wantErr {
+			t.Errorf("%v cores: errors %v, %v; want error %v", tc.cores, err, errMax, tc.wantErr)
+			continue
+		}
+		if q != tc.quota || m != tc.cpuMax {
+			t.Errorf("%v cores: quota %d, cpu.max %q; want %d, %q", tc.cores, q, m, tc.quota, tc.cpuMax)
+		}
+	}
+}
