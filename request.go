@@ -172,6 +172,24 @@ func (r *AccessRequest) Clone() *AccessRequest {
 	return &c
 }
 
+// ForViewer returns r as u may see it. A tenant's policy rules are u's to
+// read only with PermReadPolicy on that tenant (its global admins and
+// lockbox approvers, never the provider), and the messages of the rules
+// that failed to evaluate can quote them or the request's input: anyone
+// else gets the policy's outcome, deciding rule, matches and quorum, which
+// explain what happened to the request (decided_by names the rule too),
+// without Policy.Errors. r itself never changes, since it may be a stored
+// or cached value: what is hidden is hidden on a clone. Every workflow
+// method that hands a request to a caller returns it through here.
+func (r *AccessRequest) ForViewer(u *User) *AccessRequest {
+	if r == nil || r.Policy == nil || len(r.Policy.Errors) == 0 || Can(u, PermReadPolicy, r.Tenant) {
+		return r
+	}
+	c := r.Clone()
+	c.Policy.Errors = nil
+	return c
+}
+
 // A request's reference is ReferencePrefix and ReferenceLen-3 Crockford
 // base32 characters ("LB-7K3Q9MXA"); people use it wherever the id works.
 const (
@@ -240,7 +258,9 @@ type Decision struct {
 }
 
 // RequestService is the access-request workflow. Every method authorizes the
-// caller in the context; a request the caller may not see answers ENOTFOUND.
+// caller in the context; a request the caller may not see answers ENOTFOUND,
+// and every request it returns is as the caller may see it (ForViewer: the
+// policy's errors only to those who may read the tenant's rules).
 type RequestService interface {
 	// CreateRequest files a request (operator). EINVALID on a bad field.
 	CreateRequest(ctx context.Context, in NewRequest) (*AccessRequest, error)

@@ -52,7 +52,10 @@ func (s *Service) CreateRequest(ctx context.Context, in lockbox.NewRequest) (*lo
 		out = r
 		return appendAudit(ctx, tx, rec)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out.ForViewer(u), nil
 }
 
 func validateNewRequest(in lockbox.NewRequest) error {
@@ -194,10 +197,11 @@ func newReference() string {
 	return string(out)
 }
 
-// GetRequest returns a request the caller may see as it stands now: a
-// deadline that has passed is applied in memory (lockbox's Settle), so
-// nothing looks alive after its deadline, and nothing is written; the worker
-// or the next decision records the same change.
+// GetRequest returns a request the caller may see, as the caller may see it
+// (AccessRequest.ForViewer) and as it stands now: a deadline that has
+// passed is applied in memory (lockbox's Settle), so nothing looks alive
+// after its deadline, and nothing is written; the worker or the next
+// decision records the same change.
 func (s *Service) GetRequest(ctx context.Context, idOrRef string) (*lockbox.AccessRequest, error) {
 	u, err := actor(ctx)
 	if err != nil {
@@ -218,7 +222,7 @@ func (s *Service) GetRequest(ctx context.Context, idOrRef string) (*lockbox.Acce
 	if err := r.Settle(now); err != nil {
 		return nil, err
 	}
-	return r, nil
+	return r.ForViewer(u), nil
 }
 
 func notFound(idOrRef string) error {
@@ -226,7 +230,8 @@ func notFound(idOrRef string) error {
 }
 
 // ListRequests lists what the caller may see, newest first, each request as
-// it stands now (as GetRequest shows it). It writes nothing.
+// it stands now and as the caller may see it (as GetRequest shows it). It
+// writes nothing.
 func (s *Service) ListRequests(ctx context.Context, f lockbox.RequestFilter) (*lockbox.RequestPage, error) {
 	u, err := actor(ctx)
 	if err != nil {
@@ -245,7 +250,13 @@ func (s *Service) ListRequests(ctx context.Context, f lockbox.RequestFilter) (*l
 		page, err = listPage(ctx, tx, q, now)
 		return err
 	})
-	return page, err
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range page.Requests {
+		page.Requests[i] = r.ForViewer(u)
+	}
+	return page, nil
 }
 
 // listPage reads the page of q (whose Limit is the page size plus one)
@@ -347,7 +358,8 @@ type errRefused struct{ err error }
 
 func (e errRefused) Error() string { return e.err.Error() }
 
-// Act applies a person's event to a request.
+// Act applies a person's event to a request and returns it as the caller
+// may see it (AccessRequest.ForViewer).
 func (s *Service) Act(ctx context.Context, idOrRef string, ev lockbox.Event, d lockbox.Decision) (*lockbox.AccessRequest, error) {
 	u, err := actor(ctx)
 	if err != nil {
@@ -388,7 +400,7 @@ func (s *Service) Act(ctx context.Context, idOrRef string, ev lockbox.Event, d l
 	if refused != nil {
 		return nil, refused
 	}
-	return out, nil
+	return out.ForViewer(u), nil
 }
 
 func (s *Service) act(ctx context.Context, tx lockbox.Tx, u *lockbox.User, idOrRef string, ev lockbox.Event, d lockbox.Decision) (*lockbox.AccessRequest, error) {

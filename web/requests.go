@@ -205,7 +205,8 @@ type detailData struct {
 	Report *lockbox.AccessReport
 	// PolicyErrors are the tenant's rules that could not be evaluated when
 	// the request became pending, and so why it was not decided
-	// automatically (fail closed); shown to those who may read the rules.
+	// automatically (fail closed). The service returns them only to those
+	// who may read the rules (AccessRequest.ForViewer).
 	PolicyErrors []lockbox.RuleResult
 }
 
@@ -219,7 +220,7 @@ func (h *Handler) requestDetail(w http.ResponseWriter, r *http.Request) {
 	d := detailData{R: req, Actions: available(u, req), Blocked: blockedReason(u, req),
 		Token:    req.Status == lockbox.StatusActive && lockbox.AuthorizeGrant(u, req) == nil,
 		Narrowed: narrowed(req)}
-	if req.Policy != nil && lockbox.Can(u, lockbox.PermReadPolicy, req.Tenant) {
+	if req.Policy != nil {
 		d.PolicyErrors = req.Policy.Errors
 	}
 	if req.AccessStartsAt != nil && (req.Status == lockbox.StatusActive || req.Status.Terminal()) {
