@@ -21,6 +21,14 @@
 // replica (i+k) mod n, from -clients goroutines in a closed loop. The
 // quota needs Linux and root (cgroup v1 cpu controller, or cgroup v2).
 //
+// Every step appends to the audit log of the request's tenant, and the
+// appends of one tenant serialize on its log's head row however many
+// replicas there are. With -tenants 1 (the default) every workflow goes to
+// the dev tenant contoso; with -tenants N > 1 the program first creates
+// tenants rb-000 … rb-(N-1) through the API, each with an approver, and
+// workflow i goes to tenant i mod N, as a provider's load spreads over its
+// many tenants. The operator and support manager are the dev ones.
+//
 // The figures are only as good as the machine is quiet: each line also
 // says how busy the whole machine was and how much of that was none of
 // the measured processes.
@@ -34,6 +42,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -64,6 +73,7 @@ type config struct {
 	replicas      []int
 	rounds        int
 	clients       int
+	tenants       int
 	workflows     int
 	warmup        int
 	cpuPerReplica float64
@@ -95,6 +105,7 @@ func flagSet(c *config, onError flag.ErrorHandling) *flag.FlagSet {
 	fs.Var((*replicaList)(&c.replicas), "replicas", "comma-separated replica counts, measured in this order in every round")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds; each measures every replica count once")
 	fs.IntVar(&c.clients, "clients", 32, "concurrent clients (the same total for every replica count)")
+	fs.IntVar(&c.tenants, "tenants", 1, "tenants the workflows are spread over (1: the dev tenant contoso; N > 1: rb-000 … created by the run)")
 	fs.IntVar(&c.workflows, "workflows", 2000, "workflows measured per measurement (4 steps each)")
 	fs.IntVar(&c.warmup, "warmup", 50, "workflows run before each measurement and not counted")
 	fs.Float64Var(&c.cpuPerReplica, "cpu-per-replica", 0, "CPU quota of each replica process in cores (0: no cap; needs Linux and root)")
@@ -154,8 +165,8 @@ func (c config) check() error {
 		return errors.New("-postgres DSN is required")
 	case len(c.replicas) == 0:
 		return errors.New("-replicas: no replica counts")
-	case c.rounds < 1, c.clients < 1, c.workflows < 1, c.warmup < 0:
-		return errors.New("-rounds, -clients and -workflows must be at least 1, -warmup at least 0")
+	case c.rounds < 1, c.clients < 1, c.workflows < 1, c.tenants < 1, c.warmup < 0:
+		return errors.New("-rounds, -clients, -workflows and -tenants must be at least 1, -warmup at least 0")
 	case c.timeout <= 0:
 		return errors.New("-timeout must be positive")
 	case c.cpuPerReplica < 0 || math.IsNaN(c.cpuPerReplica):
@@ -180,7 +191,9 @@ type result struct {
 	steps           int // 4 × the measured workflows
 	// completed and filed count the driver's requests in the schema after
 	// the run (warm-up included): every filed request must be completed.
+	// perTenant counts them by tenant.
 	completed, filed int
+	perTenant        map[string]tally
 	replicaCPU       []time.Duration
 	throttle         []throttle // per replica; zero without a cap
 	pgCPU            time.Duration
@@ -225,8 +238,8 @@ func run(ctx context.Context, c config, out io.Writer) ([]result, error) {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(out, "%d clients, %d workflows per measurement (+%d warm-up), CPU per replica: %s, %d CPUs on this machine\n",
-		c.clients, c.workflows, c.warmup, capText(c.cpuPerReplica), runtime.NumCPU())
+	fmt.Fprintf(out, "%d clients, %d workflows per measurement (+%d warm-up) over %d tenant(s), CPU per replica: %s, %d CPUs on this machine\n",
+		c.clients, c.workflows, c.warmup, c.tenants, capText(c.cpuPerReplica), runtime.NumCPU())
 	fmt.Fprintln(out, "µs/step: a process's CPU ÷ all the measurement's steps (the replicas' figures add up: Σr); "+
 		"c: cores it used; thr: periods throttled/periods with work, time throttled; other: machine busy minus all of these")
 	var results []result
@@ -289,6 +302,18 @@ func measure(ctx context.Context, c config, cg *cgroupCPU, bin string, n int) (r
 	if err != nil {
 		return fail(err)
 	}
+	// Set up and sign in before the cap: password hashing under a small
+	// quota would only make the run longer.
+	approvers := []account{{approverOf("contoso"), approval.DevPassword}}
+	if c.tenants > 1 {
+		if approvers, err = createTenants(ctx, reps[0].url, c.tenants); err != nil {
+			return fail(err)
+		}
+	}
+	servers, err := signInAll(ctx, reps, append(slices.Clone(devStaff), approvers...))
+	if err != nil {
+		return fail(err)
+	}
 	if cg != nil {
 		for i, r := range reps {
 			if r.cg, err = cg.create(fmt.Sprintf("lockbox-replicabench-%d-%d", os.Getpid(), i), c.cpuPerReplica); err != nil {
@@ -299,11 +324,7 @@ func measure(ctx context.Context, c config, cg *cgroupCPU, bin string, n int) (r
 			}
 		}
 	}
-	servers, err := signInAll(ctx, reps)
-	if err != nil {
-		return fail(err)
-	}
-	if err := runWorkflows(ctx, servers, c.clients, 1, c.warmup); err != nil {
+	if err := runWorkflows(ctx, servers, c.tenants, c.clients, 1, c.warmup); err != nil {
 		return fail(fmt.Errorf("warm-up: %w", err))
 	}
 	before, err := sample(reps)
@@ -311,7 +332,7 @@ func measure(ctx context.Context, c config, cg *cgroupCPU, bin string, n int) (r
 		return fail(err)
 	}
 	start := time.Now()
-	err = runWorkflows(ctx, servers, c.clients, c.warmup+1, c.workflows)
+	err = runWorkflows(ctx, servers, c.tenants, c.clients, c.warmup+1, c.workflows)
 	res.elapsed = time.Since(start)
 	if err != nil {
 		return fail(err)
@@ -324,12 +345,29 @@ func measure(ctx context.Context, c config, cg *cgroupCPU, bin string, n int) (r
 	res.stepsPerSec = float64(res.steps) / res.elapsed.Seconds()
 	after.into(&res, before)
 	// Count in the database, not in the driver: a driver that skipped
-	// work must not pass for a fast one.
-	if res.filed, res.completed, err = countRequests(ctx, dsn); err != nil {
+	// work must not pass for a fast one. Each tenant must have its share
+	// of the workflows (warm-up included), all completed, and no other
+	// tenant any.
+	if res.perTenant, err = countRequests(ctx, dsn); err != nil {
 		return fail(err)
 	}
-	if want := c.warmup + c.workflows; res.filed != want || res.completed != want {
-		return fail(fmt.Errorf("the schema has %d driver requests, %d completed; want %d and %d", res.filed, res.completed, want, want))
+	want := map[string]tally{}
+	for i := 1; i <= c.warmup+c.workflows; i++ {
+		t := tenantName(i%c.tenants, c.tenants)
+		want[t] = tally{want[t].filed + 1, want[t].completed + 1}
+	}
+	for t, got := range res.perTenant {
+		res.filed += got.filed
+		res.completed += got.completed
+		if _, ok := want[t]; !ok {
+			want[t] = tally{} // a tenant that should have none
+		}
+	}
+	for _, t := range slices.Sorted(maps.Keys(want)) {
+		if got := res.perTenant[t]; got != want[t] {
+			return fail(fmt.Errorf("tenant %s has %d driver requests, %d completed; want %d and %d",
+				t, got.filed, got.completed, want[t].filed, want[t].completed))
+		}
 	}
 	return res
 }
@@ -459,33 +497,100 @@ func median(xs []float64) float64 {
 
 // --- the workflow -----------------------------------------------------------
 
-// server is one replica's signed-in clients, by dev account.
+// server is one replica's signed-in clients, by email.
 type server map[string]*client.Client
 
-var devAccounts = []string{"operator@provider.test", "manager@provider.test", "approver@contoso.test"}
+// account is one the workflows act as.
+type account struct{ email, password string }
 
-// signInAll signs the dev accounts in on every replica, with one HTTP
-// client (and connection pool) per replica, as BenchmarkWorkflow does.
-func signInAll(ctx context.Context, reps []*replica) ([]server, error) {
+// devStaff are the dev seed's operator and support manager
+// (approval/seed.go), who file and review to any tenant.
+var devStaff = []account{
+	{"operator@provider.test", approval.DevPassword},
+	{"manager@provider.test", approval.DevPassword},
+}
+
+// tenantName is tenant t of n: the dev tenant contoso when n is 1.
+func tenantName(t, n int) string {
+	if n == 1 {
+		return "contoso"
+	}
+	return fmt.Sprintf("rb-%03d", t)
+}
+
+// approverOf is the email of tenant's approver (contoso's is the dev one).
+func approverOf(tenant string) string { return "approver@" + tenant + ".test" }
+
+// createTenants creates tenants rb-000 … rb-(n-1) on the replica at url
+// as the dev provider admin, as internal/daydriver's setUp does. Each
+// tenant's first admin signs in with its one-time password, which can do
+// nothing but be replaced (SPEC §10.1), replaces it, and adds the tenant's
+// lockbox_approver with a password of its choosing. Catalog services, as
+// exchange, are provider-wide: a new tenant can be filed to at once.
+func createTenants(ctx context.Context, url string, n int) ([]account, error) {
+	hc := &http.Client{Timeout: time.Minute}
+	signIn := func(email, password string) (*client.Client, error) {
+		c := client.New(url, "").WithHTTPClient(hc)
+		s, err := c.Login(ctx, email, password)
+		if err != nil {
+			return nil, fmt.Errorf("sign in %s: %w", email, err)
+		}
+		c.Token = s.Token
+		return c, nil
+	}
+	admin, err := signIn("admin@provider.test", approval.DevPassword)
+	if err != nil {
+		return nil, err
+	}
+	var approvers []account
+	for t := range n {
+		name := tenantName(t, n)
+		created, err := admin.CreateTenant(ctx, lockbox.NewTenant{Name: name,
+			Admin: lockbox.NewUser{Email: "admin@" + name + ".test", Roles: []lockbox.Role{lockbox.RoleGlobalAdmin}}})
+		if err != nil {
+			return nil, fmt.Errorf("create tenant %s: %w", name, err)
+		}
+		oneTime := created.Admin.InitialPassword
+		tenantAdmin, err := signIn(created.Admin.Email, oneTime)
+		if err != nil {
+			return nil, err
+		}
+		if err := tenantAdmin.ChangePassword(ctx, lockbox.PasswordChange{Current: oneTime, New: "rb-" + rand.Text()}); err != nil {
+			return nil, fmt.Errorf("choose a password for %s: %w", created.Admin.Email, err)
+		}
+		a := account{approverOf(name), "rb-" + rand.Text()}
+		if _, err := tenantAdmin.AddTenantUser(ctx, name, lockbox.NewUser{Email: a.email,
+			Roles: []lockbox.Role{lockbox.RoleLockboxApprover}, Password: a.password}); err != nil {
+			return nil, fmt.Errorf("add %s: %w", a.email, err)
+		}
+		approvers = append(approvers, a)
+	}
+	return approvers, nil
+}
+
+// signInAll signs accounts in on every replica, with one HTTP client (and
+// connection pool) per replica, as BenchmarkWorkflow does.
+func signInAll(ctx context.Context, reps []*replica, accounts []account) ([]server, error) {
 	var out []server
 	for _, r := range reps {
 		hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 		s := server{}
-		for _, email := range devAccounts {
-			sess, err := client.New(r.url, "").WithHTTPClient(hc).Login(ctx, email, approval.DevPassword)
+		for _, a := range accounts {
+			sess, err := client.New(r.url, "").WithHTTPClient(hc).Login(ctx, a.email, a.password)
 			if err != nil {
-				return nil, fmt.Errorf("sign in %s at %s: %w", email, r.url, err)
+				return nil, fmt.Errorf("sign in %s at %s: %w", a.email, r.url, err)
 			}
-			s[email] = client.New(r.url, sess.Token).WithHTTPClient(hc)
+			s[a.email] = client.New(r.url, sess.Token).WithHTTPClient(hc)
 		}
 		out = append(out, s)
 	}
 	return out, nil
 }
 
-// runWorkflows runs workflows first … first+n-1 on clients goroutines in a
-// closed loop; the first error stops every client and is returned.
-func runWorkflows(ctx context.Context, servers []server, clients, first, n int) error {
+// runWorkflows runs workflows first … first+n-1, spread over tenants, on
+// clients goroutines in a closed loop; the first error stops every client
+// and is returned.
+func runWorkflows(ctx context.Context, servers []server, tenants, clients, first, n int) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Int64
@@ -495,7 +600,7 @@ func runWorkflows(ctx context.Context, servers []server, clients, first, n int) 
 	for range clients {
 		wg.Go(func() {
 			for i := next.Add(1) - 1; i <= last && ctx.Err() == nil; i = next.Add(1) - 1 {
-				if err := workflow(ctx, servers, i); err != nil {
+				if err := workflow(ctx, servers, tenantName(int(i)%tenants, tenants), i); err != nil {
 					cancel(fmt.Errorf("workflow %d: %w", i, err))
 					return
 				}
@@ -506,11 +611,11 @@ func runWorkflows(ctx context.Context, servers []server, clients, first, n int) 
 	return context.Cause(ctx)
 }
 
-// workflow files request i and takes it to completion, step k on replica
-// (i+k) mod len(servers).
-func workflow(ctx context.Context, servers []server, i int64) error {
+// workflow files request i to tenant and takes it to completion, step k
+// on replica (i+k) mod len(servers); the tenant's approver approves.
+func workflow(ctx context.Context, servers []server, tenant string, i int64) error {
 	on := func(k int) server { return servers[(int(i)+k)%len(servers)] }
-	r, err := on(0)["operator@provider.test"].CreateRequest(ctx, lockbox.NewRequest{Tenant: "contoso",
+	r, err := on(0)["operator@provider.test"].CreateRequest(ctx, lockbox.NewRequest{Tenant: tenant,
 		Service: "exchange", ServiceRequest: fmt.Sprintf("SR-RB-%d", i), Reason: "Replica benchmark.",
 		Operations: []string{"Get-Mailbox"}, DurationMinutes: 60})
 	if err != nil {
@@ -521,7 +626,7 @@ func workflow(ctx context.Context, servers []server, i int64) error {
 		ev  lockbox.Event
 	}{
 		{"manager@provider.test", lockbox.EventReviewApprove},
-		{"approver@contoso.test", lockbox.EventApprove},
+		{approverOf(tenant), lockbox.EventApprove},
 		{"operator@provider.test", lockbox.EventComplete},
 	} {
 		if _, err := on(k + 1)[step.who].Act(ctx, r.ID, step.ev, lockbox.Decision{}); err != nil {
@@ -582,20 +687,36 @@ func exec1(ctx context.Context, dsn, stmt string) error {
 	return err
 }
 
+// tally is a count of the driver's requests filed and completed.
+type tally struct{ filed, completed int }
+
 // countRequests counts the driver's requests in the schema of dsn, and
-// those completed.
-func countRequests(ctx context.Context, dsn string) (filed, completed int, err error) {
+// those completed, by tenant.
+func countRequests(ctx context.Context, dsn string) (map[string]tally, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	defer db.Close()
-	err = db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE status = 'completed')
-		FROM requests WHERE service_request LIKE 'SR-RB-%'`).Scan(&filed, &completed)
+	rows, err := db.QueryContext(ctx, `SELECT tenant, count(*), count(*) FILTER (WHERE status = 'completed')
+		FROM requests WHERE service_request LIKE 'SR-RB-%' GROUP BY tenant`)
 	if err != nil {
-		return 0, 0, fmt.Errorf("count requests: %w", err)
+		return nil, fmt.Errorf("count requests: %w", err)
 	}
-	return filed, completed, nil
+	defer rows.Close()
+	out := map[string]tally{}
+	for rows.Next() {
+		var t string
+		var n tally
+		if err := rows.Scan(&t, &n.filed, &n.completed); err != nil {
+			return nil, fmt.Errorf("count requests: %w", err)
+		}
+		out[t] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count requests: %w", err)
+	}
+	return out, nil
 }
 
 // --- the replicas -------------------------------------------------------------

@@ -37,37 +37,67 @@ func postgresDSN(t *testing.T) string {
 	return pgtest.DSN(t)
 }
 
-// TestRun runs a small bench (one and two replicas, no CPU cap) and checks
-// that it measured something real: two measurements with positive steps/s,
-// and every request of each in the database, completed. It builds lockbox
-// and starts three servers in all.
+// TestRun runs small benches (one and two replicas, no CPU cap), on the
+// dev tenant contoso and spread over three tenants the run creates, and
+// checks that each measured something real: two measurements with positive
+// steps/s, and every request of each in the database, completed, each
+// tenant with its share. It builds lockbox and starts six servers in all.
 func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds lockbox and starts replicas")
 	}
 	dsn := postgresDSN(t)
-	c := config{postgres: dsn, replicas: []int{1, 2}, rounds: 1, clients: 4, workflows: 20, warmup: 5, timeout: defaultTimeout(t)}
-	var out strings.Builder
-	results, err := run(t.Context(), c, &out)
-	t.Log("\n" + out.String())
+	bin, err := build(t.Context(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(results) != 2 {
-		t.Fatalf("%d measurements, want 2", len(results))
-	}
-	for i, r := range results {
-		if r.replicas != c.replicas[i] || r.stepsPerSec <= 0 || len(r.replicaCPU) != r.replicas {
-			t.Errorf("measurement %d: %d replicas (%d CPU figures), %.1f steps/s; want %d replicas and steps/s > 0",
-				i, r.replicas, len(r.replicaCPU), r.stepsPerSec, c.replicas[i])
-		}
-		// Counted in the schema before it was dropped.
-		if want := c.warmup + c.workflows; r.filed != want || r.completed != want {
-			t.Errorf("measurement %d: %d requests filed, %d completed; want %d and %d", i, r.filed, r.completed, want, want)
-		}
-	}
-	if !strings.Contains(out.String(), "2 vs 1 replicas:") {
-		t.Errorf("no summary ratio in the output")
+	for _, tc := range []struct {
+		tenants, workflows int
+		want               []string // the tenants that must have requests
+	}{
+		{1, 20, []string{"contoso"}},
+		{3, 12, []string{"rb-000", "rb-001", "rb-002"}},
+	} {
+		t.Run(fmt.Sprintf("tenants=%d", tc.tenants), func(t *testing.T) {
+			c := config{postgres: dsn, bin: bin, replicas: []int{1, 2}, rounds: 1, clients: 4,
+				tenants: tc.tenants, workflows: tc.workflows, warmup: 5, timeout: defaultTimeout(t)}
+			var out strings.Builder
+			results, err := run(t.Context(), c, &out)
+			t.Log("\n" + out.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(results) != 2 {
+				t.Fatalf("%d measurements, want 2", len(results))
+			}
+			for i, r := range results {
+				if r.replicas != c.replicas[i] || r.stepsPerSec <= 0 || len(r.replicaCPU) != r.replicas {
+					t.Errorf("measurement %d: %d replicas (%d CPU figures), %.1f steps/s; want %d replicas and steps/s > 0",
+						i, r.replicas, len(r.replicaCPU), r.stepsPerSec, c.replicas[i])
+				}
+				// Counted in the schema before it was dropped.
+				if want := c.warmup + c.workflows; r.filed != want || r.completed != want {
+					t.Errorf("measurement %d: %d requests filed, %d completed; want %d and %d", i, r.filed, r.completed, want, want)
+				}
+				if len(r.perTenant) != len(tc.want) {
+					t.Errorf("measurement %d: requests in tenants %v, want in %v", i, r.perTenant, tc.want)
+				}
+				for _, tenant := range tc.want {
+					// Each tenant at least its share rounded down (17
+					// workflows over 3 tenants: 5 or 6 each).
+					if got, least := r.perTenant[tenant], (c.warmup+c.workflows)/tc.tenants; got.completed < least || got.completed != got.filed {
+						t.Errorf("measurement %d: tenant %s has %d requests filed, %d completed; want at least %d, all completed",
+							i, tenant, got.filed, got.completed, least)
+					}
+				}
+			}
+			if !strings.Contains(out.String(), "2 vs 1 replicas:") {
+				t.Errorf("no summary ratio in the output")
+			}
+			if want := fmt.Sprintf("over %d tenant(s)", tc.tenants); !strings.Contains(out.String(), want) {
+				t.Errorf("the header does not say %q", want)
+			}
+		})
 	}
 }
 
@@ -112,6 +142,32 @@ func TestReplicasFlag(t *testing.T) {
 	var c config
 	if err := flagSet(&c, flag.ContinueOnError).Parse(nil); err != nil || fmt.Sprint(c.replicas) != "[1 3]" {
 		t.Errorf("default -replicas: %v (%v), want [1 3]", c.replicas, err)
+	}
+}
+
+func TestTenantsFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		want    int
+		wantErr bool
+	}{
+		{nil, 1, false},
+		{[]string{"-tenants", "1"}, 1, false},
+		{[]string{"-tenants", "8"}, 8, false},
+		{[]string{"-tenants", "0"}, 0, true},
+		{[]string{"-tenants", "-2"}, 0, true},
+	} {
+		var c config
+		fs := flagSet(&c, flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		// check needs a DSN; nothing connects to it.
+		err := fs.Parse(append([]string{"-postgres", "postgres://x"}, tc.args...))
+		if err == nil {
+			err = c.check()
+		}
+		if (err != nil) != tc.wantErr || !tc.wantErr && c.tenants != tc.want {
+			t.Errorf("%q: %d tenants, error %v; want %d, error %v", tc.args, c.tenants, err, tc.want, tc.wantErr)
+		}
 	}
 }
 
