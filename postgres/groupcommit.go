@@ -126,6 +126,9 @@ type writeGroup struct {
 	// locks: from then on a statement waits for a lock only briefly
 	// (lockWait), then the group splits.
 	waitLess bool
+	// bounded is set once take has cut the transaction's lock waits short
+	// (lockWait); it lasts to the end of the transaction.
+	bounded bool
 	// broken is set when the transaction can no longer be used (the
 	// connection failed, or a rollback to a savepoint did): the members
 	// not yet run are not run, and the group does not commit.
@@ -269,11 +272,14 @@ func (g *writeGroup) rollbackMember() {
 
 // begin starts a transaction on the group's connection.
 func (g *writeGroup) begin() error {
+	if err := prepareLater(g.conn); err != nil {
+		return wrap("prepare", err)
+	}
 	if _, err := g.conn.ExecContext(context.Background(), `BEGIN ISOLATION LEVEL READ COMMITTED`); err != nil {
 		endTx(g.conn)
 		return wrap("begin", err)
 	}
-	g.savepoint, g.waitLess, g.hooksOff, g.usersOff = noSavepoint, false, false, false
+	g.savepoint, g.waitLess, g.bounded, g.hooksOff, g.usersOff = noSavepoint, false, false, false, false
 	g.pending, g.ids = nil, map[string]int{}
 	g.outbox, g.outboxIDs = nil, map[string]int{}
 	g.writes = nil
@@ -438,6 +444,7 @@ func (q *memberQuerier) take() []string {
 			// SET LOCAL lasts to the end of the transaction; once set,
 			// a rollback to a later savepoint keeps it.
 			stmts = append(stmts, `SET LOCAL lock_timeout = '`+lockWait+`'`)
+			g.bounded = true
 		}
 	}
 	g.savepoint = emptySavepoint

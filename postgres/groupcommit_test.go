@@ -262,3 +262,83 @@ func TestGroupClosesAfterEightTalking(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitingWriteOutlastsTheLockWait: a group's second member reads a
+// request (its row locked), changes it — a write that waits for its next
+// round trip (later.go) — and then makes another statement, which sends the
+// write first. By then the transaction's lock waits are cut to lockWait, to
+// break row-lock cycles between groups. The write can be in no such cycle,
+// yet it may still wait for something incidental; here another session
+// holds the table in SHARE mode (as a backend extending the table holds
+// its extension lock, the case seen under load) for far longer than
+// lockWait. The write must wait it out, not fail the whole group: neither
+// when pgx first prepares its statement on the connection (prepareLater)
+// nor when it runs (queueLater). Without either, this test fails.
+func TestWaitingWriteOutlastsTheLockWait(t *testing.T) {
+	t.Parallel()
+	dsn := pgtestSchema(t)
+	s := openWriters(t, dsn, 1)
+	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
+	storetest.MustInsertRequest(t, s, storetest.NewRequest(2))
+
+	db := pgtest.Open(t, dsn)
+	defer db.Close()
+	holder, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	// SHARE lets the members' reads (FOR UPDATE: ROW SHARE) through and
+	// holds their UPDATE (ROW EXCLUSIVE).
+	if _, err := holder.ExecContext(t.Context(), `LOCK TABLE requests IN SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+
+	release := make(chan struct{})
+	first := holdWriter(t, s, release, func(tx lockbox.Tx) error {
+		_, err := tx.GetRequest(t.Context(), "req-000001")
+		return err
+	})
+	second := make(chan error, 1)
+	go func() {
+		second <- s.Update(t.Context(), func(tx lockbox.Tx) error {
+			r, err := tx.GetRequest(t.Context(), "req-000002")
+			if err != nil {
+				return err
+			}
+			prev := r.Version
+			r.Version++
+			r.Reason = "changed"
+			if err := tx.UpdateRequest(t.Context(), r, prev); err != nil {
+				return err
+			}
+			tn := &lockbox.Tenant{Name: "second", DisplayName: "second", CreatedAt: storetest.T0}
+			return tx.InsertTenant(t.Context(), tn, lockbox.DefaultSettings())
+		})
+	}()
+	queued(t, s, 1)
+	close(release)
+	time.Sleep(300 * time.Millisecond) // thirty times lockWait
+	if err := holder.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t, "the first member", first); err != nil {
+		t.Errorf("first member: %v", err)
+	}
+	if err := wait(t, "the second member", second); err != nil {
+		t.Fatalf("second member: %v", err)
+	}
+	storetest.MustView(t, s, func(tx lockbox.Tx) error {
+		r, err := tx.GetRequest(t.Context(), "req-000002")
+		if err != nil {
+			return err
+		}
+		if r.Version != storetest.NewRequest(2).Version+1 {
+			t.Errorf("request 2 at version %d, want the second member's change", r.Version)
+		}
+		if _, err := tx.GetTenant(t.Context(), "second"); err != nil {
+			t.Errorf("the second member's tenant was not kept: %v", err)
+		}
+		return nil
+	})
+}

@@ -43,19 +43,68 @@ func laterSQL(update string) string {
 	return `WITH changed AS (` + update + ` RETURNING 1) SELECT 1 / count(*) FROM changed`
 }
 
+// laterUpdateRequest is the statement of every waiting write (request.go).
+var laterUpdateRequest = laterSQL(updateRequestSQL)
+
+// prepareLater prepares laterUpdateRequest on conn, once per connection
+// (pgx keeps it by its text, which the batches then use), outside any
+// transaction. Prepared the first time a batch sent it, inside a group,
+// it would be parsed — which locks the requests table — in a round trip
+// of pgx's own before the batch runs, so before queueLater lifts the
+// group's short lock wait.
+func prepareLater(conn *sql.Conn) error {
+	return conn.Raw(func(dc any) error {
+		_, err := dc.(*stdlib.Conn).Conn().Prepare(context.Background(), laterUpdateRequest, laterUpdateRequest)
+		return err
+	})
+}
+
 // queueLater adds ws to b, for readLater to read the answers of.
-func queueLater(b *pgx.Batch, ws []laterWrite) {
+//
+// bounded says the transaction's lock waits are cut short (lockWait,
+// groupcommit.go): that bound breaks row-lock cycles between groups, and a
+// waiting write can be in none, since its member holds the row. What it
+// may still wait for is incidental — another backend extending the table,
+// say (in PostgreSQL 15 a heavyweight lock, which lock_timeout bounds) —
+// and under load that can take longer than lockWait; the write then
+// failed, and with it the whole group, its members answered 500 or 503
+// (found by internal/replicabench, three replicas, sixteen tenants). So
+// waiting writes go with the bound lifted, and it is put back after them.
+func queueLater(b *pgx.Batch, ws []laterWrite, bounded bool) {
+	if len(ws) == 0 {
+		return
+	}
+	if bounded {
+		b.Queue(`SET LOCAL lock_timeout = 0`)
+	}
 	for _, w := range ws {
 		b.Queue(w.sql, w.args...)
 	}
+	if bounded {
+		b.Queue(`SET LOCAL lock_timeout = '` + lockWait + `'`)
+	}
 }
 
-// readLater reads the answers of ws, queued first in br's batch.
-func readLater(br pgx.BatchResults, ws []laterWrite) error {
+// readLater reads the answers of ws, queued in br's batch by queueLater
+// with the same bounded.
+func readLater(br pgx.BatchResults, ws []laterWrite, bounded bool) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	if bounded {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("lift the lock wait: %w", err)
+		}
+	}
 	for _, w := range ws {
 		var one int
 		if err := br.QueryRow().Scan(&one); err != nil {
 			return fmt.Errorf("%s, sent with the next statement: %w", w.op, err)
+		}
+	}
+	if bounded {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("restore the lock wait: %w", err)
 		}
 	}
 	return nil
@@ -89,17 +138,18 @@ func (q *memberQuerier) sendFirst(ctx context.Context) error {
 		return q.begin(ctx)
 	}
 	b := &pgx.Batch{}
+	boundedBefore := g.bounded // take may bound the waits after earlier's
 	earlier, savepoint, mine := g.writes, q.take(), q.writes
 	g.writes, q.writes = nil, nil
-	queueLater(b, earlier)
+	queueLater(b, earlier, boundedBefore)
 	for _, stmt := range savepoint {
 		b.Queue(stmt)
 	}
-	queueLater(b, mine)
+	queueLater(b, mine, g.bounded)
 	err := g.conn.Raw(func(dc any) error {
 		br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, b)
 		defer br.Close()
-		if err := readLater(br, earlier); err != nil {
+		if err := readLater(br, earlier, boundedBefore); err != nil {
 			return err
 		}
 		for range savepoint {
@@ -107,7 +157,7 @@ func (q *memberQuerier) sendFirst(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := readLater(br, mine); err != nil {
+		if err := readLater(br, mine, g.bounded); err != nil {
 			return err
 		}
 		return br.Close()

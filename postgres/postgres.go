@@ -195,7 +195,7 @@ func commit(ctx context.Context, conn *sql.Conn, writes []laterWrite, pending []
 		if liftLockWait {
 			b.Queue(`SET LOCAL lock_timeout = 0`)
 		}
-		queueLater(b, writes)
+		queueLater(b, writes, false) // the bound is lifted above, if any
 		notifies := queueOutbox(b, outbox)
 		appends, err := queueAudit(b, pending)
 		if err != nil {
@@ -209,7 +209,7 @@ func commit(ctx context.Context, conn *sql.Conn, writes []laterWrite, pending []
 				return wrap("commit", err)
 			}
 		}
-		if err := readLater(br, writes); err != nil {
+		if err := readLater(br, writes, false); err != nil {
 			return wrap("commit", err)
 		}
 		if notifies {

@@ -57,11 +57,12 @@ func (t *tx) readAhead(ctx context.Context, id, lock string, ra lockbox.ReadAhea
 		return nil, false, nil
 	}
 	ctx = context.WithoutCancel(ctx)           // as memberQuerier's statements
+	bounded := q.g.bounded                     // before take bounds the waits
 	earlier, savepoint := q.g.writes, q.take() // earlier members' writes first (later.go)
 	q.g.writes = nil
 	q.n++
 	b := &pgx.Batch{}
-	queueLater(b, earlier)
+	queueLater(b, earlier, bounded)
 	for _, stmt := range savepoint {
 		b.Queue(stmt)
 	}
@@ -83,7 +84,7 @@ func (t *tx) readAhead(ctx context.Context, id, lock string, ra lockbox.ReadAhea
 	var uerr error
 	err := q.g.conn.Raw(func(dc any) error {
 		br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, b)
-		if err := readLater(br, earlier); err != nil {
+		if err := readLater(br, earlier, bounded); err != nil {
 			_ = br.Close()
 			return err
 		}

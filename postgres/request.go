@@ -128,7 +128,7 @@ func (t *tx) UpdateRequest(ctx context.Context, r *lockbox.AccessRequest, prevVe
 		r.TenantVisible, r.Version, nullTime(r.Deadline), nullTime(r.RemindAt), r.ID, prevVersion,
 		ops, r.DurationMinutes, nullTime(r.StartTime), policy, r.NeedsReview}
 	if q, ok := t.tx.(*memberQuerier); ok && t.holds(r.ID, prevVersion) {
-		q.later(laterWrite{op: "update request " + r.ID, sql: laterSQL(updateRequestSQL), args: args,
+		q.later(laterWrite{op: "update request " + r.ID, sql: laterUpdateRequest, args: args,
 			row: "requests/" + r.ID, guard: updateRequestGuard})
 		t.locked[r.ID] = r.Version
 		return nil
