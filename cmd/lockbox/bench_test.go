@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/client"
 	"github.com/lockboxhq/lockbox/internal/benchcpu"
+	"github.com/lockboxhq/lockbox/internal/benchflow"
 	"github.com/lockboxhq/lockbox/postgres"
 	"github.com/lockboxhq/lockbox/postgres/pgtest"
 )
@@ -122,7 +122,7 @@ func startBenchServer(b *testing.B, database, keyDir string) *benchServer {
 	if rt, ok := rs.store.(interface{ RoundTrips() int64 }); ok {
 		srv.roundTrips = rt.RoundTrips
 	}
-	for _, email := range []string{"operator@provider.test", "manager@provider.test", "approver@contoso.test"} {
+	for _, email := range []string{benchflow.Operator, benchflow.Manager, "approver@contoso.test"} {
 		s, err := client.New(rs.URL(), "").WithHTTPClient(hc).Login(ctx, email, "lockbox-dev")
 		if err != nil {
 			b.Fatal(err)
@@ -155,30 +155,11 @@ func runWorkflows(b *testing.B, srvs []*benchServer, clients, n int) {
 	}
 }
 
-// workflow files one request and takes it to completion, step k of
-// workflow i on replica (i+k) mod len(srvs).
+// workflow runs workflow i (benchflow.Workflow) on contoso, step k on
+// replica (i+k) mod len(srvs).
 func workflow(srvs []*benchServer, i int64) error {
-	ctx := context.Background()
-	on := func(k int) *benchServer { return srvs[(int(i)+k)%len(srvs)] }
-	r, err := on(0).as["operator@provider.test"].CreateRequest(ctx, lockbox.NewRequest{Tenant: "contoso",
-		Service: "exchange", ServiceRequest: fmt.Sprintf("SR-%d", i), Reason: "Benchmark.",
-		Operations: []string{"Get-Mailbox"}, DurationMinutes: 60})
-	if err != nil {
-		return fmt.Errorf("create: %w", err)
-	}
-	for k, step := range []struct {
-		who string
-		ev  lockbox.Event
-	}{
-		{"manager@provider.test", lockbox.EventReviewApprove},
-		{"approver@contoso.test", lockbox.EventApprove},
-		{"operator@provider.test", lockbox.EventComplete},
-	} {
-		if _, err := on(k + 1).as[step.who].Act(ctx, r.ID, step.ev, lockbox.Decision{}); err != nil {
-			return fmt.Errorf("%s: %w", step.ev, err)
-		}
-	}
-	return nil
+	as := func(k int, email string) *client.Client { return srvs[(int(i)+k)%len(srvs)].as[email] }
+	return benchflow.Workflow(context.Background(), as, "contoso", "approver@contoso.test", fmt.Sprintf("SR-%d", i))
 }
 
 // benchPool is the PostgreSQL pool of each benchmark server: the serve

@@ -65,6 +65,7 @@ import (
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/client"
 	"github.com/lockboxhq/lockbox/internal/benchcpu"
+	"github.com/lockboxhq/lockbox/internal/benchflow"
 	"github.com/lockboxhq/lockbox/keys"
 )
 
@@ -506,8 +507,8 @@ type account struct{ email, password string }
 // devStaff are the dev seed's operator and support manager
 // (approval/seed.go), who file and review to any tenant.
 var devStaff = []account{
-	{"operator@provider.test", approval.DevPassword},
-	{"manager@provider.test", approval.DevPassword},
+	{benchflow.Operator, approval.DevPassword},
+	{benchflow.Manager, approval.DevPassword},
 }
 
 // tenantName is tenant t of n: the dev tenant contoso when n is 1.
@@ -611,29 +612,11 @@ func runWorkflows(ctx context.Context, servers []server, tenants, clients, first
 	return context.Cause(ctx)
 }
 
-// workflow files request i to tenant and takes it to completion, step k
-// on replica (i+k) mod len(servers); the tenant's approver approves.
+// workflow runs workflow i (benchflow.Workflow) on tenant, step k on
+// replica (i+k) mod len(servers); the tenant's approver approves.
 func workflow(ctx context.Context, servers []server, tenant string, i int64) error {
-	on := func(k int) server { return servers[(int(i)+k)%len(servers)] }
-	r, err := on(0)["operator@provider.test"].CreateRequest(ctx, lockbox.NewRequest{Tenant: tenant,
-		Service: "exchange", ServiceRequest: fmt.Sprintf("SR-RB-%d", i), Reason: "Replica benchmark.",
-		Operations: []string{"Get-Mailbox"}, DurationMinutes: 60})
-	if err != nil {
-		return fmt.Errorf("create: %w", err)
-	}
-	for k, step := range []struct {
-		who string
-		ev  lockbox.Event
-	}{
-		{"manager@provider.test", lockbox.EventReviewApprove},
-		{approverOf(tenant), lockbox.EventApprove},
-		{"operator@provider.test", lockbox.EventComplete},
-	} {
-		if _, err := on(k + 1)[step.who].Act(ctx, r.ID, step.ev, lockbox.Decision{}); err != nil {
-			return fmt.Errorf("%s: %w", step.ev, err)
-		}
-	}
-	return nil
+	as := func(k int, email string) *client.Client { return servers[(int(i)+k)%len(servers)][email] }
+	return benchflow.Workflow(ctx, as, tenant, approverOf(tenant), fmt.Sprintf("SR-RB-%d", i))
 }
 
 // --- the database -------------------------------------------------------------
