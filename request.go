@@ -180,7 +180,9 @@ func (r *AccessRequest) Clone() *AccessRequest {
 // explain what happened to the request (decided_by names the rule too),
 // without Policy.Errors. r itself never changes, since it may be a stored
 // or cached value: what is hidden is hidden on a clone. Every workflow
-// method that hands a request to a caller returns it through here.
+// method that hands a request to a caller returns it through here. A
+// hidden copy is for showing, never for deciding: PolicyDecision's
+// HoldsForPeople reads Errors.
 func (r *AccessRequest) ForViewer(u *User) *AccessRequest {
 	if r == nil || r.Policy == nil || len(r.Policy.Errors) == 0 || Can(u, PermReadPolicy, r.Tenant) {
 		return r
