@@ -34,19 +34,8 @@ func TestStaffRoleChangeStopsAtOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newLifecycleHarness(t, lockbox.SystemClock{})
-			active := h.MustActive(validRequest())
-			g := h.MustGrant(active)
-			open := h.MustPending(validRequest())
-			token := h.login("operator@provider.test", approval.DevPassword)
-			web := h.svc.WebSessions(approval.WebSessionOptions{})
-			session, _, err := web.SignIn(context.Background(), "operator@provider.test", approval.DevPassword)
-			if err != nil {
-				t.Fatal(err)
-			}
-			check := lockbox.AccessCheck{Token: g.Token, Operation: "Get-MailboxStatistics", Resource: "mailbox:x"}
-			if d, err := h.svc.CheckAccess(h.service(), check); err != nil || !d.Allowed {
-				t.Fatalf("grant before: %+v, %v", d, err)
-			}
+			w := h.operatorAtWork()
+			active, open, filed, web, token, session, check := w.active, w.open, w.filed, w.web, w.token, w.session, w.check
 
 			if _, err := h.svc.UpdateStaff(h.as("admin@provider.test"), "operator@provider.test",
 				lockbox.StaffUpdate{Roles: tc.roles}); err != nil {
@@ -70,9 +59,11 @@ func TestStaffRoleChangeStopsAtOnce(t *testing.T) {
 			if err != nil || d.Allowed == tc.endsRequests {
 				t.Errorf("grant after the role change: %+v, %v; want allowed %v", d, err, !tc.endsRequests)
 			}
-			want := map[*lockbox.AccessRequest]lockbox.Status{active: lockbox.StatusActive, open: lockbox.StatusPending}
+			want := map[*lockbox.AccessRequest]lockbox.Status{active: lockbox.StatusActive, open: lockbox.StatusPending,
+				filed: lockbox.StatusPendingReview}
 			if tc.endsRequests {
-				want = map[*lockbox.AccessRequest]lockbox.Status{active: lockbox.StatusRevoked, open: lockbox.StatusCanceled}
+				want = map[*lockbox.AccessRequest]lockbox.Status{active: lockbox.StatusRevoked, open: lockbox.StatusCanceled,
+					filed: lockbox.StatusCanceled}
 			}
 			for r, status := range want {
 				got := h.stored(r.ID)

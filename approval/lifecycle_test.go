@@ -66,22 +66,11 @@ func TestEndedStaffStopAtOnce(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
 			h := newLifecycleHarness(t, lockbox.SystemClock{})
-			active := h.MustActive(validRequest())
-			g := h.MustGrant(active)
-			open := h.MustPending(validRequest())
-			filed := h.MustFile(validRequest())
-			token := h.login("operator@provider.test", approval.DevPassword)
-			web := h.svc.WebSessions(approval.WebSessionOptions{})
-			session, _, err := web.SignIn(context.Background(), "operator@provider.test", approval.DevPassword)
-			if err != nil {
-				t.Fatal(err)
-			}
-			check := lockbox.AccessCheck{Token: g.Token, Operation: "Get-MailboxStatistics", Resource: "mailbox:x"}
-			if d, err := h.svc.CheckAccess(h.service(), check); err != nil || !d.Allowed {
-				t.Fatalf("grant before: %+v, %v", d, err)
-			}
+			w := h.operatorAtWork()
+			active, open, filed, web, token, session, check := w.active, w.open, w.filed, w.web, w.token, w.session, w.check
 
 			admin := h.as("admin@provider.test")
+			var err error
 			if how == "disable" {
 				_, err = h.svc.UpdateStaff(admin, "operator@provider.test", lockbox.StaffUpdate{Disabled: ptr(true)})
 			} else {
@@ -123,6 +112,34 @@ func TestEndedStaffStopAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// atWork is what the operator has going when an admin changes their
+// account: an active request whose grant works (check), a pending one and
+// one filed, an API token and a web session.
+type atWork struct {
+	active, open, filed *lockbox.AccessRequest
+	check               lockbox.AccessCheck
+	web                 *approval.WebSessions
+	token, session      string
+}
+
+func (h *harness) operatorAtWork() atWork {
+	h.t.Helper()
+	w := atWork{active: h.MustActive(validRequest())}
+	g := h.MustGrant(w.active)
+	w.open, w.filed = h.MustPending(validRequest()), h.MustFile(validRequest())
+	w.token = h.login("operator@provider.test", approval.DevPassword)
+	w.web = h.svc.WebSessions(approval.WebSessionOptions{})
+	var err error
+	if w.session, _, err = w.web.SignIn(context.Background(), "operator@provider.test", approval.DevPassword); err != nil {
+		h.t.Fatal(err)
+	}
+	w.check = lockbox.AccessCheck{Token: g.Token, Operation: "Get-MailboxStatistics", Resource: "mailbox:x"}
+	if d, err := h.svc.CheckAccess(h.service(), w.check); err != nil || !d.Allowed {
+		h.t.Fatalf("grant before: %+v, %v", d, err)
+	}
+	return w
 }
 
 func countOps(recs []*lockbox.AuditRecord, op string) int {
