@@ -36,8 +36,6 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -48,7 +46,7 @@ import (
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/client"
-	"github.com/lockboxhq/lockbox/keys"
+	"github.com/lockboxhq/lockbox/internal/replicas"
 )
 
 type config struct {
@@ -649,97 +647,43 @@ func kib(n int64) string        { return fmt.Sprintf("%.1f KiB", float64(n)/(1<<
 // freshSchema creates an empty schema on the server of dsn and returns
 // dsn with search_path set to it, and a function that drops it.
 func freshSchema(ctx context.Context, dsn string, keep bool) (string, func(), error) {
-	db, err := sql.Open("pgx", dsn)
+	withPath, name, drop, err := replicas.FreshSchema(ctx, dsn, "daydriver_")
 	if err != nil {
 		return "", nil, err
 	}
-	defer db.Close()
-	name := "daydriver_" + strings.ToLower(rand.Text()[:12])
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+name); err != nil {
-		return "", nil, fmt.Errorf("create schema: %w", err)
-	}
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	drop := func() {
+	return withPath, func() {
 		if keep {
 			log.Printf("kept schema %s", name)
 			return
 		}
-		db, err := sql.Open("pgx", dsn)
-		if err != nil {
-			return
+		if err := drop(); err != nil {
+			log.Print(err)
 		}
-		defer db.Close()
-		if _, err := db.ExecContext(context.Background(), "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			log.Printf("drop schema %s: %v", name, err)
-		}
-	}
-	return dsn + sep + "search_path=" + name, drop, nil
+	}, nil
 }
 
 // startReplicas builds lockbox and starts n dev servers on dsn sharing one
-// key directory, and returns their URLs once each answers /readyz.
+// key directory (replicas.Start), and returns their URLs once each
+// answers /readyz.
 func startReplicas(ctx context.Context, dsn string, n int) (stop func(), urls []string, err error) {
 	dir, err := os.MkdirTemp("", "daydriver")
 	if err != nil {
 		return func() {}, nil, err
 	}
-	var cmds []*exec.Cmd
+	var reps []*replicas.Replica
 	stop = func() {
-		for _, c := range cmds {
-			_ = c.Process.Signal(os.Interrupt)
-			_ = c.Wait()
+		for _, r := range reps {
+			r.Stop()
 		}
 		os.RemoveAll(dir)
 	}
-	bin := filepath.Join(dir, "lockbox")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/lockboxhq/lockbox/cmd/lockbox").CombinedOutput(); err != nil {
-		return stop, nil, fmt.Errorf("go build (run inside the module): %v\n%s", err, out)
-	}
-	keyDir := filepath.Join(dir, "keys")
-	if _, err := keys.Generate(keyDir); err != nil {
+	bin, err := replicas.Build(ctx, dir)
+	if err != nil {
 		return stop, nil, err
 	}
-	for i := range n {
-		addr := filepath.Join(dir, fmt.Sprintf("replica%d.addr", i))
-		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("replica%d.log", i)))
-		if err != nil {
-			return stop, nil, err
-		}
-		c := exec.Command(bin, "serve", "--dev", "--database", dsn, "--listen", "127.0.0.1:0",
-			"--addr-file", addr, "--key-dir", keyDir, "--log-format", "json")
-		c.Stdout, c.Stderr = logf, logf
-		if err := c.Start(); err != nil {
-			return stop, nil, err
-		}
-		cmds = append(cmds, c)
+	reps, err = replicas.Start(ctx, bin, dsn, dir, n)
+	for _, r := range reps {
+		urls = append(urls, r.URL)
 	}
-	for i := range n {
-		u, err := waitReady(filepath.Join(dir, fmt.Sprintf("replica%d.addr", i)))
-		if err != nil {
-			log, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("replica%d.log", i)))
-			return stop, nil, fmt.Errorf("replica %d: %w\n%s", i, err, log)
-		}
-		urls = append(urls, u)
-	}
-	return stop, urls, nil
-}
-
-func waitReady(addrFile string) (string, error) {
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
-			u := strings.TrimSpace(string(b)) // the server's URL
-			if res, err := http.Get(u + "/readyz"); err == nil {
-				res.Body.Close()
-				if res.StatusCode == http.StatusOK {
-					return u, nil
-				}
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return "", errors.New("not ready within 2 minutes")
+	return stop, urls, err
 }

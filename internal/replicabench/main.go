@@ -45,9 +45,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -66,7 +64,7 @@ import (
 	"github.com/lockboxhq/lockbox/client"
 	"github.com/lockboxhq/lockbox/internal/benchcpu"
 	"github.com/lockboxhq/lockbox/internal/benchflow"
-	"github.com/lockboxhq/lockbox/keys"
+	"github.com/lockboxhq/lockbox/internal/replicas"
 )
 
 type config struct {
@@ -235,7 +233,7 @@ func run(ctx context.Context, c config, out io.Writer) ([]result, error) {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-		if bin, err = build(ctx, dir); err != nil {
+		if bin, err = replicas.Build(ctx, dir); err != nil {
 			return nil, err
 		}
 	}
@@ -270,21 +268,12 @@ func capText(cores float64) string {
 	return fmt.Sprintf("%.2f cores (cgroup quota)", cores)
 }
 
-// build compiles cmd/lockbox into dir, as internal/daydriver does.
-func build(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "lockbox")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/lockboxhq/lockbox/cmd/lockbox").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build (run inside the module, or give -bin): %w\n%s", err, out)
-	}
-	return bin, nil
-}
-
 // measure runs one measurement of n replicas on a fresh schema and
 // cleans up after it whatever happens; a failure is in the result's err.
 func measure(ctx context.Context, c config, cg *cgroupCPU, bin string, n int) (res result) {
 	res.replicas = n
 	fail := func(err error) result { res.err = err; return res }
-	dsn, drop, err := freshSchema(ctx, c.postgres)
+	dsn, _, drop, err := replicas.FreshSchema(ctx, c.postgres, "replicabench_")
 	if err != nil {
 		return fail(err)
 	}
@@ -307,7 +296,7 @@ func measure(ctx context.Context, c config, cg *cgroupCPU, bin string, n int) (r
 	// quota would only make the run longer.
 	approvers := []account{{approverOf("contoso"), approval.DevPassword}}
 	if c.tenants > 1 {
-		if approvers, err = createTenants(ctx, reps[0].url, c.tenants); err != nil {
+		if approvers, err = createTenants(ctx, reps[0].URL, c.tenants); err != nil {
 			return fail(err)
 		}
 	}
@@ -320,7 +309,7 @@ func measure(ctx context.Context, c config, cg *cgroupCPU, bin string, n int) (r
 			if r.cg, err = cg.create(fmt.Sprintf("lockbox-replicabench-%d-%d", os.Getpid(), i), c.cpuPerReplica); err != nil {
 				return fail(err)
 			}
-			if err := r.cg.add(r.cmd.Process.Pid); err != nil {
+			if err := r.cg.add(r.Cmd.Process.Pid); err != nil {
 				return fail(err)
 			}
 		}
@@ -386,7 +375,7 @@ type usage struct {
 func sample(reps []*replica) (usage, error) {
 	var u usage
 	for _, r := range reps {
-		cpu, err := procCPU(r.cmd.Process.Pid)
+		cpu, err := procCPU(r.Cmd.Process.Pid)
 		if err != nil {
 			return u, err
 		}
@@ -577,11 +566,11 @@ func signInAll(ctx context.Context, reps []*replica, accounts []account) ([]serv
 		hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 		s := server{}
 		for _, a := range accounts {
-			sess, err := client.New(r.url, "").WithHTTPClient(hc).Login(ctx, a.email, a.password)
+			sess, err := client.New(r.URL, "").WithHTTPClient(hc).Login(ctx, a.email, a.password)
 			if err != nil {
-				return nil, fmt.Errorf("sign in %s at %s: %w", a.email, r.url, err)
+				return nil, fmt.Errorf("sign in %s at %s: %w", a.email, r.URL, err)
 			}
-			s[a.email] = client.New(r.url, sess.Token).WithHTTPClient(hc)
+			s[a.email] = client.New(r.URL, sess.Token).WithHTTPClient(hc)
 		}
 		out = append(out, s)
 	}
@@ -621,55 +610,6 @@ func workflow(ctx context.Context, servers []server, tenant string, i int64) err
 
 // --- the database -------------------------------------------------------------
 
-// freshSchema creates an empty schema on the server of dsn and returns
-// dsn with search_path set to it, and a function that drops it (as
-// internal/daydriver does).
-func freshSchema(ctx context.Context, dsn string) (string, func() error, error) {
-	name := "replicabench_" + strings.ToLower(rand.Text()[:12])
-	if err := exec1(ctx, dsn, "CREATE SCHEMA "+name); err != nil {
-		return "", nil, fmt.Errorf("create schema: %w", err)
-	}
-	drop := func() error {
-		// Not ctx: the schema goes also when the run was interrupted.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := exec1(ctx, dsn, "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			return fmt.Errorf("drop schema %s: %w", name, err)
-		}
-		return nil
-	}
-	withPath, err := withSearchPath(dsn, name)
-	if err != nil {
-		return "", nil, errors.Join(err, drop())
-	}
-	return withPath, drop, nil
-}
-
-// withSearchPath sets search_path in a URL or key=value DSN.
-func withSearchPath(dsn, schema string) (string, error) {
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return dsn + " search_path=" + schema, nil
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "", fmt.Errorf("-postgres is not a URL: %w", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), nil
-}
-
-func exec1(ctx context.Context, dsn, stmt string) error {
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.ExecContext(ctx, stmt)
-	return err
-}
-
 // tally is a count of the driver's requests filed and completed.
 type tally struct{ filed, completed int }
 
@@ -704,90 +644,27 @@ func countRequests(ctx context.Context, dsn string) (map[string]tally, error) {
 
 // --- the replicas -------------------------------------------------------------
 
-// replica is one `lockbox serve --dev` process.
+// replica is one `lockbox serve --dev` process, in its cgroup when capped.
 type replica struct {
-	cmd    *exec.Cmd
-	url    string
-	log    string
-	cg     *cgroup // nil without a cap
-	exited chan struct{}
+	*replicas.Replica
+	cg *cgroup // nil without a cap
 }
 
-// startReplicas starts n dev servers on dsn, all at once (they migrate and
-// seed the empty schema together) with one key directory, as daydriver's
-// startReplicas does, and waits until each answers /readyz. The caller
+// startReplicas starts n dev servers on dsn (replicas.Start). The caller
 // stops the replicas returned, also on error.
 func startReplicas(ctx context.Context, bin, dsn, dir string, n int) ([]*replica, error) {
-	keyDir := filepath.Join(dir, "keys")
-	if _, err := keys.Generate(keyDir); err != nil {
-		return nil, err
-	}
+	rs, err := replicas.Start(ctx, bin, dsn, dir, n)
 	var reps []*replica
-	for i := range n {
-		r := &replica{log: filepath.Join(dir, fmt.Sprintf("replica%d.log", i)), exited: make(chan struct{})}
-		logf, err := os.Create(r.log)
-		if err != nil {
-			return reps, err
-		}
-		r.cmd = exec.Command(bin, "serve", "--dev", "--database", dsn, "--listen", "127.0.0.1:0",
-			"--addr-file", filepath.Join(dir, fmt.Sprintf("replica%d.addr", i)), "--key-dir", keyDir, "--log-format", "json")
-		r.cmd.Stdout, r.cmd.Stderr = logf, logf
-		err = r.cmd.Start()
-		logf.Close()
-		if err != nil {
-			return reps, fmt.Errorf("start replica %d: %w", i, err)
-		}
-		go func() { _ = r.cmd.Wait(); close(r.exited) }()
-		reps = append(reps, r)
+	for _, r := range rs {
+		reps = append(reps, &replica{Replica: r})
 	}
-	for i, r := range reps {
-		u, err := r.waitReady(ctx, filepath.Join(dir, fmt.Sprintf("replica%d.addr", i)))
-		if err != nil {
-			log, _ := os.ReadFile(r.log)
-			return reps, fmt.Errorf("replica %d: %w\n%s", i, err, log)
-		}
-		r.url = u
-	}
-	return reps, nil
+	return reps, err
 }
 
-// waitReady waits (at most 2 minutes) for the replica's address file and
-// a 200 from its /readyz.
-func (r *replica) waitReady(ctx context.Context, addrFile string) (string, error) {
-	hc := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.After(2 * time.Minute)
-	for {
-		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
-			u := strings.TrimSpace(string(b))
-			if res, err := hc.Get(u + "/readyz"); err == nil {
-				res.Body.Close()
-				if res.StatusCode == http.StatusOK {
-					return u, nil
-				}
-			}
-		}
-		select {
-		case <-r.exited:
-			return "", errors.New("exited before it was ready")
-		case <-deadline:
-			return "", errors.New("not ready within 2 minutes")
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// stop shuts the replica down (interrupt, then kill after 30 s) and then
-// removes its cgroup, which must be empty to go.
+// stop shuts the replica down and then removes its cgroup, which must be
+// empty to go.
 func (r *replica) stop() error {
-	_ = r.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-r.exited:
-	case <-time.After(30 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.exited
-	}
+	r.Stop()
 	if r.cg == nil {
 		return nil
 	}

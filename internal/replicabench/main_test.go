@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockboxhq/lockbox/internal/replicas"
 	"github.com/lockboxhq/lockbox/postgres/pgtest"
 )
 
@@ -47,7 +48,7 @@ func TestRun(t *testing.T) {
 		t.Skip("builds lockbox and starts replicas")
 	}
 	dsn := postgresDSN(t)
-	bin, err := build(t.Context(), t.TempDir())
+	bin, err := replicas.Build(t.Context(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

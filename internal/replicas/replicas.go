@@ -1,0 +1,166 @@
+// Package replicas starts `lockbox serve --dev` replicas on one fresh
+// PostgreSQL schema, for the load drivers (internal/daydriver,
+// internal/replicabench): build the binary, make the schema, start the
+// processes with one key directory, wait until each is ready, stop them.
+package replicas
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+
+	"github.com/lockboxhq/lockbox/keys"
+)
+
+// Build compiles cmd/lockbox into dir and returns the binary's path.
+func Build(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "lockbox")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/lockboxhq/lockbox/cmd/lockbox").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build (run inside the module): %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// FreshSchema creates an empty schema named prefix and a random suffix on
+// the server of dsn, and returns dsn with search_path set to it, the
+// schema's name, and a function that drops it.
+func FreshSchema(ctx context.Context, dsn, prefix string) (string, string, func() error, error) {
+	name := prefix + strings.ToLower(rand.Text()[:12])
+	if err := exec1(ctx, dsn, "CREATE SCHEMA "+name); err != nil {
+		return "", "", nil, fmt.Errorf("create schema: %w", err)
+	}
+	drop := func() error {
+		// Not ctx: the schema goes also when the run was interrupted.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := exec1(ctx, dsn, "DROP SCHEMA "+name+" CASCADE"); err != nil {
+			return fmt.Errorf("drop schema %s: %w", name, err)
+		}
+		return nil
+	}
+	withPath, err := withSearchPath(dsn, name)
+	if err != nil {
+		return "", "", nil, errors.Join(err, drop())
+	}
+	return withPath, name, drop, nil
+}
+
+// withSearchPath sets search_path in a URL or key=value DSN.
+func withSearchPath(dsn, schema string) (string, error) {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " search_path=" + schema, nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("the PostgreSQL DSN is not a URL: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+func exec1(ctx context.Context, dsn, stmt string) error {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, stmt)
+	return err
+}
+
+// Replica is one `lockbox serve --dev` process.
+type Replica struct {
+	Cmd    *exec.Cmd
+	URL    string // once ready
+	Log    string // its output
+	exited chan struct{}
+}
+
+// Start starts n dev servers of bin on dsn, all at once (they migrate and
+// seed the empty schema together) with one key directory in dir, and waits
+// until each answers /readyz. The caller stops the replicas returned, also
+// on error.
+func Start(ctx context.Context, bin, dsn, dir string, n int) ([]*Replica, error) {
+	keyDir := filepath.Join(dir, "keys")
+	if _, err := keys.Generate(keyDir); err != nil {
+		return nil, err
+	}
+	var reps []*Replica
+	for i := range n {
+		r := &Replica{Log: filepath.Join(dir, fmt.Sprintf("replica%d.log", i)), exited: make(chan struct{})}
+		logf, err := os.Create(r.Log)
+		if err != nil {
+			return reps, err
+		}
+		r.Cmd = exec.Command(bin, "serve", "--dev", "--database", dsn, "--listen", "127.0.0.1:0",
+			"--addr-file", filepath.Join(dir, fmt.Sprintf("replica%d.addr", i)), "--key-dir", keyDir, "--log-format", "json")
+		r.Cmd.Stdout, r.Cmd.Stderr = logf, logf
+		err = r.Cmd.Start()
+		logf.Close()
+		if err != nil {
+			return reps, fmt.Errorf("start replica %d: %w", i, err)
+		}
+		go func() { _ = r.Cmd.Wait(); close(r.exited) }()
+		reps = append(reps, r)
+	}
+	for i, r := range reps {
+		u, err := r.waitReady(ctx, filepath.Join(dir, fmt.Sprintf("replica%d.addr", i)))
+		if err != nil {
+			log, _ := os.ReadFile(r.Log)
+			return reps, fmt.Errorf("replica %d: %w\n%s", i, err, log)
+		}
+		r.URL = u
+	}
+	return reps, nil
+}
+
+// waitReady waits (at most 2 minutes) for the replica's address file and
+// a 200 from its /readyz.
+func (r *Replica) waitReady(ctx context.Context, addrFile string) (string, error) {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.After(2 * time.Minute)
+	for {
+		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
+			u := strings.TrimSpace(string(b))
+			if res, err := hc.Get(u + "/readyz"); err == nil {
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					return u, nil
+				}
+			}
+		}
+		select {
+		case <-r.exited:
+			return "", errors.New("exited before it was ready")
+		case <-deadline:
+			return "", errors.New("not ready within 2 minutes")
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Stop shuts the replica down: an interrupt, then a kill after 30 s.
+func (r *Replica) Stop() {
+	_ = r.Cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-r.exited:
+	case <-time.After(30 * time.Second):
+		_ = r.Cmd.Process.Kill()
+		<-r.exited
+	}
+}
