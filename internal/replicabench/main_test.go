@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"flag"
 	"fmt"
 	"io"
@@ -72,6 +73,12 @@ func TestRun(t *testing.T) {
 				t.Fatalf("%d measurements, want 2", len(results))
 			}
 			for i, r := range results {
+				// Notifications are delivered after the steps return, or
+				// with them: never before the first step.
+				if r.delivered < r.elapsed || r.sustained <= 0 || r.sustained > r.stepsPerSec {
+					t.Errorf("measurement %d: steps in %v at %.1f/s, delivered at %v, %.1f/s sustained; want delivery no earlier than the steps",
+						i, r.elapsed, r.stepsPerSec, r.delivered, r.sustained)
+				}
 				if r.replicas != c.replicas[i] || r.stepsPerSec <= 0 || len(r.replicaCPU) != r.replicas {
 					t.Errorf("measurement %d: %d replicas (%d CPU figures), %.1f steps/s; want %d replicas and steps/s > 0",
 						i, r.replicas, len(r.replicaCPU), r.stepsPerSec, c.replicas[i])
@@ -99,6 +106,52 @@ func TestRun(t *testing.T) {
 				t.Errorf("the header does not say %q", want)
 			}
 		})
+	}
+}
+
+// TestWaitDelivered checks that a measurement waits for its notifications:
+// waitDelivered returns only once no outbox message is pending, with the
+// number pending when it was called.
+func TestWaitDelivered(t *testing.T) {
+	dsn, _, drop, err := replicas.FreshSchema(t.Context(), postgresDSN(t), "replicabench_test_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Error(err)
+		}
+	})
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), `CREATE TABLE outbox (id text PRIMARY KEY, status text NOT NULL);
+		INSERT INTO outbox VALUES ('a', 'pending'), ('b', 'pending'), ('c', 'delivered')`); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		n   int
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		n, err := waitDelivered(t.Context(), db)
+		done <- answer{n, err}
+	}()
+	for _, id := range []string{"a", "b"} {
+		select {
+		case a := <-done:
+			t.Fatalf("waitDelivered returned (%d, %v) with message %s still pending", a.n, a.err, id)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if _, err := db.ExecContext(t.Context(), `UPDATE outbox SET status = 'dead' WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := <-done; a.n != 2 || a.err != nil {
+		t.Errorf("waitDelivered = (%d, %v), want (2, nil)", a.n, a.err)
 	}
 }
 
