@@ -32,22 +32,38 @@ var (
 // URL-like broken: schemes (hxxps://, mailto[:]), dots inside names
 // (example[.]com, also in addresses and IPv4). The result contains no
 // substring that a mail client would turn into a link.
-func Defang(s string) string {
-	s = normalize(s)
-	s = httpScheme.ReplaceAllString(s, "hxx$2$3")
-	s = ftpScheme.ReplaceAllString(s, "fxx$2$3")
-	s = anyScheme.ReplaceAllStringFunc(s, func(m string) string {
-		if strings.HasPrefix(strings.ToLower(m), "hxx") || strings.HasPrefix(strings.ToLower(m), "fxx") {
-			return m // already defanged above
+func Defang(s string) string { return defang(s, false) }
+
+// defang is Defang; every says to run each step on every string, which
+// FuzzDefangSkipsNothing compares with the skips.
+//
+// Every pattern below needs a character most text has none of, so each
+// runs only where it could match: that saved a third of an email's CPU
+// (issue 16). The checks only skip; what runs is unchanged.
+func defang(s string, every bool) string {
+	s = normalize(s, every)
+	has := func(sub string) bool { return every || strings.Contains(s, sub) }
+	if has(":") { // every scheme ends in one
+		s = httpScheme.ReplaceAllString(s, "hxx$2$3")
+		s = ftpScheme.ReplaceAllString(s, "fxx$2$3")
+		if has("://") || has(`:\\`) {
+			s = anyScheme.ReplaceAllStringFunc(s, func(m string) string {
+				if strings.HasPrefix(strings.ToLower(m), "hxx") || strings.HasPrefix(strings.ToLower(m), "fxx") {
+					return m // already defanged above
+				}
+				return strings.Replace(m, ":", "[:]", 1)
+			})
 		}
-		return strings.Replace(m, ":", "[:]", 1)
-	})
-	s = bareSchemes.ReplaceAllString(s, "$1[:]")
+		s = bareSchemes.ReplaceAllString(s, "$1[:]")
+	}
 	for strings.Contains(s, `\\`) { // UNC paths (\\server\share), which some clients link
 		s = strings.ReplaceAll(s, `\\`, `\ \`)
 	}
-	s = ipv4.ReplaceAllStringFunc(s, func(m string) string { return strings.ReplaceAll(m, ".", "[.]") })
-	return defangDots(s)
+	if has(".") { // in every dotted quad and name
+		s = ipv4.ReplaceAllStringFunc(s, func(m string) string { return strings.ReplaceAll(m, ".", "[.]") })
+		s = defangDots(s)
+	}
+	return s
 }
 
 // defangDots brackets every dot that joins a word to a following letter:
@@ -75,7 +91,10 @@ func wordRune(r rune) bool {
 // control characters, zero-width and bidirectional formatting characters;
 // and folds fullwidth ASCII and the dots some clients read as "." in
 // international domain names (。．｡) to plain ASCII.
-func normalize(s string) string {
+func normalize(s string, every bool) string {
+	if !every && plainASCII(s) {
+		return s // nothing to remove or fold
+	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	var b strings.Builder
@@ -95,6 +114,17 @@ func normalize(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// plainASCII says whether s is printable ASCII, line feeds and tabs only,
+// which normalize leaves as they are.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 || c >= 0x7F) && c != '\n' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 // Line returns s defanged and on one line (line breaks and tabs become

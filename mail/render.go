@@ -52,6 +52,11 @@ type content struct {
 
 type row struct{ Label, Value string }
 
+// Head is the row's label as the text part sets it: a column 24 wide.
+// A method, not printf and print in the template: those two calls were a
+// fifth of an email's CPU (issue 16).
+func (r row) Head() string { return fmt.Sprintf("%-23s", r.Label+":") }
+
 // messageIDPart is what an outbox id may look like to become a Message-ID.
 var messageIDPart = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
