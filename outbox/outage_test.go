@@ -283,7 +283,7 @@ func TestReplicasDeliverEachMessageOnce(t *testing.T) {
 	c := &counting{seen: map[string]int{}}
 	var wg sync.WaitGroup
 	for range 4 {
-		w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: c}, outbox.Options{Batch: 3})
+		w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: c}, outbox.Options{Batch: 3, Claim: 5})
 		wg.Go(func() { deliverDue(t, w) })
 	}
 	wg.Wait()
