@@ -43,7 +43,11 @@ type recorder struct {
 // startRecorder starts a recorder; stop ends it once everything added is
 // recorded.
 func (w *Worker) startRecorder(ctx context.Context) *recorder {
-	rc := &recorder{w: w, in: make(chan outcome, w.opts.Batch), done: make(chan struct{})}
+	// Room for a whole round: a send that finished hands its result over
+	// and frees its slot at once. With room for only Batch, the sends
+	// waited for each recording commit, and under load a commit recorded
+	// about a batch: the outbox fell behind the workflow (issue 16).
+	rc := &recorder{w: w, in: make(chan outcome, w.opts.Claim), done: make(chan struct{})}
 	go rc.run(context.WithoutCancel(ctx))
 	return rc
 }
