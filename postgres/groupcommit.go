@@ -272,7 +272,7 @@ func (g *writeGroup) rollbackMember() {
 
 // begin starts a transaction on the group's connection.
 func (g *writeGroup) begin() error {
-	if err := prepareLater(g.conn); err != nil {
+	if err := prepareGroup(g.conn); err != nil {
 		return wrap("prepare", err)
 	}
 	if _, err := g.conn.ExecContext(context.Background(), `BEGIN ISOLATION LEVEL READ COMMITTED`); err != nil {

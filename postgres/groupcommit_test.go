@@ -272,7 +272,7 @@ func TestGroupClosesAfterEightTalking(t *testing.T) {
 // holds the table in SHARE mode (as a backend extending the table holds
 // its extension lock, the case seen under load) for far longer than
 // lockWait. The write must wait it out, not fail the whole group: neither
-// when pgx first prepares its statement on the connection (prepareLater)
+// when pgx first prepares its statement on the connection (prepareGroup)
 // nor when it runs (queueLater). Without either, this test fails.
 func TestWaitingWriteOutlastsTheLockWait(t *testing.T) {
 	t.Parallel()
@@ -341,4 +341,66 @@ func TestWaitingWriteOutlastsTheLockWait(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestOutboxInsertOutlastsTheLockWait: a group commits its members'
+// notifications with its COMMIT, by then with the group's lock waits cut
+// to lockWait. While another session holds the outbox table in SHARE mode
+// (as a migration would, or autovacuum truncating the table), the insert
+// must wait it out, not fail the whole group: neither when pgx first
+// prepares its statement on the connection nor when it runs. Without the
+// statement prepared before the group's BEGIN (prepareGroup), this test
+// fails.
+func TestOutboxInsertOutlastsTheLockWait(t *testing.T) {
+	t.Parallel()
+	dsn := pgtestSchema(t)
+	s := openWriters(t, dsn, 1)
+	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
+	storetest.MustInsertRequest(t, s, storetest.NewRequest(2))
+
+	release := make(chan struct{})
+	first := holdWriter(t, s, release, func(tx lockbox.Tx) error {
+		_, err := tx.GetRequest(t.Context(), "req-000001")
+		return err
+	})
+	db := pgtest.Open(t, dsn)
+	defer db.Close()
+	holder, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(t.Context(), `LOCK TABLE outbox IN SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() {
+		second <- s.Update(t.Context(), func(tx lockbox.Tx) error {
+			r, err := tx.GetRequest(t.Context(), "req-000002")
+			if err != nil {
+				return err
+			}
+			prev := r.Version
+			r.Version++
+			if err := tx.UpdateRequest(t.Context(), r, prev); err != nil {
+				return err
+			}
+			return tx.EnqueueOutbox(t.Context(), storetest.NewOutboxMessage(1), storetest.NewOutboxMessage(2))
+		})
+	}()
+	queued(t, s, 1)
+	close(release)
+	time.Sleep(300 * time.Millisecond) // thirty times lockWait
+	if err := holder.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t, "the first member", first); err != nil {
+		t.Errorf("first member: %v", err)
+	}
+	if err := wait(t, "the second member", second); err != nil {
+		t.Fatalf("second member: %v", err)
+	}
+	if got := len(storetest.MustListOutbox(t, s, lockbox.OutboxQuery{})); got != 2 {
+		t.Errorf("%d outbox messages stored, want the second member's 2", got)
+	}
 }

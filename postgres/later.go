@@ -46,16 +46,23 @@ func laterSQL(update string) string {
 // laterUpdateRequest is the statement of every waiting write (request.go).
 var laterUpdateRequest = laterSQL(updateRequestSQL)
 
-// prepareLater prepares laterUpdateRequest on conn, once per connection
-// (pgx keeps it by its text, which the batches then use), outside any
-// transaction. Prepared the first time a batch sent it, inside a group,
-// it would be parsed — which locks the requests table — in a round trip
-// of pgx's own before the batch runs, so before queueLater lifts the
-// group's short lock wait.
-func prepareLater(conn *sql.Conn) error {
+// prepareGroup prepares the statements a group sends after its
+// transaction's lock waits are cut short — laterUpdateRequest and
+// outboxInsertSQL — on conn, outside any transaction; pgx keeps each by
+// its text, which the batches then use, so this costs a round trip once
+// per connection. Prepared the first time a batch sent it, inside a
+// group, a statement would be parsed — which locks its table — in a round
+// trip of pgx's own before the batch runs, so before the batch lifts the
+// group's short lock wait (queueLater; commit in postgres.go).
+func prepareGroup(conn *sql.Conn) error {
 	return conn.Raw(func(dc any) error {
-		_, err := dc.(*stdlib.Conn).Conn().Prepare(context.Background(), laterUpdateRequest, laterUpdateRequest)
-		return err
+		pc := dc.(*stdlib.Conn).Conn()
+		for _, q := range []string{laterUpdateRequest, outboxInsertSQL} {
+			if _, err := pc.Prepare(context.Background(), q, q); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

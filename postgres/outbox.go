@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -51,28 +50,34 @@ func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) 
 	return nil
 }
 
-// outboxInsert is the INSERT of msgs, one statement.
-func outboxInsert(msgs []*lockbox.OutboxMessage) (string, []any) {
-	const cols = 13
-	var q strings.Builder
-	q.WriteString(`INSERT INTO outbox (` + outboxColumns + `) VALUES `)
-	args := make([]any, 0, cols*len(msgs))
+// outboxInsertSQL inserts a group's messages, given as one array per
+// column: one statement text whatever their number, so it is prepared
+// once per connection before any group's transaction (prepareGroup,
+// later.go). A text per row count was prepared the first time a group had
+// that many, inside the group at its COMMIT, by then with its lock waits
+// cut short: while anything held the table (a migration, autovacuum
+// truncating it), that prepare failed the whole group.
+const outboxInsertSQL = `INSERT INTO outbox (` + outboxColumns + `)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[],
+		$8::text[], $9::integer[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::timestamptz[])`
+
+// outboxInsertArgs are outboxInsertSQL's arguments for msgs.
+func outboxInsertArgs(msgs []*lockbox.OutboxMessage) []any {
+	n := len(msgs)
+	ids, channels, tenants, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	recipients, hooks, statuses, lastErrs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	payloads, attempts := make([][]byte, n), make([]int32, n)
+	created, next, finished := make([]time.Time, n), make([]time.Time, n), make([]*time.Time, n)
 	for i, m := range msgs {
-		if i > 0 {
-			q.WriteString(", ")
+		ids[i], channels[i], tenants[i], types[i] = m.ID, m.Channel, m.Tenant, m.Type
+		recipients[i], hooks[i], statuses[i], lastErrs[i] = m.To, m.WebhookID, m.Status, m.LastError
+		payloads[i], attempts[i] = m.Payload, int32(m.Attempts)
+		created[i], next[i] = ts(m.CreatedAt), ts(m.NextAttemptAt)
+		if m.FinishedAt != nil {
+			finished[i] = new(ts(*m.FinishedAt))
 		}
-		q.WriteByte('(')
-		for c := range cols {
-			if c > 0 {
-				q.WriteString(", ")
-			}
-			fmt.Fprintf(&q, "$%d", i*cols+c+1)
-		}
-		q.WriteByte(')')
-		args = append(args, m.ID, m.Channel, m.Tenant, m.Type, m.To, m.WebhookID, m.Payload, m.Status,
-			m.Attempts, ts(m.CreatedAt), ts(m.NextAttemptAt), m.LastError, nullTime(m.FinishedAt))
 	}
-	return q.String(), args
+	return []any{ids, channels, tenants, types, recipients, hooks, payloads, statuses, attempts, created, next, lastErrs, finished}
 }
 
 // queueOutbox adds the insert of a group's messages to b (none: nothing).
@@ -81,8 +86,7 @@ func queueOutbox(b *pgx.Batch, msgs []*lockbox.OutboxMessage) bool {
 	if len(msgs) == 0 {
 		return false
 	}
-	query, args := outboxInsert(msgs)
-	b.Queue(query, args...)
+	b.Queue(outboxInsertSQL, outboxInsertArgs(msgs)...)
 	return true
 }
 
