@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bytes"
+	"errors"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -119,12 +120,23 @@ func renderBody(payload []byte) (*body, error) {
 
 // bodyCache remembers the bodies of the notices rendered last. A notice to
 // a tenant's n approvers is n outbox messages with one payload, delivered
-// one after another: it is rendered once, not n times (rendering was a
-// twelfth of a workflow step's CPU, issue 16). Rendering is a function of
-// the payload alone, so a remembered body is the body.
+// one after another or side by side (the outbox sends a round's messages
+// a batch at a time): it is rendered once, not n times, by whichever send
+// asks first while the others wait for it (rendering was a twelfth of a
+// workflow step's CPU, issue 16). Rendering is a function of the payload
+// alone, so a remembered body, or error, is the body or error.
 type bodyCache struct {
 	mu     sync.Mutex
-	bodies map[string]*body
+	bodies map[string]*cachedBody
+	// render renders a payload: renderBody, or a test's.
+	render func(payload []byte) (*body, error)
+}
+
+// cachedBody is one payload's body, ready once its first asker rendered it.
+type cachedBody struct {
+	ready chan struct{}
+	b     *body
+	err   error
 }
 
 // maxBodies bounds the cache; a full cache is emptied.
@@ -132,22 +144,27 @@ const maxBodies = 64
 
 func (c *bodyCache) get(payload []byte) (*body, error) {
 	c.mu.Lock()
-	b, ok := c.bodies[string(payload)]
+	e, ok := c.bodies[string(payload)]
+	if !ok {
+		if c.bodies == nil || len(c.bodies) >= maxBodies {
+			c.bodies = map[string]*cachedBody{}
+		}
+		e = &cachedBody{ready: make(chan struct{})}
+		c.bodies[string(payload)] = e
+	}
 	c.mu.Unlock()
 	if ok {
-		return b, nil
+		<-e.ready
+		return e.b, e.err
 	}
-	b, err := renderBody(payload)
-	if err != nil {
-		return nil, err
+	defer close(e.ready) // also if rendering panics: nobody waits forever
+	render := c.render
+	if render == nil {
+		render = renderBody
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.bodies == nil || len(c.bodies) >= maxBodies {
-		c.bodies = map[string]*body{}
-	}
-	c.bodies[string(payload)] = b
-	return b, nil
+	e.err = errors.New("rendering failed") // what the others see if it panics
+	e.b, e.err = render(payload)
+	return e.b, e.err
 }
 
 // instruction is the one way to act on a Lockbox email (SPEC §5).
