@@ -2,9 +2,9 @@ package mail
 
 import (
 	"bytes"
-	"errors"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"regexp"
