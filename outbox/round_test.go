@@ -1,0 +1,141 @@
+package outbox_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/outbox"
+	"github.com/lockboxhq/lockbox/storetest"
+)
+
+// gate is a deliverer that holds each send until want sends are in flight
+// at once, and fails a send that waited in vain: a worker that sends fewer
+// at once than want never fills it. It records the most it saw in flight;
+// each send stays in flight a moment after the gate opens, so that a
+// worker sending more at once than want shows it.
+type gate struct {
+	want int
+	mu   sync.Mutex
+	in   int
+	most int
+	full chan struct{} // closed when in first reaches want
+	sent int
+}
+
+func newGate(want int) *gate { return &gate{want: want, full: make(chan struct{})} }
+
+func (g *gate) Deliver(ctx context.Context, _ *lockbox.OutboxMessage) error {
+	g.mu.Lock()
+	g.in++
+	g.most = max(g.most, g.in)
+	if g.in == g.want {
+		select {
+		case <-g.full:
+		default:
+			close(g.full)
+		}
+	}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.in--
+		g.sent++
+		g.mu.Unlock()
+	}()
+	select {
+	case <-g.full:
+		time.Sleep(20 * time.Millisecond)
+		return nil
+	case <-time.After(time.Second):
+		return &lockbox.DeliveryError{Kind: "test", Err: context.DeadlineExceeded}
+	}
+}
+
+// TestRoundSendsBatchAtOnce: a round claims up to Claim messages and sends
+// them Batch at a time: never more at once, and Batch at once when there
+// are that many.
+func TestRoundSendsBatchAtOnce(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	var msgs []*lockbox.OutboxMessage
+	for i := range 20 {
+		msgs = append(msgs, storetest.NewOutboxMessage(i))
+	}
+	storetest.MustEnqueue(t, e.store, msgs...)
+	g := newGate(4)
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: g}, outbox.Options{Batch: 4, Claim: 12})
+	if n := deliverDue(t, w); n != 20 {
+		t.Errorf("DeliverDue attempted %d, want 20", n)
+	}
+	if g.most != 4 {
+		t.Errorf("at most %d sends at once, want Batch = 4", g.most)
+	}
+	for _, m := range e.outbox(lockbox.OutboxQuery{}) {
+		if m.Status != lockbox.OutboxDelivered || m.Attempts != 1 {
+			t.Errorf("%s: %s after %d attempts (%s), want delivered after 1", m.ID, m.Status, m.Attempts, m.LastError)
+		}
+	}
+}
+
+// slowFirst is a deliverer whose first send takes longer than a quarter
+// of the lease on the worker's clock.
+type slowFirst struct {
+	clock *manualClock
+	by    time.Duration
+	mu    sync.Mutex
+	sent  []string
+}
+
+func (s *slowFirst) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.sent) == 0 {
+		s.clock.Advance(s.by)
+	}
+	s.sent = append(s.sent, m.ID)
+	return nil
+}
+
+// TestRoundStartsNothingThatCouldOutlastItsLease: a message whose send
+// would start more than Lease/4 after its claim could still be sending
+// when its lease ends and another worker retries it. It is not sent: it
+// waits for its lease to end, and is then delivered once.
+func TestRoundStartsNothingThatCouldOutlastItsLease(t *testing.T) {
+	t.Parallel()
+	const lease = 4 * time.Minute
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	storetest.MustEnqueue(t, e.store, storetest.NewOutboxMessage(0), storetest.NewOutboxMessage(1), storetest.NewOutboxMessage(2))
+	d := &slowFirst{clock: clock, by: lease/4 + time.Second}
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: d},
+		outbox.Options{Batch: 1, Claim: 3, Lease: lease})
+	if n := deliverDue(t, w); n != 1 || len(d.sent) != 1 {
+		t.Fatalf("DeliverDue attempted %d and sent %v; want only the first", n, d.sent)
+	}
+	first := d.sent[0]
+	for _, m := range e.outbox(lockbox.OutboxQuery{}) {
+		if m.ID == first {
+			continue
+		}
+		if m.Status != lockbox.OutboxPending {
+			t.Errorf("%s is %s, want pending under its lease", m.ID, m.Status)
+		}
+	}
+	clock.Advance(lease) // the lease has ended
+	if n := deliverDue(t, w); n != 2 {
+		t.Errorf("after the lease DeliverDue attempted %d, want the 2 left", n)
+	}
+	seen := map[string]int{}
+	for _, id := range d.sent {
+		seen[id]++
+	}
+	for _, m := range e.outbox(lockbox.OutboxQuery{}) {
+		if m.Status != lockbox.OutboxDelivered || seen[m.ID] != 1 {
+			t.Errorf("%s: %s, sent %d times; want delivered, sent once", m.ID, m.Status, seen[m.ID])
+		}
+	}
+}
