@@ -136,11 +136,13 @@ func (w *Worker) Run(ctx context.Context) {
 // transaction and sends them Batch at a time; a slow receiver delays only
 // the round's sends, and never the recording of another message's result.
 //
-// Claims are few and large because a claim waits for a commit: under load
-// a claim of 8 at a time delivered a sixth of the notifications while the
-// workflow ran, and claims of 64 (sent 8 at a time) kept up far better
-// (docs/benchmarks.md, "Eighth session"). How many are sent at once is
-// what receivers see, and stays Batch.
+// Claims are few and large because each waits for a commit, as does each
+// recording of results (recorder.go): under load, claims of 8 whose
+// results were taken 8 at a time delivered a sixth of the notifications
+// while the workflow ran; claims of 64, sent 8 at a time, with a recorder
+// that takes a whole round's results, keep up with it (docs/benchmarks.md,
+// "Eighth session"). How many are sent at once is what receivers see, and
+// stays Batch.
 func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	rec := w.startRecorder(ctx)
 	defer rec.stop()
