@@ -263,6 +263,66 @@ func TestGroupClosesAfterEightTalking(t *testing.T) {
 	}
 }
 
+// outlastTableLock runs a group of two members while another session
+// holds table in SHARE mode (which lets the members' reads, FOR UPDATE:
+// ROW SHARE, through and holds their writes, ROW EXCLUSIVE) for thirty
+// times lockWait, and fails the test unless both members succeed. The
+// first member reads req-000001 and is held until the second, second, has
+// queued behind it, so the second runs with the group's lock waits cut
+// short (lockWait). It returns the store, with req-000001 and req-000002.
+func outlastTableLock(t *testing.T, table string, second func(tx lockbox.Tx) error) *postgres.Store {
+	t.Helper()
+	dsn := pgtestSchema(t)
+	s := openWriters(t, dsn, 1)
+	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
+	storetest.MustInsertRequest(t, s, storetest.NewRequest(2))
+
+	db := pgtest.Open(t, dsn)
+	defer db.Close()
+	holder, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(t.Context(), `LOCK TABLE `+table+` IN SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	first := holdWriter(t, s, release, func(tx lockbox.Tx) error {
+		_, err := tx.GetRequest(t.Context(), "req-000001")
+		return err
+	})
+	done := make(chan error, 1)
+	go func() { done <- s.Update(t.Context(), second) }()
+	queued(t, s, 1)
+	close(release)
+	time.Sleep(300 * time.Millisecond) // thirty times lockWait
+	if err := holder.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t, "the first member", first); err != nil {
+		t.Errorf("first member: %v", err)
+	}
+	if err := wait(t, "the second member", done); err != nil {
+		t.Fatalf("second member: %v", err)
+	}
+	return s
+}
+
+// bumpRequest changes request id: a write that waits for the member's
+// next round trip (later.go).
+func bumpRequest(tx lockbox.Tx, id string) error {
+	ctx := context.Background()
+	r, err := tx.GetRequest(ctx, id)
+	if err != nil {
+		return err
+	}
+	prev := r.Version
+	r.Version++
+	r.Reason = "changed"
+	return tx.UpdateRequest(ctx, r, prev)
+}
+
 // TestWaitingWriteOutlastsTheLockWait: a group's second member reads a
 // request (its row locked), changes it — a write that waits for its next
 // round trip (later.go) — and then makes another statement, which sends the
@@ -276,58 +336,13 @@ func TestGroupClosesAfterEightTalking(t *testing.T) {
 // nor when it runs (queueLater). Without either, this test fails.
 func TestWaitingWriteOutlastsTheLockWait(t *testing.T) {
 	t.Parallel()
-	dsn := pgtestSchema(t)
-	s := openWriters(t, dsn, 1)
-	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
-	storetest.MustInsertRequest(t, s, storetest.NewRequest(2))
-
-	db := pgtest.Open(t, dsn)
-	defer db.Close()
-	holder, err := db.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback()
-	// SHARE lets the members' reads (FOR UPDATE: ROW SHARE) through and
-	// holds their UPDATE (ROW EXCLUSIVE).
-	if _, err := holder.ExecContext(t.Context(), `LOCK TABLE requests IN SHARE MODE`); err != nil {
-		t.Fatal(err)
-	}
-
-	release := make(chan struct{})
-	first := holdWriter(t, s, release, func(tx lockbox.Tx) error {
-		_, err := tx.GetRequest(t.Context(), "req-000001")
-		return err
+	s := outlastTableLock(t, "requests", func(tx lockbox.Tx) error {
+		if err := bumpRequest(tx, "req-000002"); err != nil {
+			return err
+		}
+		tn := &lockbox.Tenant{Name: "second", DisplayName: "second", CreatedAt: storetest.T0}
+		return tx.InsertTenant(t.Context(), tn, lockbox.DefaultSettings())
 	})
-	second := make(chan error, 1)
-	go func() {
-		second <- s.Update(t.Context(), func(tx lockbox.Tx) error {
-			r, err := tx.GetRequest(t.Context(), "req-000002")
-			if err != nil {
-				return err
-			}
-			prev := r.Version
-			r.Version++
-			r.Reason = "changed"
-			if err := tx.UpdateRequest(t.Context(), r, prev); err != nil {
-				return err
-			}
-			tn := &lockbox.Tenant{Name: "second", DisplayName: "second", CreatedAt: storetest.T0}
-			return tx.InsertTenant(t.Context(), tn, lockbox.DefaultSettings())
-		})
-	}()
-	queued(t, s, 1)
-	close(release)
-	time.Sleep(300 * time.Millisecond) // thirty times lockWait
-	if err := holder.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := wait(t, "the first member", first); err != nil {
-		t.Errorf("first member: %v", err)
-	}
-	if err := wait(t, "the second member", second); err != nil {
-		t.Fatalf("second member: %v", err)
-	}
 	storetest.MustView(t, s, func(tx lockbox.Tx) error {
 		r, err := tx.GetRequest(t.Context(), "req-000002")
 		if err != nil {
@@ -353,53 +368,12 @@ func TestWaitingWriteOutlastsTheLockWait(t *testing.T) {
 // fails.
 func TestOutboxInsertOutlastsTheLockWait(t *testing.T) {
 	t.Parallel()
-	dsn := pgtestSchema(t)
-	s := openWriters(t, dsn, 1)
-	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
-	storetest.MustInsertRequest(t, s, storetest.NewRequest(2))
-
-	release := make(chan struct{})
-	first := holdWriter(t, s, release, func(tx lockbox.Tx) error {
-		_, err := tx.GetRequest(t.Context(), "req-000001")
-		return err
+	s := outlastTableLock(t, "outbox", func(tx lockbox.Tx) error {
+		if err := bumpRequest(tx, "req-000002"); err != nil {
+			return err
+		}
+		return tx.EnqueueOutbox(t.Context(), storetest.NewOutboxMessage(1), storetest.NewOutboxMessage(2))
 	})
-	db := pgtest.Open(t, dsn)
-	defer db.Close()
-	holder, err := db.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback()
-	if _, err := holder.ExecContext(t.Context(), `LOCK TABLE outbox IN SHARE MODE`); err != nil {
-		t.Fatal(err)
-	}
-	second := make(chan error, 1)
-	go func() {
-		second <- s.Update(t.Context(), func(tx lockbox.Tx) error {
-			r, err := tx.GetRequest(t.Context(), "req-000002")
-			if err != nil {
-				return err
-			}
-			prev := r.Version
-			r.Version++
-			if err := tx.UpdateRequest(t.Context(), r, prev); err != nil {
-				return err
-			}
-			return tx.EnqueueOutbox(t.Context(), storetest.NewOutboxMessage(1), storetest.NewOutboxMessage(2))
-		})
-	}()
-	queued(t, s, 1)
-	close(release)
-	time.Sleep(300 * time.Millisecond) // thirty times lockWait
-	if err := holder.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := wait(t, "the first member", first); err != nil {
-		t.Errorf("first member: %v", err)
-	}
-	if err := wait(t, "the second member", second); err != nil {
-		t.Fatalf("second member: %v", err)
-	}
 	if got := len(storetest.MustListOutbox(t, s, lockbox.OutboxQuery{})); got != 2 {
 		t.Errorf("%d outbox messages stored, want the second member's 2", got)
 	}
