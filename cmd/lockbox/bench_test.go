@@ -43,8 +43,9 @@ import (
 //	               returned
 //	sustained-steps/s  steps ÷ the time until every notification of the
 //	               steps was delivered: the rate a server keeps up with,
-//	               its outbox included (the CPU figures above cover only
-//	               the steps, as in the earlier figures of docs/benchmarks.md)
+//	               its outbox included. The CPU figures above cover that
+//	               whole time too, so they include the delivery (figures in
+//	               docs/benchmarks.md before its eighth session do not).
 //
 // The replicas=3 case runs three servers on one PostgreSQL database, as
 // `lockbox serve` replicas behind a load balancer would, each workflow step
