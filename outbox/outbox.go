@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
@@ -89,6 +90,9 @@ type Worker struct {
 	deliverers map[string]Deliverer
 	opts       Options
 	lastPurge  time.Time
+	// slow is set after a round whose receivers were too slow for it
+	// (sendRound): the next rounds claim only Batch.
+	slow atomic.Bool
 }
 
 // New returns a worker for store that reads time from clock and delivers
@@ -143,22 +147,33 @@ func (w *Worker) Run(ctx context.Context) {
 // that takes a whole round's results, keep up with it (docs/benchmarks.md,
 // "Eighth session"). How many are sent at once is what receivers see, and
 // stays Batch.
+//
+// Receivers too slow for a round (sendRound) make the rounds after it
+// claim only Batch, one wave that starts at once, until a round is quick
+// again: a large claim would leave most of its messages to wait for their
+// lease.
 func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	rec := w.startRecorder(ctx)
 	defer rec.stop()
 	total := 0
 	for ctx.Err() == nil {
+		limit := w.opts.Claim
+		if w.slow.Load() {
+			limit = w.opts.Batch
+		}
 		var msgs []*lockbox.OutboxMessage
 		now := w.now()
 		err := w.store.Update(ctx, func(tx lockbox.Tx) (err error) {
-			msgs, err = tx.ClaimOutbox(ctx, now, now.Add(w.opts.Lease), w.opts.Claim)
+			msgs, err = tx.ClaimOutbox(ctx, now, now.Add(w.opts.Lease), limit)
 			return err
 		})
 		if err != nil {
 			return total, err
 		}
-		total += w.sendRound(ctx, rec, msgs, now)
-		if len(msgs) < w.opts.Claim {
+		started, slow := w.sendRound(ctx, rec, msgs, now)
+		total += started
+		w.slow.Store(slow)
+		if len(msgs) < limit {
 			break
 		}
 	}
@@ -166,22 +181,23 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 }
 
 // sendRound attempts the messages claimed at claimed, at most Batch at
-// once, hands each outcome to rec, and returns how many it attempted. An
-// attempt may take Lease*3/4 (attempt), so one that starts later than
-// Lease/4 after the claim could outlast the lease while another worker
-// retries the message: those are not started, and wait for their lease to
-// end like the messages of a worker that stopped.
-func (w *Worker) sendRound(ctx context.Context, rec *recorder, msgs []*lockbox.OutboxMessage, claimed time.Time) int {
+// once, hands each outcome to rec, and returns how many it attempted, and
+// whether the round was slow. An attempt may take Lease*3/4 (attempt), so
+// one that starts later than Lease/4 after the claim could outlast the
+// lease while another worker retries the message: those are not started,
+// and wait for their lease to end like the messages of a worker that
+// stopped. A round is slow when it left any, or took longer than Lease/8.
+func (w *Worker) sendRound(ctx context.Context, rec *recorder, msgs []*lockbox.OutboxMessage, claimed time.Time) (started int, slow bool) {
 	latest := claimed.Add(w.opts.Lease / 4)
 	slots := make(chan struct{}, w.opts.Batch)
 	var wg sync.WaitGroup
-	started := 0
 	for _, m := range msgs {
 		slots <- struct{}{}
 		if w.now().After(latest) {
 			<-slots
 			w.opts.Logger.Warn("notifications left to their lease: their round's receivers were too slow",
 				"left", len(msgs)-started, "lease_until", claimed.Add(w.opts.Lease))
+			slow = true
 			break
 		}
 		started++
@@ -191,7 +207,7 @@ func (w *Worker) sendRound(ctx context.Context, rec *recorder, msgs []*lockbox.O
 		})
 	}
 	wg.Wait()
-	return started
+	return started, slow || w.now().Sub(claimed) > w.opts.Lease/8
 }
 
 // attempt delivers one claimed message and returns the outcome, for the

@@ -139,3 +139,53 @@ func TestRoundStartsNothingThatCouldOutlastItsLease(t *testing.T) {
 		}
 	}
 }
+
+// slowEach is a deliverer each of whose sends takes longer than a quarter
+// of the lease on the worker's clock.
+type slowEach struct {
+	clock *manualClock
+	by    time.Duration
+	mu    sync.Mutex
+	sent  []string
+}
+
+func (s *slowEach) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock.Advance(s.by)
+	s.sent = append(s.sent, m.ID)
+	return nil
+}
+
+// TestSlowRoundsClaimOneWave: after a round whose receivers were too slow
+// for it, the next rounds claim only Batch (a wave that starts at once),
+// so they leave nothing more to wait for its lease. With every claim at
+// Claim, the second round would again send one message and leave the
+// rest, and DeliverDue would end with two of six sent.
+func TestSlowRoundsClaimOneWave(t *testing.T) {
+	t.Parallel()
+	const lease = 4 * time.Minute
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	var msgs []*lockbox.OutboxMessage
+	for i := range 6 {
+		msgs = append(msgs, storetest.NewOutboxMessage(i))
+	}
+	storetest.MustEnqueue(t, e.store, msgs...)
+	d := &slowEach{clock: clock, by: lease/4 + time.Second}
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: d},
+		outbox.Options{Batch: 1, Claim: 3, Lease: lease})
+	deliverDue(t, w)
+	seen := map[string]int{}
+	for _, id := range d.sent {
+		seen[id]++
+	}
+	if len(seen) != len(msgs) {
+		t.Errorf("one DeliverDue sent %v; want all %d messages", d.sent, len(msgs))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s sent %d times, want once", id, n)
+		}
+	}
+}
