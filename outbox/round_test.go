@@ -54,6 +54,17 @@ func (g *gate) Deliver(ctx context.Context, _ *lockbox.OutboxMessage) error {
 	}
 }
 
+// enqueueDue stores n due messages, msg-000000 on, and returns them.
+func enqueueDue(t *testing.T, e *env, n int) []*lockbox.OutboxMessage {
+	t.Helper()
+	var msgs []*lockbox.OutboxMessage
+	for i := range n {
+		msgs = append(msgs, storetest.NewOutboxMessage(i))
+	}
+	storetest.MustEnqueue(t, e.store, msgs...)
+	return msgs
+}
+
 // TestRoundSendsBatchAtOnce: a round claims up to Claim messages and sends
 // them Batch at a time: never more at once, and Batch at once when there
 // are that many.
@@ -61,15 +72,11 @@ func TestRoundSendsBatchAtOnce(t *testing.T) {
 	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
 	e := newEnv(t, clock)
-	var msgs []*lockbox.OutboxMessage
-	for i := range 20 {
-		msgs = append(msgs, storetest.NewOutboxMessage(i))
-	}
-	storetest.MustEnqueue(t, e.store, msgs...)
+	msgs := enqueueDue(t, e, 20)
 	g := newGate(4)
 	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: g}, outbox.Options{Batch: 4, Claim: 12})
-	if n := deliverDue(t, w); n != 20 {
-		t.Errorf("DeliverDue attempted %d, want 20", n)
+	if n := deliverDue(t, w); n != len(msgs) {
+		t.Errorf("DeliverDue attempted %d, want %d", n, len(msgs))
 	}
 	if g.most != 4 {
 		t.Errorf("at most %d sends at once, want Batch = 4", g.most)
@@ -81,19 +88,20 @@ func TestRoundSendsBatchAtOnce(t *testing.T) {
 	}
 }
 
-// slowFirst is a deliverer whose first send takes longer than a quarter
-// of the lease on the worker's clock.
-type slowFirst struct {
+// slowSends is a deliverer whose sends take by on the worker's clock:
+// the first only, or every one (each).
+type slowSends struct {
 	clock *manualClock
 	by    time.Duration
+	each  bool
 	mu    sync.Mutex
 	sent  []string
 }
 
-func (s *slowFirst) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
+func (s *slowSends) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.sent) == 0 {
+	if s.each || len(s.sent) == 0 {
 		s.clock.Advance(s.by)
 	}
 	s.sent = append(s.sent, m.ID)
@@ -109,8 +117,8 @@ func TestRoundStartsNothingThatCouldOutlastItsLease(t *testing.T) {
 	const lease = 4 * time.Minute
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
 	e := newEnv(t, clock)
-	storetest.MustEnqueue(t, e.store, storetest.NewOutboxMessage(0), storetest.NewOutboxMessage(1), storetest.NewOutboxMessage(2))
-	d := &slowFirst{clock: clock, by: lease/4 + time.Second}
+	enqueueDue(t, e, 3)
+	d := &slowSends{clock: clock, by: lease/4 + time.Second}
 	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: d},
 		outbox.Options{Batch: 1, Claim: 3, Lease: lease})
 	if n := deliverDue(t, w); n != 1 || len(d.sent) != 1 {
@@ -140,23 +148,6 @@ func TestRoundStartsNothingThatCouldOutlastItsLease(t *testing.T) {
 	}
 }
 
-// slowEach is a deliverer each of whose sends takes longer than a quarter
-// of the lease on the worker's clock.
-type slowEach struct {
-	clock *manualClock
-	by    time.Duration
-	mu    sync.Mutex
-	sent  []string
-}
-
-func (s *slowEach) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.clock.Advance(s.by)
-	s.sent = append(s.sent, m.ID)
-	return nil
-}
-
 // TestSlowRoundsClaimOneWave: after a round whose receivers were too slow
 // for it, the next rounds claim only Batch (a wave that starts at once),
 // so they leave nothing more to wait for its lease. With every claim at
@@ -167,12 +158,8 @@ func TestSlowRoundsClaimOneWave(t *testing.T) {
 	const lease = 4 * time.Minute
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
 	e := newEnv(t, clock)
-	var msgs []*lockbox.OutboxMessage
-	for i := range 6 {
-		msgs = append(msgs, storetest.NewOutboxMessage(i))
-	}
-	storetest.MustEnqueue(t, e.store, msgs...)
-	d := &slowEach{clock: clock, by: lease/4 + time.Second}
+	msgs := enqueueDue(t, e, 6)
+	d := &slowSends{clock: clock, by: lease/4 + time.Second, each: true}
 	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: d},
 		outbox.Options{Batch: 1, Claim: 3, Lease: lease})
 	deliverDue(t, w)
