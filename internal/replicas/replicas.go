@@ -7,20 +7,17 @@ package replicas
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
-
 	"github.com/lockboxhq/lockbox/keys"
+	"github.com/lockboxhq/lockbox/postgres/pgtest"
 )
 
 // Build compiles cmd/lockbox into dir and returns the binary's path.
@@ -37,48 +34,23 @@ func Build(ctx context.Context, dir string) (string, error) {
 // schema's name, and a function that drops it.
 func FreshSchema(ctx context.Context, dsn, prefix string) (string, string, func() error, error) {
 	name := prefix + strings.ToLower(rand.Text()[:12])
-	if err := exec1(ctx, dsn, "CREATE SCHEMA "+name); err != nil {
+	if err := pgtest.ExecOnce(ctx, dsn, "CREATE SCHEMA "+name); err != nil {
 		return "", "", nil, fmt.Errorf("create schema: %w", err)
 	}
 	drop := func() error {
 		// Not ctx: the schema goes also when the run was interrupted.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := exec1(ctx, dsn, "DROP SCHEMA "+name+" CASCADE"); err != nil {
+		if err := pgtest.ExecOnce(ctx, dsn, "DROP SCHEMA "+name+" CASCADE"); err != nil {
 			return fmt.Errorf("drop schema %s: %w", name, err)
 		}
 		return nil
 	}
-	withPath, err := withSearchPath(dsn, name)
+	withPath, err := pgtest.SetParam(dsn, "search_path", name)
 	if err != nil {
 		return "", "", nil, errors.Join(err, drop())
 	}
 	return withPath, name, drop, nil
-}
-
-// withSearchPath sets search_path in a URL or key=value DSN.
-func withSearchPath(dsn, schema string) (string, error) {
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return dsn + " search_path=" + schema, nil
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "", fmt.Errorf("the PostgreSQL DSN is not a URL: %w", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), nil
-}
-
-func exec1(ctx context.Context, dsn, stmt string) error {
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.ExecContext(ctx, stmt)
-	return err
 }
 
 // Replica is one `lockbox serve --dev` process.

@@ -7,7 +7,8 @@
 // Without LOCKBOX_TEST_POSTGRES the tests that need PostgreSQL skip, saying
 // how to enable them; with LOCKBOX_REQUIRE_POSTGRES=1 (CI) they fail
 // instead. It may import only pgx, the standard library and testing: it is
-// test support and is never linked into the lockbox binary.
+// test support, also used by the load drivers (internal/replicas), and is
+// never linked into the lockbox binary.
 package pgtest
 
 import (
@@ -71,20 +72,23 @@ func Schema(tb testing.TB, dsn string) string {
 // may be a URL or a key=value string.
 func WithParam(tb testing.TB, dsn, key, value string) string {
 	tb.Helper()
-	out, err := withParam(dsn, key, value)
+	out, err := SetParam(dsn, key, value)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return out
 }
 
-func withParam(dsn, key, value string) (string, error) {
+// SetParam returns dsn (a URL or key=value pairs) with the connection
+// parameter key set to value, for callers without a testing.TB (the load
+// drivers' internal/replicas).
+func SetParam(dsn, key, value string) (string, error) {
 	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
 		return dsn + " " + key + "=" + value, nil
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return "", fmt.Errorf("%s is not a URL: %w", EnvDSN, err)
+		return "", fmt.Errorf("the PostgreSQL DSN is not a URL: %w", err)
 	}
 	q := u.Query()
 	q.Set(key, value)

@@ -83,7 +83,7 @@ func dropTemplates() error {
 	defer state.mu.Unlock()
 	var errs []error
 	for dsn, tp := range state.templates {
-		if err := execOn(context.Background(), dsn, `DROP SCHEMA `+tp.schema+` CASCADE`); err != nil {
+		if err := ExecOnce(context.Background(), dsn, `DROP SCHEMA `+tp.schema+` CASCADE`); err != nil {
 			errs = append(errs, fmt.Errorf("drop template %s: %w", tp.schema, err))
 		}
 	}
@@ -115,7 +115,7 @@ func (tp *template) copyTo(dsn, name string) error {
 	defer cancel()
 	// One round trip, one commit, and no wait for the WAL flush: a test
 	// schema need not survive a crash of the server.
-	err := execOn(ctx, dsn, `BEGIN; SET LOCAL synchronous_commit = off; CREATE SCHEMA `+name+
+	err := ExecOnce(ctx, dsn, `BEGIN; SET LOCAL synchronous_commit = off; CREATE SCHEMA `+name+
 		`; SET LOCAL search_path = `+name+`; `+tp.script+` COMMIT`)
 	if err != nil {
 		return fmt.Errorf("copy template %s: %w", tp.schema, err)
@@ -148,7 +148,7 @@ func dropSchema(tb testing.TB, dsn, name string) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := execOn(ctx, dsn, `BEGIN; SET LOCAL synchronous_commit = off; DROP SCHEMA `+name+` CASCADE; COMMIT`)
+	err := ExecOnce(ctx, dsn, `BEGIN; SET LOCAL synchronous_commit = off; DROP SCHEMA `+name+` CASCADE; COMMIT`)
 	if err != nil {
 		tb.Errorf("pgtest: drop schema %s: %v", name, err)
 	}
@@ -182,10 +182,10 @@ func newTemplate(dsn string, open func(context.Context, string) error) (*templat
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	tp := &template{schema: "lbtemplate_" + strings.ToLower(rand.Text()[:16])}
-	if err := execOn(ctx, dsn, `CREATE SCHEMA `+tp.schema); err != nil {
+	if err := ExecOnce(ctx, dsn, `CREATE SCHEMA `+tp.schema); err != nil {
 		return nil, fmt.Errorf("create template: %w", err)
 	}
-	tdsn, err := withParam(dsn, "search_path", tp.schema)
+	tdsn, err := SetParam(dsn, "search_path", tp.schema)
 	if err == nil {
 		err = open(ctx, tdsn)
 	}
@@ -196,16 +196,16 @@ func newTemplate(dsn string, open func(context.Context, string) error) (*templat
 		tp.fingerprint, err = fingerprint(ctx, tdsn)
 	}
 	if err != nil {
-		execOn(ctx, dsn, `DROP SCHEMA `+tp.schema+` CASCADE`)
+		ExecOnce(ctx, dsn, `DROP SCHEMA `+tp.schema+` CASCADE`)
 		return nil, fmt.Errorf("template %s: %w", tp.schema, err)
 	}
 	return tp, nil
 }
 
-// execOn runs statements on a connection of its own. It keeps no pool
+// ExecOnce runs statements on a connection of its own. It keeps no pool
 // between calls: a test inside a testing/synctest bubble may be the one
 // that calls, and what a bubble creates must not outlive it.
-func execOn(ctx context.Context, dsn, query string) error {
+func ExecOnce(ctx context.Context, dsn, query string) error {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return err

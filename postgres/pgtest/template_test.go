@@ -40,7 +40,7 @@ func (migrator) Close() error { return nil }
 
 func migrate(extra string) func(context.Context, string) (migrator, error) {
 	return func(ctx context.Context, dsn string) (migrator, error) {
-		return migrator{}, execOn(ctx, dsn, fixture+extra)
+		return migrator{}, ExecOnce(ctx, dsn, fixture+extra)
 	}
 }
 

@@ -1,8 +1,8 @@
-package replicas
+package pgtest
 
 import "testing"
 
-func TestWithSearchPath(t *testing.T) {
+func TestSetParam(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ dsn, want string }{
 		{"postgres://u@h:5432/db", "postgres://u@h:5432/db?search_path=s1"},
@@ -10,12 +10,12 @@ func TestWithSearchPath(t *testing.T) {
 		{"postgresql://u@h/db?search_path=old", "postgresql://u@h/db?search_path=s1"},
 		{"host=h dbname=db", "host=h dbname=db search_path=s1"},
 	} {
-		got, err := withSearchPath(tt.dsn, "s1")
+		got, err := SetParam(tt.dsn, "search_path", "s1")
 		if err != nil || got != tt.want {
-			t.Errorf("withSearchPath(%q) = %q, %v; want %q", tt.dsn, got, err, tt.want)
+			t.Errorf("SetParam(%q) = %q, %v; want %q", tt.dsn, got, err, tt.want)
 		}
 	}
-	if _, err := withSearchPath("postgres://u@h:bad/db", "s1"); err == nil {
+	if _, err := SetParam("postgres://u@h:bad/db", "search_path", "s1"); err == nil {
 		t.Error("a DSN that is not a URL was taken")
 	}
 }
