@@ -143,6 +143,13 @@ type OutboxFinish struct {
 	Result  OutboxResult
 }
 
+// OutboxAttempt names attempt number Attempt (the claim's incremented
+// OutboxMessage.Attempts) of message ID, for ReleaseOutbox.
+type OutboxAttempt struct {
+	ID      string
+	Attempt int
+}
+
 // CheckOutboxFinishes refuses what FinishOutbox cannot record (EINVALID):
 // an unknown status, or one message given twice (a message has one attempt
 // under way at a time, so two results for it are a caller's bug).
@@ -216,6 +223,16 @@ type OutboxTx interface {
 	// or a failure of the store) records nothing the caller should keep:
 	// roll the transaction back.
 	FinishOutbox(ctx context.Context, results ...OutboxFinish) ([]error, error)
+	// ReleaseOutbox gives back claimed messages whose attempt never
+	// started (a worker whose receivers were too slow to start them well
+	// within their lease): each one still held at that attempt number
+	// (pending, same Attempts) ends its lease and takes back the claim's
+	// increment of Attempts, so it is claimable at once, by any worker,
+	// with its next attempt time, last error and backoff as before the
+	// claim. One no longer held (its lease ran out and another claimer
+	// took it, or it was recorded) is left alone. It returns how many it
+	// released.
+	ReleaseOutbox(ctx context.Context, held ...OutboxAttempt) (int, error)
 	// NextOutboxWake returns the earliest time at which a pending message
 	// becomes claimable (the later of its NextAttemptAt and its lease's
 	// end), or zero when no message is pending.

@@ -150,8 +150,8 @@ func (w *Worker) Run(ctx context.Context) {
 //
 // Receivers too slow for a round (sendRound) make the rounds after it
 // claim only Batch, one wave that starts at once, until a round is quick
-// again: a large claim would leave most of its messages to wait for their
-// lease.
+// again: a large claim would give most of its messages back unsent, round
+// after round, a transaction each time.
 func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	rec := w.startRecorder(ctx)
 	defer rec.stop()
@@ -173,7 +173,9 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 		started, slow := w.sendRound(ctx, rec, msgs, now)
 		total += started
 		w.slow.Store(slow)
-		if len(msgs) < limit {
+		// A short claim took every due message, unless the round gave
+		// some back: they are due again now.
+		if len(msgs) < limit && started == len(msgs) {
 			break
 		}
 	}
@@ -184,9 +186,10 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 // once, hands each outcome to rec, and returns how many it attempted, and
 // whether the round was slow. An attempt may take Lease*3/4 (attempt), so
 // one that starts later than Lease/4 after the claim could outlast the
-// lease while another worker retries the message: those are not started,
-// and wait for their lease to end like the messages of a worker that
-// stopped. A round is slow when it left any, or took longer than Lease/8.
+// lease while another worker retries the message: those are not started
+// but given back at once (release), for the next round or another
+// replica to claim. A round is slow when it gave any back, or took longer
+// than Lease/8.
 func (w *Worker) sendRound(ctx context.Context, rec *recorder, msgs []*lockbox.OutboxMessage, claimed time.Time) (started int, slow bool) {
 	latest := claimed.Add(w.opts.Lease / 4)
 	slots := make(chan struct{}, w.opts.Batch)
@@ -195,8 +198,7 @@ func (w *Worker) sendRound(ctx context.Context, rec *recorder, msgs []*lockbox.O
 		slots <- struct{}{}
 		if w.now().After(latest) {
 			<-slots
-			w.opts.Logger.Warn("notifications left to their lease: their round's receivers were too slow",
-				"left", len(msgs)-started, "lease_until", claimed.Add(w.opts.Lease))
+			w.release(ctx, msgs[started:], claimed.Add(w.opts.Lease))
 			slow = true
 			break
 		}
@@ -208,6 +210,31 @@ func (w *Worker) sendRound(ctx context.Context, rec *recorder, msgs []*lockbox.O
 	}
 	wg.Wait()
 	return started, slow || w.now().Sub(claimed) > w.opts.Lease/8
+}
+
+// release gives back claimed messages that were never attempted, so they
+// need not wait for their lease (up to Lease) to be sent. Like a result,
+// it does not follow the worker's context, and a release that fails
+// leaves them to their lease.
+func (w *Worker) release(ctx context.Context, msgs []*lockbox.OutboxMessage, leaseUntil time.Time) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	held := make([]lockbox.OutboxAttempt, len(msgs))
+	for i, m := range msgs {
+		held[i] = lockbox.OutboxAttempt{ID: m.ID, Attempt: m.Attempts}
+	}
+	var n int
+	err := w.store.Update(ctx, func(tx lockbox.Tx) (err error) {
+		n, err = tx.ReleaseOutbox(ctx, held...)
+		return err
+	})
+	if err != nil {
+		w.opts.Logger.Warn("notifications left to their lease: their round's receivers were too slow, and giving them back failed",
+			"left", len(msgs), "lease_until", leaseUntil, "err", err)
+		return
+	}
+	w.opts.Logger.Warn("notifications given back unsent: their round's receivers were too slow",
+		"left", len(msgs), "released", n)
 }
 
 // attempt delivers one claimed message and returns the outcome, for the

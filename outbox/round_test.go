@@ -2,6 +2,8 @@ package outbox_test
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,49 +112,42 @@ func (s *slowSends) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
 
 // TestRoundStartsNothingThatCouldOutlastItsLease: a message whose send
 // would start more than Lease/4 after its claim could still be sending
-// when its lease ends and another worker retries it. It is not sent: it
-// waits for its lease to end, and is then delivered once.
+// when its lease ends and another worker retries it. It is not sent but
+// given back at once: the next round sends it (well before its lease
+// would have ended), once, as its first attempt.
 func TestRoundStartsNothingThatCouldOutlastItsLease(t *testing.T) {
 	t.Parallel()
 	const lease = 4 * time.Minute
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
 	e := newEnv(t, clock)
+	// Fewer than Claim: the round's claim is short, and DeliverDue must
+	// not take that for "nothing more is due" when it gave some back.
 	enqueueDue(t, e, 3)
 	d := &slowSends{clock: clock, by: lease/4 + time.Second}
 	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: d},
-		outbox.Options{Batch: 1, Claim: 3, Lease: lease})
-	if n := deliverDue(t, w); n != 1 || len(d.sent) != 1 {
-		t.Fatalf("DeliverDue attempted %d and sent %v; want only the first", n, d.sent)
+		outbox.Options{Batch: 1, Claim: 4, Lease: lease})
+	start := clock.Now()
+	if n := deliverDue(t, w); n != 3 || len(d.sent) != 3 {
+		t.Fatalf("DeliverDue attempted %d and sent %v; want all 3", n, d.sent)
 	}
-	first := d.sent[0]
-	for _, m := range e.outbox(lockbox.OutboxQuery{}) {
-		if m.ID == first {
-			continue
-		}
-		if m.Status != lockbox.OutboxPending {
-			t.Errorf("%s is %s, want pending under its lease", m.ID, m.Status)
-		}
-	}
-	clock.Advance(lease) // the lease has ended
-	if n := deliverDue(t, w); n != 2 {
-		t.Errorf("after the lease DeliverDue attempted %d, want the 2 left", n)
+	if waited := clock.Now().Sub(start); waited >= lease {
+		t.Errorf("the messages left by the slow send were sent %v after their claim; want before their lease (%v) ended", waited, lease)
 	}
 	seen := map[string]int{}
 	for _, id := range d.sent {
 		seen[id]++
 	}
 	for _, m := range e.outbox(lockbox.OutboxQuery{}) {
-		if m.Status != lockbox.OutboxDelivered || seen[m.ID] != 1 {
-			t.Errorf("%s: %s, sent %d times; want delivered, sent once", m.ID, m.Status, seen[m.ID])
+		if m.Status != lockbox.OutboxDelivered || seen[m.ID] != 1 || m.Attempts != 1 {
+			t.Errorf("%s: %s after %d attempts, sent %d times; want delivered after 1, sent once", m.ID, m.Status, m.Attempts, seen[m.ID])
 		}
 	}
 }
 
 // TestSlowRoundsClaimOneWave: after a round whose receivers were too slow
 // for it, the next rounds claim only Batch (a wave that starts at once),
-// so they leave nothing more to wait for its lease. With every claim at
-// Claim, the second round would again send one message and leave the
-// rest, and DeliverDue would end with two of six sent.
+// so they give nothing more back. With every claim at Claim, each round
+// would send one message and give the rest back, round after round.
 func TestSlowRoundsClaimOneWave(t *testing.T) {
 	t.Parallel()
 	const lease = 4 * time.Minute
@@ -160,8 +155,9 @@ func TestSlowRoundsClaimOneWave(t *testing.T) {
 	e := newEnv(t, clock)
 	msgs := enqueueDue(t, e, 6)
 	d := &slowSends{clock: clock, by: lease/4 + time.Second, each: true}
+	var log countingHandler
 	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: d},
-		outbox.Options{Batch: 1, Claim: 3, Lease: lease})
+		outbox.Options{Batch: 1, Claim: 3, Lease: lease, Logger: slog.New(&log)})
 	deliverDue(t, w)
 	seen := map[string]int{}
 	for _, id := range d.sent {
@@ -175,4 +171,41 @@ func TestSlowRoundsClaimOneWave(t *testing.T) {
 			t.Errorf("%s sent %d times, want once", id, n)
 		}
 	}
+	if n := log.count(givenBack); n != 1 {
+		t.Errorf("%d rounds gave messages back unsent; want only the first", n)
+	}
+}
+
+// givenBack is the start of the worker's warning for a round that gave
+// messages back unsent.
+const givenBack = "notifications given back unsent"
+
+// countingHandler is a slog.Handler that keeps the messages logged.
+type countingHandler struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler            { return h }
+
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.msgs = append(h.msgs, r.Message)
+	return nil
+}
+
+// count returns how many messages logged start with prefix.
+func (h *countingHandler) count(prefix string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, m := range h.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
 }

@@ -172,6 +172,30 @@ func (t *tx) FinishOutbox(ctx context.Context, results ...lockbox.OutboxFinish) 
 	return lostOutboxResults(results, recorded), nil
 }
 
+// releaseOutboxQuery gives back, in one statement, the claims still held
+// (same id, same attempt, still pending): lease ended, the claim's
+// increment of attempts taken back.
+const releaseOutboxQuery = `UPDATE outbox o SET attempts = o.attempts - 1, lease_until = NULL
+	FROM unnest($1::text[], $2::integer[]) AS h (id, attempt)
+	WHERE o.id = h.id AND o.attempts = h.attempt AND o.status = 'pending'`
+
+// ReleaseOutbox gives back claimed messages never attempted; see
+// lockbox.OutboxTx.
+func (t *tx) ReleaseOutbox(ctx context.Context, held ...lockbox.OutboxAttempt) (int, error) {
+	if len(held) == 0 {
+		return 0, nil
+	}
+	ids, attempts := make([]string, len(held)), make([]int32, len(held))
+	for i, h := range held {
+		ids[i], attempts[i] = h.ID, int32(h.Attempt)
+	}
+	n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, releaseOutboxQuery, ids, attempts))
+	if err != nil {
+		return 0, wrap("release outbox", err)
+	}
+	return int(n), nil
+}
+
 // lostOutboxResults is FinishOutbox's answer per result: ECONFLICT for each
 // one not among the recorded ids.
 func lostOutboxResults(results []lockbox.OutboxFinish, recorded []string) []error {

@@ -91,6 +91,21 @@ func (t *tx) FinishOutbox(ctx context.Context, results ...lockbox.OutboxFinish) 
 	return errs, nil
 }
 
+// ReleaseOutbox gives back claimed messages never attempted, one
+// statement each (see FinishOutbox); see lockbox.OutboxTx.
+func (t *tx) ReleaseOutbox(ctx context.Context, held ...lockbox.OutboxAttempt) (int, error) {
+	released := 0
+	for _, h := range held {
+		n, err := sqlrows.RowsAffected(t.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts - 1, lease_until = NULL
+			WHERE id = ? AND attempts = ? AND status = 'pending'`, h.ID, h.Attempt))
+		if err != nil {
+			return 0, wrap("release outbox", err)
+		}
+		released += int(n)
+	}
+	return released, nil
+}
+
 // nextOutboxWakeQuery reads the first entry of outbox_wake (migration
 // 00020), an index on exactly this expression.
 const nextOutboxWakeQuery = `SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM outbox WHERE status = 'pending'`

@@ -21,6 +21,7 @@ var outboxTests = []test{
 	{"FinishAfterLostLease", testOutboxLostLease},
 	{"FinishBatch", testOutboxFinishBatch},
 	{"FinishBatchRefused", testOutboxFinishBatchRefused},
+	{"ReleaseUnstarted", testOutboxRelease},
 	{"ConcurrentClaimersGetDisjointMessages", testOutboxConcurrentClaims},
 	{"NextWake", testOutboxNextWake},
 	{"Counts", testOutboxCounts},
@@ -337,6 +338,72 @@ func testOutboxFinishBatchRefused(t *testing.T, s lockbox.Store) {
 		if m.Status != lockbox.OutboxPending {
 			t.Errorf("%s is %s after refused batches, want pending", m.ID, m.Status)
 		}
+	}
+}
+
+// testOutboxRelease: a claim given back unstarted is claimable at once,
+// with the attempt count, next attempt time and last error it had before
+// the claim; one no longer held at that attempt is left alone.
+func testOutboxRelease(t *testing.T, s lockbox.Store) {
+	MustEnqueue(t, s, NewOutboxMessage(1), NewOutboxMessage(2), NewOutboxMessage(3))
+	now := T0.Add(time.Minute)
+	// msg-000001 failed once already: its attempt 1 ended in a retry.
+	MustClaim(t, s, now, time.Minute, 1)
+	retryAt := now.Add(time.Minute)
+	if err := finish(t, s, "msg-000001", 1, lockbox.OutboxResult{Status: lockbox.OutboxPending, At: now,
+		NextAttemptAt: retryAt, LastError: "451 try later"}); err != nil {
+		t.Fatalf("finish the first attempt: %v", err)
+	}
+	claimed := MustClaim(t, s, retryAt, time.Minute, 10)
+	attempts := map[string]int{}
+	for _, m := range claimed {
+		attempts[m.ID] = m.Attempts
+	}
+	if diff := cmp.Diff(map[string]int{"msg-000001": 2, "msg-000002": 1, "msg-000003": 1}, attempts); diff != "" {
+		t.Fatalf("claimed attempts (-want +got):\n%s", diff)
+	}
+	if err := finish(t, s, "msg-000003", 1, lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: retryAt}); err != nil {
+		t.Fatalf("finish msg-000003: %v", err)
+	}
+	var released int
+	MustUpdate(t, s, func(tx lockbox.Tx) (err error) {
+		released, err = tx.ReleaseOutbox(t.Context(),
+			lockbox.OutboxAttempt{ID: "msg-000001", Attempt: 2},
+			lockbox.OutboxAttempt{ID: "msg-000002", Attempt: 2}, // not its attempt
+			lockbox.OutboxAttempt{ID: "msg-000003", Attempt: 1}, // recorded already
+			lockbox.OutboxAttempt{ID: "msg-missing", Attempt: 1})
+		return err
+	})
+	if released != 1 {
+		t.Errorf("ReleaseOutbox released %d, want 1 (msg-000001)", released)
+	}
+	want := map[string]struct {
+		status, lastErr string
+		attempts        int
+		next            time.Time
+	}{
+		"msg-000001": {lockbox.OutboxPending, "451 try later", 1, retryAt},
+		"msg-000002": {lockbox.OutboxPending, "", 1, T0.Add(2 * time.Second)},
+		"msg-000003": {lockbox.OutboxDelivered, "", 1, T0.Add(3 * time.Second)},
+	}
+	for _, m := range MustListOutbox(t, s, lockbox.OutboxQuery{}) {
+		w := want[m.ID]
+		if m.Status != w.status || m.LastError != w.lastErr || m.Attempts != w.attempts || !m.NextAttemptAt.Equal(w.next) {
+			t.Errorf("%s = %s %q attempts %d next %v; want %+v", m.ID, m.Status, m.LastError, m.Attempts, m.NextAttemptAt, w)
+		}
+	}
+	// The released message is claimable at once, at its next attempt
+	// number; msg-000002 is still under its lease.
+	again := MustClaim(t, s, retryAt, time.Minute, 10)
+	if len(again) != 1 || again[0].ID != "msg-000001" || again[0].Attempts != 2 {
+		t.Errorf("claim after the release = %v, want msg-000001 at attempt 2", again)
+	}
+	MustUpdate(t, s, func(tx lockbox.Tx) (err error) {
+		released, err = tx.ReleaseOutbox(t.Context())
+		return err
+	})
+	if released != 0 {
+		t.Errorf("releasing nothing released %d", released)
 	}
 }
 
