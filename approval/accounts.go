@@ -143,15 +143,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*lockbox.User
 	}
 	epoch := s.access.begin()
 	now := s.sessionNow()
-	var u *lockbox.User
-	var k *lockbox.Token
-	// One statement: no transaction of its own (a round trip less on
-	// PostgreSQL for every authenticated call).
-	err := lockbox.ViewOne(ctx, s.reads, func(tx lockbox.Tx) error {
-		var err error
-		k, u, err = tx.TokenByHash(ctx, tokenHash(token), now)
-		return err
-	})
+	// One statement, no transaction of its own (a round trip less on
+	// PostgreSQL for every authenticated call), which calls authenticated
+	// at the same moment may share (lockbox.TokenFinder).
+	k, u, err := lockbox.FindToken(ctx, s.reads, tokenHash(token), now)
 	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
 		return nil, lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Your session is invalid or has expired; sign in again.")
 	} else if err != nil {

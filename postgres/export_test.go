@@ -9,3 +9,10 @@ var LaterSQL = laterSQL
 
 // GroupsRun is how many write groups the Store's writers have run.
 func (s *Store) GroupsRun() int64 { return s.groups.Load() }
+
+// LookupsWaiting is how many FindToken calls no runner has taken yet
+// (tokenbatch_test.go).
+func (s *Store) LookupsWaiting() int64 { return s.lookupsWaiting.Load() }
+
+// TokenStatements is how many statements the Store has run for FindToken.
+func (s *Store) TokenStatements() int64 { return s.tokenStatements.Load() }

@@ -112,6 +112,14 @@ type Store struct {
 
 	roundTrips atomic.Int64 // RoundTrips (roundtrips.go)
 	groups     atomic.Int64 // write groups run, for tests
+
+	// The token lookups' runners (tokenbatch.go).
+	lookups         chan *tokenLookup
+	lookupsClosed   chan struct{}
+	closeLookups    sync.Once
+	runners         sync.WaitGroup
+	lookupsWaiting  atomic.Int64 // lookups no runner has taken yet, for tests
+	tokenStatements atomic.Int64 // statements run for FindToken, for tests
 }
 
 // AuditAppended returns a channel closed when a transaction of this Store
@@ -165,6 +173,7 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s.db = db
 	s.startWriters(opts.Writers)
+	s.startTokenRunners()
 	return s, nil
 }
 
@@ -330,5 +339,6 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close stops the writers, failing queued Updates, and closes the pool.
 func (s *Store) Close() error {
 	s.stopWriters()
+	s.stopTokenRunners()
 	return s.db.Close()
 }

@@ -193,26 +193,14 @@ func (t *tx) UserByToken(ctx context.Context, hash []byte, now time.Time) (*lock
 }
 
 // TokenByHash resolves a token hash valid at now, of a user who is not
-// disabled, to the token and its user; ENOTFOUND otherwise.
+// disabled, to the token and its user; ENOTFOUND otherwise. It runs the
+// statement FindToken batches (tokenbatch.go), for one hash.
 func (t *tx) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*lockbox.Token, *lockbox.User, error) {
-	row := t.tx.QueryRowContext(ctx, `SELECT `+userColumnsU+`, k.hash, k.created_at, k.last_used_at, k.expires_at
-		FROM tokens k JOIN users u ON u.id = k.user_id
-		WHERE k.hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2) AND NOT u.disabled`, hash, ts(now))
-	var k lockbox.Token
-	var created time.Time
-	var used, expires sql.Null[time.Time]
-	u, err := scanUser(row, &k.Hash, &created, &used, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		// The message never says whether the token exists but has expired.
-		return nil, nil, lockbox.Errorf(lockbox.ENOTFOUND, "Token not found.")
-	} else if err != nil {
-		return nil, nil, wrap("token by hash", err)
+	found, err := queryTokens(ctx, t.tx, [][]byte{hash}, []time.Time{ts(now)})
+	if err != nil {
+		return nil, nil, err
 	}
-	k.UserID, k.CreatedAt, k.LastUsedAt = u.ID, created.UTC(), timePtr(used)
-	if expires.Valid {
-		k.ExpiresAt = expires.V.UTC()
-	}
-	return &k, u, nil
+	return found[0].k, found[0].u, found[0].err
 }
 
 // TouchToken records that a token was used at now.

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +32,7 @@ var tokenTests = []test{
 	{"DeleteUserTokens", testDeleteUserTokens},
 	{"ListTouchDelete", testTokenListTouchDelete},
 	{"ExpireUserTokens", testExpireUserTokens},
+	{"FindTokenConcurrently", testFindTokenConcurrently},
 }
 
 // getUserByEmail finds the one account with email, in whatever
@@ -335,5 +338,56 @@ func testDeleteUserTokens(t *testing.T, s lockbox.Store) {
 	}
 	if _, err := getUserByID(t, s, "u1"); err != nil {
 		t.Errorf("user gone with their tokens: %v", err)
+	}
+}
+
+// testFindTokenConcurrently: lookups made at the same moment (which a store
+// may answer from one statement: lockbox.TokenFinder) each get their own
+// answer, the same token included at two clocks: valid strictly before
+// its expiry, of an account that is not disabled.
+func testFindTokenConcurrently(t *testing.T, s lockbox.Store) {
+	u1 := NewUser("u1", "operator@provider.test", "", lockbox.RoleOperator)
+	MustInsertUser(t, s, u1, "h")
+	MustInsertUser(t, s, NewUser("u2", "off@provider.test", "", lockbox.RoleOperator), "h")
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.SetUserDisabled(t.Context(), "u2", true) })
+	expiry := T0.Add(time.Hour)
+	mustInsertToken(t, s, "forever", "u1", time.Time{})
+	mustInsertToken(t, s, "expiring", "u1", expiry)
+	mustInsertToken(t, s, "disabled", "u2", time.Time{})
+	lookups := []struct {
+		token   string
+		now     time.Time
+		expires time.Time // of the token found; zero for none
+		found   bool
+	}{
+		{"forever", T0, time.Time{}, true},
+		{"expiring", T0, expiry, true},
+		{"expiring", expiry.Add(-time.Microsecond), expiry, true},
+		{"expiring", expiry, time.Time{}, false},
+		{"disabled", T0, time.Time{}, false},
+		{"unknown", T0, time.Time{}, false},
+	}
+	const rounds = 8
+	var wg sync.WaitGroup
+	errs := make(chan string, rounds*len(lookups))
+	for range rounds {
+		for _, l := range lookups {
+			wg.Go(func() {
+				k, u, err := lockbox.FindToken(t.Context(), s, []byte(l.token), l.now)
+				switch {
+				case !l.found && lockbox.ErrorCode(err) != lockbox.ENOTFOUND:
+					errs <- fmt.Sprintf("%s at %v: %v, %v; want not_found", l.token, l.now, u, err)
+				case l.found && err != nil:
+					errs <- fmt.Sprintf("%s at %v: %v", l.token, l.now, err)
+				case l.found && (!cmp.Equal(u1, u) || string(k.Hash) != l.token || k.UserID != "u1" || !k.ExpiresAt.Equal(l.expires)):
+					errs <- fmt.Sprintf("%s at %v: token %+v of %+v", l.token, l.now, k, u)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

@@ -1,0 +1,98 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/postgres/pgtest"
+	"github.com/lockboxhq/lockbox/storetest"
+)
+
+// TestFindTokenSharesStatements: lookups that wait while the runners are
+// busy are answered together, by one statement per runner at most, not
+// one each; and each still gets its own answer. Another session holds the
+// tokens table so that the runners' first statements wait, and the
+// lookups after them queue.
+func TestFindTokenSharesStatements(t *testing.T) {
+	t.Parallel()
+	dsn := pgtestSchema(t)
+	s := openWriters(t, dsn, 1)
+	storetest.MustInsertUser(t, s, storetest.NewUser("u1", "operator@provider.test", "", lockbox.RoleOperator), "h")
+	storetest.MustUpdate(t, s, func(tx lockbox.Tx) error {
+		return tx.InsertToken(t.Context(), []byte("tok"), "u1", storetest.T0, time.Time{})
+	})
+
+	db := pgtest.Open(t, dsn)
+	defer db.Close()
+	holder, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(t.Context(), `LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+
+	const held, queued = 2, 20 // held: one per runner, waiting for the lock
+	type answer struct {
+		found bool
+		err   error
+	}
+	answers := make(chan answer, held+queued)
+	var wg sync.WaitGroup
+	lookup := func(token string) {
+		wg.Go(func() {
+			k, _, err := s.FindToken(context.Background(), []byte(token), storetest.T0)
+			answers <- answer{found: k != nil, err: err}
+		})
+	}
+	before := s.TokenStatements()
+	for range held {
+		lookup("tok")
+	}
+	waitFor(t, "the runners to take the first lookups", func() bool { return s.TokenStatements()-before == held })
+	for i := range queued {
+		if i%2 == 0 {
+			lookup("tok")
+		} else {
+			lookup("unknown")
+		}
+	}
+	waitFor(t, "the lookups to queue", func() bool { return s.LookupsWaiting() == queued })
+	if err := holder.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(answers)
+
+	if n := s.TokenStatements() - before - held; n > 2 {
+		t.Errorf("%d queued lookups took %d statements; want at most one per runner", queued, n)
+	}
+	found, missing := 0, 0
+	for a := range answers {
+		switch {
+		case a.err == nil && a.found:
+			found++
+		case lockbox.ErrorCode(a.err) == lockbox.ENOTFOUND:
+			missing++
+		default:
+			t.Errorf("lookup: %v", a.err)
+		}
+	}
+	if found != held+queued/2 || missing != queued/2 {
+		t.Errorf("%d found and %d not found; want %d and %d", found, missing, held+queued/2, queued/2)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a long while.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
