@@ -277,16 +277,7 @@ func outlastTableLock(t *testing.T, table string, second func(tx lockbox.Tx) err
 	storetest.MustInsertRequest(t, s, storetest.NewRequest(1))
 	storetest.MustInsertRequest(t, s, storetest.NewRequest(2))
 
-	db := pgtest.Open(t, dsn)
-	defer db.Close()
-	holder, err := db.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback()
-	if _, err := holder.ExecContext(t.Context(), `LOCK TABLE `+table+` IN SHARE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	unlock := lockTable(t, dsn, table, "SHARE")
 	release := make(chan struct{})
 	first := holdWriter(t, s, release, func(tx lockbox.Tx) error {
 		_, err := tx.GetRequest(t.Context(), "req-000001")
@@ -297,9 +288,7 @@ func outlastTableLock(t *testing.T, table string, second func(tx lockbox.Tx) err
 	queued(t, s, 1)
 	close(release)
 	time.Sleep(300 * time.Millisecond) // thirty times lockWait
-	if err := holder.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	if err := wait(t, "the first member", first); err != nil {
 		t.Errorf("first member: %v", err)
 	}

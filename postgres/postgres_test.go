@@ -37,3 +37,27 @@ func pgtestSchema(t *testing.T) string {
 	t.Helper()
 	return pgtest.Migrated(t, pgtest.DSN(t))
 }
+
+// lockTable holds table in mode (a LOCK TABLE mode: SHARE, ACCESS
+// EXCLUSIVE…) in a transaction of a session of its own, and returns what
+// commits it; the lock ends with the test at the latest.
+func lockTable(t *testing.T, dsn, table, mode string) (release func()) {
+	t.Helper()
+	db := pgtest.Open(t, dsn)
+	holder, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		holder.Rollback()
+		db.Close()
+	})
+	if _, err := holder.ExecContext(t.Context(), `LOCK TABLE `+table+` IN `+mode+` MODE`); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := holder.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
-	"github.com/lockboxhq/lockbox/postgres/pgtest"
 	"github.com/lockboxhq/lockbox/storetest"
 )
 
@@ -25,16 +24,7 @@ func TestFindTokenSharesStatements(t *testing.T) {
 		return tx.InsertToken(t.Context(), []byte("tok"), "u1", storetest.T0, time.Time{})
 	})
 
-	db := pgtest.Open(t, dsn)
-	defer db.Close()
-	holder, err := db.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback()
-	if _, err := holder.ExecContext(t.Context(), `LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	unlock := lockTable(t, dsn, "tokens", "ACCESS EXCLUSIVE")
 
 	const held, queued = 2, 20 // held: one per runner, waiting for the lock
 	type answer struct {
@@ -62,9 +52,7 @@ func TestFindTokenSharesStatements(t *testing.T) {
 		}
 	}
 	waitFor(t, "the lookups to queue", func() bool { return s.LookupsWaiting() == queued })
-	if err := holder.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	wg.Wait()
 	close(answers)
 
