@@ -40,10 +40,11 @@ func TestFindTokenSharesStatements(t *testing.T) {
 		})
 	}
 	before := s.TokenStatements()
-	for range held {
+	for i := range int64(held) {
+		// One at a time, or one runner could take two.
 		lookup("tok")
+		waitFor(t, "a runner to take a first lookup", func() bool { return s.TokenStatements()-before == i+1 })
 	}
-	waitFor(t, "the runners to take the first lookups", func() bool { return s.TokenStatements()-before == held })
 	for i := range queued {
 		if i%2 == 0 {
 			lookup("tok")
