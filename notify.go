@@ -123,6 +123,30 @@ type OutboxMessage struct {
 	NextAttemptAt time.Time  `json:"next_attempt_at"`
 	LastError     string     `json:"last_error,omitempty"`
 	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+	// LeaseUntil, on a message being enqueued, stores it already claimed
+	// (Attempts 1) until then, by the delivery worker it is handed to once
+	// it commits (OutboxHandoff). It is not read back.
+	LeaseUntil *time.Time `json:"-"`
+}
+
+// OutboxHandoff is a delivery worker of this process that takes
+// notifications from the transactions that enqueue them (outbox.Worker):
+// a message is stored already leased to it, and sent as soon as its
+// transaction commits, without waiting for a round of the worker or a
+// claim of its own. Anything the worker cannot do in time it gives back
+// (ReleaseOutbox), and a message handed to a replica that then died is
+// claimed by another when its lease ends, as after a crash mid-send.
+type OutboxHandoff interface {
+	// Lease reserves room for n messages about to be enqueued and returns
+	// the lease to store them with; false when the worker takes none now
+	// (stopped, full, or its receivers are slow): store them unclaimed.
+	Lease(n int) (until time.Time, ok bool)
+	// Handoff gives the worker messages, stored with a lease from Lease,
+	// whose transaction committed.
+	Handoff(msgs []*OutboxMessage)
+	// Unlease frees the room of n leased messages whose transaction did
+	// not commit.
+	Unlease(n int)
 }
 
 // OutboxResult is the outcome of one delivery attempt.
@@ -195,7 +219,9 @@ type OutboxCount struct {
 // the caller's clock at microsecond precision: a store never reads its own.
 type OutboxTx interface {
 	// EnqueueOutbox stores new messages as given (callers set Status
-	// pending, Attempts 0 and NextAttemptAt, usually CreatedAt). ECONFLICT
+	// pending, Attempts 0 and NextAttemptAt, usually CreatedAt; or, for a
+	// message handed to a worker as it commits, Attempts 1 and LeaseUntil:
+	// OutboxHandoff). ECONFLICT
 	// when an id is taken: at once for an id given twice in the
 	// transaction, and for one already stored either at once or, where the
 	// store inserts the messages with the commit (PostgreSQL), from Update,

@@ -68,6 +68,10 @@ type Options struct {
 	// RequireMFA refuses a password sign-in to staff without a passkey
 	// (lockbox serve --require-mfa; mfa.go).
 	RequireMFA bool
+	// Handoff, when set, is this process's delivery worker: notifications
+	// are stored leased to it and handed to it as they commit (handoff.go).
+	// Nil: they wait for a worker's round.
+	Handoff lockbox.OutboxHandoff
 }
 
 func (o Options) withDefaults() Options {
@@ -150,7 +154,7 @@ func New(store lockbox.Store, clock lockbox.Clock, opts Options) *Service {
 	}
 	s.locker, _ = store.(lockbox.StoreLocker)
 	s.reads = store
-	s.store = s.access.wrap(actorStore{store})
+	s.store = s.access.wrap(handoffStore{actorStore{store}, opts.Handoff})
 	s.dummyHash = s.hashPassword(randomSecret("", 16))
 	return s
 }

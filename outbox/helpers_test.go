@@ -16,6 +16,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/outbox"
 	"github.com/lockboxhq/lockbox/sqlite"
 	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 	"github.com/lockboxhq/lockbox/storetest"
@@ -49,14 +50,22 @@ type env struct {
 	svc   *approval.Service
 }
 
-func newEnv(t testing.TB, clock lockbox.Clock) *env {
+func newEnv(t testing.TB, clock lockbox.Clock) *env { return newEnvHanded(t, clock, nil) }
+
+// newEnvHanded is newEnv whose workflow hands its notifications to the
+// worker that worker makes on the store, if not nil.
+func newEnvHanded(t testing.TB, clock lockbox.Clock, worker func(lockbox.Store) *outbox.Worker) *env {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc := approval.New(st, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1})
+	opts := approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1}
+	if worker != nil {
+		opts.Handoff = worker(st)
+	}
+	svc := approval.New(st, clock, opts)
 	if err := svc.SeedDev(context.Background()); err != nil {
 		t.Fatal(err)
 	}

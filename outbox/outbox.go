@@ -91,8 +91,11 @@ type Worker struct {
 	opts       Options
 	lastPurge  time.Time
 	// slow is set after a round whose receivers were too slow for it
-	// (sendRound): the next rounds claim only Batch.
+	// (sendRound): the next rounds claim only Batch, and nothing is
+	// handed over.
 	slow atomic.Bool
+	// handed are the messages handed over as they commit (handoff.go).
+	handed handoff
 }
 
 // New returns a worker for store that reads time from clock and delivers
@@ -100,7 +103,8 @@ type Worker struct {
 // Deliverer. A message of a channel without one fails temporarily, so it
 // waits (and is counted) rather than vanishing.
 func New(store lockbox.Store, clock lockbox.Clock, deliverers map[string]Deliverer, opts Options) *Worker {
-	return &Worker{store: store, clock: clock, deliverers: deliverers, opts: opts.withDefaults()}
+	return &Worker{store: store, clock: clock, deliverers: deliverers, opts: opts.withDefaults(),
+		handed: handoff{ready: make(chan struct{}, 1)}}
 }
 
 func (w *Worker) now() time.Time { return w.clock.Now().UTC().Truncate(time.Microsecond) }
@@ -111,8 +115,16 @@ type movingClock interface {
 }
 
 // Run delivers until ctx ends: a round of DeliverDue, then sleep until the
-// next message is due (at most Poll), or until the dev clock moves.
+// next message is due (at most Poll), or until the dev clock moves. While
+// it runs, messages are also handed to it as their transactions commit
+// (Handoff, handoff.go), and it sends those at once.
 func (w *Worker) Run(ctx context.Context) {
+	w.handed.start()
+	defer func() {
+		if left := w.handed.stop(); len(left) > 0 {
+			w.release(ctx, left, "the worker stopped before sending them")
+		}
+	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -123,6 +135,11 @@ func (w *Worker) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-w.handed.ready:
+			rec := w.startRecorder(ctx)
+			w.sendHanded(ctx, rec)
+			rec.stop()
+			continue
 		case <-timer.C:
 		case <-moved:
 		}
@@ -157,6 +174,8 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	defer rec.stop()
 	total := 0
 	for ctx.Err() == nil {
+		// Messages handed over meanwhile go first: their leases run.
+		total += w.sendHanded(ctx, rec)
 		limit := w.opts.Claim
 		if w.slow.Load() {
 			limit = w.opts.Batch
@@ -198,7 +217,7 @@ func (w *Worker) sendRound(ctx context.Context, rec *recorder, msgs []*lockbox.O
 		slots <- struct{}{}
 		if w.now().After(latest) {
 			<-slots
-			w.release(ctx, msgs[started:], claimed.Add(w.opts.Lease))
+			w.release(ctx, msgs[started:], "their round's receivers were too slow")
 			slow = true
 			break
 		}
@@ -213,10 +232,10 @@ func (w *Worker) sendRound(ctx context.Context, rec *recorder, msgs []*lockbox.O
 }
 
 // release gives back claimed messages that were never attempted, so they
-// need not wait for their lease (up to Lease) to be sent. Like a result,
-// it does not follow the worker's context, and a release that fails
-// leaves them to their lease.
-func (w *Worker) release(ctx context.Context, msgs []*lockbox.OutboxMessage, leaseUntil time.Time) {
+// need not wait for their lease (up to Lease) to be sent; why says why,
+// for the log. Like a result, it does not follow the worker's context,
+// and a release that fails leaves them to their lease.
+func (w *Worker) release(ctx context.Context, msgs []*lockbox.OutboxMessage, why string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	held := make([]lockbox.OutboxAttempt, len(msgs))
@@ -229,12 +248,11 @@ func (w *Worker) release(ctx context.Context, msgs []*lockbox.OutboxMessage, lea
 		return err
 	})
 	if err != nil {
-		w.opts.Logger.Warn("notifications left to their lease: their round's receivers were too slow, and giving them back failed",
-			"left", len(msgs), "lease_until", leaseUntil, "err", err)
+		w.opts.Logger.Warn("notifications left to their lease: giving them back failed",
+			"why", why, "left", len(msgs), "lease", w.opts.Lease, "err", err)
 		return
 	}
-	w.opts.Logger.Warn("notifications given back unsent: their round's receivers were too slow",
-		"left", len(msgs), "released", n)
+	w.opts.Logger.Warn("notifications given back unsent", "why", why, "left", len(msgs), "released", n)
 }
 
 // attempt delivers one claimed message and returns the outcome, for the

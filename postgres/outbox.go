@@ -57,9 +57,10 @@ func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) 
 // that many, inside the group at its COMMIT, by then with its lock waits
 // cut short: while anything held the table (a migration, autovacuum
 // truncating it), that prepare failed the whole group.
-const outboxInsertSQL = `INSERT INTO outbox (` + outboxColumns + `)
+const outboxInsertSQL = `INSERT INTO outbox (` + outboxColumns + `, lease_until)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[],
-		$8::text[], $9::integer[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::timestamptz[])`
+		$8::text[], $9::integer[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::timestamptz[],
+		$14::timestamptz[])`
 
 // outboxInsertArgs are outboxInsertSQL's arguments for msgs.
 func outboxInsertArgs(msgs []*lockbox.OutboxMessage) []any {
@@ -68,6 +69,7 @@ func outboxInsertArgs(msgs []*lockbox.OutboxMessage) []any {
 	recipients, hooks, statuses, lastErrs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	payloads, attempts := make([][]byte, n), make([]int32, n)
 	created, next, finished := make([]time.Time, n), make([]time.Time, n), make([]*time.Time, n)
+	leases := make([]*time.Time, n)
 	for i, m := range msgs {
 		ids[i], channels[i], tenants[i], types[i] = m.ID, m.Channel, m.Tenant, m.Type
 		recipients[i], hooks[i], statuses[i], lastErrs[i] = m.To, m.WebhookID, m.Status, m.LastError
@@ -76,8 +78,11 @@ func outboxInsertArgs(msgs []*lockbox.OutboxMessage) []any {
 		if m.FinishedAt != nil {
 			finished[i] = new(ts(*m.FinishedAt))
 		}
+		if m.LeaseUntil != nil {
+			leases[i] = new(ts(*m.LeaseUntil))
+		}
 	}
-	return []any{ids, channels, tenants, types, recipients, hooks, payloads, statuses, attempts, created, next, lastErrs, finished}
+	return []any{ids, channels, tenants, types, recipients, hooks, payloads, statuses, attempts, created, next, lastErrs, finished, leases}
 }
 
 // queueOutbox adds the insert of a group's messages to b (none: nothing).

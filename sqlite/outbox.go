@@ -21,10 +21,11 @@ const outboxColumns = `id, channel, tenant, type, recipient, webhook_id, payload
 // EnqueueOutbox stores new messages; ECONFLICT when an id is taken.
 func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) error {
 	for _, m := range msgs {
-		_, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (`+outboxColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (`+outboxColumns+`, lease_until)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.ID, m.Channel, m.Tenant, m.Type, m.To, m.WebhookID, m.Payload, m.Status,
-			m.Attempts, micros(m.CreatedAt), micros(m.NextAttemptAt), m.LastError, nullMicros(m.FinishedAt))
+			m.Attempts, micros(m.CreatedAt), micros(m.NextAttemptAt), m.LastError, nullMicros(m.FinishedAt),
+			nullMicros(m.LeaseUntil))
 		if isUnique(err) {
 			return lockbox.Errorf(lockbox.ECONFLICT, "Outbox message %q already exists.", m.ID)
 		} else if err != nil {

@@ -17,6 +17,7 @@ var outboxTests = []test{
 	{"EnqueueAndList", testOutboxEnqueueAndList},
 	{"ClaimDueInOrder", testOutboxClaimDueInOrder},
 	{"LeaseExcludesOtherClaimers", testOutboxLease},
+	{"EnqueueLeased", testOutboxEnqueueLeased},
 	{"FinishResults", testOutboxFinish},
 	{"FinishAfterLostLease", testOutboxLostLease},
 	{"FinishBatch", testOutboxFinishBatch},
@@ -171,6 +172,48 @@ func testOutboxLease(t *testing.T, s lockbox.Store) {
 	again := MustClaim(t, s, now.Add(2*time.Minute), time.Minute, 10)
 	if len(again) != 1 || again[0].Attempts != 2 {
 		t.Fatalf("after the lease ended: claimed %v, want the message at attempt 2", again)
+	}
+}
+
+// testOutboxEnqueueLeased: a message enqueued with a lease (handed to a
+// worker as it commits: lockbox.OutboxHandoff) is held like a claimed
+// one: nobody claims it before its lease ends, its holder records attempt
+// 1 or gives it back, and after the lease another claimer takes it.
+func testOutboxEnqueueLeased(t *testing.T, s lockbox.Store) {
+	until := T0.Add(2 * time.Minute)
+	leased := func(n int) *lockbox.OutboxMessage {
+		m := NewOutboxMessage(n)
+		m.Attempts, m.LeaseUntil = 1, &until
+		return m
+	}
+	MustEnqueue(t, s, leased(1), leased(2), leased(3), NewOutboxMessage(4))
+	if got := MustClaim(t, s, until.Add(-time.Microsecond), time.Minute, 10); !cmp.Equal(msgIDs(got), []string{"msg-000004"}) {
+		t.Fatalf("claimed %v under the leases, want only the unleased msg-000004", msgIDs(got))
+	}
+	MustUpdate(t, s, func(tx lockbox.Tx) error {
+		next, err := tx.NextOutboxWake(t.Context())
+		if err == nil && !next.Equal(until) {
+			t.Errorf("next wake = %v, want the leases' end %v", next, until)
+		}
+		return err
+	})
+	if err := finish(t, s, "msg-000001", 1, lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: T0.Add(time.Second)}); err != nil {
+		t.Fatalf("the holder's finish of attempt 1: %v", err)
+	}
+	var n int
+	MustUpdate(t, s, func(tx lockbox.Tx) (err error) {
+		n, err = tx.ReleaseOutbox(t.Context(), lockbox.OutboxAttempt{ID: "msg-000002", Attempt: 1})
+		return err
+	})
+	if n != 1 {
+		t.Fatalf("released %d, want 1", n)
+	}
+	if got := MustClaim(t, s, T0.Add(time.Minute), time.Hour, 10); !cmp.Equal(msgIDs(got), []string{"msg-000002"}) || got[0].Attempts != 1 {
+		t.Fatalf("after the give-back claimed %v, want msg-000002 at attempt 1", got)
+	}
+	again := MustClaim(t, s, until, time.Minute, 10)
+	if len(again) != 1 || again[0].ID != "msg-000003" || again[0].Attempts != 2 {
+		t.Fatalf("after the lease ended: claimed %v, want msg-000003 at attempt 2", msgIDs(again))
 	}
 }
 

@@ -297,15 +297,15 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 	if err := rs.openKeys(ctx, cfg); err != nil {
 		return err
 	}
-	rs.service = approval.New(rs.store, clock, approval.Options{Logger: rs.logger,
-		PasswordMemoryKiB: cfg.PasswordMemoryKiB, SessionClock: lockbox.SystemClock{}, SessionTTL: cfg.TokenTTL,
-		Grants: rs.keys.grants, GrantIssuer: cfg.GrantIssuer, AccessCacheTTL: accessCacheTTL(cfg),
-		AllowPrivateWebhooks: cfg.Notify.AllowPrivateWebhooks, Passkeys: &rs.passkeys,
-		SSO: ssoOptions(cfg, rs), RequireMFA: cfg.SSO.RequireMFA})
 	var err error
 	if rs.notify, err = rs.newNotifier(cfg, clock); err != nil { // notify_serve.go
 		return err
 	}
+	rs.service = approval.New(rs.store, clock, approval.Options{Logger: rs.logger,
+		PasswordMemoryKiB: cfg.PasswordMemoryKiB, SessionClock: lockbox.SystemClock{}, SessionTTL: cfg.TokenTTL,
+		Grants: rs.keys.grants, GrantIssuer: cfg.GrantIssuer, AccessCacheTTL: accessCacheTTL(cfg),
+		AllowPrivateWebhooks: cfg.Notify.AllowPrivateWebhooks, Passkeys: &rs.passkeys,
+		SSO: ssoOptions(cfg, rs), RequireMFA: cfg.SSO.RequireMFA, Handoff: rs.notify.worker})
 	if cfg.Dev {
 		if err := rs.service.SeedDev(ctx); err != nil {
 			return fmt.Errorf("seed dev accounts: %w", err)

@@ -1,0 +1,142 @@
+package outbox
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// Handing over at commit (lockbox.OutboxHandoff). A notification waited
+// for the worker's next round (up to Poll when idle) and was then claimed
+// by a statement that rewrote its row and every index of it: under load
+// that claim was a tenth of PostgreSQL's time a step, inside the writers'
+// groups (issue 16). Instead the transaction that enqueues it stores it
+// already leased to this worker (Attempts 1), and hands it over once it
+// commits; the worker sends it at once, through the same rounds, limits
+// and recorder as a claimed one.
+//
+// The lease is what keeps it safe. A message handed over is in no one
+// else's hands until its lease ends. One the worker cannot start within
+// Lease/4 is given back at once (sendRound), so nothing is sent after its
+// lease could have run out. One whose replica died or stopped before
+// sending it waits for its lease to end and is claimed by another
+// replica, as after a crash mid-send.
+
+// maxHanded bounds the messages reserved and queued, in multiples of
+// Claim: beyond it new messages are stored unclaimed, for any replica's
+// next round.
+const maxHanded = 4
+
+type handoff struct {
+	mu      sync.Mutex
+	running bool // Run is taking handed messages
+	room    int  // reserved or queued, not yet taken for a round
+	queue   []*lockbox.OutboxMessage
+	ready   chan struct{} // a message was queued (capacity 1)
+}
+
+var _ lockbox.OutboxHandoff = (*Worker)(nil)
+
+// Lease reserves room for n messages while Run runs and receivers are
+// quick; see lockbox.OutboxHandoff.
+func (w *Worker) Lease(n int) (time.Time, bool) {
+	h := &w.handed
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.running || w.slow.Load() || h.room+n > maxHanded*w.opts.Claim {
+		return time.Time{}, false
+	}
+	h.room += n
+	return w.now().Add(w.opts.Lease), true
+}
+
+// Unlease frees the room of n leased messages that did not commit.
+func (w *Worker) Unlease(n int) {
+	h := &w.handed
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.room -= n
+}
+
+// Handoff queues committed messages for Run to send at once. A worker
+// that stopped gives them back instead (they were leased before it did).
+// A message without a lease is not the worker's: it is left to be
+// claimed.
+func (w *Worker) Handoff(msgs []*lockbox.OutboxMessage) {
+	msgs = slices.DeleteFunc(slices.Clone(msgs), func(m *lockbox.OutboxMessage) bool { return m.LeaseUntil == nil })
+	if len(msgs) == 0 {
+		return
+	}
+	h := &w.handed
+	h.mu.Lock()
+	if !h.running {
+		h.room -= len(msgs)
+		h.mu.Unlock()
+		w.release(context.Background(), msgs, "the worker stopped before sending them")
+		return
+	}
+	h.queue = append(h.queue, msgs...)
+	h.mu.Unlock()
+	select {
+	case h.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take removes at most limit queued messages, and returns them with the
+// start of the earliest one's lease: the claim time of their round.
+func (h *handoff) take(limit int, lease time.Duration) ([]*lockbox.OutboxMessage, time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := min(limit, len(h.queue))
+	if n == 0 {
+		return nil, time.Time{}
+	}
+	msgs := h.queue[:n:n]
+	h.queue = h.queue[n:]
+	h.room -= n
+	claimed := *msgs[0].LeaseUntil
+	for _, m := range msgs[1:] {
+		if m.LeaseUntil.Before(claimed) {
+			claimed = *m.LeaseUntil
+		}
+	}
+	return msgs, claimed.Add(-lease)
+}
+
+// start lets Lease reserve room: Run is about to take handed messages.
+func (h *handoff) start() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.running = true
+}
+
+// stop ends reservations and returns what was queued and never taken.
+func (h *handoff) stop() []*lockbox.OutboxMessage {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.running = false
+	left := h.queue
+	h.room -= len(left)
+	h.queue = nil
+	return left
+}
+
+// sendHanded sends the messages handed over so far, a round (Claim) at a
+// time, and returns how many it attempted.
+func (w *Worker) sendHanded(ctx context.Context, rec *recorder) int {
+	total := 0
+	for ctx.Err() == nil {
+		msgs, claimed := w.handed.take(w.opts.Claim, w.opts.Lease)
+		if len(msgs) == 0 {
+			break
+		}
+		started, slow := w.sendRound(ctx, rec, msgs, claimed)
+		total += started
+		w.slow.Store(slow)
+	}
+	return total
+}

@@ -1,0 +1,110 @@
+package outbox_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/outbox"
+	"github.com/lockboxhq/lockbox/storetest"
+)
+
+// TestHandedOverSentAtOnce: the workflow's notifications are handed to the
+// running worker as their transaction commits and sent at that instant,
+// as attempt 1, without waiting for the worker's next round (an hour
+// away here) or a claim. Without the handoff they would wait the hour.
+func TestHandedOverSentAtOnce(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		var w *outbox.Worker
+		e := newEnvHanded(t, lockbox.SystemClock{}, func(st lockbox.Store) *outbox.Worker {
+			w = outbox.New(st, lockbox.SystemClock{}, map[string]outbox.Deliverer{lockbox.ChannelEmail: rec},
+				outbox.Options{Poll: time.Hour})
+			return w
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		var run sync.WaitGroup
+		run.Go(func() { w.Run(ctx) })
+		defer func() { cancel(); run.Wait() }()
+		synctest.Wait() // the first round found nothing; the next is an hour away
+
+		start := time.Now()
+		r := e.pending("Handed over")
+		synctest.Wait()
+		if waited := time.Since(start); waited != 0 {
+			t.Fatalf("the workflow waited %v", waited)
+		}
+		msgs := e.outbox(lockbox.OutboxQuery{})
+		if len(msgs) == 0 || len(rec.sent) != len(msgs) {
+			t.Fatalf("sent %d of the %d notifications of %s at once, want all", len(rec.sent), len(msgs), r.Reference)
+		}
+		for _, m := range msgs {
+			if m.Status != lockbox.OutboxDelivered || m.Attempts != 1 {
+				t.Errorf("%s: %s after %d attempts, want delivered at the first", m.ID, m.Status, m.Attempts)
+			}
+		}
+	})
+}
+
+// TestHandoffAfterStopGivesBack: a message leased to a worker that stopped
+// before it was handed over is given back at once, claimable by any
+// worker as its first attempt, rather than left to its lease.
+func TestHandoffAfterStopGivesBack(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0}
+	e := newEnv(t, clock)
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: &recorder{}}, outbox.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	var run sync.WaitGroup
+	run.Go(func() { w.Run(ctx) })
+	var until time.Time
+	for ok := false; !ok; { // Run has started once Lease grants room
+		until, ok = w.Lease(1)
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	run.Wait()
+
+	m := storetest.NewOutboxMessage(1)
+	m.Attempts, m.LeaseUntil = 1, &until
+	storetest.MustEnqueue(t, e.store, m)
+	w.Handoff([]*lockbox.OutboxMessage{m})
+	got := storetest.MustClaim(t, e.store, storetest.T0.Add(time.Minute), time.Minute, 10)
+	if len(got) != 1 || got[0].Attempts != 1 {
+		t.Fatalf("claimed %d messages after the handoff to a stopped worker, want msg-000001 at attempt 1", len(got))
+	}
+}
+
+// TestLeaseRoom: a worker leases only while it runs, and at most four
+// claims' worth of messages not yet taken for a round.
+func TestLeaseRoom(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0}
+	e := newEnv(t, clock)
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: &recorder{}}, outbox.Options{Claim: 8})
+	if _, ok := w.Lease(1); ok {
+		t.Fatal("a worker that is not running leased")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var run sync.WaitGroup
+	run.Go(func() { w.Run(ctx) })
+	defer func() { cancel(); run.Wait() }()
+	for _, ok := w.Lease(8); !ok; _, ok = w.Lease(8) {
+		time.Sleep(time.Millisecond)
+	}
+	until, ok := w.Lease(24)
+	if !ok || !until.Equal(storetest.T0.Add(2*time.Minute)) {
+		t.Fatalf("Lease(24) with 8 reserved = %v, %v; want the default 2-minute lease", until, ok)
+	}
+	if _, ok := w.Lease(1); ok {
+		t.Fatal("leased beyond four claims (32) of room")
+	}
+	w.Unlease(1)
+	if _, ok := w.Lease(1); !ok {
+		t.Fatal("the room Unlease freed was not leased again")
+	}
+}
