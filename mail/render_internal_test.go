@@ -1,6 +1,8 @@
 package mail
 
 import (
+	htmltemplate "html/template"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,4 +46,28 @@ func TestBodyCacheRendersOncePerPayload(t *testing.T) {
 			t.Errorf("another notice: body %+v after %d renders, want its own, rendered once more", b, renders.Load())
 		}
 	})
+}
+
+// TestHTMLEscapedAsHTMLTemplate: values in the HTML part are escaped
+// exactly as html/template escapes text in an element's content, which
+// wrote the part until issue 16: the same bytes for the same notice.
+func TestHTMLEscapedAsHTMLTemplate(t *testing.T) {
+	t.Parallel()
+	tmpl := htmltemplate.Must(htmltemplate.New("").Parse("<p>{{.}}</p>"))
+	for _, s := range []string{
+		"", "plain", `<script>alert('x' + "y")</script>`, "a & b &amp; c", "nul\x00here", "bad \xff\xfe utf-8",
+		"ü 日本 😀", "\ufdd0 \uffff", "tab\tand\nnewline", "&#39;", "==>+<==",
+	} {
+		var want strings.Builder
+		if err := tmpl.Execute(&want, s); err != nil {
+			t.Fatal(err)
+		}
+		var got strings.Builder
+		got.WriteString("<p>")
+		htmlEscaper.WriteString(&got, s)
+		got.WriteString("</p>")
+		if got.String() != want.String() {
+			t.Errorf("escaped %q as %q, html/template as %q", s, got.String(), want.String())
+		}
+	}
 }
