@@ -62,23 +62,19 @@ func (c *content) writeText(b *strings.Builder) {
 		b.WriteString(r.Value)
 		b.WriteString("\n")
 	}
-	b.WriteString("\n")
-	b.WriteString(c.QuoteLabel)
-	b.WriteString("\n")
-	for _, l := range c.Quote {
-		b.WriteString("  > ")
-		b.WriteString(l)
+	quote := func(label string, lines []string) {
 		b.WriteString("\n")
-	}
-	if c.CommentBy != "" {
+		b.WriteString(label)
 		b.WriteString("\n")
-		b.WriteString(c.CommentBy)
-		b.WriteString("\n")
-		for _, l := range c.Comment {
+		for _, l := range lines {
 			b.WriteString("  > ")
 			b.WriteString(l)
 			b.WriteString("\n")
 		}
+	}
+	quote(c.QuoteLabel, c.Quote)
+	if c.CommentBy != "" {
+		quote(c.CommentBy, c.Comment)
 	}
 	b.WriteString("\nWhat to do: ")
 	b.WriteString(c.Instruction)
