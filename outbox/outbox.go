@@ -7,7 +7,9 @@
 // exponential backoff and jitter, or — after at least RetryFor of failures,
 // or a permanent failure — dead, which stays stored and counted. Results of
 // attempts that end close together are recorded in one transaction
-// (recorder.go).
+// (recorder.go). The workflow of this process hands its notifications to
+// this worker already leased as their transaction commits, and they are
+// sent at once (handoff.go); rounds take the rest.
 //
 // Delivery is at least once: a worker that crashes after sending but before
 // recording the result leaves the message to be sent again when its lease
