@@ -74,13 +74,14 @@ func TestHandoffStore(t *testing.T) {
 		name       string
 		runs       []error
 		refused    bool
+		wantErr    bool
 		wantHanded []string
 		wantLeased bool
 	}{
-		{"Commits", []error{nil}, false, []string{"m1", "m2"}, true},
-		{"RetriedThenCommits", []error{failed, nil}, false, []string{"m1", "m2"}, true},
-		{"Fails", []error{nil, failed}, false, nil, true},
-		{"NoRoom", []error{nil}, true, nil, false},
+		{"Commits", []error{nil}, false, false, []string{"m1", "m2"}, true},
+		{"RetriedThenCommits", []error{failed, nil}, false, false, []string{"m1", "m2"}, true},
+		{"Fails", []error{nil, failed}, false, true, nil, true},
+		{"NoRoom", []error{nil}, true, false, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -94,8 +95,8 @@ func TestHandoffStore(t *testing.T) {
 				}
 				return nil
 			})
-			if (err != nil) != (tc.wantHanded == nil && !tc.refused) {
-				t.Errorf("Update = %v", err)
+			if (err != nil) != tc.wantErr {
+				t.Errorf("Update = %v, want an error: %v", err, tc.wantErr)
 			}
 			if !slices.Equal(h.handed, tc.wantHanded) || h.room != 0 {
 				t.Errorf("handed over %v with room %d left leased; want %v and 0", h.handed, h.room, tc.wantHanded)

@@ -287,15 +287,7 @@ func moot(m *lockbox.OutboxMessage, now time.Time) string {
 	if m.Channel != lockbox.ChannelEmail || (m.Type != lockbox.NoticePending && m.Type != lockbox.NoticeReminder) {
 		return ""
 	}
-	// Only the deadline is read (go-json-experiment skips the rest fast):
-	// this runs for every approver's email, before it is rendered.
-	var n struct {
-		Data struct {
-			Request *struct {
-				ExpiresAt time.Time `json:"expires_at"`
-			} `json:"request"`
-		} `json:"data"`
-	}
+	var n lockbox.Notice
 	if err := json.Unmarshal(m.Payload, &n); err != nil || n.Data.Request == nil {
 		return ""
 	}
