@@ -105,12 +105,14 @@ func outboxError(err error) error {
 	return wrap("enqueue outbox", err)
 }
 
-// claimOutboxQuery walks outbox_due (pending rows in next-attempt order)
-// and stops at limit; the leased rows it skips are the few in flight.
+// claimOutboxQuery walks outbox_claim (pending rows in the order they
+// become claimable: the later of the next attempt and the lease's end,
+// GREATEST ignoring a NULL lease) and stops at limit; the rows it skips
+// are those another claimer is locking.
 const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until = $1
 	WHERE id IN (SELECT id FROM outbox
-		WHERE status = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
-		ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+		WHERE status = 'pending' AND GREATEST(next_attempt_at, lease_until) <= $2
+		ORDER BY GREATEST(next_attempt_at, lease_until), id LIMIT $3 FOR UPDATE SKIP LOCKED)
 	RETURNING ` + outboxColumns
 
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx. A row
@@ -126,7 +128,7 @@ func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit i
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
-	// RETURNING gives no order: restore the claim order.
+	// RETURNING gives no order: return them in next-attempt order.
 	slices.SortFunc(msgs, func(a, b *lockbox.OutboxMessage) int {
 		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
 			return c
@@ -217,8 +219,8 @@ func lostOutboxResults(results []lockbox.OutboxFinish, recorded []string) []erro
 	return errs
 }
 
-// nextOutboxWakeQuery reads the first entry of outbox_wake (migration
-// 00020), an index on exactly this expression (GREATEST ignores NULLs).
+// nextOutboxWakeQuery reads the first entry of outbox_claim (migration
+// 00024), an index on exactly this expression (GREATEST ignores NULLs).
 // ORDER BY … LIMIT 1 rather than min(): the planner then walks the index
 // whatever its statistics say, where min() over a table it believes small
 // read every pending row.

@@ -70,9 +70,11 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"audit_records_request_time"}},
 		{"AuditRange", `SELECT canonical FROM audit_records WHERE log = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, []any{"c", 0, 10},
 			[]string{"audit_records_pkey"}},
-		{"ClaimOutbox", claimOutboxQuery, []any{now, now, 8}, []string{"Limit", "Index Scan using outbox_due"}},
+		{"ClaimOutbox", claimOutboxQuery, []any{now, now, 8}, []string{"Limit", "Index Scan using outbox_claim"}},
 		// The first entry of the index, not every pending message.
-		{"NextOutboxWake", nextOutboxWakeQuery, nil, []string{"Limit", "Index Scan using outbox_wake"}},
+		{"NextOutboxWake", nextOutboxWakeQuery, nil, []string{"Limit", "Index Scan using outbox_claim"}},
+		// An endpoint's undelivered messages, not every pending email.
+		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_webhook_pending"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

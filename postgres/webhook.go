@@ -100,6 +100,10 @@ func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhoo
 	return w, secret, wrap("get webhook", err)
 }
 
+// deleteWebhookMessagesQuery deletes an endpoint's undelivered messages,
+// found in outbox_webhook_pending (migration 00024).
+const deleteWebhookMessagesQuery = `DELETE FROM outbox WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = $1`
+
 // DeleteWebhook deletes an endpoint and its undelivered messages.
 func (t *tx) DeleteWebhook(ctx context.Context, tenant, id string) error {
 	t.memo.hooks.changed()
@@ -107,8 +111,7 @@ func (t *tx) DeleteWebhook(ctx context.Context, tenant, id string) error {
 	if err := expectRow(res, err, "delete webhook", "Webhook %q not found.", id); err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `DELETE FROM outbox WHERE status = 'pending' AND channel = 'webhook'
-		AND webhook_id = $1`, id)
+	_, err = t.tx.ExecContext(ctx, deleteWebhookMessagesQuery, id)
 	return wrap("delete webhook messages", err)
 }
 

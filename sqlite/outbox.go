@@ -35,17 +35,18 @@ func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) 
 	return nil
 }
 
-// claimOutboxQuery walks outbox_due (pending rows in next-attempt order)
+// claimOutboxQuery walks outbox_claim (pending rows in the order they
+// become claimable: the later of the next attempt and the lease's end)
 // and stops at limit.
 const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until = ?
 	WHERE id IN (SELECT id FROM outbox
-		WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-		ORDER BY next_attempt_at, id LIMIT ?)
+		WHERE status = 'pending' AND max(next_attempt_at, coalesce(lease_until, 0)) <= ?
+		ORDER BY max(next_attempt_at, coalesce(lease_until, 0)), id LIMIT ?)
 	RETURNING ` + outboxColumns
 
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx.
 func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
-	rows, err := t.tx.QueryContext(ctx, claimOutboxQuery, micros(leaseUntil), micros(now), micros(now), limit)
+	rows, err := t.tx.QueryContext(ctx, claimOutboxQuery, micros(leaseUntil), micros(now), limit)
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
@@ -53,7 +54,7 @@ func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit i
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
-	// RETURNING gives no order: restore the claim order.
+	// RETURNING gives no order: return them in next-attempt order.
 	slices.SortFunc(msgs, func(a, b *lockbox.OutboxMessage) int {
 		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
 			return c
@@ -107,8 +108,8 @@ func (t *tx) ReleaseOutbox(ctx context.Context, held ...lockbox.OutboxAttempt) (
 	return released, nil
 }
 
-// nextOutboxWakeQuery reads the first entry of outbox_wake (migration
-// 00020), an index on exactly this expression.
+// nextOutboxWakeQuery reads the first entry of outbox_claim (migration
+// 00023), an index on exactly this expression.
 const nextOutboxWakeQuery = `SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM outbox WHERE status = 'pending'`
 
 // NextOutboxWake returns when the next pending message becomes claimable.

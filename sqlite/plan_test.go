@@ -46,8 +46,9 @@ func TestQueryPlans(t *testing.T) {
 		{"AuditBundles", bundlesQuery, []any{"c", 0, 10}, []string{"SEARCH b USING INDEX sqlite_autoindex_audit_bundles_1 (log=? AND n>? AND n<?)",
 			"SEARCH l USING INDEX sqlite_autoindex_audit_logs_1 (log=?)"}},
 		{"MissingHashesAtStart", missingHashesQuery, nil, []string{"SCAN l", "SEARCH r USING INDEX", "(log=? AND idx=?)"}},
-		{"ClaimOutbox", claimOutboxQuery, []any{1, 1, 1, 8}, []string{"SEARCH outbox USING INDEX outbox_due (next_attempt_at<?)"}},
-		{"NextOutboxWake", nextOutboxWakeQuery, nil, []string{"SEARCH outbox USING INDEX outbox_wake"}},
+		{"ClaimOutbox", claimOutboxQuery, []any{1, 1, 8}, []string{"SEARCH outbox USING INDEX outbox_claim (<expr><?)"}},
+		{"NextOutboxWake", nextOutboxWakeQuery, nil, []string{"SEARCH outbox USING INDEX outbox_claim"}},
+		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_webhook_pending (webhook_id=?)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

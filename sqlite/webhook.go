@@ -60,14 +60,17 @@ func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhoo
 	return w, secret, wrap("get webhook", err)
 }
 
+// deleteWebhookMessagesQuery deletes an endpoint's undelivered messages,
+// found in outbox_webhook_pending (migration 00023).
+const deleteWebhookMessagesQuery = `DELETE FROM outbox WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = ?`
+
 // DeleteWebhook deletes an endpoint and its undelivered messages.
 func (t *tx) DeleteWebhook(ctx context.Context, tenant, id string) error {
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM webhooks WHERE tenant = ? AND id = ?`, tenant, id)
 	if err := expectRow(res, err, "delete webhook", "Webhook %q not found.", id); err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `DELETE FROM outbox WHERE status = 'pending' AND channel = 'webhook'
-		AND webhook_id = ?`, id)
+	_, err = t.tx.ExecContext(ctx, deleteWebhookMessagesQuery, id)
 	return wrap("delete webhook messages", err)
 }
 
