@@ -107,6 +107,7 @@ var serveEnv = []envVar{
 	{"db-max-idle-conns", "LOCKBOX_DB_MAX_IDLE_CONNS"},
 	{"db-conn-max-lifetime", "LOCKBOX_DB_CONN_MAX_LIFETIME"},
 	{"db-statement-timeout", "LOCKBOX_DB_STATEMENT_TIMEOUT"},
+	{"db-writers", "LOCKBOX_DB_WRITERS"},
 	{"addr-file", "LOCKBOX_ADDR_FILE"},
 	{"external-url", "LOCKBOX_EXTERNAL_URL"}, // web_serve.go
 	{"session-idle", "LOCKBOX_SESSION_IDLE"},

@@ -25,8 +25,12 @@ import (
 // keeps all of them open when idle (postgres.Options says why).
 func defaultServePool() postgres.Options {
 	return postgres.Options{MaxOpenConns: 20, ConnMaxLifetime: 30 * time.Minute,
-		StatementTimeout: 30 * time.Second}
+		StatementTimeout: 30 * time.Second, Writers: 3}
 }
+
+// maxWriters bounds --db-writers: each writer holds a connection while its
+// group runs, and past a few they only queue for the same rows.
+const maxWriters = 16
 
 func addServeDatabaseFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f := cmd.Flags()
@@ -35,6 +39,7 @@ func addServeDatabaseFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f.IntVar(&cfg.DB.MaxIdleConns, "db-max-idle-conns", def.MaxIdleConns, "PostgreSQL: idle connections kept open between bursts (0: as many as --db-max-open-conns; fewer makes a busy replica reopen connections)")
 	f.DurationVar(&cfg.DB.ConnMaxLifetime, "db-conn-max-lifetime", def.ConnMaxLifetime, "PostgreSQL: recycle connections after this long")
 	f.DurationVar(&cfg.DB.StatementTimeout, "db-statement-timeout", def.StatementTimeout, "PostgreSQL: longest a statement may run before it fails with 503")
+	f.IntVar(&cfg.DB.Writers, "db-writers", def.Writers, "PostgreSQL: write groups this replica runs at once (with several replicas on one busy tenant, 1 each; docs/operations.md)")
 	f.StringVar(&cfg.AddrFile, "addr-file", "", "write the server's URL to this file once it listens (useful with --listen 127.0.0.1:0)")
 }
 
@@ -51,6 +56,8 @@ func checkPool(db *postgres.Options) error {
 		return usageErrorf("--db-conn-max-lifetime must be at least 1s, not %s", db.ConnMaxLifetime)
 	case db.StatementTimeout < time.Millisecond:
 		return usageErrorf("--db-statement-timeout must be at least 1ms, not %s", db.StatementTimeout)
+	case db.Writers < 1 || db.Writers > maxWriters:
+		return usageErrorf("--db-writers must be between 1 and %d, not %d", maxWriters, db.Writers)
 	}
 	return nil
 }

@@ -29,6 +29,10 @@
 // workflow i goes to tenant i mod N, as a provider's load spreads over its
 // many tenants. The operator and support manager are the dev ones.
 //
+// -several-writers N runs each replica with --db-writers N whenever more
+// than one replica runs (docs/operations.md: several replicas on one busy
+// tenant want fewer writers each); one replica keeps the default.
+//
 // The figures are only as good as the machine is quiet: each line also
 // says how busy the whole machine was and how much of that was none of
 // the measured processes.
@@ -68,17 +72,18 @@ import (
 )
 
 type config struct {
-	postgres      string
-	replicas      []int
-	rounds        int
-	clients       int
-	tenants       int
-	workflows     int
-	warmup        int
-	cpuPerReplica float64
-	bin           string
-	postmaster    string
-	timeout       time.Duration
+	postgres       string
+	replicas       []int
+	rounds         int
+	clients        int
+	tenants        int
+	workflows      int
+	warmup         int
+	cpuPerReplica  float64
+	severalWriters int
+	bin            string
+	postmaster     string
+	timeout        time.Duration
 }
 
 func main() {
@@ -108,6 +113,7 @@ func flagSet(c *config, onError flag.ErrorHandling) *flag.FlagSet {
 	fs.IntVar(&c.workflows, "workflows", 2000, "workflows measured per measurement (4 steps each)")
 	fs.IntVar(&c.warmup, "warmup", 50, "workflows run before each measurement and not counted")
 	fs.Float64Var(&c.cpuPerReplica, "cpu-per-replica", 0, "CPU quota of each replica process in cores (0: no cap; needs Linux and root)")
+	fs.IntVar(&c.severalWriters, "several-writers", 0, "--db-writers of each replica when more than one runs (0: the default)")
 	fs.StringVar(&c.bin, "bin", "", "a prebuilt lockbox binary (default: build cmd/lockbox; run inside the module)")
 	fs.StringVar(&c.postmaster, "postmaster", os.Getenv("LOCKBOX_BENCH_POSTMASTER"),
 		"pid of the PostgreSQL postmaster, to report its CPU per step (default $LOCKBOX_BENCH_POSTMASTER)")
@@ -168,6 +174,8 @@ func (c config) check() error {
 		return errors.New("-rounds, -clients, -workflows and -tenants must be at least 1, -warmup at least 0")
 	case c.timeout <= 0:
 		return errors.New("-timeout must be positive")
+	case c.severalWriters < 0:
+		return fmt.Errorf("-several-writers %d: want 0 (the default) or a number of writers", c.severalWriters)
 	case c.cpuPerReplica < 0 || math.IsNaN(c.cpuPerReplica):
 		return fmt.Errorf("-cpu-per-replica %v: want 0 (no cap) or a positive number of cores", c.cpuPerReplica)
 	}
@@ -246,6 +254,9 @@ func run(ctx context.Context, c config, out io.Writer) ([]result, error) {
 	}
 	fmt.Fprintf(out, "%d clients, %d workflows per measurement (+%d warm-up) over %d tenant(s), CPU per replica: %s, %d CPUs on this machine\n",
 		c.clients, c.workflows, c.warmup, c.tenants, capText(c.cpuPerReplica), runtime.NumCPU())
+	if c.severalWriters > 0 {
+		fmt.Fprintf(out, "with more than one replica, each runs --db-writers %d\n", c.severalWriters)
+	}
 	fmt.Fprintln(out, "µs/step: a process's CPU ÷ all the measurement's steps (the replicas' figures add up: Σr); "+
 		"c: cores it used; thr: periods throttled/periods with work, time throttled; other: machine busy minus all of these")
 	var results []result
@@ -290,7 +301,11 @@ func measure(ctx context.Context, c config, cg *cgroupCPU, bin string, n int) (r
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
-	reps, err := startReplicas(ctx, bin, dsn, dir, n)
+	var args []string
+	if n > 1 && c.severalWriters > 0 {
+		args = []string{"--db-writers", strconv.Itoa(c.severalWriters)}
+	}
+	reps, err := startReplicas(ctx, bin, dsn, dir, n, args...)
 	defer func() {
 		for _, r := range reps {
 			res.err = errors.Join(res.err, r.stop())
@@ -701,8 +716,8 @@ type replica struct {
 
 // startReplicas starts n dev servers on dsn (replicas.Start). The caller
 // stops the replicas returned, also on error.
-func startReplicas(ctx context.Context, bin, dsn, dir string, n int) ([]*replica, error) {
-	rs, err := replicas.Start(ctx, bin, dsn, dir, n)
+func startReplicas(ctx context.Context, bin, dsn, dir string, n int, args ...string) ([]*replica, error) {
+	rs, err := replicas.Start(ctx, bin, dsn, dir, n, args...)
 	var reps []*replica
 	for _, r := range rs {
 		reps = append(reps, &replica{Replica: r})

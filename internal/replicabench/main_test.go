@@ -210,6 +210,8 @@ func TestTenantsFlag(t *testing.T) {
 		{[]string{"-tenants", "8"}, 8, false},
 		{[]string{"-tenants", "0"}, 0, true},
 		{[]string{"-tenants", "-2"}, 0, true},
+		{[]string{"-several-writers", "1"}, 1, false},
+		{[]string{"-several-writers", "-1"}, 0, true},
 	} {
 		var c config
 		fs := flagSet(&c, flag.ContinueOnError)

@@ -63,9 +63,9 @@ type Replica struct {
 
 // Start starts n dev servers of bin on dsn, all at once (they migrate and
 // seed the empty schema together) with one key directory in dir, and waits
-// until each answers /readyz. The caller stops the replicas returned, also
-// on error.
-func Start(ctx context.Context, bin, dsn, dir string, n int) ([]*Replica, error) {
+// until each answers /readyz. args are more flags of `lockbox serve` for
+// each. The caller stops the replicas returned, also on error.
+func Start(ctx context.Context, bin, dsn, dir string, n int, args ...string) ([]*Replica, error) {
 	keyDir := filepath.Join(dir, "keys")
 	if _, err := keys.Generate(keyDir); err != nil {
 		return nil, err
@@ -77,8 +77,9 @@ func Start(ctx context.Context, bin, dsn, dir string, n int) ([]*Replica, error)
 		if err != nil {
 			return reps, err
 		}
-		r.Cmd = exec.Command(bin, "serve", "--dev", "--database", dsn, "--listen", "127.0.0.1:0",
-			"--addr-file", filepath.Join(dir, fmt.Sprintf("replica%d.addr", i)), "--key-dir", keyDir, "--log-format", "json")
+		r.Cmd = exec.Command(bin, append([]string{"serve", "--dev", "--database", dsn, "--listen", "127.0.0.1:0",
+			"--addr-file", filepath.Join(dir, fmt.Sprintf("replica%d.addr", i)), "--key-dir", keyDir, "--log-format", "json"},
+			args...)...)
 		r.Cmd.Stdout, r.Cmd.Stderr = logf, logf
 		err = r.Cmd.Start()
 		logf.Close()
