@@ -145,6 +145,8 @@ type writeGroup struct {
 	writes []laterWrite
 	// talking counts the members that made statements (maxTalking).
 	talking int
+	// begun is set once BEGIN is sent (begin).
+	begun bool
 	// hooksOff and usersOff are set once a member changed a webhook or an
 	// account: the members after it see that change before it is
 	// committed, so they must neither use nor fill the Store's cache of
@@ -270,15 +272,18 @@ func (g *writeGroup) rollbackMember() {
 	g.savepoint = emptySavepoint
 }
 
-// begin starts a transaction on the group's connection.
+// beginSQL starts a group's transaction.
+const beginSQL = `BEGIN ISOLATION LEVEL READ COMMITTED`
+
+// begin starts a transaction on the group's connection. BEGIN itself goes
+// with the transaction's first statements (take, or commit when no member
+// made any): sent alone, it cost every group a round trip of its own,
+// and three replicas of one busy tenant run small groups (issue 16).
 func (g *writeGroup) begin() error {
 	if err := prepareGroup(g.conn); err != nil {
 		return wrap("prepare", err)
 	}
-	if _, err := g.conn.ExecContext(context.Background(), `BEGIN ISOLATION LEVEL READ COMMITTED`); err != nil {
-		endTx(g.conn)
-		return wrap("begin", err)
-	}
+	g.begun = false
 	g.savepoint, g.waitLess, g.bounded, g.hooksOff, g.usersOff = noSavepoint, false, false, false, false
 	g.pending, g.ids = nil, map[string]int{}
 	g.outbox, g.outboxIDs = nil, map[string]int{}
@@ -309,7 +314,7 @@ func (g *writeGroup) commit(end int) {
 		endTx(g.conn)
 		err = g.broken
 	} else {
-		if err = commit(context.Background(), g.conn, g.writes, g.pending, g.outbox, g.waitLess); err == nil {
+		if err = commit(context.Background(), g.conn, !g.begun, g.writes, g.pending, g.outbox, g.waitLess); err == nil {
 			if len(g.pending) > 0 {
 				g.s.appended.Fire()
 			}
@@ -435,11 +440,15 @@ func (q *memberQuerier) take() []string {
 	q.started = true
 	g := q.g
 	var stmts []string
+	if !g.begun {
+		g.begun = true
+		stmts = []string{beginSQL}
+	}
 	switch g.savepoint {
 	case emptySavepoint:
-		return nil
+		return stmts
 	case keptSavepoint:
-		stmts = []string{`RELEASE SAVEPOINT m`}
+		stmts = append(stmts, `RELEASE SAVEPOINT m`)
 		if g.waitLess {
 			// SET LOCAL lasts to the end of the transaction; once set,
 			// a rollback to a later savepoint keeps it.

@@ -179,12 +179,16 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 
 // commit sends the members' waiting writes (later.go), the insert of the
 // outbox messages, the audit appends of pending and COMMIT in one
-// pipeline (one round trip), reads their answers
+// pipeline (one round trip), after BEGIN when begin says the transaction
+// is not started yet (no member made a statement), reads their answers
 // and sets each record's Index. If the insert or an append fails the server
 // skips the COMMIT and the transaction is rolled back. liftLockWait first lifts a group's short lock waits
 // (groupcommit.go): the appends wait for their logs' head rows as long as
 // they must.
-func commit(ctx context.Context, conn *sql.Conn, writes []laterWrite, pending []*lockbox.AuditRecord, outbox []*lockbox.OutboxMessage, liftLockWait bool) error {
+func commit(ctx context.Context, conn *sql.Conn, begin bool, writes []laterWrite, pending []*lockbox.AuditRecord, outbox []*lockbox.OutboxMessage, liftLockWait bool) error {
+	if begin && len(writes) == 0 && len(pending) == 0 && len(outbox) == 0 {
+		return nil // no transaction was started, and there is nothing to write
+	}
 	return conn.Raw(func(dc any) (err error) {
 		pc := dc.(*stdlib.Conn).Conn()
 		// Whatever happens below, the connection goes back to the pool only
@@ -201,6 +205,9 @@ func commit(ctx context.Context, conn *sql.Conn, writes []laterWrite, pending []
 			}
 		}()
 		b := &pgx.Batch{}
+		if begin {
+			b.Queue(beginSQL)
+		}
 		if liftLockWait {
 			b.Queue(`SET LOCAL lock_timeout = 0`)
 		}
@@ -213,6 +220,11 @@ func commit(ctx context.Context, conn *sql.Conn, writes []laterWrite, pending []
 		b.Queue(`COMMIT`)
 		br := pc.SendBatch(ctx, b)
 		defer br.Close()
+		if begin {
+			if _, err := br.Exec(); err != nil {
+				return wrap("begin", err)
+			}
+		}
 		if liftLockWait {
 			if _, err := br.Exec(); err != nil {
 				return wrap("commit", err)
