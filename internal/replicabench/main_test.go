@@ -210,8 +210,6 @@ func TestTenantsFlag(t *testing.T) {
 		{[]string{"-tenants", "8"}, 8, false},
 		{[]string{"-tenants", "0"}, 0, true},
 		{[]string{"-tenants", "-2"}, 0, true},
-		{[]string{"-several-writers", "1"}, 1, false},
-		{[]string{"-several-writers", "-1"}, 0, true},
 	} {
 		var c config
 		fs := flagSet(&c, flag.ContinueOnError)
@@ -252,6 +250,31 @@ func TestCPUQuota(t *testing.T) {
 		}
 		if q != tc.quota || m != tc.cpuMax {
 			t.Errorf("%v cores: quota %d, cpu.max %q; want %d, %q", tc.cores, q, m, tc.quota, tc.cpuMax)
+		}
+	}
+}
+
+// TestSeveralWritersFlag: -several-writers reaches the config, and a
+// negative count is refused.
+func TestSeveralWritersFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		want    int
+		wantErr bool
+	}{
+		{nil, 0, false},
+		{[]string{"-several-writers", "1"}, 1, false},
+		{[]string{"-several-writers", "-1"}, 0, true},
+	} {
+		var c config
+		fs := flagSet(&c, flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		err := fs.Parse(append([]string{"-postgres", "postgres://x"}, tc.args...))
+		if err == nil {
+			err = c.check()
+		}
+		if (err != nil) != tc.wantErr || !tc.wantErr && c.severalWriters != tc.want {
+			t.Errorf("%q: %d writers, error %v; want %d, error %v", tc.args, c.severalWriters, err, tc.want, tc.wantErr)
 		}
 	}
 }
