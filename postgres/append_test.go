@@ -65,7 +65,7 @@ func TestUpdateLeavesConnectionsClean(t *testing.T) {
 // appendOneSQL appends one record with id $1 to contoso's log by calling
 // lockbox_audit_append directly, as queueAudit does with one record.
 const appendOneSQL = `SELECT lockbox_audit_append('contoso', ARRAY['\x7b22696478223a'::bytea], ARRAY['\x7d'::bytea],
-	ARRAY[$1::text], ARRAY[now()], ARRAY['access'], ARRAY['approve'], ARRAY['u1'], ARRAY['user'], ARRAY['LB-1'], false)`
+	ARRAY[$1::text], ARRAY[now()], ARRAY['access'], ARRAY['approve'], ARRAY['u1'], ARRAY['user'], ARRAY['LB-1'])`
 
 // TestBundleTriggerFiresOnlyOnFill: the trigger that stores a full entry
 // bundle (migration 00018) is called only by the append that fills one

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,19 +57,14 @@ type appendBatch struct {
 // queueAudit adds the appends of pending to b, one statement per log, logs in
 // name order (so two transactions appending to the same two logs cannot
 // deadlock), each log's records in the order they were appended, and
-// returns them in the order their results come back. The caller enters
-// their logs in h (heads.enter): each append waits for its head when
-// another transaction of this process may hold it, and parks its records
-// rather than wait for another process's.
-func queueAudit(b *pgx.Batch, pending []*lockbox.AuditRecord, h *heads) ([]appendBatch, error) {
+// returns them in the order their results come back.
+func queueAudit(b *pgx.Batch, pending []*lockbox.AuditRecord) ([]appendBatch, error) {
 	byLog := map[string][]*lockbox.AuditRecord{}
 	for _, rec := range pending {
 		byLog[rec.Tenant] = append(byLog[rec.Tenant], rec)
 	}
-	logs := slices.Sorted(maps.Keys(byLog))
-	wait := h.enter(logs)
 	var out []appendBatch
-	for k, log := range logs {
+	for _, log := range slices.Sorted(maps.Keys(byLog)) {
 		recs := byLog[log]
 		n := len(recs)
 		prefixes, suffixes := make([][]byte, n), make([][]byte, n)
@@ -80,7 +74,6 @@ func queueAudit(b *pgx.Batch, pending []*lockbox.AuditRecord, h *heads) ([]appen
 		for i, rec := range recs {
 			var err error
 			if prefixes[i], suffixes[i], err = auditlog.SplitCanonical(rec); err != nil {
-				h.leave(logs)
 				return nil, wrap("append audit", err)
 			}
 			ids[i], types[i], ops[i], users[i], actors[i], reqs[i] = rec.ID, rec.RecordType, rec.Operation,
@@ -89,48 +82,11 @@ func queueAudit(b *pgx.Batch, pending []*lockbox.AuditRecord, h *heads) ([]appen
 			// with what the leaf says.
 			times[i] = ts(rec.Time.Truncate(time.Millisecond))
 		}
-		b.Queue(`SELECT lockbox_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			log, prefixes, suffixes, ids, times, types, ops, users, actors, reqs, wait[k])
+		b.Queue(`SELECT lockbox_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			log, prefixes, suffixes, ids, times, types, ops, users, actors, reqs)
 		out = append(out, appendBatch{log: log, recs: recs})
 	}
 	return out, nil
-}
-
-// heads counts, for each log, the transactions of this process whose
-// COMMIT carries an append to it and has not come back. A second such
-// transaction had better wait for the head than park: the holder is about
-// to commit, and waiting costs PostgreSQL nothing, where parking costs a
-// second write of each record and a fold (docs/benchmarks.md).
-type heads struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-// enter counts one more transaction appending to each of logs and says,
-// for each, whether another one was counted already.
-func (h *heads) enter(logs []string) []bool {
-	wait := make([]bool, len(logs))
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.n == nil {
-		h.n = map[string]int{}
-	}
-	for i, log := range logs {
-		wait[i] = h.n[log] > 0
-		h.n[log]++
-	}
-	return wait
-}
-
-// leave undoes enter once the transaction has ended.
-func (h *heads) leave(logs []string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, log := range logs {
-		if h.n[log]--; h.n[log] == 0 {
-			delete(h.n, log)
-		}
-	}
 }
 
 // appendError is the error of a lockbox_audit_append call: ECONFLICT for a

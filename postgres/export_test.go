@@ -16,7 +16,3 @@ func (s *Store) LookupsWaiting() int64 { return s.lookupsWaiting.Load() }
 
 // TokenStatements is how many statements the Store has run for FindToken.
 func (s *Store) TokenStatements() int64 { return s.tokenStatements.Load() }
-
-// SkipFolds makes s leave the audit records its commits park unfolded, as
-// a replica that stopped right after its commit would (fold_test.go).
-func SkipFolds(s *Store) { s.folds.off.Store(true) }

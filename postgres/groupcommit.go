@@ -78,8 +78,7 @@ func (s *Store) writeLoop() {
 // in turn: writeGroup.split), commits, tells each caller, and returns the
 // group's size.
 func (s *Store) runGroup(first *groupcommit.Request, lastGroup int) int {
-	g := &writeGroup{s: s, reqs: []*groupcommit.Request{first}, ids: map[string]int{},
-		parked: map[int]map[string][]*lockbox.AuditRecord{}}
+	g := &writeGroup{s: s, reqs: []*groupcommit.Request{first}, ids: map[string]int{}}
 	defer g.settle()
 	s.groups.Add(1)
 	bg := context.Background()
@@ -144,9 +143,6 @@ type writeGroup struct {
 	// writes are the waiting writes of the members that succeeded
 	// (later.go), for the next round trip.
 	writes []laterWrite
-	// parked holds, for each member that committed records parked while
-	// their log's head was busy, those records by log (park).
-	parked map[int]map[string][]*lockbox.AuditRecord
 	// talking counts the members that made statements (maxTalking).
 	talking int
 	// begun is set once BEGIN is sent (begin).
@@ -318,12 +314,10 @@ func (g *writeGroup) commit(end int) {
 		endTx(g.conn)
 		err = g.broken
 	} else {
-		var parked []appendBatch
-		if parked, err = commit(context.Background(), g.conn, &g.s.heads, !g.begun, g.writes, g.pending, g.outbox, g.waitLess); err == nil {
-			if len(g.pending) > len(parked) {
+		if err = commit(context.Background(), g.conn, !g.begun, g.writes, g.pending, g.outbox, g.waitLess); err == nil {
+			if len(g.pending) > 0 {
 				g.s.appended.Fire()
 			}
-			g.park(parked)
 			return
 		}
 	}
@@ -345,28 +339,9 @@ func (g *writeGroup) commit(end int) {
 	}
 }
 
-// park notes, for each member, its records that the commit parked: the
-// member is told its result once they are folded (send).
-func (g *writeGroup) park(parked []appendBatch) {
-	for _, a := range parked {
-		for _, rec := range a.recs {
-			i := g.ids[rec.ID]
-			if g.parked[i] == nil {
-				g.parked[i] = map[string][]*lockbox.AuditRecord{}
-			}
-			g.parked[i][a.log] = append(g.parked[i][a.log], rec)
-		}
-	}
-}
-
-// send tells the members before end their results; a member with parked
-// records after they are folded, without holding up the writer.
+// send tells the members before end their results.
 func (g *writeGroup) send(end int) {
 	for ; g.sent < end; g.sent++ {
-		if parked := g.parked[g.sent]; parked != nil {
-			g.s.folds.await(parked, g.reqs[g.sent], g.results[g.sent])
-			continue
-		}
 		g.reqs[g.sent].Reply(g.results[g.sent])
 	}
 }
@@ -392,7 +367,7 @@ func (g *writeGroup) conflicting(err error) map[int]string {
 		return nil
 	}
 	out := map[int]string{}
-	if !g.stored(`SELECT id FROM audit_records WHERE id = ANY($1) UNION ALL SELECT id FROM audit_pending WHERE id = ANY($1)`, g.ids, out,
+	if !g.stored(`SELECT id FROM audit_records WHERE id = ANY($1)`, g.ids, out,
 		"An audit record with one of this change's ids already exists.") ||
 		!g.stored(`SELECT id FROM outbox WHERE id = ANY($1)`, g.outboxIDs, out,
 			"An outbox message with one of this change's ids already exists.") ||

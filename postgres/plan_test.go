@@ -192,7 +192,7 @@ func TestAppendPlans(t *testing.T) {
 	for _, id := range []string{"a", "b"} {
 		plans = plans[:0]
 		if _, err := conn.Exec(t.Context(), `SELECT lockbox_audit_append('contoso', ARRAY['\x7b'::bytea], ARRAY['\x7d'::bytea],
-			ARRAY[$1::text], ARRAY[now()], ARRAY['t'], ARRAY['o'], ARRAY['u'], ARRAY['a'], ARRAY['r'], false)`, id); err != nil {
+			ARRAY[$1::text], ARRAY[now()], ARRAY['t'], ARRAY['o'], ARRAY['u'], ARRAY['a'], ARRAY['r'])`, id); err != nil {
 			t.Fatal(err)
 		}
 	}

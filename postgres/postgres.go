@@ -109,10 +109,6 @@ type Store struct {
 	// The group-commit writers (groupcommit.go).
 	queue   *groupcommit.Queue
 	writers sync.WaitGroup
-	// folds fold audit records parked while their log's head was busy
-	// (fold.go).
-	folds folder
-	heads heads
 
 	roundTrips atomic.Int64 // RoundTrips (roundtrips.go)
 	groups     atomic.Int64 // write groups run, for tests
@@ -176,7 +172,6 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.db = db
-	s.folds.start(s)
 	s.startWriters(opts.Writers)
 	s.startTokenRunners()
 	return s, nil
@@ -186,18 +181,15 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 // outbox messages, the audit appends of pending and COMMIT in one
 // pipeline (one round trip), after BEGIN when begin says the transaction
 // is not started yet (no member made a statement), reads their answers
-// and sets each record's Index. It returns the appends that were parked
-// instead, their log's head being held by another transaction
-// (migrations/00025_audit_pending.sql): their records have no Index until
-// folded (fold.go). If the insert or an append fails the server skips the
-// COMMIT and the transaction is rolled back. liftLockWait first lifts a
-// group's short lock waits (groupcommit.go): the guarded writes and a new
-// log's first append may wait as long as they must.
-func commit(ctx context.Context, conn *sql.Conn, h *heads, begin bool, writes []laterWrite, pending []*lockbox.AuditRecord, outbox []*lockbox.OutboxMessage, liftLockWait bool) (parked []appendBatch, err error) {
+// and sets each record's Index. If the insert or an append fails the server
+// skips the COMMIT and the transaction is rolled back. liftLockWait first lifts a group's short lock waits
+// (groupcommit.go): the appends wait for their logs' head rows as long as
+// they must.
+func commit(ctx context.Context, conn *sql.Conn, begin bool, writes []laterWrite, pending []*lockbox.AuditRecord, outbox []*lockbox.OutboxMessage, liftLockWait bool) error {
 	if begin && len(writes) == 0 && len(pending) == 0 && len(outbox) == 0 {
-		return nil, nil // no transaction was started, and there is nothing to write
+		return nil // no transaction was started, and there is nothing to write
 	}
-	err = conn.Raw(func(dc any) (err error) {
+	return conn.Raw(func(dc any) (err error) {
 		pc := dc.(*stdlib.Conn).Conn()
 		// Whatever happens below, the connection goes back to the pool only
 		// outside a transaction.
@@ -221,17 +213,10 @@ func commit(ctx context.Context, conn *sql.Conn, h *heads, begin bool, writes []
 		}
 		queueLater(b, writes, false) // the bound is lifted above, if any
 		notifies := queueOutbox(b, outbox)
-		appends, err := queueAudit(b, pending, h)
+		appends, err := queueAudit(b, pending)
 		if err != nil {
 			return err
 		}
-		defer func() {
-			logs := make([]string, len(appends))
-			for i, a := range appends {
-				logs[i] = a.log
-			}
-			h.leave(logs)
-		}()
 		b.Queue(`COMMIT`)
 		br := pc.SendBatch(ctx, b)
 		defer br.Close()
@@ -270,17 +255,12 @@ func commit(ctx context.Context, conn *sql.Conn, h *heads, begin bool, writes []
 			return wrap("commit", err)
 		}
 		for i, a := range appends {
-			if firsts[i] < 0 { // parked: the head was busy
-				parked = append(parked, a)
-				continue
-			}
 			for j, rec := range a.recs {
 				rec.Index = firsts[i] + int64(j)
 			}
 		}
 		return nil
 	})
-	return parked, err
 }
 
 // endTx rolls back whatever transaction conn is in; a connection that
@@ -371,7 +351,6 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close stops the writers, failing queued Updates, and closes the pool.
 func (s *Store) Close() error {
 	s.stopWriters()
-	s.folds.close()
 	s.stopTokenRunners()
 	return s.db.Close()
 }
