@@ -16,3 +16,13 @@ func (s *Store) LookupsWaiting() int64 { return s.lookupsWaiting.Load() }
 
 // TokenStatements is how many statements the Store has run for FindToken.
 func (s *Store) TokenStatements() int64 { return s.tokenStatements.Load() }
+
+// WritersAtOnce is how many write groups the Store runs at once now
+// (replicas.go).
+func (s *Store) WritersAtOnce() int { return s.gate.getLimit() }
+
+// CountReplicas counts the replicas now rather than at the next tick.
+func (s *Store) CountReplicas() { s.countReplicas() }
+
+// ConnName is the application_name of the Store's connections.
+func (s *Store) ConnName() string { return s.connName }

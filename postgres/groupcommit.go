@@ -64,12 +64,20 @@ func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
 	return s.queue.Submit(ctx, fn)
 }
 
-// writeLoop is one writer. It ends when the store closes.
+// writeLoop is one writer. It runs a group only while the gate has room
+// for it, and ends when the store closes.
 func (s *Store) writeLoop() {
 	defer s.writers.Done()
 	lastGroup := 1
-	for req := s.queue.Next(); req != nil; req = s.queue.Next() {
+	for s.gate.enter() {
+		req := s.queue.Next()
+		if req == nil {
+			s.gate.leave()
+			return
+		}
 		lastGroup = s.runGroup(req, lastGroup)
+		s.gate.leave()
+		s.recountReplicas()
 	}
 }
 
@@ -487,9 +495,15 @@ func (q *memberQuerier) QueryRowContext(ctx context.Context, query string, args 
 	return q.g.conn.QueryRowContext(ctx, query, args...)
 }
 
-// startWriters starts the writers; Close stops them.
+// startWriters starts n writers, or with n 0 as many as the replicas
+// seen allow (replicas.go); Close stops them.
 func (s *Store) startWriters(n int) {
 	s.queue = groupcommit.NewQueue(errClosed)
+	if n == 0 {
+		n = writersAlone
+		s.autoWriters = s.replicaPattern != ""
+	}
+	s.gate = newGate(n)
 	for range n {
 		s.writers.Add(1)
 		go s.writeLoop()
@@ -500,5 +514,7 @@ func (s *Store) startWriters(n int) {
 // end.
 func (s *Store) stopWriters() {
 	s.queue.Close()
+	s.gate.close()
 	s.writers.Wait()
+	s.counters.Wait()
 }

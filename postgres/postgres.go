@@ -66,8 +66,10 @@ type Options struct {
 	// seconds; negative: none). A statement that runs longer fails with
 	// EUNAVAILABLE instead of holding locks and connections indefinitely.
 	StatementTimeout time.Duration
-	// Writers is how many group-commit writers run Updates (default 3;
-	// groupcommit.go): each holds one connection while its group runs.
+	// Writers is how many group-commit writers run Updates at once
+	// (groupcommit.go): each holds one connection while its group runs.
+	// 0: three while this is the only replica of its database and schema,
+	// one while others share them (replicas.go).
 	Writers int
 }
 
@@ -75,12 +77,13 @@ func (o Options) withDefaults() Options {
 	if o.MaxOpenConns <= 0 {
 		o.MaxOpenConns = 20
 	}
-	if o.Writers <= 0 {
-		o.Writers = 3
-	}
 	// A connection for each writer, and two more: WithLock holds one while
 	// the work it guards uses others.
-	o.MaxOpenConns = max(o.MaxOpenConns, o.Writers+2)
+	writers := o.Writers
+	if writers == 0 {
+		writers = writersAlone
+	}
+	o.MaxOpenConns = max(o.MaxOpenConns, writers+2)
 	if o.MaxIdleConns <= 0 || o.MaxIdleConns > o.MaxOpenConns {
 		o.MaxIdleConns = o.MaxOpenConns
 	}
@@ -109,6 +112,17 @@ type Store struct {
 	// The group-commit writers (groupcommit.go).
 	queue   *groupcommit.Queue
 	writers sync.WaitGroup
+	// gate bounds the writers running groups; with Options.Writers 0,
+	// the replicas seen move it (replicas.go).
+	gate     *gate
+	connName string // application_name of the connections, "" if the DSN set one
+	// replicaPattern matches the connName of every replica of this
+	// database and schema.
+	replicaPattern  string
+	autoWriters     bool         // the gate follows the replicas seen
+	replicasCounted atomic.Int64 // when the last count started (unix ns)
+	counting        atomic.Bool
+	counters        sync.WaitGroup
 
 	roundTrips atomic.Int64 // RoundTrips (roundtrips.go)
 	groups     atomic.Int64 // write groups run, for tests
@@ -146,9 +160,12 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// The parse error may quote the DSN, password included: say less.
 		return nil, errors.New("postgres: the database URL is not valid; expected postgres://user:password@host:port/database")
 	}
+	s := &Store{}
 	if cfg.RuntimeParams["application_name"] == "" {
-		// Names the connections in pg_stat_activity for operators.
-		cfg.RuntimeParams["application_name"] = "lockbox"
+		// Names the connections in pg_stat_activity for operators, and
+		// for the other replicas (replicas.go).
+		s.connName, s.replicaPattern = connName(cfg.RuntimeParams["search_path"])
+		cfg.RuntimeParams["application_name"] = s.connName
 	}
 	if opts.StatementTimeout > 0 {
 		ms := strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
@@ -157,7 +174,6 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// locks for longer than a statement may run.
 		cfg.RuntimeParams["idle_in_transaction_session_timeout"] = ms
 	}
-	s := &Store{}
 	cfg.DialFunc = countRoundTrips(cfg.DialFunc, &s.roundTrips)
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(opts.MaxOpenConns)

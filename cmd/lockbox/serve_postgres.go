@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ import (
 // keeps all of them open when idle (postgres.Options says why).
 func defaultServePool() postgres.Options {
 	return postgres.Options{MaxOpenConns: 20, ConnMaxLifetime: 30 * time.Minute,
-		StatementTimeout: 30 * time.Second, Writers: 3}
+		StatementTimeout: 30 * time.Second}
 }
 
 // maxWriters bounds --db-writers: each writer holds a connection while its
@@ -39,7 +40,7 @@ func addServeDatabaseFlags(cmd *cobra.Command, cfg *serverConfig) {
 	f.IntVar(&cfg.DB.MaxIdleConns, "db-max-idle-conns", def.MaxIdleConns, "PostgreSQL: idle connections kept open between bursts (0: as many as --db-max-open-conns; fewer makes a busy replica reopen connections)")
 	f.DurationVar(&cfg.DB.ConnMaxLifetime, "db-conn-max-lifetime", def.ConnMaxLifetime, "PostgreSQL: recycle connections after this long")
 	f.DurationVar(&cfg.DB.StatementTimeout, "db-statement-timeout", def.StatementTimeout, "PostgreSQL: longest a statement may run before it fails with 503")
-	f.IntVar(&cfg.DB.Writers, "db-writers", def.Writers, "PostgreSQL: write groups this replica runs at once (with several replicas on one busy tenant, 1 each; docs/operations.md)")
+	f.Var(writersValue{&cfg.DB.Writers}, "db-writers", "PostgreSQL: write groups this replica runs at once: auto (3 alone, 1 while other replicas share the database and schema; docs/operations.md) or 1 to 16")
 	f.StringVar(&cfg.AddrFile, "addr-file", "", "write the server's URL to this file once it listens (useful with --listen 127.0.0.1:0)")
 }
 
@@ -56,11 +57,37 @@ func checkPool(db *postgres.Options) error {
 		return usageErrorf("--db-conn-max-lifetime must be at least 1s, not %s", db.ConnMaxLifetime)
 	case db.StatementTimeout < time.Millisecond:
 		return usageErrorf("--db-statement-timeout must be at least 1ms, not %s", db.StatementTimeout)
-	case db.Writers < 1 || db.Writers > maxWriters:
-		return usageErrorf("--db-writers must be between 1 and %d, not %d", maxWriters, db.Writers)
+	case db.Writers < 0 || db.Writers > maxWriters:
+		return usageErrorf("--db-writers must be auto or between 1 and %d, not %d", maxWriters, db.Writers)
 	}
 	return nil
 }
+
+// writersValue is --db-writers: auto, stored as 0 (postgres.Options.Writers),
+// or a number of writers from 1 to maxWriters.
+type writersValue struct{ n *int }
+
+func (v writersValue) String() string {
+	if v.n == nil || *v.n == 0 {
+		return "auto"
+	}
+	return strconv.Itoa(*v.n)
+}
+
+func (v writersValue) Set(s string) error {
+	if s == "auto" {
+		*v.n = 0
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxWriters {
+		return fmt.Errorf("want auto or a number from 1 to %d", maxWriters)
+	}
+	*v.n = n
+	return nil
+}
+
+func (v writersValue) Type() string { return "count" }
 
 // isPostgres reports whether --database names a PostgreSQL database.
 func isPostgres(database string) bool {

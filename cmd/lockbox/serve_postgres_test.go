@@ -37,21 +37,24 @@ func TestServeDatabaseFlags(t *testing.T) {
 	}{
 		{name: "Defaults", want: defaultServePool()},
 		{name: "Env", env: map[string]string{"LOCKBOX_DB_MAX_OPEN_CONNS": "40", "LOCKBOX_DB_STATEMENT_TIMEOUT": "5s"},
-			want: postgres.Options{MaxOpenConns: 40, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 5 * time.Second, Writers: 3}},
+			want: postgres.Options{MaxOpenConns: 40, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 5 * time.Second}},
 		{name: "FlagWins", env: map[string]string{"LOCKBOX_DB_MAX_OPEN_CONNS": "40"}, args: []string{"--db-max-open-conns", "12"},
-			want: postgres.Options{MaxOpenConns: 12, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 30 * time.Second, Writers: 3}},
+			want: postgres.Options{MaxOpenConns: 12, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 30 * time.Second}},
 		{name: "BadEnv", env: map[string]string{"LOCKBOX_DB_STATEMENT_TIMEOUT": "soon"}, wantErr: "LOCKBOX_DB_STATEMENT_TIMEOUT"},
 		{name: "ZeroConns", args: []string{"--db-max-open-conns", "0"}, wantErr: "--db-max-open-conns must be at least 2"},
 		{name: "SmallPool", args: []string{"--db-max-open-conns", "4"},
-			want: postgres.Options{MaxOpenConns: 4, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 30 * time.Second, Writers: 3}},
+			want: postgres.Options{MaxOpenConns: 4, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 30 * time.Second}},
 		{name: "FewerIdle", args: []string{"--db-max-open-conns", "12", "--db-max-idle-conns", "3"},
-			want: postgres.Options{MaxOpenConns: 12, MaxIdleConns: 3, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 30 * time.Second, Writers: 3}},
+			want: postgres.Options{MaxOpenConns: 12, MaxIdleConns: 3, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 30 * time.Second}},
 		{name: "NegativeIdle", args: []string{"--db-max-idle-conns", "-1"}, wantErr: "--db-max-idle-conns must be at least 1"},
 		// Several replicas on one busy tenant: one writer each.
 		{name: "OneWriter", env: map[string]string{"LOCKBOX_DB_WRITERS": "1"},
 			want: postgres.Options{MaxOpenConns: 20, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 30 * time.Second, Writers: 1}},
-		{name: "NoWriters", args: []string{"--db-writers", "0"}, wantErr: "--db-writers must be between 1 and 16, not 0"},
-		{name: "TooManyWriters", args: []string{"--db-writers", "17"}, wantErr: "--db-writers must be between 1 and 16, not 17"},
+		{name: "AutoWriters", env: map[string]string{"LOCKBOX_DB_WRITERS": "3"}, args: []string{"--db-writers", "auto"},
+			want: postgres.Options{MaxOpenConns: 20, ConnMaxLifetime: 30 * time.Minute, StatementTimeout: 30 * time.Second}},
+		{name: "NoWriters", args: []string{"--db-writers", "0"}, wantErr: `invalid argument "0" for "--db-writers" flag: want auto or a number from 1 to 16`},
+		{name: "TooManyWriters", args: []string{"--db-writers", "17"}, wantErr: "want auto or a number from 1 to 16"},
+		{name: "BadWritersEnv", env: map[string]string{"LOCKBOX_DB_WRITERS": "many"}, wantErr: `LOCKBOX_DB_WRITERS="many" is not a valid count for --db-writers: invalid argument "many" for "--db-writers" flag: want auto or a number from 1 to 16`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
