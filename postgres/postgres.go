@@ -31,6 +31,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -71,6 +72,12 @@ type Options struct {
 	// 0: three while this is the only replica of its database and schema,
 	// one while others share them (replicas.go).
 	Writers int
+	// Tool marks a Store opened by a command-line tool, not a replica:
+	// its connections are named plain "lockbox", replicas do not count it
+	// and it counts none (Writers 0 is three).
+	Tool bool
+	// Logger receives the Store's log lines (nil: slog.Default()).
+	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -100,7 +107,8 @@ func (o Options) withDefaults() Options {
 // concurrent use, and any number of Stores (in any number of processes) may
 // share one database.
 type Store struct {
-	db *sql.DB
+	db  *sql.DB
+	log *slog.Logger
 	// appended fires after each transaction that appended audit records
 	// commits.
 	appended broadcast.Signal
@@ -160,8 +168,15 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// The parse error may quote the DSN, password included: say less.
 		return nil, errors.New("postgres: the database URL is not valid; expected postgres://user:password@host:port/database")
 	}
-	s := &Store{}
-	if cfg.RuntimeParams["application_name"] == "" {
+	s := &Store{log: opts.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	switch {
+	case cfg.RuntimeParams["application_name"] != "":
+	case opts.Tool:
+		cfg.RuntimeParams["application_name"] = "lockbox" // for operators
+	default:
 		// Names the connections in pg_stat_activity for operators, and
 		// for the other replicas (replicas.go).
 		s.connName, s.replicaPattern = connName(cfg.RuntimeParams["search_path"])

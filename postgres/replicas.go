@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"log/slog"
 	"sync"
 	"time"
 )
@@ -157,6 +156,6 @@ func (s *Store) countReplicas() {
 		n = writersShared
 	}
 	if s.gate.setLimit(n) {
-		slog.Info("postgres: write groups this replica runs at once", "writers", n, "other_replicas", others)
+		s.log.Info("postgres: write groups this replica runs at once", "writers", n, "other_replicas", others)
 	}
 }

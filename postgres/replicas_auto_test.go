@@ -1,7 +1,10 @@
 package postgres_test
 
 import (
+	"bytes"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +18,8 @@ import (
 // and one while another shares them (a Store counts after its writes,
 // CountReplicas here counts at once); a replica of another schema is not
 // one of its own, a Store told a number keeps it, and one whose DSN names
-// its connections itself can be neither seen nor see.
+// its connections itself, or a command-line tool's, can be neither seen
+// nor see.
 func TestWritersFollowReplicas(t *testing.T) {
 	t.Parallel()
 	dsn := pgtestSchema(t)
@@ -34,7 +38,8 @@ func TestWritersFollowReplicas(t *testing.T) {
 		t.Errorf("with a store of another schema: %d and %d write groups at once, want 3 and 3", got, gotOther)
 	}
 
-	b, err := postgres.Open(t.Context(), dsn)
+	logged := &lockedBuffer{}
+	b, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{Logger: slog.New(slog.NewTextHandler(logged, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +53,13 @@ func TestWritersFollowReplicas(t *testing.T) {
 	a.CountReplicas()
 	if got, gotB := a.WritersAtOnce(), b.WritersAtOnce(); got != 1 || gotB != 1 {
 		t.Errorf("two replicas: %d and %d write groups at once, want 1 each", got, gotB)
+	}
+	// Logged just after the change, by the goroutine that counted.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logged.String(),
+		`msg="postgres: write groups this replica runs at once" writers=1 other_replicas=1`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica's log = %q, want the change of its writers", logged.String())
+		}
 	}
 	fixed, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{Writers: 2})
 	if err != nil {
@@ -86,4 +98,34 @@ func TestWritersFollowReplicas(t *testing.T) {
 	if got, gotNamed := a.WritersAtOnce(), named.WritersAtOnce(); got != 3 || gotNamed != 3 {
 		t.Errorf("with a store that names its own connections: %d and %d write groups at once, want 3 and 3", got, gotNamed)
 	}
+	tool, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{Tool: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tool.Close()
+	storetest.MustAppendAudit(t, tool, storetest.NewAuditRecord("contoso", "by-a-tool"))
+	tool.CountReplicas()
+	a.CountReplicas()
+	if got, gotTool := a.WritersAtOnce(), tool.WritersAtOnce(); got != 3 || gotTool != 3 || tool.ConnName() != "" {
+		t.Errorf("with a command-line tool's store: %d and %d write groups at once (its connections %q), want 3 and 3, not a replica's name",
+			got, gotTool, tool.ConnName())
+	}
+}
+
+// lockedBuffer is a log destination the test reads while a Store writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -40,7 +40,7 @@ it was disabled, and writes account.password_reset to the account's audit log
 				return fmt.Errorf("database %s: %w", database, err)
 			}
 		}
-		store, err := openStore(cmd.Context(), database, postgres.Options{})
+		store, err := openStore(cmd.Context(), database, postgres.Options{Tool: true})
 		if err != nil {
 			return fmt.Errorf("open database: %w", err)
 		}

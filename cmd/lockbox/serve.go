@@ -218,6 +218,7 @@ func startServer(ctx context.Context, cfg serverConfig, stderr io.Writer) (*runn
 	// The last thing a server does on its way out: write the buffered log.
 	removeDB := cleanup
 	rs.cleanup = func() { removeDB(); _ = logOut.Flush() }
+	cfg.DB.Logger = logger
 	rs.store, err = openStore(ctx, dbPath, cfg.DB)
 	if err != nil {
 		closeListeners()
