@@ -1,13 +1,12 @@
 package postgres_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 	"github.com/lockboxhq/lockbox/postgres"
 	"github.com/lockboxhq/lockbox/postgres/pgtest"
 	"github.com/lockboxhq/lockbox/storetest"
@@ -38,7 +37,7 @@ func TestWritersFollowReplicas(t *testing.T) {
 		t.Errorf("with a store of another schema: %d and %d write groups at once, want 3 and 3", got, gotOther)
 	}
 
-	logged := &lockedBuffer{}
+	logged := &lockboxtest.SyncBuffer{}
 	b, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{Logger: slog.New(slog.NewTextHandler(logged, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -110,22 +109,4 @@ func TestWritersFollowReplicas(t *testing.T) {
 		t.Errorf("with a command-line tool's store: %d and %d write groups at once (its connections %q), want 3 and 3, not a replica's name",
 			got, gotTool, tool.ConnName())
 	}
-}
-
-// lockedBuffer is a log destination the test reads while a Store writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

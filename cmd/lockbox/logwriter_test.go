@@ -1,31 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the flush timer's goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // TestLogWriter: info lines wait at most logFlushEvery, in order; a
 // warning writes itself and everything before it at once; Flush writes
@@ -33,7 +13,7 @@ func (b *lockedBuffer) String() string {
 func TestLogWriter(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		var out lockedBuffer
+		var out syncBuffer
 		w := newLogWriter(&out)
 		log := newLogger("json", &out, w)
 		log.Info("one")
@@ -76,7 +56,7 @@ func TestLogWriter(t *testing.T) {
 // TestLogWriterText: the text format goes through the buffer too.
 func TestLogWriterText(t *testing.T) {
 	t.Parallel()
-	var out lockedBuffer
+	var out syncBuffer
 	w := newLogWriter(&out)
 	newLogger("text", &out, w).Error("boom", "k", "v")
 	if got := out.String(); !strings.Contains(got, "level=ERROR msg=boom k=v") {
