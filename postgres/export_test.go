@@ -21,7 +21,7 @@ func (s *Store) TokenStatements() int64 { return s.tokenStatements.Load() }
 // (replicas.go).
 func (s *Store) WritersAtOnce() int { return s.gate.getLimit() }
 
-// CountReplicas counts the replicas now rather than at the next tick.
+// CountReplicas counts the replicas now, not after the next write group.
 func (s *Store) CountReplicas() { s.countReplicas() }
 
 // ConnName is the application_name of the Store's connections.

@@ -499,7 +499,7 @@ func (q *memberQuerier) QueryRowContext(ctx context.Context, query string, args 
 // seen allow (replicas.go); Close stops them.
 func (s *Store) startWriters(n int) {
 	s.queue = groupcommit.NewQueue(errClosed)
-	if n == 0 {
+	if n <= 0 {
 		n = writersAlone
 		s.autoWriters = s.replicaPattern != ""
 	}

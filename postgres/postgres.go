@@ -69,8 +69,8 @@ type Options struct {
 	StatementTimeout time.Duration
 	// Writers is how many group-commit writers run Updates at once
 	// (groupcommit.go): each holds one connection while its group runs.
-	// 0: three while this is the only replica of its database and schema,
-	// one while others share them (replicas.go).
+	// 0 (or less): three while this is the only replica of its database
+	// and schema, one while others share them (replicas.go).
 	Writers int
 	// Tool marks a Store opened by a command-line tool, not a replica:
 	// its connections are named plain "lockbox", replicas do not count it
@@ -87,7 +87,7 @@ func (o Options) withDefaults() Options {
 	// A connection for each writer, and two more: WithLock holds one while
 	// the work it guards uses others.
 	writers := o.Writers
-	if writers == 0 {
+	if writers <= 0 {
 		writers = writersAlone
 	}
 	o.MaxOpenConns = max(o.MaxOpenConns, writers+2)

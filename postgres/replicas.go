@@ -17,20 +17,21 @@ import (
 // nine small groups in that queue: each its own transaction, append call
 // and flush, and PostgreSQL's CPU a step rose by half or more. One writer
 // each made three replicas of one busy tenant 18–36 % faster on one
-// machine and 20–30 % on another, and sixteen tenants no slower on one and
-// 10–25 % faster on the other (docs/benchmarks.md, eleventh and twelfth
-// sessions). So, unless told a number (Options.Writers), a Store runs its
-// three writers while it is the only replica of its database and schema,
-// and one while others share them.
+// machine and 9–45 % on another; sixteen tenants were 7–9 % faster on the
+// second and about 10 % slower on the first (one run; docs/benchmarks.md,
+// eleventh and twelfth sessions). So, unless told a number
+// (Options.Writers), a Store runs its three writers while it is the only
+// replica of its database and schema, and one while others share them.
 //
 // A replica is seen by its connections: each Store names them
 // lockbox/<schema>/<instance> in application_name, <schema> a digest of
-// the search_path it was given, <instance> its own random id, and every
-// replicasEvery it counts the other instances of its schema in
-// pg_stat_activity, which any role may read. A Store given its own
-// application_name cannot be seen, nor see, and keeps three writers.
+// the search_path it was given, <instance> its own random id, and while it
+// writes it counts the other instances of its schema in pg_stat_activity
+// (which any role may read) at most every replicasEvery. A Store given its
+// own application_name, or a tool's (Options.Tool), cannot be seen, nor
+// see, and keeps three writers.
 
-// autoWriters are a Store's writers alone and with other replicas.
+// A Store's writers alone and with other replicas.
 const (
 	writersAlone  = 3
 	writersShared = 1
