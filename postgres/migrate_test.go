@@ -68,3 +68,35 @@ func v6Request(t *testing.T, r *lockbox.AccessRequest) []any {
 		nullString(r.DecisionComment), nullTime(r.AccessStartsAt), nullTime(r.AccessEndsAt),
 		nullTime(r.EndedAt), nullString(r.EndedBy), nullString(r.EndComment), r.TenantVisible, r.Version}
 }
+
+// TestMigrationsReversible: every migration's Down undoes its Up
+// (storetest.CheckMigrationsReversible), the schema compared by its
+// columns, indexes, constraints, functions and triggers.
+func TestMigrationsReversible(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	db := pgtest.Open(t, dsn)
+	defer db.Close()
+	p, err := newProvider(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckMigrationsReversible(t, p, func(t *testing.T) string {
+		var out string
+		err := db.QueryRowContext(t.Context(), `SELECT string_agg(line, E'\n' ORDER BY line) FROM (
+			SELECT format('column %s.%s %s null=%s default=%s', table_name, column_name, data_type, is_nullable,
+				coalesce(column_default, '')) AS line
+			FROM information_schema.columns WHERE table_schema = current_schema()
+			UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = current_schema()
+			UNION ALL SELECT format('constraint %s %s', conname, pg_get_constraintdef(oid)) FROM pg_constraint
+				WHERE connamespace = current_schema()::regnamespace
+			UNION ALL SELECT format('function %s %s', p.oid::regprocedure, md5(prosrc)) FROM pg_proc p
+				WHERE pronamespace = current_schema()::regnamespace
+			UNION ALL SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+				WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal) catalog`).Scan(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	})
+}

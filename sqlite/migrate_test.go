@@ -118,3 +118,29 @@ func TestMigrationPerPopulationKeepsSessions(t *testing.T) {
 	})
 	storetest.MustInsertUser(t, s, storetest.NewUser("u2", "A@contoso.test", "fabrikam", lockbox.RoleGlobalAdmin), "h")
 }
+
+// TestMigrationsReversible: every migration's Down undoes its Up
+// (storetest.CheckMigrationsReversible), the schema compared as SQLite
+// keeps it (sqlite_schema).
+func TestMigrationsReversible(t *testing.T) {
+	t.Parallel()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "lockbox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := newProvider(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckMigrationsReversible(t, p, func(t *testing.T) string {
+		var out string
+		err := db.QueryRowContext(t.Context(), `SELECT group_concat(line, char(10)) FROM (
+			SELECT type || ' ' || name || ' ' || coalesce(sql, '') AS line FROM sqlite_schema
+			WHERE name NOT LIKE 'sqlite_%' ORDER BY line)`).Scan(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	})
+}
