@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"testing"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
 	"github.com/lockboxhq/lockbox/postgres/pgtest"
@@ -15,13 +17,7 @@ import (
 // request carries the deadline and reminder time the workflow's Go rules
 // give (migration 00007's backfill).
 func TestMigrationBackfill(t *testing.T) {
-	dsn := pgtest.Schema(t, pgtest.DSN(t))
-	db := pgtest.Open(t, dsn)
-	defer db.Close()
-	p, err := newProvider(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn, db, p := emptySchema(t)
 	if _, err := p.UpTo(t.Context(), 6); err != nil {
 		t.Fatalf("migrate to 6: %v", err)
 	}
@@ -74,13 +70,7 @@ func v6Request(t *testing.T, r *lockbox.AccessRequest) []any {
 // columns, indexes, constraints, functions and triggers.
 func TestMigrationsReversible(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.Schema(t, pgtest.DSN(t))
-	db := pgtest.Open(t, dsn)
-	defer db.Close()
-	p, err := newProvider(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, db, p := emptySchema(t)
 	storetest.CheckMigrationsReversible(t, p, func(t *testing.T) string {
 		var out string
 		err := db.QueryRowContext(t.Context(), `SELECT string_agg(line, E'\n' ORDER BY line) FROM (
@@ -99,4 +89,19 @@ func TestMigrationsReversible(t *testing.T) {
 		}
 		return out
 	})
+}
+
+// emptySchema is a new empty schema on the test server: its DSN, a
+// connection to it (closed when the test ends) and its migrations'
+// provider.
+func emptySchema(t *testing.T) (string, *sql.DB, *goose.Provider) {
+	t.Helper()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	db := pgtest.Open(t, dsn)
+	t.Cleanup(func() { db.Close() })
+	p, err := newProvider(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn, db, p
 }
