@@ -10,8 +10,9 @@ import (
 // database) down and up: every migration's Down runs after its Up, its Up
 // runs again after its Down, and after going down to an empty database
 // and up again the schema is the one Up built the first time, as
-// catalog describes it. An operator who rolls back a release runs these
-// Downs; nothing else would.
+// catalog describes it. The product only migrates forward (an operator
+// rolls back by restoring a backup: docs/operations.md, "Upgrades"); the
+// Downs are what a developer runs with goose, and nothing else runs them.
 func CheckMigrationsReversible(t *testing.T, p *goose.Provider, catalog func(t *testing.T) string) {
 	t.Helper()
 	ctx := t.Context()

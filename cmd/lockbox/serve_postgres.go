@@ -57,8 +57,20 @@ func checkPool(db *postgres.Options) error {
 		return usageErrorf("--db-conn-max-lifetime must be at least 1s, not %s", db.ConnMaxLifetime)
 	case db.StatementTimeout < time.Millisecond:
 		return usageErrorf("--db-statement-timeout must be at least 1ms, not %s", db.StatementTimeout)
-	case db.Writers < 0 || db.Writers > maxWriters:
-		return usageErrorf("--db-writers must be auto or between 1 and %d, not %d", maxWriters, db.Writers)
+	}
+	if db.Writers != 0 { // 0 is auto
+		if err := checkWriters(db.Writers); err != nil {
+			return usageErrorf("--db-writers %d: %v", db.Writers, err)
+		}
+	}
+	return nil
+}
+
+// checkWriters is the range of a fixed --db-writers, for the flag and for
+// a configuration built in code alike.
+func checkWriters(n int) error {
+	if n < 1 || n > maxWriters {
+		return fmt.Errorf("want auto or a number from 1 to %d", maxWriters)
 	}
 	return nil
 }
@@ -80,8 +92,11 @@ func (v writersValue) Set(s string) error {
 		return nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > maxWriters {
-		return fmt.Errorf("want auto or a number from 1 to %d", maxWriters)
+	if err != nil {
+		n = 0 // not a number: refused with the range
+	}
+	if err := checkWriters(n); err != nil {
+		return err
 	}
 	*v.n = n
 	return nil

@@ -77,3 +77,19 @@ func TestServeDatabaseFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckPoolWriters: a configuration built in code (the benchmarks')
+// meets the flag's range: 0 is auto, 1 to 16 fixed, anything else refused.
+func TestCheckPoolWriters(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		writers int
+		ok      bool
+	}{{0, true}, {1, true}, {16, true}, {17, false}, {-1, false}} {
+		o := defaultServePool()
+		o.Writers = tc.writers
+		if err := checkPool(&o); (err == nil) != tc.ok {
+			t.Errorf("Writers %d: %v, want ok %v", tc.writers, err, tc.ok)
+		}
+	}
+}

@@ -211,14 +211,7 @@ func TestTenantsFlag(t *testing.T) {
 		{[]string{"-tenants", "0"}, 0, true},
 		{[]string{"-tenants", "-2"}, 0, true},
 	} {
-		var c config
-		fs := flagSet(&c, flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		// check needs a DSN; nothing connects to it.
-		err := fs.Parse(append([]string{"-postgres", "postgres://x"}, tc.args...))
-		if err == nil {
-			err = c.check()
-		}
+		c, err := parseChecked(tc.args)
 		if (err != nil) != tc.wantErr || !tc.wantErr && c.tenants != tc.want {
 			t.Errorf("%q: %d tenants, error %v; want %d, error %v", tc.args, c.tenants, err, tc.want, tc.wantErr)
 		}
@@ -266,15 +259,22 @@ func TestSeveralWritersFlag(t *testing.T) {
 		{[]string{"-several-writers", "1"}, 1, false},
 		{[]string{"-several-writers", "-1"}, 0, true},
 	} {
-		var c config
-		fs := flagSet(&c, flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		err := fs.Parse(append([]string{"-postgres", "postgres://x"}, tc.args...))
-		if err == nil {
-			err = c.check()
-		}
+		c, err := parseChecked(tc.args)
 		if (err != nil) != tc.wantErr || !tc.wantErr && c.severalWriters != tc.want {
 			t.Errorf("%q: %d writers, error %v; want %d, error %v", tc.args, c.severalWriters, err, tc.want, tc.wantErr)
 		}
 	}
+}
+
+// parseChecked parses args as the command line would and checks the
+// result; check needs a DSN, which nothing connects to.
+func parseChecked(args []string) (config, error) {
+	var c config
+	fs := flagSet(&c, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(append([]string{"-postgres", "postgres://x"}, args...))
+	if err == nil {
+		err = c.check()
+	}
+	return c, err
 }
