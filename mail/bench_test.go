@@ -15,11 +15,7 @@ func BenchmarkRenderAndEncode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		msg, err := mail.Message(e, "lockbox@provider.test")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := mail.EML(msg); err != nil {
+		if _, err := mail.Message(e, "lockbox@provider.test"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -46,11 +46,7 @@ func checkEmail(t *testing.T, m *lockbox.OutboxMessage) {
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
-	msg, err := mail.Message(e, "Lockbox <lockbox@mail.provider.test>")
-	if err != nil {
-		t.Fatalf("message: %v", err)
-	}
-	raw, err := mail.EML(msg)
+	raw, err := mail.Message(e, "Lockbox <lockbox@mail.provider.test>")
 	if err != nil {
 		t.Fatalf("encode: %v", err)
 	}

@@ -322,11 +322,7 @@ func TestMessageEncoding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := mail.Message(e, "Lockbox <lockbox@mail.provider.test>")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := mail.EML(msg)
+	raw, err := mail.Message(e, "Lockbox <lockbox@mail.provider.test>")
 	if err != nil {
 		t.Fatal(err)
 	}

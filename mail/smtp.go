@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	netmail "net/mail"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -143,41 +145,75 @@ func (s *SMTP) options() []gomail.Option {
 	return opts
 }
 
-// Send delivers msg. Its errors are *lockbox.DeliveryError: permanent only
-// when the server refused this message for good (5xx to MAIL, RCPT or
-// DATA); connection, TLS, authentication and 4xx failures are temporary,
-// since the server or its configuration can be fixed within the retry window.
-func (s *SMTP) Send(ctx context.Context, msg *gomail.Msg) error {
+// Send delivers msg, an encoded message (Message), from the envelope
+// sender from to the one recipient to. Its errors are
+// *lockbox.DeliveryError: permanent only when the server refused this
+// message for good (5xx to MAIL, RCPT or DATA); connection, TLS,
+// authentication and 4xx failures are temporary, since the server or its
+// configuration can be fixed within the retry window.
+//
+// go-mail's client makes the connection, TLS and authentication; the
+// envelope and the data go through its SMTP session directly, since the
+// message is already encoded (mime.go).
+func (s *SMTP) Send(ctx context.Context, from, to string, msg []byte) error {
 	client, err := gomail.NewClient(s.cfg.Host, s.options()...)
 	if err != nil {
 		return &lockbox.DeliveryError{Kind: "config", Err: fmt.Errorf("smtp client: %w", err)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 4*s.cfg.Timeout)
 	defer cancel()
-	return classify(client.DialAndSendWithContext(ctx, msg))
-}
-
-// classify turns a go-mail error into a DeliveryError.
-func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	var se *gomail.SendError
-	if !errors.As(err, &se) {
+	c, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
 		kind := "connect"
 		if strings.Contains(err.Error(), "SMTP AUTH") {
 			kind = "auth"
 		}
-		return &lockbox.DeliveryError{Kind: kind, Err: err}
+		return &lockbox.DeliveryError{Kind: kind, Err: fmt.Errorf("dial failed: %w", err)}
 	}
-	if se.IsTemp() {
+	defer func() { _ = client.CloseWithSMTPClient(c) }()
+	// Each command may take the timeout, as go-mail's own sending allows;
+	// the context above bounds the whole attempt.
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	defer stop()
+	if err := c.UpdateDeadline(s.cfg.Timeout); err != nil {
+		return classify(err, "")
+	}
+	if err := c.Mail(envelope(from)); err != nil {
+		return classify(err, "MAIL")
+	}
+	if err := c.Rcpt(envelope(to)); err != nil {
+		return classify(err, "RCPT")
+	}
+	w, err := c.Data()
+	if err != nil {
+		return classify(err, "DATA")
+	}
+	if _, err := w.Write(msg); err != nil {
+		return classify(err, "")
+	}
+	if err := w.Close(); err != nil {
+		return classify(err, "DATA")
+	}
+	return nil
+}
+
+// envelope is an address as MAIL FROM and RCPT TO take it: <local@domain>.
+func envelope(addr string) string { return (&netmail.Address{Address: addr}).String() }
+
+// classify turns an error of the SMTP conversation into a DeliveryError:
+// the server's answer to command (MAIL, RCPT, DATA; "" for anything else)
+// is permanent when it is 5xx, temporary when 4xx; an error without an
+// SMTP code (the connection broke) is temporary.
+func classify(err error, command string) error {
+	var te *textproto.Error
+	if !errors.As(err, &te) {
+		return &lockbox.DeliveryError{Kind: "connect", Err: err}
+	}
+	switch {
+	case te.Code >= 400 && te.Code < 500:
 		return &lockbox.DeliveryError{Kind: "smtp_temporary", Err: err}
-	}
-	switch se.Reason {
-	case gomail.ErrSMTPMailFrom, gomail.ErrSMTPRcptTo, gomail.ErrSMTPData, gomail.ErrSMTPDataClose:
-		if se.ErrorCode() >= 500 {
-			return &lockbox.DeliveryError{Kind: "smtp_rejected", Permanent: true, Err: err}
-		}
+	case te.Code >= 500 && command != "":
+		return &lockbox.DeliveryError{Kind: "smtp_rejected", Permanent: true, Err: fmt.Errorf("%s: %w", command, err)}
 	}
 	return &lockbox.DeliveryError{Kind: "smtp_error", Err: err}
 }

@@ -40,11 +40,7 @@ func (f *fakeMTA) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
 	if err != nil {
 		return &lockbox.DeliveryError{Kind: "render", Permanent: true, Err: err}
 	}
-	msg, err := mail.Message(e, "lockbox@provider.test")
-	if err != nil {
-		return err
-	}
-	raw, err := mail.EML(msg)
+	raw, err := mail.Message(e, "lockbox@provider.test")
 	if err != nil {
 		return err
 	}
