@@ -132,3 +132,17 @@ func boundaryOf(t *testing.T, raw []byte) string {
 	}
 	return strings.TrimSuffix(b, `"`)
 }
+
+// BenchmarkEncode is the encoding of one rendered email alone.
+func BenchmarkEncode(b *testing.B) {
+	e := &Email{To: "approver@contoso.test", Subject: "[Lockbox] Access request LB-7K3Q9MXA needs your decision (contoso)",
+		MessageID: "m-1@provider.test", Date: time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC), Reference: "LB-7K3Q9MXA",
+		Text: strings.Repeat("A provider support engineer asks for access to your organization's content.\n", 20),
+		HTML: strings.Repeat(`<p style="font-family: Segoe UI, Helvetica">A provider support engineer asks for access.</p>`+"\n", 25)}
+	b.SetBytes(int64(len(e.Text) + len(e.HTML)))
+	for b.Loop() {
+		if _, err := encode(e, "lockbox@provider.test"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
