@@ -112,8 +112,8 @@ func writeQP(b *bytes.Buffer, s string) {
 	n := 0 // characters on the current line
 	for i := 0; i < len(s); {
 		// A run of characters written as they are.
-		j := i
-		for j < len(s) && j-i < qpMax-n && qpLiteral(s, j) {
+		j, end := i, min(len(s), i+qpMax-n)
+		for j < end && (qpPrintable[s[j]] || qpLiteral(s, j)) {
 			j++
 		}
 		if j > i {
@@ -156,13 +156,18 @@ func writeQP(b *bytes.Buffer, s string) {
 // but '=', or a space or tab that a line break or the end does not follow
 // (trailing white space may be dropped in transport).
 func qpLiteral(s string, i int) bool {
-	switch c := s[i]; {
-	case c == ' ' || c == '\t':
-		return i+1 < len(s) && !qpBreak(s, i+1)
-	default:
-		return c >= '!' && c <= '~' && c != '='
-	}
+	c := s[i]
+	return qpPrintable[c] || (c == ' ' || c == '\t') && i+1 < len(s) && s[i+1] != '\n' && s[i+1] != '\r'
 }
+
+// qpPrintable holds the bytes written as they are wherever they stand:
+// '!' to '~' but '='.
+var qpPrintable = func() (t [256]bool) {
+	for c := '!'; c <= '~'; c++ {
+		t[c] = c != '='
+	}
+	return t
+}()
 
 // qpBreak says whether a line break starts at s[i].
 func qpBreak(s string, i int) bool {
