@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // A Lockbox email never contains a link (SPEC §5): phishing mail that
@@ -60,25 +61,41 @@ func defang(s string, every bool) string {
 		s = strings.ReplaceAll(s, `\\`, `\ \`)
 	}
 	if has(".") { // in every dotted quad and name
-		s = ipv4.ReplaceAllStringFunc(s, func(m string) string { return strings.ReplaceAll(m, ".", "[.]") })
+		if every || digitDot(s) { // every dotted quad has one
+			s = ipv4.ReplaceAllStringFunc(s, func(m string) string { return strings.ReplaceAll(m, ".", "[.]") })
+		}
 		s = defangDots(s)
 	}
 	return s
+}
+
+// digitDot says whether a dot follows an ASCII digit somewhere in s.
+func digitDot(s string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i] == '.' && '0' <= s[i-1] && s[i-1] <= '9' {
+			return true
+		}
+	}
+	return false
 }
 
 // defangDots brackets every dot that joins a word to a following letter:
 // the shape of every domain name (TLDs begin with a letter), whatever the
 // script. Dots in numbers (2.5) and at the end of sentences stay.
 func defangDots(s string) string {
-	rs := []rune(s)
 	var b strings.Builder
-	b.Grow(len(s))
-	for i, r := range rs {
-		if r == '.' && i > 0 && i+1 < len(rs) && wordRune(rs[i-1]) && unicode.IsLetter(rs[i+1]) {
-			b.WriteString("[.]")
-			continue
+	b.Grow(len(s) + 8)
+	prev := rune(-1) // none yet
+	for i, r := range s {
+		if r == '.' && prev >= 0 && wordRune(prev) {
+			if next, _ := utf8.DecodeRuneInString(s[i+1:]); i+1 < len(s) && unicode.IsLetter(next) {
+				b.WriteString("[.]")
+				prev = r
+				continue
+			}
 		}
 		b.WriteRune(r)
+		prev = r
 	}
 	return b.String()
 }
