@@ -287,7 +287,15 @@ func moot(m *lockbox.OutboxMessage, now time.Time) string {
 	if m.Channel != lockbox.ChannelEmail || (m.Type != lockbox.NoticePending && m.Type != lockbox.NoticeReminder) {
 		return ""
 	}
-	var n lockbox.Notice
+	// The deadline alone: decoding the whole notice here cost as much as
+	// rendering the email does (issue 16).
+	var n struct {
+		Data struct {
+			Request *struct {
+				ExpiresAt time.Time `json:"expires_at"`
+			} `json:"request"`
+		} `json:"data"`
+	}
 	if err := json.Unmarshal(m.Payload, &n); err != nil || n.Data.Request == nil {
 		return ""
 	}
