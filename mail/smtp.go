@@ -171,10 +171,8 @@ func (s *SMTP) Send(ctx context.Context, from, to string, msg []byte) error {
 		return &lockbox.DeliveryError{Kind: kind, Err: fmt.Errorf("dial failed: %w", err)}
 	}
 	defer func() { _ = client.CloseWithSMTPClient(c) }()
-	// Each command may take the timeout, as go-mail's own sending allows;
-	// the context above bounds the whole attempt.
-	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
-	defer stop()
+	// The conversation after the dial must end within the timeout, as in
+	// go-mail's own sending: one deadline on the connection bounds it.
 	if err := c.UpdateDeadline(s.cfg.Timeout); err != nil {
 		return classify(err, "")
 	}
