@@ -495,14 +495,13 @@ func (q *memberQuerier) QueryRowContext(ctx context.Context, query string, args 
 	return q.g.conn.QueryRowContext(ctx, query, args...)
 }
 
-// startWriters starts n writers, or with n 0 as many as the replicas
-// seen allow (replicas.go); Close stops them.
-func (s *Store) startWriters(n int) {
+// startWriters starts opts' writers; when opts leaves their number to the
+// Store, as many run at once as the replicas seen allow (replicas.go).
+// Close stops them.
+func (s *Store) startWriters(opts Options) {
 	s.queue = groupcommit.NewQueue(errClosed)
-	if n <= 0 {
-		n = writersAlone
-		s.autoWriters = s.replicaPattern != ""
-	}
+	n := opts.writersAtMost()
+	s.autoWriters = opts.Writers <= 0 && s.replicaPattern != ""
 	s.gate = newGate(n)
 	for range n {
 		s.writers.Add(1)

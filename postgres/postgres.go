@@ -80,17 +80,22 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// writersAtMost is how many writers a Store starts: Writers, or when it
+// is left to choose (0 or less) the most it runs alone (replicas.go).
+func (o Options) writersAtMost() int {
+	if o.Writers > 0 {
+		return o.Writers
+	}
+	return writersAlone
+}
+
 func (o Options) withDefaults() Options {
 	if o.MaxOpenConns <= 0 {
 		o.MaxOpenConns = 20
 	}
 	// A connection for each writer, and two more: WithLock holds one while
 	// the work it guards uses others.
-	writers := o.Writers
-	if writers <= 0 {
-		writers = writersAlone
-	}
-	o.MaxOpenConns = max(o.MaxOpenConns, writers+2)
+	o.MaxOpenConns = max(o.MaxOpenConns, o.writersAtMost()+2)
 	if o.MaxIdleConns <= 0 || o.MaxIdleConns > o.MaxOpenConns {
 		o.MaxIdleConns = o.MaxOpenConns
 	}
@@ -203,7 +208,7 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.db = db
-	s.startWriters(opts.Writers)
+	s.startWriters(opts)
 	s.startTokenRunners()
 	return s, nil
 }
