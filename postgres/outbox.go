@@ -138,16 +138,26 @@ func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit i
 	return msgs, nil
 }
 
+// stillHeld is the condition under which a finish or a release may change
+// message o: the caller still holds it (row h of the call's arrays names it
+// with the attempt the caller claimed, and it is still pending). The status
+// is compared with a sub-select, not a literal, so that the planner cannot
+// prove outbox_claim's predicate and look each id up in that partial index:
+// id is only its second column, so each lookup walks the whole index, dead
+// entries included, where the primary key is one descent (docs/benchmarks.md,
+// "Fourteenth session"; TestQueryPlans).
+const stillHeld = `o.id = h.id AND o.attempts = h.attempt AND o.status = (SELECT 'pending')`
+
 // finishOutboxQuery records a batch of results in one statement: the
 // arrays are zipped into rows, and each updates its message only if the
-// caller still holds it (same id, same attempt, still pending); RETURNING
-// names the ones it recorded. Rows of one call have distinct ids
-// (lockbox.CheckOutboxFinishes), so no message is matched twice.
-const finishOutboxQuery = `UPDATE outbox o SET status = f.status, last_error = f.last_error,
-		finished_at = f.finished_at, next_attempt_at = coalesce(f.next_attempt_at, o.next_attempt_at), lease_until = NULL
+// caller still holds it (stillHeld); RETURNING names the ones it recorded.
+// Rows of one call have distinct ids (lockbox.CheckOutboxFinishes), so no
+// message is matched twice.
+const finishOutboxQuery = `UPDATE outbox o SET status = h.status, last_error = h.last_error,
+		finished_at = h.finished_at, next_attempt_at = coalesce(h.next_attempt_at, o.next_attempt_at), lease_until = NULL
 	FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
-		AS f (id, attempts, status, last_error, finished_at, next_attempt_at)
-	WHERE o.id = f.id AND o.attempts = f.attempts AND o.status = 'pending'
+		AS h (id, attempt, status, last_error, finished_at, next_attempt_at)
+	WHERE ` + stillHeld + `
 	RETURNING o.id`
 
 // FinishOutbox records attempts' results if the caller still holds them:
@@ -180,11 +190,10 @@ func (t *tx) FinishOutbox(ctx context.Context, results ...lockbox.OutboxFinish) 
 }
 
 // releaseOutboxQuery gives back, in one statement, the claims still held
-// (same id, same attempt, still pending): lease ended, the claim's
-// increment of attempts taken back.
+// (stillHeld): lease ended, the claim's increment of attempts taken back.
 const releaseOutboxQuery = `UPDATE outbox o SET attempts = o.attempts - 1, lease_until = NULL
 	FROM unnest($1::text[], $2::integer[]) AS h (id, attempt)
-	WHERE o.id = h.id AND o.attempts = h.attempt AND o.status = 'pending'`
+	WHERE ` + stillHeld
 
 // ReleaseOutbox gives back claimed messages never attempted; see
 // lockbox.OutboxTx.

@@ -33,13 +33,26 @@ func TestQueryPlans(t *testing.T) {
 		FROM generate_series(0, 1999) g`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.db.ExecContext(t.Context(), `ANALYZE audit_records`); err != nil {
+	// An outbox as a busy one looks: 2,000 delivered messages and 20
+	// pending, so the partial index outbox_claim is far smaller than the
+	// primary key and tempts the planner for a lookup by id.
+	if _, err := s.db.ExecContext(t.Context(), `INSERT INTO outbox (id, channel, tenant, type, recipient,
+		webhook_id, payload, status, attempts, created_at, next_attempt_at, lease_until, last_error, finished_at)
+		SELECT 'msg-' || g, 'email', 'contoso', 't', 'a@b.test', '', '\x00',
+			CASE WHEN g < 20 THEN 'pending' ELSE 'delivered' END, 1, now(), now(), now(), '',
+			CASE WHEN g < 20 THEN NULL ELSE now() END
+		FROM generate_series(0, 1999) g`); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.db.ExecContext(t.Context(), `ANALYZE audit_records, outbox`); err != nil {
+		t.Fatal(err)
+	}
+	held := []string{"msg-1", "msg-2", "msg-3"}
 	now := time.Unix(0, 0)
 	cursor := lockbox.RequestQuery{Tenant: "contoso", BeforeCreatedAt: &now, BeforeID: "x", Limit: 10}
 	byRequest := auditWhere(lockbox.AuditQuery{Log: "contoso", RequestID: "req-7", Operations: []string{"a", "b"}})
-	avoid := map[string][]string{"SearchAuditByRequest": {"audit_records_time"}}
+	avoid := map[string][]string{"SearchAuditByRequest": {"audit_records_time"},
+		"FinishOutbox": {"outbox_claim"}, "ReleaseOutbox": {"outbox_claim"}}
 	tests := []struct {
 		name  string
 		query string
@@ -73,6 +86,11 @@ func TestQueryPlans(t *testing.T) {
 		{"ClaimOutbox", claimOutboxQuery, []any{now, now, 8}, []string{"Limit", "Index Scan using outbox_claim"}},
 		// The first entry of the index, not every pending message.
 		{"NextOutboxWake", nextOutboxWakeQuery, nil, []string{"Limit", "Index Scan using outbox_claim"}},
+		// A batch of held messages, each by its primary key, not a walk of
+		// outbox_claim per id (stillHeld).
+		{"FinishOutbox", finishOutboxQuery, []any{held, []int32{1, 1, 1}, []string{"delivered", "delivered", "delivered"},
+			[]string{"", "", ""}, []*time.Time{&now, &now, &now}, []*time.Time{nil, nil, nil}}, []string{"outbox_pkey"}},
+		{"ReleaseOutbox", releaseOutboxQuery, []any{held, []int32{1, 1, 1}}, []string{"outbox_pkey"}},
 		// An endpoint's undelivered messages, not every pending email.
 		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_webhook_pending"}},
 	}
