@@ -83,4 +83,22 @@ func TestBundlesOfAnOldLog(t *testing.T) {
 	if got := bundle(2); !bytes.Equal(got, want(2)) {
 		t.Errorf("bundle 2 after the append that filled it: %d bytes, want %d", len(got), len(want(2)))
 	}
+	// The append stored it compressed with lz4 where the server has lz4
+	// (migration 00025): pglz held the log's head for milliseconds more.
+	var lz4 bool
+	if err := db.QueryRow(`SELECT EXISTS (SELECT 1 FROM pg_settings
+		WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))`).Scan(&lz4); err != nil {
+		t.Fatal(err)
+	}
+	if !lz4 {
+		t.Log("this PostgreSQL has no lz4: bundles keep its default compression")
+		return
+	}
+	var method sql.NullString
+	if err := db.QueryRow(`SELECT pg_column_compression(data) FROM audit_bundles WHERE log = 'contoso' AND n = 2`).Scan(&method); err != nil {
+		t.Fatal(err)
+	}
+	if method.String != "lz4" {
+		t.Errorf("bundle 2 stored with compression %q, want lz4", method.String)
+	}
 }

@@ -74,11 +74,17 @@ func copyScript(ctx context.Context, dsn string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read tables: %w", err)
 	}
+	like := "INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE"
+	if compression, err := hasColumnCompression(ctx, db); err != nil {
+		return "", err
+	} else if compression {
+		like += " INCLUDING COMPRESSION"
+	}
 	var create, fill strings.Builder
 	for _, t := range tables {
 		name, cols := ident(t[0]), t[1]
 		from := ident(schema) + "." + name
-		fmt.Fprintf(&create, "CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE);\n", name, from)
+		fmt.Fprintf(&create, "CREATE TABLE %s (LIKE %s %s);\n", name, from, like)
 		var rows bool
 		if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM `+from+`)`).Scan(&rows); err != nil {
 			return "", fmt.Errorf("read %s: %w", from, err)
@@ -126,8 +132,25 @@ func sequenceValues(ctx context.Context, db *sql.DB) (string, error) {
 	return b.String(), nil
 }
 
+// hasColumnCompression reports whether the server has a compression
+// method per column (PostgreSQL 14 and later), which a migration may set
+// and a copy must keep.
+func hasColumnCompression(ctx context.Context, db *sql.DB) (bool, error) {
+	var version int
+	if err := db.QueryRowContext(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+		return false, fmt.Errorf("read server version: %w", err)
+	}
+	return version >= 140000, nil
+}
+
+// compressionQuery describes the columns given a compression method.
+const compressionQuery = `SELECT format('compression %s.%s %s', c.relname, a.attname, a.attcompression)
+	 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+	 WHERE c.relnamespace = current_schema()::regnamespace AND a.attcompression <> ''`
+
 // fingerprintQueries describe a schema line by line, without its name:
-// everything a migration can create in it, and its rows (below).
+// everything a migration can create in it, and its rows (below); with
+// compressionQuery where the server has it.
 var fingerprintQueries = []string{
 	`SELECT format('relation %s kind=%s persistence=%s rls=%s options=%s', relname, relkind, relpersistence, relrowsecurity, reloptions)
 	 FROM pg_class WHERE relnamespace = current_schema()::regnamespace`,
@@ -169,8 +192,14 @@ func fingerprint(ctx context.Context, dsn string) (string, error) {
 	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		return "", fmt.Errorf("read schema: %w", err)
 	}
+	queries := fingerprintQueries
+	if compression, err := hasColumnCompression(ctx, db); err != nil {
+		return "", err
+	} else if compression {
+		queries = append(slices.Clip(queries), compressionQuery)
+	}
 	var lines []string
-	for _, q := range fingerprintQueries {
+	for _, q := range queries {
 		rows, err := queryRows(ctx, db, q, 1)
 		if err != nil {
 			return "", fmt.Errorf("fingerprint: %w", err)
