@@ -3,7 +3,8 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,14 +48,46 @@ func holdWriter(t *testing.T, s lockbox.Store, release <-chan struct{}, fn func(
 }
 
 // queued waits until n Updates are queued for s's writers, behind one
-// that runs: they will then join its group.
+// that runs: they will then join its group. Counted is not enough: a caller
+// is counted as it enters Submit, and a group gathers only callers already
+// blocked on the hand-off, waiting 100 µs for later ones (Gather), so a
+// caller descheduled in between (a loaded machine, CI) would make a group
+// of its own. So it also waits until n goroutines that this test's
+// goroutine started are blocked there.
 func queued(t *testing.T, s *postgres.Store, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); s.WaitingUpdates() < n; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); s.WaitingUpdates() < n || blockedSubmits() < n; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d Updates queued, want %d", s.WaitingUpdates(), n)
+			t.Fatalf("%d Updates queued, %d blocked for a writer, want %d", s.WaitingUpdates(), blockedSubmits(), n)
 		}
 	}
+}
+
+// blockedSubmits counts the goroutines started by the calling one that
+// wait in groupcommit's Submit for a writer to take their Update, read
+// from every goroutine's stack ("goroutine 7 [select]:" … "created by …
+// in goroutine 5" and the line of the go statement).
+func blockedSubmits() int {
+	buf := make([]byte, 64<<10)
+	self := string(buf[:runtime.Stack(buf, false)])
+	self, _, _ = strings.Cut(strings.TrimPrefix(self, "goroutine "), " ")
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(header, " [select") && strings.Contains(g, "groupcommit.(*Queue).Submit(") &&
+			strings.Contains(g+"\n", " in goroutine "+self+"\n") {
+			count++
+		}
+	}
+	return count
 }
 
 // wait is the result of an Update, or a test failure if it has not
