@@ -146,6 +146,21 @@ type AuditQuery struct {
 	Limit       int // > 0
 }
 
+// MayMatch reports whether rec could be among q's results: it is in q's
+// log and has q's request, record type and one of q's operations and
+// users, where q names them (times and the cursor are not looked at, so a
+// true answer may be wrong, a false one never). A store whose Update
+// cannot search the records that earlier Updates of its commit group
+// appended (they are written at the group's commit) asks it of each, to
+// know when the Update must run again after them (store.go, Update).
+func (q AuditQuery) MayMatch(rec *AuditRecord) bool {
+	return rec.Tenant == q.Log &&
+		(q.RequestID == "" || rec.RequestID == q.RequestID) &&
+		(q.RecordType == "" || rec.RecordType == q.RecordType) &&
+		(len(q.Operations) == 0 || slices.Contains(q.Operations, rec.Operation)) &&
+		(len(q.Users) == 0 || slices.Contains(q.Users, rec.UserID))
+}
+
 // AuditLogTx is the part of Tx the audit log reads. Appends go through
 // Tx.AppendAudit, which must also store the record's RFC 6962 stored hashes
 // (golang.org/x/mod/sumdb/tlog StoredHashes over the canonical bytes) in the

@@ -19,6 +19,12 @@ type Store interface {
 	// when fn, sharing a transaction with other Updates, found a row locked
 	// elsewhere). So fn must leave nothing behind outside tx when it fails,
 	// and must not call Update or View on the same Store.
+	//
+	// fn's audit reads see the records of every Update committed before
+	// it, those of Updates committed together with it included (both
+	// stores write a group's appends at its commit: an Update whose read
+	// could return one of them, AuditQuery.MayMatch, is run again after
+	// they are written). fn's own appends it need not read back.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error

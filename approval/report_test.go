@@ -1,11 +1,14 @@
 package approval_test
 
 import (
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/storetest"
 )
 
 // TestAccessReport: the operator's actions, allowed and blocked, counted
@@ -76,3 +79,54 @@ var cmpIgnoreTimes = cmp.FilterPath(func(p cmp.Path) bool {
 	s := p.String()
 	return s == "AccessStartsAt" || s == "AccessEndedAt"
 }, cmp.Ignore())
+
+// TestAccessReportCountsAnActionOfTheSameCommit: an operator action
+// recorded just before the completion, committed in the same group (the
+// store writes a group's records only at its commit), is in the final
+// report, as it is before the report in the log.
+func TestAccessReportCountsAnActionOfTheSameCommit(t *testing.T) {
+	t.Parallel()
+	h := newGrantHarness(t) // SQLite: one writer, so Updates queued behind a held one join its group
+	r := h.MustActive(validRequest())
+	g := h.MustGrant(r)
+	service, operator := h.service(), h.as("operator@provider.test") // signed in before the writer is held
+
+	held, release := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		h.store.Update(t.Context(), func(lockbox.Tx) error { close(held); <-release; return nil })
+	})
+	<-held
+	var decision *lockbox.AccessDecision
+	var actErr, completeErr error
+	wg.Go(func() {
+		decision, actErr = h.svc.RecordOperatorAction(service, lockbox.AccessCheck{Token: g.Token, Operation: "Get-MailboxStatistics"})
+	})
+	storetest.WaitQueued(t, 1)
+	wg.Go(func() {
+		_, completeErr = h.svc.Act(operator, r.ID, lockbox.EventComplete, lockbox.Decision{})
+	})
+	storetest.WaitQueued(t, 2)
+	close(release)
+	wg.Wait()
+	if actErr != nil || !decision.Allowed || completeErr != nil {
+		t.Fatalf("action: %+v, %v; completion: %v", decision, actErr, completeErr)
+	}
+
+	rep, err := h.svc.AccessReport(h.as("approver@contoso.test"), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, rec := range h.audit(r.Tenant) {
+		if rec.RequestID == r.ID {
+			order = append(order, rec.Operation)
+		}
+	}
+	if i, j := slices.Index(order, lockbox.OpOperatorAction), slices.Index(order, lockbox.OpRequestAccessReport); i < 0 || j < i {
+		t.Fatalf("log order %v: want the action, then the report", order)
+	}
+	if !rep.Final || rep.AllowedTotal != 1 {
+		t.Errorf("final report: %d allowed (final %v), want the 1 action before it in the log: %v", rep.AllowedTotal, rep.Final, order)
+	}
+}

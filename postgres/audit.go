@@ -106,6 +106,9 @@ func appendError(err error, a appendBatch) error {
 // AuditRecords returns a log's records with start <= index < end, in index
 // order, decoded from the stored canonical bytes.
 func (t *tx) AuditRecords(ctx context.Context, log string, start, end int64) ([]*lockbox.AuditRecord, error) {
+	if err := t.seeEarlierIn(log); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.QueryContext(ctx, `SELECT canonical FROM audit_records
 		WHERE log = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, log, start, end)
 	if err != nil {
@@ -118,6 +121,9 @@ func (t *tx) AuditRecords(ctx context.Context, log string, start, end int64) ([]
 // AuditSize returns the number of records in a log (0 for a log never
 // written).
 func (t *tx) AuditSize(ctx context.Context, log string) (int64, error) {
+	if err := t.seeEarlierIn(log); err != nil {
+		return 0, err
+	}
 	var size int64
 	err := t.tx.QueryRowContext(ctx, `SELECT size FROM audit_logs WHERE log = $1`, log).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {

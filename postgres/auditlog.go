@@ -15,6 +15,36 @@ import (
 // Merkle hashes that AppendAudit stores with each record (see
 // migrations/00002_audit_log.sql for the layout).
 
+// errAfterEarlier is what an audit read of a write group's member returns
+// when an earlier member of the group appended a record the read could
+// return (lockbox.AuditQuery.MayMatch). A group's records are written only
+// with its COMMIT, so the read would miss a record of an Update committed
+// before this one: a completion's access report would not count an
+// operator action recorded just before it. The member is rolled back and
+// run again at the front of a new transaction, after the earlier members
+// have committed (writeGroup.run), whatever fn made of this error.
+var errAfterEarlier = errors.New("postgres: an earlier Update of this write group appended records this read must see; the Update runs again after it")
+
+// seeEarlier returns errAfterEarlier, and marks the member to be run
+// again, when q could return a record an earlier member of the write group
+// appended; nil outside a write group.
+func (t *tx) seeEarlier(q lockbox.AuditQuery) error {
+	m, ok := t.tx.(*memberQuerier)
+	if !ok {
+		return nil
+	}
+	for _, rec := range m.g.pending {
+		if q.MayMatch(rec) {
+			m.again = true
+			return errAfterEarlier
+		}
+	}
+	return nil
+}
+
+// seeEarlierIn is seeEarlier for a read of log by index or size.
+func (t *tx) seeEarlierIn(log string) error { return t.seeEarlier(lockbox.AuditQuery{Log: log}) }
+
 // hashRows reads the hashes column of records of one log
 // (auditlog.HashRows), all in one query. Records below the log's head are
 // committed before the head lock is released, so an appender holding the
@@ -48,6 +78,9 @@ func (t *tx) hashRows(ctx context.Context, log string) auditlog.HashRows {
 
 // ReadAuditHashes is tlog.HashReader.ReadHashes for log in this transaction.
 func (t *tx) ReadAuditHashes(ctx context.Context, log string, indexes []int64) ([][32]byte, error) {
+	if err := t.seeEarlierIn(log); err != nil {
+		return nil, err
+	}
 	hs, err := auditlog.StoredHashes(indexes, t.hashRows(ctx, log))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: log %s: %w", log, err)
@@ -57,6 +90,9 @@ func (t *tx) ReadAuditHashes(ctx context.Context, log string, indexes []int64) (
 
 // AuditLeaves returns the stored canonical bytes, untouched.
 func (t *tx) AuditLeaves(ctx context.Context, log string, start, end int64) ([]lockbox.LogEntry, error) {
+	if err := t.seeEarlierIn(log); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.QueryContext(ctx, `SELECT idx, canonical FROM audit_records
 		WHERE log = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, log, start, end)
 	if err != nil {
@@ -77,6 +113,9 @@ func (t *tx) AuditLeaves(ctx context.Context, log string, start, end int64) ([]l
 // size; the other filters are checked on the rows it visits. A search by
 // request walks audit_records_request_time instead (searchAuditSQL).
 func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.AuditRecord, error) {
+	if err := t.seeEarlier(q); err != nil {
+		return nil, err
+	}
 	w := auditWhere(q)
 	rows, err := t.queryAudit(ctx, searchAuditSQL("canonical", w), append(w.args, q.Limit)...)
 	if err != nil {
@@ -94,6 +133,9 @@ func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.
 
 // SearchAuditLeaves is SearchAudit's scan, the bytes untouched.
 func (t *tx) SearchAuditLeaves(ctx context.Context, q lockbox.AuditQuery) ([]lockbox.LogEntry, error) {
+	if err := t.seeEarlier(q); err != nil {
+		return nil, err
+	}
 	w := auditWhere(q)
 	rows, err := t.tx.QueryContext(ctx, searchAuditSQL("idx, canonical", w), append(w.args, q.Limit)...)
 	if err != nil {
@@ -145,6 +187,9 @@ func auditWhere(q lockbox.AuditQuery) *where {
 // AuditBundle returns log's stored full entry bundle n, or nil (256 is
 // auditlog.BundleSize).
 func (t *tx) AuditBundle(ctx context.Context, log string, n int64) ([]byte, error) {
+	if err := t.seeEarlierIn(log); err != nil {
+		return nil, err
+	}
 	var data []byte
 	err := t.tx.QueryRowContext(ctx, `SELECT b.data FROM audit_bundles b JOIN audit_logs l ON l.log = b.log
 		WHERE b.log = $1 AND b.n = $2 AND l.size >= (b.n + 1) * 256`, log, n).Scan(&data)

@@ -184,23 +184,34 @@ const (
 // costs the group no round trip at all.
 //
 // A member that found a row locked by another transaction while this one
-// held earlier members' locks (lockWait) is run again, once, as the first
-// member of a new transaction (split), where it may wait as long as any
-// lone transaction would. Its first run changed nothing: it was rolled back
+// held earlier members' locks (lockWait), or whose audit read could return
+// a record an earlier member appended (seeEarlier, auditlog.go), is run
+// again, once, as the first member of a new transaction (split): there it
+// may wait as long as any lone transaction would, and the earlier members'
+// records are committed. Its first run changed nothing: it was rolled back
 // to its savepoint (lockbox.Store.Update says fn must allow this).
 func (g *writeGroup) run(i int, req *groupcommit.Request) groupcommit.Result {
 	if err := req.Ctx.Err(); err != nil {
 		return groupcommit.Result{Err: err}
 	}
-	res := g.attempt(i, req)
-	if res.Err != nil && i > g.from && lockTimedOut(res.Err) && g.broken == nil && g.split(i) == nil {
-		res = g.attempt(i, req)
+	res, again := g.attempt(i, req)
+	if again && i > g.from && g.broken == nil && g.split(i) == nil {
+		res, _ = g.attempt(i, req)
 	}
 	return res
 }
 
-// attempt runs member i's fn once.
-func (g *writeGroup) attempt(i int, req *groupcommit.Request) groupcommit.Result {
+// attempt runs member i's fn once, and says whether it failed in a way a
+// run at the front of a new transaction would not (run).
+func (g *writeGroup) attempt(i int, req *groupcommit.Request) (groupcommit.Result, bool) {
+	res, again := g.call(i, req)
+	return res, again || res.Err != nil && lockTimedOut(res.Err)
+}
+
+// call runs member i's fn once. A member that read the log where an
+// earlier member's records are not yet written fails, whatever fn made of
+// the read's error, and is to run again (true).
+func (g *writeGroup) call(i int, req *groupcommit.Request) (groupcommit.Result, bool) {
 	q := &memberQuerier{g: g}
 	t := &tx{tx: q, update: true}
 	if !g.hooksOff {
@@ -215,6 +226,10 @@ func (g *writeGroup) attempt(i int, req *groupcommit.Request) groupcommit.Result
 	}
 	g.hooksOff = g.hooksOff || t.memo.hooks.wrote
 	g.usersOff = g.usersOff || t.memo.users.wrote
+	again := q.again && res.Panic == nil
+	if again {
+		res.Err = errAfterEarlier
+	}
 	if res.OK() {
 		res.Err = g.checkMember(q, t)
 	}
@@ -222,7 +237,7 @@ func (g *writeGroup) attempt(i int, req *groupcommit.Request) groupcommit.Result
 		if q.started {
 			g.rollbackMember()
 		}
-		return res
+		return res, again
 	}
 	for _, rec := range t.pending {
 		g.ids[rec.ID] = i
@@ -236,7 +251,7 @@ func (g *writeGroup) attempt(i int, req *groupcommit.Request) groupcommit.Result
 	if q.started {
 		g.savepoint, g.waitLess = keptSavepoint, true
 	}
-	return res
+	return res, false
 }
 
 // checkMember refuses a member that returned nil from a failed
@@ -419,6 +434,9 @@ type memberQuerier struct {
 	// writes wait for the member's next round trip, or the group's
 	// (later.go).
 	writes []laterWrite
+	// again: an audit read of the member could return a record an
+	// earlier member appended (seeEarlier); it is to run again.
+	again bool
 }
 
 // begin takes the member's savepoint, releasing the last member's in the

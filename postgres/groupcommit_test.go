@@ -3,8 +3,6 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,38 +54,11 @@ func holdWriter(t *testing.T, s lockbox.Store, release <-chan struct{}, fn func(
 // goroutine started are blocked there.
 func queued(t *testing.T, s *postgres.Store, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); s.WaitingUpdates() < n || blockedSubmits() < n; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); s.WaitingUpdates() < n || storetest.BlockedUpdates() < n; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d Updates queued, %d blocked for a writer, want %d", s.WaitingUpdates(), blockedSubmits(), n)
+			t.Fatalf("%d Updates queued, %d blocked for a writer, want %d", s.WaitingUpdates(), storetest.BlockedUpdates(), n)
 		}
 	}
-}
-
-// blockedSubmits counts the goroutines started by the calling one that
-// wait in groupcommit's Submit for a writer to take their Update, read
-// from every goroutine's stack ("goroutine 7 [select]:" … "created by …
-// in goroutine 5" and the line of the go statement).
-func blockedSubmits() int {
-	buf := make([]byte, 64<<10)
-	self := string(buf[:runtime.Stack(buf, false)])
-	self, _, _ = strings.Cut(strings.TrimPrefix(self, "goroutine "), " ")
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	count := 0
-	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		header, _, _ := strings.Cut(g, "\n")
-		if strings.Contains(header, " [select") && strings.Contains(g, "groupcommit.(*Queue).Submit(") &&
-			strings.Contains(g+"\n", " in goroutine "+self+"\n") {
-			count++
-		}
-	}
-	return count
 }
 
 // wait is the result of an Update, or a test failure if it has not
@@ -399,4 +370,13 @@ func TestOutboxInsertOutlastsTheLockWait(t *testing.T) {
 	if got := len(storetest.MustListOutbox(t, s, lockbox.OutboxQuery{})); got != 2 {
 		t.Errorf("%d outbox messages stored, want the second member's 2", got)
 	}
+}
+
+// TestGroupAuditReadsSeeEarlierMembers: a member whose audit read could
+// return a record an earlier member of its group appended (written only
+// with the group's COMMIT) is run again after that member commits
+// (storetest.CheckGroupAuditReads).
+func TestGroupAuditReadsSeeEarlierMembers(t *testing.T) {
+	t.Parallel()
+	storetest.CheckGroupAuditReads(t, openWriters(t, pgtestSchema(t), 1))
 }

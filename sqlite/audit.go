@@ -92,6 +92,9 @@ func (t *tx) insertAudit(ctx context.Context, e *auditlog.Entry) error {
 // AuditRecords returns a log's records with start <= index < end, in index
 // order, decoded from the stored canonical bytes.
 func (t *tx) AuditRecords(ctx context.Context, log string, start, end int64) ([]*lockbox.AuditRecord, error) {
+	if err := t.seeEarlierIn(log); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.QueryContext(ctx, `SELECT canonical FROM audit_records
 		WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx`, log, start, end)
 	if err != nil {

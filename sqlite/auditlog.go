@@ -16,6 +16,35 @@ import (
 // Merkle hashes that AppendAudit stores with each record (see
 // migrations/00002_audit_log.sql for the layout).
 
+// errAfterEarlier is what an audit read of an Update returns when an
+// earlier Update of its commit group staged a record the read could return
+// (lockbox.AuditQuery.MayMatch). Staged records are rows only after the
+// group's flush, so the read would miss a record of an Update committed
+// before this one: a completion's access report would not count an
+// operator action recorded just before it. The Update is rolled back, the
+// earlier Updates' records are written, and it runs again (runSavepoint),
+// whatever fn made of this error.
+var errAfterEarlier = errors.New("sqlite: an earlier Update of this commit group appended records this read must see; the Update runs again after they are written")
+
+// seeEarlier returns errAfterEarlier, and marks the Update to be run
+// again, when q could return a record an earlier Update of the commit
+// group staged; nil in a View.
+func (t *tx) seeEarlier(q lockbox.AuditQuery) error {
+	if t.logs == nil {
+		return nil
+	}
+	for _, e := range t.logs.staged[:t.logs.mark] {
+		if q.MayMatch(&e.Record) {
+			t.logs.again = true
+			return errAfterEarlier
+		}
+	}
+	return nil
+}
+
+// seeEarlierIn is seeEarlier for a read of log by index.
+func (t *tx) seeEarlierIn(log string) error { return t.seeEarlier(lockbox.AuditQuery{Log: log}) }
+
 // queryer is what reading the log needs: a transaction, or the writer pool's
 // transaction during the backfill at Open.
 type queryer interface {
@@ -45,6 +74,9 @@ func hashRows(ctx context.Context, q queryer, log string) auditlog.HashRows {
 
 // ReadAuditHashes is tlog.HashReader.ReadHashes for log in this transaction.
 func (t *tx) ReadAuditHashes(ctx context.Context, log string, indexes []int64) ([][32]byte, error) {
+	if err := t.seeEarlierIn(log); err != nil {
+		return nil, err
+	}
 	hs, err := auditlog.StoredHashes(indexes, hashRows(ctx, t.tx, log))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: log %s: %w", log, err)
@@ -54,6 +86,9 @@ func (t *tx) ReadAuditHashes(ctx context.Context, log string, indexes []int64) (
 
 // AuditLeaves returns the stored canonical bytes, untouched.
 func (t *tx) AuditLeaves(ctx context.Context, log string, start, end int64) ([]lockbox.LogEntry, error) {
+	if err := t.seeEarlierIn(log); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.QueryContext(ctx, `SELECT idx, canonical FROM audit_records
 		WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx`, log, start, end)
 	if err != nil {
@@ -73,6 +108,9 @@ func (t *tx) AuditLeaves(ctx context.Context, log string, start, end int64) ([]l
 // newest page of a time window is one index range scan whatever the log's
 // size; the other filters are checked on the rows it visits.
 func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.AuditRecord, error) {
+	if err := t.seeEarlier(q); err != nil {
+		return nil, err
+	}
 	where, args := auditWhere(q)
 	query := searchQuery(where)
 	rows, err := t.tx.QueryContext(ctx, query, append(args, q.Limit)...)
@@ -93,6 +131,9 @@ func (t *tx) SearchAudit(ctx context.Context, q lockbox.AuditQuery) ([]*lockbox.
 // the audit export, whose first page (no keyset yet) first empties the
 // process's page caches (shrinkCaches).
 func (t *tx) SearchAuditLeaves(ctx context.Context, q lockbox.AuditQuery) ([]lockbox.LogEntry, error) {
+	if err := t.seeEarlier(q); err != nil {
+		return nil, err
+	}
 	if q.BeforeTime == nil {
 		if _, err := t.tx.ExecContext(ctx, shrinkCaches); err != nil {
 			return nil, wrap("search audit", err)
@@ -257,6 +298,9 @@ const bundleQuery = `SELECT b.data FROM audit_bundles b JOIN audit_logs l ON l.l
 // AuditBundle returns log's stored full entry bundle n, or nil (256 is
 // auditlog.BundleSize).
 func (t *tx) AuditBundle(ctx context.Context, log string, n int64) ([]byte, error) {
+	if err := t.seeEarlierIn(log); err != nil {
+		return nil, err
+	}
 	var data []byte
 	err := t.tx.QueryRowContext(ctx, bundleQuery, log, n).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -273,6 +317,9 @@ const bundlesQuery = `SELECT b.n, b.data FROM audit_bundles b JOIN audit_logs l 
 // AppendAuditBundles appends the run of stored bundles from from on; see
 // lockbox.AuditTx.
 func (t *tx) AppendAuditBundles(ctx context.Context, dst []byte, log string, from, to int64) ([]byte, []int, error) {
+	if err := t.seeEarlierIn(log); err != nil {
+		return dst, nil, err
+	}
 	rows, err := t.tx.QueryContext(ctx, bundlesQuery, log, from, to)
 	if err != nil {
 		return dst, nil, wrap("audit bundles", err)

@@ -116,14 +116,37 @@ func (s *Store) beginGroup(ctx context.Context) (*sql.Conn, *sql.Tx, *groupLogs,
 }
 
 // runSavepoint runs one caller's fn inside a savepoint of the group's
-// transaction, undoing just its writes when it fails or panics.
+// transaction, undoing just its writes when it fails or panics. An Update
+// whose audit read could return a record an earlier Update of the group
+// staged (seeEarlier, auditlog.go) is undone, the staged records are
+// written (flush), and it runs once more, now seeing them as rows.
 func runSavepoint(sqlTx *sql.Tx, cache *stmtCache, logs *groupLogs, req *groupcommit.Request) groupcommit.Result {
 	if err := req.Ctx.Err(); err != nil {
 		return groupcommit.Result{Err: err}
 	}
+	res := callSavepoint(sqlTx, cache, logs, req)
+	again := logs.again && res.Panic == nil
+	logs.again = false
+	if !again {
+		return res
+	}
+	if err := logs.flush(context.Background(), &tx{tx: writerTx{tx: sqlTx, cache: cache}}); err != nil {
+		logs.failed = err // the group must not commit what this flush half wrote
+		return groupcommit.Result{Err: err}
+	}
+	return callSavepoint(sqlTx, cache, logs, req)
+}
+
+// callSavepoint runs fn once in a savepoint. An Update that read the log
+// where an earlier Update's records are still staged fails, whatever fn
+// made of the read's error (runSavepoint runs it again).
+func callSavepoint(sqlTx *sql.Tx, cache *stmtCache, logs *groupLogs, req *groupcommit.Request) groupcommit.Result {
 	sp := &savepoint{w: writerTx{tx: sqlTx, cache: cache}}
 	logs.begin()
 	res := req.Call(&tx{tx: writerTx{tx: sqlTx, cache: cache, sp: sp}, logs: logs})
+	if logs.again && res.Panic == nil {
+		res.Err = errAfterEarlier
+	}
 	if res.OK() {
 		if res.Err = sp.release(); res.Err == nil {
 			logs.release()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/sqlite"
+	"github.com/lockboxhq/lockbox/storetest"
 )
 
 // TestGroupCommitCancelledCallerHarmsNoOne: a caller whose context is
@@ -43,4 +44,13 @@ func TestGroupCommitCancelledCallerHarmsNoOne(t *testing.T) {
 	if !errors.Is(cancelled, context.Canceled) || other != nil {
 		t.Fatalf("cancelled caller: %v (want context.Canceled); other: %v (want nil)", cancelled, other)
 	}
+}
+
+// TestGroupAuditReadsSeeEarlierMembers: an Update whose audit read could
+// return a record an earlier Update of its group staged (written only at
+// the group's flush) is run again after a flush
+// (storetest.CheckGroupAuditReads).
+func TestGroupAuditReadsSeeEarlierMembers(t *testing.T) {
+	t.Parallel()
+	storetest.CheckGroupAuditReads(t, mustOpen(t, filepath.Join(t.TempDir(), "lb.db")))
 }

@@ -37,7 +37,9 @@ import (
 // A staged record is not in audit_records until the flush, so inside an
 // Update only AuditSize sees it: the store contract already tells code in a
 // transaction not to read back what it appended (PostgreSQL writes its
-// appends at commit too).
+// appends at commit too). An Update whose audit read could return a record
+// an earlier Update of the group staged is run again after a flush
+// (seeEarlier, runSavepoint).
 
 // logHead is a log's head (auditlog.Head: size and right edge) as the
 // group holds it.
@@ -68,6 +70,12 @@ type groupLogs struct {
 	committed map[string]*logHead
 	// appended is set when flush wrote records.
 	appended bool
+	// again is set when an audit read of the Update now running could
+	// return a staged record of an earlier one (seeEarlier): it is run
+	// again after a flush. failed is the error of such a flush, which
+	// fails the group.
+	again  bool
+	failed error
 }
 
 func newGroupLogs(c *logCache) *groupLogs {
@@ -190,10 +198,14 @@ func (g *groupLogs) load(ctx context.Context, q queryer, log string) (*logHead, 
 
 // flush writes the staged records in the order they were appended, the
 // entry bundles they fill, then the size of every log the group appended
-// to. It runs once, after the last savepoint and before COMMIT; if it
-// fails, the whole group fails. IDs were checked at append time and
-// indexes come from the heads, so it should not.
+// to. It runs after the last savepoint and before COMMIT, and between two
+// savepoints when an Update must read what earlier ones staged
+// (runSavepoint); if it fails, the whole group fails. IDs were checked at
+// append time and indexes come from the heads, so it should not.
 func (g *groupLogs) flush(ctx context.Context, t *tx) error {
+	if g.failed != nil {
+		return g.failed
+	}
 	var full []*auditlog.Entry // the last records of entry bundles
 	for _, e := range g.staged {
 		if err := t.insertAudit(ctx, e); err != nil {
