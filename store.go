@@ -14,11 +14,13 @@ type Store interface {
 	// until the transaction ends, so decisions on one request serialize
 	// across goroutines and server replicas.
 	//
-	// fn may be run a second time after a run that returned an error: that
-	// run's changes were all rolled back (the PostgreSQL store does this
-	// when fn, sharing a transaction with other Updates, found a row locked
-	// elsewhere). So fn must leave nothing behind outside tx when it fails,
-	// and must not call Update or View on the same Store.
+	// fn may be run a second time, all the changes of its first run rolled
+	// back: the PostgreSQL store does this when fn, sharing a transaction
+	// with other Updates, found a row locked elsewhere, and both stores
+	// when fn's audit read must first see records that other Updates
+	// committed before it (below), even if fn returned nil after that read
+	// failed. So fn must leave nothing behind outside tx when a run does
+	// not commit, and must not call Update or View on the same Store.
 	//
 	// fn's audit reads see the records of every Update committed before
 	// it, those of Updates committed together with it included (both
