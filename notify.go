@@ -297,8 +297,9 @@ type OutboxTx interface {
 	// missing or another tenant's.
 	GetWebhook(ctx context.Context, tenant, id string) (*Webhook, string, error)
 	// DeleteWebhook deletes a tenant's endpoint and its pending outbox
-	// messages (delivered and dead ones stay). ENOTFOUND when missing or
-	// another tenant's.
+	// messages (delivered and dead ones stay), those of Updates committed
+	// together with this one included. ENOTFOUND when missing or another
+	// tenant's.
 	DeleteWebhook(ctx context.Context, tenant, id string) error
 }
 

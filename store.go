@@ -17,9 +17,9 @@ type Store interface {
 	// fn may be run a second time, all the changes of its first run rolled
 	// back: the PostgreSQL store does this when fn, sharing a transaction
 	// with other Updates, found a row locked elsewhere, and both stores
-	// when fn's audit read must first see records that other Updates
-	// committed before it (below), even if fn returned nil after that read
-	// failed. So fn must leave nothing behind outside tx when a run does
+	// when fn's audit read (or, on PostgreSQL, its DeleteWebhook) must
+	// first see what other Updates committed before it queued (below),
+	// even if fn returned nil after that statement failed. So fn must leave nothing behind outside tx when a run does
 	// not commit, and must not call Update or View on the same Store.
 	//
 	// fn's audit reads see the records of every Update committed before

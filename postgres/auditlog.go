@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/auditlog"
@@ -15,15 +16,16 @@ import (
 // Merkle hashes that AppendAudit stores with each record (see
 // migrations/00002_audit_log.sql for the layout).
 
-// errAfterEarlier is what an audit read of a write group's member returns
-// when an earlier member of the group appended a record the read could
-// return (lockbox.AuditQuery.MayMatch). A group's records are written only
-// with its COMMIT, so the read would miss a record of an Update committed
-// before this one: a completion's access report would not count an
-// operator action recorded just before it. The member is rolled back and
-// run again at the front of a new transaction, after the earlier members
-// have committed (writeGroup.run), whatever fn made of this error.
-var errAfterEarlier = errors.New("postgres: an earlier Update of this write group appended records this read must see; the Update runs again after it")
+// errAfterEarlier is what a statement of a write group's member returns
+// when an earlier member of the group queued an audit record the statement
+// could read (lockbox.AuditQuery.MayMatch) or an outbox message it would
+// delete (DeleteWebhook). A group's records and messages are written only
+// with its COMMIT, so the statement would miss those of an Update
+// committed before this one: a completion's access report would not count
+// an operator action recorded just before it. The member is rolled back
+// and run again at the front of a new transaction, after the earlier
+// members have committed (writeGroup.run), whatever fn made of this error.
+var errAfterEarlier = errors.New("postgres: an earlier Update of this write group queued rows this statement must see; the Update runs again after it")
 
 // seeEarlier returns errAfterEarlier, and marks the member to be run
 // again, when q could return a record an earlier member of the write group
@@ -44,6 +46,17 @@ func (t *tx) seeEarlier(q lockbox.AuditQuery) error {
 
 // seeEarlierIn is seeEarlier for a read of log by index or size.
 func (t *tx) seeEarlierIn(log string) error { return t.seeEarlier(lockbox.AuditQuery{Log: log}) }
+
+// seeEarlierMessages is seeEarlier for a statement that must see the
+// outbox messages an earlier member of the write group queued (match).
+func (t *tx) seeEarlierMessages(match func(*lockbox.OutboxMessage) bool) error {
+	m, ok := t.tx.(*memberQuerier)
+	if !ok || !slices.ContainsFunc(m.g.outbox, match) {
+		return nil
+	}
+	m.again = true
+	return errAfterEarlier
+}
 
 // hashRows reads the hashes column of records of one log
 // (auditlog.HashRows), all in one query. Records below the log's head are

@@ -184,11 +184,11 @@ const (
 // costs the group no round trip at all.
 //
 // A member that found a row locked by another transaction while this one
-// held earlier members' locks (lockWait), or whose audit read could return
-// a record an earlier member appended (seeEarlier, auditlog.go), is run
-// again, once, as the first member of a new transaction (split): there it
-// may wait as long as any lone transaction would, and the earlier members'
-// records are committed. Its first run changed nothing: it was rolled back
+// held earlier members' locks (lockWait), or whose statement must see a
+// record or message an earlier member queued (seeEarlier, auditlog.go), is
+// run again, once, as the first member of a new transaction (split): there
+// it may wait as long as any lone transaction would, and the earlier
+// members' records and messages are committed. Its first run changed nothing: it was rolled back
 // to its savepoint (lockbox.Store.Update says fn must allow this).
 func (g *writeGroup) run(i int, req *groupcommit.Request) groupcommit.Result {
 	if err := req.Ctx.Err(); err != nil {
@@ -208,9 +208,9 @@ func (g *writeGroup) attempt(i int, req *groupcommit.Request) (groupcommit.Resul
 	return res, again || res.Err != nil && lockTimedOut(res.Err)
 }
 
-// call runs member i's fn once. A member that read the log where an
-// earlier member's records are not yet written fails, whatever fn made of
-// the read's error, and is to run again (true).
+// call runs member i's fn once. A member whose statement must see what an
+// earlier member queued (seeEarlier) fails, whatever fn made of the
+// statement's error, and is to run again (true).
 func (g *writeGroup) call(i int, req *groupcommit.Request) (groupcommit.Result, bool) {
 	q := &memberQuerier{g: g}
 	t := &tx{tx: q, update: true}
@@ -434,8 +434,8 @@ type memberQuerier struct {
 	// writes wait for the member's next round trip, or the group's
 	// (later.go).
 	writes []laterWrite
-	// again: an audit read of the member could return a record an
-	// earlier member appended (seeEarlier); it is to run again.
+	// again: a statement of the member must see a record or message an
+	// earlier member queued (seeEarlier); it is to run again.
 	again bool
 }
 

@@ -380,3 +380,11 @@ func TestGroupAuditReadsSeeEarlierMembers(t *testing.T) {
 	t.Parallel()
 	storetest.CheckGroupAuditReads(t, openWriters(t, pgtestSchema(t), 1))
 }
+
+// TestGroupWebhookDeleteSeesEarlierMessages: deleting an endpoint deletes
+// the messages an earlier member of its group queued for it, which are
+// inserted only with the group's COMMIT (storetest.CheckGroupWebhookDelete).
+func TestGroupWebhookDeleteSeesEarlierMessages(t *testing.T) {
+	t.Parallel()
+	storetest.CheckGroupWebhookDelete(t, openWriters(t, pgtestSchema(t), 1))
+}

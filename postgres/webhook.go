@@ -104,8 +104,14 @@ func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhoo
 // found in outbox_webhook_pending (migration 00024).
 const deleteWebhookMessagesQuery = `DELETE FROM outbox WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = $1`
 
-// DeleteWebhook deletes an endpoint and its undelivered messages.
+// DeleteWebhook deletes an endpoint and its undelivered messages, those an
+// earlier member of the write group queued included (seeEarlierMessages:
+// they are inserted with the group's COMMIT).
 func (t *tx) DeleteWebhook(ctx context.Context, tenant, id string) error {
+	ofHook := func(m *lockbox.OutboxMessage) bool { return m.Channel == lockbox.ChannelWebhook && m.WebhookID == id }
+	if err := t.seeEarlierMessages(ofHook); err != nil {
+		return err
+	}
 	t.memo.hooks.changed()
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM webhooks WHERE tenant = $1 AND id = $2`, tenant, id)
 	if err := expectRow(res, err, "delete webhook", "Webhook %q not found.", id); err != nil {

@@ -54,3 +54,10 @@ func TestGroupAuditReadsSeeEarlierMembers(t *testing.T) {
 	t.Parallel()
 	storetest.CheckGroupAuditReads(t, mustOpen(t, filepath.Join(t.TempDir(), "lb.db")))
 }
+
+// TestGroupWebhookDeleteSeesEarlierMessages: storetest.CheckGroupWebhookDelete
+// (SQLite writes a message at once, so it has nothing to wait for).
+func TestGroupWebhookDeleteSeesEarlierMessages(t *testing.T) {
+	t.Parallel()
+	storetest.CheckGroupWebhookDelete(t, mustOpen(t, filepath.Join(t.TempDir(), "lb.db")))
+}

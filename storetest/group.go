@@ -159,3 +159,45 @@ func recordIDs(recs []*lockbox.AuditRecord) []string {
 	}
 	return ids
 }
+
+// CheckGroupWebhookDelete holds DeleteWebhook to deleting the undelivered
+// messages of the endpoint that an Update committed just before it queued,
+// when both are committed together (the postgres store inserts a group's
+// messages with its COMMIT). s must run Updates on one writer, as for
+// CheckGroupAuditReads.
+func CheckGroupWebhookDelete(t *testing.T, s lockbox.Store) {
+	ctx := t.Context()
+	MustInsertTenant(t, s, "contoso")
+	hook := &lockbox.Webhook{ID: "wh-1", Tenant: "contoso", URL: "https://hooks.example.test/lockbox",
+		Events: []string{lockbox.OpRequestApproved}, CreatedBy: "admin@contoso.test", CreatedAt: T0}
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertWebhook(ctx, hook, "whsec-1") })
+	msg := NewOutboxMessage(1)
+	msg.Channel, msg.To, msg.WebhookID = lockbox.ChannelWebhook, "", hook.ID
+
+	held, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.Update(ctx, func(tx lockbox.Tx) error {
+			err := tx.EnqueueOutbox(ctx, msg)
+			close(held)
+			<-release
+			return err
+		})
+	}()
+	<-held
+	deleted := make(chan error, 1)
+	go func() {
+		deleted <- s.Update(ctx, func(tx lockbox.Tx) error { return tx.DeleteWebhook(ctx, "contoso", hook.ID) })
+	}()
+	WaitQueued(t, 1)
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("the Update queueing the message: %v", err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatalf("DeleteWebhook: %v", err)
+	}
+	if left := MustListOutbox(t, s, lockbox.OutboxQuery{Channel: lockbox.ChannelWebhook, Status: lockbox.OutboxPending}); len(left) != 0 {
+		t.Errorf("%d undelivered messages of the deleted endpoint left (first %s), want none: it was deleted after they were queued", len(left), left[0].ID)
+	}
+}
