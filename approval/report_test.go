@@ -91,12 +91,9 @@ func TestAccessReportCountsAnActionOfTheSameCommit(t *testing.T) {
 	g := h.MustGrant(r)
 	service, operator := h.service(), h.as("operator@provider.test") // signed in before the writer is held
 
-	held, release := make(chan struct{}), make(chan struct{})
+	release := make(chan struct{})
+	held := storetest.HoldWriter(t, h.store, release, func(lockbox.Tx) error { return nil })
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		h.store.Update(t.Context(), func(lockbox.Tx) error { close(held); <-release; return nil })
-	})
-	<-held
 	var decision *lockbox.AccessDecision
 	var actErr, completeErr error
 	wg.Go(func() {
@@ -109,6 +106,9 @@ func TestAccessReportCountsAnActionOfTheSameCommit(t *testing.T) {
 	storetest.WaitQueued(t, 2)
 	close(release)
 	wg.Wait()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
 	if actErr != nil || !decision.Allowed || completeErr != nil {
 		t.Fatalf("action: %+v, %v; completion: %v", decision, actErr, completeErr)
 	}

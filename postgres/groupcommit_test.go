@@ -27,24 +27,6 @@ func openWriters(t *testing.T, dsn string, n int) *postgres.Store {
 	return s
 }
 
-// holdWriter runs an Update on s's only writer that waits until release is
-// closed, so the Updates started meanwhile queue and then run in its group.
-// It returns the Update's result channel once the writer is held.
-func holdWriter(t *testing.T, s lockbox.Store, release <-chan struct{}, fn func(lockbox.Tx) error) <-chan error {
-	t.Helper()
-	held, done := make(chan struct{}), make(chan error, 1)
-	go func() {
-		done <- s.Update(t.Context(), func(tx lockbox.Tx) error {
-			err := fn(tx)
-			close(held)
-			<-release
-			return err
-		})
-	}()
-	<-held
-	return done
-}
-
 // queued waits until n Updates are queued for s's writers, behind one
 // that runs: they will then join its group. Counted is not enough: a caller
 // is counted as it enters Submit, and a group gathers only callers already
@@ -91,7 +73,7 @@ func TestGroupSplitsWhenARowIsLockedElsewhere(t *testing.T) {
 	other := lockElsewhere(t, dsn, "req-000002") // another transaction holds request 2
 
 	release := make(chan struct{})
-	first := holdWriter(t, s, release, func(tx lockbox.Tx) error {
+	first := storetest.HoldWriter(t, s, release, func(tx lockbox.Tx) error {
 		_, err := tx.GetRequest(t.Context(), "req-000001")
 		return err
 	})
@@ -175,7 +157,7 @@ func TestGroupStoredIDFailsOnlyItsOwner(t *testing.T) {
 				}
 			}
 			release := make(chan struct{})
-			first := holdWriter(t, s, release, insert("t0", "fresh-0"))
+			first := storetest.HoldWriter(t, s, release, insert("t0", "fresh-0"))
 			var wg sync.WaitGroup
 			var dup, other error
 			wg.Go(func() { dup = s.Update(t.Context(), insert("t1", "taken")) })
@@ -239,7 +221,7 @@ func TestGroupClosesAfterEightTalking(t *testing.T) {
 			}
 			before := s.GroupsRun()
 			release := make(chan struct{})
-			first := holdWriter(t, s, release, member(0))
+			first := storetest.HoldWriter(t, s, release, member(0))
 			var wg sync.WaitGroup
 			errs := make([]error, 20)
 			for i := range 20 {
@@ -283,7 +265,7 @@ func outlastTableLock(t *testing.T, table string, second func(tx lockbox.Tx) err
 
 	unlock := lockTable(t, dsn, table, "SHARE")
 	release := make(chan struct{})
-	first := holdWriter(t, s, release, func(tx lockbox.Tx) error {
+	first := storetest.HoldWriter(t, s, release, func(tx lockbox.Tx) error {
 		_, err := tx.GetRequest(t.Context(), "req-000001")
 		return err
 	})

@@ -107,7 +107,7 @@ func TestGroupMembersSeeEarlierWaitingWrites(t *testing.T) {
 		}
 	}
 	release := make(chan struct{})
-	first := holdWriter(t, s, release, step(false))
+	first := storetest.HoldWriter(t, s, release, step(false))
 	results := make([]chan error, 4)
 	for i := range results {
 		results[i] = make(chan error, 1)

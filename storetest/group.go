@@ -28,6 +28,25 @@ func WaitQueued(tb testing.TB, n int) {
 	}
 }
 
+// HoldWriter runs fn in an Update that then waits until release is
+// closed, holding the writer that runs it: on a store with one writer, the
+// Updates started meanwhile queue, and then run in its group (WaitQueued).
+// It returns the Update's result channel once fn has run.
+func HoldWriter(tb testing.TB, s lockbox.Store, release <-chan struct{}, fn func(lockbox.Tx) error) <-chan error {
+	tb.Helper()
+	held, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- s.Update(tb.Context(), func(tx lockbox.Tx) error {
+			err := fn(tx)
+			close(held)
+			<-release
+			return err
+		})
+	}()
+	<-held
+	return done
+}
+
 // BlockedUpdates counts the goroutines started by the calling one that
 // wait in groupcommit's Submit for a writer to take their Update.
 func BlockedUpdates() int {
@@ -71,17 +90,8 @@ func CheckGroupAuditReads(t *testing.T, s lockbox.Store) {
 	action := NewAuditRecord("contoso", "rec-action")
 	action.RecordType, action.Operation, action.RequestID = lockbox.RecordOperatorAction, lockbox.OpOperatorAction, "req-x"
 
-	held, release := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- s.Update(ctx, func(tx lockbox.Tx) error {
-			err := tx.AppendAudit(ctx, action)
-			close(held)
-			<-release
-			return err
-		})
-	}()
-	<-held
+	release := make(chan struct{})
+	first := HoldWriter(t, s, release, func(tx lockbox.Tx) error { return tx.AppendAudit(ctx, action) })
 
 	search := func(request string) lockbox.AuditQuery {
 		return lockbox.AuditQuery{Log: "contoso", RequestID: request, Limit: 10,
@@ -174,17 +184,8 @@ func CheckGroupWebhookDelete(t *testing.T, s lockbox.Store) {
 	msg := NewOutboxMessage(1)
 	msg.Channel, msg.To, msg.WebhookID = lockbox.ChannelWebhook, "", hook.ID
 
-	held, release := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- s.Update(ctx, func(tx lockbox.Tx) error {
-			err := tx.EnqueueOutbox(ctx, msg)
-			close(held)
-			<-release
-			return err
-		})
-	}()
-	<-held
+	release := make(chan struct{})
+	first := HoldWriter(t, s, release, func(tx lockbox.Tx) error { return tx.EnqueueOutbox(ctx, msg) })
 	deleted := make(chan error, 1)
 	go func() {
 		deleted <- s.Update(ctx, func(tx lockbox.Tx) error { return tx.DeleteWebhook(ctx, "contoso", hook.ID) })
