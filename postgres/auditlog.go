@@ -31,17 +31,7 @@ var errAfterEarlier = errors.New("postgres: an earlier Update of this write grou
 // again, when q could return a record an earlier member of the write group
 // appended; nil outside a write group.
 func (t *tx) seeEarlier(q lockbox.AuditQuery) error {
-	m, ok := t.tx.(*memberQuerier)
-	if !ok {
-		return nil
-	}
-	for _, rec := range m.g.pending {
-		if q.MayMatch(rec) {
-			m.again = true
-			return errAfterEarlier
-		}
-	}
-	return nil
+	return t.afterEarlier(func(g *writeGroup) bool { return slices.ContainsFunc(g.pending, q.MayMatch) })
 }
 
 // seeEarlierIn is seeEarlier for a read of log by index or size.
@@ -50,8 +40,15 @@ func (t *tx) seeEarlierIn(log string) error { return t.seeEarlier(lockbox.AuditQ
 // seeEarlierMessages is seeEarlier for a statement that must see the
 // outbox messages an earlier member of the write group queued (match).
 func (t *tx) seeEarlierMessages(match func(*lockbox.OutboxMessage) bool) error {
+	return t.afterEarlier(func(g *writeGroup) bool { return slices.ContainsFunc(g.outbox, match) })
+}
+
+// afterEarlier marks a write group's member to be run again, and returns
+// errAfterEarlier, when queued says the earlier members queued what it
+// must see.
+func (t *tx) afterEarlier(queued func(*writeGroup) bool) error {
 	m, ok := t.tx.(*memberQuerier)
-	if !ok || !slices.ContainsFunc(m.g.outbox, match) {
+	if !ok || !queued(m.g) {
 		return nil
 	}
 	m.again = true
