@@ -25,7 +25,8 @@ const (
 
 // TenantSSO is a tenant's own IdP. ClientSecret is never serialized: no
 // route, log or audit record shows it (ClientSecretSet says whether one is
-// stored).
+// stored). As stored, and as a store returns it, ClientSecret is sealed
+// (SecretBox): only the workflow service opens it, to send it to the IdP.
 type TenantSSO struct {
 	Tenant          string   `json:"tenant"`
 	Issuer          string   `json:"issuer"`
@@ -98,6 +99,13 @@ type SSOTx interface {
 	TenantSSOByDomain(ctx context.Context, domain string) (*TenantSSO, error)
 	// InsertSSOFlow stores f under hash; ECONFLICT when taken.
 	InsertSSOFlow(ctx context.Context, hash []byte, f *SSOFlow) error
+	// ListTenantSSO returns every tenant's IdP, ordered by tenant (the
+	// start-up pass that seals secrets stored in clear or under an old key).
+	ListTenantSSO(ctx context.Context) ([]*TenantSSO, error)
+	// ReplaceSSOSecret stores secret as the tenant's client secret only if
+	// the stored one is still old (compare and set, so a configuration
+	// saved meanwhile is never overwritten); ENOTFOUND otherwise.
+	ReplaceSSOSecret(ctx context.Context, tenant, old, secret string) error
 	// TakeSSOFlow deletes the flow stored under hash and returns it if it
 	// was still valid at now; ENOTFOUND otherwise (also for a second take).
 	// It also removes some flows expired at now (housekeeping).
@@ -208,3 +216,22 @@ type SSOService interface {
 	PutTenantSSO(ctx context.Context, tenant string, in TenantSSOInput) (*TenantSSO, error)
 	DeleteTenantSSO(ctx context.Context, tenant string) error
 }
+
+// SecretBox seals the one secret Lockbox must keep in its database, a
+// tenant IdP's client secret, with a key the database does not hold (it
+// is derived from the signing keys of the key directory, package keys).
+// A copy of the database, a backup or a read-only SQL account then yields
+// no credential for any tenant's IdP.
+type SecretBox interface {
+	// Seal encrypts secret with the active key, bound to aad: a sealed
+	// value copied to another record (aad) does not open.
+	Seal(secret string, aad []byte) (string, error)
+	// Open decrypts a value of Seal made with the same aad. stale says it
+	// should be sealed again: it was sealed with an older key, or stored in
+	// clear before sealing existed (a value without SealedPrefix, which is
+	// returned as it is).
+	Open(sealed string, aad []byte) (secret string, stale bool, err error)
+}
+
+// SealedPrefix starts every value of a SecretBox.
+const SealedPrefix = "lbsealed1."

@@ -41,6 +41,43 @@ func (t *tx) tenantSSO(ctx context.Context, where string, arg any) (*lockbox.Ten
 	return &c, nil
 }
 
+// ListTenantSSO returns every tenant's IdP, ordered by tenant.
+func (t *tx) ListTenantSSO(ctx context.Context) ([]*lockbox.TenantSSO, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT tenant FROM tenant_sso ORDER BY tenant`)
+	if err != nil {
+		return nil, wrap("list tenant sso", err)
+	}
+	var tenants []string
+	for rows.Next() {
+		var tenant string
+		if err := rows.Scan(&tenant); err != nil {
+			rows.Close()
+			return nil, wrap("list tenant sso", err)
+		}
+		tenants = append(tenants, tenant)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list tenant sso", err)
+	}
+	out := make([]*lockbox.TenantSSO, 0, len(tenants))
+	for _, tenant := range tenants {
+		c, err := t.GetTenantSSO(ctx, tenant)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// ReplaceSSOSecret sets a tenant's client secret if it is still old.
+func (t *tx) ReplaceSSOSecret(ctx context.Context, tenant, old, secret string) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE tenant_sso SET client_secret = $1 WHERE tenant = $2 AND client_secret = $3`,
+		secret, tenant, old)
+	return expectRow(res, err, "replace sso secret", "The single sign-on secret of tenant %q changed meanwhile.", tenant)
+}
+
 // PutTenantSSO stores a tenant's IdP and its domains. A domain of another
 // tenant is looked for first, so the conflict does not abort the
 // transaction; the primary key still refuses one claimed concurrently.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 var ssoTests = []test{
 	{"TenantConfig", testSSOTenantConfig},
 	{"DomainOfOneTenant", testSSODomainOfOneTenant},
+	{"ListAndReplaceSecret", testSSOListAndReplaceSecret},
 	{"FlowTakenOnce", testSSOFlowTakenOnce},
 	{"FlowExpires", testSSOFlowExpires},
 }
@@ -88,6 +90,50 @@ func testSSODomainOfOneTenant(t *testing.T, s lockbox.Store) {
 		_, err = tx.GetTenantSSO(ctx, "fabrikam")
 		wantCode(t, err, lockbox.ENOTFOUND)
 		return nil
+	})
+}
+
+// testSSOListAndReplaceSecret: every tenant's IdP is listed, and a secret
+// is replaced only while it is still the one read (a configuration saved
+// meanwhile wins).
+func testSSOListAndReplaceSecret(t *testing.T, s lockbox.Store) {
+	ctx := t.Context()
+	var none []*lockbox.TenantSSO
+	MustView(t, s, func(tx lockbox.Tx) (err error) { none, err = tx.ListTenantSSO(ctx); return err })
+	if len(none) != 0 {
+		t.Errorf("ListTenantSSO of an empty store = %d configurations", len(none))
+	}
+	for _, tenant := range []string{"fabrikam", "contoso", "northwind"} {
+		MustInsertTenant(t, s, tenant)
+	}
+	for _, tenant := range []string{"fabrikam", "contoso"} {
+		MustUpdate(t, s, func(tx lockbox.Tx) error {
+			return tx.PutTenantSSO(ctx, &lockbox.TenantSSO{Tenant: tenant, Issuer: "https://" + tenant, ClientID: "c",
+				ClientSecret: "clear-" + tenant, AllowedDomains: []string{tenant + ".test"}, UpdatedAt: T0})
+		})
+	}
+	var all []*lockbox.TenantSSO
+	MustView(t, s, func(tx lockbox.Tx) (err error) { all, err = tx.ListTenantSSO(ctx); return err })
+	var got []string
+	for _, c := range all {
+		got = append(got, c.Tenant+" "+c.ClientSecret+" "+strings.Join(c.AllowedDomains, ","))
+	}
+	want := []string{"contoso clear-contoso contoso.test", "fabrikam clear-fabrikam fabrikam.test"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ListTenantSSO (-want +got):\n%s", diff)
+	}
+
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.ReplaceSSOSecret(ctx, "contoso", "clear-contoso", "sealed-1") })
+	err := s.Update(ctx, func(tx lockbox.Tx) error { return tx.ReplaceSSOSecret(ctx, "contoso", "clear-contoso", "sealed-2") })
+	wantCode(t, err, lockbox.ENOTFOUND)
+	err = s.Update(ctx, func(tx lockbox.Tx) error { return tx.ReplaceSSOSecret(ctx, "northwind", "", "sealed-3") })
+	wantCode(t, err, lockbox.ENOTFOUND)
+	MustView(t, s, func(tx lockbox.Tx) error {
+		c, err := tx.GetTenantSSO(ctx, "contoso")
+		if err == nil && c.ClientSecret != "sealed-1" {
+			t.Errorf("contoso's secret = %q, want sealed-1 (the stale replace must change nothing)", c.ClientSecret)
+		}
+		return err
 	})
 }
 
