@@ -39,7 +39,7 @@ func newSSOHarness(t *testing.T, oidcOnly, bare bool) *ssoHarness {
 	t.Cleanup(func() { op.Close() })
 	st := openTestStore(t)
 	opts := approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS,
-		SSO: approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true, OIDCOnly: oidcOnly,
+		SSO: approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true, OIDCOnly: oidcOnly, Secrets: lockboxtest.SecretBox(t),
 			Provider: lockbox.OIDCProvider{Issuer: op.Issuer("provider"), ClientID: testop.DefaultClientID, ClientSecret: testop.DefaultClientSecret}}}
 	svc := approval.New(st, lockbox.SystemClock{}, opts)
 	if !bare {
@@ -59,23 +59,35 @@ func (h *ssoHarness) replica() *approval.Service {
 // contosoIdP configures contoso's own IdP as its global admin.
 func (h *ssoHarness) contosoIdP() lockbox.TenantSSOInput {
 	h.t.Helper()
-	in := lockbox.TenantSSOInput{Issuer: h.op.Issuer("contoso"), ClientID: testop.DefaultClientID,
-		ClientSecret: testop.DefaultClientSecret, AllowedDomains: []string{"contoso.test"}}
+	in := h.contosoInput()
 	if _, err := h.sso.PutTenantSSO(h.as("admin@contoso.test"), "contoso", in); err != nil {
 		h.t.Fatal(err)
 	}
 	return in
 }
 
+// contosoInput is contoso's own IdP at the test OP.
+func (h *ssoHarness) contosoInput() lockbox.TenantSSOInput {
+	return lockbox.TenantSSOInput{Issuer: h.op.Issuer("contoso"), ClientID: testop.DefaultClientID,
+		ClientSecret: testop.DefaultClientSecret, AllowedDomains: []string{"contoso.test"}}
+}
+
 // signIn walks the whole web sign-in: start (email "" picks the staff
 // IdP), the person signs in at the test OP as who, the callback.
 func (h *ssoHarness) signIn(email, who string) (*lockbox.SSOResult, error) {
 	h.t.Helper()
+	return h.signInAt(h.sso, email, who)
+}
+
+// signInAt is signIn through another process's service (a replica); an
+// error of the start is returned too.
+func (h *ssoHarness) signInAt(sso *approval.SSO, email, who string) (*lockbox.SSOResult, error) {
+	h.t.Helper()
 	ctx := context.Background()
 	const browser = "browser-cookie"
-	authURL, err := h.sso.StartSSO(ctx, lockbox.SSOStart{Email: email, Provider: email == "", Browser: browser})
+	authURL, err := sso.StartSSO(ctx, lockbox.SSOStart{Email: email, Provider: email == "", Browser: browser})
 	if err != nil {
-		h.t.Fatal(err)
+		return nil, err
 	}
 	back, err := testop.SignIn(ctx, nil, authURL, who, testop.DefaultPassword)
 	if err != nil {
@@ -85,10 +97,24 @@ func (h *ssoHarness) signIn(email, who string) (*lockbox.SSOResult, error) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return h.sso.FinishSSO(ctx, lockbox.SSOCallback{State: u.Query().Get("state"), Code: u.Query().Get("code"), Browser: browser})
+	return sso.FinishSSO(ctx, lockbox.SSOCallback{State: u.Query().Get("state"), Code: u.Query().Get("code"), Browser: browser})
 }
 
+// storedSSO is the tenant's stored IdP with its secret opened, after
+// checking that the database holds it sealed, never in clear.
 func (h *ssoHarness) storedSSO(tenant string) *lockbox.TenantSSO {
+	h.t.Helper()
+	c := h.rawSSO(tenant)
+	secret, stale, err := h.opts.SSO.Secrets.Open(c.ClientSecret, []byte(c.Tenant+"\x00"+c.Issuer+"\x00"+c.ClientID))
+	if !strings.HasPrefix(c.ClientSecret, lockbox.SealedPrefix) || err != nil || stale || strings.Contains(c.ClientSecret, secret) {
+		h.t.Fatalf("stored client secret %q (stale %v, %v): want it sealed with the active key", c.ClientSecret, stale, err)
+	}
+	c.ClientSecret = secret
+	return c
+}
+
+// rawSSO is the tenant's IdP as the database holds it.
+func (h *ssoHarness) rawSSO(tenant string) *lockbox.TenantSSO {
 	h.t.Helper()
 	var c *lockbox.TenantSSO
 	if err := h.store.View(context.Background(), func(tx lockbox.Tx) (err error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 	"github.com/lockboxhq/lockbox/internal/testop"
 	"github.com/lockboxhq/lockbox/oidcrp"
 	"github.com/lockboxhq/lockbox/server"
@@ -35,8 +36,8 @@ func newTestOP(tb testing.TB) *testop.Server {
 	return op
 }
 
-func testSSOOptions(op *testop.Server) approval.SSOOptions {
-	return approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true,
+func testSSOOptions(tb testing.TB, op *testop.Server) approval.SSOOptions {
+	return approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true, Secrets: lockboxtest.SecretBox(tb),
 		Provider: lockbox.OIDCProvider{Issuer: op.Issuer("provider"), ClientID: testop.DefaultClientID, ClientSecret: testop.DefaultClientSecret}}
 }
 
@@ -164,8 +165,8 @@ func TestTenantSSOConfig(t *testing.T) {
 	if err := m.store.View(context.Background(), func(tx lockbox.Tx) (err error) {
 		stored, err = tx.GetTenantSSO(context.Background(), "contoso")
 		return err
-	}); err != nil || stored.ClientSecret != in.ClientSecret {
-		t.Fatalf("stored secret after a PUT without one: %v", err)
+	}); err != nil || !strings.HasPrefix(stored.ClientSecret, lockbox.SealedPrefix) || strings.Contains(stored.ClientSecret, in.ClientSecret) {
+		t.Fatalf("stored secret after a PUT without one: %v, want it kept, sealed (approval's tests open it)", err)
 	}
 	// fabrikam cannot claim contoso's domain.
 	fb := ssoInput(m.op, "fabrikam")
@@ -353,7 +354,7 @@ func TestOIDCOnlyBootstrapBreakGlass(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	opts := testSSOOptions(newTestOP(t))
+	opts := testSSOOptions(t, newTestOP(t))
 	opts.OIDCOnly = true
 	svc := approval.New(store, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SSO: opts})
 	pw, err := svc.Bootstrap(ctx)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 	"github.com/lockboxhq/lockbox/oidcrp"
 	"github.com/lockboxhq/lockbox/web"
 )
@@ -29,7 +30,7 @@ func TestEveryPageEveryRole(t *testing.T) {
 	// Single sign-on on (a relying party that is never called here), so
 	// /sso answers by the service's authorization rather than "not
 	// available on this server".
-	e := newEnvWith(t, approval.Options{SSO: approval.SSOOptions{Client: oidcrp.New(nil)}}, func(cfg *web.Config) {
+	e := newEnvWith(t, approval.Options{SSO: approval.SSOOptions{Client: oidcrp.New(nil), Secrets: lockboxtest.SecretBox(t)}}, func(cfg *web.Config) {
 		cfg.SSO = cfg.Accounts.(*approval.Service).SSO(cfg.Sessions.(*approval.WebSessions), "http://example.com/auth/callback")
 	})
 	r := e.pending()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 	"github.com/lockboxhq/lockbox/internal/testop"
 	"github.com/lockboxhq/lockbox/oidcrp"
 	"github.com/lockboxhq/lockbox/sqlite"
@@ -64,7 +65,7 @@ func newSSOEnv(t *testing.T, domains ...string) *ssoEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1,
-		SSO: approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true, ProviderName: "Provider IdP",
+		SSO: approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true, ProviderName: "Provider IdP", Secrets: lockboxtest.SecretBox(t),
 			Provider: lockbox.OIDCProvider{Issuer: op.Issuer("provider"), ClientID: testop.DefaultClientID, ClientSecret: testop.DefaultClientSecret}}})
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)

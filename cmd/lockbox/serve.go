@@ -324,6 +324,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 	}
 	rs.url = url
 	rs.sso = rs.newSSO(cfg) // sso_serve.go
+	rs.sealSSOSecrets(ctx)
 	if err := rs.passkeys.set(cfg.Web.ExternalURL, url); err != nil {
 		// Not fatal: everything but passkeys works, and says why not.
 		rs.logger.Warn("passkeys are off", "err", err)

@@ -5,13 +5,16 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/testop"
+	"github.com/lockboxhq/lockbox/sqlite"
 )
 
 // runEnv runs one command line in-process with extra variables.
@@ -87,8 +90,9 @@ func TestSSOThroughTheCLI(t *testing.T) {
 	}
 	t.Cleanup(func() { op.Close() })
 	ctx := context.Background()
+	dataDir := t.TempDir()
 	rs, err := startServer(ctx, serverConfig{Listen: "127.0.0.1:0", Dev: true, WorkerPoll: 50 * time.Millisecond,
-		Database: filepath.Join(t.TempDir(), "lockbox.db"), PasswordMemoryKiB: 64,
+		Database: filepath.Join(dataDir, "lockbox.db"), PasswordMemoryKiB: 64,
 		SSO: ssoConfig{Issuer: op.Issuer("provider"), ClientID: testop.DefaultClientID, ClientSecret: testop.DefaultClientSecret, OIDCOnly: true}}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +151,8 @@ func TestSSOThroughTheCLI(t *testing.T) {
 		"--allowed-domain", "contoso.test", "--enforce", "--break-glass", "admin@contoso.test"); code != 0 {
 		t.Fatalf("sso set: %d\n%s", code, serr.String())
 	}
+	// The database never holds it in clear (lockbox.db and its WAL).
+	wantNotInFiles(t, dataDir, testop.DefaultClientSecret)
 	got := admin.mustRun("sso", "get", "--tenant", "contoso")
 	if strings.Contains(got, testop.DefaultClientSecret) || !strings.Contains(got, "set (never shown)") || !strings.Contains(got, "contoso.test") {
 		t.Errorf("sso get:\n%s", got)
@@ -162,4 +168,69 @@ func TestSSOThroughTheCLI(t *testing.T) {
 
 	admin.mustRun("sso", "delete", "--tenant", "contoso")
 	admin.wantFail(1, "No single sign-on", "sso", "get", "--tenant", "contoso")
+}
+
+// wantNotInFiles fails if any file directly in dir contains secret.
+func wantNotInFiles(t *testing.T, dir, secret string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(secret)) {
+			t.Errorf("%s holds the client secret in clear", e.Name())
+		}
+	}
+}
+
+// TestServeSealsClearSSOSecrets: a tenant's client secret stored in clear
+// by a version before sealing is sealed when the server starts.
+func TestServeSealsClearSSOSecrets(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := serverConfig{Listen: "127.0.0.1:0", Dev: true, Database: filepath.Join(dir, "lockbox.db"), PasswordMemoryKiB: 64}
+	rs, err := startServer(ctx, cfg, io.Discard) // creates and seeds the database
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const clear = "a-secret-stored-in-clear"
+	st, err := sqlite.Open(ctx, cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(ctx, func(tx lockbox.Tx) error {
+		return tx.PutTenantSSO(ctx, &lockbox.TenantSSO{Tenant: "contoso", Issuer: "https://idp.contoso.test",
+			ClientID: "lockbox", ClientSecret: clear, AllowedDomains: []string{"contoso.test"}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	if rs, err = startServer(ctx, cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var c *lockbox.TenantSSO
+	err = rs.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		c, err = tx.GetTenantSSO(ctx, "contoso")
+		return err
+	})
+	if err := rs.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err != nil || !strings.HasPrefix(c.ClientSecret, lockbox.SealedPrefix) {
+		t.Fatalf("stored secret after a start: %v, want it sealed", err)
+	}
+	wantNotInFiles(t, dir, clear)
 }

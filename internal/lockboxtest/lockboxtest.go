@@ -137,3 +137,14 @@ func (s *Server) Audit(tenant string) []*lockbox.AuditRecord {
 	}
 	return out
 }
+
+// SecretBox seals secrets with the keys of a new key directory, as
+// `lockbox serve` does with its own (approval.SSOOptions.Secrets).
+func SecretBox(tb testing.TB) lockbox.SecretBox {
+	tb.Helper()
+	ring, err := keys.Generate(filepath.Join(tb.TempDir(), "keys"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ring.SecretBox()
+}
