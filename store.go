@@ -81,11 +81,12 @@ func ViewOne(ctx context.Context, s Store, fn func(Tx) error) error {
 type Tx interface {
 	AuditLogTx // audit search, leaves and Merkle hashes (auditlog.go)
 
-	SessionTx // web admin center sessions (websession.go)
-	SSOTx     // single sign-on: tenants' IdPs, flows in progress (sso.go)
-	KeysTx    // published signing keys (signingkey.go)
-	OutboxTx  // notification outbox, webhook endpoints, reminders (notify.go)
-	PasskeyTx // passkeys and WebAuthn challenges (passkey.go)
+	SessionTx     // web admin center sessions (websession.go)
+	SSOTx         // single sign-on: tenants' IdPs, flows in progress (sso.go)
+	KeysTx        // published signing keys (signingkey.go)
+	OutboxTx      // notification outbox, webhook endpoints, reminders (notify.go)
+	PasskeyTx     // passkeys and WebAuthn challenges (passkey.go)
+	SignInLimitTx // failed sign-ins per account, shared by replicas (signinlimit.go)
 	// InsertRequest stores a new request, its Deadline and RemindAt
 	// included. ECONFLICT when the id or reference is taken.
 	InsertRequest(ctx context.Context, r *AccessRequest) error

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) lockbox.Store) {
 		{"AuditBundle", bundleTests},
 		{"WebSession", webSessionTests},
 		{"SSO", ssoTests},
+		{"SignInLimit", signInLimitTests},
 		{"SigningKeys", keyTests},
 		{"Conflict", conflictTests},
 		{"Passkey", passkeyTests},

@@ -1,11 +1,12 @@
 // Package ratelimit limits attempts per key (an account, a client address)
 // with a token bucket per key. It is the one sign-in limiter: the workflow
-// (approval) limits failed passwords per account and per client address
-// (ClientKey).
+// (approval) limits failed passwords per account, across every replica, in
+// buckets its store keeps (Rule, Bucket), and per client address (ClientKey)
+// in each replica's memory (Limiter).
 //
 // Every method takes the time from its caller, so a limit follows the
 // caller's injected clock and tests step time instead of sleeping. It
-// imports golang.org/x/time/rate and the standard library only.
+// imports the standard library only.
 package ratelimit
 
 import (
@@ -13,9 +14,66 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
+
+// Rule is a token bucket: Burst attempts at once, and one more every
+// Every. It is the arithmetic of every limit, in memory (Limiter) or kept
+// by a store (Bucket).
+type Rule struct {
+	Burst int
+	Every time.Duration
+}
+
+// Bucket is what a key has left: Tokens at At. A key that never spent has
+// no bucket (nil): a full one.
+type Bucket struct {
+	Tokens float64
+	At     time.Time
+}
+
+// Tokens is what b has left at now. A clock that went back counts no
+// refill, never a negative one.
+func (r Rule) Tokens(b *Bucket, now time.Time) float64 {
+	if b == nil {
+		return float64(r.Burst)
+	}
+	elapsed := max(now.Sub(b.At), 0)
+	return min(b.Tokens+float64(elapsed)/float64(r.Every), float64(r.Burst))
+}
+
+// Allowed reports whether b has an attempt left at now.
+func (r Rule) Allowed(b *Bucket, now time.Time) bool { return r.Tokens(b, now) >= 1 }
+
+// Wait is how long from now until b has an attempt left (0: it has one
+// now), for a Retry-After header.
+func (r Rule) Wait(b *Bucket, now time.Time) time.Duration {
+	tokens := r.Tokens(b, now)
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) * float64(r.Every))
+}
+
+// Spend is b after using one attempt at now (none when none is left), and
+// whether there was one.
+func (r Rule) Spend(b *Bucket, now time.Time) (Bucket, bool) {
+	tokens := r.Tokens(b, now)
+	ok := tokens >= 1
+	if ok {
+		tokens--
+	}
+	at := now
+	if b != nil && b.At.After(now) {
+		at = b.At
+	}
+	return Bucket{Tokens: tokens, At: at}, ok
+}
+
+// FullAt is when b is full again: from then on it is the same as no
+// bucket, and a store may forget it.
+func (r Rule) FullAt(b Bucket) time.Time {
+	return b.At.Add(time.Duration((float64(r.Burst) - b.Tokens) * float64(r.Every)))
+}
 
 // maxKeys bounds memory under a spray of made-up keys (addresses, email
 // addresses): past it the least recently used bucket makes room. Never all
@@ -23,11 +81,10 @@ import (
 // fresh limit for the price of 100,000 made-up keys.
 const maxKeys = 100_000
 
-// Limiter allows each key Burst attempts at once and one more every Every.
-// The zero value is not usable; call New.
+// Limiter keeps a Rule's buckets in memory, one per key. The zero value is
+// not usable; call New.
 type Limiter struct {
-	burst   int
-	every   time.Duration
+	rule    Rule
 	maxKeys int
 
 	mu sync.Mutex
@@ -39,73 +96,65 @@ type Limiter struct {
 
 type entry struct {
 	key string
-	lim *rate.Limiter
+	b   Bucket
 }
 
 // New returns a Limiter that allows burst attempts per key at once, and one
 // more every every.
 func New(burst int, every time.Duration) *Limiter {
-	return &Limiter{burst: burst, every: every, maxKeys: maxKeys, buckets: map[string]*list.Element{}}
+	return &Limiter{rule: Rule{Burst: burst, Every: every}, maxKeys: maxKeys, buckets: map[string]*list.Element{}}
 }
 
 // Allowed reports whether key has an attempt left at now, without using it
 // (for limits that count only failures: check first, Spend on failure).
 func (l *Limiter) Allowed(key string, now time.Time) bool {
-	return l.tokens(key, now) >= 1
+	return l.rule.Allowed(l.bucket(key), now)
 }
 
 // Wait is how long from now until key has an attempt left (0: it has one
 // now), for a Retry-After header.
 func (l *Limiter) Wait(key string, now time.Time) time.Duration {
-	tokens := l.tokens(key, now)
-	if tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - tokens) * float64(l.every))
+	return l.rule.Wait(l.bucket(key), now)
 }
 
 // Spend uses one of key's attempts at now; it does nothing when none is
 // left.
-func (l *Limiter) Spend(key string, now time.Time) {
-	l.bucket(key).AllowN(now, 1)
-}
+func (l *Limiter) Spend(key string, now time.Time) { l.Allow(key, now) }
 
 // Allow uses one of key's attempts at now and reports whether there was
 // one (for limits that count every attempt).
 func (l *Limiter) Allow(key string, now time.Time) bool {
-	return l.bucket(key).AllowN(now, 1)
-}
-
-// tokens is what key has left at now. A key without a bucket has a full
-// one, so asking never creates a bucket: only spending does.
-func (l *Limiter) tokens(key string, now time.Time) float64 {
-	l.mu.Lock()
-	e, ok := l.buckets[key]
-	if ok {
-		l.order.MoveToFront(e)
-	}
-	l.mu.Unlock()
-	if !ok {
-		return float64(l.burst)
-	}
-	return e.Value.(*entry).lim.TokensAt(now)
-}
-
-func (l *Limiter) bucket(key string) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e, ok := l.buckets[key]; ok {
-		l.order.MoveToFront(e)
-		return e.Value.(*entry).lim
+	e, ok := l.buckets[key]
+	if !ok {
+		for len(l.buckets) >= l.maxKeys {
+			oldest := l.order.Back()
+			l.order.Remove(oldest)
+			delete(l.buckets, oldest.Value.(*entry).key)
+		}
+		e = l.order.PushFront(&entry{key: key, b: Bucket{Tokens: float64(l.rule.Burst), At: now}})
+		l.buckets[key] = e
 	}
-	for len(l.buckets) >= l.maxKeys {
-		oldest := l.order.Back()
-		l.order.Remove(oldest)
-		delete(l.buckets, oldest.Value.(*entry).key)
+	l.order.MoveToFront(e)
+	en := e.Value.(*entry)
+	next, allowed := l.rule.Spend(&en.b, now)
+	en.b = next
+	return allowed
+}
+
+// bucket is a copy of key's bucket, nil when it has none (full), so asking
+// never creates a bucket: only spending does.
+func (l *Limiter) bucket(key string) *Bucket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.buckets[key]
+	if !ok {
+		return nil
 	}
-	b := rate.NewLimiter(rate.Every(l.every), l.burst)
-	l.buckets[key] = l.order.PushFront(&entry{key: key, lim: b})
-	return b
+	l.order.MoveToFront(e)
+	b := e.Value.(*entry).b
+	return &b
 }
 
 // ClientKey is the key of a client address: an IPv4 address itself, an

@@ -98,3 +98,45 @@ func TestWait(t *testing.T) {
 		t.Errorf("Wait 4s later = %v, want 6s", w)
 	}
 }
+
+// TestRule: the arithmetic a store's buckets follow (burst 3, one more
+// every 10 s).
+func TestRule(t *testing.T) {
+	t.Parallel()
+	r := Rule{Burst: 3, Every: 10 * time.Second}
+	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	empty := &Bucket{Tokens: 0, At: t0}
+	tests := []struct {
+		name      string
+		b         *Bucket
+		now       time.Time
+		tokens    float64
+		wait      time.Duration
+		spent     Bucket
+		spendOK   bool
+		fullAfter time.Duration // of spent
+	}{
+		{"NoBucketIsFull", nil, t0, 3, 0, Bucket{2, t0}, true, 10 * time.Second},
+		{"Empty", empty, t0, 0, 10 * time.Second, Bucket{0, t0}, false, 30 * time.Second},
+		{"HalfRefilled", empty, t0.Add(5 * time.Second), 0.5, 5 * time.Second, Bucket{0.5, t0.Add(5 * time.Second)}, false, 25 * time.Second},
+		{"RefillCapped", empty, t0.Add(time.Hour), 3, 0, Bucket{2, t0.Add(time.Hour)}, true, 10 * time.Second},
+		{"ClockWentBack", &Bucket{1, t0}, t0.Add(-time.Minute), 1, 0, Bucket{0, t0}, true, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.Tokens(tt.b, tt.now); got != tt.tokens {
+				t.Errorf("Tokens = %v, want %v", got, tt.tokens)
+			}
+			if got := r.Wait(tt.b, tt.now); got != tt.wait {
+				t.Errorf("Wait = %v, want %v", got, tt.wait)
+			}
+			got, ok := r.Spend(tt.b, tt.now)
+			if got != tt.spent || ok != tt.spendOK {
+				t.Errorf("Spend = %+v, %v; want %+v, %v", got, ok, tt.spent, tt.spendOK)
+			}
+			if full := r.FullAt(got); full != got.At.Add(tt.fullAfter) {
+				t.Errorf("FullAt = %v after, want %v", full.Sub(got.At), tt.fullAfter)
+			}
+		})
+	}
+}
