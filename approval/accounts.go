@@ -37,7 +37,7 @@ func (s *Service) verifyPassword(ctx context.Context, email, password string, no
 	}
 	email = lockbox.NormalizeEmail(email)
 	client := clientKey(ctx)
-	if err := s.loginLimited(email, client, now); err != nil {
+	if err := s.loginLimited(ctx, email, client, now); err != nil {
 		return nil, err
 	}
 	var users []*lockbox.User
@@ -52,8 +52,7 @@ func (s *Service) verifyPassword(ctx context.Context, email, password string, no
 	}
 	u, err := s.matchPassword(users, hashes, password)
 	if u == nil {
-		s.logins.Spend(email, now)
-		s.clients.Spend(client, now)
+		s.failedSignIn(ctx, email, client, now)
 		return nil, err
 	}
 	// Enforced single sign-on refuses a right password too (sso.go).
@@ -99,16 +98,49 @@ func clientKey(ctx context.Context) string {
 // failed attempt left, saying when to try again. The client comes first: a
 // client already throttled learns nothing about the account and touches
 // no per-account state, however many addresses it makes up.
-func (s *Service) loginLimited(email, client string, now time.Time) error {
+func (s *Service) loginLimited(ctx context.Context, email, client string, now time.Time) error {
 	if !s.clients.Allowed(client, now) {
 		return &lockbox.Error{Code: lockbox.ERATELIMITED, RetryAfter: s.clients.Wait(client, now),
 			Message: "Too many failed sign-ins from your address; wait a minute and try again."}
 	}
-	if !s.logins.Allowed(email, now) {
-		return &lockbox.Error{Code: lockbox.ERATELIMITED, RetryAfter: s.logins.Wait(email, now),
+	var stored *lockbox.LimitBucket
+	if err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		stored, err = tx.GetSignInLimit(ctx, email)
+		return err
+	}); err != nil {
+		return err
+	}
+	if b := bucketOf(stored); !s.logins.Allowed(b, now) {
+		return &lockbox.Error{Code: lockbox.ERATELIMITED, RetryAfter: s.logins.Wait(b, now),
 			Message: "Too many failed sign-ins for this account; wait a minute and try again."}
 	}
 	return nil
+}
+
+// failedSignIn counts a wrong password (or second factor) against the
+// account, in the store, so every replica's failures count toward one
+// limit, and against the client, in this replica's memory. Counted even
+// when the caller has gone: hanging up must not make a guess free. A
+// store that cannot count it is logged; the sign-in was refused anyway.
+func (s *Service) failedSignIn(ctx context.Context, email, client string, now time.Time) {
+	s.clients.Spend(client, now)
+	ctx = context.WithoutCancel(ctx)
+	err := s.store.Update(ctx, func(tx lockbox.Tx) error {
+		return tx.SpendSignInLimit(ctx, email, now, func(stored *lockbox.LimitBucket) lockbox.LimitBucket {
+			next, _ := s.logins.Spend(bucketOf(stored), now)
+			return lockbox.LimitBucket{Tokens: next.Tokens, At: next.At, FullAt: s.logins.FullAt(next)}
+		})
+	})
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "counting a failed sign-in", "err", err)
+	}
+}
+
+func bucketOf(b *lockbox.LimitBucket) *ratelimit.Bucket {
+	if b == nil {
+		return nil
+	}
+	return &ratelimit.Bucket{Tokens: b.Tokens, At: b.At}
 }
 
 func errBadLogin() error {

@@ -108,7 +108,7 @@ func (s *Service) ChangePassword(ctx context.Context, in lockbox.PasswordChange)
 // account meant to sign in with a password when the IdP is down.
 func (s *Service) verifyOwnPassword(ctx context.Context, u *lockbox.User, password string, now time.Time) (first bool, err error) {
 	email, client := lockbox.NormalizeEmail(u.Email), clientKey(ctx)
-	if err := s.loginLimited(email, client, now); err != nil {
+	if err := s.loginLimited(ctx, email, client, now); err != nil {
 		return false, err
 	}
 	var hash string
@@ -124,8 +124,7 @@ func (s *Service) verifyOwnPassword(ctx context.Context, u *lockbox.User, passwo
 	case hash == "":
 		return false, lockbox.FieldErrorf(lockbox.EINVALID, "current", "Your account has no password yet (you signed in through your organisation's sign-in): leave the current password empty to choose a first one.")
 	case !checkPassword(hash, password):
-		s.logins.Spend(email, now)
-		s.clients.Spend(client, now)
+		s.failedSignIn(ctx, email, client, now)
 		return false, lockbox.FieldErrorf(lockbox.EINVALID, "current", "Your current password is wrong.")
 	}
 	return false, nil

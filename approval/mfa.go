@@ -161,7 +161,7 @@ func (s *Service) verifySignIn(ctx context.Context, challenge string, a lockbox.
 	} else if err != nil {
 		return nil, err
 	}
-	if err := s.loginLimited(u.Email, client, now); err != nil {
+	if err := s.loginLimited(ctx, u.Email, client, now); err != nil {
 		return nil, err
 	}
 	if u.Disabled { // disabled since its password was checked
@@ -170,8 +170,7 @@ func (s *Service) verifySignIn(ctx context.Context, challenge string, a lockbox.
 	}
 	fail := func(err error) (*lockbox.User, error) {
 		if code := lockbox.ErrorCode(err); code == lockbox.EINVALID || code == lockbox.EUNAUTHENTICATED {
-			s.logins.Spend(u.Email, now)
-			s.clients.Spend(client, now)
+			s.failedSignIn(ctx, u.Email, client, now)
 		}
 		return nil, err
 	}

@@ -108,15 +108,16 @@ type Service struct {
 	clock lockbox.Clock
 	opts  Options
 	// logins limits failed passwords per account, so a password cannot be
-	// guessed online however many clients try.
-	logins *ratelimit.Limiter
+	// guessed online however many clients, or replicas, are tried: its
+	// buckets are in the store (signinlimit.go in accounts.go).
+	logins ratelimit.Rule
 	// dummyHash makes a login for an unknown address cost as much as one
 	// for a known address, so timing does not reveal which accounts exist.
 	dummyHash string
 	access    *accessCache // nil: no caching (accesscache.go)
 	// clients limits failed passwords per client address, so one client
 	// cannot spray a password over many accounts (each under its own
-	// per-account limit).
+	// per-account limit). In memory: each replica has its own.
 	clients *ratelimit.Limiter
 	// locker is the store's cross-process lock, when it has one (seeding).
 	locker lockbox.StoreLocker
@@ -147,7 +148,7 @@ func New(store lockbox.Store, clock lockbox.Clock, opts Options) *Service {
 		store:   store,
 		clock:   clock,
 		opts:    opts,
-		logins:  ratelimit.New(opts.LoginBurst, opts.LoginRefill),
+		logins:  ratelimit.Rule{Burst: opts.LoginBurst, Every: opts.LoginRefill},
 		clients: ratelimit.New(opts.ClientLoginBurst, opts.ClientLoginRefill),
 		access:  newAccessCache(opts.AccessCacheTTL),
 		rules:   rules.MustEnv(),

@@ -2,12 +2,15 @@ package approval_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 )
 
 // from is a context of a caller at addr.
@@ -80,5 +83,40 @@ func TestClientLimitPerIPv6Prefix(t *testing.T) {
 		if got := lockbox.ErrorCode(err); got != tt.want {
 			t.Errorf("sign-in from %s: %v, want code %q", tt.addr, err, tt.want)
 		}
+	}
+}
+
+// TestAccountLimitSharedByReplicas: the failures of one account on two
+// replicas of one database count toward one limit (the store keeps it), so
+// more replicas give an attacker no more guesses; it survives a restart,
+// and it refills one attempt every LoginRefill.
+func TestAccountLimitSharedByReplicas(t *testing.T) {
+	t.Parallel()
+	st := openTestStore(t)
+	sessions := lockbox.NewOffsetClock()
+	opts := approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS, SessionClock: sessions}
+	a := approval.New(st, lockbox.SystemClock{}, opts)
+	if err := a.SeedDev(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := approval.New(st, lockbox.SystemClock{}, opts)
+	const victim = "approver@contoso.test"
+	for i := range 10 { // LoginBurst, spread over the replicas and clients
+		svc := []*approval.Service{a, b}[i%2]
+		if _, err := svc.Login(from(fmt.Sprintf("203.0.113.%d", i+1)), victim, "wrong-password"); lockbox.ErrorCode(err) != lockbox.EUNAUTHENTICATED {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	restarted := approval.New(st, lockbox.SystemClock{}, opts)
+	for name, svc := range map[string]*approval.Service{"a": a, "b": b, "restarted": restarted} {
+		_, err := svc.Login(from("198.51.100.4"), victim, approval.DevPassword)
+		var lerr *lockbox.Error
+		if lockbox.ErrorCode(err) != lockbox.ERATELIMITED || !errors.As(err, &lerr) || lerr.RetryAfter <= 0 || lerr.RetryAfter > 30*time.Second {
+			t.Errorf("replica %s after 10 failures over two replicas: %v, want rate_limited with a Retry-After of at most 30 s", name, err)
+		}
+	}
+	sessions.Advance(30 * time.Second) // LoginRefill: one more attempt
+	if _, err := b.Login(from("198.51.100.4"), victim, approval.DevPassword); err != nil {
+		t.Fatalf("after the refill: %v", err)
 	}
 }
