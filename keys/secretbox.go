@@ -55,10 +55,13 @@ func (b secretBox) Open(sealed string, aad []byte) (string, bool, error) {
 	if !ok || err != nil {
 		return "", false, fmt.Errorf("sealed secret is malformed")
 	}
-	var key *Key
-	for _, k := range b.r.grant {
-		if k.KID == kid {
-			key = k
+	key := b.r.grantKey(kid)
+	if key == nil {
+		// A rolling rotation: another replica, restarted with the rotated
+		// directory, sealed it under the new key, which was copied here
+		// but is not loaded yet.
+		if fresh, err := Load(b.r.dir); err == nil {
+			key = fresh.grantKey(kid)
 		}
 	}
 	if key == nil {
@@ -75,7 +78,20 @@ func (b secretBox) Open(sealed string, aad []byte) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("the sealed secret does not open with grant key %s: it was changed, or moved from another record", kid)
 	}
-	return string(plain), key != b.r.grant[len(b.r.grant)-1], nil
+	// Stale only when older than the active key (kids sort by creation):
+	// a replica not yet restarted after a rotation must not seal a newer
+	// value back under its old key.
+	return string(plain), key.KID < b.r.grant[len(b.r.grant)-1].KID, nil
+}
+
+// grantKey is the grant key kid of r, nil when r has none.
+func (r *Ring) grantKey(kid string) *Key {
+	for _, k := range r.grant {
+		if k.KID == kid {
+			return k
+		}
+	}
+	return nil
 }
 
 // sealingAEAD is the AES-256-GCM of a grant key's sealing key.

@@ -107,3 +107,26 @@ func TestSecretBoxStaleAfterRotationAndClear(t *testing.T) {
 		t.Errorf("Open without the old key: %v, want an error naming %s", err, oldKID)
 	}
 }
+
+// TestSecretBoxOpensAKeyRotatedElsewhere: during a rolling rotation a
+// replica still running with the old ring opens a value another replica
+// sealed under the new key, once the directory holding it was copied here.
+func TestSecretBoxOpensAKeyRotatedElsewhere(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	running, err := Generate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := Rotate(dir, KindGrant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := rotated.SecretBox().Seal("s3cret-value", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, stale, err := running.SecretBox().Open(sealed, nil); err != nil || got != "s3cret-value" || stale {
+		t.Errorf("Open on the replica not yet restarted = %q, stale %v, %v; want the secret", got, stale, err)
+	}
+}
