@@ -293,14 +293,27 @@ type OutboxTx interface {
 	// ListWebhooks returns a tenant's endpoints (without secrets) ordered by
 	// CreatedAt, then id.
 	ListWebhooks(ctx context.Context, tenant string) ([]*Webhook, error)
-	// GetWebhook returns a tenant's endpoint and its secret. ENOTFOUND when
-	// missing or another tenant's.
+	// GetWebhook returns a tenant's endpoint and its secret (as stored:
+	// sealed). ENOTFOUND when missing or another tenant's.
 	GetWebhook(ctx context.Context, tenant, id string) (*Webhook, string, error)
+	// ListWebhookSecrets returns every endpoint's stored secret, ordered by
+	// tenant and id (the start-up pass that seals secrets stored in clear or
+	// under an old key).
+	ListWebhookSecrets(ctx context.Context) ([]WebhookSecret, error)
+	// ReplaceWebhookSecret stores secret as the endpoint's only if the
+	// stored one is still old (compare and set); ENOTFOUND otherwise.
+	ReplaceWebhookSecret(ctx context.Context, tenant, id, old, secret string) error
 	// DeleteWebhook deletes a tenant's endpoint and its pending outbox
 	// messages (delivered and dead ones stay), those of Updates committed
 	// together with this one included. ENOTFOUND when missing or another
 	// tenant's.
 	DeleteWebhook(ctx context.Context, tenant, id string) error
+}
+
+// WebhookSecret is an endpoint's signing secret as a store keeps it:
+// sealed (SecretBox), opened only to sign a delivery.
+type WebhookSecret struct {
+	Tenant, ID, Secret string
 }
 
 // Webhook is a tenant's endpoint that receives signed event deliveries.

@@ -217,11 +217,12 @@ type SSOService interface {
 	DeleteTenantSSO(ctx context.Context, tenant string) error
 }
 
-// SecretBox seals the one secret Lockbox must keep in its database, a
-// tenant IdP's client secret, with a key the database does not hold (it
-// is derived from the signing keys of the key directory, package keys).
-// A copy of the database, a backup or a read-only SQL account then yields
-// no credential for any tenant's IdP.
+// SecretBox seals the secrets Lockbox must keep in its database, tenants'
+// IdP client secrets and webhook signing secrets, with a key the database
+// does not hold (it is derived from the signing keys of the key directory,
+// package keys). A copy of the database, a backup or a read-only SQL
+// account then yields no credential for any tenant's IdP, and cannot sign
+// a webhook delivery.
 type SecretBox interface {
 	// Seal encrypts secret with the active key, bound to aad: a sealed
 	// value copied to another record (aad) does not open.

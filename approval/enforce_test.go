@@ -54,7 +54,8 @@ func newGrantHarnessOn(t testing.TB, clock, tokenClock lockbox.Clock) (*harness,
 	}}
 	auth := grant.NewAuthority(ring.GrantSigner, ks, "https://lockbox.test")
 	svc := approval.New(st, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionClock: tokenClock,
-		Grants: auth, GrantIssuer: "https://lockbox.test", AccessCacheTTL: time.Hour, AllowPrivateWebhooks: true})
+		Grants: auth, GrantIssuer: "https://lockbox.test", AccessCacheTTL: time.Hour, AllowPrivateWebhooks: true,
+		Secrets: ring.SecretBox()})
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,8 @@ func newHarness(t testing.TB) *harness {
 	ctx := context.Background()
 	st := openTestStore(t) // SQLite, or PostgreSQL with LOCKBOX_TEST_STORE=postgres
 	// Cheap password hashing: tests create many accounts.
-	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS})
+	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS,
+		Secrets: lockboxtest.SecretBox(t)})
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,11 @@ type Options struct {
 	// ClientLoginRefill.
 	ClientLoginBurst  int
 	ClientLoginRefill time.Duration
+	// Secrets seals the secrets the database must keep, tenants' IdP
+	// client secrets and webhook signing secrets (secrets.go), with a key
+	// of the key directory, never of the database (keys.Ring.SecretBox).
+	// Nil: neither can be created (EUNAVAILABLE).
+	Secrets lockbox.SecretBox
 	// AllowPrivateWebhooks lets webhook endpoints use plain http and
 	// private, loopback or link-local addresses (tests and development).
 	AllowPrivateWebhooks bool

@@ -40,10 +40,6 @@ type SSOOptions struct {
 	// --allow-private-webhooks). Off, a tenant admin cannot make Lockbox
 	// reach into the provider's own network.
 	AllowPrivateIdPs bool
-	// Secrets seals tenants' IdP client secrets before they are stored
-	// (keys.Ring.SecretBox: a key of the key directory, never of the
-	// database). Nil: tenants cannot configure an IdP (EUNAVAILABLE).
-	Secrets lockbox.SecretBox
 }
 
 // flowTTL bounds a sign-in at an IdP; cliCodeTTL the CLI's one-time code.
@@ -104,7 +100,7 @@ func (x *SSO) idp(ctx context.Context, c *lockbox.TenantSSO) (lockbox.OIDCProvid
 		p.RedirectURL, p.Private = x.redirect, true
 		return p, nil
 	}
-	secret, _, err := x.openSecret(ctx, c)
+	secret, _, err := x.s.openSecret(ctx, ssoSecretOf(c), c.ClientSecret)
 	if err != nil {
 		return lockbox.OIDCProvider{}, lockbox.Errorf(lockbox.EUNAVAILABLE, "Your organisation's single sign-on cannot be used on this server right now: it cannot read the IdP's client secret. Your global admin can set the secret again; until then, sign in with your password.")
 	}
@@ -114,81 +110,6 @@ func (x *SSO) idp(ctx context.Context, c *lockbox.TenantSSO) (lockbox.OIDCProvid
 func (x *SSO) tenantIdP(c *lockbox.TenantSSO, secret string) lockbox.OIDCProvider {
 	return lockbox.OIDCProvider{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: secret,
 		RedirectURL: x.redirect, Private: x.opts().AllowPrivateIdPs}
-}
-
-// Client secrets are stored sealed (lockbox.SecretBox), bound to the
-// tenant, issuer and client id they belong to: a sealed value copied to
-// another tenant's row, or left behind when someone changes the issuer in
-// the database, does not open, so it is never sent to another IdP (the
-// rule keepSecret enforces for the API).
-func secretAAD(c *lockbox.TenantSSO) []byte {
-	return []byte(c.Tenant + "\x00" + c.Issuer + "\x00" + c.ClientID)
-}
-
-func (x *SSO) sealSecret(c *lockbox.TenantSSO, secret string) (string, error) {
-	if x.opts().Secrets == nil {
-		return "", errNoSecrets()
-	}
-	return x.opts().Secrets.Seal(secret, secretAAD(c))
-}
-
-// openSecret opens c's stored secret; stale: it should be sealed again (an
-// older key, or stored in clear by a version before sealing). A secret
-// that does not open is logged with why (which key is missing), never
-// with the value; callers tell the person who can fix it.
-func (x *SSO) openSecret(ctx context.Context, c *lockbox.TenantSSO) (secret string, stale bool, err error) {
-	if x.opts().Secrets == nil {
-		return "", false, errNoSecrets()
-	}
-	secret, stale, err = x.opts().Secrets.Open(c.ClientSecret, secretAAD(c))
-	if err != nil {
-		x.s.opts.Logger.ErrorContext(ctx, "tenant sso secret does not open", "tenant", c.Tenant, "err", err)
-	}
-	return secret, stale, err
-}
-
-func errNoSecrets() error {
-	return lockbox.Errorf(lockbox.EUNAVAILABLE, "Single sign-on for tenants is not available on this server: it has no key to seal IdP client secrets with.")
-}
-
-// SealSecrets seals every stored client secret that is in clear (stored
-// by a version before sealing) or sealed with an older key (a grant key
-// rotation), and returns how many it sealed. Run at start-up by every
-// replica: each secret is replaced only if it is still the one read, so
-// replicas starting together, or an admin saving the configuration
-// meanwhile, never lose a newer value. A secret that does not open is
-// logged and left as it is (the server must still start; that tenant's
-// sign-ins say what is wrong).
-func (x *SSO) SealSecrets(ctx context.Context) (int, error) {
-	if x.opts().Secrets == nil {
-		return 0, nil
-	}
-	var all []*lockbox.TenantSSO
-	if err := x.s.store.View(ctx, func(tx lockbox.Tx) (err error) {
-		all, err = tx.ListTenantSSO(ctx)
-		return err
-	}); err != nil {
-		return 0, err
-	}
-	sealed := 0
-	for _, c := range all {
-		secret, stale, err := x.openSecret(ctx, c)
-		if err != nil || !stale {
-			continue
-		}
-		next, err := x.sealSecret(c, secret)
-		if err != nil {
-			return sealed, err
-		}
-		err = x.s.store.Update(ctx, func(tx lockbox.Tx) error { return tx.ReplaceSSOSecret(ctx, c.Tenant, c.ClientSecret, next) })
-		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
-			continue // changed or removed meanwhile: whoever did it sealed it
-		} else if err != nil {
-			return sealed, err
-		}
-		sealed++
-	}
-	return sealed, nil
 }
 
 // StartSSO records a flow and returns the IdP's authorization URL.
@@ -639,7 +560,7 @@ func (x *SSO) PutTenantSSO(ctx context.Context, tenant string, in lockbox.Tenant
 	if x.opts().Client == nil {
 		return nil, errSSOOff()
 	}
-	if x.opts().Secrets == nil {
+	if x.s.opts.Secrets == nil {
 		return nil, errNoSecrets()
 	}
 	c, err := x.validSSO(tenant, in)
@@ -678,12 +599,12 @@ func (x *SSO) PutTenantSSO(ctx context.Context, tenant string, in lockbox.Tenant
 		if err := keepSecret(old, c); err != nil {
 			return nil, err
 		}
-		if secret, _, err = x.openSecret(ctx, old); err != nil {
+		if secret, _, err = x.s.openSecret(ctx, ssoSecretOf(old), old.ClientSecret); err != nil {
 			return nil, lockbox.FieldErrorf(lockbox.EINVALID, "client_secret", "The stored client_secret cannot be read with this server's keys: give it again.")
 		}
 	}
 	// Sealed again even when kept: under the active key.
-	if c.ClientSecret, err = x.sealSecret(c, secret); err != nil {
+	if c.ClientSecret, err = x.s.sealSecret(ssoSecretOf(c), secret); err != nil {
 		return nil, err
 	}
 	// An issuer that does not answer discovery would only fail at sign-in:

@@ -39,7 +39,8 @@ func newSSOHarness(t *testing.T, oidcOnly, bare bool) *ssoHarness {
 	t.Cleanup(func() { op.Close() })
 	st := openTestStore(t)
 	opts := approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS,
-		SSO: approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true, OIDCOnly: oidcOnly, Secrets: lockboxtest.SecretBox(t),
+		Secrets: lockboxtest.SecretBox(t),
+		SSO: approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true, OIDCOnly: oidcOnly,
 			Provider: lockbox.OIDCProvider{Issuer: op.Issuer("provider"), ClientID: testop.DefaultClientID, ClientSecret: testop.DefaultClientSecret}}}
 	svc := approval.New(st, lockbox.SystemClock{}, opts)
 	if !bare {
@@ -105,7 +106,7 @@ func (h *ssoHarness) signInAt(sso *approval.SSO, email, who string) (*lockbox.SS
 func (h *ssoHarness) storedSSO(tenant string) *lockbox.TenantSSO {
 	h.t.Helper()
 	c := h.rawSSO(tenant)
-	secret, stale, err := h.opts.SSO.Secrets.Open(c.ClientSecret, []byte(c.Tenant+"\x00"+c.Issuer+"\x00"+c.ClientID))
+	secret, stale, err := h.opts.Secrets.Open(c.ClientSecret, []byte("sso\x00"+c.Tenant+"\x00"+c.Issuer+"\x00"+c.ClientID))
 	if !strings.HasPrefix(c.ClientSecret, lockbox.SealedPrefix) || err != nil || stale || strings.Contains(c.ClientSecret, secret) {
 		h.t.Fatalf("stored client secret %q (stale %v, %v): want it sealed with the active key", c.ClientSecret, stale, err)
 	}

@@ -15,11 +15,11 @@ import (
 
 // replicaWith is another Lockbox process on the same database whose key
 // directory gives box.
-func (h *ssoHarness) replicaWith(box lockbox.SecretBox) *approval.SSO {
+func (h *ssoHarness) replicaWith(box lockbox.SecretBox) (*approval.Service, *approval.SSO) {
 	opts := h.opts
-	opts.SSO.Secrets = box
+	opts.Secrets = box
 	svc := approval.New(h.store, lockbox.SystemClock{}, opts)
-	return svc.SSO(svc.WebSessions(approval.WebSessionOptions{}), ssoRedirect)
+	return svc, svc.SSO(svc.WebSessions(approval.WebSessionOptions{}), ssoRedirect)
 }
 
 // putRaw stores contoso-style configuration for tenant as a store call,
@@ -46,14 +46,14 @@ func TestSSOSealsClearSecrets(t *testing.T) {
 	if _, err := h.signIn("approver@contoso.test", "approver@contoso.test"); err != nil {
 		t.Fatalf("sign-in with a secret stored in clear: %v", err)
 	}
-	if n, err := h.sso.SealSecrets(ctx); err != nil || n != 1 {
+	if n, err := h.svc.SealSecrets(ctx); err != nil || n != 1 {
 		t.Fatalf("SealSecrets = %d, %v; want 1 sealed", n, err)
 	}
 	sealed := h.rawSSO("contoso").ClientSecret
 	if c := h.storedSSO("contoso"); c.ClientSecret != testop.DefaultClientSecret {
 		t.Errorf("sealed secret opens to %q", c.ClientSecret)
 	}
-	if n, err := h.sso.SealSecrets(ctx); err != nil || n != 0 || h.rawSSO("contoso").ClientSecret != sealed {
+	if n, err := h.svc.SealSecrets(ctx); err != nil || n != 0 || h.rawSSO("contoso").ClientSecret != sealed {
 		t.Errorf("second SealSecrets = %d, %v; want nothing sealed, nothing changed", n, err)
 	}
 	if _, err := h.signIn("approver@contoso.test", "approver@contoso.test"); err != nil {
@@ -66,9 +66,9 @@ func TestSSOSealsClearSecrets(t *testing.T) {
 	var mu sync.Mutex
 	total := 0
 	for range 2 {
-		sso := h.replicaWith(h.opts.SSO.Secrets)
+		svc, _ := h.replicaWith(h.opts.Secrets)
 		wg.Go(func() {
-			n, err := sso.SealSecrets(ctx)
+			n, err := svc.SealSecrets(ctx)
 			if err != nil {
 				t.Error(err)
 			}
@@ -98,7 +98,7 @@ func TestSSOSecretOpensOnlyWhereItBelongs(t *testing.T) {
 	if _, err := h.signIn("admin@fabrikam.test", "admin@contoso.test"); lockbox.ErrorCode(err) != lockbox.EUNAVAILABLE {
 		t.Errorf("sign-in with a secret copied from another tenant: %v, want unavailable", err)
 	}
-	if n, err := h.sso.SealSecrets(ctx); err != nil || n != 0 || h.rawSSO("fabrikam").ClientSecret != sealed {
+	if n, err := h.svc.SealSecrets(ctx); err != nil || n != 0 || h.rawSSO("fabrikam").ClientSecret != sealed {
 		t.Errorf("SealSecrets = %d, %v; want a secret that does not open left as it is", n, err)
 	}
 	h.putRaw("contoso", h.op.Issuer("provider"), sealed)
@@ -107,7 +107,7 @@ func TestSSOSecretOpensOnlyWhereItBelongs(t *testing.T) {
 	}
 
 	h.contosoIdP()
-	other := h.replicaWith(lockboxtest.SecretBox(t))
+	_, other := h.replicaWith(lockboxtest.SecretBox(t))
 	_, err := h.signInAt(other, "approver@contoso.test", "approver@contoso.test")
 	if lockbox.ErrorCode(err) != lockbox.EUNAVAILABLE || !strings.Contains(lockbox.ErrorMessage(err), "global admin can set the secret again") {
 		t.Errorf("sign-in on a replica with other keys: %v, want unavailable, saying who can fix it", err)
@@ -137,7 +137,7 @@ func TestSSOSecretsResealedAfterRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := h.replicaWith(ring.SecretBox())
+	_, before := h.replicaWith(ring.SecretBox())
 	if _, err := before.PutTenantSSO(h.as("admin@contoso.test"), "contoso", h.contosoInput()); err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +148,8 @@ func TestSSOSecretsResealedAfterRotation(t *testing.T) {
 	if ring, err = keys.Rotate(dir, keys.KindGrant); err != nil {
 		t.Fatal(err)
 	}
-	after := h.replicaWith(ring.SecretBox())
-	if n, err := after.SealSecrets(context.Background()); err != nil || n != 1 {
+	afterSvc, after := h.replicaWith(ring.SecretBox())
+	if n, err := afterSvc.SealSecrets(context.Background()); err != nil || n != 1 {
 		t.Fatalf("SealSecrets after a rotation = %d, %v; want 1", n, err)
 	}
 	newKID, _ := ring.GrantSigner()

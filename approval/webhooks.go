@@ -30,6 +30,10 @@ func (s *Service) CreateWebhook(ctx context.Context, tenant string, in lockbox.N
 		return nil, err
 	}
 	secret := newWebhookSecret()
+	sealed, err := s.sealSecret(webhookSecretOf(tenant, w.ID), secret)
+	if err != nil {
+		return nil, err
+	}
 	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
 		existing, err := tx.ListWebhooks(ctx, tenant)
 		if err != nil {
@@ -38,7 +42,7 @@ func (s *Service) CreateWebhook(ctx context.Context, tenant string, in lockbox.N
 		if len(existing) >= lockbox.MaxWebhooksPerTenant {
 			return lockbox.Errorf(lockbox.EINVALID, "A tenant may have at most %d webhooks; delete one first.", lockbox.MaxWebhooksPerTenant)
 		}
-		if err := tx.InsertWebhook(ctx, w, secret); err != nil {
+		if err := tx.InsertWebhook(ctx, w, sealed); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, webhookRecord(ctx, u, w, lockbox.OpWebhookCreated, w.CreatedAt))
@@ -89,6 +93,26 @@ func (s *Service) checkWebhookHost(ctx context.Context, target *lockbox.WebhookU
 		return err
 	}
 	return nil
+}
+
+// WebhookForDelivery is the endpoint a delivery goes to and its signing
+// secret, opened (webhook.Lookup): only the outbox's deliveries ask. A
+// secret that does not open is EUNAVAILABLE, so the message waits and is
+// retried (the log says which key is missing) rather than sent unsigned.
+func (s *Service) WebhookForDelivery(ctx context.Context, tenant, id string) (*lockbox.Webhook, string, error) {
+	var w *lockbox.Webhook
+	var stored string
+	if err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		w, stored, err = tx.GetWebhook(ctx, tenant, id)
+		return err
+	}); err != nil {
+		return nil, "", err
+	}
+	secret, _, err := s.openSecret(ctx, webhookSecretOf(tenant, id), stored)
+	if err != nil {
+		return nil, "", lockbox.Errorf(lockbox.EUNAVAILABLE, "The signing secret of webhook %s cannot be read with this server's keys.", id)
+	}
+	return w, secret, nil
 }
 
 // ListWebhooks lists a tenant's endpoints, without their secrets.

@@ -10,9 +10,9 @@
 //	  grant-<kid>.pem     Ed25519 private key, PKCS#8 PEM (mode 0600)
 //	  log-<kid>.key       a sumdb/note signer key string (mode 0600)
 //
-// The grant keys also seal the one secret the database must keep, tenants'
-// IdP client secrets (SecretBox), so that secret is never readable from
-// the database alone.
+// The grant keys also seal the secrets the database must keep, tenants'
+// IdP client secrets and webhook signing secrets (SecretBox), so neither
+// is readable from the database alone.
 //
 // A kid is a UUIDv7 string, so kids sort in creation order: the key with the
 // greatest kid of each kind is the active (signing) key, and older keys stay

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 	"github.com/lockboxhq/lockbox/internal/testop"
 	"github.com/lockboxhq/lockbox/server"
 	"github.com/lockboxhq/lockbox/sqlite"
@@ -261,7 +262,7 @@ func newMatrix(t *testing.T) *matrix {
 	grants, jwks := newTestGrants(t, store)
 	op := newTestOP(t) // sso_test.go
 	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, LoginBurst: 1000, Grants: grants,
-		Passkeys: testRP(t), SSO: testSSOOptions(t, op)}) // passkeys_test.go
+		Passkeys: testRP(t), SSO: testSSOOptions(op), Secrets: lockboxtest.SecretBox(t)}) // passkeys_test.go
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func newRealServer(tb testing.TB) *realServer {
 	grants, jwks := newTestGrants(tb, store)
 	op := newTestOP(tb) // sso_test.go
 	svc := approval.New(store, clock, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SessionTTL: 30 * 24 * time.Hour, Grants: grants, Resolver: lockboxtest.DNS,
-		Passkeys: testRP(tb), SSO: testSSOOptions(tb, op)}) // passkeys_test.go
+		Passkeys: testRP(tb), SSO: testSSOOptions(op), Secrets: lockboxtest.SecretBox(tb)}) // passkeys_test.go
 	if err := svc.SeedDev(ctx); err != nil {
 		tb.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
-	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 	"github.com/lockboxhq/lockbox/internal/testop"
 	"github.com/lockboxhq/lockbox/oidcrp"
 	"github.com/lockboxhq/lockbox/server"
@@ -36,8 +35,8 @@ func newTestOP(tb testing.TB) *testop.Server {
 	return op
 }
 
-func testSSOOptions(tb testing.TB, op *testop.Server) approval.SSOOptions {
-	return approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true, Secrets: lockboxtest.SecretBox(tb),
+func testSSOOptions(op *testop.Server) approval.SSOOptions {
+	return approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true,
 		Provider: lockbox.OIDCProvider{Issuer: op.Issuer("provider"), ClientID: testop.DefaultClientID, ClientSecret: testop.DefaultClientSecret}}
 }
 
@@ -354,7 +353,7 @@ func TestOIDCOnlyBootstrapBreakGlass(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	opts := testSSOOptions(t, newTestOP(t))
+	opts := testSSOOptions(newTestOP(t))
 	opts.OIDCOnly = true
 	svc := approval.New(store, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, SSO: opts})
 	pw, err := svc.Bootstrap(ctx)

@@ -47,7 +47,8 @@ func newStrictServer(t *testing.T, engine string) *strictServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS})
+	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS,
+		Secrets: lockboxtest.SecretBox(t)})
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}

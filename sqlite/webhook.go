@@ -60,6 +60,31 @@ func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhoo
 	return w, secret, wrap("get webhook", err)
 }
 
+// ListWebhookSecrets returns every endpoint's stored secret.
+func (t *tx) ListWebhookSecrets(ctx context.Context) ([]lockbox.WebhookSecret, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT tenant, id, secret FROM webhooks ORDER BY tenant, id`)
+	if err != nil {
+		return nil, wrap("list webhook secrets", err)
+	}
+	defer rows.Close()
+	var out []lockbox.WebhookSecret
+	for rows.Next() {
+		var w lockbox.WebhookSecret
+		if err := rows.Scan(&w.Tenant, &w.ID, &w.Secret); err != nil {
+			return nil, wrap("list webhook secrets", err)
+		}
+		out = append(out, w)
+	}
+	return out, wrap("list webhook secrets", rows.Err())
+}
+
+// ReplaceWebhookSecret sets an endpoint's secret if it is still old.
+func (t *tx) ReplaceWebhookSecret(ctx context.Context, tenant, id, old, secret string) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE webhooks SET secret = ? WHERE tenant = ? AND id = ? AND secret = ?`,
+		secret, tenant, id, old)
+	return expectRow(res, err, "replace webhook secret", "The secret of webhook %q changed meanwhile.", id)
+}
+
 // deleteWebhookMessagesQuery deletes an endpoint's undelivered messages,
 // found in outbox_webhook_pending (migration 00023).
 const deleteWebhookMessagesQuery = `DELETE FROM outbox WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = ?`

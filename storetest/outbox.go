@@ -30,6 +30,7 @@ var outboxTests = []test{
 	{"Reminders", testReminders},
 	{"ReminderOnce", testReminderOnce},
 	{"Webhooks", testWebhooks},
+	{"WebhookSecretsListedAndReplaced", testWebhookSecrets},
 	{"DeleteWebhookDropsPendingMessages", testDeleteWebhookMessages},
 }
 
@@ -672,6 +673,42 @@ func newWebhook(id, tenant string, n int) *lockbox.Webhook {
 	return &lockbox.Webhook{ID: id, Tenant: tenant, URL: "https://hooks.example.com/" + id,
 		Events: []string{lockbox.EventTypeRequestPending, lockbox.OpRequestApproved}, Description: "SIEM",
 		CreatedBy: "admin@" + tenant + ".test", CreatedAt: T0.Add(time.Duration(n) * time.Minute)}
+}
+
+// testWebhookSecrets: every endpoint's stored secret is listed, and one is
+// replaced only while it is still the one read.
+func testWebhookSecrets(t *testing.T, s lockbox.Store) {
+	ctx := t.Context()
+	MustInsertTenant(t, s, "contoso")
+	MustInsertTenant(t, s, "fabrikam")
+	for _, w := range []*lockbox.Webhook{newWebhook("wh-2", "fabrikam", 1), newWebhook("wh-1", "fabrikam", 2), newWebhook("wh-3", "contoso", 1)} {
+		MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertWebhook(ctx, w, "whsec_"+w.ID) })
+	}
+	var got []lockbox.WebhookSecret
+	MustView(t, s, func(tx lockbox.Tx) (err error) { got, err = tx.ListWebhookSecrets(ctx); return err })
+	want := []lockbox.WebhookSecret{{Tenant: "contoso", ID: "wh-3", Secret: "whsec_wh-3"},
+		{Tenant: "fabrikam", ID: "wh-1", Secret: "whsec_wh-1"}, {Tenant: "fabrikam", ID: "wh-2", Secret: "whsec_wh-2"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ListWebhookSecrets (-want +got):\n%s", diff)
+	}
+	MustUpdate(t, s, func(tx lockbox.Tx) error {
+		return tx.ReplaceWebhookSecret(ctx, "fabrikam", "wh-1", "whsec_wh-1", "sealed-1")
+	})
+	for _, tt := range []struct{ tenant, id, old string }{
+		{"fabrikam", "wh-1", "whsec_wh-1"}, // already replaced
+		{"contoso", "wh-1", "sealed-1"},    // another tenant's
+		{"fabrikam", "wh-9", ""},           // none
+	} {
+		err := s.Update(ctx, func(tx lockbox.Tx) error { return tx.ReplaceWebhookSecret(ctx, tt.tenant, tt.id, tt.old, "sealed-2") })
+		wantCode(t, err, lockbox.ENOTFOUND)
+	}
+	MustView(t, s, func(tx lockbox.Tx) error {
+		_, secret, err := tx.GetWebhook(ctx, "fabrikam", "wh-1")
+		if err == nil && secret != "sealed-1" {
+			t.Errorf("wh-1's secret = %q, want sealed-1", secret)
+		}
+		return err
+	})
 }
 
 func testWebhooks(t *testing.T, s lockbox.Store) {

@@ -30,7 +30,7 @@ func TestEveryPageEveryRole(t *testing.T) {
 	// Single sign-on on (a relying party that is never called here), so
 	// /sso answers by the service's authorization rather than "not
 	// available on this server".
-	e := newEnvWith(t, approval.Options{SSO: approval.SSOOptions{Client: oidcrp.New(nil), Secrets: lockboxtest.SecretBox(t)}}, func(cfg *web.Config) {
+	e := newEnvWith(t, approval.Options{Secrets: lockboxtest.SecretBox(t), SSO: approval.SSOOptions{Client: oidcrp.New(nil)}}, func(cfg *web.Config) {
 		cfg.SSO = cfg.Accounts.(*approval.Service).SSO(cfg.Sessions.(*approval.WebSessions), "http://example.com/auth/callback")
 	})
 	r := e.pending()

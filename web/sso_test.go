@@ -64,8 +64,8 @@ func newSSOEnv(t *testing.T, domains ...string) *ssoEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1,
-		SSO: approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true, ProviderName: "Provider IdP", Secrets: lockboxtest.SecretBox(t),
+	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Secrets: lockboxtest.SecretBox(t),
+		SSO: approval.SSOOptions{Client: oidcrp.New(nil), AllowPrivateIdPs: true, ProviderName: "Provider IdP",
 			Provider: lockbox.OIDCProvider{Issuer: op.Issuer("provider"), ClientID: testop.DefaultClientID, ClientSecret: testop.DefaultClientSecret}}})
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)

@@ -118,8 +118,9 @@ func TestEndToEndNotifications(t *testing.T) {
 	t.Cleanup(receiver.Close)
 
 	ctx := context.Background()
+	dataDir := t.TempDir()
 	rs, err := startServer(ctx, serverConfig{Listen: "127.0.0.1:0", Dev: true, WorkerPoll: 50 * time.Millisecond,
-		Database: filepath.Join(t.TempDir(), "lockbox.db"), PasswordMemoryKiB: 64,
+		Database: filepath.Join(dataDir, "lockbox.db"), PasswordMemoryKiB: 64,
 		Notify: notifyConfig{SMTPURL: "smtp://127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "?starttls=false",
 			MailFrom: "Lockbox <lockbox@provider.test>", AllowPrivateWebhooks: true}}, io.Discard)
 	if err != nil {
@@ -144,6 +145,9 @@ func TestEndToEndNotifications(t *testing.T) {
 	if list := approver.mustRun("webhooks", "list", "--tenant", "contoso"); !strings.Contains(list, hook.ID) || strings.Contains(list, hook.Secret) {
 		t.Errorf("webhooks list:\n%s", list)
 	}
+	// Shown once, and never in clear in the database (deliveries below
+	// are signed with it all the same).
+	wantNotInFiles(t, dataDir, strings.TrimPrefix(hook.Secret, "whsec_"))
 	op.wantFail(1, "", "webhooks", "list", "--tenant", "contoso")
 
 	r := op.request("requests", "create", "--tenant", "contoso", "--service", "exchange",

@@ -58,12 +58,10 @@ func (n *notifier) devMailbox() lockbox.DevMailbox {
 func (rs *runningServer) newNotifier(cfg serverConfig, clock lockbox.Clock) (*notifier, error) {
 	n := &notifier{}
 	deliverers := map[string]outbox.Deliverer{lockbox.ChannelWebhook: &webhook.Sender{
-		Lookup: func(ctx context.Context, tenant, id string) (w *lockbox.Webhook, secret string, err error) {
-			err = rs.store.View(ctx, func(tx lockbox.Tx) error {
-				w, secret, err = tx.GetWebhook(ctx, tenant, id)
-				return err
-			})
-			return w, secret, err
+		// The service opens the sealed secret; it exists by the time the
+		// worker delivers anything (start: the worker runs after it).
+		Lookup: func(ctx context.Context, tenant, id string) (*lockbox.Webhook, string, error) {
+			return rs.service.WebhookForDelivery(ctx, tenant, id)
 		},
 		AllowPrivate: cfg.Notify.AllowPrivateWebhooks,
 		Clock:        lockbox.SystemClock{}, // signatures carry real time: receivers check it

@@ -307,7 +307,10 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 		PasswordMemoryKiB: cfg.PasswordMemoryKiB, SessionClock: lockbox.SystemClock{}, SessionTTL: cfg.TokenTTL,
 		Grants: rs.keys.grants, GrantIssuer: cfg.GrantIssuer, AccessCacheTTL: accessCacheTTL(cfg),
 		AllowPrivateWebhooks: cfg.Notify.AllowPrivateWebhooks, Passkeys: &rs.passkeys,
-		SSO: ssoOptions(cfg, rs), RequireMFA: cfg.SSO.RequireMFA, Handoff: rs.notify.worker})
+		SSO: ssoOptions(cfg, rs), RequireMFA: cfg.SSO.RequireMFA, Handoff: rs.notify.worker,
+		// Tenants' IdP and webhook secrets are sealed with a key of the key
+		// directory, which every replica shares (docs/identity.md).
+		Secrets: rs.keys.ring.SecretBox()})
 	if cfg.Dev {
 		if err := rs.service.SeedDev(ctx); err != nil {
 			return fmt.Errorf("seed dev accounts: %w", err)
@@ -324,7 +327,7 @@ func (rs *runningServer) start(ctx context.Context, cfg serverConfig, dbPath str
 	}
 	rs.url = url
 	rs.sso = rs.newSSO(cfg) // sso_serve.go
-	rs.sealSSOSecrets(ctx)
+	rs.sealSecrets(ctx)
 	if err := rs.passkeys.set(cfg.Web.ExternalURL, url); err != nil {
 		// Not fatal: everything but passkeys works, and says why not.
 		rs.logger.Warn("passkeys are off", "err", err)
@@ -450,4 +453,16 @@ CLI:          LOCKBOX_PASSWORD=%s lockbox login --server %s --email operator@pro
 Dev clock:    lockbox dev clock advance 12h1m --server %s    (moves deadlines, reminders and retries)
 
 `, url, dbPath, approval.DevPassword, approval.DevServiceToken, url, url, approval.DevPassword, url, url)
+}
+
+// sealSecrets seals the tenants' IdP and webhook secrets a version before
+// sealing stored in clear, and those sealed before a grant key rotation.
+// Not fatal: the server still serves, and says so.
+func (rs *runningServer) sealSecrets(ctx context.Context) {
+	n, err := rs.service.SealSecrets(ctx)
+	if err != nil {
+		rs.logger.Error("sealing stored secrets failed; the next start tries again", "sealed", n, "err", err)
+	} else if n > 0 {
+		rs.logger.Info("sealed stored secrets", "sealed", n)
+	}
 }

@@ -186,7 +186,7 @@ func wantNotInFiles(t *testing.T, dir, secret string) {
 			t.Fatal(err)
 		}
 		if bytes.Contains(b, []byte(secret)) {
-			t.Errorf("%s holds the client secret in clear", e.Name())
+			t.Errorf("%s holds the secret in clear", e.Name())
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/url"
 	"strings"
 
@@ -70,9 +69,6 @@ func ssoOptions(cfg serverConfig, rs *runningServer) approval.SSOOptions {
 		// Tenants' IdPs on the provider's own network: only where private
 		// webhook targets are allowed too (and in --dev, for the test IdP).
 		AllowPrivateIdPs: cfg.Dev || cfg.Notify.AllowPrivateWebhooks,
-		// Tenants' client secrets are sealed with a key of the key
-		// directory, which every replica shares (docs/identity.md).
-		Secrets: rs.keys.ring.SecretBox(),
 	}
 }
 
@@ -87,16 +83,4 @@ func (rs *runningServer) newSSO(cfg serverConfig) *approval.SSO {
 	// The session limits' defaults are filled in by checkServe.
 	ws := rs.service.WebSessions(approval.WebSessionOptions{IdleTimeout: cfg.Web.IdleTimeout, AbsoluteTimeout: cfg.Web.MaxSession})
 	return rs.service.SSO(ws, strings.TrimSuffix(base, "/")+"/auth/callback")
-}
-
-// sealSSOSecrets seals the tenants' client secrets a version before
-// sealing stored in clear, and those sealed before a grant key rotation.
-// Not fatal: the server still serves, and says so.
-func (rs *runningServer) sealSSOSecrets(ctx context.Context) {
-	n, err := rs.sso.SealSecrets(ctx)
-	if err != nil {
-		rs.logger.Error("sealing tenants' sso client secrets failed; the next start tries again", "sealed", n, "err", err)
-	} else if n > 0 {
-		rs.logger.Info("sealed tenants' sso client secrets", "sealed", n)
-	}
 }
