@@ -65,7 +65,7 @@ func StartIn(dir string, logs io.Writer) (*Server, func(), error) {
 	fetch := grant.PublishedKeys(st)
 	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: DNS,
 		AccessCacheTTL: 10 * time.Second, Secrets: ring.SecretBox(),
-		Grants:         grant.NewAuthority(ring.GrantSigner, &grant.KeySet{Fetch: fetch}, lockbox.DefaultGrantIssuer)})
+		Grants: grant.NewAuthority(ring.GrantSigner, &grant.KeySet{Fetch: fetch}, lockbox.DefaultGrantIssuer)})
 	if err := svc.SeedDev(ctx); err != nil {
 		st.Close()
 		return nil, nil, err
