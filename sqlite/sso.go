@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/internal/sqlrows"
 )
 
 // GetTenantSSO returns a tenant's IdP; see lockbox.SSOTx.
@@ -55,26 +56,15 @@ func (t *tx) ListTenantSSO(ctx context.Context) ([]*lockbox.TenantSSO, error) {
 	if err != nil {
 		return nil, wrap("list tenant sso", err)
 	}
-	var tenants []string
-	for rows.Next() {
-		var tenant string
-		if err := rows.Scan(&tenant); err != nil {
-			rows.Close()
-			return nil, wrap("list tenant sso", err)
-		}
-		tenants = append(tenants, tenant)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	tenants, err := sqlrows.Collect(rows, sqlrows.Value[string])
+	if err != nil {
 		return nil, wrap("list tenant sso", err)
 	}
-	out := make([]*lockbox.TenantSSO, 0, len(tenants))
-	for _, tenant := range tenants {
-		c, err := t.GetTenantSSO(ctx, tenant)
-		if err != nil {
+	out := make([]*lockbox.TenantSSO, len(tenants))
+	for i, tenant := range tenants {
+		if out[i], err = t.GetTenantSSO(ctx, tenant); err != nil {
 			return nil, err
 		}
-		out = append(out, c)
 	}
 	return out, nil
 }

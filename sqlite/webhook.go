@@ -66,16 +66,8 @@ func (t *tx) ListWebhookSecrets(ctx context.Context) ([]lockbox.WebhookSecret, e
 	if err != nil {
 		return nil, wrap("list webhook secrets", err)
 	}
-	defer rows.Close()
-	var out []lockbox.WebhookSecret
-	for rows.Next() {
-		var w lockbox.WebhookSecret
-		if err := rows.Scan(&w.Tenant, &w.ID, &w.Secret); err != nil {
-			return nil, wrap("list webhook secrets", err)
-		}
-		out = append(out, w)
-	}
-	return out, wrap("list webhook secrets", rows.Err())
+	out, err := sqlrows.Collect(rows, sqlrows.WebhookSecret)
+	return out, wrap("list webhook secrets", err)
 }
 
 // ReplaceWebhookSecret sets an endpoint's secret if it is still old.

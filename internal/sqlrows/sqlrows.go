@@ -51,6 +51,13 @@ func Value[T any](s Scanner) (T, error) {
 	return v, err
 }
 
+// WebhookSecret scans tenant, id and secret, for Collect.
+func WebhookSecret(s Scanner) (lockbox.WebhookSecret, error) {
+	var w lockbox.WebhookSecret
+	err := s.Scan(&w.Tenant, &w.ID, &w.Secret)
+	return w, err
+}
+
 // RowsAffected returns the number of rows a statement changed, taking
 // ExecContext's results as they are: err when the statement failed.
 func RowsAffected(res sql.Result, err error) (int64, error) {
