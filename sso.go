@@ -99,9 +99,9 @@ type SSOTx interface {
 	TenantSSOByDomain(ctx context.Context, domain string) (*TenantSSO, error)
 	// InsertSSOFlow stores f under hash; ECONFLICT when taken.
 	InsertSSOFlow(ctx context.Context, hash []byte, f *SSOFlow) error
-	// ListTenantSSO returns every tenant's IdP, ordered by tenant (the
+	// TenantsWithSSO returns the tenants that have an IdP, in order (the
 	// start-up pass that seals secrets stored in clear or under an old key).
-	ListTenantSSO(ctx context.Context) ([]*TenantSSO, error)
+	TenantsWithSSO(ctx context.Context) ([]string, error)
 	// ReplaceSSOSecret stores secret as the tenant's client secret only if
 	// the stored one is still old (compare and set, so a configuration
 	// saved meanwhile is never overwritten); ENOTFOUND otherwise.

@@ -73,8 +73,16 @@ func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 	var ssos []*lockbox.TenantSSO
 	var hooks []lockbox.WebhookSecret
 	if err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
-		if ssos, err = tx.ListTenantSSO(ctx); err != nil {
+		tenants, err := tx.TenantsWithSSO(ctx)
+		if err != nil {
 			return err
+		}
+		for _, tenant := range tenants {
+			c, err := tx.GetTenantSSO(ctx, tenant)
+			if err != nil {
+				return err
+			}
+			ssos = append(ssos, c)
 		}
 		hooks, err = tx.ListWebhookSecrets(ctx)
 		return err

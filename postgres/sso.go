@@ -42,23 +42,14 @@ func (t *tx) tenantSSO(ctx context.Context, where string, arg any) (*lockbox.Ten
 	return &c, nil
 }
 
-// ListTenantSSO returns every tenant's IdP, ordered by tenant.
-func (t *tx) ListTenantSSO(ctx context.Context) ([]*lockbox.TenantSSO, error) {
+// TenantsWithSSO returns the tenants that have an IdP, in order.
+func (t *tx) TenantsWithSSO(ctx context.Context) ([]string, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT tenant FROM tenant_sso ORDER BY tenant`)
 	if err != nil {
 		return nil, wrap("list tenant sso", err)
 	}
 	tenants, err := sqlrows.Collect(rows, sqlrows.Value[string])
-	if err != nil {
-		return nil, wrap("list tenant sso", err)
-	}
-	out := make([]*lockbox.TenantSSO, len(tenants))
-	for i, tenant := range tenants {
-		if out[i], err = t.GetTenantSSO(ctx, tenant); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return tenants, wrap("list tenant sso", err)
 }
 
 // ReplaceSSOSecret sets a tenant's client secret if it is still old.
