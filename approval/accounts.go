@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
-	"github.com/lockboxhq/lockbox/internal/ratelimit"
 )
 
 // Login checks a password and issues a bearer token.
@@ -86,61 +85,6 @@ func (s *Service) matchPassword(users []*lockbox.User, hashes []string, password
 		return match[0], nil
 	}
 	return nil, lockbox.Errorf(lockbox.ECONFLICT, "This password opens accounts of this address in several organisations, so Lockbox cannot tell which you mean: give each account its own password.")
-}
-
-// clientKey is the caller's key in the per-client sign-in limit: its
-// address, or its /64 for IPv6 (ratelimit.ClientKey).
-func clientKey(ctx context.Context) string {
-	return ratelimit.ClientKey(lockbox.ClientIPFromContext(ctx))
-}
-
-// loginLimited refuses a sign-in when the client or the account has no
-// failed attempt left, saying when to try again. The client comes first: a
-// client already throttled learns nothing about the account and touches
-// no per-account state, however many addresses it makes up.
-func (s *Service) loginLimited(ctx context.Context, email, client string, now time.Time) error {
-	if !s.clients.Allowed(client, now) {
-		return &lockbox.Error{Code: lockbox.ERATELIMITED, RetryAfter: s.clients.Wait(client, now),
-			Message: "Too many failed sign-ins from your address; wait a minute and try again."}
-	}
-	var stored *lockbox.LimitBucket
-	if err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
-		stored, err = tx.GetSignInLimit(ctx, email)
-		return err
-	}); err != nil {
-		return err
-	}
-	if b := bucketOf(stored); !s.logins.Allowed(b, now) {
-		return &lockbox.Error{Code: lockbox.ERATELIMITED, RetryAfter: s.logins.Wait(b, now),
-			Message: "Too many failed sign-ins for this account; wait a minute and try again."}
-	}
-	return nil
-}
-
-// failedSignIn counts a wrong password (or second factor) against the
-// account, in the store, so every replica's failures count toward one
-// limit, and against the client, in this replica's memory. Counted even
-// when the caller has gone: hanging up must not make a guess free. A
-// store that cannot count it is logged; the sign-in was refused anyway.
-func (s *Service) failedSignIn(ctx context.Context, email, client string, now time.Time) {
-	s.clients.Spend(client, now)
-	ctx = context.WithoutCancel(ctx)
-	err := s.store.Update(ctx, func(tx lockbox.Tx) error {
-		return tx.SpendSignInLimit(ctx, email, now, func(stored *lockbox.LimitBucket) lockbox.LimitBucket {
-			next, _ := s.logins.Spend(bucketOf(stored), now)
-			return lockbox.LimitBucket{Tokens: next.Tokens, At: next.At, FullAt: s.logins.FullAt(next)}
-		})
-	})
-	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "counting a failed sign-in", "err", err)
-	}
-}
-
-func bucketOf(b *lockbox.LimitBucket) *ratelimit.Bucket {
-	if b == nil {
-		return nil
-	}
-	return &ratelimit.Bucket{Tokens: b.Tokens, At: b.At}
 }
 
 func errBadLogin() error {

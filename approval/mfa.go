@@ -156,7 +156,7 @@ func (s *Service) verifySignIn(ctx context.Context, challenge string, a lockbox.
 		return err
 	})
 	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
-		s.clients.Spend(client, now)
+		s.failedSignIn(ctx, "", client, now)
 		return nil, errBadSignInChallenge()
 	} else if err != nil {
 		return nil, err
@@ -165,7 +165,7 @@ func (s *Service) verifySignIn(ctx context.Context, challenge string, a lockbox.
 		return nil, err
 	}
 	if u.Disabled { // disabled since its password was checked
-		s.clients.Spend(client, now)
+		s.failedSignIn(ctx, "", client, now)
 		return nil, errBadSignInChallenge()
 	}
 	fail := func(err error) (*lockbox.User, error) {

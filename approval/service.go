@@ -112,18 +112,17 @@ type Service struct {
 	store lockbox.Store
 	clock lockbox.Clock
 	opts  Options
-	// logins limits failed passwords per account, so a password cannot be
-	// guessed online however many clients, or replicas, are tried: its
-	// buckets are in the store (signinlimit.go in accounts.go).
-	logins ratelimit.Rule
+	// accountLimit and clientLimit limit failed sign-ins per account and
+	// per client address (signinlimit.go); their buckets are in the store,
+	// so every replica enforces one limit. clients holds the client limit's
+	// buckets in this replica's memory too, so a throttled client's flood
+	// is refused without reading the store.
+	accountLimit, clientLimit ratelimit.Rule
 	// dummyHash makes a login for an unknown address cost as much as one
 	// for a known address, so timing does not reveal which accounts exist.
 	dummyHash string
 	access    *accessCache // nil: no caching (accesscache.go)
-	// clients limits failed passwords per client address, so one client
-	// cannot spray a password over many accounts (each under its own
-	// per-account limit). In memory: each replica has its own.
-	clients *ratelimit.Limiter
+	clients   *ratelimit.Limiter
 	// locker is the store's cross-process lock, when it has one (seeding).
 	locker lockbox.StoreLocker
 	// reads is the store itself, unwrapped, for single reads outside a
@@ -150,13 +149,14 @@ func New(store lockbox.Store, clock lockbox.Clock, opts Options) *Service {
 		opts.SessionClock = clock
 	}
 	s := &Service{
-		store:   store,
-		clock:   clock,
-		opts:    opts,
-		logins:  ratelimit.Rule{Burst: opts.LoginBurst, Every: opts.LoginRefill},
-		clients: ratelimit.New(opts.ClientLoginBurst, opts.ClientLoginRefill),
-		access:  newAccessCache(opts.AccessCacheTTL),
-		rules:   rules.MustEnv(),
+		store:        store,
+		clock:        clock,
+		opts:         opts,
+		accountLimit: ratelimit.Rule{Burst: opts.LoginBurst, Every: opts.LoginRefill},
+		clientLimit:  ratelimit.Rule{Burst: opts.ClientLoginBurst, Every: opts.ClientLoginRefill},
+		clients:      ratelimit.New(opts.ClientLoginBurst, opts.ClientLoginRefill),
+		access:       newAccessCache(opts.AccessCacheTTL),
+		rules:        rules.MustEnv(),
 	}
 	s.locker, _ = store.(lockbox.StoreLocker)
 	s.reads = store

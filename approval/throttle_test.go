@@ -86,11 +86,12 @@ func TestClientLimitPerIPv6Prefix(t *testing.T) {
 	}
 }
 
-// TestAccountLimitSharedByReplicas: the failures of one account on two
-// replicas of one database count toward one limit (the store keeps it), so
-// more replicas give an attacker no more guesses; it survives a restart,
-// and it refills one attempt every LoginRefill.
-func TestAccountLimitSharedByReplicas(t *testing.T) {
+// TestLimitsSharedByReplicas: the failures of one account on two replicas
+// of one database count toward one limit (the store keeps it), so more
+// replicas give an attacker no more guesses; it survives a restart, and it
+// refills one attempt every LoginRefill. The same holds for one client's
+// failures over many accounts.
+func TestLimitsSharedByReplicas(t *testing.T) {
 	t.Parallel()
 	st := openTestStore(t)
 	sessions := lockbox.NewOffsetClock()
@@ -118,5 +119,20 @@ func TestAccountLimitSharedByReplicas(t *testing.T) {
 	sessions.Advance(30 * time.Second) // LoginRefill: one more attempt
 	if _, err := b.Login(from("198.51.100.4"), victim, approval.DevPassword); err != nil {
 		t.Fatalf("after the refill: %v", err)
+	}
+
+	// The client limit too: 30 failures (ClientLoginBurst) of one client
+	// over both replicas, 15 on each, throttle it on both.
+	for i := range 30 {
+		svc := []*approval.Service{a, b}[i%2]
+		if _, err := svc.Login(from("192.0.2.7"), fmt.Sprintf("nobody%d@example.test", i), "wrong-password"); lockbox.ErrorCode(err) != lockbox.EUNAUTHENTICATED {
+			t.Fatalf("client failure %d: %v", i, err)
+		}
+	}
+	for name, svc := range map[string]*approval.Service{"a": a, "b": b} {
+		_, err := svc.Login(from("192.0.2.7"), "operator@provider.test", approval.DevPassword)
+		if lockbox.ErrorCode(err) != lockbox.ERATELIMITED || !strings.Contains(lockbox.ErrorMessage(err), "your address") {
+			t.Errorf("replica %s after 30 failures of one client over two replicas: %v, want rate_limited for the address", name, err)
+		}
 	}
 }

@@ -1,8 +1,9 @@
 // Package ratelimit limits attempts per key (an account, a client address)
 // with a token bucket per key. It is the one sign-in limiter: the workflow
-// (approval) limits failed passwords per account, across every replica, in
-// buckets its store keeps (Rule, Bucket), and per client address (ClientKey)
-// in each replica's memory (Limiter).
+// (approval) limits failed sign-ins per account and per client address
+// (ClientKey), across every replica, in buckets its store keeps (Rule,
+// Bucket), and remembers throttled clients in each replica's memory too
+// (Limiter).
 //
 // Every method takes the time from its caller, so a limit follows the
 // caller's injected clock and tests step time instead of sleeping. It
