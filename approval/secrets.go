@@ -70,40 +70,9 @@ func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 	if s.opts.Secrets == nil {
 		return 0, nil
 	}
-	var ssos []*lockbox.TenantSSO
-	var hooks []lockbox.WebhookSecret
-	if err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
-		tenants, err := tx.TenantsWithSSO(ctx)
-		if err != nil {
-			return err
-		}
-		for _, tenant := range tenants {
-			c, err := tx.GetTenantSSO(ctx, tenant)
-			if err != nil {
-				return err
-			}
-			ssos = append(ssos, c)
-		}
-		hooks, err = tx.ListWebhookSecrets(ctx)
-		return err
-	}); err != nil {
+	all, err := s.storedSecrets(ctx)
+	if err != nil {
 		return 0, err
-	}
-	type stored struct {
-		at      sealedAt
-		value   string
-		replace func(tx lockbox.Tx, next string) error
-	}
-	var all []stored
-	for _, c := range ssos {
-		all = append(all, stored{ssoSecretOf(c), c.ClientSecret, func(tx lockbox.Tx, next string) error {
-			return tx.ReplaceSSOSecret(ctx, c.Tenant, c.ClientSecret, next)
-		}})
-	}
-	for _, w := range hooks {
-		all = append(all, stored{webhookSecretOf(w.Tenant, w.ID), w.Secret, func(tx lockbox.Tx, next string) error {
-			return tx.ReplaceWebhookSecret(ctx, w.Tenant, w.ID, w.Secret, next)
-		}})
 	}
 	sealed := 0
 	for _, st := range all {
@@ -124,4 +93,44 @@ func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 		sealed++
 	}
 	return sealed, nil
+}
+
+// storedSecret is a secret as stored, and how to replace it if it is
+// still that value.
+type storedSecret struct {
+	at      sealedAt
+	value   string
+	replace func(tx lockbox.Tx, next string) error
+}
+
+// storedSecrets reads every stored secret: tenants' IdP client secrets
+// and webhooks' signing secrets.
+func (s *Service) storedSecrets(ctx context.Context) ([]storedSecret, error) {
+	var all []storedSecret
+	err := s.store.View(ctx, func(tx lockbox.Tx) error {
+		all = all[:0] // View may run fn again
+		tenants, err := tx.TenantsWithSSO(ctx)
+		if err != nil {
+			return err
+		}
+		for _, tenant := range tenants {
+			c, err := tx.GetTenantSSO(ctx, tenant)
+			if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+				continue // removed meanwhile
+			} else if err != nil {
+				return err
+			}
+			all = append(all, storedSecret{ssoSecretOf(c), c.ClientSecret, func(tx lockbox.Tx, next string) error {
+				return tx.ReplaceSSOSecret(ctx, c.Tenant, c.ClientSecret, next)
+			}})
+		}
+		hooks, err := tx.ListWebhookSecrets(ctx)
+		for _, w := range hooks {
+			all = append(all, storedSecret{webhookSecretOf(w.Tenant, w.ID), w.Secret, func(tx lockbox.Tx, next string) error {
+				return tx.ReplaceWebhookSecret(ctx, w.Tenant, w.ID, w.Secret, next)
+			}})
+		}
+		return err
+	})
+	return all, err
 }
