@@ -296,10 +296,10 @@ type OutboxTx interface {
 	// GetWebhook returns a tenant's endpoint and its secret (as stored:
 	// sealed). ENOTFOUND when missing or another tenant's.
 	GetWebhook(ctx context.Context, tenant, id string) (*Webhook, string, error)
-	// ListWebhookSecrets returns every endpoint's stored secret, ordered by
-	// tenant and id (the start-up pass that seals secrets stored in clear or
-	// under an old key).
-	ListWebhookSecrets(ctx context.Context) ([]WebhookSecret, error)
+	// StaleWebhookSecrets returns, ordered by tenant and id, the endpoints
+	// whose stored secret does not start with current (SecretBox.Current):
+	// the only ones the start-up pass may have to seal.
+	StaleWebhookSecrets(ctx context.Context, current string) ([]WebhookSecret, error)
 	// ReplaceWebhookSecret stores secret as the endpoint's only if the
 	// stored one is still old (compare and set); ENOTFOUND otherwise.
 	ReplaceWebhookSecret(ctx context.Context, tenant, id, old, secret string) error

@@ -99,9 +99,11 @@ type SSOTx interface {
 	TenantSSOByDomain(ctx context.Context, domain string) (*TenantSSO, error)
 	// InsertSSOFlow stores f under hash; ECONFLICT when taken.
 	InsertSSOFlow(ctx context.Context, hash []byte, f *SSOFlow) error
-	// TenantsWithSSO returns the tenants that have an IdP, in order (the
-	// start-up pass that seals secrets stored in clear or under an old key).
-	TenantsWithSSO(ctx context.Context) ([]string, error)
+	// StaleSSOSecrets returns, in order, the tenants whose stored client
+	// secret does not start with current (SecretBox.Current): the only ones
+	// the start-up pass may have to seal, so a start reads none of the
+	// others.
+	StaleSSOSecrets(ctx context.Context, current string) ([]string, error)
 	// ReplaceSSOSecret stores secret as the tenant's client secret only if
 	// the stored one is still old (compare and set, so a configuration
 	// saved meanwhile is never overwritten); ENOTFOUND otherwise.
@@ -232,6 +234,9 @@ type SecretBox interface {
 	// clear before sealing existed (a value without SealedPrefix, which is
 	// returned as it is).
 	Open(sealed string, aad []byte) (secret string, stale bool, err error)
+	// Current is how every value sealed now starts (SealedPrefix and the
+	// active key's id): a stored value that does not may be stale.
+	Current() string
 }
 
 // SealedPrefix starts every value of a SecretBox.

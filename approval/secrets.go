@@ -103,13 +103,15 @@ type storedSecret struct {
 	replace func(tx lockbox.Tx, next string) error
 }
 
-// storedSecrets reads every stored secret: tenants' IdP client secrets
-// and webhooks' signing secrets.
+// storedSecrets reads the stored secrets that may be stale, tenants' IdP
+// client secrets and webhooks' signing secrets: those not sealed under the
+// active key. A start after the first one reads none.
 func (s *Service) storedSecrets(ctx context.Context) ([]storedSecret, error) {
 	var all []storedSecret
 	err := s.store.View(ctx, func(tx lockbox.Tx) error {
 		all = all[:0] // View may run fn again
-		tenants, err := tx.TenantsWithSSO(ctx)
+		current := s.opts.Secrets.Current()
+		tenants, err := tx.StaleSSOSecrets(ctx, current)
 		if err != nil {
 			return err
 		}
@@ -124,7 +126,7 @@ func (s *Service) storedSecrets(ctx context.Context) ([]storedSecret, error) {
 				return tx.ReplaceSSOSecret(ctx, c.Tenant, c.ClientSecret, next)
 			}})
 		}
-		hooks, err := tx.ListWebhookSecrets(ctx)
+		hooks, err := tx.StaleWebhookSecrets(ctx, current)
 		for _, w := range hooks {
 			all = append(all, storedSecret{webhookSecretOf(w.Tenant, w.ID), w.Secret, func(tx lockbox.Tx, next string) error {
 				return tx.ReplaceWebhookSecret(ctx, w.Tenant, w.ID, w.Secret, next)

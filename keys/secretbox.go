@@ -84,6 +84,11 @@ func (b secretBox) Open(sealed string, aad []byte) (string, bool, error) {
 	return string(plain), key.KID < b.r.grant[len(b.r.grant)-1].KID, nil
 }
 
+// Current is how every value Seal makes now starts.
+func (b secretBox) Current() string {
+	return lockbox.SealedPrefix + b.r.grant[len(b.r.grant)-1].KID + "."
+}
+
 // grantKey is the grant key kid of r, nil when r has none.
 func (r *Ring) grantKey(kid string) *Key {
 	for _, k := range r.grant {

@@ -19,7 +19,7 @@ func TestSecretBoxSealsAndOpens(t *testing.T) {
 		t.Fatal(err)
 	}
 	kid, _ := r.GrantSigner()
-	if !strings.HasPrefix(sealed, lockbox.SealedPrefix+kid+".") || strings.Contains(sealed, "s3cret") {
+	if !strings.HasPrefix(sealed, lockbox.SealedPrefix+kid+".") || !strings.HasPrefix(sealed, box.Current()) || strings.Contains(sealed, "s3cret") {
 		t.Fatalf("sealed = %q, want %s%s.<ciphertext> without the secret", sealed, lockbox.SealedPrefix, kid)
 	}
 	again, _ := box.Seal("s3cret-value", aad)

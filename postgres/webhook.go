@@ -100,9 +100,11 @@ func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhoo
 	return w, secret, wrap("get webhook", err)
 }
 
-// ListWebhookSecrets returns every endpoint's stored secret.
-func (t *tx) ListWebhookSecrets(ctx context.Context) ([]lockbox.WebhookSecret, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT tenant, id, secret FROM webhooks ORDER BY tenant, id`)
+// StaleWebhookSecrets returns the endpoints whose secret does not start
+// with current.
+func (t *tx) StaleWebhookSecrets(ctx context.Context, current string) ([]lockbox.WebhookSecret, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT tenant, id, secret FROM webhooks
+		WHERE NOT starts_with(secret, $1) ORDER BY tenant, id`, current)
 	if err != nil {
 		return nil, wrap("list webhook secrets", err)
 	}

@@ -50,9 +50,11 @@ func (t *tx) tenantSSO(ctx context.Context, where string, arg any) (*lockbox.Ten
 	return &c, wrap("get tenant sso domains", rows.Err())
 }
 
-// TenantsWithSSO returns the tenants that have an IdP, in order.
-func (t *tx) TenantsWithSSO(ctx context.Context) ([]string, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT tenant FROM tenant_sso ORDER BY tenant`)
+// StaleSSOSecrets returns the tenants whose secret does not start with
+// current.
+func (t *tx) StaleSSOSecrets(ctx context.Context, current string) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT tenant FROM tenant_sso
+		WHERE substr(client_secret, 1, length(?1)) <> ?1 ORDER BY tenant`, current)
 	if err != nil {
 		return nil, wrap("list tenant sso", err)
 	}

@@ -675,8 +675,9 @@ func newWebhook(id, tenant string, n int) *lockbox.Webhook {
 		CreatedBy: "admin@" + tenant + ".test", CreatedAt: T0.Add(time.Duration(n) * time.Minute)}
 }
 
-// testWebhookSecrets: every endpoint's stored secret is listed, and one is
-// replaced only while it is still the one read.
+// testWebhookSecrets: the endpoints whose secret is not sealed under a
+// given prefix are listed, and one is replaced only while it is still the
+// one read.
 func testWebhookSecrets(t *testing.T, s lockbox.Store) {
 	ctx := t.Context()
 	MustInsertTenant(t, s, "contoso")
@@ -684,12 +685,14 @@ func testWebhookSecrets(t *testing.T, s lockbox.Store) {
 	for _, w := range []*lockbox.Webhook{newWebhook("wh-2", "fabrikam", 1), newWebhook("wh-1", "fabrikam", 2), newWebhook("wh-3", "contoso", 1)} {
 		MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertWebhook(ctx, w, "whsec_"+w.ID) })
 	}
+	sealed := newWebhook("wh-0", "contoso", 2)
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertWebhook(ctx, sealed, "lbsealed1.k2.abc") })
 	var got []lockbox.WebhookSecret
-	MustView(t, s, func(tx lockbox.Tx) (err error) { got, err = tx.ListWebhookSecrets(ctx); return err })
+	MustView(t, s, func(tx lockbox.Tx) (err error) { got, err = tx.StaleWebhookSecrets(ctx, "lbsealed1.k2."); return err })
 	want := []lockbox.WebhookSecret{{Tenant: "contoso", ID: "wh-3", Secret: "whsec_wh-3"},
 		{Tenant: "fabrikam", ID: "wh-1", Secret: "whsec_wh-1"}, {Tenant: "fabrikam", ID: "wh-2", Secret: "whsec_wh-2"}}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("ListWebhookSecrets (-want +got):\n%s", diff)
+		t.Errorf("StaleWebhookSecrets (-want +got):\n%s", diff)
 	}
 	MustUpdate(t, s, func(tx lockbox.Tx) error {
 		return tx.ReplaceWebhookSecret(ctx, "fabrikam", "wh-1", "whsec_wh-1", "sealed-1")

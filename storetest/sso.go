@@ -92,29 +92,41 @@ func testSSODomainOfOneTenant(t *testing.T, s lockbox.Store) {
 	})
 }
 
-// testSSOListAndReplaceSecret: every tenant's IdP is listed, and a secret
-// is replaced only while it is still the one read (a configuration saved
+// testSSOListAndReplaceSecret: the IdPs whose secret is not sealed under
+// a given prefix are listed (the prefix taken literally), and a secret is
+// replaced only while it is still the one read (a configuration saved
 // meanwhile wins).
 func testSSOListAndReplaceSecret(t *testing.T, s lockbox.Store) {
 	ctx := t.Context()
-	var none []string
-	MustView(t, s, func(tx lockbox.Tx) (err error) { none, err = tx.TenantsWithSSO(ctx); return err })
-	if len(none) != 0 {
-		t.Errorf("TenantsWithSSO of an empty store = %v", none)
+	stale := func(current string) []string {
+		t.Helper()
+		var got []string
+		MustView(t, s, func(tx lockbox.Tx) (err error) { got, err = tx.StaleSSOSecrets(ctx, current); return err })
+		return got
+	}
+	if none := stale("lbsealed1.k2."); len(none) != 0 {
+		t.Errorf("StaleSSOSecrets of an empty store = %v", none)
 	}
 	for _, tenant := range []string{"fabrikam", "contoso", "northwind"} {
 		MustInsertTenant(t, s, tenant)
 	}
-	for _, tenant := range []string{"fabrikam", "contoso"} {
+	for tenant, secret := range map[string]string{"fabrikam": "lbsealed1.k2.abc", "contoso": "clear-contoso"} {
 		MustUpdate(t, s, func(tx lockbox.Tx) error {
 			return tx.PutTenantSSO(ctx, &lockbox.TenantSSO{Tenant: tenant, Issuer: "https://" + tenant, ClientID: "c",
-				ClientSecret: "clear-" + tenant, AllowedDomains: []string{tenant + ".test"}, UpdatedAt: T0})
+				ClientSecret: secret, AllowedDomains: []string{tenant + ".test"}, UpdatedAt: T0})
 		})
 	}
-	var got []string
-	MustView(t, s, func(tx lockbox.Tx) (err error) { got, err = tx.TenantsWithSSO(ctx); return err })
-	if diff := cmp.Diff([]string{"contoso", "fabrikam"}, got); diff != "" {
-		t.Errorf("TenantsWithSSO (-want +got):\n%s", diff)
+	for _, tt := range []struct {
+		current string
+		want    []string
+	}{
+		{"lbsealed1.k2.", []string{"contoso"}},
+		{"lbsealed1.k3.", []string{"contoso", "fabrikam"}},
+		{"lbsealed1.k_.", []string{"contoso", "fabrikam"}}, // not a LIKE pattern
+	} {
+		if diff := cmp.Diff(tt.want, stale(tt.current)); diff != "" {
+			t.Errorf("StaleSSOSecrets(%q) (-want +got):\n%s", tt.current, diff)
+		}
 	}
 
 	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.ReplaceSSOSecret(ctx, "contoso", "clear-contoso", "sealed-1") })
