@@ -14,9 +14,10 @@ type LimitBucket struct {
 	FullAt time.Time
 }
 
-// SignInLimitTx keeps the failed sign-ins of each account, so every
-// replica of one database enforces one limit (docs/identity.md, "Sign-in
-// throttling"). Part of every store's Tx.
+// SignInLimitTx keeps the failed sign-ins of each account and of each
+// client address (one key each), so every replica of one database
+// enforces one limit (docs/identity.md, "Sign-in throttling"). Part of
+// every store's Tx.
 type SignInLimitTx interface {
 	// GetSignInLimit returns key's bucket; nil when there is none (a full
 	// one).

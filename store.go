@@ -86,7 +86,7 @@ type Tx interface {
 	KeysTx        // published signing keys (signingkey.go)
 	OutboxTx      // notification outbox, webhook endpoints, reminders (notify.go)
 	PasskeyTx     // passkeys and WebAuthn challenges (passkey.go)
-	SignInLimitTx // failed sign-ins per account, shared by replicas (signinlimit.go)
+	SignInLimitTx // failed sign-ins per account and client, shared by replicas (signinlimit.go)
 	// InsertRequest stores a new request, its Deadline and RemindAt
 	// included. ECONFLICT when the id or reference is taken.
 	InsertRequest(ctx context.Context, r *AccessRequest) error

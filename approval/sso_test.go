@@ -106,7 +106,7 @@ func (h *ssoHarness) signInAt(sso *approval.SSO, email, who string) (*lockbox.SS
 func (h *ssoHarness) storedSSO(tenant string) *lockbox.TenantSSO {
 	h.t.Helper()
 	c := h.rawSSO(tenant)
-	secret, stale, err := h.opts.Secrets.Open(c.ClientSecret, []byte("sso\x00"+c.Tenant+"\x00"+c.Issuer+"\x00"+c.ClientID))
+	secret, stale, err := h.svc.OpenStoredSSOSecret(context.Background(), c)
 	if !strings.HasPrefix(c.ClientSecret, lockbox.SealedPrefix) || err != nil || stale || strings.Contains(c.ClientSecret, secret) {
 		h.t.Fatalf("stored client secret %q (stale %v, %v): want it sealed with the active key", c.ClientSecret, stale, err)
 	}
