@@ -41,6 +41,8 @@ const (
 	OpRoleRemoved    = "role.removed"
 	OpWebhookCreated = "webhook.created"
 	OpWebhookDeleted = "webhook.deleted"
+	// OpWebhookSecretRotated: an endpoint got a new signing secret.
+	OpWebhookSecretRotated = "webhook.secret_rotated"
 
 	// Provider log operations.
 	OpTenantCreated         = "tenant.created"

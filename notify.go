@@ -293,9 +293,9 @@ type OutboxTx interface {
 	// ListWebhooks returns a tenant's endpoints (without secrets) ordered by
 	// CreatedAt, then id.
 	ListWebhooks(ctx context.Context, tenant string) ([]*Webhook, error)
-	// GetWebhook returns a tenant's endpoint and its secret (as stored:
+	// GetWebhook returns a tenant's endpoint and its secrets (as stored:
 	// sealed). ENOTFOUND when missing or another tenant's.
-	GetWebhook(ctx context.Context, tenant, id string) (*Webhook, string, error)
+	GetWebhook(ctx context.Context, tenant, id string) (*Webhook, StoredWebhookSecrets, error)
 	// StaleWebhookSecrets returns, ordered by tenant and id, the endpoints
 	// whose stored secret does not start with current (SecretBox.Current):
 	// the only ones the start-up pass may have to seal.
@@ -303,6 +303,9 @@ type OutboxTx interface {
 	// ReplaceWebhookSecret stores secret as the endpoint's only if the
 	// stored one is still old (compare and set); ENOTFOUND otherwise.
 	ReplaceWebhookSecret(ctx context.Context, tenant, id, old, secret string) error
+	// RotateWebhookSecret stores next as the endpoint's secrets if its
+	// current one is still old (compare and set); ENOTFOUND otherwise.
+	RotateWebhookSecret(ctx context.Context, tenant, id, old string, next StoredWebhookSecrets) error
 	// DeleteWebhook deletes a tenant's endpoint and its pending outbox
 	// messages (delivered and dead ones stay), those of Updates committed
 	// together with this one included. ENOTFOUND when missing or another
@@ -316,6 +319,15 @@ type WebhookSecret struct {
 	Tenant, ID, Secret string
 }
 
+// StoredWebhookSecrets are an endpoint's signing secrets as a store keeps
+// them, sealed: the current one, and the one it replaced, which signs too
+// until PreviousUntil (the grace a rotation gave; "" and zero when none).
+type StoredWebhookSecrets struct {
+	Current       string
+	Previous      string
+	PreviousUntil time.Time
+}
+
 // Webhook is a tenant's endpoint that receives signed event deliveries.
 type Webhook struct {
 	ID          string    `json:"id"`
@@ -326,8 +338,13 @@ type Webhook struct {
 	CreatedBy   string    `json:"created_by"`
 	CreatedAt   time.Time `json:"created_at"`
 	// Secret ("whsec_" + base64) signs deliveries. It is set only in the
-	// response that creates the endpoint: shown once, never listed again.
+	// response that creates the endpoint or rotates its secret: shown once,
+	// never listed again.
 	Secret string `json:"secret,omitempty"`
+	// PreviousSecretExpiresAt is set only in the response of a rotation
+	// with a grace period: until then deliveries are signed with the old
+	// secret too, so receivers can switch without refusing any.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 }
 
 // Subscribed reports whether the endpoint receives events of type typ.
@@ -356,6 +373,12 @@ type WebhookService interface {
 	ListWebhooks(ctx context.Context, tenant string) ([]*Webhook, error)
 	// DeleteWebhook removes an endpoint; ENOTFOUND when there is none.
 	DeleteWebhook(ctx context.Context, tenant, id string) error
+	// RotateWebhookSecret gives an endpoint a new signing secret and
+	// returns the endpoint with it (shown this once). During grace (at
+	// most a day) deliveries carry a signature with the old secret too;
+	// EINVALID on a grace out of range, ECONFLICT when another rotation
+	// changed the secret meanwhile.
+	RotateWebhookSecret(ctx context.Context, tenant, id string, grace time.Duration) (*Webhook, error)
 }
 
 // ValidateWebhookEvents checks and normalizes a subscription list: known

@@ -32,6 +32,13 @@ func webhookSecretOf(tenant, id string) sealedAt {
 	return sealedAt{"the signing secret of webhook " + tenant + "/" + id, []byte("webhook\x00" + tenant + "\x00" + id)}
 }
 
+// previousWebhookSecretOf is where a webhook's secret goes when a rotation
+// with a grace period replaces it: a kind of its own, so the current and
+// the previous value cannot be swapped in the database.
+func previousWebhookSecretOf(tenant, id string) sealedAt {
+	return sealedAt{"the previous signing secret of webhook " + tenant + "/" + id, []byte("webhook-previous\x00" + tenant + "\x00" + id)}
+}
+
 func errNoSecrets() error {
 	return lockbox.Errorf(lockbox.EUNAVAILABLE, "This server has no key to seal secrets with, so it cannot store tenants' IdP or webhook secrets.")
 }

@@ -8,10 +8,19 @@ import (
 	"github.com/lockboxhq/lockbox"
 )
 
-// maxRotationGrace bounds how long a rotated service-account token keeps
-// working: long enough to roll a deployment, short enough that a leaked
-// token is not kept alive by "rotating" it.
+// maxRotationGrace bounds how long a rotated credential (a service
+// account's token, a webhook's signing secret) keeps working: long enough
+// to roll a deployment or a receiver, short enough that a leaked one is not
+// kept alive by "rotating" it.
 const maxRotationGrace = 24 * time.Hour
+
+// checkRotationGrace is the rule for a rotation's grace period.
+func checkRotationGrace(grace time.Duration) error {
+	if grace < 0 || grace > maxRotationGrace {
+		return lockbox.FieldErrorf(lockbox.EINVALID, "grace", "The grace period must be between 0 and %s.", maxRotationGrace)
+	}
+	return nil
+}
 
 // ListServiceAccounts lists the service accounts (never their tokens).
 func (s *Service) ListServiceAccounts(ctx context.Context) ([]*lockbox.ServiceAccount, error) {
@@ -72,8 +81,8 @@ func (s *Service) RevokeServiceAccount(ctx context.Context, name string) error {
 // RotateServiceAccount issues a new token for a service account; the old
 // ones stop after grace (0: at once).
 func (s *Service) RotateServiceAccount(ctx context.Context, name string, grace time.Duration) (*lockbox.ServiceAccount, error) {
-	if grace < 0 || grace > maxRotationGrace {
-		return nil, lockbox.FieldErrorf(lockbox.EINVALID, "grace", "The grace period must be between 0 and %s.", maxRotationGrace)
+	if err := checkRotationGrace(grace); err != nil {
+		return nil, err
 	}
 	token := randomSecret("lbs_", 32)
 	var out *lockbox.ServiceAccount

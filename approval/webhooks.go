@@ -95,24 +95,102 @@ func (s *Service) checkWebhookHost(ctx context.Context, target *lockbox.WebhookU
 	return nil
 }
 
-// WebhookForDelivery is the endpoint a delivery goes to and its signing
-// secret, opened (webhook.Lookup): only the outbox's deliveries ask. A
-// secret that does not open is EUNAVAILABLE, so the message waits and is
-// retried (the log says which key is missing) rather than sent unsigned.
-func (s *Service) WebhookForDelivery(ctx context.Context, tenant, id string) (*lockbox.Webhook, string, error) {
+// WebhookForDelivery is the endpoint a delivery goes to and the secrets it
+// is signed with, opened (webhook.Lookup): the current one, then the one a
+// rotation replaced while its grace lasts (previousSecretLive). Only the
+// outbox's deliveries ask. A current secret that does not open is
+// EUNAVAILABLE, so the message waits and is retried (the log says which key
+// is missing) rather than sent unsigned; a previous one that does not open
+// is left out.
+func (s *Service) WebhookForDelivery(ctx context.Context, tenant, id string) (*lockbox.Webhook, []string, error) {
 	var w *lockbox.Webhook
-	var stored string
+	var stored lockbox.StoredWebhookSecrets
 	if err := s.store.View(ctx, func(tx lockbox.Tx) (err error) {
 		w, stored, err = tx.GetWebhook(ctx, tenant, id)
 		return err
 	}); err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
-	secret, _, err := s.openSecret(ctx, webhookSecretOf(tenant, id), stored)
+	secret, _, err := s.openSecret(ctx, webhookSecretOf(tenant, id), stored.Current)
 	if err != nil {
-		return nil, "", lockbox.Errorf(lockbox.EUNAVAILABLE, "The signing secret of webhook %s cannot be read with this server's keys.", id)
+		return nil, nil, lockbox.Errorf(lockbox.EUNAVAILABLE, "The signing secret of webhook %s cannot be read with this server's keys.", id)
 	}
-	return w, secret, nil
+	secrets := []string{secret}
+	if previousSecretLive(stored, s.now()) {
+		if prev, _, err := s.openSecret(ctx, previousWebhookSecretOf(tenant, id), stored.Previous); err == nil {
+			secrets = append(secrets, prev)
+		}
+	}
+	return w, secrets, nil
+}
+
+// previousSecretLive is the one rule of a rotation's grace: the replaced
+// secret signs until PreviousUntil, and not at or after it, whether or not
+// anything cleared it.
+func previousSecretLive(s lockbox.StoredWebhookSecrets, now time.Time) bool {
+	return s.Previous != "" && now.Before(s.PreviousUntil)
+}
+
+// RotateWebhookSecret gives an endpoint a new signing secret, shown this
+// once. With a grace period the old one keeps signing deliveries beside it
+// until the grace ends, so a receiver can switch to the new secret without
+// refusing a delivery; any earlier previous secret is dropped. A current
+// secret this server cannot open (a database restored without its key
+// directory) is replaced with no grace: that is how such an endpoint is
+// given a working secret again.
+func (s *Service) RotateWebhookSecret(ctx context.Context, tenant, id string, grace time.Duration) (*lockbox.Webhook, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermManageWebhooks, tenant); err != nil {
+		return nil, err
+	}
+	if err := checkRotationGrace(grace); err != nil {
+		return nil, err
+	}
+	secret := newWebhookSecret()
+	next := lockbox.StoredWebhookSecrets{}
+	if next.Current, err = s.sealSecret(webhookSecretOf(tenant, id), secret); err != nil {
+		return nil, err
+	}
+	var out *lockbox.Webhook
+	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
+		w, stored, err := tx.GetWebhook(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		next.Previous, next.PreviousUntil = "", time.Time{}
+		if grace > 0 {
+			if old, _, err := s.openSecret(ctx, webhookSecretOf(tenant, id), stored.Current); err == nil {
+				if next.Previous, err = s.sealSecret(previousWebhookSecretOf(tenant, id), old); err != nil {
+					return err
+				}
+				next.PreviousUntil = now.Add(grace)
+			}
+		}
+		err = tx.RotateWebhookSecret(ctx, tenant, id, stored.Current, next)
+		if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
+			return lockbox.Errorf(lockbox.ECONFLICT, "The secret of webhook %s changed while it was being rotated; rotate it again.", id)
+		} else if err != nil {
+			return err
+		}
+		rec := webhookRecord(ctx, u, w, lockbox.OpWebhookSecretRotated, now)
+		rec.AuditData["grace_seconds"] = int(grace.Seconds())
+		rec.AuditData["previous_kept"] = next.Previous != ""
+		out = w
+		return appendAudit(ctx, tx, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Secret = secret
+	if next.Previous != "" {
+		until := next.PreviousUntil
+		out.PreviousSecretExpiresAt = &until
+	}
+	return out, nil
 }
 
 // ListWebhooks lists a tenant's endpoints, without their secrets.

@@ -2,8 +2,13 @@ package approval_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
@@ -33,18 +38,14 @@ func TestWebhookSecretSealed(t *testing.T) {
 	}
 	stored := func(id string) string {
 		t.Helper()
-		var secret string
-		if err := st.View(ctx, func(tx lockbox.Tx) (err error) { _, secret, err = tx.GetWebhook(ctx, "contoso", id); return err }); err != nil {
-			t.Fatal(err)
-		}
-		return secret
+		return storedWebhookSecrets(t, st, "contoso", id).Current
 	}
 	raw := stored(w.ID)
 	if !strings.HasPrefix(raw, lockbox.SealedPrefix) || strings.Contains(raw, strings.TrimPrefix(w.Secret, "whsec_")) {
 		t.Fatalf("stored secret %q: want it sealed", raw)
 	}
-	if _, secret, err := svc.WebhookForDelivery(ctx, "contoso", w.ID); err != nil || secret != w.Secret {
-		t.Fatalf("WebhookForDelivery = %q, %v; want the secret shown at creation", secret, err)
+	if _, secrets, err := svc.WebhookForDelivery(ctx, "contoso", w.ID); err != nil || !slices.Equal(secrets, []string{w.Secret}) {
+		t.Fatalf("WebhookForDelivery = %q, %v; want the secret shown at creation", secrets, err)
 	}
 	other := opts
 	other.Secrets = lockboxtest.SecretBox(t)
@@ -63,8 +64,8 @@ func TestWebhookSecretSealed(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, secret, err := svc.WebhookForDelivery(ctx, "contoso", legacy.ID); err != nil || secret != "whsec_c2VjcmV0LWluLWNsZWFy" {
-		t.Errorf("delivery with a secret stored in clear = %q, %v", secret, err)
+	if _, secrets, err := svc.WebhookForDelivery(ctx, "contoso", legacy.ID); err != nil || !slices.Equal(secrets, []string{"whsec_c2VjcmV0LWluLWNsZWFy"}) {
+		t.Errorf("delivery with a secret stored in clear = %q, %v", secrets, err)
 	}
 	if _, _, err := svc.WebhookForDelivery(ctx, "contoso", moved.ID); lockbox.ErrorCode(err) != lockbox.EUNAVAILABLE {
 		t.Errorf("delivery with a secret moved from another endpoint: %v, want unavailable", err)
@@ -78,7 +79,169 @@ func TestWebhookSecretSealed(t *testing.T) {
 	if stored(moved.ID) != raw {
 		t.Error("SealSecrets changed a secret that does not open")
 	}
-	if _, secret, err := svc.WebhookForDelivery(ctx, "contoso", legacy.ID); err != nil || secret != "whsec_c2VjcmV0LWluLWNsZWFy" {
-		t.Errorf("delivery after sealing = %q, %v", secret, err)
+	if _, secrets, err := svc.WebhookForDelivery(ctx, "contoso", legacy.ID); err != nil || !slices.Equal(secrets, []string{"whsec_c2VjcmV0LWluLWNsZWFy"}) {
+		t.Errorf("delivery after sealing = %q, %v", secrets, err)
+	}
+}
+
+func storedWebhookSecrets(t *testing.T, st lockbox.Store, tenant, id string) lockbox.StoredWebhookSecrets {
+	t.Helper()
+	var s lockbox.StoredWebhookSecrets
+	if err := st.View(context.Background(), func(tx lockbox.Tx) (err error) {
+		_, s, err = tx.GetWebhook(context.Background(), tenant, id)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestWebhookSecretRotated: a rotation shows a new secret once and stores
+// it sealed; with a grace period deliveries are signed with both secrets
+// until the grace ends, and with the new one only from that instant, with
+// no worker involved; a second rotation drops the first one's previous
+// secret; the rotation is audited without either secret; the grace is
+// checked; another tenant's endpoint looks missing; only the tenant's
+// admins may rotate.
+func TestWebhookSecretRotated(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		ctx := context.Background()
+		admin := h.as("admin@contoso.test")
+		w, err := h.svc.CreateWebhook(admin, "contoso", lockbox.NewWebhook{URL: "https://hooks.example.com/x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		delivered := func() []string {
+			t.Helper()
+			_, secrets, err := h.svc.WebhookForDelivery(ctx, "contoso", w.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return secrets
+		}
+
+		r, err := h.svc.RotateWebhookSecret(admin, "contoso", w.ID, 2*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(r.Secret, "whsec_") || r.Secret == w.Secret || r.ID != w.ID || r.URL != w.URL {
+			t.Fatalf("rotated: %+v; want the endpoint with a new secret", r)
+		}
+		if r.PreviousSecretExpiresAt == nil || !r.PreviousSecretExpiresAt.Equal(time.Now().Add(2*time.Hour)) {
+			t.Errorf("previous_secret_expires_at = %v, want in 2h", r.PreviousSecretExpiresAt)
+		}
+		stored := storedWebhookSecrets(t, h.store, "contoso", w.ID)
+		for _, v := range []string{stored.Current, stored.Previous} {
+			if !strings.HasPrefix(v, lockbox.SealedPrefix) {
+				t.Errorf("stored secret %q: want it sealed", v)
+			}
+		}
+		if got := delivered(); !slices.Equal(got, []string{r.Secret, w.Secret}) {
+			t.Errorf("during the grace deliveries are signed with %d secrets, want the new then the old", len(got))
+		}
+		time.Sleep(2*time.Hour - time.Microsecond)
+		if got := delivered(); len(got) != 2 {
+			t.Errorf("1µs before the grace ends: %d secrets, want 2", len(got))
+		}
+		time.Sleep(time.Microsecond)
+		if got := delivered(); !slices.Equal(got, []string{r.Secret}) {
+			t.Errorf("when the grace ends: %d secrets, want the new one only", len(got))
+		}
+
+		// A rotation with no grace drops the old secret at once, and a
+		// later one replaces the previous secret of the one before.
+		r2, err := h.svc.RotateWebhookSecret(admin, "contoso", w.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r2.PreviousSecretExpiresAt != nil || !slices.Equal(delivered(), []string{r2.Secret}) {
+			t.Errorf("no grace: previous until %v, want none, and deliveries signed with the new secret only", r2.PreviousSecretExpiresAt)
+		}
+		r3, err := h.svc.RotateWebhookSecret(admin, "contoso", w.ID, 24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := delivered(); !slices.Equal(got, []string{r3.Secret, r2.Secret}) {
+			t.Errorf("after a second rotation: %d secrets, want the newest and the one it replaced", len(got))
+		}
+
+		var recs []*lockbox.AuditRecord
+		for _, rec := range h.audit("contoso") {
+			if rec.Operation == lockbox.OpWebhookSecretRotated {
+				recs = append(recs, rec)
+			}
+		}
+		if len(recs) != 3 {
+			t.Fatalf("%d webhook.secret_rotated records, want 3", len(recs))
+		}
+		if d := recs[0].AuditData; d["webhook_id"] != w.ID || fmt.Sprint(d["grace_seconds"]) != "7200" || d["previous_kept"] != true {
+			t.Errorf("audit data = %v", d)
+		}
+		for _, rec := range recs {
+			b, _ := json.Marshal(rec)
+			for _, secret := range []string{w.Secret, r.Secret, r2.Secret, r3.Secret} {
+				if strings.Contains(string(b), strings.TrimPrefix(secret, "whsec_")) {
+					t.Errorf("audit record %s holds a secret", rec.ID)
+				}
+			}
+		}
+
+		for _, tc := range []struct {
+			name, by, tenant, id string
+			grace                time.Duration
+			want                 string
+		}{
+			{"GraceTooLong", "admin@contoso.test", "contoso", w.ID, 25 * time.Hour, lockbox.EINVALID},
+			{"GraceNegative", "admin@contoso.test", "contoso", w.ID, -time.Minute, lockbox.EINVALID},
+			{"Missing", "admin@contoso.test", "contoso", "nope", 0, lockbox.ENOTFOUND},
+			{"AnotherTenantsEndpoint", "admin@fabrikam.test", "fabrikam", w.ID, 0, lockbox.ENOTFOUND},
+			{"AnotherTenant", "admin@fabrikam.test", "contoso", w.ID, 0, lockbox.ENOTFOUND},
+			{"AuditReader", "auditor@contoso.test", "contoso", w.ID, 0, lockbox.EFORBIDDEN},
+			{"Provider", "operator@provider.test", "contoso", w.ID, 0, lockbox.EFORBIDDEN},
+		} {
+			if _, err := h.svc.RotateWebhookSecret(h.as(tc.by), tc.tenant, tc.id, tc.grace); lockbox.ErrorCode(err) != tc.want {
+				t.Errorf("%s: %v, want %s", tc.name, err, tc.want)
+			}
+		}
+		if got := delivered(); !slices.Equal(got, []string{r3.Secret, r2.Secret}) {
+			t.Error("a refused rotation changed the secrets")
+		}
+	})
+}
+
+// TestWebhookSecretRotatedWithoutTheKey: an endpoint whose secret this
+// server cannot open (a database restored without its key directory) gets
+// a working secret by a rotation, with no previous one kept.
+func TestWebhookSecretRotatedWithoutTheKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTestStore(t)
+	opts := approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS, Secrets: lockboxtest.SecretBox(t)}
+	svc := approval.New(st, lockbox.SystemClock{}, opts)
+	if err := svc.SeedDev(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: st, svc: svc}
+	w, err := svc.CreateWebhook(h.as("admin@contoso.test"), "contoso", lockbox.NewWebhook{URL: "https://hooks.example.com/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := opts
+	other.Secrets = lockboxtest.SecretBox(t)
+	restored := approval.New(st, lockbox.SystemClock{}, other)
+	if _, _, err := restored.WebhookForDelivery(ctx, "contoso", w.ID); lockbox.ErrorCode(err) != lockbox.EUNAVAILABLE {
+		t.Fatalf("before: %v, want unavailable", err)
+	}
+	r, err := restored.RotateWebhookSecret(h.as("admin@contoso.test"), "contoso", w.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.PreviousSecretExpiresAt != nil {
+		t.Errorf("previous_secret_expires_at = %v, want none: the old secret does not open", r.PreviousSecretExpiresAt)
+	}
+	if _, secrets, err := restored.WebhookForDelivery(ctx, "contoso", w.ID); err != nil || !slices.Equal(secrets, []string{r.Secret}) {
+		t.Errorf("after the rotation: %d secrets, %v; want the new one", len(secrets), err)
 	}
 }

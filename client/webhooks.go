@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -35,6 +36,23 @@ func (c *Client) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.We
 // DeleteWebhook deletes an endpoint (DELETE /v1/tenants/{tenant}/webhooks/{id}).
 func (c *Client) DeleteWebhook(ctx context.Context, tenant, id string) error {
 	return c.do(ctx, http.MethodDelete, webhooksPath(tenant)+"/"+seg(id), nil, nil)
+}
+
+// RotateWebhookSecret gives an endpoint a new signing secret; the result
+// carries it, shown this once, and how long the old one keeps signing
+// (POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret).
+func (c *Client) RotateWebhookSecret(ctx context.Context, tenant, id string, grace time.Duration) (*lockbox.Webhook, error) {
+	var in struct {
+		Grace string `json:"grace,omitempty"`
+	}
+	if grace != 0 {
+		in.Grace = grace.String()
+	}
+	var out lockbox.Webhook
+	if err := c.do(ctx, http.MethodPost, webhooksPath(tenant)+"/"+seg(id)+"/rotate-secret", in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // ListMail returns the mail a --dev server captured, newest first

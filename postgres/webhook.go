@@ -89,15 +89,23 @@ func (v versioned) Scan(dest ...any) error {
 	return v.s.Scan(append([]any{v.version}, dest...)...)
 }
 
-// GetWebhook returns a tenant's endpoint and its secret.
-func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhook, string, error) {
-	row := t.tx.QueryRowContext(ctx, `SELECT id, tenant, url, events, description, created_by, created_at, secret
-		FROM webhooks WHERE tenant = $1 AND id = $2`, tenant, id)
-	w, secret, err := scanWebhook(row)
+// GetWebhook returns a tenant's endpoint and its secrets.
+func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhook, lockbox.StoredWebhookSecrets, error) {
+	row := t.tx.QueryRowContext(ctx, `SELECT id, tenant, url, events, description, created_by, created_at, secret,
+		previous_secret, previous_until FROM webhooks WHERE tenant = $1 AND id = $2`, tenant, id)
+	var s lockbox.StoredWebhookSecrets
+	var until sql.NullTime
+	w, current, err := scanWebhook(row, &s.Previous, &until)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", lockbox.Errorf(lockbox.ENOTFOUND, "Webhook %q not found.", id)
+		return nil, s, lockbox.Errorf(lockbox.ENOTFOUND, "Webhook %q not found.", id)
+	} else if err != nil {
+		return nil, s, wrap("get webhook", err)
 	}
-	return w, secret, wrap("get webhook", err)
+	s.Current = current
+	if until.Valid {
+		s.PreviousUntil = until.Time.UTC()
+	}
+	return w, s, nil
 }
 
 // StaleWebhookSecrets returns the endpoints whose secret does not start
@@ -117,6 +125,19 @@ func (t *tx) ReplaceWebhookSecret(ctx context.Context, tenant, id, old, secret s
 	res, err := t.tx.ExecContext(ctx, `UPDATE webhooks SET secret = $1 WHERE tenant = $2 AND id = $3 AND secret = $4`,
 		secret, tenant, id, old)
 	return expectRow(res, err, "replace webhook secret", "The secret of webhook %q changed meanwhile.", id)
+}
+
+// RotateWebhookSecret sets an endpoint's secrets if its current one is
+// still old. A rotation racing another waits for its row lock, then finds
+// the secret changed (READ COMMITTED re-reads the row): one of them wins.
+func (t *tx) RotateWebhookSecret(ctx context.Context, tenant, id, old string, next lockbox.StoredWebhookSecrets) error {
+	var until sql.NullTime
+	if !next.PreviousUntil.IsZero() {
+		until = sql.NullTime{Time: ts(next.PreviousUntil), Valid: true}
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE webhooks SET secret = $1, previous_secret = $2, previous_until = $3
+		WHERE tenant = $4 AND id = $5 AND secret = $6`, next.Current, next.Previous, until, tenant, id, old)
+	return expectRow(res, err, "rotate webhook secret", "The secret of webhook %q changed meanwhile.", id)
 }
 
 // deleteWebhookMessagesQuery deletes an endpoint's undelivered messages,
@@ -140,11 +161,14 @@ func (t *tx) DeleteWebhook(ctx context.Context, tenant, id string) error {
 	return wrap("delete webhook messages", err)
 }
 
-func scanWebhook(s scanner) (*lockbox.Webhook, string, error) {
+// scanWebhook scans an endpoint and its secret, then the columns extra
+// points to.
+func scanWebhook(s scanner, extra ...any) (*lockbox.Webhook, string, error) {
 	var w lockbox.Webhook
 	var events, secret string
 	var created time.Time
-	if err := s.Scan(&w.ID, &w.Tenant, &w.URL, &events, &w.Description, &w.CreatedBy, &created, &secret); err != nil {
+	dest := []any{&w.ID, &w.Tenant, &w.URL, &events, &w.Description, &w.CreatedBy, &created, &secret}
+	if err := s.Scan(append(dest, extra...)...); err != nil {
 		return nil, "", err
 	}
 	var err error

@@ -249,24 +249,33 @@ func (s *Server) revokeServiceAccount(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) rotateServiceAccount(w http.ResponseWriter, r *http.Request) {
+// decodeGrace reads a rotation's body, {"grace": "10m"}: how long the old
+// credential keeps working. An empty body, or no grace, means none: the
+// old one stops at once.
+func decodeGrace(w http.ResponseWriter, r *http.Request) (time.Duration, error) {
 	var in struct {
 		Grace string `json:"grace"`
 	}
-	// An empty body means no grace: the old token stops at once.
 	if r.ContentLength != 0 {
 		if err := decodeJSON(w, r, &in); err != nil {
-			s.error(w, r, err)
-			return
+			return 0, err
 		}
 	}
-	var grace time.Duration
-	if in.Grace != "" {
-		var err error
-		if grace, err = time.ParseDuration(in.Grace); err != nil {
-			s.error(w, r, lockbox.FieldErrorf(lockbox.EINVALID, "grace", "grace %q is not a duration such as \"10m\".", in.Grace))
-			return
-		}
+	if in.Grace == "" {
+		return 0, nil
+	}
+	grace, err := time.ParseDuration(in.Grace)
+	if err != nil {
+		return 0, lockbox.FieldErrorf(lockbox.EINVALID, "grace", "grace %q is not a duration such as \"10m\".", in.Grace)
+	}
+	return grace, nil
+}
+
+func (s *Server) rotateServiceAccount(w http.ResponseWriter, r *http.Request) {
+	grace, err := decodeGrace(w, r)
+	if err != nil {
+		s.error(w, r, err)
+		return
 	}
 	sa, err := s.Accounts.RotateServiceAccount(r.Context(), r.PathValue("name"), grace)
 	if err != nil {

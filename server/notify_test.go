@@ -57,12 +57,13 @@ func newTestNotify(tb testing.TB, s *server.Server, svc *approval.Service, store
 func init() {
 	tenantApproversOnly := func(p principal, t string) outcome { return tenantRole(p, t, tenantApprovers...) }
 	for key, r := range map[string]rule{
-		"GET /metrics":                              anyone,
-		"GET /v1/dev/mail":                          anyone,
-		"GET /v1/dev/mail/{file}":                   anyone,
-		"POST /v1/tenants/{tenant}/webhooks":        tenantApproversOnly,
-		"GET /v1/tenants/{tenant}/webhooks":         tenantApproversOnly,
-		"DELETE /v1/tenants/{tenant}/webhooks/{id}": tenantApproversOnly,
+		"GET /metrics":                                          anyone,
+		"GET /v1/dev/mail":                                      anyone,
+		"GET /v1/dev/mail/{file}":                               anyone,
+		"POST /v1/tenants/{tenant}/webhooks":                    tenantApproversOnly,
+		"GET /v1/tenants/{tenant}/webhooks":                     tenantApproversOnly,
+		"DELETE /v1/tenants/{tenant}/webhooks/{id}":             tenantApproversOnly,
+		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret": tenantApproversOnly,
 	} {
 		expectations[key] = r
 	}
@@ -83,7 +84,8 @@ func (m *matrix) notifyFixture(route server.Route, target, path string) string {
 	v, _ := notifyBySvc.Load(m.svc)
 	n := v.(*testNotify)
 	switch route.Method + " " + route.Pattern {
-	case "POST /v1/tenants/{tenant}/webhooks", "DELETE /v1/tenants/{tenant}/webhooks/{id}":
+	case "POST /v1/tenants/{tenant}/webhooks", "DELETE /v1/tenants/{tenant}/webhooks/{id}",
+		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret":
 		ctx := m.ctxOf("admin@" + target + ".test")
 		hooks, err := m.svc.ListWebhooks(ctx, target)
 		if err != nil {
@@ -94,7 +96,7 @@ func (m *matrix) notifyFixture(route server.Route, target, path string) string {
 				m.t.Fatal(err)
 			}
 		}
-		if route.Method == "POST" {
+		if route.Pattern == "/v1/tenants/{tenant}/webhooks" {
 			return path
 		}
 		h, err := m.svc.CreateWebhook(ctx, target, lockbox.NewWebhook{URL: "https://hooks.example.com/" + target})
@@ -123,6 +125,11 @@ func (c *conformance) notifications(t *testing.T) {
 	if !strings.HasPrefix(created.Secret, "whsec_") {
 		t.Errorf("created webhook secret %q, want whsec_…", created.Secret)
 	}
+	rotated := decode[*lockbox.Webhook](t, c.run(t, step{name: "rotate webhook secret", as: contosoAdmin, method: "POST",
+		path: hooks + "/" + created.ID + "/rotate-secret", body: map[string]any{"grace": "1h"}, want: 200}))
+	if !strings.HasPrefix(rotated.Secret, "whsec_") || rotated.Secret == created.Secret || rotated.PreviousSecretExpiresAt == nil {
+		t.Errorf("rotated webhook: secret %q, previous until %v; want a new whsec_… and the grace's end", rotated.Secret, rotated.PreviousSecretExpiresAt)
+	}
 	listed := decode[struct{ Webhooks []*lockbox.Webhook }](t, c.run(t, step{name: "list webhooks", as: contosoAdmin, method: "GET", path: hooks, want: 200}))
 	if len(listed.Webhooks) != 1 || listed.Webhooks[0].Secret != "" {
 		t.Errorf("listed %+v, want one webhook without its secret", listed.Webhooks)
@@ -136,6 +143,11 @@ func (c *conformance) notifications(t *testing.T) {
 		{name: "list webhooks of other tenant", as: "admin@fabrikam.test", method: "GET", path: hooks, want: 404},
 		{name: "list webhooks as provider admin", as: "admin@provider.test", method: "GET", path: hooks, want: 403},
 		{name: "delete webhook of other tenant", as: "admin@fabrikam.test", method: "DELETE", path: "/v1/tenants/fabrikam/webhooks/" + created.ID, want: 404},
+		{name: "rotate webhook secret bad grace", as: approver, method: "POST", path: hooks + "/" + created.ID + "/rotate-secret", body: map[string]any{"grace": "forever"}, want: 400},
+		{name: "rotate webhook secret grace too long", as: approver, method: "POST", path: hooks + "/" + created.ID + "/rotate-secret", body: map[string]any{"grace": "25h"}, want: 400},
+		{name: "rotate webhook secret unknown field", as: approver, method: "POST", path: hooks + "/" + created.ID + "/rotate-secret", body: `{"grace":"1h","secret":"mine"}`, want: 400, invalid: true},
+		{name: "rotate webhook secret of other tenant", as: "admin@fabrikam.test", method: "POST", path: "/v1/tenants/fabrikam/webhooks/" + created.ID + "/rotate-secret", want: 404},
+		{name: "rotate webhook secret as auditor", as: "auditor@contoso.test", method: "POST", path: hooks + "/" + created.ID + "/rotate-secret", want: 403},
 		{name: "delete webhook", as: approver, method: "DELETE", path: hooks + "/" + created.ID, want: 204},
 		{name: "delete webhook again", as: approver, method: "DELETE", path: hooks + "/" + created.ID, want: 404},
 	} {

@@ -70,9 +70,32 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.webhooks()
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	grace, err := decodeGrace(w, r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	rotated, err := svc.RotateWebhookSecret(r.Context(), r.PathValue("tenant"), r.PathValue("id"), grace)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.respond(w, r, http.StatusOK, utcWebhook(rotated))
+}
+
 func utcWebhook(h *lockbox.Webhook) *lockbox.Webhook {
 	c := *h
 	c.CreatedAt = h.CreatedAt.UTC()
+	if h.PreviousSecretExpiresAt != nil {
+		until := h.PreviousSecretExpiresAt.UTC()
+		c.PreviousSecretExpiresAt = &until
+	}
 	if c.Events == nil {
 		c.Events = []string{}
 	}

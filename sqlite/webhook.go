@@ -49,15 +49,23 @@ func (t *tx) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhoo
 	return out, nil
 }
 
-// GetWebhook returns a tenant's endpoint and its secret.
-func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhook, string, error) {
-	row := t.tx.QueryRowContext(ctx, `SELECT id, tenant, url, events, description, created_by, created_at, secret
-		FROM webhooks WHERE tenant = ? AND id = ?`, tenant, id)
-	w, secret, err := scanWebhook(row)
+// GetWebhook returns a tenant's endpoint and its secrets.
+func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhook, lockbox.StoredWebhookSecrets, error) {
+	row := t.tx.QueryRowContext(ctx, `SELECT id, tenant, url, events, description, created_by, created_at, secret,
+		previous_secret, previous_until FROM webhooks WHERE tenant = ? AND id = ?`, tenant, id)
+	var s lockbox.StoredWebhookSecrets
+	var until int64
+	w, current, err := scanWebhook(row, &s.Previous, &until)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", lockbox.Errorf(lockbox.ENOTFOUND, "Webhook %q not found.", id)
+		return nil, s, lockbox.Errorf(lockbox.ENOTFOUND, "Webhook %q not found.", id)
+	} else if err != nil {
+		return nil, s, wrap("get webhook", err)
 	}
-	return w, secret, wrap("get webhook", err)
+	s.Current = current
+	if until != 0 {
+		s.PreviousUntil = fromMicros(until)
+	}
+	return w, s, nil
 }
 
 // StaleWebhookSecrets returns the endpoints whose secret does not start
@@ -79,6 +87,18 @@ func (t *tx) ReplaceWebhookSecret(ctx context.Context, tenant, id, old, secret s
 	return expectRow(res, err, "replace webhook secret", "The secret of webhook %q changed meanwhile.", id)
 }
 
+// RotateWebhookSecret sets an endpoint's secrets if its current one is
+// still old.
+func (t *tx) RotateWebhookSecret(ctx context.Context, tenant, id, old string, next lockbox.StoredWebhookSecrets) error {
+	var until int64
+	if !next.PreviousUntil.IsZero() {
+		until = micros(next.PreviousUntil)
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE webhooks SET secret = ?, previous_secret = ?, previous_until = ?
+		WHERE tenant = ? AND id = ? AND secret = ?`, next.Current, next.Previous, until, tenant, id, old)
+	return expectRow(res, err, "rotate webhook secret", "The secret of webhook %q changed meanwhile.", id)
+}
+
 // deleteWebhookMessagesQuery deletes an endpoint's undelivered messages,
 // found in outbox_webhook_pending (migration 00023).
 const deleteWebhookMessagesQuery = `DELETE FROM outbox WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = ?`
@@ -93,11 +113,14 @@ func (t *tx) DeleteWebhook(ctx context.Context, tenant, id string) error {
 	return wrap("delete webhook messages", err)
 }
 
-func scanWebhook(s scanner) (*lockbox.Webhook, string, error) {
+// scanWebhook scans an endpoint and its secret, then the columns extra
+// points to.
+func scanWebhook(s scanner, extra ...any) (*lockbox.Webhook, string, error) {
 	var w lockbox.Webhook
 	var events, secret string
 	var created int64
-	if err := s.Scan(&w.ID, &w.Tenant, &w.URL, &events, &w.Description, &w.CreatedBy, &created, &secret); err != nil {
+	dest := []any{&w.ID, &w.Tenant, &w.URL, &events, &w.Description, &w.CreatedBy, &created, &secret}
+	if err := s.Scan(append(dest, extra...)...); err != nil {
 		return nil, "", err
 	}
 	var err error

@@ -31,6 +31,7 @@ var outboxTests = []test{
 	{"ReminderOnce", testReminderOnce},
 	{"Webhooks", testWebhooks},
 	{"WebhookSecretsListedAndReplaced", testWebhookSecrets},
+	{"WebhookSecretRotated", testRotateWebhookSecret},
 	{"DeleteWebhookDropsPendingMessages", testDeleteWebhookMessages},
 }
 
@@ -707,11 +708,60 @@ func testWebhookSecrets(t *testing.T, s lockbox.Store) {
 	}
 	MustView(t, s, func(tx lockbox.Tx) error {
 		_, secret, err := tx.GetWebhook(ctx, "fabrikam", "wh-1")
-		if err == nil && secret != "sealed-1" {
-			t.Errorf("wh-1's secret = %q, want sealed-1", secret)
+		if err == nil && secret.Current != "sealed-1" {
+			t.Errorf("wh-1's secret = %q, want sealed-1", secret.Current)
 		}
 		return err
 	})
+}
+
+// testRotateWebhookSecret: a rotation stores the new secret with the
+// previous one and its end, only while the current one is still the one
+// read, and a later rotation replaces both.
+func testRotateWebhookSecret(t *testing.T, s lockbox.Store) {
+	ctx := t.Context()
+	MustInsertTenant(t, s, "contoso")
+	MustInsertTenant(t, s, "fabrikam")
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertWebhook(ctx, newWebhook("wh-1", "fabrikam", 1), "s-1") })
+	get := func() lockbox.StoredWebhookSecrets {
+		t.Helper()
+		var got lockbox.StoredWebhookSecrets
+		MustView(t, s, func(tx lockbox.Tx) (err error) { _, got, err = tx.GetWebhook(ctx, "fabrikam", "wh-1"); return err })
+		return got
+	}
+	if diff := cmp.Diff(lockbox.StoredWebhookSecrets{Current: "s-1"}, get()); diff != "" {
+		t.Errorf("a new endpoint's secrets (-want +got):\n%s", diff)
+	}
+	until := T0.Add(24 * time.Hour)
+	first := lockbox.StoredWebhookSecrets{Current: "s-2", Previous: "p-1", PreviousUntil: until}
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.RotateWebhookSecret(ctx, "fabrikam", "wh-1", "s-1", first) })
+	if diff := cmp.Diff(first, get()); diff != "" {
+		t.Errorf("after a rotation with grace (-want +got):\n%s", diff)
+	}
+	for _, tt := range []struct{ tenant, id, old string }{
+		{"fabrikam", "wh-1", "s-1"}, // rotated meanwhile
+		{"contoso", "wh-1", "s-2"},  // another tenant's
+		{"fabrikam", "wh-9", ""},    // none
+	} {
+		err := s.Update(ctx, func(tx lockbox.Tx) error {
+			return tx.RotateWebhookSecret(ctx, tt.tenant, tt.id, tt.old, lockbox.StoredWebhookSecrets{Current: "x"})
+		})
+		wantCode(t, err, lockbox.ENOTFOUND)
+	}
+	if diff := cmp.Diff(first, get()); diff != "" {
+		t.Errorf("a refused rotation changed the secrets (-want +got):\n%s", diff)
+	}
+	// The start-up pass reseals the current secret only, keeping the grace.
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.ReplaceWebhookSecret(ctx, "fabrikam", "wh-1", "s-2", "s-2b") })
+	if diff := cmp.Diff(lockbox.StoredWebhookSecrets{Current: "s-2b", Previous: "p-1", PreviousUntil: until}, get()); diff != "" {
+		t.Errorf("after resealing the current secret (-want +got):\n%s", diff)
+	}
+	MustUpdate(t, s, func(tx lockbox.Tx) error {
+		return tx.RotateWebhookSecret(ctx, "fabrikam", "wh-1", "s-2b", lockbox.StoredWebhookSecrets{Current: "s-3"})
+	})
+	if diff := cmp.Diff(lockbox.StoredWebhookSecrets{Current: "s-3"}, get()); diff != "" {
+		t.Errorf("after a rotation with no grace (-want +got):\n%s", diff)
+	}
 }
 
 func testWebhooks(t *testing.T, s lockbox.Store) {
@@ -742,8 +792,8 @@ func testWebhooks(t *testing.T, s lockbox.Store) {
 		if err != nil {
 			return err
 		}
-		if diff := cmp.Diff(c, w); diff != "" || secret != "whsec_wh-c" {
-			t.Errorf("get: secret %q, diff (-want +got):\n%s", secret, diff)
+		if diff := cmp.Diff(c, w); diff != "" || secret != (lockbox.StoredWebhookSecrets{Current: "whsec_wh-c"}) {
+			t.Errorf("get: secret %+v, diff (-want +got):\n%s", secret, diff)
 		}
 		_, _, err = tx.GetWebhook(t.Context(), "contoso", "wh-c")
 		wantCode(t, err, lockbox.ENOTFOUND)

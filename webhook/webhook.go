@@ -33,9 +33,10 @@ import (
 	"github.com/lockboxhq/lockbox"
 )
 
-// Lookup finds a tenant's endpoint and its signing secret (ENOTFOUND when
-// it was deleted).
-type Lookup func(ctx context.Context, tenant, id string) (*lockbox.Webhook, string, error)
+// Lookup finds a tenant's endpoint and its signing secrets, the current one
+// first, then the one a rotation replaced while its grace lasts (ENOTFOUND
+// when it was deleted).
+type Lookup func(ctx context.Context, tenant, id string) (*lockbox.Webhook, []string, error)
 
 // Sender delivers webhook outbox messages. Set the fields, then call Deliver.
 type Sender struct {
@@ -65,13 +66,13 @@ var errBlocked = errors.New("the endpoint resolves to a private, loopback or lin
 // (including redirects, which are not followed). Errors never contain the
 // endpoint URL, which often carries a token.
 func (s *Sender) Deliver(ctx context.Context, m *lockbox.OutboxMessage) error {
-	w, secret, err := s.Lookup(ctx, m.Tenant, m.WebhookID)
+	w, secrets, err := s.Lookup(ctx, m.Tenant, m.WebhookID)
 	if lockbox.ErrorCode(err) == lockbox.ENOTFOUND {
 		return &lockbox.DeliveryError{Kind: "endpoint_deleted", Permanent: true, Err: errors.New("the webhook endpoint was deleted")}
 	} else if err != nil {
 		return &lockbox.DeliveryError{Kind: "store", Err: err}
 	}
-	req, err := s.request(ctx, w, secret, m)
+	req, err := s.request(ctx, w, secrets, m)
 	if err != nil {
 		return &lockbox.DeliveryError{Kind: "config", Permanent: true, Err: err}
 	}
@@ -87,12 +88,21 @@ func (s *Sender) Deliver(ctx context.Context, m *lockbox.OutboxMessage) error {
 	return nil
 }
 
-// request builds the signed POST of m to w.
-func (s *Sender) request(ctx context.Context, w *lockbox.Webhook, secret string, m *lockbox.OutboxMessage) (*http.Request, error) {
+// request builds the POST of m to w, signed with each of secrets: Standard
+// Webhooks lists signatures separated by spaces, and a receiver accepts the
+// message if any is valid, so one that still has a rotated secret is not
+// refused during the grace.
+func (s *Sender) request(ctx context.Context, w *lockbox.Webhook, secrets []string, m *lockbox.OutboxMessage) (*http.Request, error) {
 	now := s.Clock.Now()
-	sig, err := Sign(secret, m.ID, now, m.Payload)
-	if err != nil {
-		return nil, err
+	sigs := make([]string, len(secrets))
+	for i, secret := range secrets {
+		var err error
+		if sigs[i], err = Sign(secret, m.ID, now, m.Payload); err != nil {
+			return nil, err
+		}
+	}
+	if len(sigs) == 0 {
+		return nil, fmt.Errorf("webhook %s has no signing secret", w.ID)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(m.Payload))
 	if err != nil {
@@ -103,7 +113,7 @@ func (s *Sender) request(ctx context.Context, w *lockbox.Webhook, secret string,
 	h.Set("User-Agent", "Lockbox-Webhooks/1")
 	h.Set("webhook-id", m.ID)
 	h.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
-	h.Set("webhook-signature", sig)
+	h.Set("webhook-signature", strings.Join(sigs, " "))
 	return req, nil
 }
 

@@ -68,15 +68,49 @@ func message() *lockbox.OutboxMessage {
 		Status:  lockbox.OutboxPending}
 }
 
-func sender(url string, allowPrivate bool) *webhook.Sender {
+func sender(url string, allowPrivate bool, secrets ...string) *webhook.Sender {
+	if secrets == nil {
+		secrets = []string{secret}
+	}
 	return &webhook.Sender{
 		AllowPrivate: allowPrivate, Clock: lockbox.SystemClock{},
-		Lookup: func(_ context.Context, tenant, id string) (*lockbox.Webhook, string, error) {
+		Lookup: func(_ context.Context, tenant, id string) (*lockbox.Webhook, []string, error) {
 			if tenant != "contoso" || id != "wh-1" {
-				return nil, "", lockbox.Errorf(lockbox.ENOTFOUND, "Webhook %q not found.", id)
+				return nil, nil, lockbox.Errorf(lockbox.ENOTFOUND, "Webhook %q not found.", id)
 			}
-			return &lockbox.Webhook{ID: id, Tenant: tenant, URL: url}, secret, nil
+			return &lockbox.Webhook{ID: id, Tenant: tenant, URL: url}, secrets, nil
 		},
+	}
+}
+
+// TestDeliverSignedWithBothSecretsDuringGrace: while a rotated secret's
+// grace lasts, a delivery carries two signatures, and a receiver that
+// still has either secret accepts it with a Standard Webhooks library.
+func TestDeliverSignedWithBothSecretsDuringGrace(t *testing.T) {
+	t.Parallel()
+	const next = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+	rc := newReceiver(t, http.StatusNoContent)
+	if err := sender(rc.URL, true, next, secret).Deliver(t.Context(), message()); err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	if sigs := strings.Fields(rc.headers.Get("webhook-signature")); len(sigs) != 2 {
+		t.Fatalf("webhook-signature = %q, want two signatures", rc.headers.Get("webhook-signature"))
+	}
+	for _, s := range []string{next, secret} {
+		wh, err := standardwebhooks.NewWebhook(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wh.Verify(rc.body, rc.headers); err != nil {
+			t.Errorf("a receiver with %s… refuses the delivery: %v", s[:10], err)
+		}
+	}
+	wh, err := standardwebhooks.NewWebhook("whsec_" + strings.Repeat("A", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Verify(rc.body, rc.headers); err == nil {
+		t.Error("a receiver with neither secret accepted the delivery")
 	}
 }
 

@@ -187,6 +187,49 @@ func TestEndToEndNotifications(t *testing.T) {
 			t.Errorf("SMTP got %s, which the dev mailbox does not show (it has %v)", id, got)
 		}
 	}
+
+	// A rotation with a grace: the next delivery verifies with either
+	// secret, and the new one is not in the database files either; one
+	// with no grace: the old secret no longer verifies.
+	pending := func(n int) hookCall {
+		t.Helper()
+		r := op.request("requests", "create", "--tenant", "contoso", "--service", "exchange",
+			"--service-request", "SR-2026-00421"+strconv.Itoa(n), "--reason", "Mailbox fails to load.",
+			"--duration", "1h", "--operation", "Get-MailboxStatistics")
+		mgr.request("requests", "review", r.Reference, "--approve")
+		eventually(t, "the webhook", func() bool { return len(hooks.received()) == n })
+		return hooks.received()[n-1]
+	}
+	verifies := func(secret string, call hookCall) bool {
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wh.Verify(call.body, call.header) == nil
+	}
+	var rotated lockbox.Webhook
+	out = approver.mustRun("webhooks", "rotate-secret", hook.ID, "--tenant", "contoso", "--grace", "1h", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &rotated); err != nil || !strings.HasPrefix(rotated.Secret, "whsec_") ||
+		rotated.Secret == hook.Secret || rotated.PreviousSecretExpiresAt == nil {
+		t.Fatalf("webhooks rotate-secret: %v\n%s", err, out)
+	}
+	wantNotInFiles(t, dataDir, strings.TrimPrefix(rotated.Secret, "whsec_"))
+	if call := pending(2); !verifies(hook.Secret, call) || !verifies(rotated.Secret, call) {
+		t.Errorf("during the grace a delivery must verify with both secrets (old: %v, new: %v)",
+			verifies(hook.Secret, call), verifies(rotated.Secret, call))
+	}
+	out = approver.mustRun("webhooks", "rotate-secret", hook.ID, "--tenant", "contoso")
+	if !strings.Contains(out, "The old secret no longer signs deliveries.") {
+		t.Errorf("webhooks rotate-secret without --grace:\n%s", out)
+	}
+	newest := strings.TrimSpace(strings.SplitN(strings.SplitN(out, "store it with the receiver):", 2)[1], "\n\n", 3)[1])
+	if call := pending(3); verifies(rotated.Secret, call) || !verifies(newest, call) {
+		t.Errorf("after a rotation with no grace: the old secret verifies %v, the new one %v; want false, true",
+			verifies(rotated.Secret, call), verifies(newest, call))
+	}
+	approver.wantFail(1, "grace period must be between 0 and 24h", "webhooks", "rotate-secret", hook.ID, "--tenant", "contoso", "--grace", "25h")
+	op.wantFail(1, "", "webhooks", "rotate-secret", hook.ID, "--tenant", "contoso")
+
 	approver.mustRun("webhooks", "delete", hook.ID, "--tenant", "contoso")
 	approver.wantFail(1, "not found", "webhooks", "delete", hook.ID, "--tenant", "contoso")
 }

@@ -58,9 +58,9 @@ func (n *notifier) devMailbox() lockbox.DevMailbox {
 func (rs *runningServer) newNotifier(cfg serverConfig, clock lockbox.Clock) (*notifier, error) {
 	n := &notifier{}
 	deliverers := map[string]outbox.Deliverer{lockbox.ChannelWebhook: &webhook.Sender{
-		// The service opens the sealed secret; it exists by the time the
+		// The service opens the sealed secrets; it exists by the time the
 		// worker delivers anything (start: the worker runs after it).
-		Lookup: func(ctx context.Context, tenant, id string) (*lockbox.Webhook, string, error) {
+		Lookup: func(ctx context.Context, tenant, id string) (*lockbox.Webhook, []string, error) {
 			return rs.service.WebhookForDelivery(ctx, tenant, id)
 		},
 		AllowPrivate: cfg.Notify.AllowPrivateWebhooks,

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +21,7 @@ var _ webhookAPI = (*client.Client)(nil)
 
 func (a *app) webhooksCmd() *cobra.Command {
 	return group("webhooks", "Manage a tenant's webhook endpoints (signed event deliveries)",
-		a.webhooksListCmd(), a.webhooksCreateCmd(), a.webhooksDeleteCmd())
+		a.webhooksListCmd(), a.webhooksCreateCmd(), a.webhooksRotateSecretCmd(), a.webhooksDeleteCmd())
 }
 
 // webhooks returns the signed-in server's webhook API.
@@ -87,6 +88,45 @@ func (a *app) webhooksCreateCmd() *cobra.Command {
 		_, err = fmt.Fprintf(a.stdout, "%s\n\nSigning secret (shown only now; store it with the receiver):\n\n    %s\n\n"+
 			"Deliveries carry webhook-id, webhook-timestamp and webhook-signature headers (Standard Webhooks).\n",
 			sanitize(fmt.Sprintf("Webhook %s created for %s → %s (%s).", h.ID, h.Tenant, h.URL, strings.Join(h.Events, ", "))), h.Secret)
+		return err
+	}
+	return cmd
+}
+
+func (a *app) webhooksRotateSecretCmd() *cobra.Command {
+	var (
+		tenant string
+		grace  time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "rotate-secret ID --tenant T [--grace 24h]",
+		Short: "Give a webhook endpoint a new signing secret (shown once); the old one signs too until --grace ends",
+		Args:  exactArgs("ID"),
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	cmd.Flags().DurationVar(&grace, "grace", 0, "how long deliveries are signed with the old secret too (at most 24h; default: it stops at once)")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := a.ownTenant(cmd, &tenant); err != nil {
+			return err
+		}
+		w, err := a.webhooks()
+		if err != nil {
+			return err
+		}
+		h, err := w.RotateWebhookSecret(cmd.Context(), tenant, args[0], grace)
+		if err != nil {
+			return err
+		}
+		if format.value == formatJSON {
+			return writeJSON(a.stdout, h)
+		}
+		old := "The old secret no longer signs deliveries."
+		if h.PreviousSecretExpiresAt != nil {
+			old = "Deliveries are signed with the old secret too until " + formatTime(*h.PreviousSecretExpiresAt) + "."
+		}
+		_, err = fmt.Fprintf(a.stdout, "%s\n\nSigning secret (shown only now; store it with the receiver):\n\n    %s\n\n%s\n",
+			sanitize(fmt.Sprintf("New signing secret for webhook %s of %s → %s.", h.ID, h.Tenant, h.URL)), h.Secret, old)
 		return err
 	}
 	return cmd
