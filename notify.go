@@ -291,7 +291,8 @@ type OutboxTx interface {
 	// when the id is taken.
 	InsertWebhook(ctx context.Context, w *Webhook, secret string) error
 	// ListWebhooks returns a tenant's endpoints (without secrets) ordered by
-	// CreatedAt, then id.
+	// CreatedAt, then id; PreviousSecretExpiresAt is set on those with a
+	// previous secret, whether or not its grace has ended.
 	ListWebhooks(ctx context.Context, tenant string) ([]*Webhook, error)
 	// GetWebhook returns a tenant's endpoint and its secrets (as stored:
 	// sealed). ENOTFOUND when missing or another tenant's.
@@ -341,9 +342,10 @@ type Webhook struct {
 	// response that creates the endpoint or rotates its secret: shown once,
 	// never listed again.
 	Secret string `json:"secret,omitempty"`
-	// PreviousSecretExpiresAt is set only in the response of a rotation
-	// with a grace period: until then deliveries are signed with the old
-	// secret too, so receivers can switch without refusing any.
+	// PreviousSecretExpiresAt is set while a rotation's grace period lasts
+	// (in the rotation's response, and in lists until then): until then
+	// deliveries are signed with the old secret too, so receivers can
+	// switch without refusing any.
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 }
 

@@ -124,12 +124,15 @@ func (s *Service) WebhookForDelivery(ctx context.Context, tenant, id string) (*l
 	return w, secrets, nil
 }
 
-// previousSecretLive is the one rule of a rotation's grace: the replaced
-// secret signs until PreviousUntil, and not at or after it, whether or not
-// anything cleared it.
+// previousSecretLive says whether a rotation's replaced secret still signs.
 func previousSecretLive(s lockbox.StoredWebhookSecrets, now time.Time) bool {
-	return s.Previous != "" && now.Before(s.PreviousUntil)
+	return s.Previous != "" && graceLasts(s.PreviousUntil, now)
 }
+
+// graceLasts is the one rule of a rotation's grace: the replaced secret
+// signs until its end, and not at or after it, whether or not anything
+// cleared it.
+func graceLasts(until, now time.Time) bool { return now.Before(until) }
 
 // RotateWebhookSecret gives an endpoint a new signing secret, shown this
 // once. With a grace period the old one keeps signing deliveries beside it
@@ -193,7 +196,8 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, tenant, id string, gr
 	return out, nil
 }
 
-// ListWebhooks lists a tenant's endpoints, without their secrets.
+// ListWebhooks lists a tenant's endpoints, without their secrets, each
+// with the end of its rotation's grace while it lasts.
 func (s *Service) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhook, error) {
 	u, err := actor(ctx)
 	if err != nil {
@@ -207,6 +211,12 @@ func (s *Service) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.W
 		out, err = tx.ListWebhooks(ctx, tenant)
 		return err
 	})
+	now := s.now()
+	for _, w := range out {
+		if w.PreviousSecretExpiresAt != nil && !graceLasts(*w.PreviousSecretExpiresAt, now) {
+			w.PreviousSecretExpiresAt = nil
+		}
+	}
 	return out, err
 }
 

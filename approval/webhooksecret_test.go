@@ -141,13 +141,27 @@ func TestWebhookSecretRotated(t *testing.T) {
 		if got := delivered(); !slices.Equal(got, []string{r.Secret, w.Secret}) {
 			t.Errorf("during the grace deliveries are signed with %d secrets, want the new then the old", len(got))
 		}
+		listedUntil := func() *time.Time {
+			t.Helper()
+			list, err := h.svc.ListWebhooks(admin, "contoso")
+			if err != nil || len(list) != 1 {
+				t.Fatalf("ListWebhooks = %d, %v", len(list), err)
+			}
+			return list[0].PreviousSecretExpiresAt
+		}
 		time.Sleep(2*time.Hour - time.Microsecond)
 		if got := delivered(); len(got) != 2 {
 			t.Errorf("1µs before the grace ends: %d secrets, want 2", len(got))
 		}
+		if got := listedUntil(); got == nil || !got.Equal(*r.PreviousSecretExpiresAt) {
+			t.Errorf("1µs before the grace ends the list shows its end %v, want %v", got, r.PreviousSecretExpiresAt)
+		}
 		time.Sleep(time.Microsecond)
 		if got := delivered(); !slices.Equal(got, []string{r.Secret}) {
 			t.Errorf("when the grace ends: %d secrets, want the new one only", len(got))
+		}
+		if got := listedUntil(); got != nil {
+			t.Errorf("when the grace ends the list still shows it ending at %v", got)
 		}
 
 		// A rotation with no grace drops the old secret at once, and a

@@ -88,6 +88,10 @@ func (m *memo) setRules(tenant, rules string) {
 // memo and cache: callers may change what they are given.
 func cloneWebhook(h lockbox.Webhook) lockbox.Webhook {
 	h.Events = slices.Clone(h.Events)
+	if h.PreviousSecretExpiresAt != nil {
+		until := *h.PreviousSecretExpiresAt
+		h.PreviousSecretExpiresAt = &until
+	}
 	return h
 }
 

@@ -36,7 +36,8 @@ func (t *tx) InsertWebhook(ctx context.Context, w *lockbox.Webhook, secret strin
 	return lockbox.Errorf(lockbox.ECONFLICT, "Webhook %q already exists.", w.ID)
 }
 
-// ListWebhooks returns a tenant's endpoints, oldest first (none for an
+// ListWebhooks returns a tenant's endpoints, oldest first, each with the
+// end of its rotation's grace if it has a previous secret (none for an
 // unknown tenant). A list this transaction read already, or one the Store
 // remembers at the webhooks_version this transaction read on the tenant's
 // row (listcache.go), costs no round trip.
@@ -53,7 +54,7 @@ func (t *tx) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhoo
 func (t *tx) readWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhook, int64, bool, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT t.webhooks_version, coalesce(w.id, ''), coalesce(w.tenant, ''),
 		coalesce(w.url, ''), coalesce(w.events, '[]'), coalesce(w.description, ''), coalesce(w.created_by, ''),
-		coalesce(w.created_at, 'epoch'), ''
+		coalesce(w.created_at, 'epoch'), '', CASE WHEN w.previous_secret <> '' THEN w.previous_until END
 		FROM tenants t LEFT JOIN webhooks w ON w.tenant = t.name WHERE t.name = $1
 		ORDER BY w.created_at, w.id`, tenant)
 	if err != nil {
@@ -63,7 +64,12 @@ func (t *tx) readWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhoo
 	found := false
 	all, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.Webhook, error) {
 		found = true
-		w, _, err := scanWebhook(versioned{s, &version})
+		var until sql.NullTime
+		w, _, err := scanWebhook(versioned{s, &version}, &until)
+		if err == nil && until.Valid {
+			t := until.Time.UTC()
+			w.PreviousSecretExpiresAt = &t
+		}
 		return w, err
 	})
 	if err != nil {
@@ -135,6 +141,7 @@ func (t *tx) RotateWebhookSecret(ctx context.Context, tenant, id, old string, ne
 	if !next.PreviousUntil.IsZero() {
 		until = sql.NullTime{Time: ts(next.PreviousUntil), Valid: true}
 	}
+	t.memo.hooks.changed() // the list shows the grace's end
 	res, err := t.tx.ExecContext(ctx, `UPDATE webhooks SET secret = $1, previous_secret = $2, previous_until = $3
 		WHERE tenant = $4 AND id = $5 AND secret = $6`, next.Current, next.Previous, until, tenant, id, old)
 	return expectRow(res, err, "rotate webhook secret", "The secret of webhook %q changed meanwhile.", id)

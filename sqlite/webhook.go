@@ -29,15 +29,22 @@ func (t *tx) InsertWebhook(ctx context.Context, w *lockbox.Webhook, secret strin
 	return wrap("insert webhook", err)
 }
 
-// ListWebhooks returns a tenant's endpoints, oldest first.
+// ListWebhooks returns a tenant's endpoints, oldest first, each with the
+// end of its rotation's grace if it has a previous secret.
 func (t *tx) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhook, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, tenant, url, events, description, created_by, created_at, ''
+	rows, err := t.tx.QueryContext(ctx, `SELECT id, tenant, url, events, description, created_by, created_at, '',
+		CASE WHEN previous_secret <> '' THEN previous_until ELSE 0 END
 		FROM webhooks WHERE tenant = ? ORDER BY created_at, id`, tenant)
 	if err != nil {
 		return nil, wrap("list webhooks", err)
 	}
 	out, err := sqlrows.Collect(rows, func(s scanner) (*lockbox.Webhook, error) {
-		w, _, err := scanWebhook(s)
+		var until int64
+		w, _, err := scanWebhook(s, &until)
+		if err == nil && until != 0 {
+			t := fromMicros(until)
+			w.PreviousSecretExpiresAt = &t
+		}
 		return w, err
 	})
 	if err != nil {

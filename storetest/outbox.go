@@ -738,6 +738,18 @@ func testRotateWebhookSecret(t *testing.T, s lockbox.Store) {
 	if diff := cmp.Diff(first, get()); diff != "" {
 		t.Errorf("after a rotation with grace (-want +got):\n%s", diff)
 	}
+	listedUntil := func() *time.Time {
+		t.Helper()
+		var list []*lockbox.Webhook
+		MustView(t, s, func(tx lockbox.Tx) (err error) { list, err = tx.ListWebhooks(ctx, "fabrikam"); return err })
+		if len(list) != 1 {
+			t.Fatalf("listed %d webhooks, want 1", len(list))
+		}
+		return list[0].PreviousSecretExpiresAt
+	}
+	if got := listedUntil(); got == nil || !got.Equal(until) {
+		t.Errorf("listed with the grace's end %v, want %v", got, until)
+	}
 	for _, tt := range []struct{ tenant, id, old string }{
 		{"fabrikam", "wh-1", "s-1"}, // rotated meanwhile
 		{"contoso", "wh-1", "s-2"},  // another tenant's
@@ -761,6 +773,9 @@ func testRotateWebhookSecret(t *testing.T, s lockbox.Store) {
 	})
 	if diff := cmp.Diff(lockbox.StoredWebhookSecrets{Current: "s-3"}, get()); diff != "" {
 		t.Errorf("after a rotation with no grace (-want +got):\n%s", diff)
+	}
+	if got := listedUntil(); got != nil {
+		t.Errorf("listed with a grace's end %v after a rotation with none", got)
 	}
 }
 

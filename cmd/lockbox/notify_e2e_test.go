@@ -214,6 +214,10 @@ func TestEndToEndNotifications(t *testing.T) {
 		t.Fatalf("webhooks rotate-secret: %v\n%s", err, out)
 	}
 	wantNotInFiles(t, dataDir, strings.TrimPrefix(rotated.Secret, "whsec_"))
+	if list := approver.mustRun("webhooks", "list", "--tenant", "contoso"); !strings.Contains(list, "OLD SECRET SIGNS UNTIL") ||
+		!strings.Contains(list, rotated.PreviousSecretExpiresAt.UTC().Format(time.RFC3339)) || strings.Contains(list, rotated.Secret) {
+		t.Errorf("webhooks list during the grace:\n%s", list)
+	}
 	if call := pending(2); !verifies(hook.Secret, call) || !verifies(rotated.Secret, call) {
 		t.Errorf("during the grace a delivery must verify with both secrets (old: %v, new: %v)",
 			verifies(hook.Secret, call), verifies(rotated.Secret, call))

@@ -44,9 +44,10 @@ func (a *app) webhooksListCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		header := []string{"ID", "URL", "EVENTS", "DESCRIPTION", "CREATED BY", "CREATED"}
+		header := []string{"ID", "URL", "EVENTS", "DESCRIPTION", "CREATED BY", "CREATED", "OLD SECRET SIGNS UNTIL"}
 		return writeList(a.stdout, format.value, hooks, header, func(h *lockbox.Webhook) []string {
-			return []string{h.ID, h.URL, strings.Join(h.Events, ","), h.Description, h.CreatedBy, formatTime(h.CreatedAt)}
+			return []string{h.ID, h.URL, strings.Join(h.Events, ","), h.Description, h.CreatedBy, formatTime(h.CreatedAt),
+				formatTimePtr(h.PreviousSecretExpiresAt)}
 		})
 	}
 	return cmd
