@@ -94,6 +94,11 @@ func (s *suite) everyPageAccessible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hook, err := s.e.svc.CreateWebhook(s.e.as("admin@contoso.test"), "contoso",
+		lockbox.NewWebhook{URL: "https://siem.contoso.example.com/hooks/lockbox?token=0123456789abcdef", Description: "SIEM"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pages := map[string][]string{
 		"": {"/signin", "/preferences"},
 		"operator@provider.test": {"/requests/new", "/requests", "/requests/" + r.Reference, "/requests/" + r.Reference + "/cancel",
@@ -103,7 +108,8 @@ func (s *suite) everyPageAccessible(t *testing.T) {
 			"/requests/" + r.Reference + "/deny", "/requests/" + approved.Reference + "/revoke",
 			"/requests/LB-NOSUCHRQ", // the error page (not found)
 			"/dev/mail"},
-		"admin@contoso.test": {"/users", "/users/auditor@contoso.test/remove", "/policy", "/sso"},
+		"admin@contoso.test": {"/users", "/users/auditor@contoso.test/remove", "/policy", "/sso",
+			"/webhooks", "/webhooks/" + hook.ID + "/rotate", "/webhooks/" + hook.ID + "/delete"},
 		"admin@provider.test": {"/tenants", "/staff", "/services", "/service-accounts", "/service-accounts/dev-service/rotate", "/service-accounts/dev-service/revoke",
 			"/staff/operator2@provider.test/remove"},
 	}

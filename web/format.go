@@ -29,6 +29,7 @@ var funcs = template.FuncMap{
 	"userPath":           userPath,
 	"staffPath":          staffPath,
 	"serviceAccountPath": serviceAccountPath,
+	"webhookPath":        webhookPath,
 	"json":               indentJSON,
 	"dict":               dict,
 	"sub":                func(a, b int) int { return a - b },
@@ -226,7 +227,7 @@ type navItem struct {
 // authorization the question its page stands for, so the menu cannot offer
 // what the services refuse or hide what they allow. It only saves people
 // clicks: every page is still authorized by the services.
-func navFor(u *lockbox.User, dev, policies bool) []navItem {
+func navFor(u *lockbox.User, dev, policies, webhooks bool) []navItem {
 	if u == nil {
 		return nil
 	}
@@ -245,6 +246,7 @@ func navFor(u *lockbox.User, dev, policies bool) []navItem {
 	add(policies && lockbox.Can(u, lockbox.PermWritePolicy, u.Tenant), "Policy", "/policy")
 	add(lockbox.Can(u, lockbox.PermWriteTenantUsers, u.Tenant), "Users and roles", "/users")
 	add(lockbox.Can(u, lockbox.PermManageSSO, u.Tenant), "Single sign-on", "/sso")
+	add(webhooks && lockbox.Can(u, lockbox.PermManageWebhooks, u.Tenant), "Webhooks", "/webhooks")
 	add(lockbox.AuthorizeReadLog(u, auditLog(u)) == nil, "Audit log", "/audit")
 	add(lockbox.Can(u, lockbox.PermManageTenants, ""), "Tenants", "/tenants")
 	add(lockbox.Can(u, lockbox.PermManageStaff, ""), "Staff", "/staff")
@@ -299,6 +301,7 @@ var notices = map[string]string{
 	"sso_removed":             "Single sign-on removed: your users sign in with their passwords again.",
 	"acknowledge":             "Break-glass request acknowledged: it no longer needs review.",
 	"service_account_revoked": "Service account revoked: its tokens have stopped working.",
+	"webhook_deleted":         "Webhook deleted: nothing more is sent to it.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

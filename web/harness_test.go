@@ -17,6 +17,7 @@ import (
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/auditlog"
+	"github.com/lockboxhq/lockbox/internal/lockboxtest"
 	"github.com/lockboxhq/lockbox/sqlite"
 	"github.com/lockboxhq/lockbox/sqlite/sqlitetest"
 	"github.com/lockboxhq/lockbox/web"
@@ -49,6 +50,12 @@ func newEnvWith(t testing.TB, opts approval.Options, tune ...func(*web.Config)) 
 	t.Cleanup(func() { st.Close() })
 	// Cheap password hashing: tests sign in a lot.
 	opts.PasswordMemoryKiB, opts.PasswordTime = 64, 1
+	if opts.Secrets == nil { // webhook secrets are sealed
+		opts.Secrets = lockboxtest.SecretBox(t)
+	}
+	if opts.Resolver == nil { // webhook hosts are resolved, never on the network
+		opts.Resolver = lockboxtest.DNS
+	}
 	svc := approval.New(st, lockbox.SystemClock{}, opts)
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
@@ -61,7 +68,7 @@ func newEnvWith(t testing.TB, opts approval.Options, tune ...func(*web.Config)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := web.Config{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Policies: svc,
+	cfg := web.Config{Requests: svc, Accounts: svc, Tenants: svc, Catalog: svc, Policies: svc, Webhooks: svc,
 		Sessions: svc.WebSessions(approval.WebSessionOptions{}),
 		Audit:    auditlog.New(st, signer, vkey, "lockbox-test"), Grants: svc, Dev: true}
 	if opts.Passkeys != nil {

@@ -47,6 +47,7 @@ func TestNavigationMatchesAuthorization(t *testing.T) {
 				"/policy":           lockbox.Can(u, lockbox.PermWritePolicy, u.Tenant),
 				"/users":            lockbox.Can(u, lockbox.PermWriteTenantUsers, u.Tenant),
 				"/sso":              lockbox.Can(u, lockbox.PermManageSSO, u.Tenant),
+				"/webhooks":         lockbox.Can(u, lockbox.PermManageWebhooks, u.Tenant),
 				"/audit":            lockbox.AuthorizeReadLog(u, log) == nil,
 				"/tenants":          lockbox.Can(u, lockbox.PermManageTenants, ""),
 				"/staff":            lockbox.Can(u, lockbox.PermManageStaff, ""),

@@ -116,6 +116,11 @@ func TestEveryPageEveryRole(t *testing.T) {
 		{"/sso", [7]int{no, no, no, ok, no, no, ok}, nil},
 		{"/sso", [7]int{no, no, no, bad, no, no, bad}, url.Values{"issuer": {"not a url"}}},
 		{"/policy", [7]int{no, no, no, ok, ok, no, ok}, nil}, // approvers read it (PermReadPolicy)
+		{"/webhooks", [7]int{no, no, no, ok, ok, no, ok}, nil},
+		{"/webhooks", [7]int{no, no, no, bad, bad, no, bad}, url.Values{"url": {"http://hooks.example.com/x"}}},
+		{"/webhooks/nothing/rotate", [7]int{no, no, no, nf, nf, no, nf}, nil},
+		{"/webhooks/nothing/rotate", [7]int{no, no, no, nf, nf, no, nf}, url.Values{"grace": {"0"}}},
+		{"/webhooks/nothing/delete", [7]int{no, no, no, nf, nf, no, nf}, url.Values{}},
 		{"/requests?needs_review=1", [7]int{ok, ok, ok, ok, ok, ok, ok}, nil},
 		// Request actions: the confirmation page explains a refusal to
 		// whoever sees the request; the action itself is the service's.

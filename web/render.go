@@ -67,7 +67,7 @@ type view struct {
 
 func (h *Handler) newView(r *http.Request, title string, data any) *view {
 	u := lockbox.UserFromContext(r.Context())
-	return &view{Title: title, User: u, Nav: navFor(u, h.cfg.Dev, h.cfg.Policies != nil), Path: r.URL.Path,
+	return &view{Title: title, User: u, Nav: navFor(u, h.cfg.Dev, h.cfg.Policies != nil, h.cfg.Webhooks != nil), Path: r.URL.Path,
 		Zone: location(r).String(), Dev: h.cfg.Dev, Data: data, Notice: notice(r)}
 }
 

@@ -43,6 +43,8 @@ type Config struct {
 	// Policies serves the tenant's "Policy" page (rules in CEL); nil:
 	// no such page.
 	Policies lockbox.PolicyService
+	// Webhooks serves the tenant's "Webhooks" page; nil: no such page.
+	Webhooks lockbox.WebhookService
 	// Witnesses are those the server sends its checkpoints to (serve
 	// --witness), WitnessQuorum how many must cosign (0: all): the audit
 	// page shows which cosigned the latest checkpoint, and whether the
@@ -159,6 +161,10 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /sso", h.authed(h.ssoPage))
 	m.HandleFunc("POST /sso", h.authed(h.saveSSO))
 	m.HandleFunc("POST /sso/remove", h.authed(h.removeSSO))
+	m.HandleFunc("GET /webhooks", h.authed(h.webhooksPage))
+	m.HandleFunc("POST /webhooks", h.authed(h.createWebhook))
+	m.HandleFunc("GET /webhooks/{id}/{action}", h.authed(h.webhookConfirmPage))
+	m.HandleFunc("POST /webhooks/{id}/{action}", h.authed(h.webhookAction))
 	m.HandleFunc("GET /audit", h.authed(h.auditPage))
 	m.HandleFunc("GET /audit.csv", h.authed(h.auditCSV))
 

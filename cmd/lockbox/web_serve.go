@@ -65,7 +65,7 @@ func (rs *runningServer) withWeb(cfg serverConfig, api http.Handler, audit lockb
 		Requests: rs.service, Accounts: rs.service, Tenants: rs.service, Catalog: rs.service,
 		Sessions: rs.service.WebSessions(approval.WebSessionOptions{IdleTimeout: cfg.Web.IdleTimeout, AbsoluteTimeout: cfg.Web.MaxSession}),
 		Audit:    audit, Grants: rs.service, Policies: rs.service, DevMail: rs.notify.devMailbox(), Dev: cfg.Dev, Clock: clock,
-		Passkeys:    rs.service,
+		Passkeys: rs.service, Webhooks: rs.service,
 		ExternalURL: cfg.Web.ExternalURL, Logger: rs.logger, Witnesses: witnesses, WitnessQuorum: quorum,
 		SSO: rs.sso,
 	})

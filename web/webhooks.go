@@ -1,0 +1,190 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// webhooksData is a tenant's "Webhooks" page: the endpoints, the form that
+// adds one, and a signing secret just made by adding or rotating, shown
+// on that response only (it is stored sealed and never listed).
+type webhooksData struct {
+	Tenant   string
+	Webhooks []*lockbox.Webhook
+	Events   []string
+	Form     webhookForm
+	Created  *lockbox.Webhook
+	Rotated  *lockbox.Webhook
+}
+
+type webhookForm struct {
+	URL         string
+	Description string
+	Events      []string
+	Error       string
+	Errors      fieldErrors
+}
+
+// webhookData is the page that asks before an endpoint is deleted (its
+// undelivered deliveries go with it) or its secret rotated (a receiver
+// not given the new one refuses deliveries once the grace ends).
+type webhookData struct {
+	Webhook *lockbox.Webhook
+	Action  string // "delete" or "rotate"
+	Grace   string
+	Error   string
+	Errors  fieldErrors
+}
+
+// webhookPath is the path of an endpoint's action.
+func webhookPath(id, action string) string {
+	return "/webhooks/" + url.PathEscape(id) + "/" + action
+}
+
+// webhookService is the configured service, or a 404 page when the server
+// has none.
+func (h *Handler) webhookService(w http.ResponseWriter, r *http.Request) (lockbox.WebhookService, bool) {
+	if h.cfg.Webhooks == nil {
+		h.errorPage(w, r, http.StatusNotFound, "Webhooks are not enabled on this server.")
+		return nil, false
+	}
+	return h.cfg.Webhooks, true
+}
+
+func (h *Handler) webhooksPage(w http.ResponseWriter, r *http.Request) {
+	h.renderWebhooks(w, r, http.StatusOK, &webhooksData{})
+}
+
+// renderWebhooks lists the signed-in user's tenant's endpoints; the
+// service authorizes the listing, so the page is refused to whoever may
+// not manage them.
+func (h *Handler) renderWebhooks(w http.ResponseWriter, r *http.Request, status int, d *webhooksData) {
+	svc, ok := h.webhookService(w, r)
+	if !ok {
+		return
+	}
+	u := lockbox.UserFromContext(r.Context())
+	hooks, err := svc.ListWebhooks(r.Context(), u.Tenant)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	d.Tenant, d.Webhooks, d.Events = u.Tenant, hooks, lockbox.WebhookEvents
+	h.render(w, r, status, "webhooks", "Webhooks", d)
+}
+
+// createWebhook adds an endpoint. No event checked means every event, as
+// leaving events out does in the API.
+func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
+	svc, ok := h.webhookService(w, r)
+	if !ok {
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	f := webhookForm{URL: strings.TrimSpace(r.PostForm.Get("url")), Description: strings.TrimSpace(r.PostForm.Get("description")),
+		Events: r.PostForm["event"]}
+	u := lockbox.UserFromContext(r.Context())
+	created, err := svc.CreateWebhook(r.Context(), u.Tenant, lockbox.NewWebhook{URL: f.URL, Events: f.Events, Description: f.Description})
+	switch lockbox.ErrorCode(err) {
+	case "":
+		h.renderWebhooks(w, r, http.StatusOK, &webhooksData{Created: created})
+	case lockbox.EINVALID:
+		f.Errors = fieldErrors{}
+		f.Error = f.Errors.add(err)
+		h.renderWebhooks(w, r, statusOf(err), &webhooksData{Form: f})
+	default:
+		h.serviceError(w, r, err)
+	}
+}
+
+// webhookConfirmPage asks before a deletion or a rotation.
+func (h *Handler) webhookConfirmPage(w http.ResponseWriter, r *http.Request) {
+	action := r.PathValue("action")
+	if action != "delete" && action != "rotate" {
+		h.notFoundPage(w, r)
+		return
+	}
+	h.renderWebhookConfirm(w, r, http.StatusOK, &webhookData{Action: action, Grace: "24h"})
+}
+
+func (h *Handler) renderWebhookConfirm(w http.ResponseWriter, r *http.Request, status int, d *webhookData) {
+	svc, ok := h.webhookService(w, r)
+	if !ok {
+		return
+	}
+	u := lockbox.UserFromContext(r.Context())
+	hooks, err := svc.ListWebhooks(r.Context(), u.Tenant)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	for _, hook := range hooks {
+		if hook.ID == id {
+			d.Webhook = hook
+			title := "Delete a webhook"
+			if d.Action == "rotate" {
+				title = "Rotate a webhook's signing secret"
+			}
+			h.render(w, r, status, "webhook", title, d)
+			return
+		}
+	}
+	h.errorPage(w, r, http.StatusNotFound, "There is no webhook "+id+".")
+}
+
+// webhookAction deletes an endpoint or rotates its signing secret.
+func (h *Handler) webhookAction(w http.ResponseWriter, r *http.Request) {
+	svc, ok := h.webhookService(w, r)
+	if !ok {
+		return
+	}
+	u := lockbox.UserFromContext(r.Context())
+	id := r.PathValue("id")
+	switch r.PathValue("action") {
+	case "delete":
+		if err := svc.DeleteWebhook(r.Context(), u.Tenant, id); err != nil {
+			h.serviceError(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/webhooks?done=webhook_deleted", http.StatusSeeOther)
+	case "rotate":
+		if err := r.ParseForm(); err != nil {
+			h.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+			return
+		}
+		d := &webhookData{Action: "rotate", Grace: strings.TrimSpace(r.PostForm.Get("grace"))}
+		var grace time.Duration
+		var err error
+		if d.Grace != "" {
+			// Reading the form is this page's; the bounds of a grace
+			// period are the service's.
+			if grace, err = time.ParseDuration(d.Grace); err != nil {
+				err = lockbox.FieldErrorf(lockbox.EINVALID, "grace", "The grace period %q is not a duration such as \"1h\" or \"0\".", d.Grace)
+			}
+		}
+		var rotated *lockbox.Webhook
+		if err == nil {
+			rotated, err = svc.RotateWebhookSecret(r.Context(), u.Tenant, id, grace)
+		}
+		switch lockbox.ErrorCode(err) {
+		case "":
+			h.renderWebhooks(w, r, http.StatusOK, &webhooksData{Rotated: rotated})
+		case lockbox.EINVALID:
+			d.Errors = fieldErrors{}
+			d.Error = d.Errors.add(err)
+			h.renderWebhookConfirm(w, r, statusOf(err), d)
+		default:
+			h.serviceError(w, r, err)
+		}
+	default:
+		h.notFoundPage(w, r)
+	}
+}

@@ -1,0 +1,147 @@
+package web_test
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// TestWebhooksPage: a tenant's admin adds a webhook (its secret shown
+// once, never listed), rotates its secret with a grace period (deliveries
+// signed with both secrets, the list saying until when) and without one,
+// and deletes it only after a confirmation page; bad input is shown beside
+// its field and changes nothing.
+func TestWebhooksPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	admin := e.signIn("admin@contoso.test")
+	wantBody(t, admin.get("/webhooks"), `id="no-webhooks"`, `id="add-webhook"`, `value="request.pending"`)
+
+	for _, tc := range []struct {
+		name  string
+		form  url.Values
+		field string
+	}{
+		{"PlainHTTP", url.Values{"url": {"http://hooks.example.com/x"}}, "url"},
+		{"Loopback", url.Values{"url": {"https://127.0.0.1/x"}}, "url"},
+		{"UnknownEvent", url.Values{"url": {"https://hooks.example.com/x"}, "event": {"request.exploded"}}, "events"},
+	} {
+		res := admin.post("/webhooks", tc.form)
+		wantStatus(t, res, http.StatusBadRequest)
+		wantBody(t, res, `id="`+tc.field+`-error"`, `aria-describedby="`+tc.field+`-error"`, `value="`+tc.form.Get("url")+`"`)
+	}
+	if hooks, _ := e.svc.ListWebhooks(e.as("admin@contoso.test"), "contoso"); len(hooks) != 0 {
+		t.Fatalf("refused forms added %d webhooks", len(hooks))
+	}
+
+	res := admin.post("/webhooks", url.Values{"url": {"https://hooks.example.com/siem?token=x"}, "description": {"SIEM"},
+		"event": {"request.pending", "operator.action"}})
+	wantStatus(t, res, http.StatusOK)
+	wantBody(t, res, `id="created"`, "SIEM", "request.pending, operator.action")
+	m := rotatedTokenRE.FindStringSubmatch(res.body)
+	if m == nil || !strings.HasPrefix(m[1], "whsec_") {
+		t.Fatalf("no signing secret on the page:\n%s", excerpt(res.body))
+	}
+	first := html.UnescapeString(m[1])
+	hooks, err := e.svc.ListWebhooks(e.as("admin@contoso.test"), "contoso")
+	if err != nil || len(hooks) != 1 {
+		t.Fatalf("ListWebhooks = %d, %v", len(hooks), err)
+	}
+	id := hooks[0].ID
+	signing := func() []string {
+		t.Helper()
+		_, secrets, err := e.svc.WebhookForDelivery(ctx, "contoso", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secrets
+	}
+	if !slices.Equal(signing(), []string{first}) {
+		t.Fatal("deliveries are not signed with the secret the page showed")
+	}
+	list := admin.get("/webhooks")
+	wantBody(t, list, `id="webhooks"`, `href="/webhooks/`+id+`/rotate"`, `href="/webhooks/`+id+`/delete"`, `id="grace-ends-`+id+`">—<`)
+	if rotatedTokenRE.MatchString(list.body) {
+		t.Error("the list shows a secret again")
+	}
+
+	// The confirmation pages change nothing.
+	wantBody(t, admin.get("/webhooks/"+id+"/rotate"), `name="grace"`, `value="24h"`)
+	wantBody(t, admin.get("/webhooks/"+id+"/delete"), `id="confirm"`, "dropped")
+	wantStatus(t, admin.get("/webhooks/"+id+"/nonsense"), http.StatusNotFound)
+	for _, grace := range []string{"soon", "48h", "-1m"} {
+		res := admin.post("/webhooks/"+id+"/rotate", url.Values{"grace": {grace}})
+		wantStatus(t, res, http.StatusBadRequest)
+		wantBody(t, res, `id="grace-error"`, `aria-invalid="true"`, `value="`+grace+`"`)
+		if rotatedTokenRE.MatchString(res.body) || !slices.Equal(signing(), []string{first}) {
+			t.Fatalf("grace %q: a refused rotation showed or changed a secret", grace)
+		}
+	}
+
+	res = admin.post("/webhooks/"+id+"/rotate", url.Values{"grace": {"1h"}})
+	wantStatus(t, res, http.StatusOK)
+	wantBody(t, res, `id="rotated"`, "signed with the old secret too until")
+	second := html.UnescapeString(rotatedTokenRE.FindStringSubmatch(res.body)[1])
+	if !slices.Equal(signing(), []string{second, first}) {
+		t.Fatal("during the grace deliveries are not signed with the new and the old secret")
+	}
+	if !regexp.MustCompile(`id="grace-ends-` + id + `">[^—]*UTC`).MatchString(admin.get("/webhooks").body) {
+		t.Errorf("the list does not show when the old secret stops signing")
+	}
+	res = admin.post("/webhooks/"+id+"/rotate", url.Values{"grace": {"0"}})
+	wantBody(t, res, "The old secret no longer signs deliveries.")
+	third := html.UnescapeString(rotatedTokenRE.FindStringSubmatch(res.body)[1])
+	if !slices.Equal(signing(), []string{third}) {
+		t.Fatal("after a rotation without grace deliveries are not signed with the new secret alone")
+	}
+
+	wantRedirect(t, admin.post("/webhooks/"+id+"/delete", nil), "/webhooks?done=webhook_deleted")
+	wantBody(t, admin.get("/webhooks?done=webhook_deleted"), "Webhook deleted", `id="no-webhooks"`)
+	wantStatus(t, admin.post("/webhooks/"+id+"/delete", nil), http.StatusNotFound)
+	wantStatus(t, admin.get("/webhooks/"+id+"/rotate"), http.StatusNotFound)
+}
+
+// TestWebhooksRefused: only the tenant's global admins and approvers (the
+// service's rule) manage its webhooks from the web; another tenant's
+// endpoint is not found; a refused attempt changes nothing.
+func TestWebhooksRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	hook, err := e.svc.CreateWebhook(e.as("admin@contoso.test"), "contoso", lockbox.NewWebhook{URL: "https://hooks.example.com/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, before, err := e.svc.WebhookForDelivery(context.Background(), "contoso", hook.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		email string
+		want  int
+	}{
+		{"admin@provider.test", http.StatusForbidden},
+		{"operator@provider.test", http.StatusForbidden},
+		{"auditor@contoso.test", http.StatusForbidden},
+		{"admin@fabrikam.test", http.StatusNotFound},
+	} {
+		c := e.signIn(tc.email)
+		wantStatus(t, c.post("/webhooks/"+hook.ID+"/rotate", url.Values{"grace": {"0"}}), tc.want)
+		wantStatus(t, c.post("/webhooks/"+hook.ID+"/delete", nil), tc.want)
+		wantStatus(t, c.get("/webhooks/"+hook.ID+"/rotate"), tc.want)
+	}
+	hooks, err := e.svc.ListWebhooks(e.as("admin@contoso.test"), "contoso")
+	if err != nil || len(hooks) != 1 {
+		t.Fatalf("after refused deletions: %d webhooks, %v", len(hooks), err)
+	}
+	if _, after, err := e.svc.WebhookForDelivery(context.Background(), "contoso", hook.ID); err != nil || !slices.Equal(after, before) {
+		t.Errorf("a refused rotation changed the secret (%v)", err)
+	}
+}
