@@ -307,6 +307,10 @@ type OutboxTx interface {
 	// RotateWebhookSecret stores next as the endpoint's secrets if its
 	// current one is still old (compare and set); ENOTFOUND otherwise.
 	RotateWebhookSecret(ctx context.Context, tenant, id, old string, next StoredWebhookSecrets) error
+	// WebhookDeliveries returns the outbox messages of a tenant's endpoint,
+	// newest first, at most limit (pending, delivered, and dead until
+	// purged); none when it has none, or is another tenant's.
+	WebhookDeliveries(ctx context.Context, tenant, id string, limit int) ([]*OutboxMessage, error)
 	// DeleteWebhook deletes a tenant's endpoint and its pending outbox
 	// messages (delivered and dead ones stay), those of Updates committed
 	// together with this one included. ENOTFOUND when missing or another
@@ -364,7 +368,29 @@ const (
 	MaxWebhooksPerTenant  = 10
 	MaxWebhookURLLen      = 2048
 	MaxWebhookDescription = 200
+	// MaxWebhookDeliveries is how many of an endpoint's latest deliveries
+	// its admins are shown.
+	MaxWebhookDeliveries = 50
 )
+
+// WebhookDelivery is one message to a tenant's endpoint as its admins see
+// it: whether it arrived, and if not why, without its body.
+type WebhookDelivery struct {
+	// ID is the message's webhook-id header, the same on every attempt.
+	ID   string `json:"id"`
+	Type string `json:"type"` // the event
+	// Status is pending (being sent or retried), delivered or dead (given
+	// up after 24 hours of retries, or refused for good).
+	Status   string    `json:"status"`
+	Attempts int       `json:"attempts"`
+	Created  time.Time `json:"created_at"`
+	// NextAttemptAt is when a pending message is tried again.
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+	// LastError is why the last attempt failed (the endpoint's host and
+	// answer, never its path, query or a secret).
+	LastError string `json:"last_error,omitempty"`
+}
 
 // WebhookService manages a tenant's webhook endpoints (global_admin and
 // lockbox_approver). Another tenant answers ENOTFOUND.
@@ -381,6 +407,10 @@ type WebhookService interface {
 	// EINVALID on a grace out of range, ECONFLICT when another rotation
 	// changed the secret meanwhile.
 	RotateWebhookSecret(ctx context.Context, tenant, id string, grace time.Duration) (*Webhook, error)
+	// ListWebhookDeliveries returns an endpoint's latest deliveries, newest
+	// first (at most MaxWebhookDeliveries; finished ones are kept 7 days).
+	// ENOTFOUND when there is no such endpoint.
+	ListWebhookDeliveries(ctx context.Context, tenant, id string) ([]*WebhookDelivery, error)
 }
 
 // ValidateWebhookEvents checks and normalizes a subscription list: known

@@ -196,6 +196,40 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, tenant, id string, gr
 	return out, nil
 }
 
+// ListWebhookDeliveries returns an endpoint's latest deliveries, so its
+// admins can see whether their receiver takes them.
+func (s *Service) ListWebhookDeliveries(ctx context.Context, tenant, id string) ([]*lockbox.WebhookDelivery, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermManageWebhooks, tenant); err != nil {
+		return nil, err
+	}
+	var msgs []*lockbox.OutboxMessage
+	err = s.store.View(ctx, func(tx lockbox.Tx) (err error) {
+		if _, _, err = tx.GetWebhook(ctx, tenant, id); err != nil {
+			return err
+		}
+		msgs, err = tx.WebhookDeliveries(ctx, tenant, id, lockbox.MaxWebhookDeliveries)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*lockbox.WebhookDelivery, len(msgs))
+	for i, m := range msgs {
+		d := &lockbox.WebhookDelivery{ID: m.ID, Type: m.Type, Status: m.Status, Attempts: m.Attempts, Created: m.CreatedAt,
+			FinishedAt: m.FinishedAt, LastError: m.LastError}
+		if m.Status == lockbox.OutboxPending {
+			next := m.NextAttemptAt
+			d.NextAttemptAt = &next
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
 // ListWebhooks lists a tenant's endpoints, without their secrets, each
 // with the end of its rotation's grace while it lasts.
 func (s *Service) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhook, error) {

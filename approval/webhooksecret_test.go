@@ -259,3 +259,65 @@ func TestWebhookSecretRotatedWithoutTheKey(t *testing.T) {
 		t.Errorf("after the rotation: %d secrets, %v; want the new one", len(secrets), err)
 	}
 }
+
+// TestWebhookDeliveriesListed: an endpoint's admins see its deliveries,
+// newest first, with when a pending one is tried again and why the last
+// attempt failed; another tenant's endpoint is not found, and an audit
+// reader may not look.
+func TestWebhookDeliveriesListed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	admin := h.as("admin@contoso.test")
+	w, err := h.svc.CreateWebhook(admin, "contoso", lockbox.NewWebhook{URL: "https://hooks.example.com/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().UTC().Truncate(time.Second)
+	msg := func(id string, created time.Time) *lockbox.OutboxMessage {
+		return &lockbox.OutboxMessage{ID: id, Channel: lockbox.ChannelWebhook, Tenant: "contoso", Type: lockbox.OpRequestApproved,
+			WebhookID: w.ID, Payload: []byte(`{}`), Status: lockbox.OutboxPending, CreatedAt: created, NextAttemptAt: created}
+	}
+	older, newer := msg("msg-1", t0), msg("msg-2", t0.Add(time.Second))
+	if err := h.store.Update(ctx, func(tx lockbox.Tx) error { return tx.EnqueueOutbox(ctx, older, newer) }); err != nil {
+		t.Fatal(err)
+	}
+	var claimed []*lockbox.OutboxMessage
+	if err := h.store.Update(ctx, func(tx lockbox.Tx) (err error) {
+		claimed, err = tx.ClaimOutbox(ctx, t0.Add(time.Minute), t0.Add(2*time.Minute), 1)
+		return err
+	}); err != nil || len(claimed) != 1 || claimed[0].ID != "msg-1" {
+		t.Fatalf("claim: %v, %v", claimed, err)
+	}
+	retry := t0.Add(5 * time.Minute)
+	if err := h.store.Update(ctx, func(tx lockbox.Tx) error {
+		_, err := tx.FinishOutbox(ctx, lockbox.OutboxFinish{ID: "msg-1", Attempt: 1, Result: lockbox.OutboxResult{Status: lockbox.OutboxPending,
+			At: t0.Add(time.Minute), NextAttemptAt: retry, LastError: "the endpoint at hooks.example.com answered 503 Service Unavailable"}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.svc.ListWebhookDeliveries(admin, "contoso", w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "msg-2" || got[1].ID != "msg-1" {
+		t.Fatalf("deliveries = %+v, want msg-2 then msg-1", got)
+	}
+	if d := got[1]; d.Status != lockbox.OutboxPending || d.Attempts != 1 || d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(retry) ||
+		!strings.Contains(d.LastError, "503") || d.Type != lockbox.OpRequestApproved {
+		t.Errorf("the retried delivery: %+v", d)
+	}
+	for _, tc := range []struct {
+		name, by, tenant, id, want string
+	}{
+		{"AnotherTenant", "admin@fabrikam.test", "fabrikam", w.ID, lockbox.ENOTFOUND},
+		{"Missing", "admin@contoso.test", "contoso", "nope", lockbox.ENOTFOUND},
+		{"AuditReader", "auditor@contoso.test", "contoso", w.ID, lockbox.EFORBIDDEN},
+		{"Provider", "admin@provider.test", "contoso", w.ID, lockbox.EFORBIDDEN},
+	} {
+		if _, err := h.svc.ListWebhookDeliveries(h.as(tc.by), tc.tenant, tc.id); lockbox.ErrorCode(err) != tc.want {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.want)
+		}
+	}
+}

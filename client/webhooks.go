@@ -55,6 +55,18 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, tenant, id string, gra
 	return &out, nil
 }
 
+// ListWebhookDeliveries returns an endpoint's latest deliveries, newest
+// first (GET /v1/tenants/{tenant}/webhooks/{id}/deliveries).
+func (c *Client) ListWebhookDeliveries(ctx context.Context, tenant, id string) ([]*lockbox.WebhookDelivery, error) {
+	var out struct {
+		Deliveries []*lockbox.WebhookDelivery `json:"deliveries"`
+	}
+	if err := c.do(ctx, http.MethodGet, webhooksPath(tenant)+"/"+seg(id)+"/deliveries", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Deliveries, nil
+}
+
 // ListMail returns the mail a --dev server captured, newest first
 // (GET /v1/dev/mail; 404 without --dev).
 func (c *Client) ListMail(ctx context.Context) ([]*lockbox.DevMail, error) {

@@ -92,7 +92,9 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"", "", ""}, []*time.Time{&now, &now, &now}, []*time.Time{nil, nil, nil}}, []string{"outbox_pkey"}},
 		{"ReleaseOutbox", releaseOutboxQuery, []any{held, []int32{1, 1, 1}}, []string{"outbox_pkey"}},
 		// An endpoint's undelivered messages, not every pending email.
-		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_webhook_pending"}},
+		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_webhook"}},
+		// An endpoint's newest messages, in the index's order: no sort.
+		{"WebhookDeliveries", webhookDeliveriesQuery, []any{"wh", "contoso", 50}, []string{"Limit", "Index Scan using outbox_webhook"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -147,8 +147,24 @@ func (t *tx) RotateWebhookSecret(ctx context.Context, tenant, id, old string, ne
 	return expectRow(res, err, "rotate webhook secret", "The secret of webhook %q changed meanwhile.", id)
 }
 
+// webhookDeliveriesQuery reads an endpoint's messages, newest first, from
+// outbox_webhook (migration 00028).
+const webhookDeliveriesQuery = `SELECT ` + outboxColumns + ` FROM outbox
+	WHERE channel = 'webhook' AND webhook_id = $1 AND tenant = $2
+	ORDER BY created_at DESC, id DESC LIMIT $3`
+
+// WebhookDeliveries returns an endpoint's messages, newest first.
+func (t *tx) WebhookDeliveries(ctx context.Context, tenant, id string, limit int) ([]*lockbox.OutboxMessage, error) {
+	rows, err := t.tx.QueryContext(ctx, webhookDeliveriesQuery, id, tenant, limit)
+	if err != nil {
+		return nil, wrap("list webhook deliveries", err)
+	}
+	msgs, err := sqlrows.Collect(rows, scanOutbox)
+	return msgs, wrap("list webhook deliveries", err)
+}
+
 // deleteWebhookMessagesQuery deletes an endpoint's undelivered messages,
-// found in outbox_webhook_pending (migration 00024).
+// found in outbox_webhook (migration 00028).
 const deleteWebhookMessagesQuery = `DELETE FROM outbox WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = $1`
 
 // DeleteWebhook deletes an endpoint and its undelivered messages, those an

@@ -64,6 +64,7 @@ func init() {
 		"GET /v1/tenants/{tenant}/webhooks":                     tenantApproversOnly,
 		"DELETE /v1/tenants/{tenant}/webhooks/{id}":             tenantApproversOnly,
 		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret": tenantApproversOnly,
+		"GET /v1/tenants/{tenant}/webhooks/{id}/deliveries":     tenantApproversOnly,
 	} {
 		expectations[key] = r
 	}
@@ -85,7 +86,7 @@ func (m *matrix) notifyFixture(route server.Route, target, path string) string {
 	n := v.(*testNotify)
 	switch route.Method + " " + route.Pattern {
 	case "POST /v1/tenants/{tenant}/webhooks", "DELETE /v1/tenants/{tenant}/webhooks/{id}",
-		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret":
+		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret", "GET /v1/tenants/{tenant}/webhooks/{id}/deliveries":
 		ctx := m.ctxOf("admin@" + target + ".test")
 		hooks, err := m.svc.ListWebhooks(ctx, target)
 		if err != nil {
@@ -130,6 +131,11 @@ func (c *conformance) notifications(t *testing.T) {
 	if !strings.HasPrefix(rotated.Secret, "whsec_") || rotated.Secret == created.Secret || rotated.PreviousSecretExpiresAt == nil {
 		t.Errorf("rotated webhook: secret %q, previous until %v; want a new whsec_… and the grace's end", rotated.Secret, rotated.PreviousSecretExpiresAt)
 	}
+	deliveries := decode[struct{ Deliveries []*lockbox.WebhookDelivery }](t, c.run(t, step{name: "webhook deliveries", as: approver,
+		method: "GET", path: hooks + "/" + created.ID + "/deliveries", want: 200}))
+	if deliveries.Deliveries == nil {
+		t.Error("webhook deliveries: want a list, even an empty one")
+	}
 	listed := decode[struct{ Webhooks []*lockbox.Webhook }](t, c.run(t, step{name: "list webhooks", as: contosoAdmin, method: "GET", path: hooks, want: 200}))
 	if len(listed.Webhooks) != 1 || listed.Webhooks[0].Secret != "" {
 		t.Errorf("listed %+v, want one webhook without its secret", listed.Webhooks)
@@ -148,6 +154,9 @@ func (c *conformance) notifications(t *testing.T) {
 		{name: "rotate webhook secret unknown field", as: approver, method: "POST", path: hooks + "/" + created.ID + "/rotate-secret", body: `{"grace":"1h","secret":"mine"}`, want: 400, invalid: true},
 		{name: "rotate webhook secret of other tenant", as: "admin@fabrikam.test", method: "POST", path: "/v1/tenants/fabrikam/webhooks/" + created.ID + "/rotate-secret", want: 404},
 		{name: "rotate webhook secret as auditor", as: "auditor@contoso.test", method: "POST", path: hooks + "/" + created.ID + "/rotate-secret", want: 403},
+		{name: "webhook deliveries of other tenant", as: "admin@fabrikam.test", method: "GET", path: "/v1/tenants/fabrikam/webhooks/" + created.ID + "/deliveries", want: 404},
+		{name: "webhook deliveries as auditor", as: "auditor@contoso.test", method: "GET", path: hooks + "/" + created.ID + "/deliveries", want: 403},
+		{name: "webhook deliveries unknown", as: approver, method: "GET", path: hooks + "/nope/deliveries", want: 404},
 		{name: "delete webhook", as: approver, method: "DELETE", path: hooks + "/" + created.ID, want: 204},
 		{name: "delete webhook again", as: approver, method: "DELETE", path: hooks + "/" + created.ID, want: 404},
 	} {

@@ -103,6 +103,7 @@ func (s *Server) routes() []route {
 		authed("GET", "/v1/tenants/{tenant}/webhooks", s.listWebhooks),
 		authed("DELETE", "/v1/tenants/{tenant}/webhooks/{id}", s.deleteWebhook),
 		authed("POST", "/v1/tenants/{tenant}/webhooks/{id}/rotate-secret", s.rotateWebhookSecret),
+		authed("GET", "/v1/tenants/{tenant}/webhooks/{id}/deliveries", s.listWebhookDeliveries),
 		authed("GET", "/v1/tenants/{tenant}/sso", s.getTenantSSO),
 		authed("PUT", "/v1/tenants/{tenant}/sso", s.putTenantSSO),
 		authed("DELETE", "/v1/tenants/{tenant}/sso", s.deleteTenantSSO),

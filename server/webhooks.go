@@ -89,13 +89,36 @@ func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
 	s.respond(w, r, http.StatusOK, utcWebhook(rotated))
 }
 
+// deliveryList is the body of GET /v1/tenants/{tenant}/webhooks/{id}/deliveries.
+type deliveryList struct {
+	Deliveries []*lockbox.WebhookDelivery `json:"deliveries"`
+}
+
+func (s *Server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.webhooks()
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	list, err := svc.ListWebhookDeliveries(r.Context(), r.PathValue("tenant"), r.PathValue("id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	out := deliveryList{Deliveries: make([]*lockbox.WebhookDelivery, len(list))}
+	for i, d := range list {
+		c := *d
+		c.Created = d.Created.UTC()
+		c.NextAttemptAt, c.FinishedAt = utcPtr(d.NextAttemptAt), utcPtr(d.FinishedAt)
+		out.Deliveries[i] = &c
+	}
+	s.respond(w, r, http.StatusOK, out)
+}
+
 func utcWebhook(h *lockbox.Webhook) *lockbox.Webhook {
 	c := *h
 	c.CreatedAt = h.CreatedAt.UTC()
-	if h.PreviousSecretExpiresAt != nil {
-		until := h.PreviousSecretExpiresAt.UTC()
-		c.PreviousSecretExpiresAt = &until
-	}
+	c.PreviousSecretExpiresAt = utcPtr(h.PreviousSecretExpiresAt)
 	if c.Events == nil {
 		c.Events = []string{}
 	}

@@ -48,7 +48,8 @@ func TestQueryPlans(t *testing.T) {
 		{"MissingHashesAtStart", missingHashesQuery, nil, []string{"SCAN l", "SEARCH r USING INDEX", "(log=? AND idx=?)"}},
 		{"ClaimOutbox", claimOutboxQuery, []any{1, 1, 8}, []string{"SEARCH outbox USING INDEX outbox_claim (<expr><?)"}},
 		{"NextOutboxWake", nextOutboxWakeQuery, nil, []string{"SEARCH outbox USING INDEX outbox_claim"}},
-		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_webhook_pending (webhook_id=?)"}},
+		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_webhook (webhook_id=?)"}},
+		{"WebhookDeliveries", webhookDeliveriesQuery, []any{"wh", "contoso", 50}, []string{"SEARCH outbox USING INDEX outbox_webhook (webhook_id=?)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -106,8 +106,24 @@ func (t *tx) RotateWebhookSecret(ctx context.Context, tenant, id, old string, ne
 	return expectRow(res, err, "rotate webhook secret", "The secret of webhook %q changed meanwhile.", id)
 }
 
+// webhookDeliveriesQuery reads an endpoint's messages, newest first, from
+// outbox_webhook (migration 00026).
+const webhookDeliveriesQuery = `SELECT ` + outboxColumns + ` FROM outbox
+	WHERE channel = 'webhook' AND webhook_id = ? AND tenant = ?
+	ORDER BY created_at DESC, id DESC LIMIT ?`
+
+// WebhookDeliveries returns an endpoint's messages, newest first.
+func (t *tx) WebhookDeliveries(ctx context.Context, tenant, id string, limit int) ([]*lockbox.OutboxMessage, error) {
+	rows, err := t.tx.QueryContext(ctx, webhookDeliveriesQuery, id, tenant, limit)
+	if err != nil {
+		return nil, wrap("list webhook deliveries", err)
+	}
+	msgs, err := sqlrows.Collect(rows, scanOutbox)
+	return msgs, wrap("list webhook deliveries", err)
+}
+
 // deleteWebhookMessagesQuery deletes an endpoint's undelivered messages,
-// found in outbox_webhook_pending (migration 00023).
+// found in outbox_webhook (migration 00026).
 const deleteWebhookMessagesQuery = `DELETE FROM outbox WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = ?`
 
 // DeleteWebhook deletes an endpoint and its undelivered messages.

@@ -33,6 +33,7 @@ var outboxTests = []test{
 	{"WebhookSecretsListedAndReplaced", testWebhookSecrets},
 	{"WebhookSecretRotated", testRotateWebhookSecret},
 	{"DeleteWebhookDropsPendingMessages", testDeleteWebhookMessages},
+	{"WebhookDeliveries", testWebhookDeliveries},
 }
 
 // NewOutboxMessage returns a pending email message numbered n, created at
@@ -842,5 +843,53 @@ func testDeleteWebhookMessages(t *testing.T, s lockbox.Store) {
 	slices.Sort(left)
 	if diff := cmp.Diff([]string{"msg-000001", "msg-000004"}, left); diff != "" {
 		t.Errorf("left after delete (-want +got; the delivered one and the email stay):\n%s", diff)
+	}
+}
+
+// testWebhookDeliveries: an endpoint's messages, newest first, whatever
+// their status, at most the limit; not another endpoint's, not emails, not
+// under another tenant's name.
+func testWebhookDeliveries(t *testing.T, s lockbox.Store) {
+	ctx := t.Context()
+	MustInsertTenant(t, s, "contoso")
+	var mine []*lockbox.OutboxMessage
+	for n := 1; n <= 4; n++ {
+		m := NewOutboxMessage(n)
+		m.Channel, m.To, m.WebhookID, m.Type = lockbox.ChannelWebhook, "", "wh-1", lockbox.OpRequestApproved
+		mine = append(mine, m)
+	}
+	other := NewOutboxMessage(5)
+	other.Channel, other.To, other.WebhookID = lockbox.ChannelWebhook, "", "wh-2"
+	email := NewOutboxMessage(6)
+	MustEnqueue(t, s, append(mine, other, email)...)
+	MustClaim(t, s, T0.Add(time.Minute), time.Minute, 2)
+	if err := finish(t, s, mine[0].ID, 1, lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: T0.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := finish(t, s, mine[1].ID, 1, lockbox.OutboxResult{Status: lockbox.OutboxDead, At: T0.Add(time.Minute),
+		LastError: "the endpoint at hooks.example.com answered 410 Gone"}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(tenant, id string, limit int) []*lockbox.OutboxMessage {
+		t.Helper()
+		var out []*lockbox.OutboxMessage
+		MustView(t, s, func(tx lockbox.Tx) (err error) { out, err = tx.WebhookDeliveries(ctx, tenant, id, limit); return err })
+		return out
+	}
+	got := get("contoso", "wh-1", 10)
+	if diff := cmp.Diff([]string{"msg-000004", "msg-000003", "msg-000002", "msg-000001"}, msgIDs(got)); diff != "" {
+		t.Fatalf("deliveries (-want +got; newest first):\n%s", diff)
+	}
+	if got[3].Status != lockbox.OutboxDelivered || got[3].FinishedAt == nil || got[2].Status != lockbox.OutboxDead ||
+		got[2].LastError == "" || got[2].Attempts != 1 || got[0].Status != lockbox.OutboxPending {
+		t.Errorf("statuses: %+v %+v %+v", got[0], got[2], got[3])
+	}
+	if diff := cmp.Diff([]string{"msg-000004", "msg-000003"}, msgIDs(get("contoso", "wh-1", 2))); diff != "" {
+		t.Errorf("limited to 2 (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct{ tenant, id string }{{"fabrikam", "wh-1"}, {"contoso", "wh-9"}, {"contoso", ""}} {
+		if got := get(tc.tenant, tc.id, 10); len(got) != 0 {
+			t.Errorf("%s/%q: %v, want none", tc.tenant, tc.id, msgIDs(got))
+		}
 	}
 }

@@ -88,14 +88,15 @@ func TestAccessibility(t *testing.T) {
 // (390 px) and a desktop's (1280 px): zero serious or critical axe-core
 // violations, and no page wider than the screen ("Sign out" cut off).
 func (s *suite) everyPageAccessible(t *testing.T) {
-	r := s.e.pending()
-	// An approved request, for the revoke confirmation.
-	approved, err := s.e.svc.Act(s.e.as("approver@contoso.test"), s.e.pending().ID, lockbox.EventApprove, lockbox.Decision{})
+	// A webhook that the requests below are delivered to, for its pages.
+	hook, err := s.e.svc.CreateWebhook(s.e.as("admin@contoso.test"), "contoso",
+		lockbox.NewWebhook{URL: "https://siem.contoso.example.com/hooks/lockbox?token=0123456789abcdef", Description: "SIEM"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hook, err := s.e.svc.CreateWebhook(s.e.as("admin@contoso.test"), "contoso",
-		lockbox.NewWebhook{URL: "https://siem.contoso.example.com/hooks/lockbox?token=0123456789abcdef", Description: "SIEM"})
+	r := s.e.pending()
+	// An approved request, for the revoke confirmation.
+	approved, err := s.e.svc.Act(s.e.as("approver@contoso.test"), s.e.pending().ID, lockbox.EventApprove, lockbox.Decision{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func (s *suite) everyPageAccessible(t *testing.T) {
 			"/requests/LB-NOSUCHRQ", // the error page (not found)
 			"/dev/mail"},
 		"admin@contoso.test": {"/users", "/users/auditor@contoso.test/remove", "/policy", "/sso",
-			"/webhooks", "/webhooks/" + hook.ID + "/rotate", "/webhooks/" + hook.ID + "/delete"},
+			"/webhooks", "/webhooks/" + hook.ID + "/rotate", "/webhooks/" + hook.ID + "/delete", "/webhooks/" + hook.ID + "/deliveries"},
 		"admin@provider.test": {"/tenants", "/staff", "/services", "/service-accounts", "/service-accounts/dev-service/rotate", "/service-accounts/dev-service/revoke",
 			"/staff/operator2@provider.test/remove"},
 	}

@@ -29,6 +29,19 @@ type serviceAccountData struct {
 	Errors  fieldErrors
 }
 
+// parseGrace reads a rotation form's grace period ("" is none). Reading
+// the form is the page's; the bounds of a grace period are the service's.
+func parseGrace(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	grace, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, lockbox.FieldErrorf(lockbox.EINVALID, "grace", "The grace period %q is not a duration such as \"10m\" or \"0\".", s)
+	}
+	return grace, nil
+}
+
 // serviceAccountPath is the path of a service account's action.
 func serviceAccountPath(name, action string) string {
 	return "/service-accounts/" + url.PathEscape(name) + "/" + action
@@ -98,15 +111,7 @@ func (h *Handler) serviceAccountAction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d := &serviceAccountData{Action: "rotate", Grace: strings.TrimSpace(r.PostForm.Get("grace"))}
-		var grace time.Duration
-		var err error
-		if d.Grace != "" {
-			// Reading the form is this page's; the bounds of a grace
-			// period are the service's.
-			if grace, err = time.ParseDuration(d.Grace); err != nil {
-				err = lockbox.FieldErrorf(lockbox.EINVALID, "grace", "The grace period %q is not a duration such as \"10m\" or \"0\".", d.Grace)
-			}
-		}
+		grace, err := parseGrace(d.Grace)
 		var sa *lockbox.ServiceAccount
 		if err == nil {
 			sa, err = h.cfg.Accounts.RotateServiceAccount(r.Context(), name, grace)

@@ -163,7 +163,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /sso/remove", h.authed(h.removeSSO))
 	m.HandleFunc("GET /webhooks", h.authed(h.webhooksPage))
 	m.HandleFunc("POST /webhooks", h.authed(h.createWebhook))
-	m.HandleFunc("GET /webhooks/{id}/{action}", h.authed(h.webhookConfirmPage))
+	m.HandleFunc("GET /webhooks/{id}/{action}", h.authed(h.webhookPage))
 	m.HandleFunc("POST /webhooks/{id}/{action}", h.authed(h.webhookAction))
 	m.HandleFunc("GET /audit", h.authed(h.auditPage))
 	m.HandleFunc("GET /audit.csv", h.authed(h.auditCSV))

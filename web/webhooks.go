@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -104,14 +103,43 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// webhookConfirmPage asks before a deletion or a rotation.
-func (h *Handler) webhookConfirmPage(w http.ResponseWriter, r *http.Request) {
-	action := r.PathValue("action")
-	if action != "delete" && action != "rotate" {
+// webhookDeliveriesData is an endpoint's "Deliveries" page.
+type webhookDeliveriesData struct {
+	Webhook    *lockbox.Webhook
+	Deliveries []*lockbox.WebhookDelivery
+	Max        int
+}
+
+// webhookPage serves an endpoint's pages: its deliveries, and the pages
+// that ask before a deletion or a rotation.
+func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request) {
+	switch action := r.PathValue("action"); action {
+	case "deliveries":
+		h.webhookDeliveriesPage(w, r)
+	case "delete", "rotate":
+		h.renderWebhookConfirm(w, r, http.StatusOK, &webhookData{Action: action, Grace: "24h"})
+	default:
 		h.notFoundPage(w, r)
+	}
+}
+
+func (h *Handler) webhookDeliveriesPage(w http.ResponseWriter, r *http.Request) {
+	svc, ok := h.webhookService(w, r)
+	if !ok {
 		return
 	}
-	h.renderWebhookConfirm(w, r, http.StatusOK, &webhookData{Action: action, Grace: "24h"})
+	hook, ok := h.findWebhook(w, r, svc)
+	if !ok {
+		return
+	}
+	u := lockbox.UserFromContext(r.Context())
+	deliveries, err := svc.ListWebhookDeliveries(r.Context(), u.Tenant, hook.ID)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	d := &webhookDeliveriesData{Webhook: hook, Deliveries: deliveries, Max: lockbox.MaxWebhookDeliveries}
+	h.render(w, r, http.StatusOK, "webhookdeliveries", "Webhook deliveries", d)
 }
 
 func (h *Handler) renderWebhookConfirm(w http.ResponseWriter, r *http.Request, status int, d *webhookData) {
@@ -119,25 +147,35 @@ func (h *Handler) renderWebhookConfirm(w http.ResponseWriter, r *http.Request, s
 	if !ok {
 		return
 	}
+	hook, ok := h.findWebhook(w, r, svc)
+	if !ok {
+		return
+	}
+	d.Webhook = hook
+	title := "Delete a webhook"
+	if d.Action == "rotate" {
+		title = "Rotate a webhook's signing secret"
+	}
+	h.render(w, r, status, "webhook", title, d)
+}
+
+// findWebhook is the signed-in user's tenant's endpoint named by the path,
+// or an error page: not found, or the service's refusal.
+func (h *Handler) findWebhook(w http.ResponseWriter, r *http.Request, svc lockbox.WebhookService) (*lockbox.Webhook, bool) {
 	u := lockbox.UserFromContext(r.Context())
 	hooks, err := svc.ListWebhooks(r.Context(), u.Tenant)
 	if err != nil {
 		h.serviceError(w, r, err)
-		return
+		return nil, false
 	}
 	id := r.PathValue("id")
 	for _, hook := range hooks {
 		if hook.ID == id {
-			d.Webhook = hook
-			title := "Delete a webhook"
-			if d.Action == "rotate" {
-				title = "Rotate a webhook's signing secret"
-			}
-			h.render(w, r, status, "webhook", title, d)
-			return
+			return hook, true
 		}
 	}
 	h.errorPage(w, r, http.StatusNotFound, "There is no webhook "+id+".")
+	return nil, false
 }
 
 // webhookAction deletes an endpoint or rotates its signing secret.
@@ -161,15 +199,7 @@ func (h *Handler) webhookAction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d := &webhookData{Action: "rotate", Grace: strings.TrimSpace(r.PostForm.Get("grace"))}
-		var grace time.Duration
-		var err error
-		if d.Grace != "" {
-			// Reading the form is this page's; the bounds of a grace
-			// period are the service's.
-			if grace, err = time.ParseDuration(d.Grace); err != nil {
-				err = lockbox.FieldErrorf(lockbox.EINVALID, "grace", "The grace period %q is not a duration such as \"1h\" or \"0\".", d.Grace)
-			}
-		}
+		grace, err := parseGrace(d.Grace)
 		var rotated *lockbox.Webhook
 		if err == nil {
 			rotated, err = svc.RotateWebhookSecret(r.Context(), u.Tenant, id, grace)

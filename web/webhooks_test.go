@@ -103,10 +103,24 @@ func TestWebhooksPage(t *testing.T) {
 		t.Fatal("after a rotation without grace deliveries are not signed with the new secret alone")
 	}
 
+	// A request reaching the tenant is delivered to it: its deliveries
+	// page shows the message, waiting for the delivery worker.
+	wantBody(t, admin.get("/webhooks/"+id+"/deliveries"), `id="no-deliveries"`)
+	e.pending()
+	deliveries, err := e.svc.ListWebhookDeliveries(e.as("admin@contoso.test"), "contoso", id)
+	if err != nil || len(deliveries) != 1 {
+		t.Fatalf("ListWebhookDeliveries = %d, %v; want the request.pending", len(deliveries), err)
+	}
+	wantBody(t, admin.get("/webhooks/"+id+"/deliveries"), `id="deliveries"`, `id="delivery-`+deliveries[0].ID+`"`,
+		"request.pending", "pending", "next ")
+	wantStatus(t, e.signIn("auditor@contoso.test").get("/webhooks/"+id+"/deliveries"), http.StatusForbidden)
+	wantStatus(t, e.signIn("admin@fabrikam.test").get("/webhooks/"+id+"/deliveries"), http.StatusNotFound)
+
 	wantRedirect(t, admin.post("/webhooks/"+id+"/delete", nil), "/webhooks?done=webhook_deleted")
 	wantBody(t, admin.get("/webhooks?done=webhook_deleted"), "Webhook deleted", `id="no-webhooks"`)
 	wantStatus(t, admin.post("/webhooks/"+id+"/delete", nil), http.StatusNotFound)
 	wantStatus(t, admin.get("/webhooks/"+id+"/rotate"), http.StatusNotFound)
+	wantStatus(t, admin.get("/webhooks/"+id+"/deliveries"), http.StatusNotFound)
 }
 
 // TestWebhooksRefused: only the tenant's global admins and approvers (the

@@ -231,6 +231,26 @@ func TestEndToEndNotifications(t *testing.T) {
 		t.Errorf("after a rotation with no grace: the old secret verifies %v, the new one %v; want false, true",
 			verifies(rotated.Secret, call), verifies(newest, call))
 	}
+	// The endpoint's admins see its three deliveries, each delivered, by
+	// the webhook-id its receiver got.
+	eventually(t, "three deliveries recorded as delivered", func() bool {
+		var list []lockbox.WebhookDelivery
+		out := approver.mustRun("webhooks", "deliveries", hook.ID, "--tenant", "contoso", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatalf("webhooks deliveries: %v\n%s", err, out)
+		}
+		for i, d := range list {
+			if d.Status != lockbox.OutboxDelivered || d.Type != "request.pending" || d.ID != hooks.received()[len(list)-1-i].header.Get("webhook-id") {
+				return false
+			}
+		}
+		return len(list) == 3
+	})
+	if out := approver.mustRun("webhooks", "deliveries", hook.ID, "--tenant", "contoso"); !strings.Contains(out, "LAST ERROR") ||
+		strings.Count(out, "delivered") != 3 {
+		t.Errorf("webhooks deliveries:\n%s", out)
+	}
+	op.wantFail(1, "", "webhooks", "deliveries", hook.ID, "--tenant", "contoso")
 	approver.wantFail(1, "grace period must be between 0 and 24h", "webhooks", "rotate-secret", hook.ID, "--tenant", "contoso", "--grace", "25h")
 	op.wantFail(1, "", "webhooks", "rotate-secret", hook.ID, "--tenant", "contoso")
 

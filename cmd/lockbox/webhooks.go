@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,11 +22,17 @@ var _ webhookAPI = (*client.Client)(nil)
 
 func (a *app) webhooksCmd() *cobra.Command {
 	return group("webhooks", "Manage a tenant's webhook endpoints (signed event deliveries)",
-		a.webhooksListCmd(), a.webhooksCreateCmd(), a.webhooksRotateSecretCmd(), a.webhooksDeleteCmd())
+		a.webhooksListCmd(), a.webhooksCreateCmd(), a.webhooksDeliveriesCmd(), a.webhooksRotateSecretCmd(), a.webhooksDeleteCmd())
 }
 
-// webhooks returns the signed-in server's webhook API.
-func (a *app) webhooks() (webhookAPI, error) { return clientAs[webhookAPI](a, "manage webhooks") }
+// webhooksOf returns the signed-in server's webhook API, and sets tenant to
+// the user's own when it was left out.
+func (a *app) webhooksOf(cmd *cobra.Command, tenant *string) (webhookAPI, error) {
+	if err := a.ownTenant(cmd, tenant); err != nil {
+		return nil, err
+	}
+	return clientAs[webhookAPI](a, "manage webhooks")
+}
 
 func (a *app) webhooksListCmd() *cobra.Command {
 	var tenant string
@@ -33,10 +40,7 @@ func (a *app) webhooksListCmd() *cobra.Command {
 	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
 	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := a.ownTenant(cmd, &tenant); err != nil {
-			return err
-		}
-		w, err := a.webhooks()
+		w, err := a.webhooksOf(cmd, &tenant)
 		if err != nil {
 			return err
 		}
@@ -72,10 +76,7 @@ func (a *app) webhooksCreateCmd() *cobra.Command {
 	apiField(cmd, "event", "events", "")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := a.ownTenant(cmd, &tenant); err != nil {
-			return err
-		}
-		w, err := a.webhooks()
+		w, err := a.webhooksOf(cmd, &tenant)
 		if err != nil {
 			return err
 		}
@@ -94,6 +95,33 @@ func (a *app) webhooksCreateCmd() *cobra.Command {
 	return cmd
 }
 
+func (a *app) webhooksDeliveriesCmd() *cobra.Command {
+	var tenant string
+	cmd := &cobra.Command{
+		Use:   "deliveries ID --tenant T",
+		Short: "Show a webhook endpoint's latest deliveries: delivered, being retried, or given up, and why",
+		Args:  exactArgs("ID"),
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		w, err := a.webhooksOf(cmd, &tenant)
+		if err != nil {
+			return err
+		}
+		list, err := w.ListWebhookDeliveries(cmd.Context(), tenant, args[0])
+		if err != nil {
+			return err
+		}
+		header := []string{"ID", "EVENT", "STATUS", "ATTEMPTS", "CREATED", "NEXT ATTEMPT", "FINISHED", "LAST ERROR"}
+		return writeList(a.stdout, format.value, list, header, func(d *lockbox.WebhookDelivery) []string {
+			return []string{d.ID, d.Type, d.Status, strconv.Itoa(d.Attempts), formatTime(d.Created),
+				formatTimePtr(d.NextAttemptAt), formatTimePtr(d.FinishedAt), d.LastError}
+		})
+	}
+	return cmd
+}
+
 func (a *app) webhooksRotateSecretCmd() *cobra.Command {
 	var (
 		tenant string
@@ -108,10 +136,7 @@ func (a *app) webhooksRotateSecretCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&grace, "grace", 0, "how long deliveries are signed with the old secret too (at most 24h; default: it stops at once)")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := a.ownTenant(cmd, &tenant); err != nil {
-			return err
-		}
-		w, err := a.webhooks()
+		w, err := a.webhooksOf(cmd, &tenant)
 		if err != nil {
 			return err
 		}
@@ -138,10 +163,7 @@ func (a *app) webhooksDeleteCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "delete ID --tenant T", Short: "Delete a webhook endpoint", Args: exactArgs("ID")}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := a.ownTenant(cmd, &tenant); err != nil {
-			return err
-		}
-		w, err := a.webhooks()
+		w, err := a.webhooksOf(cmd, &tenant)
 		if err != nil {
 			return err
 		}
