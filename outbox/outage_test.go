@@ -313,3 +313,42 @@ func TestPermanentFailureIsDeadAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// failing is a deliverer whose every attempt fails with err.
+type failing struct{ err error }
+
+func (f failing) Deliver(context.Context, *lockbox.OutboxMessage) error { return f.err }
+
+// TestStoredErrorHidesInternals: a webhook's tenant admins read its
+// deliveries' last errors, so a failure to read Lockbox's own store is
+// stored as its lockbox.Error's message only ("Internal error." for a
+// driver's error, which names the database's address): the log has it.
+func TestStoredErrorHidesInternals(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"DriverError", &lockbox.DeliveryError{Kind: "store", Err: errors.New("get webhook: dial tcp 10.1.2.3:5432: connect: connection refused")},
+			"store: Internal error."},
+		{"LockboxError", &lockbox.DeliveryError{Kind: "store", Err: lockbox.Errorf(lockbox.EUNAVAILABLE, "The signing secret of webhook wh-1 cannot be read with this server's keys.")},
+			"store: The signing secret of webhook wh-1 cannot be read with this server's keys."},
+		{"ReceiverAnswer", &lockbox.DeliveryError{Kind: "http_status", Err: errors.New("the endpoint at hooks.example.com answered 503 Service Unavailable")},
+			"http_status: the endpoint at hooks.example.com answered 503 Service Unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := &manualClock{t: storetest.T0.Add(time.Minute)}
+			e := newEnv(t, clock)
+			m := storetest.NewOutboxMessage(1)
+			m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", "wh-1"
+			storetest.MustEnqueue(t, e.store, m)
+			deliverDue(t, outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: failing{tc.err}}, outbox.Options{}))
+			got := e.outbox(lockbox.OutboxQuery{})
+			if len(got) != 1 || got[0].LastError != tc.want {
+				t.Errorf("stored last error %q, want %q", got[0].LastError, tc.want)
+			}
+		})
+	}
+}

@@ -341,8 +341,16 @@ func (w *Worker) Backoff(attempt int) time.Duration {
 // maxErrorText bounds the stored error, which a receiver partly controls.
 const maxErrorText = 500
 
+// errorText is what is stored of a failed attempt, for people: the
+// provider's operators, and a webhook's tenant admins (its deliveries). A
+// failure to read Lockbox's own store says only what its lockbox.Error says
+// ("Internal error." for anything else): database addresses and driver
+// errors are for the log, which has the whole error.
 func errorText(err error) string {
 	s := err.Error()
+	if de, ok := errors.AsType[*lockbox.DeliveryError](err); ok && de.Kind == "store" {
+		s = de.Kind + ": " + lockbox.ErrorMessage(de.Err)
+	}
 	if len(s) > maxErrorText {
 		s = s[:maxErrorText]
 	}
