@@ -43,6 +43,8 @@ const (
 	OpWebhookDeleted = "webhook.deleted"
 	// OpWebhookSecretRotated: an endpoint got a new signing secret.
 	OpWebhookSecretRotated = "webhook.secret_rotated"
+	// OpWebhookDeliveryResent: a finished delivery was sent again.
+	OpWebhookDeliveryResent = "webhook.delivery_resent"
 
 	// Provider log operations.
 	OpTenantCreated         = "tenant.created"

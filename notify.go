@@ -311,6 +311,11 @@ type OutboxTx interface {
 	// newest first, at most limit (pending, delivered, and dead until
 	// purged); none when it has none, or is another tenant's.
 	WebhookDeliveries(ctx context.Context, tenant, id string, limit int) ([]*OutboxMessage, error)
+	// ResendWebhookDelivery makes a finished (delivered, dead or skipped)
+	// message of a tenant's endpoint pending again, due at now, and
+	// returns it. ENOTFOUND when there is no such message of that endpoint
+	// of that tenant; ECONFLICT when it is still pending.
+	ResendWebhookDelivery(ctx context.Context, tenant, webhookID, id string, now time.Time) (*OutboxMessage, error)
 	// DeleteWebhook deletes a tenant's endpoint and its pending outbox
 	// messages (delivered and dead ones stay), those of Updates committed
 	// together with this one included. ENOTFOUND when missing or another
@@ -411,6 +416,11 @@ type WebhookService interface {
 	// first (at most MaxWebhookDeliveries; finished ones are kept 7 days).
 	// ENOTFOUND when there is no such endpoint.
 	ListWebhookDeliveries(ctx context.Context, tenant, id string) ([]*WebhookDelivery, error)
+	// ResendWebhookDelivery sends a delivered or dead delivery of an
+	// endpoint again, with the same webhook-id, and returns it pending.
+	// ENOTFOUND when there is no such delivery; ECONFLICT while it is
+	// still pending.
+	ResendWebhookDelivery(ctx context.Context, tenant, id, delivery string) (*WebhookDelivery, error)
 }
 
 // ValidateWebhookEvents checks and normalizes a subscription list: known

@@ -219,15 +219,53 @@ func (s *Service) ListWebhookDeliveries(ctx context.Context, tenant, id string) 
 	}
 	out := make([]*lockbox.WebhookDelivery, len(msgs))
 	for i, m := range msgs {
-		d := &lockbox.WebhookDelivery{ID: m.ID, Type: m.Type, Status: m.Status, Attempts: m.Attempts, Created: m.CreatedAt,
-			FinishedAt: m.FinishedAt, LastError: m.LastError}
-		if m.Status == lockbox.OutboxPending {
-			next := m.NextAttemptAt
-			d.NextAttemptAt = &next
-		}
-		out[i] = d
+		out[i] = deliveryOf(m)
 	}
 	return out, nil
+}
+
+// deliveryOf is what an endpoint's admins see of one of its messages.
+func deliveryOf(m *lockbox.OutboxMessage) *lockbox.WebhookDelivery {
+	d := &lockbox.WebhookDelivery{ID: m.ID, Type: m.Type, Status: m.Status, Attempts: m.Attempts, Created: m.CreatedAt,
+		FinishedAt: m.FinishedAt, LastError: m.LastError}
+	if m.Status == lockbox.OutboxPending {
+		next := m.NextAttemptAt
+		d.NextAttemptAt = &next
+	}
+	return d
+}
+
+// ResendWebhookDelivery sends a finished delivery again: a receiver that
+// lost one, or was down longer than the retries last, gets it with the
+// same webhook-id (so it can tell a repeat), signed afresh. It is due at
+// once; the delivery worker takes it within its poll (a second). A
+// message older than the retry window that fails again is given up again
+// at that attempt.
+func (s *Service) ResendWebhookDelivery(ctx context.Context, tenant, id, delivery string) (*lockbox.WebhookDelivery, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermManageWebhooks, tenant); err != nil {
+		return nil, err
+	}
+	var out *lockbox.WebhookDelivery
+	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
+		w, _, err := tx.GetWebhook(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		m, err := tx.ResendWebhookDelivery(ctx, tenant, id, delivery, now)
+		if err != nil {
+			return err
+		}
+		rec := webhookRecord(ctx, u, w, lockbox.OpWebhookDeliveryResent, now)
+		rec.AuditData["delivery_id"], rec.AuditData["event"] = m.ID, m.Type
+		out = deliveryOf(m)
+		return appendAudit(ctx, tx, rec)
+	})
+	return out, err
 }
 
 // ListWebhooks lists a tenant's endpoints, without their secrets, each

@@ -4,15 +4,23 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
 	"github.com/lockboxhq/lockbox/internal/lockboxtest"
+	"github.com/lockboxhq/lockbox/outbox"
+	"github.com/lockboxhq/lockbox/webhook"
 )
 
 // TestWebhookSecretSealed: a webhook's signing secret, shown once at
@@ -320,4 +328,91 @@ func TestWebhookDeliveriesListed(t *testing.T) {
 			t.Errorf("%s: %v, want %s", tc.name, err, tc.want)
 		}
 	}
+}
+
+// TestWebhookDeliveryResent: a given-up delivery sent again is delivered
+// by the real worker and sender with the same webhook-id, signed with the
+// endpoint's secret; it is audited; a pending one, a missing one, another
+// tenant's, and an audit reader are refused, and nothing changes.
+func TestWebhookDeliveryResent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTestStore(t)
+	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS,
+		Secrets: lockboxtest.SecretBox(t), AllowPrivateWebhooks: true})
+	if err := svc.SeedDev(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: st, svc: svc}
+	var got atomic.Pointer[received]
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got.Store(&received{r.Header.Clone(), body})
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
+	admin := h.as("admin@contoso.test")
+	w, err := svc.CreateWebhook(admin, "contoso", lockbox.NewWebhook{URL: receiver.URL + "/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	dead := &lockbox.OutboxMessage{ID: "msg-dead", Channel: lockbox.ChannelWebhook, Tenant: "contoso", Type: lockbox.OpRequestApproved,
+		WebhookID: w.ID, Payload: []byte(`{"type":"request.approved"}`), Status: lockbox.OutboxDead, Attempts: 1,
+		CreatedAt: now.Add(-25 * time.Hour), NextAttemptAt: now.Add(-25 * time.Hour), LastError: "http_status: 410 Gone", FinishedAt: &now}
+	if err := st.Update(ctx, func(tx lockbox.Tx) error { return tx.EnqueueOutbox(ctx, dead) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, by, tenant, id, delivery, want string }{
+		{"Missing", "admin@contoso.test", "contoso", w.ID, "nope", lockbox.ENOTFOUND},
+		{"AnotherTenant", "admin@fabrikam.test", "fabrikam", w.ID, "msg-dead", lockbox.ENOTFOUND},
+		{"AuditReader", "auditor@contoso.test", "contoso", w.ID, "msg-dead", lockbox.EFORBIDDEN},
+	} {
+		if _, err := svc.ResendWebhookDelivery(h.as(tc.by), tc.tenant, tc.id, tc.delivery); lockbox.ErrorCode(err) != tc.want {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.want)
+		}
+	}
+	d, err := svc.ResendWebhookDelivery(admin, "contoso", w.ID, "msg-dead")
+	if err != nil || d.Status != lockbox.OutboxPending || d.NextAttemptAt == nil {
+		t.Fatalf("resend = %+v, %v; want it pending", d, err)
+	}
+	if _, err := svc.ResendWebhookDelivery(admin, "contoso", w.ID, "msg-dead"); lockbox.ErrorCode(err) != lockbox.ECONFLICT {
+		t.Errorf("resending a pending delivery: %v, want conflict", err)
+	}
+	var recs []*lockbox.AuditRecord
+	for _, rec := range h.audit("contoso") {
+		if rec.Operation == lockbox.OpWebhookDeliveryResent {
+			recs = append(recs, rec)
+		}
+	}
+	if len(recs) != 1 || recs[0].AuditData["delivery_id"] != "msg-dead" || recs[0].AuditData["webhook_id"] != w.ID {
+		t.Fatalf("webhook.delivery_resent records: %v", recs)
+	}
+
+	worker := outbox.New(st, lockbox.SystemClock{}, map[string]outbox.Deliverer{lockbox.ChannelWebhook: &webhook.Sender{
+		Lookup: svc.WebhookForDelivery, AllowPrivate: true, Clock: lockbox.SystemClock{}}}, outbox.Options{})
+	if _, err := worker.DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := got.Load()
+	if r == nil || r.header.Get("webhook-id") != "msg-dead" {
+		t.Fatalf("the receiver got %v, want msg-dead again", r)
+	}
+	verifier, err := standardwebhooks.NewWebhook(w.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verifier.Verify(r.body, r.header); err != nil {
+		t.Errorf("the resent delivery does not verify with the endpoint's secret: %v", err)
+	}
+	list, err := svc.ListWebhookDeliveries(admin, "contoso", w.ID)
+	if err != nil || len(list) != 1 || list[0].Status != lockbox.OutboxDelivered || list[0].Attempts != 2 {
+		t.Errorf("after the resend: %+v, %v; want delivered at attempt 2", list, err)
+	}
+}
+
+// received is what a test receiver got.
+type received struct {
+	header http.Header
+	body   []byte
 }

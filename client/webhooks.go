@@ -67,6 +67,16 @@ func (c *Client) ListWebhookDeliveries(ctx context.Context, tenant, id string) (
 	return out.Deliveries, nil
 }
 
+// ResendWebhookDelivery sends a finished delivery again (POST
+// /v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}/resend).
+func (c *Client) ResendWebhookDelivery(ctx context.Context, tenant, id, delivery string) (*lockbox.WebhookDelivery, error) {
+	var out lockbox.WebhookDelivery
+	if err := c.do(ctx, http.MethodPost, webhooksPath(tenant)+"/"+seg(id)+"/deliveries/"+seg(delivery)+"/resend", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ListMail returns the mail a --dev server captured, newest first
 // (GET /v1/dev/mail; 404 without --dev).
 func (c *Client) ListMail(ctx context.Context) ([]*lockbox.DevMail, error) {

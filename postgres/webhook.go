@@ -163,6 +163,27 @@ func (t *tx) WebhookDeliveries(ctx context.Context, tenant, id string, limit int
 	return msgs, wrap("list webhook deliveries", err)
 }
 
+// ResendWebhookDelivery makes a finished message of an endpoint pending
+// again, due at now; its attempts and last error stay, for the list.
+func (t *tx) ResendWebhookDelivery(ctx context.Context, tenant, webhookID, id string, now time.Time) (*lockbox.OutboxMessage, error) {
+	m, err := scanOutbox(t.tx.QueryRowContext(ctx, `UPDATE outbox SET status = 'pending', next_attempt_at = $1, lease_until = NULL, finished_at = NULL
+		WHERE id = $2 AND tenant = $3 AND channel = 'webhook' AND webhook_id = $4 AND status <> 'pending'
+		RETURNING `+outboxColumns,
+		ts(now), id, tenant, webhookID))
+	if !errors.Is(err, sql.ErrNoRows) {
+		return m, wrap("resend webhook delivery", err)
+	}
+	var status string
+	err = t.tx.QueryRowContext(ctx, `SELECT status FROM outbox WHERE id = $1 AND tenant = $2 AND channel = 'webhook' AND webhook_id = $3`, id, tenant, webhookID).Scan(&status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Delivery %q of webhook %q not found.", id, webhookID)
+	case err != nil:
+		return nil, wrap("resend webhook delivery", err)
+	}
+	return nil, lockbox.Errorf(lockbox.ECONFLICT, "Delivery %q is still being sent; it can be sent again once it is delivered or given up.", id)
+}
+
 // deleteWebhookMessagesQuery deletes an endpoint's undelivered messages,
 // found in outbox_webhook (migration 00028).
 const deleteWebhookMessagesQuery = `DELETE FROM outbox WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = $1`

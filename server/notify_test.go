@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +32,7 @@ func init() {
 type testNotify struct {
 	worker *outbox.Worker
 	mail   *mail.DevMailbox
+	store  *sqlite.Store
 }
 
 // notifyBySvc finds the notification wiring of a test server by its service.
@@ -47,7 +50,7 @@ func newTestNotify(tb testing.TB, s *server.Server, svc *approval.Service, store
 		outbox.Options{Metrics: outbox.NewMetrics(reg, store, clock)})
 	s.Webhooks, s.DevMail = svc, box
 	s.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-	n := &testNotify{worker: w, mail: box}
+	n := &testNotify{worker: w, mail: box, store: store}
 	notifyBySvc.Store(svc, n)
 	tb.Cleanup(func() { notifyBySvc.Delete(svc) })
 	return n
@@ -57,14 +60,15 @@ func newTestNotify(tb testing.TB, s *server.Server, svc *approval.Service, store
 func init() {
 	tenantApproversOnly := func(p principal, t string) outcome { return tenantRole(p, t, tenantApprovers...) }
 	for key, r := range map[string]rule{
-		"GET /metrics":                                          anyone,
-		"GET /v1/dev/mail":                                      anyone,
-		"GET /v1/dev/mail/{file}":                               anyone,
-		"POST /v1/tenants/{tenant}/webhooks":                    tenantApproversOnly,
-		"GET /v1/tenants/{tenant}/webhooks":                     tenantApproversOnly,
-		"DELETE /v1/tenants/{tenant}/webhooks/{id}":             tenantApproversOnly,
-		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret": tenantApproversOnly,
-		"GET /v1/tenants/{tenant}/webhooks/{id}/deliveries":     tenantApproversOnly,
+		"GET /metrics":                                                         anyone,
+		"GET /v1/dev/mail":                                                     anyone,
+		"GET /v1/dev/mail/{file}":                                              anyone,
+		"POST /v1/tenants/{tenant}/webhooks":                                   tenantApproversOnly,
+		"GET /v1/tenants/{tenant}/webhooks":                                    tenantApproversOnly,
+		"DELETE /v1/tenants/{tenant}/webhooks/{id}":                            tenantApproversOnly,
+		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret":                tenantApproversOnly,
+		"GET /v1/tenants/{tenant}/webhooks/{id}/deliveries":                    tenantApproversOnly,
+		"POST /v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}/resend": tenantApproversOnly,
 	} {
 		expectations[key] = r
 	}
@@ -86,7 +90,8 @@ func (m *matrix) notifyFixture(route server.Route, target, path string) string {
 	n := v.(*testNotify)
 	switch route.Method + " " + route.Pattern {
 	case "POST /v1/tenants/{tenant}/webhooks", "DELETE /v1/tenants/{tenant}/webhooks/{id}",
-		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret", "GET /v1/tenants/{tenant}/webhooks/{id}/deliveries":
+		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret", "GET /v1/tenants/{tenant}/webhooks/{id}/deliveries",
+		"POST /v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}/resend":
 		ctx := m.ctxOf("admin@" + target + ".test")
 		hooks, err := m.svc.ListWebhooks(ctx, target)
 		if err != nil {
@@ -104,7 +109,11 @@ func (m *matrix) notifyFixture(route server.Route, target, path string) string {
 		if err != nil {
 			m.t.Fatal(err)
 		}
-		return strings.ReplaceAll(path, "{id}", h.ID)
+		path = strings.ReplaceAll(path, "{id}", h.ID)
+		if strings.Contains(path, "{delivery}") {
+			path = strings.ReplaceAll(path, "{delivery}", deadDelivery(m.t, m.store, target, h.ID, m.seq.Add(1)))
+		}
+		return path
 	case "GET /v1/dev/mail/{file}":
 		m.request(target, lockbox.StatusPending)
 		if _, err := n.worker.DeliverDue(context.Background()); err != nil {
@@ -135,6 +144,21 @@ func (c *conformance) notifications(t *testing.T) {
 		method: "GET", path: hooks + "/" + created.ID + "/deliveries", want: 200}))
 	if deliveries.Deliveries == nil {
 		t.Error("webhook deliveries: want a list, even an empty one")
+	}
+	dead := deadDelivery(t, c.srv.notify.store, "contoso", created.ID, 1)
+	resend := hooks + "/" + created.ID + "/deliveries/" + dead + "/resend"
+	resent := decode[*lockbox.WebhookDelivery](t, c.run(t, step{name: "resend webhook delivery", as: approver, method: "POST", path: resend, want: 200}))
+	if resent.ID != dead || resent.Status != lockbox.OutboxPending || resent.NextAttemptAt == nil {
+		t.Errorf("resent delivery %+v, want %s pending with its next attempt", resent, dead)
+	}
+	for _, s := range []step{
+		{name: "resend webhook delivery again", as: approver, method: "POST", path: resend, want: 409},
+		{name: "resend webhook delivery unknown", as: approver, method: "POST", path: hooks + "/" + created.ID + "/deliveries/nope/resend", want: 404},
+		{name: "resend webhook delivery as auditor", as: "auditor@contoso.test", method: "POST", path: resend, want: 403},
+		{name: "resend webhook delivery of other tenant", as: "admin@fabrikam.test", method: "POST",
+			path: "/v1/tenants/fabrikam/webhooks/" + created.ID + "/deliveries/" + dead + "/resend", want: 404},
+	} {
+		c.run(t, s)
 	}
 	listed := decode[struct{ Webhooks []*lockbox.Webhook }](t, c.run(t, step{name: "list webhooks", as: contosoAdmin, method: "GET", path: hooks, want: 200}))
 	if len(listed.Webhooks) != 1 || listed.Webhooks[0].Secret != "" {
@@ -181,4 +205,17 @@ func (c *conformance) notifications(t *testing.T) {
 	if !strings.Contains(metrics, `lockbox_outbox_messages{channel="email",status="delivered"}`) {
 		t.Errorf("metrics lack the outbox counts:\n%s", metrics)
 	}
+}
+
+// deadDelivery stores given-up delivery number n to tenant's endpoint id,
+// as the worker leaves one, and returns its id.
+func deadDelivery(t testing.TB, store lockbox.Store, tenant, id string, n int64) string {
+	now := time.Now().UTC()
+	msg := &lockbox.OutboxMessage{ID: fmt.Sprintf("dead-%d", n), Channel: lockbox.ChannelWebhook, Tenant: tenant,
+		Type: lockbox.EventTypeRequestPending, WebhookID: id, Payload: []byte(`{}`), Status: lockbox.OutboxDead, Attempts: 1,
+		CreatedAt: now, NextAttemptAt: now, LastError: "http_status: the endpoint answered 410 Gone", FinishedAt: &now}
+	if err := store.Update(context.Background(), func(tx lockbox.Tx) error { return tx.EnqueueOutbox(context.Background(), msg) }); err != nil {
+		t.Fatal(err)
+	}
+	return msg.ID
 }

@@ -107,12 +107,30 @@ func (s *Server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
 	}
 	out := deliveryList{Deliveries: make([]*lockbox.WebhookDelivery, len(list))}
 	for i, d := range list {
-		c := *d
-		c.Created = d.Created.UTC()
-		c.NextAttemptAt, c.FinishedAt = utcPtr(d.NextAttemptAt), utcPtr(d.FinishedAt)
-		out.Deliveries[i] = &c
+		out.Deliveries[i] = utcDelivery(d)
 	}
 	s.respond(w, r, http.StatusOK, out)
+}
+
+func (s *Server) resendWebhookDelivery(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.webhooks()
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	d, err := svc.ResendWebhookDelivery(r.Context(), r.PathValue("tenant"), r.PathValue("id"), r.PathValue("delivery"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.respond(w, r, http.StatusOK, utcDelivery(d))
+}
+
+func utcDelivery(d *lockbox.WebhookDelivery) *lockbox.WebhookDelivery {
+	c := *d
+	c.Created = d.Created.UTC()
+	c.NextAttemptAt, c.FinishedAt = utcPtr(d.NextAttemptAt), utcPtr(d.FinishedAt)
+	return &c
 }
 
 func utcWebhook(h *lockbox.Webhook) *lockbox.Webhook {

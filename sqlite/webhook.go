@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
@@ -120,6 +121,27 @@ func (t *tx) WebhookDeliveries(ctx context.Context, tenant, id string, limit int
 	}
 	msgs, err := sqlrows.Collect(rows, scanOutbox)
 	return msgs, wrap("list webhook deliveries", err)
+}
+
+// ResendWebhookDelivery makes a finished message of an endpoint pending
+// again, due at now; its attempts and last error stay, for the list.
+func (t *tx) ResendWebhookDelivery(ctx context.Context, tenant, webhookID, id string, now time.Time) (*lockbox.OutboxMessage, error) {
+	m, err := scanOutbox(t.tx.QueryRowContext(ctx, `UPDATE outbox SET status = 'pending', next_attempt_at = ?, lease_until = NULL, finished_at = NULL
+		WHERE id = ? AND tenant = ? AND channel = 'webhook' AND webhook_id = ? AND status <> 'pending'
+		RETURNING `+outboxColumns,
+		micros(now), id, tenant, webhookID))
+	if !errors.Is(err, sql.ErrNoRows) {
+		return m, wrap("resend webhook delivery", err)
+	}
+	var status string
+	err = t.tx.QueryRowContext(ctx, `SELECT status FROM outbox WHERE id = ? AND tenant = ? AND channel = 'webhook' AND webhook_id = ?`, id, tenant, webhookID).Scan(&status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, lockbox.Errorf(lockbox.ENOTFOUND, "Delivery %q of webhook %q not found.", id, webhookID)
+	case err != nil:
+		return nil, wrap("resend webhook delivery", err)
+	}
+	return nil, lockbox.Errorf(lockbox.ECONFLICT, "Delivery %q is still being sent; it can be sent again once it is delivered or given up.", id)
 }
 
 // deleteWebhookMessagesQuery deletes an endpoint's undelivered messages,

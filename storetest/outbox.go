@@ -892,4 +892,36 @@ func testWebhookDeliveries(t *testing.T, s lockbox.Store) {
 			t.Errorf("%s/%q: %v, want none", tc.tenant, tc.id, msgIDs(got))
 		}
 	}
+
+	// Resending: a finished message becomes pending and due, its attempts
+	// and last error kept; a pending one, another endpoint's or tenant's,
+	// or an email, is refused.
+	at := T0.Add(time.Hour)
+	for _, tc := range []struct{ name, tenant, webhook, id, want string }{
+		{"Pending", "contoso", "wh-1", mine[3].ID, lockbox.ECONFLICT},
+		{"AnotherEndpoint", "contoso", "wh-2", mine[1].ID, lockbox.ENOTFOUND},
+		{"AnotherTenant", "fabrikam", "wh-1", mine[1].ID, lockbox.ENOTFOUND},
+		{"Email", "contoso", "", email.ID, lockbox.ENOTFOUND},
+		{"Missing", "contoso", "wh-1", "msg-none", lockbox.ENOTFOUND},
+	} {
+		err := s.Update(ctx, func(tx lockbox.Tx) error {
+			_, err := tx.ResendWebhookDelivery(ctx, tc.tenant, tc.webhook, tc.id, at)
+			return err
+		})
+		if lockbox.ErrorCode(err) != tc.want {
+			t.Errorf("resend %s: %v, want %s", tc.name, err, tc.want)
+		}
+	}
+	var resent *lockbox.OutboxMessage
+	MustUpdate(t, s, func(tx lockbox.Tx) (err error) {
+		resent, err = tx.ResendWebhookDelivery(ctx, "contoso", "wh-1", mine[1].ID, at)
+		return err
+	})
+	if resent.Status != lockbox.OutboxPending || !resent.NextAttemptAt.Equal(at) || resent.FinishedAt != nil ||
+		resent.Attempts != 1 || resent.LastError == "" {
+		t.Errorf("resent: %+v", resent)
+	}
+	if claimed := MustClaim(t, s, at, time.Minute, 10); !slices.Contains(msgIDs(claimed), mine[1].ID) {
+		t.Errorf("claimed %v at the resend's time, want %s among them", msgIDs(claimed), mine[1].ID)
+	}
 }

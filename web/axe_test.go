@@ -94,6 +94,15 @@ func (s *suite) everyPageAccessible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One of its deliveries given up, for the Resend button.
+	now := time.Now().UTC()
+	if err := s.e.store.Update(context.Background(), func(tx lockbox.Tx) error {
+		return tx.EnqueueOutbox(context.Background(), &lockbox.OutboxMessage{ID: "msg-dead", Channel: lockbox.ChannelWebhook, Tenant: "contoso",
+			Type: lockbox.OpRequestApproved, WebhookID: hook.ID, Payload: []byte(`{}`), Status: lockbox.OutboxDead, Attempts: 9,
+			CreatedAt: now, NextAttemptAt: now, LastError: "http_status: the endpoint at siem.contoso.example.com answered 503 Service Unavailable", FinishedAt: &now})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	r := s.e.pending()
 	// An approved request, for the revoke confirmation.
 	approved, err := s.e.svc.Act(s.e.as("approver@contoso.test"), s.e.pending().ID, lockbox.EventApprove, lockbox.Decision{})

@@ -30,6 +30,7 @@ var funcs = template.FuncMap{
 	"staffPath":          staffPath,
 	"serviceAccountPath": serviceAccountPath,
 	"webhookPath":        webhookPath,
+	"resendPath":         resendPath,
 	"json":               indentJSON,
 	"dict":               dict,
 	"sub":                func(a, b int) int { return a - b },
@@ -302,6 +303,7 @@ var notices = map[string]string{
 	"acknowledge":             "Break-glass request acknowledged: it no longer needs review.",
 	"service_account_revoked": "Service account revoked: its tokens have stopped working.",
 	"webhook_deleted":         "Webhook deleted: nothing more is sent to it.",
+	"resent":                  "The delivery will be sent again within a second, with the same webhook-id.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

@@ -165,6 +165,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /webhooks", h.authed(h.createWebhook))
 	m.HandleFunc("GET /webhooks/{id}/{action}", h.authed(h.webhookPage))
 	m.HandleFunc("POST /webhooks/{id}/{action}", h.authed(h.webhookAction))
+	m.HandleFunc("POST /webhooks/{id}/deliveries/{delivery}/resend", h.authed(h.resendWebhookDelivery))
 	m.HandleFunc("GET /audit", h.authed(h.auditPage))
 	m.HandleFunc("GET /audit.csv", h.authed(h.auditCSV))
 

@@ -44,6 +44,11 @@ func webhookPath(id, action string) string {
 	return "/webhooks/" + url.PathEscape(id) + "/" + action
 }
 
+// resendPath is the path that sends delivery of endpoint id again.
+func resendPath(id, delivery string) string {
+	return webhookPath(id, "deliveries") + "/" + url.PathEscape(delivery) + "/resend"
+}
+
 // webhookService is the configured service, or a 404 page when the server
 // has none.
 func (h *Handler) webhookService(w http.ResponseWriter, r *http.Request) (lockbox.WebhookService, bool) {
@@ -176,6 +181,22 @@ func (h *Handler) findWebhook(w http.ResponseWriter, r *http.Request, svc lockbo
 	}
 	h.errorPage(w, r, http.StatusNotFound, "There is no webhook "+id+".")
 	return nil, false
+}
+
+// resendWebhookDelivery sends a finished delivery again and comes back to
+// the deliveries, where it shows as pending.
+func (h *Handler) resendWebhookDelivery(w http.ResponseWriter, r *http.Request) {
+	svc, ok := h.webhookService(w, r)
+	if !ok {
+		return
+	}
+	u := lockbox.UserFromContext(r.Context())
+	id := r.PathValue("id")
+	if _, err := svc.ResendWebhookDelivery(r.Context(), u.Tenant, id, r.PathValue("delivery")); err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, webhookPath(id, "deliveries")+"?done=resent", http.StatusSeeOther)
 }
 
 // webhookAction deletes an endpoint or rotates its signing secret.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -113,6 +114,23 @@ func TestWebhooksPage(t *testing.T) {
 	}
 	wantBody(t, admin.get("/webhooks/"+id+"/deliveries"), `id="deliveries"`, `id="delivery-`+deliveries[0].ID+`"`,
 		"request.pending", "pending", "next ")
+	if strings.Contains(admin.get("/webhooks/"+id+"/deliveries").body, `/resend"`) {
+		t.Error("a pending delivery is offered for resending")
+	}
+	// A given-up delivery is sent again from the page, once.
+	now := time.Now().UTC()
+	dead := &lockbox.OutboxMessage{ID: "msg-dead", Channel: lockbox.ChannelWebhook, Tenant: "contoso", Type: lockbox.OpRequestApproved,
+		WebhookID: id, Payload: []byte(`{}`), Status: lockbox.OutboxDead, Attempts: 9, CreatedAt: now.Add(-time.Minute),
+		NextAttemptAt: now, LastError: "http_status: the endpoint at hooks.example.com answered 503", FinishedAt: &now}
+	if err := e.store.Update(ctx, func(tx lockbox.Tx) error { return tx.EnqueueOutbox(ctx, dead) }); err != nil {
+		t.Fatal(err)
+	}
+	resend := "/webhooks/" + id + "/deliveries/msg-dead/resend"
+	wantBody(t, admin.get("/webhooks/"+id+"/deliveries"), `action="`+resend+`"`, "answered 503")
+	wantStatus(t, e.signIn("auditor@contoso.test").post(resend, nil), http.StatusForbidden)
+	wantRedirect(t, admin.post(resend, nil), "/webhooks/"+id+"/deliveries?done=resent")
+	wantBody(t, admin.get("/webhooks/"+id+"/deliveries?done=resent"), "sent again within a second")
+	wantStatus(t, admin.post(resend, nil), http.StatusConflict)
 	wantStatus(t, e.signIn("auditor@contoso.test").get("/webhooks/"+id+"/deliveries"), http.StatusForbidden)
 	wantStatus(t, e.signIn("admin@fabrikam.test").get("/webhooks/"+id+"/deliveries"), http.StatusNotFound)
 

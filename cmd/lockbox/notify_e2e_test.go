@@ -251,6 +251,19 @@ func TestEndToEndNotifications(t *testing.T) {
 		t.Errorf("webhooks deliveries:\n%s", out)
 	}
 	op.wantFail(1, "", "webhooks", "deliveries", hook.ID, "--tenant", "contoso")
+
+	// The first delivery, sent again: same webhook-id, signed afresh with
+	// today's secret.
+	firstID := hooks.received()[0].header.Get("webhook-id")
+	if out := approver.mustRun("webhooks", "resend", hook.ID, firstID, "--tenant", "contoso"); !strings.Contains(out, "sent again") {
+		t.Errorf("webhooks resend:\n%s", out)
+	}
+	eventually(t, "the resent delivery", func() bool { return len(hooks.received()) == 4 })
+	if again := hooks.received()[3]; again.header.Get("webhook-id") != firstID || !verifies(newest, again) {
+		t.Errorf("the resent delivery: webhook-id %q (want %q), verifies with the newest secret: %v",
+			again.header.Get("webhook-id"), firstID, verifies(newest, again))
+	}
+	op.wantFail(1, "", "webhooks", "resend", hook.ID, firstID, "--tenant", "contoso")
 	approver.wantFail(1, "grace period must be between 0 and 24h", "webhooks", "rotate-secret", hook.ID, "--tenant", "contoso", "--grace", "25h")
 	op.wantFail(1, "", "webhooks", "rotate-secret", hook.ID, "--tenant", "contoso")
 

@@ -22,7 +22,8 @@ var _ webhookAPI = (*client.Client)(nil)
 
 func (a *app) webhooksCmd() *cobra.Command {
 	return group("webhooks", "Manage a tenant's webhook endpoints (signed event deliveries)",
-		a.webhooksListCmd(), a.webhooksCreateCmd(), a.webhooksDeliveriesCmd(), a.webhooksRotateSecretCmd(), a.webhooksDeleteCmd())
+		a.webhooksListCmd(), a.webhooksCreateCmd(), a.webhooksDeliveriesCmd(), a.webhooksResendCmd(), a.webhooksRotateSecretCmd(),
+		a.webhooksDeleteCmd())
 }
 
 // webhooksOf returns the signed-in server's webhook API, and sets tenant to
@@ -118,6 +119,28 @@ func (a *app) webhooksDeliveriesCmd() *cobra.Command {
 			return []string{d.ID, d.Type, d.Status, strconv.Itoa(d.Attempts), formatTime(d.Created),
 				formatTimePtr(d.NextAttemptAt), formatTimePtr(d.FinishedAt), d.LastError}
 		})
+	}
+	return cmd
+}
+
+func (a *app) webhooksResendCmd() *cobra.Command {
+	var tenant string
+	cmd := &cobra.Command{
+		Use:   "resend ID DELIVERY --tenant T",
+		Short: "Send a delivered or given-up delivery of a webhook endpoint again (same webhook-id)",
+		Args:  exactArgs("ID", "DELIVERY"),
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		w, err := a.webhooksOf(cmd, &tenant)
+		if err != nil {
+			return err
+		}
+		d, err := w.ResendWebhookDelivery(cmd.Context(), tenant, args[0], args[1])
+		if err != nil {
+			return err
+		}
+		return a.printLine("Delivery %s (%s) of webhook %s will be sent again within a second; see it with lockbox webhooks deliveries.", d.ID, d.Type, args[0])
 	}
 	return cmd
 }
