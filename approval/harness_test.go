@@ -16,19 +16,26 @@ type harness struct {
 	t     testing.TB
 	store lockbox.Store
 	svc   *approval.Service
+	opts  approval.Options // svc's, for another replica on the same store
 }
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB) *harness { return newHarnessWith(t, nil) }
+
+// newHarnessWith is newHarness with its options changed by tune.
+func newHarnessWith(t testing.TB, tune func(*approval.Options)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st := openTestStore(t) // SQLite, or PostgreSQL with LOCKBOX_TEST_STORE=postgres
 	// Cheap password hashing: tests create many accounts.
-	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS,
-		Secrets: lockboxtest.SecretBox(t)})
+	opts := approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS, Secrets: lockboxtest.SecretBox(t)}
+	if tune != nil {
+		tune(&opts)
+	}
+	svc := approval.New(st, lockbox.SystemClock{}, opts)
 	if err := svc.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, store: st, svc: svc}
+	return &harness{t: t, store: st, svc: svc, opts: opts}
 }
 
 // as returns a context acting as the account with email.

@@ -32,13 +32,8 @@ import (
 func TestWebhookSecretSealed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := openTestStore(t)
-	opts := approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS, Secrets: lockboxtest.SecretBox(t)}
-	svc := approval.New(st, lockbox.SystemClock{}, opts)
-	if err := svc.SeedDev(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, store: st, svc: svc}
+	h := newHarness(t)
+	st, svc, opts := h.store, h.svc, h.opts
 	admin := h.as("admin@contoso.test")
 	w, err := svc.CreateWebhook(admin, "contoso", lockbox.NewWebhook{URL: "https://hooks.example.com/x"})
 	if err != nil {
@@ -239,13 +234,8 @@ func TestWebhookSecretRotated(t *testing.T) {
 func TestWebhookSecretRotatedWithoutTheKey(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := openTestStore(t)
-	opts := approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS, Secrets: lockboxtest.SecretBox(t)}
-	svc := approval.New(st, lockbox.SystemClock{}, opts)
-	if err := svc.SeedDev(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, store: st, svc: svc}
+	h := newHarness(t)
+	st, svc, opts := h.store, h.svc, h.opts
 	w, err := svc.CreateWebhook(h.as("admin@contoso.test"), "contoso", lockbox.NewWebhook{URL: "https://hooks.example.com/x"})
 	if err != nil {
 		t.Fatal(err)
@@ -337,13 +327,8 @@ func TestWebhookDeliveriesListed(t *testing.T) {
 func TestWebhookDeliveryResent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := openTestStore(t)
-	svc := approval.New(st, lockbox.SystemClock{}, approval.Options{PasswordMemoryKiB: 64, PasswordTime: 1, Resolver: lockboxtest.DNS,
-		Secrets: lockboxtest.SecretBox(t), AllowPrivateWebhooks: true})
-	if err := svc.SeedDev(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, store: st, svc: svc}
+	h := newHarnessWith(t, func(o *approval.Options) { o.AllowPrivateWebhooks = true })
+	st, svc := h.store, h.svc
 	var got atomic.Pointer[received]
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

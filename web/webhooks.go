@@ -129,11 +129,7 @@ func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) webhookDeliveriesPage(w http.ResponseWriter, r *http.Request) {
-	svc, ok := h.webhookService(w, r)
-	if !ok {
-		return
-	}
-	hook, ok := h.findWebhook(w, r, svc)
+	svc, hook, ok := h.findWebhook(w, r)
 	if !ok {
 		return
 	}
@@ -148,11 +144,7 @@ func (h *Handler) webhookDeliveriesPage(w http.ResponseWriter, r *http.Request) 
 }
 
 func (h *Handler) renderWebhookConfirm(w http.ResponseWriter, r *http.Request, status int, d *webhookData) {
-	svc, ok := h.webhookService(w, r)
-	if !ok {
-		return
-	}
-	hook, ok := h.findWebhook(w, r, svc)
+	_, hook, ok := h.findWebhook(w, r)
 	if !ok {
 		return
 	}
@@ -164,23 +156,28 @@ func (h *Handler) renderWebhookConfirm(w http.ResponseWriter, r *http.Request, s
 	h.render(w, r, status, "webhook", title, d)
 }
 
-// findWebhook is the signed-in user's tenant's endpoint named by the path,
-// or an error page: not found, or the service's refusal.
-func (h *Handler) findWebhook(w http.ResponseWriter, r *http.Request, svc lockbox.WebhookService) (*lockbox.Webhook, bool) {
+// findWebhook is the service and the signed-in user's tenant's endpoint
+// named by the path, or an error page: not found, or the service's
+// refusal.
+func (h *Handler) findWebhook(w http.ResponseWriter, r *http.Request) (lockbox.WebhookService, *lockbox.Webhook, bool) {
+	svc, ok := h.webhookService(w, r)
+	if !ok {
+		return nil, nil, false
+	}
 	u := lockbox.UserFromContext(r.Context())
 	hooks, err := svc.ListWebhooks(r.Context(), u.Tenant)
 	if err != nil {
 		h.serviceError(w, r, err)
-		return nil, false
+		return nil, nil, false
 	}
 	id := r.PathValue("id")
 	for _, hook := range hooks {
 		if hook.ID == id {
-			return hook, true
+			return svc, hook, true
 		}
 	}
 	h.errorPage(w, r, http.StatusNotFound, "There is no webhook "+id+".")
-	return nil, false
+	return nil, nil, false
 }
 
 // resendWebhookDelivery sends a finished delivery again and comes back to
