@@ -90,6 +90,51 @@ const (
 	recordsFile    = "leaves"
 )
 
+// supersededDir is where SupersedeState keeps replaced states.
+const supersededDir = "superseded"
+
+// SupersedeState keeps the state of dir (its checkpoint, state and records)
+// in dir/superseded/<at, UTC> as evidence, and returns that directory: the
+// checkpoint a person decided to stop holding the log to (audit verify
+// --accept-new-history) is proof, with the new one, that the provider
+// presented two histories. The files are linked (copied where links are
+// not possible), not moved: until SaveState replaces them, dir still holds
+// the old state, so an interruption never leaves it without one (which
+// would trust the server's key anew on the next run).
+func SupersedeState(dir string, at time.Time) (string, error) {
+	to := filepath.Join(dir, supersededDir, at.UTC().Format("20060102T150405.000000000Z"))
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		return "", fmt.Errorf("keep the superseded verification state: %w", err)
+	}
+	for _, name := range []string{stateFile, checkpointFile, recordsFile} {
+		err := keepFile(filepath.Join(dir, name), filepath.Join(to, name))
+		if errors.Is(err, fs.ErrNotExist) && name == recordsFile {
+			continue // the records are only kept to explain a failure
+		} else if err != nil {
+			return "", fmt.Errorf("keep the superseded verification state: %w", err)
+		}
+	}
+	return to, nil
+}
+
+// keepFile links from at to, or copies it (synced) where it cannot.
+func keepFile(from, to string) error {
+	if err := os.Link(from, to); err == nil || errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(dst, src)
+	return errors.Join(err, dst.Sync(), dst.Close())
+}
+
 // LoadState reads the state kept in dir; nil, nil when there is none. The
 // records are not read: only a failed run needs them.
 func LoadState(dir string) (*State, error) {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -325,10 +326,19 @@ records concerned, and the kept checkpoint is left as it was.
 
 The first run trusts the key the server publishes (GET /v1/log/key) and keeps
 it: pin it instead with --trust-key, using a key you obtained independently.
-Exit status 1 when the log does not verify.`,
+Exit status 1 when the log does not verify.
+
+After a failure you have looked into (say, the provider restored a backup and
+told you which records it lost), --accept-new-history verifies the log as it
+is now on its own, under the key you kept (or --trust-key), and keeps it from
+then on. The checkpoint it replaces is moved, never deleted, to superseded/
+in the state directory: with the new one it proves the provider presented two
+histories.`,
 		Args: exactArgs(),
 	}
+	var accept bool
 	fl := cmd.Flags()
+	fl.BoolVar(&accept, "accept-new-history", false, "after a failure you have looked into: keep the log as it is now if it verifies on its own; the replaced checkpoint is moved to superseded/")
 	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to verify (default: your own, if you belong to one; provider: the provider's log)")
 	fl.StringVar(&trustKey, "trust-key", "", "the verifier key to hold the server to (default: the one kept from the last run)")
 	fl.StringVar(&stateDir, "state-dir", "", "where to keep the last verified checkpoint (default: under the config directory)")
@@ -346,8 +356,11 @@ Exit status 1 when the log does not verify.`,
 		if err != nil {
 			return err
 		}
-		return a.verifyAudit(cmd.Context(), c, tenant, stateDir, auditlog.Options{TrustedKey: trustKey, Full: full,
-			Witnesses: witnesses.keys, WitnessQuorum: witnesses.quorum}, format.value)
+		opts := auditlog.Options{TrustedKey: trustKey, Full: full, Witnesses: witnesses.keys, WitnessQuorum: witnesses.quorum}
+		if accept {
+			return a.acceptNewHistory(cmd.Context(), c, tenant, stateDir, opts, format.value)
+		}
+		return a.verifyAudit(cmd.Context(), c, tenant, stateDir, opts, format.value)
 	}
 	return cmd
 }
@@ -446,6 +459,94 @@ func (a *app) verifyAudit(ctx context.Context, c auditAPI, tenant, stateDir stri
 	}
 	if !report.OK() {
 		return fmt.Errorf("the audit log of %s did NOT verify: %d problem(s); the checkpoint kept in %s is unchanged", tenant, len(report.Problems), stateDir)
+	}
+	return nil
+}
+
+// acceptance is what audit verify --accept-new-history reports: whether it
+// replaced the kept state, where the replaced one went, what the kept state
+// found wrong (what was accepted), and the new history's own verification.
+type acceptance struct {
+	Accepted   bool               `json:"accepted"`
+	Superseded string             `json:"superseded,omitempty"`
+	Replaced   []auditlog.Problem `json:"replaced_problems"`
+	Report     *auditlog.Report   `json:"report"`
+}
+
+// acceptNewHistory is audit verify --accept-new-history. A log that still
+// extends the kept checkpoint is verified as usual: there is nothing to
+// accept. Otherwise the log as it is now must verify on its own (every
+// record, the signature under the key kept, or --trust-key: accepting a
+// history never accepts a new key); then the kept state is moved to
+// superseded/<time> and the new one kept. Nothing is replaced when the new
+// history does not verify.
+func (a *app) acceptNewHistory(ctx context.Context, c auditAPI, tenant, stateDir string, opts auditlog.Options, format string) error {
+	prev, err := auditlog.LoadState(stateDir)
+	if err != nil {
+		return err
+	}
+	if prev == nil {
+		return usageErrorf("--accept-new-history: no checkpoint is kept in %s, so there is nothing to replace; run audit verify without it", stateDir)
+	}
+	bar := a.progress("verifying", false)
+	opts.Progress, opts.StateDir = bar.set, stateDir
+	kept, err := auditlog.Verify(ctx, c, tenant, prev, opts)
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	if kept.OK() {
+		if format != formatJSON {
+			fmt.Fprintln(a.stdout, "Nothing to accept: the log still extends the checkpoint you kept.")
+		}
+		return a.verifyAudit(ctx, c, tenant, stateDir, opts, format)
+	}
+	if opts.TrustedKey == "" {
+		opts.TrustedKey = prev.Key
+	}
+	opts.Full = true
+	bar = a.progress("verifying the new history", false)
+	opts.Progress = bar.set
+	fresh, err := auditlog.Verify(ctx, c, tenant, nil, opts)
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	out := acceptance{Replaced: kept.Problems, Report: fresh}
+	if fresh.OK() {
+		if out.Superseded, err = auditlog.SupersedeState(stateDir, time.Now()); err != nil {
+			return err
+		}
+		if err := auditlog.SaveState(stateDir, fresh.State); err != nil {
+			return err
+		}
+		out.Accepted = true
+	}
+	if format == formatJSON {
+		if fresh.Problems == nil {
+			fresh.Problems = []auditlog.Problem{}
+		}
+		if err := writeJSON(a.stdout, out); err != nil {
+			return err
+		}
+	} else {
+		a.printVerifyReport(kept, prev, stateDir)
+		if out.Accepted {
+			cp := fresh.Checkpoint
+			fmt.Fprintf(a.stdout, "\nAccepted the log as it is now instead: %d records, root %x…, verified on its own, every record, under the key you kept.\n",
+				cp.Size, cp.RootHash[:8])
+			fmt.Fprintf(a.stdout, "The checkpoint you kept before (%d records, verified %s) is now in %s: keep it.\n"+
+				"With the new one it proves the provider presented two histories. Later runs are held to the new one.\n",
+				prev.Size(), prev.VerifiedAt.Format("2006-01-02 15:04 UTC"), out.Superseded)
+			fmt.Fprintf(a.stdout, "Kept the checkpoint in %s\n", stateDir)
+			a.printVerifyNotes(fresh)
+		} else {
+			fmt.Fprintln(a.stdout, "\nThe log as it is now does not verify on its own either:")
+			a.printVerifyReport(fresh, nil, stateDir)
+		}
+	}
+	if !out.Accepted {
+		return fmt.Errorf("the audit log of %s did NOT verify on its own: nothing accepted; the checkpoint kept in %s is unchanged", tenant, stateDir)
 	}
 	return nil
 }

@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 )
 
 // TestRestoreDrill is docs/operations.md's restore drill: write, back up
@@ -17,7 +22,8 @@ import (
 // back without --force and names the tenant; after the restore, a
 // checkpoint an auditor kept before the backup still verifies (the log
 // only grew since), and one kept after the backup is reported as a
-// truncation, which is exactly what a rollback is.
+// truncation, which is exactly what a rollback is. The auditor then
+// accepts the new history, keeping the old checkpoint as evidence.
 func TestRestoreDrill(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -124,6 +130,66 @@ func TestRestoreDrill(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "truncated") || !strings.Contains(errOut, "did NOT verify") {
 		t.Errorf("a checkpoint kept after the backup, after the restore: exit %d\n%s\n%s", code, out, errOut)
 	}
+
+	// The auditor, told of the restore, accepts the log as it is now: not
+	// under another key, and keeping the checkpoint it replaces.
+	oldCheckpoint, err := os.ReadFile(filepath.Join(stateAfter, "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherKey, err := note.GenerateKey(rand.Reader, "lockbox-log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = after.runCLI("audit", "verify", "--tenant", "contoso", "--state-dir", stateAfter, "--accept-new-history",
+		"--trust-key", otherKey)
+	if code != 1 || !strings.Contains(errOut, "nothing accepted") {
+		t.Errorf("accepting under another key: exit %d\n%s", code, errOut)
+	}
+	if kept, _ := os.ReadFile(filepath.Join(stateAfter, "checkpoint")); string(kept) != string(oldCheckpoint) {
+		t.Error("a refused acceptance changed the kept checkpoint")
+	}
+	// Nor under another key than the one kept, when none is given: a state
+	// that holds the log to otherKey accepts nothing.
+	stateOther := filepath.Join(dir, "state-other")
+	if err := os.CopyFS(stateOther, os.DirFS(stateAfter)); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(stateOther, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["key"] = otherKey
+	if raw, err = json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stateOther, "state.json"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	after.wantFail(1, "nothing accepted", "audit", "verify", "--tenant", "contoso", "--state-dir", stateOther, "--accept-new-history")
+
+	out = after.mustRun("audit", "verify", "--tenant", "contoso", "--state-dir", stateAfter, "--accept-new-history")
+	if !strings.Contains(out, "truncated") || !strings.Contains(out, "Accepted the log as it is now") {
+		t.Errorf("audit verify --accept-new-history:\n%s", out)
+	}
+	superseded, _ := filepath.Glob(filepath.Join(stateAfter, "superseded", "*", "checkpoint"))
+	if len(superseded) != 1 {
+		t.Fatalf("superseded checkpoints: %v, want one", superseded)
+	}
+	if kept, _ := os.ReadFile(superseded[0]); string(kept) != string(oldCheckpoint) {
+		t.Errorf("the superseded checkpoint is not the one kept before:\n%s", kept)
+	}
+	if out := after.mustRun("audit", "verify", "--tenant", "contoso", "--state-dir", stateAfter); !strings.Contains(out, "only grew") {
+		t.Errorf("after accepting, a plain run:\n%s", out)
+	}
+	if out := before.mustRun("audit", "verify", "--tenant", "contoso", "--state-dir", stateBefore, "--accept-new-history"); !strings.Contains(out, "Nothing to accept") {
+		t.Errorf("accepting a log that still extends the kept checkpoint:\n%s", out)
+	}
+	before.wantFail(2, "nothing to replace", "audit", "verify", "--tenant", "contoso", "--state-dir", filepath.Join(dir, "state-none"), "--accept-new-history")
 	// The restored server works: it takes new requests.
 	op = srv.as("operator@provider.test")
 	op.mustRun("requests", "create", "--tenant", "contoso", "--service", "exchange", "--service-request", "SR-after",
