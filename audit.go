@@ -45,6 +45,8 @@ const (
 	OpWebhookSecretRotated = "webhook.secret_rotated"
 	// OpWebhookDeliveryResent: a finished delivery was sent again.
 	OpWebhookDeliveryResent = "webhook.delivery_resent"
+	// OpWebhookTestSent: a test delivery was queued to an endpoint.
+	OpWebhookTestSent = "webhook.test_sent"
 
 	// Provider log operations.
 	OpTenantCreated         = "tenant.created"

@@ -36,6 +36,10 @@ const (
 // operations they accompany.
 const (
 	EventTypeRequestPending = "request.pending"
+	// EventTypeWebhookTest is a test delivery an endpoint's admin asked
+	// for (WebhookService.SendWebhookTest). No endpoint subscribes to it:
+	// it goes to the one endpoint it tests, whatever its events.
+	EventTypeWebhookTest = "webhook.test"
 )
 
 // WebhookEvents lists every event a webhook endpoint may subscribe to.
@@ -421,6 +425,10 @@ type WebhookService interface {
 	// ENOTFOUND when there is no such delivery; ECONFLICT while it is
 	// still pending.
 	ResendWebhookDelivery(ctx context.Context, tenant, id, delivery string) (*WebhookDelivery, error)
+	// SendWebhookTest queues a webhook.test delivery to an endpoint, to
+	// check its receiver, and returns it. ENOTFOUND when there is no such
+	// endpoint.
+	SendWebhookTest(ctx context.Context, tenant, id string) (*WebhookDelivery, error)
 }
 
 // ValidateWebhookEvents checks and normalizes a subscription list: known

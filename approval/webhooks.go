@@ -268,6 +268,47 @@ func (s *Service) ResendWebhookDelivery(ctx context.Context, tenant, id, deliver
 	return out, err
 }
 
+// SendWebhookTest queues a webhook.test delivery to one endpoint, whatever
+// its events, so its admins can check that their receiver takes Lockbox's
+// deliveries and verifies their signature. It is delivered, retried and
+// listed like any other.
+func (s *Service) SendWebhookTest(ctx context.Context, tenant, id string) (*lockbox.WebhookDelivery, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockbox.Authorize(u, lockbox.PermManageWebhooks, tenant); err != nil {
+		return nil, err
+	}
+	var out *lockbox.WebhookDelivery
+	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
+		w, _, err := tx.GetWebhook(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		t, err := tx.GetTenant(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		payload, err := notice(lockbox.EventTypeWebhookTest, lockbox.NoticeData{Tenant: tenant, TenantName: t.DisplayName, Actor: u.Email,
+			Comment: "A test delivery from Lockbox: no request or action is behind it."}, now)
+		if err != nil {
+			return err
+		}
+		m := &lockbox.OutboxMessage{ID: newID(), Channel: lockbox.ChannelWebhook, Tenant: tenant, Type: lockbox.EventTypeWebhookTest,
+			WebhookID: w.ID, Payload: payload, Status: lockbox.OutboxPending, CreatedAt: now, NextAttemptAt: now}
+		if err := tx.EnqueueOutbox(ctx, m); err != nil {
+			return err
+		}
+		rec := webhookRecord(ctx, u, w, lockbox.OpWebhookTestSent, now)
+		rec.AuditData["delivery_id"] = m.ID
+		out = deliveryOf(m)
+		return appendAudit(ctx, tx, rec)
+	})
+	return out, err
+}
+
 // ListWebhooks lists a tenant's endpoints, without their secrets, each
 // with the end of its rotation's grace while it lasts.
 func (s *Service) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.Webhook, error) {

@@ -323,7 +323,8 @@ func TestWebhookDeliveriesListed(t *testing.T) {
 // TestWebhookDeliveryResent: a given-up delivery sent again is delivered
 // by the real worker and sender with the same webhook-id, signed with the
 // endpoint's secret; it is audited; a pending one, a missing one, another
-// tenant's, and an audit reader are refused, and nothing changes.
+// tenant's, and an audit reader are refused, and nothing changes. A test
+// delivery goes the same way.
 func TestWebhookDeliveryResent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -393,6 +394,47 @@ func TestWebhookDeliveryResent(t *testing.T) {
 	list, err := svc.ListWebhookDeliveries(admin, "contoso", w.ID)
 	if err != nil || len(list) != 1 || list[0].Status != lockbox.OutboxDelivered || list[0].Attempts != 2 {
 		t.Errorf("after the resend: %+v, %v; want delivered at attempt 2", list, err)
+	}
+
+	// A test delivery: to this endpoint whatever its events, signed,
+	// delivered by the same worker, listed, audited; refused like the rest.
+	for _, tc := range []struct{ name, by, tenant, id, want string }{
+		{"Missing", "admin@contoso.test", "contoso", "nope", lockbox.ENOTFOUND},
+		{"AnotherTenant", "admin@fabrikam.test", "fabrikam", w.ID, lockbox.ENOTFOUND},
+		{"AuditReader", "auditor@contoso.test", "contoso", w.ID, lockbox.EFORBIDDEN},
+	} {
+		if _, err := svc.SendWebhookTest(h.as(tc.by), tc.tenant, tc.id); lockbox.ErrorCode(err) != tc.want {
+			t.Errorf("test %s: %v, want %s", tc.name, err, tc.want)
+		}
+	}
+	test, err := svc.SendWebhookTest(admin, "contoso", w.ID)
+	if err != nil || test.Type != lockbox.EventTypeWebhookTest || test.Status != lockbox.OutboxPending {
+		t.Fatalf("SendWebhookTest = %+v, %v", test, err)
+	}
+	if _, err := worker.DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r = got.Load()
+	var n lockbox.Notice
+	if err := json.Unmarshal(r.body, &n); err != nil || r.header.Get("webhook-id") != test.ID || n.Type != lockbox.EventTypeWebhookTest ||
+		n.Data.Tenant != "contoso" || n.Data.Actor != "admin@contoso.test" {
+		t.Fatalf("the receiver got %s (%v), want the test delivery %s", r.body, err, test.ID)
+	}
+	if err := verifier.Verify(r.body, r.header); err != nil {
+		t.Errorf("the test delivery does not verify: %v", err)
+	}
+	if list, err := svc.ListWebhookDeliveries(admin, "contoso", w.ID); err != nil || len(list) != 2 || list[0].ID != test.ID ||
+		list[0].Status != lockbox.OutboxDelivered {
+		t.Errorf("deliveries after the test: %+v, %v", list, err)
+	}
+	tests := 0
+	for _, rec := range h.audit("contoso") {
+		if rec.Operation == lockbox.OpWebhookTestSent && rec.AuditData["delivery_id"] == test.ID {
+			tests++
+		}
+	}
+	if tests != 1 {
+		t.Errorf("%d webhook.test_sent records for %s, want 1", tests, test.ID)
 	}
 }
 

@@ -77,6 +77,16 @@ func (c *Client) ResendWebhookDelivery(ctx context.Context, tenant, id, delivery
 	return &out, nil
 }
 
+// SendWebhookTest queues a webhook.test delivery to an endpoint (POST
+// /v1/tenants/{tenant}/webhooks/{id}/test).
+func (c *Client) SendWebhookTest(ctx context.Context, tenant, id string) (*lockbox.WebhookDelivery, error) {
+	var out lockbox.WebhookDelivery
+	if err := c.do(ctx, http.MethodPost, webhooksPath(tenant)+"/"+seg(id)+"/test", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ListMail returns the mail a --dev server captured, newest first
 // (GET /v1/dev/mail; 404 without --dev).
 func (c *Client) ListMail(ctx context.Context) ([]*lockbox.DevMail, error) {

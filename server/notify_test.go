@@ -69,6 +69,7 @@ func init() {
 		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret":                tenantApproversOnly,
 		"GET /v1/tenants/{tenant}/webhooks/{id}/deliveries":                    tenantApproversOnly,
 		"POST /v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}/resend": tenantApproversOnly,
+		"POST /v1/tenants/{tenant}/webhooks/{id}/test":                         tenantApproversOnly,
 	} {
 		expectations[key] = r
 	}
@@ -91,7 +92,7 @@ func (m *matrix) notifyFixture(route server.Route, target, path string) string {
 	switch route.Method + " " + route.Pattern {
 	case "POST /v1/tenants/{tenant}/webhooks", "DELETE /v1/tenants/{tenant}/webhooks/{id}",
 		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret", "GET /v1/tenants/{tenant}/webhooks/{id}/deliveries",
-		"POST /v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}/resend":
+		"POST /v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}/resend", "POST /v1/tenants/{tenant}/webhooks/{id}/test":
 		ctx := m.ctxOf("admin@" + target + ".test")
 		hooks, err := m.svc.ListWebhooks(ctx, target)
 		if err != nil {
@@ -151,7 +152,14 @@ func (c *conformance) notifications(t *testing.T) {
 	if resent.ID != dead || resent.Status != lockbox.OutboxPending || resent.NextAttemptAt == nil {
 		t.Errorf("resent delivery %+v, want %s pending with its next attempt", resent, dead)
 	}
+	tested := decode[*lockbox.WebhookDelivery](t, c.run(t, step{name: "send webhook test", as: contosoAdmin, method: "POST",
+		path: hooks + "/" + created.ID + "/test", want: 200}))
+	if tested.Type != lockbox.EventTypeWebhookTest || tested.Status != lockbox.OutboxPending {
+		t.Errorf("test delivery %+v, want a pending webhook.test", tested)
+	}
 	for _, s := range []step{
+		{name: "send webhook test of other tenant", as: "admin@fabrikam.test", method: "POST", path: "/v1/tenants/fabrikam/webhooks/" + created.ID + "/test", want: 404},
+		{name: "send webhook test as auditor", as: "auditor@contoso.test", method: "POST", path: hooks + "/" + created.ID + "/test", want: 403},
 		{name: "resend webhook delivery again", as: approver, method: "POST", path: resend, want: 409},
 		{name: "resend webhook delivery unknown", as: approver, method: "POST", path: hooks + "/" + created.ID + "/deliveries/nope/resend", want: 404},
 		{name: "resend webhook delivery as auditor", as: "auditor@contoso.test", method: "POST", path: resend, want: 403},

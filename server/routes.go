@@ -105,6 +105,7 @@ func (s *Server) routes() []route {
 		authed("POST", "/v1/tenants/{tenant}/webhooks/{id}/rotate-secret", s.rotateWebhookSecret),
 		authed("GET", "/v1/tenants/{tenant}/webhooks/{id}/deliveries", s.listWebhookDeliveries),
 		authed("POST", "/v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}/resend", s.resendWebhookDelivery),
+		authed("POST", "/v1/tenants/{tenant}/webhooks/{id}/test", s.sendWebhookTest),
 		authed("GET", "/v1/tenants/{tenant}/sso", s.getTenantSSO),
 		authed("PUT", "/v1/tenants/{tenant}/sso", s.putTenantSSO),
 		authed("DELETE", "/v1/tenants/{tenant}/sso", s.deleteTenantSSO),

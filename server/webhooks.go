@@ -126,6 +126,20 @@ func (s *Server) resendWebhookDelivery(w http.ResponseWriter, r *http.Request) {
 	s.respond(w, r, http.StatusOK, utcDelivery(d))
 }
 
+func (s *Server) sendWebhookTest(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.webhooks()
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	d, err := svc.SendWebhookTest(r.Context(), r.PathValue("tenant"), r.PathValue("id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.respond(w, r, http.StatusOK, utcDelivery(d))
+}
+
 func utcDelivery(d *lockbox.WebhookDelivery) *lockbox.WebhookDelivery {
 	c := *d
 	c.Created = d.Created.UTC()

@@ -304,6 +304,7 @@ var notices = map[string]string{
 	"service_account_revoked": "Service account revoked: its tokens have stopped working.",
 	"webhook_deleted":         "Webhook deleted: nothing more is sent to it.",
 	"resent":                  "The delivery will be sent again within a second, with the same webhook-id.",
+	"test_sent":               "A webhook.test delivery goes out within a second; reload this page to see how it went.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

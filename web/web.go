@@ -166,6 +166,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /webhooks/{id}/{action}", h.authed(h.webhookPage))
 	m.HandleFunc("POST /webhooks/{id}/{action}", h.authed(h.webhookAction))
 	m.HandleFunc("POST /webhooks/{id}/deliveries/{delivery}/resend", h.authed(h.resendWebhookDelivery))
+	m.HandleFunc("POST /webhooks/{id}/test", h.authed(h.sendWebhookTest))
 	m.HandleFunc("GET /audit", h.authed(h.auditPage))
 	m.HandleFunc("GET /audit.csv", h.authed(h.auditCSV))
 

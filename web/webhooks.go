@@ -196,6 +196,22 @@ func (h *Handler) resendWebhookDelivery(w http.ResponseWriter, r *http.Request) 
 	http.Redirect(w, r, webhookPath(id, "deliveries")+"?done=resent", http.StatusSeeOther)
 }
 
+// sendWebhookTest queues a test delivery and comes back to the
+// deliveries, where it shows.
+func (h *Handler) sendWebhookTest(w http.ResponseWriter, r *http.Request) {
+	svc, ok := h.webhookService(w, r)
+	if !ok {
+		return
+	}
+	u := lockbox.UserFromContext(r.Context())
+	id := r.PathValue("id")
+	if _, err := svc.SendWebhookTest(r.Context(), u.Tenant, id); err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, webhookPath(id, "deliveries")+"?done=test_sent", http.StatusSeeOther)
+}
+
 // webhookAction deletes an endpoint or rotates its signing secret.
 func (h *Handler) webhookAction(w http.ResponseWriter, r *http.Request) {
 	svc, ok := h.webhookService(w, r)

@@ -131,6 +131,10 @@ func TestWebhooksPage(t *testing.T) {
 	wantRedirect(t, admin.post(resend, nil), "/webhooks/"+id+"/deliveries?done=resent")
 	wantBody(t, admin.get("/webhooks/"+id+"/deliveries?done=resent"), "sent again within a second")
 	wantStatus(t, admin.post(resend, nil), http.StatusConflict)
+	// A test delivery, from the page.
+	wantRedirect(t, admin.post("/webhooks/"+id+"/test", nil), "/webhooks/"+id+"/deliveries?done=test_sent")
+	wantBody(t, admin.get("/webhooks/"+id+"/deliveries?done=test_sent"), "goes out within a second", "<td>webhook.test</td>")
+	wantStatus(t, e.signIn("auditor@contoso.test").post("/webhooks/"+id+"/test", nil), http.StatusForbidden)
 	wantStatus(t, e.signIn("auditor@contoso.test").get("/webhooks/"+id+"/deliveries"), http.StatusForbidden)
 	wantStatus(t, e.signIn("admin@fabrikam.test").get("/webhooks/"+id+"/deliveries"), http.StatusNotFound)
 

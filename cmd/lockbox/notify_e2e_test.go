@@ -264,6 +264,17 @@ func TestEndToEndNotifications(t *testing.T) {
 			again.header.Get("webhook-id"), firstID, verifies(newest, again))
 	}
 	op.wantFail(1, "", "webhooks", "resend", hook.ID, firstID, "--tenant", "contoso")
+
+	// A test delivery, although the endpoint subscribed to request.pending
+	// only.
+	if out := approver.mustRun("webhooks", "test", hook.ID, "--tenant", "contoso"); !strings.Contains(out, "webhook.test") {
+		t.Errorf("webhooks test:\n%s", out)
+	}
+	eventually(t, "the test delivery", func() bool { return len(hooks.received()) == 5 })
+	var test lockbox.Notice
+	if call := hooks.received()[4]; json.Unmarshal(call.body, &test) != nil || test.Type != "webhook.test" || !verifies(newest, call) {
+		t.Errorf("the test delivery: %s", call.body)
+	}
 	approver.wantFail(1, "grace period must be between 0 and 24h", "webhooks", "rotate-secret", hook.ID, "--tenant", "contoso", "--grace", "25h")
 	op.wantFail(1, "", "webhooks", "rotate-secret", hook.ID, "--tenant", "contoso")
 

@@ -22,7 +22,7 @@ var _ webhookAPI = (*client.Client)(nil)
 
 func (a *app) webhooksCmd() *cobra.Command {
 	return group("webhooks", "Manage a tenant's webhook endpoints (signed event deliveries)",
-		a.webhooksListCmd(), a.webhooksCreateCmd(), a.webhooksDeliveriesCmd(), a.webhooksResendCmd(), a.webhooksRotateSecretCmd(),
+		a.webhooksListCmd(), a.webhooksCreateCmd(), a.webhooksDeliveriesCmd(), a.webhooksResendCmd(), a.webhooksTestCmd(), a.webhooksRotateSecretCmd(),
 		a.webhooksDeleteCmd())
 }
 
@@ -141,6 +141,28 @@ func (a *app) webhooksResendCmd() *cobra.Command {
 			return err
 		}
 		return a.printLine("Delivery %s (%s) of webhook %s will be sent again within a second; see it with lockbox webhooks deliveries.", d.ID, d.Type, args[0])
+	}
+	return cmd
+}
+
+func (a *app) webhooksTestCmd() *cobra.Command {
+	var tenant string
+	cmd := &cobra.Command{
+		Use:   "test ID --tenant T",
+		Short: "Send a webhook.test delivery to a webhook endpoint, to check its receiver",
+		Args:  exactArgs("ID"),
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		w, err := a.webhooksOf(cmd, &tenant)
+		if err != nil {
+			return err
+		}
+		d, err := w.SendWebhookTest(cmd.Context(), tenant, args[0])
+		if err != nil {
+			return err
+		}
+		return a.printLine("Test delivery %s (webhook.test) to webhook %s goes out within a second; see how it went with lockbox webhooks deliveries.", d.ID, args[0])
 	}
 	return cmd
 }
