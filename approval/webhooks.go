@@ -142,29 +142,18 @@ func graceLasts(until, now time.Time) bool { return now.Before(until) }
 // directory) is replaced with no grace: that is how such an endpoint is
 // given a working secret again.
 func (s *Service) RotateWebhookSecret(ctx context.Context, tenant, id string, grace time.Duration) (*lockbox.Webhook, error) {
-	u, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := lockbox.Authorize(u, lockbox.PermManageWebhooks, tenant); err != nil {
-		return nil, err
-	}
 	if err := checkRotationGrace(grace); err != nil {
 		return nil, err
 	}
 	secret := newWebhookSecret()
-	next := lockbox.StoredWebhookSecrets{}
-	if next.Current, err = s.sealSecret(webhookSecretOf(tenant, id), secret); err != nil {
-		return nil, err
-	}
 	var out *lockbox.Webhook
-	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
-		w, stored, err := tx.GetWebhook(ctx, tenant, id)
-		if err != nil {
+	var next lockbox.StoredWebhookSecrets
+	err := s.changeWebhook(ctx, tenant, id, func(tx lockbox.Tx, u *lockbox.User, w *lockbox.Webhook, stored lockbox.StoredWebhookSecrets, now time.Time) error {
+		var err error
+		next = lockbox.StoredWebhookSecrets{}
+		if next.Current, err = s.sealSecret(webhookSecretOf(tenant, id), secret); err != nil {
 			return err
 		}
-		now := s.now()
-		next.Previous, next.PreviousUntil = "", time.Time{}
 		if grace > 0 {
 			if old, _, err := s.openSecret(ctx, webhookSecretOf(tenant, id), stored.Current); err == nil {
 				if next.Previous, err = s.sealSecret(previousWebhookSecretOf(tenant, id), old); err != nil {
@@ -242,20 +231,8 @@ func deliveryOf(m *lockbox.OutboxMessage) *lockbox.WebhookDelivery {
 // message older than the retry window that fails again is given up again
 // at that attempt.
 func (s *Service) ResendWebhookDelivery(ctx context.Context, tenant, id, delivery string) (*lockbox.WebhookDelivery, error) {
-	u, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := lockbox.Authorize(u, lockbox.PermManageWebhooks, tenant); err != nil {
-		return nil, err
-	}
 	var out *lockbox.WebhookDelivery
-	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
-		w, _, err := tx.GetWebhook(ctx, tenant, id)
-		if err != nil {
-			return err
-		}
-		now := s.now()
+	err := s.changeWebhook(ctx, tenant, id, func(tx lockbox.Tx, u *lockbox.User, w *lockbox.Webhook, _ lockbox.StoredWebhookSecrets, now time.Time) error {
 		m, err := tx.ResendWebhookDelivery(ctx, tenant, id, delivery, now)
 		if err != nil {
 			return err
@@ -273,24 +250,12 @@ func (s *Service) ResendWebhookDelivery(ctx context.Context, tenant, id, deliver
 // deliveries and verifies their signature. It is delivered, retried and
 // listed like any other.
 func (s *Service) SendWebhookTest(ctx context.Context, tenant, id string) (*lockbox.WebhookDelivery, error) {
-	u, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := lockbox.Authorize(u, lockbox.PermManageWebhooks, tenant); err != nil {
-		return nil, err
-	}
 	var out *lockbox.WebhookDelivery
-	err = s.store.Update(ctx, func(tx lockbox.Tx) error {
-		w, _, err := tx.GetWebhook(ctx, tenant, id)
-		if err != nil {
-			return err
-		}
+	err := s.changeWebhook(ctx, tenant, id, func(tx lockbox.Tx, u *lockbox.User, w *lockbox.Webhook, _ lockbox.StoredWebhookSecrets, now time.Time) error {
 		t, err := tx.GetTenant(ctx, tenant)
 		if err != nil {
 			return err
 		}
-		now := s.now()
 		payload, err := notice(lockbox.EventTypeWebhookTest, lockbox.NoticeData{Tenant: tenant, TenantName: t.DisplayName, Actor: u.Email,
 			Comment: "A test delivery from Lockbox: no request or action is behind it."}, now)
 		if err != nil {
@@ -335,6 +300,20 @@ func (s *Service) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.W
 
 // DeleteWebhook removes an endpoint; its undelivered deliveries go with it.
 func (s *Service) DeleteWebhook(ctx context.Context, tenant, id string) error {
+	return s.changeWebhook(ctx, tenant, id, func(tx lockbox.Tx, u *lockbox.User, w *lockbox.Webhook, _ lockbox.StoredWebhookSecrets, now time.Time) error {
+		if err := tx.DeleteWebhook(ctx, tenant, id); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, webhookRecord(ctx, u, w, lockbox.OpWebhookDeleted, now))
+	})
+}
+
+// changeWebhook is how every change of one endpoint starts: the caller
+// must manage tenant's webhooks, and change runs in one write transaction
+// with the endpoint as stored (ENOTFOUND when there is none, another
+// tenant's included) and the time of the change.
+func (s *Service) changeWebhook(ctx context.Context, tenant, id string,
+	change func(tx lockbox.Tx, u *lockbox.User, w *lockbox.Webhook, stored lockbox.StoredWebhookSecrets, now time.Time) error) error {
 	u, err := actor(ctx)
 	if err != nil {
 		return err
@@ -343,14 +322,11 @@ func (s *Service) DeleteWebhook(ctx context.Context, tenant, id string) error {
 		return err
 	}
 	return s.store.Update(ctx, func(tx lockbox.Tx) error {
-		w, _, err := tx.GetWebhook(ctx, tenant, id)
+		w, stored, err := tx.GetWebhook(ctx, tenant, id)
 		if err != nil {
 			return err
 		}
-		if err := tx.DeleteWebhook(ctx, tenant, id); err != nil {
-			return err
-		}
-		return appendAudit(ctx, tx, webhookRecord(ctx, u, w, lockbox.OpWebhookDeleted, s.now()))
+		return change(tx, u, w, stored, s.now())
 	})
 }
 
