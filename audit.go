@@ -47,6 +47,8 @@ const (
 	OpWebhookDeliveryResent = "webhook.delivery_resent"
 	// OpWebhookTestSent: a test delivery was queued to an endpoint.
 	OpWebhookTestSent = "webhook.test_sent"
+	// OpWebhookUpdated: an endpoint's URL, events or description changed.
+	OpWebhookUpdated = "webhook.updated"
 
 	// Provider log operations.
 	OpTenantCreated         = "tenant.created"

@@ -26,7 +26,7 @@ var AuditOperations = []string{
 	OpRequestCreated, OpRequestReviewed, OpRequestApproved, OpRequestDenied, OpRequestCanceled,
 	OpRequestExpired, OpRequestActivated, OpRequestCompleted, OpRequestRevoked,
 	OpRequestDecisionRefused, OpOperatorAction, OpOperatorActionBlocked, OpSettingsUpdated, OpPolicyUpdated,
-	OpRoleAssigned, OpRoleRemoved, OpWebhookCreated, OpWebhookDeleted, OpWebhookSecretRotated, OpWebhookDeliveryResent, OpWebhookTestSent,
+	OpRoleAssigned, OpRoleRemoved, OpWebhookCreated, OpWebhookDeleted, OpWebhookSecretRotated, OpWebhookDeliveryResent, OpWebhookTestSent, OpWebhookUpdated,
 	OpTenantCreated, OpStaffAdded, OpServiceAccountCreated, OpServiceUpdated,
 	OpPasswordChanged, OpPasswordReset, OpAccountDisabled, OpAccountEnabled, OpAccountRemoved,
 	OpTokenRevoked, OpServiceAccountRotate, OpSSOConfigured, OpBreakGlassSignIn, OpSSOVerified,

@@ -301,6 +301,9 @@ type OutboxTx interface {
 	// GetWebhook returns a tenant's endpoint and its secrets (as stored:
 	// sealed). ENOTFOUND when missing or another tenant's.
 	GetWebhook(ctx context.Context, tenant, id string) (*Webhook, StoredWebhookSecrets, error)
+	// UpdateWebhook stores w's URL, events and description for the
+	// endpoint w.ID of w.Tenant. ENOTFOUND when missing.
+	UpdateWebhook(ctx context.Context, w *Webhook) error
 	// StaleWebhookSecrets returns, ordered by tenant and id, the endpoints
 	// whose stored secret does not start with current (SecretBox.Current):
 	// the only ones the start-up pass may have to seal.
@@ -365,6 +368,14 @@ type Webhook struct {
 // Subscribed reports whether the endpoint receives events of type typ.
 func (w *Webhook) Subscribed(typ string) bool { return slices.Contains(w.Events, typ) }
 
+// WebhookUpdate changes an endpoint: nil fields stay as they are. Its
+// secret and undelivered deliveries stay too (those go to the new URL).
+type WebhookUpdate struct {
+	URL         *string   `json:"url,omitempty"`
+	Events      *[]string `json:"events,omitempty"`
+	Description *string   `json:"description,omitempty"`
+}
+
 // NewWebhook is the input to register an endpoint. Events defaults to all.
 type NewWebhook struct {
 	URL         string   `json:"url"`
@@ -410,6 +421,10 @@ type WebhookService interface {
 	ListWebhooks(ctx context.Context, tenant string) ([]*Webhook, error)
 	// DeleteWebhook removes an endpoint; ENOTFOUND when there is none.
 	DeleteWebhook(ctx context.Context, tenant, id string) error
+	// UpdateWebhook changes an endpoint's URL, events or description and
+	// returns it (without its secret). EINVALID as CreateWebhook, and when
+	// nothing is to change.
+	UpdateWebhook(ctx context.Context, tenant, id string, in WebhookUpdate) (*Webhook, error)
 	// RotateWebhookSecret gives an endpoint a new signing secret and
 	// returns the endpoint with it (shown this once). During grace (at
 	// most a day) deliveries carry a signature with the old secret too;

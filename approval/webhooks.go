@@ -56,22 +56,81 @@ func (s *Service) CreateWebhook(ctx context.Context, tenant string, in lockbox.N
 
 // newWebhook validates in and builds the endpoint u registers.
 func (s *Service) newWebhook(ctx context.Context, u *lockbox.User, tenant string, in lockbox.NewWebhook) (*lockbox.Webhook, error) {
-	target, err := lockbox.ValidateWebhookURL(in.URL, s.opts.AllowPrivateWebhooks)
+	w := &lockbox.Webhook{ID: newID(), Tenant: tenant, CreatedBy: u.Email, CreatedAt: s.now()}
+	err := s.setWebhook(ctx, w, lockbox.WebhookUpdate{URL: &in.URL, Events: &in.Events, Description: &in.Description})
+	return w, err
+}
+
+// setWebhook checks the fields in sets and sets them on w: the one place
+// an endpoint's URL, events and description are judged, for registering
+// and for changing one. A nil Events list (left out) means every event.
+func (s *Service) setWebhook(ctx context.Context, w *lockbox.Webhook, in lockbox.WebhookUpdate) error {
+	if in.URL != nil {
+		target, err := lockbox.ValidateWebhookURL(*in.URL, s.opts.AllowPrivateWebhooks)
+		if err != nil {
+			return err
+		}
+		if err := s.checkWebhookHost(ctx, target); err != nil {
+			return err
+		}
+		w.URL = *in.URL
+	}
+	if in.Events != nil {
+		events, err := lockbox.ValidateWebhookEvents(*in.Events)
+		if err != nil {
+			return err
+		}
+		w.Events = events
+	}
+	if in.Description != nil {
+		if err := lockbox.ValidText("description", *in.Description, lockbox.MaxWebhookDescription, false); err != nil {
+			return err
+		}
+		w.Description = *in.Description
+	}
+	return nil
+}
+
+// UpdateWebhook changes an endpoint's URL, events or description. Its
+// secret stays, and so do its undelivered deliveries: they go to the new
+// URL. The new URL is checked as at registration, before the change's
+// transaction (resolving a name may take seconds).
+func (s *Service) UpdateWebhook(ctx context.Context, tenant, id string, in lockbox.WebhookUpdate) (*lockbox.Webhook, error) {
+	u, err := actor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkWebhookHost(ctx, target); err != nil {
+	if err := lockbox.Authorize(u, lockbox.PermManageWebhooks, tenant); err != nil {
 		return nil, err
 	}
-	events, err := lockbox.ValidateWebhookEvents(in.Events)
-	if err != nil {
+	if in.URL == nil && in.Events == nil && in.Description == nil {
+		return nil, lockbox.Errorf(lockbox.EINVALID, "Nothing to change: give a new url, events or description.")
+	}
+	next := &lockbox.Webhook{}
+	if err := s.setWebhook(ctx, next, in); err != nil {
 		return nil, err
 	}
-	if err := lockbox.ValidText("description", in.Description, lockbox.MaxWebhookDescription, false); err != nil {
-		return nil, err
-	}
-	return &lockbox.Webhook{ID: newID(), Tenant: tenant, URL: in.URL, Events: events,
-		Description: in.Description, CreatedBy: u.Email, CreatedAt: s.now()}, nil
+	var out *lockbox.Webhook
+	err = s.changeWebhook(ctx, tenant, id, func(tx lockbox.Tx, u *lockbox.User, w *lockbox.Webhook, _ lockbox.StoredWebhookSecrets, now time.Time) error {
+		before := *w
+		if in.URL != nil {
+			w.URL = next.URL
+		}
+		if in.Events != nil {
+			w.Events = next.Events
+		}
+		if in.Description != nil {
+			w.Description = next.Description
+		}
+		if err := tx.UpdateWebhook(ctx, w); err != nil {
+			return err
+		}
+		rec := webhookRecord(ctx, u, w, lockbox.OpWebhookUpdated, now)
+		rec.AuditData["previous"] = map[string]any{"target": webhookTarget(before.URL), "events": before.Events, "description": before.Description}
+		out = w
+		return appendAudit(ctx, tx, rec)
+	})
+	return out, err
 }
 
 // checkWebhookHost resolves a webhook's host name now and refuses it when

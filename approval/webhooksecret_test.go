@@ -443,3 +443,90 @@ type received struct {
 	header http.Header
 	body   []byte
 }
+
+// TestWebhookUpdated: an endpoint's URL, events and description change in
+// place: its secret stays, new events reach it and dropped ones no longer
+// do, the change is audited with what it was; bad input, nothing to
+// change, another tenant's endpoint and an audit reader are refused, and
+// nothing changes.
+func TestWebhookUpdated(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	admin := h.as("admin@contoso.test")
+	w, err := h.svc.CreateWebhook(admin, "contoso", lockbox.NewWebhook{URL: "https://hooks.example.com/a",
+		Events: []string{lockbox.OpOperatorAction}, Description: "SIEM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	str := func(s string) *string { return &s }
+	events := func(e ...string) *[]string { // never nil: an explicit list, as JSON gives
+		e = append([]string{}, e...)
+		return &e
+	}
+	for _, tc := range []struct {
+		name, by, tenant, id string
+		in                   lockbox.WebhookUpdate
+		want                 string
+	}{
+		{"Nothing", "admin@contoso.test", "contoso", w.ID, lockbox.WebhookUpdate{}, lockbox.EINVALID},
+		{"PlainHTTP", "admin@contoso.test", "contoso", w.ID, lockbox.WebhookUpdate{URL: str("http://hooks.example.com/b")}, lockbox.EINVALID},
+		{"Loopback", "admin@contoso.test", "contoso", w.ID, lockbox.WebhookUpdate{URL: str("https://127.0.0.1/b")}, lockbox.EINVALID},
+		{"NoEvents", "admin@contoso.test", "contoso", w.ID, lockbox.WebhookUpdate{Events: events()}, lockbox.EINVALID},
+		{"UnknownEvent", "admin@contoso.test", "contoso", w.ID, lockbox.WebhookUpdate{Events: events("request.exploded")}, lockbox.EINVALID},
+		{"LongDescription", "admin@contoso.test", "contoso", w.ID, lockbox.WebhookUpdate{Description: str(strings.Repeat("x", 201))}, lockbox.EINVALID},
+		{"Missing", "admin@contoso.test", "contoso", "nope", lockbox.WebhookUpdate{Description: str("x")}, lockbox.ENOTFOUND},
+		{"AnotherTenant", "admin@fabrikam.test", "fabrikam", w.ID, lockbox.WebhookUpdate{Description: str("x")}, lockbox.ENOTFOUND},
+		{"AuditReader", "auditor@contoso.test", "contoso", w.ID, lockbox.WebhookUpdate{Description: str("x")}, lockbox.EFORBIDDEN},
+	} {
+		if _, err := h.svc.UpdateWebhook(h.as(tc.by), tc.tenant, tc.id, tc.in); lockbox.ErrorCode(err) != tc.want {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.want)
+		}
+	}
+	if list, _ := h.svc.ListWebhooks(admin, "contoso"); len(list) != 1 || list[0].URL != w.URL || list[0].Description != "SIEM" {
+		t.Fatalf("a refused update changed the endpoint: %+v", list)
+	}
+
+	u, err := h.svc.UpdateWebhook(admin, "contoso", w.ID, lockbox.WebhookUpdate{URL: str("https://hooks.example.com/b"),
+		Events: events(lockbox.EventTypeRequestPending)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.URL != "https://hooks.example.com/b" || !slices.Equal(u.Events, []string{lockbox.EventTypeRequestPending}) ||
+		u.Description != "SIEM" || u.Secret != "" || u.ID != w.ID {
+		t.Errorf("updated: %+v", u)
+	}
+	got, secrets, err := h.svc.WebhookForDelivery(ctx, "contoso", w.ID)
+	if err != nil || got.URL != u.URL || !slices.Equal(secrets, []string{w.Secret}) {
+		t.Errorf("delivery after the update: %+v, %d secrets, %v; want the new URL and the same secret", got, len(secrets), err)
+	}
+	// The new event reaches it, the dropped one no longer does.
+	err = h.store.Update(ctx, func(tx lockbox.Tx) error {
+		if err := approval.EmitWebhookEvent(ctx, tx, lockbox.OpOperatorAction, lockbox.NoticeData{Tenant: "contoso"}, time.Now()); err != nil {
+			return err
+		}
+		return approval.EmitWebhookEvent(ctx, tx, lockbox.EventTypeRequestPending, lockbox.NoticeData{Tenant: "contoso"}, time.Now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliveries, err := h.svc.ListWebhookDeliveries(admin, "contoso", w.ID)
+	if err != nil || len(deliveries) != 1 || deliveries[0].Type != lockbox.EventTypeRequestPending {
+		t.Errorf("deliveries after the update: %+v, %v; want the request.pending only", deliveries, err)
+	}
+	var recs []*lockbox.AuditRecord
+	for _, rec := range h.audit("contoso") {
+		if rec.Operation == lockbox.OpWebhookUpdated {
+			recs = append(recs, rec)
+		}
+	}
+	if len(recs) != 1 {
+		t.Fatalf("%d webhook.updated records, want 1", len(recs))
+	}
+	b, _ := json.Marshal(recs[0].AuditData)
+	for _, want := range []string{`"target":"https://hooks.example.com"`, `"previous":{`, `"operator.action"`, `"request.pending"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("webhook.updated data %s lacks %s", b, want)
+		}
+	}
+}

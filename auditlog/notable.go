@@ -16,6 +16,7 @@ var notable = map[string]bool{
 	lockbox.OpWebhookCreated:         true,
 	lockbox.OpWebhookDeleted:         true,
 	lockbox.OpWebhookSecretRotated:   true,
+	lockbox.OpWebhookUpdated:         true,
 	// A passkey signs decisions (SPEC §10.3): one added that its owner did
 	// not add is how a provider would sign in an approver's name.
 	lockbox.OpPasskeyRegistered: true,

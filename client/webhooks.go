@@ -33,6 +33,16 @@ func (c *Client) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.We
 	return out.Webhooks, nil
 }
 
+// UpdateWebhook changes an endpoint's URL, events or description (PATCH
+// /v1/tenants/{tenant}/webhooks/{id}).
+func (c *Client) UpdateWebhook(ctx context.Context, tenant, id string, in lockbox.WebhookUpdate) (*lockbox.Webhook, error) {
+	var out lockbox.Webhook
+	if err := c.do(ctx, http.MethodPatch, webhooksPath(tenant)+"/"+seg(id), in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // DeleteWebhook deletes an endpoint (DELETE /v1/tenants/{tenant}/webhooks/{id}).
 func (c *Client) DeleteWebhook(ctx context.Context, tenant, id string) error {
 	return c.do(ctx, http.MethodDelete, webhooksPath(tenant)+"/"+seg(id), nil, nil)

@@ -66,6 +66,7 @@ func init() {
 		"POST /v1/tenants/{tenant}/webhooks":                                   tenantApproversOnly,
 		"GET /v1/tenants/{tenant}/webhooks":                                    tenantApproversOnly,
 		"DELETE /v1/tenants/{tenant}/webhooks/{id}":                            tenantApproversOnly,
+		"PATCH /v1/tenants/{tenant}/webhooks/{id}":                             tenantApproversOnly,
 		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret":                tenantApproversOnly,
 		"GET /v1/tenants/{tenant}/webhooks/{id}/deliveries":                    tenantApproversOnly,
 		"POST /v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}/resend": tenantApproversOnly,
@@ -77,8 +78,11 @@ func init() {
 
 // notifyBody is a valid body for the notification routes, nil for others.
 func notifyBody(route server.Route) any {
-	if route.Method+" "+route.Pattern == "POST /v1/tenants/{tenant}/webhooks" {
+	switch route.Method + " " + route.Pattern {
+	case "POST /v1/tenants/{tenant}/webhooks":
 		return map[string]any{"url": "https://hooks.example.com/lockbox"}
+	case "PATCH /v1/tenants/{tenant}/webhooks/{id}":
+		return map[string]any{"description": "changed"}
 	}
 	return nil
 }
@@ -90,7 +94,7 @@ func (m *matrix) notifyFixture(route server.Route, target, path string) string {
 	v, _ := notifyBySvc.Load(m.svc)
 	n := v.(*testNotify)
 	switch route.Method + " " + route.Pattern {
-	case "POST /v1/tenants/{tenant}/webhooks", "DELETE /v1/tenants/{tenant}/webhooks/{id}",
+	case "POST /v1/tenants/{tenant}/webhooks", "DELETE /v1/tenants/{tenant}/webhooks/{id}", "PATCH /v1/tenants/{tenant}/webhooks/{id}",
 		"POST /v1/tenants/{tenant}/webhooks/{id}/rotate-secret", "GET /v1/tenants/{tenant}/webhooks/{id}/deliveries",
 		"POST /v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}/resend", "POST /v1/tenants/{tenant}/webhooks/{id}/test":
 		ctx := m.ctxOf("admin@" + target + ".test")
@@ -165,6 +169,20 @@ func (c *conformance) notifications(t *testing.T) {
 		{name: "resend webhook delivery as auditor", as: "auditor@contoso.test", method: "POST", path: resend, want: 403},
 		{name: "resend webhook delivery of other tenant", as: "admin@fabrikam.test", method: "POST",
 			path: "/v1/tenants/fabrikam/webhooks/" + created.ID + "/deliveries/" + dead + "/resend", want: 404},
+	} {
+		c.run(t, s)
+	}
+	updated := decode[*lockbox.Webhook](t, c.run(t, step{name: "update webhook", as: contosoAdmin, method: "PATCH",
+		path: hooks + "/" + created.ID, body: map[string]any{"events": []string{"request.pending"}, "description": "SIEM (pending only)"}, want: 200}))
+	if updated.URL != created.URL || len(updated.Events) != 1 || updated.Description != "SIEM (pending only)" || updated.Secret != "" {
+		t.Errorf("updated webhook %+v", updated)
+	}
+	for _, s := range []step{
+		{name: "update webhook nothing", as: contosoAdmin, method: "PATCH", path: hooks + "/" + created.ID, body: map[string]any{}, want: 400},
+		{name: "update webhook private target", as: contosoAdmin, method: "PATCH", path: hooks + "/" + created.ID, body: map[string]any{"url": "https://10.0.0.5/hook"}, want: 400},
+		{name: "update webhook no events", as: contosoAdmin, method: "PATCH", path: hooks + "/" + created.ID, body: map[string]any{"events": []string{}}, want: 400, invalid: true},
+		{name: "update webhook of other tenant", as: "admin@fabrikam.test", method: "PATCH", path: "/v1/tenants/fabrikam/webhooks/" + created.ID, body: map[string]any{"description": "x"}, want: 404},
+		{name: "update webhook as auditor", as: "auditor@contoso.test", method: "PATCH", path: hooks + "/" + created.ID, body: map[string]any{"description": "x"}, want: 403},
 	} {
 		c.run(t, s)
 	}

@@ -101,6 +101,7 @@ func (s *Server) routes() []route {
 		authed("POST", "/v1/tenants/{tenant}/users/{email}/reset-password", s.resetTenantUserPassword),
 		authed("POST", "/v1/tenants/{tenant}/webhooks", s.createWebhook),
 		authed("GET", "/v1/tenants/{tenant}/webhooks", s.listWebhooks),
+		authed("PATCH", "/v1/tenants/{tenant}/webhooks/{id}", s.updateWebhook),
 		authed("DELETE", "/v1/tenants/{tenant}/webhooks/{id}", s.deleteWebhook),
 		authed("POST", "/v1/tenants/{tenant}/webhooks/{id}/rotate-secret", s.rotateWebhookSecret),
 		authed("GET", "/v1/tenants/{tenant}/webhooks/{id}/deliveries", s.listWebhookDeliveries),

@@ -70,6 +70,25 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.webhooks()
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	var in lockbox.WebhookUpdate
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	updated, err := svc.UpdateWebhook(r.Context(), r.PathValue("tenant"), r.PathValue("id"), in)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.respond(w, r, http.StatusOK, utcWebhook(updated))
+}
+
 func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
 	svc, err := s.webhooks()
 	if err != nil {

@@ -76,6 +76,17 @@ func (t *tx) GetWebhook(ctx context.Context, tenant, id string) (*lockbox.Webhoo
 	return w, s, nil
 }
 
+// UpdateWebhook stores an endpoint's URL, events and description.
+func (t *tx) UpdateWebhook(ctx context.Context, w *lockbox.Webhook) error {
+	events, err := sqlrows.JSONList(w.Events)
+	if err != nil {
+		return wrap("update webhook", err)
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE webhooks SET url = ?, events = ?, description = ? WHERE tenant = ? AND id = ?`,
+		w.URL, events, w.Description, w.Tenant, w.ID)
+	return expectRow(res, err, "update webhook", "Webhook %q not found.", w.ID)
+}
+
 // StaleWebhookSecrets returns the endpoints whose secret does not start
 // with current.
 func (t *tx) StaleWebhookSecrets(ctx context.Context, current string) ([]lockbox.WebhookSecret, error) {

@@ -815,6 +815,22 @@ func testWebhooks(t *testing.T, s lockbox.Store) {
 		wantCode(t, err, lockbox.ENOTFOUND)
 		return nil
 	})
+	// An update changes the URL, events and description in place, and the
+	// list read after it (a cached one included) shows them.
+	b2 := *b
+	b2.URL, b2.Events, b2.Description = "https://hooks.example.com/moved", []string{lockbox.OpOperatorAction}, "moved"
+	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.UpdateWebhook(t.Context(), &b2) })
+	MustView(t, s, func(tx lockbox.Tx) (err error) {
+		list, err = tx.ListWebhooks(t.Context(), "contoso")
+		return err
+	})
+	if diff := cmp.Diff([]*lockbox.Webhook{a, &b2}, list); diff != "" {
+		t.Errorf("list after an update (-want +got):\n%s", diff)
+	}
+	other := b2
+	other.Tenant = "fabrikam"
+	err = s.Update(t.Context(), func(tx lockbox.Tx) error { return tx.UpdateWebhook(t.Context(), &other) })
+	wantCode(t, err, lockbox.ENOTFOUND)
 	err = s.Update(t.Context(), func(tx lockbox.Tx) error { return tx.DeleteWebhook(t.Context(), "contoso", "wh-c") })
 	wantCode(t, err, lockbox.ENOTFOUND)
 	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.DeleteWebhook(t.Context(), "contoso", "wh-a") })

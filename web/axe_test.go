@@ -119,7 +119,8 @@ func (s *suite) everyPageAccessible(t *testing.T) {
 			"/requests/LB-NOSUCHRQ", // the error page (not found)
 			"/dev/mail"},
 		"admin@contoso.test": {"/users", "/users/auditor@contoso.test/remove", "/policy", "/sso",
-			"/webhooks", "/webhooks/" + hook.ID + "/rotate", "/webhooks/" + hook.ID + "/delete", "/webhooks/" + hook.ID + "/deliveries"},
+			"/webhooks", "/webhooks/" + hook.ID + "/rotate", "/webhooks/" + hook.ID + "/delete", "/webhooks/" + hook.ID + "/deliveries",
+			"/webhooks/" + hook.ID + "/edit"},
 		"admin@provider.test": {"/tenants", "/staff", "/services", "/service-accounts", "/service-accounts/dev-service/rotate", "/service-accounts/dev-service/revoke",
 			"/staff/operator2@provider.test/remove"},
 	}

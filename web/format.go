@@ -303,6 +303,7 @@ var notices = map[string]string{
 	"acknowledge":             "Break-glass request acknowledged: it no longer needs review.",
 	"service_account_revoked": "Service account revoked: its tokens have stopped working.",
 	"webhook_deleted":         "Webhook deleted: nothing more is sent to it.",
+	"webhook_updated":         "Webhook saved. Its secret is the same; deliveries not yet made go to its URL as it is now.",
 	"resent":                  "The delivery will be sent again within a second, with the same webhook-id.",
 	"test_sent":               "A webhook.test delivery goes out within a second; reload this page to see how it went.",
 }

@@ -124,6 +124,8 @@ func TestEveryPageEveryRole(t *testing.T) {
 		{"/webhooks/nothing/deliveries", [7]int{no, no, no, nf, nf, no, nf}, nil},
 		{"/webhooks/nothing/deliveries/msg/resend", [7]int{no, no, no, nf, nf, no, nf}, url.Values{}},
 		{"/webhooks/nothing/test", [7]int{no, no, no, nf, nf, no, nf}, url.Values{}},
+		{"/webhooks/nothing/edit", [7]int{no, no, no, nf, nf, no, nf}, nil},
+		{"/webhooks/nothing/edit", [7]int{no, no, no, nf, nf, no, nf}, url.Values{"url": {"https://hooks.example.com/x"}}},
 		{"/requests?needs_review=1", [7]int{ok, ok, ok, ok, ok, ok, ok}, nil},
 		// Request actions: the confirmation page explains a refusal to
 		// whoever sees the request; the action itself is the service's.

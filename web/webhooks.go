@@ -33,10 +33,13 @@ type webhookForm struct {
 // not given the new one refuses deliveries once the grace ends).
 type webhookData struct {
 	Webhook *lockbox.Webhook
-	Action  string // "delete" or "rotate"
+	Action  string // "edit", "delete" or "rotate"
 	Grace   string
 	Error   string
 	Errors  fieldErrors
+	// Form and Events are the edit form's.
+	Form   webhookForm
+	Events []string
 }
 
 // webhookPath is the path of an endpoint's action.
@@ -81,6 +84,12 @@ func (h *Handler) renderWebhooks(w http.ResponseWriter, r *http.Request, status 
 	h.render(w, r, status, "webhooks", "Webhooks", d)
 }
 
+// readWebhookForm reads the webhook fields of a parsed form.
+func readWebhookForm(r *http.Request) webhookForm {
+	return webhookForm{URL: strings.TrimSpace(r.PostForm.Get("url")), Description: strings.TrimSpace(r.PostForm.Get("description")),
+		Events: r.PostForm["event"]}
+}
+
 // createWebhook adds an endpoint. No event checked means every event, as
 // leaving events out does in the API.
 func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
@@ -92,8 +101,7 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
 		return
 	}
-	f := webhookForm{URL: strings.TrimSpace(r.PostForm.Get("url")), Description: strings.TrimSpace(r.PostForm.Get("description")),
-		Events: r.PostForm["event"]}
+	f := readWebhookForm(r)
 	u := lockbox.UserFromContext(r.Context())
 	created, err := svc.CreateWebhook(r.Context(), u.Tenant, lockbox.NewWebhook{URL: f.URL, Events: f.Events, Description: f.Description})
 	switch lockbox.ErrorCode(err) {
@@ -121,7 +129,7 @@ func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request) {
 	switch action := r.PathValue("action"); action {
 	case "deliveries":
 		h.webhookDeliveriesPage(w, r)
-	case "delete", "rotate":
+	case "delete", "rotate", "edit":
 		h.renderWebhookConfirm(w, r, http.StatusOK, &webhookData{Action: action, Grace: "24h"})
 	default:
 		h.notFoundPage(w, r)
@@ -150,8 +158,15 @@ func (h *Handler) renderWebhookConfirm(w http.ResponseWriter, r *http.Request, s
 	}
 	d.Webhook = hook
 	title := "Delete a webhook"
-	if d.Action == "rotate" {
+	switch d.Action {
+	case "rotate":
 		title = "Rotate a webhook's signing secret"
+	case "edit":
+		title = "Change a webhook"
+		if d.Form.Errors == nil { // first shown: the endpoint as it is
+			d.Form = webhookForm{URL: hook.URL, Description: hook.Description, Events: hook.Events}
+		}
+		d.Events = lockbox.WebhookEvents
 	}
 	h.render(w, r, status, "webhook", title, d)
 }
@@ -221,6 +236,25 @@ func (h *Handler) webhookAction(w http.ResponseWriter, r *http.Request) {
 	u := lockbox.UserFromContext(r.Context())
 	id := r.PathValue("id")
 	switch r.PathValue("action") {
+	case "edit":
+		if err := r.ParseForm(); err != nil {
+			h.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+			return
+		}
+		f := readWebhookForm(r)
+		// No event checked means every event, as when adding one.
+		events := f.Events
+		_, err := svc.UpdateWebhook(r.Context(), u.Tenant, id, lockbox.WebhookUpdate{URL: &f.URL, Events: &events, Description: &f.Description})
+		switch lockbox.ErrorCode(err) {
+		case "":
+			http.Redirect(w, r, "/webhooks?done=webhook_updated", http.StatusSeeOther)
+		case lockbox.EINVALID:
+			f.Errors = fieldErrors{}
+			f.Error = f.Errors.add(err)
+			h.renderWebhookConfirm(w, r, statusOf(err), &webhookData{Action: "edit", Form: f})
+		default:
+			h.serviceError(w, r, err)
+		}
 	case "delete":
 		if err := svc.DeleteWebhook(r.Context(), u.Tenant, id); err != nil {
 			h.serviceError(w, r, err)

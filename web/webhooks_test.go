@@ -74,6 +74,27 @@ func TestWebhooksPage(t *testing.T) {
 		t.Error("the list shows a secret again")
 	}
 
+	// Changing it: the form shows it as it is; a bad URL is shown beside
+	// its field and changes nothing; a good change keeps the secret.
+	wantBody(t, admin.get("/webhooks/"+id+"/edit"), `value="https://hooks.example.com/siem?token=x"`, `value="SIEM"`,
+		`value="operator.action" checked`, `value="request.denied">`)
+	res = admin.post("/webhooks/"+id+"/edit", url.Values{"url": {"http://hooks.example.com/plain"}, "description": {"SIEM"}})
+	wantStatus(t, res, http.StatusBadRequest)
+	wantBody(t, res, `id="url-error"`, `aria-invalid="true"`, `value="http://hooks.example.com/plain"`)
+	wantRedirect(t, admin.post("/webhooks/"+id+"/edit", url.Values{"url": {"https://hooks.example.com/moved"}, "description": {"SIEM 2"},
+		"event": {"request.denied"}}), "/webhooks?done=webhook_updated")
+	wantBody(t, admin.get("/webhooks?done=webhook_updated"), "Webhook saved", "https://hooks.example.com/moved", "SIEM 2", "request.denied")
+	if hooks, _ := e.svc.ListWebhooks(e.as("admin@contoso.test"), "contoso"); len(hooks) != 1 || !slices.Equal(hooks[0].Events, []string{"request.denied"}) {
+		t.Errorf("after the change: %+v", hooks)
+	}
+	if !slices.Equal(signing(), []string{first}) {
+		t.Error("changing the webhook changed its secret")
+	}
+	wantRedirect(t, admin.post("/webhooks/"+id+"/edit", url.Values{"url": {"https://hooks.example.com/moved"}}), "/webhooks?done=webhook_updated")
+	if hooks, _ := e.svc.ListWebhooks(e.as("admin@contoso.test"), "contoso"); len(hooks) != 1 || len(hooks[0].Events) != len(lockbox.WebhookEvents) {
+		t.Errorf("no event checked should mean every event: %+v", hooks[0].Events)
+	}
+
 	// The confirmation pages change nothing.
 	wantBody(t, admin.get("/webhooks/"+id+"/rotate"), `name="grace"`, `value="24h"`)
 	wantBody(t, admin.get("/webhooks/"+id+"/delete"), `id="confirm"`, "dropped")
@@ -171,11 +192,12 @@ func TestWebhooksRefused(t *testing.T) {
 		c := e.signIn(tc.email)
 		wantStatus(t, c.post("/webhooks/"+hook.ID+"/rotate", url.Values{"grace": {"0"}}), tc.want)
 		wantStatus(t, c.post("/webhooks/"+hook.ID+"/delete", nil), tc.want)
+		wantStatus(t, c.post("/webhooks/"+hook.ID+"/edit", url.Values{"url": {"https://hooks.example.com/elsewhere"}}), tc.want)
 		wantStatus(t, c.get("/webhooks/"+hook.ID+"/rotate"), tc.want)
 	}
 	hooks, err := e.svc.ListWebhooks(e.as("admin@contoso.test"), "contoso")
-	if err != nil || len(hooks) != 1 {
-		t.Fatalf("after refused deletions: %d webhooks, %v", len(hooks), err)
+	if err != nil || len(hooks) != 1 || hooks[0].URL != hook.URL {
+		t.Fatalf("after refused deletions and changes: %+v, %v", hooks, err)
 	}
 	if _, after, err := e.svc.WebhookForDelivery(context.Background(), "contoso", hook.ID); err != nil || !slices.Equal(after, before) {
 		t.Errorf("a refused rotation changed the secret (%v)", err)

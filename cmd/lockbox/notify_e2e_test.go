@@ -278,6 +278,17 @@ func TestEndToEndNotifications(t *testing.T) {
 	approver.wantFail(1, "grace period must be between 0 and 24h", "webhooks", "rotate-secret", hook.ID, "--tenant", "contoso", "--grace", "25h")
 	op.wantFail(1, "", "webhooks", "rotate-secret", hook.ID, "--tenant", "contoso")
 
+	// Changed in place: the description and events; the URL stays.
+	if out := approver.mustRun("webhooks", "update", hook.ID, "--tenant", "contoso", "--description", "SIEM, all request events",
+		"--event", "request.pending", "--event", "request.approved"); !strings.Contains(out, "request.pending, request.approved") {
+		t.Errorf("webhooks update:\n%s", out)
+	}
+	if list := approver.mustRun("webhooks", "list", "--tenant", "contoso"); !strings.Contains(list, "SIEM, all request events") {
+		t.Errorf("webhooks list after the update:\n%s", list)
+	}
+	approver.wantFail(2, "nothing to change", "webhooks", "update", hook.ID, "--tenant", "contoso")
+	approver.wantFail(1, "url must use https", "webhooks", "update", hook.ID, "--tenant", "contoso", "--url", "ftp://x.example.com/")
+
 	approver.mustRun("webhooks", "delete", hook.ID, "--tenant", "contoso")
 	approver.wantFail(1, "not found", "webhooks", "delete", hook.ID, "--tenant", "contoso")
 }

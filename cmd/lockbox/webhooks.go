@@ -22,7 +22,7 @@ var _ webhookAPI = (*client.Client)(nil)
 
 func (a *app) webhooksCmd() *cobra.Command {
 	return group("webhooks", "Manage a tenant's webhook endpoints (signed event deliveries)",
-		a.webhooksListCmd(), a.webhooksCreateCmd(), a.webhooksDeliveriesCmd(), a.webhooksResendCmd(), a.webhooksTestCmd(), a.webhooksRotateSecretCmd(),
+		a.webhooksListCmd(), a.webhooksCreateCmd(), a.webhooksUpdateCmd(), a.webhooksDeliveriesCmd(), a.webhooksResendCmd(), a.webhooksTestCmd(), a.webhooksRotateSecretCmd(),
 		a.webhooksDeleteCmd())
 }
 
@@ -92,6 +92,53 @@ func (a *app) webhooksCreateCmd() *cobra.Command {
 			"Deliveries carry webhook-id, webhook-timestamp and webhook-signature headers (Standard Webhooks).\n",
 			sanitize(fmt.Sprintf("Webhook %s created for %s → %s (%s).", h.ID, h.Tenant, h.URL, strings.Join(h.Events, ", "))), h.Secret)
 		return err
+	}
+	return cmd
+}
+
+func (a *app) webhooksUpdateCmd() *cobra.Command {
+	var (
+		tenant, url, description string
+		events                   []string
+	)
+	cmd := &cobra.Command{
+		Use:   "update ID --tenant T [--url URL] [--event E]... [--description D]",
+		Short: "Change a webhook endpoint's URL, events or description (its secret and pending deliveries stay)",
+		Args:  exactArgs("ID"),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	fl.StringVar(&url, "url", "", "the endpoint's new https URL")
+	fl.StringSliceVar(&events, "event", nil, "the events to deliver from now on (repeatable; replaces the list): "+strings.Join(lockbox.WebhookEvents, ", "))
+	fl.StringVar(&description, "description", "", "what the endpoint is for")
+	apiField(cmd, "event", "events", "")
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		var in lockbox.WebhookUpdate
+		if fl.Changed("url") {
+			in.URL = &url
+		}
+		if fl.Changed("event") {
+			in.Events = &events
+		}
+		if fl.Changed("description") {
+			in.Description = &description
+		}
+		if in.URL == nil && in.Events == nil && in.Description == nil {
+			return usageErrorf("nothing to change: give --url, --event or --description")
+		}
+		w, err := a.webhooksOf(cmd, &tenant)
+		if err != nil {
+			return err
+		}
+		h, err := w.UpdateWebhook(cmd.Context(), tenant, args[0], in)
+		if err != nil {
+			return err
+		}
+		if format.value == formatJSON {
+			return writeJSON(a.stdout, h)
+		}
+		return a.printLine("Webhook %s of %s → %s (%s).", h.ID, h.Tenant, h.URL, strings.Join(h.Events, ", "))
 	}
 	return cmd
 }
