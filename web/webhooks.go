@@ -28,9 +28,10 @@ type webhookForm struct {
 	Errors      fieldErrors
 }
 
-// webhookData is the page that asks before an endpoint is deleted (its
-// undelivered deliveries go with it) or its secret rotated (a receiver
-// not given the new one refuses deliveries once the grace ends).
+// webhookData is an endpoint's form page: the one that changes it, and
+// those that ask before it is deleted (its undelivered deliveries go with
+// it) or its secret rotated (a receiver not given the new one refuses
+// deliveries once the grace ends).
 type webhookData struct {
 	Webhook *lockbox.Webhook
 	Action  string // "edit", "delete" or "rotate"
@@ -123,8 +124,8 @@ type webhookDeliveriesData struct {
 	Max        int
 }
 
-// webhookPage serves an endpoint's pages: its deliveries, and the pages
-// that ask before a deletion or a rotation.
+// webhookPage serves an endpoint's pages: its deliveries, the form that
+// changes it, and the pages that ask before a deletion or a rotation.
 func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request) {
 	switch action := r.PathValue("action"); action {
 	case "deliveries":
@@ -227,7 +228,8 @@ func (h *Handler) sendWebhookTest(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, webhookPath(id, "deliveries")+"?done=test_sent", http.StatusSeeOther)
 }
 
-// webhookAction deletes an endpoint or rotates its signing secret.
+// webhookAction changes or deletes an endpoint, or rotates its signing
+// secret.
 func (h *Handler) webhookAction(w http.ResponseWriter, r *http.Request) {
 	svc, ok := h.webhookService(w, r)
 	if !ok {
