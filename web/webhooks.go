@@ -196,36 +196,38 @@ func (h *Handler) findWebhook(w http.ResponseWriter, r *http.Request) (lockbox.W
 	return nil, nil, false
 }
 
-// resendWebhookDelivery sends a finished delivery again and comes back to
-// the deliveries, where it shows as pending.
+// resendWebhookDelivery sends a finished delivery again; it then shows as
+// pending among the deliveries.
 func (h *Handler) resendWebhookDelivery(w http.ResponseWriter, r *http.Request) {
-	svc, ok := h.webhookService(w, r)
-	if !ok {
-		return
-	}
-	u := lockbox.UserFromContext(r.Context())
-	id := r.PathValue("id")
-	if _, err := svc.ResendWebhookDelivery(r.Context(), u.Tenant, id, r.PathValue("delivery")); err != nil {
-		h.serviceError(w, r, err)
-		return
-	}
-	http.Redirect(w, r, webhookPath(id, "deliveries")+"?done=resent", http.StatusSeeOther)
+	h.deliveriesAction(w, r, "resent", func(svc lockbox.WebhookService, tenant, id string) error {
+		_, err := svc.ResendWebhookDelivery(r.Context(), tenant, id, r.PathValue("delivery"))
+		return err
+	})
 }
 
-// sendWebhookTest queues a test delivery and comes back to the
-// deliveries, where it shows.
+// sendWebhookTest queues a test delivery; it then shows among the
+// deliveries.
 func (h *Handler) sendWebhookTest(w http.ResponseWriter, r *http.Request) {
+	h.deliveriesAction(w, r, "test_sent", func(svc lockbox.WebhookService, tenant, id string) error {
+		_, err := svc.SendWebhookTest(r.Context(), tenant, id)
+		return err
+	})
+}
+
+// deliveriesAction runs do on the signed-in user's tenant's endpoint named
+// by the path, then comes back to its deliveries with the notice done.
+func (h *Handler) deliveriesAction(w http.ResponseWriter, r *http.Request, done string,
+	do func(svc lockbox.WebhookService, tenant, id string) error) {
 	svc, ok := h.webhookService(w, r)
 	if !ok {
 		return
 	}
-	u := lockbox.UserFromContext(r.Context())
 	id := r.PathValue("id")
-	if _, err := svc.SendWebhookTest(r.Context(), u.Tenant, id); err != nil {
+	if err := do(svc, lockbox.UserFromContext(r.Context()).Tenant, id); err != nil {
 		h.serviceError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, webhookPath(id, "deliveries")+"?done=test_sent", http.StatusSeeOther)
+	http.Redirect(w, r, webhookPath(id, "deliveries")+"?done="+done, http.StatusSeeOther)
 }
 
 // webhookAction changes or deletes an endpoint, or rotates its signing
