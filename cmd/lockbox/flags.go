@@ -319,3 +319,9 @@ func (v *statusesValue) Type() string { return "status" }
 
 // errNotSignedIn is returned when no server or token is configured.
 var errNotSignedIn = errors.New("not signed in: run `lockbox login --server URL --email E`")
+
+// addTenantFlag is --tenant of the commands that act in one tenant; left
+// out, ownTenant fills in the signed-in user's.
+func addTenantFlag(cmd *cobra.Command, tenant *string) {
+	cmd.Flags().StringVar(tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+}

@@ -286,7 +286,7 @@ func TestEndToEndNotifications(t *testing.T) {
 	if list := approver.mustRun("webhooks", "list", "--tenant", "contoso"); !strings.Contains(list, "SIEM, all request events") {
 		t.Errorf("webhooks list after the update:\n%s", list)
 	}
-	approver.wantFail(2, "nothing to change", "webhooks", "update", hook.ID, "--tenant", "contoso")
+	approver.wantFail(1, "Nothing to change", "webhooks", "update", hook.ID, "--tenant", "contoso")
 	approver.wantFail(1, "url must use https", "webhooks", "update", hook.ID, "--tenant", "contoso", "--url", "ftp://x.example.com/")
 
 	approver.mustRun("webhooks", "delete", hook.ID, "--tenant", "contoso")

@@ -31,7 +31,7 @@ func (a *app) policies() (policyAPI, error) { return clientAs[policyAPI](a, "man
 func (a *app) policyGetCmd() *cobra.Command {
 	var tenant string
 	cmd := &cobra.Command{Use: "get --tenant T", Short: "Show a tenant's policy rules", Args: exactArgs()}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := a.ownTenant(cmd, &tenant); err != nil {
@@ -64,7 +64,7 @@ func (a *app) policySetCmd() *cobra.Command {
 		Short: "Replace a tenant's policy rules with those in a file ({\"rules\": [...]}; - for standard input)",
 		Args:  exactArgs(),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the rules as JSON: {\"rules\":[{\"id\",\"description\",\"when\",\"action\"}]}")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if file == "" {
@@ -115,7 +115,7 @@ func (a *app) policySimulateCmd() *cobra.Command {
 		Args:  exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	fl.StringVar(&in.Service, "service", "", "the request's service")
 	fl.StringArrayVar(&in.Operations, "operation", nil, "an operation asked for (repeat for several)")
 	fl.Var(&duration, "duration", "the access duration asked for (e.g. 90m, 2h)")

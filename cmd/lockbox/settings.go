@@ -21,7 +21,7 @@ func (a *app) settingsGetCmd() *cobra.Command {
 		Short: "Show a tenant's Lockbox settings",
 		Args:  exactArgs(),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := a.ownTenant(cmd, &tenant); err != nil {
@@ -61,7 +61,7 @@ func (a *app) settingsSetCmd() *cobra.Command {
 		Args:  exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	fl.Var(&requireApproval, "require-approval", "require approval for all data access requests (true or false)")
 	fl.Var(&ttl, "request-ttl", "how long approvers have to decide (1h to 168h)")
 	fl.Var(&maxAccess, "max-duration", "the longest access any request may get (1m to 4h)")

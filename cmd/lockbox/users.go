@@ -19,7 +19,7 @@ func (a *app) usersListCmd() *cobra.Command {
 		Short: "List a tenant's users",
 		Args:  exactArgs(),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := a.ownTenant(cmd, &tenant); err != nil {
@@ -57,7 +57,7 @@ initial password, which is printed once.`,
 		Args: exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	fl.StringVar(&in.Email, "email", "", "the user's email address")
 	fl.StringSliceVar(&roles, "role", nil, "a role to grant (repeatable)")
 	fl.StringVar(&in.Name, "name", "", "the user's name")
@@ -103,7 +103,7 @@ func (a *app) usersSetRolesCmd() *cobra.Command {
 		Args:  exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	fl.StringVar(&email, "email", "", "the user's email address")
 	fl.StringSliceVar(&roles, "role", nil, "a role the user is to hold (repeatable)")
 	required(cmd, "email", "role")
@@ -134,7 +134,7 @@ func (a *app) usersRemoveCmd() *cobra.Command {
 		Short: "Remove a user from a tenant",
 		Args:  exactArgs(),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	cmd.Flags().StringVar(&email, "email", "", "the user's email address")
 	required(cmd, "email")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -160,7 +160,7 @@ func (a *app) usersResetPasswordCmd() *cobra.Command {
 		Short: "Give a tenant user a one-time password (printed once)",
 		Args:  exactArgs("EMAIL"),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := a.ownTenant(cmd, &tenant); err != nil {
 			return err

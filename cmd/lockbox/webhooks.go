@@ -38,7 +38,7 @@ func (a *app) webhooksOf(cmd *cobra.Command, tenant *string) (webhookAPI, error)
 func (a *app) webhooksListCmd() *cobra.Command {
 	var tenant string
 	cmd := &cobra.Command{Use: "list --tenant T", Short: "List a tenant's webhook endpoints", Args: exactArgs()}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		w, err := a.webhooksOf(cmd, &tenant)
@@ -69,7 +69,7 @@ func (a *app) webhooksCreateCmd() *cobra.Command {
 		Args:  exactArgs(),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	fl.StringVar(&in.URL, "url", "", "the endpoint's https URL")
 	fl.StringSliceVar(&in.Events, "event", nil, "an event to deliver (repeatable; default all): "+strings.Join(lockbox.WebhookEvents, ", "))
 	fl.StringVar(&in.Description, "description", "", "what the endpoint is for")
@@ -107,7 +107,7 @@ func (a *app) webhooksUpdateCmd() *cobra.Command {
 		Args:  exactArgs("ID"),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	fl.StringVar(&url, "url", "", "the endpoint's new https URL")
 	fl.StringSliceVar(&events, "event", nil, "the events to deliver from now on (repeatable; replaces the list): "+strings.Join(lockbox.WebhookEvents, ", "))
 	fl.StringVar(&description, "description", "", "what the endpoint is for")
@@ -123,9 +123,6 @@ func (a *app) webhooksUpdateCmd() *cobra.Command {
 		}
 		if fl.Changed("description") {
 			in.Description = &description
-		}
-		if in.URL == nil && in.Events == nil && in.Description == nil {
-			return usageErrorf("nothing to change: give --url, --event or --description")
 		}
 		w, err := a.webhooksOf(cmd, &tenant)
 		if err != nil {
@@ -150,7 +147,7 @@ func (a *app) webhooksDeliveriesCmd() *cobra.Command {
 		Short: "Show a webhook endpoint's latest deliveries: delivered, being retried, or given up, and why",
 		Args:  exactArgs("ID"),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		w, err := a.webhooksOf(cmd, &tenant)
@@ -177,7 +174,7 @@ func (a *app) webhooksResendCmd() *cobra.Command {
 		Short: "Send a delivered or given-up delivery of a webhook endpoint again (same webhook-id)",
 		Args:  exactArgs("ID", "DELIVERY"),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		w, err := a.webhooksOf(cmd, &tenant)
 		if err != nil {
@@ -199,7 +196,7 @@ func (a *app) webhooksTestCmd() *cobra.Command {
 		Short: "Send a webhook.test delivery to a webhook endpoint, to check its receiver",
 		Args:  exactArgs("ID"),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		w, err := a.webhooksOf(cmd, &tenant)
 		if err != nil {
@@ -224,7 +221,7 @@ func (a *app) webhooksRotateSecretCmd() *cobra.Command {
 		Short: "Give a webhook endpoint a new signing secret (shown once); the old one signs too until --grace ends",
 		Args:  exactArgs("ID"),
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	cmd.Flags().DurationVar(&grace, "grace", 0, "how long deliveries are signed with the old secret too (at most 24h; default: it stops at once)")
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -253,7 +250,7 @@ func (a *app) webhooksRotateSecretCmd() *cobra.Command {
 func (a *app) webhooksDeleteCmd() *cobra.Command {
 	var tenant string
 	cmd := &cobra.Command{Use: "delete ID --tenant T", Short: "Delete a webhook endpoint", Args: exactArgs("ID")}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (default: your own, if you belong to one)")
+	addTenantFlag(cmd, &tenant)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		w, err := a.webhooksOf(cmd, &tenant)
 		if err != nil {
