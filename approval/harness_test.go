@@ -126,6 +126,18 @@ func (h *harness) audit(log string) []*lockbox.AuditRecord {
 	return out
 }
 
+// auditOf returns a log's records of operation op, in order.
+func (h *harness) auditOf(log, op string) []*lockbox.AuditRecord {
+	h.t.Helper()
+	var out []*lockbox.AuditRecord
+	for _, rec := range h.audit(log) {
+		if rec.Operation == op {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
 // ops counts a request's audit operations.
 func (h *harness) ops(r *lockbox.AccessRequest) map[string]int {
 	h.t.Helper()

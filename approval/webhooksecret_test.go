@@ -184,12 +184,7 @@ func TestWebhookSecretRotated(t *testing.T) {
 			t.Errorf("after a second rotation: %d secrets, want the newest and the one it replaced", len(got))
 		}
 
-		var recs []*lockbox.AuditRecord
-		for _, rec := range h.audit("contoso") {
-			if rec.Operation == lockbox.OpWebhookSecretRotated {
-				recs = append(recs, rec)
-			}
-		}
+		recs := h.auditOf("contoso", lockbox.OpWebhookSecretRotated)
 		if len(recs) != 3 {
 			t.Fatalf("%d webhook.secret_rotated records, want 3", len(recs))
 		}
@@ -365,12 +360,7 @@ func TestWebhookDeliveryResent(t *testing.T) {
 	if _, err := svc.ResendWebhookDelivery(admin, "contoso", w.ID, "msg-dead"); lockbox.ErrorCode(err) != lockbox.ECONFLICT {
 		t.Errorf("resending a pending delivery: %v, want conflict", err)
 	}
-	var recs []*lockbox.AuditRecord
-	for _, rec := range h.audit("contoso") {
-		if rec.Operation == lockbox.OpWebhookDeliveryResent {
-			recs = append(recs, rec)
-		}
-	}
+	recs := h.auditOf("contoso", lockbox.OpWebhookDeliveryResent)
 	if len(recs) != 1 || recs[0].AuditData["delivery_id"] != "msg-dead" || recs[0].AuditData["webhook_id"] != w.ID {
 		t.Fatalf("webhook.delivery_resent records: %v", recs)
 	}
@@ -427,14 +417,8 @@ func TestWebhookDeliveryResent(t *testing.T) {
 		list[0].Status != lockbox.OutboxDelivered {
 		t.Errorf("deliveries after the test: %+v, %v", list, err)
 	}
-	tests := 0
-	for _, rec := range h.audit("contoso") {
-		if rec.Operation == lockbox.OpWebhookTestSent && rec.AuditData["delivery_id"] == test.ID {
-			tests++
-		}
-	}
-	if tests != 1 {
-		t.Errorf("%d webhook.test_sent records for %s, want 1", tests, test.ID)
+	if recs := h.auditOf("contoso", lockbox.OpWebhookTestSent); len(recs) != 1 || recs[0].AuditData["delivery_id"] != test.ID {
+		t.Errorf("webhook.test_sent records: %v, want one for %s", recs, test.ID)
 	}
 }
 
@@ -514,12 +498,7 @@ func TestWebhookUpdated(t *testing.T) {
 	if err != nil || len(deliveries) != 1 || deliveries[0].Type != lockbox.EventTypeRequestPending {
 		t.Errorf("deliveries after the update: %+v, %v; want the request.pending only", deliveries, err)
 	}
-	var recs []*lockbox.AuditRecord
-	for _, rec := range h.audit("contoso") {
-		if rec.Operation == lockbox.OpWebhookUpdated {
-			recs = append(recs, rec)
-		}
-	}
+	recs := h.auditOf("contoso", lockbox.OpWebhookUpdated)
 	if len(recs) != 1 {
 		t.Fatalf("%d webhook.updated records, want 1", len(recs))
 	}
