@@ -127,10 +127,23 @@ type OutboxMessage struct {
 	NextAttemptAt time.Time  `json:"next_attempt_at"`
 	LastError     string     `json:"last_error,omitempty"`
 	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+	// ResentAt is when a finished webhook delivery was last sent again on
+	// request (ResendWebhookDelivery); nil when it never was.
+	ResentAt *time.Time `json:"resent_at,omitempty"`
 	// LeaseUntil, on a message being enqueued, stores it already claimed
 	// (Attempts 1) until then, by the delivery worker it is handed to once
 	// it commits (OutboxHandoff). It is not read back.
 	LeaseUntil *time.Time `json:"-"`
+}
+
+// RetriedSince is when the message's retries began: when it was created,
+// or, for one sent again on request, when it last was. A delivery worker
+// retries a failed message for a time from then (outbox.Options.RetryFor).
+func (m *OutboxMessage) RetriedSince() time.Time {
+	if m.ResentAt != nil {
+		return *m.ResentAt
+	}
+	return m.CreatedAt
 }
 
 // OutboxHandoff is a delivery worker of this process that takes
@@ -141,16 +154,17 @@ type OutboxMessage struct {
 // (ReleaseOutbox), and a message handed to a replica that then died is
 // claimed by another when its lease ends, as after a crash mid-send.
 type OutboxHandoff interface {
-	// Lease reserves room for n messages about to be enqueued and returns
-	// the lease to store them with; false when the worker takes none now
-	// (stopped, full, or its receivers are slow): store them unclaimed.
-	Lease(n int) (until time.Time, ok bool)
+	// Lease reserves room for n messages of channel about to be enqueued
+	// and returns the lease to store them with; false when the worker
+	// takes none of that channel now (stopped, full, or the channel's
+	// receivers are slow): store them unclaimed.
+	Lease(channel string, n int) (until time.Time, ok bool)
 	// Handoff gives the worker messages, stored with a lease from Lease,
 	// whose transaction committed.
 	Handoff(msgs []*OutboxMessage)
-	// Unlease frees the room of n leased messages whose transaction did
-	// not commit.
-	Unlease(n int)
+	// Unlease frees the room of n leased messages of channel whose
+	// transaction did not commit.
+	Unlease(channel string, n int)
 }
 
 // OutboxResult is the outcome of one delivery attempt.
@@ -232,15 +246,15 @@ type OutboxTx interface {
 	// which then commits nothing. They commit or roll back with the
 	// transaction, together with the change that caused them.
 	EnqueueOutbox(ctx context.Context, msgs ...*OutboxMessage) error
-	// ClaimOutbox leases at most limit pending messages that are due at now
-	// (NextAttemptAt <= now) and not under a live lease (none, or one ending
-	// at or before now), earliest NextAttemptAt first (then id). Each claimed
+	// ClaimOutbox leases at most limit pending messages of channel that are
+	// due at now (NextAttemptAt <= now) and not under a live lease (none, or
+	// one ending at or before now), earliest NextAttemptAt first (then id). Each claimed
 	// message's Attempts is incremented and its lease runs until leaseUntil;
 	// the messages are returned with the incremented Attempts. A message is
 	// never returned to two claimers while its lease is live, whichever
 	// transaction or replica asks; claimers do not wait for each other
 	// (PostgreSQL: FOR UPDATE SKIP LOCKED).
-	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*OutboxMessage, error)
+	ClaimOutbox(ctx context.Context, channel string, now, leaseUntil time.Time, limit int) ([]*OutboxMessage, error)
 	// FinishOutbox records the results of attempts, each for its message
 	// and attempt number, and ends their leases, all in one statement where
 	// the store can (a worker records together the attempts that ended
@@ -264,9 +278,9 @@ type OutboxTx interface {
 	// released.
 	ReleaseOutbox(ctx context.Context, held ...OutboxAttempt) (int, error)
 	// NextOutboxWake returns the earliest time at which a pending message
-	// becomes claimable (the later of its NextAttemptAt and its lease's
-	// end), or zero when no message is pending.
-	NextOutboxWake(ctx context.Context) (time.Time, error)
+	// of channel becomes claimable (the later of its NextAttemptAt and its
+	// lease's end), or zero when no message of channel is pending.
+	NextOutboxWake(ctx context.Context, channel string) (time.Time, error)
 	// OutboxCounts counts the messages by channel and status (only
 	// non-empty groups), ordered by channel then status.
 	OutboxCounts(ctx context.Context) ([]OutboxCount, error)
@@ -319,8 +333,8 @@ type OutboxTx interface {
 	// purged); none when it has none, or is another tenant's.
 	WebhookDeliveries(ctx context.Context, tenant, id string, limit int) ([]*OutboxMessage, error)
 	// ResendWebhookDelivery makes a finished (delivered, dead or skipped)
-	// message of a tenant's endpoint pending again, due at now, and
-	// returns it. ENOTFOUND when there is no such message of that endpoint
+	// message of a tenant's endpoint pending again, due at now and resent
+	// at now (OutboxMessage.ResentAt), and returns it. ENOTFOUND when there is no such message of that endpoint
 	// of that tenant; ECONFLICT when it is still pending.
 	ResendWebhookDelivery(ctx context.Context, tenant, webhookID, id string, now time.Time) (*OutboxMessage, error)
 	// DeleteWebhook deletes a tenant's endpoint and its pending outbox
@@ -407,6 +421,9 @@ type WebhookDelivery struct {
 	// NextAttemptAt is when a pending message is tried again.
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+	// ResentAt is when it was last sent again on request; its 24 hours of
+	// retries count from then.
+	ResentAt *time.Time `json:"resent_at,omitempty"`
 	// LastError is why the last attempt failed (the endpoint's host and
 	// answer, never its path, query or a secret).
 	LastError string `json:"last_error,omitempty"`
@@ -436,9 +453,9 @@ type WebhookService interface {
 	// ENOTFOUND when there is no such endpoint.
 	ListWebhookDeliveries(ctx context.Context, tenant, id string) ([]*WebhookDelivery, error)
 	// ResendWebhookDelivery sends a delivered or dead delivery of an
-	// endpoint again, with the same webhook-id, and returns it pending.
-	// ENOTFOUND when there is no such delivery; ECONFLICT while it is
-	// still pending.
+	// endpoint again, with the same webhook-id, and returns it pending,
+	// retried for 24 hours from now if it fails. ENOTFOUND when there is no
+	// such delivery; ECONFLICT while it is still pending.
 	ResendWebhookDelivery(ctx context.Context, tenant, id, delivery string) (*WebhookDelivery, error)
 	// SendWebhookTest queues a webhook.test delivery to an endpoint, to
 	// check its receiver, and returns it. ENOTFOUND when there is no such

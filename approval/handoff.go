@@ -2,6 +2,7 @@ package approval
 
 import (
 	"context"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -9,8 +10,9 @@ import (
 // handoffStore stores the notifications of every write transaction leased
 // to this process's delivery worker (Options.Handoff), and hands them to
 // it once the transaction commits, so they are sent at once, without a
-// round or a claim of the worker's (outbox/handoff.go). A worker with no
-// room leases nothing, and those wait for a round, as without one.
+// round or a claim of the worker's (outbox/handoff.go). A worker lane with
+// no room leases nothing of its channel, and those wait for a round, as
+// without one.
 type handoffStore struct {
 	lockbox.Store
 	h lockbox.OutboxHandoff
@@ -47,27 +49,51 @@ type handoffTx struct {
 }
 
 func (t *handoffTx) reset(inner lockbox.Tx) {
-	t.h.Unlease(len(t.leased))
+	for ch, n := range countByChannel(t.leased) {
+		t.h.Unlease(ch, n)
+	}
 	t.Tx, t.leased = inner, nil
 }
 
-// EnqueueOutbox stores msgs leased to the worker (attempt 1 under way), or
-// as they are when it has no room.
+// EnqueueOutbox stores msgs leased to the worker (attempt 1 under way),
+// those of each channel whose lane has room, and the others as they are.
 func (t *handoffTx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) error {
-	until, ok := t.h.Lease(len(msgs))
-	if !ok {
+	counts := countByChannel(msgs)
+	leases := make(map[string]time.Time, len(counts))
+	for ch, n := range counts {
+		if until, ok := t.h.Lease(ch, n); ok {
+			leases[ch] = until
+		}
+	}
+	if len(leases) == 0 {
 		return t.Tx.EnqueueOutbox(ctx, msgs...)
 	}
-	leased := make([]*lockbox.OutboxMessage, len(msgs))
+	stored := make([]*lockbox.OutboxMessage, len(msgs))
+	var leased []*lockbox.OutboxMessage
 	for i, m := range msgs {
-		c := *m
-		c.Attempts, c.LeaseUntil = 1, &until
-		leased[i] = &c
+		stored[i] = m
+		if until, ok := leases[m.Channel]; ok {
+			c := *m
+			c.Attempts, c.LeaseUntil = 1, &until
+			stored[i] = &c
+			leased = append(leased, &c)
+		}
 	}
-	if err := t.Tx.EnqueueOutbox(ctx, leased...); err != nil {
-		t.h.Unlease(len(msgs))
+	if err := t.Tx.EnqueueOutbox(ctx, stored...); err != nil {
+		for ch := range leases {
+			t.h.Unlease(ch, counts[ch])
+		}
 		return err
 	}
 	t.leased = append(t.leased, leased...)
 	return nil
+}
+
+// countByChannel counts msgs by channel.
+func countByChannel(msgs []*lockbox.OutboxMessage) map[string]int {
+	counts := map[string]int{}
+	for _, m := range msgs {
+		counts[m.Channel]++
+	}
+	return counts
 }

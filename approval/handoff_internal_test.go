@@ -10,29 +10,30 @@ import (
 	"github.com/lockboxhq/lockbox"
 )
 
-// fakeHandoff is a worker with unlimited room that records the calls.
+// fakeHandoff is a worker with unlimited room for the channels it does
+// not refuse that records the calls.
 type fakeHandoff struct {
-	room    int // leased and not yet handed over or freed
+	room    map[string]int // leased and not yet handed over or freed, by channel
 	handed  []string
-	refused bool
+	refused []string // channels
 }
 
-func (h *fakeHandoff) Lease(n int) (time.Time, bool) {
-	if h.refused {
+func (h *fakeHandoff) Lease(channel string, n int) (time.Time, bool) {
+	if slices.Contains(h.refused, channel) {
 		return time.Time{}, false
 	}
-	h.room += n
+	h.room[channel] += n
 	return time.Unix(1000, 0), true
 }
 
 func (h *fakeHandoff) Handoff(msgs []*lockbox.OutboxMessage) {
-	h.room -= len(msgs)
 	for _, m := range msgs {
+		h.room[m.Channel]--
 		h.handed = append(h.handed, m.ID)
 	}
 }
 
-func (h *fakeHandoff) Unlease(n int) { h.room -= n }
+func (h *fakeHandoff) Unlease(channel string, n int) { h.room[channel] -= n }
 
 // runsStore runs an Update's fn once per error of runs (nil: the run
 // succeeds), as a store that retries a group does, and returns the last.
@@ -66,44 +67,57 @@ func (tx *enqueueTx) EnqueueOutbox(_ context.Context, msgs ...*lockbox.OutboxMes
 
 // TestHandoffStore: only a committed run's messages are handed over, each
 // stored leased as attempt 1; the room of every other run, and of a
-// transaction that fails, is freed; a worker without room leases nothing.
+// transaction that fails, is freed; a worker without room for a channel
+// (its lane is slow or full) leases nothing of it, and the other channel's
+// messages all the same.
 func TestHandoffStore(t *testing.T) {
 	t.Parallel()
 	failed := errors.New("commit failed")
 	for _, tc := range []struct {
 		name       string
 		runs       []error
-		refused    bool
+		refused    []string
 		wantErr    bool
 		wantHanded []string
-		wantLeased bool
+		wantLeased []string
 	}{
-		{"Commits", []error{nil}, false, false, []string{"m1", "m2"}, true},
-		{"RetriedThenCommits", []error{failed, nil}, false, false, []string{"m1", "m2"}, true},
-		{"Fails", []error{nil, failed}, false, true, nil, true},
-		{"NoRoom", []error{nil}, true, false, nil, false},
+		{"Commits", []error{nil}, nil, false, []string{"m1", "m2", "w1"}, []string{"m1", "m2", "w1"}},
+		{"RetriedThenCommits", []error{failed, nil}, nil, false, []string{"m1", "m2", "w1"}, []string{"m1", "m2", "w1"}},
+		{"Fails", []error{nil, failed}, nil, true, nil, []string{"m1", "m2", "w1"}},
+		{"NoRoom", []error{nil}, []string{lockbox.ChannelEmail, lockbox.ChannelWebhook}, false, nil, nil},
+		{"NoRoomForWebhooks", []error{nil}, []string{lockbox.ChannelWebhook}, false, []string{"m1", "m2"}, []string{"m1", "m2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := &fakeHandoff{refused: tc.refused}
+			h := &fakeHandoff{room: map[string]int{}, refused: tc.refused}
 			st := &runsStore{runs: tc.runs}
 			err := handoffStore{st, h}.Update(t.Context(), func(tx lockbox.Tx) error {
-				for _, id := range []string{"m1", "m2"} {
-					if err := tx.EnqueueOutbox(t.Context(), &lockbox.OutboxMessage{ID: id}); err != nil {
-						return err
-					}
+				// One call with both channels, then another.
+				if err := tx.EnqueueOutbox(t.Context(), &lockbox.OutboxMessage{ID: "m1", Channel: lockbox.ChannelEmail},
+					&lockbox.OutboxMessage{ID: "w1", Channel: lockbox.ChannelWebhook}); err != nil {
+					return err
 				}
-				return nil
+				return tx.EnqueueOutbox(t.Context(), &lockbox.OutboxMessage{ID: "m2", Channel: lockbox.ChannelEmail})
 			})
 			if (err != nil) != tc.wantErr {
 				t.Errorf("Update = %v, want an error: %v", err, tc.wantErr)
 			}
-			if !slices.Equal(h.handed, tc.wantHanded) || h.room != 0 {
-				t.Errorf("handed over %v with room %d left leased; want %v and 0", h.handed, h.room, tc.wantHanded)
+			slices.Sort(h.handed)
+			if !slices.Equal(h.handed, tc.wantHanded) {
+				t.Errorf("handed over %v, want %v", h.handed, tc.wantHanded)
+			}
+			for ch, n := range h.room {
+				if n != 0 {
+					t.Errorf("room %d of %s left leased, want 0", n, ch)
+				}
+			}
+			if len(st.stored) != 3 {
+				t.Errorf("stored %d messages, want 3", len(st.stored))
 			}
 			for _, m := range st.stored {
-				if leased := m.LeaseUntil != nil && m.Attempts == 1; leased != tc.wantLeased {
-					t.Errorf("%s stored with attempts %d, lease %v; want leased %v", m.ID, m.Attempts, m.LeaseUntil, tc.wantLeased)
+				want := slices.Contains(tc.wantLeased, m.ID)
+				if leased := m.LeaseUntil != nil && m.Attempts == 1; leased != want {
+					t.Errorf("%s stored with attempts %d, lease %v; want leased %v", m.ID, m.Attempts, m.LeaseUntil, want)
 				}
 			}
 		})

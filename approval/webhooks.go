@@ -275,7 +275,7 @@ func (s *Service) ListWebhookDeliveries(ctx context.Context, tenant, id string) 
 // deliveryOf is what an endpoint's admins see of one of its messages.
 func deliveryOf(m *lockbox.OutboxMessage) *lockbox.WebhookDelivery {
 	d := &lockbox.WebhookDelivery{ID: m.ID, Type: m.Type, Status: m.Status, Attempts: m.Attempts, Created: m.CreatedAt,
-		FinishedAt: m.FinishedAt, LastError: m.LastError}
+		FinishedAt: m.FinishedAt, ResentAt: m.ResentAt, LastError: m.LastError}
 	if m.Status == lockbox.OutboxPending {
 		next := m.NextAttemptAt
 		d.NextAttemptAt = &next
@@ -286,9 +286,8 @@ func deliveryOf(m *lockbox.OutboxMessage) *lockbox.WebhookDelivery {
 // ResendWebhookDelivery sends a finished delivery again: a receiver that
 // lost one, or was down longer than the retries last, gets it with the
 // same webhook-id (so it can tell a repeat), signed afresh. It is due at
-// once; the delivery worker takes it within its poll (a second). A
-// message older than the retry window that fails again is given up again
-// at that attempt.
+// once; the delivery worker takes it within its poll (a second). If it
+// fails, it is retried as a new one would be: for 24 hours from the resend.
 func (s *Service) ResendWebhookDelivery(ctx context.Context, tenant, id, delivery string) (*lockbox.WebhookDelivery, error) {
 	var out *lockbox.WebhookDelivery
 	err := s.changeWebhook(ctx, tenant, id, func(tx lockbox.Tx, u *lockbox.User, w *lockbox.Webhook, _ lockbox.StoredWebhookSecrets, now time.Time) error {

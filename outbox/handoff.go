@@ -40,37 +40,53 @@ type handoff struct {
 
 var _ lockbox.OutboxHandoff = (*Worker)(nil)
 
-// Lease reserves room for n messages while Run runs and receivers are
-// quick; see lockbox.OutboxHandoff.
-func (w *Worker) Lease(n int) (time.Time, bool) {
-	h := &w.handed
+// Lease reserves room for n messages of channel while its lane runs and
+// its receivers are quick; see lockbox.OutboxHandoff.
+func (w *Worker) Lease(channel string, n int) (time.Time, bool) {
+	l := w.lane(channel)
+	if l == nil {
+		return time.Time{}, false
+	}
+	h := &l.handed
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.running || w.slow.Load() || h.room+n > maxHanded*w.opts.Claim {
+	if !h.running || l.slow.Load() || h.room+n > maxHanded*w.opts.Claim {
 		return time.Time{}, false
 	}
 	h.room += n
 	return w.now().Add(w.opts.Lease), true
 }
 
-// Unlease frees the room of n leased messages that did not commit.
-func (w *Worker) Unlease(n int) {
-	h := &w.handed
+// Unlease frees the room of n leased messages of channel that did not
+// commit.
+func (w *Worker) Unlease(channel string, n int) {
+	l := w.lane(channel)
+	if l == nil || n == 0 {
+		return
+	}
+	h := &l.handed
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.room -= n
 }
 
-// Handoff queues committed messages for Run to send at once. A worker
-// that stopped gives them back instead (they were leased before it did).
-// A message without a lease is not the worker's: it is left to be
+// Handoff queues committed messages for their lanes to send at once. A
+// lane that stopped gives them back instead (they were leased before it
+// did). A message without a lease is not the worker's: it is left to be
 // claimed.
 func (w *Worker) Handoff(msgs []*lockbox.OutboxMessage) {
-	msgs = slices.DeleteFunc(slices.Clone(msgs), func(m *lockbox.OutboxMessage) bool { return m.LeaseUntil == nil })
+	for _, l := range w.lanes {
+		w.handOver(l, slices.DeleteFunc(slices.Clone(msgs), func(m *lockbox.OutboxMessage) bool {
+			return m.LeaseUntil == nil || m.Channel != l.channel
+		}))
+	}
+}
+
+func (w *Worker) handOver(l *lane, msgs []*lockbox.OutboxMessage) {
 	if len(msgs) == 0 {
 		return
 	}
-	h := &w.handed
+	h := &l.handed
 	h.mu.Lock()
 	if !h.running {
 		h.room -= len(msgs)
@@ -125,18 +141,18 @@ func (h *handoff) stop() []*lockbox.OutboxMessage {
 	return left
 }
 
-// sendHanded sends the messages handed over so far, a round (Claim) at a
-// time, and returns how many it attempted.
-func (w *Worker) sendHanded(ctx context.Context, rec *recorder) int {
+// sendHanded sends the messages handed over to a lane so far, a round
+// (Claim) at a time, and returns how many it attempted.
+func (w *Worker) sendHanded(ctx context.Context, l *lane, rec *recorder) int {
 	total := 0
 	for ctx.Err() == nil {
-		msgs, claimed := w.handed.take(w.opts.Claim, w.opts.Lease)
+		msgs, claimed := l.handed.take(w.opts.Claim, w.opts.Lease)
 		if len(msgs) == 0 {
 			break
 		}
 		started, slow := w.sendRound(ctx, rec, msgs, claimed)
 		total += started
-		w.slow.Store(slow)
+		l.slow.Store(slow)
 	}
 	return total
 }

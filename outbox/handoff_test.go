@@ -63,7 +63,7 @@ func TestHandoffAfterStopGivesBack(t *testing.T) {
 	run.Go(func() { w.Run(ctx) })
 	var until time.Time
 	for ok := false; !ok; { // Run has started once Lease grants room
-		until, ok = w.Lease(1)
+		until, ok = w.Lease(lockbox.ChannelEmail, 1)
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
@@ -86,25 +86,25 @@ func TestLeaseRoom(t *testing.T) {
 	clock := &manualClock{t: storetest.T0}
 	e := newEnv(t, clock)
 	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: &recorder{}}, outbox.Options{Claim: 8})
-	if _, ok := w.Lease(1); ok {
+	if _, ok := w.Lease(lockbox.ChannelEmail, 1); ok {
 		t.Fatal("a worker that is not running leased")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var run sync.WaitGroup
 	run.Go(func() { w.Run(ctx) })
 	defer func() { cancel(); run.Wait() }()
-	for _, ok := w.Lease(8); !ok; _, ok = w.Lease(8) {
+	for _, ok := w.Lease(lockbox.ChannelEmail, 8); !ok; _, ok = w.Lease(lockbox.ChannelEmail, 8) {
 		time.Sleep(time.Millisecond)
 	}
-	until, ok := w.Lease(24)
+	until, ok := w.Lease(lockbox.ChannelEmail, 24)
 	if !ok || !until.Equal(storetest.T0.Add(2*time.Minute)) {
 		t.Fatalf("Lease(24) with 8 reserved = %v, %v; want the default 2-minute lease", until, ok)
 	}
-	if _, ok := w.Lease(1); ok {
+	if _, ok := w.Lease(lockbox.ChannelEmail, 1); ok {
 		t.Fatal("leased beyond four claims (32) of room")
 	}
-	w.Unlease(1)
-	if _, ok := w.Lease(1); !ok {
+	w.Unlease(lockbox.ChannelEmail, 1)
+	if _, ok := w.Lease(lockbox.ChannelEmail, 1); !ok {
 		t.Fatal("the room Unlease freed was not leased again")
 	}
 }

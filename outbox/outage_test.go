@@ -229,6 +229,57 @@ func TestRetriesForAtLeast24HoursThenDead(t *testing.T) {
 	t.Logf("%d attempts over %v", m.Attempts, last.Sub(created))
 }
 
+// TestResentDeliveryRetriesFromTheResend: a webhook delivery given up
+// after its 24 hours of retries and then sent again on request is retried
+// when it fails, not given up at once, and is given up at the first
+// failure 24 hours after the resend.
+func TestResentDeliveryRetriesFromTheResend(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0}
+	e := newEnv(t, clock)
+	down := &alwaysDown{clock: clock}
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: down}, outbox.Options{})
+	m := storetest.NewOutboxMessage(0)
+	m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", "wh-1"
+	storetest.MustEnqueue(t, e.store, m)
+	// retry runs rounds until the message is no longer pending.
+	retry := func() *lockbox.OutboxMessage {
+		t.Helper()
+		var got *lockbox.OutboxMessage
+		for range 200 { // bounded; about 30 attempts a day are expected
+			deliverDue(t, w)
+			got = e.outbox(lockbox.OutboxQuery{})[0]
+			if got.Status != lockbox.OutboxPending {
+				return got
+			}
+			clock.Set(got.NextAttemptAt)
+		}
+		t.Fatalf("still pending after %d attempts", got.Attempts)
+		return nil
+	}
+	if got := retry(); got.Status != lockbox.OutboxDead {
+		t.Fatalf("first day: %s, want dead", got.Status)
+	}
+	clock.Set(storetest.T0.Add(48 * time.Hour))
+	resentAt := clock.Now()
+	storetest.MustUpdate(t, e.store, func(tx lockbox.Tx) error {
+		_, err := tx.ResendWebhookDelivery(t.Context(), "contoso", "wh-1", m.ID, resentAt)
+		return err
+	})
+	made := len(down.attempts)
+	deliverDue(t, w)
+	if got := e.outbox(lockbox.OutboxQuery{})[0]; got.Status != lockbox.OutboxPending || len(down.attempts) != made+1 {
+		t.Fatalf("after the resend's first attempt (failed): %s with %d attempts made; want pending, to be retried", got.Status, len(down.attempts)-made)
+	}
+	if got := retry(); got.Status != lockbox.OutboxDead {
+		t.Fatalf("after the resend: %s, want dead", got.Status)
+	}
+	last, prev := down.attempts[len(down.attempts)-1], down.attempts[len(down.attempts)-2]
+	if end := resentAt.Add(24 * time.Hour); last.Before(end) || !prev.Before(end) {
+		t.Errorf("gave up at %v after a try at %v; want the first failure at or after 24 h from the resend (%v)", last, prev, end)
+	}
+}
+
 func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

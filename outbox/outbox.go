@@ -9,7 +9,9 @@
 // attempts that end close together are recorded in one transaction
 // (recorder.go). The workflow of this process hands its notifications to
 // this worker already leased as their transaction commits, and they are
-// sent at once (handoff.go); rounds take the rest.
+// sent at once (handoff.go); rounds take the rest. Each channel has a lane
+// of its own (lane.go): a webhook receiver that hangs never holds back an
+// approver's email.
 //
 // Delivery is at least once: a worker that crashes after sending but before
 // recording the result leaves the message to be sent again when its lease
@@ -27,7 +29,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -48,7 +49,7 @@ type Options struct {
 	Claim      int           // messages claimed per round, sent Batch at a time (64)
 	Lease      time.Duration // how long one attempt may take before another worker may retry it (2m)
 	Poll       time.Duration // longest sleep, so other replicas' new messages are seen (1s)
-	RetryFor   time.Duration // keep retrying at least this long after the message was created (24h)
+	RetryFor   time.Duration // keep retrying at least this long after the message was created or resent (24h)
 	BaseDelay  time.Duration // delay after the first failure (30s), doubling per attempt
 	MaxDelay   time.Duration // cap on the delay between attempts (1h)
 	Retention  time.Duration // delivered and dead messages are purged after this (7 days)
@@ -87,19 +88,16 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Worker delivers the outbox of one store.
+// Worker delivers the outbox of one store, a lane per channel (lane.go).
 type Worker struct {
 	store      lockbox.Store
 	clock      lockbox.Clock
 	deliverers map[string]Deliverer
 	opts       Options
-	lastPurge  time.Time
-	// slow is set after a round whose receivers were too slow for it
-	// (sendRound): the next rounds claim only Batch, and nothing is
-	// handed over.
-	slow atomic.Bool
-	// handed are the messages handed over as they commit (handoff.go).
-	handed handoff
+	lanes      []*lane
+
+	purgeMu   sync.Mutex
+	lastPurge time.Time
 }
 
 // New returns a worker for store that reads time from clock and delivers
@@ -107,103 +105,10 @@ type Worker struct {
 // Deliverer. A message of a channel without one fails temporarily, so it
 // waits (and is counted) rather than vanishing.
 func New(store lockbox.Store, clock lockbox.Clock, deliverers map[string]Deliverer, opts Options) *Worker {
-	return &Worker{store: store, clock: clock, deliverers: deliverers, opts: opts.withDefaults(),
-		handed: handoff{ready: make(chan struct{}, 1)}}
+	return &Worker{store: store, clock: clock, deliverers: deliverers, opts: opts.withDefaults(), lanes: newLanes()}
 }
 
 func (w *Worker) now() time.Time { return w.clock.Now().UTC().Truncate(time.Microsecond) }
-
-// movingClock is a clock that can jump forward (dev mode).
-type movingClock interface {
-	Moved() <-chan struct{}
-}
-
-// Run delivers until ctx ends: a round of DeliverDue, then sleep until the
-// next message is due (at most Poll), or until the dev clock moves. While
-// it runs, messages are also handed to it as their transactions commit
-// (Handoff, handoff.go), and it sends those at once.
-func (w *Worker) Run(ctx context.Context) {
-	w.handed.start()
-	defer func() {
-		if left := w.handed.stop(); len(left) > 0 {
-			w.release(ctx, left, "the worker stopped before sending them")
-		}
-	}()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		var moved <-chan struct{}
-		if mc, ok := w.clock.(movingClock); ok {
-			moved = mc.Moved()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.handed.ready:
-			rec := w.startRecorder(ctx)
-			w.sendHanded(ctx, rec)
-			rec.stop()
-			continue
-		case <-timer.C:
-		case <-moved:
-		}
-		if _, err := w.DeliverDue(ctx); err != nil && ctx.Err() == nil {
-			w.opts.Logger.Error("notification delivery round failed; retrying", "err", err)
-		}
-		w.purge(ctx)
-		timer.Reset(w.nextWake(ctx))
-	}
-}
-
-// DeliverDue claims and delivers due messages, a round at a time, until
-// none is due; it returns how many attempts it made, once all their
-// results are recorded. A round claims up to Claim messages in one
-// transaction and sends them Batch at a time; a slow receiver delays only
-// the round's sends, and never the recording of another message's result.
-//
-// Claims are few and large because each waits for a commit, as does each
-// recording of results (recorder.go): under load, claims of 8 whose
-// results were taken 8 at a time delivered a sixth of the notifications
-// while the workflow ran; claims of 64, sent 8 at a time, with a recorder
-// that takes a whole round's results, keep up with it (docs/benchmarks.md,
-// "Eighth session"). How many are sent at once is what receivers see, and
-// stays Batch.
-//
-// Receivers too slow for a round (sendRound) make the rounds after it
-// claim only Batch, one wave that starts at once, until a round is quick
-// again: a large claim would give most of its messages back unsent, round
-// after round, a transaction each time.
-func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
-	rec := w.startRecorder(ctx)
-	defer rec.stop()
-	total := 0
-	for ctx.Err() == nil {
-		// Messages handed over meanwhile go first: their leases run.
-		total += w.sendHanded(ctx, rec)
-		limit := w.opts.Claim
-		if w.slow.Load() {
-			limit = w.opts.Batch
-		}
-		var msgs []*lockbox.OutboxMessage
-		now := w.now()
-		err := w.store.Update(ctx, func(tx lockbox.Tx) (err error) {
-			msgs, err = tx.ClaimOutbox(ctx, now, now.Add(w.opts.Lease), limit)
-			return err
-		})
-		if err != nil {
-			return total, err
-		}
-		started, slow := w.sendRound(ctx, rec, msgs, now)
-		total += started
-		w.slow.Store(slow)
-		// A short claim took every due message, unless the round gave
-		// some back: they are due again now.
-		if len(msgs) < limit && started == len(msgs) {
-			break
-		}
-	}
-	return total, ctx.Err()
-}
 
 // sendRound attempts the messages claimed at claimed, at most Batch at
 // once, hands each outcome to rec, and returns how many it attempted, and
@@ -318,7 +223,7 @@ func (w *Worker) result(m *lockbox.OutboxMessage, err error, now time.Time) lock
 	switch {
 	case err == nil:
 		return lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: now}
-	case lockbox.PermanentDelivery(err) || !now.Before(m.CreatedAt.Add(w.opts.RetryFor)):
+	case lockbox.PermanentDelivery(err) || !now.Before(m.RetriedSince().Add(w.opts.RetryFor)):
 		return lockbox.OutboxResult{Status: lockbox.OutboxDead, At: now, LastError: errorText(err)}
 	}
 	return lockbox.OutboxResult{Status: lockbox.OutboxPending, At: now, LastError: errorText(err),
@@ -375,23 +280,14 @@ func (w *Worker) log(m *lockbox.OutboxMessage, r lockbox.OutboxResult, err, ferr
 	}
 }
 
-// nextWake is how long to sleep: until the next message is claimable, at
-// most Poll.
-func (w *Worker) nextWake(ctx context.Context) time.Duration {
-	var next time.Time
-	err := w.store.View(ctx, func(tx lockbox.Tx) (err error) {
-		next, err = tx.NextOutboxWake(ctx)
-		return err
-	})
-	if err != nil || next.IsZero() {
-		return w.opts.Poll
-	}
-	return min(max(next.Sub(w.now()), 0), w.opts.Poll)
-}
-
 // purge deletes finished messages older than Retention, at most once per
-// hour of the worker's clock and a bounded number at a time.
+// hour of the worker's clock and a bounded number at a time. Every lane
+// calls it after its rounds; one of them purges.
 func (w *Worker) purge(ctx context.Context) {
+	if !w.purgeMu.TryLock() {
+		return
+	}
+	defer w.purgeMu.Unlock()
 	now := w.now()
 	if now.Sub(w.lastPurge) < w.opts.purgeEvery {
 		return

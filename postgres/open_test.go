@@ -15,7 +15,7 @@ import (
 )
 
 // newestVersion is the number of the newest file in migrations/.
-const newestVersion = 28
+const newestVersion = 30
 
 func schemaVersion(t *testing.T, dsn string) int64 {
 	t.Helper()

@@ -20,8 +20,12 @@ import (
 // rows it picks FOR UPDATE SKIP LOCKED and leases them in the same
 // statement.
 
+// outboxColumns are those a message is inserted with; outboxRead those it
+// is read with (scanOutbox): resent_at is set only by a resend.
 const outboxColumns = `id, channel, tenant, type, recipient, webhook_id, payload, status,
 	attempts, created_at, next_attempt_at, last_error, finished_at`
+
+const outboxRead = outboxColumns + `, resent_at`
 
 // EnqueueOutbox stores new messages; ECONFLICT when an id is taken. Inside
 // Update they are queued and inserted with the group's COMMIT, like the
@@ -105,22 +109,22 @@ func outboxError(err error) error {
 	return wrap("enqueue outbox", err)
 }
 
-// claimOutboxQuery walks outbox_claim (pending rows in the order they
-// become claimable: the later of the next attempt and the lease's end,
-// GREATEST ignoring a NULL lease) and stops at limit; the rows it skips
-// are those another claimer is locking.
+// claimOutboxQuery walks the channel's range of outbox_claim (pending rows
+// in the order they become claimable: the later of the next attempt and
+// the lease's end, GREATEST ignoring a NULL lease; migration 00029) and
+// stops at limit; the rows it skips are those another claimer is locking.
 const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until = $1
 	WHERE id IN (SELECT id FROM outbox
-		WHERE status = 'pending' AND GREATEST(next_attempt_at, lease_until) <= $2
+		WHERE status = 'pending' AND channel = $4 AND GREATEST(next_attempt_at, lease_until) <= $2
 		ORDER BY GREATEST(next_attempt_at, lease_until), id LIMIT $3 FOR UPDATE SKIP LOCKED)
-	RETURNING ` + outboxColumns
+	RETURNING ` + outboxRead
 
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx. A row
 // another transaction is claiming is skipped, and a row whose claim
 // committed after this statement's snapshot is re-checked on its new
 // version once locked (READ COMMITTED), so its fresh lease excludes it.
-func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
-	rows, err := t.tx.QueryContext(ctx, claimOutboxQuery, ts(leaseUntil), ts(now), limit)
+func (t *tx) ClaimOutbox(ctx context.Context, channel string, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
+	rows, err := t.tx.QueryContext(ctx, claimOutboxQuery, ts(leaseUntil), ts(now), limit, channel)
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
@@ -228,18 +232,19 @@ func lostOutboxResults(results []lockbox.OutboxFinish, recorded []string) []erro
 	return errs
 }
 
-// nextOutboxWakeQuery reads the first entry of outbox_claim (migration
-// 00024), an index on exactly this expression (GREATEST ignores NULLs).
+// nextOutboxWakeQuery reads the first entry of the channel's range of
+// outbox_claim (migrations 00024, 00029), an index on exactly this
+// expression (GREATEST ignores NULLs).
 // ORDER BY … LIMIT 1 rather than min(): the planner then walks the index
 // whatever its statistics say, where min() over a table it believes small
 // read every pending row.
-const nextOutboxWakeQuery = `SELECT GREATEST(next_attempt_at, lease_until) FROM outbox WHERE status = 'pending'
+const nextOutboxWakeQuery = `SELECT GREATEST(next_attempt_at, lease_until) FROM outbox WHERE status = 'pending' AND channel = $1
 	ORDER BY GREATEST(next_attempt_at, lease_until) LIMIT 1`
 
 // NextOutboxWake returns when the next pending message becomes claimable.
-func (t *tx) NextOutboxWake(ctx context.Context) (time.Time, error) {
+func (t *tx) NextOutboxWake(ctx context.Context, channel string) (time.Time, error) {
 	var next time.Time
-	err := t.tx.QueryRowContext(ctx, nextOutboxWakeQuery).Scan(&next)
+	err := t.tx.QueryRowContext(ctx, nextOutboxWakeQuery, channel).Scan(&next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	} else if err != nil {
@@ -274,7 +279,7 @@ func (t *tx) ListOutbox(ctx context.Context, q lockbox.OutboxQuery) ([]*lockbox.
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+outboxRead+` FROM outbox
 		WHERE ($1::text = '' OR channel = $1) AND ($2::text = '' OR status = $2) AND ($3::text = '' OR tenant = $3)
 		ORDER BY created_at DESC, id DESC LIMIT $4`,
 		q.Channel, q.Status, q.Tenant, q.Limit)
@@ -295,13 +300,13 @@ func (t *tx) PurgeOutbox(ctx context.Context, before time.Time, limit int) (int,
 func scanOutbox(s scanner) (*lockbox.OutboxMessage, error) {
 	var m lockbox.OutboxMessage
 	var created, next time.Time
-	var finished sql.Null[time.Time]
+	var finished, resent sql.Null[time.Time]
 	err := s.Scan(&m.ID, &m.Channel, &m.Tenant, &m.Type, &m.To, &m.WebhookID, &m.Payload, &m.Status,
-		&m.Attempts, &created, &next, &m.LastError, &finished)
+		&m.Attempts, &created, &next, &m.LastError, &finished, &resent)
 	if err != nil {
 		return nil, err
 	}
-	m.CreatedAt, m.NextAttemptAt, m.FinishedAt = created.UTC(), next.UTC(), timePtr(finished)
+	m.CreatedAt, m.NextAttemptAt, m.FinishedAt, m.ResentAt = created.UTC(), next.UTC(), timePtr(finished), timePtr(resent)
 	return &m, nil
 }
 

@@ -83,9 +83,9 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"audit_records_request_time"}},
 		{"AuditRange", `SELECT canonical FROM audit_records WHERE log = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, []any{"c", 0, 10},
 			[]string{"audit_records_pkey"}},
-		{"ClaimOutbox", claimOutboxQuery, []any{now, now, 8}, []string{"Limit", "Index Scan using outbox_claim"}},
+		{"ClaimOutbox", claimOutboxQuery, []any{now, now, 8, "email"}, []string{"Limit", "Index Scan using outbox_claim"}},
 		// The first entry of the index, not every pending message.
-		{"NextOutboxWake", nextOutboxWakeQuery, nil, []string{"Limit", "Index Scan using outbox_claim"}},
+		{"NextOutboxWake", nextOutboxWakeQuery, []any{"email"}, []string{"Limit", "Index Scan using outbox_claim"}},
 		// A batch of held messages, each by its primary key, not a walk of
 		// outbox_claim per id (stillHeld).
 		{"FinishOutbox", finishOutboxQuery, []any{held, []int32{1, 1, 1}, []string{"delivered", "delivered", "delivered"},

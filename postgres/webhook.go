@@ -161,7 +161,7 @@ func (t *tx) RotateWebhookSecret(ctx context.Context, tenant, id, old string, ne
 
 // webhookDeliveriesQuery reads an endpoint's messages, newest first, from
 // outbox_webhook (migration 00028).
-const webhookDeliveriesQuery = `SELECT ` + outboxColumns + ` FROM outbox
+const webhookDeliveriesQuery = `SELECT ` + outboxRead + ` FROM outbox
 	WHERE channel = 'webhook' AND webhook_id = $1 AND tenant = $2
 	ORDER BY created_at DESC, id DESC LIMIT $3`
 
@@ -178,9 +178,9 @@ func (t *tx) WebhookDeliveries(ctx context.Context, tenant, id string, limit int
 // ResendWebhookDelivery makes a finished message of an endpoint pending
 // again, due at now; its attempts and last error stay, for the list.
 func (t *tx) ResendWebhookDelivery(ctx context.Context, tenant, webhookID, id string, now time.Time) (*lockbox.OutboxMessage, error) {
-	m, err := scanOutbox(t.tx.QueryRowContext(ctx, `UPDATE outbox SET status = 'pending', next_attempt_at = $1, lease_until = NULL, finished_at = NULL
+	m, err := scanOutbox(t.tx.QueryRowContext(ctx, `UPDATE outbox SET status = 'pending', next_attempt_at = $1, resent_at = $1, lease_until = NULL, finished_at = NULL
 		WHERE id = $2 AND tenant = $3 AND channel = 'webhook' AND webhook_id = $4 AND status <> 'pending'
-		RETURNING `+outboxColumns,
+		RETURNING `+outboxRead,
 		ts(now), id, tenant, webhookID))
 	if !errors.Is(err, sql.ErrNoRows) {
 		return m, wrap("resend webhook delivery", err)

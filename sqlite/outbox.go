@@ -15,8 +15,12 @@ import (
 // database's single write lock, so a claim and its lease are atomic with
 // respect to every other claimer of the same file.
 
+// outboxColumns are those a message is inserted with; outboxRead those it
+// is read with (scanOutbox): resent_at is set only by a resend.
 const outboxColumns = `id, channel, tenant, type, recipient, webhook_id, payload, status,
 	attempts, created_at, next_attempt_at, last_error, finished_at`
+
+const outboxRead = outboxColumns + `, resent_at`
 
 // EnqueueOutbox stores new messages; ECONFLICT when an id is taken.
 func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) error {
@@ -35,18 +39,18 @@ func (t *tx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) 
 	return nil
 }
 
-// claimOutboxQuery walks outbox_claim (pending rows in the order they
-// become claimable: the later of the next attempt and the lease's end)
-// and stops at limit.
+// claimOutboxQuery walks the channel's range of outbox_claim (pending rows
+// in the order they become claimable: the later of the next attempt and
+// the lease's end; migration 00027) and stops at limit.
 const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until = ?
 	WHERE id IN (SELECT id FROM outbox
-		WHERE status = 'pending' AND max(next_attempt_at, coalesce(lease_until, 0)) <= ?
+		WHERE status = 'pending' AND channel = ? AND max(next_attempt_at, coalesce(lease_until, 0)) <= ?
 		ORDER BY max(next_attempt_at, coalesce(lease_until, 0)), id LIMIT ?)
-	RETURNING ` + outboxColumns
+	RETURNING ` + outboxRead
 
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx.
-func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
-	rows, err := t.tx.QueryContext(ctx, claimOutboxQuery, micros(leaseUntil), micros(now), limit)
+func (t *tx) ClaimOutbox(ctx context.Context, channel string, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
+	rows, err := t.tx.QueryContext(ctx, claimOutboxQuery, micros(leaseUntil), channel, micros(now), limit)
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}
@@ -108,14 +112,14 @@ func (t *tx) ReleaseOutbox(ctx context.Context, held ...lockbox.OutboxAttempt) (
 	return released, nil
 }
 
-// nextOutboxWakeQuery reads the first entry of outbox_claim (migration
-// 00023), an index on exactly this expression.
-const nextOutboxWakeQuery = `SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM outbox WHERE status = 'pending'`
+// nextOutboxWakeQuery reads the first entry of the channel's range of
+// outbox_claim (migration 00027), an index on exactly this expression.
+const nextOutboxWakeQuery = `SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM outbox WHERE status = 'pending' AND channel = ?`
 
 // NextOutboxWake returns when the next pending message becomes claimable.
-func (t *tx) NextOutboxWake(ctx context.Context) (time.Time, error) {
+func (t *tx) NextOutboxWake(ctx context.Context, channel string) (time.Time, error) {
 	var next sql.Null[int64]
-	err := t.tx.QueryRowContext(ctx, nextOutboxWakeQuery).Scan(&next)
+	err := t.tx.QueryRowContext(ctx, nextOutboxWakeQuery, channel).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, wrap("next outbox wake", err)
 	}
@@ -148,7 +152,7 @@ func (t *tx) ListOutbox(ctx context.Context, q lockbox.OutboxQuery) ([]*lockbox.
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+outboxRead+` FROM outbox
 		WHERE (? = '' OR channel = ?) AND (? = '' OR status = ?) AND (? = '' OR tenant = ?)
 		ORDER BY created_at DESC, id DESC LIMIT ?`,
 		q.Channel, q.Channel, q.Status, q.Status, q.Tenant, q.Tenant, q.Limit)
@@ -169,13 +173,13 @@ func (t *tx) PurgeOutbox(ctx context.Context, before time.Time, limit int) (int,
 func scanOutbox(s scanner) (*lockbox.OutboxMessage, error) {
 	var m lockbox.OutboxMessage
 	var created, next int64
-	var finished sql.Null[int64]
+	var finished, resent sql.Null[int64]
 	err := s.Scan(&m.ID, &m.Channel, &m.Tenant, &m.Type, &m.To, &m.WebhookID, &m.Payload, &m.Status,
-		&m.Attempts, &created, &next, &m.LastError, &finished)
+		&m.Attempts, &created, &next, &m.LastError, &finished, &resent)
 	if err != nil {
 		return nil, err
 	}
-	m.CreatedAt, m.NextAttemptAt, m.FinishedAt = fromMicros(created), fromMicros(next), timePtr(finished)
+	m.CreatedAt, m.NextAttemptAt, m.FinishedAt, m.ResentAt = fromMicros(created), fromMicros(next), timePtr(finished), timePtr(resent)
 	return &m, nil
 }
 

@@ -46,8 +46,8 @@ func TestQueryPlans(t *testing.T) {
 		{"AuditBundles", bundlesQuery, []any{"c", 0, 10}, []string{"SEARCH b USING INDEX sqlite_autoindex_audit_bundles_1 (log=? AND n>? AND n<?)",
 			"SEARCH l USING INDEX sqlite_autoindex_audit_logs_1 (log=?)"}},
 		{"MissingHashesAtStart", missingHashesQuery, nil, []string{"SCAN l", "SEARCH r USING INDEX", "(log=? AND idx=?)"}},
-		{"ClaimOutbox", claimOutboxQuery, []any{1, 1, 8}, []string{"SEARCH outbox USING INDEX outbox_claim (<expr><?)"}},
-		{"NextOutboxWake", nextOutboxWakeQuery, nil, []string{"SEARCH outbox USING INDEX outbox_claim"}},
+		{"ClaimOutbox", claimOutboxQuery, []any{1, "email", 1, 8}, []string{"SEARCH outbox USING INDEX outbox_claim (channel=? AND <expr><?)"}},
+		{"NextOutboxWake", nextOutboxWakeQuery, []any{"email"}, []string{"SEARCH outbox USING INDEX outbox_claim (channel=?)"}},
 		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_webhook (webhook_id=?)"}},
 		{"WebhookDeliveries", webhookDeliveriesQuery, []any{"wh", "contoso", 50}, []string{"SEARCH outbox USING INDEX outbox_webhook (webhook_id=?)"}},
 	}

@@ -120,7 +120,7 @@ func (t *tx) RotateWebhookSecret(ctx context.Context, tenant, id, old string, ne
 
 // webhookDeliveriesQuery reads an endpoint's messages, newest first, from
 // outbox_webhook (migration 00026).
-const webhookDeliveriesQuery = `SELECT ` + outboxColumns + ` FROM outbox
+const webhookDeliveriesQuery = `SELECT ` + outboxRead + ` FROM outbox
 	WHERE channel = 'webhook' AND webhook_id = ? AND tenant = ?
 	ORDER BY created_at DESC, id DESC LIMIT ?`
 
@@ -137,10 +137,10 @@ func (t *tx) WebhookDeliveries(ctx context.Context, tenant, id string, limit int
 // ResendWebhookDelivery makes a finished message of an endpoint pending
 // again, due at now; its attempts and last error stay, for the list.
 func (t *tx) ResendWebhookDelivery(ctx context.Context, tenant, webhookID, id string, now time.Time) (*lockbox.OutboxMessage, error) {
-	m, err := scanOutbox(t.tx.QueryRowContext(ctx, `UPDATE outbox SET status = 'pending', next_attempt_at = ?, lease_until = NULL, finished_at = NULL
+	m, err := scanOutbox(t.tx.QueryRowContext(ctx, `UPDATE outbox SET status = 'pending', next_attempt_at = ?, resent_at = ?, lease_until = NULL, finished_at = NULL
 		WHERE id = ? AND tenant = ? AND channel = 'webhook' AND webhook_id = ? AND status <> 'pending'
-		RETURNING `+outboxColumns,
-		micros(now), id, tenant, webhookID))
+		RETURNING `+outboxRead,
+		micros(now), micros(now), id, tenant, webhookID))
 	if !errors.Is(err, sql.ErrNoRows) {
 		return m, wrap("resend webhook delivery", err)
 	}
@@ -156,8 +156,10 @@ func (t *tx) ResendWebhookDelivery(ctx context.Context, tenant, webhookID, id st
 }
 
 // deleteWebhookMessagesQuery deletes an endpoint's undelivered messages,
-// found in outbox_webhook (migration 00026).
-const deleteWebhookMessagesQuery = `DELETE FROM outbox WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = ?`
+// found in outbox_webhook (migration 00026). Named, because outbox_claim
+// (migration 00027) matches the pending webhook rows too, and without
+// statistics SQLite would walk every one of them.
+const deleteWebhookMessagesQuery = `DELETE FROM outbox INDEXED BY outbox_webhook WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = ?`
 
 // DeleteWebhook deletes an endpoint and its undelivered messages.
 func (t *tx) DeleteWebhook(ctx context.Context, tenant, id string) error {

@@ -25,6 +25,7 @@ var outboxTests = []test{
 	{"ReleaseUnstarted", testOutboxRelease},
 	{"ConcurrentClaimersGetDisjointMessages", testOutboxConcurrentClaims},
 	{"NextWake", testOutboxNextWake},
+	{"ChannelsApart", testOutboxChannelsApart},
 	{"Counts", testOutboxCounts},
 	{"Purge", testOutboxPurge},
 	{"Reminders", testReminders},
@@ -53,12 +54,19 @@ func MustEnqueue(tb testing.TB, s lockbox.Store, msgs ...*lockbox.OutboxMessage)
 	MustUpdate(tb, s, func(tx lockbox.Tx) error { return tx.EnqueueOutbox(tb.Context(), msgs...) })
 }
 
-// MustClaim claims at most limit messages at now, leased for lease.
+// MustClaim claims at most limit email messages at now, leased for lease.
 func MustClaim(tb testing.TB, s lockbox.Store, now time.Time, lease time.Duration, limit int) []*lockbox.OutboxMessage {
+	tb.Helper()
+	return MustClaimChannel(tb, s, lockbox.ChannelEmail, now, lease, limit)
+}
+
+// MustClaimChannel claims at most limit messages of channel at now, leased
+// for lease.
+func MustClaimChannel(tb testing.TB, s lockbox.Store, channel string, now time.Time, lease time.Duration, limit int) []*lockbox.OutboxMessage {
 	tb.Helper()
 	var out []*lockbox.OutboxMessage
 	MustUpdate(tb, s, func(tx lockbox.Tx) (err error) {
-		out, err = tx.ClaimOutbox(tb.Context(), now, now.Add(lease), limit)
+		out, err = tx.ClaimOutbox(tb.Context(), channel, now, now.Add(lease), limit)
 		return err
 	})
 	return out
@@ -194,7 +202,7 @@ func testOutboxEnqueueLeased(t *testing.T, s lockbox.Store) {
 		t.Fatalf("claimed %v under the leases, want only the unleased msg-000004", msgIDs(got))
 	}
 	MustUpdate(t, s, func(tx lockbox.Tx) error {
-		next, err := tx.NextOutboxWake(t.Context())
+		next, err := tx.NextOutboxWake(t.Context(), lockbox.ChannelEmail)
 		if err == nil && !next.Equal(until) {
 			t.Errorf("next wake = %v, want the leases' end %v", next, until)
 		}
@@ -469,7 +477,7 @@ func testOutboxConcurrentClaims(t *testing.T, s lockbox.Store) {
 			for range n { // bounded: each round claims at least one or stops
 				var got []*lockbox.OutboxMessage
 				err := s.Update(context.Background(), func(tx lockbox.Tx) (err error) {
-					got, err = tx.ClaimOutbox(context.Background(), now, now.Add(time.Minute), 4)
+					got, err = tx.ClaimOutbox(context.Background(), lockbox.ChannelEmail, now, now.Add(time.Minute), 4)
 					return err
 				})
 				if err != nil {
@@ -502,7 +510,7 @@ func testOutboxNextWake(t *testing.T, s lockbox.Store) {
 	wake := func() time.Time {
 		var w time.Time
 		MustView(t, s, func(tx lockbox.Tx) (err error) {
-			w, err = tx.NextOutboxWake(t.Context())
+			w, err = tx.NextOutboxWake(t.Context(), lockbox.ChannelEmail)
 			return err
 		})
 		return w
@@ -850,7 +858,7 @@ func testDeleteWebhookMessages(t *testing.T, s lockbox.Store) {
 	}
 	email := NewOutboxMessage(4)
 	MustEnqueue(t, s, append(msgs, email)...)
-	MustClaim(t, s, T0.Add(time.Second), time.Minute, 1)
+	MustClaimChannel(t, s, lockbox.ChannelWebhook, T0.Add(time.Second), time.Minute, 1)
 	if err := finish(t, s, msgs[0].ID, 1, lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: T0}); err != nil {
 		t.Fatal(err)
 	}
@@ -878,7 +886,7 @@ func testWebhookDeliveries(t *testing.T, s lockbox.Store) {
 	other.Channel, other.To, other.WebhookID = lockbox.ChannelWebhook, "", "wh-2"
 	email := NewOutboxMessage(6)
 	MustEnqueue(t, s, append(mine, other, email)...)
-	MustClaim(t, s, T0.Add(time.Minute), time.Minute, 2)
+	MustClaimChannel(t, s, lockbox.ChannelWebhook, T0.Add(time.Minute), time.Minute, 2)
 	if err := finish(t, s, mine[0].ID, 1, lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: T0.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
@@ -934,10 +942,55 @@ func testWebhookDeliveries(t *testing.T, s lockbox.Store) {
 		return err
 	})
 	if resent.Status != lockbox.OutboxPending || !resent.NextAttemptAt.Equal(at) || resent.FinishedAt != nil ||
-		resent.Attempts != 1 || resent.LastError == "" {
+		resent.Attempts != 1 || resent.LastError == "" || resent.ResentAt == nil || !resent.ResentAt.Equal(at) {
 		t.Errorf("resent: %+v", resent)
 	}
-	if claimed := MustClaim(t, s, at, time.Minute, 10); !slices.Contains(msgIDs(claimed), mine[1].ID) {
+	claimed := MustClaimChannel(t, s, lockbox.ChannelWebhook, at, time.Minute, 10)
+	if i := slices.IndexFunc(claimed, func(m *lockbox.OutboxMessage) bool { return m.ID == mine[1].ID }); i < 0 {
 		t.Errorf("claimed %v at the resend's time, want %s among them", msgIDs(claimed), mine[1].ID)
+	} else if r := claimed[i].ResentAt; r == nil || !r.Equal(at) || !claimed[i].RetriedSince().Equal(at) {
+		t.Errorf("claimed %s with resent_at %v, want %v: its retries count from the resend", mine[1].ID, r, at)
+	}
+	for _, m := range claimed {
+		if m.ID != mine[1].ID && (m.ResentAt != nil || !m.RetriedSince().Equal(m.CreatedAt)) {
+			t.Errorf("%s, never resent, has resent_at %v", m.ID, m.ResentAt)
+		}
+	}
+}
+
+// testOutboxChannelsApart: a claim and a wake-up are of one channel. Due
+// webhook deliveries, however many and however early, are neither claimed
+// by an email claim nor its wake-up, and the other way round.
+func testOutboxChannelsApart(t *testing.T, s lockbox.Store) {
+	hook := func(n int) *lockbox.OutboxMessage {
+		m := NewOutboxMessage(n)
+		m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", "wh-1"
+		return m
+	}
+	MustEnqueue(t, s, hook(1), hook(2), hook(3), NewOutboxMessage(4), hook(5))
+	wake := func(channel string) time.Time {
+		var w time.Time
+		MustView(t, s, func(tx lockbox.Tx) (err error) {
+			w, err = tx.NextOutboxWake(t.Context(), channel)
+			return err
+		})
+		return w
+	}
+	if w, want := wake(lockbox.ChannelEmail), T0.Add(4*time.Second); !w.Equal(want) {
+		t.Errorf("email wake %v, want %v (the email's, not the earlier webhooks')", w, want)
+	}
+	if w, want := wake(lockbox.ChannelWebhook), T0.Add(time.Second); !w.Equal(want) {
+		t.Errorf("webhook wake %v, want %v", w, want)
+	}
+	now := T0.Add(time.Hour)
+	if got := MustClaim(t, s, now, time.Minute, 10); !cmp.Equal(msgIDs(got), []string{"msg-000004"}) {
+		t.Errorf("email claim took %v, want only msg-000004", msgIDs(got))
+	}
+	got := MustClaimChannel(t, s, lockbox.ChannelWebhook, now, time.Minute, 2)
+	if !cmp.Equal(msgIDs(got), []string{"msg-000001", "msg-000002"}) {
+		t.Errorf("webhook claim of 2 took %v, want msg-000001, msg-000002", msgIDs(got))
+	}
+	if w := wake(lockbox.ChannelEmail); !w.Equal(now.Add(time.Minute)) {
+		t.Errorf("email wake %v after its claim, want the lease's end %v", w, now.Add(time.Minute))
 	}
 }

@@ -178,12 +178,18 @@ func waitDelivered(b *testing.B, store lockbox.Store) int {
 		return err
 	})
 	for err == nil {
-		var next time.Time
-		err = store.View(ctx, func(tx lockbox.Tx) (err error) {
-			next, err = tx.NextOutboxWake(ctx)
-			return err
+		waiting := false
+		err = store.View(ctx, func(tx lockbox.Tx) error {
+			for _, ch := range []string{lockbox.ChannelEmail, lockbox.ChannelWebhook} {
+				next, err := tx.NextOutboxWake(ctx, ch)
+				if err != nil {
+					return err
+				}
+				waiting = waiting || !next.IsZero()
+			}
+			return nil
 		})
-		if err == nil && next.IsZero() {
+		if err == nil && !waiting {
 			return pending
 		}
 		time.Sleep(10 * time.Millisecond)

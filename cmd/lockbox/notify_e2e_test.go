@@ -264,6 +264,26 @@ func TestEndToEndNotifications(t *testing.T) {
 			again.header.Get("webhook-id"), firstID, verifies(newest, again))
 	}
 	op.wantFail(1, "", "webhooks", "resend", hook.ID, firstID, "--tenant", "contoso")
+	// The list says when it was resent: its retries count from then.
+	if out := approver.mustRun("webhooks", "deliveries", hook.ID, "--tenant", "contoso"); !strings.Contains(out, "RESENT") {
+		t.Errorf("webhooks deliveries has no RESENT column:\n%s", out)
+	}
+	eventually(t, "the resent delivery listed with resent_at", func() bool {
+		var list []lockbox.WebhookDelivery
+		if err := json.Unmarshal([]byte(approver.mustRun("webhooks", "deliveries", hook.ID, "--tenant", "contoso", "-o", "json")), &list); err != nil {
+			t.Fatal(err)
+		}
+		resent := 0
+		for _, d := range list {
+			if d.ResentAt != nil {
+				resent++
+				if d.ID != firstID {
+					t.Fatalf("%s listed as resent, want only %s", d.ID, firstID)
+				}
+			}
+		}
+		return resent == 1
+	})
 
 	// A test delivery, although the endpoint subscribed to request.pending
 	// only.

@@ -158,9 +158,9 @@ func (a *app) webhooksDeliveriesCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		header := []string{"ID", "EVENT", "STATUS", "ATTEMPTS", "CREATED", "NEXT ATTEMPT", "FINISHED", "LAST ERROR"}
+		header := []string{"ID", "EVENT", "STATUS", "ATTEMPTS", "CREATED", "RESENT", "NEXT ATTEMPT", "FINISHED", "LAST ERROR"}
 		return writeList(a.stdout, format.value, list, header, func(d *lockbox.WebhookDelivery) []string {
-			return []string{d.ID, d.Type, d.Status, strconv.Itoa(d.Attempts), formatTime(d.Created),
+			return []string{d.ID, d.Type, d.Status, strconv.Itoa(d.Attempts), formatTime(d.Created), formatTimePtr(d.ResentAt),
 				formatTimePtr(d.NextAttemptAt), formatTimePtr(d.FinishedAt), d.LastError}
 		})
 	}
