@@ -58,12 +58,15 @@ const (
 
 	// Account lifecycle (SPEC §10.1): in the tenant's log for tenant users,
 	// in the provider log for staff and service accounts.
-	OpPasswordChanged      = "account.password_changed"
-	OpPasswordReset        = "account.password_reset"
-	OpAccountDisabled      = "account.disabled"
-	OpAccountEnabled       = "account.enabled"
-	OpAccountRemoved       = "account.removed"
-	OpTokenRevoked         = "token.revoked"
+	OpPasswordChanged = "account.password_changed"
+	OpPasswordReset   = "account.password_reset"
+	OpAccountDisabled = "account.disabled"
+	OpAccountEnabled  = "account.enabled"
+	OpAccountRemoved  = "account.removed"
+	OpTokenRevoked    = "token.revoked"
+	// OpSignedIn: a session or API token was issued to a person who
+	// proved who they are (audit_data: method, session).
+	OpSignedIn             = "account.signed_in"
 	OpServiceAccountRotate = "service_account.rotated"
 )
 

@@ -29,7 +29,7 @@ var AuditOperations = []string{
 	OpRoleAssigned, OpRoleRemoved, OpWebhookCreated, OpWebhookDeleted, OpWebhookSecretRotated, OpWebhookDeliveryResent, OpWebhookTestSent, OpWebhookUpdated,
 	OpTenantCreated, OpStaffAdded, OpServiceAccountCreated, OpServiceUpdated,
 	OpPasswordChanged, OpPasswordReset, OpAccountDisabled, OpAccountEnabled, OpAccountRemoved,
-	OpTokenRevoked, OpServiceAccountRotate, OpSSOConfigured, OpBreakGlassSignIn, OpSSOVerified,
+	OpTokenRevoked, OpSignedIn, OpServiceAccountRotate, OpSSOConfigured, OpBreakGlassSignIn, OpSSOVerified,
 	// SPEC §11.
 	OpRequestApprovalRecorded, OpRequestExtensionRequested, OpRequestExtensionApproved,
 	OpRequestExtensionDenied, OpRequestExtensionLapsed, OpRequestBreakGlassActivated,

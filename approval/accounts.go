@@ -18,7 +18,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*lockbox.S
 	if u, err = s.secondFactor(ctx, u, now); err != nil {
 		return nil, err
 	}
-	return s.issueToken(ctx, u, now)
+	return s.issueToken(ctx, u, SignInPassword, now)
 }
 
 // verifyPassword returns the account of email when password is its
@@ -91,14 +91,18 @@ func errBadLogin() error {
 	return lockbox.Errorf(lockbox.EUNAUTHENTICATED, "Wrong email or password.")
 }
 
-// issueToken stores a new bearer token for u, valid for the session TTL.
-// It writes as u (actorStore), so a token is never issued to an account
-// removed or disabled since its password was checked.
-func (s *Service) issueToken(ctx context.Context, u *lockbox.User, now time.Time) (*lockbox.Session, error) {
+// issueToken stores a new bearer token for u, valid for the session TTL,
+// with its sign-in record (signedIn: how u proved who they are). It writes
+// as u (actorStore), so a token is never issued to an account removed or
+// disabled since its password was checked.
+func (s *Service) issueToken(ctx context.Context, u *lockbox.User, how string, now time.Time) (*lockbox.Session, error) {
 	token := randomSecret(sessionPrefix("lbt", u), 32)
 	expires := now.Add(s.opts.SessionTTL)
 	err := s.store.Update(lockbox.NewContextWithUser(ctx, u), func(tx lockbox.Tx) error {
-		return tx.InsertToken(ctx, tokenHash(token), u.ID, now, expires)
+		if err := tx.InsertToken(ctx, tokenHash(token), u.ID, now, expires); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, signInRecord(ctx, u, how, "api_token", now))
 	})
 	if lockbox.ErrorCode(err) == lockbox.EUNAUTHENTICATED {
 		return nil, errBadLogin()

@@ -29,6 +29,24 @@ func accountRecord(ctx context.Context, u, target *lockbox.User, op string, now 
 	return rec
 }
 
+// How a person proved who they are at sign-in (account.signed_in's
+// method).
+const (
+	SignInPassword = "password"
+	SignInPasskey  = "password_and_passkey" // a passkey after the password
+	SignInSSO      = "sso"
+)
+
+// signInRecord is the audit record of u's sign-in: a session of kind ("web",
+// "api_token") issued after u proved who they are by how. Every session
+// and token issued to a person has one, in the same transaction, in the
+// log of u's tenant (the provider log for staff), with the client address.
+func signInRecord(ctx context.Context, u *lockbox.User, how, kind string, now time.Time) *lockbox.AuditRecord {
+	rec := accountRecord(ctx, u, u, lockbox.OpSignedIn, now)
+	rec.AuditData["method"], rec.AuditData["session"] = how, kind
+	return rec
+}
+
 // Logout ends the credential the caller used for this call.
 func (s *Service) Logout(ctx context.Context) error {
 	u, err := signedIn(ctx)

@@ -129,7 +129,7 @@ func (s *Service) LoginPasskey(ctx context.Context, challenge string, a lockbox.
 	if err != nil {
 		return nil, err
 	}
-	return s.issueToken(ctx, u, now)
+	return s.issueToken(ctx, u, SignInPasskey, now)
 }
 
 func errBadSignInChallenge() error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,6 +69,17 @@ func TestPasskeySecondFactor(t *testing.T) {
 	}
 	if u, err := h.svc.Authenticate(ctx, sess.Token); err != nil || u.Email != "admin@contoso.test" {
 		t.Fatalf("token of the second step: %v, %v", u, err)
+	}
+	// Two sign-ins recorded: the password alone, before the passkey; then
+	// both.
+	var how []any
+	for _, r := range h.auditOf("contoso", lockbox.OpSignedIn) {
+		if r.UserID == "admin@contoso.test" {
+			how = append(how, r.AuditData["method"])
+		}
+	}
+	if !slices.Equal(how, []any{approval.SignInPassword, approval.SignInPasskey}) {
+		t.Errorf("sign-ins recorded with methods %v, want password, then password_and_passkey", how)
 	}
 	// The challenge works once.
 	if _, err := h.svc.LoginPasskey(ctx, challenge, a.Assert(raw)); lockbox.ErrorCode(err) != lockbox.EUNAUTHENTICATED {

@@ -284,7 +284,7 @@ func (x *SSO) FinishSSO(ctx context.Context, cb lockbox.SSOCallback) (*lockbox.S
 		x.s.opts.Logger.InfoContext(ctx, "sso sign-in", "user", u.Email, "tenant", u.Tenant, "via", "cli")
 		return &lockbox.SSOResult{User: u, Redirect: redirect}, nil
 	}
-	token, _, err := x.ws.startSession(ctx, u, now)
+	token, _, err := x.ws.startSession(ctx, u, SignInSSO, now)
 	if err != nil {
 		return nil, err
 	}
@@ -454,7 +454,7 @@ func (x *SSO) RedeemCLICode(ctx context.Context, code, verifier string) (*lockbo
 	if u.Disabled {
 		return nil, ssoRefused("Your Lockbox account is disabled.")
 	}
-	return x.s.issueToken(ctx, u, now)
+	return x.s.issueToken(ctx, u, SignInSSO, now)
 }
 
 // BootstrapEmail is the account `lockbox serve` creates on first start;

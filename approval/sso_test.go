@@ -3,6 +3,7 @@ package approval_test
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -266,6 +267,16 @@ func TestSSOVoidsOneTimePassword(t *testing.T) {
 			}
 			if _, err := h.svc.Login(context.Background(), tc.email, nu.InitialPassword); lockbox.ErrorCode(err) != lockbox.EUNAUTHENTICATED {
 				t.Errorf("the one-time password still signs in: %v", err)
+			}
+			// Two sign-ins: the one-time password's, then the IdP's.
+			var how []any
+			for _, r := range h.audit(tc.log, lockbox.OpSignedIn) {
+				if r.UserID == tc.email {
+					how = append(how, r.AuditData["method"])
+				}
+			}
+			if !slices.Contains(how, approval.SignInSSO) || len(how) != 2 {
+				t.Errorf("sign-ins of %s recorded with methods %v, want password and sso", tc.email, how)
 			}
 			var voided []*lockbox.AuditRecord
 			for _, r := range h.audit(tc.log, lockbox.OpPasswordChanged) {

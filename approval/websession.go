@@ -62,7 +62,7 @@ func (w *WebSessions) SignIn(ctx context.Context, email, password string) (strin
 	if u, err = w.s.secondFactor(ctx, u, now); err != nil {
 		return "", nil, err
 	}
-	token, ws, err := w.startSession(ctx, u, now)
+	token, ws, err := w.startSession(ctx, u, SignInPassword, now)
 	if err != nil {
 		return "", nil, err
 	}
@@ -78,7 +78,7 @@ func (w *WebSessions) SignInPasskey(ctx context.Context, challenge string, a loc
 	if err != nil {
 		return "", nil, err
 	}
-	token, ws, err := w.startSession(ctx, u, now)
+	token, ws, err := w.startSession(ctx, u, SignInPasskey, now)
 	if err != nil {
 		return "", nil, err
 	}
@@ -86,9 +86,10 @@ func (w *WebSessions) SignInPasskey(ctx context.Context, challenge string, a loc
 	return token, ws, nil
 }
 
-// startSession starts a session of u, whose identity was just proven (a
-// password, or an IdP's ID token: sso.go).
-func (w *WebSessions) startSession(ctx context.Context, u *lockbox.User, now time.Time) (string, *lockbox.WebSession, error) {
+// startSession starts a session of u, whose identity was just proven (how:
+// a password, a passkey after it, or an IdP's ID token: sso.go), with its
+// sign-in record.
+func (w *WebSessions) startSession(ctx context.Context, u *lockbox.User, how string, now time.Time) (string, *lockbox.WebSession, error) {
 	token := randomSecret(sessionPrefix("lbw", u), 32)
 	ws := &lockbox.WebSession{UserID: u.ID, CreatedAt: now,
 		IdleExpiresAt: now.Add(w.idle), ExpiresAt: now.Add(w.absolute)}
@@ -96,7 +97,10 @@ func (w *WebSessions) startSession(ctx context.Context, u *lockbox.User, now tim
 		if _, err := tx.DeleteExpiredWebSessions(ctx, now, expiredSweep); err != nil {
 			return err
 		}
-		return tx.InsertWebSession(ctx, tokenHash(token), ws)
+		if err := tx.InsertWebSession(ctx, tokenHash(token), ws); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, signInRecord(ctx, u, how, "web", now))
 	})
 	if err != nil {
 		return "", nil, err

@@ -37,10 +37,11 @@ func TestAuditLogPageCheckpoint(t *testing.T) {
 		alter bool
 		want  []string
 	}{
+		// Seven records of the request, and the auditor's sign-in.
 		{"log as written", false, []string{`id="checkpoint-status">Verified`,
-			"Signature valid (key lockbox-test-log), and the root hash recomputed from all 7 entries matches."}},
+			"Signature valid (key lockbox-test-log), and the root hash recomputed from all 8 entries matches."}},
 		{"an entry rewritten", true, []string{`id="checkpoint-status">Not verified`,
-			"The entries do not hash to the signed checkpoint (size 7): record 5 is the first that differs"}},
+			"The entries do not hash to the signed checkpoint (size 8): record 5 is the first that differs"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, func(c *web.Config) {
