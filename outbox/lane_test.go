@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -96,4 +97,167 @@ func TestWebhookThatHangsHoldsNoEmail(t *testing.T) {
 	handed(webhookMsg(3))
 	handed(storetest.NewOutboxMessage(4))
 	waitFor(mail.sent, "msg-000004", "the handed email")
+}
+
+// endpoints is a webhook deliverer that answers for the endpoints in up
+// and gets no answer from the others (a connection that timed out); it
+// counts the sends to each. With together set, sends wait until that
+// many are in flight before they fail.
+type endpoints struct {
+	mu       sync.Mutex
+	up       map[string]bool
+	sends    map[string]int
+	together *barrier
+}
+
+// barrier holds each caller of wait until n have called it (or 10 s have
+// passed, so that a worker sending fewer at once fails the test rather
+// than hangs it).
+type barrier struct {
+	mu   sync.Mutex
+	n    int
+	full chan struct{}
+}
+
+func newBarrier(n int) *barrier { return &barrier{n: n, full: make(chan struct{})} }
+
+func (b *barrier) wait() {
+	b.mu.Lock()
+	if b.n--; b.n == 0 {
+		close(b.full)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.full:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+func (d *endpoints) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
+	d.mu.Lock()
+	d.sends[m.WebhookID]++
+	up, together := d.up[m.WebhookID], d.together
+	d.mu.Unlock()
+	if up {
+		return nil
+	}
+	if together != nil {
+		together.wait()
+	}
+	return &lockbox.DeliveryError{Kind: "connect", Err: context.DeadlineExceeded}
+}
+
+func (d *endpoints) count(id string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sends[id]
+}
+
+// TestEndpointThatDoesNotAnswerIsPaused: after an attempt that got no
+// answer, nothing more is sent to that endpoint until a pause (the retry
+// delay) ends; its deliveries fail unsent and are retried later, while
+// other endpoints' are sent. When the pause ends one delivery probes it:
+// no answer again pauses it longer; an answer ends the pause and the rest
+// go out.
+func TestEndpointThatDoesNotAnswerIsPaused(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	d := &endpoints{up: map[string]bool{"wh-up": true}, sends: map[string]int{}}
+	// One send at a time, in due order; jitter 0: a pause is half the
+	// retry delay (15 s after one failure, 30 s after two).
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
+		outbox.Options{Batch: 1, Jitter: func() float64 { return 0 }})
+	var msgs []*lockbox.OutboxMessage
+	for n := range 6 {
+		m := storetest.NewOutboxMessage(n)
+		m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", "wh-down"
+		if n >= 4 {
+			m.WebhookID = "wh-up"
+		}
+		msgs = append(msgs, m)
+	}
+	storetest.MustEnqueue(t, e.store, msgs...)
+	status := func() (delivered, pending int, lastErr string) {
+		for _, m := range e.outbox(lockbox.OutboxQuery{}) {
+			switch m.Status {
+			case lockbox.OutboxDelivered:
+				delivered++
+			case lockbox.OutboxPending:
+				pending++
+				if m.ID == "msg-000003" {
+					lastErr = m.LastError
+				}
+			}
+		}
+		return
+	}
+
+	deliverDue(t, w)
+	if n := d.count("wh-down"); n != 1 {
+		t.Fatalf("sent %d deliveries to the endpoint that did not answer, want 1 (then paused)", n)
+	}
+	delivered, pending, lastErr := status()
+	if d.count("wh-up") != 2 || delivered != 2 || pending != 4 || !strings.Contains(lastErr, "not sent: the endpoint did not answer") {
+		t.Fatalf("after the first round: %d sent to the other endpoint, %d delivered, %d pending (last error %q); want 2, 2, 4, not sent", d.count("wh-up"), delivered, pending, lastErr)
+	}
+
+	// The pause and the retries' delays over: one probe, no answer again.
+	clock.Advance(time.Minute)
+	deliverDue(t, w)
+	if n := d.count("wh-down"); n != 2 {
+		t.Fatalf("after the pause: %d sends in all, want 2 (one probe)", n)
+	}
+	// Paused longer now (30 s): a new delivery 20 s after the probe is not
+	// sent.
+	clock.Advance(20 * time.Second)
+	late := storetest.NewOutboxMessage(6)
+	late.Channel, late.To, late.WebhookID, late.NextAttemptAt = lockbox.ChannelWebhook, "", "wh-down", clock.Now()
+	storetest.MustEnqueue(t, e.store, late)
+	if n := deliverDue(t, w); n != 1 || d.count("wh-down") != 2 {
+		t.Fatalf("20 s after the second failure: %d attempted, %d sends in all; want 1 attempted, still 2 sent", n, d.count("wh-down"))
+	}
+
+	// The endpoint answers again: the probe ends the pause, and the others
+	// follow in the same round.
+	d.mu.Lock()
+	d.up["wh-down"] = true
+	d.mu.Unlock()
+	clock.Advance(5 * time.Minute)
+	deliverDue(t, w)
+	if delivered, pending, _ := status(); delivered != 7 || pending != 0 {
+		t.Fatalf("once it answers: %d delivered, %d pending; want 7, 0", delivered, pending)
+	}
+}
+
+// TestPausedEndpointIsProbedOnce: deliveries sent at once, before the
+// first of them failed, count as one failure; when the pause ends, one of
+// the deliveries due together probes the endpoint and the others wait for
+// its answer.
+func TestPausedEndpointIsProbedOnce(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	d := &endpoints{up: map[string]bool{}, sends: map[string]int{}, together: newBarrier(4)}
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
+		outbox.Options{Batch: 8, Jitter: func() float64 { return 0 }})
+	for n := range 4 {
+		m := storetest.NewOutboxMessage(n)
+		m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", "wh-down"
+		storetest.MustEnqueue(t, e.store, m)
+	}
+	deliverDue(t, w)
+	if n := d.count("wh-down"); n != 4 {
+		t.Fatalf("first round: %d sends, want all 4 (sent at once)", n)
+	}
+	// One failure in a row, not four: the pause is 15 s, so 20 s later the
+	// retries (due 15 s after their failures) probe it once.
+	d.mu.Lock()
+	d.together = nil
+	d.mu.Unlock()
+	clock.Advance(20 * time.Second)
+	deliverDue(t, w)
+	if n := d.count("wh-down"); n != 5 {
+		t.Fatalf("after the pause: %d sends in all, want 5 (one probe)", n)
+	}
 }

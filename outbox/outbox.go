@@ -95,6 +95,7 @@ type Worker struct {
 	deliverers map[string]Deliverer
 	opts       Options
 	lanes      []*lane
+	paused     pauses // webhook endpoints that did not answer (pause.go)
 
 	purgeMu   sync.Mutex
 	lastPurge time.Time
@@ -174,10 +175,18 @@ func (w *Worker) attempt(ctx context.Context, m *lockbox.OutboxMessage) outcome 
 		w.opts.Metrics.observe(m.Channel, r.Status, nil)
 		return outcome{m: m, r: r}
 	}
+	start := w.now()
+	if err := w.pausedError(m, start); err != nil {
+		r := w.result(m, err, start)
+		w.opts.Metrics.observe(m.Channel, r.Status, err)
+		return outcome{m: m, r: r, err: err}
+	}
 	sendCtx, cancel := context.WithTimeout(ctx, w.opts.Lease*3/4)
 	err := w.send(sendCtx, m)
 	cancel()
-	r := w.result(m, err, w.now())
+	end := w.now()
+	w.answered(m, err, start, end)
+	r := w.result(m, err, end)
 	w.opts.Metrics.observe(m.Channel, r.Status, err)
 	return outcome{m: m, r: r, err: err}
 }
@@ -273,6 +282,9 @@ func (w *Worker) log(m *lockbox.OutboxMessage, r lockbox.OutboxResult, err, ferr
 		w.opts.Logger.Error("notification is dead: delivery gave up", append(attrs, "kind", lockbox.DeliveryErrorKind(err), "err", err)...)
 	case r.Status == lockbox.OutboxSkipped:
 		w.opts.Logger.Info("notification skipped", append(attrs, "why", r.LastError)...)
+	case r.Status == lockbox.OutboxPending && lockbox.DeliveryErrorKind(err) == "paused":
+		// Said once per pause (pause.go), not once per delivery.
+		w.opts.Logger.Debug("notification not sent: its endpoint is paused", append(attrs, "next_attempt_at", r.NextAttemptAt)...)
 	case r.Status == lockbox.OutboxPending:
 		w.opts.Logger.Warn("notification delivery failed; will retry", append(attrs, "kind", lockbox.DeliveryErrorKind(err), "next_attempt_at", r.NextAttemptAt, "err", err)...)
 	default:
