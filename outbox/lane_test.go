@@ -158,7 +158,7 @@ func (d *endpoints) count(id string) int {
 // delay) ends; its deliveries fail unsent and are retried later, while
 // other endpoints' are sent. When the pause ends one delivery probes it:
 // no answer again pauses it longer; an answer ends the pause and the rest
-// go out.
+// go out. A test delivery asked for during the pause is sent at once.
 func TestEndpointThatDoesNotAnswerIsPaused(t *testing.T) {
 	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
@@ -218,6 +218,16 @@ func TestEndpointThatDoesNotAnswerIsPaused(t *testing.T) {
 		t.Fatalf("20 s after the second failure: %d attempted, %d sends in all; want 1 attempted, still 2 sent", n, d.count("wh-down"))
 	}
 
+	// Its admin asks for a test delivery: sent at once, pause or not (no
+	// answer yet: the pause starts again).
+	test := storetest.NewOutboxMessage(7)
+	test.Channel, test.To, test.WebhookID, test.Type = lockbox.ChannelWebhook, "", "wh-down", lockbox.EventTypeWebhookTest
+	test.CreatedAt, test.NextAttemptAt = clock.Now(), clock.Now()
+	storetest.MustEnqueue(t, e.store, test)
+	if deliverDue(t, w); d.count("wh-down") != 3 {
+		t.Fatalf("a test delivery asked for during the pause: %d sends in all, want 3 (sent at once)", d.count("wh-down"))
+	}
+
 	// The endpoint answers again: the probe ends the pause, and the others
 	// follow in the same round.
 	d.mu.Lock()
@@ -225,8 +235,8 @@ func TestEndpointThatDoesNotAnswerIsPaused(t *testing.T) {
 	d.mu.Unlock()
 	clock.Advance(5 * time.Minute)
 	deliverDue(t, w)
-	if delivered, pending, _ := status(); delivered != 7 || pending != 0 {
-		t.Fatalf("once it answers: %d delivered, %d pending; want 7, 0", delivered, pending)
+	if delivered, pending, _ := status(); delivered != 8 || pending != 0 {
+		t.Fatalf("once it answers: %d delivered, %d pending; want 8, 0", delivered, pending)
 	}
 }
 

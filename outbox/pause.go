@@ -18,7 +18,8 @@ import (
 // that endpoint until a pause ends, the delay of a retry after as many
 // failures in a row (Backoff: 30 s, doubling up to 1 h). Its deliveries
 // meanwhile fail at once, unsent, and are retried later like any failure,
-// counted against their 24 hours. When the pause ends one delivery is sent,
+// counted against their 24 hours; only what a person asks for since (a
+// test delivery, a resend) is sent at once. When the pause ends one delivery is sent,
 // and its answer ends the pause (any HTTP answer: the endpoint is there) or
 // starts a longer one.
 //
@@ -47,7 +48,9 @@ type pause struct {
 
 // pausedError says why m is not to be sent now (an errPaused), or nil to
 // send it. Once a pause has ended, the first caller sends (the probe) and
-// the others wait for its answer.
+// the others wait for its answer. A delivery a person asked for since the
+// endpoint last failed (a test delivery, or one they resent: most likely
+// they have just fixed their receiver) is sent at once all the same.
 func (w *Worker) pausedError(m *lockbox.OutboxMessage, now time.Time) error {
 	if m.Channel != lockbox.ChannelWebhook {
 		return nil
@@ -56,7 +59,7 @@ func (w *Worker) pausedError(m *lockbox.OutboxMessage, now time.Time) error {
 	defer w.paused.mu.Unlock()
 	p := w.paused.by[m.WebhookID]
 	switch {
-	case p == nil:
+	case p == nil, askedSince(m, p.since):
 		return nil
 	case now.Before(p.until) || p.probing:
 		return &lockbox.DeliveryError{Kind: "paused", Err: errPaused{since: p.since, until: p.until}}
@@ -94,4 +97,13 @@ func (w *Worker) answered(m *lockbox.OutboxMessage, err error, start, now time.T
 	p.since, p.until, p.probing = now, now.Add(w.Backoff(p.failures)), false
 	w.opts.Logger.Warn("webhook endpoint did not answer; nothing is sent to it until the pause ends",
 		"webhook_id", m.WebhookID, "tenant", m.Tenant, "failures_in_a_row", p.failures, "until", p.until, "err", err)
+}
+
+// askedSince reports whether a person asked for m after since: it is a
+// test delivery created then, or a delivery resent then.
+func askedSince(m *lockbox.OutboxMessage, since time.Time) bool {
+	if m.ResentAt != nil {
+		return m.ResentAt.After(since)
+	}
+	return m.Type == lockbox.EventTypeWebhookTest && m.CreatedAt.After(since)
 }
