@@ -92,9 +92,9 @@ func errBadLogin() error {
 }
 
 // issueToken stores a new bearer token for u, valid for the session TTL,
-// with its sign-in record (signedIn: how u proved who they are). It writes
-// as u (actorStore), so a token is never issued to an account removed or
-// disabled since its password was checked.
+// with its sign-in record (signInRecord; how is how u proved who they
+// are). It writes as u (actorStore), so a token is never issued to an
+// account removed or disabled since its password was checked.
 func (s *Service) issueToken(ctx context.Context, u *lockbox.User, how string, now time.Time) (*lockbox.Session, error) {
 	token := randomSecret(sessionPrefix("lbt", u), 32)
 	expires := now.Add(s.opts.SessionTTL)

@@ -19,9 +19,9 @@ import (
 // failures in a row (Backoff: 30 s, doubling up to 1 h). Its deliveries
 // meanwhile fail at once, unsent, and are retried later like any failure,
 // counted against their 24 hours; only what a person asks for since (a
-// test delivery, a resend) is sent at once. When the pause ends one delivery is sent,
-// and its answer ends the pause (any HTTP answer: the endpoint is there) or
-// starts a longer one.
+// test delivery, a resend) is sent at once. When the pause ends one
+// delivery is sent, and its answer ends the pause (any HTTP answer: the
+// endpoint is there) or starts a longer one.
 //
 // The pauses are this worker's, in memory: each replica learns on its own,
 // and a restart forgets them, which costs one more timeout.
