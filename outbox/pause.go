@@ -88,6 +88,7 @@ func (w *Worker) answered(m *lockbox.OutboxMessage, err error, start, now time.T
 	}
 	p := w.paused.by[m.WebhookID]
 	if p == nil {
+		w.paused.forget(now)
 		p = &pause{}
 		w.paused.by[m.WebhookID] = p
 	} else if !start.After(p.since) {
@@ -97,6 +98,22 @@ func (w *Worker) answered(m *lockbox.OutboxMessage, err error, start, now time.T
 	p.since, p.until, p.probing = now, now.Add(w.Backoff(p.failures)), false
 	w.opts.Logger.Warn("webhook endpoint did not answer; nothing is sent to it until the pause ends",
 		"webhook_id", m.WebhookID, "tenant", m.Tenant, "failures_in_a_row", p.failures, "until", p.until, "err", err)
+}
+
+// forgetAfter is how long after its end a pause is kept. An endpoint
+// deleted, or never sent to again, would otherwise keep its entry for the
+// life of the process; one that fails again after this starts afresh.
+const forgetAfter = 24 * time.Hour
+
+// forget drops the pauses that ended more than forgetAfter before now. It
+// runs when a new endpoint is paused, so the entries kept are bounded by
+// the endpoints that failed within a day.
+func (ps *pauses) forget(now time.Time) {
+	for id, p := range ps.by {
+		if !p.probing && now.Sub(p.until) > forgetAfter {
+			delete(ps.by, id)
+		}
+	}
 }
 
 // askedSince reports whether a person asked for m after since: it is a

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -34,5 +35,29 @@ func TestAskedSince(t *testing.T) {
 				t.Errorf("askedSince = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPausesForgotten: a pause that ended more than a day ago is dropped
+// when another endpoint is paused (a deleted endpoint would otherwise stay
+// in memory for good); a recent one is kept.
+func TestPausesForgotten(t *testing.T) {
+	t.Parallel()
+	w := New(nil, nil, nil, Options{Jitter: func() float64 { return 0 }})
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	noAnswer := &lockbox.DeliveryError{Kind: "connect", Err: errors.New("timeout")}
+	hook := func(id string) *lockbox.OutboxMessage {
+		return &lockbox.OutboxMessage{Channel: lockbox.ChannelWebhook, WebhookID: id}
+	}
+	w.answered(hook("wh-old"), noAnswer, t0, t0)
+	w.answered(hook("wh-recent"), noAnswer, t0.Add(24*time.Hour), t0.Add(24*time.Hour))
+	w.answered(hook("wh-new"), noAnswer, t0.Add(25*time.Hour), t0.Add(25*time.Hour))
+	if _, ok := w.paused.by["wh-old"]; ok {
+		t.Error("a pause that ended a day ago is still kept")
+	}
+	for _, id := range []string{"wh-recent", "wh-new"} {
+		if _, ok := w.paused.by[id]; !ok {
+			t.Errorf("%s's pause was dropped", id)
+		}
 	}
 }
