@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -269,5 +270,29 @@ func TestPausedEndpointIsProbedOnce(t *testing.T) {
 	deliverDue(t, w)
 	if n := d.count("wh-down"); n != 5 {
 		t.Fatalf("after the pause: %d sends in all, want 5 (one probe)", n)
+	}
+}
+
+// TestEndpointsTakeTurns: a round sends its webhook endpoints' deliveries
+// in turn, so one endpoint's burst, due first, does not go all before
+// another endpoint's delivery.
+func TestEndpointsTakeTurns(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	rec := &recorder{}
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: rec}, outbox.Options{Batch: 1})
+	for n, hook := range []string{"wh-a", "wh-a", "wh-a", "wh-b"} {
+		m := storetest.NewOutboxMessage(n)
+		m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", hook
+		storetest.MustEnqueue(t, e.store, m)
+	}
+	deliverDue(t, w)
+	var order []string
+	for _, m := range rec.sent {
+		order = append(order, m.WebhookID)
+	}
+	if want := []string{"wh-a", "wh-b", "wh-a", "wh-a"}; !slices.Equal(order, want) {
+		t.Errorf("sent to %v, want %v", order, want)
 	}
 }

@@ -120,6 +120,7 @@ func (w *Worker) now() time.Time { return w.clock.Now().UTC().Truncate(time.Micr
 // replica to claim. A round is slow when it gave any back, or took longer
 // than Lease/8.
 func (w *Worker) sendRound(ctx context.Context, rec *recorder, msgs []*lockbox.OutboxMessage, claimed time.Time) (started int, slow bool) {
+	msgs = inTurn(msgs)
 	latest := claimed.Add(w.opts.Lease / 4)
 	slots := make(chan struct{}, w.opts.Batch)
 	var wg sync.WaitGroup
@@ -139,6 +140,34 @@ func (w *Worker) sendRound(ctx context.Context, rec *recorder, msgs []*lockbox.O
 	}
 	wg.Wait()
 	return started, slow || w.now().Sub(claimed) > w.opts.Lease/8
+}
+
+// inTurn orders a round's messages so that webhook endpoints take turns:
+// each endpoint's first, then each one's second, and so on, each
+// endpoint's in the order given. A burst to one slow endpoint then does
+// not keep the other endpoints' deliveries for the round's later waves.
+// Emails (no endpoint) keep their order.
+func inTurn(msgs []*lockbox.OutboxMessage) []*lockbox.OutboxMessage {
+	var endpoints []string
+	queues := map[string][]*lockbox.OutboxMessage{}
+	for _, m := range msgs {
+		if _, ok := queues[m.WebhookID]; !ok {
+			endpoints = append(endpoints, m.WebhookID)
+		}
+		queues[m.WebhookID] = append(queues[m.WebhookID], m)
+	}
+	if len(endpoints) < 2 {
+		return msgs
+	}
+	out := make([]*lockbox.OutboxMessage, 0, len(msgs))
+	for len(out) < len(msgs) {
+		for _, id := range endpoints {
+			if q := queues[id]; len(q) > 0 {
+				out, queues[id] = append(out, q[0]), q[1:]
+			}
+		}
+	}
+	return out
 }
 
 // release gives back claimed messages that were never attempted, so they

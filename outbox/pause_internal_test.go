@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -59,5 +60,35 @@ func TestPausesForgotten(t *testing.T) {
 		if _, ok := w.paused.by[id]; !ok {
 			t.Errorf("%s's pause was dropped", id)
 		}
+	}
+}
+
+// TestInTurn: a round's webhook endpoints take turns, each endpoint's
+// deliveries in their order; emails keep theirs.
+func TestInTurn(t *testing.T) {
+	t.Parallel()
+	msg := func(id, hook string) *lockbox.OutboxMessage { return &lockbox.OutboxMessage{ID: id, WebhookID: hook} }
+	ids := func(msgs []*lockbox.OutboxMessage) (out []string) {
+		for _, m := range msgs {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		in   []*lockbox.OutboxMessage
+		want []string
+	}{
+		{"BurstThenOthers", []*lockbox.OutboxMessage{msg("a1", "A"), msg("a2", "A"), msg("a3", "A"), msg("b1", "B"), msg("c1", "C"), msg("b2", "B")},
+			[]string{"a1", "b1", "c1", "a2", "b2", "a3"}},
+		{"OneEndpoint", []*lockbox.OutboxMessage{msg("a1", "A"), msg("a2", "A")}, []string{"a1", "a2"}},
+		{"Emails", []*lockbox.OutboxMessage{msg("e2", ""), msg("e1", ""), msg("e3", "")}, []string{"e2", "e1", "e3"}},
+		{"None", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ids(inTurn(tc.in)); !slices.Equal(got, tc.want) {
+				t.Errorf("inTurn = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
