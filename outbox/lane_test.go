@@ -57,11 +57,6 @@ func TestWebhookThatHangsHoldsNoEmail(t *testing.T) {
 	run.Go(func() { w.Run(ctx) })
 	t.Cleanup(func() { close(hook.release); cancel(); run.Wait() })
 
-	webhookMsg := func(n int) *lockbox.OutboxMessage {
-		m := storetest.NewOutboxMessage(n)
-		m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", "wh-1"
-		return m
-	}
 	// handed leases m to the worker, stores it and hands it over, as a
 	// workflow transaction does (approval's handoffStore).
 	handed := func(m *lockbox.OutboxMessage) {
@@ -88,14 +83,14 @@ func TestWebhookThatHangsHoldsNoEmail(t *testing.T) {
 	}
 
 	// A round's webhook hangs; then an email falls due.
-	storetest.MustEnqueue(t, e.store, webhookMsg(1))
+	storetest.MustEnqueue(t, e.store, storetest.NewWebhookMessage(1, "wh-1"))
 	waitFor(hook.entered, "msg-000001", "the claimed webhook")
 	storetest.MustEnqueue(t, e.store, storetest.NewOutboxMessage(2))
 	waitFor(mail.sent, "msg-000002", "the claimed email")
 
 	// A webhook handed over waits behind the one hanging (endpoints share
 	// their lane); an email handed over after it does not.
-	handed(webhookMsg(3))
+	handed(storetest.NewWebhookMessage(3, "wh-1"))
 	handed(storetest.NewOutboxMessage(4))
 	waitFor(mail.sent, "msg-000004", "the handed email")
 }
@@ -171,8 +166,7 @@ func TestEndpointThatDoesNotAnswerIsPaused(t *testing.T) {
 		outbox.Options{Batch: 1, Jitter: func() float64 { return 0 }})
 	var msgs []*lockbox.OutboxMessage
 	for n := range 6 {
-		m := storetest.NewOutboxMessage(n)
-		m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", "wh-down"
+		m := storetest.NewWebhookMessage(n, "wh-down")
 		if n >= 4 {
 			m.WebhookID = "wh-up"
 		}
@@ -212,8 +206,8 @@ func TestEndpointThatDoesNotAnswerIsPaused(t *testing.T) {
 	// Paused longer now (30 s): a new delivery 20 s after the probe is not
 	// sent.
 	clock.Advance(20 * time.Second)
-	late := storetest.NewOutboxMessage(6)
-	late.Channel, late.To, late.WebhookID, late.NextAttemptAt = lockbox.ChannelWebhook, "", "wh-down", clock.Now()
+	late := storetest.NewWebhookMessage(6, "wh-down")
+	late.NextAttemptAt = clock.Now()
 	storetest.MustEnqueue(t, e.store, late)
 	if n := deliverDue(t, w); n != 1 || d.count("wh-down") != 2 {
 		t.Fatalf("20 s after the second failure: %d attempted, %d sends in all; want 1 attempted, still 2 sent", n, d.count("wh-down"))
@@ -221,8 +215,8 @@ func TestEndpointThatDoesNotAnswerIsPaused(t *testing.T) {
 
 	// Its admin asks for a test delivery: sent at once, pause or not (no
 	// answer yet: the pause starts again).
-	test := storetest.NewOutboxMessage(7)
-	test.Channel, test.To, test.WebhookID, test.Type = lockbox.ChannelWebhook, "", "wh-down", lockbox.EventTypeWebhookTest
+	test := storetest.NewWebhookMessage(7, "wh-down")
+	test.Type = lockbox.EventTypeWebhookTest
 	test.CreatedAt, test.NextAttemptAt = clock.Now(), clock.Now()
 	storetest.MustEnqueue(t, e.store, test)
 	if deliverDue(t, w); d.count("wh-down") != 3 {
@@ -253,9 +247,7 @@ func TestPausedEndpointIsProbedOnce(t *testing.T) {
 	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
 		outbox.Options{Batch: 8, Jitter: func() float64 { return 0 }})
 	for n := range 4 {
-		m := storetest.NewOutboxMessage(n)
-		m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", "wh-down"
-		storetest.MustEnqueue(t, e.store, m)
+		storetest.MustEnqueue(t, e.store, storetest.NewWebhookMessage(n, "wh-down"))
 	}
 	deliverDue(t, w)
 	if n := d.count("wh-down"); n != 4 {
@@ -283,8 +275,7 @@ func TestEndpointsTakeTurns(t *testing.T) {
 	rec := &recorder{}
 	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: rec}, outbox.Options{Batch: 1})
 	for n, hook := range []string{"wh-a", "wh-a", "wh-a", "wh-b"} {
-		m := storetest.NewOutboxMessage(n)
-		m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", hook
+		m := storetest.NewWebhookMessage(n, hook)
 		storetest.MustEnqueue(t, e.store, m)
 	}
 	deliverDue(t, w)

@@ -239,8 +239,7 @@ func TestResentDeliveryRetriesFromTheResend(t *testing.T) {
 	e := newEnv(t, clock)
 	down := &alwaysDown{clock: clock}
 	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: down}, outbox.Options{})
-	m := storetest.NewOutboxMessage(0)
-	m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", "wh-1"
+	m := storetest.NewWebhookMessage(0, "wh-1")
 	storetest.MustEnqueue(t, e.store, m)
 	// retry runs rounds until the message is no longer pending; rounds
 	// are the times of the rounds that left it pending. (Not every round
@@ -397,8 +396,7 @@ func TestStoredErrorHidesInternals(t *testing.T) {
 			t.Parallel()
 			clock := &manualClock{t: storetest.T0.Add(time.Minute)}
 			e := newEnv(t, clock)
-			m := storetest.NewOutboxMessage(1)
-			m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", "wh-1"
+			m := storetest.NewWebhookMessage(1, "wh-1")
 			storetest.MustEnqueue(t, e.store, m)
 			deliverDue(t, outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: failing{tc.err}}, outbox.Options{}))
 			got := e.outbox(lockbox.OutboxQuery{})

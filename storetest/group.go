@@ -181,8 +181,7 @@ func CheckGroupWebhookDelete(t *testing.T, s lockbox.Store) {
 	hook := &lockbox.Webhook{ID: "wh-1", Tenant: "contoso", URL: "https://hooks.example.test/lockbox",
 		Events: []string{lockbox.OpRequestApproved}, CreatedBy: "admin@contoso.test", CreatedAt: T0}
 	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertWebhook(ctx, hook, "whsec-1") })
-	msg := NewOutboxMessage(1)
-	msg.Channel, msg.To, msg.WebhookID = lockbox.ChannelWebhook, "", hook.ID
+	msg := NewWebhookMessage(1, hook.ID)
 
 	release := make(chan struct{})
 	first := HoldWriter(t, s, release, func(tx lockbox.Tx) error { return tx.EnqueueOutbox(ctx, msg) })

@@ -48,6 +48,14 @@ func NewOutboxMessage(n int) *lockbox.OutboxMessage {
 	}
 }
 
+// NewWebhookMessage is NewOutboxMessage(n) as a delivery to the webhook
+// endpoint webhookID.
+func NewWebhookMessage(n int, webhookID string) *lockbox.OutboxMessage {
+	m := NewOutboxMessage(n)
+	m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", webhookID
+	return m
+}
+
 // MustEnqueue stores messages in their own transaction.
 func MustEnqueue(tb testing.TB, s lockbox.Store, msgs ...*lockbox.OutboxMessage) {
 	tb.Helper()
@@ -110,8 +118,8 @@ func msgIDs(msgs []*lockbox.OutboxMessage) []string {
 }
 
 func testOutboxEnqueueAndList(t *testing.T, s lockbox.Store) {
-	a, b, c := NewOutboxMessage(1), NewOutboxMessage(2), NewOutboxMessage(3)
-	b.Channel, b.To, b.WebhookID, b.Type = lockbox.ChannelWebhook, "", "wh-1", lockbox.OpRequestApproved
+	a, b, c := NewOutboxMessage(1), NewWebhookMessage(2, "wh-1"), NewOutboxMessage(3)
+	b.Type = lockbox.OpRequestApproved
 	c.Tenant = "fabrikam"
 	MustEnqueue(t, s, a, b, c)
 	got := MustListOutbox(t, s, lockbox.OutboxQuery{})
@@ -537,8 +545,7 @@ func testOutboxNextWake(t *testing.T, s lockbox.Store) {
 }
 
 func testOutboxCounts(t *testing.T, s lockbox.Store) {
-	a, b, c, d := NewOutboxMessage(1), NewOutboxMessage(2), NewOutboxMessage(3), NewOutboxMessage(4)
-	d.Channel, d.To, d.WebhookID = lockbox.ChannelWebhook, "", "wh-1"
+	a, b, c, d := NewOutboxMessage(1), NewOutboxMessage(2), NewOutboxMessage(3), NewWebhookMessage(4, "wh-1")
 	MustEnqueue(t, s, a, b, c, d)
 	MustClaim(t, s, T0.Add(time.Second), time.Minute, 1) // a
 	if err := finish(t, s, a.ID, 1, lockbox.OutboxResult{Status: lockbox.OutboxDead, At: T0.Add(time.Minute)}); err != nil {
@@ -852,8 +859,7 @@ func testDeleteWebhookMessages(t *testing.T, s lockbox.Store) {
 	MustUpdate(t, s, func(tx lockbox.Tx) error { return tx.InsertWebhook(t.Context(), w, "whsec_x") })
 	var msgs []*lockbox.OutboxMessage
 	for n := 1; n <= 3; n++ {
-		m := NewOutboxMessage(n)
-		m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", w.ID
+		m := NewWebhookMessage(n, w.ID)
 		msgs = append(msgs, m)
 	}
 	email := NewOutboxMessage(4)
@@ -878,12 +884,11 @@ func testWebhookDeliveries(t *testing.T, s lockbox.Store) {
 	MustInsertTenant(t, s, "contoso")
 	var mine []*lockbox.OutboxMessage
 	for n := 1; n <= 4; n++ {
-		m := NewOutboxMessage(n)
-		m.Channel, m.To, m.WebhookID, m.Type = lockbox.ChannelWebhook, "", "wh-1", lockbox.OpRequestApproved
+		m := NewWebhookMessage(n, "wh-1")
+		m.Type = lockbox.OpRequestApproved
 		mine = append(mine, m)
 	}
-	other := NewOutboxMessage(5)
-	other.Channel, other.To, other.WebhookID = lockbox.ChannelWebhook, "", "wh-2"
+	other := NewWebhookMessage(5, "wh-2")
 	email := NewOutboxMessage(6)
 	MustEnqueue(t, s, append(mine, other, email)...)
 	MustClaimChannel(t, s, lockbox.ChannelWebhook, T0.Add(time.Minute), time.Minute, 2)
@@ -963,8 +968,7 @@ func testWebhookDeliveries(t *testing.T, s lockbox.Store) {
 // by an email claim nor its wake-up, and the other way round.
 func testOutboxChannelsApart(t *testing.T, s lockbox.Store) {
 	hook := func(n int) *lockbox.OutboxMessage {
-		m := NewOutboxMessage(n)
-		m.Channel, m.To, m.WebhookID = lockbox.ChannelWebhook, "", "wh-1"
+		m := NewWebhookMessage(n, "wh-1")
 		return m
 	}
 	MustEnqueue(t, s, hook(1), hook(2), hook(3), NewOutboxMessage(4), hook(5))
