@@ -22,3 +22,19 @@ func ParseMinutes(s string) (int, error) {
 	}
 	return int(d / time.Minute), nil
 }
+
+// ParseGrace reads a rotation's grace period, as the API body and the web
+// forms give it ("10m"; "" is none: the old credential stops at once).
+// EINVALID, on the field grace, when s is not a duration. Its bounds are
+// the service's rule.
+func ParseGrace(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, FieldErrorf(EINVALID, "grace", "The grace period %q is not a duration such as \"10m\" or \"0\".", s)
+	}
+	return d, nil
+}

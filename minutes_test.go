@@ -2,6 +2,7 @@ package lockbox_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -33,6 +34,33 @@ func TestParseMinutes(t *testing.T) {
 			}
 			if err != nil && lockbox.ErrorCode(err) != lockbox.EINVALID {
 				t.Errorf("error %v, want EINVALID", err)
+			}
+		})
+	}
+}
+
+func TestParseGrace(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"", 0, false}, // none: the old credential stops at once
+		{"10m", 10 * time.Minute, false},
+		{" 24h ", 24 * time.Hour, false},
+		{"0", 0, false},
+		{"25h", 25 * time.Hour, false}, // the bounds are the service's rule
+		{"soon", 0, true},
+		{"10", 0, true},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := lockbox.ParseGrace(tt.in)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Fatalf("ParseGrace(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+			if err != nil && (lockbox.ErrorCode(err) != lockbox.EINVALID || lockbox.ErrorField(err) != "grace") {
+				t.Errorf("error %v, want EINVALID on the field grace", err)
 			}
 		})
 	}

@@ -261,14 +261,7 @@ func decodeGrace(w http.ResponseWriter, r *http.Request) (time.Duration, error) 
 			return 0, err
 		}
 	}
-	if in.Grace == "" {
-		return 0, nil
-	}
-	grace, err := time.ParseDuration(in.Grace)
-	if err != nil {
-		return 0, lockbox.FieldErrorf(lockbox.EINVALID, "grace", "grace %q is not a duration such as \"10m\".", in.Grace)
-	}
-	return grace, nil
+	return lockbox.ParseGrace(in.Grace)
 }
 
 func (s *Server) rotateServiceAccount(w http.ResponseWriter, r *http.Request) {

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -27,19 +26,6 @@ type serviceAccountData struct {
 	Grace   string
 	Error   string
 	Errors  fieldErrors
-}
-
-// parseGrace reads a rotation form's grace period ("" is none). Reading
-// the form is the page's; the bounds of a grace period are the service's.
-func parseGrace(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	grace, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, lockbox.FieldErrorf(lockbox.EINVALID, "grace", "The grace period %q is not a duration such as \"10m\" or \"0\".", s)
-	}
-	return grace, nil
 }
 
 // serviceAccountPath is the path of a service account's action.
@@ -111,7 +97,7 @@ func (h *Handler) serviceAccountAction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d := &serviceAccountData{Action: "rotate", Grace: strings.TrimSpace(r.PostForm.Get("grace"))}
-		grace, err := parseGrace(d.Grace)
+		grace, err := lockbox.ParseGrace(d.Grace)
 		var sa *lockbox.ServiceAccount
 		if err == nil {
 			sa, err = h.cfg.Accounts.RotateServiceAccount(r.Context(), name, grace)

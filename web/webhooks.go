@@ -271,7 +271,7 @@ func (h *Handler) webhookAction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d := &webhookData{Action: "rotate", Grace: strings.TrimSpace(r.PostForm.Get("grace"))}
-		grace, err := parseGrace(d.Grace)
+		grace, err := lockbox.ParseGrace(d.Grace)
 		var rotated *lockbox.Webhook
 		if err == nil {
 			rotated, err = svc.RotateWebhookSecret(r.Context(), u.Tenant, id, grace)
