@@ -56,45 +56,66 @@ func (s *Service) CreateWebhook(ctx context.Context, tenant string, in lockbox.N
 
 // newWebhook validates in and builds the endpoint u registers.
 func (s *Service) newWebhook(ctx context.Context, u *lockbox.User, tenant string, in lockbox.NewWebhook) (*lockbox.Webhook, error) {
+	set, err := s.checkWebhook(ctx, lockbox.WebhookUpdate{URL: &in.URL, Events: &in.Events, Description: &in.Description})
+	if err != nil {
+		return nil, err
+	}
 	w := &lockbox.Webhook{ID: newID(), Tenant: tenant, CreatedBy: u.Email, CreatedAt: s.now()}
-	err := s.setWebhook(ctx, w, lockbox.WebhookUpdate{URL: &in.URL, Events: &in.Events, Description: &in.Description})
-	return w, err
+	set.apply(w)
+	return w, nil
 }
 
-// setWebhook checks the fields in sets and sets them on w: the one place
-// an endpoint's URL, events and description are judged, for registering
-// and for changing one. A nil Events list (left out) means every event.
-func (s *Service) setWebhook(ctx context.Context, w *lockbox.Webhook, in lockbox.WebhookUpdate) error {
+// checkWebhook judges the fields in sets, and returns them as they are
+// stored (the events in their canonical order): the one place an
+// endpoint's URL, events and description are judged, for registering and
+// for changing one.
+func (s *Service) checkWebhook(ctx context.Context, in lockbox.WebhookUpdate) (webhookFields, error) {
 	if in.URL != nil {
 		target, err := lockbox.ValidateWebhookURL(*in.URL, s.opts.AllowPrivateWebhooks)
 		if err != nil {
-			return err
+			return webhookFields{}, err
 		}
 		if err := s.checkWebhookHost(ctx, target); err != nil {
-			return err
+			return webhookFields{}, err
 		}
-		w.URL = *in.URL
 	}
 	if in.Events != nil {
 		events, err := lockbox.ValidateWebhookEvents(*in.Events)
 		if err != nil {
-			return err
+			return webhookFields{}, err
 		}
-		w.Events = events
+		in.Events = &events
 	}
 	if in.Description != nil {
 		if err := lockbox.ValidText("description", *in.Description, lockbox.MaxWebhookDescription, false); err != nil {
-			return err
+			return webhookFields{}, err
 		}
-		w.Description = *in.Description
 	}
-	return nil
+	return webhookFields(in), nil
+}
+
+// webhookFields are an endpoint's fields as checkWebhook passed them.
+type webhookFields lockbox.WebhookUpdate
+
+// apply sets the fields given on w.
+func (f webhookFields) apply(w *lockbox.Webhook) {
+	if f.URL != nil {
+		w.URL = *f.URL
+	}
+	if f.Events != nil {
+		w.Events = *f.Events
+	}
+	if f.Description != nil {
+		w.Description = *f.Description
+	}
 }
 
 // UpdateWebhook changes an endpoint's URL, events or description. Its
 // secret stays, and so do its undelivered deliveries: they go to the new
 // URL. The new URL is checked as at registration, before the change's
-// transaction (resolving a name may take seconds).
+// transaction (resolving a name may take seconds); the caller's right is
+// checked before that too, so nobody without it has the server resolve a
+// name, and again by changeWebhook in the transaction.
 func (s *Service) UpdateWebhook(ctx context.Context, tenant, id string, in lockbox.WebhookUpdate) (*lockbox.Webhook, error) {
 	u, err := actor(ctx)
 	if err != nil {
@@ -106,22 +127,14 @@ func (s *Service) UpdateWebhook(ctx context.Context, tenant, id string, in lockb
 	if in.URL == nil && in.Events == nil && in.Description == nil {
 		return nil, lockbox.Errorf(lockbox.EINVALID, "Nothing to change: give a new url, events or description.")
 	}
-	next := &lockbox.Webhook{}
-	if err := s.setWebhook(ctx, next, in); err != nil {
+	set, err := s.checkWebhook(ctx, in)
+	if err != nil {
 		return nil, err
 	}
 	var out *lockbox.Webhook
 	err = s.changeWebhook(ctx, tenant, id, func(tx lockbox.Tx, u *lockbox.User, w *lockbox.Webhook, _ lockbox.StoredWebhookSecrets, now time.Time) error {
 		before := *w
-		if in.URL != nil {
-			w.URL = next.URL
-		}
-		if in.Events != nil {
-			w.Events = next.Events
-		}
-		if in.Description != nil {
-			w.Description = next.Description
-		}
+		set.apply(w)
 		if err := tx.UpdateWebhook(ctx, w); err != nil {
 			return err
 		}
