@@ -153,8 +153,8 @@ func (c *conformance) notifications(t *testing.T) {
 	dead := deadDelivery(t, c.srv.notify.store, "contoso", created.ID, 1)
 	resend := hooks + "/" + created.ID + "/deliveries/" + dead + "/resend"
 	resent := decode[*lockbox.WebhookDelivery](t, c.run(t, step{name: "resend webhook delivery", as: approver, method: "POST", path: resend, want: 200}))
-	if resent.ID != dead || resent.Status != lockbox.OutboxPending || resent.NextAttemptAt == nil {
-		t.Errorf("resent delivery %+v, want %s pending with its next attempt", resent, dead)
+	if resent.ID != dead || resent.Status != lockbox.OutboxPending || resent.NextAttemptAt == nil || resent.ResentAt == nil {
+		t.Errorf("resent delivery %+v, want %s pending with its next attempt and when it was resent", resent, dead)
 	}
 	tested := decode[*lockbox.WebhookDelivery](t, c.run(t, step{name: "send webhook test", as: contosoAdmin, method: "POST",
 		path: hooks + "/" + created.ID + "/test", want: 200}))

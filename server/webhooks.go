@@ -162,7 +162,7 @@ func (s *Server) sendWebhookTest(w http.ResponseWriter, r *http.Request) {
 func utcDelivery(d *lockbox.WebhookDelivery) *lockbox.WebhookDelivery {
 	c := *d
 	c.Created = d.Created.UTC()
-	c.NextAttemptAt, c.FinishedAt = utcPtr(d.NextAttemptAt), utcPtr(d.FinishedAt)
+	c.NextAttemptAt, c.FinishedAt, c.ResentAt = utcPtr(d.NextAttemptAt), utcPtr(d.FinishedAt), utcPtr(d.ResentAt)
 	return &c
 }
 
