@@ -331,14 +331,14 @@ Exit status 1 when the log does not verify.
 After a failure you have looked into (say, the provider restored a backup and
 told you which records it lost), --accept-new-history verifies the log as it
 is now on its own, under the key you kept (or --trust-key), and keeps it from
-then on. The checkpoint it replaces is moved, never deleted, to superseded/
-in the state directory: with the new one it proves the provider presented two
+then on. The checkpoint it replaces is kept, never deleted, in superseded/ in
+the state directory: with the new one it proves the provider presented two
 histories.`,
 		Args: exactArgs(),
 	}
 	var accept bool
 	fl := cmd.Flags()
-	fl.BoolVar(&accept, "accept-new-history", false, "after a failure you have looked into: keep the log as it is now if it verifies on its own; the replaced checkpoint is moved to superseded/")
+	fl.BoolVar(&accept, "accept-new-history", false, "after a failure you have looked into: keep the log as it is now if it verifies on its own; the replaced checkpoint is kept in superseded/")
 	fl.StringVar(&tenant, "tenant", "", "the tenant whose log to verify (default: your own, if you belong to one; provider: the provider's log)")
 	fl.StringVar(&trustKey, "trust-key", "", "the verifier key to hold the server to (default: the one kept from the last run)")
 	fl.StringVar(&stateDir, "state-dir", "", "where to keep the last verified checkpoint (default: under the config directory)")
@@ -442,6 +442,12 @@ func (a *app) verifyAudit(ctx context.Context, c auditAPI, tenant, stateDir stri
 	if err != nil {
 		return err
 	}
+	return a.keepVerified(report, prev, tenant, stateDir, format)
+}
+
+// keepVerified keeps the state of a report that verified against prev,
+// prints it, and fails when it did not verify.
+func (a *app) keepVerified(report *auditlog.Report, prev *auditlog.State, tenant, stateDir, format string) error {
 	if report.OK() {
 		if err := auditlog.SaveState(stateDir, report.State); err != nil {
 			return err
@@ -477,7 +483,7 @@ type acceptance struct {
 // extends the kept checkpoint is verified as usual: there is nothing to
 // accept. Otherwise the log as it is now must verify on its own (every
 // record, the signature under the key kept, or --trust-key: accepting a
-// history never accepts a new key); then the kept state is moved to
+// history never accepts a new key); then the kept state is copied to
 // superseded/<time> and the new one kept. Nothing is replaced when the new
 // history does not verify.
 func (a *app) acceptNewHistory(ctx context.Context, c auditAPI, tenant, stateDir string, opts auditlog.Options, format string) error {
@@ -499,7 +505,7 @@ func (a *app) acceptNewHistory(ctx context.Context, c auditAPI, tenant, stateDir
 		if format != formatJSON {
 			fmt.Fprintln(a.stdout, "Nothing to accept: the log still extends the checkpoint you kept.")
 		}
-		return a.verifyAudit(ctx, c, tenant, stateDir, opts, format)
+		return a.keepVerified(kept, prev, tenant, stateDir, format)
 	}
 	if opts.TrustedKey == "" {
 		opts.TrustedKey = prev.Key
