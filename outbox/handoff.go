@@ -75,10 +75,17 @@ func (w *Worker) Unlease(channel string, n int) {
 // did). A message without a lease is not the worker's: it is left to be
 // claimed.
 func (w *Worker) Handoff(msgs []*lockbox.OutboxMessage) {
-	for _, l := range w.lanes {
-		w.handOver(l, slices.DeleteFunc(slices.Clone(msgs), func(m *lockbox.OutboxMessage) bool {
-			return m.LeaseUntil == nil || m.Channel != l.channel
-		}))
+	byLane := make([][]*lockbox.OutboxMessage, len(w.lanes))
+	for _, m := range msgs {
+		if m.LeaseUntil == nil {
+			continue
+		}
+		if i := slices.IndexFunc(w.lanes, func(l *lane) bool { return l.channel == m.Channel }); i >= 0 {
+			byLane[i] = append(byLane[i], m)
+		}
+	}
+	for i, l := range w.lanes {
+		w.handOver(l, byLane[i])
 	}
 }
 

@@ -246,9 +246,8 @@ func (h *Handler) webhookAction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f := readWebhookForm(r)
-		// No event checked means every event, as when adding one.
-		events := f.Events
-		_, err := svc.UpdateWebhook(r.Context(), u.Tenant, id, lockbox.WebhookUpdate{URL: &f.URL, Events: &events, Description: &f.Description})
+		// No event checked (nil) means every event, as when adding one.
+		_, err := svc.UpdateWebhook(r.Context(), u.Tenant, id, lockbox.WebhookUpdate{URL: &f.URL, Events: &f.Events, Description: &f.Description})
 		switch lockbox.ErrorCode(err) {
 		case "":
 			http.Redirect(w, r, "/webhooks?done=webhook_updated", http.StatusSeeOther)
