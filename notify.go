@@ -232,6 +232,19 @@ type OutboxCount struct {
 	Oldest  time.Time
 }
 
+// OutboxClaim is what a delivery worker claims (OutboxTx.ClaimOutbox).
+type OutboxClaim struct {
+	Channel    string
+	Now        time.Time // messages due at Now
+	LeaseUntil time.Time // the end of the claimed messages' lease
+	Limit      int       // at most this many
+	// PerEndpoint, when above 0, bounds the messages of one webhook
+	// endpoint (WebhookID) in the claim: an endpoint with a backlog then
+	// leaves room for the others' messages, which would otherwise wait
+	// behind all of it (outbox/lane.go).
+	PerEndpoint int
+}
+
 // OutboxTx is the persistence of the notification outbox, the webhook
 // endpoints and the expiry reminders; part of every store's Tx. Times are
 // the caller's clock at microsecond precision: a store never reads its own.
@@ -246,15 +259,17 @@ type OutboxTx interface {
 	// which then commits nothing. They commit or roll back with the
 	// transaction, together with the change that caused them.
 	EnqueueOutbox(ctx context.Context, msgs ...*OutboxMessage) error
-	// ClaimOutbox leases at most limit pending messages of channel that are
-	// due at now (NextAttemptAt <= now) and not under a live lease (none, or
-	// one ending at or before now), earliest NextAttemptAt first (then id). Each claimed
-	// message's Attempts is incremented and its lease runs until leaseUntil;
-	// the messages are returned with the incremented Attempts. A message is
-	// never returned to two claimers while its lease is live, whichever
-	// transaction or replica asks; claimers do not wait for each other
-	// (PostgreSQL: FOR UPDATE SKIP LOCKED).
-	ClaimOutbox(ctx context.Context, channel string, now, leaseUntil time.Time, limit int) ([]*OutboxMessage, error)
+	// ClaimOutbox leases at most c.Limit pending messages of c.Channel that
+	// are due at c.Now (NextAttemptAt <= Now) and not under a live lease
+	// (none, or one ending at or before Now), earliest first (the later of
+	// NextAttemptAt and the lease's end, then id), taking no more than
+	// c.PerEndpoint of one webhook endpoint when that is above 0. Each
+	// claimed message's Attempts is incremented and its lease runs until
+	// c.LeaseUntil; the messages are returned with the incremented
+	// Attempts. A message is never returned to two claimers while its lease
+	// is live, whichever transaction or replica asks; claimers do not wait
+	// for each other (PostgreSQL: FOR UPDATE SKIP LOCKED).
+	ClaimOutbox(ctx context.Context, c OutboxClaim) ([]*OutboxMessage, error)
 	// FinishOutbox records the results of attempts, each for its message
 	// and attempt number, and ends their leases, all in one statement where
 	// the store can (a worker records together the attempts that ended

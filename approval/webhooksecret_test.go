@@ -277,7 +277,7 @@ func TestWebhookDeliveriesListed(t *testing.T) {
 	}
 	var claimed []*lockbox.OutboxMessage
 	if err := h.store.Update(ctx, func(tx lockbox.Tx) (err error) {
-		claimed, err = tx.ClaimOutbox(ctx, lockbox.ChannelWebhook, t0.Add(time.Minute), t0.Add(2*time.Minute), 1)
+		claimed, err = tx.ClaimOutbox(ctx, lockbox.OutboxClaim{Channel: lockbox.ChannelWebhook, Now: t0.Add(time.Minute), LeaseUntil: t0.Add(2 * time.Minute), Limit: 1})
 		return err
 	}); err != nil || len(claimed) != 1 || claimed[0].ID != "msg-1" {
 		t.Fatalf("claim: %v, %v", claimed, err)

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -98,7 +99,7 @@ func (w *Worker) handOver(l *lane, msgs []*lockbox.OutboxMessage) {
 	if !h.running {
 		h.room -= len(msgs)
 		h.mu.Unlock()
-		w.release(context.Background(), msgs, "the worker stopped before sending them")
+		w.release(context.Background(), msgs, slog.LevelWarn, "the worker stopped before sending them")
 		return
 	}
 	h.queue = append(h.queue, msgs...)
@@ -156,6 +157,12 @@ func (w *Worker) sendHanded(ctx context.Context, l *lane, rec *recorder) int {
 		msgs, claimed := l.handed.take(w.opts.Claim, w.opts.Lease)
 		if len(msgs) == 0 {
 			break
+		}
+		// Deliveries past their endpoint's share of the round go back to
+		// the store, for claims that take each endpoint's in turn (lane.go).
+		msgs, over := shares(msgs, w.perEndpoint(l))
+		if len(over) > 0 {
+			w.release(ctx, over, slog.LevelDebug, "their endpoint had its share of the round")
 		}
 		started, slow := w.sendRound(ctx, rec, msgs, claimed)
 		total += started

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +19,16 @@ import (
 // every round for that long: the approvers' emails committed meanwhile
 // waited for it, and under load, with its retries due in round after
 // round, the emails of every tenant fell behind. In lanes, an email waits
-// only for emails. Webhook endpoints still share their lane.
+// only for emails.
+//
+// Webhook endpoints share their lane, each to a round's share: a round
+// takes at most one wave (Batch) of one endpoint's deliveries, claimed or
+// handed over, and the rest wait for later rounds (perEndpoint). Claims
+// were earliest first, so one endpoint's backlog — a receiver that answers,
+// but slowly, while its tenant's events keep coming — filled claim after
+// claim, and every other endpoint's deliveries, due later, waited until it
+// was all sent. Now another endpoint's delivery waits at most for the
+// rounds under way: each as long as its slowest send.
 
 // lane is the delivery of one channel.
 type lane struct {
@@ -38,6 +48,15 @@ func newLanes() []*lane {
 		lanes = append(lanes, &lane{channel: ch, handed: handoff{ready: make(chan struct{}, 1)}})
 	}
 	return lanes
+}
+
+// perEndpoint is how many deliveries of one webhook endpoint a round of
+// l takes (0: no bound, for emails): one wave of its sends.
+func (w *Worker) perEndpoint(l *lane) int {
+	if l.channel != lockbox.ChannelWebhook {
+		return 0
+	}
+	return w.opts.Batch
 }
 
 // lane returns the lane of channel, or nil for a channel Lockbox does not
@@ -73,7 +92,7 @@ func (w *Worker) runLane(ctx context.Context, l *lane) {
 	l.handed.start()
 	defer func() {
 		if left := l.handed.stop(); len(left) > 0 {
-			w.release(ctx, left, "the worker stopped before sending them")
+			w.release(ctx, left, slog.LevelWarn, "the worker stopped before sending them")
 		}
 	}()
 	timer := time.NewTimer(0)
@@ -142,25 +161,27 @@ func (w *Worker) deliverDue(ctx context.Context, l *lane) (int, error) {
 	for ctx.Err() == nil {
 		// Messages handed over meanwhile go first: their leases run.
 		total += w.sendHanded(ctx, l, rec)
-		limit := w.opts.Claim
+		c := lockbox.OutboxClaim{Channel: l.channel, Limit: w.opts.Claim, PerEndpoint: w.perEndpoint(l)}
 		if l.slow.Load() {
-			limit = w.opts.Batch
+			c.Limit = w.opts.Batch
 		}
 		var msgs []*lockbox.OutboxMessage
-		now := w.now()
+		c.Now = w.now()
+		c.LeaseUntil = c.Now.Add(w.opts.Lease)
 		err := w.store.Update(ctx, func(tx lockbox.Tx) (err error) {
-			msgs, err = tx.ClaimOutbox(ctx, l.channel, now, now.Add(w.opts.Lease), limit)
+			msgs, err = tx.ClaimOutbox(ctx, c)
 			return err
 		})
 		if err != nil {
 			return total, err
 		}
-		started, slow := w.sendRound(ctx, rec, msgs, now)
+		started, slow := w.sendRound(ctx, rec, msgs, c.Now)
 		total += started
 		l.slow.Store(slow)
 		// A short claim took every due message, unless the round gave
-		// some back: they are due again now.
-		if len(msgs) < limit && started == len(msgs) {
+		// some back (they are due again now) or an endpoint had its
+		// share (its next ones may be due).
+		if len(msgs) < c.Limit && started == len(msgs) && !hadShare(msgs, c.PerEndpoint) {
 			break
 		}
 	}

@@ -57,29 +57,10 @@ func TestWebhookThatHangsHoldsNoEmail(t *testing.T) {
 	run.Go(func() { w.Run(ctx) })
 	t.Cleanup(func() { close(hook.release); cancel(); run.Wait() })
 
-	// handed leases m to the worker, stores it and hands it over, as a
-	// workflow transaction does (approval's handoffStore).
-	handed := func(m *lockbox.OutboxMessage) {
-		t.Helper()
-		var until time.Time
-		for ok := false; !ok; { // the lane runs once Lease grants room
-			until, ok = w.Lease(m.Channel, 1)
-			time.Sleep(time.Millisecond)
-		}
-		m.Attempts, m.LeaseUntil = 1, &until
-		storetest.MustEnqueue(t, e.store, m)
-		w.Handoff([]*lockbox.OutboxMessage{m})
-	}
+	handed := func(m *lockbox.OutboxMessage) { t.Helper(); handOver(t, e, w, m) }
 	waitFor := func(ch <-chan string, want, what string) {
 		t.Helper()
-		select {
-		case id := <-ch:
-			if id != want {
-				t.Fatalf("%s: got %s, want %s", what, id, want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: %s not sent within 10 s while a webhook hangs", what, want)
-		}
+		waitSent(t, ch, want, what+" while a webhook hangs")
 	}
 
 	// A round's webhook hangs; then an email falls due.
@@ -93,6 +74,120 @@ func TestWebhookThatHangsHoldsNoEmail(t *testing.T) {
 	handed(storetest.NewWebhookMessage(3, "wh-1"))
 	handed(storetest.NewOutboxMessage(4))
 	waitFor(mail.sent, "msg-000004", "the handed email")
+}
+
+// handOver leases msgs, all of one channel, to w, stores them and hands
+// them over together, as a workflow transaction does (approval's
+// handoffStore).
+func handOver(t *testing.T, e *env, w *outbox.Worker, msgs ...*lockbox.OutboxMessage) {
+	t.Helper()
+	var until time.Time
+	for ok := false; !ok; { // the lane runs once Lease grants room
+		until, ok = w.Lease(msgs[0].Channel, len(msgs))
+		time.Sleep(time.Millisecond)
+	}
+	for _, m := range msgs {
+		m.Attempts, m.LeaseUntil = 1, &until
+	}
+	storetest.MustEnqueue(t, e.store, msgs...)
+	w.Handoff(msgs)
+}
+
+// waitSent fails t unless want is sent on ch within 10 s.
+func waitSent(t *testing.T, ch <-chan string, want, what string) {
+	t.Helper()
+	select {
+	case id := <-ch:
+		if id != want {
+			t.Fatalf("%s: got %s, want %s", what, id, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: %s not sent within 10 s", what, want)
+	}
+}
+
+// slowEndpoint is a webhook deliverer for which the endpoint wh-slow
+// answers, but slowly: each send to it waits until the test lets one go
+// (entered gets each as it starts). Sends to any other endpoint are
+// delivered at once, and said on sent.
+type slowEndpoint struct {
+	entered, sent chan string
+	letGo         chan struct{}
+}
+
+func newSlowEndpoint() *slowEndpoint {
+	return &slowEndpoint{entered: make(chan string, 64), sent: make(chan string, 64), letGo: make(chan struct{})}
+}
+
+func (d *slowEndpoint) Deliver(ctx context.Context, m *lockbox.OutboxMessage) error {
+	if m.WebhookID != "wh-slow" {
+		d.sent <- m.ID
+		return nil
+	}
+	d.entered <- m.ID
+	select {
+	case <-d.letGo:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// runWorker runs w until the test ends.
+func runWorker(t *testing.T, w *outbox.Worker) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var run sync.WaitGroup
+	run.Go(func() { w.Run(ctx) })
+	t.Cleanup(func() { cancel(); run.Wait() })
+}
+
+// TestEndpointWithABacklogHoldsNoOther: an endpoint that answers slowly,
+// with more deliveries due than a claim takes, does not keep another
+// endpoint's delivery, due after all of them, from being sent while its
+// own sends are under way. Claims took the earliest due; the backlog
+// filled each one, and the other endpoint's delivery waited for all of it.
+func TestEndpointWithABacklogHoldsNoOther(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	d := newSlowEndpoint()
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
+		outbox.Options{Batch: 2, Claim: 8, Poll: 10 * time.Millisecond})
+	var msgs []*lockbox.OutboxMessage
+	for n := range 20 {
+		msgs = append(msgs, storetest.NewWebhookMessage(n, "wh-slow"))
+	}
+	storetest.MustEnqueue(t, e.store, append(msgs, storetest.NewWebhookMessage(20, "wh-other"))...)
+	runWorker(t, w)
+	waitSent(t, d.sent, "msg-000020", "the other endpoint's delivery, due after the backlog")
+}
+
+// TestHandedBurstTakesItsShare: a burst of deliveries to a slow endpoint,
+// handed over in one commit, takes one wave of its lane's round; the rest
+// go back to the store. So a delivery to another endpoint handed over
+// while the slow sends are under way waits only for those, not for the
+// whole burst.
+func TestHandedBurstTakesItsShare(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	d := newSlowEndpoint()
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
+		outbox.Options{Batch: 2, Poll: time.Hour})
+	runWorker(t, w)
+	var burst []*lockbox.OutboxMessage
+	for n := range 10 {
+		burst = append(burst, storetest.NewWebhookMessage(n, "wh-slow"))
+	}
+	handOver(t, e, w, append(burst, storetest.NewWebhookMessage(10, "wh-other"))...)
+	waitSent(t, d.sent, "msg-000010", "the other endpoint's delivery in the burst's commit")
+	for range 2 { // the round's wave of wh-slow
+		<-d.entered
+	}
+	handOver(t, e, w, storetest.NewWebhookMessage(11, "wh-other"))
+	d.letGo <- struct{}{}
+	d.letGo <- struct{}{}
+	waitSent(t, d.sent, "msg-000011", "a delivery handed over behind the slow wave")
 }
 
 // endpoints is a webhook deliverer that answers for the endpoints in up

@@ -128,7 +128,7 @@ func (w *Worker) sendRound(ctx context.Context, rec *recorder, msgs []*lockbox.O
 		slots <- struct{}{}
 		if w.now().After(latest) {
 			<-slots
-			w.release(ctx, msgs[started:], "their round's receivers were too slow")
+			w.release(ctx, msgs[started:], slog.LevelWarn, "their round's receivers were too slow")
 			slow = true
 			break
 		}
@@ -170,11 +170,44 @@ func inTurn(msgs []*lockbox.OutboxMessage) []*lockbox.OutboxMessage {
 	return out
 }
 
+// shares splits msgs, in their order, into those within their webhook
+// endpoint's share of a round (its first per; all when per is 0) and the
+// rest.
+func shares(msgs []*lockbox.OutboxMessage, per int) (in, over []*lockbox.OutboxMessage) {
+	if per <= 0 {
+		return msgs, nil
+	}
+	n := map[string]int{}
+	for _, m := range msgs {
+		if n[m.WebhookID]++; n[m.WebhookID] > per {
+			over = append(over, m)
+		} else {
+			in = append(in, m)
+		}
+	}
+	return in, over
+}
+
+// hadShare reports whether msgs hold a whole share (per) of one webhook
+// endpoint's deliveries.
+func hadShare(msgs []*lockbox.OutboxMessage, per int) bool {
+	if per <= 0 {
+		return false
+	}
+	n := map[string]int{}
+	for _, m := range msgs {
+		if n[m.WebhookID]++; n[m.WebhookID] == per {
+			return true
+		}
+	}
+	return false
+}
+
 // release gives back claimed messages that were never attempted, so they
 // need not wait for their lease (up to Lease) to be sent; why says why,
-// for the log. Like a result, it does not follow the worker's context,
-// and a release that fails leaves them to their lease.
-func (w *Worker) release(ctx context.Context, msgs []*lockbox.OutboxMessage, why string) {
+// for the log, at level. Like a result, it does not follow the worker's
+// context, and a release that fails leaves them to their lease.
+func (w *Worker) release(ctx context.Context, msgs []*lockbox.OutboxMessage, level slog.Level, why string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	held := make([]lockbox.OutboxAttempt, len(msgs))
@@ -191,7 +224,7 @@ func (w *Worker) release(ctx context.Context, msgs []*lockbox.OutboxMessage, why
 			"why", why, "left", len(msgs), "lease", w.opts.Lease, "err", err)
 		return
 	}
-	w.opts.Logger.Warn("notifications given back unsent", "why", why, "left", len(msgs), "released", n)
+	w.opts.Logger.Log(ctx, level, "notifications given back unsent", "why", why, "left", len(msgs), "released", n)
 }
 
 // attempt delivers one claimed message and returns the outcome, for the

@@ -119,12 +119,39 @@ const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until
 		ORDER BY GREATEST(next_attempt_at, lease_until), id LIMIT $3 FOR UPDATE SKIP LOCKED)
 	RETURNING ` + outboxRead
 
+// claimPerEndpointQuery is claimOutboxQuery taking at most $5 messages of
+// one webhook endpoint. The channel's due range of outbox_claim is read
+// once (materialized: numbering by endpoint otherwise tempts the planner
+// to walk outbox_webhook, every delivery kept, for its order), numbered
+// within each endpoint, and the first $5 of each are taken in claim order
+// up to $3. A window cannot sit under FOR UPDATE, so the rows picked are
+// locked by a query around it, which skips those another claimer is
+// locking and re-checks, on a row's newest version, that it is still due
+// (a claim that committed after this statement's snapshot leased it). Its
+// status is compared with a sub-select, as in stillHeld, so that each row
+// is locked through the primary key, not looked up in outbox_claim. Rows
+// picked but locked by another claimer are not replaced: such a claim
+// may come back short, or empty, while others are due.
+const claimPerEndpointQuery = `WITH due AS MATERIALIZED (SELECT id, webhook_id, GREATEST(next_attempt_at, lease_until) AS due_at
+		FROM outbox WHERE status = 'pending' AND channel = $4 AND GREATEST(next_attempt_at, lease_until) <= $2)
+	UPDATE outbox SET attempts = attempts + 1, lease_until = $1
+	WHERE id IN (SELECT id FROM outbox
+		WHERE id IN (SELECT id FROM (SELECT id, due_at, row_number() OVER (PARTITION BY webhook_id ORDER BY due_at, id) AS nth FROM due) d
+			WHERE nth <= $5 ORDER BY due_at, id LIMIT $3)
+		AND status = (SELECT 'pending') AND GREATEST(next_attempt_at, lease_until) <= $2
+		FOR UPDATE SKIP LOCKED)
+	RETURNING ` + outboxRead
+
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx. A row
 // another transaction is claiming is skipped, and a row whose claim
 // committed after this statement's snapshot is re-checked on its new
 // version once locked (READ COMMITTED), so its fresh lease excludes it.
-func (t *tx) ClaimOutbox(ctx context.Context, channel string, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
-	rows, err := t.tx.QueryContext(ctx, claimOutboxQuery, ts(leaseUntil), ts(now), limit, channel)
+func (t *tx) ClaimOutbox(ctx context.Context, c lockbox.OutboxClaim) ([]*lockbox.OutboxMessage, error) {
+	query, args := claimOutboxQuery, []any{ts(c.LeaseUntil), ts(c.Now), c.Limit, c.Channel}
+	if c.PerEndpoint > 0 {
+		query, args = claimPerEndpointQuery, append(args, c.PerEndpoint)
+	}
+	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}

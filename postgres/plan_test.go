@@ -44,6 +44,16 @@ func TestQueryPlans(t *testing.T) {
 		FROM generate_series(0, 1999) g`); err != nil {
 		t.Fatal(err)
 	}
+	// And 1,000 webhook deliveries to ten endpoints, 10 of them pending:
+	// outbox_webhook holds them all (the endpoints' history).
+	if _, err := s.db.ExecContext(t.Context(), `INSERT INTO outbox (id, channel, tenant, type, recipient,
+		webhook_id, payload, status, attempts, created_at, next_attempt_at, lease_until, last_error, finished_at)
+		SELECT 'hook-' || g, 'webhook', 'contoso', 't', '', 'wh-' || g % 10, '\x00',
+			CASE WHEN g < 10 THEN 'pending' ELSE 'delivered' END, 1, now(), now(), now(), '',
+			CASE WHEN g < 10 THEN NULL ELSE now() END
+		FROM generate_series(0, 999) g`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.db.ExecContext(t.Context(), `ANALYZE audit_records, outbox`); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +62,10 @@ func TestQueryPlans(t *testing.T) {
 	cursor := lockbox.RequestQuery{Tenant: "contoso", BeforeCreatedAt: &now, BeforeID: "x", Limit: 10}
 	byRequest := auditWhere(lockbox.AuditQuery{Log: "contoso", RequestID: "req-7", Operations: []string{"a", "b"}})
 	avoid := map[string][]string{"SearchAuditByRequest": {"audit_records_time"},
-		"FinishOutbox": {"outbox_claim"}, "ReleaseOutbox": {"outbox_claim"}}
+		"FinishOutbox": {"outbox_claim"}, "ReleaseOutbox": {"outbox_claim"}, "ClaimPerEndpoint": {"outbox_webhook"}}
+	// once holds what a plan must use exactly once: the claim's range, not
+	// a lookup of each row picked as well.
+	once := map[string][]string{"ClaimPerEndpoint": {"using outbox_claim"}}
 	tests := []struct {
 		name  string
 		query string
@@ -84,6 +97,9 @@ func TestQueryPlans(t *testing.T) {
 		{"AuditRange", `SELECT canonical FROM audit_records WHERE log = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, []any{"c", 0, 10},
 			[]string{"audit_records_pkey"}},
 		{"ClaimOutbox", claimOutboxQuery, []any{now, now, 8, "email"}, []string{"Limit", "Index Scan using outbox_claim"}},
+		// The channel's due range of the index, not every pending message;
+		// the rows picked are locked by their primary key.
+		{"ClaimPerEndpoint", claimPerEndpointQuery, []any{now, now, 64, "webhook", 8}, []string{"Index Scan using outbox_claim", "outbox_pkey"}},
 		// The first entry of the index, not every pending message.
 		{"NextOutboxWake", nextOutboxWakeQuery, []any{"email"}, []string{"Limit", "Index Scan using outbox_claim"}},
 		// A batch of held messages, each by its primary key, not a walk of
@@ -107,6 +123,11 @@ func TestQueryPlans(t *testing.T) {
 			for _, a := range avoid[tt.name] {
 				if strings.Contains(plan, a) {
 					t.Errorf("plan has %s:\n%s", a, plan)
+				}
+			}
+			for _, o := range once[tt.name] {
+				if n := strings.Count(plan, o); n != 1 {
+					t.Errorf("plan has %s %d times, want once:\n%s", o, n, plan)
 				}
 			}
 		})

@@ -48,9 +48,24 @@ const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until
 		ORDER BY max(next_attempt_at, coalesce(lease_until, 0)), id LIMIT ?)
 	RETURNING ` + outboxRead
 
+// claimPerEndpointQuery is claimOutboxQuery taking at most the fourth
+// argument's number of messages of one webhook endpoint: the due range of
+// outbox_claim numbered within each endpoint, the first of each in claim
+// order up to the limit.
+const claimPerEndpointQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until = ?
+	WHERE id IN (SELECT id FROM (SELECT id, max(next_attempt_at, coalesce(lease_until, 0)) AS due_at,
+				row_number() OVER (PARTITION BY webhook_id ORDER BY max(next_attempt_at, coalesce(lease_until, 0)), id) AS nth
+			FROM outbox WHERE status = 'pending' AND channel = ? AND max(next_attempt_at, coalesce(lease_until, 0)) <= ?)
+		WHERE nth <= ? ORDER BY due_at, id LIMIT ?)
+	RETURNING ` + outboxRead
+
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx.
-func (t *tx) ClaimOutbox(ctx context.Context, channel string, now, leaseUntil time.Time, limit int) ([]*lockbox.OutboxMessage, error) {
-	rows, err := t.tx.QueryContext(ctx, claimOutboxQuery, micros(leaseUntil), channel, micros(now), limit)
+func (t *tx) ClaimOutbox(ctx context.Context, c lockbox.OutboxClaim) ([]*lockbox.OutboxMessage, error) {
+	query, args := claimOutboxQuery, []any{micros(c.LeaseUntil), c.Channel, micros(c.Now), c.Limit}
+	if c.PerEndpoint > 0 {
+		query, args = claimPerEndpointQuery, []any{micros(c.LeaseUntil), c.Channel, micros(c.Now), c.PerEndpoint, c.Limit}
+	}
+	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, wrap("claim outbox", err)
 	}

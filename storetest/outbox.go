@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/lockboxhq/lockbox"
 )
 
@@ -26,6 +27,7 @@ var outboxTests = []test{
 	{"ConcurrentClaimersGetDisjointMessages", testOutboxConcurrentClaims},
 	{"NextWake", testOutboxNextWake},
 	{"ChannelsApart", testOutboxChannelsApart},
+	{"ClaimPerEndpoint", testOutboxClaimPerEndpoint},
 	{"Counts", testOutboxCounts},
 	{"Purge", testOutboxPurge},
 	{"Reminders", testReminders},
@@ -72,9 +74,15 @@ func MustClaim(tb testing.TB, s lockbox.Store, now time.Time, lease time.Duratio
 // for lease.
 func MustClaimChannel(tb testing.TB, s lockbox.Store, channel string, now time.Time, lease time.Duration, limit int) []*lockbox.OutboxMessage {
 	tb.Helper()
+	return MustClaimWith(tb, s, lockbox.OutboxClaim{Channel: channel, Now: now, LeaseUntil: now.Add(lease), Limit: limit})
+}
+
+// MustClaimWith claims c.
+func MustClaimWith(tb testing.TB, s lockbox.Store, c lockbox.OutboxClaim) []*lockbox.OutboxMessage {
+	tb.Helper()
 	var out []*lockbox.OutboxMessage
 	MustUpdate(tb, s, func(tx lockbox.Tx) (err error) {
-		out, err = tx.ClaimOutbox(tb.Context(), channel, now, now.Add(lease), limit)
+		out, err = tx.ClaimOutbox(tb.Context(), c)
 		return err
 	})
 	return out
@@ -469,23 +477,35 @@ func testOutboxRelease(t *testing.T, s lockbox.Store) {
 	}
 }
 
+// testOutboxConcurrentClaims: claimers side by side never get one message
+// twice under one lease, and together get every message: emails, and
+// webhooks of three endpoints claimed a few of each endpoint at a time.
 func testOutboxConcurrentClaims(t *testing.T, s lockbox.Store) {
-	const n, claimers = 60, 6
+	const n = 60
 	var msgs []*lockbox.OutboxMessage
 	for i := range n {
-		msgs = append(msgs, NewOutboxMessage(i))
+		msgs = append(msgs, NewOutboxMessage(i), NewWebhookMessage(n+i, fmt.Sprintf("wh-%d", i%3)))
 	}
 	MustEnqueue(t, s, msgs...)
 	now := T0.Add(time.Hour)
+	claimAll(t, s, n, lockbox.OutboxClaim{Channel: lockbox.ChannelEmail, Now: now, LeaseUntil: now.Add(time.Minute), Limit: 4})
+	claimAll(t, s, n, lockbox.OutboxClaim{Channel: lockbox.ChannelWebhook, Now: now, LeaseUntil: now.Add(time.Minute), Limit: 4, PerEndpoint: 2})
+}
+
+// claimAll has six claimers claim c until none is left and checks that
+// they got n distinct messages, each once.
+func claimAll(t *testing.T, s lockbox.Store, n int, c lockbox.OutboxClaim) {
+	t.Helper()
+	const claimers = 6
 	var mu sync.Mutex
 	seen := map[string]int{}
 	var wg sync.WaitGroup
 	for range claimers {
 		wg.Go(func() {
-			for range n { // bounded: each round claims at least one or stops
+			for empty := 0; empty < 3; { // bounded: each round claims at least one or counts
 				var got []*lockbox.OutboxMessage
 				err := s.Update(context.Background(), func(tx lockbox.Tx) (err error) {
-					got, err = tx.ClaimOutbox(context.Background(), lockbox.ChannelEmail, now, now.Add(time.Minute), 4)
+					got, err = tx.ClaimOutbox(context.Background(), c)
 					return err
 				})
 				if err != nil {
@@ -493,7 +513,14 @@ func testOutboxConcurrentClaims(t *testing.T, s lockbox.Store) {
 					return
 				}
 				if len(got) == 0 {
-					return
+					// A claim by endpoint picks its rows before it locks
+					// them, so it may find them all taken by another
+					// claimer while others are left: try again.
+					empty++
+					continue
+				}
+				if c.PerEndpoint > 0 {
+					checkPerEndpoint(t, got, c.PerEndpoint)
 				}
 				mu.Lock()
 				for _, m := range got {
@@ -505,7 +532,7 @@ func testOutboxConcurrentClaims(t *testing.T, s lockbox.Store) {
 	}
 	wg.Wait()
 	if len(seen) != n {
-		t.Errorf("claimed %d distinct messages, want %d", len(seen), n)
+		t.Errorf("%s: claimed %d distinct messages, want %d", c.Channel, len(seen), n)
 	}
 	for id, c := range seen {
 		if c != 1 {
@@ -996,5 +1023,52 @@ func testOutboxChannelsApart(t *testing.T, s lockbox.Store) {
 	}
 	if w := wake(lockbox.ChannelEmail); !w.Equal(now.Add(time.Minute)) {
 		t.Errorf("email wake %v after its claim, want the lease's end %v", w, now.Add(time.Minute))
+	}
+}
+
+// testOutboxClaimPerEndpoint: a claim with PerEndpoint takes at most that
+// many due messages of each webhook endpoint, earliest first, so a later
+// endpoint's messages are claimed beside an earlier endpoint's backlog;
+// messages already leased do not count against their endpoint.
+func testOutboxClaimPerEndpoint(t *testing.T, s lockbox.Store) {
+	var msgs []*lockbox.OutboxMessage
+	for n, hook := range []string{1: "wh-a", "wh-a", "wh-a", "wh-a", "wh-a", "wh-b", "wh-b", "wh-c"} {
+		if hook != "" {
+			msgs = append(msgs, NewWebhookMessage(n, hook))
+		}
+	}
+	MustEnqueue(t, s, append(msgs, NewOutboxMessage(9))...)
+	now := T0.Add(time.Hour)
+	claim := func(limit int) []string {
+		t.Helper()
+		got := MustClaimWith(t, s, lockbox.OutboxClaim{Channel: lockbox.ChannelWebhook, Now: now,
+			LeaseUntil: now.Add(time.Minute), Limit: limit, PerEndpoint: 2})
+		checkPerEndpoint(t, got, 2)
+		return msgIDs(got)
+	}
+	for _, c := range []struct {
+		limit int
+		want  []string
+	}{
+		{4, []string{"msg-000001", "msg-000002", "msg-000006", "msg-000007"}}, // not msg-000003
+		{10, []string{"msg-000003", "msg-000004", "msg-000008"}},
+		{10, []string{"msg-000005"}},
+		{10, []string{}},
+	} {
+		if got := claim(c.limit); !cmp.Equal(got, c.want, cmpopts.EquateEmpty()) {
+			t.Errorf("claim of %d, 2 an endpoint: %v, want %v", c.limit, got, c.want)
+		}
+	}
+}
+
+// checkPerEndpoint fails t if msgs hold more than per messages of one
+// webhook endpoint.
+func checkPerEndpoint(t *testing.T, msgs []*lockbox.OutboxMessage, per int) {
+	t.Helper()
+	n := map[string]int{}
+	for _, m := range msgs {
+		if n[m.WebhookID]++; n[m.WebhookID] > per {
+			t.Errorf("claimed %d messages of %s, at most %d allowed", n[m.WebhookID], m.WebhookID, per)
+		}
 	}
 }
