@@ -238,10 +238,11 @@ type OutboxClaim struct {
 	Now        time.Time // messages due at Now
 	LeaseUntil time.Time // the end of the claimed messages' lease
 	Limit      int       // at most this many
-	// PerEndpoint, when above 0, bounds the messages of one webhook
-	// endpoint (WebhookID) in the claim: an endpoint with a backlog then
-	// leaves room for the others' messages, which would otherwise wait
-	// behind all of it (outbox/lane.go).
+	// PerEndpoint, when above 0, bounds the deliveries of one webhook
+	// endpoint (WebhookID) in a claim of webhooks: an endpoint with a
+	// backlog then leaves room for the others' deliveries, which would
+	// otherwise wait behind all of it (outbox/lane.go). Emails have no
+	// endpoint, and a claim of emails ignores it.
 	PerEndpoint int
 }
 

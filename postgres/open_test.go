@@ -15,7 +15,7 @@ import (
 )
 
 // newestVersion is the number of the newest file in migrations/.
-const newestVersion = 30
+const newestVersion = 31
 
 func schemaVersion(t *testing.T, dsn string) int64 {
 	t.Helper()

@@ -119,25 +119,33 @@ const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until
 		ORDER BY GREATEST(next_attempt_at, lease_until), id LIMIT $3 FOR UPDATE SKIP LOCKED)
 	RETURNING ` + outboxRead
 
-// claimPerEndpointQuery is claimOutboxQuery taking at most $5 messages of
-// one webhook endpoint. The channel's due range of outbox_claim is read
-// once (materialized: numbering by endpoint otherwise tempts the planner
-// to walk outbox_webhook, every delivery kept, for its order), numbered
-// within each endpoint, and the first $5 of each are taken in claim order
-// up to $3. A window cannot sit under FOR UPDATE, so the rows picked are
-// locked by a query around it, which skips those another claimer is
-// locking and re-checks, on a row's newest version, that it is still due
-// (a claim that committed after this statement's snapshot leased it). Its
-// status is compared with a sub-select, as in stillHeld, so that each row
-// is locked through the primary key, not looked up in outbox_claim. Rows
-// picked but locked by another claimer are not replaced: such a claim
-// may come back short, or empty, while others are due.
-const claimPerEndpointQuery = `WITH due AS MATERIALIZED (SELECT id, webhook_id, GREATEST(next_attempt_at, lease_until) AS due_at
-		FROM outbox WHERE status = 'pending' AND channel = $4 AND GREATEST(next_attempt_at, lease_until) <= $2)
+// claimPerEndpointQuery is claimOutboxQuery for webhooks taking at most $4
+// deliveries of one endpoint. It walks the endpoints with pending
+// deliveries through outbox_endpoint_due (migration 00031), one index
+// descent each (PostgreSQL has no skip scan of its own: a recursive
+// query), reads the first $4 due of each from the same index, and takes
+// the earliest $3 of those: its cost follows the endpoints, where
+// numbering the whole due range by endpoint sorted all of a backlog at
+// every claim. The rows picked are locked by a query around the pick,
+// which skips those another claimer is locking and re-checks, on a row's
+// newest version, that it is still due (a claim that committed after this
+// statement's snapshot leased it); its status is compared with a
+// sub-select, as in stillHeld, so that each row is locked through the
+// primary key, not looked up in a partial index. Rows picked but locked
+// by another claimer are not replaced: such a claim may come back short,
+// or empty, while others are due.
+const claimPerEndpointQuery = `WITH RECURSIVE endpoints (webhook_id) AS (
+		(SELECT webhook_id FROM outbox WHERE status = 'pending' AND channel = 'webhook' ORDER BY webhook_id LIMIT 1)
+		UNION ALL
+		SELECT (SELECT o.webhook_id FROM outbox o WHERE o.status = 'pending' AND o.channel = 'webhook' AND o.webhook_id > e.webhook_id
+			ORDER BY o.webhook_id LIMIT 1)
+		FROM endpoints e WHERE e.webhook_id IS NOT NULL),
+	picked AS (SELECT d.id FROM endpoints e CROSS JOIN LATERAL (SELECT id, GREATEST(next_attempt_at, lease_until) AS due_at FROM outbox
+			WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = e.webhook_id AND GREATEST(next_attempt_at, lease_until) <= $2
+			ORDER BY GREATEST(next_attempt_at, lease_until), id LIMIT $4) d
+		ORDER BY d.due_at, d.id LIMIT $3)
 	UPDATE outbox SET attempts = attempts + 1, lease_until = $1
-	WHERE id IN (SELECT id FROM outbox
-		WHERE id IN (SELECT id FROM (SELECT id, due_at, row_number() OVER (PARTITION BY webhook_id ORDER BY due_at, id) AS nth FROM due) d
-			WHERE nth <= $5 ORDER BY due_at, id LIMIT $3)
+	WHERE id IN (SELECT id FROM outbox WHERE id IN (SELECT id FROM picked)
 		AND status = (SELECT 'pending') AND GREATEST(next_attempt_at, lease_until) <= $2
 		FOR UPDATE SKIP LOCKED)
 	RETURNING ` + outboxRead
@@ -148,8 +156,8 @@ const claimPerEndpointQuery = `WITH due AS MATERIALIZED (SELECT id, webhook_id, 
 // version once locked (READ COMMITTED), so its fresh lease excludes it.
 func (t *tx) ClaimOutbox(ctx context.Context, c lockbox.OutboxClaim) ([]*lockbox.OutboxMessage, error) {
 	query, args := claimOutboxQuery, []any{ts(c.LeaseUntil), ts(c.Now), c.Limit, c.Channel}
-	if c.PerEndpoint > 0 {
-		query, args = claimPerEndpointQuery, append(args, c.PerEndpoint)
+	if c.PerEndpoint > 0 && c.Channel == lockbox.ChannelWebhook {
+		query, args = claimPerEndpointQuery, []any{ts(c.LeaseUntil), ts(c.Now), c.Limit, c.PerEndpoint}
 	}
 	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {

@@ -62,10 +62,9 @@ func TestQueryPlans(t *testing.T) {
 	cursor := lockbox.RequestQuery{Tenant: "contoso", BeforeCreatedAt: &now, BeforeID: "x", Limit: 10}
 	byRequest := auditWhere(lockbox.AuditQuery{Log: "contoso", RequestID: "req-7", Operations: []string{"a", "b"}})
 	avoid := map[string][]string{"SearchAuditByRequest": {"audit_records_time"},
-		"FinishOutbox": {"outbox_claim"}, "ReleaseOutbox": {"outbox_claim"}, "ClaimPerEndpoint": {"outbox_webhook"}}
-	// once holds what a plan must use exactly once: the claim's range, not
-	// a lookup of each row picked as well.
-	once := map[string][]string{"ClaimPerEndpoint": {"using outbox_claim"}}
+		"FinishOutbox": {"outbox_claim"}, "ReleaseOutbox": {"outbox_claim"}, "ClaimPerEndpoint": {"outbox_claim", "outbox_webhook", "Sort Key: outbox"}}
+	// once holds what a plan must use exactly once.
+	once := map[string][]string{}
 	tests := []struct {
 		name  string
 		query string
@@ -97,9 +96,9 @@ func TestQueryPlans(t *testing.T) {
 		{"AuditRange", `SELECT canonical FROM audit_records WHERE log = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, []any{"c", 0, 10},
 			[]string{"audit_records_pkey"}},
 		{"ClaimOutbox", claimOutboxQuery, []any{now, now, 8, "email"}, []string{"Limit", "Index Scan using outbox_claim"}},
-		// The channel's due range of the index, not every pending message;
+		// Each endpoint's first due deliveries, not the whole due range;
 		// the rows picked are locked by their primary key.
-		{"ClaimPerEndpoint", claimPerEndpointQuery, []any{now, now, 64, "webhook", 8}, []string{"Index Scan using outbox_claim", "outbox_pkey"}},
+		{"ClaimPerEndpoint", claimPerEndpointQuery, []any{now, now, 64, 8}, []string{"outbox_endpoint_due", "outbox_pkey"}},
 		// The first entry of the index, not every pending message.
 		{"NextOutboxWake", nextOutboxWakeQuery, []any{"email"}, []string{"Limit", "Index Scan using outbox_claim"}},
 		// A batch of held messages, each by its primary key, not a walk of
@@ -108,7 +107,7 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"", "", ""}, []*time.Time{&now, &now, &now}, []*time.Time{nil, nil, nil}}, []string{"outbox_pkey"}},
 		{"ReleaseOutbox", releaseOutboxQuery, []any{held, []int32{1, 1, 1}}, []string{"outbox_pkey"}},
 		// An endpoint's undelivered messages, not every pending email.
-		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_webhook"}},
+		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_endpoint_due"}},
 		// An endpoint's newest messages, in the index's order: no sort.
 		{"WebhookDeliveries", webhookDeliveriesQuery, []any{"wh", "contoso", 50}, []string{"Limit", "Index Scan using outbox_webhook"}},
 	}

@@ -197,7 +197,8 @@ func (t *tx) ResendWebhookDelivery(ctx context.Context, tenant, webhookID, id st
 }
 
 // deleteWebhookMessagesQuery deletes an endpoint's undelivered messages,
-// found in outbox_webhook (migration 00028).
+// found in outbox_endpoint_due (migration 00031: an endpoint's pending
+// deliveries only).
 const deleteWebhookMessagesQuery = `DELETE FROM outbox WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = $1`
 
 // DeleteWebhook deletes an endpoint and its undelivered messages, those an

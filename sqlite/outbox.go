@@ -48,22 +48,35 @@ const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until
 		ORDER BY max(next_attempt_at, coalesce(lease_until, 0)), id LIMIT ?)
 	RETURNING ` + outboxRead
 
-// claimPerEndpointQuery is claimOutboxQuery taking at most the fourth
-// argument's number of messages of one webhook endpoint: the due range of
-// outbox_claim numbered within each endpoint, the first of each in claim
-// order up to the limit.
-const claimPerEndpointQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until = ?
-	WHERE id IN (SELECT id FROM (SELECT id, max(next_attempt_at, coalesce(lease_until, 0)) AS due_at,
-				row_number() OVER (PARTITION BY webhook_id ORDER BY max(next_attempt_at, coalesce(lease_until, 0)), id) AS nth
-			FROM outbox WHERE status = 'pending' AND channel = ? AND max(next_attempt_at, coalesce(lease_until, 0)) <= ?)
-		WHERE nth <= ? ORDER BY due_at, id LIMIT ?)
+// claimPerEndpointQuery is claimOutboxQuery for webhooks taking at most
+// the third argument's number of deliveries of one endpoint. It walks the
+// endpoints with pending deliveries through outbox_endpoint_due (migration
+// 00029), one index descent each, reads the first few due of each from the
+// same index, and takes the earliest of those up to the limit: its cost
+// follows the endpoints, not the backlog. The index is named: outbox_claim
+// matches the pending webhook rows too, and without statistics SQLite
+// would walk and sort all of them.
+const claimPerEndpointQuery = `WITH RECURSIVE endpoints (webhook_id) AS (
+		SELECT (SELECT webhook_id FROM outbox INDEXED BY outbox_endpoint_due WHERE status = 'pending' AND channel = 'webhook'
+			ORDER BY webhook_id LIMIT 1)
+		UNION ALL
+		SELECT (SELECT o.webhook_id FROM outbox o INDEXED BY outbox_endpoint_due
+			WHERE o.status = 'pending' AND o.channel = 'webhook' AND o.webhook_id > e.webhook_id
+			ORDER BY o.webhook_id LIMIT 1)
+		FROM endpoints e WHERE e.webhook_id IS NOT NULL)
+	UPDATE outbox SET attempts = attempts + 1, lease_until = ?
+	WHERE id IN (SELECT o.id FROM endpoints e JOIN outbox o ON o.id IN (SELECT id FROM outbox INDEXED BY outbox_endpoint_due
+			WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = e.webhook_id
+				AND max(next_attempt_at, coalesce(lease_until, 0)) <= ?
+			ORDER BY max(next_attempt_at, coalesce(lease_until, 0)), id LIMIT ?)
+		ORDER BY max(o.next_attempt_at, coalesce(o.lease_until, 0)), o.id LIMIT ?)
 	RETURNING ` + outboxRead
 
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx.
 func (t *tx) ClaimOutbox(ctx context.Context, c lockbox.OutboxClaim) ([]*lockbox.OutboxMessage, error) {
 	query, args := claimOutboxQuery, []any{micros(c.LeaseUntil), c.Channel, micros(c.Now), c.Limit}
-	if c.PerEndpoint > 0 {
-		query, args = claimPerEndpointQuery, []any{micros(c.LeaseUntil), c.Channel, micros(c.Now), c.PerEndpoint, c.Limit}
+	if c.PerEndpoint > 0 && c.Channel == lockbox.ChannelWebhook {
+		query, args = claimPerEndpointQuery, []any{micros(c.LeaseUntil), micros(c.Now), c.PerEndpoint, c.Limit}
 	}
 	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {

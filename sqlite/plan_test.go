@@ -47,9 +47,9 @@ func TestQueryPlans(t *testing.T) {
 			"SEARCH l USING INDEX sqlite_autoindex_audit_logs_1 (log=?)"}},
 		{"MissingHashesAtStart", missingHashesQuery, nil, []string{"SCAN l", "SEARCH r USING INDEX", "(log=? AND idx=?)"}},
 		{"ClaimOutbox", claimOutboxQuery, []any{1, "email", 1, 8}, []string{"SEARCH outbox USING INDEX outbox_claim (channel=? AND <expr><?)"}},
-		{"ClaimPerEndpoint", claimPerEndpointQuery, []any{1, "webhook", 1, 8, 64}, []string{"SEARCH outbox USING INDEX outbox_claim (channel=? AND <expr><?)"}},
+		{"ClaimPerEndpoint", claimPerEndpointQuery, []any{1, 1, 8, 64}, []string{"outbox_endpoint_due (webhook_id>?)", "outbox_endpoint_due (webhook_id=? AND <expr><?)"}},
 		{"NextOutboxWake", nextOutboxWakeQuery, []any{"email"}, []string{"SEARCH outbox USING INDEX outbox_claim (channel=?)"}},
-		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_webhook (webhook_id=?)"}},
+		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_endpoint_due (webhook_id=?)"}},
 		{"WebhookDeliveries", webhookDeliveriesQuery, []any{"wh", "contoso", 50}, []string{"SEARCH outbox USING INDEX outbox_webhook (webhook_id=?)"}},
 	}
 	for _, tt := range tests {

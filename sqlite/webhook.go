@@ -156,10 +156,11 @@ func (t *tx) ResendWebhookDelivery(ctx context.Context, tenant, webhookID, id st
 }
 
 // deleteWebhookMessagesQuery deletes an endpoint's undelivered messages,
-// found in outbox_webhook (migration 00026). Named, because outbox_claim
-// (migration 00027) matches the pending webhook rows too, and without
-// statistics SQLite would walk every one of them.
-const deleteWebhookMessagesQuery = `DELETE FROM outbox INDEXED BY outbox_webhook WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = ?`
+// found in outbox_endpoint_due (migration 00029: the endpoint's pending
+// deliveries only). Named, because outbox_claim (migration 00027) matches
+// the pending webhook rows too, and without statistics SQLite would walk
+// every one of them.
+const deleteWebhookMessagesQuery = `DELETE FROM outbox INDEXED BY outbox_endpoint_due WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = ?`
 
 // DeleteWebhook deletes an endpoint and its undelivered messages.
 func (t *tx) DeleteWebhook(ctx context.Context, tenant, id string) error {
