@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/internal/sqlrows"
 	"github.com/lockboxhq/lockbox/postgres/pgtest"
+	"github.com/lockboxhq/lockbox/storetest"
 )
 
 // TestQueryPlans pins the indexes the hot queries can use, so a schema or
@@ -261,4 +263,77 @@ func nestedPlan(t *testing.T, plans []string, stmt string) string {
 		t.Fatalf("%d plans of %q among:\n%s", len(found), stmt, strings.Join(plans, "\n\n"))
 	}
 	return found[0]
+}
+
+// TestClaimPerEndpointReadsEachEndpoint holds the webhook lane's claim to
+// walking the endpoints and reading each one's first deliveries in
+// outbox_endpoint_due, with the outbox's statistics as a burst leaves
+// them (none yet), after claims that rolled back, and once analysed, in
+// the plan a prepared statement settles on: read from outbox_claim, it
+// walked the whole backlog once an endpoint; from outbox_webhook, every
+// delivery kept.
+func TestClaimPerEndpointReadsEachEndpoint(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), pgtest.Migrated(t, pgtest.DSN(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var burst []*lockbox.OutboxMessage
+	for n := range 1000 {
+		hook := "wh-big"
+		if n%2 == 0 {
+			hook = fmt.Sprintf("wh-%d", n%500)
+		}
+		m := storetest.NewWebhookMessage(n, hook)
+		m.CreatedAt, m.NextAttemptAt = storetest.T0, storetest.T0.Add(time.Duration(n)*time.Millisecond)
+		burst = append(burst, m)
+	}
+	now := storetest.T0.Add(48 * time.Hour)
+	storetest.MustEnqueue(t, s, burst...)
+	conn, err := s.db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{`SET plan_cache_mode = force_generic_plan`,
+		`PREPARE claim (timestamptz, timestamptz, int, int) AS ` + claimPerEndpointQuery} {
+		if _, err := conn.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, stats := range []string{"none", "after claims", "analysed"} {
+		switch stats {
+		case "after claims": // rolled back, as a claim that fails
+			for range 20 {
+				err := s.Update(t.Context(), func(tx lockbox.Tx) error {
+					c := lockbox.OutboxClaim{Channel: lockbox.ChannelWebhook, Now: now, LeaseUntil: now, Limit: 64}
+					if _, err := tx.ClaimOutbox(t.Context(), c); err != nil {
+						return err
+					}
+					return context.Canceled
+				})
+				if err != context.Canceled {
+					t.Fatal(err)
+				}
+			}
+		case "analysed":
+			if _, err := conn.ExecContext(t.Context(), `ANALYZE outbox`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		at := now.Format(time.RFC3339Nano)
+		rows, err := conn.QueryContext(t.Context(), fmt.Sprintf(`EXPLAIN EXECUTE claim ('%s', '%s', 64, 8)`, at, at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := sqlrows.Collect(rows, sqlrows.Value[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := strings.Join(lines, "\n")
+		if strings.Contains(plan, "outbox_claim") || strings.Contains(plan, "outbox_webhook") || !strings.Contains(plan, "outbox_endpoint_due") {
+			t.Errorf("statistics %s: the claim reads outbox_claim or outbox_webhook, or not outbox_endpoint_due:\n%s", stats, plan)
+		}
+	}
 }

@@ -6,10 +6,13 @@
 -- write group). This index lets the claim visit each endpoint with
 -- pending deliveries once and read its first few due: the cost follows
 -- the endpoints, not the backlog. Pending webhook deliveries only. As
--- sqlite's 00029.
+-- sqlite's 00029. The due time is GREATEST(lease_until, next_attempt_at),
+-- the same value as outbox_claim's GREATEST(next_attempt_at, lease_until)
+-- written the other way round, so that the claim's reads of one endpoint
+-- match this index and no other (postgres/outbox.go).
 
 -- +goose Up
-CREATE INDEX outbox_endpoint_due ON outbox (webhook_id, (GREATEST(next_attempt_at, lease_until)), id)
+CREATE INDEX outbox_endpoint_due ON outbox (webhook_id, (GREATEST(lease_until, next_attempt_at)), id)
 	WHERE status = 'pending' AND channel = 'webhook';
 
 -- +goose Down
