@@ -320,21 +320,28 @@ func (c *counting) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
 }
 
 // TestReplicasDeliverEachMessageOnce runs four workers (as four replicas
-// would) on one store at once.
+// would) on one store at once: every email, and every webhook delivery
+// (claimed a few of each endpoint at a time, most of them to one
+// endpoint), is delivered once.
 func TestReplicasDeliverEachMessageOnce(t *testing.T) {
 	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
 	e := newEnv(t, clock)
-	const n = 100
+	const n = 200
 	var msgs []*lockbox.OutboxMessage
-	for i := range n {
-		msgs = append(msgs, storetest.NewOutboxMessage(i))
+	for i := range n / 2 {
+		hook := "wh-big"
+		if i%10 == 0 {
+			hook = fmt.Sprintf("wh-%d", i%3)
+		}
+		msgs = append(msgs, storetest.NewOutboxMessage(i), storetest.NewWebhookMessage(n/2+i, hook))
 	}
 	storetest.MustEnqueue(t, e.store, msgs...)
 	c := &counting{seen: map[string]int{}}
 	var wg sync.WaitGroup
 	for range 4 {
-		w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: c}, outbox.Options{Batch: 3, Claim: 5})
+		w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: c, lockbox.ChannelWebhook: c},
+			outbox.Options{Batch: 3, Claim: 5})
 		wg.Go(func() { deliverDue(t, w) })
 	}
 	wg.Wait()
