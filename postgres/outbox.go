@@ -126,21 +126,25 @@ const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until
 // query), reads the first $4 due of each from the same index, and takes
 // the earliest $3 of those: its cost follows the endpoints, where
 // numbering the whole due range by endpoint sorted all of a backlog at
-// every claim. The due time is written GREATEST(lease_until,
-// next_attempt_at), as that index has it, and the walk orders by it too,
-// so that no other index gives the order these reads ask for: written as
-// outbox_claim has it, the planner, misled by statistics not yet updated
-// after a burst, read each endpoint's first few from outbox_claim, walking
-// the whole backlog once an endpoint (60 ms at 1,000 due over 500
-// endpoints); and ordered by webhook_id alone, the walk may read
-// outbox_webhook, which holds every delivery kept. The rows picked are locked by a query around the pick,
-// which skips those another claimer is locking and re-checks, on a row's
-// newest version, that it is still due (a claim that committed after this
-// statement's snapshot leased it); its status is compared with a
-// sub-select, as in stillHeld, so that each row is locked through the
-// primary key, not looked up in a partial index. Rows picked but locked
-// by another claimer are not replaced: such a claim may come back short,
-// or empty, while others are due.
+// every claim.
+//
+// The due time is written GREATEST(lease_until, next_attempt_at), as that
+// index has it, and the walk orders by it too, so that no other index
+// gives the order these reads ask for. Written as outbox_claim has it, the
+// planner, misled by statistics not yet updated after a burst, read each
+// endpoint's first few from outbox_claim, walking the whole backlog once
+// an endpoint (about 60 ms at 1,000 due over 500 endpoints); ordered by
+// webhook_id alone, the walk may read outbox_webhook, which holds every
+// delivery kept (TestClaimPerEndpointReadsEachEndpoint).
+//
+// The rows picked are locked by a query around the pick, which skips those
+// another claimer is locking and re-checks, on a row's newest version,
+// that it is still due (a claim that committed after this statement's
+// snapshot leased it); its status is compared with a sub-select, as in
+// stillHeld, so that each row is locked through the primary key, not
+// looked up in a partial index. Rows picked but locked by another claimer
+// are not replaced: such a claim may come back short, or empty, while
+// others are due.
 const claimPerEndpointQuery = `WITH RECURSIVE endpoints (webhook_id) AS (
 		(SELECT webhook_id FROM outbox WHERE status = 'pending' AND channel = 'webhook'
 			ORDER BY webhook_id, GREATEST(lease_until, next_attempt_at) LIMIT 1)
