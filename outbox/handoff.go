@@ -104,6 +104,12 @@ func (w *Worker) handOver(l *lane, msgs []*lockbox.OutboxMessage) {
 	}
 	h.queue = append(h.queue, msgs...)
 	h.mu.Unlock()
+	h.signal()
+}
+
+// signal wakes the lane to take handed messages, unless it is woken
+// already.
+func (h *handoff) signal() {
 	select {
 	case h.ready <- struct{}{}:
 	default:
@@ -111,7 +117,8 @@ func (w *Worker) handOver(l *lane, msgs []*lockbox.OutboxMessage) {
 }
 
 // take removes at most limit queued messages, and returns them with the
-// start of the earliest one's lease: the claim time of their round.
+// start of the earliest one's lease: the claim time of their round. When
+// more are queued it signals the lane again.
 func (h *handoff) take(limit int, lease time.Duration) ([]*lockbox.OutboxMessage, time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -122,6 +129,9 @@ func (h *handoff) take(limit int, lease time.Duration) ([]*lockbox.OutboxMessage
 	msgs := h.queue[:n:n]
 	h.queue = h.queue[n:]
 	h.room -= n
+	if len(h.queue) > 0 {
+		h.signal() // the rest are for the lane's next turn
+	}
 	claimed := *msgs[0].LeaseUntil
 	for _, m := range msgs[1:] {
 		if m.LeaseUntil.Before(claimed) {
@@ -149,24 +159,30 @@ func (h *handoff) stop() []*lockbox.OutboxMessage {
 	return left
 }
 
-// sendHanded sends the messages handed over to a lane so far, a round
-// (Claim) at a time, and returns how many it attempted.
+// sendHanded sends one round (at most Claim) of the messages handed over
+// to a lane, and returns how many it attempted. One round, not until the
+// queue is empty: under a steady stream of handed messages, each round
+// as long as its slowest receiver, a lane that emptied its queue first
+// never got to its claims, and what waited in the store (deliveries past
+// an endpoint's share, messages stored while the lane had no room) waited
+// until the stream stopped (docs/benchmarks.md, "Nineteenth session"). So
+// when more are queued it signals the lane again, and the lane takes the
+// next round when its turn comes (runLane, deliverDue).
 func (w *Worker) sendHanded(ctx context.Context, l *lane, rec *recorder) int {
-	total := 0
-	for ctx.Err() == nil {
-		msgs, claimed := l.handed.take(w.opts.Claim, w.opts.Lease)
-		if len(msgs) == 0 {
-			break
-		}
-		// Deliveries past their endpoint's share of the round go back to
-		// the store, for claims that take each endpoint's in turn (lane.go).
-		msgs, over := shares(msgs, w.perEndpoint(l))
-		if len(over) > 0 {
-			w.release(ctx, over, slog.LevelDebug, "their endpoint had its share of the round")
-		}
-		started, slow := w.sendRound(ctx, rec, msgs, claimed)
-		total += started
-		l.slow.Store(slow)
+	if ctx.Err() != nil {
+		return 0
 	}
-	return total
+	msgs, claimed := l.handed.take(w.opts.Claim, w.opts.Lease)
+	if len(msgs) == 0 {
+		return 0
+	}
+	// Deliveries past their endpoint's share of the round go back to
+	// the store, for claims that take each endpoint's in turn (lane.go).
+	msgs, over := shares(msgs, w.perEndpoint(l))
+	if len(over) > 0 {
+		w.release(ctx, over, slog.LevelDebug, "their endpoint had its share of the round")
+	}
+	started, slow := w.sendRound(ctx, rec, msgs, claimed)
+	l.slow.Store(slow)
+	return started
 }

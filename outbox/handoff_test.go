@@ -108,3 +108,60 @@ func TestLeaseRoom(t *testing.T) {
 		t.Fatal("the room Unlease freed was not leased again")
 	}
 }
+
+// held is an email deliverer whose sends to approver@contoso.test each
+// wait until the test lets one go; the others are delivered at once and
+// said on sent.
+type held struct {
+	letGo chan struct{}
+	sent  chan string
+}
+
+func (h *held) Deliver(ctx context.Context, m *lockbox.OutboxMessage) error {
+	if m.To != "approver@contoso.test" {
+		h.sent <- m.ID
+		return nil
+	}
+	select {
+	case <-h.letGo:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestClaimsTakeTurnsWithHandedRounds: while messages keep being handed
+// over, each round waiting for a slow receiver, a message waiting in the
+// store is still claimed and sent. The lane sent handed rounds until its
+// queue was empty, and under a steady stream it never was: stored
+// messages waited until the stream stopped.
+func TestClaimsTakeTurnsWithHandedRounds(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	d := &held{letGo: make(chan struct{}), sent: make(chan string, 8)}
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: d},
+		outbox.Options{Batch: 1, Poll: time.Millisecond})
+	runWorker(t, w)
+	n := 0
+	hand := func() { handOver(t, e, w, storetest.NewOutboxMessage(n)); n++ }
+	hand()
+	hand()
+	stored := storetest.NewOutboxMessage(1000)
+	stored.To = "other@contoso.test"
+	storetest.MustEnqueue(t, e.store, stored)
+	for range 200 { // each turn: one slow send let go, one more handed over
+		select {
+		case id := <-d.sent:
+			if id != stored.ID {
+				t.Fatalf("sent %s, want %s", id, stored.ID)
+			}
+			return
+		case d.letGo <- struct{}{}:
+			hand()
+		case <-time.After(10 * time.Second):
+			t.Fatal("no send in 10 s")
+		}
+	}
+	t.Fatalf("the stored email was not sent in 200 handed rounds")
+}

@@ -159,11 +159,15 @@ func (w *Worker) deliverDue(ctx context.Context, l *lane) (int, error) {
 	defer rec.stop()
 	total := 0
 	for ctx.Err() == nil {
-		// Messages handed over meanwhile go first: their leases run.
+		// A round of the messages handed over meanwhile goes first (their
+		// leases run), then a claim: the two take turns.
 		total += w.sendHanded(ctx, l, rec)
 		c := lockbox.OutboxClaim{Channel: l.channel, Limit: w.opts.Claim, PerEndpoint: w.perEndpoint(l)}
 		if l.slow.Load() {
+			// One wave, spread over the endpoints: a share of a whole
+			// wave would let one endpoint's backlog fill it.
 			c.Limit = w.opts.Batch
+			c.PerEndpoint = min(c.PerEndpoint, 1)
 		}
 		var msgs []*lockbox.OutboxMessage
 		c.Now = w.now()

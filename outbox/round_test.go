@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -208,4 +209,30 @@ func (h *countingHandler) count(prefix string) int {
 		}
 	}
 	return n
+}
+
+// TestSlowRoundsSpreadOverEndpoints: a slow lane's one-wave claims take a
+// delivery of each endpoint, not a whole wave of the one with a backlog:
+// another endpoint's delivery that falls due meanwhile is sent before the
+// backlog's end. With a whole wave an endpoint, the backlog, due earlier,
+// filled every slow claim.
+func TestSlowRoundsSpreadOverEndpoints(t *testing.T) {
+	t.Parallel()
+	const lease = 4 * time.Minute
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	var msgs []*lockbox.OutboxMessage
+	for n := range 8 {
+		msgs = append(msgs, storetest.NewWebhookMessage(n, "wh-big"))
+	}
+	other := storetest.NewWebhookMessage(8, "wh-other")
+	other.NextAttemptAt = clock.Now().Add(3 * time.Minute) // due during the backlog
+	storetest.MustEnqueue(t, e.store, append(msgs, other)...)
+	d := &slowSends{clock: clock, by: lease/4 + time.Second, each: true}
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
+		outbox.Options{Batch: 2, Claim: 4, Lease: lease})
+	deliverDue(t, w)
+	if i := slices.Index(d.sent, other.ID); i < 0 || i == len(d.sent)-1 {
+		t.Errorf("sent %v; want %s before the backlog's last", d.sent, other.ID)
+	}
 }

@@ -19,6 +19,10 @@
 //	go run ./internal/daydriver -postgres 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable' \
 //	    -replicas 3 -duration 10m -rate 4
 //
+// With -webhooks N the busiest tenants register webhook endpoints on a
+// receiver of the driver's, and -slow-webhook D makes the busiest one's
+// receiver slow (webhooks.go).
+//
 // Loopback only; the load is bounded by -duration, and every call by a
 // timeout. Results: docs/benchmarks.md ("A provider's day").
 package main
@@ -60,6 +64,13 @@ type config struct {
 	actions   int
 	seed      uint64
 	keep      bool
+	// webhooks is how many tenants register a webhook endpoint, and
+	// slowWebhook how long the busiest one's receiver takes (webhooks.go).
+	webhooks    int
+	slowWebhook time.Duration
+	// bin is a lockbox binary to start instead of building one (to put two
+	// versions side by side).
+	bin string
 	// noWaits turns the fate "access ended", which waits a real minute for
 	// the access to end, into "completed" (TestShortDay).
 	noWaits bool
@@ -76,7 +87,10 @@ func main() {
 	flag.IntVar(&c.operators, "operators", 8, "support engineers filing requests")
 	flag.IntVar(&c.actions, "actions", 20, "mean operator actions per request that becomes active")
 	flag.Uint64Var(&c.seed, "seed", 1, "seed of the day's random choices")
-	flag.BoolVar(&c.keep, "keep", false, "keep the schema (with -postgres) for inspection")
+	flag.BoolVar(&c.keep, "keep", false, "keep the schema and the replicas' logs (with -postgres) for inspection")
+	flag.IntVar(&c.webhooks, "webhooks", 0, "tenants (the busiest first) that register a webhook endpoint on the driver's receiver")
+	flag.DurationVar(&c.slowWebhook, "slow-webhook", 0, "how long the busiest tenant's webhook receiver takes to answer (0: at once)")
+	flag.StringVar(&c.bin, "bin", "", "lockbox binary to start with -postgres (default: build this checkout's)")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	if err := run(context.Background(), c, os.Stdout); err != nil {
@@ -98,7 +112,11 @@ func run(ctx context.Context, c config, out io.Writer) error {
 			return err
 		}
 		defer db.Close()
-		stop, started, err := startReplicas(ctx, dsn, c.replicas)
+		var args []string
+		if c.webhooks > 0 {
+			args = append(args, "--allow-private-webhooks") // the receiver is on loopback
+		}
+		stop, started, err := startReplicas(ctx, dsn, c.bin, c.replicas, c.keep, args...)
 		defer stop()
 		if err != nil {
 			return err
@@ -113,16 +131,36 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("set up tenants and staff: %w", err)
 	}
+	var hooks *receiver
+	if c.webhooks > 0 {
+		slow := ""
+		if c.slowWebhook > 0 {
+			slow = d.tenants[0]
+		}
+		if hooks, err = startReceiver(slow, c.slowWebhook); err != nil {
+			return err
+		}
+		defer hooks.stop()
+		if err := d.registerWebhooks(ctx, hooks, c.webhooks); err != nil {
+			return err
+		}
+	}
 	before := dbSize(ctx, db)
 	log.Printf("%d tenants, %d operators on %d servers; requests arrive at %.1f/s for %s", c.tenants, c.operators, len(urls), c.rate, c.duration)
 
 	samples := d.sampleBacklog(ctx, db)
 	d.replay(ctx)
 	afterLoad := dbSize(ctx, db)
+	if hooks != nil {
+		hooks.stopCounting()
+	}
 	drain := d.expireTheRest(ctx, db)
 	close(samples.stop)
 	<-samples.done
 	d.report(out, samples, before, afterLoad, dbSize(ctx, db), drain)
+	if hooks != nil {
+		hooks.report(out, min(c.webhooks, len(d.tenants)))
+	}
 	if n := d.failedCalls(); n > 0 {
 		return fmt.Errorf("%d calls failed (the first of each kind is above)", n)
 	}
@@ -662,10 +700,11 @@ func freshSchema(ctx context.Context, dsn string, keep bool) (string, func(), er
 	}, nil
 }
 
-// startReplicas builds lockbox and starts n dev servers on dsn sharing one
-// key directory (replicas.Start), and returns their URLs once each
-// answers /readyz.
-func startReplicas(ctx context.Context, dsn string, n int) (stop func(), urls []string, err error) {
+// startReplicas builds lockbox (unless bin names a binary) and starts n
+// dev servers on dsn sharing one key directory (replicas.Start), with args
+// more flags of each, and returns their URLs once each answers /readyz.
+// With keep, stop leaves their logs.
+func startReplicas(ctx context.Context, dsn, bin string, n int, keep bool, args ...string) (stop func(), urls []string, err error) {
 	dir, err := os.MkdirTemp("", "daydriver")
 	if err != nil {
 		return func() {}, nil, err
@@ -675,13 +714,18 @@ func startReplicas(ctx context.Context, dsn string, n int) (stop func(), urls []
 		for _, r := range reps {
 			r.Stop()
 		}
+		if keep {
+			log.Printf("kept the replicas' logs in %s", dir)
+			return
+		}
 		os.RemoveAll(dir)
 	}
-	bin, err := replicas.Build(ctx, dir)
-	if err != nil {
-		return stop, nil, err
+	if bin == "" {
+		if bin, err = replicas.Build(ctx, dir); err != nil {
+			return stop, nil, err
+		}
 	}
-	reps, err = replicas.Start(ctx, bin, dsn, dir, n)
+	reps, err = replicas.Start(ctx, bin, dsn, dir, n, args...)
 	for _, r := range reps {
 		urls = append(urls, r.URL)
 	}
