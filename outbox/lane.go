@@ -90,10 +90,15 @@ func (w *Worker) Run(ctx context.Context) {
 
 func (w *Worker) runLane(ctx context.Context, l *lane) {
 	l.handed.start()
+	// One recorder for the lane's handed rounds, which now come one at a
+	// time between its claims: a recorder a round would hold each round
+	// until its results were committed.
+	handed := w.startRecorder(ctx)
 	defer func() {
 		if left := l.handed.stop(); len(left) > 0 {
 			w.release(ctx, left, slog.LevelWarn, "the worker stopped before sending them")
 		}
+		handed.stop()
 	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -106,9 +111,7 @@ func (w *Worker) runLane(ctx context.Context, l *lane) {
 		case <-ctx.Done():
 			return
 		case <-l.handed.ready:
-			rec := w.startRecorder(ctx)
-			w.sendHanded(ctx, l, rec)
-			rec.stop()
+			w.sendHanded(ctx, l, handed)
 			continue
 		case <-timer.C:
 		case <-moved:
