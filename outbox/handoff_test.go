@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -109,27 +110,6 @@ func TestLeaseRoom(t *testing.T) {
 	}
 }
 
-// held is an email deliverer whose sends to approver@contoso.test each
-// wait until the test lets one go; the others are delivered at once and
-// said on sent.
-type held struct {
-	letGo chan struct{}
-	sent  chan string
-}
-
-func (h *held) Deliver(ctx context.Context, m *lockbox.OutboxMessage) error {
-	if m.To != "approver@contoso.test" {
-		h.sent <- m.ID
-		return nil
-	}
-	select {
-	case <-h.letGo:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // TestClaimsTakeTurnsWithHandedRounds: while messages keep being handed
 // over, each round waiting for a slow receiver, a message waiting in the
 // store is still claimed and sent. The lane sent handed rounds until its
@@ -139,7 +119,9 @@ func TestClaimsTakeTurnsWithHandedRounds(t *testing.T) {
 	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
 	e := newEnv(t, clock)
-	d := &held{letGo: make(chan struct{}), sent: make(chan string, 8)}
+	// Sends to the approver wait until the test lets one go.
+	d := &holding{holds: func(m *lockbox.OutboxMessage) bool { return m.To == "approver@contoso.test" },
+		letGo: make(chan struct{}), sent: make(chan string, 8)}
 	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: d},
 		outbox.Options{Batch: 1, Poll: time.Millisecond})
 	runWorker(t, w)
@@ -164,4 +146,22 @@ func TestClaimsTakeTurnsWithHandedRounds(t *testing.T) {
 		}
 	}
 	t.Fatalf("the stored email was not sent in 200 handed rounds")
+}
+
+// TestHandedBeyondARoundSentNext: more messages handed over at once than
+// one round takes (Claim) are all sent at once, a round after another,
+// without waiting for the lane's next claim (an hour away here) or
+// another hand-over.
+func TestHandedBeyondARoundSentNext(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	d := &notes{sent: make(chan string, 8)}
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: d},
+		outbox.Options{Batch: 1, Claim: 2, Poll: time.Hour})
+	runWorker(t, w)
+	handOver(t, e, w, storetest.NewOutboxMessage(0), storetest.NewOutboxMessage(1), storetest.NewOutboxMessage(2))
+	for n := range 3 {
+		waitSent(t, d.sent, fmt.Sprintf("msg-%06d", n), "a message handed over with two others")
+	}
 }

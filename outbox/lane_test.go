@@ -13,18 +13,28 @@ import (
 	"github.com/lockboxhq/lockbox/storetest"
 )
 
-// hangs is a deliverer whose sends hang until the test ends, as a webhook
-// endpoint that accepts the connection and never answers; entered gets
-// each message as its send starts.
-type hangs struct {
+// holding is a deliverer whose sends of the messages it holds each wait
+// until the test lets one go (letGo; closing it lets them all go), or
+// their context ends: a receiver that hangs, or answers slowly. entered,
+// if not nil, gets each of those as its send starts. The other messages
+// are delivered at once and said on sent.
+type holding struct {
+	holds   func(*lockbox.OutboxMessage) bool
 	entered chan string
-	release chan struct{}
+	letGo   chan struct{}
+	sent    chan string
 }
 
-func (h *hangs) Deliver(ctx context.Context, m *lockbox.OutboxMessage) error {
-	h.entered <- m.ID
+func (g *holding) Deliver(ctx context.Context, m *lockbox.OutboxMessage) error {
+	if !g.holds(m) {
+		g.sent <- m.ID
+		return nil
+	}
+	if g.entered != nil {
+		g.entered <- m.ID
+	}
 	select {
-	case <-h.release:
+	case <-g.letGo:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -48,14 +58,14 @@ func TestWebhookThatHangsHoldsNoEmail(t *testing.T) {
 	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
 	e := newEnv(t, clock)
-	hook := &hangs{entered: make(chan string, 8), release: make(chan struct{})}
+	hook := &holding{holds: func(*lockbox.OutboxMessage) bool { return true }, entered: make(chan string, 8), letGo: make(chan struct{})}
 	mail := &notes{sent: make(chan string, 8)}
 	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: hook, lockbox.ChannelEmail: mail},
 		outbox.Options{Poll: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	var run sync.WaitGroup
 	run.Go(func() { w.Run(ctx) })
-	t.Cleanup(func() { close(hook.release); cancel(); run.Wait() })
+	t.Cleanup(func() { close(hook.letGo); cancel(); run.Wait() })
 
 	handed := func(m *lockbox.OutboxMessage) { t.Helper(); handOver(t, e, w, m) }
 	waitFor := func(ch <-chan string, want, what string) {
@@ -106,31 +116,11 @@ func waitSent(t *testing.T, ch <-chan string, want, what string) {
 	}
 }
 
-// slowEndpoint is a webhook deliverer for which the endpoint wh-slow
-// answers, but slowly: each send to it waits until the test lets one go
-// (entered gets each as it starts). Sends to any other endpoint are
-// delivered at once, and said on sent.
-type slowEndpoint struct {
-	entered, sent chan string
-	letGo         chan struct{}
-}
-
-func newSlowEndpoint() *slowEndpoint {
-	return &slowEndpoint{entered: make(chan string, 64), sent: make(chan string, 64), letGo: make(chan struct{})}
-}
-
-func (d *slowEndpoint) Deliver(ctx context.Context, m *lockbox.OutboxMessage) error {
-	if m.WebhookID != "wh-slow" {
-		d.sent <- m.ID
-		return nil
-	}
-	d.entered <- m.ID
-	select {
-	case <-d.letGo:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// newSlowEndpoint is a webhook deliverer for which the endpoint wh-slow
+// answers, but slowly: each send to it waits until the test lets one go.
+func newSlowEndpoint() *holding {
+	return &holding{holds: func(m *lockbox.OutboxMessage) bool { return m.WebhookID == "wh-slow" },
+		entered: make(chan string, 64), sent: make(chan string, 64), letGo: make(chan struct{})}
 }
 
 // runWorker runs w until the test ends.
