@@ -348,6 +348,10 @@ type OutboxTx interface {
 	// newest first, at most limit (pending, delivered, and dead until
 	// purged); none when it has none, or is another tenant's.
 	WebhookDeliveries(ctx context.Context, tenant, id string, limit int) ([]*OutboxMessage, error)
+	// WaitingDeliveries counts the pending deliveries of each of a
+	// tenant's endpoints ids, by endpoint; an endpoint with none, or
+	// another tenant's, is not in the map.
+	WaitingDeliveries(ctx context.Context, tenant string, ids []string) (map[string]WebhookWaiting, error)
 	// ResendWebhookDelivery makes a finished (delivered, dead or skipped)
 	// message of a tenant's endpoint pending again, due at now and resent
 	// at now (OutboxMessage.ResentAt), and returns it. ENOTFOUND when there is no such message of that endpoint
@@ -393,6 +397,19 @@ type Webhook struct {
 	// deliveries are signed with the old secret too, so receivers can
 	// switch without refusing any.
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	// Waiting is how many of its deliveries are neither delivered nor
+	// given up yet, and WaitingSince when the oldest of them was created:
+	// a receiver that is down or slow shows here as a backlog. Set in
+	// lists only.
+	Waiting      int        `json:"waiting,omitempty"`
+	WaitingSince *time.Time `json:"waiting_since,omitempty"`
+}
+
+// WebhookWaiting is an endpoint's deliveries not yet delivered nor given
+// up: how many, and when the oldest was created.
+type WebhookWaiting struct {
+	Count int
+	Since time.Time
 }
 
 // Subscribed reports whether the endpoint receives events of type typ.

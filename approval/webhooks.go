@@ -356,14 +356,25 @@ func (s *Service) ListWebhooks(ctx context.Context, tenant string) ([]*lockbox.W
 		return nil, err
 	}
 	var out []*lockbox.Webhook
+	var waiting map[string]lockbox.WebhookWaiting
 	err = s.store.View(ctx, func(tx lockbox.Tx) (err error) {
-		out, err = tx.ListWebhooks(ctx, tenant)
+		if out, err = tx.ListWebhooks(ctx, tenant); err != nil {
+			return err
+		}
+		ids := make([]string, len(out))
+		for i, w := range out {
+			ids[i] = w.ID
+		}
+		waiting, err = tx.WaitingDeliveries(ctx, tenant, ids)
 		return err
 	})
 	now := s.now()
 	for _, w := range out {
 		if w.PreviousSecretExpiresAt != nil && !graceLasts(*w.PreviousSecretExpiresAt, now) {
 			w.PreviousSecretExpiresAt = nil
+		}
+		if b, ok := waiting[w.ID]; ok {
+			w.Waiting, w.WaitingSince = b.Count, &b.Since
 		}
 	}
 	return out, err

@@ -108,6 +108,8 @@ func TestQueryPlans(t *testing.T) {
 		{"FinishOutbox", finishOutboxQuery, []any{held, []int32{1, 1, 1}, []string{"delivered", "delivered", "delivered"},
 			[]string{"", "", ""}, []*time.Time{&now, &now, &now}, []*time.Time{nil, nil, nil}}, []string{"outbox_pkey"}},
 		{"ReleaseOutbox", releaseOutboxQuery, []any{held, []int32{1, 1, 1}}, []string{"outbox_pkey"}},
+		// The endpoints' pending deliveries, not their history.
+		{"WaitingDeliveries", waitingDeliveriesQuery, []any{[]string{"wh-1", "wh-2"}, "contoso"}, []string{"outbox_endpoint_due"}},
 		// An endpoint's undelivered messages, not every pending email.
 		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_endpoint_due"}},
 		// An endpoint's newest messages, in the index's order: no sort.

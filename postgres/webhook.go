@@ -175,6 +175,32 @@ func (t *tx) WebhookDeliveries(ctx context.Context, tenant, id string, limit int
 	return msgs, wrap("list webhook deliveries", err)
 }
 
+// waitingDeliveriesQuery counts endpoints' pending deliveries in
+// outbox_endpoint_due (migration 00031), a range of it an endpoint.
+const waitingDeliveriesQuery = `SELECT webhook_id, count(*), min(created_at) FROM outbox
+	WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = ANY($1) AND tenant = $2
+	GROUP BY webhook_id`
+
+// WaitingDeliveries counts endpoints' pending deliveries.
+func (t *tx) WaitingDeliveries(ctx context.Context, tenant string, ids []string) (map[string]lockbox.WebhookWaiting, error) {
+	rows, err := t.tx.QueryContext(ctx, waitingDeliveriesQuery, ids, tenant)
+	if err != nil {
+		return nil, wrap("count waiting deliveries", err)
+	}
+	defer rows.Close()
+	out := map[string]lockbox.WebhookWaiting{}
+	for rows.Next() {
+		var id string
+		var w lockbox.WebhookWaiting
+		if err := rows.Scan(&id, &w.Count, &w.Since); err != nil {
+			return nil, wrap("count waiting deliveries", err)
+		}
+		w.Since = w.Since.UTC()
+		out[id] = w
+	}
+	return out, wrap("count waiting deliveries", rows.Err())
+}
+
 // ResendWebhookDelivery makes a finished message of an endpoint pending
 // again, due at now; its attempts and last error stay, for the list.
 func (t *tx) ResendWebhookDelivery(ctx context.Context, tenant, webhookID, id string, now time.Time) (*lockbox.OutboxMessage, error) {

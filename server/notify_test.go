@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -160,6 +161,13 @@ func (c *conformance) notifications(t *testing.T) {
 		path: hooks + "/" + created.ID + "/test", want: 200}))
 	if tested.Type != lockbox.EventTypeWebhookTest || tested.Status != lockbox.OutboxPending {
 		t.Errorf("test delivery %+v, want a pending webhook.test", tested)
+	}
+	// The resent delivery and the test are waiting: the list says so.
+	waitingList := decode[struct{ Webhooks []*lockbox.Webhook }](t, c.run(t, step{name: "list webhooks while deliveries wait", as: approver,
+		method: "GET", path: hooks, want: 200}))
+	if i := slices.IndexFunc(waitingList.Webhooks, func(w *lockbox.Webhook) bool { return w.ID == created.ID }); i < 0 ||
+		waitingList.Webhooks[i].Waiting != 2 || waitingList.Webhooks[i].WaitingSince == nil {
+		t.Errorf("webhooks %+v: want %s with 2 waiting, and since when", waitingList.Webhooks, created.ID)
 	}
 	for _, s := range []step{
 		{name: "send webhook test of other tenant", as: "admin@fabrikam.test", method: "POST", path: "/v1/tenants/fabrikam/webhooks/" + created.ID + "/test", want: 404},

@@ -169,7 +169,7 @@ func utcDelivery(d *lockbox.WebhookDelivery) *lockbox.WebhookDelivery {
 func utcWebhook(h *lockbox.Webhook) *lockbox.Webhook {
 	c := *h
 	c.CreatedAt = h.CreatedAt.UTC()
-	c.PreviousSecretExpiresAt = utcPtr(h.PreviousSecretExpiresAt)
+	c.PreviousSecretExpiresAt, c.WaitingSince = utcPtr(h.PreviousSecretExpiresAt), utcPtr(h.WaitingSince)
 	if c.Events == nil {
 		c.Events = []string{}
 	}

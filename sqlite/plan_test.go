@@ -49,6 +49,7 @@ func TestQueryPlans(t *testing.T) {
 		{"ClaimOutbox", claimOutboxQuery, []any{1, "email", 1, 8}, []string{"SEARCH outbox USING INDEX outbox_claim (channel=? AND <expr><?)"}},
 		{"ClaimPerEndpoint", claimPerEndpointQuery, []any{1, 1, 8, 64}, []string{"outbox_endpoint_due (webhook_id>?)", "outbox_endpoint_due (webhook_id=? AND <expr><?)"}},
 		{"NextOutboxWake", nextOutboxWakeQuery, []any{"email"}, []string{"SEARCH outbox USING INDEX outbox_claim (channel=?)"}},
+		{"WaitingDeliveries", waitingDeliveriesQuery(2), []any{"contoso", "wh-1", "wh-2"}, []string{"outbox_endpoint_due (webhook_id=?)"}},
 		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_endpoint_due (webhook_id=?)"}},
 		{"WebhookDeliveries", webhookDeliveriesQuery, []any{"wh", "contoso", 50}, []string{"SEARCH outbox USING INDEX outbox_webhook (webhook_id=?)"}},
 	}

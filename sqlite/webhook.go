@@ -134,6 +134,42 @@ func (t *tx) WebhookDeliveries(ctx context.Context, tenant, id string, limit int
 	return msgs, wrap("list webhook deliveries", err)
 }
 
+// waitingDeliveriesQuery counts endpoints' pending deliveries in
+// outbox_endpoint_due (migration 00029), a range of it an endpoint; the
+// endpoints' ids follow the tenant.
+func waitingDeliveriesQuery(n int) string {
+	return `SELECT webhook_id, count(*), min(created_at) FROM outbox INDEXED BY outbox_endpoint_due
+		WHERE status = 'pending' AND channel = 'webhook' AND tenant = ? AND webhook_id IN (` + placeholders(n) + `)
+		GROUP BY webhook_id`
+}
+
+// WaitingDeliveries counts endpoints' pending deliveries.
+func (t *tx) WaitingDeliveries(ctx context.Context, tenant string, ids []string) (map[string]lockbox.WebhookWaiting, error) {
+	out := map[string]lockbox.WebhookWaiting{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := []any{tenant}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := t.tx.QueryContext(ctx, waitingDeliveriesQuery(len(ids)), args...)
+	if err != nil {
+		return nil, wrap("count waiting deliveries", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int
+		var since int64
+		if err := rows.Scan(&id, &n, &since); err != nil {
+			return nil, wrap("count waiting deliveries", err)
+		}
+		out[id] = lockbox.WebhookWaiting{Count: n, Since: fromMicros(since)}
+	}
+	return out, wrap("count waiting deliveries", rows.Err())
+}
+
 // ResendWebhookDelivery makes a finished message of an endpoint pending
 // again, due at now; its attempts and last error stay, for the list.
 func (t *tx) ResendWebhookDelivery(ctx context.Context, tenant, webhookID, id string, now time.Time) (*lockbox.OutboxMessage, error) {

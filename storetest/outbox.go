@@ -949,6 +949,26 @@ func testWebhookDeliveries(t *testing.T, s lockbox.Store) {
 		}
 	}
 
+	// Waiting: the pending ones (claimed or not) of each endpoint asked
+	// for, the oldest's creation; not the finished ones, not an email,
+	// not another tenant's.
+	waiting := func(tenant string, ids ...string) map[string]lockbox.WebhookWaiting {
+		t.Helper()
+		var out map[string]lockbox.WebhookWaiting
+		MustView(t, s, func(tx lockbox.Tx) (err error) { out, err = tx.WaitingDeliveries(ctx, tenant, ids); return err })
+		return out
+	}
+	want := map[string]lockbox.WebhookWaiting{"wh-1": {Count: 2, Since: mine[2].CreatedAt}, "wh-2": {Count: 1, Since: other.CreatedAt}}
+	if diff := cmp.Diff(want, waiting("contoso", "wh-1", "wh-2", "wh-9")); diff != "" {
+		t.Errorf("waiting (-want +got):\n%s", diff)
+	}
+	if got := waiting("fabrikam", "wh-1", "wh-2"); len(got) != 0 {
+		t.Errorf("another tenant's endpoints: %v waiting, want none", got)
+	}
+	if got := waiting("contoso"); len(got) != 0 {
+		t.Errorf("no endpoints: %v waiting, want none", got)
+	}
+
 	// Resending: a finished message becomes pending and due, its attempts
 	// and last error kept; a pending one, another endpoint's or tenant's,
 	// or an email, is refused.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/storetest"
 )
 
 // TestWebhooksPage: a tenant's admin adds a webhook (its secret shown
@@ -69,7 +70,8 @@ func TestWebhooksPage(t *testing.T) {
 		t.Fatal("deliveries are not signed with the secret the page showed")
 	}
 	list := admin.get("/webhooks")
-	wantBody(t, list, `id="webhooks"`, `href="/webhooks/`+id+`/rotate"`, `href="/webhooks/`+id+`/delete"`, `id="grace-ends-`+id+`">—<`)
+	wantBody(t, list, `id="webhooks"`, `href="/webhooks/`+id+`/rotate"`, `href="/webhooks/`+id+`/delete"`, `id="grace-ends-`+id+`">—<`,
+		`id="waiting-`+id+`">—<`)
 	if rotatedTokenRE.MatchString(list.body) {
 		t.Error("the list shows a secret again")
 	}
@@ -205,5 +207,36 @@ func TestWebhooksRefused(t *testing.T) {
 	}
 	if _, after, err := e.svc.WebhookForDelivery(context.Background(), "contoso", hook.ID); err != nil || !slices.Equal(after, before) {
 		t.Errorf("a refused rotation changed the secret (%v)", err)
+	}
+}
+
+// TestWebhooksShowWaiting: an endpoint's deliveries not yet delivered
+// show as its backlog, with the oldest's time, in the service's list and
+// on the Webhooks page; delivered ones do not count.
+func TestWebhooksShowWaiting(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	as := e.as("admin@contoso.test")
+	hook, err := e.svc.CreateWebhook(as, "contoso", lockbox.NewWebhook{URL: "https://hooks.example.com/siem"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := e.signIn("admin@contoso.test")
+	wantBody(t, admin.get("/webhooks"), `id="waiting-`+hook.ID+`">—<`)
+	waiting := []*lockbox.OutboxMessage{storetest.NewWebhookMessage(1, hook.ID), storetest.NewWebhookMessage(2, hook.ID),
+		storetest.NewWebhookMessage(3, hook.ID)}
+	storetest.MustEnqueue(t, e.store, waiting...)
+	storetest.MustUpdate(t, e.store, func(tx lockbox.Tx) error { // the first is delivered
+		_, err := tx.FinishOutbox(t.Context(), lockbox.OutboxFinish{ID: waiting[0].ID,
+			Result: lockbox.OutboxResult{Status: lockbox.OutboxDelivered, At: storetest.T0}})
+		return err
+	})
+	hooks, err := e.svc.ListWebhooks(as, "contoso")
+	if err != nil || len(hooks) != 1 || hooks[0].Waiting != 2 || hooks[0].WaitingSince == nil || !hooks[0].WaitingSince.Equal(waiting[1].CreatedAt) {
+		t.Fatalf("ListWebhooks: %+v, %v; want 2 waiting since %v", hooks, err, waiting[1].CreatedAt)
+	}
+	page := admin.get("/webhooks").body
+	if !regexp.MustCompile(`id="waiting-` + hook.ID + `">2 not delivered yet, the oldest since <time[^>]*>21 Nov 2026, 09:00`).MatchString(page) {
+		t.Errorf("the list does not show the 2 waiting:\n%s", excerpt(page))
 	}
 }

@@ -215,6 +215,7 @@ func TestEndToEndNotifications(t *testing.T) {
 	}
 	wantNotInFiles(t, dataDir, strings.TrimPrefix(rotated.Secret, "whsec_"))
 	if list := approver.mustRun("webhooks", "list", "--tenant", "contoso"); !strings.Contains(list, "OLD SECRET SIGNS UNTIL") ||
+		!strings.Contains(list, "WAITING SINCE") ||
 		!strings.Contains(list, rotated.PreviousSecretExpiresAt.UTC().Format(time.RFC3339)) || strings.Contains(list, rotated.Secret) {
 		t.Errorf("webhooks list during the grace:\n%s", list)
 	}

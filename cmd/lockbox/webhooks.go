@@ -49,10 +49,10 @@ func (a *app) webhooksListCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		header := []string{"ID", "URL", "EVENTS", "DESCRIPTION", "CREATED BY", "CREATED", "OLD SECRET SIGNS UNTIL"}
+		header := []string{"ID", "URL", "EVENTS", "DESCRIPTION", "CREATED BY", "CREATED", "OLD SECRET SIGNS UNTIL", "WAITING", "WAITING SINCE"}
 		return writeList(a.stdout, format.value, hooks, header, func(h *lockbox.Webhook) []string {
 			return []string{h.ID, h.URL, strings.Join(h.Events, ","), h.Description, h.CreatedBy, formatTime(h.CreatedAt),
-				formatTimePtr(h.PreviousSecretExpiresAt)}
+				formatTimePtr(h.PreviousSecretExpiresAt), strconv.Itoa(h.Waiting), formatTimePtr(h.WaitingSince)}
 		})
 	}
 	return cmd
