@@ -65,8 +65,6 @@ func TestQueryPlans(t *testing.T) {
 	byRequest := auditWhere(lockbox.AuditQuery{Log: "contoso", RequestID: "req-7", Operations: []string{"a", "b"}})
 	avoid := map[string][]string{"SearchAuditByRequest": {"audit_records_time"},
 		"FinishOutbox": {"outbox_claim"}, "ReleaseOutbox": {"outbox_claim"}, "ClaimPerEndpoint": {"outbox_claim", "outbox_webhook", "Sort Key: outbox"}}
-	// once holds what a plan must use exactly once.
-	once := map[string][]string{}
 	tests := []struct {
 		name  string
 		query string
@@ -126,11 +124,6 @@ func TestQueryPlans(t *testing.T) {
 			for _, a := range avoid[tt.name] {
 				if strings.Contains(plan, a) {
 					t.Errorf("plan has %s:\n%s", a, plan)
-				}
-			}
-			for _, o := range once[tt.name] {
-				if n := strings.Count(plan, o); n != 1 {
-					t.Errorf("plan has %s %d times, want once:\n%s", o, n, plan)
 				}
 			}
 		})
@@ -271,9 +264,12 @@ func nestedPlan(t *testing.T, plans []string, stmt string) string {
 // walking the endpoints and reading each one's first deliveries in
 // outbox_endpoint_due, with the outbox's statistics as a burst leaves
 // them (none yet), after claims that rolled back, and once analysed, in
-// the plan a prepared statement settles on: read from outbox_claim, it
-// walked the whole backlog once an endpoint; from outbox_webhook, every
-// delivery kept.
+// the plan a prepared statement settles on: from outbox_webhook (every
+// delivery kept), the walk read a whole history. The plan that read each
+// endpoint's first few from outbox_claim, walking the whole backlog once
+// an endpoint, showed in BenchmarkClaimWebhooks (57 ms a claim at 1,000
+// due over some 500 endpoints) but not here: the index's own expression
+// (migration 00031) is what keeps it out.
 func TestClaimPerEndpointReadsEachEndpoint(t *testing.T) {
 	t.Parallel()
 	s, err := Open(t.Context(), pgtest.Migrated(t, pgtest.DSN(t)))
@@ -298,11 +294,8 @@ func TestClaimPerEndpointReadsEachEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	for _, q := range []string{`SET plan_cache_mode = force_generic_plan`,
-		`PREPARE claim (timestamptz, timestamptz, int, int) AS ` + claimPerEndpointQuery} {
-		if _, err := conn.ExecContext(t.Context(), q); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := conn.ExecContext(t.Context(), `SET plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
 	}
 	for _, stats := range []string{"none", "after claims", "analysed"} {
 		switch stats {
@@ -324,8 +317,14 @@ func TestClaimPerEndpointReadsEachEndpoint(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// Prepared afresh in each state: a prepared statement keeps its
+		// generic plan until something invalidates it.
+		name := "claim_" + strings.ReplaceAll(stats, " ", "_")
+		if _, err := conn.ExecContext(t.Context(), `PREPARE `+name+` (timestamptz, timestamptz, int, int) AS `+claimPerEndpointQuery); err != nil {
+			t.Fatal(err)
+		}
 		at := now.Format(time.RFC3339Nano)
-		rows, err := conn.QueryContext(t.Context(), fmt.Sprintf(`EXPLAIN EXECUTE claim ('%s', '%s', 64, 8)`, at, at))
+		rows, err := conn.QueryContext(t.Context(), fmt.Sprintf(`EXPLAIN EXECUTE %s ('%s', '%s', 64, 8)`, name, at, at))
 		if err != nil {
 			t.Fatal(err)
 		}
