@@ -90,15 +90,15 @@ func (w *Worker) Run(ctx context.Context) {
 
 func (w *Worker) runLane(ctx context.Context, l *lane) {
 	l.handed.start()
-	// One recorder for the lane's handed rounds, which now come one at a
-	// time between its claims: a recorder a round would hold each round
-	// until its results were committed.
-	handed := w.startRecorder(ctx)
+	// One recorder for all the lane's rounds, handed and claimed, which
+	// take turns: a recorder a round, or a turn, would hold each until its
+	// results were committed.
+	rec := w.startRecorder(ctx)
 	defer func() {
 		if left := l.handed.stop(); len(left) > 0 {
 			w.release(ctx, left, slog.LevelWarn, "the worker stopped before sending them")
 		}
-		handed.stop()
+		rec.stop()
 	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -111,12 +111,12 @@ func (w *Worker) runLane(ctx context.Context, l *lane) {
 		case <-ctx.Done():
 			return
 		case <-l.handed.ready:
-			w.sendHanded(ctx, l, handed)
+			w.sendHanded(ctx, l, rec)
 			continue
 		case <-timer.C:
 		case <-moved:
 		}
-		if _, err := w.deliverDue(ctx, l); err != nil && ctx.Err() == nil {
+		if _, err := w.deliverDue(ctx, l, rec); err != nil && ctx.Err() == nil {
 			w.opts.Logger.Error("notification delivery round failed; retrying", "channel", l.channel, "err", err)
 		}
 		w.purge(ctx)
@@ -128,10 +128,12 @@ func (w *Worker) runLane(ctx context.Context, l *lane) {
 // after another, until none is due; it returns how many attempts it made,
 // once all their results are recorded.
 func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
+	rec := w.startRecorder(ctx)
+	defer rec.stop()
 	total := 0
 	var errs []error
 	for _, l := range w.lanes {
-		n, err := w.deliverDue(ctx, l)
+		n, err := w.deliverDue(ctx, l, rec)
 		total += n
 		if err != nil {
 			errs = append(errs, err)
@@ -157,9 +159,7 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 // it claim only Batch, one wave that starts at once, until a round is
 // quick again: a large claim would give most of its messages back unsent,
 // round after round, a transaction each time.
-func (w *Worker) deliverDue(ctx context.Context, l *lane) (int, error) {
-	rec := w.startRecorder(ctx)
-	defer rec.stop()
+func (w *Worker) deliverDue(ctx context.Context, l *lane, rec *recorder) (int, error) {
 	total := 0
 	for ctx.Err() == nil {
 		// A round of the messages handed over meanwhile goes first (their

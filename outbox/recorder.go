@@ -10,9 +10,9 @@ import (
 // Group commit of results. Recording each attempt's result in its own
 // transaction costs a commit (on PostgreSQL: three round trips and a WAL
 // flush) per message, as much as the step that enqueued it. Instead one
-// recorder per DeliverDue takes every result waiting when it is free and
-// records them in one Update with one FinishOutbox call; results that
-// arrive meanwhile wait for the next one. Nothing waits for a result that
+// recorder per running lane (or per DeliverDue) takes every result
+// waiting when it is free and records them in one Update with one
+// FinishOutbox call; results that arrive meanwhile wait for the next one. Nothing waits for a result that
 // has not arrived, so a slow receiver never holds back another message's
 // record, and each result is handed over once and written once.
 
