@@ -9,12 +9,13 @@ import (
 )
 
 // TestShortDay replays a few seconds of a day on two replicas (every
-// ending but "access ended", which waits a real minute), every tenant
-// with a webhook endpoint, the busiest's slow: every call must succeed,
-// the slow receiver and the others must get deliveries (the others are
-// two tenants, so that the day's random draw leaves neither group out), so the driver keeps working as the product changes (issue 12's
-// one-time passwords once made every call of the day fail, unnoticed). It
-// needs PostgreSQL and builds lockbox.
+// ending but "access ended", which waits a real minute), every tenant with
+// a webhook endpoint, the busiest's slow. Every call must succeed, and the
+// slow receiver and the others must get deliveries (the others are two
+// tenants, so that the day's random draw leaves neither group out), so the
+// driver keeps working as the product changes (issue 12's one-time
+// passwords once made every call of the day fail, unnoticed). It needs
+// PostgreSQL and builds lockbox.
 func TestShortDay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds lockbox and starts two replicas")
