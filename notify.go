@@ -244,6 +244,12 @@ type OutboxClaim struct {
 	// otherwise wait behind all of it (outbox/lane.go). Emails have no
 	// endpoint, and a claim of emails ignores it.
 	PerEndpoint int
+	// Skip names webhook endpoints whose deliveries a claim of webhooks
+	// (with PerEndpoint) leaves where they are: those the worker is still
+	// sending to, which get their next share once those sends end, so that
+	// a slow receiver never has more than a share in flight from one
+	// worker (outbox/lane.go).
+	Skip []string
 }
 
 // OutboxTx is the persistence of the notification outbox, the webhook
@@ -264,10 +270,10 @@ type OutboxTx interface {
 	// are due at c.Now (NextAttemptAt <= Now) and not under a live lease
 	// (none, or one ending at or before Now), earliest first (the later of
 	// NextAttemptAt and the lease's end, then id), taking no more than
-	// c.PerEndpoint of one webhook endpoint when that is above 0. Each
-	// claimed message's Attempts is incremented and its lease runs until
-	// c.LeaseUntil; the messages are returned with the incremented
-	// Attempts. A message is never returned to two claimers while its lease
+	// c.PerEndpoint of one webhook endpoint when that is above 0, and then
+	// none of an endpoint in c.Skip. Each claimed message's Attempts is
+	// incremented and its lease runs until c.LeaseUntil; the messages are
+	// returned with the incremented Attempts. A message is never returned to two claimers while its lease
 	// is live, whichever transaction or replica asks; claimers do not wait
 	// for each other (PostgreSQL: FOR UPDATE SKIP LOCKED).
 	ClaimOutbox(ctx context.Context, c OutboxClaim) ([]*OutboxMessage, error)

@@ -124,9 +124,9 @@ const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until
 // deliveries through outbox_endpoint_due (migration 00031), one index
 // descent each (PostgreSQL has no skip scan of its own: a recursive
 // query), reads the first $4 due of each from the same index, and takes
-// the earliest $3 of those: its cost follows the endpoints, where
-// numbering the whole due range by endpoint sorted all of a backlog at
-// every claim.
+// the earliest $3 of those, leaving the endpoints in $5: its cost follows
+// the endpoints, where numbering the whole due range by endpoint sorted
+// all of a backlog at every claim.
 //
 // The due time is written GREATEST(lease_until, next_attempt_at), as that
 // index has it, and the walk orders by it too, so that no other index
@@ -155,6 +155,7 @@ const claimPerEndpointQuery = `WITH RECURSIVE endpoints (webhook_id) AS (
 	picked AS (SELECT d.id FROM endpoints e CROSS JOIN LATERAL (SELECT id, GREATEST(lease_until, next_attempt_at) AS due_at FROM outbox
 			WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = e.webhook_id AND GREATEST(lease_until, next_attempt_at) <= $2
 			ORDER BY GREATEST(lease_until, next_attempt_at), id LIMIT $4) d
+		WHERE e.webhook_id <> ALL ($5::text[])
 		ORDER BY d.due_at, d.id LIMIT $3)
 	UPDATE outbox SET attempts = attempts + 1, lease_until = $1
 	WHERE id IN (SELECT id FROM outbox WHERE id = ANY (ARRAY(SELECT id FROM picked))
@@ -169,7 +170,7 @@ const claimPerEndpointQuery = `WITH RECURSIVE endpoints (webhook_id) AS (
 func (t *tx) ClaimOutbox(ctx context.Context, c lockbox.OutboxClaim) ([]*lockbox.OutboxMessage, error) {
 	query, args := claimOutboxQuery, []any{ts(c.LeaseUntil), ts(c.Now), c.Limit, c.Channel}
 	if c.PerEndpoint > 0 && c.Channel == lockbox.ChannelWebhook {
-		query, args = claimPerEndpointQuery, []any{ts(c.LeaseUntil), ts(c.Now), c.Limit, c.PerEndpoint}
+		query, args = claimPerEndpointQuery, []any{ts(c.LeaseUntil), ts(c.Now), c.Limit, c.PerEndpoint, append([]string{}, c.Skip...)}
 	}
 	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {

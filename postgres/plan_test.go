@@ -98,7 +98,7 @@ func TestQueryPlans(t *testing.T) {
 		{"ClaimOutbox", claimOutboxQuery, []any{now, now, 8, "email"}, []string{"Limit", "Index Scan using outbox_claim"}},
 		// Each endpoint's first due deliveries, not the whole due range;
 		// the rows picked are locked by their primary key.
-		{"ClaimPerEndpoint", claimPerEndpointQuery, []any{now, now, 64, 8}, []string{"outbox_endpoint_due", "outbox_pkey"}},
+		{"ClaimPerEndpoint", claimPerEndpointQuery, []any{now, now, 64, 8, []string{"wh-busy"}}, []string{"outbox_endpoint_due", "outbox_pkey"}},
 		// The first entry of the index, not every pending message.
 		{"NextOutboxWake", nextOutboxWakeQuery, []any{"email"}, []string{"Limit", "Index Scan using outbox_claim"}},
 		// A batch of held messages, each by its primary key, not a walk of
@@ -320,11 +320,11 @@ func TestClaimPerEndpointReadsEachEndpoint(t *testing.T) {
 		// Prepared afresh in each state: a prepared statement keeps its
 		// generic plan until something invalidates it.
 		name := "claim_" + strings.ReplaceAll(stats, " ", "_")
-		if _, err := conn.ExecContext(t.Context(), `PREPARE `+name+` (timestamptz, timestamptz, int, int) AS `+claimPerEndpointQuery); err != nil {
+		if _, err := conn.ExecContext(t.Context(), `PREPARE `+name+` (timestamptz, timestamptz, int, int, text[]) AS `+claimPerEndpointQuery); err != nil {
 			t.Fatal(err)
 		}
 		at := now.Format(time.RFC3339Nano)
-		rows, err := conn.QueryContext(t.Context(), fmt.Sprintf(`EXPLAIN EXECUTE %s ('%s', '%s', 64, 8)`, name, at, at))
+		rows, err := conn.QueryContext(t.Context(), fmt.Sprintf(`EXPLAIN EXECUTE %s ('%s', '%s', 64, 8, '{}')`, name, at, at))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -53,7 +54,8 @@ const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until
 // endpoints with pending deliveries through outbox_endpoint_due (migration
 // 00029), one index descent each, reads the first few due of each from the
 // same index, and takes the earliest of those up to the limit: its cost
-// follows the endpoints, not the backlog. The index is named: outbox_claim
+// follows the endpoints, not the backlog. The fourth argument is the JSON
+// array of the endpoints to skip. The index is named: outbox_claim
 // matches the pending webhook rows too, and without statistics SQLite
 // would walk and sort all of them.
 const claimPerEndpointQuery = `WITH RECURSIVE endpoints (webhook_id) AS (
@@ -69,6 +71,7 @@ const claimPerEndpointQuery = `WITH RECURSIVE endpoints (webhook_id) AS (
 			WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = e.webhook_id
 				AND max(next_attempt_at, coalesce(lease_until, 0)) <= ?
 			ORDER BY max(next_attempt_at, coalesce(lease_until, 0)), id LIMIT ?)
+		WHERE e.webhook_id NOT IN (SELECT value FROM json_each(?))
 		ORDER BY max(o.next_attempt_at, coalesce(o.lease_until, 0)), o.id LIMIT ?)
 	RETURNING ` + outboxRead
 
@@ -76,7 +79,11 @@ const claimPerEndpointQuery = `WITH RECURSIVE endpoints (webhook_id) AS (
 func (t *tx) ClaimOutbox(ctx context.Context, c lockbox.OutboxClaim) ([]*lockbox.OutboxMessage, error) {
 	query, args := claimOutboxQuery, []any{micros(c.LeaseUntil), c.Channel, micros(c.Now), c.Limit}
 	if c.PerEndpoint > 0 && c.Channel == lockbox.ChannelWebhook {
-		query, args = claimPerEndpointQuery, []any{micros(c.LeaseUntil), micros(c.Now), c.PerEndpoint, c.Limit}
+		skip, err := json.Marshal(append([]string{}, c.Skip...)) // [], never null
+		if err != nil {
+			return nil, wrap("claim outbox", err)
+		}
+		query, args = claimPerEndpointQuery, []any{micros(c.LeaseUntil), micros(c.Now), c.PerEndpoint, string(skip), c.Limit}
 	}
 	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {

@@ -28,6 +28,7 @@ var outboxTests = []test{
 	{"NextWake", testOutboxNextWake},
 	{"ChannelsApart", testOutboxChannelsApart},
 	{"ClaimPerEndpoint", testOutboxClaimPerEndpoint},
+	{"ClaimSkip", testOutboxClaimSkip},
 	{"Counts", testOutboxCounts},
 	{"Purge", testOutboxPurge},
 	{"Reminders", testReminders},
@@ -1078,6 +1079,29 @@ func testOutboxClaimPerEndpoint(t *testing.T, s lockbox.Store) {
 		if got := claim(c.limit); !cmp.Equal(got, c.want, cmpopts.EquateEmpty()) {
 			t.Errorf("claim of %d, 2 an endpoint: %v, want %v", c.limit, got, c.want)
 		}
+	}
+}
+
+// testOutboxClaimSkip: a claim of webhooks by endpoint takes none of the
+// endpoints it is told to skip (those the worker is still sending to), and
+// leaves them due for the next claim.
+func testOutboxClaimSkip(t *testing.T, s lockbox.Store) {
+	var msgs []*lockbox.OutboxMessage
+	for n, hook := range []string{"wh-a", "wh-b", "wh-a", "wh-c", "wh-b"} {
+		msgs = append(msgs, NewWebhookMessage(n, hook))
+	}
+	MustEnqueue(t, s, msgs...)
+	now := T0.Add(time.Hour)
+	claim := func(skip ...string) []string {
+		t.Helper()
+		return msgIDs(MustClaimWith(t, s, lockbox.OutboxClaim{Channel: lockbox.ChannelWebhook, Now: now,
+			LeaseUntil: now.Add(time.Minute), Limit: 10, PerEndpoint: 2, Skip: skip}))
+	}
+	if got, want := claim("wh-a", "wh-c"), []string{"msg-000001", "msg-000004"}; !cmp.Equal(got, want) {
+		t.Errorf("claim skipping wh-a and wh-c: %v, want wh-b's %v", got, want)
+	}
+	if got, want := claim("wh-x"), []string{"msg-000000", "msg-000002", "msg-000003"}; !cmp.Equal(got, want) {
+		t.Errorf("next claim: %v, want the skipped endpoints' %v", got, want)
 	}
 }
 
