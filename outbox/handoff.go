@@ -168,7 +168,7 @@ func (h *handoff) stop() []*lockbox.OutboxMessage {
 // until the stream stopped (docs/benchmarks.md, "Nineteenth session"). So
 // when more are queued it signals the lane again, and the lane takes the
 // next round when its turn comes (runLane, deliverDue).
-func (w *Worker) sendHanded(ctx context.Context, l *lane, rec *recorder) int {
+func (w *Worker) sendHanded(ctx context.Context, l *lane, rec *recorder, r *rounds) int {
 	if ctx.Err() != nil {
 		return 0
 	}
@@ -176,13 +176,17 @@ func (w *Worker) sendHanded(ctx context.Context, l *lane, rec *recorder) int {
 	if len(msgs) == 0 {
 		return 0
 	}
-	// Deliveries past their endpoint's share of the round go back to
-	// the store, for claims that take each endpoint's in turn (lane.go).
-	msgs, over := shares(msgs, w.perEndpoint(l))
+	// Deliveries past what their endpoint's share has room for, beside
+	// its sends under way, go back to the store, and the lane claims them
+	// when those end (lane.go).
+	msgs, over := l.room(msgs, w.perEndpoint(l))
 	if len(over) > 0 {
-		w.release(ctx, over, slog.LevelDebug, "their endpoint had its share of the round")
+		w.release(ctx, over, slog.LevelDebug, "their endpoint had its share under way")
+		ids := make([]string, len(over))
+		for i, m := range over {
+			ids[i] = m.WebhookID
+		}
+		l.want(ids...)
 	}
-	started, slow := w.sendRound(ctx, rec, msgs, claimed)
-	l.slow.Store(slow)
-	return started
+	return w.sendRound(ctx, l, rec, r, msgs, claimed)
 }

@@ -13,22 +13,32 @@ import (
 
 // Lanes. Each channel is delivered by a lane of its own: its own rounds,
 // claims (of that channel only: ClaimOutbox, outbox_claim led by the
-// channel), handed-over messages and slow flag. A round waits for the
-// slowest of its sends, and a webhook receiver may take its whole timeout
-// (10 s) to fail. In one shared lane, a tenant whose endpoint hangs held
-// every round for that long: the approvers' emails committed meanwhile
-// waited for it, and under load, with its retries due in round after
-// round, the emails of every tenant fell behind. In lanes, an email waits
-// only for emails.
+// channel), handed-over messages and slow flag. A webhook receiver may
+// take its whole timeout (10 s) to fail. In one shared lane, a tenant
+// whose endpoint hangs held every round for that long: the approvers'
+// emails committed meanwhile waited for it, and under load, with its
+// retries due in round after round, the emails of every tenant fell
+// behind. In lanes, an email waits only for emails.
 //
-// Webhook endpoints share their lane, each to a round's share: a round
-// takes at most one wave (Batch) of one endpoint's deliveries, claimed or
-// handed over, and the rest wait for later rounds (perEndpoint). Claims
-// were earliest first, so one endpoint's backlog — a receiver that answers,
-// but slowly, while its tenant's events keep coming — filled claim after
-// claim, and every other endpoint's deliveries, due later, waited until it
-// was all sent. Now another endpoint's delivery waits at most for the
-// rounds under way: each as long as its slowest send.
+// Webhook endpoints share their lane, each to a share: a round takes at
+// most one wave (Batch) of one endpoint's deliveries, claimed or handed
+// over, and the rest wait (perEndpoint). Claims were earliest first, so
+// one endpoint's backlog — a receiver that answers, but slowly, while its
+// tenant's events keep coming — filled claim after claim, and every other
+// endpoint's deliveries, due later, waited until it was all sent.
+//
+// Nor does a running lane wait for a round's sends to end before its next
+// claim (sendRound; docs/notifications.md). A round was a barrier: every
+// endpoint's deliveries that fell due while one was under way waited for
+// its slowest send, so one receiver that took 2 s an answer made every
+// other tenant's webhooks 2 s late (docs/benchmarks.md, "Twentieth
+// session"). Instead an endpoint with sends under way is skipped by the
+// lane's claims (OutboxClaim.Skip) and takes from a hand-over only what
+// its share has room for; when its sends end, the lane claims its next
+// share. So one endpoint never has more than a share in flight from a
+// replica, and the others' deliveries go out as they fall due. Only the
+// lane's slots (Claim at once for webhooks, Batch for emails, which all
+// go to one mail relay) bound what it sends at once in all.
 
 // lane is the delivery of one channel.
 type lane struct {
@@ -39,13 +49,32 @@ type lane struct {
 	slow atomic.Bool
 	// handed are the messages handed over as they commit (handoff.go).
 	handed handoff
+	// slots bound the lane's sends under way at once, across rounds.
+	slots chan struct{}
+
+	mu sync.Mutex
+	// busy counts each webhook endpoint's deliveries taken for a round
+	// and not yet ended (sent, failed or given back).
+	busy map[string]int
+	// wanted are endpoints that may have more due than a round took: a
+	// claim skipped them, gave them a whole share, or a hand-over gave
+	// some back. When one's sends have all ended, freed wakes the lane to
+	// claim.
+	wanted map[string]bool
+	freed  chan struct{} // capacity 1
 }
 
 // newLanes returns a lane for each channel Lockbox sends, emails first.
-func newLanes() []*lane {
+func newLanes(opts Options) []*lane {
 	var lanes []*lane
 	for _, ch := range []string{lockbox.ChannelEmail, lockbox.ChannelWebhook} {
-		lanes = append(lanes, &lane{channel: ch, handed: handoff{ready: make(chan struct{}, 1)}})
+		slots := opts.Batch
+		if ch == lockbox.ChannelWebhook {
+			slots = opts.Claim
+		}
+		lanes = append(lanes, &lane{channel: ch, handed: handoff{ready: make(chan struct{}, 1)},
+			slots: make(chan struct{}, slots), busy: map[string]int{}, wanted: map[string]bool{},
+			freed: make(chan struct{}, 1)})
 	}
 	return lanes
 }
@@ -57,6 +86,90 @@ func (w *Worker) perEndpoint(l *lane) int {
 		return 0
 	}
 	return w.opts.Batch
+}
+
+// taken counts msgs, taken for a round, against their endpoints.
+func (l *lane) taken(msgs []*lockbox.OutboxMessage) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range msgs {
+		if m.WebhookID != "" {
+			l.busy[m.WebhookID]++
+		}
+	}
+}
+
+// ended counts m's attempt as ended, and wakes the lane when m's endpoint
+// was wanted and has nothing more under way.
+func (l *lane) ended(m *lockbox.OutboxMessage) {
+	if m.WebhookID == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.busy[m.WebhookID]--; l.busy[m.WebhookID] > 0 {
+		return
+	}
+	delete(l.busy, m.WebhookID)
+	if l.wanted[m.WebhookID] {
+		delete(l.wanted, m.WebhookID)
+		select {
+		case l.freed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// want marks endpoints whose next deliveries are to be claimed once their
+// sends under way end; for one with none under way, the lane claims at
+// once.
+func (l *lane) want(endpoints ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range endpoints {
+		if l.busy[id] > 0 {
+			l.wanted[id] = true
+			continue
+		}
+		select {
+		case l.freed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// sending returns the endpoints with sends under way.
+func (l *lane) sending() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids := make([]string, 0, len(l.busy))
+	for id := range l.busy {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// room splits msgs, in their order, into those their webhook endpoint's
+// share (per, less its sends under way) has room for, and the rest; all
+// have room when per is 0.
+func (l *lane) room(msgs []*lockbox.OutboxMessage, per int) (in, over []*lockbox.OutboxMessage) {
+	if per <= 0 {
+		return msgs, nil
+	}
+	l.mu.Lock()
+	n := make(map[string]int, len(l.busy))
+	for id, k := range l.busy {
+		n[id] = k
+	}
+	l.mu.Unlock()
+	for _, m := range msgs {
+		if n[m.WebhookID]++; n[m.WebhookID] > per {
+			over = append(over, m)
+		} else {
+			in = append(in, m)
+		}
+	}
+	return in, over
 }
 
 // lane returns the lane of channel, or nil for a channel Lockbox does not
@@ -75,11 +188,12 @@ type movingClock interface {
 	Moved() <-chan struct{}
 }
 
-// Run delivers until ctx ends, each lane on its own: a round of DeliverDue,
-// then sleep until the lane's next message is due (at most Poll), or until
-// the dev clock moves. While it runs, messages are also handed to it as
-// their transactions commit (Handoff, handoff.go), and it sends those at
-// once.
+// Run delivers until ctx ends, each lane on its own: a round of its due
+// messages, then sleep until the lane's next message is due (at most
+// Poll), the dev clock moves, or an endpoint whose next deliveries wait
+// for its sends to end has none under way. While it runs, messages are
+// also handed to it as their transactions commit (Handoff, handoff.go),
+// and it sends those at once.
 func (w *Worker) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, l := range w.lanes {
@@ -94,10 +208,12 @@ func (w *Worker) runLane(ctx context.Context, l *lane) {
 	// take turns: a recorder a round, or a turn, would hold each until its
 	// results were committed.
 	rec := w.startRecorder(ctx)
+	r := &rounds{}
 	defer func() {
 		if left := l.handed.stop(); len(left) > 0 {
 			w.release(ctx, left, slog.LevelWarn, "the worker stopped before sending them")
 		}
+		r.sends.Wait()
 		rec.stop()
 	}()
 	timer := time.NewTimer(0)
@@ -111,17 +227,26 @@ func (w *Worker) runLane(ctx context.Context, l *lane) {
 		case <-ctx.Done():
 			return
 		case <-l.handed.ready:
-			w.sendHanded(ctx, l, rec)
+			w.sendHanded(ctx, l, rec, r)
 			continue
 		case <-timer.C:
 		case <-moved:
+		case <-l.freed:
 		}
-		if _, err := w.deliverDue(ctx, l, rec); err != nil && ctx.Err() == nil {
+		if _, err := w.deliverDue(ctx, l, rec, r); err != nil && ctx.Err() == nil {
 			w.opts.Logger.Error("notification delivery round failed; retrying", "channel", l.channel, "err", err)
 		}
 		w.purge(ctx)
 		timer.Reset(w.nextWake(ctx, l))
 	}
+}
+
+// rounds are the sends a caller of sendRound started.
+type rounds struct {
+	sends sync.WaitGroup
+	// waits is set for DeliverDue, which waits for each round's sends to
+	// end before its next claim, so that it returns with nothing due.
+	waits bool
 }
 
 // DeliverDue claims and delivers due messages of every channel, a lane
@@ -133,7 +258,7 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	total := 0
 	var errs []error
 	for _, l := range w.lanes {
-		n, err := w.deliverDue(ctx, l, rec)
+		n, err := w.deliverDue(ctx, l, rec, &rounds{waits: true})
 		total += n
 		if err != nil {
 			errs = append(errs, err)
@@ -143,34 +268,38 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 }
 
 // deliverDue claims and delivers a lane's due messages, a round at a time,
-// until none is due. A round claims up to Claim messages in one
-// transaction and sends them Batch at a time; a slow receiver delays only
-// the round's sends, and never the recording of another message's result.
+// until none is due that it may take. A round claims up to Claim messages
+// in one transaction and sends them as the lane's slots free; a slow
+// receiver delays only its own endpoint's next share, and never the
+// recording of another message's result.
 //
 // Claims are few and large because each waits for a commit, as does each
 // recording of results (recorder.go): under load, claims of 8 whose
 // results were taken 8 at a time delivered a sixth of the notifications
-// while the workflow ran; claims of 64, sent 8 at a time, with a recorder
-// that takes a whole round's results, keep up with it (docs/benchmarks.md,
-// "Eighth session"). How many are sent at once is what receivers see, and
-// stays Batch.
+// while the workflow ran; claims of 64 with a recorder that takes a whole
+// round's results keep up with it (docs/benchmarks.md, "Eighth
+// session"). How many are sent at once to one receiver is what receivers
+// see, and stays Batch.
 //
 // Receivers too slow for a round (sendRound) make the lane's rounds after
 // it claim only Batch, one wave that starts at once, until a round is
 // quick again: a large claim would give most of its messages back unsent,
 // round after round, a transaction each time.
-func (w *Worker) deliverDue(ctx context.Context, l *lane, rec *recorder) (int, error) {
+func (w *Worker) deliverDue(ctx context.Context, l *lane, rec *recorder, r *rounds) (int, error) {
 	total := 0
 	for ctx.Err() == nil {
 		// A round of the messages handed over meanwhile goes first (their
 		// leases run), then a claim: the two take turns.
-		total += w.sendHanded(ctx, l, rec)
+		total += w.sendHanded(ctx, l, rec, r)
 		c := lockbox.OutboxClaim{Channel: l.channel, Limit: w.opts.Claim, PerEndpoint: w.perEndpoint(l)}
 		if l.slow.Load() {
 			// One wave, spread over the endpoints: a share of a whole
 			// wave would let one endpoint's backlog fill it.
 			c.Limit = w.opts.Batch
 			c.PerEndpoint = min(c.PerEndpoint, 1)
+		}
+		if c.PerEndpoint > 0 {
+			c.Skip = l.sending()
 		}
 		var msgs []*lockbox.OutboxMessage
 		c.Now = w.now()
@@ -182,13 +311,15 @@ func (w *Worker) deliverDue(ctx context.Context, l *lane, rec *recorder) (int, e
 		if err != nil {
 			return total, err
 		}
-		started, slow := w.sendRound(ctx, rec, msgs, c.Now)
+		started := w.sendRound(ctx, l, rec, r, msgs, c.Now)
 		total += started
-		l.slow.Store(slow)
-		// A short claim took every due message, unless the round gave
-		// some back (they are due again now) or an endpoint had its
-		// share (its next ones may be due).
-		if len(msgs) < c.Limit && started == len(msgs) && !hadShare(msgs, c.PerEndpoint) {
+		// Skipped endpoints, and those that had a whole share, may have
+		// more due: the lane claims again when their sends end.
+		l.want(append(c.Skip, full(msgs, c.PerEndpoint)...)...)
+		// A short claim took every due message it could, unless the round
+		// gave some back (they are due again now), or, for DeliverDue,
+		// an endpoint had its share (its next ones may be due).
+		if len(msgs) < c.Limit && started == len(msgs) && (!r.waits || len(full(msgs, c.PerEndpoint)) == 0) {
 			break
 		}
 	}
@@ -196,7 +327,10 @@ func (w *Worker) deliverDue(ctx context.Context, l *lane, rec *recorder) (int, e
 }
 
 // nextWake is how long a lane sleeps: until its next message is
-// claimable, at most Poll.
+// claimable, at most Poll. A message due already, after a claim that took
+// all it could, is one of the endpoints skipped for their sends under way:
+// the lane waits for those (freed), or Poll, rather than claim them again
+// and again.
 func (w *Worker) nextWake(ctx context.Context, l *lane) time.Duration {
 	var next time.Time
 	err := w.store.View(ctx, func(tx lockbox.Tx) (err error) {
@@ -206,5 +340,9 @@ func (w *Worker) nextWake(ctx context.Context, l *lane) time.Duration {
 	if err != nil || next.IsZero() {
 		return w.opts.Poll
 	}
-	return min(max(next.Sub(w.now()), 0), w.opts.Poll)
+	d := min(max(next.Sub(w.now()), 0), w.opts.Poll)
+	if d == 0 && len(l.sending()) > 0 {
+		return w.opts.Poll
+	}
+	return d
 }

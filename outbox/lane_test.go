@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -350,9 +351,10 @@ func TestPausedEndpointIsProbedOnce(t *testing.T) {
 	}
 }
 
-// TestEndpointsTakeTurns: a round sends its webhook endpoints' deliveries
-// in turn, so one endpoint's burst, due first, does not go all before
-// another endpoint's delivery.
+// TestEndpointsTakeTurns: a round takes its share (Batch) of each
+// webhook endpoint's deliveries, so one endpoint's burst, due first, does
+// not go all before another endpoint's delivery: that goes with the
+// burst's first.
 func TestEndpointsTakeTurns(t *testing.T) {
 	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
@@ -368,7 +370,87 @@ func TestEndpointsTakeTurns(t *testing.T) {
 	for _, m := range rec.sent {
 		order = append(order, m.WebhookID)
 	}
-	if want := []string{"wh-a", "wh-b", "wh-a", "wh-a"}; !slices.Equal(order, want) {
-		t.Errorf("sent to %v, want %v", order, want)
+	if i := slices.Index(order, "wh-b"); i < 0 || i > 1 || len(order) != 4 {
+		t.Errorf("sent to %v, want wh-b among the first two of four", order)
 	}
+}
+
+// TestSlowSendsHoldNoOtherEndpoint: while a slow receiver's share of
+// deliveries is under way, another endpoint's deliveries, claimed or
+// handed over, are sent without waiting for those sends to end, and the
+// slow endpoint gets no more than its share (Batch) in flight: what is
+// handed over beyond it goes back to the store and is claimed once its
+// sends end, without waiting for the next poll. A round was a barrier:
+// every delivery after it waited for its slowest send.
+func TestSlowSendsHoldNoOtherEndpoint(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	d := newSlowEndpoint()
+	reads := &countingReads{Store: e.store}
+	w := outbox.New(reads, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
+		outbox.Options{Batch: 2, Claim: 4, Poll: time.Hour})
+	// The first claim is full (the slow endpoint's share and two others),
+	// so the lane claims again at once, with the slow share under way.
+	var stored []*lockbox.OutboxMessage
+	for n := range 3 {
+		stored = append(stored, storetest.NewWebhookMessage(n, "wh-slow"))
+	}
+	stored = append(stored, storetest.NewWebhookMessage(3, "wh-other"), storetest.NewWebhookMessage(4, "wh-third"))
+	storetest.MustEnqueue(t, e.store, stored...)
+	runWorker(t, w)
+	waitSentAll(t, d.sent, "the other endpoints' deliveries claimed with the slow share", "msg-000003", "msg-000004")
+	waitSentAll(t, d.entered, "the slow endpoint's share", "msg-000000", "msg-000001")
+
+	handOver(t, e, w, storetest.NewWebhookMessage(5, "wh-other"))
+	waitSent(t, d.sent, "msg-000005", "a delivery handed over while the slow share is under way")
+	handOver(t, e, w, storetest.NewWebhookMessage(6, "wh-slow"))
+	handOver(t, e, w, storetest.NewWebhookMessage(7, "wh-other"))
+	waitSent(t, d.sent, "msg-000007", "a delivery handed over after one beyond the slow share")
+	before := reads.n.Load()
+	select {
+	case id := <-d.entered:
+		t.Fatalf("%s sent to the slow endpoint beyond its share of 2 under way", id)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// The slow endpoint's third is due all along: a lane that took that
+	// for a reason to claim at once would claim and look again and again.
+	if n := reads.n.Load() - before; n > 5 {
+		t.Errorf("the lane read the store %d times in 100 ms while nothing it may send was due", n)
+	}
+
+	d.letGo <- struct{}{}
+	d.letGo <- struct{}{}
+	waitSentAll(t, d.entered, "the slow endpoint's next share, once its first ended", "msg-000002", "msg-000006")
+	close(d.letGo)
+}
+
+// waitSentAll fails t unless the messages want, in any order, are sent on
+// ch within 10 s.
+func waitSentAll(t *testing.T, ch <-chan string, what string, want ...string) {
+	t.Helper()
+	var got []string
+	for range want {
+		select {
+		case id := <-ch:
+			got = append(got, id)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: got %v within 10 s, want %v", what, got, want)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s: got %v, want %v", what, got, want)
+	}
+}
+
+// countingReads is a store that counts its read transactions (View).
+type countingReads struct {
+	lockbox.Store
+	n atomic.Int64
+}
+
+func (s *countingReads) View(ctx context.Context, fn func(lockbox.Tx) error) error {
+	s.n.Add(1)
+	return s.Store.View(ctx, fn)
 }

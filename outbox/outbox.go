@@ -45,8 +45,8 @@ type Deliverer interface {
 
 // Options tune a Worker. Zero values mean the defaults.
 type Options struct {
-	Batch      int           // messages sent at once (8)
-	Claim      int           // messages claimed per round, sent Batch at a time (64)
+	Batch      int           // messages sent at once: emails in all, webhooks to one endpoint (8)
+	Claim      int           // messages claimed per round (64), and webhooks sent at once in all
 	Lease      time.Duration // how long one attempt may take before another worker may retry it (2m)
 	Poll       time.Duration // longest sleep, so other replicas' new messages are seen (1s)
 	RetryFor   time.Duration // keep retrying at least this long after the message was created or resent (24h)
@@ -106,40 +106,58 @@ type Worker struct {
 // Deliverer. A message of a channel without one fails temporarily, so it
 // waits (and is counted) rather than vanishing.
 func New(store lockbox.Store, clock lockbox.Clock, deliverers map[string]Deliverer, opts Options) *Worker {
-	return &Worker{store: store, clock: clock, deliverers: deliverers, opts: opts.withDefaults(), lanes: newLanes()}
+	opts = opts.withDefaults()
+	return &Worker{store: store, clock: clock, deliverers: deliverers, opts: opts, lanes: newLanes(opts)}
 }
 
 func (w *Worker) now() time.Time { return w.clock.Now().UTC().Truncate(time.Microsecond) }
 
-// sendRound attempts the messages claimed at claimed, at most Batch at
-// once, hands each outcome to rec, and returns how many it attempted, and
-// whether the round was slow. An attempt may take Lease*3/4 (attempt), so
-// one that starts later than Lease/4 after the claim could outlast the
-// lease while another worker retries the message: those are not started
-// but given back at once (release), for the next round or another
-// replica to claim. A round is slow when it gave any back, or took longer
-// than Lease/8.
-func (w *Worker) sendRound(ctx context.Context, rec *recorder, msgs []*lockbox.OutboxMessage, claimed time.Time) (started int, slow bool) {
+// sendRound attempts the messages claimed at claimed, in turn across
+// endpoints, each as a slot of the lane frees, hands each outcome to rec,
+// and returns how many it attempted. It returns once the last has started
+// (r.waits: ended); the sends go on meanwhile, counted by r.sends and
+// against their endpoints (lane.taken).
+//
+// An attempt may take Lease*3/4 (attempt), so one that starts later than
+// Lease/4 after the claim could outlast the lease while another worker
+// retries the message: those are not started but given back at once
+// (release), for the next round or another replica to claim. The round is
+// slow, and the lane's next claims small (deliverDue), when it gave any
+// back, or when its sends took longer than Lease/8 to start (r.waits: to
+// end).
+func (w *Worker) sendRound(ctx context.Context, l *lane, rec *recorder, r *rounds, msgs []*lockbox.OutboxMessage, claimed time.Time) (started int) {
 	msgs = inTurn(msgs)
+	l.taken(msgs)
 	latest := claimed.Add(w.opts.Lease / 4)
-	slots := make(chan struct{}, w.opts.Batch)
-	var wg sync.WaitGroup
-	for _, m := range msgs {
-		slots <- struct{}{}
+	var round sync.WaitGroup
+	gaveBack := false
+	for i, m := range msgs {
+		l.slots <- struct{}{}
 		if w.now().After(latest) {
-			<-slots
-			w.release(ctx, msgs[started:], slog.LevelWarn, "their round's receivers were too slow")
-			slow = true
+			<-l.slots
+			w.release(ctx, msgs[i:], slog.LevelWarn, "their round's receivers were too slow")
+			for _, m := range msgs[i:] {
+				l.ended(m)
+			}
+			gaveBack = true
 			break
 		}
 		started++
-		wg.Go(func() {
-			defer func() { <-slots }()
+		r.sends.Add(1)
+		round.Go(func() {
+			defer r.sends.Done()
+			defer l.ended(m)
+			defer func() { <-l.slots }()
 			rec.add(w.attempt(ctx, m))
 		})
 	}
-	wg.Wait()
-	return started, slow || w.now().Sub(claimed) > w.opts.Lease/8
+	if r.waits {
+		round.Wait()
+	}
+	if len(msgs) > 0 {
+		l.slow.Store(gaveBack || w.now().Sub(claimed) > w.opts.Lease/8)
+	}
+	return started
 }
 
 // inTurn orders a round's messages so that webhook endpoints take turns:
@@ -170,37 +188,20 @@ func inTurn(msgs []*lockbox.OutboxMessage) []*lockbox.OutboxMessage {
 	return out
 }
 
-// shares splits msgs, in their order, into those within their webhook
-// endpoint's share of a round (its first per; all when per is 0) and the
-// rest.
-func shares(msgs []*lockbox.OutboxMessage, per int) (in, over []*lockbox.OutboxMessage) {
+// full returns the webhook endpoints of which msgs hold a whole share
+// (per).
+func full(msgs []*lockbox.OutboxMessage, per int) []string {
 	if per <= 0 {
-		return msgs, nil
+		return nil
 	}
-	n := map[string]int{}
-	for _, m := range msgs {
-		if n[m.WebhookID]++; n[m.WebhookID] > per {
-			over = append(over, m)
-		} else {
-			in = append(in, m)
-		}
-	}
-	return in, over
-}
-
-// hadShare reports whether msgs hold a whole share (per) of one webhook
-// endpoint's deliveries.
-func hadShare(msgs []*lockbox.OutboxMessage, per int) bool {
-	if per <= 0 {
-		return false
-	}
+	var ids []string
 	n := map[string]int{}
 	for _, m := range msgs {
 		if n[m.WebhookID]++; n[m.WebhookID] == per {
-			return true
+			ids = append(ids, m.WebhookID)
 		}
 	}
-	return false
+	return ids
 }
 
 // release gives back claimed messages that were never attempted, so they
