@@ -113,10 +113,15 @@ func (l *lane) ended(m *lockbox.OutboxMessage) {
 	delete(l.busy, m.WebhookID)
 	if l.wanted[m.WebhookID] {
 		delete(l.wanted, m.WebhookID)
-		select {
-		case l.freed <- struct{}{}:
-		default:
-		}
+		l.wake()
+	}
+}
+
+// wake has the lane claim, unless it is woken already.
+func (l *lane) wake() {
+	select {
+	case l.freed <- struct{}{}:
+	default:
 	}
 }
 
@@ -129,11 +134,8 @@ func (l *lane) want(endpoints ...string) {
 	for _, id := range endpoints {
 		if l.busy[id] > 0 {
 			l.wanted[id] = true
-			continue
-		}
-		select {
-		case l.freed <- struct{}{}:
-		default:
+		} else {
+			l.wake()
 		}
 	}
 }

@@ -24,7 +24,7 @@ import (
 // but answers within the sender's timeout, so it is never paused — while
 // its tenant's operator actions keep coming: what one tenant's overloaded
 // SIEM does to everyone else's webhooks (docs/notifications.md, "Each
-// webhook endpoint gets a share of a round").
+// webhook endpoint gets a share").
 
 // receiver is the loopback HTTP server the day's endpoints point at, one
 // path a tenant.
