@@ -80,8 +80,8 @@ func TestWebhookThatHangsHoldsNoEmail(t *testing.T) {
 	storetest.MustEnqueue(t, e.store, storetest.NewOutboxMessage(2))
 	waitFor(mail.sent, "msg-000002", "the claimed email")
 
-	// A webhook handed over waits behind the one hanging (endpoints share
-	// their lane); an email handed over after it does not.
+	// A webhook handed over to the endpoint that hangs hangs too; an email
+	// handed over after it is sent all the same.
 	handed(storetest.NewWebhookMessage(3, "wh-1"))
 	handed(storetest.NewOutboxMessage(4))
 	waitFor(mail.sent, "msg-000004", "the handed email")
