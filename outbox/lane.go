@@ -290,9 +290,11 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 func (w *Worker) deliverDue(ctx context.Context, l *lane, rec *recorder, r *rounds) (int, error) {
 	total := 0
 	for ctx.Err() == nil {
-		// A round of the messages handed over meanwhile goes first (their
-		// leases run), then a claim: the two take turns.
-		total += w.sendHanded(ctx, l, rec, r)
+		// A claim, then a round of the messages handed over meanwhile: the
+		// two take turns. The claim goes first, so that an endpoint whose
+		// sends just ended, with deliveries waiting in the store, is not
+		// busy again with what was handed over, and skipped again, while
+		// a stream of hand-overs lasts.
 		c := lockbox.OutboxClaim{Channel: l.channel, Limit: w.opts.Claim, PerEndpoint: w.perEndpoint(l)}
 		if l.slow.Load() {
 			// One wave, spread over the endpoints: a share of a whole
@@ -314,10 +316,11 @@ func (w *Worker) deliverDue(ctx context.Context, l *lane, rec *recorder, r *roun
 			return total, err
 		}
 		started := w.sendRound(ctx, l, rec, r, msgs, c.Now)
-		total += started
-		// Skipped endpoints, and those that had a whole share, may have
-		// more due: the lane claims again when their sends end.
-		l.want(append(c.Skip, full(msgs, c.PerEndpoint)...)...)
+		total += started + w.sendHanded(ctx, l, rec, r)
+		// Endpoints that had a whole share may have more due: the lane
+		// claims again when their sends end. (Skipped ones are wanted only
+		// when something is left due: nextWake.)
+		l.want(full(msgs, c.PerEndpoint)...)
 		// A short claim took every due message it could, unless the round
 		// gave some back (they are due again now), or, for DeliverDue,
 		// an endpoint had its share (its next ones may be due).
@@ -331,8 +334,10 @@ func (w *Worker) deliverDue(ctx context.Context, l *lane, rec *recorder, r *roun
 // nextWake is how long a lane sleeps: until its next message is
 // claimable, at most Poll. A message due already, after a claim that took
 // all it could, is one of the endpoints skipped for their sends under way:
-// the lane waits for those (freed), or Poll, rather than claim them again
-// and again.
+// the lane wants them, and waits for their sends to end (freed), or Poll,
+// rather than claim again and again. Wanting every skipped endpoint
+// instead, due or not, made each end of a send a claim while hand-overs
+// kept endpoints busy.
 func (w *Worker) nextWake(ctx context.Context, l *lane) time.Duration {
 	var next time.Time
 	err := w.store.View(ctx, func(tx lockbox.Tx) (err error) {
@@ -343,7 +348,8 @@ func (w *Worker) nextWake(ctx context.Context, l *lane) time.Duration {
 		return w.opts.Poll
 	}
 	d := min(max(next.Sub(w.now()), 0), w.opts.Poll)
-	if d == 0 && len(l.sending()) > 0 {
+	if busy := l.sending(); d == 0 && len(busy) > 0 {
+		l.want(busy...)
 		return w.opts.Poll
 	}
 	return d

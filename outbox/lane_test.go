@@ -454,3 +454,100 @@ func (s *countingReads) View(ctx context.Context, fn func(lockbox.Tx) error) err
 	s.n.Add(1)
 	return s.Store.View(ctx, fn)
 }
+
+// TestSendsEndingClaimOnlyWhatIsDue: the end of a skipped endpoint's
+// sends makes the lane claim only when deliveries were left due in the
+// store. A lane that claimed after every skipped endpoint's sends ended
+// claimed over and over while hand-overs kept endpoints busy.
+func TestSendsEndingClaimOnlyWhatIsDue(t *testing.T) {
+	t.Parallel()
+	clock := &wakingClock{manualClock: &manualClock{t: storetest.T0.Add(time.Hour)}, moved: make(chan struct{})}
+	e := newEnv(t, clock.manualClock)
+	d := newSlowEndpoint()
+	claims := &countingClaims{Store: e.store}
+	w := outbox.New(claims, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
+		outbox.Options{Batch: 2, Poll: time.Hour})
+	runWorker(t, w)
+	handOver(t, e, w, storetest.NewWebhookMessage(0, "wh-slow"), storetest.NewWebhookMessage(1, "wh-slow"))
+	waitSentAll(t, d.entered, "the handed share", "msg-000000", "msg-000001")
+
+	// A claim while wh-slow is busy skips it, with nothing of it due.
+	before := claims.n.Load()
+	// A wake while the lane is busy is missed (it then waits for the
+	// next Moved): wake it until it claims.
+	waitFor(t, "a claim after the wake", func() bool { clock.wake(); return claims.n.Load() > before })
+	time.Sleep(20 * time.Millisecond) // the claim's round ends; the lane sleeps
+	before = claims.n.Load()
+	d.letGo <- struct{}{}
+	d.letGo <- struct{}{}
+	time.Sleep(100 * time.Millisecond)
+	if n := claims.n.Load() - before; n != 0 {
+		t.Errorf("%d claims after a skipped endpoint's sends ended with nothing of it due; want none", n)
+	}
+
+	// With one of its deliveries left due, the end of its sends claims it.
+	handOver(t, e, w, storetest.NewWebhookMessage(2, "wh-slow"), storetest.NewWebhookMessage(3, "wh-slow"))
+	waitSentAll(t, d.entered, "the next handed share", "msg-000002", "msg-000003")
+	storetest.MustEnqueue(t, e.store, storetest.NewWebhookMessage(4, "wh-slow"))
+	before = claims.n.Load()
+	waitFor(t, "a claim after the wake", func() bool { clock.wake(); return claims.n.Load() > before })
+	time.Sleep(20 * time.Millisecond) // it skipped wh-slow; the lane sleeps
+	d.letGo <- struct{}{}
+	d.letGo <- struct{}{}
+	waitSent(t, d.entered, "msg-000004", "the delivery left due, once the sends ended")
+	close(d.letGo)
+}
+
+// wakingClock is a manual clock that wakes the worker's lanes when the
+// test calls wake, as the dev clock does when it moves.
+type wakingClock struct {
+	*manualClock
+	mu    sync.Mutex
+	moved chan struct{} // closed by wake
+}
+
+func (c *wakingClock) Moved() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.moved
+}
+
+func (c *wakingClock) wake() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	close(c.moved)
+	c.moved = make(chan struct{})
+}
+
+// countingClaims is a store that counts the claims of webhooks made in
+// its write transactions.
+type countingClaims struct {
+	lockbox.Store
+	n atomic.Int64
+}
+
+func (s *countingClaims) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
+	return s.Store.Update(ctx, func(tx lockbox.Tx) error { return fn(&claimCounter{Tx: tx, n: &s.n}) })
+}
+
+type claimCounter struct {
+	lockbox.Tx
+	n *atomic.Int64
+}
+
+func (c *claimCounter) ClaimOutbox(ctx context.Context, cl lockbox.OutboxClaim) ([]*lockbox.OutboxMessage, error) {
+	if cl.Channel == lockbox.ChannelWebhook {
+		c.n.Add(1)
+	}
+	return c.Tx.ClaimOutbox(ctx, cl)
+}
+
+// waitFor fails t unless cond holds within 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("%s: not within 10 s", what)
+		}
+	}
+}

@@ -154,9 +154,7 @@ func (w *Worker) sendRound(ctx context.Context, l *lane, rec *recorder, r *round
 	if r.waits {
 		round.Wait()
 	}
-	if len(msgs) > 0 {
-		l.slow.Store(gaveBack || w.now().Sub(claimed) > w.opts.Lease/8)
-	}
+	l.slow.Store(gaveBack || w.now().Sub(claimed) > w.opts.Lease/8)
 	return started
 }
 
