@@ -387,7 +387,7 @@ func TestSlowSendsHoldNoOtherEndpoint(t *testing.T) {
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
 	e := newEnv(t, clock)
 	d := newSlowEndpoint()
-	reads := &countingReads{Store: e.store}
+	reads := &countingStore{Store: e.store}
 	w := outbox.New(reads, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
 		outbox.Options{Batch: 2, Claim: 4, Poll: time.Hour})
 	// The first claim is full (the slow endpoint's share and two others),
@@ -407,7 +407,7 @@ func TestSlowSendsHoldNoOtherEndpoint(t *testing.T) {
 	handOver(t, e, w, storetest.NewWebhookMessage(6, "wh-slow"))
 	handOver(t, e, w, storetest.NewWebhookMessage(7, "wh-other"))
 	waitSent(t, d.sent, "msg-000007", "a delivery handed over after one beyond the slow share")
-	before := reads.n.Load()
+	before := reads.views.Load()
 	select {
 	case id := <-d.entered:
 		t.Fatalf("%s sent to the slow endpoint beyond its share of 2 under way", id)
@@ -415,7 +415,7 @@ func TestSlowSendsHoldNoOtherEndpoint(t *testing.T) {
 	}
 	// The slow endpoint's third is due all along: a lane that took that
 	// for a reason to claim at once would claim and look again and again.
-	if n := reads.n.Load() - before; n > 5 {
+	if n := reads.views.Load() - before; n > 5 {
 		t.Errorf("the lane read the store %d times in 100 ms while nothing it may send was due", n)
 	}
 
@@ -444,17 +444,6 @@ func waitSentAll(t *testing.T, ch <-chan string, what string, want ...string) {
 	}
 }
 
-// countingReads is a store that counts its read transactions (View).
-type countingReads struct {
-	lockbox.Store
-	n atomic.Int64
-}
-
-func (s *countingReads) View(ctx context.Context, fn func(lockbox.Tx) error) error {
-	s.n.Add(1)
-	return s.Store.View(ctx, fn)
-}
-
 // TestSendsEndingClaimOnlyWhatIsDue: the end of a skipped endpoint's
 // sends makes the lane claim only when deliveries were left due in the
 // store. A lane that claimed after every skipped endpoint's sends ended
@@ -464,7 +453,7 @@ func TestSendsEndingClaimOnlyWhatIsDue(t *testing.T) {
 	clock := &wakingClock{manualClock: &manualClock{t: storetest.T0.Add(time.Hour)}, moved: make(chan struct{})}
 	e := newEnv(t, clock.manualClock)
 	d := newSlowEndpoint()
-	claims := &countingClaims{Store: e.store}
+	claims := &countingStore{Store: e.store}
 	w := outbox.New(claims, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
 		outbox.Options{Batch: 2, Poll: time.Hour})
 	runWorker(t, w)
@@ -472,16 +461,16 @@ func TestSendsEndingClaimOnlyWhatIsDue(t *testing.T) {
 	waitSentAll(t, d.entered, "the handed share", "msg-000000", "msg-000001")
 
 	// A claim while wh-slow is busy skips it, with nothing of it due.
-	before := claims.n.Load()
+	before := claims.claims.Load()
 	// A wake while the lane is busy is missed (it then waits for the
 	// next Moved): wake it until it claims.
-	waitFor(t, "a claim after the wake", func() bool { clock.wake(); return claims.n.Load() > before })
+	waitFor(t, "a claim after the wake", func() bool { clock.wake(); return claims.claims.Load() > before })
 	time.Sleep(20 * time.Millisecond) // the claim's round ends; the lane sleeps
-	before = claims.n.Load()
+	before = claims.claims.Load()
 	d.letGo <- struct{}{}
 	d.letGo <- struct{}{}
 	time.Sleep(100 * time.Millisecond)
-	if n := claims.n.Load() - before; n != 0 {
+	if n := claims.claims.Load() - before; n != 0 {
 		t.Errorf("%d claims after a skipped endpoint's sends ended with nothing of it due; want none", n)
 	}
 
@@ -489,8 +478,8 @@ func TestSendsEndingClaimOnlyWhatIsDue(t *testing.T) {
 	handOver(t, e, w, storetest.NewWebhookMessage(2, "wh-slow"), storetest.NewWebhookMessage(3, "wh-slow"))
 	waitSentAll(t, d.entered, "the next handed share", "msg-000002", "msg-000003")
 	storetest.MustEnqueue(t, e.store, storetest.NewWebhookMessage(4, "wh-slow"))
-	before = claims.n.Load()
-	waitFor(t, "a claim after the wake", func() bool { clock.wake(); return claims.n.Load() > before })
+	before = claims.claims.Load()
+	waitFor(t, "a claim after the wake", func() bool { clock.wake(); return claims.claims.Load() > before })
 	time.Sleep(20 * time.Millisecond) // it skipped wh-slow; the lane sleeps
 	d.letGo <- struct{}{}
 	d.letGo <- struct{}{}
@@ -519,15 +508,20 @@ func (c *wakingClock) wake() {
 	c.moved = make(chan struct{})
 }
 
-// countingClaims is a store that counts the claims of webhooks made in
-// its write transactions.
-type countingClaims struct {
+// countingStore is a store that counts its read transactions (View) and
+// the claims of webhooks made in its write transactions.
+type countingStore struct {
 	lockbox.Store
-	n atomic.Int64
+	views, claims atomic.Int64
 }
 
-func (s *countingClaims) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
-	return s.Store.Update(ctx, func(tx lockbox.Tx) error { return fn(&claimCounter{Tx: tx, n: &s.n}) })
+func (s *countingStore) View(ctx context.Context, fn func(lockbox.Tx) error) error {
+	s.views.Add(1)
+	return s.Store.View(ctx, fn)
+}
+
+func (s *countingStore) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
+	return s.Store.Update(ctx, func(tx lockbox.Tx) error { return fn(&claimCounter{Tx: tx, n: &s.claims}) })
 }
 
 type claimCounter struct {
