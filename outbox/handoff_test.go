@@ -165,3 +165,30 @@ func TestHandedBeyondARoundSentNext(t *testing.T) {
 		waitSent(t, d.sent, fmt.Sprintf("msg-%06d", n), "a message handed over with two others")
 	}
 }
+
+// TestStopGivesBackWhatIsNotStarted: messages of a round still waiting for
+// a send slot when the worker stops are given back unsent, claimable at
+// once at their first attempt, not attempted with the stopped context and
+// retried only after a backoff.
+func TestStopGivesBackWhatIsNotStarted(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	d := &holding{holds: func(m *lockbox.OutboxMessage) bool { return true }, entered: make(chan string, 4), letGo: make(chan struct{})}
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelEmail: d}, outbox.Options{Batch: 1})
+	enqueueDue(t, e, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	var run sync.WaitGroup
+	run.Go(func() { w.Run(ctx) })
+	waitSent(t, d.entered, "msg-000000", "the round's first")
+	cancel() // the first send ends with the context; the others wait for its slot
+	run.Wait()
+	for _, m := range e.outbox(lockbox.OutboxQuery{}) {
+		if m.ID == "msg-000000" {
+			continue
+		}
+		if m.Status != lockbox.OutboxPending || m.Attempts != 0 || m.LastError != "" {
+			t.Errorf("%s after the stop: %s, %d attempts, error %q; want given back unsent (pending, 0 attempts)", m.ID, m.Status, m.Attempts, m.LastError)
+		}
+	}
+}

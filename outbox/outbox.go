@@ -121,7 +121,8 @@ func (w *Worker) now() time.Time { return w.clock.Now().UTC().Truncate(time.Micr
 // An attempt may take Lease*3/4 (attempt), so one that starts later than
 // Lease/4 after the claim could outlast the lease while another worker
 // retries the message: those are not started but given back at once
-// (release), for the next round or another replica to claim. The round is
+// (release), for the next round or another replica to claim; so are
+// those not started when the worker stops. The round is
 // slow, and the lane's next claims small (deliverDue), when it gave any
 // back, or when its sends took longer than Lease/8 to start (r.waits: to
 // end).
@@ -133,9 +134,16 @@ func (w *Worker) sendRound(ctx context.Context, l *lane, rec *recorder, r *round
 	gaveBack := false
 	for i, m := range msgs {
 		l.slots <- struct{}{}
-		if w.now().After(latest) {
+		why := ""
+		switch {
+		case ctx.Err() != nil:
+			why = "the worker stopped before sending them"
+		case w.now().After(latest):
+			why = "their round's receivers were too slow"
+		}
+		if why != "" {
 			<-l.slots
-			w.release(ctx, msgs[i:], slog.LevelWarn, "their round's receivers were too slow")
+			w.release(ctx, msgs[i:], slog.LevelWarn, why)
 			for _, m := range msgs[i:] {
 				l.ended(m)
 			}
