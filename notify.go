@@ -159,6 +159,11 @@ type OutboxHandoff interface {
 	// takes none of that channel now (stopped, full, or the channel's
 	// receivers are slow): store them unclaimed.
 	Lease(channel string, n int) (until time.Time, ok bool)
+	// Takes reports whether the worker would send m now if it were leased
+	// and handed over; false for one it would only give back (a webhook
+	// delivery to an endpoint whose share of sends is under way): store
+	// such a message unclaimed, and lease room only for the others.
+	Takes(m *OutboxMessage) bool
 	// Handoff gives the worker messages, stored with a lease from Lease,
 	// whose transaction committed.
 	Handoff(msgs []*OutboxMessage)

@@ -56,9 +56,17 @@ func (t *handoffTx) reset(inner lockbox.Tx) {
 }
 
 // EnqueueOutbox stores msgs leased to the worker (attempt 1 under way),
-// those of each channel whose lane has room, and the others as they are.
+// those it takes (Takes) of each channel whose lane has room, and the
+// others as they are.
 func (t *handoffTx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) error {
-	counts := countByChannel(msgs)
+	takes := make([]bool, len(msgs))
+	var taken []*lockbox.OutboxMessage
+	for i, m := range msgs {
+		if takes[i] = t.h.Takes(m); takes[i] {
+			taken = append(taken, m)
+		}
+	}
+	counts := countByChannel(taken)
 	leases := make(map[string]time.Time, len(counts))
 	for ch, n := range counts {
 		if until, ok := t.h.Lease(ch, n); ok {
@@ -72,7 +80,7 @@ func (t *handoffTx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMe
 	var leased []*lockbox.OutboxMessage
 	for i, m := range msgs {
 		stored[i] = m
-		if until, ok := leases[m.Channel]; ok {
+		if until, ok := leases[m.Channel]; ok && takes[i] {
 			c := *m
 			c.Attempts, c.LeaseUntil = 1, &until
 			stored[i] = &c

@@ -13,10 +13,13 @@ import (
 // fakeHandoff is a worker with unlimited room for the channels it does
 // not refuse that records the calls.
 type fakeHandoff struct {
-	room    map[string]int // leased and not yet handed over or freed, by channel
-	handed  []string
-	refused []string // channels
+	room     map[string]int // leased and not yet handed over or freed, by channel
+	handed   []string
+	refused  []string // channels
+	declined []string // message ids it does not take
 }
+
+func (h *fakeHandoff) Takes(m *lockbox.OutboxMessage) bool { return !slices.Contains(h.declined, m.ID) }
 
 func (h *fakeHandoff) Lease(channel string, n int) (time.Time, bool) {
 	if slices.Contains(h.refused, channel) {
@@ -77,24 +80,29 @@ func TestHandoffStore(t *testing.T) {
 		name       string
 		runs       []error
 		refused    []string
+		declined   []string
 		wantErr    bool
 		wantHanded []string
 		wantLeased []string
 	}{
-		{"Commits", []error{nil}, nil, false, []string{"m1", "m2", "w1"}, []string{"m1", "m2", "w1"}},
-		{"RetriedThenCommits", []error{failed, nil}, nil, false, []string{"m1", "m2", "w1"}, []string{"m1", "m2", "w1"}},
-		{"Fails", []error{nil, failed}, nil, true, nil, []string{"m1", "m2", "w1"}},
-		{"NoRoom", []error{nil}, []string{lockbox.ChannelEmail, lockbox.ChannelWebhook}, false, nil, nil},
-		{"NoRoomForWebhooks", []error{nil}, []string{lockbox.ChannelWebhook}, false, []string{"m1", "m2"}, []string{"m1", "m2"}},
+		{"Commits", []error{nil}, nil, nil, false, []string{"m1", "m2", "w1", "w2"}, []string{"m1", "m2", "w1", "w2"}},
+		{"RetriedThenCommits", []error{failed, nil}, nil, nil, false, []string{"m1", "m2", "w1", "w2"}, []string{"m1", "m2", "w1", "w2"}},
+		{"Fails", []error{nil, failed}, nil, nil, true, nil, []string{"m1", "m2", "w1", "w2"}},
+		{"NoRoom", []error{nil}, []string{lockbox.ChannelEmail, lockbox.ChannelWebhook}, nil, false, nil, nil},
+		{"NoRoomForWebhooks", []error{nil}, []string{lockbox.ChannelWebhook}, nil, false, []string{"m1", "m2"}, []string{"m1", "m2"}},
+		// A delivery the worker would give back (its endpoint's share is
+		// under way) is stored unclaimed, and its room not leased.
+		{"Declined", []error{nil}, nil, []string{"w1"}, false, []string{"m1", "m2", "w2"}, []string{"m1", "m2", "w2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := &fakeHandoff{room: map[string]int{}, refused: tc.refused}
+			h := &fakeHandoff{room: map[string]int{}, refused: tc.refused, declined: tc.declined}
 			st := &runsStore{runs: tc.runs}
 			err := handoffStore{st, h}.Update(t.Context(), func(tx lockbox.Tx) error {
 				// One call with both channels, then another.
 				if err := tx.EnqueueOutbox(t.Context(), &lockbox.OutboxMessage{ID: "m1", Channel: lockbox.ChannelEmail},
-					&lockbox.OutboxMessage{ID: "w1", Channel: lockbox.ChannelWebhook}); err != nil {
+					&lockbox.OutboxMessage{ID: "w1", Channel: lockbox.ChannelWebhook},
+					&lockbox.OutboxMessage{ID: "w2", Channel: lockbox.ChannelWebhook}); err != nil {
 					return err
 				}
 				return tx.EnqueueOutbox(t.Context(), &lockbox.OutboxMessage{ID: "m2", Channel: lockbox.ChannelEmail})
@@ -111,8 +119,8 @@ func TestHandoffStore(t *testing.T) {
 					t.Errorf("room %d of %s left leased, want 0", n, ch)
 				}
 			}
-			if len(st.stored) != 3 {
-				t.Errorf("stored %d messages, want 3", len(st.stored))
+			if len(st.stored) != 4 {
+				t.Errorf("stored %d messages, want 4", len(st.stored))
 			}
 			for _, m := range st.stored {
 				want := slices.Contains(tc.wantLeased, m.ID)

@@ -58,6 +58,25 @@ func (w *Worker) Lease(channel string, n int) (time.Time, bool) {
 	return w.now().Add(w.opts.Lease), true
 }
 
+// Takes reports whether m would be sent if handed over now; see
+// lockbox.OutboxHandoff. A webhook delivery to an endpoint whose share of
+// sends is under way would be given back at once (sendHanded), a
+// transaction of its own: it is stored unclaimed instead, and the lane
+// claims it when the endpoint's sends end.
+func (w *Worker) Takes(m *lockbox.OutboxMessage) bool {
+	l := w.lane(m.Channel)
+	if l == nil || w.perEndpoint(l) == 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.busy[m.WebhookID] < w.perEndpoint(l) {
+		return true
+	}
+	l.wanted[m.WebhookID] = true
+	return false
+}
+
 // Unlease frees the room of n leased messages of channel that did not
 // commit.
 func (w *Worker) Unlease(channel string, n int) {

@@ -401,6 +401,20 @@ func TestSlowSendsHoldNoOtherEndpoint(t *testing.T) {
 	runWorker(t, w)
 	waitSentAll(t, d.sent, "the other endpoints' deliveries claimed with the slow share", "msg-000003", "msg-000004")
 	waitSentAll(t, d.entered, "the slow endpoint's share", "msg-000000", "msg-000001")
+	// A workflow's transaction stores a delivery the worker would give
+	// back (Takes) unclaimed; the others it leases.
+	for _, c := range []struct {
+		m    *lockbox.OutboxMessage
+		want bool
+	}{
+		{storetest.NewWebhookMessage(100, "wh-slow"), false},
+		{storetest.NewWebhookMessage(101, "wh-other"), true},
+		{storetest.NewOutboxMessage(102), true},
+	} {
+		if got := w.Takes(c.m); got != c.want {
+			t.Errorf("Takes(%s to %q) = %v while wh-slow's share is under way, want %v", c.m.Channel, c.m.WebhookID, got, c.want)
+		}
+	}
 
 	handOver(t, e, w, storetest.NewWebhookMessage(5, "wh-other"))
 	waitSent(t, d.sent, "msg-000005", "a delivery handed over while the slow share is under way")
