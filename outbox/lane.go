@@ -33,9 +33,11 @@ import (
 // its slowest send, so one receiver that took 2 s an answer made every
 // other tenant's webhooks 2 s late (docs/benchmarks.md, "Twentieth
 // session"). Instead an endpoint with sends under way is skipped by the
-// lane's claims (OutboxClaim.Skip) and takes from a hand-over only what
-// its share has room for; when its sends end, the lane claims its next
-// share. So one endpoint never has more than a share in flight from a
+// lane's claims (OutboxClaim.Skip), is handed nothing while its share is
+// full (Takes), and takes from a hand-over only what its share has room
+// for; when its sends end, the lane claims its next share if any is due
+// (want, nextWake). So one endpoint never has more than a share in flight
+// from a
 // replica, and the others' deliveries go out as they fall due. Only the
 // lane's slots (Claim at once for webhooks, Batch for emails, which all
 // go to one mail relay) bound what it sends at once in all.
