@@ -37,10 +37,9 @@ import (
 // full (Takes), and takes from a hand-over only what its share has room
 // for; when its sends end, the lane claims its next share if any is due
 // (want, nextWake). So one endpoint never has more than a share in flight
-// from a
-// replica, and the others' deliveries go out as they fall due. Only the
-// lane's slots (Claim at once for webhooks, Batch for emails, which all
-// go to one mail relay) bound what it sends at once in all.
+// from a replica, and the others' deliveries go out as they fall due.
+// Only the lane's slots (Claim at once for webhooks, Batch for emails,
+// which all go to one mail relay) bound what it sends at once in all.
 
 // lane is the delivery of one channel.
 type lane struct {
