@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -160,10 +161,7 @@ func (l *lane) room(msgs []*lockbox.OutboxMessage, per int) (in, over []*lockbox
 		return msgs, nil
 	}
 	l.mu.Lock()
-	n := make(map[string]int, len(l.busy))
-	for id, k := range l.busy {
-		n[id] = k
-	}
+	n := maps.Clone(l.busy)
 	l.mu.Unlock()
 	for _, m := range msgs {
 		if n[m.WebhookID]++; n[m.WebhookID] > per {
