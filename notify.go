@@ -278,9 +278,10 @@ type OutboxTx interface {
 	// c.PerEndpoint of one webhook endpoint when that is above 0, and then
 	// none of an endpoint in c.Skip. Each claimed message's Attempts is
 	// incremented and its lease runs until c.LeaseUntil; the messages are
-	// returned with the incremented Attempts. A message is never returned to two claimers while its lease
-	// is live, whichever transaction or replica asks; claimers do not wait
-	// for each other (PostgreSQL: FOR UPDATE SKIP LOCKED).
+	// returned with the incremented Attempts. A message is never returned
+	// to two claimers while its lease is live, whichever transaction or
+	// replica asks; claimers do not wait for each other (PostgreSQL: FOR
+	// UPDATE SKIP LOCKED).
 	ClaimOutbox(ctx context.Context, c OutboxClaim) ([]*OutboxMessage, error)
 	// FinishOutbox records the results of attempts, each for its message
 	// and attempt number, and ends their leases, all in one statement where

@@ -319,11 +319,12 @@ func (w *Worker) deliverDue(ctx context.Context, l *lane, rec *recorder, r *roun
 		// Endpoints that had a whole share may have more due: the lane
 		// claims again when their sends end. (Skipped ones are wanted only
 		// when something is left due: nextWake.)
-		l.want(full(msgs, c.PerEndpoint)...)
+		shared := full(msgs, c.PerEndpoint)
+		l.want(shared...)
 		// A short claim took every due message it could, unless the round
 		// gave some back (they are due again now), or, for DeliverDue,
 		// an endpoint had its share (its next ones may be due).
-		if len(msgs) < c.Limit && started == len(msgs) && (!r.waits || len(full(msgs, c.PerEndpoint)) == 0) {
+		if len(msgs) < c.Limit && started == len(msgs) && (!r.waits || len(shared) == 0) {
 			break
 		}
 	}

@@ -351,28 +351,49 @@ func TestPausedEndpointIsProbedOnce(t *testing.T) {
 	}
 }
 
-// TestEndpointsTakeTurns: a round takes its share (Batch) of each
+// TestEndpointsTakeTurns: a round takes its share (Batch, here 1) of each
 // webhook endpoint's deliveries, so one endpoint's burst, due first, does
-// not go all before another endpoint's delivery: that goes with the
-// burst's first.
+// not go all before another endpoint's delivery, which goes in the burst's
+// first round, and never has more than its share under way.
 func TestEndpointsTakeTurns(t *testing.T) {
 	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
 	e := newEnv(t, clock)
-	rec := &recorder{}
-	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: rec}, outbox.Options{Batch: 1})
+	d := &inFlight{most: map[string]int{}, now: map[string]int{}}
+	w := outbox.New(e.store, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d}, outbox.Options{Batch: 1})
 	for n, hook := range []string{"wh-a", "wh-a", "wh-a", "wh-b"} {
-		m := storetest.NewWebhookMessage(n, hook)
-		storetest.MustEnqueue(t, e.store, m)
+		storetest.MustEnqueue(t, e.store, storetest.NewWebhookMessage(n, hook))
 	}
 	deliverDue(t, w)
-	var order []string
-	for _, m := range rec.sent {
-		order = append(order, m.WebhookID)
+	if i := slices.Index(d.order, "wh-b"); i < 0 || i > 1 || len(d.order) != 4 {
+		t.Errorf("sent to %v, want wh-b among the first two of four", d.order)
 	}
-	if i := slices.Index(order, "wh-b"); i < 0 || i > 1 || len(order) != 4 {
-		t.Errorf("sent to %v, want wh-b among the first two of four", order)
+	if d.most["wh-a"] != 1 {
+		t.Errorf("%d sends to wh-a at once, want its share of 1", d.most["wh-a"])
 	}
+}
+
+// inFlight is a webhook deliverer that records the endpoints in the order
+// their sends start, and the most sends each had under way at once; each
+// send takes a moment, so that sends started together overlap.
+type inFlight struct {
+	mu    sync.Mutex
+	order []string
+	now   map[string]int
+	most  map[string]int
+}
+
+func (d *inFlight) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
+	d.mu.Lock()
+	d.order = append(d.order, m.WebhookID)
+	d.now[m.WebhookID]++
+	d.most[m.WebhookID] = max(d.most[m.WebhookID], d.now[m.WebhookID])
+	d.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	d.mu.Lock()
+	d.now[m.WebhookID]--
+	d.mu.Unlock()
+	return nil
 }
 
 // TestSlowSendsHoldNoOtherEndpoint: while a slow receiver's share of

@@ -12,9 +12,10 @@ import (
 // flush) per message, as much as the step that enqueued it. Instead one
 // recorder per running lane (or per DeliverDue) takes every result
 // waiting when it is free and records them in one Update with one
-// FinishOutbox call; results that arrive meanwhile wait for the next one. Nothing waits for a result that
-// has not arrived, so a slow receiver never holds back another message's
-// record, and each result is handed over once and written once.
+// FinishOutbox call; results that arrive meanwhile wait for the next one.
+// Nothing waits for a result that has not arrived, so a slow receiver
+// never holds back another message's record, and each result is handed
+// over once and written once.
 
 // maxRecord bounds the results of one transaction.
 const maxRecord = 64

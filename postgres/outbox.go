@@ -170,6 +170,8 @@ const claimPerEndpointQuery = `WITH RECURSIVE endpoints (webhook_id) AS (
 func (t *tx) ClaimOutbox(ctx context.Context, c lockbox.OutboxClaim) ([]*lockbox.OutboxMessage, error) {
 	query, args := claimOutboxQuery, []any{ts(c.LeaseUntil), ts(c.Now), c.Limit, c.Channel}
 	if c.PerEndpoint > 0 && c.Channel == lockbox.ChannelWebhook {
+		// Skip is sent as an array even when nil: <> ALL (NULL) would match
+		// no endpoint.
 		query, args = claimPerEndpointQuery, []any{ts(c.LeaseUntil), ts(c.Now), c.Limit, c.PerEndpoint, append([]string{}, c.Skip...)}
 	}
 	rows, err := t.tx.QueryContext(ctx, query, args...)

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -50,15 +49,16 @@ const claimOutboxQuery = `UPDATE outbox SET attempts = attempts + 1, lease_until
 	RETURNING ` + outboxRead
 
 // claimPerEndpointQuery is claimOutboxQuery for webhooks taking at most
-// the third argument's number of deliveries of one endpoint. It walks the
-// endpoints with pending deliveries through outbox_endpoint_due (migration
-// 00029), one index descent each, reads the first few due of each from the
-// same index, and takes the earliest of those up to the limit: its cost
-// follows the endpoints, not the backlog. The fourth argument is the JSON
-// array of the endpoints to skip. The index is named: outbox_claim
-// matches the pending webhook rows too, and without statistics SQLite
-// would walk and sort all of them.
-const claimPerEndpointQuery = `WITH RECURSIVE endpoints (webhook_id) AS (
+// the third argument's number of deliveries of one endpoint, and none of
+// the skip endpoints that follow it. It walks the endpoints with pending
+// deliveries through outbox_endpoint_due (migration 00029), one index
+// descent each, reads the first few due of each from the same index, and
+// takes the earliest of those up to the limit: its cost follows the
+// endpoints, not the backlog. The index is named: outbox_claim matches the
+// pending webhook rows too, and without statistics SQLite would walk and
+// sort all of them.
+func claimPerEndpointQuery(skip int) string {
+	return `WITH RECURSIVE endpoints (webhook_id) AS (
 		SELECT (SELECT webhook_id FROM outbox INDEXED BY outbox_endpoint_due WHERE status = 'pending' AND channel = 'webhook'
 			ORDER BY webhook_id LIMIT 1)
 		UNION ALL
@@ -71,19 +71,20 @@ const claimPerEndpointQuery = `WITH RECURSIVE endpoints (webhook_id) AS (
 			WHERE status = 'pending' AND channel = 'webhook' AND webhook_id = e.webhook_id
 				AND max(next_attempt_at, coalesce(lease_until, 0)) <= ?
 			ORDER BY max(next_attempt_at, coalesce(lease_until, 0)), id LIMIT ?)
-		WHERE e.webhook_id NOT IN (SELECT value FROM json_each(?))
+		WHERE e.webhook_id NOT IN (` + placeholders(skip) + `) -- () when none: SQLite allows an empty list
 		ORDER BY max(o.next_attempt_at, coalesce(o.lease_until, 0)), o.id LIMIT ?)
 	RETURNING ` + outboxRead
+}
 
 // ClaimOutbox leases due pending messages; see lockbox.OutboxTx.
 func (t *tx) ClaimOutbox(ctx context.Context, c lockbox.OutboxClaim) ([]*lockbox.OutboxMessage, error) {
 	query, args := claimOutboxQuery, []any{micros(c.LeaseUntil), c.Channel, micros(c.Now), c.Limit}
 	if c.PerEndpoint > 0 && c.Channel == lockbox.ChannelWebhook {
-		skip, err := json.Marshal(append([]string{}, c.Skip...)) // [], never null
-		if err != nil {
-			return nil, wrap("claim outbox", err)
+		query, args = claimPerEndpointQuery(len(c.Skip)), []any{micros(c.LeaseUntil), micros(c.Now), c.PerEndpoint}
+		for _, id := range c.Skip {
+			args = append(args, id)
 		}
-		query, args = claimPerEndpointQuery, []any{micros(c.LeaseUntil), micros(c.Now), c.PerEndpoint, string(skip), c.Limit}
+		args = append(args, c.Limit)
 	}
 	rows, err := t.tx.QueryContext(ctx, query, args...)
 	if err != nil {

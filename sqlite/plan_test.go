@@ -47,7 +47,7 @@ func TestQueryPlans(t *testing.T) {
 			"SEARCH l USING INDEX sqlite_autoindex_audit_logs_1 (log=?)"}},
 		{"MissingHashesAtStart", missingHashesQuery, nil, []string{"SCAN l", "SEARCH r USING INDEX", "(log=? AND idx=?)"}},
 		{"ClaimOutbox", claimOutboxQuery, []any{1, "email", 1, 8}, []string{"SEARCH outbox USING INDEX outbox_claim (channel=? AND <expr><?)"}},
-		{"ClaimPerEndpoint", claimPerEndpointQuery, []any{1, 1, 8, `["wh-busy"]`, 64}, []string{"outbox_endpoint_due (webhook_id>?)", "outbox_endpoint_due (webhook_id=? AND <expr><?)"}},
+		{"ClaimPerEndpoint", claimPerEndpointQuery(1), []any{1, 1, 8, "wh-busy", 64}, []string{"outbox_endpoint_due (webhook_id>?)", "outbox_endpoint_due (webhook_id=? AND <expr><?)"}},
 		{"NextOutboxWake", nextOutboxWakeQuery, []any{"email"}, []string{"SEARCH outbox USING INDEX outbox_claim (channel=?)"}},
 		{"WaitingDeliveries", waitingDeliveriesQuery(2), []any{"contoso", "wh-1", "wh-2"}, []string{"outbox_endpoint_due (webhook_id=?)"}},
 		{"DeleteWebhookMessages", deleteWebhookMessagesQuery, []any{"wh"}, []string{"outbox_endpoint_due (webhook_id=?)"}},
