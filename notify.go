@@ -164,8 +164,9 @@ type OutboxHandoff interface {
 	// delivery to an endpoint whose share of sends is under way): store
 	// such a message unclaimed, and lease room only for the others.
 	Takes(m *OutboxMessage) bool
-	// Handoff gives the worker messages, stored with a lease from Lease,
-	// whose transaction committed.
+	// Handoff gives the worker messages whose transaction committed:
+	// those stored with a lease from Lease, to send, and those Takes
+	// declined, stored unclaimed, to claim as soon as it would take them.
 	Handoff(msgs []*OutboxMessage)
 	// Unlease frees the room of n leased messages of channel whose
 	// transaction did not commit.

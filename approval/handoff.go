@@ -19,7 +19,10 @@ type handoffStore struct {
 }
 
 // Update runs fn with a Tx whose EnqueueOutbox leases, then hands over
-// what the committed run of fn leased, or frees its room.
+// what the committed run of fn leased, or frees its room. What the worker
+// declined (Takes) is handed over too, unleased, so that it claims them
+// once their endpoint's sends end, even when they ended before this
+// commit.
 func (s handoffStore) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
 	if s.h == nil {
 		return s.Store.Update(ctx, fn)
@@ -35,8 +38,8 @@ func (s handoffStore) Update(ctx context.Context, fn func(lockbox.Tx) error) err
 		tx.reset(nil)
 		return err
 	}
-	if len(tx.leased) > 0 {
-		s.h.Handoff(tx.leased)
+	if committed := append(tx.leased, tx.declined...); len(committed) > 0 {
+		s.h.Handoff(committed)
 	}
 	return nil
 }
@@ -46,13 +49,16 @@ type handoffTx struct {
 	lockbox.Tx
 	h      lockbox.OutboxHandoff
 	leased []*lockbox.OutboxMessage
+	// declined are stored unclaimed because the worker would not take them
+	// (Takes); it is told once they are committed, to claim them.
+	declined []*lockbox.OutboxMessage
 }
 
 func (t *handoffTx) reset(inner lockbox.Tx) {
 	for ch, n := range countByChannel(t.leased) {
 		t.h.Unlease(ch, n)
 	}
-	t.Tx, t.leased = inner, nil
+	t.Tx, t.leased, t.declined = inner, nil, nil
 }
 
 // EnqueueOutbox stores msgs leased to the worker (attempt 1 under way),
@@ -60,10 +66,12 @@ func (t *handoffTx) reset(inner lockbox.Tx) {
 // others as they are.
 func (t *handoffTx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMessage) error {
 	takes := make([]bool, len(msgs))
-	var taken []*lockbox.OutboxMessage
+	var taken, declined []*lockbox.OutboxMessage
 	for i, m := range msgs {
 		if takes[i] = t.h.Takes(m); takes[i] {
 			taken = append(taken, m)
+		} else {
+			declined = append(declined, m)
 		}
 	}
 	counts := countByChannel(taken)
@@ -74,7 +82,11 @@ func (t *handoffTx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMe
 		}
 	}
 	if len(leases) == 0 {
-		return t.Tx.EnqueueOutbox(ctx, msgs...)
+		if err := t.Tx.EnqueueOutbox(ctx, msgs...); err != nil {
+			return err
+		}
+		t.declined = append(t.declined, declined...)
+		return nil
 	}
 	stored := make([]*lockbox.OutboxMessage, len(msgs))
 	var leased []*lockbox.OutboxMessage
@@ -94,6 +106,7 @@ func (t *handoffTx) EnqueueOutbox(ctx context.Context, msgs ...*lockbox.OutboxMe
 		return err
 	}
 	t.leased = append(t.leased, leased...)
+	t.declined = append(t.declined, declined...)
 	return nil
 }
 

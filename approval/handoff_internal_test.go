@@ -15,6 +15,7 @@ import (
 type fakeHandoff struct {
 	room     map[string]int // leased and not yet handed over or freed, by channel
 	handed   []string
+	told     []string // handed over unleased: declined, committed
 	refused  []string // channels
 	declined []string // message ids it does not take
 }
@@ -31,6 +32,10 @@ func (h *fakeHandoff) Lease(channel string, n int) (time.Time, bool) {
 
 func (h *fakeHandoff) Handoff(msgs []*lockbox.OutboxMessage) {
 	for _, m := range msgs {
+		if m.LeaseUntil == nil {
+			h.told = append(h.told, m.ID)
+			continue
+		}
 		h.room[m.Channel]--
 		h.handed = append(h.handed, m.ID)
 	}
@@ -84,15 +89,20 @@ func TestHandoffStore(t *testing.T) {
 		wantErr    bool
 		wantHanded []string
 		wantLeased []string
+		wantTold   []string
 	}{
-		{"Commits", []error{nil}, nil, nil, false, []string{"m1", "m2", "w1", "w2"}, []string{"m1", "m2", "w1", "w2"}},
-		{"RetriedThenCommits", []error{failed, nil}, nil, nil, false, []string{"m1", "m2", "w1", "w2"}, []string{"m1", "m2", "w1", "w2"}},
-		{"Fails", []error{nil, failed}, nil, nil, true, nil, []string{"m1", "m2", "w1", "w2"}},
-		{"NoRoom", []error{nil}, []string{lockbox.ChannelEmail, lockbox.ChannelWebhook}, nil, false, nil, nil},
-		{"NoRoomForWebhooks", []error{nil}, []string{lockbox.ChannelWebhook}, nil, false, []string{"m1", "m2"}, []string{"m1", "m2"}},
+		{"Commits", []error{nil}, nil, nil, false, []string{"m1", "m2", "w1", "w2"}, []string{"m1", "m2", "w1", "w2"}, nil},
+		{"RetriedThenCommits", []error{failed, nil}, nil, nil, false, []string{"m1", "m2", "w1", "w2"}, []string{"m1", "m2", "w1", "w2"}, nil},
+		{"Fails", []error{nil, failed}, nil, nil, true, nil, []string{"m1", "m2", "w1", "w2"}, nil},
+		{"NoRoom", []error{nil}, []string{lockbox.ChannelEmail, lockbox.ChannelWebhook}, nil, false, nil, nil, nil},
+		{"NoRoomForWebhooks", []error{nil}, []string{lockbox.ChannelWebhook}, nil, false, []string{"m1", "m2"}, []string{"m1", "m2"}, nil},
 		// A delivery the worker would give back (its endpoint's share is
-		// under way) is stored unclaimed, and its room not leased.
-		{"Declined", []error{nil}, nil, []string{"w1"}, false, []string{"m1", "m2", "w2"}, []string{"m1", "m2", "w2"}},
+		// under way) is stored unclaimed, and its room not leased; the
+		// worker is told of it once it commits, and only then, with room
+		// for its channel or not.
+		{"Declined", []error{nil}, nil, []string{"w1"}, false, []string{"m1", "m2", "w2"}, []string{"m1", "m2", "w2"}, []string{"w1"}},
+		{"DeclinedNoRoom", []error{nil}, []string{lockbox.ChannelEmail, lockbox.ChannelWebhook}, []string{"w1"}, false, nil, nil, []string{"w1"}},
+		{"DeclinedFails", []error{nil, failed}, nil, []string{"w1"}, true, nil, []string{"m1", "m2", "w2"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -113,6 +123,9 @@ func TestHandoffStore(t *testing.T) {
 			slices.Sort(h.handed)
 			if !slices.Equal(h.handed, tc.wantHanded) {
 				t.Errorf("handed over %v, want %v", h.handed, tc.wantHanded)
+			}
+			if !slices.Equal(h.told, tc.wantTold) {
+				t.Errorf("told of %v declined and committed, want %v", h.told, tc.wantTold)
 			}
 			for ch, n := range h.room {
 				if n != 0 {

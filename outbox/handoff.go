@@ -93,11 +93,16 @@ func (w *Worker) Unlease(channel string, n int) {
 // Handoff queues committed messages for their lanes to send at once. A
 // lane that stopped gives them back instead (they were leased before it
 // did). A message without a lease is not the worker's: it is left to be
-// claimed.
+// claimed, and its endpoint wanted. Takes, declining it, wanted the
+// endpoint already, but the endpoint's sends may have ended, and the lane
+// claimed, before the message was committed: then it would wait for Poll.
 func (w *Worker) Handoff(msgs []*lockbox.OutboxMessage) {
 	byLane := make([][]*lockbox.OutboxMessage, len(w.lanes))
 	for _, m := range msgs {
 		if m.LeaseUntil == nil {
+			if l := w.lane(m.Channel); l != nil && m.WebhookID != "" && w.perEndpoint(l) > 0 {
+				l.want(m.WebhookID)
+			}
 			continue
 		}
 		if i := slices.IndexFunc(w.lanes, func(l *lane) bool { return l.channel == m.Channel }); i >= 0 {

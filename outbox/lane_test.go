@@ -522,6 +522,44 @@ func TestSendsEndingClaimOnlyWhatIsDue(t *testing.T) {
 	close(d.letGo)
 }
 
+// TestDeclinedCommittedAfterSendsEnd: a delivery the worker declined
+// (Takes) while its endpoint's share was under way, whose transaction
+// commits only after those sends ended and the lane claimed, is claimed as
+// soon as it is handed over, not at the next poll. The end of the sends
+// had the lane claim before the delivery was there to claim, and the lane
+// then slept for Poll.
+func TestDeclinedCommittedAfterSendsEnd(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	d := newSlowEndpoint()
+	claims := &countingStore{Store: e.store}
+	w := outbox.New(claims, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
+		outbox.Options{Batch: 2, Poll: time.Hour})
+	runWorker(t, w)
+	handOver(t, e, w, storetest.NewWebhookMessage(0, "wh-slow"), storetest.NewWebhookMessage(1, "wh-slow"))
+	waitSentAll(t, d.entered, "the handed share", "msg-000000", "msg-000001")
+
+	m := storetest.NewWebhookMessage(2, "wh-slow")
+	if w.Takes(m) {
+		t.Fatal("Takes = true for a delivery beyond its endpoint's share under way")
+	}
+	time.Sleep(20 * time.Millisecond) // the lane sleeps
+	claimed, looked := claims.claims.Load(), claims.views.Load()
+	d.letGo <- struct{}{}
+	d.letGo <- struct{}{}
+	// The sends end; the lane claims, looks for its next wake, finds
+	// nothing due, and sleeps.
+	waitFor(t, "the claim and the look for the next wake when the sends end", func() bool {
+		return claims.claims.Load() > claimed && claims.views.Load() > looked
+	})
+	time.Sleep(20 * time.Millisecond)
+	storetest.MustEnqueue(t, e.store, m)
+	w.Handoff([]*lockbox.OutboxMessage{m})
+	waitSent(t, d.entered, "msg-000002", "the declined delivery, committed after its endpoint's sends ended")
+	close(d.letGo)
+}
+
 // wakingClock is a manual clock that wakes the worker's lanes when the
 // test calls wake, as the dev clock does when it moves.
 type wakingClock struct {
