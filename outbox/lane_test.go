@@ -406,11 +406,7 @@ func (d *inFlight) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
 func TestSlowSendsHoldNoOtherEndpoint(t *testing.T) {
 	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
-	e := newEnv(t, clock)
-	d := newSlowEndpoint()
-	reads := &countingStore{Store: e.store}
-	w := outbox.New(reads, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
-		outbox.Options{Batch: 2, Claim: 4, Poll: time.Hour})
+	e, d, reads, w := slowLane(t, clock, clock, outbox.Options{Batch: 2, Claim: 4, Poll: time.Hour})
 	// The first claim is full (the slow endpoint's share and two others),
 	// so the lane claims again at once, with the slow share under way.
 	var stored []*lockbox.OutboxMessage
@@ -460,6 +456,26 @@ func TestSlowSendsHoldNoOtherEndpoint(t *testing.T) {
 	close(d.letGo)
 }
 
+// slowLane returns a worker, not yet running, that sends webhooks to
+// newSlowEndpoint through a countingStore of a new env on manual, with
+// clock (manual, or one that wraps it).
+func slowLane(t *testing.T, manual *manualClock, clock lockbox.Clock, opts outbox.Options) (*env, *holding, *countingStore, *outbox.Worker) {
+	t.Helper()
+	e := newEnv(t, manual)
+	d := newSlowEndpoint()
+	counts := &countingStore{Store: e.store}
+	return e, d, counts, outbox.New(counts, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d}, opts)
+}
+
+// sendSlowShare runs w and hands it a share of two deliveries to wh-slow,
+// whose sends are then under way until the test lets them go.
+func sendSlowShare(t *testing.T, e *env, d *holding, w *outbox.Worker) {
+	t.Helper()
+	runWorker(t, w)
+	handOver(t, e, w, storetest.NewWebhookMessage(0, "wh-slow"), storetest.NewWebhookMessage(1, "wh-slow"))
+	waitSentAll(t, d.entered, "the handed share", "msg-000000", "msg-000001")
+}
+
 // waitSentAll fails t unless the messages want, in any order, are sent on
 // ch within 10 s.
 func waitSentAll(t *testing.T, ch <-chan string, what string, want ...string) {
@@ -486,14 +502,8 @@ func waitSentAll(t *testing.T, ch <-chan string, what string, want ...string) {
 func TestSendsEndingClaimOnlyWhatIsDue(t *testing.T) {
 	t.Parallel()
 	clock := &wakingClock{manualClock: &manualClock{t: storetest.T0.Add(time.Hour)}, moved: make(chan struct{})}
-	e := newEnv(t, clock.manualClock)
-	d := newSlowEndpoint()
-	claims := &countingStore{Store: e.store}
-	w := outbox.New(claims, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
-		outbox.Options{Batch: 2, Poll: time.Hour})
-	runWorker(t, w)
-	handOver(t, e, w, storetest.NewWebhookMessage(0, "wh-slow"), storetest.NewWebhookMessage(1, "wh-slow"))
-	waitSentAll(t, d.entered, "the handed share", "msg-000000", "msg-000001")
+	e, d, claims, w := slowLane(t, clock.manualClock, clock, outbox.Options{Batch: 2, Poll: time.Hour})
+	sendSlowShare(t, e, d, w)
 
 	// A claim while wh-slow is busy skips it, with nothing of it due.
 	before := claims.claims.Load()
@@ -531,14 +541,8 @@ func TestSendsEndingClaimOnlyWhatIsDue(t *testing.T) {
 func TestDeclinedCommittedAfterSendsEnd(t *testing.T) {
 	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
-	e := newEnv(t, clock)
-	d := newSlowEndpoint()
-	claims := &countingStore{Store: e.store}
-	w := outbox.New(claims, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
-		outbox.Options{Batch: 2, Poll: time.Hour})
-	runWorker(t, w)
-	handOver(t, e, w, storetest.NewWebhookMessage(0, "wh-slow"), storetest.NewWebhookMessage(1, "wh-slow"))
-	waitSentAll(t, d.entered, "the handed share", "msg-000000", "msg-000001")
+	e, d, claims, w := slowLane(t, clock, clock, outbox.Options{Batch: 2, Poll: time.Hour})
+	sendSlowShare(t, e, d, w)
 
 	m := storetest.NewWebhookMessage(2, "wh-slow")
 	if w.Takes(m) {
