@@ -145,3 +145,34 @@ func TestOpenBadDSN(t *testing.T) {
 		t.Errorf("Open(unreachable) = %v (code %q), want %q", err, code, lockbox.EUNAVAILABLE)
 	}
 }
+
+// TestOpenRefusesLossyCommits: a server that acknowledges Lockbox's
+// commits before they are on disk (here synchronous_commit off in the
+// database URL, as a role's or database's setting would be) is refused
+// before anything is written, with what to change; local, which waits for
+// the local flush, is accepted.
+func TestOpenRefusesLossyCommits(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	_, err := postgres.Open(t.Context(), dsn+sep+"synchronous_commit=off")
+	if !errors.Is(err, postgres.ErrNotDurable) || !strings.Contains(err.Error(), "synchronous_commit is off") ||
+		!strings.Contains(err.Error(), "synchronous_commit=on") {
+		t.Fatalf("Open(synchronous_commit=off) = %v, want ErrNotDurable naming the setting and its fix", err)
+	}
+	db := pgtest.Open(t, dsn)
+	defer db.Close()
+	var tables int
+	if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM information_schema.tables
+		WHERE table_schema = current_schema()`).Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("%d tables (%v) after a refused open, want none", tables, err)
+	}
+	s, err := postgres.Open(t.Context(), dsn+sep+"synchronous_commit=local")
+	if err != nil {
+		t.Fatalf("Open(synchronous_commit=local) = %v, want it opened", err)
+	}
+	s.Close()
+}

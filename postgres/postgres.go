@@ -21,8 +21,9 @@
 // standard library. It holds no business rules.
 //
 // Durability: a nil return from Update means PostgreSQL committed the
-// transaction with the server's synchronous_commit setting (on by default:
-// flushed to the write-ahead log before the commit returns).
+// transaction and flushed it to the write-ahead log: Open refuses a server
+// whose fsync or synchronous_commit would let it acknowledge a commit
+// before that (ErrNotDurable, durable.go).
 package postgres
 
 import (
@@ -164,8 +165,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 
 // OpenWith connects with the given pool options and brings the schema up to
 // date under an advisory lock, so replicas starting together migrate once.
-// It refuses a database whose schema is newer than this binary knows.
-// Unknown DSN parameters are session settings (e.g. search_path=lockbox).
+// It refuses a database whose schema is newer than this binary knows, and
+// a server that acknowledges commits before they are on disk
+// (ErrNotDurable). Unknown DSN parameters are session settings (e.g. search_path=lockbox).
 func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	cfg, err := pgx.ParseConfig(dsn)
@@ -202,6 +204,10 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", unavailable(err))
+	}
+	if err := checkDurable(ctx, db); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
