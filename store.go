@@ -30,7 +30,9 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error
-	// Ping reports whether the database answers (readiness).
+	// Ping reports whether the database answers (readiness), and for a
+	// database several replicas share, whether this process's clock agrees
+	// with the database server's: deadlines are judged on it.
 	Ping(ctx context.Context) error
 	Close() error
 }

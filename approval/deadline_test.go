@@ -2,11 +2,13 @@ package approval_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
+	"github.com/lockboxhq/lockbox/approval"
 )
 
 // Every test here runs in a synctest bubble: time is fake, so 12 hours pass
@@ -77,6 +79,51 @@ func TestWorkerExpiresWithoutAnyReader(t *testing.T) {
 			t.Fatalf("expired records: %d, want 1", n[lockbox.OpRequestExpired])
 		}
 	})
+}
+
+// TestWorkerSettlesNothingWhileNotReady: a replica whose store is not
+// ready (on PostgreSQL, also while its clock is out of step with the
+// database server's) expires nothing, so that a clock ahead does not
+// expire requests early; once ready again, it settles what is due.
+func TestWorkerSettlesNothingWhileNotReady(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		st := &unreadyStore{Store: h.store}
+		st.unready.Store(true)
+		replica := approval.New(st, lockbox.SystemClock{}, h.opts)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); replica.RunWorker(ctx, time.Hour) }()
+		r := h.MustPending(validRequest())
+		time.Sleep(12*time.Hour + time.Minute)
+		synctest.Wait()
+		if s := h.stored(r.ID); s.Status != lockbox.StatusPending {
+			t.Fatalf("a replica that is not ready left it %s, want it pending in the store", s.Status)
+		}
+		st.unready.Store(false)
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if s := h.stored(r.ID); s.Status != lockbox.StatusExpired || !s.EndedAt.Equal(r.ExpiresAt) {
+			t.Fatalf("once ready: %s ended %v, want expired at %v", s.Status, s.EndedAt, r.ExpiresAt)
+		}
+		cancel()
+		<-done
+	})
+}
+
+// unreadyStore is a store whose Ping fails while unready is set, as a
+// PostgreSQL store's does while the clocks disagree.
+type unreadyStore struct {
+	lockbox.Store
+	unready atomic.Bool
+}
+
+func (s *unreadyStore) Ping(ctx context.Context) error {
+	if s.unready.Load() {
+		return lockbox.Errorf(lockbox.EUNAVAILABLE, "its clock is 5s ahead of its database server's.")
+	}
+	return s.Store.Ping(ctx)
 }
 
 func TestAccessEndsAtTheApprovedDuration(t *testing.T) {

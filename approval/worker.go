@@ -18,10 +18,16 @@ type movingClock interface {
 // depends on it running — readers apply a passed deadline in memory and
 // every decision settles its request first — it only makes the audit log
 // and notifications timely.
+//
+// It settles nothing while the store is not ready (Ping): on PostgreSQL,
+// that is also while this replica's clock is out of step with the
+// database server's, when it would expire and end requests early or late
+// by a clock the other replicas do not share.
 func (s *Service) RunWorker(ctx context.Context, poll time.Duration) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var moved <-chan struct{}
+	ready := true
 	for {
 		if mc, ok := s.clock.(movingClock); ok {
 			moved = mc.Moved()
@@ -32,12 +38,29 @@ func (s *Service) RunWorker(ctx context.Context, poll time.Duration) {
 		case <-timer.C:
 		case <-moved:
 		}
+		if ready = s.workerReady(ctx, ready); !ready {
+			timer.Reset(poll)
+			continue
+		}
 		if err := s.SettleDue(ctx); err != nil && ctx.Err() == nil {
 			s.opts.Logger.Error("settling deadlines failed; retrying", "err", err)
 		}
 		s.remindDue(ctx) // expiry reminders (notify.go)
 		timer.Reset(s.nextWake(ctx, poll))
 	}
+}
+
+// workerReady reports whether the store is ready for the worker (Ping),
+// and logs when that changes from was.
+func (s *Service) workerReady(ctx context.Context, was bool) bool {
+	err := s.store.Ping(ctx)
+	switch {
+	case err != nil && was && ctx.Err() == nil:
+		s.opts.Logger.Error("not settling deadlines until the database is ready", "err", err)
+	case err == nil && !was:
+		s.opts.Logger.Info("the database is ready again; settling deadlines")
+	}
+	return err == nil
 }
 
 // nextWake is how long to sleep: until the earliest stored deadline or

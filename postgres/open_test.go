@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/postgres"
@@ -175,4 +176,33 @@ func TestOpenRefusesLossyCommits(t *testing.T) {
 		t.Fatalf("Open(synchronous_commit=local) = %v, want it opened", err)
 	}
 	s.Close()
+}
+
+// TestPingComparesClocks: a replica whose clock is off from its database
+// server's by more than a second is not ready (EUNAVAILABLE, saying which
+// way), while it still opens and serves; one in step is.
+func TestPingComparesClocks(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	mustOpen(t, dsn) // migrated once
+	for _, tc := range []struct {
+		off  time.Duration
+		want string
+	}{{0, ""}, {-5 * time.Second, "behind"}, {5 * time.Second, "ahead of"}} {
+		s, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{Now: func() time.Time { return time.Now().Add(tc.off) }})
+		if err != nil {
+			t.Fatalf("OpenWith (clock off by %s): %v", tc.off, err)
+		}
+		err = s.Ping(t.Context())
+		s.Close()
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("Ping with the clock in step = %v, want nil", err)
+			}
+			continue
+		}
+		if lockbox.ErrorCode(err) != lockbox.EUNAVAILABLE || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Ping with the clock off by %s = %v, want EUNAVAILABLE saying %q", tc.off, err, tc.want)
+		}
+	}
 }

@@ -79,6 +79,13 @@ type Options struct {
 	Tool bool
 	// Logger receives the Store's log lines (nil: slog.Default()).
 	Logger *slog.Logger
+	// Now is this process's wall clock, which Ping compares with the
+	// database server's (clock.go; nil: time.Now).
+	Now func() time.Time
+	// MaxClockSkew is how far Now may be from the database server's clock
+	// before Ping fails (0: a second, maxClockSkew; negative: the clocks
+	// are not compared, for tests whose clock is fake).
+	MaxClockSkew time.Duration
 }
 
 // writersAtMost is how many writers a Store starts: Writers, or when it
@@ -106,6 +113,12 @@ func (o Options) withDefaults() Options {
 	if o.StatementTimeout == 0 {
 		o.StatementTimeout = 30 * time.Second
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxClockSkew == 0 {
+		o.MaxClockSkew = maxClockSkew
+	}
 	return o
 }
 
@@ -113,8 +126,10 @@ func (o Options) withDefaults() Options {
 // concurrent use, and any number of Stores (in any number of processes) may
 // share one database.
 type Store struct {
-	db  *sql.DB
-	log *slog.Logger
+	db      *sql.DB
+	log     *slog.Logger
+	now     func() time.Time // Options.Now
+	maxSkew time.Duration    // Options.MaxClockSkew
 	// appended fires after each transaction that appended audit records
 	// commits.
 	appended broadcast.Signal
@@ -175,7 +190,7 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// The parse error may quote the DSN, password included: say less.
 		return nil, errors.New("postgres: the database URL is not valid; expected postgres://user:password@host:port/database")
 	}
-	s := &Store{log: opts.Logger}
+	s := &Store{log: opts.Logger, now: opts.Now, maxSkew: opts.MaxClockSkew}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -381,13 +396,18 @@ func (q *oneStatement) QueryRowContext(ctx context.Context, query string, args .
 }
 
 // Ping reports whether the database answers a query (not only whether a
-// pooled connection exists): EUNAVAILABLE when it does not.
+// pooled connection exists), and whether this process's clock agrees with
+// the database server's (checkClock): EUNAVAILABLE when either does not.
 func (s *Store) Ping(ctx context.Context) error {
-	var one int
-	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+	before := s.now()
+	var db time.Time
+	if err := s.db.QueryRowContext(ctx, `SELECT clock_timestamp()`).Scan(&db); err != nil {
 		return wrap("ping", err)
 	}
-	return nil
+	if s.maxSkew < 0 {
+		return nil
+	}
+	return checkClock(before, db, s.now(), s.maxSkew)
 }
 
 // Close stops the writers, failing queued Updates, and closes the pool.

@@ -1,0 +1,48 @@
+package postgres
+
+import (
+	"time"
+
+	"github.com/lockboxhq/lockbox"
+)
+
+// maxClockSkew is how far a replica's clock may be from its database
+// server's before the replica stops being ready (Ping), unless
+// Options.MaxClockSkew says otherwise.
+//
+// Every replica judges deadlines on its own clock: whether a decision
+// comes before its request expires, whether a grant is still valid at an
+// access check, when the worker expires or ends a request. Replicas whose
+// clocks disagree disagree on those: one whose clock is behind allows an
+// operator's action after access has ended, by as much as it is behind.
+// The database's clock is the one all replicas share, so a replica that
+// keeps within maxClockSkew of it keeps within twice that of every other
+// one. NTP keeps clocks within milliseconds; a second apart means a clock
+// is not synchronised at all.
+const maxClockSkew = time.Second
+
+// checkClock compares this process's clock, read before and after a
+// query, with the database's clock read by the query: the database's
+// reading was taken between the two, so its distance to that interval is
+// what the clocks differ by at least, however slow the round trip. It
+// returns an EUNAVAILABLE error, which says which way and by how much,
+// when that is more than bound.
+func checkClock(before, db, after time.Time, bound time.Duration) error {
+	var off time.Duration // > 0: this clock is ahead
+	switch {
+	case db.Before(before):
+		off = before.Sub(db)
+	case db.After(after):
+		off = -db.Sub(after)
+	}
+	if off.Abs() <= bound {
+		return nil
+	}
+	way := "ahead of"
+	if off < 0 {
+		way = "behind"
+	}
+	return lockbox.Errorf(lockbox.EUNAVAILABLE,
+		"its clock is %s %s its database server's (more than %s), so it would judge deadlines wrongly; synchronise its clock (NTP).",
+		off.Abs().Round(time.Millisecond), way, bound)
+}
