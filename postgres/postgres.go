@@ -182,7 +182,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // date under an advisory lock, so replicas starting together migrate once.
 // It refuses a database whose schema is newer than this binary knows, and
 // a server that acknowledges commits before they are on disk
-// (ErrNotDurable). Unknown DSN parameters are session settings (e.g. search_path=lockbox).
+// (ErrNotDurable). Unknown DSN parameters are session settings (e.g.
+// search_path=lockbox).
 func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	cfg, err := pgx.ParseConfig(dsn)
