@@ -127,6 +127,17 @@ func (l *lane) wake() {
 	}
 }
 
+// takeFreed reports whether the lane was woken to claim (wake), and
+// takes the wake.
+func (l *lane) takeFreed() bool {
+	select {
+	case <-l.freed:
+		return true
+	default:
+		return false
+	}
+}
+
 // want marks endpoints whose next deliveries are to be claimed once their
 // sends under way end; for one with none under way, the lane claims at
 // once.
@@ -224,15 +235,21 @@ func (w *Worker) runLane(ctx context.Context, l *lane) {
 		if mc, ok := w.clock.(movingClock); ok {
 			moved = mc.Moved()
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-l.handed.ready:
-			w.sendHanded(ctx, l, rec, r)
-			continue
-		case <-timer.C:
-		case <-moved:
-		case <-l.freed:
+		// An endpoint whose sends ended (freed) may have deliveries waiting
+		// in the store: they are claimed before what was handed over
+		// meanwhile (deliverDue sends that after its claim), which would
+		// make the endpoint busy again, and skipped by the claim.
+		if !l.takeFreed() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.handed.ready:
+				w.sendHanded(ctx, l, rec, r)
+				continue
+			case <-timer.C:
+			case <-moved:
+			case <-l.freed:
+			}
 		}
 		if _, err := w.deliverDue(ctx, l, rec, r); err != nil && ctx.Err() == nil {
 			w.opts.Logger.Error("notification delivery round failed; retrying", "channel", l.channel, "err", err)

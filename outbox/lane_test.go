@@ -564,6 +564,71 @@ func TestDeclinedCommittedAfterSendsEnd(t *testing.T) {
 	close(d.letGo)
 }
 
+// TestEndedSendsClaimBeforeHandedOver: when an endpoint's sends end while
+// a delivery of it waits in the store and another is handed over, the lane
+// claims the waiting one first, and the one handed over goes back to wait
+// its turn. Which came first was up to Go's select: half the time the one
+// handed over took the endpoint's share, and the claim skipped the one
+// waiting, which fell behind every hand-over.
+func TestEndedSendsClaimBeforeHandedOver(t *testing.T) {
+	t.Parallel()
+	clock := &wakingClock{manualClock: &manualClock{t: storetest.T0.Add(time.Hour)}, moved: make(chan struct{})}
+	e := newEnv(t, clock.manualClock)
+	d := newSlowEndpoint()
+	hold := &heldWake{Store: e.store, held: make(chan struct{}), release: make(chan struct{})}
+	w := outbox.New(hold, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
+		outbox.Options{Batch: 1, Poll: time.Hour})
+	runWorker(t, w)
+	handOver(t, e, w, storetest.NewWebhookMessage(0, "wh-slow"))
+	waitSent(t, d.entered, "msg-000000", "the handed share")
+
+	// Hold the lane after it has looked for its next wake (nothing due).
+	hold.armed.Store(true)
+	clock.wake()
+	<-hold.held
+	// Meanwhile a delivery declined while wh-slow was busy is committed,
+	// wh-slow's send ends, and another delivery is handed over.
+	waiting := storetest.NewWebhookMessage(1, "wh-slow")
+	storetest.MustEnqueue(t, e.store, waiting)
+	w.Handoff([]*lockbox.OutboxMessage{waiting})
+	d.letGo <- struct{}{}
+	waitFor(t, "the end of wh-slow's send", func() bool { return w.Takes(storetest.NewWebhookMessage(9, "wh-slow")) })
+	handOver(t, e, w, storetest.NewWebhookMessage(2, "wh-slow"))
+	hold.release <- struct{}{}
+	waitSent(t, d.entered, "msg-000001", "the next of wh-slow's share, with one waiting and one handed over")
+	close(d.letGo)
+}
+
+// heldWake is a store whose next read of a webhook lane's next wake, once
+// armed, returns only when the test releases it.
+type heldWake struct {
+	lockbox.Store
+	armed   atomic.Bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (s *heldWake) View(ctx context.Context, fn func(lockbox.Tx) error) error {
+	tx := &wakeReader{}
+	err := s.Store.View(ctx, func(inner lockbox.Tx) error { tx.Tx = inner; return fn(tx) })
+	if tx.webhooks && s.armed.CompareAndSwap(true, false) {
+		s.held <- struct{}{}
+		<-s.release
+	}
+	return err
+}
+
+// wakeReader is a Tx that notes a read of the webhook lane's next wake.
+type wakeReader struct {
+	lockbox.Tx
+	webhooks bool
+}
+
+func (tx *wakeReader) NextOutboxWake(ctx context.Context, channel string) (time.Time, error) {
+	tx.webhooks = tx.webhooks || channel == lockbox.ChannelWebhook
+	return tx.Tx.NextOutboxWake(ctx, channel)
+}
+
 // wakingClock is a manual clock that wakes the worker's lanes when the
 // test calls wake, as the dev clock does when it moves.
 type wakingClock struct {
