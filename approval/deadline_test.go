@@ -2,13 +2,13 @@ package approval_test
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/lockboxhq/lockbox"
 	"github.com/lockboxhq/lockbox/approval"
+	"github.com/lockboxhq/lockbox/storetest"
 )
 
 // Every test here runs in a synctest bubble: time is fake, so 12 hours pass
@@ -89,8 +89,8 @@ func TestWorkerSettlesNothingWhileNotReady(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		st := &unreadyStore{Store: h.store}
-		st.unready.Store(true)
+		st := &storetest.UnreadyStore{Store: h.store}
+		st.Unready.Store(true)
 		replica := approval.New(st, lockbox.SystemClock{}, h.opts)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -101,7 +101,7 @@ func TestWorkerSettlesNothingWhileNotReady(t *testing.T) {
 		if s := h.stored(r.ID); s.Status != lockbox.StatusPending {
 			t.Fatalf("a replica that is not ready left it %s, want it pending in the store", s.Status)
 		}
-		st.unready.Store(false)
+		st.Unready.Store(false)
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		if s := h.stored(r.ID); s.Status != lockbox.StatusExpired || !s.EndedAt.Equal(r.ExpiresAt) {
@@ -110,20 +110,6 @@ func TestWorkerSettlesNothingWhileNotReady(t *testing.T) {
 		cancel()
 		<-done
 	})
-}
-
-// unreadyStore is a store whose Ping fails while unready is set, as a
-// PostgreSQL store's does while the clocks disagree.
-type unreadyStore struct {
-	lockbox.Store
-	unready atomic.Bool
-}
-
-func (s *unreadyStore) Ping(ctx context.Context) error {
-	if s.unready.Load() {
-		return lockbox.Errorf(lockbox.EUNAVAILABLE, "its clock is 5s ahead of its database server's.")
-	}
-	return s.Store.Ping(ctx)
 }
 
 func TestAccessEndsAtTheApprovedDuration(t *testing.T) {

@@ -19,15 +19,12 @@ type movingClock interface {
 // every decision settles its request first — it only makes the audit log
 // and notifications timely.
 //
-// It settles nothing while the store is not ready (Ping): on PostgreSQL,
-// that is also while this replica's clock is out of step with the
-// database server's, when it would expire and end requests early or late
-// by a clock the other replicas do not share.
+// It settles nothing while the store is not ready (lockbox.ReadyWatch).
 func (s *Service) RunWorker(ctx context.Context, poll time.Duration) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var moved <-chan struct{}
-	ready := true
+	ready := lockbox.ReadyWatch{Store: s.store, Logger: s.opts.Logger, What: "settling deadlines"}
 	for {
 		if mc, ok := s.clock.(movingClock); ok {
 			moved = mc.Moved()
@@ -38,7 +35,7 @@ func (s *Service) RunWorker(ctx context.Context, poll time.Duration) {
 		case <-timer.C:
 		case <-moved:
 		}
-		if ready = s.workerReady(ctx, ready); !ready {
+		if !ready.Ready(ctx) {
 			timer.Reset(poll)
 			continue
 		}
@@ -48,19 +45,6 @@ func (s *Service) RunWorker(ctx context.Context, poll time.Duration) {
 		s.remindDue(ctx) // expiry reminders (notify.go)
 		timer.Reset(s.nextWake(ctx, poll))
 	}
-}
-
-// workerReady reports whether the store is ready for the worker (Ping),
-// and logs when that changes from was.
-func (s *Service) workerReady(ctx context.Context, was bool) bool {
-	err := s.store.Ping(ctx)
-	switch {
-	case err != nil && was && ctx.Err() == nil:
-		s.opts.Logger.Error("not settling deadlines until the database is ready", "err", err)
-	case err == nil && !was:
-		s.opts.Logger.Info("the database is ready again; settling deadlines")
-	}
-	return err == nil
 }
 
 // nextWake is how long to sleep: until the earliest stored deadline or

@@ -230,6 +230,7 @@ func (w *Worker) runLane(ctx context.Context, l *lane) {
 	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	ready := lockbox.ReadyWatch{Store: w.store, Logger: w.opts.Logger.With("channel", l.channel), What: "claiming notifications"}
 	for {
 		var moved <-chan struct{}
 		if mc, ok := w.clock.(movingClock); ok {
@@ -250,6 +251,14 @@ func (w *Worker) runLane(ctx context.Context, l *lane) {
 			case <-moved:
 			case <-l.freed:
 			}
+		}
+		// No claims while the store is not ready (lockbox.ReadyWatch): a
+		// replica whose clock is out of step would skip emails as too late,
+		// or lease messages for the wrong time. What was handed over is
+		// sent: only requests served here hand messages over.
+		if !ready.Ready(ctx) {
+			timer.Reset(w.opts.Poll)
+			continue
 		}
 		if _, err := w.deliverDue(ctx, l, rec, r); err != nil && ctx.Err() == nil {
 			w.opts.Logger.Error("notification delivery round failed; retrying", "channel", l.channel, "err", err)

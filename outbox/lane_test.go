@@ -564,6 +564,33 @@ func TestDeclinedCommittedAfterSendsEnd(t *testing.T) {
 	close(d.letGo)
 }
 
+// TestNoClaimsWhileNotReady: a lane claims nothing while its store is not
+// ready (on PostgreSQL, also while this replica's clock is out of step with
+// the database server's), and claims what is due once it is.
+func TestNoClaimsWhileNotReady(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
+	e := newEnv(t, clock)
+	claims := &countingStore{Store: e.store}
+	st := &storetest.UnreadyStore{Store: claims}
+	st.Unready.Store(true)
+	d := &notes{sent: make(chan string, 8)}
+	w := outbox.New(st, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d}, outbox.Options{Poll: 10 * time.Millisecond})
+	storetest.MustEnqueue(t, e.store, storetest.NewWebhookMessage(1, "wh-1"))
+	runWorker(t, w)
+	time.Sleep(100 * time.Millisecond)
+	if n := claims.claims.Load(); n != 0 {
+		t.Errorf("%d claims while the store was not ready, want none", n)
+	}
+	select {
+	case id := <-d.sent:
+		t.Fatalf("%s sent while the store was not ready", id)
+	default:
+	}
+	st.Unready.Store(false)
+	waitSent(t, d.sent, "msg-000001", "a due delivery, once the store is ready")
+}
+
 // TestEndedSendsClaimBeforeHandedOver: when an endpoint's sends end while
 // a delivery of it waits in the store and another is handed over, the lane
 // claims the waiting one first, and the one handed over goes back to wait

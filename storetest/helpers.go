@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,4 +160,20 @@ func wantCode(tb testing.TB, err error, want string) {
 	if got := lockbox.ErrorCode(err); got != want {
 		tb.Fatalf("error code = %q (%v), want %q", got, err, want)
 	}
+}
+
+// UnreadyStore is a store whose Ping fails (EUNAVAILABLE) while Unready
+// is set, as a PostgreSQL store's does while this process's clock is out
+// of step with the database server's: workers must then do nothing
+// (lockbox.ReadyWatch).
+type UnreadyStore struct {
+	lockbox.Store
+	Unready atomic.Bool
+}
+
+func (s *UnreadyStore) Ping(ctx context.Context) error {
+	if s.Unready.Load() {
+		return lockbox.Errorf(lockbox.EUNAVAILABLE, "its clock is 5s ahead of its database server's.")
+	}
+	return s.Store.Ping(ctx)
 }
