@@ -10,7 +10,9 @@ import (
 // that replicas share, Ping also fails while this replica's clock is out
 // of step with the database server's, and a worker acting then would
 // expire requests, or skip notifications as too late, by a clock the
-// other replicas do not share. It logs each change once.
+// other replicas do not share. It logs each change once. Its Pings are
+// also what tells a store whose clock was out of step that it is in step
+// again (postgres: the store refuses transactions meanwhile).
 type ReadyWatch struct {
 	Store  Store
 	Logger *slog.Logger

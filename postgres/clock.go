@@ -21,6 +21,21 @@ import (
 // is not synchronised at all.
 const maxClockSkew = time.Second
 
+// inStep is the error of the last Ping that found this process's clock
+// out of step with the database server's, or nil. Update, View and ViewOne
+// refuse to run while there is one: every entry point (the API, the web
+// UI, the CLI against a server, the workers) judges deadlines inside
+// them, so a replica out of step acts on none, whether or not a load
+// balancer has stopped sending it requests. The workers ping while they
+// wait (lockbox.ReadyWatch, each worker poll: a second by default), as
+// does /readyz, so the refusal ends soon after the clock is back in step.
+func (s *Store) inStep() error {
+	if err := s.outOfStep.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
 // checkClock compares this process's clock, read before and after a
 // query, with the database's clock read by the query: the database's
 // reading was taken between the two, so its distance to that interval is

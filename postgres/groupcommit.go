@@ -61,6 +61,9 @@ var errClosed = errors.New("postgres: store is closed")
 // (it would wait for itself), and it should not wait for anything but the
 // database.
 func (s *Store) Update(ctx context.Context, fn func(lockbox.Tx) error) error {
+	if err := s.inStep(); err != nil {
+		return err
+	}
 	return s.queue.Submit(ctx, fn)
 }
 

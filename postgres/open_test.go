@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,29 +181,45 @@ func TestOpenRefusesLossyCommits(t *testing.T) {
 
 // TestPingComparesClocks: a replica whose clock is off from its database
 // server's by more than a second is not ready (EUNAVAILABLE, saying which
-// way), while it still opens and serves; one in step is.
+// way), and from then on refuses every transaction with that error, reads
+// and writes alike, until a Ping finds the clocks in step again.
 func TestPingComparesClocks(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
-	mustOpen(t, dsn) // migrated once
+	var off atomic.Int64 // nanoseconds this store's clock is ahead
+	s, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{Now: func() time.Time {
+		return time.Now().Add(time.Duration(off.Load()))
+	}})
+	if err != nil {
+		t.Fatalf("OpenWith: %v", err)
+	}
+	defer s.Close()
+	entries := map[string]func() error{
+		"View":    func() error { return s.View(t.Context(), func(lockbox.Tx) error { return nil }) },
+		"ViewOne": func() error { return s.ViewOne(t.Context(), func(lockbox.Tx) error { return nil }) },
+		"Update":  func() error { return s.Update(t.Context(), func(lockbox.Tx) error { return nil }) },
+	}
 	for _, tc := range []struct {
 		off  time.Duration
-		want string
-	}{{0, ""}, {-5 * time.Second, "behind"}, {5 * time.Second, "ahead of"}} {
-		s, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{Now: func() time.Time { return time.Now().Add(tc.off) }})
-		if err != nil {
-			t.Fatalf("OpenWith (clock off by %s): %v", tc.off, err)
-		}
-		err = s.Ping(t.Context())
-		s.Close()
+		want string // "" in step
+	}{{0, ""}, {-5 * time.Second, "behind"}, {0, ""}, {5 * time.Second, "ahead of"}, {0, ""}} {
+		off.Store(int64(tc.off))
+		err := s.Ping(t.Context())
 		if tc.want == "" {
 			if err != nil {
 				t.Errorf("Ping with the clock in step = %v, want nil", err)
 			}
-			continue
-		}
-		if lockbox.ErrorCode(err) != lockbox.EUNAVAILABLE || !strings.Contains(err.Error(), tc.want) {
+		} else if lockbox.ErrorCode(err) != lockbox.EUNAVAILABLE || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Ping with the clock off by %s = %v, want EUNAVAILABLE saying %q", tc.off, err, tc.want)
+		}
+		for name, run := range entries {
+			got := run()
+			if tc.want == "" && got != nil {
+				t.Errorf("%s with the clock in step = %v, want nil", name, got)
+			}
+			if tc.want != "" && (lockbox.ErrorCode(got) != lockbox.EUNAVAILABLE || !strings.Contains(got.Error(), tc.want)) {
+				t.Errorf("%s with the clock off by %s = %v, want Ping's error", name, tc.off, got)
+			}
 		}
 	}
 }

@@ -130,6 +130,9 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time // Options.Now
 	maxSkew time.Duration    // Options.MaxClockSkew
+	// outOfStep is the error of the last clock comparison (Ping), while it
+	// fails: every transaction is refused with it (clock.go).
+	outOfStep atomic.Pointer[error]
 	// appended fires after each transaction that appended audit records
 	// commits.
 	appended broadcast.Signal
@@ -354,6 +357,9 @@ func rollbackRaw(pc *pgx.Conn) error {
 // database (REPEATABLE READ, which in PostgreSQL is a snapshot and never
 // fails a read-only transaction), as SQLite's WAL readers do.
 func (s *Store) View(ctx context.Context, fn func(lockbox.Tx) error) error {
+	if err := s.inStep(); err != nil {
+		return err
+	}
 	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return wrap("begin read", err)
@@ -368,6 +374,9 @@ func (s *Store) View(ctx context.Context, fn func(lockbox.Tx) error) error {
 // fn making a second statement is an error (each would have seen a
 // snapshot of its own), and so is a write (it would commit at once).
 func (s *Store) ViewOne(ctx context.Context, fn func(lockbox.Tx) error) error {
+	if err := s.inStep(); err != nil {
+		return err
+	}
 	q := &oneStatement{db: s.db}
 	err := fn(&tx{tx: q, hooks: &s.hooks, users: &s.users})
 	if q.n > 1 {
@@ -399,6 +408,8 @@ func (q *oneStatement) QueryRowContext(ctx context.Context, query string, args .
 // Ping reports whether the database answers a query (not only whether a
 // pooled connection exists), and whether this process's clock agrees with
 // the database server's (checkClock): EUNAVAILABLE when either does not.
+// Until a Ping finds the clocks in step again, every transaction is
+// refused (inStep).
 func (s *Store) Ping(ctx context.Context) error {
 	before := s.now()
 	var db time.Time
@@ -408,7 +419,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	if s.maxSkew < 0 {
 		return nil
 	}
-	return checkClock(before, db, s.now(), s.maxSkew)
+	err := checkClock(before, db, s.now(), s.maxSkew)
+	if err != nil {
+		s.outOfStep.Store(&err)
+	} else {
+		s.outOfStep.Store(nil)
+	}
+	return err
 }
 
 // Close stops the writers, failing queued Updates, and closes the pool.
