@@ -406,7 +406,7 @@ func (d *inFlight) Deliver(_ context.Context, m *lockbox.OutboxMessage) error {
 func TestSlowSendsHoldNoOtherEndpoint(t *testing.T) {
 	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
-	e, d, reads, w := slowLane(t, clock, clock, outbox.Options{Batch: 2, Claim: 4, Poll: time.Hour})
+	e, d, reads, w := slowLane(t, clock, outbox.Options{Batch: 2, Claim: 4, Poll: time.Hour})
 	// The first claim is full (the slow endpoint's share and two others),
 	// so the lane claims again at once, with the slow share under way.
 	var stored []*lockbox.OutboxMessage
@@ -457,11 +457,10 @@ func TestSlowSendsHoldNoOtherEndpoint(t *testing.T) {
 }
 
 // slowLane returns a worker, not yet running, that sends webhooks to
-// newSlowEndpoint through a countingStore of a new env on manual, with
-// clock (manual, or one that wraps it).
-func slowLane(t *testing.T, manual *manualClock, clock lockbox.Clock, opts outbox.Options) (*env, *holding, *countingStore, *outbox.Worker) {
+// newSlowEndpoint through a countingStore of a new env on clock.
+func slowLane(t *testing.T, clock lockbox.Clock, opts outbox.Options) (*env, *holding, *countingStore, *outbox.Worker) {
 	t.Helper()
-	e := newEnv(t, manual)
+	e := newEnv(t, clock)
 	d := newSlowEndpoint()
 	counts := &countingStore{Store: e.store}
 	return e, d, counts, outbox.New(counts, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d}, opts)
@@ -501,15 +500,15 @@ func waitSentAll(t *testing.T, ch <-chan string, what string, want ...string) {
 // claimed over and over while hand-overs kept endpoints busy.
 func TestSendsEndingClaimOnlyWhatIsDue(t *testing.T) {
 	t.Parallel()
-	clock := &wakingClock{manualClock: &manualClock{t: storetest.T0.Add(time.Hour)}, moved: make(chan struct{})}
-	e, d, claims, w := slowLane(t, clock.manualClock, clock, outbox.Options{Batch: 2, Poll: time.Hour})
+	clock := lockbox.NewOffsetClock() // moved (Advance) to wake the lane, as in dev mode
+	e, d, claims, w := slowLane(t, clock, outbox.Options{Batch: 2, Poll: time.Hour})
 	sendSlowShare(t, e, d, w)
 
 	// A claim while wh-slow is busy skips it, with nothing of it due.
 	before := claims.claims.Load()
 	// A wake while the lane is busy is missed (it then waits for the
 	// next Moved): wake it until it claims.
-	waitFor(t, "a claim after the wake", func() bool { clock.wake(); return claims.claims.Load() > before })
+	waitFor(t, "a claim after the wake", func() bool { clock.Advance(time.Nanosecond); return claims.claims.Load() > before })
 	time.Sleep(20 * time.Millisecond) // the claim's round ends; the lane sleeps
 	before = claims.claims.Load()
 	d.letGo <- struct{}{}
@@ -524,7 +523,7 @@ func TestSendsEndingClaimOnlyWhatIsDue(t *testing.T) {
 	waitSentAll(t, d.entered, "the next handed share", "msg-000002", "msg-000003")
 	storetest.MustEnqueue(t, e.store, storetest.NewWebhookMessage(4, "wh-slow"))
 	before = claims.claims.Load()
-	waitFor(t, "a claim after the wake", func() bool { clock.wake(); return claims.claims.Load() > before })
+	waitFor(t, "a claim after the wake", func() bool { clock.Advance(time.Nanosecond); return claims.claims.Load() > before })
 	time.Sleep(20 * time.Millisecond) // it skipped wh-slow; the lane sleeps
 	d.letGo <- struct{}{}
 	d.letGo <- struct{}{}
@@ -541,7 +540,7 @@ func TestSendsEndingClaimOnlyWhatIsDue(t *testing.T) {
 func TestDeclinedCommittedAfterSendsEnd(t *testing.T) {
 	t.Parallel()
 	clock := &manualClock{t: storetest.T0.Add(time.Hour)}
-	e, d, claims, w := slowLane(t, clock, clock, outbox.Options{Batch: 2, Poll: time.Hour})
+	e, d, claims, w := slowLane(t, clock, outbox.Options{Batch: 2, Poll: time.Hour})
 	sendSlowShare(t, e, d, w)
 
 	m := storetest.NewWebhookMessage(2, "wh-slow")
@@ -599,8 +598,8 @@ func TestNoClaimsWhileNotReady(t *testing.T) {
 // waiting, which fell behind every hand-over.
 func TestEndedSendsClaimBeforeHandedOver(t *testing.T) {
 	t.Parallel()
-	clock := &wakingClock{manualClock: &manualClock{t: storetest.T0.Add(time.Hour)}, moved: make(chan struct{})}
-	e := newEnv(t, clock.manualClock)
+	clock := lockbox.NewOffsetClock() // moved (Advance) to wake the lane, as in dev mode
+	e := newEnv(t, clock)
 	d := newSlowEndpoint()
 	hold := &heldWake{Store: e.store, held: make(chan struct{}), release: make(chan struct{})}
 	w := outbox.New(hold, clock, map[string]outbox.Deliverer{lockbox.ChannelWebhook: d},
@@ -611,7 +610,7 @@ func TestEndedSendsClaimBeforeHandedOver(t *testing.T) {
 
 	// Hold the lane after it has looked for its next wake (nothing due).
 	hold.armed.Store(true)
-	clock.wake()
+	clock.Advance(time.Nanosecond)
 	<-hold.held
 	// Meanwhile a delivery declined while wh-slow was busy is committed,
 	// wh-slow's send ends, and another delivery is handed over.
@@ -654,27 +653,6 @@ type wakeReader struct {
 func (tx *wakeReader) NextOutboxWake(ctx context.Context, channel string) (time.Time, error) {
 	tx.webhooks = tx.webhooks || channel == lockbox.ChannelWebhook
 	return tx.Tx.NextOutboxWake(ctx, channel)
-}
-
-// wakingClock is a manual clock that wakes the worker's lanes when the
-// test calls wake, as the dev clock does when it moves.
-type wakingClock struct {
-	*manualClock
-	mu    sync.Mutex
-	moved chan struct{} // closed by wake
-}
-
-func (c *wakingClock) Moved() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.moved
-}
-
-func (c *wakingClock) wake() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	close(c.moved)
-	c.moved = make(chan struct{})
 }
 
 // countingStore is a store that counts its read transactions (View) and
