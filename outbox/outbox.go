@@ -122,10 +122,9 @@ func (w *Worker) now() time.Time { return w.clock.Now().UTC().Truncate(time.Micr
 // Lease/4 after the claim could outlast the lease while another worker
 // retries the message: those are not started but given back at once
 // (release), for the next round or another replica to claim; so are
-// those not started when the worker stops. The round is
-// slow, and the lane's next claims small (deliverDue), when it gave any
-// back, or when its sends took longer than Lease/8 to start (r.waits: to
-// end).
+// those not started when the worker stops. The round is slow, and the
+// lane's next claims small (deliverDue), when it gave any back, or when
+// its sends took longer than Lease/8 to start (r.waits: to end).
 func (w *Worker) sendRound(ctx context.Context, l *lane, rec *recorder, r *rounds, msgs []*lockbox.OutboxMessage, claimed time.Time) (started int) {
 	msgs = inTurn(msgs)
 	l.taken(msgs)
