@@ -52,7 +52,6 @@ func (t *tx) AppendAudit(ctx context.Context, rec *lockbox.AuditRecord) error {
 type appendBatch struct {
 	log  string
 	recs []*lockbox.AuditRecord
-	grp  int64
 }
 
 // queueAudit adds the appends of pending to b, one statement per log, logs in
@@ -83,7 +82,7 @@ func queueAudit(b *pgx.Batch, pending []*lockbox.AuditRecord) ([]appendBatch, er
 			// with what the leaf says.
 			times[i] = ts(rec.Time.Truncate(time.Millisecond))
 		}
-		b.Queue(`SELECT lockbox_audit_stage($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		b.Queue(`SELECT lockbox_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			log, prefixes, suffixes, ids, times, types, ops, users, actors, reqs)
 		out = append(out, appendBatch{log: log, recs: recs})
 	}

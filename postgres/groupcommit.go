@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -116,33 +115,7 @@ func (s *Store) runGroup(first *groupcommit.Request, lastGroup int) int {
 		}
 	}
 	g.commit(len(g.results))
-	if len(g.staged) > 0 && os.Getenv("LOCKBOX_SEQ_INLINE") == "" {
-		if os.Getenv("LOCKBOX_SEQ_LATER") != "" {
-			g.s.sequenceLater(g.staged)
-			g.staged = nil
-		} else {
-			g.async = true
-			go func() {
-				g.sequenceNow(len(g.results))
-				g.settleAll()
-			}()
-		}
-	}
 	return len(g.reqs)
-}
-
-// sequenceNow sequences what the group staged (prototype); a failure is
-// told to the members before end that succeeded.
-func (g *writeGroup) sequenceNow(end int) {
-	staged := g.staged
-	g.staged = nil
-	if err := g.s.sequence(staged); err != nil {
-		for i := g.sent; i < end; i++ {
-			if g.results[i].OK() {
-				g.results[i].Err = err
-			}
-		}
-	}
 }
 
 // writeGroup is one group's transaction.
@@ -190,9 +163,6 @@ type writeGroup struct {
 	// committed, so they must neither use nor fill the Store's cache of
 	// such lists (listcache.go).
 	hooksOff, usersOff bool
-	// staged is the prototype's committed, unsequenced appends.
-	staged []appendBatch
-	async  bool
 }
 
 // lockWait is how long a member's statement waits for a row lock held by
@@ -353,12 +323,6 @@ func (g *writeGroup) begin() error {
 func (g *writeGroup) split(k int) error {
 	g.commit(k)
 	g.from = k
-	if os.Getenv("LOCKBOX_SEQ_LATER") != "" {
-		g.s.sequenceLater(g.staged)
-		g.staged = nil
-	} else {
-		g.sequenceNow(k)
-	}
 	g.send(k)
 	if err := g.begin(); err != nil {
 		g.broken = err
@@ -376,7 +340,7 @@ func (g *writeGroup) commit(end int) {
 		endTx(g.conn)
 		err = g.broken
 	} else {
-		if err = commit(context.Background(), g.conn, !g.begun, g.writes, g.pending, g.outbox, g.waitLess, &g.staged); err == nil {
+		if err = commit(context.Background(), g.conn, !g.begun, g.writes, g.pending, g.outbox, g.waitLess); err == nil {
 			if len(g.pending) > 0 {
 				g.s.appended.Fire()
 			}
@@ -411,13 +375,6 @@ func (g *writeGroup) send(end int) {
 // settle tells every member its result, those not run that the group was
 // aborted.
 func (g *writeGroup) settle() {
-	if g.async {
-		return
-	}
-	g.settleAll()
-}
-
-func (g *writeGroup) settleAll() {
 	for len(g.results) < len(g.reqs) {
 		g.results = append(g.results, groupcommit.Result{Err: wrap("update", errors.New("the write group was aborted"))})
 	}

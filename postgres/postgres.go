@@ -33,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -247,7 +246,7 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 // skips the COMMIT and the transaction is rolled back. liftLockWait first lifts a group's short lock waits
 // (groupcommit.go): the appends wait for their logs' head rows as long as
 // they must.
-func commit(ctx context.Context, conn *sql.Conn, begin bool, writes []laterWrite, pending []*lockbox.AuditRecord, outbox []*lockbox.OutboxMessage, liftLockWait bool, staged *[]appendBatch) error {
+func commit(ctx context.Context, conn *sql.Conn, begin bool, writes []laterWrite, pending []*lockbox.AuditRecord, outbox []*lockbox.OutboxMessage, liftLockWait bool) error {
 	if begin && len(writes) == 0 && len(pending) == 0 && len(outbox) == 0 {
 		return nil // no transaction was started, and there is nothing to write
 	}
@@ -316,10 +315,11 @@ func commit(ctx context.Context, conn *sql.Conn, begin bool, writes []laterWrite
 		if err := br.Close(); err != nil {
 			return wrap("commit", err)
 		}
-		for i := range appends {
-			appends[i].grp = firsts[i]
+		for i, a := range appends {
+			for j, rec := range a.recs {
+				rec.Index = firsts[i] + int64(j)
+			}
 		}
-		*staged = append(*staged, appends...)
 		return nil
 	})
 }
@@ -433,70 +433,4 @@ func (s *Store) Close() error {
 	s.stopWriters()
 	s.stopTokenRunners()
 	return s.db.Close()
-}
-
-// sequence gives staged groups their indices (prototype).
-func (s *Store) sequence(staged []appendBatch) error {
-	for _, a := range staged {
-		var first int64
-		if err := s.db.QueryRowContext(context.Background(), `SELECT lockbox_audit_sequence($1, $2)`, a.log, a.grp).Scan(&first); err != nil {
-			return wrap("sequence", err)
-		}
-		for j, rec := range a.recs {
-			rec.Index = first + int64(j)
-		}
-	}
-	return nil
-}
-
-type seqItem struct {
-	s *Store
-	a appendBatch
-}
-
-type seqKey struct {
-	s   *Store
-	log string
-}
-
-var seqPause = func() time.Duration {
-	d, _ := time.ParseDuration(os.Getenv("LOCKBOX_SEQ_PAUSE"))
-	return d
-}()
-
-var (
-	seqOnce sync.Once
-	seqCh   = make(chan seqItem, 1<<16)
-)
-
-// sequenceLater hands staged groups to one sequencer goroutine (prototype):
-// callers are answered at the commit, before their records have indices.
-func (s *Store) sequenceLater(staged []appendBatch) {
-	seqOnce.Do(func() {
-		go func() {
-			for it := range seqCh {
-				latest := map[seqKey]int64{{it.s, it.a.log}: it.a.grp}
-			drain:
-				for {
-					select {
-					case b := <-seqCh:
-						k := seqKey{b.s, b.a.log}
-						latest[k] = max(latest[k], b.a.grp)
-					default:
-						break drain
-					}
-				}
-				for k, grp := range latest {
-					var first int64
-					if err := k.s.db.QueryRowContext(context.Background(), `SELECT lockbox_audit_sequence($1, $2)`, k.log, grp).Scan(&first); err != nil {
-						slog.Error("sequence", "err", err)
-					}
-				}
-				time.Sleep(seqPause)
-			}
-		}()
-	})
-	for _, a := range staged {
-		seqCh <- seqItem{s, a}
-	}
 }
