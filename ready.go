@@ -3,6 +3,7 @@ package lockbox
 import (
 	"context"
 	"log/slog"
+	"time"
 )
 
 // ReadyWatch is how a background worker follows its store's readiness
@@ -33,4 +34,14 @@ func (r *ReadyWatch) Ready(ctx context.Context) bool {
 	}
 	r.notReady = err != nil
 	return err == nil
+}
+
+// ClockOffsetter is a store whose database server keeps a clock of its own
+// that Ping compares with this process's (PostgreSQL, which replicas
+// share). ClockOffset is how far this process's clock was ahead of it
+// (negative: behind) at the last Ping that reached it, not counting the
+// round trip. A store without one (SQLite, in this process) has none to
+// differ from.
+type ClockOffsetter interface {
+	ClockOffset() time.Duration
 }

@@ -36,6 +36,28 @@ func (s *Store) inStep() error {
 	return nil
 }
 
+// clockOffset is how far this process's clock is ahead of the database's
+// (negative: behind) at least, from the database's reading db taken
+// between this clock's readings before and after: 0 when db falls between
+// them, so the round trip never counts.
+func clockOffset(before, db, after time.Time) time.Duration {
+	switch {
+	case db.Before(before):
+		return before.Sub(db)
+	case db.After(after):
+		return -db.Sub(after)
+	}
+	return 0
+}
+
+// ClockOffset is clockOffset at the last Ping that reached the database
+// (0 before the first): lockbox.ClockOffsetter, served as a metric so that
+// an operator hears of a drifting clock before the replica stops being
+// ready.
+func (s *Store) ClockOffset() time.Duration {
+	return time.Duration(s.clockOffset.Load())
+}
+
 // checkClock compares this process's clock, read before and after a
 // query, with the database's clock read by the query: the database's
 // reading was taken between the two, so its distance to that interval is
@@ -43,13 +65,7 @@ func (s *Store) inStep() error {
 // returns an EUNAVAILABLE error, which says which way and by how much,
 // when that is more than bound.
 func checkClock(before, db, after time.Time, bound time.Duration) error {
-	var off time.Duration // > 0: this clock is ahead
-	switch {
-	case db.Before(before):
-		off = before.Sub(db)
-	case db.After(after):
-		off = -db.Sub(after)
-	}
+	off := clockOffset(before, db, after)
 	if off.Abs() <= bound {
 		return nil
 	}

@@ -182,7 +182,8 @@ func TestOpenRefusesLossyCommits(t *testing.T) {
 // TestPingComparesClocks: a replica whose clock is off from its database
 // server's by more than a second is not ready (EUNAVAILABLE, saying which
 // way), and from then on refuses every transaction with that error, reads
-// and writes alike, until a Ping finds the clocks in step again.
+// and writes alike, until a Ping finds the clocks in step again. Each Ping
+// records the difference (ClockOffset), within the bound too.
 func TestPingComparesClocks(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
@@ -202,9 +203,15 @@ func TestPingComparesClocks(t *testing.T) {
 	for _, tc := range []struct {
 		off  time.Duration
 		want string // "" in step
-	}{{0, ""}, {-5 * time.Second, "behind"}, {0, ""}, {5 * time.Second, "ahead of"}, {0, ""}} {
+	}{{0, ""}, {-5 * time.Second, "behind"}, {0, ""}, {5 * time.Second, "ahead of"}, {300 * time.Millisecond, ""}, {0, ""}} {
 		off.Store(int64(tc.off))
+		start := time.Now()
 		err := s.Ping(t.Context())
+		// The offset served as a metric: what the clock was set off by, to
+		// within the round trip (this machine's clocks agree).
+		if got, rtt := s.ClockOffset(), time.Since(start); (got - tc.off).Abs() > rtt {
+			t.Errorf("ClockOffset after a Ping with the clock off by %s = %s (round trip %s)", tc.off, got, rtt)
+		}
 		if tc.want == "" {
 			if err != nil {
 				t.Errorf("Ping with the clock in step = %v, want nil", err)

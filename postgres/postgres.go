@@ -133,6 +133,8 @@ type Store struct {
 	// outOfStep is the error of the last clock comparison (Ping), while it
 	// fails: every transaction is refused with it (clock.go).
 	outOfStep atomic.Pointer[error]
+	// clockOffset is ClockOffset, in nanoseconds (clock.go).
+	clockOffset atomic.Int64
 	// appended fires after each transaction that appended audit records
 	// commits.
 	appended broadcast.Signal
@@ -416,10 +418,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT clock_timestamp()`).Scan(&db); err != nil {
 		return wrap("ping", err)
 	}
+	after := s.now()
+	s.clockOffset.Store(int64(clockOffset(before, db, after)))
 	if s.maxSkew < 0 {
 		return nil
 	}
-	err := checkClock(before, db, s.now(), s.maxSkew)
+	err := checkClock(before, db, after, s.maxSkew)
 	if err != nil {
 		s.outOfStep.Store(&err)
 	} else {

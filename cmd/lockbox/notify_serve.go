@@ -75,6 +75,7 @@ func (rs *runningServer) newNotifier(cfg serverConfig, clock lockbox.Clock) (*no
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(clockOffsetGauge(rs.store))
 	n.reg = reg
 	n.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{rs}})
 	n.worker = outbox.New(rs.store, clock, deliverers, outbox.Options{
@@ -128,4 +129,19 @@ type slogPrinter struct{ rs *runningServer }
 
 func (p slogPrinter) Println(v ...any) {
 	p.rs.logger.Error("serving metrics", "err", errors.New(fmt.Sprint(v...)))
+}
+
+// clockOffsetGauge serves how far this replica's clock is from its database
+// server's (lockbox.ClockOffsetter; 0 on SQLite, which has no clock of its
+// own), so that an alert can warn while the difference grows, before the
+// replica stops being ready at a second.
+func clockOffsetGauge(store lockbox.Store) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockbox_database_clock_offset_seconds",
+		Help: "How far this replica's clock was ahead of its database server's at the last readiness check (negative: behind), not counting the round trip; 0 on SQLite. Past 1s the replica is not ready."},
+		func() float64 {
+			if c, ok := store.(lockbox.ClockOffsetter); ok {
+				return c.ClockOffset().Seconds()
+			}
+			return 0
+		})
 }
