@@ -50,6 +50,9 @@ func clockOffset(before, db, after time.Time) time.Duration {
 	return 0
 }
 
+// The gauge lockbox serve exports finds ClockOffset by this interface.
+var _ lockbox.ClockOffsetter = (*Store)(nil)
+
 // ClockOffset is clockOffset at the last Ping that reached the database
 // (0 before the first): lockbox.ClockOffsetter, served as a metric so that
 // an operator hears of a drifting clock before the replica stops being
