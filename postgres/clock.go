@@ -61,14 +61,10 @@ func (s *Store) ClockOffset() time.Duration {
 	return time.Duration(s.clockOffset.Load())
 }
 
-// checkClock compares this process's clock, read before and after a
-// query, with the database's clock read by the query: the database's
-// reading was taken between the two, so its distance to that interval is
-// what the clocks differ by at least, however slow the round trip. It
-// returns an EUNAVAILABLE error, which says which way and by how much,
-// when that is more than bound.
-func checkClock(before, db, after time.Time, bound time.Duration) error {
-	off := clockOffset(before, db, after)
+// checkClock judges off, what clockOffset found the clocks differ by at
+// least, however slow the round trip: an EUNAVAILABLE error, which says
+// which way and by how much, when that is more than bound.
+func checkClock(off, bound time.Duration) error {
 	if off.Abs() <= bound {
 		return nil
 	}

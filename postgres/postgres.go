@@ -418,12 +418,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT clock_timestamp()`).Scan(&db); err != nil {
 		return wrap("ping", err)
 	}
-	after := s.now()
-	s.clockOffset.Store(int64(clockOffset(before, db, after)))
+	off := clockOffset(before, db, s.now())
+	s.clockOffset.Store(int64(off))
 	if s.maxSkew < 0 {
 		return nil
 	}
-	err := checkClock(before, db, after, s.maxSkew)
+	err := checkClock(off, s.maxSkew)
 	if err != nil {
 		s.outOfStep.Store(&err)
 	} else {
