@@ -19,12 +19,25 @@ type ReadyWatch struct {
 	Logger *slog.Logger
 	// What is what the worker stops doing, for the log ("settling
 	// deadlines").
-	What     string
+	What string
+	// Every, when set, spaces the Pings of a ready store at least that far
+	// apart, for a worker that looks for work far more often than its
+	// poll under load (an outbox lane claims each time an endpoint's sends
+	// end): the answer of the last Ping stands meanwhile. A store that is
+	// not ready is pinged each time, so the worker resumes at once.
+	Every    time.Duration
 	notReady bool
+	pinged   time.Time // of the last Ping, when Every is set
 }
 
 // Ready pings the store and reports whether the worker may act now.
 func (r *ReadyWatch) Ready(ctx context.Context) bool {
+	if r.Every > 0 {
+		if !r.notReady && !r.pinged.IsZero() && time.Since(r.pinged) < r.Every {
+			return true
+		}
+		r.pinged = time.Now()
+	}
 	err := r.Store.Ping(ctx)
 	switch {
 	case err != nil && !r.notReady && ctx.Err() == nil:

@@ -230,7 +230,13 @@ func (w *Worker) runLane(ctx context.Context, l *lane) {
 	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	ready := lockbox.ReadyWatch{Store: w.store, Logger: w.opts.Logger.With("channel", l.channel), What: "claiming notifications"}
+	// Readiness is checked at most once a poll while ready: under load a
+	// lane claims each time an endpoint's sends end, and a Ping each time
+	// would be a round trip more per claim. The store itself refuses
+	// transactions once any Ping (the workers', /readyz) found its clock
+	// out of step.
+	ready := lockbox.ReadyWatch{Store: w.store, Logger: w.opts.Logger.With("channel", l.channel),
+		What: "claiming notifications", Every: w.opts.Poll}
 	for {
 		var moved <-chan struct{}
 		if mc, ok := w.clock.(movingClock); ok {
