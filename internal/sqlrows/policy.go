@@ -89,7 +89,7 @@ func RequestPolicy(r *lockbox.AccessRequest) (string, error) {
 // approval.
 func ParseRequestPolicy(s string, r *lockbox.AccessRequest) error {
 	var p requestPolicy
-	if err := json.Unmarshal([]byte(s), &p); err != nil {
+	if err := decode(s, &p); err != nil {
 		return err
 	}
 	r.RequestedOperations, r.RequestedDurationMinutes = p.RequestedOperations, p.RequestedDurationMinutes
@@ -138,7 +138,7 @@ func TenantPolicy(s lockbox.Settings) (string, error) {
 // stored before policies existed ('{}') takes the defaults.
 func ParseTenantPolicy(str string, s *lockbox.Settings) error {
 	var p tenantPolicy
-	if err := json.Unmarshal([]byte(str), &p); err != nil {
+	if err := decode(str, &p); err != nil {
 		return err
 	}
 	d := lockbox.DefaultSettings()
