@@ -32,6 +32,7 @@ func TestDecodeAsEncodingJSON(t *testing.T) {
 		{"jsonb order", `{"incident": "INC-7", "approvals": [{"at": "2026-12-08T02:20:22.710163402Z", "by": "a@contoso.test", "comment": null, "user_id": "u1"}], "break_glass": true, "approvals_required": 2}`},
 		{"before policies", `{}`},
 		{"other case", `{"Approvals_Required": 3, "INCIDENT": "x", "Approvals": [{"BY": "a@contoso.test", "User_ID": "u9"}]}`},
+		{"other spelling", `{"approvalsrequired": 3, "approvals-required": 4, "break_Glass": true}`},
 		{"duplicate names", `{"incident": "a", "incident": "b", "approvals_required": 1, "approvals_required": 4}`},
 		{"invalid UTF-8", "{\"incident\": \"bad \xff byte\"}"},
 		{"unknown names", `{"written_by_a_later_version": {"x": [1, 2]}, "approvals_required": 2}`},

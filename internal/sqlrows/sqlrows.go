@@ -19,6 +19,7 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/lockboxhq/lockbox"
 )
@@ -129,17 +130,20 @@ func ParseList[T any](s string) ([]T, error) {
 }
 
 // decodeOptions read a column as encoding/json would: names matched
-// without regard to case, the last of duplicate names kept, invalid UTF-8
-// replaced rather than refused (TestDecodeAsEncodingJSON).
-var decodeOptions = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true),
+// without regard to case (but with regard to '_' and '-'), the last of
+// duplicate names kept, invalid UTF-8 replaced rather than refused
+// (TestDecodeAsEncodingJSON).
+var decodeOptions = jsonv2.JoinOptions(
+	jsonv2.MatchCaseInsensitiveNames(true), jsonv1.MatchCaseSensitiveDelimiter(true),
 	jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 
 // decode decodes the JSON columns the stores read on every workflow step
 // (an account's roles, a request's operations and policy, a tenant's
 // policy). It is go-json-experiment rather than encoding/json, which the
-// columns are still written with: the same values in half the time and a
-// third of the allocations, and decoding them was a twentieth of the
-// server's CPU a step on PostgreSQL (docs/benchmarks.md, issue 16).
+// columns are still written with: the same values in half the time and
+// under half the allocations. With encoding/json, decoding them was 4 % of
+// the CPU of the workflow benchmark's process on PostgreSQL
+// (docs/benchmarks.md, "Twenty-third session").
 func decode(s string, v any) error {
 	return jsonv2.Unmarshal([]byte(s), v, decodeOptions)
 }
