@@ -28,6 +28,7 @@ func TestFindTokenSharesStatements(t *testing.T) {
 
 	const held, queued = 2, 20 // held: one per runner, waiting for the lock
 	type answer struct {
+		token string
 		found bool
 		err   error
 	}
@@ -36,7 +37,7 @@ func TestFindTokenSharesStatements(t *testing.T) {
 	lookup := func(token string) {
 		wg.Go(func() {
 			k, _, err := s.FindToken(context.Background(), []byte(token), storetest.T0)
-			answers <- answer{found: k != nil, err: err}
+			answers <- answer{token: token, found: k != nil, err: err}
 		})
 	}
 	before := s.TokenStatements()
@@ -61,14 +62,14 @@ func TestFindTokenSharesStatements(t *testing.T) {
 		t.Errorf("%d queued lookups took %d statements; want at most one per runner", queued, n)
 	}
 	found, missing := 0, 0
-	for a := range answers {
+	for a := range answers { // each its own answer, not a neighbour's in the batch
 		switch {
-		case a.err == nil && a.found:
+		case a.token == "tok" && a.err == nil && a.found:
 			found++
-		case lockbox.ErrorCode(a.err) == lockbox.ENOTFOUND:
+		case a.token == "unknown" && lockbox.ErrorCode(a.err) == lockbox.ENOTFOUND:
 			missing++
 		default:
-			t.Errorf("lookup: %v", a.err)
+			t.Errorf("lookup of %q: found %v, %v", a.token, a.found, a.err)
 		}
 	}
 	if found != held+queued/2 || missing != queued/2 {
