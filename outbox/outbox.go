@@ -289,7 +289,7 @@ func decisionDeadline(payload []byte) (time.Time, bool) {
 	defer deadlineDecoders.Put(d)
 	d.r.Reset(payload)
 	d.Reset(&d.r)
-	defer d.r.Reset(nil) // the pool keeps no payload
+	defer d.r.Reset(nil) // the pooled reader keeps no reference to the payload
 	if !member(&d.Decoder, `"data"`) || !member(&d.Decoder, `"request"`) || !member(&d.Decoder, `"expires_at"`) {
 		return time.Time{}, false
 	}

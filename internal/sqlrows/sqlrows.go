@@ -6,10 +6,10 @@
 //
 // It knows no SQL dialect, and imports only the root lockbox package (for
 // its error codes), the standard library and go-json-experiment (decode).
-// Infrastructure errors come
-// back unwrapped, or through the store's own wrap, so that each store
-// wraps them its own way (postgres marks connection failures EUNAVAILABLE).
-// Time columns are not here: the two engines store them differently.
+// Infrastructure errors come back unwrapped, or through the store's own
+// wrap, so that each store wraps them its own way (postgres marks
+// connection failures EUNAVAILABLE). Time columns are not here: the two
+// engines store them differently.
 package sqlrows
 
 import (
